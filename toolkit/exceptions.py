@@ -1,0 +1,82 @@
+"""Domain exceptions and warnings: every message names the place and prescribes the fix."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ToolkitError",
+    "ConfigError",
+    "DataError",
+    "UnknownStageError",
+    "SmallSampleWarning",
+    "ImmatureCohortWarning",
+]
+
+
+class ToolkitError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class ConfigError(ToolkitError):
+    """The engagement YAML is wrong: names the file, the key path, the value and the fix."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 value: object = None, fix: str | None = None) -> None:
+        self.file, self.key, self.value, self.fix = file, key, value, fix
+        parts = []
+        if file:
+            parts.append(f"{file}")
+        if key:
+            parts.append(f"key `{key}`")
+        where = ", ".join(parts)
+        text = f"{where}: {message}" if where else message
+        if value is not None:
+            text += f" (got {value!r})"
+        if fix:
+            text += f". Fix: {fix}"
+        super().__init__(text)
+
+
+class DataError(ToolkitError):
+    """A data file is wrong: names the file, the row (1-based, as a spreadsheet shows it),
+    the column, the value and the fix."""
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+                 column: str | None = None, value: object = None, fix: str | None = None) -> None:
+        self.file, self.row, self.column, self.value, self.fix = file, row, column, value, fix
+        parts = []
+        if file:
+            parts.append(str(file))
+        if row is not None:
+            parts.append(f"row {row}")
+        if column:
+            parts.append(f"column {column!r}")
+        where = ", ".join(parts)
+        text = f"{where}: {message}" if where else message
+        if value is not None:
+            text += f" (value {value!r})"
+        if fix:
+            text += f". Fix: {fix}"
+        super().__init__(text)
+
+
+class UnknownStageError(DataError):
+    """The data holds CRM stages the phase model does not map; lists each with its row count."""
+
+    def __init__(self, file: str, column: str, counts: dict[str, int], *, engagement: str = "") -> None:
+        self.counts = dict(counts)
+        listing = ", ".join(f"{stage!r} ({n} rows)" for stage, n in sorted(counts.items()))
+        where = f" in {engagement}" if engagement else ""
+        super().__init__(
+            f"{len(counts)} CRM stage(s) are not in the stage mapping: {listing}",
+            file=file, column=column,
+            fix=(f"add each stage under `stage_mapping`{where} (map it to a phase key, `won`, "
+                 "`lost` or `ignore`), or set `unknown_stages: quarantine` to set those rows aside"),
+        )
+
+
+class SmallSampleWarning(UserWarning):
+    """Counts are too small for the asymptotic method; an exact method was used instead."""
+
+
+class ImmatureCohortWarning(UserWarning):
+    """Some records are too recent for their conversion window to have closed."""
