@@ -1,0 +1,243 @@
+"""An engagement: one client's phase model, CRM exports and KPIs, loaded into audited tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .config import EngagementConfig, load_config
+from .exceptions import DataError
+from .loading import LoadedSource, load_source
+from .phases import PhaseModel
+
+__all__ = ["Engagement"]
+
+_TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
+
+
+@dataclass
+class _Loaded:
+    events: pd.DataFrame
+    records: pd.DataFrame
+    stage_log: pd.DataFrame
+    quarantine: pd.DataFrame
+    reconciliation: pd.DataFrame
+    outcome_mismatches: pd.DataFrame
+    notes: list[str]
+    shapes: list[str]
+
+
+class Engagement:
+    """A client engagement, built from its YAML file.
+
+    Attributes follow DESIGN.md: `events` (one row per record and phase entry), `records` (one row
+    per record, with outcome and segment attributes), `quarantine` (every unused source row with its
+    reason) and `reconciliation` (rows in / used / quarantined per file). The loaded tables are cached
+    as parquet beside the YAML, keyed by the YAML, the source files and the toolkit version, so a
+    notebook reloads in well under a second.
+    """
+
+    def __init__(self, config: EngagementConfig, *, path: Path | None = None,
+                 use_cache: bool = True) -> None:
+        self.config = config
+        self.path = path
+        self.base_dir = path.parent if path else Path.cwd()
+        self.phase_model: PhaseModel = config.phase_model()
+        self.use_cache = use_cache
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
+        """Read an engagement YAML (see README, 'YAML reference')."""
+        path = Path(path).resolve()
+        return cls(load_config(path), path=path, use_cache=use_cache)
+
+    def __repr__(self) -> str:
+        return f"Engagement({self.config.name!r}, phases={self.phase_model.keys})"
+
+    # --- loading -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def phases(self) -> list[str]:
+        return self.phase_model.keys
+
+    def source_files(self) -> list[Path]:
+        files = []
+        for source in self.config.sources:
+            files.append((self.base_dir / source.path).resolve())
+            if source.records is not None:
+                files.append((self.base_dir / source.records.path).resolve())
+        return files
+
+    def _cache_key(self) -> str:
+        digest = hashlib.sha256(__version__.encode())
+        if self.path is not None:
+            digest.update(self.path.read_bytes())
+        digest.update(self.config.model_dump_json().encode())
+        for file in self.source_files():
+            if file.exists():
+                digest.update(file.read_bytes())
+        return digest.hexdigest()[:20]
+
+    def _cache_dir(self) -> Path:
+        return self.base_dir / ".cache" / f"{(self.path.stem if self.path else 'engagement')}"
+
+    @cached_property
+    def _loaded(self) -> _Loaded:
+        cache = self._cache_dir()
+        key = self._cache_key() if self.use_cache else ""
+        if self.use_cache and (cache / f"{key}.json").exists():
+            try:
+                return self._read_cache(cache, key)
+            except Exception:  # a damaged cache is rebuilt, never trusted
+                pass
+        loaded = self._load_sources()
+        if self.use_cache:
+            try:
+                self._write_cache(loaded, cache, key)
+            except OSError:
+                pass  # read-only checkout: work without the cache
+        return loaded
+
+    def _load_sources(self) -> _Loaded:
+        parts: list[LoadedSource] = []
+        for source in self.config.sources:
+            parts.append(load_source(
+                source, model=self.phase_model, base_dir=self.base_dir,
+                unknown_stages=self.config.unknown_stages, salt=self.config.salt(),
+                engagement_file=str(self.path or ""), timezone=self.config.timezone))
+        records = pd.concat([p.records for p in parts], ignore_index=True)
+        doubles = records["record_id"][records["record_id"].duplicated()]
+        if len(doubles):
+            raise DataError(
+                f"{len(doubles)} record ids appear in more than one source, e.g. "
+                f"{doubles.iloc[0]!r}", file=str(self.path), column="record_id",
+                fix="load each deal from one source only (remove a source, or give each source's "
+                    "ids a distinct prefix)")
+        mism = [p.outcome_mismatches.assign(source=p.name) for p in parts
+                if p.outcome_mismatches is not None]
+        return _Loaded(
+            events=pd.concat([p.events for p in parts], ignore_index=True),
+            records=records,
+            stage_log=pd.concat([p.stage_log for p in parts], ignore_index=True),
+            quarantine=pd.concat([p.quarantine for p in parts], ignore_index=True),
+            reconciliation=pd.concat([p.reconciliation for p in parts], ignore_index=True),
+            outcome_mismatches=(pd.concat(mism, ignore_index=True) if mism else pd.DataFrame(
+                columns=["record_id", "history_outcome", "file_outcome", "source"])),
+            notes=[n for p in parts for n in p.notes],
+            shapes=[p.shape for p in parts],
+        )
+
+    def _write_cache(self, loaded: _Loaded, cache: Path, key: str) -> None:
+        cache.mkdir(parents=True, exist_ok=True)
+        for old in cache.glob("*"):
+            old.unlink()
+        for table in _TABLES:
+            frame = getattr(loaded, table).copy()
+            for col in frame.columns:  # parquet wants one type per column
+                if frame[col].dtype == object:
+                    frame[col] = frame[col].astype("string")
+            frame.to_parquet(cache / f"{key}.{table}.parquet", index=False)
+        (cache / f"{key}.json").write_text(json.dumps({"notes": loaded.notes,
+                                                       "shapes": loaded.shapes}))
+
+    def _read_cache(self, cache: Path, key: str) -> _Loaded:
+        meta = json.loads((cache / f"{key}.json").read_text())
+        tables = {t: pd.read_parquet(cache / f"{key}.{t}.parquet") for t in _TABLES}
+        dtype = self.phase_model.dtype
+        tables["events"]["phase"] = tables["events"]["phase"].astype(str).astype(dtype)
+        lost_at = tables["records"]["lost_at_phase"].astype(object).where(
+            tables["records"]["lost_at_phase"].notna())
+        tables["records"]["lost_at_phase"] = pd.Categorical(lost_at, dtype=dtype)
+        return _Loaded(**tables, notes=meta["notes"], shapes=meta["shapes"])
+
+    def reload(self) -> Engagement:
+        """Forget the loaded tables (e.g. after editing the YAML's stage mapping)."""
+        self.__dict__.pop("_loaded", None)
+        return self
+
+    # --- the contract tables -----------------------------------------------------------------
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per (record, phase entered): record_id, phase, entered_at, source_stage,
+        source_row (plus `source`, the source's name)."""
+        return self._loaded.events
+
+    @property
+    def records(self) -> pd.DataFrame:
+        """One row per record: record_id, created_at, outcome, closed_at, lost_at_phase, value and
+        the segment attributes."""
+        return self._loaded.records
+
+    @property
+    def quarantine(self) -> pd.DataFrame:
+        """Every source row that was not used, with the reason."""
+        return self._loaded.quarantine
+
+    @property
+    def reconciliation(self) -> pd.DataFrame:
+        """Per file: rows_in == rows_used + rows_quarantined."""
+        return self._loaded.reconciliation
+
+    @property
+    def stage_log(self) -> pd.DataFrame:
+        """Every used stage row in time order, including lost exits (input of the audit)."""
+        return self._loaded.stage_log
+
+    @property
+    def outcome_mismatches(self) -> pd.DataFrame:
+        return self._loaded.outcome_mismatches
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._loaded.notes)
+
+    @property
+    def timing_known(self) -> bool:
+        """False when a source is a snapshot: phase entry dates are then not in the data."""
+        return "snapshot" not in self._loaded.shapes
+
+    @cached_property
+    def as_of(self) -> pd.Timestamp:
+        """The measurement date: from the YAML, or the latest timestamp in the data."""
+        if self.config.as_of is not None:
+            return pd.Timestamp(self.config.as_of)
+        stamps = [self.events["entered_at"].max(), self.records["closed_at"].max(),
+                  self.records["created_at"].max()]
+        stamps = [s for s in stamps if pd.notna(s)]
+        if not stamps:
+            raise DataError("no dated rows were loaded, so there is no as-of date",
+                            file=str(self.path), fix="check the quarantine for why every row was "
+                                                     "set aside, or set `as_of:` in the YAML")
+        return max(stamps)
+
+    @property
+    def segments(self) -> list[str]:
+        """Segment attributes: declared in `segments`, else every attribute the sources supply."""
+        if self.config.segments is not None:
+            missing = [s for s in self.config.segments if s not in self.records.columns]
+            if missing:
+                from .exceptions import ConfigError
+                have = [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
+                raise ConfigError(f"segment(s) {missing} are not attributes of the records",
+                                  file=str(self.path), key="segments",
+                                  fix=f"use attributes the sources declare: {have}")
+            return list(self.config.segments)
+        return [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
+
+    def audit(self):
+        """The stage-history audit (see `toolkit.audit.audit`)."""
+        from .audit import audit
+        return audit(self)
+
+
+_BASE_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")

@@ -1,0 +1,69 @@
+"""Column names and formats of the common CRM exports, so an analyst only names the preset.
+
+Each preset fills in what the YAML leaves out; anything set on the source in the YAML wins. The names
+are those of the standard UI exports; a client's admin may have renamed columns, in which case the
+loader's "column not found" error lists the headers the file does have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PRESET_DEFAULTS", "preset_defaults"]
+
+PRESET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    # Salesforce OpportunityHistory (one row per stage change) + Opportunity (one row per deal).
+    ("salesforce", "history"): {
+        "columns": {"record_id": "OpportunityId", "stage": "StageName", "changed_at": "CreatedDate",
+                    "value": "Amount", "is_deleted": "IsDeleted"},
+        "date_format": "mdy", "delimiter": ",", "decimal": ".",
+        "records": {
+            "columns": {"record_id": "Id", "created_at": "CreatedDate", "value": "Amount",
+                        "is_closed": "IsClosed", "is_won": "IsWon", "current_stage": "StageName",
+                        "is_deleted": "IsDeleted"},
+            "attributes": {"lead_source": "LeadSource"},
+            "date_format": "mdy", "delimiter": ",", "decimal": ".",
+        },
+    },
+    ("salesforce", "snapshot"): {
+        "columns": {"record_id": "Id", "current_stage": "StageName", "created_at": "CreatedDate",
+                    "closed_at": "CloseDate", "value": "Amount", "is_closed": "IsClosed",
+                    "is_won": "IsWon", "is_deleted": "IsDeleted"},
+        "attributes": {"lead_source": "LeadSource"},
+        "date_format": "mdy", "delimiter": ",", "decimal": ".",
+    },
+    # HubSpot deal-stage property history (one row per change).
+    ("hubspot", "history"): {
+        "columns": {"record_id": "Record ID", "stage": "Deal Stage", "changed_at": "Timestamp"},
+        "date_format": "ymd",
+    },
+    # HubSpot deals export with its "Date entered <stage> (<pipeline>)" columns.
+    ("hubspot", "wide"): {
+        "columns": {"record_id": "Record ID", "created_at": "Create Date", "closed_at": "Close Date",
+                    "value": "Amount", "current_stage": "Deal Stage"},
+        "attributes": {"owner": "Deal owner", "deal_type": "Deal Type"},
+        "stage_column_pattern": r'^Date entered "?(?P<stage>.+?)(?: \([^()]*\))?"?$',
+        "date_format": "ymd",
+    },
+    # Pipedrive deal flow (stage changes) and deals export.
+    ("pipedrive", "history"): {
+        "columns": {"record_id": "Deal ID", "stage": "Stage", "changed_at": "Time"},
+        "date_format": "ymd",
+    },
+    ("pipedrive", "snapshot"): {
+        "columns": {"record_id": "Deal - ID", "current_stage": "Deal - Stage",
+                    "status": "Deal - Status", "created_at": "Deal - Deal created",
+                    "closed_at": "Deal - Deal closed on", "value": "Deal - Value"},
+        "attributes": {"owner": "Deal - Owner", "lost_reason": "Deal - Lost reason"},
+        "date_format": "ymd",
+    },
+}
+
+
+def preset_defaults(preset: str, shape: str) -> dict[str, Any]:
+    """The defaults of a preset for a shape; raises KeyError with the combinations that exist."""
+    try:
+        return PRESET_DEFAULTS[(preset, shape)]
+    except KeyError:
+        have = sorted(f"{p}/{s}" for p, s in PRESET_DEFAULTS)
+        raise KeyError(f"preset {preset!r} has no {shape!r} shape; available: {have}") from None
