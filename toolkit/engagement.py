@@ -56,7 +56,9 @@ class Engagement:
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
         """Read an engagement YAML (see README, 'YAML reference')."""
         path = Path(path).resolve()
-        return cls(load_config(path), path=path, use_cache=use_cache)
+        engagement = cls(load_config(path), path=path, use_cache=use_cache)
+        engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
+        return engagement
 
     def __repr__(self) -> str:
         return f"Engagement({self.config.name!r}, phases={self.phase_model.keys})"

@@ -116,7 +116,7 @@ def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key:
     folded = {c.casefold(): c for c in frame.columns}
     if header.casefold() in folded:
         return folded[header.casefold()]
-    available = [c for c in frame.columns if c != "source_row"]
+    available = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
     raise DataError(
         f"column {header!r} (for {role}) not found; the file has {available}",
         file=file, column=header,

@@ -129,7 +129,7 @@ def parse_numbers(raw: pd.Series, *, decimal: str | None, thousands: str | None,
     text = raw[~blank & ~numeric].astype(str).str.strip()
     text = text.str.replace(r"[€$£\s]|EUR", "", regex=True)
     if decimal is None:
-        decimal = "," if (text.str.contains(",").any() and not text.str.contains(r"\.").any()) else "."
+        decimal = _detect_decimal(text)
     if thousands:
         text = text.str.replace(thousands, "", regex=False)
     if decimal == ",":
@@ -140,6 +140,15 @@ def parse_numbers(raw: pd.Series, *, decimal: str | None, thousands: str | None,
     problems[failed] = ("unparseable number " + raw[failed].astype(str).map(repr)
                         + f" in column {column!r} (decimal {decimal!r})")
     return ParsedColumn(out, problems)
+
+
+def _detect_decimal(text: pd.Series) -> str:
+    """Where a value has both separators, the rightmost is the decimal one (1.250,50 vs 1,250.50);
+    otherwise a comma alone is a decimal comma."""
+    both = text[text.str.contains(",", regex=False) & text.str.contains(".", regex=False)]
+    if len(both):
+        return "," if (both.str.rfind(",") > both.str.rfind(".")).mean() >= 0.5 else "."
+    return "," if text.str.contains(",", regex=False).any() else "."
 
 
 def parse_flags(raw: pd.Series, *, true_values: list[str]) -> pd.Series:

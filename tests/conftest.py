@@ -1,0 +1,47 @@
+"""Shared fixtures: small hand-made engagements written to a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SALESFORCE = SHARED / "samples" / "salesforce_opportunity_history"
+DEMO = REPO / "data" / "demo"
+
+PHASES = [
+    {"key": "target", "label": "Target"},
+    {"key": "lead", "label": "Lead"},
+    {"key": "opportunity", "label": "Potentieel"},
+    {"key": "proposal", "label": "Offerte"},
+    {"key": "order", "label": "Order"},
+]
+MAPPING = {"Suspect": "target", "Lead": "lead", "Potentieel": "opportunity",
+           "Offerte": "proposal", "Gewonnen": "won", "Verloren": "lost", "Test": "ignore"}
+
+
+def write_engagement(folder: Path, sources: list[dict], **extra) -> Path:
+    """Write an engagement YAML with the five-phase model and the given sources."""
+    doc = {"name": "test", "phases": PHASES, "stage_mapping": MAPPING, "sources": sources}
+    doc.update(extra)
+    path = folder / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+HISTORY_COLUMNS = {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum", "value": "Bedrag"}
+
+
+@pytest.fixture
+def history_engagement(tmp_path):
+    """Write `rows` (list of 'Deal;Fase;Datum;Bedrag' lines) as a Dutch CSV + engagement."""
+    def make(lines: list[str], *, encoding: str = "utf-8", **source_extra) -> Path:
+        csv = tmp_path / "history.csv"
+        csv.write_bytes(("Deal;Fase;Datum;Bedrag\n" + "\n".join(lines) + "\n").encode(encoding))
+        source = {"name": "history", "path": "history.csv", "shape": "history",
+                  "columns": HISTORY_COLUMNS, "date_format": "dmy", **source_extra}
+        return write_engagement(tmp_path, [source])
+    return make

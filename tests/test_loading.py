@@ -1,0 +1,288 @@
+"""Loading CRM exports: hand-made cases for every rule, the reconciliation, and the real Salesforce
+sample through its preset."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+from conftest import SALESFORCE, write_engagement
+
+from toolkit import Engagement
+from toolkit.exceptions import DataError, UnknownStageError
+
+
+def load(path):
+    return Engagement.from_yaml(path, use_cache=False)
+
+
+def reconciles(e: Engagement) -> None:
+    r = e.reconciliation
+    assert (r["rows_in"] == r["rows_used"] + r["rows_quarantined"]).all()
+    # every quarantined row is listed, once
+    per_file = e.quarantine.groupby("file")["source_row"].nunique()
+    for row in r.itertuples():
+        assert per_file.get(row.file, 0) == row.rows_quarantined
+
+
+def test_dutch_history_is_parsed_and_reconciled(history_engagement):
+    path = history_engagement([
+        "D1;Suspect;03-01-2025 09:00;1.250,50",
+        "D1;Lead;15-01-2025 10:30;1.250,50",
+        "D1;Gewonnen;20-02-2025 16:00;2.000,00",
+        "D2;Suspect;04-01-2025 09:00;",
+        "D2;Verloren;10-01-2025 12:00;",
+        "D3; potentieel ;05-01-2025 08:00;500",
+    ], encoding="cp1252")
+    e = load(path)
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    assert rec.loc["D1", "outcome"] == "won"
+    assert rec.loc["D1", "closed_at"] == pd.Timestamp("2025-02-20 16:00")
+    assert rec.loc["D1", "value"] == 2000.0  # the latest amount
+    assert rec.loc["D2", "outcome"] == "lost"
+    assert rec.loc["D2", "lost_at_phase"] == "target"
+    assert rec.loc["D3", "outcome"] == "open"
+    # stray spaces and case in a stage name still map
+    assert e.events.query("record_id == 'D3'")["phase"].tolist() == ["opportunity"]
+    # lost is an exit, never a phase
+    assert set(e.events["phase"].astype(str)) <= {"target", "lead", "opportunity", "order"}
+    assert str(e.events["phase"].dtype) == "category" and e.events["phase"].cat.ordered
+    assert e.events.query("record_id == 'D1'")["source_row"].tolist() == [2, 3, 4]
+
+
+def test_dirty_rows_are_quarantined_with_reasons(history_engagement):
+    path = history_engagement([
+        "D1;Suspect;03-01-2025 09:00;",
+        "D1;Suspect;03-01-2025 09:00;",      # exact duplicate
+        ";Lead;04-01-2025 09:00;",           # no record id
+        "D1;Lead;;",                         # no date
+        "D1;Lead;31-02-2025 10:00;",         # impossible date
+        "T1;Test;05-01-2025 09:00;",         # declared ignore
+        "D1;Lead;06-01-2025 09:00;",
+    ])
+    e = load(path)
+    reconciles(e)
+    reasons = dict(zip(e.quarantine["source_row"], e.quarantine["reason"], strict=True))
+    assert reasons[3] == "duplicate of row 2"
+    assert reasons[4].startswith("missing record id")
+    assert reasons[5].startswith("missing date")
+    assert reasons[6].startswith("unparseable date '31-02-2025 10:00'")
+    assert "declared `ignore`" in reasons[7]
+    assert e.reconciliation.loc[0, "rows_in"] == 7
+    assert e.reconciliation.loc[0, "rows_used"] == 2
+    assert list(e.records["record_id"]) == ["D1"]
+
+
+def test_unknown_stages_are_listed_with_counts(history_engagement):
+    path = history_engagement([
+        "D1;Suspect;03-01-2025 09:00;",
+        "D1;Demo gepland;04-01-2025 09:00;",
+        "D2;Demo gepland;04-01-2025 09:00;",
+        "D2;Contract;05-01-2025 09:00;",
+    ])
+    with pytest.raises(UnknownStageError, match=r"'Contract' \(1 rows\), 'Demo gepland' \(2 rows\)"):
+        load(path)
+    with pytest.raises(UnknownStageError, match="unknown_stages: quarantine"):
+        load(path)
+
+
+def test_unknown_stages_can_be_quarantined(history_engagement, tmp_path):
+    path = history_engagement(["D1;Suspect;03-01-2025 09:00;", "D1;Demo;04-01-2025 09:00;"])
+    text = path.read_text().replace("name: test", "name: test\nunknown_stages: quarantine")
+    path.write_text(text)
+    e = load(path)
+    reconciles(e)
+    assert e.quarantine["reason"].tolist() == ["unknown stage 'Demo' (not in stage_mapping)"]
+
+
+def test_ambiguous_dates_are_refused_not_guessed(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal;Fase;Datum\nD1;Suspect;03-04-2025\nD1;Lead;05-06-2025\n")
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "columns": {
+        "record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}}])
+    with pytest.raises(DataError, match=r"h.csv, column 'Datum': dates are ambiguous.*"
+                                        r"value '03-04-2025'.*Fix: set `date_format: dmy`"):
+        load(path)
+
+
+def test_unambiguous_dates_are_detected(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal;Fase;Datum\nD1;Suspect;03-04-2025\nD1;Lead;25-06-2025\n")
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "columns": {
+        "record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}}])
+    e = load(path)
+    assert e.events["entered_at"].tolist() == [pd.Timestamp("2025-04-03"), pd.Timestamp("2025-06-25")]
+
+
+def test_missing_column_names_the_headers_and_the_fix(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal;Stage;Datum\nD1;Suspect;03-01-2025\n")
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "date_format": "dmy",
+                                        "columns": {"record_id": "Deal", "stage": "Fase",
+                                                    "changed_at": "Datum"}}])
+    with pytest.raises(DataError, match=r"h.csv, column 'Fase': column 'Fase' \(for stage\) not "
+                                        r"found; the file has \['Deal', 'Stage', 'Datum'\].*"
+                                        r"Fix: set `sources\[h\].columns.stage`"):
+        load(path)
+
+
+def test_reopened_after_lost_ends_in_its_final_state(history_engagement):
+    path = history_engagement([
+        "D1;Suspect;01-01-2025 09:00;",
+        "D1;Potentieel;10-01-2025 09:00;",
+        "D1;Verloren;20-01-2025 09:00;",
+        "D1;Potentieel;01-03-2025 09:00;",
+        "D1;Offerte;10-03-2025 09:00;",
+    ])
+    e = load(path)
+    rec = e.records.iloc[0]
+    assert rec["outcome"] == "open" and pd.isna(rec["closed_at"]) and pd.isna(rec["lost_at_phase"])
+    flags = e.audit().by_record.set_index("record_id")
+    assert flags.loc["D1", "reopened_after_lost"] == 1
+    assert flags.loc["D1", "regressions"] == 0  # opportunity -> opportunity is no move back
+
+
+def test_won_then_lost_is_not_an_order(history_engagement):
+    path = history_engagement([
+        "D1;Offerte;01-01-2025 09:00;",
+        "D1;Gewonnen;10-01-2025 09:00;",
+        "D1;Verloren;20-01-2025 09:00;",
+    ])
+    e = load(path)
+    reconciles(e)
+    rec = e.records.iloc[0]
+    assert rec["outcome"] == "lost" and rec["lost_at_phase"] == "proposal"
+    assert "order" not in set(e.events["phase"].astype(str))
+    assert e.quarantine["reason"].iloc[0] == "won stage reversed: the record's final state is lost"
+
+
+def test_regressions_and_skips_are_audited(history_engagement):
+    path = history_engagement([
+        "D1;Suspect;01-01-2025 09:00;",
+        "D1;Potentieel;05-01-2025 09:00;",   # skips lead
+        "D1;Offerte;10-01-2025 09:00;",
+        "D1;Potentieel;12-01-2025 09:00;",   # moves back
+        "D1;Offerte;20-01-2025 09:00;",
+    ])
+    flags = load(path).audit().by_record.set_index("record_id")
+    assert flags.loc["D1", "skipped_phases"] == 1
+    assert flags.loc["D1", "regressions"] == 1
+
+
+def test_pseudonymised_personal_columns_are_stable(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal;Fase;Datum;Contact\nD1;Suspect;13-01-2025;José Brouwer\n"
+                                    "D2;Suspect;14-01-2025;José Brouwer\nD3;Lead;15-01-2025;Anna\n",
+                                    encoding="utf-8")
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "columns": {
+        "record_id": "Deal", "stage": "Fase", "changed_at": "Datum"},
+        "attributes": {"contact": "Contact"}, "personal": ["contact"]}])
+    contacts = load(path).records.set_index("record_id")["contact"]
+    assert contacts["D1"] == contacts["D2"] != contacts["D3"]
+    assert contacts.str.startswith("P-").all() and "José" not in "".join(contacts)
+
+
+def test_cache_round_trip_gives_the_same_tables(history_engagement):
+    path = history_engagement(["D1;Suspect;03-01-2025 09:00;", "D1;Verloren;04-01-2025 09:00;"])
+    first = Engagement.from_yaml(path)
+    events, records = first.events, first.records
+    again = Engagement.from_yaml(path)
+    assert list((path.parent / ".cache").rglob("*.parquet"))
+    pd.testing.assert_frame_equal(again.events, events, check_dtype=False)
+    pd.testing.assert_frame_equal(again.records, records, check_dtype=False)
+    assert again.events["phase"].cat.ordered
+
+
+def test_wide_hubspot_preset_with_date_entered_columns(tmp_path):
+    (tmp_path / "deals.csv").write_text(
+        'Record ID,Create Date,Close Date,Amount,Deal Stage,Deal owner,Deal Type,'
+        '"Date entered ""Suspect (Sales Pipeline)""","Date entered ""Lead (Sales Pipeline)""",'
+        '"Date entered ""Gewonnen (Sales Pipeline)""","Date entered ""Verloren (Sales Pipeline)"""\n'
+        "1,2025-01-02,2025-02-01,1000,Gewonnen,Anna,new,2025-01-02 10:00,2025-01-05 10:00,"
+        "2025-02-01 10:00,\n"
+        "2,2025-01-03,,500,Lead,Bob,new,2025-01-03 10:00,2025-01-09 10:00,,\n"
+        "3,2025-01-04,2025-01-20,700,Verloren,Bob,new,2025-01-04 10:00,,,2025-01-20 11:00\n"
+        "3,2025-01-04,2025-01-20,700,Verloren,Bob,new,2025-01-04 10:00,,,2025-01-20 11:00\n")
+    path = write_engagement(tmp_path, [{"path": "deals.csv", "shape": "wide", "preset": "hubspot"}])
+    e = load(path)
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    assert rec["outcome"].to_dict() == {"1": "won", "2": "open", "3": "lost"}
+    assert rec.loc["3", "lost_at_phase"] == "target"
+    assert rec.loc["1", "owner"] == "Anna"
+    assert e.quarantine["reason"].tolist() == ["duplicate record id (first at row 4)"]
+
+
+def test_snapshot_xlsx_with_excel_serial_dates(tmp_path):
+    frame = pd.DataFrame({
+        "Deal ID": ["A", "B", "C", "T"],
+        "Huidige fase": ["Offerte", "Verloren", "Gewonnen", "Test"],
+        "Fase bij verlies": [None, "Potentieel", None, None],
+        "Aangemaakt op": [pd.Timestamp("2025-01-02"), 45660, pd.Timestamp("2025-01-06"), 45660],
+        "Sluitdatum": [None, pd.Timestamp("2025-02-01"), pd.Timestamp("2025-03-01"), None],
+        "Bedrag": [100.0, 200.0, 300.0, 1.0],
+    })
+    frame.to_excel(tmp_path / "deals.xlsx", index=False)
+    path = write_engagement(tmp_path, [{"path": "deals.xlsx", "shape": "snapshot", "columns": {
+        "record_id": "Deal ID", "current_stage": "Huidige fase", "lost_at_stage": "Fase bij verlies",
+        "created_at": "Aangemaakt op", "closed_at": "Sluitdatum", "value": "Bedrag"}}])
+    e = load(path)
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    # Excel serial 45660 = 2025-01-03 (day 0 = 1899-12-30)
+    assert rec.loc["B", "created_at"] == pd.Timestamp("2025-01-03")
+    assert rec.loc["B", "lost_at_phase"] == "opportunity"
+    assert rec.loc["C", "outcome"] == "won" and rec.loc["A", "outcome"] == "open"
+    assert dict(zip(e.events["record_id"], e.events["phase"].astype(str), strict=True)) == {
+        "A": "proposal", "B": "opportunity", "C": "order"}
+    assert not e.timing_known
+
+
+# --- the real Salesforce export ----------------------------------------------------------------
+
+@pytest.fixture
+def salesforce(tmp_path):
+    path = write_engagement(tmp_path, [{
+        "name": "opportunities", "shape": "history", "preset": "salesforce",
+        "path": str(SALESFORCE / "OpportunityHistory.csv"),
+        "records": {"path": str(SALESFORCE / "Opportunity.csv")}}],
+        phases=[{"key": "prospect", "label": "Prospecting"},
+                {"key": "qualified", "label": "Qualification"},
+                {"key": "proposal", "label": "Proposal/Price Quote"},
+                {"key": "negotiation", "label": "Negotiation/Review"},
+                {"key": "order", "label": "Closed Won"}],
+        stage_mapping={"Prospecting": "prospect", "Qualification": "qualified",
+                       "Needs Analysis": "qualified", "Value Proposition": "qualified",
+                       "Id. Decision Makers": "qualified", "Perception Analysis": "qualified",
+                       "Proposal/Price Quote": "proposal", "Negotiation/Review": "negotiation",
+                       "Closed Won": "won", "Closed Lost": "lost"})
+    return load(path)
+
+
+def _rows(name):
+    with open(SALESFORCE / name, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_salesforce_sample_loads_through_its_preset(salesforce):
+    e = salesforce
+    reconciles(e)
+    history, opportunities = _rows("OpportunityHistory.csv"), _rows("Opportunity.csv")
+    recon = e.reconciliation.set_index(e.reconciliation["file"].str.rsplit("/", n=1).str[-1])
+    assert recon.loc["OpportunityHistory.csv", "rows_in"] == len(history) == 48
+    assert recon.loc["Opportunity.csv", "rows_in"] == len(opportunities) == 36
+    assert len(e.records) == 36
+    # The history's final state agrees with Salesforce's own IsWon / IsClosed flags.
+    expected = {r["Id"]: "won" if r["IsWon"] == "TRUE" else "lost" if r["IsClosed"] == "TRUE"
+                else "open" for r in opportunities}
+    assert e.records.set_index("record_id")["outcome"].to_dict() == expected
+    assert e.outcome_mismatches.empty
+    # 'Closed Won' later followed by 'Closed Lost' is not an order (7 such deals in the export)
+    won_then_lost = {r["OpportunityId"] for r in history if r["StageName"] == "Closed Lost"} & {
+        r["OpportunityId"] for r in history if r["StageName"] == "Closed Won"}
+    assert len(won_then_lost) == 7
+    assert e.audit().findings.set_index("check").loc["won_reversed", "records"] == 7
+    # US 12-hour timestamps: 02/24/26 02:20 AM
+    assert pd.Timestamp("2026-02-24 02:20") in set(e.events["entered_at"])
+    assert e.as_of == pd.Timestamp("2026-03-07 21:00")
+    assert "lead_source" in e.segments
+    # many rows share one bulk timestamp: the audit says so
+    assert e.audit().findings.set_index("check").loc["bulk_timestamp", "records"] >= 20

@@ -1,0 +1,127 @@
+"""The stage-history audit: what in the CRM's history would distort a naive funnel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .phases import LOST
+
+__all__ = ["audit", "AuditResult", "CHECKS"]
+
+# check -> what it means for the funnel (shown beside the counts)
+CHECKS: dict[str, str] = {
+    "skipped_phases": "moved past a phase without a stage row for it; counted as passed",
+    "regressions": "moved back to an earlier phase; never un-reaches a phase",
+    "reopened_after_lost": "lost, then active again; the final state counts",
+    "won_reversed": "marked won, later lost or reopened; not counted as an order",
+    "created_in_late_phase": "first seen in a late phase (entered mid-funnel or migrated)",
+    "bulk_timestamp": "stage rows share one timestamp with many others (import or mass update); "
+                      "durations from them are not real",
+    "events_after_close": "a phase entered after the record's close date",
+    "events_before_created": "a phase entered before the record's creation date",
+    "missing_dates": "stage rows without a usable date (quarantined)",
+    "outcome_mismatch": "the history's final state differs from the per-record file's flags",
+}
+
+
+@dataclass
+class AuditResult:
+    """Per-record flags (`by_record`) and the totals per check (`findings`)."""
+
+    by_record: pd.DataFrame
+    findings: pd.DataFrame
+    n_records: int
+
+    @property
+    def summary(self) -> str:
+        hit = self.findings[self.findings["records"] > 0]
+        if hit.empty:
+            return f"Audit of {self.n_records} records: no findings."
+        parts = [f"{r.records} {r.check.replace('_', ' ')} ({r.share:.0%})" for r in hit.itertuples()]
+        return f"Audit of {self.n_records} records: " + "; ".join(parts) + "."
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.summary}</p>" + self.findings.to_html(index=False)
+
+
+def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
+    """Audit an engagement's stage history.
+
+    Parameters
+    ----------
+    engagement : Engagement
+        A loaded engagement.
+    bulk_threshold : int
+        A timestamp shared (to the second) by at least this many stage rows of one source is a bulk
+        timestamp.
+    late_phase : str, optional
+        Records first seen at this phase or later are "created in a late phase". Default: the middle
+        phase of the model (the third of five).
+    """
+    model = engagement.phase_model
+    events = engagement.events
+    records = engagement.records
+    log = engagement.stage_log
+    ids = records["record_id"]
+    flags = pd.DataFrame(index=pd.Index(ids, name="record_id"))
+
+    ev = events.assign(code=events["phase"].cat.codes.astype(int)).sort_values(
+        ["record_id", "entered_at", "source_row"], kind="stable")
+    prev = ev.groupby("record_id", sort=False)["code"].shift()
+    step = ev["code"] - prev
+    ev = ev.assign(skipped=(step - 1).clip(lower=0).fillna(0), regressed=(step < 0))
+    flags["skipped_phases"] = ev.groupby("record_id")["skipped"].sum().reindex(ids).fillna(0)
+    flags["regressions"] = ev.groupby("record_id")["regressed"].sum().reindex(ids).fillna(0)
+
+    late = model.index(late_phase) if late_phase else len(model.keys) // 2
+    first_code = ev.groupby("record_id")["code"].first()
+    flags["created_in_late_phase"] = (first_code >= late).reindex(ids).fillna(False)
+
+    # re-opened: a lost row followed by any later row of the same record
+    lg = log.sort_values(["record_id", "at", "source_row"], kind="stable")
+    is_lost = lg["target"] == LOST
+    later_rows = lg.groupby("record_id", sort=False).cumcount(ascending=False) > 0
+    flags["reopened_after_lost"] = (is_lost & later_rows).groupby(lg["record_id"]).sum().reindex(
+        ids).fillna(0)
+
+    q = engagement.quarantine
+    reversed_ids = q.loc[q["reason"].astype(str).str.startswith("won stage reversed"), "record_id"]
+    flags["won_reversed"] = pd.Index(ids).isin(reversed_ids.dropna())
+
+    if len(log):
+        size = log.groupby(["source", log["at"].dt.floor("s")])["record_id"].transform("size")
+        bulk = log.assign(bulk=size >= bulk_threshold).groupby("record_id")["bulk"].sum()
+    else:
+        bulk = pd.Series(dtype=float)
+    flags["bulk_timestamp"] = bulk.reindex(ids).fillna(0)
+
+    rec = records.set_index("record_id")
+    closed = ev["record_id"].map(rec["closed_at"])
+    created = ev["record_id"].map(rec["created_at"])
+    flags["events_after_close"] = (ev["entered_at"] > closed).groupby(ev["record_id"]).sum().reindex(
+        ids).fillna(0)
+    # CRMs often export the creation date without a time: compare calendar days only
+    flags["events_before_created"] = (ev["entered_at"].dt.normalize() < created.dt.normalize()
+                                      ).groupby(ev["record_id"]).sum().reindex(ids).fillna(0)
+    missing = q["reason"].astype(str).str.contains("missing date|unparseable date", regex=True)
+    flags["missing_dates"] = q[missing].groupby("record_id").size().reindex(ids).fillna(0)
+    mism = engagement.outcome_mismatches
+    flags["outcome_mismatch"] = pd.Index(ids).isin(mism["record_id"]) if len(mism) else False
+
+    flags = flags.astype({c: "int64" for c in flags.columns})
+    n = len(flags)
+    rows = []
+    for check, meaning in CHECKS.items():
+        col = flags[check]
+        rows.append({"check": check, "records": int((col > 0).sum()),
+                     "rows": int(col.sum()),
+                     "share": float((col > 0).mean()) if n else np.nan, "meaning": meaning})
+    # missing dates of rows whose record never loaded still count in the totals
+    orphan = int(missing.sum() - flags["missing_dates"].sum())
+    findings = pd.DataFrame(rows)
+    if orphan > 0:
+        findings.loc[findings["check"] == "missing_dates", "rows"] += orphan
+    return AuditResult(by_record=flags.reset_index(), findings=findings, n_records=n)
