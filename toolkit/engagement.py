@@ -60,6 +60,41 @@ class Engagement:
         engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
         return engagement
 
+    @classmethod
+    def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
+                    phases: list[dict] | list, name: str = "tables", as_of=None,
+                    cohort_window_days: int = 90, segments: list[str] | None = None,
+                    targets: dict | None = None, kpis: list | None = None) -> Engagement:
+        """An engagement from canonical tables already in the DESIGN.md data model (tests, the
+        benchmark, tables produced elsewhere). `phases` are Phase objects or dicts."""
+        from .phases import Phase
+        phase_objs = [p if isinstance(p, Phase) else Phase(**p) for p in phases]
+        config = EngagementConfig.model_construct(
+            name=name, phases=phase_objs, stage_mapping={}, sources=[], as_of=as_of,
+            cohort_window_days=cohort_window_days, segments=segments, targets=targets or {},
+            kpis=kpis, timezone="Europe/Amsterdam", currency="EUR", unknown_stages="error",
+            client="", description="", value_bands=None, costs=None, duration_factors=None,
+            report={}, pseudonymisation_salt_env="FUNNEL_SALT")
+        engagement = cls(config, path=None, use_cache=False)
+        dtype = engagement.phase_model.dtype
+        events = events.copy()
+        events["phase"] = events["phase"].astype(str).astype(dtype)
+        records = records.copy()
+        if "lost_at_phase" in records:
+            lost = records["lost_at_phase"].astype(object).where(records["lost_at_phase"].notna())
+            records["lost_at_phase"] = pd.Categorical(lost, dtype=dtype)
+        empty = pd.DataFrame(columns=["record_id", "at", "target", "source_stage", "source_row",
+                                      "source"])
+        from .loading import _empty_quarantine
+        engagement.__dict__["_loaded"] = _Loaded(
+            events=events, records=records, stage_log=empty, quarantine=_empty_quarantine(),
+            reconciliation=pd.DataFrame(columns=["source", "file", "rows_in", "rows_used",
+                                                 "rows_quarantined"]),
+            outcome_mismatches=pd.DataFrame(columns=["record_id", "history_outcome",
+                                                     "file_outcome", "source"]),
+            notes=[], shapes=["tables"])
+        return engagement
+
     def __repr__(self) -> str:
         return f"Engagement({self.config.name!r}, phases={self.phase_model.keys})"
 

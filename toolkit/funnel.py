@@ -1,0 +1,304 @@
+"""The funnel measured right: reached phases, cohort conversions with windows, period conversions.
+
+Semantics (DESIGN.md, "Funnel semantics"):
+
+- A record reached phase k if it has an event at k or at any later phase (a skipped phase counts as
+  passed); `reached_at[k]` is the earliest entry among its events at phases >= k. A move back never
+  un-reaches a phase.
+- Cohort conversion k -> k+1 with window W: among records whose `reached_at[k]` falls in period P,
+  the share with `reached_at[k+1] - reached_at[k] <= W` days. Records that reached k less than W days
+  before the as-of date are immature: not counted, reported as `immature_n`.
+- Period (milestone) conversion: entries into k+1 in P / entries into k in P. It mixes cohorts, so it
+  is offered because clients use it, always labelled, never the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ToolkitError
+from .stats import rate_ci
+
+__all__ = ["reached_at", "funnel", "cohort_conversion", "period_conversion", "win_rate",
+           "PERIODS", "period_label"]
+
+PERIODS = {"month": "M", "quarter": "Q", "year": "Y", "week": "W", "all": None}
+
+
+def _check_period(period: str | None) -> str | None:
+    if period is None:
+        return None
+    if period not in PERIODS:
+        raise ToolkitError(f"The value for `period` must be one of {list(PERIODS)}, but {period!r} "
+                           f"was passed.")
+    return PERIODS[period]
+
+
+def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
+    """The period a timestamp falls in, as a string ('2025-03', '2025Q1', '2025', 'all')."""
+    freq = _check_period(period)
+    if freq is None:
+        return pd.Series("all", index=stamps.index, dtype="object")
+    return stamps.dt.to_period(freq).astype(str).where(stamps.notna())
+
+
+def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """When each record reached each phase: index record_id, one datetime column per phase key.
+
+    Includes every record of the engagement (NaT everywhere for records that reached no phase).
+    """
+    model = engagement.phase_model
+    events = engagement.events if events is None else events
+    keys = model.keys
+    first = events.groupby(["record_id", "phase"], observed=True)["entered_at"].min()
+    wide = first.unstack("phase").reindex(columns=keys)
+    # reached_at[k] = min over phases >= k: a reverse cumulative minimum across the columns.
+    values = wide.to_numpy(dtype="datetime64[ns]").view("int64").copy()
+    nat = np.iinfo("int64").min
+    values[values == nat] = np.iinfo("int64").max
+    values = np.minimum.accumulate(values[:, ::-1], axis=1)[:, ::-1]
+    values[values == np.iinfo("int64").max] = nat
+    out = pd.DataFrame(values.view("datetime64[ns]"), index=wide.index, columns=keys)
+    ids = pd.Index(engagement.records["record_id"], name="record_id")
+    out = out.reindex(ids.union(out.index, sort=False))
+    out.columns.name = None
+    out.index.name = "record_id"
+    return out
+
+
+def _segment_frame(engagement, by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    cols = [by] if isinstance(by, str) else list(by)
+    have = list(engagement.records.columns)
+    for col in cols:
+        if col not in have:
+            raise ToolkitError(
+                f"The value for `by` must be record attributes {engagement.segments}, but {col!r} "
+                f"was passed. Declare it under `attributes` of a source in the engagement YAML.")
+    return cols
+
+
+def _with_ci(frame: pd.DataFrame, *, method: str = "wilson") -> pd.DataFrame:
+    n = frame["n"].to_numpy(dtype=float)
+    x = frame["successes"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+    low, high = rate_ci(x, n, method=method)
+    frame["ci_low"], frame["ci_high"] = low, high
+    return frame
+
+
+def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "wilson"
+           ) -> pd.DataFrame:
+    """The funnel table: per phase the records that reached it, the step conversion from the phase
+    before and the cumulative conversion from the first phase, each with an interval.
+
+    Returns one row per phase (and segment) with columns `segment columns..., phase, label, reached,
+    from_phase, n, successes, rate, ci_low, ci_high, open, lost, cumulative_rate, cumulative_ci_low,
+    cumulative_ci_high`. `n` is the number that reached the phase before, `successes` the number that
+    reached this phase; `open` counts records of `n` still open without having reached this phase
+    (they may still convert: this is an all-time view, see `cohort_conversion` for a fair rate), and
+    `lost` those lost before reaching it.
+
+    Notes
+    -----
+    Step rate = reached(k) / reached(k-1); cumulative rate = reached(k) / reached(first phase).
+    Records still open make recent months look worse; compare periods with `cohort_conversion`.
+    """
+    model = engagement.phase_model
+    seg = _segment_frame(engagement, by)
+    reached = reached_at(engagement)
+    rec = engagement.records.set_index("record_id").reindex(reached.index)
+    flags = reached.notna()
+    groups = [rec[c].astype("object").fillna("(missing)") for c in seg]
+    rows = []
+    keys = model.keys
+    is_open = (rec["outcome"] == "open").to_numpy()
+    is_lost = (rec["outcome"] == "lost").to_numpy()
+    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=reached.index)
+    base["_open"], base["_lost"] = is_open, is_lost
+    for c, g in zip(seg, groups, strict=True):
+        base[c] = g.to_numpy()
+    grouped = base.groupby(seg, dropna=False, observed=True) if seg else [((), base)]
+    for key, part in grouped:
+        key = key if isinstance(key, tuple) else (key,)
+        first_n = int(part[keys[0]].sum())
+        for i, phase in enumerate(keys):
+            reached_n = int(part[phase].sum())
+            row = dict(zip(seg, key, strict=True))
+            row.update({"phase": phase, "label": model.label(phase), "reached": reached_n})
+            if i == 0:
+                row.update({"from_phase": None, "n": np.nan, "successes": np.nan, "open": np.nan,
+                            "lost": np.nan})
+            else:
+                prev = part[keys[i - 1]]
+                not_yet = prev & ~part[phase]
+                row.update({"from_phase": keys[i - 1], "n": int(prev.sum()),
+                            "successes": reached_n, "open": int((not_yet & part["_open"]).sum()),
+                            "lost": int((not_yet & part["_lost"]).sum())})
+            row["cumulative_n"] = first_n
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    out = _with_ci(out, method=method)
+    low, high = rate_ci(out["reached"].to_numpy(float), out["cumulative_n"].to_numpy(float),
+                        method=method)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["cumulative_rate"] = out["reached"] / out["cumulative_n"].where(out["cumulative_n"] > 0)
+    out["cumulative_ci_low"], out["cumulative_ci_high"] = low, high
+    return out.drop(columns="cumulative_n")
+
+
+def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+                      window_days: int | None = None, period: str | None = "month",
+                      by: str | Sequence[str] | None = None, as_of: pd.Timestamp | None = None,
+                      method: str = "wilson", reached: pd.DataFrame | None = None
+                      ) -> pd.DataFrame:
+    """Cohort conversion between phases with a window, maturity-aware.
+
+    Parameters
+    ----------
+    engagement : Engagement
+    from_phase, to_phase : str, optional
+        One transition; default: every consecutive pair of the phase model. `to_phase` may be any
+        later phase (e.g. first to last for the cumulative conversion).
+    window_days : int, optional
+        A record converts when it reached `to_phase` within this many days after `from_phase`.
+        Default: the engagement's `cohort_window_days` (90).
+    period : {'month', 'quarter', 'year', 'week', 'all'}
+        Cohorts by the period in which records reached `from_phase`.
+    by : str or list of str, optional
+        Segment attributes to split by.
+
+    Returns
+    -------
+    DataFrame with `from_phase, to_phase, segment columns..., period, n, successes, rate, ci_low,
+    ci_high, immature_n, window_days, method` (method = 'cohort').
+
+    Notes
+    -----
+    rate = #(reached_at[to] - reached_at[from] <= W) / #mature, where a record is mature when
+    reached_at[from] <= as_of - W. Lost and still-open mature records count as not converted: their
+    window has closed. Immature records are excluded, never counted as failures.
+    """
+    model = engagement.phase_model
+    window = int(window_days if window_days is not None else engagement.config.cohort_window_days)
+    as_of = pd.Timestamp(as_of if as_of is not None else engagement.as_of)
+    seg = _segment_frame(engagement, by)
+    pairs = _pairs(model, from_phase, to_phase)
+    reached = reached_at(engagement) if reached is None else reached
+    rec = engagement.records.set_index("record_id")
+    window_td = pd.Timedelta(days=window)
+    parts = []
+    for a, b in pairs:
+        start = reached[a]
+        has = start.notna()
+        start = start[has]
+        end = reached.loc[has, b]
+        frame = pd.DataFrame({
+            "period": period_label(start, period),
+            "mature": (start <= as_of - window_td).to_numpy(),
+            "converted": ((end - start) <= window_td).fillna(False).to_numpy(),
+        }, index=start.index)
+        for c in seg:
+            frame[c] = rec[c].reindex(start.index).astype("object").fillna("(missing)")
+        keys = seg + ["period"]
+        frame["converted_mature"] = frame["converted"] & frame["mature"]
+        agg = frame.groupby(keys, dropna=False, observed=True).agg(
+            n=("mature", "sum"), successes=("converted_mature", "sum"),
+            total=("mature", "size")).reset_index()
+        agg["immature_n"] = agg["total"] - agg["n"]
+        agg.insert(0, "to_phase", b)
+        agg.insert(0, "from_phase", a)
+        parts.append(agg.drop(columns="total"))
+    out = pd.concat(parts, ignore_index=True)
+    out[["n", "successes", "immature_n"]] = out[["n", "successes", "immature_n"]].astype("int64")
+    out = _with_ci(out, method=method)
+    out["window_days"] = window
+    out["method"] = "cohort"
+    return out
+
+
+def _pairs(model, from_phase: str | None, to_phase: str | None) -> list[tuple[str, str]]:
+    if from_phase is None and to_phase is None:
+        return model.transitions()
+    keys = model.keys
+    a = from_phase if from_phase is not None else keys[max(model.index(to_phase) - 1, 0)]
+    if to_phase is not None:
+        b = to_phase
+    elif model.index(a) + 1 < len(keys):
+        b = keys[model.index(a) + 1]
+    else:
+        b = a  # the last phase has no next phase: rejected just below
+    if model.index(b) <= model.index(a):
+        raise ToolkitError(f"`to_phase` must come after `from_phase` in the phase model "
+                           f"{model.keys}, but {from_phase!r} -> {to_phase!r} was passed.")
+    return [(a, b)]
+
+
+def period_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+                      period: str = "month", by: str | Sequence[str] | None = None,
+                      method: str = "wilson") -> pd.DataFrame:
+    """Period (milestone) conversion: entries into `to_phase` in P / entries into `from_phase` in P.
+
+    Notes
+    -----
+    This is what most CRM dashboards show. The numerator and denominator are different records
+    (this month's orders came from last quarter's leads), so it moves with volume swings and can
+    exceed 100%. Use `cohort_conversion` to steer; this is here to reconcile with the client's own
+    reports. The interval treats the ratio as a proportion and is only indicative.
+    """
+    model = engagement.phase_model
+    seg = _segment_frame(engagement, by)
+    reached = reached_at(engagement)
+    rec = engagement.records.set_index("record_id")
+    parts = []
+    for a, b in _pairs(model, from_phase, to_phase):
+        frames = []
+        for phase, col in ((a, "n"), (b, "successes")):
+            stamps = reached[phase].dropna()
+            f = pd.DataFrame({"period": period_label(stamps, period)}, index=stamps.index)
+            for c in seg:
+                f[c] = rec[c].reindex(stamps.index).astype("object").fillna("(missing)")
+            frames.append(f.groupby(seg + ["period"], dropna=False).size().rename(col))
+        agg = pd.concat(frames, axis=1).fillna(0).astype("int64").reset_index()
+        agg.insert(0, "to_phase", b)
+        agg.insert(0, "from_phase", a)
+        parts.append(agg)
+    out = pd.concat(parts, ignore_index=True)
+    x, n = out["successes"].to_numpy(float), out["n"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+    low, high = rate_ci(np.minimum(x, n), n, method=method)
+    out["ci_low"], out["ci_high"] = low, high
+    out["method"] = "period"
+    return out
+
+
+def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str | None = None,
+             method: str = "wilson") -> pd.DataFrame:
+    """Win rate = won / (won + lost) with the open count beside it, by creation cohort.
+
+    Notes
+    -----
+    Open deals are neither won nor lost: counting them as lost understates the win rate, and ignoring
+    them silently overstates how settled it is. A cohort with many open deals will still move; the
+    censoring-aware version (`toolkit.survival`, cumulative incidence of won) answers "what share of
+    deals is won within D days".
+    """
+    seg = _segment_frame(engagement, by)
+    rec = engagement.records
+    frame = pd.DataFrame({"period": period_label(rec["created_at"], period),
+                          "won": (rec["outcome"] == "won").to_numpy(),
+                          "lost": (rec["outcome"] == "lost").to_numpy(),
+                          "open": (rec["outcome"] == "open").to_numpy()})
+    for c in seg:
+        frame[c] = rec[c].astype("object").fillna("(missing)").to_numpy()
+    agg = frame.groupby(seg + ["period"], dropna=False).agg(
+        successes=("won", "sum"), lost=("lost", "sum"), open=("open", "sum")).reset_index()
+    agg["n"] = agg["successes"] + agg["lost"]
+    agg = _with_ci(agg, method=method)
+    return agg[seg + ["period", "n", "successes", "rate", "ci_low", "ci_high", "lost", "open"]]
