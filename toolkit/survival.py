@@ -129,22 +129,28 @@ def _as_observed(observed: Any, n: int) -> np.ndarray:
 def _as_labels(event: Any, n: int, outcomes: Sequence[str], censored: str) -> np.ndarray:
     """Integer codes 0..k-1 for the outcomes, -1 for censored; rejects any other label."""
     labels = [*outcomes, censored]
-    cat = pd.Categorical(event, categories=labels)
-    if len(cat) != n:
+    # factorize first: a million labels have only a handful of distinct values (and a
+    # categorical `event` column factorizes without touching the strings).
+    inverse, uniques = pd.factorize(pd.Series(event) if not isinstance(event, pd.Series)
+                                    else event)
+    if inverse.size != n:
         raise ToolkitError(
-            f"The value for `event` must have one entry per duration ({n}), but {len(cat)} "
+            f"The value for `event` must have one entry per duration ({n}), but {inverse.size} "
             f"entries were passed."
         )
-    codes = np.asarray(cat.codes, dtype=np.int64)
-    unknown = codes < 0
-    if unknown.any():
-        seen = pd.Series(np.asarray(event, dtype=object)[unknown]).value_counts(dropna=False)
-        listing = ", ".join(f"{v!r} ({c})" for v, c in seen.items())
+    lookup = pd.Index(labels).get_indexer(pd.Index(uniques))
+    unknown_values = [u for u, code in zip(uniques, lookup, strict=True) if code < 0]
+    n_missing = int((inverse < 0).sum())
+    if unknown_values or n_missing:
+        listing = ", ".join(repr(v) for v in unknown_values[:10])
+        if n_missing:
+            listing += f"{', ' if listing else ''}{n_missing} missing"
         raise DataError(
             f"`event` holds labels that are neither an outcome nor the censoring label: {listing}",
             column="event",
             fix=f"pass `outcomes=` and `censored=` that cover every label; now {labels}",
         )
+    codes = lookup[inverse].astype(np.int64)
     codes[codes == len(outcomes)] = -1
     return codes
 
@@ -635,7 +641,7 @@ def cumulative_incidence(
             )
         cif, var, _, at_risk = inc.at(grid)
     low, high = _loglog_interval(cif, var, z)
-    k, m = cif.shape if cif.ndim == 2 else (len(outs), 0)
+    k, m = cif.shape
     return pd.DataFrame({
         "time": np.tile(grid, k),
         "outcome": np.repeat(np.asarray(outs, dtype=object), m),
