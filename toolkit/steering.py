@@ -145,7 +145,7 @@ def control_chart(
     ``chart="auto"`` picks Laney when σ_z > 1.2 (:data:`LANEY_THRESHOLD`), the p chart otherwise.
     Commercial volumes per month are often large enough that real month-to-month variation (the
     season, a campaign, one big account) dwarfs binomial noise; a plain p chart then flags almost
-    every point (Laney 2002, section 2). σ_z near 1 means the binomial model fits and both charts
+    every point (Laney 2002). σ_z near 1 means the binomial model fits and both charts
     coincide, so the p chart is kept; 1.2 leaves room for the sampling error of σ_z from a year of
     monthly points. Under-dispersion (σ_z < 1) does not switch to Laney automatically: in CRM data
     it more often points at an artefact (bulk updates, a quota) than at a steadier process, so the
@@ -279,6 +279,10 @@ def run_rules(
     - ``four_of_five_beyond_1sigma``: the point is beyond 1 sigma and so are at least 3 of the 4
       before it, on the same side.
 
+    At the start of the chart the zone rules count the points there are (2 of the first 2
+    beyond 2 sigma fires). Requiring the reported point itself to be beyond the zone keeps an
+    alert from landing on an unremarkable point after the pattern.
+
     A pattern is reported at the point that completes it and again at every point that extends
     it (a run of 10 fires ``run_of_8`` at points 8, 9 and 10). Missing z breaks every pattern.
     Each added rule raises the false-alarm rate of an in-control chart: the limits alone give one
@@ -385,8 +389,9 @@ def _apply_rule(z: np.ndarray, kind: str, length: int, limit: float
                 direction[i] = "up" if s > 0 else "down"
         return fired, direction
     window, needed, zone = (3, 2, 2.0) if kind == "two_of_three_beyond_2sigma" else (5, 4, 1.0)
-    for i in range(window - 1, size):
-        chunk = z[i - window + 1:i + 1]
+    for i in range(size):
+        # at the start of the chart a shorter window counts: 2 of the first 2 is 2 of 3
+        chunk = z[max(0, i - window + 1):i + 1]
         if np.isnan(chunk).any():
             continue
         if z[i] > zone and (chunk > zone).sum() >= needed:
@@ -436,7 +441,8 @@ def scorecard(
     alpha
         Significance level for the status and the trend.
     period
-        The period to report; default each KPI's latest period.
+        The period to report; default each KPI's latest period. KPIs without a row for this
+        period are left out.
     min_n
         Fewest trials (``n``) in the period for a KPI to get a claim; below it the status says
         ``"(too few records to conclude)"`` instead of judging. KPIs without ``n`` are exempt.
@@ -830,12 +836,22 @@ def _change_sentence(row: pd.Series) -> str:
             decimals += 1
         old, new = f"{previous:.{decimals}%}", f"{current:.{decimals}%}"
     else:
-        old, new = f"{previous:,.3g}", f"{current:,.3g}"
+        old, new = _format_number(previous), _format_number(current)
     verb = "rose" if current > previous else "fell" if current < previous else "stayed"
     better = (current > previous) == row["_hib"]
     judgement = "better" if better else "worse"
     return (f"{row['kpi']} {verb} from {old} to {new} "
             f"(significant, {_format_p(row['p_value'])}; {judgement}).")
+
+
+def _format_number(value: float) -> str:
+    """40 -> '40', 42.25 -> '42.2', 12500 -> '12,500', 0.0123 -> '0.0123'."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        text = f"{value:.1f}"
+        return text[:-2] if text.endswith(".0") else text
+    return f"{value:.3g}"
 
 
 def _format_p(p: float) -> str:
