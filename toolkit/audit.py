@@ -27,6 +27,10 @@ CHECKS: dict[str, str] = {
 }
 
 
+# Checks that need a stage history; a snapshot source cannot show them.
+_HISTORY_CHECKS = ("skipped_phases", "regressions", "created_in_late_phase", "bulk_timestamp")
+
+
 @dataclass
 class AuditResult:
     """Per-record flags (`by_record`) and the totals per check (`findings`)."""
@@ -34,14 +38,18 @@ class AuditResult:
     by_record: pd.DataFrame
     findings: pd.DataFrame
     n_records: int
+    history_known: bool = True
 
     @property
     def summary(self) -> str:
         hit = self.findings[self.findings["records"] > 0]
+        caveat = "" if self.history_known else (
+            " A snapshot has no stage history: skips, regressions, late entries and bulk "
+            "timestamps cannot be audited.")
         if hit.empty:
-            return f"Audit of {self.n_records} records: no findings."
+            return f"Audit of {self.n_records} records: no findings." + caveat
         parts = [f"{r.records} {r.check.replace('_', ' ')} ({r.share:.0%})" for r in hit.itertuples()]
-        return f"Audit of {self.n_records} records: " + "; ".join(parts) + "."
+        return f"Audit of {self.n_records} records: " + "; ".join(parts) + "." + caveat
 
     def _repr_html_(self) -> str:
         return f"<p>{self.summary}</p>" + self.findings.to_html(index=False)
@@ -111,6 +119,10 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     mism = engagement.outcome_mismatches
     flags["outcome_mismatch"] = pd.Index(ids).isin(mism["record_id"]) if len(mism) else False
 
+    if not engagement.timing_known:
+        # A snapshot has one synthetic event per record: there is no history to audit.
+        for check in _HISTORY_CHECKS:
+            flags[check] = 0
     flags = flags.astype({c: "int64" for c in flags.columns})
     n = len(flags)
     rows = []
@@ -124,4 +136,5 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     findings = pd.DataFrame(rows)
     if orphan > 0:
         findings.loc[findings["check"] == "missing_dates", "rows"] += orphan
-    return AuditResult(by_record=flags.reset_index(), findings=findings, n_records=n)
+    return AuditResult(by_record=flags.reset_index(), findings=findings, n_records=n,
+                       history_known=engagement.timing_known)

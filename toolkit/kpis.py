@@ -1,0 +1,499 @@
+"""KPI definitions and their computation: one tidy frame for every KPI of the engagement.
+
+Step 3 of the method (*KPI's bepalen*) declares the KPIs; step 4 (*KPI's meetbaar maken*) measures
+them properly. Each KPI has a kind:
+
+========================= ====================================================================
+kind                      what it measures
+========================= ====================================================================
+conversion                cohort (default) or period conversion from one phase to another
+cumulative_conversion     first phase -> won phase, cohort-based with a long window
+volume                    entries into a phase per period (Poisson interval)
+duration                  days from phase to phase, median or percentile, open records censored
+win_rate                  won / (won + lost), open count beside it; or censoring-aware (CIF)
+value                     won value, average deal size, or open pipeline value
+sales_velocity            open opportunities x win rate x average deal value / cycle length
+pipeline_coverage         open pipeline value / revenue still needed for the year's target
+cost_per                  cost of an action / entries it produced (needs `costs` in the YAML)
+========================= ====================================================================
+
+The computation entry point is `compute_kpis(engagement, *, kpis=None, by=None, period=None)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from scipy import stats as sps
+
+from .exceptions import ConfigError, ToolkitError
+from .funnel import _segment_frame, cohort_conversion, period_conversion, period_label, reached_at
+from .funnel import win_rate as _win_rate
+from .survival import cumulative_incidence, kaplan_meier, transition_durations
+
+__all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
+           "KPI_COLUMNS"]
+
+KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
+               "sales_velocity", "pipeline_coverage", "cost_per"]
+
+KPI_COLUMNS = ["kpi", "label", "kind", "unit", "segment", "period", "n", "successes", "value", "ci_low",
+               "ci_high", "target", "higher_is_better", "status_vs_target", "immature_n", "open_n",
+               "owner", "from_phase", "to_phase"]
+
+_UNITS = {"conversion": "%", "cumulative_conversion": "%", "volume": "records", "duration": "days",
+          "win_rate": "%", "value": "EUR", "sales_velocity": "EUR/month", "pipeline_coverage": "x",
+          "cost_per": "EUR"}
+
+
+class KPI(BaseModel):
+    """One KPI as management agrees it: what it measures, its target and who owns it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: KIND
+    label: str = ""
+    unit: str = ""
+    target: float | None = None
+    higher_is_better: bool = True
+    owner: str = ""
+    description: str = ""
+    # kind-specific options
+    from_phase: str | None = None
+    to_phase: str | None = None
+    phase: str | None = None
+    window_days: int | None = None
+    method: Literal["cohort", "period"] = "cohort"
+    statistic: str = "median"  # duration: 'median' or 'p<NN>' (e.g. p90)
+    measure: Literal["won_value", "average_deal_size", "pipeline_value"] = "won_value"
+    censoring_aware: bool = False
+    horizon_days: int = 180
+    revenue_target: float | None = None
+    action_attribute: str = "action"
+
+    @model_validator(mode="after")
+    def _fill(self) -> KPI:
+        if not self.unit:
+            self.unit = _UNITS[self.kind]
+        if self.kind == "duration" and self.statistic != "median" and not (
+                self.statistic.startswith("p") and self.statistic[1:].isdigit()
+                and 0 < int(self.statistic[1:]) < 100):
+            raise ValueError(f"statistic must be 'median' or 'p<NN>' such as 'p90', but "
+                             f"{self.statistic!r} was given")
+        return self
+
+    def quantile(self) -> float:
+        return 0.5 if self.statistic == "median" else int(self.statistic[1:]) / 100
+
+
+def _owner(model, phase: str | None) -> str:
+    if phase is None:
+        return ""
+    functions = model.phase(phase).functions
+    return functions[0] if functions else ""
+
+
+def default_kpis(engagement) -> list[KPI]:
+    """The KPI set derived from the phase model when the YAML declares none."""
+    model = engagement.phase_model
+    window = engagement.config.cohort_window_days
+    keys = model.keys
+    out: list[KPI] = []
+    for a, b in model.transitions():
+        out.append(KPI(name=f"conversion_{a}_{b}", kind="conversion", from_phase=a, to_phase=b,
+                       label=f"Conversion {model.label(a)} → {model.label(b)}",
+                       window_days=window, owner=_owner(model, a),
+                       description=f"Share of records reaching {model.label(b)} within {window} "
+                                   f"days of reaching {model.label(a)} (mature cohorts only)."))
+    out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
+                   to_phase=keys[-1], window_days=max(365, window),
+                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}",
+                   description="Share of first-phase records that become an order within a year."))
+    for phase in keys[:2]:
+        out.append(KPI(name=f"volume_{phase}", kind="volume", phase=phase,
+                       label=f"Entries into {model.label(phase)}", owner=_owner(model, phase),
+                       description="Records entering the phase per month (seasonal: steer on "
+                                   "conversion, watch volume)."))
+    for a, b in model.transitions():
+        out.append(KPI(name=f"duration_{a}_{b}", kind="duration", from_phase=a, to_phase=b,
+                       label=f"Median days {model.label(a)} → {model.label(b)}",
+                       higher_is_better=False, owner=_owner(model, a),
+                       description="Kaplan-Meier median with open records censored at the as-of "
+                                   "date (lost records censored too: speed of those converting)."))
+    out += [
+        KPI(name="win_rate", kind="win_rate", label="Win rate (won / closed)",
+            description="won / (won + lost); open deals reported beside it, not counted as lost."),
+        KPI(name="won_value", kind="value", measure="won_value", label="Won value",
+            description="Sum of the value of won records, by close date."),
+        KPI(name="average_deal_size", kind="value", measure="average_deal_size",
+            label="Average deal size (won)", description="Mean value of won records."),
+        KPI(name="pipeline_value", kind="value", measure="pipeline_value",
+            label="Open pipeline value", description="Value of records open at the as-of date."),
+    ]
+    mid = keys[len(keys) // 2]
+    out.append(KPI(name="sales_velocity", kind="sales_velocity", phase=mid,
+                   label=f"Sales velocity from {model.label(mid)}",
+                   description="open records at the phase x win rate from it x average deal "
+                               "value / median days to order, per month."))
+    targets = engagement.config.targets
+    if "revenue_per_year" in targets:
+        out.append(KPI(name="pipeline_coverage", kind="pipeline_coverage",
+                       revenue_target=targets["revenue_per_year"], label="Pipeline coverage",
+                       description="Open pipeline / revenue still needed this year."))
+    if engagement.config.costs:
+        out.append(KPI(name=f"cost_per_{keys[1]}", kind="cost_per", phase=keys[1],
+                       label=f"Cost per {model.label(keys[1])}", higher_is_better=False,
+                       description="Cost of each action / records it brought to the phase."))
+    for kpi in out:
+        if kpi.target is None and kpi.name in targets:
+            kpi.target = targets[kpi.name]
+    return out
+
+
+def kpis_from_config(engagement) -> list[KPI]:
+    """The engagement's declared KPIs (validated, with phase keys checked), or the default set."""
+    declared = engagement.config.kpis
+    if not declared:
+        return default_kpis(engagement)
+    model = engagement.phase_model
+    out = []
+    for i, spec in enumerate(declared):
+        try:
+            kpi = KPI.model_validate(spec)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(err["msg"].removeprefix("Value error, "),
+                              file=str(engagement.path), key=f"kpis[{i}].{key}",
+                              value=err.get("input") if not isinstance(err.get("input"), dict)
+                              else None,
+                              fix="see the KPI reference in README.md") from None
+        for field in ("from_phase", "to_phase", "phase"):
+            value = getattr(kpi, field)
+            if value is not None and value not in model.keys:
+                raise ConfigError(f"{field} must be a phase key {model.keys}",
+                                  file=str(engagement.path), key=f"kpis[{i}].{field}",
+                                  value=value, fix="use one of the phase keys")
+        if kpi.target is None and kpi.name in engagement.config.targets:
+            kpi.target = engagement.config.targets[kpi.name]
+        out.append(kpi)
+    return out
+
+
+def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
+    """'on target' / 'off target, not significant' / 'significantly off target' / 'no target'.
+
+    Notes
+    -----
+    Meeting the target on the point estimate is on target. Missing it while the interval still
+    includes the target is not a significant shortfall: with this n the data cannot tell.
+    """
+    value, low, high, target = (np.asarray(a, dtype=float) for a in (value, ci_low, ci_high, target))
+    hib = np.asarray(higher_is_better, dtype=bool)
+    meets = np.where(hib, value >= target, value <= target)
+    covers = (low <= target) & (target <= high)
+    out = np.where(meets, "on target",
+                   np.where(covers | np.isnan(low), "off target, not significant",
+                            "significantly off target"))
+    out = np.where(np.isnan(target), "no target", out)
+    return np.where(np.isnan(value) & ~np.isnan(target), "no data", out)
+
+
+def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
+                 by: str | Sequence[str] | None = None, period: str | None = None) -> pd.DataFrame:
+    """Compute KPIs into one tidy frame.
+
+    Parameters
+    ----------
+    engagement : Engagement
+    kpis : list of KPI, optional
+        Default: the engagement's declared KPIs, or the set derived from the phase model.
+    by : str or list of str, optional
+        Segment attributes to split every KPI by (segment columns appear after `kind`).
+    period : {'month', 'quarter', 'year', 'week'}, optional
+        Split by cohort period; None gives one value per KPI over all (mature) data.
+
+    Returns
+    -------
+    DataFrame with columns `kpi, label, kind, unit, <segment columns>, period, n, successes,
+    value, ci_low, ci_high, target, higher_is_better, status_vs_target, immature_n, open_n, owner,
+    from_phase, to_phase`. Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact
+    Poisson for volumes, Kaplan-Meier (log transform) for durations, t for mean deal size.
+    """
+    kpis = list(kpis) if kpis is not None else kpis_from_config(engagement)
+    seg = _segment_frame(engagement, by)
+    context = _Context(engagement)
+    frames = []
+    for kpi in kpis:
+        frame = _COMPUTE[kpi.kind](context, kpi, seg, period)
+        frame["kpi"], frame["label"], frame["kind"], frame["unit"] = (
+            kpi.name, kpi.label or kpi.name, kpi.kind, kpi.unit)
+        frame["target"] = np.nan if kpi.target is None else kpi.target
+        frame["higher_is_better"] = kpi.higher_is_better
+        frame["owner"] = kpi.owner
+        frame["from_phase"] = kpi.from_phase or kpi.phase
+        frame["to_phase"] = kpi.to_phase
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("n", "successes", "immature_n", "open_n", "ci_low", "ci_high", "value", "segment"):
+        if col not in out:
+            out[col] = np.nan
+    out["status_vs_target"] = status_vs_target(out["value"], out["ci_low"], out["ci_high"],
+                                               out["target"], out["higher_is_better"])
+    columns = KPI_COLUMNS[:4] + seg + KPI_COLUMNS[4:]
+    return out[columns]
+
+
+class _Context:
+    """Shared, computed-once inputs of the KPI functions."""
+
+    def __init__(self, engagement) -> None:
+        self.engagement = engagement
+        self.model = engagement.phase_model
+        self.as_of = engagement.as_of
+        self._reached = None
+
+    @property
+    def reached(self) -> pd.DataFrame:
+        if self._reached is None:
+            self._reached = reached_at(self.engagement)
+        return self._reached
+
+
+def _rate_rows(frame: pd.DataFrame, seg: list[str]) -> pd.DataFrame:
+    cols = seg + ["period", "n", "successes", "rate", "ci_low", "ci_high"]
+    cols += [c for c in ("immature_n", "open") if c in frame]
+    out = frame[cols].rename(columns={"rate": "value", "open": "open_n"})
+    return out
+
+
+def _conversion(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    if kpi.method == "period":
+        frame = period_conversion(ctx.engagement, from_phase=kpi.from_phase,
+                                  to_phase=kpi.to_phase, period=period or "all", by=seg or None)
+    else:
+        frame = cohort_conversion(ctx.engagement, from_phase=kpi.from_phase, to_phase=kpi.to_phase,
+                                  window_days=kpi.window_days, period=period or "all",
+                                  by=seg or None, reached=ctx.reached)
+    return _rate_rows(frame, seg)
+
+
+def _cumulative(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    keys = ctx.model.keys
+    kpi = kpi.model_copy(update={"from_phase": kpi.from_phase or keys[0],
+                                 "to_phase": kpi.to_phase or keys[-1],
+                                 "window_days": kpi.window_days or 365})
+    return _conversion(ctx, kpi, seg, period)
+
+
+def _poisson_ci(counts: np.ndarray, exposure: np.ndarray, confidence: float = 0.95):
+    """Exact (Garwood) interval of a Poisson rate: counts / exposure."""
+    a = 1 - confidence
+    counts = np.asarray(counts, dtype=float)
+    low = np.where(counts > 0, sps.chi2.ppf(a / 2, 2 * counts) / 2, 0.0)
+    high = sps.chi2.ppf(1 - a / 2, 2 * counts + 2) / 2
+    return low / exposure, high / exposure
+
+
+def _volume(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    phase = kpi.phase or ctx.model.first_phase
+    stamps = ctx.reached[phase].dropna()
+    frame = pd.DataFrame({"period": period_label(stamps, period)}, index=stamps.index)
+    rec = ctx.engagement.records.set_index("record_id")
+    for c in seg:
+        frame[c] = rec[c].reindex(stamps.index).astype("object").fillna("(missing)")
+    counts = frame.groupby(seg + ["period"], dropna=False).size().rename("count").reset_index()
+    if period is None:
+        # one figure per month on average, over the whole months observed
+        months = max(1, len(pd.period_range(stamps.min(), ctx.as_of, freq="M")) - 1) if len(
+            stamps) else 1
+        exposure = float(months)
+        counts["period"] = "all (per month)"
+    else:
+        exposure = 1.0
+    low, high = _poisson_ci(counts["count"].to_numpy(), exposure)
+    counts["value"] = counts["count"] / exposure
+    counts["ci_low"], counts["ci_high"] = low, high
+    counts["n"] = counts["count"]
+    return counts.drop(columns="count")
+
+
+def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
+    records = ctx.engagement.records
+    keep = ["record_id", "outcome", "closed_at"] + seg
+    return transition_durations(ctx.reached, records[keep], from_phase=kpi.from_phase,
+                                to_phase=kpi.to_phase, as_of=ctx.as_of)
+
+
+def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    spells = _spells(ctx, kpi, seg)
+    spells["period"] = period_label(spells["start"], period)
+    rows = []
+    q = kpi.quantile()
+    for key, part in spells.groupby(seg + ["period"], dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(seg + ["period"], key, strict=True))
+        converted = part["event"] == "converted"
+        row.update({"n": len(part), "successes": int(converted.sum()),
+                    "open_n": int((part["event"] == "censored").sum())})
+        if converted.sum() == 0:
+            row.update({"value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
+        else:
+            km = kaplan_meier(part["duration_days"].to_numpy(), converted.to_numpy())
+            value, low, high = km.percentile(q)
+            row.update({"value": value, "ci_low": low, "ci_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _win_rate_kpi(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    if not kpi.censoring_aware:
+        frame = _win_rate(ctx.engagement, by=seg or None, period=period)
+        return _rate_rows(frame, seg)
+    # censoring-aware: share won within the horizon, lost competing, open censored
+    first = kpi.from_phase or ctx.model.first_phase
+    spells = _spells(ctx, kpi.model_copy(update={"from_phase": first,
+                                                 "to_phase": ctx.model.won_phase}), seg)
+    spells["period"] = period_label(spells["start"], period)
+    rows = []
+    for key, part in spells.groupby(seg + ["period"], dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        cif = cumulative_incidence(part["duration_days"].to_numpy(),
+                                   part["event"].astype(str).to_numpy(),
+                                   times=[kpi.horizon_days])
+        won = cif[cif["outcome"] == "converted"].iloc[0]
+        row = dict(zip(seg + ["period"], key, strict=True))
+        row.update({"n": len(part), "successes": int((part["event"] == "converted").sum()),
+                    "value": won["cif"], "ci_low": won["ci_low"], "ci_high": won["ci_high"],
+                    "open_n": int((part["event"] == "censored").sum())})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
+    values = values.dropna()
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, np.nan, np.nan
+    half = sps.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def _value(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    rec = ctx.engagement.records
+    frame = rec[seg + ["outcome", "value", "closed_at", "created_at"]].copy()
+    for c in seg:
+        frame[c] = frame[c].astype("object").fillna("(missing)")
+    if kpi.measure == "pipeline_value":
+        frame = frame[frame["outcome"] == "open"]
+        frame["period"] = "as of " + ctx.as_of.strftime("%Y-%m-%d")
+    else:
+        frame = frame[frame["outcome"] == "won"]
+        frame["period"] = period_label(frame["closed_at"], period)
+    rows = []
+    for key, part in frame.groupby(seg + ["period"], dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(seg + ["period"], key, strict=True))
+        if kpi.measure == "average_deal_size":
+            mean, low, high = _mean_ci(part["value"])
+            row.update({"n": int(part["value"].notna().sum()), "value": mean, "ci_low": low,
+                        "ci_high": high})
+        else:
+            row.update({"n": len(part), "value": float(part["value"].sum()),
+                        "open_n": int(part["value"].isna().sum())})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    """Monthly sales velocity with a seeded Monte Carlo interval (win rate Beta posterior, mean
+    deal size normal)."""
+    phase = kpi.phase or ctx.model.keys[len(ctx.model.keys) // 2]
+    won_phase = ctx.model.won_phase
+    rec = ctx.engagement.records.set_index("record_id")
+    reached = ctx.reached[phase].notna().reindex(rec.index).fillna(False)
+    frame = rec.loc[reached, seg + ["outcome", "value"]].copy()
+    for c in seg:
+        frame[c] = frame[c].astype("object").fillna("(missing)")
+    spells = _spells(ctx, kpi.model_copy(update={"from_phase": phase, "to_phase": won_phase}), seg)
+    rows = []
+    rng = np.random.default_rng(0)
+    groups = frame.groupby(seg, dropna=False) if seg else [((), frame)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(seg, key, strict=True))
+        row["period"] = "as of " + ctx.as_of.strftime("%Y-%m-%d")
+        won = int((part["outcome"] == "won").sum())
+        lost = int((part["outcome"] == "lost").sum())
+        n_open = int((part["outcome"] == "open").sum())
+        sp = spells
+        for c, k in zip(seg, key, strict=True):
+            sp = sp[sp[c].astype("object").fillna("(missing)") == k]
+        converted = (sp["event"] == "converted").to_numpy()
+        mean, low, high = _mean_ci(part.loc[part["outcome"] == "won", "value"])
+        if won == 0 or converted.sum() == 0 or np.isnan(mean):
+            row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
+            rows.append(row)
+            continue
+        cycle = kaplan_meier(sp["duration_days"].to_numpy(), converted).percentile(0.5)[0]
+        if not cycle > 0:  # median not reached, or same-second bulk timestamps: no real cycle
+            row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
+            rows.append(row)
+            continue
+        value = n_open * won / (won + lost) * mean / cycle * 30.4375
+        se = (high - mean) / sps.t.ppf(0.975, max(won - 1, 1)) if not np.isnan(high) else 0.0
+        sims = (n_open * rng.beta(1 + won, 1 + lost, 4000) * rng.normal(mean, se, 4000)
+                / cycle * 30.4375)
+        row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": value,
+                    "ci_low": float(np.quantile(sims, 0.025)),
+                    "ci_high": float(np.quantile(sims, 0.975))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pipeline_coverage(ctx: _Context, kpi: KPI, seg: list[str], period: str | None
+                       ) -> pd.DataFrame:
+    rec = ctx.engagement.records
+    target = kpi.revenue_target or ctx.engagement.config.targets.get("revenue_per_year")
+    year_start = pd.Timestamp(year=ctx.as_of.year, month=1, day=1)
+    won_ytd = rec.loc[(rec["outcome"] == "won") & (rec["closed_at"] >= year_start), "value"].sum()
+    pipeline = rec.loc[rec["outcome"] == "open", "value"].sum()
+    remaining = (target - won_ytd) if target else np.nan
+    value = pipeline / remaining if remaining and remaining > 0 else np.nan
+    return pd.DataFrame([{"period": "as of " + ctx.as_of.strftime("%Y-%m-%d"),
+                          "n": int((rec["outcome"] == "open").sum()), "value": value}])
+
+
+def _cost_per(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    costs = ctx.engagement.config.costs
+    if not costs:
+        raise ToolkitError(f"KPI {kpi.name!r} needs a cost table: add `costs:` to the engagement "
+                           f"YAML (a list of {{action: ..., cost: ...}}).")
+    attr = kpi.action_attribute
+    cost = pd.DataFrame(costs).groupby(attr if attr in pd.DataFrame(costs) else "action")[
+        "cost"].sum()
+    phase = kpi.phase or ctx.model.keys[1]
+    rec = ctx.engagement.records.set_index("record_id")
+    reached = ctx.reached[phase].notna().reindex(rec.index).fillna(False)
+    produced = rec.loc[reached, attr].value_counts()
+    rows = []
+    for action, c in cost.items():
+        n = int(produced.get(action, 0))
+        rows.append({"segment": f"{attr}={action}", "period": "all", "n": n, "value": c / n if n else np.nan})
+    return pd.DataFrame(rows)
+
+
+_COMPUTE = {
+    "conversion": _conversion, "cumulative_conversion": _cumulative, "volume": _volume,
+    "duration": _duration, "win_rate": _win_rate_kpi, "value": _value,
+    "sales_velocity": _sales_velocity, "pipeline_coverage": _pipeline_coverage,
+    "cost_per": _cost_per,
+}
+
