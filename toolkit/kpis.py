@@ -245,7 +245,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
             out[col] = np.nan
     out["status_vs_target"] = status_vs_target(out["value"], out["ci_low"], out["ci_high"],
                                                out["target"], out["higher_is_better"])
-    columns = KPI_COLUMNS[:4] + seg + KPI_COLUMNS[4:]
+    columns = KPI_COLUMNS[:4] + seg + [c for c in KPI_COLUMNS[4:] if c not in seg]
     return out[columns]
 
 

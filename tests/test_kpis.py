@@ -1,0 +1,114 @@
+"""KPI definitions and compute_kpis, on a hand-made engagement whose answers were worked out by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_funnel import make
+
+from toolkit.exceptions import ConfigError
+from toolkit.kpis import KPI, compute_kpis, default_kpis, kpis_from_config, status_vs_target
+
+
+@pytest.fixture
+def eng():
+    # as_of 31 Mar 2025; a -> b with a 30-day window (same log as test_funnel.cohorts)
+    return make(
+        [("R1", "a", "2025-01-01"), ("R1", "b", "2025-01-20"),
+         ("R2", "a", "2025-01-05"), ("R2", "b", "2025-02-20"),
+         ("R3", "a", "2025-01-10"),
+         ("R7", "a", "2025-01-25"), ("R7", "b", "2025-02-05"),
+         ("R6", "a", "2025-02-10"),
+         ("R5", "a", "2025-03-01"),
+         ("R4", "a", "2025-03-15")],
+        [("R1", "open", None, "x"), ("R2", "open", None, "x"), ("R3", "lost", "2025-01-30", "x"),
+         ("R7", "open", None, "y"), ("R6", "open", None, "y"), ("R5", "open", None, "y"),
+         ("R4", "open", None, "y")], as_of="2025-03-31", cohort_window_days=30,
+        targets={"conversion_a_b": 0.9})
+
+
+def one(frame, kpi):
+    rows = frame[frame["kpi"] == kpi]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_conversion_kpi_counts_mature_cohorts_only(eng):
+    k = compute_kpis(eng)
+    row = one(k, "conversion_a_b")
+    # mature (reached a by 1 Mar): R1 R2 R3 R7 R6 R5 -> converted within 30 d: R1, R7 -> 2 / 6
+    assert (row["n"], row["successes"], row["immature_n"]) == (6, 2, 1)
+    assert row["value"] == pytest.approx(2 / 6)
+    # target 0.9 from the YAML targets; the Wilson interval for 2/6 tops out near 0.70
+    assert row["target"] == 0.9 and row["status_vs_target"] == "significantly off target"
+
+
+def test_duration_kpi_is_kaplan_meier_with_open_records_censored(eng):
+    row = one(compute_kpis(eng), "duration_a_b")
+    # spells a -> b in days: 11 conv, 16 open, 19 conv, 20 lost (censored), 30 open, 46 conv,
+    # 49 open. S(11) = 6/7; S(19) = 6/7 * 4/5 = 0.686; S(46) = 0.686 * 1/2 = 0.343 <= 0.5
+    # -> median 46 days. The mean of the converted alone would say 25.3 days.
+    assert row["value"] == pytest.approx(46.0)
+    assert (row["n"], row["successes"], row["open_n"]) == (7, 3, 3)
+    assert not row["higher_is_better"]
+
+
+def test_volume_kpi_has_an_exact_poisson_interval(eng):
+    k = compute_kpis(eng, kpis=[KPI(name="v", kind="volume", phase="b")], period="month")
+    jan = k.set_index("period").loc["2025-01"]
+    # entries into b in January: R1 (20 Jan) -> but R7 reached b on 5 Feb: January = 1
+    assert jan["value"] == 1
+    feb = k.set_index("period").loc["2025-02"]
+    assert feb["value"] == 2  # R2 and R7
+    # R: poisson.test(2)$conf.int -> 0.2422093 7.2246877
+    assert feb["ci_low"] == pytest.approx(0.2422093, abs=1e-6)
+    assert feb["ci_high"] == pytest.approx(7.2246877, abs=1e-6)
+
+
+def test_win_rate_kpi_and_censoring_aware_version(eng):
+    k = compute_kpis(eng, kpis=[KPI(name="w", kind="win_rate")])
+    row = one(k, "w")
+    assert (row["successes"], row["n"], row["open_n"]) == (0, 1, 6)  # no wins, 1 lost, 6 open
+
+
+def test_compute_kpis_by_segment_and_period(eng):
+    k = compute_kpis(eng, kpis=[KPI(name="c", kind="conversion", from_phase="a", to_phase="b",
+                                    window_days=30)], by="segment", period="month")
+    x_jan = k[(k["segment"] == "x") & (k["period"] == "2025-01")].iloc[0]
+    # segment x in January: R1 yes, R2 no, R3 no -> 1 / 3
+    assert (x_jan["n"], x_jan["successes"]) == (3, 1)
+    assert list(k.columns[:5]) == ["kpi", "label", "kind", "unit", "segment"]
+
+
+def test_status_vs_target_takes_the_interval_into_account():
+    status = status_vs_target([0.5, 0.5, 0.5, 0.5, 30.0, 30.0], [0.3, 0.3, 0.45, 0.3, 25, 25],
+                              [0.7, 0.7, 0.55, 0.7, 35, 35], [0.4, 0.6, 0.6, float("nan"), 28, 40],
+                              [True, True, True, True, False, False])
+    assert list(status) == ["on target", "off target, not significant", "significantly off target",
+                            "no target", "off target, not significant", "on target"]
+
+
+def test_default_kpis_follow_the_phase_model(eng):
+    names = [k.name for k in default_kpis(eng)]
+    assert names[:3] == ["conversion_a_b", "conversion_b_c", "conversion_c_d"]
+    assert {"cumulative_conversion", "volume_a", "win_rate", "sales_velocity"} <= set(names)
+
+
+def test_declared_kpi_with_an_unknown_phase_names_the_key(eng):
+    eng.config.kpis = [{"name": "x", "kind": "conversion", "from_phase": "lead", "to_phase": "b"}]
+    with pytest.raises(ConfigError, match=r"key `kpis\[0\].from_phase`.*'lead'"):
+        kpis_from_config(eng)
+    eng.config.kpis = [{"name": "x", "kind": "conversie"}]
+    with pytest.raises(ConfigError, match=r"kpis\[0\].kind"):
+        kpis_from_config(eng)
+
+
+def test_demo_kpis_show_the_planted_bottleneck():
+    from conftest import DEMO
+
+    from toolkit import Engagement
+    k = compute_kpis(Engagement.from_yaml(DEMO / "engagement.yaml"))
+    conv = k[k["kind"] == "conversion"].set_index("kpi")["value"]
+    assert conv.idxmin() == "conversion_opportunity_proposal"
+    assert (k["n"].notna() & (k["kind"] == "conversion")).sum() == 4
+    assert pd.notna(one(k, "sales_velocity")["value"])
