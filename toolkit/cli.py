@@ -1,0 +1,366 @@
+"""The `funnel` command: start, check, measure and report an engagement."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .exceptions import ToolkitError
+from .paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+
+__all__ = ["main"]
+
+# Standard Salesforce opportunity stages onto the method's five phases; the analyst adjusts.
+_SALESFORCE_STAGES = {
+    "Prospecting": "target", "Qualification": "lead", "Needs Analysis": "opportunity",
+    "Value Proposition": "opportunity", "Id. Decision Makers": "opportunity",
+    "Perception Analysis": "opportunity", "Proposal/Price Quote": "proposal",
+    "Negotiation/Review": "proposal", "Closed Won": "won", "Closed Lost": "lost",
+}
+
+_TEMPLATE = """\
+# Engagement: {name}
+# Fill in the parts marked TODO, then run:  funnel validate {path}
+# The YAML reference is in README.md. Client data stays in this folder and out of git.
+name: {name}
+client: TODO client name
+timezone: Europe/Amsterdam
+currency: EUR
+# as_of: 2026-10-31        # measurement date; default: the latest date in the data
+cohort_window_days: 90       # a record converts when it reaches the next phase within this many days
+
+# The commercial process as phases, in order; the LAST phase is the order (won).
+# Describe each phase as the method does: functions (roles), tasks, actions, output.
+phases:
+  - key: target
+    label: Target (suspects)
+    functions: [Marketing officer]
+    tasks: [Select which suspects to approach]
+    actions: [cold calling, event, mailing, network]
+    output: Qualified leads
+  - key: lead
+    label: Lead
+    functions: [Inside sales]
+    output: Opportunities
+  - key: opportunity
+    label: Opportunity
+    functions: [Account manager]
+    output: Proposals
+  - key: proposal
+    label: Proposal
+    functions: [Account manager]
+    output: Orders
+  - key: order
+    label: Order
+    functions: [Sales director]
+    output: Revenue
+
+# The client's CRM stage names -> a phase key, or won / lost / ignore (case and spaces don't matter).
+stage_mapping:
+{mapping}
+unknown_stages: error        # or: quarantine (unknown stages are then set aside with a reason)
+
+sources:
+{sources}
+
+# segments: [lead_source]    # which attributes to scan; default: all attributes of the sources
+
+# Targets agreed with management (rates as shares: 0.35 = 35%), e.g.
+targets: {{}}
+#   conversion_lead_opportunity: 0.5
+#   orders_per_month: 10
+#   revenue_per_year: 1500000
+"""
+
+_GITIGNORE = """\
+# Client data never enters git: only this file and the README may be committed.
+*
+!.gitignore
+"""
+
+
+def _mapping_lines(stages: dict[str, str], unmapped: list[str]) -> str:
+    lines = [f"  {json.dumps(k, ensure_ascii=False)}: {v}" for k, v in stages.items()]
+    lines += [f"  # TODO map: {json.dumps(s, ensure_ascii=False)}  (found in the data)"
+              for s in unmapped]
+    if not lines:
+        lines = ["  # TODO: \"CRM stage name\": phase key, won, lost or ignore"]
+    return "\n".join(lines)
+
+
+def _stages_in(path: Path, column: str) -> list[str]:
+    try:
+        frame = pd.read_csv(path, dtype=str, usecols=[column], encoding="utf-8-sig",
+                            sep=None, engine="python")
+    except Exception:
+        return []
+    return sorted({" ".join(s.split()) for s in frame[column].dropna()})
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    folder = Path(args.folder) / args.name if args.folder else CLIENTS_DIR / args.name
+    target = folder / "engagement.yaml"
+    if target.exists() and not args.force:
+        raise ToolkitError(f"{target} already exists. Fix: choose another NAME, or pass --force "
+                           f"to overwrite it.")
+    folder.mkdir(parents=True, exist_ok=True)
+    stages: dict[str, str] = {}
+    unmapped: list[str] = []
+    if args.preset == "salesforce":
+        if not args.history:
+            raise ToolkitError("--preset salesforce needs --history OpportunityHistory.csv "
+                               "(and optionally --records Opportunity.csv)")
+        found = _stages_in(Path(args.history), "StageName")
+        stages = {s: p for s, p in _SALESFORCE_STAGES.items() if not found or s in found}
+        unmapped = [s for s in found if s not in _SALESFORCE_STAGES]
+        source = (f"  - name: opportunities\n    shape: history\n    preset: salesforce\n"
+                  f"    path: {Path(args.history).resolve()}\n")
+        if args.records:
+            source += f"    records:\n      path: {Path(args.records).resolve()}\n"
+    else:
+        source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
+                  "    shape: history             # history | wide | snapshot\n"
+                  "    # preset: hubspot          # salesforce | hubspot | pipedrive\n"
+                  "    date_format: dmy           # dmy (31-12-2025) | mdy (12/31/25) | ymd\n"
+                  "    columns: {record_id: TODO, stage: TODO, changed_at: TODO}\n"
+                  "    attributes: {}             # segment columns, e.g. {owner: Eigenaar}\n"
+                  "    personal: []               # attributes to pseudonymise\n")
+    target.write_text(_TEMPLATE.format(name=args.name, path=target,
+                                       mapping=_mapping_lines(stages, unmapped),
+                                       sources=source.rstrip("\n")), encoding="utf-8")
+    (folder / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
+    print(f"Created {target}")
+    print("Next:")
+    print("  1. describe the client's phases (roles, tasks, actions, output) under `phases`;")
+    print("  2. map every CRM stage under `stage_mapping`" + (
+        f" ({len(unmapped)} stage(s) found in the data still need a phase)" if unmapped else ""))
+    print("  3. point `sources` at the export(s) in this folder;")
+    print(f"  4. run: funnel validate {target}")
+    return 0
+
+
+def _load(path: str):
+    from .engagement import Engagement
+    return Engagement.from_yaml(path)
+
+
+def _validation(engagement) -> dict:
+    audit = engagement.audit()
+    q = engagement.quarantine
+    reasons = (q["reason"].astype(str).str.replace(r"row \d+", "row N", regex=True)
+               .str.replace(r"'[^']*'", "'…'", regex=True).value_counts())
+    return {
+        "engagement": engagement.name,
+        "as_of": str(engagement.as_of),
+        "records": int(len(engagement.records)),
+        "events": int(len(engagement.events)),
+        "outcomes": {k: int(v) for k, v in engagement.records["outcome"].value_counts().items()},
+        "reconciliation": json.loads(engagement.reconciliation.to_json(orient="records")),
+        "quarantine_reasons": {k: int(v) for k, v in reasons.items()},
+        "audit": json.loads(audit.findings[["check", "records", "share"]].to_json(
+            orient="records")),
+        "notes": engagement.notes,
+        "usable": bool(len(engagement.events) > 0),
+    }
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    engagement = _load(args.engagement)
+    report = _validation(engagement)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0 if report["usable"] else 1
+    print(f"Engagement {report['engagement']}: {report['records']} records, {report['events']} "
+          f"phase entries, as of {report['as_of']}")
+    print("Sources (rows in = used + quarantined):")
+    for r in report["reconciliation"]:
+        ok = "ok" if r["rows_in"] == r["rows_used"] + r["rows_quarantined"] else "MISMATCH"
+        print(f"  {Path(r['file']).name}: {r['rows_in']} = {r['rows_used']} + "
+              f"{r['rows_quarantined']}  [{ok}]")
+    if report["quarantine_reasons"]:
+        print("Quarantined rows by reason:")
+        for reason, n in report["quarantine_reasons"].items():
+            print(f"  {n:6d}  {reason}")
+    print("Outcomes: " + ", ".join(f"{k} {v}" for k, v in report["outcomes"].items()))
+    print(engagement.audit().summary)
+    for note in report["notes"]:
+        print(f"Note: {note}")
+    if not report["usable"]:
+        print("Unusable: no row produced a phase entry. See the quarantine reasons above.")
+        return 1
+    return 0
+
+
+def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
+    def fmt(row):
+        if pd.isna(row["value"]):
+            return "n/a"
+        if row["unit"] == "%":
+            core = f"{row['value']:.1%}"
+            ci = (f" ({row['ci_low']:.1%}–{row['ci_high']:.1%})" if pd.notna(row["ci_low"])
+                  else "")
+        else:
+            core = f"{row['value']:,.1f}"
+            ci = (f" ({row['ci_low']:,.1f}–{row['ci_high']:,.1f})" if pd.notna(row["ci_low"])
+                  else "")
+        return core + ci
+    out = frame.copy()
+    out["value (95% CI)"] = out.apply(fmt, axis=1)
+    cols = [c for c in out.columns if c not in ("kpi", "kind", "unit", "value", "ci_low", "ci_high",
+                                                "higher_is_better", "owner", "from_phase",
+                                                "to_phase", "successes", "target")]
+    keep = ["label"] + [c for c in cols if c not in ("label", "value (95% CI)", "n",
+                                                     "immature_n", "open_n",
+                                                     "status_vs_target")]
+    keep += ["n", "value (95% CI)", "immature_n", "open_n", "status_vs_target"]
+    return out[keep]
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from .kpis import compute_kpis
+    engagement = _load(args.engagement)
+    frame = compute_kpis(engagement, by=args.by, period=args.period)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".xlsx":
+            frame.to_excel(out, index=False)
+        elif out.suffix.lower() == ".csv":
+            frame.to_csv(out, index=False)
+        else:
+            raise ToolkitError(f"--out must end in .csv or .xlsx, but {out.name!r} was passed.")
+        print(f"Wrote {len(frame)} KPI rows to {out}")
+        return 0
+    with pd.option_context("display.width", 200, "display.max_rows", 500,
+                           "display.max_colwidth", 48):
+        print(_format_kpis(frame).to_string(index=False))
+    return 0
+
+
+def _print_baseline(engagement) -> None:
+    from .funnel import funnel
+    from .kpis import compute_kpis
+    print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
+          f"(as of {engagement.as_of:%Y-%m-%d}) ==")
+    f = funnel(engagement)
+    for row in f.itertuples():
+        step = ("" if pd.isna(row.rate) else
+                f"   step {row.rate:6.1%} ({row.ci_low:.1%}–{row.ci_high:.1%}), "
+                f"open {int(row.open)}, lost {int(row.lost)}")
+        print(f"  {row.label:28s} {row.reached:7d}{step}")
+    print("\n== KPIs (cohort conversions: mature cohorts only; 95% intervals) ==")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 48):
+        print(_format_kpis(compute_kpis(engagement)).to_string(index=False))
+
+
+def _steps(text: str) -> list[int]:
+    steps: set[int] = set()
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            steps.update(range(int(a), int(b) + 1))
+        elif part.strip():
+            steps.add(int(part))
+    bad = sorted(s for s in steps if not 1 <= s <= 7)
+    if bad or not steps:
+        raise argparse.ArgumentTypeError(f"steps must be within 1-7, like '1-7' or '4,5'; got "
+                                         f"{text!r}")
+    return sorted(steps)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import report
+    engagement = _load(args.engagement)
+    path = Path(args.engagement).resolve()
+    out = Path(args.out) if args.out else REPORTS_DIR / engagement.name / date.today().isoformat()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
+                                 progress=not args.quiet)
+    print(f"Report: {result['index']}")
+    print(f"Workbook: {result['workbook']}")
+    print(f"Manifest: {result['manifest']}")
+    print(f"Done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    engagement = _load(str(DEMO_ENGAGEMENT))
+    _print_baseline(engagement)
+    if args.baseline_only:
+        return 0
+    args.engagement = str(DEMO_ENGAGEMENT)
+    return cmd_run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="funnel", description="Optimise a commercial process: from suspect to order, "
+                                   "measured right. Seven steps, one engagement YAML.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("new", help="start a client engagement from a commented template",
+                       description="Create data/clients/NAME/engagement.yaml and a .gitignore.")
+    p.add_argument("name", metavar="NAME", help="engagement name, e.g. acme-2026")
+    p.add_argument("--preset", choices=["salesforce"], help="fill in a CRM preset")
+    p.add_argument("--history", help="stage-history export (for --preset)")
+    p.add_argument("--records", help="per-record export, e.g. Salesforce Opportunity.csv")
+    p.add_argument("--folder", help="parent folder (default: data/clients)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing engagement.yaml")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("validate", help="load, reconcile and audit an engagement",
+                       description="Load every source, reconcile rows in = used + quarantined, "
+                                   "audit the stage history. Exits 1 when unusable.")
+    p.add_argument("engagement", metavar="ENGAGEMENT.yaml")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("kpis", help="compute the KPI table",
+                       description="Compute every KPI with n and a 95% interval.")
+    p.add_argument("engagement", metavar="ENGAGEMENT.yaml")
+    p.add_argument("--by", metavar="ATTR", help="split by a segment attribute")
+    p.add_argument("--period", choices=["month", "quarter", "year"], help="split by period")
+    p.add_argument("--out", metavar="FILE.csv|.xlsx", help="write the table to a file")
+    p.set_defaults(func=cmd_kpis)
+
+    for name, help_text in (("run", "execute the seven notebooks and render the report"),
+                            ("demo", "run the whole method on the demo company")):
+        p = sub.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
+        if name == "run":
+            p.add_argument("engagement", metavar="ENGAGEMENT.yaml")
+        else:
+            p.add_argument("--baseline-only", action="store_true",
+                           help="print the baseline funnel and KPIs, skip the report")
+        p.add_argument("--steps", type=_steps, default=list(range(1, 8)), metavar="1-7",
+                       help="which steps to run, e.g. 1-7 or 4,5 (default all)")
+        p.add_argument("--out", metavar="DIR",
+                       help="output folder (default reports/<engagement>/<date>/)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(func=cmd_run if name == "run" else cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ToolkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}. Fix: check the path.", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
