@@ -69,6 +69,7 @@ def test_win_rate_kpi_and_censoring_aware_version(eng):
     k = compute_kpis(eng, kpis=[KPI(name="w", kind="win_rate")])
     row = one(k, "w")
     assert (row["successes"], row["n"], row["open_n"]) == (0, 1, 6)  # no wins, 1 lost, 6 open
+    assert row["from_phase"] is None
 
 
 def test_compute_kpis_by_segment_and_period(eng):

@@ -211,7 +211,10 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
             ci = (f" ({row['ci_low']:,.1f}–{row['ci_high']:,.1f})" if pd.notna(row["ci_low"])
                   else "")
         return core + ci
-    out = frame.copy()
+    out = frame.dropna(axis=1, how="all").copy()
+    for col in ("ci_low", "ci_high", "n", "immature_n", "open_n", "status_vs_target"):
+        if col not in out:
+            out[col] = pd.NA
     out["value (95% CI)"] = out.apply(fmt, axis=1)
     cols = [c for c in out.columns if c not in ("kpi", "kind", "unit", "value", "ci_low", "ci_high",
                                                 "higher_is_better", "owner", "from_phase",

@@ -279,8 +279,11 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
 
 
 def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str | None = None,
-             method: str = "wilson") -> pd.DataFrame:
+             phase: str | None = None, method: str = "wilson") -> pd.DataFrame:
     """Win rate = won / (won + lost) with the open count beside it, by creation cohort.
+
+    `phase` restricts to records that reached that phase (a sales team's win rate is usually
+    counted from the opportunity phase); default: all records.
 
     Notes
     -----
@@ -291,6 +294,10 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
     """
     seg = _segment_frame(engagement, by)
     rec = engagement.records
+    if phase is not None:
+        engagement.phase_model.index(phase)  # a clear error for an unknown phase
+        reached = reached_at(engagement)[phase].notna()
+        rec = rec[rec["record_id"].map(reached).fillna(False).astype(bool).to_numpy()]
     frame = pd.DataFrame({"period": period_label(rec["created_at"], period),
                           "won": (rec["outcome"] == "won").to_numpy(),
                           "lost": (rec["outcome"] == "lost").to_numpy(),

@@ -126,8 +126,10 @@ def default_kpis(engagement) -> list[KPI]:
                        description="Kaplan-Meier median with open records censored at the as-of "
                                    "date (lost records censored too: speed of those converting)."))
     out += [
-        KPI(name="win_rate", kind="win_rate", label="Win rate (won / closed)",
-            description="won / (won + lost); open deals reported beside it, not counted as lost."),
+        KPI(name="win_rate", kind="win_rate", from_phase=keys[len(keys) // 2],
+            label=f"Win rate from {model.label(keys[len(keys) // 2])} (won / closed)",
+            description="won / (won + lost) among records that reached the phase; open deals "
+                        "reported beside it, not counted as lost."),
         KPI(name="won_value", kind="value", measure="won_value", label="Won value",
             description="Sum of the value of won records, by close date."),
         KPI(name="average_deal_size", kind="value", measure="average_deal_size",
@@ -353,7 +355,7 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
 
 def _win_rate_kpi(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     if not kpi.censoring_aware:
-        frame = _win_rate(ctx.engagement, by=seg or None, period=period)
+        frame = _win_rate(ctx.engagement, by=seg or None, period=period, phase=kpi.from_phase)
         return _rate_rows(frame, seg)
     # censoring-aware: share won within the horizon, lost competing, open censored
     first = kpi.from_phase or ctx.model.first_phase
