@@ -199,7 +199,8 @@ class Engagement:
 
     def reload(self) -> Engagement:
         """Forget the loaded tables (e.g. after editing the YAML's stage mapping)."""
-        self.__dict__.pop("_loaded", None)
+        for key in ("_loaded", "_reached_at_cache", "as_of"):
+            self.__dict__.pop(key, None)
         return self
 
     # --- the contract tables -----------------------------------------------------------------

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .exceptions import ToolkitError
 from .stats import rate_ci
@@ -42,30 +44,49 @@ def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     freq = _check_period(period)
     if freq is None:
         return pd.Series("all", index=stamps.index, dtype="object")
-    return stamps.dt.to_period(freq).astype(str).where(stamps.notna())
+    # Format each distinct period once: str() of a million Periods is the slow part.
+    codes, uniques = pd.factorize(stamps.dt.to_period(freq))
+    labels = np.append(np.asarray(uniques.astype(str), dtype=object), None)
+    return pd.Series(labels[codes], index=stamps.index, dtype="object")
 
 
 def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """When each record reached each phase: index record_id, one datetime column per phase key.
 
-    Includes every record of the engagement (NaT everywhere for records that reached no phase).
+    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
+    reached no phase), followed by any record that has events but no record row. Computed once per
+    engagement and cached (the result is shared: do not modify it).
     """
+    cached = events is None and engagement.__dict__.get("_reached_at_cache")
+    if cached is not None and cached is not False:
+        return cached
     model = engagement.phase_model
     events = engagement.events if events is None else events
     keys = model.keys
-    first = events.groupby(["record_id", "phase"], observed=True)["entered_at"].min()
-    wide = first.unstack("phase").reindex(columns=keys)
-    # reached_at[k] = min over phases >= k: a reverse cumulative minimum across the columns.
-    values = wide.to_numpy(dtype="datetime64[ns]").view("int64").copy()
-    nat = np.iinfo("int64").min
-    values[values == nat] = np.iinfo("int64").max
-    values = np.minimum.accumulate(values[:, ::-1], axis=1)[:, ::-1]
-    values[values == np.iinfo("int64").max] = nat
-    out = pd.DataFrame(values.view("datetime64[ns]"), index=wide.index, columns=keys)
     ids = pd.Index(engagement.records["record_id"], name="record_id")
-    out = out.reindex(ids.union(out.index, sort=False))
-    out.columns.name = None
-    out.index.name = "record_id"
+    # Positions by hash lookup in Arrow: string matching dominates at a million records.
+    pos = pc.index_in(pa.array(events["record_id"].astype("string")),
+                      value_set=pa.array(ids.astype("string"))).to_numpy(zero_copy_only=False)
+    extra_mask = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), bool)
+    if extra_mask.any():
+        extra = pd.Index(events["record_id"][extra_mask].unique(), name="record_id")
+        ids = ids.append(extra)
+        pos = pc.index_in(pa.array(events["record_id"].astype("string")),
+                          value_set=pa.array(ids.astype("string"))).to_numpy(
+            zero_copy_only=False)
+    pos = pos.astype("int64")
+    phase = events["phase"].cat.codes.to_numpy().astype("int64")
+    when = events["entered_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    big = np.iinfo("int64").max
+    matrix = np.full((len(ids), len(keys)), big, dtype="int64")
+    valid = (phase >= 0) & (when != np.iinfo("int64").min)
+    np.minimum.at(matrix, (pos[valid], phase[valid]), when[valid])
+    # reached_at[k] = min over phases >= k: a reverse cumulative minimum across the columns.
+    matrix = np.minimum.accumulate(matrix[:, ::-1], axis=1)[:, ::-1]
+    matrix[matrix == big] = np.iinfo("int64").min
+    out = pd.DataFrame(matrix.view("datetime64[ns]"), index=ids, columns=keys)
+    if events is engagement.events:
+        engagement.__dict__["_reached_at_cache"] = out
     return out
 
 
@@ -80,6 +101,22 @@ def _segment_frame(engagement, by: str | Sequence[str] | None) -> list[str]:
                 f"The value for `by` must be record attributes {engagement.segments}, but {col!r} "
                 f"was passed. Declare it under `attributes` of a source in the engagement YAML.")
     return cols
+
+
+def segment_values(engagement, reached: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Segment attributes aligned row by row with `reached` (missing values as '(missing)').
+
+    `reached_at` lists the records in their own order first, so this is positional: no string
+    lookups of a million record ids.
+    """
+    rec = engagement.records
+    out = pd.DataFrame(index=reached.index)
+    for c in cols:
+        values = rec[c].astype("object").to_numpy()
+        if len(reached) > len(rec):
+            values = np.concatenate([values, np.full(len(reached) - len(rec), None, object)])
+        out[c] = pd.Series(values, index=reached.index).fillna("(missing)")
+    return out
 
 
 def _with_ci(frame: pd.DataFrame, *, method: str = "wilson") -> pd.DataFrame:
@@ -190,7 +227,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     seg = _segment_frame(engagement, by)
     pairs = _pairs(model, from_phase, to_phase)
     reached = reached_at(engagement) if reached is None else reached
-    rec = engagement.records.set_index("record_id")
+    segments = segment_values(engagement, reached, seg)
     window_td = pd.Timedelta(days=window)
     parts = []
     for a, b in pairs:
@@ -204,7 +241,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
             "converted": ((end - start) <= window_td).fillna(False).to_numpy(),
         }, index=start.index)
         for c in seg:
-            frame[c] = rec[c].reindex(start.index).astype("object").fillna("(missing)")
+            frame[c] = segments[c].to_numpy()[has.to_numpy()]
         keys = seg + ["period"]
         frame["converted_mature"] = frame["converted"] & frame["mature"]
         agg = frame.groupby(keys, dropna=False, observed=True).agg(
@@ -254,15 +291,16 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     model = engagement.phase_model
     seg = _segment_frame(engagement, by)
     reached = reached_at(engagement)
-    rec = engagement.records.set_index("record_id")
+    segments = segment_values(engagement, reached, seg)
     parts = []
     for a, b in _pairs(model, from_phase, to_phase):
         frames = []
         for phase, col in ((a, "n"), (b, "successes")):
-            stamps = reached[phase].dropna()
+            has = reached[phase].notna().to_numpy()
+            stamps = reached[phase][has]
             f = pd.DataFrame({"period": period_label(stamps, period)}, index=stamps.index)
             for c in seg:
-                f[c] = rec[c].reindex(stamps.index).astype("object").fillna("(missing)")
+                f[c] = segments[c].to_numpy()[has]
             frames.append(f.groupby(seg + ["period"], dropna=False).size().rename(col))
         agg = pd.concat(frames, axis=1).fillna(0).astype("int64").reset_index()
         agg.insert(0, "to_phase", b)

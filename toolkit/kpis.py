@@ -31,7 +31,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from scipy import stats as sps
 
 from .exceptions import ConfigError, ToolkitError
-from .funnel import _segment_frame, cohort_conversion, period_conversion, period_label, reached_at
+from .funnel import (
+    _segment_frame,
+    cohort_conversion,
+    period_conversion,
+    period_label,
+    reached_at,
+    segment_values,
+)
 from .funnel import win_rate as _win_rate
 from .survival import cumulative_incidence, kaplan_meier, transition_durations
 
@@ -258,13 +265,10 @@ class _Context:
         self.engagement = engagement
         self.model = engagement.phase_model
         self.as_of = engagement.as_of
-        self._reached = None
 
     @property
     def reached(self) -> pd.DataFrame:
-        if self._reached is None:
-            self._reached = reached_at(self.engagement)
-        return self._reached
+        return reached_at(self.engagement)  # cached on the engagement
 
 
 def _rate_rows(frame: pd.DataFrame, seg: list[str]) -> pd.DataFrame:
@@ -304,11 +308,12 @@ def _poisson_ci(counts: np.ndarray, exposure: np.ndarray, confidence: float = 0.
 
 def _volume(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     phase = kpi.phase or ctx.model.first_phase
-    stamps = ctx.reached[phase].dropna()
+    has = ctx.reached[phase].notna().to_numpy()
+    stamps = ctx.reached[phase][has]
     frame = pd.DataFrame({"period": period_label(stamps, period)}, index=stamps.index)
-    rec = ctx.engagement.records.set_index("record_id")
+    segments = segment_values(ctx.engagement, ctx.reached, seg)
     for c in seg:
-        frame[c] = rec[c].reindex(stamps.index).astype("object").fillna("(missing)")
+        frame[c] = segments[c].to_numpy()[has]
     counts = frame.groupby(seg + ["period"], dropna=False).size().rename("count").reset_index()
     if period is None:
         # one figure per month on average, over the whole months observed
