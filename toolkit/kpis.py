@@ -504,3 +504,47 @@ _COMPUTE = {
     "cost_per": _cost_per,
 }
 
+
+
+def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The KPI tree from management's goal down to what the phases control.
+
+    revenue per month = orders per month x average deal size; orders per month = entries into the
+    first phase per month x the product of the step conversions. Each node carries its value and
+    target, so a shortfall at the top can be traced to the phase that causes it.
+
+    Returns a frame with `node, parent, label, value, unit, target` (the root has parent None).
+
+    Notes
+    -----
+    The orders and revenue nodes are *implied* by the current volume and cohort rates (a steady
+    state), not the orders counted last month: the tree explains, the scorecard counts.
+    """
+    model = engagement.phase_model
+    kpis = compute_kpis(engagement, kpis=default_kpis(engagement)) if kpis is None else kpis
+    overall = kpis.drop_duplicates("kpi").set_index("kpi")
+    targets = engagement.config.targets
+    first = model.first_phase
+    volume = float(overall.loc[f"volume_{first}", "value"])
+    steps = [(f"conversion_{a}_{b}", a, b) for a, b in model.transitions()]
+    rates = [float(overall.loc[name, "value"]) for name, _, _ in steps]
+    orders = volume * float(np.prod(rates))
+    deal = float(overall.loc["average_deal_size", "value"])
+    rows = [
+        {"node": "revenue", "parent": None, "label": "Revenue per month (implied)",
+         "value": orders * deal, "unit": engagement.config.currency,
+         "target": targets.get("revenue_per_year", np.nan) / 12},
+        {"node": "orders", "parent": "revenue", "label": "Orders per month (implied)",
+         "value": orders, "unit": "orders", "target": targets.get("orders_per_month", np.nan)},
+        {"node": "average_deal_size", "parent": "revenue", "label": "Average deal size",
+         "value": deal, "unit": engagement.config.currency,
+         "target": targets.get("average_deal_size", np.nan)},
+        {"node": f"volume_{first}", "parent": "orders",
+         "label": f"Entries into {model.label(first)} per month", "value": volume,
+         "unit": "records", "target": targets.get(f"volume_{first}", np.nan)},
+    ]
+    for (name, a, b), rate in zip(steps, rates, strict=True):
+        rows.append({"node": name, "parent": "orders",
+                     "label": f"{model.label(a)} → {model.label(b)}", "value": rate, "unit": "%",
+                     "target": targets.get(name, np.nan)})
+    return pd.DataFrame(rows)

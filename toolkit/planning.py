@@ -42,6 +42,7 @@ __all__ = [
     "DurationEstimate",
     "StrengthsWeaknessesScore",
     "factors_from_yaml",
+    "factors_for",
     "anchors",
     "load_duration_model",
     "estimate_duration",
@@ -809,3 +810,16 @@ def strengths_weaknesses_score(
     columns = ["from_phase", "to_phase", "rate", "benchmark_low", "benchmark_high", "basis",
                "assessment"]
     return StrengthsWeaknessesScore(score=score, transitions=frame[columns], weak_share=share)
+
+
+def factors_for(engagement) -> DurationFactors:
+    """The engagement's scored duration factors (`duration_factors:` in its YAML).
+
+    Not scored yet: every factor is taken as 3 (average) and the notes say so, so step 1 still
+    gives an estimate the consultant can refine with the client.
+    """
+    given = engagement.config.duration_factors
+    if given:
+        return factors_from_yaml(dict(given))
+    note = "not scored yet: assumed average (3); score it with the client"
+    return DurationFactors(**{f: 3 for f in FACTORS}, notes={f: note for f in FACTORS})
