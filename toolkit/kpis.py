@@ -43,6 +43,7 @@ from .funnel import win_rate as _win_rate
 from .survival import cumulative_incidence, kaplan_meier, transition_durations
 
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
+           "kpi_tree", "time_to_convert",
            "KPI_COLUMNS"]
 
 KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
@@ -548,3 +549,31 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
                      "label": f"{model.label(a)} → {model.label(b)}", "value": rate, "unit": "%",
                      "target": targets.get(name, np.nan)})
     return pd.DataFrame(rows)
+
+
+def time_to_convert(engagement, *, by: str | None = None,
+                    horizons: Sequence[float] = (30, 60, 90, 180)) -> pd.DataFrame:
+    """Time to convert for every transition of the phase model, censoring-aware.
+
+    One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
+    `toolkit.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
+    median with its interval, and the cumulative incidence of conversion at each horizon with lost
+    as a competing outcome).
+    """
+    from .survival import time_to_convert_summary
+    model = engagement.phase_model
+    seg = _segment_frame(engagement, by)
+    reached = reached_at(engagement)
+    records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
+    parts = []
+    for a, b in model.transitions():
+        spells = transition_durations(reached, records, from_phase=a, to_phase=b,
+                                      as_of=engagement.as_of)
+        if spells.empty:
+            continue
+        summary = time_to_convert_summary(spells, by=seg or None, horizons=horizons)
+        summary.insert(0, "to_phase", b)
+        summary.insert(0, "from_phase", a)
+        summary.insert(0, "transition", f"{model.label(a)} → {model.label(b)}")
+        parts.append(summary)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
