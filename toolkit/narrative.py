@@ -10,7 +10,8 @@ import math
 
 import pandas as pd
 
-__all__ = ["MIN_N", "bullets", "baseline", "process_model", "kpi_tree", "measurement"]
+__all__ = ["MIN_N", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
+           "improvement", "steering"]
 
 #: Fewest records behind a rate before the text draws a conclusion from it.
 MIN_N = 30
@@ -41,7 +42,8 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
         audit.summary,
     ]
     steps = funnel_frame.dropna(subset=["rate"])
-    if steps.empty or steps["n"].max() < MIN_N:
+    steps = steps[steps["n"] >= MIN_N]
+    if steps.empty:
         lines.append("Too few records to conclude anything about conversion yet.")
     else:
         weakest = steps.loc[steps["rate"].idxmin()]
@@ -87,8 +89,9 @@ def kpi_tree(tree: pd.DataFrame) -> str:
         worst = short.iloc[0]
         lines.append(f"Furthest below its target: {worst['label']} at {_pct(worst['value'])} "
                      f"against {_pct(worst['target'])}.")
-    elif tree["value"].isna().all():
-        lines.append("Too few mature records to fill the tree yet.")
+    if pd.isna(root["value"]):
+        lines.append("Too few mature records to fill the tree yet: the conversions are still "
+                     "inside their windows (see step 4).")
     return bullets(lines)
 
 
@@ -107,10 +110,68 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None) -
                          f"too recent to count) — {row.status_vs_target}.")
     if seasonal is not None:
         lines.append(seasonal.headline)
-    if ttc is not None and len(ttc):
-        slow = ttc.sort_values("km_median_days", ascending=False).iloc[0]
+    usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
+    if usable is not None and len(usable):
+        slow = usable.sort_values("km_median_days", ascending=False).iloc[0]
         if pd.notna(slow["km_median_days"]):
             lines.append(f"Slowest transition: {slow['transition']} with a median of "
                          f"{slow['km_median_days']:.0f} days among records that convert (open "
                          f"records censored, not dropped).")
+    return bullets(lines)
+
+
+def diagnosis(fruit) -> str:
+    """Step 5: the verdict and the top of the ranked low-hanging fruit."""
+    lines = [f"Verdict: **{fruit.verdict.case}**. {fruit.verdict.headline}"]
+    if fruit.verdict.advice:
+        lines.append(fruit.verdict.advice)
+    table = fruit.table
+    sized = table[table["extra_orders"].notna()] if "extra_orders" in table else table.iloc[:0]
+    for row in sized.head(3).itertuples():
+        lines.append(f"#{row.rank} {row.area}: {row.finding} — about {row.extra_orders:.0f} extra "
+                     f"orders a year (range {row.extra_orders_low:.0f}–"
+                     f"{row.extra_orders_high:.0f}).")
+    others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
+    for row in others.head(3).itertuples():
+        lines.append(f"{row.area}: {row.finding}")
+    if len(table) == 0:
+        lines.append("No finding is strong enough to act on with this data.")
+    return bullets(lines)
+
+
+def improvement(scenario, required: pd.DataFrame | None, experiment, change) -> str:
+    """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
+    lines = []
+    if scenario is not None:
+        orders = scenario.outcomes[scenario.outcomes["measure"] == "orders"].iloc[0]
+        lines.append(f"The scenario changes orders from {orders['baseline']:.1f} to "
+                     f"{orders['scenario']:.1f} per {orders['period']} (change "
+                     f"{orders['change_low']:+.1f} to {orders['change_high']:+.1f}; probability of "
+                     f"an increase {orders['prob_increase']:.0%}).")
+    if required is not None and len(required):
+        first = required[required["phase"] == required["phase"].iloc[0]]
+        need, have = first["required_entries"].sum(), first["current_entries"].sum()
+        lines.append(f"To meet the order target at current conversion the first phase needs "
+                     f"{need:,.0f} entries a year against {have:,.0f} now.")
+    if experiment is not None:
+        lines.append(f"A test of that change needs {experiment.total_records:,} records; "
+                     + (f"at the current inflow it can be read after about "
+                        f"{experiment.weeks_until_readable:.0f} weeks (including the window)."
+                        if getattr(experiment, "weeks_until_readable", None) is not None
+                        and not math.isnan(experiment.weeks_until_readable) else ""))
+    if change is not None:
+        lines.append(change.verdict)
+    return bullets(lines)
+
+
+def steering(card: pd.DataFrame, alerts: pd.DataFrame, report) -> str:
+    """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
+    lines = []
+    judged = card[~card["status"].astype(str).str.startswith("no ")]
+    bad = judged[judged["status"].astype(str).str.startswith("significantly")]
+    lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
+                 f"target" + (f": {', '.join(bad['kpi'])}." if len(bad) else "."))
+    lines.append(f"{len(alerts)} control-chart alert(s) on the steering conversion." if len(alerts)
+                 else "No control-chart alerts: the steering conversion moves within its limits.")
+    lines += list(report.headline)
     return bullets(lines)

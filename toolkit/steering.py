@@ -46,6 +46,7 @@ __all__ = [
     "RULES",
     "LANEY_THRESHOLD",
     "MIN_TRIALS",
+    "monthly_kpis",
 ]
 
 CHART_TYPES = ("auto", "p", "laney")
@@ -1005,3 +1006,18 @@ def _check_alpha(alpha: float) -> None:
 def _is_number(value: Any) -> bool:
     return (isinstance(value, int | float | np.integer | np.floating)
             and not isinstance(value, bool) and math.isfinite(float(value)))
+
+
+def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
+    """The KPI frame management steers on: every rate KPI per cohort month, mature months only.
+
+    Conversion KPIs of the last months are still inside their window; a month with no mature
+    record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
+    one that can be judged (its `immature_n` says how many records are still waiting).
+    """
+    from .kpis import compute_kpis, kpis_from_config
+    chosen = [k for k in (kpis or kpis_from_config(engagement))
+              if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
+    frame = compute_kpis(engagement, kpis=chosen, period="month")
+    frame = frame[frame["n"].fillna(0) > 0]
+    return frame.sort_values(["kpi", "period"]).reset_index(drop=True)

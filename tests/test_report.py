@@ -1,0 +1,359 @@
+"""The run's deliverables: executed notebooks, the HTML report, the workbook, the manifest and the
+browser check. Two tiny step notebooks are built with nbformat and executed for real (module
+fixture, so the kernels start once)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from PIL import Image, ImageStat
+
+from toolkit import Engagement
+from toolkit.exceptions import ToolkitError
+from toolkit.funnel import funnel
+from toolkit.kpis import KPI
+from toolkit.paths import DEMO_ENGAGEMENT
+from toolkit.report import (
+    REQUIRED_SHEETS,
+    ExecutedNotebooks,
+    check_report,
+    execute_notebooks,
+    render_html,
+    write_manifest,
+    write_workbook,
+)
+
+FIGURE_CODE = (
+    "%matplotlib inline\n"
+    "import sys\n"
+    "import warnings\n"
+    "import matplotlib.pyplot as plt\n"
+    "import pandas as pd\n"
+    "warnings.warn('planted warning')\n"
+    "print('planted stderr line', file=sys.stderr)\n"
+    "fig, ax = plt.subplots(figsize=(5, 3))\n"
+    "ax.bar(['lead', 'order'], [{a}, {b}], color='tab:blue')\n"
+    "ax.set_title('{title}')\n"
+    "plt.show()\n"
+    "print(pd.DataFrame({{'phase': ['lead', 'order'], 'n': [{a}, {b}]}}))\n"
+    "print('engagement =', engagement)"
+)
+
+
+def _notebook(folder: Path, name: str, title: str, summary: str, body: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell(
+        'engagement: str = "data/demo/engagement.yaml"  # which client')
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{summary}"), parameters,
+                *[nbformat.v4.new_code_cell(code) for code in body]]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Two step notebooks executed and rendered once for the whole module."""
+    root = tmp_path_factory.mktemp("report")
+    notebooks = root / "nb"
+    notebooks.mkdir()
+    _notebook(notebooks, "01_baseline.ipynb", "Stap 1 — Nulmeting / Step 1 — Baseline",
+              "Where the **commercial process** stands today. More text follows here.",
+              [FIGURE_CODE.format(a=40, b=12, title="Baseline funnel")])
+    _notebook(notebooks, "02_process_model.ipynb",
+              "Stap 2 — Procesmodel vastleggen / Step 2 — Process model",
+              "The phases with their roles, tasks and output.",
+              [FIGURE_CODE.format(a=30, b=9, title="Process model")])
+    out = root / "out"
+    executed = execute_notebooks(DEMO_ENGAGEMENT, out_dir=out, steps=[1, 2], notebooks_dir=notebooks,
+                                 progress=False)
+    index = render_html(executed, out_dir=out / "report", title="Commercieel proces",
+                        engagement_name="Demo Van Dijk", date="2026-11-01")
+    return {"root": root, "notebooks": notebooks, "out": out, "executed": executed, "index": index}
+
+
+def _images(page: Path) -> list[bytes]:
+    sources = re.findall(r'<img[^>]*src="([^"]*)"', page.read_text(encoding="utf-8"))
+    return [base64.b64decode(s.split(",", 1)[1]) for s in sources if s.startswith("data:")]
+
+
+# --- execute_notebooks -----------------------------------------------------------------------
+
+def test_execute_runs_each_step_with_the_engagement_parameter(run):
+    executed = run["executed"]
+    assert isinstance(executed, ExecutedNotebooks)
+    assert [p.name for p in executed] == ["01_baseline.ipynb", "02_process_model.ipynb"]
+    assert all(p.parent == run["out"] / "notebooks" and p.is_file() for p in executed)
+    nb = nbformat.read(executed[0], as_version=4)
+    stdout = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs if o.get("name") == "stdout")
+    # papermill injected the absolute engagement path, overriding the cell's default
+    assert f"engagement = {DEMO_ENGAGEMENT.resolve()}" in stdout
+    assert set(executed.timings) == {"01_baseline.ipynb", "02_process_model.ipynb"}
+    assert all(0 < t < 120 for t in executed.timings.values())
+
+
+def test_failing_notebook_names_notebook_cell_error_and_where_to_look(tmp_path):
+    _notebook(tmp_path, "01_ok.ipynb", "Stap 1 — A / Step 1 — A", "Fine.", ["x = 1"])
+    _notebook(tmp_path, "02_broken.ipynb", "Stap 2 — B / Step 2 — B", "Breaks.",
+              ["y = 2", "total = y + 1\nraise ValueError('planted failure')"])
+    _notebook(tmp_path, "03_never.ipynb", "Stap 3 — C / Step 3 — C", "Never runs.", ["z = 3"])
+    with pytest.raises(ToolkitError) as info:
+        execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path / "out", steps=[1, 2, 3],
+                          notebooks_dir=tmp_path, progress=False)
+    message = str(info.value)
+    assert "02_broken.ipynb" in message
+    # the cell as the executed notebook numbers it: parameters (1), papermill's injected
+    # parameters (2), `y = 2` (3), the failing cell (4); and its first line
+    assert "In [4]" in message and "`total = y + 1`" in message
+    assert "ValueError: planted failure" in message
+    executed_copy = tmp_path / "out" / "notebooks" / "02_broken.ipynb"
+    assert str(executed_copy) in message and executed_copy.is_file()
+    assert not (tmp_path / "out" / "notebooks" / "03_never.ipynb").exists()  # later steps not run
+
+
+def test_missing_step_notebook_fails_before_running_anything(tmp_path):
+    _notebook(tmp_path, "01_ok.ipynb", "Stap 1 — A / Step 1 — A", "Fine.", ["x = 1"])
+    with pytest.raises(ToolkitError, match=r"Step 4 has no notebook named `04_\*.ipynb`.*01_ok.ipynb"):
+        execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path / "out", steps=[1, 4],
+                          notebooks_dir=tmp_path, progress=False)
+    assert not (tmp_path / "out" / "notebooks" / "01_ok.ipynb").exists()
+
+
+def test_unknown_kernel_and_missing_engagement_are_named(tmp_path):
+    _notebook(tmp_path, "01_ok.ipynb", "Stap 1 — A / Step 1 — A", "Fine.", ["x = 1"])
+    with pytest.raises(ToolkitError, match=r"`kernel_name`.*'no-such-kernel'.*ipykernel install"):
+        execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path, steps=[1], notebooks_dir=tmp_path,
+                          progress=False, kernel_name="no-such-kernel")
+    with pytest.raises(ToolkitError, match="engagement file not found"):
+        execute_notebooks(tmp_path / "nope.yaml", out_dir=tmp_path, steps=[1],
+                          notebooks_dir=tmp_path, progress=False)
+
+
+# --- render_html -----------------------------------------------------------------------------
+
+def test_index_lists_both_steps_with_dutch_english_names_and_summary(run):
+    text = run["index"].read_text(encoding="utf-8")
+    assert "<title>Commercieel proces</title>" in text and "Demo Van Dijk" in text
+    assert "2026-11-01" in text
+    for dutch, english, page in [("Nulmeting", "Baseline", "01_baseline.html"),
+                                 ("Procesmodel vastleggen", "Process model",
+                                  "02_process_model.html")]:
+        assert f'<a href="{page}">{dutch}</a>' in text
+        assert f'<a href="{page}">{english}</a>' in text
+        assert (run["index"].parent / page).is_file()
+    # the summary is the first line under the title, markdown stripped, cut at a sentence end
+    assert "Where the commercial process stands today." in text
+    assert "More text follows" not in text
+
+
+def test_pages_hide_code_and_stderr_but_keep_outputs_and_navigation(run):
+    first = (run["index"].parent / "01_baseline.html").read_text(encoding="utf-8")
+    second = (run["index"].parent / "02_process_model.html").read_text(encoding="utf-8")
+    for page in (first, second):
+        assert "plt.subplots" not in page and "import pandas" not in page  # no code input
+        assert "input_area" not in page and "In&nbsp;[" not in page
+        assert "planted stderr line" not in page and "planted warning" not in page
+        assert "output_stderr" not in page
+        assert 'href="index.html"' in page
+    assert "lead" in first and "order" in first and "40" in first  # the printed DataFrame
+    assert 'href="02_process_model.html"' in first  # next
+    assert 'href="01_baseline.html"' in second  # previous
+    assert "Stap 1 — Nulmeting / Step 1 — Baseline" in first  # the title cell, as markdown
+
+
+def test_figures_are_embedded_pngs_with_content(run):
+    for page in ("01_baseline.html", "02_process_model.html"):
+        images = _images(run["index"].parent / page)
+        assert len(images) == 1
+        path = run["root"] / f"{page}.png"
+        path.write_bytes(images[0])
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size[0] >= 300
+            assert max(ImageStat.Stat(image.convert("L")).stddev) > 10  # a drawn chart, not blank
+
+
+# --- check_report ----------------------------------------------------------------------------
+
+def test_static_check_passes_the_rendered_report(run):
+    result = check_report(run["index"], browser=False)
+    assert result.ok, result.problems
+    assert result.pages_checked == 3 and result.images_found == 2
+    assert "browser=False" in result.screenshot_skipped
+    assert result.summary["page"].tolist() == ["index.html", "01_baseline.html",
+                                               "02_process_model.html"]
+
+
+def test_static_check_finds_broken_images_errors_stderr_and_dead_links(run, tmp_path):
+    report = tmp_path / "report"
+    shutil.copytree(run["index"].parent, report)
+    page = report / "02_process_model.html"
+    planted = ('<img src=""><img src="missing.png"><img src="data:image/png;base64,">'
+               '<div class="output_subarea output_text output_error"><pre>ZeroDivisionError</pre></div>'
+               '<div class="output_subarea output_stream output_stderr output_text">warn</div>'
+               '<a href="03_gone.html">next</a>')
+    page.write_text(page.read_text(encoding="utf-8").replace("</main>", planted + "</main>"),
+                    encoding="utf-8")
+    result = check_report(report / "index.html", browser=False)
+    problems = [p for p in result.problems if p.startswith("02_process_model.html")]
+    assert len(problems) == 6, result.problems
+    joined = " | ".join(problems)
+    for expected in ("without a src", "'missing.png' does not exist", "empty data URI",
+                     "error output", "stderr block", "'03_gone.html', which does not exist"):
+        assert expected in joined
+    assert not result.ok and result.images_found == 5
+
+
+def test_screenshots_of_index_and_pages_are_real_pictures(run, tmp_path):
+    if shutil.which("chromium") is None:
+        pytest.fail("install chromium (apt-get install chromium): the report's browser check needs "
+                    "headless Chromium")
+    shot = tmp_path / "index.png"
+    result = check_report(run["index"], screenshot=shot)
+    assert result.ok, result.problems
+    assert result.screenshot_skipped is None
+    assert result.screenshots == [shot, tmp_path / "index-01_baseline.png",
+                                  tmp_path / "index-02_process_model.png"]
+    for png in result.screenshots:
+        assert png.stat().st_size > 10_000
+        with Image.open(png) as image:
+            assert image.size == (1280, 2000)
+            grey = np.asarray(image.convert("L"), dtype=float)
+        assert grey.std() > 5  # text and lines on white, not an empty page
+        assert (grey < 128).mean() > 0.002  # some dark ink: text was drawn
+
+
+# --- write_manifest --------------------------------------------------------------------------
+
+def test_manifest_hashes_match_the_files_and_records_the_run(run):
+    params = {"engagement": str(DEMO_ENGAGEMENT), "steps": [1, 2]}
+    path = write_manifest(run["out"], engagement_path=DEMO_ENGAGEMENT, parameters=params,
+                          timings=run["executed"].timings)
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    assert manifest["engagement"]["sha256"] == hashlib.sha256(DEMO_ENGAGEMENT.read_bytes()).hexdigest()
+    assert manifest["engagement"]["name"] == "demo-van-dijk"
+    sources = Engagement.from_yaml(DEMO_ENGAGEMENT).source_files()
+    assert [s["path"] for s in manifest["sources"]] == [str(p) for p in sources]
+    for entry, file in zip(manifest["sources"], sources, strict=True):
+        assert entry["sha256"] == hashlib.sha256(file.read_bytes()).hexdigest()
+        assert entry["size"] == file.stat().st_size and entry["relative_path"] == file.name
+    assert manifest["packages"]["pandas"] == pd.__version__
+    assert manifest["packages"]["numpy"] == np.__version__
+    assert {"scipy", "statsmodels", "seaborn", "papermill"} <= set(manifest["packages"])
+    assert manifest["toolkit"]["version"] and manifest["python"]["version"].startswith("3.")
+    assert manifest["parameters"] == params
+    assert manifest["timings"] == run["executed"].timings
+    outputs = {o["relative_path"]: o for o in manifest["outputs"]}
+    report_page = run["out"] / "report" / "01_baseline.html"
+    assert outputs["report/01_baseline.html"]["sha256"] == hashlib.sha256(
+        report_page.read_bytes()).hexdigest()
+
+
+# --- write_workbook --------------------------------------------------------------------------
+
+def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path):
+    fruit = pd.DataFrame({"phase": ["proposal", "lead"], "rate": [0.2357, 0.5341],
+                          "p_value": [0.0001234, 0.5]})
+    scan = pd.DataFrame({"segment": ["event"], "n": [1537], "rate": [0.41]})
+    original = fruit.copy()
+    path = write_workbook(DEMO_ENGAGEMENT, out_path=tmp_path / "x" / "demo.xlsx",
+                          extra_sheets={"Low-hanging fruit": fruit, "Segment scan": scan})
+    pd.testing.assert_frame_equal(fruit, original)  # the caller's frame is not touched
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Scorecard", "KPIs", "Funnel", "Low-hanging fruit", "Segment scan",
+                               "Quarantine", "Reconciliation", "About"]
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A2" and all(c.font.bold for c in sheet[1] if c.value)
+
+    def column(sheet, name):
+        header = [c.value for c in sheet[1]]
+        return [row[header.index(name)] for row in sheet.iter_rows(min_row=2)]
+
+    demo = Engagement.from_yaml(DEMO_ENGAGEMENT)
+    expected = funnel(demo)
+    funnel_sheet = book["Funnel"]
+    rates = column(funnel_sheet, "rate")
+    assert rates[1].number_format == "0.0%" and rates[1].value == pytest.approx(expected["rate"][1])
+    assert rates[1].value == pytest.approx(expected["successes"][1] / expected["n"][1])
+    assert column(funnel_sheet, "reached")[0].number_format == "#,##0"
+    assert funnel_sheet.column_dimensions["B"].width >= len("Target (suspects)")
+
+    kpis = book["KPIs"]
+    by_kpi = {row[0].value: row for row in kpis.iter_rows(min_row=2)}
+    header = [c.value for c in kpis[1]]
+    value = header.index("value")
+    assert by_kpi["conversion_target_lead"][value].number_format == "0.0%"
+    assert by_kpi["volume_target"][value].number_format != "0.0%"
+
+    card = pd.read_excel(path, sheet_name="Scorecard")
+    assert {"kpi", "label", "period", "value", "target", "status", "trend"} <= set(card.columns)
+    conversions = card[card["kpi"].str.startswith("conversion_")]
+    # each conversion judged on its latest *measured* month, not the immature last one
+    assert len(conversions) == 4 and conversions["value"].notna().all()
+    assert (conversions["period"] < "2026-10").all()
+    assert column(book["Low-hanging fruit"], "p_value")[0].number_format == "0.0000"
+    recon = pd.read_excel(path, sheet_name="Reconciliation")
+    assert recon["balanced"].all()
+    assert recon["rows_in"].tolist() == demo.reconciliation["rows_in"].tolist()
+    quarantine = pd.read_excel(path, sheet_name="Quarantine")
+    # every quarantined row is on the sheet: rows_in - rows_used of the reconciliation
+    assert len(quarantine) == len(demo.quarantine) == int(
+        (recon["rows_in"] - recon["rows_used"]).sum())
+
+
+def _tiny_engagement() -> Engagement:
+    events = pd.DataFrame({"record_id": ["R1", "R1", "R2"], "phase": ["a", "b", "a"],
+                           "entered_at": pd.to_datetime(["2025-01-02", "2025-01-09", "2025-02-01"])})
+    events["source_stage"], events["source_row"] = events["phase"], [2, 3, 4]
+    records = pd.DataFrame({"record_id": ["R1", "R2"], "outcome": ["won", "lost"],
+                            "closed_at": pd.to_datetime(["2025-01-09", "2025-02-20"]),
+                            "created_at": pd.to_datetime(["2025-01-02", "2025-02-01"]),
+                            "lost_at_phase": [None, "a"], "value": [1000.0, None]})
+    return Engagement.from_tables(events, records, phases=[{"key": "a", "label": "A"},
+                                                           {"key": "b", "label": "B"}],
+                                  as_of=pd.Timestamp("2025-12-31"))
+
+
+def test_scorecard_that_cannot_be_computed_becomes_a_note(tmp_path):
+    # a rate target written as 40 (percent) instead of 0.4: the scorecard refuses it, the
+    # workbook still gets written with the reason and the fix on the Scorecard sheet
+    kpis = [KPI(name="conversion_a_b", kind="conversion", from_phase="a", to_phase="b",
+                window_days=30, target=40)]
+    path = write_workbook(_tiny_engagement(), out_path=tmp_path / "tiny.xlsx", kpis=kpis)
+    book = openpyxl.load_workbook(path)
+    assert list(REQUIRED_SHEETS) == book.sheetnames[:5]
+    card = pd.read_excel(path, sheet_name="Scorecard")
+    assert list(card.columns) == ["note"] and "write 0.4 for 40%" in card["note"].iloc[0]
+    kpi_sheet = pd.read_excel(path, sheet_name="KPIs")
+    # R1 reached b 7 days after a (within 30), R2 did not: 1 of 2
+    assert kpi_sheet.loc[0, "n"] == 2 and kpi_sheet.loc[0, "value"] == pytest.approx(0.5)
+    assert pd.read_excel(path, sheet_name="Quarantine").empty
+
+
+@pytest.mark.parametrize("name, message", [
+    ("Bad/name", "Excel sheet names"),
+    ("a" * 32, "Excel sheet names"),
+    ("kpis", "differ from the workbook's own sheets"),
+])
+def test_extra_sheet_names_are_checked(tmp_path, name, message):
+    with pytest.raises(ToolkitError, match=message):
+        write_workbook(_tiny_engagement(), out_path=tmp_path / "t.xlsx",
+                       extra_sheets={name: pd.DataFrame({"x": [1]})})
+
+
+def test_extra_sheet_must_be_a_frame(tmp_path):
+    with pytest.raises(ToolkitError, match="must be DataFrames, but sheet 'Fruit' got a list"):
+        write_workbook(_tiny_engagement(), out_path=tmp_path / "t.xlsx", extra_sheets={"Fruit": [1]})

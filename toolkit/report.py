@@ -1,0 +1,1032 @@
+"""The deliverables of an engagement run: the executed step notebooks, an HTML report without code,
+the Excel workbook, a manifest to reproduce them, and a browser check of the report.
+
+`funnel run ENGAGEMENT.yaml --out DIR` calls, in this order:
+
+1. :func:`execute_notebooks` runs the seven step notebooks with papermill into ``DIR/notebooks``;
+2. :func:`render_html` turns them into ``index.html`` plus one page per step, code hidden, figures
+   embedded, so the folder can be mailed or put on a share as it is;
+3. :func:`write_workbook` writes the tables a board member opens in Excel (scorecard, KPIs, funnel,
+   low-hanging fruit, quarantine, reconciliation);
+4. :func:`write_manifest` records versions, file hashes, parameters and timings;
+5. :func:`check_report` looks at every page, statically and in headless Chromium.
+
+papermill, nbconvert and jinja2 are imported only where they are needed, so the workbook and the
+manifest work in an installation without the notebook tooling.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy
+import hashlib
+import html
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .exceptions import ConfigError, ToolkitError
+from .paths import NOTEBOOKS_DIR, PROJECT_ROOT
+
+__all__ = [
+    "STEPS",
+    "TEMPLATES_DIR",
+    "REQUIRED_SHEETS",
+    "ExecutedNotebooks",
+    "ReportCheck",
+    "execute_notebooks",
+    "render_html",
+    "write_workbook",
+    "write_manifest",
+    "check_report",
+    "find_browser",
+    "build_report",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+#: The seven steps of the method (DESIGN.md): number -> (Dutch name, English name, what it produces).
+#: Used when a notebook's title cell does not say it itself.
+STEPS: dict[int, tuple[str, str, str]] = {
+    1: ("Nulmeting en startsituatie", "Baseline",
+        "Data inventory and quality audit, raw baseline funnel, readiness scan and estimated duration."),
+    2: ("Procesmodel vastleggen", "Process model",
+        "Phases with roles, tasks, actions, output and entry criteria; the process schema."),
+    3: ("KPI's bepalen", "KPIs",
+        "KPI tree from the management goal down to phase conversions, volumes, durations and value."),
+    4: ("KPI's meetbaar maken", "Measurement",
+        "Cohort conversions with intervals, time to convert with open deals censored, seasonality."),
+    5: ("Analyse en prioriteren", "Diagnosis",
+        "Bottleneck sizing, shortage vs leak, segment scans: the ranked low-hanging fruit."),
+    6: ("Verbeteren en herinrichten", "Improvement",
+        "Targets, what-if and required volumes with uncertainty, experiment sizing, before/after."),
+    7: ("Sturen en borgen", "Steering",
+        "Scorecard against targets with statistical status, control charts, alerts, period report."),
+}
+
+#: Sheets every workbook has, in this order (extra sheets go after `Funnel`).
+REQUIRED_SHEETS = ("Scorecard", "KPIs", "Funnel", "Quarantine", "Reconciliation")
+
+_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "pyarrow",
+             "openpyxl", "pydantic", "pyyaml", "papermill", "nbconvert", "nbformat", "ipykernel")
+
+_INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+# Cells an analyst can hide from the board report with a tag (the names Jupyter Book and
+# nbconvert users already know).
+_REMOVE_CELL_TAGS = {"remove-cell", "remove_cell", "injected-parameters", "parameters"}
+_REMOVE_OUTPUT_TAGS = {"remove-output", "remove_output"}
+
+
+def _require(module: str, purpose: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ToolkitError(
+            f"{purpose} needs the package `{module}`, which is not installed. Fix: install the "
+            f"notebook tooling with `pip install -e \".[dev]\"` (or `pip install {module}`).") from None
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Executing the step notebooks
+# --------------------------------------------------------------------------------------------
+
+class ExecutedNotebooks(list[Path]):
+    """The executed notebooks, in step order, with each step's wall time in seconds.
+
+    A plain list of paths (pass it to :func:`render_html`) that also carries ``timings``:
+    ``{notebook file name: seconds}``, kernel start included (pass it to :func:`write_manifest`).
+    """
+
+    def __init__(self, paths: Iterable[Path] = (), timings: Mapping[str, float] | None = None
+                 ) -> None:
+        super().__init__(paths)
+        self.timings: dict[str, float] = dict(timings or {})
+
+
+def _find_notebook(step: int, notebooks_dir: Path) -> Path:
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or not 1 <= step <= 99:
+        raise ToolkitError(f"The value for `steps` must hold step numbers from 1 to 99, but {step!r} "
+                           f"was passed.")
+    found = sorted(notebooks_dir.glob(f"{int(step):02d}_*.ipynb"))
+    if len(found) != 1:
+        have = sorted(p.name for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+        what = "no notebook" if not found else f"{len(found)} notebooks ({[p.name for p in found]})"
+        raise ToolkitError(
+            f"Step {step} has {what} named `{int(step):02d}_*.ipynb` in {notebooks_dir} (found: "
+            f"{have}). Fix: keep exactly one notebook per step number there, or pass `steps=` "
+            f"with the steps that exist.")
+    return found[0]
+
+
+def _check_kernel(kernel_name: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        have = sorted(manager.find_kernel_specs())
+        raise ToolkitError(
+            f"The value for `kernel_name` must be an installed Jupyter kernel {have}, but "
+            f"{kernel_name!r} was passed. Fix: install ipykernel and register it with "
+            f"`{sys.executable} -m ipykernel install --sys-prefix`, or pass one of {have}."
+        ) from None
+
+
+@contextlib.contextmanager
+def _inline_backend() -> Iterator[None]:
+    """Let the kernels draw inline figures even when the caller's shell sets MPLBACKEND=Agg.
+
+    ipykernel only picks its inline backend when MPLBACKEND is unset, and the kernel inherits our
+    environment; a headless CI that exports Agg would otherwise give a report without figures.
+    """
+    old = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = _INLINE_BACKEND
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = old
+
+
+def execute_notebooks(
+    engagement_path: str | os.PathLike,
+    *,
+    out_dir: str | os.PathLike,
+    steps: Iterable[int] = range(1, 8),
+    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+    progress: bool = True,
+    kernel_name: str = "python3",
+) -> ExecutedNotebooks:
+    """Execute the step notebooks for one engagement with papermill.
+
+    Parameters
+    ----------
+    engagement_path
+        The engagement YAML. Passed to each notebook as its ``engagement`` parameter, made
+        absolute because the notebooks run with the notebooks folder as working directory.
+    out_dir
+        The run's output folder; the executed notebooks go to ``out_dir/notebooks/``.
+    steps
+        Step numbers to run; step ``k`` is the one notebook named ``kk_*.ipynb``.
+    notebooks_dir
+        Where the step notebooks are (default: the project's ``notebooks/``).
+    progress
+        Show a progress bar over the steps.
+    kernel_name
+        The Jupyter kernel to run them in.
+
+    Returns
+    -------
+    ExecutedNotebooks
+        The executed notebook paths in step order, with ``.timings`` (seconds per notebook).
+
+    Raises
+    ------
+    ToolkitError
+        When a step has no notebook, the kernel is not installed, or a notebook fails: the message
+        names the notebook, the cell and the error, and where the executed notebook is. Later
+        steps are not run, since each builds on the ones before.
+    """
+    pm = _require("papermill", "Executing the step notebooks")
+    _require("ipykernel", "Executing the step notebooks")
+    from papermill.exceptions import PapermillExecutionError
+    from tqdm.auto import tqdm
+
+    engagement = Path(engagement_path).resolve()
+    if not engagement.is_file():
+        raise ConfigError("engagement file not found", file=str(engagement),
+                          fix="check the path, or create one with `funnel new NAME`")
+    notebooks_dir = Path(notebooks_dir).resolve()
+    if not notebooks_dir.is_dir():
+        raise ToolkitError(f"The value for `notebooks_dir` must be a folder with the step notebooks, "
+                           f"but {str(notebooks_dir)!r} does not exist.")
+    # Find every notebook before running any, so a missing step fails in a second, not after six.
+    inputs = [_find_notebook(step, notebooks_dir) for step in steps]
+    _check_kernel(kernel_name)
+    target = Path(out_dir).resolve() / "notebooks"
+    target.mkdir(parents=True, exist_ok=True)
+
+    executed = ExecutedNotebooks()
+    with _inline_backend(), tqdm(total=len(inputs), desc="notebooks", unit="step",
+                                 disable=not progress) as bar:
+        for source in inputs:
+            bar.set_postfix_str(source.name)
+            output = target / source.name
+            start = time.perf_counter()
+            try:
+                pm.execute_notebook(
+                    str(source), str(output), parameters={"engagement": str(engagement)},
+                    kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
+                    log_output=False, start_timeout=120)
+            except PapermillExecutionError as exc:
+                first_line = next((line for line in (exc.source or "").splitlines() if line.strip()),
+                                  "")
+                raise ToolkitError(
+                    f"Step notebook {source.name} failed in cell In [{exc.exec_count}] "
+                    f"(`{first_line.strip()[:80]}`): {exc.ename}: {exc.evalue}. Fix: open the executed "
+                    f"notebook at {output} to see the cell and its traceback, correct the cause (often "
+                    f"the engagement YAML or its data: {engagement}) and run again.") from exc
+            except Exception as exc:
+                raise ToolkitError(
+                    f"Step notebook {source.name} could not be executed: {type(exc).__name__}: {exc}. "
+                    f"Fix: open the executed notebook at {output} (if it was written) and check "
+                    f"that the kernel {kernel_name!r} starts (`jupyter kernelspec list`).") from exc
+            executed.append(output)
+            executed.timings[source.name] = round(time.perf_counter() - start, 3)
+            bar.update(1)
+    return executed
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The HTML report
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Step:
+    number: int
+    heading: str
+    dutch: str
+    english: str
+    summary: str
+    page: str
+
+
+_STEP_PREFIX = re.compile(r"^(stap|step)\s*\d+\s*[—–:.-]\s*", re.IGNORECASE)
+
+
+def _step_info(nb, path: Path) -> _Step:
+    """The step's names and one-line summary from its title cell ('# Stap 1 — Nulmeting / Step 1 —
+    Baseline' and the first line of text under it), falling back on :data:`STEPS`."""
+    match = re.match(r"(\d+)_", path.name)
+    number = int(match.group(1)) if match else 0
+    dutch, english, summary = STEPS.get(number, (path.stem, "", ""))
+    heading = ""
+    markdown = next((c for c in nb.cells if c.cell_type == "markdown" and c.source.strip()), None)
+    if markdown is not None:
+        lines = [line.strip() for line in markdown.source.splitlines() if line.strip()]
+        title = next((line for line in lines if line.startswith("#")), "")
+        if title:
+            heading = title.lstrip("#").strip()
+            parts = [p.strip() for p in heading.split(" / ", 1)]
+            dutch = _STEP_PREFIX.sub("", parts[0]) or dutch
+            if len(parts) == 2:
+                english = _STEP_PREFIX.sub("", parts[1]) or english
+        text = next((line for line in lines if not line.startswith(("#", "|", "!", "<", "```"))), "")
+        if text:
+            summary = _plain(text)
+    heading = heading or (f"Stap {number} — {dutch} / Step {number} — {english}" if number
+                          else path.stem)
+    return _Step(number=number, heading=heading, dutch=dutch, english=english, summary=summary,
+                 page=f"{path.stem}.html")
+
+
+def _plain(markdown_line: str, limit: int = 180) -> str:
+    """The first sentence, markdown inline syntax stripped, so the contents stay one line each."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown_line)  # links keep their text
+    text = re.sub(r"[*_`]+", "", text).lstrip("> -").strip()
+    # a sentence ends at . ! ? before a capital; short ones are abbreviations such as 'e.g. SAP'
+    for end in re.finditer(r"[.!?](?=\s+[A-Z0-9\"'(])", text):
+        if end.start() >= 25:
+            text = text[:end.start() + 1]
+            break
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return text
+
+
+def _clean_for_board(nb):
+    """A copy of the notebook without what a board should not see: stderr and warnings, the
+    parameter cells, cells tagged `remove-cell`, outputs tagged `remove-output`, and code cells
+    left without output."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & _REMOVE_CELL_TAGS:
+            continue
+        if cell.cell_type == "code":
+            if tags & _REMOVE_OUTPUT_TAGS:
+                cell.outputs = []
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.output_type == "stream" and o.get("name") == "stderr")]
+            if not cell.outputs:
+                continue
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _jinja_environment():
+    jinja2 = _require("jinja2", "Rendering the HTML report")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
+        keep_trailing_newline=True)
+
+
+def render_html(
+    executed: Sequence[str | os.PathLike],
+    *,
+    out_dir: str | os.PathLike,
+    title: str,
+    engagement_name: str,
+    date: date | str | None = None,
+) -> Path:
+    """Render the executed notebooks as a board report: an index and one page per step.
+
+    Parameters
+    ----------
+    executed
+        Executed notebooks in step order (from :func:`execute_notebooks`).
+    out_dir
+        Folder for ``index.html`` and the step pages (``01_baseline.html``, ...); created if needed.
+    title
+        The report's title, e.g. "Commercieel proces — nulmeting".
+    engagement_name
+        The client or engagement name shown under the title.
+    date
+        Shown on every page; default today.
+
+    Returns
+    -------
+    Path of ``index.html``.
+
+    Notes
+    -----
+    Code, prompts, stderr streams (warnings, logging) and the parameter cells are left out;
+    markdown and outputs stay. Figures are embedded as base64 ``data:`` URIs, so each page is one
+    self-contained file. The index lists each step with its Dutch and English name and a one-line
+    summary, taken from the notebook's first markdown cell ('# Stap 1 — Nulmeting / Step 1 —
+    Baseline' and the first line of text under it). Error outputs are kept on purpose: a report
+    with an error must not look finished, and :func:`check_report` flags it.
+    """
+    nbformat = _require("nbformat", "Rendering the HTML report")
+    _require("nbconvert", "Rendering the HTML report")
+    from markupsafe import Markup
+    from nbconvert import HTMLExporter
+
+    paths = [Path(p) for p in executed]
+    if not paths:
+        raise ToolkitError("The value for `executed` must list at least one executed notebook, but an "
+                           "empty list was passed. Fix: run execute_notebooks first.")
+    for path in paths:
+        if not path.is_file():
+            raise ToolkitError(f"The executed notebook {path} does not exist. Fix: pass the paths "
+                               f"that execute_notebooks returned.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shown_date = (date.isoformat() if hasattr(date, "isoformat") else str(date)) if date else (
+        datetime.now().date().isoformat())
+    css = Markup((TEMPLATES_DIR / "report.css").read_text(encoding="utf-8"))
+    footer = f"funnel-toolkit {__version__} · {shown_date} · manifest.json holds the versions and " \
+             f"file hashes to reproduce this report."
+    env = _jinja_environment()
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    steps = [_step_info(nb, path) for nb, path in zip(notebooks, paths, strict=True)]
+    page = env.get_template("page.html.j2")
+    for i, (nb, step) in enumerate(zip(notebooks, steps, strict=True)):
+        body, _ = exporter.from_notebook_node(_clean_for_board(nb))
+        text = page.render(
+            css=css, title=title, engagement_name=engagement_name, date=shown_date, step=step,
+            total=len(steps), previous=steps[i - 1] if i > 0 else None,
+            next=steps[i + 1] if i + 1 < len(steps) else None, body=Markup(body), footer=footer)
+        (out / step.page).write_text(text, encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(env.get_template("index.html.j2").render(
+        css=css, title=title, engagement_name=engagement_name, date=shown_date, steps=steps,
+        footer=footer), encoding="utf-8")
+    return index
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The Excel workbook
+# --------------------------------------------------------------------------------------------
+
+_COUNT_COLUMNS = {"n", "successes", "reached", "open", "lost", "immature_n", "open_n", "rows_in",
+                  "rows_used", "rows_quarantined", "source_row", "cumulative_n", "count"}
+_P_COLUMNS = {"p_value", "p_adjusted", "trend_p_value"}
+# For KPI-shaped frames (with a `unit` column) these are shares on the rows whose unit is '%'.
+_KPI_VALUE_COLUMNS = ("value", "ci_low", "ci_high", "target", "previous_value", "change")
+_SHEET_NAME = re.compile(r"^[^\[\]:*?/\\]{1,31}$")
+
+
+def _is_percent_column(name: str, columns: Sequence[str]) -> bool:
+    """Whether a column holds shares (0-1) shown as %: `rate`, `*_rate`, `share`, `*_share`, and
+    `ci_low`/`ci_high` beside a `rate` column."""
+    name = str(name)
+    if name in ("rate", "share") or name.endswith(("_rate", "_share")) or name.startswith(
+            ("rate_", "share_", "cumulative_rate", "cumulative_ci_")):
+        return True
+    return name in ("ci_low", "ci_high") and "rate" in columns and "unit" not in columns
+
+
+def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy Excel can hold: tz-naive datetimes, plain objects for categoricals."""
+    frame = frame.copy()
+    for column in frame.columns:
+        series = frame[column]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            frame[column] = series.dt.tz_localize(None)
+        elif isinstance(series.dtype, pd.CategoricalDtype):
+            frame[column] = series.astype(object).where(series.notna(), None)
+    return frame
+
+
+def _note(text: str) -> pd.DataFrame:
+    return pd.DataFrame({"note": [text]})
+
+
+def _scorecard_sheet(engagement, kpis) -> pd.DataFrame:
+    """The scorecard of each KPI's latest measured month, or a note saying why there is none.
+
+    Each KPI is judged on its latest month *with a value*: the most recent cohorts are immature
+    (their window has not closed), so the calendar's last month would say 'no data' for every
+    conversion. KPIs split by segment (cost per action) are on the KPIs sheet instead.
+    """
+    from .kpis import compute_kpis
+    from .steering import scorecard
+    try:
+        monthly = compute_kpis(engagement, kpis=kpis, period="month")
+    except (ToolkitError, ValueError, KeyError) as exc:
+        return _note(f"No scorecard: the KPIs could not be computed by month ({exc}).")
+    if "segment" in monthly:
+        monthly = monthly[monthly["segment"].isna()]
+    monthly = monthly[monthly["value"].notna() & monthly["period"].notna()]
+    if monthly.empty:
+        return _note("No scorecard: no KPI has a measured month yet (every cohort is immature or "
+                     "the data are empty). See the KPIs sheet.")
+    try:
+        card = scorecard(monthly)
+    except (ToolkitError, ValueError) as exc:
+        return _note(f"No scorecard: {exc}")
+    labels = monthly.drop_duplicates("kpi").set_index("kpi")[["label", "unit"]]
+    card = card.join(labels, on="kpi")
+    first = ["kpi", "label", "unit"]
+    return card[first + [c for c in card.columns if c not in first]]
+
+
+def _reconciliation_sheet(engagement) -> pd.DataFrame:
+    frame = engagement.reconciliation.copy()
+    if len(frame):
+        frame["balanced"] = frame["rows_in"] == frame["rows_used"] + frame["rows_quarantined"]
+    return frame
+
+
+def _about_sheet(engagement, sheets: Sequence[str]) -> pd.DataFrame:
+    about = {
+        "Scorecard": "Per KPI its latest month with a measured value: value, 95% interval, target, "
+                     "status (exact binomial test for rates) and trend over six months.",
+        "KPIs": "Every KPI over all mature data, with n, 95% interval, target and status.",
+        "Funnel": "Records that reached each phase; step and cumulative conversion with 95% "
+                  "Wilson intervals (all-time view: open records still counted as not converted).",
+        "Quarantine": "Every source row that was not used, with the reason.",
+        "Reconciliation": "Per source file: rows_in = rows_used + rows_quarantined.",
+    }
+    rows = [("engagement", engagement.name), ("as of", str(engagement.as_of.date())),
+            ("created", datetime.now().isoformat(timespec="seconds")),
+            ("toolkit", f"funnel-toolkit {__version__}")]
+    rows += [(f"sheet: {name}", about.get(name, "Passed in by the run.")) for name in sheets]
+    return pd.DataFrame(rows, columns=["item", "description"])
+
+
+def write_workbook(
+    engagement,
+    *,
+    out_path: str | os.PathLike,
+    kpis: Sequence | None = None,
+    extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Write the engagement's tables into one readable Excel workbook.
+
+    Parameters
+    ----------
+    engagement : Engagement or path of an engagement YAML
+    out_path
+        The ``.xlsx`` file to write (its folder is created).
+    kpis
+        KPI definitions (``toolkit.kpis.KPI``) as :func:`toolkit.kpis.compute_kpis` takes them;
+        default the engagement's declared KPIs or the set derived from its phase model.
+    extra_sheets
+        ``{sheet name: DataFrame}`` written after `Funnel`, e.g. ``{"Low-hanging fruit": ...,
+        "Segment scan": ...}``. Names must be valid Excel sheet names and not clash with
+        :data:`REQUIRED_SHEETS`. The frames are not modified.
+
+    Returns
+    -------
+    Path of the workbook.
+
+    Notes
+    -----
+    Sheets: `Scorecard` (``steering.scorecard`` on the KPIs by month, each KPI at its latest
+    measured month; a note when it cannot be computed, e.g. a rate target written as 40 instead
+    of 0.4), `KPIs` (``compute_kpis`` overall), `Funnel`, the extra sheets, `Quarantine`,
+    `Reconciliation` (with a `balanced` check) and `About`. Each sheet has a bold, frozen header
+    with a filter and fitted column widths. Shares are shown as percentages: columns `rate`,
+    `*_rate`, `share`, `cumulative_*`, `ci_low`/`ci_high` beside a `rate`, and in KPI frames (with
+    a `unit` column) the value columns of the rows whose unit is '%'. Counts get thousands
+    separators, p-values four decimals.
+    """
+    from .engagement import Engagement
+    from .funnel import funnel
+    from .kpis import compute_kpis
+
+    if isinstance(engagement, str | os.PathLike):
+        engagement = Engagement.from_yaml(engagement)
+    extra = dict(extra_sheets or {})
+    for name, frame in extra.items():
+        if not isinstance(name, str) or not _SHEET_NAME.match(name) or name.startswith("'"):
+            raise ToolkitError(
+                f"The names in `extra_sheets` must be Excel sheet names (1-31 characters, none of "
+                f"[ ] : * ? / \\), but {name!r} was passed. Fix: shorten or rename the sheet.")
+        if name.lower() in {s.lower() for s in (*REQUIRED_SHEETS, "About")}:
+            raise ToolkitError(
+                f"The names in `extra_sheets` must differ from the workbook's own sheets "
+                f"{[*REQUIRED_SHEETS, 'About']}, but {name!r} was passed. Fix: rename the sheet.")
+        if not isinstance(frame, pd.DataFrame):
+            raise ToolkitError(
+                f"The values in `extra_sheets` must be DataFrames, but sheet {name!r} got a "
+                f"{type(frame).__name__}. Fix: pass the result's `summary` or the tidy frame.")
+
+    sheets: dict[str, pd.DataFrame] = {"Scorecard": _scorecard_sheet(engagement, kpis)}
+    sheets["KPIs"] = compute_kpis(engagement, kpis=kpis)
+    sheets["Funnel"] = funnel(engagement)
+    sheets.update(extra)
+    sheets["Quarantine"] = engagement.quarantine
+    sheets["Reconciliation"] = _reconciliation_sheet(engagement)
+    sheets["About"] = _about_sheet(engagement, list(sheets))
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(out, engine="openpyxl", datetime_format="yyyy-mm-dd hh:mm",
+                        date_format="yyyy-mm-dd") as writer:
+        for name, frame in sheets.items():
+            ready = _excel_ready(frame)
+            ready.to_excel(writer, sheet_name=name, index=False)
+            _format_sheet(writer.sheets[name], ready)
+    return out
+
+
+def _format_sheet(sheet, frame: pd.DataFrame) -> None:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    for cell in sheet[1]:
+        cell.font = bold
+        cell.alignment = Alignment(vertical="top")
+    sheet.freeze_panes = "A2"
+    if len(frame.columns):
+        sheet.auto_filter.ref = sheet.dimensions
+    columns = [str(c) for c in frame.columns]
+    percent_rows = None
+    if "unit" in frame.columns:
+        percent_rows = (frame["unit"].astype(str) == "%").to_numpy()
+    n_rows = len(frame)
+    for j, column in enumerate(columns, start=1):
+        series = frame.iloc[:, j - 1]
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        if column in _P_COLUMNS:
+            formats = np.full(n_rows, "0.0000", dtype=object)
+        elif _is_percent_column(column, columns):
+            formats = np.full(n_rows, "0.0%", dtype=object)
+        elif numeric:
+            whole = column in _COUNT_COLUMNS or pd.api.types.is_integer_dtype(series)
+            formats = np.full(n_rows, "#,##0" if whole else "#,##0.00", dtype=object)
+            if percent_rows is not None and column in _KPI_VALUE_COLUMNS:
+                formats[percent_rows] = "0.0%"
+        else:
+            formats = None
+        if formats is not None:
+            for i, fmt in enumerate(formats, start=2):
+                sheet.cell(row=i, column=j).number_format = fmt
+        sample = series.head(500)
+        width = max([len(column)] + [len(_shown(v)) for v in sample])
+        sheet.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 60)
+
+
+def _shown(value: Any) -> str:
+    """Roughly the text Excel shows for a value, for fitting column widths."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:,.2f}"
+    if isinstance(value, pd.Timestamp | datetime):
+        return "yyyy-mm-dd hh:mm"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The manifest
+# --------------------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_entry(path: Path, base: Path | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": str(path)}
+    if base is not None:
+        with contextlib.suppress(ValueError):
+            entry["relative_path"] = path.relative_to(base).as_posix()
+    if path.is_file():
+        entry.update({"sha256": _sha256(path), "size": path.stat().st_size, "exists": True})
+    else:
+        entry.update({"sha256": None, "size": None, "exists": False})
+    return entry
+
+
+def _package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_state() -> dict[str, Any]:
+    """The toolkit checkout's commit and whether its code differs from it (None outside git)."""
+    if not (PROJECT_ROOT / ".git").exists() or shutil.which("git") is None:
+        return {"commit": None, "dirty": None}
+    try:
+        commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--",
+                                 "toolkit", "notebooks"],
+                                capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def write_manifest(
+    out_dir: str | os.PathLike,
+    *,
+    engagement_path: str | os.PathLike,
+    parameters: Mapping[str, Any] | None = None,
+    timings: Mapping[str, float] | None = None,
+) -> Path:
+    """Write ``out_dir/manifest.json``: everything needed to reproduce the run.
+
+    Parameters
+    ----------
+    out_dir
+        The run's output folder.
+    engagement_path
+        The engagement YAML the run used.
+    parameters
+        The run's parameters (e.g. the notebook parameters and CLI options); stored as given,
+        values that are not JSON turned into strings.
+    timings
+        Seconds per step, e.g. ``ExecutedNotebooks.timings``.
+
+    Returns
+    -------
+    Path of ``manifest.json``.
+
+    Notes
+    -----
+    Holds the toolkit version and git commit (with a `dirty` flag when ``toolkit/`` or
+    ``notebooks/`` differ from it), Python and key package versions, the creation time (UTC), the
+    engagement YAML's sha256 and size, every source file's path (also relative to the YAML), sha256
+    and size, the parameters, the step timings, and the sha256 of every file already in
+    ``out_dir``. A source that is missing is recorded with ``exists: false`` rather than failing,
+    so the manifest still says what was expected.
+    """
+    from .config import load_config
+    from .engagement import Engagement
+
+    yaml_path = Path(engagement_path).resolve()
+    config = load_config(yaml_path)  # names the file and the fix when it is missing or wrong
+    sources = Engagement(config, path=yaml_path, use_cache=False).source_files()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.json"
+    outputs = [_file_entry(p, out) for p in sorted(out.rglob("*"))
+               if p.is_file() and p != manifest_path]
+    manifest = {
+        "toolkit": {"name": "funnel-toolkit", "version": __version__, **_git_state()},
+        "python": {"version": platform.python_version(),
+                   "implementation": platform.python_implementation(),
+                   "executable": sys.executable},
+        "platform": platform.platform(),
+        "packages": _package_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "engagement": {"name": config.name, **_file_entry(yaml_path)},
+        "sources": [_file_entry(p, yaml_path.parent) for p in sources],
+        "parameters": dict(parameters or {}),
+        "timings": {str(k): float(v) for k, v in (timings or {}).items()},
+        "outputs": outputs,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
+                             encoding="utf-8")
+    return manifest_path
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Checking the report
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ReportCheck:
+    """What :func:`check_report` found.
+
+    Attributes
+    ----------
+    pages : the HTML files checked (index first)
+    images : the number of ``<img>`` elements over all pages
+    problems : one sentence per problem (page: what); empty when the report is fine
+    screenshots : the screenshots kept (index first); empty when none were asked for or taken
+    screenshot_skipped : why no browser check ran, or None when it did
+    """
+
+    pages: list[Path]
+    images: int
+    problems: list[str]
+    screenshots: list[Path] = field(default_factory=list)
+    screenshot_skipped: str | None = None
+    _rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found (a skipped screenshot is not a problem)."""
+        return not self.problems
+
+    @property
+    def pages_checked(self) -> int:
+        return len(self.pages)
+
+    @property
+    def images_found(self) -> int:
+        return self.images
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per page: `page, images, problems, screenshot`."""
+        return pd.DataFrame(self._rows, columns=["page", "images", "problems", "screenshot"])
+
+    def _repr_html_(self) -> str:
+        state = "no problems" if self.ok else f"{len(self.problems)} problem(s)"
+        shots = (f"screenshots skipped: {html.escape(self.screenshot_skipped)}"
+                 if self.screenshot_skipped else f"{len(self.screenshots)} screenshot(s)")
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems)
+        return (f"<p><b>Report check</b>: {self.pages_checked} page(s), {self.images} image(s), "
+                f"{state}; {shots}.</p>" + (f"<ul>{items}</ul>" if items else "")
+                + self.summary.to_html(index=False))
+
+
+class _PageScan(HTMLParser):
+    """Collects what the static check needs from one page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[str | None] = []
+        self.links: list[str] = []
+        self.error_blocks = 0
+        self.stderr_blocks = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        classes = set((attributes.get("class") or "").split())
+        if tag == "img":
+            self.images.append(attributes.get("src"))
+        elif tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"] or "")
+        if classes & {"output_error", "jp-OutputArea-error"}:
+            self.error_blocks += 1
+        if "output_stderr" in classes or (
+                attributes.get("data-mime-type") == "application/vnd.jupyter.stderr"):
+            self.stderr_blocks += 1
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _image_problem(src: str | None, page: Path) -> str | None:
+    if not src or not src.strip():
+        return "an <img> without a src"
+    if src.startswith("data:"):
+        header, _, payload = src.partition(",")
+        if not payload:
+            return f"an <img> with an empty data URI ({header})"
+        if ";base64" in header:
+            try:
+                raw = base64.b64decode(payload, validate=False)
+            except (binascii.Error, ValueError):
+                return f"an <img> whose base64 data does not decode ({header})"
+            if not raw:
+                return f"an <img> with an empty image ({header})"
+            if "image/png" in header and not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+                return "an <img> whose data is not a PNG although it says image/png"
+        return None
+    if re.match(r"^[a-z]+://", src, re.IGNORECASE):
+        return f"an <img> loaded from outside the report ({src[:80]}): the report must be self-contained"
+    if not (page.parent / src.split("#")[0].split("?")[0]).is_file():
+        return f"an <img> whose file {src!r} does not exist"
+    return None
+
+
+def _local_link(href: str) -> str | None:
+    if re.match(r"^([a-z]+:|#|//)", href, re.IGNORECASE):
+        return None
+    target = href.split("#")[0].split("?")[0]
+    return target or None
+
+
+def find_browser() -> str | None:
+    """Headless Chromium's executable: `/usr/bin/chromium` if present, else on the PATH."""
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str | None:
+    """Screenshot one page; returns a problem sentence, or None when the picture is fine."""
+    from PIL import Image, ImageStat
+
+    png.parent.mkdir(parents=True, exist_ok=True)
+    png.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="funnel-chromium-") as profile:
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+                   f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
+                   page.resolve().as_uri()]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return f"Chromium took more than {timeout:g} s to render it"
+        except OSError as exc:
+            return f"Chromium could not start ({exc})"
+    if not png.is_file() or png.stat().st_size == 0:
+        tail = " ".join(done.stderr.strip().splitlines()[-2:])[:300]
+        return f"Chromium wrote no screenshot (exit code {done.returncode}; {tail})"
+    with Image.open(png) as image:
+        spread = max(ImageStat.Stat(image.convert("L")).stddev)
+    if spread < 2.0:
+        return f"it renders blank in Chromium (pixel standard deviation {spread:.2f})"
+    return None
+
+
+def check_report(
+    index_html: str | os.PathLike,
+    *,
+    screenshot: str | os.PathLike | None = None,
+    browser: str | os.PathLike | Literal[False] | None = None,
+    timeout: float = 60.0,
+) -> ReportCheck:
+    """Check a rendered report: statically on every page, and by eye-level screenshots.
+
+    Parameters
+    ----------
+    index_html
+        The report's ``index.html``; the pages it links to are checked too.
+    screenshot
+        Where to keep the index's screenshot (PNG); each step page's goes beside it as
+        ``<stem>-<page>.png``. None takes them in a temporary folder and keeps none.
+    browser
+        Chromium's executable; None finds it (:func:`find_browser`); False skips the screenshots.
+    timeout
+        Seconds allowed per screenshot.
+
+    Returns
+    -------
+    ReportCheck
+        ``pages``, ``images``, ``problems`` (empty when fine), ``screenshots`` and
+        ``screenshot_skipped`` (why no browser check ran, e.g. Chromium is not installed).
+
+    Notes
+    -----
+    Static checks, per page: every ``<img>`` has a non-empty src that is a decodable ``data:`` URI
+    (a PNG when it says so) or an existing file, never an outside address; no error output
+    (class ``output_error``, or the text 'Traceback (most recent call last)'); no stderr block;
+    every local link points to an existing file. The browser check screenshots each page at
+    1280x2000 and calls a page blank when its grey levels vary by less than 2 (standard
+    deviation), which a page with any text or figure exceeds by far.
+    """
+    index = Path(index_html)
+    if not index.is_file():
+        raise ToolkitError(f"The value for `index_html` must be the report's index.html, but "
+                           f"{str(index)!r} does not exist. Fix: run render_html first.")
+    pages = [index]
+    problems: list[str] = []
+    rows: list[dict[str, Any]] = []
+    images = 0
+    position = 0
+    while position < len(pages):
+        page = pages[position]
+        position += 1
+        scan = _PageScan()
+        scan.feed(page.read_text(encoding="utf-8"))
+        page_problems = []
+        for src in scan.images:
+            problem = _image_problem(src, page)
+            if problem:
+                page_problems.append(problem)
+        if scan.error_blocks:
+            page_problems.append(f"{scan.error_blocks} error output(s): a cell failed")
+        elif "Traceback (most recent call last)" in "".join(scan.text):
+            page_problems.append("a Python traceback in the text: a cell failed")
+        if scan.stderr_blocks:
+            page_problems.append(f"{scan.stderr_blocks} stderr block(s) (warnings or logging)")
+        for href in scan.links:
+            target = _local_link(href)
+            if target is None:
+                continue
+            linked = (page.parent / target)
+            if not linked.is_file():
+                page_problems.append(f"a link to {target!r}, which does not exist")
+            elif page == index and linked.suffix == ".html" and linked.resolve() not in {
+                    p.resolve() for p in pages}:
+                pages.append(linked)
+        images += len(scan.images)
+        problems += [f"{page.name}: {p}" for p in page_problems]
+        rows.append({"page": page.name, "images": len(scan.images), "problems": len(page_problems),
+                     "screenshot": None})
+
+    shots: list[Path] = []
+    skipped: str | None = None
+    found = None if browser is False else (str(browser) if browser else find_browser())
+    if browser is False:
+        skipped = "screenshots not asked for (browser=False); the static check ran"
+    elif found is None:
+        skipped = ("Chromium was not found, so no screenshots were taken; the static check ran. "
+                   "Fix: install it (apt-get install chromium)")
+    else:
+        with tempfile.TemporaryDirectory(prefix="funnel-shots-") as scratch:
+            first = Path(screenshot) if screenshot is not None else Path(scratch) / "index.png"
+            for row, page in zip(rows, pages, strict=True):
+                png = first if page == index else first.with_name(f"{first.stem}-{page.stem}.png")
+                problem = _screenshot(found, page, png, timeout=timeout)
+                if problem:
+                    problems.append(f"{page.name}: {problem}")
+                elif screenshot is not None:
+                    shots.append(png)
+                    row["screenshot"] = str(png)
+    return ReportCheck(pages=pages, images=images, problems=problems, screenshots=shots,
+                       screenshot_skipped=skipped, _rows=rows)
+
+
+def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str | os.PathLike,
+                 steps: Iterable[int] = range(1, 8), progress: bool = True,
+                 seed: int = 0) -> dict[str, Path]:
+    """The whole deliverable of `funnel run`: executed notebooks, the HTML report, the workbook and
+    the manifest, in `out_dir`.
+
+    Returns the paths under the keys `index`, `workbook`, `manifest` and `notebooks`.
+    """
+    from .diagnosis import low_hanging_fruit
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = list(steps)
+    executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
+    index = render_html(executed, out_dir=out,
+                        title=f"{engagement.config.client or engagement.name}: commercial process",
+                        engagement_name=engagement.name)
+    fruit = low_hanging_fruit(engagement, seed=seed)
+    workbook = write_workbook(engagement, out_path=out / f"{engagement.name}.xlsx",
+                              extra_sheets={"Low-hanging fruit": fruit.table,
+                                            "Segment scan": fruit.scan})
+    manifest = write_manifest(out, engagement_path=engagement_path,
+                              parameters={"engagement": str(engagement_path), "steps": steps,
+                                          "seed": seed},
+                              timings=getattr(executed, "timings", None))
+    return {"index": index, "workbook": workbook, "manifest": manifest,
+            "notebooks": out / "notebooks"}
