@@ -1,0 +1,1794 @@
+"""Step 5 of the method, *Analyse en prioriteren*: where the low-hanging fruit of the funnel is.
+
+Phases are rarely at the same level. The method starts with the low-hanging fruit: "too few
+qualified leads -> build the early phases first; plenty of leads but low conversion to orders ->
+stop opportunities from dropping out". This module sizes and ranks those opportunities:
+
+- :func:`bottleneck_sizing`: extra orders and revenue per transition if its conversion rose to a
+  reference (a target, a benchmark, the client's own best period or best segment), with a seeded
+  Monte Carlo range;
+- :func:`shortage_or_leak`: the method's two cases decided from the numbers, as a :class:`Verdict`;
+- :func:`segment_scan`: every segment of every attribute against the rest, per transition, with
+  multiple-testing control;
+- :func:`action_yield`: which actions (channels) produce qualified leads, and at what cost;
+- :func:`mix_vs_rate`: a change in conversion between two periods split into a rate effect and a
+  mix effect, with Simpson's paradox flagged;
+- :func:`leak_detail`: where lost records were lost and which open records have stalled;
+- :func:`low_hanging_fruit`: all of the above as the ranked list a consultant presents.
+
+Shared vocabulary of the docstrings
+-----------------------------------
+engagement
+    A loaded :class:`~toolkit.engagement.Engagement`. Every rate here is the cohort conversion of
+    :func:`toolkit.funnel.cohort_conversion` (skip = passed, a window of ``window_days``, immature
+    records left out), pooled over all mature cohorts unless a period is named.
+window_days
+    The cohort window; default the engagement's ``cohort_window_days``.
+seed, draws
+    Randomness only through ``seed`` (numpy ``default_rng``); ``draws`` Monte Carlo draws.
+
+Targets naming convention
+-------------------------
+``engagement.config.targets`` is a dict of name -> number. This module reads:
+
+- ``conversion_<from>_<to>``: the target rate (0-1) of one consecutive transition, e.g.
+  ``conversion_lead_opportunity`` or ``conversion_opportunity_proposal``;
+- ``orders_per_month``: the order target, used by :func:`shortage_or_leak` to work out how many
+  qualified leads are needed;
+- ``revenue_per_year``: the revenue target, set against today's revenue in the headline of
+  :func:`low_hanging_fruit`.
+
+Other names are left alone (other modules may use them).
+
+Benchmarks
+----------
+A benchmark table is a DataFrame with columns ``from_phase, to_phase, low, typical, high, source``
+(rates 0-1; ``low``, ``high`` and ``source`` may be missing). ``typical`` is the reference rate.
+Rows whose phases are not a consecutive transition of the engagement are ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from .funnel import reached_at
+from .stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
+
+__all__ = [
+    "bottleneck_sizing",
+    "shortage_or_leak",
+    "segment_scan",
+    "action_yield",
+    "mix_vs_rate",
+    "leak_detail",
+    "low_hanging_fruit",
+    "Verdict",
+    "MixRateResult",
+    "LeakDetail",
+    "LowHangingFruit",
+    "REFERENCE_KINDS",
+    "CASES",
+]
+
+#: Reference kinds of :func:`bottleneck_sizing`, in the order they are listed.
+REFERENCE_KINDS = ("target", "benchmark", "best_period", "best_segment")
+#: The cases :func:`shortage_or_leak` can decide.
+CASES = ("shortage", "leak", "balanced", "insufficient data")
+
+# A transition's "own" reference for the verdict and the ranked list: a management target first,
+# then an outside benchmark, then the client's own history. The best segment is left out there:
+# raising everyone to the best segment's rate is usually a change of mix, not of process.
+_PREFERRED = ("target", "benchmark", "best_period")
+_PERIOD_DAYS = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+_FREQ = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+_COARSER = {"week": "month", "month": "quarter", "quarter": "year", "year": None}
+_MIN_PERIODS = 4          # fewer periods than this say nothing about a "best" one
+_MAX_LEVELS = 50          # an attribute with more values is an identifier or free text
+_MISSING = "(missing)"
+_NAT = np.iinfo(np.int64).min
+_NS_DAY = 86_400 * 10**9
+_MARGIN = 0.05            # shortfall difference (relative) below which the halves count as equal
+_GAIN_RATIO = 1.5         # one half's sized gain must be this many times the other's to vote
+
+
+# ---------------------------------------------------------------------------------- checks
+def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise ToolkitError(f"The value for `{name}` must be one of {list(allowed)}, but {value!r} "
+                           f"was passed.")
+
+
+def _check_fraction(name: str, value: object, *, low: float = 0.0, high: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
+        raise ToolkitError(f"The value for `{name}` must be a number strictly between {low:g} and "
+                           f"{high:g}, but {value!r} was passed.")
+    return float(value)
+
+
+def _check_count(name: str, value: object, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ToolkitError(f"The value for `{name}` must be a whole number >= {minimum}, but "
+                           f"{value!r} was passed.")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------- formatting
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _points(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.1f} points"
+
+
+def _num(x: float, digits: int = 1) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.{digits}f}"
+
+
+def _money(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.0f}"
+
+
+def _html(title: str, lines: Sequence[str], tables: Sequence[pd.DataFrame]) -> str:
+    parts = [f"<p><b>{html.escape(title)}</b></p>"]
+    parts += [f"<p>{html.escape(line)}</p>" for line in lines if line]
+    parts += [t.to_html(index=False, na_rep="") for t in tables]
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------ the funnel arrays
+class _Funnel:
+    """reached_at as an int64 matrix aligned with `records`, plus cached cohort masks.
+
+    Everything here reproduces `toolkit.funnel.cohort_conversion` (tests pin the equality); it is
+    array-based so that a scan over many attributes and transitions stays fast on a million records.
+    """
+
+    def __init__(self, engagement, window_days: int | None) -> None:
+        self.engagement = engagement
+        self.model = engagement.phase_model
+        self.keys: list[str] = list(self.model.keys)
+        window = engagement.config.cohort_window_days if window_days is None else window_days
+        self.window = _check_count("window_days", window)
+        self.as_of = pd.Timestamp(engagement.as_of)
+        if not getattr(engagement, "timing_known", True):
+            warnings.warn("A source of this engagement is a snapshot, so the dates on which records "
+                          "entered each phase are not in the data; cohort windows, periods and "
+                          "stall times rest on creation and close dates only. Treat the diagnosis "
+                          "as indicative, or load a stage history.", UserWarning, stacklevel=3)
+        records = engagement.records.reset_index(drop=True)
+        if records["record_id"].duplicated().any():
+            dup = records["record_id"][records["record_id"].duplicated()].iloc[0]
+            raise DataError("`records` has repeated record ids", column="record_id", value=dup,
+                            fix="keep one row per record")
+        self.records = records
+        wide = reached_at(engagement).reindex(pd.Index(records["record_id"]))
+        self.reached = wide.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        self._cohorts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._attributes: dict[str, tuple[np.ndarray, list[str]]] = {}
+        first = self.reached[:, 0]
+        start = first[first != _NAT].min() if (first != _NAT).any() else self.as_of.value
+        self.span_days = max((self.as_of.value - int(start)) / _NS_DAY, 1.0)
+
+    @property
+    def transitions(self) -> list[tuple[int, int]]:
+        return [(i, i + 1) for i in range(len(self.keys) - 1)]
+
+    def index(self, phase: str) -> int:
+        if phase not in self.keys:
+            raise ToolkitError(f"The value for `phase` must be one of {self.keys}, but {phase!r} "
+                               f"was passed.")
+        return self.keys.index(phase)
+
+    def cohort(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(has, mature, converted) masks of transition i -> j."""
+        key = (i, j)
+        if key not in self._cohorts:
+            a, b = self.reached[:, i], self.reached[:, j]
+            has = a != _NAT
+            window = self.window * _NS_DAY
+            mature = has & (a <= self.as_of.value - window)
+            gap = np.where(b != _NAT, b - np.where(has, a, 0), np.iinfo(np.int64).max)
+            converted = mature & (gap <= window)
+            self._cohorts[key] = (has, mature, converted)
+        return self._cohorts[key]
+
+    def counts(self, i: int, j: int, codes: np.ndarray | None = None, size: int = 1,
+               within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mature n and converted successes per group code (codes < 0 are left out)."""
+        _, mature, converted = self.cohort(i, j)
+        if within is not None:
+            mature, converted = mature & within, converted & within
+        if codes is None:
+            return np.array([mature.sum()]), np.array([converted.sum()])
+        ok = codes >= 0
+        n = np.bincount(codes[mature & ok], minlength=size)[:size]
+        x = np.bincount(codes[converted & ok], minlength=size)[:size]
+        return n, x
+
+    def attribute(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """Integer codes per record and the labels; missing values are the label '(missing)'."""
+        if name not in self._attributes:
+            if name not in self.records.columns:
+                have = [c for c in self.records.columns if c not in _BASE]
+                raise ToolkitError(f"The value for `attribute` must be one of the record "
+                                   f"attributes {have}, but {name!r} was passed.")
+            codes, uniques = pd.factorize(self.records[name], sort=True, use_na_sentinel=True)
+            labels = [str(u) for u in uniques]
+            if (codes < 0).any():
+                codes = np.where(codes < 0, len(labels), codes)
+                labels.append(_MISSING)
+            self._attributes[name] = (codes.astype(np.int64), labels)
+        return self._attributes[name]
+
+    def value_band(self, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]] | None:
+        """Codes of the deal-value band (config edges, else quartiles); None without values."""
+        if "value" not in self.records.columns:
+            return None
+        value = pd.to_numeric(self.records["value"], errors="coerce").to_numpy(dtype=float)
+        known = np.isfinite(value)
+        if known.sum() < 2:
+            return None
+        if edges:
+            inner = sorted(float(e) for e in edges if np.isfinite(e))
+        else:
+            inner = list(np.unique(np.quantile(value[known], [0.25, 0.5, 0.75])))
+        bounds = [-np.inf, *inner, np.inf]
+        labels = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if not np.isfinite(lo):
+                labels.append(f"< {_money(hi)}")
+            elif not np.isfinite(hi):
+                labels.append(f">= {_money(lo)}")
+            else:
+                labels.append(f"{_money(lo)} - {_money(hi)}")
+        codes = np.searchsorted(np.asarray(inner), value, side="right").astype(np.int64)
+        if (~known).any():
+            codes = np.where(known, codes, len(labels))
+            labels.append(_MISSING)
+        return codes, labels
+
+    def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
+        """Codes of the period in which each record reached phase i (-1: never reached)."""
+        a = self.reached[:, i]
+        has = a != _NAT
+        labels = pd.DatetimeIndex(a[has].view("datetime64[ns]")).to_period(_FREQ[period])
+        codes_has, uniques = pd.factorize(labels, sort=True)
+        codes = np.full(len(a), -1, dtype=np.int64)
+        codes[has] = codes_has
+        return codes, [str(u) for u in uniques]
+
+    def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:
+        has = self.reached[:, i] != _NAT
+        if within is not None:
+            has = has & within
+        return float(has.sum()) / self.span_days
+
+    def won_value(self) -> float:
+        """Average value of won deals (the records that reached the last phase)."""
+        if "value" not in self.records.columns:
+            return float("nan")
+        won = self.reached[:, -1] != _NAT
+        value = pd.to_numeric(self.records["value"], errors="coerce").to_numpy(dtype=float)[won]
+        value = value[np.isfinite(value)]
+        return float(value.mean()) if len(value) else float("nan")
+
+
+_BASE = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
+
+
+def _scan_attributes(fun: _Funnel, attributes: Sequence[str] | None) -> list[str]:
+    if attributes is not None:
+        names = [attributes] if isinstance(attributes, str) else list(attributes)
+        for name in names:
+            if name != "value_band":
+                fun.attribute(name)
+        return names
+    names = []
+    for name in fun.engagement.segments:
+        if name in _BASE:
+            continue
+        levels = fun.records[name].nunique(dropna=True)
+        if levels > _MAX_LEVELS:
+            warnings.warn(f"Attribute {name!r} has {levels} distinct values (more than "
+                          f"{_MAX_LEVELS}), so it looks like an identifier or free text and was "
+                          f"left out of the scan. Pass `attributes=[{name!r}, ...]` to scan it "
+                          f"anyway.", UserWarning, stacklevel=3)
+            continue
+        names.append(name)
+    return names
+
+
+def _codes_for(fun: _Funnel, name: str) -> tuple[np.ndarray, list[str]] | None:
+    if name == "value_band" and "value_band" not in fun.records.columns:
+        return fun.value_band(fun.engagement.config.value_bands)
+    return fun.attribute(name)
+
+
+# ----------------------------------------------------------------- targets and benchmarks
+def _conversion_targets(fun: _Funnel, targets: Mapping[str, float] | None) -> dict[tuple, float]:
+    source = fun.engagement.config.targets if targets is None else targets
+    out = {}
+    for i, j in fun.transitions:
+        name = f"conversion_{fun.keys[i]}_{fun.keys[j]}"
+        if name in (source or {}):
+            value = source[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+                raise ConfigError(f"The value for target `{name}` must be a rate between 0 and 1 "
+                                  f"(e.g. 0.35 for 35%), but {value!r} was passed.",
+                                  key=f"targets.{name}")
+            out[(i, j)] = float(value)
+    return out
+
+
+def _benchmark_rates(fun: _Funnel, benchmarks: pd.DataFrame | None) -> dict[tuple, tuple]:
+    if benchmarks is None:
+        return {}
+    if not isinstance(benchmarks, pd.DataFrame):
+        raise ToolkitError(f"The value for `benchmarks` must be a DataFrame with columns "
+                           f"from_phase, to_phase, low, typical, high, source, but a "
+                           f"{type(benchmarks).__name__} was passed.")
+    missing = [c for c in ("from_phase", "to_phase", "typical") if c not in benchmarks.columns]
+    if missing:
+        raise ToolkitError(f"`benchmarks` lacks the column(s) {missing}; it has "
+                           f"{list(benchmarks.columns)}. Fix: give at least from_phase, to_phase "
+                           f"and typical (a rate between 0 and 1).")
+    out, unknown = {}, []
+    pairs = {(fun.keys[i], fun.keys[j]): (i, j) for i, j in fun.transitions}
+    for row in benchmarks.to_dict("records"):
+        key = (str(row["from_phase"]), str(row["to_phase"]))
+        typical = pd.to_numeric(row["typical"], errors="coerce")
+        if key not in pairs:
+            unknown.append(f"{key[0]} -> {key[1]}")
+            continue
+        if not (np.isfinite(typical) and 0 < typical <= 1):
+            raise ToolkitError(f"The benchmark `typical` for {key[0]} -> {key[1]} must be a rate "
+                               f"between 0 and 1, but {row['typical']!r} was passed.")
+        source = row.get("source")
+        out[pairs[key]] = (float(typical), "" if pd.isna(source) else str(source))
+    if unknown:
+        warnings.warn(f"{len(unknown)} benchmark row(s) are not transitions of this engagement's "
+                      f"phase model {fun.keys} and were ignored: {', '.join(unknown[:5])}. Fix: "
+                      f"rename their from_phase/to_phase to the engagement's phase keys.",
+                      UserWarning, stacklevel=3)
+    return out
+
+
+# --------------------------------------------------------------------- shrunk references
+def _shrink_weights(n: np.ndarray, x: np.ndarray, overall: float, shrink: bool) -> np.ndarray:
+    """Empirical-Bayes weights B_g = tau^2 / (tau^2 + p(1-p)/n_g) by the method of moments."""
+    if not shrink:
+        return np.ones(len(n))
+    rates = x / n
+    noise = overall * (1 - overall) / n
+    tau2 = max(float(np.var(rates, ddof=1)) - float(noise.mean()), 0.0) if len(n) > 1 else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weights = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 0.0)
+    return weights
+
+
+@dataclass
+class _Reference:
+    kind: str
+    rate: float
+    detail: str
+    # for the Monte Carlo: the client's own groups behind the reference (None: fixed rate)
+    n: np.ndarray | None = None
+    x: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    quantile: float | None = None
+
+    def draw(self, rng: np.random.Generator, overall: np.ndarray) -> np.ndarray:
+        if self.n is None:
+            return np.full(len(overall), self.rate)
+        groups = rng.beta(1 + self.x, 1 + self.n - self.x, size=(len(overall), len(self.n)))
+        shrunk = overall[:, None] + self.weights * (groups - overall[:, None])
+        if self.quantile is None:
+            return shrunk[:, 0]
+        return np.quantile(shrunk, self.quantile, axis=1)
+
+
+def _best_period(fun: _Funnel, i: int, j: int, *, period: str, min_n: int, quantile: float,
+                 shrink: bool, overall: float) -> _Reference:
+    level: str | None = period
+    while level is not None:
+        codes, labels = fun.period_codes(i, level)
+        n, x = fun.counts(i, j, codes, len(labels))
+        keep = n >= min_n
+        if keep.sum() >= _MIN_PERIODS:
+            n, x = n[keep].astype(float), x[keep].astype(float)
+            weights = _shrink_weights(n, x, overall, shrink)
+            shrunk = overall + weights * (x / n - overall)
+            rate = float(np.quantile(shrunk, quantile))
+            how = "shrunk to the overall rate, " if shrink else ""
+            if shrink and not weights.any():
+                how = "no more spread than chance, so shrunk to the overall rate: no better period; "
+            detail = (f"{round(100 * quantile)}th percentile of {int(keep.sum())} {level}ly cohort "
+                      f"rates with n >= {min_n} ({how}{labels[int(np.flatnonzero(keep)[0])]} to "
+                      f"{labels[int(np.flatnonzero(keep)[-1])]})")
+            return _Reference("best_period", rate, detail, n, x, weights, quantile)
+        level = _COARSER[level]
+    return _Reference("best_period", float("nan"),
+                      f"fewer than {_MIN_PERIODS} periods with n >= {min_n}, even by year")
+
+
+def _best_segment(fun: _Funnel, i: int, j: int, *, attributes: list[str], min_n: int,
+                  shrink: bool, overall: float) -> _Reference:
+    best: tuple | None = None
+    for name in attributes:
+        coded = _codes_for(fun, name)
+        if coded is None:
+            continue
+        codes, labels = coded
+        n, x = fun.counts(i, j, codes, len(labels))
+        keep = np.flatnonzero((n >= min_n) & (np.asarray(labels) != _MISSING))
+        if len(keep) < 2:
+            continue
+        nk, xk = n[keep].astype(float), x[keep].astype(float)
+        weights = _shrink_weights(nk, xk, overall, shrink)
+        shrunk = overall + weights * (xk / nk - overall)
+        g = int(np.argmax(shrunk))
+        if best is None or shrunk[g] > best[0]:
+            best = (float(shrunk[g]), name, labels[keep[g]], nk[g], xk[g], weights[g])
+    if best is None:
+        return _Reference("best_segment", float("nan"),
+                          f"no attribute with two or more segments of n >= {min_n}")
+    rate, name, label, n_g, x_g, w_g = best
+    how = f", shrunk to the overall rate from {_pct(x_g / n_g)}" if shrink else ""
+    return _Reference("best_segment", rate, f"{name} = {label} (n={int(n_g)}{how})",
+                      np.array([n_g]), np.array([x_g]), np.array([w_g]), None)
+
+
+# ------------------------------------------------------------------------- bottleneck sizing
+def _sizing(fun: _Funnel, *, benchmarks, targets, period: str, horizon: str, draws: int,
+            seed: int | None, min_n: int, best_quantile: float, shrink: bool, confidence: float,
+            attributes: list[str] | None) -> pd.DataFrame:
+    _check_choice("period", period, list(_FREQ))
+    _check_choice("horizon", horizon, list(_PERIOD_DAYS))
+    draws = _check_count("draws", draws)
+    min_n = _check_count("min_n", min_n, minimum=1)
+    best_quantile = _check_fraction("best_quantile", best_quantile)
+    confidence = _check_fraction("confidence", confidence)
+    pairs = fun.transitions
+    n = np.zeros(len(pairs))
+    x = np.zeros(len(pairs))
+    for t, (i, j) in enumerate(pairs):
+        n_t, x_t = fun.counts(i, j)
+        n[t], x[t] = n_t[0], x_t[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+    low, high = rate_ci(x, n, method="wilson")
+    # later[t] = product of the rates after transition t (1 for the last one)
+    later = np.append(np.cumprod(rate[::-1])[::-1][1:], 1.0)
+    scale = _PERIOD_DAYS[horizon]
+    avg_value = fun.won_value()
+    goal = _conversion_targets(fun, targets)
+    bench = _benchmark_rates(fun, benchmarks)
+    names = [a for a in _scan_attributes(fun, attributes) if a != "value_band"]
+
+    rng = np.random.default_rng(seed)
+    rate_draws = (rng.beta(1 + x, 1 + n - x, size=(draws, len(pairs))) if draws
+                  else np.zeros((0, len(pairs))))
+    later_draws = np.concatenate(
+        [np.cumprod(rate_draws[:, ::-1], axis=1)[:, ::-1][:, 1:], np.ones((draws, 1))], axis=1)
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+
+    rows = []
+    for t, (i, j) in enumerate(pairs):
+        refs: list[_Reference] = []
+        if (i, j) in goal:
+            refs.append(_Reference("target", goal[(i, j)],
+                                   f"conversion_{fun.keys[i]}_{fun.keys[j]} in targets"))
+        if (i, j) in bench:
+            typical, source = bench[(i, j)]
+            refs.append(_Reference("benchmark", typical, f"typical rate{', ' + source if source else ''}"))
+        overall = float(rate[t]) if n[t] > 0 else float("nan")
+        if n[t] > 0:
+            refs.append(_best_period(fun, i, j, period=period, min_n=min_n, quantile=best_quantile,
+                                     shrink=shrink, overall=overall))
+            refs.append(_best_segment(fun, i, j, attributes=names, min_n=min_n, shrink=shrink,
+                                      overall=overall))
+        else:
+            refs += [_Reference(kind, float("nan"), "no mature records at this transition")
+                     for kind in ("best_period", "best_segment")]
+        entries = fun.entries_per_day(i)
+        for ref in refs:
+            extra = entries * scale * (ref.rate - rate[t]) * later[t]
+            row = {"from_phase": fun.keys[i], "to_phase": fun.keys[j], "reference": ref.kind,
+                   "reference_rate": ref.rate, "reference_detail": ref.detail, "n": int(n[t]),
+                   "successes": int(x[t]), "rate": rate[t], "ci_low": low[t], "ci_high": high[t],
+                   "entries_per_period": entries * _PERIOD_DAYS[period],
+                   "later_rate": later[t], "extra_orders": extra,
+                   "extra_orders_low": np.nan, "extra_orders_high": np.nan}
+            if draws and np.isfinite(extra):
+                sim = (entries * scale * (ref.draw(rng, rate_draws[:, t]) - rate_draws[:, t])
+                       * later_draws[:, t])
+                row["extra_orders_low"] = float(np.quantile(sim, lo_q))
+                row["extra_orders_high"] = float(np.quantile(sim, hi_q))
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=_SIZING_COLUMNS[:15])
+    for col in ("extra_orders", "extra_orders_low", "extra_orders_high"):
+        out[col.replace("orders", "revenue")] = out[col] * avg_value
+    out["average_won_value"] = avg_value
+    out["period"], out["horizon"], out["confidence"] = period, horizon, confidence
+    out["reference"] = pd.Categorical(out["reference"], categories=list(REFERENCE_KINDS))
+    out["rank"] = (out.groupby("reference", observed=True)["extra_orders"]
+                   .rank(ascending=False, method="first"))
+    out = out.sort_values(["reference", "rank"], kind="stable", na_position="last")
+    out["reference"] = out["reference"].astype(str)
+    out["rank"] = out["rank"].astype("Int64")
+    return out[_SIZING_COLUMNS].reset_index(drop=True)
+
+
+_SIZING_COLUMNS = [
+    "from_phase", "to_phase", "reference", "reference_rate", "reference_detail", "n", "successes",
+    "rate", "ci_low", "ci_high", "entries_per_period", "later_rate", "extra_orders",
+    "extra_orders_low", "extra_orders_high", "extra_revenue", "extra_revenue_low",
+    "extra_revenue_high", "average_won_value", "rank", "period", "horizon", "confidence",
+]
+
+
+def bottleneck_sizing(engagement, *, window_days: int | None = None,
+                      benchmarks: pd.DataFrame | None = None,
+                      targets: Mapping[str, float] | None = None, period: str = "month",
+                      horizon: str = "year", draws: int = 4000, seed: int | None = 0,
+                      min_n: int = 30, best_quantile: float = 0.8, shrink: bool = True,
+                      confidence: float = 0.9,
+                      attributes: Sequence[str] | None = None) -> pd.DataFrame:
+    """How many extra orders (and how much revenue) each transition would bring if its conversion
+    rose to a reference, the other transitions staying as they are.
+
+    Parameters
+    ----------
+    engagement, window_days
+        See the module docstring.
+    benchmarks
+        Optional benchmark table (module docstring); its ``typical`` rate is the reference.
+    targets
+        Target dict (module docstring); default ``engagement.config.targets``. Only the
+        ``conversion_<from>_<to>`` entries are used here.
+    period : {'week', 'month', 'quarter', 'year'}
+        Cohort period for the ``best_period`` reference and the unit of ``entries_per_period``.
+    horizon : {'week', 'month', 'quarter', 'year'}
+        The time span the extra orders and revenue are expressed in (default: per year).
+    draws, seed
+        Monte Carlo draws for the ranges (0: no ranges) and the seed.
+    min_n
+        Smallest mature cohort for a period or a segment to serve as a reference.
+    best_quantile
+        Which quantile of the period rates is the "best period" (default the 80th percentile).
+    shrink
+        Shrink period and segment rates towards the overall rate before picking the best (see
+        Notes). Default True.
+    confidence
+        Level of the Monte Carlo range (default 0.9: a 90% planning range, 5th to 95th
+        percentile). The rate's own ``ci_low``/``ci_high`` stay the 95% Wilson interval.
+    attributes
+        Attributes searched for the ``best_segment`` reference; default the engagement's
+        declared segments.
+
+    Returns
+    -------
+    DataFrame, one row per transition and reference kind: ``from_phase, to_phase, reference,
+    reference_rate, reference_detail, n, successes, rate, ci_low, ci_high, entries_per_period,
+    later_rate, extra_orders, extra_orders_low, extra_orders_high, extra_revenue,
+    extra_revenue_low, extra_revenue_high, average_won_value, rank, period, horizon,
+    confidence``. Sorted by reference kind (target, benchmark, best_period, best_segment), then
+    ``rank``. ``rank`` ranks the transitions *within* one reference kind (1 = largest gain): the
+    kinds answer different questions ("reach the target" vs "do as well as your best month")
+    and are not ranked against each other. Target and benchmark rows appear only for
+    transitions that have one; a ``best_*`` row whose reference could not be formed has a
+    missing ``reference_rate`` and the reason in ``reference_detail``.
+
+    Notes
+    -----
+    For transition k with pooled cohort rate :math:`r_k` (``n``, ``successes``) and reference
+    :math:`r^*_k`: ``extra_orders`` :math:`= E_k \\cdot (r^*_k - r_k) \\cdot \\prod_{j>k} r_j`
+    per horizon, where :math:`E_k` is the number of records that reached phase k per horizon
+    (records that reached k in the observed span, first entry to the as-of date, divided by its
+    length; ``entries_per_period`` is the same per ``period``). Negative values mean the
+    transition already does better than the reference. ``extra_revenue`` = extra orders x the
+    average value of won deals (``average_won_value``; missing without values).
+
+    References:
+
+    - ``target``: ``conversion_<from>_<to>`` from the targets;
+    - ``benchmark``: the benchmark's ``typical`` rate;
+    - ``best_period``: the ``best_quantile`` of the client's own cohort rates per ``period``,
+      among periods with ``n >= min_n``; with fewer than 4 such periods the next coarser period
+      is used (month -> quarter -> year). A quantile instead of the maximum, and shrinkage, so
+      that the reference is not simply the luckiest month;
+    - ``best_segment``: the segment with the highest (shrunk) rate among the segments of the
+      declared attributes with ``n >= min_n`` (value bands and '(missing)' excluded). Reaching it
+      for everyone is often a change of mix (more of the best channel), not of process.
+
+    Shrinkage (empirical Bayes, method of moments): with overall rate p, noise variance
+    :math:`v_g = p(1-p)/n_g` and between-group variance
+    :math:`\\tau^2 = \\max(0, \\mathrm{var}(r_g) - \\bar v)`, each group's rate becomes
+    :math:`p + B_g (r_g - p)` with :math:`B_g = \\tau^2/(\\tau^2 + v_g)`. When the spread of the
+    period rates is no more than binomial noise, the best period is the overall rate and the
+    gain is about zero: the client's own history then shows no better level to return to.
+
+    Ranges: every transition's rate is drawn from its Beta(1 + x, 1 + n - x) posterior; an own
+    reference is re-formed in each draw from its groups' posterior draws (shrunk with the same
+    weights towards that draw's overall rate); targets and benchmarks are fixed; volumes and
+    the average value are taken as known. The range is the central ``confidence`` share of the
+    simulated gains.
+
+    Do not add the gains of several transitions: each assumes the others stay as they are.
+    Do not use the sizing when the pooled rate hides a trend: it compares against the whole
+    history.
+    """
+    fun = _Funnel(engagement, window_days)
+    return _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
+                   draws=draws, seed=seed, min_n=min_n, best_quantile=best_quantile,
+                   shrink=shrink, confidence=confidence, attributes=attributes)
+
+
+def _preferred_rows(sizing: pd.DataFrame) -> pd.DataFrame:
+    """Per transition the row of the most authoritative reference that could be formed."""
+    usable = sizing[sizing["reference"].isin(_PREFERRED) & sizing["reference_rate"].notna()]
+    order = {kind: pos for pos, kind in enumerate(_PREFERRED)}
+    usable = usable.assign(_order=usable["reference"].map(order))
+    first = usable.sort_values("_order", kind="stable").groupby(
+        ["from_phase", "to_phase"], sort=False).head(1)
+    return first.drop(columns="_order")
+
+
+# ------------------------------------------------------------------------------ the verdict
+@dataclass(frozen=True, eq=False)
+class Verdict:
+    """Shortage or leak: the method's two cases, decided from the numbers.
+
+    Attributes
+    ----------
+    case : 'shortage' | 'leak' | 'balanced' | 'insufficient data'
+    headline : one plain sentence with the numbers.
+    evidence : tidy frame of the numbers behind it, one row per rule (``rule, quantity, value,
+        reference_value, points_to, note``).
+    advice : the method's advice for the case, in its own words.
+    """
+
+    case: str
+    headline: str
+    evidence: pd.DataFrame
+    advice: str = ""
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"case": self.case, "headline": self.headline,
+                              "advice": self.advice}])
+
+    def _repr_html_(self) -> str:
+        return _html(f"Verdict: {self.case}", [self.headline, self.advice], [self.evidence])
+
+    def __repr__(self) -> str:
+        return f"<Verdict {self.case}: {self.headline}>"
+
+
+_ADVICE = {
+    "shortage": "Too few qualified leads -> build the early phases first.",
+    "leak": "Plenty of leads but low conversion to orders -> stop opportunities from dropping out.",
+    "balanced": "Neither too few leads nor a clear leak stands out: work on the largest sized "
+                "gain.",
+    "insufficient data": "Too few records to conclude: collect more history before choosing.",
+}
+
+
+def _halves(count: int) -> tuple[list[int], list[int]]:
+    early = count // 2
+    return list(range(early)), list(range(early, count))
+
+
+def _verdict(fun: _Funnel, sizing: pd.DataFrame, targets: Mapping[str, float] | None,
+             min_n: int, horizon: str) -> Verdict:
+    pairs = fun.transitions
+    names = [f"{fun.keys[i]} -> {fun.keys[j]}" for i, j in pairs]
+    base = sizing.drop_duplicates(["from_phase", "to_phase"]).set_index(["from_phase", "to_phase"])
+    base = base.reindex([(fun.keys[i], fun.keys[j]) for i, j in pairs])
+    rates, ns = base["rate"].to_numpy(float), base["n"].to_numpy(float)
+    pref = _preferred_rows(sizing).set_index(["from_phase", "to_phase"])
+    refs = np.array([pref["reference_rate"].get((fun.keys[i], fun.keys[j]), np.nan)
+                     for i, j in pairs], dtype=float)
+    kinds = [pref["reference"].get((fun.keys[i], fun.keys[j]), "") for i, j in pairs]
+    gains = np.array([pref["extra_orders"].get((fun.keys[i], fun.keys[j]), np.nan)
+                      for i, j in pairs], dtype=float)
+    rows: list[dict] = []
+
+    first_n = int(ns[0]) if len(ns) else 0
+    if first_n < min_n:
+        evidence = pd.DataFrame([{
+            "rule": "enough data", "quantity": f"mature records at {names[0]}", "value": first_n,
+            "reference_value": min_n, "points_to": "insufficient data",
+            "note": f"fewer than {min_n} records whose {fun.window}-day window has closed"}],
+            columns=_EVIDENCE_COLUMNS)
+        headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
+                    f"(at least {min_n} are needed), so shortage or leak cannot be decided yet.")
+        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
+
+    early, late = _halves(len(pairs))
+    votes: list[str] = []
+    goals = fun.engagement.config.targets if targets is None else targets
+    goal = (goals or {}).get("orders_per_month")
+    volume_note = ""
+    if goal is not None and len(pairs) >= 1:
+        leads = fun.entries_per_day(1) * _PERIOD_DAYS["month"]
+        conv_now = float(np.prod(rates[1:])) if len(pairs) > 1 else 1.0
+        ref_late = np.where(np.isfinite(refs), np.maximum(refs, rates), rates)
+        conv_ref = float(np.prod(ref_late[1:])) if len(pairs) > 1 else 1.0
+        need_now = goal / conv_now if conv_now > 0 else np.inf
+        need_ref = goal / conv_ref if conv_ref > 0 else np.inf
+        if leads >= need_now:
+            vote, note = "neither", "lead volume already suffices for the order target"
+        elif leads < need_ref:
+            vote, note = "shortage", ("even at the reference conversions the leads fall short of "
+                                      "the order target")
+        else:
+            vote, note = "leak", "the leads suffice if conversion reached the reference"
+        rows.append({"rule": "volume vs order target",
+                     "quantity": f"qualified leads ({fun.keys[1]}) per month", "value": leads,
+                     "reference_value": need_ref if vote != "neither" else need_now,
+                     "points_to": vote,
+                     "note": f"{note}: {_num(goal)} orders per month need {_num(need_now)} leads "
+                             f"at today's conversion, {_num(need_ref)} at the reference"})
+        if vote != "neither":
+            votes.append(vote)
+        volume_note = (f"{_num(leads)} qualified leads per month against {_num(need_now)} needed "
+                       f"for {_num(goal)} orders at today's conversion")
+
+    shortfalls: dict[str, float] = {}
+    if early and late:
+        for half, idx in (("early", early), ("late", late)):
+            usable = [t for t in idx if np.isfinite(refs[t]) and ns[t] >= min_n]
+            if len(usable) != len(idx):
+                rows.append({"rule": "conversion vs reference", "quantity": f"{half} phases",
+                             "value": np.nan, "reference_value": np.nan, "points_to": "unknown",
+                             "note": "a transition has no reference or fewer than "
+                                     f"{min_n} mature records"})
+                continue
+            own = float(np.prod(rates[usable]))
+            ref = float(np.prod(refs[usable]))
+            shortfalls[half] = max(0.0, 1 - own / ref) if ref > 0 else 0.0
+            rows.append({"rule": "conversion vs reference",
+                         "quantity": f"{half} phases ({', '.join(names[t] for t in usable)})",
+                         "value": own, "reference_value": ref, "points_to": "",
+                         "note": f"shortfall {_pct(shortfalls[half])} of the reference "
+                                 f"({', '.join(sorted({kinds[t] for t in usable}))})"})
+        if len(shortfalls) == 2:
+            diff = shortfalls["late"] - shortfalls["early"]
+            vote = "leak" if diff > _MARGIN else "shortage" if diff < -_MARGIN else "neither"
+            for row in rows:
+                if row["rule"] == "conversion vs reference" and row["points_to"] == "":
+                    row["points_to"] = vote
+            if vote != "neither":
+                votes.append(vote)
+
+        gain = {h: float(np.nansum(np.clip(gains[idx], 0, None))) for h, idx in
+                (("early", early), ("late", late))}
+        # a gain of a few percent of today's orders is no reason to choose a side
+        orders_now = fun.entries_per_day(len(fun.keys) - 1) * _PERIOD_DAYS[horizon]
+        if np.isfinite(gains).any() and max(gain.values()) > _MARGIN * orders_now:
+            vote = ("leak" if gain["late"] > _GAIN_RATIO * gain["early"] else "shortage"
+                    if gain["early"] > _GAIN_RATIO * gain["late"] else "neither")
+            if vote != "neither":
+                votes.append(vote)
+            for half in ("early", "late"):
+                rows.append({"rule": "largest sized gain", "quantity":
+                             f"extra orders per {horizon} in the {half} half", "value": gain[half],
+                             "reference_value": np.nan, "points_to": vote,
+                             "note": "sum of the positive gains at each transition's reference"})
+
+    evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
+    if not rows or all(r["points_to"] == "unknown" for r in rows):
+        headline = (f"Too few records to conclude: no transition has a reference with at least "
+                    f"{min_n} mature records, and no order target is set.")
+        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
+    n_short, n_leak = votes.count("shortage"), votes.count("leak")
+    case = "shortage" if n_short > n_leak else "leak" if n_leak > n_short else "balanced"
+
+    parts = []
+    if shortfalls:
+        e_row = evidence[(evidence["rule"] == "conversion vs reference")]
+        own = e_row["value"].to_numpy(float)
+        ref = e_row["reference_value"].to_numpy(float)
+        mid, last = fun.keys[late[0]], fun.keys[-1]
+        parts.append(f"{fun.keys[0]} -> {mid} converts {_pct(own[0])} against {_pct(ref[0])} at "
+                     f"the reference (early phases) and {mid} -> {last} {_pct(own[1])} against "
+                     f"{_pct(ref[1])} (late phases)")
+    if np.isfinite(gains).any():
+        top = int(np.nanargmax(gains))
+        if gains[top] > 0:
+            parts.append(f"the largest gain is at {names[top]} ({_num(gains[top])} extra orders "
+                         f"per {horizon} at the {kinds[top].replace('_', ' ')})")
+    if volume_note:
+        parts.append(volume_note)
+    label = {"shortage": "Shortage", "leak": "Leak", "balanced": "Balanced"}[case]
+    headline = (f"{label}: " + "; ".join(parts) + ".") if parts else f"{label}."
+    return Verdict(case, headline, evidence, _ADVICE[case])
+
+
+_EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to", "note"]
+
+
+def shortage_or_leak(engagement, *, window_days: int | None = None,
+                     benchmarks: pd.DataFrame | None = None,
+                     targets: Mapping[str, float] | None = None, min_n: int = 30,
+                     period: str = "month", horizon: str = "year") -> Verdict:
+    """Decide the method's two cases: too few qualified leads (shortage) or plenty of leads that
+    drop out before the order (leak).
+
+    Parameters
+    ----------
+    engagement, window_days
+        See the module docstring.
+    benchmarks, targets
+        As in :func:`bottleneck_sizing`; ``targets['orders_per_month']`` enables the volume rule.
+    min_n
+        Fewest mature records at a transition to use it (and at the first transition to decide at
+        all).
+    period, horizon
+        As in :func:`bottleneck_sizing`.
+
+    Returns
+    -------
+    Verdict
+        ``case`` in :data:`CASES`, ``headline``, ``evidence`` (one row per rule and half), ``advice``.
+
+    Notes
+    -----
+    The transitions are split into an early half (the first ``floor(T/2)`` of T transitions:
+    the work that produces qualified leads) and a late half (the rest: conversion to orders).
+    Each transition is compared with its own reference: a target if set, else a benchmark, else
+    the client's best period (see :func:`bottleneck_sizing`). Rules, each casting one vote:
+
+    1. *Volume vs order target* (only with ``orders_per_month``): qualified leads per month
+       (entries into the second phase) L; needed at today's conversion
+       :math:`N_0 = \\text{target} / \\prod_{k\\ge 2} r_k`, needed at the reference conversion
+       :math:`N_1` likewise with the reference rates. :math:`L < N_1`: shortage (even a fixed
+       funnel lacks leads); :math:`N_1 \\le L < N_0`: leak (conversion closes the gap);
+       :math:`L \\ge N_0`: no vote.
+    2. *Conversion vs reference*: the relative shortfall :math:`1 - \\prod r_k / \\prod r^*_k`
+       of each half; the half whose shortfall is more than 5 points larger votes (early: shortage,
+       late: leak). Skipped when a transition lacks a reference or ``min_n`` records.
+    3. *Largest sized gain*: the sum of the positive extra orders at each transition's
+       reference per half; a half with more than 1.5 times the other's votes, provided it is
+       more than 5% of today's orders per horizon.
+
+    More shortage than leak votes gives 'shortage', and vice versa; a tie gives 'balanced'.
+    'insufficient data' when the first transition has fewer than ``min_n`` mature records (a
+    36-record CRM sample says nothing), or when no rule could be applied. The thresholds (5
+    points, 1.5 times) are judgement, not statistics: read the evidence, not only the case.
+    """
+    fun = _Funnel(engagement, window_days)
+    min_n = _check_count("min_n", min_n, minimum=1)
+    sizing = _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
+                     draws=0, seed=0, min_n=min_n, best_quantile=0.8, shrink=True,
+                     confidence=0.9, attributes=[])
+    return _verdict(fun, sizing, targets, min_n, horizon)
+
+
+# ----------------------------------------------------------------------------- segment scan
+def _transition_list(fun: _Funnel, transitions) -> list[tuple[int, int]]:
+    if transitions is None:
+        return fun.transitions
+    out = []
+    for pair in transitions:
+        if not (isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2):
+            raise ToolkitError(f"The value for `transitions` must be a list of (from_phase, "
+                               f"to_phase) pairs such as [('lead', 'opportunity')], but {pair!r} "
+                               f"was passed.")
+        i, j = fun.index(pair[0]), fun.index(pair[1])
+        if j <= i:
+            raise ToolkitError(f"`to_phase` must come after `from_phase` in the phase model "
+                               f"{fun.keys}, but {pair[0]!r} -> {pair[1]!r} was passed.")
+        out.append((i, j))
+    return out
+
+
+def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, adjust: str
+          ) -> pd.DataFrame:
+    min_n = _check_count("min_n", min_n, minimum=1)
+    alpha = _check_fraction("alpha", alpha)
+    _check_choice("adjust", adjust, ADJUST_METHODS)
+    names = _scan_attributes(fun, attributes)
+    if attributes is None and "value_band" not in names:
+        names.append("value_band")
+    pairs = _transition_list(fun, transitions)
+    rows = []
+    for name in names:
+        coded = _codes_for(fun, name)
+        if coded is None:
+            continue
+        codes, labels = coded
+        for i, j in pairs:
+            n, x = fun.counts(i, j, codes, len(labels))
+            total_n, total_x = int(n.sum()), int(x.sum())
+            for g, label in enumerate(labels):
+                rows.append({"attribute": name, "segment": label, "from_phase": fun.keys[i],
+                             "to_phase": fun.keys[j], "n": int(n[g]), "successes": int(x[g]),
+                             "rest_n": total_n - int(n[g]),
+                             "rest_successes": total_x - int(x[g])})
+    out = pd.DataFrame(rows, columns=["attribute", "segment", "from_phase", "to_phase", "n",
+                                      "successes", "rest_n", "rest_successes"])
+    n, x = out["n"].to_numpy(float), out["successes"].to_numpy(float)
+    rn, rx = out["rest_n"].to_numpy(float), out["rest_successes"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        out["rest_rate"] = np.where(rn > 0, rx / np.where(rn > 0, rn, 1), np.nan)
+    out["ci_low"], out["ci_high"] = rate_ci(x, n, method="wilson")
+    out["diff"] = out["rate"] - out["rest_rate"]
+    out["diff_ci_low"], out["diff_ci_high"] = diff_ci(x, n, rx, rn, method="newcombe")
+    p_values, methods = [], []
+    for a, b, c, d in zip(x, n, rx, rn, strict=True):
+        if b < 1 or d < 1:
+            p_values.append(np.nan)
+            methods.append("")
+            continue
+        with warnings.catch_warnings():
+            # small counts switch to Fisher's test; the `test_method` column says where
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            result = two_rate_test(int(a), int(b), int(c), int(d), method="score")
+        p_values.append(result.p_value)
+        methods.append(result.method)
+    out["p_value"] = p_values
+    out["test_method"] = methods
+    eligible = (out["n"] >= min_n) & (out["rest_n"] >= min_n) & out["p_value"].notna()
+    adjusted = np.full(len(out), np.nan)
+    if eligible.any():
+        adjusted[eligible.to_numpy()] = adjust_p(out.loc[eligible, "p_value"].to_numpy(),
+                                                 method=adjust)
+    out["p_adjusted"] = adjusted
+    out["flagged"] = eligible & (out["p_adjusted"] < alpha)
+    out["direction"] = np.select([out["diff"] > 0, out["diff"] < 0], ["better", "worse"], "same")
+    out["finding"] = [_finding(row, min_n, alpha) for row in out.itertuples(index=False)]
+    out["adjust"] = adjust
+    out = out.sort_values(["flagged", "p_adjusted", "p_value"], ascending=[False, True, True],
+                          kind="stable", na_position="last")
+    return out[_SCAN_COLUMNS].reset_index(drop=True)
+
+
+_SCAN_COLUMNS = [
+    "attribute", "segment", "from_phase", "to_phase", "n", "successes", "rate", "ci_low",
+    "ci_high", "rest_n", "rest_successes", "rest_rate", "diff", "diff_ci_low", "diff_ci_high",
+    "p_value", "test_method", "p_adjusted", "adjust", "flagged", "direction", "finding",
+]
+
+
+def _finding(row, min_n: int, alpha: float) -> str:
+    who = f"{row.attribute} = {row.segment}"
+    step = f"{row.from_phase} -> {row.to_phase}"
+    if row.n < min_n or row.rest_n < min_n:
+        small = row.n if row.n < min_n else row.rest_n
+        whose = "records" if row.n < min_n else "records in the rest"
+        return (f"{who}: too few records to judge at {step} (only {small} {whose}; at least "
+                f"{min_n} needed).")
+    base = (f"{who} converts {_pct(row.rate)} at {step} (n={row.n}) vs {_pct(row.rest_rate)} "
+            f"for the rest")
+    if row.flagged:
+        word = "better" if row.diff > 0 else "worse"
+        return (f"{base}: {abs(100 * row.diff):.1f} points {word} (95% CI "
+                f"{_points(row.diff_ci_low)} to {_points(row.diff_ci_high)}, adjusted p = "
+                f"{row.p_adjusted:.2g}).")
+    return (f"{base}: no clear difference after multiple-testing control (adjusted p = "
+            f"{row.p_adjusted:.2g}, not below {alpha:g}).")
+
+
+def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
+                 transitions: Sequence[tuple[str, str]] | None = None,
+                 window_days: int | None = None, min_n: int = 30, alpha: float = 0.05,
+                 adjust: str = "fdr_bh") -> pd.DataFrame:
+    """Every segment of every attribute against the rest of the records, per transition.
+
+    Parameters
+    ----------
+    engagement, window_days
+        See the module docstring.
+    attributes
+        Record attributes to scan. Default: the engagement's declared segments (attributes with
+        more than 50 values are skipped with a warning) plus ``value_band``: deal-value bands cut
+        at ``config.value_bands`` (the inner edges, in currency) or else at the quartiles of
+        ``records.value``. Name ``'value_band'`` in a list to include it explicitly.
+    transitions
+        (from_phase, to_phase) pairs; default every consecutive transition.
+    min_n
+        Fewest mature records in the segment *and* in the rest for a comparison to count.
+    alpha
+        Level for ``flagged``, applied to the adjusted p-value.
+    adjust
+        Multiple-testing method of :func:`toolkit.stats.adjust_p` (default Benjamini-Hochberg).
+
+    Returns
+    -------
+    DataFrame, one row per attribute, segment and transition: ``attribute, segment, from_phase,
+    to_phase, n, successes, rate, ci_low, ci_high, rest_n, rest_successes, rest_rate, diff,
+    diff_ci_low, diff_ci_high, p_value, test_method, p_adjusted, adjust, flagged, direction,
+    finding``; flagged rows first, then by adjusted p-value.
+
+    Notes
+    -----
+    rate = cohort conversion of the segment (pooled mature cohorts), rest = all other records of
+    the same attribute (missing values form their own segment '(missing)'). ``diff`` = rate -
+    rest_rate with the Newcombe hybrid-score 95% interval; ``p_value`` from the pooled z
+    (score) test, which switches to Fisher's exact test when an expected count is below 5
+    (``test_method`` says which; the warnings are collected, not repeated). The adjustment runs
+    over every comparison with at least ``min_n`` records on both sides (the family that could be
+    flagged); smaller ones keep their raw p-value, get no adjusted one and are never flagged.
+    ``flagged`` = p_adjusted < alpha. A flag says "look here", not "this causes that": segments
+    differ in more than one way (channel and region go together).
+    """
+    fun = _Funnel(engagement, window_days)
+    return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,
+                 adjust=adjust)
+
+
+# ------------------------------------------------------------------------------ action yield
+def _cost_table(costs) -> pd.DataFrame | None:
+    if costs is None:
+        return None
+    frame = pd.DataFrame(list(costs)) if not isinstance(costs, pd.DataFrame) else costs.copy()
+    missing = [c for c in ("action", "cost") if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"The cost table lacks the column(s) {missing}; it has "
+                          f"{list(frame.columns)}", key="costs",
+                          fix="give one row per action (and optionally period) with `action` and "
+                              "`cost`, e.g. {action: event, cost: 12000, period: '2025'}")
+    cost = pd.to_numeric(frame["cost"], errors="coerce")
+    bad = cost.isna() | (cost < 0)
+    if bad.any():
+        raise ConfigError("Every cost must be a number >= 0", key="costs",
+                          value=frame.loc[bad, "cost"].iloc[0],
+                          fix="write amounts as plain numbers without currency signs")
+    frame["cost"] = cost.astype(float)
+    frame["action"] = frame["action"].astype(str)
+    if "period" in frame.columns:
+        frame["period"] = frame["period"].astype(str)
+    return frame
+
+
+def _parse_period(label: object, name: str) -> pd.Period:
+    if isinstance(label, pd.Period):
+        return label
+    try:
+        return pd.Period(str(label))
+    except (ValueError, TypeError):
+        raise ToolkitError(f"The value for `{name}` must be a period label such as '2025' (year), "
+                           f"'2025Q1' (quarter) or '2025-03' (month), but {label!r} was passed."
+                           ) from None
+
+
+def _in_period(stamps: np.ndarray, period: pd.Period) -> np.ndarray:
+    start = period.start_time.value
+    end = period.end_time.value
+    return (stamps != _NAT) & (stamps >= start) & (stamps <= end)
+
+
+def action_yield(engagement, *, action: str = "action", phase: str | None = None,
+                 costs: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+                 window_days: int | None = None) -> pd.DataFrame:
+    """Which actions (channels) produce qualified leads, at which rate and cost.
+
+    Parameters
+    ----------
+    engagement, window_days
+        See the module docstring.
+    action
+        The record attribute holding the action (cold calling, event, mailing, ...).
+    phase
+        The phase whose reaching makes a record a qualified lead; default the second phase.
+    costs
+        Cost table: a DataFrame or list of dicts with ``action, cost`` and optionally ``period``
+        ('2025', '2025Q1', '2025-03'); default ``engagement.config.costs``.
+
+    Returns
+    -------
+    DataFrame, one row per action (and cost period): ``action, period, n, successes, rate,
+    ci_low, ci_high, leads, orders, cost, cost_per_lead, cost_per_order``; sorted by cost per
+    lead when costs are given, else by rate (best first).
+
+    Notes
+    -----
+    ``n``/``successes``/``rate`` are the cohort conversion from the first phase to ``phase``
+    (mature records, within the window; Wilson 95% interval): the fair comparison of actions.
+    ``leads`` counts every record of the action that reached ``phase`` (also the recent and the
+    slow ones) and ``orders`` those that reached the last phase; ``cost_per_lead`` = cost /
+    leads and ``cost_per_order`` = cost / orders. With a cost ``period``, records count in the
+    period in which they reached the first phase. Recent periods have not finished converting,
+    so their cost per order is too high. Records entering mid-funnel (referrals) count as having
+    passed the first phase.
+    """
+    fun = _Funnel(engagement, window_days)
+    codes, labels = fun.attribute(action)
+    target = 1 if phase is None else fun.index(phase)
+    if target == 0:
+        raise ToolkitError(f"The value for `phase` must be a phase after the first "
+                           f"({fun.keys[1:]}), but {phase!r} was passed.")
+    table = _cost_table(engagement.config.costs if costs is None else costs)
+    reached_first = fun.reached[:, 0]
+    lead = fun.reached[:, target] != _NAT
+    won = fun.reached[:, -1] != _NAT
+
+    def row(label: str, g: int, period: str, within: np.ndarray | None) -> dict:
+        mask = codes == g if g >= 0 else np.zeros(len(codes), dtype=bool)
+        if within is not None:
+            mask = mask & within
+        n, x = fun.counts(0, target, within=mask)
+        return {"action": label, "period": period, "n": int(n[0]), "successes": int(x[0]),
+                "leads": int((mask & lead).sum()), "orders": int((mask & won).sum())}
+
+    rows = []
+    index = {label: g for g, label in enumerate(labels)}
+    if table is not None and "period" in table.columns:
+        for rec in table.to_dict("records"):
+            within = _in_period(reached_first, _parse_period(rec["period"], "costs.period"))
+            r = row(rec["action"], index.get(rec["action"], -1), rec["period"], within)
+            r["cost"] = rec["cost"]
+            rows.append(r)
+    else:
+        spend = table.groupby("action")["cost"].sum() if table is not None else pd.Series(
+            dtype=float)
+        names = list(labels) + [a for a in spend.index if a not in index]
+        for label in names:
+            r = row(label, index.get(label, -1), "all", None)
+            r["cost"] = float(spend.get(label, np.nan))
+            rows.append(r)
+    out = pd.DataFrame(rows, columns=["action", "period", "n", "successes", "leads", "orders",
+                                      "cost"])
+    n, x = out["n"].to_numpy(float), out["successes"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        out["cost_per_lead"] = out["cost"] / out["leads"].where(out["leads"] > 0)
+        out["cost_per_order"] = out["cost"] / out["orders"].where(out["orders"] > 0)
+    out["ci_low"], out["ci_high"] = rate_ci(x, n, method="wilson")
+    if table is not None:
+        out = out.sort_values(["cost_per_lead", "rate"], ascending=[True, False], kind="stable",
+                              na_position="last")
+    else:
+        out = out.sort_values("rate", ascending=False, kind="stable", na_position="last")
+    return out[["action", "period", "n", "successes", "rate", "ci_low", "ci_high", "leads",
+                "orders", "cost", "cost_per_lead", "cost_per_order"]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------ mix vs rate
+@dataclass(frozen=True, eq=False)
+class MixRateResult:
+    """A change in conversion between two periods, split into rate and mix effects.
+
+    Attributes
+    ----------
+    attribute, from_phase, to_phase, period_a, period_b : what was compared.
+    rate_a, rate_b : the overall cohort rates; ``total_change`` = rate_b - rate_a.
+    rate_effect, mix_effect : the two components; they add up to ``total_change``.
+    by_segment : per segment ``segment, n_a, successes_a, rate_a, weight_a, n_b, successes_b,
+        rate_b, weight_b, rate_change, weight_change, rate_effect, mix_effect, contribution``.
+    simpsons_paradox : True when the overall change has the opposite sign to the change of the
+        segment rates (all of them, or the segments holding most of the records).
+    explanation : a plain sentence.
+    overall_test : two-rate test of rate_a vs rate_b (pooled).
+    stratified_test : Cochran-Mantel-Haenszel test of period a vs b within segments (None when it
+        could not be formed).
+    """
+
+    attribute: str
+    from_phase: str
+    to_phase: str
+    period_a: str
+    period_b: str
+    rate_a: float
+    rate_b: float
+    total_change: float
+    rate_effect: float
+    mix_effect: float
+    by_segment: pd.DataFrame
+    simpsons_paradox: bool
+    explanation: str
+    overall_test: Any = None
+    stratified_test: Any = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Components: total, rate, mix, with the periods and the tests' p-values."""
+        p_overall = self.overall_test.p_value if self.overall_test is not None else np.nan
+        p_strat = self.stratified_test.p_value if self.stratified_test is not None else np.nan
+        return pd.DataFrame({
+            "component": ["total", "rate", "mix"],
+            "value": [self.total_change, self.rate_effect, self.mix_effect],
+            "from_phase": self.from_phase, "to_phase": self.to_phase,
+            "attribute": self.attribute, "period_a": self.period_a, "period_b": self.period_b,
+            "p_value": [p_overall, p_strat, np.nan],
+            "test": ["two-rate (pooled)", "Cochran-Mantel-Haenszel (within segments)", ""],
+        })
+
+    def _repr_html_(self) -> str:
+        return _html(f"Mix vs rate: {self.attribute}, {self.from_phase} -> {self.to_phase}, "
+                     f"{self.period_a} vs {self.period_b}", [self.explanation, *self.notes],
+                     [self.summary, self.by_segment])
+
+    def __repr__(self) -> str:
+        return (f"<MixRateResult total={self.total_change:+.4f} rate={self.rate_effect:+.4f} "
+                f"mix={self.mix_effect:+.4f} simpsons_paradox={self.simpsons_paradox}>")
+
+
+def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b) -> MixRateResult:
+    pa, pb = _parse_period(period_a, "period_a"), _parse_period(period_b, "period_b")
+    if pa.start_time <= pb.end_time and pb.start_time <= pa.end_time:
+        raise ToolkitError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
+                           f"groups must be different records. Fix: pass non-overlapping periods "
+                           f"such as '2024' and '2025'.")
+    coded = _codes_for(fun, attribute)
+    if coded is None:
+        raise ToolkitError("`value_band` needs deal values in `records.value`, but none are known.")
+    codes, labels = coded
+    start = fun.reached[:, i]
+    frames = {}
+    immature = {}
+    has, mature, _ = fun.cohort(i, j)
+    for tag, p in (("a", pa), ("b", pb)):
+        within = _in_period(start, p)
+        n, x = fun.counts(i, j, codes, len(labels), within=within)
+        frames[tag] = (n.astype(float), x.astype(float))
+        immature[tag] = int((within & has & ~mature).sum())
+    (na, xa), (nb, xb) = frames["a"], frames["b"]
+    if na.sum() == 0 or nb.sum() == 0:
+        empty = pa if na.sum() == 0 else pb
+        raise DataError(f"No mature records reached {fun.keys[i]} in period {empty}, so there "
+                        f"is nothing to compare", fix="choose periods with records whose "
+                        f"{fun.window}-day window has closed before the as-of date "
+                        f"{fun.as_of:%Y-%m-%d}")
+    keep = (na > 0) | (nb > 0)
+    seg = [label for label, k in zip(labels, keep, strict=True) if k]
+    na, xa, nb, xb = na[keep], xa[keep], nb[keep], xb[keep]
+    wa, wb = na / na.sum(), nb / nb.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ra, rb = xa / na, xb / nb
+    # A segment present in one period only: its rate there is undefined. Its weight there is 0,
+    # so any value keeps the identity; taking the other period's rate puts its whole
+    # contribution in the mix effect.
+    ra_f = np.where(na > 0, ra, rb)
+    rb_f = np.where(nb > 0, rb, ra)
+    rate_eff = (wa + wb) / 2 * (rb_f - ra_f)
+    mix_eff = (ra_f + rb_f) / 2 * (wb - wa)
+    total_a, total_b = xa.sum() / na.sum(), xb.sum() / nb.sum()
+    total = total_b - total_a
+    by = pd.DataFrame({"segment": seg, "n_a": na.astype(int), "successes_a": xa.astype(int),
+                       "rate_a": ra, "weight_a": wa, "n_b": nb.astype(int),
+                       "successes_b": xb.astype(int), "rate_b": rb, "weight_b": wb,
+                       "rate_change": rb - ra, "weight_change": wb - wa,
+                       "rate_effect": rate_eff, "mix_effect": mix_eff,
+                       "contribution": rate_eff + mix_eff})
+
+    both = (na > 0) & (nb > 0)
+    avg_w = ((wa + wb) / 2)[both]
+    change = (rb - ra)[both]
+    up, down = avg_w[change > 0].sum(), avg_w[change < 0].sum()
+    compared = avg_w.sum()
+    seg_sign = 1 if up > compared / 2 else -1 if down > compared / 2 else 0
+    paradox = bool(seg_sign != 0 and total != 0 and np.sign(total) == -seg_sign)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        overall = two_rate_test(int(xb.sum()), int(nb.sum()), int(xa.sum()), int(na.sum()),
+                                method="score")
+    notes = []
+    stratified = None
+    table = pd.DataFrame({"segment": seg * 2, "period": [str(pb)] * len(seg) + [str(pa)] * len(seg),
+                          "successes": np.concatenate([xb, xa]), "n": np.concatenate([nb, na])})
+    table = table[table["n"] > 0]
+    try:
+        stratified = cmh_test(table, stratum="segment", group="period", successes="successes",
+                              trials="n")
+    except (DataError, ConfigError, ValueError) as error:
+        notes.append(f"The stratified test could not be formed: {error}")
+    if immature["a"] or immature["b"]:
+        notes.append(f"Immature records left out (window {fun.window} days): {immature['a']} in "
+                     f"{pa}, {immature['b']} in {pb}.")
+
+    step = f"{fun.keys[i]} -> {fun.keys[j]}"
+    word = "rose" if total > 0 else "fell" if total < 0 else "stayed"
+    head = (f"The overall {step} rate {word} from {_pct(total_a)} in {pa} to {_pct(total_b)} in "
+            f"{pb} ({_points(total)}): rate effect {_points(float(rate_eff.sum()))}, mix effect "
+            f"{_points(float(mix_eff.sum()))}.")
+    if paradox:
+        share = up if seg_sign > 0 else down
+        mover = int(np.argmax(np.abs(wb - wa)))
+        direction = "better" if seg_sign > 0 else "worse"
+        head = (f"Simpson's paradox: the overall {step} rate {word} from {_pct(total_a)} in {pa} "
+                f"to {_pct(total_b)} in {pb} ({_points(total)}), yet the {attribute} segments "
+                f"holding {_pct(share / compared)} of the records converted {direction} within "
+                f"themselves. The mix moved: {attribute} = {seg[mover]} went from "
+                f"{_pct(wa[mover])} to {_pct(wb[mover])} of the records (mix effect "
+                f"{_points(float(mix_eff.sum()))}, rate effect {_points(float(rate_eff.sum()))}). "
+                f"Judge the segments by their own rates, not by the overall trend.")
+    return MixRateResult(
+        attribute=attribute, from_phase=fun.keys[i], to_phase=fun.keys[j], period_a=str(pa),
+        period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),
+        rate_effect=float(rate_eff.sum()), mix_effect=float(mix_eff.sum()), by_segment=by,
+        simpsons_paradox=paradox, explanation=head, overall_test=overall,
+        stratified_test=stratified, notes=tuple(notes))
+
+
+def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
+                period_a: str | int | pd.Period, period_b: str | int | pd.Period,
+                window_days: int | None = None) -> MixRateResult:
+    """Split the change in a cohort conversion between two periods into a rate and a mix effect.
+
+    Parameters
+    ----------
+    engagement, window_days
+        See the module docstring.
+    attribute
+        The segment attribute whose mix may have moved (e.g. ``'action'``), or ``'value_band'``.
+    from_phase, to_phase
+        The transition.
+    period_a, period_b
+        The earlier and later period, as labels pandas reads as a period: ``'2024'`` or ``2024``
+        (a year), ``'2024Q3'`` (a quarter), ``'2024-03'`` (a month), or ``pd.Period`` objects.
+        Records belong to the period in which they reached ``from_phase``. The periods must not
+        overlap.
+
+    Returns
+    -------
+    MixRateResult
+
+    Notes
+    -----
+    Kitagawa's shift-share decomposition with averaged weights. With segment weights
+    :math:`w_{s}` (share of the period's mature records) and rates :math:`r_s` in periods a
+    and b, the overall rate is :math:`R = \\sum_s w_s r_s` and
+
+    .. math:: R_b - R_a = \\underbrace{\\sum_s \\tfrac{w_{a,s}+w_{b,s}}{2}(r_{b,s}-r_{a,s})}_
+              {\\text{rate effect}} + \\underbrace{\\sum_s \\tfrac{r_{a,s}+r_{b,s}}{2}
+              (w_{b,s}-w_{a,s})}_{\\text{mix effect}}
+
+    exactly (expand the products). A segment present in one period only gets the other period's
+    rate, so it contributes to the mix effect only. ``simpsons_paradox``: the segments with a
+    rate in both periods are split by the sign of their rate change; if those going one way hold
+    more than half of the averaged weight, and the overall change has the opposite sign, the
+    paradox is flagged. The flag reads signs, not significance: look at ``overall_test`` (pooled
+    two-rate score test, b vs a) and ``stratified_test`` (CMH, "do the periods differ within
+    segments?") before telling the client. Do not use it with periods whose cohorts are still
+    largely immature.
+    """
+    fun = _Funnel(engagement, window_days)
+    i, j = _transition_list(fun, [(from_phase, to_phase)])[0]
+    if attribute != "value_band":
+        fun.attribute(attribute)
+    return _mix(fun, attribute, i, j, period_a, period_b)
+
+
+# ------------------------------------------------------------------------------- leak detail
+@dataclass(frozen=True, eq=False)
+class LeakDetail:
+    """Where the lost records were lost, and which open records have stalled.
+
+    Attributes
+    ----------
+    lost_by_phase : per phase ``phase, n`` (records that reached it), ``lost`` (lost there),
+        ``rate`` (lost / n) with ``ci_low, ci_high``, ``share_of_lost``, ``median_days`` (median
+        time from reaching the phase to the loss).
+    stalled : open records sitting in their phase longer than the phase's threshold:
+        ``record_id, phase, days_in_phase, threshold_days, value`` (+ ``owner`` when recorded),
+        largest value first.
+    thresholds : per phase ``phase, moved, threshold_days, open, stalled, stalled_value``.
+    headline : one sentence.
+    """
+
+    lost_by_phase: pd.DataFrame
+    stalled: pd.DataFrame
+    thresholds: pd.DataFrame
+    headline: str
+    stall_quantile: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per phase: reached, lost, loss rate, open, stalled, threshold and stalled value."""
+        return self.lost_by_phase.merge(self.thresholds, on="phase", how="left")
+
+    def _repr_html_(self) -> str:
+        return _html("Leak detail", [self.headline, *self.notes],
+                     [self.summary, self.stalled.head(20)])
+
+    def __repr__(self) -> str:
+        return f"<LeakDetail {self.headline}>"
+
+
+def _leak(fun: _Funnel, stall_quantile: float, min_moves: int) -> LeakDetail:
+    stall_quantile = _check_fraction("stall_quantile", stall_quantile)
+    min_moves = _check_count("min_moves", min_moves, minimum=1)
+    rec = fun.records
+    reached = fun.reached
+    keys = fun.keys
+    known = reached != _NAT
+    highest = np.where(known.any(axis=1), known.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1),
+                       -1)
+    outcome = rec["outcome"].astype(str).to_numpy()
+    lost = outcome == "lost"
+    if "lost_at_phase" in rec.columns:
+        lost_at = pd.Categorical(rec["lost_at_phase"].astype(object).where(
+            rec["lost_at_phase"].notna()), categories=keys).codes.astype(np.int64)
+    else:
+        lost_at = np.full(len(rec), -1, dtype=np.int64)
+    # DESIGN: the phase where a record was lost = the highest phase reached before
+    lost_at = np.where(lost & (lost_at < 0), highest, lost_at)
+    closed = rec["closed_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    as_of = fun.as_of.value
+    value = (pd.to_numeric(rec["value"], errors="coerce").to_numpy(dtype=float)
+             if "value" in rec.columns else np.full(len(rec), np.nan))
+
+    rows, thresholds, stalled_parts = [], [], []
+    total_lost = int((lost & (lost_at >= 0)).sum())
+    is_open = outcome == "open"
+    for k, phase in enumerate(keys[:-1]):
+        n = int(known[:, k].sum())
+        here = lost & (lost_at == k)
+        start = reached[here, k]
+        end = closed[here]
+        ok = (start != _NAT) & (end != _NAT)
+        days = (end[ok] - start[ok]) / _NS_DAY
+        rows.append({"phase": phase, "n": n, "lost": int(here.sum()),
+                     "share_of_lost": here.sum() / total_lost if total_lost else np.nan,
+                     "median_days": float(np.median(days)) if len(days) else np.nan})
+        moved = known[:, k] & known[:, k + 1]
+        gaps = (reached[moved, k + 1] - reached[moved, k]) / _NS_DAY
+        gaps = gaps[gaps > 0]  # entering at a later phase "passes" k in zero time
+        threshold = float(np.quantile(gaps, stall_quantile)) if len(gaps) >= min_moves else np.nan
+        sitting = is_open & (highest == k)
+        in_phase = (as_of - reached[sitting, k]) / _NS_DAY
+        flag = in_phase > threshold if np.isfinite(threshold) else np.zeros(len(in_phase), bool)
+        idx = np.flatnonzero(sitting)[flag]
+        part = pd.DataFrame({"record_id": rec["record_id"].to_numpy()[idx], "phase": phase,
+                             "days_in_phase": in_phase[flag], "threshold_days": threshold,
+                             "value": value[idx]})
+        if "owner" in rec.columns:
+            part["owner"] = rec["owner"].to_numpy()[idx]
+        stalled_parts.append(part)
+        thresholds.append({"phase": phase, "moved": len(gaps), "threshold_days": threshold,
+                           "open": int(sitting.sum()), "stalled": int(flag.sum()),
+                           "stalled_value": float(np.nansum(value[idx]))})
+    lost_by = pd.DataFrame(rows)
+    lost_by["rate"] = lost_by["lost"] / lost_by["n"].where(lost_by["n"] > 0)
+    lost_by["ci_low"], lost_by["ci_high"] = rate_ci(lost_by["lost"].to_numpy(float),
+                                                    lost_by["n"].to_numpy(float), method="wilson")
+    lost_by = lost_by[["phase", "n", "lost", "rate", "ci_low", "ci_high", "share_of_lost",
+                       "median_days"]]
+    stalled = pd.concat(stalled_parts, ignore_index=True)
+    stalled = stalled.sort_values(["value", "days_in_phase"], ascending=False, kind="stable",
+                                  na_position="last").reset_index(drop=True)
+    thresholds_frame = pd.DataFrame(thresholds)
+    notes = []
+    unplaced = int((lost & (lost_at < 0)).sum())
+    if unplaced:
+        notes.append(f"{unplaced} lost record(s) reached no phase and are not placed.")
+    short = thresholds_frame.loc[thresholds_frame["threshold_days"].isna(), "phase"].tolist()
+    if short:
+        notes.append(f"No stall threshold for {short}: fewer than {min_moves} records moved on.")
+    if total_lost:
+        top = lost_by.loc[lost_by["lost"].idxmax()]
+        headline = (f"Most lost records were lost at {top['phase']} ({int(top['lost'])} of "
+                    f"{int(top['n'])} that reached it, {_pct(top['rate'])}; median "
+                    f"{_num(top['median_days'], 0)} days there before the loss); "
+                    f"{len(stalled)} open records are stalled beyond the "
+                    f"{round(100 * stall_quantile)}th-percentile time in their phase.")
+    else:
+        headline = (f"No lost records; {len(stalled)} open records are stalled beyond the "
+                    f"{round(100 * stall_quantile)}th-percentile time in their phase.")
+    return LeakDetail(lost_by, stalled, thresholds_frame, headline, stall_quantile, tuple(notes))
+
+
+def leak_detail(engagement, *, stall_quantile: float = 0.9, min_moves: int = 10) -> LeakDetail:
+    """Where lost records were lost, and which open records have stalled.
+
+    Parameters
+    ----------
+    engagement
+        See the module docstring.
+    stall_quantile
+        The quantile of the time to the next phase (among records that moved on) beyond which an
+        open record counts as stalled (default 0.9).
+    min_moves
+        Fewest records that moved on from a phase for its threshold to be set.
+
+    Returns
+    -------
+    LeakDetail
+
+    Notes
+    -----
+    A lost record's phase is ``lost_at_phase``, or else the highest phase it reached. Its time
+    there = ``closed_at - reached_at[phase]`` in days. A phase's stall threshold is the
+    ``stall_quantile`` of ``reached_at[k+1] - reached_at[k]`` over records that reached both
+    (zero gaps, from records that entered at a later phase, left out; numpy's linear quantile).
+    An open record whose highest phase is k is stalled when ``as_of - reached_at[k]`` exceeds
+    it. The threshold is conditional on moving on: slow converters beyond it exist, but they
+    are the exception worth a phone call. Not for phases with very few movers (no threshold).
+    """
+    return _leak(_Funnel(engagement, None), stall_quantile, min_moves)
+
+
+# ------------------------------------------------------------------------- low-hanging fruit
+@dataclass(frozen=True, eq=False)
+class LowHangingFruit:
+    """The ranked low-hanging fruit of the engagement.
+
+    Attributes
+    ----------
+    table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
+        extra_revenue, action_hint``; the sized gains first (largest lower bound of the range
+        first), then the unsized findings.
+    verdict : the :class:`Verdict` (shortage / leak).
+    sizing, scan, leaks : the underlying results.
+    mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
+    all_mixes : every decomposition that was looked at (consecutive calendar years, each
+        attribute and transition); their ``simpsons_paradox`` flags read signs only.
+    today : one sentence with today's orders and revenue per horizon (and the revenue target
+        when ``revenue_per_year`` is set).
+    """
+
+    table: pd.DataFrame
+    verdict: Verdict
+    sizing: pd.DataFrame
+    scan: pd.DataFrame
+    mixes: list[MixRateResult]
+    leaks: LeakDetail
+    horizon: str
+    today: str = ""
+    all_mixes: list[MixRateResult] = field(default_factory=list)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table
+
+    def _repr_html_(self) -> str:
+        return _html("Low-hanging fruit", [self.verdict.headline, self.verdict.advice, self.today,
+                                           f"Extra orders and revenue per {self.horizon}; the "
+                                           f"gains overlap, do not add them up."],
+                     [self.table])
+
+    def __repr__(self) -> str:
+        return f"<LowHangingFruit {len(self.table)} items; {self.verdict.case}>"
+
+
+def _segment_gain(fun: _Funnel, row, codes: np.ndarray, labels: list[str], rng, draws: int,
+                  scale: float, confidence: float, later: np.ndarray, later_n: np.ndarray,
+                  later_x: np.ndarray) -> tuple[float, float, float]:
+    """Extra orders per horizon if a worse segment converted like the rest of the records."""
+    g = labels.index(row.segment)
+    i = fun.index(row.from_phase)
+    entries = fun.entries_per_day(i, within=codes == g) * scale
+    point = entries * (row.rest_rate - row.rate) * float(np.prod(later))
+    if not draws:
+        return point, np.nan, np.nan
+    seg = rng.beta(1 + row.successes, 1 + row.n - row.successes, size=draws)
+    rest = rng.beta(1 + row.rest_successes, 1 + row.rest_n - row.rest_successes, size=draws)
+    after = np.prod(rng.beta(1 + later_x, 1 + later_n - later_x, size=(draws, len(later_n))),
+                    axis=1)
+    sim = entries * (rest - seg) * after
+    lo, hi = (1 - confidence) / 2, (1 + confidence) / 2
+    return point, float(np.quantile(sim, lo)), float(np.quantile(sim, hi))
+
+
+def _hint_for_segment(attribute: str, segment: str, direction: str, action: str) -> str:
+    if attribute == action:
+        return (f"Move effort towards {segment}" if direction == "better" else
+                f"Move effort away from {segment}, or improve how its leads are qualified")
+    if attribute == "owner":
+        return (f"Learn from {segment}'s way of working" if direction == "better" else
+                f"Coach {segment} on this step")
+    return (f"Find out what makes {attribute} = {segment} convert {direction}")
+
+
+def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | None = None,
+                      benchmarks: pd.DataFrame | None = None,
+                      targets: Mapping[str, float] | None = None, period: str = "month",
+                      horizon: str = "year", draws: int = 4000, min_n: int = 30,
+                      alpha: float = 0.05, adjust: str = "fdr_bh", max_segments: int = 5,
+                      stall_quantile: float = 0.9, confidence: float = 0.9,
+                      action: str = "action") -> LowHangingFruit:
+    """The ranked list a consultant presents: sized bottlenecks, flagged segments, mix shifts
+    and stalled deals, with the shortage-or-leak verdict.
+
+    Parameters
+    ----------
+    engagement, window_days, seed, draws
+        See the module docstring.
+    benchmarks, targets, period, horizon, confidence, min_n
+        As in :func:`bottleneck_sizing`.
+    alpha, adjust
+        As in :func:`segment_scan` (and for the mix checks).
+    max_segments
+        How many flagged worse segments (largest sized gain first) and how many flagged better
+        segments (smallest adjusted p first) enter the list.
+    stall_quantile
+        As in :func:`leak_detail`.
+    action
+        The attribute holding the action/channel, for the hints.
+
+    Returns
+    -------
+    LowHangingFruit
+        ``table`` with ``rank, area, finding, evidence, extra_orders, extra_orders_low,
+        extra_orders_high, extra_revenue, action_hint``; ``verdict``; the underlying results.
+
+    Notes
+    -----
+    Items (``area``):
+
+    - ``bottleneck``: each transition with a positive gain at its own reference (target, else
+      benchmark, else best period; see :func:`bottleneck_sizing`);
+    - ``segment``: the flagged segments of :func:`segment_scan`; a worse segment is sized as
+      :math:`E_{k,s} (r_{rest} - r_s) \\prod_{j>k} r_j` (its entries per horizon brought to the
+      rest's rate), with a Monte Carlo range from the Beta posteriors; better segments are not
+      sized (copying them is a change of mix);
+    - ``mix``: Simpson's paradoxes found by :func:`mix_vs_rate` for every attribute and
+      transition between consecutive calendar years (each with ``min_n`` mature records), kept
+      when the pooled change is significant at ``alpha``, the CMH common odds ratio points the
+      other way, and the CMH p-value stays below ``alpha`` after adjusting (``adjust``) over
+      these paradox candidates;
+    - ``stalled``: phases with open records stalled beyond the threshold of :func:`leak_detail`.
+
+    Ranking: sized items by the lower end of their range (large *and* certain first), then by the
+    point estimate; unsized items follow (mix, better segments, stalled). The gains overlap (a
+    leaky owner is part of the proposal -> order rate): do not add them up.
+    """
+    fun = _Funnel(engagement, window_days)
+    max_segments = _check_count("max_segments", max_segments)
+    confidence = _check_fraction("confidence", confidence)
+    sizing = _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
+                     draws=draws, seed=seed, min_n=min_n, best_quantile=0.8, shrink=True,
+                     confidence=confidence, attributes=None)
+    verdict = _verdict(fun, sizing, targets, min_n, horizon)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the scan already warned via sizing
+        scan = _scan(fun, attributes=None, transitions=None, min_n=min_n, alpha=alpha,
+                     adjust=adjust)
+    leaks = _leak(fun, stall_quantile, 10)
+    scale = _PERIOD_DAYS[horizon]
+    avg_value = float(sizing["average_won_value"].iloc[0]) if len(sizing) else np.nan
+    early, _ = _halves(len(fun.transitions))
+    rows: list[dict] = []
+
+    for r in _preferred_rows(sizing).itertuples(index=False):
+        if not (np.isfinite(r.extra_orders) and r.extra_orders > 0):
+            continue
+        i = fun.index(r.from_phase)
+        label_a, label_b = fun.model.label(r.from_phase), fun.model.label(r.to_phase)
+        hint = (f"Build the early phases: raise {label_a} -> {label_b} (better targeting and "
+                f"qualification of leads)" if i in early else
+                f"Stop records dropping out between {label_a} and {label_b} (qualify earlier, "
+                f"follow up faster)")
+        rows.append({
+            "area": "bottleneck",
+            "finding": (f"{r.from_phase} -> {r.to_phase} converts {_pct(r.rate)} against "
+                        f"{_pct(r.reference_rate)} at the {r.reference.replace('_', ' ')}"),
+            "evidence": (f"n={r.n}, 95% CI {_pct(r.ci_low)} to {_pct(r.ci_high)}; reference: "
+                         f"{r.reference_detail}; {_num(r.entries_per_period)} records reach "
+                         f"{r.from_phase} per {period}"),
+            "extra_orders": r.extra_orders, "extra_orders_low": r.extra_orders_low,
+            "extra_orders_high": r.extra_orders_high, "extra_revenue": r.extra_revenue,
+            "action_hint": hint, "_p": np.nan, "_order": 0})
+
+    base = sizing.drop_duplicates(["from_phase", "to_phase"]).set_index("from_phase")
+    # a stream of its own, so the bottleneck rows equal bottleneck_sizing(seed=seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    segment_rows = []
+    for r in scan[scan["flagged"]].itertuples(index=False):
+        codes, labels = _codes_for(fun, r.attribute)
+        i = fun.index(r.from_phase)
+        later_rows = base.iloc[i + 1:]
+        sized = (np.nan, np.nan, np.nan)
+        if r.direction == "worse" and fun.index(r.to_phase) == i + 1:
+            sized = _segment_gain(fun, r, codes, labels, rng, draws, scale, confidence,
+                                  later_rows["rate"].to_numpy(float),
+                                  later_rows["n"].to_numpy(float),
+                                  later_rows["successes"].to_numpy(float))
+        segment_rows.append({
+            "area": "segment",
+            "finding": (f"{r.attribute} = {r.segment} converts {r.direction} at {r.from_phase} "
+                        f"-> {r.to_phase}: {_pct(r.rate)} vs {_pct(r.rest_rate)} for the rest"),
+            "evidence": (f"n={r.n}, difference {_points(r.diff)} (95% CI {_points(r.diff_ci_low)}"
+                         f" to {_points(r.diff_ci_high)}), adjusted p = {r.p_adjusted:.2g}"),
+            "extra_orders": sized[0], "extra_orders_low": sized[1], "extra_orders_high": sized[2],
+            "extra_revenue": sized[0] * avg_value,
+            "action_hint": _hint_for_segment(r.attribute, r.segment, r.direction, action),
+            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1})
+    # Worse segments compete on their sized gain, better ones (not sized) on their p-value:
+    # picking either by p-value alone lets the largest attribute crowd out a small, costly leak.
+    worse = sorted((s for s in segment_rows if s["_order"] == 1),
+                   key=lambda s: -np.nan_to_num(s["extra_orders"], nan=-np.inf))
+    better = [s for s in segment_rows if s["_order"] == 2]
+    rows += worse[:max_segments] + better[:max_segments]
+
+    all_mixes, kept = _mix_findings(fun, min_n=min_n, alpha=alpha, adjust=adjust)
+    for mix in kept:
+        top = mix.by_segment.loc[mix.by_segment["weight_change"].abs().idxmax()]
+        rows.append({
+            "area": "mix", "finding": mix.explanation.split(". ")[0] + ".",
+            "evidence": (f"rate effect {_points(mix.rate_effect)}, mix effect "
+                         f"{_points(mix.mix_effect)}; CMH p = {mix.stratified_test.p_value:.2g}, "
+                         f"pooled p = {mix.overall_test.p_value:.2g}"),
+            "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
+            "extra_revenue": np.nan,
+            "action_hint": (f"Judge each {mix.attribute} by its own rate; the share of "
+                            f"{top['segment']} moved from {_pct(top['weight_a'])} to "
+                            f"{_pct(top['weight_b'])}"),
+            "_p": mix.stratified_test.p_value, "_order": 1})
+
+    for t in leaks.thresholds.itertuples(index=False):
+        if t.stalled == 0:
+            continue
+        worth = f", together {_money(t.stalled_value)} in value" if t.stalled_value > 0 else ""
+        rows.append({
+            "area": "stalled",
+            "finding": (f"{t.stalled} open records at {t.phase} have not moved for longer than "
+                        f"{_num(t.threshold_days, 0)} days{worth}"),
+            "evidence": (f"threshold = {round(100 * stall_quantile)}th percentile of the time to "
+                         f"the next phase among {t.moved} records that moved on; {t.open} open "
+                         f"at {t.phase}"),
+            "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
+            "extra_revenue": np.nan,
+            "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
+            "_p": np.nan, "_order": 3})
+
+    table = pd.DataFrame(rows, columns=["area", "finding", "evidence", "extra_orders",
+                                        "extra_orders_low", "extra_orders_high", "extra_revenue",
+                                        "action_hint", "_p", "_order"])
+    sized_rows = table["extra_orders"].notna()
+    ranked = pd.concat([
+        table[sized_rows].assign(_key=table["extra_orders_low"].fillna(table["extra_orders"]))
+        .sort_values(["_key", "extra_orders"], ascending=False, kind="stable"),
+        table[~sized_rows].sort_values(["_order", "_p"], kind="stable", na_position="last"),
+    ], ignore_index=True)
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    ranked = ranked.drop(columns=["_p", "_order", "_key"], errors="ignore")
+    orders = fun.entries_per_day(len(fun.keys) - 1) * scale
+    today = f"Today: {_num(orders)} orders per {horizon}"
+    if np.isfinite(avg_value):
+        today += f", about {_money(orders * avg_value)} in revenue (average won deal {_money(avg_value)})"
+    goals = engagement.config.targets if targets is None else targets
+    if (goals or {}).get("revenue_per_year") is not None:
+        per_year = orders * avg_value * _PERIOD_DAYS["year"] / scale
+        today += (f"; revenue target {_money(goals['revenue_per_year'])} per year against "
+                  f"{_money(per_year)} today")
+    return LowHangingFruit(table=ranked, verdict=verdict, sizing=sizing, scan=scan, mixes=kept,
+                           leaks=leaks, horizon=horizon, today=today + ".", all_mixes=all_mixes)
+
+
+def _mix_findings(fun: _Funnel, *, min_n: int, alpha: float, adjust: str
+                  ) -> tuple[list[MixRateResult], list[MixRateResult]]:
+    """Every decomposition between consecutive calendar years, and the significant paradoxes."""
+    results: list[MixRateResult] = []
+    names = [n for n in _scan_attributes(fun, None)]
+    for i, j in fun.transitions:
+        codes, years = fun.period_codes(i, "year")
+        n, _ = fun.counts(i, j, codes, len(years))
+        usable = [y for y, m in zip(years, n, strict=True) if m >= min_n]
+        for a, b in zip(usable[:-1], usable[1:], strict=True):
+            if int(b) != int(a) + 1:
+                continue
+            for name in names:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = _mix(fun, name, i, j, a, b)
+                results.append(result)
+    candidates = []
+    for r in results:
+        test = r.stratified_test
+        if not (r.simpsons_paradox and test is not None and r.overall_test.p_value < alpha):
+            continue
+        # the within-segment change must itself point against the overall change
+        within = np.sign(np.log(test.estimate)) if test.estimate and test.estimate > 0 else 0
+        if within == -np.sign(r.total_change):
+            candidates.append(r)
+    if not candidates:
+        return results, []
+    p = adjust_p(np.array([r.stratified_test.p_value for r in candidates]), method=adjust)
+    return results, [r for r, q in zip(candidates, p, strict=True) if q < alpha]
