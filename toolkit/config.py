@@ -98,6 +98,8 @@ class EngagementConfig(BaseModel):
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
     duration_factors: dict[str, Any] | None = None
+    benchmark_stages: dict[str, str] | None = None
+    benchmarks_file: str | None = None
     report: dict[str, Any] = Field(default_factory=dict)
     pseudonymisation_salt_env: str = "FUNNEL_SALT"
 

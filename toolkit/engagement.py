@@ -74,6 +74,7 @@ class Engagement:
             cohort_window_days=cohort_window_days, segments=segments, targets=targets or {},
             kpis=kpis, timezone="Europe/Amsterdam", currency="EUR", unknown_stages="error",
             client="", description="", value_bands=None, costs=None, duration_factors=None,
+            benchmark_stages=None, benchmarks_file=None,
             report={}, pseudonymisation_salt_env="FUNNEL_SALT")
         engagement = cls(config, path=None, use_cache=False)
         dtype = engagement.phase_model.dtype

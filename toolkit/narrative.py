@@ -139,39 +139,50 @@ def diagnosis(fruit) -> str:
     return bullets(lines)
 
 
-def improvement(scenario, required: pd.DataFrame | None, experiment, change) -> str:
+def improvement(plan) -> str:
     """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
     lines = []
-    if scenario is not None:
-        orders = scenario.outcomes[scenario.outcomes["measure"] == "orders"].iloc[0]
-        lines.append(f"The scenario changes orders from {orders['baseline']:.1f} to "
-                     f"{orders['scenario']:.1f} per {orders['period']} (change "
-                     f"{orders['change_low']:+.1f} to {orders['change_high']:+.1f}; probability of "
-                     f"an increase {orders['prob_increase']:.0%}).")
-    if required is not None and len(required):
-        first = required[required["phase"] == required["phase"].iloc[0]]
+    if plan.scenario is not None:
+        orders = plan.scenario.outcomes[plan.scenario.outcomes["measure"] == "orders"].iloc[0]
+        top = plan.bottleneck
+        lines.append(f"Raising {top['from_phase']} → {top['to_phase']} from {_pct(top['rate'])} to "
+                     f"{_pct(top['reference_rate'])} changes orders from {orders['baseline']:.1f} "
+                     f"to {orders['scenario']:.1f} per {orders['period']} (change "
+                     f"{orders['change_low']:+.1f} to {orders['change_high']:+.1f}).")
+    else:
+        lines.append("No scenario: " + plan.explain("scenario"))
+    if plan.required is not None and len(plan.required):
+        first = plan.required[plan.required["phase"] == plan.required["phase"].iloc[0]]
         need, have = first["required_entries"].sum(), first["current_entries"].sum()
         lines.append(f"To meet the order target at current conversion the first phase needs "
                      f"{need:,.0f} entries a year against {have:,.0f} now.")
-    if experiment is not None:
-        lines.append(f"A test of that change needs {experiment.total_records:,} records; "
-                     + (f"at the current inflow it can be read after about "
-                        f"{experiment.weeks_until_readable:.0f} weeks (including the window)."
-                        if getattr(experiment, "weeks_until_readable", None) is not None
-                        and not math.isnan(experiment.weeks_until_readable) else ""))
-    if change is not None:
-        lines.append(change.verdict)
+    exp = plan.experiment
+    if exp is not None:
+        wait = getattr(exp, "weeks_until_readable", float("nan"))
+        lines.append(f"A test of a 2-point improvement needs {exp.total_records:,} records"
+                     + (f"; at the current inflow it can be read after about {wait:.0f} weeks "
+                        f"(window included)." if wait == wait else "."))
+    if plan.change is not None:
+        lines.append(plan.change.verdict)
     return bullets(lines)
 
 
-def steering(card: pd.DataFrame, alerts: pd.DataFrame, report) -> str:
+def steering(view) -> str:
     """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
     lines = []
+    card = view.card
+    if card is None:
+        return bullets(["No scorecard: " + view.explain("card")])
     judged = card[~card["status"].astype(str).str.startswith("no ")]
     bad = judged[judged["status"].astype(str).str.startswith("significantly")]
     lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
                  f"target" + (f": {', '.join(bad['kpi'])}." if len(bad) else "."))
-    lines.append(f"{len(alerts)} control-chart alert(s) on the steering conversion." if len(alerts)
-                 else "No control-chart alerts: the steering conversion moves within its limits.")
-    lines += list(report.headline)
+    if view.chart is None:
+        lines.append("No control chart: " + view.explain("chart"))
+    elif len(view.alerts):
+        lines.append(f"{len(view.alerts)} control-chart alert(s) on {view.steer_on}.")
+    else:
+        lines.append(f"No control-chart alerts: {view.steer_on} moves within its limits.")
+    if view.report is not None:
+        lines += list(view.report.headline)
     return bullets(lines)

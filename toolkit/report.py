@@ -1011,6 +1011,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
 
     Returns the paths under the keys `index`, `workbook`, `manifest` and `notebooks`.
     """
+    from .benchmarks import benchmarks_for
     from .diagnosis import low_hanging_fruit
 
     out = Path(out_dir)
@@ -1020,7 +1021,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     index = render_html(executed, out_dir=out,
                         title=f"{engagement.config.client or engagement.name}: commercial process",
                         engagement_name=engagement.name)
-    fruit = low_hanging_fruit(engagement, seed=seed)
+    fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement), seed=seed)
     workbook = write_workbook(engagement, out_path=out / f"{engagement.name}.xlsx",
                               extra_sheets={"Low-hanging fruit": fruit.table,
                                             "Segment scan": fruit.scan})

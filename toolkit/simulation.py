@@ -66,7 +66,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special, stats
 
-from .exceptions import ConfigError, DataError
+from .exceptions import ConfigError, DataError, ToolkitError
 from .funnel import cohort_conversion, reached_at
 from .stats import minimum_detectable_effect, power_two_rates, rate_ci, two_rate_test
 
@@ -80,6 +80,8 @@ __all__ = [
     "entries_per_week",
     "evaluate_change",
     "ChangeEvaluation",
+    "plan_improvement",
+    "ImprovementPlan",
 ]
 
 # A data start in a month's first days (New Year's Day, a weekend before the first record) still
@@ -1460,3 +1462,89 @@ def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | 
     return (f"No detectable change in {step} (estimate {row['estimate'] * 100:+.1f} points, "
             f"{interval}, {_format_p(row['p_value'])}; {words}); with these volumes an effect "
             f"below {_points(mde)} points cannot be seen.")
+
+
+@dataclass
+class ImprovementPlan:
+    """Step 6 in one object: the top bottleneck, what raising it is worth, the volume the order
+    target needs, the test that would show it, and the evaluation of a past change.
+
+    A part the data cannot carry is None, and `problems[part]` says why (e.g. less than a month
+    of history): the notebook shows the reason instead of failing.
+    """
+
+    bottleneck: pd.Series | None
+    scenario: WhatIfResult | None
+    required: pd.DataFrame | None
+    experiment: ExperimentSize | None
+    mde: pd.DataFrame | None
+    change: ChangeEvaluation | None
+    problems: dict[str, str]
+
+    def explain(self, part: str) -> str:
+        return self.problems.get(part, "")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        parts = ["bottleneck", "scenario", "required", "experiment", "mde", "change"]
+        return pd.DataFrame([{"part": p, "computed": getattr(self, p) is not None,
+                              "why_not": self.problems.get(p, "")} for p in parts])
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
+
+def plan_improvement(engagement, *, change_date: Any = None, uplift: float | str = "+2pp",
+                     benchmarks: pd.DataFrame | None = None, seed: int = 0) -> ImprovementPlan:
+    """Everything step 6 computes, each part guarded so that small or short data degrade to a
+    stated reason rather than an error. See `what_if`, `required_volume`, `experiment_size`,
+    `mde_table` and `evaluate_change` for the parts."""
+    from .diagnosis import bottleneck_sizing
+
+    problems: dict[str, str] = {}
+
+    def attempt(part: str, func):
+        try:
+            return func()
+        except ToolkitError as exc:
+            problems[part] = str(exc)
+            return None
+
+    sizing = attempt("bottleneck", lambda: bottleneck_sizing(engagement, benchmarks=benchmarks,
+                                                              seed=seed))
+    top = None
+    if sizing is not None:
+        usable = sizing[sizing["reference_rate"].notna() & sizing["rate"].notna()]
+        if len(usable):
+            top = usable.iloc[0]
+        else:
+            problems["bottleneck"] = ("no transition has enough mature records to compare with a "
+                                      "reference: too few records to conclude")
+    scenario = experiment = mde = None
+    if top is not None:
+        step = (top["from_phase"], top["to_phase"])
+        scenario = attempt("scenario", lambda: what_if(
+            engagement, rates={step: top["reference_rate"]}, seed=seed))
+        experiment = attempt("experiment", lambda: experiment_size(
+            top["rate"], uplift=uplift,
+            entries_per_week=entries_per_week(engagement, top["from_phase"]),
+            window_days=engagement.config.cohort_window_days))
+        mde = attempt("mde", lambda: mde_table(top["rate"]))
+    else:
+        for part in ("scenario", "experiment", "mde"):
+            problems[part] = "no bottleneck could be sized: " + problems.get("bottleneck", "")
+    target = engagement.config.targets.get("orders_per_month")
+    required = None
+    if target is None:
+        problems["required"] = "no `orders_per_month` under `targets` in the engagement YAML"
+    else:
+        required = attempt("required", lambda: required_volume(engagement, orders=target,
+                                                               per="month", seed=seed))
+    change = None
+    if change_date in (None, ""):
+        problems["change"] = "no change date given (parameter `change_date`)"
+    else:
+        change = attempt("change", lambda: evaluate_change(
+            engagement, change_date=change_date, from_phase=engagement.phase_model.keys[0]))
+    return ImprovementPlan(bottleneck=top, scenario=scenario, required=required,
+                           experiment=experiment, mde=mde, change=change, problems=problems)

@@ -47,6 +47,8 @@ __all__ = [
     "LANEY_THRESHOLD",
     "MIN_TRIALS",
     "monthly_kpis",
+    "steering_view",
+    "SteeringView",
 ]
 
 CHART_TYPES = ("auto", "p", "laney")
@@ -1021,3 +1023,68 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     frame = compute_kpis(engagement, kpis=chosen, period="month")
     frame = frame[frame["n"].fillna(0) > 0]
     return frame.sort_values(["kpi", "period"]).reset_index(drop=True)
+
+
+@dataclass
+class SteeringView:
+    """Step 7 in one object: monthly KPIs, the scorecard, the control chart of the steering
+    conversion with its alerts, and the period report. A part the data cannot carry is None and
+    `problems[part]` says why."""
+
+    monthly: pd.DataFrame
+    card: pd.DataFrame | None
+    steer_on: str | None
+    chart: pd.DataFrame | None
+    alerts: pd.DataFrame
+    report: PeriodReport | None
+    problems: dict[str, str]
+
+    def explain(self, part: str) -> str:
+        return self.problems.get(part, "")
+
+
+def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0
+                  ) -> SteeringView:
+    """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
+    step 5, `conversion_<from>_<to>`)."""
+    from .exceptions import ToolkitError
+
+    problems: dict[str, str] = {}
+    monthly = monthly_kpis(engagement)
+    card = chart = report = None
+    alerts = pd.DataFrame(columns=["period", "rule", "description", "rate", "center", "z",
+                                   "direction", "severity"])
+    if monthly.empty:
+        problems["card"] = problems["chart"] = problems["report"] = (
+            "no month has mature records yet: too few records to conclude")
+        return SteeringView(monthly, None, None, None, alerts, None, problems)
+    try:
+        card = scorecard(monthly)
+    except ToolkitError as exc:
+        problems["card"] = str(exc)
+    if steer_on is None:
+        from .diagnosis import bottleneck_sizing
+        try:
+            sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
+            usable = sizing.dropna(subset=["rate", "reference_rate"])
+            if len(usable):
+                top = usable.iloc[0]
+                steer_on = f"conversion_{top['from_phase']}_{top['to_phase']}"
+            else:
+                problems["chart"] = ("too few mature records to choose a conversion to steer on "
+                                     "(no transition could be compared with a reference)")
+        except ToolkitError as exc:
+            problems["chart"] = f"no bottleneck to steer on: {exc}"
+    if steer_on is not None:
+        series = monthly[monthly["kpi"] == steer_on]
+        try:
+            chart = control_chart(series)
+            alerts = run_rules(chart)
+        except ToolkitError as exc:
+            problems["chart"] = f"{steer_on}: {exc}"
+        try:
+            period = series["period"].max() if len(series) else None
+            report = period_report(monthly, alerts, period=period)
+        except ToolkitError as exc:
+            problems["report"] = str(exc)
+    return SteeringView(monthly, card, steer_on, chart, alerts, report, problems)

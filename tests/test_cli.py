@@ -1,0 +1,107 @@
+"""The `funnel` command end to end: start an engagement, validate good and broken ones, run the
+seven steps into a report and look at it in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import DEMO, SALESFORCE
+
+from toolkit.cli import main
+from toolkit.report import check_report
+
+FUNNEL = [sys.executable, "-m", "toolkit"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*FUNNEL, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_help_on_every_command():
+    for command in ("new", "validate", "kpis", "run", "demo"):
+        result = run(command, "--help")
+        assert result.returncode == 0 and "usage: funnel" in result.stdout
+
+
+def test_wrong_arguments_get_a_clear_answer(tmp_path):
+    result = run("run", DEMO / "engagement.yaml", "--steps", "9")
+    assert result.returncode == 2 and "steps must be within 1-7" in result.stderr
+    result = run("validate", tmp_path / "missing.yaml")
+    assert result.returncode == 2
+    assert "engagement file not found" in result.stderr and "funnel new NAME" in result.stderr
+    result = run("kpis", DEMO / "engagement.yaml", "--out", tmp_path / "k.json")
+    assert result.returncode == 2 and "--out must end in .csv or .xlsx" in result.stderr
+
+
+def test_new_writes_a_commented_template_and_a_gitignore(tmp_path, capsys):
+    assert main(["new", "acme", "--folder", str(tmp_path)]) == 0
+    folder = tmp_path / "acme"
+    text = (folder / "engagement.yaml").read_text()
+    assert "name: acme" in text and "TODO" in text and "stage_mapping:" in text
+    assert (folder / ".gitignore").read_text().splitlines()[1] == "*"
+    assert "funnel validate" in capsys.readouterr().out
+    assert main(["new", "acme", "--folder", str(tmp_path)]) == 2  # never overwrite silently
+
+
+def test_validate_a_broken_engagement_names_the_key_and_fails(tmp_path):
+    path = tmp_path / "engagement.yaml"
+    path.write_text((DEMO / "engagement.yaml").read_text().replace(
+        "shape: history", "shape: histroy").replace("path: crm_fasehistorie.csv",
+                                                    f"path: {DEMO / 'crm_fasehistorie.csv'}"))
+    result = run("validate", path)
+    assert result.returncode == 2
+    assert "sources[0].shape" in result.stderr and "'histroy'" in result.stderr
+
+
+def test_validate_demo_json_reconciles():
+    result = run("validate", DEMO / "engagement.yaml", "--json")
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    for row in report["reconciliation"]:
+        assert row["rows_in"] == row["rows_used"] + row["rows_quarantined"]
+    assert report["records"] == 12000
+
+
+def _check_screenshots(index, tmp_path):
+    if not shutil.which("chromium") and not shutil.which("chromium-browser"):
+        pytest.fail("install chromium (apt-get install chromium): the report must be looked at")
+    check = check_report(index, screenshot=tmp_path / "report.png")
+    assert check.ok, check.problems
+    assert check.images >= 5
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    return check
+
+
+def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
+    out = tmp_path / "report"
+    result = run("run", DEMO / "engagement.yaml", "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for page in ("index.html", "01_baseline.html", "07_steering.html", "manifest.json",
+                 "demo-van-dijk.xlsx"):
+        assert (out / page).exists(), page
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["parameters"]["steps"]) == 7
+    _check_screenshots(out / "index.html", tmp_path)
+
+
+def test_a_salesforce_engagement_from_funnel_new_runs_end_to_end(tmp_path):
+    """Small data: every step must degrade gracefully instead of crashing or claiming."""
+    assert main(["new", "sf", "--folder", str(tmp_path), "--preset", "salesforce", "--history",
+                 str(SALESFORCE / "OpportunityHistory.csv"), "--records",
+                 str(SALESFORCE / "Opportunity.csv")]) == 0
+    path = tmp_path / "sf" / "engagement.yaml"
+    assert run("validate", path).returncode == 0
+    out = tmp_path / "report"
+    result = run("run", path, "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (out / "04_measurement.html").read_text(encoding="utf-8")
+    assert "Too few mature records to conclude" in html
+    verdict = (out / "05_diagnosis.html").read_text(encoding="utf-8")
+    assert "insufficient data" in verdict or "too few" in verdict.lower()
+    assert os.path.getsize(out / "sf.xlsx") > 5000

@@ -1,0 +1,63 @@
+"""Published funnel benchmarks, mapped onto an engagement's phases: "compare with the market"."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .exceptions import ConfigError
+from .paths import PACKAGE_DATA
+
+__all__ = ["BENCHMARKS_FILE", "load_benchmarks", "benchmarks_for"]
+
+BENCHMARKS_FILE = PACKAGE_DATA / "funnel_benchmarks.csv"
+_COLUMNS = ["from_stage", "to_stage", "low", "typical", "high", "context", "source"]
+
+
+def load_benchmarks(path=None) -> pd.DataFrame:
+    """The benchmark table (shipped default, or a firm's own file with the same columns)."""
+    path = BENCHMARKS_FILE if path is None else path
+    table = pd.read_csv(path)
+    missing = [c for c in _COLUMNS if c not in table.columns]
+    if missing:
+        raise ConfigError(f"benchmark file lacks column(s) {missing}", file=str(path),
+                          fix=f"use the columns {_COLUMNS} (see {BENCHMARKS_FILE.name})")
+    return table
+
+
+def benchmarks_for(engagement, *, path=None) -> pd.DataFrame:
+    """Benchmarks for the engagement's transitions, through its `benchmark_stages` mapping.
+
+    Returns `from_phase, to_phase, low, typical, high, sources, n_sources`: per transition the
+    median over the matching published rows (sources disagree; the median is the fair summary and
+    `sources` lists them all). Empty when the engagement maps no phases.
+
+    Notes
+    -----
+    A benchmark says where comparable firms are, with different stage definitions: use it to see
+    whether a gap is plausible, and size improvements against the client's own best periods first.
+    """
+    mapping = engagement.config.benchmark_stages or {}
+    model = engagement.phase_model
+    unknown = [k for k in mapping if k not in model.keys]
+    if unknown:
+        raise ConfigError(f"benchmark_stages names phases {unknown} that are not in the model",
+                          file=str(engagement.path), key="benchmark_stages",
+                          fix=f"use phase keys {model.keys}")
+    table = load_benchmarks(path or engagement.config.benchmarks_file)
+    rows = []
+    for a, b in model.transitions():
+        if a not in mapping or b not in mapping:
+            continue
+        hit = table[(table["from_stage"] == mapping[a]) & (table["to_stage"] == mapping[b])]
+        if hit.empty:
+            continue
+        rows.append({"from_phase": a, "to_phase": b, "low": hit["low"].median(),
+                     "typical": hit["typical"].median(), "high": hit["high"].median(),
+                     "source": "; ".join(hit["source"].astype(str)),
+                     "n_sources": len(hit)})
+    out = pd.DataFrame(rows, columns=["from_phase", "to_phase", "low", "typical", "high",
+                                      "source", "n_sources"])
+    # A source giving only a range still has a midpoint to compare with.
+    mid = (out["low"] + out["high"]) / 2
+    out["typical"] = out["typical"].where(out["typical"].notna(), mid).astype(float)
+    return out
