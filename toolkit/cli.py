@@ -153,9 +153,8 @@ def _load(path: str):
 
 def _validation(engagement) -> dict:
     audit = engagement.audit()
-    q = engagement.quarantine
-    reasons = (q["reason"].astype(str).str.replace(r"row \d+", "row N", regex=True)
-               .str.replace(r"'[^']*'", "'…'", regex=True).value_counts())
+    from .loading import quarantine_summary
+    reasons = quarantine_summary(engagement.quarantine).groupby("reason", sort=False)["rows"].sum()
     return {
         "engagement": engagement.name,
         "as_of": str(engagement.as_of),

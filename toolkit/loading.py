@@ -22,7 +22,8 @@ from .parsing import parse_dates, parse_flags, parse_numbers
 from .phases import IGNORE, LOST, PhaseModel, normalise_stage
 from .presets import preset_defaults
 
-__all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "QUARANTINE_COLUMNS",
+__all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quarantine_summary",
+           "QUARANTINE_COLUMNS",
            "EVENT_COLUMNS", "STAGE_LOG_COLUMNS"]
 
 QUARANTINE_COLUMNS = ["source", "file", "source_row", "record_id", "column", "value", "reason"]
@@ -745,3 +746,15 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log, quarantine=q.frame(),
                         reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
+
+
+def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Quarantined rows counted per kind of reason (row numbers and quoted values folded), e.g.
+    all "duplicate of row N" together. Columns `source, reason, rows`, most rows first."""
+    kind = (quarantine["reason"].astype(str)
+            .str.replace(r"row \d+", "row N", regex=True)
+            .str.replace(r"^(unparseable date|unparseable number|unknown stage|stage|lost-at stage) "
+                         r"'[^']*'", r"\1 '…'", regex=True))
+    out = (quarantine.assign(reason=kind).groupby(["source", "reason"]).size().rename("rows")
+           .reset_index().sort_values("rows", ascending=False, kind="stable"))
+    return out.reset_index(drop=True)
