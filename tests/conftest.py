@@ -45,3 +45,24 @@ def history_engagement(tmp_path):
                   "columns": HISTORY_COLUMNS, "date_format": "dmy", **source_extra}
         return write_engagement(tmp_path, [source])
     return make
+
+
+SALESFORCE_PHASES = [{"key": "prospect", "label": "Prospecting"},
+                     {"key": "qualified", "label": "Qualification"},
+                     {"key": "proposal", "label": "Proposal/Price Quote"},
+                     {"key": "negotiation", "label": "Negotiation/Review"},
+                     {"key": "order", "label": "Closed Won"}]
+SALESFORCE_MAPPING = {"Prospecting": "prospect", "Qualification": "qualified",
+                      "Needs Analysis": "qualified", "Value Proposition": "qualified",
+                      "Id. Decision Makers": "qualified", "Perception Analysis": "qualified",
+                      "Proposal/Price Quote": "proposal", "Negotiation/Review": "negotiation",
+                      "Closed Won": "won", "Closed Lost": "lost"}
+
+
+def write_salesforce_engagement(folder: Path) -> Path:
+    """The real Salesforce sample (read from ../shared) through the Salesforce preset."""
+    return write_engagement(folder, [{
+        "name": "opportunities", "shape": "history", "preset": "salesforce",
+        "path": str(SALESFORCE / "OpportunityHistory.csv"),
+        "records": {"path": str(SALESFORCE / "Opportunity.csv")}}],
+        phases=SALESFORCE_PHASES, stage_mapping=SALESFORCE_MAPPING)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SALESFORCE, write_engagement
+from conftest import write_salesforce_engagement
 
 from toolkit import Engagement
 from toolkit.diagnosis import (
@@ -255,20 +255,7 @@ def test_too_few_records_to_conclude():
 
 
 def test_salesforce_sample_is_too_small_to_conclude(tmp_path):
-    path = write_engagement(tmp_path, [{
-        "name": "opportunities", "shape": "history", "preset": "salesforce",
-        "path": str(SALESFORCE / "OpportunityHistory.csv"),
-        "records": {"path": str(SALESFORCE / "Opportunity.csv")}}],
-        phases=[{"key": "prospect", "label": "Prospecting"},
-                {"key": "qualified", "label": "Qualification"},
-                {"key": "proposal", "label": "Proposal/Price Quote"},
-                {"key": "negotiation", "label": "Negotiation/Review"},
-                {"key": "order", "label": "Closed Won"}],
-        stage_mapping={"Prospecting": "prospect", "Qualification": "qualified",
-                       "Needs Analysis": "qualified", "Value Proposition": "qualified",
-                       "Id. Decision Makers": "qualified", "Perception Analysis": "qualified",
-                       "Proposal/Price Quote": "proposal", "Negotiation/Review": "negotiation",
-                       "Closed Won": "won", "Closed Lost": "lost"})
+    path = write_salesforce_engagement(tmp_path)
     e = Engagement.from_yaml(path, use_cache=False)
     assert len(e.records) == 36
     v = shortage_or_leak(e)

@@ -7,7 +7,7 @@ import csv
 
 import pandas as pd
 import pytest
-from conftest import SALESFORCE, write_engagement
+from conftest import SALESFORCE, write_engagement, write_salesforce_engagement
 
 from toolkit import Engagement
 from toolkit.exceptions import DataError, UnknownStageError
@@ -240,20 +240,7 @@ def test_snapshot_xlsx_with_excel_serial_dates(tmp_path):
 
 @pytest.fixture
 def salesforce(tmp_path):
-    path = write_engagement(tmp_path, [{
-        "name": "opportunities", "shape": "history", "preset": "salesforce",
-        "path": str(SALESFORCE / "OpportunityHistory.csv"),
-        "records": {"path": str(SALESFORCE / "Opportunity.csv")}}],
-        phases=[{"key": "prospect", "label": "Prospecting"},
-                {"key": "qualified", "label": "Qualification"},
-                {"key": "proposal", "label": "Proposal/Price Quote"},
-                {"key": "negotiation", "label": "Negotiation/Review"},
-                {"key": "order", "label": "Closed Won"}],
-        stage_mapping={"Prospecting": "prospect", "Qualification": "qualified",
-                       "Needs Analysis": "qualified", "Value Proposition": "qualified",
-                       "Id. Decision Makers": "qualified", "Perception Analysis": "qualified",
-                       "Proposal/Price Quote": "proposal", "Negotiation/Review": "negotiation",
-                       "Closed Won": "won", "Closed Lost": "lost"})
+    path = write_salesforce_engagement(tmp_path)
     return load(path)
 
 

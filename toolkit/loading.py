@@ -485,15 +485,8 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *, model: PhaseMo
                                 key=key, required=False)
         out = out.loc[frame["_record_id"].astype("string")]
         out["created_at"] = created.to_numpy()
-    if "value" in cols:
-        col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        out["value"] = parse_numbers(frame[col], decimal=reading.get("decimal"),
-                                     thousands=reading.get("thousands"), file=file,
-                                     column=col).values.to_numpy()
-    attrs = _attributes(frame, reading.get("attributes", {}), file=file,
-                        key=f"sources[{name}].records", personal=personal, salt=salt)
-    for col in attrs.columns:
-        out[col] = attrs[col].to_numpy()
+    _add_value_and_attributes(out, frame, reading, file=file, key=key,
+                              attr_key=f"sources[{name}].records", personal=personal, salt=salt)
     file_outcome = None
     if "is_closed" in cols and "is_won" in cols:
         closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
@@ -645,16 +638,25 @@ def _row_records(frame: pd.DataFrame, settings: dict, q: _Quarantine, state: pd.
             vals = pd.Series(p.values.to_numpy(), index=idx)
             records[role] = vals if role == "created_at" else records[role].where(
                 records[role].notna(), vals)
+    _add_value_and_attributes(records, frame, settings, file=file, key=key,
+                              attr_key=f"sources[{name}]", personal=personal, salt=salt)
+    return records
+
+
+def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, settings: dict, *,
+                              file: str, key: str, attr_key: str, personal: list[str],
+                              salt: str) -> None:
+    """Fill `target` (one row per row of `frame`) with the amount and the segment attributes."""
+    cols = settings["columns"]
     if "value" in cols:
         col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        records["value"] = parse_numbers(frame[col], decimal=settings.get("decimal"),
-                                         thousands=settings.get("thousands"), file=file,
-                                         column=col).values.to_numpy()
-    attrs = _attributes(frame, settings.get("attributes", {}), file=file,
-                        key=f"sources[{name}]", personal=personal, salt=salt)
+        target["value"] = parse_numbers(frame[col], decimal=settings.get("decimal"),
+                                        thousands=settings.get("thousands"), file=file,
+                                        column=col).values.to_numpy()
+    attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
+                        personal=personal, salt=salt)
     for col in attrs.columns:
-        records[col] = attrs[col].to_numpy()
-    return records
+        target[col] = attrs[col].to_numpy()
 
 
 def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
