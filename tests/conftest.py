@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+
+
+def _find_shared() -> Path:
+    """The team's shared folder (samples, reference): beside the clone in CI and in the work tree;
+    FUNNEL_SHARED points elsewhere (e.g. for a clone in a temporary folder)."""
+    candidates = [os.environ.get("FUNNEL_SHARED"), REPO.parent / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "samples").is_dir():
+            return Path(candidate)
+    return REPO.parent / "shared"  # tests that need it then fail naming this path
+
+
+SHARED = _find_shared()
 SALESFORCE = SHARED / "samples" / "salesforce_opportunity_history"
 DEMO = REPO / "data" / "demo"
 
