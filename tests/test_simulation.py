@@ -376,3 +376,19 @@ def test_evaluate_change_errors_name_the_fix(stepped):
         evaluate_change(stepped, change_date="2024-01-01", from_phase="leads")
     with pytest.raises(DataError, match="mature cohorts only on side"):
         evaluate_change(stepped, change_date="2025-01-15", from_phase="lead")
+
+
+def test_what_if_forward_then_backward_returns_the_input(hand):
+    """Forward: a scenario's orders from planned rates and volume. Backward: the volume those
+    orders require at the same rates. The round trip gives back the volume put in."""
+    planned = {"target->lead": 0.6, "lead->order": 0.5}
+    forward = what_if(hand, rates=planned, volumes={"target": 1.5})
+    table = forward.table.set_index("phase")
+    orders = forward.outcomes.set_index("measure").loc["orders", "scenario"]
+    # 15 targets x 0.6 x 0.5 = 4.5 orders a month
+    assert orders == pytest.approx(4.5)
+    back = required_volume(hand, orders=orders, per="month", seasonal=False,
+                           rates={("target", "lead"): 0.6, ("lead", "order"): 0.5})
+    need = back.groupby("phase")["required_entries"].sum()
+    assert need["target"] == pytest.approx(table.loc["target", "scenario_entries"])
+    assert need["lead"] == pytest.approx(table.loc["lead", "scenario_entries"])
