@@ -117,6 +117,15 @@ class EngagementConfig(BaseModel):
             raise ValueError(f"source names must be unique; give each a `name:` ({doubles} repeat)")
         return self
 
+    @model_validator(mode="after")
+    def _phase_model_valid(self) -> EngagementConfig:
+        # The phase model's own rules (order, unique keys, mapping targets), reported as YAML keys.
+        try:
+            PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
+
     def phase_model(self) -> PhaseModel:
         return PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
 
@@ -181,7 +190,8 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
             lines.append(f"key `{_key_path(err['loc']) or '<top>'}`: {msg}{shown}. "
                          f"Fix: {_fix_for(err, keys)}")
         first = exc.errors()[0]
-        raise ConfigError(
+        error = ConfigError(
             "\n  ".join([f"{len(lines)} problem(s) in the engagement file:"] + lines),
-            file=str(path), key=_key_path(first["loc"]) or None,
-        ) from None
+            file=str(path))
+        error.key = _key_path(first["loc"]) or None  # for callers; the text names every key
+        raise error from None

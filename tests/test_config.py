@@ -1,0 +1,88 @@
+"""Every mistake an analyst can make in the engagement YAML gets an answer that names the file,
+the key path, the value and the fix."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import MAPPING, PHASES
+
+from toolkit import Engagement
+from toolkit.exceptions import ConfigError
+
+SOURCE = {"path": "h.csv", "shape": "history",
+          "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}}
+
+
+def write(tmp_path, doc=None, text=None):
+    path = tmp_path / "engagement.yaml"
+    if text is None:
+        base = {"name": "t", "phases": PHASES, "stage_mapping": MAPPING, "sources": [SOURCE]}
+        base.update(doc or {})
+        text = yaml.safe_dump({k: v for k, v in base.items() if v is not None}, sort_keys=False)
+    path.write_text(text)
+    (tmp_path / "h.csv").write_text("Deal;Fase;Datum\nD1;Suspect;13-01-2025\n")
+    return path
+
+
+def test_unknown_key_gets_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError, match=r"(?s)engagement.yaml.*key `stage_maping`: Extra inputs are "
+                                          r"not permitted.*Fix: remove it or rename it to "
+                                          r"'stage_mapping'"):
+        Engagement.from_yaml(write(tmp_path, {"stage_maping": {}}))
+
+
+def test_missing_key_says_add_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"key `phases`: Field required.*Fix: add this key"):
+        Engagement.from_yaml(write(tmp_path, {"phases": None}))
+
+
+def test_stage_mapped_to_an_unknown_phase_lists_the_phases(tmp_path):
+    mapping = {**MAPPING, "Demo": "demo_phase"}
+    with pytest.raises(ConfigError, match=r"stage 'Demo' maps to 'demo_phase', which is not a "
+                                          r"phase key; allowed are \["):
+        Engagement.from_yaml(write(tmp_path, {"stage_mapping": mapping}))
+
+
+def test_bad_phase_key_explains_the_rule(tmp_path):
+    phases = [{"key": "Lead Phase", "label": "x"}, {"key": "order", "label": "y"}]
+    with pytest.raises(ConfigError, match=r"key `phases\[0\].key`: phase key 'Lead Phase' must be "
+                                          r"lower-case"):
+        Engagement.from_yaml(write(tmp_path, {"phases": phases}))
+
+
+def test_one_phase_is_not_a_process(tmp_path):
+    with pytest.raises(ConfigError, match="at least two phases"):
+        Engagement.from_yaml(write(tmp_path, {"phases": [{"key": "order", "label": "Order"}],
+                                              "stage_mapping": {"Gewonnen": "won"}}))
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"engagement.yaml: line \d+, column \d+: not valid YAML.*"
+                                          r"Fix: check the indentation"):
+        Engagement.from_yaml(write(tmp_path, text="name: t\nphases:\n  - key: [lead\n"))
+
+
+def test_wrong_column_role_suggests_the_right_one(tmp_path):
+    source = {**SOURCE, "columns": {**SOURCE["columns"], "created": "Aangemaakt"}}
+    with pytest.raises(ConfigError, match=r"(?s)key `sources\[0\]`.*'created' is not a column role; "
+                                          r"did you mean 'created_at'\?"):
+        Engagement.from_yaml(write(tmp_path, {"sources": [source]}))
+
+
+def test_duplicate_source_names(tmp_path):
+    with pytest.raises(ConfigError, match=r"source names must be unique.*\['h'\]"):
+        Engagement.from_yaml(write(tmp_path, {"sources": [SOURCE, SOURCE]}))
+
+
+def test_unknown_shape_lists_the_shapes(tmp_path):
+    with pytest.raises(ConfigError, match=r"key `sources\[0\].shape`: Input should be 'history', "
+                                          r"'wide' or 'snapshot' \(got 'histroy'\)"):
+        Engagement.from_yaml(write(tmp_path, {"sources": [{**SOURCE, "shape": "histroy"}]}))
+
+
+def test_missing_file_names_the_path_and_the_fix(tmp_path):
+    with pytest.raises(Exception, match=r"nope.csv: file not found. Fix: check `path`"):
+        Engagement.from_yaml(write(tmp_path, {"sources": [{**SOURCE, "path": "nope.csv"}]}))
+    with pytest.raises(ConfigError, match=r"elsewhere.yaml: engagement file not found.*funnel new"):
+        Engagement.from_yaml(tmp_path / "elsewhere.yaml")
