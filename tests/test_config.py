@@ -39,7 +39,8 @@ def test_missing_key_says_add_it(tmp_path):
 
 def test_stage_mapped_to_an_unknown_phase_lists_the_phases(tmp_path):
     mapping = {**MAPPING, "Demo": "demo_phase"}
-    with pytest.raises(ConfigError, match=r"stage 'Demo' maps to 'demo_phase', which is not a "
+    with pytest.raises(ConfigError, match=r"key `stage_mapping`: stage 'Demo' maps to 'demo_phase', "
+                                          r"which is not a "
                                           r"phase key; allowed are \["):
         Engagement.from_yaml(write(tmp_path, {"stage_mapping": mapping}))
 

@@ -273,3 +273,10 @@ def test_salesforce_sample_loads_through_its_preset(salesforce):
     assert "lead_source" in e.segments
     # many rows share one bulk timestamp: the audit says so
     assert e.audit().findings.set_index("check").loc["bulk_timestamp", "records"] >= 20
+
+
+def test_unknown_stage_spellings_are_counted_together(history_engagement):
+    path = history_engagement(["D1;Demo;04-01-2025 09:00;", "D2;DEMO ;04-01-2025 09:00;",
+                               "D3;demo;05-01-2025 09:00;", "D4;Demo;05-01-2025 09:00;"])
+    with pytest.raises(UnknownStageError, match=r"1 CRM stage\(s\).*'Demo' \(4 rows\)"):
+        load(path)

@@ -123,7 +123,9 @@ class EngagementConfig(BaseModel):
         try:
             PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
         except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+            msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            key = "stage_mapping" if msg.startswith("stage") else "phases"
+            raise ValueError(f"[{key}] {msg}") from None
         return self
 
     def phase_model(self) -> PhaseModel:
@@ -184,6 +186,11 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
         keys = _all_keys()
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
+            loc = err["loc"]
+            if msg.startswith("[") and "] " in msg:  # a model-level rule that knows its key
+                key, msg = msg[1:].split("] ", 1)
+                loc = (key,)
+                err = {**err, "loc": loc}
             value = err.get("input")
             shown = "" if err.get("type") == "missing" or isinstance(value, dict | list) else (
                 f" (got {value!r})")

@@ -230,8 +230,7 @@ def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unkno
     unknown_mask = target.isna()
     if unknown_mask.any():
         if unknown == "error":
-            counts = frame.loc[unknown_mask, "_stage"].map(lambda s: " ".join(str(s).split()))
-            raise UnknownStageError(file, stage_col, counts.value_counts().to_dict(),
+            raise UnknownStageError(file, stage_col, _stage_counts(frame.loc[unknown_mask, "_stage"]),
                                     engagement=engagement)
         frame = quarantine.add(frame, unknown_mask,
                                "unknown stage " + frame["_stage"].map(repr) + " (not in stage_mapping)",
@@ -241,6 +240,15 @@ def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unkno
     return quarantine.add(frame, frame["_target"] == IGNORE,
                           "stage " + frame["_stage"].map(repr) + " is declared `ignore`",
                           column=stage_col, values=frame["_stage"])
+
+
+def _stage_counts(stages: pd.Series) -> dict[str, int]:
+    """Rows per unknown stage, spellings that differ only in case or spaces counted together under
+    the most common one (the mapping ignores those differences too)."""
+    spelled = stages.map(lambda s: " ".join(str(s).split()))
+    counts = spelled.groupby(spelled.map(normalise_stage)).agg(
+        rows="size", name=lambda v: v.value_counts().index[0])
+    return dict(zip(counts["name"], counts["rows"].astype(int), strict=True))
 
 
 def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,

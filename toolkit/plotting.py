@@ -67,6 +67,8 @@ __all__ = [
     "plot_scorecard",
     "plot_kpi_tree",
     "plot_mix_vs_rate",
+    "plot_cohort_heatmap",
+    "plot_engagement_timeline",
     "save_figure",
 ]
 
@@ -200,6 +202,8 @@ _PRODUCERS = {
     "scorecard": "toolkit.steering.scorecard(kpis)",
     "kpi_tree": "toolkit.kpis.kpi_tree(engagement)",
     "mix": "toolkit.diagnosis.mix_vs_rate(engagement, ...).by_segment",
+    "cohort_heatmap": "toolkit.funnel.cohort_conversion(engagement, period='month')",
+    "duration": "toolkit.planning.estimate_duration(factors).by_step",
 }
 
 
@@ -366,14 +370,15 @@ def _text_on(color: Any) -> str:
     return "white" if _luminance(color) < 0.55 else PALETTE["ink"]
 
 
-def _title(ax: Axes, headline: str, subtitle: str | None = None) -> None:
-    """Bold headline with a grey explanatory line under it, both left-aligned on the axes."""
+def _title(ax: Axes, headline: str, subtitle: str | None = None, *, above: float = 0.0) -> None:
+    """Bold headline with a grey explanatory line under it, both left-aligned on the axes;
+    `above` keeps that many points over the axes free (for column headers drawn as text)."""
     lines = subtitle.count("\n") + 1 if subtitle else 0
-    pad = 6 + lines * 12.5
+    pad = 6 + lines * 12.5 + above
     ax.set_title(headline, loc="left", pad=pad, fontsize=12.5, fontweight="bold",
                  color=PALETTE["ink"])
     if subtitle:
-        ax.annotate(subtitle, xy=(0, 1), xycoords="axes fraction", xytext=(0, 5),
+        ax.annotate(subtitle, xy=(0, 1), xycoords="axes fraction", xytext=(0, 5 + above),
                     textcoords="offset points", ha="left", va="bottom", fontsize=9,
                     color=PALETTE["muted"], annotation_clip=False)
 
@@ -1988,7 +1993,349 @@ def plot_mix_vs_rate(by_segment_frame: pd.DataFrame, *, ax: Axes | None = None,
 
 
 # --------------------------------------------------------------------------------------------
-# 12. Saving
+# 12. Cohort heat map
+# --------------------------------------------------------------------------------------------
+
+#: Cohorts smaller than this do not stretch the heat map's colour scale.
+_HEATMAP_MIN_N = 10
+
+# The columns of cohort_conversion without `by`; any other column may be a segment.
+_COHORT_COLUMNS = ("from_phase", "to_phase", "period", "n", "successes", "rate", "ci_low", "ci_high",
+                   "immature_n", "window_days", "method")
+
+#: Light to dark blue with lightness falling steadily, so the order of the rates survives
+#: colour-blindness and greyscale printing.
+_RATE_CMAP = mpl.colors.LinearSegmentedColormap.from_list(
+    "toolkit_rate", ["#F2F7FC", PALETTE["phase_light"], PALETTE["primary"], PALETTE["phase_dark"]])
+
+
+def _readable_on(color: Any) -> str:
+    """White or ink, whichever contrasts more with `color` (WCAG contrast ratio): mid blues,
+    where a plain lightness cut-off picks badly, get dark text."""
+    def relative(c: Any) -> float:
+        channels = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+                    for v in mpl.colors.to_rgb(c)]
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    fill = relative(color)
+    on_white = 1.05 / (fill + 0.05)
+    on_ink = (fill + 0.05) / (relative(PALETTE["ink"]) + 0.05)
+    return "white" if on_white > on_ink else PALETTE["ink"]
+
+
+def _transition_order(pairs: list[tuple[str, str]],
+                      phase_model: PhaseModel | None) -> list[tuple[str, str]]:
+    """Transitions in phase order when the model knows both phases, else in frame order."""
+    if phase_model is None:
+        return pairs
+    keys = phase_model.keys
+    known = [p for p in pairs if p[0] in keys and p[1] in keys]
+    known.sort(key=lambda p: (keys.index(p[0]), keys.index(p[1])))
+    return known + [p for p in pairs if p not in known]
+
+
+@_styled
+def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel | None = None,
+                        ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Cohort conversion of every transition at once: one row per cohort period, one column per
+    transition, the colour and the text giving the rate.
+
+    Parameters
+    ----------
+    cohort_frame : DataFrame from `toolkit.funnel.cohort_conversion(engagement, period='month')`
+        (all transitions): `from_phase, to_phase, period, n, rate, immature_n` are used (and
+        `window_days` for the title). One row per transition and period: a frame with segments
+        (`by=`) must be filtered to one segment first.
+    phase_model, ax, title : see the module docstring. The figure made when `ax` is None grows
+        with the number of periods (about 0.36 inch a row up to 40 rows).
+
+    Returns
+    -------
+    Axes with the rates as a ``QuadMesh`` (``ax.collections[0]``, NaN where there is no rate)
+    and a colour bar beside it; immature cells (``n == 0``: every record of the cohort is still
+    inside its window) are hatched grey ``Rectangle`` patches (``ax.patches``, one per cell)
+    with the word "immature". Each rated cell reads "36%" with "n=316" below it when the cell is
+    tall enough; an asterisk marks a cohort part of which is still immature (only its mature
+    records are counted). Columns are the transitions in phase order, headed "Lead → Offerte".
+
+    Notes
+    -----
+    All transitions share one colour scale, from the lowest to the highest rate of the cohorts
+    with at least 10 mature records (smaller cohorts beyond it take the end colour; the colour
+    bar then has a pointed end), so a column that is darker throughout simply converts better;
+    compare colours down a column to see a step change over time. Rates of small cohorts swing by chance: read the n before
+    reading a pale cell as a problem, and use `plot_cohort_conversion` for the 95% intervals.
+    """
+    name = "plot_cohort_heatmap"
+    _check_ax(ax, name)
+    _check_phase_model(phase_model, name)
+    frame = _require(cohort_frame, ["from_phase", "to_phase", "period", "n", "rate", "immature_n"],
+                     function=name, argument="cohort_frame", producer="cohort_heatmap")
+    cell = ["from_phase", "to_phase", "period"]
+    doubles = frame[frame[cell].astype(str).duplicated()]
+    if len(doubles):
+        first = doubles.iloc[0]
+        segments = [str(c) for c in frame.columns if c not in _COHORT_COLUMNS]
+        held = (f"it holds several segments (column(s) {segments} from `by=`)" if segments
+                else "it holds several segments or repeated rows")
+        example = (f"frame[frame[{segments[0]!r}] == {str(frame[segments[0]].iloc[0])!r}]"
+                   if segments else "frame.drop_duplicates()")
+        raise DataError(
+            f"{name}: `cohort_frame` has more than one row for {first['from_phase']} → "
+            f"{first['to_phase']} in period {first['period']}; {held}",
+            fix=f"filter one segment first, e.g. {example}, or call "
+                "cohort_conversion(engagement, period='month') without `by`")
+    data = frame.reset_index(drop=True)
+    keys = data["from_phase"].astype(str) + "\0" + data["to_phase"].astype(str)
+    pairs = [tuple(k.split("\0")) for k in dict.fromkeys(keys)]
+    pairs = _transition_order(pairs, phase_model)  # type: ignore[arg-type]
+    periods = pd.Index(data["period"].dropna().unique()).sort_values()
+    rows, cols = len(periods), len(pairs)
+    row_of = {p: i for i, p in enumerate(periods)}
+    col_of = {f"{a}\0{b}": j for j, (a, b) in enumerate(pairs)}
+    rate = np.full((rows, cols), np.nan)
+    n = np.full((rows, cols), np.nan)
+    immature = np.full((rows, cols), np.nan)
+    r_idx = data["period"].map(row_of).to_numpy()
+    c_idx = keys.map(col_of).to_numpy()
+    ok = pd.notna(r_idx)
+    r_idx, c_idx = r_idx[ok].astype(int), c_idx[ok].astype(int)
+    rate[r_idx, c_idx] = _num(data, "rate")[ok]
+    n[r_idx, c_idx] = _num(data, "n")[ok]
+    immature[r_idx, c_idx] = _num(data, "immature_n")[ok]
+
+    headers = []
+    created = ax is None
+    row_in = 0.36 if rows <= 40 else 0.22
+    col_in = 1.75
+    if created:
+        fig_w = max(6.5, 1.2 + col_in * cols + 1.1)
+        ax = _new_axes(None, (fig_w, 1.6 + 0.5 + row_in * rows))
+    else:
+        box = ax.get_position()
+        col_in = box.width * ax.figure.get_figwidth() * 0.9 / cols  # the colour bar takes ~10%
+        row_in = box.height * ax.figure.get_figheight() / max(rows, 1)
+    head_fs = 9.0
+    for a, b in pairs:
+        width_pt = col_in * 72 - 8
+        lines = (_wrap_pt(_phase_name(a, phase_model), width_pt, head_fs, "bold")
+                 + _wrap_pt(f"→ {_phase_name(b, phase_model)}", width_pt, head_fs, "bold"))
+        headers.append("\n".join(lines))
+    header_lines = max(h.count("\n") + 1 for h in headers)
+
+    shown = np.isfinite(rate) & (n > 0)
+    # A cohort of one or two records converts at 0% or 100% by chance; letting it set the ends
+    # of the scale would wash out every other cell, so small cohorts take the end colour.
+    steady = shown & (n >= _HEATMAP_MIN_N)
+    values = rate[steady] if steady.any() else rate[shown]
+    vmin = float(values.min()) if values.size else 0.0
+    vmax = float(values.max()) if values.size else 1.0
+    beyond = (bool((rate[shown] < vmin - 1e-12).any()), bool((rate[shown] > vmax + 1e-12).any()))
+    if vmax - vmin < 0.02:  # (nearly) one value: centre it rather than paint it at an extreme
+        vmin, vmax = max(0.0, vmin - 0.05), min(1.0, vmax + 0.05)
+    norm = mpl.colors.Normalize(vmin=vmin, vmax=vmax)
+    mesh = ax.pcolormesh(np.arange(cols + 1), np.arange(rows + 1),
+                         np.ma.masked_invalid(np.where(shown, rate, np.nan)), cmap=_RATE_CMAP,
+                         norm=norm, edgecolors="white", linewidth=1.2)
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.grid(False)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_xticks([])
+    ax.set_yticks(np.arange(rows) + 0.5)
+    ax.set_yticklabels([str(p) for p in periods], fontsize=9 if row_in * 72 >= 12 else 7)
+    ax.tick_params(axis="y", length=0, labelcolor=PALETTE["ink"])
+
+    cell_pt = row_in * 72
+    two_lines = cell_pt >= 22  # room for the n under the rate
+    with_text = cell_pt >= 9
+    rate_fs = 9.0 if cell_pt >= 14 else 7.0
+    any_partly = False
+    for i in range(rows):
+        for j in range(cols):
+            x, y = j + 0.5, i + 0.5
+            if shown[i, j]:
+                fill = _RATE_CMAP(norm(rate[i, j]))
+                color = _readable_on(fill)
+                partly = bool(np.isfinite(immature[i, j]) and immature[i, j] > 0)
+                any_partly = any_partly or partly
+                if not with_text:
+                    continue
+                text = _pct(rate[i, j]) + ("*" if partly else "")
+                ax.text(x, y - (0.16 if two_lines else 0), text, ha="center", va="center",
+                        fontsize=rate_fs, fontweight="bold", color=color)
+                if two_lines:
+                    ax.text(x, y + 0.24, f"n={_count(n[i, j])}", ha="center", va="center",
+                            fontsize=6.5, color=color, alpha=0.85)
+            elif np.isfinite(n[i, j]) and n[i, j] == 0 and immature[i, j] > 0:
+                ax.add_patch(Rectangle((j + 0.02, i + 0.04), 0.96, 0.92, fc=PALETTE["immature"],
+                                       hatch="////", hatchcolor="#B8BEC6", ec="none", lw=0,
+                                       zorder=2))
+                if with_text:
+                    ax.text(x, y, "immature", ha="center", va="center", fontsize=7.5,
+                            color=PALETTE["muted"], zorder=3,
+                            bbox={"boxstyle": "round,pad=0.15", "fc": PALETTE["immature"],
+                                  "ec": "none"})
+            elif with_text:  # no record entered this phase in the period, or no rate
+                ax.text(x, y, "–", ha="center", va="center", fontsize=8, color=PALETTE["neutral"])
+    header_pt = header_lines * head_fs * 1.2 + 6
+    for j, header in enumerate(headers):
+        ax.annotate(header, xy=(j + 0.5, 1), xycoords=("data", "axes fraction"), xytext=(0, 5),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=head_fs,
+                    fontweight="bold", color=PALETTE["ink"], linespacing=1.1,
+                    annotation_clip=False)
+    extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(beyond,
+                                                                                     "neither")
+    bar = ax.figure.colorbar(mesh, ax=ax, fraction=0.035, pad=0.02, aspect=18, extend=extend,
+                             shrink=min(1.0, 3.2 / max(row_in * rows, 0.1)), anchor=(0.0, 1.0),
+                             panchor=(1.0, 1.0))
+    bar.outline.set_visible(False)
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _pct(v, 0)))
+    bar.ax.tick_params(labelsize=8, length=0, colors=PALETTE["muted"], labelcolor=PALETTE["ink"])
+    bar.ax.set_ylabel("conversion rate", fontsize=8.5, color=PALETTE["muted"])
+    window = ""
+    if "window_days" in data and data["window_days"].notna().any():
+        window = f" within {int(pd.to_numeric(data['window_days']).dropna().iloc[0])} days"
+    if title is None:
+        span = f", cohorts {periods[0]} to {periods[-1]}" if rows > 1 else f", cohort {periods[0]}"
+        title = f"Cohort conversion{window} per transition{span}"
+    subtitle = ("Cell: share of the cohort that converted" + (", n below" if two_lines else "")
+                + "; grey hatched: immature (window not closed yet)"
+                + ("; *: part of the cohort still immature" if any_partly else ""))
+    _title(ax, title, subtitle, above=header_pt)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# 13. Engagement timeline
+# --------------------------------------------------------------------------------------------
+
+@_styled
+def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
+                             title: str | None = None) -> Axes:
+    """The engagement as a Gantt chart: the method's steps one after another, in weeks.
+
+    Parameters
+    ----------
+    by_step : DataFrame from `toolkit.planning.estimate_duration(factors).by_step` (or the
+        DurationEstimate itself, or its `summary`): `step, step_name_nl, step_name_en, weeks,
+        weeks_low, weeks_high`, one row per step. A total row (no step number, as in `summary`)
+        is left out: the total is drawn from the steps.
+    ax, title : see the module docstring.
+
+    Returns
+    -------
+    Axes with one bar per step in ``ax.patches`` (from the step's start to start + weeks), a
+    lighter extension to the high estimate and a tick at the low estimate; each step labelled
+    "1 Nulmeting en startsituatie / Baseline and starting situation — 2.0 wk". A last row shows
+    the total; the default title gives it with its range ("Engagement of about 23 weeks (20-31)").
+
+    Notes
+    -----
+    start(k) = weeks(1) + ... + weeks(k-1): the model adds the steps as if they ran in sequence,
+    as `estimate_duration` does, so where steps overlap in practice (2-3, 6-7) the calendar time
+    is shorter. The total range adds the steps' low (high) ends, the cautious planning choice;
+    the whiskers per step are drawn from the step's central start, not shifted by earlier
+    steps running long.
+    """
+    name = "plot_engagement_timeline"
+    _check_ax(ax, name)
+    if hasattr(by_step, "by_step") and isinstance(by_step.by_step, pd.DataFrame):
+        by_step = by_step.by_step
+    frame = _require(by_step, ["step", "step_name_nl", "step_name_en", "weeks", "weeks_low",
+                               "weeks_high"], function=name, argument="by_step",
+                     producer="duration")
+    steps = frame[frame["step"].notna()]  # the summary's total row has no step number
+    if len(steps) == 0:
+        raise DataError(f"{name}: `by_step` has no row with a step number, so there is nothing "
+                        f"to draw", column="step", fix=f"pass {_PRODUCERS['duration']}")
+    number = pd.to_numeric(steps["step"], errors="coerce")
+    if number.isna().any() or number.duplicated().any():
+        bad = steps["step"][number.isna() | number.duplicated()].iloc[0]
+        raise DataError(f"{name}: every step must have its own step number, but {bad!r} is not a "
+                        f"number or appears twice", column="step",
+                        fix="pass one row per step, numbered 1 to 7")
+    steps = steps.assign(_order=number.to_numpy()).sort_values("_order", kind="stable")
+    weeks, low, high = (_num(steps, c) for c in ("weeks", "weeks_low", "weeks_high"))
+    for column, values in (("weeks", weeks), ("weeks_low", low), ("weeks_high", high)):
+        if not (np.isfinite(values) & (values >= 0)).all():
+            raise DataError(f"{name}: `{column}` must be a number of weeks of at least 0 for every "
+                            f"step, but it holds {values.tolist()}", column=column,
+                            fix=f"pass {_PRODUCERS['duration']}")
+    count = len(steps)
+    start = np.r_[0.0, np.cumsum(weeks)[:-1]]
+    total, total_low, total_high = float(weeks.sum()), float(low.sum()), float(high.sum())
+    reach = max(total_high, float(np.max(start + high)), 1e-9)
+    rows = count + 1  # the steps and the total
+
+    created = ax is None
+    if created:
+        fig_w, row_in = 10.0, 0.56
+        fig_h = 0.9 + 0.85 + rows * row_in  # title band, axis and legend, rows
+        fig = plt.figure(figsize=(fig_w, fig_h))
+        # a fixed Axes: the labels are placed by their measured width in data units
+        ax = fig.add_axes((0.2 / fig_w, 0.85 / fig_h, 1 - 0.45 / fig_w, rows * row_in / fig_h))
+    fig = ax.figure
+    _clean_axes(ax, grid="x")
+    ax.spines["left"].set_visible(False)
+    ax.set_yticks([])
+    ax_w_pt = ax.get_position().width * fig.get_figwidth() * 72
+
+    labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" for s, nl, en, w in
+              zip(steps["_order"], steps["step_name_nl"], steps["step_name_en"], weeks, strict=True)]
+    total_label = f"Total, steps in sequence — {total:.1f} wk ({total_low:.1f}-{total_high:.1f})"
+    label_fs = 9.0
+    widths_pt = [_width_pt(t, label_fs) for t in labels]
+    widths_pt.append(_width_pt(total_label, label_fs, "bold"))
+    # The axis must hold the bars and the widest label; labels sit above their bars, starting
+    # at the bar and moved left only as far as the right edge requires.
+    x_max = reach * 1.04
+    x_max = max(x_max, max(w / ax_w_pt for w in widths_pt) * x_max * 1.02)
+    ax.set_xlim(0, x_max)
+    ax.set_ylim(rows - 0.25, -0.75)
+    per_pt = x_max / ax_w_pt
+
+    bar_h, bar_y = 0.34, 0.14  # bar centre below the row's middle; the label above it
+    y = np.arange(count, dtype=float)
+    ax.barh(y + bar_y, weeks, left=start, height=bar_h, color=PALETTE["primary"], linewidth=0,
+            zorder=2)
+    for i in range(count):
+        ax.broken_barh([(start[i] + weeks[i], max(high[i] - weeks[i], 0.0))],
+                       (y[i] + bar_y - bar_h / 2, bar_h), facecolors=PALETTE["light"],
+                       linewidth=0, zorder=1)
+    ax.plot(start + low, y + bar_y, ls="none", marker="|", ms=12, mew=1.6, color=PALETTE["ink"],
+            zorder=3, label="_low")
+    for i, text in enumerate(labels):
+        x = min(start[i], x_max - widths_pt[i] * per_pt * 1.01)
+        ax.text(max(x, 0.0), y[i] + bar_y - bar_h / 2 - 0.06, text, ha="left", va="bottom",
+                fontsize=label_fs, color=PALETTE["ink"], zorder=4)
+    t = float(count)
+    ax.broken_barh([(0.0, total)], (t + bar_y - bar_h / 2, bar_h),
+                   facecolors=PALETTE["phase_dark"], linewidth=0, zorder=2)
+    ax.broken_barh([(total, max(total_high - total, 0.0))], (t + bar_y - bar_h / 2, bar_h),
+                   facecolors=PALETTE["light"], linewidth=0, zorder=1)
+    ax.plot([total_low], [t + bar_y], ls="none", marker="|", ms=12, mew=1.6, color="white",
+            zorder=3, label="_low total")
+    ax.text(0.0, t + bar_y - bar_h / 2 - 0.06, total_label, ha="left", va="bottom",
+            fontsize=label_fs, fontweight="bold", color=PALETTE["ink"], zorder=4)
+    ax.axhline(count - 0.5 + 0.05, color="#B8BEC6", lw=0.8, zorder=0)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    ax.set_xlabel("weeks from the start of the engagement")
+    handles = [Patch(color=PALETTE["primary"], label="estimated weeks"),
+               Patch(color=PALETTE["light"], label="up to the high estimate"),
+               Line2D([], [], ls="none", marker="|", ms=10, mew=1.6, color=PALETTE["ink"],
+                      label="low estimate")]
+    _legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
+    if title is None:
+        title = f"Engagement of about {total:.0f} weeks ({total_low:.0f}-{total_high:.0f})"
+    _title(ax, title, f"The {count} steps one after another, each starting when the previous one "
+                      "is estimated to end; the range is planning judgement, not a quote")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# 14. Saving
 # --------------------------------------------------------------------------------------------
 
 def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -> Path:
