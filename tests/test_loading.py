@@ -280,3 +280,64 @@ def test_unknown_stage_spellings_are_counted_together(history_engagement):
                                "D3;demo;05-01-2025 09:00;", "D4;Demo;05-01-2025 09:00;"])
     with pytest.raises(UnknownStageError, match=r"1 CRM stage\(s\).*'Demo' \(4 rows\)"):
         load(path)
+
+
+def test_pipedrive_deals_export_keeps_the_stage_of_a_lost_deal(tmp_path):
+    (tmp_path / "deals.csv").write_text(
+        "Deal - ID,Deal - Stage,Deal - Status,Deal - Deal created,Deal - Deal closed on,"
+        "Deal - Value,Deal - Owner,Deal - Lost reason\n"
+        "1,Offerte,won,2025-01-02 10:00:00,2025-02-01 12:00:00,1000,Anna,\n"
+        "2,Potentieel,lost,2025-01-03 10:00:00,2025-01-20 09:00:00,500,Bob,too expensive\n"
+        "3,Lead,open,2025-01-04 10:00:00,,700,Bob,\n")
+    path = write_engagement(tmp_path, [{"path": "deals.csv", "shape": "snapshot",
+                                        "preset": "pipedrive"}])
+    e = load(path)
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    # Pipedrive keeps the stage and says won/lost in Status: lost at the stage it was in
+    assert rec["outcome"].to_dict() == {"1": "won", "2": "lost", "3": "open"}
+    assert rec.loc["2", "lost_at_phase"] == "opportunity"
+    assert rec.loc["2", "lost_reason"] == "too expensive"
+    assert rec.loc["1", "closed_at"] == pd.Timestamp("2025-02-01 12:00")
+
+
+def test_utc_source_is_converted_to_the_engagement_time_zone(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal,Fase,Datum\nD1,Suspect,2025-01-13 23:30:00\n"
+                                    "D1,Lead,2025-07-01 22:15:00\n")
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "timezone": "UTC",
+                                        "columns": {"record_id": "Deal", "stage": "Fase",
+                                                    "changed_at": "Datum"}}])
+    stamps = load(path).events["entered_at"].tolist()
+    # Amsterdam is UTC+1 in winter and UTC+2 in summer: both move to the next calendar day
+    assert stamps == [pd.Timestamp("2025-01-14 00:30"), pd.Timestamp("2025-07-02 00:15")]
+
+
+def test_utf8_with_bom_and_a_first_column_header(tmp_path):
+    (tmp_path / "h.csv").write_bytes("\ufeffDeal;Fase;Datum\nD1;Offerte;13-01-2025\n".encode())
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "date_format": "dmy",
+                                        "columns": {"record_id": "Deal", "stage": "Fase",
+                                                    "changed_at": "Datum"}}])
+    e = load(path)
+    assert e.events["phase"].tolist() == ["proposal"] and not e.notes
+
+
+def test_cp1252_without_a_declared_encoding_is_read_with_a_note(tmp_path):
+    (tmp_path / "h.csv").write_bytes("Deal;Fase;Datum;Contact\nD1;Lead;13-01-2025;Zoë\n".encode(
+        "cp1252"))
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "date_format": "dmy",
+                                        "columns": {"record_id": "Deal", "stage": "Fase",
+                                                    "changed_at": "Datum"},
+                                        "attributes": {"contact": "Contact"}}])
+    e = load(path)
+    assert e.records["contact"].tolist() == ["Zoë"]
+    assert "read as cp1252" in e.notes[0]
+
+
+def test_us_excel_style_timestamps(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal,Fase,Datum\nD1,Suspect,02/23/26 08:55 PM\n"
+                                    "D1,Lead,03/07/26 09:00 AM\n")
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "date_format": "mdy",
+                                        "columns": {"record_id": "Deal", "stage": "Fase",
+                                                    "changed_at": "Datum"}}])
+    assert load(path).events["entered_at"].tolist() == [pd.Timestamp("2026-02-23 20:55"),
+                                                        pd.Timestamp("2026-03-07 09:00")]
