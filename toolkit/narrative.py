@@ -128,7 +128,7 @@ def diagnosis(fruit) -> str:
     table = fruit.table
     sized = table[table["extra_orders"].notna()] if "extra_orders" in table else table.iloc[:0]
     for row in sized.head(3).itertuples():
-        lines.append(f"#{row.rank} {row.area}: {row.finding} — about {row.extra_orders:.0f} extra "
+        lines.append(f"**{row.rank}.** {row.area}: {row.finding} — about {row.extra_orders:.0f} extra "
                      f"orders a year (range {row.extra_orders_low:.0f}–"
                      f"{row.extra_orders_high:.0f}).")
     others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
@@ -159,9 +159,16 @@ def improvement(plan) -> str:
     exp = plan.experiment
     if exp is not None:
         wait = getattr(exp, "weeks_until_readable", float("nan"))
-        lines.append(f"A test of a 2-point improvement needs {exp.total_records:,} records"
-                     + (f"; at the current inflow it can be read after about {wait:.0f} weeks "
-                        f"(window included)." if wait == wait else "."))
+        text = (f"A test of a {exp.uplift * 100:.0f}-point improvement needs {exp.total_records:,} "
+                "records")
+        if wait == wait and wait > 52:
+            text += (f"; at the current inflow that takes about {wait / 52:.0f} years, so a "
+                     f"controlled test cannot show a change this small: test a bolder change, "
+                     f"pool phases, or evaluate before/after.")
+        elif wait == wait:
+            text += f"; at the current inflow it can be read after about {wait:.0f} weeks " \
+                    f"(window included)."
+        lines.append(text + ("" if text.endswith(".") else "."))
     if plan.change is not None:
         lines.append(plan.change.verdict)
     return bullets(lines)
