@@ -366,14 +366,28 @@ def _to_engagement_time(values: pd.Series, source_tz: str, engagement_tz: str) -
     return local.dt.tz_convert(engagement_tz).dt.tz_localize(None)
 
 
-def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
-                  salt: str, engagement_file: str, name: str, personal: list[str]) -> LoadedSource:
+def _open_source(settings: dict, base_dir: Path, name: str):
+    """Read a source's file: (path, file, notes, raw rows, its quarantine, YAML key of columns)."""
     path = (base_dir / settings["path"]).resolve()
-    file = str(path)
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
-    q = _Quarantine(name, file)
-    key = f"sources[{name}].columns"
+    return path, str(path), notes, raw, _Quarantine(name, str(path)), f"sources[{name}].columns"
+
+
+def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.DataFrame:
+    """The events table: every used stage row at a phase (lost exits are not events)."""
+    phase_rows = log[log["target"] != LOST]
+    return pd.DataFrame({
+        "record_id": phase_rows["record_id"],
+        "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
+        "entered_at": phase_rows["at"].astype("datetime64[ns]"),
+        "source_stage": phase_rows["source_stage"], "source_row": phase_rows["source_row"],
+        "source": name}).reset_index(drop=True)
+
+
+def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
+                  salt: str, engagement_file: str, name: str, personal: list[str]) -> LoadedSource:
+    path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     cols = settings["columns"]
     for role in ("stage", "changed_at"):
         if role not in cols:
@@ -403,13 +417,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                   + frame["_record_id"].map(state["outcome"]).astype(str),
                   column=stage_col, values=frame["_stage"])
     log = log.loc[frame.index]
-    phase_rows = log[log["target"] != LOST]
-    events = pd.DataFrame({
-        "record_id": phase_rows["record_id"],
-        "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
-        "entered_at": phase_rows["at"].astype("datetime64[ns]"),
-        "source_stage": phase_rows["source_stage"], "source_row": phase_rows["source_row"],
-        "source": name}).reset_index(drop=True)
+    events = _events_from_log(log, model, name)
 
     value = None
     if "value" in cols and cols["value"] in frame.columns:
@@ -555,12 +563,7 @@ def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMod
 def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                salt: str, engagement_file: str, name: str, personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
-    path = (base_dir / settings["path"]).resolve()
-    file = str(path)
-    notes: list[str] = []
-    raw = read_table(path, settings, notes=notes)
-    q = _Quarantine(name, file)
-    key = f"sources[{name}].columns"
+    path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
     stage_columns = dict(settings.get("stage_columns") or {})
     pattern = settings.get("stage_column_pattern")
@@ -610,13 +613,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     state, reversed_won = _resolve_outcomes(log, model) if len(log) else (
         pd.DataFrame(columns=["outcome", "closed_at"]), pd.Series(dtype=bool))
     log = log[~reversed_won.to_numpy()] if len(log) else log
-    phase_rows = log[log["target"] != LOST]
-    events = pd.DataFrame({
-        "record_id": phase_rows["record_id"],
-        "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
-        "entered_at": phase_rows["at"].astype("datetime64[ns]"),
-        "source_stage": phase_rows["source_stage"], "source_row": phase_rows["source_row"],
-        "source": name}).reset_index(drop=True)
+    events = _events_from_log(log, model, name)
     records = _row_records(frame, settings, q, state, file=file, key=key, name=name,
                            personal=personal, salt=salt, model=model)
     records = _finish_records(records, events, model)
@@ -677,13 +674,9 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     count as passed by the skip rule. Counts are right; durations between phases are not measurable
     from a snapshot, and the engagement says so.
     """
-    path = (base_dir / settings["path"]).resolve()
-    file = str(path)
-    notes: list[str] = [f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
-                        f"between phases cannot be measured from it"]
-    raw = read_table(path, settings, notes=notes)
-    q = _Quarantine(name, file)
-    key = f"sources[{name}].columns"
+    path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
+    notes.insert(0, f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
+                    f"between phases cannot be measured from it")
     cols = settings["columns"]
     for role in ("current_stage", "created_at"):
         if role not in cols:
