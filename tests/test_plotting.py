@@ -3,6 +3,7 @@
 The frames are built by hand, or by the real toolkit functions on a ten-record engagement whose
 funnel was worked out by hand: 10 records reach Target, 6 Lead, 3 Offerte, 2 Order, so the step
 conversions are 6/10 = 60%, 3/6 = 50% and 2/3 = 67% and the cumulative ones 60%, 30% and 20%.
+Every warning is an error here: a figure must draw and save without layout or glyph warnings.
 """
 
 from __future__ import annotations
@@ -11,23 +12,28 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 
 from toolkit import plotting  # noqa: E402
 from toolkit.engagement import Engagement  # noqa: E402
 from toolkit.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
 from toolkit.funnel import cohort_conversion, funnel  # noqa: E402
 from toolkit.phases import Phase, PhaseModel  # noqa: E402
+from toolkit.planning import DurationFactors, estimate_duration, factors_from_yaml  # noqa: E402
 from toolkit.plotting import (  # noqa: E402
     PALETTE,
     plot_bottlenecks,
     plot_cohort_conversion,
+    plot_cohort_heatmap,
     plot_control_chart,
+    plot_engagement_timeline,
     plot_funnel,
     plot_kpi_tree,
     plot_mix_vs_rate,
@@ -40,6 +46,11 @@ from toolkit.plotting import (  # noqa: E402
 )
 from toolkit.steering import control_chart, run_rules, scorecard  # noqa: E402
 from toolkit.survival import cumulative_incidence, kaplan_meier  # noqa: E402
+
+# The issue asks that every figure renders to PNG without warnings.
+pytestmark = pytest.mark.filterwarnings("error")
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "engagement.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +96,12 @@ def engagement() -> Engagement:
                         "value": 1000.0 * i, "channel": "event" if i % 2 else "mailing"})
     return Engagement.from_tables(pd.DataFrame(events), pd.DataFrame(records), phases=PHASES,
                                   as_of=pd.Timestamp("2025-12-31"), cohort_window_days=60)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Engagement:
+    """The demo engagement of the README (about 34 months of cohorts, five phases)."""
+    return Engagement.from_yaml(DEMO)
 
 
 def funnel_frame() -> pd.DataFrame:
@@ -214,6 +231,38 @@ def mix_frame(*, total: bool = True) -> pd.DataFrame:
     return frame if total else frame.iloc[:3]
 
 
+def heatmap_frame() -> pd.DataFrame:
+    """Two transitions over six months, lead -> proposal first (the plot sorts by phase): the
+    cohorts of 2025-04 are partly immature, those of 2025-05 and 2025-06 wholly."""
+    second = pd.DataFrame({
+        "from_phase": "lead", "to_phase": "proposal", "period": cohort_frame()["period"],
+        "n": [100, 90, 105, 60, 0, 0], "successes": [25, 30, 21, 30, 0, 0],
+        "rate": [0.25, 1 / 3, 0.2, 0.5, np.nan, np.nan],
+        "ci_low": [0.17, 0.24, 0.13, 0.37, np.nan, np.nan],
+        "ci_high": [0.34, 0.44, 0.29, 0.63, np.nan, np.nan],
+        "immature_n": [0, 0, 0, 30, 95, 100], "window_days": 90, "method": "cohort"})
+    return pd.concat([second, cohort_frame()], ignore_index=True)
+
+
+STEP_WEEKS = [2.0, 2.0, 1.5, 3.0, 2.5, 6.5, 4.5]  # 22 weeks in all
+
+
+def duration_frame() -> pd.DataFrame:
+    """The seven steps with a range of 0.85x to 1.3x, totals 22.0 (18.7-28.6) weeks."""
+    names = [("Nulmeting en startsituatie", "Baseline and starting situation"),
+             ("Procesmodel vastleggen", "Record the process model"),
+             ("KPI's bepalen", "Determine the KPIs"),
+             ("KPI's meetbaar maken", "Make the KPIs measurable"),
+             ("Analyse en prioriteren", "Analyse and prioritise"),
+             ("Verbeteren en herinrichten", "Improve and redesign"),
+             ("Sturen en borgen", "Steer and embed")]
+    weeks = np.array(STEP_WEEKS)
+    return pd.DataFrame({"step": range(1, 8), "step_name_nl": [nl for nl, _ in names],
+                         "step_name_en": [en for _, en in names], "base_weeks": weeks,
+                         "weeks": weeks, "weeks_low": weeks * 0.85, "weeks_high": weeks * 1.3,
+                         "drivers": ""})
+
+
 # One entry per plot: (function, frame builder, keyword options, a required column, the producer
 # named in the error). Used for the checks every plot function must pass.
 CASES = {
@@ -236,6 +285,10 @@ CASES = {
                     "toolkit.diagnosis.mix_vs_rate"),
     "seasonality": (plot_seasonality, seasonality_frame, {}, "volume",
                     "toolkit.seasonality.seasonality"),
+    "cohort_heatmap": (plot_cohort_heatmap, heatmap_frame, {}, "immature_n",
+                       "toolkit.funnel.cohort_conversion"),
+    "engagement_timeline": (plot_engagement_timeline, duration_frame, {}, "weeks_high",
+                            "toolkit.planning.estimate_duration"),
 }
 
 
@@ -745,3 +798,212 @@ def test_mix_vs_rate_without_total_row_ends_at_the_sum():
     ax = plot_mix_vs_rate(mix_frame(total=False))
     assert ax.patches[-1].get_width() == pytest.approx(0.015)
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == "total change"
+
+
+# --------------------------------------------------------------------------------------------
+# 12. Cohort heat map
+# --------------------------------------------------------------------------------------------
+
+def _cell_texts(ax) -> dict[tuple[int, int], list[str]]:
+    """The texts drawn in each cell, keyed by (row, column) of the heat map."""
+    cells: dict[tuple[int, int], list[str]] = {}
+    for t in ax.texts:
+        x, y = t.xy if hasattr(t, "xy") else t.get_position()
+        if getattr(t, "xycoords", "data") != "data":
+            continue  # the column headers sit above the axes
+        cells.setdefault((int(y), int(x)), []).append(t.get_text())
+    return cells
+
+
+def _hatched(ax) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()]
+
+
+def test_cohort_heatmap_cells_immature_and_phase_order():
+    model = PhaseModel(phases=tuple(Phase(**p) for p in PHASES))
+    ax = plot_cohort_heatmap(heatmap_frame(), phase_model=model)
+    # columns in phase order although the frame lists lead -> proposal first
+    headers = [t for t in ax.texts if getattr(t, "xycoords", None) == ("data", "axes fraction")]
+    assert [h.get_text() for h in sorted(headers, key=lambda h: h.xy[0])] == [
+        "Target (suspects)\n→ Lead", "Lead\n→ Offerte uitgebracht"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"2025-0{m}" for m in range(1, 7)]
+    cells = _cell_texts(ax)
+    assert cells[(0, 0)] == ["35%", "n=200"] and cells[(0, 1)] == ["25%", "n=100"]
+    assert cells[(2, 1)] == ["20%", "n=105"]
+    # 2025-04: 40/120 and 30/60 of the mature records, part of each cohort still immature
+    assert cells[(3, 0)] == ["33%*", "n=120"] and cells[(3, 1)] == ["50%*", "n=60"]
+    # 2025-05 and 2025-06: nothing mature in either transition, four hatched grey cells
+    hatched = _hatched(ax)
+    assert sorted((p.get_x(), p.get_y()) for p in hatched) == [(0, 4), (0, 5), (1, 4), (1, 5)]
+    assert all(_hex(p.get_facecolor()) == _hex(PALETTE["immature"]) for p in hatched)
+    assert [cells[(r, c)] for r in (4, 5) for c in (0, 1)] == [["immature"]] * 4
+    mesh = ax.collections[0].get_array()
+    np.testing.assert_allclose(mesh[0], [0.35, 0.25])
+    assert mesh.mask[4:].all() and not mesh.mask[:4].any()
+    assert ax.get_title(loc="left") == ("Cohort conversion within 90 days per transition, cohorts "
+                                        "2025-01 to 2025-06")
+
+
+def test_cohort_heatmap_colours_follow_the_rate():
+    ax = plot_cohort_heatmap(heatmap_frame())
+    mesh = ax.collections[0]
+    # without a phase model the frame order stands: lead -> proposal is the first column
+    np.testing.assert_allclose(mesh.get_array()[0], [0.25, 0.35])
+    assert (mesh.norm.vmin, mesh.norm.vmax) == (0.2, 0.5)  # the lowest and highest rate shown
+    rgba = mesh.to_rgba(np.array([0.2, 0.5]))
+    lightness = rgba[:, :3].sum(axis=1)
+    assert lightness[0] > lightness[1] + 1.0  # higher rate, clearly darker cell
+    # dark text on the palest cell, white on the darkest
+    colors = {t.get_text(): t.get_color() for t in ax.texts}
+    assert colors["20%"] == PALETTE["ink"] and colors["50%*"] == "white"
+    bar = ax.child_axes[0]
+    assert bar.get_ylabel() == "conversion rate"
+    assert all(t.get_text().endswith("%") for t in bar.get_yticklabels() if t.get_text())
+
+
+def test_cohort_heatmap_small_cohorts_do_not_stretch_the_scale():
+    frame = heatmap_frame()
+    frame.loc[len(frame)] = {"from_phase": "target", "to_phase": "lead", "period": "2024-12",
+                             "n": 2, "successes": 2, "rate": 1.0, "ci_low": 0.34,
+                             "ci_high": 1.0, "immature_n": 0, "window_days": 90,
+                             "method": "cohort"}
+    ax = plot_cohort_heatmap(frame)
+    mesh = ax.collections[0]
+    assert mesh.norm.vmax == 0.5  # the 2-record 100% takes the end colour
+    assert ax.child_axes[0].collections  # the colour bar is still drawn
+    assert "100%" in _texts(ax)
+
+
+def test_cohort_heatmap_from_the_real_function(engagement):
+    # Hand-worked with a 60-day window: target cohorts Jan 6/8 (r1-r6 of r1-r8 reach lead),
+    # Feb 0/2; lead Jan 3/5, Feb 0/1; proposal Jan 1/1, Feb 1/2.
+    ax = plot_cohort_heatmap(cohort_conversion(engagement, period="month"),
+                             phase_model=engagement.phase_model)
+    cells = _cell_texts(ax)
+    assert [cells[(0, c)][0] for c in range(3)] == ["75%", "60%", "100%"]
+    assert [cells[(1, c)] for c in range(3)] == [["0.0%", "n=2"], ["0.0%", "n=1"], ["50%", "n=2"]]
+    assert not _hatched(ax)
+    # as of 15 March only records that reached a phase by 14 January are mature: r1 and r2
+    # entered Target in time (both reached Lead), every other cohort is immature
+    frame = cohort_conversion(engagement, period="month", as_of=pd.Timestamp("2025-03-15"))
+    ax = plot_cohort_heatmap(frame, phase_model=engagement.phase_model)
+    cells = _cell_texts(ax)
+    assert cells[(0, 0)] == ["100%*", "n=2"]
+    assert len(_hatched(ax)) == 5 == int(((frame["n"] == 0) & (frame["immature_n"] > 0)).sum())
+    assert _texts(ax).count("immature") == 5
+
+
+def test_cohort_heatmap_asks_for_one_segment(engagement):
+    frame = cohort_conversion(engagement, period="month", by="channel")
+    with pytest.raises(ToolkitError, match="filter one segment first") as info:
+        plot_cohort_heatmap(frame)
+    assert "['channel']" in str(info.value) and "plot_cohort_heatmap" in str(info.value)
+    one = frame[frame["channel"] == "event"]
+    ax = plot_cohort_heatmap(one)
+    # event = odd records: r1, r3, r5, r7 in January, of whom r1, r3, r5 reach lead
+    assert _cell_texts(ax)[(0, 0)] == ["75%", "n=4"]
+
+
+def test_cohort_heatmap_marks_a_missing_cell():
+    frame = heatmap_frame()
+    frame = frame[~((frame["from_phase"] == "lead") & (frame["period"] == "2025-02"))]
+    ax = plot_cohort_heatmap(frame)
+    assert _cell_texts(ax)[(1, 0)] == ["–"]
+    assert ax.collections[0].get_array().mask[1, 0]
+
+
+def test_cohort_heatmap_demo_fits_its_texts_and_saves(demo, tmp_path):
+    frame = cohort_conversion(demo, period="month")
+    ax = plot_cohort_heatmap(frame, phase_model=demo.phase_model)
+    fig = ax.figure
+    periods = frame["period"].nunique()
+    assert len(ax.get_yticklabels()) == periods
+    assert fig.get_figheight() >= 0.36 * periods  # sized to the rows
+    path = save_figure(ax, tmp_path / "heatmap", dpi=50)  # draws: warnings would fail here
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    immature = int(((frame["n"] == 0) & (frame["immature_n"] > 0)).sum())
+    assert immature > 0 and len(_hatched(ax)) == immature
+    renderer = fig.canvas.get_renderer()
+    area = ax.get_window_extent(renderer)
+    cell_w, cell_h = area.width / 4, area.height / periods
+    headers = [t for t in ax.texts if getattr(t, "xycoords", None) == ("data", "axes fraction")]
+    in_cells = [t for t in ax.texts if getattr(t, "xycoords", None) == "data"]
+    assert len(headers) == 4 and len(in_cells) > 2 * periods
+    for text in headers + in_cells:
+        box = text.get_window_extent(renderer)
+        assert box.width <= cell_w, text.get_text()  # every text fits its column
+    for text in in_cells:
+        assert text.get_window_extent(renderer).height <= cell_h / 2, text.get_text()
+    title = ax._left_title.get_window_extent(renderer)
+    assert title.y0 > max(h.get_window_extent(renderer).y1 for h in headers)
+
+
+# --------------------------------------------------------------------------------------------
+# 13. Engagement timeline
+# --------------------------------------------------------------------------------------------
+
+def test_engagement_timeline_bars_run_one_after_another():
+    ax = plot_engagement_timeline(duration_frame())
+    bars = ax.patches
+    assert len(bars) == 7
+    np.testing.assert_allclose([b.get_x() for b in bars], [0, 2, 4, 5.5, 8.5, 11, 17.5])
+    np.testing.assert_allclose([b.get_width() for b in bars], STEP_WEEKS)
+    low = [ln for ln in ax.lines if ln.get_label() == "_low"][0]
+    np.testing.assert_allclose(low.get_xdata(), np.array([0, 2, 4, 5.5, 8.5, 11, 17.5])
+                               + 0.85 * np.array(STEP_WEEKS))
+    # the light extension of step 6 runs from its end (17.5) to start + high (11 + 8.45)
+    ends = [(p.get_paths()[0].vertices[:, 0].min(), p.get_paths()[0].vertices[:, 0].max())
+            for p in ax.collections]
+    assert any(np.allclose(e, (17.5, 19.45)) for e in ends)
+    texts = _texts(ax)
+    assert "1 Nulmeting en startsituatie / Baseline and starting situation — 2.0 wk" in texts
+    assert "7 Sturen en borgen / Steer and embed — 4.5 wk" in texts
+    assert "Total, steps in sequence — 22.0 wk (18.7-28.6)" in texts
+    assert ax.get_title(loc="left") == "Engagement of about 22 weeks (19-29)"
+    assert ax.get_xlabel() == "weeks from the start of the engagement"
+
+
+def test_engagement_timeline_skips_the_total_row_and_sorts_steps():
+    estimate = estimate_duration(DurationFactors(3, 2, 3, 3, 3))
+    shuffled = estimate.summary.iloc[[6, 7, 0, 3, 1, 2, 4, 5]]  # total row in the middle
+    ax = plot_engagement_timeline(shuffled)
+    starts = np.r_[0, np.cumsum(estimate.by_step["weeks"])[:-1]]
+    np.testing.assert_allclose([b.get_x() for b in ax.patches], starts)
+    assert ax.get_title(loc="left") == (
+        f"Engagement of about {estimate.total_weeks:.0f} weeks "
+        f"({estimate.total_weeks_low:.0f}-{estimate.total_weeks_high:.0f})")
+    # the estimate object itself is accepted too
+    again = plot_engagement_timeline(estimate)
+    assert [b.get_width() for b in again.patches] == [b.get_width() for b in ax.patches]
+
+
+def test_engagement_timeline_demo_labels_stay_inside_and_save(tmp_path):
+    estimate = estimate_duration(factors_from_yaml(DEMO))
+    ax = plot_engagement_timeline(estimate.by_step)
+    path = save_figure(ax, tmp_path / "timeline", dpi=50)  # draws: warnings would fail here
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    labels = [t for t in ax.texts if " wk" in t.get_text()]
+    assert len(labels) == 8  # seven steps and the total
+    for text in labels:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 - 0.5 <= box.x0 and box.x1 <= frame.x1 + 0.5, text.get_text()
+    # each label sits above its own bar, clear of it
+    for bar, text in zip(ax.patches, labels[:7], strict=True):
+        assert text.get_window_extent(renderer).y0 >= bar.get_window_extent(renderer).y1 - 0.5
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"step": [1, 2, 3, 3, 5, 6, 7]}, "its own step number"),
+    ({"weeks": [2.0, -1.0, 1.5, 3.0, 2.5, 6.5, 4.5]}, "`weeks` must be a number of weeks"),
+])
+def test_engagement_timeline_rejects_broken_steps(change, message):
+    with pytest.raises(DataError, match=message):
+        plot_engagement_timeline(duration_frame().assign(**change))
+
+
+def test_engagement_timeline_without_steps_is_refused():
+    frame = duration_frame().assign(step=pd.NA)
+    with pytest.raises(DataError, match="no row with a step number"):
+        plot_engagement_timeline(frame)

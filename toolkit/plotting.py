@@ -2052,19 +2052,22 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
     Returns
     -------
     Axes with the rates as a ``QuadMesh`` (``ax.collections[0]``, NaN where there is no rate)
-    and a colour bar beside it; immature cells (``n == 0``: every record of the cohort is still
-    inside its window) are hatched grey ``Rectangle`` patches (``ax.patches``, one per cell)
-    with the word "immature". Each rated cell reads "36%" with "n=316" below it when the cell is
-    tall enough; an asterisk marks a cohort part of which is still immature (only its mature
-    records are counted). Columns are the transitions in phase order, headed "Lead → Offerte".
+    and a colour bar just right of the Axes (``ax.child_axes[0]``); immature cells (``n == 0``:
+    every record of the cohort is still inside its window) are hatched grey ``Rectangle``
+    patches (``ax.patches``, one per cell) with the word "immature". Each rated cell reads
+    "36%" with "n=316" below it when the cell is tall enough; an asterisk marks a cohort part
+    of which is still immature (only its mature records are counted). Columns are the
+    transitions in phase order, headed "Lead → Offerte"; a transition or period without records
+    shows "–".
 
     Notes
     -----
     All transitions share one colour scale, from the lowest to the highest rate of the cohorts
     with at least 10 mature records (smaller cohorts beyond it take the end colour; the colour
     bar then has a pointed end), so a column that is darker throughout simply converts better;
-    compare colours down a column to see a step change over time. Rates of small cohorts swing by chance: read the n before
-    reading a pale cell as a problem, and use `plot_cohort_conversion` for the 95% intervals.
+    compare colours down a column to see a step change over time. Rates of small cohorts swing
+    by chance: read the n before reading a pale cell as a problem, and use
+    `plot_cohort_conversion` for the 95% intervals of one transition.
     """
     name = "plot_cohort_heatmap"
     _check_ax(ax, name)
@@ -2087,8 +2090,8 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
                 "cohort_conversion(engagement, period='month') without `by`")
     data = frame.reset_index(drop=True)
     keys = data["from_phase"].astype(str) + "\0" + data["to_phase"].astype(str)
-    pairs = [tuple(k.split("\0")) for k in dict.fromkeys(keys)]
-    pairs = _transition_order(pairs, phase_model)  # type: ignore[arg-type]
+    pairs = _transition_order([(k.split("\0")[0], k.split("\0")[1]) for k in dict.fromkeys(keys)],
+                              phase_model)
     periods = pd.Index(data["period"].dropna().unique()).sort_values()
     rows, cols = len(periods), len(pairs)
     row_of = {p: i for i, p in enumerate(periods)}
@@ -2104,18 +2107,44 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
     n[r_idx, c_idx] = _num(data, "n")[ok]
     immature[r_idx, c_idx] = _num(data, "immature_n")[ok]
 
-    headers = []
+    shown = np.isfinite(rate) & (n > 0)
+    any_partly = bool((shown & (immature > 0)).any())
+    window = ""
+    if "window_days" in data and data["window_days"].notna().any():
+        window = f" within {int(pd.to_numeric(data['window_days']).dropna().iloc[0])} days"
+    if title is None:
+        span = f", cohorts {periods[0]} to {periods[-1]}" if rows > 1 else f", cohort {periods[0]}"
+        what = (f" {_phase_name(pairs[0][0], phase_model)} → {_phase_name(pairs[0][1], phase_model)}"
+                if cols == 1 else "")
+        title = f"Cohort conversion{what}{window}{' per transition' if cols > 1 else ''}{span}"
+    title_in = _width_pt(str(title), 12.5, "bold") / 72
+
     created = ax is None
     row_in = 0.36 if rows <= 40 else 0.22
     col_in = 1.75
     if created:
-        fig_w = max(6.5, 1.2 + col_in * cols + 1.1)
-        ax = _new_axes(None, (fig_w, 1.6 + 0.5 + row_in * rows))
+        # wide enough for the title over the cells; the tick labels and colour bar take ~1.9 in
+        col_in = max(col_in, (title_in - 0.8) / cols)
+        ax = _new_axes(None, (1.9 + col_in * cols, 1.7 + 0.5 + row_in * rows))
+        text_in = col_in * cols + 0.8
     else:
         box = ax.get_position()
-        col_in = box.width * ax.figure.get_figwidth() * 0.9 / cols  # the colour bar takes ~10%
+        # measured before the layout engine takes its margins: keep some slack
+        col_in = 0.85 * box.width * ax.figure.get_figwidth() / cols
         row_in = box.height * ax.figure.get_figheight() / max(rows, 1)
-    head_fs = 9.0
+        text_in = box.width * ax.figure.get_figwidth()
+    cell_pt = row_in * 72
+    two_lines = cell_pt >= 22  # room for the n under the rate
+    with_text = cell_pt >= 9
+    rate_fs = 9.0 if cell_pt >= 14 else 7.0
+    subtitle = ("Cell: share of the cohort that converted" + (", n below" if two_lines else "")
+                + "; grey hatched: immature (window not closed yet)"
+                + ("; *: part of the cohort still immature, only its mature records counted"
+                   if any_partly else ""))
+    # wrapped to the width the title has anyway, so it never widens the figure
+    subtitle = "\n".join(_wrap_pt(subtitle, max(text_in, title_in) * 72, 9.0))
+    head_fs = 9.0 if col_in >= 1.2 else 7.5
+    headers = []
     for a, b in pairs:
         width_pt = col_in * 72 - 8
         lines = (_wrap_pt(_phase_name(a, phase_model), width_pt, head_fs, "bold")
@@ -2123,7 +2152,6 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
         headers.append("\n".join(lines))
     header_lines = max(h.count("\n") + 1 for h in headers)
 
-    shown = np.isfinite(rate) & (n > 0)
     # A cohort of one or two records converts at 0% or 100% by chance; letting it set the ends
     # of the scale would wash out every other cell, so small cohorts take the end colour.
     steady = shown & (n >= _HEATMAP_MIN_N)
@@ -2131,8 +2159,9 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
     vmin = float(values.min()) if values.size else 0.0
     vmax = float(values.max()) if values.size else 1.0
     beyond = (bool((rate[shown] < vmin - 1e-12).any()), bool((rate[shown] > vmax + 1e-12).any()))
-    if vmax - vmin < 0.02:  # (nearly) one value: centre it rather than paint it at an extreme
-        vmin, vmax = max(0.0, vmin - 0.05), min(1.0, vmax + 0.05)
+    if vmax - vmin < 1e-9:  # one value: a mid colour rather than an extreme one
+        half = max(0.5 * vmax, 0.01)
+        vmin, vmax = max(0.0, vmin - half), min(1.0, vmax + half)
     norm = mpl.colors.Normalize(vmin=vmin, vmax=vmax)
     mesh = ax.pcolormesh(np.arange(cols + 1), np.arange(rows + 1),
                          np.ma.masked_invalid(np.where(shown, rate, np.nan)), cmap=_RATE_CMAP,
@@ -2143,15 +2172,13 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.set_xticks([])
-    ax.set_yticks(np.arange(rows) + 0.5)
-    ax.set_yticklabels([str(p) for p in periods], fontsize=9 if row_in * 72 >= 12 else 7)
+    # every period when the rows are tall enough for the label, else every k-th
+    every = max(1, math.ceil(9.0 / (row_in * 72)))
+    shown_rows = np.arange(0, rows, every)
+    ax.set_yticks(shown_rows + 0.5)
+    ax.set_yticklabels([str(periods[i]) for i in shown_rows], fontsize=9 if every == 1 else 7.5)
     ax.tick_params(axis="y", length=0, labelcolor=PALETTE["ink"])
 
-    cell_pt = row_in * 72
-    two_lines = cell_pt >= 22  # room for the n under the rate
-    with_text = cell_pt >= 9
-    rate_fs = 9.0 if cell_pt >= 14 else 7.0
-    any_partly = False
     for i in range(rows):
         for j in range(cols):
             x, y = j + 0.5, i + 0.5
@@ -2159,22 +2186,24 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
                 fill = _RATE_CMAP(norm(rate[i, j]))
                 color = _readable_on(fill)
                 partly = bool(np.isfinite(immature[i, j]) and immature[i, j] > 0)
-                any_partly = any_partly or partly
                 if not with_text:
                     continue
                 text = _pct(rate[i, j]) + ("*" if partly else "")
-                ax.text(x, y - (0.16 if two_lines else 0), text, ha="center", va="center",
-                        fontsize=rate_fs, fontweight="bold", color=color)
+                # the two lines a fixed distance apart, however tall the cell
+                ax.annotate(text, xy=(x, y), xytext=(0, 4.5 if two_lines else 0),
+                            textcoords="offset points", ha="center", va="center",
+                            fontsize=rate_fs, fontweight="bold", color=color)
                 if two_lines:
-                    ax.text(x, y + 0.24, f"n={_count(n[i, j])}", ha="center", va="center",
-                            fontsize=6.5, color=color, alpha=0.85)
+                    ax.annotate(f"n={_count(n[i, j])}", xy=(x, y), xytext=(0, -6.5),
+                                textcoords="offset points", ha="center", va="center",
+                                fontsize=6.5, color=color, alpha=0.85)
             elif np.isfinite(n[i, j]) and n[i, j] == 0 and immature[i, j] > 0:
-                ax.add_patch(Rectangle((j + 0.02, i + 0.04), 0.96, 0.92, fc=PALETTE["immature"],
-                                       hatch="////", hatchcolor="#B8BEC6", ec="none", lw=0,
-                                       zorder=2))
+                # the same white gutter as the coloured cells, so the grid stays even
+                ax.add_patch(Rectangle((j, i), 1, 1, fc=PALETTE["immature"], hatch="////",
+                                       hatchcolor="#B8BEC6", ec="white", lw=1.2, zorder=2))
                 if with_text:
                     ax.text(x, y, "immature", ha="center", va="center", fontsize=7.5,
-                            color=PALETTE["muted"], zorder=3,
+                            color="#4A525E", zorder=3,
                             bbox={"boxstyle": "round,pad=0.15", "fc": PALETTE["immature"],
                                   "ec": "none"})
             elif with_text:  # no record entered this phase in the period, or no rate
@@ -2187,22 +2216,19 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
                     annotation_clip=False)
     extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(beyond,
                                                                                      "neither")
-    bar = ax.figure.colorbar(mesh, ax=ax, fraction=0.035, pad=0.02, aspect=18, extend=extend,
-                             shrink=min(1.0, 3.2 / max(row_in * rows, 0.1)), anchor=(0.0, 1.0),
-                             panchor=(1.0, 1.0))
+    # An inset right of the cells, top-aligned: a title wider than the cells (which widens the
+    # Axes' margin) then cannot push it away from the cells, as a stolen colour-bar Axes would be.
+    width_in, height_in = col_in * cols, row_in * rows
+    inset = 0.2 / max(height_in, 0.1)  # room for a pointed end inside the Axes' height
+    tall = max(min(1.0 - 2 * inset, 3.2 / max(height_in, 0.1)), 0.2)
+    cax = ax.inset_axes((1 + 0.15 / width_in, 1 - inset - tall, 0.14 / width_in, tall))
+    bar = ax.figure.colorbar(mesh, cax=cax, extend=extend)
     bar.outline.set_visible(False)
-    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _pct(v, 0)))
+    bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    decimals = 0 if vmax - vmin >= 0.06 else 1 if vmax - vmin >= 0.006 else 2
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.{decimals}f}%"))
     bar.ax.tick_params(labelsize=8, length=0, colors=PALETTE["muted"], labelcolor=PALETTE["ink"])
     bar.ax.set_ylabel("conversion rate", fontsize=8.5, color=PALETTE["muted"])
-    window = ""
-    if "window_days" in data and data["window_days"].notna().any():
-        window = f" within {int(pd.to_numeric(data['window_days']).dropna().iloc[0])} days"
-    if title is None:
-        span = f", cohorts {periods[0]} to {periods[-1]}" if rows > 1 else f", cohort {periods[0]}"
-        title = f"Cohort conversion{window} per transition{span}"
-    subtitle = ("Cell: share of the cohort that converted" + (", n below" if two_lines else "")
-                + "; grey hatched: immature (window not closed yet)"
-                + ("; *: part of the cohort still immature" if any_partly else ""))
     _title(ax, title, subtitle, above=header_pt)
     return ax
 
@@ -2281,11 +2307,13 @@ def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
     ax.spines["left"].set_visible(False)
     ax.set_yticks([])
     ax_w_pt = ax.get_position().width * fig.get_figwidth() * 72
+    row_pt = ax.get_position().height * fig.get_figheight() * 72 / (rows + 0.5)
 
     labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" for s, nl, en, w in
               zip(steps["_order"], steps["step_name_nl"], steps["step_name_en"], weeks, strict=True)]
     total_label = f"Total, steps in sequence — {total:.1f} wk ({total_low:.1f}-{total_high:.1f})"
-    label_fs = 9.0
+    label_fs = 9.0 if row_pt >= 34 else 7.5  # a label takes about a third of the row
+    tick_ms = min(12.0, 0.4 * row_pt)  # the low-end tick a little taller than the bar
     widths_pt = [_width_pt(t, label_fs) for t in labels]
     widths_pt.append(_width_pt(total_label, label_fs, "bold"))
     # The axis must hold the bars and the widest label; labels sit above their bars, starting
@@ -2304,8 +2332,8 @@ def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
         ax.broken_barh([(start[i] + weeks[i], max(high[i] - weeks[i], 0.0))],
                        (y[i] + bar_y - bar_h / 2, bar_h), facecolors=PALETTE["light"],
                        linewidth=0, zorder=1)
-    ax.plot(start + low, y + bar_y, ls="none", marker="|", ms=12, mew=1.6, color=PALETTE["ink"],
-            zorder=3, label="_low")
+    ax.plot(start + low, y + bar_y, ls="none", marker="|", ms=tick_ms, mew=1.6,
+            color=PALETTE["ink"], zorder=3, label="_low")
     for i, text in enumerate(labels):
         x = min(start[i], x_max - widths_pt[i] * per_pt * 1.01)
         ax.text(max(x, 0.0), y[i] + bar_y - bar_h / 2 - 0.06, text, ha="left", va="bottom",
@@ -2315,8 +2343,8 @@ def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
                    facecolors=PALETTE["phase_dark"], linewidth=0, zorder=2)
     ax.broken_barh([(total, max(total_high - total, 0.0))], (t + bar_y - bar_h / 2, bar_h),
                    facecolors=PALETTE["light"], linewidth=0, zorder=1)
-    ax.plot([total_low], [t + bar_y], ls="none", marker="|", ms=12, mew=1.6, color="white",
-            zorder=3, label="_low total")
+    ax.plot([total_low], [t + bar_y], ls="none", marker="|", ms=tick_ms, mew=1.6,
+            color="white", zorder=3, label="_low total")
     ax.text(0.0, t + bar_y - bar_h / 2 - 0.06, total_label, ha="left", va="bottom",
             fontsize=label_fs, fontweight="bold", color=PALETTE["ink"], zorder=4)
     ax.axhline(count - 0.5 + 0.05, color="#B8BEC6", lw=0.8, zorder=0)
@@ -2329,8 +2357,9 @@ def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
     _legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
     if title is None:
         title = f"Engagement of about {total:.0f} weeks ({total_low:.0f}-{total_high:.0f})"
-    _title(ax, title, f"The {count} steps one after another, each starting when the previous one "
-                      "is estimated to end; the range is planning judgement, not a quote")
+    subtitle = (f"The {count} steps one after another, each starting when the previous one is "
+                "estimated to end; the range is planning judgement, not a quote")
+    _title(ax, title, "\n".join(_wrap_pt(subtitle, ax_w_pt, 9.0)))
     return ax
 
 
