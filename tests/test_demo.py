@@ -68,3 +68,10 @@ def test_personal_column_is_pseudonymised(history):
     assert contacts.str.match(r"^P-[0-9a-f]{10}$").all()
     raw = (DEMO / "crm_fasehistorie.csv").read_text(encoding="cp1252")
     assert "José" in raw  # the export has real-looking names; the loaded table does not
+
+
+def test_snapshot_gives_no_durations_rather_than_zero_days(snapshot):
+    from toolkit.kpis import KPI, compute_kpis
+    k = compute_kpis(snapshot, kpis=[KPI(name="d", kind="duration", from_phase="lead",
+                                         to_phase="opportunity")])
+    assert k["value"].isna().all() and "snapshot" in k["period"].iloc[0]

@@ -339,6 +339,10 @@ def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
 
 
 def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    if not ctx.engagement.timing_known:
+        # A snapshot dates every record's phase at creation: any duration from it would be 0.
+        return pd.DataFrame([{"period": "n/a (snapshot: no phase dates)", "n": np.nan,
+                              "value": np.nan}])
     spells = _spells(ctx, kpi, seg)
     spells["period"] = period_label(spells["start"], period)
     rows = []
