@@ -105,3 +105,22 @@ def test_a_salesforce_engagement_from_funnel_new_runs_end_to_end(tmp_path):
     verdict = (out / "05_diagnosis.html").read_text(encoding="utf-8")
     assert "insufficient data" in verdict or "too few" in verdict.lower()
     assert os.path.getsize(out / "sf.xlsx") > 5000
+
+
+def test_a_fresh_template_guides_the_analyst_to_the_next_fix(tmp_path):
+    assert main(["new", "acme", "--folder", str(tmp_path)]) == 0
+    folder = tmp_path / "acme"
+    shutil.copy(DEMO / "crm_fasehistorie.csv", folder / "export.csv")
+    path = folder / "engagement.yaml"
+    path.write_text(path.read_text().replace("path: TODO export.csv", "path: export.csv"))
+    first = run("validate", path)
+    assert first.returncode == 2 and "column 'TODO' (for record_id) not found" in first.stderr
+    path.write_text(path.read_text().replace(
+        "columns: {record_id: TODO, stage: TODO, changed_at: TODO}",
+        "columns: {record_id: Deal ID, stage: Fase, changed_at: Datum wijziging}\n"
+        "    encoding: cp1252"))
+    second = run("validate", path)
+    # the empty stage mapping now lists every stage found in the data, with its rows
+    assert second.returncode == 2
+    assert "9 CRM stage(s) are not in the stage mapping" in second.stderr
+    assert "'Suspect' (11146 rows)" in second.stderr

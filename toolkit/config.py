@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .exceptions import ConfigError
 from .phases import Phase, PhaseModel
@@ -102,6 +109,13 @@ class EngagementConfig(BaseModel):
     benchmarks_file: str | None = None
     report: dict[str, Any] = Field(default_factory=dict)
     pseudonymisation_salt_env: str = "FUNNEL_SALT"
+
+    @field_validator("stage_mapping", "targets", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        # A section with only comments under it reads as None: treat it as empty, so the loader can
+        # list the stages found in the data that still need a mapping.
+        return {} if value is None else value
 
     @model_validator(mode="after")
     def _sources_named(self) -> EngagementConfig:
