@@ -39,6 +39,15 @@ def _check_period(period: str | None) -> str | None:
     return PERIODS[period]
 
 
+def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, list[str]]:
+    """Sorted integer codes of the periods of (non-missing) timestamps, and their labels."""
+    freq = _check_period(period)
+    if freq is None:
+        return np.zeros(len(stamps), dtype="int64"), ["all"]
+    codes, uniques = pd.factorize(stamps.dt.to_period(freq), sort=True)
+    return codes, [str(u) for u in uniques]
+
+
 def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     """The period a timestamp falls in, as a string ('2025-03', '2025Q1', '2025', 'all')."""
     freq = _check_period(period)
@@ -228,29 +237,37 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     pairs = _pairs(model, from_phase, to_phase)
     reached = reached_at(engagement) if reached is None else reached
     segments = segment_values(engagement, reached, seg)
-    window_td = pd.Timedelta(days=window)
+    window_ns = np.int64(pd.Timedelta(days=window).value)
+    cutoff = np.datetime64((as_of - pd.Timedelta(days=window)).as_unit("ns").to_datetime64())
+    # Segment values as sorted integer codes, once: counting by integer keys is what keeps a
+    # million records fast (a groupby on strings per transition is not).
+    seg_codes = [pd.factorize(segments[c].to_numpy(), sort=True) for c in seg]
     parts = []
     for a, b in pairs:
-        start = reached[a]
-        has = start.notna()
+        start = reached[a].to_numpy(dtype="datetime64[ns]")
+        has = ~np.isnat(start)
         start = start[has]
-        end = reached.loc[has, b]
-        frame = pd.DataFrame({
-            "period": period_label(start, period),
-            "mature": (start <= as_of - window_td).to_numpy(),
-            "converted": ((end - start) <= window_td).fillna(False).to_numpy(),
-        }, index=start.index)
-        for c in seg:
-            frame[c] = segments[c].to_numpy()[has.to_numpy()]
-        keys = seg + ["period"]
-        frame["converted_mature"] = frame["converted"] & frame["mature"]
-        agg = frame.groupby(keys, dropna=False, observed=True).agg(
-            n=("mature", "sum"), successes=("converted_mature", "sum"),
-            total=("mature", "size")).reset_index()
-        agg["immature_n"] = agg["total"] - agg["n"]
-        agg.insert(0, "to_phase", b)
-        agg.insert(0, "from_phase", a)
-        parts.append(agg.drop(columns="total"))
+        end = reached[b].to_numpy(dtype="datetime64[ns]")[has]
+        mature = start <= cutoff
+        gap = end.view("int64") - start.view("int64")
+        converted = ~np.isnat(end) & (gap <= window_ns)
+        period_codes, period_labels = _period_codes(pd.Series(start), period)
+        codes = [c[has] for c, _ in seg_codes] + [period_codes]
+        dims = tuple(len(u) for _, u in seg_codes) + (len(period_labels),)
+        key = np.ravel_multi_index(codes, dims) if codes[0].size else np.zeros(0, "int64")
+        size = int(np.prod(dims))
+        total = np.bincount(key, minlength=size)
+        n = np.bincount(key, weights=mature, minlength=size).astype("int64")
+        successes = np.bincount(key, weights=mature & converted, minlength=size).astype("int64")
+        present = np.flatnonzero(total)
+        labels = np.unravel_index(present, dims)
+        agg = pd.DataFrame({"from_phase": a, "to_phase": b}, index=range(len(present)))
+        for c, (_, uniques), lab in zip(seg, seg_codes, labels[:-1], strict=True):
+            agg[c] = np.asarray(uniques, dtype=object)[lab]
+        agg["period"] = np.asarray(period_labels, dtype=object)[labels[-1]]
+        agg["n"], agg["successes"] = n[present], successes[present]
+        agg["immature_n"] = total[present] - n[present]
+        parts.append(agg)
     out = pd.concat(parts, ignore_index=True)
     out[["n", "successes", "immature_n"]] = out[["n", "successes", "immature_n"]].astype("int64")
     out = _with_ci(out, method=method)

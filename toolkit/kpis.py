@@ -344,10 +344,14 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         return pd.DataFrame([{"period": "n/a (snapshot: no phase dates)", "n": np.nan,
                               "value": np.nan}])
     spells = _spells(ctx, kpi, seg)
-    spells["period"] = period_label(spells["start"], period)
     rows = []
     q = kpi.quantile()
-    for key, part in spells.groupby(seg + ["period"], dropna=False):
+    if seg or period is not None:
+        spells["period"] = period_label(spells["start"], period)
+        groups = spells.groupby(seg + ["period"], dropna=False)
+    else:  # one group: skip labelling a million rows 'all'
+        groups = [(("all",), spells)]
+    for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(seg + ["period"], key, strict=True))
         converted = part["event"] == "converted"

@@ -263,15 +263,16 @@ def transition_durations(
     ids = reached_at.index[keep]
 
     record_ids = pd.Index(records["record_id"])
-    if record_ids.has_duplicates:
+    # Same order as `records` (as `toolkit.funnel.reached_at` gives it): positions without a
+    # million string lookups, and `reached_at` was already checked for repeats above.
+    aligned = len(reached_at) == len(record_ids) and reached_at.index.equals(record_ids)
+    if not aligned and record_ids.has_duplicates:
         dup = record_ids[record_ids.duplicated()].unique()
         raise DataError(
             f"`records` has {len(dup)} repeated record_id(s): {_some(dup)}",
             column="record_id", fix="keep one row per record in `records`",
         )
-    # Same order as `records` (as `toolkit.funnel.reached_at` gives it): positions without a
-    # million string lookups.
-    if len(reached_at) == len(record_ids) and reached_at.index.equals(record_ids):
+    if aligned:
         pos = np.flatnonzero(keep)
     else:
         pos = record_ids.get_indexer(ids)
