@@ -124,3 +124,14 @@ def test_a_fresh_template_guides_the_analyst_to_the_next_fix(tmp_path):
     assert second.returncode == 2
     assert "9 CRM stage(s) are not in the stage mapping" in second.stderr
     assert "'Suspect' (11146 rows)" in second.stderr
+
+
+def test_validate_an_export_with_no_usable_row_says_why_and_exits_1(tmp_path):
+    (tmp_path / "h.csv").write_text("Deal;Fase;Datum\n;Suspect;03-01-2025 09:00\n")
+    from conftest import write_engagement
+    path = write_engagement(tmp_path, [{"path": "h.csv", "shape": "history", "date_format": "dmy",
+                                        "columns": {"record_id": "Deal", "stage": "Fase",
+                                                    "changed_at": "Datum"}}])
+    result = run("validate", path)
+    assert result.returncode == 1
+    assert "missing record id in column 'Deal'" in result.stdout and "Unusable" in result.stdout

@@ -75,6 +75,12 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     log = engagement.stage_log
     ids = records["record_id"]
     flags = pd.DataFrame(index=pd.Index(ids, name="record_id"))
+    if ids.empty:  # nothing loaded: every check is zero, and the quarantine says why
+        findings = pd.DataFrame([{"check": c, "records": 0, "rows": 0, "share": np.nan,
+                                  "meaning": m} for c, m in CHECKS.items()])
+        return AuditResult(by_record=flags.assign(**{c: 0 for c in CHECKS}).reset_index(),
+                           findings=findings, n_records=0,
+                           history_known=engagement.timing_known)
 
     ev = events.assign(code=events["phase"].cat.codes.astype(int)).sort_values(
         ["record_id", "entered_at", "source_row"], kind="stable")

@@ -157,7 +157,7 @@ def _validation(engagement) -> dict:
     reasons = quarantine_summary(engagement.quarantine).groupby("reason", sort=False)["rows"].sum()
     return {
         "engagement": engagement.name,
-        "as_of": str(engagement.as_of),
+        "as_of": str(engagement.as_of) if len(engagement.records) else "n/a (nothing loaded)",
         "records": int(len(engagement.records)),
         "events": int(len(engagement.events)),
         "outcomes": {k: int(v) for k, v in engagement.records["outcome"].value_counts().items()},

@@ -282,8 +282,8 @@ def _resolve_outcomes(log: pd.DataFrame, model: PhaseModel) -> tuple[pd.DataFram
     last = log.groupby("record_id", sort=False).tail(1).set_index("record_id")
     outcome = np.where(last["target"] == LOST, "lost",
                        np.where(last["target"] == won_phase, "won", "open"))
-    state = pd.DataFrame({"outcome": outcome,
-                          "closed_at": last["at"].where(outcome != "open")}, index=last.index)
+    closed = last["at"].astype("datetime64[ns]").where(outcome != "open")
+    state = pd.DataFrame({"outcome": outcome, "closed_at": closed}, index=last.index)
     final = log["record_id"].map(state["outcome"])
     reversed_won = (log["target"] == won_phase) & (final != "won")
     return state, reversed_won
@@ -293,6 +293,8 @@ def _lost_at_phase(events: pd.DataFrame, state: pd.DataFrame, model: PhaseModel)
     """Highest phase reached before the final loss (events are already only kept phase rows)."""
     lost_ids = state.index[state["outcome"] == "lost"]
     ev = events[events["record_id"].isin(lost_ids)]
+    if ev.empty:
+        return pd.Series(pd.Categorical([], dtype=model.dtype), index=pd.Index([], dtype="string"))
     ev = ev[ev["entered_at"] <= ev["record_id"].map(state["closed_at"])]
     codes = ev.assign(code=ev["phase"].cat.codes).groupby("record_id")["code"].max()
     return pd.Series(pd.Categorical.from_codes(codes.to_numpy(), dtype=model.dtype),

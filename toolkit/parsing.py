@@ -78,9 +78,11 @@ def parse_dates(raw: pd.Series, *, date_format: str | None, file: str, column: s
     pass through; 5-digit numbers are Excel serial dates when `excel_serials`.
     """
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if raw.empty:  # every row was set aside before its dates were read
+        return ParsedColumn(out, pd.Series(None, index=raw.index, dtype="object"))
     blank = _blank(raw)
     is_dt = raw.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat"))
-    is_dt &= ~blank
+    is_dt = is_dt.astype(bool) & ~blank.to_numpy(dtype=bool)
     if is_dt.any():
         out[is_dt] = pd.to_datetime(raw[is_dt].astype(object), errors="coerce").astype(
             "datetime64[ns]")
