@@ -75,3 +75,12 @@ def test_snapshot_gives_no_durations_rather_than_zero_days(snapshot):
     k = compute_kpis(snapshot, kpis=[KPI(name="d", kind="duration", from_phase="lead",
                                          to_phase="opportunity")])
     assert k["value"].isna().all() and "snapshot" in k["period"].iloc[0]
+
+
+def test_events_hold_one_row_per_record_and_phase_entered(history):
+    ev = history.events
+    assert not ev.duplicated(["record_id", "phase"]).any()
+    # the later rows at a phase (second CRM stage, returns after moving back) stay in the log
+    log = history.stage_log
+    assert len(log[log["target"] != "lost"]) > len(ev)
+    assert set(ev["source_stage"].str.casefold().str.strip()) >= {"suspect", "lead", "potentieel"}

@@ -82,7 +82,17 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
                            findings=findings, n_records=0,
                            history_known=engagement.timing_known)
 
-    ev = events.assign(code=events["phase"].cat.codes.astype(int)).sort_values(
+    # The full sequence of stage rows (every move, back and forth) lives in the stage log; the
+    # events table keeps only each phase's first entry. Tables built in memory have no log.
+    phase_rows = log[log["target"].isin(model.keys)] if len(log) else None
+    if phase_rows is not None and len(phase_rows):
+        sequence = pd.DataFrame({
+            "record_id": phase_rows["record_id"],
+            "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
+            "entered_at": phase_rows["at"], "source_row": phase_rows["source_row"]})
+    else:
+        sequence = events
+    ev = sequence.assign(code=sequence["phase"].cat.codes.astype(int)).sort_values(
         ["record_id", "entered_at", "source_row"], kind="stable")
     prev = ev.groupby("record_id", sort=False)["code"].shift()
     step = ev["code"] - prev

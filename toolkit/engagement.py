@@ -19,6 +19,7 @@ from .phases import PhaseModel
 
 __all__ = ["Engagement"]
 
+_LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py")
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
 
@@ -118,6 +119,9 @@ class Engagement:
 
     def _cache_key(self) -> str:
         digest = hashlib.sha256(__version__.encode())
+        # The loading code itself: a fixed loader must never be answered from an old cache.
+        for module in _LOADING_CODE:
+            digest.update((Path(__file__).parent / module).read_bytes())
         if self.path is not None:
             digest.update(self.path.read_bytes())
         digest.update(self.config.model_dump_json().encode())

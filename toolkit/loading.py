@@ -377,8 +377,14 @@ def _open_source(settings: dict, base_dir: Path, name: str):
 
 
 def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.DataFrame:
-    """The events table: every used stage row at a phase (lost exits are not events)."""
+    """The events table: one row per (record, phase entered), the first entry into the phase.
+
+    Later rows at the same phase (a second CRM stage of the phase, a return after moving back)
+    stay in the stage log for the audit; lost exits are never events.
+    """
     phase_rows = log[log["target"] != LOST]
+    phase_rows = phase_rows.sort_values(["record_id", "at", "source_row"], kind="stable")
+    phase_rows = phase_rows[~phase_rows.duplicated(["record_id", "target"], keep="first")]
     return pd.DataFrame({
         "record_id": phase_rows["record_id"],
         "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
