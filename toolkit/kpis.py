@@ -215,7 +215,8 @@ def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.nda
 
 
 def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
-                 by: str | Sequence[str] | None = None, period: str | None = None) -> pd.DataFrame:
+                 by: str | Sequence[str] | None = None, period: str | None = None,
+                 seed: int = 0) -> pd.DataFrame:
     """Compute KPIs into one tidy frame.
 
     Parameters
@@ -227,6 +228,8 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
         Segment attributes to split every KPI by (segment columns appear after `kind`).
     period : {'month', 'quarter', 'year', 'week'}, optional
         Split by cohort period; None gives one value per KPI over all (mature) data.
+    seed : int
+        Seed of the Monte Carlo interval of sales velocity (the only random part).
 
     Returns
     -------
@@ -237,7 +240,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     """
     kpis = list(kpis) if kpis is not None else kpis_from_config(engagement)
     seg = _segment_frame(engagement, by)
-    context = _Context(engagement)
+    context = _Context(engagement, seed=seed)
     frames = []
     for kpi in kpis:
         frame = _COMPUTE[kpi.kind](context, kpi, seg, period)
@@ -262,8 +265,9 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
 class _Context:
     """Shared, computed-once inputs of the KPI functions."""
 
-    def __init__(self, engagement) -> None:
+    def __init__(self, engagement, *, seed: int = 0) -> None:
         self.engagement = engagement
+        self.seed = seed
         self.model = engagement.phase_model
         self.as_of = engagement.as_of
 
@@ -440,7 +444,7 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
         frame[c] = frame[c].astype("object").fillna("(missing)")
     spells = _spells(ctx, kpi.model_copy(update={"from_phase": phase, "to_phase": won_phase}), seg)
     rows = []
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(ctx.seed)
     groups = frame.groupby(seg, dropna=False) if seg else [((), frame)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -488,22 +492,17 @@ def _pipeline_coverage(ctx: _Context, kpi: KPI, seg: list[str], period: str | No
 
 
 def _cost_per(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    costs = ctx.engagement.config.costs
-    if not costs:
+    """Cost per record brought to the phase, per action: `toolkit.diagnosis.action_yield`."""
+    from .diagnosis import action_yield
+    if not ctx.engagement.config.costs:
         raise ToolkitError(f"KPI {kpi.name!r} needs a cost table: add `costs:` to the engagement "
                            f"YAML (a list of {{action: ..., cost: ...}}).")
     attr = kpi.action_attribute
-    cost = pd.DataFrame(costs).groupby(attr if attr in pd.DataFrame(costs) else "action")[
-        "cost"].sum()
-    phase = kpi.phase or ctx.model.keys[1]
-    rec = ctx.engagement.records.set_index("record_id")
-    reached = ctx.reached[phase].notna().reindex(rec.index).fillna(False)
-    produced = rec.loc[reached, attr].value_counts()
-    rows = []
-    for action, c in cost.items():
-        n = int(produced.get(action, 0))
-        rows.append({"segment": f"{attr}={action}", "period": "all", "n": n, "value": c / n if n else np.nan})
-    return pd.DataFrame(rows)
+    table = action_yield(ctx.engagement, action=attr, phase=kpi.phase)
+    return pd.DataFrame({"segment": attr + "=" + table[attr].astype(str),
+                         "period": table.get("period", pd.Series("all", index=table.index))
+                         .fillna("all"),
+                         "n": table["leads"], "value": table["cost_per_lead"]})
 
 
 _COMPUTE = {
