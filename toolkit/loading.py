@@ -454,20 +454,21 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         records["created_at"] = crm_created.reindex(records.index).fillna(records["created_at"])
 
     mismatches = None
-    rows_quarantined = {file: q}
-    if settings.get("records"):
-        records, mismatches, rq = _attach_records_file(
-            records, settings["records"], model=model, base_dir=base_dir, salt=salt,
-            name=name, personal=personal, engagement_tz=settings["_engagement_tz"],
-            ignored_ids=set(q.frame().query("reason.str.contains('declared `ignore`')",
-                                            engine="python")["record_id"].dropna()) - set(
-                                                records.index), notes=notes)
-        rows_quarantined[rq.file] = rq
-    records = _finish_records(records, events, model)
-    quarantine = pd.concat([qq.frame() for qq in rows_quarantined.values()], ignore_index=True)
+    quarantines = [q.frame()]
     recon = [_reconcile(name, file, raw, q)]
     if settings.get("records"):
-        recon.append(_reconcile(name, rq.file, rq.raw, rq))
+        reasons = quarantines[0]
+        # Records whose every stage row is an ignored stage (test deals) are not records.
+        ignored = set(reasons.loc[reasons["reason"].str.contains("declared `ignore`", regex=False),
+                                  "record_id"].dropna()) - set(records.index)
+        records, mismatches, rq, rows = _attach_records_file(
+            records, settings["records"], base_dir=base_dir, salt=salt, name=name,
+            personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
+            notes=notes)
+        quarantines.append(rq.frame())
+        recon.append(_reconcile(name, rq.file, rows, rq))
+    records = _finish_records(records, events, model)
+    quarantine = pd.concat(quarantines, ignore_index=True)
     return LoadedSource(name=name, shape="history", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=quarantine,
                         reconciliation=pd.DataFrame(recon), notes=notes,
@@ -481,7 +482,7 @@ def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[
             "rows_quarantined": rows_q}
 
 
-def _attach_records_file(records: pd.DataFrame, reading: dict, *, model: PhaseModel,
+def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                          base_dir: Path, salt: str, name: str, personal: list[str],
                          engagement_tz: str, ignored_ids: set, notes: list[str]):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
@@ -496,7 +497,6 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *, model: PhaseMo
                "_engagement_tz": engagement_tz}
     raw = read_table(path, reading, notes=notes)
     q = _Quarantine(f"{name}.records", file)
-    q.raw = raw
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
@@ -522,12 +522,9 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *, model: PhaseMo
                                           np.where(closed.fillna(False), "lost", "open")),
                                  index=out.index)
     merged = records.copy()
-    for col in out.columns:
-        if col == "created_at" or col not in merged.columns:
-            merged[col] = out[col].reindex(merged.index).combine_first(
-                merged[col]) if col in merged.columns else out[col].reindex(merged.index)
-        else:  # the per-record file is the CRM's current truth for amounts and attributes
-            merged[col] = out[col].reindex(merged.index).combine_first(merged[col])
+    for col in out.columns:  # the per-record file is the CRM's current truth where it has a value
+        mine = out[col].reindex(merged.index)
+        merged[col] = mine.combine_first(merged[col]) if col in merged.columns else mine
     only_in_file = out.index.difference(merged.index)
     if len(only_in_file):
         extra = out.loc[only_in_file].copy()
@@ -544,7 +541,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *, model: PhaseMo
                                    "history_outcome": merged.loc[common[differ], "outcome"],
                                    "file_outcome": file_outcome.loc[common[differ]]}
                                   ).reset_index(drop=True)
-    return merged, mismatches, q
+    return merged, mismatches, q, raw
 
 
 def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
@@ -622,21 +619,19 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
         pd.DataFrame(columns=["outcome", "closed_at"]), pd.Series(dtype=bool))
     log = log[~reversed_won.to_numpy()] if len(log) else log
     events = _events_from_log(log, model, name)
-    records = _row_records(frame, settings, q, state, file=file, key=key, name=name,
-                           personal=personal, salt=salt, model=model)
+    records = _row_records(frame, settings, state, file=file, key=key, name=name,
+                           personal=personal, salt=salt)
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
                             [_reconcile(name, file, raw, q)]), notes=notes)
 
 
-def _row_records(frame: pd.DataFrame, settings: dict, q: _Quarantine, state: pd.DataFrame, *,
-                 file: str, key: str, name: str, personal: list[str], salt: str,
-                 model: PhaseModel) -> pd.DataFrame:
+def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
+                 key: str, name: str, personal: list[str], salt: str) -> pd.DataFrame:
     """Records of a one-row-per-record file: the row's own columns, the outcome from the log and
     from `status` / `current_stage` when the file has them."""
     cols = settings["columns"]
-    frame = _dedupe_records(frame, q)
     idx = pd.Index(frame["_record_id"].astype("string"), name="record_id")
     records = pd.DataFrame(index=idx)
     records["outcome"] = state["outcome"].reindex(idx).fillna("open").to_numpy() if len(
@@ -750,10 +745,9 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                          index=pd.Index(frame["_record_id"].astype("string")))
     state = state[~state.index.duplicated()]
     scols = {k: v for k, v in cols.items() if k not in ("closed_at",)}
-    records = _row_records(frame, {**settings, "columns": scols}, q, state, file=file, key=key,
-                           name=name, personal=personal, salt=salt, model=model)
+    records = _row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
+                           name=name, personal=personal, salt=salt)
     records = _finish_records(records, events, model)
-    # lost_at_phase from the snapshot's own column where the events cannot tell
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log, quarantine=q.frame(),
                         reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
