@@ -40,7 +40,7 @@ def _check_period(period: str | None) -> str | None:
 
 
 def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, list[str]]:
-    """Sorted integer codes of the periods of (non-missing) timestamps, and their labels."""
+    """Sorted integer codes of the periods of timestamps (-1 for NaT), and their labels."""
     freq = _check_period(period)
     if freq is None:
         return np.zeros(len(stamps), dtype="int64"), ["all"]
@@ -50,12 +50,9 @@ def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, li
 
 def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     """The period a timestamp falls in, as a string ('2025-03', '2025Q1', '2025', 'all')."""
-    freq = _check_period(period)
-    if freq is None:
-        return pd.Series("all", index=stamps.index, dtype="object")
     # Format each distinct period once: str() of a million Periods is the slow part.
-    codes, uniques = pd.factorize(stamps.dt.to_period(freq))
-    labels = np.append(np.asarray(uniques.astype(str), dtype=object), None)
+    codes, labels = _period_codes(stamps, period)
+    labels = np.append(np.asarray(labels, dtype=object), None)  # code -1 (NaT) -> None
     return pd.Series(labels[codes], index=stamps.index, dtype="object")
 
 

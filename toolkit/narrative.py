@@ -60,9 +60,8 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
 def process_model(engagement, funnel_frame: pd.DataFrame) -> str:
     """Step 2: the phases and which CRM stages feed them."""
     model = engagement.phase_model
-    unmapped_phases = [p.key for p in model.phases
-                       if not any(t in (p.key,) or (t == "won" and p.key == model.won_phase)
-                                  for t in model.stage_mapping.values())]
+    mapped = set(model.normalised_mapping().values())  # `won` resolved to the last phase
+    unmapped_phases = [p.key for p in model.phases if p.key not in mapped]
     lines = [f"The process has {len(model.phases)} phases: "
              + " → ".join(p.label for p in model.phases) + "."]
     if unmapped_phases:
