@@ -20,6 +20,7 @@ from pydantic import (
 
 from .exceptions import ConfigError
 from .phases import Phase, PhaseModel
+from .privacy import PrivacyConfig
 
 __all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "load_config", "SHAPES", "PRESETS"]
 
@@ -31,6 +32,21 @@ COLUMN_ROLES = (
     "record_id", "stage", "changed_at", "created_at", "closed_at", "value", "lost_at_stage",
     "is_closed", "is_won", "is_deleted", "current_stage", "status",
 )
+
+
+def _check_zone(value: str | None) -> str | None:
+    """An IANA time zone name (Europe/Amsterdam, UTC); a typo gets the nearest names."""
+    if value is None:
+        return value
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=3)
+        hint = f"; did you mean {close}?" if close else ""
+        raise ValueError(f"not a time zone name{hint} || use an IANA name such as "
+                         f"'Europe/Amsterdam' or 'UTC'") from None
+    return value
 
 
 class _Reading(BaseModel):
@@ -47,8 +63,33 @@ class _Reading(BaseModel):
     thousands: str | None = None
     encoding: str | None = None
     sheet: str | int | None = None
+    header_row: int | None = Field(
+        default=None, ge=1,
+        description="the spreadsheet row (1-based) holding the headers, when title rows sit above it")
     timezone: str | None = None
     true_values: list[str] = Field(default_factory=lambda: ["true", "1", "yes", "ja", "waar"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+    @field_validator("date_format")
+    @classmethod
+    def _usable_format(cls, value: str | None) -> str | None:
+        if value is None or value in ("dmy", "mdy", "ymd"):
+            return value
+        if "%" not in value:
+            raise ValueError(f"date_format {value!r} is neither a convention nor a strftime format "
+                             f"|| use 'dmy' (31-12-2025), 'mdy' (12/31/25), 'ymd' (2025-12-31) "
+                             f"or a strftime format such as '%d-%m-%Y %H:%M'")
+        import pandas as pd
+        try:
+            pd.to_datetime(pd.Series(["2025-01-03"]), format=value, errors="coerce")
+        except ValueError as exc:
+            raise ValueError(f"not a valid strftime format ({exc}) || use 'dmy', 'mdy', 'ymd' or "
+                             f"a format such as '%d-%m-%Y %H:%M'") from None
+        return value
 
     @model_validator(mode="after")
     def _roles(self) -> _Reading:
@@ -100,7 +141,7 @@ class EngagementConfig(BaseModel):
     sources: list[SourceConfig]
     segments: list[str] | None = None
     value_bands: list[float] | None = None
-    cohort_window_days: int = 90
+    cohort_window_days: int = Field(default=90, gt=0)
     kpis: list[dict[str, Any]] | None = None
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
@@ -108,7 +149,12 @@ class EngagementConfig(BaseModel):
     benchmark_stages: dict[str, str] | None = None
     benchmarks_file: str | None = None
     report: dict[str, Any] = Field(default_factory=dict)
-    pseudonymisation_salt_env: str = "FUNNEL_SALT"
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
 
     @field_validator("stage_mapping", "targets", mode="before")
     @classmethod
@@ -139,15 +185,36 @@ class EngagementConfig(BaseModel):
         except ValidationError as exc:
             msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
             key = "stage_mapping" if msg.startswith("stage") else "phases"
-            raise ValueError(f"[{key}] {msg}") from None
+            fix = (" || keep one spelling of the stage under `stage_mapping`, mapped to the right "
+                   "phase" if "differ only in case" in msg else "")
+            raise ValueError(f"[{key}] {msg}{fix}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _kpis_name_phases(self) -> EngagementConfig:
+        # Checked here, not when the KPIs are first computed, so a typo fails at load time.
+        keys = [p.key for p in self.phases]
+        for i, spec in enumerate(self.kpis or []):
+            if not isinstance(spec, dict):
+                continue
+            for field in ("from_phase", "to_phase", "phase"):
+                value = spec.get(field)
+                if value is not None and value not in keys:
+                    close = difflib.get_close_matches(str(value), keys, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(f"[kpis[{i}].{field}] {value!r} is not a phase; the phases are "
+                                     f"{keys}{hint} || use one of the phase keys, or add the "
+                                     f"phase under `phases`")
+            window = spec.get("window_days")
+            if window is not None and (not isinstance(window, int) or window <= 0):
+                raise ValueError(f"[kpis[{i}].window_days] the window must be a whole number of days "
+                                 f"greater than 0, but {window!r} was given || give the window in "
+                                 f"days, e.g. `window_days: 90`, or leave it out to use "
+                                 f"`cohort_window_days`")
         return self
 
     def phase_model(self) -> PhaseModel:
         return PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
-
-    def salt(self) -> str:
-        """The pseudonymisation salt: from the environment when set, so it stays out of git."""
-        return os.environ.get(self.pseudonymisation_salt_env, f"funnel-toolkit:{self.name}")
 
 
 def _key_path(loc: tuple) -> str:
@@ -167,13 +234,38 @@ def _fix_for(err: dict, model_keys: list[str]) -> str:
         return "add this key; see the YAML reference in README.md"
     if kind.startswith("literal"):
         return "use one of the allowed values"
+    if kind in ("greater_than", "greater_than_equal"):
+        return "use a positive whole number"
     return "correct the value; see the YAML reference in README.md"
 
 
 def _all_keys() -> list[str]:
     keys = set(EngagementConfig.model_fields) | set(SourceConfig.model_fields)
-    keys |= set(Phase.model_fields)
+    keys |= set(Phase.model_fields) | set(RecordsConfig.model_fields) | set(PrivacyConfig.model_fields)
     return sorted(keys)
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, *, path: Path, where: str = "") -> None:
+    """PyYAML keeps the last of two equal keys without a word; a stage mapped twice would then
+    silently lose one mapping. Walk the parsed document and refuse any repeated key."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
+            child = f"{where}.{key}" if where else str(key)
+            if key is not None and key in seen:
+                raise ConfigError(
+                    f"line {line}: {key!r} appears more than once under "
+                    f"`{where or '<top>'}` (first on line {seen[key]}); YAML would silently keep "
+                    f"only the last one", file=str(path), key=where or None,
+                    fix=f"keep one {key!r} entry (merge the two, or delete the wrong one)")
+            if key is not None:
+                seen[key] = line
+            _refuse_duplicate_keys(value_node, path=path, where=child)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, path=path, where=f"{where}[{i}]")
 
 
 def load_config(path: str | os.PathLike) -> EngagementConfig:
@@ -182,8 +274,10 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
     if not path.exists():
         raise ConfigError("engagement file not found", file=str(path),
                           fix="check the path, or create one with `funnel new NAME`")
+    text = path.read_text(encoding="utf-8-sig")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path=path)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -201,15 +295,21 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             loc = err["loc"]
+            if err.get("type") == "extra_forbidden":
+                close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+                msg += f" (did you mean {close[0]!r}?)" if close else ""
+            fix = None
             if msg.startswith("[") and "] " in msg:  # a model-level rule that knows its key
                 key, msg = msg[1:].split("] ", 1)
                 loc = (key,)
                 err = {**err, "loc": loc}
+            if " || " in msg:  # a rule of ours that knows the fix
+                msg, fix = msg.split(" || ", 1)
             value = err.get("input")
             shown = "" if err.get("type") == "missing" or isinstance(value, dict | list) else (
                 f" (got {value!r})")
             lines.append(f"key `{_key_path(err['loc']) or '<top>'}`: {msg}{shown}. "
-                         f"Fix: {_fix_for(err, keys)}")
+                         f"Fix: {fix or _fix_for(err, keys)}")
         first = exc.errors()[0]
         error = ConfigError(
             "\n  ".join([f"{len(lines)} problem(s) in the engagement file:"] + lines),

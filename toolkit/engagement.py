@@ -14,12 +14,14 @@ import pandas as pd
 from . import __version__
 from .config import EngagementConfig, load_config
 from .exceptions import DataError
-from .loading import LoadedSource, load_source
+from .loading import LoadedSource, check_phase_order, load_source
 from .phases import PhaseModel
+from .privacy import PrivacyConfig, PseudonymKey, resolve_key
 
 __all__ = ["Engagement"]
 
-_LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py")
+_LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py",
+                 "privacy.py")
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
 
@@ -76,7 +78,7 @@ class Engagement:
             kpis=kpis, timezone="Europe/Amsterdam", currency="EUR", unknown_stages="error",
             client="", description="", value_bands=None, costs=None, duration_factors=None,
             benchmark_stages=None, benchmarks_file=None,
-            report={}, pseudonymisation_salt_env="FUNNEL_SALT")
+            report={}, privacy=PrivacyConfig())
         engagement = cls(config, path=None, use_cache=False)
         dtype = engagement.phase_model.dtype
         events = events.copy()
@@ -117,8 +119,16 @@ class Engagement:
                 files.append((self.base_dir / source.records.path).resolve())
         return files
 
+    @cached_property
+    def pseudonym_key(self) -> PseudonymKey:
+        """The secret key of the personal columns' pseudonyms (see `toolkit.privacy`)."""
+        return resolve_key(self.config.privacy, base_dir=self.base_dir,
+                           engagement_file=str(self.path or ""))
+
     def _cache_key(self) -> str:
         digest = hashlib.sha256(__version__.encode())
+        # Another key gives other pseudonyms: the cache must not answer with the old ones.
+        digest.update(self.pseudonym_key.fingerprint.encode())
         # The loading code itself: a fixed loader must never be answered from an old cache.
         for module in _LOADING_CODE:
             digest.update((Path(__file__).parent / module).read_bytes())
@@ -155,8 +165,10 @@ class Engagement:
         for source in self.config.sources:
             parts.append(load_source(
                 source, model=self.phase_model, base_dir=self.base_dir,
-                unknown_stages=self.config.unknown_stages, salt=self.config.salt(),
-                engagement_file=str(self.path or ""), timezone=self.config.timezone))
+                unknown_stages=self.config.unknown_stages, pseudonym_key=self.pseudonym_key,
+                privacy=self.config.privacy,
+                engagement_file=str(self.path or ""), timezone=self.config.timezone,
+                as_of=self.config.as_of))
         records = pd.concat([p.records for p in parts], ignore_index=True)
         doubles = records["record_id"][records["record_id"].duplicated()]
         if len(doubles):
@@ -165,10 +177,17 @@ class Engagement:
                 f"{doubles.iloc[0]!r}", file=str(self.path), column="record_id",
                 fix="load each deal from one source only (remove a source, or give each source's "
                     "ids a distinct prefix)")
+        events = pd.concat([p.events for p in parts], ignore_index=True)
+        check_phase_order(events, self.phase_model, file=str(self.path))
+        for p in parts:
+            for row in p.reconciliation.itertuples():
+                if row.rows_used == 0:
+                    p.notes.append(f"{Path(row.file).name}: none of its {row.rows_in} rows was "
+                                   f"used; the quarantine says why")
         mism = [p.outcome_mismatches.assign(source=p.name) for p in parts
                 if p.outcome_mismatches is not None]
         return _Loaded(
-            events=pd.concat([p.events for p in parts], ignore_index=True),
+            events=events,
             records=records,
             stage_log=pd.concat([p.stage_log for p in parts], ignore_index=True),
             quarantine=pd.concat([p.quarantine for p in parts], ignore_index=True),

@@ -1,15 +1,21 @@
 """Loading CRM exports (history, wide, snapshot) into the tidy events/records tables.
 
 Every source row is either used or quarantined with a reason; `rows_in == rows_used +
-rows_quarantined` holds per file. Row numbers are as a spreadsheet shows them: the header is row 1,
-the first data row is row 2.
+rows_quarantined` holds per file. Row numbers are as a spreadsheet shows them: the header is row 1
+(or the source's `header_row` when title rows sit above it), the first data row the one below it.
+Blank rows are quarantined rather than skipped, so the numbers stay those of the file.
+
+Dates are checked for plausibility: a stage or creation date after the engagement's `as_of` (or
+today) or before 1990-01-01 is almost always a mistyped year; its row is quarantined with the value.
+An unparseable or negative amount is left blank (the row's stage change is still real) and listed in
+the notes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +24,19 @@ import pandas as pd
 
 from .config import RecordsConfig, SourceConfig
 from .exceptions import DataError, UnknownStageError
-from .parsing import parse_dates, parse_flags, parse_numbers
+from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from .phases import IGNORE, LOST, PhaseModel, normalise_stage
 from .presets import preset_defaults
+from .privacy import PrivacyConfig, PseudonymKey, personal_columns, pseudonymise
 
 __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quarantine_summary",
+           "check_phase_order",
            "QUARANTINE_COLUMNS",
            "EVENT_COLUMNS", "STAGE_LOG_COLUMNS"]
 
 QUARANTINE_COLUMNS = ["source", "file", "source_row", "record_id", "column", "value", "reason"]
 EVENT_COLUMNS = ["record_id", "phase", "entered_at", "source_stage", "source_row", "source"]
 STAGE_LOG_COLUMNS = ["record_id", "at", "target", "source_stage", "source_row", "source"]
-_FIRST_DATA_ROW = 2
 
 
 @dataclass
@@ -66,49 +73,162 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
                         fix="check `path` of this source (relative paths are relative to the "
                             "engagement YAML)")
     suffix = path.suffix.lower()
+    header_row = reading.get("header_row") or 1
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"the file is empty ({len(data)} bytes)", file=str(path),
+                        fix="export it again from the CRM and check that the export finished")
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        sheet = reading.get("sheet")
-        try:
-            frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object,
-                                  engine="openpyxl")
-        except ValueError as exc:
-            raise DataError(f"cannot read sheet {sheet!r} ({exc})", file=str(path),
-                            fix="set `sheet:` to one of the workbook's sheet names") from None
+        frame = _read_workbook(path, reading.get("sheet"), header_row)
     elif suffix in (".csv", ".txt", ".tsv"):
+        if data[:4] == b"PK\x03\x04":  # the zip signature every .xlsx starts with
+            raise DataError("this is an Excel workbook saved under a .csv name", file=str(path),
+                            fix=f"rename it to {path.stem}.xlsx (and the source's `path`), or save "
+                                f"it from Excel as CSV")
         encoding = reading.get("encoding")
         tried = [encoding] if encoding else ["utf-8-sig", "cp1252"]
-        data = path.read_bytes()
+        if not encoding and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            tried = ["utf-16"]  # Excel's "Unicode text" export starts with a UTF-16 byte-order mark
         text = None
         for enc in tried:
             try:
                 text = data.decode(enc)
-                if enc == "cp1252" and notes is not None and not encoding:
-                    notes.append(f"{path.name}: not UTF-8; read as cp1252 (Windows). Set "
-                                 f"`encoding:` to make this explicit.")
+                if enc in ("cp1252", "utf-16") and notes is not None and not encoding:
+                    notes.append(f"{path.name}: not UTF-8; read as {enc}. Set `encoding:` to make "
+                                 f"this explicit.")
                 break
             except UnicodeDecodeError as exc:
                 bad = exc
+            except LookupError:
+                raise DataError(f"{enc!r} is not an encoding Python knows", file=str(path),
+                                value=enc, fix="set `encoding:` to e.g. utf-8, cp1252 or latin-1"
+                                ) from None
         if text is None:
             line = data[: bad.start].count(b"\n") + 1
             raise DataError(f"cannot decode with encoding {tried[-1]!r} ({bad.reason})",
                             file=str(path), row=line, value=data[bad.start:bad.end],
                             fix="set `encoding:` to the file's encoding (utf-8, cp1252, latin-1)")
         text = text.lstrip("\ufeff")
-        delimiter = reading.get("delimiter") or _sniff_delimiter(text.split("\n", 1)[0])
-        from io import StringIO
-        try:
-            frame = pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                                na_values=[""], skipinitialspace=False, engine="c")
-        except pd.errors.ParserError as exc:
-            raise DataError(f"not a valid delimited file ({exc})", file=str(path),
-                            fix=f"check `delimiter:` (now {delimiter!r}) and quoting") from None
+        lines = text.splitlines()
+        if len(lines) < header_row:
+            raise DataError(f"the file has {len(lines)} line(s), so row {header_row} cannot be the "
+                            f"header", file=str(path), value=header_row,
+                            fix="check `header_row:` on this source (1 = the first line)")
+        header_line = lines[header_row - 1]
+        delimiter = reading.get("delimiter") or _sniff_delimiter(header_line)
+        _check_title_lines(lines, delimiter, header_row, file=str(path))
+        frame = _read_delimited(text, delimiter, header_row, file=str(path))
+        if frame.shape[1] == 1:
+            other = _sniff_delimiter(header_line)
+            if other != delimiter and header_line.count(other):
+                raise DataError(
+                    f"the header reads as one column with delimiter {delimiter!r}; the file seems "
+                    f"to use {other!r}", file=str(path), row=header_row, value=header_line[:80],
+                    fix=f"set `delimiter: {other!r}` on this source (or remove `delimiter:` to "
+                        f"detect it)")
     else:
         raise DataError(f"unsupported file type {suffix!r}", file=str(path),
                         fix="export as .csv or .xlsx")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.reset_index(drop=True)
-    frame["source_row"] = np.arange(_FIRST_DATA_ROW, len(frame) + _FIRST_DATA_ROW)
+    if frame.empty:
+        raise DataError(f"the file has a header (row {header_row}) but no data rows below it",
+                        file=str(path),
+                        fix="export it again without a filter that excludes every deal, or remove "
+                            "this source")
+    first = header_row + 1  # spreadsheet numbering: the row below the header
+    frame["source_row"] = np.arange(first, len(frame) + first)
     return frame
+
+
+def _check_title_lines(lines: list[str], delimiter: str, header_row: int, *, file: str) -> None:
+    """A title line above the table ("Export pipeline 30-06-2025") reads as a one-column header;
+    find the row that looks like the real header and say how to declare it."""
+    import csv
+    head = lines[header_row - 1: header_row + 19]
+    counts = [len(row) for row in csv.reader(head, delimiter=delimiter)]
+    if not counts or counts[0] != 1:
+        return
+    for offset, n in enumerate(counts[1:], start=1):
+        if n > 1:
+            row = header_row + offset
+            raise DataError(
+                f"row {header_row} holds one field ({head[0][:60]!r}) but row {row} has {n}; row "
+                f"{row} looks like the header", file=file, row=row,
+                fix=f"set `header_row: {row}` on this source in the engagement YAML (or check "
+                    f"`delimiter:`, now {delimiter!r})")
+
+
+def _read_delimited(text: str, delimiter: str, header_row: int, *, file: str) -> pd.DataFrame:
+    from io import StringIO
+    try:
+        # Blank lines are kept (and quarantined later) so row numbers stay those of the file.
+        return pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                           na_values=[""], skipinitialspace=False, engine="c",
+                           header=header_row - 1, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"no header in row {header_row}", file=file, row=header_row,
+                        fix="check `header_row:` and that the export is not empty") from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, saw = (int(g) for g in found.groups())
+            raise DataError(
+                f"the row has {saw} fields where the header has {want}", file=file, row=line,
+                fix=f"check `delimiter:` (now {delimiter!r}); a value containing {delimiter!r} must "
+                    f"be in double quotes") from None
+        raise DataError(f"not a valid delimited file ({exc})", file=file,
+                        fix=f"check `delimiter:` (now {delimiter!r}) and quoting") from None
+
+
+def _read_workbook(path: Path, sheet: str | int | None, header_row: int) -> pd.DataFrame:
+    from openpyxl import load_workbook
+    try:
+        names = load_workbook(path, read_only=True).sheetnames
+    except Exception as exc:  # openpyxl raises zip, XML and key errors for a damaged file
+        raise DataError(f"cannot open the workbook ({type(exc).__name__}: {exc})", file=str(path),
+                        fix="open it in Excel and save it again as .xlsx") from None
+    if isinstance(sheet, str) and sheet not in names:
+        raise DataError(f"the workbook has no sheet {sheet!r}; its sheets are {names}",
+                        file=str(path), value=sheet,
+                        fix="set `sheet:` to one of those names (or a 0-based position)")
+    if isinstance(sheet, int) and not 0 <= sheet < len(names):
+        raise DataError(f"the workbook has {len(names)} sheet(s) {names}, so there is no sheet at "
+                        f"position {sheet}", file=str(path), value=sheet,
+                        fix="set `sheet:` to one of those names (or a 0-based position)")
+    return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object,
+                         engine="openpyxl", header=header_row - 1)
+
+
+def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> None:
+    """When the configured headers are not in the header row but a row below holds them (a title
+    above the table), say which row and how to declare it."""
+    wanted = [h for h in list(settings.get("columns", {}).values())
+              + list(settings.get("attributes", {}).values()) if isinstance(h, str)]
+    columns = [str(c).strip() for c in raw.columns]
+    for header in wanted:
+        # pandas renames a repeated header 'Datum' to 'Datum.1': which one is meant is unknowable
+        if header in columns and f"{header}.1" in columns and f"{header}.1" not in wanted:
+            positions = [i + 1 for i, c in enumerate(columns) if re.fullmatch(
+                re.escape(header) + r"(\.\d+)?", c)]
+            raise DataError(f"the header {header!r} appears {len(positions)} times (columns "
+                            f"{positions})", file=file, column=header,
+                            fix="rename the copies in the file (or drop them) so each header the "
+                                "YAML names is unique")
+    have = {c.casefold() for c in columns}
+    missing = {h.strip().casefold() for h in wanted} - have
+    if not missing:
+        return
+    header_row = settings.get("header_row") or 1
+    for i in range(min(len(raw), 20)):
+        cells = {str(v).strip().casefold() for v in raw.iloc[i].tolist() if pd.notna(v)}
+        if missing <= cells:
+            row = header_row + 1 + i
+            raise DataError(
+                f"the headers {sorted(h for h in wanted if h.strip().casefold() in missing)} are "
+                f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
+                fix=f"set `header_row: {row}` on this source in the engagement YAML "
+                    f"({key.rsplit('.', 1)[0]})")
 
 
 def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
@@ -208,17 +328,6 @@ def _text(series: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
-def _pseudonymise(values: pd.Series, salt: str) -> pd.Series:
-    """Stable pseudonyms: the same person gets the same code in every run with the same salt."""
-    def code(v: object) -> object:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return pd.NA
-        digest = hashlib.sha256(f"{salt}|{str(v).strip().casefold()}".encode()).hexdigest()
-        return f"P-{digest[:10]}"
-    uniques = values.dropna().unique()
-    return values.map({u: code(u) for u in uniques}).astype("string")
-
-
 def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unknown: str,
                 quarantine: _Quarantine, file: str, engagement: str) -> pd.DataFrame:
     """Attach `_target` (phase key / 'lost'); set aside blank, unknown and ignored stages."""
@@ -252,13 +361,25 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
 
 
 def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
-                personal: list[str], salt: str) -> pd.DataFrame:
+                personal: list[str], pseudonym_key: PseudonymKey | None) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for name, header in attributes.items():
         col = _find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
         values = _text(frame[col])
-        out[name] = _pseudonymise(values, salt) if name in personal else values
+        out[name] = pseudonymise(values, pseudonym_key) if name in personal else values
     return out
+
+
+def _note_conflicts(frame: pd.DataFrame, cols: list[str], *, file: str, notes: list[str]) -> None:
+    """A history repeats a record's attributes on each row; where they change, the latest is
+    kept (a reassigned owner), and the notes say how many records that concerns."""
+    for col in cols:
+        values = frame.groupby("_record_id")[col].agg(lambda v: list(dict.fromkeys(v.dropna())))
+        several = values[values.map(len) > 1]
+        if len(several):
+            rid, seen = several.index[0], several.iloc[0]
+            notes.append(f"{Path(file).name}: {len(several)} record(s) have more than one value of "
+                         f"`{col}` (e.g. {rid!r}: {', '.join(map(repr, seen))}); the latest is used")
 
 
 def _first_value_per_record(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -308,24 +429,40 @@ def _empty_events(model: PhaseModel) -> pd.DataFrame:
         "source_row": pd.Series(dtype="int64"), "source": pd.Series(dtype="object")})
 
 
+def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None) -> list[str]:
+    names = list(settings.get("attributes") or {})
+    names += list((settings.get("records") or {}).get("attributes") or {})
+    return personal_columns(list(source.personal), names, privacy or PrivacyConfig())
+
+
 # --- the three shapes ----------------------------------------------------------------------------
 
 def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
-                salt: str, engagement_file: str = "", timezone: str = "Europe/Amsterdam"
-                ) -> LoadedSource:
-    """Load one source of the engagement into tidy tables (see module docstring)."""
+                pseudonym_key: PseudonymKey | None, engagement_file: str = "",
+                timezone: str = "Europe/Amsterdam", privacy: PrivacyConfig | None = None,
+                as_of: object = None) -> LoadedSource:
+    """Load one source of the engagement into tidy tables (see module docstring).
+
+    `as_of` (the engagement's measurement date; None: today) bounds the dates: a stage or creation
+    date after it, or before 1990, is almost always a typo in the year, so its row is quarantined.
+    """
     settings = resolve_source(source)
     settings["_engagement_tz"] = timezone
+    settings["_as_of"] = as_of
     loader = {"history": _load_history, "wide": _load_wide, "snapshot": _load_snapshot}
     return loader[source.shape](settings, model=model, base_dir=base_dir,
-                                unknown_stages=unknown_stages, salt=salt,
+                                unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
                                 engagement_file=engagement_file, name=source.name or "source",
-                                personal=list(source.personal))
+                                personal=_personal(source, settings, privacy))
 
 
 def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: str, key: str
                  ) -> pd.DataFrame:
-    """Set aside deleted rows and rows without a record id; attach `_record_id`."""
+    """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`."""
+    _check_header(frame, settings, file=file, key=key)
+    cells = frame.drop(columns="source_row")
+    blank = cells.isna() | cells.astype("string").apply(lambda c: c.str.strip() == "")
+    frame = q.add(frame, blank.fillna(True).all(axis=1), "blank row")
     cols = settings["columns"]
     if "is_deleted" in cols and cols["is_deleted"] in frame.columns:
         deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])
@@ -341,19 +478,35 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: s
 
 
 def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
-    """One row per record files: a repeated record id is set aside, the first row is kept."""
+    """One row per record files: a repeated record id is set aside, the first row is kept.
+
+    When the repeated row disagrees with the first (another region, another amount) the reason
+    names the columns and both values, so the analyst can tell which row is right.
+    """
     first = frame.groupby("_record_id")["source_row"].transform("first")
-    return q.add(frame, frame.duplicated("_record_id", keep="first"),
-                 "duplicate record id (first at row " + first.astype(str) + ")")
+    dup = frame.duplicated("_record_id", keep="first")
+    reason = "duplicate record id (first at row " + first.astype(str) + ")"
+    if dup.any():
+        cells = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
+        by_row = frame.set_index("source_row")[cells].astype("string")
+        for idx in frame.index[dup]:
+            mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
+            differ = [f"{c} {theirs[c]!r} vs {mine[c]!r}" for c in cells
+                      if not (pd.isna(mine[c]) and pd.isna(theirs[c]))
+                      and (pd.isna(mine[c]) or pd.isna(theirs[c]) or mine[c] != theirs[c])]
+            if differ:
+                reason[idx] += " and it differs from that row: " + "; ".join(differ)
+    return q.add(frame, dup, reason)
 
 
 def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, role: str,
            file: str, key: str, required: bool) -> tuple[pd.DataFrame, pd.Series]:
-    col = _find_column(frame, header, role=role, file=file, key=key)
-    parsed = parse_dates(frame[col], date_format=settings.get("date_format"), file=file, column=col)
+    # `role` names the internal column (_at, _created); the YAML calls them changed_at, created_at
+    yaml_role = {"at": "changed_at", "created": "created_at", "closed": "closed_at"}.get(role, role)
+    col = _find_column(frame, header, role=yaml_role, file=file, key=key)
+    # An expected close date of an open deal may lie ahead; every other date may not.
+    parsed = _parse_dates(frame[col], settings, file=file, column=col, future_ok=role == "closed")
     values = parsed.values
-    if settings.get("timezone"):
-        values = _to_engagement_time(values, settings["timezone"], settings["_engagement_tz"])
     bad = parsed.problems.notna() if required else (
         parsed.problems.notna() & ~parsed.problems.astype("string").str.startswith("missing").fillna(
             False))
@@ -362,10 +515,38 @@ def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, 
     return frame, frame[f"_{role}"]
 
 
-def _to_engagement_time(values: pd.Series, source_tz: str, engagement_tz: str) -> pd.Series:
-    """Source timestamps in another zone (Salesforce exports are often UTC) -> engagement local."""
-    local = values.dt.tz_localize(source_tz, ambiguous="NaT", nonexistent="shift_forward")
-    return local.dt.tz_convert(engagement_tz).dt.tz_localize(None)
+_EARLIEST = pd.Timestamp("1990-01-01")  # no CRM export holds real deals from before this
+
+
+def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
+                 future_ok: bool = False) -> ParsedColumn:
+    """parse_dates with the source's format and time zone, plus the plausibility bounds: a date
+    after the as-of date (or today) or before 1990 gets a problem naming the value."""
+    parsed = parse_dates(raw, date_format=settings.get("date_format"), file=file, column=column,
+                         timezone=settings.get("timezone"),
+                         to_timezone=settings.get("_engagement_tz"))
+    values, problems = parsed.values, parsed.problems.copy()
+    as_of = settings.get("_as_of")
+    if as_of is None:
+        today = pd.Timestamp.now(tz=settings.get("_engagement_tz") or None).tz_localize(None)
+        limit, label = today.normalize() + pd.Timedelta(days=1), f"today ({today:%Y-%m-%d})"
+        fix = "check the year (a typo?), or the export's time zone"
+    else:
+        limit = pd.Timestamp(as_of)
+        # A plain date means the whole day: a stage change that afternoon is not in the future.
+        if not isinstance(as_of, datetime):
+            limit = limit + pd.Timedelta(days=1)
+        label = f"the as-of date {pd.Timestamp(as_of):%Y-%m-%d}"
+        fix = "check the year (a typo?), or set a later `as_of` in the engagement YAML"
+    shown = raw.astype(str).map(repr)
+    early = values < _EARLIEST
+    problems = problems.where(~early, "date " + shown + f" in column {column!r} is before "
+                              f"1990-01-01: check the year (a typo?)")
+    if not future_ok:
+        late = values >= limit
+        problems = problems.where(~late, "date " + shown + f" in column {column!r} is after "
+                                  f"{label}: {fix}")
+    return ParsedColumn(values, problems)
 
 
 def _open_source(settings: dict, base_dir: Path, name: str):
@@ -394,7 +575,8 @@ def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.Data
 
 
 def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
-                  salt: str, engagement_file: str, name: str, personal: list[str]) -> LoadedSource:
+                  pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
+                  personal: list[str]) -> LoadedSource:
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     cols = settings["columns"]
     for role in ("stage", "changed_at"):
@@ -428,18 +610,14 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     events = _events_from_log(log, model, name)
 
     value = None
-    if "value" in cols and cols["value"] in frame.columns:
-        parsed = parse_numbers(frame[cols["value"]], decimal=settings.get("decimal"),
-                               thousands=settings.get("thousands"), file=file,
-                               column=cols["value"])
-        frame = frame.assign(_value=parsed.values)
+    if "value" in cols:
+        col = _find_column(frame, cols["value"], role="value", file=file, key=key)
+        frame = frame.assign(_value=_amounts(frame, col, settings, file=file, notes=notes))
         value = "_value"
-        if parsed.problems.notna().any():
-            notes.append(f"{path.name}: {int(parsed.problems.notna().sum())} unparseable amounts "
-                         f"left blank in column {cols['value']!r}")
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
-                        personal=personal, salt=salt)
+                        personal=personal, pseudonym_key=pseudonym_key)
     frame = pd.concat([frame, attrs], axis=1)
+    _note_conflicts(frame, list(attrs.columns), file=file, notes=notes)
     carry = ([value] if value else []) + list(attrs.columns)
     per_record = _first_value_per_record(frame, carry).rename(columns={"_value": "value"})
     created = frame.groupby("_record_id")["_at"].min().rename("created_at")
@@ -447,8 +625,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     records.index = records.index.astype("string")
     records.index.name = "record_id"
     if "created_at" in cols and cols["created_at"] in frame.columns:
-        parsed = parse_dates(frame[cols["created_at"]], date_format=settings.get("date_format"),
-                             file=file, column=cols["created_at"])
+        parsed = _parse_dates(frame[cols["created_at"]], settings, file=file,
+                              column=cols["created_at"])
         crm_created = parsed.values.groupby(frame["_record_id"]).min()
         crm_created.index = crm_created.index.astype("string")
         records["created_at"] = crm_created.reindex(records.index).fillna(records["created_at"])
@@ -462,9 +640,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         ignored = set(reasons.loc[reasons["reason"].str.contains("declared `ignore`", regex=False),
                                   "record_id"].dropna()) - set(records.index)
         records, mismatches, rq, rows = _attach_records_file(
-            records, settings["records"], base_dir=base_dir, salt=salt, name=name,
+            records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
-            notes=notes)
+            notes=notes, as_of=settings["_as_of"])
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
@@ -483,8 +661,9 @@ def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[
 
 
 def _attach_records_file(records: pd.DataFrame, reading: dict, *,
-                         base_dir: Path, salt: str, name: str, personal: list[str],
-                         engagement_tz: str, ignored_ids: set, notes: list[str]):
+                         base_dir: Path, pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
+                         engagement_tz: str, ignored_ids: set, notes: list[str],
+                         as_of: object = None):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
     The history decides the outcome (it is what happened, in order); the file supplies the creation
@@ -494,7 +673,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     file = str(path)
     reading = {**RecordsConfig(**{k: v for k, v in reading.items()
                                   if k in RecordsConfig.model_fields}).model_dump(),
-               "_engagement_tz": engagement_tz}
+               "_engagement_tz": engagement_tz, "_as_of": as_of}
     raw = read_table(path, reading, notes=notes)
     q = _Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
@@ -510,7 +689,8 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
         out = out.loc[frame["_record_id"].astype("string")]
         out["created_at"] = created.to_numpy()
     _add_value_and_attributes(out, frame, reading, file=file, key=key,
-                              attr_key=f"sources[{name}].records", personal=personal, salt=salt)
+                              attr_key=f"sources[{name}].records", personal=personal,
+                              pseudonym_key=pseudonym_key, notes=notes)
     file_outcome = None
     if "is_closed" in cols and "is_won" in cols:
         closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
@@ -554,6 +734,9 @@ def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMod
         dtype=model.dtype)
     if "value" not in records.columns:
         records["value"] = np.nan
+    if "created_at" not in records.columns:  # a wide tracker without a creation date column
+        first = events.groupby(events["record_id"].astype("string"))["entered_at"].min()
+        records["created_at"] = first.reindex(records.index.astype("string")).to_numpy()
     records["created_at"] = pd.to_datetime(records["created_at"]).astype("datetime64[ns]")
     records["closed_at"] = pd.to_datetime(records["closed_at"]).astype("datetime64[ns]")
     records["value"] = pd.to_numeric(records["value"], errors="coerce").astype("float64")
@@ -566,7 +749,8 @@ def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMod
 
 
 def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
-               salt: str, engagement_file: str, name: str, personal: list[str]) -> LoadedSource:
+               pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
+               personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
@@ -597,12 +781,18 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     parsed = {}
     problems = pd.Series(None, index=frame.index, dtype="object")
     for col in targets:
-        p = parse_dates(frame[col], date_format=settings.get("date_format"), file=file, column=col)
+        p = _parse_dates(frame[col], settings, file=file, column=col)
         parsed[col] = p.values
         bad = p.problems.notna() & ~p.problems.astype("string").str.startswith("missing").fillna(
             False)
         problems = problems.where(problems.notna() | ~bad, p.problems)
     frame = q.add(frame, problems.notna(), problems.fillna(""))
+    if "created_at" not in settings["columns"] and targets:
+        # Without a creation date, a row with no stage date at all cannot be placed in time.
+        undated = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets}).isna().all(
+            axis=1)
+        frame = q.add(frame, undated, f"no date in any of the {len(targets)} stage columns (and "
+                                      f"no `created_at` column)")
     dates = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets})
     long = dates.assign(record_id=frame["_record_id"].astype("string"),
                         source_row=frame["source_row"]).melt(
@@ -620,7 +810,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     log = log[~reversed_won.to_numpy()] if len(log) else log
     events = _events_from_log(log, model, name)
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
-                           personal=personal, salt=salt)
+                           personal=personal, pseudonym_key=pseudonym_key, notes=notes)
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
@@ -628,7 +818,8 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
 
 
 def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
-                 key: str, name: str, personal: list[str], salt: str) -> pd.DataFrame:
+                 key: str, name: str, personal: list[str], pseudonym_key: PseudonymKey | None,
+                 notes: list[str] | None = None) -> pd.DataFrame:
     """Records of a one-row-per-record file: the row's own columns, the outcome from the log and
     from `status` / `current_stage` when the file has them."""
     cols = settings["columns"]
@@ -641,34 +832,56 @@ def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, fi
     for role in ("created_at", "closed_at"):
         if role in cols:
             col = _find_column(frame, cols[role], role=role, file=file, key=key)
-            p = parse_dates(frame[col], date_format=settings.get("date_format"), file=file,
-                            column=col)
+            p = _parse_dates(frame[col], settings, file=file, column=col,
+                             future_ok=role == "closed_at")
             vals = pd.Series(p.values.to_numpy(), index=idx)
             records[role] = vals if role == "created_at" else records[role].where(
                 records[role].notna(), vals)
     _add_value_and_attributes(records, frame, settings, file=file, key=key,
-                              attr_key=f"sources[{name}]", personal=personal, salt=salt)
+                              attr_key=f"sources[{name}]", personal=personal,
+                              pseudonym_key=pseudonym_key, notes=notes)
     return records
+
+
+def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes: list[str]
+             ) -> pd.Series:
+    """The amounts of a column. An unparseable or negative amount is left blank, not the row set
+    aside: the stage change or record it belongs to is still real. The notes list them."""
+    parsed = parse_numbers(frame[col], decimal=settings.get("decimal"),
+                           thousands=settings.get("thousands"), file=file, column=col)
+    values = parsed.values
+    negative = values < 0
+    why = parsed.problems.notna().map({True: "unparseable amount", False: None}).where(
+        ~negative, "negative amount")
+    bad = why.notna()
+    if bad.any():
+        examples = ", ".join(f"row {r} {str(v)!r} ({w})" for r, v, w in zip(
+            frame.loc[bad, "source_row"].head(5), frame.loc[bad, col].head(5),
+            why[bad].head(5), strict=True))
+        more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
+        notes.append(f"{Path(file).name}: {int(bad.sum())} amount(s) left blank in column {col!r}: "
+                     f"{examples}{more}")
+    return values.where(~bad)
 
 
 def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, settings: dict, *,
                               file: str, key: str, attr_key: str, personal: list[str],
-                              salt: str) -> None:
+                              pseudonym_key: PseudonymKey | None,
+                              notes: list[str] | None = None) -> None:
     """Fill `target` (one row per row of `frame`) with the amount and the segment attributes."""
     cols = settings["columns"]
     if "value" in cols:
         col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        target["value"] = parse_numbers(frame[col], decimal=settings.get("decimal"),
-                                        thousands=settings.get("thousands"), file=file,
-                                        column=col).values.to_numpy()
+        target["value"] = _amounts(frame, col, settings, file=file,
+                                   notes=[] if notes is None else notes).to_numpy()
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
-                        personal=personal, salt=salt)
+                        personal=personal, pseudonym_key=pseudonym_key)
     for col in attrs.columns:
         target[col] = attrs[col].to_numpy()
 
 
 def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
-                   salt: str, engagement_file: str, name: str, personal: list[str]
+                   pseudonym_key: PseudonymKey | None, engagement_file: str, name: str, personal: list[str]
                    ) -> LoadedSource:
     """One row per record with its current stage only.
 
@@ -696,6 +909,16 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     if "closed_at" in cols:
         frame, closed = _dates(frame, cols["closed_at"], settings, q, role="closed", file=file,
                                key=key, required=False)
+        created = frame["_created"]
+        # Closed before it was created (calendar days, as CRMs often drop the time) cannot be.
+        early = closed.dt.normalize() < created.dt.normalize()
+        col = _find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
+        created_col = _find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
+        frame = q.add(frame, early, "closed date " + frame[col].astype(str).map(repr)
+                      + " is before the creation date "
+                      + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
+                      column=col, values=frame[col])
+        created, closed = frame["_created"], frame["_closed"]
     target = frame["_target"].astype(str)
     if "status" in cols:  # Pipedrive keeps the stage and says won/lost in a status column
         status = _text(frame[_find_column(frame, cols["status"], role="status", file=file,
@@ -746,11 +969,37 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     state = state[~state.index.duplicated()]
     scols = {k: v for k, v in cols.items() if k not in ("closed_at",)}
     records = _row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
-                           name=name, personal=personal, salt=salt)
+                           name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes)
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log, quarantine=q.frame(),
                         reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
+
+
+def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
+                      min_records: int = 3) -> None:
+    """Refuse a phase model whose order the data contradicts.
+
+    For each pair of consecutive phases (a, b) it counts the records that entered both, and among
+    them those that entered b strictly before a. When at least `min_records` records entered both
+    and most of them entered b first, the declared order is almost surely swapped (or a stage is
+    mapped to the wrong phase): every conversion between them would be wrong, so this raises a
+    DataError naming the two phases, the counts and the fix. A few such records are regressions,
+    which the audit counts instead.
+    """
+    first = events.groupby(["record_id", events["phase"].astype(str)], observed=True)[
+        "entered_at"].min().unstack()
+    for a, b in model.transitions():
+        if a not in first.columns or b not in first.columns:
+            continue
+        both = first[[a, b]].dropna()
+        backwards = int((both[b] < both[a]).sum())
+        if len(both) >= min_records and backwards > len(both) / 2:
+            raise DataError(
+                f"{backwards} of {len(both)} records that entered both {a!r} and {b!r} entered "
+                f"{b!r} first, but `phases` puts {a!r} before {b!r}", file=file,
+                fix=f"reorder `phases` so that {b!r} comes before {a!r}, or check which CRM stages "
+                    f"`stage_mapping` sends to these two phases")
 
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:

@@ -82,12 +82,14 @@ class PhaseModel(BaseModel):
                     f"{sorted(keys)} or 'won', 'lost', 'ignore'"
                 )
             norm = normalise_stage(stage)
-            if norm in seen and seen[norm] != target:
+            if norm in seen and self.stage_mapping[seen[norm]] != target:
                 raise ValueError(
-                    f"stages {stage!r} and {seen[norm]!r} differ only in case or spaces but map to "
-                    f"different phases; keep one of them"
+                    f"stages {stage!r} (-> {target!r}) and {seen[norm]!r} (-> "
+                    f"{self.stage_mapping[seen[norm]]!r}) differ only in case or spaces, so the "
+                    f"loader reads them as one stage, but they map to different phases; keep one "
+                    f"of them"
                 )
-            seen[norm] = target
+            seen.setdefault(norm, stage)
         return self
 
     # --- the order of the process -------------------------------------------------------------

@@ -1,0 +1,652 @@
+"""A corpus of bad inputs: each case writes a small CRM export and engagement YAML into a folder.
+
+The registry `CASES` is shared: `test_bad_input.py` loads every case with `Engagement.from_yaml`, and
+the CLI tests run `funnel validate / kpis / run` over the same cases. Each case says how loading must
+end:
+
+- ``"error"``: a ToolkitError whose message contains every string of `expect` (and names the file
+  and says "Fix:");
+- ``"quarantine"``: loads; some quarantine reason contains each string of `expect`, and the
+  reconciliation holds;
+- ``"ok"``: loads; each string of `expect` appears in the engagement's notes (empty: nothing to say).
+
+All files are made by code, never checked in, so a case is readable in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+__all__ = ["Case", "CASES", "case", "PHASES", "MAPPING"]
+
+PHASES = [
+    {"key": "target", "label": "Target"},
+    {"key": "lead", "label": "Lead"},
+    {"key": "opportunity", "label": "Potentieel"},
+    {"key": "proposal", "label": "Offerte"},
+    {"key": "order", "label": "Order"},
+]
+MAPPING = {"Suspect": "target", "Lead": "lead", "Potentieel": "opportunity",
+           "Offerte": "proposal", "Gewonnen": "won", "Verloren": "lost", "Test": "ignore"}
+HISTORY = {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}
+SNAPSHOT = {"record_id": "Deal", "current_stage": "Fase", "created_at": "Aangemaakt"}
+AS_OF = "2025-06-30"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: how to build it and how loading it must end."""
+
+    name: str
+    build: Callable[[Path], Path]  # writes the files into the folder, returns the engagement YAML
+    outcome: Literal["error", "quarantine", "ok"]
+    expect: tuple[str, ...] = ()
+    description: str = ""
+
+
+CASES: list[Case] = []
+
+
+def case(name: str, outcome: str, *expect: str, description: str = ""):
+    """Register the decorated build function as a case."""
+    def register(build: Callable[[Path], Path]) -> Callable[[Path], Path]:
+        CASES.append(Case(name, build, outcome, tuple(expect), description or (build.__doc__ or "")))
+        return build
+    return register
+
+
+# --- writers -------------------------------------------------------------------------------------
+
+def _yaml(folder: Path, sources: list[dict], **extra) -> Path:
+    doc = {"name": "corpus", "as_of": AS_OF, "phases": PHASES, "stage_mapping": MAPPING,
+           "sources": sources}
+    doc.update(extra)
+    path = folder / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _history(folder: Path, lines: list[str], *, header: str = "Deal;Fase;Datum",
+             encoding: str = "utf-8", columns: dict | None = None, filename: str = "history.csv",
+             **source) -> Path:
+    """A Dutch history CSV (`;`, dd-mm-yyyy) from its data lines, plus the engagement YAML."""
+    text = header + "\n" + "".join(line + "\n" for line in lines)
+    (folder / filename).write_bytes(text.encode(encoding))
+    if source.pop("encoding_declared", False):
+        source["encoding"] = "utf-8"
+    source = {"name": "history", "path": filename, "shape": "history",
+              "columns": columns or HISTORY, "date_format": "dmy", **source}
+    return _yaml(folder, [source])
+
+
+def _snapshot(folder: Path, lines: list[str], *, header: str = "Deal;Fase;Aangemaakt",
+              columns: dict | None = None, **source) -> Path:
+    (folder / "deals.csv").write_text(header + "\n" + "".join(f"{x}\n" for x in lines),
+                                      encoding="utf-8")
+    source = {"name": "deals", "path": "deals.csv", "shape": "snapshot",
+              "columns": columns or SNAPSHOT, "date_format": "dmy", **source}
+    return _yaml(folder, [source])
+
+
+_GOOD = ["D1;Suspect;03-01-2025", "D1;Lead;10-01-2025", "D2;Suspect;04-01-2025"]
+
+
+# --- reading the file ----------------------------------------------------------------------------
+
+@case("empty_file", "error", "history.csv", "empty")
+def _(folder: Path) -> Path:
+    """A 0-byte export (the CRM export failed)."""
+    path = _history(folder, [])
+    (folder / "history.csv").write_bytes(b"")
+    return path
+
+
+@case("header_only", "error", "history.csv", "no data rows")
+def _(folder: Path) -> Path:
+    """The header and nothing else (a filter that matched nothing)."""
+    return _history(folder, [])
+
+
+@case("wrong_delimiter_declared", "error", "history.csv", "delimiter", "','")
+def _(folder: Path) -> Path:
+    """A comma file declared as `;` (the Dutch default)."""
+    return _history(folder, [line.replace(";", ",") for line in _GOOD], header="Deal,Fase,Datum",
+                    delimiter=";")
+
+
+@case("pipe_delimiter_sniffed", "ok")
+def _(folder: Path) -> Path:
+    """A `|` file with no delimiter declared: sniffed from the header."""
+    return _history(folder, [line.replace(";", "|") for line in _GOOD], header="Deal|Fase|Datum")
+
+
+@case("ragged_rows", "error", "history.csv", "row 3", "Fix:")
+def _(folder: Path) -> Path:
+    """A row with an unquoted delimiter inside a field: more fields than the header."""
+    return _history(folder, ["D1;Suspect;03-01-2025", "D1;Lead;10-01-2025;extra;field"])
+
+
+@case("blank_lines", "quarantine", "blank row")
+def _(folder: Path) -> Path:
+    """Blank lines between the data rows (hand-edited export): rows keep their numbers."""
+    return _history(folder, ["D1;Suspect;03-01-2025", ";;", "D1;Lead;10-01-2025"])
+
+
+@case("excel_saved_as_csv", "error", "history.csv", "Excel workbook")
+def _(folder: Path) -> Path:
+    """An .xlsx renamed to .csv."""
+    import pandas as pd
+    path = _history(folder, [])
+    pd.DataFrame({"Deal": ["D1"], "Fase": ["Suspect"], "Datum": ["03-01-2025"]}).to_excel(
+        folder / "book.xlsx", index=False)
+    (folder / "history.csv").write_bytes((folder / "book.xlsx").read_bytes())
+    return path
+
+
+@case("utf16_file", "ok", "read as utf-16")
+def _(folder: Path) -> Path:
+    """Excel's 'Unicode text' export: UTF-16 with a byte-order mark."""
+    return _history(folder, _GOOD, encoding="utf-16")
+
+
+@case("duplicate_headers", "error", "history.csv", "'Datum' appears 2 times", "[3, 4]")
+def _(folder: Path) -> Path:
+    """Two columns named 'Datum': which one the YAML means is unknowable."""
+    return _history(folder, [line + ";01-01-2024" for line in _GOOD], header="Deal;Fase;Datum;Datum")
+
+
+@case("header_row_beyond_file", "error", "history.csv", "row 10 cannot be the header")
+def _(folder: Path) -> Path:
+    """`header_row: 10` on a four-line file."""
+    return _history(folder, _GOOD, header_row=10)
+
+
+@case("cp1252_encoding", "ok", "read as cp1252")
+def _(folder: Path) -> Path:
+    """A Windows (cp1252) export with a non-ASCII name and no declared encoding."""
+    return _history(folder, ["D1;Suspect;03-01-2025;Zoë", "D2;Lead;04-01-2025;Jürgen"],
+                    header="Deal;Fase;Datum;Contact", encoding="cp1252",
+                    attributes={"contact": "Contact"})
+
+
+@case("utf8_bom", "ok")
+def _(folder: Path) -> Path:
+    """UTF-8 with a byte-order mark before the first header."""
+    path = _history(folder, _GOOD)
+    data = (folder / "history.csv").read_bytes()
+    (folder / "history.csv").write_bytes(b"\xef\xbb\xbf" + data)
+    return path
+
+
+@case("missing_required_column", "error", "history.csv", "'Datum'", "not found",
+      "['Deal', 'Fase', 'Date']")
+def _(folder: Path) -> Path:
+    """The date column is named differently from what the YAML says."""
+    return _history(folder, _GOOD, header="Deal;Fase;Date")
+
+
+@case("extra_unknown_columns", "ok")
+def _(folder: Path) -> Path:
+    """Columns the YAML does not mention are ignored."""
+    return _history(folder, [line + ";x;y" for line in _GOOD], header="Deal;Fase;Datum;Notes;Misc")
+
+
+@case("xlsx_title_row_without_header_row", "error", "deals.xlsx", "row 3", "header_row: 3")
+def _(folder: Path) -> Path:
+    """An Excel tracker with a merged title row above the header; the YAML does not say so."""
+    _title_workbook(folder / "deals.xlsx")
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY}])
+
+
+@case("xlsx_title_row_with_header_row", "ok")
+def _(folder: Path) -> Path:
+    """The same tracker with `header_row: 3` declared."""
+    _title_workbook(folder / "deals.xlsx")
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY, "header_row": 3}])
+
+
+def _title_workbook(path: Path) -> None:
+    from datetime import datetime
+
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Pipeline"
+    sheet["A1"] = "Pipeline overview Q1 2025"
+    sheet.merge_cells("A1:C1")
+    sheet.append([])
+    sheet.append(["Deal", "Fase", "Datum"])
+    sheet.append(["D1", "Suspect", datetime(2025, 1, 3)])
+    sheet.append(["D1", "Lead", datetime(2025, 1, 10)])
+    sheet.append(["D2", "Suspect", datetime(2025, 1, 4)])
+    book.create_sheet("Notes")
+    book.save(path)
+
+
+@case("csv_title_line_without_header_row", "error", "history.csv", "row 2 looks like the header",
+      "header_row: 2")
+def _(folder: Path) -> Path:
+    """A CSV with an 'Export ...' line above the header."""
+    path = _history(folder, _GOOD)
+    text = (folder / "history.csv").read_text(encoding="utf-8")
+    (folder / "history.csv").write_text("Export pipeline 30-06-2025\n" + text, encoding="utf-8")
+    return path
+
+
+@case("csv_excel_title_line_without_header_row", "error", "history.csv",
+      "row 3 looks like the header", "header_row: 3")
+def _(folder: Path) -> Path:
+    """A CSV saved by Excel from a sheet with a title: 'Pipeline;;' and a blank line above the
+    header."""
+    path = _history(folder, _GOOD)
+    text = (folder / "history.csv").read_text(encoding="utf-8")
+    (folder / "history.csv").write_text("Pipeline;;\n;;\n" + text, encoding="utf-8")
+    return path
+
+
+@case("csv_title_line_with_header_row", "ok")
+def _(folder: Path) -> Path:
+    """The same CSV with `header_row: 2` declared: data rows keep their numbers in the file."""
+    path = _history(folder, _GOOD, header_row=2)
+    text = (folder / "history.csv").read_text(encoding="utf-8")
+    (folder / "history.csv").write_text("Export pipeline 30-06-2025\n" + text, encoding="utf-8")
+    return path
+
+
+@case("declared_encoding_wrong", "error", "history.csv", "row 3", "encoding")
+def _(folder: Path) -> Path:
+    """`encoding: utf-8` declared on a cp1252 file."""
+    return _history(folder, ["D1;Suspect;03-01-2025;Ann", "D2;Lead;04-01-2025;Zoë"],
+                    header="Deal;Fase;Datum;Contact", encoding="cp1252", encoding_declared=True)
+
+
+@case("sheet_position_out_of_range", "error", "deals.xlsx", "2 sheet(s)", "position 5")
+def _(folder: Path) -> Path:
+    """`sheet: 5` on a workbook with two sheets."""
+    _title_workbook(folder / "deals.xlsx")
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY, "sheet": 5, "header_row": 3}])
+
+
+@case("missing_sheet", "error", "deals.xlsx", "'Deals'", "'Pipeline'", "'Notes'")
+def _(folder: Path) -> Path:
+    """A sheet name that is not in the workbook: the error lists the sheets."""
+    _title_workbook(folder / "deals.xlsx")
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY, "sheet": "Deals", "header_row": 3}])
+
+
+# --- dates -----------------------------------------------------------------------------------------
+
+@case("mixed_iso_and_dmy_dates", "ok")
+def _(folder: Path) -> Path:
+    """`2025-01-03` and `10-01-2025` in one column with `date_format: dmy`: ISO is unambiguous."""
+    return _history(folder, ["D1;Suspect;2025-01-03", "D1;Lead;10-01-2025", "D2;Suspect;04-01-2025"])
+
+
+@case("mixed_dmy_and_mdy_dates", "error", "history.csv", "'Datum'", "mixes day-month",
+      "'25-01-2025'", "'01/26/2025'")
+def _(folder: Path) -> Path:
+    """25-01-2025 and 01/26/2025 in one column, no format declared: two orders in one column."""
+    return _history(folder, ["D1;Suspect;25-01-2025", "D1;Lead;01/26/2025"], date_format=None)
+
+
+@case("ambiguous_dates", "error", "history.csv", "'Datum'", "ambiguous", "03/04/2024",
+      "date_format")
+def _(folder: Path) -> Path:
+    """03/04/2024 reads as 3 April and as 4 March; no format declared."""
+    return _history(folder, ["D1;Suspect;03/04/2024", "D1;Lead;05/06/2024"], date_format=None)
+
+
+@case("excel_serial_dates", "ok")
+def _(folder: Path) -> Path:
+    """Excel serial day numbers in a CSV (45660 = 2025-01-03)."""
+    return _history(folder, ["D1;Suspect;45660", "D1;Lead;45667", "D2;Suspect;45661"])
+
+
+@case("future_dates", "quarantine", "after the as-of date 2025-06-30", "'03-01-2052'")
+def _(folder: Path) -> Path:
+    """A typo year 2052 in a stage date (as_of is 2025-06-30)."""
+    return _history(folder, _GOOD + ["D2;Lead;03-01-2052"])
+
+
+@case("future_dates_without_as_of", "quarantine", "is after today", "'03-01-2099'")
+def _(folder: Path) -> Path:
+    """No `as_of` in the YAML: a date after today is the typo."""
+    path = _history(folder, _GOOD + ["D2;Lead;03-01-2099"])
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del doc["as_of"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@case("future_dates_wide", "quarantine", "after the as-of date 2025-06-30", "'2052-02-01'")
+def _(folder: Path) -> Path:
+    """A wide tracker (a date column per stage) with a typo year in one stage date."""
+    (folder / "deals.csv").write_text(
+        "Deal;Suspect op;Lead op;Offerte op\n"
+        "D1;2025-01-03;2025-01-10;\n"
+        "D2;2025-01-04;2052-02-01;\n"
+        "D3;2025-01-05;2025-01-06;2025-02-01\n", encoding="utf-8")
+    return _yaml(folder, [{"name": "deals", "path": "deals.csv", "shape": "wide",
+                           "columns": {"record_id": "Deal"},
+                           "stage_column_pattern": "(?P<stage>.+) op$"}])
+
+
+@case("dates_before_1990", "quarantine", "before 1990-01-01", "'03-01-1925'")
+def _(folder: Path) -> Path:
+    """A typo year 1925 in a stage date."""
+    return _history(folder, _GOOD + ["D2;Lead;03-01-1925"])
+
+
+@case("bad_date_format_directive", "error", "engagement.yaml", "sources[0].date_format",
+      "'%d-%m-%Q'", "'Q' is a bad directive")
+def _(folder: Path) -> Path:
+    """A strftime format with a directive that does not exist."""
+    return _history(folder, _GOOD, date_format="%d-%m-%Q")
+
+
+@case("unknown_timezone", "error", "engagement.yaml", "timezone", "'Europe/Amsterdma'",
+      "Europe/Amsterdam")
+def _(folder: Path) -> Path:
+    """A misspelt engagement time zone: the error suggests the nearest names."""
+    return _yaml_with(_history(folder, _GOOD), timezone="Europe/Amsterdma")
+
+
+@case("all_rows_quarantined", "quarantine", "unparseable date")
+def _(folder: Path) -> Path:
+    """`date_format: mdy` on a Dutch file whose days are above 12: nothing can be read; the
+    engagement loads empty and the notes say so."""
+    return _history(folder, ["D1;Suspect;13-01-2025", "D1;Lead;20-01-2025"], date_format="mdy")
+
+
+@case("wide_row_without_dates", "quarantine", "no date in any of the 3 stage columns")
+def _(folder: Path) -> Path:
+    """A wide tracker row with no stage date and no creation date column."""
+    (folder / "deals.csv").write_text(
+        "Deal;Suspect op;Lead op;Offerte op\nD1;2025-01-03;2025-01-10;\nD2;;;\n", encoding="utf-8")
+    return _yaml(folder, [{"name": "deals", "path": "deals.csv", "shape": "wide",
+                           "columns": {"record_id": "Deal"},
+                           "stage_column_pattern": "(?P<stage>.+) op$"}])
+
+
+@case("mixed_timezones", "ok")
+def _(folder: Path) -> Path:
+    """ISO timestamps with and without an offset in one column: offsets are converted to the
+    engagement's zone, naive stamps are read in it."""
+    return _history(folder, ["D1,Suspect,2025-01-03T09:00:00Z", "D1,Lead,2025-01-10 11:00:00",
+                             "D2,Suspect,2025-01-04T10:00:00+01:00"],
+                    header="Deal,Fase,Datum", date_format="ymd")
+
+
+# --- amounts -------------------------------------------------------------------------------------
+
+_AMOUNT = {**HISTORY, "value": "Bedrag"}
+
+
+@case("decimal_comma_amounts", "ok")
+def _(folder: Path) -> Path:
+    """Dutch amounts: decimal comma, point as thousands separator."""
+    return _history(folder, ["D1;Suspect;03-01-2025;1.250,50", "D2;Suspect;04-01-2025;99,95"],
+                    header="Deal;Fase;Datum;Bedrag", columns=_AMOUNT)
+
+
+@case("currency_signs_euro", "ok")
+def _(folder: Path) -> Path:
+    """'€ 1.234,50' and 'EUR 2.000' style amounts."""
+    return _history(folder, ["D1;Suspect;03-01-2025;€ 1.234,50", "D2;Suspect;04-01-2025;€ 10,00"],
+                    header="Deal;Fase;Datum;Bedrag", columns=_AMOUNT)
+
+
+@case("currency_signs_dollar", "ok")
+def _(folder: Path) -> Path:
+    """'$1,234.50' amounts in a comma file (quoted)."""
+    return _history(folder, ['D1,Suspect,2025-01-03,"$1,234.50"', 'D2,Suspect,2025-01-04,$99.00'],
+                    header="Deal,Fase,Datum,Bedrag", columns=_AMOUNT, date_format="ymd")
+
+
+@case("mixed_separator_amounts", "ok")
+def _(folder: Path) -> Path:
+    """'€ 1.234,50' and '$1,234.50' in one column: each value's rightmost separator is its
+    decimal one."""
+    return _history(folder, ["D1;Suspect;03-01-2025;€ 1.234,50", "D2;Suspect;04-01-2025;$1,234.50"],
+                    header="Deal;Fase;Datum;Bedrag", columns=_AMOUNT)
+
+
+@case("non_numeric_amounts", "ok", "unparseable amount", "'n.v.t.'")
+def _(folder: Path) -> Path:
+    """'n.v.t.' as an amount: the stage change is kept, the amount left blank, and said so."""
+    return _history(folder, ["D1;Suspect;03-01-2025;n.v.t.", "D2;Suspect;04-01-2025;500"],
+                    header="Deal;Fase;Datum;Bedrag", columns=_AMOUNT)
+
+
+@case("negative_amounts", "ok", "negative amount", "'-500'")
+def _(folder: Path) -> Path:
+    """A negative deal amount: the stage change is kept, the amount left blank, and said so."""
+    return _history(folder, ["D1;Suspect;03-01-2025;-500", "D2;Suspect;04-01-2025;700"],
+                    header="Deal;Fase;Datum;Bedrag", columns=_AMOUNT)
+
+
+@case("non_numeric_amounts_snapshot", "ok", "unparseable amount", "'tbd'")
+def _(folder: Path) -> Path:
+    """An unparseable amount in a one-row-per-record file is not blanked silently."""
+    return _snapshot(folder, ["D1;Offerte;03-01-2025;tbd", "D2;Lead;04-01-2025;100"],
+                     header="Deal;Fase;Aangemaakt;Bedrag", columns={**SNAPSHOT, "value": "Bedrag"})
+
+
+# --- records and ids -----------------------------------------------------------------------------
+
+@case("leading_zero_ids", "ok")
+def _(folder: Path) -> Path:
+    """Record ids '007' and '0042' stay strings."""
+    return _history(folder, ["007;Suspect;03-01-2025", "007;Lead;10-01-2025", "0042;Suspect;04-01-2025"])
+
+
+@case("leading_zero_ids_xlsx", "ok")
+def _(folder: Path) -> Path:
+    """Ids typed as text ('007') in a workbook, with real Excel dates and a serial number."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Deal", "Fase", "Datum"])
+    sheet.append(["007", "Suspect", datetime(2025, 1, 3)])
+    sheet.append(["007", "Lead", 45667])
+    sheet.append(["0042", "Suspect", datetime(2025, 1, 4)])
+    book.save(folder / "deals.xlsx")
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY}])
+
+
+@case("conflicting_records_file", "quarantine", "duplicate record id (first at row 2)",
+      "Bedrag '1000' vs '2000'")
+def _(folder: Path) -> Path:
+    """A stage history plus a per-record file that lists one deal twice with other amounts."""
+    (folder / "deals.csv").write_text("Id;Bedrag;Regio\nD1;1000;Noord\nD2;500;Oost\nD1;2000;Noord\n",
+                                      encoding="utf-8")
+    path = _history(folder, _GOOD, records={"path": "deals.csv", "columns": {
+        "record_id": "Id", "value": "Bedrag"}, "attributes": {"region": "Regio"}})
+    return path
+
+
+@case("exact_duplicate_rows", "quarantine", "duplicate of row 2")
+def _(folder: Path) -> Path:
+    """The same stage change exported twice."""
+    return _history(folder, ["D1;Suspect;03-01-2025", "D1;Suspect;03-01-2025", "D1;Lead;10-01-2025"])
+
+
+@case("conflicting_attributes_history", "ok", "more than one value", "region")
+def _(folder: Path) -> Path:
+    """One deal with two regions in its stage rows: the latest is kept, and the notes say so."""
+    return _history(folder, ["D1;Suspect;03-01-2025;Noord", "D1;Lead;10-01-2025;Zuid",
+                             "D2;Suspect;04-01-2025;Oost"], header="Deal;Fase;Datum;Regio",
+                    attributes={"region": "Regio"})
+
+
+@case("conflicting_attributes_snapshot", "quarantine", "duplicate record id (first at row 2)",
+      "differs", "Regio")
+def _(folder: Path) -> Path:
+    """One deal twice in a one-row-per-record file with different regions."""
+    return _snapshot(folder, ["D1;Offerte;03-01-2025;Noord", "D2;Lead;04-01-2025;Oost",
+                              "D1;Offerte;03-01-2025;Zuid"], header="Deal;Fase;Aangemaakt;Regio",
+                     attributes={"region": "Regio"})
+
+
+# --- stages and the phase model ------------------------------------------------------------------
+
+@case("unknown_stage_names", "error", "history.csv", "'Demo gepland' (2 rows)", "stage_mapping")
+def _(folder: Path) -> Path:
+    """CRM stages the mapping does not know."""
+    return _history(folder, _GOOD + ["D1;Demo gepland;11-01-2025", "D2;Demo gepland;12-01-2025"])
+
+
+@case("unknown_stage_names_quarantined", "quarantine", "unknown stage 'Demo gepland'")
+def _(folder: Path) -> Path:
+    """The same with `unknown_stages: quarantine`."""
+    path = _history(folder, _GOOD + ["D1;Demo gepland;11-01-2025"])
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["unknown_stages"] = "quarantine"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@case("stage_mapped_twice_duplicate_key", "error", "engagement.yaml", "stage_mapping", "'Lead'",
+      "more than once")
+def _(folder: Path) -> Path:
+    """`Lead:` twice under stage_mapping (YAML would silently keep the last)."""
+    path = _history(folder, _GOOD)
+    text = path.read_text(encoding="utf-8").replace("  Lead: lead\n",
+                                                     "  Lead: lead\n  Lead: opportunity\n")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@case("stage_spellings_fold_together", "error", "engagement.yaml", "stage_mapping", "'lead '",
+      "'Lead'")
+def _(folder: Path) -> Path:
+    """'Lead' and 'lead ' map to different phases though the loader treats them as one stage."""
+    return _yaml_with(_history(folder, _GOOD),
+                      stage_mapping={**MAPPING, "lead ": "opportunity"})
+
+
+@case("regressions", "ok")
+def _(folder: Path) -> Path:
+    """A deal moving back from Offerte to Potentieel (audited, never un-reaches a phase)."""
+    return _history(folder, ["D1;Suspect;01-01-2025", "D1;Potentieel;05-01-2025",
+                             "D1;Offerte;10-01-2025", "D1;Potentieel;12-01-2025",
+                             "D1;Offerte;20-01-2025"])
+
+
+@case("reopened_after_lost", "ok")
+def _(folder: Path) -> Path:
+    """Lost, then active again: the final state counts."""
+    return _history(folder, ["D1;Suspect;01-01-2025", "D1;Potentieel;10-01-2025",
+                             "D1;Verloren;20-01-2025", "D1;Potentieel;01-03-2025",
+                             "D1;Offerte;10-03-2025"])
+
+
+@case("events_after_close_history", "quarantine", "won stage reversed")
+def _(folder: Path) -> Path:
+    """Stage rows after a won row: the deal is open again, the won row is not an order."""
+    return _history(folder, ["D1;Suspect;01-01-2025", "D1;Gewonnen;10-01-2025",
+                             "D1;Offerte;15-01-2025"])
+
+
+@case("closed_before_created_snapshot", "quarantine", "closed date '01-02-2025' is before the "
+      "creation date '01-03-2025'")
+def _(folder: Path) -> Path:
+    """A lost deal closed a month before it was created: impossible, so set aside."""
+    return _snapshot(folder, ["D1;Verloren;01-03-2025;01-02-2025", "D2;Lead;04-01-2025;"],
+                     header="Deal;Fase;Aangemaakt;Gesloten",
+                     columns={**SNAPSHOT, "closed_at": "Gesloten"})
+
+
+@case("only_terminal_events", "ok")
+def _(folder: Path) -> Path:
+    """Deals whose only rows are 'Gewonnen' or 'Verloren'."""
+    return _history(folder, ["D1;Gewonnen;10-01-2025", "D2;Verloren;12-01-2025",
+                             "D3;Suspect;04-01-2025"])
+
+
+@case("phase_order_contradicts_data", "error", "engagement.yaml", "'opportunity'", "'proposal'",
+      "3 of 3", "reorder `phases`")
+def _(folder: Path) -> Path:
+    """`phases` declares Offerte before Potentieel, but every deal goes Potentieel -> Offerte."""
+    swapped = [PHASES[0], PHASES[1], PHASES[3], PHASES[2], PHASES[4]]
+    lines = []
+    for i in (1, 2, 3):
+        lines += [f"D{i};Suspect;0{i}-01-2025", f"D{i};Potentieel;1{i}-01-2025",
+                  f"D{i};Offerte;2{i}-01-2025"]
+    return _yaml_with(_history(folder, lines), phases=swapped)
+
+
+# --- the YAML ------------------------------------------------------------------------------------
+
+def _yaml_with(path: Path, **changes) -> Path:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc.update(changes)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@case("yaml_key_typo", "error", "engagement.yaml", "stage_maping", "did you mean 'stage_mapping'")
+def _(folder: Path) -> Path:
+    """`stage_maping:` instead of `stage_mapping:`."""
+    path = _history(folder, _GOOD)
+    path.write_text(path.read_text(encoding="utf-8").replace("stage_mapping:", "stage_maping:"),
+                    encoding="utf-8")
+    return path
+
+
+@case("yaml_source_key_typo", "error", "engagement.yaml", "delimeter", "did you mean 'delimiter'")
+def _(folder: Path) -> Path:
+    """`delimeter:` on a source."""
+    path = _history(folder, _GOOD)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["sources"][0]["delimeter"] = ";"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@case("kpi_unknown_phase", "error", "engagement.yaml", "kpis[0].to_phase", "'offer'",
+      "['target', 'lead', 'opportunity', 'proposal', 'order']")
+def _(folder: Path) -> Path:
+    """A KPI naming a phase that the model does not have."""
+    return _yaml_with(_history(folder, _GOOD), kpis=[
+        {"name": "lead_to_offer", "kind": "conversion", "from_phase": "lead", "to_phase": "offer"}])
+
+
+@case("cohort_window_zero", "error", "engagement.yaml", "cohort_window_days", "greater than 0")
+def _(folder: Path) -> Path:
+    """`cohort_window_days: 0`: nothing could ever convert."""
+    return _yaml_with(_history(folder, _GOOD), cohort_window_days=0)
+
+
+@case("cohort_window_negative", "error", "engagement.yaml", "cohort_window_days", "-30")
+def _(folder: Path) -> Path:
+    """`cohort_window_days: -30`."""
+    return _yaml_with(_history(folder, _GOOD), cohort_window_days=-30)
+
+
+@case("kpi_window_zero", "error", "engagement.yaml", "kpis[0].window_days", "greater than 0")
+def _(folder: Path) -> Path:
+    """A KPI with `window_days: 0`."""
+    return _yaml_with(_history(folder, _GOOD), kpis=[
+        {"name": "c", "kind": "conversion", "from_phase": "lead", "to_phase": "opportunity",
+         "window_days": 0}])
+
+
+@case("kpi_window_negative", "error", "engagement.yaml", "kpis[0].window_days", "-7")
+def _(folder: Path) -> Path:
+    """A KPI with `window_days: -7`."""
+    return _yaml_with(_history(folder, _GOOD), kpis=[
+        {"name": "c", "kind": "conversion", "from_phase": "lead", "to_phase": "opportunity",
+         "window_days": -7}])

@@ -1,0 +1,163 @@
+"""Client privacy: keyed pseudonyms for personal columns, and where the key may come from.
+
+Personal data (contact names, e-mail addresses, phone numbers, and the owner of a deal, whose results
+are sensitive employee data) is replaced on load by a pseudonym ``P-<10 hex>``: an HMAC-SHA256 of the
+value under a secret key. The same person gets the same pseudonym in every run with the same key, so
+segment scans and owner alerts still work, but without the key nobody can test a guessed name
+against a pseudonym (a plain or salted hash with a salt from the repository can be reversed by hashing
+the staff list).
+
+The key never comes from the repository. In this order:
+
+1. the environment variable named by ``privacy.key_env`` (default ``FUNNEL_KEY``);
+2. the file ``privacy.key_file``, which must lie outside any git work tree or be git-ignored;
+3. a per-user key file, created once with a random key at
+   ``$XDG_CONFIG_HOME/funnel-toolkit/pseudonymisation.key`` (``~/.config/...``), readable only by its
+   owner. Pseudonyms then match across the user's engagements but not across machines: a team that
+   shares results sets ``FUNNEL_KEY`` (or a shared ``key_file``) instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from .exceptions import ConfigError
+
+__all__ = ["PrivacyConfig", "PseudonymKey", "resolve_key", "pseudonymise", "personal_columns",
+           "user_key_file"]
+
+_MIN_KEY_CHARS = 16
+_MAKE_KEY = "python -c \"import secrets; print(secrets.token_hex(32))\""
+
+
+class PrivacyConfig(BaseModel):
+    """The `privacy:` section of an engagement YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_env: str = "FUNNEL_KEY"
+    key_file: str | None = None
+    # Owner-level results are employee performance data: pseudonymised unless the engagement says
+    # (with the client's consent) that names may be shown.
+    owner_names: Literal["pseudonymise", "show"] = "pseudonymise"
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The secret key and where it came from (shown by `funnel validate`, never the key itself)."""
+
+    secret: bytes
+    origin: str
+
+    @property
+    def fingerprint(self) -> str:
+        """A one-way tag of the key, e.g. for cache keys: changes when the key changes."""
+        return hmac.new(self.secret, b"funnel-toolkit key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"PseudonymKey(origin={self.origin!r})"
+
+
+def user_key_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "funnel-toolkit" / "pseudonymisation.key"
+
+
+def _checked(text: str, *, where: str, engagement_file: str, key: str) -> bytes:
+    text = text.strip()
+    if len(text) < _MIN_KEY_CHARS:
+        raise ConfigError(
+            f"the pseudonymisation key from {where} is {len(text)} characters; a short key lets anyone "
+            f"with the staff list recover names by trying them", file=engagement_file, key=key,
+            fix=f"use at least {_MIN_KEY_CHARS} random characters, e.g. the output of {_MAKE_KEY}")
+    return text.encode()
+
+
+def _tracked_by_git(path: Path) -> Path | None:
+    """The git work tree `path` would be committed from (inside it and not ignored), else None."""
+    for parent in path.parents:
+        if (parent / ".git").exists():
+            try:
+                ignored = subprocess.run(["git", "-C", str(parent), "check-ignore", "-q", str(path)],
+                                         capture_output=True, timeout=10).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                ignored = False  # cannot tell: treat as committable, the safe answer
+            return None if ignored else parent
+    return None
+
+
+def resolve_key(privacy: PrivacyConfig, *, base_dir: Path, engagement_file: str = "") -> PseudonymKey:
+    """The pseudonymisation key of an engagement (see the module docstring for the order)."""
+    from_env = os.environ.get(privacy.key_env)
+    if from_env:
+        where = f"the environment variable {privacy.key_env}"
+        return PseudonymKey(_checked(from_env, where=where, engagement_file=engagement_file,
+                                     key="privacy.key_env"), where)
+    if privacy.key_file:
+        path = (base_dir / Path(privacy.key_file).expanduser()).resolve()
+        if not path.is_file():
+            raise ConfigError("the pseudonymisation key file does not exist", file=engagement_file,
+                              key="privacy.key_file", value=str(path),
+                              fix=f"create it outside the repository, e.g. `{_MAKE_KEY} > {path}`, or "
+                                  f"set {privacy.key_env}")
+        repo = _tracked_by_git(path)
+        if repo is not None:
+            raise ConfigError(
+                f"the pseudonymisation key file is inside the git work tree {repo} and not ignored, so "
+                f"it could be committed with the code", file=engagement_file, key="privacy.key_file",
+                value=str(path), fix="move it outside the repository (e.g. ~/.config/funnel-toolkit/) "
+                                     "or add it to .gitignore")
+        return PseudonymKey(_checked(path.read_text(encoding="utf-8"), where=f"the file {path}",
+                                     engagement_file=engagement_file, key="privacy.key_file"),
+                            f"the file {path}")
+    path = user_key_file()
+    if not path.is_file():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created readable by its owner only; O_EXCL so two runs never write two keys.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise ConfigError(f"no pseudonymisation key is set and none could be created at {path} "
+                              f"({exc.strerror})", file=engagement_file, key="privacy",
+                              fix=f"set the environment variable {privacy.key_env} to the output of "
+                                  f"{_MAKE_KEY}") from None
+    return PseudonymKey(_checked(path.read_text(encoding="utf-8"), where=f"the file {path}",
+                                 engagement_file=engagement_file, key="privacy"),
+                        f"your personal key file {path}")
+
+
+def pseudonymise(values: pd.Series, key: PseudonymKey) -> pd.Series:
+    """Replace each value by ``P-`` + the first 10 hex digits of HMAC-SHA256(key, value).
+
+    Values are compared after trimming and case folding, so "J. de Vries" and "j. de vries " are one
+    person. Empty values stay empty. 40 bits make a collision between two of 10,000 people about
+    one in 20,000.
+    """
+    def code(value: object) -> str:
+        text = str(value).strip().casefold().encode()
+        return "P-" + hmac.new(key.secret, text, hashlib.sha256).hexdigest()[:10]
+    uniques = values.dropna().unique()
+    return values.map({u: code(u) for u in uniques}).astype("string")
+
+
+def personal_columns(declared: list[str], attributes: list[str], privacy: PrivacyConfig) -> list[str]:
+    """The attributes of a source to pseudonymise: those declared `personal`, plus `owner` unless the
+    engagement allows owner names."""
+    out = [name for name in declared]
+    if privacy.owner_names == "pseudonymise" and "owner" in attributes and "owner" not in out:
+        out.append("owner")
+    return out
