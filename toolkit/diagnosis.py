@@ -965,6 +965,9 @@ _SCAN_COLUMNS = [
 def _finding(row, min_n: int, alpha: float) -> str:
     who = f"{row.attribute} = {row.segment}"
     step = f"{row.from_phase} -> {row.to_phase}"
+    if row.rest_n == 0:
+        return (f"{who}: every record at {step} has this {row.attribute}, so there is no other "
+                f"segment to compare it with.")
     if row.n < min_n or row.rest_n < min_n:
         small = row.n if row.n < min_n else row.rest_n
         whose = "records" if row.n < min_n else "records in the rest"
@@ -1471,16 +1474,29 @@ def _leak(fun: _Funnel, stall_quantile: float, min_moves: int) -> LeakDetail:
     short = thresholds_frame.loc[thresholds_frame["threshold_days"].isna(), "phase"].tolist()
     if short:
         notes.append(f"No stall threshold for {short}: fewer than {min_moves} records moved on.")
-    if total_lost:
-        top = lost_by.loc[lost_by["lost"].idxmax()]
-        headline = (f"Most lost records were lost at {top['phase']} ({int(top['lost'])} of "
-                    f"{int(top['n'])} that reached it, {_pct(top['rate'])}; median "
-                    f"{_num(top['median_days'], 0)} days there before the loss); "
-                    f"{len(stalled)} open records are stalled beyond the "
-                    f"{round(100 * stall_quantile)}th-percentile time in their phase.")
+    quantile = round(100 * stall_quantile)
+    if thresholds_frame.empty or thresholds_frame["threshold_days"].isna().all():
+        # Without a threshold nothing can be called stalled: say so rather than "0 stalled".
+        stall_text = (f"too few records moved on (fewer than {min_moves} per phase) to tell "
+                      f"which open records have stalled")
     else:
-        headline = (f"No lost records; {len(stalled)} open records are stalled beyond the "
-                    f"{round(100 * stall_quantile)}th-percentile time in their phase.")
+        stall_text = (f"{len(stalled)} open records are stalled beyond the {quantile}th-percentile "
+                      f"time in their phase")
+    most = lost_by["lost"].max() if len(lost_by) else 0
+    if total_lost and (lost_by["lost"] == most).sum() > 1:
+        tied = lost_by.loc[lost_by["lost"] == most, "phase"].astype(str).tolist()
+        headline = (f"{total_lost} lost records, spread evenly: {int(most)} each at "
+                    f"{', '.join(tied)}, so no phase stands out; {stall_text}.")
+    elif total_lost:
+        top = lost_by.loc[lost_by["lost"].idxmax()]
+        lead = ("Most lost records were lost at" if top["lost"] > total_lost / 2
+                else f"The largest share of lost records ({_pct(top['lost'] / total_lost)}) was "
+                     f"lost at")
+        headline = (f"{lead} {top['phase']} ({int(top['lost'])} of {int(top['n'])} that reached "
+                    f"it, {_pct(top['rate'])}; median {_num(top['median_days'], 0)} days there "
+                    f"before the loss); {stall_text}.")
+    else:
+        headline = f"No lost records; {stall_text}."
     return LeakDetail(lost_by, stalled, thresholds_frame, headline, stall_quantile, tuple(notes))
 
 
@@ -1743,7 +1759,9 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
                                         "action_hint", "_p", "_order"])
     sized_rows = table["extra_orders"].notna()
     ranked = pd.concat([
-        table[sized_rows].assign(_key=table["extra_orders_low"].fillna(table["extra_orders"]))
+        # a callable, not a Series: assigning a Series to an empty frame adopts its index and
+        # would turn every unsized item into a row of NaN
+        table[sized_rows].assign(_key=lambda d: d["extra_orders_low"].fillna(d["extra_orders"]))
         .sort_values(["_key", "extra_orders"], ascending=False, kind="stable"),
         table[~sized_rows].sort_values(["_order", "_p"], kind="stable", na_position="last"),
     ], ignore_index=True)

@@ -43,7 +43,7 @@ from .funnel import win_rate as _win_rate
 from .survival import cumulative_incidence, kaplan_meier, transition_durations
 
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
-           "kpi_tree", "time_to_convert",
+           "kpi_tree", "time_to_convert", "step_incidence",
            "KPI_COLUMNS"]
 
 KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
@@ -201,7 +201,8 @@ def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.nda
     Notes
     -----
     Meeting the target on the point estimate is on target. Missing it while the interval still
-    includes the target is not a significant shortfall: with this n the data cannot tell.
+    includes the target is not a significant shortfall: with this n the data cannot tell. A
+    missing value (n = 0, or a median that is not reached) is 'no data', target or not.
     """
     value, low, high, target = (np.asarray(a, dtype=float) for a in (value, ci_low, ci_high, target))
     hib = np.asarray(higher_is_better, dtype=bool)
@@ -211,7 +212,9 @@ def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.nda
                    np.where(covers | np.isnan(low), "off target, not significant",
                             "significantly off target"))
     out = np.where(np.isnan(target), "no target", out)
-    return np.where(np.isnan(value) & ~np.isnan(target), "no data", out)
+    # No value (nobody reached the phase, no mature cohort, no won deal) is "no data" whether or
+    # not a target is set: the absence of data is what the reader must see first.
+    return np.where(np.isnan(value), "no data", out)
 
 
 def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
@@ -237,6 +240,10 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     value, ci_low, ci_high, target, higher_is_better, status_vs_target, immature_n, open_n, owner,
     from_phase, to_phase`. Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact
     Poisson for volumes, Kaplan-Meier (log transform) for durations, t for mean deal size.
+    Every KPI has at least one row: when there is nothing to measure (no record reached the
+    phase, no deal is won, every record is still inside its window) the row has n = 0, no value
+    and `status_vs_target` 'no data'. Won and pipeline value are a real 0 when records exist but
+    none is won or open.
     """
     kpis = list(kpis) if kpis is not None else kpis_from_config(engagement)
     seg = _segment_frame(engagement, by)
@@ -244,6 +251,10 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     frames = []
     for kpi in kpis:
         frame = _COMPUTE[kpi.kind](context, kpi, seg, period)
+        if frame.empty:
+            # Nobody reached the phase (or no record is won, open, ...): the KPI still gets its
+            # row, with n = 0 and no value, so a reader sees "no data" instead of a missing line.
+            frame = _no_data_row(kpi, seg, period, context)
         frame["kpi"], frame["label"], frame["kind"], frame["unit"] = (
             kpi.name, kpi.label or kpi.name, kpi.kind, kpi.unit)
         frame["target"] = np.nan if kpi.target is None else kpi.target
@@ -252,7 +263,11 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
         frame["from_phase"] = kpi.from_phase or kpi.phase
         frame["to_phase"] = kpi.to_phase
         frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
+    if not frames:
+        return pd.DataFrame(columns=KPI_COLUMNS[:4] + seg
+                            + [c for c in KPI_COLUMNS[4:] if c not in seg])
+    out = pd.concat([f.astype({c: float for c in _COUNTS if c in f}) for f in frames],
+                    ignore_index=True)
     for col in ("n", "successes", "immature_n", "open_n", "ci_low", "ci_high", "value", "segment"):
         if col not in out:
             out[col] = np.nan
@@ -260,6 +275,28 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
                                                out["target"], out["higher_is_better"])
     columns = KPI_COLUMNS[:4] + seg + [c for c in KPI_COLUMNS[4:] if c not in seg]
     return out[columns]
+
+
+_COUNTS = ("n", "successes", "immature_n", "open_n")
+
+
+def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) -> pd.DataFrame:
+    """The one row of a KPI that has nothing to measure: n = 0, no value, no interval."""
+    if kpi.kind in ("value", "sales_velocity", "pipeline_coverage") and (
+            kpi.kind != "value" or kpi.measure == "pipeline_value"):
+        label = "as of " + ctx.as_of.strftime("%Y-%m-%d")
+    elif kpi.kind == "volume" and period is None:
+        label = "all (per month)"
+    else:
+        label = "all"
+    row = {c: "(none)" for c in seg}
+    row.update({"period": label, "n": 0, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
+    if kpi.kind in ("conversion", "cumulative_conversion", "win_rate", "duration",
+                    "sales_velocity"):
+        row["successes"] = 0
+    if kpi.kind in ("conversion", "cumulative_conversion"):
+        row["immature_n"] = 0
+    return pd.DataFrame([row])
 
 
 class _Context:
@@ -429,6 +466,12 @@ def _value(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.Da
             row.update({"n": len(part), "value": float(part["value"].sum()),
                         "open_n": int(part["value"].isna().sum())})
         rows.append(row)
+    if (not rows and kpi.measure != "average_deal_size" and not seg and len(rec)
+            and (kpi.measure == "pipeline_value" or period is None)):
+        # Records exist but none is won (or open): the sum is a real 0, not a missing value.
+        label = ("as of " + ctx.as_of.strftime("%Y-%m-%d") if kpi.measure == "pipeline_value"
+                 else "all")
+        rows.append({"period": label, "n": 0, "value": 0.0, "open_n": 0})
     return pd.DataFrame(rows)
 
 
@@ -530,14 +573,16 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     """
     model = engagement.phase_model
     kpis = compute_kpis(engagement, kpis=default_kpis(engagement)) if kpis is None else kpis
-    overall = kpis.drop_duplicates("kpi").set_index("kpi")
+    overall = kpis.drop_duplicates("kpi").set_index("kpi")["value"]
     targets = engagement.config.targets
     first = model.first_phase
-    volume = float(overall.loc[f"volume_{first}", "value"])
+    # A node whose KPI was not computed (a declared KPI set without it) or has no data stays NaN,
+    # and so does everything implied from it: the tree never fills a gap with a guess.
+    volume = float(overall.get(f"volume_{first}", np.nan))
     steps = [(f"conversion_{a}_{b}", a, b) for a, b in model.transitions()]
-    rates = [float(overall.loc[name, "value"]) for name, _, _ in steps]
+    rates = [float(overall.get(name, np.nan)) for name, _, _ in steps]
     orders = volume * float(np.prod(rates))
-    deal = float(overall.loc["average_deal_size", "value"])
+    deal = float(overall.get("average_deal_size", np.nan))
     rows = [
         {"node": "revenue", "parent": None, "label": "Revenue per month (implied)",
          "value": orders * deal, "unit": engagement.config.currency,
@@ -584,3 +629,29 @@ def time_to_convert(engagement, *, by: str | None = None,
         summary.insert(0, "transition", f"{model.label(a)} → {model.label(b)}")
         parts.append(summary)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str | None = None
+                   ) -> pd.DataFrame:
+    """Cumulative incidence of converting (and of being lost) after reaching `from_phase`.
+
+    Default: the last step of the phase model (the one before the won phase). Open records are
+    censored at the as-of date, lost records are a competing outcome.
+
+    Returns
+    -------
+    The frame of `toolkit.survival.cumulative_incidence`: `time, outcome, cif, ci_low, ci_high,
+    at_risk`; no rows when no record reached `from_phase` (a young or empty engagement), so a
+    figure of it says there is nothing to show instead of failing.
+    """
+    model = engagement.phase_model
+    keys = model.keys
+    a = from_phase or keys[-2]
+    b = to_phase or keys[model.index(a) + 1]
+    spells = transition_durations(reached_at(engagement),
+                                  engagement.records[["record_id", "outcome", "closed_at"]],
+                                  from_phase=a, to_phase=b, as_of=engagement.as_of)
+    if spells.empty:
+        return pd.DataFrame(columns=["time", "outcome", "cif", "ci_low", "ci_high", "at_risk"])
+    return cumulative_incidence(spells["duration_days"].to_numpy(),
+                                spells["event"].astype(str).to_numpy())

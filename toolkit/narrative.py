@@ -41,6 +41,9 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
         f"{engagement.as_of:%d-%m-%Y}.",
         audit.summary,
     ]
+    if len(engagement.records) == 0:
+        lines.append("No record could be used, so nothing can be concluded: see the quarantine "
+                     "reasons above and correct the export or the engagement YAML.")
     steps = funnel_frame.dropna(subset=["rate"])
     steps = steps[steps["n"] >= MIN_N]
     if steps.empty:
@@ -89,8 +92,13 @@ def kpi_tree(tree: pd.DataFrame) -> str:
         lines.append(f"Furthest below its target: {worst['label']} at {_pct(worst['value'])} "
                      f"against {_pct(worst['target'])}.")
     if pd.isna(root["value"]):
-        lines.append("Too few mature records to fill the tree yet: the conversions are still "
-                     "inside their windows (see step 4).")
+        empty = tree.loc[tree["value"].isna() & ~tree["node"].isin(["revenue", "orders"]),
+                         "label"].tolist()
+        lines.append("Too few mature records to fill the tree yet: "
+                     + (f"no value for {', '.join(empty)} " if empty else "")
+                     + "(nobody reached the phase, no deal won, or the records are still inside "
+                       "their window; see step 4), so the implied orders and revenue cannot be "
+                       "computed.")
     return bullets(lines)
 
 
@@ -104,9 +112,22 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None) -
                      f"records are still inside their window).")
     else:
         for row in conv.itertuples():
+            immature = 0 if pd.isna(row.immature_n) else int(row.immature_n)
+            if pd.isna(row.value):
+                continue  # named below, with the reason there is no value
+            small = (f" — too few records to conclude (fewer than {MIN_N})"
+                     if row.n < MIN_N else f" — {row.status_vs_target}")
             lines.append(f"{row.label}: {_pct(row.value)} (n = {int(row.n):,}, 95% interval "
-                         f"{_pct(row.ci_low)}–{_pct(row.ci_high)}; {int(row.immature_n or 0):,} "
-                         f"too recent to count) — {row.status_vs_target}.")
+                         f"{_pct(row.ci_low)}–{_pct(row.ci_high)}; {immature:,} too recent to "
+                         f"count){small}.")
+    nobody = conv[conv["n"].fillna(0).eq(0) & conv["immature_n"].fillna(0).eq(0)]
+    if len(nobody):
+        lines.append(f"No data for {', '.join(nobody['label'])}: no record reached the starting "
+                     f"phase, so these conversions cannot be measured.")
+    waiting = conv[conv["n"].fillna(0).eq(0) & conv["immature_n"].fillna(0).gt(0)]
+    if len(waiting):
+        lines.append(f"Not measurable yet: {', '.join(waiting['label'])} (every record is still "
+                     f"inside its window).")
     if seasonal is not None:
         lines.append(seasonal.headline)
     usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
@@ -133,9 +154,31 @@ def diagnosis(fruit) -> str:
     others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
     for row in others.head(3).itertuples():
         lines.append(f"{row.area}: {row.finding}")
+    lines += _scan_lines(fruit.scan)
     if len(table) == 0:
         lines.append("No finding is strong enough to act on with this data.")
     return bullets(lines)
+
+
+def _scan_lines(scan: pd.DataFrame) -> list[str]:
+    """What the segment scan could and could not compare."""
+    if scan is None or len(scan) == 0:
+        return ["Segment scan: no segment could be compared (no records, or no segment "
+                "attributes declared)."]
+    lines = []
+    single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
+              if part["rest_n"].eq(0).all()]
+    for attr, value in single:
+        lines.append(f"Segment scan: every record has {attr} = {value}, so there is no other "
+                     f"{attr} to compare it with.")
+    rest = scan[~scan["attribute"].isin([a for a, _ in single])]
+    if len(rest) and rest["p_adjusted"].isna().all():
+        lines.append(f"Segment scan: too few records to conclude for any segment (at least "
+                     f"{MIN_N} mature records are needed in the segment and in the rest).")
+    elif len(rest) and not rest["flagged"].any():
+        lines.append("Segment scan: no segment differs clearly from the rest after "
+                     "multiple-testing control.")
+    return lines
 
 
 def improvement(plan) -> str:
@@ -179,10 +222,19 @@ def steering(view) -> str:
     card = view.card
     if card is None:
         return bullets(["No scorecard: " + view.explain("card")])
-    judged = card[~card["status"].astype(str).str.startswith("no ")]
+    status = card["status"].astype(str)
+    judged = card[~status.str.startswith("no ")]
     bad = judged[judged["status"].astype(str).str.startswith("significantly")]
-    lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
-                 f"target" + (f": {', '.join(bad['kpi'])}." if len(bad) else "."))
+    if len(judged) == 0:
+        no_data, no_target = int((status == "no data").sum()), int((status == "no target").sum())
+        lines.append(f"No KPI can be judged against a target yet ({no_target} without a target, "
+                     f"{no_data} without data): agree targets in step 3 and collect more history.")
+    else:
+        lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
+                     f"target" + (f": {', '.join(bad['kpi'])}." if len(bad) else "."))
+    few = judged[judged["status"].astype(str).str.contains("too few records")]
+    if len(few):
+        lines.append(f"{len(few)} of them rest on too few records to conclude.")
     if view.chart is None:
         lines.append("No control chart: " + view.explain("chart"))
     elif len(view.alerts):

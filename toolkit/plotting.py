@@ -174,13 +174,46 @@ def status_color(status: object) -> str:
     return PALETTE["neutral"]
 
 
+class _NothingToDraw(DataError):
+    """A result frame with the right columns but no rows: an edge engagement (no records, nobody
+    in the phase, no mature cohort), drawn as an empty panel that says so."""
+
+    def __init__(self, message: str, *, fix: str, reader: str) -> None:
+        super().__init__(message, fix=fix)
+        self.reader = reader
+
+
 def _styled(function: _F) -> _F:
-    """Run a plot function inside the house rc context, leaving the caller's settings alone."""
+    """Run a plot function inside the house rc context, leaving the caller's settings alone.
+
+    A frame without rows is not a mistake of the caller but a fact about the data (too few
+    records): the figure then says "nothing to show yet" instead of raising, so a report on a
+    young engagement still renders and tells the reader why a figure is empty."""
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with mpl.rc_context(_RC):
-            return function(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            except _NothingToDraw as empty:
+                return _empty_panel(function, kwargs, empty.reader)
     return wrapper  # type: ignore[return-value]
+
+
+def _empty_panel(function: Callable[..., Any], kwargs: dict[str, Any], reader: str) -> Any:
+    """The figure of a plot with nothing to show: its title and one line saying why."""
+    given = kwargs.get("ax")
+    if isinstance(given, Axes):
+        ax = given
+    elif given is not None:  # a sequence of Axes (plot_seasonality): write in the first
+        ax = list(np.ravel(np.asarray(given, dtype=object)))[0]
+    else:
+        _, ax = plt.subplots(figsize=(8.0, 2.6), layout="constrained")
+    ax.set_axis_off()
+    headline = kwargs.get("title") or function.__name__.removeprefix("plot_").replace("_", " ")
+    _title(ax, headline[:1].upper() + headline[1:])
+    ax.text(0.5, 0.5, f"Nothing to show yet: {reader}.", transform=ax.transAxes, ha="center",
+            va="center", fontsize=10.5, color=PALETTE["muted"], wrap=True)
+    return ax.figure if function.__annotations__.get("return") in (Figure, "Figure") else ax
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,6 +240,26 @@ _PRODUCERS = {
 }
 
 
+# What an empty result frame means, in the reader's words (shown in the empty panel).
+_EMPTY_READER = {
+    "funnel": "no record reached any phase",
+    "kpis": "no KPI could be measured",
+    "cohort": "no record has reached the starting phase of a cohort",
+    "cohort_heatmap": "no record has reached the starting phase of a cohort",
+    "seasonality": "no month has mature records",
+    "km": "no record has converted yet",
+    "cif": "no record has converted or been lost yet (all still open, or none reached the phase)",
+    "bottlenecks": "too few records to size any bottleneck",
+    "segment_scan": "there is no segment to compare (one segment only, or too few records)",
+    "control_chart": "no month has mature records",
+    "alerts": "no alerts",
+    "scorecard": "no KPI could be measured",
+    "kpi_tree": "no KPI could be measured",
+    "mix": "no segment mix to decompose",
+    "duration": "no step to plan",
+}
+
+
 def _require(frame: object, columns: Sequence[str], *, function: str, argument: str,
              producer: str) -> pd.DataFrame:
     where = _PRODUCERS[producer]
@@ -219,8 +272,9 @@ def _require(frame: object, columns: Sequence[str], *, function: str, argument: 
             f"{function}: `{argument}` lacks the column(s) {missing}; it has "
             f"{[str(c) for c in frame.columns]}", fix=f"pass the frame from {where}")
     if len(frame) == 0:
-        raise DataError(f"{function}: `{argument}` has no rows, so there is nothing to draw",
-                        fix=f"check the filter that built it; it comes from {where}")
+        raise _NothingToDraw(f"{function}: `{argument}` has no rows, so there is nothing to draw",
+                             fix=f"check the filter that built it; it comes from {where}",
+                             reader=_EMPTY_READER.get(producer, "the data has no rows for it"))
     return frame
 
 

@@ -7,12 +7,14 @@ for each: is volume seasonal, and does the rate differ between calendar months?
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .exceptions import SmallSampleWarning
 from .funnel import cohort_conversion, reached_at
 from .stats import k_rate_test
 
@@ -70,6 +72,14 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
     volume = stamps.dt.to_period("M").astype(str).value_counts().rename("volume")
     monthly = conv.drop(columns=["from_phase", "to_phase", "method"]).merge(
         volume, left_on="period", right_index=True, how="left")
+    if len(monthly):
+        # A month nobody entered is a month with volume 0, not a missing month: leaving it out
+        # would hide exactly the dip a seasonality view is for.
+        months = pd.period_range(min(monthly["period"]), max(monthly["period"]), freq="M")
+        monthly = monthly.set_index("period").reindex(months.astype(str))
+        monthly[["volume", "n", "successes", "immature_n"]] = (
+            monthly[["volume", "n", "successes", "immature_n"]].fillna(0).astype("int64"))
+        monthly = monthly.rename_axis("period").reset_index()
     per = pd.PeriodIndex(monthly["period"], freq="M")
     monthly.insert(1, "year", per.year)
     monthly.insert(2, "month", per.month)
@@ -89,8 +99,17 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
     chi_v = sps.chisquare(counts) if len(counts) > 1 else None
     mature = monthly[monthly["n"] > 0]
     by_month = mature.groupby("month")[["successes", "n"]].sum()
-    rate_test = k_rate_test(by_month["successes"].to_numpy(), by_month["n"].to_numpy()) if len(
-        by_month) > 1 else None
+    rate_test = None
+    if len(by_month) > 1:
+        # Small expected counts make the chi-square unreliable: the headline then says the rate
+        # cannot be judged, so the warning is recorded here rather than shown as noise.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            rate_test = k_rate_test(by_month["successes"].to_numpy(), by_month["n"].to_numpy())
+    rate_unreliable = rate_test is None or any("unreliable" in note for note in
+                                               getattr(rate_test, "notes", ()) or ())
+    # Goodness of fit needs an expected count of at least 5 per month (Cochran's rule).
+    volume_unreliable = len(counts) < 2 or counts.mean() < 5
     cv_volume = float(np.std(counts) / np.mean(counts)) if len(counts) else np.nan
     rates = mature["rate"].to_numpy()
     cv_rate = float(np.std(rates) / np.mean(rates)) if len(rates) and np.mean(rates) else np.nan
@@ -107,7 +126,21 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
     seasonal_volume = bool(tests.loc[0, "p_value"] < alpha)
     seasonal_rate = bool(tests.loc[1, "p_value"] < alpha)
     if len(mature) < 6:
-        headline = "Too few mature cohort months to judge seasonality."
+        headline = (f"Too few mature cohort months to judge seasonality ({len(mature)} with "
+                    f"mature records; at least 6 are needed).")
+    elif len(monthly) < 12:
+        headline = (f"Only {len(monthly)} complete months of history: too short to judge "
+                    f"seasonality, which needs at least a full year (a difference between months "
+                    f"could as well be a trend).")
+    elif volume_unreliable:
+        headline = (f"Too few records per month to judge seasonality (on average "
+                    f"{counts.mean():.1f} entries a month; at least 5 are needed).")
+    elif rate_unreliable:
+        headline = ((f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, p = "
+                     f"{tests.loc[0, 'p_value']:.2g})" if seasonal_volume else
+                     "Volume shows no clear seasonal pattern")
+                    + "; too few mature records per calendar month to judge whether the "
+                      "conversion rate is seasonal (an expected count is below 5).")
     elif seasonal_volume and not seasonal_rate:
         headline = (f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, p = "
                     f"{tests.loc[0, 'p_value']:.2g}) but the conversion rate is not (variation "

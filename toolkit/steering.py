@@ -1087,4 +1087,8 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
             report = period_report(monthly, alerts, period=period)
         except ToolkitError as exc:
             problems["report"] = str(exc)
+    else:
+        # the period report is written around the steering conversion: without one, say why
+        problems["report"] = "no period report without a conversion to steer on: " + problems.get(
+            "chart", "none was chosen")
     return SteeringView(monthly, card, steer_on, chart, alerts, report, problems)
