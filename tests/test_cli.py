@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 
+import openpyxl
+import pandas as pd
 import pytest
 from conftest import DEMO, SALESFORCE
 
@@ -88,6 +90,27 @@ def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["parameters"]["steps"]) == 7
     _check_screenshots(out / "index.html", tmp_path)
+    _assert_no_contact_name_in(out)
+
+
+def _assert_no_contact_name_in(out):
+    """The demo's contact persons are personal data: no report file may hold one (pages, executed
+    notebooks, manifest, every workbook cell)."""
+    raw = pd.read_csv(DEMO / "crm_fasehistorie.csv", sep=";", encoding="cp1252", dtype=str)
+    names = set(raw["Contactpersoon"].dropna())
+    assert len(names) > 100
+    texts = []
+    for file in out.rglob("*"):
+        if file.suffix in {".html", ".ipynb", ".json", ".csv", ".md"}:
+            texts.append(file.read_text(encoding="utf-8"))
+        elif file.suffix == ".xlsx":
+            book = openpyxl.load_workbook(file, read_only=True)
+            texts += [str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True)
+                      for v in row if v is not None]
+    blob = "\n".join(texts)
+    assert len(blob) > 100_000
+    leaked = [n for n in names if n in blob]
+    assert not leaked, f"contact names in the report: {leaked[:5]}"
 
 
 def test_a_salesforce_engagement_from_funnel_new_runs_end_to_end(tmp_path):

@@ -101,3 +101,99 @@ def test_every_row_is_used_or_quarantined_with_a_reason(tmp_path, rows):
     assert r["rows_in"] == len(rows) == r["rows_used"] + r["rows_quarantined"]
     assert e.quarantine["reason"].str.len().gt(0).all()
     assert e.quarantine["source_row"].is_unique
+
+
+# --- the loader's answer does not depend on how the export is ordered or split ---------------------
+
+CLEAN_STAGES = ["Suspect", "Lead", "Potentieel", "Offerte", "Gewonnen", "Verloren"]
+export_row = st.tuples(st.integers(0, 9), st.sampled_from(CLEAN_STAGES), st.integers(0, 150))
+exports = st.lists(export_row, min_size=1, max_size=30)
+SOURCE_COLUMNS = {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}
+
+
+def _lines(rows):
+    # Distinct timestamps (the row's index breaks ties by minutes): with equal timestamps the file
+    # order is the tie-breaker by design, so only then could the order of the rows matter.
+    return [f"D{r:02d};{s};{(START + pd.Timedelta(days=d, minutes=i)):%d-%m-%Y %H:%M}"
+            for i, (r, s, d) in enumerate(rows)]
+
+
+def _load_files(folder, files: dict[str, list[str]]):
+    sources = []
+    for name, lines in files.items():
+        (folder / f"{name}.csv").write_text("Deal;Fase;Datum\n" + "\n".join(lines) + "\n")
+        sources.append({"name": name, "path": f"{name}.csv", "shape": "history", "date_format": "dmy",
+                        "columns": SOURCE_COLUMNS})
+    path = write_engagement(folder, sources, as_of="2025-09-30")
+    return Engagement.from_yaml(path, use_cache=False)
+
+
+def _answer(e):
+    """Everything a consultant reads off the loaded export, independent of file positions."""
+    records = e.records.drop(columns=["source"], errors="ignore").sort_values("record_id")
+    events = (e.events.drop(columns=["source", "source_row"], errors="ignore")
+              .sort_values(["record_id", "entered_at"]))
+    reasons = sorted(e.quarantine["reason"].astype(str))
+    return (funnel(e).drop(columns=["label"]), records.reset_index(drop=True),
+            events.reset_index(drop=True), reasons)
+
+
+def _same(a, b):
+    for x, y in zip(a[:3], b[:3], strict=True):
+        pd.testing.assert_frame_equal(x, y, check_dtype=False, check_categorical=False)
+    assert a[3] == b[3]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(exports, st.randoms(use_true_random=False))
+def test_the_order_of_the_rows_in_the_export_does_not_matter(tmp_path, rows, rnd):
+    lines = _lines(rows)
+    shuffled = lines.copy()
+    rnd.shuffle(shuffled)
+    _same(_answer(_load_files(tmp_path, {"crm": lines})),
+          _answer(_load_files(tmp_path, {"crm": shuffled})))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(exports, st.sets(st.integers(0, 9)))
+def test_splitting_the_records_over_two_sources_gives_the_same_funnel(tmp_path, rows, second):
+    lines = _lines(rows)
+    part = {"one": [ln for (r, _, _), ln in zip(rows, lines, strict=True) if r not in second],
+            "two": [ln for (r, _, _), ln in zip(rows, lines, strict=True) if r in second]}
+    whole = _load_files(tmp_path, {"crm": lines})
+    split = _load_files(tmp_path, {k: v for k, v in part.items() if v})
+    _same(_answer(whole), _answer(split))
+    assert split.reconciliation["rows_in"].sum() == len(rows)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(exports)
+def test_every_rate_is_a_share_inside_its_interval(tmp_path, rows):
+    from toolkit.kpis import compute_kpis
+    e = _load_files(tmp_path, {"crm": _lines(rows)})
+    tables = [funnel(e).rename(columns={"rate": "value"}),
+              cohort_conversion(e, window_days=30, period="month").rename(columns={"rate": "value"})]
+    kpis = compute_kpis(e, seed=1)
+    tables.append(kpis[kpis["unit"] == "%"])
+    for table in tables:
+        has = table["value"].notna()
+        assert table.loc[has, "value"].between(0, 1).all()
+        bounded = has & table["ci_low"].notna()
+        assert (table.loc[bounded, "ci_low"] <= table.loc[bounded, "value"] + 1e-12).all()
+        assert (table.loc[bounded, "value"] <= table.loc[bounded, "ci_high"] + 1e-12).all()
+        assert table.loc[bounded, "ci_low"].ge(0).all() and table.loc[bounded, "ci_high"].le(1).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(logs)
+def test_a_cohort_window_longer_than_the_data_equals_ever_reached(log):
+    # "Infinite" window: longer than any gap in the data, with as_of so late that every cohort is
+    # mature. Then converted = reached both phases, and n = reached the first.
+    window = 10_000
+    e = engagement_from(log, as_of_day=window + 400)
+    r = reached_at(e)
+    for a, b in zip(KEYS[:-1], KEYS[1:], strict=True):
+        c = cohort_conversion(e, from_phase=a, to_phase=b, window_days=window, period="all")
+        assert c["immature_n"].sum() == 0
+        assert c["n"].sum() == r[a].notna().sum()
+        assert c["successes"].sum() == (r[a].notna() & r[b].notna()).sum()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -77,6 +78,13 @@ targets: {{}}
 #   conversion_lead_opportunity: 0.5
 #   orders_per_month: 10
 #   revenue_per_year: 1500000
+
+# Personal data: attributes listed under a source's `personal:` (contact name, e-mail, phone) and the
+# deal `owner` become keyed pseudonyms on load. The key comes from $FUNNEL_KEY, or a key file outside
+# git, or else a private key in ~/.config/funnel-toolkit/ (made on first use).
+privacy:
+  owner_names: pseudonymise   # `show` only with the client's written consent (employee data)
+  # key_file: ~/secure/{name}.key
 """
 
 _GITIGNORE = """\
@@ -166,8 +174,18 @@ def _validation(engagement) -> dict:
         "audit": json.loads(audit.findings[["check", "records", "share"]].to_json(
             orient="records")),
         "notes": engagement.notes,
+        "pseudonymised": _pseudonymised(engagement),
         "usable": bool(len(engagement.events) > 0),
     }
+
+
+def _pseudonymised(engagement) -> dict:
+    """Which attributes were pseudonymised and where the key came from (never the key)."""
+    from .loading import _personal, resolve_source
+    columns = sorted({c for s in engagement.config.sources
+                      for c in _personal(s, resolve_source(s), engagement.config.privacy)})
+    origin = engagement.pseudonym_key.origin if columns else None
+    return {"columns": columns, "key_from": origin}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -187,8 +205,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print("Quarantined rows by reason:")
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
-    print("Outcomes: " + ", ".join(f"{k} {v}" for k, v in report["outcomes"].items()))
+    print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
     print(engagement.audit().summary)
+    if report["pseudonymised"]["columns"]:
+        print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
+              f"(key from {report['pseudonymised']['key_from']})")
     for note in report["notes"]:
         print(f"Note: {note}")
     if not report["usable"]:
@@ -198,31 +219,52 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
-    def fmt(row):
-        if pd.isna(row["value"]):
+    """The KPI frame as a consultant reads it: counts as whole numbers, blanks where a count does not
+    apply, and words instead of NaN where a value cannot be measured."""
+    from .kpis import KPI_COLUMNS
+
+    def number(x: float, unit: str) -> str:
+        return f"{x:.1%}" if unit == "%" else f"{x:,.1f}"
+
+    def fmt(row) -> str:
+        n = row.get("n")
+        if pd.isna(row.get("value")):
+            if pd.notna(n) and n == 0:
+                if (row.get("kind") in ("win_rate", "sales_velocity") and pd.notna(row.get("open_n"))
+                        and row["open_n"]):
+                    return "no closed deals yet"
+                immature = row.get("immature_n")
+                return ("no mature records yet" if pd.notna(immature) and immature > 0
+                        else "no data")
+            if row.get("kind") in ("duration", "sales_velocity") and row.get("successes") == 0:
+                return "no conversions yet" if row["kind"] == "duration" else "no won deals yet"
+            if row.get("kind") == "duration" and pd.notna(n) and n > 0:
+                return "not reached (too few conversions)"
             return "n/a"
-        if row["unit"] == "%":
-            core = f"{row['value']:.1%}"
-            ci = (f" ({row['ci_low']:.1%}–{row['ci_high']:.1%})" if pd.notna(row["ci_low"])
-                  else "")
-        else:
-            core = f"{row['value']:,.1f}"
-            ci = (f" ({row['ci_low']:,.1f}–{row['ci_high']:,.1f})" if pd.notna(row["ci_low"])
-                  else "")
-        return core + ci
-    out = frame.dropna(axis=1, how="all").copy()
-    for col in ("ci_low", "ci_high", "n", "immature_n", "open_n", "status_vs_target"):
+        core = number(row["value"], row["unit"])
+        low, high = row.get("ci_low"), row.get("ci_high")
+        if pd.notna(low) and pd.notna(high):
+            return f"{core} ({number(low, row['unit'])}–{number(high, row['unit'])})"
+        if pd.notna(low):  # e.g. a Kaplan-Meier median whose upper bound is not reached
+            return f"{core} (from {number(low, row['unit'])}, upper bound not reached)"
+        return core
+
+    def count(x) -> str:
+        return "" if pd.isna(x) else f"{int(x):,}"
+
+    out = frame.copy()
+    for col in KPI_COLUMNS:
         if col not in out:
             out[col] = pd.NA
-    out["value (95% CI)"] = out.apply(fmt, axis=1)
-    cols = [c for c in out.columns if c not in ("kpi", "kind", "unit", "value", "ci_low", "ci_high",
-                                                "higher_is_better", "owner", "from_phase",
-                                                "to_phase", "successes", "target")]
-    keep = ["label"] + [c for c in cols if c not in ("label", "value (95% CI)", "n",
-                                                     "immature_n", "open_n",
-                                                     "status_vs_target")]
-    keep += ["n", "value (95% CI)", "immature_n", "open_n", "status_vs_target"]
-    return out[keep]
+    out["value (95% CI)"] = out.apply(fmt, axis=1) if len(out) else pd.Series(dtype=object)
+    segments = [c for c in out.columns if c not in KPI_COLUMNS and c != "value (95% CI)"]
+    if out["segment"].notna().any():
+        segments.insert(0, "segment")
+    for col in ("n", "immature_n", "open_n"):
+        out[col] = out[col].map(count) if len(out) else out[col]
+    out["status_vs_target"] = out["status_vs_target"].fillna("")
+    return out[["label"] + segments + ["period", "n", "value (95% CI)", "immature_n", "open_n",
+                                       "status_vs_target"]]
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
@@ -281,7 +323,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else REPORTS_DIR / engagement.name / date.today().isoformat()
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet)
@@ -362,6 +403,26 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}. Fix: check the path.", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was left in place (a report is built in "
+              "<out>.partial and only moved into place when complete)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in the toolkit: say so plainly, keep the traceback for the team
+        log = _write_crash_log(argv)
+        print(f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in the toolkit, not in "
+              f"your data or YAML. The traceback is in {log}; please send it to the toolkit team "
+              f"(read it first: messages can quote values from the data).", file=sys.stderr)
+        return 3
+
+
+def _write_crash_log(argv: list[str] | None) -> Path:
+    import tempfile
+    import traceback
+    fd, name = tempfile.mkstemp(prefix="funnel-crash-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"funnel {' '.join(argv if argv is not None else sys.argv[1:])}\n\n")
+        handle.write(traceback.format_exc())
+    return Path(name)
 
 
 if __name__ == "__main__":

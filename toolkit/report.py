@@ -508,7 +508,8 @@ def _about_sheet(engagement, sheets: Sequence[str]) -> pd.DataFrame:
         "Reconciliation": "Per source file: rows_in = rows_used + rows_quarantined.",
     }
     rows = [("engagement", engagement.name), ("as of", str(engagement.as_of.date())),
-            ("created", datetime.now().isoformat(timespec="seconds")),
+            # No wall-clock time here: the same inputs give the same cells (the run's manifest.json
+            # records when it was made).
             ("toolkit", f"funnel-toolkit {__version__}")]
     rows += [(f"sheet: {name}", about.get(name, "Passed in by the run.")) for name in sheets]
     return pd.DataFrame(rows, columns=["item", "description"])
@@ -732,8 +733,9 @@ def write_manifest(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
-    outputs = [_file_entry(p, out) for p in sorted(out.rglob("*"))
-               if p.is_file() and p != manifest_path]
+    # Outputs by their place in the folder only: the folder is built elsewhere and moved into place.
+    outputs = [{k: v for k, v in _file_entry(p, out).items() if k != "path"}
+               for p in sorted(out.rglob("*")) if p.is_file() and p != manifest_path]
     manifest = {
         "toolkit": {"name": "funnel-toolkit", "version": __version__, **_git_state()},
         "python": {"version": platform.python_version(),
@@ -1014,8 +1016,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     from .benchmarks import benchmarks_for
     from .diagnosis import low_hanging_fruit
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir).resolve()
+    out = _partial_folder(final)
     steps = list(steps)
     executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
     index = render_html(executed, out_dir=out,
@@ -1029,5 +1031,39 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                               parameters={"engagement": str(engagement_path), "steps": steps,
                                           "seed": seed},
                               timings=getattr(executed, "timings", None))
-    return {"index": index, "workbook": workbook, "manifest": manifest,
-            "notebooks": out / "notebooks"}
+    _move_into_place(out, final)
+    return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
+            "manifest": final / manifest.name, "notebooks": final / "notebooks"}
+
+
+def _partial_folder(final: Path) -> Path:
+    """A fresh `<out>.partial` folder beside `final` to build the report in.
+
+    Building elsewhere and moving the finished folder into place means a run that fails or is
+    interrupted never leaves a half report that looks complete, nor stale pages of an older run
+    next to new ones. An existing `final` is replaced only when it is a report (has a manifest).
+    """
+    if final.exists() and (not final.is_dir() or (any(final.iterdir())
+                                                   and not (final / "manifest.json").is_file())):
+        raise ToolkitError(
+            f"The output folder {final} exists and is not a report of an earlier run (it has no "
+            f"manifest.json), so it will not be replaced. Fix: pass an empty or new folder as --out; "
+            f"nothing was written.")
+    partial = final.with_name(final.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # the remains of an interrupted run
+    partial.mkdir(parents=True)
+    return partial
+
+
+def _move_into_place(partial: Path, final: Path) -> None:
+    # Two renames on one file system; an interruption between them leaves `<out>.old` (the complete
+    # earlier report) and `<out>.partial` (the complete new one), never a mix of the two.
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    partial.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
