@@ -79,3 +79,13 @@ def write_salesforce_engagement(folder: Path) -> Path:
         "path": str(SALESFORCE / "OpportunityHistory.csv"),
         "records": {"path": str(SALESFORCE / "Opportunity.csv")}}],
         phases=SALESFORCE_PHASES, stage_mapping=SALESFORCE_MAPPING)
+
+
+def reconciles(e) -> None:
+    """rows_in == rows_used + rows_quarantined per file, and each quarantined row is listed once."""
+    r = e.reconciliation
+    assert (r["rows_in"] == r["rows_used"] + r["rows_quarantined"]).all()
+    per_file = e.quarantine.groupby("file")["source_row"].nunique()
+    for row in r.itertuples():
+        assert per_file.get(row.file, 0) == row.rows_quarantined
+    assert not e.quarantine.duplicated(["file", "source_row"]).any()

@@ -21,18 +21,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from conftest import MAPPING, PHASES  # the five-phase model every hand-made case uses
 
 __all__ = ["Case", "CASES", "case", "PHASES", "MAPPING"]
 
-PHASES = [
-    {"key": "target", "label": "Target"},
-    {"key": "lead", "label": "Lead"},
-    {"key": "opportunity", "label": "Potentieel"},
-    {"key": "proposal", "label": "Offerte"},
-    {"key": "order", "label": "Order"},
-]
-MAPPING = {"Suspect": "target", "Lead": "lead", "Potentieel": "opportunity",
-           "Offerte": "proposal", "Gewonnen": "won", "Verloren": "lost", "Test": "ignore"}
 HISTORY = {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}
 SNAPSHOT = {"record_id": "Deal", "current_stage": "Fase", "created_at": "Aangemaakt"}
 AS_OF = "2025-06-30"

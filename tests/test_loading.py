@@ -7,7 +7,7 @@ import csv
 
 import pandas as pd
 import pytest
-from conftest import SALESFORCE, write_engagement, write_salesforce_engagement
+from conftest import SALESFORCE, reconciles, write_engagement, write_salesforce_engagement
 
 from toolkit import Engagement
 from toolkit.exceptions import DataError, UnknownStageError
@@ -15,15 +15,6 @@ from toolkit.exceptions import DataError, UnknownStageError
 
 def load(path):
     return Engagement.from_yaml(path, use_cache=False)
-
-
-def reconciles(e: Engagement) -> None:
-    r = e.reconciliation
-    assert (r["rows_in"] == r["rows_used"] + r["rows_quarantined"]).all()
-    # every quarantined row is listed, once
-    per_file = e.quarantine.groupby("file")["source_row"].nunique()
-    for row in r.itertuples():
-        assert per_file.get(row.file, 0) == row.rows_quarantined
 
 
 def test_dutch_history_is_parsed_and_reconciled(history_engagement):
