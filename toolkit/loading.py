@@ -373,11 +373,15 @@ def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, k
 def _note_conflicts(frame: pd.DataFrame, cols: list[str], *, file: str, notes: list[str]) -> None:
     """A history repeats a record's attributes on each row; where they change, the latest is
     kept (a reassigned owner), and the notes say how many records that concerns."""
+    if not cols:
+        return
+    # One vectorised count per column (a Python function per record took seconds on 10k records).
+    counts = frame.groupby("_record_id", sort=False)[cols].nunique()
     for col in cols:
-        values = frame.groupby("_record_id")[col].agg(lambda v: list(dict.fromkeys(v.dropna())))
-        several = values[values.map(len) > 1]
+        several = counts.index[counts[col] > 1]
         if len(several):
-            rid, seen = several.index[0], several.iloc[0]
+            rid = several[0]
+            seen = frame.loc[frame["_record_id"] == rid, col].dropna().unique()
             notes.append(f"{Path(file).name}: {len(several)} record(s) have more than one value of "
                          f"`{col}` (e.g. {rid!r}: {', '.join(map(repr, seen))}); the latest is used")
 
