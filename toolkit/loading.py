@@ -542,14 +542,16 @@ def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
             limit = limit + pd.Timedelta(days=1)
         label = f"the as-of date {pd.Timestamp(as_of):%Y-%m-%d}"
         fix = "check the year (a typo?), or set a later `as_of` in the engagement YAML"
-    shown = raw.astype(str).map(repr)
-    early = values < _EARLIEST
-    problems = problems.where(~early, "date " + shown + f" in column {column!r} is before "
-                              f"1990-01-01: check the year (a typo?)")
+    # Messages only for the rows out of bounds: building one per row costs seconds on a big export.
+    early = (values < _EARLIEST).to_numpy()
+    if early.any():
+        problems[early] = ("date " + raw[early].astype(str).map(repr)
+                           + f" in column {column!r} is before 1990-01-01: check the year (a typo?)")
     if not future_ok:
-        late = values >= limit
-        problems = problems.where(~late, "date " + shown + f" in column {column!r} is after "
-                                  f"{label}: {fix}")
+        late = (values >= limit).to_numpy()
+        if late.any():
+            problems[late] = ("date " + raw[late].astype(str).map(repr)
+                              + f" in column {column!r} is after {label}: {fix}")
     return ParsedColumn(values, problems)
 
 
