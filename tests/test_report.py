@@ -357,3 +357,17 @@ def test_extra_sheet_names_are_checked(tmp_path, name, message):
 def test_extra_sheet_must_be_a_frame(tmp_path):
     with pytest.raises(ToolkitError, match="must be DataFrames, but sheet 'Fruit' got a list"):
         write_workbook(_tiny_engagement(), out_path=tmp_path / "t.xlsx", extra_sheets={"Fruit": [1]})
+
+
+def test_missing_values_in_tables_read_as_a_dash_on_the_board_pages():
+    from toolkit.report import _clean_for_board
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("frame")
+    table = pd.DataFrame({"rate": [0.25, np.nan], "when": pd.to_datetime(["2025-01-01", None]),
+                          "n": pd.array([3, None], dtype="Int64"), "label": ["NaN-free", None]})
+    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": table.to_html()},
+                                           execution_count=1)]
+    nb.cells = [cell]
+    html = _clean_for_board(nb).cells[0].outputs[0]["data"]["text/html"]
+    assert "NaN</td>" not in html and "NaT" not in html and "&lt;NA&gt;" not in html
+    assert html.count("<td>–</td>") == 4 and "<td>0.25</td>" in html and "NaN-free" in html

@@ -316,6 +316,11 @@ def _plain(markdown_line: str, limit: int = 180) -> str:
     return text
 
 
+# A table cell pandas shows as NaN / NaT / <NA> means "no value here": a board reads a dash, not
+# floating-point noise (the workbook keeps the cells empty).
+_MISSING_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|NaT|&lt;NA&gt;|None)\s*(</td>)")
+
+
 def _clean_for_board(nb):
     """A copy of the notebook without what a board should not see: stderr and warnings, the
     parameter cells, cells tagged `remove-cell`, outputs tagged `remove-output`, and code cells
@@ -333,6 +338,10 @@ def _clean_for_board(nb):
                             if not (o.output_type == "stream" and o.get("name") == "stderr")]
             if not cell.outputs:
                 continue
+            for output in cell.outputs:
+                html_table = output.get("data", {}).get("text/html")
+                if isinstance(html_table, str):
+                    output["data"]["text/html"] = _MISSING_CELL.sub(r"\1–\2", html_table)
         cells.append(cell)
     nb.cells = cells
     return nb
