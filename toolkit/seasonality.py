@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from .exceptions import SmallSampleWarning
 from .funnel import cohort_conversion, reached_at
-from .stats import k_rate_test
+from .stats import MIN_EXPECTED, k_rate_test
 
 __all__ = ["seasonality", "SeasonalityResult"]
 
@@ -99,17 +99,17 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
     chi_v = sps.chisquare(counts) if len(counts) > 1 else None
     mature = monthly[monthly["n"] > 0]
     by_month = mature.groupby("month")[["successes", "n"]].sum()
-    rate_test = None
+    rate_test, caught = None, []
     if len(by_month) > 1:
         # Small expected counts make the chi-square unreliable: the headline then says the rate
         # cannot be judged, so the warning is recorded here rather than shown as noise.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SmallSampleWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SmallSampleWarning)
             rate_test = k_rate_test(by_month["successes"].to_numpy(), by_month["n"].to_numpy())
-    rate_unreliable = rate_test is None or any("unreliable" in note for note in
-                                               getattr(rate_test, "notes", ()) or ())
+    rate_unreliable = rate_test is None or any(issubclass(w.category, SmallSampleWarning)
+                                               for w in caught)
     # Goodness of fit needs an expected count of at least 5 per month (Cochran's rule).
-    volume_unreliable = len(counts) < 2 or counts.mean() < 5
+    volume_unreliable = len(counts) < 2 or counts.mean() < MIN_EXPECTED
     cv_volume = float(np.std(counts) / np.mean(counts)) if len(counts) else np.nan
     rates = mature["rate"].to_numpy()
     cv_rate = float(np.std(rates) / np.mean(rates)) if len(rates) and np.mean(rates) else np.nan
