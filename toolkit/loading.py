@@ -632,9 +632,7 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: s
                  ) -> pd.DataFrame:
     """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`."""
     _check_header(frame, settings, file=file, key=key)
-    cells = frame.drop(columns="source_row")
-    blank = cells.isna() | cells.astype("string").apply(lambda c: c.str.strip() == "")
-    frame = q.add(frame, blank.fillna(True).all(axis=1), "blank row")
+    frame = q.add(frame, _blank_rows(frame.drop(columns="source_row")), "blank row")
     cols = settings["columns"]
     if "is_deleted" in cols and cols["is_deleted"] in frame.columns:
         deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])
@@ -647,6 +645,20 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: s
     rid = _text(frame[rid_col])
     frame = frame.assign(_record_id=rid)
     return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}", column=rid_col)
+
+
+def _blank_rows(cells: pd.DataFrame) -> pd.Series:
+    """Rows whose every cell is missing or only spaces. Column by column, each only on the rows
+    still blank so far (after the first column hardly any are)."""
+    blank = np.ones(len(cells), dtype=bool)
+    for position in range(cells.shape[1]):  # by position: two headers may read the same
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        values = cells.iloc[rows, position]
+        empty = values.isna() | (values.astype("string").str.strip() == "")
+        blank[rows] = empty.fillna(True).to_numpy(dtype=bool)
+    return pd.Series(blank, index=cells.index)
 
 
 def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
