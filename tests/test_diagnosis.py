@@ -640,6 +640,14 @@ def test_demo_company_planted_effects_are_found():
     assert m.simpsons_paradox
     assert m.mix_effect == pytest.approx(key.facts["mix_effect"], abs=0.01)
     assert m.rate_effect == pytest.approx(key.facts["rate_effect"], abs=0.01)
+    # by creation cohort as well (records reach target on the day they are created)
+    created = mix_vs_rate(e, attribute="action", from_phase="target", to_phase="lead",
+                          period_a=y0, period_b=y1, by="created")
+    assert created.simpsons_paradox and created.cohort == "created"
+    assert created.mix_effect == pytest.approx(key.facts["mix_effect"], abs=0.01)
+    with pytest.raises(ToolkitError, match="`by` must be one of"):
+        mix_vs_rate(e, attribute="action", from_phase="target", to_phase="lead", period_a=y0,
+                    period_b=y1, by="closed")
     # in the ranked list only this paradox survives the tests (sign-only ones from noise do not)
     mixes = fruit.table[fruit.table["area"] == "mix"]
     assert len(mixes) == 1

@@ -1298,7 +1298,8 @@ class PlantedCompany:
     changes : the declared process changes (``date, description, step``), as under ``changes:``.
     benchmarks : the market's rates per step (``from_phase, to_phase, low, typical, high,
         source``); the company's own rates lie within +-10% of ``typical`` unless planted.
-    converter_median_days : the true median days to convert among converters, per step.
+    converter_median_days : per step the median days to convert among the records drawn to
+        convert there (also those converting after the as-of date): the converters' true median.
     """
 
     events: pd.DataFrame
@@ -1420,6 +1421,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     lost_at = np.full(n, -1, dtype=np.int8)
     active = np.ones(n, dtype=bool)
     gamma_median = float(gammaincinv(_GAMMA_SHAPE, 0.5))
+    realised: list[float] = []
     for k in range(steps):
         idx = np.flatnonzero(active)
         p = np.full(len(idx), own[k])
@@ -1441,6 +1443,9 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
         converts = rng.random(len(idx)) < p
         median = np.where(converts, conv_days[k], loss_days[k])
         delay = rng.gamma(_GAMMA_SHAPE, median / gamma_median)
+        # the truth a duration estimate is judged by: every drawn conversion, also the ones
+        # that happen after the as-of date (censored in the data)
+        realised.append(float(np.median(delay[converts])) if converts.any() else float("nan"))
         when = t_at[idx] + (delay * _NS_DAY).astype(np.int64)
         happened = when < as_of_ts.value
         moved = converts & happened
@@ -1482,7 +1487,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
                                "to_phase": [b for _, b in transitions],
                                "low": base * 0.8, "typical": base, "high": base * 1.2,
                                "source": "calibration market"})
-    medians = {t: float(d) for t, d in zip(transitions, conv_days, strict=True)}
+    medians = dict(zip(transitions, realised, strict=True))
     return PlantedCompany(events=events, records=records, as_of=as_of_ts, phases=phases,
                           effects=truth, changes=changes, benchmarks=benchmarks,
                           converter_median_days=medians)

@@ -844,6 +844,12 @@ def _verdict(fun: _Funnel, tests: pd.DataFrame, volume: dict | None, min_n: int,
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
                     f"(at least {min_n} are needed), so shortage or leak cannot be decided yet.")
         return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
+    small = [names[t] for t, (i, j) in enumerate(pairs) if fun.counts(i, j)[0][0] < min_n]
+    if tests["p_value"].isna().all() and volume is None and small:
+        headline = (f"Too few records to conclude: no step could be tested against a reference, "
+                    f"and {', '.join(small)} {'has' if len(small) == 1 else 'have'} fewer than "
+                    f"{min_n} mature records.")
+        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
     below = tests[tests["below"]]
     if len(pairs) == 1:
         step = (f"{names[0]} converts {_pct(below['rate'].iloc[0])}, demonstrably below its "
@@ -957,7 +963,8 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     - both: the side with the larger sized gain, and the headline says both are off;
     - neither: 'no clear low-hanging fruit', with the data that would decide it;
     - 'one transition': a one-step funnel has no early/late split;
-    - 'insufficient data': fewer than ``min_n`` mature records at the first step.
+    - 'insufficient data': fewer than ``min_n`` mature records at the first step, or no test
+      could be made and some step has fewer than ``min_n`` mature records.
 
     Without a target or benchmark, a step that is low all the time cannot be told from a step
     that is simply what this business converts: the verdict then says so instead of guessing.
