@@ -330,3 +330,56 @@ def test_kpis_out_to_a_wrong_place_is_a_clear_error(tmp_path, monkeypatch, capsy
     assert main(["kpis", str(path), "--out", str(tmp_path / bad)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Fix:" in err
+
+
+# --- the output folder: one run at a time, and only folders a run made are touched -------------
+
+def _build(out: Path):
+    from toolkit import Engagement, report
+    engagement = Engagement.from_yaml(DEMO / "engagement.yaml")
+    return report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
+                               steps=[1], progress=False)
+
+
+@pytest.fixture
+def fake_notebooks(monkeypatch):
+    from test_reproducibility import _fake_execute
+
+    from toolkit import report
+    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+
+
+@pytest.mark.parametrize("sibling", ["report.old", "report.partial"])
+def test_a_sibling_folder_the_run_did_not_make_is_never_touched(tmp_path, fake_notebooks, sibling):
+    from toolkit.exceptions import ToolkitError
+    (tmp_path / sibling).mkdir()
+    (tmp_path / sibling / "thesis.docx").write_text("mine")
+    with pytest.raises(ToolkitError, match="will not be touched.*Fix: move or rename"):
+        _build(tmp_path / "report")
+    assert (tmp_path / sibling / "thesis.docx").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [sibling]
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_path, fake_notebooks):
+    import fcntl
+
+    from toolkit.exceptions import ToolkitError
+    from toolkit.report import _RUN_MARKER
+    out = tmp_path / "report"
+    _build(out)  # an earlier, complete report
+    partial = tmp_path / "report.partial"
+    partial.mkdir()
+    (partial / "01_step1.html").write_text("the other run's page")
+    with (partial / _RUN_MARKER).open("w") as other:  # another run, alive, holds the lock
+        other.write("4242\n")
+        other.flush()
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ToolkitError, match=r"Another `funnel run` \(process 4242\)"):
+            _build(out)
+        assert (partial / "01_step1.html").read_text() == "the other run's page"
+        assert (out / "manifest.json").is_file()
+    # once that run is gone (killed: its lock is freed), its remains are cleared by the next run
+    result = _build(out)
+    assert result["index"].is_file() and not partial.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert _RUN_MARKER not in {p.name for p in out.iterdir()}
