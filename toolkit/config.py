@@ -67,7 +67,7 @@ class _Reading(BaseModel):
         default=None, ge=1,
         description="the spreadsheet row (1-based) holding the headers, when title rows sit above it")
     timezone: str | None = None
-    true_values: list[str] = Field(default_factory=lambda: ["true", "1", "yes", "ja", "waar"])
+    true_values: list[str] = Field(default_factory=lambda: ["true", "1", "1.0", "yes", "ja", "waar"])
 
     @field_validator("timezone")
     @classmethod
@@ -120,6 +120,9 @@ class SourceConfig(_Reading):
     stage_column_pattern: str | None = Field(
         default=None, description="wide shape: regex with a group `stage`, e.g. 'Date entered (?P<stage>.+)'")
     records: RecordsConfig | None = None
+    created_phase: str | None = Field(
+        default=None, description="snapshot/wide: the phase the creation date dates (default: the "
+                                  "first phase; e.g. the engaged phase for an engage date)")
     personal: list[str] = Field(default_factory=list,
                                 description="attributes holding personal data, pseudonymised on load")
 

@@ -133,9 +133,12 @@ def default_kpis(engagement) -> list[KPI]:
                        higher_is_better=False, owner=_owner(model, a),
                        description="Kaplan-Meier median with open records censored at the as-of "
                                    "date (lost records censored too: speed of those converting)."))
+    # The phase a sales team counts its win rate from: the middle one, and never the last (the
+    # won phase itself) so a two-phase funnel (lead -> order) counts from its first phase.
+    mid = keys[min(len(keys) // 2, len(keys) - 2)]
     out += [
-        KPI(name="win_rate", kind="win_rate", from_phase=keys[len(keys) // 2],
-            label=f"Win rate from {model.label(keys[len(keys) // 2])} (won / closed)",
+        KPI(name="win_rate", kind="win_rate", from_phase=mid,
+            label=f"Win rate from {model.label(mid)} (won / closed)",
             description="won / (won + lost) among records that reached the phase; open deals "
                         "reported beside it, not counted as lost."),
         KPI(name="won_value", kind="value", measure="won_value", label="Won value",
@@ -145,7 +148,6 @@ def default_kpis(engagement) -> list[KPI]:
         KPI(name="pipeline_value", kind="value", measure="pipeline_value",
             label="Open pipeline value", description="Value of records open at the as-of date."),
     ]
-    mid = keys[len(keys) // 2]
     out.append(KPI(name="sales_velocity", kind="sales_velocity", phase=mid,
                    label=f"Sales velocity from {model.label(mid)}",
                    description="open records at the phase x win rate from it x average deal "
