@@ -574,7 +574,16 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     state), not the orders counted last month: the tree explains, the scorecard counts.
     """
     model = engagement.phase_model
-    kpis = compute_kpis(engagement, kpis=default_kpis(engagement)) if kpis is None else kpis
+    if kpis is None:
+        # The engagement's own KPIs (declared ones keep their agreed windows), plus the default
+        # KPIs of the nodes the declared set lacks; only what the tree shows is computed.
+        declared = kpis_from_config(engagement)
+        have = {k.name for k in declared}
+        needed = {f"volume_{model.first_phase}", "average_deal_size"} | {
+            f"conversion_{a}_{b}" for a, b in model.transitions()}
+        chosen = [k for k in declared if k.name in needed] + [
+            k for k in default_kpis(engagement) if k.name in needed - have]
+        kpis = compute_kpis(engagement, kpis=chosen)
     overall = kpis.drop_duplicates("kpi").set_index("kpi")["value"]
     targets = engagement.config.targets
     first = model.first_phase
