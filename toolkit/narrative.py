@@ -166,8 +166,10 @@ def _scan_lines(scan: pd.DataFrame) -> list[str]:
         return ["Segment scan: no segment could be compared (no records, or no segment "
                 "attributes declared)."]
     lines = []
+    # One value only when the scan holds one segment of the attribute: an empty "rest" can also
+    # mean that no other segment has mature records yet (ten LeadSource values, young data).
     single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
-              if part["rest_n"].eq(0).all()]
+              if part["segment"].nunique() == 1 and part["rest_n"].eq(0).all()]
     for attr, value in single:
         lines.append(f"Segment scan: every record has {attr} = {value}, so there is no other "
                      f"{attr} to compare it with.")
