@@ -272,7 +272,40 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
     else:
         settings = given
         settings["records"] = records_given
+    if source.preset:
+        # Which columns the preset supplied (not the YAML): an export without one of its optional
+        # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
+        settings["_preset_columns"] = {
+            role: header for role, header in defaults.get("columns", {}).items()
+            if role not in given["columns"]}
+        settings["_preset_attributes"] = {
+            name: header for name, header in defaults.get("attributes", {}).items()
+            if name not in given["attributes"]}
     return settings
+
+
+# Roles a preset may name that an export can lack: the loader then does without them.
+_OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
+                          "is_closed", "is_won")
+
+
+def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
+                                notes: list[str]) -> None:
+    have = {str(c).strip().casefold() for c in raw.columns}
+    dropped = []
+    for role, header in settings.get("_preset_columns", {}).items():
+        if role in _OPTIONAL_PRESET_ROLES and header.casefold() not in have:
+            if role == "current_stage" and "status" not in settings["columns"]:
+                continue  # without a status the stage is needed: "column not found" says so
+            settings["columns"].pop(role, None)
+            dropped.append(header)
+    for name, header in settings.get("_preset_attributes", {}).items():
+        if header.casefold() not in have:
+            settings.get("attributes", {}).pop(name, None)
+            dropped.append(header)
+    if dropped:
+        notes.append(f"{Path(file).name}: the preset's column(s) {dropped} are not in this export; "
+                     f"loaded without them")
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -565,6 +598,7 @@ def _open_source(settings: dict, base_dir: Path, name: str):
     path = (base_dir / settings["path"]).resolve()
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
+    _drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
     return path, str(path), notes, raw, _Quarantine(name, str(path)), f"sources[{name}].columns"
 
 
