@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import reconciles, write_engagement
+
 from toolkit import Engagement
 from toolkit.exceptions import DataError
 from toolkit.funnel import funnel, reached_at, win_rate
