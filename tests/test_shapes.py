@@ -163,3 +163,46 @@ def test_wide_stage_columns_naming_no_column_is_refused_with_the_fix(tmp_path):
     with pytest.raises(DataError, match=r"no such column.*column header>: <CRM stage>"):
         wide(tmp_path, ["D;01-01-2025;02-01-2025;;01-03-2025;"],
              stage_columns={"Lead op": "Lead", "Engaging": "Offerte"})
+
+
+def test_snapshot_measures_creation_to_won_but_no_step_between(tmp_path):
+    from toolkit.kpis import KPI, time_to_convert
+    # A: created 10-01, won 05-03 = 54 days; E: created 01-02, won 03-03 = 30 days
+    e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025", "E;Gewonnen;01-02-2025;03-03-2025",
+                            "C;Offerte;01-02-2025;"])
+    k = compute_kpis(e, kpis=[KPI(name="whole", kind="duration", from_phase="target",
+                                  to_phase="order"),
+                              KPI(name="step", kind="duration", from_phase="lead",
+                                  to_phase="opportunity")])
+    whole, step = k.set_index("kpi").loc["whole"], k.set_index("kpi").loc["step"]
+    assert whole["value"] in (30.0, 54.0) and whole["successes"] == 2
+    assert pd.isna(step["value"]) and "snapshot" in step["period"]
+    ttc = time_to_convert(e)
+    assert ttc[["from_phase", "to_phase"]].values.tolist() == [["target", "order"]]
+
+
+def test_snapshot_duration_row_split_by_a_segment_names_no_nan(tmp_path):
+    from toolkit.cli import _format_kpis
+    from toolkit.kpis import KPI
+    e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;web", "C;Offerte;01-02-2025;;mail"],
+                 header="Deal;Fase;Aangemaakt;Gesloten;Kanaal", attributes={"channel": "Kanaal"})
+    k = compute_kpis(e, kpis=[KPI(name="d", kind="duration", from_phase="lead",
+                                  to_phase="proposal")], by="channel")
+    assert "nan" not in _format_kpis(k).to_string().lower()
+
+
+def test_kpis_by_owner_keep_the_deal_owner_apart_from_the_kpi_owner(tmp_path):
+    e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;Ann", "C;Offerte;01-02-2025;;Bob"],
+                 header="Deal;Fase;Aangemaakt;Gesloten;Eigenaar", attributes={"owner": "Eigenaar"},
+                 )
+    k = compute_kpis(e, by="owner")
+    assert set(k["owner"]) <= {"(none)", "(all)"} | set(e.records["owner"])
+    assert "kpi_owner" in k.columns
+    assert not k.duplicated(["kpi", "owner", "period"]).any()
+
+
+def test_attribute_named_like_a_result_column_is_refused(tmp_path):
+    from toolkit.exceptions import ConfigError
+    with pytest.raises(ConfigError, match=r"attribute name 'label' is also a column.*Fix: rename"):
+        snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;x"],
+                 header="Deal;Fase;Aangemaakt;Gesloten;Label", attributes={"label": "Label"})

@@ -34,6 +34,17 @@ COLUMN_ROLES = (
 )
 
 
+_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
+# Columns of the records table and of result tables (DESIGN.md vocabulary, the KPI table): an
+# attribute may not take one of these names. `owner` is allowed (the presets' deal owner); the
+# KPI table then names its own responsible-function column `kpi_owner`.
+RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
+    "phase", "from_phase", "to_phase", "segment", "period", "n", "successes", "rate", "ci_low",
+    "ci_high", "p_value", "p_adjusted", "kpi", "label", "kind", "unit", "target",
+    "higher_is_better", "status_vs_target", "immature_n", "open_n", "source", "source_row",
+    "entered_at", "source_stage", "attribute", "window_days", "method"))
+
+
 def _check_zone(value: str | None) -> str | None:
     """An IANA time zone name (Europe/Amsterdam, UTC); a typo gets the nearest names."""
     if value is None:
@@ -89,6 +100,20 @@ class _Reading(BaseModel):
         except ValueError as exc:
             raise ValueError(f"not a valid strftime format ({exc}) || use 'dmy', 'mdy', 'ymd' or "
                              f"a format such as '%d-%m-%Y %H:%M'") from None
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names_free(cls, value: dict[str, str]) -> dict[str, str]:
+        # An attribute named like a column the toolkit itself writes (the record's `value`, a
+        # result's `label` or `n`) would overwrite it or be overwritten: two columns, one name.
+        for name in value:
+            if name in RESERVED_ATTRIBUTE_NAMES:
+                raise ValueError(
+                    f"attribute name {name!r} is also a column the toolkit writes (records: "
+                    f"{list(_RECORD_COLUMNS)}; results: phase, period, n, label, ...) || rename "
+                    f"the attribute, e.g. `{name}_attr: <header>` or a name that says what it "
+                    f"holds (`deal_{name}`)")
         return value
 
     @model_validator(mode="after")

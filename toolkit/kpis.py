@@ -120,7 +120,8 @@ def default_kpis(engagement) -> list[KPI]:
                                    f"days of reaching {model.label(a)} (mature cohorts only)."))
     out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
                    to_phase=keys[-1], window_days=max(365, window),
-                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}",
+                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
+                       f" within {max(365, window)} days" if len(keys) == 2 else ""),
                    description="Share of first-phase records that become an order within a year."))
     for phase in keys[:2]:
         out.append(KPI(name=f"volume_{phase}", kind="volume", phase=phase,
@@ -261,6 +262,8 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
             kpi.name, kpi.label or kpi.name, kpi.kind, kpi.unit)
         frame["target"] = np.nan if kpi.target is None else kpi.target
         frame["higher_is_better"] = kpi.higher_is_better
+        if "owner" in seg:  # the deal owner segment; `owner` of a KPI is its responsible function
+            frame = frame.rename(columns={"owner": "_segment_owner"})
         frame["owner"] = kpi.owner
         frame["from_phase"] = kpi.from_phase or kpi.phase
         frame["to_phase"] = kpi.to_phase
@@ -276,6 +279,10 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     out["status_vs_target"] = status_vs_target(out["value"], out["ci_low"], out["ci_high"],
                                                out["target"], out["higher_is_better"])
     columns = KPI_COLUMNS[:4] + seg + [c for c in KPI_COLUMNS[4:] if c not in seg]
+    if "owner" in seg:
+        # `--by owner` splits by the deal owner: the KPI's responsible function is `kpi_owner`.
+        out = out.rename(columns={"owner": "kpi_owner", "_segment_owner": "owner"})
+        columns.insert(columns.index("from_phase"), "kpi_owner")
     return out[columns]
 
 
@@ -382,10 +389,15 @@ def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
 
 
 def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    if not ctx.engagement.timing_known:
-        # A snapshot dates every record's phase at creation: any duration from it would be 0.
-        return pd.DataFrame([{"period": "n/a (snapshot: no phase dates)", "n": np.nan,
-                              "value": np.nan}])
+    model = ctx.engagement.phase_model
+    whole = (kpi.from_phase, kpi.to_phase) == (model.first_phase, model.won_phase)
+    if not ctx.engagement.timing_known and not whole:
+        # A snapshot knows when a record was created and when it was won, not when it passed the
+        # phases between: a duration between them would be made up (0 days). Creation -> won is
+        # real and measured below.
+        row = {c: "(all)" for c in seg}
+        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan})
+        return pd.DataFrame([row])
     spells = _spells(ctx, kpi, seg)
     rows = []
     q = kpi.quantile()
@@ -621,7 +633,8 @@ def time_to_convert(engagement, *, by: str | None = None,
     One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
     `toolkit.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
     median with its interval, and the cumulative incidence of conversion at each horizon with lost
-    as a competing outcome).
+    as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
+    close): the phases between have no dates of their own.
     """
     from .survival import time_to_convert_summary
     model = engagement.phase_model
@@ -629,7 +642,10 @@ def time_to_convert(engagement, *, by: str | None = None,
     reached = reached_at(engagement)
     records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
     parts = []
-    for a, b in model.transitions():
+    # A snapshot dates only creation and the won close: the steps between would all read 0 days.
+    pairs = (model.transitions() if engagement.timing_known
+             else [(model.first_phase, model.won_phase)])
+    for a, b in pairs:
         spells = transition_durations(reached, records, from_phase=a, to_phase=b,
                                       as_of=engagement.as_of)
         if spells.empty:
