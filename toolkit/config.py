@@ -22,7 +22,8 @@ from .exceptions import ConfigError
 from .phases import Phase, PhaseModel
 from .privacy import PrivacyConfig
 
-__all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "load_config", "SHAPES", "PRESETS"]
+__all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "ChangeConfig", "change_step",
+           "load_config", "SHAPES", "PRESETS"]
 
 SHAPES = ("history", "wide", "snapshot")
 PRESETS = ("salesforce", "hubspot", "pipedrive")
@@ -152,6 +153,17 @@ class SourceConfig(_Reading):
                                 description="attributes holding personal data, pseudonymised on load")
 
 
+class ChangeConfig(BaseModel):
+    """A process change the client made: step 6 evaluates before/after only for these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+    description: str
+    step: str = Field(description="the transition changed: 'lead -> opportunity', or its "
+                                  "from-phase key 'lead'")
+
+
 class EngagementConfig(BaseModel):
     """Everything an analyst adapts per client, in one YAML file."""
 
@@ -173,6 +185,7 @@ class EngagementConfig(BaseModel):
     kpis: list[dict[str, Any]] | None = None
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
+    changes: list[ChangeConfig] = Field(default_factory=list)
     duration_factors: dict[str, Any] | None = None
     benchmark_stages: dict[str, str] | None = None
     benchmarks_file: str | None = None
@@ -241,8 +254,31 @@ class EngagementConfig(BaseModel):
                                  f"`cohort_window_days`")
         return self
 
+    @model_validator(mode="after")
+    def _changes_name_steps(self) -> EngagementConfig:
+        keys = [p.key for p in self.phases]
+        for i, change in enumerate(self.changes):
+            try:
+                change_step(change.step, keys)
+            except ValueError as exc:
+                raise ValueError(f"[changes[{i}].step] {exc}") from None
+        return self
+
     def phase_model(self) -> PhaseModel:
         return PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
+
+
+def change_step(step: str, keys: list[str]) -> tuple[str, str]:
+    """The (from_phase, to_phase) of a declared change's `step`: 'lead -> opportunity' or 'lead'."""
+    parts = [p.strip() for p in str(step).replace("→", "->").split("->")]
+    if len(parts) == 1 and parts[0] in keys[:-1]:
+        return parts[0], keys[keys.index(parts[0]) + 1]
+    if len(parts) == 2 and parts[0] in keys and parts[1] in keys and (
+            keys.index(parts[1]) > keys.index(parts[0])):
+        return parts[0], parts[1]
+    steps = [f"{a} -> {b}" for a, b in zip(keys[:-1], keys[1:], strict=True)]
+    raise ValueError(f"{step!r} is not a step of the phase model || name the transition the "
+                     f"change was made in, one of {steps}")
 
 
 def _key_path(loc: tuple) -> str:

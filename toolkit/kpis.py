@@ -40,7 +40,11 @@ from .funnel import (
     segment_values,
 )
 from .funnel import win_rate as _win_rate
-from .survival import cumulative_incidence, kaplan_meier, transition_durations
+from .survival import (
+    converter_quantile,
+    cumulative_incidence,
+    transition_durations,
+)
 
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
            "kpi_tree", "time_to_convert", "step_incidence",
@@ -132,8 +136,9 @@ def default_kpis(engagement) -> list[KPI]:
         out.append(KPI(name=f"duration_{a}_{b}", kind="duration", from_phase=a, to_phase=b,
                        label=f"Median days {model.label(a)} → {model.label(b)}",
                        higher_is_better=False, owner=_owner(model, a),
-                       description="Kaplan-Meier median with open records censored at the as-of "
-                                   "date (lost records censored too: speed of those converting)."))
+                       description="Median days among records that convert (cumulative "
+                                   "incidence with lost records competing, open records censored "
+                                   "at the as-of date)."))
     # The phase a sales team counts its win rate from: the middle one, and never the last (the
     # won phase itself) so a two-phase funnel (lead -> order) counts from its first phase.
     mid = keys[min(len(keys) // 2, len(keys) - 2)]
@@ -412,12 +417,11 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         converted = part["event"] == "converted"
         row.update({"n": len(part), "successes": int(converted.sum()),
                     "open_n": int((part["event"] == "censored").sum())})
-        if converted.sum() == 0:
-            row.update({"value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
-        else:
-            km = kaplan_meier(part["duration_days"].to_numpy(), converted.to_numpy())
-            value, low, high = km.percentile(q)
-            row.update({"value": value, "ci_low": low, "ci_high": high})
+        # Among records that convert (Aalen-Johansen, lost competing): always defined once one
+        # record converted, where the Kaplan-Meier median with lost censored often is not.
+        value, low, high = converter_quantile(part["duration_days"].to_numpy(),
+                                              part["event"].astype(str).to_numpy(), q=q)
+        row.update({"value": value, "ci_low": low, "ci_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -519,7 +523,8 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
             row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
             rows.append(row)
             continue
-        cycle = kaplan_meier(sp["duration_days"].to_numpy(), converted).percentile(0.5)[0]
+        cycle = converter_quantile(sp["duration_days"].to_numpy(),
+                                   sp["event"].astype(str).to_numpy())[0]
         if not cycle > 0:  # median not reached, or same-second bulk timestamps: no real cycle
             row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
             rows.append(row)
