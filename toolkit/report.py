@@ -1144,10 +1144,13 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   extra_sheets={"Low-hanging fruit": fruit.table,
                                                 "Segment scan": fruit.scan})
-        manifest = write_manifest(out, engagement_path=engagement_path,
-                                  parameters={"engagement": str(engagement_path), "steps": steps,
-                                              "seed": seed},
-                                  timings=getattr(executed, "timings", None))
+        manifest = write_manifest(
+            out, engagement_path=engagement_path,
+            parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
+                        # step 6 evaluates only these (DESIGN: never a default date)
+                        "changes": [c.model_dump(mode="json") for c in
+                                    getattr(engagement.config, "changes", [])]},
+            timings=getattr(executed, "timings", None))
         _move_into_place(out, final)
     return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
             "manifest": final / manifest.name, "notebooks": final / "notebooks"}
