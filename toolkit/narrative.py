@@ -27,7 +27,8 @@ MIN_N = 30
 # code, links and images (`[`), strikethrough, tables, math, a backslash itself. `&`, `<` and `>`
 # become HTML entities, so no tag and no autolink `<...>` survives; `://` is broken up so that no
 # bare `https://...` in a value turns into a link.
-_INLINE_SYNTAX = re.compile(r"([\\`*_\[\]$~|])")
+# An underscore between two letters or digits (lead_source) is never emphasis: left as typed.
+_INLINE_SYNTAX = re.compile(r"([\\`*\[\]$~|]|(?<![^\W_])_|_(?![^\W_]))")
 _HTML_SYNTAX = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # At the start of a line: a heading, a list item, a quote, a setext underline.
 _LINE_START = re.compile(r"^(\s*)(#|[-+=]|\d+(?=[.)]))")
