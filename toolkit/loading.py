@@ -297,8 +297,12 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
     if len(set(names)) != len(names):
         return None  # pandas renames a repeated header ('Datum.1')
     columns = table.slice(1).columns
+    del table
     if kind != "utf-8":
         columns = [_decode_column(column, kind) for column in columns]
+    # One chunk per column, as pandas builds it: Arrow concatenates the reader's hundreds of
+    # chunks on every later take (each filter of the rows), which costs more than this one copy.
+    columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
     return pa.table(columns, names=names).to_pandas()  # text columns as pandas' `str` dtype
 
 
@@ -662,18 +666,26 @@ def _blank_rows(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(blank, index=cells.index)
 
 
+def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Series:
+    """For each of `rows` (repeats), the `source_row` of the first row with the same values of
+    `same`; grouped among the repeated rows only, not the whole file."""
+    repeated = frame[frame.duplicated(same, keep=False)]
+    return repeated.groupby(same)["source_row"].transform("first")[rows]
+
+
 def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
     When the repeated row disagrees with the first (another region, another amount) the reason
     names the columns and both values, so the analyst can tell which row is right.
     """
-    first = frame.groupby("_record_id")["source_row"].transform("first")
     dup = frame.duplicated("_record_id", keep="first")
-    reason = "duplicate record id (first at row " + first[dup].astype(str) + ")"
+    first = _first_row_of(frame, ["_record_id"], frame.index[dup])
+    reason = "duplicate record id (first at row " + first.astype(str) + ")"
     if dup.any():
         cells = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
-        by_row = frame.set_index("source_row")[cells].astype("string")
+        repeated = frame[frame.duplicated("_record_id", keep=False)]  # the rows compared
+        by_row = repeated.set_index("source_row")[cells].astype("string")
         for idx in frame.index[dup]:
             mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
             differ = [f"{c} {theirs[c]!r} vs {mine[c]!r}" for c in cells
@@ -771,6 +783,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
             raise DataError(f"a history source needs a `{role}` column", file=file,
                             fix=f"set `{key}.{role}`, or use a preset")
     frame = _common_rows(raw, settings, q, file=file, key=key)
+    rows_in = len(raw)
+    del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
     stage_col = _find_column(frame, cols["stage"], role="stage", file=file, key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
@@ -779,9 +793,10 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     # The same stage change exported twice carries no information: keep the first.
     frame = frame.assign(_stage_norm=_per_distinct(frame["_stage"],
                                                    lambda s: s.map(normalise_stage)))
-    dup = frame.duplicated(["_record_id", "_stage_norm", "_at"], keep="first")
-    first_row = frame.groupby(["_record_id", "_stage_norm", "_at"])["source_row"].transform("first")
-    frame = q.add(frame, dup, lambda hit: "duplicate of row " + first_row[hit.index].astype(str))
+    same = ["_record_id", "_stage_norm", "_at"]
+    dup = frame.duplicated(same, keep="first")
+    frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
+        frame, same, hit.index).astype(str))
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
     frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
@@ -821,7 +836,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     mismatches = None
     quarantines = [q.frame()]
-    recon = [_reconcile(name, file, raw, q)]
+    recon = [_reconcile(name, file, rows_in, q)]
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
@@ -832,7 +847,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
             notes=notes, as_of=settings["_as_of"])
         quarantines.append(rq.frame())
-        recon.append(_reconcile(name, rq.file, rows, rq))
+        recon.append(_reconcile(name, rq.file, len(rows), rq))
     records = _finish_records(records, events, model)
     quarantine = pd.concat(quarantines, ignore_index=True)
     return LoadedSource(name=name, shape="history", events=events, records=records,
@@ -841,8 +856,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         outcome_mismatches=mismatches)
 
 
-def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[str, Any]:
-    rows_in = len(raw)
+def _reconcile(name: str, file: str, rows_in: int, q: _Quarantine) -> dict[str, Any]:
     rows_q = len(q.rows)
     return {"source": name, "file": file, "rows_in": rows_in, "rows_used": rows_in - rows_q,
             "rows_quarantined": rows_q}
@@ -1002,7 +1016,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
-                            [_reconcile(name, file, raw, q)]), notes=notes)
+                            [_reconcile(name, file, len(raw), q)]), notes=notes)
 
 
 def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
@@ -1161,7 +1175,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log, quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
+                        reconciliation=pd.DataFrame([_reconcile(name, file, len(raw), q)]), notes=notes)
 
 
 def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
