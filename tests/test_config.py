@@ -87,3 +87,22 @@ def test_missing_file_names_the_path_and_the_fix(tmp_path):
         Engagement.from_yaml(write(tmp_path, {"sources": [{**SOURCE, "path": "nope.csv"}]}))
     with pytest.raises(ConfigError, match=r"elsewhere.yaml: engagement file not found.*funnel new"):
         Engagement.from_yaml(tmp_path / "elsewhere.yaml")
+
+
+def test_changes_are_declared_with_date_description_and_step(tmp_path):
+    from toolkit.config import change_step
+    keys_in_yaml = [p["key"] for p in PHASES]
+    step = f"{keys_in_yaml[0]} -> {keys_in_yaml[1]}"
+    change = {"date": "2025-03-01", "description": "new script", "step": step}
+    e = Engagement.from_yaml(write(tmp_path, {"changes": [change]}))
+    assert [c.step for c in e.config.changes] == [step]
+    assert str(e.config.changes[0].date) == "2025-03-01"
+    with pytest.raises(ConfigError, match=r"key `changes\[0\].step`: 'leads' is not a step.*Fix: "
+                                          r"name the transition"):
+        Engagement.from_yaml(write(tmp_path, {"changes": [{**change, "step": "leads"}]}))
+    keys = ["target", "lead", "order"]
+    assert change_step("lead", keys) == ("lead", "order")
+    assert change_step("target -> lead", keys) == ("target", "lead")
+    assert change_step("target → order", keys) == ("target", "order")
+    with pytest.raises(ValueError, match="'order -> lead' is not a step"):
+        change_step("order -> lead", keys)

@@ -389,7 +389,9 @@ def test_leak_headline_does_not_pick_a_phase_out_of_a_tie(fruits):
 @pytest.mark.parametrize("case", ALL)
 def test_improvement_and_steering_degrade_to_reasons(engagements, case):
     e = engagements[case]
-    plan = plan_improvement(e, change_date="2025-06-01", seed=0)
+    first, second = e.phase_model.keys[:2]
+    plan = plan_improvement(e, changes=[{"date": "2025-06-01", "description": "new script",
+                                         "step": f"{first} -> {second}"}], seed=0)
     assert plan.bottleneck is None and plan.scenario is None
     assert "too few records to conclude" in plan.explain("scenario")
     text = narrative.improvement(plan)

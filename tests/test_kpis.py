@@ -43,12 +43,15 @@ def test_conversion_kpi_counts_mature_cohorts_only(eng):
     assert row["target"] == 0.9 and row["status_vs_target"] == "significantly off target"
 
 
-def test_duration_kpi_is_kaplan_meier_with_open_records_censored(eng):
+def test_duration_kpi_is_the_converters_median_with_lost_competing_and_open_censored(eng):
     row = one(compute_kpis(eng), "duration_a_b")
-    # spells a -> b in days: 11 conv, 16 open, 19 conv, 20 lost (censored), 30 open, 46 conv,
-    # 49 open. S(11) = 6/7; S(19) = 6/7 * 4/5 = 0.686; S(46) = 0.686 * 1/2 = 0.343 <= 0.5
-    # -> median 46 days. The mean of the converted alone would say 25.3 days.
-    assert row["value"] == pytest.approx(46.0)
+    # spells a -> b in days: 11 conv, 16 open, 19 conv, 20 lost, 30 open, 46 conv, 49 open.
+    # Aalen-Johansen F of converting: F(11) = 1/7 = 0.143 (S = 6/7); F(19) = 0.143 + 6/7 * 1/5
+    # = 0.314 (S = 0.686); the loss at 20: S = 0.686 * 3/4 = 0.514; F(46) = 0.314 + 0.514 * 1/2
+    # = 0.571, the plateau. Half of it (0.286) is first reached on day 19: the median among
+    # records that convert. (The Kaplan-Meier median with lost censored said 46 days: the
+    # "nobody is ever lost" world; the mean of the converted alone says 25.3 days.)
+    assert row["value"] == pytest.approx(19.0)
     assert (row["n"], row["successes"], row["open_n"]) == (7, 3, 3)
     assert not row["higher_is_better"]
 
@@ -113,3 +116,18 @@ def test_demo_kpis_show_the_planted_bottleneck():
     assert conv.idxmin() == "conversion_opportunity_proposal"
     assert (k["n"].notna() & (k["kind"] == "conversion")).sum() == 4
     assert pd.notna(one(k, "sales_velocity")["value"])
+
+
+def test_duration_kpi_has_a_value_wherever_a_record_converted():
+    # What was seen: duration KPIs read "no data" where there was data. One record converted
+    # after 5 days, two are still open after 10 and 12: the Kaplan-Meier curve with the open
+    # ones censored only falls to 2/3, so its median "does not exist"; the converters' median is
+    # plainly 5 days.
+    e = make([("R1", "a", "2025-03-01"), ("R1", "b", "2025-03-06"),
+              ("R2", "a", "2025-03-21"), ("R3", "a", "2025-03-19")],
+             [("R1", "open", None, "x"), ("R2", "open", None, "x"), ("R3", "open", None, "x")],
+             as_of="2025-03-31", cohort_window_days=30)
+    row = one(compute_kpis(e), "duration_a_b")
+    assert row["value"] == pytest.approx(5.0)
+    assert row["status_vs_target"] != "no data" or pd.isna(row["target"])
+    assert pd.notna(row["value"])

@@ -392,3 +392,42 @@ def test_what_if_forward_then_backward_returns_the_input(hand):
     need = back.groupby("phase")["required_entries"].sum()
     assert need["target"] == pytest.approx(table.loc["target", "scenario_entries"])
     assert need["lead"] == pytest.approx(table.loc["lead", "scenario_entries"])
+
+
+# ------------------------------------------------------------------- declared changes (step 6)
+def test_step_6_judges_no_change_unless_one_is_declared():
+    # What was seen: a demo default change date was used for every client, and 3 of 31 null
+    # companies got "The change raised suspect -> lead conversion by 6.4 points". Here nothing
+    # changed (effect 0) and nothing is declared: no evaluation, and the reader learns how to
+    # declare one, in words (no Python list, no library arguments).
+    from toolkit.simulation import HOW_TO_DECLARE_A_CHANGE, plan_improvement
+    null = synthetic(5, start="2022-01-01", effect=0.0)
+    plan = plan_improvement(null, seed=0)
+    assert plan.change is None and plan.changes == []
+    text = plan.explain("change")
+    assert text == HOW_TO_DECLARE_A_CHANGE and "`changes:`" in text
+    assert "[" not in text and "=" not in text and "change_date" not in text
+
+
+def test_a_declared_change_is_evaluated_at_its_own_step_and_date(stepped):
+    from toolkit.simulation import plan_improvement
+    plan = plan_improvement(stepped, changes=[{"date": "2024-01-01", "step": "lead",
+                                               "description": "call within a day"}], seed=0)
+    assert len(plan.changes) == 1 and plan.change is plan.changes[0]
+    assert plan.change.from_phase == "lead" and plan.change.to_phase == "opportunity"
+    assert plan.change.description == "call within a day"
+    assert plan.change.verdict.startswith("The change raised lead -> opportunity")
+
+
+def test_a_change_too_recent_to_evaluate_is_explained_without_code(stepped):
+    # What was seen: "On 2017 data it printed a Python list and library arguments to the reader"
+    # (the error behind it: "side(s) ['before'] ... `straddle='period'`").
+    from toolkit.simulation import plan_improvement
+    plan = plan_improvement(stepped, changes=[{"date": "2025-01-15", "step": "lead -> opportunity",
+                                               "description": "new CRM"}], seed=0)
+    assert plan.change is None
+    text = plan.explain("change")
+    assert text.startswith("The change of 15-01-2025 (new CRM, step lead -> opportunity) cannot "
+                           "be evaluated yet")
+    for code in ("[", "]", "straddle", "window_days", "'"):
+        assert code not in text

@@ -512,3 +512,23 @@ def test_period_report_formats_amounts_plainly():
     assert "Order value rose from 12,500 to 15,000 (significant, p<0.001; better)." in (
         report.headline)
     assert report.headline[0] == "In 2024-02, 1 of 1 KPIs with a target is on target."
+
+
+def test_a_month_of_one_deal_is_not_judged_and_no_fall_is_claimed_from_it():
+    # What was seen: the scorecard's "latest judgeable month" was 0.000 (0.000-0.793), n = 1,
+    # and the period report flagged a fall from it. 2026-06 (40 of 100), 2026-07 (30 of 100),
+    # 2026-08 (0 of 1): August is not judged; July is, against June: 30/100 vs 40/100, pooled
+    # z = -1.48, p = 0.14: not a significant fall either.
+    kpis = pd.DataFrame({"kpi": "conversion_a_b", "period": ["2026-06", "2026-07", "2026-08"],
+                         "value": [0.40, 0.30, 0.0], "n": [100, 100, 1],
+                         "successes": [40, 30, 0], "ci_low": [0.31, 0.22, 0.0],
+                         "ci_high": [0.50, 0.40, 0.793], "target": 0.35, "immature_n": 0,
+                         "higher_is_better": True})
+    card = scorecard(kpis, min_n=30).iloc[0]
+    assert card["period"] == "2026-07" and card["n"] == 100
+    assert "2026-08 is not judged (n = 1, fewer than the 30 needed" in card["note"]
+    report = period_report(kpis, None, period="2026-08")
+    assert report.what_changed["significant"].isna().all()   # nothing claimed about August
+    # a month still inside its window is not judged either, whatever its n
+    young = kpis.assign(n=[100, 100, 80], successes=[40, 30, 10], immature_n=[0, 0, 25])
+    assert scorecard(young).iloc[0]["period"] == "2026-07"

@@ -10,6 +10,7 @@ from scipy.stats import norm
 from toolkit.exceptions import DataError, ToolkitError
 from toolkit.survival import (
     EVENTS,
+    converter_quantile,
     cumulative_incidence,
     kaplan_meier,
     logrank_test,
@@ -521,3 +522,40 @@ def test_transition_durations_feed_the_estimators():
     assert table["n"].sum() == len(spells) == 9
     assert table["censored"].sum() == 3  # C, G, H: open at the as-of date, none counted lost
     assert table["lost"].sum() == 1      # B
+
+
+def test_converters_median_is_read_off_the_incidence_divided_by_its_plateau():
+    # Segment B of the hand-worked case: converted at 1, 2, 4, lost at 3. CIF 0.25, 0.5, 0.5,
+    # 0.75: plateau 0.75, half of it 0.375 is first reached at day 2 = the median of {1, 2, 4}.
+    days, low, high = converter_quantile([1, 2, 3, 4], ["converted", "converted", "lost",
+                                                        "converted"])
+    assert days == 2
+    assert low <= days <= high or np.isnan(high)
+    # Segment C: lost at 1, 2, 3, converted at 4. The CIF never reaches 50% (cif_median is NaN),
+    # yet the one converter took 4 days: the converters' median exists and is 4.
+    assert converter_quantile([1, 2, 3, 4], ["lost", "lost", "lost", "converted"])[0] == 4
+    assert np.isnan(converter_quantile([1, 2], ["lost", "censored"])[0])
+
+
+def test_converters_median_is_not_the_km_median_with_lost_censored():
+    # What was seen: "Offerte -> Order median 86 days among records that convert" where the
+    # converters' median was 23.6 days. 60% lost fast, 40% convert after gamma(1.5) days with
+    # median 25; KM with lost censored inflates, the converters' median does not.
+    rng = np.random.default_rng(11)
+    n = 4000
+    converts = rng.random(n) < 0.4
+    shape = 1.5
+    from scipy.special import gammaincinv
+    scale = 25.0 / gammaincinv(shape, 0.5)
+    conv_days = rng.gamma(shape, scale, n)
+    lost_days = rng.gamma(shape, 35.0 / gammaincinv(shape, 0.5), n)
+    days = np.where(converts, conv_days, lost_days)
+    event = np.where(converts, "converted", "lost")
+    open_ = rng.random(n) < 0.05  # a few still open, censored part-way
+    days = np.where(open_, days * rng.random(n), days)
+    event = np.where(open_, "censored", event)
+    out = time_to_convert_summary(pd.DataFrame({"duration_days": days, "event": event}))
+    true = float(np.median(conv_days[converts]))
+    assert abs(out.loc[0, "median_days"] / true - 1) < 0.1
+    assert out.loc[0, "km_median_days"] > 1.5 * true   # the wrong answer stays visibly wrong
+    assert out.loc[0, "converted_share"] == pytest.approx(0.4, abs=0.03)

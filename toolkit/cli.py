@@ -257,7 +257,10 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
         if col not in out:
             out[col] = pd.NA
     out["value (95% CI)"] = out.apply(fmt, axis=1) if len(out) else pd.Series(dtype=object)
-    segments = [c for c in out.columns if c not in KPI_COLUMNS and c != "value (95% CI)"]
+    segments = [c for c in out.columns if c not in KPI_COLUMNS and c not in (
+        "value (95% CI)", "kpi_owner")]
+    if "kpi_owner" in out:  # split by the deal owner (see compute_kpis)
+        segments.insert(0, "owner")
     if out["segment"].notna().any():
         segments.insert(0, "segment")
     for col in ("n", "immature_n", "open_n"):

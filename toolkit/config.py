@@ -22,7 +22,8 @@ from .exceptions import ConfigError
 from .phases import Phase, PhaseModel
 from .privacy import PrivacyConfig
 
-__all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "load_config", "SHAPES", "PRESETS"]
+__all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "ChangeConfig", "change_step",
+           "load_config", "SHAPES", "PRESETS"]
 
 SHAPES = ("history", "wide", "snapshot")
 PRESETS = ("salesforce", "hubspot", "pipedrive")
@@ -32,6 +33,17 @@ COLUMN_ROLES = (
     "record_id", "stage", "changed_at", "created_at", "closed_at", "value", "lost_at_stage",
     "is_closed", "is_won", "is_deleted", "current_stage", "status",
 )
+
+
+_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
+# Columns of the records table and of result tables (DESIGN.md vocabulary, the KPI table): an
+# attribute may not take one of these names. `owner` is allowed (the presets' deal owner); the
+# KPI table then names its own responsible-function column `kpi_owner`.
+RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
+    "phase", "from_phase", "to_phase", "segment", "period", "n", "successes", "rate", "ci_low",
+    "ci_high", "p_value", "p_adjusted", "kpi", "label", "kind", "unit", "target",
+    "higher_is_better", "status_vs_target", "immature_n", "open_n", "source", "source_row",
+    "entered_at", "source_stage", "attribute", "window_days", "method"))
 
 
 def _check_zone(value: str | None) -> str | None:
@@ -67,7 +79,7 @@ class _Reading(BaseModel):
         default=None, ge=1,
         description="the spreadsheet row (1-based) holding the headers, when title rows sit above it")
     timezone: str | None = None
-    true_values: list[str] = Field(default_factory=lambda: ["true", "1", "yes", "ja", "waar"])
+    true_values: list[str] = Field(default_factory=lambda: ["true", "1", "1.0", "yes", "ja", "waar"])
 
     @field_validator("timezone")
     @classmethod
@@ -89,6 +101,20 @@ class _Reading(BaseModel):
         except ValueError as exc:
             raise ValueError(f"not a valid strftime format ({exc}) || use 'dmy', 'mdy', 'ymd' or "
                              f"a format such as '%d-%m-%Y %H:%M'") from None
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names_free(cls, value: dict[str, str]) -> dict[str, str]:
+        # An attribute named like a column the toolkit itself writes (the record's `value`, a
+        # result's `label` or `n`) would overwrite it or be overwritten: two columns, one name.
+        for name in value:
+            if name in RESERVED_ATTRIBUTE_NAMES:
+                raise ValueError(
+                    f"attribute name {name!r} is also a column the toolkit writes (records: "
+                    f"{list(_RECORD_COLUMNS)}; results: phase, period, n, label, ...) || rename "
+                    f"the attribute, e.g. `{name}_attr: <header>` or a name that says what it "
+                    f"holds (`deal_{name}`)")
         return value
 
     @model_validator(mode="after")
@@ -120,8 +146,22 @@ class SourceConfig(_Reading):
     stage_column_pattern: str | None = Field(
         default=None, description="wide shape: regex with a group `stage`, e.g. 'Date entered (?P<stage>.+)'")
     records: RecordsConfig | None = None
+    created_phase: str | None = Field(
+        default=None, description="snapshot/wide: the phase the creation date dates (default: the "
+                                  "first phase; e.g. the engaged phase for an engage date)")
     personal: list[str] = Field(default_factory=list,
                                 description="attributes holding personal data, pseudonymised on load")
+
+
+class ChangeConfig(BaseModel):
+    """A process change the client made: step 6 evaluates before/after only for these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+    description: str
+    step: str = Field(description="the transition changed: 'lead -> opportunity', or its "
+                                  "from-phase key 'lead'")
 
 
 class EngagementConfig(BaseModel):
@@ -145,6 +185,7 @@ class EngagementConfig(BaseModel):
     kpis: list[dict[str, Any]] | None = None
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
+    changes: list[ChangeConfig] = Field(default_factory=list)
     duration_factors: dict[str, Any] | None = None
     benchmark_stages: dict[str, str] | None = None
     benchmarks_file: str | None = None
@@ -213,8 +254,31 @@ class EngagementConfig(BaseModel):
                                  f"`cohort_window_days`")
         return self
 
+    @model_validator(mode="after")
+    def _changes_name_steps(self) -> EngagementConfig:
+        keys = [p.key for p in self.phases]
+        for i, change in enumerate(self.changes):
+            try:
+                change_step(change.step, keys)
+            except ValueError as exc:
+                raise ValueError(f"[changes[{i}].step] {exc}") from None
+        return self
+
     def phase_model(self) -> PhaseModel:
         return PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
+
+
+def change_step(step: str, keys: list[str]) -> tuple[str, str]:
+    """The (from_phase, to_phase) of a declared change's `step`: 'lead -> opportunity' or 'lead'."""
+    parts = [p.strip() for p in str(step).replace("→", "->").split("->")]
+    if len(parts) == 1 and parts[0] in keys[:-1]:
+        return parts[0], keys[keys.index(parts[0]) + 1]
+    if len(parts) == 2 and parts[0] in keys and parts[1] in keys and (
+            keys.index(parts[1]) > keys.index(parts[0])):
+        return parts[0], parts[1]
+    steps = [f"{a} -> {b}" for a, b in zip(keys[:-1], keys[1:], strict=True)]
+    raise ValueError(f"{step!r} is not a step of the phase model || name the transition the "
+                     f"change was made in, one of {steps}")
 
 
 def _key_path(loc: tuple) -> str:

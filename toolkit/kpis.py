@@ -40,7 +40,11 @@ from .funnel import (
     segment_values,
 )
 from .funnel import win_rate as _win_rate
-from .survival import cumulative_incidence, kaplan_meier, transition_durations
+from .survival import (
+    converter_quantile,
+    cumulative_incidence,
+    transition_durations,
+)
 
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
            "kpi_tree", "time_to_convert", "step_incidence",
@@ -120,7 +124,8 @@ def default_kpis(engagement) -> list[KPI]:
                                    f"days of reaching {model.label(a)} (mature cohorts only)."))
     out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
                    to_phase=keys[-1], window_days=max(365, window),
-                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}",
+                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
+                       f" within {max(365, window)} days" if len(keys) == 2 else ""),
                    description="Share of first-phase records that become an order within a year."))
     for phase in keys[:2]:
         out.append(KPI(name=f"volume_{phase}", kind="volume", phase=phase,
@@ -131,11 +136,15 @@ def default_kpis(engagement) -> list[KPI]:
         out.append(KPI(name=f"duration_{a}_{b}", kind="duration", from_phase=a, to_phase=b,
                        label=f"Median days {model.label(a)} → {model.label(b)}",
                        higher_is_better=False, owner=_owner(model, a),
-                       description="Kaplan-Meier median with open records censored at the as-of "
-                                   "date (lost records censored too: speed of those converting)."))
+                       description="Median days among records that convert (cumulative "
+                                   "incidence with lost records competing, open records censored "
+                                   "at the as-of date)."))
+    # The phase a sales team counts its win rate from: the middle one, and never the last (the
+    # won phase itself) so a two-phase funnel (lead -> order) counts from its first phase.
+    mid = keys[min(len(keys) // 2, len(keys) - 2)]
     out += [
-        KPI(name="win_rate", kind="win_rate", from_phase=keys[len(keys) // 2],
-            label=f"Win rate from {model.label(keys[len(keys) // 2])} (won / closed)",
+        KPI(name="win_rate", kind="win_rate", from_phase=mid,
+            label=f"Win rate from {model.label(mid)} (won / closed)",
             description="won / (won + lost) among records that reached the phase; open deals "
                         "reported beside it, not counted as lost."),
         KPI(name="won_value", kind="value", measure="won_value", label="Won value",
@@ -145,7 +154,6 @@ def default_kpis(engagement) -> list[KPI]:
         KPI(name="pipeline_value", kind="value", measure="pipeline_value",
             label="Open pipeline value", description="Value of records open at the as-of date."),
     ]
-    mid = keys[len(keys) // 2]
     out.append(KPI(name="sales_velocity", kind="sales_velocity", phase=mid,
                    label=f"Sales velocity from {model.label(mid)}",
                    description="open records at the phase x win rate from it x average deal "
@@ -259,6 +267,8 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
             kpi.name, kpi.label or kpi.name, kpi.kind, kpi.unit)
         frame["target"] = np.nan if kpi.target is None else kpi.target
         frame["higher_is_better"] = kpi.higher_is_better
+        if "owner" in seg:  # the deal owner segment; `owner` of a KPI is its responsible function
+            frame = frame.rename(columns={"owner": "_segment_owner"})
         frame["owner"] = kpi.owner
         frame["from_phase"] = kpi.from_phase or kpi.phase
         frame["to_phase"] = kpi.to_phase
@@ -274,6 +284,10 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     out["status_vs_target"] = status_vs_target(out["value"], out["ci_low"], out["ci_high"],
                                                out["target"], out["higher_is_better"])
     columns = KPI_COLUMNS[:4] + seg + [c for c in KPI_COLUMNS[4:] if c not in seg]
+    if "owner" in seg:
+        # `--by owner` splits by the deal owner: the KPI's responsible function is `kpi_owner`.
+        out = out.rename(columns={"owner": "kpi_owner", "_segment_owner": "owner"})
+        columns.insert(columns.index("from_phase"), "kpi_owner")
     return out[columns]
 
 
@@ -380,10 +394,15 @@ def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
 
 
 def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    if not ctx.engagement.timing_known:
-        # A snapshot dates every record's phase at creation: any duration from it would be 0.
-        return pd.DataFrame([{"period": "n/a (snapshot: no phase dates)", "n": np.nan,
-                              "value": np.nan}])
+    model = ctx.engagement.phase_model
+    whole = (kpi.from_phase, kpi.to_phase) == (model.first_phase, model.won_phase)
+    if not ctx.engagement.timing_known and not whole:
+        # A snapshot knows when a record was created and when it was won, not when it passed the
+        # phases between: a duration between them would be made up (0 days). Creation -> won is
+        # real and measured below.
+        row = {c: "(all)" for c in seg}
+        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan})
+        return pd.DataFrame([row])
     spells = _spells(ctx, kpi, seg)
     rows = []
     q = kpi.quantile()
@@ -398,12 +417,11 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         converted = part["event"] == "converted"
         row.update({"n": len(part), "successes": int(converted.sum()),
                     "open_n": int((part["event"] == "censored").sum())})
-        if converted.sum() == 0:
-            row.update({"value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
-        else:
-            km = kaplan_meier(part["duration_days"].to_numpy(), converted.to_numpy())
-            value, low, high = km.percentile(q)
-            row.update({"value": value, "ci_low": low, "ci_high": high})
+        # Among records that convert (Aalen-Johansen, lost competing): always defined once one
+        # record converted, where the Kaplan-Meier median with lost censored often is not.
+        value, low, high = converter_quantile(part["duration_days"].to_numpy(),
+                                              part["event"].astype(str).to_numpy(), q=q)
+        row.update({"value": value, "ci_low": low, "ci_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -505,7 +523,8 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
             row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
             rows.append(row)
             continue
-        cycle = kaplan_meier(sp["duration_days"].to_numpy(), converted).percentile(0.5)[0]
+        cycle = converter_quantile(sp["duration_days"].to_numpy(),
+                                   sp["event"].astype(str).to_numpy())[0]
         if not cycle > 0:  # median not reached, or same-second bulk timestamps: no real cycle
             row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
             rows.append(row)
@@ -572,7 +591,16 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     state), not the orders counted last month: the tree explains, the scorecard counts.
     """
     model = engagement.phase_model
-    kpis = compute_kpis(engagement, kpis=default_kpis(engagement)) if kpis is None else kpis
+    if kpis is None:
+        # The engagement's own KPIs (declared ones keep their agreed windows), plus the default
+        # KPIs of the nodes the declared set lacks; only what the tree shows is computed.
+        declared = kpis_from_config(engagement)
+        have = {k.name for k in declared}
+        needed = {f"volume_{model.first_phase}", "average_deal_size"} | {
+            f"conversion_{a}_{b}" for a, b in model.transitions()}
+        chosen = [k for k in declared if k.name in needed] + [
+            k for k in default_kpis(engagement) if k.name in needed - have]
+        kpis = compute_kpis(engagement, kpis=chosen)
     overall = kpis.drop_duplicates("kpi").set_index("kpi")["value"]
     targets = engagement.config.targets
     first = model.first_phase
@@ -610,7 +638,8 @@ def time_to_convert(engagement, *, by: str | None = None,
     One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
     `toolkit.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
     median with its interval, and the cumulative incidence of conversion at each horizon with lost
-    as a competing outcome).
+    as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
+    close): the phases between have no dates of their own.
     """
     from .survival import time_to_convert_summary
     model = engagement.phase_model
@@ -618,7 +647,10 @@ def time_to_convert(engagement, *, by: str | None = None,
     reached = reached_at(engagement)
     records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
     parts = []
-    for a, b in model.transitions():
+    # A snapshot dates only creation and the won close: the steps between would all read 0 days.
+    pairs = (model.transitions() if engagement.timing_known
+             else [(model.first_phase, model.won_phase)])
+    for a, b in pairs:
         spells = transition_durations(reached, records, from_phase=a, to_phase=b,
                                       as_of=engagement.as_of)
         if spells.empty:

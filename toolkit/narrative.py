@@ -132,11 +132,14 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None) -
         lines.append(seasonal.headline)
     usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
     if usable is not None and len(usable):
-        slow = usable.sort_values("km_median_days", ascending=False).iloc[0]
-        if pd.notna(slow["km_median_days"]):
+        slow = usable.sort_values("median_days", ascending=False).iloc[0]
+        if pd.notna(slow["median_days"]):
+            shares = ", ".join(f"{_pct(slow[f'cif_{h}d'])} by day {h}" for h in (30, 90, 180)
+                               if f"cif_{h}d" in slow and pd.notna(slow[f"cif_{h}d"]))
             lines.append(f"Slowest transition: {slow['transition']} with a median of "
-                         f"{slow['km_median_days']:.0f} days among records that convert (open "
-                         f"records censored, not dropped).")
+                         f"{slow['median_days']:.0f} days among records that convert (lost "
+                         f"records competing, open records censored, not dropped)"
+                         + (f"; converted {shares}." if shares else "."))
     return bullets(lines)
 
 
@@ -166,8 +169,10 @@ def _scan_lines(scan: pd.DataFrame) -> list[str]:
         return ["Segment scan: no segment could be compared (no records, or no segment "
                 "attributes declared)."]
     lines = []
+    # One value only when the scan holds one segment of the attribute: an empty "rest" can also
+    # mean that no other segment has mature records yet (ten LeadSource values, young data).
     single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
-              if part["rest_n"].eq(0).all()]
+              if part["segment"].nunique() == 1 and part["rest_n"].eq(0).all()]
     for attr, value in single:
         lines.append(f"Segment scan: every record has {attr} = {value}, so there is no other "
                      f"{attr} to compare it with.")
@@ -211,8 +216,12 @@ def improvement(plan) -> str:
             text += f"; at the current inflow it can be read after about {wait:.0f} weeks " \
                     f"(window included)."
         lines.append(text + ("" if text.endswith(".") else "."))
-    if plan.change is not None:
-        lines.append(plan.change.verdict)
+    for change in getattr(plan, "changes", None) or ([plan.change] if plan.change else []):
+        what = f"{change.description} ({change.change_date:%d-%m-%Y}): " if getattr(
+            change, "description", "") else ""
+        lines.append(what + change.verdict)
+    if plan.explain("change"):
+        lines.append(plan.explain("change"))
     return bullets(lines)
 
 

@@ -1038,7 +1038,10 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                                             "Segment scan": fruit.scan})
     manifest = write_manifest(out, engagement_path=engagement_path,
                               parameters={"engagement": str(engagement_path), "steps": steps,
-                                          "seed": seed},
+                                          "seed": seed,
+                                          # step 6 evaluates only these (DESIGN: never a default date)
+                                          "changes": [c.model_dump(mode="json") for c in
+                                                      getattr(engagement.config, "changes", [])]},
                               timings=getattr(executed, "timings", None))
     _move_into_place(out, final)
     return {"index": final / index.relative_to(out), "workbook": final / workbook.name,

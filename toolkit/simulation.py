@@ -1051,6 +1051,7 @@ class ChangeEvaluation:
     straddling_n: int
     models: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    description: str = ""
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1489,6 +1490,7 @@ class ImprovementPlan:
     mde: pd.DataFrame | None
     change: ChangeEvaluation | None
     problems: dict[str, str]
+    changes: list[ChangeEvaluation] = field(default_factory=list)
 
     def explain(self, part: str) -> str:
         return self.problems.get(part, "")
@@ -1503,11 +1505,17 @@ class ImprovementPlan:
         return self.summary.to_html(index=False)
 
 
-def plan_improvement(engagement, *, change_date: Any = None, uplift: float | str = "+2pp",
-                     benchmarks: pd.DataFrame | None = None, seed: int = 0) -> ImprovementPlan:
+def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
+                     uplift: float | str = "+2pp", benchmarks: pd.DataFrame | None = None,
+                     seed: int = 0) -> ImprovementPlan:
     """Everything step 6 computes, each part guarded so that small or short data degrade to a
     stated reason rather than an error. See `what_if`, `required_volume`, `experiment_size`,
-    `mde_table` and `evaluate_change` for the parts."""
+    `mde_table` and `evaluate_change` for the parts.
+
+    ``changes``: the process changes to evaluate before/after, each with ``date``,
+    ``description`` and ``step`` (as under ``changes:`` in the engagement YAML, the default).
+    Only declared changes are evaluated, never a default date: with none, ``explain('change')``
+    says how to declare one."""
     from .diagnosis import bottleneck_sizing
 
     problems: dict[str, str] = {}
@@ -1549,11 +1557,68 @@ def plan_improvement(engagement, *, change_date: Any = None, uplift: float | str
     else:
         required = attempt("required", lambda: required_volume(engagement, orders=target,
                                                                per="month", seed=seed))
-    change = None
-    if change_date in (None, ""):
-        problems["change"] = "no change date given (parameter `change_date`)"
-    else:
-        change = attempt("change", lambda: evaluate_change(
-            engagement, change_date=change_date, from_phase=engagement.phase_model.keys[0]))
+    evaluations, change_problems = _evaluate_declared(engagement, changes)
+    change = evaluations[0] if evaluations else None
+    if change_problems:
+        problems["change"] = " ".join(change_problems)
     return ImprovementPlan(bottleneck=top, scenario=scenario, required=required,
-                           experiment=experiment, mde=mde, change=change, problems=problems)
+                           experiment=experiment, mde=mde, change=change, problems=problems,
+                           changes=evaluations)
+
+
+#: What step 6 says when the engagement declares no change (no default date is ever assumed).
+HOW_TO_DECLARE_A_CHANGE = (
+    "No process change is declared, so no before/after evaluation is made (a default date would "
+    "judge a change nobody made). To evaluate one, add an entry under `changes:` in the "
+    "engagement YAML with `date:` (the day it took effect, e.g. 2025-03-01), `description:` "
+    "(what was changed, e.g. a new qualification call) and `step:` (the step it was meant to "
+    "improve, e.g. lead -> opportunity), and run the step again.")
+
+
+def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]:
+    source = getattr(engagement.config, "changes", None) if changes is None else changes
+    out = []
+    for change in source or []:
+        item = change.model_dump() if hasattr(change, "model_dump") else dict(change)
+        out.append(item)
+    return out
+
+
+def _evaluate_declared(engagement, changes: Sequence[Any] | None
+                       ) -> tuple[list[ChangeEvaluation], list[str]]:
+    """Each declared change evaluated at its own step; plain reasons for those that could not be."""
+    from .config import change_step
+    declared = _declared(engagement, changes)
+    if not declared:
+        return [], [HOW_TO_DECLARE_A_CHANGE]
+    keys = engagement.phase_model.keys
+    evaluations, problems = [], []
+    for item in declared:
+        when = pd.Timestamp(item["date"])
+        what = str(item.get("description", "")).strip() or "a change"
+        try:
+            a, b = change_step(item["step"], keys)
+        except ValueError as exc:
+            raise ConfigError(f"changes: {str(exc).split(' || ')[0]}",
+                              key="changes", fix=str(exc).split(" || ")[-1]) from None
+        try:
+            result = evaluate_change(engagement, change_date=when, from_phase=a, to_phase=b)
+        except ToolkitError as exc:
+            problems.append(_plain_change_problem(exc, when, what, a, b, engagement))
+            continue
+        result.description = what
+        evaluations.append(result)
+    return evaluations, problems
+
+
+def _plain_change_problem(exc: ToolkitError, when: pd.Timestamp, what: str, a: str, b: str,
+                          engagement) -> str:
+    """Why a declared change could not be evaluated, in words for the client (no code)."""
+    window = engagement.config.cohort_window_days
+    head = f"The change of {when:%d-%m-%Y} ({what}, step {a} -> {b}) cannot be evaluated yet:"
+    text = str(exc)
+    if "nothing before or after" in text:
+        return f"{head} too few records to conclude: no record has reached {a}."
+    return (f"{head} there are not yet mature records on both sides of the date (a record counts "
+            f"once its {window}-day window has closed before the as-of date "
+            f"{pd.Timestamp(engagement.as_of):%d-%m-%Y}). Evaluate it again later.")

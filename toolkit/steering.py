@@ -456,7 +456,7 @@ def scorecard(
     -------
     DataFrame
         ``kpi, period, value, ci_low, ci_high, n, target, status, trend, previous_value, change,
-        p_value, trend_p_value, higher_is_better``, in the order the KPIs first appear.
+        p_value, trend_p_value, higher_is_better, note``, in the order the KPIs first appear.
 
     Notes
     -----
@@ -475,6 +475,11 @@ def scorecard(
     For other KPIs it is whether the whole interval [ci_low, ci_high] lies on the wrong side of
     the target; without an interval the status says ``significance unknown``. With fewer than
     ``min_n`` trials the status is e.g. ``below target (too few records to conclude)``.
+
+    Judgeable periods: with ``period=None`` each KPI is reported for its latest period that is
+    mature (no record still inside its window, ``immature_n`` 0 or absent) and holds at least
+    ``min_n`` trials (rates); a later period that is not judgeable is named in ``note`` with the
+    reason, never judged (a month of one deal says nothing).
 
     Trend over the last ``trend_periods`` periods (at least 3): for rates the chi-square test for
     trend in proportions (Cochran-Armitage, scores 0, 1, 2, ...; as R's ``prop.trend.test``), for
@@ -502,8 +507,18 @@ def scorecard(
     rows = []
     for kpi, history in frame.groupby("kpi", sort=False):
         history = history.sort_values("period", kind="stable").reset_index(drop=True)
+        note = ""
         if period is None:
             position = len(history) - 1
+            ok = np.flatnonzero(_judgeable(history, min_n).to_numpy())
+            if len(ok) and ok[-1] != position:
+                latest = history.iloc[position]
+                note = (f"{latest['period']} is not judged ({_why_not(latest, min_n)}); the "
+                        f"last month that can be judged is {history.iloc[ok[-1]]['period']}")
+                position = int(ok[-1])
+            elif not len(ok) and len(history):
+                note = (f"no period can be judged yet: each is immature or has fewer than "
+                        f"{min_n} records")
         else:
             matches = np.flatnonzero((history["period"] == period).to_numpy())
             if len(matches) == 0:
@@ -530,12 +545,31 @@ def scorecard(
             "p_value": p_value,
             "trend_p_value": trend_p,
             "higher_is_better": hib,
+            "note": note,
         })
     columns = ["kpi", "period", "value", "ci_low", "ci_high", "n", "target", "status", "trend",
-               "previous_value", "change", "p_value", "trend_p_value", "higher_is_better"]
+               "previous_value", "change", "p_value", "trend_p_value", "higher_is_better", "note"]
     if not rows:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _judgeable(frame: pd.DataFrame, min_n: int) -> pd.Series:
+    """Rows that may be judged: a value, mature (nothing still in its window), n >= min_n."""
+    ok = frame["value"].notna()
+    if "immature_n" in frame.columns:
+        ok &= pd.to_numeric(frame["immature_n"], errors="coerce").fillna(0).eq(0)
+    rate = frame["n"].notna() & frame["successes"].notna()
+    return ok & (~rate | (frame["n"] >= min_n))
+
+
+def _why_not(row: pd.Series, min_n: int) -> str:
+    if pd.isna(row["value"]):
+        return "no value yet"
+    immature = pd.to_numeric(pd.Series([row.get("immature_n", 0)]), errors="coerce").fillna(0)
+    if immature.iloc[0] > 0:
+        return f"{int(immature.iloc[0])} records are still inside their window"
+    return f"n = {int(row['n'])}, fewer than the {min_n} needed to judge"
 
 
 def _status(row: pd.Series, *, hib: bool, alpha: float, min_n: int) -> tuple[str, float]:
@@ -674,6 +708,7 @@ def period_report(
     period: Any = None,
     alpha: float = 0.05,
     higher_is_better: bool | Mapping[str, bool] | None = None,
+    min_n: int = MIN_TRIALS,
 ) -> PeriodReport:
     """The periodic steering report: what changed, which alerts fired, in plain sentences.
 
@@ -691,6 +726,9 @@ def period_report(
     higher_is_better
         As in :func:`scorecard`; when neither it nor the column is available the report leaves
         the scorecard out.
+    min_n
+        Fewest trials for a period to be judged (as in :func:`scorecard`): a change is tested
+        only between two judgeable periods (mature, at least ``min_n`` trials).
 
     Returns
     -------
@@ -730,11 +768,14 @@ def period_report(
         position = int(matches[0])
         current = history.iloc[position]
         earlier = history.iloc[:position]
-        earlier = earlier[earlier["value"].notna()]
+        # a change is only claimed between judgeable periods (mature, n >= min_n)
+        earlier = earlier[_judgeable(earlier, min_n)]
         previous = earlier.iloc[-1] if len(earlier) else None
         if previous is not None:
             previous_periods.append(previous["period"])
-        p_value = _change_p(previous, current) if previous is not None else float("nan")
+        judged = bool(_judgeable(history.iloc[[position]], min_n).iloc[0])
+        p_value = (_change_p(previous, current) if previous is not None and judged
+                   else float("nan"))
         changes.append({
             "kpi": kpi,
             "previous": previous["value"] if previous is not None else np.nan,
@@ -755,7 +796,8 @@ def period_report(
         _require_columns(alerts, ["period", "rule", "description"], argument="alerts")
         fired = alerts[alerts["period"] == period].reset_index(drop=True)
 
-    card = scorecard(frame, alpha=alpha, period=period) if know_direction else None
+    card = (scorecard(frame, alpha=alpha, period=period, min_n=min_n) if know_direction
+            else None)
     previous_period = (pd.Series(previous_periods).mode().iloc[0] if previous_periods else None)
     headline = _headline(period, what_changed, fired, card)
     return PeriodReport(
@@ -1083,8 +1125,14 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
         except ToolkitError as exc:
             problems["chart"] = f"{steer_on}: {exc}"
         try:
-            period = series["period"].max() if len(series) else None
-            report = period_report(monthly, alerts, period=period)
+            judged = series[_judgeable(_prepare_kpis(series, higher_is_better=True,
+                                                      argument="kpis"), MIN_TRIALS)]
+            period = judged["period"].max() if len(judged) else None
+            if period is None:
+                problems["report"] = (f"no month of {steer_on} can be judged yet: each is "
+                                      f"immature or has fewer than {MIN_TRIALS} records")
+            else:
+                report = period_report(monthly, alerts, period=period)
         except ToolkitError as exc:
             problems["report"] = str(exc)
     else:

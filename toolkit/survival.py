@@ -42,6 +42,7 @@ __all__ = [
     "KaplanMeierResult",
     "cumulative_incidence",
     "time_to_convert_summary",
+    "converter_quantile",
     "logrank_test",
     "LogrankResult",
 ]
@@ -661,6 +662,63 @@ def cumulative_incidence(
 # --- the report table ----------------------------------------------------------------------------
 
 
+def _converter_quantile(inc: _Incidence, q: float, z: float) -> tuple[float, float, float, float]:
+    """(days, ci_low, ci_high, plateau) of the q-quantile among records that convert."""
+    if inc.times.size == 0 or inc.events[0].sum() == 0:
+        return np.nan, np.nan, np.nan, 0.0
+    conv = inc.cif[0]
+    plateau = float(conv[-1])
+    level = q * plateau
+    low, high = _loglog_interval(inc.cif[:1], inc.variance[:1], z)
+    low, high = np.nan_to_num(low[0], nan=0.0), np.nan_to_num(high[0], nan=1.0)
+
+    def first(curve: np.ndarray) -> float:
+        hit = np.flatnonzero(curve >= level - _LEVEL_TOL)
+        return float(inc.times[hit[0]]) if hit.size else np.nan
+
+    # pointwise band of F inverted at the level; the plateau is taken as known
+    return first(conv), first(high), first(low), plateau
+
+
+def converter_quantile(durations: Any, event: Any, *, q: float = 0.5,
+                       confidence: float = 0.95) -> tuple[float, float, float]:
+    """Days by which a share ``q`` of the eventual conversions have happened, with an interval.
+
+    Parameters
+    ----------
+    durations, event : as in :func:`cumulative_incidence` (``event`` in ``EVENTS``).
+    q : the quantile among converters (0.5: the median days to convert).
+    confidence : interval level.
+
+    Returns
+    -------
+    (days, ci_low, ci_high); NaN days when nothing converted (``ci_high`` NaN when the band never
+    reaches the level).
+
+    Notes
+    -----
+    With :math:`F(t)` the Aalen-Johansen cumulative incidence of converting (lost competing, open
+    censored) and :math:`F_\\infty` its last value (the plateau: the share that eventually
+    converts), the converters' distribution is :math:`F(t)/F_\\infty` and its q-quantile is the
+    first t with :math:`F(t) \\ge q F_\\infty`. This is "how long do the records that convert
+    take": the Kaplan-Meier median with lost records censored answers "how long if nobody were
+    ever lost" and overstates it several-fold when losing is common. The interval inverts the
+    pointwise log(-log) band of F at the level, taking the plateau as known (it is slightly too
+    narrow). Records still open at the end of follow-up that will convert later make the plateau
+    and the quantile a little low; with a follow-up long beside the durations this is negligible.
+    """
+    if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1:
+        raise ToolkitError(f"The value for `q` must be a number strictly between 0 and 1, but "
+                           f"{q!r} was passed.")
+    if len(np.atleast_1d(np.asarray(durations, dtype=object))) == 0:
+        return np.nan, np.nan, np.nan
+    time = _as_durations(durations)
+    codes = _as_labels(event, time.size, EVENTS[:2], EVENTS[2])
+    days, low, high, _ = _converter_quantile(_Incidence(time, codes, 2), float(q),
+                                             _z_value(confidence))
+    return days, low, high
+
+
 def _cif_median(inc: _Incidence) -> tuple[float, str | None]:
     """Median time to conversion read off the conversion CIF, or NaN with the reason."""
     if inc.times.size == 0 or inc.events[0].sum() == 0:
@@ -698,15 +756,18 @@ def time_to_convert_summary(
     Returns
     -------
     DataFrame, one row per group: the `by` columns, `n, converted, lost, censored`,
-    `km_median_days, km_median_ci_low, km_median_ci_high` (KM with lost and open censored),
+    `median_days, median_ci_low, median_ci_high` (the headline: median days among records that
+    convert, see :func:`converter_quantile`), `converted_share` (the plateau of the conversion
+    CIF: the share that converts), `km_median_days, km_median_ci_low, km_median_ci_high` (KM
+    with lost and open censored: a hypothetical no-loss speed, never "time to convert"),
     for each horizon h `cif_{h}d, cif_{h}d_ci_low, cif_{h}d_ci_high` (share converted within h
     days, Aalen-Johansen with lost competing), and `cif_median_days` (first time the conversion
     CIF reaches 0.5) with `cif_median_reason` saying why it is NaN (NA when it is not).
 
     Notes
     -----
-    Report `cif_*`: it is the share of records that actually converted within h days. The KM
-    median answers "how fast do those that convert convert, had nobody been lost"; it is a
+    Report `median_days` beside `cif_*` (the share of records that actually converted within h
+    days). The KM median answers "how fast do those that convert convert, had nobody been lost"; it is a
     hypothetical quantity, kept because it compares speed between segments regardless of their
     loss rates. The CIF median exists only when at least half of all records convert, which in
     a funnel with many losses it often does not; the reason column says whether losses or too
@@ -743,11 +804,14 @@ def time_to_convert_summary(
         cif, var, _, _ = inc.at(grid)
         low, high = _loglog_interval(cif[:1], var[:1], z)
         median, reason = _cif_median(inc)
+        conv_median, conv_low, conv_high, plateau = _converter_quantile(inc, 0.5, z)
         row: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
                                        strict=True))
         row.update({
             "n": int(time.size), "converted": int(converted.sum()),
             "lost": int((codes == 1).sum()), "censored": int((codes < 0).sum()),
+            "median_days": conv_median, "median_ci_low": conv_low, "median_ci_high": conv_high,
+            "converted_share": plateau,
             "km_median_days": km.median_, "km_median_ci_low": km.median_ci_[0],
             "km_median_ci_high": km.median_ci_[1],
         })
