@@ -296,3 +296,49 @@ def test_lookup_table_adds_attributes_and_reports_unmatched_keys(tmp_path):
     assert any("1 record(s) have a `agent` with no row in this lookup" in n for n in e.notes)
     reasons = e.quarantine.loc[e.quarantine["file"].str.endswith("agents.csv"), "reason"].tolist()
     assert sorted(reasons) == ["missing key in column 'Agent'", "repeated key (first at row 3)"]
+
+
+# --- leakage guards ---------------------------------------------------------------------------
+
+def _leaky_engagement(tmp_path):
+    # 120 deals: 40 won, 60 lost, 20 open. `won_reason` is filled for every won deal only (entered
+    # at closing); `stage_now` is 'Signed' for won and 'Dropped' for lost (derived from the
+    # outcome); `channel` is a real segment (web/mail alternating), blank for every fifth deal;
+    # the value is 0 for every lost deal.
+    rows = []
+    for i in range(120):
+        outcome = "won" if i < 40 else "lost" if i < 100 else "open"
+        stage = {"won": "Gewonnen", "lost": "Verloren", "open": "Lead"}[outcome]
+        closed = "" if outcome == "open" else "01-06-2024"
+        reason = "price" if outcome == "won" else ""
+        now = {"won": "Signed", "lost": "Dropped", "open": "Working"}[outcome]
+        channel = "" if i % 5 == 0 else ("web" if i % 2 else "mail")
+        value = 0 if outcome == "lost" else 1000 + i
+        rows.append(f"D{i};{stage};01-01-2024;{closed};{reason};{now};{channel};{value}")
+    header = "Deal;Fase;Aangemaakt;Gesloten;Reden;Nu;Kanaal;Bedrag"
+    return snapshot(tmp_path, rows, header=header,
+                    columns={**SNAPSHOT_COLUMNS, "value": "Bedrag"},
+                    attributes={"won_reason": "Reden", "stage_now": "Nu", "channel": "Kanaal"})
+
+
+def test_leaking_attributes_are_refused_with_a_reason(tmp_path):
+    from toolkit.leakage import leaking_attributes, value_leaks
+    e = _leaky_engagement(tmp_path)
+    refused = leaking_attributes(e.records, ["won_reason", "stage_now", "channel"])
+    assert set(refused) == {"won_reason", "stage_now"}
+    assert "filled for 100% of won records but at most 0% of the others" in refused["won_reason"]
+    assert "0 or blank for 100% of lost deals" in value_leaks(e.records)
+
+
+def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
+    from toolkit.diagnosis import segment_scan
+    from toolkit.narrative import _scan_lines
+    e = _leaky_engagement(tmp_path)
+    scan = segment_scan(e, min_n=5)
+    assert set(scan["attribute"]) == {"channel"}  # no won_reason, stage_now or value_band
+    assert set(scan.attrs["refused"]) == {"won_reason", "stage_now"}
+    assert not scan.loc[scan["segment"] == "(missing)", "flagged"].any()
+    assert scan.loc[scan["segment"] == "(missing)", "p_adjusted"].isna().all()
+    lines = _scan_lines(scan)
+    assert any("`won_reason` is not scanned: filled for 100% of won" in line for line in lines)
+    assert any(line.startswith("Data quality: channel is blank for") for line in lines)
