@@ -334,7 +334,8 @@ def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
     from toolkit.diagnosis import segment_scan
     from toolkit.narrative import _scan_lines
     e = _leaky_engagement(tmp_path)
-    scan = segment_scan(e, min_n=5)
+    with pytest.warns(UserWarning, match="snapshot"):
+        scan = segment_scan(e, min_n=5)
     assert set(scan["attribute"]) == {"channel"}  # no won_reason, stage_now or value_band
     assert set(scan.attrs["refused"]) == {"won_reason", "stage_now"}
     assert not scan.loc[scan["segment"] == "(missing)", "flagged"].any()
