@@ -298,12 +298,13 @@ def test_segment_scan_flags_the_planted_segment_and_never_a_tiny_one(regions):
                             "least 30 needed).")
     # 8/8 against 248/600: an expected count below 5, so the score test gave way to Fisher
     assert d["test_method"] == "fisher"
-    # Benjamini-Hochberg over the comparisons that could be flagged (the value bands included)
+    # Benjamini-Hochberg over the comparisons that could be flagged
     family = scan[scan["p_adjusted"].notna()]
     assert set(family["segment"]) >= {"A", "B", "C"} and "D" not in set(family["segment"])
     assert np.allclose(family["p_adjusted"], adjust_p(family["p_value"].to_numpy(),
                                                       method="fdr_bh"))
-    assert "value_band" in set(scan["attribute"])
+    # no automatic band from a close value: bands only when `value_bands` are declared
+    assert "value_band" not in set(scan["attribute"])
     assert scan["flagged"].iloc[0]   # flagged rows first
 
 

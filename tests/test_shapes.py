@@ -206,3 +206,140 @@ def test_attribute_named_like_a_result_column_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"attribute name 'label' is also a column.*Fix: rename"):
         snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;x"],
                  header="Deal;Fase;Aangemaakt;Gesloten;Label", attributes={"label": "Label"})
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+def test_blank_markers_are_missing_and_spellings_are_folded(tmp_path):
+    # Kanaal: 'Select' (a form's placeholder) x2, '-' x1, 'google' x1, 'Google' x2, 'Call In' x1,
+    # 'Call-in' x1 -> missing 3; Google 3 (folded 1); one Call-in/Call In category (tie: the first
+    # in sort order, 'Call In', is kept).
+    lines = [f"D{i};Lead;0{i}-01-2025;;{v}" for i, v in enumerate(
+        ["Select", "Select", "-", "google", "Google", "Google", "Call In", "Call-in"], start=1)]
+    (tmp_path / "deals.csv").write_text("Deal;Fase;Aangemaakt;Gesloten;Kanaal\n"
+                                        + "\n".join(lines) + "\n")
+    source = {"name": "deals", "path": "deals.csv", "shape": "snapshot", "date_format": "dmy",
+              "columns": SNAPSHOT_COLUMNS, "attributes": {"channel": "Kanaal"}}
+    e = load(write_engagement(tmp_path, [source], as_of="2025-12-31",
+                              missing_values=["Select", "-", "n/a"]))
+    assert e.records["channel"].value_counts().to_dict() == {"Google": 3, "Call In": 2}
+    assert e.records["channel"].isna().sum() == 3
+    assert any("3 value(s) of `channel` are a blank marker" in n for n in e.notes)
+    assert any("2 value(s) folded" in n and "'google' -> 'Google'" in n for n in e.notes)
+
+
+def test_folding_can_be_switched_off(tmp_path):
+    (tmp_path / "deals.csv").write_text("Deal;Fase;Aangemaakt;Gesloten;Kanaal\n"
+                                        "D1;Lead;01-01-2025;;google\nD2;Lead;02-01-2025;;Google\n")
+    source = {"name": "deals", "path": "deals.csv", "shape": "snapshot", "date_format": "dmy",
+              "columns": SNAPSHOT_COLUMNS, "attributes": {"channel": "Kanaal"}}
+    e = load(write_engagement(tmp_path, [source], as_of="2025-12-31", fold_categories=False))
+    assert sorted(e.records["channel"]) == ["Google", "google"]
+
+
+# --- several files, one set of records ------------------------------------------------------------
+
+def test_a_closed_deals_file_adds_the_won_phase_to_the_lead_files_records(tmp_path):
+    # leads.csv: L1, L2, L3 created in January (snapshot, a status only); won.csv: L1 won 10-03,
+    # L3 won 20-02 with amounts, and X9, a deal the lead file does not hold (quarantined).
+    (tmp_path / "leads.csv").write_text("Id;Created;Status\nL1;05-01-2025;open\n"
+                                        "L2;06-01-2025;lost\nL3;07-01-2025;open\n")
+    (tmp_path / "won.csv").write_text("Id;Closed;Amount\nL1;10-03-2025;1000\nL3;20-02-2025;500\n"
+                                      "X9;01-03-2025;50\n")
+    phases = [{"key": "mql", "label": "MQL"}, {"key": "won_deal", "label": "Won"}]
+    path = write_engagement(tmp_path, [
+        {"name": "leads", "path": "leads.csv", "shape": "snapshot", "date_format": "dmy",
+         "columns": {"record_id": "Id", "created_at": "Created", "status": "Status"}},
+        {"name": "won", "path": "won.csv", "shape": "history", "date_format": "dmy",
+         "stage": "Won", "adds_to": "leads",
+         "columns": {"record_id": "Id", "changed_at": "Closed", "value": "Amount"}}],
+        phases=phases, stage_mapping={"Won": "won"}, as_of="2025-12-31")
+    e = load(path)
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    assert len(rec) == 3
+    assert rec["outcome"].to_dict() == {"L1": "won", "L2": "lost", "L3": "won"}
+    assert rec.loc["L1", "closed_at"] == pd.Timestamp("2025-03-10")
+    assert rec.loc["L3", "value"] == 500
+    r = reached_at(e)
+    assert r.loc["L1", "mql"] == pd.Timestamp("2025-01-05")
+    assert r.loc["L1", "won_deal"] == pd.Timestamp("2025-03-10")
+    q = e.quarantine
+    assert q.loc[q["record_id"] == "X9", "reason"].str.contains("not in source 'leads'").all()
+
+
+def test_adds_to_must_name_another_source(tmp_path):
+    from toolkit.exceptions import ConfigError
+    (tmp_path / "won.csv").write_text("Id;Closed\nL1;10-03-2025\n")
+    path = write_engagement(tmp_path, [
+        {"name": "won", "path": "won.csv", "shape": "history", "stage": "Gewonnen",
+         "adds_to": "leeds", "columns": {"record_id": "Id", "changed_at": "Closed"}}])
+    with pytest.raises(ConfigError, match=r"'leeds' is not another source"):
+        load(path)
+
+
+def test_lookup_table_adds_attributes_and_reports_unmatched_keys(tmp_path):
+    # deals: D1 agent a1, D2 agent a2, D3 agent zz (not in agents.csv), D4 no agent.
+    # agents.csv: a1 -> North, a2 -> South, a2 again (repeated key: quarantined), a blank key.
+    (tmp_path / "deals.csv").write_text(
+        "Deal;Fase;Aangemaakt;Gesloten;Agent\nD1;Lead;01-01-2025;;a1\nD2;Lead;02-01-2025;;a2\n"
+        "D3;Lead;03-01-2025;;zz\nD4;Lead;04-01-2025;;\n")
+    (tmp_path / "agents.csv").write_text("Agent,Team\na1,North\na2,South\na2,East\n,West\n")
+    source = {"name": "deals", "path": "deals.csv", "shape": "snapshot", "date_format": "dmy",
+              "columns": SNAPSHOT_COLUMNS, "attributes": {"agent": "Agent"}}
+    e = load(write_engagement(tmp_path, [source], as_of="2025-12-31", lookups=[
+        {"path": "agents.csv", "key": "Agent", "on": "agent", "attributes": {"team": "Team"}}]))
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    assert len(rec) == 4  # nothing dropped
+    assert rec["team"].tolist()[:2] == ["North", "South"] and rec["team"].iloc[2:].isna().all()
+    assert any("1 record(s) have a `agent` with no row in this lookup" in n for n in e.notes)
+    reasons = e.quarantine.loc[e.quarantine["file"].str.endswith("agents.csv"), "reason"].tolist()
+    assert sorted(reasons) == ["missing key in column 'Agent'", "repeated key (first at row 3)"]
+
+
+# --- leakage guards ---------------------------------------------------------------------------
+
+def _leaky_engagement(tmp_path):
+    # 120 deals: 40 won, 60 lost, 20 open. `won_reason` is filled for every won deal only (entered
+    # at closing); `stage_now` is 'Signed' for won and 'Dropped' for lost (derived from the
+    # outcome); `channel` is a real segment (web/mail alternating), blank for every fifth deal;
+    # the value is 0 for every lost deal.
+    rows = []
+    for i in range(120):
+        outcome = "won" if i < 40 else "lost" if i < 100 else "open"
+        stage = {"won": "Gewonnen", "lost": "Verloren", "open": "Lead"}[outcome]
+        closed = "" if outcome == "open" else "01-06-2024"
+        reason = "price" if outcome == "won" else ""
+        now = {"won": "Signed", "lost": "Dropped", "open": "Working"}[outcome]
+        channel = "" if i % 5 == 0 else ("web" if i % 2 else "mail")
+        value = 0 if outcome == "lost" else 1000 + i
+        rows.append(f"D{i};{stage};01-01-2024;{closed};{reason};{now};{channel};{value}")
+    header = "Deal;Fase;Aangemaakt;Gesloten;Reden;Nu;Kanaal;Bedrag"
+    return snapshot(tmp_path, rows, header=header,
+                    columns={**SNAPSHOT_COLUMNS, "value": "Bedrag"},
+                    attributes={"won_reason": "Reden", "stage_now": "Nu", "channel": "Kanaal"})
+
+
+def test_leaking_attributes_are_refused_with_a_reason(tmp_path):
+    from toolkit.leakage import leaking_attributes, value_leaks
+    e = _leaky_engagement(tmp_path)
+    refused = leaking_attributes(e.records, ["won_reason", "stage_now", "channel"])
+    assert set(refused) == {"won_reason", "stage_now"}
+    assert "filled for 100% of won records but at most 0% of the others" in refused["won_reason"]
+    assert "0 or blank for 100% of lost deals" in value_leaks(e.records)
+
+
+def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
+    from toolkit.diagnosis import segment_scan
+    from toolkit.narrative import _scan_lines
+    e = _leaky_engagement(tmp_path)
+    with pytest.warns(UserWarning, match="snapshot"):
+        scan = segment_scan(e, min_n=5)
+    assert set(scan["attribute"]) == {"channel"}  # no won_reason, stage_now or value_band
+    assert set(scan.attrs["refused"]) == {"won_reason", "stage_now"}
+    assert not scan.loc[scan["segment"] == "(missing)", "flagged"].any()
+    assert scan.loc[scan["segment"] == "(missing)", "p_adjusted"].isna().all()
+    lines = _scan_lines(scan)
+    assert any("`won_reason` is not scanned: filled for 100% of won" in line for line in lines)
+    assert any(line.startswith("Data quality: channel is blank for") for line in lines)

@@ -112,6 +112,12 @@ def _stages_in(path: Path, column: str) -> list[str]:
     return sorted({" ".join(s.split()) for s in frame[column].dropna()})
 
 
+def _relative(path: str, folder: Path) -> str:
+    """`path` relative to `folder` (POSIX separators), quoted for YAML when it needs it."""
+    rel = Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
+    return json.dumps(rel) if any(ch in rel for ch in ":#{}[],&*!|>'\"%@`") else rel
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     folder = Path(args.folder) / args.name if args.folder else CLIENTS_DIR / args.name
     target = folder / "engagement.yaml"
@@ -128,10 +134,12 @@ def cmd_new(args: argparse.Namespace) -> int:
         found = _stages_in(Path(args.history), "StageName")
         stages = {s: p for s, p in _SALESFORCE_STAGES.items() if not found or s in found}
         unmapped = [s for s in found if s not in _SALESFORCE_STAGES]
+        # Paths relative to the engagement file (as the loader reads them): the folder can move
+        # or be shared without pointing at one machine's disk.
         source = (f"  - name: opportunities\n    shape: history\n    preset: salesforce\n"
-                  f"    path: {Path(args.history).resolve()}\n")
+                  f"    path: {_relative(args.history, folder)}\n")
         if args.records:
-            source += f"    records:\n      path: {Path(args.records).resolve()}\n"
+            source += f"    records:\n      path: {_relative(args.records, folder)}\n"
     else:
         source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
                   "    shape: history             # history | wide | snapshot\n"
@@ -391,11 +399,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_with_notes(args: argparse.Namespace) -> int:
+    """Run a command; Python warnings become one `Note:` line each (the message, not a source
+    line or stack level a CLI user cannot act on), printed once after the command's output."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = args.func(args)
+    seen: set[str] = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"Note: {text}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return _run_with_notes(args)
+    except BrokenPipeError:
+        # `funnel kpis ... | head` closed the pipe: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

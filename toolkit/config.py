@@ -22,7 +22,7 @@ from .exceptions import ConfigError
 from .phases import Phase, PhaseModel
 from .privacy import PrivacyConfig
 
-__all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "ChangeConfig", "change_step",
+__all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig", "change_step",
            "load_config", "SHAPES", "PRESETS"]
 
 SHAPES = ("history", "wide", "snapshot")
@@ -134,6 +134,16 @@ class RecordsConfig(_Reading):
     """A per-record file beside a stage history (e.g. Salesforce Opportunity.csv)."""
 
 
+class LookupConfig(_Reading):
+    """An attribute lookup table (agent -> team, office, manager; account -> sector), joined onto
+    the records by key. Records whose key has no row keep blank attributes and are reported."""
+
+    key: str = Field(description="the lookup file's key column, e.g. 'Agent'")
+    on: str = Field(description="the record attribute it matches, e.g. 'agent'")
+    personal: list[str] = Field(default_factory=list,
+                                description="lookup attributes holding personal data")
+
+
 class SourceConfig(_Reading):
     """One CRM export of the engagement."""
 
@@ -146,6 +156,12 @@ class SourceConfig(_Reading):
     stage_column_pattern: str | None = Field(
         default=None, description="wide shape: regex with a group `stage`, e.g. 'Date entered (?P<stage>.+)'")
     records: RecordsConfig | None = None
+    stage: str | None = Field(
+        default=None, description="history shape: the CRM stage of every row, for a file that "
+                                  "holds one stage only (a closed-deals file: `stage: Won`)")
+    adds_to: str | None = Field(
+        default=None, description="the name of the source whose records this file dates later "
+                                  "phases of (joined on the record id)")
     created_phase: str | None = Field(
         default=None, description="snapshot/wide: the phase the creation date dates (default: the "
                                   "first phase; e.g. the engaged phase for an engage date)")
@@ -180,6 +196,13 @@ class EngagementConfig(BaseModel):
     unknown_stages: Literal["error", "quarantine"] = "error"
     sources: list[SourceConfig]
     segments: list[str] | None = None
+    lookups: list[LookupConfig] = Field(default_factory=list)
+    missing_values: list[str] = Field(
+        default_factory=list, description="values read as missing in every attribute column, "
+                                          "e.g. a form's placeholder: ['Select', '-', 'n/a']")
+    fold_categories: bool = Field(
+        default=True, description="fold attribute spellings that differ only in case, spaces or "
+                                  "hyphens (reported in the notes)")
     value_bands: list[float] | None = None
     cohort_window_days: int = Field(default=90, gt=0)
     kpis: list[dict[str, Any]] | None = None
@@ -216,6 +239,25 @@ class EngagementConfig(BaseModel):
         doubles = sorted({n for n in names if names.count(n) > 1})
         if doubles:
             raise ValueError(f"source names must be unique; give each a `name:` ({doubles} repeat)")
+        return self
+
+    @model_validator(mode="after")
+    def _adds_to_names_a_source(self) -> EngagementConfig:
+        names = [s.name for s in self.sources]
+        for i, s in enumerate(self.sources):
+            if s.adds_to is None:
+                continue
+            target = next((t for t in self.sources if t.name == s.adds_to), None)
+            if target is None or target is s or target.adds_to is not None:
+                raise ValueError(
+                    f"[sources[{i}].adds_to] {s.adds_to!r} is not another source that holds its "
+                    f"own records; the sources are {names} || name the source whose records this "
+                    f"file adds phases to (one that has no `adds_to` itself)")
+            if s.shape != "history":
+                raise ValueError(f"[sources[{i}].adds_to] only a history source can add phases "
+                                 f"to another source's records (this one is {s.shape!r}) || "
+                                 f"use `shape: history` with `columns: {{record_id, changed_at}}` "
+                                 f"and `stage:`")
         return self
 
     @model_validator(mode="after")
@@ -306,6 +348,7 @@ def _fix_for(err: dict, model_keys: list[str]) -> str:
 def _all_keys() -> list[str]:
     keys = set(EngagementConfig.model_fields) | set(SourceConfig.model_fields)
     keys |= set(Phase.model_fields) | set(RecordsConfig.model_fields) | set(PrivacyConfig.model_fields)
+    keys |= set(LookupConfig.model_fields)
     return sorted(keys)
 
 

@@ -60,6 +60,7 @@ import pandas as pd
 
 from .exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
 from .funnel import reached_at
+from .leakage import leaking_attributes, value_leaks
 from .stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
 
 __all__ = [
@@ -473,6 +474,8 @@ def _sizing(fun: _Funnel, *, benchmarks, targets, period: str, horizon: str, dra
     goal = _conversion_targets(fun, targets)
     bench = _benchmark_rates(fun, benchmarks)
     names = [a for a in _scan_attributes(fun, attributes) if a != "value_band"]
+    if attributes is None:  # a leaking attribute is no reference for a best segment either
+        names = [a for a in names if a not in leaking_attributes(fun.records, names)]
 
     rng = np.random.default_rng(seed)
     rate_draws = (rng.beta(1 + x, 1 + n - x, size=(draws, len(pairs))) if draws
@@ -899,8 +902,18 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
     alpha = _check_fraction("alpha", alpha)
     _check_choice("adjust", adjust, ADJUST_METHODS)
     names = _scan_attributes(fun, attributes)
-    if attributes is None and "value_band" not in names:
-        names.append("value_band")
+    refused: dict[str, str] = {}
+    if attributes is None:
+        # Leakage guards (toolkit.leakage): never scan what the outcome itself fills in; bands
+        # of the deal value only when the engagement declares them and the value is not a
+        # close value.
+        refused = leaking_attributes(fun.records, names)
+        names = [n for n in names if n not in refused]
+        why = value_leaks(fun.records)
+        if why and fun.engagement.config.value_bands:
+            refused["value_band"] = why
+        elif fun.engagement.config.value_bands and "value_band" not in names:
+            names.append("value_band")
     pairs = _transition_list(fun, transitions)
     rows = []
     for name in names:
@@ -940,7 +953,9 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
         methods.append(result.method)
     out["p_value"] = p_values
     out["test_method"] = methods
-    eligible = (out["n"] >= min_n) & (out["rest_n"] >= min_n) & out["p_value"].notna()
+    # "(missing)" is a data-quality finding, never a fruit: it is not a segment anyone can act on.
+    eligible = ((out["n"] >= min_n) & (out["rest_n"] >= min_n) & out["p_value"].notna()
+                & (out["segment"] != _MISSING))
     adjusted = np.full(len(out), np.nan)
     if eligible.any():
         adjusted[eligible.to_numpy()] = adjust_p(out.loc[eligible, "p_value"].to_numpy(),
@@ -952,7 +967,9 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
     out["adjust"] = adjust
     out = out.sort_values(["flagged", "p_adjusted", "p_value"], ascending=[False, True, True],
                           kind="stable", na_position="last")
-    return out[_SCAN_COLUMNS].reset_index(drop=True)
+    out = out[_SCAN_COLUMNS].reset_index(drop=True)
+    out.attrs["refused"] = refused
+    return out
 
 
 _SCAN_COLUMNS = [

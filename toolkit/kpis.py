@@ -264,7 +264,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
             # row, with n = 0 and no value, so a reader sees "no data" instead of a missing line.
             frame = _no_data_row(kpi, seg, period, context)
         frame["kpi"], frame["label"], frame["kind"], frame["unit"] = (
-            kpi.name, kpi.label or kpi.name, kpi.kind, kpi.unit)
+            kpi.name, kpi.label or kpi.name, kpi.kind, _unit(kpi, engagement))
         frame["target"] = np.nan if kpi.target is None else kpi.target
         frame["higher_is_better"] = kpi.higher_is_better
         if "owner" in seg:  # the deal owner segment; `owner` of a KPI is its responsible function
@@ -292,6 +292,14 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
 
 
 _COUNTS = ("n", "successes", "immature_n", "open_n")
+
+
+def _unit(kpi: KPI, engagement) -> str:
+    """The KPI's unit, a money unit in the engagement's `currency` (the defaults say EUR)."""
+    currency = getattr(engagement.config, "currency", None) or "EUR"
+    if kpi.unit == _UNITS[kpi.kind] and "EUR" in kpi.unit:
+        return kpi.unit.replace("EUR", currency)
+    return kpi.unit
 
 
 def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) -> pd.DataFrame:
@@ -372,8 +380,14 @@ def _volume(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.D
         frame[c] = segments[c].to_numpy()[has]
     counts = frame.groupby(seg + ["period"], dropna=False).size().rename("count").reset_index()
     if period is None:
-        # one figure per month on average, over the whole months observed
-        months = max(1, len(pd.period_range(stamps.min(), ctx.as_of, freq="M")) - 1) if len(
+        # one figure per month on average, over the whole months observed. Without a declared
+        # `as_of` the measurement date is the latest date of any file (a closed-deals file may
+        # run months past the lead file): the months counted then end at the phase's own last
+        # entry, so the volume is not diluted by months the export does not cover.
+        end = ctx.as_of
+        if getattr(ctx.engagement.config, "as_of", None) is None and len(stamps):
+            end = min(end, stamps.max())
+        months = max(1, len(pd.period_range(stamps.min(), end, freq="M")) - 1) if len(
             stamps) else 1
         exposure = float(months)
         counts["period"] = "all (per month)"

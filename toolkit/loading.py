@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .categories import fold_spellings, read_blank_markers
 from .config import RecordsConfig, SourceConfig
 from .exceptions import DataError, UnknownStageError
 from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
@@ -297,8 +298,12 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
     if len(set(names)) != len(names):
         return None  # pandas renames a repeated header ('Datum.1')
     columns = table.slice(1).columns
+    del table
     if kind != "utf-8":
         columns = [_decode_column(column, kind) for column in columns]
+    # One chunk per column, as pandas builds it: Arrow concatenates the reader's hundreds of
+    # chunks on every later take (each filter of the rows), which costs more than this one copy.
+    columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
     return pa.table(columns, names=names).to_pandas()  # text columns as pandas' `str` dtype
 
 
@@ -571,11 +576,32 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
 
 
 def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
-                personal: list[str], pseudonym_key: PseudonymKey | None) -> pd.DataFrame:
+                personal: list[str], pseudonym_key: PseudonymKey | None,
+                settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+    """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
+    missing and spellings differing only in case, spaces or hyphens folded (`fold_categories`),
+    both reported in the notes, before any personal column is pseudonymised."""
+    settings = settings or {}
+    markers = settings.get("_missing_values") or []
+    fold = settings.get("_fold_categories", True)
     out = pd.DataFrame(index=frame.index)
     for name, header in attributes.items():
         col = _find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
         values = _text(frame[col])
+        values, blanked = read_blank_markers(values, markers)
+        folds: list[dict] = []
+        if fold:
+            values, folds = fold_spellings(values)
+        if notes is not None and blanked:
+            notes.append(f"{Path(file).name}: {blanked} value(s) of `{name}` are a blank marker "
+                         f"({', '.join(map(repr, markers))}) and read as missing")
+        if notes is not None and folds:
+            rows = sum(f["rows"] for f in folds)
+            shown = "" if name in personal else ": " + "; ".join(
+                f"{', '.join(map(repr, f['variants']))} -> {f['kept']!r}" for f in folds[:5])
+            notes.append(f"{Path(file).name}: `{name}` has {len(folds)} categor(ies) spelled "
+                         f"more than one way (case, spaces or hyphens); {rows} value(s) folded"
+                         f"{shown}. Set `fold_categories: false` to keep them apart")
         out[name] = pseudonymise(values, pseudonym_key) if name in personal else values
     return out
 
@@ -679,7 +705,8 @@ def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | Non
 def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                 pseudonym_key: PseudonymKey | None, engagement_file: str = "",
                 timezone: str = "Europe/Amsterdam", privacy: PrivacyConfig | None = None,
-                as_of: object = None) -> LoadedSource:
+                as_of: object = None, missing_values: list[str] | None = None,
+                fold_categories: bool = True) -> LoadedSource:
     """Load one source of the engagement into tidy tables (see module docstring).
 
     `as_of` (the engagement's measurement date; None: today) bounds the dates: a stage or creation
@@ -688,6 +715,8 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     settings = resolve_source(source)
     settings["_engagement_tz"] = timezone
     settings["_as_of"] = as_of
+    settings["_missing_values"] = list(missing_values or [])
+    settings["_fold_categories"] = fold_categories
     loader = {"history": _load_history, "wide": _load_wide, "snapshot": _load_snapshot}
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
@@ -728,6 +757,13 @@ def _blank_rows(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(blank, index=cells.index)
 
 
+def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Series:
+    """For each of `rows` (repeats), the `source_row` of the first row with the same values of
+    `same`; grouped among the repeated rows only, not the whole file."""
+    repeated = frame[frame.duplicated(same, keep=False)]
+    return repeated.groupby(same)["source_row"].transform("first")[rows]
+
+
 def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, personal: list[str]
                     ) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
@@ -739,12 +775,13 @@ def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, persona
     reason names the column only: a reason is never personal data.
     """
     shown = _quotable_headers(settings, personal)
-    first = frame.groupby("_record_id")["source_row"].transform("first")
     dup = frame.duplicated("_record_id", keep="first")
-    reason = "duplicate record id (first at row " + first[dup].astype(str) + ")"
+    first = _first_row_of(frame, ["_record_id"], frame.index[dup])
+    reason = "duplicate record id (first at row " + first.astype(str) + ")"
     if dup.any():
         cells = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
-        by_row = frame.set_index("source_row")[cells].astype("string")
+        repeated = frame[frame.duplicated("_record_id", keep=False)]  # the rows compared
+        by_row = repeated.set_index("source_row")[cells].astype("string")
         for idx in frame.index[dup]:
             mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
             differ = [(f"{c} {theirs[c]!r} vs {mine[c]!r}" if c.casefold() in shown
@@ -834,16 +871,31 @@ def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.Data
         "source": name}).reset_index(drop=True)
 
 
+_CONSTANT_STAGE = "(stage: of the source)"
+
+
 def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                   pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                   personal: list[str]) -> LoadedSource:
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     cols = settings["columns"]
+    if settings.get("stage"):
+        # A file that holds one stage only (a closed-deals file): every row is that stage.
+        if "stage" in cols:
+            raise DataError("this source sets both `stage:` (one stage for every row) and a "
+                            "`stage` column", file=file,
+                            fix=f"keep one: remove `stage:` or `{key}.stage`")
     for role in ("stage", "changed_at"):
-        if role not in cols:
+        if role not in cols and not (role == "stage" and settings.get("stage")):
             raise DataError(f"a history source needs a `{role}` column", file=file,
-                            fix=f"set `{key}.{role}`, or use a preset")
+                            fix=f"set `{key}.{role}` (or `stage:` when every row is one stage), "
+                                f"or use a preset")
     frame = _common_rows(raw, settings, q, file=file, key=key)
+    rows_in = len(raw)
+    del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
+    if settings.get("stage"):
+        frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
+        cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
     stage_col = _find_column(frame, cols["stage"], role="stage", file=file, key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
@@ -852,9 +904,10 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     # The same stage change exported twice carries no information: keep the first.
     frame = frame.assign(_stage_norm=_per_distinct(frame["_stage"],
                                                    lambda s: s.map(normalise_stage)))
-    dup = frame.duplicated(["_record_id", "_stage_norm", "_at"], keep="first")
-    first_row = frame.groupby(["_record_id", "_stage_norm", "_at"])["source_row"].transform("first")
-    frame = q.add(frame, dup, lambda hit: "duplicate of row " + first_row[hit.index].astype(str))
+    same = ["_record_id", "_stage_norm", "_at"]
+    dup = frame.duplicated(same, keep="first")
+    frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
+        frame, same, hit.index).astype(str))
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
     frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
@@ -876,7 +929,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         frame = frame.assign(_value=_amounts(frame, col, settings, file=file, notes=notes))
         value = "_value"
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
-                        personal=personal, pseudonym_key=pseudonym_key)
+                        personal=personal, pseudonym_key=pseudonym_key, settings=settings,
+                        notes=notes)
     frame = pd.concat([frame, attrs], axis=1)
     _note_conflicts(frame, list(attrs.columns), file=file, notes=notes)
     carry = ([value] if value else []) + list(attrs.columns)
@@ -894,7 +948,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     mismatches = None
     quarantines = [q.frame()]
-    recon = [_reconcile(name, file, raw, q)]
+    recon = [_reconcile(name, file, rows_in, q)]
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
@@ -903,7 +957,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         records, mismatches, rq, rows = _attach_records_file(
             records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
-            notes=notes, as_of=settings["_as_of"])
+            notes=notes, as_of=settings["_as_of"],
+            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories")
+                       if k in settings})
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
@@ -914,8 +970,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         outcome_mismatches=mismatches)
 
 
-def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[str, Any]:
-    rows_in = len(raw)
+def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) -> dict[str, Any]:
+    """One file's reconciliation; `raw` is the rows read, or how many (once they are freed)."""
+    rows_in = raw if isinstance(raw, int) else len(raw)
     rows_q = len(q.rows)
     return {"source": name, "file": file, "rows_in": rows_in, "rows_used": rows_in - rows_q,
             "rows_quarantined": rows_q}
@@ -924,7 +981,7 @@ def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[
 def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                          base_dir: Path, pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
                          engagement_tz: str, ignored_ids: set, notes: list[str],
-                         as_of: object = None):
+                         as_of: object = None, inherited: dict | None = None):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
     The history decides the outcome (it is what happened, in order); the file supplies the creation
@@ -934,7 +991,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     file = str(path)
     reading = {**RecordsConfig(**{k: v for k, v in reading.items()
                                   if k in RecordsConfig.model_fields}).model_dump(),
-               "_engagement_tz": engagement_tz, "_as_of": as_of}
+               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {})}
     raw = read_table(path, reading, notes=notes)
     q = _Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
@@ -1222,7 +1279,8 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
         target["value"] = _amounts(frame, col, settings, file=file,
                                    notes=[] if notes is None else notes).to_numpy()
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
-                        personal=personal, pseudonym_key=pseudonym_key)
+                        personal=personal, pseudonym_key=pseudonym_key, settings=settings,
+                        notes=notes)
     for col in attrs.columns:
         target[col] = attrs[col].to_numpy()
 
@@ -1399,7 +1457,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
+                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]),
+                        notes=notes)
 
 
 def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,

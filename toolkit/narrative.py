@@ -201,7 +201,29 @@ def diagnosis(fruit) -> str:
 
 
 def _scan_lines(scan: pd.DataFrame) -> list[str]:
-    """What the segment scan could and could not compare."""
+    """What the segment scan could and could not compare, what it refused and why."""
+    refused = [] if scan is None else [
+        f"Segment scan: `{attr}` is not scanned: {why}." for attr, why in
+        scan.attrs.get("refused", {}).items()]
+    missing = [] if scan is None or len(scan) == 0 else _missing_lines(scan)
+    return refused + missing + _compared_lines(scan)
+
+
+def _missing_lines(scan: pd.DataFrame) -> list[str]:
+    """'(missing)' is a data-quality finding: how many records lack the attribute."""
+    lines = []
+    rows = scan[scan["segment"] == "(missing)"]
+    for attr, part in rows.groupby("attribute", sort=True):
+        first = part.iloc[0]
+        total = first["n"] + first["rest_n"]
+        if total and first["n"]:
+            lines.append(f"Data quality: {attr} is blank for {first['n']:,} of {total:,} mature "
+                         f"records at {first['from_phase']} -> {first['to_phase']} "
+                         f"({first['n'] / total:.0%}); a blank is not a segment to act on.")
+    return lines
+
+
+def _compared_lines(scan: pd.DataFrame) -> list[str]:
     if scan is None or len(scan) == 0:
         return ["Segment scan: no segment could be compared (no records, or no segment "
                 "attributes declared)."]

@@ -241,7 +241,11 @@ def execute_notebooks(
                 pm.execute_notebook(
                     str(source), str(output), parameters={"engagement": str(engagement)},
                     kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
-                    log_output=False, start_timeout=120)
+                    log_output=False, start_timeout=120,
+                    # The kernel's own log (e.g. "running over TCP without encryption" on a
+                    # local kernel) is not for a CLI user: `funnel run` prints progress and
+                    # results only; a failed cell still raises with its cell and error.
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
             except PapermillExecutionError as exc:
                 first_line = next((line for line in (exc.source or "").splitlines() if line.strip()),
                                   "")
