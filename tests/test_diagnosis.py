@@ -343,7 +343,8 @@ def test_segment_scan_flags_the_planted_segment_and_never_a_tiny_one(regions):
                             "needed).")
     tested = scan[scan["p_adjusted"].notna()]
     assert (tested["p_adjusted"] >= tested["p_value"] - 1e-12).all()
-    assert "value_band" in set(scan["attribute"])
+    # no automatic band from a close value: bands only when `value_bands` are declared
+    assert "value_band" not in set(scan["attribute"])
     assert scan["flagged"].iloc[0]   # flagged rows first
 
 

@@ -3,6 +3,8 @@ demo, and says "too few records" instead of claiming anything on a tiny export."
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import DEMO, write_salesforce_engagement
 
@@ -42,3 +44,16 @@ def test_tiny_export_says_too_few_instead_of_claiming(tmp_path):
     assert "Too few mature records to conclude" in text
     assert "Too few mature records to fill the tree" in narrative.kpi_tree(kpi_tree(e, kpis))
     assert "significant" not in text
+
+
+def test_scan_with_no_mature_records_does_not_claim_one_value():
+    # Ten LeadSource values, none with a mature record yet: every rest_n is 0, but the attribute
+    # has ten values, so "every record has lead_source = Employee Referral" would be false.
+    from toolkit.narrative import _scan_lines
+    scan = pd.DataFrame({"attribute": "lead_source",
+                         "segment": ["Employee Referral", "Partner", "Web"], "n": 0,
+                         "rest_n": 0, "p_adjusted": np.nan, "flagged": False})
+    assert not any("every record has" in line for line in _scan_lines(scan))
+    one = scan.head(1).assign(n=12)
+    assert any("every record has lead_source = Employee Referral" in line
+               for line in _scan_lines(one))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ CHECKS: dict[str, str] = {
                       "durations from them are not real",
     "events_after_close": "a phase entered after the record's close date",
     "events_before_created": "a phase entered before the record's creation date",
+    "won_before_first_date": "won (or closed) before the record's first date (creation or first "
+                             "phase); counted as the file says, its dates need checking",
     "missing_dates": "stage rows without a usable date (quarantined)",
     "outcome_mismatch": "the history's final state differs from the per-record file's flags",
 }
@@ -52,7 +55,7 @@ class AuditResult:
         return f"Audit of {self.n_records} records: " + "; ".join(parts) + "." + caveat
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.summary}</p>" + self.findings.to_html(index=False)
+        return f"<p>{html.escape(self.summary)}</p>" + self.findings.to_html(index=False)
 
 
 def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
@@ -130,6 +133,16 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     # CRMs often export the creation date without a time: compare calendar days only
     flags["events_before_created"] = (ev["entered_at"].dt.normalize() < created.dt.normalize()
                                       ).groupby(ev["record_id"]).sum().reindex(ids).fillna(0)
+    # Won or closed before the record's first date: a typo in a year or a back-dated close. The
+    # record keeps the outcome the file gives it; the durations it feeds are suspect.
+    last_code = len(model.keys) - 1
+    first_phase_at = ev[ev["code"] < last_code].groupby("record_id")["entered_at"].min()
+    created_at = rec["created_at"].reindex(ids)
+    won_at = ev[ev["code"] == last_code].groupby("record_id")["entered_at"].min()
+    end = rec["closed_at"].reindex(ids).where(lambda c: c.notna(), won_at.reindex(ids)).dt.normalize()
+    flags["won_before_first_date"] = ((end < created_at.dt.normalize())
+                                      | (end < first_phase_at.reindex(ids).dt.normalize())
+                                      ).to_numpy()
     missing = q["reason"].astype(str).str.contains("missing date|unparseable date", regex=True)
     flags["missing_dates"] = q[missing].groupby("record_id").size().reindex(ids).fillna(0)
     mism = engagement.outcome_mismatches

@@ -112,6 +112,12 @@ def _stages_in(path: Path, column: str) -> list[str]:
     return sorted({" ".join(s.split()) for s in frame[column].dropna()})
 
 
+def _relative(path: str, folder: Path) -> str:
+    """`path` relative to `folder` (POSIX separators), quoted for YAML when it needs it."""
+    rel = Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
+    return json.dumps(rel) if any(ch in rel for ch in ":#{}[],&*!|>'\"%@`") else rel
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     folder = Path(args.folder) / args.name if args.folder else CLIENTS_DIR / args.name
     target = folder / "engagement.yaml"
@@ -128,10 +134,12 @@ def cmd_new(args: argparse.Namespace) -> int:
         found = _stages_in(Path(args.history), "StageName")
         stages = {s: p for s, p in _SALESFORCE_STAGES.items() if not found or s in found}
         unmapped = [s for s in found if s not in _SALESFORCE_STAGES]
+        # Paths relative to the engagement file (as the loader reads them): the folder can move
+        # or be shared without pointing at one machine's disk.
         source = (f"  - name: opportunities\n    shape: history\n    preset: salesforce\n"
-                  f"    path: {Path(args.history).resolve()}\n")
+                  f"    path: {_relative(args.history, folder)}\n")
         if args.records:
-            source += f"    records:\n      path: {Path(args.records).resolve()}\n"
+            source += f"    records:\n      path: {_relative(args.records, folder)}\n"
     else:
         source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
                   "    shape: history             # history | wide | snapshot\n"
@@ -257,7 +265,10 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
         if col not in out:
             out[col] = pd.NA
     out["value (95% CI)"] = out.apply(fmt, axis=1) if len(out) else pd.Series(dtype=object)
-    segments = [c for c in out.columns if c not in KPI_COLUMNS and c != "value (95% CI)"]
+    segments = [c for c in out.columns if c not in KPI_COLUMNS and c not in (
+        "value (95% CI)", "kpi_owner")]
+    if "kpi_owner" in out:  # split by the deal owner (see compute_kpis)
+        segments.insert(0, "owner")
     if out["segment"].notna().any():
         segments.insert(0, "segment")
     for col in ("n", "immature_n", "open_n"):
@@ -272,13 +283,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() == ".xlsx":
-            frame.to_excel(out, index=False)
-        elif out.suffix.lower() == ".csv":
-            frame.to_csv(out, index=False)
-        else:
-            raise ToolkitError(f"--out must end in .csv or .xlsx, but {out.name!r} was passed.")
+        from .report import write_table
+        out = write_table(frame, args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
@@ -322,7 +328,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import report
     engagement = _load(args.engagement)
     path = Path(args.engagement).resolve()
-    out = Path(args.out) if args.out else REPORTS_DIR / engagement.name / date.today().isoformat()
+    out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
+                                           / date.today().isoformat())
     started = time.perf_counter()
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet)
@@ -392,11 +399,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_with_notes(args: argparse.Namespace) -> int:
+    """Run a command; Python warnings become one `Note:` line each (the message, not a source
+    line or stack level a CLI user cannot act on), printed once after the command's output."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = args.func(args)
+    seen: set[str] = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"Note: {text}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return _run_with_notes(args)
+    except BrokenPipeError:
+        # `funnel kpis ... | head` closed the pipe: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

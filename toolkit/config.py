@@ -22,7 +22,7 @@ from .exceptions import ConfigError
 from .phases import Phase, PhaseModel
 from .privacy import PrivacyConfig
 
-__all__ = ["SourceConfig", "RecordsConfig", "EngagementConfig", "ChangeConfig", "change_step",
+__all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig", "change_step",
            "load_config", "SHAPES", "PRESETS"]
 
 SHAPES = ("history", "wide", "snapshot")
@@ -33,6 +33,17 @@ COLUMN_ROLES = (
     "record_id", "stage", "changed_at", "created_at", "closed_at", "value", "lost_at_stage",
     "is_closed", "is_won", "is_deleted", "current_stage", "status",
 )
+
+
+_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
+# Columns of the records table and of result tables (DESIGN.md vocabulary, the KPI table): an
+# attribute may not take one of these names. `owner` is allowed (the presets' deal owner); the
+# KPI table then names its own responsible-function column `kpi_owner`.
+RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
+    "phase", "from_phase", "to_phase", "segment", "period", "n", "successes", "rate", "ci_low",
+    "ci_high", "p_value", "p_adjusted", "kpi", "label", "kind", "unit", "target",
+    "higher_is_better", "status_vs_target", "immature_n", "open_n", "source", "source_row",
+    "entered_at", "source_stage", "attribute", "window_days", "method"))
 
 
 def _check_zone(value: str | None) -> str | None:
@@ -68,7 +79,7 @@ class _Reading(BaseModel):
         default=None, ge=1,
         description="the spreadsheet row (1-based) holding the headers, when title rows sit above it")
     timezone: str | None = None
-    true_values: list[str] = Field(default_factory=lambda: ["true", "1", "yes", "ja", "waar"])
+    true_values: list[str] = Field(default_factory=lambda: ["true", "1", "1.0", "yes", "ja", "waar"])
 
     @field_validator("timezone")
     @classmethod
@@ -92,6 +103,20 @@ class _Reading(BaseModel):
                              f"a format such as '%d-%m-%Y %H:%M'") from None
         return value
 
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names_free(cls, value: dict[str, str]) -> dict[str, str]:
+        # An attribute named like a column the toolkit itself writes (the record's `value`, a
+        # result's `label` or `n`) would overwrite it or be overwritten: two columns, one name.
+        for name in value:
+            if name in RESERVED_ATTRIBUTE_NAMES:
+                raise ValueError(
+                    f"attribute name {name!r} is also a column the toolkit writes (records: "
+                    f"{list(_RECORD_COLUMNS)}; results: phase, period, n, label, ...) || rename "
+                    f"the attribute, e.g. `{name}_attr: <header>` or a name that says what it "
+                    f"holds (`deal_{name}`)")
+        return value
+
     @model_validator(mode="after")
     def _roles(self) -> _Reading:
         for role in self.columns:
@@ -109,6 +134,16 @@ class RecordsConfig(_Reading):
     """A per-record file beside a stage history (e.g. Salesforce Opportunity.csv)."""
 
 
+class LookupConfig(_Reading):
+    """An attribute lookup table (agent -> team, office, manager; account -> sector), joined onto
+    the records by key. Records whose key has no row keep blank attributes and are reported."""
+
+    key: str = Field(description="the lookup file's key column, e.g. 'Agent'")
+    on: str = Field(description="the record attribute it matches, e.g. 'agent'")
+    personal: list[str] = Field(default_factory=list,
+                                description="lookup attributes holding personal data")
+
+
 class SourceConfig(_Reading):
     """One CRM export of the engagement."""
 
@@ -121,6 +156,15 @@ class SourceConfig(_Reading):
     stage_column_pattern: str | None = Field(
         default=None, description="wide shape: regex with a group `stage`, e.g. 'Date entered (?P<stage>.+)'")
     records: RecordsConfig | None = None
+    stage: str | None = Field(
+        default=None, description="history shape: the CRM stage of every row, for a file that "
+                                  "holds one stage only (a closed-deals file: `stage: Won`)")
+    adds_to: str | None = Field(
+        default=None, description="the name of the source whose records this file dates later "
+                                  "phases of (joined on the record id)")
+    created_phase: str | None = Field(
+        default=None, description="snapshot/wide: the phase the creation date dates (default: the "
+                                  "first phase; e.g. the engaged phase for an engage date)")
     personal: list[str] = Field(default_factory=list,
                                 description="attributes holding personal data, pseudonymised on load")
 
@@ -152,6 +196,13 @@ class EngagementConfig(BaseModel):
     unknown_stages: Literal["error", "quarantine"] = "error"
     sources: list[SourceConfig]
     segments: list[str] | None = None
+    lookups: list[LookupConfig] = Field(default_factory=list)
+    missing_values: list[str] = Field(
+        default_factory=list, description="values read as missing in every attribute column, "
+                                          "e.g. a form's placeholder: ['Select', '-', 'n/a']")
+    fold_categories: bool = Field(
+        default=True, description="fold attribute spellings that differ only in case, spaces or "
+                                  "hyphens (reported in the notes)")
     value_bands: list[float] | None = None
     cohort_window_days: int = Field(default=90, gt=0)
     kpis: list[dict[str, Any]] | None = None
@@ -188,6 +239,25 @@ class EngagementConfig(BaseModel):
         doubles = sorted({n for n in names if names.count(n) > 1})
         if doubles:
             raise ValueError(f"source names must be unique; give each a `name:` ({doubles} repeat)")
+        return self
+
+    @model_validator(mode="after")
+    def _adds_to_names_a_source(self) -> EngagementConfig:
+        names = [s.name for s in self.sources]
+        for i, s in enumerate(self.sources):
+            if s.adds_to is None:
+                continue
+            target = next((t for t in self.sources if t.name == s.adds_to), None)
+            if target is None or target is s or target.adds_to is not None:
+                raise ValueError(
+                    f"[sources[{i}].adds_to] {s.adds_to!r} is not another source that holds its "
+                    f"own records; the sources are {names} || name the source whose records this "
+                    f"file adds phases to (one that has no `adds_to` itself)")
+            if s.shape != "history":
+                raise ValueError(f"[sources[{i}].adds_to] only a history source can add phases "
+                                 f"to another source's records (this one is {s.shape!r}) || "
+                                 f"use `shape: history` with `columns: {{record_id, changed_at}}` "
+                                 f"and `stage:`")
         return self
 
     @model_validator(mode="after")
@@ -278,6 +348,7 @@ def _fix_for(err: dict, model_keys: list[str]) -> str:
 def _all_keys() -> list[str]:
     keys = set(EngagementConfig.model_fields) | set(SourceConfig.model_fields)
     keys |= set(Phase.model_fields) | set(RecordsConfig.model_fields) | set(PrivacyConfig.model_fields)
+    keys |= set(LookupConfig.model_fields)
     return sorted(keys)
 
 

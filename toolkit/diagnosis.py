@@ -61,6 +61,7 @@ from scipy import stats
 
 from .exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
 from .funnel import reached_at
+from .leakage import leaking_attributes, value_leaks
 from .stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
 
 __all__ = [
@@ -472,6 +473,8 @@ def _sizing(fun: _Funnel, *, benchmarks, targets, period: str, horizon: str, dra
     goal = _conversion_targets(fun, targets)
     bench = _benchmark_rates(fun, benchmarks)
     names = [a for a in _scan_attributes(fun, attributes) if a != "value_band"]
+    if attributes is None:  # a leaking attribute is no reference for a best segment either
+        names = [a for a in names if a not in leaking_attributes(fun.records, names)]
 
     rng = np.random.default_rng(seed)
     rate_draws = (rng.beta(1 + x, 1 + n - x, size=(draws, len(pairs))) if draws
@@ -1102,8 +1105,18 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
     alpha = _check_fraction("alpha", alpha)
     _check_choice("adjust", adjust, ADJUST_METHODS)
     names = _scan_attributes(fun, attributes)
-    if attributes is None and "value_band" not in names:
-        names.append("value_band")
+    refused: dict[str, str] = {}
+    if attributes is None:
+        # Leakage guards (toolkit.leakage): never scan what the outcome itself fills in; bands
+        # of the deal value only when the engagement declares them and the value is not a
+        # close value.
+        refused = leaking_attributes(fun.records, names)
+        names = [n for n in names if n not in refused]
+        why = value_leaks(fun.records)
+        if why and fun.engagement.config.value_bands:
+            refused["value_band"] = why
+        elif fun.engagement.config.value_bands and "value_band" not in names:
+            names.append("value_band")
     pairs = _transition_list(fun, transitions)
     rows = []
     for i, j in pairs:
@@ -1177,7 +1190,9 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
     out["adjust"] = adjust
     out = out.sort_values(["flagged", "p_adjusted", "p_value"], ascending=[False, True, True],
                           kind="stable", na_position="last")
-    return out[_SCAN_COLUMNS].reset_index(drop=True)
+    out = out[_SCAN_COLUMNS].reset_index(drop=True)
+    out.attrs["refused"] = refused
+    return out
 
 
 _SCAN_COLUMNS = [
@@ -1222,7 +1237,8 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
                  transitions: Sequence[tuple[str, str]] | None = None,
                  window_days: int | None = None, min_n: int = 30, alpha: float = 0.05,
                  adjust: str = "fdr_bh") -> pd.DataFrame:
-    """Every segment of every attribute against the rest of the records, per transition.
+    """Every segment of every attribute against the typical segment of that attribute, per
+    transition, jointly with the other attributes and the cohort year.
 
     Parameters
     ----------
@@ -1230,36 +1246,44 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
         See the module docstring.
     attributes
         Record attributes to scan. Default: the engagement's declared segments (attributes with
-        more than 50 values are skipped with a warning) plus ``value_band``: deal-value bands cut
-        at ``config.value_bands`` (the inner edges, in currency) or else at the quartiles of
-        ``records.value``. Name ``'value_band'`` in a list to include it explicitly.
+        more than 50 values are skipped with a warning; attributes that leak the outcome are
+        refused, see ``toolkit.leakage`` and ``scan.attrs['refused']``) plus ``value_band`` when
+        ``config.value_bands`` declares its edges. Name ``'value_band'`` in a list to include it.
     transitions
         (from_phase, to_phase) pairs; default every consecutive transition.
     min_n
-        Fewest mature records in the segment *and* in the rest for a comparison to count.
+        Fewest mature records in a segment for it to be tested or to serve as the typical one.
     alpha
         Level for ``flagged``, applied to the adjusted p-value.
     adjust
-        Multiple-testing method of :func:`toolkit.stats.adjust_p` (default Benjamini-Hochberg).
+        Multiple-testing method of :func:`toolkit.stats.adjust_p` across the scan (default
+        Benjamini-Hochberg).
 
     Returns
     -------
     DataFrame, one row per attribute, segment and transition: ``attribute, segment, from_phase,
-    to_phase, n, successes, rate, ci_low, ci_high, rest_n, rest_successes, rest_rate, diff,
-    diff_ci_low, diff_ci_high, p_value, test_method, p_adjusted, adjust, flagged, direction,
-    finding``; flagged rows first, then by adjusted p-value.
+    to_phase, n, successes, rate, ci_low, ci_high, typical_rate, rest_n, rest_successes,
+    rest_rate, diff, diff_ci_low, diff_ci_high, odds_ratio, or_ci_low, or_ci_high,
+    attribute_p_value, p_value, test_method, p_adjusted, adjust, flagged, direction, finding``;
+    flagged rows first, then by adjusted p-value.
 
     Notes
     -----
-    rate = cohort conversion of the segment (pooled mature cohorts), rest = all other records of
-    the same attribute (missing values form their own segment '(missing)'). ``diff`` = rate -
-    rest_rate with the Newcombe hybrid-score 95% interval; ``p_value`` from the pooled z
-    (score) test, which switches to Fisher's exact test when an expected count is below 5
-    (``test_method`` says which; the warnings are collected, not repeated). The adjustment runs
-    over every comparison with at least ``min_n`` records on both sides (the family that could be
-    flagged); smaller ones keep their raw p-value, get no adjusted one and are never flagged.
-    ``flagged`` = p_adjusted < alpha. A flag says "look here", not "this causes that": segments
-    differ in more than one way (channel and region go together).
+    Per transition one binomial GLM (statsmodels, on the counts of every combination of the
+    scanned attributes and the calendar year of reaching the phase) with every attribute
+    treatment-coded: each segment's effect is its log odds holding the other attributes and the
+    cohort year fixed. The *typical* segment of an attribute is the one with the median effect
+    among its segments with at least ``min_n`` records (the middle two, averaged, for an even
+    count; '(missing)' never); ``odds_ratio`` is a segment's effect against it (Wald interval),
+    ``typical_rate`` and ``diff`` (Newcombe interval) the raw rates behind it. Two stages, both
+    adjusted: ``attribute_p_value`` is the joint Wald test of the attribute at that step,
+    adjusted across every attribute and step of the scan with ``adjust``; ``p_value`` the
+    segment against the typical one, Bonferroni-adjusted within the attribute and step;
+    ``p_adjusted`` is the larger of the two adjusted values, and ``flagged`` = p_adjusted <
+    alpha. So a normal segment beside a bad one is not "better" (against "the rest" it would be),
+    and a segment that only looks different because it goes with another attribute's segment is
+    not flagged. '(missing)' is a data-quality line, never flagged. ``rest_*`` are kept as a
+    description. A flag says "look here", not "this causes that".
     """
     fun = _Funnel(engagement, window_days)
     return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,

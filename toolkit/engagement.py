@@ -21,6 +21,7 @@ from .privacy import PrivacyConfig, PseudonymKey, resolve_key
 __all__ = ["Engagement"]
 
 _LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py",
+                 "categories.py", "joins.py",
                  "privacy.py")
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
@@ -77,7 +78,8 @@ class Engagement:
             cohort_window_days=cohort_window_days, segments=segments, targets=targets or {},
             kpis=kpis, timezone="Europe/Amsterdam", currency="EUR", unknown_stages="error",
             client="", description="", value_bands=None, costs=None, duration_factors=None,
-            benchmark_stages=None, benchmarks_file=None,
+            benchmark_stages=None, benchmarks_file=None, missing_values=[], lookups=[],
+            fold_categories=True,
             report={}, privacy=PrivacyConfig())
         engagement = cls(config, path=None, use_cache=False)
         dtype = engagement.phase_model.dtype
@@ -117,6 +119,7 @@ class Engagement:
             files.append((self.base_dir / source.path).resolve())
             if source.records is not None:
                 files.append((self.base_dir / source.records.path).resolve())
+        files += [(self.base_dir / lookup.path).resolve() for lookup in self.config.lookups]
         return files
 
     @cached_property
@@ -168,7 +171,9 @@ class Engagement:
                 unknown_stages=self.config.unknown_stages, pseudonym_key=self.pseudonym_key,
                 privacy=self.config.privacy,
                 engagement_file=str(self.path or ""), timezone=self.config.timezone,
-                as_of=self.config.as_of))
+                as_of=self.config.as_of, missing_values=self.config.missing_values,
+                fold_categories=self.config.fold_categories))
+        parts = self._join_sources(parts)
         records = pd.concat([p.records for p in parts], ignore_index=True)
         doubles = records["record_id"][records["record_id"].duplicated()]
         if len(doubles):
@@ -184,19 +189,47 @@ class Engagement:
                 if row.rows_used == 0:
                     p.notes.append(f"{Path(row.file).name}: none of its {row.rows_in} rows was "
                                    f"used; the quarantine says why")
+        quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True)
+        reconciliation = pd.concat([p.reconciliation for p in parts], ignore_index=True)
+        notes = [n for p in parts for n in p.notes]
+        if self.config.lookups:
+            from .joins import attach_lookups
+            from .privacy import personal_columns
+            lookup_personal = personal_columns(
+                [n for s in self.config.sources for n in s.personal], list(records.columns),
+                self.config.privacy)
+            records, lq, lr = attach_lookups(
+                records, self.config.lookups, base_dir=self.base_dir,
+                pseudonym_key=self.pseudonym_key, personal=lookup_personal,
+                missing_values=self.config.missing_values,
+                fold_categories=self.config.fold_categories, notes=notes)
+            quarantine = pd.concat([quarantine, lq], ignore_index=True)
+            reconciliation = pd.concat([reconciliation, lr], ignore_index=True)
         mism = [p.outcome_mismatches.assign(source=p.name) for p in parts
                 if p.outcome_mismatches is not None]
         return _Loaded(
             events=events,
             records=records,
             stage_log=pd.concat([p.stage_log for p in parts], ignore_index=True),
-            quarantine=pd.concat([p.quarantine for p in parts], ignore_index=True),
-            reconciliation=pd.concat([p.reconciliation for p in parts], ignore_index=True),
+            quarantine=quarantine,
+            reconciliation=reconciliation,
             outcome_mismatches=(pd.concat(mism, ignore_index=True) if mism else pd.DataFrame(
                 columns=["record_id", "history_outcome", "file_outcome", "source"])),
-            notes=[n for p in parts for n in p.notes],
-            shapes=[p.shape for p in parts],
+            notes=notes,
+            shapes=[p.shape for p in parts] + [
+                s.shape for s in self.config.sources if s.adds_to is not None],
         )
+
+    def _join_sources(self, parts: list[LoadedSource]) -> list[LoadedSource]:
+        """Fold each source that `adds_to` another into that source (see `toolkit.joins`)."""
+        adding = {s.name: s.adds_to for s in self.config.sources if s.adds_to is not None}
+        if not adding:
+            return parts
+        from .joins import add_phases
+        by_name = {p.name: p for p in parts}
+        for name, target in adding.items():
+            by_name[target] = add_phases(by_name[target], by_name.pop(name), self.phase_model)
+        return list(by_name.values())
 
     def _write_cache(self, loaded: _Loaded, cache: Path, key: str) -> None:
         cache.mkdir(parents=True, exist_ok=True)

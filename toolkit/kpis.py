@@ -124,7 +124,8 @@ def default_kpis(engagement) -> list[KPI]:
                                    f"days of reaching {model.label(a)} (mature cohorts only)."))
     out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
                    to_phase=keys[-1], window_days=max(365, window),
-                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}",
+                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
+                       f" within {max(365, window)} days" if len(keys) == 2 else ""),
                    description="Share of first-phase records that become an order within a year."))
     for phase in keys[:2]:
         out.append(KPI(name=f"volume_{phase}", kind="volume", phase=phase,
@@ -138,9 +139,12 @@ def default_kpis(engagement) -> list[KPI]:
                        description="Median days among records that convert (cumulative "
                                    "incidence with lost records competing, open records censored "
                                    "at the as-of date)."))
+    # The phase a sales team counts its win rate from: the middle one, and never the last (the
+    # won phase itself) so a two-phase funnel (lead -> order) counts from its first phase.
+    mid = keys[min(len(keys) // 2, len(keys) - 2)]
     out += [
-        KPI(name="win_rate", kind="win_rate", from_phase=keys[len(keys) // 2],
-            label=f"Win rate from {model.label(keys[len(keys) // 2])} (won / closed)",
+        KPI(name="win_rate", kind="win_rate", from_phase=mid,
+            label=f"Win rate from {model.label(mid)} (won / closed)",
             description="won / (won + lost) among records that reached the phase; open deals "
                         "reported beside it, not counted as lost."),
         KPI(name="won_value", kind="value", measure="won_value", label="Won value",
@@ -150,7 +154,6 @@ def default_kpis(engagement) -> list[KPI]:
         KPI(name="pipeline_value", kind="value", measure="pipeline_value",
             label="Open pipeline value", description="Value of records open at the as-of date."),
     ]
-    mid = keys[len(keys) // 2]
     out.append(KPI(name="sales_velocity", kind="sales_velocity", phase=mid,
                    label=f"Sales velocity from {model.label(mid)}",
                    description="open records at the phase x win rate from it x average deal "
@@ -261,9 +264,11 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
             # row, with n = 0 and no value, so a reader sees "no data" instead of a missing line.
             frame = _no_data_row(kpi, seg, period, context)
         frame["kpi"], frame["label"], frame["kind"], frame["unit"] = (
-            kpi.name, kpi.label or kpi.name, kpi.kind, kpi.unit)
+            kpi.name, kpi.label or kpi.name, kpi.kind, _unit(kpi, engagement))
         frame["target"] = np.nan if kpi.target is None else kpi.target
         frame["higher_is_better"] = kpi.higher_is_better
+        if "owner" in seg:  # the deal owner segment; `owner` of a KPI is its responsible function
+            frame = frame.rename(columns={"owner": "_segment_owner"})
         frame["owner"] = kpi.owner
         frame["from_phase"] = kpi.from_phase or kpi.phase
         frame["to_phase"] = kpi.to_phase
@@ -279,10 +284,22 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     out["status_vs_target"] = status_vs_target(out["value"], out["ci_low"], out["ci_high"],
                                                out["target"], out["higher_is_better"])
     columns = KPI_COLUMNS[:4] + seg + [c for c in KPI_COLUMNS[4:] if c not in seg]
+    if "owner" in seg:
+        # `--by owner` splits by the deal owner: the KPI's responsible function is `kpi_owner`.
+        out = out.rename(columns={"owner": "kpi_owner", "_segment_owner": "owner"})
+        columns.insert(columns.index("from_phase"), "kpi_owner")
     return out[columns]
 
 
 _COUNTS = ("n", "successes", "immature_n", "open_n")
+
+
+def _unit(kpi: KPI, engagement) -> str:
+    """The KPI's unit, a money unit in the engagement's `currency` (the defaults say EUR)."""
+    currency = getattr(engagement.config, "currency", None) or "EUR"
+    if kpi.unit == _UNITS[kpi.kind] and "EUR" in kpi.unit:
+        return kpi.unit.replace("EUR", currency)
+    return kpi.unit
 
 
 def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) -> pd.DataFrame:
@@ -363,8 +380,14 @@ def _volume(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.D
         frame[c] = segments[c].to_numpy()[has]
     counts = frame.groupby(seg + ["period"], dropna=False).size().rename("count").reset_index()
     if period is None:
-        # one figure per month on average, over the whole months observed
-        months = max(1, len(pd.period_range(stamps.min(), ctx.as_of, freq="M")) - 1) if len(
+        # one figure per month on average, over the whole months observed. Without a declared
+        # `as_of` the measurement date is the latest date of any file (a closed-deals file may
+        # run months past the lead file): the months counted then end at the phase's own last
+        # entry, so the volume is not diluted by months the export does not cover.
+        end = ctx.as_of
+        if getattr(ctx.engagement.config, "as_of", None) is None and len(stamps):
+            end = min(end, stamps.max())
+        months = max(1, len(pd.period_range(stamps.min(), end, freq="M")) - 1) if len(
             stamps) else 1
         exposure = float(months)
         counts["period"] = "all (per month)"
@@ -385,10 +408,15 @@ def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
 
 
 def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    if not ctx.engagement.timing_known:
-        # A snapshot dates every record's phase at creation: any duration from it would be 0.
-        return pd.DataFrame([{"period": "n/a (snapshot: no phase dates)", "n": np.nan,
-                              "value": np.nan}])
+    model = ctx.engagement.phase_model
+    whole = (kpi.from_phase, kpi.to_phase) == (model.first_phase, model.won_phase)
+    if not ctx.engagement.timing_known and not whole:
+        # A snapshot knows when a record was created and when it was won, not when it passed the
+        # phases between: a duration between them would be made up (0 days). Creation -> won is
+        # real and measured below.
+        row = {c: "(all)" for c in seg}
+        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan})
+        return pd.DataFrame([row])
     spells = _spells(ctx, kpi, seg)
     rows = []
     q = kpi.quantile()
@@ -577,7 +605,16 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     state), not the orders counted last month: the tree explains, the scorecard counts.
     """
     model = engagement.phase_model
-    kpis = compute_kpis(engagement, kpis=default_kpis(engagement)) if kpis is None else kpis
+    if kpis is None:
+        # The engagement's own KPIs (declared ones keep their agreed windows), plus the default
+        # KPIs of the nodes the declared set lacks; only what the tree shows is computed.
+        declared = kpis_from_config(engagement)
+        have = {k.name for k in declared}
+        needed = {f"volume_{model.first_phase}", "average_deal_size"} | {
+            f"conversion_{a}_{b}" for a, b in model.transitions()}
+        chosen = [k for k in declared if k.name in needed] + [
+            k for k in default_kpis(engagement) if k.name in needed - have]
+        kpis = compute_kpis(engagement, kpis=chosen)
     overall = kpis.drop_duplicates("kpi").set_index("kpi")["value"]
     targets = engagement.config.targets
     first = model.first_phase
@@ -615,7 +652,8 @@ def time_to_convert(engagement, *, by: str | None = None,
     One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
     `toolkit.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
     median with its interval, and the cumulative incidence of conversion at each horizon with lost
-    as a competing outcome).
+    as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
+    close): the phases between have no dates of their own.
     """
     from .survival import time_to_convert_summary
     model = engagement.phase_model
@@ -623,7 +661,10 @@ def time_to_convert(engagement, *, by: str | None = None,
     reached = reached_at(engagement)
     records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
     parts = []
-    for a, b in model.transitions():
+    # A snapshot dates only creation and the won close: the steps between would all read 0 days.
+    pairs = (model.transitions() if engagement.timing_known
+             else [(model.first_phase, model.won_phase)])
+    for a, b in pairs:
         spells = transition_durations(reached, records, from_phase=a, to_phase=b,
                                       as_of=engagement.as_of)
         if spells.empty:

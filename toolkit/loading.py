@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .categories import fold_spellings, read_blank_markers
 from .config import RecordsConfig, SourceConfig
 from .exceptions import DataError, UnknownStageError
 from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from .phases import IGNORE, LOST, PhaseModel, normalise_stage
 from .presets import preset_defaults
-from .privacy import PrivacyConfig, PseudonymKey, personal_columns, pseudonymise
+from .privacy import PrivacyConfig, PseudonymKey, check_personal, personal_columns, pseudonymise
 
 __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quarantine_summary",
            "check_phase_order",
@@ -125,7 +126,7 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
             if other != delimiter and header_line.count(other):
                 raise DataError(
                     f"the header reads as one column with delimiter {delimiter!r}; the file seems "
-                    f"to use {other!r}", file=str(path), row=header_row, value=header_line[:80],
+                    f"to use {other!r}", file=str(path), row=header_row,
                     fix=f"set `delimiter: {other!r}` on this source (or remove `delimiter:` to "
                         f"detect it)")
     else:
@@ -297,8 +298,12 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
     if len(set(names)) != len(names):
         return None  # pandas renames a repeated header ('Datum.1')
     columns = table.slice(1).columns
+    del table
     if kind != "utf-8":
         columns = [_decode_column(column, kind) for column in columns]
+    # One chunk per column, as pandas builds it: Arrow concatenates the reader's hundreds of
+    # chunks on every later take (each filter of the rows), which costs more than this one copy.
+    columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
     return pa.table(columns, names=names).to_pandas()  # text columns as pandas' `str` dtype
 
 
@@ -365,6 +370,21 @@ def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> 
                 f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
                 fix=f"set `header_row: {row}` on this source in the engagement YAML "
                     f"({key.rsplit('.', 1)[0]})")
+    _refuse_data_row_as_header(settings, wanted, missing, file=file)
+
+
+def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
+                               file: str) -> None:
+    """A declared `header_row` that holds none of the YAML's headers is most likely a data row:
+    say so without listing its cells, which may be names or e-mail addresses."""
+    header_row = settings.get("header_row")
+    if header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
+        raise DataError(
+            f"row {header_row} (`header_row: {header_row}`) holds none of the {len(wanted)} "
+            f"headers the YAML names; it looks like a data row (its cells are not shown: they may "
+            f"be personal data)", file=file, row=header_row,
+            fix="set `header_row:` to the row with the column names (open the file to see it), or "
+                "remove it to use the first row")
 
 
 def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
@@ -408,7 +428,40 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
     else:
         settings = given
         settings["records"] = records_given
+    if source.preset:
+        # Which columns the preset supplied (not the YAML): an export without one of its optional
+        # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
+        settings["_preset_columns"] = {
+            role: header for role, header in defaults.get("columns", {}).items()
+            if role not in given["columns"]}
+        settings["_preset_attributes"] = {
+            name: header for name, header in defaults.get("attributes", {}).items()
+            if name not in given["attributes"]}
     return settings
+
+
+# Roles a preset may name that an export can lack: the loader then does without them.
+_OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
+                          "is_closed", "is_won")
+
+
+def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
+                                notes: list[str]) -> None:
+    have = {str(c).strip().casefold() for c in raw.columns}
+    dropped = []
+    for role, header in settings.get("_preset_columns", {}).items():
+        if role in _OPTIONAL_PRESET_ROLES and header.casefold() not in have:
+            if role == "current_stage" and "status" not in settings["columns"]:
+                continue  # without a status the stage is needed: "column not found" says so
+            settings["columns"].pop(role, None)
+            dropped.append(header)
+    for name, header in settings.get("_preset_attributes", {}).items():
+        if header.casefold() not in have:
+            settings.get("attributes", {}).pop(name, None)
+            dropped.append(header)
+    if dropped:
+        notes.append(f"{Path(file).name}: the preset's column(s) {dropped} are not in this export; "
+                     f"loaded without them")
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -474,14 +527,19 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unknown: str,
-                quarantine: _Quarantine, file: str, engagement: str) -> pd.DataFrame:
-    """Attach `_target` (phase key / 'lost'); set aside blank, unknown and ignored stages."""
+                quarantine: _Quarantine, file: str, engagement: str,
+                blank_ok: bool = False) -> pd.DataFrame:
+    """Attach `_target` (phase key / 'lost'); set aside blank, unknown and ignored stages.
+
+    `blank_ok`: a blank stage is kept (target NA) because another column (a status) says enough.
+    """
     stage = _text(frame[stage_col])
     frame = frame.assign(_stage=stage)
-    frame = quarantine.add(frame, stage.isna(), f"missing stage in column {stage_col!r}",
-                           column=stage_col)
+    if not blank_ok:
+        frame = quarantine.add(frame, stage.isna(), f"missing stage in column {stage_col!r}",
+                               column=stage_col)
     target = _per_distinct(frame["_stage"], model.map_stages)
-    unknown_mask = target.isna()
+    unknown_mask = target.isna() & frame["_stage"].notna()
     if unknown_mask.any():
         if unknown == "error":
             raise UnknownStageError(file, stage_col, _stage_counts(frame.loc[unknown_mask, "_stage"]),
@@ -518,11 +576,32 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
 
 
 def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
-                personal: list[str], pseudonym_key: PseudonymKey | None) -> pd.DataFrame:
+                personal: list[str], pseudonym_key: PseudonymKey | None,
+                settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+    """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
+    missing and spellings differing only in case, spaces or hyphens folded (`fold_categories`),
+    both reported in the notes, before any personal column is pseudonymised."""
+    settings = settings or {}
+    markers = settings.get("_missing_values") or []
+    fold = settings.get("_fold_categories", True)
     out = pd.DataFrame(index=frame.index)
     for name, header in attributes.items():
         col = _find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
         values = _text(frame[col])
+        values, blanked = read_blank_markers(values, markers)
+        folds: list[dict] = []
+        if fold:
+            values, folds = fold_spellings(values)
+        if notes is not None and blanked:
+            notes.append(f"{Path(file).name}: {blanked} value(s) of `{name}` are a blank marker "
+                         f"({', '.join(map(repr, markers))}) and read as missing")
+        if notes is not None and folds:
+            rows = sum(f["rows"] for f in folds)
+            shown = "" if name in personal else ": " + "; ".join(
+                f"{', '.join(map(repr, f['variants']))} -> {f['kept']!r}" for f in folds[:5])
+            notes.append(f"{Path(file).name}: `{name}` has {len(folds)} categor(ies) spelled "
+                         f"more than one way (case, spaces or hyphens); {rows} value(s) folded"
+                         f"{shown}. Set `fold_categories: false` to keep them apart")
         out[name] = pseudonymise(values, pseudonym_key) if name in personal else values
     return out
 
@@ -602,9 +681,22 @@ def _empty_events(model: PhaseModel) -> pd.DataFrame:
         "source_row": pd.Series(dtype="int64"), "source": pd.Series(dtype="object")})
 
 
-def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None) -> list[str]:
-    names = list(settings.get("attributes") or {})
-    names += list((settings.get("records") or {}).get("attributes") or {})
+def _quotable_headers(settings: dict, personal: list[str]) -> set[str]:
+    """The file's headers (case-folded) whose values a reason may quote: the mapped columns and
+    the attributes that are not personal."""
+    attributes = settings.get("attributes") or {}
+    headers = [h for h in (settings.get("columns") or {}).values() if isinstance(h, str)]
+    headers += [h for name, h in attributes.items() if name not in personal and isinstance(h, str)]
+    return {h.strip().casefold() for h in headers}
+
+
+def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
+              engagement_file: str = "") -> list[str]:
+    attributes = {**(settings.get("attributes") or {}),
+                  **((settings.get("records") or {}).get("attributes") or {})}
+    check_personal(list(source.personal), attributes, file=engagement_file,
+                   key=f"sources[{source.name}].personal")
+    names = list(attributes)
     return personal_columns(list(source.personal), names, privacy or PrivacyConfig())
 
 
@@ -613,7 +705,8 @@ def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | Non
 def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                 pseudonym_key: PseudonymKey | None, engagement_file: str = "",
                 timezone: str = "Europe/Amsterdam", privacy: PrivacyConfig | None = None,
-                as_of: object = None) -> LoadedSource:
+                as_of: object = None, missing_values: list[str] | None = None,
+                fold_categories: bool = True) -> LoadedSource:
     """Load one source of the engagement into tidy tables (see module docstring).
 
     `as_of` (the engagement's measurement date; None: today) bounds the dates: a stage or creation
@@ -622,11 +715,13 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     settings = resolve_source(source)
     settings["_engagement_tz"] = timezone
     settings["_as_of"] = as_of
+    settings["_missing_values"] = list(missing_values or [])
+    settings["_fold_categories"] = fold_categories
     loader = {"history": _load_history, "wide": _load_wide, "snapshot": _load_snapshot}
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
                                 engagement_file=engagement_file, name=source.name or "source",
-                                personal=_personal(source, settings, privacy))
+                                personal=_personal(source, settings, privacy, engagement_file))
 
 
 def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: str, key: str
@@ -662,21 +757,35 @@ def _blank_rows(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(blank, index=cells.index)
 
 
-def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
+def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Series:
+    """For each of `rows` (repeats), the `source_row` of the first row with the same values of
+    `same`; grouped among the repeated rows only, not the whole file."""
+    repeated = frame[frame.duplicated(same, keep=False)]
+    return repeated.groupby(same)["source_row"].transform("first")[rows]
+
+
+def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, personal: list[str]
+                    ) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
     When the repeated row disagrees with the first (another region, another amount) the reason
-    names the columns and both values, so the analyst can tell which row is right.
+    names the columns and both values, so the analyst can tell which row is right. Values are
+    quoted only for the columns the YAML maps and does not call personal; for a personal column
+    (and the owner) or a column the YAML does not mention (it may hold an e-mail address) the
+    reason names the column only: a reason is never personal data.
     """
-    first = frame.groupby("_record_id")["source_row"].transform("first")
+    shown = _quotable_headers(settings, personal)
     dup = frame.duplicated("_record_id", keep="first")
-    reason = "duplicate record id (first at row " + first[dup].astype(str) + ")"
+    first = _first_row_of(frame, ["_record_id"], frame.index[dup])
+    reason = "duplicate record id (first at row " + first.astype(str) + ")"
     if dup.any():
         cells = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
-        by_row = frame.set_index("source_row")[cells].astype("string")
+        repeated = frame[frame.duplicated("_record_id", keep=False)]  # the rows compared
+        by_row = repeated.set_index("source_row")[cells].astype("string")
         for idx in frame.index[dup]:
             mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
-            differ = [f"{c} {theirs[c]!r} vs {mine[c]!r}" for c in cells
+            differ = [(f"{c} {theirs[c]!r} vs {mine[c]!r}" if c.casefold() in shown
+                       else f"{c} (values not shown)") for c in cells
                       if not (pd.isna(mine[c]) and pd.isna(theirs[c]))
                       and (pd.isna(mine[c]) or pd.isna(theirs[c]) or mine[c] != theirs[c])]
             if differ:
@@ -741,6 +850,7 @@ def _open_source(settings: dict, base_dir: Path, name: str):
     path = (base_dir / settings["path"]).resolve()
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
+    _drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
     return path, str(path), notes, raw, _Quarantine(name, str(path)), f"sources[{name}].columns"
 
 
@@ -761,16 +871,31 @@ def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.Data
         "source": name}).reset_index(drop=True)
 
 
+_CONSTANT_STAGE = "(stage: of the source)"
+
+
 def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                   pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                   personal: list[str]) -> LoadedSource:
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     cols = settings["columns"]
+    if settings.get("stage"):
+        # A file that holds one stage only (a closed-deals file): every row is that stage.
+        if "stage" in cols:
+            raise DataError("this source sets both `stage:` (one stage for every row) and a "
+                            "`stage` column", file=file,
+                            fix=f"keep one: remove `stage:` or `{key}.stage`")
     for role in ("stage", "changed_at"):
-        if role not in cols:
+        if role not in cols and not (role == "stage" and settings.get("stage")):
             raise DataError(f"a history source needs a `{role}` column", file=file,
-                            fix=f"set `{key}.{role}`, or use a preset")
+                            fix=f"set `{key}.{role}` (or `stage:` when every row is one stage), "
+                                f"or use a preset")
     frame = _common_rows(raw, settings, q, file=file, key=key)
+    rows_in = len(raw)
+    del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
+    if settings.get("stage"):
+        frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
+        cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
     stage_col = _find_column(frame, cols["stage"], role="stage", file=file, key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
@@ -779,9 +904,10 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     # The same stage change exported twice carries no information: keep the first.
     frame = frame.assign(_stage_norm=_per_distinct(frame["_stage"],
                                                    lambda s: s.map(normalise_stage)))
-    dup = frame.duplicated(["_record_id", "_stage_norm", "_at"], keep="first")
-    first_row = frame.groupby(["_record_id", "_stage_norm", "_at"])["source_row"].transform("first")
-    frame = q.add(frame, dup, lambda hit: "duplicate of row " + first_row[hit.index].astype(str))
+    same = ["_record_id", "_stage_norm", "_at"]
+    dup = frame.duplicated(same, keep="first")
+    frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
+        frame, same, hit.index).astype(str))
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
     frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
@@ -803,7 +929,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         frame = frame.assign(_value=_amounts(frame, col, settings, file=file, notes=notes))
         value = "_value"
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
-                        personal=personal, pseudonym_key=pseudonym_key)
+                        personal=personal, pseudonym_key=pseudonym_key, settings=settings,
+                        notes=notes)
     frame = pd.concat([frame, attrs], axis=1)
     _note_conflicts(frame, list(attrs.columns), file=file, notes=notes)
     carry = ([value] if value else []) + list(attrs.columns)
@@ -821,7 +948,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     mismatches = None
     quarantines = [q.frame()]
-    recon = [_reconcile(name, file, raw, q)]
+    recon = [_reconcile(name, file, rows_in, q)]
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
@@ -830,7 +957,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         records, mismatches, rq, rows = _attach_records_file(
             records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
-            notes=notes, as_of=settings["_as_of"])
+            notes=notes, as_of=settings["_as_of"],
+            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories")
+                       if k in settings})
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
@@ -841,8 +970,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         outcome_mismatches=mismatches)
 
 
-def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[str, Any]:
-    rows_in = len(raw)
+def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) -> dict[str, Any]:
+    """One file's reconciliation; `raw` is the rows read, or how many (once they are freed)."""
+    rows_in = raw if isinstance(raw, int) else len(raw)
     rows_q = len(q.rows)
     return {"source": name, "file": file, "rows_in": rows_in, "rows_used": rows_in - rows_q,
             "rows_quarantined": rows_q}
@@ -851,7 +981,7 @@ def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[
 def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                          base_dir: Path, pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
                          engagement_tz: str, ignored_ids: set, notes: list[str],
-                         as_of: object = None):
+                         as_of: object = None, inherited: dict | None = None):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
     The history decides the outcome (it is what happened, in order); the file supplies the creation
@@ -861,14 +991,14 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     file = str(path)
     reading = {**RecordsConfig(**{k: v for k, v in reading.items()
                                   if k in RecordsConfig.model_fields}).model_dump(),
-               "_engagement_tz": engagement_tz, "_as_of": as_of}
+               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {})}
     raw = read_table(path, reading, notes=notes)
     q = _Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
                   "all of this record's stage rows are declared `ignore`")
-    frame = _dedupe_records(frame, q)
+    frame = _dedupe_records(frame, q, reading, personal)
     cols = reading["columns"]
     out = pd.DataFrame(index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
     if "created_at" in cols:
@@ -936,13 +1066,98 @@ def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMod
     return records
 
 
+def _stage_columns(frame: pd.DataFrame, settings: dict, *, file: str, name: str,
+                   notes: list[str]) -> dict[str, str]:
+    """`stage_columns` as source column -> CRM stage. Written the other way round (stage ->
+    column: every key is no column of the file and every value is one) it is understood, with a
+    note; a key that is no column otherwise is refused naming the columns the file has."""
+    given = dict(settings.get("stage_columns") or {})
+    columns = set(frame.columns)
+    missing = [c for c in given if c not in columns]
+    if not missing:
+        return given
+    if len(missing) == len(given) and all(v in columns for v in given.values()) and len(
+            set(given.values())) == len(given):
+        notes.append(f"{Path(file).name}: `stage_columns` is written stage -> column; read as "
+                     f"column -> stage (write it `\"<column>\": <stage>` to silence this note)")
+        return {column: stage for stage, column in given.items()}
+    available = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
+    raise DataError(f"`stage_columns` names {missing} as column(s) of the file, but the file has "
+                    f"no such column; its columns are {available}", file=file,
+                    column=str(missing[0]),
+                    fix=f"under sources[{name}].stage_columns write each entry as "
+                        f"`<column header>: <CRM stage>` (the column first)")
+
+
+def _wide_outcomes(log: pd.DataFrame, frame: pd.DataFrame, flagged: pd.Series | None,
+                   settings: dict, model: PhaseModel, *, file: str, key: str, name: str,
+                   notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each record's outcome in a wide file, and the stage log without reversed wins.
+
+    A dated won column makes a record won and a dated lost column lost; with both, the later
+    date counts. Later dates in earlier stages are moves back, not un-winning (a wide file keeps
+    the first entry date per stage; a won date before the record's other dates is audited as
+    `won_before_first_date`, never turned into an open deal). A status or won/closed flag column
+    wins over all of this: a won date on a record the flags call lost or open is not an order
+    (noted), and a record flagged won without a won date is dated at its close date.
+    """
+    won = model.won_phase
+    terminal = log[log["target"].isin([won, LOST])].sort_values(["record_id", "at"],
+                                                                  kind="stable")
+    last = terminal.groupby("record_id", sort=False).tail(1).set_index("record_id")
+    ids = pd.Index(frame["_record_id"].astype("string"), name="record_id")
+    outcome = pd.Series(np.where(last["target"] == won, "won", "lost"), index=last.index
+                        ).reindex(ids).fillna("open")
+    closed = last["at"].reindex(ids)
+    if flagged is not None:
+        flagged = pd.Series(flagged.to_numpy(), index=ids)
+        unwon = (log["target"] == won) & (log["record_id"].map(flagged) != "won")
+        if unwon.any():
+            notes.append(f"{Path(file).name}: {log.loc[unwon, 'record_id'].nunique()} record(s) "
+                         f"have a date in a won stage column but their status/won/closed flags "
+                         f"say otherwise; the flags count (not orders)")
+        log = log[~unwon]
+        lost_dates = log[log["target"] == LOST].groupby("record_id")["at"].max()
+        won_dates = log[log["target"] == won].groupby("record_id")["at"].min()
+        closed = won_dates.reindex(ids).where(flagged == "won", lost_dates.reindex(ids))
+        outcome = flagged
+        need = (flagged == "won") & won_dates.reindex(ids).isna()
+        if need.any():
+            # Flagged won without a won date: the won phase is entered at the close date.
+            closed_col = settings["columns"].get("closed_at")
+            at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]")
+            if closed_col:
+                col = _find_column(frame, closed_col, role="closed_at", file=file, key=key)
+                at = pd.Series(_parse_dates(frame[col], settings, file=file, column=col,
+                                            future_ok=True).values.to_numpy(), index=ids)
+            latest = log.groupby("record_id")["at"].max().reindex(ids)
+            at = at.where(at.notna(), latest)
+            add = need & at.notna()
+            rows = frame.set_index(ids)["source_row"]
+            log = pd.concat([log, pd.DataFrame({
+                "record_id": ids[add.to_numpy()], "at": at[add].to_numpy(), "target": won,
+                "source_stage": pd.array([pd.NA] * int(add.sum()), dtype="string"),
+                "source_row": rows[add].to_numpy(), "source": name})], ignore_index=True)
+            closed = closed.where(~add, at)
+            if (need & ~add).any():
+                notes.append(f"{Path(file).name}: {int((need & ~add).sum())} record(s) flagged "
+                             f"won have no won date and no close date; they count as won but "
+                             f"reach the won phase undated")
+        log = log.sort_values(["record_id", "at"], kind="stable")
+    state = pd.DataFrame({"outcome": outcome.to_numpy(), "closed_at": closed.to_numpy()},
+                         index=ids)
+    state["closed_at"] = state["closed_at"].where(state["outcome"] != "open")
+    return log.reset_index(drop=True), state
+
+
 def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
-    stage_columns = dict(settings.get("stage_columns") or {})
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
+                            personal)
+    stage_columns = _stage_columns(frame, settings, file=file, name=name, notes=notes)
     pattern = settings.get("stage_column_pattern")
     if pattern:
         rx = re.compile(pattern)
@@ -993,9 +1208,10 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     long = long.assign(_o=long["target"].map(order)).sort_values(
         ["record_id", "at", "_o"], kind="stable").drop(columns="_o")
     log = long[STAGE_LOG_COLUMNS].reset_index(drop=True)
-    state, reversed_won = _resolve_outcomes(log, model) if len(log) else (
-        pd.DataFrame(columns=["outcome", "closed_at"]), pd.Series(dtype=bool))
-    log = log[~reversed_won.to_numpy()] if len(log) else log
+    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
+    log = log[log["record_id"].isin(frame["_record_id"].astype("string"))]
+    log, state = _wide_outcomes(log, frame, flagged, settings, model, file=file, key=key,
+                                name=name, notes=notes)
     events = _events_from_log(log, model, name)
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
                            personal=personal, pseudonym_key=pseudonym_key, notes=notes)
@@ -1063,105 +1279,186 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
         target["value"] = _amounts(frame, col, settings, file=file,
                                    notes=[] if notes is None else notes).to_numpy()
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
-                        personal=personal, pseudonym_key=pseudonym_key)
+                        personal=personal, pseudonym_key=pseudonym_key, settings=settings,
+                        notes=notes)
     for col in attrs.columns:
         target[col] = attrs[col].to_numpy()
 
 
-def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
-                   pseudonym_key: PseudonymKey | None, engagement_file: str, name: str, personal: list[str]
-                   ) -> LoadedSource:
-    """One row per record with its current stage only.
+def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Quarantine, *,
+                   file: str, key: str) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
+    'open'), or None when the source has neither. These win over a stage name (DESIGN.md): a
+    HubSpot 'Contract Signed' deal with `Is Closed Won = false` is not an order.
 
-    A snapshot does not say when a record entered each phase. It gives one event at the highest
-    phase reached, dated at creation (or, for won records, at the close date); the earlier phases
-    count as passed by the skip rule. Counts are right; durations between phases are not measurable
-    from a snapshot, and the engagement says so.
+    A status is read case-insensitively as won / lost / open, or through `stage_mapping` (a status
+    'Closed Won' maps to the won phase); any other value quarantines its row with the value.
+    """
+    cols = settings["columns"]
+    if "status" in cols:
+        col = _find_column(frame, cols["status"], role="status", file=file, key=key)
+        text = _text(frame[col])
+        folded = text.str.casefold()
+        mapped = model.map_stages(text).set_axis(frame.index)
+        outcome = pd.Series(np.select(
+            [folded.isin(["won", "lost", "open"]).fillna(False).to_numpy(),
+             (mapped == model.won_phase).to_numpy(), (mapped == LOST).to_numpy(),
+             mapped.isin(model.keys).to_numpy()],
+            [folded.to_numpy(dtype=object), "won", "lost", "open"], default=""), index=frame.index)
+        bad = outcome == ""
+        frame = q.add(frame, bad, "status " + text.astype(str).map(repr)
+                      + " is not won, lost or open (nor a stage in stage_mapping)",
+                      column=col, values=text)
+        return frame, outcome[frame.index]
+    if "is_won" in cols and "is_closed" in cols:
+        won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
+                                             key=key)], true_values=settings["true_values"])
+        closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
+                                                file=file, key=key)],
+                             true_values=settings["true_values"])
+        won, closed = won.fillna(False).astype(bool), closed.fillna(False).astype(bool)
+        return frame, pd.Series(np.where(won, "won", np.where(closed, "lost", "open")),
+                                index=frame.index)
+    return frame, None
+
+
+def _entry_phase(settings: dict, model: PhaseModel, *, file: str, key: str) -> str:
+    """The phase a record's creation date dates: the first phase, unless the source says its
+    creation date is a later milestone (`created_phase`, e.g. an engage date)."""
+    entry = settings.get("created_phase") or model.first_phase
+    if entry not in model.keys or entry == model.won_phase:
+        raise DataError(f"`created_phase` {entry!r} is not a phase before the last one",
+                        file=file, value=entry,
+                        fix=f"set `{key.rsplit('.', 1)[0]}.created_phase` to one of "
+                            f"{model.keys[:-1]}")
+    return entry
+
+
+def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
+                   pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
+                   personal: list[str]) -> LoadedSource:
+    """One row per record with its current stage (or only a won/lost/open status).
+
+    Semantics (DESIGN.md, "Input shapes", snapshot): every record entered the entry phase (the
+    first phase, or `created_phase`) on `created_at`; a won record reached the last phase on
+    `closed_at`; the phases between are passed without a known date. They are dated at creation,
+    the only date the snapshot has for them, so counts and creation cohorts are right; durations
+    between phases are not measurable (the engagement's `timing_known` is False and duration KPIs
+    say so), while entry -> won is a real duration. A lost record lost at an unknown phase counts
+    as entered and lost at the entry phase, and the notes give how many. A status or won/closed
+    flag column wins over the stage name.
     """
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
     notes.insert(0, f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
                     f"between phases cannot be measured from it")
     cols = settings["columns"]
-    for role in ("current_stage", "created_at"):
-        if role not in cols:
-            raise DataError(f"a snapshot source needs a `{role}` column", file=file,
-                            fix=f"set `{key}.{role}`, or use a preset")
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
-    stage_col = _find_column(frame, cols["current_stage"], role="current_stage", file=file,
-                             key=key)
-    frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
-                        engagement=engagement_file)
+    if "created_at" not in cols:
+        raise DataError("a snapshot source needs a `created_at` column", file=file,
+                        fix=f"set `{key}.created_at`, or use a preset")
+    has_flags = "status" in cols or ("is_won" in cols and "is_closed" in cols)
+    if "current_stage" not in cols and not has_flags:
+        raise DataError("a snapshot source needs a `current_stage` column, or a `status` "
+                        "(won/lost/open) or `is_won` + `is_closed` columns", file=file,
+                        fix=f"set `{key}.current_stage` or `{key}.status`, or use a preset")
+    entry = _entry_phase(settings, model, file=file, key=key)
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
+                            personal)
+    stage_col = None
+    if "current_stage" in cols:
+        stage_col = _find_column(frame, cols["current_stage"], role="current_stage", file=file,
+                                 key=key)
+        frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q,
+                            file=file, engagement=engagement_file, blank_ok=has_flags)
     frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
                             key=key, required=True)
-    closed = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
     if "closed_at" in cols:
         frame, closed = _dates(frame, cols["closed_at"], settings, q, role="closed", file=file,
                                key=key, required=False)
-        created = frame["_created"]
         # Closed before it was created (calendar days, as CRMs often drop the time) cannot be.
-        early = closed.dt.normalize() < created.dt.normalize()
+        early = frame["_closed"].dt.normalize() < frame["_created"].dt.normalize()
         col = _find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
         created_col = _find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
         frame = q.add(frame, early, "closed date " + frame[col].astype(str).map(repr)
                       + " is before the creation date "
                       + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
                       column=col, values=frame[col])
-        created, closed = frame["_created"], frame["_closed"]
-    target = frame["_target"].astype(str)
-    if "status" in cols:  # Pipedrive keeps the stage and says won/lost in a status column
-        status = _text(frame[_find_column(frame, cols["status"], role="status", file=file,
-                                          key=key)]).str.casefold()
-        target = target.where(status != "won", model.won_phase)
-        is_lost = (status == "lost") | (target == LOST)
-    elif "is_won" in cols and "is_closed" in cols:
-        won = parse_flags(frame[cols["is_won"]], true_values=settings["true_values"]).fillna(False)
-        closed_flag = parse_flags(frame[cols["is_closed"]],
-                                  true_values=settings["true_values"]).fillna(False)
-        target = target.where(~won.astype(bool), model.won_phase)
-        is_lost = (closed_flag.astype(bool) & ~won.astype(bool)) | (target == LOST)
-    else:
-        is_lost = target == LOST
-    # Where was a lost record lost? The `lost_at_stage` column, or (Pipedrive) its current stage.
-    lost_at = pd.Series(pd.NA, index=frame.index, dtype="object")
+    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
+    target = (frame["_target"].astype("object") if stage_col is not None
+              else pd.Series(None, index=frame.index, dtype="object"))
+    stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
+        target == model.won_phase, "won", "open")), index=frame.index)
+    outcome = stage_outcome if flagged is None else flagged
+    if flagged is not None and stage_col is not None:
+        differ = int(((stage_outcome != flagged) & target.notna()).sum())
+        if differ:
+            notes.append(f"{path.name}: {differ} record(s) have a stage that says otherwise than "
+                         f"their status/won/closed flags; the flags count")
+    # Where was a lost record lost? The `lost_at_stage` column, else its current stage (Pipedrive
+    # keeps it), else unknown: then at the entry phase, counted in the notes.
+    lost_at = pd.Series(None, index=frame.index, dtype="object")
     if "lost_at_stage" in cols:
         col = _find_column(frame, cols["lost_at_stage"], role="lost_at_stage", file=file, key=key)
         lost_at = model.map_stages(_text(frame[col])).set_axis(frame.index)
-        bad = is_lost & _text(frame[col]).notna() & (lost_at.isna() | ~lost_at.isin(model.keys))
+        bad = (outcome == "lost") & _text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
         frame = q.add(frame, bad, "lost-at stage " + frame[col].astype(str).map(repr)
-                      + " does not map to a phase", column=col, values=frame[col])
-        lost_at, target, is_lost = lost_at[frame.index], target[frame.index], is_lost[frame.index]
-        created, closed = created[frame.index], closed[frame.index]
-    current_phase = target.where(target.isin(model.keys))
-    reached = current_phase.where(~is_lost, lost_at.where(lost_at.isin(model.keys),
-                                                         current_phase))
-    outcome = np.where(is_lost, "lost", np.where(target == model.won_phase, "won", "open"))
-    at = created.where(outcome != "won", closed.fillna(created))
-    rows = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "target": reached,
-                         "at": at, "source_stage": frame["_stage"].astype("string"),
-                         "source_row": frame["source_row"]})
-    has = rows["target"].notna()
+                      + " does not map to a phase before the last", column=col, values=frame[col])
+        lost_at, target, outcome = lost_at[frame.index], target[frame.index], outcome[frame.index]
+    order = {k: i for i, k in enumerate(model.keys)}
+    won_i, entry_i = len(model.keys) - 1, order[entry]
+    # The current stage's phase; a won stage on a record its flags call open or lost is capped
+    # below the last phase (reaching the last phase is winning).
+    current_i = target.map(order).astype("float64").clip(upper=won_i - 1)
+    lost_i = lost_at.map(order).astype("float64").where(lost_at.isin(model.keys[:-1]))
+    lost_i = lost_i.fillna(current_i)
+    unknown_loss = (outcome == "lost") & lost_i.isna()
+    if unknown_loss.any():
+        notes.append(f"{path.name}: {int(unknown_loss.sum())} lost record(s) do not say at which "
+                     f"phase they were lost; they count as entered and lost at the entry phase "
+                     f"{entry!r} (add a `lost_at_stage` column to place them)")
+    highest = pd.Series(np.select([outcome == "won", outcome == "lost"],
+                                  [float(won_i), lost_i.fillna(entry_i)], default=current_i),
+                        index=frame.index).fillna(entry_i).clip(lower=entry_i).astype("int64")
+    created, closed = frame["_created"], frame["_closed"]
+    won_undated = (outcome == "won") & closed.isna()
+    if won_undated.any():
+        notes.append(f"{path.name}: {int(won_undated.sum())} won record(s) have no close date; "
+                     f"their order is dated at creation")
+    rid = frame["_record_id"].astype("string")
+    stage_name = (frame["_stage"].astype("string") if stage_col is not None
+                  else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    # Events: the entry phase at creation; the highest phase below the last at creation (the
+    # phases between are passed, dated at the only date there is); the last phase at the close.
+    below = np.minimum(highest, won_i - 1)
+    parts = [pd.DataFrame({"i": entry_i, "at": created}),
+             pd.DataFrame({"i": below, "at": created})[below > entry_i],
+             pd.DataFrame({"i": won_i, "at": closed.fillna(created)})[highest == won_i]]
+    ev = pd.concat([p.assign(record_id=rid[p.index], source_stage=stage_name[p.index],
+                             source_row=frame.loc[p.index, "source_row"]) for p in parts])
+    ev = ev.sort_values(["source_row", "i"], kind="stable")
     events = pd.DataFrame({
-        "record_id": rows.loc[has, "record_id"],
-        "phase": pd.Categorical(rows.loc[has, "target"], dtype=model.dtype),
-        "entered_at": rows.loc[has, "at"].astype("datetime64[ns]"),
-        "source_stage": rows.loc[has, "source_stage"], "source_row": rows.loc[has, "source_row"],
+        "record_id": ev["record_id"].astype("string"),
+        "phase": pd.Categorical.from_codes(ev["i"].to_numpy(), dtype=model.dtype),
+        "entered_at": ev["at"].astype("datetime64[ns]"),
+        "source_stage": ev["source_stage"], "source_row": ev["source_row"].astype("int64"),
         "source": name}).reset_index(drop=True)
-    log = pd.DataFrame({"record_id": rows["record_id"], "at": rows["at"],
-                        "target": np.where(is_lost, LOST, rows["target"].astype(object)),
-                        "source_stage": rows["source_stage"], "source_row": rows["source_row"],
-                        "source": name})
-    log = log[log["target"].notna()].reset_index(drop=True)
-    state = pd.DataFrame({"outcome": outcome,
+    lost_rows = pd.DataFrame({"record_id": rid, "at": closed.fillna(created), "target": LOST,
+                              "source_stage": stage_name, "source_row": frame["source_row"],
+                              "source": name})[outcome == "lost"]
+    log = pd.concat([events.rename(columns={"entered_at": "at", "phase": "target"}).assign(
+        target=lambda f: f["target"].astype(str)), lost_rows], ignore_index=True)
+    log = log.sort_values(["record_id", "at", "source_row"], kind="stable")[STAGE_LOG_COLUMNS]
+    state = pd.DataFrame({"outcome": outcome.to_numpy(),
                           "closed_at": closed.where(outcome != "open").to_numpy()},
-                         index=pd.Index(frame["_record_id"].astype("string")))
-    state = state[~state.index.duplicated()]
+                         index=pd.Index(rid))
     scols = {k: v for k, v in cols.items() if k not in ("closed_at",)}
     records = _row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
                            name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes)
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
-                        stage_log=log, quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
+                        stage_log=log.reset_index(drop=True), quarantine=q.frame(),
+                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]),
+                        notes=notes)
 
 
 def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,

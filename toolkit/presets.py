@@ -42,7 +42,8 @@ PRESET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "columns": {"record_id": "Record ID", "created_at": "Create Date", "closed_at": "Close Date",
                     "value": "Amount", "current_stage": "Deal Stage"},
         "attributes": {"owner": "Deal owner", "deal_type": "Deal Type"},
-        "stage_column_pattern": r'^Date entered "?(?P<stage>.+?)(?: \([^()]*\))?"?$',
+        # The pipeline in brackets may itself hold brackets: "Demo (Appalachia (TN, OH) )".
+        "stage_column_pattern": r'^Date entered "?(?P<stage>.+?)(?: \((?:[^()]|\([^()]*\))*\))?"?$',
         "date_format": "ymd",
     },
     # Pipedrive deal flow (stage changes) and deals export.

@@ -1,0 +1,27 @@
+"""`funnel run` end to end on a two-phase and an eight-phase engagement: all seven steps, no failed
+cell, and nothing on the terminal but progress and result lines (no kernel or Python warnings)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from test_phase_counts import write_n_phase_engagement
+
+RESULT_LINES = ("Report: ", "Workbook: ", "Manifest: ", "Done in ")
+
+
+@pytest.mark.parametrize("n_phases", [2, 8])
+def test_funnel_run_all_seven_steps(tmp_path, n_phases):
+    path = write_n_phase_engagement(tmp_path, n_phases)
+    env = {**os.environ, "FUNNEL_KEY": "phase-count-key-0123456789", "XDG_CONFIG_HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "toolkit", "run", str(path), "--quiet",
+                          "--out", str(tmp_path / "report")], capture_output=True, text=True,
+                         env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    assert lines and all(line.startswith(RESULT_LINES) for line in lines), lines
+    for step in ("01_baseline", "04_measurement", "05_diagnosis", "07_steering"):
+        assert (tmp_path / "report" / f"{step}.html").exists()

@@ -1,0 +1,77 @@
+"""Attributes that leak the outcome, so a segment scan must not rank them as fruit.
+
+A field entered at closing (a won reason, a contract number) is filled only for won deals: its
+segments "convert" perfectly, and a scan would rank it first. A close value that is 0 for lost
+deals cuts into bands that are the outcome itself. Such attributes are never scanned; the report
+says which and why (DESIGN.md, "Diagnosis semantics").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["leaking_attributes", "value_leaks"]
+
+OUTCOMES = ("won", "lost", "open")
+
+
+def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_records: int = 20
+                       ) -> dict[str, str]:
+    """The attributes among `attributes` that leak the outcome, each with its reason.
+
+    Two rules, each needing at least `min_records` records per outcome compared:
+
+    - filled for one outcome only: filled for >= 50% of the records of one outcome and for at most
+      5% of every other outcome (a field entered at closing);
+    - derived from the outcome: among closed records, the values held by at least 10 records each
+      belong (>= 98%) to one outcome, and those values cover >= 80% of the closed records (a
+      close reason, the current stage).
+    """
+    out: dict[str, str] = {}
+    outcome = records["outcome"].astype("string")
+    sizes = outcome.value_counts()
+    big = [o for o in OUTCOMES if sizes.get(o, 0) >= min_records]
+    for name in attributes:
+        if name not in records.columns:
+            continue
+        filled = records[name].notna()
+        rate = {o: float(filled[outcome == o].mean()) for o in big}
+        for o in big:
+            others = [rate[p] for p in big if p != o]
+            if others and rate[o] >= 0.5 and max(others) <= 0.05:
+                out[name] = (f"filled for {rate[o]:.0%} of {o} records but at most "
+                             f"{max(others):.0%} of the others: entered at the outcome, so it "
+                             f"would look like a perfect segment")
+                break
+        if name in out:
+            continue
+        closed = records[outcome.isin(["won", "lost"]) & filled]
+        if len(closed) < min_records or closed["outcome"].nunique() < 2:
+            continue
+        table = pd.crosstab(closed[name].astype("string"), closed["outcome"].astype("string"))
+        table = table[table.sum(axis=1) >= 10]
+        pure = table[(table.max(axis=1) / table.sum(axis=1)) >= 0.98]
+        if len(pure) and pure.to_numpy().sum() >= 0.8 * len(closed) and (
+                pure.idxmax(axis=1).nunique() > 1):
+            out[name] = ("its values decide won or lost (each value belongs to one outcome): "
+                         "derived from the outcome, such as a close reason or the current stage")
+    return out
+
+
+def value_leaks(records: pd.DataFrame, *, min_records: int = 20) -> str | None:
+    """Why the deal value must not be cut into bands for a scan, or None.
+
+    A close value that is 0 or blank for (nearly) every lost deal while won deals carry one is
+    derived from the outcome: its lowest band is the lost deals.
+    """
+    outcome = records["outcome"].astype("string")
+    value = pd.to_numeric(records["value"], errors="coerce")
+    lost, won = value[outcome == "lost"], value[outcome == "won"]
+    if len(lost) < min_records or len(won) < min_records:
+        return None
+    empty_lost = float(((lost <= 0) | lost.isna()).mean())
+    empty_won = float(((won <= 0) | won.isna()).mean())
+    if empty_lost >= 0.9 and empty_won <= 0.5:
+        return (f"the deal value is 0 or blank for {empty_lost:.0%} of lost deals but "
+                f"{empty_won:.0%} of won deals: a close value, derived from the outcome")
+    return None
