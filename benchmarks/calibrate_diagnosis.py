@@ -222,19 +222,23 @@ def tables(frame: pd.DataFrame, seconds: float, workers: int) -> str:
             f"{_pct(double['found'].mean())} (n={len(double)}) |")
     lines += ["", "| null family | companies | any flagged segment | shortage/leak verdict | "
               "Simpson flag | claimed change | any of these |", "|---|---|---|---|---|---|---|"]
+    def share(hits: pd.Series) -> str:
+        return f"{int(hits.sum())} ({100 * hits.mean():.1f}%)"
+
     for family, part in list(null.groupby("family", sort=False)) + [("all", null)]:
         lines.append(
-            f"| {family} | {len(part)} | {_pct((part['flags'] != '').mean())} | "
-            f"{_pct(part['verdict'].isin(['shortage', 'leak']).mean())} | "
-            f"{_pct((part['simpson'] != '').mean())} | {_pct(part['claimed_change'].mean())} | "
-            f"{_pct(part['any_claim'].mean())} |")
-    better = planted["better_normal"] > 0
-    unplanted = planted["unplanted_flags"] > 0
+            f"| {family} | {len(part)} | {share(part['flags'].fillna('') != '')} | "
+            f"{share(part['verdict'].isin(['shortage', 'leak']))} | "
+            f"{share(part['simpson'].fillna('') != '')} | "
+            f"{share(part['claimed_change'].astype(bool))} | "
+            f"{share(part['any_claim'].astype(bool))} |")
+    better = planted["better_normal"].fillna(0) > 0
+    unplanted = planted["unplanted_flags"].fillna(0) > 0
     durations = planted["durations_within_10pct"].astype(float)
     lines += ["",
               f"- Planted companies with a \"better\" flag for a normal segment: "
-              f"{_pct(better.mean())}; with any segment flag that was not planted: "
-              f"{_pct(unplanted.mean())}.",
+              f"{share(better)}; with any segment flag that was not planted: "
+              f"{share(unplanted)}.",
               f"- Durations: the converters' median within 10% of the true one at every step in "
               f"{_pct(durations.mean())} of the planted companies (largest error "
               f"{_pct(planted['duration_max_rel_error'].max())}, median of the per-company "

@@ -84,5 +84,5 @@ def test_tables_read_the_rows(harness):
          "cpu_seconds": 0.5}])
     text = harness.tables(rows, 60.0, 2)
     assert "| source | 1 | 100% | 0% | — |" in text
-    assert "| plain | 1 | 0% | 100% | 0% | 0% | 100% |" in text
-    assert "\"better\" flag for a normal segment: 100%" in text
+    assert "| plain | 1 | 0 (0.0%) | 1 (100.0%) | 0 (0.0%) | 0 (0.0%) | 1 (100.0%) |" in text
+    assert "\"better\" flag for a normal segment: 1 (100.0%)" in text
