@@ -7,12 +7,15 @@ stop opportunities from dropping out". This module sizes and ranks those opportu
 - :func:`bottleneck_sizing`: extra orders and revenue per transition if its conversion rose to a
   reference (a target, a benchmark, the client's own best period or best segment), with a seeded
   Monte Carlo range;
-- :func:`shortage_or_leak`: the method's two cases decided from the numbers, as a :class:`Verdict`;
-- :func:`segment_scan`: every segment of every attribute against the rest, per transition, with
-  multiple-testing control;
+- :func:`shortage_or_leak`: the method's two cases decided by tests against stated references
+  (target, benchmark, the step's own earlier level, lead volume against the order target), or
+  "no clear low-hanging fruit", as a :class:`Verdict`;
+- :func:`segment_scan`: every segment against the typical segment of its attribute, per
+  transition, in one logistic model with the other attributes and the cohort year, adjusted
+  across the scan;
 - :func:`action_yield`: which actions (channels) produce qualified leads, and at what cost;
-- :func:`mix_vs_rate`: a change in conversion between two periods split into a rate effect and a
-  mix effect, with Simpson's paradox flagged;
+- :func:`mix_vs_rate`: a change in conversion between two periods (by period of reaching the phase
+  or by creation cohort) split into a rate effect and a mix effect, with Simpson's paradox flagged;
 - :func:`leak_detail`: where lost records were lost and which open records have stalled;
 - :func:`low_hanging_fruit`: all of the above as the ranked list a consultant presents.
 
@@ -1197,7 +1200,8 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
 
 _SCAN_COLUMNS = [
     "attribute", "segment", "from_phase", "to_phase", "n", "successes", "rate", "ci_low",
-    "ci_high", "typical_rate", "rest_n", "rest_successes", "rest_rate", "diff", "diff_ci_low",
+    "ci_high", "typical_rate", "typical_n", "typical_successes", "rest_n", "rest_successes",
+    "rest_rate", "diff", "diff_ci_low",
     "diff_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "attribute_p_value", "p_value",
     "test_method", "p_adjusted", "adjust", "flagged", "direction", "finding",
 ]
@@ -1262,8 +1266,8 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     Returns
     -------
     DataFrame, one row per attribute, segment and transition: ``attribute, segment, from_phase,
-    to_phase, n, successes, rate, ci_low, ci_high, typical_rate, rest_n, rest_successes,
-    rest_rate, diff, diff_ci_low, diff_ci_high, odds_ratio, or_ci_low, or_ci_high,
+    to_phase, n, successes, rate, ci_low, ci_high, typical_rate, typical_n, typical_successes,
+    rest_n, rest_successes, rest_rate, diff, diff_ci_low, diff_ci_high, odds_ratio, or_ci_low, or_ci_high,
     attribute_p_value, p_value, test_method, p_adjusted, adjust, flagged, direction, finding``;
     flagged rows first, then by adjusted p-value.
 
@@ -1846,18 +1850,19 @@ class LowHangingFruit:
 def _segment_gain(fun: _Funnel, row, codes: np.ndarray, labels: list[str], rng, draws: int,
                   scale: float, confidence: float, later: np.ndarray, later_n: np.ndarray,
                   later_x: np.ndarray) -> tuple[float, float, float]:
-    """Extra orders per horizon if a worse segment converted like the rest of the records."""
+    """Extra orders per horizon if a worse segment converted like its attribute's typical one."""
     g = labels.index(row.segment)
     i = fun.index(row.from_phase)
     entries = fun.entries_per_day(i, within=codes == g) * scale
-    point = entries * (row.rest_rate - row.rate) * float(np.prod(later))
-    if not draws:
+    point = entries * (row.typical_rate - row.rate) * float(np.prod(later))
+    if not draws or not row.typical_n > 0:
         return point, np.nan, np.nan
     seg = rng.beta(1 + row.successes, 1 + row.n - row.successes, size=draws)
-    rest = rng.beta(1 + row.rest_successes, 1 + row.rest_n - row.rest_successes, size=draws)
+    typical = rng.beta(1 + row.typical_successes, 1 + row.typical_n - row.typical_successes,
+                       size=draws)
     after = np.prod(rng.beta(1 + later_x, 1 + later_n - later_x, size=(draws, len(later_n))),
                     axis=1)
-    sim = entries * (rest - seg) * after
+    sim = entries * (typical - seg) * after
     lo, hi = (1 - confidence) / 2, (1 + confidence) / 2
     return point, float(np.quantile(sim, lo)), float(np.quantile(sim, hi))
 
