@@ -383,3 +383,28 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     assert result["index"].is_file() and not partial.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     assert _RUN_MARKER not in {p.name for p in out.iterdir()}
+
+
+# --- the command line: a clear error where the machine, not the toolkit, is at fault -------------
+
+def test_a_huge_step_range_is_refused_at_once(capsys):
+    from toolkit.cli import main
+    with pytest.raises(SystemExit) as done:
+        main(["run", str(DEMO / "engagement.yaml"), "--steps", "1-99999999999"])
+    assert done.value.code == 2
+    assert "steps must be within 1-7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/srv/reports/x"),
+                                   OSError(28, "No space left on device", "/srv/reports/x")])
+def test_a_read_only_folder_or_a_full_disk_is_not_called_a_bug(monkeypatch, capsys, error):
+    import toolkit.cli as cli
+    from toolkit import report
+
+    def fail(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(report, "build_report", fail)
+    assert cli.main(["run", str(DEMO / "engagement.yaml"), "--out", "/srv/reports/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write or read /srv/reports/x: " + error.strerror)
+    assert "Fix:" in err and "bug" not in err

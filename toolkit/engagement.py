@@ -14,7 +14,13 @@ import pandas as pd
 from . import __version__
 from .config import EngagementConfig, load_config
 from .exceptions import DataError
-from .loading import LoadedSource, check_phase_order, load_source
+from .loading import (
+    LoadedSource,
+    check_phase_order,
+    check_source_file,
+    load_source,
+    source_path,
+)
 from .phases import PhaseModel
 from .privacy import PrivacyConfig, PseudonymKey, resolve_key
 
@@ -22,7 +28,7 @@ __all__ = ["Engagement"]
 
 _LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py",
                  "categories.py", "joins.py",
-                 "privacy.py")
+                 "privacy.py", "limits.py")
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
 
@@ -62,7 +68,37 @@ class Engagement:
         path = Path(path).resolve()
         engagement = cls(load_config(path), path=path, use_cache=use_cache)
         engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
+        engagement._check_run_settings()
         return engagement
+
+    def _check_run_settings(self) -> None:
+        """What the steps rely on beyond loading (segments, KPIs, duration factors, benchmarks),
+        checked now: `validate` says what is wrong instead of a notebook failing in a cell."""
+        from .exceptions import ConfigError, ToolkitError
+        checks = [("segments", lambda: self.segments)]
+        if self.config.kpis:
+            from .kpis import kpis_from_config
+            checks.append(("kpis", lambda: kpis_from_config(self)))
+        if self.config.duration_factors:
+            from .planning import factors_for
+            checks.append(("duration_factors", lambda: factors_for(self)))
+        if self.config.benchmark_stages or self.config.benchmarks_file:
+            from .benchmarks import benchmarks_for
+            checks.append(("benchmark_stages", lambda: benchmarks_for(self)))
+        for key, check in checks:
+            try:
+                check()
+            except (ConfigError, DataError) as exc:
+                if exc.file:
+                    raise
+                raise ConfigError(str(exc).split(" Fix: ")[0].rstrip("."), file=str(self.path),
+                                  key=key, fix=exc.fix or "see the YAML reference in README.md"
+                                  ) from None
+            except (ToolkitError, ValueError, KeyError, TypeError, OSError) as exc:
+                text = str(exc).split(" Fix: ")[0].rstrip(".")
+                raise ConfigError(text, file=str(self.path), key=key,
+                                  fix="correct this key; see the YAML reference in README.md"
+                                  ) from None
 
     @classmethod
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
@@ -116,10 +152,10 @@ class Engagement:
     def source_files(self) -> list[Path]:
         files = []
         for source in self.config.sources:
-            files.append((self.base_dir / source.path).resolve())
+            files.append(source_path(self.base_dir, source.path))
             if source.records is not None:
-                files.append((self.base_dir / source.records.path).resolve())
-        files += [(self.base_dir / lookup.path).resolve() for lookup in self.config.lookups]
+                files.append(source_path(self.base_dir, source.records.path))
+        files += [source_path(self.base_dir, lookup.path) for lookup in self.config.lookups]
         return files
 
     @cached_property
@@ -139,8 +175,11 @@ class Engagement:
             digest.update(self.path.read_bytes())
         digest.update(self.config.model_dump_json().encode())
         for file in self.source_files():
-            if file.exists():
-                digest.update(file.read_bytes())
+            try:
+                check_source_file(file)  # never read a pipe or a device (the loader says why)
+            except DataError:
+                continue
+            digest.update(file.read_bytes())
         return digest.hexdigest()[:20]
 
     def _cache_dir(self) -> Path:
