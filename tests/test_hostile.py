@@ -408,3 +408,39 @@ def test_a_read_only_folder_or_a_full_disk_is_not_called_a_bug(monkeypatch, caps
     err = capsys.readouterr().err
     assert err.startswith("error: cannot write or read /srv/reports/x: " + error.strerror)
     assert "Fix:" in err and "bug" not in err
+
+
+# --- one snapshot of the inputs per run ------------------------------------------------------------
+
+def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, monkeypatch):
+    """Every step reads the tables the run loaded (from the bytes it hashed once); the manifest
+    records that hash, not the file's new one."""
+    import hashlib
+
+    from test_reproducibility import _fake_execute
+
+    from toolkit import Engagement, report
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("control_characters_in_values", tmp_path)  # any small engagement: 3 rows
+    source = tmp_path / "history.csv"
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    seen = {}
+    fake = _fake_execute()
+
+    def execute(engagement_path, **kwargs):
+        # another program rewrites the export while the notebooks run
+        source.write_text(source.read_text() + "D9;Lead;06-01-2025;x\nD8;Lead;07-01-2025;y\n")
+        step = Engagement.from_yaml(engagement_path)  # what each notebook does
+        seen["rows"] = int(step.reconciliation["rows_in"].sum())
+        seen["records"] = len(step.records)
+        return fake(engagement_path, **kwargs)
+    monkeypatch.setattr(report, "execute_notebooks", execute)
+    engagement = Engagement.from_yaml(path)
+    result = report.build_report(engagement, engagement_path=path, out_dir=tmp_path / "report",
+                                 steps=[1], progress=False)
+    assert seen == {"rows": 3, "records": 3}
+    manifest = json.loads(result["manifest"].read_text())
+    assert [s["sha256"] for s in manifest["sources"]] == [before]
+    assert hashlib.sha256(source.read_bytes()).hexdigest() != before
+    # outside a run, a load reads the file as it is now
+    assert int(Engagement.from_yaml(path).reconciliation["rows_in"].sum()) == 5

@@ -19,6 +19,7 @@ from .loading import (
     check_phase_order,
     check_source_file,
     load_source,
+    read_inputs,
     source_path,
 )
 from .phases import PhaseModel
@@ -29,6 +30,8 @@ __all__ = ["Engagement"]
 _LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py",
                  "categories.py", "joins.py",
                  "privacy.py", "limits.py")
+#: Set by `funnel run` while its notebooks execute: {"engagement": YAML path, "key": cache key}.
+PINNED_ENV = "FUNNEL_RUN_INPUTS"
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
 
@@ -61,6 +64,8 @@ class Engagement:
         self.base_dir = path.parent if path else Path.cwd()
         self.phase_model: PhaseModel = config.phase_model()
         self.use_cache = use_cache
+        self.input_files: list[dict] = []  # path, sha256, size of each source as it was read
+        self.cache_key: str | None = None  # the cached tables' key (None: not cached)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
@@ -164,7 +169,22 @@ class Engagement:
         return resolve_key(self.config.privacy, base_dir=self.base_dir,
                            engagement_file=str(self.path or ""))
 
-    def _cache_key(self) -> str:
+    def _read_inputs(self) -> dict[Path, bytes]:
+        """Every source file's bytes, read once, with their sha256 and size kept in
+        `input_files` (the run's manifest records those, not a second reading)."""
+        inputs: dict[Path, bytes] = {}
+        self.input_files = []
+        for file in self.source_files():
+            try:
+                check_source_file(file)  # never read a pipe or a device (the loader says why)
+            except DataError:
+                continue
+            data = inputs[file] = file.read_bytes()
+            self.input_files.append({"path": str(file), "sha256": hashlib.sha256(data).hexdigest(),
+                                     "size": len(data)})
+        return inputs
+
+    def _cache_key(self, inputs: dict[Path, bytes] | None = None) -> str:
         digest = hashlib.sha256(__version__.encode())
         # Another key gives other pseudonyms: the cache must not answer with the old ones.
         digest.update(self.pseudonym_key.fingerprint.encode())
@@ -174,13 +194,20 @@ class Engagement:
         if self.path is not None:
             digest.update(self.path.read_bytes())
         digest.update(self.config.model_dump_json().encode())
-        for file in self.source_files():
-            try:
-                check_source_file(file)  # never read a pipe or a device (the loader says why)
-            except DataError:
-                continue
-            digest.update(file.read_bytes())
+        for data in (self._read_inputs() if inputs is None else inputs).values():
+            digest.update(data)
         return digest.hexdigest()[:20]
+
+    def _pinned_key(self) -> str | None:
+        """The cache key `funnel run` pins for its steps (`PINNED_ENV`: one snapshot of the inputs
+        for every notebook of the run), when it is this engagement's."""
+        try:
+            pin = json.loads(os.environ.get(PINNED_ENV) or "{}")
+        except ValueError:
+            return None
+        if self.use_cache and self.path is not None and pin.get("engagement") == str(self.path):
+            return str(pin.get("key") or "") or None
+        return None
 
     def _cache_dir(self) -> Path:
         return self.base_dir / ".cache" / f"{(self.path.stem if self.path else 'engagement')}"
@@ -188,18 +215,28 @@ class Engagement:
     @cached_property
     def _loaded(self) -> _Loaded:
         cache = self._cache_dir()
-        key = self._cache_key() if self.use_cache else ""
+        pinned = self._pinned_key()
+        if pinned and (cache / f"{pinned}.json").exists():
+            try:  # a step of a run: the tables the run loaded, whatever the files hold now
+                self.cache_key = pinned
+                return self._read_cache(cache, pinned)
+            except Exception:
+                pass
+        inputs = self._read_inputs()
+        key = self.cache_key = self._cache_key(inputs) if self.use_cache else ""
         if self.use_cache and (cache / f"{key}.json").exists():
             try:
                 return self._read_cache(cache, key)
             except Exception:  # a damaged cache is rebuilt, never trusted
                 pass
-        loaded = self._load_sources()
+        with read_inputs(inputs):
+            del inputs  # each file's bytes are freed as soon as its reader has them
+            loaded = self._load_sources()
         if self.use_cache:
             try:
                 self._write_cache(loaded, cache, key)
             except OSError:
-                pass  # read-only checkout: work without the cache
+                self.cache_key = None  # read-only checkout: work without the cache
         return loaded
 
     def _load_sources(self) -> _Loaded:

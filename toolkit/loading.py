@@ -14,6 +14,7 @@ the notes.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,12 +84,12 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
     check_source_file(path)
     suffix = path.suffix.lower()
     header_row = reading.get("header_row") or 1
-    data = path.read_bytes()
+    data = _input_bytes(path)
     if not data or data.isspace():  # (strip() would copy a big file)
         raise DataError(f"the file is empty ({len(data)} bytes)", file=str(path),
                         fix="export it again from the CRM and check that the export finished")
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        frame = _read_workbook(path, reading.get("sheet"), header_row)
+        frame = _read_workbook(path, reading.get("sheet"), header_row, data=data)
     elif suffix in (".csv", ".txt", ".tsv"):
         if data[:4] == b"PK\x03\x04":  # the zip signature every .xlsx starts with
             raise DataError("this is an Excel workbook saved under a .csv name", file=str(path),
@@ -149,6 +150,29 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
     first = header_row + 1  # spreadsheet numbering: the row below the header
     frame["source_row"] = np.arange(first, len(frame) + first)
     return frame
+
+
+# The bytes of each input, read once by the engagement (which hashes them for its cache key and the
+# run's manifest) and handed to the reader here, so the tables come from exactly the bytes that were
+# hashed, even when a file changes while it is being loaded.
+_INPUTS: dict[str, bytes] = {}
+
+
+@contextlib.contextmanager
+def read_inputs(inputs: dict[Path, bytes]):
+    """Within this block, `read_table` takes each file's bytes from `inputs` (once: a reader
+    consumes them, so a big export is not held twice) instead of reading the file again."""
+    _INPUTS.update({str(path): data for path, data in inputs.items()})
+    try:
+        yield
+    finally:
+        for path in inputs:
+            _INPUTS.pop(str(path), None)
+
+
+def _input_bytes(path: Path) -> bytes:
+    data = _INPUTS.pop(str(path), None)
+    return path.read_bytes() if data is None else data
 
 
 def source_path(base_dir: Path, path: str) -> Path:
@@ -369,10 +393,14 @@ def _decode_column(column: Any, encoding: str) -> Any:
     return decoded.take(codes.indices)
 
 
-def _read_workbook(path: Path, sheet: str | int | None, header_row: int) -> pd.DataFrame:
+def _read_workbook(path: Path, sheet: str | int | None, header_row: int,
+                   data: bytes | None = None) -> pd.DataFrame:
+    from io import BytesIO
+
     from openpyxl import load_workbook
+    book = path if data is None else BytesIO(data)  # the bytes read once (see read_inputs)
     try:
-        names = load_workbook(path, read_only=True).sheetnames
+        names = load_workbook(book, read_only=True).sheetnames
     except Exception as exc:  # openpyxl raises zip, XML and key errors for a damaged file
         raise DataError(f"cannot open the workbook ({type(exc).__name__}: {exc})", file=str(path),
                         fix="open it in Excel and save it again as .xlsx") from None
@@ -385,7 +413,7 @@ def _read_workbook(path: Path, sheet: str | int | None, header_row: int) -> pd.D
                         f"position {sheet}", file=str(path), value=sheet,
                         fix="set `sheet:` to one of those names (or a 0-based position)")
     try:
-        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object,
+        frame = pd.read_excel(book, sheet_name=0 if sheet is None else sheet, dtype=object,
                               engine="openpyxl", header=header_row - 1)
     except Exception as exc:  # a damaged sheet inside a sound zip: XML, zip and value errors
         raise DataError(f"cannot read the sheet ({type(exc).__name__}: {str(exc)[:200]})",
