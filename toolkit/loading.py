@@ -1302,8 +1302,12 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                     f"between phases cannot be measured from it")
     cols = settings["columns"]
     if "created_at" not in cols:
-        raise DataError("a snapshot source needs a `created_at` column", file=file,
-                        fix=f"set `{key}.created_at`, or use a preset")
+        raise DataError("a snapshot source needs a `created_at` column; a lead list without "
+                        "any date (one row per lead and a converted flag) cannot be loaded yet, "
+                        "and the toolkit does not invent a date for it", file=file,
+                        fix=f"set `{key}.created_at` to the lead's creation or first-contact "
+                            f"date column (or use a preset); do not add a constant date: every "
+                            f"monthly view would then be made up from it")
     has_flags = "status" in cols or ("is_won" in cols and "is_closed" in cols)
     if "current_stage" not in cols and not has_flags:
         raise DataError("a snapshot source needs a `current_stage` column, or a `status` "
