@@ -30,7 +30,7 @@ from .exceptions import DataError, UnknownStageError
 from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from .phases import IGNORE, LOST, PhaseModel, normalise_stage
 from .presets import preset_defaults
-from .privacy import PrivacyConfig, PseudonymKey, personal_columns, pseudonymise
+from .privacy import PrivacyConfig, PseudonymKey, check_personal, personal_columns, pseudonymise
 
 __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quarantine_summary",
            "check_phase_order",
@@ -126,7 +126,7 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
             if other != delimiter and header_line.count(other):
                 raise DataError(
                     f"the header reads as one column with delimiter {delimiter!r}; the file seems "
-                    f"to use {other!r}", file=str(path), row=header_row, value=header_line[:80],
+                    f"to use {other!r}", file=str(path), row=header_row,
                     fix=f"set `delimiter: {other!r}` on this source (or remove `delimiter:` to "
                         f"detect it)")
     else:
@@ -298,8 +298,12 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
     if len(set(names)) != len(names):
         return None  # pandas renames a repeated header ('Datum.1')
     columns = table.slice(1).columns
+    del table
     if kind != "utf-8":
         columns = [_decode_column(column, kind) for column in columns]
+    # One chunk per column, as pandas builds it: Arrow concatenates the reader's hundreds of
+    # chunks on every later take (each filter of the rows), which costs more than this one copy.
+    columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
     return pa.table(columns, names=names).to_pandas()  # text columns as pandas' `str` dtype
 
 
@@ -366,6 +370,21 @@ def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> 
                 f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
                 fix=f"set `header_row: {row}` on this source in the engagement YAML "
                     f"({key.rsplit('.', 1)[0]})")
+    _refuse_data_row_as_header(settings, wanted, missing, file=file)
+
+
+def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
+                               file: str) -> None:
+    """A declared `header_row` that holds none of the YAML's headers is most likely a data row:
+    say so without listing its cells, which may be names or e-mail addresses."""
+    header_row = settings.get("header_row")
+    if header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
+        raise DataError(
+            f"row {header_row} (`header_row: {header_row}`) holds none of the {len(wanted)} "
+            f"headers the YAML names; it looks like a data row (its cells are not shown: they may "
+            f"be personal data)", file=file, row=header_row,
+            fix="set `header_row:` to the row with the column names (open the file to see it), or "
+                "remove it to use the first row")
 
 
 def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
@@ -662,9 +681,22 @@ def _empty_events(model: PhaseModel) -> pd.DataFrame:
         "source_row": pd.Series(dtype="int64"), "source": pd.Series(dtype="object")})
 
 
-def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None) -> list[str]:
-    names = list(settings.get("attributes") or {})
-    names += list((settings.get("records") or {}).get("attributes") or {})
+def _quotable_headers(settings: dict, personal: list[str]) -> set[str]:
+    """The file's headers (case-folded) whose values a reason may quote: the mapped columns and
+    the attributes that are not personal."""
+    attributes = settings.get("attributes") or {}
+    headers = [h for h in (settings.get("columns") or {}).values() if isinstance(h, str)]
+    headers += [h for name, h in attributes.items() if name not in personal and isinstance(h, str)]
+    return {h.strip().casefold() for h in headers}
+
+
+def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
+              engagement_file: str = "") -> list[str]:
+    attributes = {**(settings.get("attributes") or {}),
+                  **((settings.get("records") or {}).get("attributes") or {})}
+    check_personal(list(source.personal), attributes, file=engagement_file,
+                   key=f"sources[{source.name}].personal")
+    names = list(attributes)
     return personal_columns(list(source.personal), names, privacy or PrivacyConfig())
 
 
@@ -689,7 +721,7 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
                                 engagement_file=engagement_file, name=source.name or "source",
-                                personal=_personal(source, settings, privacy))
+                                personal=_personal(source, settings, privacy, engagement_file))
 
 
 def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: str, key: str
@@ -725,21 +757,35 @@ def _blank_rows(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(blank, index=cells.index)
 
 
-def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
+def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Series:
+    """For each of `rows` (repeats), the `source_row` of the first row with the same values of
+    `same`; grouped among the repeated rows only, not the whole file."""
+    repeated = frame[frame.duplicated(same, keep=False)]
+    return repeated.groupby(same)["source_row"].transform("first")[rows]
+
+
+def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, personal: list[str]
+                    ) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
     When the repeated row disagrees with the first (another region, another amount) the reason
-    names the columns and both values, so the analyst can tell which row is right.
+    names the columns and both values, so the analyst can tell which row is right. Values are
+    quoted only for the columns the YAML maps and does not call personal; for a personal column
+    (and the owner) or a column the YAML does not mention (it may hold an e-mail address) the
+    reason names the column only: a reason is never personal data.
     """
-    first = frame.groupby("_record_id")["source_row"].transform("first")
+    shown = _quotable_headers(settings, personal)
     dup = frame.duplicated("_record_id", keep="first")
-    reason = "duplicate record id (first at row " + first[dup].astype(str) + ")"
+    first = _first_row_of(frame, ["_record_id"], frame.index[dup])
+    reason = "duplicate record id (first at row " + first.astype(str) + ")"
     if dup.any():
         cells = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
-        by_row = frame.set_index("source_row")[cells].astype("string")
+        repeated = frame[frame.duplicated("_record_id", keep=False)]  # the rows compared
+        by_row = repeated.set_index("source_row")[cells].astype("string")
         for idx in frame.index[dup]:
             mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
-            differ = [f"{c} {theirs[c]!r} vs {mine[c]!r}" for c in cells
+            differ = [(f"{c} {theirs[c]!r} vs {mine[c]!r}" if c.casefold() in shown
+                       else f"{c} (values not shown)") for c in cells
                       if not (pd.isna(mine[c]) and pd.isna(theirs[c]))
                       and (pd.isna(mine[c]) or pd.isna(theirs[c]) or mine[c] != theirs[c])]
             if differ:
@@ -845,6 +891,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                             fix=f"set `{key}.{role}` (or `stage:` when every row is one stage), "
                                 f"or use a preset")
     frame = _common_rows(raw, settings, q, file=file, key=key)
+    rows_in = len(raw)
+    del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
     if settings.get("stage"):
         frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
         cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
@@ -856,9 +904,10 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     # The same stage change exported twice carries no information: keep the first.
     frame = frame.assign(_stage_norm=_per_distinct(frame["_stage"],
                                                    lambda s: s.map(normalise_stage)))
-    dup = frame.duplicated(["_record_id", "_stage_norm", "_at"], keep="first")
-    first_row = frame.groupby(["_record_id", "_stage_norm", "_at"])["source_row"].transform("first")
-    frame = q.add(frame, dup, lambda hit: "duplicate of row " + first_row[hit.index].astype(str))
+    same = ["_record_id", "_stage_norm", "_at"]
+    dup = frame.duplicated(same, keep="first")
+    frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
+        frame, same, hit.index).astype(str))
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
     frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
@@ -899,7 +948,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     mismatches = None
     quarantines = [q.frame()]
-    recon = [_reconcile(name, file, raw, q)]
+    recon = [_reconcile(name, file, rows_in, q)]
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
@@ -921,8 +970,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         outcome_mismatches=mismatches)
 
 
-def _reconcile(name: str, file: str, raw: pd.DataFrame, q: _Quarantine) -> dict[str, Any]:
-    rows_in = len(raw)
+def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) -> dict[str, Any]:
+    """One file's reconciliation; `raw` is the rows read, or how many (once they are freed)."""
+    rows_in = raw if isinstance(raw, int) else len(raw)
     rows_q = len(q.rows)
     return {"source": name, "file": file, "rows_in": rows_in, "rows_used": rows_in - rows_q,
             "rows_quarantined": rows_q}
@@ -948,7 +998,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
                   "all of this record's stage rows are declared `ignore`")
-    frame = _dedupe_records(frame, q)
+    frame = _dedupe_records(frame, q, reading, personal)
     cols = reading["columns"]
     out = pd.DataFrame(index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
     if "created_at" in cols:
@@ -1105,7 +1155,8 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
                personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
+                            personal)
     stage_columns = _stage_columns(frame, settings, file=file, name=name, notes=notes)
     pattern = settings.get("stage_column_pattern")
     if pattern:
@@ -1314,7 +1365,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                         "(won/lost/open) or `is_won` + `is_closed` columns", file=file,
                         fix=f"set `{key}.current_stage` or `{key}.status`, or use a preset")
     entry = _entry_phase(settings, model, file=file, key=key)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
+                            personal)
     stage_col = None
     if "current_stage" in cols:
         stage_col = _find_column(frame, cols["current_stage"], role="current_stage", file=file,
@@ -1409,7 +1461,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     records = _finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]), notes=notes)
+                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]),
+                        notes=notes)
 
 
 def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,

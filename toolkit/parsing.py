@@ -50,6 +50,13 @@ def _is_text(raw: pd.Series) -> bool:
     return isinstance(raw.dtype, pd.StringDtype)
 
 
+def _arrow(text: pd.Series):
+    """A column of strings as one contiguous Arrow array (pandas may hold it in chunks)."""
+    import pyarrow as pa
+    values = pa.array(text.astype("string").array)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _match(text: pd.Series, pattern: re.Pattern, re2: str) -> pd.Series:
     """`text.str.match(pattern)` for a column of strings: RE2 (`re2`, the same pattern spelled for
     ASCII) on the ASCII values, Python's `re` on the others. pandas would run Python's `re` on
@@ -59,7 +66,7 @@ def _match(text: pd.Series, pattern: re.Pattern, re2: str) -> pd.Series:
     out = np.zeros(len(text), dtype=bool)
     if text.empty:
         return pd.Series(out, index=text.index)
-    values = pa.array(text.astype("string").array)
+    values = _arrow(text)
     ascii_ = pc.fill_null(pc.string_is_ascii(values), False).to_numpy(zero_copy_only=False)
     if ascii_.any():
         found = pc.match_substring_regex(values.filter(pa.array(ascii_)), re2)
@@ -249,51 +256,60 @@ def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
     if spec is None or text.empty:
         return pd.to_datetime(text, errors="coerce", format=fmt).astype("datetime64[us]")
     n = len(text)
-    values = pa.array(text.astype("string").array)
+    values = _arrow(text)
     ascii_ = pc.fill_null(pc.string_is_ascii(values), False).to_numpy(zero_copy_only=False)
     fixed = pc.fill_null(pc.match_substring_regex(values, spec.fixed), False).to_numpy(
         zero_copy_only=False) & ascii_
-    fields = {k: np.zeros(n, dtype=np.int64) for k in "YymdHMS"}
+    fields = {key: np.zeros(n, dtype=np.int32) for key in spec.positions}
     if fixed.any():
-        block = values.filter(pa.array(fixed))
+        block = values if fixed.all() else values.filter(pa.array(fixed))
         start = int(np.frombuffer(block.buffers()[1], dtype=np.int64)[block.offset])
         cells = np.frombuffer(block.buffers()[2], dtype=np.uint8)[
             start:start + len(block) * spec.width].reshape(len(block), spec.width)
-        digits = np.where(cells == ord(" "), 0, cells.astype(np.int64) - ord("0"))
         for key, (at, width) in spec.positions.items():
-            number = np.zeros(len(block), dtype=np.int64)
-            for i in range(at, at + width):
-                number = number * 10 + digits[:, i]
-            fields[key][fixed] = number
+            number = np.zeros(len(block), dtype=np.int32)
+            for i in range(at, at + width):  # a space stands for a leading zero (" 5": day 5)
+                digit = cells[:, i].astype(np.int32) - ord("0")
+                number = number * 10 + np.where(cells[:, i] == ord(" "), 0, digit)
+            if fixed.all():
+                fields[key] = number
+            else:
+                fields[key][fixed] = number
     other = ascii_ & ~fixed
-    matched = fixed.copy()
+    matched = fixed
     if other.any():  # one-digit fields, several spaces: read by RE2's groups
         rows = np.flatnonzero(other)
         # Capturing groups is RE2's slow path: first find the values that match at all.
-        hit = pc.fill_null(pc.match_substring_regex(values.take(pa.array(rows)), spec.pattern),
-                           False).to_numpy(zero_copy_only=False)
+        some = values if len(rows) == n else values.take(pa.array(rows))
+        hit = pc.fill_null(pc.match_substring_regex(some, spec.pattern), False).to_numpy(
+            zero_copy_only=False)
         rows = rows[hit]
-    if other.any() and len(rows):
-        found = pc.extract_regex(values.take(pa.array(rows)), spec.pattern)
-        ok = found.is_valid().to_numpy(zero_copy_only=False)
-        matched[rows[ok]] = True
-        for key in spec.positions:
-            digits = pc.if_else(found.is_valid(), pc.utf8_trim_whitespace(found.field(key)), "0")
-            fields[key][rows[ok]] = pc.cast(digits, pa.int64()).to_numpy(
-                zero_copy_only=False)[ok]
+        if len(rows):
+            found = pc.extract_regex(values.take(pa.array(rows)), spec.pattern)
+            matched = fixed.copy()
+            matched[rows] = True
+            for key in spec.positions:
+                fields[key][rows] = pc.cast(pc.utf8_trim_whitespace(found.field(key)),
+                                            pa.int32()).to_numpy(zero_copy_only=False)
+    if not matched.any() and ascii_.all():
+        return pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]"),
+                         index=text.index)
+    zero = np.zeros(n, dtype=np.int32)
     if "Y" in spec.positions:
         year = fields["Y"]
     else:  # strptime's two-digit years: 69-99 are 1900s, 00-68 the 2000s
-        year = fields["y"] + np.where(fields["y"] <= 68, 2000, 1900)
+        year = fields["y"] + np.where(fields["y"] <= 68, 2000, 1900).astype(np.int32)
     month, day = fields["m"], fields["d"]
+    second = fields.get("S", zero)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month.clip(1, 12) - 1]
-    decided = (matched & (day <= month_days + (leap & (month == 2))) & (fields["S"] < 60)
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+                          dtype=np.int32)[month.clip(1, 12) - 1]
+    decided = (matched & (day <= month_days + (leap & (month == 2))) & (second < 60)
                & (year >= _NS_YEARS[0]) & (year <= _NS_YEARS[1]))
     months = np.where(decided, (year - 1970) * 12 + month - 1, 0)
     days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + day - 1
-    micros = (((days * 24 + fields["H"]) * 60 + fields["M"]) * 60 + fields["S"]) * 1_000_000
-    out = np.where(decided, micros, np.iinfo(np.int64).min).view("datetime64[us]")
+    seconds = ((days * 24 + fields.get("H", zero)) * 60 + fields.get("M", zero)) * 60 + second
+    out = np.where(decided, seconds * 1_000_000, np.iinfo(np.int64).min).view("datetime64[us]")
     result = pd.Series(out, index=text.index)
     rest = ~decided & (matched | ~ascii_)  # an ASCII value the pattern refuses is no date
     if rest.any():
