@@ -10,6 +10,11 @@ end:
   reconciliation holds;
 - ``"ok"``: loads; each string of `expect` appears in the engagement's notes (empty: nothing to say).
 
+`report` says whether `funnel run` (seven notebook kernels) must run on the case in the CLI corpus:
+the hostile-input cases (issue 14) attack the loader, the YAML or the files, which `validate` and
+`kpis` reach; what they do to the report is checked by one run over all of them at once
+(`test_hostile.py`).
+
 All files are made by code, never checked in, so a case is readable in one place.
 """
 
@@ -39,15 +44,17 @@ class Case:
     outcome: Literal["error", "quarantine", "ok"]
     expect: tuple[str, ...] = ()
     description: str = ""
+    report: bool = True
 
 
 CASES: list[Case] = []
 
 
-def case(name: str, outcome: str, *expect: str, description: str = ""):
+def case(name: str, outcome: str, *expect: str, description: str = "", report: bool = True):
     """Register the decorated build function as a case."""
     def register(build: Callable[[Path], Path]) -> Callable[[Path], Path]:
-        CASES.append(Case(name, build, outcome, tuple(expect), description or (build.__doc__ or "")))
+        CASES.append(Case(name, build, outcome, tuple(expect), description or (build.__doc__ or ""),
+                          report))
         return build
     return register
 
@@ -642,3 +649,104 @@ def _(folder: Path) -> Path:
     return _yaml_with(_history(folder, _GOOD), kpis=[
         {"name": "c", "kind": "conversion", "from_phase": "lead", "to_phase": "opportunity",
          "window_days": -7}])
+
+
+# --- hostile input (issue 14): a CRM field is typed by anybody ----------------------------------
+# Each value is data and must stay data: in the tables as typed, in the report as its characters,
+# in a spreadsheet as text. What the report makes of them is checked on one run over all of them
+# (test_hostile.py); here, how loading ends.
+
+MARKUP = ("event ![x](secret.csv)", "event ![t](https://evil.example/t.png)",
+          "event <img src=x onerror=alert(1)>", "[c](javascript:alert(1))",
+          "<script>alert(1)</script>")
+FORMULAS = ('=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(1)", "\tx")
+PEOPLE = ("Ruud Hendriks", "Henk Medewerker", "Chloë Çelik", "thijs.peeters@example.com")
+
+
+def _secret(folder: Path) -> None:
+    (folder / "secret.csv").write_text("token;SECRET-7f3a9c\n", encoding="utf-8")
+
+
+@case("markup_in_attribute_values", "ok", report=False)
+def _(folder: Path) -> Path:
+    """Markdown images (a local file, a remote one), an event handler, a javascript: link and a
+    script tag typed as action values."""
+    _secret(folder)
+    return _history(folder, [f"D{i};Suspect;0{i}-01-2025;{v}" for i, v in enumerate(MARKUP, 1)],
+                    header="Deal;Fase;Datum;Actie", attributes={"action": "Actie"})
+
+
+@case("markup_in_phase_labels_and_stages", "ok", report=False)
+def _(folder: Path) -> Path:
+    """Phase labels and CRM stage names holding HTML and Markdown."""
+    phases = [{**p, "label": f"{p['label']} <img src=x onerror=alert(1)>"} for p in PHASES]
+    phases[1]["label"] = "Lead [c](javascript:alert(1))"
+    mapping = {**MAPPING, "Lead <b onmouseover=alert(1)>x</b>": "lead"}
+    return _yaml_with(_history(folder, _GOOD + ["D2;Lead <b onmouseover=alert(1)>x</b>;05-01-2025"]),
+                      phases=phases, stage_mapping=mapping,
+                      client="<img src=x onerror=alert(1)>", description="![x](secret.csv)")
+
+
+@case("formulas_in_values", "quarantine", "unparseable date", "'=NOW()'", report=False)
+def _(folder: Path) -> Path:
+    """Spreadsheet formulas as attribute values, as a record id and as a date."""
+    lines = [f"D{i};Suspect;0{i}-01-2025;{v}" for i, v in enumerate(FORMULAS, 1)]
+    lines += ["=NOW();Lead;06-01-2025;x", "D1;Lead;=NOW();x"]
+    return _history(folder, lines, header="Deal;Fase;Datum;Actie", attributes={"action": "Actie"})
+
+
+@case("control_characters_in_values", "ok", report=False)
+def _(folder: Path) -> Path:
+    """Control characters (SOH, ESC, a unit separator) inside values."""
+    return _history(folder, ["D1;Suspect;03-01-2025;event\x01", "D2;Suspect;04-01-2025;\x1b[31mred",
+                             "D3;Suspect;05-01-2025;a\x1fb"],
+                    header="Deal;Fase;Datum;Actie", attributes={"action": "Actie"})
+
+
+@case("duplicate_id_with_personal_values", "quarantine", "duplicate record id (first at row 2)",
+      "Contact (values not shown)", "Eigenaar (values not shown)", "Email (values not shown)",
+      "Regio 'Noord' vs 'Zuid'", report=False)
+def _(folder: Path) -> Path:
+    """A record listed twice with another contact, owner and e-mail (and region): the reason names
+    the personal columns, the owner and the column the YAML does not mention, never their values."""
+    return _snapshot(folder, [
+        f"D1;Offerte;03-01-2025;Noord;{PEOPLE[2]};{PEOPLE[0]};{PEOPLE[3]}",
+        "D2;Lead;04-01-2025;Oost;Anna de Wit;Sanne de Vries;anna@example.com",
+        f"D1;Offerte;03-01-2025;Zuid;Thijs Peeters;{PEOPLE[1]};t.peeters@example.com"],
+        header="Deal;Fase;Aangemaakt;Regio;Contact;Eigenaar;Email",
+        attributes={"region": "Regio", "contact": "Contact", "owner": "Eigenaar"},
+        personal=["contact"])
+
+
+@case("header_row_on_a_data_row", "error", "history.csv", "row 3", "looks like a data row",
+      "header_row", report=False)
+def _(folder: Path) -> Path:
+    """`header_row: 3` on a file whose header is row 1: row 3 holds a contact's name, which the
+    error must not print."""
+    return _history(folder, [f"D1;Suspect;03-01-2025;{PEOPLE[0]}",
+                             f"D2;Lead;04-01-2025;{PEOPLE[2]}", "D3;Lead;05-01-2025;Anna de Wit"],
+                    header="Deal;Fase;Datum;Contact", attributes={"contact": "Contact"},
+                    personal=["contact"], header_row=3)
+
+
+@case("personal_entry_misspelt", "error", "engagement.yaml", "personal", "'contcat'",
+      "did you mean 'contact'", report=False)
+def _(folder: Path) -> Path:
+    """`personal: [contcat]`: the real contact column would go unprotected."""
+    return _history(folder, [f"D1;Suspect;03-01-2025;{PEOPLE[0]}"], header="Deal;Fase;Datum;Contact",
+                    attributes={"contact": "Contact"}, personal=["contcat"])
+
+
+@case("personal_entry_is_the_header", "error", "engagement.yaml", "'Contactpersoon'",
+      "write 'contact'", report=False)
+def _(folder: Path) -> Path:
+    """`personal: [Contactpersoon]`, the file's header instead of the attribute's name."""
+    return _history(folder, [f"D1;Suspect;03-01-2025;{PEOPLE[0]}"],
+                    header="Deal;Fase;Datum;Contactpersoon",
+                    attributes={"contact": "Contactpersoon"}, personal=["Contactpersoon"])
+
+
+@case("engagement_name_is_a_path", "ok", report=False)
+def _(folder: Path) -> Path:
+    """`name: /tmp/../abs/evil`: the workbook is named after the engagement; it must stay in --out."""
+    return _yaml_with(_history(folder, _GOOD), name="/tmp/../abs/evil")

@@ -3,7 +3,9 @@ fix, a quarantine with its reason and a reconciliation that holds, or a correct 
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -302,6 +304,79 @@ CHECKS: dict[str, Callable[[Engagement], None]] = {
     "only_terminal_events": check_terminal_only,
     "xlsx_title_row_with_header_row": check_xlsx_header_row,
 }
+
+
+# --- hostile input (issue 14): data stays data --------------------------------------------------
+
+def _markdown_html(text: str) -> str:
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    return markdown2html_mistune(text)
+
+
+def _inert(rendered: str) -> None:
+    """HTML rendered from a conclusion holds no tag but the list, no link and no image."""
+    tags = set(re.findall(r"</?([a-zA-Z][\w-]*)", rendered))
+    assert tags <= {"ul", "li", "p", "strong"}, (tags, rendered)
+    assert "javascript:" not in rendered.replace("javascript\\:", "") or "<a" not in rendered
+
+
+def check_markup_values(e):
+    from corpus import MARKUP
+
+    from toolkit import narrative
+    # the values are kept exactly as typed: data, not markup
+    assert sorted(e.records["action"]) == sorted(MARKUP)
+    for value in MARKUP:
+        rendered = _markdown_html(narrative.bullets([f"{narrative.text(value)}: a finding"]))
+        _inert(rendered)
+        assert html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip() == f"{value}: a finding"
+
+
+def check_markup_labels(e):
+    from toolkit import narrative
+    from toolkit.funnel import funnel
+    rendered = _markdown_html(narrative.process_model(e, funnel(e)))
+    _inert(rendered)
+    assert "Lead [c](javascript:alert(1))" in html.unescape(rendered)
+    assert _entered(e, "D2")["lead"] == pd.Timestamp("2025-01-05")  # the hostile stage maps
+
+
+def check_formulas(e):
+    from corpus import FORMULAS
+    # kept as typed (trimmed, as every value is)
+    assert set(e.records["action"].dropna()) == {v.strip() for v in FORMULAS} | {"x"}
+    q = e.quarantine.set_index("source_row")
+    assert q.loc[8, "value"] == "=NOW()" and q.loc[8, "column"] == "Datum"
+    assert "=NOW()" in set(e.records["record_id"])  # an id is an id, whatever it looks like
+
+
+def check_control_characters(e):
+    assert "event\x01" in set(e.records["action"])
+
+
+def check_personal_duplicates(e):
+    from corpus import PEOPLE
+    text = e.quarantine.to_csv() + " ".join(e.notes) + e.records.to_csv()
+    for person in (*PEOPLE, "Thijs Peeters", "t.peeters@example.com"):
+        assert person not in text, person
+    assert e.records["contact"].str.fullmatch(r"P-[0-9a-f]{10}").all()
+    assert e.records["owner"].str.fullmatch(r"P-[0-9a-f]{10}").all()
+
+
+def check_name_is_a_path(e):
+    from toolkit.report import file_name
+    assert e.name == "/tmp/../abs/evil"
+    assert file_name(e.name) == "tmp_.._abs_evil" and "/" not in file_name(e.name)
+
+
+CHECKS.update({
+    "markup_in_attribute_values": check_markup_values,
+    "markup_in_phase_labels_and_stages": check_markup_labels,
+    "formulas_in_values": check_formulas,
+    "control_characters_in_values": check_control_characters,
+    "duplicate_id_with_personal_values": check_personal_duplicates,
+    "engagement_name_is_a_path": check_name_is_a_path,
+})
 
 
 def test_every_check_belongs_to_a_case():

@@ -85,10 +85,15 @@ def runs(tmp_path_factory):
         return case.name, (done.returncode, done.stdout, done.stderr, folder / "report")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(run, CASES))
+        return dict(pool.map(run, RUN_CASES))
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+# The hostile-input cases attack the loader and the files (validate and kpis reach them); their
+# effect on the report is checked by one run over all of them together in test_hostile.py.
+RUN_CASES = [c for c in CASES if c.report]
+
+
+@pytest.mark.parametrize("case", RUN_CASES, ids=[c.name for c in RUN_CASES])
 def test_run_answers_every_case_clearly(case, runs):
     code, out, err, report = runs[case.name]
     _assert_clear(code, out, err, case)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ class AuditResult:
         return f"Audit of {self.n_records} records: " + "; ".join(parts) + "." + caveat
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.summary}</p>" + self.findings.to_html(index=False)
+        return f"<p>{html.escape(self.summary)}</p>" + self.findings.to_html(index=False)
 
 
 def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:

@@ -283,13 +283,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() == ".xlsx":
-            frame.to_excel(out, index=False)
-        elif out.suffix.lower() == ".csv":
-            frame.to_csv(out, index=False)
-        else:
-            raise ToolkitError(f"--out must end in .csv or .xlsx, but {out.name!r} was passed.")
+        from .report import write_table
+        out = write_table(frame, args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
@@ -333,7 +328,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import report
     engagement = _load(args.engagement)
     path = Path(args.engagement).resolve()
-    out = Path(args.out) if args.out else REPORTS_DIR / engagement.name / date.today().isoformat()
+    out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
+                                           / date.today().isoformat())
     started = time.perf_counter()
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet)

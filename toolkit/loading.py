@@ -30,7 +30,7 @@ from .exceptions import DataError, UnknownStageError
 from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from .phases import IGNORE, LOST, PhaseModel, normalise_stage
 from .presets import preset_defaults
-from .privacy import PrivacyConfig, PseudonymKey, personal_columns, pseudonymise
+from .privacy import PrivacyConfig, PseudonymKey, check_personal, personal_columns, pseudonymise
 
 __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quarantine_summary",
            "check_phase_order",
@@ -126,7 +126,7 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
             if other != delimiter and header_line.count(other):
                 raise DataError(
                     f"the header reads as one column with delimiter {delimiter!r}; the file seems "
-                    f"to use {other!r}", file=str(path), row=header_row, value=header_line[:80],
+                    f"to use {other!r}", file=str(path), row=header_row,
                     fix=f"set `delimiter: {other!r}` on this source (or remove `delimiter:` to "
                         f"detect it)")
     else:
@@ -370,6 +370,21 @@ def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> 
                 f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
                 fix=f"set `header_row: {row}` on this source in the engagement YAML "
                     f"({key.rsplit('.', 1)[0]})")
+    _refuse_data_row_as_header(settings, wanted, missing, file=file)
+
+
+def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
+                               file: str) -> None:
+    """A declared `header_row` that holds none of the YAML's headers is most likely a data row:
+    say so without listing its cells, which may be names or e-mail addresses."""
+    header_row = settings.get("header_row")
+    if header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
+        raise DataError(
+            f"row {header_row} (`header_row: {header_row}`) holds none of the {len(wanted)} "
+            f"headers the YAML names; it looks like a data row (its cells are not shown: they may "
+            f"be personal data)", file=file, row=header_row,
+            fix="set `header_row:` to the row with the column names (open the file to see it), or "
+                "remove it to use the first row")
 
 
 def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
@@ -674,9 +689,22 @@ def _empty_events(model: PhaseModel) -> pd.DataFrame:
         "source_row": pd.Series(dtype="int64"), "source": pd.Series(dtype="object")})
 
 
-def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None) -> list[str]:
-    names = list(settings.get("attributes") or {})
-    names += list((settings.get("records") or {}).get("attributes") or {})
+def _quotable_headers(settings: dict, personal: list[str]) -> set[str]:
+    """The file's headers (case-folded) whose values a reason may quote: the mapped columns and
+    the attributes that are not personal."""
+    attributes = settings.get("attributes") or {}
+    headers = [h for h in (settings.get("columns") or {}).values() if isinstance(h, str)]
+    headers += [h for name, h in attributes.items() if name not in personal and isinstance(h, str)]
+    return {h.strip().casefold() for h in headers}
+
+
+def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
+              engagement_file: str = "") -> list[str]:
+    attributes = {**(settings.get("attributes") or {}),
+                  **((settings.get("records") or {}).get("attributes") or {})}
+    check_personal(list(source.personal), attributes, file=engagement_file,
+                   key=f"sources[{source.name}].personal")
+    names = list(attributes)
     return personal_columns(list(source.personal), names, privacy or PrivacyConfig())
 
 
@@ -701,7 +729,7 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
                                 engagement_file=engagement_file, name=source.name or "source",
-                                personal=_personal(source, settings, privacy))
+                                personal=_personal(source, settings, privacy, engagement_file))
 
 
 def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: str, key: str
@@ -744,12 +772,17 @@ def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Se
     return repeated.groupby(same)["source_row"].transform("first")[rows]
 
 
-def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
+def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, personal: list[str]
+                    ) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
     When the repeated row disagrees with the first (another region, another amount) the reason
-    names the columns and both values, so the analyst can tell which row is right.
+    names the columns and both values, so the analyst can tell which row is right. Values are
+    quoted only for the columns the YAML maps and does not call personal; for a personal column
+    (and the owner) or a column the YAML does not mention (it may hold an e-mail address) the
+    reason names the column only: a reason is never personal data.
     """
+    shown = _quotable_headers(settings, personal)
     dup = frame.duplicated("_record_id", keep="first")
     first = _first_row_of(frame, ["_record_id"], frame.index[dup])
     reason = "duplicate record id (first at row " + first.astype(str) + ")"
@@ -759,7 +792,8 @@ def _dedupe_records(frame: pd.DataFrame, q: _Quarantine) -> pd.DataFrame:
         by_row = repeated.set_index("source_row")[cells].astype("string")
         for idx in frame.index[dup]:
             mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
-            differ = [f"{c} {theirs[c]!r} vs {mine[c]!r}" for c in cells
+            differ = [(f"{c} {theirs[c]!r} vs {mine[c]!r}" if c.casefold() in shown
+                       else f"{c} (values not shown)") for c in cells
                       if not (pd.isna(mine[c]) and pd.isna(theirs[c]))
                       and (pd.isna(mine[c]) or pd.isna(theirs[c]) or mine[c] != theirs[c])]
             if differ:
@@ -992,7 +1026,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
                   "all of this record's stage rows are declared `ignore`")
-    frame = _dedupe_records(frame, q)
+    frame = _dedupe_records(frame, q, reading, personal)
     cols = reading["columns"]
     out = pd.DataFrame(index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
     if "created_at" in cols:
@@ -1149,7 +1183,8 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
                personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
+                            personal)
     stage_columns = _stage_columns(frame, settings, file=file, name=name, notes=notes)
     pattern = settings.get("stage_column_pattern")
     if pattern:
@@ -1354,7 +1389,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                         "(won/lost/open) or `is_won` + `is_closed` columns", file=file,
                         fix=f"set `{key}.current_stage` or `{key}.status`, or use a preset")
     entry = _entry_phase(settings, model, file=file, key=key)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q)
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
+                            personal)
     stage_col = None
     if "current_stage" in cols:
         stage_col = _find_column(frame, cols["current_stage"], role="current_stage", file=file,

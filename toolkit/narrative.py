@@ -2,19 +2,56 @@
 
 Each function takes the step's results and returns Markdown bullets. When the data cannot carry a
 conclusion (too few records, immature cohorts) it says so instead of claiming one.
+
+Every value that comes from the client's data or the YAML (phase and KPI labels, attribute values,
+the sentences other modules build from them) passes through :func:`text` where it meets the
+Markdown: a CRM value is never markup, so `<img onerror=...>`, `![x](secret.csv)` or
+`[c](javascript:...)` typed into a CRM field shows as those characters and does nothing.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
-__all__ = ["MIN_N", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
+__all__ = ["MIN_N", "text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
            "improvement", "steering"]
 
 #: Fewest records behind a rate before the text draws a conclusion from it.
 MIN_N = 30
+
+
+# What Markdown (mistune, as nbconvert renders it) could read as syntax inside a line: emphasis,
+# code, links and images (`[`), strikethrough, tables, math, a backslash itself. `&`, `<` and `>`
+# become HTML entities, so no tag and no autolink `<...>` survives; `://` is broken up so that no
+# bare `https://...` in a value turns into a link.
+# An underscore between two letters or digits (lead_source) is never emphasis: left as typed.
+_INLINE_SYNTAX = re.compile(r"([\\`*\[\]$~|]|(?<![^\W_])_|_(?![^\W_]))")
+_HTML_SYNTAX = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# At the start of a line: a heading, a list item, a quote, a setext underline.
+_LINE_START = re.compile(r"^(\s*)(#|[-+=]|\d+(?=[.)]))")
+# Line breaks would start a new Markdown block (a heading, raw HTML); other control characters
+# have no business in a sentence.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def text(value: object) -> str:
+    """`value` as literal Markdown text: it shows as its characters and is never markup.
+
+    For values from the client's data or the engagement YAML, and for sentences other modules
+    build from them, wherever they meet the Markdown of a conclusion.
+    """
+    out = _CONTROL.sub(" ", str(value))
+    out = _INLINE_SYNTAX.sub(r"\\\1", out).replace("://", "\\://")
+    out = "".join(_HTML_SYNTAX.get(ch, ch) for ch in out)
+    match = _LINE_START.match(out)
+    if match:  # `1.` -> `1\.`, `# x` -> `\# x`: shown as written, not as a list or heading
+        lead, mark = match.groups()
+        rest = out[match.end():]
+        out = lead + ("\\" + mark if not mark[0].isdigit() else mark + "\\") + rest
+    return out
 
 
 def bullets(lines: list[str]) -> str:
@@ -39,7 +76,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
         f"The exports hold {rows_in:,} rows; {rows_q:,} ({rows_q / max(rows_in, 1):.1%}) were set "
         f"aside with a reason, the rest give {len(engagement.records):,} records up to "
         f"{engagement.as_of:%d-%m-%Y}.",
-        audit.summary,
+        text(audit.summary),
     ]
     if len(engagement.records) == 0:
         lines.append("No record could be used, so nothing can be concluded: see the quarantine "
@@ -53,7 +90,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
         lines.append(
             f"Raw funnel: {int(funnel_frame['reached'].iloc[0]):,} records entered, "
             f"{int(funnel_frame['reached'].iloc[-1]):,} became an order. The weakest step so far "
-            f"is {weakest['from_phase']} → {weakest['phase']} at {_pct(weakest['rate'])}"
+            f"is {text(weakest['from_phase'])} → {text(weakest['phase'])} at {_pct(weakest['rate'])}"
             f"{_ci(weakest)}; step 4 measures it per cohort.")
     lines.append(f"Estimated engagement duration: {estimate.total_weeks:.0f} weeks (range "
                  f"{estimate.total_weeks_low:.0f}–{estimate.total_weeks_high:.0f}).")
@@ -66,13 +103,13 @@ def process_model(engagement, funnel_frame: pd.DataFrame) -> str:
     mapped = set(model.normalised_mapping().values())  # `won` resolved to the last phase
     unmapped_phases = [p.key for p in model.phases if p.key not in mapped]
     lines = [f"The process has {len(model.phases)} phases: "
-             + " → ".join(p.label for p in model.phases) + "."]
+             + " → ".join(text(p.label) for p in model.phases) + "."]
     if unmapped_phases:
-        lines.append(f"No CRM stage maps to {unmapped_phases}: records pass these phases only by "
+        lines.append(f"No CRM stage maps to {text(unmapped_phases)}: records pass these phases only by "
                      f"the skip rule, so their entry dates are not measured.")
     no_roles = [p.label for p in model.phases if not p.functions]
     if no_roles:
-        lines.append(f"Phases without an owning function: {no_roles}. Agree who owns them before "
+        lines.append(f"Phases without an owning function: {text(no_roles)}. Agree who owns them before "
                      f"KPIs get owners in step 3.")
     return bullets(lines)
 
@@ -83,19 +120,19 @@ def kpi_tree(tree: pd.DataFrame) -> str:
     root = tree.iloc[0]
     if pd.notna(root["target"]) and pd.notna(root["value"]):
         gap = root["value"] / root["target"] - 1
-        lines.append(f"{root['label']}: {root['value']:,.0f} against a target of "
+        lines.append(f"{text(root['label'])}: {root['value']:,.0f} against a target of "
                      f"{root['target']:,.0f} ({gap:+.0%}).")
     rates = tree[(tree["unit"] == "%") & tree["target"].notna() & tree["value"].notna()]
     if len(rates):
         short = rates.assign(ratio=rates["value"] / rates["target"]).sort_values("ratio")
         worst = short.iloc[0]
-        lines.append(f"Furthest below its target: {worst['label']} at {_pct(worst['value'])} "
+        lines.append(f"Furthest below its target: {text(worst['label'])} at {_pct(worst['value'])} "
                      f"against {_pct(worst['target'])}.")
     if pd.isna(root["value"]):
         empty = tree.loc[tree["value"].isna() & ~tree["node"].isin(["revenue", "orders"]),
                          "label"].tolist()
         lines.append("Too few mature records to fill the tree yet: "
-                     + (f"no value for {', '.join(empty)} " if empty else "")
+                     + (f"no value for {text(', '.join(empty))} " if empty else "")
                      + "(nobody reached the phase, no deal won, or the records are still inside "
                        "their window; see step 4), so the implied orders and revenue cannot be "
                        "computed.")
@@ -116,27 +153,27 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None) -
             if pd.isna(row.value):
                 continue  # named below, with the reason there is no value
             small = (f" — too few records to conclude (fewer than {MIN_N})"
-                     if row.n < MIN_N else f" — {row.status_vs_target}")
-            lines.append(f"{row.label}: {_pct(row.value)} (n = {int(row.n):,}, 95% interval "
+                     if row.n < MIN_N else f" — {text(row.status_vs_target)}")
+            lines.append(f"{text(row.label)}: {_pct(row.value)} (n = {int(row.n):,}, 95% interval "
                          f"{_pct(row.ci_low)}–{_pct(row.ci_high)}; {immature:,} too recent to "
                          f"count){small}.")
     nobody = conv[conv["n"].fillna(0).eq(0) & conv["immature_n"].fillna(0).eq(0)]
     if len(nobody):
-        lines.append(f"No data for {', '.join(nobody['label'])}: no record reached the starting "
+        lines.append(f"No data for {text(', '.join(nobody['label']))}: no record reached the starting "
                      f"phase, so these conversions cannot be measured.")
     waiting = conv[conv["n"].fillna(0).eq(0) & conv["immature_n"].fillna(0).gt(0)]
     if len(waiting):
-        lines.append(f"Not measurable yet: {', '.join(waiting['label'])} (every record is still "
+        lines.append(f"Not measurable yet: {text(', '.join(waiting['label']))} (every record is still "
                      f"inside its window).")
     if seasonal is not None:
-        lines.append(seasonal.headline)
+        lines.append(text(seasonal.headline))
     usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
     if usable is not None and len(usable):
         slow = usable.sort_values("median_days", ascending=False).iloc[0]
         if pd.notna(slow["median_days"]):
             shares = ", ".join(f"{_pct(slow[f'cif_{h}d'])} by day {h}" for h in (30, 90, 180)
                                if f"cif_{h}d" in slow and pd.notna(slow[f"cif_{h}d"]))
-            lines.append(f"Slowest transition: {slow['transition']} with a median of "
+            lines.append(f"Slowest transition: {text(slow['transition'])} with a median of "
                          f"{slow['median_days']:.0f} days among records that convert (lost "
                          f"records competing, open records censored, not dropped)"
                          + (f"; converted {shares}." if shares else "."))
@@ -145,18 +182,18 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None) -
 
 def diagnosis(fruit) -> str:
     """Step 5: the verdict and the top of the ranked low-hanging fruit."""
-    lines = [f"Verdict: **{fruit.verdict.case}**. {fruit.verdict.headline}"]
+    lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
     if fruit.verdict.advice:
-        lines.append(fruit.verdict.advice)
+        lines.append(text(fruit.verdict.advice))
     table = fruit.table
     sized = table[table["extra_orders"].notna()] if "extra_orders" in table else table.iloc[:0]
     for row in sized.head(3).itertuples():
-        lines.append(f"**{row.rank}.** {row.area}: {row.finding} — about {row.extra_orders:.0f} extra "
-                     f"orders a year (range {row.extra_orders_low:.0f}–"
+        lines.append(f"**{text(row.rank)}.** {text(row.area)}: {text(row.finding)} — about "
+                     f"{row.extra_orders:.0f} extra orders a year (range {row.extra_orders_low:.0f}–"
                      f"{row.extra_orders_high:.0f}).")
     others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
     for row in others.head(3).itertuples():
-        lines.append(f"{row.area}: {row.finding}")
+        lines.append(f"{text(row.area)}: {text(row.finding)}")
     lines += _scan_lines(fruit.scan)
     if len(table) == 0:
         lines.append("No finding is strong enough to act on with this data.")
@@ -196,8 +233,8 @@ def _compared_lines(scan: pd.DataFrame) -> list[str]:
     single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
               if part["segment"].nunique() == 1 and part["rest_n"].eq(0).all()]
     for attr, value in single:
-        lines.append(f"Segment scan: every record has {attr} = {value}, so there is no other "
-                     f"{attr} to compare it with.")
+        lines.append(f"Segment scan: every record has {text(attr)} = {text(value)}, so there is "
+                     f"no other {text(attr)} to compare it with.")
     rest = scan[~scan["attribute"].isin([a for a, _ in single])]
     if len(rest) and rest["p_adjusted"].isna().all():
         lines.append(f"Segment scan: too few records to conclude for any segment (at least "
@@ -214,12 +251,13 @@ def improvement(plan) -> str:
     if plan.scenario is not None:
         orders = plan.scenario.outcomes[plan.scenario.outcomes["measure"] == "orders"].iloc[0]
         top = plan.bottleneck
-        lines.append(f"Raising {top['from_phase']} → {top['to_phase']} from {_pct(top['rate'])} to "
-                     f"{_pct(top['reference_rate'])} changes orders from {orders['baseline']:.1f} "
-                     f"to {orders['scenario']:.1f} per {orders['period']} (change "
-                     f"{orders['change_low']:+.1f} to {orders['change_high']:+.1f}).")
+        lines.append(f"Raising {text(top['from_phase'])} → {text(top['to_phase'])} from "
+                     f"{_pct(top['rate'])} to {_pct(top['reference_rate'])} changes orders from "
+                     f"{orders['baseline']:.1f} to {orders['scenario']:.1f} per "
+                     f"{text(orders['period'])} (change {orders['change_low']:+.1f} to "
+                     f"{orders['change_high']:+.1f}).")
     else:
-        lines.append("No scenario: " + plan.explain("scenario"))
+        lines.append("No scenario: " + text(plan.explain("scenario")))
     if plan.required is not None and len(plan.required):
         first = plan.required[plan.required["phase"] == plan.required["phase"].iloc[0]]
         need, have = first["required_entries"].sum(), first["current_entries"].sum()
@@ -228,22 +266,22 @@ def improvement(plan) -> str:
     exp = plan.experiment
     if exp is not None:
         wait = getattr(exp, "weeks_until_readable", float("nan"))
-        text = (f"A test of a {exp.uplift * 100:.0f}-point improvement needs {exp.total_records:,} "
-                "records")
+        sentence = (f"A test of a {exp.uplift * 100:.0f}-point improvement needs "
+                    f"{exp.total_records:,} records")
         if wait == wait and wait > 52:
-            text += (f"; at the current inflow that takes about {wait / 52:.0f} years, so a "
-                     f"controlled test cannot show a change this small: test a bolder change, "
-                     f"pool phases, or evaluate before/after.")
+            sentence += (f"; at the current inflow that takes about {wait / 52:.0f} years, so a "
+                         f"controlled test cannot show a change this small: test a bolder change, "
+                         f"pool phases, or evaluate before/after.")
         elif wait == wait:
-            text += f"; at the current inflow it can be read after about {wait:.0f} weeks " \
-                    f"(window included)."
-        lines.append(text + ("" if text.endswith(".") else "."))
+            sentence += (f"; at the current inflow it can be read after about {wait:.0f} weeks "
+                         f"(window included).")
+        lines.append(sentence + ("" if sentence.endswith(".") else "."))
     for change in getattr(plan, "changes", None) or ([plan.change] if plan.change else []):
-        what = f"{change.description} ({change.change_date:%d-%m-%Y}): " if getattr(
+        what = f"{text(change.description)} ({change.change_date:%d-%m-%Y}): " if getattr(
             change, "description", "") else ""
-        lines.append(what + change.verdict)
+        lines.append(what + text(change.verdict))
     if plan.explain("change"):
-        lines.append(plan.explain("change"))
+        lines.append(text(plan.explain("change")))
     return bullets(lines)
 
 
@@ -252,7 +290,7 @@ def steering(view) -> str:
     lines = []
     card = view.card
     if card is None:
-        return bullets(["No scorecard: " + view.explain("card")])
+        return bullets(["No scorecard: " + text(view.explain("card"))])
     status = card["status"].astype(str)
     judged = card[~status.str.startswith("no ")]
     bad = judged[judged["status"].astype(str).str.startswith("significantly")]
@@ -262,16 +300,16 @@ def steering(view) -> str:
                      f"{no_data} without data): agree targets in step 3 and collect more history.")
     else:
         lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
-                     f"target" + (f": {', '.join(bad['kpi'])}." if len(bad) else "."))
+                     f"target" + (f": {text(', '.join(bad['kpi']))}." if len(bad) else "."))
     few = judged[judged["status"].astype(str).str.contains("too few records")]
     if len(few):
         lines.append(f"{len(few)} of them rest on too few records to conclude.")
     if view.chart is None:
-        lines.append("No control chart: " + view.explain("chart"))
+        lines.append("No control chart: " + text(view.explain("chart")))
     elif len(view.alerts):
-        lines.append(f"{len(view.alerts)} control-chart alert(s) on {view.steer_on}.")
+        lines.append(f"{len(view.alerts)} control-chart alert(s) on {text(view.steer_on)}.")
     else:
-        lines.append(f"No control-chart alerts: {view.steer_on} moves within its limits.")
+        lines.append(f"No control-chart alerts: {text(view.steer_on)} moves within its limits.")
     if view.report is not None:
-        lines += list(view.report.headline)
+        lines += [text(line) for line in view.report.headline]
     return bullets(lines)

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from .exceptions import ConfigError
 
 __all__ = ["PrivacyConfig", "PseudonymKey", "resolve_key", "pseudonymise", "personal_columns",
+           "check_personal",
            "user_key_file"]
 
 _MIN_KEY_CHARS = 16
@@ -152,6 +153,28 @@ def pseudonymise(values: pd.Series, key: PseudonymKey) -> pd.Series:
         return "P-" + hmac.new(key.secret, text, hashlib.sha256).hexdigest()[:10]
     uniques = values.dropna().unique()
     return values.map({u: code(u) for u in uniques}).astype("string")
+
+
+def check_personal(declared: list[str], attributes: dict[str, str], *, file: str, key: str) -> None:
+    """Refuse a `personal:` entry that is not an attribute of the source: a typo (`contcat`) or the
+    file's header instead of the attribute's name would leave the real column unprotected while
+    `validate` said it was pseudonymised."""
+    import difflib
+    for name in declared:
+        if name in attributes:
+            continue
+        by_header = [attr for attr, header in attributes.items()
+                     if str(header).strip().casefold() == str(name).strip().casefold()]
+        if by_header:
+            hint = f"`personal:` takes the attribute's name, so write {by_header[0]!r}"
+        else:
+            close = difflib.get_close_matches(str(name), list(attributes), n=1)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + (
+                f"list attributes of this source {sorted(attributes)}, or declare the column "
+                f"under `attributes:` first" if attributes else
+                "declare the column under `attributes:` first (the source has none)")
+        raise ConfigError(f"{name!r} is not an attribute of this source, so it would not be "
+                          f"pseudonymised", file=file, key=key, fix=hint)
 
 
 def personal_columns(declared: list[str], attributes: list[str], privacy: PrivacyConfig) -> list[str]:

@@ -56,6 +56,8 @@ __all__ = [
     "execute_notebooks",
     "render_html",
     "write_workbook",
+    "write_table",
+    "csv_safe",
     "write_manifest",
     "check_report",
     "find_browser",
@@ -417,7 +419,10 @@ def render_html(
              f"file hashes to reproduce this report."
     env = _jinja_environment()
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+                            exclude_output_prompt=True,
+                            # Figures are outputs (already data: URIs). Embedding images would
+                            # read any file a Markdown `![x](path)` names into the page.
+                            embed_images=False)
 
     notebooks = [nbformat.read(path, as_version=4) for path in paths]
     steps = [_step_info(nb, path) for nb, path in zip(notebooks, paths, strict=True)]
@@ -458,8 +463,25 @@ def _is_percent_column(name: str, columns: Sequence[str]) -> bool:
     return name in ("ci_low", "ci_high") and "rate" in columns and "unit" not in columns
 
 
+# A cell a spreadsheet may read as a formula (OWASP, CSV injection): `=`, `+`, `-`, `@`, a tab or a
+# carriage return at the start. Values from a client file or the YAML are data, never formulas.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters an xlsx cannot hold (XML 1.0 forbids them; openpyxl refuses the whole workbook).
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _without_illegal(value: Any) -> Any:
+    return _XML_ILLEGAL.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _text_columns(frame: pd.DataFrame) -> list:
+    return [c for c in frame.columns if frame[c].dtype == object
+            or isinstance(frame[c].dtype, pd.StringDtype | pd.CategoricalDtype)]
+
+
 def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy Excel can hold: tz-naive datetimes, plain objects for categoricals."""
+    """A copy Excel can hold: tz-naive datetimes, plain objects for categoricals, and text without
+    the control characters XML forbids (each shown as U+FFFD)."""
     frame = frame.copy()
     for column in frame.columns:
         series = frame[column]
@@ -467,7 +489,58 @@ def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = series.dt.tz_localize(None)
         elif isinstance(series.dtype, pd.CategoricalDtype):
             frame[column] = series.astype(object).where(series.notna(), None)
+    for column in _text_columns(frame):
+        frame[column] = frame[column].astype(object).map(_without_illegal)
+    frame.columns = [_without_illegal(c) for c in frame.columns]
     return frame
+
+
+def _cells_as_text(sheet) -> None:
+    """Every cell that would start a formula is stored as text (with Excel's quote prefix, so that
+    editing the cell keeps it text): the workbook never holds a live formula from the data."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            value = cell.value
+            if isinstance(value, str) and value.startswith(_FORMULA_START):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for a CSV file: text that a spreadsheet would read as a formula gets a leading `'`
+    (OWASP's advice on CSV injection), in the cells and in the header."""
+    def safe(value: Any) -> Any:
+        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+    frame = frame.copy()
+    for column in _text_columns(frame):
+        frame[column] = frame[column].astype(object).map(safe)
+    frame.columns = [safe(str(c)) for c in frame.columns]
+    return frame
+
+
+def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str = "KPIs") -> Path:
+    """Write one table as `.csv` or `.xlsx`, spreadsheet-safe (no formula, no illegal character).
+
+    The folder must exist: a typo in it should not create a tree of folders somewhere."""
+    out = Path(out_path)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ToolkitError(f"--out must end in .csv or .xlsx, but {out.name!r} was "
+                           f"passed. Fix: name it e.g. kpis.xlsx or kpis.csv.")
+    if out.is_dir():
+        raise ToolkitError(f"The output {out} is a folder, not a file. Fix: give a file name "
+                           f"inside it, e.g. {out / ('kpis' + suffix)}.")
+    if not out.parent.is_dir():
+        raise ToolkitError(f"The folder {out.parent} of the output file does not exist. Fix: "
+                           f"create it first, or write the file into an existing folder.")
+    if suffix == ".csv":
+        csv_safe(frame).to_csv(out, index=False)
+        return out
+    ready = _excel_ready(frame)
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        ready.to_excel(writer, sheet_name=sheet, index=False)
+        _cells_as_text(writer.sheets[sheet])
+    return out
 
 
 def _note(text: str) -> pd.DataFrame:
@@ -602,6 +675,7 @@ def write_workbook(
             ready = _excel_ready(frame)
             ready.to_excel(writer, sheet_name=name, index=False)
             _format_sheet(writer.sheets[name], ready)
+            _cells_as_text(writer.sheets[name])
     return out
 
 
@@ -748,7 +822,8 @@ def write_manifest(
     manifest_path = out / "manifest.json"
     # Outputs by their place in the folder only: the folder is built elsewhere and moved into place.
     outputs = [{k: v for k, v in _file_entry(p, out).items() if k != "path"}
-               for p in sorted(out.rglob("*")) if p.is_file() and p != manifest_path]
+               for p in sorted(out.rglob("*"))
+               if p.is_file() and p != manifest_path and p.name != _RUN_MARKER]
     manifest = {
         "toolkit": {"name": "funnel-toolkit", "version": __version__, **_git_state()},
         "python": {"version": platform.python_version(),
@@ -820,6 +895,13 @@ class ReportCheck:
                 + self.summary.to_html(index=False))
 
 
+# Elements a report of tables, text and PNG figures never needs; each could run or load something.
+_ACTIVE_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base",
+                "form", "link", "svg", "math", "audio", "video", "source", "track"}
+_URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background",
+                   "srcset", "xlink:href", "codebase", "cite", "longdesc", "lowsrc", "ping"}
+
+
 class _PageScan(HTMLParser):
     """Collects what the static check needs from one page."""
 
@@ -830,8 +912,30 @@ class _PageScan(HTMLParser):
         self.error_blocks = 0
         self.stderr_blocks = 0
         self.text: list[str] = []
+        self.active: list[str] = []  # what could run or load something: never in a report
+
+    def _check_active(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Event handlers, script URLs, frames and anything loaded from outside the report."""
+        if tag in _ACTIVE_TAGS or (tag == "meta" and any(n.lower() == "http-equiv" for n, _ in attrs)):
+            self.active.append(f"a <{tag}> element")
+        for name, value in attrs:
+            name, value = name.lower(), (value or "")
+            url = re.sub(r"[\x00-\x20]+", "", value).lower()
+            if name.startswith("on"):
+                self.active.append(f"an event handler <{tag} {name}=...>")
+            elif name in _URL_ATTRIBUTES and url.startswith(("javascript:", "vbscript:")):
+                self.active.append(f"a script URL in <{tag} {name}>")
+            elif name in _URL_ATTRIBUTES and tag != "a" and re.match(r"^([a-z][a-z0-9+.-]*:)?//",
+                                                                     url):
+                self.active.append(f"<{tag} {name}> loads {value[:60]!r} from outside the report")
+            elif name in _URL_ATTRIBUTES and url.startswith("data:") and not (
+                    tag == "img" and url.startswith(("data:image/png;", "data:image/jpeg;"))):
+                self.active.append(f"a data: URL in <{tag} {name}> that is not a figure")
+            elif name == "style" and re.search(r"url\s*\(|expression\s*\(", url):
+                self.active.append(f"a style on <{tag}> that loads or runs something")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._check_active(tag, attrs)
         attributes = dict(attrs)
         classes = set((attributes.get("class") or "").split())
         if tag == "img":
@@ -980,6 +1084,8 @@ def check_report(
             page_problems.append("a Python traceback in the text: a cell failed")
         if scan.stderr_blocks:
             page_problems.append(f"{scan.stderr_blocks} stderr block(s) (warnings or logging)")
+        for what in dict.fromkeys(scan.active):  # each kind once, in page order
+            page_problems.append(f"{what}: a value from the data became markup")
         for href in scan.links:
             target = _local_link(href)
             if target is None:
@@ -1030,51 +1136,139 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     from .diagnosis import low_hanging_fruit
 
     final = Path(out_dir).resolve()
-    out = _partial_folder(final)
+    _check_replaceable(final)
     steps = list(steps)
-    executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
-    index = render_html(executed, out_dir=out,
-                        title=f"{engagement.config.client or engagement.name}: commercial process",
-                        engagement_name=engagement.name)
-    fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement), seed=seed)
-    workbook = write_workbook(engagement, out_path=out / f"{engagement.name}.xlsx",
-                              extra_sheets={"Low-hanging fruit": fruit.table,
-                                            "Segment scan": fruit.scan})
-    manifest = write_manifest(out, engagement_path=engagement_path,
-                              parameters={"engagement": str(engagement_path), "steps": steps,
-                                          "seed": seed,
-                                          # step 6 evaluates only these (DESIGN: never a default date)
-                                          "changes": [c.model_dump(mode="json") for c in
-                                                      getattr(engagement.config, "changes", [])]},
-                              timings=getattr(executed, "timings", None))
-    _move_into_place(out, final)
+    with _run_folder(final) as out:
+        executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
+        index = render_html(executed, out_dir=out,
+                            title=f"{engagement.config.client or engagement.name}: commercial "
+                                  f"process", engagement_name=engagement.name)
+        _refuse_active_content(out)
+        fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement), seed=seed)
+        workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
+                                  extra_sheets={"Low-hanging fruit": fruit.table,
+                                                "Segment scan": fruit.scan})
+        manifest = write_manifest(
+            out, engagement_path=engagement_path,
+            parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
+                        # step 6 evaluates only these (DESIGN: never a default date)
+                        "changes": [c.model_dump(mode="json") for c in
+                                    getattr(engagement.config, "changes", [])]},
+            timings=getattr(executed, "timings", None))
+        _move_into_place(out, final)
     return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
             "manifest": final / manifest.name, "notebooks": final / "notebooks"}
 
 
-def _partial_folder(final: Path) -> Path:
-    """A fresh `<out>.partial` folder beside `final` to build the report in.
+def _refuse_active_content(out: Path) -> None:
+    """The last guard: a page holding an event handler, a script URL or a remote resource is not
+    delivered (values are escaped where they meet the Markdown and the templates; this catches a
+    place that was missed)."""
+    for page in sorted(out.glob("*.html")):
+        scan = _PageScan()
+        scan.feed(page.read_text(encoding="utf-8"))
+        if scan.active:
+            raise ToolkitError(
+                f"The rendered page {page.name} holds {scan.active[0]}: a value from the data or "
+                f"the YAML became markup, so the report was not delivered (it is in {out}). This "
+                f"is a bug in the toolkit; please send the page's name and that line to the "
+                f"toolkit team. Fix meanwhile: remove the markup from that value.")
 
-    Building elsewhere and moving the finished folder into place means a run that fails or is
-    interrupted never leaves a half report that looks complete, nor stale pages of an older run
-    next to new ones. An existing `final` is replaced only when it is a report (has a manifest).
-    """
-    if final.exists() and (not final.is_dir() or (any(final.iterdir())
-                                                   and not (final / "manifest.json").is_file())):
+
+_RUN_MARKER = ".funnel-run"  # in `<out>.partial` while a run builds it: holds the run's lock
+
+
+def file_name(name: str) -> str:
+    """An engagement name as one file or folder name: letters, digits, `.`, `-` and `_` only, so a
+    name such as `/abs/path` or `../x` can never point a deliverable outside the output folder."""
+    cleaned = re.sub(r"[^\w.-]+", "_", str(name), flags=re.ASCII).strip("._") or "engagement"
+    return cleaned[:100]
+
+
+def _is_report(folder: Path) -> bool:
+    """Whether `folder` is a report an earlier `funnel run` wrote (its manifest says so)."""
+    manifest = folder / "manifest.json"
+    if folder.is_symlink() or not folder.is_dir() or not manifest.is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))["toolkit"]["name"] == "funnel-toolkit"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _check_replaceable(final: Path) -> None:
+    """Refuse, before anything is written, an output folder (or its `.old` sibling) that is not
+    a report of an earlier run: a folder the toolkit did not create is never touched."""
+    if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not _is_report(final))):
         raise ToolkitError(
             f"The output folder {final} exists and is not a report of an earlier run (it has no "
             f"manifest.json), so it will not be replaced. Fix: pass an empty or new folder as --out; "
             f"nothing was written.")
+    old = final.with_name(final.name + ".old")
+    if (old.exists() or old.is_symlink()) and not _is_report(old):
+        raise ToolkitError(
+            f"{old} exists and is not a report of an earlier run, so it will not be touched (a "
+            f"run uses that name for a moment while it replaces {final.name}). Fix: move or "
+            f"rename {old}, or pass another --out; nothing was written.")
+
+
+@contextlib.contextmanager
+def _run_folder(final: Path) -> Iterator[Path]:
+    """A fresh `<out>.partial` folder beside `final` to build the report in, locked for this run.
+
+    Building elsewhere and moving the finished folder into place means a run that fails or is
+    interrupted never leaves a half report that looks complete, nor stale pages of an older run
+    next to new ones. The folder holds a marker file locked (flock) while the run lives: a second
+    run on the same --out is refused instead of deleting the first one's work; the remains of a
+    killed run (marker present, lock free) are cleared; a `.partial` folder without the marker was
+    not made by a run and is never touched.
+    """
     partial = final.with_name(final.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)  # the remains of an interrupted run
-    partial.mkdir(parents=True)
-    return partial
+    if partial.exists() or partial.is_symlink():
+        marker = partial / _RUN_MARKER
+        if partial.is_symlink() or not partial.is_dir() or not marker.is_file():
+            raise ToolkitError(
+                f"{partial} exists and was not made by `funnel run`, so it will not be touched. "
+                f"Fix: move or rename it, or pass another --out; nothing was written.")
+        with marker.open("r+", encoding="utf-8") as stale:
+            if not _try_lock(stale):
+                raise ToolkitError(
+                    f"Another `funnel run` (process {stale.read().strip() or '?'}) is writing a "
+                    f"report into {partial} now. Fix: wait until it has finished, or pass another "
+                    f"--out; nothing was written.")
+            shutil.rmtree(partial)  # the remains of an interrupted run
+    try:
+        partial.mkdir(parents=True)
+    except FileExistsError:
+        raise ToolkitError(f"Another `funnel run` started writing into {partial} at the same "
+                           f"moment. Fix: wait until it has finished, or pass another --out."
+                           ) from None
+    with (partial / _RUN_MARKER).open("w", encoding="utf-8") as lock:
+        _try_lock(lock)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield partial
+
+
+def _try_lock(handle) -> bool:
+    """An exclusive, non-blocking lock on an open file; the system frees it when the process ends
+    (also on kill -9), so a crashed run never blocks the next one."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; the marker file still guards the folder
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def _move_into_place(partial: Path, final: Path) -> None:
     # Two renames on one file system; an interruption between them leaves `<out>.old` (the complete
     # earlier report) and `<out>.partial` (the complete new one), never a mix of the two.
+    _check_replaceable(final)  # nothing appeared at those names while the notebooks ran
+    (partial / _RUN_MARKER).unlink(missing_ok=True)
     old = final.with_name(final.name + ".old")
     if old.exists():
         shutil.rmtree(old)

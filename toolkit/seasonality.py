@@ -7,6 +7,7 @@ for each: is volume seasonal, and does the rate differ between calendar months?
 
 from __future__ import annotations
 
+import html
 import warnings
 from dataclasses import dataclass
 
@@ -36,7 +37,7 @@ class SeasonalityResult:
         return self.tests
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.headline}</p>" + self.tests.to_html(index=False)
+        return f"<p>{html.escape(self.headline)}</p>" + self.tests.to_html(index=False)
 
 
 def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | None = None,

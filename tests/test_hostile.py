@@ -1,0 +1,385 @@
+"""Hostile input through the whole run (issue 14): one `funnel run` on a copy of the demo whose every
+attribute, label, stage and YAML text field holds markup, whose exports hold personal data in
+declared personal columns, the owner and an undeclared column, and whose per-record file lists
+deals twice with other people's details.
+
+One run serves every check (seven notebook kernels take ~30 s): what headless Chromium sees on every
+page, and a scan of every deliverable for the raw personal values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import DEMO
+
+from toolkit.report import find_browser
+
+SECRET = "SECRET-7f3a9c-do-not-embed"
+KEY = "hostile-key-0123456789abcdef"
+
+# Markup for each kind of field; numbered so a hit names the field it came from.
+ACTIONS = {"event": "event <img src=x onerror=alert(1)>",
+           "cold calling": "cold ![x](secret.csv)",
+           "mailing": "mailing [c](javascript:alert(2))",
+           "network": "network ![t](https://evil.example/t.png)"}
+REGIONS = {"Noord": "Noord <script>alert(3)</script>", "Zuid": "Zuid <svg onload=alert(4)>",
+           "Midden": '=HYPERLINK("http://evil.example","click") <a href=javascript:alert(5)>w</a>'}
+PRODUCTS = {"Advies": "Advies <iframe src=https://evil.example></iframe>",
+            "Installatie": "Installatie $\\frac{a}{b}$ *x* `y`", "Onderhoud": "@SUM(1) -2+3"}
+STAGES = {"Potentieel": "Potentieel <img src=x onerror=alert(6)>",
+          "Onderhandeling": "Onderhandeling ![x](secret.csv)"}
+
+
+def _hostile_copy(folder: Path) -> tuple[Path, set[str]]:
+    """The demo engagement with markup everywhere and a per-record file with duplicate deals;
+    returns the YAML and the raw personal values the deliverables must not hold."""
+    history = pd.read_csv(DEMO / "crm_fasehistorie.csv", sep=";", dtype=str, encoding="cp1252",
+                          keep_default_na=False)
+    history["Actie"] = history["Actie"].replace(ACTIONS)
+    history["Regio"] = history["Regio"].replace(REGIONS)
+    history["Product"] = history["Product"].replace(PRODUCTS)
+    folded = {k.casefold(): v for k, v in STAGES.items()}  # the export spells stages many ways
+    history["Fase"] = history["Fase"].map(lambda s: folded.get(" ".join(s.split()).casefold(), s))
+    history.to_csv(folder / "history.csv", sep=";", index=False, encoding="utf-8")
+    (folder / "secret.csv").write_text(f"token;{SECRET}\n", encoding="utf-8")
+
+    # One row per deal with an e-mail address and a phone number, and three deals listed again
+    # with other people's details: quarantined, with reasons that must not quote them.
+    deals = history.drop_duplicates("Deal ID")[["Deal ID"]].copy()
+    deals["Email"] = [f"person{i}@client.example" for i in range(len(deals))]
+    deals["Telefoon"] = [f"+31 6 {10000000 + i}" for i in range(len(deals))]
+    deals["Notitie"] = "belde met " + history.drop_duplicates("Deal ID")["Contactpersoon"].to_numpy()
+    again = deals.head(3).copy()
+    again["Email"] = ["intruder.one@client.example", "intruder.two@client.example",
+                      "intruder.three@client.example"]
+    again["Telefoon"] = ["+31 6 99999991", "+31 6 99999992", "+31 6 99999993"]
+    again["Notitie"] = "belde met " + history.drop_duplicates("Deal ID")["Contactpersoon"].iloc[
+        -3:].to_numpy()
+    pd.concat([deals, again]).to_csv(folder / "deals.csv", sep=";", index=False, encoding="utf-8")
+    personal = (set(history["Contactpersoon"]) | set(history["Eigenaar"]) | set(deals["Email"])
+                | set(again["Email"]) | set(deals["Telefoon"]) | set(again["Telefoon"])) - {""}
+
+    doc = yaml.safe_load((DEMO / "engagement.yaml").read_text(encoding="utf-8"))
+    hostile = "<img src=x onerror=alert(7)> ![x](secret.csv) [c](javascript:alert(8))"
+    doc.update(name="<img src=x onerror=alert(9)>", client="<script>alert(10)</script> B.V.",
+               description=hostile)
+    for i, phase in enumerate(doc["phases"]):
+        phase["label"] = f"{phase['label']} <b onmouseover=alert({20 + i})>!</b>"
+        for field in ("description", "output", "entry_criteria"):
+            phase[field] = hostile
+        for field in ("functions", "tasks", "actions"):
+            phase[field] = [hostile, "![t](https://evil.example/t.png)"]
+    doc["stage_mapping"] = {STAGES.get(k, k): v for k, v in doc["stage_mapping"].items()}
+    doc["costs"] = [{**c, "action": ACTIONS[c["action"]]} for c in doc["costs"]]
+    doc["duration_factors"] = {k: {**v, "note": hostile} for k, v in doc["duration_factors"].items()}
+    doc["privacy"] = {"owner_names": "pseudonymise"}
+    source = doc["sources"][0]
+    source.update(path="history.csv", encoding="utf-8",
+                  records={"path": "deals.csv", "delimiter": ";",
+                           "columns": {"record_id": "Deal ID"},
+                           "attributes": {"email": "Email", "phone": "Telefoon"}})
+    source["personal"] = ["contact", "email", "phone"]
+    path = folder / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path, personal
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    scratch = tmp_path_factory.mktemp("tmp")  # the run's temporary folder: where a crash log goes
+    path, personal = _hostile_copy(folder)
+    env = {**os.environ, "FUNNEL_KEY": KEY, "XDG_CONFIG_HOME": str(folder / "config"),
+           "TMPDIR": str(scratch), "PYTHONWARNINGS": "ignore"}
+    out = folder / "report"
+    run = subprocess.run([sys.executable, "-m", "toolkit", "run", str(path), "--out", str(out),
+                          "--quiet"], capture_output=True, text=True, env=env, timeout=600)
+    validate = subprocess.run([sys.executable, "-m", "toolkit", "validate", str(path), "--json"],
+                              capture_output=True, text=True, env=env, timeout=300)
+    kpis = subprocess.run([sys.executable, "-m", "toolkit", "kpis", str(path), "--by", "contact"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    return {"folder": folder, "out": out, "run": run, "validate": validate, "kpis": kpis,
+            "personal": personal, "scratch": scratch}
+
+
+def test_the_hostile_engagement_runs_to_a_report(hostile):
+    run = hostile["run"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (hostile["out"] / "index.html").is_file()
+    # the workbook is named after the engagement, inside --out, whatever the name holds
+    assert [p.name for p in hostile["out"].glob("*.xlsx")] == ["img_src_x_onerror_alert_9.xlsx"]
+
+
+# --- what Chromium sees -------------------------------------------------------------------------
+
+class _Dom(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, {k.lower(): v or "" for k, v in attrs}))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _dom(browser: str, page: Path, profile: Path) -> _Dom:
+    """The DOM after Chromium parsed the page and ran whatever it would run (5 s of virtual time),
+    with every host name unresolvable so nothing can be fetched."""
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+         "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000", "--dump-dom",
+         page.resolve().as_uri()], capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL)
+    assert done.stdout.strip().startswith("<html") or "<body" in done.stdout, done.stderr[-500:]
+    dom = _Dom()
+    dom.feed(done.stdout)
+    return dom
+
+
+def test_chromium_sees_no_handler_script_url_local_file_or_remote_resource(hostile, tmp_path):
+    browser = find_browser()
+    assert browser, "install chromium (apt-get install chromium): this test looks at the report in it"
+    pages = sorted(hostile["out"].glob("*.html"))
+    assert len(pages) == 8  # the index and the seven steps
+    secret_b64 = {base64.b64encode(f"token;{SECRET}\n".encode()).decode()[:20]}
+    shown = ""
+    for page in pages:
+        dom = _dom(browser, page, tmp_path / page.stem)
+        for tag, attrs in dom.elements:
+            assert tag not in {"script", "iframe", "object", "embed", "svg", "frame", "base",
+                               "form", "link"}, (page.name, tag, attrs)
+            for name, value in attrs.items():
+                where = (page.name, tag, name, value[:80])
+                assert not name.startswith("on"), where
+                url = re.sub(r"\s+", "", value).lower()
+                assert not url.startswith(("javascript:", "vbscript:")), where
+                if name in ("src", "href", "srcset", "poster", "data", "action"):
+                    if url.startswith("data:"):
+                        # a figure: a PNG drawn by the notebook, never a file read from the disk
+                        assert tag == "img" and url.startswith("data:image/png;base64,"), where
+                        raw = base64.b64decode(value.split(",", 1)[1])
+                        assert raw.startswith(b"\x89PNG\r\n\x1a\n") and SECRET.encode() not in raw
+                    else:
+                        # nothing from outside: only links between the report's own pages
+                        assert not re.match(r"^([a-z][a-z0-9+.-]*:)?//", url), where
+                        assert tag == "a" and re.fullmatch(r"[\w.-]+\.html(#.*)?|#.*", value), where
+        text = " ".join(dom.text)
+        assert SECRET not in text and not any(b in text for b in secret_b64), page.name
+        shown += text
+    # the markup is shown as the characters typed, not dropped
+    assert "<b onmouseover=alert(21)>!</b>" in shown
+    assert "<script>alert(10)</script> B.V." in shown
+
+
+# --- no raw personal value in any deliverable ---------------------------------------------------
+
+def _workbook_text(path: Path) -> str:
+    from openpyxl import load_workbook
+    book = load_workbook(path, read_only=True)
+    return "\n".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True)
+                     for v in row if v is not None)
+
+
+def _cache_text(folder: Path) -> str:
+    parts = []
+    for file in sorted((folder / ".cache").rglob("*")):
+        if file.suffix == ".parquet":
+            parts.append(pd.read_parquet(file).to_csv())
+        elif file.is_file():
+            parts.append(file.read_text(encoding="utf-8", errors="replace"))
+    assert parts, "the run left no cache to scan"
+    return "\n".join(parts)
+
+
+def test_no_personal_value_in_any_deliverable(hostile):
+    import html as html_module
+    run = hostile["run"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = hostile["out"]
+    deliverables = {page.name: html_module.unescape(page.read_text(encoding="utf-8"))
+                    for page in out.glob("*.html")}
+    for notebook in (out / "notebooks").glob("*.ipynb"):
+        deliverables[notebook.name] = json.dumps(json.loads(notebook.read_text()),
+                                                 ensure_ascii=False)
+    for book in out.glob("*.xlsx"):
+        deliverables[book.name] = _workbook_text(book)
+    deliverables["manifest.json"] = (out / "manifest.json").read_text(encoding="utf-8")
+    deliverables["cache"] = _cache_text(hostile["folder"])
+    deliverables["validate --json"] = hostile["validate"].stdout
+    deliverables["kpis --by contact"] = hostile["kpis"].stdout
+    deliverables["terminal"] = run.stdout + run.stderr + hostile["validate"].stderr
+    crash_logs = list(hostile["scratch"].glob("funnel-crash-*.log"))
+    assert not crash_logs, [p.read_text()[-2000:] for p in crash_logs]
+    assert json.loads(hostile["validate"].stdout)["pseudonymised"]["columns"] == [
+        "contact", "email", "owner", "phone"]
+    # the duplicates were quarantined with reasons that name the columns
+    reasons = json.loads(hostile["validate"].stdout)["quarantine_reasons"]
+    assert any("Email (values not shown)" in r and "Telefoon (values not shown)" in r
+               and "Notitie (values not shown)" in r for r in reasons), reasons
+
+    assert len(hostile["personal"]) > 1000
+    # the scan finds them where they are: in the exports themselves
+    exports = (hostile["folder"] / "history.csv").read_text() + (hostile["folder"] / "deals.csv"
+                                                                  ).read_text()
+    assert len(_personal_in(exports, hostile["personal"])) == 5
+    found = {name: _personal_in(text, hostile["personal"]) for name, text in deliverables.items()}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def _personal_in(text: str, values: set[str]) -> list[str]:
+    """The personal values that occur in `text` (a few; fast on megabytes and thousands of
+    values: candidates start where a value's first word starts)."""
+    by_first: dict[str, list[str]] = {}
+    for value in values:
+        first = re.match(r"[\w+]+", value)
+        by_first.setdefault(first.group(0) if first else value[:1], []).append(value)
+    hits = set()
+    for word in re.finditer(r"[\w+]+", text):
+        for value in by_first.get(word.group(0), ()):
+            if text.startswith(value, word.start()):
+                hits.add(value)
+    return sorted(hits)[:5]
+
+
+# --- spreadsheets: a value is never a formula; a control character never breaks the workbook -----
+
+def _corpus(name: str, folder: Path) -> Path:
+    from corpus import CASES
+    return next(c for c in CASES if c.name == name).build(folder)
+
+
+def test_workbook_holds_formula_like_values_as_text(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from toolkit import Engagement
+    from toolkit.diagnosis import low_hanging_fruit
+    from toolkit.report import write_workbook
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    e = Engagement.from_yaml(_corpus("formulas_in_values", tmp_path), use_cache=False)
+    fruit = low_hanging_fruit(e)
+    book = write_workbook(e, out_path=tmp_path / "w.xlsx",
+                          extra_sheets={"Segment scan": fruit.scan})
+    cells = [c for sheet in load_workbook(book) for row in sheet.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    risky = [c for c in cells if isinstance(c.value, str) and c.value[:1] in "=+-@\t\r"]
+    values = {c.value for c in risky}
+    assert "=NOW()" in values  # the quarantined record id and date, as text
+    assert all(c.data_type == "s" and c.quotePrefix for c in risky), [
+        (c.coordinate, c.value) for c in risky if not c.quotePrefix]
+
+
+def test_kpis_out_writes_formula_like_values_as_text(tmp_path, monkeypatch, capsys):
+    from openpyxl import load_workbook
+
+    from toolkit.cli import main
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("formulas_in_values", tmp_path)
+    assert main(["kpis", str(path), "--by", "action", "--out", str(tmp_path / "k.csv")]) == 0
+    assert main(["kpis", str(path), "--by", "action", "--out", str(tmp_path / "k.xlsx")]) == 0
+    text = (tmp_path / "k.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK(" in text and "'+1+1" in text and "'-2+3" in text and "'@SUM(1)" in text
+    for line in text.splitlines():
+        for cell in line.split(","):
+            assert not cell.lstrip('"').startswith(("=", "+", "@")), line
+    cells = [c for sheet in load_workbook(tmp_path / "k.xlsx") for row in sheet.iter_rows()
+             for c in row]
+    assert '=HYPERLINK("http://evil.example","click")' in {c.value for c in cells}
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+
+def test_control_characters_do_not_break_the_workbook(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from toolkit import Engagement
+    from toolkit.diagnosis import low_hanging_fruit
+    from toolkit.report import write_workbook
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    e = Engagement.from_yaml(_corpus("control_characters_in_values", tmp_path), use_cache=False)
+    book = write_workbook(e, out_path=tmp_path / "w.xlsx",
+                          extra_sheets={"Segment scan": low_hanging_fruit(e).scan})
+    values = {c.value for sheet in load_workbook(book) for row in sheet.iter_rows() for c in row}
+    assert "event\ufffd" in values and "\ufffd[31mred" in values
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("k.txt", "--out must end in .csv or .xlsx"),
+    ("folder.csv", "is a folder, not a file"),
+    ("missing/k.csv", "does not exist"),
+])
+def test_kpis_out_to_a_wrong_place_is_a_clear_error(tmp_path, monkeypatch, capsys, bad, message):
+    from toolkit.cli import main
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    (tmp_path / "folder.csv").mkdir()
+    path = _corpus("formulas_in_values", tmp_path)
+    assert main(["kpis", str(path), "--out", str(tmp_path / bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Fix:" in err
+
+
+# --- the output folder: one run at a time, and only folders a run made are touched -------------
+
+def _build(out: Path):
+    from toolkit import Engagement, report
+    engagement = Engagement.from_yaml(DEMO / "engagement.yaml")
+    return report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
+                               steps=[1], progress=False)
+
+
+@pytest.fixture
+def fake_notebooks(monkeypatch):
+    from test_reproducibility import _fake_execute
+
+    from toolkit import report
+    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+
+
+@pytest.mark.parametrize("sibling", ["report.old", "report.partial"])
+def test_a_sibling_folder_the_run_did_not_make_is_never_touched(tmp_path, fake_notebooks, sibling):
+    from toolkit.exceptions import ToolkitError
+    (tmp_path / sibling).mkdir()
+    (tmp_path / sibling / "thesis.docx").write_text("mine")
+    with pytest.raises(ToolkitError, match="will not be touched.*Fix: move or rename"):
+        _build(tmp_path / "report")
+    assert (tmp_path / sibling / "thesis.docx").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [sibling]
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_path, fake_notebooks):
+    import fcntl
+
+    from toolkit.exceptions import ToolkitError
+    from toolkit.report import _RUN_MARKER
+    out = tmp_path / "report"
+    _build(out)  # an earlier, complete report
+    partial = tmp_path / "report.partial"
+    partial.mkdir()
+    (partial / "01_step1.html").write_text("the other run's page")
+    with (partial / _RUN_MARKER).open("w") as other:  # another run, alive, holds the lock
+        other.write("4242\n")
+        other.flush()
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ToolkitError, match=r"Another `funnel run` \(process 4242\)"):
+            _build(out)
+        assert (partial / "01_step1.html").read_text() == "the other run's page"
+        assert (out / "manifest.json").is_file()
+    # once that run is gone (killed: its lock is freed), its remains are cleared by the next run
+    result = _build(out)
+    assert result["index"].is_file() and not partial.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert _RUN_MARKER not in {p.name for p in out.iterdir()}
