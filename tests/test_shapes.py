@@ -343,3 +343,11 @@ def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
     lines = _scan_lines(scan)
     assert any("`won_reason` is not scanned: filled for 100% of won" in line for line in lines)
     assert any(line.startswith("Data quality: channel is blank for") for line in lines)
+
+
+def test_a_lead_list_without_dates_is_refused_without_inventing_one(tmp_path):
+    (tmp_path / "leads.csv").write_text("Id;Converted\n1;1\n2;0\n")
+    source = {"name": "leads", "path": "leads.csv", "shape": "snapshot",
+              "columns": {"record_id": "Id", "is_won": "Converted", "is_closed": "Converted"}}
+    with pytest.raises(DataError, match=r"does not invent a date.*Fix: set .*created_at"):
+        load(write_engagement(tmp_path, [source], as_of="2025-12-31"))

@@ -722,11 +722,14 @@ def _verdict(fun: _Funnel, sizing: pd.DataFrame, targets: Mapping[str, float] | 
     goals = fun.engagement.config.targets if targets is None else targets
     goal = (goals or {}).get("orders_per_month")
     volume_note = ""
+    # The qualified lead is the second phase; in a funnel of one transition (lead -> order) the
+    # second phase is the order itself, so the leads are the first phase's entries.
+    lead = 1 if len(pairs) > 1 else 0
     if goal is not None and len(pairs) >= 1:
-        leads = fun.entries_per_day(1) * _PERIOD_DAYS["month"]
-        conv_now = float(np.prod(rates[1:])) if len(pairs) > 1 else 1.0
+        leads = fun.entries_per_day(lead) * _PERIOD_DAYS["month"]
+        conv_now = float(np.prod(rates[lead:]))
         ref_late = np.where(np.isfinite(refs), np.maximum(refs, rates), rates)
-        conv_ref = float(np.prod(ref_late[1:])) if len(pairs) > 1 else 1.0
+        conv_ref = float(np.prod(ref_late[lead:]))
         need_now = goal / conv_now if conv_now > 0 else np.inf
         need_ref = goal / conv_ref if conv_ref > 0 else np.inf
         if leads >= need_now:
@@ -737,7 +740,7 @@ def _verdict(fun: _Funnel, sizing: pd.DataFrame, targets: Mapping[str, float] | 
         else:
             vote, note = "leak", "the leads suffice if conversion reached the reference"
         rows.append({"rule": "volume vs order target",
-                     "quantity": f"qualified leads ({fun.keys[1]}) per month", "value": leads,
+                     "quantity": f"qualified leads ({fun.keys[lead]}) per month", "value": leads,
                      "reference_value": need_ref if vote != "neither" else need_now,
                      "points_to": vote,
                      "note": f"{note}: {_num(goal)} orders per month need {_num(need_now)} leads "
@@ -789,8 +792,20 @@ def _verdict(fun: _Funnel, sizing: pd.DataFrame, targets: Mapping[str, float] | 
                              "reference_value": np.nan, "points_to": vote,
                              "note": "sum of the positive gains at each transition's reference"})
 
+    if len(pairs) == 1:
+        # DESIGN.md: a funnel of one transition has no shortage/leak split, and says so.
+        rows.append({"rule": "one transition", "quantity": names[0], "value": rates[0],
+                     "reference_value": refs[0], "points_to": "",
+                     "note": "a funnel of one transition has no early and late phases to "
+                             "compare, so no shortage/leak split"})
+        if goal is None:
+            headline = (f"No shortage/leak split: the funnel has one transition ({names[0]}, "
+                        f"{_pct(rates[0])} of {first_n} mature records). Set `orders_per_month` "
+                        f"under `targets` to judge the lead volume against it.")
+            return Verdict("balanced", headline, pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS),
+                           _ADVICE["balanced"])
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
-    if not rows or all(r["points_to"] == "unknown" for r in rows):
+    if not rows or all(r["points_to"] in ("unknown", "") for r in rows):
         headline = (f"Too few records to conclude: no transition has a reference with at least "
                     f"{min_n} mature records, and no order target is set.")
         return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
@@ -813,6 +828,8 @@ def _verdict(fun: _Funnel, sizing: pd.DataFrame, targets: Mapping[str, float] | 
                          f"per {horizon} at the {kinds[top].replace('_', ' ')})")
     if volume_note:
         parts.append(volume_note)
+    if len(pairs) == 1:
+        parts.append("a funnel of one transition has no shortage/leak split")
     label = {"shortage": "Shortage", "leak": "Leak", "balanced": "Balanced"}[case]
     headline = (f"{label}: " + "; ".join(parts) + ".") if parts else f"{label}."
     return Verdict(case, headline, evidence, _ADVICE[case])

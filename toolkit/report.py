@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -1159,10 +1160,19 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                             title=f"{engagement.config.client or engagement.name}: commercial "
                                   f"process", engagement_name=engagement.name)
         _refuse_active_content(out)
-        fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement), seed=seed)
+        # Python warnings of the diagnosis (a snapshot's caveat, an attribute left out of the
+        # scan) are notes of the report, in the workbook: not lines with source paths on the
+        # terminal.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement),
+                                      seed=seed)
+        notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+        sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
+        if notes:
+            sheets["Notes"] = pd.DataFrame({"note": notes})
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
-                                  extra_sheets={"Low-hanging fruit": fruit.table,
-                                                "Segment scan": fruit.scan})
+                                  extra_sheets=sheets)
         manifest = write_manifest(
             out, engagement_path=engagement_path, inputs=engagement.input_files or None,
             parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
