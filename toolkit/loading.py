@@ -991,6 +991,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
+    _note_phaseless(records, events, file=file, notes=notes)
     quarantine = pd.concat(quarantines, ignore_index=True)
     return LoadedSource(name=name, shape="history", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=quarantine,
@@ -1068,6 +1069,19 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                                    "file_outcome": file_outcome.loc[common[differ]]}
                                   ).reset_index(drop=True)
     return merged, mismatches, q, raw
+
+
+def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
+                    notes: list[str]) -> None:
+    """Records that reached no phase (only a lost row, only ignored or undated stages) are in the
+    records table, the outcome counts and the win rate, but in no phase count: say how many."""
+    none = ~records["record_id"].isin(events["record_id"])
+    if none.any():
+        by = records.loc[none, "outcome"].value_counts().to_dict()
+        parts = ", ".join(f"{n} {o}" for o, n in sorted(by.items()))
+        notes.append(f"{Path(file).name}: {int(none.sum())} record(s) reached no phase ({parts}): "
+                     f"no stage row or date maps to a phase; they count in the outcomes, not in "
+                     f"the phase counts")
 
 
 def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
@@ -1244,6 +1258,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
                            personal=personal, pseudonym_key=pseudonym_key, notes=notes)
     records = _finish_records(records, events, model)
+    _note_phaseless(records, events, file=file, notes=notes)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
                             [_reconcile(name, file, raw, q)]), notes=notes)
