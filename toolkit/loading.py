@@ -575,6 +575,9 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
     return dict(zip(counts["name"], counts["rows"].astype(int), strict=True))
 
 
+_MAX_CATEGORY_LEVELS = 50  # more distinct values than this: free text or an identifier
+
+
 def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
@@ -597,8 +600,12 @@ def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, k
                          f"({', '.join(map(repr, markers))}) and read as missing")
         if notes is not None and folds:
             rows = sum(f["rows"] for f in folds)
-            shown = "" if name in personal else ": " + "; ".join(
-                f"{', '.join(map(repr, f['variants']))} -> {f['kept']!r}" for f in folds[:5])
+            # Examples only of a real category (few values, not personal): free text such as a
+            # lost reason can name people, and a note must never quote them.
+            few = values.nunique() <= _MAX_CATEGORY_LEVELS
+            shown = "" if name in personal or not few else ": " + "; ".join(
+                f"{', '.join(repr(v[:40]) for v in f['variants'])} -> {f['kept'][:40]!r}"
+                for f in folds[:5])
             notes.append(f"{Path(file).name}: `{name}` has {len(folds)} categor(ies) spelled "
                          f"more than one way (case, spaces or hyphens); {rows} value(s) folded"
                          f"{shown}. Set `fold_categories: false` to keep them apart")
