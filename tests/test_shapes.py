@@ -351,3 +351,17 @@ def test_a_lead_list_without_dates_is_refused_without_inventing_one(tmp_path):
               "columns": {"record_id": "Id", "is_won": "Converted", "is_closed": "Converted"}}
     with pytest.raises(DataError, match=r"does not invent a date.*Fix: set .*created_at"):
         load(write_engagement(tmp_path, [source], as_of="2025-12-31"))
+
+
+def test_folding_note_never_quotes_free_text(tmp_path):
+    # 60 distinct free-text reasons, two of them spelled twice: the folding is counted, but the
+    # note quotes no value (free text can name people).
+    lines = [f"D{i};Lead;01-01-2025;;reason {i} by Anna" for i in range(60)]
+    lines += ["D60;Lead;01-01-2025;;Reason 1 by Anna", "D61;Lead;01-01-2025;;REASON 2 BY ANNA"]
+    (tmp_path / "deals.csv").write_text("Deal;Fase;Aangemaakt;Gesloten;Reden\n"
+                                        + "\n".join(lines) + "\n")
+    source = {"name": "deals", "path": "deals.csv", "shape": "snapshot", "date_format": "dmy",
+              "columns": SNAPSHOT_COLUMNS, "attributes": {"reason": "Reden"}}
+    e = load(write_engagement(tmp_path, [source], as_of="2025-12-31"))
+    note = next(n for n in e.notes if "spelled more than one way" in n)
+    assert "2 value(s) folded" in note and "Anna" not in note

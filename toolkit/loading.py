@@ -656,6 +656,9 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
     return dict(zip(counts["name"], counts["rows"].astype(int), strict=True))
 
 
+_MAX_CATEGORY_LEVELS = 50  # more distinct values than this: free text or an identifier
+
+
 def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
@@ -678,8 +681,12 @@ def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, k
                          f"({', '.join(map(repr, markers))}) and read as missing")
         if notes is not None and folds:
             rows = sum(f["rows"] for f in folds)
-            shown = "" if name in personal else ": " + "; ".join(
-                f"{', '.join(map(repr, f['variants']))} -> {f['kept']!r}" for f in folds[:5])
+            # Examples only of a real category (few values, not personal): free text such as a
+            # lost reason can name people, and a note must never quote them.
+            few = values.nunique() <= _MAX_CATEGORY_LEVELS
+            shown = "" if name in personal or not few else ": " + "; ".join(
+                f"{', '.join(repr(v[:40]) for v in f['variants'])} -> {f['kept'][:40]!r}"
+                for f in folds[:5])
             notes.append(f"{Path(file).name}: `{name}` has {len(folds)} categor(ies) spelled "
                          f"more than one way (case, spaces or hyphens); {rows} value(s) folded"
                          f"{shown}. Set `fold_categories: false` to keep them apart")
@@ -1097,6 +1104,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
+    _note_phaseless(records, events, file=file, notes=notes)
     quarantine = pd.concat(quarantines, ignore_index=True)
     return LoadedSource(name=name, shape="history", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=quarantine,
@@ -1174,6 +1182,19 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                                    "file_outcome": file_outcome.loc[common[differ]]}
                                   ).reset_index(drop=True)
     return merged, mismatches, q, raw
+
+
+def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
+                    notes: list[str]) -> None:
+    """Records that reached no phase (only a lost row, only ignored or undated stages) are in the
+    records table, the outcome counts and the win rate, but in no phase count: say how many."""
+    none = ~records["record_id"].isin(events["record_id"])
+    if none.any():
+        by = records.loc[none, "outcome"].value_counts().to_dict()
+        parts = ", ".join(f"{n} {o}" for o, n in sorted(by.items()))
+        notes.append(f"{Path(file).name}: {int(none.sum())} record(s) reached no phase ({parts}): "
+                     f"no stage row or date maps to a phase; they count in the outcomes, not in "
+                     f"the phase counts")
 
 
 def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
@@ -1350,6 +1371,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
                            personal=personal, pseudonym_key=pseudonym_key, notes=notes)
     records = _finish_records(records, events, model)
+    _note_phaseless(records, events, file=file, notes=notes)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
                             [_reconcile(name, file, raw, q)]), notes=notes)
