@@ -255,7 +255,7 @@ def test_shortage_when_the_early_phases_fall_short_and_leads_miss_the_target():
     e = _funnel_with([0.2, 0.2, 0.5, 0.5], 5000, targets={"orders_per_month": 20})
     v = shortage_or_leak(e, benchmarks=FLAT)
     assert v.case == "shortage"
-    vol = v.evidence[v.evidence["rule"] == "lead volume vs order target"].iloc[0]
+    vol = v.evidence[v.evidence["rule"] == "volume vs order target"].iloc[0]
     assert vol["value"] == pytest.approx(200 / (731 / (365.25 / 12)))
     assert vol["reference_value"] == pytest.approx(80.0)
     assert vol["points_to"] == "short"
@@ -285,7 +285,7 @@ def test_one_transition_has_no_split():
     b.add(300, "a", start="2024-01-01", every=1)
     v = shortage_or_leak(b.engagement(as_of="2026-01-01", cohort_window_days=30))
     assert v.case == "one transition"
-    assert v.headline.startswith("One transition, no shortage/leak split")
+    assert v.headline.startswith("A funnel of one transition has no shortage/leak split")
 
 
 def test_too_few_records_to_conclude():

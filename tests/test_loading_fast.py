@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from toolkit.loading import _decoded, _read_delimited, _read_delimited_arrow, read_table
-from toolkit.parsing import DATE_CONVENTIONS, _to_datetime, parse_numbers
+from toolkit.parsing import DATE_CONVENTIONS, _to_datetime, parse_dates, parse_numbers
 
 
 def _tricky_dates(n: int, seed: int, fmt: str) -> list[str]:
@@ -118,3 +118,26 @@ def test_encodings_and_byte_order_marks_read_as_before(tmp_path):
         assert list(frame.columns) == ["Deal", "Naam", "source_row"], name
         assert frame["Naam"].tolist() == ["Chloë", "Zoë €"], name
         assert bool(notes) == (name in ("cp1252.csv", "utf16.csv")), (name, notes)
+
+
+def test_repeated_dates_read_once_each_as_row_by_row():
+    # A creation date repeated on every stage row is read once per distinct value; each row must
+    # still get what reading it alone gives: its date, or its own problem.
+    one = ["02-01-2024", None, "", "  ", "31-02-2024", "x", "2024-01-05", "45000", "03-01-2024 10:00"]
+    raw = pd.Series([one[i % len(one)] for i in range(7 * len(one))], dtype="str")
+    parsed = parse_dates(raw, date_format="dmy", file="f.csv", column="Aangemaakt op")
+    for i, value in enumerate(raw):
+        alone = parse_dates(pd.Series([value], dtype="str"), date_format="dmy", file="f.csv",
+                            column="Aangemaakt op")
+        for mine, theirs in ((parsed.values.iloc[i], alone.values.iloc[0]),
+                             (parsed.problems.iloc[i], alone.problems.iloc[0])):
+            assert (pd.isna(mine) and pd.isna(theirs)) or mine == theirs, (value, mine, theirs)
+    assert parsed.values.iloc[0] == pd.Timestamp("2024-01-02")
+    assert parsed.problems.iloc[1] == "missing date in column 'Aangemaakt op'"
+
+
+def test_a_column_without_any_date_is_all_missing():
+    parsed = parse_dates(pd.Series([None, None, None], dtype="str"), date_format="dmy",
+                         file="f.csv", column="Datum")
+    assert parsed.values.isna().all()
+    assert parsed.problems.tolist() == ["missing date in column 'Datum'"] * 3

@@ -90,3 +90,17 @@ def test_kpis_command_for_two_and_eight_phases(tmp_path, n_phases, capsys):
     out = capsys.readouterr().out
     assert "Win rate from Phase 1" in out if n_phases == 2 else "Win rate from Phase 5" in out
     assert "Win rate from Phase 2 " not in out or n_phases != 2
+
+
+def test_two_phase_verdict_says_it_has_no_split_and_counts_leads_at_the_first_phase(tmp_path):
+    from toolkit.diagnosis import shortage_or_leak
+    from toolkit.funnel import cohort_conversion
+    e = Engagement.from_yaml(write_n_phase_engagement(tmp_path, 2), use_cache=False)
+    verdict = shortage_or_leak(e)  # targets: orders_per_month 5
+    assert verdict.case != "insufficient data"
+    assert "one transition has no shortage/leak split" in verdict.headline
+    row = verdict.evidence.set_index("rule").loc["volume vs order target"]
+    assert "(p1)" in row["quantity"]
+    # 5 orders per month need 5 / (today's p1 -> p2 rate) leads, never 5 leads at 100%
+    rate = cohort_conversion(e, period="all")["rate"].iloc[0]
+    assert f"need {5 / rate:.1f} leads" in row["note"]

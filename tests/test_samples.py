@@ -81,6 +81,8 @@ def test_hubspot_accredible(tmp_path):
     assert reasons.str.contains("declared `ignore`").sum() == 235 + 4  # + 4 deals.csv rows
     assert reasons.str.startswith("won stage reversed").sum() == 1
     assert f.loc["qualified", "rate"] == pytest.approx(511 / 1108)
+    # 1,382 - 1,135 = 247 deals reached no phase (only a 'Closed Lost' row): said, not hidden
+    assert any("247 record(s) reached no phase (247 lost)" in n for n in e.notes)
     # median over the 93 won of first won-stage time - first phase-row time = 40.9860 days
     assert days_first_to_won(e) == pytest.approx(40.986034, abs=1e-5)
 
@@ -93,6 +95,8 @@ def test_hubspot_questnut_wide(tmp_path):
     e = load(write_sample_engagement(tmp_path, "hubspot_questnut"))
     f = check(e, records=438, won=12, lost=109, open_=317, reached=[363, 179, 74, 12])
     assert f.loc["late_stage", "rate"] == pytest.approx(179 / 363)
+    # 438 - 363 = 75 deals have no date in a mapped stage column (e.g. the Renewals pipeline)
+    assert any("75 record(s) reached no phase" in n for n in e.notes)
     # 62 rows have a date in a won column while Is Closed Won is false: noted, not orders
     assert any("62 record(s) have a date in a won stage column" in n for n in e.notes)
     # won rows: (min of the won columns' dates - min of every mapped column's date).median()

@@ -343,3 +343,25 @@ def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
     lines = _scan_lines(scan)
     assert any("`won_reason` is not scanned: filled for 100% of won" in line for line in lines)
     assert any(line.startswith("Data quality: channel is blank for") for line in lines)
+
+
+def test_a_lead_list_without_dates_is_refused_without_inventing_one(tmp_path):
+    (tmp_path / "leads.csv").write_text("Id;Converted\n1;1\n2;0\n")
+    source = {"name": "leads", "path": "leads.csv", "shape": "snapshot",
+              "columns": {"record_id": "Id", "is_won": "Converted", "is_closed": "Converted"}}
+    with pytest.raises(DataError, match=r"does not invent a date.*Fix: set .*created_at"):
+        load(write_engagement(tmp_path, [source], as_of="2025-12-31"))
+
+
+def test_folding_note_never_quotes_free_text(tmp_path):
+    # 60 distinct free-text reasons, two of them spelled twice: the folding is counted, but the
+    # note quotes no value (free text can name people).
+    lines = [f"D{i};Lead;01-01-2025;;reason {i} by Anna" for i in range(60)]
+    lines += ["D60;Lead;01-01-2025;;Reason 1 by Anna", "D61;Lead;01-01-2025;;REASON 2 BY ANNA"]
+    (tmp_path / "deals.csv").write_text("Deal;Fase;Aangemaakt;Gesloten;Reden\n"
+                                        + "\n".join(lines) + "\n")
+    source = {"name": "deals", "path": "deals.csv", "shape": "snapshot", "date_format": "dmy",
+              "columns": SNAPSHOT_COLUMNS, "attributes": {"reason": "Reden"}}
+    e = load(write_engagement(tmp_path, [source], as_of="2025-12-31"))
+    note = next(n for n in e.notes if "spelled more than one way" in n)
+    assert "2 value(s) folded" in note and "Anna" not in note

@@ -835,13 +835,13 @@ def _verdict(fun: _Funnel, tests: pd.DataFrame, volume: dict | None, min_n: int,
                      "note": (f"{r.detail}; one-sided p = {r.p_value:.2g}, Holm-adjusted "
                               f"{r.p_adjusted:.2g}" if tested else r.detail)})
     if volume is not None:
-        rows.append({"rule": "lead volume vs order target",
-                     "quantity": f"entries into {volume['phase']} per month",
+        rows.append({"rule": "volume vs order target",
+                     "quantity": f"qualified leads ({volume['phase']}) per month",
                      "value": volume["leads"], "reference_value": volume["need_now"],
                      "points_to": ("short" if volume["short"] else "enough" if volume["plenty"]
                                    else "not demonstrably short"),
                      "note": (f"{_num(volume['goal'])} orders per month need "
-                              f"{_num(volume['need_now'])} at today's conversion and "
+                              f"{_num(volume['need_now'])} leads at today's conversion and "
                               f"{_num(volume['need_ref'])} at the reference conversion; 95% "
                               f"interval of the volume {_num(volume['low'])} to "
                               f"{_num(volume['high'])}")})
@@ -861,8 +861,12 @@ def _verdict(fun: _Funnel, tests: pd.DataFrame, volume: dict | None, min_n: int,
         step = (f"{names[0]} converts {_pct(below['rate'].iloc[0])}, demonstrably below its "
                 f"{below['reference'].iloc[0]} ({_pct(below['test_rate'].iloc[0])})"
                 if len(below) else f"{names[0]} is not demonstrably below a stated reference")
-        return Verdict("one transition", f"One transition, no shortage/leak split: {step}.",
-                       evidence, _ADVICE["one transition"])
+        volume_text = ""
+        if volume is not None:
+            volume_text = (f"; {_num(volume['leads'])} entries into {volume['phase']} per month "
+                           f"against {_num(volume['need_now'])} needed for the order target")
+        return Verdict("one transition", f"A funnel of one transition has no shortage/leak "
+                       f"split: {step}{volume_text}.", evidence, _ADVICE["one transition"])
     half = len(pairs) // 2
     early = below[below["step"] < half]
     late = below[below["step"] >= half]
@@ -981,7 +985,7 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     _check_choice("horizon", horizon, list(_PERIOD_DAYS))
     tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
     pairs = fun.transitions
-    volume = _volume_rule(fun, tests, targets, len(pairs) // 2) if len(pairs) > 1 else None
+    volume = _volume_rule(fun, tests, targets, len(pairs) // 2)
     _, gains = _bottleneck_items(fun, tests, seed=0, draws=1000, horizon=horizon,
                                  confidence=0.9, period=period)
     return _verdict(fun, tests, volume, min_n, gains)
@@ -2023,7 +2027,8 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
     tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
     pairs = fun.transitions
     half = len(pairs) // 2
-    volume = _volume_rule(fun, tests, targets, half) if len(pairs) > 1 else None
+    # in a funnel of one transition (lead -> order) the leads are the first phase's entries
+    volume = _volume_rule(fun, tests, targets, half)
     items, gains = _bottleneck_items(fun, tests, seed=seed, draws=draws, horizon=horizon,
                                      confidence=confidence, period=period)
     items += _volume_item(volume, horizon)

@@ -130,6 +130,23 @@ def parse_dates(raw: pd.Series, *, date_format: str | None, file: str, column: s
     None); a value without one is in `timezone` (the source's zone, default: already local) and is
     converted to `to_timezone` when both are given. The result is tz-naive.
     """
+    if _is_text(raw) and len(raw) > 1:
+        # Each value reads on its own (the convention is decided from the set of values, the
+        # examples in its messages are the first in the file's order, which distinct values
+        # keep), so a column that repeats its dates (a creation date on every stage row) is
+        # read once per distinct value.
+        codes, distinct = pd.factorize(raw)
+        if 0 < len(distinct) <= len(raw) // 2:
+            once = parse_dates(pd.Series(distinct, dtype=raw.dtype), date_format=date_format,
+                               file=file, column=column, excel_serials=excel_serials,
+                               timezone=timezone, to_timezone=to_timezone)
+            missing = codes < 0
+            values = once.values.to_numpy()[codes]
+            values[missing] = np.datetime64("NaT")
+            problems = once.problems.to_numpy()[codes]
+            problems[missing] = f"missing date in column {column!r}"
+            return ParsedColumn(pd.Series(values, index=raw.index, dtype="datetime64[ns]"),
+                                pd.Series(problems, index=raw.index, dtype="object"))
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if raw.empty:  # every row was set aside before its dates were read
         return ParsedColumn(out, pd.Series(None, index=raw.index, dtype="object"))
