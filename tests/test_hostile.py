@@ -84,6 +84,19 @@ def _hostile_copy(folder: Path) -> tuple[Path, set[str]]:
     doc["costs"] = [{**c, "action": ACTIONS[c["action"]]} for c in doc["costs"]]
     doc["duration_factors"] = {k: {**v, "note": hostile} for k, v in doc["duration_factors"].items()}
     doc["privacy"] = {"owner_names": "pseudonymise"}
+    doc["changes"] = [{"date": "2025-09-01", "description": hostile, "step": "lead"}]
+    # the demo's own KPI set, declared, with markup in every text of each KPI
+    from toolkit import Engagement
+    from toolkit.kpis import default_kpis
+    kpis = [k.model_dump(mode="json", exclude_none=True)
+            for k in default_kpis(Engagement.from_yaml(DEMO / "engagement.yaml"))]
+    for i, kpi in enumerate(kpis):
+        kpi["label"] = f"{kpi.get('label', kpi['name'])} <img src=x onerror=alert({40 + i})>"
+        kpi["description"] = hostile
+        for text in ("owner", "kpi_owner"):
+            if text in kpi:
+                kpi[text] = "[o](javascript:alert(60))"
+    doc["kpis"] = kpis
     source = doc["sources"][0]
     source.update(path="history.csv", encoding="utf-8",
                   records={"path": "deals.csv", "delimiter": ";",
@@ -470,3 +483,25 @@ def test_figure_text_from_the_data_is_never_mathtext(tmp_path, monkeypatch):
         texts = [t.get_text() for t in figure.findobj(matplotlib.text.Text)]
         assert any("$\\x$" in t for t in texts), texts
         plt.close(figure)
+
+
+def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatch):
+    from test_reproducibility import _fake_execute
+
+    from toolkit import Engagement, report
+    from toolkit.exceptions import ConfigError
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("control_characters_in_values", tmp_path)
+    fake = _fake_execute()
+
+    def execute(engagement_path, **kwargs):
+        Engagement.from_yaml(engagement_path)  # before the edit: the run's own tables
+        path.write_text(path.read_text(encoding="utf-8").replace("name: corpus", "name: other"),
+                        encoding="utf-8")
+        Engagement.from_yaml(engagement_path)  # a later step
+        return fake(engagement_path, **kwargs)
+    monkeypatch.setattr(report, "execute_notebooks", execute)
+    with pytest.raises(ConfigError, match="changed while `funnel run` was running"):
+        report.build_report(Engagement.from_yaml(path), engagement_path=path,
+                            out_dir=tmp_path / "report", steps=[1], progress=False)
+    assert not (tmp_path / "report").exists()
