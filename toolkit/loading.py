@@ -522,6 +522,15 @@ def _empty_quarantine() -> pd.DataFrame:
 
 
 def _text(series: pd.Series) -> pd.Series:
+    """The values as trimmed text, blank as missing. A CSV column that repeats its values (a
+    stage, an owner, a region on every row) is trimmed once per distinct value."""
+    if isinstance(series.dtype, pd.StringDtype) and len(series) > 1:
+        # (only text: on a workbook's mixed column 1 and 1.0 count as one distinct value)
+        codes, distinct = pd.factorize(series)
+        if 0 < len(distinct) <= len(series) // 2:
+            once = _text(pd.Series(distinct, dtype=series.dtype))
+            return pd.Series(once.array.take(codes, allow_fill=True), index=series.index,
+                             name=series.name)
     out = series.astype("string").str.strip()
     return out.mask(out == "")
 
