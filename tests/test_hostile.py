@@ -444,3 +444,29 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
     assert hashlib.sha256(source.read_bytes()).hexdigest() != before
     # outside a run, a load reads the file as it is now
     assert int(Engagement.from_yaml(path).reconciliation["rows_in"].sum()) == 5
+
+
+def test_figure_text_from_the_data_is_never_mathtext(tmp_path, monkeypatch):
+    """A phase label or segment value such as `$\\x$` shows as typed instead of failing the figure."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from toolkit import Engagement
+    from toolkit.funnel import funnel
+    from toolkit.plotting import plot_funnel, plot_process_schema
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("markup_in_phase_labels_and_stages", tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["phases"][2]["label"] = "Potentieel $\\x$ $\\frac{1}{0}$"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    e = Engagement.from_yaml(path, use_cache=False)
+    for ax in (plot_funnel(funnel(e), phase_model=e.phase_model),
+               plot_process_schema(e.phase_model)):
+        figure = ax.figure if hasattr(ax, "figure") else ax
+        figure.savefig(io.BytesIO(), format="png")  # raised ParseFatalException before
+        texts = [t.get_text() for t in figure.findobj(matplotlib.text.Text)]
+        assert any("$\\x$" in t for t in texts), texts
+        plt.close(figure)
