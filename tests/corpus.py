@@ -750,3 +750,249 @@ def _(folder: Path) -> Path:
 def _(folder: Path) -> Path:
     """`name: /tmp/../abs/evil`: the workbook is named after the engagement; it must stay in --out."""
     return _yaml_with(_history(folder, _GOOD), name="/tmp/../abs/evil")
+
+
+# --- hostile input: the YAML, the files, the limits (issue 14) ----------------------------------
+
+def _laughs(levels: int = 9) -> str:
+    """A "billion laughs" YAML block: each level aliases the one below nine times (9**9 values)."""
+    lines = ['  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    return "report:\n" + "\n".join(lines) + "\n"
+
+
+@case("yaml_billion_laughs", "error", "engagement.yaml", "aliases", "100,000", report=False)
+def _(folder: Path) -> Path:
+    """600 bytes of nested aliases that expand to 387 million values."""
+    path = _history(folder, _GOOD)
+    path.write_text(path.read_text(encoding="utf-8") + _laughs(), encoding="utf-8")
+    return path
+
+
+@case("yaml_not_utf8", "error", "engagement.yaml", "not UTF-8", "line 2", report=False)
+def _(folder: Path) -> Path:
+    """An engagement file saved in cp1252 by a Windows editor."""
+    path = _history(folder, _GOOD)
+    text = path.read_text(encoding="utf-8").replace("name: corpus", "name: corpus\nclient: Zoë B.V.")
+    path.write_bytes(text.encode("cp1252"))
+    return path
+
+
+@case("source_is_a_fifo", "error", "history.csv", "not a regular file", report=False)
+def _(folder: Path) -> Path:
+    """`path:` names a named pipe: reading it would wait forever."""
+    import os
+    path = _history(folder, _GOOD)
+    (folder / "history.csv").unlink()
+    os.mkfifo(folder / "history.csv")
+    return path
+
+
+@case("source_links_to_dev_zero", "error", "history.csv", "not a regular file", report=False)
+def _(folder: Path) -> Path:
+    """A `.csv` symbolic link to /dev/zero: reading it would fill the memory."""
+    path = _history(folder, _GOOD)
+    (folder / "history.csv").unlink()
+    (folder / "history.csv").symlink_to("/dev/zero")
+    return path
+
+
+@case("source_is_a_folder", "error", "history.csv", "is a folder", report=False)
+def _(folder: Path) -> Path:
+    """`path:` names a folder."""
+    path = _history(folder, _GOOD)
+    (folder / "history.csv").unlink()
+    (folder / "history.csv").mkdir()
+    return path
+
+
+@case("source_link_loops", "error", "history.csv", "loops", report=False)
+def _(folder: Path) -> Path:
+    """A symbolic link that points at itself."""
+    path = _history(folder, _GOOD)
+    (folder / "history.csv").unlink()
+    (folder / "history.csv").symlink_to(folder / "history.csv")
+    return path
+
+
+@case("source_path_with_nul", "error", "engagement.yaml", "sources[0].path", "NUL", report=False)
+def _(folder: Path) -> Path:
+    """A NUL character inside the path."""
+    return _history(folder, _GOOD, path="hist\x00ory.csv")
+
+
+@case("source_path_too_long", "error", "engagement.yaml", "sources[0].path", "characters long",
+      report=False)
+def _(folder: Path) -> Path:
+    """A path of 5,000 characters."""
+    return _history(folder, _GOOD, path="a/" * 2500 + "history.csv")
+
+
+@case("field_over_the_limit", "error", "history.csv", "row 2", "131,072", report=False)
+def _(folder: Path) -> Path:
+    """A 200,000-character field in the first rows (a pasted document)."""
+    return _history(folder, ["D1;Suspect;03-01-2025;" + "x" * 200_000, "D2;Lead;04-01-2025;y"],
+                    header="Deal;Fase;Datum;Notitie")
+
+
+@case("too_many_columns", "error", "history.csv", "columns, over the limit of 2,000",
+      report=False)
+def _(folder: Path) -> Path:
+    """A header of 100,000 columns (a file of delimiters)."""
+    return _history(folder, _GOOD, header="Deal;Fase;Datum" + ";" * 100_000)
+
+
+@case("xlsx_damaged_sheet", "error", "deals.xlsx", "cannot", "save it again", report=False)
+def _(folder: Path) -> Path:
+    """A workbook whose zip is sound but whose sheet XML is not."""
+    import zipfile
+    _title_workbook(folder / "good.xlsx")
+    with zipfile.ZipFile(folder / "good.xlsx") as src, zipfile.ZipFile(folder / "deals.xlsx",
+                                                                        "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # cut off mid-element
+            dst.writestr(item, data)
+    (folder / "good.xlsx").unlink()
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY, "header_row": 3}])
+
+
+@case("xlsx_unpacks_too_large", "error", "deals.xlsx", "unpacks to", "over the limit",
+      report=False)
+def _(folder: Path) -> Path:
+    """A small workbook whose zip directory says a part unpacks to 4 GB (a zip bomb's header)."""
+    import struct
+    import zipfile
+    _title_workbook(folder / "good.xlsx")
+    with zipfile.ZipFile(folder / "good.xlsx") as src, zipfile.ZipFile(folder / "deals.xlsx",
+                                                                        "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr("xl/media/padding.bin", b"0" * 100)
+    (folder / "good.xlsx").unlink()
+    data = bytearray((folder / "deals.xlsx").read_bytes())
+    entry = data.rindex(b"PK\x01\x02")  # the padding's entry, last in the central directory
+    data[entry + 24: entry + 28] = struct.pack("<I", 0xFFFFFFF0)  # its uncompressed size
+    (folder / "deals.xlsx").write_bytes(bytes(data))
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY, "header_row": 3}])
+
+
+@case("preset_without_the_shape", "error", "engagement.yaml", "has no 'wide' shape", report=False)
+def _(folder: Path) -> Path:
+    """A preset with a shape it does not describe."""
+    return _history(folder, _GOOD, preset="salesforce", shape="wide")
+
+
+@case("delimiter_of_two_characters", "error", "engagement.yaml", "sources[0].delimiter",
+      "one character", report=False)
+def _(folder: Path) -> Path:
+    """`delimiter: ';;'`."""
+    return _history(folder, _GOOD, delimiter=";;")
+
+
+@case("delimiter_is_a_line_break", "error", "engagement.yaml", "sources[0].delimiter",
+      "one character", report=False)
+def _(folder: Path) -> Path:
+    """`delimiter: "\\n"`."""
+    return _history(folder, _GOOD, delimiter="\n")
+
+
+@case("stage_pattern_not_a_regex", "error", "engagement.yaml", "stage_column_pattern",
+      "not a valid regular expression", report=False)
+def _(folder: Path) -> Path:
+    """A wide source whose pattern does not compile."""
+    return _history(folder, _GOOD, shape="wide", stage_column_pattern="(?P<stage>.+ op$")
+
+
+@case("stage_pattern_without_stage_group", "error", "engagement.yaml", "stage_column_pattern",
+      "no group named `stage`", report=False)
+def _(folder: Path) -> Path:
+    """A wide source whose pattern captures the stage without naming the group."""
+    return _history(folder, _GOOD, shape="wide", stage_column_pattern="(.+) op$")
+
+
+@case("cohort_window_of_a_million_days", "error", "engagement.yaml", "cohort_window_days",
+      "3650", report=False)
+def _(folder: Path) -> Path:
+    """`cohort_window_days: 1000000` (a typo of 100)."""
+    return _yaml_with(_history(folder, _GOOD), cohort_window_days=1_000_000)
+
+
+@case("target_infinite", "error", "engagement.yaml", "targets", "finite", report=False)
+def _(folder: Path) -> Path:
+    """`orders_per_month: .inf`."""
+    return _yaml_with(_history(folder, _GOOD), targets={"orders_per_month": float("inf")})
+
+
+@case("as_of_year_9999", "error", "engagement.yaml", "as_of", "between 1990 and 2261",
+      report=False)
+def _(folder: Path) -> Path:
+    """`as_of: 9999-12-31`, a placeholder."""
+    return _yaml_with(_history(folder, _GOOD), as_of="9999-12-31")
+
+
+@case("dates_in_years_9999_3000_0001", "quarantine", "has the year 9999", "has the year 3000",
+      "has the year 1,", report=False)
+def _(folder: Path) -> Path:
+    """Placeholder and typo years in a CSV, day-first and ISO."""
+    return _history(folder, _GOOD + ["D2;Lead;31-12-9999", "D2;Lead;3000-01-01",
+                                     "D2;Offerte;01-01-0001"])
+
+
+@case("xlsx_dates_in_year_9999", "quarantine", "has the year 9999", "has the year 1,",
+      report=False)
+def _(folder: Path) -> Path:
+    """Real Excel dates in the years 9999 and 1."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Deal", "Fase", "Datum"])
+    for row in (["D1", "Suspect", datetime(2025, 1, 3)], ["D1", "Lead", datetime(9999, 12, 31)],
+                ["D2", "Suspect", datetime(1, 1, 1)], ["D2", "Lead", datetime(2025, 1, 4)]):
+        sheet.append(row)
+    book.save(folder / "deals.xlsx")
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY}])
+
+
+@case("infinite_amounts", "ok", "not a finite amount", "'Infinity'", "'1e309'", report=False)
+def _(folder: Path) -> Path:
+    """'Infinity', 'inf' and '1e309' as amounts: left blank with a note, never summed."""
+    return _history(folder, ["D1;Suspect;03-01-2025;Infinity", "D2;Suspect;04-01-2025;inf",
+                             "D3;Suspect;05-01-2025;1e309", "D4;Suspect;05-01-2025;500"],
+                    header="Deal;Fase;Datum;Bedrag", columns={**HISTORY, "value": "Bedrag"})
+
+
+@case("segment_not_an_attribute", "error", "engagement.yaml", "segments", "'regio'",
+      report=False)
+def _(folder: Path) -> Path:
+    """`segments: [regio]` where the attribute is called region: `run` needs it, so `validate`
+    must refuse it."""
+    return _yaml_with(_history(folder, ["D1;Suspect;03-01-2025;Noord"], header="Deal;Fase;Datum;Regio",
+                               attributes={"region": "Regio"}), segments=["regio"])
+
+
+@case("benchmarks_file_missing", "error", "engagement.yaml", "benchmark", report=False)
+def _(folder: Path) -> Path:
+    """A `benchmarks_file` that does not exist."""
+    return _yaml_with(_history(folder, _GOOD), benchmarks_file="no-such-benchmarks.csv",
+                      benchmark_stages={"lead": "mql", "order": "won"})
+
+
+@case("duration_factors_bad", "error", "engagement.yaml", "duration_factors", report=False)
+def _(folder: Path) -> Path:
+    """A duration factor scored 9 on a 1-5 scale."""
+    return _yaml_with(_history(folder, _GOOD), duration_factors={"staff_level": {"score": 9}})
+
+
+@case("kpi_kind_unknown", "error", "engagement.yaml", "kpis", "'conversoin'", report=False)
+def _(folder: Path) -> Path:
+    """A KPI whose kind is misspelt."""
+    return _yaml_with(_history(folder, _GOOD), kpis=[
+        {"name": "c", "kind": "conversoin", "from_phase": "lead", "to_phase": "opportunity"}])

@@ -383,3 +383,90 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     assert result["index"].is_file() and not partial.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     assert _RUN_MARKER not in {p.name for p in out.iterdir()}
+
+
+# --- the command line: a clear error where the machine, not the toolkit, is at fault -------------
+
+def test_a_huge_step_range_is_refused_at_once(capsys):
+    from toolkit.cli import main
+    with pytest.raises(SystemExit) as done:
+        main(["run", str(DEMO / "engagement.yaml"), "--steps", "1-99999999999"])
+    assert done.value.code == 2
+    assert "steps must be within 1-7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/srv/reports/x"),
+                                   OSError(28, "No space left on device", "/srv/reports/x")])
+def test_a_read_only_folder_or_a_full_disk_is_not_called_a_bug(monkeypatch, capsys, error):
+    import toolkit.cli as cli
+    from toolkit import report
+
+    def fail(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(report, "build_report", fail)
+    assert cli.main(["run", str(DEMO / "engagement.yaml"), "--out", "/srv/reports/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write or read /srv/reports/x: " + error.strerror)
+    assert "Fix:" in err and "bug" not in err
+
+
+# --- one snapshot of the inputs per run ------------------------------------------------------------
+
+def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, monkeypatch):
+    """Every step reads the tables the run loaded (from the bytes it hashed once); the manifest
+    records that hash, not the file's new one."""
+    import hashlib
+
+    from test_reproducibility import _fake_execute
+
+    from toolkit import Engagement, report
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("control_characters_in_values", tmp_path)  # any small engagement: 3 rows
+    source = tmp_path / "history.csv"
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    seen = {}
+    fake = _fake_execute()
+
+    def execute(engagement_path, **kwargs):
+        # another program rewrites the export while the notebooks run
+        source.write_text(source.read_text() + "D9;Lead;06-01-2025;x\nD8;Lead;07-01-2025;y\n")
+        step = Engagement.from_yaml(engagement_path)  # what each notebook does
+        seen["rows"] = int(step.reconciliation["rows_in"].sum())
+        seen["records"] = len(step.records)
+        return fake(engagement_path, **kwargs)
+    monkeypatch.setattr(report, "execute_notebooks", execute)
+    engagement = Engagement.from_yaml(path)
+    result = report.build_report(engagement, engagement_path=path, out_dir=tmp_path / "report",
+                                 steps=[1], progress=False)
+    assert seen == {"rows": 3, "records": 3}
+    manifest = json.loads(result["manifest"].read_text())
+    assert [s["sha256"] for s in manifest["sources"]] == [before]
+    assert hashlib.sha256(source.read_bytes()).hexdigest() != before
+    # outside a run, a load reads the file as it is now
+    assert int(Engagement.from_yaml(path).reconciliation["rows_in"].sum()) == 5
+
+
+def test_figure_text_from_the_data_is_never_mathtext(tmp_path, monkeypatch):
+    """A phase label or segment value such as `$\\x$` shows as typed instead of failing the figure."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from toolkit import Engagement
+    from toolkit.funnel import funnel
+    from toolkit.plotting import plot_funnel, plot_process_schema
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("markup_in_phase_labels_and_stages", tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["phases"][2]["label"] = "Potentieel $\\x$ $\\frac{1}{0}$"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    e = Engagement.from_yaml(path, use_cache=False)
+    for ax in (plot_funnel(funnel(e), phase_model=e.phase_model),
+               plot_process_schema(e.phase_model)):
+        figure = ax.figure if hasattr(ax, "figure") else ax
+        figure.savefig(io.BytesIO(), format="png")  # raised ParseFatalException before
+        texts = [t.get_text() for t in figure.findobj(matplotlib.text.Text)]
+        assert any("$\\x$" in t for t in texts), texts
+        plt.close(figure)

@@ -311,13 +311,18 @@ def _print_baseline(engagement) -> None:
 
 def _steps(text: str) -> list[int]:
     steps: set[int] = set()
+    bad: list[object] = []
     for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-", 1)
-            steps.update(range(int(a), int(b) + 1))
-        elif part.strip():
-            steps.add(int(part))
-    bad = sorted(s for s in steps if not 1 <= s <= 7)
+        try:
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                bad += [x for x in (a, b) if not 1 <= x <= 7]  # before a range of billions is made
+                steps.update(range(max(a, 1), min(b, 7) + 1))
+            elif part.strip():
+                steps.add(int(part))
+        except ValueError:
+            bad.append(part)
+    bad += sorted(s for s in steps if not 1 <= s <= 7)
     if bad or not steps:
         raise argparse.ArgumentTypeError(f"steps must be within 1-7, like '1-7' or '4,5'; got "
                                          f"{text!r}")
@@ -430,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         print(f"error: {exc}. Fix: check the path.", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine, not the toolkit: a read-only folder, a full disk
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write or read{where}: {exc.strerror or exc}. Fix: check that the "
+              f"folder exists and is writable and that the disk has room (or pass another "
+              f"--out).", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing half-written was left in place (a report is built in "

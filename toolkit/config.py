@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +20,16 @@ from pydantic import (
 )
 
 from .exceptions import ConfigError
+from .limits import (
+    MAX_WINDOW_DAYS,
+    MAX_YAML_BYTES,
+    MAX_YAML_NODES,
+    LimitError,
+    check_regular_file,
+)
+from .limits import (
+    YEARS as _YEARS,
+)
 from .phases import Phase, PhaseModel
 from .privacy import PrivacyConfig
 
@@ -31,7 +42,7 @@ PRESETS = ("salesforce", "hubspot", "pipedrive")
 # The roles a source column can play. Everything else a source offers is an `attribute`.
 COLUMN_ROLES = (
     "record_id", "stage", "changed_at", "created_at", "closed_at", "value", "lost_at_stage",
-    "is_closed", "is_won", "is_deleted", "current_stage", "status",
+    "is_closed", "is_won", "is_deleted", "current_stage", "status", "currency",
 )
 
 
@@ -85,6 +96,24 @@ class _Reading(BaseModel):
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         return _check_zone(value)
+
+    @field_validator("path")
+    @classmethod
+    def _usable_path(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("the path contains a NUL character || check the path")
+        if len(value) > 4096:
+            raise ValueError(f"the path is {len(value):,} characters long || check the path")
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value in "\r\n\"" or value.isalnum()):
+            raise ValueError("a delimiter is one character that is not a letter, digit, quote or "
+                             "line break || use the file's separator, e.g. ';', ',', '|' or a tab "
+                             "('\\t'), or leave `delimiter:` out to detect it")
+        return value
 
     @field_validator("date_format")
     @classmethod
@@ -168,6 +197,31 @@ class SourceConfig(_Reading):
     personal: list[str] = Field(default_factory=list,
                                 description="attributes holding personal data, pseudonymised on load")
 
+    @field_validator("stage_column_pattern")
+    @classmethod
+    def _pattern_with_stage(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import re
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc}) || write it as Python "
+                             f"regex, e.g. 'Date entered (?P<stage>.+)'") from None
+        if "stage" not in compiled.groupindex:
+            raise ValueError("the pattern has no group named `stage` || name the part that is the "
+                             "stage: 'Date entered (?P<stage>.+)'")
+        return value
+
+    @model_validator(mode="after")
+    def _preset_has_shape(self) -> SourceConfig:
+        from .presets import PRESET_DEFAULTS
+        if self.preset and (self.preset, self.shape) not in PRESET_DEFAULTS:
+            shapes = sorted(shape for preset, shape in PRESET_DEFAULTS if preset == self.preset)
+            raise ValueError(f"the preset {self.preset!r} has no {self.shape!r} shape; it has "
+                             f"{shapes} || set `shape:` to one of those, or remove `preset:`")
+        return self
+
 
 class ChangeConfig(BaseModel):
     """A process change the client made: step 6 evaluates before/after only for these."""
@@ -204,7 +258,7 @@ class EngagementConfig(BaseModel):
         default=True, description="fold attribute spellings that differ only in case, spaces or "
                                   "hyphens (reported in the notes)")
     value_bands: list[float] | None = None
-    cohort_window_days: int = Field(default=90, gt=0)
+    cohort_window_days: int = Field(default=90, gt=0, le=MAX_WINDOW_DAYS)
     kpis: list[dict[str, Any]] | None = None
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
@@ -219,6 +273,25 @@ class EngagementConfig(BaseModel):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("as_of")
+    @classmethod
+    def _plausible_as_of(cls, value: date | datetime | None) -> date | datetime | None:
+        # A timestamp holds the years 1678-2261, and no CRM export holds deals before 1990.
+        if value is not None and not 1990 <= value.year <= _YEARS[1]:
+            raise ValueError(f"the measurement date must lie between 1990 and {_YEARS[1]} || set "
+                             f"the date the data was exported, e.g. `as_of: 2026-10-31`, or "
+                             f"leave `as_of` out to use the latest date in the data")
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _finite_targets(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if not math.isfinite(v))
+        if bad:
+            raise ValueError(f"targets must be finite numbers, but {bad} are not || give each a "
+                             f"number, e.g. `orders_per_month: 10`, or remove it")
+        return value
 
     @field_validator("stage_mapping", "targets", mode="before")
     @classmethod
@@ -289,11 +362,12 @@ class EngagementConfig(BaseModel):
                                      f"{keys}{hint} || use one of the phase keys, or add the "
                                      f"phase under `phases`")
             window = spec.get("window_days")
-            if window is not None and (not isinstance(window, int) or window <= 0):
+            if window is not None and (not isinstance(window, int)
+                                       or not 0 < window <= MAX_WINDOW_DAYS):
                 raise ValueError(f"[kpis[{i}].window_days] the window must be a whole number of days "
-                                 f"greater than 0, but {window!r} was given || give the window in "
-                                 f"days, e.g. `window_days: 90`, or leave it out to use "
-                                 f"`cohort_window_days`")
+                                 f"greater than 0 (at most {MAX_WINDOW_DAYS}), but {window!r} was "
+                                 f"given || give the window in days, e.g. `window_days: 90`, or "
+                                 f"leave it out to use `cohort_window_days`")
         return self
 
     @model_validator(mode="after")
@@ -352,9 +426,46 @@ def _all_keys() -> list[str]:
     return sorted(keys)
 
 
-def _refuse_duplicate_keys(node: yaml.Node | None, *, path: Path, where: str = "") -> None:
+def _refuse_expansion(root: yaml.Node | None, *, path: Path) -> None:
+    """Refuse a document that aliases (`&a` / `*a`) expand to more than MAX_YAML_NODES nodes: a
+    600-byte "billion laughs" file would otherwise be walked (and validated, and dumped) billions
+    of times. Counted once per distinct node, so the check itself stays linear."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a node that contains itself (a recursive alias) counts once
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > MAX_YAML_NODES:
+                break
+        sizes[id(node)] = total
+        return total
+
+    if root is not None and size(root) > MAX_YAML_NODES:
+        raise ConfigError(
+            f"the YAML expands to more than {MAX_YAML_NODES:,} values through its aliases "
+            f"(`&name` / `*name`), far more than any engagement needs", file=str(path),
+            fix="write the values out instead of nesting aliases (an engagement file needs none)")
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, *, path: Path, where: str = "",
+                           seen_nodes: set[int] | None = None) -> None:
     """PyYAML keeps the last of two equal keys without a word; a stage mapped twice would then
-    silently lose one mapping. Walk the parsed document and refuse any repeated key."""
+    silently lose one mapping. Walk the parsed document and refuse any repeated key (each node
+    once, however often an alias repeats it)."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[object, int] = {}
         for key_node, value_node in node.value:
@@ -369,22 +480,43 @@ def _refuse_duplicate_keys(node: yaml.Node | None, *, path: Path, where: str = "
                     fix=f"keep one {key!r} entry (merge the two, or delete the wrong one)")
             if key is not None:
                 seen[key] = line
-            _refuse_duplicate_keys(value_node, path=path, where=child)
+            _refuse_duplicate_keys(value_node, path=path, where=child, seen_nodes=seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _refuse_duplicate_keys(item, path=path, where=f"{where}[{i}]")
+            _refuse_duplicate_keys(item, path=path, where=f"{where}[{i}]", seen_nodes=seen_nodes)
+
+
+def _read_yaml_text(path: Path) -> str:
+    """The engagement file's text: a regular file of at most MAX_YAML_BYTES, in UTF-8."""
+    try:
+        size = check_regular_file(path, limit=MAX_YAML_BYTES, what="engagement file")
+    except FileNotFoundError:
+        raise ConfigError("engagement file not found", file=str(path),
+                          fix="check the path, or create one with `funnel new NAME`") from None
+    except LimitError as exc:
+        raise ConfigError(str(exc), file=str(path), fix=exc.fix) from None
+    data = path.read_bytes()[:size + 1]
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"line {line}: the file is not UTF-8 (byte {data[exc.start]:#04x})",
+                          file=str(path),
+                          fix="save it as UTF-8 (in most editors: Save as, encoding UTF-8)") from None
 
 
 def load_config(path: str | os.PathLike) -> EngagementConfig:
     """Read and validate an engagement YAML; every problem raises ConfigError naming key and fix."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError("engagement file not found", file=str(path),
-                          fix="check the path, or create one with `funnel new NAME`")
-    text = path.read_text(encoding="utf-8-sig")
+    text = _read_yaml_text(path)
     try:
-        _refuse_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path=path)
+        document = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_expansion(document, path=path)
+        _refuse_duplicate_keys(document, path=path)
         raw = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError("the YAML is nested too deeply to be an engagement file", file=str(path),
+                          fix="check the indentation and brackets") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -14,7 +14,14 @@ import pandas as pd
 from . import __version__
 from .config import EngagementConfig, load_config
 from .exceptions import DataError
-from .loading import LoadedSource, check_phase_order, load_source
+from .loading import (
+    LoadedSource,
+    check_phase_order,
+    check_source_file,
+    load_source,
+    read_inputs,
+    source_path,
+)
 from .phases import PhaseModel
 from .privacy import PrivacyConfig, PseudonymKey, resolve_key
 
@@ -22,7 +29,9 @@ __all__ = ["Engagement"]
 
 _LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py",
                  "categories.py", "joins.py",
-                 "privacy.py")
+                 "privacy.py", "limits.py")
+#: Set by `funnel run` while its notebooks execute: {"engagement": YAML path, "key": cache key}.
+PINNED_ENV = "FUNNEL_RUN_INPUTS"
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
 
@@ -55,6 +64,8 @@ class Engagement:
         self.base_dir = path.parent if path else Path.cwd()
         self.phase_model: PhaseModel = config.phase_model()
         self.use_cache = use_cache
+        self.input_files: list[dict] = []  # path, sha256, size of each source as it was read
+        self.cache_key: str | None = None  # the cached tables' key (None: not cached)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
@@ -62,7 +73,37 @@ class Engagement:
         path = Path(path).resolve()
         engagement = cls(load_config(path), path=path, use_cache=use_cache)
         engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
+        engagement._check_run_settings()
         return engagement
+
+    def _check_run_settings(self) -> None:
+        """What the steps rely on beyond loading (segments, KPIs, duration factors, benchmarks),
+        checked now: `validate` says what is wrong instead of a notebook failing in a cell."""
+        from .exceptions import ConfigError, ToolkitError
+        checks = [("segments", lambda: self.segments)]
+        if self.config.kpis:
+            from .kpis import kpis_from_config
+            checks.append(("kpis", lambda: kpis_from_config(self)))
+        if self.config.duration_factors:
+            from .planning import factors_for
+            checks.append(("duration_factors", lambda: factors_for(self)))
+        if self.config.benchmark_stages or self.config.benchmarks_file:
+            from .benchmarks import benchmarks_for
+            checks.append(("benchmark_stages", lambda: benchmarks_for(self)))
+        for key, check in checks:
+            try:
+                check()
+            except (ConfigError, DataError) as exc:
+                if exc.file:
+                    raise
+                raise ConfigError(str(exc).split(" Fix: ")[0].rstrip("."), file=str(self.path),
+                                  key=key, fix=exc.fix or "see the YAML reference in README.md"
+                                  ) from None
+            except (ToolkitError, ValueError, KeyError, TypeError, OSError) as exc:
+                text = str(exc).split(" Fix: ")[0].rstrip(".")
+                raise ConfigError(text, file=str(self.path), key=key,
+                                  fix="correct this key; see the YAML reference in README.md"
+                                  ) from None
 
     @classmethod
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
@@ -116,10 +157,10 @@ class Engagement:
     def source_files(self) -> list[Path]:
         files = []
         for source in self.config.sources:
-            files.append((self.base_dir / source.path).resolve())
+            files.append(source_path(self.base_dir, source.path))
             if source.records is not None:
-                files.append((self.base_dir / source.records.path).resolve())
-        files += [(self.base_dir / lookup.path).resolve() for lookup in self.config.lookups]
+                files.append(source_path(self.base_dir, source.records.path))
+        files += [source_path(self.base_dir, lookup.path) for lookup in self.config.lookups]
         return files
 
     @cached_property
@@ -128,7 +169,22 @@ class Engagement:
         return resolve_key(self.config.privacy, base_dir=self.base_dir,
                            engagement_file=str(self.path or ""))
 
-    def _cache_key(self) -> str:
+    def _read_inputs(self) -> dict[Path, bytes]:
+        """Every source file's bytes, read once, with their sha256 and size kept in
+        `input_files` (the run's manifest records those, not a second reading)."""
+        inputs: dict[Path, bytes] = {}
+        self.input_files = []
+        for file in self.source_files():
+            try:
+                check_source_file(file)  # never read a pipe or a device (the loader says why)
+            except DataError:
+                continue
+            data = inputs[file] = file.read_bytes()
+            self.input_files.append({"path": str(file), "sha256": hashlib.sha256(data).hexdigest(),
+                                     "size": len(data)})
+        return inputs
+
+    def _cache_key(self, inputs: dict[Path, bytes] | None = None) -> str:
         digest = hashlib.sha256(__version__.encode())
         # Another key gives other pseudonyms: the cache must not answer with the old ones.
         digest.update(self.pseudonym_key.fingerprint.encode())
@@ -138,10 +194,20 @@ class Engagement:
         if self.path is not None:
             digest.update(self.path.read_bytes())
         digest.update(self.config.model_dump_json().encode())
-        for file in self.source_files():
-            if file.exists():
-                digest.update(file.read_bytes())
+        for data in (self._read_inputs() if inputs is None else inputs).values():
+            digest.update(data)
         return digest.hexdigest()[:20]
+
+    def _pinned_key(self) -> str | None:
+        """The cache key `funnel run` pins for its steps (`PINNED_ENV`: one snapshot of the inputs
+        for every notebook of the run), when it is this engagement's."""
+        try:
+            pin = json.loads(os.environ.get(PINNED_ENV) or "{}")
+        except ValueError:
+            return None
+        if self.use_cache and self.path is not None and pin.get("engagement") == str(self.path):
+            return str(pin.get("key") or "") or None
+        return None
 
     def _cache_dir(self) -> Path:
         return self.base_dir / ".cache" / f"{(self.path.stem if self.path else 'engagement')}"
@@ -149,18 +215,28 @@ class Engagement:
     @cached_property
     def _loaded(self) -> _Loaded:
         cache = self._cache_dir()
-        key = self._cache_key() if self.use_cache else ""
+        pinned = self._pinned_key()
+        if pinned and (cache / f"{pinned}.json").exists():
+            try:  # a step of a run: the tables the run loaded, whatever the files hold now
+                self.cache_key = pinned
+                return self._read_cache(cache, pinned)
+            except Exception:
+                pass
+        inputs = self._read_inputs()
+        key = self.cache_key = self._cache_key(inputs) if self.use_cache else ""
         if self.use_cache and (cache / f"{key}.json").exists():
             try:
                 return self._read_cache(cache, key)
             except Exception:  # a damaged cache is rebuilt, never trusted
                 pass
-        loaded = self._load_sources()
+        with read_inputs(inputs):
+            del inputs  # each file's bytes are freed as soon as its reader has them
+            loaded = self._load_sources()
         if self.use_cache:
             try:
                 self._write_cache(loaded, cache, key)
             except OSError:
-                pass  # read-only checkout: work without the cache
+                self.cache_key = None  # read-only checkout: work without the cache
         return loaded
 
     def _load_sources(self) -> _Loaded:
@@ -172,7 +248,7 @@ class Engagement:
                 privacy=self.config.privacy,
                 engagement_file=str(self.path or ""), timezone=self.config.timezone,
                 as_of=self.config.as_of, missing_values=self.config.missing_values,
-                fold_categories=self.config.fold_categories))
+                fold_categories=self.config.fold_categories, currency=self.config.currency))
         parts = self._join_sources(parts)
         records = pd.concat([p.records for p in parts], ignore_index=True)
         doubles = records["record_id"][records["record_id"].duplicated()]

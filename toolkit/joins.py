@@ -24,6 +24,7 @@ from .loading import (
     _finish_records,
     _text,
     read_table,
+    source_path,
 )
 from .phases import PhaseModel
 from .privacy import PseudonymKey, pseudonymise
@@ -104,7 +105,7 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
     quarantines, recon = [_empty_quarantine()], []
     records = records.copy()
     for i, lookup in enumerate(lookups):
-        path = (base_dir / lookup.path).resolve()
+        path = source_path(base_dir, lookup.path)
         file, yaml_key = str(path), f"lookups[{i}]"
         settings = {**lookup.model_dump(), "_missing_values": missing_values,
                     "_fold_categories": fold_categories}

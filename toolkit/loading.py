@@ -14,6 +14,7 @@ the notes.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,15 @@ import pandas as pd
 from .categories import fold_spellings, read_blank_markers
 from .config import RecordsConfig, SourceConfig
 from .exceptions import DataError, UnknownStageError
+from .limits import (
+    MAX_COLUMNS,
+    MAX_FIELD_CHARS,
+    MAX_SOURCE_BYTES,
+    YEARS,
+    LimitError,
+    check_regular_file,
+    check_workbook_size,
+)
 from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from .phases import IGNORE, LOST, PhaseModel, normalise_stage
 from .presets import preset_defaults
@@ -71,18 +81,15 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
     Adds `source_row` (1-based, header = row 1). CSV encoding defaults to UTF-8 (with or without
     BOM) and falls back to cp1252, the Windows encoding of Dutch Excel exports, with a note.
     """
-    if not path.exists():
-        raise DataError("file not found", file=str(path),
-                        fix="check `path` of this source (relative paths are relative to the "
-                            "engagement YAML)")
+    check_source_file(path)
     suffix = path.suffix.lower()
     header_row = reading.get("header_row") or 1
-    data = path.read_bytes()
+    data = _input_bytes(path)
     if not data or data.isspace():  # (strip() would copy a big file)
         raise DataError(f"the file is empty ({len(data)} bytes)", file=str(path),
                         fix="export it again from the CRM and check that the export finished")
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        frame = _read_workbook(path, reading.get("sheet"), header_row)
+        frame = _read_workbook(path, reading.get("sheet"), header_row, data=data)
     elif suffix in (".csv", ".txt", ".tsv"):
         if data[:4] == b"PK\x03\x04":  # the zip signature every .xlsx starts with
             raise DataError("this is an Excel workbook saved under a .csv name", file=str(path),
@@ -119,6 +126,7 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
                             fix="check `header_row:` on this source (1 = the first line)")
         header_line = lines[header_row - 1]
         delimiter = reading.get("delimiter") or _sniff_delimiter(header_line)
+        _check_width(header_line.count(delimiter) + 1, file=str(path), row=header_row)
         _check_title_lines(lines, delimiter, header_row, file=str(path))
         frame = _read_delimited(body, kind, delimiter, header_row, file=str(path))
         if frame.shape[1] == 1:
@@ -144,12 +152,75 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
     return frame
 
 
+# The bytes of each input, read once by the engagement (which hashes them for its cache key and the
+# run's manifest) and handed to the reader here, so the tables come from exactly the bytes that were
+# hashed, even when a file changes while it is being loaded.
+_INPUTS: dict[str, bytes] = {}
+
+
+@contextlib.contextmanager
+def read_inputs(inputs: dict[Path, bytes]):
+    """Within this block, `read_table` takes each file's bytes from `inputs` (once: a reader
+    consumes them, so a big export is not held twice) instead of reading the file again."""
+    _INPUTS.update({str(path): data for path, data in inputs.items()})
+    try:
+        yield
+    finally:
+        for path in inputs:
+            _INPUTS.pop(str(path), None)
+
+
+def _input_bytes(path: Path) -> bytes:
+    data = _INPUTS.pop(str(path), None)
+    return path.read_bytes() if data is None else data
+
+
+def source_path(base_dir: Path, path: str) -> Path:
+    """A source's absolute path, `..` folded but links not followed: an error names the file the
+    YAML names (not what a link points at), and a link that loops is reported, not a crash."""
+    import os
+    return Path(os.path.abspath(base_dir / path))
+
+
+def check_source_file(path: Path) -> None:
+    """Only a regular file within the limits of `toolkit.limits` is read: never a pipe or a device
+    (a source pointing at /dev/zero would be read until memory runs out), with its size checked
+    before a byte is read."""
+    try:
+        check_regular_file(path, limit=MAX_SOURCE_BYTES, what="export")
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            check_workbook_size(path)
+    except FileNotFoundError:
+        raise DataError("file not found", file=str(path),
+                        fix="check `path` of this source (relative paths are relative to the "
+                            "engagement YAML)") from None
+    except LimitError as exc:
+        raise DataError(str(exc), file=repr(str(path))[1:-1], fix=exc.fix) from None
+
+
+def _check_width(columns: int, *, file: str, row: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise DataError(f"the header has {columns:,} columns, over the limit of {MAX_COLUMNS:,}",
+                        file=file, row=row,
+                        fix="export only the columns the analysis needs, or check `delimiter:`")
+
+
 def _check_title_lines(lines: list[str], delimiter: str, header_row: int, *, file: str) -> None:
     """A title line above the table ("Export pipeline 30-06-2025") reads as a one-column header;
     find the row that looks like the real header and say how to declare it."""
     import csv
     head = lines[header_row - 1: header_row + 19]
-    counts = [len(row) for row in csv.reader(head, delimiter=delimiter)]
+    counts = []
+    reader = csv.reader(head, delimiter=delimiter)
+    try:
+        for row in reader:
+            counts.append(len(row))
+    except csv.Error as exc:
+        raise DataError(f"a field could not be read ({exc}); a field over {MAX_FIELD_CHARS:,} "
+                        f"characters or an unclosed quote", file=file,
+                        row=header_row + reader.line_num - 1,
+                        fix="check that row in a text editor: close the quote, or shorten the "
+                            "field") from None
     if not counts or counts[0] != 1:
         return
     for offset, n in enumerate(counts[1:], start=1):
@@ -322,10 +393,14 @@ def _decode_column(column: Any, encoding: str) -> Any:
     return decoded.take(codes.indices)
 
 
-def _read_workbook(path: Path, sheet: str | int | None, header_row: int) -> pd.DataFrame:
+def _read_workbook(path: Path, sheet: str | int | None, header_row: int,
+                   data: bytes | None = None) -> pd.DataFrame:
+    from io import BytesIO
+
     from openpyxl import load_workbook
+    book = path if data is None else BytesIO(data)  # the bytes read once (see read_inputs)
     try:
-        names = load_workbook(path, read_only=True).sheetnames
+        names = load_workbook(book, read_only=True).sheetnames
     except Exception as exc:  # openpyxl raises zip, XML and key errors for a damaged file
         raise DataError(f"cannot open the workbook ({type(exc).__name__}: {exc})", file=str(path),
                         fix="open it in Excel and save it again as .xlsx") from None
@@ -337,8 +412,14 @@ def _read_workbook(path: Path, sheet: str | int | None, header_row: int) -> pd.D
         raise DataError(f"the workbook has {len(names)} sheet(s) {names}, so there is no sheet at "
                         f"position {sheet}", file=str(path), value=sheet,
                         fix="set `sheet:` to one of those names (or a 0-based position)")
-    return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object,
-                         engine="openpyxl", header=header_row - 1)
+    try:
+        frame = pd.read_excel(book, sheet_name=0 if sheet is None else sheet, dtype=object,
+                              engine="openpyxl", header=header_row - 1)
+    except Exception as exc:  # a damaged sheet inside a sound zip: XML, zip and value errors
+        raise DataError(f"cannot read the sheet ({type(exc).__name__}: {str(exc)[:200]})",
+                        file=str(path), fix="open it in Excel and save it again as .xlsx") from None
+    _check_width(frame.shape[1], file=str(path), row=header_row)
+    return frame
 
 
 def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> None:
@@ -423,6 +504,9 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
         settings = _merge(defaults, given)
         if records_given is not None and records_default:
             settings["records"] = _merge(records_default, records_given)
+            settings["records"]["_preset_columns"] = {
+                role: header for role, header in records_default.get("columns", {}).items()
+                if role not in (records_given.get("columns") or {})}
         else:
             settings["records"] = records_given
     else:
@@ -442,7 +526,7 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
 
 # Roles a preset may name that an export can lack: the loader then does without them.
 _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
-                          "is_closed", "is_won")
+                          "is_closed", "is_won", "currency")
 
 
 def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
@@ -454,7 +538,8 @@ def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
             if role == "current_stage" and "status" not in settings["columns"]:
                 continue  # without a status the stage is needed: "column not found" says so
             settings["columns"].pop(role, None)
-            dropped.append(header)
+            if role != "currency":  # a one-currency org exports no currency column: no news
+                dropped.append(header)
     for name, header in settings.get("_preset_attributes", {}).items():
         if header.casefold() not in have:
             settings.get("attributes", {}).pop(name, None)
@@ -730,7 +815,7 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
                 pseudonym_key: PseudonymKey | None, engagement_file: str = "",
                 timezone: str = "Europe/Amsterdam", privacy: PrivacyConfig | None = None,
                 as_of: object = None, missing_values: list[str] | None = None,
-                fold_categories: bool = True) -> LoadedSource:
+                fold_categories: bool = True, currency: str = "EUR") -> LoadedSource:
     """Load one source of the engagement into tidy tables (see module docstring).
 
     `as_of` (the engagement's measurement date; None: today) bounds the dates: a stage or creation
@@ -741,6 +826,7 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     settings["_as_of"] = as_of
     settings["_missing_values"] = list(missing_values or [])
     settings["_fold_categories"] = fold_categories
+    settings["_currency"] = currency
     loader = {"history": _load_history, "wide": _load_wide, "snapshot": _load_snapshot}
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
@@ -836,13 +922,38 @@ def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, 
 _EARLIEST = pd.Timestamp("1990-01-01")  # no CRM export holds real deals from before this
 
 
+
+
+def _dates_within_range(raw: pd.Series, settings: dict, *, file: str, column: str) -> ParsedColumn:
+    """parse_dates; when a value's year lies outside what a timestamp holds, that value gets a
+    problem naming it (its row is quarantined) and the rest are parsed. The common case pays
+    nothing: the years are only looked at when parsing overflowed."""
+    def parse(values: pd.Series) -> ParsedColumn:
+        return parse_dates(values, date_format=settings.get("date_format"), file=file,
+                           column=column, timezone=settings.get("timezone"),
+                           to_timezone=settings.get("_engagement_tz"))
+    try:
+        return parse(raw)
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        pass
+    years = pd.to_numeric(raw.astype("string").str.extract(r"(?<!\d)(\d{4,})(?!\d)")[0],
+                          errors="coerce")
+    objects = raw.map(lambda v: getattr(v, "year", None) if not isinstance(v, str) else None)
+    years = years.fillna(pd.to_numeric(objects, errors="coerce"))
+    wild = ((years < YEARS[0]) | (years > YEARS[1]))  # 9999, 3000, 0001: typos.fillna(False).astype(bool)
+    parsed = parse(raw.mask(wild))
+    problems = parsed.problems.copy()
+    problems[wild] = ("date " + raw[wild].astype(str).map(repr) + f" in column {column!r} has "
+                      "the year " + years[wild].astype(int).astype(str) + ", which no CRM date "
+                      "has: check the year (a typo or a placeholder such as 31-12-9999?)")
+    return ParsedColumn(parsed.values, problems)
+
+
 def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
                  future_ok: bool = False) -> ParsedColumn:
     """parse_dates with the source's format and time zone, plus the plausibility bounds: a date
     after the as-of date (or today) or before 1990 gets a problem naming the value."""
-    parsed = parse_dates(raw, date_format=settings.get("date_format"), file=file, column=column,
-                         timezone=settings.get("timezone"),
-                         to_timezone=settings.get("_engagement_tz"))
+    parsed = _dates_within_range(raw, settings, file=file, column=column)
     values, problems = parsed.values, parsed.problems.copy()
     as_of = settings.get("_as_of")
     if as_of is None:
@@ -871,7 +982,7 @@ def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
 
 def _open_source(settings: dict, base_dir: Path, name: str):
     """Read a source's file: (path, file, notes, raw rows, its quarantine, YAML key of columns)."""
-    path = (base_dir / settings["path"]).resolve()
+    path = source_path(base_dir, settings["path"])
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
     _drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
@@ -970,7 +1081,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     value = None
     if "value" in cols:
         col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        frame = frame.assign(_value=_amounts(frame, col, settings, file=file, notes=notes))
+        frame = frame.assign(_value=_in_currency(
+            frame, _amounts(frame, col, settings, file=file, notes=notes), settings,
+            file=file, key=key, notes=notes))
         value = "_value"
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
@@ -1002,8 +1115,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
             records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
             notes=notes, as_of=settings["_as_of"],
-            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories")
-                       if k in settings})
+            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
+                                                "_currency") if k in settings})
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
@@ -1032,12 +1145,14 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     The history decides the outcome (it is what happened, in order); the file supplies the creation
     date, amount and segment attributes. Disagreements on the outcome are reported, not hidden.
     """
-    path = (base_dir / reading["path"]).resolve()
+    path = source_path(base_dir, reading["path"])
     file = str(path)
     reading = {**RecordsConfig(**{k: v for k, v in reading.items()
                                   if k in RecordsConfig.model_fields}).model_dump(),
-               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {})}
+               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {}),
+               "_preset_columns": reading.get("_preset_columns", {})}
     raw = read_table(path, reading, notes=notes)
+    _drop_absent_preset_columns(raw, reading, file=file, notes=notes)
     q = _Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
@@ -1068,6 +1183,13 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     for col in out.columns:  # the per-record file is the CRM's current truth where it has a value
         mine = out[col].reindex(merged.index)
         merged[col] = mine.combine_first(merged[col]) if col in merged.columns else mine
+    if "currency" in cols and "value" in merged.columns:
+        # A deal the file puts in another currency keeps no amount from its history either.
+        codes = _text(frame[_find_column(frame, cols["currency"], role="currency", file=file,
+                                         key=key)]).str.upper()
+        other = pd.Series((codes.notna() & (codes != (reading.get("_currency") or "EUR").upper())
+                           ).to_numpy(), index=out.index)
+        merged.loc[merged.index.isin(other.index[other]), "value"] = np.nan
     only_in_file = out.index.difference(merged.index)
     if len(only_in_file):
         extra = out.loc[only_in_file].copy()
@@ -1315,7 +1437,7 @@ def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes:
     values = parsed.values
     negative = values < 0
     why = parsed.problems.notna().map({True: "unparseable amount", False: None}).where(
-        ~negative, "negative amount")
+        ~negative, "negative amount").where(~np.isinf(values), "not a finite amount")
     bad = why.notna()
     if bad.any():
         examples = ", ".join(f"row {r} {str(v)!r} ({w})" for r, v, w in zip(
@@ -1327,6 +1449,29 @@ def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes:
     return values.where(~bad)
 
 
+def _in_currency(frame: pd.DataFrame, values: pd.Series, settings: dict, *, file: str, key: str,
+                 notes: list[str]) -> pd.Series:
+    """Amounts in the engagement's `currency` only. A multi-currency export (a `currency` column,
+    e.g. Salesforce's CurrencyIsoCode) would otherwise sum pesos and dollars into one won value:
+    an amount in another currency is left blank (the toolkit does not convert) and the notes say
+    how many, per currency."""
+    cols = settings["columns"]
+    if "currency" not in cols:
+        return values
+    col = _find_column(frame, cols["currency"], role="currency", file=file, key=key)
+    currency = (settings.get("_currency") or "EUR").upper()
+    codes = _text(frame[col]).str.upper()
+    other = values.notna() & codes.notna() & (codes != currency)
+    if other.any():
+        per = codes[other].value_counts()
+        notes.append(f"{Path(file).name}: {int(other.sum())} amount(s) are in another currency "
+                     f"than the engagement's {currency} ("
+                     + ", ".join(f"{c} {n}" for c, n in per.items())
+                     + "); left blank, as the toolkit does not convert currencies. Set "
+                       "`currency:` to the main one, or convert the amounts before loading")
+    return values.where(~other)
+
+
 def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, settings: dict, *,
                               file: str, key: str, attr_key: str, personal: list[str],
                               pseudonym_key: PseudonymKey | None,
@@ -1335,8 +1480,10 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
     cols = settings["columns"]
     if "value" in cols:
         col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        target["value"] = _amounts(frame, col, settings, file=file,
-                                   notes=[] if notes is None else notes).to_numpy()
+        notes = [] if notes is None else notes
+        target["value"] = _in_currency(frame, _amounts(frame, col, settings, file=file,
+                                                       notes=notes),
+                                       settings, file=file, key=key, notes=notes).to_numpy()
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)

@@ -753,6 +753,17 @@ def _file_entry(path: Path, base: Path | None = None) -> dict[str, Any]:
     return entry
 
 
+def _input_entry(path: Path, base: Path, read: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    if str(path) not in read:
+        return _file_entry(path, base)
+    entry: dict[str, Any] = {"path": str(path)}
+    with contextlib.suppress(ValueError):
+        entry["relative_path"] = path.relative_to(base).as_posix()
+    entry.update({"sha256": read[str(path)]["sha256"], "size": read[str(path)]["size"],
+                  "exists": True})
+    return entry
+
+
 def _package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in _PACKAGES:
@@ -784,6 +795,7 @@ def write_manifest(
     engagement_path: str | os.PathLike,
     parameters: Mapping[str, Any] | None = None,
     timings: Mapping[str, float] | None = None,
+    inputs: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write ``out_dir/manifest.json``: everything needed to reproduce the run.
 
@@ -818,6 +830,9 @@ def write_manifest(
     yaml_path = Path(engagement_path).resolve()
     config = load_config(yaml_path)  # names the file and the fix when it is missing or wrong
     sources = Engagement(config, path=yaml_path, use_cache=False).source_files()
+    # The hashes of the bytes the run read (Engagement.input_files): hashing the files again now
+    # would describe a file that changed since, not the data in the report.
+    read = {entry["path"]: entry for entry in inputs or ()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
@@ -834,7 +849,7 @@ def write_manifest(
         "packages": _package_versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "engagement": {"name": config.name, **_file_entry(yaml_path)},
-        "sources": [_file_entry(p, yaml_path.parent) for p in sources],
+        "sources": [_input_entry(p, yaml_path.parent, read) for p in sources],
         "parameters": dict(parameters or {}),
         "timings": {str(k): float(v) for k, v in (timings or {}).items()},
         "outputs": outputs,
@@ -1139,7 +1154,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     final = Path(out_dir).resolve()
     _check_replaceable(final)
     steps = list(steps)
-    with _run_folder(final) as out:
+    with _run_folder(final) as out, _pinned_inputs(engagement):
         executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
         index = render_html(executed, out_dir=out,
                             title=f"{engagement.config.client or engagement.name}: commercial "
@@ -1159,7 +1174,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   extra_sheets=sheets)
         manifest = write_manifest(
-            out, engagement_path=engagement_path,
+            out, engagement_path=engagement_path, inputs=engagement.input_files or None,
             parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
                         # step 6 evaluates only these (DESIGN: never a default date)
                         "changes": [c.model_dump(mode="json") for c in
@@ -1168,6 +1183,25 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         _move_into_place(out, final)
     return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
             "manifest": final / manifest.name, "notebooks": final / "notebooks"}
+
+
+@contextlib.contextmanager
+def _pinned_inputs(engagement) -> Iterator[None]:
+    """Every notebook of the run reads the tables this engagement loaded (its cache key, from the
+    bytes read and hashed once), not the files again: a source changed during the run cannot give
+    a report that mixes two datasets."""
+    from .engagement import PINNED_ENV
+    key = getattr(engagement, "cache_key", None)
+    old = os.environ.get(PINNED_ENV)
+    if key and engagement.path is not None:
+        os.environ[PINNED_ENV] = json.dumps({"engagement": str(engagement.path), "key": key})
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(PINNED_ENV, None)
+        else:
+            os.environ[PINNED_ENV] = old
 
 
 def _refuse_active_content(out: Path) -> None:
