@@ -256,7 +256,7 @@ class Engagement:
                 privacy=self.config.privacy,
                 engagement_file=str(self.path or ""), timezone=self.config.timezone,
                 as_of=self.config.as_of, missing_values=self.config.missing_values,
-                fold_categories=self.config.fold_categories))
+                fold_categories=self.config.fold_categories, currency=self.config.currency))
         parts = self._join_sources(parts)
         records = pd.concat([p.records for p in parts], ignore_index=True)
         doubles = records["record_id"][records["record_id"].duplicated()]
