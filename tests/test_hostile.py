@@ -84,6 +84,19 @@ def _hostile_copy(folder: Path) -> tuple[Path, set[str]]:
     doc["costs"] = [{**c, "action": ACTIONS[c["action"]]} for c in doc["costs"]]
     doc["duration_factors"] = {k: {**v, "note": hostile} for k, v in doc["duration_factors"].items()}
     doc["privacy"] = {"owner_names": "pseudonymise"}
+    doc["changes"] = [{"date": "2025-09-01", "description": hostile, "step": "lead"}]
+    # the demo's own KPI set, declared, with markup in every text of each KPI
+    from toolkit import Engagement
+    from toolkit.kpis import default_kpis
+    kpis = [k.model_dump(mode="json", exclude_none=True)
+            for k in default_kpis(Engagement.from_yaml(DEMO / "engagement.yaml"))]
+    for i, kpi in enumerate(kpis):
+        kpi["label"] = f"{kpi.get('label', kpi['name'])} <img src=x onerror=alert({40 + i})>"
+        kpi["description"] = hostile
+        for text in ("owner", "kpi_owner"):
+            if text in kpi:
+                kpi[text] = "[o](javascript:alert(60))"
+    doc["kpis"] = kpis
     source = doc["sources"][0]
     source.update(path="history.csv", encoding="utf-8",
                   records={"path": "deals.csv", "delimiter": ";",
@@ -444,3 +457,51 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
     assert hashlib.sha256(source.read_bytes()).hexdigest() != before
     # outside a run, a load reads the file as it is now
     assert int(Engagement.from_yaml(path).reconciliation["rows_in"].sum()) == 5
+
+
+def test_figure_text_from_the_data_is_never_mathtext(tmp_path, monkeypatch):
+    """A phase label or segment value such as `$\\x$` shows as typed instead of failing the figure."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from toolkit import Engagement
+    from toolkit.funnel import funnel
+    from toolkit.plotting import plot_funnel, plot_process_schema
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("markup_in_phase_labels_and_stages", tmp_path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["phases"][2]["label"] = "Potentieel $\\x$ $\\frac{1}{0}$"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    e = Engagement.from_yaml(path, use_cache=False)
+    for ax in (plot_funnel(funnel(e), phase_model=e.phase_model),
+               plot_process_schema(e.phase_model)):
+        figure = ax.figure if hasattr(ax, "figure") else ax
+        figure.savefig(io.BytesIO(), format="png")  # raised ParseFatalException before
+        texts = [t.get_text() for t in figure.findobj(matplotlib.text.Text)]
+        assert any("$\\x$" in t for t in texts), texts
+        plt.close(figure)
+
+
+def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatch):
+    from test_reproducibility import _fake_execute
+
+    from toolkit import Engagement, report
+    from toolkit.exceptions import ConfigError
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("control_characters_in_values", tmp_path)
+    fake = _fake_execute()
+
+    def execute(engagement_path, **kwargs):
+        Engagement.from_yaml(engagement_path)  # before the edit: the run's own tables
+        path.write_text(path.read_text(encoding="utf-8").replace("name: corpus", "name: other"),
+                        encoding="utf-8")
+        Engagement.from_yaml(engagement_path)  # a later step
+        return fake(engagement_path, **kwargs)
+    monkeypatch.setattr(report, "execute_notebooks", execute)
+    with pytest.raises(ConfigError, match="changed while `funnel run` was running"):
+        report.build_report(Engagement.from_yaml(path), engagement_path=path,
+                            out_dir=tmp_path / "report", steps=[1], progress=False)
+    assert not (tmp_path / "report").exists()

@@ -141,3 +141,14 @@ def test_a_column_without_any_date_is_all_missing():
                          file="f.csv", column="Datum")
     assert parsed.values.isna().all()
     assert parsed.problems.tolist() == ["missing date in column 'Datum'"] * 3
+
+
+def test_repeated_text_is_trimmed_once_each_as_row_by_row():
+    from toolkit.loading import _text
+    one = [" Lead", "Lead ", None, "  ", "Offerte  uitgebracht", "", "LEAD"]
+    raw = pd.Series([one[i % len(one)] for i in range(5 * len(one))], dtype="str", name="Fase")
+    got = _text(raw)
+    assert got.dtype == "string" and got.name == "Fase"
+    expected = ["Lead", "Lead", pd.NA, pd.NA, "Offerte  uitgebracht", pd.NA, "LEAD"] * 5
+    assert [None if pd.isna(v) else v for v in got] == [
+        None if v is pd.NA else v for v in expected]

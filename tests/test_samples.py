@@ -118,3 +118,17 @@ def test_pipedrive_bec_status_only(tmp_path):
     assert days_first_to_won(e) == pytest.approx(
         pd.Timedelta("6 days 19:02:13.5").total_seconds() / 86400)
     assert SAMPLES.is_dir()
+
+
+def test_salesforce_winkel_amounts_in_another_currency_are_not_summed(tmp_path):
+    # o = Opportunity.csv: won deals by CurrencyIsoCode MXN 57, PEN 50, USD 34, COP 22; the 34
+    # USD won amounts sum to 85,701.28; 399 of the 501 amounts are not in USD.
+    path = write_sample_engagement(tmp_path, "salesforce_winkel")
+    path.write_text(path.read_text().replace("as_of: 2023-12-31", "as_of: 2023-12-31\n"
+                                             "currency: USD"))
+    e = load(path)
+    won = e.records[e.records["outcome"] == "won"]
+    assert won["value"].notna().sum() == 34
+    assert won["value"].sum() == pytest.approx(85701.28)
+    assert any("399 amount(s) are in another currency than the engagement's USD" in n
+               for n in e.notes)

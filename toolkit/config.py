@@ -42,7 +42,7 @@ PRESETS = ("salesforce", "hubspot", "pipedrive")
 # The roles a source column can play. Everything else a source offers is an `attribute`.
 COLUMN_ROLES = (
     "record_id", "stage", "changed_at", "created_at", "closed_at", "value", "lost_at_stage",
-    "is_closed", "is_won", "is_deleted", "current_stage", "status",
+    "is_closed", "is_won", "is_deleted", "current_stage", "status", "currency",
 )
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import __version__
 from .config import EngagementConfig, load_config
-from .exceptions import DataError
+from .exceptions import ConfigError, DataError
 from .loading import (
     LoadedSource,
     check_phase_order,
@@ -66,6 +66,7 @@ class Engagement:
         self.use_cache = use_cache
         self.input_files: list[dict] = []  # path, sha256, size of each source as it was read
         self.cache_key: str | None = None  # the cached tables' key (None: not cached)
+        self.yaml_sha256: str | None = None
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
@@ -79,7 +80,7 @@ class Engagement:
     def _check_run_settings(self) -> None:
         """What the steps rely on beyond loading (segments, KPIs, duration factors, benchmarks),
         checked now: `validate` says what is wrong instead of a notebook failing in a cell."""
-        from .exceptions import ConfigError, ToolkitError
+        from .exceptions import ToolkitError
         checks = [("segments", lambda: self.segments)]
         if self.config.kpis:
             from .kpis import kpis_from_config
@@ -192,7 +193,9 @@ class Engagement:
         for module in _LOADING_CODE:
             digest.update((Path(__file__).parent / module).read_bytes())
         if self.path is not None:
-            digest.update(self.path.read_bytes())
+            text = self.path.read_bytes()
+            self.yaml_sha256 = hashlib.sha256(text).hexdigest()  # pinned for a run's steps
+            digest.update(text)
         digest.update(self.config.model_dump_json().encode())
         for data in (self._read_inputs() if inputs is None else inputs).values():
             digest.update(data)
@@ -206,6 +209,11 @@ class Engagement:
         except ValueError:
             return None
         if self.use_cache and self.path is not None and pin.get("engagement") == str(self.path):
+            if pin.get("yaml") != hashlib.sha256(self.path.read_bytes()).hexdigest():
+                raise ConfigError(
+                    "the engagement file changed while `funnel run` was running; the run stops "
+                    "rather than mix two versions of it", file=str(self.path),
+                    fix="run `funnel run` again when the file is final")
             return str(pin.get("key") or "") or None
         return None
 
@@ -248,7 +256,7 @@ class Engagement:
                 privacy=self.config.privacy,
                 engagement_file=str(self.path or ""), timezone=self.config.timezone,
                 as_of=self.config.as_of, missing_values=self.config.missing_values,
-                fold_categories=self.config.fold_categories))
+                fold_categories=self.config.fold_categories, currency=self.config.currency))
         parts = self._join_sources(parts)
         records = pd.concat([p.records for p in parts], ignore_index=True)
         doubles = records["record_id"][records["record_id"].duplicated()]

@@ -504,6 +504,9 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
         settings = _merge(defaults, given)
         if records_given is not None and records_default:
             settings["records"] = _merge(records_default, records_given)
+            settings["records"]["_preset_columns"] = {
+                role: header for role, header in records_default.get("columns", {}).items()
+                if role not in (records_given.get("columns") or {})}
         else:
             settings["records"] = records_given
     else:
@@ -523,7 +526,7 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
 
 # Roles a preset may name that an export can lack: the loader then does without them.
 _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
-                          "is_closed", "is_won")
+                          "is_closed", "is_won", "currency")
 
 
 def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
@@ -535,7 +538,8 @@ def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
             if role == "current_stage" and "status" not in settings["columns"]:
                 continue  # without a status the stage is needed: "column not found" says so
             settings["columns"].pop(role, None)
-            dropped.append(header)
+            if role != "currency":  # a one-currency org exports no currency column: no news
+                dropped.append(header)
     for name, header in settings.get("_preset_attributes", {}).items():
         if header.casefold() not in have:
             settings.get("attributes", {}).pop(name, None)
@@ -603,6 +607,15 @@ def _empty_quarantine() -> pd.DataFrame:
 
 
 def _text(series: pd.Series) -> pd.Series:
+    """The values as trimmed text, blank as missing. A CSV column that repeats its values (a
+    stage, an owner, a region on every row) is trimmed once per distinct value."""
+    if isinstance(series.dtype, pd.StringDtype) and len(series) > 1:
+        # (only text: on a workbook's mixed column 1 and 1.0 count as one distinct value)
+        codes, distinct = pd.factorize(series)
+        if 0 < len(distinct) <= len(series) // 2:
+            once = _text(pd.Series(distinct, dtype=series.dtype))
+            return pd.Series(once.array.take(codes, allow_fill=True), index=series.index,
+                             name=series.name)
     out = series.astype("string").str.strip()
     return out.mask(out == "")
 
@@ -802,7 +815,7 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
                 pseudonym_key: PseudonymKey | None, engagement_file: str = "",
                 timezone: str = "Europe/Amsterdam", privacy: PrivacyConfig | None = None,
                 as_of: object = None, missing_values: list[str] | None = None,
-                fold_categories: bool = True) -> LoadedSource:
+                fold_categories: bool = True, currency: str = "EUR") -> LoadedSource:
     """Load one source of the engagement into tidy tables (see module docstring).
 
     `as_of` (the engagement's measurement date; None: today) bounds the dates: a stage or creation
@@ -813,6 +826,7 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     settings["_as_of"] = as_of
     settings["_missing_values"] = list(missing_values or [])
     settings["_fold_categories"] = fold_categories
+    settings["_currency"] = currency
     loader = {"history": _load_history, "wide": _load_wide, "snapshot": _load_snapshot}
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
@@ -1067,7 +1081,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     value = None
     if "value" in cols:
         col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        frame = frame.assign(_value=_amounts(frame, col, settings, file=file, notes=notes))
+        frame = frame.assign(_value=_in_currency(
+            frame, _amounts(frame, col, settings, file=file, notes=notes), settings,
+            file=file, key=key, notes=notes))
         value = "_value"
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
@@ -1099,8 +1115,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
             records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
             notes=notes, as_of=settings["_as_of"],
-            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories")
-                       if k in settings})
+            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
+                                                "_currency") if k in settings})
         quarantines.append(rq.frame())
         recon.append(_reconcile(name, rq.file, rows, rq))
     records = _finish_records(records, events, model)
@@ -1133,8 +1149,10 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     file = str(path)
     reading = {**RecordsConfig(**{k: v for k, v in reading.items()
                                   if k in RecordsConfig.model_fields}).model_dump(),
-               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {})}
+               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {}),
+               "_preset_columns": reading.get("_preset_columns", {})}
     raw = read_table(path, reading, notes=notes)
+    _drop_absent_preset_columns(raw, reading, file=file, notes=notes)
     q = _Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
@@ -1165,6 +1183,13 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     for col in out.columns:  # the per-record file is the CRM's current truth where it has a value
         mine = out[col].reindex(merged.index)
         merged[col] = mine.combine_first(merged[col]) if col in merged.columns else mine
+    if "currency" in cols and "value" in merged.columns:
+        # A deal the file puts in another currency keeps no amount from its history either.
+        codes = _text(frame[_find_column(frame, cols["currency"], role="currency", file=file,
+                                         key=key)]).str.upper()
+        other = pd.Series((codes.notna() & (codes != (reading.get("_currency") or "EUR").upper())
+                           ).to_numpy(), index=out.index)
+        merged.loc[merged.index.isin(other.index[other]), "value"] = np.nan
     only_in_file = out.index.difference(merged.index)
     if len(only_in_file):
         extra = out.loc[only_in_file].copy()
@@ -1424,6 +1449,29 @@ def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes:
     return values.where(~bad)
 
 
+def _in_currency(frame: pd.DataFrame, values: pd.Series, settings: dict, *, file: str, key: str,
+                 notes: list[str]) -> pd.Series:
+    """Amounts in the engagement's `currency` only. A multi-currency export (a `currency` column,
+    e.g. Salesforce's CurrencyIsoCode) would otherwise sum pesos and dollars into one won value:
+    an amount in another currency is left blank (the toolkit does not convert) and the notes say
+    how many, per currency."""
+    cols = settings["columns"]
+    if "currency" not in cols:
+        return values
+    col = _find_column(frame, cols["currency"], role="currency", file=file, key=key)
+    currency = (settings.get("_currency") or "EUR").upper()
+    codes = _text(frame[col]).str.upper()
+    other = values.notna() & codes.notna() & (codes != currency)
+    if other.any():
+        per = codes[other].value_counts()
+        notes.append(f"{Path(file).name}: {int(other.sum())} amount(s) are in another currency "
+                     f"than the engagement's {currency} ("
+                     + ", ".join(f"{c} {n}" for c, n in per.items())
+                     + "); left blank, as the toolkit does not convert currencies. Set "
+                       "`currency:` to the main one, or convert the amounts before loading")
+    return values.where(~other)
+
+
 def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, settings: dict, *,
                               file: str, key: str, attr_key: str, personal: list[str],
                               pseudonym_key: PseudonymKey | None,
@@ -1432,8 +1480,10 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
     cols = settings["columns"]
     if "value" in cols:
         col = _find_column(frame, cols["value"], role="value", file=file, key=key)
-        target["value"] = _amounts(frame, col, settings, file=file,
-                                   notes=[] if notes is None else notes).to_numpy()
+        notes = [] if notes is None else notes
+        target["value"] = _in_currency(frame, _amounts(frame, col, settings, file=file,
+                                                       notes=notes),
+                                       settings, file=file, key=key, notes=notes).to_numpy()
     attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)

@@ -134,6 +134,9 @@ _RC: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same metrics everywhere
     "axes.prop_cycle": mpl.cycler(color=list(SERIES_COLORS)),
+    # Figure text comes from the client's data (segment values, labels): `$...$` in a value is
+    # characters, never mathtext (a value such as `$\x$` would otherwise fail the figure).
+    "text.parse_math": False,
 }
 
 _F = TypeVar("_F", bound=Callable[..., Any])

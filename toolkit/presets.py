@@ -15,12 +15,12 @@ PRESET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     # Salesforce OpportunityHistory (one row per stage change) + Opportunity (one row per deal).
     ("salesforce", "history"): {
         "columns": {"record_id": "OpportunityId", "stage": "StageName", "changed_at": "CreatedDate",
-                    "value": "Amount", "is_deleted": "IsDeleted"},
+                    "value": "Amount", "is_deleted": "IsDeleted", "currency": "CurrencyIsoCode"},
         "date_format": "mdy", "delimiter": ",", "decimal": ".",
         "records": {
             "columns": {"record_id": "Id", "created_at": "CreatedDate", "value": "Amount",
                         "is_closed": "IsClosed", "is_won": "IsWon", "current_stage": "StageName",
-                        "is_deleted": "IsDeleted"},
+                        "is_deleted": "IsDeleted", "currency": "CurrencyIsoCode"},
             "attributes": {"lead_source": "LeadSource"},
             "date_format": "mdy", "delimiter": ",", "decimal": ".",
         },
@@ -28,7 +28,7 @@ PRESET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("salesforce", "snapshot"): {
         "columns": {"record_id": "Id", "current_stage": "StageName", "created_at": "CreatedDate",
                     "closed_at": "CloseDate", "value": "Amount", "is_closed": "IsClosed",
-                    "is_won": "IsWon", "is_deleted": "IsDeleted"},
+                    "is_won": "IsWon", "is_deleted": "IsDeleted", "currency": "CurrencyIsoCode"},
         "attributes": {"lead_source": "LeadSource"},
         "date_format": "mdy", "delimiter": ",", "decimal": ".",
     },

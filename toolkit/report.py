@@ -1193,8 +1193,9 @@ def _pinned_inputs(engagement) -> Iterator[None]:
     from .engagement import PINNED_ENV
     key = getattr(engagement, "cache_key", None)
     old = os.environ.get(PINNED_ENV)
-    if key and engagement.path is not None:
-        os.environ[PINNED_ENV] = json.dumps({"engagement": str(engagement.path), "key": key})
+    if key and engagement.path is not None and engagement.yaml_sha256:
+        os.environ[PINNED_ENV] = json.dumps({"engagement": str(engagement.path), "key": key,
+                                             "yaml": engagement.yaml_sha256})
     try:
         yield
     finally:
