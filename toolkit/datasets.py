@@ -1144,8 +1144,10 @@ Conversion per transition (decided records; `reached_share` = raw reached(k+1)/r
 
 {_md_table(key.transitions, {"median_days": 1})}
 
-Time to convert must be measured with open deals censored (Kaplan-Meier); the planted medians are
-about 10 / 20 / 30 / 25 days (plus weekend shifts).
+Time to convert must be measured with lost deals competing and open deals censored (the median
+among records that convert, from the cumulative incidence; not a Kaplan-Meier median with lost
+deals censored, which is several times longer); the planted medians are about 10 / 20 / 30 / 25
+days (plus weekend shifts).
 
 **Seasonality (effect d).** New records per working day dip in July-August (index
 {f['summer_volume_index']:.2f}, planted 0.60) and, less, in late December 21-31 (index
