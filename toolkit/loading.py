@@ -162,12 +162,14 @@ _INPUTS: dict[str, bytes] = {}
 def read_inputs(inputs: dict[Path, bytes]):
     """Within this block, `read_table` takes each file's bytes from `inputs` (once: a reader
     consumes them, so a big export is not held twice) instead of reading the file again."""
+    paths = [str(path) for path in inputs]
     _INPUTS.update({str(path): data for path, data in inputs.items()})
+    del inputs  # only _INPUTS holds the bytes now, and a reader takes them out of it
     try:
         yield
     finally:
-        for path in inputs:
-            _INPUTS.pop(str(path), None)
+        for path in paths:
+            _INPUTS.pop(path, None)
 
 
 def _input_bytes(path: Path) -> bytes:
@@ -759,7 +761,7 @@ def _resolve_outcomes(log: pd.DataFrame, model: PhaseModel) -> tuple[pd.DataFram
     return state, reversed_won
 
 
-def _isin(values: pd.Series, among: pd.Index) -> np.ndarray:
+def _isin(values: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
     """`values.isin(among)` for record ids: hashed in Arrow (pandas' isin on Arrow strings goes
     through Python value by value, seconds on a million records)."""
     import pyarrow as pa
@@ -1213,7 +1215,7 @@ def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
                     notes: list[str]) -> None:
     """Records that reached no phase (only a lost row, only ignored or undated stages) are in the
     records table, the outcome counts and the win rate, but in no phase count: say how many."""
-    none = ~records["record_id"].isin(events["record_id"])
+    none = ~_isin(records["record_id"], events["record_id"])
     if none.any():
         by = records.loc[none, "outcome"].value_counts().to_dict()
         parts = ", ".join(f"{n} {o}" for o, n in sorted(by.items()))
@@ -1389,7 +1391,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
         ["record_id", "at", "_o"], kind="stable").drop(columns="_o")
     log = long[STAGE_LOG_COLUMNS].reset_index(drop=True)
     frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
-    log = log[log["record_id"].isin(frame["_record_id"].astype("string"))]
+    log = log[_isin(log["record_id"], frame["_record_id"].astype("string"))]
     log, state = _wide_outcomes(log, frame, flagged, settings, model, file=file, key=key,
                                 name=name, notes=notes)
     events = _events_from_log(log, model, name)
