@@ -548,3 +548,13 @@ def test_funnel_new_writes_paths_the_yaml_reads_back(tmp_path, name, capsys):
                  "--history", str(history)]) == 0
     config = load_config(tmp_path / "acme" / "engagement.yaml")
     assert (tmp_path / "acme" / config.sources[0].path).resolve() == history.resolve()
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path, monkeypatch, capsys):
+    from toolkit.cli import main
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("control_characters_in_values", tmp_path)
+    assert main(["kpis", str(path), "--by", "action"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x01" not in out
+    assert "\\x1b[31mred" in out  # shown as an escape, readable
