@@ -309,7 +309,11 @@ def test_before_after_and_time_series_find_a_planted_step(stepped):
     slope = _row(r, "its_slope")  # a step, not a trend: no slope change
     assert slope["ci_low"] < 0 < slope["ci_high"]
     assert r.verdict.startswith("The change raised lead -> opportunity conversion by")
-    assert "interrupted time series" in r.verdict
+    # no trend before the change (the series is a flat season plus the step): the verdict reads
+    # the more powerful before/after comparison, and says why
+    assert "before/after comparison" in r.verdict
+    assert any(n.startswith("The verdict reads the before/after comparison: the cohorts before "
+                            "the change show no trend") for n in r.notes)
     assert any("month-of-year effects" in n for n in r.notes)
     assert "<b>Change of lead -> opportunity" in r._repr_html_()
 
@@ -431,3 +435,29 @@ def test_a_change_too_recent_to_evaluate_is_explained_without_code(stepped):
                            "be evaluated yet")
     for code in ("[", "]", "straddle", "window_days", "'"):
         assert code not in text
+
+
+def test_a_trend_before_the_change_makes_the_verdict_read_the_time_series():
+    # The rate climbs 1 point a month for three years and nothing happens at the "change": a
+    # before/after difference would carry the climb (about +18 points), the time series not.
+    rng = np.random.default_rng(3)
+    events, records = [], []
+    for k, month in enumerate(pd.period_range("2021-01", "2023-12", freq="M")):
+        entered = month.start_time + pd.to_timedelta(rng.integers(0, 28, 300), unit="D")
+        converted = rng.random(300) < 0.20 + 0.01 * k
+        ids = np.array([f"T{month}-{i}" for i in range(300)])
+        events.append(pd.DataFrame({"record_id": ids, "phase": "lead", "entered_at": entered}))
+        events.append(pd.DataFrame({"record_id": ids[converted], "phase": "opportunity",
+                                    "entered_at": (entered + pd.Timedelta(days=5))[converted]}))
+        records.append(pd.DataFrame({"record_id": ids, "created_at": entered, "outcome": "open",
+                                     "closed_at": pd.NaT, "value": np.nan}))
+    ev = pd.concat(events, ignore_index=True)
+    ev["source_stage"], ev["source_row"] = ev["phase"], np.arange(2, len(ev) + 2)
+    rec = pd.concat(records, ignore_index=True)
+    rec["lost_at_phase"] = None
+    e = Engagement.from_tables(ev, rec, phases=LEAD_PHASES, as_of=T("2024-03-31"),
+                               cohort_window_days=30)
+    r = evaluate_change(e, change_date="2022-07-01", from_phase="lead")
+    assert _row(r, "before_after")["ci_low"] > 0.05          # the trend, not a change
+    assert "interrupted time series" in r.verdict
+    assert r.verdict.startswith("No detectable change")

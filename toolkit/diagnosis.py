@@ -7,12 +7,15 @@ stop opportunities from dropping out". This module sizes and ranks those opportu
 - :func:`bottleneck_sizing`: extra orders and revenue per transition if its conversion rose to a
   reference (a target, a benchmark, the client's own best period or best segment), with a seeded
   Monte Carlo range;
-- :func:`shortage_or_leak`: the method's two cases decided from the numbers, as a :class:`Verdict`;
-- :func:`segment_scan`: every segment of every attribute against the rest, per transition, with
-  multiple-testing control;
+- :func:`shortage_or_leak`: the method's two cases decided by tests against stated references
+  (target, benchmark, the step's own earlier level, lead volume against the order target), or
+  "no clear low-hanging fruit", as a :class:`Verdict`;
+- :func:`segment_scan`: every segment against the typical segment of its attribute, per
+  transition, in one logistic model with the other attributes and the cohort year, adjusted
+  across the scan;
 - :func:`action_yield`: which actions (channels) produce qualified leads, and at what cost;
-- :func:`mix_vs_rate`: a change in conversion between two periods split into a rate effect and a
-  mix effect, with Simpson's paradox flagged;
+- :func:`mix_vs_rate`: a change in conversion between two periods (by period of reaching the phase
+  or by creation cohort) split into a rate effect and a mix effect, with Simpson's paradox flagged;
 - :func:`leak_detail`: where lost records were lost and which open records have stalled;
 - :func:`low_hanging_fruit`: all of the above as the ranked list a consultant presents.
 
@@ -57,6 +60,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
 from .funnel import reached_at
@@ -82,7 +86,7 @@ __all__ = [
 #: Reference kinds of :func:`bottleneck_sizing`, in the order they are listed.
 REFERENCE_KINDS = ("target", "benchmark", "best_period", "best_segment")
 #: The cases :func:`shortage_or_leak` can decide.
-CASES = ("shortage", "leak", "balanced", "insufficient data")
+CASES = ("shortage", "leak", "no clear low-hanging fruit", "one transition", "insufficient data")
 
 # A transition's "own" reference for the verdict and the ranked list: a management target first,
 # then an outside benchmark, then the client's own history. The best segment is left out there:
@@ -96,8 +100,6 @@ _MAX_LEVELS = 50          # an attribute with more values is an identifier or fr
 _MISSING = "(missing)"
 _NAT = np.iinfo(np.int64).min
 _NS_DAY = 86_400 * 10**9
-_MARGIN = 0.05            # shortfall difference (relative) below which the halves count as equal
-_GAIN_RATIO = 1.5         # one half's sized gain must be this many times the other's to vote
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -636,16 +638,6 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
                    shrink=shrink, confidence=confidence, attributes=attributes)
 
 
-def _preferred_rows(sizing: pd.DataFrame) -> pd.DataFrame:
-    """Per transition the row of the most authoritative reference that could be formed."""
-    usable = sizing[sizing["reference"].isin(_PREFERRED) & sizing["reference_rate"].notna()]
-    order = {kind: pos for pos, kind in enumerate(_PREFERRED)}
-    usable = usable.assign(_order=usable["reference"].map(order))
-    first = usable.sort_values("_order", kind="stable").groupby(
-        ["from_phase", "to_phase"], sort=False).head(1)
-    return first.drop(columns="_order")
-
-
 # ------------------------------------------------------------------------------ the verdict
 @dataclass(frozen=True, eq=False)
 class Verdict:
@@ -653,7 +645,8 @@ class Verdict:
 
     Attributes
     ----------
-    case : 'shortage' | 'leak' | 'balanced' | 'insufficient data'
+    case : one of :data:`CASES` ('shortage', 'leak', 'no clear low-hanging fruit', 'one
+        transition', 'insufficient data')
     headline : one plain sentence with the numbers.
     evidence : tidy frame of the numbers behind it, one row per rule (``rule, quantity, value,
         reference_value, points_to, note``).
@@ -677,161 +670,261 @@ class Verdict:
         return f"<Verdict {self.case}: {self.headline}>"
 
 
+# ------------------------------------------------------------------- step tests (the verdict)
+_HISTORY_DAYS = 365       # "recent" = the last year of mature cohorts, against everything before
+_MIN_DROP = 0.10          # a fall of less than 10% of the earlier rate is not worth a verdict
+_VERDICT_ALPHA = 0.01     # level of the step tests, Holm-adjusted across them
+
+
+def _below_p(x: float, n: float, reference: float) -> float:
+    """One-sided exact binomial p-value of 'the step converts below `reference`'."""
+    if n < 1 or not np.isfinite(reference):
+        return float("nan")
+    return float(stats.binomtest(int(x), int(n), float(min(max(reference, 1e-9), 1 - 1e-9)),
+                                 alternative="less").pvalue)
+
+
+def _drop_p(x_recent: float, n_recent: float, x_before: float, n_before: float) -> float:
+    """One-sided pooled score p-value of 'the recent rate is below the earlier one'."""
+    if min(n_recent, n_before) < 1:
+        return float("nan")
+    pooled = (x_recent + x_before) / (n_recent + n_before)
+    var = pooled * (1 - pooled) * (1 / n_recent + 1 / n_before)
+    if var <= 0:
+        return 1.0
+    z = (x_recent / n_recent - x_before / n_before) / np.sqrt(var)
+    return float(stats.norm.cdf(z))
+
+
+def _step_tests(fun: _Funnel, *, benchmarks, targets, min_n: int) -> pd.DataFrame:
+    """Per transition, each stated reference and whether the step is demonstrably below it.
+
+    References: the management target (``conversion_<from>_<to>``), the low end of the benchmark
+    range (its typical rate when no range is given), and the step's own earlier level (the last
+    year of mature cohorts against the years before). Each is a one-sided test; the family of all
+    of them is Holm-adjusted, and a fall against the own history must also be material (10%).
+    """
+    goal = _conversion_targets(fun, targets)
+    bench = _benchmark_ranges(fun, benchmarks)
+    cut = fun.as_of.value - (fun.window + _HISTORY_DAYS) * _NS_DAY
+    rows = []
+    for t, (i, j) in enumerate(fun.transitions):
+        n, x = (float(v[0]) for v in fun.counts(i, j))
+        rate = x / n if n else np.nan
+        common = {"step": t, "from_phase": fun.keys[i], "to_phase": fun.keys[j], "n": int(n),
+                  "successes": int(x), "rate": rate}
+        if (i, j) in goal:
+            rows.append({**common, "reference": "target", "reference_rate": goal[(i, j)],
+                         "test_rate": goal[(i, j)], "earlier_n": np.nan, "earlier_successes": np.nan,
+                         "p_value": _below_p(x, n, goal[(i, j)]) if n >= min_n else np.nan,
+                         "detail": f"conversion_{fun.keys[i]}_{fun.keys[j]} in targets"})
+        if (i, j) in bench:
+            low, typical, high, source = bench[(i, j)]
+            rows.append({**common, "reference": "benchmark", "reference_rate": typical,
+                         "test_rate": low, "earlier_n": np.nan, "earlier_successes": np.nan,
+                         "p_value": _below_p(x, n, low) if n >= min_n else np.nan,
+                         "detail": (f"benchmark typical {_pct(typical)} (range {_pct(low)} to "
+                                    f"{_pct(high)}{', ' + source if source else ''})")})
+        start = fun.reached[:, i]
+        recent = start >= cut
+        n_r, x_r = (float(v[0]) for v in fun.counts(i, j, within=recent))
+        n_b, x_b = (float(v[0]) for v in fun.counts(i, j, within=(start != _NAT) & ~recent))
+        earlier = x_b / n_b if n_b else np.nan
+        usable = n_r >= min_n and n_b >= min_n
+        p = _drop_p(x_r, n_r, x_b, n_b) if usable else np.nan
+        rows.append({**common, "n": int(n_r), "successes": int(x_r),
+                     "rate": x_r / n_r if n_r else np.nan, "reference": "history",
+                     "reference_rate": earlier, "test_rate": earlier * (1 - _MIN_DROP),
+                     "earlier_n": n_b, "earlier_successes": x_b, "p_value": p,
+                     "detail": (f"its own last year of mature cohorts (n={int(n_r)}) against the "
+                                f"cohorts before (n={int(n_b)})" if usable else
+                                f"fewer than {min_n} mature records in the last year or before")})
+    out = pd.DataFrame(rows, columns=["step", "from_phase", "to_phase", "reference",
+                                      "reference_rate", "test_rate", "n", "successes", "rate",
+                                      "earlier_n", "earlier_successes", "p_value", "detail"])
+    out["ci_low"], out["ci_high"] = rate_ci(out["successes"].to_numpy(float),
+                                            out["n"].to_numpy(float), method="wilson")
+    tested = out["p_value"].notna().to_numpy()
+    out["p_adjusted"] = np.nan
+    if tested.any():
+        out.loc[tested, "p_adjusted"] = adjust_p(out.loc[tested, "p_value"].to_numpy(float),
+                                                 method="holm")
+    material = np.where(out["reference"] == "history", out["rate"] < out["test_rate"], True)
+    out["below"] = (out["p_adjusted"] < _VERDICT_ALPHA) & material
+    return out
+
+
+def _benchmark_ranges(fun: _Funnel, benchmarks) -> dict[tuple, tuple]:
+    typical = _benchmark_rates(fun, benchmarks)
+    if not typical:
+        return {}
+    out = {}
+    frame = benchmarks.assign(from_phase=benchmarks["from_phase"].astype(str),
+                              to_phase=benchmarks["to_phase"].astype(str))
+    for (i, j), (rate, source) in typical.items():
+        row = frame[(frame["from_phase"] == fun.keys[i]) & (frame["to_phase"] == fun.keys[j])]
+        low = pd.to_numeric(row["low"], errors="coerce").iloc[0] if "low" in row else np.nan
+        high = pd.to_numeric(row["high"], errors="coerce").iloc[0] if "high" in row else np.nan
+        low = float(low) if np.isfinite(low) and 0 < low <= rate else rate
+        high = float(high) if np.isfinite(high) and rate <= high <= 1 else rate
+        out[(i, j)] = (low, rate, high, source)
+    return out
+
+
+def _volume_rule(fun: _Funnel, tests: pd.DataFrame, targets, boundary: int) -> dict | None:
+    """Lead volume (entries into the first late phase per month) against the order target."""
+    goals = fun.engagement.config.targets if targets is None else targets
+    goal = (goals or {}).get("orders_per_month")
+    if goal is None:
+        return None
+    months = fun.span_days / _PERIOD_DAYS["month"]
+    entries = int((fun.reached[:, boundary] != _NAT).sum())
+    leads = entries / months
+    # exact Poisson interval of the count, per month
+    low = stats.chi2.ppf(0.025, 2 * entries) / 2 / months if entries else 0.0
+    high = stats.chi2.ppf(0.975, 2 * entries + 2) / 2 / months
+    own = tests.drop_duplicates("step").set_index("step")
+    late = [t for t in range(boundary, len(fun.transitions))]
+    rates = np.array([own.loc[t, "rate"] if t in own.index else np.nan for t in late])
+    pooled = []
+    for t in late:
+        n_t, x_t = fun.counts(*fun.transitions[t])
+        pooled.append(x_t[0] / n_t[0] if n_t[0] else np.nan)
+    rates = np.asarray(pooled, dtype=float)
+    refs = []
+    for t, r in zip(late, rates, strict=True):
+        mine = tests[(tests["step"] == t) & tests["reference"].isin(["target", "benchmark"])]
+        refs.append(max(r, float(mine["reference_rate"].max())) if len(mine) else r)
+    conv_now = float(np.prod(rates)) if len(rates) else 1.0
+    conv_ref = float(np.prod(refs)) if len(refs) else 1.0
+    need_now = goal / conv_now if conv_now > 0 else np.inf
+    need_ref = goal / conv_ref if conv_ref > 0 else np.inf
+    return {"phase": fun.keys[boundary], "leads": leads, "low": low, "high": high,
+            "goal": float(goal), "need_now": need_now, "need_ref": need_ref,
+            "conversion_now": conv_now,
+            "short": high < need_now, "short_at_reference": high < need_ref,
+            "plenty": low >= need_now}
+
+
 _ADVICE = {
     "shortage": "Too few qualified leads -> build the early phases first.",
     "leak": "Plenty of leads but low conversion to orders -> stop opportunities from dropping out.",
-    "balanced": "Neither too few leads nor a clear leak stands out: work on the largest sized "
-                "gain.",
+    "no clear low-hanging fruit": "Neither the lead volume nor the conversion to orders is "
+                                  "demonstrably off its reference: no side of the funnel is the "
+                                  "obvious place to start.",
+    "one transition": "A funnel of one step has no early and late phases to choose between: "
+                      "judge the step itself against its reference.",
     "insufficient data": "Too few records to conclude: collect more history before choosing.",
 }
 
 
-def _halves(count: int) -> tuple[list[int], list[int]]:
-    early = count // 2
-    return list(range(early)), list(range(early, count))
-
-
-def _verdict(fun: _Funnel, sizing: pd.DataFrame, targets: Mapping[str, float] | None,
-             min_n: int, horizon: str) -> Verdict:
+def _verdict(fun: _Funnel, tests: pd.DataFrame, volume: dict | None, min_n: int,
+             gains: Mapping[int, float]) -> Verdict:
     pairs = fun.transitions
     names = [f"{fun.keys[i]} -> {fun.keys[j]}" for i, j in pairs]
-    base = sizing.drop_duplicates(["from_phase", "to_phase"]).set_index(["from_phase", "to_phase"])
-    base = base.reindex([(fun.keys[i], fun.keys[j]) for i, j in pairs])
-    rates, ns = base["rate"].to_numpy(float), base["n"].to_numpy(float)
-    pref = _preferred_rows(sizing).set_index(["from_phase", "to_phase"])
-    refs = np.array([pref["reference_rate"].get((fun.keys[i], fun.keys[j]), np.nan)
-                     for i, j in pairs], dtype=float)
-    kinds = [pref["reference"].get((fun.keys[i], fun.keys[j]), "") for i, j in pairs]
-    gains = np.array([pref["extra_orders"].get((fun.keys[i], fun.keys[j]), np.nan)
-                      for i, j in pairs], dtype=float)
-    rows: list[dict] = []
-
-    first_n = int(ns[0]) if len(ns) else 0
+    first_n = int(fun.counts(*pairs[0])[0][0]) if pairs else 0
+    rows = []
+    for r in tests.itertuples(index=False):
+        tested = np.isfinite(r.p_adjusted)
+        rows.append({"rule": f"{r.reference} ({'early' if r.step < len(pairs) // 2 else 'late'})"
+                     if len(pairs) > 1 else r.reference,
+                     "quantity": f"{r.from_phase} -> {r.to_phase}", "value": r.rate,
+                     "reference_value": r.test_rate,
+                     "points_to": ("below" if r.below else "not demonstrably below" if tested
+                                   else "not tested"),
+                     "note": (f"{r.detail}; one-sided p = {r.p_value:.2g}, Holm-adjusted "
+                              f"{r.p_adjusted:.2g}" if tested else r.detail)})
+    if volume is not None:
+        rows.append({"rule": "volume vs order target",
+                     "quantity": f"qualified leads ({volume['phase']}) per month",
+                     "value": volume["leads"], "reference_value": volume["need_now"],
+                     "points_to": ("short" if volume["short"] else "enough" if volume["plenty"]
+                                   else "not demonstrably short"),
+                     "note": (f"{_num(volume['goal'])} orders per month need "
+                              f"{_num(volume['need_now'])} leads at today's conversion and "
+                              f"{_num(volume['need_ref'])} at the reference conversion; 95% "
+                              f"interval of the volume {_num(volume['low'])} to "
+                              f"{_num(volume['high'])}")})
+    evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
     if first_n < min_n:
-        evidence = pd.DataFrame([{
-            "rule": "enough data", "quantity": f"mature records at {names[0]}", "value": first_n,
-            "reference_value": min_n, "points_to": "insufficient data",
-            "note": f"fewer than {min_n} records whose {fun.window}-day window has closed"}],
-            columns=_EVIDENCE_COLUMNS)
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
                     f"(at least {min_n} are needed), so shortage or leak cannot be decided yet.")
         return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
-
-    early, late = _halves(len(pairs))
-    votes: list[str] = []
-    goals = fun.engagement.config.targets if targets is None else targets
-    goal = (goals or {}).get("orders_per_month")
-    volume_note = ""
-    # The qualified lead is the second phase; in a funnel of one transition (lead -> order) the
-    # second phase is the order itself, so the leads are the first phase's entries.
-    lead = 1 if len(pairs) > 1 else 0
-    if goal is not None and len(pairs) >= 1:
-        leads = fun.entries_per_day(lead) * _PERIOD_DAYS["month"]
-        conv_now = float(np.prod(rates[lead:]))
-        ref_late = np.where(np.isfinite(refs), np.maximum(refs, rates), rates)
-        conv_ref = float(np.prod(ref_late[lead:]))
-        need_now = goal / conv_now if conv_now > 0 else np.inf
-        need_ref = goal / conv_ref if conv_ref > 0 else np.inf
-        if leads >= need_now:
-            vote, note = "neither", "lead volume already suffices for the order target"
-        elif leads < need_ref:
-            vote, note = "shortage", ("even at the reference conversions the leads fall short of "
-                                      "the order target")
-        else:
-            vote, note = "leak", "the leads suffice if conversion reached the reference"
-        rows.append({"rule": "volume vs order target",
-                     "quantity": f"qualified leads ({fun.keys[lead]}) per month", "value": leads,
-                     "reference_value": need_ref if vote != "neither" else need_now,
-                     "points_to": vote,
-                     "note": f"{note}: {_num(goal)} orders per month need {_num(need_now)} leads "
-                             f"at today's conversion, {_num(need_ref)} at the reference"})
-        if vote != "neither":
-            votes.append(vote)
-        volume_note = (f"{_num(leads)} qualified leads per month against {_num(need_now)} needed "
-                       f"for {_num(goal)} orders at today's conversion")
-
-    shortfalls: dict[str, float] = {}
-    if early and late:
-        for half, idx in (("early", early), ("late", late)):
-            usable = [t for t in idx if np.isfinite(refs[t]) and ns[t] >= min_n]
-            if len(usable) != len(idx):
-                rows.append({"rule": "conversion vs reference", "quantity": f"{half} phases",
-                             "value": np.nan, "reference_value": np.nan, "points_to": "unknown",
-                             "note": "a transition has no reference or fewer than "
-                                     f"{min_n} mature records"})
-                continue
-            own = float(np.prod(rates[usable]))
-            ref = float(np.prod(refs[usable]))
-            shortfalls[half] = max(0.0, 1 - own / ref) if ref > 0 else 0.0
-            rows.append({"rule": "conversion vs reference",
-                         "quantity": f"{half} phases ({', '.join(names[t] for t in usable)})",
-                         "value": own, "reference_value": ref, "points_to": "",
-                         "note": f"shortfall {_pct(shortfalls[half])} of the reference "
-                                 f"({', '.join(sorted({kinds[t] for t in usable}))})"})
-        if len(shortfalls) == 2:
-            diff = shortfalls["late"] - shortfalls["early"]
-            vote = "leak" if diff > _MARGIN else "shortage" if diff < -_MARGIN else "neither"
-            for row in rows:
-                if row["rule"] == "conversion vs reference" and row["points_to"] == "":
-                    row["points_to"] = vote
-            if vote != "neither":
-                votes.append(vote)
-
-        gain = {h: float(np.nansum(np.clip(gains[idx], 0, None))) for h, idx in
-                (("early", early), ("late", late))}
-        # a gain of a few percent of today's orders is no reason to choose a side
-        orders_now = fun.entries_per_day(len(fun.keys) - 1) * _PERIOD_DAYS[horizon]
-        if np.isfinite(gains).any() and max(gain.values()) > _MARGIN * orders_now:
-            vote = ("leak" if gain["late"] > _GAIN_RATIO * gain["early"] else "shortage"
-                    if gain["early"] > _GAIN_RATIO * gain["late"] else "neither")
-            if vote != "neither":
-                votes.append(vote)
-            for half in ("early", "late"):
-                rows.append({"rule": "largest sized gain", "quantity":
-                             f"extra orders per {horizon} in the {half} half", "value": gain[half],
-                             "reference_value": np.nan, "points_to": vote,
-                             "note": "sum of the positive gains at each transition's reference"})
-
-    if len(pairs) == 1:
-        # DESIGN.md: a funnel of one transition has no shortage/leak split, and says so.
-        rows.append({"rule": "one transition", "quantity": names[0], "value": rates[0],
-                     "reference_value": refs[0], "points_to": "",
-                     "note": "a funnel of one transition has no early and late phases to "
-                             "compare, so no shortage/leak split"})
-        if goal is None:
-            headline = (f"No shortage/leak split: the funnel has one transition ({names[0]}, "
-                        f"{_pct(rates[0])} of {first_n} mature records). Set `orders_per_month` "
-                        f"under `targets` to judge the lead volume against it.")
-            return Verdict("balanced", headline, pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS),
-                           _ADVICE["balanced"])
-    evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
-    if not rows or all(r["points_to"] in ("unknown", "") for r in rows):
-        headline = (f"Too few records to conclude: no transition has a reference with at least "
-                    f"{min_n} mature records, and no order target is set.")
+    small = [names[t] for t, (i, j) in enumerate(pairs) if fun.counts(i, j)[0][0] < min_n]
+    if tests["p_value"].isna().all() and volume is None and small:
+        headline = (f"Too few records to conclude: no step could be tested against a reference, "
+                    f"and {', '.join(small)} {'has' if len(small) == 1 else 'have'} fewer than "
+                    f"{min_n} mature records.")
         return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
-    n_short, n_leak = votes.count("shortage"), votes.count("leak")
-    case = "shortage" if n_short > n_leak else "leak" if n_leak > n_short else "balanced"
-
-    parts = []
-    if shortfalls:
-        e_row = evidence[(evidence["rule"] == "conversion vs reference")]
-        own = e_row["value"].to_numpy(float)
-        ref = e_row["reference_value"].to_numpy(float)
-        mid, last = fun.keys[late[0]], fun.keys[-1]
-        parts.append(f"{fun.keys[0]} -> {mid} converts {_pct(own[0])} against {_pct(ref[0])} at "
-                     f"the reference (early phases) and {mid} -> {last} {_pct(own[1])} against "
-                     f"{_pct(ref[1])} (late phases)")
-    if np.isfinite(gains).any():
-        top = int(np.nanargmax(gains))
-        if gains[top] > 0:
-            parts.append(f"the largest gain is at {names[top]} ({_num(gains[top])} extra orders "
-                         f"per {horizon} at the {kinds[top].replace('_', ' ')})")
-    if volume_note:
-        parts.append(volume_note)
+    below = tests[tests["below"]]
     if len(pairs) == 1:
-        parts.append("a funnel of one transition has no shortage/leak split")
-    label = {"shortage": "Shortage", "leak": "Leak", "balanced": "Balanced"}[case]
-    headline = (f"{label}: " + "; ".join(parts) + ".") if parts else f"{label}."
+        step = (f"{names[0]} converts {_pct(below['rate'].iloc[0])}, demonstrably below its "
+                f"{below['reference'].iloc[0]} ({_pct(below['test_rate'].iloc[0])})"
+                if len(below) else f"{names[0]} is not demonstrably below a stated reference")
+        volume_text = ""
+        if volume is not None:
+            volume_text = (f"; {_num(volume['leads'])} entries into {volume['phase']} per month "
+                           f"against {_num(volume['need_now'])} needed for the order target")
+        return Verdict("one transition", f"A funnel of one transition has no shortage/leak "
+                       f"split: {step}{volume_text}.", evidence, _ADVICE["one transition"])
+    half = len(pairs) // 2
+    early = below[below["step"] < half]
+    late = below[below["step"] >= half]
+    shortage = len(early) > 0 or bool(volume and volume["short_at_reference"])
+    leak = len(late) > 0
+
+    def describe(rows: pd.DataFrame) -> str:
+        parts = []
+        for r in rows.drop_duplicates("step").itertuples(index=False):
+            ref = ("its own earlier level" if r.reference == "history" else
+                   f"the {r.reference}")
+            parts.append(f"{r.from_phase} -> {r.to_phase} converts {_pct(r.rate)} against "
+                         f"{_pct(r.reference_rate)} for {ref} (95% CI {_pct(r.ci_low)} to "
+                         f"{_pct(r.ci_high)})")
+        return "; ".join(parts)
+
+    volume_note = ""
+    if volume is not None:
+        volume_note = (f"{_num(volume['leads'])} entries into {volume['phase']} per month against "
+                       f"{_num(volume['need_now'])} needed for {_num(volume['goal'])} orders at "
+                       f"today's conversion")
+    if shortage and leak:
+        early_gain = sum(gains.get(t, 0.0) for t in early["step"].unique())
+        late_gain = sum(gains.get(t, 0.0) for t in late["step"].unique())
+        case = "leak" if late_gain >= early_gain else "shortage"
+        headline = (f"{'Leak' if case == 'leak' else 'Shortage'} first, though both sides are "
+                    f"off: {describe(late if case == 'leak' else early)}; also "
+                    f"{describe(early if case == 'leak' else late) or volume_note}.")
+    elif leak:
+        case = "leak"
+        tail = (f"; {volume_note}" if volume_note else "; the early phases are not demonstrably "
+                                                        "below their references")
+        headline = f"Leak: {describe(late)}{tail}."
+    elif shortage:
+        case = "shortage"
+        what = describe(early) or "the lead volume falls short even at the reference conversion"
+        headline = f"Shortage: {what}" + (f"; {volume_note}." if volume_note else ".")
+    else:
+        case = "no clear low-hanging fruit"
+        kinds = set(tests.loc[tests["p_value"].notna(), "reference"])
+        missing = []
+        if "target" not in kinds:
+            missing.append("conversion targets per step (`conversion_<from>_<to>` under "
+                           "`targets:`)")
+        if "benchmark" not in kinds:
+            missing.append("market benchmarks per step (`benchmark_stages:`)")
+        if volume is None:
+            missing.append("an order target (`orders_per_month`) to test the lead volume against")
+        if "history" not in kinds:
+            missing.append("two years of history, so each step can be set against its own "
+                           "earlier level")
+        decide = ("; ".join(missing) if missing else
+                  "more history: with these volumes a gap smaller than the intervals cannot be "
+                  "told from chance")
+        headline = ("No clear low-hanging fruit: no step is demonstrably below its reference "
+                    "(target, benchmark or its own earlier level)"
+                    + (f" and {volume_note}" if volume_note else "")
+                    + f". What would decide it: {decide}.")
     return Verdict(case, headline, evidence, _ADVICE[case])
 
 
@@ -842,8 +935,8 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
                      benchmarks: pd.DataFrame | None = None,
                      targets: Mapping[str, float] | None = None, min_n: int = 30,
                      period: str = "month", horizon: str = "year") -> Verdict:
-    """Decide the method's two cases: too few qualified leads (shortage) or plenty of leads that
-    drop out before the order (leak).
+    """Decide the method's two cases from tests against stated references: too few qualified
+    leads (shortage) or plenty of leads that drop out before the order (leak), or neither.
 
     Parameters
     ----------
@@ -852,47 +945,50 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     benchmarks, targets
         As in :func:`bottleneck_sizing`; ``targets['orders_per_month']`` enables the volume rule.
     min_n
-        Fewest mature records at a transition to use it (and at the first transition to decide at
-        all).
+        Fewest mature records at a step (and in each half of its history) to test it.
     period, horizon
-        As in :func:`bottleneck_sizing`.
+        Kept for symmetry with :func:`low_hanging_fruit` (whose verdict this is).
 
     Returns
     -------
     Verdict
-        ``case`` in :data:`CASES`, ``headline``, ``evidence`` (one row per rule and half), ``advice``.
+        ``case`` in :data:`CASES`, ``headline``, ``evidence`` (one row per step and reference,
+        plus the volume rule), ``advice``.
 
     Notes
     -----
-    The transitions are split into an early half (the first ``floor(T/2)`` of T transitions:
-    the work that produces qualified leads) and a late half (the rest: conversion to orders).
-    Each transition is compared with its own reference: a target if set, else a benchmark, else
-    the client's best period (see :func:`bottleneck_sizing`). Rules, each casting one vote:
+    The T transitions are split into early (the first ``floor(T/2)``: the work that produces
+    qualified leads) and late (the rest). Each step is tested, one-sided, against every stated
+    reference it has: the management target (exact binomial test of rate < target), the low end
+    of the benchmark range (rate < low), and its own earlier level (the last year of mature
+    cohorts against the years before, pooled score test, and at least 10% lower). The p-values
+    of all these tests are Holm-adjusted together; a step is *demonstrably below* when its
+    adjusted p is under 0.01. With ``orders_per_month``, the lead volume (entries into the first
+    late phase per month, exact Poisson interval) is set against what the target needs at
+    today's and at the reference conversion of the late steps.
 
-    1. *Volume vs order target* (only with ``orders_per_month``): qualified leads per month
-       (entries into the second phase) L; needed at today's conversion
-       :math:`N_0 = \\text{target} / \\prod_{k\\ge 2} r_k`, needed at the reference conversion
-       :math:`N_1` likewise with the reference rates. :math:`L < N_1`: shortage (even a fixed
-       funnel lacks leads); :math:`N_1 \\le L < N_0`: leak (conversion closes the gap);
-       :math:`L \\ge N_0`: no vote.
-    2. *Conversion vs reference*: the relative shortfall :math:`1 - \\prod r_k / \\prod r^*_k`
-       of each half; the half whose shortfall is more than 5 points larger votes (early: shortage,
-       late: leak). Skipped when a transition lacks a reference or ``min_n`` records.
-    3. *Largest sized gain*: the sum of the positive extra orders at each transition's
-       reference per half; a half with more than 1.5 times the other's votes, provided it is
-       more than 5% of today's orders per horizon.
+    - shortage: an early step is below, or the volume falls short even at the reference
+      conversion, and no late step is below;
+    - leak: a late step is below and the early side is not;
+    - both: the side with the larger sized gain, and the headline says both are off;
+    - neither: 'no clear low-hanging fruit', with the data that would decide it;
+    - 'one transition': a one-step funnel has no early/late split;
+    - 'insufficient data': fewer than ``min_n`` mature records at the first step, or no test
+      could be made and some step has fewer than ``min_n`` mature records.
 
-    More shortage than leak votes gives 'shortage', and vice versa; a tie gives 'balanced'.
-    'insufficient data' when the first transition has fewer than ``min_n`` mature records (a
-    36-record CRM sample says nothing), or when no rule could be applied. The thresholds (5
-    points, 1.5 times) are judgement, not statistics: read the evidence, not only the case.
+    Without a target or benchmark, a step that is low all the time cannot be told from a step
+    that is simply what this business converts: the verdict then says so instead of guessing.
     """
     fun = _Funnel(engagement, window_days)
     min_n = _check_count("min_n", min_n, minimum=1)
-    sizing = _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
-                     draws=0, seed=0, min_n=min_n, best_quantile=0.8, shrink=True,
-                     confidence=0.9, attributes=[])
-    return _verdict(fun, sizing, targets, min_n, horizon)
+    _check_choice("period", period, list(_FREQ))
+    _check_choice("horizon", horizon, list(_PERIOD_DAYS))
+    tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
+    pairs = fun.transitions
+    volume = _volume_rule(fun, tests, targets, len(pairs) // 2)
+    _, gains = _bottleneck_items(fun, tests, seed=0, draws=1000, horizon=horizon,
+                                 confidence=0.9, period=period)
+    return _verdict(fun, tests, volume, min_n, gains)
 
 
 # ----------------------------------------------------------------------------- segment scan
@@ -910,6 +1006,103 @@ def _transition_list(fun: _Funnel, transitions) -> list[tuple[int, int]]:
             raise ToolkitError(f"`to_phase` must come after `from_phase` in the phase model "
                                f"{fun.keys}, but {pair[0]!r} -> {pair[1]!r} was passed.")
         out.append((i, j))
+    return out
+
+
+def _design(blocks: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
+    """Treatment-coded columns (intercept first) for integer-coded factors (codes, levels, ref)."""
+    cols = [np.ones(len(blocks[0][0]))] if blocks else []
+    for codes, levels, ref in blocks:
+        for level in range(levels):
+            if level != ref:
+                cols.append((codes == level).astype(float))
+    return np.column_stack(cols) if cols else np.zeros((0, 0))
+
+
+def _fit(x: np.ndarray, n: np.ndarray, design: np.ndarray):
+    import statsmodels.api as sm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # separation in a tiny segment: its se is huge, not an error
+        model = sm.GLM(np.column_stack([x, n - x]), design, family=sm.families.Binomial())
+        return model.fit(maxiter=50)  # IRLS
+
+
+def _joint_effects(fun: _Funnel, names: list[str], i: int, j: int, min_n: int) -> list[dict]:
+    """One binomial model of transition i -> j on every scanned attribute and the cohort year.
+
+    Returns per attribute the Wald p-value of its levels jointly (does it matter at all, holding
+    the others and the year fixed) and per segment the log odds ratio against the attribute's typical
+    segment (the median of the segments' coefficients) with its standard error.
+    """
+    _, mature, converted = fun.cohort(i, j)
+    if mature.sum() < min_n:
+        return []
+    year_codes, years = fun.period_codes(i, "year")
+    factors = []
+    for name in names:
+        coded = _codes_for(fun, name)
+        if coded is None:
+            continue
+        codes, labels = coded
+        factors.append((name, codes, labels))
+    if not factors:
+        return []
+    keys = [codes[mature] for _, codes, _ in factors] + [year_codes[mature]]
+    sizes = [len(labels) for _, _, labels in factors] + [max(len(years), 1)]
+    cell = np.ravel_multi_index(keys, sizes)
+    uniq, inverse = np.unique(cell, return_inverse=True)
+    n_cell = np.bincount(inverse).astype(float)
+    x_cell = np.bincount(inverse, weights=converted[mature].astype(float))
+    cell_codes = np.unravel_index(uniq, sizes)
+    blocks = []
+    for (_, _, labels), codes in zip(factors, cell_codes[:-1], strict=True):
+        counts = np.bincount(codes, weights=n_cell, minlength=len(labels))
+        blocks.append((codes, len(labels), int(np.argmax(counts))))
+    year_counts = np.bincount(cell_codes[-1], weights=n_cell, minlength=sizes[-1])
+    blocks.append((cell_codes[-1], sizes[-1], int(np.argmax(year_counts))))
+    full = _fit(x_cell, n_cell, _design(blocks))
+    params, full_cov = np.asarray(full.params), np.asarray(full.cov_params())
+    out = []
+    start = 1
+    for f, ((name, codes, labels), block) in enumerate(zip(factors, blocks[:-1], strict=True)):
+        levels, ref = block[1], block[2]
+        width = levels - 1
+        beta = np.zeros(levels)
+        cov = np.zeros((levels, levels))
+        idx = [lv for lv in range(levels) if lv != ref]
+        beta[idx] = params[start:start + width]
+        cov[np.ix_(idx, idx)] = full_cov[start:start + width, start:start + width]
+        start += width
+        # joint Wald test of the attribute's levels that occur here (one fit per step, not one
+        # per attribute: a likelihood-ratio test would refit the model for each attribute)
+        present = [lv for lv in idx if np.bincount(block[0], minlength=levels)[lv] > 0]
+        p_attr = float("nan")
+        if present:
+            b, v = beta[present], cov[np.ix_(present, present)]
+            wald = float(b @ np.linalg.pinv(v) @ b)
+            p_attr = float(stats.chi2.sf(wald, len(present)))
+        n_lv, x_lv = fun.counts(i, j, codes, len(labels))
+        eligible = [lv for lv in range(levels) if n_lv[lv] >= min_n and labels[lv] != _MISSING]
+        typical = np.zeros(levels)
+        if len(eligible) >= 2:
+            order = sorted(eligible, key=lambda lv: beta[lv])
+            mid = len(order) // 2
+            middle = order[mid:mid + 1] if len(order) % 2 else order[mid - 1:mid + 1]
+            typical[middle] = 1.0 / len(middle)
+        for lv in range(levels):
+            contrast = -typical.copy()
+            contrast[lv] += 1.0
+            est = float(contrast @ beta)
+            se = float(np.sqrt(max(contrast @ cov @ contrast, 0.0)))
+            testable = lv in eligible and len(eligible) >= 2 and typical[lv] < 1.0 and se > 0
+            p = float(2 * stats.norm.sf(abs(est / se))) if testable else np.nan
+            out.append({"attribute": name, "level": lv, "segment": labels[lv],
+                        "log_odds_ratio": est, "se": se, "p_segment": p,
+                        "attribute_p_value": p_attr, "typical": typical[lv] > 0,
+                        "typical_n": float(typical @ n_lv) * (len(middle) if len(eligible) >= 2
+                                                               else 0),
+                        "typical_successes": float(typical @ x_lv) * (
+                            len(middle) if len(eligible) >= 2 else 0)})
     return out
 
 
@@ -933,53 +1126,73 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
             names.append("value_band")
     pairs = _transition_list(fun, transitions)
     rows = []
-    for name in names:
-        coded = _codes_for(fun, name)
-        if coded is None:
-            continue
-        codes, labels = coded
-        for i, j in pairs:
+    for i, j in pairs:
+        effects = {(e["attribute"], e["level"]): e for e in _joint_effects(fun, names, i, j, min_n)}
+        for name in names:
+            coded = _codes_for(fun, name)
+            if coded is None:
+                continue
+            codes, labels = coded
             n, x = fun.counts(i, j, codes, len(labels))
             total_n, total_x = int(n.sum()), int(x.sum())
             for g, label in enumerate(labels):
+                e = effects.get((name, g), {})
                 rows.append({"attribute": name, "segment": label, "from_phase": fun.keys[i],
                              "to_phase": fun.keys[j], "n": int(n[g]), "successes": int(x[g]),
                              "rest_n": total_n - int(n[g]),
-                             "rest_successes": total_x - int(x[g])})
+                             "rest_successes": total_x - int(x[g]),
+                             "typical_n": e.get("typical_n", np.nan),
+                             "typical_successes": e.get("typical_successes", np.nan),
+                             "log_odds_ratio": e.get("log_odds_ratio", np.nan),
+                             "se": e.get("se", np.nan), "p_value": e.get("p_segment", np.nan),
+                             "attribute_p_value": e.get("attribute_p_value", np.nan),
+                             "is_typical": bool(e.get("typical", False))})
     out = pd.DataFrame(rows, columns=["attribute", "segment", "from_phase", "to_phase", "n",
-                                      "successes", "rest_n", "rest_successes"])
+                                      "successes", "rest_n", "rest_successes", "typical_n",
+                                      "typical_successes", "log_odds_ratio", "se", "p_value",
+                                      "attribute_p_value", "is_typical"])
     n, x = out["n"].to_numpy(float), out["successes"].to_numpy(float)
     rn, rx = out["rest_n"].to_numpy(float), out["rest_successes"].to_numpy(float)
+    tn, tx = out["typical_n"].to_numpy(float), out["typical_successes"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
         out["rest_rate"] = np.where(rn > 0, rx / np.where(rn > 0, rn, 1), np.nan)
+        out["typical_rate"] = np.where(tn > 0, tx / np.where(tn > 0, tn, 1), np.nan)
     out["ci_low"], out["ci_high"] = rate_ci(x, n, method="wilson")
-    out["diff"] = out["rate"] - out["rest_rate"]
-    out["diff_ci_low"], out["diff_ci_high"] = diff_ci(x, n, rx, rn, method="newcombe")
-    p_values, methods = [], []
-    for a, b, c, d in zip(x, n, rx, rn, strict=True):
-        if b < 1 or d < 1:
-            p_values.append(np.nan)
-            methods.append("")
-            continue
-        with warnings.catch_warnings():
-            # small counts switch to Fisher's test; the `test_method` column says where
-            warnings.simplefilter("ignore", SmallSampleWarning)
-            result = two_rate_test(int(a), int(b), int(c), int(d), method="score")
-        p_values.append(result.p_value)
-        methods.append(result.method)
-    out["p_value"] = p_values
-    out["test_method"] = methods
-    # "(missing)" is a data-quality finding, never a fruit: it is not a segment anyone can act on.
-    eligible = ((out["n"] >= min_n) & (out["rest_n"] >= min_n) & out["p_value"].notna()
-                & (out["segment"] != _MISSING))
-    adjusted = np.full(len(out), np.nan)
-    if eligible.any():
-        adjusted[eligible.to_numpy()] = adjust_p(out.loc[eligible, "p_value"].to_numpy(),
-                                                 method=adjust)
-    out["p_adjusted"] = adjusted
-    out["flagged"] = eligible & (out["p_adjusted"] < alpha)
-    out["direction"] = np.select([out["diff"] > 0, out["diff"] < 0], ["better", "worse"], "same")
+    out["diff"] = out["rate"] - out["typical_rate"]
+    ok = (tn > 0) & (n > 0)
+    low, high = np.full(len(out), np.nan), np.full(len(out), np.nan)
+    if ok.any():
+        low[ok], high[ok] = diff_ci(x[ok], n[ok], tx[ok], tn[ok], method="newcombe")
+    out["diff_ci_low"], out["diff_ci_high"] = low, high
+    z = stats.norm.ppf(0.975)
+    out["odds_ratio"] = np.exp(out["log_odds_ratio"])
+    out["or_ci_low"] = np.exp(out["log_odds_ratio"] - z * out["se"])
+    out["or_ci_high"] = np.exp(out["log_odds_ratio"] + z * out["se"])
+    out["test_method"] = np.where(out["p_value"].notna(), "joint logistic model (Wald)", "")
+    # Two stages, both adjusted: does the attribute matter at this step (joint Wald test,
+    # `adjust` across every attribute and step of the scan), and does the segment differ from
+    # the attribute's typical segment (Bonferroni within the attribute and step).
+    family = out.drop_duplicates(["attribute", "from_phase", "to_phase"])
+    family = family[family["attribute_p_value"].notna()]
+    attr_adj = pd.Series(np.nan, index=out.index)
+    if len(family):
+        adjusted = pd.Series(adjust_p(family["attribute_p_value"].to_numpy(float), method=adjust),
+                             index=pd.MultiIndex.from_frame(family[["attribute", "from_phase",
+                                                                    "to_phase"]]))
+        attr_adj = pd.Series(adjusted.reindex(pd.MultiIndex.from_frame(
+            out[["attribute", "from_phase", "to_phase"]])).to_numpy(), index=out.index)
+    # Bonferroni within the attribute and step (a handful of segments each)
+    tested = out["p_value"].notna()
+    per_family = tested.groupby([out["attribute"], out["from_phase"], out["to_phase"]]
+                                ).transform("sum")
+    seg_adj = (out["p_value"] * per_family).clip(upper=1.0).where(tested)
+    out["p_adjusted"] = np.fmax(attr_adj.to_numpy(float), seg_adj.to_numpy(float))
+    out.loc[out["p_value"].isna(), "p_adjusted"] = np.nan
+    out["flagged"] = (out["p_adjusted"] < alpha) & (out["n"] >= min_n) & (
+        out["segment"] != _MISSING)
+    out["direction"] = np.select([out["log_odds_ratio"] > 0, out["log_odds_ratio"] < 0],
+                                 ["better", "worse"], "same")
     out["finding"] = [_finding(row, min_n, alpha) for row in out.itertuples(index=False)]
     out["adjust"] = adjust
     out = out.sort_values(["flagged", "p_adjusted", "p_value"], ascending=[False, True, True],
@@ -991,8 +1204,10 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
 
 _SCAN_COLUMNS = [
     "attribute", "segment", "from_phase", "to_phase", "n", "successes", "rate", "ci_low",
-    "ci_high", "rest_n", "rest_successes", "rest_rate", "diff", "diff_ci_low", "diff_ci_high",
-    "p_value", "test_method", "p_adjusted", "adjust", "flagged", "direction", "finding",
+    "ci_high", "typical_rate", "typical_n", "typical_successes", "rest_n", "rest_successes",
+    "rest_rate", "diff", "diff_ci_low",
+    "diff_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "attribute_p_value", "p_value",
+    "test_method", "p_adjusted", "adjust", "flagged", "direction", "finding",
 ]
 
 
@@ -1002,19 +1217,27 @@ def _finding(row, min_n: int, alpha: float) -> str:
     if row.rest_n == 0:
         return (f"{who}: every record at {step} has this {row.attribute}, so there is no other "
                 f"segment to compare it with.")
-    if row.n < min_n or row.rest_n < min_n:
-        small = row.n if row.n < min_n else row.rest_n
-        whose = "records" if row.n < min_n else "records in the rest"
-        return (f"{who}: too few records to judge at {step} (only {small} {whose}; at least "
-                f"{min_n} needed).")
-    base = (f"{who} converts {_pct(row.rate)} at {step} (n={row.n}) vs {_pct(row.rest_rate)} "
-            f"for the rest")
+    if row.segment == _MISSING:
+        return (f"{who}: {row.n} records at {step} have no {row.attribute}; a data-quality "
+                f"finding (fill the field in the CRM), not a fruit.")
+    if row.n < min_n:
+        return (f"{who}: too few records to judge at {step} (only {row.n}; at least {min_n} "
+                f"needed).")
+    if not np.isfinite(row.p_value):
+        if getattr(row, "is_typical", False) or (np.isfinite(row.typical_rate)
+                                                 and row.diff == 0):
+            return f"{who} is the typical {row.attribute} at {step} ({_pct(row.rate)})."
+        return (f"{who}: no other {row.attribute} with at least {min_n} records at {step} to "
+                f"compare it with.")
+    base = (f"{who} converts {_pct(row.rate)} at {step} (n={row.n}) against "
+            f"{_pct(row.typical_rate)} for the typical {row.attribute}")
     if row.flagged:
-        word = "better" if row.diff > 0 else "worse"
-        return (f"{base}: {abs(100 * row.diff):.1f} points {word} (95% CI "
-                f"{_points(row.diff_ci_low)} to {_points(row.diff_ci_high)}, adjusted p = "
-                f"{row.p_adjusted:.2g}).")
-    return (f"{base}: no clear difference after multiple-testing control (adjusted p = "
+        word = "better" if row.direction == "better" else "worse"
+        return (f"{base}: {word}, also holding the other attributes and the cohort year fixed "
+                f"(odds ratio {row.odds_ratio:.2f}, 95% CI {row.or_ci_low:.2f} to "
+                f"{row.or_ci_high:.2f}; adjusted p = {row.p_adjusted:.2g}).")
+    return (f"{base}: no clear difference once the other attributes and the cohort year are "
+            f"held fixed and the scan is adjusted for multiple testing (adjusted p = "
             f"{row.p_adjusted:.2g}, not below {alpha:g}).")
 
 
@@ -1022,7 +1245,8 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
                  transitions: Sequence[tuple[str, str]] | None = None,
                  window_days: int | None = None, min_n: int = 30, alpha: float = 0.05,
                  adjust: str = "fdr_bh") -> pd.DataFrame:
-    """Every segment of every attribute against the rest of the records, per transition.
+    """Every segment of every attribute against the typical segment of that attribute, per
+    transition, jointly with the other attributes and the cohort year.
 
     Parameters
     ----------
@@ -1030,36 +1254,44 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
         See the module docstring.
     attributes
         Record attributes to scan. Default: the engagement's declared segments (attributes with
-        more than 50 values are skipped with a warning) plus ``value_band``: deal-value bands cut
-        at ``config.value_bands`` (the inner edges, in currency) or else at the quartiles of
-        ``records.value``. Name ``'value_band'`` in a list to include it explicitly.
+        more than 50 values are skipped with a warning; attributes that leak the outcome are
+        refused, see ``toolkit.leakage`` and ``scan.attrs['refused']``) plus ``value_band`` when
+        ``config.value_bands`` declares its edges. Name ``'value_band'`` in a list to include it.
     transitions
         (from_phase, to_phase) pairs; default every consecutive transition.
     min_n
-        Fewest mature records in the segment *and* in the rest for a comparison to count.
+        Fewest mature records in a segment for it to be tested or to serve as the typical one.
     alpha
         Level for ``flagged``, applied to the adjusted p-value.
     adjust
-        Multiple-testing method of :func:`toolkit.stats.adjust_p` (default Benjamini-Hochberg).
+        Multiple-testing method of :func:`toolkit.stats.adjust_p` across the scan (default
+        Benjamini-Hochberg).
 
     Returns
     -------
     DataFrame, one row per attribute, segment and transition: ``attribute, segment, from_phase,
-    to_phase, n, successes, rate, ci_low, ci_high, rest_n, rest_successes, rest_rate, diff,
-    diff_ci_low, diff_ci_high, p_value, test_method, p_adjusted, adjust, flagged, direction,
-    finding``; flagged rows first, then by adjusted p-value.
+    to_phase, n, successes, rate, ci_low, ci_high, typical_rate, typical_n, typical_successes,
+    rest_n, rest_successes, rest_rate, diff, diff_ci_low, diff_ci_high, odds_ratio, or_ci_low, or_ci_high,
+    attribute_p_value, p_value, test_method, p_adjusted, adjust, flagged, direction, finding``;
+    flagged rows first, then by adjusted p-value.
 
     Notes
     -----
-    rate = cohort conversion of the segment (pooled mature cohorts), rest = all other records of
-    the same attribute (missing values form their own segment '(missing)'). ``diff`` = rate -
-    rest_rate with the Newcombe hybrid-score 95% interval; ``p_value`` from the pooled z
-    (score) test, which switches to Fisher's exact test when an expected count is below 5
-    (``test_method`` says which; the warnings are collected, not repeated). The adjustment runs
-    over every comparison with at least ``min_n`` records on both sides (the family that could be
-    flagged); smaller ones keep their raw p-value, get no adjusted one and are never flagged.
-    ``flagged`` = p_adjusted < alpha. A flag says "look here", not "this causes that": segments
-    differ in more than one way (channel and region go together).
+    Per transition one binomial GLM (statsmodels, on the counts of every combination of the
+    scanned attributes and the calendar year of reaching the phase) with every attribute
+    treatment-coded: each segment's effect is its log odds holding the other attributes and the
+    cohort year fixed. The *typical* segment of an attribute is the one with the median effect
+    among its segments with at least ``min_n`` records (the middle two, averaged, for an even
+    count; '(missing)' never); ``odds_ratio`` is a segment's effect against it (Wald interval),
+    ``typical_rate`` and ``diff`` (Newcombe interval) the raw rates behind it. Two stages, both
+    adjusted: ``attribute_p_value`` is the joint Wald test of the attribute at that step,
+    adjusted across every attribute and step of the scan with ``adjust``; ``p_value`` the
+    segment against the typical one, Bonferroni-adjusted within the attribute and step;
+    ``p_adjusted`` is the larger of the two adjusted values, and ``flagged`` = p_adjusted <
+    alpha. So a normal segment beside a bad one is not "better" (against "the rest" it would be),
+    and a segment that only looks different because it goes with another attribute's segment is
+    not flagged. '(missing)' is a data-quality line, never flagged. ``rest_*`` are kept as a
+    description. A flag says "look here", not "this causes that".
     """
     fun = _Funnel(engagement, window_days)
     return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,
@@ -1229,6 +1461,7 @@ class MixRateResult:
     overall_test: Any = None
     stratified_test: Any = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    cohort: str = "reached"
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1254,7 +1487,8 @@ class MixRateResult:
                 f"mix={self.mix_effect:+.4f} simpsons_paradox={self.simpsons_paradox}>")
 
 
-def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b) -> MixRateResult:
+def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b, *,
+         start: np.ndarray | None = None, cohort: str = "reached") -> MixRateResult:
     pa, pb = _parse_period(period_a, "period_a"), _parse_period(period_b, "period_b")
     if pa.start_time <= pb.end_time and pb.start_time <= pa.end_time:
         raise ToolkitError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
@@ -1264,7 +1498,7 @@ def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b) -> Mi
     if coded is None:
         raise ToolkitError("`value_band` needs deal values in `records.value`, but none are known.")
     codes, labels = coded
-    start = fun.reached[:, i]
+    start = fun.reached[:, i] if start is None else start
     frames = {}
     immature = {}
     has, mature, _ = fun.cohort(i, j)
@@ -1329,6 +1563,8 @@ def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b) -> Mi
                      f"{pa}, {immature['b']} in {pb}.")
 
     step = f"{fun.keys[i]} -> {fun.keys[j]}"
+    if cohort == "created":
+        step += " (records by creation year)"
     word = "rose" if total > 0 else "fell" if total < 0 else "stayed"
     head = (f"The overall {step} rate {word} from {_pct(total_a)} in {pa} to {_pct(total_b)} in "
             f"{pb} ({_points(total)}): rate effect {_points(float(rate_eff.sum()))}, mix effect "
@@ -1349,12 +1585,12 @@ def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b) -> Mi
         period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),
         rate_effect=float(rate_eff.sum()), mix_effect=float(mix_eff.sum()), by_segment=by,
         simpsons_paradox=paradox, explanation=head, overall_test=overall,
-        stratified_test=stratified, notes=tuple(notes))
+        stratified_test=stratified, notes=tuple(notes), cohort=cohort)
 
 
 def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
                 period_a: str | int | pd.Period, period_b: str | int | pd.Period,
-                window_days: int | None = None) -> MixRateResult:
+                window_days: int | None = None, by: str = "reached") -> MixRateResult:
     """Split the change in a cohort conversion between two periods into a rate and a mix effect.
 
     Parameters
@@ -1368,8 +1604,10 @@ def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
     period_a, period_b
         The earlier and later period, as labels pandas reads as a period: ``'2024'`` or ``2024``
         (a year), ``'2024Q3'`` (a quarter), ``'2024-03'`` (a month), or ``pd.Period`` objects.
-        Records belong to the period in which they reached ``from_phase``. The periods must not
-        overlap.
+        Records belong to the period in which they reached ``from_phase`` (``by='reached'``)
+        or were created (``by='created'``: the creation cohort). The periods must not overlap.
+    by : {'reached', 'created'}
+        Which date puts a record in a period.
 
     Returns
     -------
@@ -1398,7 +1636,10 @@ def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
     i, j = _transition_list(fun, [(from_phase, to_phase)])[0]
     if attribute != "value_band":
         fun.attribute(attribute)
-    return _mix(fun, attribute, i, j, period_a, period_b)
+    _check_choice("by", by, ["reached", "created"])
+    start = (fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+             if by == "created" else None)
+    return _mix(fun, attribute, i, j, period_a, period_b, start=start, cohort=by)
 
 
 # ------------------------------------------------------------------------------- leak detail
@@ -1577,8 +1818,10 @@ class LowHangingFruit:
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
     mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
-    all_mixes : every decomposition that was looked at (consecutive calendar years, each
-        attribute and transition); their ``simpsons_paradox`` flags read signs only.
+    all_mixes : every full decomposition made (consecutive calendar years, by creation cohort
+        and by period of reaching the phase, where a screen on counts found the rate effect
+        against the overall change); their ``simpsons_paradox`` flags read signs only.
+    steps : the step tests behind the verdict (see :func:`shortage_or_leak`).
     today : one sentence with today's orders and revenue per horizon (and the revenue target
         when ``revenue_per_year`` is set).
     """
@@ -1592,6 +1835,7 @@ class LowHangingFruit:
     horizon: str
     today: str = ""
     all_mixes: list[MixRateResult] = field(default_factory=list)
+    steps: pd.DataFrame | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1610,18 +1854,19 @@ class LowHangingFruit:
 def _segment_gain(fun: _Funnel, row, codes: np.ndarray, labels: list[str], rng, draws: int,
                   scale: float, confidence: float, later: np.ndarray, later_n: np.ndarray,
                   later_x: np.ndarray) -> tuple[float, float, float]:
-    """Extra orders per horizon if a worse segment converted like the rest of the records."""
+    """Extra orders per horizon if a worse segment converted like its attribute's typical one."""
     g = labels.index(row.segment)
     i = fun.index(row.from_phase)
     entries = fun.entries_per_day(i, within=codes == g) * scale
-    point = entries * (row.rest_rate - row.rate) * float(np.prod(later))
-    if not draws:
+    point = entries * (row.typical_rate - row.rate) * float(np.prod(later))
+    if not draws or not row.typical_n > 0:
         return point, np.nan, np.nan
     seg = rng.beta(1 + row.successes, 1 + row.n - row.successes, size=draws)
-    rest = rng.beta(1 + row.rest_successes, 1 + row.rest_n - row.rest_successes, size=draws)
+    typical = rng.beta(1 + row.typical_successes, 1 + row.typical_n - row.typical_successes,
+                       size=draws)
     after = np.prod(rng.beta(1 + later_x, 1 + later_n - later_x, size=(draws, len(later_n))),
                     axis=1)
-    sim = entries * (rest - seg) * after
+    sim = entries * (typical - seg) * after
     lo, hi = (1 - confidence) / 2, (1 + confidence) / 2
     return point, float(np.quantile(sim, lo)), float(np.quantile(sim, hi))
 
@@ -1636,27 +1881,108 @@ def _hint_for_segment(attribute: str, segment: str, direction: str, action: str)
     return (f"Find out what makes {attribute} = {segment} convert {direction}")
 
 
+def _bottleneck_items(fun: _Funnel, tests: pd.DataFrame, *, seed, draws: int, horizon: str,
+                      confidence: float, period: str) -> tuple[list[dict], dict[int, float]]:
+    """Each step demonstrably below a reference, sized with the uncertainty of the step's rate,
+    the later rates and the reference; a gap whose range includes zero is dropped."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    scale = _PERIOD_DAYS[horizon]
+    pairs = fun.transitions
+    n = np.array([fun.counts(i, j)[0][0] for i, j in pairs], dtype=float)
+    x = np.array([fun.counts(i, j)[1][0] for i, j in pairs], dtype=float)
+    rate = np.divide(x, n, out=np.full(len(n), np.nan), where=n > 0)
+    draws = max(int(draws), 200)
+    post = rng.beta(1 + x, 1 + n - x, size=(draws, len(pairs)))
+    lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
+    half = len(pairs) // 2
+    items, gains = [], {}
+    order = {"target": 0, "benchmark": 1, "history": 2}
+    below = tests[tests["below"]].assign(_o=lambda d: d["reference"].map(order))
+    for t, rows in below.sort_values("_o").groupby("step", sort=True):
+        r = rows.iloc[0]
+        i, j = pairs[int(t)]
+        later = float(np.prod(rate[t + 1:])) if t + 1 < len(pairs) else 1.0
+        later_draws = (np.prod(post[:, t + 1:], axis=1) if t + 1 < len(pairs)
+                       else np.ones(draws))
+        entries = fun.entries_per_day(i) * scale
+        own = float(r["rate"])
+        if r["reference"] == "history":
+            own_draws = rng.beta(1 + r["successes"], 1 + r["n"] - r["successes"], draws)
+            ref_draws = rng.beta(1 + r["earlier_successes"],
+                                 1 + r["earlier_n"] - r["earlier_successes"], draws)
+        else:
+            own_draws = post[:, t]
+            if r["reference"] == "benchmark":
+                ref_draws = rng.uniform(r["test_rate"], 2 * r["reference_rate"] - r["test_rate"],
+                                        draws)
+            else:
+                ref_draws = np.full(draws, r["reference_rate"])
+        sim = entries * (ref_draws - own_draws) * later_draws
+        point = entries * (float(r["reference_rate"]) - own) * later
+        low, high = float(np.quantile(sim, lo_q)), float(np.quantile(sim, hi_q))
+        if not low > 0:
+            continue
+        gains[int(t)] = point
+        label_a, label_b = fun.model.label(r["from_phase"]), fun.model.label(r["to_phase"])
+        hint = (f"Build the early phases: raise {label_a} -> {label_b} (better targeting and "
+                f"qualification of leads)" if t < half else
+                f"Stop records dropping out between {label_a} and {label_b} (qualify earlier, "
+                f"follow up faster)")
+        ref_words = ("its own earlier level" if r["reference"] == "history"
+                     else f"the {r['reference']}")
+        items.append({
+            "area": "bottleneck", "step": int(t),
+            "finding": (f"{r['from_phase']} -> {r['to_phase']} converts {_pct(own)} against "
+                        f"{_pct(r['reference_rate'])} for {ref_words}"),
+            "evidence": (f"n={int(r['n'])}, 95% CI {_pct(r['ci_low'])} to {_pct(r['ci_high'])}; "
+                         f"reference: {r['detail']}; adjusted p = {r['p_adjusted']:.2g}; "
+                         f"{_num(fun.entries_per_day(i) * _PERIOD_DAYS[period])} records reach "
+                         f"{r['from_phase']} per {period}"),
+            "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
+            "action_hint": hint, "_p": float(r["p_adjusted"])})
+    return items, gains
+
+
+def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
+    if volume is None or not volume["short"]:
+        return []
+    per = _PERIOD_DAYS[horizon] / _PERIOD_DAYS["month"]
+    conv = volume["conversion_now"]
+    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["high"],
+                                                           volume["low"])]
+    return [{"area": "volume", "step": 0,
+             "finding": (f"{_num(volume['leads'])} entries into {volume['phase']} per month "
+                         f"against {_num(volume['need_now'])} needed for the order target"),
+             "evidence": (f"95% interval {_num(volume['low'])} to {_num(volume['high'])} per "
+                          f"month; {_num(volume['goal'])} orders per month at today's "
+                          f"conversion of {_pct(conv)} from {volume['phase']}"),
+             "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
+             "action_hint": "Build the early phases: more qualified leads (targeting, actions)",
+             "_p": np.nan}]
+
+
 def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, min_n: int = 30,
-                      alpha: float = 0.05, adjust: str = "fdr_bh", max_segments: int = 5,
+                      alpha: float = 0.01, adjust: str = "fdr_bh", max_segments: int = 5,
                       stall_quantile: float = 0.9, confidence: float = 0.9,
                       action: str = "action") -> LowHangingFruit:
-    """The ranked list a consultant presents: sized bottlenecks, flagged segments, mix shifts
-    and stalled deals, with the shortage-or-leak verdict.
+    """The ranked list a consultant presents: the shortage-or-leak verdict, the steps
+    demonstrably below a reference (sized), flagged segments, mix shifts and stalled deals.
 
     Parameters
     ----------
     engagement, window_days, seed, draws
         See the module docstring.
     benchmarks, targets, period, horizon, confidence, min_n
-        As in :func:`bottleneck_sizing`.
+        As in :func:`bottleneck_sizing`; ``targets['orders_per_month']`` tests the lead volume.
     alpha, adjust
-        As in :func:`segment_scan` (and for the mix checks).
+        Level and scan-wide adjustment of the segment scan and the mix checks. The default 0.01
+        keeps the report's claims on companies where nothing is wrong under 5% in total (see the
+        calibration table in README.md).
     max_segments
-        How many flagged worse segments (largest sized gain first) and how many flagged better
-        segments (smallest adjusted p first) enter the list.
+        How many flagged worse and how many flagged better segments enter the list.
     stall_quantile
         As in :func:`leak_detail`.
     action
@@ -1666,141 +1992,137 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
     -------
     LowHangingFruit
         ``table`` with ``rank, area, finding, evidence, extra_orders, extra_orders_low,
-        extra_orders_high, extra_revenue, action_hint``; ``verdict``; the underlying results.
+        extra_orders_high, extra_revenue, action_hint``; ``verdict``; ``steps`` (the step tests
+        behind the verdict); the underlying results.
 
     Notes
     -----
     Items (``area``):
 
-    - ``bottleneck``: each transition with a positive gain at its own reference (target, else
-      benchmark, else best period; see :func:`bottleneck_sizing`);
-    - ``segment``: the flagged segments of :func:`segment_scan`; a worse segment is sized as
-      :math:`E_{k,s} (r_{rest} - r_s) \\prod_{j>k} r_j` (its entries per horizon brought to the
-      rest's rate), with a Monte Carlo range from the Beta posteriors; better segments are not
-      sized (copying them is a change of mix);
-    - ``mix``: Simpson's paradoxes found by :func:`mix_vs_rate` for every attribute and
-      transition between consecutive calendar years (each with ``min_n`` mature records), kept
-      when the pooled change is significant at ``alpha``, the CMH common odds ratio points the
-      other way, and the CMH p-value stays below ``alpha`` after adjusting (``adjust``) over
-      these paradox candidates;
+    - ``bottleneck``: each step demonstrably below a reference (target, else benchmark, else its
+      own earlier level; see :func:`shortage_or_leak`), sized as
+      :math:`E_k (r^*_k - r_k) \\prod_{j>k} r_j` per horizon with a Monte Carlo range over the
+      step's rate, the later rates and the reference (a benchmark anywhere in its low-high
+      range, an earlier level from its own posterior); a gap whose range includes zero is
+      dropped. A step below the market all the time shows here even when its own history is flat.
+    - ``volume``: the lead volume demonstrably short of what the order target needs.
+    - ``segment``: the flagged segments of :func:`segment_scan` (against the typical segment,
+      jointly with the other attributes); a worse segment is sized as its entries brought to the
+      typical segment's rate; better segments are not sized (copying them is a change of mix).
+    - ``mix``: Simpson's paradoxes (see :func:`mix_vs_rate`) that hold, by creation cohort or by
+      period of reaching the phase.
     - ``stalled``: phases with open records stalled beyond the threshold of :func:`leak_detail`.
 
-    Ranking: sized items by the lower end of their range (large *and* certain first), then by the
-    point estimate; unsized items follow (mix, better segments, stalled). The gains overlap (a
-    leaky owner is part of the proposal -> order rate): do not add them up.
+    Ranking never contradicts the verdict: the sized items on the verdict's side of the funnel
+    (early phases for a shortage, late ones for a leak) come first, each group by the lower end of
+    its range; then the unsized items. The gains overlap: do not add them up.
     """
     fun = _Funnel(engagement, window_days)
     max_segments = _check_count("max_segments", max_segments)
     confidence = _check_fraction("confidence", confidence)
+    min_n = _check_count("min_n", min_n, minimum=1)
     sizing = _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
                      draws=draws, seed=seed, min_n=min_n, best_quantile=0.8, shrink=True,
                      confidence=confidence, attributes=None)
-    verdict = _verdict(fun, sizing, targets, min_n, horizon)
+    tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
+    pairs = fun.transitions
+    half = len(pairs) // 2
+    # in a funnel of one transition (lead -> order) the leads are the first phase's entries
+    volume = _volume_rule(fun, tests, targets, half)
+    items, gains = _bottleneck_items(fun, tests, seed=seed, draws=draws, horizon=horizon,
+                                     confidence=confidence, period=period)
+    items += _volume_item(volume, horizon)
+    verdict = _verdict(fun, tests, volume, min_n, gains)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the scan already warned via sizing
         scan = _scan(fun, attributes=None, transitions=None, min_n=min_n, alpha=alpha,
                      adjust=adjust)
     leaks = _leak(fun, stall_quantile, 10)
     scale = _PERIOD_DAYS[horizon]
-    avg_value = float(sizing["average_won_value"].iloc[0]) if len(sizing) else np.nan
-    early, _ = _halves(len(fun.transitions))
-    rows: list[dict] = []
+    avg_value = fun.won_value()
+    rates = {(fun.keys[i], fun.keys[j]): fun.counts(i, j) for i, j in pairs}
 
-    for r in _preferred_rows(sizing).itertuples(index=False):
-        if not (np.isfinite(r.extra_orders) and r.extra_orders > 0):
-            continue
-        i = fun.index(r.from_phase)
-        label_a, label_b = fun.model.label(r.from_phase), fun.model.label(r.to_phase)
-        hint = (f"Build the early phases: raise {label_a} -> {label_b} (better targeting and "
-                f"qualification of leads)" if i in early else
-                f"Stop records dropping out between {label_a} and {label_b} (qualify earlier, "
-                f"follow up faster)")
-        rows.append({
-            "area": "bottleneck",
-            "finding": (f"{r.from_phase} -> {r.to_phase} converts {_pct(r.rate)} against "
-                        f"{_pct(r.reference_rate)} at the {r.reference.replace('_', ' ')}"),
-            "evidence": (f"n={r.n}, 95% CI {_pct(r.ci_low)} to {_pct(r.ci_high)}; reference: "
-                         f"{r.reference_detail}; {_num(r.entries_per_period)} records reach "
-                         f"{r.from_phase} per {period}"),
-            "extra_orders": r.extra_orders, "extra_orders_low": r.extra_orders_low,
-            "extra_orders_high": r.extra_orders_high, "extra_revenue": r.extra_revenue,
-            "action_hint": hint, "_p": np.nan, "_order": 0})
-
-    base = sizing.drop_duplicates(["from_phase", "to_phase"]).set_index("from_phase")
     # a stream of its own, so the bottleneck rows equal bottleneck_sizing(seed=seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     segment_rows = []
     for r in scan[scan["flagged"]].itertuples(index=False):
         codes, labels = _codes_for(fun, r.attribute)
         i = fun.index(r.from_phase)
-        later_rows = base.iloc[i + 1:]
         sized = (np.nan, np.nan, np.nan)
         if r.direction == "worse" and fun.index(r.to_phase) == i + 1:
+            later = [rates[(fun.keys[k], fun.keys[k + 1])] for k in range(i + 1, len(pairs))]
+            later_n = np.array([c[0][0] for c in later], dtype=float)
+            later_x = np.array([c[1][0] for c in later], dtype=float)
+            later_rate = np.divide(later_x, later_n, out=np.zeros(len(later_n)),
+                                   where=later_n > 0)
             sized = _segment_gain(fun, r, codes, labels, rng, draws, scale, confidence,
-                                  later_rows["rate"].to_numpy(float),
-                                  later_rows["n"].to_numpy(float),
-                                  later_rows["successes"].to_numpy(float))
+                                  later_rate, later_n, later_x)
         segment_rows.append({
-            "area": "segment",
+            "area": "segment", "step": i,
             "finding": (f"{r.attribute} = {r.segment} converts {r.direction} at {r.from_phase} "
-                        f"-> {r.to_phase}: {_pct(r.rate)} vs {_pct(r.rest_rate)} for the rest"),
-            "evidence": (f"n={r.n}, difference {_points(r.diff)} (95% CI {_points(r.diff_ci_low)}"
-                         f" to {_points(r.diff_ci_high)}), adjusted p = {r.p_adjusted:.2g}"),
+                        f"-> {r.to_phase}: {_pct(r.rate)} against {_pct(r.typical_rate)} for the "
+                        f"typical {r.attribute}"),
+            "evidence": (f"n={r.n}; odds ratio {r.odds_ratio:.2f} (95% CI {r.or_ci_low:.2f} to "
+                         f"{r.or_ci_high:.2f}) holding the other attributes and the cohort year "
+                         f"fixed; adjusted p = {r.p_adjusted:.2g}"),
             "extra_orders": sized[0], "extra_orders_low": sized[1], "extra_orders_high": sized[2],
-            "extra_revenue": sized[0] * avg_value,
             "action_hint": _hint_for_segment(r.attribute, r.segment, r.direction, action),
             "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1})
-    # Worse segments compete on their sized gain, better ones (not sized) on their p-value:
-    # picking either by p-value alone lets the largest attribute crowd out a small, costly leak.
+    # Worse segments compete on their sized gain, better ones (not sized) on their p-value.
     worse = sorted((s for s in segment_rows if s["_order"] == 1),
                    key=lambda s: -np.nan_to_num(s["extra_orders"], nan=-np.inf))
     better = [s for s in segment_rows if s["_order"] == 2]
-    rows += worse[:max_segments] + better[:max_segments]
+    rows = [{**item, "_order": 0} for item in items] + worse[:max_segments] + better[:max_segments]
 
-    all_mixes, kept = _mix_findings(fun, min_n=min_n, alpha=alpha, adjust=adjust)
+    all_mixes, kept = _mix_findings(fun, min_n=min_n, alpha=alpha)
     for mix in kept:
         top = mix.by_segment.loc[mix.by_segment["weight_change"].abs().idxmax()]
         rows.append({
-            "area": "mix", "finding": mix.explanation.split(". ")[0] + ".",
+            "area": "mix", "step": np.nan, "finding": mix.explanation.split(". ")[0] + ".",
             "evidence": (f"rate effect {_points(mix.rate_effect)}, mix effect "
-                         f"{_points(mix.mix_effect)}; CMH p = {mix.stratified_test.p_value:.2g}, "
-                         f"pooled p = {mix.overall_test.p_value:.2g}"),
+                         f"{_points(mix.mix_effect)}; pooled p = {mix.overall_test.p_value:.2g}"
+                         + (f", within-segment (CMH) p = {mix.stratified_test.p_value:.2g}"
+                            if mix.stratified_test is not None else "")),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
-            "extra_revenue": np.nan,
             "action_hint": (f"Judge each {mix.attribute} by its own rate; the share of "
                             f"{top['segment']} moved from {_pct(top['weight_a'])} to "
                             f"{_pct(top['weight_b'])}"),
-            "_p": mix.stratified_test.p_value, "_order": 1})
+            "_p": mix.overall_test.p_value, "_order": 1})
 
     for t in leaks.thresholds.itertuples(index=False):
         if t.stalled == 0:
             continue
         worth = f", together {_money(t.stalled_value)} in value" if t.stalled_value > 0 else ""
         rows.append({
-            "area": "stalled",
+            "area": "stalled", "step": np.nan,
             "finding": (f"{t.stalled} open records at {t.phase} have not moved for longer than "
                         f"{_num(t.threshold_days, 0)} days{worth}"),
             "evidence": (f"threshold = {round(100 * stall_quantile)}th percentile of the time to "
                          f"the next phase among {t.moved} records that moved on; {t.open} open "
                          f"at {t.phase}"),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
-            "extra_revenue": np.nan,
             "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
             "_p": np.nan, "_order": 3})
 
-    table = pd.DataFrame(rows, columns=["area", "finding", "evidence", "extra_orders",
-                                        "extra_orders_low", "extra_orders_high", "extra_revenue",
-                                        "action_hint", "_p", "_order"])
+    table = pd.DataFrame(rows, columns=["area", "step", "finding", "evidence", "extra_orders",
+                                        "extra_orders_low", "extra_orders_high", "action_hint",
+                                        "_p", "_order"])
+    table["extra_revenue"] = table["extra_orders"] * avg_value
+    side = {"shortage": lambda s: s < half, "leak": lambda s: s >= half}.get(verdict.case)
+    table["_side"] = [0 if side is None or (np.isfinite(s) and side(s)) else 1
+                      for s in table["step"].astype(float)]
     sized_rows = table["extra_orders"].notna()
     ranked = pd.concat([
         # a callable, not a Series: assigning a Series to an empty frame adopts its index and
         # would turn every unsized item into a row of NaN
         table[sized_rows].assign(_key=lambda d: d["extra_orders_low"].fillna(d["extra_orders"]))
-        .sort_values(["_key", "extra_orders"], ascending=False, kind="stable"),
+        .sort_values(["_side", "_key", "extra_orders"], ascending=[True, False, False],
+                     kind="stable"),
         table[~sized_rows].sort_values(["_order", "_p"], kind="stable", na_position="last"),
     ], ignore_index=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    ranked = ranked.drop(columns=["_p", "_order", "_key"], errors="ignore")
+    ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
+                     "extra_orders_high", "extra_revenue", "action_hint"]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
     today = f"Today: {_num(orders)} orders per {horizon}"
     if np.isfinite(avg_value):
@@ -1811,36 +2133,92 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
         today += (f"; revenue target {_money(goals['revenue_per_year'])} per year against "
                   f"{_money(per_year)} today")
     return LowHangingFruit(table=ranked, verdict=verdict, sizing=sizing, scan=scan, mixes=kept,
-                           leaks=leaks, horizon=horizon, today=today + ".", all_mixes=all_mixes)
+                           leaks=leaks, horizon=horizon, today=today + ".", all_mixes=all_mixes,
+                           steps=tests)
 
 
-def _mix_findings(fun: _Funnel, *, min_n: int, alpha: float, adjust: str
+def _mix_screen(fun: _Funnel, codes: np.ndarray, size: int, i: int, j: int,
+                in_a: np.ndarray, in_b: np.ndarray) -> bool:
+    """Cheap first look (counts only): could this attribute show a Simpson's paradox here?"""
+    na, xa = (v.astype(float) for v in fun.counts(i, j, codes, size, within=in_a))
+    nb, xb = (v.astype(float) for v in fun.counts(i, j, codes, size, within=in_b))
+    if na.sum() == 0 or nb.sum() == 0:
+        return False
+    both = (na > 0) & (nb > 0)
+    wa, wb = na / na.sum(), nb / nb.sum()
+    change = np.divide(xb, nb, out=np.zeros(size), where=nb > 0) - np.divide(
+        xa, na, out=np.zeros(size), where=na > 0)
+    total = xb.sum() / nb.sum() - xa.sum() / na.sum()
+    rate_effect = float(((wa + wb) / 2 * change)[both].sum())
+    return total != 0 and np.sign(rate_effect) == -np.sign(total)
+
+
+def _mix_findings(fun: _Funnel, *, min_n: int, alpha: float
                   ) -> tuple[list[MixRateResult], list[MixRateResult]]:
-    """Every decomposition between consecutive calendar years, and the significant paradoxes."""
+    """Simpson's paradoxes between consecutive calendar years, by creation cohort and by period
+    of reaching the phase, and those that hold.
+
+    Every (step, pair of years, cohort definition) is screened on counts for every attribute;
+    the full decomposition (:func:`mix_vs_rate`, with its CMH test) is made where the rate
+    effect points against the overall change. A paradox holds when the overall change is
+    significant (Holm across every pair of years, step and cohort definition compared), the mix
+    effect is larger than the overall change, the segments holding most records moved against
+    the overall change, and the within-segment (CMH) test does not show a significant change in
+    the overall direction. Returns (the decompositions made, those that hold).
+    """
     results: list[MixRateResult] = []
-    names = [n for n in _scan_attributes(fun, None)]
+    names = list(_scan_attributes(fun, None))
+    created = fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    overall: dict[tuple, float] = {}
     for i, j in fun.transitions:
-        codes, years = fun.period_codes(i, "year")
-        n, _ = fun.counts(i, j, codes, len(years))
-        usable = [y for y, m in zip(years, n, strict=True) if m >= min_n]
-        for a, b in zip(usable[:-1], usable[1:], strict=True):
-            if int(b) != int(a) + 1:
+        for cohort in ("created", "reached"):
+            start = created if cohort == "created" else fun.reached[:, i]
+            has = start != _NAT
+            years = np.full(len(start), -1, dtype=np.int64)
+            years[has] = pd.DatetimeIndex(start[has].view("datetime64[ns]")).year
+            labels = sorted(set(years[has].tolist()))
+            if not labels:
                 continue
-            for name in names:
+            codes = np.where(has, np.searchsorted(np.asarray(labels), years), -1)
+            n, x = fun.counts(i, j, codes, len(labels))
+            usable = [k for k, m in enumerate(n) if m >= min_n]
+            for a, b in zip(usable[:-1], usable[1:], strict=True):
+                if labels[b] != labels[a] + 1:
+                    continue
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    result = _mix(fun, name, i, j, a, b)
-                results.append(result)
-    candidates = []
-    for r in results:
-        test = r.stratified_test
-        if not (r.simpsons_paradox and test is not None and r.overall_test.p_value < alpha):
-            continue
-        # the within-segment change must itself point against the overall change
-        within = np.sign(np.log(test.estimate)) if test.estimate and test.estimate > 0 else 0
-        if within == -np.sign(r.total_change):
-            candidates.append(r)
-    if not candidates:
+                    warnings.simplefilter("ignore", SmallSampleWarning)
+                    test = two_rate_test(int(x[b]), int(n[b]), int(x[a]), int(n[a]),
+                                         method="score")
+                overall[(cohort, i, j, labels[a])] = test.p_value
+                in_a, in_b = years == labels[a], years == labels[b]
+                for name in names:
+                    coded = _codes_for(fun, name)
+                    if coded is None or not _mix_screen(fun, coded[0], len(coded[1]), i, j,
+                                                        in_a, in_b):
+                        continue
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        results.append(_mix(fun, name, i, j, str(labels[a]), str(labels[b]),
+                                            start=start, cohort=cohort))
+    if not overall:
         return results, []
-    p = adjust_p(np.array([r.stratified_test.p_value for r in candidates]), method=adjust)
-    return results, [r for r, q in zip(candidates, p, strict=True) if q < alpha]
+    keys = list(overall)
+    adjusted = dict(zip(keys, adjust_p(np.array([overall[k] for k in keys]), method="holm"),
+                        strict=True))
+    kept: dict[tuple, MixRateResult] = {}
+    for r in results:
+        key = (r.cohort, fun.index(r.from_phase), fun.index(r.to_phase), int(r.period_a))
+        if not (r.simpsons_paradox and adjusted[key] < alpha):
+            continue
+        if not abs(r.mix_effect) > abs(r.total_change):
+            continue
+        test = r.stratified_test
+        if test is not None and test.estimate and test.estimate > 0:
+            same_way = np.sign(np.log(test.estimate)) == np.sign(r.total_change)
+            if same_way and test.p_value < alpha:
+                continue
+        # the same paradox seen by both cohort definitions is reported once
+        slot = (r.attribute, r.from_phase, r.to_phase, r.period_a)
+        if slot not in kept or r.overall_test.p_value < kept[slot].overall_test.p_value:
+            kept[slot] = r
+    return results, list(kept.values())

@@ -1295,7 +1295,9 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     shift common to both groups (season, market), which (a) and (b) cannot tell from the
     change. Overdispersed series get quasi-binomial standard errors.
 
-    The verdict reads the first of ``did``, ``its_level``, ``before_after`` that was made. When
+    The verdict reads ``did`` when a control group was given; else ``before_after``, unless the
+    cohorts before the change show a trend of their own (the time series' ``time`` coefficient,
+    p < 0.05), when a before/after difference would carry that trend and ``its_level`` is read. When
     its interval covers 0 it names the smallest effect the design would have detected with 80%
     power at the 5% level, :math:`(z_{0.975} + z_{0.8})\\,\\mathrm{se} \\approx 2.8\\,\\mathrm{se}`,
     with se read back from the interval: "no detectable change" is not "no change".
@@ -1441,7 +1443,18 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
                        "ci_high", "immature_n", "side", "in_before_after"]]
     if control is None:
         monthly = monthly.drop(columns="group")
-    verdict = _verdict(table, a=a, b=b, control=(segment_attribute, control) if control is not None else None)
+    # Before/after is the more powerful comparison, the time series the one robust to a trend
+    # that was there already: the verdict reads the time series only when the cohorts before
+    # the change show such a trend (its `time` coefficient, p < 0.05).
+    trend_p = (float(models["its"].pvalues["time"]) if "its" in models else math.nan)
+    trend = trend_p < 0.05
+    if "its" in models:
+        notes.append(f"The verdict reads the {'interrupted time series' if trend else 'before/after comparison'}"
+                     f": the cohorts before the change show {'a' if trend else 'no'} trend of "
+                     f"their own ({_format_p(trend_p)}).")
+    verdict = _verdict(table, a=a, b=b,
+                       control=(segment_attribute, control) if control is not None else None,
+                       trend=trend)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
                             verdict=verdict, change_date=change, from_phase=a, to_phase=b,
                             window_days=window, immature_n=immature_n, straddling_n=straddling_n,
@@ -1453,9 +1466,11 @@ _METHOD_WORDS = {"did": "difference-in-differences against {control}",
                  "before_after": "before/after comparison of mature cohorts"}
 
 
-def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | None) -> str:
+def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | None,
+             trend: bool = True) -> str:
     rows = table.set_index("method")
-    method = next(m for m in ("did", "its_level", "before_after") if m in rows.index)
+    order = ("did", "its_level", "before_after") if trend else ("did", "before_after", "its_level")
+    method = next(m for m in order if m in rows.index)
     row = rows.loc[method]
     words = _METHOD_WORDS[method].format(
         control=f"{control[0]} = {control[1]!r}" if control else "")

@@ -1088,7 +1088,8 @@ class SteeringView:
 def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0
                   ) -> SteeringView:
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
-    step 5, `conversion_<from>_<to>`)."""
+    step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
+    mature and hold at least ``MIN_TRIALS`` records; the chart shows every month."""
     from .exceptions import ToolkitError
 
     problems: dict[str, str] = {}
@@ -1119,14 +1120,16 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
             problems["chart"] = f"no bottleneck to steer on: {exc}"
     if steer_on is not None:
         series = monthly[monthly["kpi"] == steer_on]
+        judged = series[_judgeable(_prepare_kpis(series, higher_is_better=True, argument="kpis"),
+                                   MIN_TRIALS)] if len(series) else series
         try:
             chart = control_chart(series)
+            # an alert only on a month that can be judged (mature, at least MIN_TRIALS records)
             alerts = run_rules(chart)
+            alerts = alerts[alerts["period"].isin(judged["period"])].reset_index(drop=True)
         except ToolkitError as exc:
             problems["chart"] = f"{steer_on}: {exc}"
         try:
-            judged = series[_judgeable(_prepare_kpis(series, higher_is_better=True,
-                                                      argument="kpis"), MIN_TRIALS)]
             period = judged["period"].max() if len(judged) else None
             if period is None:
                 problems["report"] = (f"no month of {steer_on} can be judged yet: each is "
