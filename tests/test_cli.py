@@ -89,6 +89,8 @@ def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
         assert (out / page).exists(), page
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["parameters"]["steps"]) == 7
+    # step 6 evaluates only declared changes, and the manifest says which (the demo has none)
+    assert manifest["parameters"]["changes"] == []
     _check_screenshots(out / "index.html", tmp_path)
     _assert_no_contact_name_in(out)
 

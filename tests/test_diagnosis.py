@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from conftest import write_salesforce_engagement
+from scipy import stats
 
 from toolkit import Engagement
 from toolkit.diagnosis import (
@@ -24,7 +24,7 @@ from toolkit.diagnosis import (
 )
 from toolkit.exceptions import ConfigError, SmallSampleWarning, ToolkitError
 from toolkit.funnel import cohort_conversion
-from toolkit.stats import adjust_p, cmh_test, diff_ci, two_rate_test
+from toolkit.stats import cmh_test, diff_ci, two_rate_test
 
 T = pd.Timestamp
 DAY = pd.Timedelta(days=1)

@@ -241,6 +241,35 @@ def _labels(codes: np.ndarray, names: Sequence[str]) -> pd.api.extensions.Extens
     return pd.array(dictionary.cast(pa.large_string()), dtype="str")
 
 
+def _canonical_tables(phases: Sequence[str], entered: np.ndarray, created: np.ndarray,
+                      outcome: np.ndarray, closed: np.ndarray, lost_at: np.ndarray,
+                      value: np.ndarray, attributes: dict, stages) -> tuple[pd.DataFrame,
+                                                                            pd.DataFrame]:
+    """`events` and `records` in the toolkit's data model from the generator's arrays
+    (`entered`: records x phases, NaT where not reached; `attributes`: name -> (codes, labels);
+    `stages(rec_idx, ph)`: the CRM stage name of each event)."""
+    ids = _record_ids(len(created))
+    phase_dtype = pd.CategoricalDtype(list(phases), ordered=True)
+    rec_idx, ph = np.nonzero(entered != _NAT)
+    events = pd.DataFrame({
+        "record_id": pd.array(ids.take(pa.array(rec_idx)), dtype="str"),
+        "phase": pd.Categorical.from_codes(ph, dtype=phase_dtype),
+        "entered_at": entered[rec_idx, ph].view("datetime64[ns]"),
+        "source_stage": stages(rec_idx, ph),
+        "source_row": pd.array(np.arange(1, len(ph) + 1), dtype="Int64"),
+    })
+    records = pd.DataFrame({
+        "record_id": pd.array(ids, dtype="str"),
+        "created_at": created.view("datetime64[ns]"),
+        "outcome": _labels(outcome, ("open", "won", "lost")),
+        "closed_at": closed.view("datetime64[ns]"),
+        "lost_at_phase": pd.Categorical.from_codes(lost_at, dtype=phase_dtype),
+        "value": value,
+        **{name: _labels(codes, labels) for name, (codes, labels) in attributes.items()},
+    })
+    return events, records
+
+
 def generate_company(*, n_records: int = 12_000, seed: int = 2024,
                      start: str | pd.Timestamp = "2024-01-01",
                      as_of: str | pd.Timestamp = "2026-10-31") -> DemoCompany:
@@ -354,33 +383,17 @@ def generate_company(*, n_records: int = 12_000, seed: int = 2024,
     outcome[won] = _WON
     closed[won] = entered[won, -1]
 
-    ids = _record_ids(n)
-    phase_dtype = pd.CategoricalDtype(list(PHASES), ordered=True)
-    rec_idx, ph = np.nonzero(entered != _NAT)
-    # Referrals entering at lead come in qualified; every other entry uses the phase's first stage.
-    stage_code = np.where((ph == 1) & (entered[rec_idx, 1] == created[rec_idx]), 5, ph)
-    stage_names = ("Suspect", "Lead", "Potentieel", "Offerte uitgebracht", "Gewonnen",
-                   "Lead gekwalificeerd")
-    events = pd.DataFrame({
-        "record_id": pd.array(ids.take(pa.array(rec_idx)), dtype="str"),
-        "phase": pd.Categorical.from_codes(ph, dtype=phase_dtype),
-        "entered_at": entered[rec_idx, ph].view("datetime64[ns]"),
-        "source_stage": _labels(stage_code, stage_names),
-        "source_row": pd.array(np.arange(1, len(ph) + 1), dtype="Int64"),
-    })
+    def demo_stages(rec_idx: np.ndarray, ph: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        # Referrals entering at lead come in qualified; every other entry uses the phase's first
+        # stage.
+        stage_code = np.where((ph == 1) & (entered[rec_idx, 1] == created[rec_idx]), 5, ph)
+        return _labels(stage_code, ("Suspect", "Lead", "Potentieel", "Offerte uitgebracht",
+                                    "Gewonnen", "Lead gekwalificeerd"))
 
-    records = pd.DataFrame({
-        "record_id": pd.array(ids, dtype="str"),
-        "created_at": created.view("datetime64[ns]"),
-        "outcome": _labels(outcome, ("open", "won", "lost")),
-        "closed_at": closed.view("datetime64[ns]"),
-        "lost_at_phase": pd.Categorical.from_codes(lost_at, dtype=phase_dtype),
-        "value": value,
-        "action": _labels(action, ACTIONS),
-        "owner": _labels(owner, OWNERS),
-        "region": _labels(region, REGIONS),
-        "product": _labels(product, PRODUCTS),
-    })
+    events, records = _canonical_tables(
+        PHASES, entered, created, outcome, closed, lost_at, value,
+        {"action": (action, ACTIONS), "owner": (owner, OWNERS), "region": (region, REGIONS),
+         "product": (product, PRODUCTS)}, demo_stages)
     return DemoCompany(events=events, records=records, as_of=as_of_ts, phases=PHASES)
 
 
@@ -1463,28 +1476,11 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     outcome[won] = _WON
     closed[won] = entered[won, -1]
 
-    ids = _record_ids(n)
-    phase_dtype = pd.CategoricalDtype(list(phases), ordered=True)
-    rec_idx, ph = np.nonzero(entered != _NAT)
-    events = pd.DataFrame({
-        "record_id": pd.array(ids.take(pa.array(rec_idx)), dtype="str"),
-        "phase": pd.Categorical.from_codes(ph, dtype=phase_dtype),
-        "entered_at": entered[rec_idx, ph].view("datetime64[ns]"),
-        "source_stage": pd.Categorical.from_codes(ph, dtype=phase_dtype).astype(str),
-        "source_row": pd.array(np.arange(1, len(ph) + 1), dtype="Int64"),
-    })
-    records = pd.DataFrame({
-        "record_id": pd.array(ids, dtype="str"),
-        "created_at": created.view("datetime64[ns]"),
-        "outcome": _labels(outcome, ("open", "won", "lost")),
-        "closed_at": closed.view("datetime64[ns]"),
-        "lost_at_phase": pd.Categorical.from_codes(lost_at, dtype=phase_dtype),
-        "value": value,
-        "action": _labels(action, ACTIONS),
-        "owner": _labels(owner, OWNERS),
-        "region": _labels(region, REGIONS),
-        "product": _labels(product, PRODUCTS),
-    })
+    events, records = _canonical_tables(
+        phases, entered, created, outcome, closed, lost_at, value,
+        {"action": (action, ACTIONS), "owner": (owner, OWNERS), "region": (region, REGIONS),
+         "product": (product, PRODUCTS)},
+        lambda rec_idx, ph: pd.Categorical.from_codes(ph, categories=list(phases)).astype(str))
     benchmarks = pd.DataFrame({"from_phase": [a for a, _ in transitions],
                                "to_phase": [b for _, b in transitions],
                                "low": base * 0.8, "typical": base, "high": base * 1.2,

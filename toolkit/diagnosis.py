@@ -1064,7 +1064,7 @@ def _joint_effects(fun: _Funnel, names: list[str], i: int, j: int, min_n: int) -
     params, full_cov = np.asarray(full.params), np.asarray(full.cov_params())
     out = []
     start = 1
-    for f, ((name, codes, labels), block) in enumerate(zip(factors, blocks[:-1], strict=True)):
+    for (name, codes, labels), block in zip(factors, blocks[:-1], strict=True):
         levels, ref = block[1], block[2]
         width = levels - 1
         beta = np.zeros(levels)

@@ -1449,9 +1449,9 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     trend_p = (float(models["its"].pvalues["time"]) if "its" in models else math.nan)
     trend = trend_p < 0.05
     if "its" in models:
-        notes.append(f"The verdict reads the {'interrupted time series' if trend else 'before/after comparison'}"
-                     f": the cohorts before the change show {'a' if trend else 'no'} trend of "
-                     f"their own ({_format_p(trend_p)}).")
+        read = "interrupted time series" if trend else "before/after comparison"
+        notes.append(f"The verdict reads the {read}: the cohorts before the change show "
+                     f"{'a' if trend else 'no'} trend of their own ({_format_p(trend_p)}).")
     verdict = _verdict(table, a=a, b=b,
                        control=(segment_attribute, control) if control is not None else None,
                        trend=trend)
