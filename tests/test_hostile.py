@@ -558,3 +558,20 @@ def test_control_characters_never_reach_the_terminal(tmp_path, monkeypatch, caps
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x01" not in out
     assert "\\x1b[31mred" in out  # shown as an escape, readable
+
+
+def test_a_benchmarks_file_is_read_relative_to_the_engagement_file(tmp_path, monkeypatch):
+    import shutil
+
+    from corpus import _GOOD, _history, _yaml_with
+
+    from toolkit import Engagement
+    from toolkit.benchmarks import BENCHMARKS_FILE, benchmarks_for
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    (tmp_path / "client").mkdir()
+    shutil.copy(BENCHMARKS_FILE, tmp_path / "client" / "ours.csv")
+    path = _yaml_with(_history(tmp_path / "client", _GOOD), benchmarks_file="ours.csv",
+                      benchmark_stages={"lead": "mql", "opportunity": "sql"})
+    monkeypatch.chdir(tmp_path)  # the command runs elsewhere (notebooks run in notebooks/)
+    e = Engagement.from_yaml(path, use_cache=False)  # validate checks it: no error
+    assert len(benchmarks_for(e)) == 1
