@@ -505,3 +505,73 @@ def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatc
         report.build_report(Engagement.from_yaml(path), engagement_path=path,
                             out_dir=tmp_path / "report", steps=[1], progress=False)
     assert not (tmp_path / "report").exists()
+
+
+# --- names that are paths, paths that are YAML, errors that would quote a person -----------------
+
+def test_a_header_row_error_does_not_print_the_data_row(tmp_path, monkeypatch):
+    from corpus import PEOPLE
+
+    from toolkit import Engagement
+    from toolkit.exceptions import DataError
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    with pytest.raises(DataError) as info:
+        Engagement.from_yaml(_corpus("header_row_on_a_data_row", tmp_path), use_cache=False)
+    assert not [p for p in PEOPLE if p in str(info.value)], str(info.value)
+
+
+def test_the_default_report_folder_is_not_taken_from_the_name_as_a_path(tmp_path, monkeypatch):
+    import toolkit.cli as cli
+    from toolkit import report
+    from toolkit.paths import REPORTS_DIR
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    seen = {}
+
+    def build(engagement, *, out_dir, **kwargs):
+        seen["out"] = Path(out_dir)
+        raise report.ToolkitError("stop here")
+    monkeypatch.setattr(report, "build_report", build)
+    assert cli.main(["run", str(_corpus("engagement_name_is_a_path", tmp_path))]) == 2
+    assert seen["out"].parent.parent == REPORTS_DIR
+    assert seen["out"].parent.name == "tmp_.._abs_evil"
+
+
+@pytest.mark.parametrize("name", ["Opp History #2.csv", "Opp: History.csv", "it's {x}.csv"])
+def test_funnel_new_writes_paths_the_yaml_reads_back(tmp_path, name, capsys):
+    from conftest import SALESFORCE
+
+    from toolkit.cli import main
+    from toolkit.config import load_config
+    history = tmp_path / name
+    history.write_bytes((SALESFORCE / "OpportunityHistory.csv").read_bytes())
+    assert main(["new", "acme", "--folder", str(tmp_path), "--preset", "salesforce",
+                 "--history", str(history)]) == 0
+    config = load_config(tmp_path / "acme" / "engagement.yaml")
+    assert (tmp_path / "acme" / config.sources[0].path).resolve() == history.resolve()
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path, monkeypatch, capsys):
+    from toolkit.cli import main
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    path = _corpus("control_characters_in_values", tmp_path)
+    assert main(["kpis", str(path), "--by", "action"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x01" not in out
+    assert "\\x1b[31mred" in out  # shown as an escape, readable
+
+
+def test_a_benchmarks_file_is_read_relative_to_the_engagement_file(tmp_path, monkeypatch):
+    import shutil
+
+    from corpus import _GOOD, _history, _yaml_with
+
+    from toolkit import Engagement
+    from toolkit.benchmarks import BENCHMARKS_FILE, benchmarks_for
+    monkeypatch.setenv("FUNNEL_KEY", KEY)
+    (tmp_path / "client").mkdir()
+    shutil.copy(BENCHMARKS_FILE, tmp_path / "client" / "ours.csv")
+    path = _yaml_with(_history(tmp_path / "client", _GOOD), benchmarks_file="ours.csv",
+                      benchmark_stages={"lead": "mql", "opportunity": "sql"})
+    monkeypatch.chdir(tmp_path)  # the command runs elsewhere (notebooks run in notebooks/)
+    e = Engagement.from_yaml(path, use_cache=False)  # validate checks it: no error
+    assert len(benchmarks_for(e)) == 1

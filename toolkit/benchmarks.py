@@ -43,7 +43,9 @@ def benchmarks_for(engagement, *, path=None) -> pd.DataFrame:
         raise ConfigError(f"benchmark_stages names phases {unknown} that are not in the model",
                           file=str(engagement.path), key="benchmark_stages",
                           fix=f"use phase keys {model.keys}")
-    table = load_benchmarks(path or engagement.config.benchmarks_file)
+    own = engagement.config.benchmarks_file
+    # relative to the engagement YAML, as every path in it (not to where the command runs)
+    table = load_benchmarks(path or (engagement.base_dir / own if own else None))
     rows = []
     for a, b in model.transitions():
         if a not in mapping or b not in mapping:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import time
 from datetime import date
@@ -416,22 +418,45 @@ def _run_with_notes(args: argparse.Namespace) -> int:
         text = " ".join(str(w.message).split())
         if text not in seen:
             seen.add(text)
-            print(f"Note: {text}", file=sys.stderr)
+            print(f"Note: {_terminal_safe(text)}", file=sys.stderr)
     return code
+
+
+# Control characters from the data (ESC starts a terminal escape sequence that can recolour,
+# retitle or rewrite the screen) are shown as \x.. escapes, never sent to the terminal.
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _terminal_safe(text: str) -> str:
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _SafeStream:
+    """A text stream that passes everything but control characters on to `stream`."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(_terminal_safe(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _run_with_notes(args)
+        with contextlib.redirect_stdout(_SafeStream(sys.stdout)):
+            return _run_with_notes(args)
     except BrokenPipeError:
         # `funnel kpis ... | head` closed the pipe: stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except ToolkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_terminal_safe(str(exc))}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"error: {exc}. Fix: check the path.", file=sys.stderr)
