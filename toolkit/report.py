@@ -173,6 +173,25 @@ def _inline_backend() -> Iterator[None]:
             os.environ["MPLBACKEND"] = old
 
 
+def _quiet_kernel_manager() -> type:
+    """A kernel manager whose kernels write their own log nowhere.
+
+    A kernel's stderr is inherited from `funnel run`'s terminal, and ipykernel logs some things
+    past `log_level` (tornado's "Uncaught exception in ZMQStream callback" with a traceback when a
+    shutdown request races the control channel): a CLI user would read a Python traceback after a
+    run that succeeded. Cell errors and outputs travel over the kernel protocol, not stderr, so
+    nothing a step says is lost.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            await super().start_kernel(**kw)
+
+    return QuietKernelManager
+
+
 def execute_notebooks(
     engagement_path: str | os.PathLike,
     *,
@@ -246,7 +265,8 @@ def execute_notebooks(
                     # The kernel's own log (e.g. "running over TCP without encryption" on a
                     # local kernel) is not for a CLI user: `funnel run` prints progress and
                     # results only; a failed cell still raises with its cell and error.
-                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    kernel_manager_class=_quiet_kernel_manager())
             except PapermillExecutionError as exc:
                 first_line = next((line for line in (exc.source or "").splitlines() if line.strip()),
                                   "")
