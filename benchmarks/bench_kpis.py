@@ -44,8 +44,8 @@ def generate(records: int, out: Path, seed: int) -> None:
 def load(out: Path):
     from toolkit import Engagement
     from toolkit.datasets import PHASE_LABELS, PHASES
-    from toolkit.funnel import cohort_conversion  # noqa: F401  (imports count as loading)
-    from toolkit.kpis import compute_kpis  # noqa: F401
+    from toolkit.measure.funnel import cohort_conversion  # noqa: F401  (imports count as loading)
+    from toolkit.measure.kpis import compute_kpis  # noqa: F401
     events = pd.read_parquet(out / "events.parquet")
     records = pd.read_parquet(out / "records.parquet")
     phases = [{"key": k, "label": PHASE_LABELS[k]} for k in PHASES]
@@ -55,8 +55,8 @@ def load(out: Path):
 
 
 def baseline_kpis(engagement) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from toolkit.funnel import cohort_conversion, reached_at
-    from toolkit.kpis import KPI, compute_kpis
+    from toolkit.measure.funnel import cohort_conversion, reached_at
+    from toolkit.measure.kpis import KPI, compute_kpis
     reached = reached_at(engagement)
     conversions = cohort_conversion(engagement, period="month", by=SEGMENT, window_days=WINDOW,
                                     method="wilson", reached=reached)

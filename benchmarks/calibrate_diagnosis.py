@@ -67,7 +67,7 @@ def company_specs(companies: int, seed: int) -> list[dict]:
 
 def _engagement(company, changes: list[dict]):
     from toolkit import Engagement
-    from toolkit.config import ChangeConfig
+    from toolkit.io.config import ChangeConfig
 
     e = Engagement.from_tables(company.events, company.records,
                                phases=[{"key": k, "label": k} for k in company.phases],
@@ -79,7 +79,7 @@ def _engagement(company, changes: list[dict]):
 def _seasonal_dip_found(e) -> bool:
     """The volume dips in July-August (volume test significant, those months lowest, index
     below 0.8) while the rate test finds nothing."""
-    from toolkit.seasonality import seasonality
+    from toolkit.measure.seasonality import seasonality
 
     result = seasonality(e)
     volume_p, rate_p = result.tests["p_value"].to_numpy(float)
@@ -92,10 +92,10 @@ def _seasonal_dip_found(e) -> bool:
 def run_company(spec: dict) -> dict:
     """Generate one company, diagnose it, and say what was found."""
     warnings.simplefilter("ignore")
+    from toolkit.analysis.diagnosis import low_hanging_fruit
+    from toolkit.analysis.simulation import _evaluate_declared
     from toolkit.datasets import generate_planted_company
-    from toolkit.diagnosis import low_hanging_fruit
-    from toolkit.kpis import time_to_convert
-    from toolkit.simulation import _evaluate_declared
+    from toolkit.measure.kpis import time_to_convert
 
     start, cpu = time.perf_counter(), time.process_time()
     effects = (spec["effect"],) if spec["kind"] == "planted" else ()

@@ -15,7 +15,7 @@ from conftest import reconciles as reconciles_per_file
 from corpus import CASES, Case
 
 from toolkit import Engagement
-from toolkit.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 
 BY_NAME = {c.name: c for c in CASES}
 
@@ -323,7 +323,7 @@ def _inert(rendered: str) -> None:
 def check_markup_values(e):
     from corpus import MARKUP
 
-    from toolkit import narrative
+    from toolkit.present import narrative
     # the values are kept exactly as typed: data, not markup
     assert sorted(e.records["action"]) == sorted(MARKUP)
     for value in MARKUP:
@@ -333,8 +333,8 @@ def check_markup_values(e):
 
 
 def check_markup_labels(e):
-    from toolkit import narrative
-    from toolkit.funnel import funnel
+    from toolkit.measure.funnel import funnel
+    from toolkit.present import narrative
     rendered = _markdown_html(narrative.process_model(e, funnel(e)))
     _inert(rendered)
     assert "Lead [c](javascript:alert(1))" in html.unescape(rendered)

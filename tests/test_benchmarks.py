@@ -6,8 +6,8 @@ import pytest
 from conftest import DEMO, SHARED
 
 from toolkit import Engagement
-from toolkit.benchmarks import BENCHMARKS_FILE, benchmarks_for, load_benchmarks
-from toolkit.exceptions import ConfigError
+from toolkit.base.exceptions import ConfigError
+from toolkit.measure.benchmarks import BENCHMARKS_FILE, benchmarks_for, load_benchmarks
 
 
 def test_shipped_file_is_the_team_reference_with_sources():

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from conftest import REPO as ROOT
 
+from toolkit.base.exceptions import ToolkitError
 from toolkit.datasets import PLANTED_EFFECTS, generate_planted_company
-from toolkit.exceptions import ToolkitError
 
 
 @pytest.fixture(scope="module")

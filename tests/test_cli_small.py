@@ -14,7 +14,7 @@ from test_phase_counts import write_n_phase_engagement
 
 from toolkit import Engagement
 from toolkit.cli import main
-from toolkit.kpis import compute_kpis
+from toolkit.measure.kpis import compute_kpis
 
 
 def test_new_with_a_preset_writes_paths_relative_to_the_engagement(tmp_path):

@@ -8,7 +8,7 @@ import yaml
 from conftest import MAPPING, PHASES
 
 from toolkit import Engagement
-from toolkit.exceptions import ConfigError
+from toolkit.base.exceptions import ConfigError
 
 SOURCE = {"path": "h.csv", "shape": "history",
           "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}}
@@ -90,7 +90,7 @@ def test_missing_file_names_the_path_and_the_fix(tmp_path):
 
 
 def test_changes_are_declared_with_date_description_and_step(tmp_path):
-    from toolkit.config import change_step
+    from toolkit.io.config import change_step
     keys_in_yaml = [p["key"] for p in PHASES]
     step = f"{keys_in_yaml[0]} -> {keys_in_yaml[1]}"
     change = {"date": "2025-03-01", "description": "new script", "step": step}

@@ -13,6 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from toolkit.base.exceptions import ToolkitError
 from toolkit.datasets import (
     ACTIONS,
     LEAKY_OWNER,
@@ -25,7 +26,6 @@ from toolkit.datasets import (
     main,
     write_demo_exports,
 )
-from toolkit.exceptions import ToolkitError
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = ("crm_fasehistorie.csv", "crm_deals.xlsx", "README.md")

@@ -10,7 +10,7 @@ import pytest
 from conftest import DEMO
 
 from toolkit import Engagement
-from toolkit.funnel import funnel
+from toolkit.measure.funnel import funnel
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_personal_column_is_pseudonymised(history):
 
 
 def test_snapshot_gives_no_durations_rather_than_zero_days(snapshot):
-    from toolkit.kpis import KPI, compute_kpis
+    from toolkit.measure.kpis import KPI, compute_kpis
     k = compute_kpis(snapshot, kpis=[KPI(name="d", kind="duration", from_phase="lead",
                                          to_phase="opportunity")])
     assert k["value"].isna().all() and "snapshot" in k["period"].iloc[0]

@@ -13,7 +13,7 @@ from conftest import write_salesforce_engagement
 from scipy import stats
 
 from toolkit import Engagement
-from toolkit.diagnosis import (
+from toolkit.analysis.diagnosis import (
     action_yield,
     bottleneck_sizing,
     leak_detail,
@@ -22,8 +22,8 @@ from toolkit.diagnosis import (
     segment_scan,
     shortage_or_leak,
 )
-from toolkit.exceptions import ConfigError, SmallSampleWarning, ToolkitError
-from toolkit.funnel import cohort_conversion
+from toolkit.base.exceptions import ConfigError, SmallSampleWarning, ToolkitError
+from toolkit.measure.funnel import cohort_conversion
 from toolkit.stats import cmh_test, diff_ci, two_rate_test
 
 T = pd.Timestamp

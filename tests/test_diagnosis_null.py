@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import Engagement
-from toolkit.diagnosis import segment_scan
+from toolkit.analysis.diagnosis import segment_scan
 
 PHASES = [{"key": k, "label": k} for k in ("target", "lead", "order")]
 

@@ -25,8 +25,7 @@ from conftest import MAPPING, PHASES  # noqa: E402
 
 from toolkit import Engagement, narrative  # noqa: E402
 from toolkit import plotting as tp  # noqa: E402
-from toolkit.cli import _format_kpis  # noqa: E402
-from toolkit.diagnosis import (  # noqa: E402
+from toolkit.analysis.diagnosis import (  # noqa: E402
     bottleneck_sizing,
     leak_detail,
     low_hanging_fruit,
@@ -34,13 +33,14 @@ from toolkit.diagnosis import (  # noqa: E402
     segment_scan,
     shortage_or_leak,
 )
-from toolkit.exceptions import DataError  # noqa: E402
-from toolkit.funnel import cohort_conversion, funnel, win_rate  # noqa: E402
-from toolkit.kpis import compute_kpis, default_kpis, kpi_tree, step_incidence, time_to_convert  # noqa: E402
-from toolkit.planning import estimate_duration, factors_for  # noqa: E402
-from toolkit.seasonality import seasonality  # noqa: E402
-from toolkit.simulation import plan_improvement  # noqa: E402
-from toolkit.steering import steering_view  # noqa: E402
+from toolkit.analysis.planning import estimate_duration, factors_for  # noqa: E402
+from toolkit.analysis.simulation import plan_improvement  # noqa: E402
+from toolkit.analysis.steering import steering_view  # noqa: E402
+from toolkit.base.exceptions import DataError  # noqa: E402
+from toolkit.cli import _format_kpis  # noqa: E402
+from toolkit.measure.funnel import cohort_conversion, funnel, win_rate  # noqa: E402
+from toolkit.measure.kpis import compute_kpis, default_kpis, kpi_tree, step_incidence, time_to_convert  # noqa: E402
+from toolkit.measure.seasonality import seasonality  # noqa: E402
 
 START = dt.date(2025, 1, 6)
 STAGES = ["Suspect", "Lead", "Potentieel", "Offerte", "Gewonnen"]  # target .. order

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from toolkit import Engagement
-from toolkit.funnel import cohort_conversion, funnel, period_conversion, reached_at, win_rate
+from toolkit.measure.funnel import cohort_conversion, funnel, period_conversion, reached_at, win_rate
 
 T = pd.Timestamp
 PHASES = [{"key": k, "label": k.upper()} for k in ("a", "b", "c", "d")]

@@ -87,7 +87,7 @@ def _hostile_copy(folder: Path) -> tuple[Path, set[str]]:
     doc["changes"] = [{"date": "2025-09-01", "description": hostile, "step": "lead"}]
     # the demo's own KPI set, declared, with markup in every text of each KPI
     from toolkit import Engagement
-    from toolkit.kpis import default_kpis
+    from toolkit.measure.kpis import default_kpis
     kpis = [k.model_dump(mode="json", exclude_none=True)
             for k in default_kpis(Engagement.from_yaml(DEMO / "engagement.yaml"))]
     for i, kpi in enumerate(kpis):
@@ -281,7 +281,7 @@ def test_workbook_holds_formula_like_values_as_text(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from toolkit import Engagement
-    from toolkit.diagnosis import low_hanging_fruit
+    from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.report import write_workbook
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     e = Engagement.from_yaml(_corpus("formulas_in_values", tmp_path), use_cache=False)
@@ -320,7 +320,7 @@ def test_control_characters_do_not_break_the_workbook(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from toolkit import Engagement
-    from toolkit.diagnosis import low_hanging_fruit
+    from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.report import write_workbook
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     e = Engagement.from_yaml(_corpus("control_characters_in_values", tmp_path), use_cache=False)
@@ -364,7 +364,7 @@ def fake_notebooks(monkeypatch):
 
 @pytest.mark.parametrize("sibling", ["report.old", "report.partial"])
 def test_a_sibling_folder_the_run_did_not_make_is_never_touched(tmp_path, fake_notebooks, sibling):
-    from toolkit.exceptions import ToolkitError
+    from toolkit.base.exceptions import ToolkitError
     (tmp_path / sibling).mkdir()
     (tmp_path / sibling / "thesis.docx").write_text("mine")
     with pytest.raises(ToolkitError, match="will not be touched.*Fix: move or rename"):
@@ -376,7 +376,7 @@ def test_a_sibling_folder_the_run_did_not_make_is_never_touched(tmp_path, fake_n
 def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_path, fake_notebooks):
     import fcntl
 
-    from toolkit.exceptions import ToolkitError
+    from toolkit.base.exceptions import ToolkitError
     from toolkit.report import _RUN_MARKER
     out = tmp_path / "report"
     _build(out)  # an earlier, complete report
@@ -468,8 +468,8 @@ def test_figure_text_from_the_data_is_never_mathtext(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     from toolkit import Engagement
-    from toolkit.funnel import funnel
-    from toolkit.plotting import plot_funnel, plot_process_schema
+    from toolkit.measure.funnel import funnel
+    from toolkit.present.plotting import plot_funnel, plot_process_schema
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     path = _corpus("markup_in_phase_labels_and_stages", tmp_path)
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -489,7 +489,7 @@ def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatc
     from test_reproducibility import _fake_execute
 
     from toolkit import Engagement, report
-    from toolkit.exceptions import ConfigError
+    from toolkit.base.exceptions import ConfigError
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     path = _corpus("control_characters_in_values", tmp_path)
     fake = _fake_execute()
@@ -513,7 +513,7 @@ def test_a_header_row_error_does_not_print_the_data_row(tmp_path, monkeypatch):
     from corpus import PEOPLE
 
     from toolkit import Engagement
-    from toolkit.exceptions import DataError
+    from toolkit.base.exceptions import DataError
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     with pytest.raises(DataError) as info:
         Engagement.from_yaml(_corpus("header_row_on_a_data_row", tmp_path), use_cache=False)
@@ -523,7 +523,7 @@ def test_a_header_row_error_does_not_print_the_data_row(tmp_path, monkeypatch):
 def test_the_default_report_folder_is_not_taken_from_the_name_as_a_path(tmp_path, monkeypatch):
     import toolkit.cli as cli
     from toolkit import report
-    from toolkit.paths import REPORTS_DIR
+    from toolkit.base.paths import REPORTS_DIR
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     seen = {}
 
@@ -541,7 +541,7 @@ def test_funnel_new_writes_paths_the_yaml_reads_back(tmp_path, name, capsys):
     from conftest import SALESFORCE
 
     from toolkit.cli import main
-    from toolkit.config import load_config
+    from toolkit.io.config import load_config
     history = tmp_path / name
     history.write_bytes((SALESFORCE / "OpportunityHistory.csv").read_bytes())
     assert main(["new", "acme", "--folder", str(tmp_path), "--preset", "salesforce",
@@ -566,7 +566,7 @@ def test_a_benchmarks_file_is_read_relative_to_the_engagement_file(tmp_path, mon
     from corpus import _GOOD, _history, _yaml_with
 
     from toolkit import Engagement
-    from toolkit.benchmarks import BENCHMARKS_FILE, benchmarks_for
+    from toolkit.measure.benchmarks import BENCHMARKS_FILE, benchmarks_for
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     (tmp_path / "client").mkdir()
     shutil.copy(BENCHMARKS_FILE, tmp_path / "client" / "ours.csv")

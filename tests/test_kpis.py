@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from test_funnel import make
 
-from toolkit.exceptions import ConfigError
-from toolkit.kpis import KPI, compute_kpis, default_kpis, kpis_from_config, status_vs_target
+from toolkit.base.exceptions import ConfigError
+from toolkit.measure.kpis import KPI, compute_kpis, default_kpis, kpis_from_config, status_vs_target
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from conftest import SALESFORCE, reconciles, write_engagement, write_salesforce_engagement
 
 from toolkit import Engagement
-from toolkit.exceptions import DataError, UnknownStageError
+from toolkit.base.exceptions import DataError, UnknownStageError
 
 
 def load(path):

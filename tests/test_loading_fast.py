@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.loading import _decoded, _read_delimited, _read_delimited_arrow, read_table
-from toolkit.parsing import DATE_CONVENTIONS, _to_datetime, parse_dates, parse_numbers
+from toolkit.io.loading import _decoded, _read_delimited, _read_delimited_arrow, read_table
+from toolkit.io.parsing import DATE_CONVENTIONS, _to_datetime, parse_dates, parse_numbers
 
 
 def _tricky_dates(n: int, seed: int, fmt: str) -> list[str]:
@@ -144,7 +144,7 @@ def test_a_column_without_any_date_is_all_missing():
 
 
 def test_repeated_text_is_trimmed_once_each_as_row_by_row():
-    from toolkit.loading import _text
+    from toolkit.io.loading import _text
     one = [" Lead", "Lead ", None, "  ", "Offerte  uitgebracht", "", "LEAD"]
     raw = pd.Series([one[i % len(one)] for i in range(5 * len(one))], dtype="str", name="Fase")
     got = _text(raw)

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 from conftest import DEMO, write_salesforce_engagement
 
-from toolkit import Engagement, narrative
-from toolkit.funnel import funnel
-from toolkit.kpis import compute_kpis, kpi_tree
-from toolkit.planning import estimate_duration, factors_for
-from toolkit.seasonality import seasonality
+from toolkit import Engagement
+from toolkit.analysis.planning import estimate_duration, factors_for
+from toolkit.measure.funnel import funnel
+from toolkit.measure.kpis import compute_kpis, kpi_tree
+from toolkit.measure.seasonality import seasonality
+from toolkit.present import narrative
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_tiny_export_says_too_few_instead_of_claiming(tmp_path):
 def test_scan_with_no_mature_records_does_not_claim_one_value():
     # Ten LeadSource values, none with a mature record yet: every rest_n is 0, but the attribute
     # has ten values, so "every record has lead_source = Employee Referral" would be false.
-    from toolkit.narrative import _scan_lines
+    from toolkit.present.narrative import _scan_lines
     scan = pd.DataFrame({"attribute": "lead_source",
                          "segment": ["Employee Referral", "Partner", "Web"], "n": 0,
                          "rest_n": 0, "p_adjusted": np.nan, "flagged": False})

@@ -12,8 +12,8 @@ import yaml
 
 from toolkit import Engagement
 from toolkit.cli import main
-from toolkit.funnel import funnel
-from toolkit.kpis import compute_kpis, default_kpis, kpi_tree
+from toolkit.measure.funnel import funnel
+from toolkit.measure.kpis import compute_kpis, default_kpis, kpi_tree
 
 
 def write_n_phase_engagement(folder: Path, n_phases: int, *, records: int = 400,
@@ -93,8 +93,8 @@ def test_kpis_command_for_two_and_eight_phases(tmp_path, n_phases, capsys):
 
 
 def test_two_phase_verdict_says_it_has_no_split_and_counts_leads_at_the_first_phase(tmp_path):
-    from toolkit.diagnosis import shortage_or_leak
-    from toolkit.funnel import cohort_conversion
+    from toolkit.analysis.diagnosis import shortage_or_leak
+    from toolkit.measure.funnel import cohort_conversion
     e = Engagement.from_yaml(write_n_phase_engagement(tmp_path, 2), use_cache=False)
     verdict = shortage_or_leak(e)  # targets: orders_per_month 5
     assert verdict.case != "insufficient data"

@@ -1,4 +1,4 @@
-"""Tests for toolkit.planning: duration factors, the duration model and the readiness scan."""
+"""Tests for toolkit.analysis.planning: duration factors, the duration model and the readiness scan."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from toolkit.exceptions import ConfigError, DataError
-from toolkit.planning import (
+from toolkit.analysis.planning import (
     FACTORS,
     DurationEstimate,
     DurationFactors,
@@ -19,6 +18,7 @@ from toolkit.planning import (
     score_number_of_kpis,
     strengths_weaknesses_score,
 )
+from toolkit.base.exceptions import ConfigError, DataError
 
 AVERAGE = {factor: 3 for factor in FACTORS}
 

@@ -1,4 +1,4 @@
-"""Tests for toolkit.plotting: every figure drawn (Agg) from a small result frame.
+"""Tests for toolkit.present.plotting: every figure drawn (Agg) from a small result frame.
 
 The frames are built by hand, or by the real toolkit functions on a ten-record engagement whose
 funnel was worked out by hand: 10 records reach Target, 6 Lead, 3 Offerte, 2 Order, so the step
@@ -22,12 +22,14 @@ from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 
 from toolkit import plotting  # noqa: E402
-from toolkit.engagement import Engagement  # noqa: E402
-from toolkit.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
-from toolkit.funnel import cohort_conversion, funnel  # noqa: E402
-from toolkit.phases import Phase, PhaseModel  # noqa: E402
-from toolkit.planning import DurationFactors, estimate_duration, factors_from_yaml  # noqa: E402
-from toolkit.plotting import (  # noqa: E402
+from toolkit.analysis.planning import DurationFactors, estimate_duration, factors_from_yaml  # noqa: E402
+from toolkit.analysis.steering import control_chart, run_rules, scorecard  # noqa: E402
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
+from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
+from toolkit.io.engagement import Engagement  # noqa: E402
+from toolkit.measure.funnel import cohort_conversion, funnel  # noqa: E402
+from toolkit.measure.survival import cumulative_incidence, kaplan_meier  # noqa: E402
+from toolkit.present.plotting import (  # noqa: E402
     PALETTE,
     plot_bottlenecks,
     plot_cohort_conversion,
@@ -44,8 +46,6 @@ from toolkit.plotting import (  # noqa: E402
     plot_time_to_convert,
     save_figure,
 )
-from toolkit.steering import control_chart, run_rules, scorecard  # noqa: E402
-from toolkit.survival import cumulative_incidence, kaplan_meier  # noqa: E402
 
 # The issue asks that every figure renders to PNG without warnings.
 pytestmark = pytest.mark.filterwarnings("error")
@@ -266,29 +266,29 @@ def duration_frame() -> pd.DataFrame:
 # One entry per plot: (function, frame builder, keyword options, a required column, the producer
 # named in the error). Used for the checks every plot function must pass.
 CASES = {
-    "funnel": (plot_funnel, funnel_frame, {}, "reached", "toolkit.funnel.funnel"),
+    "funnel": (plot_funnel, funnel_frame, {}, "reached", "toolkit.measure.funnel.funnel"),
     "cohort": (plot_cohort_conversion, cohort_frame, {}, "ci_low",
-               "toolkit.funnel.cohort_conversion"),
+               "toolkit.measure.funnel.cohort_conversion"),
     "time_to_convert": (plot_time_to_convert,
                         lambda: cumulative_incidence(DURATIONS, EVENTS), {}, "at_risk",
-                        "toolkit.survival.cumulative_incidence"),
+                        "toolkit.measure.survival.cumulative_incidence"),
     "bottlenecks": (plot_bottlenecks, bottleneck_frame, {}, "extra_orders_high",
-                    "toolkit.diagnosis.bottleneck_sizing"),
+                    "toolkit.analysis.diagnosis.bottleneck_sizing"),
     "segment_scan": (plot_segment_scan, scan_frame, {}, "rest_rate",
-                     "toolkit.diagnosis.segment_scan"),
+                     "toolkit.analysis.diagnosis.segment_scan"),
     "control_chart": (plot_control_chart, chart_frame, {}, "ucl",
-                      "toolkit.steering.control_chart"),
+                      "toolkit.analysis.steering.control_chart"),
     "scorecard": (plot_scorecard, lambda: scorecard(kpis_frame()), {}, "status",
-                  "toolkit.steering.scorecard"),
-    "kpi_tree": (plot_kpi_tree, tree_frame, {}, "parent", "toolkit.kpis.kpi_tree"),
+                  "toolkit.analysis.steering.scorecard"),
+    "kpi_tree": (plot_kpi_tree, tree_frame, {}, "parent", "toolkit.measure.kpis.kpi_tree"),
     "mix_vs_rate": (plot_mix_vs_rate, mix_frame, {}, "mix_effect",
-                    "toolkit.diagnosis.mix_vs_rate"),
+                    "toolkit.analysis.diagnosis.mix_vs_rate"),
     "seasonality": (plot_seasonality, seasonality_frame, {}, "volume",
-                    "toolkit.seasonality.seasonality"),
+                    "toolkit.measure.seasonality.seasonality"),
     "cohort_heatmap": (plot_cohort_heatmap, heatmap_frame, {}, "immature_n",
-                       "toolkit.funnel.cohort_conversion"),
+                       "toolkit.measure.funnel.cohort_conversion"),
     "engagement_timeline": (plot_engagement_timeline, duration_frame, {}, "weeks_high",
-                            "toolkit.planning.estimate_duration"),
+                            "toolkit.analysis.planning.estimate_duration"),
 }
 
 

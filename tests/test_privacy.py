@@ -13,8 +13,8 @@ import yaml
 from conftest import write_engagement
 
 from toolkit import Engagement
-from toolkit.exceptions import ConfigError
-from toolkit.privacy import PrivacyConfig, PseudonymKey, pseudonymise, resolve_key, user_key_file
+from toolkit.base.exceptions import ConfigError
+from toolkit.io.privacy import PrivacyConfig, PseudonymKey, pseudonymise, resolve_key, user_key_file
 
 KEY = "0123456789abcdef0123456789abcdef"
 PEOPLE = ("José Brouwer", "Anna de Wit", "Sanne de Vries", "Ruud Hendriks")

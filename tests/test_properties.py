@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from toolkit import Engagement
-from toolkit.exceptions import ToolkitError
-from toolkit.funnel import cohort_conversion, funnel, reached_at
+from toolkit.base.exceptions import ToolkitError
+from toolkit.measure.funnel import cohort_conversion, funnel, reached_at
 from toolkit.stats import rate_ci
 
 PHASES = [{"key": k, "label": k} for k in ("a", "b", "c", "d")]
@@ -183,7 +183,7 @@ def test_splitting_the_records_over_two_sources_gives_the_same_funnel(tmp_path, 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(exports)
 def test_every_rate_is_a_share_inside_its_interval(tmp_path, rows):
-    from toolkit.kpis import compute_kpis
+    from toolkit.measure.kpis import compute_kpis
     try:
         e = _load_files(tmp_path, {"crm": _lines(rows)})
     except ToolkitError as exc:

@@ -19,10 +19,10 @@ import pytest
 from PIL import Image, ImageStat
 
 from toolkit import Engagement
-from toolkit.exceptions import ToolkitError
-from toolkit.funnel import funnel
-from toolkit.kpis import KPI
-from toolkit.paths import DEMO_ENGAGEMENT
+from toolkit.base.exceptions import ToolkitError
+from toolkit.base.paths import DEMO_ENGAGEMENT
+from toolkit.measure.funnel import funnel
+from toolkit.measure.kpis import KPI
 from toolkit.report import (
     REQUIRED_SHEETS,
     ExecutedNotebooks,

@@ -15,8 +15,8 @@ from conftest import DEMO
 
 import toolkit.report as report
 from toolkit import Engagement
+from toolkit.base.exceptions import ToolkitError
 from toolkit.cli import main
-from toolkit.exceptions import ToolkitError
 from toolkit.report import ExecutedNotebooks, write_workbook
 
 KEY = "fedcba9876543210fedcba9876543210"

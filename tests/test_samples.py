@@ -16,7 +16,7 @@ from conftest import SALESFORCE, reconciles, write_salesforce_engagement
 from samples import SAMPLES, write_sample_engagement
 
 from toolkit import Engagement
-from toolkit.funnel import funnel, reached_at
+from toolkit.measure.funnel import funnel, reached_at
 
 
 def load(path):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit import Engagement
-from toolkit.seasonality import seasonality
+from toolkit.measure.seasonality import seasonality
 
 PHASES = [{"key": "lead", "label": "Lead"}, {"key": "order", "label": "Order"}]
 

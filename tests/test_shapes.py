@@ -8,9 +8,9 @@ import pytest
 from conftest import reconciles, write_engagement
 
 from toolkit import Engagement
-from toolkit.exceptions import DataError
-from toolkit.funnel import funnel, reached_at, win_rate
-from toolkit.kpis import compute_kpis
+from toolkit.base.exceptions import DataError
+from toolkit.measure.funnel import funnel, reached_at, win_rate
+from toolkit.measure.kpis import compute_kpis
 
 
 def load(path):
@@ -61,7 +61,7 @@ def test_snapshot_dates_the_entry_at_creation_and_the_order_at_close(tmp_path):
 
 
 def test_snapshot_duration_kpis_say_unknown_not_zero_days(tmp_path):
-    from toolkit.kpis import KPI
+    from toolkit.measure.kpis import KPI
     e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025", "C;Offerte;01-02-2025;"])
     k = compute_kpis(e, kpis=[KPI(name="d", kind="duration", from_phase="lead",
                                   to_phase="proposal")])
@@ -166,7 +166,7 @@ def test_wide_stage_columns_naming_no_column_is_refused_with_the_fix(tmp_path):
 
 
 def test_snapshot_measures_creation_to_won_but_no_step_between(tmp_path):
-    from toolkit.kpis import KPI, time_to_convert
+    from toolkit.measure.kpis import KPI, time_to_convert
     # A: created 10-01, won 05-03 = 54 days; E: created 01-02, won 03-03 = 30 days
     e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025", "E;Gewonnen;01-02-2025;03-03-2025",
                             "C;Offerte;01-02-2025;"])
@@ -183,7 +183,7 @@ def test_snapshot_measures_creation_to_won_but_no_step_between(tmp_path):
 
 def test_snapshot_duration_row_split_by_a_segment_names_no_nan(tmp_path):
     from toolkit.cli import _format_kpis
-    from toolkit.kpis import KPI
+    from toolkit.measure.kpis import KPI
     e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;web", "C;Offerte;01-02-2025;;mail"],
                  header="Deal;Fase;Aangemaakt;Gesloten;Kanaal", attributes={"channel": "Kanaal"})
     k = compute_kpis(e, kpis=[KPI(name="d", kind="duration", from_phase="lead",
@@ -202,7 +202,7 @@ def test_kpis_by_owner_keep_the_deal_owner_apart_from_the_kpi_owner(tmp_path):
 
 
 def test_attribute_named_like_a_result_column_is_refused(tmp_path):
-    from toolkit.exceptions import ConfigError
+    from toolkit.base.exceptions import ConfigError
     with pytest.raises(ConfigError, match=r"attribute name 'label' is also a column.*Fix: rename"):
         snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;x"],
                  header="Deal;Fase;Aangemaakt;Gesloten;Label", attributes={"label": "Label"})
@@ -269,7 +269,7 @@ def test_a_closed_deals_file_adds_the_won_phase_to_the_lead_files_records(tmp_pa
 
 
 def test_adds_to_must_name_another_source(tmp_path):
-    from toolkit.exceptions import ConfigError
+    from toolkit.base.exceptions import ConfigError
     (tmp_path / "won.csv").write_text("Id;Closed\nL1;10-03-2025\n")
     path = write_engagement(tmp_path, [
         {"name": "won", "path": "won.csv", "shape": "history", "stage": "Gewonnen",
@@ -322,7 +322,7 @@ def _leaky_engagement(tmp_path):
 
 
 def test_leaking_attributes_are_refused_with_a_reason(tmp_path):
-    from toolkit.leakage import leaking_attributes, value_leaks
+    from toolkit.analysis.leakage import leaking_attributes, value_leaks
     e = _leaky_engagement(tmp_path)
     refused = leaking_attributes(e.records, ["won_reason", "stage_now", "channel"])
     assert set(refused) == {"won_reason", "stage_now"}
@@ -331,8 +331,8 @@ def test_leaking_attributes_are_refused_with_a_reason(tmp_path):
 
 
 def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
-    from toolkit.diagnosis import segment_scan
-    from toolkit.narrative import _scan_lines
+    from toolkit.analysis.diagnosis import segment_scan
+    from toolkit.present.narrative import _scan_lines
     e = _leaky_engagement(tmp_path)
     with pytest.warns(UserWarning, match="snapshot"):
         scan = segment_scan(e, min_n=5)

@@ -16,8 +16,7 @@ import pytest
 from scipy import stats
 
 from toolkit import Engagement
-from toolkit.exceptions import ConfigError, DataError
-from toolkit.simulation import (
+from toolkit.analysis.simulation import (
     ChangeEvaluation,
     ExperimentSize,
     WhatIfResult,
@@ -28,6 +27,7 @@ from toolkit.simulation import (
     required_volume,
     what_if,
 )
+from toolkit.base.exceptions import ConfigError, DataError
 
 T = pd.Timestamp
 DAY = pd.Timedelta(days=1)
@@ -404,7 +404,7 @@ def test_step_6_judges_no_change_unless_one_is_declared():
     # companies got "The change raised suspect -> lead conversion by 6.4 points". Here nothing
     # changed (effect 0) and nothing is declared: no evaluation, and the reader learns how to
     # declare one, in words (no Python list, no library arguments).
-    from toolkit.simulation import HOW_TO_DECLARE_A_CHANGE, plan_improvement
+    from toolkit.analysis.simulation import HOW_TO_DECLARE_A_CHANGE, plan_improvement
     null = synthetic(5, start="2022-01-01", effect=0.0)
     plan = plan_improvement(null, seed=0)
     assert plan.change is None and plan.changes == []
@@ -414,7 +414,7 @@ def test_step_6_judges_no_change_unless_one_is_declared():
 
 
 def test_a_declared_change_is_evaluated_at_its_own_step_and_date(stepped):
-    from toolkit.simulation import plan_improvement
+    from toolkit.analysis.simulation import plan_improvement
     plan = plan_improvement(stepped, changes=[{"date": "2024-01-01", "step": "lead",
                                                "description": "call within a day"}], seed=0)
     assert len(plan.changes) == 1 and plan.change is plan.changes[0]
@@ -426,7 +426,7 @@ def test_a_declared_change_is_evaluated_at_its_own_step_and_date(stepped):
 def test_a_change_too_recent_to_evaluate_is_explained_without_code(stepped):
     # What was seen: "On 2017 data it printed a Python list and library arguments to the reader"
     # (the error behind it: "side(s) ['before'] ... `straddle='period'`").
-    from toolkit.simulation import plan_improvement
+    from toolkit.analysis.simulation import plan_improvement
     plan = plan_improvement(stepped, changes=[{"date": "2025-01-15", "step": "lead -> opportunity",
                                                "description": "new CRM"}], seed=0)
     assert plan.change is None

@@ -17,7 +17,7 @@ from scipy import special
 from scipy import stats as sps
 
 from toolkit import stats as S
-from toolkit.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
 
 Z95 = sps.norm.isf(0.025)
 DP4 = 5e-5  # "equal to 4 decimals", the precision of the published tables

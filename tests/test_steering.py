@@ -1,4 +1,4 @@
-"""Tests for toolkit.steering: control charts, run rules, scorecard and the period report."""
+"""Tests for toolkit.analysis.steering: control charts, run rules, scorecard and the period report."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from toolkit.exceptions import ConfigError, DataError
-from toolkit.steering import (
+from toolkit.analysis.steering import (
     LANEY_THRESHOLD,
     PeriodReport,
     _trend_p,
@@ -20,6 +19,7 @@ from toolkit.steering import (
     run_rules,
     scorecard,
 )
+from toolkit.base.exceptions import ConfigError, DataError
 
 # Montgomery, Introduction to Statistical Quality Control (6th ed.), Example 7.1 (orange juice
 # cans): nonconforming cans in 30 samples of n = 50.

@@ -1,4 +1,4 @@
-"""Tests of toolkit.survival: hand-worked cases, R reference values and invariants."""
+"""Tests of toolkit.measure.survival: hand-worked cases, R reference values and invariants."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from toolkit.exceptions import DataError, ToolkitError
-from toolkit.survival import (
+from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.measure.survival import (
     EVENTS,
     converter_quantile,
     cumulative_incidence,

@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from .engagement import Engagement  # noqa: E402
-from .phases import Phase, PhaseModel  # noqa: E402
+from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
+from toolkit.io.engagement import Engagement  # noqa: E402
 
 __all__ = ["Engagement", "Phase", "PhaseModel", "__version__"]

@@ -1,5 +1,5 @@
 """`python -m toolkit` is the `funnel` command."""
 
-from .cli import main
+from toolkit.cli import main
 
 raise SystemExit(main())

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy.special import gammaincinv
 
-from toolkit.exceptions import ToolkitError
+from toolkit.base.exceptions import ToolkitError
 
 __all__ = [
     "COMPANY_NAME",
@@ -1370,7 +1370,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     effects = tuple(dict.fromkeys(effects))
     truth: dict = {}
     transitions = [(phases[k], phases[k + 1]) for k in range(steps)]
-    half = steps // 2  # the diagnosis splits early/late here (see toolkit.diagnosis)
+    half = steps // 2  # the diagnosis splits early/late here (see toolkit.analysis.diagnosis)
 
     days = pd.date_range(start_ts, as_of_ts - pd.Timedelta(days=1), freq="D", unit="ns")
     weights = np.where(_working_days(days), 1.0, 0.0)

@@ -30,10 +30,10 @@ method
 Errors
 ------
 Impossible counts (negative, more successes than trials, not finite) raise a
-:class:`~toolkit.exceptions.DataError`; an unknown option raises a
-:class:`~toolkit.exceptions.ConfigError`. Both are also ``ValueError`` so generic code can catch
+:class:`~toolkit.base.exceptions.DataError`; an unknown option raises a
+:class:`~toolkit.base.exceptions.ConfigError`. Both are also ``ValueError`` so generic code can catch
 them the usual way. Counts too small for an asymptotic test give a
-:class:`~toolkit.exceptions.SmallSampleWarning`.
+:class:`~toolkit.base.exceptions.SmallSampleWarning`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special, stats
 
-from .exceptions import ConfigError, DataError, SmallSampleWarning
+from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning
 
 __all__ = [
     "rate_ci",

@@ -17,7 +17,7 @@ Four questions, one function each:
 Parameters used throughout
 --------------------------
 engagement
-    An :class:`~toolkit.engagement.Engagement` (or one built with ``Engagement.from_tables``).
+    An :class:`~toolkit.io.engagement.Engagement` (or one built with ``Engagement.from_tables``).
 window_days
     The cohort conversion window (DESIGN.md, "Funnel semantics"); default the engagement's
     ``cohort_window_days``.
@@ -66,9 +66,9 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special, stats
 
-from .exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
-from .funnel import cohort_conversion, reached_at
-from .stats import minimum_detectable_effect, power_two_rates, rate_ci, two_rate_test
+from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.measure.funnel import cohort_conversion, reached_at
+from toolkit.stats import minimum_detectable_effect, power_two_rates, rate_ci, two_rate_test
 
 __all__ = [
     "what_if",
@@ -1531,7 +1531,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
     ``description`` and ``step`` (as under ``changes:`` in the engagement YAML, the default).
     Only declared changes are evaluated, never a default date: with none, ``explain('change')``
     says how to declare one."""
-    from .diagnosis import bottleneck_sizing
+    from toolkit.analysis.diagnosis import bottleneck_sizing
 
     problems: dict[str, str] = {}
 
@@ -1602,7 +1602,7 @@ def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]
 def _evaluate_declared(engagement, changes: Sequence[Any] | None
                        ) -> tuple[list[ChangeEvaluation], list[str]]:
     """Each declared change evaluated at its own step; plain reasons for those that could not be."""
-    from .config import change_step
+    from toolkit.io.config import change_step
     declared = _declared(engagement, changes)
     if not declared:
         return [], [HOW_TO_DECLARE_A_CHANGE]

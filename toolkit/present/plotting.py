@@ -47,8 +47,8 @@ from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from .exceptions import ConfigError, DataError, ToolkitError
-from .phases import PhaseModel
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.phases import PhaseModel
 
 __all__ = [
     "PALETTE",
@@ -225,21 +225,21 @@ def _empty_panel(function: Callable[..., Any], kwargs: dict[str, Any], reader: s
 
 # Which toolkit function produces the frame each plot expects: named in every column error.
 _PRODUCERS = {
-    "funnel": "toolkit.funnel.funnel(engagement)",
-    "kpis": "toolkit.kpis.compute_kpis(engagement) (the rows with from_phase and to_phase)",
-    "cohort": "toolkit.funnel.cohort_conversion(engagement, ...)",
-    "seasonality": "toolkit.seasonality.seasonality(engagement).monthly",
-    "km": "toolkit.survival.kaplan_meier(...).survival_",
-    "cif": "toolkit.survival.cumulative_incidence(...)",
-    "bottlenecks": "toolkit.diagnosis.bottleneck_sizing(engagement)",
-    "segment_scan": "toolkit.diagnosis.segment_scan(engagement)",
-    "control_chart": "toolkit.steering.control_chart(...)",
-    "alerts": "toolkit.steering.run_rules(chart_frame)",
-    "scorecard": "toolkit.steering.scorecard(kpis)",
-    "kpi_tree": "toolkit.kpis.kpi_tree(engagement)",
-    "mix": "toolkit.diagnosis.mix_vs_rate(engagement, ...).by_segment",
-    "cohort_heatmap": "toolkit.funnel.cohort_conversion(engagement, period='month')",
-    "duration": "toolkit.planning.estimate_duration(factors).by_step",
+    "funnel": "toolkit.measure.funnel.funnel(engagement)",
+    "kpis": "toolkit.measure.kpis.compute_kpis(engagement) (the rows with from_phase and to_phase)",
+    "cohort": "toolkit.measure.funnel.cohort_conversion(engagement, ...)",
+    "seasonality": "toolkit.measure.seasonality.seasonality(engagement).monthly",
+    "km": "toolkit.measure.survival.kaplan_meier(...).survival_",
+    "cif": "toolkit.measure.survival.cumulative_incidence(...)",
+    "bottlenecks": "toolkit.analysis.diagnosis.bottleneck_sizing(engagement)",
+    "segment_scan": "toolkit.analysis.diagnosis.segment_scan(engagement)",
+    "control_chart": "toolkit.analysis.steering.control_chart(...)",
+    "alerts": "toolkit.analysis.steering.run_rules(chart_frame)",
+    "scorecard": "toolkit.analysis.steering.scorecard(kpis)",
+    "kpi_tree": "toolkit.measure.kpis.kpi_tree(engagement)",
+    "mix": "toolkit.analysis.diagnosis.mix_vs_rate(engagement, ...).by_segment",
+    "cohort_heatmap": "toolkit.measure.funnel.cohort_conversion(engagement, period='month')",
+    "duration": "toolkit.analysis.planning.estimate_duration(factors).by_step",
 }
 
 
@@ -611,7 +611,7 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, phase_model: PhaseModel | None = 
 
     Parameters
     ----------
-    funnel_frame : DataFrame from `toolkit.funnel.funnel` without `by` (or one segment of it):
+    funnel_frame : DataFrame from `toolkit.measure.funnel.funnel` without `by` (or one segment of it):
         `phase, reached, n, rate, ci_low, ci_high, cumulative_rate` (and `label`), one row per
         phase in phase order.
     phase_model, ax, title : see the module docstring.
@@ -775,11 +775,11 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
     phase_model : the engagement's PhaseModel (phases with label, functions, tasks, actions,
         output).
     kpis : DataFrame, optional, with `from_phase, to_phase, value` and optionally `ci_low,
-        ci_high, n, unit` (e.g. `toolkit.kpis.compute_kpis(engagement)`; rows without both phases
+        ci_high, n, unit` (e.g. `toolkit.measure.kpis.compute_kpis(engagement)`; rows without both phases
         are skipped). One row per transition. Values are shares shown as % unless `unit` says
         otherwise. A KPI between non-adjacent phases (e.g. first to last) is drawn as a bracket
         above the boxes.
-    funnel_frame : DataFrame from `toolkit.funnel.funnel`, as an alternative to `kpis`: its step
+    funnel_frame : DataFrame from `toolkit.measure.funnel.funnel`, as an alternative to `kpis`: its step
         conversions go on the arrows.
     show_tasks : also list each phase's tasks.
     ax, title : see the module docstring. A given Axes should be about 2 inches wide per phase.
@@ -947,7 +947,7 @@ def plot_cohort_conversion(cohort_frame: pd.DataFrame, *, hue: str | None = None
 
     Parameters
     ----------
-    cohort_frame : DataFrame from `toolkit.funnel.cohort_conversion`: `period, n, successes,
+    cohort_frame : DataFrame from `toolkit.measure.funnel.cohort_conversion`: `period, n, successes,
         rate, ci_low, ci_high` and, when present, `immature_n, from_phase, to_phase, window_days`.
     hue : a column to draw one line per value of (e.g. a segment from `by=`). Default: one line
         per transition when the frame holds several, else one line.
@@ -1142,11 +1142,11 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
     Parameters
     ----------
     data : one of
-        - the `survival_` frame of `toolkit.survival.kaplan_meier` (`time, at_risk, events,
+        - the `survival_` frame of `toolkit.measure.survival.kaplan_meier` (`time, at_risk, events,
           survival, ci_low, ci_high`), or the KaplanMeierResult itself: drawn as the share
           converted, 1 - S(t), with its band; censoring (records still open, or lost, leaving the
           risk set) is marked with ticks at the start of the flat stretch in which it happened;
-        - the frame of `toolkit.survival.cumulative_incidence` (`time, outcome, cif, ci_low,
+        - the frame of `toolkit.measure.survival.cumulative_incidence` (`time, outcome, cif, ci_low,
           ci_high, at_risk`): one curve per outcome (converted vs lost), the gap between them
           and 100% being the records still open.
         Several segments can be stacked in one frame with a segment column named by `hue`.
@@ -1305,7 +1305,7 @@ def plot_bottlenecks(frame: pd.DataFrame, *, phase_model: PhaseModel | None = No
     Parameters
     ----------
     frame : DataFrame with `from_phase, to_phase, extra_orders, extra_orders_low,
-        extra_orders_high, reference`, e.g. `toolkit.diagnosis.bottleneck_sizing(engagement)`
+        extra_orders_high, reference`, e.g. `toolkit.analysis.diagnosis.bottleneck_sizing(engagement)`
         (`reference_rate` and `horizon` are used when present). `reference` is what the step is
         compared with: a kind ('target', 'best_period', ...) or a share. With one row per
         transition each bar is labelled with its reference; with several reference kinds per
@@ -1422,7 +1422,7 @@ def plot_segment_scan(frame: pd.DataFrame, *, phase_model: PhaseModel | None = N
     Parameters
     ----------
     frame : DataFrame with `attribute, segment, from_phase, to_phase, n, rate, ci_low, ci_high,
-        rest_rate, p_adjusted, flagged`, e.g. `toolkit.diagnosis.segment_scan(engagement)`,
+        rest_rate, p_adjusted, flagged`, e.g. `toolkit.analysis.diagnosis.segment_scan(engagement)`,
         drawn in its own order (the scan puts flagged rows first), grouped by transition.
     max_rows : draw at most this many rows (the first ones); None draws all. The title still
         counts every row.
@@ -1545,9 +1545,9 @@ def plot_control_chart(chart_frame: pd.DataFrame, *, alerts: pd.DataFrame | None
 
     Parameters
     ----------
-    chart_frame : DataFrame from `toolkit.steering.control_chart` (`period, n, rate, center, lcl,
+    chart_frame : DataFrame from `toolkit.analysis.steering.control_chart` (`period, n, rate, center, lcl,
         ucl` and `chart, sigma_z, baseline`).
-    alerts : DataFrame from `toolkit.steering.run_rules(chart_frame)` (`period, rule`, and
+    alerts : DataFrame from `toolkit.analysis.steering.run_rules(chart_frame)` (`period, rule`, and
         `direction`), optional: each alert is ringed in amber and labelled with its rule code
         (L = beyond limits, R8 = run of 8, T6 = trend of 6, 2/3, 4/5 = zone rules).
     ax, title : see the module docstring.
@@ -1669,11 +1669,11 @@ def plot_scorecard(scorecard_frame: pd.DataFrame, *, kpis: pd.DataFrame | None =
 
     Parameters
     ----------
-    scorecard_frame : DataFrame from `toolkit.steering.scorecard`: `kpi, value, ci_low, ci_high,
+    scorecard_frame : DataFrame from `toolkit.analysis.steering.scorecard`: `kpi, value, ci_low, ci_high,
         target, status, trend` and, when present, `n, period, higher_is_better`, plus `label` and
         `unit` if the KPI frame carried them. A KPI with `n` (or unit '%') is a rate and shown
         as %.
-    kpis : the KPI frame the scorecard was made from (e.g. `toolkit.kpis.compute_kpis`), optional:
+    kpis : the KPI frame the scorecard was made from (e.g. `toolkit.measure.kpis.compute_kpis`), optional:
         its `label` and `unit` per `kpi` are used for the names and number formats when the
         scorecard frame lacks them.
     ax, title : see the module docstring.
@@ -2099,7 +2099,7 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
 
     Parameters
     ----------
-    cohort_frame : DataFrame from `toolkit.funnel.cohort_conversion(engagement, period='month')`
+    cohort_frame : DataFrame from `toolkit.measure.funnel.cohort_conversion(engagement, period='month')`
         (all transitions): `from_phase, to_phase, period, n, rate, immature_n` are used (and
         `window_days` for the title). One row per transition and period: a frame with segments
         (`by=`) must be filtered to one segment first.
@@ -2301,7 +2301,7 @@ def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
 
     Parameters
     ----------
-    by_step : DataFrame from `toolkit.planning.estimate_duration(factors).by_step` (or the
+    by_step : DataFrame from `toolkit.analysis.planning.estimate_duration(factors).by_step` (or the
         DurationEstimate itself, or its `summary`): `step, step_name_nl, step_name_en, weeks,
         weeks_low, weeks_high`, one row per step. A total row (no step number, as in `summary`)
         is left out: the total is drawn from the steps.

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import LookupConfig
-from .exceptions import DataError
-from .loading import (
+from toolkit.base.exceptions import DataError
+from toolkit.base.phases import PhaseModel
+from toolkit.io.config import LookupConfig
+from toolkit.io.loading import (
     LoadedSource,
     _attributes,
     _empty_quarantine,
@@ -26,8 +27,7 @@ from .loading import (
     read_table,
     source_path,
 )
-from .phases import PhaseModel
-from .privacy import PseudonymKey, pseudonymise
+from toolkit.io.privacy import PseudonymKey, pseudonymise
 
 __all__ = ["add_phases", "attach_lookups"]
 
@@ -100,7 +100,7 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
     reconciliation rows. A key is compared as the record holds it: when the record attribute is
     personal (pseudonymised on load), the lookup's key is pseudonymised with the same key first.
     """
-    from .loading import _Quarantine, _reconcile
+    from toolkit.io.loading import _Quarantine, _reconcile
 
     quarantines, recon = [_empty_quarantine()], []
     records = records.copy()

@@ -19,19 +19,19 @@ from pydantic import (
     model_validator,
 )
 
-from .exceptions import ConfigError
-from .limits import (
+from toolkit.base.exceptions import ConfigError
+from toolkit.base.phases import Phase, PhaseModel
+from toolkit.io.limits import (
     MAX_WINDOW_DAYS,
     MAX_YAML_BYTES,
     MAX_YAML_NODES,
     LimitError,
     check_regular_file,
 )
-from .limits import (
+from toolkit.io.limits import (
     YEARS as _YEARS,
 )
-from .phases import Phase, PhaseModel
-from .privacy import PrivacyConfig
+from toolkit.io.privacy import PrivacyConfig
 
 __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig", "change_step",
            "load_config", "SHAPES", "PRESETS"]
@@ -215,7 +215,7 @@ class SourceConfig(_Reading):
 
     @model_validator(mode="after")
     def _preset_has_shape(self) -> SourceConfig:
-        from .presets import PRESET_DEFAULTS
+        from toolkit.io.presets import PRESET_DEFAULTS
         if self.preset and (self.preset, self.shape) not in PRESET_DEFAULTS:
             shapes = sorted(shape for preset, shape in PRESET_DEFAULTS if preset == self.preset)
             raise ValueError(f"the preset {self.preset!r} has no {self.shape!r} shape; it has "

@@ -31,7 +31,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from .exceptions import ConfigError
+from toolkit.base.exceptions import ConfigError
 
 __all__ = ["PrivacyConfig", "PseudonymKey", "resolve_key", "pseudonymise", "personal_columns",
            "check_personal",

@@ -22,8 +22,8 @@ stop opportunities from dropping out". This module sizes and ranks those opportu
 Shared vocabulary of the docstrings
 -----------------------------------
 engagement
-    A loaded :class:`~toolkit.engagement.Engagement`. Every rate here is the cohort conversion of
-    :func:`toolkit.funnel.cohort_conversion` (skip = passed, a window of ``window_days``, immature
+    A loaded :class:`~toolkit.io.engagement.Engagement`. Every rate here is the cohort conversion of
+    :func:`toolkit.measure.funnel.cohort_conversion` (skip = passed, a window of ``window_days``, immature
     records left out), pooled over all mature cohorts unless a period is named.
 window_days
     The cohort window; default the engagement's ``cohort_window_days``.
@@ -62,10 +62,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
-from .funnel import reached_at
-from .leakage import leaking_attributes, value_leaks
-from .stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
+from toolkit.analysis.leakage import leaking_attributes, value_leaks
+from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.measure.funnel import reached_at
+from toolkit.stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
 
 __all__ = [
     "bottleneck_sizing",
@@ -151,7 +151,7 @@ def _html(title: str, lines: Sequence[str], tables: Sequence[pd.DataFrame]) -> s
 class _Funnel:
     """reached_at as an int64 matrix aligned with `records`, plus cached cohort masks.
 
-    Everything here reproduces `toolkit.funnel.cohort_conversion` (tests pin the equality); it is
+    Everything here reproduces `toolkit.measure.funnel.cohort_conversion` (tests pin the equality); it is
     array-based so that a scan over many attributes and transitions stays fast on a million records.
     """
 
@@ -1114,7 +1114,7 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
     names = _scan_attributes(fun, attributes)
     refused: dict[str, str] = {}
     if attributes is None:
-        # Leakage guards (toolkit.leakage): never scan what the outcome itself fills in; bands
+        # Leakage guards (toolkit.analysis.leakage): never scan what the outcome itself fills in; bands
         # of the deal value only when the engagement declares them and the value is not a
         # close value.
         refused = leaking_attributes(fun.records, names)
@@ -1255,7 +1255,7 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     attributes
         Record attributes to scan. Default: the engagement's declared segments (attributes with
         more than 50 values are skipped with a warning; attributes that leak the outcome are
-        refused, see ``toolkit.leakage`` and ``scan.attrs['refused']``) plus ``value_band`` when
+        refused, see ``toolkit.analysis.leakage`` and ``scan.attrs['refused']``) plus ``value_band`` when
         ``config.value_bands`` declares its edges. Name ``'value_band'`` in a list to include it.
     transitions
         (from_phase, to_phase) pairs; default every consecutive transition.

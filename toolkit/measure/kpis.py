@@ -30,8 +30,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from scipy import stats as sps
 
-from .exceptions import ConfigError, ToolkitError
-from .funnel import (
+from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.measure.funnel import (
     _segment_frame,
     cohort_conversion,
     period_conversion,
@@ -39,8 +39,8 @@ from .funnel import (
     reached_at,
     segment_values,
 )
-from .funnel import win_rate as _win_rate
-from .survival import (
+from toolkit.measure.funnel import win_rate as _win_rate
+from toolkit.measure.survival import (
     converter_quantile,
     cumulative_incidence,
     transition_durations,
@@ -568,8 +568,8 @@ def _pipeline_coverage(ctx: _Context, kpi: KPI, seg: list[str], period: str | No
 
 
 def _cost_per(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    """Cost per record brought to the phase, per action: `toolkit.diagnosis.action_yield`."""
-    from .diagnosis import action_yield
+    """Cost per record brought to the phase, per action: `toolkit.analysis.diagnosis.action_yield`."""
+    from toolkit.analysis.diagnosis import action_yield
     if not ctx.engagement.config.costs:
         raise ToolkitError(f"KPI {kpi.name!r} needs a cost table: add `costs:` to the engagement "
                            f"YAML (a list of {{action: ..., cost: ...}}).")
@@ -650,12 +650,12 @@ def time_to_convert(engagement, *, by: str | None = None,
     """Time to convert for every transition of the phase model, censoring-aware.
 
     One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
-    `toolkit.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
+    `toolkit.measure.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
     median with its interval, and the cumulative incidence of conversion at each horizon with lost
     as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
     close): the phases between have no dates of their own.
     """
-    from .survival import time_to_convert_summary
+    from toolkit.measure.survival import time_to_convert_summary
     model = engagement.phase_model
     seg = _segment_frame(engagement, by)
     reached = reached_at(engagement)
@@ -686,7 +686,7 @@ def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str |
 
     Returns
     -------
-    The frame of `toolkit.survival.cumulative_incidence`: `time, outcome, cif, ci_low, ci_high,
+    The frame of `toolkit.measure.survival.cumulative_incidence`: `time, outcome, cif, ci_low, ci_high,
     at_risk`; no rows when no record reached `from_phase` (a young or empty engagement), so a
     figure of it says there is nothing to show instead of failing.
     """

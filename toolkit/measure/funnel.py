@@ -21,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .exceptions import ToolkitError
-from .stats import rate_ci
+from toolkit.base.exceptions import ToolkitError
+from toolkit.stats import rate_ci
 
 __all__ = ["reached_at", "funnel", "cohort_conversion", "period_conversion", "win_rate",
            "PERIODS", "period_label"]
@@ -341,7 +341,7 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
     -----
     Open deals are neither won nor lost: counting them as lost understates the win rate, and ignoring
     them silently overstates how settled it is. A cohort with many open deals will still move; the
-    censoring-aware version (`toolkit.survival`, cumulative incidence of won) answers "what share of
+    censoring-aware version (`toolkit.measure.survival`, cumulative incidence of won) answers "what share of
     deals is won within D days".
     """
     seg = _segment_frame(engagement, by)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .exceptions import ConfigError, DataError
+from toolkit.base.exceptions import ConfigError, DataError
 
 __all__ = [
     "FACTORS",
@@ -227,7 +227,7 @@ def _validate_score(factor: str, value: Any, *, file: str | None = None,
                     key: str | None = None) -> int:
     english, dutch = FACTOR_LABELS[factor]
     fix = (f"score `{factor}` ({english} / {dutch}) with the anchors of "
-           f"toolkit.planning.anchors(): 1 = {_ANCHORS[factor][1].split(' (')[0]}; "
+           f"toolkit.analysis.planning.anchors(): 1 = {_ANCHORS[factor][1].split(' (')[0]}; "
            f"5 = {_ANCHORS[factor][5].split(' (')[0]}")
     number = value
     if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -305,7 +305,7 @@ def factors_from_yaml(source: Mapping[str, Any] | str | Path) -> DurationFactors
     if missing:
         raise ConfigError(f"the duration factor(s) {missing} are missing", file=file,
                           key=f"{prefix}{missing[0]}",
-                          fix="score every factor 1-5 with toolkit.planning.anchors()")
+                          fix="score every factor 1-5 with toolkit.analysis.planning.anchors()")
     scores: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for factor in FACTORS:

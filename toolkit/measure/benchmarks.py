@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .exceptions import ConfigError
-from .paths import PACKAGE_DATA
+from toolkit.base.exceptions import ConfigError
+from toolkit.base.paths import PACKAGE_DATA
 
 __all__ = ["BENCHMARKS_FILE", "load_benchmarks", "benchmarks_for"]
 

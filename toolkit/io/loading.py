@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .categories import fold_spellings, read_blank_markers
-from .config import RecordsConfig, SourceConfig
-from .exceptions import DataError, UnknownStageError
-from .limits import (
+from toolkit.base.exceptions import DataError, UnknownStageError
+from toolkit.base.phases import IGNORE, LOST, PhaseModel, normalise_stage
+from toolkit.io.categories import fold_spellings, read_blank_markers
+from toolkit.io.config import RecordsConfig, SourceConfig
+from toolkit.io.limits import (
     MAX_COLUMNS,
     MAX_FIELD_CHARS,
     MAX_SOURCE_BYTES,
@@ -37,10 +38,9 @@ from .limits import (
     check_regular_file,
     check_workbook_size,
 )
-from .parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
-from .phases import IGNORE, LOST, PhaseModel, normalise_stage
-from .presets import preset_defaults
-from .privacy import PrivacyConfig, PseudonymKey, check_personal, personal_columns, pseudonymise
+from toolkit.io.parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
+from toolkit.io.presets import preset_defaults
+from toolkit.io.privacy import PrivacyConfig, PseudonymKey, check_personal, personal_columns, pseudonymise
 
 __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quarantine_summary",
            "check_phase_order",
@@ -185,7 +185,7 @@ def source_path(base_dir: Path, path: str) -> Path:
 
 
 def check_source_file(path: Path) -> None:
-    """Only a regular file within the limits of `toolkit.limits` is read: never a pipe or a device
+    """Only a regular file within the limits of `toolkit.io.limits` is read: never a pipe or a device
     (a source pointing at /dev/zero would be read until memory runs out), with its size checked
     before a byte is read."""
     try:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .config import EngagementConfig, load_config
-from .exceptions import ConfigError, DataError
-from .loading import (
+from toolkit import __version__
+from toolkit.base.exceptions import ConfigError, DataError
+from toolkit.base.phases import PhaseModel
+from toolkit.io.config import EngagementConfig, load_config
+from toolkit.io.loading import (
     LoadedSource,
     check_phase_order,
     check_source_file,
@@ -22,14 +23,12 @@ from .loading import (
     read_inputs,
     source_path,
 )
-from .phases import PhaseModel
-from .privacy import PrivacyConfig, PseudonymKey, resolve_key
+from toolkit.io.privacy import PrivacyConfig, PseudonymKey, resolve_key
 
 __all__ = ["Engagement"]
 
-_LOADING_CODE = ("engagement.py", "loading.py", "parsing.py", "presets.py", "phases.py", "config.py",
-                 "categories.py", "joins.py",
-                 "privacy.py", "limits.py")
+_LOADING_CODE = tuple(sorted(Path(__file__).parent.glob("*.py"))) + (
+    Path(__file__).parents[1] / "base" / "phases.py",)
 #: Set by `funnel run` while its notebooks execute: {"engagement": YAML path, "key": cache key}.
 PINNED_ENV = "FUNNEL_RUN_INPUTS"
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
@@ -80,16 +79,16 @@ class Engagement:
     def _check_run_settings(self) -> None:
         """What the steps rely on beyond loading (segments, KPIs, duration factors, benchmarks),
         checked now: `validate` says what is wrong instead of a notebook failing in a cell."""
-        from .exceptions import ToolkitError
+        from toolkit.base.exceptions import ToolkitError
         checks = [("segments", lambda: self.segments)]
         if self.config.kpis:
-            from .kpis import kpis_from_config
+            from toolkit.measure.kpis import kpis_from_config
             checks.append(("kpis", lambda: kpis_from_config(self)))
         if self.config.duration_factors:
-            from .planning import factors_for
+            from toolkit.analysis.planning import factors_for
             checks.append(("duration_factors", lambda: factors_for(self)))
         if self.config.benchmark_stages or self.config.benchmarks_file:
-            from .benchmarks import benchmarks_for
+            from toolkit.measure.benchmarks import benchmarks_for
             checks.append(("benchmark_stages", lambda: benchmarks_for(self)))
         for key, check in checks:
             try:
@@ -113,7 +112,7 @@ class Engagement:
                     targets: dict | None = None, kpis: list | None = None) -> Engagement:
         """An engagement from canonical tables already in the DESIGN.md data model (tests, the
         benchmark, tables produced elsewhere). `phases` are Phase objects or dicts."""
-        from .phases import Phase
+        from toolkit.base.phases import Phase
         phase_objs = [p if isinstance(p, Phase) else Phase(**p) for p in phases]
         config = EngagementConfig.model_construct(
             name=name, phases=phase_objs, stage_mapping={}, sources=[], as_of=as_of,
@@ -133,7 +132,7 @@ class Engagement:
             records["lost_at_phase"] = pd.Categorical(lost, dtype=dtype)
         empty = pd.DataFrame(columns=["record_id", "at", "target", "source_stage", "source_row",
                                       "source"])
-        from .loading import _empty_quarantine
+        from toolkit.io.loading import _empty_quarantine
         engagement.__dict__["_loaded"] = _Loaded(
             events=events, records=records, stage_log=empty, quarantine=_empty_quarantine(),
             reconciliation=pd.DataFrame(columns=["source", "file", "rows_in", "rows_used",
@@ -166,7 +165,7 @@ class Engagement:
 
     @cached_property
     def pseudonym_key(self) -> PseudonymKey:
-        """The secret key of the personal columns' pseudonyms (see `toolkit.privacy`)."""
+        """The secret key of the personal columns' pseudonyms (see `toolkit.io.privacy`)."""
         return resolve_key(self.config.privacy, base_dir=self.base_dir,
                            engagement_file=str(self.path or ""))
 
@@ -191,7 +190,7 @@ class Engagement:
         digest.update(self.pseudonym_key.fingerprint.encode())
         # The loading code itself: a fixed loader must never be answered from an old cache.
         for module in _LOADING_CODE:
-            digest.update((Path(__file__).parent / module).read_bytes())
+            digest.update(module.read_bytes())
         if self.path is not None:
             text = self.path.read_bytes()
             self.yaml_sha256 = hashlib.sha256(text).hexdigest()  # pinned for a run's steps
@@ -277,8 +276,8 @@ class Engagement:
         reconciliation = pd.concat([p.reconciliation for p in parts], ignore_index=True)
         notes = [n for p in parts for n in p.notes]
         if self.config.lookups:
-            from .joins import attach_lookups
-            from .privacy import personal_columns
+            from toolkit.io.joins import attach_lookups
+            from toolkit.io.privacy import personal_columns
             lookup_personal = personal_columns(
                 [n for s in self.config.sources for n in s.personal], list(records.columns),
                 self.config.privacy)
@@ -305,11 +304,11 @@ class Engagement:
         )
 
     def _join_sources(self, parts: list[LoadedSource]) -> list[LoadedSource]:
-        """Fold each source that `adds_to` another into that source (see `toolkit.joins`)."""
+        """Fold each source that `adds_to` another into that source (see `toolkit.io.joins`)."""
         adding = {s.name: s.adds_to for s in self.config.sources if s.adds_to is not None}
         if not adding:
             return parts
-        from .joins import add_phases
+        from toolkit.io.joins import add_phases
         by_name = {p.name: p for p in parts}
         for name, target in adding.items():
             by_name[target] = add_phases(by_name[target], by_name.pop(name), self.phase_model)
@@ -405,7 +404,7 @@ class Engagement:
         if self.config.segments is not None:
             missing = [s for s in self.config.segments if s not in self.records.columns]
             if missing:
-                from .exceptions import ConfigError
+                from toolkit.base.exceptions import ConfigError
                 have = [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
                 raise ConfigError(f"segment(s) {missing} are not attributes of the records",
                                   file=str(self.path), key="segments",
@@ -414,8 +413,8 @@ class Engagement:
         return [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
 
     def audit(self):
-        """The stage-history audit (see `toolkit.audit.audit`)."""
-        from .audit import audit
+        """The stage-history audit (see `toolkit.measure.audit.audit`)."""
+        from toolkit.measure.audit import audit
         return audit(self)
 
 

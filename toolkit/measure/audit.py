@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .phases import LOST
+from toolkit.base.phases import LOST
 
 __all__ = ["audit", "AuditResult", "CHECKS"]
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .exceptions import SmallSampleWarning
-from .funnel import cohort_conversion, reached_at
-from .stats import MIN_EXPECTED, k_rate_test
+from toolkit.base.exceptions import SmallSampleWarning
+from toolkit.measure.funnel import cohort_conversion, reached_at
+from toolkit.stats import MIN_EXPECTED, k_rate_test
 
 __all__ = ["seasonality", "SeasonalityResult"]
 

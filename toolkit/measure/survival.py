@@ -33,7 +33,7 @@ from pandas.api.types import is_datetime64_any_dtype
 from scipy.stats import chi2, norm
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from toolkit.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError, ToolkitError
 
 __all__ = [
     "EVENTS",
@@ -264,7 +264,7 @@ def transition_durations(
     ids = reached_at.index[keep]
 
     record_ids = pd.Index(records["record_id"])
-    # Same order as `records` (as `toolkit.funnel.reached_at` gives it): positions without a
+    # Same order as `records` (as `toolkit.measure.funnel.reached_at` gives it): positions without a
     # million string lookups, and `reached_at` was already checked for repeats above.
     aligned = len(reached_at) == len(record_ids) and reached_at.index.equals(record_ids)
     if not aligned and record_ids.has_duplicates:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataError
+from toolkit.base.exceptions import DataError
 
 __all__ = ["parse_dates", "parse_numbers", "parse_flags", "DATE_CONVENTIONS", "ParsedColumn"]
 

@@ -1,0 +1,1 @@
+"""Analysis: the diagnosis (low-hanging fruit), improvement (what-if, tests), steering, planning."""

@@ -1,0 +1,1 @@
+"""Input: the engagement YAML, reading and checking exports, the canonical tables."""

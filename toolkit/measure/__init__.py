@@ -1,0 +1,1 @@
+"""Measurement: the funnel and its cohorts, KPIs, durations, seasonality, the audit, benchmarks."""

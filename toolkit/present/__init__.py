@@ -1,0 +1,1 @@
+"""Presentation: figures (plotting), sentences (narrative) and, later, the one number formatter."""
