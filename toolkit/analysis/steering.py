@@ -35,7 +35,16 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.base.exceptions import ConfigError, DataError
-from toolkit.base.vocabulary import MIN_N, STATUS_ON_TARGET, STATUS_SIGNIFICANT, STATUS_UNJUDGED, STATUSES, status_codes
+from toolkit.base.vocabulary import (
+    MIN_N,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_UNJUDGED,
+    STATUSES,
+    check_option,
+    check_seed,
+    status_codes,
+)
 
 __all__ = [
     "control_chart",
@@ -152,10 +161,8 @@ def control_chart(
     rolling windows.
     """
     _require_columns(data, [period, n, successes], argument="data")
-    if chart not in CHART_TYPES:
-        raise ConfigError(
-            f"The value for `chart` must be one of {list(CHART_TYPES)}, but {chart!r} was passed",
-            fix="use 'auto' unless you have a reason to force one chart")
+    check_option("chart", chart, CHART_TYPES,
+                 fix="use 'auto' unless you have a reason to force one chart")
     if not _is_number(sigma) or sigma <= 0:
         raise ConfigError(
             f"The value for `sigma` must be a positive number, but {sigma!r} was passed",
@@ -1093,6 +1100,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     mature and hold at least ``MIN_N`` records; the chart shows every month."""
     from toolkit.base.exceptions import ToolkitError
 
+    seed = check_seed(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None
