@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from toolkit.base.exceptions import ConfigError, DataError
+from toolkit.analysis.diagnosis import bottleneck_sizing
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.base.vocabulary import (
     MIN_N,
     STATUS_ON_TARGET,
@@ -45,6 +46,7 @@ from toolkit.base.vocabulary import (
     check_seed,
     status_codes,
 )
+from toolkit.measure.kpis import compute_kpis, kpis_from_config
 
 __all__ = [
     "control_chart",
@@ -1067,7 +1069,6 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
-    from toolkit.measure.kpis import compute_kpis, kpis_from_config
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
@@ -1098,8 +1099,6 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
     mature and hold at least ``MIN_N`` records; the chart shows every month."""
-    from toolkit.base.exceptions import ToolkitError
-
     seed = check_seed(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
@@ -1115,7 +1114,6 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     except ToolkitError as exc:
         problems["card"] = str(exc)
     if steer_on is None:
-        from toolkit.analysis.diagnosis import bottleneck_sizing
         try:
             sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
             usable = sizing.dropna(subset=["rate", "reference_rate"])
