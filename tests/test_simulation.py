@@ -310,10 +310,10 @@ def test_before_after_and_time_series_find_a_planted_step(stepped):
         assert row["ci_low"] > 0 and row["p_value"] < 0.001, method
     slope = _row(r, "its_slope")  # a step, not a trend: no slope change
     assert slope["ci_low"] < 0 < slope["ci_high"]
-    assert r.verdict.startswith("The change raised lead -> opportunity conversion by")
+    assert r.headline.startswith("The change raised lead -> opportunity conversion by")
     # no trend before the change (the series is a flat season plus the step): the verdict reads
     # the more powerful before/after comparison, and says why
-    assert "before/after comparison" in r.verdict
+    assert "before/after comparison" in r.headline
     assert any(n.startswith("The verdict reads the before/after comparison: the cohorts before "
                             "the change show no trend") for n in r.notes)
     assert any("month-of-year effects" in n for n in r.notes)
@@ -351,8 +351,8 @@ def test_a_placebo_change_date_finds_nothing(stepped):
     for method in ("before_after", "its_level"):
         row = _row(r, method)
         assert row["ci_low"] < 0 < row["ci_high"], method
-    assert r.verdict.startswith("No detectable change in lead -> opportunity conversion")
-    assert "an effect below" in r.verdict and "cannot be seen" in r.verdict
+    assert r.headline.startswith("No detectable change in lead -> opportunity conversion")
+    assert "an effect below" in r.headline and "cannot be seen" in r.headline
 
 
 def test_difference_in_differences_removes_a_shift_common_to_both_groups():
@@ -367,7 +367,7 @@ def test_difference_in_differences_removes_a_shift_common_to_both_groups():
     assert simple["ci_low"] > 0.10
     assert abs(did["estimate"] - 0.10) < abs(simple["estimate"] - 0.10)
     assert did["n_after"] == simple["n_after"]
-    assert "difference-in-differences against region = 'control'" in r.verdict
+    assert "difference-in-differences against region = 'control'" in r.headline
     assert set(r.monthly["group"]) == {"control", "treated"}
     assert "did" in r.models
 
@@ -422,7 +422,7 @@ def test_a_declared_change_is_evaluated_at_its_own_step_and_date(stepped):
     assert len(plan.changes) == 1 and plan.change is plan.changes[0]
     assert plan.change.from_phase == "lead" and plan.change.to_phase == "opportunity"
     assert plan.change.description == "call within a day"
-    assert plan.change.verdict.startswith("The change raised lead -> opportunity")
+    assert plan.change.headline.startswith("The change raised lead -> opportunity")
 
 
 def test_a_change_too_recent_to_evaluate_is_explained_without_code(stepped):
@@ -461,8 +461,8 @@ def test_a_trend_before_the_change_makes_the_verdict_read_the_time_series():
                                cohort_window_days=30)
     r = evaluate_change(e, change_date="2022-07-01", from_phase="lead")
     assert _row(r, "before_after")["ci_low"] > 0.05          # the trend, not a change
-    assert "interrupted time series" in r.verdict
-    assert r.verdict.startswith("No detectable change")
+    assert "interrupted time series" in r.headline
+    assert r.headline.startswith("No detectable change")
 
 
 @pytest.mark.parametrize("seed", [None, -1, 1.5])

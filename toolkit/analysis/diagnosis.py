@@ -1195,7 +1195,7 @@ class MixRateResult:
         rate_b, weight_b, rate_change, weight_change, rate_effect, mix_effect, contribution``.
     simpsons_paradox : True when the overall change has the opposite sign to the change of the
         segment rates (all of them, or the segments holding most of the records).
-    explanation : a plain sentence.
+    headline : the finding in one plain sentence.
     overall_test : two-rate test of rate_a vs rate_b (pooled).
     stratified_test : Cochran-Mantel-Haenszel test of period a vs b within segments (None when it
         could not be formed).
@@ -1213,7 +1213,7 @@ class MixRateResult:
     mix_effect: float
     by_segment: pd.DataFrame
     simpsons_paradox: bool
-    explanation: str
+    headline: str
     overall_test: Any = None
     stratified_test: Any = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -1235,7 +1235,7 @@ class MixRateResult:
 
     def _repr_html_(self) -> str:
         return _html(f"Mix vs rate: {self.attribute}, {self.from_phase} -> {self.to_phase}, "
-                     f"{self.period_a} vs {self.period_b}", [self.explanation, *self.notes],
+                     f"{self.period_a} vs {self.period_b}", [self.headline, *self.notes],
                      [self.summary, self.by_segment])
 
     def __repr__(self) -> str:
@@ -1340,7 +1340,7 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
         attribute=attribute, from_phase=fun.keys[i], to_phase=fun.keys[j], period_a=str(pa),
         period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),
         rate_effect=float(rate_eff.sum()), mix_effect=float(mix_eff.sum()), by_segment=by,
-        simpsons_paradox=paradox, explanation=head, overall_test=overall,
+        simpsons_paradox=paradox, headline=head, overall_test=overall,
         stratified_test=stratified, notes=tuple(notes), cohort=cohort)
 
 
@@ -1597,6 +1597,11 @@ class LowHangingFruit:
     def summary(self) -> pd.DataFrame:
         return self.table
 
+    @property
+    def headline(self) -> str:
+        """The finding in one sentence: the verdict's."""
+        return self.verdict.headline
+
     def _repr_html_(self) -> str:
         return _html("Low-hanging fruit", [self.verdict.headline, self.verdict.advice, self.today,
                                            f"Extra orders and revenue per {self.horizon}; the "
@@ -1835,7 +1840,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     for mix in kept:
         top = mix.by_segment.loc[mix.by_segment["weight_change"].abs().idxmax()]
         rows.append({
-            "area": "mix", "step": np.nan, "finding": mix.explanation.split(". ")[0] + ".",
+            "area": "mix", "step": np.nan, "finding": mix.headline.split(". ")[0] + ".",
             "evidence": (f"rate effect {_points(mix.rate_effect)}, mix effect "
                          f"{_points(mix.mix_effect)}; pooled p = {mix.overall_test.p_value:.2g}"
                          + (f", within-segment (CMH) p = {mix.stratified_test.p_value:.2g}"

@@ -1016,8 +1016,8 @@ class ChangeEvaluation:
         The cohort series used: ``group, period, period_start, n, successes, rate, ci_low,
         ci_high, immature_n, side, in_before_after``. ``side`` is ``before``, ``after``,
         ``straddles change`` (left out) or ``immature`` (no mature record yet).
-    verdict
-        One sentence with the answer.
+    headline
+        The answer in one sentence.
     immature_n
         Records left out because their conversion window had not closed at the as-of date.
     straddling_n
@@ -1030,7 +1030,7 @@ class ChangeEvaluation:
 
     comparisons: pd.DataFrame
     monthly: pd.DataFrame
-    verdict: str
+    headline: str
     change_date: pd.Timestamp
     from_phase: str
     to_phase: str
@@ -1050,13 +1050,13 @@ class ChangeEvaluation:
         fmt = lambda v: f"{v:.4g}"  # noqa: E731
         parts = [f"<p><b>Change of {html.escape(self.from_phase)} -> "
                  f"{html.escape(self.to_phase)} on {self.change_date.date()}</b>: "
-                 f"{html.escape(self.verdict)}</p>",
+                 f"{html.escape(self.headline)}</p>",
                  self.comparisons.to_html(index=False, float_format=fmt, na_rep="")]
         parts += [f"<p><i>{html.escape(n)}</i></p>" for n in self.notes]
         return "\n".join(parts)
 
     def __repr__(self) -> str:
-        return f"<ChangeEvaluation {self.from_phase}->{self.to_phase}: {self.verdict}>"
+        return f"<ChangeEvaluation {self.from_phase}->{self.to_phase}: {self.headline}>"
 
 
 def _season_key(periods: pd.Series, period: str) -> pd.Series | None:
@@ -1444,7 +1444,7 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
                        control=(segment_attribute, control) if control is not None else None,
                        trend=trend)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
-                            verdict=verdict, change_date=change, from_phase=a, to_phase=b,
+                            headline=verdict, change_date=change, from_phase=a, to_phase=b,
                             window_days=window, immature_n=immature_n, straddling_n=straddling_n,
                             models=models, notes=tuple(notes))
 
