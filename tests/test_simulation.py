@@ -86,11 +86,11 @@ def test_what_if_arithmetic(hand):
     # revenue = orders x mean won value 1000
     assert out.loc["revenue", "scenario"] == pytest.approx(3000)
     assert out.loc["revenue", "change"] == pytest.approx(1000)
-    for col in ("low", "high", "baseline_low", "baseline_high"):
+    for col in ("ci_low", "ci_high", "baseline_ci_low", "baseline_ci_high"):
         assert out[col].notna().all()
-    assert out.loc["orders", "low"] < 3 < out.loc["orders", "high"]
+    assert out.loc["orders", "ci_low"] < 3 < out.loc["orders", "ci_high"]
     # baseline and scenario share their draws: the improvement is positive in every draw
-    assert out.loc["orders", "prob_increase"] == 1.0 and out.loc["orders", "change_low"] > 0
+    assert out.loc["orders", "prob_increase"] == 1.0 and out.loc["orders", "change_ci_low"] > 0
     yearly = what_if(hand, rates={"lead->order": "+10pp"}, volumes={"target": 1.2},
                      period="year").outcomes.set_index("measure")
     assert (yearly.loc["orders", "baseline"], yearly.loc["orders", "scenario"]) == \
@@ -113,8 +113,8 @@ def test_what_if_monte_carlo_median_is_near_the_analytic_value_and_reproducible(
     out = predicted.outcomes.set_index("measure")
     # a single month (Poisson arrivals, binomial steps) varies more than its expected value
     expected = first.outcomes.set_index("measure")
-    assert out.loc["orders", "high"] - out.loc["orders", "low"] > \
-        expected.loc["orders", "high"] - expected.loc["orders", "low"]
+    assert out.loc["orders", "ci_high"] - out.loc["orders", "ci_low"] > \
+        expected.loc["orders", "ci_high"] - expected.loc["orders", "ci_low"]
 
 
 def test_rate_conventions_and_their_errors(hand):
@@ -185,8 +185,8 @@ def test_required_volume_seasonal_split_sums_to_the_annual_requirement(hand):
     assert cell.loc["order", "required_entries"].tolist() == pytest.approx([2.5] * 12)
     assert sums.loc["order", "required_p80"] == pytest.approx(30)  # nothing left to convert
     target = r[r["phase"] == "target"]
-    assert (target["required_low"] < target["required_entries"]).all()
-    assert (target["required_entries"] < target["required_high"]).all()
+    assert (target["required_ci_low"] < target["required_entries"]).all()
+    assert (target["required_entries"] < target["required_ci_high"]).all()
     assert (target["required_p80"] > target["required_p50"]).all()
     assert r["month"].tolist()[:12] == list(range(1, 13))
 

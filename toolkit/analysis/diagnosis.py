@@ -682,7 +682,7 @@ def _volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> d
     conv_ref = float(np.prod(refs)) if len(refs) else 1.0
     need_now = goal / conv_now if conv_now > 0 else np.inf
     need_ref = goal / conv_ref if conv_ref > 0 else np.inf
-    return {"phase": fun.keys[boundary], "leads": leads, "low": low, "high": high,
+    return {"phase": fun.keys[boundary], "leads": leads, "ci_low": low, "ci_high": high,
             "goal": float(goal), "need_now": need_now, "need_ref": need_ref,
             "conversion_now": conv_now,
             "short": high < need_now, "short_at_reference": high < need_ref,
@@ -726,8 +726,8 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
                      "note": (f"{_num(volume['goal'])} orders per month need "
                               f"{_num(volume['need_now'])} leads at today's conversion and "
                               f"{_num(volume['need_ref'])} at the reference conversion; 95% "
-                              f"interval of the volume {_num(volume['low'])} to "
-                              f"{_num(volume['high'])}")})
+                              f"interval of the volume {_num(volume['ci_low'])} to "
+                              f"{_num(volume['ci_high'])}")})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
     if first_n < min_n:
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
@@ -1709,12 +1709,12 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
         return []
     per = PERIOD_DAYS[horizon] / PERIOD_DAYS["month"]
     conv = volume["conversion_now"]
-    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["high"],
-                                                           volume["low"])]
+    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["ci_high"],
+                                                           volume["ci_low"])]
     return [{"area": "volume", "step": 0,
              "finding": (f"{_num(volume['leads'])} entries into {volume['phase']} per month "
                          f"against {_num(volume['need_now'])} needed for the order target"),
-             "evidence": (f"95% interval {_num(volume['low'])} to {_num(volume['high'])} per "
+             "evidence": (f"95% interval {_num(volume['ci_low'])} to {_num(volume['ci_high'])} per "
                           f"month; {_num(volume['goal'])} orders per month at today's "
                           f"conversion of {_pct(conv)} from {volume['phase']}"),
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],

@@ -252,8 +252,8 @@ def improvement(plan) -> str:
         lines.append(f"Raising {text(top['from_phase'])} → {text(top['to_phase'])} from "
                      f"{_pct(top['rate'])} to {_pct(top['reference_rate'])} changes orders from "
                      f"{orders['baseline']:.1f} to {orders['scenario']:.1f} per "
-                     f"{text(orders['period'])} (change {orders['change_low']:+.1f} to "
-                     f"{orders['change_high']:+.1f}).")
+                     f"{text(orders['period'])} (change {orders['change_ci_low']:+.1f} to "
+                     f"{orders['change_ci_high']:+.1f}).")
     else:
         lines.append("No scenario: " + text(plan.explain("scenario")))
     if plan.required is not None and len(plan.required):
