@@ -1059,6 +1059,7 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
+    engagement.require_dates("KPIs by month (control charts, scorecard)")
     from toolkit.measure.kpis import compute_kpis, kpis_from_config
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
@@ -1090,6 +1091,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
     mature and hold at least ``MIN_TRIALS`` records; the chart shows every month."""
+    engagement.require_dates("Steering (control charts and the scorecard by month)")
     from toolkit.base.exceptions import ToolkitError
 
     problems: dict[str, str] = {}

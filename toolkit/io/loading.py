@@ -514,6 +514,11 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
     else:
         settings = given
         settings["records"] = records_given
+    if not source.dated:
+        # A lead list without dates: a preset's date columns are not read (the YAML may not name
+        # them at all: see SourceConfig).
+        settings["columns"] = {role: header for role, header in settings["columns"].items()
+                               if role not in _DATE_ROLES}
     if source.preset:
         # Which columns the preset supplied (not the YAML): an export without one of its optional
         # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
@@ -525,6 +530,8 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
             if name not in given["attributes"]}
     return settings
 
+
+_DATE_ROLES = ("created_at", "closed_at", "changed_at")
 
 # Roles a preset may name that an export can lack: the loader then does without them.
 _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
@@ -779,7 +786,10 @@ def _lost_at_phase(events: pd.DataFrame, state: pd.DataFrame, model: PhaseModel)
     ev = events[_isin(events["record_id"], lost_ids)]
     if ev.empty:
         return pd.Series(pd.Categorical([], dtype=model.dtype), index=pd.Index([], dtype="string"))
-    ev = ev[ev["entered_at"] <= ev["record_id"].map(state["closed_at"])]
+    # Without a close date (a lead list without dates, a lost deal whose close date is blank)
+    # every phase the record reached came before its loss.
+    closed = ev["record_id"].map(state["closed_at"])
+    ev = ev[(ev["entered_at"] <= closed) | closed.isna()]
     codes = ev.assign(code=ev["phase"].cat.codes).groupby("record_id")["code"].max()
     return pd.Series(pd.Categorical.from_codes(codes.to_numpy(), dtype=model.dtype),
                      index=codes.index)
@@ -1494,13 +1504,16 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
 
 
 def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Quarantine, *,
-                   file: str, key: str) -> tuple[pd.DataFrame, pd.Series | None]:
+                   file: str, key: str, won_alone: bool = False, notes: list[str] | None = None
+                   ) -> tuple[pd.DataFrame, pd.Series | None]:
     """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
     'open'), or None when the source has neither. These win over a stage name (DESIGN.md): a
     HubSpot 'Contract Signed' deal with `Is Closed Won = false` is not an order.
 
     A status is read case-insensitively as won / lost / open, or through `stage_mapping` (a status
     'Closed Won' maps to the won phase); any other value quarantines its row with the value.
+    With `won_alone` (a snapshot) an `is_won` flag without `is_closed` is a converted flag: the
+    records it does not flag are lost (noted), as nothing in the file says they are still open.
     """
     cols = settings["columns"]
     if "status" in cols:
@@ -1518,13 +1531,23 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Q
                       + " is not won, lost or open (nor a stage in stage_mapping)",
                       column=col, values=text)
         return frame, outcome[frame.index]
-    if "is_won" in cols and "is_closed" in cols:
+    if "is_won" in cols and ("is_closed" in cols or won_alone):
         won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
                                              key=key)], true_values=settings["true_values"])
+        won = won.fillna(False).astype(bool)
+        if "is_closed" not in cols:
+            # A converted flag alone (a lead-scoring list): not converted is lost, since nothing
+            # in the file tells a lead still worked from one given up. Said in the notes.
+            if notes is not None and (~won).any():
+                notes.append(f"{Path(file).name}: {int((~won).sum())} record(s) not flagged won "
+                             f"in {cols['is_won']!r} count as lost (not converted); the file has "
+                             f"no closed flag to tell leads still open from lost ones (add "
+                             f"`is_closed` or `status` if it has one)")
+            return frame, pd.Series(np.where(won, "won", "lost"), index=frame.index)
         closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
                              true_values=settings["true_values"])
-        won, closed = won.fillna(False).astype(bool), closed.fillna(False).astype(bool)
+        closed = closed.fillna(False).astype(bool)
         return frame, pd.Series(np.where(won, "won", np.where(closed, "lost", "open")),
                                 index=frame.index)
     return frame, None
@@ -1557,21 +1580,27 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     flag column wins over the stage name.
     """
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
+    dated = settings.get("dated", True)
     notes.insert(0, f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
-                    f"between phases cannot be measured from it")
+                    f"between phases cannot be measured from it" if dated else
+                    f"{path.name}: lead list without dates (`dated: false`): counts, conversions "
+                    f"and segment comparisons only; cohorts by month, durations, seasonality, "
+                    f"control charts and before/after need dates and say so")
     cols = settings["columns"]
-    if "created_at" not in cols:
-        raise DataError("a snapshot source needs a `created_at` column; a lead list without "
-                        "any date (one row per lead and a converted flag) cannot be loaded yet, "
-                        "and the toolkit does not invent a date for it", file=file,
-                        fix=f"set `{key}.created_at` to the lead's creation or first-contact "
-                            f"date column (or use a preset); do not add a constant date: every "
-                            f"monthly view would then be made up from it")
-    has_flags = "status" in cols or ("is_won" in cols and "is_closed" in cols)
+    if dated and "created_at" not in cols:
+        raise DataError("a snapshot source needs a `created_at` column, and the toolkit does not "
+                        "invent a date", file=file,
+                        fix=f"set `{key}.created_at` to the record's creation or first-contact "
+                            f"date column (or use a preset); for a lead list without any date "
+                            f"set `dated: false` on the source (counts, conversions and segment "
+                            f"comparisons only). Do not add a constant date: every monthly view "
+                            f"would then be made up from it")
+    has_flags = "status" in cols or "is_won" in cols
     if "current_stage" not in cols and not has_flags:
         raise DataError("a snapshot source needs a `current_stage` column, or a `status` "
-                        "(won/lost/open) or `is_won` + `is_closed` columns", file=file,
-                        fix=f"set `{key}.current_stage` or `{key}.status`, or use a preset")
+                        "(won/lost/open) or `is_won` (+ `is_closed`) column", file=file,
+                        fix=f"set `{key}.current_stage`, `{key}.status` or `{key}.is_won` (a "
+                            f"converted flag), or use a preset")
     entry = _entry_phase(settings, model, file=file, key=key)
     frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
                             personal)
@@ -1581,9 +1610,11 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                                  key=key)
         frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q,
                             file=file, engagement=engagement_file, blank_ok=has_flags)
-    frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
-                            key=key, required=True)
-    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"),
+                         _created=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+    if dated:
+        frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
+                                key=key, required=True)
     if "closed_at" in cols:
         frame, closed = _dates(frame, cols["closed_at"], settings, q, role="closed", file=file,
                                key=key, required=False)
@@ -1595,7 +1626,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                       + " is before the creation date "
                       + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
                       column=col, values=frame[col])
-    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
+    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key,
+                                    won_alone=True, notes=notes)
     target = (frame["_target"].astype("object") if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
     stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
@@ -1633,7 +1665,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                         index=frame.index).fillna(entry_i).clip(lower=entry_i).astype("int64")
     created, closed = frame["_created"], frame["_closed"]
     won_undated = (outcome == "won") & closed.isna()
-    if won_undated.any():
+    if won_undated.any() and dated:
         notes.append(f"{path.name}: {int(won_undated.sum())} won record(s) have no close date; "
                      f"their order is dated at creation")
     rid = frame["_record_id"].astype("string")

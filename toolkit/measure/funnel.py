@@ -24,8 +24,15 @@ import pyarrow.compute as pc
 from toolkit.base.exceptions import ToolkitError
 from toolkit.stats import rate_ci
 
-__all__ = ["reached_at", "funnel", "cohort_conversion", "period_conversion", "win_rate",
+__all__ = ["reached_at", "reached_phases", "reached_conversion", "NO_WINDOW", "NEEDS_DATES",
+           "funnel", "cohort_conversion", "period_conversion", "win_rate",
            "PERIODS", "period_label"]
+
+#: The period label of a conversion measured without dates: every record that reached the
+#: from-phase, whatever its age (no cohort window; open records count as not converted).
+NO_WINDOW = "all (no dates: no cohort window)"
+#: The period label of a figure that needs dates the engagement does not have.
+NEEDS_DATES = "n/a: needs dates"
 
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y", "week": "W", "all": None}
 
@@ -56,19 +63,9 @@ def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     return pd.Series(labels[codes], index=stamps.index, dtype="object")
 
 
-def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """When each record reached each phase: index record_id, one datetime column per phase key.
-
-    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
-    reached no phase), followed by any record that has events but no record row. Computed once per
-    engagement and cached (the result is shared: do not modify it).
-    """
-    cached = events is None and engagement.__dict__.get("_reached_at_cache")
-    if cached is not None and cached is not False:
-        return cached
-    model = engagement.phase_model
-    events = engagement.events if events is None else events
-    keys = model.keys
+def _event_positions(engagement, events: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """The record ids in `reached_at` order (records first, then ids with events but no record
+    row) and each event's row position among them."""
     ids = pd.Index(engagement.records["record_id"], name="record_id")
     # Positions by hash lookup in Arrow: string matching dominates at a million records.
     pos = pc.index_in(pa.array(events["record_id"].astype("string")),
@@ -80,7 +77,47 @@ def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFram
         pos = pc.index_in(pa.array(events["record_id"].astype("string")),
                           value_set=pa.array(ids.astype("string"))).to_numpy(
             zero_copy_only=False)
-    pos = pos.astype("int64")
+    return ids, pos.astype("int64")
+
+
+def reached_phases(engagement) -> pd.DataFrame:
+    """Whether each record reached each phase (True/False), dates or not: index record_id, one
+    column per phase key, rows in the order of `reached_at`. A record reached phase k if it has an
+    event at k or any later phase: `reached_at(...).notna()` where there are dates, and all a
+    lead list without dates can say."""
+    if engagement.dated:
+        return reached_at(engagement).notna()
+    cached = engagement.__dict__.get("_reached_phases_cache")
+    if cached is not None:
+        return cached
+    keys = engagement.phase_model.keys
+    events = engagement.events
+    ids, pos = _event_positions(engagement, events)
+    phase = events["phase"].cat.codes.to_numpy().astype("int64")
+    highest = np.full(len(ids), -1, dtype="int64")
+    valid = phase >= 0
+    np.maximum.at(highest, pos[valid], phase[valid])
+    out = pd.DataFrame(highest[:, None] >= np.arange(len(keys))[None, :], index=ids, columns=keys)
+    engagement.__dict__["_reached_phases_cache"] = out
+    return out
+
+
+def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """When each record reached each phase: index record_id, one datetime column per phase key.
+
+    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
+    reached no phase), followed by any record that has events but no record row. Computed once per
+    engagement and cached (the result is shared: do not modify it). A lead list without dates has
+    no such dates: `NeedsDates` (`reached_phases` says which phases were reached).
+    """
+    cached = events is None and engagement.__dict__.get("_reached_at_cache")
+    if cached is not None and cached is not False:
+        return cached
+    engagement.require_dates("when each record reached each phase")
+    model = engagement.phase_model
+    events = engagement.events if events is None else events
+    keys = model.keys
+    ids, pos = _event_positions(engagement, events)
     phase = events["phase"].cat.codes.to_numpy().astype("int64")
     when = events["entered_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     big = np.iinfo("int64").max
@@ -154,15 +191,14 @@ def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "
     """
     model = engagement.phase_model
     seg = _segment_frame(engagement, by)
-    reached = reached_at(engagement)
-    rec = engagement.records.set_index("record_id").reindex(reached.index)
-    flags = reached.notna()
+    flags = reached_phases(engagement)
+    rec = engagement.records.set_index("record_id").reindex(flags.index)
     groups = [rec[c].astype("object").fillna("(missing)") for c in seg]
     rows = []
     keys = model.keys
     is_open = (rec["outcome"] == "open").to_numpy()
     is_lost = (rec["outcome"] == "lost").to_numpy()
-    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=reached.index)
+    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=flags.index)
     base["_open"], base["_lost"] = is_open, is_lost
     for c, g in zip(seg, groups, strict=True):
         base[c] = g.to_numpy()
@@ -227,6 +263,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     reached_at[from] <= as_of - W. Lost and still-open mature records count as not converted: their
     window has closed. Immature records are excluded, never counted as failures.
     """
+    engagement.require_dates("Cohort conversion (a window of days after reaching a phase)")
     model = engagement.phase_model
     window = int(window_days if window_days is not None else engagement.config.cohort_window_days)
     as_of = pd.Timestamp(as_of if as_of is not None else engagement.as_of)
@@ -273,6 +310,41 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     return out
 
 
+def reached_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+                       by: str | Sequence[str] | None = None, method: str = "wilson"
+                       ) -> pd.DataFrame:
+    """Conversion without dates: among the records that reached `from_phase`, the share that
+    reached `to_phase`, whenever (what a lead list without dates can say).
+
+    Returns the columns of `cohort_conversion` with `period` = `NO_WINDOW`, `immature_n` missing
+    (no dates, no maturity) and `method` = 'reached'. There is no cohort window: records still
+    open count as not converted, so a young list understates the rate that its leads will reach.
+    """
+    model = engagement.phase_model
+    seg = _segment_frame(engagement, by)
+    flags = reached_phases(engagement)
+    segments = segment_values(engagement, flags, seg)
+    parts = []
+    for a, b in _pairs(model, from_phase, to_phase):
+        frame = pd.DataFrame({"n": flags[a].to_numpy(), "successes": (flags[a] & flags[b]).to_numpy()})
+        for c in seg:
+            frame[c] = segments[c].to_numpy()
+        frame = frame[frame["n"]]
+        agg = (frame.groupby(seg, dropna=False)[["n", "successes"]].sum().reset_index() if seg
+               else frame[["n", "successes"]].sum().to_frame().T)
+        agg.insert(0, "to_phase", b)
+        agg.insert(0, "from_phase", a)
+        agg.insert(2 + len(seg), "period", NO_WINDOW)
+        parts.append(agg)
+    out = pd.concat(parts, ignore_index=True)
+    out[["n", "successes"]] = out[["n", "successes"]].astype("int64")
+    out = _with_ci(out, method=method)
+    out["immature_n"] = np.nan
+    out["window_days"] = np.nan
+    out["method"] = "reached"
+    return out
+
+
 def _pairs(model, from_phase: str | None, to_phase: str | None) -> list[tuple[str, str]]:
     if from_phase is None and to_phase is None:
         return model.transitions()
@@ -302,6 +374,7 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     exceed 100%. Use `cohort_conversion` to steer; this is here to reconcile with the client's own
     reports. The interval treats the ratio as a proportion and is only indicative.
     """
+    engagement.require_dates("Period conversion (entries per period)")
     model = engagement.phase_model
     seg = _segment_frame(engagement, by)
     reached = reached_at(engagement)
@@ -344,11 +417,13 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
     censoring-aware version (`toolkit.measure.survival`, cumulative incidence of won) answers "what share of
     deals is won within D days".
     """
+    if period is not None and period != "all":
+        engagement.require_dates(f"The win rate by {period} of creation")
     seg = _segment_frame(engagement, by)
     rec = engagement.records
     if phase is not None:
         engagement.phase_model.index(phase)  # a clear error for an unknown phase
-        reached = reached_at(engagement)[phase].notna()
+        reached = reached_phases(engagement)[phase]
         rec = rec[rec["record_id"].map(reached).fillna(False).astype(bool).to_numpy()]
     frame = pd.DataFrame({"period": period_label(rec["created_at"], period),
                           "won": (rec["outcome"] == "won").to_numpy(),
