@@ -1123,8 +1123,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         # Records whose every stage row is an ignored stage (test deals) are not records.
         ignored = set(reasons.loc[reasons["reason"].str.contains("declared `ignore`", regex=False),
                                   "record_id"].dropna()) - set(records.index)
-        records, mismatches, rq, rows = _attach_records_file(
-            records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
+        records, events, mismatches, rq, rows = _attach_records_file(
+            records, events, settings["records"], model=model, base_dir=base_dir,
+            pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
             notes=notes, as_of=settings["_as_of"],
             inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
@@ -1148,14 +1149,18 @@ def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) ->
             "rows_quarantined": rows_q}
 
 
-def _attach_records_file(records: pd.DataFrame, reading: dict, *,
-                         base_dir: Path, pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
-                         engagement_tz: str, ignored_ids: set, notes: list[str],
-                         as_of: object = None, inherited: dict | None = None):
+def _attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: dict, *,
+                         model: PhaseModel, base_dir: Path, pseudonym_key: PseudonymKey | None,
+                         name: str, personal: list[str], engagement_tz: str, ignored_ids: set,
+                         notes: list[str], as_of: object = None, inherited: dict | None = None):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
-    The history decides the outcome (it is what happened, in order); the file supplies the creation
-    date, amount and segment attributes. Disagreements on the outcome are reported, not hidden.
+    The file supplies the creation date, amount and segment attributes. The outcome is the
+    history's final state, unless the file has won/closed flags (`is_won` + `is_closed`, or a
+    `status`): those win (DESIGN.md: a status or won/closed flag wins over a stage name), as they
+    are the CRM's own verdict. Where they disagree with the history the record's events follow the
+    flags (see `_flags_win`), the notes say how many, and the table of disagreements goes to the
+    audit (`outcome_mismatch`).
     """
     path = source_path(base_dir, reading["path"])
     file = str(path)
@@ -1182,15 +1187,17 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                               attr_key=f"sources[{name}].records", personal=personal,
                               pseudonym_key=pseudonym_key, notes=notes)
     file_outcome = None
-    if "is_closed" in cols and "is_won" in cols:
-        closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
-                                                file=file, key=key)],
-                             true_values=reading["true_values"])
-        won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
-                                             key=key)], true_values=reading["true_values"])
-        file_outcome = pd.Series(np.where(won.fillna(False), "won",
-                                          np.where(closed.fillna(False), "lost", "open")),
-                                 index=out.index)
+    if "status" in cols or ("is_closed" in cols and "is_won" in cols):
+        frame, flagged = _flag_outcomes(frame, reading, model, q, file=file, key=key)
+        out = out.loc[frame["_record_id"].astype("string")]  # a bad status is quarantined
+        file_outcome = pd.Series(flagged.to_numpy(), index=out.index)
+    file_closed = None
+    if "closed_at" in cols:
+        frame, closed_at = _dates(frame, cols["closed_at"], reading, q, role="closed", file=file,
+                                  key=key, required=False)
+        out = out.loc[frame["_record_id"].astype("string")]
+        file_closed = pd.Series(closed_at.to_numpy(), index=out.index)
+        file_outcome = file_outcome.loc[out.index] if file_outcome is not None else None
     merged = records.copy()
     for col in out.columns:  # the per-record file is the CRM's current truth where it has a value
         mine = out[col].reindex(merged.index)
@@ -1218,7 +1225,52 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                                    "history_outcome": merged.loc[common[differ], "outcome"],
                                    "file_outcome": file_outcome.loc[common[differ]]}
                                   ).reset_index(drop=True)
-    return merged, mismatches, q, raw
+        if len(mismatches):
+            rows = pd.Series(frame["source_row"].to_numpy(), index=out.index)
+            merged, events = _flags_win(merged, events, mismatches, file_closed, rows, model,
+                                        name=name)
+            notes.append(f"{path.name}: {len(mismatches)} record(s) have won/closed flags that "
+                         f"differ from their stage history's final state; the flags count (the "
+                         f"audit lists them as `outcome_mismatch`)")
+    return merged, events, mismatches, q, raw
+
+
+def _flags_win(records: pd.DataFrame, events: pd.DataFrame, mismatches: pd.DataFrame,
+               file_closed: pd.Series | None, rows: pd.Series, model: PhaseModel, *, name: str
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-record file's flags over the history's final state, for the records they differ on.
+
+    Flagged won: the record reaches the won phase at the file's close date, else at its history's
+    latest date (a history date, never a made-up one). Flagged lost or open: a won-phase event of
+    the history is not an order and is dropped, so the record was lost (or is open) at the highest
+    phase it reached before. A flagged loss is dated at the file's close date, else at the
+    history's close date, else at its latest date; an open record has no close date.
+    """
+    records = records.copy()
+    ids = pd.Index(mismatches["record_id"].astype("string"))
+    flagged = pd.Series(mismatches["file_outcome"].to_numpy(), index=ids)
+    latest = events[_isin(events["record_id"], ids)].groupby(
+        events["record_id"].astype("string"))["entered_at"].max().reindex(ids)
+    given = (file_closed.reindex(ids) if file_closed is not None
+             else pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]"))
+    history_closed = pd.to_datetime(records.loc[ids, "closed_at"])
+    won = flagged == "won"
+    closed = pd.Series(np.where(won, given.fillna(latest), given.fillna(history_closed).fillna(
+        latest)), index=ids).where(flagged != "open")
+    records.loc[ids, "outcome"] = flagged.to_numpy()
+    records.loc[ids, "closed_at"] = closed.to_numpy()
+    unwon = ids[~won.to_numpy()]
+    drop = _isin(events["record_id"], unwon) & (events["phase"] == model.won_phase).to_numpy()
+    add = won & closed.notna()
+    added = pd.DataFrame({
+        "record_id": pd.array(ids[add.to_numpy()], dtype="string"),
+        "phase": pd.Categorical([model.won_phase] * int(add.sum()), dtype=model.dtype),
+        "entered_at": closed[add].to_numpy(dtype="datetime64[ns]"),
+        "source_stage": pd.array([pd.NA] * int(add.sum()), dtype="string"),
+        "source_row": rows.reindex(ids[add.to_numpy()]).to_numpy(dtype="int64"),
+        "source": name})
+    events = pd.concat([events[~drop], added], ignore_index=True)
+    return records, events
 
 
 def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
