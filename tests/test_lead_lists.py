@@ -198,3 +198,18 @@ def test_a_lead_list_cannot_be_mixed_with_dated_sources(tmp_path):
                 "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}}]
     with pytest.raises(ConfigError, match="cannot mix"):
         Engagement.from_yaml(write_engagement(tmp_path, sources), use_cache=False)
+
+
+def test_the_cli_on_a_lead_list(tmp_path, capsys):
+    from toolkit.cli import main
+    lead_list(tmp_path)  # writes leads.csv and engagement.yaml
+    path = str(tmp_path / "engagement.yaml")
+    assert main(["validate", path]) == 0
+    out = capsys.readouterr().out
+    assert "as of n/a (a lead list without dates)" in out and "Outcomes: won 4, lost 4" in out
+    assert main(["kpis", path]) == 0
+    out = capsys.readouterr().out
+    assert NO_WINDOW in out and "50.0% (21.5%–78.5%)" in out and NEEDS_DATES in out
+    assert main(["kpis", path, "--period", "month"]) == 2
+    err = capsys.readouterr().err
+    assert "KPIs by month: needs dates" in err and "Fix:" in err and "Traceback" not in err

@@ -169,13 +169,20 @@ def _load(path: str):
     return Engagement.from_yaml(path)
 
 
+def _as_of_text(engagement, fmt: str = "") -> str:
+    """The measurement date, or what a lead list without dates has instead."""
+    if not engagement.dated and engagement.config.as_of is None:
+        return "n/a (a lead list without dates)"
+    return format(engagement.as_of, fmt) if fmt else str(engagement.as_of)
+
+
 def _validation(engagement) -> dict:
     audit = engagement.audit()
     from toolkit.io.loading import quarantine_summary
     reasons = quarantine_summary(engagement.quarantine).groupby("reason", sort=False)["rows"].sum()
     return {
         "engagement": engagement.name,
-        "as_of": str(engagement.as_of) if len(engagement.records) else "n/a (nothing loaded)",
+        "as_of": _as_of_text(engagement) if len(engagement.records) else "n/a (nothing loaded)",
         "records": int(len(engagement.records)),
         "events": int(len(engagement.events)),
         "outcomes": {k: int(v) for k, v in engagement.records["outcome"].value_counts().items()},
@@ -299,7 +306,7 @@ def _print_baseline(engagement) -> None:
     from toolkit.measure.funnel import funnel
     from toolkit.measure.kpis import compute_kpis
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
-          f"(as of {engagement.as_of:%Y-%m-%d}) ==")
+          f"(as of {_as_of_text(engagement, '%Y-%m-%d')}) ==")
     f = funnel(engagement)
     for row in f.itertuples():
         step = ("" if pd.isna(row.rate) else

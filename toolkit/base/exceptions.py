@@ -90,7 +90,7 @@ class NeedsDates(ToolkitError):
                     "segment comparisons are available without dates")
         names = ", ".join(repr(s) for s in sources)
         which = f" (source {names} is a lead list without dates, `dated: false`)" if names else ""
-        super().__init__(f"{what} needs dates, and this engagement's records have none{which}. "
+        super().__init__(f"{what}: needs dates, and this engagement's records have none{which}. "
                          f"Fix: {self.fix}")
 
 
