@@ -106,3 +106,30 @@ def test_changes_are_declared_with_date_description_and_step(tmp_path):
     assert change_step("target → order", keys) == ("target", "order")
     with pytest.raises(ValueError, match="'order -> lead' is not a step"):
         change_step("order -> lead", keys)
+
+
+def test_the_report_language_is_nl_or_en(tmp_path):
+    from toolkit.io.config import load_config
+    assert load_config(write(tmp_path, {"language": "nl"})).language == "nl"
+    assert load_config(write(tmp_path)).language == "en"  # engagements written before the key
+    with pytest.raises(ConfigError, match=r"key `language`: Input should be 'nl' or 'en' "
+                                          r"\(got 'NL'\)"):
+        load_config(write(tmp_path, {"language": "NL"}))
+
+
+def test_the_currency_is_an_iso_code(tmp_path):
+    from toolkit.io.config import load_config
+    assert load_config(write(tmp_path, {"currency": "USD"})).currency == "USD"
+    with pytest.raises(ConfigError, match=r"key `currency`: .*'EURO' is not one.*Fix: write the "
+                                          r"three-letter code"):
+        load_config(write(tmp_path, {"currency": "EURO"}))
+
+
+def test_the_report_edition_is_client_unless_the_yaml_says_training(tmp_path):
+    from toolkit.io.config import load_config
+    assert load_config(write(tmp_path)).report.edition == "client"
+    assert load_config(write(tmp_path, {"report": {"edition": "training"}})).report.edition \
+        == "training"
+    with pytest.raises(ConfigError, match=r"key `report.edition`: Input should be 'client' or "
+                                          r"'training'"):
+        load_config(write(tmp_path, {"report": {"edition": "board"}}))

@@ -36,6 +36,7 @@ name: {name}
 client: TODO client name
 timezone: Europe/Amsterdam
 currency: EUR
+language: nl                 # the report's language: nl (Dutch) or en (English)
 # as_of: 2026-10-31        # measurement date; default: the latest date in the data
 cohort_window_days: 90       # a record converts when it reaches the next phase within this many days
 
@@ -293,7 +294,9 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
         from toolkit.report import write_table
-        out = write_table(frame, args.out)
+        # The file keeps its published columns (byte-identical to before the status codes):
+        # `status_vs_target` already says in words what `status_code` says to code.
+        out = write_table(frame.drop(columns="status_code"), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from babel.numbers import is_currency
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -33,11 +34,14 @@ from toolkit.io.limits import (
 )
 from toolkit.io.privacy import PrivacyConfig
 
-__all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig", "change_step",
-           "load_config", "SHAPES", "PRESETS"]
+__all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig",
+           "ReportConfig", "change_step", "load_config", "SHAPES", "PRESETS", "LANGUAGES", "EDITIONS"]
 
 SHAPES = ("history", "wide", "snapshot")
 PRESETS = ("salesforce", "hubspot", "pipedrive")
+#: The report's languages (the method's own, Dutch, and English) and editions.
+LANGUAGES = ("nl", "en")
+EDITIONS = ("client", "training")
 
 # The roles a source column can play. Everything else a source offers is an `attribute`.
 COLUMN_ROLES = (
@@ -53,7 +57,8 @@ _RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_p
 RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
     "phase", "from_phase", "to_phase", "segment", "period", "n", "successes", "rate", "ci_low",
     "ci_high", "p_value", "p_adjusted", "kpi", "label", "kind", "unit", "target",
-    "higher_is_better", "status_vs_target", "immature_n", "open_n", "source", "source_row",
+    "higher_is_better", "status_vs_target", "status_code", "reason_code", "immature_n", "open_n",
+    "source", "source_row",
     "entered_at", "source_stage", "attribute", "window_days", "method"))
 
 
@@ -254,6 +259,16 @@ class ChangeConfig(BaseModel):
                                   "from-phase key 'lead'")
 
 
+class ReportConfig(BaseModel):
+    """How the report of this engagement is made (`funnel run`'s options override it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edition: Literal["client", "training"] = Field(
+        default="client", description="`client`: what a consultant hands to a board; `training`: "
+                                      "the same plus exercises, checks and the method notes")
+
+
 class EngagementConfig(BaseModel):
     """Everything an analyst adapts per client, in one YAML file."""
 
@@ -264,6 +279,9 @@ class EngagementConfig(BaseModel):
     description: str = ""
     timezone: str = "Europe/Amsterdam"
     currency: str = "EUR"
+    language: Literal["nl", "en"] = Field(
+        default="en", description="the report's language: headings, sentences, table headers and "
+                                  "number formats (36,1% and 1.234 in Dutch)")
     as_of: date | datetime | None = None
     phases: list[Phase]
     stage_mapping: dict[str, str]
@@ -286,13 +304,22 @@ class EngagementConfig(BaseModel):
     duration_factors: dict[str, Any] | None = None
     benchmark_stages: dict[str, str] | None = None
     benchmarks_file: str | None = None
-    report: dict[str, Any] = Field(default_factory=dict)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError(f"the currency must be an ISO 4217 code such as EUR or USD, but "
+                             f"{value!r} is not one || write the three-letter code of the amounts' "
+                             f"currency, e.g. `currency: EUR`")
+        return value
 
     @field_validator("as_of")
     @classmethod

@@ -1,1 +1,2 @@
-"""Presentation: figures (plotting), sentences (narrative) and, later, the one number formatter."""
+"""Presentation: figures (plotting), sentences (narrative, messages) and the one number formatter
+(format)."""

@@ -1,0 +1,160 @@
+"""The result of one method step: what it computed, what it could not, and what it concluded.
+
+Every step function (`toolkit.steps.baseline` ... `toolkit.steps.steering`) returns one
+:class:`StepResult`. The notebooks show it, the report renders it, the workbook takes its sheets
+and the CLI prints from it: one computation, shown in several places.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "StepResult", "summary_frame"]
+
+#: The seven steps of the method, by number.
+STEP_KEYS: Mapping[int, str] = MappingProxyType({
+    1: "baseline", 2: "process_model", 3: "kpis", 4: "measurement", 5: "diagnosis",
+    6: "improvement", 7: "steering"})
+
+#: The columns of every step's `summary`: one row per key result.
+SUMMARY_COLUMNS = ("measure", "value", "ci_low", "ci_high", "n", "status")
+
+# Rows of a table shown in a notebook's repr; the full table stays in `tables`.
+_SHOWN_ROWS = 12
+
+
+def summary_frame(rows: Sequence[Mapping[str, Any]] = ()) -> pd.DataFrame:
+    """The key results as a `summary` frame: `measure`, `value`, `ci_low`, `ci_high`, `n`,
+    `status` (a missing field is blank; `n` is a nullable integer)."""
+    frame = pd.DataFrame(list(rows), columns=list(SUMMARY_COLUMNS))
+    for column in ("value", "ci_low", "ci_high"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["n"] = pd.to_numeric(frame["n"], errors="coerce").round().astype("Int64")
+    frame["measure"] = frame["measure"].astype(str)
+    frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), "")
+    return frame
+
+
+def _read_only(value: Mapping | None, name: str, kind: type | None = None) -> Mapping:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"StepResult.{name} must be a mapping of names, but a "
+                        f"{type(value).__name__} was passed.")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"StepResult.{name} must be keyed by names (str), but {key!r} was "
+                            f"passed.")
+        if kind is not None and not isinstance(item, kind):
+            raise TypeError(f"StepResult.{name}[{key!r}] must be a {kind.__name__}, but a "
+                            f"{type(item).__name__} was passed.")
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class StepResult:
+    """One step's results.
+
+    Attributes
+    ----------
+    step, key
+        The step's number (1-7) and name (:data:`STEP_KEYS`).
+    tables
+        Named tables in display order: raw values, the library's column names.
+    results
+        Named result objects (e.g. ``"fruit"``: the ``LowHangingFruit`` of step 5), for a reader
+        who wants more than the tables.
+    figures
+        Name -> ``draw(ax=None)`` returning the Axes (or the Figure of a multi-panel plot), drawn
+        with ``toolkit.present.plotting`` from the results above; computes nothing.
+    problems
+        Part name -> why that part could not be computed (too little data, no target declared).
+        A step never raises for a part; a bad engagement YAML still raises ``ConfigError``.
+    summary
+        The key results, one row each: ``measure, value, ci_low, ci_high, n, status``.
+    headline
+        The step's one-line finding, in English.
+    sheets
+        Workbook sheets this step contributes: sheet name -> table.
+    conclusions_by_language
+        The "what we concluded" sentences per language (Markdown-safe text); read them with
+        :meth:`conclusions`.
+    """
+
+    step: int
+    key: str
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    results: Mapping[str, object] = field(default_factory=dict)
+    figures: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    problems: Mapping[str, str] = field(default_factory=dict)
+    summary: pd.DataFrame = field(default_factory=summary_frame)
+    headline: str = ""
+    sheets: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    conclusions_by_language: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if STEP_KEYS.get(self.step) != self.key:
+            raise ValueError(f"A StepResult's step and key must be one of {dict(STEP_KEYS)}, but "
+                             f"step={self.step!r}, key={self.key!r} was passed.")
+        if not isinstance(self.summary, pd.DataFrame) or list(self.summary.columns) != list(
+                SUMMARY_COLUMNS):
+            got = (list(self.summary.columns) if isinstance(self.summary, pd.DataFrame)
+                   else type(self.summary).__name__)
+            raise TypeError(f"StepResult.summary must be a DataFrame with the columns "
+                            f"{list(SUMMARY_COLUMNS)}, but {got} was passed. Fix: build it with "
+                            f"summary_frame(rows).")
+        if not isinstance(self.headline, str):
+            raise TypeError(f"StepResult.headline must be a str, but a "
+                            f"{type(self.headline).__name__} was passed.")
+        set_ = object.__setattr__  # frozen: the mappings are fixed here, once, read-only
+        set_(self, "tables", _read_only(self.tables, "tables", pd.DataFrame))
+        set_(self, "results", _read_only(self.results, "results"))
+        set_(self, "figures", _read_only(self.figures, "figures"))
+        set_(self, "problems", _read_only(self.problems, "problems", str))
+        set_(self, "sheets", _read_only(self.sheets, "sheets", pd.DataFrame))
+        written = _read_only(self.conclusions_by_language, "conclusions_by_language")
+        set_(self, "conclusions_by_language", MappingProxyType(
+            {language: tuple(str(line) for line in text) for language, text in written.items()}))
+        for name, draw in self.figures.items():
+            if not callable(draw):
+                raise TypeError(f"StepResult.figures[{name!r}] must be callable as draw(ax=None), "
+                                f"but a {type(draw).__name__} was passed.")
+
+    def conclusions(self, language: str = "en") -> list[str]:
+        """The "what we concluded" sentences (Markdown-safe: values from the data are escaped).
+
+        Raises ``ValueError`` naming the languages there are when `language` is not one of them.
+        """
+        if language not in self.conclusions_by_language:
+            raise ValueError(f"The value for `language` must be one of "
+                             f"{sorted(self.conclusions_by_language)}, but {language!r} was passed.")
+        return list(self.conclusions_by_language[language])
+
+    def __repr__(self) -> str:
+        return (f"StepResult(step={self.step}, key={self.key!r}, headline={self.headline!r}, "
+                f"tables={list(self.tables)}, figures={list(self.figures)}, "
+                f"problems={list(self.problems)})")
+
+    def _repr_html_(self) -> str:
+        """Headline, problems, tables (their first rows) and summary, for a notebook."""
+        esc = html.escape
+        parts = [f"<h4>Step {self.step} ({esc(self.key)}): {esc(self.headline)}</h4>"]
+        if self.problems:
+            items = "".join(f"<li><b>{esc(name)}</b>: {esc(why)}</li>"
+                            for name, why in self.problems.items())
+            parts.append(f"<p>Not computed:</p><ul>{items}</ul>")
+        for name, table in self.tables.items():
+            more = (f" (first {_SHOWN_ROWS} of {len(table):,} rows)"
+                    if len(table) > _SHOWN_ROWS else "")
+            parts.append(f"<p><b>{esc(name)}</b>{more}</p>"
+                         + table.head(_SHOWN_ROWS).to_html(index=False, escape=True,
+                                                           na_rep="", max_cols=20))
+        parts.append("<p><b>summary</b></p>"
+                     + self.summary.to_html(index=False, escape=True, na_rep=""))
+        return "\n".join(parts)
