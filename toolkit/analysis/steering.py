@@ -34,8 +34,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from toolkit.base.exceptions import ConfigError, DataError
-from toolkit.base.vocabulary import MIN_N, STATUS_ON_TARGET, STATUS_SIGNIFICANT, STATUS_UNJUDGED, STATUSES, status_codes
+from toolkit.analysis.diagnosis import bottleneck_sizing
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.vocabulary import (
+    MIN_N,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_UNJUDGED,
+    STATUSES,
+    status_codes,
+)
+from toolkit.measure.kpis import compute_kpis, kpis_from_config
 
 __all__ = [
     "control_chart",
@@ -1061,7 +1070,6 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
     engagement.require_dates("KPIs by month (control charts, scorecard)")
-    from toolkit.measure.kpis import compute_kpis, kpis_from_config
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
@@ -1093,7 +1101,6 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
     mature and hold at least ``MIN_N`` records; the chart shows every month."""
     engagement.require_dates("Steering (control charts and the scorecard by month)")
-    from toolkit.base.exceptions import ToolkitError
 
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
@@ -1109,7 +1116,6 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     except ToolkitError as exc:
         problems["card"] = str(exc)
     if steer_on is None:
-        from toolkit.analysis.diagnosis import bottleneck_sizing
         try:
             sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
             usable = sizing.dropna(subset=["rate", "reference_rate"])

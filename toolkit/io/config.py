@@ -32,6 +32,7 @@ from toolkit.io.limits import (
 from toolkit.io.limits import (
     YEARS as _YEARS,
 )
+from toolkit.io.presets import PRESET_DEFAULTS
 from toolkit.io.privacy import PrivacyConfig
 
 __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig",
@@ -240,7 +241,6 @@ class SourceConfig(_Reading):
 
     @model_validator(mode="after")
     def _preset_has_shape(self) -> SourceConfig:
-        from toolkit.io.presets import PRESET_DEFAULTS
         if self.preset and (self.preset, self.shape) not in PRESET_DEFAULTS:
             shapes = sorted(shape for preset, shape in PRESET_DEFAULTS if preset == self.preset)
             raise ValueError(f"the preset {self.preset!r} has no {self.shape!r} shape; it has "

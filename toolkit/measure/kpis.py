@@ -33,21 +33,23 @@ from scipy import stats as sps
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, status_codes, status_prose
+from toolkit.measure.actions import action_yield
 from toolkit.measure.funnel import (
     NEEDS_DATES,
     NO_WINDOW,
-    _segment_frame,
     cohort_conversion,
     period_conversion,
     period_label,
     reached_at,
     reached_conversion,
+    segment_columns,
     segment_values,
 )
 from toolkit.measure.funnel import win_rate as _win_rate
 from toolkit.measure.survival import (
     converter_quantile,
     cumulative_incidence,
+    time_to_convert_summary,
     transition_durations,
 )
 
@@ -282,7 +284,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     if period is not None:
         engagement.require_dates(f"KPIs by {period}")
     kpis = list(kpis) if kpis is not None else kpis_from_config(engagement)
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     context = _Context(engagement, seed=seed)
     compute = _COMPUTE if engagement.dated else _COMPUTE_WITHOUT_DATES
     frames = []
@@ -609,8 +611,7 @@ def _pipeline_coverage(ctx: _Context, kpi: KPI, seg: list[str], period: str | No
 
 
 def _cost_per(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    """Cost per record brought to the phase, per action: `toolkit.analysis.diagnosis.action_yield`."""
-    from toolkit.analysis.diagnosis import action_yield
+    """Cost per record brought to the phase, per action: `toolkit.measure.actions.action_yield`."""
     if not ctx.engagement.config.costs:
         raise ToolkitError(f"KPI {kpi.name!r} needs a cost table: add `costs:` to the engagement "
                            f"YAML (a list of {{action: ..., cost: ...}}).")
@@ -727,9 +728,8 @@ def time_to_convert(engagement, *, by: str | None = None,
     close): the phases between have no dates of their own.
     """
     engagement.require_dates("Time to convert")
-    from toolkit.measure.survival import time_to_convert_summary
     model = engagement.phase_model
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
     records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
     parts = []
