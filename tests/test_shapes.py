@@ -409,4 +409,4 @@ def test_history_flags_in_the_records_file_win(tmp_path):
     assert sorted(e.outcome_mismatches["record_id"]) == ["A", "B", "C", "E"]
     assert any("4 record(s) have won/closed flags" in n and "the flags count" in n
                for n in e.notes)
-    assert e.audit().findings.set_index("check").loc["outcome_mismatch", "records"] == 4
+    assert run_audit(e).findings.set_index("check").loc["outcome_mismatch", "records"] == 4
