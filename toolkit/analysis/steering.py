@@ -1069,6 +1069,7 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
+    engagement.require_dates("KPIs by month (control charts, scorecard)")
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
@@ -1099,6 +1100,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
     mature and hold at least ``MIN_N`` records; the chart shows every month."""
+    engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = check_seed(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
