@@ -16,6 +16,7 @@ from corpus import CASES, Case
 
 from toolkit import Engagement
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.vocabulary import REASONS
 
 BY_NAME = {c.name: c for c in CASES}
 
@@ -48,6 +49,9 @@ def test_case_ends_as_declared(case: Case, tmp_path):
         return
     e = load(case, tmp_path)
     reconciles(e)
+    # every set-aside row carries a code of the vocabulary beside its sentence
+    assert e.quarantine["reason_code"].notna().all(), e.quarantine[["reason", "reason_code"]]
+    assert set(e.quarantine["reason_code"].astype(str)) <= set(REASONS)
     if case.outcome == "quarantine":
         reasons = e.quarantine["reason"].astype(str)
         for text in case.expect:

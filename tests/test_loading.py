@@ -86,6 +86,7 @@ def test_unknown_stages_can_be_quarantined(history_engagement, tmp_path):
     e = load(path)
     reconciles(e)
     assert e.quarantine["reason"].tolist() == ["unknown stage 'Demo' (not in stage_mapping)"]
+    assert e.quarantine["reason_code"].tolist() == ["unknown_stage"]
 
 
 def test_ambiguous_dates_are_refused_not_guessed(tmp_path):
@@ -144,6 +145,7 @@ def test_won_then_lost_is_not_an_order(history_engagement):
     assert rec["outcome"] == "lost" and rec["lost_at_phase"] == "proposal"
     assert "order" not in set(e.events["phase"].astype(str))
     assert e.quarantine["reason"].iloc[0] == "won stage reversed: the record's final state is lost"
+    assert e.quarantine["reason_code"].iloc[0] == "won_reversed"
 
 
 def test_regressions_and_skips_are_audited(history_engagement):
@@ -202,6 +204,7 @@ def test_wide_hubspot_preset_with_date_entered_columns(tmp_path):
     assert rec.loc["1", "owner"].startswith("P-") and rec.loc["2", "owner"] == rec.loc["3", "owner"]
     assert "Anna" not in rec["owner"].str.cat()
     assert e.quarantine["reason"].tolist() == ["duplicate record id (first at row 4)"]
+    assert e.quarantine["reason_code"].tolist() == ["duplicate_record"]
 
 
 def test_snapshot_xlsx_with_excel_serial_dates(tmp_path):

@@ -287,7 +287,9 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
         from toolkit.report import write_table
-        out = write_table(frame, args.out)
+        # The file keeps its published columns (byte-identical to before the status codes):
+        # `status_vs_target` already says in words what `status_code` says to code.
+        out = write_table(frame.drop(columns="status_code"), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,

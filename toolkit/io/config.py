@@ -57,7 +57,8 @@ _RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_p
 RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
     "phase", "from_phase", "to_phase", "segment", "period", "n", "successes", "rate", "ci_low",
     "ci_high", "p_value", "p_adjusted", "kpi", "label", "kind", "unit", "target",
-    "higher_is_better", "status_vs_target", "immature_n", "open_n", "source", "source_row",
+    "higher_is_better", "status_vs_target", "status_code", "reason_code", "immature_n", "open_n",
+    "source", "source_row",
     "entered_at", "source_stage", "attribute", "window_days", "method"))
 
 

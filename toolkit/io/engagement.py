@@ -14,6 +14,7 @@ import pandas as pd
 from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, DataError
 from toolkit.base.phases import PhaseModel
+from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import EngagementConfig, load_config
 from toolkit.io.loading import (
     LoadedSource,
@@ -288,6 +289,8 @@ class Engagement:
                 fold_categories=self.config.fold_categories, notes=notes)
             quarantine = pd.concat([quarantine, lq], ignore_index=True)
             reconciliation = pd.concat([reconciliation, lr], ignore_index=True)
+        # (a concat of parts without rows can lose the categorical dtype of the codes)
+        quarantine["reason_code"] = reason_codes(quarantine["reason_code"], index=quarantine.index)
         mism = [p.outcome_mismatches.assign(source=p.name) for p in parts
                 if p.outcome_mismatches is not None]
         return _Loaded(

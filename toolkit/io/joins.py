@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.base.exceptions import DataError
+from toolkit.base.vocabulary import reason_codes
 from toolkit.base.phases import PhaseModel
 from toolkit.io.config import LookupConfig
 from toolkit.io.loading import (
@@ -54,7 +55,8 @@ def add_phases(base: LoadedSource, extra: LoadedSource, model: PhaseModel) -> Lo
             "record_id": orphan_rows["record_id"].astype("string").to_numpy(),
             "column": None, "value": pd.array([pd.NA] * len(orphan_rows), dtype="string"),
             "reason": f"record id not in source {base.name!r} (this source adds phases to its "
-                      f"records)"})
+                      f"records)",
+            "reason_code": reason_codes(["orphan_record"] * len(orphan_rows))})
         quarantine = pd.concat([quarantine, part], ignore_index=True)
         first = recon.index[0]
         recon.loc[first, "rows_used"] -= len(part)
@@ -121,12 +123,14 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
         key_col = _find_column(raw, lookup.key, role="key", file=file, key=yaml_key)
         keys = _text(raw[key_col])
         raw = raw.assign(_key=keys)
-        frame = q.add(raw, keys.isna(), f"missing key in column {key_col!r}", column=key_col)
+        frame = q.add(raw, keys.isna(), f"missing key in column {key_col!r}",
+                      code="missing_key", column=key_col)
         if lookup.on in personal:
             frame = frame.assign(_key=pseudonymise(frame["_key"], pseudonym_key))
         first = frame.groupby("_key")["source_row"].transform("first")
         frame = q.add(frame, frame.duplicated("_key", keep="first"),
-                      "repeated key (first at row " + first.astype(str) + ")", column=key_col)
+                      "repeated key (first at row " + first.astype(str) + ")",
+                      code="duplicate_key", column=key_col)
         clash = [n for n in lookup.attributes if n in records.columns]
         if clash:
             raise DataError(f"lookup attribute(s) {clash} are already attributes of the records",

@@ -27,6 +27,7 @@ import pandas as pd
 
 from toolkit.base.exceptions import DataError, UnknownStageError
 from toolkit.base.phases import IGNORE, LOST, PhaseModel, normalise_stage
+from toolkit.base.vocabulary import reason_codes
 from toolkit.io.categories import fold_spellings, read_blank_markers
 from toolkit.io.config import RecordsConfig, SourceConfig
 from toolkit.io.limits import (
@@ -47,7 +48,8 @@ __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quara
            "QUARANTINE_COLUMNS",
            "EVENT_COLUMNS", "STAGE_LOG_COLUMNS"]
 
-QUARANTINE_COLUMNS = ["source", "file", "source_row", "record_id", "column", "value", "reason"]
+QUARANTINE_COLUMNS = ["source", "file", "source_row", "record_id", "column", "value", "reason",
+                      "reason_code"]
 EVENT_COLUMNS = ["record_id", "phase", "entered_at", "source_stage", "source_row", "source"]
 STAGE_LOG_COLUMNS = ["record_id", "at", "target", "source_stage", "source_row", "source"]
 
@@ -563,12 +565,13 @@ class _Quarantine:
 
     def add(self, frame: pd.DataFrame, mask: pd.Series,
             reason: pd.Series | str | Callable[[pd.DataFrame], pd.Series], *,
-            column: str | None = None, values: pd.Series | None = None,
+            code: pd.Series | str, column: str | None = None, values: pd.Series | None = None,
             record_ids: pd.Series | None = None) -> pd.DataFrame:
         """Quarantine `frame[mask]` and return the remaining rows.
 
         `reason` is one text, a text per row, or a function giving the texts of the rows set
-        aside (so that a message is built only for a row that needs one)."""
+        aside (so that a message is built only for a row that needs one); `code` is its reason
+        code (``toolkit.base.vocabulary.REASONS``), one or one per row."""
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return frame  # nothing set aside: no copy of every column
@@ -588,6 +591,7 @@ class _Quarantine:
                 "value": (values[mask].astype("string").to_numpy() if values is not None
                           else pd.array([pd.NA] * len(hit), dtype="string")),
                 "reason": reasons if isinstance(reasons, str) else reasons.to_numpy(),
+                "reason_code": code if isinstance(code, str) else code[mask].to_numpy(),
             })
             self.parts.append(part)
             self.rows.update(hit["source_row"].tolist())
@@ -597,7 +601,9 @@ class _Quarantine:
         if not self.parts:
             return _empty_quarantine()
         out = pd.concat(self.parts, ignore_index=True)
-        return out.astype({"source_row": "int64", "record_id": "string", "value": "string"})
+        out = out.astype({"source_row": "int64", "record_id": "string", "value": "string"})
+        out["reason_code"] = reason_codes(out["reason_code"], index=out.index)
+        return out
 
 
 def _empty_quarantine() -> pd.DataFrame:
@@ -605,7 +611,8 @@ def _empty_quarantine() -> pd.DataFrame:
                          "source_row": pd.Series(dtype="int64"),
                          "record_id": pd.Series(dtype="string"),
                          "column": pd.Series(dtype="object"), "value": pd.Series(dtype="string"),
-                         "reason": pd.Series(dtype="object")})
+                         "reason": pd.Series(dtype="object"),
+                         "reason_code": reason_codes([])})
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -633,7 +640,7 @@ def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unkno
     frame = frame.assign(_stage=stage)
     if not blank_ok:
         frame = quarantine.add(frame, stage.isna(), f"missing stage in column {stage_col!r}",
-                               column=stage_col)
+                               code="missing_stage", column=stage_col)
     target = _per_distinct(frame["_stage"], model.map_stages)
     unknown_mask = target.isna() & frame["_stage"].notna()
     if unknown_mask.any():
@@ -643,12 +650,12 @@ def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unkno
         frame = quarantine.add(frame, unknown_mask,
                                lambda hit: "unknown stage " + hit["_stage"].map(repr)
                                + " (not in stage_mapping)",
-                               column=stage_col, values=frame["_stage"])
+                               code="unknown_stage", column=stage_col, values=frame["_stage"])
         target = target[~unknown_mask]
     frame = frame.assign(_target=target)
     return quarantine.add(frame, frame["_target"] == IGNORE,
                           lambda hit: "stage " + hit["_stage"].map(repr) + " is declared `ignore`",
-                          column=stage_col, values=frame["_stage"])
+                          code="ignored_stage", column=stage_col, values=frame["_stage"])
 
 
 def _per_distinct(values: pd.Series, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -840,19 +847,20 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: s
                  ) -> pd.DataFrame:
     """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`."""
     _check_header(frame, settings, file=file, key=key)
-    frame = q.add(frame, _blank_rows(frame.drop(columns="source_row")), "blank row")
+    frame = q.add(frame, _blank_rows(frame.drop(columns="source_row")), "blank row", code="blank_row")
     cols = settings["columns"]
     if "is_deleted" in cols and cols["is_deleted"] in frame.columns:
         deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])
         frame = q.add(frame, deleted.fillna(False).astype(bool), "deleted in the CRM",
-                      column=cols["is_deleted"])
+                      code="deleted", column=cols["is_deleted"])
     if "record_id" not in cols:
         raise DataError("no record id column configured", file=file,
                         fix=f"set `{key}.record_id` to the column that identifies a deal")
     rid_col = _find_column(frame, cols["record_id"], role="record_id", file=file, key=key)
     rid = _text(frame[rid_col])
     frame = frame.assign(_record_id=rid)
-    return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}", column=rid_col)
+    return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}",
+                 code="missing_record_id", column=rid_col)
 
 
 def _blank_rows(cells: pd.DataFrame) -> pd.Series:
@@ -902,7 +910,7 @@ def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, persona
                       and (pd.isna(mine[c]) or pd.isna(theirs[c]) or mine[c] != theirs[c])]
             if differ:
                 reason[idx] += " and it differs from that row: " + "; ".join(differ)
-    return q.add(frame, dup, lambda hit: reason[hit.index])
+    return q.add(frame, dup, lambda hit: reason[hit.index], code="duplicate_record")
 
 
 def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, role: str,
@@ -914,10 +922,10 @@ def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, 
     parsed = _parse_dates(frame[col], settings, file=file, column=col, future_ok=role == "closed")
     values = parsed.values
     bad = parsed.problems.notna() if required else (
-        parsed.problems.notna() & ~parsed.problems.astype("string").str.startswith("missing").fillna(
-            False))
+        parsed.problems.notna() & parsed.codes.ne("missing_date"))
     frame = frame.assign(**{f"_{role}": values})
-    frame = q.add(frame, bad, parsed.problems.fillna(""), column=col, values=frame[col])
+    frame = q.add(frame, bad, parsed.problems.fillna(""), code=parsed.codes, column=col,
+                  values=frame[col])
     return frame, frame[f"_{role}"]
 
 
@@ -944,11 +952,12 @@ def _dates_within_range(raw: pd.Series, settings: dict, *, file: str, column: st
     years = years.fillna(pd.to_numeric(objects, errors="coerce"))
     wild = ((years < YEARS[0]) | (years > YEARS[1]))  # 9999, 3000, 0001: typos.fillna(False).astype(bool)
     parsed = parse(raw.mask(wild))
-    problems = parsed.problems.copy()
+    problems, codes = parsed.problems.copy(), parsed.codes.copy()
     problems[wild] = ("date " + raw[wild].astype(str).map(repr) + f" in column {column!r} has "
                       "the year " + years[wild].astype(int).astype(str) + ", which no CRM date "
                       "has: check the year (a typo or a placeholder such as 31-12-9999?)")
-    return ParsedColumn(parsed.values, problems)
+    codes[wild] = "implausible_year"
+    return ParsedColumn(parsed.values, problems, codes)
 
 
 def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
@@ -956,7 +965,7 @@ def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
     """parse_dates with the source's format and time zone, plus the plausibility bounds: a date
     after the as-of date (or today) or before 1990 gets a problem naming the value."""
     parsed = _dates_within_range(raw, settings, file=file, column=column)
-    values, problems = parsed.values, parsed.problems.copy()
+    values, problems, codes = parsed.values, parsed.problems.copy(), parsed.codes.copy()
     as_of = settings.get("_as_of")
     if as_of is None:
         today = pd.Timestamp.now(tz=settings.get("_engagement_tz") or None).tz_localize(None)
@@ -974,12 +983,14 @@ def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
     if early.any():
         problems[early] = ("date " + raw[early].astype(str).map(repr)
                            + f" in column {column!r} is before 1990-01-01: check the year (a typo?)")
+        codes[early] = "date_before_1990"
     if not future_ok:
         late = (values >= limit).to_numpy()
         if late.any():
             problems[late] = ("date " + raw[late].astype(str).map(repr)
                               + f" in column {column!r} is after {label}: {fix}")
-    return ParsedColumn(values, problems)
+            codes[late] = "date_after_as_of"
+    return ParsedColumn(values, problems, codes)
 
 
 def _open_source(settings: dict, base_dir: Path, name: str):
@@ -1064,7 +1075,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     same = ["_record_id", "_stage_norm", "_at"]
     dup = frame.duplicated(same, keep="first")
     frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
-        frame, same, hit.index).astype(str))
+        frame, same, hit.index).astype(str), code="duplicate_row")
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
     frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
@@ -1076,7 +1087,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     frame = q.add(frame, reversed_won,
                   lambda hit: "won stage reversed: the record's final state is "
                   + hit["_record_id"].map(state["outcome"]).astype(str),
-                  column=stage_col, values=frame["_stage"])
+                  code="won_reversed", column=stage_col, values=frame["_stage"])
     log = log.loc[frame.index]
     events = _events_from_log(log, model, name)
 
@@ -1111,7 +1122,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
-        ignored = set(reasons.loc[reasons["reason"].str.contains("declared `ignore`", regex=False),
+        ignored = set(reasons.loc[reasons["reason_code"].eq("ignored_stage"),
                                   "record_id"].dropna()) - set(records.index)
         records, mismatches, rq, rows = _attach_records_file(
             records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
@@ -1159,7 +1170,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
-                  "all of this record's stage rows are declared `ignore`")
+                  "all of this record's stage rows are declared `ignore`", code="ignored_record")
     frame = _dedupe_records(frame, q, reading, personal)
     cols = reading["columns"]
     out = pd.DataFrame(index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
@@ -1365,19 +1376,21 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
                if normalise_stage(s) in mapping and mapping[normalise_stage(s)] != IGNORE}
     parsed = {}
     problems = pd.Series(None, index=frame.index, dtype="object")
+    codes = pd.Series(None, index=frame.index, dtype="object")
     for col in targets:
         p = _parse_dates(frame[col], settings, file=file, column=col)
         parsed[col] = p.values
-        bad = p.problems.notna() & ~p.problems.astype("string").str.startswith("missing").fillna(
-            False)
-        problems = problems.where(problems.notna() | ~bad, p.problems)
-    frame = q.add(frame, problems.notna(), problems.fillna(""))
+        bad = p.problems.notna() & p.codes.ne("missing_date")
+        first = problems.isna() & bad  # a row keeps the problem of its first bad column
+        problems = problems.where(~first, p.problems)
+        codes = codes.where(~first, p.codes)
+    frame = q.add(frame, problems.notna(), problems.fillna(""), code=codes)
     if "created_at" not in settings["columns"] and targets:
         # Without a creation date, a row with no stage date at all cannot be placed in time.
         undated = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets}).isna().all(
             axis=1)
         frame = q.add(frame, undated, f"no date in any of the {len(targets)} stage columns (and "
-                                      f"no `created_at` column)")
+                                      f"no `created_at` column)", code="no_stage_date")
     dates = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets})
     long = dates.assign(record_id=frame["_record_id"].astype("string"),
                         source_row=frame["source_row"]).melt(
@@ -1516,7 +1529,7 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Q
         bad = outcome == ""
         frame = q.add(frame, bad, "status " + text.astype(str).map(repr)
                       + " is not won, lost or open (nor a stage in stage_mapping)",
-                      column=col, values=text)
+                      code="unknown_status", column=col, values=text)
         return frame, outcome[frame.index]
     if "is_won" in cols and "is_closed" in cols:
         won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
@@ -1594,7 +1607,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
         frame = q.add(frame, early, "closed date " + frame[col].astype(str).map(repr)
                       + " is before the creation date "
                       + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
-                      column=col, values=frame[col])
+                      code="closed_before_created", column=col, values=frame[col])
     frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
     target = (frame["_target"].astype("object") if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
@@ -1614,7 +1627,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
         lost_at = model.map_stages(_text(frame[col])).set_axis(frame.index)
         bad = (outcome == "lost") & _text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
         frame = q.add(frame, bad, "lost-at stage " + frame[col].astype(str).map(repr)
-                      + " does not map to a phase before the last", column=col, values=frame[col])
+                      + " does not map to a phase before the last", code="unknown_lost_stage",
+                      column=col, values=frame[col])
         lost_at, target, outcome = lost_at[frame.index], target[frame.index], outcome[frame.index]
     order = {k: i for i, k in enumerate(model.keys)}
     won_i, entry_i = len(model.keys) - 1, order[entry]
