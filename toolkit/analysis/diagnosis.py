@@ -930,6 +930,13 @@ def _verdict(fun: _Funnel, tests: pd.DataFrame, volume: dict | None, min_n: int,
 
 _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to", "note"]
 
+# The fields a finding is written from, beside its English sentence, so that a report can write it
+# in its own language: the step (phase keys), the segment, the rate and what it is compared with
+# (`reference`: target, benchmark, history, best_segment, typical segment, order target; for a
+# volume item `rate` and `reference_rate` are entries per month now and needed).
+_FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
+                 "reference"]
+
 
 def shortage_or_leak(engagement, *, window_days: int | None = None,
                      benchmarks: pd.DataFrame | None = None,
@@ -1813,8 +1820,9 @@ class LowHangingFruit:
     Attributes
     ----------
     table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
-        extra_revenue, action_hint``; the sized gains first (largest lower bound of the range
-        first), then the unsized findings.
+        extra_revenue, action_hint``, then the fields the finding is written from (``from_phase,
+        to_phase, attribute, segment, rate, reference_rate, reference``); the sized gains first
+        (largest lower bound of the range first), then the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
     mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
@@ -1939,7 +1947,9 @@ def _bottleneck_items(fun: _Funnel, tests: pd.DataFrame, *, seed, draws: int, ho
                          f"{_num(fun.entries_per_day(i) * _PERIOD_DAYS[period])} records reach "
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
-            "action_hint": hint, "_p": float(r["p_adjusted"])})
+            "action_hint": hint, "_p": float(r["p_adjusted"]),
+            "from_phase": r["from_phase"], "to_phase": r["to_phase"], "rate": own,
+            "reference_rate": float(r["reference_rate"]), "reference": r["reference"]})
     return items, gains
 
 
@@ -1958,7 +1968,8 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
                           f"conversion of {_pct(conv)} from {volume['phase']}"),
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
              "action_hint": "Build the early phases: more qualified leads (targeting, actions)",
-             "_p": np.nan}]
+             "_p": np.nan, "from_phase": volume["phase"], "rate": volume["leads"],
+             "reference_rate": volume["need_now"], "reference": "order target"}]
 
 
 def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | None = None,
@@ -1992,7 +2003,9 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
     -------
     LowHangingFruit
         ``table`` with ``rank, area, finding, evidence, extra_orders, extra_orders_low,
-        extra_orders_high, extra_revenue, action_hint``; ``verdict``; ``steps`` (the step tests
+        extra_orders_high, extra_revenue, action_hint`` and the fields behind each finding
+        (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``);
+        ``verdict``; ``steps`` (the step tests
         behind the verdict); the underlying results.
 
     Notes
@@ -2067,7 +2080,10 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
                          f"fixed; adjusted p = {r.p_adjusted:.2g}"),
             "extra_orders": sized[0], "extra_orders_low": sized[1], "extra_orders_high": sized[2],
             "action_hint": _hint_for_segment(r.attribute, r.segment, r.direction, action),
-            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1})
+            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1,
+            "from_phase": r.from_phase, "to_phase": r.to_phase, "attribute": r.attribute,
+            "segment": r.segment, "rate": r.rate, "reference_rate": r.typical_rate,
+            "reference": "typical segment"})
     # Worse segments compete on their sized gain, better ones (not sized) on their p-value.
     worse = sorted((s for s in segment_rows if s["_order"] == 1),
                    key=lambda s: -np.nan_to_num(s["extra_orders"], nan=-np.inf))
@@ -2102,11 +2118,11 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
                          f"at {t.phase}"),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
             "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
-            "_p": np.nan, "_order": 3})
+            "_p": np.nan, "_order": 3, "from_phase": t.phase})
 
     table = pd.DataFrame(rows, columns=["area", "step", "finding", "evidence", "extra_orders",
                                         "extra_orders_low", "extra_orders_high", "action_hint",
-                                        "_p", "_order"])
+                                        "_p", "_order", *_FRUIT_FIELDS])
     table["extra_revenue"] = table["extra_orders"] * avg_value
     side = {"shortage": lambda s: s < half, "leak": lambda s: s >= half}.get(verdict.case)
     table["_side"] = [0 if side is None or (np.isfinite(s) and side(s)) else 1
@@ -2122,7 +2138,7 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
     ], ignore_index=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
-                     "extra_orders_high", "extra_revenue", "action_hint"]]
+                     "extra_orders_high", "extra_revenue", "action_hint", *_FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
     today = f"Today: {_num(orders)} orders per {horizon}"
     if np.isfinite(avg_value):

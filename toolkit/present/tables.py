@@ -72,34 +72,49 @@ CODES: dict[str, str] = {
     # areas of the low-hanging fruit
     "bottleneck": N_("Bottleneck"), "volume": N_("Lead volume"), "segment": N_("Segment"),
     "mix": N_("Mix shift"), "stalled": N_("Stalled deals"),
-    # KPI status against target (codes and the prose the library writes today)
-    "on_target": N_("on target"), "on target": N_("on target"),
+    # KPI status against target (toolkit.base.vocabulary.STATUSES)
+    "on_target": N_("on target"),
     "on_target_too_few": N_("on target (too few records to conclude)"),
-    "on target (too few records to conclude)": N_("on target (too few records to conclude)"),
     "below_target": N_("significantly below target"),
-    "significantly below target": N_("significantly below target"),
     "below_target_not_significant": N_("below target, not significant"),
-    "below target, not significant": N_("below target, not significant"),
     "below_target_unknown": N_("below target, significance unknown"),
-    "below target, significance unknown": N_("below target, significance unknown"),
     "below_target_too_few": N_("below target (too few records to conclude)"),
-    "below target (too few records to conclude)": N_("below target (too few records to conclude)"),
     "off_target": N_("significantly off target"),
-    "significantly off target": N_("significantly off target"),
     "off_target_not_significant": N_("off target, not significant"),
-    "off target, not significant": N_("off target, not significant"),
     "off_target_unknown": N_("off target, significance unknown"),
-    "off target, significance unknown": N_("off target, significance unknown"),
     "off_target_too_few": N_("off target (too few records to conclude)"),
-    "off target (too few records to conclude)": N_("off target (too few records to conclude)"),
-    "no_target": N_("no target"), "no target": N_("no target"),
-    "no_data": N_("no data"), "no data": N_("no data"),
+    "no_target": N_("no target"),
+    "no_data": N_("no data"),
+    # why a source row was set aside (toolkit.base.vocabulary.REASONS)
+    "blank_row": N_("blank row"),
+    "deleted": N_("deleted in the CRM"),
+    "missing_record_id": N_("missing record id"),
+    "duplicate_record": N_("duplicate record id (the first row is kept)"),
+    "duplicate_row": N_("duplicate of an earlier row (same record, stage and date)"),
+    "missing_stage": N_("missing stage"),
+    "unknown_stage": N_("unknown stage (not in the stage mapping)"),
+    "ignored_stage": N_("stage declared to be ignored"),
+    "ignored_record": N_("all of this record's stage rows are declared to be ignored"),
+    "won_reversed": N_("won stage reversed: the record's final state is not won"),
+    "missing_date": N_("missing date"),
+    "unparseable_date": N_("unreadable date"),
+    "implausible_year": N_("date with a year no CRM date has (e.g. 9999)"),
+    "date_before_1990": N_("date before 1 January 1990"),
+    "date_after_as_of": N_("date after the measurement date (or today)"),
+    "no_stage_date": N_("no date in any stage column"),
+    "unparseable_number": N_("unreadable number"),
+    "unknown_status": N_("status not won, lost or open"),
+    "closed_before_created": N_("closed date before the created date"),
+    "unknown_lost_stage": N_("lost-at stage not in the stage mapping"),
+    "orphan_record": N_("record id not in the source this source adds phases to"),
+    "missing_key": N_("missing lookup key"),
+    "duplicate_key": N_("repeated lookup key (the first row is kept)"),
     "implied": N_("implied"),
     # trends
     "stable": N_("stable"), "improving": N_("improving"), "worsening": N_("worsening"),
     # audit checks of the stage history
     "skipped_phases": N_("Skipped phases"), "regressions": N_("Moves back to an earlier phase"),
-    "reopened_after_lost": N_("Re-opened after lost"), "won_reversed": N_("Won reversed"),
+    "reopened_after_lost": N_("Re-opened after lost"),
     "created_in_late_phase": N_("Created in a later phase"),
     "bulk_timestamp": N_("Bulk timestamps (imports)"),
     "events_after_close": N_("Stage changes after closing"),
@@ -117,21 +132,15 @@ CODES: dict[str, str] = {
     "strengths_weaknesses": N_("Existing strengths and weaknesses of the process"),
 }
 
-_GOOD = {"on_target", "on target", "improving"}
-_BAD = {"below_target", "significantly below target", "off_target", "significantly off target",
-        "worsening"}
-_WARN = {"below_target_not_significant", "below target, not significant",
-         "off_target_not_significant", "off target, not significant", "below_target_unknown",
-         "below target, significance unknown", "off_target_unknown",
-         "off target, significance unknown", "below_target_too_few",
-         "below target (too few records to conclude)", "off_target_too_few",
-         "off target (too few records to conclude)", "on_target_too_few",
-         "on target (too few records to conclude)"}
+_GOOD = {"on_target", "improving"}
+_BAD = {"below_target", "off_target", "worsening"}
+_WARN = {"below_target_not_significant", "off_target_not_significant", "below_target_unknown",
+         "off_target_unknown", "below_target_too_few", "off_target_too_few", "on_target_too_few"}
 
 
 def status_tone(status: object) -> str:
-    """The colour of a status: ``good`` (on target), ``bad`` (significantly off), ``warn`` (off but
-    not demonstrably, or too few records), ``none`` (no target, no data)."""
+    """The colour of a status code (``status_code``): ``good`` (on target), ``bad`` (significantly
+    off), ``warn`` (off but not demonstrably, or too few records), ``none`` (no target, no data)."""
     key = "" if is_missing(status) else str(status)
     if key in _GOOD:
         return "good"
@@ -232,7 +241,13 @@ def _code(column: str) -> _Render:
 
 
 def _status(column: str) -> _Render:
-    return lambda row, c: Cell(code_text(row[column], c.fmt), status_tone(row[column]))
+    # the code decides the words and the colour; a frame without codes shows its prose uncoloured
+    def render(row: pd.Series, c: _Context) -> Cell:
+        code = row.get("status_code")
+        if is_missing(code):
+            return Cell(code_text(row[column], c.fmt), "none")
+        return Cell(code_text(code, c.fmt), status_tone(code))
+    return render
 
 
 def _file(column: str) -> _Render:
@@ -269,6 +284,48 @@ def _step_name(row: pd.Series, c: _Context) -> Cell:
     return Cell(str(row[column]))
 
 
+_REFERENCE_WORDS = {
+    "target": N_("the target"), "benchmark": N_("the market benchmark"),
+    "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
+    "best_segment": N_("its best segment"),
+}
+
+
+def _finding(row: pd.Series, c: _Context) -> Cell:
+    """A finding of the low-hanging fruit written from its fields in the report's language (the
+    library's English sentence when the fields are not there)."""
+    area, fmt = str(row.get("area")), c.fmt
+    has = (lambda *names: all(not is_missing(row.get(n)) for n in names))
+    if area == "bottleneck" and has("from_phase", "to_phase", "rate", "reference_rate"):
+        reference = str(row.get("reference"))
+        words = fmt.gettext(_REFERENCE_WORDS[reference]) if reference in _REFERENCE_WORDS \
+            else reference
+        return Cell(fmt.gettext("{step} converts {rate} against {reference_rate} for {reference}")
+                    .format(step=_step(row, c).text, rate=fmt.percent(row["rate"]),
+                            reference_rate=fmt.percent(row["reference_rate"]), reference=words))
+    if area == "volume" and has("from_phase", "rate", "reference_rate"):
+        return Cell(fmt.gettext("{volume} entries per month into {phase} against {needed} needed "
+                                "for the order target").format(
+            volume=fmt.number(row["rate"], 1), phase=c.phase(row["from_phase"]),
+            needed=fmt.number(row["reference_rate"], 1)))
+    if area == "segment" and has("attribute", "segment", "from_phase", "to_phase", "rate",
+                                 "reference_rate"):
+        return Cell(fmt.gettext("{attribute} = {segment} converts {rate} at {step} against "
+                                "{reference_rate} for the typical {attribute}").format(
+            attribute=row["attribute"], segment=row["segment"], rate=fmt.percent(row["rate"]),
+            step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
+    if area == "stalled" and has("from_phase"):
+        return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
+                                "most records take").format(phase=c.phase(row["from_phase"])))
+    if area == "mix":
+        return Cell(fmt.gettext("The overall conversion changed through the mix of segments, not "
+                                "through their own conversion (Simpson's paradox)"))
+    return Cell(MISSING if is_missing(row.get("finding")) else str(row["finding"]))
+
+
+_SEASON_MEASURES = (N_("Volume: entries per month"), N_("Conversion per cohort month"))
+
+
 def _points(column: str) -> _Render:
     return lambda row, c: Cell(c.fmt.points(row[column]), "num")
 
@@ -285,6 +342,7 @@ COLUMNS: dict[str, _Column] = {
                                 _plain("rows_quarantined", "count")),
     "balanced": _Column(N_("Reconciles"), ("balanced",), _yes_no("balanced")),
     "reason": _Column(N_("Reason"), ("reason",), _plain("reason", "text")),
+    "reason_code": _Column(N_("Reason"), ("reason_code",), _code("reason_code")),
     "rows": _Column(N_("Rows"), ("rows",), _plain("rows", "count")),
     "check": _Column(N_("Check"), ("check",), _code("check")),
     "records": _Column(N_("Records"), ("records",), _plain("records", "count")),
@@ -362,6 +420,10 @@ COLUMNS: dict[str, _Column] = {
     "rank": _Column(N_("#"), ("rank",), _plain("rank", "count")),
     "area": _Column(N_("Area"), ("area",), _code("area")),
     "finding": _Column(N_("Finding"), ("finding",), _plain("finding", "text")),
+    "finding_text": _Column(N_("Finding"), ("area",), _finding),
+    "measure_text": _Column(N_("Measure"), ("measure_index",), lambda row, c: Cell(
+        c.fmt.gettext(_SEASON_MEASURES[int(row["measure_index"])]))),
+    "kpi_key": _Column(N_("KPI"), ("kpi",), _phase("kpi")),
     "extra_orders_ci": _Column(N_("Extra orders per year (range)"),
                                ("extra_orders", "extra_orders_low", "extra_orders_high"),
                                _interval("extra_orders", "extra_orders_low", "extra_orders_high",
