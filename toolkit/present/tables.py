@@ -28,7 +28,7 @@ from toolkit.base.phases import PhaseModel
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
-           "status_tone", "N_"]
+           "status_tone", "attribute_name", "N_"]
 
 
 def N_(message: str) -> str:
@@ -295,7 +295,10 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
     """A finding of the low-hanging fruit written from its fields in the report's language (the
     library's English sentence when the fields are not there)."""
     area, fmt = str(row.get("area")), c.fmt
-    has = (lambda *names: all(not is_missing(row.get(n)) for n in names))
+
+    def has(*names: str) -> bool:
+        return all(not is_missing(row.get(n)) for n in names)
+
     if area == "bottleneck" and has("from_phase", "to_phase", "rate", "reference_rate"):
         reference = str(row.get("reference"))
         words = fmt.gettext(_REFERENCE_WORDS[reference]) if reference in _REFERENCE_WORDS \
@@ -312,7 +315,8 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
                                  "reference_rate"):
         return Cell(fmt.gettext("{attribute} = {segment} converts {rate} at {step} against "
                                 "{reference_rate} for the typical {attribute}").format(
-            attribute=row["attribute"], segment=row["segment"], rate=fmt.percent(row["rate"]),
+            attribute=attribute_name(row["attribute"]), segment=row["segment"],
+            rate=fmt.percent(row["rate"]),
             step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
     if area == "stalled" and has("from_phase"):
         return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
@@ -323,7 +327,67 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
     return Cell(MISSING if is_missing(row.get("finding")) else str(row["finding"]))
 
 
+def _kpi_label(row: pd.Series, c: _Context) -> Cell:
+    """A KPI's label in the report's language when it is the name the toolkit gave it (a label
+    the engagement YAML declares is the client's own word, and stays as written)."""
+    label = row.get("label")
+    label = "" if is_missing(label) else str(label)
+    kind, fmt = row.get("kind"), c.fmt
+
+    def phase(name: str) -> str:
+        return c.phase(row.get(name))
+
+    default = {
+        "conversion": (f"Conversion {phase('from_phase')} → {phase('to_phase')}",
+                       N_("Conversion {start} → {end}")),
+        "cumulative_conversion": (f"Conversion {phase('from_phase')} → {phase('to_phase')}",
+                                  N_("Conversion {start} → {end}")),
+        "volume": (f"Entries into {phase('phase')}", N_("Entries into {start}")),
+        "duration": (f"Median days {phase('from_phase')} → {phase('to_phase')}",
+                     N_("Median days {start} → {end}")),
+        "win_rate": (f"Win rate from {phase('from_phase')} (won / closed)",
+                     N_("Win rate from {start} (won / closed)")),
+        "sales_velocity": (f"Sales velocity from {phase('phase')}",
+                           N_("Sales velocity from {start}")),
+        "cost_per": (f"Cost per {phase('phase')}", N_("Cost per {start}")),
+    }
+    named = {"Won value": N_("Won value"), "Average deal size (won)": N_("Average deal size (won)"),
+             "Open pipeline value": N_("Open pipeline value"),
+             "Pipeline coverage": N_("Pipeline coverage")}
+    if kind in default and label == default[kind][0]:
+        start = phase("phase") if kind in ("volume", "sales_velocity", "cost_per") \
+            else phase("from_phase")
+        return Cell(fmt.gettext(default[kind][1]).format(start=start, end=phase("to_phase")))
+    if label in named:
+        return Cell(fmt.gettext(named[label]))
+    return Cell(label or MISSING)
+
+
+def _node_label(row: pd.Series, c: _Context) -> Cell:
+    """A node of the KPI tree (``kpi_tree``) by its code, in the report's language."""
+    node, fmt = str(row.get("node")), c.fmt
+    fixed = {"revenue": N_("Revenue per month (implied)"),
+             "orders": N_("Orders per month (implied)"),
+             "average_deal_size": N_("Average deal size")}
+    if node in fixed:
+        return Cell(fmt.gettext(fixed[node]))
+    phases = c.phases
+    if node.startswith("volume_") and phases is not None and node[7:] in phases.keys:
+        return Cell(fmt.gettext("Entries into {start} per month").format(start=c.phase(node[7:])))
+    if node.startswith("conversion_") and phases is not None:
+        for a, b in phases.transitions():
+            if node == f"conversion_{a}_{b}":
+                return Cell(f"{c.phase(a)} → {c.phase(b)}")
+    return Cell(MISSING if is_missing(row.get("label")) else str(row["label"]))
+
+
 _SEASON_MEASURES = (N_("Volume: entries per month"), N_("Conversion per cohort month"))
+
+
+def attribute_name(name: object) -> str:
+    """A segment attribute's name as a reader reads it: `lead_source` -> `lead source` (the YAML
+    names attributes as identifiers)."""
+    return MISSING if is_missing(name) else str(name).replace("_", " ")
 
 
 def _points(column: str) -> _Render:
@@ -387,7 +451,8 @@ COLUMNS: dict[str, _Column] = {
     "crm_stages": _Column(N_("CRM stages"), ("crm_stages",), _listed("crm_stages")),
     "source_stage": _Column(N_("CRM stage"), ("source_stage",), _plain("source_stage", "text")),
     # KPIs
-    "kpi_label": _Column(N_("KPI"), ("label",), _plain("label", "text")),
+    "kpi_label": _Column(N_("KPI"), ("label",), _kpi_label),
+    "node_label": _Column(N_("KPI"), ("node", "label"), _node_label),
     "value_ci": _Column(N_("Value (95% interval)"), ("value", "ci_low", "ci_high"),
                         _unit_interval("value", "ci_low", "ci_high")),
     "value": _Column(N_("Value"), ("value",), _unit_value("value")),
@@ -427,7 +492,7 @@ COLUMNS: dict[str, _Column] = {
     "extra_orders_ci": _Column(N_("Extra orders per year (range)"),
                                ("extra_orders", "extra_orders_low", "extra_orders_high"),
                                _interval("extra_orders", "extra_orders_low", "extra_orders_high",
-                                         "number")),
+                                         "count")),
     "extra_revenue": _Column(N_("Extra revenue per year"), ("extra_revenue",),
                              _plain("extra_revenue", "amount")),
     "extra_revenue_ci": _Column(N_("Extra revenue per year (range)"),
@@ -436,7 +501,8 @@ COLUMNS: dict[str, _Column] = {
                                           "extra_revenue_high", "amount")),
     "reference_rate": _Column(N_("Reference"), ("reference_rate",),
                               _plain("reference_rate", "percent")),
-    "attribute": _Column(N_("Attribute"), ("attribute",), _plain("attribute", "text")),
+    "attribute": _Column(N_("Attribute"), ("attribute",),
+                         lambda row, c: Cell(attribute_name(row["attribute"]))),
     "segment_value": _Column(N_("Segment"), ("segment",), _plain("segment", "text")),
     "typical_rate": _Column(N_("Typical segment"), ("typical_rate",),
                             _plain("typical_rate", "percent")),

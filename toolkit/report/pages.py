@@ -100,7 +100,7 @@ PAGES: dict[int, tuple[Section, ...]] = {
                 max_rows=20),
     ),
     3: (
-        Section(N_("The KPI tree"), "kpi tree", ("kpi_label", "value", "target"),
+        Section(N_("The KPI tree"), "kpi tree", ("node_label", "value", "target"),
                 figures=("kpi tree",), problem="tree", max_rows=None,
                 lead=N_("Revenue is orders times deal size; orders are entries times each "
                         "conversion.")),
@@ -111,7 +111,7 @@ PAGES: dict[int, tuple[Section, ...]] = {
     4: (
         Section(N_("Conversion per cohort"), "kpis",
                 ("kpi_label", "n", "value_ci", "target", "status_vs_target", "immature_n"),
-                figures=("cohort conversion", "cohort heatmap"), problem="kpis",
+                figures=("cohort conversion",), problem="kpis",
                 rows={"kind": ("conversion",)}, max_rows=None,
                 lead=N_("Records that reached a phase in a month, followed for the conversion "
                         "window; records too recent to have had their window are not counted.")),

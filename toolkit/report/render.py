@@ -38,7 +38,6 @@ from toolkit.present.tables import (
     DisplayTable,
     code_text,
     display_table,
-    status_tone,
 )
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.steps.result import STEP_KEYS, StepResult
@@ -48,9 +47,9 @@ __all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EDITIONS = ("client", "training")
 
-# A figure at print size: the page's text column is about 17 cm wide.
+# The figures keep the size their plot function gives them (their text is laid out for it); the
+# page scales the image to its column.
 _FIGURE_DPI = 110
-_FIGURE_MAX_WIDTH_IN = 9.0
 
 
 def step_page_name(step: int) -> str:
@@ -85,12 +84,10 @@ def _figure_png(draw) -> str | None:
     if figure is None:
         _close_new(before)
         return None
-    width, height = figure.get_size_inches()
-    if width > _FIGURE_MAX_WIDTH_IN:
-        figure.set_size_inches(_FIGURE_MAX_WIDTH_IN, height * _FIGURE_MAX_WIDTH_IN / width)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, bbox_inches="tight",
-                   facecolor="white")
+    # no bbox_inches="tight": it draws the figure twice, and the plot functions lay out their
+    # own margins
+    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, facecolor="white")
     _close_new(before)
     plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -138,7 +135,8 @@ def _inline(markdown, text: str) -> str:
     return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
 
 
-def _derived_tables(engagement, result: StepResult) -> dict[str, pd.DataFrame]:
+def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
+                    ) -> dict[str, pd.DataFrame]:
     """Views of a step's tables the pages show (a filter or a count of rows), nothing recomputed."""
     tables: dict[str, pd.DataFrame] = dict(result.tables)
     if result.step == 1:
@@ -153,12 +151,37 @@ def _derived_tables(engagement, result: StepResult) -> dict[str, pd.DataFrame]:
         # the seasonality result's two rows are volume, then rate (seasonality.tests)
         seasons["measure_index"] = range(len(seasons))
         tables["seasonality tests"] = seasons
+    if result.step == 7:
+        for name in ("scorecard", "what changed"):
+            if name in tables:
+                tables[name] = _with_kpi_fields(tables[name], fields)
     if result.step == 6 and "required volume" in tables:
         required = tables["required volume"]
         if len(required):
             first = required["phase"].iloc[0]
             tables["required volume first phase"] = required[required["phase"] == first]
     return tables
+
+
+def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
+    """Per KPI its kind and phases (from the KPI tables of steps 3 and 4), so a table that names
+    KPIs only by key (the scorecard) can write their labels in the report's language."""
+    found = []
+    for result in results.values():
+        for table in result.tables.values():
+            if {"kpi", "kind", "label"} <= set(table.columns):
+                columns = [c for c in ("kpi", "kind", "from_phase", "to_phase", "phase")
+                           if c in table.columns]
+                found.append(table[columns])
+    if not found:
+        return pd.DataFrame(columns=["kpi", "kind"])
+    return pd.concat(found, ignore_index=True).drop_duplicates("kpi")
+
+
+def _with_kpi_fields(frame: pd.DataFrame, fields: pd.DataFrame) -> pd.DataFrame:
+    if "kpi" not in frame or "kind" in frame or not len(fields):
+        return frame
+    return frame.merge(fields, on="kpi", how="left", suffixes=("", "_kpi"))
 
 
 def _kpi_labels(results: Mapping[int, StepResult]) -> dict[str, str]:
@@ -222,9 +245,9 @@ def _notebook_parts(step: int, markdown) -> tuple[str, str, str]:
 
 
 def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, edition: str,
-               labels: Mapping[str, str], markdown) -> _StepView:
+               labels: Mapping[str, str], fields: pd.DataFrame, markdown) -> _StepView:
     figures = {name: _figure_png(draw) for name, draw in result.figures.items()}
-    tables = _derived_tables(engagement, result)
+    tables = _derived_tables(engagement, result, fields)
     view = _StepView(number=result.step, key=result.key,
                      title=fmt.gettext(STEP_TITLES[result.step]),
                      purpose=fmt.gettext(STEP_PURPOSE[result.step]),
@@ -277,7 +300,7 @@ def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[
     tests = fruit.steps
     if tests is not None and len(tests) and "below" in tests:
         below = tests[tests["below"].astype(bool)].drop_duplicates("step")
-        pairs = len(phases.transitions) if phases is not None else 0
+        pairs = len(phases.transitions()) if phases is not None else 0
         half = pairs // 2
         early = below[below["step"] < half]
         late = below[below["step"] >= half]
@@ -328,23 +351,20 @@ def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases) -> list[
     return actions
 
 
-def _scorecard(results: Mapping[int, StepResult], fmt: Formatter) -> list[dict[str, str]]:
+def _scorecard(results: Mapping[int, StepResult], fmt: Formatter, fields: pd.DataFrame,
+               phases) -> list[dict[str, str]]:
     steering = results.get(7)
     card = steering.tables.get("scorecard") if steering is not None else None
     if card is None or not len(card):
         return []
-    rows = []
-    for _, row in card.iterrows():
-        unit = row.get("unit")
-        kind = "percent" if unit == "%" else "amount" if isinstance(unit, str) and len(
-            unit) == 3 and unit.isupper() else "number"
-        code = row.get("status_code")
-        rows.append({"label": str(row["label"]), "period": fmt.period(row["period"]),
-                     "value": fmt.interval(row["value"], row["ci_low"], row["ci_high"], kind),
-                     "target": fmt.value(row["target"], kind),
-                     "status": code_text(code if not is_missing(code) else row["status"], fmt),
-                     "tone": status_tone(code)})
-    return rows
+    card = _with_kpi_fields(card, fields)
+    shown = display_table(card, ["kpi_label", "period", "value_ci", "target", "status"], fmt=fmt,
+                          phases=phases)
+    if len(shown.headers) < 5:
+        return []
+    return [{"label": row[0].text, "period": row[1].text, "value": row[2].text,
+             "target": row[3].text, "status": row[4].text, "tone": row[4].kind}
+            for row in shown.rows]
 
 
 def _schema(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[dict[str, str]]:
@@ -398,7 +418,8 @@ def _environment(language: str):
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
         extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.install_gettext_translations(translations(language), newstyle=True)
+    # old style: a message is text, not a %-format (`95% interval` would break a new-style one)
+    env.install_gettext_translations(translations(language), newstyle=False)
     return env
 
 
@@ -443,15 +464,16 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     out.mkdir(parents=True, exist_ok=True)
     shown_date = fmt.date(date or Date.today(), length="long")
     labels = _kpi_labels(results)
+    fields = _kpi_fields(results)
     steps = []
     for step in sorted(results):
         steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
-                                markdown))
+                                fields, markdown))
     phases = engagement.phase_model
     summary = {
         "verdict": _verdict(results, fmt, phases),
         "actions": _actions(results, fmt, phases),
-        "scorecard": _scorecard(results, fmt),
+        "scorecard": _scorecard(results, fmt, fields, phases),
         "schema": _schema(engagement, results, fmt),
         "quality": _data_quality(engagement, fmt),
         "notes": list(dict.fromkeys(notes)),
