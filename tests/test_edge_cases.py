@@ -23,8 +23,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 from conftest import MAPPING, PHASES  # noqa: E402
 
-from toolkit import Engagement, narrative  # noqa: E402
-from toolkit import plotting as tp  # noqa: E402
+from toolkit import Engagement  # noqa: E402
 from toolkit.analysis.diagnosis import (  # noqa: E402
     bottleneck_sizing,
     leak_detail,
@@ -38,9 +37,12 @@ from toolkit.analysis.simulation import plan_improvement  # noqa: E402
 from toolkit.analysis.steering import steering_view  # noqa: E402
 from toolkit.base.exceptions import DataError  # noqa: E402
 from toolkit.cli import _format_kpis  # noqa: E402
+from toolkit.measure.audit import audit as run_audit  # noqa: E402
 from toolkit.measure.funnel import cohort_conversion, funnel, win_rate  # noqa: E402
 from toolkit.measure.kpis import compute_kpis, default_kpis, kpi_tree, step_incidence, time_to_convert  # noqa: E402
 from toolkit.measure.seasonality import seasonality  # noqa: E402
+from toolkit.present import narrative  # noqa: E402
+from toolkit.present import plotting as tp  # noqa: E402
 
 START = dt.date(2025, 1, 6)
 STAGES = ["Suspect", "Lead", "Potentieel", "Offerte", "Gewonnen"]  # target .. order
@@ -321,7 +323,7 @@ def test_seasonality_does_not_judge_the_rate_from_a_one_record_month(engagements
 @pytest.mark.parametrize("case", ALL)
 def test_baseline_text(engagements, case):
     e = engagements[case]
-    text = narrative.baseline(e, funnel(e), e.audit(), estimate_duration(factors_for(e)))
+    text = narrative.baseline(e, funnel(e), run_audit(e), estimate_duration(factors_for(e)))
     assert "nan" not in text.lower()
     if case in EMPTY or case in ("one_record", "all_open", "all_lost", "empty_phase"):
         assert "Too few records to conclude" in text

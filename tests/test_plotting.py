@@ -21,7 +21,6 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 
-from toolkit.present import plotting  # noqa: E402
 from toolkit.analysis.planning import DurationFactors, estimate_duration, factors_from_yaml  # noqa: E402
 from toolkit.analysis.steering import control_chart, run_rules, scorecard  # noqa: E402
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
@@ -29,6 +28,7 @@ from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
 from toolkit.io.engagement import Engagement  # noqa: E402
 from toolkit.measure.funnel import cohort_conversion, funnel  # noqa: E402
 from toolkit.measure.survival import cumulative_incidence, kaplan_meier  # noqa: E402
+from toolkit.present import plotting  # noqa: E402
 from toolkit.present.plotting import (  # noqa: E402
     PALETTE,
     plot_bottlenecks,

@@ -34,8 +34,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from toolkit.base.exceptions import ConfigError, DataError
-from toolkit.base.vocabulary import MIN_N, STATUS_ON_TARGET, STATUS_SIGNIFICANT, STATUS_UNJUDGED, STATUSES, status_codes
+from toolkit.analysis.diagnosis import bottleneck_sizing
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.vocabulary import (
+    MIN_N,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_UNJUDGED,
+    STATUSES,
+    check_option,
+    check_seed,
+    status_codes,
+)
+from toolkit.measure.kpis import compute_kpis, kpis_from_config
 
 __all__ = [
     "control_chart",
@@ -152,10 +163,8 @@ def control_chart(
     rolling windows.
     """
     _require_columns(data, [period, n, successes], argument="data")
-    if chart not in CHART_TYPES:
-        raise ConfigError(
-            f"The value for `chart` must be one of {list(CHART_TYPES)}, but {chart!r} was passed",
-            fix="use 'auto' unless you have a reason to force one chart")
+    check_option("chart", chart, CHART_TYPES,
+                 fix="use 'auto' unless you have a reason to force one chart")
     if not _is_number(sigma) or sigma <= 0:
         raise ConfigError(
             f"The value for `sigma` must be a positive number, but {sigma!r} was passed",
@@ -1060,7 +1069,7 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
-    from toolkit.measure.kpis import compute_kpis, kpis_from_config
+    engagement.require_dates("KPIs by month (control charts, scorecard)")
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
@@ -1091,8 +1100,8 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
     mature and hold at least ``MIN_N`` records; the chart shows every month."""
-    from toolkit.base.exceptions import ToolkitError
-
+    engagement.require_dates("Steering (control charts and the scorecard by month)")
+    seed = check_seed(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None
@@ -1107,7 +1116,6 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     except ToolkitError as exc:
         problems["card"] = str(exc)
     if steer_on is None:
-        from toolkit.analysis.diagnosis import bottleneck_sizing
         try:
             sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
             usable = sizing.dropna(subset=["rate", "reference_rate"])

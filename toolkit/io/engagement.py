@@ -12,19 +12,21 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit import __version__
-from toolkit.base.exceptions import ConfigError, DataError
-from toolkit.base.phases import PhaseModel
+from toolkit.base.exceptions import ConfigError, DataError, NeedsDates
+from toolkit.base.phases import Phase, PhaseModel
 from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import EngagementConfig, load_config
+from toolkit.io.joins import add_phases, attach_lookups
 from toolkit.io.loading import (
     LoadedSource,
     check_phase_order,
     check_source_file,
+    empty_quarantine,
     load_source,
     read_inputs,
     source_path,
 )
-from toolkit.io.privacy import PrivacyConfig, PseudonymKey, resolve_key
+from toolkit.io.privacy import PrivacyConfig, PseudonymKey, personal_columns, resolve_key
 
 __all__ = ["Engagement"]
 
@@ -67,6 +69,9 @@ class Engagement:
         self.input_files: list[dict] = []  # path, sha256, size of each source as it was read
         self.cache_key: str | None = None  # the cached tables' key (None: not cached)
         self.yaml_sha256: str | None = None
+        # Tables derived from the loaded ones (e.g. when each record reached each phase), computed
+        # once by the measure layer and kept here; reload() empties it with the tables.
+        self.derived: dict[str, object] = {}
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
@@ -74,37 +79,7 @@ class Engagement:
         path = Path(path).resolve()
         engagement = cls(load_config(path), path=path, use_cache=use_cache)
         engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
-        engagement._check_run_settings()
         return engagement
-
-    def _check_run_settings(self) -> None:
-        """What the steps rely on beyond loading (segments, KPIs, duration factors, benchmarks),
-        checked now: `validate` says what is wrong instead of a notebook failing in a cell."""
-        from toolkit.base.exceptions import ToolkitError
-        checks = [("segments", lambda: self.segments)]
-        if self.config.kpis:
-            from toolkit.measure.kpis import kpis_from_config
-            checks.append(("kpis", lambda: kpis_from_config(self)))
-        if self.config.duration_factors:
-            from toolkit.analysis.planning import factors_for
-            checks.append(("duration_factors", lambda: factors_for(self)))
-        if self.config.benchmark_stages or self.config.benchmarks_file:
-            from toolkit.measure.benchmarks import benchmarks_for
-            checks.append(("benchmark_stages", lambda: benchmarks_for(self)))
-        for key, check in checks:
-            try:
-                check()
-            except (ConfigError, DataError) as exc:
-                if exc.file:
-                    raise
-                raise ConfigError(str(exc).split(" Fix: ")[0].rstrip("."), file=str(self.path),
-                                  key=key, fix=exc.fix or "see the YAML reference in README.md"
-                                  ) from None
-            except (ToolkitError, ValueError, KeyError, TypeError, OSError) as exc:
-                text = str(exc).split(" Fix: ")[0].rstrip(".")
-                raise ConfigError(text, file=str(self.path), key=key,
-                                  fix="correct this key; see the YAML reference in README.md"
-                                  ) from None
 
     @classmethod
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
@@ -113,7 +88,6 @@ class Engagement:
                     targets: dict | None = None, kpis: list | None = None) -> Engagement:
         """An engagement from canonical tables already in the DESIGN.md data model (tests, the
         benchmark, tables produced elsewhere). `phases` are Phase objects or dicts."""
-        from toolkit.base.phases import Phase
         phase_objs = [p if isinstance(p, Phase) else Phase(**p) for p in phases]
         config = EngagementConfig.model_construct(
             name=name, phases=phase_objs, stage_mapping={}, sources=[], as_of=as_of,
@@ -133,9 +107,8 @@ class Engagement:
             records["lost_at_phase"] = pd.Categorical(lost, dtype=dtype)
         empty = pd.DataFrame(columns=["record_id", "at", "target", "source_stage", "source_row",
                                       "source"])
-        from toolkit.io.loading import _empty_quarantine
         engagement.__dict__["_loaded"] = _Loaded(
-            events=events, records=records, stage_log=empty, quarantine=_empty_quarantine(),
+            events=events, records=records, stage_log=empty, quarantine=empty_quarantine(),
             reconciliation=pd.DataFrame(columns=["source", "file", "rows_in", "rows_used",
                                                  "rows_quarantined"]),
             outcome_mismatches=pd.DataFrame(columns=["record_id", "history_outcome",
@@ -277,8 +250,6 @@ class Engagement:
         reconciliation = pd.concat([p.reconciliation for p in parts], ignore_index=True)
         notes = [n for p in parts for n in p.notes]
         if self.config.lookups:
-            from toolkit.io.joins import attach_lookups
-            from toolkit.io.privacy import personal_columns
             lookup_personal = personal_columns(
                 [n for s in self.config.sources for n in s.personal], list(records.columns),
                 self.config.privacy)
@@ -311,7 +282,6 @@ class Engagement:
         adding = {s.name: s.adds_to for s in self.config.sources if s.adds_to is not None}
         if not adding:
             return parts
-        from toolkit.io.joins import add_phases
         by_name = {p.name: p for p in parts}
         for name, target in adding.items():
             by_name[target] = add_phases(by_name[target], by_name.pop(name), self.phase_model)
@@ -342,8 +312,9 @@ class Engagement:
 
     def reload(self) -> Engagement:
         """Forget the loaded tables (e.g. after editing the YAML's stage mapping)."""
-        for key in ("_loaded", "_reached_at_cache", "as_of"):
+        for key in ("_loaded", "as_of"):
             self.__dict__.pop(key, None)
+        self.derived.clear()
         return self
 
     # --- the contract tables -----------------------------------------------------------------
@@ -385,13 +356,31 @@ class Engagement:
     @property
     def timing_known(self) -> bool:
         """False when a source is a snapshot: phase entry dates are then not in the data."""
-        return "snapshot" not in self._loaded.shapes
+        return self.dated and "snapshot" not in self._loaded.shapes
+
+    @property
+    def dated(self) -> bool:
+        """False for a lead list without dates (`dated: false`): its records have no creation,
+        phase or close date, so only counts, conversions and segment comparisons can be made;
+        every time-based view raises `NeedsDates` (see `require_dates`)."""
+        return all(getattr(s, "dated", True) for s in self.config.sources)
+
+    @property
+    def dateless_sources(self) -> list[str]:
+        return [s.name or "" for s in self.config.sources if not getattr(s, "dated", True)]
+
+    def require_dates(self, what: str) -> None:
+        """Raise `NeedsDates` naming `what` when this engagement's records have no dates."""
+        if not self.dated:
+            raise NeedsDates(what, sources=self.dateless_sources)
 
     @cached_property
     def as_of(self) -> pd.Timestamp:
-        """The measurement date: from the YAML, or the latest timestamp in the data."""
+        """The measurement date: from the YAML, or the latest timestamp in the data. A lead list
+        without dates has none to measure from: `NeedsDates`, unless the YAML sets `as_of`."""
         if self.config.as_of is not None:
             return pd.Timestamp(self.config.as_of)
+        self.require_dates("the measurement date (`as_of`)")
         stamps = [self.events["entered_at"].max(), self.records["closed_at"].max(),
                   self.records["created_at"].max()]
         stamps = [s for s in stamps if pd.notna(s)]
@@ -407,18 +396,12 @@ class Engagement:
         if self.config.segments is not None:
             missing = [s for s in self.config.segments if s not in self.records.columns]
             if missing:
-                from toolkit.base.exceptions import ConfigError
-                have = [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
+                have = [c for c in self.records.columns if c not in BASE_RECORD_COLUMNS]
                 raise ConfigError(f"segment(s) {missing} are not attributes of the records",
                                   file=str(self.path), key="segments",
                                   fix=f"use attributes the sources declare: {have}")
             return list(self.config.segments)
-        return [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
-
-    def audit(self):
-        """The stage-history audit (see `toolkit.measure.audit.audit`)."""
-        from toolkit.measure.audit import audit
-        return audit(self)
+        return [c for c in self.records.columns if c not in BASE_RECORD_COLUMNS]
 
 
-_BASE_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
+BASE_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")

@@ -472,7 +472,7 @@ def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[s
                 "remove it to use the first row")
 
 
-def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
+def find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
     if header in frame.columns:
         return header
     folded = {c.casefold(): c for c in frame.columns}
@@ -516,6 +516,11 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
     else:
         settings = given
         settings["records"] = records_given
+    if not source.dated:
+        # A lead list without dates: a preset's date columns are not read (the YAML may not name
+        # them at all: see SourceConfig).
+        settings["columns"] = {role: header for role, header in settings["columns"].items()
+                               if role not in _DATE_ROLES}
     if source.preset:
         # Which columns the preset supplied (not the YAML): an export without one of its optional
         # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
@@ -527,6 +532,8 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
             if name not in given["attributes"]}
     return settings
 
+
+_DATE_ROLES = ("created_at", "closed_at", "changed_at")
 
 # Roles a preset may name that an export can lack: the loader then does without them.
 _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
@@ -555,7 +562,7 @@ def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
 
 # --- helpers ------------------------------------------------------------------------------------
 
-class _Quarantine:
+class Quarantine:
     """Collects set-aside rows; a row is quarantined once, with its first reason."""
 
     def __init__(self, source: str, file: str) -> None:
@@ -599,14 +606,14 @@ class _Quarantine:
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return _empty_quarantine()
+            return empty_quarantine()
         out = pd.concat(self.parts, ignore_index=True)
         out = out.astype({"source_row": "int64", "record_id": "string", "value": "string"})
         out["reason_code"] = reason_codes(out["reason_code"], index=out.index)
         return out
 
 
-def _empty_quarantine() -> pd.DataFrame:
+def empty_quarantine() -> pd.DataFrame:
     return pd.DataFrame({"source": pd.Series(dtype="object"), "file": pd.Series(dtype="object"),
                          "source_row": pd.Series(dtype="int64"),
                          "record_id": pd.Series(dtype="string"),
@@ -615,14 +622,14 @@ def _empty_quarantine() -> pd.DataFrame:
                          "reason_code": reason_codes([])})
 
 
-def _text(series: pd.Series) -> pd.Series:
+def as_text(series: pd.Series) -> pd.Series:
     """The values as trimmed text, blank as missing. A CSV column that repeats its values (a
     stage, an owner, a region on every row) is trimmed once per distinct value."""
     if isinstance(series.dtype, pd.StringDtype) and len(series) > 1:
         # (only text: on a workbook's mixed column 1 and 1.0 count as one distinct value)
         codes, distinct = pd.factorize(series)
         if 0 < len(distinct) <= len(series) // 2:
-            once = _text(pd.Series(distinct, dtype=series.dtype))
+            once = as_text(pd.Series(distinct, dtype=series.dtype))
             return pd.Series(once.array.take(codes, allow_fill=True), index=series.index,
                              name=series.name)
     out = series.astype("string").str.strip()
@@ -630,13 +637,13 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unknown: str,
-                quarantine: _Quarantine, file: str, engagement: str,
+                quarantine: Quarantine, file: str, engagement: str,
                 blank_ok: bool = False) -> pd.DataFrame:
     """Attach `_target` (phase key / 'lost'); set aside blank, unknown and ignored stages.
 
     `blank_ok`: a blank stage is kept (target NA) because another column (a status) says enough.
     """
-    stage = _text(frame[stage_col])
+    stage = as_text(frame[stage_col])
     frame = frame.assign(_stage=stage)
     if not blank_ok:
         frame = quarantine.add(frame, stage.isna(), f"missing stage in column {stage_col!r}",
@@ -681,7 +688,7 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
 _MAX_CATEGORY_LEVELS = 50  # more distinct values than this: free text or an identifier
 
 
-def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
+def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
     """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
@@ -692,8 +699,8 @@ def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, k
     fold = settings.get("_fold_categories", True)
     out = pd.DataFrame(index=frame.index)
     for name, header in attributes.items():
-        col = _find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
-        values = _text(frame[col])
+        col = find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
+        values = as_text(frame[col])
         values, blanked = read_blank_markers(values, markers)
         folds: list[dict] = []
         if fold:
@@ -786,7 +793,10 @@ def _lost_at_phase(events: pd.DataFrame, state: pd.DataFrame, model: PhaseModel)
     ev = events[_isin(events["record_id"], lost_ids)]
     if ev.empty:
         return pd.Series(pd.Categorical([], dtype=model.dtype), index=pd.Index([], dtype="string"))
-    ev = ev[ev["entered_at"] <= ev["record_id"].map(state["closed_at"])]
+    # Without a close date (a lead list without dates, a lost deal whose close date is blank)
+    # every phase the record reached came before its loss.
+    closed = ev["record_id"].map(state["closed_at"])
+    ev = ev[(ev["entered_at"] <= closed) | closed.isna()]
     codes = ev.assign(code=ev["phase"].cat.codes).groupby("record_id")["code"].max()
     return pd.Series(pd.Categorical.from_codes(codes.to_numpy(), dtype=model.dtype),
                      index=codes.index)
@@ -808,7 +818,7 @@ def _quotable_headers(settings: dict, personal: list[str]) -> set[str]:
     return {h.strip().casefold() for h in headers}
 
 
-def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
+def personal_attributes(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
               engagement_file: str = "") -> list[str]:
     attributes = {**(settings.get("attributes") or {}),
                   **((settings.get("records") or {}).get("attributes") or {})}
@@ -840,10 +850,10 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
                                 engagement_file=engagement_file, name=source.name or "source",
-                                personal=_personal(source, settings, privacy, engagement_file))
+                                personal=personal_attributes(source, settings, privacy, engagement_file))
 
 
-def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: str, key: str
+def _common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str, key: str
                  ) -> pd.DataFrame:
     """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`."""
     _check_header(frame, settings, file=file, key=key)
@@ -856,8 +866,8 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: s
     if "record_id" not in cols:
         raise DataError("no record id column configured", file=file,
                         fix=f"set `{key}.record_id` to the column that identifies a deal")
-    rid_col = _find_column(frame, cols["record_id"], role="record_id", file=file, key=key)
-    rid = _text(frame[rid_col])
+    rid_col = find_column(frame, cols["record_id"], role="record_id", file=file, key=key)
+    rid = as_text(frame[rid_col])
     frame = frame.assign(_record_id=rid)
     return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}",
                  code="missing_record_id", column=rid_col)
@@ -884,7 +894,7 @@ def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Se
     return repeated.groupby(same)["source_row"].transform("first")[rows]
 
 
-def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, personal: list[str]
+def _dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: dict, personal: list[str]
                     ) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
@@ -913,11 +923,11 @@ def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, persona
     return q.add(frame, dup, lambda hit: reason[hit.index], code="duplicate_record")
 
 
-def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, role: str,
+def _dates(frame: pd.DataFrame, header: str, settings: dict, q: Quarantine, *, role: str,
            file: str, key: str, required: bool) -> tuple[pd.DataFrame, pd.Series]:
     # `role` names the internal column (_at, _created); the YAML calls them changed_at, created_at
     yaml_role = {"at": "changed_at", "created": "created_at", "closed": "closed_at"}.get(role, role)
-    col = _find_column(frame, header, role=yaml_role, file=file, key=key)
+    col = find_column(frame, header, role=yaml_role, file=file, key=key)
     # An expected close date of an open deal may lie ahead; every other date may not.
     parsed = _parse_dates(frame[col], settings, file=file, column=col, future_ok=role == "closed")
     values = parsed.values
@@ -999,7 +1009,7 @@ def _open_source(settings: dict, base_dir: Path, name: str):
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
     _drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
-    return path, str(path), notes, raw, _Quarantine(name, str(path)), f"sources[{name}].columns"
+    return path, str(path), notes, raw, Quarantine(name, str(path)), f"sources[{name}].columns"
 
 
 def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.DataFrame:
@@ -1064,7 +1074,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     if settings.get("stage"):
         frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
         cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
-    stage_col = _find_column(frame, cols["stage"], role="stage", file=file, key=key)
+    stage_col = find_column(frame, cols["stage"], role="stage", file=file, key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
     frame, at = _dates(frame, cols["changed_at"], settings, q, role="at", file=file, key=key,
@@ -1093,12 +1103,12 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     value = None
     if "value" in cols:
-        col = _find_column(frame, cols["value"], role="value", file=file, key=key)
+        col = find_column(frame, cols["value"], role="value", file=file, key=key)
         frame = frame.assign(_value=_in_currency(
             frame, _amounts(frame, col, settings, file=file, notes=notes), settings,
             file=file, key=key, notes=notes))
         value = "_value"
-    attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
+    attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     frame = pd.concat([frame, attrs], axis=1)
@@ -1118,21 +1128,22 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     mismatches = None
     quarantines = [q.frame()]
-    recon = [_reconcile(name, file, rows_in, q)]
+    recon = [reconcile(name, file, rows_in, q)]
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
         ignored = set(reasons.loc[reasons["reason_code"].eq("ignored_stage"),
                                   "record_id"].dropna()) - set(records.index)
-        records, mismatches, rq, rows = _attach_records_file(
-            records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
+        records, events, mismatches, rq, rows = _attach_records_file(
+            records, events, settings["records"], model=model, base_dir=base_dir,
+            pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
             notes=notes, as_of=settings["_as_of"],
             inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
                                                 "_currency") if k in settings})
         quarantines.append(rq.frame())
-        recon.append(_reconcile(name, rq.file, rows, rq))
-    records = _finish_records(records, events, model)
+        recon.append(reconcile(name, rq.file, rows, rq))
+    records = finish_records(records, events, model)
     _note_phaseless(records, events, file=file, notes=notes)
     quarantine = pd.concat(quarantines, ignore_index=True)
     return LoadedSource(name=name, shape="history", events=events, records=records,
@@ -1141,7 +1152,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         outcome_mismatches=mismatches)
 
 
-def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) -> dict[str, Any]:
+def reconcile(name: str, file: str, raw: pd.DataFrame | int, q: Quarantine) -> dict[str, Any]:
     """One file's reconciliation; `raw` is the rows read, or how many (once they are freed)."""
     rows_in = raw if isinstance(raw, int) else len(raw)
     rows_q = len(q.rows)
@@ -1149,14 +1160,18 @@ def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) ->
             "rows_quarantined": rows_q}
 
 
-def _attach_records_file(records: pd.DataFrame, reading: dict, *,
-                         base_dir: Path, pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
-                         engagement_tz: str, ignored_ids: set, notes: list[str],
-                         as_of: object = None, inherited: dict | None = None):
+def _attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: dict, *,
+                         model: PhaseModel, base_dir: Path, pseudonym_key: PseudonymKey | None,
+                         name: str, personal: list[str], engagement_tz: str, ignored_ids: set,
+                         notes: list[str], as_of: object = None, inherited: dict | None = None):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
-    The history decides the outcome (it is what happened, in order); the file supplies the creation
-    date, amount and segment attributes. Disagreements on the outcome are reported, not hidden.
+    The file supplies the creation date, amount and segment attributes. The outcome is the
+    history's final state, unless the file has won/closed flags (`is_won` + `is_closed`, or a
+    `status`): those win (DESIGN.md: a status or won/closed flag wins over a stage name), as they
+    are the CRM's own verdict. Where they disagree with the history the record's events follow the
+    flags (see `_flags_win`), the notes say how many, and the table of disagreements goes to the
+    audit (`outcome_mismatch`).
     """
     path = source_path(base_dir, reading["path"])
     file = str(path)
@@ -1166,7 +1181,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                "_preset_columns": reading.get("_preset_columns", {})}
     raw = read_table(path, reading, notes=notes)
     _drop_absent_preset_columns(raw, reading, file=file, notes=notes)
-    q = _Quarantine(f"{name}.records", file)
+    q = Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
@@ -1183,22 +1198,24 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                               attr_key=f"sources[{name}].records", personal=personal,
                               pseudonym_key=pseudonym_key, notes=notes)
     file_outcome = None
-    if "is_closed" in cols and "is_won" in cols:
-        closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
-                                                file=file, key=key)],
-                             true_values=reading["true_values"])
-        won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
-                                             key=key)], true_values=reading["true_values"])
-        file_outcome = pd.Series(np.where(won.fillna(False), "won",
-                                          np.where(closed.fillna(False), "lost", "open")),
-                                 index=out.index)
+    if "status" in cols or ("is_closed" in cols and "is_won" in cols):
+        frame, flagged = _flag_outcomes(frame, reading, model, q, file=file, key=key)
+        out = out.loc[frame["_record_id"].astype("string")]  # a bad status is quarantined
+        file_outcome = pd.Series(flagged.to_numpy(), index=out.index)
+    file_closed = None
+    if "closed_at" in cols:
+        frame, closed_at = _dates(frame, cols["closed_at"], reading, q, role="closed", file=file,
+                                  key=key, required=False)
+        out = out.loc[frame["_record_id"].astype("string")]
+        file_closed = pd.Series(closed_at.to_numpy(), index=out.index)
+        file_outcome = file_outcome.loc[out.index] if file_outcome is not None else None
     merged = records.copy()
     for col in out.columns:  # the per-record file is the CRM's current truth where it has a value
         mine = out[col].reindex(merged.index)
         merged[col] = mine.combine_first(merged[col]) if col in merged.columns else mine
     if "currency" in cols and "value" in merged.columns:
         # A deal the file puts in another currency keeps no amount from its history either.
-        codes = _text(frame[_find_column(frame, cols["currency"], role="currency", file=file,
+        codes = as_text(frame[find_column(frame, cols["currency"], role="currency", file=file,
                                          key=key)]).str.upper()
         other = pd.Series((codes.notna() & (codes != (reading.get("_currency") or "EUR").upper())
                            ).to_numpy(), index=out.index)
@@ -1219,7 +1236,52 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                                    "history_outcome": merged.loc[common[differ], "outcome"],
                                    "file_outcome": file_outcome.loc[common[differ]]}
                                   ).reset_index(drop=True)
-    return merged, mismatches, q, raw
+        if len(mismatches):
+            rows = pd.Series(frame["source_row"].to_numpy(), index=out.index)
+            merged, events = _flags_win(merged, events, mismatches, file_closed, rows, model,
+                                        name=name)
+            notes.append(f"{path.name}: {len(mismatches)} record(s) have won/closed flags that "
+                         f"differ from their stage history's final state; the flags count (the "
+                         f"audit lists them as `outcome_mismatch`)")
+    return merged, events, mismatches, q, raw
+
+
+def _flags_win(records: pd.DataFrame, events: pd.DataFrame, mismatches: pd.DataFrame,
+               file_closed: pd.Series | None, rows: pd.Series, model: PhaseModel, *, name: str
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-record file's flags over the history's final state, for the records they differ on.
+
+    Flagged won: the record reaches the won phase at the file's close date, else at its history's
+    latest date (a history date, never a made-up one). Flagged lost or open: a won-phase event of
+    the history is not an order and is dropped, so the record was lost (or is open) at the highest
+    phase it reached before. A flagged loss is dated at the file's close date, else at the
+    history's close date, else at its latest date; an open record has no close date.
+    """
+    records = records.copy()
+    ids = pd.Index(mismatches["record_id"].astype("string"))
+    flagged = pd.Series(mismatches["file_outcome"].to_numpy(), index=ids)
+    latest = events[_isin(events["record_id"], ids)].groupby(
+        events["record_id"].astype("string"))["entered_at"].max().reindex(ids)
+    given = (file_closed.reindex(ids) if file_closed is not None
+             else pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]"))
+    history_closed = pd.to_datetime(records.loc[ids, "closed_at"])
+    won = flagged == "won"
+    closed = pd.Series(np.where(won, given.fillna(latest), given.fillna(history_closed).fillna(
+        latest)), index=ids).where(flagged != "open")
+    records.loc[ids, "outcome"] = flagged.to_numpy()
+    records.loc[ids, "closed_at"] = closed.to_numpy()
+    unwon = ids[~won.to_numpy()]
+    drop = _isin(events["record_id"], unwon) & (events["phase"] == model.won_phase).to_numpy()
+    add = won & closed.notna()
+    added = pd.DataFrame({
+        "record_id": pd.array(ids[add.to_numpy()], dtype="string"),
+        "phase": pd.Categorical([model.won_phase] * int(add.sum()), dtype=model.dtype),
+        "entered_at": closed[add].to_numpy(dtype="datetime64[ns]"),
+        "source_stage": pd.array([pd.NA] * int(add.sum()), dtype="string"),
+        "source_row": rows.reindex(ids[add.to_numpy()]).to_numpy(dtype="int64"),
+        "source": name})
+    events = pd.concat([events[~drop], added], ignore_index=True)
+    return records, events
 
 
 def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
@@ -1235,7 +1297,7 @@ def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
                      f"the phase counts")
 
 
-def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
+def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
                     ) -> pd.DataFrame:
     """Put records in the contract's column order with the contract's dtypes."""
     records = records.copy()
@@ -1320,7 +1382,7 @@ def _wide_outcomes(log: pd.DataFrame, frame: pd.DataFrame, flagged: pd.Series | 
             closed_col = settings["columns"].get("closed_at")
             at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]")
             if closed_col:
-                col = _find_column(frame, closed_col, role="closed_at", file=file, key=key)
+                col = find_column(frame, closed_col, role="closed_at", file=file, key=key)
                 at = pd.Series(_parse_dates(frame[col], settings, file=file, column=col,
                                             future_ok=True).values.to_numpy(), index=ids)
             latest = log.groupby("record_id")["at"].max().reindex(ids)
@@ -1410,11 +1472,11 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     events = _events_from_log(log, model, name)
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
                            personal=personal, pseudonym_key=pseudonym_key, notes=notes)
-    records = _finish_records(records, events, model)
+    records = finish_records(records, events, model)
     _note_phaseless(records, events, file=file, notes=notes)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
-                            [_reconcile(name, file, raw, q)]), notes=notes)
+                            [reconcile(name, file, raw, q)]), notes=notes)
 
 
 def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
@@ -1431,7 +1493,7 @@ def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, fi
                             else pd.NaT)
     for role in ("created_at", "closed_at"):
         if role in cols:
-            col = _find_column(frame, cols[role], role=role, file=file, key=key)
+            col = find_column(frame, cols[role], role=role, file=file, key=key)
             p = _parse_dates(frame[col], settings, file=file, column=col,
                              future_ok=role == "closed_at")
             vals = pd.Series(p.values.to_numpy(), index=idx)
@@ -1473,9 +1535,9 @@ def _in_currency(frame: pd.DataFrame, values: pd.Series, settings: dict, *, file
     cols = settings["columns"]
     if "currency" not in cols:
         return values
-    col = _find_column(frame, cols["currency"], role="currency", file=file, key=key)
+    col = find_column(frame, cols["currency"], role="currency", file=file, key=key)
     currency = (settings.get("_currency") or "EUR").upper()
-    codes = _text(frame[col]).str.upper()
+    codes = as_text(frame[col]).str.upper()
     other = values.notna() & codes.notna() & (codes != currency)
     if other.any():
         per = codes[other].value_counts()
@@ -1494,31 +1556,34 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
     """Fill `target` (one row per row of `frame`) with the amount and the segment attributes."""
     cols = settings["columns"]
     if "value" in cols:
-        col = _find_column(frame, cols["value"], role="value", file=file, key=key)
+        col = find_column(frame, cols["value"], role="value", file=file, key=key)
         notes = [] if notes is None else notes
         target["value"] = _in_currency(frame, _amounts(frame, col, settings, file=file,
                                                        notes=notes),
                                        settings, file=file, key=key, notes=notes).to_numpy()
-    attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
+    attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     for col in attrs.columns:
         target[col] = attrs[col].to_numpy()
 
 
-def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Quarantine, *,
-                   file: str, key: str) -> tuple[pd.DataFrame, pd.Series | None]:
+def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Quarantine, *,
+                   file: str, key: str, won_alone: bool = False, notes: list[str] | None = None
+                   ) -> tuple[pd.DataFrame, pd.Series | None]:
     """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
     'open'), or None when the source has neither. These win over a stage name (DESIGN.md): a
     HubSpot 'Contract Signed' deal with `Is Closed Won = false` is not an order.
 
     A status is read case-insensitively as won / lost / open, or through `stage_mapping` (a status
     'Closed Won' maps to the won phase); any other value quarantines its row with the value.
+    With `won_alone` (a snapshot) an `is_won` flag without `is_closed` is a converted flag: the
+    records it does not flag are lost (noted), as nothing in the file says they are still open.
     """
     cols = settings["columns"]
     if "status" in cols:
-        col = _find_column(frame, cols["status"], role="status", file=file, key=key)
-        text = _text(frame[col])
+        col = find_column(frame, cols["status"], role="status", file=file, key=key)
+        text = as_text(frame[col])
         folded = text.str.casefold()
         mapped = model.map_stages(text).set_axis(frame.index)
         outcome = pd.Series(np.select(
@@ -1531,13 +1596,23 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Q
                       + " is not won, lost or open (nor a stage in stage_mapping)",
                       code="unknown_status", column=col, values=text)
         return frame, outcome[frame.index]
-    if "is_won" in cols and "is_closed" in cols:
-        won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
+    if "is_won" in cols and ("is_closed" in cols or won_alone):
+        won = parse_flags(frame[find_column(frame, cols["is_won"], role="is_won", file=file,
                                              key=key)], true_values=settings["true_values"])
-        closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
+        won = won.fillna(False).astype(bool)
+        if "is_closed" not in cols:
+            # A converted flag alone (a lead-scoring list): not converted is lost, since nothing
+            # in the file tells a lead still worked from one given up. Said in the notes.
+            if notes is not None and (~won).any():
+                notes.append(f"{Path(file).name}: {int((~won).sum())} record(s) not flagged won "
+                             f"in {cols['is_won']!r} count as lost (not converted); the file has "
+                             f"no closed flag to tell leads still open from lost ones (add "
+                             f"`is_closed` or `status` if it has one)")
+            return frame, pd.Series(np.where(won, "won", "lost"), index=frame.index)
+        closed = parse_flags(frame[find_column(frame, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
                              true_values=settings["true_values"])
-        won, closed = won.fillna(False).astype(bool), closed.fillna(False).astype(bool)
+        closed = closed.fillna(False).astype(bool)
         return frame, pd.Series(np.where(won, "won", np.where(closed, "lost", "open")),
                                 index=frame.index)
     return frame, None
@@ -1570,45 +1645,54 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     flag column wins over the stage name.
     """
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
+    dated = settings.get("dated", True)
     notes.insert(0, f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
-                    f"between phases cannot be measured from it")
+                    f"between phases cannot be measured from it" if dated else
+                    f"{path.name}: lead list without dates (`dated: false`): counts, conversions "
+                    f"and segment comparisons only; cohorts by month, durations, seasonality, "
+                    f"control charts and before/after need dates and say so")
     cols = settings["columns"]
-    if "created_at" not in cols:
-        raise DataError("a snapshot source needs a `created_at` column; a lead list without "
-                        "any date (one row per lead and a converted flag) cannot be loaded yet, "
-                        "and the toolkit does not invent a date for it", file=file,
-                        fix=f"set `{key}.created_at` to the lead's creation or first-contact "
-                            f"date column (or use a preset); do not add a constant date: every "
-                            f"monthly view would then be made up from it")
-    has_flags = "status" in cols or ("is_won" in cols and "is_closed" in cols)
+    if dated and "created_at" not in cols:
+        raise DataError("a snapshot source needs a `created_at` column, and the toolkit does not "
+                        "invent a date", file=file,
+                        fix=f"set `{key}.created_at` to the record's creation or first-contact "
+                            f"date column (or use a preset); for a lead list without any date "
+                            f"set `dated: false` on the source (counts, conversions and segment "
+                            f"comparisons only). Do not add a constant date: every monthly view "
+                            f"would then be made up from it")
+    has_flags = "status" in cols or "is_won" in cols
     if "current_stage" not in cols and not has_flags:
         raise DataError("a snapshot source needs a `current_stage` column, or a `status` "
-                        "(won/lost/open) or `is_won` + `is_closed` columns", file=file,
-                        fix=f"set `{key}.current_stage` or `{key}.status`, or use a preset")
+                        "(won/lost/open) or `is_won` (+ `is_closed`) column", file=file,
+                        fix=f"set `{key}.current_stage`, `{key}.status` or `{key}.is_won` (a "
+                            f"converted flag), or use a preset")
     entry = _entry_phase(settings, model, file=file, key=key)
     frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
                             personal)
     stage_col = None
     if "current_stage" in cols:
-        stage_col = _find_column(frame, cols["current_stage"], role="current_stage", file=file,
+        stage_col = find_column(frame, cols["current_stage"], role="current_stage", file=file,
                                  key=key)
         frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q,
                             file=file, engagement=engagement_file, blank_ok=has_flags)
-    frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
-                            key=key, required=True)
-    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"),
+                         _created=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+    if dated:
+        frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
+                                key=key, required=True)
     if "closed_at" in cols:
         frame, closed = _dates(frame, cols["closed_at"], settings, q, role="closed", file=file,
                                key=key, required=False)
         # Closed before it was created (calendar days, as CRMs often drop the time) cannot be.
         early = frame["_closed"].dt.normalize() < frame["_created"].dt.normalize()
-        col = _find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
-        created_col = _find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
+        col = find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
+        created_col = find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
         frame = q.add(frame, early, "closed date " + frame[col].astype(str).map(repr)
                       + " is before the creation date "
                       + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
                       code="closed_before_created", column=col, values=frame[col])
-    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
+    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key,
+                                    won_alone=True, notes=notes)
     target = (frame["_target"].astype("object") if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
     stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
@@ -1623,9 +1707,9 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     # keeps it), else unknown: then at the entry phase, counted in the notes.
     lost_at = pd.Series(None, index=frame.index, dtype="object")
     if "lost_at_stage" in cols:
-        col = _find_column(frame, cols["lost_at_stage"], role="lost_at_stage", file=file, key=key)
-        lost_at = model.map_stages(_text(frame[col])).set_axis(frame.index)
-        bad = (outcome == "lost") & _text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
+        col = find_column(frame, cols["lost_at_stage"], role="lost_at_stage", file=file, key=key)
+        lost_at = model.map_stages(as_text(frame[col])).set_axis(frame.index)
+        bad = (outcome == "lost") & as_text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
         frame = q.add(frame, bad, "lost-at stage " + frame[col].astype(str).map(repr)
                       + " does not map to a phase before the last", code="unknown_lost_stage",
                       column=col, values=frame[col])
@@ -1647,7 +1731,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                         index=frame.index).fillna(entry_i).clip(lower=entry_i).astype("int64")
     created, closed = frame["_created"], frame["_closed"]
     won_undated = (outcome == "won") & closed.isna()
-    if won_undated.any():
+    if won_undated.any() and dated:
         notes.append(f"{path.name}: {int(won_undated.sum())} won record(s) have no close date; "
                      f"their order is dated at creation")
     rid = frame["_record_id"].astype("string")
@@ -1680,10 +1764,10 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     scols = {k: v for k, v in cols.items() if k not in ("closed_at",)}
     records = _row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
                            name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes)
-    records = _finish_records(records, events, model)
+    records = finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]),
+                        reconciliation=pd.DataFrame([reconcile(name, file, raw, q)]),
                         notes=notes)
 
 

@@ -18,25 +18,27 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from toolkit.base.exceptions import ToolkitError
+from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
+from toolkit.measure.cohorts import cohort_masks, reached_at, reached_phases
 from toolkit.stats import rate_ci
 
-__all__ = ["reached_at", "funnel", "cohort_conversion", "period_conversion", "win_rate",
-           "PERIODS", "period_label"]
+__all__ = ["reached_at", "reached_phases", "reached_conversion", "NO_WINDOW", "NEEDS_DATES",
+           "funnel", "cohort_conversion", "period_conversion", "win_rate", "period_label"]
 
-PERIODS = {"month": "M", "quarter": "Q", "year": "Y", "week": "W", "all": None}
+#: The period label of a conversion measured without dates: every record that reached the
+#: from-phase, whatever its age (no cohort window; open records count as not converted).
+NO_WINDOW = "all (no dates: no cohort window)"
+#: The period label of a figure that needs dates the engagement does not have.
+NEEDS_DATES = "n/a: needs dates"
 
 
 def _check_period(period: str | None) -> str | None:
+    """The pandas frequency of a period granularity (None: one period over all)."""
     if period is None:
         return None
-    if period not in PERIODS:
-        raise ToolkitError(f"The value for `period` must be one of {list(PERIODS)}, but {period!r} "
-                           f"was passed.")
-    return PERIODS[period]
+    return PERIOD_FREQ[check_option("period", period, PERIODS)]
 
 
 def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, list[str]]:
@@ -56,47 +58,7 @@ def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     return pd.Series(labels[codes], index=stamps.index, dtype="object")
 
 
-def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """When each record reached each phase: index record_id, one datetime column per phase key.
-
-    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
-    reached no phase), followed by any record that has events but no record row. Computed once per
-    engagement and cached (the result is shared: do not modify it).
-    """
-    cached = events is None and engagement.__dict__.get("_reached_at_cache")
-    if cached is not None and cached is not False:
-        return cached
-    model = engagement.phase_model
-    events = engagement.events if events is None else events
-    keys = model.keys
-    ids = pd.Index(engagement.records["record_id"], name="record_id")
-    # Positions by hash lookup in Arrow: string matching dominates at a million records.
-    pos = pc.index_in(pa.array(events["record_id"].astype("string")),
-                      value_set=pa.array(ids.astype("string"))).to_numpy(zero_copy_only=False)
-    extra_mask = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), bool)
-    if extra_mask.any():
-        extra = pd.Index(events["record_id"][extra_mask].unique(), name="record_id")
-        ids = ids.append(extra)
-        pos = pc.index_in(pa.array(events["record_id"].astype("string")),
-                          value_set=pa.array(ids.astype("string"))).to_numpy(
-            zero_copy_only=False)
-    pos = pos.astype("int64")
-    phase = events["phase"].cat.codes.to_numpy().astype("int64")
-    when = events["entered_at"].to_numpy(dtype="datetime64[ns]").view("int64")
-    big = np.iinfo("int64").max
-    matrix = np.full((len(ids), len(keys)), big, dtype="int64")
-    valid = (phase >= 0) & (when != np.iinfo("int64").min)
-    np.minimum.at(matrix, (pos[valid], phase[valid]), when[valid])
-    # reached_at[k] = min over phases >= k: a reverse cumulative minimum across the columns.
-    matrix = np.minimum.accumulate(matrix[:, ::-1], axis=1)[:, ::-1]
-    matrix[matrix == big] = np.iinfo("int64").min
-    out = pd.DataFrame(matrix.view("datetime64[ns]"), index=ids, columns=keys)
-    if events is engagement.events:
-        engagement.__dict__["_reached_at_cache"] = out
-    return out
-
-
-def _segment_frame(engagement, by: str | Sequence[str] | None) -> list[str]:
+def segment_columns(engagement, by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
     cols = [by] if isinstance(by, str) else list(by)
@@ -121,7 +83,7 @@ def segment_values(engagement, reached: pd.DataFrame, cols: list[str]) -> pd.Dat
         values = rec[c].astype("object").to_numpy()
         if len(reached) > len(rec):
             values = np.concatenate([values, np.full(len(reached) - len(rec), None, object)])
-        out[c] = pd.Series(values, index=reached.index).fillna("(missing)")
+        out[c] = pd.Series(values, index=reached.index).fillna(MISSING)
     return out
 
 
@@ -153,16 +115,15 @@ def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "
     Records still open make recent months look worse; compare periods with `cohort_conversion`.
     """
     model = engagement.phase_model
-    seg = _segment_frame(engagement, by)
-    reached = reached_at(engagement)
-    rec = engagement.records.set_index("record_id").reindex(reached.index)
-    flags = reached.notna()
-    groups = [rec[c].astype("object").fillna("(missing)") for c in seg]
+    seg = segment_columns(engagement, by)
+    flags = reached_phases(engagement)
+    rec = engagement.records.set_index("record_id").reindex(flags.index)
+    groups = [rec[c].astype("object").fillna(MISSING) for c in seg]
     rows = []
     keys = model.keys
     is_open = (rec["outcome"] == "open").to_numpy()
     is_lost = (rec["outcome"] == "lost").to_numpy()
-    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=reached.index)
+    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=flags.index)
     base["_open"], base["_lost"] = is_open, is_lost
     for c, g in zip(seg, groups, strict=True):
         base[c] = g.to_numpy()
@@ -227,27 +188,24 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     reached_at[from] <= as_of - W. Lost and still-open mature records count as not converted: their
     window has closed. Immature records are excluded, never counted as failures.
     """
+    engagement.require_dates("Cohort conversion (a window of days after reaching a phase)")
     model = engagement.phase_model
     window = int(window_days if window_days is not None else engagement.config.cohort_window_days)
     as_of = pd.Timestamp(as_of if as_of is not None else engagement.as_of)
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     pairs = _pairs(model, from_phase, to_phase)
     reached = reached_at(engagement) if reached is None else reached
     segments = segment_values(engagement, reached, seg)
-    window_ns = np.int64(pd.Timedelta(days=window).value)
-    cutoff = np.datetime64((as_of - pd.Timedelta(days=window)).as_unit("ns").to_datetime64())
     # Segment values as sorted integer codes, once: counting by integer keys is what keeps a
     # million records fast (a groupby on strings per transition is not).
     seg_codes = [pd.factorize(segments[c].to_numpy(), sort=True) for c in seg]
     parts = []
     for a, b in pairs:
-        start = reached[a].to_numpy(dtype="datetime64[ns]")
-        has = ~np.isnat(start)
-        start = start[has]
-        end = reached[b].to_numpy(dtype="datetime64[ns]")[has]
-        mature = start <= cutoff
-        gap = end.view("int64") - start.view("int64")
-        converted = ~np.isnat(end) & (gap <= window_ns)
+        start_all = reached[a].to_numpy(dtype="datetime64[ns]").view("int64")
+        end_all = reached[b].to_numpy(dtype="datetime64[ns]").view("int64")
+        has, mature, converted = cohort_masks(start_all, end_all, as_of=as_of, window_days=window)
+        start = start_all[has].view("datetime64[ns]")
+        mature, converted = mature[has], converted[has]
         period_codes, period_labels = _period_codes(pd.Series(start), period)
         codes = [c[has] for c, _ in seg_codes] + [period_codes]
         dims = tuple(len(u) for _, u in seg_codes) + (len(period_labels),)
@@ -270,6 +228,41 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     out = _with_ci(out, method=method)
     out["window_days"] = window
     out["method"] = "cohort"
+    return out
+
+
+def reached_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+                       by: str | Sequence[str] | None = None, method: str = "wilson"
+                       ) -> pd.DataFrame:
+    """Conversion without dates: among the records that reached `from_phase`, the share that
+    reached `to_phase`, whenever (what a lead list without dates can say).
+
+    Returns the columns of `cohort_conversion` with `period` = `NO_WINDOW`, `immature_n` missing
+    (no dates, no maturity) and `method` = 'reached'. There is no cohort window: records still
+    open count as not converted, so a young list understates the rate that its leads will reach.
+    """
+    model = engagement.phase_model
+    seg = segment_columns(engagement, by)
+    flags = reached_phases(engagement)
+    segments = segment_values(engagement, flags, seg)
+    parts = []
+    for a, b in _pairs(model, from_phase, to_phase):
+        frame = pd.DataFrame({"n": flags[a].to_numpy(), "successes": (flags[a] & flags[b]).to_numpy()})
+        for c in seg:
+            frame[c] = segments[c].to_numpy()
+        frame = frame[frame["n"]]
+        agg = (frame.groupby(seg, dropna=False)[["n", "successes"]].sum().reset_index() if seg
+               else frame[["n", "successes"]].sum().to_frame().T)
+        agg.insert(0, "to_phase", b)
+        agg.insert(0, "from_phase", a)
+        agg.insert(2 + len(seg), "period", NO_WINDOW)
+        parts.append(agg)
+    out = pd.concat(parts, ignore_index=True)
+    out[["n", "successes"]] = out[["n", "successes"]].astype("int64")
+    out = _with_ci(out, method=method)
+    out["immature_n"] = np.nan
+    out["window_days"] = np.nan
+    out["method"] = "reached"
     return out
 
 
@@ -302,8 +295,9 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     exceed 100%. Use `cohort_conversion` to steer; this is here to reconcile with the client's own
     reports. The interval treats the ratio as a proportion and is only indicative.
     """
+    engagement.require_dates("Period conversion (entries per period)")
     model = engagement.phase_model
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
     segments = segment_values(engagement, reached, seg)
     parts = []
@@ -344,18 +338,20 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
     censoring-aware version (`toolkit.measure.survival`, cumulative incidence of won) answers "what share of
     deals is won within D days".
     """
-    seg = _segment_frame(engagement, by)
+    if period is not None and period != "all":
+        engagement.require_dates(f"The win rate by {period} of creation")
+    seg = segment_columns(engagement, by)
     rec = engagement.records
     if phase is not None:
         engagement.phase_model.index(phase)  # a clear error for an unknown phase
-        reached = reached_at(engagement)[phase].notna()
+        reached = reached_phases(engagement)[phase]
         rec = rec[rec["record_id"].map(reached).fillna(False).astype(bool).to_numpy()]
     frame = pd.DataFrame({"period": period_label(rec["created_at"], period),
                           "won": (rec["outcome"] == "won").to_numpy(),
                           "lost": (rec["outcome"] == "lost").to_numpy(),
                           "open": (rec["outcome"] == "open").to_numpy()})
     for c in seg:
-        frame[c] = rec[c].astype("object").fillna("(missing)").to_numpy()
+        frame[c] = rec[c].astype("object").fillna(MISSING).to_numpy()
     agg = frame.groupby(seg + ["period"], dropna=False).agg(
         successes=("won", "sum"), lost=("lost", "sum"), open=("open", "sum")).reset_index()
     agg["n"] = agg["successes"] + agg["lost"]

@@ -1,0 +1,46 @@
+"""Open an engagement for the steps: load it, then check what the steps rely on beyond loading."""
+
+from __future__ import annotations
+
+import os
+
+from toolkit.analysis.planning import factors_for
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.io.engagement import Engagement
+from toolkit.measure.benchmarks import benchmarks_for
+from toolkit.measure.kpis import kpis_from_config
+
+__all__ = ["check_engagement", "open_engagement"]
+
+
+def check_engagement(engagement: Engagement) -> Engagement:
+    """Segments, declared KPIs, duration factors and benchmark stages, checked now: `validate`
+    says what is wrong instead of a step failing halfway. Every problem is a ConfigError naming
+    the YAML key."""
+    checks = [("segments", lambda: engagement.segments)]
+    if engagement.config.kpis:
+        checks.append(("kpis", lambda: kpis_from_config(engagement)))
+    if engagement.config.duration_factors:
+        checks.append(("duration_factors", lambda: factors_for(engagement)))
+    if engagement.config.benchmark_stages or engagement.config.benchmarks_file:
+        checks.append(("benchmark_stages", lambda: benchmarks_for(engagement)))
+    for key, check in checks:
+        try:
+            check()
+        except (ConfigError, DataError) as exc:
+            if exc.file:
+                raise
+            raise ConfigError(str(exc).split(" Fix: ")[0].rstrip("."), file=str(engagement.path),
+                              key=key, fix=exc.fix or "see the YAML reference in README.md"
+                              ) from None
+        except (ToolkitError, ValueError, KeyError, TypeError, OSError) as exc:
+            text = str(exc).split(" Fix: ")[0].rstrip(".")
+            raise ConfigError(text, file=str(engagement.path), key=key,
+                              fix="correct this key; see the YAML reference in README.md"
+                              ) from None
+    return engagement
+
+
+def open_engagement(path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
+    """`Engagement.from_yaml` followed by `check_engagement`: what the CLI and the steps open."""
+    return check_engagement(Engagement.from_yaml(path, use_cache=use_cache))
