@@ -929,7 +929,9 @@ def _joint_effects(fun: Cohorts, names: list[str], i: int, j: int, min_n: int) -
     _, mature, converted = fun.cohort(i, j)
     if mature.sum() < min_n:
         return []
-    year_codes, years = fun.period_codes(i, "year")
+    # Without dates (a lead list) there is no cohort year to hold fixed: one level, no column.
+    year_codes, years = (fun.period_codes(i, "year") if fun.dated
+                         else (np.zeros(len(mature), dtype=np.int64), []))
     factors = []
     for name in names:
         coded = _codes_for(fun, name)
@@ -1085,7 +1087,8 @@ def _scan(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, ad
         out["segment"] != MISSING)
     out["direction"] = np.select([out["log_odds_ratio"] > 0, out["log_odds_ratio"] < 0],
                                  ["better", "worse"], "same")
-    out["finding"] = [_finding(row, min_n, alpha) for row in out.itertuples(index=False)]
+    held = "the other attributes and the cohort year" if fun.dated else "the other attributes"
+    out["finding"] = [_finding(row, min_n, alpha, held) for row in out.itertuples(index=False)]
     out["adjust"] = adjust
     out = out.sort_values(["flagged", "p_adjusted", "p_value"], ascending=[False, True, True],
                           kind="stable", na_position="last")
@@ -1103,7 +1106,7 @@ _SCAN_COLUMNS = [
 ]
 
 
-def _finding(row, min_n: int, alpha: float) -> str:
+def _finding(row, min_n: int, alpha: float, held: str) -> str:
     who = f"{row.attribute} = {row.segment}"
     step = f"{row.from_phase} -> {row.to_phase}"
     if row.rest_n == 0:
@@ -1125,10 +1128,10 @@ def _finding(row, min_n: int, alpha: float) -> str:
             f"{_pct(row.typical_rate)} for the typical {row.attribute}")
     if row.flagged:
         word = "better" if row.direction == "better" else "worse"
-        return (f"{base}: {word}, also holding the other attributes and the cohort year fixed "
+        return (f"{base}: {word}, also holding {held} fixed "
                 f"(odds ratio {row.odds_ratio:.2f}, 95% CI {row.or_ci_low:.2f} to "
                 f"{row.or_ci_high:.2f}; adjusted p = {row.p_adjusted:.2g}).")
-    return (f"{base}: no clear difference once the other attributes and the cohort year are "
+    return (f"{base}: no clear difference once {held} are "
             f"held fixed and the scan is adjusted for multiple testing (adjusted p = "
             f"{row.p_adjusted:.2g}, not below {alpha:g}).")
 
@@ -1184,8 +1187,10 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     and a segment that only looks different because it goes with another attribute's segment is
     not flagged. '(missing)' is a data-quality line, never flagged. ``rest_*`` are kept as a
     description. A flag says "look here", not "this causes that".
+
+    A lead list without dates (``dated: false``) is scanned on every record that reached the
+    from-phase (no window, no cohort year): records still open count as not converted.
     """
-    engagement.require_dates("The segment scan (cohort conversions with a window)")
     fun = Cohorts(engagement, window_days)
     return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,
                  adjust=adjust)
