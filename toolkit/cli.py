@@ -152,7 +152,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     else:
         source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
                   "    shape: history             # history | wide | snapshot\n"
-                  "    # preset: hubspot          # salesforce | hubspot | pipedrive\n"
+                  "    # preset: hubspot   # salesforce|hubspot|pipedrive|hubspot_contacts|dynamics\n"
                   "    date_format: dmy           # dmy (31-12-2025) | mdy (12/31/25) | ymd\n"
                   "    columns: {record_id: TODO, stage: TODO, changed_at: TODO}\n"
                   "    attributes: {}             # segment columns, e.g. {owner: Eigenaar}\n"
