@@ -683,7 +683,7 @@ def _volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> d
     conv_ref = float(np.prod(refs)) if len(refs) else 1.0
     need_now = goal / conv_now if conv_now > 0 else np.inf
     need_ref = goal / conv_ref if conv_ref > 0 else np.inf
-    return {"phase": fun.keys[boundary], "leads": leads, "low": low, "high": high,
+    return {"phase": fun.keys[boundary], "leads": leads, "ci_low": low, "ci_high": high,
             "goal": float(goal), "need_now": need_now, "need_ref": need_ref,
             "conversion_now": conv_now,
             "short": high < need_now, "short_at_reference": high < need_ref,
@@ -727,8 +727,8 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
                      "note": (f"{_num(volume['goal'])} orders per month need "
                               f"{_num(volume['need_now'])} leads at today's conversion and "
                               f"{_num(volume['need_ref'])} at the reference conversion; 95% "
-                              f"interval of the volume {_num(volume['low'])} to "
-                              f"{_num(volume['high'])}")})
+                              f"interval of the volume {_num(volume['ci_low'])} to "
+                              f"{_num(volume['ci_high'])}")})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
     if first_n < min_n:
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
@@ -813,6 +813,13 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
 
 
 _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to", "note"]
+
+# The fields a finding is written from, beside its English sentence, so that a report can write it
+# in its own language: the step (phase keys), the segment, the rate and what it is compared with
+# (`reference`: target, benchmark, history, best_segment, typical segment, order target; for a
+# volume item `rate` and `reference_rate` are entries per month now and needed).
+_FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
+                 "reference"]
 
 
 def shortage_or_leak(engagement, *, window_days: int | None = None,
@@ -1203,7 +1210,7 @@ class MixRateResult:
         rate_b, weight_b, rate_change, weight_change, rate_effect, mix_effect, contribution``.
     simpsons_paradox : True when the overall change has the opposite sign to the change of the
         segment rates (all of them, or the segments holding most of the records).
-    explanation : a plain sentence.
+    headline : the finding in one plain sentence.
     overall_test : two-rate test of rate_a vs rate_b (pooled).
     stratified_test : Cochran-Mantel-Haenszel test of period a vs b within segments (None when it
         could not be formed).
@@ -1221,7 +1228,7 @@ class MixRateResult:
     mix_effect: float
     by_segment: pd.DataFrame
     simpsons_paradox: bool
-    explanation: str
+    headline: str
     overall_test: Any = None
     stratified_test: Any = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -1243,7 +1250,7 @@ class MixRateResult:
 
     def _repr_html_(self) -> str:
         return _html(f"Mix vs rate: {self.attribute}, {self.from_phase} -> {self.to_phase}, "
-                     f"{self.period_a} vs {self.period_b}", [self.explanation, *self.notes],
+                     f"{self.period_a} vs {self.period_b}", [self.headline, *self.notes],
                      [self.summary, self.by_segment])
 
     def __repr__(self) -> str:
@@ -1348,7 +1355,7 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
         attribute=attribute, from_phase=fun.keys[i], to_phase=fun.keys[j], period_a=str(pa),
         period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),
         rate_effect=float(rate_eff.sum()), mix_effect=float(mix_eff.sum()), by_segment=by,
-        simpsons_paradox=paradox, explanation=head, overall_test=overall,
+        simpsons_paradox=paradox, headline=head, overall_test=overall,
         stratified_test=stratified, notes=tuple(notes), cohort=cohort)
 
 
@@ -1579,8 +1586,9 @@ class LowHangingFruit:
     Attributes
     ----------
     table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
-        extra_revenue, action_hint``; the sized gains first (largest lower bound of the range
-        first), then the unsized findings.
+        extra_revenue, action_hint``, then the fields the finding is written from (``from_phase,
+        to_phase, attribute, segment, rate, reference_rate, reference``); the sized gains first
+        (largest lower bound of the range first), then the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
     mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
@@ -1606,6 +1614,11 @@ class LowHangingFruit:
     @property
     def summary(self) -> pd.DataFrame:
         return self.table
+
+    @property
+    def headline(self) -> str:
+        """The finding in one sentence: the verdict's."""
+        return self.verdict.headline
 
     def _repr_html_(self) -> str:
         return _html("Low-hanging fruit", [self.verdict.headline, self.verdict.advice, self.today,
@@ -1705,7 +1718,9 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
                          f"{_num(fun.entries_per_day(i) * PERIOD_DAYS[period])} records reach "
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
-            "action_hint": hint, "_p": float(r["p_adjusted"])})
+            "action_hint": hint, "_p": float(r["p_adjusted"]),
+            "from_phase": r["from_phase"], "to_phase": r["to_phase"], "rate": own,
+            "reference_rate": float(r["reference_rate"]), "reference": r["reference"]})
     return items, gains
 
 
@@ -1714,17 +1729,18 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
         return []
     per = PERIOD_DAYS[horizon] / PERIOD_DAYS["month"]
     conv = volume["conversion_now"]
-    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["high"],
-                                                           volume["low"])]
+    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["ci_high"],
+                                                           volume["ci_low"])]
     return [{"area": "volume", "step": 0,
              "finding": (f"{_num(volume['leads'])} entries into {volume['phase']} per month "
                          f"against {_num(volume['need_now'])} needed for the order target"),
-             "evidence": (f"95% interval {_num(volume['low'])} to {_num(volume['high'])} per "
+             "evidence": (f"95% interval {_num(volume['ci_low'])} to {_num(volume['ci_high'])} per "
                           f"month; {_num(volume['goal'])} orders per month at today's "
                           f"conversion of {_pct(conv)} from {volume['phase']}"),
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
              "action_hint": "Build the early phases: more qualified leads (targeting, actions)",
-             "_p": np.nan}]
+             "_p": np.nan, "from_phase": volume["phase"], "rate": volume["leads"],
+             "reference_rate": volume["need_now"], "reference": "order target"}]
 
 
 def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = None,
@@ -1758,7 +1774,9 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     -------
     LowHangingFruit
         ``table`` with ``rank, area, finding, evidence, extra_orders, extra_orders_low,
-        extra_orders_high, extra_revenue, action_hint``; ``verdict``; ``steps`` (the step tests
+        extra_orders_high, extra_revenue, action_hint`` and the fields behind each finding
+        (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``);
+        ``verdict``; ``steps`` (the step tests
         behind the verdict); the underlying results.
 
     Notes
@@ -1835,7 +1853,10 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                          f"fixed; adjusted p = {r.p_adjusted:.2g}"),
             "extra_orders": sized[0], "extra_orders_low": sized[1], "extra_orders_high": sized[2],
             "action_hint": _hint_for_segment(r.attribute, r.segment, r.direction, action),
-            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1})
+            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1,
+            "from_phase": r.from_phase, "to_phase": r.to_phase, "attribute": r.attribute,
+            "segment": r.segment, "rate": r.rate, "reference_rate": r.typical_rate,
+            "reference": "typical segment"})
     # Worse segments compete on their sized gain, better ones (not sized) on their p-value.
     worse = sorted((s for s in segment_rows if s["_order"] == 1),
                    key=lambda s: -np.nan_to_num(s["extra_orders"], nan=-np.inf))
@@ -1846,7 +1867,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     for mix in kept:
         top = mix.by_segment.loc[mix.by_segment["weight_change"].abs().idxmax()]
         rows.append({
-            "area": "mix", "step": np.nan, "finding": mix.explanation.split(". ")[0] + ".",
+            "area": "mix", "step": np.nan, "finding": mix.headline.split(". ")[0] + ".",
             "evidence": (f"rate effect {_points(mix.rate_effect)}, mix effect "
                          f"{_points(mix.mix_effect)}; pooled p = {mix.overall_test.p_value:.2g}"
                          + (f", within-segment (CMH) p = {mix.stratified_test.p_value:.2g}"
@@ -1870,11 +1891,11 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                          f"at {t.phase}"),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
             "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
-            "_p": np.nan, "_order": 3})
+            "_p": np.nan, "_order": 3, "from_phase": t.phase})
 
     table = pd.DataFrame(rows, columns=["area", "step", "finding", "evidence", "extra_orders",
                                         "extra_orders_low", "extra_orders_high", "action_hint",
-                                        "_p", "_order"])
+                                        "_p", "_order", *_FRUIT_FIELDS])
     table["extra_revenue"] = table["extra_orders"] * avg_value
     side = {"shortage": lambda s: s < half, "leak": lambda s: s >= half}.get(verdict.case)
     table["_side"] = [0 if side is None or (np.isfinite(s) and side(s)) else 1
@@ -1890,7 +1911,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     ], ignore_index=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
-                     "extra_orders_high", "extra_revenue", "action_hint"]]
+                     "extra_orders_high", "extra_revenue", "action_hint", *_FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
     today = f"Today: {_num(orders)} orders per {horizon}"
     if np.isfinite(avg_value):
