@@ -17,6 +17,8 @@ import pandas as pd
 from toolkit import __version__
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+from toolkit.io.engagement import Engagement
+from toolkit.steps import check_engagement
 
 __all__ = ["main"]
 
@@ -166,8 +168,10 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def _load(path: str):
-    from toolkit.io.engagement import Engagement
-    return Engagement.from_yaml(path)
+    """The engagement, loaded and its step settings checked (a bad YAML names the key)."""
+    engagement = Engagement.from_yaml(path)
+    check_engagement(engagement)
+    return engagement
 
 
 def _validation(engagement) -> dict:

@@ -1085,11 +1085,12 @@ class SteeringView:
         return self.problems.get(part, "")
 
 
-def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0
-                  ) -> SteeringView:
+def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0,
+                  sizing: pd.DataFrame | None = None) -> SteeringView:
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
-    step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
-    mature and hold at least ``MIN_TRIALS`` records; the chart shows every month."""
+    step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
+    else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
+    that are mature and hold at least ``MIN_TRIALS`` records; the chart shows every month."""
     from toolkit.base.exceptions import ToolkitError
 
     problems: dict[str, str] = {}
@@ -1108,7 +1109,8 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     if steer_on is None:
         from toolkit.analysis.diagnosis import bottleneck_sizing
         try:
-            sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
+            if sizing is None:
+                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
             usable = sizing.dropna(subset=["rate", "reference_rate"])
             if len(usable):
                 top = usable.iloc[0]

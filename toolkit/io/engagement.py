@@ -73,37 +73,7 @@ class Engagement:
         path = Path(path).resolve()
         engagement = cls(load_config(path), path=path, use_cache=use_cache)
         engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
-        engagement._check_run_settings()
         return engagement
-
-    def _check_run_settings(self) -> None:
-        """What the steps rely on beyond loading (segments, KPIs, duration factors, benchmarks),
-        checked now: `validate` says what is wrong instead of a notebook failing in a cell."""
-        from toolkit.base.exceptions import ToolkitError
-        checks = [("segments", lambda: self.segments)]
-        if self.config.kpis:
-            from toolkit.measure.kpis import kpis_from_config
-            checks.append(("kpis", lambda: kpis_from_config(self)))
-        if self.config.duration_factors:
-            from toolkit.analysis.planning import factors_for
-            checks.append(("duration_factors", lambda: factors_for(self)))
-        if self.config.benchmark_stages or self.config.benchmarks_file:
-            from toolkit.measure.benchmarks import benchmarks_for
-            checks.append(("benchmark_stages", lambda: benchmarks_for(self)))
-        for key, check in checks:
-            try:
-                check()
-            except (ConfigError, DataError) as exc:
-                if exc.file:
-                    raise
-                raise ConfigError(str(exc).split(" Fix: ")[0].rstrip("."), file=str(self.path),
-                                  key=key, fix=exc.fix or "see the YAML reference in README.md"
-                                  ) from None
-            except (ToolkitError, ValueError, KeyError, TypeError, OSError) as exc:
-                text = str(exc).split(" Fix: ")[0].rstrip(".")
-                raise ConfigError(text, file=str(self.path), key=key,
-                                  fix="correct this key; see the YAML reference in README.md"
-                                  ) from None
 
     @classmethod
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,

@@ -16,6 +16,8 @@ import re
 
 import pandas as pd
 
+from toolkit.measure.funnel import weakest_step
+
 __all__ = ["MIN_N", "text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
            "improvement", "steering"]
 
@@ -81,12 +83,10 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
     if len(engagement.records) == 0:
         lines.append("No record could be used, so nothing can be concluded: see the quarantine "
                      "reasons above and correct the export or the engagement YAML.")
-    steps = funnel_frame.dropna(subset=["rate"])
-    steps = steps[steps["n"] >= MIN_N]
-    if steps.empty:
+    weakest = weakest_step(funnel_frame, min_n=MIN_N)
+    if weakest is None:
         lines.append("Too few records to conclude anything about conversion yet.")
     else:
-        weakest = steps.loc[steps["rate"].idxmin()]
         lines.append(
             f"Raw funnel: {int(funnel_frame['reached'].iloc[0]):,} records entered, "
             f"{int(funnel_frame['reached'].iloc[-1]):,} became an order. The weakest step so far "
