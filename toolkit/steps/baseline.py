@@ -7,6 +7,7 @@ import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
 from toolkit.io.loading import quarantine_summary
+from toolkit.measure.audit import audit as audit_history
 from toolkit.measure.funnel import funnel, weakest_step
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -37,7 +38,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     model = engagement.phase_model
     balance = reconciliation(engagement)
     reasons = quarantine_summary(engagement.quarantine)
-    audit = parts.attempt("audit", engagement.audit)
+    audit = parts.attempt("audit", lambda: audit_history(engagement))
     frame = parts.attempt("funnel", lambda: funnel(engagement))
     factors = parts.attempt("duration", lambda: factors_for(engagement))
     estimate = parts.attempt("duration", lambda: estimate_duration(factors)) if factors else None
