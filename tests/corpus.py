@@ -1,8 +1,8 @@
 """A corpus of bad inputs: each case writes a small CRM export and engagement YAML into a folder.
 
-The registry `CASES` is shared: `test_bad_input.py` loads every case with `Engagement.from_yaml`, and
-the CLI tests run `funnel validate / kpis / run` over the same cases. Each case says how loading must
-end:
+The registry `CASES` is shared: `test_bad_input.py` opens every case with `open_engagement` (load
+and run-settings check), and the CLI tests run `funnel validate / kpis / run` over the same
+cases. Each case says how loading must end:
 
 - ``"error"``: a ToolkitError whose message contains every string of `expect` (and names the file
   and says "Fix:");

@@ -16,12 +16,15 @@ from corpus import CASES, Case
 
 from toolkit import Engagement
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.vocabulary import REASONS
+from toolkit.measure.audit import audit as run_audit
+from toolkit.steps import open_engagement
 
 BY_NAME = {c.name: c for c in CASES}
 
 
 def load(case: Case, folder) -> Engagement:
-    return Engagement.from_yaml(case.build(folder), use_cache=False)
+    return open_engagement(case.build(folder), use_cache=False)
 
 
 def test_the_corpus_is_large_and_names_are_unique():
@@ -48,6 +51,9 @@ def test_case_ends_as_declared(case: Case, tmp_path):
         return
     e = load(case, tmp_path)
     reconciles(e)
+    # every set-aside row carries a code of the vocabulary beside its sentence
+    assert e.quarantine["reason_code"].notna().all(), e.quarantine[["reason", "reason_code"]]
+    assert set(e.quarantine["reason_code"].astype(str)) <= set(REASONS)
     if case.outcome == "quarantine":
         reasons = e.quarantine["reason"].astype(str)
         for text in case.expect:
@@ -98,7 +104,7 @@ def _rows(e: Engagement) -> tuple[int, int, int]:
 
 
 def _finding(e: Engagement, check: str) -> int:
-    return int(e.audit().findings.set_index("check").loc[check, "records"])
+    return int(run_audit(e).findings.set_index("check").loc[check, "records"])
 
 
 def check_good(e: Engagement) -> None:
@@ -196,7 +202,7 @@ def check_unknown_quarantined(e):
 
 
 def check_regressions(e):
-    flags = e.audit().by_record.set_index("record_id")
+    flags = run_audit(e).by_record.set_index("record_id")
     assert flags.loc["D1", "regressions"] == 1 and flags.loc["D1", "skipped_phases"] == 1
     assert _entered(e, "D1") == {"target": pd.Timestamp("2025-01-01"),
                                  "opportunity": pd.Timestamp("2025-01-05"),

@@ -10,6 +10,7 @@ import pytest
 from conftest import DEMO
 
 from toolkit import Engagement
+from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.funnel import funnel
 
 
@@ -55,11 +56,11 @@ def test_both_shapes_give_the_same_funnel(history, snapshot):
 
 def test_audit_finds_the_planted_history_problems(history):
     dirt = planted()
-    f = history.audit().findings.set_index("check")["records"]
+    f = run_audit(history).findings.set_index("check")["records"]
     assert f["regressions"] == dirt["regression_records"]
     assert f["reopened_after_lost"] == dirt["reopened_records"]
     assert f["bulk_timestamp"] == dirt["bulk_timestamp_records"]
-    rows = history.audit().findings.set_index("check")["rows"]
+    rows = run_audit(history).findings.set_index("check")["rows"]
     assert rows["bulk_timestamp"] == dirt["bulk_timestamp_rows"]
 
 

@@ -14,7 +14,6 @@ from scipy import stats
 
 from toolkit import Engagement
 from toolkit.analysis.diagnosis import (
-    action_yield,
     bottleneck_sizing,
     leak_detail,
     low_hanging_fruit,
@@ -23,6 +22,7 @@ from toolkit.analysis.diagnosis import (
     shortage_or_leak,
 )
 from toolkit.base.exceptions import ConfigError, SmallSampleWarning, ToolkitError
+from toolkit.measure.actions import action_yield
 from toolkit.measure.funnel import cohort_conversion
 from toolkit.stats import cmh_test, diff_ci, two_rate_test
 

@@ -36,6 +36,7 @@ from toolkit.analysis.simulation import plan_improvement  # noqa: E402
 from toolkit.analysis.steering import steering_view  # noqa: E402
 from toolkit.base.exceptions import DataError  # noqa: E402
 from toolkit.cli import _format_kpis  # noqa: E402
+from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.funnel import cohort_conversion, funnel, win_rate  # noqa: E402
 from toolkit.measure.kpis import compute_kpis, default_kpis, kpi_tree, step_incidence, time_to_convert  # noqa: E402
 from toolkit.measure.seasonality import seasonality  # noqa: E402
@@ -245,7 +246,7 @@ def test_seasonality_does_not_judge_the_rate_from_a_one_record_month(engagements
 @pytest.mark.parametrize("case", ALL)
 def test_baseline_text(engagements, case):
     e = engagements[case]
-    text = narrative.baseline(e, funnel(e), e.audit(), estimate_duration(factors_for(e)))
+    text = narrative.baseline(e, funnel(e), run_audit(e), estimate_duration(factors_for(e)))
     assert "nan" not in text.lower()
     if case in EMPTY or case in ("one_record", "all_open", "all_lost", "empty_phase"):
         assert "Too few records to conclude" in text

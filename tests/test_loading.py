@@ -11,6 +11,7 @@ from conftest import SALESFORCE, reconciles, write_engagement, write_salesforce_
 
 from toolkit import Engagement
 from toolkit.base.exceptions import DataError, UnknownStageError
+from toolkit.measure.audit import audit as run_audit
 
 
 def load(path):
@@ -86,6 +87,7 @@ def test_unknown_stages_can_be_quarantined(history_engagement, tmp_path):
     e = load(path)
     reconciles(e)
     assert e.quarantine["reason"].tolist() == ["unknown stage 'Demo' (not in stage_mapping)"]
+    assert e.quarantine["reason_code"].tolist() == ["unknown_stage"]
 
 
 def test_ambiguous_dates_are_refused_not_guessed(tmp_path):
@@ -127,7 +129,7 @@ def test_reopened_after_lost_ends_in_its_final_state(history_engagement):
     e = load(path)
     rec = e.records.iloc[0]
     assert rec["outcome"] == "open" and pd.isna(rec["closed_at"]) and pd.isna(rec["lost_at_phase"])
-    flags = e.audit().by_record.set_index("record_id")
+    flags = run_audit(e).by_record.set_index("record_id")
     assert flags.loc["D1", "reopened_after_lost"] == 1
     assert flags.loc["D1", "regressions"] == 0  # opportunity -> opportunity is no move back
 
@@ -144,6 +146,7 @@ def test_won_then_lost_is_not_an_order(history_engagement):
     assert rec["outcome"] == "lost" and rec["lost_at_phase"] == "proposal"
     assert "order" not in set(e.events["phase"].astype(str))
     assert e.quarantine["reason"].iloc[0] == "won stage reversed: the record's final state is lost"
+    assert e.quarantine["reason_code"].iloc[0] == "won_reversed"
 
 
 def test_regressions_and_skips_are_audited(history_engagement):
@@ -154,7 +157,7 @@ def test_regressions_and_skips_are_audited(history_engagement):
         "D1;Potentieel;12-01-2025 09:00;",   # moves back
         "D1;Offerte;20-01-2025 09:00;",
     ])
-    flags = load(path).audit().by_record.set_index("record_id")
+    flags = run_audit(load(path)).by_record.set_index("record_id")
     assert flags.loc["D1", "skipped_phases"] == 1
     assert flags.loc["D1", "regressions"] == 1
 
@@ -202,6 +205,7 @@ def test_wide_hubspot_preset_with_date_entered_columns(tmp_path):
     assert rec.loc["1", "owner"].startswith("P-") and rec.loc["2", "owner"] == rec.loc["3", "owner"]
     assert "Anna" not in rec["owner"].str.cat()
     assert e.quarantine["reason"].tolist() == ["duplicate record id (first at row 4)"]
+    assert e.quarantine["reason_code"].tolist() == ["duplicate_record"]
 
 
 def test_snapshot_xlsx_with_excel_serial_dates(tmp_path):
@@ -259,13 +263,13 @@ def test_salesforce_sample_loads_through_its_preset(salesforce):
     won_then_lost = {r["OpportunityId"] for r in history if r["StageName"] == "Closed Lost"} & {
         r["OpportunityId"] for r in history if r["StageName"] == "Closed Won"}
     assert len(won_then_lost) == 7
-    assert e.audit().findings.set_index("check").loc["won_reversed", "records"] == 7
+    assert run_audit(e).findings.set_index("check").loc["won_reversed", "records"] == 7
     # US 12-hour timestamps: 02/24/26 02:20 AM
     assert pd.Timestamp("2026-02-24 02:20") in set(e.events["entered_at"])
     assert e.as_of == pd.Timestamp("2026-03-07 21:00")
     assert "lead_source" in e.segments
     # many rows share one bulk timestamp: the audit says so
-    assert e.audit().findings.set_index("check").loc["bulk_timestamp", "records"] >= 20
+    assert run_audit(e).findings.set_index("check").loc["bulk_timestamp", "records"] >= 20
 
 
 def test_unknown_stage_spellings_are_counted_together(history_engagement):

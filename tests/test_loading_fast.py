@@ -144,10 +144,10 @@ def test_a_column_without_any_date_is_all_missing():
 
 
 def test_repeated_text_is_trimmed_once_each_as_row_by_row():
-    from toolkit.io.loading import _text
+    from toolkit.io.loading import as_text
     one = [" Lead", "Lead ", None, "  ", "Offerte  uitgebracht", "", "LEAD"]
     raw = pd.Series([one[i % len(one)] for i in range(5 * len(one))], dtype="str", name="Fase")
-    got = _text(raw)
+    got = as_text(raw)
     assert got.dtype == "string" and got.name == "Fase"
     expected = ["Lead", "Lead", pd.NA, pd.NA, "Offerte  uitgebracht", pd.NA, "LEAD"] * 5
     assert [None if pd.isna(v) else v for v in got] == [

@@ -10,6 +10,7 @@ from conftest import DEMO, write_salesforce_engagement
 
 from toolkit import Engagement
 from toolkit.analysis.planning import estimate_duration, factors_for
+from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.funnel import funnel
 from toolkit.measure.kpis import compute_kpis, kpi_tree
 from toolkit.measure.seasonality import seasonality
@@ -23,7 +24,7 @@ def demo():
 
 def test_baseline_names_the_weakest_step_with_its_interval(demo):
     f = funnel(demo)
-    text = narrative.baseline(demo, f, demo.audit(), estimate_duration(factors_for(demo)))
+    text = narrative.baseline(demo, f, run_audit(demo), estimate_duration(factors_for(demo)))
     weakest = f.dropna(subset=["rate"]).sort_values("rate").iloc[0]
     assert f"{weakest['from_phase']} → {weakest['phase']} at {weakest['rate']:.0%}" in text
     assert "12,000 records" in text

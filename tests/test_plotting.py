@@ -21,7 +21,6 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 
-from toolkit import plotting  # noqa: E402
 from toolkit.analysis.planning import DurationFactors, estimate_duration, factors_from_yaml  # noqa: E402
 from toolkit.analysis.steering import control_chart, run_rules, scorecard  # noqa: E402
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
@@ -29,6 +28,7 @@ from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
 from toolkit.io.engagement import Engagement  # noqa: E402
 from toolkit.measure.funnel import cohort_conversion, funnel  # noqa: E402
 from toolkit.measure.survival import cumulative_incidence, kaplan_meier  # noqa: E402
+from toolkit.present import plotting  # noqa: E402
 from toolkit.present.plotting import (  # noqa: E402
     PALETTE,
     plot_bottlenecks,
@@ -365,13 +365,17 @@ def test_theme_sets_the_house_style():
         assert _hex(matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0]) == "#0072b2"
 
 
-def test_status_colors_follow_the_words():
-    assert plotting.status_color("significantly below target") == PALETTE["below"]
-    assert plotting.status_color("significantly off target") == PALETTE["below"]
-    assert plotting.status_color("below target, not significant") == PALETTE["not_significant"]
-    assert plotting.status_color("on target") == PALETTE["on_target"]
-    assert plotting.status_color("below target (too few records to conclude)") == PALETTE["neutral"]
+def test_status_colors_follow_the_codes():
+    assert plotting.status_color("below_target") == PALETTE["below"]
+    assert plotting.status_color("off_target") == PALETTE["below"]
+    assert plotting.status_color("below_target_not_significant") == PALETTE["not_significant"]
+    assert plotting.status_color("on_target") == PALETTE["on_target"]
+    assert plotting.status_color("on_target_too_few") == PALETTE["neutral"]
+    assert plotting.status_color("below_target_too_few") == PALETTE["neutral"]
+    assert plotting.status_color("off_target_unknown") == PALETTE["neutral"]
     assert plotting.status_color(None) == PALETTE["neutral"]
+    # a sentence is not a code: the colour never depends on the wording
+    assert plotting.status_color("significantly below target") == PALETTE["neutral"]
 
 
 def test_phase_palette_runs_from_light_to_dark():
@@ -762,8 +766,8 @@ def test_kpi_tree_boxes_values_and_layout():
 
 
 def test_kpi_tree_status_colours_the_edges():
-    frame = tree_frame().assign(status=["significantly off target", "on target", "on target",
-                                        "off target, not significant", "on target"])
+    frame = tree_frame().assign(status_code=["off_target", "on_target", "on_target",
+                                             "off_target_not_significant", "on_target"])
     ax = plot_kpi_tree(frame)
     edges = [_hex(p.get_edgecolor()) for p in ax.patches if isinstance(p, FancyBboxPatch)]
     assert edges[0] == _hex(PALETTE["below"]) and edges[3] == _hex(PALETTE["not_significant"])

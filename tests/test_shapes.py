@@ -9,6 +9,7 @@ from conftest import reconciles, write_engagement
 
 from toolkit import Engagement
 from toolkit.base.exceptions import DataError
+from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.funnel import funnel, reached_at, win_rate
 from toolkit.measure.kpis import compute_kpis
 
@@ -147,7 +148,7 @@ def test_wide_won_date_before_the_first_date_stays_won_and_is_audited(tmp_path):
     # D won on 01-03 but its lead date is 03-03: still won (one order, as the file says), audited.
     e = wide(tmp_path, ["D;01-01-2025;03-03-2025;;01-03-2025;", "E;01-01-2025;02-01-2025;;;"])
     assert e.records.set_index("record_id").loc["D", "outcome"] == "won"
-    findings = e.audit().findings.set_index("check")
+    findings = run_audit(e).findings.set_index("check")
     assert findings.loc["won_before_first_date", "records"] == 1
 
 

@@ -325,6 +325,10 @@ def test_scorecard_status_for_rates():
     assert card.loc["on", "status"] == "on target"
     # 37/100 vs 0.40: P(X <= 37 | n=100, p=0.4) = 0.3068 -> not significant
     assert card.loc["short", "status"] == "below target, not significant"
+    assert card.loc["on", "status_code"] == "on_target"
+    assert card.loc["short", "status_code"] == "below_target_not_significant"
+    assert card.loc["free", "status_code"] == "no_target"
+    assert isinstance(card["status_code"].dtype, pd.CategoricalDtype)
     assert card.loc["short", "p_value"] == pytest.approx(_exact_lower_tail(37, 100, 0.4))
     assert card.loc["short", "p_value"] == pytest.approx(0.3068, abs=1e-4)
     # 60/200 vs 0.40: P(X <= 60 | n=200, p=0.4) = 0.0021 -> significant
@@ -375,7 +379,7 @@ def test_scorecard_latest_period_previous_value_and_change():
     assert card["value"].iloc[0] == pytest.approx(0.35)
     assert card["previous_value"].iloc[0] == pytest.approx(0.45)
     assert card["change"].iloc[0] == pytest.approx(-0.10)
-    earlier = scorecard(pd.DataFrame(rows), period="2024-02")
+    earlier = scorecard(pd.DataFrame(rows), period_label="2024-02")
     assert earlier["value"].iloc[0] == pytest.approx(0.45)
     assert earlier["status"].iloc[0] == "on target"
 
@@ -483,7 +487,7 @@ def test_period_report_keeps_only_alerts_of_the_period():
         "description": ["point beyond the upper control limit (3 sigma)",
                         "8 or more points in a row below the center line"],
         "direction": ["up", "down"], "severity": ["high", "medium"]})
-    report = period_report(_report_kpis(), alerts, period="2024-02")
+    report = period_report(_report_kpis(), alerts, period_label="2024-02")
     assert report.alerts["rule"].tolist() == ["run_of_8"]
     assert ("Alert (medium) Win rate: 8 or more points in a row below the center line."
             in report.headline)
@@ -497,11 +501,11 @@ def test_period_report_keeps_only_alerts_of_the_period():
 
 def test_period_report_without_direction_skips_the_scorecard():
     kpis = _report_kpis().drop(columns="higher_is_better")
-    report = period_report(kpis, None, period="2024-02")
+    report = period_report(kpis, None, period_label="2024-02")
     assert report.scorecard is None
     assert not report.headline[0].startswith("In 2024-02")
-    with pytest.raises(ConfigError, match=r"`period` must be one of the periods in `kpis`"):
-        period_report(kpis, None, period="2023-12")
+    with pytest.raises(ConfigError, match=r"`period_label` must be one of the periods in `kpis`"):
+        period_report(kpis, None, period_label="2023-12")
 
 
 def test_period_report_formats_amounts_plainly():
@@ -527,7 +531,7 @@ def test_a_month_of_one_deal_is_not_judged_and_no_fall_is_claimed_from_it():
     card = scorecard(kpis, min_n=30).iloc[0]
     assert card["period"] == "2026-07" and card["n"] == 100
     assert "2026-08 is not judged (n = 1, fewer than the 30 needed" in card["note"]
-    report = period_report(kpis, None, period="2026-08")
+    report = period_report(kpis, None, period_label="2026-08")
     assert report.what_changed["significant"].isna().all()   # nothing claimed about August
     # a month still inside its window is not judged either, whatever its n
     young = kpis.assign(n=[100, 100, 80], successes=[40, 30, 10], immature_n=[0, 0, 25])

@@ -84,7 +84,7 @@ def test_conclusions_per_language_and_a_clear_error_for_another():
     assert result.conclusions("en") == result.conclusions()
     result.conclusions().append("changed")  # a copy: the result stays as it was
     assert len(result.conclusions()) == 2
-    with pytest.raises(ValueError, match=r"`language` must be one of \['en'\], but 'nl'"):
+    with pytest.raises(ConfigError, match=r"`language` must be one of \['en'\], but 'nl'"):
         result.conclusions("nl")
 
 
@@ -324,9 +324,13 @@ def test_run_all_computes_the_diagnosis_once(monkeypatch):
 def test_run_all_runs_the_steps_asked_for():
     results = steps.run_all(_two_phase(), seed=0, steps=[7, 5])
     assert list(results) == [5, 7]
-    for wrong in ([0], [8], [], ["5"]):
-        with pytest.raises(ValueError, match="`steps` must be step numbers among"):
+    for wrong in ([0], [8], ["5"]):
+        with pytest.raises(ConfigError, match=r"`steps` must be one of \[1, 2, 3, 4, 5, 6, 7\]"):
             steps.run_all(_two_phase(), steps=wrong)
+    with pytest.raises(ConfigError, match="`steps` must name at least one step"):
+        steps.run_all(_two_phase(), steps=[])
+    with pytest.raises(ConfigError, match="`seed` must be a whole number"):
+        steps.run_all(_two_phase(), seed=None)
 
 
 def test_an_earlier_result_must_be_the_right_steps():

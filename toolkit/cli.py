@@ -14,11 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit import __version__
+from toolkit import __version__, report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
-from toolkit.io.engagement import Engagement
-from toolkit.steps import check_engagement
+from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
+from toolkit.measure.audit import audit as run_audit
+from toolkit.measure.funnel import funnel
+from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
+from toolkit.report import write_table
+from toolkit.steps import open_engagement
 
 __all__ = ["main"]
 
@@ -168,15 +172,11 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def _load(path: str):
-    """The engagement, loaded and its step settings checked (a bad YAML names the key)."""
-    engagement = Engagement.from_yaml(path)
-    check_engagement(engagement)
-    return engagement
+    return open_engagement(path)
 
 
 def _validation(engagement) -> dict:
-    audit = engagement.audit()
-    from toolkit.io.loading import quarantine_summary
+    audit = run_audit(engagement)
     reasons = quarantine_summary(engagement.quarantine).groupby("reason", sort=False)["rows"].sum()
     return {
         "engagement": engagement.name,
@@ -196,9 +196,8 @@ def _validation(engagement) -> dict:
 
 def _pseudonymised(engagement) -> dict:
     """Which attributes were pseudonymised and where the key came from (never the key)."""
-    from toolkit.io.loading import _personal, resolve_source
     columns = sorted({c for s in engagement.config.sources
-                      for c in _personal(s, resolve_source(s), engagement.config.privacy)})
+                      for c in personal_attributes(s, resolve_source(s), engagement.config.privacy)})
     origin = engagement.pseudonym_key.origin if columns else None
     return {"columns": columns, "key_from": origin}
 
@@ -221,7 +220,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(engagement.audit().summary)
+    print(run_audit(engagement).summary)
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")
@@ -236,7 +235,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     """The KPI frame as a consultant reads it: counts as whole numbers, blanks where a count does not
     apply, and words instead of NaN where a value cannot be measured."""
-    from toolkit.measure.kpis import KPI_COLUMNS
 
     def number(x: float, unit: str) -> str:
         return f"{x:.1%}" if unit == "%" else f"{x:,.1f}"
@@ -286,12 +284,12 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
-    from toolkit.measure.kpis import compute_kpis
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        from toolkit.report import write_table
-        out = write_table(frame, args.out)
+        # The file keeps its published columns (byte-identical to before the status codes):
+        # `status_vs_target` already says in words what `status_code` says to code.
+        out = write_table(frame.drop(columns="status_code"), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
@@ -301,8 +299,6 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def _print_baseline(engagement) -> None:
-    from toolkit.measure.funnel import funnel
-    from toolkit.measure.kpis import compute_kpis
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
           f"(as of {engagement.as_of:%Y-%m-%d}) ==")
     f = funnel(engagement)
@@ -337,7 +333,6 @@ def _steps(text: str) -> list[int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from toolkit import report
     engagement = _load(args.engagement)
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)

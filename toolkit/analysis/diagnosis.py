@@ -64,14 +64,15 @@ from scipy import stats
 
 from toolkit.analysis.leakage import leaking_attributes, value_leaks
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
-from toolkit.measure.funnel import reached_at
+from toolkit.io.engagement import BASE_RECORD_COLUMNS
+from toolkit.measure.actions import in_period, parse_period
+from toolkit.measure.cohorts import MISSING, NAT, NS_DAY, PERIOD_FREQ, Cohorts
 from toolkit.stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
 
 __all__ = [
     "bottleneck_sizing",
     "shortage_or_leak",
     "segment_scan",
-    "action_yield",
     "mix_vs_rate",
     "leak_detail",
     "low_hanging_fruit",
@@ -93,13 +94,9 @@ CASES = ("shortage", "leak", "no clear low-hanging fruit", "one transition", "in
 # raising everyone to the best segment's rate is usually a change of mix, not of process.
 _PREFERRED = ("target", "benchmark", "best_period")
 _PERIOD_DAYS = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
-_FREQ = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 _COARSER = {"week": "month", "month": "quarter", "quarter": "year", "year": None}
 _MIN_PERIODS = 4          # fewer periods than this say nothing about a "best" one
 _MAX_LEVELS = 50          # an attribute with more values is an identifier or free text
-_MISSING = "(missing)"
-_NAT = np.iinfo(np.int64).min
-_NS_DAY = 86_400 * 10**9
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -148,147 +145,37 @@ def _html(title: str, lines: Sequence[str], tables: Sequence[pd.DataFrame]) -> s
 
 
 # ------------------------------------------------------------------------ the funnel arrays
-class _Funnel:
-    """reached_at as an int64 matrix aligned with `records`, plus cached cohort masks.
 
-    Everything here reproduces `toolkit.measure.funnel.cohort_conversion` (tests pin the equality); it is
-    array-based so that a scan over many attributes and transitions stays fast on a million records.
-    """
 
-    def __init__(self, engagement, window_days: int | None) -> None:
-        self.engagement = engagement
-        self.model = engagement.phase_model
-        self.keys: list[str] = list(self.model.keys)
-        window = engagement.config.cohort_window_days if window_days is None else window_days
-        self.window = _check_count("window_days", window)
-        self.as_of = pd.Timestamp(engagement.as_of)
-        if not getattr(engagement, "timing_known", True):
-            warnings.warn("A source of this engagement is a snapshot, so the dates on which records "
-                          "entered each phase are not in the data; cohort windows, periods and "
-                          "stall times rest on creation and close dates only. Treat the diagnosis "
-                          "as indicative, or load a stage history.", UserWarning, stacklevel=3)
-        records = engagement.records.reset_index(drop=True)
-        if records["record_id"].duplicated().any():
-            dup = records["record_id"][records["record_id"].duplicated()].iloc[0]
-            raise DataError("`records` has repeated record ids", column="record_id", value=dup,
-                            fix="keep one row per record")
-        self.records = records
-        wide = reached_at(engagement).reindex(pd.Index(records["record_id"]))
-        self.reached = wide.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        self._cohorts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._attributes: dict[str, tuple[np.ndarray, list[str]]] = {}
-        first = self.reached[:, 0]
-        start = first[first != _NAT].min() if (first != _NAT).any() else self.as_of.value
-        self.span_days = max((self.as_of.value - int(start)) / _NS_DAY, 1.0)
-
-    @property
-    def transitions(self) -> list[tuple[int, int]]:
-        return [(i, i + 1) for i in range(len(self.keys) - 1)]
-
-    def index(self, phase: str) -> int:
-        if phase not in self.keys:
-            raise ToolkitError(f"The value for `phase` must be one of {self.keys}, but {phase!r} "
-                               f"was passed.")
-        return self.keys.index(phase)
-
-    def cohort(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(has, mature, converted) masks of transition i -> j."""
-        key = (i, j)
-        if key not in self._cohorts:
-            a, b = self.reached[:, i], self.reached[:, j]
-            has = a != _NAT
-            window = self.window * _NS_DAY
-            mature = has & (a <= self.as_of.value - window)
-            gap = np.where(b != _NAT, b - np.where(has, a, 0), np.iinfo(np.int64).max)
-            converted = mature & (gap <= window)
-            self._cohorts[key] = (has, mature, converted)
-        return self._cohorts[key]
-
-    def counts(self, i: int, j: int, codes: np.ndarray | None = None, size: int = 1,
-               within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mature n and converted successes per group code (codes < 0 are left out)."""
-        _, mature, converted = self.cohort(i, j)
-        if within is not None:
-            mature, converted = mature & within, converted & within
-        if codes is None:
-            return np.array([mature.sum()]), np.array([converted.sum()])
-        ok = codes >= 0
-        n = np.bincount(codes[mature & ok], minlength=size)[:size]
-        x = np.bincount(codes[converted & ok], minlength=size)[:size]
-        return n, x
-
-    def attribute(self, name: str) -> tuple[np.ndarray, list[str]]:
-        """Integer codes per record and the labels; missing values are the label '(missing)'."""
-        if name not in self._attributes:
-            if name not in self.records.columns:
-                have = [c for c in self.records.columns if c not in _BASE]
-                raise ToolkitError(f"The value for `attribute` must be one of the record "
-                                   f"attributes {have}, but {name!r} was passed.")
-            codes, uniques = pd.factorize(self.records[name], sort=True, use_na_sentinel=True)
-            labels = [str(u) for u in uniques]
-            if (codes < 0).any():
-                codes = np.where(codes < 0, len(labels), codes)
-                labels.append(_MISSING)
-            self._attributes[name] = (codes.astype(np.int64), labels)
-        return self._attributes[name]
-
-    def value_band(self, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]] | None:
-        """Codes of the deal-value band (config edges, else quartiles); None without values."""
-        if "value" not in self.records.columns:
-            return None
-        value = pd.to_numeric(self.records["value"], errors="coerce").to_numpy(dtype=float)
-        known = np.isfinite(value)
-        if known.sum() < 2:
-            return None
-        if edges:
-            inner = sorted(float(e) for e in edges if np.isfinite(e))
+def _value_band(fun: Cohorts, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]] | None:
+    """Codes of the deal-value band (config edges, else quartiles); None without values."""
+    if "value" not in fun.records.columns:
+        return None
+    value = pd.to_numeric(fun.records["value"], errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(value)
+    if known.sum() < 2:
+        return None
+    if edges:
+        inner = sorted(float(e) for e in edges if np.isfinite(e))
+    else:
+        inner = list(np.unique(np.quantile(value[known], [0.25, 0.5, 0.75])))
+    bounds = [-np.inf, *inner, np.inf]
+    labels = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if not np.isfinite(lo):
+            labels.append(f"< {_money(hi)}")
+        elif not np.isfinite(hi):
+            labels.append(f">= {_money(lo)}")
         else:
-            inner = list(np.unique(np.quantile(value[known], [0.25, 0.5, 0.75])))
-        bounds = [-np.inf, *inner, np.inf]
-        labels = []
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            if not np.isfinite(lo):
-                labels.append(f"< {_money(hi)}")
-            elif not np.isfinite(hi):
-                labels.append(f">= {_money(lo)}")
-            else:
-                labels.append(f"{_money(lo)} - {_money(hi)}")
-        codes = np.searchsorted(np.asarray(inner), value, side="right").astype(np.int64)
-        if (~known).any():
-            codes = np.where(known, codes, len(labels))
-            labels.append(_MISSING)
-        return codes, labels
-
-    def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
-        """Codes of the period in which each record reached phase i (-1: never reached)."""
-        a = self.reached[:, i]
-        has = a != _NAT
-        labels = pd.DatetimeIndex(a[has].view("datetime64[ns]")).to_period(_FREQ[period])
-        codes_has, uniques = pd.factorize(labels, sort=True)
-        codes = np.full(len(a), -1, dtype=np.int64)
-        codes[has] = codes_has
-        return codes, [str(u) for u in uniques]
-
-    def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:
-        has = self.reached[:, i] != _NAT
-        if within is not None:
-            has = has & within
-        return float(has.sum()) / self.span_days
-
-    def won_value(self) -> float:
-        """Average value of won deals (the records that reached the last phase)."""
-        if "value" not in self.records.columns:
-            return float("nan")
-        won = self.reached[:, -1] != _NAT
-        value = pd.to_numeric(self.records["value"], errors="coerce").to_numpy(dtype=float)[won]
-        value = value[np.isfinite(value)]
-        return float(value.mean()) if len(value) else float("nan")
+            labels.append(f"{_money(lo)} - {_money(hi)}")
+    codes = np.searchsorted(np.asarray(inner), value, side="right").astype(np.int64)
+    if (~known).any():
+        codes = np.where(known, codes, len(labels))
+        labels.append(MISSING)
+    return codes, labels
 
 
-_BASE = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
-
-
-def _scan_attributes(fun: _Funnel, attributes: Sequence[str] | None) -> list[str]:
+def _scan_attributes(fun: Cohorts, attributes: Sequence[str] | None) -> list[str]:
     if attributes is not None:
         names = [attributes] if isinstance(attributes, str) else list(attributes)
         for name in names:
@@ -297,7 +184,7 @@ def _scan_attributes(fun: _Funnel, attributes: Sequence[str] | None) -> list[str
         return names
     names = []
     for name in fun.engagement.segments:
-        if name in _BASE:
+        if name in BASE_RECORD_COLUMNS:
             continue
         levels = fun.records[name].nunique(dropna=True)
         if levels > _MAX_LEVELS:
@@ -310,14 +197,14 @@ def _scan_attributes(fun: _Funnel, attributes: Sequence[str] | None) -> list[str
     return names
 
 
-def _codes_for(fun: _Funnel, name: str) -> tuple[np.ndarray, list[str]] | None:
+def _codes_for(fun: Cohorts, name: str) -> tuple[np.ndarray, list[str]] | None:
     if name == "value_band" and "value_band" not in fun.records.columns:
-        return fun.value_band(fun.engagement.config.value_bands)
+        return _value_band(fun, fun.engagement.config.value_bands)
     return fun.attribute(name)
 
 
 # ----------------------------------------------------------------- targets and benchmarks
-def _conversion_targets(fun: _Funnel, targets: Mapping[str, float] | None) -> dict[tuple, float]:
+def _conversion_targets(fun: Cohorts, targets: Mapping[str, float] | None) -> dict[tuple, float]:
     source = fun.engagement.config.targets if targets is None else targets
     out = {}
     for i, j in fun.transitions:
@@ -332,7 +219,7 @@ def _conversion_targets(fun: _Funnel, targets: Mapping[str, float] | None) -> di
     return out
 
 
-def _benchmark_rates(fun: _Funnel, benchmarks: pd.DataFrame | None) -> dict[tuple, tuple]:
+def _benchmark_rates(fun: Cohorts, benchmarks: pd.DataFrame | None) -> dict[tuple, tuple]:
     if benchmarks is None:
         return {}
     if not isinstance(benchmarks, pd.DataFrame):
@@ -399,7 +286,7 @@ class _Reference:
         return np.quantile(shrunk, self.quantile, axis=1)
 
 
-def _best_period(fun: _Funnel, i: int, j: int, *, period: str, min_n: int, quantile: float,
+def _best_period(fun: Cohorts, i: int, j: int, *, period: str, min_n: int, quantile: float,
                  shrink: bool, overall: float) -> _Reference:
     level: str | None = period
     while level is not None:
@@ -423,7 +310,7 @@ def _best_period(fun: _Funnel, i: int, j: int, *, period: str, min_n: int, quant
                       f"fewer than {_MIN_PERIODS} periods with n >= {min_n}, even by year")
 
 
-def _best_segment(fun: _Funnel, i: int, j: int, *, attributes: list[str], min_n: int,
+def _best_segment(fun: Cohorts, i: int, j: int, *, attributes: list[str], min_n: int,
                   shrink: bool, overall: float) -> _Reference:
     best: tuple | None = None
     for name in attributes:
@@ -432,7 +319,7 @@ def _best_segment(fun: _Funnel, i: int, j: int, *, attributes: list[str], min_n:
             continue
         codes, labels = coded
         n, x = fun.counts(i, j, codes, len(labels))
-        keep = np.flatnonzero((n >= min_n) & (np.asarray(labels) != _MISSING))
+        keep = np.flatnonzero((n >= min_n) & (np.asarray(labels) != MISSING))
         if len(keep) < 2:
             continue
         nk, xk = n[keep].astype(float), x[keep].astype(float)
@@ -451,10 +338,10 @@ def _best_segment(fun: _Funnel, i: int, j: int, *, attributes: list[str], min_n:
 
 
 # ------------------------------------------------------------------------- bottleneck sizing
-def _sizing(fun: _Funnel, *, benchmarks, targets, period: str, horizon: str, draws: int,
+def _sizing(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, draws: int,
             seed: int | None, min_n: int, best_quantile: float, shrink: bool, confidence: float,
             attributes: list[str] | None) -> pd.DataFrame:
-    _check_choice("period", period, list(_FREQ))
+    _check_choice("period", period, list(PERIOD_FREQ))
     _check_choice("horizon", horizon, list(_PERIOD_DAYS))
     draws = _check_count("draws", draws)
     min_n = _check_count("min_n", min_n, minimum=1)
@@ -632,7 +519,7 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
     Do not use the sizing when the pooled rate hides a trend: it compares against the whole
     history.
     """
-    fun = _Funnel(engagement, window_days)
+    fun = Cohorts(engagement, window_days)
     return _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
                    draws=draws, seed=seed, min_n=min_n, best_quantile=best_quantile,
                    shrink=shrink, confidence=confidence, attributes=attributes)
@@ -696,7 +583,7 @@ def _drop_p(x_recent: float, n_recent: float, x_before: float, n_before: float) 
     return float(stats.norm.cdf(z))
 
 
-def _step_tests(fun: _Funnel, *, benchmarks, targets, min_n: int) -> pd.DataFrame:
+def _step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFrame:
     """Per transition, each stated reference and whether the step is demonstrably below it.
 
     References: the management target (``conversion_<from>_<to>``), the low end of the benchmark
@@ -706,7 +593,7 @@ def _step_tests(fun: _Funnel, *, benchmarks, targets, min_n: int) -> pd.DataFram
     """
     goal = _conversion_targets(fun, targets)
     bench = _benchmark_ranges(fun, benchmarks)
-    cut = fun.as_of.value - (fun.window + _HISTORY_DAYS) * _NS_DAY
+    cut = fun.as_of.value - (fun.window + _HISTORY_DAYS) * NS_DAY
     rows = []
     for t, (i, j) in enumerate(fun.transitions):
         n, x = (float(v[0]) for v in fun.counts(i, j))
@@ -728,7 +615,7 @@ def _step_tests(fun: _Funnel, *, benchmarks, targets, min_n: int) -> pd.DataFram
         start = fun.reached[:, i]
         recent = start >= cut
         n_r, x_r = (float(v[0]) for v in fun.counts(i, j, within=recent))
-        n_b, x_b = (float(v[0]) for v in fun.counts(i, j, within=(start != _NAT) & ~recent))
+        n_b, x_b = (float(v[0]) for v in fun.counts(i, j, within=(start != NAT) & ~recent))
         earlier = x_b / n_b if n_b else np.nan
         usable = n_r >= min_n and n_b >= min_n
         p = _drop_p(x_r, n_r, x_b, n_b) if usable else np.nan
@@ -754,7 +641,7 @@ def _step_tests(fun: _Funnel, *, benchmarks, targets, min_n: int) -> pd.DataFram
     return out
 
 
-def _benchmark_ranges(fun: _Funnel, benchmarks) -> dict[tuple, tuple]:
+def _benchmark_ranges(fun: Cohorts, benchmarks) -> dict[tuple, tuple]:
     typical = _benchmark_rates(fun, benchmarks)
     if not typical:
         return {}
@@ -771,14 +658,14 @@ def _benchmark_ranges(fun: _Funnel, benchmarks) -> dict[tuple, tuple]:
     return out
 
 
-def _volume_rule(fun: _Funnel, tests: pd.DataFrame, targets, boundary: int) -> dict | None:
+def _volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> dict | None:
     """Lead volume (entries into the first late phase per month) against the order target."""
     goals = fun.engagement.config.targets if targets is None else targets
     goal = (goals or {}).get("orders_per_month")
     if goal is None:
         return None
     months = fun.span_days / _PERIOD_DAYS["month"]
-    entries = int((fun.reached[:, boundary] != _NAT).sum())
+    entries = int((fun.reached[:, boundary] != NAT).sum())
     leads = entries / months
     # exact Poisson interval of the count, per month
     low = stats.chi2.ppf(0.025, 2 * entries) / 2 / months if entries else 0.0
@@ -818,7 +705,7 @@ _ADVICE = {
 }
 
 
-def _verdict(fun: _Funnel, tests: pd.DataFrame, volume: dict | None, min_n: int,
+def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
              gains: Mapping[int, float]) -> Verdict:
     pairs = fun.transitions
     names = [f"{fun.keys[i]} -> {fun.keys[j]}" for i, j in pairs]
@@ -979,9 +866,9 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     Without a target or benchmark, a step that is low all the time cannot be told from a step
     that is simply what this business converts: the verdict then says so instead of guessing.
     """
-    fun = _Funnel(engagement, window_days)
+    fun = Cohorts(engagement, window_days)
     min_n = _check_count("min_n", min_n, minimum=1)
-    _check_choice("period", period, list(_FREQ))
+    _check_choice("period", period, list(PERIOD_FREQ))
     _check_choice("horizon", horizon, list(_PERIOD_DAYS))
     tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
     pairs = fun.transitions
@@ -992,7 +879,7 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
 
 
 # ----------------------------------------------------------------------------- segment scan
-def _transition_list(fun: _Funnel, transitions) -> list[tuple[int, int]]:
+def _transition_list(fun: Cohorts, transitions) -> list[tuple[int, int]]:
     if transitions is None:
         return fun.transitions
     out = []
@@ -1027,7 +914,7 @@ def _fit(x: np.ndarray, n: np.ndarray, design: np.ndarray):
         return model.fit(maxiter=50)  # IRLS
 
 
-def _joint_effects(fun: _Funnel, names: list[str], i: int, j: int, min_n: int) -> list[dict]:
+def _joint_effects(fun: Cohorts, names: list[str], i: int, j: int, min_n: int) -> list[dict]:
     """One binomial model of transition i -> j on every scanned attribute and the cohort year.
 
     Returns per attribute the Wald p-value of its levels jointly (does it matter at all, holding
@@ -1082,7 +969,7 @@ def _joint_effects(fun: _Funnel, names: list[str], i: int, j: int, min_n: int) -
             wald = float(b @ np.linalg.pinv(v) @ b)
             p_attr = float(stats.chi2.sf(wald, len(present)))
         n_lv, x_lv = fun.counts(i, j, codes, len(labels))
-        eligible = [lv for lv in range(levels) if n_lv[lv] >= min_n and labels[lv] != _MISSING]
+        eligible = [lv for lv in range(levels) if n_lv[lv] >= min_n and labels[lv] != MISSING]
         typical = np.zeros(levels)
         if len(eligible) >= 2:
             order = sorted(eligible, key=lambda lv: beta[lv])
@@ -1106,7 +993,7 @@ def _joint_effects(fun: _Funnel, names: list[str], i: int, j: int, min_n: int) -
     return out
 
 
-def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, adjust: str
+def _scan(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, adjust: str
           ) -> pd.DataFrame:
     min_n = _check_count("min_n", min_n, minimum=1)
     alpha = _check_fraction("alpha", alpha)
@@ -1190,7 +1077,7 @@ def _scan(fun: _Funnel, *, attributes, transitions, min_n: int, alpha: float, ad
     out["p_adjusted"] = np.fmax(attr_adj.to_numpy(float), seg_adj.to_numpy(float))
     out.loc[out["p_value"].isna(), "p_adjusted"] = np.nan
     out["flagged"] = (out["p_adjusted"] < alpha) & (out["n"] >= min_n) & (
-        out["segment"] != _MISSING)
+        out["segment"] != MISSING)
     out["direction"] = np.select([out["log_odds_ratio"] > 0, out["log_odds_ratio"] < 0],
                                  ["better", "worse"], "same")
     out["finding"] = [_finding(row, min_n, alpha) for row in out.itertuples(index=False)]
@@ -1217,7 +1104,7 @@ def _finding(row, min_n: int, alpha: float) -> str:
     if row.rest_n == 0:
         return (f"{who}: every record at {step} has this {row.attribute}, so there is no other "
                 f"segment to compare it with.")
-    if row.segment == _MISSING:
+    if row.segment == MISSING:
         return (f"{who}: {row.n} records at {step} have no {row.attribute}; a data-quality "
                 f"finding (fill the field in the CRM), not a fruit.")
     if row.n < min_n:
@@ -1293,136 +1180,9 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     not flagged. '(missing)' is a data-quality line, never flagged. ``rest_*`` are kept as a
     description. A flag says "look here", not "this causes that".
     """
-    fun = _Funnel(engagement, window_days)
+    fun = Cohorts(engagement, window_days)
     return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,
                  adjust=adjust)
-
-
-# ------------------------------------------------------------------------------ action yield
-def _cost_table(costs) -> pd.DataFrame | None:
-    if costs is None:
-        return None
-    frame = pd.DataFrame(list(costs)) if not isinstance(costs, pd.DataFrame) else costs.copy()
-    missing = [c for c in ("action", "cost") if c not in frame.columns]
-    if missing:
-        raise ConfigError(f"The cost table lacks the column(s) {missing}; it has "
-                          f"{list(frame.columns)}", key="costs",
-                          fix="give one row per action (and optionally period) with `action` and "
-                              "`cost`, e.g. {action: event, cost: 12000, period: '2025'}")
-    cost = pd.to_numeric(frame["cost"], errors="coerce")
-    bad = cost.isna() | (cost < 0)
-    if bad.any():
-        raise ConfigError("Every cost must be a number >= 0", key="costs",
-                          value=frame.loc[bad, "cost"].iloc[0],
-                          fix="write amounts as plain numbers without currency signs")
-    frame["cost"] = cost.astype(float)
-    frame["action"] = frame["action"].astype(str)
-    if "period" in frame.columns:
-        frame["period"] = frame["period"].astype(str)
-    return frame
-
-
-def _parse_period(label: object, name: str) -> pd.Period:
-    if isinstance(label, pd.Period):
-        return label
-    try:
-        return pd.Period(str(label))
-    except (ValueError, TypeError):
-        raise ToolkitError(f"The value for `{name}` must be a period label such as '2025' (year), "
-                           f"'2025Q1' (quarter) or '2025-03' (month), but {label!r} was passed."
-                           ) from None
-
-
-def _in_period(stamps: np.ndarray, period: pd.Period) -> np.ndarray:
-    start = period.start_time.value
-    end = period.end_time.value
-    return (stamps != _NAT) & (stamps >= start) & (stamps <= end)
-
-
-def action_yield(engagement, *, action: str = "action", phase: str | None = None,
-                 costs: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
-                 window_days: int | None = None) -> pd.DataFrame:
-    """Which actions (channels) produce qualified leads, at which rate and cost.
-
-    Parameters
-    ----------
-    engagement, window_days
-        See the module docstring.
-    action
-        The record attribute holding the action (cold calling, event, mailing, ...).
-    phase
-        The phase whose reaching makes a record a qualified lead; default the second phase.
-    costs
-        Cost table: a DataFrame or list of dicts with ``action, cost`` and optionally ``period``
-        ('2025', '2025Q1', '2025-03'); default ``engagement.config.costs``.
-
-    Returns
-    -------
-    DataFrame, one row per action (and cost period): ``action, period, n, successes, rate,
-    ci_low, ci_high, leads, orders, cost, cost_per_lead, cost_per_order``; sorted by cost per
-    lead when costs are given, else by rate (best first).
-
-    Notes
-    -----
-    ``n``/``successes``/``rate`` are the cohort conversion from the first phase to ``phase``
-    (mature records, within the window; Wilson 95% interval): the fair comparison of actions.
-    ``leads`` counts every record of the action that reached ``phase`` (also the recent and the
-    slow ones) and ``orders`` those that reached the last phase; ``cost_per_lead`` = cost /
-    leads and ``cost_per_order`` = cost / orders. With a cost ``period``, records count in the
-    period in which they reached the first phase. Recent periods have not finished converting,
-    so their cost per order is too high. Records entering mid-funnel (referrals) count as having
-    passed the first phase.
-    """
-    fun = _Funnel(engagement, window_days)
-    codes, labels = fun.attribute(action)
-    target = 1 if phase is None else fun.index(phase)
-    if target == 0:
-        raise ToolkitError(f"The value for `phase` must be a phase after the first "
-                           f"({fun.keys[1:]}), but {phase!r} was passed.")
-    table = _cost_table(engagement.config.costs if costs is None else costs)
-    reached_first = fun.reached[:, 0]
-    lead = fun.reached[:, target] != _NAT
-    won = fun.reached[:, -1] != _NAT
-
-    def row(label: str, g: int, period: str, within: np.ndarray | None) -> dict:
-        mask = codes == g if g >= 0 else np.zeros(len(codes), dtype=bool)
-        if within is not None:
-            mask = mask & within
-        n, x = fun.counts(0, target, within=mask)
-        return {"action": label, "period": period, "n": int(n[0]), "successes": int(x[0]),
-                "leads": int((mask & lead).sum()), "orders": int((mask & won).sum())}
-
-    rows = []
-    index = {label: g for g, label in enumerate(labels)}
-    if table is not None and "period" in table.columns:
-        for rec in table.to_dict("records"):
-            within = _in_period(reached_first, _parse_period(rec["period"], "costs.period"))
-            r = row(rec["action"], index.get(rec["action"], -1), rec["period"], within)
-            r["cost"] = rec["cost"]
-            rows.append(r)
-    else:
-        spend = table.groupby("action")["cost"].sum() if table is not None else pd.Series(
-            dtype=float)
-        names = list(labels) + [a for a in spend.index if a not in index]
-        for label in names:
-            r = row(label, index.get(label, -1), "all", None)
-            r["cost"] = float(spend.get(label, np.nan))
-            rows.append(r)
-    out = pd.DataFrame(rows, columns=["action", "period", "n", "successes", "leads", "orders",
-                                      "cost"])
-    n, x = out["n"].to_numpy(float), out["successes"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["rate"] = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
-        out["cost_per_lead"] = out["cost"] / out["leads"].where(out["leads"] > 0)
-        out["cost_per_order"] = out["cost"] / out["orders"].where(out["orders"] > 0)
-    out["ci_low"], out["ci_high"] = rate_ci(x, n, method="wilson")
-    if table is not None:
-        out = out.sort_values(["cost_per_lead", "rate"], ascending=[True, False], kind="stable",
-                              na_position="last")
-    else:
-        out = out.sort_values("rate", ascending=False, kind="stable", na_position="last")
-    return out[["action", "period", "n", "successes", "rate", "ci_low", "ci_high", "leads",
-                "orders", "cost", "cost_per_lead", "cost_per_order"]].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------ mix vs rate
@@ -1487,9 +1247,9 @@ class MixRateResult:
                 f"mix={self.mix_effect:+.4f} simpsons_paradox={self.simpsons_paradox}>")
 
 
-def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b, *,
+def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
          start: np.ndarray | None = None, cohort: str = "reached") -> MixRateResult:
-    pa, pb = _parse_period(period_a, "period_a"), _parse_period(period_b, "period_b")
+    pa, pb = parse_period(period_a, "period_a"), parse_period(period_b, "period_b")
     if pa.start_time <= pb.end_time and pb.start_time <= pa.end_time:
         raise ToolkitError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
                            f"groups must be different records. Fix: pass non-overlapping periods "
@@ -1503,7 +1263,7 @@ def _mix(fun: _Funnel, attribute: str, i: int, j: int, period_a, period_b, *,
     immature = {}
     has, mature, _ = fun.cohort(i, j)
     for tag, p in (("a", pa), ("b", pb)):
-        within = _in_period(start, p)
+        within = in_period(start, p)
         n, x = fun.counts(i, j, codes, len(labels), within=within)
         frames[tag] = (n.astype(float), x.astype(float))
         immature[tag] = int((within & has & ~mature).sum())
@@ -1632,7 +1392,7 @@ def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
     segments?") before telling the client. Do not use it with periods whose cohorts are still
     largely immature.
     """
-    fun = _Funnel(engagement, window_days)
+    fun = Cohorts(engagement, window_days)
     i, j = _transition_list(fun, [(from_phase, to_phase)])[0]
     if attribute != "value_band":
         fun.attribute(attribute)
@@ -1679,13 +1439,13 @@ class LeakDetail:
         return f"<LeakDetail {self.headline}>"
 
 
-def _leak(fun: _Funnel, stall_quantile: float, min_moves: int) -> LeakDetail:
+def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     stall_quantile = _check_fraction("stall_quantile", stall_quantile)
     min_moves = _check_count("min_moves", min_moves, minimum=1)
     rec = fun.records
     reached = fun.reached
     keys = fun.keys
-    known = reached != _NAT
+    known = reached != NAT
     highest = np.where(known.any(axis=1), known.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1),
                        -1)
     outcome = rec["outcome"].astype(str).to_numpy()
@@ -1710,17 +1470,17 @@ def _leak(fun: _Funnel, stall_quantile: float, min_moves: int) -> LeakDetail:
         here = lost & (lost_at == k)
         start = reached[here, k]
         end = closed[here]
-        ok = (start != _NAT) & (end != _NAT)
-        days = (end[ok] - start[ok]) / _NS_DAY
+        ok = (start != NAT) & (end != NAT)
+        days = (end[ok] - start[ok]) / NS_DAY
         rows.append({"phase": phase, "n": n, "lost": int(here.sum()),
                      "share_of_lost": here.sum() / total_lost if total_lost else np.nan,
                      "median_days": float(np.median(days)) if len(days) else np.nan})
         moved = known[:, k] & known[:, k + 1]
-        gaps = (reached[moved, k + 1] - reached[moved, k]) / _NS_DAY
+        gaps = (reached[moved, k + 1] - reached[moved, k]) / NS_DAY
         gaps = gaps[gaps > 0]  # entering at a later phase "passes" k in zero time
         threshold = float(np.quantile(gaps, stall_quantile)) if len(gaps) >= min_moves else np.nan
         sitting = is_open & (highest == k)
-        in_phase = (as_of - reached[sitting, k]) / _NS_DAY
+        in_phase = (as_of - reached[sitting, k]) / NS_DAY
         flag = in_phase > threshold if np.isfinite(threshold) else np.zeros(len(in_phase), bool)
         idx = np.flatnonzero(sitting)[flag]
         part = pd.DataFrame({"record_id": rec["record_id"].to_numpy()[idx], "phase": phase,
@@ -1802,7 +1562,7 @@ def leak_detail(engagement, *, stall_quantile: float = 0.9, min_moves: int = 10)
     it. The threshold is conditional on moving on: slow converters beyond it exist, but they
     are the exception worth a phone call. Not for phases with very few movers (no threshold).
     """
-    return _leak(_Funnel(engagement, None), stall_quantile, min_moves)
+    return _leak(Cohorts(engagement, None), stall_quantile, min_moves)
 
 
 # ------------------------------------------------------------------------- low-hanging fruit
@@ -1851,7 +1611,7 @@ class LowHangingFruit:
         return f"<LowHangingFruit {len(self.table)} items; {self.verdict.case}>"
 
 
-def _segment_gain(fun: _Funnel, row, codes: np.ndarray, labels: list[str], rng, draws: int,
+def _segment_gain(fun: Cohorts, row, codes: np.ndarray, labels: list[str], rng, draws: int,
                   scale: float, confidence: float, later: np.ndarray, later_n: np.ndarray,
                   later_x: np.ndarray) -> tuple[float, float, float]:
     """Extra orders per horizon if a worse segment converted like its attribute's typical one."""
@@ -1881,7 +1641,7 @@ def _hint_for_segment(attribute: str, segment: str, direction: str, action: str)
     return (f"Find out what makes {attribute} = {segment} convert {direction}")
 
 
-def _bottleneck_items(fun: _Funnel, tests: pd.DataFrame, *, seed, draws: int, horizon: str,
+def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, horizon: str,
                       confidence: float, period: str) -> tuple[list[dict], dict[int, float]]:
     """Each step demonstrably below a reference, sized with the uncertainty of the step's rate,
     the later rates and the reference; a gap whose range includes zero is dropped."""
@@ -2017,7 +1777,7 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
     (early phases for a shortage, late ones for a leak) come first, each group by the lower end of
     its range; then the unsized items. The gains overlap: do not add them up.
     """
-    fun = _Funnel(engagement, window_days)
+    fun = Cohorts(engagement, window_days)
     max_segments = _check_count("max_segments", max_segments)
     confidence = _check_fraction("confidence", confidence)
     min_n = _check_count("min_n", min_n, minimum=1)
@@ -2137,7 +1897,7 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
                            steps=tests)
 
 
-def _mix_screen(fun: _Funnel, codes: np.ndarray, size: int, i: int, j: int,
+def _mix_screen(fun: Cohorts, codes: np.ndarray, size: int, i: int, j: int,
                 in_a: np.ndarray, in_b: np.ndarray) -> bool:
     """Cheap first look (counts only): could this attribute show a Simpson's paradox here?"""
     na, xa = (v.astype(float) for v in fun.counts(i, j, codes, size, within=in_a))
@@ -2153,7 +1913,7 @@ def _mix_screen(fun: _Funnel, codes: np.ndarray, size: int, i: int, j: int,
     return total != 0 and np.sign(rate_effect) == -np.sign(total)
 
 
-def _mix_findings(fun: _Funnel, *, min_n: int, alpha: float
+def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
                   ) -> tuple[list[MixRateResult], list[MixRateResult]]:
     """Simpson's paradoxes between consecutive calendar years, by creation cohort and by period
     of reaching the phase, and those that hold.
@@ -2173,7 +1933,7 @@ def _mix_findings(fun: _Funnel, *, min_n: int, alpha: float
     for i, j in fun.transitions:
         for cohort in ("created", "reached"):
             start = created if cohort == "created" else fun.reached[:, i]
-            has = start != _NAT
+            has = start != NAT
             years = np.full(len(start), -1, dtype=np.int64)
             years[has] = pd.DatetimeIndex(start[has].view("datetime64[ns]")).year
             labels = sorted(set(years[has].tolist()))

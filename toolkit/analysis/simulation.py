@@ -66,7 +66,9 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special, stats
 
+from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.io.config import change_step
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import minimum_detectable_effect, power_two_rates, rate_ci, two_rate_test
 
@@ -1534,7 +1536,6 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
 
     ``sizing``: the bottleneck sizing already made with the same ``benchmarks`` and ``seed`` (step
     5's ``LowHangingFruit.sizing``), so it is not computed again; default computed here."""
-    from toolkit.analysis.diagnosis import bottleneck_sizing
 
     problems: dict[str, str] = {}
 
@@ -1606,7 +1607,6 @@ def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]
 def _evaluate_declared(engagement, changes: Sequence[Any] | None
                        ) -> tuple[list[ChangeEvaluation], list[str]]:
     """Each declared change evaluated at its own step; plain reasons for those that could not be."""
-    from toolkit.io.config import change_step
     declared = _declared(engagement, changes)
     if not declared:
         return [], [HOW_TO_DECLARE_A_CHANGE]

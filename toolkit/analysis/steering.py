@@ -34,7 +34,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from toolkit.base.exceptions import ConfigError, DataError
+from toolkit.analysis.diagnosis import bottleneck_sizing
+from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.vocabulary import (
+    MIN_N,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_UNJUDGED,
+    STATUSES,
+    status_codes,
+)
+from toolkit.measure.kpis import compute_kpis, kpis_from_config
 
 __all__ = [
     "control_chart",
@@ -45,7 +55,6 @@ __all__ = [
     "CHART_TYPES",
     "RULES",
     "LANEY_THRESHOLD",
-    "MIN_TRIALS",
     "monthly_kpis",
     "steering_view",
     "SteeringView",
@@ -57,7 +66,6 @@ CHART_TYPES = ("auto", "p", "laney")
 LANEY_THRESHOLD = 1.2
 
 #: Fewest trials in a period for the scorecard to make a claim about a rate.
-MIN_TRIALS = 30
 
 # d2 for moving ranges of two consecutive points: E|X1 - X2| = 1.128 sigma for normal data.
 _D2 = 1.128
@@ -83,16 +91,9 @@ _SEVERITY = {
     "trend": "low",
 }
 
-_STATUS_WORDS = {
-    True: {"off": "below target", "significant": "significantly below target",
-           "not_significant": "below target, not significant"},
-    False: {"off": "off target", "significant": "significantly off target",
-            "not_significant": "off target, not significant"},
-}
-ON_TARGET = "on target"
-NO_TARGET = "no target"
-NO_DATA = "no data"
-TOO_FEW = "(too few records to conclude)"
+# The status codes of a KPI where higher is better ("below target") and lower is better (neutral
+# "off target"); their sentences are in the vocabulary.
+_SHORT_OF = {True: "below_target", False: "off_target"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,8 +429,8 @@ def scorecard(
     *,
     higher_is_better: bool | Mapping[str, bool] | None = None,
     alpha: float = 0.05,
-    period: Any = None,
-    min_n: int = MIN_TRIALS,
+    period_label: Any = None,
+    min_n: int = MIN_N,
     trend_periods: int = 6,
 ) -> pd.DataFrame:
     """One row per KPI: its value in the latest period against target, with honest status.
@@ -443,9 +444,9 @@ def scorecard(
         a mapping ``{kpi: bool}`` overrides the column for the KPIs it names.
     alpha
         Significance level for the status and the trend.
-    period
-        The period to report; default each KPI's latest period. KPIs without a row for this
-        period are left out.
+    period_label
+        The label of the period to report (a value of the ``period`` column, e.g. ``"2025-03"``);
+        default each KPI's latest judgeable period. KPIs without a row for it are left out.
     min_n
         Fewest trials (``n``) in the period for a KPI to get a claim; below it the status says
         ``"(too few records to conclude)"`` instead of judging. KPIs without ``n`` are exempt.
@@ -455,8 +456,10 @@ def scorecard(
     Returns
     -------
     DataFrame
-        ``kpi, period, value, ci_low, ci_high, n, target, status, trend, previous_value, change,
-        p_value, trend_p_value, higher_is_better, note``, in the order the KPIs first appear.
+        ``kpi, period, value, ci_low, ci_high, n, target, status, status_code, trend,
+        previous_value, change, p_value, trend_p_value, higher_is_better, note``, in the order the
+        KPIs first appear. ``status`` is the sentence, ``status_code`` its categorical code
+        (``toolkit.base.vocabulary.STATUSES``): compare the code, never the sentence.
 
     Notes
     -----
@@ -476,7 +479,7 @@ def scorecard(
     the target; without an interval the status says ``significance unknown``. With fewer than
     ``min_n`` trials the status is e.g. ``below target (too few records to conclude)``.
 
-    Judgeable periods: with ``period=None`` each KPI is reported for its latest period that is
+    Judgeable periods: with ``period_label=None`` each KPI is reported for its latest period that is
     mature (no record still inside its window, ``immature_n`` 0 or absent) and holds at least
     ``min_n`` trials (rates); a later period that is not judgeable is named in ``note`` with the
     reason, never judged (a month of one deal says nothing).
@@ -493,22 +496,22 @@ def scorecard(
     if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 0:
         raise ConfigError(
             f"The value for `min_n` must be a whole number >= 0, but {min_n!r} was passed",
-            fix=f"use {MIN_TRIALS}")
+            fix=f"use {MIN_N}")
     if (isinstance(trend_periods, bool) or not isinstance(trend_periods, int | np.integer)
             or trend_periods < 3):
         raise ConfigError(
             f"The value for `trend_periods` must be a whole number >= 3, but {trend_periods!r} "
             "was passed", fix="use 6")
 
-    if period is not None and not (frame["period"] == period).any():
+    if period_label is not None and not (frame["period"] == period_label).any():
         raise ConfigError(
-            f"The value for `period` must be one of the periods in `kpis`, but {period!r} was "
+            f"The value for `period_label` must be one of the periods in `kpis`, but {period_label!r} was "
             "passed", fix=f"use e.g. {frame['period'].max()!r} (the latest), or None")
     rows = []
     for kpi, history in frame.groupby("kpi", sort=False):
         history = history.sort_values("period", kind="stable").reset_index(drop=True)
         note = ""
-        if period is None:
+        if period_label is None:
             position = len(history) - 1
             ok = np.flatnonzero(_judgeable(history, min_n).to_numpy())
             if len(ok) and ok[-1] != position:
@@ -520,14 +523,14 @@ def scorecard(
                 note = (f"no period can be judged yet: each is immature or has fewer than "
                         f"{min_n} records")
         else:
-            matches = np.flatnonzero((history["period"] == period).to_numpy())
+            matches = np.flatnonzero((history["period"] == period_label).to_numpy())
             if len(matches) == 0:
                 continue
             position = int(matches[0])
         row = history.iloc[position]
         hib = bool(row["higher_is_better"])
         previous = history["value"].iloc[position - 1] if position >= 1 else np.nan
-        status, p_value = _status(row, hib=hib, alpha=alpha, min_n=min_n)
+        code, p_value = _status(row, hib=hib, alpha=alpha, min_n=min_n)
         window = history.iloc[max(0, position - trend_periods + 1):position + 1]
         trend, trend_p = _trend(window, hib=hib, alpha=alpha)
         rows.append({
@@ -538,7 +541,8 @@ def scorecard(
             "ci_high": row["ci_high"],
             "n": row["n"],
             "target": row["target"],
-            "status": status,
+            "status": STATUSES[code],
+            "status_code": code,
             "trend": trend,
             "previous_value": previous,
             "change": row["value"] - previous,
@@ -547,11 +551,15 @@ def scorecard(
             "higher_is_better": hib,
             "note": note,
         })
-    columns = ["kpi", "period", "value", "ci_low", "ci_high", "n", "target", "status", "trend",
-               "previous_value", "change", "p_value", "trend_p_value", "higher_is_better", "note"]
+    columns = ["kpi", "period", "value", "ci_low", "ci_high", "n", "target", "status",
+               "status_code", "trend", "previous_value", "change", "p_value", "trend_p_value",
+               "higher_is_better", "note"]
     if not rows:
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
-    return pd.DataFrame(rows, columns=columns)
+        out = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    else:
+        out = pd.DataFrame(rows, columns=columns)
+    out["status_code"] = status_codes(out["status_code"], index=out.index)
+    return out
 
 
 def _judgeable(frame: pd.DataFrame, min_n: int) -> pd.Series:
@@ -573,12 +581,13 @@ def _why_not(row: pd.Series, min_n: int) -> str:
 
 
 def _status(row: pd.Series, *, hib: bool, alpha: float, min_n: int) -> tuple[str, float]:
+    """The status code of one KPI row and the p-value of its shortfall."""
     value, target = row["value"], row["target"]
     if pd.isna(value):
-        return NO_DATA, float("nan")
+        return "no_data", float("nan")
     if pd.isna(target):
-        return NO_TARGET, float("nan")
-    words = _STATUS_WORDS[hib]
+        return "no_target", float("nan")
+    short = _SHORT_OF[hib]
     meets = value >= target if hib else value <= target
     is_rate = pd.notna(row["n"]) and pd.notna(row["successes"])
     p_value = float("nan")
@@ -589,17 +598,17 @@ def _status(row: pd.Series, *, hib: bool, alpha: float, min_n: int) -> tuple[str
                                         float(target), alternative=alternative).pvalue)
     small = pd.notna(row["n"]) and row["n"] < min_n
     if meets:
-        return (f"{ON_TARGET} {TOO_FEW}" if small else ON_TARGET), p_value
+        return ("on_target_too_few" if small else "on_target"), p_value
     if small:
-        return f"{words['off']} {TOO_FEW}", p_value
+        return f"{short}_too_few", p_value
     if is_rate:
         significant = p_value < alpha
     else:
         bound = row["ci_high"] if hib else row["ci_low"]
         if pd.isna(bound):
-            return f"{words['off']}, significance unknown", p_value
+            return f"{short}_unknown", p_value
         significant = bound < target if hib else bound > target
-    return (words["significant"] if significant else words["not_significant"]), p_value
+    return (short if significant else f"{short}_not_significant"), p_value
 
 
 def _trend(window: pd.DataFrame, *, hib: bool, alpha: float) -> tuple[str, float]:
@@ -705,10 +714,10 @@ def period_report(
     kpis: pd.DataFrame,
     alerts: pd.DataFrame | None,
     *,
-    period: Any = None,
+    period_label: Any = None,
     alpha: float = 0.05,
     higher_is_better: bool | Mapping[str, bool] | None = None,
-    min_n: int = MIN_TRIALS,
+    min_n: int = MIN_N,
 ) -> PeriodReport:
     """The periodic steering report: what changed, which alerts fired, in plain sentences.
 
@@ -719,8 +728,9 @@ def period_report(
     alerts
         Alerts from :func:`run_rules` (with a ``kpi`` column when several KPIs are charted), or
         ``None``.
-    period
-        The period to report on; default the latest period in ``kpis``.
+    period_label
+        The label of the period to report on (a value of the ``period`` column); default the
+        latest period in ``kpis``.
     alpha
         Significance level for "significant" changes.
     higher_is_better
@@ -751,18 +761,18 @@ def period_report(
                           argument="kpis")
     if len(frame) == 0:
         raise DataError("the KPI frame has no rows", fix="pass the output of compute_kpis")
-    if period is None:
-        period = frame["period"].max()
-    elif not (frame["period"] == period).any():
+    if period_label is None:
+        period_label = frame["period"].max()
+    elif not (frame["period"] == period_label).any():
         raise ConfigError(
-            f"The value for `period` must be one of the periods in `kpis`, but {period!r} was "
+            f"The value for `period_label` must be one of the periods in `kpis`, but {period_label!r} was "
             "passed", fix=f"use e.g. {frame['period'].max()!r} (the latest)")
 
     changes = []
     previous_periods = []
     for kpi, history in frame.groupby("kpi", sort=False):
         history = history.sort_values("period", kind="stable").reset_index(drop=True)
-        matches = np.flatnonzero((history["period"] == period).to_numpy())
+        matches = np.flatnonzero((history["period"] == period_label).to_numpy())
         if len(matches) == 0:
             continue
         position = int(matches[0])
@@ -794,14 +804,14 @@ def period_report(
         fired = pd.DataFrame(columns=["period", "rule", "description", "direction", "severity"])
     else:
         _require_columns(alerts, ["period", "rule", "description"], argument="alerts")
-        fired = alerts[alerts["period"] == period].reset_index(drop=True)
+        fired = alerts[alerts["period"] == period_label].reset_index(drop=True)
 
-    card = (scorecard(frame, alpha=alpha, period=period, min_n=min_n) if know_direction
+    card = (scorecard(frame, alpha=alpha, period_label=period_label, min_n=min_n) if know_direction
             else None)
     previous_period = (pd.Series(previous_periods).mode().iloc[0] if previous_periods else None)
-    headline = _headline(period, what_changed, fired, card)
+    headline = _headline(period_label, what_changed, fired, card)
     return PeriodReport(
-        period=period,
+        period=period_label,
         previous_period=previous_period,
         what_changed=what_changed.drop(columns=["_is_rate", "_hib"]),
         alerts=fired,
@@ -844,12 +854,12 @@ def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
               card: pd.DataFrame | None) -> list[str]:
     sentences: list[str] = []
     if card is not None and len(card):
-        with_target = card[card["status"].ne(NO_TARGET) & card["status"].ne(NO_DATA)]
+        with_target = card[~card["status_code"].isin(STATUS_UNJUDGED)]
         if len(with_target):
-            on = with_target["status"].str.startswith(ON_TARGET).sum()
+            on = with_target["status_code"].isin(STATUS_ON_TARGET).sum()
             text = (f"In {period}, {on} of {len(with_target)} KPIs with a target "
                     f"{'is' if on == 1 else 'are'} on target.")
-            off = with_target[with_target["status"].str.startswith("significantly")]
+            off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
             if len(off):
                 text += " Clearly short of target: " + ", ".join(off["kpi"].astype(str)) + "."
             sentences.append(text)
@@ -1059,7 +1069,6 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
-    from toolkit.measure.kpis import compute_kpis, kpis_from_config
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
@@ -1090,8 +1099,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
     else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
-    that are mature and hold at least ``MIN_TRIALS`` records; the chart shows every month."""
-    from toolkit.base.exceptions import ToolkitError
+    that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
 
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
@@ -1107,7 +1115,6 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     except ToolkitError as exc:
         problems["card"] = str(exc)
     if steer_on is None:
-        from toolkit.analysis.diagnosis import bottleneck_sizing
         try:
             if sizing is None:
                 sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
@@ -1123,10 +1130,10 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     if steer_on is not None:
         series = monthly[monthly["kpi"] == steer_on]
         judged = series[_judgeable(_prepare_kpis(series, higher_is_better=True, argument="kpis"),
-                                   MIN_TRIALS)] if len(series) else series
+                                   MIN_N)] if len(series) else series
         try:
             chart = control_chart(series)
-            # an alert only on a month that can be judged (mature, at least MIN_TRIALS records)
+            # an alert only on a month that can be judged (mature, at least MIN_N records)
             alerts = run_rules(chart)
             alerts = alerts[alerts["period"].isin(judged["period"])].reset_index(drop=True)
         except ToolkitError as exc:
@@ -1135,9 +1142,9 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
             period = judged["period"].max() if len(judged) else None
             if period is None:
                 problems["report"] = (f"no month of {steer_on} can be judged yet: each is "
-                                      f"immature or has fewer than {MIN_TRIALS} records")
+                                      f"immature or has fewer than {MIN_N} records")
             else:
-                report = period_report(monthly, alerts, period=period)
+                report = period_report(monthly, alerts, period_label=period)
         except ToolkitError as exc:
             problems["report"] = str(exc)
     else:

@@ -32,6 +32,7 @@ from toolkit.io.limits import (
 from toolkit.io.limits import (
     YEARS as _YEARS,
 )
+from toolkit.io.presets import PRESET_DEFAULTS
 from toolkit.io.privacy import PrivacyConfig
 
 __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig",
@@ -57,7 +58,8 @@ _RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_p
 RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
     "phase", "from_phase", "to_phase", "segment", "period", "n", "successes", "rate", "ci_low",
     "ci_high", "p_value", "p_adjusted", "kpi", "label", "kind", "unit", "target",
-    "higher_is_better", "status_vs_target", "immature_n", "open_n", "source", "source_row",
+    "higher_is_better", "status_vs_target", "status_code", "reason_code", "immature_n", "open_n",
+    "source", "source_row",
     "entered_at", "source_stage", "attribute", "window_days", "method"))
 
 
@@ -219,7 +221,6 @@ class SourceConfig(_Reading):
 
     @model_validator(mode="after")
     def _preset_has_shape(self) -> SourceConfig:
-        from toolkit.io.presets import PRESET_DEFAULTS
         if self.preset and (self.preset, self.shape) not in PRESET_DEFAULTS:
             shapes = sorted(shape for preset, shape in PRESET_DEFAULTS if preset == self.preset)
             raise ValueError(f"the preset {self.preset!r} has no {self.shape!r} shape; it has "

@@ -13,17 +13,20 @@ import pandas as pd
 
 from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, DataError
-from toolkit.base.phases import PhaseModel
+from toolkit.base.phases import Phase, PhaseModel
+from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import EngagementConfig, load_config
+from toolkit.io.joins import add_phases, attach_lookups
 from toolkit.io.loading import (
     LoadedSource,
     check_phase_order,
     check_source_file,
+    empty_quarantine,
     load_source,
     read_inputs,
     source_path,
 )
-from toolkit.io.privacy import PrivacyConfig, PseudonymKey, resolve_key
+from toolkit.io.privacy import PrivacyConfig, PseudonymKey, personal_columns, resolve_key
 
 __all__ = ["Engagement"]
 
@@ -66,6 +69,9 @@ class Engagement:
         self.input_files: list[dict] = []  # path, sha256, size of each source as it was read
         self.cache_key: str | None = None  # the cached tables' key (None: not cached)
         self.yaml_sha256: str | None = None
+        # Tables derived from the loaded ones (e.g. when each record reached each phase), computed
+        # once by the measure layer and kept here; reload() empties it with the tables.
+        self.derived: dict[str, object] = {}
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
@@ -82,7 +88,6 @@ class Engagement:
                     targets: dict | None = None, kpis: list | None = None) -> Engagement:
         """An engagement from canonical tables already in the DESIGN.md data model (tests, the
         benchmark, tables produced elsewhere). `phases` are Phase objects or dicts."""
-        from toolkit.base.phases import Phase
         phase_objs = [p if isinstance(p, Phase) else Phase(**p) for p in phases]
         config = EngagementConfig.model_construct(
             name=name, phases=phase_objs, stage_mapping={}, sources=[], as_of=as_of,
@@ -102,9 +107,8 @@ class Engagement:
             records["lost_at_phase"] = pd.Categorical(lost, dtype=dtype)
         empty = pd.DataFrame(columns=["record_id", "at", "target", "source_stage", "source_row",
                                       "source"])
-        from toolkit.io.loading import _empty_quarantine
         engagement.__dict__["_loaded"] = _Loaded(
-            events=events, records=records, stage_log=empty, quarantine=_empty_quarantine(),
+            events=events, records=records, stage_log=empty, quarantine=empty_quarantine(),
             reconciliation=pd.DataFrame(columns=["source", "file", "rows_in", "rows_used",
                                                  "rows_quarantined"]),
             outcome_mismatches=pd.DataFrame(columns=["record_id", "history_outcome",
@@ -246,8 +250,6 @@ class Engagement:
         reconciliation = pd.concat([p.reconciliation for p in parts], ignore_index=True)
         notes = [n for p in parts for n in p.notes]
         if self.config.lookups:
-            from toolkit.io.joins import attach_lookups
-            from toolkit.io.privacy import personal_columns
             lookup_personal = personal_columns(
                 [n for s in self.config.sources for n in s.personal], list(records.columns),
                 self.config.privacy)
@@ -258,6 +260,8 @@ class Engagement:
                 fold_categories=self.config.fold_categories, notes=notes)
             quarantine = pd.concat([quarantine, lq], ignore_index=True)
             reconciliation = pd.concat([reconciliation, lr], ignore_index=True)
+        # (a concat of parts without rows can lose the categorical dtype of the codes)
+        quarantine["reason_code"] = reason_codes(quarantine["reason_code"], index=quarantine.index)
         mism = [p.outcome_mismatches.assign(source=p.name) for p in parts
                 if p.outcome_mismatches is not None]
         return _Loaded(
@@ -278,7 +282,6 @@ class Engagement:
         adding = {s.name: s.adds_to for s in self.config.sources if s.adds_to is not None}
         if not adding:
             return parts
-        from toolkit.io.joins import add_phases
         by_name = {p.name: p for p in parts}
         for name, target in adding.items():
             by_name[target] = add_phases(by_name[target], by_name.pop(name), self.phase_model)
@@ -309,8 +312,9 @@ class Engagement:
 
     def reload(self) -> Engagement:
         """Forget the loaded tables (e.g. after editing the YAML's stage mapping)."""
-        for key in ("_loaded", "_reached_at_cache", "as_of"):
+        for key in ("_loaded", "as_of"):
             self.__dict__.pop(key, None)
+        self.derived.clear()
         return self
 
     # --- the contract tables -----------------------------------------------------------------
@@ -374,18 +378,12 @@ class Engagement:
         if self.config.segments is not None:
             missing = [s for s in self.config.segments if s not in self.records.columns]
             if missing:
-                from toolkit.base.exceptions import ConfigError
-                have = [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
+                have = [c for c in self.records.columns if c not in BASE_RECORD_COLUMNS]
                 raise ConfigError(f"segment(s) {missing} are not attributes of the records",
                                   file=str(self.path), key="segments",
                                   fix=f"use attributes the sources declare: {have}")
             return list(self.config.segments)
-        return [c for c in self.records.columns if c not in _BASE_RECORD_COLUMNS]
-
-    def audit(self):
-        """The stage-history audit (see `toolkit.measure.audit.audit`)."""
-        from toolkit.measure.audit import audit
-        return audit(self)
+        return [c for c in self.records.columns if c not in BASE_RECORD_COLUMNS]
 
 
-_BASE_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")
+BASE_RECORD_COLUMNS = ("record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")

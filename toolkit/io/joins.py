@@ -16,15 +16,18 @@ import pandas as pd
 
 from toolkit.base.exceptions import DataError
 from toolkit.base.phases import PhaseModel
+from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import LookupConfig
 from toolkit.io.loading import (
     LoadedSource,
-    _attributes,
-    _empty_quarantine,
-    _find_column,
-    _finish_records,
-    _text,
+    Quarantine,
+    as_text,
+    empty_quarantine,
+    find_column,
+    finish_records,
     read_table,
+    reconcile,
+    source_attributes,
     source_path,
 )
 from toolkit.io.privacy import PseudonymKey, pseudonymise
@@ -54,7 +57,8 @@ def add_phases(base: LoadedSource, extra: LoadedSource, model: PhaseModel) -> Lo
             "record_id": orphan_rows["record_id"].astype("string").to_numpy(),
             "column": None, "value": pd.array([pd.NA] * len(orphan_rows), dtype="string"),
             "reason": f"record id not in source {base.name!r} (this source adds phases to its "
-                      f"records)"})
+                      f"records)",
+            "reason_code": reason_codes(["orphan_record"] * len(orphan_rows))})
         quarantine = pd.concat([quarantine, part], ignore_index=True)
         first = recon.index[0]
         recon.loc[first, "rows_used"] -= len(part)
@@ -82,7 +86,7 @@ def add_phases(base: LoadedSource, extra: LoadedSource, model: PhaseModel) -> Lo
     if changed:
         notes.append(f"{Path(recon['file'].iloc[0]).name}: {changed} record(s) of "
                      f"{base.name!r} get their outcome (won/lost) from this source")
-    records = _finish_records(records.drop(columns="lost_at_phase"), events, model)
+    records = finish_records(records.drop(columns="lost_at_phase"), events, model)
     return LoadedSource(
         name=base.name, shape=base.shape, events=events, records=records, stage_log=log,
         quarantine=pd.concat([base.quarantine, quarantine], ignore_index=True),
@@ -100,9 +104,8 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
     reconciliation rows. A key is compared as the record holds it: when the record attribute is
     personal (pseudonymised on load), the lookup's key is pseudonymised with the same key first.
     """
-    from toolkit.io.loading import _Quarantine, _reconcile
 
-    quarantines, recon = [_empty_quarantine()], []
+    quarantines, recon = [empty_quarantine()], []
     records = records.copy()
     for i, lookup in enumerate(lookups):
         path = source_path(base_dir, lookup.path)
@@ -110,7 +113,7 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
         settings = {**lookup.model_dump(), "_missing_values": missing_values,
                     "_fold_categories": fold_categories}
         raw = read_table(path, settings, notes=notes)
-        q = _Quarantine(Path(file).stem, file)
+        q = Quarantine(Path(file).stem, file)
         if lookup.on not in records.columns:
             have = [c for c in records.columns if c not in (
                 "record_id", "created_at", "outcome", "closed_at", "lost_at_phase", "value")]
@@ -118,21 +121,23 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
                             f"{have}", file=file, value=lookup.on,
                             fix=f"set `{yaml_key}.on` to the attribute the key matches (declare "
                                 f"it under a source's `attributes` first)")
-        key_col = _find_column(raw, lookup.key, role="key", file=file, key=yaml_key)
-        keys = _text(raw[key_col])
+        key_col = find_column(raw, lookup.key, role="key", file=file, key=yaml_key)
+        keys = as_text(raw[key_col])
         raw = raw.assign(_key=keys)
-        frame = q.add(raw, keys.isna(), f"missing key in column {key_col!r}", column=key_col)
+        frame = q.add(raw, keys.isna(), f"missing key in column {key_col!r}",
+                      code="missing_key", column=key_col)
         if lookup.on in personal:
             frame = frame.assign(_key=pseudonymise(frame["_key"], pseudonym_key))
         first = frame.groupby("_key")["source_row"].transform("first")
         frame = q.add(frame, frame.duplicated("_key", keep="first"),
-                      "repeated key (first at row " + first.astype(str) + ")", column=key_col)
+                      "repeated key (first at row " + first.astype(str) + ")",
+                      code="duplicate_key", column=key_col)
         clash = [n for n in lookup.attributes if n in records.columns]
         if clash:
             raise DataError(f"lookup attribute(s) {clash} are already attributes of the records",
                             file=file, value=clash[0],
                             fix=f"rename them under `{yaml_key}.attributes`")
-        attrs = _attributes(frame, lookup.attributes, file=file, key=yaml_key,
+        attrs = source_attributes(frame, lookup.attributes, file=file, key=yaml_key,
                             personal=list(lookup.personal), pseudonym_key=pseudonym_key,
                             settings=settings, notes=notes)
         table = attrs.set_axis(pd.Index(frame["_key"].astype("string"), name="_key"))
@@ -145,7 +150,7 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
                          f"with no row in this lookup ({wanted[unmatched].nunique()} distinct "
                          f"value(s)); their {sorted(table.columns)} stay blank")
         quarantines.append(q.frame())
-        recon.append(_reconcile(q.source, file, raw, q))
+        recon.append(reconcile(q.source, file, raw, q))
     return records, pd.concat(quarantines, ignore_index=True), pd.DataFrame(
         recon, columns=["source", "file", "rows_in", "rows_used", "rows_quarantined"])
 

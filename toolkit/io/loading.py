@@ -27,6 +27,7 @@ import pandas as pd
 
 from toolkit.base.exceptions import DataError, UnknownStageError
 from toolkit.base.phases import IGNORE, LOST, PhaseModel, normalise_stage
+from toolkit.base.vocabulary import reason_codes
 from toolkit.io.categories import fold_spellings, read_blank_markers
 from toolkit.io.config import RecordsConfig, SourceConfig
 from toolkit.io.limits import (
@@ -47,7 +48,8 @@ __all__ = ["LoadedSource", "load_source", "read_table", "resolve_source", "quara
            "QUARANTINE_COLUMNS",
            "EVENT_COLUMNS", "STAGE_LOG_COLUMNS"]
 
-QUARANTINE_COLUMNS = ["source", "file", "source_row", "record_id", "column", "value", "reason"]
+QUARANTINE_COLUMNS = ["source", "file", "source_row", "record_id", "column", "value", "reason",
+                      "reason_code"]
 EVENT_COLUMNS = ["record_id", "phase", "entered_at", "source_stage", "source_row", "source"]
 STAGE_LOG_COLUMNS = ["record_id", "at", "target", "source_stage", "source_row", "source"]
 
@@ -470,7 +472,7 @@ def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[s
                 "remove it to use the first row")
 
 
-def _find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
+def find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
     if header in frame.columns:
         return header
     folded = {c.casefold(): c for c in frame.columns}
@@ -553,7 +555,7 @@ def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
 
 # --- helpers ------------------------------------------------------------------------------------
 
-class _Quarantine:
+class Quarantine:
     """Collects set-aside rows; a row is quarantined once, with its first reason."""
 
     def __init__(self, source: str, file: str) -> None:
@@ -563,12 +565,13 @@ class _Quarantine:
 
     def add(self, frame: pd.DataFrame, mask: pd.Series,
             reason: pd.Series | str | Callable[[pd.DataFrame], pd.Series], *,
-            column: str | None = None, values: pd.Series | None = None,
+            code: pd.Series | str, column: str | None = None, values: pd.Series | None = None,
             record_ids: pd.Series | None = None) -> pd.DataFrame:
         """Quarantine `frame[mask]` and return the remaining rows.
 
         `reason` is one text, a text per row, or a function giving the texts of the rows set
-        aside (so that a message is built only for a row that needs one)."""
+        aside (so that a message is built only for a row that needs one); `code` is its reason
+        code (``toolkit.base.vocabulary.REASONS``), one or one per row."""
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return frame  # nothing set aside: no copy of every column
@@ -588,6 +591,7 @@ class _Quarantine:
                 "value": (values[mask].astype("string").to_numpy() if values is not None
                           else pd.array([pd.NA] * len(hit), dtype="string")),
                 "reason": reasons if isinstance(reasons, str) else reasons.to_numpy(),
+                "reason_code": code if isinstance(code, str) else code[mask].to_numpy(),
             })
             self.parts.append(part)
             self.rows.update(hit["source_row"].tolist())
@@ -595,27 +599,30 @@ class _Quarantine:
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return _empty_quarantine()
+            return empty_quarantine()
         out = pd.concat(self.parts, ignore_index=True)
-        return out.astype({"source_row": "int64", "record_id": "string", "value": "string"})
+        out = out.astype({"source_row": "int64", "record_id": "string", "value": "string"})
+        out["reason_code"] = reason_codes(out["reason_code"], index=out.index)
+        return out
 
 
-def _empty_quarantine() -> pd.DataFrame:
+def empty_quarantine() -> pd.DataFrame:
     return pd.DataFrame({"source": pd.Series(dtype="object"), "file": pd.Series(dtype="object"),
                          "source_row": pd.Series(dtype="int64"),
                          "record_id": pd.Series(dtype="string"),
                          "column": pd.Series(dtype="object"), "value": pd.Series(dtype="string"),
-                         "reason": pd.Series(dtype="object")})
+                         "reason": pd.Series(dtype="object"),
+                         "reason_code": reason_codes([])})
 
 
-def _text(series: pd.Series) -> pd.Series:
+def as_text(series: pd.Series) -> pd.Series:
     """The values as trimmed text, blank as missing. A CSV column that repeats its values (a
     stage, an owner, a region on every row) is trimmed once per distinct value."""
     if isinstance(series.dtype, pd.StringDtype) and len(series) > 1:
         # (only text: on a workbook's mixed column 1 and 1.0 count as one distinct value)
         codes, distinct = pd.factorize(series)
         if 0 < len(distinct) <= len(series) // 2:
-            once = _text(pd.Series(distinct, dtype=series.dtype))
+            once = as_text(pd.Series(distinct, dtype=series.dtype))
             return pd.Series(once.array.take(codes, allow_fill=True), index=series.index,
                              name=series.name)
     out = series.astype("string").str.strip()
@@ -623,17 +630,17 @@ def _text(series: pd.Series) -> pd.Series:
 
 
 def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unknown: str,
-                quarantine: _Quarantine, file: str, engagement: str,
+                quarantine: Quarantine, file: str, engagement: str,
                 blank_ok: bool = False) -> pd.DataFrame:
     """Attach `_target` (phase key / 'lost'); set aside blank, unknown and ignored stages.
 
     `blank_ok`: a blank stage is kept (target NA) because another column (a status) says enough.
     """
-    stage = _text(frame[stage_col])
+    stage = as_text(frame[stage_col])
     frame = frame.assign(_stage=stage)
     if not blank_ok:
         frame = quarantine.add(frame, stage.isna(), f"missing stage in column {stage_col!r}",
-                               column=stage_col)
+                               code="missing_stage", column=stage_col)
     target = _per_distinct(frame["_stage"], model.map_stages)
     unknown_mask = target.isna() & frame["_stage"].notna()
     if unknown_mask.any():
@@ -643,12 +650,12 @@ def _map_stages(frame: pd.DataFrame, stage_col: str, model: PhaseModel, *, unkno
         frame = quarantine.add(frame, unknown_mask,
                                lambda hit: "unknown stage " + hit["_stage"].map(repr)
                                + " (not in stage_mapping)",
-                               column=stage_col, values=frame["_stage"])
+                               code="unknown_stage", column=stage_col, values=frame["_stage"])
         target = target[~unknown_mask]
     frame = frame.assign(_target=target)
     return quarantine.add(frame, frame["_target"] == IGNORE,
                           lambda hit: "stage " + hit["_stage"].map(repr) + " is declared `ignore`",
-                          column=stage_col, values=frame["_stage"])
+                          code="ignored_stage", column=stage_col, values=frame["_stage"])
 
 
 def _per_distinct(values: pd.Series, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -674,7 +681,7 @@ def _stage_counts(stages: pd.Series) -> dict[str, int]:
 _MAX_CATEGORY_LEVELS = 50  # more distinct values than this: free text or an identifier
 
 
-def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
+def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
     """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
@@ -685,8 +692,8 @@ def _attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, k
     fold = settings.get("_fold_categories", True)
     out = pd.DataFrame(index=frame.index)
     for name, header in attributes.items():
-        col = _find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
-        values = _text(frame[col])
+        col = find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
+        values = as_text(frame[col])
         values, blanked = read_blank_markers(values, markers)
         folds: list[dict] = []
         if fold:
@@ -801,7 +808,7 @@ def _quotable_headers(settings: dict, personal: list[str]) -> set[str]:
     return {h.strip().casefold() for h in headers}
 
 
-def _personal(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
+def personal_attributes(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
               engagement_file: str = "") -> list[str]:
     attributes = {**(settings.get("attributes") or {}),
                   **((settings.get("records") or {}).get("attributes") or {})}
@@ -833,26 +840,27 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,
                                 engagement_file=engagement_file, name=source.name or "source",
-                                personal=_personal(source, settings, privacy, engagement_file))
+                                personal=personal_attributes(source, settings, privacy, engagement_file))
 
 
-def _common_rows(frame: pd.DataFrame, settings: dict, q: _Quarantine, *, file: str, key: str
+def _common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str, key: str
                  ) -> pd.DataFrame:
     """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`."""
     _check_header(frame, settings, file=file, key=key)
-    frame = q.add(frame, _blank_rows(frame.drop(columns="source_row")), "blank row")
+    frame = q.add(frame, _blank_rows(frame.drop(columns="source_row")), "blank row", code="blank_row")
     cols = settings["columns"]
     if "is_deleted" in cols and cols["is_deleted"] in frame.columns:
         deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])
         frame = q.add(frame, deleted.fillna(False).astype(bool), "deleted in the CRM",
-                      column=cols["is_deleted"])
+                      code="deleted", column=cols["is_deleted"])
     if "record_id" not in cols:
         raise DataError("no record id column configured", file=file,
                         fix=f"set `{key}.record_id` to the column that identifies a deal")
-    rid_col = _find_column(frame, cols["record_id"], role="record_id", file=file, key=key)
-    rid = _text(frame[rid_col])
+    rid_col = find_column(frame, cols["record_id"], role="record_id", file=file, key=key)
+    rid = as_text(frame[rid_col])
     frame = frame.assign(_record_id=rid)
-    return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}", column=rid_col)
+    return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}",
+                 code="missing_record_id", column=rid_col)
 
 
 def _blank_rows(cells: pd.DataFrame) -> pd.Series:
@@ -876,7 +884,7 @@ def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Se
     return repeated.groupby(same)["source_row"].transform("first")[rows]
 
 
-def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, personal: list[str]
+def _dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: dict, personal: list[str]
                     ) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
@@ -902,22 +910,22 @@ def _dedupe_records(frame: pd.DataFrame, q: _Quarantine, settings: dict, persona
                       and (pd.isna(mine[c]) or pd.isna(theirs[c]) or mine[c] != theirs[c])]
             if differ:
                 reason[idx] += " and it differs from that row: " + "; ".join(differ)
-    return q.add(frame, dup, lambda hit: reason[hit.index])
+    return q.add(frame, dup, lambda hit: reason[hit.index], code="duplicate_record")
 
 
-def _dates(frame: pd.DataFrame, header: str, settings: dict, q: _Quarantine, *, role: str,
+def _dates(frame: pd.DataFrame, header: str, settings: dict, q: Quarantine, *, role: str,
            file: str, key: str, required: bool) -> tuple[pd.DataFrame, pd.Series]:
     # `role` names the internal column (_at, _created); the YAML calls them changed_at, created_at
     yaml_role = {"at": "changed_at", "created": "created_at", "closed": "closed_at"}.get(role, role)
-    col = _find_column(frame, header, role=yaml_role, file=file, key=key)
+    col = find_column(frame, header, role=yaml_role, file=file, key=key)
     # An expected close date of an open deal may lie ahead; every other date may not.
     parsed = _parse_dates(frame[col], settings, file=file, column=col, future_ok=role == "closed")
     values = parsed.values
     bad = parsed.problems.notna() if required else (
-        parsed.problems.notna() & ~parsed.problems.astype("string").str.startswith("missing").fillna(
-            False))
+        parsed.problems.notna() & parsed.codes.ne("missing_date"))
     frame = frame.assign(**{f"_{role}": values})
-    frame = q.add(frame, bad, parsed.problems.fillna(""), column=col, values=frame[col])
+    frame = q.add(frame, bad, parsed.problems.fillna(""), code=parsed.codes, column=col,
+                  values=frame[col])
     return frame, frame[f"_{role}"]
 
 
@@ -944,11 +952,12 @@ def _dates_within_range(raw: pd.Series, settings: dict, *, file: str, column: st
     years = years.fillna(pd.to_numeric(objects, errors="coerce"))
     wild = ((years < YEARS[0]) | (years > YEARS[1]))  # 9999, 3000, 0001: typos.fillna(False).astype(bool)
     parsed = parse(raw.mask(wild))
-    problems = parsed.problems.copy()
+    problems, codes = parsed.problems.copy(), parsed.codes.copy()
     problems[wild] = ("date " + raw[wild].astype(str).map(repr) + f" in column {column!r} has "
                       "the year " + years[wild].astype(int).astype(str) + ", which no CRM date "
                       "has: check the year (a typo or a placeholder such as 31-12-9999?)")
-    return ParsedColumn(parsed.values, problems)
+    codes[wild] = "implausible_year"
+    return ParsedColumn(parsed.values, problems, codes)
 
 
 def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
@@ -956,7 +965,7 @@ def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
     """parse_dates with the source's format and time zone, plus the plausibility bounds: a date
     after the as-of date (or today) or before 1990 gets a problem naming the value."""
     parsed = _dates_within_range(raw, settings, file=file, column=column)
-    values, problems = parsed.values, parsed.problems.copy()
+    values, problems, codes = parsed.values, parsed.problems.copy(), parsed.codes.copy()
     as_of = settings.get("_as_of")
     if as_of is None:
         today = pd.Timestamp.now(tz=settings.get("_engagement_tz") or None).tz_localize(None)
@@ -974,12 +983,14 @@ def _parse_dates(raw: pd.Series, settings: dict, *, file: str, column: str,
     if early.any():
         problems[early] = ("date " + raw[early].astype(str).map(repr)
                            + f" in column {column!r} is before 1990-01-01: check the year (a typo?)")
+        codes[early] = "date_before_1990"
     if not future_ok:
         late = (values >= limit).to_numpy()
         if late.any():
             problems[late] = ("date " + raw[late].astype(str).map(repr)
                               + f" in column {column!r} is after {label}: {fix}")
-    return ParsedColumn(values, problems)
+            codes[late] = "date_after_as_of"
+    return ParsedColumn(values, problems, codes)
 
 
 def _open_source(settings: dict, base_dir: Path, name: str):
@@ -988,7 +999,7 @@ def _open_source(settings: dict, base_dir: Path, name: str):
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
     _drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
-    return path, str(path), notes, raw, _Quarantine(name, str(path)), f"sources[{name}].columns"
+    return path, str(path), notes, raw, Quarantine(name, str(path)), f"sources[{name}].columns"
 
 
 def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.DataFrame:
@@ -1053,7 +1064,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     if settings.get("stage"):
         frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
         cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
-    stage_col = _find_column(frame, cols["stage"], role="stage", file=file, key=key)
+    stage_col = find_column(frame, cols["stage"], role="stage", file=file, key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
     frame, at = _dates(frame, cols["changed_at"], settings, q, role="at", file=file, key=key,
@@ -1064,7 +1075,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     same = ["_record_id", "_stage_norm", "_at"]
     dup = frame.duplicated(same, keep="first")
     frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
-        frame, same, hit.index).astype(str))
+        frame, same, hit.index).astype(str), code="duplicate_row")
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
     frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
@@ -1076,18 +1087,18 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     frame = q.add(frame, reversed_won,
                   lambda hit: "won stage reversed: the record's final state is "
                   + hit["_record_id"].map(state["outcome"]).astype(str),
-                  column=stage_col, values=frame["_stage"])
+                  code="won_reversed", column=stage_col, values=frame["_stage"])
     log = log.loc[frame.index]
     events = _events_from_log(log, model, name)
 
     value = None
     if "value" in cols:
-        col = _find_column(frame, cols["value"], role="value", file=file, key=key)
+        col = find_column(frame, cols["value"], role="value", file=file, key=key)
         frame = frame.assign(_value=_in_currency(
             frame, _amounts(frame, col, settings, file=file, notes=notes), settings,
             file=file, key=key, notes=notes))
         value = "_value"
-    attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
+    attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     frame = pd.concat([frame, attrs], axis=1)
@@ -1107,11 +1118,11 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
 
     mismatches = None
     quarantines = [q.frame()]
-    recon = [_reconcile(name, file, rows_in, q)]
+    recon = [reconcile(name, file, rows_in, q)]
     if settings.get("records"):
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
-        ignored = set(reasons.loc[reasons["reason"].str.contains("declared `ignore`", regex=False),
+        ignored = set(reasons.loc[reasons["reason_code"].eq("ignored_stage"),
                                   "record_id"].dropna()) - set(records.index)
         records, mismatches, rq, rows = _attach_records_file(
             records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
@@ -1120,8 +1131,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
             inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
                                                 "_currency") if k in settings})
         quarantines.append(rq.frame())
-        recon.append(_reconcile(name, rq.file, rows, rq))
-    records = _finish_records(records, events, model)
+        recon.append(reconcile(name, rq.file, rows, rq))
+    records = finish_records(records, events, model)
     _note_phaseless(records, events, file=file, notes=notes)
     quarantine = pd.concat(quarantines, ignore_index=True)
     return LoadedSource(name=name, shape="history", events=events, records=records,
@@ -1130,7 +1141,7 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         outcome_mismatches=mismatches)
 
 
-def _reconcile(name: str, file: str, raw: pd.DataFrame | int, q: _Quarantine) -> dict[str, Any]:
+def reconcile(name: str, file: str, raw: pd.DataFrame | int, q: Quarantine) -> dict[str, Any]:
     """One file's reconciliation; `raw` is the rows read, or how many (once they are freed)."""
     rows_in = raw if isinstance(raw, int) else len(raw)
     rows_q = len(q.rows)
@@ -1155,11 +1166,11 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                "_preset_columns": reading.get("_preset_columns", {})}
     raw = read_table(path, reading, notes=notes)
     _drop_absent_preset_columns(raw, reading, file=file, notes=notes)
-    q = _Quarantine(f"{name}.records", file)
+    q = Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
     frame = _common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
-                  "all of this record's stage rows are declared `ignore`")
+                  "all of this record's stage rows are declared `ignore`", code="ignored_record")
     frame = _dedupe_records(frame, q, reading, personal)
     cols = reading["columns"]
     out = pd.DataFrame(index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
@@ -1173,10 +1184,10 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                               pseudonym_key=pseudonym_key, notes=notes)
     file_outcome = None
     if "is_closed" in cols and "is_won" in cols:
-        closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
+        closed = parse_flags(frame[find_column(frame, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
                              true_values=reading["true_values"])
-        won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
+        won = parse_flags(frame[find_column(frame, cols["is_won"], role="is_won", file=file,
                                              key=key)], true_values=reading["true_values"])
         file_outcome = pd.Series(np.where(won.fillna(False), "won",
                                           np.where(closed.fillna(False), "lost", "open")),
@@ -1187,7 +1198,7 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
         merged[col] = mine.combine_first(merged[col]) if col in merged.columns else mine
     if "currency" in cols and "value" in merged.columns:
         # A deal the file puts in another currency keeps no amount from its history either.
-        codes = _text(frame[_find_column(frame, cols["currency"], role="currency", file=file,
+        codes = as_text(frame[find_column(frame, cols["currency"], role="currency", file=file,
                                          key=key)]).str.upper()
         other = pd.Series((codes.notna() & (codes != (reading.get("_currency") or "EUR").upper())
                            ).to_numpy(), index=out.index)
@@ -1224,7 +1235,7 @@ def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
                      f"the phase counts")
 
 
-def _finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
+def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
                     ) -> pd.DataFrame:
     """Put records in the contract's column order with the contract's dtypes."""
     records = records.copy()
@@ -1309,7 +1320,7 @@ def _wide_outcomes(log: pd.DataFrame, frame: pd.DataFrame, flagged: pd.Series | 
             closed_col = settings["columns"].get("closed_at")
             at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]")
             if closed_col:
-                col = _find_column(frame, closed_col, role="closed_at", file=file, key=key)
+                col = find_column(frame, closed_col, role="closed_at", file=file, key=key)
                 at = pd.Series(_parse_dates(frame[col], settings, file=file, column=col,
                                             future_ok=True).values.to_numpy(), index=ids)
             latest = log.groupby("record_id")["at"].max().reindex(ids)
@@ -1365,19 +1376,21 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
                if normalise_stage(s) in mapping and mapping[normalise_stage(s)] != IGNORE}
     parsed = {}
     problems = pd.Series(None, index=frame.index, dtype="object")
+    codes = pd.Series(None, index=frame.index, dtype="object")
     for col in targets:
         p = _parse_dates(frame[col], settings, file=file, column=col)
         parsed[col] = p.values
-        bad = p.problems.notna() & ~p.problems.astype("string").str.startswith("missing").fillna(
-            False)
-        problems = problems.where(problems.notna() | ~bad, p.problems)
-    frame = q.add(frame, problems.notna(), problems.fillna(""))
+        bad = p.problems.notna() & p.codes.ne("missing_date")
+        first = problems.isna() & bad  # a row keeps the problem of its first bad column
+        problems = problems.where(~first, p.problems)
+        codes = codes.where(~first, p.codes)
+    frame = q.add(frame, problems.notna(), problems.fillna(""), code=codes)
     if "created_at" not in settings["columns"] and targets:
         # Without a creation date, a row with no stage date at all cannot be placed in time.
         undated = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets}).isna().all(
             axis=1)
         frame = q.add(frame, undated, f"no date in any of the {len(targets)} stage columns (and "
-                                      f"no `created_at` column)")
+                                      f"no `created_at` column)", code="no_stage_date")
     dates = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets})
     long = dates.assign(record_id=frame["_record_id"].astype("string"),
                         source_row=frame["source_row"]).melt(
@@ -1397,11 +1410,11 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     events = _events_from_log(log, model, name)
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
                            personal=personal, pseudonym_key=pseudonym_key, notes=notes)
-    records = _finish_records(records, events, model)
+    records = finish_records(records, events, model)
     _note_phaseless(records, events, file=file, notes=notes)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
-                            [_reconcile(name, file, raw, q)]), notes=notes)
+                            [reconcile(name, file, raw, q)]), notes=notes)
 
 
 def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
@@ -1418,7 +1431,7 @@ def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, fi
                             else pd.NaT)
     for role in ("created_at", "closed_at"):
         if role in cols:
-            col = _find_column(frame, cols[role], role=role, file=file, key=key)
+            col = find_column(frame, cols[role], role=role, file=file, key=key)
             p = _parse_dates(frame[col], settings, file=file, column=col,
                              future_ok=role == "closed_at")
             vals = pd.Series(p.values.to_numpy(), index=idx)
@@ -1460,9 +1473,9 @@ def _in_currency(frame: pd.DataFrame, values: pd.Series, settings: dict, *, file
     cols = settings["columns"]
     if "currency" not in cols:
         return values
-    col = _find_column(frame, cols["currency"], role="currency", file=file, key=key)
+    col = find_column(frame, cols["currency"], role="currency", file=file, key=key)
     currency = (settings.get("_currency") or "EUR").upper()
-    codes = _text(frame[col]).str.upper()
+    codes = as_text(frame[col]).str.upper()
     other = values.notna() & codes.notna() & (codes != currency)
     if other.any():
         per = codes[other].value_counts()
@@ -1481,19 +1494,19 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
     """Fill `target` (one row per row of `frame`) with the amount and the segment attributes."""
     cols = settings["columns"]
     if "value" in cols:
-        col = _find_column(frame, cols["value"], role="value", file=file, key=key)
+        col = find_column(frame, cols["value"], role="value", file=file, key=key)
         notes = [] if notes is None else notes
         target["value"] = _in_currency(frame, _amounts(frame, col, settings, file=file,
                                                        notes=notes),
                                        settings, file=file, key=key, notes=notes).to_numpy()
-    attrs = _attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
+    attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     for col in attrs.columns:
         target[col] = attrs[col].to_numpy()
 
 
-def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Quarantine, *,
+def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Quarantine, *,
                    file: str, key: str) -> tuple[pd.DataFrame, pd.Series | None]:
     """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
     'open'), or None when the source has neither. These win over a stage name (DESIGN.md): a
@@ -1504,8 +1517,8 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Q
     """
     cols = settings["columns"]
     if "status" in cols:
-        col = _find_column(frame, cols["status"], role="status", file=file, key=key)
-        text = _text(frame[col])
+        col = find_column(frame, cols["status"], role="status", file=file, key=key)
+        text = as_text(frame[col])
         folded = text.str.casefold()
         mapped = model.map_stages(text).set_axis(frame.index)
         outcome = pd.Series(np.select(
@@ -1516,12 +1529,12 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: _Q
         bad = outcome == ""
         frame = q.add(frame, bad, "status " + text.astype(str).map(repr)
                       + " is not won, lost or open (nor a stage in stage_mapping)",
-                      column=col, values=text)
+                      code="unknown_status", column=col, values=text)
         return frame, outcome[frame.index]
     if "is_won" in cols and "is_closed" in cols:
-        won = parse_flags(frame[_find_column(frame, cols["is_won"], role="is_won", file=file,
+        won = parse_flags(frame[find_column(frame, cols["is_won"], role="is_won", file=file,
                                              key=key)], true_values=settings["true_values"])
-        closed = parse_flags(frame[_find_column(frame, cols["is_closed"], role="is_closed",
+        closed = parse_flags(frame[find_column(frame, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
                              true_values=settings["true_values"])
         won, closed = won.fillna(False).astype(bool), closed.fillna(False).astype(bool)
@@ -1577,7 +1590,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                             personal)
     stage_col = None
     if "current_stage" in cols:
-        stage_col = _find_column(frame, cols["current_stage"], role="current_stage", file=file,
+        stage_col = find_column(frame, cols["current_stage"], role="current_stage", file=file,
                                  key=key)
         frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q,
                             file=file, engagement=engagement_file, blank_ok=has_flags)
@@ -1589,12 +1602,12 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                                key=key, required=False)
         # Closed before it was created (calendar days, as CRMs often drop the time) cannot be.
         early = frame["_closed"].dt.normalize() < frame["_created"].dt.normalize()
-        col = _find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
-        created_col = _find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
+        col = find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
+        created_col = find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
         frame = q.add(frame, early, "closed date " + frame[col].astype(str).map(repr)
                       + " is before the creation date "
                       + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
-                      column=col, values=frame[col])
+                      code="closed_before_created", column=col, values=frame[col])
     frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
     target = (frame["_target"].astype("object") if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
@@ -1610,11 +1623,12 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     # keeps it), else unknown: then at the entry phase, counted in the notes.
     lost_at = pd.Series(None, index=frame.index, dtype="object")
     if "lost_at_stage" in cols:
-        col = _find_column(frame, cols["lost_at_stage"], role="lost_at_stage", file=file, key=key)
-        lost_at = model.map_stages(_text(frame[col])).set_axis(frame.index)
-        bad = (outcome == "lost") & _text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
+        col = find_column(frame, cols["lost_at_stage"], role="lost_at_stage", file=file, key=key)
+        lost_at = model.map_stages(as_text(frame[col])).set_axis(frame.index)
+        bad = (outcome == "lost") & as_text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
         frame = q.add(frame, bad, "lost-at stage " + frame[col].astype(str).map(repr)
-                      + " does not map to a phase before the last", column=col, values=frame[col])
+                      + " does not map to a phase before the last", code="unknown_lost_stage",
+                      column=col, values=frame[col])
         lost_at, target, outcome = lost_at[frame.index], target[frame.index], outcome[frame.index]
     order = {k: i for i, k in enumerate(model.keys)}
     won_i, entry_i = len(model.keys) - 1, order[entry]
@@ -1666,10 +1680,10 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     scols = {k: v for k, v in cols.items() if k not in ("closed_at",)}
     records = _row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
                            name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes)
-    records = _finish_records(records, events, model)
+    records = finish_records(records, events, model)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([_reconcile(name, file, raw, q)]),
+                        reconciliation=pd.DataFrame([reconcile(name, file, raw, q)]),
                         notes=notes)
 
 

@@ -35,10 +35,12 @@ _ISO_LIKE_RE2 = f"^{_ASCII_SPACE}*[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}"
 
 @dataclass(frozen=True)
 class ParsedColumn:
-    """Parsed values plus, per row, why a non-blank value could not be parsed (None when it could)."""
+    """Parsed values plus, per row, why a value could not be parsed (None when it could): the
+    sentence in `problems`, its reason code (``toolkit.base.vocabulary.REASONS``) in `codes`."""
 
     values: pd.Series
     problems: pd.Series  # str reason or None, aligned with values
+    codes: pd.Series  # reason code or None, aligned with values
 
 
 def _blank(raw: pd.Series) -> pd.Series:
@@ -145,11 +147,15 @@ def parse_dates(raw: pd.Series, *, date_format: str | None, file: str, column: s
             values[missing] = np.datetime64("NaT")
             problems = once.problems.to_numpy()[codes]
             problems[missing] = f"missing date in column {column!r}"
+            reasons = once.codes.to_numpy()[codes]
+            reasons[missing] = "missing_date"
             return ParsedColumn(pd.Series(values, index=raw.index, dtype="datetime64[ns]"),
-                                pd.Series(problems, index=raw.index, dtype="object"))
+                                pd.Series(problems, index=raw.index, dtype="object"),
+                                pd.Series(reasons, index=raw.index, dtype="object"))
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if raw.empty:  # every row was set aside before its dates were read
-        return ParsedColumn(out, pd.Series(None, index=raw.index, dtype="object"))
+        return ParsedColumn(out, pd.Series(None, index=raw.index, dtype="object"),
+                            pd.Series(None, index=raw.index, dtype="object"))
     blank = _blank(raw)
     if _is_text(raw):  # a CSV column: no datetime objects to look for, value by value
         is_dt = pd.Series(False, index=raw.index)
@@ -192,13 +198,16 @@ def parse_dates(raw: pd.Series, *, date_format: str | None, file: str, column: s
             out[parsed[ok].index] = parsed[ok].astype("datetime64[ns]")
             todo = todo[~ok]
     problems = pd.Series(None, index=raw.index, dtype="object")
+    reasons = pd.Series(None, index=raw.index, dtype="object")
     failed = ~blank & out.isna()
     if failed.any():
         shown = date_format or "detected"
         problems[failed] = "unparseable date " + raw[failed].astype(str).map(repr) + (
             f" in column {column!r} (date_format {shown})")
+        reasons[failed] = "unparseable_date"
     problems[blank] = f"missing date in column {column!r}"
-    return ParsedColumn(out, problems)
+    reasons[blank] = "missing_date"
+    return ParsedColumn(out, problems, reasons)
 
 
 # Python's strptime patterns of the directives (what pandas' `to_datetime(format=...)` matches a
@@ -412,10 +421,12 @@ def parse_numbers(raw: pd.Series, *, decimal: str | None, thousands: str | None,
     numbers = pd.to_numeric(text, errors="coerce")
     out[~blank & ~numeric] = np.asarray(numbers, dtype="float64")[codes]
     problems = pd.Series(None, index=raw.index, dtype="object")
+    reasons = pd.Series(None, index=raw.index, dtype="object")
     failed = ~blank & out.isna()
     problems[failed] = ("unparseable number " + raw[failed].astype(str).map(repr)
                         + f" in column {column!r} (decimal {shown!r})")
-    return ParsedColumn(out, problems)
+    reasons[failed] = "unparseable_number"
+    return ParsedColumn(out, problems, reasons)
 
 
 def _detect_decimal(text: pd.Series, rows: np.ndarray | None = None) -> str:

@@ -115,7 +115,7 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
         ids).fillna(0)
 
     q = engagement.quarantine
-    reversed_ids = q.loc[q["reason"].astype(str).str.startswith("won stage reversed"), "record_id"]
+    reversed_ids = q.loc[q["reason_code"].eq("won_reversed"), "record_id"]
     flags["won_reversed"] = pd.Index(ids).isin(reversed_ids.dropna())
 
     if len(log):
@@ -143,7 +143,7 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     flags["won_before_first_date"] = ((end < created_at.dt.normalize())
                                       | (end < first_phase_at.reindex(ids).dt.normalize())
                                       ).to_numpy()
-    missing = q["reason"].astype(str).str.contains("missing date|unparseable date", regex=True)
+    missing = q["reason_code"].isin(["missing_date", "unparseable_date"])
     flags["missing_dates"] = q[missing].groupby("record_id").size().reindex(ids).fillna(0)
     mism = engagement.outcome_mismatches
     flags["outcome_mismatch"] = pd.Index(ids).isin(mism["record_id"]) if len(mism) else False

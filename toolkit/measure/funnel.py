@@ -18,10 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from toolkit.base.exceptions import ToolkitError
+from toolkit.measure.cohorts import cohort_masks, reached_at
 from toolkit.stats import rate_ci
 
 __all__ = ["reached_at", "funnel", "weakest_step", "cohort_conversion", "period_conversion",
@@ -56,47 +55,7 @@ def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     return pd.Series(labels[codes], index=stamps.index, dtype="object")
 
 
-def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """When each record reached each phase: index record_id, one datetime column per phase key.
-
-    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
-    reached no phase), followed by any record that has events but no record row. Computed once per
-    engagement and cached (the result is shared: do not modify it).
-    """
-    cached = events is None and engagement.__dict__.get("_reached_at_cache")
-    if cached is not None and cached is not False:
-        return cached
-    model = engagement.phase_model
-    events = engagement.events if events is None else events
-    keys = model.keys
-    ids = pd.Index(engagement.records["record_id"], name="record_id")
-    # Positions by hash lookup in Arrow: string matching dominates at a million records.
-    pos = pc.index_in(pa.array(events["record_id"].astype("string")),
-                      value_set=pa.array(ids.astype("string"))).to_numpy(zero_copy_only=False)
-    extra_mask = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), bool)
-    if extra_mask.any():
-        extra = pd.Index(events["record_id"][extra_mask].unique(), name="record_id")
-        ids = ids.append(extra)
-        pos = pc.index_in(pa.array(events["record_id"].astype("string")),
-                          value_set=pa.array(ids.astype("string"))).to_numpy(
-            zero_copy_only=False)
-    pos = pos.astype("int64")
-    phase = events["phase"].cat.codes.to_numpy().astype("int64")
-    when = events["entered_at"].to_numpy(dtype="datetime64[ns]").view("int64")
-    big = np.iinfo("int64").max
-    matrix = np.full((len(ids), len(keys)), big, dtype="int64")
-    valid = (phase >= 0) & (when != np.iinfo("int64").min)
-    np.minimum.at(matrix, (pos[valid], phase[valid]), when[valid])
-    # reached_at[k] = min over phases >= k: a reverse cumulative minimum across the columns.
-    matrix = np.minimum.accumulate(matrix[:, ::-1], axis=1)[:, ::-1]
-    matrix[matrix == big] = np.iinfo("int64").min
-    out = pd.DataFrame(matrix.view("datetime64[ns]"), index=ids, columns=keys)
-    if events is engagement.events:
-        engagement.__dict__["_reached_at_cache"] = out
-    return out
-
-
-def _segment_frame(engagement, by: str | Sequence[str] | None) -> list[str]:
+def segment_columns(engagement, by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
     cols = [by] if isinstance(by, str) else list(by)
@@ -153,7 +112,7 @@ def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "
     Records still open make recent months look worse; compare periods with `cohort_conversion`.
     """
     model = engagement.phase_model
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
     rec = engagement.records.set_index("record_id").reindex(reached.index)
     flags = reached.notna()
@@ -238,24 +197,20 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     model = engagement.phase_model
     window = int(window_days if window_days is not None else engagement.config.cohort_window_days)
     as_of = pd.Timestamp(as_of if as_of is not None else engagement.as_of)
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     pairs = _pairs(model, from_phase, to_phase)
     reached = reached_at(engagement) if reached is None else reached
     segments = segment_values(engagement, reached, seg)
-    window_ns = np.int64(pd.Timedelta(days=window).value)
-    cutoff = np.datetime64((as_of - pd.Timedelta(days=window)).as_unit("ns").to_datetime64())
     # Segment values as sorted integer codes, once: counting by integer keys is what keeps a
     # million records fast (a groupby on strings per transition is not).
     seg_codes = [pd.factorize(segments[c].to_numpy(), sort=True) for c in seg]
     parts = []
     for a, b in pairs:
-        start = reached[a].to_numpy(dtype="datetime64[ns]")
-        has = ~np.isnat(start)
-        start = start[has]
-        end = reached[b].to_numpy(dtype="datetime64[ns]")[has]
-        mature = start <= cutoff
-        gap = end.view("int64") - start.view("int64")
-        converted = ~np.isnat(end) & (gap <= window_ns)
+        start_all = reached[a].to_numpy(dtype="datetime64[ns]").view("int64")
+        end_all = reached[b].to_numpy(dtype="datetime64[ns]").view("int64")
+        has, mature, converted = cohort_masks(start_all, end_all, as_of=as_of, window_days=window)
+        start = start_all[has].view("datetime64[ns]")
+        mature, converted = mature[has], converted[has]
         period_codes, period_labels = _period_codes(pd.Series(start), period)
         codes = [c[has] for c, _ in seg_codes] + [period_codes]
         dims = tuple(len(u) for _, u in seg_codes) + (len(period_labels),)
@@ -311,7 +266,7 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     reports. The interval treats the ratio as a proportion and is only indicative.
     """
     model = engagement.phase_model
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
     segments = segment_values(engagement, reached, seg)
     parts = []
@@ -352,7 +307,7 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
     censoring-aware version (`toolkit.measure.survival`, cumulative incidence of won) answers "what share of
     deals is won within D days".
     """
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     rec = engagement.records
     if phase is not None:
         engagement.phase_model.index(phase)  # a clear error for an unknown phase

@@ -31,22 +31,26 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from scipy import stats as sps
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.vocabulary import MISSING, status_codes, status_prose
+from toolkit.measure.actions import action_yield
 from toolkit.measure.funnel import (
-    _segment_frame,
     cohort_conversion,
     period_conversion,
     period_label,
     reached_at,
+    segment_columns,
     segment_values,
 )
 from toolkit.measure.funnel import win_rate as _win_rate
 from toolkit.measure.survival import (
     converter_quantile,
     cumulative_incidence,
+    time_to_convert_summary,
     transition_durations,
 )
 
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
+           "target_status_codes",
            "kpi_tree", "tree_kpis", "time_to_convert", "step_incidence",
            "KPI_COLUMNS"]
 
@@ -54,8 +58,8 @@ KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win
                "sales_velocity", "pipeline_coverage", "cost_per"]
 
 KPI_COLUMNS = ["kpi", "label", "kind", "unit", "segment", "period", "n", "successes", "value", "ci_low",
-               "ci_high", "target", "higher_is_better", "status_vs_target", "immature_n", "open_n",
-               "owner", "from_phase", "to_phase"]
+               "ci_high", "target", "higher_is_better", "status_vs_target", "status_code", "immature_n",
+               "open_n", "owner", "from_phase", "to_phase"]
 
 _UNITS = {"conversion": "%", "cumulative_conversion": "%", "volume": "records", "duration": "days",
           "win_rate": "%", "value": "EUR", "sales_velocity": "EUR/month", "pipeline_coverage": "x",
@@ -203,8 +207,10 @@ def kpis_from_config(engagement) -> list[KPI]:
     return out
 
 
-def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
-    """'on target' / 'off target, not significant' / 'significantly off target' / 'no target'.
+def target_status_codes(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
+    """The status code of each KPI value against its target: ``on_target``,
+    ``off_target_not_significant``, ``off_target``, ``no_target`` or ``no_data`` (their sentences
+    are ``toolkit.base.vocabulary.STATUSES``; the KPI table words both directions alike).
 
     Notes
     -----
@@ -216,13 +222,19 @@ def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.nda
     hib = np.asarray(higher_is_better, dtype=bool)
     meets = np.where(hib, value >= target, value <= target)
     covers = (low <= target) & (target <= high)
-    out = np.where(meets, "on target",
-                   np.where(covers | np.isnan(low), "off target, not significant",
-                            "significantly off target"))
-    out = np.where(np.isnan(target), "no target", out)
+    out = np.where(meets, "on_target",
+                   np.where(covers | np.isnan(low), "off_target_not_significant", "off_target"))
+    out = np.where(np.isnan(target), "no_target", out)
     # No value (nobody reached the phase, no mature cohort, no won deal) is "no data" whether or
     # not a target is set: the absence of data is what the reader must see first.
-    return np.where(np.isnan(value), "no data", out)
+    return np.where(np.isnan(value), "no_data", out)
+
+
+def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
+    """'on target' / 'off target, not significant' / 'significantly off target' / 'no target' /
+    'no data': the sentences of :func:`target_status_codes`."""
+    codes = target_status_codes(value, ci_low, ci_high, target, higher_is_better)
+    return np.array(status_prose(codes.ravel()), dtype=object).reshape(codes.shape)
 
 
 def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
@@ -245,7 +257,8 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     Returns
     -------
     DataFrame with columns `kpi, label, kind, unit, <segment columns>, period, n, successes,
-    value, ci_low, ci_high, target, higher_is_better, status_vs_target, immature_n, open_n, owner,
+    value, ci_low, ci_high, target, higher_is_better, status_vs_target, status_code, immature_n,
+    open_n, owner,
     from_phase, to_phase`. Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact
     Poisson for volumes, Kaplan-Meier (log transform) for durations, t for mean deal size.
     Every KPI has at least one row: when there is nothing to measure (no record reached the
@@ -254,7 +267,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     none is won or open.
     """
     kpis = list(kpis) if kpis is not None else kpis_from_config(engagement)
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     context = _Context(engagement, seed=seed)
     frames = []
     for kpi in kpis:
@@ -281,8 +294,10 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     for col in ("n", "successes", "immature_n", "open_n", "ci_low", "ci_high", "value", "segment"):
         if col not in out:
             out[col] = np.nan
-    out["status_vs_target"] = status_vs_target(out["value"], out["ci_low"], out["ci_high"],
-                                               out["target"], out["higher_is_better"])
+    codes = target_status_codes(out["value"], out["ci_low"], out["ci_high"], out["target"],
+                                out["higher_is_better"])
+    out["status_vs_target"] = status_prose(codes)
+    out["status_code"] = status_codes(codes, index=out.index)
     columns = KPI_COLUMNS[:4] + seg + [c for c in KPI_COLUMNS[4:] if c not in seg]
     if "owner" in seg:
         # `--by owner` splits by the deal owner: the KPI's responsible function is `kpi_owner`.
@@ -311,7 +326,7 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
         label = "all (per month)"
     else:
         label = "all"
-    row = {c: "(none)" for c in seg}
+    row = {c: MISSING for c in seg}
     row.update({"period": label, "n": 0, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
     if kpi.kind in ("conversion", "cumulative_conversion", "win_rate", "duration",
                     "sales_velocity"):
@@ -479,7 +494,7 @@ def _value(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.Da
     rec = ctx.engagement.records
     frame = rec[seg + ["outcome", "value", "closed_at", "created_at"]].copy()
     for c in seg:
-        frame[c] = frame[c].astype("object").fillna("(missing)")
+        frame[c] = frame[c].astype("object").fillna(MISSING)
     if kpi.measure == "pipeline_value":
         frame = frame[frame["outcome"] == "open"]
         frame["period"] = "as of " + ctx.as_of.strftime("%Y-%m-%d")
@@ -516,7 +531,7 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
     reached = ctx.reached[phase].notna().reindex(rec.index).fillna(False)
     frame = rec.loc[reached, seg + ["outcome", "value"]].copy()
     for c in seg:
-        frame[c] = frame[c].astype("object").fillna("(missing)")
+        frame[c] = frame[c].astype("object").fillna(MISSING)
     spells = _spells(ctx, kpi.model_copy(update={"from_phase": phase, "to_phase": won_phase}), seg)
     rows = []
     rng = np.random.default_rng(ctx.seed)
@@ -530,7 +545,7 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
         n_open = int((part["outcome"] == "open").sum())
         sp = spells
         for c, k in zip(seg, key, strict=True):
-            sp = sp[sp[c].astype("object").fillna("(missing)") == k]
+            sp = sp[sp[c].astype("object").fillna(MISSING) == k]
         converted = (sp["event"] == "converted").to_numpy()
         mean, low, high = _mean_ci(part.loc[part["outcome"] == "won", "value"])
         if won == 0 or converted.sum() == 0 or np.isnan(mean):
@@ -568,8 +583,7 @@ def _pipeline_coverage(ctx: _Context, kpi: KPI, seg: list[str], period: str | No
 
 
 def _cost_per(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
-    """Cost per record brought to the phase, per action: `toolkit.analysis.diagnosis.action_yield`."""
-    from toolkit.analysis.diagnosis import action_yield
+    """Cost per record brought to the phase, per action: `toolkit.measure.actions.action_yield`."""
     if not ctx.engagement.config.costs:
         raise ToolkitError(f"KPI {kpi.name!r} needs a cost table: add `costs:` to the engagement "
                            f"YAML (a list of {{action: ..., cost: ...}}).")
@@ -659,9 +673,8 @@ def time_to_convert(engagement, *, by: str | None = None,
     as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
     close): the phases between have no dates of their own.
     """
-    from toolkit.measure.survival import time_to_convert_summary
     model = engagement.phase_model
-    seg = _segment_frame(engagement, by)
+    seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
     records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
     parts = []

@@ -16,14 +16,11 @@ import re
 
 import pandas as pd
 
+from toolkit.base.vocabulary import MIN_N, MISSING, STATUS_SIGNIFICANT, STATUS_TOO_FEW, STATUS_UNJUDGED
 from toolkit.measure.funnel import weakest_step
 
-__all__ = ["MIN_N", "text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
+__all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
            "improvement", "steering"]
-
-#: Fewest records behind a rate before the text draws a conclusion from it.
-MIN_N = 30
-
 
 # What Markdown (mistune, as nbconvert renders it) could read as syntax inside a line: emphasis,
 # code, links and images (`[`), strikethrough, tables, math, a backslash itself. `&`, `<` and `>`
@@ -212,7 +209,7 @@ def _scan_lines(scan: pd.DataFrame) -> list[str]:
 def _missing_lines(scan: pd.DataFrame) -> list[str]:
     """'(missing)' is a data-quality finding: how many records lack the attribute."""
     lines = []
-    rows = scan[scan["segment"] == "(missing)"]
+    rows = scan[scan["segment"] == MISSING]
     for attr, part in rows.groupby("attribute", sort=True):
         first = part.iloc[0]
         total = first["n"] + first["rest_n"]
@@ -291,17 +288,17 @@ def steering(view) -> str:
     card = view.card
     if card is None:
         return bullets(["No scorecard: " + text(view.explain("card"))])
-    status = card["status"].astype(str)
-    judged = card[~status.str.startswith("no ")]
-    bad = judged[judged["status"].astype(str).str.startswith("significantly")]
+    code = card["status_code"]
+    judged = card[~code.isin(STATUS_UNJUDGED)]
+    bad = judged[judged["status_code"].isin(STATUS_SIGNIFICANT)]
     if len(judged) == 0:
-        no_data, no_target = int((status == "no data").sum()), int((status == "no target").sum())
+        no_data, no_target = int((code == "no_data").sum()), int((code == "no_target").sum())
         lines.append(f"No KPI can be judged against a target yet ({no_target} without a target, "
                      f"{no_data} without data): agree targets in step 3 and collect more history.")
     else:
         lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
                      f"target" + (f": {text(', '.join(bad['kpi']))}." if len(bad) else "."))
-    few = judged[judged["status"].astype(str).str.contains("too few records")]
+    few = judged[judged["status_code"].isin(STATUS_TOO_FEW)]
     if len(few):
         lines.append(f"{len(few)} of them rest on too few records to conclude.")
     if view.chart is None:

@@ -49,6 +49,14 @@ from matplotlib.transforms import blended_transform_factory
 
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.base.phases import PhaseModel
+from toolkit.base.vocabulary import (
+    STATUS_NOT_SIGNIFICANT,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_TOO_FEW,
+    STATUS_UNJUDGED,
+    STATUSES,
+)
 
 __all__ = [
     "PALETTE",
@@ -158,21 +166,19 @@ def phase_palette(n: int) -> list[tuple[float, float, float]]:
     return list(sns.blend_palette([PALETTE["phase_light"], PALETTE["phase_dark"]], n_colors=int(n)))
 
 
-def status_color(status: object) -> str:
-    """The colour of a status word from the scorecard or ``status_vs_target``.
+def status_color(code: object) -> str:
+    """The colour of a status code (``status_code`` of the scorecard or the KPI table).
 
-    'significantly below/off target' -> vermillion, '... not significant' -> amber, 'on target' ->
-    green; 'no target', 'no data' and any '(too few records to conclude)' -> grey.
+    Significantly below/off target -> vermillion, not significant -> amber, on target -> green;
+    no target, no data, significance unknown and too few records to conclude -> grey.
     """
-    text = "" if status is None or (isinstance(status, float) and math.isnan(status)) else str(status)
-    text = text.lower()
-    if "too few" in text or "unknown" in text:
+    if code in STATUS_TOO_FEW or code in STATUS_UNJUDGED or code is None:
         return PALETTE["neutral"]
-    if text.startswith("significantly"):
+    if code in STATUS_SIGNIFICANT:
         return PALETTE["below"]
-    if "not significant" in text:
+    if code in STATUS_NOT_SIGNIFICANT:
         return PALETTE["not_significant"]
-    if text.startswith("on target"):
+    if code in STATUS_ON_TARGET:
         return PALETTE["on_target"]
     return PALETTE["neutral"]
 
@@ -1687,7 +1693,7 @@ def plot_scorecard(scorecard_frame: pd.DataFrame, *, kpis: pd.DataFrame | None =
     name = "plot_scorecard"
     _check_ax(ax, name)
     data = _require(scorecard_frame, ["kpi", "value", "ci_low", "ci_high", "target", "status",
-                                      "trend"], function=name, argument="scorecard_frame",
+                                      "status_code", "trend"], function=name, argument="scorecard_frame",
                     producer="scorecard").reset_index(drop=True)
     if kpis is not None:
         lookup = _require(kpis, ["kpi"], function=name, argument="kpis", producer="kpis")
@@ -1740,7 +1746,7 @@ def plot_scorecard(scorecard_frame: pd.DataFrame, *, kpis: pd.DataFrame | None =
             ax.text(columns["value"] + gap, y, _fmt_range(low[i], high[i], unit, digits),
                     ha="left", va="center", fontsize=8.5, color=PALETTE["muted"])
         status = str(data["status"].iloc[i])
-        color = status_color(status)
+        color = status_color(data["status_code"].iloc[i])
         _interval_glyph(ax, columns["plot"], 0.13, y, value[i], low[i], high[i], target[i], color)
         ax.text(columns["target"], y, fmt(target[i]) if np.isfinite(target[i]) else "–",
                 ha="right", va="center", fontsize=9.5, color=PALETTE["ink"])
@@ -1753,7 +1759,7 @@ def plot_scorecard(scorecard_frame: pd.DataFrame, *, kpis: pd.DataFrame | None =
         arrow, arrow_color = _trend_arrow(str(data["trend"].iloc[i]), bool(hib[i]))
         ax.text(columns["trend"], y, arrow, ha="right", va="center", fontsize=14,
                 fontweight="bold", color=arrow_color)
-    on = int(data["status"].astype(str).str.lower().str.startswith("on target").sum())
+    on = int(data["status_code"].isin(STATUS_ON_TARGET).sum())
     period = ""
     if "period" in data and data["period"].notna().any():
         periods = data["period"].dropna().astype(str).unique()
@@ -1814,7 +1820,8 @@ def plot_kpi_tree(tree_frame: pd.DataFrame, *, ax: Axes | None = None,
     ----------
     tree_frame : DataFrame with `node, parent, label, value, unit, target` (the KPI tree of step
         3); the root has no parent (None/NaN). Children are drawn in frame order. Optional
-        `status` (e.g. from `status_vs_target`) colours the box edge and is written in the box.
+        `status_code` (e.g. the KPI table's) colours the box edge, and its sentence (`status`
+        when the frame has it, else the vocabulary's) is written in the box.
     ax, title : see the module docstring.
 
     Returns
@@ -1878,7 +1885,9 @@ def plot_kpi_tree(tree_frame: pd.DataFrame, *, ax: Axes | None = None,
     else:
         col_in = ax.get_position().width * ax.figure.get_figwidth() / (levels - 0.05)
     text_pt = (box_w * col_in - 0.14) * 72
-    has_status = "status" in data
+    has_status = "status_code" in data
+    if has_status and "status" not in data:
+        data["status"] = [STATUSES.get(code) for code in data["status_code"]]
     info = {nodes[i]: i for i in range(len(nodes))}
     contents: dict[str, list[tuple[str, float, str, str]]] = {}
     for node in nodes:
@@ -1893,7 +1902,7 @@ def plot_kpi_tree(tree_frame: pd.DataFrame, *, ax: Axes | None = None,
         lines.append((f"target {_fmt_value(tgt, unit)}" if np.isfinite(tgt) else "no target", 8.0,
                       "normal", PALETTE["muted"]))
         if has_status and not _missing(status):
-            lines.extend((t, 8.0, "bold", _darker(status_color(status)))
+            lines.extend((t, 8.0, "bold", _darker(status_color(data["status_code"].iloc[i])))
                          for t in _wrap_pt(str(status), text_pt, 8.0, "bold")[:2])
         contents[node] = lines
     content_in = max(sum(size * 1.3 / 72 for _, size, _, _ in lines) for lines in contents.values())
@@ -1917,8 +1926,8 @@ def plot_kpi_tree(tree_frame: pd.DataFrame, *, ax: Axes | None = None,
             elbow = x + box_w + (kx - x - box_w) / 2
             ax.plot([x + box_w, elbow, elbow, kx], [y, y, ky, ky], color="#AEB6C0", lw=1.1,
                     zorder=1)
-        status = data["status"].iloc[i] if has_status else None
-        edge = status_color(status) if has_status and not _missing(status) else PALETTE["primary"]
+        code = data["status_code"].iloc[i] if has_status else None
+        edge = status_color(code) if has_status and not _missing(code) else PALETTE["primary"]
         fill = PALETTE["box"] if depth[node] else "#E8F1FA"
         ax.add_patch(FancyBboxPatch((x, y - box_h / 2), box_w, box_h,
                                     boxstyle="round,pad=0,rounding_size=0.03",

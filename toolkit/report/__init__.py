@@ -45,8 +45,16 @@ import numpy as np
 import pandas as pd
 
 from toolkit import __version__
+from toolkit.analysis.diagnosis import low_hanging_fruit
+from toolkit.analysis.steering import scorecard
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from toolkit.io.config import load_config
+from toolkit.io.engagement import PINNED_ENV, Engagement
+from toolkit.measure.benchmarks import benchmarks_for
+from toolkit.measure.funnel import funnel
+from toolkit.measure.kpis import compute_kpis
+from toolkit.steps import open_engagement
 
 __all__ = [
     "STEPS",
@@ -575,8 +583,6 @@ def _scorecard_sheet(engagement, kpis) -> pd.DataFrame:
     (their window has not closed), so the calendar's last month would say 'no data' for every
     conversion. KPIs split by segment (cost per action) are on the KPIs sheet instead.
     """
-    from toolkit.analysis.steering import scorecard
-    from toolkit.measure.kpis import compute_kpis
     try:
         monthly = compute_kpis(engagement, kpis=kpis, period="month")
     except (ToolkitError, ValueError, KeyError) as exc:
@@ -659,12 +665,9 @@ def write_workbook(
     a `unit` column) the value columns of the rows whose unit is '%'. Counts get thousands
     separators, p-values four decimals.
     """
-    from toolkit.io.engagement import Engagement
-    from toolkit.measure.funnel import funnel
-    from toolkit.measure.kpis import compute_kpis
 
     if isinstance(engagement, str | os.PathLike):
-        engagement = Engagement.from_yaml(engagement)
+        engagement = open_engagement(engagement)
     extra = dict(extra_sheets or {})
     for name, frame in extra.items():
         if not isinstance(name, str) or not _SHEET_NAME.match(name) or name.startswith("'"):
@@ -844,8 +847,6 @@ def write_manifest(
     ``out_dir``. A source that is missing is recorded with ``exists: false`` rather than failing,
     so the manifest still says what was expected.
     """
-    from toolkit.io.config import load_config
-    from toolkit.io.engagement import Engagement
 
     yaml_path = Path(engagement_path).resolve()
     config = load_config(yaml_path)  # names the file and the fix when it is missing or wrong
@@ -1168,8 +1169,6 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
 
     Returns the paths under the keys `index`, `workbook`, `manifest` and `notebooks`.
     """
-    from toolkit.analysis.diagnosis import low_hanging_fruit
-    from toolkit.measure.benchmarks import benchmarks_for
 
     final = Path(out_dir).resolve()
     _check_replaceable(final)
@@ -1210,7 +1209,6 @@ def _pinned_inputs(engagement) -> Iterator[None]:
     """Every notebook of the run reads the tables this engagement loaded (its cache key, from the
     bytes read and hashed once), not the files again: a source changed during the run cannot give
     a report that mixes two datasets."""
-    from toolkit.io.engagement import PINNED_ENV
     key = getattr(engagement, "cache_key", None)
     old = os.environ.get(PINNED_ENV)
     if key and engagement.path is not None and engagement.yaml_sha256:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
+from toolkit.base.vocabulary import MIN_N, check_seed
 from toolkit.io.loading import quarantine_summary
 from toolkit.measure.audit import audit as audit_history
 from toolkit.measure.funnel import funnel, weakest_step
@@ -34,6 +35,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     Tables: `reconciliation`, `quarantine reasons`, `audit`, `funnel`, `readiness scan`,
     `duration`. Figures: `funnel`, `timeline`. Sheets: `Funnel`, `Quarantine`, `Reconciliation`.
     """
+    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     balance = reconciliation(engagement)
@@ -67,7 +69,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
             {"measure": "share of rows quarantined", "value": rows_q / rows_in if rows_in else None,
              "n": rows_in},
             {"measure": "records", "value": len(engagement.records), "n": len(engagement.records)}]
-    weakest = (weakest_step(frame, min_n=narrative.MIN_N) if frame is not None
+    weakest = (weakest_step(frame, min_n=MIN_N) if frame is not None
                else None)
     if weakest is not None:
         rows.append({"measure": f"weakest step {weakest['from_phase']} → {weakest['phase']}",

@@ -8,7 +8,9 @@ import warnings
 
 import pandas as pd
 
-from toolkit.analysis.diagnosis import action_yield, low_hanging_fruit
+from toolkit.analysis.diagnosis import low_hanging_fruit
+from toolkit.base.vocabulary import check_seed
+from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -35,6 +37,7 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
     `fruit` (the LowHangingFruit), `benchmarks`. Sheets: `Low-hanging fruit`, `Segment scan`,
     `Notes`.
     """
+    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     market = benchmarks_for(engagement) if benchmarks is None else benchmarks

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.simulation import plan_improvement
+from toolkit.base.vocabulary import check_seed
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.steps.parts import earlier, sentences
@@ -28,6 +29,7 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     `mde`, `changes`. Results: `plan` (the ImprovementPlan). A part the data cannot carry is in
     `problems` (always `change` when no change is declared, saying how to declare one).
     """
+    seed = check_seed(seed)
     step5 = earlier(diagnosis, "diagnosis")
     fruit = step5.results.get("fruit") if step5 is not None else None
     market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.vocabulary import check_seed
 from toolkit.measure.kpis import compute_kpis, kpi_tree, kpis_from_config, tree_kpis
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -33,6 +34,7 @@ def kpis(engagement, *, seed: int = 0) -> StepResult:
     Tables: `kpi set`, `kpi values`, `kpi tree`. Figures: `kpi tree`. Results: `kpi_set` (the
     KPI definitions), `values`, `tree`.
     """
+    seed = check_seed(seed)
     parts = Parts()
     kpi_set = kpis_from_config(engagement)
     values = compute_kpis(engagement, kpis=kpi_set, seed=seed)

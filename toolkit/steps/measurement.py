@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.vocabulary import (
+    STATUS_NOT_SIGNIFICANT,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUSES,
+    check_seed,
+)
 from toolkit.measure.funnel import cohort_conversion, period_conversion
 from toolkit.measure.kpis import compute_kpis, step_incidence, time_to_convert
 from toolkit.measure.seasonality import seasonality
@@ -16,8 +23,10 @@ from toolkit.steps.result import StepResult, summary_frame
 
 __all__ = ["measurement"]
 
-# How many conversion KPIs a status applies to, in the headline's order.
-_STATUSES = ("significantly off target", "off target, not significant", "on target")
+# The headline counts the measured conversions per group of status, in this order.
+_GROUPS = ((STATUS_SIGNIFICANT, STATUSES["off_target"]),
+           (STATUS_NOT_SIGNIFICANT, STATUSES["off_target_not_significant"]),
+           (STATUS_ON_TARGET, STATUSES["on_target"]))
 
 
 def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) -> StepResult:
@@ -32,6 +41,7 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
     `seasonality tests`, `seasonality by month`, `year over year`. Figures: `cohort conversion`
     (the first step), `cohort heatmap`, `time to convert`, `seasonality`. Sheets: `KPIs`.
     """
+    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     step3 = earlier(kpis, "kpis")
@@ -86,8 +96,9 @@ def _headline(conversions: pd.DataFrame, seasonal) -> str:
     measured = conversions[conversions["value"].notna()]
     if measured.empty:
         return "No conversion can be measured yet: too few mature records."
-    status = measured["status_vs_target"].astype(str)
-    counts = [f"{int((status == s).sum())} {s}" for s in _STATUSES if (status == s).any()]
+    codes = measured["status_code"]
+    counts = [f"{int(codes.isin(group).sum())} {prose}" for group, prose in _GROUPS
+              if codes.isin(group).any()]
     text = (f"{len(measured)} of {len(conversions)} conversions measured on mature cohorts"
             + (": " + "; ".join(counts) if counts else "") + ".")
     return text + (f" {seasonal.headline}" if seasonal is not None else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.vocabulary import check_seed
 from toolkit.measure.funnel import funnel
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -29,6 +30,7 @@ def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = No
 
     Tables: `phases`, `stage mapping`. Figures: `process schema`.
     """
+    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     before = earlier(baseline, "baseline")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.steering import steering_view
+from toolkit.base.vocabulary import check_seed
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -37,6 +38,7 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
     Figures: `scorecard`, `control chart`. Results: `view` (the SteeringView). Sheets:
     `Scorecard` (the scorecard, or a note saying why there is none).
     """
+    seed = check_seed(seed)
     step5 = earlier(diagnosis, "diagnosis")
     fruit = step5.results.get("fruit") if step5 is not None else None
     market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)

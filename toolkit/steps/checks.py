@@ -1,26 +1,28 @@
-"""The engagement settings the steps rely on beyond loading, checked before any step runs."""
+"""Open an engagement for the steps: load it, then check what the steps rely on beyond loading."""
 
 from __future__ import annotations
 
+import os
+
 from toolkit.analysis.planning import factors_for
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.io.engagement import Engagement
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.measure.kpis import kpis_from_config
 
-__all__ = ["check_engagement"]
+__all__ = ["check_engagement", "open_engagement"]
 
 
-def check_engagement(engagement) -> None:
-    """Check what the steps rely on beyond loading: the segments, the declared KPIs, the duration
-    factors and the benchmark mapping. A wrong one raises ``ConfigError`` naming the engagement
-    file and the key, so `funnel validate` says what is wrong instead of a step failing later."""
+def check_engagement(engagement: Engagement) -> Engagement:
+    """Segments, declared KPIs, duration factors and benchmark stages, checked now: `validate`
+    says what is wrong instead of a step failing halfway. Every problem is a ConfigError naming
+    the YAML key."""
     checks = [("segments", lambda: engagement.segments)]
-    config = engagement.config
-    if config.kpis:
+    if engagement.config.kpis:
         checks.append(("kpis", lambda: kpis_from_config(engagement)))
-    if config.duration_factors:
+    if engagement.config.duration_factors:
         checks.append(("duration_factors", lambda: factors_for(engagement)))
-    if config.benchmark_stages or config.benchmarks_file:
+    if engagement.config.benchmark_stages or engagement.config.benchmarks_file:
         checks.append(("benchmark_stages", lambda: benchmarks_for(engagement)))
     for key, check in checks:
         try:
@@ -36,3 +38,9 @@ def check_engagement(engagement) -> None:
             raise ConfigError(text, file=str(engagement.path), key=key,
                               fix="correct this key; see the YAML reference in README.md"
                               ) from None
+    return engagement
+
+
+def open_engagement(path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
+    """`Engagement.from_yaml` followed by `check_engagement`: what the CLI and the steps open."""
+    return check_engagement(Engagement.from_yaml(path, use_cache=use_cache))

@@ -1,0 +1,60 @@
+"""The library's structure: layers (import-linter), no private names across modules, imports at the top.
+
+The layers are declared in pyproject.toml ([tool.importlinter]); the two other rules are what the
+import graph cannot show, so they are read from the source here.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "toolkit"
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _toolkit_import(node: ast.AST) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or (node.module or "").split(".")[0] == "toolkit"
+    if isinstance(node, ast.Import):
+        return any(a.name.split(".")[0] == "toolkit" for a in node.names)
+    return False
+
+
+def test_layers_contract_holds():
+    """Each layer imports only the layers below it (cli > datasets > report > steps > present >
+    analysis > measure > io > stats > base)."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 kept, 0 broken" in done.stdout
+
+
+def test_no_private_name_is_imported_across_modules():
+    found = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and _toolkit_import(node):
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{a.name}"
+                          for a in node.names if a.name.startswith("_")
+                          and a.name not in ("__version__",)]
+    assert not found, found
+
+
+def test_toolkit_modules_are_imported_at_the_top():
+    """A function-level import hides a dependency from the layers check."""
+    found = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found += [f"{path.relative_to(ROOT)}:{inner.lineno}" for inner in ast.walk(node)
+                          if _toolkit_import(inner)]
+    assert not found, found

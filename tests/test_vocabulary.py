@@ -1,0 +1,75 @@
+"""The vocabulary: one table of codes with their prose, one option validator, one seed rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit.base.exceptions import ConfigError
+from toolkit.base.vocabulary import (
+    REASONS,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUSES,
+    check_option,
+    check_seed,
+    codes_table,
+    reason_codes,
+    status_codes,
+)
+
+
+def test_codes_are_short_stable_identifiers_with_distinct_prose():
+    for table in (STATUSES, REASONS):
+        assert all(code.isidentifier() and code == code.lower() for code in table)
+        assert len(set(table.values())) == len(table)
+    table = codes_table()
+    assert list(table.columns) == ["kind", "code", "prose"]
+    assert len(table) == len(STATUSES) + len(REASONS)
+    assert table.set_index("code").loc["off_target", "prose"] == "significantly off target"
+
+
+def test_code_columns_are_categorical_and_refuse_unknown_codes():
+    column = status_codes(["on_target", None, "below_target"])
+    assert isinstance(column.dtype, pd.CategoricalDtype)
+    assert list(column.cat.categories) == list(STATUSES)
+    assert column.isna().tolist() == [False, True, False]
+    assert reason_codes([]).dtype == pd.CategoricalDtype(list(REASONS))
+    with pytest.raises(KeyError, match="on target"):
+        status_codes(["on target"])  # a sentence is not a code
+
+
+def test_status_groups_hold_codes_of_the_table():
+    assert STATUS_ON_TARGET <= set(STATUSES) and STATUS_SIGNIFICANT <= set(STATUSES)
+    assert not STATUS_ON_TARGET & STATUS_SIGNIFICANT
+
+
+def test_check_option_returns_the_value_or_names_allowed_values_and_a_fix():
+    assert check_option("method", "wilson", ["wilson", "jeffreys"]) == "wilson"
+    with pytest.raises(ConfigError, match=r"The value for `method` must be one of \['wilson', "
+                                          r"'jeffreys'\], but 'wilsen' was passed\. Fix: did you "
+                                          r"mean 'wilson'\?"):
+        check_option("method", "wilsen", ["wilson", "jeffreys"])
+    with pytest.raises(ConfigError, match=r"Fix: use one of \['wilson', 'jeffreys'\]"):
+        check_option("method", "zzz", ("wilson", "jeffreys"))
+    # True == 1 in Python, but True is not the option 1; nor is the string "1"
+    with pytest.raises(ConfigError):
+        check_option("k", True, [1, 2])
+    with pytest.raises(ConfigError):
+        check_option("k", "1", [1, 2])
+    assert check_option("k", np.int64(2), [1, 2]) == 2
+    with pytest.raises(ConfigError):
+        check_option("k", ["a"], ["a"])  # unhashable: refused, not a TypeError
+
+
+@pytest.mark.parametrize("seed", [0, 7, np.int64(3)])
+def test_seed_rule_accepts_whole_numbers_from_zero(seed):
+    assert check_seed(seed) == int(seed) and type(check_seed(seed)) is int
+
+
+@pytest.mark.parametrize("seed", [None, -1, 1.0, True, "0", np.random.default_rng(0)])
+def test_seed_rule_refuses_everything_else_with_the_fix(seed):
+    with pytest.raises(ConfigError, match=r"`seed` must be a whole number >= 0.*Fix: pass e\.g\. "
+                                          r"seed=0"):
+        check_seed(seed)

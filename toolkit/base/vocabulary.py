@@ -1,0 +1,181 @@
+"""The toolkit's words, fixed once: column names, periods, the missing label, the minimum n, the
+status and quarantine-reason codes with their prose, the option validator and the seed rule.
+
+Codes are for machines, prose is for people: a result carries a categorical code column
+(``status_code``, ``reason_code``) beside its sentence, and code decides on the code, never by
+matching the sentence (a sentence may be reworded or translated; a code never changes).
+
+``period`` has one meaning as an argument: a granularity (``"month"``, ``"quarter"``, ...). A column
+named ``period`` holds the label of one period (``"2025-03"``, ``"2025Q1"``, ``"all"``); an argument
+that picks one such period is ``period_label``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from toolkit.base.exceptions import ConfigError
+
+__all__ = [
+    "COLUMNS", "PERIODS", "PERIOD_FREQ", "PERIOD_DAYS", "MISSING", "MIN_N",
+    "STATUSES", "STATUS_ON_TARGET", "STATUS_SIGNIFICANT", "STATUS_NOT_SIGNIFICANT",
+    "STATUS_TOO_FEW", "STATUS_UNJUDGED", "REASONS", "status_prose", "status_codes",
+    "reason_codes", "codes_table", "check_option", "check_seed",
+]
+
+#: The column vocabulary of every tidy result (DESIGN.md): the same name means the same thing in
+#: every frame. Segments are long: ``attribute`` names the record attribute (``action``, ``region``),
+#: ``segment`` its value.
+COLUMNS = ("phase", "from_phase", "to_phase", "attribute", "segment", "period", "n", "successes",
+           "rate", "ci_low", "ci_high", "p_value", "p_adjusted")
+
+#: Period granularities (the argument ``period``) and their pandas frequency; ``all`` is one period
+#: over the whole history.
+PERIOD_FREQ: dict[str, str | None] = {"week": "W", "month": "M", "quarter": "Q", "year": "Y",
+                                      "all": None}
+PERIODS = tuple(PERIOD_FREQ)
+#: Average length of a period in days (a year of 365.25 days).
+PERIOD_DAYS = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+
+#: The label of a missing segment value; in a scan it is a data-quality finding, not a fruit.
+MISSING = "(missing)"
+
+#: Fewest records (trials) for a rate to be judged: below it a result says "too few records to
+#: conclude" instead of a claim.
+MIN_N = 30
+
+# --------------------------------------------------------------------------------- status codes
+#: Status of a KPI against its target: code -> the sentence a reader sees. ``below_*`` is the
+#: wording for a KPI where higher is better, ``off_*`` the neutral wording (lower is better, and the
+#: KPI table's status, which words both directions alike).
+STATUSES: dict[str, str] = {
+    "on_target": "on target",
+    "on_target_too_few": "on target (too few records to conclude)",
+    "below_target": "significantly below target",
+    "below_target_not_significant": "below target, not significant",
+    "below_target_unknown": "below target, significance unknown",
+    "below_target_too_few": "below target (too few records to conclude)",
+    "off_target": "significantly off target",
+    "off_target_not_significant": "off target, not significant",
+    "off_target_unknown": "off target, significance unknown",
+    "off_target_too_few": "off target (too few records to conclude)",
+    "no_target": "no target",
+    "no_data": "no data",
+}
+#: Groups of status codes the readers of a scorecard decide on.
+STATUS_ON_TARGET = frozenset({"on_target", "on_target_too_few"})
+STATUS_SIGNIFICANT = frozenset({"below_target", "off_target"})
+STATUS_NOT_SIGNIFICANT = frozenset({"below_target_not_significant", "off_target_not_significant"})
+STATUS_TOO_FEW = frozenset({"on_target_too_few", "below_target_too_few", "off_target_too_few"})
+STATUS_UNJUDGED = frozenset({"no_target", "no_data"})
+
+# ---------------------------------------------------------------------- quarantine reason codes
+#: Why a source row was set aside: code -> what it means. The row's own ``reason`` sentence says
+#: the same with the column, row and (non-personal) value; ``reason_code`` is what code compares.
+REASONS: dict[str, str] = {
+    "blank_row": "blank row",
+    "deleted": "deleted in the CRM",
+    "missing_record_id": "missing record id",
+    "duplicate_record": "duplicate record id (the first row is kept)",
+    "duplicate_row": "duplicate of an earlier row (same record, stage and date)",
+    "missing_stage": "missing stage",
+    "unknown_stage": "unknown stage (not in stage_mapping)",
+    "ignored_stage": "stage declared `ignore`",
+    "ignored_record": "all of this record's stage rows are declared `ignore`",
+    "won_reversed": "won stage reversed: the record's final state is not won",
+    "missing_date": "missing date",
+    "unparseable_date": "unparseable date",
+    "implausible_year": "date with a year no CRM date has (e.g. 9999)",
+    "date_before_1990": "date before 1990-01-01",
+    "date_after_as_of": "date after the as-of date (or today)",
+    "no_stage_date": "no date in any stage column",
+    "unparseable_number": "unparseable number",
+    "unknown_status": "status not won, lost or open",
+    "closed_before_created": "closed date before the created date",
+    "unknown_lost_stage": "lost-at stage not in stage_mapping",
+    "orphan_record": "record id not in the source this source adds phases to",
+    "missing_key": "missing lookup key",
+    "duplicate_key": "repeated lookup key (the first row is kept)",
+}
+
+
+def status_prose(codes: Iterable[str]) -> list[str]:
+    """The sentences of status codes."""
+    return [STATUSES[code] for code in codes]
+
+
+def _categorical(values: Any, table: Mapping[str, str], index: Any = None) -> pd.Series:
+    series = pd.Series(values, index=index, dtype="object")
+    unknown = set(series.dropna()) - set(table)
+    if unknown:  # a programming error: every code the toolkit writes is in the table
+        raise KeyError(f"codes not in the vocabulary: {sorted(unknown)}")
+    return series.astype(pd.CategoricalDtype(list(table)))
+
+
+def status_codes(values: Any, index: Any = None) -> pd.Series:
+    """Status codes as the categorical column ``status_code`` (every code of STATUSES a category)."""
+    return _categorical(values, STATUSES, index)
+
+
+def reason_codes(values: Any, index: Any = None) -> pd.Series:
+    """Reason codes as the categorical column ``reason_code``."""
+    return _categorical(values, REASONS, index)
+
+
+def codes_table() -> pd.DataFrame:
+    """Every code with its English prose: ``kind`` (status/reason), ``code``, ``prose``."""
+    rows = [("status", code, prose) for code, prose in STATUSES.items()]
+    rows += [("reason", code, prose) for code, prose in REASONS.items()]
+    return pd.DataFrame(rows, columns=["kind", "code", "prose"])
+
+
+# ---------------------------------------------------------------------------- option validation
+_T = TypeVar("_T")
+
+
+def _same(value: object, allowed: object) -> bool:
+    # True == 1 in Python: an option is matched by type as well, so `method=True` is refused.
+    if isinstance(value, str) or isinstance(allowed, str):
+        return isinstance(value, str) and isinstance(allowed, str) and value == allowed
+    if isinstance(value, bool) != isinstance(allowed, bool):
+        return False
+    try:
+        return bool(value == allowed)
+    except (TypeError, ValueError):
+        return False
+
+
+def check_option(name: str, value: Any, allowed: Iterable[_T], *, fix: str | None = None) -> _T:
+    """``value`` if it is one of ``allowed``; otherwise a ConfigError that names the argument, the
+    allowed values, what was passed and the fix (the closest allowed value when there is one).
+
+    The one validator of a choice-valued option (a method, a period, a phase key, ...)."""
+    choices = list(allowed)
+    for choice in choices:
+        if _same(value, choice):
+            return choice
+    if fix is None:
+        close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1) \
+            if isinstance(value, str) else []
+        fix = f"did you mean {close[0]!r}?" if close else f"use one of {choices}"
+    raise ConfigError(f"The value for `{name}` must be one of {choices}, but {value!r} was passed",
+                      fix=fix)
+
+
+def check_seed(seed: Any) -> int:
+    """The seed rule, the same in every function that draws random numbers: a whole number >= 0.
+
+    ``None`` is refused everywhere (a result that does not reproduce is not a result a consultant
+    can defend), and so are a Generator and a bool. Returns the seed as an int, for
+    ``numpy.random.default_rng`` or ``numpy.random.SeedSequence``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise ConfigError(f"The value for `seed` must be a whole number >= 0, but {seed!r} was "
+                          "passed", fix="pass e.g. seed=0 so the result reproduces")
+    return int(seed)
+

@@ -1,0 +1,197 @@
+"""The one cohort engine: who reached a phase, whose window has closed, who converted within it.
+
+A record reached phase `a` at `t_a` (its first entry into `a` or any later phase). It is *mature*
+for the transition a -> b when its window has closed, `t_a <= as_of - W`; it *converted* when it
+reached `b` within the window, `t_b - t_a <= W`. Immature records are left out, never counted as
+failures; lost and still-open mature records count as not converted. `cohort_masks` is that rule,
+used by `toolkit.measure.funnel.cohort_conversion` (tables) and by `Cohorts` (the arrays the
+diagnosis scans).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.io.engagement import BASE_RECORD_COLUMNS
+
+__all__ = ["reached_at", "NAT", "NS_DAY", "MISSING", "PERIOD_FREQ", "cohort_masks", "check_window_days",
+           "Cohorts"]
+
+NAT = np.iinfo(np.int64).min          # NaT as int64 nanoseconds
+NS_DAY = 86_400 * 10**9
+MISSING = "(missing)"                 # the label of a missing attribute value
+PERIOD_FREQ = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+
+
+def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """When each record reached each phase: index record_id, one datetime column per phase key.
+
+    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
+    reached no phase), followed by any record that has events but no record row. Computed once per
+    engagement and cached (the result is shared: do not modify it).
+    """
+    cached = engagement.derived.get("reached_at") if events is None else None
+    if cached is not None:
+        return cached
+    model = engagement.phase_model
+    events = engagement.events if events is None else events
+    keys = model.keys
+    ids = pd.Index(engagement.records["record_id"], name="record_id")
+    # Positions by hash lookup in Arrow: string matching dominates at a million records.
+    pos = pc.index_in(pa.array(events["record_id"].astype("string")),
+                      value_set=pa.array(ids.astype("string"))).to_numpy(zero_copy_only=False)
+    extra_mask = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(pos), bool)
+    if extra_mask.any():
+        extra = pd.Index(events["record_id"][extra_mask].unique(), name="record_id")
+        ids = ids.append(extra)
+        pos = pc.index_in(pa.array(events["record_id"].astype("string")),
+                          value_set=pa.array(ids.astype("string"))).to_numpy(
+            zero_copy_only=False)
+    pos = pos.astype("int64")
+    phase = events["phase"].cat.codes.to_numpy().astype("int64")
+    when = events["entered_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    big = np.iinfo("int64").max
+    matrix = np.full((len(ids), len(keys)), big, dtype="int64")
+    valid = (phase >= 0) & (when != np.iinfo("int64").min)
+    np.minimum.at(matrix, (pos[valid], phase[valid]), when[valid])
+    # reached_at[k] = min over phases >= k: a reverse cumulative minimum across the columns.
+    matrix = np.minimum.accumulate(matrix[:, ::-1], axis=1)[:, ::-1]
+    matrix[matrix == big] = np.iinfo("int64").min
+    out = pd.DataFrame(matrix.view("datetime64[ns]"), index=ids, columns=keys)
+    if events is engagement.events:
+        engagement.derived["reached_at"] = out
+    return out
+
+
+def check_window_days(value: object) -> int:
+    """A cohort window is a whole number of days >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ToolkitError(f"The value for `window_days` must be a whole number >= 0, but "
+                           f"{value!r} was passed.")
+    return int(value)
+
+
+def cohort_masks(start: np.ndarray, end: np.ndarray, *, as_of: pd.Timestamp, window_days: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(has, mature, converted) of a transition from int64-nanosecond entry times (NAT: never).
+
+    has: reached the from-phase; mature: its window closed by `as_of`; converted: mature and
+    reached the to-phase within `window_days` of the from-phase.
+    """
+    has = start != NAT
+    window = np.int64(window_days) * NS_DAY
+    mature = has & (start <= pd.Timestamp(as_of).value - window)
+    gap = np.where(end != NAT, end - np.where(has, start, 0), np.iinfo(np.int64).max)
+    converted = mature & (gap <= window)
+    return has, mature, converted
+
+
+class Cohorts:
+    """reached_at as an int64 matrix aligned with `records`, plus cached cohort masks.
+
+    Array-based so that a scan over many attributes and transitions stays fast on a million
+    records; the window and maturity rule is `cohort_masks`, the one `cohort_conversion` uses.
+    """
+
+    def __init__(self, engagement, window_days: int | None) -> None:
+        self.engagement = engagement
+        self.model = engagement.phase_model
+        self.keys: list[str] = list(self.model.keys)
+        window = engagement.config.cohort_window_days if window_days is None else window_days
+        self.window = check_window_days(window)
+        self.as_of = pd.Timestamp(engagement.as_of)
+        if not getattr(engagement, "timing_known", True):
+            warnings.warn("A source of this engagement is a snapshot, so the dates on which records "
+                          "entered each phase are not in the data; cohort windows, periods and "
+                          "stall times rest on creation and close dates only. Treat the diagnosis "
+                          "as indicative, or load a stage history.", UserWarning, stacklevel=3)
+        records = engagement.records.reset_index(drop=True)
+        if records["record_id"].duplicated().any():
+            dup = records["record_id"][records["record_id"].duplicated()].iloc[0]
+            raise DataError("`records` has repeated record ids", column="record_id", value=dup,
+                            fix="keep one row per record")
+        self.records = records
+        wide = reached_at(engagement).reindex(pd.Index(records["record_id"]))
+        self.reached = wide.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        self._cohorts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._attributes: dict[str, tuple[np.ndarray, list[str]]] = {}
+        first = self.reached[:, 0]
+        start = first[first != NAT].min() if (first != NAT).any() else self.as_of.value
+        self.span_days = max((self.as_of.value - int(start)) / NS_DAY, 1.0)
+
+    @property
+    def transitions(self) -> list[tuple[int, int]]:
+        return [(i, i + 1) for i in range(len(self.keys) - 1)]
+
+    def index(self, phase: str) -> int:
+        if phase not in self.keys:
+            raise ToolkitError(f"The value for `phase` must be one of {self.keys}, but {phase!r} "
+                               f"was passed.")
+        return self.keys.index(phase)
+
+    def cohort(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(has, mature, converted) masks of transition i -> j."""
+        key = (i, j)
+        if key not in self._cohorts:
+            self._cohorts[key] = cohort_masks(self.reached[:, i], self.reached[:, j],
+                                              as_of=self.as_of, window_days=self.window)
+        return self._cohorts[key]
+
+    def counts(self, i: int, j: int, codes: np.ndarray | None = None, size: int = 1,
+               within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mature n and converted successes per group code (codes < 0 are left out)."""
+        _, mature, converted = self.cohort(i, j)
+        if within is not None:
+            mature, converted = mature & within, converted & within
+        if codes is None:
+            return np.array([mature.sum()]), np.array([converted.sum()])
+        ok = codes >= 0
+        n = np.bincount(codes[mature & ok], minlength=size)[:size]
+        x = np.bincount(codes[converted & ok], minlength=size)[:size]
+        return n, x
+
+    def attribute(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """Integer codes per record and the labels; missing values are the label '(missing)'."""
+        if name not in self._attributes:
+            if name not in self.records.columns:
+                have = [c for c in self.records.columns if c not in BASE_RECORD_COLUMNS]
+                raise ToolkitError(f"The value for `attribute` must be one of the record "
+                                   f"attributes {have}, but {name!r} was passed.")
+            codes, uniques = pd.factorize(self.records[name], sort=True, use_na_sentinel=True)
+            labels = [str(u) for u in uniques]
+            if (codes < 0).any():
+                codes = np.where(codes < 0, len(labels), codes)
+                labels.append(MISSING)
+            self._attributes[name] = (codes.astype(np.int64), labels)
+        return self._attributes[name]
+
+    def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
+        """Codes of the period in which each record reached phase i (-1: never reached)."""
+        a = self.reached[:, i]
+        has = a != NAT
+        labels = pd.DatetimeIndex(a[has].view("datetime64[ns]")).to_period(PERIOD_FREQ[period])
+        codes_has, uniques = pd.factorize(labels, sort=True)
+        codes = np.full(len(a), -1, dtype=np.int64)
+        codes[has] = codes_has
+        return codes, [str(u) for u in uniques]
+
+    def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:
+        has = self.reached[:, i] != NAT
+        if within is not None:
+            has = has & within
+        return float(has.sum()) / self.span_days
+
+    def won_value(self) -> float:
+        """Average value of won deals (the records that reached the last phase)."""
+        if "value" not in self.records.columns:
+            return float("nan")
+        won = self.reached[:, -1] != NAT
+        value = pd.to_numeric(self.records["value"], errors="coerce").to_numpy(dtype=float)[won]
+        value = value[np.isfinite(value)]
+        return float(value.mean()) if len(value) else float("nan")
