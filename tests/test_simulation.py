@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from toolkit import Engagement
+from toolkit.analysis.diagnosis import low_hanging_fruit
 from toolkit.analysis.simulation import (
     ChangeEvaluation,
     ExperimentSize,
@@ -28,6 +29,7 @@ from toolkit.analysis.simulation import (
     what_if,
 )
 from toolkit.base.exceptions import ConfigError, DataError
+from toolkit.measure.kpis import compute_kpis
 
 T = pd.Timestamp
 DAY = pd.Timedelta(days=1)
@@ -147,21 +149,21 @@ def test_by_month_follows_the_seasonal_profile(hand):
 
 
 def test_required_volume_backward_arithmetic(hand):
-    r = required_volume(hand, orders=30, per="year", seasonal=False).set_index("phase")
+    r = required_volume(hand, orders=30, period="year", seasonal=False).set_index("phase")
     # 30 orders / 0.4 = 75 leads; 75 / 0.5 = 150 targets a year
     assert r["required_entries"].tolist() == pytest.approx([150, 75, 30])
     assert r["conversion_to_order"].tolist() == pytest.approx([0.2, 0.4, 1.0])
     assert r["current_entries"].tolist() == pytest.approx([120, 60, 24])
     assert r["gap"].tolist() == pytest.approx([30, 15, 6])
     assert (r["month"] == "year").all()
-    monthly = required_volume(hand, orders=2.5, per="month", seasonal=False).set_index("phase")
+    monthly = required_volume(hand, orders=2.5, period="month", seasonal=False).set_index("phase")
     assert monthly["required_entries"].tolist() == pytest.approx([12.5, 6.25, 2.5])
     assert monthly["gap"].tolist() == pytest.approx([2.5, 1.25, 0.5])
     # 30 000 revenue / mean value 1000 = 30 orders
-    revenue = required_volume(hand, revenue=30_000, per="year", seasonal=False).set_index("phase")
+    revenue = required_volume(hand, revenue=30_000, period="year", seasonal=False).set_index("phase")
     assert revenue.loc["target", "required_entries"] == pytest.approx(150)
     # with a planned target -> lead of 0.6: 30 / (0.6 x 0.4) = 125 targets
-    planned = required_volume(hand, orders=30, per="year", seasonal=False,
+    planned = required_volume(hand, orders=30, period="year", seasonal=False,
                               rates={"target->lead": 0.6}).set_index("phase")
     assert planned.loc["target", "required_entries"] == pytest.approx(125)
     assert planned.loc["lead", "required_entries"] == pytest.approx(75)
@@ -170,7 +172,7 @@ def test_required_volume_backward_arithmetic(hand):
 
 
 def test_required_volume_seasonal_split_sums_to_the_annual_requirement(hand):
-    r = required_volume(hand, orders=2.5, per="month")  # 2.5 a month = 30 a year
+    r = required_volume(hand, orders=2.5, period="month")  # 2.5 a month = 30 a year
     sums = r.groupby("phase", sort=False)[["required_entries", "required_p50", "required_p80"]].sum()
     assert sums["required_entries"].tolist() == pytest.approx([150, 75, 30])
     cell = r.set_index(["phase", "month"])
@@ -190,7 +192,7 @@ def test_required_volume_seasonal_split_sums_to_the_annual_requirement(hand):
 
 
 def test_required_p80_meets_the_target_with_80_percent_probability(hand):
-    r = required_volume(hand, orders=30, per="year", seasonal=False, seed=3).set_index("phase")
+    r = required_volume(hand, orders=30, period="year", seasonal=False, seed=3).set_index("phase")
     entries = r.loc["target", "required_p80"]
     # Independent check: with fresh posterior draws of target -> lead (Beta(60.5, 60.5)) and
     # lead -> order (Beta(24.5, 36.5)), P(Binomial(E, p1 p2) >= 30) averaged over the draws.
@@ -205,7 +207,7 @@ def test_entries_per_week(hand):
     assert entries_per_week(hand, "target") == pytest.approx(120 / (366 / 7), abs=1e-4)
     # last 2 months: 28 targets in 61 days
     assert entries_per_week(hand, "target", last_months=2) == pytest.approx(28 / (61 / 7))
-    with pytest.raises(ConfigError, match="`phase` must be one of the phases"):
+    with pytest.raises(ConfigError, match=r"`phase` must be one of \["):
         entries_per_week(hand, "leads")
 
 
@@ -376,7 +378,7 @@ def test_evaluate_change_errors_name_the_fix(stepped):
     with pytest.raises(ConfigError, match="`control` must be a value of `region`"):
         evaluate_change(stepped, change_date="2024-01-01", from_phase="lead", control="north",
                         segment_attribute="region")
-    with pytest.raises(ConfigError, match="`from_phase` must be one of the phases"):
+    with pytest.raises(ConfigError, match=r"`from_phase` must be one of \["):
         evaluate_change(stepped, change_date="2024-01-01", from_phase="leads")
     with pytest.raises(DataError, match="mature cohorts only on side"):
         evaluate_change(stepped, change_date="2025-01-15", from_phase="lead")
@@ -391,7 +393,7 @@ def test_what_if_forward_then_backward_returns_the_input(hand):
     orders = forward.outcomes.set_index("measure").loc["orders", "scenario"]
     # 15 targets x 0.6 x 0.5 = 4.5 orders a month
     assert orders == pytest.approx(4.5)
-    back = required_volume(hand, orders=orders, per="month", seasonal=False,
+    back = required_volume(hand, orders=orders, period="month", seasonal=False,
                            rates={("target", "lead"): 0.6, ("lead", "order"): 0.5})
     need = back.groupby("phase")["required_entries"].sum()
     assert need["target"] == pytest.approx(table.loc["target", "scenario_entries"])
@@ -461,3 +463,15 @@ def test_a_trend_before_the_change_makes_the_verdict_read_the_time_series():
     assert _row(r, "before_after")["ci_low"] > 0.05          # the trend, not a change
     assert "interrupted time series" in r.verdict
     assert r.verdict.startswith("No detectable change")
+
+
+@pytest.mark.parametrize("seed", [None, -1, 1.5])
+def test_every_seeded_call_follows_the_one_seed_rule(hand, seed):
+    # One rule everywhere: a whole number >= 0; None (and anything else) is refused alike.
+    calls = [lambda: what_if(hand, seed=seed),
+             lambda: required_volume(hand, orders=30, period="year", seed=seed),
+             lambda: low_hanging_fruit(hand, seed=seed),
+             lambda: compute_kpis(hand, seed=seed)]
+    for call in calls:
+        with pytest.raises(ConfigError, match=r"`seed` must be a whole number >= 0"):
+            call()

@@ -757,7 +757,7 @@ class TestProbBBeatsA:
         assert "Bayesian" in first._repr_html_()
 
     def test_errors(self):
-        with pytest.raises(ConfigError, match="`seed` must be an integer"):
+        with pytest.raises(ConfigError, match="`seed` must be a whole number >= 0"):
             S.prob_b_beats_a(1, 10, 2, 10, seed=None)
         with pytest.raises(ConfigError, match="`prior` must be two positive numbers"):
             S.prob_b_beats_a(1, 10, 2, 10, seed=1, prior=(0, 1))

@@ -29,6 +29,7 @@ import pyarrow as pa
 from scipy.special import gammaincinv
 
 from toolkit.base.exceptions import ToolkitError
+from toolkit.base.vocabulary import check_seed
 
 __all__ = [
     "COMPANY_NAME",
@@ -303,7 +304,7 @@ def generate_company(*, n_records: int = 12_000, seed: int = 2024,
     start_ts = _timestamp(start, "start")
     as_of_ts = _timestamp(as_of, "as_of")
     n = _check_arguments(n_records, start_ts, as_of_ts)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     as_of_ns = as_of_ts.value
 
     # Creation: working days weighted by season, office-hour times, IDs in creation order.
@@ -1366,7 +1367,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     steps = len(phases) - 1
     start_ts, as_of_ts = _timestamp(start, "start"), _timestamp(as_of, "as_of")
     n = _check_arguments(n_records, start_ts, as_of_ts)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     effects = tuple(dict.fromkeys(effects))
     truth: dict = {}
     transitions = [(phases[k], phases[k + 1]) for k in range(steps)]

@@ -30,8 +30,8 @@ method
 Errors
 ------
 Impossible counts (negative, more successes than trials, not finite) raise a
-:class:`~toolkit.base.exceptions.DataError`; an unknown option raises a
-:class:`~toolkit.base.exceptions.ConfigError`. Both are also ``ValueError`` so generic code can catch
+:class:`~toolkit.base.exceptions.DataError`; an unknown option raises an
+:class:`~toolkit.base.exceptions.OptionError` (a ConfigError). Both are also ``ValueError`` so generic code can catch
 them the usual way. Counts too small for an asymptotic test give a
 :class:`~toolkit.base.exceptions.SmallSampleWarning`.
 """
@@ -51,7 +51,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special, stats
 
-from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning
+from toolkit.base.exceptions import DataError, OptionError, SmallSampleWarning
+from toolkit.base.vocabulary import check_option, check_seed
 
 __all__ = [
     "rate_ci",
@@ -94,26 +95,14 @@ class _CountError(DataError, ValueError):
     """Impossible counts; a DataError that generic code can also catch as ValueError."""
 
 
-class _OptionError(ConfigError, ValueError):
-    """An unknown option value; a ConfigError that is also a ValueError."""
-
-
 # --------------------------------------------------------------------------------- validation
-def _check_option(name: str, value: object, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise _OptionError(
-            f"The value for `{name}` must be one of {list(allowed)}, but {value!r} was passed."
-        )
-    return value
-
-
 def _z_value(confidence: float) -> float:
     if (
         isinstance(confidence, bool)
         or not isinstance(confidence, (int, float, np.floating, np.integer))
         or not 0.0 < float(confidence) < 1.0
     ):
-        raise _OptionError(
+        raise OptionError(
             f"The value for `confidence` must be a number strictly between 0 and 1 (e.g. 0.95), "
             f"but {confidence!r} was passed."
         )
@@ -128,7 +117,7 @@ def _check_probability(name: str, value: object, *, open_interval: bool = True) 
     inside = 0.0 < number < 1.0 if open_interval else 0.0 <= number <= 1.0
     if isinstance(value, bool) or not inside:
         bounds = "strictly between 0 and 1" if open_interval else "between 0 and 1"
-        raise _OptionError(f"The value for `{name}` must be a number {bounds}, but {value!r} "
+        raise OptionError(f"The value for `{name}` must be a number {bounds}, but {value!r} "
                            "was passed.")
     return number
 
@@ -321,7 +310,7 @@ def rate_ci(successes: ArrayLike, trials: ArrayLike, *, method: str = "wilson",
     All methods are vectorised (no Python loop), so a 100 000-row frame takes milliseconds.
     No interval rescues a rate from a handful of trials: report n beside every rate.
     """
-    _check_option("method", method, RATE_CI_METHODS)
+    check_option("method", method, RATE_CI_METHODS)
     z = _z_value(confidence)
     x, n, scalar = _counts(successes, trials, ("successes", "trials"))
     low, high = _rate_ci_arrays(x, n, method, float(confidence), z)
@@ -427,7 +416,7 @@ def diff_ci(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, *,
     Do not use any of these for paired data (the same records measured twice) or for groups
     that share records; they assume two independent binomial samples.
     """
-    _check_option("method", method, DIFF_CI_METHODS)
+    check_option("method", method, DIFF_CI_METHODS)
     z = _z_value(confidence)
     a1, m1, scalar1 = _counts(x1, n1, ("x1", "n1"))
     a2, m2, scalar2 = _counts(x2, n2, ("x2", "n2"))
@@ -603,7 +592,7 @@ def two_rate_test(x1: int, n1: int, x2: int, n2: int, *,
     p-value is 1.0 and the statistic is NaN (the odds ratio is undefined), whatever the method.
     Groups must be independent (different records).
     """
-    _check_option("method", method, TWO_RATE_TEST_METHODS)
+    check_option("method", method, TWO_RATE_TEST_METHODS)
     a1, m1 = _scalar_counts(x1, n1, ("x1", "n1"))
     a2, m2 = _scalar_counts(x2, n2, ("x2", "n2"))
     table = np.array([[a1, m1 - a1], [a2, m2 - a2]], dtype=float)
@@ -741,7 +730,7 @@ def adjust_p(p_values: ArrayLike, *, method: str = "holm") -> NDArray[np.float64
     """
     from statsmodels.stats.multitest import multipletests
 
-    _check_option("method", method, ADJUST_METHODS)
+    check_option("method", method, ADJUST_METHODS)
     p = np.atleast_1d(np.asarray(p_values, dtype=float))
     if p.ndim != 1:
         raise _CountError(f"`p_values` must be 1-D, but shape {p.shape} was passed.")
@@ -802,11 +791,11 @@ def pairwise_rate_tests(data: pd.DataFrame, *, successes: str = "successes", tri
     """
     if not isinstance(data, pd.DataFrame):
         raise _CountError(f"`data` must be a pandas DataFrame, not {type(data).__name__}.")
-    _check_option("method", method, TWO_RATE_TEST_METHODS)
-    _check_option("ci_method", ci_method, DIFF_CI_METHODS)
+    check_option("method", method, TWO_RATE_TEST_METHODS)
+    check_option("ci_method", ci_method, DIFF_CI_METHODS)
     methods = [adjust] if isinstance(adjust, str) else list(adjust)
     for name in methods:
-        _check_option("adjust", name, ADJUST_METHODS)
+        check_option("adjust", name, ADJUST_METHODS)
     missing = [c for c in (group, successes, trials) if c not in data.columns]
     if missing:
         raise _CountError(f"`data` has no column(s) {missing}; it has {list(data.columns)}. Fix: "
@@ -943,13 +932,13 @@ def cmh_test(data: pd.DataFrame | ArrayLike, *, stratum: str | None = None,
 
     _z_value(confidence)
     if not isinstance(correction, (bool, np.bool_)):
-        raise _OptionError(f"The value for `correction` must be True or False, but "
+        raise OptionError(f"The value for `correction` must be True or False, but "
                            f"{correction!r} was passed.")
     notes: list[str] = []
     labels: list[Any] = ["group_1", "group_2"]
     if isinstance(data, pd.DataFrame):
         if stratum is None or group is None:
-            raise _OptionError("With a DataFrame, `stratum` and `group` must name its columns, "
+            raise OptionError("With a DataFrame, `stratum` and `group` must name its columns, "
                                f"but stratum={stratum!r} and group={group!r} were passed.")
         tables, _, labels, notes = _tables_from_frame(data, stratum, group, successes, trials)
         _counts(tables[:, :, 0], tables.sum(axis=2), (successes, trials))
@@ -1054,7 +1043,7 @@ def trend_test(successes: ArrayLike, trials: ArrayLike, *,
 
 # ------------------------------------------------------------------------------------ power
 def _sides(alternative: str) -> int:
-    chosen = _check_option("alternative", alternative, ("two-sided", "one-sided"))
+    chosen = check_option("alternative", alternative, ("two-sided", "one-sided"))
     return 2 if chosen == "two-sided" else 1
 
 
@@ -1072,7 +1061,7 @@ def _check_positive(name: str, value: object) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not (number > 0 and math.isfinite(number)):
-        raise _OptionError(f"The value for `{name}` must be a positive number, but {value!r} was "
+        raise OptionError(f"The value for `{name}` must be a positive number, but {value!r} was "
                            "passed.")
     return number
 
@@ -1122,16 +1111,16 @@ def power_two_rates(p1: float, p2: float, *, n: float | None = None, alpha: floa
     ratio = _check_positive("ratio", ratio)
     sides = _sides(alternative)
     if (n is None) == (power is None):
-        raise _OptionError("Pass exactly one of `n` and `power` (the other is computed), but "
+        raise OptionError("Pass exactly one of `n` and `power` (the other is computed), but "
                            f"n={n!r} and power={power!r} were passed.")
     if power is None:
         return _power(_check_positive("n", n), p1, p2, alpha, ratio, sides)
     target = _check_probability("power", power)
     if p1 == p2:
-        raise _OptionError(f"`p1` and `p2` are both {p1!r}: no sample size detects a zero "
+        raise OptionError(f"`p1` and `p2` are both {p1!r}: no sample size detects a zero "
                            "difference. Fix: pass the rate you hope to reach as `p2`.")
     if target <= _power(1e-9, p1, p2, alpha, ratio, sides):
-        raise _OptionError(f"A power of {target:g} is reached without any data. Fix: pass a "
+        raise OptionError(f"A power of {target:g} is reached without any data. Fix: pass a "
                            "meaningful target such as power=0.8.")
     upper = 10.0
     while _power(upper, p1, p2, alpha, ratio, sides) < target:
@@ -1183,7 +1172,7 @@ def minimum_detectable_effect(p_baseline: float, n: float, *, alpha: float = 0.0
     eps = 1e-12
     top = 1.0 - eps
     if _power(size, p0, top, alpha, ratio, sides) < target:
-        raise _OptionError(f"With n={n!r} even a rise from {p0:g} to 1 is not detected with "
+        raise OptionError(f"With n={n!r} even a rise from {p0:g} to 1 is not detected with "
                            f"power {target:g}. Fix: increase `n` or lower `power`.")
     p2 = optimize.brentq(lambda q: _power(size, p0, q, alpha, ratio, sides) - target,
                          p0 + eps, top, xtol=1e-14, rtol=1e-14)
@@ -1270,7 +1259,7 @@ def _prob_b_beats_a_exact(a_a: float, b_a: float, a_b: float, b_b: float) -> flo
 
 def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
                    prior: tuple[float, float] = (1.0, 1.0), draws: int = 200_000,
-                   seed: int | np.random.Generator, credibility: float = 0.95
+                   seed: int, credibility: float = 0.95
                    ) -> BayesComparison:
     """Posterior probability that variant B converts better than variant A, with the uplift.
 
@@ -1284,8 +1273,8 @@ def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
     draws
         Monte Carlo draws from each posterior.
     seed
-        Seed (or numpy Generator) for ``numpy.random.default_rng``: required, so results
-        reproduce.
+        Seed of ``numpy.random.default_rng``, a whole number >= 0 (the toolkit's one seed rule,
+        ``toolkit.base.vocabulary.check_seed``): required, so results reproduce.
     credibility
         Level of the equal-tailed credible intervals of the uplift.
 
@@ -1310,17 +1299,15 @@ def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
     try:
         alpha0, beta0 = (float(v) for v in prior)
     except (TypeError, ValueError) as error:
-        raise _OptionError(f"The value for `prior` must be two positive numbers (alpha, beta), "
+        raise OptionError(f"The value for `prior` must be two positive numbers (alpha, beta), "
                            f"but {prior!r} was passed.") from error
     if not (alpha0 > 0 and beta0 > 0 and math.isfinite(alpha0) and math.isfinite(beta0)):
-        raise _OptionError(f"The value for `prior` must be two positive numbers (alpha, beta), "
+        raise OptionError(f"The value for `prior` must be two positive numbers (alpha, beta), "
                            f"but {prior!r} was passed.")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1000:
-        raise _OptionError(f"The value for `draws` must be a whole number >= 1000, but {draws!r} "
+        raise OptionError(f"The value for `draws` must be a whole number >= 1000, but {draws!r} "
                            "was passed.")
-    if seed is None:
-        raise _OptionError("The value for `seed` must be an integer (or numpy Generator), but "
-                           "None was passed. Fix: pass e.g. seed=2024 so the result reproduces.")
+    seed = check_seed(seed)
     level = _check_probability("credibility", credibility)
     post_a = (alpha0 + a_count, beta0 + a_trials - a_count)
     post_b = (alpha0 + b_count, beta0 + b_trials - b_count)

@@ -28,7 +28,8 @@ engagement
 window_days
     The cohort window; default the engagement's ``cohort_window_days``.
 seed, draws
-    Randomness only through ``seed`` (numpy ``default_rng``); ``draws`` Monte Carlo draws.
+    Randomness only through ``seed``, a whole number >= 0 (numpy ``default_rng``; None is
+    refused, as everywhere in the toolkit); ``draws`` Monte Carlo draws.
 
 Targets naming convention
 -------------------------
@@ -64,9 +65,10 @@ from scipy import stats
 
 from toolkit.analysis.leakage import leaking_attributes, value_leaks
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.base.vocabulary import MISSING, PERIOD_DAYS, check_option, check_seed
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 from toolkit.measure.actions import in_period, parse_period
-from toolkit.measure.cohorts import MISSING, NAT, NS_DAY, PERIOD_FREQ, Cohorts
+from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
 from toolkit.stats import ADJUST_METHODS, adjust_p, cmh_test, diff_ci, rate_ci, two_rate_test
 
 __all__ = [
@@ -93,19 +95,12 @@ CASES = ("shortage", "leak", "no clear low-hanging fruit", "one transition", "in
 # then an outside benchmark, then the client's own history. The best segment is left out there:
 # raising everyone to the best segment's rate is usually a change of mix, not of process.
 _PREFERRED = ("target", "benchmark", "best_period")
-_PERIOD_DAYS = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 _COARSER = {"week": "month", "month": "quarter", "quarter": "year", "year": None}
 _MIN_PERIODS = 4          # fewer periods than this say nothing about a "best" one
 _MAX_LEVELS = 50          # an attribute with more values is an identifier or free text
 
 
 # ---------------------------------------------------------------------------------- checks
-def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
-    if value not in allowed:
-        raise ToolkitError(f"The value for `{name}` must be one of {list(allowed)}, but {value!r} "
-                           f"was passed.")
-
-
 def _check_fraction(name: str, value: object, *, low: float = 0.0, high: float = 1.0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
         raise ToolkitError(f"The value for `{name}` must be a number strictly between {low:g} and "
@@ -339,10 +334,11 @@ def _best_segment(fun: Cohorts, i: int, j: int, *, attributes: list[str], min_n:
 
 # ------------------------------------------------------------------------- bottleneck sizing
 def _sizing(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, draws: int,
-            seed: int | None, min_n: int, best_quantile: float, shrink: bool, confidence: float,
+            seed: int, min_n: int, best_quantile: float, shrink: bool, confidence: float,
             attributes: list[str] | None) -> pd.DataFrame:
-    _check_choice("period", period, list(PERIOD_FREQ))
-    _check_choice("horizon", horizon, list(_PERIOD_DAYS))
+    check_option("period", period, list(PERIOD_DAYS))
+    check_option("horizon", horizon, list(PERIOD_DAYS))
+    seed = check_seed(seed)
     draws = _check_count("draws", draws)
     min_n = _check_count("min_n", min_n, minimum=1)
     best_quantile = _check_fraction("best_quantile", best_quantile)
@@ -358,7 +354,7 @@ def _sizing(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, dra
     low, high = rate_ci(x, n, method="wilson")
     # later[t] = product of the rates after transition t (1 for the last one)
     later = np.append(np.cumprod(rate[::-1])[::-1][1:], 1.0)
-    scale = _PERIOD_DAYS[horizon]
+    scale = PERIOD_DAYS[horizon]
     avg_value = fun.won_value()
     goal = _conversion_targets(fun, targets)
     bench = _benchmark_rates(fun, benchmarks)
@@ -397,7 +393,7 @@ def _sizing(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, dra
             row = {"from_phase": fun.keys[i], "to_phase": fun.keys[j], "reference": ref.kind,
                    "reference_rate": ref.rate, "reference_detail": ref.detail, "n": int(n[t]),
                    "successes": int(x[t]), "rate": rate[t], "ci_low": low[t], "ci_high": high[t],
-                   "entries_per_period": entries * _PERIOD_DAYS[period],
+                   "entries_per_period": entries * PERIOD_DAYS[period],
                    "later_rate": later[t], "extra_orders": extra,
                    "extra_orders_low": np.nan, "extra_orders_high": np.nan}
             if draws and np.isfinite(extra):
@@ -431,7 +427,7 @@ _SIZING_COLUMNS = [
 def bottleneck_sizing(engagement, *, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
-                      horizon: str = "year", draws: int = 4000, seed: int | None = 0,
+                      horizon: str = "year", draws: int = 4000, seed: int = 0,
                       min_n: int = 30, best_quantile: float = 0.8, shrink: bool = True,
                       confidence: float = 0.9,
                       attributes: Sequence[str] | None = None) -> pd.DataFrame:
@@ -452,7 +448,7 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
     horizon : {'week', 'month', 'quarter', 'year'}
         The time span the extra orders and revenue are expressed in (default: per year).
     draws, seed
-        Monte Carlo draws for the ranges (0: no ranges) and the seed.
+        Monte Carlo draws for the ranges (0: no ranges) and the seed (a whole number >= 0).
     min_n
         Smallest mature cohort for a period or a segment to serve as a reference.
     best_quantile
@@ -664,7 +660,7 @@ def _volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> d
     goal = (goals or {}).get("orders_per_month")
     if goal is None:
         return None
-    months = fun.span_days / _PERIOD_DAYS["month"]
+    months = fun.span_days / PERIOD_DAYS["month"]
     entries = int((fun.reached[:, boundary] != NAT).sum())
     leads = entries / months
     # exact Poisson interval of the count, per month
@@ -868,8 +864,8 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     """
     fun = Cohorts(engagement, window_days)
     min_n = _check_count("min_n", min_n, minimum=1)
-    _check_choice("period", period, list(PERIOD_FREQ))
-    _check_choice("horizon", horizon, list(_PERIOD_DAYS))
+    check_option("period", period, list(PERIOD_DAYS))
+    check_option("horizon", horizon, list(PERIOD_DAYS))
     tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
     pairs = fun.transitions
     volume = _volume_rule(fun, tests, targets, len(pairs) // 2)
@@ -997,7 +993,7 @@ def _scan(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, ad
           ) -> pd.DataFrame:
     min_n = _check_count("min_n", min_n, minimum=1)
     alpha = _check_fraction("alpha", alpha)
-    _check_choice("adjust", adjust, ADJUST_METHODS)
+    check_option("adjust", adjust, ADJUST_METHODS)
     names = _scan_attributes(fun, attributes)
     refused: dict[str, str] = {}
     if attributes is None:
@@ -1396,7 +1392,7 @@ def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
     i, j = _transition_list(fun, [(from_phase, to_phase)])[0]
     if attribute != "value_band":
         fun.attribute(attribute)
-    _check_choice("by", by, ["reached", "created"])
+    check_option("by", by, ["reached", "created"])
     start = (fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
              if by == "created" else None)
     return _mix(fun, attribute, i, j, period_a, period_b, start=start, cohort=by)
@@ -1646,7 +1642,7 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
     """Each step demonstrably below a reference, sized with the uncertainty of the step's rate,
     the later rates and the reference; a gap whose range includes zero is dropped."""
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
-    scale = _PERIOD_DAYS[horizon]
+    scale = PERIOD_DAYS[horizon]
     pairs = fun.transitions
     n = np.array([fun.counts(i, j)[0][0] for i, j in pairs], dtype=float)
     x = np.array([fun.counts(i, j)[1][0] for i, j in pairs], dtype=float)
@@ -1696,7 +1692,7 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
                         f"{_pct(r['reference_rate'])} for {ref_words}"),
             "evidence": (f"n={int(r['n'])}, 95% CI {_pct(r['ci_low'])} to {_pct(r['ci_high'])}; "
                          f"reference: {r['detail']}; adjusted p = {r['p_adjusted']:.2g}; "
-                         f"{_num(fun.entries_per_day(i) * _PERIOD_DAYS[period])} records reach "
+                         f"{_num(fun.entries_per_day(i) * PERIOD_DAYS[period])} records reach "
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
             "action_hint": hint, "_p": float(r["p_adjusted"])})
@@ -1706,7 +1702,7 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
 def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
     if volume is None or not volume["short"]:
         return []
-    per = _PERIOD_DAYS[horizon] / _PERIOD_DAYS["month"]
+    per = PERIOD_DAYS[horizon] / PERIOD_DAYS["month"]
     conv = volume["conversion_now"]
     gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["high"],
                                                            volume["low"])]
@@ -1721,7 +1717,7 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
              "_p": np.nan}]
 
 
-def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | None = None,
+def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, min_n: int = 30,
@@ -1777,6 +1773,7 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
     (early phases for a shortage, late ones for a leak) come first, each group by the lower end of
     its range; then the unsized items. The gains overlap: do not add them up.
     """
+    seed = check_seed(seed)
     fun = Cohorts(engagement, window_days)
     max_segments = _check_count("max_segments", max_segments)
     confidence = _check_fraction("confidence", confidence)
@@ -1798,7 +1795,7 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
         scan = _scan(fun, attributes=None, transitions=None, min_n=min_n, alpha=alpha,
                      adjust=adjust)
     leaks = _leak(fun, stall_quantile, 10)
-    scale = _PERIOD_DAYS[horizon]
+    scale = PERIOD_DAYS[horizon]
     avg_value = fun.won_value()
     rates = {(fun.keys[i], fun.keys[j]): fun.counts(i, j) for i, j in pairs}
 
@@ -1889,7 +1886,7 @@ def low_hanging_fruit(engagement, *, seed: int | None = 0, window_days: int | No
         today += f", about {_money(orders * avg_value)} in revenue (average won deal {_money(avg_value)})"
     goals = engagement.config.targets if targets is None else targets
     if (goals or {}).get("revenue_per_year") is not None:
-        per_year = orders * avg_value * _PERIOD_DAYS["year"] / scale
+        per_year = orders * avg_value * PERIOD_DAYS["year"] / scale
         today += (f"; revenue target {_money(goals['revenue_per_year'])} per year against "
                   f"{_money(per_year)} today")
     return LowHangingFruit(table=ranked, verdict=verdict, sizing=sizing, scan=scan, mixes=kept,

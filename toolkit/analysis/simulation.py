@@ -38,8 +38,9 @@ volumes
     multiplier on a later phase means extra (or fewer) entries straight into that phase, e.g.
     more referrals entering at ``lead``; every phase after it scales along.
 draws, seed
-    Monte Carlo draws and the seed of ``numpy.random.default_rng``; the same seed gives the same
-    numbers.
+    Monte Carlo draws and the seed of ``numpy.random.default_rng``, a whole number >= 0 (None
+    is refused: the toolkit's one seed rule, ``toolkit.base.vocabulary.check_seed``); the same
+    seed gives the same numbers.
 
 The baseline
 ------------
@@ -68,6 +69,7 @@ from scipy import special, stats
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.base.vocabulary import check_option, check_seed
 from toolkit.io.config import change_step
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import minimum_detectable_effect, power_two_rates, rate_ci, two_rate_test
@@ -95,24 +97,11 @@ _DEFAULT_N_VALUES = (100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000)
 
 
 # ------------------------------------------------------------------------------------ validation
-def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ConfigError(f"The value for `{name}` must be one of {list(allowed)}, but {value!r} "
-                          "was passed.")
-    return value
-
-
 def _check_draws(draws: object) -> int:
     if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 100:
         raise ConfigError(f"The value for `draws` must be a whole number >= 100, but {draws!r} was "
                           "passed. Fix: use e.g. draws=4000.")
     return int(draws)
-
-
-def _check_seed(seed: object) -> None:
-    if seed is None:
-        raise ConfigError("The value for `seed` must be an integer (or numpy Generator), but None "
-                          "was passed. Fix: pass e.g. seed=0 so the result reproduces.")
 
 
 def _check_level(name: str, value: object) -> float:
@@ -123,11 +112,8 @@ def _check_level(name: str, value: object) -> float:
 
 
 def _check_phase(engagement, name: str, phase: object) -> str:
-    keys = engagement.phase_model.keys
-    if phase not in keys:
-        raise ConfigError(f"The value for `{name}` must be one of the phases {keys}, but {phase!r} "
-                          "was passed.")
-    return str(phase)
+    return check_option(name, phase, engagement.phase_model.keys,
+                        fix="use one of the phase keys of the engagement's `phases`")
 
 
 def _window(engagement, window_days: object) -> int:
@@ -456,7 +442,7 @@ class WhatIfResult:
 
 def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None = None,
             window_days: int | None = None, period: str = "month", interval: str = "expected",
-            draws: int = 4000, seed: int | np.random.Generator = 0,
+            draws: int = 4000, seed: int = 0,
             confidence: float = 0.95) -> WhatIfResult:
     """What a planned improvement is worth: orders and revenue per month or year, with intervals.
 
@@ -499,10 +485,10 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
     base = _baseline(engagement, window_days=window_days)
     changes = _parse_rates(rates, base)
     multipliers = _parse_volumes(volumes, base)
-    _choice("period", period, tuple(_MONTHS_PER))
-    _choice("interval", interval, ("expected", "predicted"))
+    check_option("period", period, tuple(_MONTHS_PER))
+    check_option("interval", interval, ("expected", "predicted"))
     draws = _check_draws(draws)
-    _check_seed(seed)
+    seed = check_seed(seed)
     level = _check_level("confidence", confidence)
     factor = _MONTHS_PER[period]
     notes: list[str] = []
@@ -638,9 +624,9 @@ def _entries_for_probability(target: np.ndarray, chain: np.ndarray, probability:
 
 
 def required_volume(engagement, *, orders: float | None = None, revenue: float | None = None,
-                    per: str = "month", rates: Mapping | None = None, seasonal: bool = True,
+                    period: str = "month", rates: Mapping | None = None, seasonal: bool = True,
                     window_days: int | None = None, probabilities: Sequence[float] = (0.5, 0.8),
-                    draws: int = 4000, seed: int | np.random.Generator = 0,
+                    draws: int = 4000, seed: int = 0,
                     confidence: float = 0.95) -> pd.DataFrame:
     """The entries each phase needs to reach an order or revenue target.
 
@@ -649,13 +635,13 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
     engagement, rates, window_days, draws, seed
         See the module docstring; ``rates`` are planned conversions (default: the current ones).
     orders, revenue
-        The target, per ``per``; pass exactly one. A revenue target is turned into orders with
+        The target, per ``period``; pass exactly one. A revenue target is turned into orders with
         the mean won value.
-    per : {'month', 'year'}
+    period : {'month', 'year'}
         The target is per (average) month or per year.
     seasonal
         True (default): split the annual requirement over the calendar months with each phase's
-        share of annual volume in the baseline. False: one row per phase, per ``per``.
+        share of annual volume in the baseline. False: one row per phase, per ``period``.
     probabilities
         For each q, a column ``required_p{100q}``: the entries needed so that the target is met
         with probability q (rates, value and the chance of each record converting all uncertain).
@@ -665,7 +651,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
     Returns
     -------
     DataFrame
-        ``month`` (1-12 when seasonal, else ``per``), ``phase, label, conversion_to_order,
+        ``month`` (the calendar month 1-12 when seasonal, else ``period``), ``phase, label, conversion_to_order,
         required_entries, required_low, required_high, required_p50, required_p80, ...,
         current_entries, gap``. ``gap = required_entries - current_entries``: positive means too
         few entries; ``current_entries`` is the baseline mean for that calendar month (or per
@@ -693,10 +679,10 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
             or not math.isfinite(target):
         raise ConfigError(f"The value for `{name}` must be a positive number, but {target!r} was "
                           "passed.")
-    _choice("per", per, tuple(_MONTHS_PER))
+    check_option("period", period, tuple(_MONTHS_PER))
     probabilities = [_check_level("probabilities", q) for q in probabilities]
     draws = _check_draws(draws)
-    _check_seed(seed)
+    seed = check_seed(seed)
     level = _check_level("confidence", confidence)
     base = _baseline(engagement, window_days=window_days)
     changes = _parse_rates(rates, base)
@@ -709,7 +695,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
     _, rates_d, value_d = _posterior_draws(base, rng, draws)
     rate_hat = _scenario_rates(base.rate_hat, changes, base)
     rates_d = _scenario_rates(rates_d, changes, base)
-    horizon = float(target) * (12.0 if seasonal and per == "month" else 1.0)
+    horizon = float(target) * (12.0 if seasonal and period == "month" else 1.0)
     if name == "orders":
         need_hat, need_d = horizon, np.full(draws, horizon)
     else:
@@ -722,7 +708,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
         current = base.calendar()
         months = list(range(1, 13))
     else:
-        months = [per]
+        months = [period]
     rows = []
     for k, phase in enumerate(base.phases):
         chain_hat = float(np.prod(rate_hat[k:]))
@@ -744,7 +730,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
                     current.loc[month, phase]) else np.nan
             else:
                 share = 1.0
-                now = float(base.entries[phase].mean()) * _MONTHS_PER[per]
+                now = float(base.entries[phase].mean()) * _MONTHS_PER[period]
             row = {"month": month, "phase": phase, "label": base.labels[k],
                    "conversion_to_order": chain_hat, "required_entries": point * share,
                    "required_low": low * share, "required_high": high * share}
@@ -1322,8 +1308,8 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
             raise ConfigError(f"`to_phase` must come after `from_phase` in the phase model {keys}, "
                               f"but {from_phase!r} -> {to_phase!r} was passed.")
     window = _window(engagement, window_days)
-    _choice("period", period, tuple(_SEASON_FREQ))
-    _choice("straddle", straddle, ("window", "period"))
+    check_option("period", period, tuple(_SEASON_FREQ))
+    check_option("straddle", straddle, ("window", "period"))
     try:
         change = pd.Timestamp(change_date)
     except (TypeError, ValueError) as error:
@@ -1536,6 +1522,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
 
     ``sizing``: the bottleneck sizing already made with the same ``benchmarks`` and ``seed`` (step
     5's ``LowHangingFruit.sizing``), so it is not computed again; default computed here."""
+    seed = check_seed(seed)
 
     problems: dict[str, str] = {}
 
@@ -1576,7 +1563,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
         problems["required"] = "no `orders_per_month` under `targets` in the engagement YAML"
     else:
         required = attempt("required", lambda: required_volume(engagement, orders=target,
-                                                               per="month", seed=seed))
+                                                               period="month", seed=seed))
     evaluations, change_problems = _evaluate_declared(engagement, changes)
     change = evaluations[0] if evaluations else None
     if change_problems:

@@ -42,6 +42,8 @@ from toolkit.base.vocabulary import (
     STATUS_SIGNIFICANT,
     STATUS_UNJUDGED,
     STATUSES,
+    check_option,
+    check_seed,
     status_codes,
 )
 from toolkit.measure.kpis import compute_kpis, kpis_from_config
@@ -161,10 +163,8 @@ def control_chart(
     rolling windows.
     """
     _require_columns(data, [period, n, successes], argument="data")
-    if chart not in CHART_TYPES:
-        raise ConfigError(
-            f"The value for `chart` must be one of {list(CHART_TYPES)}, but {chart!r} was passed",
-            fix="use 'auto' unless you have a reason to force one chart")
+    check_option("chart", chart, CHART_TYPES,
+                 fix="use 'auto' unless you have a reason to force one chart")
     if not _is_number(sigma) or sigma <= 0:
         raise ConfigError(
             f"The value for `sigma` must be a positive number, but {sigma!r} was passed",
@@ -1100,7 +1100,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
     else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
     that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
-
+    seed = check_seed(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ToolkitError",
     "ConfigError",
+    "OptionError",
     "DataError",
     "UnknownStageError",
     "SmallSampleWarning",
@@ -34,6 +35,12 @@ class ConfigError(ToolkitError):
         if fix:
             text += f". Fix: {fix}"
         super().__init__(text)
+
+
+class OptionError(ConfigError, ValueError):
+    """A bad argument value (an unknown option, a seed that is not a whole number >= 0): the one
+    exception type of ``toolkit.base.vocabulary.check_option`` and ``check_seed``. A ConfigError
+    that is also a ValueError, so generic code can catch it the usual way."""
 
 
 class DataError(ToolkitError):

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from toolkit.base.exceptions import ConfigError
+from toolkit.base.exceptions import OptionError
 
 __all__ = [
     "COLUMNS", "PERIODS", "PERIOD_FREQ", "PERIOD_DAYS", "MISSING", "MIN_N",
@@ -36,7 +36,7 @@ COLUMNS = ("phase", "from_phase", "to_phase", "attribute", "segment", "period", 
 
 #: Period granularities (the argument ``period``) and their pandas frequency; ``all`` is one period
 #: over the whole history.
-PERIOD_FREQ: dict[str, str | None] = {"week": "W", "month": "M", "quarter": "Q", "year": "Y",
+PERIOD_FREQ: dict[str, str | None] = {"month": "M", "quarter": "Q", "year": "Y", "week": "W",
                                       "all": None}
 PERIODS = tuple(PERIOD_FREQ)
 #: Average length of a period in days (a year of 365.25 days).
@@ -151,7 +151,7 @@ def _same(value: object, allowed: object) -> bool:
 
 
 def check_option(name: str, value: Any, allowed: Iterable[_T], *, fix: str | None = None) -> _T:
-    """``value`` if it is one of ``allowed``; otherwise a ConfigError that names the argument, the
+    """``value`` if it is one of ``allowed``; otherwise an OptionError (a ConfigError) that names the argument, the
     allowed values, what was passed and the fix (the closest allowed value when there is one).
 
     The one validator of a choice-valued option (a method, a period, a phase key, ...)."""
@@ -163,7 +163,7 @@ def check_option(name: str, value: Any, allowed: Iterable[_T], *, fix: str | Non
         close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1) \
             if isinstance(value, str) else []
         fix = f"did you mean {close[0]!r}?" if close else f"use one of {choices}"
-    raise ConfigError(f"The value for `{name}` must be one of {choices}, but {value!r} was passed",
+    raise OptionError(f"The value for `{name}` must be one of {choices}, but {value!r} was passed",
                       fix=fix)
 
 
@@ -175,7 +175,7 @@ def check_seed(seed: Any) -> int:
     ``numpy.random.default_rng`` or ``numpy.random.SeedSequence``.
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise ConfigError(f"The value for `seed` must be a whole number >= 0, but {seed!r} was "
+        raise OptionError(f"The value for `seed` must be a whole number >= 0, but {seed!r} was "
                           "passed", fix="pass e.g. seed=0 so the result reproduces")
     return int(seed)
 

@@ -18,15 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 
-__all__ = ["reached_at", "NAT", "NS_DAY", "MISSING", "PERIOD_FREQ", "cohort_masks", "check_window_days",
-           "Cohorts"]
+__all__ = ["reached_at", "NAT", "NS_DAY", "cohort_masks", "check_window_days", "Cohorts"]
 
 NAT = np.iinfo(np.int64).min          # NaT as int64 nanoseconds
 NS_DAY = 86_400 * 10**9
-MISSING = "(missing)"                 # the label of a missing attribute value
-PERIOD_FREQ = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
 
 def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -130,10 +128,7 @@ class Cohorts:
         return [(i, i + 1) for i in range(len(self.keys) - 1)]
 
     def index(self, phase: str) -> int:
-        if phase not in self.keys:
-            raise ToolkitError(f"The value for `phase` must be one of {self.keys}, but {phase!r} "
-                               f"was passed.")
-        return self.keys.index(phase)
+        return self.keys.index(check_option("phase", phase, self.keys))
 
     def cohort(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(has, mature, converted) masks of transition i -> j."""

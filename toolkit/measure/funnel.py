@@ -20,22 +20,19 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import ToolkitError
+from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
 from toolkit.measure.cohorts import cohort_masks, reached_at
 from toolkit.stats import rate_ci
 
 __all__ = ["reached_at", "funnel", "weakest_step", "cohort_conversion", "period_conversion",
-           "win_rate", "PERIODS", "period_label"]
-
-PERIODS = {"month": "M", "quarter": "Q", "year": "Y", "week": "W", "all": None}
+           "win_rate", "period_label"]
 
 
 def _check_period(period: str | None) -> str | None:
+    """The pandas frequency of a period granularity (None: one period over all)."""
     if period is None:
         return None
-    if period not in PERIODS:
-        raise ToolkitError(f"The value for `period` must be one of {list(PERIODS)}, but {period!r} "
-                           f"was passed.")
-    return PERIODS[period]
+    return PERIOD_FREQ[check_option("period", period, PERIODS)]
 
 
 def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, list[str]]:
@@ -80,7 +77,7 @@ def segment_values(engagement, reached: pd.DataFrame, cols: list[str]) -> pd.Dat
         values = rec[c].astype("object").to_numpy()
         if len(reached) > len(rec):
             values = np.concatenate([values, np.full(len(reached) - len(rec), None, object)])
-        out[c] = pd.Series(values, index=reached.index).fillna("(missing)")
+        out[c] = pd.Series(values, index=reached.index).fillna(MISSING)
     return out
 
 
@@ -116,7 +113,7 @@ def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "
     reached = reached_at(engagement)
     rec = engagement.records.set_index("record_id").reindex(reached.index)
     flags = reached.notna()
-    groups = [rec[c].astype("object").fillna("(missing)") for c in seg]
+    groups = [rec[c].astype("object").fillna(MISSING) for c in seg]
     rows = []
     keys = model.keys
     is_open = (rec["outcome"] == "open").to_numpy()
@@ -318,7 +315,7 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
                           "lost": (rec["outcome"] == "lost").to_numpy(),
                           "open": (rec["outcome"] == "open").to_numpy()})
     for c in seg:
-        frame[c] = rec[c].astype("object").fillna("(missing)").to_numpy()
+        frame[c] = rec[c].astype("object").fillna(MISSING).to_numpy()
     agg = frame.groupby(seg + ["period"], dropna=False).agg(
         successes=("won", "sum"), lost=("lost", "sum"), open=("open", "sum")).reset_index()
     agg["n"] = agg["successes"] + agg["lost"]

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from scipy import stats as sps
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
-from toolkit.base.vocabulary import MISSING, status_codes, status_prose
+from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
 from toolkit.measure.actions import action_yield
 from toolkit.measure.funnel import (
     cohort_conversion,
@@ -340,6 +340,7 @@ class _Context:
     """Shared, computed-once inputs of the KPI functions."""
 
     def __init__(self, engagement, *, seed: int = 0) -> None:
+        seed = check_seed(seed)
         self.engagement = engagement
         self.seed = seed
         self.model = engagement.phase_model

@@ -34,6 +34,7 @@ from scipy.stats import chi2, norm
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.vocabulary import check_option
 
 __all__ = [
     "EVENTS",
@@ -60,14 +61,6 @@ _LEVEL_TOL = 1e-10
 
 
 # --- argument checks -----------------------------------------------------------------------------
-
-
-def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
-    if value not in allowed:
-        raise ToolkitError(
-            f"The value for `{name}` must be one of {list(allowed)}, but {value!r} was passed."
-        )
-
 
 def _z_value(confidence: float) -> float:
     if not isinstance(confidence, int | float) or not 0 < confidence < 1:
@@ -230,8 +223,8 @@ def transition_durations(
     `closed_at`.
     """
     phases = list(reached_at.columns)
-    _check_choice("from_phase", from_phase, phases)
-    _check_choice("to_phase", to_phase, phases)
+    check_option("from_phase", from_phase, phases)
+    check_option("to_phase", to_phase, phases)
     if phases.index(to_phase) <= phases.index(from_phase):
         raise ToolkitError(
             f"The value for `to_phase` must come after `from_phase` ({from_phase!r}) in the phase "
@@ -784,7 +777,7 @@ def time_to_convert_summary(
     keys = [] if by is None else ([by] if isinstance(by, str) or not isinstance(by, Sequence)
                                   else list(by))
     for key in keys:
-        _check_choice("by", key, [c for c in data.columns if c not in ("duration_days", "event")])
+        check_option("by", key, [c for c in data.columns if c not in ("duration_days", "event")])
     grid = np.asarray(horizons, dtype=np.float64)
     if grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
         raise ToolkitError(
