@@ -16,7 +16,8 @@ from conftest import SALESFORCE, reconciles, write_salesforce_engagement
 from samples import SAMPLES, write_sample_engagement
 
 from toolkit import Engagement
-from toolkit.measure.funnel import funnel, reached_at
+from toolkit.base.exceptions import NeedsDates
+from toolkit.measure.funnel import cohort_conversion, funnel, reached_at, reached_conversion
 
 
 def load(path):
@@ -118,6 +119,24 @@ def test_pipedrive_bec_status_only(tmp_path):
     assert days_first_to_won(e) == pytest.approx(
         pd.Timedelta("6 days 19:02:13.5").total_seconds() / 86400)
     assert SAMPLES.is_dir()
+
+
+def test_pipedrive_bec_as_a_lead_list_without_dates(tmp_path):
+    # The same export read as a lead list (`dated: false`, no as_of): no date is read, so the 12
+    # rows closed before their creation are not set aside. d = pd.read_excel(xlsx): 6,775 rows,
+    # `Deal - Status` Lost 5904, Won 658, Open 213; `Deal - Lead Source - Deals` == 'Google
+    # Search' 1401 rows (no other spelling folds into it), of which Won 113.
+    path = write_sample_engagement(tmp_path, "pipedrive_bec")
+    path.write_text(path.read_text().replace("as_of: 2018-06-30\n", "").replace(
+        "  preset: pipedrive\n", "  preset: pipedrive\n  dated: false\n"))
+    e = load(path)
+    f = check(e, records=6775, won=658, lost=5904, open_=213, reached=[6775, 658])
+    assert f.loc["booked", "rate"] == pytest.approx(658 / 6775)
+    assert e.records["created_at"].isna().all() and e.quarantine.empty
+    c = reached_conversion(e, by="lead_source").set_index("lead_source")
+    assert (c.loc["Google Search", "n"], c.loc["Google Search", "successes"]) == (1401, 113)
+    with pytest.raises(NeedsDates, match="Cohort conversion"):
+        cohort_conversion(e)
 
 
 def test_salesforce_winkel_amounts_in_another_currency_are_not_summed(tmp_path):

@@ -366,3 +366,47 @@ def test_folding_note_never_quotes_free_text(tmp_path):
     e = load(write_engagement(tmp_path, [source], as_of="2025-12-31"))
     note = next(n for n in e.notes if "spelled more than one way" in n)
     assert "2 value(s) folded" in note and "Anna" not in note
+
+
+# --- history + per-record file: the file's won/closed flags win over the history ---------------
+
+def test_history_flags_in_the_records_file_win(tmp_path):
+    # History (what the stage rows say)         records file (the CRM's flags)
+    #   A Lead 01-01, Offerte 01-02, Gewonnen 01-03   closed, not won, closed 15-03  -> lost
+    #   B Lead 05-01, Offerte 10-02 (open)            won, closed 20-02             -> won
+    #   C Lead 01-01, Verloren 01-02 (lost)           not closed                    -> open
+    #   D Lead 01-01, Gewonnen 01-04 (won)            won, closed 01-04             -> won (agree)
+    #   E Lead 02-01, Offerte 03-03 (open)            won, no close date            -> won at 03-03
+    (tmp_path / "history.csv").write_text(
+        "Deal;Fase;Datum\nA;Lead;01-01-2025\nA;Offerte;01-02-2025\nA;Gewonnen;01-03-2025\n"
+        "B;Lead;05-01-2025\nB;Offerte;10-02-2025\nC;Lead;01-01-2025\nC;Verloren;01-02-2025\n"
+        "D;Lead;01-01-2025\nD;Gewonnen;01-04-2025\nE;Lead;02-01-2025\nE;Offerte;03-03-2025\n")
+    (tmp_path / "deals.csv").write_text(
+        "Id;IsClosed;IsWon;CloseDate\nA;true;false;15-03-2025\nB;true;true;20-02-2025\n"
+        "C;false;false;\nD;true;true;01-04-2025\nE;true;true;\n")
+    source = {"name": "deals", "path": "history.csv", "shape": "history", "date_format": "dmy",
+              "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"},
+              "records": {"path": "deals.csv", "date_format": "dmy",
+                          "columns": {"record_id": "Id", "is_closed": "IsClosed",
+                                      "is_won": "IsWon", "closed_at": "CloseDate"}}}
+    e = load(write_engagement(tmp_path, [source], as_of="2025-12-31"))
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    assert rec["outcome"].to_dict() == {"A": "lost", "B": "won", "C": "open", "D": "won",
+                                        "E": "won"}
+    # A: its Gewonnen row is not an order; lost at the highest phase before, on the file's date
+    assert rec.loc["A", "lost_at_phase"] == "proposal"
+    assert rec.loc["A", "closed_at"] == pd.Timestamp("2025-03-15")
+    r = reached_at(e)
+    assert pd.isna(r.loc["A", "order"])
+    assert r.loc["B", "order"] == pd.Timestamp("2025-02-20")  # the file's close date
+    assert r.loc["E", "order"] == pd.Timestamp("2025-03-03")  # no close date: its latest date
+    assert pd.isna(rec.loc["C", "closed_at"]) and pd.isna(rec.loc["C", "lost_at_phase"])
+    assert funnel(e).set_index("phase").loc["order", "reached"] == 3  # B, D, E
+    w = win_rate(e)  # 3 won / (3 won + 1 lost)
+    assert (w["successes"].iloc[0], w["n"].iloc[0]) == (3, 4)
+    # the disagreements stay visible: in the notes and the audit
+    assert sorted(e.outcome_mismatches["record_id"]) == ["A", "B", "C", "E"]
+    assert any("4 record(s) have won/closed flags" in n and "the flags count" in n
+               for n in e.notes)
+    assert run_audit(e).findings.set_index("check").loc["outcome_mismatch", "records"] == 4

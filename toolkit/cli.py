@@ -175,12 +175,19 @@ def _load(path: str):
     return open_engagement(path)
 
 
+def _as_of_text(engagement, fmt: str = "") -> str:
+    """The measurement date, or what a lead list without dates has instead."""
+    if not engagement.dated and engagement.config.as_of is None:
+        return "n/a (a lead list without dates)"
+    return format(engagement.as_of, fmt) if fmt else str(engagement.as_of)
+
+
 def _validation(engagement) -> dict:
     audit = run_audit(engagement)
     reasons = quarantine_summary(engagement.quarantine).groupby("reason", sort=False)["rows"].sum()
     return {
         "engagement": engagement.name,
-        "as_of": str(engagement.as_of) if len(engagement.records) else "n/a (nothing loaded)",
+        "as_of": _as_of_text(engagement) if len(engagement.records) else "n/a (nothing loaded)",
         "records": int(len(engagement.records)),
         "events": int(len(engagement.events)),
         "outcomes": {k: int(v) for k, v in engagement.records["outcome"].value_counts().items()},
@@ -300,7 +307,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 def _print_baseline(engagement) -> None:
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
-          f"(as of {engagement.as_of:%Y-%m-%d}) ==")
+          f"(as of {_as_of_text(engagement, '%Y-%m-%d')}) ==")
     f = funnel(engagement)
     for row in f.itertuples():
         step = ("" if pd.isna(row.rate) else

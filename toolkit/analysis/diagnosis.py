@@ -515,6 +515,7 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
     Do not use the sizing when the pooled rate hides a trend: it compares against the whole
     history.
     """
+    engagement.require_dates("Bottleneck sizing (cohort conversions per month)")
     fun = Cohorts(engagement, window_days)
     return _sizing(fun, benchmarks=benchmarks, targets=targets, period=period, horizon=horizon,
                    draws=draws, seed=seed, min_n=min_n, best_quantile=best_quantile,
@@ -862,6 +863,7 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     Without a target or benchmark, a step that is low all the time cannot be told from a step
     that is simply what this business converts: the verdict then says so instead of guessing.
     """
+    engagement.require_dates("The shortage-or-leak verdict (volumes per month, cohort conversions)")
     fun = Cohorts(engagement, window_days)
     min_n = _check_count("min_n", min_n, minimum=1)
     check_option("period", period, list(PERIOD_DAYS))
@@ -1176,6 +1178,7 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     not flagged. '(missing)' is a data-quality line, never flagged. ``rest_*`` are kept as a
     description. A flag says "look here", not "this causes that".
     """
+    engagement.require_dates("The segment scan (cohort conversions with a window)")
     fun = Cohorts(engagement, window_days)
     return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,
                  adjust=adjust)
@@ -1388,6 +1391,7 @@ def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
     segments?") before telling the client. Do not use it with periods whose cohorts are still
     largely immature.
     """
+    engagement.require_dates("Mix versus rate (by creation cohort)")
     fun = Cohorts(engagement, window_days)
     i, j = _transition_list(fun, [(from_phase, to_phase)])[0]
     if attribute != "value_band":
@@ -1558,6 +1562,7 @@ def leak_detail(engagement, *, stall_quantile: float = 0.9, min_moves: int = 10)
     it. The threshold is conditional on moving on: slow converters beyond it exist, but they
     are the exception worth a phone call. Not for phases with very few movers (no threshold).
     """
+    engagement.require_dates("The leak detail (stall times)")
     return _leak(Cohorts(engagement, None), stall_quantile, min_moves)
 
 
@@ -1773,6 +1778,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     (early phases for a shortage, late ones for a leak) come first, each group by the lower end of
     its range; then the unsized items. The gains overlap: do not add them up.
     """
+    engagement.require_dates("The ranked low-hanging fruit (sized per month)")
     seed = check_seed(seed)
     fun = Cohorts(engagement, window_days)
     max_segments = _check_count("max_segments", max_segments)

@@ -482,6 +482,7 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
     wider. Steps are treated as independent; an improvement that brings in weaker leads lowers
     later steps too, which a what-if cannot know: plan a test (:func:`experiment_size`).
     """
+    engagement.require_dates("The what-if (orders per month)")
     base = _baseline(engagement, window_days=window_days)
     changes = _parse_rates(rates, base)
     multipliers = _parse_volumes(volumes, base)
@@ -671,6 +672,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
     quieter. The probability columns refer to the whole horizon (the year when seasonal) and
     are split like the requirement; they do not promise each month on its own.
     """
+    engagement.require_dates("The volume per month an order target needs")
     if (orders is None) == (revenue is None):
         raise ConfigError(f"Pass exactly one of `orders` and `revenue` (the target), but "
                           f"orders={orders!r} and revenue={revenue!r} were passed.")
@@ -988,6 +990,7 @@ def entries_per_week(engagement, phase: str, *, last_months: int | None = None) 
     Entries in the complete months / (days in those months / 7). Volume is seasonal: an
     experiment run in a quiet season enrols more slowly than this average.
     """
+    engagement.require_dates("Entries per week")
     _check_phase(engagement, "phase", phase)
     reached = reached_at(engagement)
     months = _complete_months(reached[engagement.phase_model.first_phase], engagement.as_of)
@@ -1295,6 +1298,7 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     affected too. A before/after comparison without control attributes everything else that
     changed at the same time to the change.
     """
+    engagement.require_dates("Before/after evaluation of a change")
     model = engagement.phase_model
     a = _check_phase(engagement, "from_phase", from_phase)
     keys = model.keys
@@ -1522,6 +1526,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
 
     ``sizing``: the bottleneck sizing already made with the same ``benchmarks`` and ``seed`` (step
     5's ``LowHangingFruit.sizing``), so it is not computed again; default computed here."""
+    engagement.require_dates("The improvement plan (orders per month)")
     seed = check_seed(seed)
 
     problems: dict[str, str] = {}

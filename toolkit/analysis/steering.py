@@ -1069,6 +1069,7 @@ def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
     """
+    engagement.require_dates("KPIs by month (control charts, scorecard)")
     chosen = [k for k in (kpis or kpis_from_config(engagement))
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
@@ -1100,6 +1101,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
     else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
     that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
+    engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = check_seed(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)

@@ -8,6 +8,7 @@ __all__ = [
     "OptionError",
     "DataError",
     "UnknownStageError",
+    "NeedsDates",
     "SmallSampleWarning",
     "ImmatureCohortWarning",
 ]
@@ -79,6 +80,25 @@ class UnknownStageError(DataError):
             fix=(f"add each stage under `stage_mapping`{where} (map it to a phase key, `won`, "
                  "`lost` or `ignore`), or set `unknown_stages: quarantine` to set those rows aside"),
         )
+
+
+class NeedsDates(ToolkitError):
+    """A time-based view (cohorts by month, durations, seasonality, control charts, before/after)
+    asked of an engagement whose records carry no dates (a lead list loaded with `dated: false`).
+    The toolkit never invents a date: it says what needs one. `what` names the view; `code` is the
+    reason code a step result or report shows beside the prose."""
+
+    code = "needs_dates"
+
+    def __init__(self, what: str, *, sources: list[str] | tuple[str, ...] = ()) -> None:
+        self.what = what
+        self.fix = ("load an export that has a creation or first-contact date per record "
+                    "(`columns.created_at`, without `dated: false`); counts, conversions and "
+                    "segment comparisons are available without dates")
+        names = ", ".join(repr(s) for s in sources)
+        which = f" (source {names} is a lead list without dates, `dated: false`)" if names else ""
+        super().__init__(f"{what}: needs dates, and this engagement's records have none{which}. "
+                         f"Fix: {self.fix}")
 
 
 class SmallSampleWarning(UserWarning):

@@ -202,6 +202,11 @@ class SourceConfig(_Reading):
                                   "first phase; e.g. the engaged phase for an engage date)")
     personal: list[str] = Field(default_factory=list,
                                 description="attributes holding personal data, pseudonymised on load")
+    dated: bool = Field(
+        default=True, description="snapshot: false for a lead list without any date (one row per "
+                                  "lead, its stage or a converted flag): counts, conversions and "
+                                  "segment comparisons only; every time-based view says it needs "
+                                  "dates")
 
     @field_validator("stage_column_pattern")
     @classmethod
@@ -218,6 +223,21 @@ class SourceConfig(_Reading):
             raise ValueError("the pattern has no group named `stage` || name the part that is the "
                              "stage: 'Date entered (?P<stage>.+)'")
         return value
+
+    @model_validator(mode="after")
+    def _dateless_is_a_snapshot(self) -> SourceConfig:
+        if self.dated:
+            return self
+        if self.shape != "snapshot":
+            raise ValueError(f"`dated: false` is for a lead list (one row per record, no dates), "
+                             f"which is `shape: snapshot`; a {self.shape} source is made of dates "
+                             f"|| set `shape: snapshot`, or remove `dated: false`")
+        dates = [role for role in ("created_at", "closed_at", "changed_at") if role in self.columns]
+        if dates:
+            raise ValueError(f"`dated: false` says the file has no dates, but `columns` names "
+                             f"{dates} || remove `dated: false` to use the dates (better: cohorts, "
+                             f"durations and trends need them), or remove {dates} from `columns`")
+        return self
 
     @model_validator(mode="after")
     def _preset_has_shape(self) -> SourceConfig:
@@ -353,11 +373,28 @@ class EngagementConfig(BaseModel):
                     f"[sources[{i}].adds_to] {s.adds_to!r} is not another source that holds its "
                     f"own records; the sources are {names} || name the source whose records this "
                     f"file adds phases to (one that has no `adds_to` itself)")
+            if not target.dated:
+                raise ValueError(f"[sources[{i}].adds_to] {s.adds_to!r} is a lead list without "
+                                 f"dates (`dated: false`); a file that dates later phases needs "
+                                 f"records with dates || load {s.adds_to!r} with its creation "
+                                 f"date (`columns.created_at`), or load this file on its own")
             if s.shape != "history":
                 raise ValueError(f"[sources[{i}].adds_to] only a history source can add phases "
                                  f"to another source's records (this one is {s.shape!r}) || "
                                  f"use `shape: history` with `columns: {{record_id, changed_at}}` "
                                  f"and `stage:`")
+        return self
+
+    @model_validator(mode="after")
+    def _dated_or_not(self) -> EngagementConfig:
+        # One engagement is either dated or not: a dateless lead list beside dated sources would
+        # make every monthly view silently leave its records out.
+        dateless = [s.name for s in self.sources if not s.dated]
+        if dateless and len(dateless) < len(self.sources):
+            raise ValueError(f"[sources] {dateless} have no dates (`dated: false`) but the other "
+                             f"sources do; one engagement cannot mix them (its monthly views "
+                             f"would leave the dateless records out) || make a separate "
+                             f"engagement for the lead list, or load it with its creation date")
         return self
 
     @model_validator(mode="after")

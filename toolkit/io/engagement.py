@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit import __version__
-from toolkit.base.exceptions import ConfigError, DataError
+from toolkit.base.exceptions import ConfigError, DataError, NeedsDates
 from toolkit.base.phases import Phase, PhaseModel
 from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import EngagementConfig, load_config
@@ -356,13 +356,31 @@ class Engagement:
     @property
     def timing_known(self) -> bool:
         """False when a source is a snapshot: phase entry dates are then not in the data."""
-        return "snapshot" not in self._loaded.shapes
+        return self.dated and "snapshot" not in self._loaded.shapes
+
+    @property
+    def dated(self) -> bool:
+        """False for a lead list without dates (`dated: false`): its records have no creation,
+        phase or close date, so only counts, conversions and segment comparisons can be made;
+        every time-based view raises `NeedsDates` (see `require_dates`)."""
+        return all(getattr(s, "dated", True) for s in self.config.sources)
+
+    @property
+    def dateless_sources(self) -> list[str]:
+        return [s.name or "" for s in self.config.sources if not getattr(s, "dated", True)]
+
+    def require_dates(self, what: str) -> None:
+        """Raise `NeedsDates` naming `what` when this engagement's records have no dates."""
+        if not self.dated:
+            raise NeedsDates(what, sources=self.dateless_sources)
 
     @cached_property
     def as_of(self) -> pd.Timestamp:
-        """The measurement date: from the YAML, or the latest timestamp in the data."""
+        """The measurement date: from the YAML, or the latest timestamp in the data. A lead list
+        without dates has none to measure from: `NeedsDates`, unless the YAML sets `as_of`."""
         if self.config.as_of is not None:
             return pd.Timestamp(self.config.as_of)
+        self.require_dates("the measurement date (`as_of`)")
         stamps = [self.events["entered_at"].max(), self.records["closed_at"].max(),
                   self.records["created_at"].max()]
         stamps = [s for s in stamps if pd.notna(s)]

@@ -516,6 +516,11 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
     else:
         settings = given
         settings["records"] = records_given
+    if not source.dated:
+        # A lead list without dates: a preset's date columns are not read (the YAML may not name
+        # them at all: see SourceConfig).
+        settings["columns"] = {role: header for role, header in settings["columns"].items()
+                               if role not in _DATE_ROLES}
     if source.preset:
         # Which columns the preset supplied (not the YAML): an export without one of its optional
         # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
@@ -527,6 +532,8 @@ def resolve_source(source: SourceConfig) -> dict[str, Any]:
             if name not in given["attributes"]}
     return settings
 
+
+_DATE_ROLES = ("created_at", "closed_at", "changed_at")
 
 # Roles a preset may name that an export can lack: the loader then does without them.
 _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
@@ -786,7 +793,10 @@ def _lost_at_phase(events: pd.DataFrame, state: pd.DataFrame, model: PhaseModel)
     ev = events[_isin(events["record_id"], lost_ids)]
     if ev.empty:
         return pd.Series(pd.Categorical([], dtype=model.dtype), index=pd.Index([], dtype="string"))
-    ev = ev[ev["entered_at"] <= ev["record_id"].map(state["closed_at"])]
+    # Without a close date (a lead list without dates, a lost deal whose close date is blank)
+    # every phase the record reached came before its loss.
+    closed = ev["record_id"].map(state["closed_at"])
+    ev = ev[(ev["entered_at"] <= closed) | closed.isna()]
     codes = ev.assign(code=ev["phase"].cat.codes).groupby("record_id")["code"].max()
     return pd.Series(pd.Categorical.from_codes(codes.to_numpy(), dtype=model.dtype),
                      index=codes.index)
@@ -1124,8 +1134,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         # Records whose every stage row is an ignored stage (test deals) are not records.
         ignored = set(reasons.loc[reasons["reason_code"].eq("ignored_stage"),
                                   "record_id"].dropna()) - set(records.index)
-        records, mismatches, rq, rows = _attach_records_file(
-            records, settings["records"], base_dir=base_dir, pseudonym_key=pseudonym_key, name=name,
+        records, events, mismatches, rq, rows = _attach_records_file(
+            records, events, settings["records"], model=model, base_dir=base_dir,
+            pseudonym_key=pseudonym_key, name=name,
             personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
             notes=notes, as_of=settings["_as_of"],
             inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
@@ -1149,14 +1160,18 @@ def reconcile(name: str, file: str, raw: pd.DataFrame | int, q: Quarantine) -> d
             "rows_quarantined": rows_q}
 
 
-def _attach_records_file(records: pd.DataFrame, reading: dict, *,
-                         base_dir: Path, pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
-                         engagement_tz: str, ignored_ids: set, notes: list[str],
-                         as_of: object = None, inherited: dict | None = None):
+def _attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: dict, *,
+                         model: PhaseModel, base_dir: Path, pseudonym_key: PseudonymKey | None,
+                         name: str, personal: list[str], engagement_tz: str, ignored_ids: set,
+                         notes: list[str], as_of: object = None, inherited: dict | None = None):
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
-    The history decides the outcome (it is what happened, in order); the file supplies the creation
-    date, amount and segment attributes. Disagreements on the outcome are reported, not hidden.
+    The file supplies the creation date, amount and segment attributes. The outcome is the
+    history's final state, unless the file has won/closed flags (`is_won` + `is_closed`, or a
+    `status`): those win (DESIGN.md: a status or won/closed flag wins over a stage name), as they
+    are the CRM's own verdict. Where they disagree with the history the record's events follow the
+    flags (see `_flags_win`), the notes say how many, and the table of disagreements goes to the
+    audit (`outcome_mismatch`).
     """
     path = source_path(base_dir, reading["path"])
     file = str(path)
@@ -1183,15 +1198,17 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                               attr_key=f"sources[{name}].records", personal=personal,
                               pseudonym_key=pseudonym_key, notes=notes)
     file_outcome = None
-    if "is_closed" in cols and "is_won" in cols:
-        closed = parse_flags(frame[find_column(frame, cols["is_closed"], role="is_closed",
-                                                file=file, key=key)],
-                             true_values=reading["true_values"])
-        won = parse_flags(frame[find_column(frame, cols["is_won"], role="is_won", file=file,
-                                             key=key)], true_values=reading["true_values"])
-        file_outcome = pd.Series(np.where(won.fillna(False), "won",
-                                          np.where(closed.fillna(False), "lost", "open")),
-                                 index=out.index)
+    if "status" in cols or ("is_closed" in cols and "is_won" in cols):
+        frame, flagged = _flag_outcomes(frame, reading, model, q, file=file, key=key)
+        out = out.loc[frame["_record_id"].astype("string")]  # a bad status is quarantined
+        file_outcome = pd.Series(flagged.to_numpy(), index=out.index)
+    file_closed = None
+    if "closed_at" in cols:
+        frame, closed_at = _dates(frame, cols["closed_at"], reading, q, role="closed", file=file,
+                                  key=key, required=False)
+        out = out.loc[frame["_record_id"].astype("string")]
+        file_closed = pd.Series(closed_at.to_numpy(), index=out.index)
+        file_outcome = file_outcome.loc[out.index] if file_outcome is not None else None
     merged = records.copy()
     for col in out.columns:  # the per-record file is the CRM's current truth where it has a value
         mine = out[col].reindex(merged.index)
@@ -1219,7 +1236,52 @@ def _attach_records_file(records: pd.DataFrame, reading: dict, *,
                                    "history_outcome": merged.loc[common[differ], "outcome"],
                                    "file_outcome": file_outcome.loc[common[differ]]}
                                   ).reset_index(drop=True)
-    return merged, mismatches, q, raw
+        if len(mismatches):
+            rows = pd.Series(frame["source_row"].to_numpy(), index=out.index)
+            merged, events = _flags_win(merged, events, mismatches, file_closed, rows, model,
+                                        name=name)
+            notes.append(f"{path.name}: {len(mismatches)} record(s) have won/closed flags that "
+                         f"differ from their stage history's final state; the flags count (the "
+                         f"audit lists them as `outcome_mismatch`)")
+    return merged, events, mismatches, q, raw
+
+
+def _flags_win(records: pd.DataFrame, events: pd.DataFrame, mismatches: pd.DataFrame,
+               file_closed: pd.Series | None, rows: pd.Series, model: PhaseModel, *, name: str
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-record file's flags over the history's final state, for the records they differ on.
+
+    Flagged won: the record reaches the won phase at the file's close date, else at its history's
+    latest date (a history date, never a made-up one). Flagged lost or open: a won-phase event of
+    the history is not an order and is dropped, so the record was lost (or is open) at the highest
+    phase it reached before. A flagged loss is dated at the file's close date, else at the
+    history's close date, else at its latest date; an open record has no close date.
+    """
+    records = records.copy()
+    ids = pd.Index(mismatches["record_id"].astype("string"))
+    flagged = pd.Series(mismatches["file_outcome"].to_numpy(), index=ids)
+    latest = events[_isin(events["record_id"], ids)].groupby(
+        events["record_id"].astype("string"))["entered_at"].max().reindex(ids)
+    given = (file_closed.reindex(ids) if file_closed is not None
+             else pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]"))
+    history_closed = pd.to_datetime(records.loc[ids, "closed_at"])
+    won = flagged == "won"
+    closed = pd.Series(np.where(won, given.fillna(latest), given.fillna(history_closed).fillna(
+        latest)), index=ids).where(flagged != "open")
+    records.loc[ids, "outcome"] = flagged.to_numpy()
+    records.loc[ids, "closed_at"] = closed.to_numpy()
+    unwon = ids[~won.to_numpy()]
+    drop = _isin(events["record_id"], unwon) & (events["phase"] == model.won_phase).to_numpy()
+    add = won & closed.notna()
+    added = pd.DataFrame({
+        "record_id": pd.array(ids[add.to_numpy()], dtype="string"),
+        "phase": pd.Categorical([model.won_phase] * int(add.sum()), dtype=model.dtype),
+        "entered_at": closed[add].to_numpy(dtype="datetime64[ns]"),
+        "source_stage": pd.array([pd.NA] * int(add.sum()), dtype="string"),
+        "source_row": rows.reindex(ids[add.to_numpy()]).to_numpy(dtype="int64"),
+        "source": name})
+    events = pd.concat([events[~drop], added], ignore_index=True)
+    return records, events
 
 
 def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
@@ -1507,13 +1569,16 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
 
 
 def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Quarantine, *,
-                   file: str, key: str) -> tuple[pd.DataFrame, pd.Series | None]:
+                   file: str, key: str, won_alone: bool = False, notes: list[str] | None = None
+                   ) -> tuple[pd.DataFrame, pd.Series | None]:
     """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
     'open'), or None when the source has neither. These win over a stage name (DESIGN.md): a
     HubSpot 'Contract Signed' deal with `Is Closed Won = false` is not an order.
 
     A status is read case-insensitively as won / lost / open, or through `stage_mapping` (a status
     'Closed Won' maps to the won phase); any other value quarantines its row with the value.
+    With `won_alone` (a snapshot) an `is_won` flag without `is_closed` is a converted flag: the
+    records it does not flag are lost (noted), as nothing in the file says they are still open.
     """
     cols = settings["columns"]
     if "status" in cols:
@@ -1531,13 +1596,23 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qu
                       + " is not won, lost or open (nor a stage in stage_mapping)",
                       code="unknown_status", column=col, values=text)
         return frame, outcome[frame.index]
-    if "is_won" in cols and "is_closed" in cols:
+    if "is_won" in cols and ("is_closed" in cols or won_alone):
         won = parse_flags(frame[find_column(frame, cols["is_won"], role="is_won", file=file,
                                              key=key)], true_values=settings["true_values"])
+        won = won.fillna(False).astype(bool)
+        if "is_closed" not in cols:
+            # A converted flag alone (a lead-scoring list): not converted is lost, since nothing
+            # in the file tells a lead still worked from one given up. Said in the notes.
+            if notes is not None and (~won).any():
+                notes.append(f"{Path(file).name}: {int((~won).sum())} record(s) not flagged won "
+                             f"in {cols['is_won']!r} count as lost (not converted); the file has "
+                             f"no closed flag to tell leads still open from lost ones (add "
+                             f"`is_closed` or `status` if it has one)")
+            return frame, pd.Series(np.where(won, "won", "lost"), index=frame.index)
         closed = parse_flags(frame[find_column(frame, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
                              true_values=settings["true_values"])
-        won, closed = won.fillna(False).astype(bool), closed.fillna(False).astype(bool)
+        closed = closed.fillna(False).astype(bool)
         return frame, pd.Series(np.where(won, "won", np.where(closed, "lost", "open")),
                                 index=frame.index)
     return frame, None
@@ -1570,21 +1645,27 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     flag column wins over the stage name.
     """
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
+    dated = settings.get("dated", True)
     notes.insert(0, f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
-                    f"between phases cannot be measured from it")
+                    f"between phases cannot be measured from it" if dated else
+                    f"{path.name}: lead list without dates (`dated: false`): counts, conversions "
+                    f"and segment comparisons only; cohorts by month, durations, seasonality, "
+                    f"control charts and before/after need dates and say so")
     cols = settings["columns"]
-    if "created_at" not in cols:
-        raise DataError("a snapshot source needs a `created_at` column; a lead list without "
-                        "any date (one row per lead and a converted flag) cannot be loaded yet, "
-                        "and the toolkit does not invent a date for it", file=file,
-                        fix=f"set `{key}.created_at` to the lead's creation or first-contact "
-                            f"date column (or use a preset); do not add a constant date: every "
-                            f"monthly view would then be made up from it")
-    has_flags = "status" in cols or ("is_won" in cols and "is_closed" in cols)
+    if dated and "created_at" not in cols:
+        raise DataError("a snapshot source needs a `created_at` column, and the toolkit does not "
+                        "invent a date", file=file,
+                        fix=f"set `{key}.created_at` to the record's creation or first-contact "
+                            f"date column (or use a preset); for a lead list without any date "
+                            f"set `dated: false` on the source (counts, conversions and segment "
+                            f"comparisons only). Do not add a constant date: every monthly view "
+                            f"would then be made up from it")
+    has_flags = "status" in cols or "is_won" in cols
     if "current_stage" not in cols and not has_flags:
         raise DataError("a snapshot source needs a `current_stage` column, or a `status` "
-                        "(won/lost/open) or `is_won` + `is_closed` columns", file=file,
-                        fix=f"set `{key}.current_stage` or `{key}.status`, or use a preset")
+                        "(won/lost/open) or `is_won` (+ `is_closed`) column", file=file,
+                        fix=f"set `{key}.current_stage`, `{key}.status` or `{key}.is_won` (a "
+                            f"converted flag), or use a preset")
     entry = _entry_phase(settings, model, file=file, key=key)
     frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
                             personal)
@@ -1594,9 +1675,11 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                                  key=key)
         frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q,
                             file=file, engagement=engagement_file, blank_ok=has_flags)
-    frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
-                            key=key, required=True)
-    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+    frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"),
+                         _created=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+    if dated:
+        frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
+                                key=key, required=True)
     if "closed_at" in cols:
         frame, closed = _dates(frame, cols["closed_at"], settings, q, role="closed", file=file,
                                key=key, required=False)
@@ -1608,7 +1691,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                       + " is before the creation date "
                       + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
                       code="closed_before_created", column=col, values=frame[col])
-    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
+    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key,
+                                    won_alone=True, notes=notes)
     target = (frame["_target"].astype("object") if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
     stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
@@ -1647,7 +1731,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                         index=frame.index).fillna(entry_i).clip(lower=entry_i).astype("int64")
     created, closed = frame["_created"], frame["_closed"]
     won_undated = (outcome == "won") & closed.isna()
-    if won_undated.any():
+    if won_undated.any() and dated:
         notes.append(f"{path.name}: {int(won_undated.sum())} won record(s) have no close date; "
                      f"their order is dated at creation")
     rid = frame["_record_id"].astype("string")

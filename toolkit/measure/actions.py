@@ -88,6 +88,7 @@ def action_yield(engagement, *, action: str = "action", phase: str | None = None
     so their cost per order is too high. Records entering mid-funnel (referrals) count as having
     passed the first phase.
     """
+    engagement.require_dates("Action yield (entries per period)")
     fun = Cohorts(engagement, window_days)
     codes, labels = fun.attribute(action)
     target = 1 if phase is None else fun.index(phase)

@@ -26,7 +26,8 @@ CHECKS: dict[str, str] = {
     "won_before_first_date": "won (or closed) before the record's first date (creation or first "
                              "phase); counted as the file says, its dates need checking",
     "missing_dates": "stage rows without a usable date (quarantined)",
-    "outcome_mismatch": "the history's final state differs from the per-record file's flags",
+    "outcome_mismatch": "the per-record file's won/closed flags differ from the stage history's "
+                        "final state; the flags count",
 }
 
 

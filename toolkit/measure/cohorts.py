@@ -21,25 +21,16 @@ from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 
-__all__ = ["reached_at", "NAT", "NS_DAY", "cohort_masks", "check_window_days", "Cohorts"]
+__all__ = ["reached_at", "reached_phases", "NAT", "NS_DAY", "cohort_masks", "check_window_days",
+           "Cohorts"]
 
 NAT = np.iinfo(np.int64).min          # NaT as int64 nanoseconds
 NS_DAY = 86_400 * 10**9
 
 
-def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """When each record reached each phase: index record_id, one datetime column per phase key.
-
-    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
-    reached no phase), followed by any record that has events but no record row. Computed once per
-    engagement and cached (the result is shared: do not modify it).
-    """
-    cached = engagement.derived.get("reached_at") if events is None else None
-    if cached is not None:
-        return cached
-    model = engagement.phase_model
-    events = engagement.events if events is None else events
-    keys = model.keys
+def _event_positions(engagement, events: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """The record ids in `reached_at` order (records first, then ids with events but no record
+    row) and each event's row position among them."""
     ids = pd.Index(engagement.records["record_id"], name="record_id")
     # Positions by hash lookup in Arrow: string matching dominates at a million records.
     pos = pc.index_in(pa.array(events["record_id"].astype("string")),
@@ -51,7 +42,47 @@ def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFram
         pos = pc.index_in(pa.array(events["record_id"].astype("string")),
                           value_set=pa.array(ids.astype("string"))).to_numpy(
             zero_copy_only=False)
-    pos = pos.astype("int64")
+    return ids, pos.astype("int64")
+
+
+def reached_phases(engagement) -> pd.DataFrame:
+    """Whether each record reached each phase (True/False), dates or not: index record_id, one
+    column per phase key, rows in the order of `reached_at`. A record reached phase k if it has an
+    event at k or any later phase: `reached_at(...).notna()` where there are dates, and all a
+    lead list without dates can say."""
+    if engagement.dated:
+        return reached_at(engagement).notna()
+    cached = engagement.derived.get("reached_phases")
+    if cached is not None:
+        return cached
+    keys = engagement.phase_model.keys
+    events = engagement.events
+    ids, pos = _event_positions(engagement, events)
+    phase = events["phase"].cat.codes.to_numpy().astype("int64")
+    highest = np.full(len(ids), -1, dtype="int64")
+    valid = phase >= 0
+    np.maximum.at(highest, pos[valid], phase[valid])
+    out = pd.DataFrame(highest[:, None] >= np.arange(len(keys))[None, :], index=ids, columns=keys)
+    engagement.derived["reached_phases"] = out
+    return out
+
+
+def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """When each record reached each phase: index record_id, one datetime column per phase key.
+
+    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
+    reached no phase), followed by any record that has events but no record row. Computed once per
+    engagement and cached (the result is shared: do not modify it). A lead list without dates has
+    no such dates: `NeedsDates` (`reached_phases` says which phases were reached).
+    """
+    cached = engagement.derived.get("reached_at") if events is None else None
+    if cached is not None:
+        return cached
+    engagement.require_dates("When each record reached each phase")
+    model = engagement.phase_model
+    events = engagement.events if events is None else events
+    keys = model.keys
+    ids, pos = _event_positions(engagement, events)
     phase = events["phase"].cat.codes.to_numpy().astype("int64")
     when = events["entered_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     big = np.iinfo("int64").max

@@ -21,11 +21,17 @@ import pandas as pd
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
-from toolkit.measure.cohorts import cohort_masks, reached_at
+from toolkit.measure.cohorts import cohort_masks, reached_at, reached_phases
 from toolkit.stats import rate_ci
 
-__all__ = ["reached_at", "funnel", "weakest_step", "cohort_conversion", "period_conversion",
-           "win_rate", "period_label"]
+__all__ = ["reached_at", "reached_phases", "reached_conversion", "NO_WINDOW", "NEEDS_DATES",
+           "funnel", "weakest_step", "cohort_conversion", "period_conversion", "win_rate", "period_label"]
+
+#: The period label of a conversion measured without dates: every record that reached the
+#: from-phase, whatever its age (no cohort window; open records count as not converted).
+NO_WINDOW = "all (no dates: no cohort window)"
+#: The period label of a figure that needs dates the engagement does not have.
+NEEDS_DATES = "n/a: needs dates"
 
 
 def _check_period(period: str | None) -> str | None:
@@ -110,15 +116,14 @@ def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "
     """
     model = engagement.phase_model
     seg = segment_columns(engagement, by)
-    reached = reached_at(engagement)
-    rec = engagement.records.set_index("record_id").reindex(reached.index)
-    flags = reached.notna()
+    flags = reached_phases(engagement)
+    rec = engagement.records.set_index("record_id").reindex(flags.index)
     groups = [rec[c].astype("object").fillna(MISSING) for c in seg]
     rows = []
     keys = model.keys
     is_open = (rec["outcome"] == "open").to_numpy()
     is_lost = (rec["outcome"] == "lost").to_numpy()
-    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=reached.index)
+    base = pd.DataFrame({k: flags[k].to_numpy() for k in keys}, index=flags.index)
     base["_open"], base["_lost"] = is_open, is_lost
     for c, g in zip(seg, groups, strict=True):
         base[c] = g.to_numpy()
@@ -191,6 +196,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     reached_at[from] <= as_of - W. Lost and still-open mature records count as not converted: their
     window has closed. Immature records are excluded, never counted as failures.
     """
+    engagement.require_dates("Cohort conversion (a window of days after reaching a phase)")
     model = engagement.phase_model
     window = int(window_days if window_days is not None else engagement.config.cohort_window_days)
     as_of = pd.Timestamp(as_of if as_of is not None else engagement.as_of)
@@ -233,6 +239,41 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     return out
 
 
+def reached_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+                       by: str | Sequence[str] | None = None, method: str = "wilson"
+                       ) -> pd.DataFrame:
+    """Conversion without dates: among the records that reached `from_phase`, the share that
+    reached `to_phase`, whenever (what a lead list without dates can say).
+
+    Returns the columns of `cohort_conversion` with `period` = `NO_WINDOW`, `immature_n` missing
+    (no dates, no maturity) and `method` = 'reached'. There is no cohort window: records still
+    open count as not converted, so a young list understates the rate that its leads will reach.
+    """
+    model = engagement.phase_model
+    seg = segment_columns(engagement, by)
+    flags = reached_phases(engagement)
+    segments = segment_values(engagement, flags, seg)
+    parts = []
+    for a, b in _pairs(model, from_phase, to_phase):
+        frame = pd.DataFrame({"n": flags[a].to_numpy(), "successes": (flags[a] & flags[b]).to_numpy()})
+        for c in seg:
+            frame[c] = segments[c].to_numpy()
+        frame = frame[frame["n"]]
+        agg = (frame.groupby(seg, dropna=False)[["n", "successes"]].sum().reset_index() if seg
+               else frame[["n", "successes"]].sum().to_frame().T)
+        agg.insert(0, "to_phase", b)
+        agg.insert(0, "from_phase", a)
+        agg.insert(2 + len(seg), "period", NO_WINDOW)
+        parts.append(agg)
+    out = pd.concat(parts, ignore_index=True)
+    out[["n", "successes"]] = out[["n", "successes"]].astype("int64")
+    out = _with_ci(out, method=method)
+    out["immature_n"] = np.nan
+    out["window_days"] = np.nan
+    out["method"] = "reached"
+    return out
+
+
 def _pairs(model, from_phase: str | None, to_phase: str | None) -> list[tuple[str, str]]:
     if from_phase is None and to_phase is None:
         return model.transitions()
@@ -262,6 +303,7 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     exceed 100%. Use `cohort_conversion` to steer; this is here to reconcile with the client's own
     reports. The interval treats the ratio as a proportion and is only indicative.
     """
+    engagement.require_dates("Period conversion (entries per period)")
     model = engagement.phase_model
     seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
@@ -304,11 +346,13 @@ def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str |
     censoring-aware version (`toolkit.measure.survival`, cumulative incidence of won) answers "what share of
     deals is won within D days".
     """
+    if period is not None and period != "all":
+        engagement.require_dates(f"The win rate by {period} of creation")
     seg = segment_columns(engagement, by)
     rec = engagement.records
     if phase is not None:
         engagement.phase_model.index(phase)  # a clear error for an unknown phase
-        reached = reached_at(engagement)[phase].notna()
+        reached = reached_phases(engagement)[phase]
         rec = rec[rec["record_id"].map(reached).fillna(False).astype(bool).to_numpy()]
     frame = pd.DataFrame({"period": period_label(rec["created_at"], period),
                           "won": (rec["outcome"] == "won").to_numpy(),

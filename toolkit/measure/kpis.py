@@ -23,6 +23,7 @@ The computation entry point is `compute_kpis(engagement, *, kpis=None, by=None, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -34,10 +35,13 @@ from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
 from toolkit.measure.actions import action_yield
 from toolkit.measure.funnel import (
+    NEEDS_DATES,
+    NO_WINDOW,
     cohort_conversion,
     period_conversion,
     period_label,
     reached_at,
+    reached_conversion,
     segment_columns,
     segment_values,
 )
@@ -52,7 +56,7 @@ from toolkit.measure.survival import (
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
            "target_status_codes",
            "kpi_tree", "tree_kpis", "time_to_convert", "step_incidence",
-           "KPI_COLUMNS"]
+           "KPI_COLUMNS", "NEEDS_DATES", "NO_WINDOW"]
 
 KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
                "sales_velocity", "pipeline_coverage", "cost_per"]
@@ -119,18 +123,24 @@ def default_kpis(engagement) -> list[KPI]:
     model = engagement.phase_model
     window = engagement.config.cohort_window_days
     keys = model.keys
+    dated = getattr(engagement, "dated", True)
     out: list[KPI] = []
     for a, b in model.transitions():
         out.append(KPI(name=f"conversion_{a}_{b}", kind="conversion", from_phase=a, to_phase=b,
                        label=f"Conversion {model.label(a)} → {model.label(b)}",
                        window_days=window, owner=_owner(model, a),
-                       description=f"Share of records reaching {model.label(b)} within {window} "
-                                   f"days of reaching {model.label(a)} (mature cohorts only)."))
+                       description=(f"Share of records reaching {model.label(b)} within {window} "
+                                    f"days of reaching {model.label(a)} (mature cohorts only)."
+                                    if dated else
+                                    f"Share of the records that reached {model.label(a)} that "
+                                    f"reached {model.label(b)} (no dates: no cohort window).")))
     out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
                    to_phase=keys[-1], window_days=max(365, window),
                    label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
-                       f" within {max(365, window)} days" if len(keys) == 2 else ""),
-                   description="Share of first-phase records that become an order within a year."))
+                       f" within {max(365, window)} days" if len(keys) == 2 and dated else ""),
+                   description=("Share of first-phase records that become an order within a year."
+                                if dated else "Share of the records that became an order (no "
+                                              "dates: no window).")))
     for phase in keys[:2]:
         out.append(KPI(name=f"volume_{phase}", kind="volume", phase=phase,
                        label=f"Entries into {model.label(phase)}", owner=_owner(model, phase),
@@ -261,17 +271,25 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     open_n, owner,
     from_phase, to_phase`. Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact
     Poisson for volumes, Kaplan-Meier (log transform) for durations, t for mean deal size.
+    A lead list without dates (`dated: false`) gets its conversions as shares of the records that
+    reached the from-phase (no cohort window: period `NO_WINDOW`), its win rate and values; every
+    KPI that needs dates (volume per month, durations, sales velocity, coverage, cost per
+    period, the censoring-aware win rate) gets one row with period `NEEDS_DATES` and no value,
+    and `period=` raises `NeedsDates`.
     Every KPI has at least one row: when there is nothing to measure (no record reached the
     phase, no deal is won, every record is still inside its window) the row has n = 0, no value
     and `status_vs_target` 'no data'. Won and pipeline value are a real 0 when records exist but
     none is won or open.
     """
+    if period is not None:
+        engagement.require_dates(f"KPIs by {period}")
     kpis = list(kpis) if kpis is not None else kpis_from_config(engagement)
     seg = segment_columns(engagement, by)
     context = _Context(engagement, seed=seed)
+    compute = _COMPUTE if engagement.dated else _COMPUTE_WITHOUT_DATES
     frames = []
     for kpi in kpis:
-        frame = _COMPUTE[kpi.kind](context, kpi, seg, period)
+        frame = compute[kpi.kind](context, kpi, seg, period)
         if frame.empty:
             # Nobody reached the phase (or no record is won, open, ...): the KPI still gets its
             # row, with n = 0 and no value, so a reader sees "no data" instead of a missing line.
@@ -321,7 +339,7 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
     """The one row of a KPI that has nothing to measure: n = 0, no value, no interval."""
     if kpi.kind in ("value", "sales_velocity", "pipeline_coverage") and (
             kpi.kind != "value" or kpi.measure == "pipeline_value"):
-        label = "as of " + ctx.as_of.strftime("%Y-%m-%d")
+        label = ctx.at_label
     elif kpi.kind == "volume" and period is None:
         label = "all (per month)"
     else:
@@ -344,7 +362,18 @@ class _Context:
         self.engagement = engagement
         self.seed = seed
         self.model = engagement.phase_model
-        self.as_of = engagement.as_of
+
+    @cached_property
+    def as_of(self) -> pd.Timestamp:
+        return self.engagement.as_of
+
+    @property
+    def at_label(self) -> str:
+        """The period label of a stock (open pipeline): as of the measurement date, or 'at
+        export' for a lead list without dates."""
+        if not self.engagement.dated and self.engagement.config.as_of is None:
+            return "at export"
+        return "as of " + self.as_of.strftime("%Y-%m-%d")
 
     @property
     def reached(self) -> pd.DataFrame:
@@ -498,7 +527,7 @@ def _value(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.Da
         frame[c] = frame[c].astype("object").fillna(MISSING)
     if kpi.measure == "pipeline_value":
         frame = frame[frame["outcome"] == "open"]
-        frame["period"] = "as of " + ctx.as_of.strftime("%Y-%m-%d")
+        frame["period"] = ctx.at_label
     else:
         frame = frame[frame["outcome"] == "won"]
         frame["period"] = period_label(frame["closed_at"], period)
@@ -517,8 +546,7 @@ def _value(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.Da
     if (not rows and kpi.measure != "average_deal_size" and not seg and len(rec)
             and (kpi.measure == "pipeline_value" or period is None)):
         # Records exist but none is won (or open): the sum is a real 0, not a missing value.
-        label = ("as of " + ctx.as_of.strftime("%Y-%m-%d") if kpi.measure == "pipeline_value"
-                 else "all")
+        label = ctx.at_label if kpi.measure == "pipeline_value" else "all"
         rows.append({"period": label, "n": 0, "value": 0.0, "open_n": 0})
     return pd.DataFrame(rows)
 
@@ -604,6 +632,36 @@ _COMPUTE = {
 }
 
 
+def _needs_dates(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
+    """A lead list without dates: the KPI's one row says it needs dates; nothing is invented."""
+    row = {c: "(all)" for c in seg}
+    row.update({"period": NEEDS_DATES, "n": np.nan, "value": np.nan})
+    return pd.DataFrame([row])
+
+
+def _conversion_without_dates(ctx: _Context, kpi: KPI, seg: list[str], period: str | None
+                              ) -> pd.DataFrame:
+    keys = ctx.model.keys
+    a = kpi.from_phase or keys[0]
+    b = kpi.to_phase or (keys[-1] if kpi.kind == "cumulative_conversion" else None)
+    return _rate_rows(reached_conversion(ctx.engagement, from_phase=a, to_phase=b,
+                                         by=seg or None), seg)
+
+
+def _win_rate_without_dates(ctx: _Context, kpi: KPI, seg: list[str], period: str | None
+                            ) -> pd.DataFrame:
+    if kpi.censoring_aware:  # the share won within a horizon of days
+        return _needs_dates(ctx, kpi, seg, period)
+    return _win_rate_kpi(ctx, kpi, seg, period)
+
+
+_COMPUTE_WITHOUT_DATES = {
+    **{kind: _needs_dates for kind in _COMPUTE},
+    "conversion": _conversion_without_dates, "cumulative_conversion": _conversion_without_dates,
+    "win_rate": _win_rate_without_dates, "value": _value,
+}
+
+
 
 def tree_kpis(engagement) -> list[KPI]:
     """The KPIs the nodes of :func:`kpi_tree` show: the engagement's own (declared ones keep their
@@ -674,6 +732,7 @@ def time_to_convert(engagement, *, by: str | None = None,
     as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
     close): the phases between have no dates of their own.
     """
+    engagement.require_dates("Time to convert")
     model = engagement.phase_model
     seg = segment_columns(engagement, by)
     reached = reached_at(engagement)
@@ -708,6 +767,7 @@ def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str |
     at_risk`; no rows when no record reached `from_phase` (a young or empty engagement), so a
     figure of it says there is nothing to show instead of failing.
     """
+    engagement.require_dates("The time to convert after a phase")
     model = engagement.phase_model
     keys = model.keys
     a = from_phase or keys[-2]

@@ -63,6 +63,7 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
     chi-square across calendar months on mature cohorts (`toolkit.stats.k_rate_test`). A seasonal
     volume with a non-significant rate test is the textbook reason to steer on percentages.
     """
+    engagement.require_dates("Seasonality (figures by month of the year)")
     model = engagement.phase_model
     a = from_phase or model.keys[0]
     b = to_phase or model.keys[model.index(a) + 1]

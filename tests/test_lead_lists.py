@@ -1,0 +1,215 @@
+"""Lead lists without dates (DESIGN.md, "Input shapes" 4): `dated: false` on a snapshot source.
+Counts, conversions and segment comparisons work; every time-based view says it needs dates
+instead of inventing them. Each rule on a hand-made list whose answer is worked out by hand."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import reconciles, write_engagement
+
+from toolkit import Engagement
+from toolkit.base.exceptions import ConfigError, DataError, NeedsDates
+from toolkit.measure.funnel import (
+    NEEDS_DATES,
+    NO_WINDOW,
+    cohort_conversion,
+    funnel,
+    period_conversion,
+    reached_at,
+    reached_conversion,
+    win_rate,
+)
+from toolkit.measure.kpis import compute_kpis, time_to_convert
+
+TWO_PHASES = [{"key": "lead", "label": "Lead"}, {"key": "customer", "label": "Klant"}]
+
+# Eight leads with a 0/1 converted flag and a source; a blank row and a repeated lead besides.
+LEADS = ["L1;web;1", "L2;web;0", "L3;web;0", "L4;beurs;1", "L5;beurs;1", "L6;beurs;0", "L7;web;1",
+         "L8;;0", ";;", "L2;web;0"]
+
+
+def lead_list(tmp_path, lines=LEADS, **extra):
+    (tmp_path / "leads.csv").write_text("Lead;Bron;Omgezet\n" + "\n".join(lines) + "\n")
+    source = {"name": "leads", "path": "leads.csv", "shape": "snapshot", "dated": False,
+              "columns": {"record_id": "Lead", "is_won": "Omgezet"},
+              "attributes": {"bron": "Bron"}, **extra}
+    doc = {"name": "leads", "phases": TWO_PHASES, "stage_mapping": {}, "sources": [source]}
+    path = tmp_path / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return Engagement.from_yaml(path, use_cache=False)
+
+
+def test_a_converted_flag_list_loads_without_dates(tmp_path):
+    e = lead_list(tmp_path)
+    reconciles(e)
+    # 10 data rows: the blank row and the second L2 quarantined, 8 leads used
+    recon = e.reconciliation.iloc[0]
+    assert (recon.rows_in, recon.rows_used, recon.rows_quarantined) == (10, 8, 2)
+    rec = e.records.set_index("record_id")
+    assert len(rec) == 8
+    # converted: L1, L4, L5, L7; not converted (no closed flag): lost, said in the notes
+    assert sorted(rec.index[rec["outcome"] == "won"]) == ["L1", "L4", "L5", "L7"]
+    assert (rec["outcome"] == "lost").sum() == 4
+    assert any("4 record(s) not flagged won" in n and "count as lost" in n for n in e.notes)
+    assert any("lead list without dates" in n for n in e.notes)
+    # nothing is dated: no invented creation, close or phase date
+    assert rec["created_at"].isna().all() and rec["closed_at"].isna().all()
+    assert e.events["entered_at"].isna().all()
+    assert not e.dated and not e.timing_known
+
+
+def test_funnel_and_win_rate_of_a_lead_list(tmp_path):
+    e = lead_list(tmp_path)
+    f = funnel(e).set_index("phase")
+    # all 8 reached lead, 4 reached customer: 4/8 with Wilson 95% (0.2152, 0.7848)
+    assert f.loc["lead", "reached"] == 8 and f.loc["customer", "reached"] == 4
+    assert (f.loc["customer", "n"], f.loc["customer", "successes"]) == (8, 4)
+    assert f.loc["customer", "rate"] == pytest.approx(0.5)
+    assert f.loc["customer", "ci_low"] == pytest.approx(0.215216, abs=1e-6)
+    assert f.loc["customer", "ci_high"] == pytest.approx(0.784784, abs=1e-6)
+    assert f.loc["customer", "lost"] == 4 and f.loc["customer", "open"] == 0
+    w = win_rate(e)  # 4 won / (4 won + 4 lost)
+    assert (w["successes"].iloc[0], w["n"].iloc[0]) == (4, 8)
+
+
+def test_segment_comparison_without_dates(tmp_path):
+    e = lead_list(tmp_path)
+    c = reached_conversion(e, from_phase="lead", to_phase="customer", by="bron").set_index("bron")
+    # web: L1 L2 L3 L7 -> 2/4; beurs: L4 L5 L6 -> 2/3, Wilson (0.2077, 0.9385); blank: L8 -> 0/1
+    assert (c.loc["web", "n"], c.loc["web", "successes"]) == (4, 2)
+    assert (c.loc["beurs", "n"], c.loc["beurs", "successes"]) == (3, 2)
+    assert c.loc["beurs", "ci_low"] == pytest.approx(0.207660, abs=1e-6)
+    assert c.loc["beurs", "ci_high"] == pytest.approx(0.938508, abs=1e-6)
+    assert (c.loc["(missing)", "n"], c.loc["(missing)", "successes"]) == (1, 0)
+    assert (c["period"] == NO_WINDOW).all() and (c["method"] == "reached").all()
+    assert c["immature_n"].isna().all()
+
+
+def test_kpis_of_a_lead_list_say_which_need_dates(tmp_path):
+    e = lead_list(tmp_path)
+    k = compute_kpis(e).set_index("kpi")
+    conv = k.loc["conversion_lead_customer"]
+    assert (conv["n"], conv["successes"], conv["value"]) == (8, 4, 0.5)
+    assert conv["period"] == NO_WINDOW
+    assert conv["ci_low"] == pytest.approx(0.215216, abs=1e-6)
+    assert "within" not in k.loc["cumulative_conversion", "label"]  # no window without dates
+    assert k.loc["win_rate", "value"] == pytest.approx(0.5)
+    # volume per month, durations and velocity need dates: said, with no value
+    for name in ("volume_lead", "duration_lead_customer", "sales_velocity"):
+        assert k.loc[name, "period"] == NEEDS_DATES
+        assert pd.isna(k.loc[name, "value"]) and k.loc[name, "status_vs_target"] == "no data"
+    by = compute_kpis(e, by="bron")
+    web = by[(by["kpi"] == "conversion_lead_customer") & (by["bron"] == "web")].iloc[0]
+    assert (web["n"], web["successes"]) == (4, 2)
+
+
+@pytest.mark.parametrize("view", [
+    lambda e: cohort_conversion(e),
+    lambda e: period_conversion(e),
+    lambda e: reached_at(e),
+    lambda e: win_rate(e, period="month"),
+    lambda e: compute_kpis(e, period="month"),
+    lambda e: time_to_convert(e),
+    lambda e: e.as_of,
+])
+def test_every_time_based_view_says_it_needs_dates(tmp_path, view):
+    e = lead_list(tmp_path)
+    with pytest.raises(NeedsDates) as caught:
+        view(e)
+    text = str(caught.value)
+    assert "needs dates" in text and "'leads'" in text and "Fix:" in text
+    assert caught.value.code == "needs_dates"
+
+
+def test_time_based_analyses_say_they_need_dates(tmp_path):
+    from toolkit.analysis.simulation import evaluate_change
+    from toolkit.analysis.steering import monthly_kpis
+    from toolkit.measure.seasonality import seasonality
+    e = lead_list(tmp_path)
+    for view in (lambda: seasonality(e), lambda: monthly_kpis(e),
+                 lambda: evaluate_change(e, change_date="2025-01-01", from_phase="lead")):
+        with pytest.raises(NeedsDates):
+            view()
+
+
+# A five-phase list with the current stage and a status: how far each lead got, no dates.
+#   A Gewonnen won -> all five phases; B Offerte lost -> lost at proposal; C Lead open;
+#   D Potentieel lost -> lost at opportunity; E Suspect open; F Offerte open.
+STAGED = ["A;Gewonnen;won", "B;Offerte;lost", "C;Lead;open", "D;Potentieel;lost", "E;Suspect;open",
+          "F;Offerte;open"]
+
+
+def staged_list(tmp_path, lines=STAGED, columns=None, **extra):
+    (tmp_path / "leads.csv").write_text("Deal;Fase;Status\n" + "\n".join(lines) + "\n")
+    source = {"name": "leads", "path": "leads.csv", "shape": "snapshot", "dated": False,
+              "columns": columns or {"record_id": "Deal", "current_stage": "Fase",
+                                     "status": "Status"}, **extra}
+    return Engagement.from_yaml(write_engagement(tmp_path, [source]), use_cache=False)
+
+
+def test_a_staged_lead_list_counts_every_phase_reached(tmp_path):
+    e = staged_list(tmp_path)
+    reconciles(e)
+    f = funnel(e).set_index("phase")
+    # reached: target 6; lead 5 (all but E); opportunity 4 (A B D F); proposal 3 (A B F); order 1
+    assert f["reached"].tolist() == [6, 5, 4, 3, 1]
+    assert f.loc["order", "rate"] == pytest.approx(1 / 3)  # proposal -> order: A of A, B, F
+    assert f.loc["order", "cumulative_rate"] == pytest.approx(1 / 6)
+    rec = e.records.set_index("record_id")
+    assert rec.loc["B", "lost_at_phase"] == "proposal"
+    assert rec.loc["D", "lost_at_phase"] == "opportunity"
+    w = win_rate(e)  # 1 won / (1 won + 2 lost), 3 open beside it
+    assert (w["successes"].iloc[0], w["n"].iloc[0], w["open"].iloc[0]) == (1, 3, 3)
+    c = reached_conversion(e).set_index("to_phase")
+    assert c["n"].tolist() == [6, 5, 4, 3] and c["successes"].tolist() == [5, 4, 3, 1]
+
+
+def test_a_lead_list_without_dated_false_is_refused_with_the_key(tmp_path):
+    (tmp_path / "leads.csv").write_text("Lead;Omgezet\nL1;1\n")
+    source = {"name": "leads", "path": "leads.csv", "shape": "snapshot",
+              "columns": {"record_id": "Lead", "is_won": "Omgezet"}}
+    with pytest.raises(DataError, match="dated: false"):
+        Engagement.from_yaml(write_engagement(tmp_path, [source]), use_cache=False)
+
+
+@pytest.mark.parametrize("source, words", [
+    ({"shape": "history", "columns": {"record_id": "Lead", "stage": "Fase",
+                                      "changed_at": "Datum"}}, "shape: snapshot"),
+    ({"shape": "snapshot", "columns": {"record_id": "Lead", "is_won": "Omgezet",
+                                       "created_at": "Datum"}}, "names ['created_at']"),
+])
+def test_dated_false_is_refused_where_it_cannot_hold(tmp_path, source, words):
+    (tmp_path / "leads.csv").write_text("Lead;Omgezet\nL1;1\n")
+    source = {"name": "leads", "path": "leads.csv", "dated": False, **source}
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        Engagement.from_yaml(write_engagement(tmp_path, [source]), use_cache=False)
+
+
+def test_a_lead_list_cannot_be_mixed_with_dated_sources(tmp_path):
+    (tmp_path / "leads.csv").write_text("Lead;Omgezet\nL1;1\n")
+    (tmp_path / "deals.csv").write_text("Deal;Fase;Datum\nD1;Lead;01-02-2025\n")
+    sources = [{"name": "leads", "path": "leads.csv", "shape": "snapshot", "dated": False,
+                "columns": {"record_id": "Lead", "is_won": "Omgezet"}},
+               {"name": "deals", "path": "deals.csv", "shape": "history", "date_format": "dmy",
+                "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"}}]
+    with pytest.raises(ConfigError, match="cannot mix"):
+        Engagement.from_yaml(write_engagement(tmp_path, sources), use_cache=False)
+
+
+def test_the_cli_on_a_lead_list(tmp_path, capsys):
+    from toolkit.cli import main
+    lead_list(tmp_path)  # writes leads.csv and engagement.yaml
+    path = str(tmp_path / "engagement.yaml")
+    assert main(["validate", path]) == 0
+    out = capsys.readouterr().out
+    assert "as of n/a (a lead list without dates)" in out and "Outcomes: won 4, lost 4" in out
+    assert main(["kpis", path]) == 0
+    out = capsys.readouterr().out
+    assert NO_WINDOW in out and "50.0% (21.5%–78.5%)" in out and NEEDS_DATES in out
+    assert main(["kpis", path, "--period", "month"]) == 2
+    err = capsys.readouterr().err
+    assert "KPIs by month: needs dates" in err and "Fix:" in err and "Traceback" not in err
