@@ -363,3 +363,30 @@ def test_a_bad_engagement_file_still_raises(tmp_path, history_engagement):
         steps.check_engagement(e)
     with pytest.raises(ConfigError, match=r"key `kpis\[0\]\.kind`"):
         steps.run_all(e)
+
+
+def test_a_lead_list_without_dates_runs_every_step_and_names_what_needs_dates(tmp_path):
+    # eight leads with a converted flag: 4 converted (L1, L4, L5, L7)
+    (tmp_path / "leads.csv").write_text("Lead;Bron;Omgezet\n" + "\n".join(
+        ["L1;web;1", "L2;web;0", "L3;web;0", "L4;beurs;1", "L5;beurs;1", "L6;beurs;0", "L7;web;1",
+         "L8;beurs;0"]) + "\n", encoding="utf-8")
+    doc = {"name": "leads", "phases": [{"key": "lead", "label": "Lead"},
+                                       {"key": "customer", "label": "Klant"}],
+           "stage_mapping": {},
+           "sources": [{"name": "leads", "path": "leads.csv", "shape": "snapshot", "dated": False,
+                        "columns": {"record_id": "Lead", "is_won": "Omgezet"},
+                        "attributes": {"bron": "Bron"}}]}
+    (tmp_path / "engagement.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    e = Engagement.from_yaml(tmp_path / "engagement.yaml", use_cache=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = steps.run_all(e, seed=0)
+    _check_contract(results)
+    for result in results.values():
+        _draw_all(result)
+    assert results[1].tables["funnel"]["reached"].tolist() == [8, 4]
+    needs_dates = {(s, part) for s, r in results.items() for part, why in r.problems.items()
+                   if "needs dates" in why}
+    assert {(4, "cohorts"), (4, "seasonality"), (5, "fruit"), (6, "plan"), (7, "view")
+            } <= needs_dates
+    assert results[7].sheets["Scorecard"]["note"].iloc[0].startswith("No scorecard: Steering")

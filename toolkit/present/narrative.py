@@ -71,10 +71,12 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
     """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
+    # a lead list without dates has no as-of date unless the YAML sets one
+    until = (f" up to {engagement.as_of:%d-%m-%Y}" if engagement.dated or engagement.config.as_of
+             else " (without dates)")
     lines = [
         f"The exports hold {rows_in:,} rows; {rows_q:,} ({rows_q / max(rows_in, 1):.1%}) were set "
-        f"aside with a reason, the rest give {len(engagement.records):,} records up to "
-        f"{engagement.as_of:%d-%m-%Y}.",
+        f"aside with a reason, the rest give {len(engagement.records):,} records{until}.",
         text(audit.summary),
     ]
     if len(engagement.records) == 0:

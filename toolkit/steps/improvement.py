@@ -10,7 +10,7 @@ from toolkit.analysis.simulation import plan_improvement
 from toolkit.base.vocabulary import check_seed
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
-from toolkit.steps.parts import earlier, sentences
+from toolkit.steps.parts import Parts, earlier, sentences
 from toolkit.steps.result import StepResult, summary_frame
 
 __all__ = ["improvement"]
@@ -33,8 +33,14 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     step5 = earlier(diagnosis, "diagnosis")
     fruit = step5.results.get("fruit") if step5 is not None else None
     market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)
-    plan = plan_improvement(engagement, benchmarks=market, seed=seed, uplift=uplift,
-                            sizing=fruit.sizing if fruit is not None else None)
+    parts = Parts()
+    plan = parts.attempt("plan", lambda: plan_improvement(
+        engagement, benchmarks=market, seed=seed, uplift=uplift,
+        sizing=fruit.sizing if fruit is not None else None))
+    if plan is None:  # nothing of the plan can be computed (a lead list without dates)
+        return StepResult(step=6, key="improvement", problems=parts.problems,
+                          headline="No improvement plan: " + parts.problems["plan"],
+                          conclusions_by_language={"en": parts.sentences()})
     tables: dict[str, pd.DataFrame] = {}
     if plan.bottleneck is not None:
         tables["bottleneck"] = plan.bottleneck.to_frame().T.reset_index(drop=True)

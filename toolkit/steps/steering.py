@@ -11,7 +11,7 @@ from toolkit.base.vocabulary import check_seed
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import earlier, figure, sentences
+from toolkit.steps.parts import Parts, earlier, figure, sentences
 from toolkit.steps.result import StepResult, summary_frame
 
 __all__ = ["steering", "labelled_scorecard"]
@@ -42,8 +42,16 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
     step5 = earlier(diagnosis, "diagnosis")
     fruit = step5.results.get("fruit") if step5 is not None else None
     market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)
-    view = steering_view(engagement, benchmarks=market, seed=seed,
-                         sizing=fruit.sizing if fruit is not None else None)
+    parts = Parts()
+    view = parts.attempt("view", lambda: steering_view(
+        engagement, benchmarks=market, seed=seed,
+        sizing=fruit.sizing if fruit is not None else None))
+    if view is None:  # nothing to steer on can be computed (a lead list without dates)
+        return StepResult(step=7, key="steering", problems=parts.problems,
+                          headline="No steering view: " + parts.problems["view"],
+                          sheets={"Scorecard": pd.DataFrame(
+                              {"note": [f"No scorecard: {parts.problems['view']}"]})},
+                          conclusions_by_language={"en": parts.sentences()})
     tables = {"monthly": view.monthly}
     figures = {}
     card = None
