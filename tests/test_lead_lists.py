@@ -126,13 +126,21 @@ def test_every_time_based_view_says_it_needs_dates(tmp_path, view):
 
 
 def test_time_based_analyses_say_they_need_dates(tmp_path):
-    from toolkit.analysis.simulation import evaluate_change
-    from toolkit.analysis.steering import monthly_kpis
+    from toolkit.analysis.diagnosis import low_hanging_fruit, shortage_or_leak
+    from toolkit.analysis.simulation import evaluate_change, required_volume
+    from toolkit.analysis.steering import monthly_kpis, steering_view
     from toolkit.measure.seasonality import seasonality
     e = lead_list(tmp_path)
-    for view in (lambda: seasonality(e), lambda: monthly_kpis(e),
-                 lambda: evaluate_change(e, change_date="2025-01-01", from_phase="lead")):
-        with pytest.raises(NeedsDates):
+    for what, view in (
+            ("Seasonality", lambda: seasonality(e)),
+            ("KPIs by month", lambda: monthly_kpis(e)),
+            ("Steering", lambda: steering_view(e)),
+            ("Before/after", lambda: evaluate_change(e, change_date="2025-01-01",
+                                                     from_phase="lead")),
+            ("volume per month", lambda: required_volume(e, orders=10)),
+            ("shortage-or-leak", lambda: shortage_or_leak(e)),
+            ("low-hanging fruit", lambda: low_hanging_fruit(e))):
+        with pytest.raises(NeedsDates, match=what):
             view()
 
 
@@ -213,3 +221,20 @@ def test_the_cli_on_a_lead_list(tmp_path, capsys):
     assert main(["kpis", path, "--period", "month"]) == 2
     err = capsys.readouterr().err
     assert "KPIs by month: needs dates" in err and "Fix:" in err and "Traceback" not in err
+
+
+def test_the_segment_scan_compares_segments_without_dates(tmp_path):
+    from toolkit.analysis.diagnosis import segment_scan
+    # 300 leads: bron A converts 50 of 100, C 30 of 100, B 10 of 100. The typical source is the
+    # median, C (30%); A is better (50/100 against 30/100), B worse (10/100), each far outside
+    # chance (two-sided score test, pooled: A vs C z = 2.89, B vs C z = -3.54).
+    lines = [f"{s}{i};{s};{int(i < k)}" for s, k in (("A", 50), ("B", 10), ("C", 30))
+             for i in range(100)]
+    e = lead_list(tmp_path, lines)
+    scan = segment_scan(e).set_index("segment")
+    assert scan.loc[["A", "B", "C"], "n"].tolist() == [100, 100, 100]
+    assert scan.loc[["A", "B", "C"], "successes"].tolist() == [50, 10, 30]
+    assert scan.loc["A", "flagged"] and scan.loc["A", "direction"] == "better"
+    assert scan.loc["B", "flagged"] and scan.loc["B", "direction"] == "worse"
+    assert not scan.loc["C", "flagged"]
+    assert "cohort year" not in scan.loc["A", "finding"]

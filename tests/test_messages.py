@@ -14,7 +14,7 @@ from toolkit.base.exceptions import ToolkitError
 from toolkit.present.messages import catalogue_path, check_language, translations
 
 TOOLKIT = Path(__file__).resolve().parents[1] / "toolkit"
-KEYWORDS = {"gettext": None, "ngettext": (1, 2), "_": None}
+KEYWORDS = {"gettext": None, "ngettext": (1, 2), "_": None, "N_": None}
 
 
 def _messages_in_code() -> dict[str, str]:
@@ -36,11 +36,27 @@ def dutch():
         return read_po(handle, locale="nl")
 
 
+def _by_id(catalog) -> dict:
+    """Every msgid (a plural's singular and plural both) -> its message."""
+    found = {}
+    for message in catalog:
+        for msgid in (message.id if isinstance(message.id, tuple) else (message.id,)):
+            if msgid:
+                found[msgid] = message
+    return found
+
+
+def _translated(message) -> bool:
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return all(strings) and not message.fuzzy
+
+
 def test_every_message_in_the_code_has_a_dutch_translation(dutch):
     used = _messages_in_code()
     assert used, "no message found: the extraction itself is broken"
+    known = _by_id(dutch)
     missing = {m: where for m, where in used.items()
-               if m not in dutch or not dutch[m].string or dutch[m].fuzzy}
+               if m not in known or not _translated(known[m])}
     assert not missing, f"add these to {catalogue_path('nl')}: {missing}"
 
 

@@ -814,6 +814,13 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
 
 _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to", "note"]
 
+# The fields a finding is written from, beside its English sentence, so that a report can write it
+# in its own language: the step (phase keys), the segment, the rate and what it is compared with
+# (`reference`: target, benchmark, history, best_segment, typical segment, order target; for a
+# volume item `rate` and `reference_rate` are entries per month now and needed).
+_FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
+                 "reference"]
+
 
 def shortage_or_leak(engagement, *, window_days: int | None = None,
                      benchmarks: pd.DataFrame | None = None,
@@ -922,7 +929,9 @@ def _joint_effects(fun: Cohorts, names: list[str], i: int, j: int, min_n: int) -
     _, mature, converted = fun.cohort(i, j)
     if mature.sum() < min_n:
         return []
-    year_codes, years = fun.period_codes(i, "year")
+    # Without dates (a lead list) there is no cohort year to hold fixed: one level, no column.
+    year_codes, years = (fun.period_codes(i, "year") if fun.dated
+                         else (np.zeros(len(mature), dtype=np.int64), []))
     factors = []
     for name in names:
         coded = _codes_for(fun, name)
@@ -1078,7 +1087,8 @@ def _scan(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, ad
         out["segment"] != MISSING)
     out["direction"] = np.select([out["log_odds_ratio"] > 0, out["log_odds_ratio"] < 0],
                                  ["better", "worse"], "same")
-    out["finding"] = [_finding(row, min_n, alpha) for row in out.itertuples(index=False)]
+    held = "the other attributes and the cohort year" if fun.dated else "the other attributes"
+    out["finding"] = [_finding(row, min_n, alpha, held) for row in out.itertuples(index=False)]
     out["adjust"] = adjust
     out = out.sort_values(["flagged", "p_adjusted", "p_value"], ascending=[False, True, True],
                           kind="stable", na_position="last")
@@ -1096,7 +1106,7 @@ _SCAN_COLUMNS = [
 ]
 
 
-def _finding(row, min_n: int, alpha: float) -> str:
+def _finding(row, min_n: int, alpha: float, held: str) -> str:
     who = f"{row.attribute} = {row.segment}"
     step = f"{row.from_phase} -> {row.to_phase}"
     if row.rest_n == 0:
@@ -1118,10 +1128,10 @@ def _finding(row, min_n: int, alpha: float) -> str:
             f"{_pct(row.typical_rate)} for the typical {row.attribute}")
     if row.flagged:
         word = "better" if row.direction == "better" else "worse"
-        return (f"{base}: {word}, also holding the other attributes and the cohort year fixed "
+        return (f"{base}: {word}, also holding {held} fixed "
                 f"(odds ratio {row.odds_ratio:.2f}, 95% CI {row.or_ci_low:.2f} to "
                 f"{row.or_ci_high:.2f}; adjusted p = {row.p_adjusted:.2g}).")
-    return (f"{base}: no clear difference once the other attributes and the cohort year are "
+    return (f"{base}: no clear difference once {held} are "
             f"held fixed and the scan is adjusted for multiple testing (adjusted p = "
             f"{row.p_adjusted:.2g}, not below {alpha:g}).")
 
@@ -1177,8 +1187,10 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     and a segment that only looks different because it goes with another attribute's segment is
     not flagged. '(missing)' is a data-quality line, never flagged. ``rest_*`` are kept as a
     description. A flag says "look here", not "this causes that".
+
+    A lead list without dates (``dated: false``) is scanned on every record that reached the
+    from-phase (no window, no cohort year): records still open count as not converted.
     """
-    engagement.require_dates("The segment scan (cohort conversions with a window)")
     fun = Cohorts(engagement, window_days)
     return _scan(fun, attributes=attributes, transitions=transitions, min_n=min_n, alpha=alpha,
                  adjust=adjust)
@@ -1574,8 +1586,9 @@ class LowHangingFruit:
     Attributes
     ----------
     table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
-        extra_revenue, action_hint``; the sized gains first (largest lower bound of the range
-        first), then the unsized findings.
+        extra_revenue, action_hint``, then the fields the finding is written from (``from_phase,
+        to_phase, attribute, segment, rate, reference_rate, reference``); the sized gains first
+        (largest lower bound of the range first), then the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
     mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
@@ -1700,7 +1713,9 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
                          f"{_num(fun.entries_per_day(i) * PERIOD_DAYS[period])} records reach "
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
-            "action_hint": hint, "_p": float(r["p_adjusted"])})
+            "action_hint": hint, "_p": float(r["p_adjusted"]),
+            "from_phase": r["from_phase"], "to_phase": r["to_phase"], "rate": own,
+            "reference_rate": float(r["reference_rate"]), "reference": r["reference"]})
     return items, gains
 
 
@@ -1719,7 +1734,8 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
                           f"conversion of {_pct(conv)} from {volume['phase']}"),
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
              "action_hint": "Build the early phases: more qualified leads (targeting, actions)",
-             "_p": np.nan}]
+             "_p": np.nan, "from_phase": volume["phase"], "rate": volume["leads"],
+             "reference_rate": volume["need_now"], "reference": "order target"}]
 
 
 def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = None,
@@ -1753,7 +1769,9 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     -------
     LowHangingFruit
         ``table`` with ``rank, area, finding, evidence, extra_orders, extra_orders_low,
-        extra_orders_high, extra_revenue, action_hint``; ``verdict``; ``steps`` (the step tests
+        extra_orders_high, extra_revenue, action_hint`` and the fields behind each finding
+        (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``);
+        ``verdict``; ``steps`` (the step tests
         behind the verdict); the underlying results.
 
     Notes
@@ -1830,7 +1848,10 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                          f"fixed; adjusted p = {r.p_adjusted:.2g}"),
             "extra_orders": sized[0], "extra_orders_low": sized[1], "extra_orders_high": sized[2],
             "action_hint": _hint_for_segment(r.attribute, r.segment, r.direction, action),
-            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1})
+            "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1,
+            "from_phase": r.from_phase, "to_phase": r.to_phase, "attribute": r.attribute,
+            "segment": r.segment, "rate": r.rate, "reference_rate": r.typical_rate,
+            "reference": "typical segment"})
     # Worse segments compete on their sized gain, better ones (not sized) on their p-value.
     worse = sorted((s for s in segment_rows if s["_order"] == 1),
                    key=lambda s: -np.nan_to_num(s["extra_orders"], nan=-np.inf))
@@ -1865,11 +1886,11 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                          f"at {t.phase}"),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
             "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
-            "_p": np.nan, "_order": 3})
+            "_p": np.nan, "_order": 3, "from_phase": t.phase})
 
     table = pd.DataFrame(rows, columns=["area", "step", "finding", "evidence", "extra_orders",
                                         "extra_orders_low", "extra_orders_high", "action_hint",
-                                        "_p", "_order"])
+                                        "_p", "_order", *_FRUIT_FIELDS])
     table["extra_revenue"] = table["extra_orders"] * avg_value
     side = {"shortage": lambda s: s < half, "leak": lambda s: s >= half}.get(verdict.case)
     table["_side"] = [0 if side is None or (np.isfinite(s) and side(s)) else 1
@@ -1885,7 +1906,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     ], ignore_index=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
-                     "extra_orders_high", "extra_revenue", "action_hint"]]
+                     "extra_orders_high", "extra_revenue", "action_hint", *_FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
     today = f"Today: {_num(orders)} orders per {horizon}"
     if np.isfinite(avg_value):

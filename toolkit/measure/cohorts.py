@@ -134,8 +134,12 @@ class Cohorts:
         self.keys: list[str] = list(self.model.keys)
         window = engagement.config.cohort_window_days if window_days is None else window_days
         self.window = check_window_days(window)
-        self.as_of = pd.Timestamp(engagement.as_of)
-        if not getattr(engagement, "timing_known", True):
+        # A lead list without dates (`dated: false`) knows who reached which phase, not when:
+        # every record counts as mature and converted means reached (no window). The views that
+        # need times (periods, entries per day, stall times) raise `NeedsDates`.
+        self.dated = getattr(engagement, "dated", True)
+        self.as_of = pd.Timestamp(engagement.as_of) if self.dated else None
+        if self.dated and not getattr(engagement, "timing_known", True):
             warnings.warn("A source of this engagement is a snapshot, so the dates on which records "
                           "entered each phase are not in the data; cohort windows, periods and "
                           "stall times rest on creation and close dates only. Treat the diagnosis "
@@ -146,10 +150,15 @@ class Cohorts:
             raise DataError("`records` has repeated record ids", column="record_id", value=dup,
                             fix="keep one row per record")
         self.records = records
-        wide = reached_at(engagement).reindex(pd.Index(records["record_id"]))
-        self.reached = wide.to_numpy(dtype="datetime64[ns]").view(np.int64)
         self._cohorts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._attributes: dict[str, tuple[np.ndarray, list[str]]] = {}
+        if not self.dated:
+            self.flags = reached_phases(engagement).reindex(
+                pd.Index(records["record_id"])).fillna(False).to_numpy(dtype=bool)
+            return
+        wide = reached_at(engagement).reindex(pd.Index(records["record_id"]))
+        self.reached = wide.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        self.flags = self.reached != NAT
         first = self.reached[:, 0]
         start = first[first != NAT].min() if (first != NAT).any() else self.as_of.value
         self.span_days = max((self.as_of.value - int(start)) / NS_DAY, 1.0)
@@ -164,6 +173,9 @@ class Cohorts:
     def cohort(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(has, mature, converted) masks of transition i -> j."""
         key = (i, j)
+        if key not in self._cohorts and not self.dated:  # reached i, and reached j, whenever
+            has = self.flags[:, i]
+            self._cohorts[key] = (has, has, has & self.flags[:, j])
         if key not in self._cohorts:
             self._cohorts[key] = cohort_masks(self.reached[:, i], self.reached[:, j],
                                               as_of=self.as_of, window_days=self.window)
@@ -199,6 +211,7 @@ class Cohorts:
 
     def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
         """Codes of the period in which each record reached phase i (-1: never reached)."""
+        self.engagement.require_dates(f"Cohorts by {period}")
         a = self.reached[:, i]
         has = a != NAT
         labels = pd.DatetimeIndex(a[has].view("datetime64[ns]")).to_period(PERIOD_FREQ[period])
@@ -208,6 +221,7 @@ class Cohorts:
         return codes, [str(u) for u in uniques]
 
     def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:
+        self.engagement.require_dates("Entries per day")
         has = self.reached[:, i] != NAT
         if within is not None:
             has = has & within
@@ -217,7 +231,7 @@ class Cohorts:
         """Average value of won deals (the records that reached the last phase)."""
         if "value" not in self.records.columns:
             return float("nan")
-        won = self.reached[:, -1] != NAT
+        won = self.flags[:, -1]
         value = pd.to_numeric(self.records["value"], errors="coerce").to_numpy(dtype=float)[won]
         value = value[np.isfinite(value)]
         return float(value.mean()) if len(value) else float("nan")

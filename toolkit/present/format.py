@@ -312,6 +312,9 @@ class Formatter:
             return f"{self.number(float(low) * 100, d)}{_DASH}{self.percent(high, d)}"
         if kind in ("number", "count") and negative:
             d = 0 if kind == "count" else decimals
+            shown = [self.number(b, d) for b in (low, high)]
+            if not any(text.startswith("-") for text in shown):  # rounds to 0: no sign to show
+                return f"{shown[0]}{_DASH}{shown[1]}"
             return self.gettext("{low} to {high}").format(
                 low=self.number(low, d, signed=True), high=self.number(high, d, signed=True))
         if kind in ("days", "weeks", "years"):

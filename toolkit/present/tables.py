@@ -1,0 +1,602 @@
+"""Result tables as a reader sees them: chosen columns under translated headers, every cell through
+the one formatter, keys shown as labels, no index column.
+
+::
+
+    shown = display_table(fruit.table, ["rank", "area", "finding", "extra_orders_ci"],
+                          fmt=formatter("nl"), phases=engagement.phase_model)
+    shown.headers      # ['#', 'Gebied', 'Bevinding', 'Extra orders (bereik)']
+    shown.rows[0]      # [Cell('1', 'num'), Cell('Knelpunt', 'text'), ...]
+
+A column is named by the library's own column name (``n``, ``rate``, ``p_adjusted`` ...) or by a
+derived column that joins several: ``step`` (``from_phase`` → ``to_phase`` as labels), ``rate_ci``
+(the rate with its 95% interval), ``value_ci`` (a KPI value in its unit with its interval),
+``extra_orders_ci`` and so on (:data:`COLUMNS` lists them all). A column the frame lacks is left
+out, so one spec serves a table with or without, say, an ``owner`` column.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from toolkit.base.phases import PhaseModel
+from toolkit.present.format import MISSING, Formatter, is_missing
+
+__all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
+           "status_tone", "attribute_name", "N_"]
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue where it is written; it is translated where it is shown
+    (``fmt.gettext(message)``)."""
+    return message
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One shown cell: its text and its kind (``num`` right-aligned, ``text``, or a status tone
+    ``good``/``bad``/``warn``/``none`` that colours it)."""
+
+    text: str
+    kind: str = "text"
+
+
+@dataclass
+class DisplayTable:
+    """A table ready to show: translated headers, formatted cells, and a note (rows left out)."""
+
+    headers: list[str]
+    rows: list[list[Cell]]
+    numeric: list[bool]
+    note: str = ""
+    wide: bool = field(default=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The shown table as a DataFrame of strings (headers as columns, no meaningful index)."""
+        return pd.DataFrame([[c.text for c in row] for row in self.rows], columns=self.headers)
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False, escape=True)
+
+
+# ------------------------------------------------------------------------------- code -> words
+#: Codes the library writes in result columns, with the words a reader sees (English msgids; the
+#: catalogue translates them). Status prose is matched as the library writes it until every
+#: result carries a status code.
+CODES: dict[str, str] = {
+    # areas of the low-hanging fruit
+    "bottleneck": N_("Bottleneck"), "volume": N_("Lead volume"), "segment": N_("Segment"),
+    "mix": N_("Mix shift"), "stalled": N_("Stalled deals"),
+    # KPI status against target (toolkit.base.vocabulary.STATUSES)
+    "on_target": N_("on target"),
+    "on_target_too_few": N_("on target (too few records to conclude)"),
+    "below_target": N_("significantly below target"),
+    "below_target_not_significant": N_("below target, not significant"),
+    "below_target_unknown": N_("below target, significance unknown"),
+    "below_target_too_few": N_("below target (too few records to conclude)"),
+    "off_target": N_("significantly off target"),
+    "off_target_not_significant": N_("off target, not significant"),
+    "off_target_unknown": N_("off target, significance unknown"),
+    "off_target_too_few": N_("off target (too few records to conclude)"),
+    "no_target": N_("no target"),
+    "no_data": N_("no data"),
+    # why a source row was set aside (toolkit.base.vocabulary.REASONS)
+    "blank_row": N_("blank row"),
+    "deleted": N_("deleted in the CRM"),
+    "missing_record_id": N_("missing record id"),
+    "duplicate_record": N_("duplicate record id (the first row is kept)"),
+    "duplicate_row": N_("duplicate of an earlier row (same record, stage and date)"),
+    "missing_stage": N_("missing stage"),
+    "unknown_stage": N_("unknown stage (not in the stage mapping)"),
+    "ignored_stage": N_("stage declared to be ignored"),
+    "ignored_record": N_("all of this record's stage rows are declared to be ignored"),
+    "won_reversed": N_("won stage reversed: the record's final state is not won"),
+    "missing_date": N_("missing date"),
+    "unparseable_date": N_("unreadable date"),
+    "implausible_year": N_("date with a year no CRM date has (e.g. 9999)"),
+    "date_before_1990": N_("date before 1 January 1990"),
+    "date_after_as_of": N_("date after the measurement date (or today)"),
+    "no_stage_date": N_("no date in any stage column"),
+    "unparseable_number": N_("unreadable number"),
+    "unknown_status": N_("status not won, lost or open"),
+    "closed_before_created": N_("closed date before the created date"),
+    "unknown_lost_stage": N_("lost-at stage not in the stage mapping"),
+    "orphan_record": N_("record id not in the source this source adds phases to"),
+    "missing_key": N_("missing lookup key"),
+    "duplicate_key": N_("repeated lookup key (the first row is kept)"),
+    "implied": N_("implied"),
+    # trends
+    "stable": N_("stable"), "improving": N_("improving"), "worsening": N_("worsening"),
+    # audit checks of the stage history
+    "skipped_phases": N_("Skipped phases"), "regressions": N_("Moves back to an earlier phase"),
+    "reopened_after_lost": N_("Re-opened after lost"),
+    "created_in_late_phase": N_("Created in a later phase"),
+    "bulk_timestamp": N_("Bulk timestamps (imports)"),
+    "events_after_close": N_("Stage changes after closing"),
+    "events_before_created": N_("Stage changes before creation"),
+    "won_before_first_date": N_("Won before the first date"),
+    "missing_dates": N_("Missing dates"), "outcome_mismatch": N_("Outcome contradicts the stages"),
+    # outcomes and measures
+    "won": N_("won"), "lost": N_("lost"), "open": N_("open"),
+    "orders": N_("Orders"), "revenue": N_("Revenue"),
+    # readiness factors
+    "starting_situation": N_("Starting situation: systems, process, reportability of KPIs"),
+    "staff_level": N_("Staff's starting level in a commercial process"),
+    "number_of_kpis": N_("Number of KPIs to report"),
+    "organisation_support": N_("Organisation's support: FTE, ICT, Sales, Marketing, Board"),
+    "strengths_weaknesses": N_("Existing strengths and weaknesses of the process"),
+}
+
+_GOOD = {"on_target", "improving"}
+_BAD = {"below_target", "off_target", "worsening"}
+_WARN = {"below_target_not_significant", "off_target_not_significant", "below_target_unknown",
+         "off_target_unknown", "below_target_too_few", "off_target_too_few", "on_target_too_few"}
+
+
+def status_tone(status: object) -> str:
+    """The colour of a status code (``status_code``): ``good`` (on target), ``bad`` (significantly
+    off), ``warn`` (off but not demonstrably, or too few records), ``none`` (no target, no data)."""
+    key = "" if is_missing(status) else str(status)
+    if key in _GOOD:
+        return "good"
+    if key in _BAD:
+        return "bad"
+    if key in _WARN:
+        return "warn"
+    return "none"
+
+
+def code_text(value: object, fmt: Formatter) -> str:
+    """A code (or the library's status prose) in words of the formatter's language; a value that is
+    no code is shown as it is."""
+    if is_missing(value):
+        return MISSING
+    key = str(value)
+    return fmt.gettext(CODES[key]) if key in CODES else key
+
+
+# ------------------------------------------------------------------------------ the columns
+@dataclass(frozen=True)
+class _Context:
+    fmt: Formatter
+    phases: PhaseModel | None
+    labels: Mapping[str, str]
+
+    def phase(self, key: object) -> str:
+        if is_missing(key):
+            return MISSING
+        key = str(key)
+        if key in self.labels:
+            return self.labels[key]
+        if self.phases is not None and key in self.phases.keys:
+            return self.phases.label(key)
+        return key
+
+
+_Render = Callable[[pd.Series, _Context], Cell]
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str                 # English msgid
+    needs: tuple[str, ...]      # the frame's columns it reads (all must be there)
+    render: _Render
+
+
+def _plain(column: str, kind: str) -> _Render:
+    numeric = kind not in ("text", "date", "month", "period")
+    return lambda row, c: Cell(c.fmt.value(row[column], kind), "num" if numeric else "text")
+
+
+def _interval(value: str, low: str, high: str, kind: str) -> _Render:
+    return lambda row, c: Cell(c.fmt.interval(row[value], row[low], row[high], kind), "num")
+
+
+def _kind_of_unit(unit: object) -> str:
+    unit = "" if is_missing(unit) else str(unit)
+    if unit == "%":
+        return "percent"
+    if unit == "days":
+        return "days"
+    if len(unit) == 3 and unit.isupper():  # a currency code: the engagement's amounts
+        return "amount"
+    return "number"
+
+
+def _unit_value(column: str) -> _Render:
+    return lambda row, c: Cell(c.fmt.value(row[column], _kind_of_unit(row.get("unit"))), "num")
+
+
+def _unit_interval(value: str, low: str, high: str) -> _Render:
+    return lambda row, c: Cell(c.fmt.interval(row[value], row[low], row[high],
+                                              _kind_of_unit(row.get("unit"))), "num")
+
+
+def _measure_interval(value: str, low: str, high: str) -> _Render:
+    """Step 6's scenario rows: `measure` says orders (a number) or revenue (an amount)."""
+    def render(row: pd.Series, c: _Context) -> Cell:
+        kind = "amount" if str(row.get("measure")) == "revenue" else "number"
+        if kind == "number":
+            return Cell(c.fmt.interval(row[value], row[low], row[high], "number", decimals=1),
+                        "num")
+        return Cell(c.fmt.interval(row[value], row[low], row[high], kind), "num")
+    return render
+
+
+def _step(row: pd.Series, c: _Context) -> Cell:
+    return Cell(f"{c.phase(row['from_phase'])} → {c.phase(row['to_phase'])}")
+
+
+def _phase(column: str) -> _Render:
+    return lambda row, c: Cell(c.phase(row[column]))
+
+
+def _code(column: str) -> _Render:
+    return lambda row, c: Cell(code_text(row[column], c.fmt))
+
+
+def _status(column: str) -> _Render:
+    # the code decides the words and the colour; a frame without codes shows its prose uncoloured
+    def render(row: pd.Series, c: _Context) -> Cell:
+        code = row.get("status_code")
+        if is_missing(code):
+            return Cell(code_text(row[column], c.fmt), "none")
+        return Cell(code_text(code, c.fmt), status_tone(code))
+    return render
+
+
+def _file(column: str) -> _Render:
+    # a file by its name only: a machine's folders are no business of the reader
+    return lambda row, c: Cell(MISSING if is_missing(row[column])
+                               else os.path.basename(str(row[column])))
+
+
+def _listed(column: str) -> _Render:
+    def render(row: pd.Series, c: _Context) -> Cell:
+        value = row[column]
+        if isinstance(value, list | tuple):
+            return Cell(", ".join(str(v) for v in value) or MISSING)
+        return Cell(MISSING if is_missing(value) or str(value) == "" else str(value))
+    return render
+
+
+def _yes_no(column: str) -> _Render:
+    def render(row: pd.Series, c: _Context) -> Cell:
+        value = row[column]
+        if is_missing(value):
+            return Cell(MISSING)
+        return Cell(c.fmt.gettext("yes") if bool(value) else c.fmt.gettext("no"))
+    return render
+
+
+def _weeks_range(row: pd.Series, c: _Context) -> Cell:
+    return Cell(f"{c.fmt.number(row['weeks'], 1)} ({c.fmt.range(row['weeks_low'], row['weeks_high'], 'number', decimals=1)})",  # noqa: E501
+                "num")
+
+
+def _step_name(row: pd.Series, c: _Context) -> Cell:
+    column = "step_name_nl" if c.fmt.language == "nl" else "step_name_en"
+    return Cell(str(row[column]))
+
+
+_REFERENCE_WORDS = {
+    "target": N_("the target"), "benchmark": N_("the market benchmark"),
+    "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
+    "best_segment": N_("its best segment"),
+}
+
+
+def _finding(row: pd.Series, c: _Context) -> Cell:
+    """A finding of the low-hanging fruit written from its fields in the report's language (the
+    library's English sentence when the fields are not there)."""
+    area, fmt = str(row.get("area")), c.fmt
+
+    def has(*names: str) -> bool:
+        return all(not is_missing(row.get(n)) for n in names)
+
+    if area == "bottleneck" and has("from_phase", "to_phase", "rate", "reference_rate"):
+        reference = str(row.get("reference"))
+        words = fmt.gettext(_REFERENCE_WORDS[reference]) if reference in _REFERENCE_WORDS \
+            else reference
+        return Cell(fmt.gettext("{step} converts {rate} against {reference_rate} for {reference}")
+                    .format(step=_step(row, c).text, rate=fmt.percent(row["rate"]),
+                            reference_rate=fmt.percent(row["reference_rate"]), reference=words))
+    if area == "volume" and has("from_phase", "rate", "reference_rate"):
+        return Cell(fmt.gettext("{volume} entries per month into {phase} against {needed} needed "
+                                "for the order target").format(
+            volume=fmt.number(row["rate"], 1), phase=c.phase(row["from_phase"]),
+            needed=fmt.number(row["reference_rate"], 1)))
+    if area == "segment" and has("attribute", "segment", "from_phase", "to_phase", "rate",
+                                 "reference_rate"):
+        return Cell(fmt.gettext("{attribute} = {segment} converts {rate} at {step} against "
+                                "{reference_rate} for the typical {attribute}").format(
+            attribute=attribute_name(row["attribute"]), segment=row["segment"],
+            rate=fmt.percent(row["rate"]),
+            step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
+    if area == "stalled" and has("from_phase"):
+        return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
+                                "most records take").format(phase=c.phase(row["from_phase"])))
+    if area == "mix":
+        return Cell(fmt.gettext("The overall conversion changed through the mix of segments, not "
+                                "through their own conversion (Simpson's paradox)"))
+    return Cell(MISSING if is_missing(row.get("finding")) else str(row["finding"]))
+
+
+def _kpi_label(row: pd.Series, c: _Context) -> Cell:
+    """A KPI's label in the report's language when it is the name the toolkit gave it (a label
+    the engagement YAML declares is the client's own word, and stays as written)."""
+    label = row.get("label")
+    label = "" if is_missing(label) else str(label)
+    kind, fmt = row.get("kind"), c.fmt
+
+    def phase(name: str) -> str:
+        return c.phase(row.get(name))
+
+    default = {
+        "conversion": (f"Conversion {phase('from_phase')} → {phase('to_phase')}",
+                       N_("Conversion {start} → {end}")),
+        "cumulative_conversion": (f"Conversion {phase('from_phase')} → {phase('to_phase')}",
+                                  N_("Conversion {start} → {end}")),
+        "volume": (f"Entries into {phase('phase')}", N_("Entries into {start}")),
+        "duration": (f"Median days {phase('from_phase')} → {phase('to_phase')}",
+                     N_("Median days {start} → {end}")),
+        "win_rate": (f"Win rate from {phase('from_phase')} (won / closed)",
+                     N_("Win rate from {start} (won / closed)")),
+        "sales_velocity": (f"Sales velocity from {phase('phase')}",
+                           N_("Sales velocity from {start}")),
+        "cost_per": (f"Cost per {phase('phase')}", N_("Cost per {start}")),
+    }
+    named = {"Won value": N_("Won value"), "Average deal size (won)": N_("Average deal size (won)"),
+             "Open pipeline value": N_("Open pipeline value"),
+             "Pipeline coverage": N_("Pipeline coverage")}
+    if kind in default and label == default[kind][0]:
+        start = phase("phase") if kind in ("volume", "sales_velocity", "cost_per") \
+            else phase("from_phase")
+        return Cell(fmt.gettext(default[kind][1]).format(start=start, end=phase("to_phase")))
+    if label in named:
+        return Cell(fmt.gettext(named[label]))
+    return Cell(label or MISSING)
+
+
+def _node_label(row: pd.Series, c: _Context) -> Cell:
+    """A node of the KPI tree (``kpi_tree``) by its code, in the report's language."""
+    node, fmt = str(row.get("node")), c.fmt
+    fixed = {"revenue": N_("Revenue per month (implied)"),
+             "orders": N_("Orders per month (implied)"),
+             "average_deal_size": N_("Average deal size")}
+    if node in fixed:
+        return Cell(fmt.gettext(fixed[node]))
+    phases = c.phases
+    if node.startswith("volume_") and phases is not None and node[7:] in phases.keys:
+        return Cell(fmt.gettext("Entries into {start} per month").format(start=c.phase(node[7:])))
+    if node.startswith("conversion_") and phases is not None:
+        for a, b in phases.transitions():
+            if node == f"conversion_{a}_{b}":
+                return Cell(f"{c.phase(a)} → {c.phase(b)}")
+    return Cell(MISSING if is_missing(row.get("label")) else str(row["label"]))
+
+
+_SEASON_MEASURES = (N_("Volume: entries per month"), N_("Conversion per cohort month"))
+
+
+def attribute_name(name: object) -> str:
+    """A segment attribute's name as a reader reads it: `lead_source` -> `lead source` (the YAML
+    names attributes as identifiers)."""
+    return MISSING if is_missing(name) else str(name).replace("_", " ")
+
+
+def _points(column: str) -> _Render:
+    return lambda row, c: Cell(c.fmt.points(row[column]), "num")
+
+
+#: Every column a report table can show: name -> header (English msgid), the frame's columns it
+#: needs, how a cell is written.
+COLUMNS: dict[str, _Column] = {
+    # data inventory
+    "source": _Column(N_("Source"), ("source",), _plain("source", "text")),
+    "file": _Column(N_("File"), ("file",), _file("file")),
+    "rows_in": _Column(N_("Rows in"), ("rows_in",), _plain("rows_in", "count")),
+    "rows_used": _Column(N_("Rows used"), ("rows_used",), _plain("rows_used", "count")),
+    "rows_quarantined": _Column(N_("Rows set aside"), ("rows_quarantined",),
+                                _plain("rows_quarantined", "count")),
+    "balanced": _Column(N_("Reconciles"), ("balanced",), _yes_no("balanced")),
+    "reason": _Column(N_("Reason"), ("reason",), _plain("reason", "text")),
+    "reason_code": _Column(N_("Reason"), ("reason_code",), _code("reason_code")),
+    "rows": _Column(N_("Rows"), ("rows",), _plain("rows", "count")),
+    "check": _Column(N_("Check"), ("check",), _code("check")),
+    "records": _Column(N_("Records"), ("records",), _plain("records", "count")),
+    "share": _Column(N_("Share"), ("share",), _plain("share", "percent")),
+    # funnel
+    "phase": _Column(N_("Phase"), ("phase",), _phase("phase")),
+    "phase_label": _Column(N_("Phase"), ("label",), _plain("label", "text")),
+    "reached": _Column(N_("Reached"), ("reached",), _plain("reached", "count")),
+    "n": _Column(N_("Records"), ("n",), _plain("n", "count")),
+    "successes": _Column(N_("Converted"), ("successes",), _plain("successes", "count")),
+    "open": _Column(N_("Open"), ("open",), _plain("open", "count")),
+    "lost": _Column(N_("Lost"), ("lost",), _plain("lost", "count")),
+    "step": _Column(N_("Step"), ("from_phase", "to_phase"), _step),
+    "rate": _Column(N_("Conversion"), ("rate",), _plain("rate", "percent")),
+    "rate_ci": _Column(N_("Conversion (95% interval)"), ("rate", "ci_low", "ci_high"),
+                       _interval("rate", "ci_low", "ci_high", "percent")),
+    "lost_rate_ci": _Column(N_("Lost (95% interval)"), ("rate", "ci_low", "ci_high"),
+                            _interval("rate", "ci_low", "ci_high", "percent")),
+    "cumulative_ci": _Column(N_("From the first phase (95% interval)"),
+                             ("cumulative_rate", "cumulative_ci_low", "cumulative_ci_high"),
+                             _interval("cumulative_rate", "cumulative_ci_low",
+                                       "cumulative_ci_high", "percent")),
+    "immature_n": _Column(N_("Too recent to count"), ("immature_n",),
+                          _plain("immature_n", "count")),
+    "period": _Column(N_("Period"), ("period",), _plain("period", "period")),
+    "month": _Column(N_("Month"), ("month",), _plain("month", "period")),
+    # readiness and duration
+    "factor": _Column(N_("Factor"), ("factor",), _code("factor")),
+    "score": _Column(N_("Score (1-5)"), ("score",), _plain("score", "count")),
+    "effect_weeks": _Column(N_("Effect (weeks)"), ("effect_weeks",),
+                            _plain("effect_weeks", "number")),
+    "step_name": _Column(N_("Step"), ("step_name_nl", "step_name_en"), _step_name),
+    "weeks_range": _Column(N_("Weeks (range)"), ("weeks", "weeks_low", "weeks_high"),
+                           _weeks_range),
+    # process model
+    "functions": _Column(N_("Functions (roles)"), ("functions",), _listed("functions")),
+    "tasks": _Column(N_("Tasks"), ("tasks",), _listed("tasks")),
+    "actions": _Column(N_("Actions"), ("actions",), _listed("actions")),
+    "output": _Column(N_("Output"), ("output",), _listed("output")),
+    "entry_criteria": _Column(N_("Entry criteria"), ("entry_criteria",),
+                              _listed("entry_criteria")),
+    "crm_stages": _Column(N_("CRM stages"), ("crm_stages",), _listed("crm_stages")),
+    "source_stage": _Column(N_("CRM stage"), ("source_stage",), _plain("source_stage", "text")),
+    # KPIs
+    "kpi_label": _Column(N_("KPI"), ("label",), _kpi_label),
+    "node_label": _Column(N_("KPI"), ("node", "label"), _node_label),
+    "value_ci": _Column(N_("Value (95% interval)"), ("value", "ci_low", "ci_high"),
+                        _unit_interval("value", "ci_low", "ci_high")),
+    "value": _Column(N_("Value"), ("value",), _unit_value("value")),
+    "target": _Column(N_("Target"), ("target",), _unit_value("target")),
+    "status_vs_target": _Column(N_("Status"), ("status_vs_target",),
+                                _status("status_vs_target")),
+    "status": _Column(N_("Status"), ("status",), _status("status")),
+    "trend": _Column(N_("Trend"), ("trend",), _code("trend")),
+    "change": _Column(N_("Change on the month before"), ("change",), _points("change")),
+    "owner": _Column(N_("Owner"), ("owner",), _plain("owner", "text")),
+    # time to convert
+    "converted": _Column(N_("Converted"), ("converted",), _plain("converted", "count")),
+    "median_days_ci": _Column(N_("Median days to convert (95% interval)"),
+                              ("median_days", "median_ci_low", "median_ci_high"),
+                              _interval("median_days", "median_ci_low", "median_ci_high",
+                                        "days")),
+    "cif_30d": _Column(N_("Converted by day 30"), ("cif_30d",), _plain("cif_30d", "percent")),
+    "cif_90d": _Column(N_("Converted by day 90"), ("cif_90d",), _plain("cif_90d", "percent")),
+    "cif_180d": _Column(N_("Converted by day 180"), ("cif_180d",),
+                        _plain("cif_180d", "percent")),
+    # seasonality
+    "p_value": _Column(N_("p-value"), ("p_value",), _plain("p_value", "p_value")),
+    "p_adjusted": _Column(N_("p-value (adjusted)"), ("p_adjusted",),
+                          _plain("p_adjusted", "p_value")),
+    "variation": _Column(N_("Month-to-month variation"), ("coefficient_of_variation",),
+                         _plain("coefficient_of_variation", "percent")),
+    "months": _Column(N_("Months"), ("months",), _plain("months", "count")),
+    "volume": _Column(N_("Volume"), ("volume",), _plain("volume", "count")),
+    # diagnosis
+    "rank": _Column(N_("#"), ("rank",), _plain("rank", "count")),
+    "area": _Column(N_("Area"), ("area",), _code("area")),
+    "finding": _Column(N_("Finding"), ("finding",), _plain("finding", "text")),
+    "finding_text": _Column(N_("Finding"), ("area",), _finding),
+    "measure_text": _Column(N_("Measure"), ("measure_index",), lambda row, c: Cell(
+        c.fmt.gettext(_SEASON_MEASURES[int(row["measure_index"])]))),
+    "kpi_key": _Column(N_("KPI"), ("kpi",), _phase("kpi")),
+    "extra_orders_ci": _Column(N_("Extra orders per year (range)"),
+                               ("extra_orders", "extra_orders_low", "extra_orders_high"),
+                               _interval("extra_orders", "extra_orders_low", "extra_orders_high",
+                                         "count")),
+    "extra_revenue": _Column(N_("Extra revenue per year"), ("extra_revenue",),
+                             _plain("extra_revenue", "amount")),
+    "extra_revenue_ci": _Column(N_("Extra revenue per year (range)"),
+                                ("extra_revenue", "extra_revenue_low", "extra_revenue_high"),
+                                _interval("extra_revenue", "extra_revenue_low",
+                                          "extra_revenue_high", "amount")),
+    "reference_rate": _Column(N_("Reference"), ("reference_rate",),
+                              _plain("reference_rate", "percent")),
+    "attribute": _Column(N_("Attribute"), ("attribute",),
+                         lambda row, c: Cell(attribute_name(row["attribute"]))),
+    "segment_value": _Column(N_("Segment"), ("segment",), _plain("segment", "text")),
+    "typical_rate": _Column(N_("Typical segment"), ("typical_rate",),
+                            _plain("typical_rate", "percent")),
+    "share_of_lost": _Column(N_("Share of all lost"), ("share_of_lost",),
+                             _plain("share_of_lost", "percent")),
+    "median_days": _Column(N_("Median days"), ("median_days",), _plain("median_days", "days")),
+    "record_id": _Column(N_("Record"), ("record_id",), _plain("record_id", "text")),
+    "days_in_phase": _Column(N_("Days in phase"), ("days_in_phase",),
+                             _plain("days_in_phase", "days")),
+    "amount": _Column(N_("Amount"), ("value",), _plain("value", "amount")),
+    "action": _Column(N_("Action"), ("action",), _plain("action", "text")),
+    "cost_per_lead": _Column(N_("Cost per lead"), ("cost_per_lead",),
+                             _plain("cost_per_lead", "amount")),
+    "cost_per_order": _Column(N_("Cost per order"), ("cost_per_order",),
+                              _plain("cost_per_order", "amount")),
+    # improvement
+    "measure": _Column(N_("Measure"), ("measure",), _code("measure")),
+    "baseline_ci": _Column(N_("Now (range)"), ("baseline", "baseline_low", "baseline_high"),
+                           _measure_interval("baseline", "baseline_low", "baseline_high")),
+    "scenario_ci": _Column(N_("With the improvement (range)"), ("scenario", "low", "high"),
+                           _measure_interval("scenario", "low", "high")),
+    "change_ci": _Column(N_("Change (range)"), ("change", "change_low", "change_high"),
+                         _measure_interval("change", "change_low", "change_high")),
+    "prob_increase": _Column(N_("Chance of an increase"), ("prob_increase",),
+                             _plain("prob_increase", "percent")),
+    "required_entries": _Column(N_("Entries needed"), ("required_entries",),
+                                _plain("required_entries", "number")),
+    "current_entries": _Column(N_("Entries now"), ("current_entries",),
+                               _plain("current_entries", "number")),
+    "total_records": _Column(N_("Records a test needs"), ("total_records",),
+                             _plain("total_records", "count")),
+    "weeks_until_readable": _Column(N_("Weeks until readable"), ("weeks_until_readable",),
+                                    _plain("weeks_until_readable", "weeks")),
+    # steering
+    "previous": _Column(N_("Month before"), ("previous",), _plain("previous", "percent")),
+    "current": _Column(N_("Latest month"), ("current",), _plain("current", "percent")),
+    "change_points": _Column(N_("Change"), ("change",), _points("change")),
+    "significant": _Column(N_("Significant"), ("significant",), _yes_no("significant")),
+    "rule": _Column(N_("Rule"), ("rule",), _plain("rule", "text")),
+}
+
+#: Most columns a table shows side by side; a wider spec is cut here (the workbook has them all).
+MAX_COLUMNS = 7
+
+
+def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter,
+                  phases: PhaseModel | None = None, labels: Mapping[str, str] | None = None,
+                  max_rows: int | None = None, headers: Mapping[str, str] | None = None
+                  ) -> DisplayTable:
+    """`frame` as a reader sees it.
+
+    Parameters
+    ----------
+    frame
+        A result table with the library's column names.
+    columns
+        Names from :data:`COLUMNS`, in the order shown; one whose columns the frame lacks is left
+        out, and at most :data:`MAX_COLUMNS` are shown.
+    fmt
+        The formatter of the report's language and currency.
+    phases, labels
+        How phase keys become labels: the engagement's phase model, and extra key -> label pairs
+        (e.g. KPI keys).
+    max_rows
+        Show the first rows only, with a note saying how many there are (all are in the workbook).
+    headers
+        Column name -> English msgid replacing the default header (e.g. "KPI" for `kpi_label`).
+    """
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        raise KeyError(f"display_table: no column {unknown} in the report's vocabulary; "
+                       f"add it to toolkit.present.tables.COLUMNS")
+    shown = [c for c in columns if all(need in frame.columns for need in COLUMNS[c].needs)]
+    shown = shown[:MAX_COLUMNS]
+    context = _Context(fmt=fmt, phases=phases, labels=dict(labels or {}))
+    part = frame if max_rows is None else frame.head(max_rows)
+    rows = [[COLUMNS[c].render(row, context) for c in shown]
+            for _, row in part.iterrows()]
+    numeric = [bool(rows) and all(r[i].kind == "num" for r in rows) for i in range(len(shown))]
+    note = ""
+    if max_rows is not None and len(frame) > max_rows:
+        note = fmt.gettext("The first {shown} of {total} rows; the workbook has them all.").format(
+            shown=fmt.count(max_rows), total=fmt.count(len(frame)))
+    names = dict(headers or {})
+    return DisplayTable(headers=[fmt.gettext(names.get(c, COLUMNS[c].header)) for c in shown],
+                        rows=rows, numeric=numeric, note=note, wide=len(shown) > 5)
+
+
+def cell_text(value: Any, fmt: Formatter) -> str:
+    """A lone value of unknown kind: numbers by size, codes as words, text as it is."""
+    if is_missing(value):
+        return MISSING
+    if isinstance(value, bool):
+        return fmt.gettext("yes") if value else fmt.gettext("no")
+    if isinstance(value, int | float):
+        return fmt.number(value)
+    return code_text(value, fmt)

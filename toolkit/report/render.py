@@ -1,0 +1,505 @@
+"""The report rendered from the step results with Jinja templates: an executive summary as the index
+page, then one page per step, in the engagement's language, as a `client` or a `training` edition.
+
+Nothing is computed here that a step did not compute: the pages choose parts of the step results
+(:mod:`toolkit.report.pages`), write every number through the one formatter and every sentence
+through the message catalogue. The figures are the steps' own, drawn once and embedded as PNG, so
+each page is one self-contained file that opens offline.
+
+Editions:
+
+- ``client``: what a consultant hands to a board. No code, no parameters, no exercises, no demo
+  text, no machine paths.
+- ``training``: the same pages plus, per step, the method notes and exercises of the step's
+  notebook and the checks the notebook runs on its results.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date as Date
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pandas as pd
+
+from toolkit import __version__
+from toolkit.base.exceptions import ToolkitError
+from toolkit.base.paths import NOTEBOOKS_DIR
+from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.messages import translations
+from toolkit.present.tables import (
+    N_,
+    DisplayTable,
+    code_text,
+    display_table,
+)
+from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
+from toolkit.steps.result import STEP_KEYS, StepResult
+
+__all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+EDITIONS = ("client", "training")
+
+# The figures keep the size their plot function gives them (their text is laid out for it); the
+# page scales the image to its column.
+_FIGURE_DPI = 110
+
+
+def step_page_name(step: int) -> str:
+    """The file of a step's page: ``01_baseline.html`` (as the notebooks' names)."""
+    return f"{step:02d}_{STEP_KEYS[step]}.html"
+
+
+def css_string(text: str) -> str:
+    """`text` as a CSS string literal: a value from the YAML (the client's name) in the print
+    header can close neither the string nor the style element."""
+    out = []
+    for ch in str(text):
+        if ch in '"\\' or ch in "<>&" or ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+# --------------------------------------------------------------------------------- figures
+def _figure_png(draw) -> str | None:
+    """Draw one figure of a step result; its PNG as a data URI (None when it cannot be drawn)."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    try:
+        drawn = draw()
+    except (ToolkitError, ValueError, KeyError, TypeError):
+        _close_new(before)
+        return None
+    figure = drawn if hasattr(drawn, "savefig") else getattr(drawn, "figure", None)
+    if figure is None:
+        _close_new(before)
+        return None
+    buffer = io.BytesIO()
+    # no bbox_inches="tight": it draws the figure twice, and the plot functions lay out their
+    # own margins
+    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, facecolor="white")
+    _close_new(before)
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _close_new(before: set[int]) -> None:
+    import matplotlib.pyplot as plt
+    for number in set(plt.get_fignums()) - before:
+        plt.close(number)
+
+
+# ------------------------------------------------------------------------------ the pages
+@dataclass
+class _SectionView:
+    title: str
+    lead: str = ""
+    table: DisplayTable | None = None
+    figures: list[str] = field(default_factory=list)
+    problem: str = ""
+
+
+@dataclass
+class _StepView:
+    number: int
+    key: str
+    title: str
+    purpose: str
+    page: str
+    conclusions: list[str] = field(default_factory=list)
+    sections: list[_SectionView] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    method: str = ""
+    exercises: str = ""
+    checks: str = ""
+
+
+def _markdown():
+    import mistune
+    # escape=True: raw HTML in a sentence is shown as text, never as markup
+    return mistune.create_markdown(escape=True)
+
+
+def _inline(markdown, text: str) -> str:
+    html = markdown(text).strip()
+    return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
+
+
+def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
+                    ) -> dict[str, pd.DataFrame]:
+    """Views of a step's tables the pages show (a filter or a count of rows), nothing recomputed."""
+    tables: dict[str, pd.DataFrame] = dict(result.tables)
+    if result.step == 1:
+        quarantine = engagement.quarantine
+        if "reason_code" in quarantine and len(quarantine):
+            tables["quarantine by reason"] = (
+                quarantine.groupby(["source", "reason_code"], observed=True).size()
+                .rename("rows").reset_index().sort_values("rows", ascending=False,
+                                                          kind="stable"))
+    if result.step == 4 and "seasonality tests" in tables:
+        seasons = tables["seasonality tests"].copy()
+        # the seasonality result's two rows are volume, then rate (seasonality.tests)
+        seasons["measure_index"] = range(len(seasons))
+        tables["seasonality tests"] = seasons
+    if result.step == 7:
+        for name in ("scorecard", "what changed"):
+            if name in tables:
+                tables[name] = _with_kpi_fields(tables[name], fields)
+    if result.step == 6 and "required volume" in tables:
+        required = tables["required volume"]
+        if len(required):
+            first = required["phase"].iloc[0]
+            tables["required volume first phase"] = required[required["phase"] == first]
+    return tables
+
+
+def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
+    """Per KPI its kind and phases (from the KPI tables of steps 3 and 4), so a table that names
+    KPIs only by key (the scorecard) can write their labels in the report's language."""
+    found = []
+    for result in results.values():
+        for table in result.tables.values():
+            if {"kpi", "kind", "label"} <= set(table.columns):
+                columns = [c for c in ("kpi", "kind", "from_phase", "to_phase", "phase")
+                           if c in table.columns]
+                found.append(table[columns])
+    if not found:
+        return pd.DataFrame(columns=["kpi", "kind"])
+    return pd.concat(found, ignore_index=True).drop_duplicates("kpi")
+
+
+def _with_kpi_fields(frame: pd.DataFrame, fields: pd.DataFrame) -> pd.DataFrame:
+    if "kpi" not in frame or "kind" in frame or not len(fields):
+        return frame
+    return frame.merge(fields, on="kpi", how="left", suffixes=("", "_kpi"))
+
+
+def _kpi_labels(results: Mapping[int, StepResult]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for result in results.values():
+        for table in result.tables.values():
+            if {"kpi", "label"} <= set(table.columns):
+                for kpi, label in zip(table["kpi"], table["label"], strict=True):
+                    if isinstance(kpi, str) and isinstance(label, str):
+                        labels.setdefault(kpi, label)
+    return labels
+
+
+def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepResult,
+             figures: Mapping[str, str | None], fmt: Formatter, phases, labels) -> _SectionView | None:
+    view = _SectionView(title=fmt.gettext(section.title),
+                        lead=fmt.gettext(section.lead) if section.lead else "")
+    frame = tables.get(section.table) if section.table else None
+    if frame is not None:
+        for column, kept in section.rows.items():
+            if column in frame:
+                frame = frame[frame[column].isin(kept)]
+        if len(frame):
+            view.table = display_table(frame, section.columns, fmt=fmt, phases=phases,
+                                       labels=labels, max_rows=section.max_rows,
+                                       headers=section.headers)
+            if not view.table.headers:
+                view.table = None
+    view.figures = [uri for name in section.figures if (uri := figures.get(name))]
+    if section.problem and section.problem in result.problems and view.table is None:
+        view.problem = result.problems[section.problem]
+    if view.table is None and not view.figures and not view.problem:
+        return None
+    return view
+
+
+def _notebook_parts(step: int, markdown) -> tuple[str, str, str]:
+    """The training extras of a step from its notebook: the method notes (its markdown, without
+    the parameters note), the exercises, and the checks it runs on the results (its asserts)."""
+    import json
+
+    found = sorted(NOTEBOOKS_DIR.glob(f"{step:02d}_*.ipynb"))
+    if not found:
+        return "", "", ""
+    cells = json.loads(found[0].read_text(encoding="utf-8"))["cells"]
+    method, exercises, checks = [], "", ""
+    for i, cell in enumerate(cells):
+        text = "".join(cell.get("source", []))
+        if cell["cell_type"] == "markdown":
+            if text.lstrip().startswith("## Exercises"):
+                exercises = markdown(text.split("\n", 1)[1] if "\n" in text else "")
+            elif text.lstrip().startswith(("### Checks", "## What we concluded", "*Parameters*",
+                                           "# ")):
+                continue
+            else:
+                method.append(markdown(text))
+        elif cell["cell_type"] == "code" and i > 0 and "".join(
+                cells[i - 1].get("source", [])).lstrip().startswith("### Checks"):
+            checks = text
+    return "\n".join(method), exercises, checks
+
+
+def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, edition: str,
+               labels: Mapping[str, str], fields: pd.DataFrame, markdown) -> _StepView:
+    figures = {name: _figure_png(draw) for name, draw in result.figures.items()}
+    tables = _derived_tables(engagement, result, fields)
+    view = _StepView(number=result.step, key=result.key,
+                     title=fmt.gettext(STEP_TITLES[result.step]),
+                     purpose=fmt.gettext(STEP_PURPOSE[result.step]),
+                     page=step_page_name(result.step))
+    try:
+        lines = result.conclusions(language)
+    except ValueError:
+        lines = []
+    view.conclusions = [_inline(markdown, line) for line in lines]
+    shown_problems: set[str] = set()
+    for section in PAGES.get(result.step, ()):
+        shown = _section(section, tables, result, figures, fmt, engagement.phase_model, labels)
+        if shown is not None:
+            view.sections.append(shown)
+            if shown.problem:
+                shown_problems.add(section.problem or "")
+    view.problems = [why for part, why in result.problems.items() if part not in shown_problems]
+    if edition == "training":
+        view.method, view.exercises, view.checks = _notebook_parts(result.step, markdown)
+    return view
+
+
+# ------------------------------------------------------------------------ executive summary
+_VERDICT = {
+    "leak": N_("Leak: plenty of leads, but opportunities drop out before the order. Stop them "
+               "dropping out first."),
+    "shortage": N_("Shortage: too few qualified leads. Build the early phases first."),
+    "no clear low-hanging fruit": N_("No clear low-hanging fruit: no step is demonstrably below "
+                                     "its reference."),
+    "one transition": N_("A funnel of one step has no split into shortage or leak."),
+    "insufficient data": N_("Too few records to conclude: shortage or leak cannot be decided "
+                            "yet."),
+}
+_BOTH_SIDES = N_("Both sides are off; the larger gain decides which comes first.")
+_REFERENCES = {
+    "target": N_("the target"), "benchmark": N_("the market benchmark"),
+    "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
+    "best_segment": N_("its best segment"),
+}
+
+
+def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[str, Any] | None:
+    diagnosis = results.get(5)
+    fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
+    if fruit is None:
+        return None
+    case = fruit.verdict.case
+    sentence = fmt.gettext(_VERDICT.get(case, case))
+    evidence: list[str] = []
+    tests = fruit.steps
+    if tests is not None and len(tests) and "below" in tests:
+        below = tests[tests["below"].astype(bool)].drop_duplicates("step")
+        pairs = len(phases.transitions()) if phases is not None else 0
+        half = pairs // 2
+        early = below[below["step"] < half]
+        late = below[below["step"] >= half]
+        if case in ("leak", "shortage") and len(early) and len(late):
+            sentence += " " + fmt.gettext(_BOTH_SIDES)
+        first = late if case == "leak" else early if case == "shortage" else below
+        rest = below.drop(first.index)
+        for row in pd.concat([first, rest]).itertuples(index=False):
+            evidence.append(fmt.gettext(
+                "{step} converts {rate} (95% interval {range}) against {reference_rate} for "
+                "{reference}; adjusted p {p}").format(
+                step=f"{phases.label(row.from_phase)} → {phases.label(row.to_phase)}",
+                rate=fmt.percent(row.rate), range=fmt.range(row.ci_low, row.ci_high),
+                reference_rate=fmt.percent(row.reference_rate),
+                reference=fmt.gettext(_REFERENCES.get(row.reference, row.reference)),
+                p=fmt.p_value(row.p_adjusted)))
+    volume = fruit.verdict.evidence
+    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
+    if len(volume) and str(volume["points_to"].iloc[0]) == "short":
+        evidence.append(fmt.gettext(
+            "Lead volume: {volume} per month against {needed} needed for the order target").format(
+            volume=fmt.number(volume["value"].iloc[0], 1),
+            needed=fmt.number(volume["reference_value"].iloc[0], 1)))
+    return {"case": case, "sentence": sentence, "evidence": evidence[:4]}
+
+
+def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases) -> list[dict[str, str]]:
+    diagnosis = results.get(5)
+    fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
+    if fruit is None:
+        return []
+    sized = fruit.table[fruit.table["extra_orders"].notna()].head(3)
+    shown = display_table(sized, ["finding_text"], fmt=fmt, phases=phases)
+    actions = []
+    for row, cells in zip(sized.itertuples(index=False), shown.rows, strict=True):
+        actions.append({
+            "area": code_text(row.area, fmt),
+            "finding": cells[0].text if cells else MISSING,
+            "orders": fmt.interval(row.extra_orders, row.extra_orders_low, row.extra_orders_high,
+                                   "number", decimals=0),
+            "revenue": (fmt.amount_interval(row.extra_revenue,
+                                            row.extra_revenue * row.extra_orders_low
+                                            / row.extra_orders,
+                                            row.extra_revenue * row.extra_orders_high
+                                            / row.extra_orders)
+                        if not is_missing(row.extra_revenue) and row.extra_orders else MISSING),
+        })
+    return actions
+
+
+def _scorecard(results: Mapping[int, StepResult], fmt: Formatter, fields: pd.DataFrame,
+               phases) -> list[dict[str, str]]:
+    steering = results.get(7)
+    card = steering.tables.get("scorecard") if steering is not None else None
+    if card is None or not len(card):
+        return []
+    card = _with_kpi_fields(card, fields)
+    shown = display_table(card, ["kpi_label", "period", "value_ci", "target", "status"], fmt=fmt,
+                          phases=phases)
+    if len(shown.headers) < 5:
+        return []
+    return [{"label": row[0].text, "period": row[1].text, "value": row[2].text,
+             "target": row[3].text, "status": row[4].text, "tone": row[4].kind}
+            for row in shown.rows]
+
+
+def _schema(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[dict[str, str]]:
+    """The phases left to right with the cohort conversion on each arrow (step 4's KPIs, else
+    step 1's raw funnel)."""
+    phases = engagement.phase_model
+    rates: dict[tuple[str, str], str] = {}
+    measurement = results.get(4)
+    kpis = measurement.tables.get("kpis") if measurement is not None else None
+    if kpis is not None and {"from_phase", "to_phase", "kind"} <= set(kpis.columns):
+        rows = kpis[(kpis["kind"] == "conversion")]
+        if "segment" in rows:
+            rows = rows[rows["segment"].isna()]
+        for _, row in rows.iterrows():
+            rates.setdefault((row["from_phase"], row["to_phase"]), fmt.percent(row["value"]))
+    baseline = results.get(1)
+    funnel = baseline.tables.get("funnel") if baseline is not None else None
+    if not rates and funnel is not None:
+        for _, row in funnel.iterrows():
+            if not is_missing(row.get("from_phase")):
+                rates[(row["from_phase"], row["phase"])] = fmt.percent(row["rate"])
+    boxes = []
+    for i, phase in enumerate(phases.phases):
+        arrow = ""
+        if i + 1 < len(phases.phases):
+            arrow = rates.get((phase.key, phases.phases[i + 1].key), MISSING)
+        boxes.append({"label": phase.label, "arrow": arrow,
+                      "functions": ", ".join(phase.functions)})
+    return boxes
+
+
+def _data_quality(engagement, fmt: Formatter) -> str:
+    balance = engagement.reconciliation
+    rows_in = int(balance["rows_in"].sum()) if len(balance) else 0
+    used = int(balance["rows_used"].sum()) if len(balance) else 0
+    quarantined = int(balance["rows_quarantined"].sum()) if len(balance) else 0
+    return fmt.ngettext(
+        "{rows_in} row in the exports: {used} used, {quarantined} set aside with a reason; "
+        "{records} record measured up to {as_of}.",
+        "{rows_in} rows in the exports: {used} used, {quarantined} set aside with a reason; "
+        "{records} records measured up to {as_of}.", rows_in).format(
+        rows_in=fmt.count(rows_in), used=fmt.count(used), quarantined=fmt.count(quarantined),
+        records=fmt.count(len(engagement.records)),
+        as_of=fmt.date(engagement.as_of, length="long") if len(engagement.records) else MISSING)
+
+
+# ---------------------------------------------------------------------------- rendering
+def _environment(language: str):
+    import jinja2
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
+        extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    # old style: a message is text, not a %-format (`95% interval` would break a new-style one)
+    env.install_gettext_translations(translations(language), newstyle=False)
+    return env
+
+
+def render_report(engagement, results: Mapping[int, StepResult], *,
+                  out_dir: str | Path, language: str | None = None,
+                  edition: str = "client", notes: Sequence[str] = (),
+                  date: Date | None = None, print_page: bool = False) -> Path:
+    """Write the report of `results` into `out_dir`: ``index.html`` (the executive summary) and
+    one page per step (``01_baseline.html`` ...); with `print_page`, also ``print.html``, every
+    page in one document with page breaks, for the PDF.
+
+    Parameters
+    ----------
+    engagement
+        The engagement the steps ran on (its name, client, phase model, reconciliation).
+    results
+        ``{step: StepResult}`` from ``toolkit.steps.run_all``.
+    language
+        ``nl`` or ``en``; default the engagement's ``language``.
+    edition
+        ``client`` or ``training``.
+    notes
+        Notes of the run (library warnings, as sentences), shown on the index page.
+    date
+        The report's date (default today).
+
+    Returns
+    -------
+    Path of ``index.html``.
+    """
+    from markupsafe import Markup
+
+    config = engagement.config
+    language = language or getattr(config, "language", "en")
+    if edition not in EDITIONS:
+        raise ToolkitError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
+                           f"{edition!r} was passed.")
+    fmt = formatter(language, config.currency)
+    matplotlib.use("Agg", force=False)
+    markdown = _markdown()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shown_date = fmt.date(date or Date.today(), length="long")
+    labels = _kpi_labels(results)
+    fields = _kpi_fields(results)
+    steps = []
+    for step in sorted(results):
+        steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
+                                fields, markdown))
+    phases = engagement.phase_model
+    summary = {
+        "verdict": _verdict(results, fmt, phases),
+        "actions": _actions(results, fmt, phases),
+        "scorecard": _scorecard(results, fmt, fields, phases),
+        "schema": _schema(engagement, results, fmt),
+        "quality": _data_quality(engagement, fmt),
+        "notes": list(dict.fromkeys(notes)),
+    }
+    client = config.client or engagement.name
+    css = Markup((TEMPLATES_DIR / "report.css").read_text(encoding="utf-8"))
+    common = {
+        "css": css, "language": language, "edition": edition, "client": client,
+        "title": fmt.gettext("Commercial process: where the orders are won and lost"),
+        "date": shown_date, "steps": steps, "summary": summary,
+        "footer": fmt.gettext("funnel-toolkit {version} · {date} · manifest.json holds the "
+                              "versions and file hashes to reproduce this report.").format(
+            version=__version__, date=shown_date),
+        "print_header": Markup(css_string(f"{client} · {shown_date}")),
+        "page_label": Markup(css_string(fmt.gettext("Page"))),
+        "of_label": Markup(css_string(fmt.gettext("of"))),
+    }
+    env = _environment(language)
+    page = env.get_template("report_step.html.j2")
+    for i, step in enumerate(steps):
+        (out / step.page).write_text(page.render(
+            **common, step=step, previous=steps[i - 1] if i > 0 else None,
+            next=steps[i + 1] if i + 1 < len(steps) else None), encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(env.get_template("report_index.html.j2").render(**common), encoding="utf-8")
+    if print_page:
+        (out / "print.html").write_text(env.get_template("report_print.html.j2").render(**common),
+                                        encoding="utf-8")
+    return index
