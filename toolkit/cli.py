@@ -227,7 +227,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(run_audit(engagement).summary)
+    print(run_audit(engagement).headline)
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")

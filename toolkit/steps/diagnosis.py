@@ -81,7 +81,7 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         step=5, key="diagnosis", tables=tables,
         results={"fruit": fruit, "benchmarks": market, "action_yield": yields},
         figures=figures, problems=parts.problems, summary=_summary(fruit),
-        headline=fruit.verdict.headline if fruit is not None else "No diagnosis could be made.",
+        headline=fruit.headline if fruit is not None else "No diagnosis could be made.",
         sheets=sheets, conclusions_by_language={"en": lines})
 
 

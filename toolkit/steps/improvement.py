@@ -57,7 +57,7 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
         tables["changes"] = pd.concat(
             [change.comparisons.assign(change_date=change.change_date,
                                        description=change.description,
-                                       verdict=change.verdict)
+                                       headline=change.headline)
              for change in plan.changes], ignore_index=True)
     return StepResult(
         step=6, key="improvement", tables=tables, results={"plan": plan},
@@ -70,10 +70,10 @@ def _summary(plan) -> pd.DataFrame:
     if plan.scenario is not None:
         for row in plan.scenario.outcomes.itertuples(index=False):
             rows.append({"measure": f"{row.measure} per {row.period}, now",
-                         "value": row.baseline, "ci_low": row.baseline_low,
-                         "ci_high": row.baseline_high})
+                         "value": row.baseline, "ci_low": row.baseline_ci_low,
+                         "ci_high": row.baseline_ci_high})
             rows.append({"measure": f"{row.measure} per {row.period}, bottleneck at reference",
-                         "value": row.scenario, "ci_low": row.low, "ci_high": row.high})
+                         "value": row.scenario, "ci_low": row.ci_low, "ci_high": row.ci_high})
     if plan.experiment is not None:
         rows.append({"measure": "records a test needs", "value": plan.experiment.total_records,
                      "n": plan.experiment.total_records})
@@ -81,7 +81,7 @@ def _summary(plan) -> pd.DataFrame:
                      "value": plan.experiment.weeks_until_readable})
     for change in plan.changes:
         rows.append({"measure": f"change of {change.change_date:%Y-%m-%d} ({change.description})",
-                     "status": change.verdict})
+                     "status": change.headline})
     return summary_frame(rows)
 
 

@@ -36,7 +36,7 @@ def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = No
     before = earlier(baseline, "baseline")
     frame = (before.results.get("funnel") if before is not None
              else parts.attempt("funnel", lambda: funnel(engagement)))
-    tables = {"phases": model.summary(), "stage mapping": stage_use(engagement)}
+    tables = {"phases": model.to_frame(), "stage mapping": stage_use(engagement)}
     figures = {"process schema": figure(tp.plot_process_schema, model, funnel_frame=frame)}
     lines = sentences(narrative.process_model(engagement, frame))
     rows = [{"measure": "phases", "value": len(model.phases)},
