@@ -549,7 +549,8 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
         rows.append({"measure": measure, "period": period, "baseline": b_hat,
                      "baseline_ci_low": lo_b, "baseline_ci_high": hi_b, "scenario": s_hat,
                      "ci_low": lo_s, "ci_high": hi_s, "change": s_hat - b_hat,
-                     "change_ci_low": lo_c, "change_ci_high": hi_c, "prob_increase": float(np.mean(s_d > b_d))})
+                     "change_ci_low": lo_c, "change_ci_high": hi_c,
+                     "prob_increase": float(np.mean(s_d > b_d))})
     outcomes = pd.DataFrame(rows)
 
     shares, note = base.shares()
@@ -656,7 +657,8 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
     -------
     DataFrame
         ``month`` (the calendar month 1-12 when seasonal, else ``period``), ``phase, label,
-        conversion_to_order, required_entries, required_ci_low, required_ci_high, required_p50, required_p80, ...,
+        conversion_to_order, required_entries, required_ci_low, required_ci_high, required_p50,
+        required_p80, ...,
         current_entries, gap``. ``gap = required_entries - current_entries``: positive means too
         few entries; ``current_entries`` is the baseline mean for that calendar month (or per
         month / year).
