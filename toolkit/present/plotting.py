@@ -1248,6 +1248,7 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
             ax.annotate(text, xy=(t_end, y_end), xytext=(6, 0), textcoords="offset points",
                         ha="left", va="center", fontsize=9, color=color, fontweight="bold")
     t_max = float(np.nanmax(_num(frame, "time"))) if len(frame) else 1.0
+    t_max = t_max if t_max > 0 else 1.0  # everything on day 0 (only terminal events): one day
     ax.set_xlim(0, t_max * (1.16 if len(ends) <= 4 else 1.02))
     ax.set_ylim(0, min(1.0, max(top * 1.25, 0.05)))
     _percent_axis(ax, "y")
