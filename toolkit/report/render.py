@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import base64
 import io
+import multiprocessing
+import pickle
 import re
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import pandas as pd
 
 from toolkit import __version__
@@ -85,8 +88,6 @@ def _figure_png(draw) -> str | None:
         _close_new(before)
         return None
     buffer = io.BytesIO()
-    # no bbox_inches="tight": it draws the figure twice, and the plot functions lay out their
-    # own margins
     figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, facecolor="white")
     _close_new(before)
     plt.close(figure)
@@ -97,6 +98,29 @@ def _close_new(before: set[int]) -> None:
     import matplotlib.pyplot as plt
     for number in set(plt.get_fignums()) - before:
         plt.close(number)
+
+
+def _draw_all(results: Mapping[int, StepResult]) -> dict[tuple[int, str], str | None]:
+    """Every figure of every step, as PNG data URIs.
+
+    Drawing is most of a report's time (matplotlib lays out and renders each figure), and the
+    figures are independent: on a machine that can fork they are drawn by two worker processes
+    that inherit the loaded libraries and the results, else one after the other.
+    """
+    # only the figures a page shows: a figure drawn for nothing costs seconds
+    shown = {(step, name) for step, sections in PAGES.items() for section in sections
+             for name in section.figures}
+    jobs = [(step, name, draw) for step, result in sorted(results.items())
+            for name, draw in result.figures.items() if (step, name) in shown]
+    if len(jobs) > 2 and "fork" in multiprocessing.get_all_start_methods():
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+                drawn = list(pool.map(_figure_png, [draw for _, _, draw in jobs]))
+            return {(step, name): uri for (step, name, _), uri in zip(jobs, drawn, strict=True)}
+        except (OSError, BrokenProcessPool, pickle.PicklingError, AttributeError, TypeError):
+            pass  # a figure that cannot travel to a worker: draw them all here
+    return {(step, name): _figure_png(draw) for step, name, draw in jobs}
 
 
 # ------------------------------------------------------------------------------ the pages
@@ -245,8 +269,8 @@ def _notebook_parts(step: int, markdown) -> tuple[str, str, str]:
 
 
 def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, edition: str,
-               labels: Mapping[str, str], fields: pd.DataFrame, markdown) -> _StepView:
-    figures = {name: _figure_png(draw) for name, draw in result.figures.items()}
+               labels: Mapping[str, str], fields: pd.DataFrame, markdown,
+               figures: Mapping[str, str | None]) -> _StepView:
     tables = _derived_tables(engagement, result, fields)
     view = _StepView(number=result.step, key=result.key,
                      title=fmt.gettext(STEP_TITLES[result.step]),
@@ -458,17 +482,18 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         raise ToolkitError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
                            f"{edition!r} was passed.")
     fmt = formatter(language, config.currency)
-    matplotlib.use("Agg", force=False)
     markdown = _markdown()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shown_date = fmt.date(date or Date.today(), length="long")
     labels = _kpi_labels(results)
     fields = _kpi_fields(results)
+    drawn = _draw_all(results)
     steps = []
     for step in sorted(results):
+        figures = {name: uri for (number, name), uri in drawn.items() if number == step}
         steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
-                                fields, markdown))
+                                fields, markdown, figures))
     phases = engagement.phase_model
     summary = {
         "verdict": _verdict(results, fmt, phases),
