@@ -112,6 +112,7 @@ CODES: dict[str, str] = {
     "implied": N_("implied"),
     # trends
     "stable": N_("stable"), "improving": N_("improving"), "worsening": N_("worsening"),
+    "too few periods": N_("too few months"),
     # audit checks of the stage history
     "skipped_phases": N_("Skipped phases"), "regressions": N_("Moves back to an earlier phase"),
     "reopened_after_lost": N_("Re-opened after lost"),
