@@ -478,7 +478,7 @@ def test_mix_vs_rate_simpsons_paradox():
     assert m.rate_effect + m.mix_effect == pytest.approx(m.total_change, abs=1e-12)
     assert m.by_segment["contribution"].sum() == pytest.approx(m.total_change)
     assert m.simpsons_paradox
-    assert m.explanation.startswith("Simpson's paradox: the overall a -> b rate fell from 50.0% "
+    assert m.headline.startswith("Simpson's paradox: the overall a -> b rate fell from 50.0% "
                                     "in 2024 to 31.0% in 2025 (-19.0 points)")
     # the stratified test is the CMH test on the same 2x2 tables
     table = pd.DataFrame({"segment": ["s1", "s2", "s1", "s2"],
@@ -497,7 +497,7 @@ def test_mix_vs_rate_without_paradox():
     assert m.total_change == pytest.approx(0.05) and m.rate_effect == pytest.approx(0.05)
     assert m.mix_effect == pytest.approx(0.0, abs=1e-12)
     assert not m.simpsons_paradox
-    assert m.explanation.startswith("The overall a -> b rate rose")
+    assert m.headline.startswith("The overall a -> b rate rose")
 
 
 def test_mix_vs_rate_segment_in_one_period_only_and_bad_periods():

@@ -238,3 +238,13 @@ def test_the_segment_scan_compares_segments_without_dates(tmp_path):
     assert scan.loc["B", "flagged"] and scan.loc["B", "direction"] == "worse"
     assert not scan.loc["C", "flagged"]
     assert "cohort year" not in scan.loc["A", "finding"]
+
+
+def test_funnel_run_on_a_lead_list_says_what_to_use_instead(tmp_path, capsys):
+    from toolkit.cli import main
+    lead_list(tmp_path)
+    path = str(tmp_path / "engagement.yaml")
+    assert main(["run", path, "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert "lead list without dates" in err and "funnel kpis" in err and "Traceback" not in err
+    assert not (tmp_path / "report").exists()  # no kernel started, nothing half-written

@@ -86,11 +86,11 @@ def test_what_if_arithmetic(hand):
     # revenue = orders x mean won value 1000
     assert out.loc["revenue", "scenario"] == pytest.approx(3000)
     assert out.loc["revenue", "change"] == pytest.approx(1000)
-    for col in ("low", "high", "baseline_low", "baseline_high"):
+    for col in ("ci_low", "ci_high", "baseline_ci_low", "baseline_ci_high"):
         assert out[col].notna().all()
-    assert out.loc["orders", "low"] < 3 < out.loc["orders", "high"]
+    assert out.loc["orders", "ci_low"] < 3 < out.loc["orders", "ci_high"]
     # baseline and scenario share their draws: the improvement is positive in every draw
-    assert out.loc["orders", "prob_increase"] == 1.0 and out.loc["orders", "change_low"] > 0
+    assert out.loc["orders", "prob_increase"] == 1.0 and out.loc["orders", "change_ci_low"] > 0
     yearly = what_if(hand, rates={"lead->order": "+10pp"}, volumes={"target": 1.2},
                      period="year").outcomes.set_index("measure")
     assert (yearly.loc["orders", "baseline"], yearly.loc["orders", "scenario"]) == \
@@ -113,8 +113,8 @@ def test_what_if_monte_carlo_median_is_near_the_analytic_value_and_reproducible(
     out = predicted.outcomes.set_index("measure")
     # a single month (Poisson arrivals, binomial steps) varies more than its expected value
     expected = first.outcomes.set_index("measure")
-    assert out.loc["orders", "high"] - out.loc["orders", "low"] > \
-        expected.loc["orders", "high"] - expected.loc["orders", "low"]
+    assert out.loc["orders", "ci_high"] - out.loc["orders", "ci_low"] > \
+        expected.loc["orders", "ci_high"] - expected.loc["orders", "ci_low"]
 
 
 def test_rate_conventions_and_their_errors(hand):
@@ -185,8 +185,8 @@ def test_required_volume_seasonal_split_sums_to_the_annual_requirement(hand):
     assert cell.loc["order", "required_entries"].tolist() == pytest.approx([2.5] * 12)
     assert sums.loc["order", "required_p80"] == pytest.approx(30)  # nothing left to convert
     target = r[r["phase"] == "target"]
-    assert (target["required_low"] < target["required_entries"]).all()
-    assert (target["required_entries"] < target["required_high"]).all()
+    assert (target["required_ci_low"] < target["required_entries"]).all()
+    assert (target["required_entries"] < target["required_ci_high"]).all()
     assert (target["required_p80"] > target["required_p50"]).all()
     assert r["month"].tolist()[:12] == list(range(1, 13))
 
@@ -310,10 +310,10 @@ def test_before_after_and_time_series_find_a_planted_step(stepped):
         assert row["ci_low"] > 0 and row["p_value"] < 0.001, method
     slope = _row(r, "its_slope")  # a step, not a trend: no slope change
     assert slope["ci_low"] < 0 < slope["ci_high"]
-    assert r.verdict.startswith("The change raised lead -> opportunity conversion by")
+    assert r.headline.startswith("The change raised lead -> opportunity conversion by")
     # no trend before the change (the series is a flat season plus the step): the verdict reads
     # the more powerful before/after comparison, and says why
-    assert "before/after comparison" in r.verdict
+    assert "before/after comparison" in r.headline
     assert any(n.startswith("The verdict reads the before/after comparison: the cohorts before "
                             "the change show no trend") for n in r.notes)
     assert any("month-of-year effects" in n for n in r.notes)
@@ -351,8 +351,8 @@ def test_a_placebo_change_date_finds_nothing(stepped):
     for method in ("before_after", "its_level"):
         row = _row(r, method)
         assert row["ci_low"] < 0 < row["ci_high"], method
-    assert r.verdict.startswith("No detectable change in lead -> opportunity conversion")
-    assert "an effect below" in r.verdict and "cannot be seen" in r.verdict
+    assert r.headline.startswith("No detectable change in lead -> opportunity conversion")
+    assert "an effect below" in r.headline and "cannot be seen" in r.headline
 
 
 def test_difference_in_differences_removes_a_shift_common_to_both_groups():
@@ -367,7 +367,7 @@ def test_difference_in_differences_removes_a_shift_common_to_both_groups():
     assert simple["ci_low"] > 0.10
     assert abs(did["estimate"] - 0.10) < abs(simple["estimate"] - 0.10)
     assert did["n_after"] == simple["n_after"]
-    assert "difference-in-differences against region = 'control'" in r.verdict
+    assert "difference-in-differences against region = 'control'" in r.headline
     assert set(r.monthly["group"]) == {"control", "treated"}
     assert "did" in r.models
 
@@ -422,7 +422,7 @@ def test_a_declared_change_is_evaluated_at_its_own_step_and_date(stepped):
     assert len(plan.changes) == 1 and plan.change is plan.changes[0]
     assert plan.change.from_phase == "lead" and plan.change.to_phase == "opportunity"
     assert plan.change.description == "call within a day"
-    assert plan.change.verdict.startswith("The change raised lead -> opportunity")
+    assert plan.change.headline.startswith("The change raised lead -> opportunity")
 
 
 def test_a_change_too_recent_to_evaluate_is_explained_without_code(stepped):
@@ -461,8 +461,8 @@ def test_a_trend_before_the_change_makes_the_verdict_read_the_time_series():
                                cohort_window_days=30)
     r = evaluate_change(e, change_date="2022-07-01", from_phase="lead")
     assert _row(r, "before_after")["ci_low"] > 0.05          # the trend, not a change
-    assert "interrupted time series" in r.verdict
-    assert r.verdict.startswith("No detectable change")
+    assert "interrupted time series" in r.headline
+    assert r.headline.startswith("No detectable change")
 
 
 @pytest.mark.parametrize("seed", [None, -1, 1.5])

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import toolkit.analysis
+import toolkit.measure
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.vocabulary import (
     REASONS,
@@ -73,3 +79,28 @@ def test_seed_rule_refuses_everything_else_with_the_fix(seed):
     with pytest.raises(ConfigError, match=r"`seed` must be a whole number >= 0.*Fix: pass e\.g\. "
                                           r"seed=0"):
         check_seed(seed)
+
+
+def _result_classes():
+    """The classes of measure/ and analysis/ that have a `summary` (the result objects)."""
+    for package in (toolkit.measure, toolkit.analysis):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ == module.__name__ and "summary" in vars(cls):
+                    yield f"{module.__name__}.{name}", cls
+
+
+def test_every_result_has_a_summary_frame_and_one_name_for_its_finding():
+    classes = dict(_result_classes())
+    assert len(classes) >= 12, sorted(classes)
+    for name, cls in classes.items():
+        summary = vars(cls)["summary"]
+        assert isinstance(summary, property), f"{name}.summary is not a property"
+        assert inspect.signature(summary.fget).return_annotation in ("pd.DataFrame",
+                                                                     pd.DataFrame), name
+        fields = set(getattr(cls, "__dataclass_fields__", {})) | set(vars(cls))
+        # the one-line finding is `headline`: none of the old names is left
+        assert not fields & {"explanation"}, name
+        if "verdict" in getattr(cls, "__annotations__", {}):
+            assert cls.__annotations__["verdict"] != "str", f"{name}.verdict is a sentence"

@@ -152,7 +152,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     else:
         source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
                   "    shape: history             # history | wide | snapshot\n"
-                  "    # preset: hubspot          # salesforce | hubspot | pipedrive\n"
+                  "    # preset: hubspot   # salesforce|hubspot|pipedrive|hubspot_contacts|dynamics\n"
                   "    date_format: dmy           # dmy (31-12-2025) | mdy (12/31/25) | ymd\n"
                   "    columns: {record_id: TODO, stage: TODO, changed_at: TODO}\n"
                   "    attributes: {}             # segment columns, e.g. {owner: Eigenaar}\n"
@@ -227,7 +227,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(run_audit(engagement).summary)
+    print(run_audit(engagement).headline)
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")
@@ -341,6 +341,15 @@ def _steps(text: str) -> list[int]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
+    if not engagement.dated:
+        # The step notebooks measure in months and days; a lead list has no dates. Say so before
+        # starting seven kernels, with what the CLI can give instead.
+        raise ToolkitError(
+            f"{args.engagement}: `funnel run` builds the seven steps, whose monthly cohorts, "
+            f"durations and steering need dates, and this engagement is a lead list without "
+            f"dates (`dated: false`). Fix: use `funnel validate {args.engagement}` and `funnel "
+            f"kpis {args.engagement}` (add `--by <attribute>` for the segments) for its counts "
+            f"and conversions, or load an export with a creation date per record")
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
                                            / date.today().isoformat())

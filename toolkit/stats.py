@@ -31,8 +31,8 @@ Errors
 ------
 Impossible counts (negative, more successes than trials, not finite) raise a
 :class:`~toolkit.base.exceptions.DataError`; an unknown option raises an
-:class:`~toolkit.base.exceptions.OptionError` (a ConfigError). Both are also ``ValueError`` so generic code can catch
-them the usual way. Counts too small for an asymptotic test give a
+:class:`~toolkit.base.exceptions.OptionError` (a ConfigError). Both are also ``ValueError`` so
+generic code can catch them the usual way. Counts too small for an asymptotic test give a
 :class:`~toolkit.base.exceptions.SmallSampleWarning`.
 """
 

@@ -683,7 +683,7 @@ def _volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> d
     conv_ref = float(np.prod(refs)) if len(refs) else 1.0
     need_now = goal / conv_now if conv_now > 0 else np.inf
     need_ref = goal / conv_ref if conv_ref > 0 else np.inf
-    return {"phase": fun.keys[boundary], "leads": leads, "low": low, "high": high,
+    return {"phase": fun.keys[boundary], "leads": leads, "ci_low": low, "ci_high": high,
             "goal": float(goal), "need_now": need_now, "need_ref": need_ref,
             "conversion_now": conv_now,
             "short": high < need_now, "short_at_reference": high < need_ref,
@@ -727,8 +727,8 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
                      "note": (f"{_num(volume['goal'])} orders per month need "
                               f"{_num(volume['need_now'])} leads at today's conversion and "
                               f"{_num(volume['need_ref'])} at the reference conversion; 95% "
-                              f"interval of the volume {_num(volume['low'])} to "
-                              f"{_num(volume['high'])}")})
+                              f"interval of the volume {_num(volume['ci_low'])} to "
+                              f"{_num(volume['ci_high'])}")})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
     if first_n < min_n:
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
@@ -1210,7 +1210,7 @@ class MixRateResult:
         rate_b, weight_b, rate_change, weight_change, rate_effect, mix_effect, contribution``.
     simpsons_paradox : True when the overall change has the opposite sign to the change of the
         segment rates (all of them, or the segments holding most of the records).
-    explanation : a plain sentence.
+    headline : the finding in one plain sentence.
     overall_test : two-rate test of rate_a vs rate_b (pooled).
     stratified_test : Cochran-Mantel-Haenszel test of period a vs b within segments (None when it
         could not be formed).
@@ -1228,7 +1228,7 @@ class MixRateResult:
     mix_effect: float
     by_segment: pd.DataFrame
     simpsons_paradox: bool
-    explanation: str
+    headline: str
     overall_test: Any = None
     stratified_test: Any = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -1250,7 +1250,7 @@ class MixRateResult:
 
     def _repr_html_(self) -> str:
         return _html(f"Mix vs rate: {self.attribute}, {self.from_phase} -> {self.to_phase}, "
-                     f"{self.period_a} vs {self.period_b}", [self.explanation, *self.notes],
+                     f"{self.period_a} vs {self.period_b}", [self.headline, *self.notes],
                      [self.summary, self.by_segment])
 
     def __repr__(self) -> str:
@@ -1355,7 +1355,7 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
         attribute=attribute, from_phase=fun.keys[i], to_phase=fun.keys[j], period_a=str(pa),
         period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),
         rate_effect=float(rate_eff.sum()), mix_effect=float(mix_eff.sum()), by_segment=by,
-        simpsons_paradox=paradox, explanation=head, overall_test=overall,
+        simpsons_paradox=paradox, headline=head, overall_test=overall,
         stratified_test=stratified, notes=tuple(notes), cohort=cohort)
 
 
@@ -1615,6 +1615,11 @@ class LowHangingFruit:
     def summary(self) -> pd.DataFrame:
         return self.table
 
+    @property
+    def headline(self) -> str:
+        """The finding in one sentence: the verdict's."""
+        return self.verdict.headline
+
     def _repr_html_(self) -> str:
         return _html("Low-hanging fruit", [self.verdict.headline, self.verdict.advice, self.today,
                                            f"Extra orders and revenue per {self.horizon}; the "
@@ -1724,12 +1729,12 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
         return []
     per = PERIOD_DAYS[horizon] / PERIOD_DAYS["month"]
     conv = volume["conversion_now"]
-    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["high"],
-                                                           volume["low"])]
+    gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["ci_high"],
+                                                           volume["ci_low"])]
     return [{"area": "volume", "step": 0,
              "finding": (f"{_num(volume['leads'])} entries into {volume['phase']} per month "
                          f"against {_num(volume['need_now'])} needed for the order target"),
-             "evidence": (f"95% interval {_num(volume['low'])} to {_num(volume['high'])} per "
+             "evidence": (f"95% interval {_num(volume['ci_low'])} to {_num(volume['ci_high'])} per "
                           f"month; {_num(volume['goal'])} orders per month at today's "
                           f"conversion of {_pct(conv)} from {volume['phase']}"),
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
@@ -1862,7 +1867,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     for mix in kept:
         top = mix.by_segment.loc[mix.by_segment["weight_change"].abs().idxmax()]
         rows.append({
-            "area": "mix", "step": np.nan, "finding": mix.explanation.split(". ")[0] + ".",
+            "area": "mix", "step": np.nan, "finding": mix.headline.split(". ")[0] + ".",
             "evidence": (f"rate effect {_points(mix.rate_effect)}, mix effect "
                          f"{_points(mix.mix_effect)}; pooled p = {mix.overall_test.p_value:.2g}"
                          + (f", within-segment (CMH) p = {mix.stratified_test.p_value:.2g}"

@@ -383,12 +383,13 @@ class WhatIfResult:
     ----------
     table
         One row per phase: ``phase, label, period, baseline_rate, scenario_rate,
-        baseline_entries, baseline_low, baseline_high, scenario_entries, low, high, change,
-        change_low, change_high``. Entries are per ``period`` (an average month or a year);
-        ``*_rate`` is the step conversion into the phase; ``low``/``high`` bound the scenario.
+        baseline_entries, baseline_ci_low, baseline_ci_high, scenario_entries, ci_low, ci_high,
+        change, change_ci_low, change_ci_high``. Entries are per ``period`` (an average month or a
+        year); ``*_rate`` is the step conversion into the phase; ``ci_low``/``ci_high`` bound the
+        scenario.
     outcomes
-        ``measure`` (orders, revenue), ``period, baseline, baseline_low, baseline_high, scenario,
-        low, high, change, change_low, change_high, prob_increase``.
+        ``measure`` (orders, revenue), ``period, baseline, baseline_ci_low, baseline_ci_high,
+        scenario, ci_low, ci_high, change, change_ci_low, change_ci_high, prob_increase``.
     by_month
         Expected entries into the first phase, orders and revenue per calendar month (1-12),
         baseline and scenario, from the seasonal profile of the first phase; orders are
@@ -420,24 +421,26 @@ class WhatIfResult:
         """Orders and revenue per period, baseline versus scenario (``outcomes``)."""
         return self.outcomes
 
-    def _headline(self) -> str:
+    @property
+    def headline(self) -> str:
+        """The scenario's orders against today's, in one sentence."""
         row = self.outcomes.set_index("measure").loc["orders"]
         what = ", ".join(f"{k} {v}" for k, v in self.scenario.items()) or "no change"
         return (f"Scenario ({what}): {row['scenario']:.1f} orders per {self.period} "
-                f"({self.confidence:.0%} interval {row['low']:.1f} to {row['high']:.1f}) against "
+                f"({self.confidence:.0%} interval {row['ci_low']:.1f} to {row['ci_high']:.1f}) against "
                 f"{row['baseline']:.1f} now; change {row['change']:+.1f} "
-                f"({row['change_low']:+.1f} to {row['change_high']:+.1f}).")
+                f"({row['change_ci_low']:+.1f} to {row['change_ci_high']:+.1f}).")
 
     def _repr_html_(self) -> str:
         fmt = lambda v: f"{v:,.4g}"  # noqa: E731
-        parts = [f"<p><b>What-if</b>: {html.escape(self._headline())}</p>",
+        parts = [f"<p><b>What-if</b>: {html.escape(self.headline)}</p>",
                  self.outcomes.to_html(index=False, float_format=fmt, na_rep=""),
                  self.table.to_html(index=False, float_format=fmt, na_rep="")]
         parts += [f"<p><i>{html.escape(n)}</i></p>" for n in self.notes]
         return "\n".join(parts)
 
     def __repr__(self) -> str:
-        return f"<WhatIfResult {self._headline()}>"
+        return f"<WhatIfResult {self.headline}>"
 
 
 def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None = None,
@@ -530,9 +533,9 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
         "phase": base.phases, "label": base.labels, "period": period,
         "baseline_rate": np.concatenate([[np.nan], rate_hat]),
         "scenario_rate": np.concatenate([[np.nan], scen_rate_hat]),
-        "baseline_entries": base_flow, "baseline_low": b_low, "baseline_high": b_high,
-        "scenario_entries": scen_flow, "low": s_low, "high": s_high,
-        "change": scen_flow - base_flow, "change_low": c_low, "change_high": c_high,
+        "baseline_entries": base_flow, "baseline_ci_low": b_low, "baseline_ci_high": b_high,
+        "scenario_entries": scen_flow, "ci_low": s_low, "ci_high": s_high,
+        "change": scen_flow - base_flow, "change_ci_low": c_low, "change_ci_high": c_high,
     })
 
     value_hat = base.value_mean
@@ -544,9 +547,10 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
         lo_s, hi_s = _interval(s_d, level)
         lo_c, hi_c = _interval(s_d - b_d, level)
         rows.append({"measure": measure, "period": period, "baseline": b_hat,
-                     "baseline_low": lo_b, "baseline_high": hi_b, "scenario": s_hat,
-                     "low": lo_s, "high": hi_s, "change": s_hat - b_hat, "change_low": lo_c,
-                     "change_high": hi_c, "prob_increase": float(np.mean(s_d > b_d))})
+                     "baseline_ci_low": lo_b, "baseline_ci_high": hi_b, "scenario": s_hat,
+                     "ci_low": lo_s, "ci_high": hi_s, "change": s_hat - b_hat,
+                     "change_ci_low": lo_c, "change_ci_high": hi_c,
+                     "prob_increase": float(np.mean(s_d > b_d))})
     outcomes = pd.DataFrame(rows)
 
     shares, note = base.shares()
@@ -564,7 +568,7 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
         "scenario_entries": scen_flow[0] * annual * share,
         "baseline_orders": base_flow[-1] * annual * share,
         "scenario_orders": scen_flow[-1] * annual * share,
-        "low": low_m, "high": high_m,
+        "ci_low": low_m, "ci_high": high_m,
         "baseline_revenue": base_flow[-1] * annual * share * value_hat,
         "scenario_revenue": scen_flow[-1] * annual * share * value_hat,
     })
@@ -647,13 +651,14 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
         For each q, a column ``required_p{100q}``: the entries needed so that the target is met
         with probability q (rates, value and the chance of each record converting all uncertain).
     confidence
-        Level of ``required_low``/``required_high``.
+        Level of ``required_ci_low``/``required_ci_high``.
 
     Returns
     -------
     DataFrame
-        ``month`` (the calendar month 1-12 when seasonal, else ``period``), ``phase, label, conversion_to_order,
-        required_entries, required_low, required_high, required_p50, required_p80, ...,
+        ``month`` (the calendar month 1-12 when seasonal, else ``period``), ``phase, label,
+        conversion_to_order, required_entries, required_ci_low, required_ci_high, required_p50,
+        required_p80, ...,
         current_entries, gap``. ``gap = required_entries - current_entries``: positive means too
         few entries; ``current_entries`` is the baseline mean for that calendar month (or per
         month / year).
@@ -735,7 +740,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
                 now = float(base.entries[phase].mean()) * _MONTHS_PER[period]
             row = {"month": month, "phase": phase, "label": base.labels[k],
                    "conversion_to_order": chain_hat, "required_entries": point * share,
-                   "required_low": low * share, "required_high": high * share}
+                   "required_ci_low": low * share, "required_ci_high": high * share}
             row.update({key: value * share for key, value in by_probability.items()})
             row["current_entries"] = now
             row["gap"] = point * share - now
@@ -1019,8 +1024,8 @@ class ChangeEvaluation:
         The cohort series used: ``group, period, period_start, n, successes, rate, ci_low,
         ci_high, immature_n, side, in_before_after``. ``side`` is ``before``, ``after``,
         ``straddles change`` (left out) or ``immature`` (no mature record yet).
-    verdict
-        One sentence with the answer.
+    headline
+        The answer in one sentence.
     immature_n
         Records left out because their conversion window had not closed at the as-of date.
     straddling_n
@@ -1033,7 +1038,7 @@ class ChangeEvaluation:
 
     comparisons: pd.DataFrame
     monthly: pd.DataFrame
-    verdict: str
+    headline: str
     change_date: pd.Timestamp
     from_phase: str
     to_phase: str
@@ -1053,13 +1058,13 @@ class ChangeEvaluation:
         fmt = lambda v: f"{v:.4g}"  # noqa: E731
         parts = [f"<p><b>Change of {html.escape(self.from_phase)} -> "
                  f"{html.escape(self.to_phase)} on {self.change_date.date()}</b>: "
-                 f"{html.escape(self.verdict)}</p>",
+                 f"{html.escape(self.headline)}</p>",
                  self.comparisons.to_html(index=False, float_format=fmt, na_rep="")]
         parts += [f"<p><i>{html.escape(n)}</i></p>" for n in self.notes]
         return "\n".join(parts)
 
     def __repr__(self) -> str:
-        return f"<ChangeEvaluation {self.from_phase}->{self.to_phase}: {self.verdict}>"
+        return f"<ChangeEvaluation {self.from_phase}->{self.to_phase}: {self.headline}>"
 
 
 def _season_key(periods: pd.Series, period: str) -> pd.Series | None:
@@ -1448,7 +1453,7 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
                        control=(segment_attribute, control) if control is not None else None,
                        trend=trend)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
-                            verdict=verdict, change_date=change, from_phase=a, to_phase=b,
+                            headline=verdict, change_date=change, from_phase=a, to_phase=b,
                             window_days=window, immature_n=immature_n, straddling_n=straddling_n,
                             models=models, notes=tuple(notes))
 

@@ -145,7 +145,7 @@ class PhaseModel(BaseModel):
         lookup = {u: mapping.get(normalise_stage(u)) for u in uniques}
         return raw.map(lookup).astype("object")
 
-    def summary(self) -> pd.DataFrame:
+    def to_frame(self) -> pd.DataFrame:
         """One row per phase with its roles, tasks, actions, output and the CRM stages mapped to it."""
         stages: dict[str, list[str]] = {}
         for stage, target in self.stage_mapping.items():

@@ -151,8 +151,9 @@ def _same(value: object, allowed: object) -> bool:
 
 
 def check_option(name: str, value: Any, allowed: Iterable[_T], *, fix: str | None = None) -> _T:
-    """``value`` if it is one of ``allowed``; otherwise an OptionError (a ConfigError) that names the argument, the
-    allowed values, what was passed and the fix (the closest allowed value when there is one).
+    """``value`` if it is one of ``allowed``; otherwise an OptionError (a ConfigError) that names
+    the argument, the allowed values, what was passed and the fix (the closest allowed value when
+    there is one).
 
     The one validator of a choice-valued option (a method, a period, a phase key, ...)."""
     choices = list(allowed)

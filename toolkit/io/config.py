@@ -39,7 +39,7 @@ __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", 
            "ReportConfig", "change_step", "load_config", "SHAPES", "PRESETS", "LANGUAGES", "EDITIONS"]
 
 SHAPES = ("history", "wide", "snapshot")
-PRESETS = ("salesforce", "hubspot", "pipedrive")
+PRESETS = ("salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics")
 #: The report's languages (the method's own, Dutch, and English) and editions.
 LANGUAGES = ("nl", "en")
 EDITIONS = ("client", "training")
@@ -184,7 +184,7 @@ class SourceConfig(_Reading):
 
     name: str | None = None
     shape: Literal["history", "wide", "snapshot"]
-    preset: Literal["salesforce", "hubspot", "pipedrive"] | None = None
+    preset: Literal["salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics"] | None = None
     stage_columns: dict[str, str] = Field(
         default_factory=dict,
         description="wide shape: source column -> CRM stage name it dates (mapped like any stage)")

@@ -58,6 +58,30 @@ PRESET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
         "attributes": {"owner": "Deal - Owner", "lost_reason": "Deal - Lost reason"},
         "date_format": "ymd",
     },
+    # HubSpot contacts export with the lifecycle stage dates ("Became a Lead Date", "Became a
+    # Marketing Qualified Lead Date", ... "Became a Customer Date"): the default contact properties
+    # hs_lifecyclestage_<stage>_date, exported under those labels (seen in public exports, e.g.
+    # github.com/jadTahaGit/zoho Dev-74/Dev-74/02-partition/03-Subscribers.sql). Map the stages
+    # (Subscriber, Lead, Marketing Qualified Lead, Sales Qualified Lead, Opportunity, Customer,
+    # Evangelist, Other Lifecycle) under `stage_mapping`; Customer is usually the won phase.
+    ("hubspot_contacts", "wide"): {
+        "columns": {"record_id": "Record ID", "created_at": "Create Date"},
+        "attributes": {"owner": "Contact owner", "original_source": "Original Source"},
+        "stage_column_pattern": r"^Became an? (?P<stage>.+?) Date$",
+        "date_format": "ymd",
+    },
+    # Dynamics 365 Sales opportunities, "Export to Excel": the columns carry the view's display
+    # names (Microsoft's Opportunity table reference, MicrosoftDocs/dynamics-365-customer-
+    # engagement ce/sales/developer/entities/opportunity.md: statecode "Status" = Open / Won /
+    # Lost, createdon "Created On", actualclosedate "Actual Close Date", estimatedvalue "Est.
+    # Revenue", stepname "Pipeline Phase", ownerid "Owner") plus the hidden record id column
+    # "(Do Not Modify) Opportunity" of an Excel export.
+    ("dynamics", "snapshot"): {
+        "columns": {"record_id": "(Do Not Modify) Opportunity", "status": "Status",
+                    "created_at": "Created On", "closed_at": "Actual Close Date",
+                    "value": "Est. Revenue", "current_stage": "Pipeline Phase"},
+        "attributes": {"owner": "Owner"},
+    },
 }
 
 

@@ -37,7 +37,8 @@ _HISTORY_CHECKS = ("skipped_phases", "regressions", "created_in_late_phase", "bu
 
 @dataclass
 class AuditResult:
-    """Per-record flags (`by_record`) and the totals per check (`findings`)."""
+    """Per-record flags (`by_record`), the totals per check (`findings`, also `summary`) and the
+    finding in one sentence (`headline`)."""
 
     by_record: pd.DataFrame
     findings: pd.DataFrame
@@ -45,7 +46,13 @@ class AuditResult:
     history_known: bool = True
 
     @property
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """The totals per check: ``check, records, rows, share``."""
+        return self.findings
+
+    @property
+    def headline(self) -> str:
+        """The audit in one sentence: the checks that found records, with their counts."""
         hit = self.findings[self.findings["records"] > 0]
         caveat = "" if self.history_known else (
             " A snapshot has no stage history: skips, regressions, late entries and bulk "
@@ -56,7 +63,7 @@ class AuditResult:
         return f"Audit of {self.n_records} records: " + "; ".join(parts) + "." + caveat
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary)}</p>" + self.findings.to_html(index=False)
+        return f"<p>{html.escape(self.headline)}</p>" + self.findings.to_html(index=False)
 
 
 def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:

@@ -74,7 +74,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
         f"The exports hold {rows_in:,} rows; {rows_q:,} ({rows_q / max(rows_in, 1):.1%}) were set "
         f"aside with a reason, the rest give {len(engagement.records):,} records up to "
         f"{engagement.as_of:%d-%m-%Y}.",
-        text(audit.summary),
+        text(audit.headline),
     ]
     if len(engagement.records) == 0:
         lines.append("No record could be used, so nothing can be concluded: see the quarantine "
@@ -252,8 +252,8 @@ def improvement(plan) -> str:
         lines.append(f"Raising {text(top['from_phase'])} → {text(top['to_phase'])} from "
                      f"{_pct(top['rate'])} to {_pct(top['reference_rate'])} changes orders from "
                      f"{orders['baseline']:.1f} to {orders['scenario']:.1f} per "
-                     f"{text(orders['period'])} (change {orders['change_low']:+.1f} to "
-                     f"{orders['change_high']:+.1f}).")
+                     f"{text(orders['period'])} (change {orders['change_ci_low']:+.1f} to "
+                     f"{orders['change_ci_high']:+.1f}).")
     else:
         lines.append("No scenario: " + text(plan.explain("scenario")))
     if plan.required is not None and len(plan.required):
@@ -277,7 +277,7 @@ def improvement(plan) -> str:
     for change in getattr(plan, "changes", None) or ([plan.change] if plan.change else []):
         what = f"{text(change.description)} ({change.change_date:%d-%m-%Y}): " if getattr(
             change, "description", "") else ""
-        lines.append(what + text(change.verdict))
+        lines.append(what + text(change.headline))
     if plan.explain("change"):
         lines.append(text(plan.explain("change")))
     return bullets(lines)

@@ -10,6 +10,9 @@ returns the Figure.
 
 Shared vocabulary of the docstrings
 -----------------------------------
+data : DataFrame
+    The result frame to draw (the first argument of every plot function except
+    :func:`plot_process_schema`, which draws a phase model); never modified.
 ax : matplotlib Axes, optional
     Where to draw; a new figure is created when None.
 phase_model : PhaseModel, optional
@@ -611,13 +614,13 @@ def _wrap_pt(text: object, width_pt: float, fontsize: float, weight: str = "norm
 # --------------------------------------------------------------------------------------------
 
 @_styled
-def plot_funnel(funnel_frame: pd.DataFrame, *, phase_model: PhaseModel | None = None,
+def plot_funnel(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                 ax: Axes | None = None, title: str | None = None) -> Axes:
     """Horizontal funnel: records that reached each phase, step conversion between the bars.
 
     Parameters
     ----------
-    funnel_frame : DataFrame from `toolkit.measure.funnel.funnel` without `by` (or one segment of it):
+    data : DataFrame from `toolkit.measure.funnel.funnel` without `by` (or one segment of it):
         `phase, reached, n, rate, ci_low, ci_high, cumulative_rate` (and `label`), one row per
         phase in phase order.
     phase_model, ax, title : see the module docstring.
@@ -635,13 +638,13 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, phase_model: PhaseModel | None = 
     name = "plot_funnel"
     _check_ax(ax, name)
     _check_phase_model(phase_model, name)
-    frame = _require(funnel_frame, ["phase", "reached", "n", "rate", "ci_low", "ci_high",
-                                    "cumulative_rate"], function=name, argument="funnel_frame",
+    frame = _require(data, ["phase", "reached", "n", "rate", "ci_low", "ci_high",
+                                    "cumulative_rate"], function=name, argument="data",
                      producer="funnel")
     doubles = frame["phase"].astype(str)[frame["phase"].astype(str).duplicated()]
     if len(doubles):
         raise DataError(
-            f"{name}: `funnel_frame` has more than one row for phase {doubles.iloc[0]!r}; it holds "
+            f"{name}: `data` has more than one row for phase {doubles.iloc[0]!r}; it holds "
             "several segments", fix="draw one segment at a time, e.g. "
             "frame[frame['channel'] == 'event'], or call funnel(engagement) without `by`")
     frame = frame.reset_index(drop=True)
@@ -946,14 +949,14 @@ def _transition_name(frame: pd.DataFrame, phase_model: PhaseModel | None) -> str
 
 
 @_styled
-def plot_cohort_conversion(cohort_frame: pd.DataFrame, *, hue: str | None = None,
+def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
                            target: float | None = None, phase_model: PhaseModel | None = None,
                            ax: Axes | None = None, title: str | None = None) -> Axes:
     """Cohort conversion per period with its 95% band, cohort sizes and immature periods marked.
 
     Parameters
     ----------
-    cohort_frame : DataFrame from `toolkit.measure.funnel.cohort_conversion`: `period, n, successes,
+    data : DataFrame from `toolkit.measure.funnel.cohort_conversion`: `period, n, successes,
         rate, ci_low, ci_high` and, when present, `immature_n, from_phase, to_phase, window_days`.
     hue : a column to draw one line per value of (e.g. a segment from `by=`). Default: one line
         per transition when the frame holds several, else one line.
@@ -969,8 +972,8 @@ def plot_cohort_conversion(cohort_frame: pd.DataFrame, *, hue: str | None = None
     name = "plot_cohort_conversion"
     _check_ax(ax, name)
     _check_phase_model(phase_model, name)
-    frame = _require(cohort_frame, ["period", "n", "successes", "rate", "ci_low", "ci_high"],
-                     function=name, argument="cohort_frame", producer="cohort")
+    frame = _require(data, ["period", "n", "successes", "rate", "ci_low", "ci_high"],
+                     function=name, argument="data", producer="cohort")
     if hue is not None and hue not in frame.columns:
         raise DataError(f"{name}: the value for `hue` must be a column of `cohort_frame`, but {hue!r} "
                         f"was passed; columns are {[str(c) for c in frame.columns]}",
@@ -1056,13 +1059,13 @@ def plot_cohort_conversion(cohort_frame: pd.DataFrame, *, hue: str | None = None
 # --------------------------------------------------------------------------------------------
 
 @_styled
-def plot_seasonality(frame: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
+def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
                      volume_label: str = "records entering", title: str | None = None) -> Figure:
     """Two panels sharing the months: volume per month on top, conversion rate per month below.
 
     Parameters
     ----------
-    frame : tidy DataFrame, one row per period, with columns
+    data : tidy DataFrame, one row per period, with columns
         `period` (sortable, e.g. '2025-03'), `volume` (records entering the phase in that month),
         `n` (the mature cohort the rate is computed on), `successes`, `rate`, `ci_low`, `ci_high`
         (the cohort conversion of that month's entrants, e.g. from
@@ -1083,8 +1086,8 @@ def plot_seasonality(frame: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
     The rate axis starts at zero on purpose, so a stable rate looks stable.
     """
     name = "plot_seasonality"
-    data = _require(frame, ["period", "volume", "n", "successes", "rate", "ci_low", "ci_high"],
-                    function=name, argument="frame", producer="seasonality")
+    data = _require(data, ["period", "volume", "n", "successes", "rate", "ci_low", "ci_high"],
+                    function=name, argument="data", producer="seasonality")
     if ax is None:
         fig, (ax_v, ax_r) = plt.subplots(2, 1, figsize=(10.5, 6.6), sharex=True, layout="constrained",
                                          gridspec_kw={"height_ratios": [1, 1.35]})
@@ -1304,13 +1307,13 @@ def _at_risk_row(ax: Axes, frame: pd.DataFrame, kind: str, xlabel: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 @_styled
-def plot_bottlenecks(frame: pd.DataFrame, *, phase_model: PhaseModel | None = None,
+def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                      unit: str = "orders", ax: Axes | None = None, title: str | None = None) -> Axes:
     """Extra orders per transition if it reached its reference, largest first, with intervals.
 
     Parameters
     ----------
-    frame : DataFrame with `from_phase, to_phase, extra_orders, extra_orders_low,
+    data : DataFrame with `from_phase, to_phase, extra_orders, extra_orders_low,
         extra_orders_high, reference`, e.g. `toolkit.analysis.diagnosis.bottleneck_sizing(engagement)`
         (`reference_rate` and `horizon` are used when present). `reference` is what the step is
         compared with: a kind ('target', 'best_period', ...) or a share. With one row per
@@ -1331,8 +1334,8 @@ def plot_bottlenecks(frame: pd.DataFrame, *, phase_model: PhaseModel | None = No
     name = "plot_bottlenecks"
     _check_ax(ax, name)
     _check_phase_model(phase_model, name)
-    data = _require(frame, ["from_phase", "to_phase", "extra_orders", "extra_orders_low",
-                            "extra_orders_high", "reference"], function=name, argument="frame",
+    data = _require(data, ["from_phase", "to_phase", "extra_orders", "extra_orders_low",
+                            "extra_orders_high", "reference"], function=name, argument="data",
                     producer="bottlenecks").reset_index(drop=True)
     value_all = _num(data, "extra_orders")
     pair = data["from_phase"].astype(str) + "\0" + data["to_phase"].astype(str)
@@ -1420,14 +1423,14 @@ def _reference_text(data: pd.DataFrame, row: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 @_styled
-def plot_segment_scan(frame: pd.DataFrame, *, phase_model: PhaseModel | None = None,
+def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                       max_rows: int | None = 30, ax: Axes | None = None,
                       title: str | None = None) -> Axes:
     """Forest plot of a segment scan: each segment's rate and interval against the rest's rate.
 
     Parameters
     ----------
-    frame : DataFrame with `attribute, segment, from_phase, to_phase, n, rate, ci_low, ci_high,
+    data : DataFrame with `attribute, segment, from_phase, to_phase, n, rate, ci_low, ci_high,
         rest_rate, p_adjusted, flagged`, e.g. `toolkit.analysis.diagnosis.segment_scan(engagement)`,
         drawn in its own order (the scan puts flagged rows first), grouped by transition.
     max_rows : draw at most this many rows (the first ones); None draws all. The title still
@@ -1443,9 +1446,9 @@ def plot_segment_scan(frame: pd.DataFrame, *, phase_model: PhaseModel | None = N
     name = "plot_segment_scan"
     _check_ax(ax, name)
     _check_phase_model(phase_model, name)
-    data = _require(frame, ["attribute", "segment", "from_phase", "to_phase", "n", "rate",
+    data = _require(data, ["attribute", "segment", "from_phase", "to_phase", "n", "rate",
                             "ci_low", "ci_high", "rest_rate", "p_adjusted", "flagged"],
-                    function=name, argument="frame", producer="segment_scan")
+                    function=name, argument="data", producer="segment_scan")
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)
                                  or max_rows < 1):
         raise ToolkitError(f"{name}: the value for `max_rows` must be a positive whole number or "
@@ -1545,13 +1548,13 @@ _RULE_WORDS = {"L": "beyond the limits", "2/3": "2 of 3 beyond 2σ", "4/5": "4 o
 
 
 @_styled
-def plot_control_chart(chart_frame: pd.DataFrame, *, alerts: pd.DataFrame | None = None,
+def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None,
                        ax: Axes | None = None, title: str | None = None) -> Axes:
     """p chart or Laney p' chart: rates per period against the center line and varying limits.
 
     Parameters
     ----------
-    chart_frame : DataFrame from `toolkit.analysis.steering.control_chart` (`period, n, rate, center, lcl,
+    data : DataFrame from `toolkit.analysis.steering.control_chart` (`period, n, rate, center, lcl,
         ucl` and `chart, sigma_z, baseline`).
     alerts : DataFrame from `toolkit.analysis.steering.run_rules(chart_frame)` (`period, rule`, and
         `direction`), optional: each alert is ringed in amber and labelled with its rule code
@@ -1565,8 +1568,8 @@ def plot_control_chart(chart_frame: pd.DataFrame, *, alerts: pd.DataFrame | None
     """
     name = "plot_control_chart"
     _check_ax(ax, name)
-    data = _require(chart_frame, ["period", "n", "rate", "center", "lcl", "ucl"], function=name,
-                    argument="chart_frame", producer="control_chart")
+    data = _require(data, ["period", "n", "rate", "center", "lcl", "ucl"], function=name,
+                    argument="data", producer="control_chart")
     if alerts is not None:
         alerts = _require(alerts, ["period", "rule"], function=name, argument="alerts",
                           producer="alerts") if len(getattr(alerts, "index", [])) else alerts
@@ -1669,13 +1672,13 @@ _TREND_WORDS = {"improving", "worsening", "stable"}
 
 
 @_styled
-def plot_scorecard(scorecard_frame: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
+def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
                    ax: Axes | None = None, title: str | None = None) -> Axes:
     """The scorecard as a table-like figure: KPI, value with interval against target, status, trend.
 
     Parameters
     ----------
-    scorecard_frame : DataFrame from `toolkit.analysis.steering.scorecard`: `kpi, value, ci_low, ci_high,
+    data : DataFrame from `toolkit.analysis.steering.scorecard`: `kpi, value, ci_low, ci_high,
         target, status, trend` and, when present, `n, period, higher_is_better`, plus `label` and
         `unit` if the KPI frame carried them. A KPI with `n` (or unit '%') is a rate and shown
         as %.
@@ -1692,8 +1695,8 @@ def plot_scorecard(scorecard_frame: pd.DataFrame, *, kpis: pd.DataFrame | None =
     """
     name = "plot_scorecard"
     _check_ax(ax, name)
-    data = _require(scorecard_frame, ["kpi", "value", "ci_low", "ci_high", "target", "status",
-                                      "status_code", "trend"], function=name, argument="scorecard_frame",
+    data = _require(data, ["kpi", "value", "ci_low", "ci_high", "target", "status",
+                                      "status_code", "trend"], function=name, argument="data",
                     producer="scorecard").reset_index(drop=True)
     if kpis is not None:
         lookup = _require(kpis, ["kpi"], function=name, argument="kpis", producer="kpis")
@@ -1812,13 +1815,13 @@ def _trend_arrow(trend: str, higher_is_better: bool) -> tuple[str, str]:
 # --------------------------------------------------------------------------------------------
 
 @_styled
-def plot_kpi_tree(tree_frame: pd.DataFrame, *, ax: Axes | None = None,
+def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
                   title: str | None = None) -> Axes:
     """The KPI tree, left to right: the management goal, then what drives it, down to the phases.
 
     Parameters
     ----------
-    tree_frame : DataFrame with `node, parent, label, value, unit, target` (the KPI tree of step
+    data : DataFrame with `node, parent, label, value, unit, target` (the KPI tree of step
         3); the root has no parent (None/NaN). Children are drawn in frame order. Optional
         `status_code` (e.g. the KPI table's) colours the box edge, and its sentence (`status`
         when the frame has it, else the vocabulary's) is written in the box.
@@ -1831,8 +1834,8 @@ def plot_kpi_tree(tree_frame: pd.DataFrame, *, ax: Axes | None = None,
     """
     name = "plot_kpi_tree"
     _check_ax(ax, name)
-    data = _require(tree_frame, ["node", "parent", "label", "value", "unit", "target"],
-                    function=name, argument="tree_frame", producer="kpi_tree").reset_index(drop=True)
+    data = _require(data, ["node", "parent", "label", "value", "unit", "target"],
+                    function=name, argument="data", producer="kpi_tree").reset_index(drop=True)
     nodes = data["node"].astype(str).tolist()
     if len(set(nodes)) != len(nodes):
         double = pd.Series(nodes)[pd.Series(nodes).duplicated()].iloc[0]
@@ -1957,13 +1960,13 @@ _TOTAL_NAMES = ("total", "(total)", "all", "(all)")
 
 
 @_styled
-def plot_mix_vs_rate(by_segment_frame: pd.DataFrame, *, ax: Axes | None = None,
+def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
                      title: str | None = None) -> Axes:
     """Waterfall of a change in overall conversion: per segment its rate effect and mix effect.
 
     Parameters
     ----------
-    by_segment_frame : DataFrame with `segment, rate_effect, mix_effect` (shares: 0.012 is 1.2
+    data : DataFrame with `segment, rate_effect, mix_effect` (shares: 0.012 is 1.2
         percentage points), one row per segment; a row whose segment is 'total' (or 'all') gives
         the total bar, otherwise the total is where the waterfall ends.
     ax, title : see the module docstring.
@@ -1981,8 +1984,8 @@ def plot_mix_vs_rate(by_segment_frame: pd.DataFrame, *, ax: Axes | None = None,
     """
     name = "plot_mix_vs_rate"
     _check_ax(ax, name)
-    data = _require(by_segment_frame, ["segment", "rate_effect", "mix_effect"], function=name,
-                    argument="by_segment_frame", producer="mix").reset_index(drop=True)
+    data = _require(data, ["segment", "rate_effect", "mix_effect"], function=name,
+                    argument="data", producer="mix").reset_index(drop=True)
     is_total = data["segment"].astype(str).str.strip().str.lower().isin(_TOTAL_NAMES).to_numpy()
     parts = data[~is_total]
     totals = data[is_total]
@@ -2101,14 +2104,14 @@ def _transition_order(pairs: list[tuple[str, str]],
 
 
 @_styled
-def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel | None = None,
+def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                         ax: Axes | None = None, title: str | None = None) -> Axes:
     """Cohort conversion of every transition at once: one row per cohort period, one column per
     transition, the colour and the text giving the rate.
 
     Parameters
     ----------
-    cohort_frame : DataFrame from `toolkit.measure.funnel.cohort_conversion(engagement, period='month')`
+    data : DataFrame from `toolkit.measure.funnel.cohort_conversion(engagement, period='month')`
         (all transitions): `from_phase, to_phase, period, n, rate, immature_n` are used (and
         `window_days` for the title). One row per transition and period: a frame with segments
         (`by=`) must be filtered to one segment first.
@@ -2138,8 +2141,8 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
     name = "plot_cohort_heatmap"
     _check_ax(ax, name)
     _check_phase_model(phase_model, name)
-    frame = _require(cohort_frame, ["from_phase", "to_phase", "period", "n", "rate", "immature_n"],
-                     function=name, argument="cohort_frame", producer="cohort_heatmap")
+    frame = _require(data, ["from_phase", "to_phase", "period", "n", "rate", "immature_n"],
+                     function=name, argument="data", producer="cohort_heatmap")
     cell = ["from_phase", "to_phase", "period"]
     doubles = frame[frame[cell].astype(str).duplicated()]
     if len(doubles):
@@ -2304,13 +2307,13 @@ def plot_cohort_heatmap(cohort_frame: pd.DataFrame, *, phase_model: PhaseModel |
 # --------------------------------------------------------------------------------------------
 
 @_styled
-def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
+def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
                              title: str | None = None) -> Axes:
     """The engagement as a Gantt chart: the method's steps one after another, in weeks.
 
     Parameters
     ----------
-    by_step : DataFrame from `toolkit.analysis.planning.estimate_duration(factors).by_step` (or the
+    data : DataFrame from `toolkit.analysis.planning.estimate_duration(factors).by_step` (or the
         DurationEstimate itself, or its `summary`): `step, step_name_nl, step_name_en, weeks,
         weeks_low, weeks_high`, one row per step. A total row (no step number, as in `summary`)
         is left out: the total is drawn from the steps.
@@ -2333,10 +2336,10 @@ def plot_engagement_timeline(by_step: pd.DataFrame, *, ax: Axes | None = None,
     """
     name = "plot_engagement_timeline"
     _check_ax(ax, name)
-    if hasattr(by_step, "by_step") and isinstance(by_step.by_step, pd.DataFrame):
-        by_step = by_step.by_step
-    frame = _require(by_step, ["step", "step_name_nl", "step_name_en", "weeks", "weeks_low",
-                               "weeks_high"], function=name, argument="by_step",
+    if hasattr(data, "by_step") and isinstance(data.by_step, pd.DataFrame):
+        data = data.by_step
+    frame = _require(data, ["step", "step_name_nl", "step_name_en", "weeks", "weeks_low",
+                               "weeks_high"], function=name, argument="data",
                      producer="duration")
     steps = frame[frame["step"].notna()]  # the summary's total row has no step number
     if len(steps) == 0:
