@@ -134,7 +134,7 @@ def test_the_index_page_is_the_executive_summary_in_dutch(dutch):
     # the process schema with the conversion on each arrow (step 4 absent: step 1's funnel)
     assert "36,1%" in text and "49,9%" in text  # 180 / 361 = 49.86%
     # the data-quality line: rows used and set aside
-    assert "1.234 regels in de exports: 1.200 gebruikt, 34 met een reden apart gezet; 1.000 " \
+    assert "1.234 regels in de exports: 1.200 gebruikt, 34 met een reden apart gezet. 1.000 " \
            "records gemeten tot 31 oktober 2026." in text
 
 

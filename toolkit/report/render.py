@@ -425,14 +425,23 @@ def _data_quality(engagement, fmt: Formatter) -> str:
     rows_in = int(balance["rows_in"].sum()) if len(balance) else 0
     used = int(balance["rows_used"].sum()) if len(balance) else 0
     quarantined = int(balance["rows_quarantined"].sum()) if len(balance) else 0
-    return fmt.ngettext(
-        "{rows_in} row in the exports: {used} used, {quarantined} set aside with a reason; "
-        "{records} record measured up to {as_of}.",
-        "{rows_in} rows in the exports: {used} used, {quarantined} set aside with a reason; "
-        "{records} records measured up to {as_of}.", rows_in).format(
-        rows_in=fmt.count(rows_in), used=fmt.count(used), quarantined=fmt.count(quarantined),
-        records=fmt.count(len(engagement.records)),
-        as_of=fmt.date(engagement.as_of, length="long") if len(engagement.records) else MISSING)
+    rows = fmt.ngettext("{rows_in} row in the exports: {used} used, {quarantined} set aside with a "
+                        "reason.",
+                        "{rows_in} rows in the exports: {used} used, {quarantined} set aside with "
+                        "a reason.", rows_in).format(
+        rows_in=fmt.count(rows_in), used=fmt.count(used), quarantined=fmt.count(quarantined))
+    records = len(engagement.records)
+    as_of = getattr(engagement, "as_of", None)
+    # a lead list without dates has no measurement date
+    if getattr(engagement, "dated", True) and records and not is_missing(as_of):
+        measured = fmt.ngettext("{records} record measured up to {as_of}.",
+                                "{records} records measured up to {as_of}.", records).format(
+            records=fmt.count(records), as_of=fmt.date(as_of, length="long"))
+    else:
+        measured = fmt.ngettext("{records} record, without dates.",
+                                "{records} records, without dates.", records).format(
+            records=fmt.count(records))
+    return f"{rows} {measured}"
 
 
 # ---------------------------------------------------------------------------- rendering
