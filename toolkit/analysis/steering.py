@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
+from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.base.vocabulary import (
     MIN_N,
@@ -695,6 +696,15 @@ class PeriodReport:
             counts = self.alerts.groupby("kpi").size()
             table["alerts"] = table["kpi"].map(counts).fillna(0).astype(int)
         return table
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The period's scorecard: ``toolkit.present.plotting.plot_scorecard`` (a DataError
+        when the report has no scorecard)."""
+        if self.scorecard is None:
+            raise DataError("this period report has no scorecard to draw (the KPIs do not say "
+                            "whether higher is better)",
+                            fix="pass `higher_is_better` to period_report")
+        return draw("plot_scorecard", self.scorecard, ax=ax, **options)
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in self.headline)
