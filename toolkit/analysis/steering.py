@@ -871,7 +871,8 @@ def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
                     f"{'is' if on == 1 else 'are'} on target.")
             off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
             if len(off):
-                text += " Clearly short of target: " + ", ".join(off["kpi"].astype(str)) + "."
+                names = off["label"] if "label" in off else off["kpi"]  # a reader's word, not a key
+                text += " Clearly short of target: " + ", ".join(names.astype(str)) + "."
             sentences.append(text)
     significant = changes[changes["significant"].fillna(False).astype(bool)]
     significant = significant.sort_values("p_value", kind="stable")

@@ -298,8 +298,10 @@ def steering(view) -> str:
         lines.append(f"No KPI can be judged against a target yet ({no_target} without a target, "
                      f"{no_data} without data): agree targets in step 3 and collect more history.")
     else:
+        # the KPIs by their labels: a reader does not know the keys
+        names = bad["label"] if "label" in bad else bad["kpi"]
         lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
-                     f"target" + (f": {text(', '.join(bad['kpi']))}." if len(bad) else "."))
+                     f"target" + (f": {text(', '.join(names))}." if len(bad) else "."))
     few = judged[judged["status_code"].isin(STATUS_TOO_FEW)]
     if len(few):
         lines.append(f"{len(few)} of them rest on too few records to conclude.")

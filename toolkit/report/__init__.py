@@ -43,18 +43,19 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from toolkit import __version__
-from toolkit.analysis.diagnosis import low_hanging_fruit
 from toolkit.analysis.steering import scorecard
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
-from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.measure.funnel import funnel
 from toolkit.measure.kpis import compute_kpis
-from toolkit.steps import open_engagement
+from toolkit.report.browser import find_browser, offline_flags, print_pdf
+from toolkit.report.render import render_report
+from toolkit.steps import open_engagement, run_all
 
 __all__ = [
     "STEPS",
@@ -71,6 +72,8 @@ __all__ = [
     "check_report",
     "find_browser",
     "build_report",
+    "render_report",
+    "print_pdf",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -1020,17 +1023,6 @@ def _local_link(href: str) -> str | None:
     return target or None
 
 
-def find_browser() -> str | None:
-    """Headless Chromium's executable: `/usr/bin/chromium` if present, else on the PATH."""
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str | None:
     """Screenshot one page; returns a problem sentence, or None when the picture is fine."""
     from PIL import Image, ImageStat
@@ -1038,11 +1030,8 @@ def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str |
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="funnel-chromium-") as profile:
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                   "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-                   f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
-                   page.resolve().as_uri()]
+        command = [browser, *offline_flags(profile), f"--screenshot={png}",
+                   "--window-size=1280,2000", page.resolve().as_uri()]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
@@ -1162,46 +1151,108 @@ def check_report(
 
 
 def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str | os.PathLike,
-                 steps: Iterable[int] = range(1, 8), progress: bool = True,
-                 seed: int = 0) -> dict[str, Path]:
-    """The whole deliverable of `funnel run`: executed notebooks, the HTML report, the workbook and
-    the manifest, in `out_dir`.
+                 steps: Iterable[int] = range(1, 8), progress: bool = True, seed: int = 0,
+                 edition: str | None = None, language: str | None = None,
+                 notebooks: bool = False, pdf: bool = False) -> dict[str, Path]:
+    """The whole deliverable of `funnel run` in `out_dir`: the HTML report rendered from the step
+    results, the workbook, the manifest, and on request the PDF and the executed notebooks.
 
-    Returns the paths under the keys `index`, `workbook`, `manifest` and `notebooks`.
+    Parameters
+    ----------
+    engagement, engagement_path
+        The loaded engagement and its YAML.
+    steps, seed
+        Which steps to run (``toolkit.steps.run_all``) and the seed of their random draws.
+    progress
+        Show a progress bar on stderr.
+    edition, language
+        ``client`` or ``training`` and ``nl`` or ``en``; default the engagement's
+        ``report.edition`` and ``language``.
+    notebooks
+        Also execute the step notebooks (kept in ``notebooks/``, the analyst's way through the
+        same results); the report pages are the rendered ones either way.
+    pdf
+        Also print the report to one PDF with headless Chromium.
+
+    Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
+    when made. Python warnings of the steps become notes of the report (on its index page and in
+    the workbook's `Notes` sheet), not lines on the terminal.
     """
-
     final = Path(out_dir).resolve()
     _check_replaceable(final)
     steps = list(steps)
-    with _run_folder(final) as out, _pinned_inputs(engagement):
-        executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
-        index = render_html(executed, out_dir=out,
-                            title=f"{engagement.config.client or engagement.name}: commercial "
-                                  f"process", engagement_name=engagement.name)
-        _refuse_active_content(out)
-        # Python warnings of the diagnosis (a snapshot's caveat, an attribute left out of the
-        # scan) are notes of the report, in the workbook: not lines with source paths on the
-        # terminal.
+    config = engagement.config
+    edition = edition or config.report.edition
+    language = language or config.language
+    timings: dict[str, float] = {}
+    with _run_folder(final) as out, _pinned_inputs(engagement), tqdm(
+            total=4 + notebooks + pdf, desc="report", unit="part", disable=not progress,
+            leave=False) as bar:
+        executed = None
+        if notebooks:
+            bar.set_postfix_str("notebooks")
+            executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
+                                         progress=False)
+            timings.update(executed.timings)
+            bar.update(1)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement),
-                                      seed=seed)
-        notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
-        sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
+            bar.set_postfix_str("steps")
+            started = time.perf_counter()
+            results = run_all(engagement, seed=seed, steps=steps)
+            timings["steps"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+            bar.set_postfix_str("pages")
+            started = time.perf_counter()
+            notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+            index = render_report(engagement, results, out_dir=out, language=language,
+                                  edition=edition, notes=notes, print_page=pdf)
+            timings["pages"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+            _refuse_active_content(out)
+            bar.set_postfix_str("workbook")
+            sheets = {name: frame for result in results.values()
+                      for name, frame in result.sheets.items()
+                      if name.lower() not in {s.lower() for s in (*REQUIRED_SHEETS, "About")}}
+            notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+        # what a step could not compute, with the reason the client pages point to
+        notes += [f"Step {number} ({result.key}), {part} not computed: {why}"
+                  for number, result in sorted(results.items())
+                  for part, why in result.problems.items()]
         if notes:
-            sheets["Notes"] = pd.DataFrame({"note": notes})
+            earlier = sheets.get("Notes")
+            sheets["Notes"] = pd.concat(
+                [earlier, pd.DataFrame({"note": notes})] if earlier is not None
+                else [pd.DataFrame({"note": notes})], ignore_index=True).drop_duplicates()
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   extra_sheets=sheets)
+        bar.update(1)
+        made: dict[str, Path] = {}
+        if pdf:
+            bar.set_postfix_str("pdf")
+            started = time.perf_counter()
+            made["pdf"] = print_pdf(out / "print.html", out / f"{file_name(engagement.name)}.pdf")
+            timings["pdf"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+        (out / "print.html").unlink(missing_ok=True)
         manifest = write_manifest(
             out, engagement_path=engagement_path, inputs=engagement.input_files or None,
             parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
+                        "edition": edition, "language": language, "notebooks": notebooks,
+                        "pdf": pdf,
                         # step 6 evaluates only these (DESIGN: never a default date)
                         "changes": [c.model_dump(mode="json") for c in
                                     getattr(engagement.config, "changes", [])]},
-            timings=getattr(executed, "timings", None))
+            timings=timings)
+        bar.update(1)
         _move_into_place(out, final)
-    return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
-            "manifest": final / manifest.name, "notebooks": final / "notebooks"}
+    paths = {"index": final / index.relative_to(out), "workbook": final / workbook.name,
+             "manifest": final / manifest.name}
+    if executed is not None:
+        paths["notebooks"] = final / "notebooks"
+    if "pdf" in made:
+        paths["pdf"] = final / made["pdf"].name
+    return paths
 
 
 @contextlib.contextmanager
