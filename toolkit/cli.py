@@ -42,7 +42,7 @@ name: {name}
 client: TODO client name
 timezone: Europe/Amsterdam
 currency: EUR
-language: nl                 # the report's language: nl (Dutch) or en (English)
+language: en                 # the report's language: en or nl (Dutch)
 # as_of: 2026-10-31        # measurement date; default: the latest date in the data
 cohort_window_days: 90       # a record converts when it reaches the next phase within this many days
 

@@ -141,6 +141,7 @@ class _StepView:
     purpose: str
     page: str
     conclusions: list[str] = field(default_factory=list)
+    conclusions_elsewhere: bool = False  # the step wrote them, but not in this language
     sections: list[_SectionView] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     method: str = ""
@@ -280,6 +281,7 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
         lines = result.conclusions(language)
     except ValueError:
         lines = []
+        view.conclusions_elsewhere = bool(result.conclusions_by_language)
     view.conclusions = [_inline(markdown, line) for line in lines]
     shown_problems: set[str] = set()
     for section in PAGES.get(result.step, ()):
