@@ -171,6 +171,10 @@ def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
                 quarantine.groupby(["source", "reason_code"], observed=True).size()
                 .rename("rows").reset_index().sort_values("rows", ascending=False,
                                                           kind="stable"))
+    if result.step == 2 and "phases" in tables and "phase" in tables["phases"]:
+        # the phases of the model (the table also lists the exits lost and ignore)
+        phases = tables["phases"]
+        tables["phases"] = phases[phases["phase"].isin(engagement.phase_model.keys)]
     if result.step == 4 and "seasonality tests" in tables:
         seasons = tables["seasonality tests"].copy()
         # the seasonality result's two rows are volume, then rate (seasonality.tests)
@@ -195,7 +199,7 @@ def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
     for result in results.values():
         for table in result.tables.values():
             if {"kpi", "kind", "label"} <= set(table.columns):
-                columns = [c for c in ("kpi", "kind", "from_phase", "to_phase", "phase")
+                columns = [c for c in ("kpi", "label", "kind", "from_phase", "to_phase", "phase")
                            if c in table.columns]
                 found.append(table[columns])
     if not found:
@@ -206,7 +210,8 @@ def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
 def _with_kpi_fields(frame: pd.DataFrame, fields: pd.DataFrame) -> pd.DataFrame:
     if "kpi" not in frame or "kind" in frame or not len(fields):
         return frame
-    return frame.merge(fields, on="kpi", how="left", suffixes=("", "_kpi"))
+    return frame.merge(fields.drop(columns=[c for c in ("label",) if c in frame]), on="kpi",
+                       how="left")
 
 
 def _kpi_labels(results: Mapping[int, StepResult]) -> dict[str, str]:
@@ -359,20 +364,20 @@ def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases) -> list[
     if fruit is None:
         return []
     sized = fruit.table[fruit.table["extra_orders"].notna()].head(3)
-    shown = display_table(sized, ["finding_text"], fmt=fmt, phases=phases)
+    shown = display_table(sized, ["finding_text", "extra_orders_ci"], fmt=fmt, phases=phases)
+    low = next((c for c in ("extra_orders_ci_low", "extra_orders_low") if c in sized), None)
+    high = next((c for c in ("extra_orders_ci_high", "extra_orders_high") if c in sized), None)
     actions = []
-    for row, cells in zip(sized.itertuples(index=False), shown.rows, strict=True):
+    for (_, row), cells in zip(sized.iterrows(), shown.rows, strict=True):
+        revenue, orders = row.get("extra_revenue"), row["extra_orders"]
+        # the revenue range is the orders range at the average won value (revenue / orders)
+        value = revenue / orders if not is_missing(revenue) and orders else None
         actions.append({
-            "area": code_text(row.area, fmt),
-            "finding": cells[0].text if cells else MISSING,
-            "orders": fmt.interval(row.extra_orders, row.extra_orders_low, row.extra_orders_high,
-                                   "number", decimals=0),
-            "revenue": (fmt.amount_interval(row.extra_revenue,
-                                            row.extra_revenue * row.extra_orders_low
-                                            / row.extra_orders,
-                                            row.extra_revenue * row.extra_orders_high
-                                            / row.extra_orders)
-                        if not is_missing(row.extra_revenue) and row.extra_orders else MISSING),
+            "area": code_text(row["area"], fmt),
+            "finding": cells[0].text,
+            "orders": cells[1].text if len(cells) > 1 else MISSING,
+            "revenue": (fmt.amount_interval(revenue, row[low] * value, row[high] * value)
+                        if value is not None and low and high else fmt.amount(revenue)),
         })
     return actions
 
