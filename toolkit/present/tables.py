@@ -126,6 +126,7 @@ CODES: dict[str, str] = {
     # outcomes and measures
     "won": N_("won"), "lost": N_("lost"), "open": N_("open"),
     "orders": N_("Orders"), "revenue": N_("Revenue"),
+    "week": N_("week"), "month": N_("month"), "quarter": N_("quarter"), "year": N_("year"),
     # readiness factors
     "starting_situation": N_("Starting situation: systems, process, reportability of KPIs"),
     "staff_level": N_("Staff's starting level in a commercial process"),
@@ -555,6 +556,9 @@ COLUMNS: dict[str, _Column] = {
                               _plain("cost_per_order", "amount")),
     # improvement
     "measure": _Column(N_("Measure"), ("measure",), _code("measure")),
+    "measure_per": _Column(N_("Measure"), ("measure", "period"), lambda row, c: Cell(
+        c.fmt.gettext("{measure} per {period}").format(measure=code_text(row["measure"], c.fmt),
+                                                      period=code_text(row["period"], c.fmt)))),
     "baseline_ci": _Column(N_("Now (range)"), ("baseline", _BL, _BH),
                            _measure_interval("baseline", _BL, _BH)),
     "scenario_ci": _Column(N_("With the improvement (range)"), ("scenario", _SL, _SH),

@@ -144,7 +144,7 @@ PAGES: dict[int, tuple[Section, ...]] = {
     ),
     6: (
         Section(N_("What the main improvement is worth"), "scenario",
-                ("measure", "baseline_ci", "scenario_ci", "change_ci", "prob_increase"),
+                ("measure_per", "baseline_ci", "scenario_ci", "change_ci", "prob_increase"),
                 problem="scenario"),
         Section(N_("Entries the order target needs"), "required volume first phase",
                 ("month", "required_entries", "current_entries"), problem="required",

@@ -88,7 +88,8 @@ def _figure_png(draw) -> str | None:
         _close_new(before)
         return None
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, facecolor="white")
+    # bbox "tight": a title longer than the axes (a long phase label) is kept, not cut off
+    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white")
     _close_new(before)
     plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
