@@ -227,3 +227,13 @@ def test_the_checks_fail_on_a_page_as_the_notebooks_rendered_it():
                      "an English sentence in the Dutch edition",
                      "a percentage in English format", "thousands with a comma"):
         assert expected in problems, (expected, problems)
+
+
+def test_client_conclusions_leave_out_yaml_keys_and_code():
+    from toolkit.report.render import _for_client
+    line = ("What would decide it: conversion targets per step (\\`conversion\\_<from>\\_<to>\\` "
+            "under \\`targets:\\`); market benchmarks per step (\\`benchmark\\_stages:\\`).")
+    assert _for_client(line) == ("What would decide it: conversion targets per step; market "
+                                 "benchmarks per step.")
+    assert _for_client("declare the `lead_source` column") == "declare the lead source column"
+    assert _for_client("a plain (aside) stays") == "a plain (aside) stays"

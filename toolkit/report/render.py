@@ -152,8 +152,27 @@ class _StepView:
 
 def _markdown():
     import mistune
-    # escape=True: raw HTML in a sentence is shown as text, never as markup
-    return mistune.create_markdown(escape=True)
+    # The conclusions are Markdown in which every value from the data is already escaped
+    # (narrative.text turns < > & into entities); escaping again would show "&gt;". A page that
+    # still holds active content is refused before delivery (_refuse_active_content).
+    return mistune.create_markdown(escape=False)
+
+
+# A code span in a sentence (a YAML key such as `benchmark_stages:`), escaped or not, and a
+# parenthesis around one: instructions for the analyst, not for the board.
+_CODE_ASIDE = re.compile(r"\s*\((?:[^()]*?)\\?`[^`]*\\?`(?:[^()]*)\)")
+_CODE_SPAN = re.compile(r"\\?`([^`\\]*)\\?`")
+
+
+_IDENTIFIER = re.compile(r"(?<=[a-z0-9])(?:\\?_)(?=[a-z0-9])")
+
+
+def _for_client(line: str) -> str:
+    """A conclusion as a client reads it: no YAML keys or code, and an attribute named as an
+    identifier (`deal_source`) in words (the training edition keeps them as they are)."""
+    line = _CODE_ASIDE.sub("", line)
+    line = _CODE_SPAN.sub(lambda m: m.group(1).strip(": "), line)
+    return _IDENTIFIER.sub(" ", line)
 
 
 def _inline(markdown, text: str) -> str:
@@ -288,6 +307,8 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
     except ValueError:
         lines = []
         view.conclusions_elsewhere = bool(result.conclusions_by_language)
+    if edition == "client":
+        lines = [_for_client(line) for line in lines]
     view.conclusions = [_inline(markdown, line) for line in lines]
     shown_problems: set[str] = set()
     for section in PAGES.get(result.step, ()):
