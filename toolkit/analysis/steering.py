@@ -1105,11 +1105,12 @@ class SteeringView:
         return self.problems.get(part, "")
 
 
-def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0
-                  ) -> SteeringView:
+def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0,
+                  sizing: pd.DataFrame | None = None) -> SteeringView:
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
-    step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
-    mature and hold at least ``MIN_N`` records; the chart shows every month."""
+    step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
+    else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
+    that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
     engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = check_seed(seed)
     problems: dict[str, str] = {}
@@ -1127,7 +1128,8 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
         problems["card"] = str(exc)
     if steer_on is None:
         try:
-            sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
+            if sizing is None:
+                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
             usable = sizing.dropna(subset=["rate", "reference_rate"])
             if len(usable):
                 top = usable.iloc[0]

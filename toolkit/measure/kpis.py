@@ -55,7 +55,7 @@ from toolkit.measure.survival import (
 
 __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
            "target_status_codes",
-           "kpi_tree", "time_to_convert", "step_incidence",
+           "kpi_tree", "tree_kpis", "time_to_convert", "step_incidence",
            "KPI_COLUMNS", "NEEDS_DATES", "NO_WINDOW"]
 
 KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
@@ -664,6 +664,18 @@ _COMPUTE_WITHOUT_DATES = {
 
 
 
+def tree_kpis(engagement) -> list[KPI]:
+    """The KPIs the nodes of :func:`kpi_tree` show: the engagement's own (declared ones keep their
+    agreed windows), plus the default KPIs of the nodes the declared set lacks."""
+    model = engagement.phase_model
+    declared = kpis_from_config(engagement)
+    have = {k.name for k in declared}
+    needed = {f"volume_{model.first_phase}", "average_deal_size"} | {
+        f"conversion_{a}_{b}" for a, b in model.transitions()}
+    return [k for k in declared if k.name in needed] + [
+        k for k in default_kpis(engagement) if k.name in needed - have]
+
+
 def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     """The KPI tree from management's goal down to what the phases control.
 
@@ -680,15 +692,7 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     """
     model = engagement.phase_model
     if kpis is None:
-        # The engagement's own KPIs (declared ones keep their agreed windows), plus the default
-        # KPIs of the nodes the declared set lacks; only what the tree shows is computed.
-        declared = kpis_from_config(engagement)
-        have = {k.name for k in declared}
-        needed = {f"volume_{model.first_phase}", "average_deal_size"} | {
-            f"conversion_{a}_{b}" for a, b in model.transitions()}
-        chosen = [k for k in declared if k.name in needed] + [
-            k for k in default_kpis(engagement) if k.name in needed - have]
-        kpis = compute_kpis(engagement, kpis=chosen)
+        kpis = compute_kpis(engagement, kpis=tree_kpis(engagement))
     overall = kpis.drop_duplicates("kpi").set_index("kpi")["value"]
     targets = engagement.config.targets
     first = model.first_phase
