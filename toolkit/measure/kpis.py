@@ -62,8 +62,8 @@ KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win
                "sales_velocity", "pipeline_coverage", "cost_per"]
 
 KPI_COLUMNS = ["kpi", "label", "kind", "unit", "attribute", "segment", "period", "n", "successes",
-               "value", "ci_low", "ci_high", "target", "higher_is_better", "status_vs_target", "status_code", "immature_n",
-               "open_n", "owner", "from_phase", "to_phase"]
+               "value", "ci_low", "ci_high", "target", "higher_is_better", "status_vs_target",
+               "status_code", "immature_n", "open_n", "owner", "from_phase", "to_phase"]
 
 _UNITS = {"conversion": "%", "cumulative_conversion": "%", "volume": "records", "duration": "days",
           "win_rate": "%", "value": "EUR", "sales_velocity": "EUR/month", "pipeline_coverage": "x",
@@ -269,8 +269,9 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     DataFrame with columns `kpi, label, kind, unit, <segment columns>, attribute, segment, period,
     n, successes, value, ci_low, ci_high, target, higher_is_better, status_vs_target,
     status_code, immature_n, open_n, owner, from_phase, to_phase`. A KPI per segment of one
-    attribute (the cost per action) is long: `attribute` names it (`action`), `segment` the value. Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact
-    Poisson for volumes, Kaplan-Meier (log transform) for durations, t for mean deal size.
+    attribute (the cost per action) is long: `attribute` names it (`action`), `segment` the value.
+    Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact Poisson for volumes,
+    Kaplan-Meier (log transform) for durations, t for mean deal size.
     A lead list without dates (`dated: false`) gets its conversions as shares of the records that
     reached the from-phase (no cohort window: period `NO_WINDOW`), its win rate and values; every
     KPI that needs dates (volume per month, durations, sales velocity, coverage, cost per
