@@ -3,12 +3,11 @@ nobody entered, one segment only, a cohort month with one record.
 
 Each stage must run without an error and say what it cannot know ("no data", "too few records to
 conclude") instead of printing NaN or claiming a conclusion. The expected numbers are worked out
-by hand from the small CSVs written below (comments give the arithmetic).
+by hand from the small CSVs of tests/edge.py (comments there give the arithmetic).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import warnings
 
@@ -20,8 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import yaml  # noqa: E402
-from conftest import MAPPING, PHASES  # noqa: E402
+from conftest import PHASES  # noqa: E402
+from edge import CASES, empty_tables, write_case  # noqa: E402
 
 from toolkit import Engagement  # noqa: E402
 from toolkit.analysis.diagnosis import (  # noqa: E402
@@ -44,93 +43,17 @@ from toolkit.measure.seasonality import seasonality  # noqa: E402
 from toolkit.present import narrative  # noqa: E402
 from toolkit.present import plotting as tp  # noqa: E402
 
-START = dt.date(2025, 1, 6)
-STAGES = ["Suspect", "Lead", "Potentieel", "Offerte", "Gewonnen"]  # target .. order
-
-
-def _day(offset: int) -> str:
-    return (START + dt.timedelta(days=offset)).strftime("%d-%m-%Y")
-
-
-def _deal(i: int, stages: list[str], start: int, value: int = 1000) -> list[str]:
-    """One deal moving through `stages`, 10 days apart, from day `start`."""
-    return [f"D{i};{s};{_day(start + 10 * k)};{value};Noord" for k, s in enumerate(stages)]
-
-
-def _lines(case: str) -> list[str]:
-    out: list[str] = []
-    if case == "quarantined":  # an impossible date, a blank date, an unknown stage
-        return ["D1;Suspect;31-02-2025;100;Noord", "D2;Lead;;100;Noord",
-                "D3;Onbekend;01-02-2025;1;Noord"]
-    if case == "one_record":
-        return ["D1;Suspect;01-02-2025;100;Noord"]
-    if case in ("all_open", "all_lost"):
-        # deal i reaches the first 1 + i % 4 phases: 2 deals each stop at target, lead,
-        # opportunity and proposal; reached = 8, 6, 4, 2, 0
-        for i in range(8):
-            out += _deal(i, STAGES[: 1 + i % 4] + (["Verloren"] if case == "all_lost" else []),
-                         start=7 * i)
-        return out
-    if case == "empty_phase":  # nobody reaches Offerte (so nobody the order either)
-        for i in range(12):
-            out += _deal(i, STAGES[: 1 + i % 3] + (["Verloren"] if i % 2 else []), start=7 * i)
-        return out
-    if case in ("one_segment", "one_record_month"):
-        for i in range(40):
-            k = i % 5
-            lost = ["Verloren"] if k < 4 and i % 3 else []
-            out += _deal(i, STAGES[: 1 + k] + lost, start=3 * i, value=1000 + 100 * i)
-        if case == "one_record_month":  # July 2025 holds this one record only
-            out += _deal(99, ["Suspect", "Lead"], start=200)
-        return out
-    raise KeyError(case)
-
-
-CASES = ["quarantined", "one_record", "all_open", "all_lost", "empty_phase", "one_segment",
-         "one_record_month"]
-
-
-def _write(folder, case: str):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "history.csv").write_text("Deal;Fase;Datum;Bedrag;Regio\n"
-                                        + "\n".join(_lines(case)) + "\n", encoding="utf-8")
-    doc = {"name": case, "as_of": "2025-12-31", "phases": PHASES, "stage_mapping": MAPPING,
-           "unknown_stages": "quarantine", "segments": ["region"],
-           "sources": [{"name": "history", "path": "history.csv", "shape": "history",
-                        "date_format": "dmy",
-                        "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum",
-                                    "value": "Bedrag"},
-                        "attributes": {"region": "Regio"}}]}
-    path = folder / "engagement.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _empty_tables() -> Engagement:
-    events = pd.DataFrame({"record_id": pd.Series(dtype=str), "phase": pd.Series(dtype=str),
-                           "entered_at": pd.Series(dtype="datetime64[ns]"),
-                           "source_stage": pd.Series(dtype=str),
-                           "source_row": pd.Series(dtype="int64")})
-    records = pd.DataFrame({"record_id": pd.Series(dtype=str),
-                            "created_at": pd.Series(dtype="datetime64[ns]"),
-                            "outcome": pd.Series(dtype=str),
-                            "closed_at": pd.Series(dtype="datetime64[ns]"),
-                            "lost_at_phase": pd.Series(dtype=object),
-                            "value": pd.Series(dtype=float)})
-    return Engagement.from_tables(events, records, phases=PHASES,
-                                  as_of=pd.Timestamp("2025-12-31"))
-
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
     root = tmp_path_factory.mktemp("edge")
-    return {case: _write(root / case, case) for case in CASES}
+    return {case: write_case(root / case, case) for case in CASES}
 
 
 @pytest.fixture(scope="module")
 def engagements(paths):
     out = {case: Engagement.from_yaml(path, use_cache=False) for case, path in paths.items()}
-    out["empty_tables"] = _empty_tables()
+    out["empty_tables"] = empty_tables()
     return out
 
 

@@ -1011,3 +1011,16 @@ def test_engagement_timeline_without_steps_is_refused():
     frame = duration_frame().assign(step=pd.NA)
     with pytest.raises(DataError, match="no row with a step number"):
         plot_engagement_timeline(frame)
+
+
+def test_results_draw_themselves_with_their_plot_function():
+    # result.plot(ax=None) is the plot function on the result's own table: the same marks
+    km = kaplan_meier(DURATIONS, OBSERVED)
+    mine, theirs = km.plot(), plot_time_to_convert(km)
+    assert [line.get_xydata().tolist() for line in mine.lines] == \
+        [line.get_xydata().tolist() for line in theirs.lines]
+    fig, ax = plt.subplots()
+    assert km.plot(ax=ax) is ax
+    estimate = estimate_duration(DurationFactors(3, 2, 3, 3, 3))
+    assert len(estimate.plot().patches) == len(plot_engagement_timeline(estimate.by_step).patches)
+    plt.close("all")

@@ -64,6 +64,7 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.analysis.leakage import leaking_attributes, value_leaks
+from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_DAYS, check_option, check_seed
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
@@ -1248,6 +1249,10 @@ class MixRateResult:
             "test": ["two-rate (pooled)", "Cochran-Mantel-Haenszel (within segments)", ""],
         })
 
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The rate and mix effect per segment: ``toolkit.present.plotting.plot_mix_vs_rate``."""
+        return draw("plot_mix_vs_rate", self.by_segment, ax=ax, **options)
+
     def _repr_html_(self) -> str:
         return _html(f"Mix vs rate: {self.attribute}, {self.from_phase} -> {self.to_phase}, "
                      f"{self.period_a} vs {self.period_b}", [self.headline, *self.notes],
@@ -1619,6 +1624,10 @@ class LowHangingFruit:
     def headline(self) -> str:
         """The finding in one sentence: the verdict's."""
         return self.verdict.headline
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The sized bottlenecks: ``toolkit.present.plotting.plot_bottlenecks``."""
+        return draw("plot_bottlenecks", self.sizing, ax=ax, **options)
 
     def _repr_html_(self) -> str:
         return _html("Low-hanging fruit", [self.verdict.headline, self.verdict.advice, self.today,

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -555,6 +556,10 @@ class DurationEstimate:
         return (f"DurationEstimate({self.total_weeks:.1f} weeks, range "
                 f"{self.total_weeks_low:.1f}-{self.total_weeks_high:.1f}; about "
                 f"{self.total_weeks / (52 / 12):.0f} months, steps in sequence)")
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The engagement as a Gantt chart: ``toolkit.present.plotting.plot_engagement_timeline``."""
+        return draw("plot_engagement_timeline", self.by_step, ax=ax, **options)
 
     def _repr_html_(self) -> str:
         head = (f"<p><b>Estimated duration: {self.total_weeks:.1f} weeks</b> (range "

@@ -1519,7 +1519,7 @@ class ImprovementPlan:
 
 def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
                      uplift: float | str = "+2pp", benchmarks: pd.DataFrame | None = None,
-                     seed: int = 0) -> ImprovementPlan:
+                     seed: int = 0, sizing: pd.DataFrame | None = None) -> ImprovementPlan:
     """Everything step 6 computes, each part guarded so that small or short data degrade to a
     stated reason rather than an error. See `what_if`, `required_volume`, `experiment_size`,
     `mde_table` and `evaluate_change` for the parts.
@@ -1527,7 +1527,10 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
     ``changes``: the process changes to evaluate before/after, each with ``date``,
     ``description`` and ``step`` (as under ``changes:`` in the engagement YAML, the default).
     Only declared changes are evaluated, never a default date: with none, ``explain('change')``
-    says how to declare one."""
+    says how to declare one.
+
+    ``sizing``: the bottleneck sizing already made with the same ``benchmarks`` and ``seed`` (step
+    5's ``LowHangingFruit.sizing``), so it is not computed again; default computed here."""
     engagement.require_dates("The improvement plan (orders per month)")
     seed = check_seed(seed)
 
@@ -1540,8 +1543,9 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
             problems[part] = str(exc)
             return None
 
-    sizing = attempt("bottleneck", lambda: bottleneck_sizing(engagement, benchmarks=benchmarks,
-                                                              seed=seed))
+    if sizing is None:
+        sizing = attempt("bottleneck", lambda: bottleneck_sizing(
+            engagement, benchmarks=benchmarks, seed=seed))
     top = None
     if sizing is not None:
         usable = sizing[sizing["reference_rate"].notna() & sizing["rate"].notna()]

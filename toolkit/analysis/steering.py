@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
+from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.base.vocabulary import (
     MIN_N,
@@ -696,6 +697,15 @@ class PeriodReport:
             table["alerts"] = table["kpi"].map(counts).fillna(0).astype(int)
         return table
 
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The period's scorecard: ``toolkit.present.plotting.plot_scorecard`` (a DataError
+        when the report has no scorecard)."""
+        if self.scorecard is None:
+            raise DataError("this period report has no scorecard to draw (the KPIs do not say "
+                            "whether higher is better)",
+                            fix="pass `higher_is_better` to period_report")
+        return draw("plot_scorecard", self.scorecard, ax=ax, **options)
+
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in self.headline)
         parts = [f"<h4>Period report: {html.escape(str(self.period))}</h4>", f"<ul>{items}</ul>",
@@ -1095,11 +1105,12 @@ class SteeringView:
         return self.problems.get(part, "")
 
 
-def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0
-                  ) -> SteeringView:
+def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0,
+                  sizing: pd.DataFrame | None = None) -> SteeringView:
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
-    step 5, `conversion_<from>_<to>`). Alerts and the period report only judge months that are
-    mature and hold at least ``MIN_N`` records; the chart shows every month."""
+    step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
+    else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
+    that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
     engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = check_seed(seed)
     problems: dict[str, str] = {}
@@ -1117,7 +1128,8 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
         problems["card"] = str(exc)
     if steer_on is None:
         try:
-            sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
+            if sizing is None:
+                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
             usable = sizing.dropna(subset=["rate", "reference_rate"])
             if len(usable):
                 top = usable.iloc[0]

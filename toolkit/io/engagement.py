@@ -288,17 +288,26 @@ class Engagement:
         return list(by_name.values())
 
     def _write_cache(self, loaded: _Loaded, cache: Path, key: str) -> None:
+        # Two processes may load the same engagement at once (a notebook and `funnel validate`,
+        # two test workers): each file is written under a private name and moved into place, the
+        # `.json` marker last, and a file the other process removed first is no error.
         cache.mkdir(parents=True, exist_ok=True)
         for old in cache.glob("*"):
-            old.unlink()
+            if not old.name.startswith(key):
+                old.unlink(missing_ok=True)
+        private = f".{os.getpid()}.tmp"
         for table in _TABLES:
             frame = getattr(loaded, table).copy()
             for col in frame.columns:  # parquet wants one type per column
                 if frame[col].dtype == object:
                     frame[col] = frame[col].astype("string")
-            frame.to_parquet(cache / f"{key}.{table}.parquet", index=False)
-        (cache / f"{key}.json").write_text(json.dumps({"notes": loaded.notes,
-                                                       "shapes": loaded.shapes}))
+            target = cache / f"{key}.{table}.parquet"
+            frame.to_parquet(target.with_name(target.name + private), index=False)
+            os.replace(target.with_name(target.name + private), target)
+        marker = cache / f"{key}.json"
+        marker.with_name(marker.name + private).write_text(
+            json.dumps({"notes": loaded.notes, "shapes": loaded.shapes}))
+        os.replace(marker.with_name(marker.name + private), marker)
 
     def _read_cache(self, cache: Path, key: str) -> _Loaded:
         meta = json.loads((cache / f"{key}.json").read_text())

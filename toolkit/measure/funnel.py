@@ -25,7 +25,7 @@ from toolkit.measure.cohorts import cohort_masks, reached_at, reached_phases
 from toolkit.stats import rate_ci
 
 __all__ = ["reached_at", "reached_phases", "reached_conversion", "NO_WINDOW", "NEEDS_DATES",
-           "funnel", "cohort_conversion", "period_conversion", "win_rate", "period_label"]
+           "funnel", "weakest_step", "cohort_conversion", "period_conversion", "win_rate", "period_label"]
 
 #: The period label of a conversion measured without dates: every record that reached the
 #: from-phase, whatever its age (no cohort window; open records count as not converted).
@@ -154,6 +154,14 @@ def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "
         out["cumulative_rate"] = out["reached"] / out["cumulative_n"].where(out["cumulative_n"] > 0)
     out["cumulative_ci_low"], out["cumulative_ci_high"] = low, high
     return out.drop(columns="cumulative_n")
+
+
+def weakest_step(funnel_frame: pd.DataFrame, *, min_n: int) -> pd.Series | None:
+    """The row of `funnel_frame` (from :func:`funnel`) with the lowest step conversion among the
+    steps with at least `min_n` records; None when no step has that many."""
+    steps = funnel_frame.dropna(subset=["rate"])
+    steps = steps[steps["n"] >= min_n]
+    return None if steps.empty else steps.loc[steps["rate"].idxmin()]
 
 
 def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from toolkit.base.drawing import draw
 from toolkit.base.exceptions import SmallSampleWarning
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import MIN_EXPECTED, k_rate_test
@@ -38,6 +40,10 @@ class SeasonalityResult:
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(self.headline)}</p>" + self.tests.to_html(index=False)
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """Volume and conversion per month: ``toolkit.present.plotting.plot_seasonality``."""
+        return draw("plot_seasonality", self.monthly, ax=ax, **options)
 
 
 def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | None = None,

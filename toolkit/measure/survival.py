@@ -33,6 +33,7 @@ from pandas.api.types import is_datetime64_any_dtype
 from scipy.stats import chi2, norm
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
+from toolkit.base.drawing import draw
 from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.base.vocabulary import check_option
 
@@ -426,6 +427,10 @@ class KaplanMeierResult:
         return ("<p><b>Kaplan-Meier estimate</b> (NaN = not reached within follow-up)</p>"
                 + self.summary.to_html(index=False)
                 + self.survival_.head(20).to_html(index=False, float_format="{:.4f}".format))
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The share converted over time: ``toolkit.present.plotting.plot_time_to_convert``."""
+        return draw("plot_time_to_convert", self, ax=ax, **options)
 
 
 def kaplan_meier(durations: Any, observed: Any, *, confidence: float = 0.95) -> KaplanMeierResult:

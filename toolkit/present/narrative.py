@@ -17,6 +17,7 @@ import re
 import pandas as pd
 
 from toolkit.base.vocabulary import MIN_N, MISSING, STATUS_SIGNIFICANT, STATUS_TOO_FEW, STATUS_UNJUDGED
+from toolkit.measure.funnel import weakest_step
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
            "improvement", "steering"]
@@ -70,21 +71,21 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
     """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
+    # a lead list without dates has no as-of date unless the YAML sets one
+    until = (f" up to {engagement.as_of:%d-%m-%Y}" if engagement.dated or engagement.config.as_of
+             else " (without dates)")
     lines = [
         f"The exports hold {rows_in:,} rows; {rows_q:,} ({rows_q / max(rows_in, 1):.1%}) were set "
-        f"aside with a reason, the rest give {len(engagement.records):,} records up to "
-        f"{engagement.as_of:%d-%m-%Y}.",
+        f"aside with a reason, the rest give {len(engagement.records):,} records{until}.",
         text(audit.headline),
     ]
     if len(engagement.records) == 0:
         lines.append("No record could be used, so nothing can be concluded: see the quarantine "
                      "reasons above and correct the export or the engagement YAML.")
-    steps = funnel_frame.dropna(subset=["rate"])
-    steps = steps[steps["n"] >= MIN_N]
-    if steps.empty:
+    weakest = weakest_step(funnel_frame, min_n=MIN_N)
+    if weakest is None:
         lines.append("Too few records to conclude anything about conversion yet.")
     else:
-        weakest = steps.loc[steps["rate"].idxmin()]
         lines.append(
             f"Raw funnel: {int(funnel_frame['reached'].iloc[0]):,} records entered, "
             f"{int(funnel_frame['reached'].iloc[-1]):,} became an order. The weakest step so far "

@@ -29,7 +29,7 @@ import matplotlib
 import pandas as pd
 
 from toolkit import __version__
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
@@ -254,7 +254,7 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
                      page=step_page_name(result.step))
     try:
         lines = result.conclusions(language)
-    except ValueError:
+    except ConfigError:  # not written in this language yet
         lines = []
     view.conclusions = [_inline(markdown, line) for line in lines]
     shown_problems: set[str] = set()

@@ -1,8 +1,59 @@
 """One call per method step, each returning a StepResult (see toolkit/steps/result.py);
-`open_engagement` opens an engagement for them."""
+`open_engagement` opens an engagement for them.
 
+    e = steps.open_engagement("engagement.yaml")
+    result = steps.diagnosis(e, seed=0)          # one step
+    results = steps.run_all(e, seed=0)           # {1: StepResult, ..., 7: StepResult}
+
+A step computes its parts with the library (measure, analysis) and collects what it found, what it
+could not compute and why, its figures, its workbook sheets and its conclusions. The notebooks,
+the report, the workbook and the CLI show these results and compute nothing again.
+"""
+
+from collections.abc import Iterable
+
+from toolkit.base.exceptions import ConfigError
+from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.steps.baseline import baseline
 from toolkit.steps.checks import check_engagement, open_engagement
+from toolkit.steps.diagnosis import diagnosis
+from toolkit.steps.improvement import improvement
+from toolkit.steps.kpis import kpis
+from toolkit.steps.measurement import measurement
+from toolkit.steps.process_model import process_model
 from toolkit.steps.result import STEP_KEYS, SUMMARY_COLUMNS, StepResult, summary_frame
+from toolkit.steps.steering import steering
 
-__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "StepResult", "check_engagement", "open_engagement",
-           "summary_frame"]
+__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "StepResult", "summary_frame", "check_engagement",
+           "open_engagement", "baseline", "process_model", "kpis", "measurement", "diagnosis",
+           "improvement", "steering", "STEPS", "run_all"]
+
+#: The step functions by number.
+STEPS = {1: baseline, 2: process_model, 3: kpis, 4: measurement, 5: diagnosis, 6: improvement,
+         7: steering}
+
+# Which earlier step's result each step takes as an option (option name = that step's key).
+USES = {2: (1,), 4: (3,), 6: (5,), 7: (5,)}
+
+
+def run_all(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
+            ) -> dict[int, StepResult]:
+    """Run the method's steps in order (default all seven) and return ``{step: StepResult}``.
+
+    The engagement's settings are checked first (``check_engagement``: a bad YAML raises
+    ``ConfigError``). Each step gets the results of the earlier steps it builds on (step 2 the
+    funnel of step 1, step 4 the KPI values of step 3, steps 6 and 7 the sizing of step 5), so
+    nothing is computed twice in one run.
+    """
+    seed = check_seed(seed)
+    chosen = sorted({check_option("steps", step, list(STEPS)) for step in (
+        STEPS if steps is None else steps)})
+    if not chosen:
+        raise ConfigError("The value for `steps` must name at least one step, but none was passed",
+                          fix=f"pass step numbers among {list(STEPS)}, or None for all")
+    check_engagement(engagement)
+    results: dict[int, StepResult] = {}
+    for step in chosen:
+        given = {STEP_KEYS[used]: results[used] for used in USES.get(step, ()) if used in results}
+        results[step] = STEPS[step](engagement, seed=seed, **given)
+    return results

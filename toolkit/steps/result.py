@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.base.vocabulary import check_option
+
 __all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "StepResult", "summary_frame"]
 
 #: The seven steps of the method, by number.
@@ -129,11 +131,9 @@ class StepResult:
     def conclusions(self, language: str = "en") -> list[str]:
         """The "what we concluded" sentences (Markdown-safe: values from the data are escaped).
 
-        Raises ``ValueError`` naming the languages there are when `language` is not one of them.
+        Raises ``ConfigError`` naming the languages there are when `language` is not one of them.
         """
-        if language not in self.conclusions_by_language:
-            raise ValueError(f"The value for `language` must be one of "
-                             f"{sorted(self.conclusions_by_language)}, but {language!r} was passed.")
+        language = check_option("language", language, sorted(self.conclusions_by_language))
         return list(self.conclusions_by_language[language])
 
     def __repr__(self) -> str:

@@ -1,0 +1,99 @@
+"""Step 1, baseline and starting situation: what the exports hold, how clean the stage history is,
+the raw funnel, the readiness scan of the five duration factors and the engagement's duration."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
+from toolkit.base.vocabulary import MIN_N, check_seed
+from toolkit.io.loading import quarantine_summary
+from toolkit.measure.audit import audit as audit_history
+from toolkit.measure.funnel import funnel, weakest_step
+from toolkit.present import narrative
+from toolkit.present import plotting as tp
+from toolkit.steps.parts import Parts, figure, sentences
+from toolkit.steps.result import StepResult, summary_frame
+
+__all__ = ["baseline", "reconciliation"]
+
+
+def reconciliation(engagement) -> pd.DataFrame:
+    """Rows in, used and quarantined per source file, with a `balanced` check of the three."""
+    frame = engagement.reconciliation.copy()
+    if len(frame):
+        frame["balanced"] = frame["rows_in"] == frame["rows_used"] + frame["rows_quarantined"]
+    return frame
+
+
+def baseline(engagement, *, seed: int = 0) -> StepResult:
+    """Step 1: the data inventory and reconciliation, the quarantine reasons, the stage-history
+    audit, the raw funnel with 95% intervals, the readiness scan and the estimated duration.
+
+    `seed` is accepted like every step's (this step draws no random numbers).
+
+    Tables: `reconciliation`, `quarantine reasons`, `audit`, `funnel`, `readiness scan`,
+    `duration`. Figures: `funnel`, `timeline`. Sheets: `Funnel`, `Quarantine`, `Reconciliation`.
+    """
+    seed = check_seed(seed)
+    parts = Parts()
+    model = engagement.phase_model
+    balance = reconciliation(engagement)
+    reasons = quarantine_summary(engagement.quarantine)
+    audit = parts.attempt("audit", lambda: audit_history(engagement))
+    frame = parts.attempt("funnel", lambda: funnel(engagement))
+    factors = parts.attempt("duration", lambda: factors_for(engagement))
+    estimate = parts.attempt("duration", lambda: estimate_duration(factors)) if factors else None
+    if len(engagement.records) == 0:
+        parts.note("funnel", "no record could be used: see the quarantine reasons and correct the "
+                             "export or the engagement YAML")
+
+    tables = {"reconciliation": balance, "quarantine reasons": reasons}
+    figures = {}
+    if audit is not None:
+        tables["audit"] = audit.findings
+    if frame is not None:
+        tables["funnel"] = frame
+        figures["funnel"] = figure(tp.plot_funnel, frame, phase_model=model)
+    if estimate is not None:
+        tables["readiness scan"] = readiness_scan(factors)
+        tables["duration"] = estimate.summary
+        figures["timeline"] = figure(tp.plot_engagement_timeline, estimate.by_step)
+
+    if audit is not None and frame is not None and estimate is not None:
+        lines = sentences(narrative.baseline(engagement, frame, audit, estimate))
+    else:
+        lines = parts.sentences()
+    rows_in, rows_q = int(balance["rows_in"].sum()), int(balance["rows_quarantined"].sum())
+    rows = [{"measure": "rows in the exports", "value": rows_in, "n": rows_in},
+            {"measure": "share of rows quarantined", "value": rows_q / rows_in if rows_in else None,
+             "n": rows_in},
+            {"measure": "records", "value": len(engagement.records), "n": len(engagement.records)}]
+    weakest = (weakest_step(frame, min_n=MIN_N) if frame is not None
+               else None)
+    if weakest is not None:
+        rows.append({"measure": f"weakest step {weakest['from_phase']} → {weakest['phase']}",
+                     "value": weakest["rate"], "ci_low": weakest["ci_low"],
+                     "ci_high": weakest["ci_high"], "n": weakest["n"]})
+    if estimate is not None:
+        rows.append({"measure": "engagement duration (weeks)", "value": estimate.total_weeks,
+                     "ci_low": estimate.total_weeks_low, "ci_high": estimate.total_weeks_high})
+    return StepResult(
+        step=1, key="baseline", tables=tables,
+        results={"audit": audit, "funnel": frame, "factors": factors, "estimate": estimate},
+        figures=figures, problems=parts.problems, summary=summary_frame(rows),
+        headline=_headline(engagement, frame, weakest),
+        sheets={"Funnel": frame if frame is not None else pd.DataFrame(),
+                "Quarantine": engagement.quarantine, "Reconciliation": balance},
+        conclusions_by_language={"en": lines})
+
+
+def _headline(engagement, frame: pd.DataFrame | None, weakest: pd.Series | None) -> str:
+    if len(engagement.records) == 0:
+        return "No record could be used: see the quarantine reasons."
+    if frame is None or weakest is None:
+        return (f"{len(engagement.records):,} records; too few to conclude anything about "
+                f"conversion yet.")
+    return (f"{int(frame['reached'].iloc[0]):,} records entered, {int(frame['reached'].iloc[-1]):,} "
+            f"became an order; the weakest step so far is {weakest['from_phase']} → "
+            f"{weakest['phase']} at {weakest['rate']:.0%}.")

@@ -1,0 +1,98 @@
+"""Step 5, analyse and prioritise: the ranked low-hanging fruit (the shortage-or-leak verdict,
+bottlenecks sized in orders and revenue, segments against the typical segment, mix versus rate,
+lost and stalled deals) and the yield and cost of each action."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from toolkit.analysis.diagnosis import low_hanging_fruit
+from toolkit.base.vocabulary import check_seed
+from toolkit.measure.actions import action_yield
+from toolkit.measure.benchmarks import benchmarks_for
+from toolkit.present import narrative
+from toolkit.present import plotting as tp
+from toolkit.steps.parts import Parts, figure, sentences
+from toolkit.steps.result import StepResult, summary_frame
+
+__all__ = ["diagnosis"]
+
+
+def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = None
+              ) -> StepResult:
+    """Step 5: `low_hanging_fruit` with the market benchmarks the engagement maps, and the action
+    yield when the records have an `action` attribute.
+
+    `seed`: the Monte Carlo ranges of the sizing. `benchmarks`: the published rates to compare
+    with (default ``benchmarks_for(engagement)``, possibly empty).
+
+    The diagnosis's Python warnings (a snapshot's caveat, an attribute left out of the scan) are
+    kept as the `notes` table and the workbook's `Notes` sheet instead of being printed.
+
+    Tables: `fruit`, `step tests`, `verdict evidence`, `sizing`, `segment scan`, `flagged
+    segments`, `action yield`, `mix`, `lost by phase`, `stalled`, `notes`. Figures:
+    `bottlenecks`, `segment scan`, `mix vs rate` (when a mix shift made the list). Results:
+    `fruit` (the LowHangingFruit), `benchmarks`. Sheets: `Low-hanging fruit`, `Segment scan`,
+    `Notes`.
+    """
+    seed = check_seed(seed)
+    parts = Parts()
+    model = engagement.phase_model
+    market = benchmarks_for(engagement) if benchmarks is None else benchmarks
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fruit = parts.attempt("fruit", lambda: low_hanging_fruit(engagement, benchmarks=market,
+                                                                 seed=seed))
+    notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    if "action" in engagement.records.columns:
+        yields = parts.attempt("action yield", lambda: action_yield(engagement))
+    else:
+        yields = None
+        parts.note("action yield", "the records have no `action` attribute (declare the "
+                                   "action/channel column under the source's `attributes`)")
+
+    tables: dict[str, pd.DataFrame] = {}
+    figures = {}
+    sheets: dict[str, pd.DataFrame] = {}
+    if fruit is not None:
+        tables.update({
+            "fruit": fruit.table, "step tests": fruit.steps, "verdict evidence":
+            fruit.verdict.evidence, "sizing": fruit.sizing, "segment scan": fruit.scan,
+            "flagged segments": fruit.scan[fruit.scan["flagged"]]})
+    if yields is not None:
+        tables["action yield"] = yields
+    if fruit is not None:
+        figures["bottlenecks"] = figure(tp.plot_bottlenecks, fruit.sizing, phase_model=model)
+        figures["segment scan"] = figure(tp.plot_segment_scan, fruit.scan, phase_model=model)
+        if fruit.mixes:
+            tables["mix"] = fruit.mixes[0].by_segment
+            figures["mix vs rate"] = figure(tp.plot_mix_vs_rate, fruit.mixes[0].by_segment)
+        tables["lost by phase"] = fruit.leaks.lost_by_phase
+        tables["stalled"] = fruit.leaks.stalled
+        sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
+        lines = sentences(narrative.diagnosis(fruit))
+    else:
+        lines = parts.sentences()
+    if notes:
+        tables["notes"] = sheets["Notes"] = pd.DataFrame({"note": notes})
+    return StepResult(
+        step=5, key="diagnosis", tables=tables,
+        results={"fruit": fruit, "benchmarks": market, "action_yield": yields},
+        figures=figures, problems=parts.problems, summary=_summary(fruit),
+        headline=fruit.headline if fruit is not None else "No diagnosis could be made.",
+        sheets=sheets, conclusions_by_language={"en": lines})
+
+
+def _summary(fruit) -> pd.DataFrame:
+    """The verdict, then each sized item of the ranked list with its range."""
+    if fruit is None:
+        return summary_frame()
+    rows = [{"measure": "verdict", "status": fruit.verdict.case}]
+    sized = fruit.table[fruit.table["extra_orders"].notna()]
+    rows += [{"measure": f"{row.rank}. {row.finding} (extra orders per {fruit.horizon})",
+              "value": row.extra_orders, "ci_low": row.extra_orders_low,
+              "ci_high": row.extra_orders_high, "status": row.area}
+             for row in sized.itertuples(index=False)]
+    return summary_frame(rows)

@@ -1,0 +1,95 @@
+"""Step 6, improve and redesign: what raising the top bottleneck to its reference is worth, the
+volume the order target needs, how big and how long a test must be, and the before/after
+evaluation of each change the engagement declares."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from toolkit.analysis.simulation import plan_improvement
+from toolkit.base.vocabulary import check_seed
+from toolkit.measure.benchmarks import benchmarks_for
+from toolkit.present import narrative
+from toolkit.steps.parts import Parts, earlier, sentences
+from toolkit.steps.result import StepResult, summary_frame
+
+__all__ = ["improvement"]
+
+
+def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = None,
+                uplift: float | str = "+2pp") -> StepResult:
+    """Step 6: `plan_improvement` on the top-ranked bottleneck of step 5, with the changes
+    declared under `changes:` in the YAML (never a default date).
+
+    `diagnosis`: step 5's result, whose bottleneck sizing and benchmarks are used (sized here
+    without it, with the same seed). `seed`: the Monte Carlo ranges. `uplift`: the improvement
+    the test must be able to show (e.g. "+2pp").
+
+    Tables: `bottleneck`, `scenario`, `scenario by phase`, `required volume`, `experiment`,
+    `mde`, `changes`. Results: `plan` (the ImprovementPlan). A part the data cannot carry is in
+    `problems` (always `change` when no change is declared, saying how to declare one).
+    """
+    seed = check_seed(seed)
+    step5 = earlier(diagnosis, "diagnosis")
+    fruit = step5.results.get("fruit") if step5 is not None else None
+    market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)
+    parts = Parts()
+    plan = parts.attempt("plan", lambda: plan_improvement(
+        engagement, benchmarks=market, seed=seed, uplift=uplift,
+        sizing=fruit.sizing if fruit is not None else None))
+    if plan is None:  # nothing of the plan can be computed (a lead list without dates)
+        return StepResult(step=6, key="improvement", problems=parts.problems,
+                          headline="No improvement plan: " + parts.problems["plan"],
+                          conclusions_by_language={"en": parts.sentences()})
+    tables: dict[str, pd.DataFrame] = {}
+    if plan.bottleneck is not None:
+        tables["bottleneck"] = plan.bottleneck.to_frame().T.reset_index(drop=True)
+    if plan.scenario is not None:
+        tables["scenario"] = plan.scenario.outcomes
+        tables["scenario by phase"] = plan.scenario.table
+    if plan.required is not None:
+        tables["required volume"] = plan.required
+    if plan.experiment is not None:
+        tables["experiment"] = plan.experiment.summary
+    if plan.mde is not None:
+        tables["mde"] = plan.mde
+    if plan.changes:
+        tables["changes"] = pd.concat(
+            [change.comparisons.assign(change_date=change.change_date,
+                                       description=change.description,
+                                       headline=change.headline)
+             for change in plan.changes], ignore_index=True)
+    return StepResult(
+        step=6, key="improvement", tables=tables, results={"plan": plan},
+        problems=plan.problems, summary=_summary(plan), headline=_headline(plan),
+        conclusions_by_language={"en": sentences(narrative.improvement(plan))})
+
+
+def _summary(plan) -> pd.DataFrame:
+    rows = []
+    if plan.scenario is not None:
+        for row in plan.scenario.outcomes.itertuples(index=False):
+            rows.append({"measure": f"{row.measure} per {row.period}, now",
+                         "value": row.baseline, "ci_low": row.baseline_ci_low,
+                         "ci_high": row.baseline_ci_high})
+            rows.append({"measure": f"{row.measure} per {row.period}, bottleneck at reference",
+                         "value": row.scenario, "ci_low": row.ci_low, "ci_high": row.ci_high})
+    if plan.experiment is not None:
+        rows.append({"measure": "records a test needs", "value": plan.experiment.total_records,
+                     "n": plan.experiment.total_records})
+        rows.append({"measure": "weeks until a test can be read",
+                     "value": plan.experiment.weeks_until_readable})
+    for change in plan.changes:
+        rows.append({"measure": f"change of {change.change_date:%Y-%m-%d} ({change.description})",
+                     "status": change.headline})
+    return summary_frame(rows)
+
+
+def _headline(plan) -> str:
+    if plan.scenario is None:
+        return "No scenario: " + plan.explain("scenario")
+    orders = plan.scenario.outcomes.set_index("measure").loc["orders"]
+    top = plan.bottleneck
+    return (f"Raising {top['from_phase']} → {top['to_phase']} from {top['rate']:.0%} to "
+            f"{top['reference_rate']:.0%} changes orders from {orders['baseline']:.1f} to "
+            f"{orders['scenario']:.1f} per {orders['period']}.")

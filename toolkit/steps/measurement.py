@@ -1,0 +1,104 @@
+"""Step 4, the KPIs measured right: cohort conversions with intervals and immature records
+excluded, the period-conversion pitfall beside them, time to convert with lost records competing
+and open deals censored, and seasonality (volume against the rate of the same cohorts)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from toolkit.base.vocabulary import (
+    STATUS_NOT_SIGNIFICANT,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUSES,
+    check_seed,
+)
+from toolkit.measure.funnel import cohort_conversion, period_conversion
+from toolkit.measure.kpis import compute_kpis, step_incidence, time_to_convert
+from toolkit.measure.seasonality import seasonality
+from toolkit.present import narrative
+from toolkit.present import plotting as tp
+from toolkit.steps.parts import Parts, earlier, figure, sentences
+from toolkit.steps.result import StepResult, summary_frame
+
+__all__ = ["measurement"]
+
+# The headline counts the measured conversions per group of status, in this order.
+_GROUPS = ((STATUS_SIGNIFICANT, STATUSES["off_target"]),
+           (STATUS_NOT_SIGNIFICANT, STATUSES["off_target_not_significant"]),
+           (STATUS_ON_TARGET, STATUSES["on_target"]))
+
+
+def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) -> StepResult:
+    """Step 4: the KPI table with n, 95% intervals and immature counts, cohort conversion per
+    month for every step, period conversion per quarter (the labelled pitfall), time to convert
+    per transition with the curves of the last step, and the seasonality view.
+
+    `kpis`: step 3's result, whose KPI values this step shows (computed here without it).
+    `seed`: the Monte Carlo interval of sales velocity.
+
+    Tables: `kpis`, `cohorts`, `period conversion`, `time to convert`, `incidence`,
+    `seasonality tests`, `seasonality by month`, `year over year`. Figures: `cohort conversion`
+    (the first step), `cohort heatmap`, `time to convert`, `seasonality`. Sheets: `KPIs`.
+    """
+    seed = check_seed(seed)
+    parts = Parts()
+    model = engagement.phase_model
+    step3 = earlier(kpis, "kpis")
+    values = (step3.results["values"] if step3 is not None
+              else compute_kpis(engagement, seed=seed))
+    cohorts = parts.attempt("cohorts", lambda: cohort_conversion(engagement, period="month"))
+    period_view = parts.attempt("period conversion",
+                                lambda: period_conversion(engagement, period="quarter"))
+    ttc = parts.attempt("time to convert", lambda: time_to_convert(engagement))
+    curves = parts.attempt("incidence", lambda: step_incidence(engagement))
+    seasonal = parts.attempt("seasonality", lambda: seasonality(engagement))
+
+    tables = {"kpis": values}
+    figures = {}
+    if cohorts is not None:
+        tables["cohorts"] = cohorts
+        first = cohorts[cohorts["from_phase"] == model.keys[0]]
+        figures["cohort conversion"] = figure(tp.plot_cohort_conversion, first)
+        figures["cohort heatmap"] = figure(tp.plot_cohort_heatmap, cohorts, phase_model=model)
+    if period_view is not None:
+        tables["period conversion"] = period_view
+    if ttc is not None:
+        tables["time to convert"] = ttc
+    if curves is not None:
+        tables["incidence"] = curves
+        figures["time to convert"] = figure(tp.plot_time_to_convert, curves)
+    if seasonal is not None:
+        tables["seasonality tests"] = seasonal.tests
+        tables["seasonality by month"] = seasonal.monthly
+        tables["year over year"] = seasonal.year_over_year
+        figures["seasonality"] = figure(tp.plot_seasonality, seasonal.monthly)
+
+    lines = sentences(narrative.measurement(values, seasonal, ttc))
+    lines += parts.sentences()
+    conversions = values[values["kind"] == "conversion"]
+    return StepResult(
+        step=4, key="measurement", tables=tables,
+        results={"kpis": values, "cohorts": cohorts, "time_to_convert": ttc,
+                 "seasonality": seasonal},
+        figures=figures, problems=parts.problems, summary=_summary(conversions),
+        headline=_headline(conversions, seasonal), sheets={"KPIs": values},
+        conclusions_by_language={"en": lines})
+
+
+def _summary(conversions: pd.DataFrame) -> pd.DataFrame:
+    return summary_frame([{"measure": row.label, "value": row.value, "ci_low": row.ci_low,
+                           "ci_high": row.ci_high, "n": row.n, "status": row.status_vs_target}
+                          for row in conversions.itertuples(index=False)])
+
+
+def _headline(conversions: pd.DataFrame, seasonal) -> str:
+    measured = conversions[conversions["value"].notna()]
+    if measured.empty:
+        return "No conversion can be measured yet: too few mature records."
+    codes = measured["status_code"]
+    counts = [f"{int(codes.isin(group).sum())} {prose}" for group, prose in _GROUPS
+              if codes.isin(group).any()]
+    text = (f"{len(measured)} of {len(conversions)} conversions measured on mature cohorts"
+            + (": " + "; ".join(counts) if counts else "") + ".")
+    return text + (f" {seasonal.headline}" if seasonal is not None else "")

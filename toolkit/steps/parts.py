@@ -1,0 +1,78 @@
+"""What every step does alike: compute its parts (a part the data cannot carry becomes a stated
+problem), take earlier steps' results instead of computing them again, and read the narrative's
+Markdown bullets as sentences."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.present.narrative import text
+from toolkit.steps.result import STEP_KEYS, StepResult
+
+__all__ = ["Parts", "earlier", "figure", "sentences"]
+
+T = TypeVar("T")
+
+
+class Parts:
+    """The problems of one step run: `attempt(part, compute)` returns the part, or None with the
+    reason recorded under `problems[part]`.
+
+    Only the toolkit's own errors about the data (too few records, nothing to compare) become
+    problems. A bad engagement YAML (``ConfigError``) still raises, and so does a bug.
+    """
+
+    def __init__(self) -> None:
+        self.problems: dict[str, str] = {}
+
+    def attempt(self, part: str, compute: Callable[[], T]) -> T | None:
+        try:
+            return compute()
+        except ConfigError:
+            raise
+        except ToolkitError as exc:
+            self.problems[part] = str(exc)
+            return None
+
+    def sentences(self) -> list[str]:
+        """Each problem as a concluding sentence (Markdown-safe)."""
+        return [f"No {part}: {text(why)}" for part, why in self.problems.items()]
+
+    def note(self, part: str, reason: str | None) -> None:
+        """Record why `part` is missing (a reason a library result gave), unless one is known."""
+        if reason:
+            self.problems.setdefault(part, reason)
+
+
+def earlier(result: StepResult | None, key: str) -> StepResult | None:
+    """An earlier step's result passed in as an option, checked to be that step's."""
+    if result is None:
+        return None
+    if not isinstance(result, StepResult) or result.key != key:
+        got = (f"step {result.step} ({result.key})" if isinstance(result, StepResult)
+               else f"a {type(result).__name__}")
+        step = next(s for s, k in STEP_KEYS.items() if k == key)
+        raise TypeError(f"The value for `{key}` must be the StepResult of step {step} ({key}), "
+                        f"but {got} was passed. Fix: pass toolkit.steps.{key}(engagement).")
+    return result
+
+
+def figure(plot: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """A figure of a StepResult: `plot` bound to its (already computed) data, drawn on `ax=None`."""
+    return functools.partial(plot, *args, **kwargs)
+
+
+def sentences(markdown: str) -> list[str]:
+    """The bullets of a narrative text (``- sentence`` lines) as a list of sentences."""
+    lines: list[str] = []
+    for line in markdown.split("\n"):
+        if line.startswith("- "):
+            lines.append(line[2:])
+        elif line.strip() and lines:  # a sentence that ran over a line break
+            lines[-1] += " " + line.strip()
+        elif line.strip():
+            lines.append(line.strip())
+    return lines

@@ -1,0 +1,50 @@
+"""Step 2, the process model: the phases with their roles, tasks, actions and output, which CRM
+stages feed which phase, and the process schema with the conversion on each arrow."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from toolkit.base.vocabulary import check_seed
+from toolkit.measure.funnel import funnel
+from toolkit.present import narrative
+from toolkit.present import plotting as tp
+from toolkit.steps.parts import Parts, earlier, figure, sentences
+from toolkit.steps.result import StepResult, summary_frame
+
+__all__ = ["process_model", "stage_use"]
+
+
+def stage_use(engagement) -> pd.DataFrame:
+    """Rows per CRM stage in the data and the phase each went to: `source_stage, phase, rows`."""
+    return (engagement.events.groupby(["source_stage", "phase"], observed=True).size()
+            .rename("rows").reset_index())
+
+
+def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = None) -> StepResult:
+    """Step 2: the phase model as the client described it, the stage mapping in use and the
+    process schema.
+
+    `baseline`: step 1's result, whose funnel labels the schema's arrows (computed here without
+    it). `seed` is accepted like every step's (this step draws no random numbers).
+
+    Tables: `phases`, `stage mapping`. Figures: `process schema`.
+    """
+    seed = check_seed(seed)
+    parts = Parts()
+    model = engagement.phase_model
+    before = earlier(baseline, "baseline")
+    frame = (before.results.get("funnel") if before is not None
+             else parts.attempt("funnel", lambda: funnel(engagement)))
+    tables = {"phases": model.to_frame(), "stage mapping": stage_use(engagement)}
+    figures = {"process schema": figure(tp.plot_process_schema, model, funnel_frame=frame)}
+    lines = sentences(narrative.process_model(engagement, frame))
+    rows = [{"measure": "phases", "value": len(model.phases)},
+            {"measure": "CRM stages in the data", "value": tables["stage mapping"]["source_stage"]
+             .nunique(), "n": int(tables["stage mapping"]["rows"].sum())}]
+    return StepResult(
+        step=2, key="process_model", tables=tables, results={"phase_model": model},
+        figures=figures, problems=parts.problems, summary=summary_frame(rows),
+        headline=(f"The process has {len(model.phases)} phases: "
+                  + " → ".join(p.label for p in model.phases) + "."),
+        conclusions_by_language={"en": lines})
