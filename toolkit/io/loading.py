@@ -1809,11 +1809,18 @@ def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
     """Quarantined rows counted per kind of reason (row numbers and quoted values folded), e.g.
-    all "duplicate of row N" together. Columns `source, reason, rows`, most rows first."""
-    kind = (quarantine["reason"].astype(str)
-            .str.replace(r"row \d+", "row N", regex=True)
-            .str.replace(r"^(unparseable date|unparseable number|unknown stage|stage|lost-at stage) "
-                         r"'[^']*'", r"\1 '…'", regex=True))
-    out = (quarantine.assign(reason=kind).groupby(["source", "reason"]).size().rename("rows")
+    all "duplicate of row N" together. Columns `source, reason_code, reason, rows`, most rows
+    first."""
+    codes = quarantine["reason_code"]
+    kind = quarantine["reason"].astype(str).str.replace(r"row \d+", "row N", regex=True)
+    # the reasons that quote the value they could not read: one kind whatever the value
+    quoted = codes.isin(_QUOTES_A_VALUE).to_numpy(dtype=bool)
+    kind = kind.mask(quoted, kind.str.replace(r"'[^']*'", "'…'", n=1, regex=True))
+    out = (quarantine.assign(reason=kind)
+           .groupby(["source", "reason_code", "reason"], observed=True).size().rename("rows")
            .reset_index().sort_values("rows", ascending=False, kind="stable"))
     return out.reset_index(drop=True)
+
+
+_QUOTES_A_VALUE = ("unparseable_date", "unparseable_number", "unknown_stage", "ignored_stage",
+                   "unknown_lost_stage")
