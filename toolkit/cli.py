@@ -281,7 +281,7 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     if "kpi_owner" in out:  # split by the deal owner (see compute_kpis)
         segments.insert(0, "owner")
     if out["segment"].notna().any():
-        segments.insert(0, "segment")
+        segments[:0] = ["attribute", "segment"]
     for col in ("n", "immature_n", "open_n"):
         out[col] = out[col].map(count) if len(out) else out[col]
     out["status_vs_target"] = out["status_vs_target"].fillna("")
@@ -289,13 +289,22 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
                                        "status_vs_target"]]
 
 
+def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table in the columns of the published `funnel kpis --out` file, which stays
+    byte-identical: no `status_code` (`status_vs_target` says it in words) and one `segment`
+    column reading `attribute=value` (the library's table is long: `attribute`, `segment`)."""
+    out = frame.drop(columns=["status_code", "attribute"])
+    long = frame["attribute"].notna()
+    out.loc[long, "segment"] = (frame.loc[long, "attribute"].astype(str) + "="
+                                + frame.loc[long, "segment"].astype(str))
+    return out
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        # The file keeps its published columns (byte-identical to before the status codes):
-        # `status_vs_target` already says in words what `status_code` says to code.
-        out = write_table(frame.drop(columns="status_code"), args.out)
+        out = write_table(_published_kpis(frame), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
