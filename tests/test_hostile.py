@@ -281,13 +281,10 @@ def test_workbook_holds_formula_like_values_as_text(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from toolkit import Engagement
-    from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.report import write_workbook
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     e = Engagement.from_yaml(_corpus("formulas_in_values", tmp_path), use_cache=False)
-    fruit = low_hanging_fruit(e)
-    book = write_workbook(e, out_path=tmp_path / "w.xlsx",
-                          extra_sheets={"Segment scan": fruit.scan})
+    book = write_workbook(e, out_path=tmp_path / "w.xlsx")  # with step 5's segment scan
     cells = [c for sheet in load_workbook(book) for row in sheet.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     risky = [c for c in cells if isinstance(c.value, str) and c.value[:1] in "=+-@\t\r"]
@@ -320,12 +317,10 @@ def test_control_characters_do_not_break_the_workbook(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from toolkit import Engagement
-    from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.report import write_workbook
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     e = Engagement.from_yaml(_corpus("control_characters_in_values", tmp_path), use_cache=False)
-    book = write_workbook(e, out_path=tmp_path / "w.xlsx",
-                          extra_sheets={"Segment scan": low_hanging_fruit(e).scan})
+    book = write_workbook(e, out_path=tmp_path / "w.xlsx")  # with step 5's segment scan
     values = {c.value for sheet in load_workbook(book) for row in sheet.iter_rows() for c in row}
     assert "event\ufffd" in values and "\ufffd[31mred" in values
 

@@ -19,10 +19,9 @@ from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
 from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
 from toolkit.measure.audit import audit as run_audit
-from toolkit.measure.funnel import funnel
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
 from toolkit.report import write_table
-from toolkit.steps import open_engagement
+from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
 
@@ -282,7 +281,7 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     if "kpi_owner" in out:  # split by the deal owner (see compute_kpis)
         segments.insert(0, "owner")
     if out["segment"].notna().any():
-        segments.insert(0, "segment")
+        segments[:0] = ["attribute", "segment"]
     for col in ("n", "immature_n", "open_n"):
         out[col] = out[col].map(count) if len(out) else out[col]
     out["status_vs_target"] = out["status_vs_target"].fillna("")
@@ -290,13 +289,22 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
                                        "status_vs_target"]]
 
 
+def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table in the columns of the published `funnel kpis --out` file, which stays
+    byte-identical: no `status_code` (`status_vs_target` says it in words) and one `segment`
+    column reading `attribute=value` (the library's table is long: `attribute`, `segment`)."""
+    out = frame.drop(columns=["status_code", "attribute"])
+    long = frame["attribute"].notna()
+    out.loc[long, "segment"] = (frame.loc[long, "attribute"].astype(str) + "="
+                                + frame.loc[long, "segment"].astype(str))
+    return out
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        # The file keeps its published columns (byte-identical to before the status codes):
-        # `status_vs_target` already says in words what `status_code` says to code.
-        out = write_table(frame.drop(columns="status_code"), args.out)
+        out = write_table(_published_kpis(frame), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
@@ -305,18 +313,21 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_baseline(engagement) -> None:
+def _print_baseline(engagement, results) -> None:
+    """The baseline funnel of step 1 and the KPI values of step 3, as a consultant reads them."""
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
           f"(as of {_as_of_text(engagement, '%Y-%m-%d')}) ==")
-    f = funnel(engagement)
-    for row in f.itertuples():
+    f = results[1].results["funnel"]
+    if f is None:
+        print(f"  no funnel: {results[1].problems.get('funnel', '')}")
+    for row in f.itertuples() if f is not None else ():
         step = ("" if pd.isna(row.rate) else
                 f"   step {row.rate:6.1%} ({row.ci_low:.1%}–{row.ci_high:.1%}), "
                 f"open {int(row.open)}, lost {int(row.lost)}")
         print(f"  {row.label:28s} {row.reached:7d}{step}")
     print("\n== KPIs (cohort conversions: mature cohorts only; 95% intervals) ==")
     with pd.option_context("display.width", 200, "display.max_colwidth", 48):
-        print(_format_kpis(compute_kpis(engagement)).to_string(index=False))
+        print(_format_kpis(results[3].results["values"]).to_string(index=False))
 
 
 def _steps(text: str) -> list[int]:
@@ -340,14 +351,28 @@ def _steps(text: str) -> list[int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    engagement = _load(args.engagement)
+    return _run(args, _load(args.engagement))
+
+
+def _run(args: argparse.Namespace, engagement, results=None) -> int:
+    """`funnel run` on a loaded engagement; `results`: step results already computed."""
+    if not engagement.dated:
+        # The step notebooks measure in months and days; a lead list has no dates. Say so before
+        # starting seven kernels, with what the CLI can give instead.
+        raise ToolkitError(
+            f"{args.engagement}: `funnel run` builds the seven steps, whose monthly cohorts, "
+            f"durations and steering need dates, and this engagement is a lead list without "
+            f"dates (`dated: false`). Fix: use `funnel validate {args.engagement}` and `funnel "
+            f"kpis {args.engagement}` (add `--by <attribute>` for the segments) for its counts "
+            f"and conversions, or load an export with a creation date per record")
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
                                            / date.today().isoformat())
     started = time.perf_counter()
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet, edition=args.edition,
-                                 language=args.language, notebooks=args.notebooks, pdf=args.pdf)
+                                 language=args.language, notebooks=args.notebooks, pdf=args.pdf,
+                                 results=results)
     print(f"Report: {result['index']}")
     if "pdf" in result:
         print(f"PDF: {result['pdf']}")
@@ -361,11 +386,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     engagement = _load(str(DEMO_ENGAGEMENT))
-    _print_baseline(engagement)
+    # the steps once: the baseline printed here and the report are the same results
+    results = run_all(engagement, steps=[1, 3] if args.baseline_only else None)
+    _print_baseline(engagement, results)
     if args.baseline_only:
         return 0
     args.engagement = str(DEMO_ENGAGEMENT)
-    return cmd_run(args)
+    return _run(args, engagement, results)
 
 
 def build_parser() -> argparse.ArgumentParser:

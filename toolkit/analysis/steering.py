@@ -1108,6 +1108,22 @@ class SteeringView:
     def explain(self, part: str) -> str:
         return self.problems.get(part, "")
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The scorecard (empty, with its columns, when there is none: `explain('card')`)."""
+        if self.card is not None:
+            return self.card
+        return pd.DataFrame(columns=["kpi", "period", "value", "ci_low", "ci_high", "n", "target",
+                                     "status", "status_code", "trend"])
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """The scorecard: ``toolkit.present.plotting.plot_scorecard`` with the monthly KPIs' labels
+        (a DataError naming why when there is no scorecard)."""
+        if self.card is None:
+            raise DataError(f"no scorecard to draw: {self.explain('card')}",
+                            fix="collect more history or agree targets in step 3")
+        return draw("plot_scorecard", self.card, kpis=self.monthly, ax=ax, **options)
+
 
 def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0,
                   sizing: pd.DataFrame | None = None) -> SteeringView:

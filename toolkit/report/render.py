@@ -21,7 +21,7 @@ import io
 import multiprocessing
 import pickle
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit import __version__
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
@@ -304,7 +304,7 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
                      page=step_page_name(result.step))
     try:
         lines = result.conclusions(language)
-    except ValueError:
+    except ConfigError:  # not written in this language yet
         lines = []
         view.conclusions_elsewhere = bool(result.conclusions_by_language)
     if edition == "client":
@@ -488,7 +488,8 @@ def _environment(language: str):
 def render_report(engagement, results: Mapping[int, StepResult], *,
                   out_dir: str | Path, language: str | None = None,
                   edition: str = "client", notes: Sequence[str] = (),
-                  date: Date | None = None, print_page: bool = False) -> Path:
+                  date: Date | None = None, print_page: bool = False,
+                  pages: Iterable[int] | None = None) -> Path:
     """Write the report of `results` into `out_dir`: ``index.html`` (the executive summary) and
     one page per step (``01_baseline.html`` ...); with `print_page`, also ``print.html``, every
     page in one document with page breaks, for the PDF.
@@ -507,6 +508,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         Notes of the run (library warnings, as sentences), shown on the index page.
     date
         The report's date (default today).
+    pages
+        The steps that get a page (default every step in `results`); the executive summary
+        draws on all of `results`.
 
     Returns
     -------
@@ -526,9 +530,10 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     shown_date = fmt.date(date or Date.today(), length="long")
     labels = _kpi_labels(results)
     fields = _kpi_fields(results)
-    drawn = _draw_all(results)
+    shown = sorted(results) if pages is None else sorted(set(pages) & set(results))
+    drawn = _draw_all({step: results[step] for step in shown})
     steps = []
-    for step in sorted(results):
+    for step in shown:
         figures = {name: uri for (number, name), uri in drawn.items() if number == step}
         steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
                                 fields, markdown, figures))
