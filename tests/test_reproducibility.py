@@ -9,6 +9,7 @@ import shutil
 
 import nbformat
 import openpyxl
+import pandas as pd
 import pytest
 import yaml
 from conftest import DEMO
@@ -138,8 +139,11 @@ def _fake_steps(fail_at: int | None = None):
         for step in steps:
             if step == fail_at:
                 raise ToolkitError(f"Step {step} failed (planted)")
-            results[step] = StepResult(step=step, key=STEP_KEYS[step],
-                                       conclusions_by_language={"en": [f"step {step}"]})
+            sheets = {1: ("Funnel", "Quarantine", "Reconciliation"), 4: ("KPIs",),
+                      7: ("Scorecard",)}.get(step, ())
+            results[step] = StepResult(
+                step=step, key=STEP_KEYS[step], conclusions_by_language={"en": [f"step {step}"]},
+                sheets={name: pd.DataFrame({"note": [f"step {step}"]}) for name in sheets})
         return results
     return run
 
