@@ -50,6 +50,7 @@ from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
 from toolkit.steps import StepResult, open_engagement, run_all
+from toolkit.steps.store import shared_results
 
 __all__ = [
     "STEPS",
@@ -1173,17 +1174,20 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     _check_replaceable(final)
     steps = list(steps)
     with _run_folder(final) as out, _pinned_inputs(engagement):
-        executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
-        index = render_html(executed, out_dir=out,
-                            title=f"{engagement.config.client or engagement.name}: commercial "
-                                  f"process", engagement_name=engagement.name)
-        _refuse_active_content(out)
-        # The step results once, in-process: the workbook's sheets are theirs (step 5 keeps the
+        # The step results once, in-process: the notebooks' step calls return them (a kernel does
+        # not compute its step again) and the workbook's sheets are theirs (step 5 keeps the
         # diagnosis's Python warnings as its Notes sheet, not as lines on the terminal).
         results = dict(results or {})
         missing = [step for step in range(1, 8) if step not in results]
         if missing:
             results.update(run_all(engagement, seed=seed, steps=missing))
+        with shared_results(engagement, results, seed=seed):
+            executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
+                                         progress=progress)
+        index = render_html(executed, out_dir=out,
+                            title=f"{engagement.config.client or engagement.name}: commercial "
+                                  f"process", engagement_name=engagement.name)
+        _refuse_active_content(out)
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   results=results)
         manifest = write_manifest(
