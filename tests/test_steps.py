@@ -23,7 +23,13 @@ from toolkit.analysis import diagnosis as analysis_diagnosis  # noqa: E402
 from toolkit.analysis import simulation as analysis_simulation  # noqa: E402
 from toolkit.analysis import steering as analysis_steering  # noqa: E402
 from toolkit.base.exceptions import ConfigError  # noqa: E402
-from toolkit.steps import STEP_KEYS, SUMMARY_COLUMNS, StepResult, summary_frame  # noqa: E402
+from toolkit.steps import (  # noqa: E402
+    STEP_KEYS,
+    SUMMARY_COLUMNS,
+    NotComputed,
+    StepResult,
+    summary_frame,
+)
 
 GOLDEN = REPO / "tests" / "golden"
 # The module of step 5 (the package's name `diagnosis` is the step function)
@@ -125,6 +131,25 @@ def test_html_of_a_long_table_shows_its_first_rows_and_says_so():
     big = pd.DataFrame({"n": range(100)})
     page = _result(tables={"scan": big})._repr_html_()
     assert "first 12 of 100 rows" in page and "<td>11</td>" in page and "<td>12</td>" not in page
+
+
+def test_a_part_is_shown_or_the_reason_it_is_missing():
+    result = _result()
+    assert result.table("fruit") is result.tables["fruit"]
+    missing = result.table("segment scan", problem="scan")
+    assert missing == NotComputed("segment scan", "too few records to conclude")
+    assert repr(missing) == "segment scan: not computed. too few records to conclude"
+    # no reason under that name: every problem of the step is named
+    assert result.table("stalled").reason == "scan: too few records to conclude"
+    assert result.draw("mix vs rate").reason == "scan: too few records to conclude"
+    assert "&lt;" in NotComputed("x", "<b>")._repr_html_()
+    assert StepResult(step=1, key="baseline").table("funnel").reason.startswith(
+        "this step's data hold nothing")
+
+
+def test_draw_passes_the_axes_on():
+    marker = object()
+    assert _result().draw("bottlenecks", ax=marker) is marker
 
 
 def test_repr_names_the_parts_not_the_data():

@@ -8,10 +8,9 @@ import pandas as pd
 
 from toolkit.analysis.steering import steering_view
 from toolkit.base.vocabulary import check_seed
-from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, earlier, figure, sentences
+from toolkit.steps.parts import Parts, figure, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
 
 __all__ = ["steering", "labelled_scorecard"]
@@ -39,13 +38,11 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
     `Scorecard` (the scorecard, or a note saying why there is none).
     """
     seed = check_seed(seed)
-    step5 = earlier(diagnosis, "diagnosis")
-    fruit = step5.results.get("fruit") if step5 is not None else None
-    market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)
+    sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()
     view = parts.attempt("view", lambda: steering_view(
         engagement, benchmarks=market, seed=seed,
-        sizing=fruit.sizing if fruit is not None else None))
+        sizing=sizing))
     if view is None:  # nothing to steer on can be computed (a lead list without dates)
         return StepResult(step=7, key="steering", problems=parts.problems,
                           headline="No steering view: " + parts.problems["view"],
