@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 from conftest import DEMO, REPO  # noqa: E402
+from corpus import CASES as CORPUS  # noqa: E402
 from edge import CASES, empty_tables, write_case  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -477,3 +478,19 @@ def test_tables_without_a_cache_key_are_never_taken_for_a_runs(demo_results):
     with shared_results(e, demo_results, seed=0):
         assert steps.store.RESULTS_ENV not in os.environ
         assert steps.baseline(e).headline.startswith("60 records entered")
+
+
+@pytest.mark.parametrize("name", ["only_terminal_events", "control_characters_in_values"])
+def test_corpus_cases_whose_figures_warned_draw_cleanly(name, tmp_path, monkeypatch):
+    # every event of a record on one day (time to convert 0 days: an axis without width), and
+    # control characters in a segment value (no glyph): both once warned while drawing
+    monkeypatch.setenv("FUNNEL_KEY", "corpus-key-0123456789abcdef")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    case = next(c for c in CORPUS if c.name == name)
+    e = steps.open_engagement(case.build(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = steps.run_all(e, seed=0)
+    _check_contract(results)
+    for result in results.values():
+        _draw_all(result)
