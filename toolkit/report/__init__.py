@@ -54,6 +54,7 @@ from toolkit.io.engagement import PINNED_ENV, Engagement
 from toolkit.report.browser import find_browser, offline_flags, print_pdf
 from toolkit.report.render import render_report
 from toolkit.steps import StepResult, open_engagement, run_all
+from toolkit.steps.store import shared_results
 
 __all__ = [
     "STEPS",
@@ -1201,15 +1202,10 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     with _run_folder(final) as out, _pinned_inputs(engagement), tqdm(
             total=4 + notebooks + pdf, desc="report", unit="part", disable=not progress,
             leave=False) as bar:
-        executed = None
-        if notebooks:
-            bar.set_postfix_str("notebooks")
-            executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
-                                         progress=False)
-            timings.update(executed.timings)
-            bar.update(1)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            # The step results once, in-process: the pages, the workbook and (with --notebooks)
+            # the notebooks' step calls all show them; nothing is computed again.
             bar.set_postfix_str("steps")
             started = time.perf_counter()
             results = dict(results or {})
@@ -1218,6 +1214,14 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                 results.update(run_all(engagement, seed=seed, steps=missing))
             timings["steps"] = round(time.perf_counter() - started, 3)
             bar.update(1)
+            executed = None
+            if notebooks:
+                bar.set_postfix_str("notebooks")
+                with shared_results(engagement, results, seed=seed):
+                    executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
+                                                 progress=False)
+                timings.update(executed.timings)
+                bar.update(1)
             bar.set_postfix_str("pages")
             started = time.perf_counter()
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))

@@ -7,14 +7,15 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.simulation import plan_improvement
-from toolkit.base.vocabulary import check_seed
 from toolkit.present import narrative
 from toolkit.steps.parts import Parts, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["improvement"]
 
 
+@shared_step(6)
 def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = None,
                 uplift: float | str = "+2pp") -> StepResult:
     """Step 6: `plan_improvement` on the top-ranked bottleneck of step 5, with the changes
@@ -28,7 +29,6 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     `mde`, `changes`. Results: `plan` (the ImprovementPlan). A part the data cannot carry is in
     `problems` (always `change` when no change is declared, saying how to declare one).
     """
-    seed = check_seed(seed)
     sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()
     plan = parts.attempt("plan", lambda: plan_improvement(

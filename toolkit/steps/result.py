@@ -143,6 +143,14 @@ class StepResult:
                 raise TypeError(f"StepResult.figures[{name!r}] must be callable as draw(ax=None), "
                                 f"but a {type(draw).__name__} was passed.")
 
+    def __reduce__(self):
+        # the read-only mappings do not pickle; the fields rebuild them (`funnel run` hands the
+        # results to its notebooks' kernels this way, see toolkit.steps.store)
+        return (type(self), (self.step, self.key, dict(self.tables), dict(self.results),
+                             dict(self.figures), dict(self.problems), self.summary, self.headline,
+                             dict(self.sheets), {language: list(lines) for language, lines
+                                                 in self.conclusions_by_language.items()}))
+
     def conclusions(self, language: str = "en") -> list[str]:
         """The "what we concluded" sentences (Markdown-safe: values from the data are escaped).
 
