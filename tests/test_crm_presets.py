@@ -88,3 +88,40 @@ def test_dynamics_preset_reads_status_and_pipeline_phase(tmp_path):
     w = win_rate(e)  # 1 won / (1 won + 2 lost), G3 open
     assert (w["successes"].iloc[0], w["n"].iloc[0]) == (1, 3)
     assert rec.loc["{G1}", "value"] == pytest.approx(10000)
+
+
+ODOO = ("ID,Opportunity,Stage,Created on,Closed Date,Expected Revenue,Active,Salesperson,"
+        "Sales Team,Lost Reason\n"
+        "__export__.crm_lead_1,Deal A,Won,2025-01-10 09:00:00,2025-03-01 10:00:00,12000,True,"
+        "Mitchell Admin,Sales,\n"
+        "__export__.crm_lead_2,Deal B,Proposition,2025-01-12 09:00:00,2025-02-01 10:00:00,4000,"
+        "False,Marc Demo,Sales,Too expensive\n"
+        "__export__.crm_lead_3,Deal C,Qualified,2025-02-01 09:00:00,,6000,True,Marc Demo,"
+        "Website,\n"
+        "__export__.crm_lead_4,Deal D,New,2025-02-05 09:00:00,2025-02-06 09:00:00,,False,"
+        "Mitchell Admin,Website,Not enough stock\n"
+        "__export__.crm_lead_5,Deal E,Won,2025-01-20 09:00:00,2025-02-20 09:00:00,3000,False,"
+        "Marc Demo,Sales,\n")
+
+
+def test_odoo_preset_reads_an_archived_opportunity_as_lost_at_its_stage(tmp_path):
+    (tmp_path / "crm.lead.csv").write_text(ODOO)
+    e = engagement(tmp_path, ["new", "qualified", "proposition", "order"],
+                   {"New": "new", "Qualified": "qualified", "Proposition": "proposition",
+                    "Won": "won"},
+                   {"name": "leads", "path": "crm.lead.csv", "shape": "snapshot",
+                    "preset": "odoo"})
+    reconciles(e)
+    rec = e.records.set_index("record_id")
+    ids = [f"__export__.crm_lead_{i}" for i in range(1, 6)]
+    # 1 won; 2 archived in Proposition: lost there; 3 active: open; 4 archived in New: lost
+    # there; 5 archived but in the won stage: won (Odoo's own rule)
+    assert rec.loc[ids, "outcome"].tolist() == ["won", "lost", "open", "lost", "won"]
+    assert rec.loc[ids[1], "lost_at_phase"] == "proposition"
+    assert rec.loc[ids[3], "lost_at_phase"] == "new"
+    # reached: new 5; qualified 4 (1 2 3 5); proposition 3 (1 2 5); order 2 (1 5)
+    assert funnel(e)["reached"].tolist() == [5, 4, 3, 2]
+    w = win_rate(e)  # 2 won / (2 won + 2 lost), 1 open
+    assert (w["successes"].iloc[0], w["n"].iloc[0], w["open"].iloc[0]) == (2, 4, 1)
+    assert reached_at(e).loc[ids[0], "order"] == pd.Timestamp("2025-03-01 10:00")
+    assert not any("says otherwise" in n for n in e.notes)

@@ -281,13 +281,10 @@ def test_workbook_holds_formula_like_values_as_text(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from toolkit import Engagement
-    from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.report import write_workbook
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     e = Engagement.from_yaml(_corpus("formulas_in_values", tmp_path), use_cache=False)
-    fruit = low_hanging_fruit(e)
-    book = write_workbook(e, out_path=tmp_path / "w.xlsx",
-                          extra_sheets={"Segment scan": fruit.scan})
+    book = write_workbook(e, out_path=tmp_path / "w.xlsx")  # with step 5's segment scan
     cells = [c for sheet in load_workbook(book) for row in sheet.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     risky = [c for c in cells if isinstance(c.value, str) and c.value[:1] in "=+-@\t\r"]
@@ -320,12 +317,10 @@ def test_control_characters_do_not_break_the_workbook(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from toolkit import Engagement
-    from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.report import write_workbook
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     e = Engagement.from_yaml(_corpus("control_characters_in_values", tmp_path), use_cache=False)
-    book = write_workbook(e, out_path=tmp_path / "w.xlsx",
-                          extra_sheets={"Segment scan": low_hanging_fruit(e).scan})
+    book = write_workbook(e, out_path=tmp_path / "w.xlsx")  # with step 5's segment scan
     values = {c.value for sheet in load_workbook(book) for row in sheet.iter_rows() for c in row}
     assert "event\ufffd" in values and "\ufffd[31mred" in values
 
@@ -356,10 +351,10 @@ def _build(out: Path):
 
 @pytest.fixture
 def fake_notebooks(monkeypatch):
-    from test_reproducibility import _fake_execute
+    from test_reproducibility import _fake_steps
 
     from toolkit import report
-    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+    monkeypatch.setattr(report, "run_all", _fake_steps())
 
 
 @pytest.mark.parametrize("sibling", ["report.old", "report.partial"])
@@ -382,14 +377,14 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     _build(out)  # an earlier, complete report
     partial = tmp_path / "report.partial"
     partial.mkdir()
-    (partial / "01_step1.html").write_text("the other run's page")
+    (partial / "01_baseline.html").write_text("the other run's page")
     with (partial / _RUN_MARKER).open("w") as other:  # another run, alive, holds the lock
         other.write("4242\n")
         other.flush()
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(ToolkitError, match=r"Another `funnel run` \(process 4242\)"):
             _build(out)
-        assert (partial / "01_step1.html").read_text() == "the other run's page"
+        assert (partial / "01_baseline.html").read_text() == "the other run's page"
         assert (out / "manifest.json").is_file()
     # once that run is gone (killed: its lock is freed), its remains are cleared by the next run
     result = _build(out)
@@ -430,7 +425,7 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
     records that hash, not the file's new one."""
     import hashlib
 
-    from test_reproducibility import _fake_execute
+    from test_reproducibility import _fake_execute, _fake_steps
 
     from toolkit import Engagement, report
     monkeypatch.setenv("FUNNEL_KEY", KEY)
@@ -448,9 +443,11 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
         seen["records"] = len(step.records)
         return fake(engagement_path, **kwargs)
     monkeypatch.setattr(report, "execute_notebooks", execute)
+    monkeypatch.setattr(report, "run_all", _fake_steps())
     engagement = Engagement.from_yaml(path)
+    # the notebooks (--notebooks) each load the engagement themselves: they read the run's pin
     result = report.build_report(engagement, engagement_path=path, out_dir=tmp_path / "report",
-                                 steps=[1], progress=False)
+                                 steps=[1], progress=False, notebooks=True)
     assert seen == {"rows": 3, "records": 3}
     manifest = json.loads(result["manifest"].read_text())
     assert [s["sha256"] for s in manifest["sources"]] == [before]
@@ -503,7 +500,8 @@ def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatc
     monkeypatch.setattr(report, "execute_notebooks", execute)
     with pytest.raises(ConfigError, match="changed while `funnel run` was running"):
         report.build_report(Engagement.from_yaml(path), engagement_path=path,
-                            out_dir=tmp_path / "report", steps=[1], progress=False)
+                            out_dir=tmp_path / "report", steps=[1], progress=False,
+                            notebooks=True)
     assert not (tmp_path / "report").exists()
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import DEMO as DEMO_FOLDER
 from test_funnel import make
 
+from toolkit import Engagement
 from toolkit.base.exceptions import ConfigError
+from toolkit.cli import main
 from toolkit.measure.kpis import KPI, compute_kpis, default_kpis, kpis_from_config, status_vs_target
 
 
@@ -131,3 +134,22 @@ def test_duration_kpi_has_a_value_wherever_a_record_converted():
     assert row["value"] == pytest.approx(5.0)
     assert row["status_vs_target"] != "no data" or pd.isna(row["target"])
     assert pd.notna(row["value"])
+
+
+DEMO = DEMO_FOLDER / "engagement.yaml"
+
+
+def test_the_published_kpi_file_keeps_its_columns_while_the_table_is_long(tmp_path):
+    # The library's KPI table is long (attribute, segment) with a status code; the file of
+    # `funnel kpis --out` keeps the columns it was published with (segment 'action=network').
+    demo = Engagement.from_yaml(DEMO)
+    frame = compute_kpis(demo)
+    cost = frame[frame["kind"] == "cost_per"]
+    assert len(cost) and set(cost["attribute"]) == {"action"}
+    assert not cost["segment"].str.contains("=").any()
+    assert main(["kpis", str(DEMO), "--out", str(tmp_path / "k.csv")]) == 0
+    written = pd.read_csv(tmp_path / "k.csv")
+    assert "status_code" not in written and "attribute" not in written
+    cost_rows = written[written["kind"] == "cost_per"]
+    assert sorted(cost_rows["segment"]) == sorted("action=" + cost["segment"])
+    assert list(written["status_vs_target"]) == list(frame["status_vs_target"])

@@ -248,3 +248,19 @@ def test_funnel_run_on_a_lead_list_says_what_to_use_instead(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "lead list without dates" in err and "funnel kpis" in err and "Traceback" not in err
     assert not (tmp_path / "report").exists()  # no kernel started, nothing half-written
+
+
+def test_the_seven_steps_on_a_lead_list_say_which_parts_need_dates(tmp_path):
+    from toolkit.steps import run_all
+    e = lead_list(tmp_path)
+    results = run_all(e)
+    assert sorted(results) == [1, 2, 3, 4, 5, 6, 7]
+    problems = {(step, part): why for step, r in results.items()
+                for part, why in r.problems.items()}
+    # the counts and conversions are there; every part that needs a date says so, nothing else
+    assert "funnel" in results[1].tables and not results[1].problems
+    dated_parts = {key for key, why in problems.items() if "needs dates" in why}
+    assert {(4, "cohorts"), (4, "time to convert"), (4, "seasonality"), (5, "fruit"),
+            (6, "plan"), (7, "view")} <= dated_parts
+    for why in (problems[key] for key in dated_parts):
+        assert "lead list without dates" in why and "Fix:" in why

@@ -11,6 +11,8 @@ from conftest import SALESFORCE, reconciles, write_engagement, write_salesforce_
 
 from toolkit import Engagement
 from toolkit.base.exceptions import DataError, UnknownStageError
+from toolkit.base.vocabulary import reason_codes
+from toolkit.io.loading import quarantine_summary
 from toolkit.measure.audit import audit as run_audit
 
 
@@ -338,3 +340,22 @@ def test_us_excel_style_timestamps(tmp_path):
                                                     "changed_at": "Datum"}}])
     assert load(path).events["entered_at"].tolist() == [pd.Timestamp("2026-02-23 20:55"),
                                                         pd.Timestamp("2026-03-07 09:00")]
+
+
+def test_quarantine_summary_folds_by_code_not_by_wording():
+    q = pd.DataFrame({
+        "source": "h",
+        "reason": ["unknown stage 'Demo' (not in stage_mapping)",
+                   "unknown stage 'Pilot' (not in stage_mapping)",
+                   "duplicate of row 4", "duplicate of row 9",
+                   "status 'Deleted' is not won, lost or open (nor a stage in stage_mapping)"],
+        "reason_code": reason_codes(["unknown_stage", "unknown_stage", "duplicate_row",
+                                     "duplicate_row", "unknown_status"])})
+    out = quarantine_summary(q).set_index("reason")
+    assert out.loc["unknown stage '…' (not in stage_mapping)", "rows"] == 2
+    assert out.loc["duplicate of row N", "rows"] == 2
+    # a status quotes no unreadable value: it keeps its words (the code decides, not the words)
+    assert out.loc["status 'Deleted' is not won, lost or open (nor a stage in stage_mapping)",
+                   "rows"] == 1
+    assert sorted(out["reason_code"].astype(str)) == ["duplicate_row", "unknown_stage",
+                                                       "unknown_status"]

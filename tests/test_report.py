@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageStat
 
-from toolkit import Engagement
+from toolkit import Engagement, report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import DEMO_ENGAGEMENT
 from toolkit.measure.funnel import funnel
@@ -29,9 +29,11 @@ from toolkit.report import (
     check_report,
     execute_notebooks,
     render_html,
+    workbook_sheets,
     write_manifest,
     write_workbook,
 )
+from toolkit.steps import run_all
 
 FIGURE_CODE = (
     "%matplotlib inline\n"
@@ -264,14 +266,15 @@ def test_manifest_hashes_match_the_files_and_records_the_run(run):
 
 # --- write_workbook --------------------------------------------------------------------------
 
-def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path):
-    fruit = pd.DataFrame({"phase": ["proposal", "lead"], "rate": [0.2357, 0.5341],
-                          "p_value": [0.0001234, 0.5]})
-    scan = pd.DataFrame({"segment": ["event"], "n": [1537], "rate": [0.41]})
-    original = fruit.copy()
-    path = write_workbook(DEMO_ENGAGEMENT, out_path=tmp_path / "x" / "demo.xlsx",
-                          extra_sheets={"Low-hanging fruit": fruit, "Segment scan": scan})
-    pd.testing.assert_frame_equal(fruit, original)  # the caller's frame is not touched
+@pytest.fixture(scope="module")
+def demo_steps():
+    demo = Engagement.from_yaml(DEMO_ENGAGEMENT)
+    return demo, run_all(demo, seed=0)
+
+
+def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
+    demo, results = demo_steps
+    path = write_workbook(demo, out_path=tmp_path / "x" / "demo.xlsx", results=results)
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["Scorecard", "KPIs", "Funnel", "Low-hanging fruit", "Segment scan",
                                "Quarantine", "Reconciliation", "About"]
@@ -282,7 +285,6 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path):
         header = [c.value for c in sheet[1]]
         return [row[header.index(name)] for row in sheet.iter_rows(min_row=2)]
 
-    demo = Engagement.from_yaml(DEMO_ENGAGEMENT)
     expected = funnel(demo)
     funnel_sheet = book["Funnel"]
     rates = column(funnel_sheet, "rate")
@@ -301,10 +303,13 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path):
     card = pd.read_excel(path, sheet_name="Scorecard")
     assert {"kpi", "label", "period", "value", "target", "status", "trend"} <= set(card.columns)
     conversions = card[card["kpi"].str.startswith("conversion_")]
-    # each conversion judged on its latest *measured* month, not the immature last one
+    # each conversion judged on its latest judgeable month, not the immature last one
     assert len(conversions) == 4 and conversions["value"].notna().all()
     assert (conversions["period"] < "2026-10").all()
-    assert column(book["Low-hanging fruit"], "p_value")[0].number_format == "0.0000"
+    assert column(book["Low-hanging fruit"], "extra_orders")[0].number_format != "0.0%"
+    scan = pd.read_excel(path, sheet_name="Segment scan")
+    assert len(scan) == len(results[5].tables["segment scan"])
+    assert column(book["Segment scan"], "p_adjusted")[0].number_format == "0.0000"
     recon = pd.read_excel(path, sheet_name="Reconciliation")
     assert recon["balanced"].all()
     assert recon["rows_in"].tolist() == demo.reconciliation["rows_in"].tolist()
@@ -314,7 +319,38 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path):
         (recon["rows_in"] - recon["rows_used"]).sum())
 
 
-def _tiny_engagement() -> Engagement:
+def test_the_workbooks_scorecard_is_step_7s(tmp_path, demo_steps):
+    demo, results = demo_steps
+    path = write_workbook(demo, out_path=tmp_path / "demo.xlsx", results=results)
+    step7 = results[7].tables["scorecard"]
+    # the rate KPIs management steers on, as step 7 judges them (the old sheet had every KPI)
+    assert len(step7) == 6
+    sheet = pd.read_excel(path, sheet_name="Scorecard")
+    expected = step7.reset_index(drop=True).copy()
+    expected["status_code"] = expected["status_code"].astype(str)
+    sheet["note"] = sheet["note"].fillna("")
+    pd.testing.assert_frame_equal(sheet, expected, check_dtype=False, check_exact=False,
+                                  rtol=1e-12)
+
+
+def test_the_workbook_runs_the_steps_it_was_not_given(tmp_path, demo_steps, monkeypatch):
+    demo, results = demo_steps
+    ran = []
+    original = report.run_all
+
+    def counted(engagement, **options):
+        ran.append(sorted(options.get("steps") or range(1, 8)))
+        return original(engagement, **options)
+    monkeypatch.setattr(report, "run_all", counted)
+    write_workbook(demo, out_path=tmp_path / "a.xlsx", results=results)
+    assert ran == []  # everything it needs was passed: nothing computed again
+    write_workbook(demo, out_path=tmp_path / "b.xlsx", results={1: results[1], 4: results[4]})
+    assert ran == [[5, 7]]
+    with pytest.raises(ToolkitError, match=r"the workbook needs the results of steps \[1, 4, 5, 7\]"):
+        workbook_sheets({1: results[1]})
+
+
+def _tiny_engagement(kpis=None) -> Engagement:
     events = pd.DataFrame({"record_id": ["R1", "R1", "R2"], "phase": ["a", "b", "a"],
                            "entered_at": pd.to_datetime(["2025-01-02", "2025-01-09", "2025-02-01"])})
     events["source_stage"], events["source_row"] = events["phase"], [2, 3, 4]
@@ -324,7 +360,7 @@ def _tiny_engagement() -> Engagement:
                             "lost_at_phase": [None, "a"], "value": [1000.0, None]})
     return Engagement.from_tables(events, records, phases=[{"key": "a", "label": "A"},
                                                            {"key": "b", "label": "B"}],
-                                  as_of=pd.Timestamp("2025-12-31"))
+                                  as_of=pd.Timestamp("2025-12-31"), kpis=kpis)
 
 
 def test_scorecard_that_cannot_be_computed_becomes_a_note(tmp_path):
@@ -332,9 +368,10 @@ def test_scorecard_that_cannot_be_computed_becomes_a_note(tmp_path):
     # workbook still gets written with the reason and the fix on the Scorecard sheet
     kpis = [KPI(name="conversion_a_b", kind="conversion", from_phase="a", to_phase="b",
                 window_days=30, target=40)]
-    path = write_workbook(_tiny_engagement(), out_path=tmp_path / "tiny.xlsx", kpis=kpis)
+    path = write_workbook(_tiny_engagement(kpis), out_path=tmp_path / "tiny.xlsx")
     book = openpyxl.load_workbook(path)
-    assert list(REQUIRED_SHEETS) == book.sheetnames[:5]
+    assert list(REQUIRED_SHEETS) == [s for s in book.sheetnames if s in REQUIRED_SHEETS]
+    assert book.sheetnames[:3] == ["Scorecard", "KPIs", "Funnel"]
     card = pd.read_excel(path, sheet_name="Scorecard")
     assert list(card.columns) == ["note"] and "write 0.4 for 40%" in card["note"].iloc[0]
     kpi_sheet = pd.read_excel(path, sheet_name="KPIs")
@@ -347,6 +384,7 @@ def test_scorecard_that_cannot_be_computed_becomes_a_note(tmp_path):
     ("Bad/name", "Excel sheet names"),
     ("a" * 32, "Excel sheet names"),
     ("kpis", "differ from the workbook's own sheets"),
+    ("Segment scan", "differ from the workbook's own sheets"),
 ])
 def test_extra_sheet_names_are_checked(tmp_path, name, message):
     with pytest.raises(ToolkitError, match=message):

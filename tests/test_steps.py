@@ -8,13 +8,20 @@ matplotlib.use("Agg")
 
 import importlib  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
+import pickle  # noqa: E402
+import stat  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 from conftest import DEMO, REPO  # noqa: E402
+from corpus import CASES as CORPUS  # noqa: E402
 from edge import CASES, empty_tables, write_case  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -23,9 +30,17 @@ from toolkit.analysis import diagnosis as analysis_diagnosis  # noqa: E402
 from toolkit.analysis import simulation as analysis_simulation  # noqa: E402
 from toolkit.analysis import steering as analysis_steering  # noqa: E402
 from toolkit.base.exceptions import ConfigError  # noqa: E402
-from toolkit.steps import STEP_KEYS, SUMMARY_COLUMNS, StepResult, summary_frame  # noqa: E402
+from toolkit.steps import (  # noqa: E402
+    STEP_KEYS,
+    SUMMARY_COLUMNS,
+    NotComputed,
+    StepResult,
+    summary_frame,
+)
 
 GOLDEN = REPO / "tests" / "golden"
+from toolkit.steps.store import shared_results  # noqa: E402
+
 # The module of step 5 (the package's name `diagnosis` is the step function)
 step_diagnosis = importlib.import_module("toolkit.steps.diagnosis")
 
@@ -127,6 +142,25 @@ def test_html_of_a_long_table_shows_its_first_rows_and_says_so():
     assert "first 12 of 100 rows" in page and "<td>11</td>" in page and "<td>12</td>" not in page
 
 
+def test_a_part_is_shown_or_the_reason_it_is_missing():
+    result = _result()
+    assert result.table("fruit") is result.tables["fruit"]
+    missing = result.table("segment scan", problem="scan")
+    assert missing == NotComputed("segment scan", "too few records to conclude")
+    assert repr(missing) == "segment scan: not computed. too few records to conclude"
+    # no reason under that name: every problem of the step is named
+    assert result.table("stalled").reason == "scan: too few records to conclude"
+    assert result.draw("mix vs rate").reason == "scan: too few records to conclude"
+    assert "&lt;" in NotComputed("x", "<b>")._repr_html_()
+    assert StepResult(step=1, key="baseline").table("funnel").reason.startswith(
+        "this step's data hold nothing")
+
+
+def test_draw_passes_the_axes_on():
+    marker = object()
+    assert _result().draw("bottlenecks", ax=marker) is marker
+
+
 def test_repr_names_the_parts_not_the_data():
     text = repr(_result())
     assert text.startswith("StepResult(step=5, key='diagnosis'") and "fruit" in text
@@ -165,8 +199,13 @@ def _check_contract(results: dict[int, StepResult]) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_results():
-    return steps.run_all(Engagement.from_yaml(DEMO / "engagement.yaml"), seed=0)
+def demo():
+    return Engagement.from_yaml(DEMO / "engagement.yaml")
+
+
+@pytest.fixture(scope="module")
+def demo_results(demo):
+    return steps.run_all(demo, seed=0)
 
 
 def test_every_step_on_the_demo_keeps_the_contract_and_draws(demo_results):
@@ -390,3 +429,68 @@ def test_a_lead_list_without_dates_runs_every_step_and_names_what_needs_dates(tm
     assert {(4, "cohorts"), (4, "seasonality"), (5, "fruit"), (6, "plan"), (7, "view")
             } <= needs_dates
     assert results[7].sheets["Scorecard"]["note"].iloc[0].startswith("No scorecard: Steering")
+
+
+# ------------------------------------------------------------- one computation per funnel run
+def test_a_step_result_survives_pickling(demo_results):
+    for result in demo_results.values():
+        copy = pickle.loads(pickle.dumps(result))
+        assert (copy.step, copy.key, copy.headline) == (result.step, result.key, result.headline)
+        assert copy.conclusions() == result.conclusions() and copy.problems == result.problems
+        assert list(copy.tables) == list(result.tables) and list(copy.figures) == list(result.figures)
+        for name, table in result.tables.items():
+            pd.testing.assert_frame_equal(copy.tables[name], table)
+        pd.testing.assert_frame_equal(copy.summary, result.summary)
+        with pytest.raises(TypeError):
+            copy.tables["x"] = pd.DataFrame()  # type: ignore[index]
+    _draw_all(pickle.loads(pickle.dumps(demo_results[5])))
+
+
+def test_inside_a_run_a_step_call_returns_the_runs_result(demo, demo_results):
+    assert demo.cache_key
+    with shared_results(demo, demo_results, seed=0):
+        assert steps.diagnosis(demo, seed=0).headline == demo_results[5].headline
+        assert steps.baseline(demo) is not demo_results[1]  # a copy from the run's file ...
+        pd.testing.assert_frame_equal(steps.baseline(demo).tables["funnel"],
+                                      demo_results[1].tables["funnel"])  # ... of the same result
+        # another seed or another option is another computation
+        other = steps.improvement(demo, seed=0, uplift="+5pp")
+        assert other.tables["experiment"]["uplift"].iloc[0] == pytest.approx(0.05)
+        assert demo_results[6].tables["experiment"]["uplift"].iloc[0] == pytest.approx(0.02)
+        assert steps.store.shared_result(demo, 5, seed=1) is None
+        # the notebooks' kernels are other processes: they read the same file
+        child = subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from toolkit import steps; e = steps.open_engagement(sys.argv[1]); "
+             "print(steps.store.shared_result(e, 5, 0).headline)", str(DEMO / "engagement.yaml")],
+            capture_output=True, text=True, timeout=300, env={**os.environ})
+        assert child.returncode == 0, child.stderr
+        assert child.stdout.strip() == demo_results[5].headline
+        folder = Path(os.environ[steps.store.RESULTS_ENV]).parent
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # the client's tables, private
+    assert not folder.exists() and steps.store.RESULTS_ENV not in os.environ
+    assert steps.store.shared_result(demo, 5, seed=0) is None
+
+
+def test_tables_without_a_cache_key_are_never_taken_for_a_runs(demo_results):
+    e = _two_phase()
+    assert not e.cache_key
+    with shared_results(e, demo_results, seed=0):
+        assert steps.store.RESULTS_ENV not in os.environ
+        assert steps.baseline(e).headline.startswith("60 records entered")
+
+
+@pytest.mark.parametrize("name", ["only_terminal_events", "control_characters_in_values"])
+def test_corpus_cases_whose_figures_warned_draw_cleanly(name, tmp_path, monkeypatch):
+    # every event of a record on one day (time to convert 0 days: an axis without width), and
+    # control characters in a segment value (no glyph): both once warned while drawing
+    monkeypatch.setenv("FUNNEL_KEY", "corpus-key-0123456789abcdef")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    case = next(c for c in CORPUS if c.name == name)
+    e = steps.open_engagement(case.build(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = steps.run_all(e, seed=0)
+    _check_contract(results)
+    for result in results.values():
+        _draw_all(result)

@@ -19,10 +19,9 @@ from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
 from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
 from toolkit.measure.audit import audit as run_audit
-from toolkit.measure.funnel import funnel
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
 from toolkit.report import write_table
-from toolkit.steps import open_engagement
+from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
 
@@ -42,7 +41,7 @@ name: {name}
 client: TODO client name
 timezone: Europe/Amsterdam
 currency: EUR
-language: nl                 # the report's language: nl (Dutch) or en (English)
+language: en                 # the report's language: en or nl (Dutch)
 # as_of: 2026-10-31        # measurement date; default: the latest date in the data
 cohort_window_days: 90       # a record converts when it reaches the next phase within this many days
 
@@ -152,7 +151,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     else:
         source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
                   "    shape: history             # history | wide | snapshot\n"
-                  "    # preset: hubspot   # salesforce|hubspot|pipedrive|hubspot_contacts|dynamics\n"
+                  "    # preset: hubspot          # salesforce | hubspot | pipedrive\n"
                   "    date_format: dmy           # dmy (31-12-2025) | mdy (12/31/25) | ymd\n"
                   "    columns: {record_id: TODO, stage: TODO, changed_at: TODO}\n"
                   "    attributes: {}             # segment columns, e.g. {owner: Eigenaar}\n"
@@ -227,7 +226,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(run_audit(engagement).headline)
+    print(run_audit(engagement).summary)
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")
@@ -282,7 +281,7 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     if "kpi_owner" in out:  # split by the deal owner (see compute_kpis)
         segments.insert(0, "owner")
     if out["segment"].notna().any():
-        segments.insert(0, "segment")
+        segments[:0] = ["attribute", "segment"]
     for col in ("n", "immature_n", "open_n"):
         out[col] = out[col].map(count) if len(out) else out[col]
     out["status_vs_target"] = out["status_vs_target"].fillna("")
@@ -290,13 +289,22 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
                                        "status_vs_target"]]
 
 
+def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table in the columns of the published `funnel kpis --out` file, which stays
+    byte-identical: no `status_code` (`status_vs_target` says it in words) and one `segment`
+    column reading `attribute=value` (the library's table is long: `attribute`, `segment`)."""
+    out = frame.drop(columns=["status_code", "attribute"])
+    long = frame["attribute"].notna()
+    out.loc[long, "segment"] = (frame.loc[long, "attribute"].astype(str) + "="
+                                + frame.loc[long, "segment"].astype(str))
+    return out
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        # The file keeps its published columns (byte-identical to before the status codes):
-        # `status_vs_target` already says in words what `status_code` says to code.
-        out = write_table(frame.drop(columns="status_code"), args.out)
+        out = write_table(_published_kpis(frame), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
@@ -305,18 +313,21 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_baseline(engagement) -> None:
+def _print_baseline(engagement, results) -> None:
+    """The baseline funnel of step 1 and the KPI values of step 3, as a consultant reads them."""
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
           f"(as of {_as_of_text(engagement, '%Y-%m-%d')}) ==")
-    f = funnel(engagement)
-    for row in f.itertuples():
+    f = results[1].results["funnel"]
+    if f is None:
+        print(f"  no funnel: {results[1].problems.get('funnel', '')}")
+    for row in f.itertuples() if f is not None else ():
         step = ("" if pd.isna(row.rate) else
                 f"   step {row.rate:6.1%} ({row.ci_low:.1%}–{row.ci_high:.1%}), "
                 f"open {int(row.open)}, lost {int(row.lost)}")
         print(f"  {row.label:28s} {row.reached:7d}{step}")
     print("\n== KPIs (cohort conversions: mature cohorts only; 95% intervals) ==")
     with pd.option_context("display.width", 200, "display.max_colwidth", 48):
-        print(_format_kpis(compute_kpis(engagement)).to_string(index=False))
+        print(_format_kpis(results[3].results["values"]).to_string(index=False))
 
 
 def _steps(text: str) -> list[int]:
@@ -340,7 +351,11 @@ def _steps(text: str) -> list[int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    engagement = _load(args.engagement)
+    return _run(args, _load(args.engagement))
+
+
+def _run(args: argparse.Namespace, engagement, results=None) -> int:
+    """`funnel run` on a loaded engagement; `results`: step results already computed."""
     if not engagement.dated:
         # The step notebooks measure in months and days; a lead list has no dates. Say so before
         # starting seven kernels, with what the CLI can give instead.
@@ -355,9 +370,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                                            / date.today().isoformat())
     started = time.perf_counter()
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, edition=args.edition,
+                                 language=args.language, notebooks=args.notebooks, pdf=args.pdf,
+                                 results=results)
     print(f"Report: {result['index']}")
+    if "pdf" in result:
+        print(f"PDF: {result['pdf']}")
     print(f"Workbook: {result['workbook']}")
+    if "notebooks" in result:
+        print(f"Notebooks: {result['notebooks']}")
     print(f"Manifest: {result['manifest']}")
     print(f"Done in {time.perf_counter() - started:.1f} s")
     return 0
@@ -365,11 +386,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     engagement = _load(str(DEMO_ENGAGEMENT))
-    _print_baseline(engagement)
+    # the steps once: the baseline printed here and the report are the same results
+    results = run_all(engagement, steps=[1, 3] if args.baseline_only else None)
+    _print_baseline(engagement, results)
     if args.baseline_only:
         return 0
     args.engagement = str(DEMO_ENGAGEMENT)
-    return cmd_run(args)
+    return _run(args, engagement, results)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -405,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.csv|.xlsx", help="write the table to a file")
     p.set_defaults(func=cmd_kpis)
 
-    for name, help_text in (("run", "execute the seven notebooks and render the report"),
+    for name, help_text in (("run", "run the seven steps and render the report"),
                             ("demo", "run the whole method on the demo company")):
         p = sub.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
         if name == "run":
@@ -418,6 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", metavar="DIR",
                        help="output folder (default reports/<engagement>/<date>/)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--edition", choices=["client", "training"],
+                       help="client: for the board; training: adds exercises, checks and method "
+                            "notes (default: the YAML's report.edition; the demo's is training)")
+        p.add_argument("--language", choices=["nl", "en"],
+                       help="the report's language (default: the YAML's `language`)")
+        p.add_argument("--pdf", action="store_true",
+                       help="also print the report to one PDF (headless Chromium, offline)")
+        p.add_argument("--notebooks", action="store_true",
+                       help="also execute the seven step notebooks into <out>/notebooks "
+                            "(slower; the report is rendered from the step results either way)")
         p.set_defaults(func=cmd_run if name == "run" else cmd_demo)
     return parser
 

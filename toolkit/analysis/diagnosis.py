@@ -66,7 +66,7 @@ from scipy import stats
 from toolkit.analysis.leakage import leaking_attributes, value_leaks
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
-from toolkit.base.vocabulary import MISSING, PERIOD_DAYS, check_option, check_seed
+from toolkit.base.vocabulary import MIN_N, MISSING, PERIOD_DAYS, check_option, check_seed
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 from toolkit.measure.actions import in_period, parse_period
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
@@ -429,7 +429,7 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, seed: int = 0,
-                      min_n: int = 30, best_quantile: float = 0.8, shrink: bool = True,
+                      min_n: int = MIN_N, best_quantile: float = 0.8, shrink: bool = True,
                       confidence: float = 0.9,
                       attributes: Sequence[str] | None = None) -> pd.DataFrame:
     """How many extra orders (and how much revenue) each transition would bring if its conversion
@@ -825,7 +825,7 @@ _FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "refe
 
 def shortage_or_leak(engagement, *, window_days: int | None = None,
                      benchmarks: pd.DataFrame | None = None,
-                     targets: Mapping[str, float] | None = None, min_n: int = 30,
+                     targets: Mapping[str, float] | None = None, min_n: int = MIN_N,
                      period: str = "month", horizon: str = "year") -> Verdict:
     """Decide the method's two cases from tests against stated references: too few qualified
     leads (shortage) or plenty of leads that drop out before the order (leak), or neither.
@@ -1139,7 +1139,7 @@ def _finding(row, min_n: int, alpha: float, held: str) -> str:
 
 def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
                  transitions: Sequence[tuple[str, str]] | None = None,
-                 window_days: int | None = None, min_n: int = 30, alpha: float = 0.05,
+                 window_days: int | None = None, min_n: int = MIN_N, alpha: float = 0.05,
                  adjust: str = "fdr_bh") -> pd.DataFrame:
     """Every segment of every attribute against the typical segment of that attribute, per
     transition, jointly with the other attributes and the cohort year.
@@ -1755,7 +1755,7 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
 def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
-                      horizon: str = "year", draws: int = 4000, min_n: int = 30,
+                      horizon: str = "year", draws: int = 4000, min_n: int = MIN_N,
                       alpha: float = 0.01, adjust: str = "fdr_bh", max_segments: int = 5,
                       stall_quantile: float = 0.9, confidence: float = 0.9,
                       action: str = "action") -> LowHangingFruit:

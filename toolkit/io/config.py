@@ -39,7 +39,7 @@ __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", 
            "ReportConfig", "change_step", "load_config", "SHAPES", "PRESETS", "LANGUAGES", "EDITIONS"]
 
 SHAPES = ("history", "wide", "snapshot")
-PRESETS = ("salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics")
+PRESETS = ("salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics", "odoo")
 #: The report's languages (the method's own, Dutch, and English) and editions.
 LANGUAGES = ("nl", "en")
 EDITIONS = ("client", "training")
@@ -47,7 +47,7 @@ EDITIONS = ("client", "training")
 # The roles a source column can play. Everything else a source offers is an `attribute`.
 COLUMN_ROLES = (
     "record_id", "stage", "changed_at", "created_at", "closed_at", "value", "lost_at_stage",
-    "is_closed", "is_won", "is_deleted", "current_stage", "status", "currency",
+    "is_closed", "is_won", "is_deleted", "current_stage", "status", "currency", "is_active",
 )
 
 
@@ -184,7 +184,8 @@ class SourceConfig(_Reading):
 
     name: str | None = None
     shape: Literal["history", "wide", "snapshot"]
-    preset: Literal["salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics"] | None = None
+    preset: Literal["salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics",
+                    "odoo"] | None = None
     stage_columns: dict[str, str] = Field(
         default_factory=dict,
         description="wide shape: source column -> CRM stage name it dates (mapped like any stage)")

@@ -537,7 +537,7 @@ _DATE_ROLES = ("created_at", "closed_at", "changed_at")
 
 # Roles a preset may name that an export can lack: the loader then does without them.
 _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
-                          "is_closed", "is_won", "currency")
+                          "is_closed", "is_won", "currency", "is_active")
 
 
 def _drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
@@ -1615,6 +1615,16 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qu
         closed = closed.fillna(False).astype(bool)
         return frame, pd.Series(np.where(won, "won", np.where(closed, "lost", "open")),
                                 index=frame.index)
+    if "is_active" in cols and "_target" in frame.columns:
+        # An archive flag (Odoo's `Active`): a record in a won stage is won, archived or not; an
+        # archived one elsewhere is lost (at the stage it keeps); an active one is open.
+        active = parse_flags(frame[find_column(frame, cols["is_active"], role="is_active",
+                                               file=file, key=key)],
+                             true_values=settings["true_values"])
+        won = (frame["_target"].astype("object") == model.won_phase).to_numpy()
+        archived = (active == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712 (NA-aware)
+        return frame, pd.Series(np.where(won, "won", np.where(archived, "lost", "open")),
+                                index=frame.index)
     return frame, None
 
 
@@ -1698,7 +1708,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
         target == model.won_phase, "won", "open")), index=frame.index)
     outcome = stage_outcome if flagged is None else flagged
-    if flagged is not None and stage_col is not None:
+    if flagged is not None and stage_col is not None and "is_active" not in cols:
         differ = int(((stage_outcome != flagged) & target.notna()).sum())
         if differ:
             notes.append(f"{path.name}: {differ} record(s) have a stage that says otherwise than "
@@ -1799,11 +1809,18 @@ def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
     """Quarantined rows counted per kind of reason (row numbers and quoted values folded), e.g.
-    all "duplicate of row N" together. Columns `source, reason, rows`, most rows first."""
-    kind = (quarantine["reason"].astype(str)
-            .str.replace(r"row \d+", "row N", regex=True)
-            .str.replace(r"^(unparseable date|unparseable number|unknown stage|stage|lost-at stage) "
-                         r"'[^']*'", r"\1 '…'", regex=True))
-    out = (quarantine.assign(reason=kind).groupby(["source", "reason"]).size().rename("rows")
+    all "duplicate of row N" together. Columns `source, reason_code, reason, rows`, most rows
+    first."""
+    codes = quarantine["reason_code"]
+    kind = quarantine["reason"].astype(str).str.replace(r"row \d+", "row N", regex=True)
+    # the reasons that quote the value they could not read: one kind whatever the value
+    quoted = codes.isin(_QUOTES_A_VALUE).to_numpy(dtype=bool)
+    kind = kind.mask(quoted, kind.str.replace(r"'[^']*'", "'…'", n=1, regex=True))
+    out = (quarantine.assign(reason=kind)
+           .groupby(["source", "reason_code", "reason"], observed=True).size().rename("rows")
            .reset_index().sort_values("rows", ascending=False, kind="stable"))
     return out.reset_index(drop=True)
+
+
+_QUOTES_A_VALUE = ("unparseable_date", "unparseable_number", "unknown_stage", "ignored_stage",
+                   "unknown_lost_stage")

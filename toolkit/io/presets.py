@@ -82,6 +82,17 @@ PRESET_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
                     "value": "Est. Revenue", "current_stage": "Pipeline Phase"},
         "attributes": {"owner": "Owner"},
     },
+    # Odoo CRM leads/opportunities exported from the list view: the field labels of crm.lead
+    # (odoo/odoo addons/crm/models/crm_lead.py: 'Stage', 'Created on', 'Closed Date', 'Expected
+    # Revenue', 'Active', 'Salesperson', 'Sales Team', 'Lost Reason'). Odoo marks a lost
+    # opportunity by archiving it (`Active` false) in the stage it had; a won one sits in a won
+    # stage. Export the archived ones too (filter "Lost" or "Archived"), with the "ID" column.
+    ("odoo", "snapshot"): {
+        "columns": {"record_id": "ID", "current_stage": "Stage", "created_at": "Created on",
+                    "closed_at": "Closed Date", "value": "Expected Revenue", "is_active": "Active"},
+        "attributes": {"owner": "Salesperson", "sales_team": "Sales Team",
+                       "lost_reason": "Lost Reason"},
+    },
 }
 
 

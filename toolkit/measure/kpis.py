@@ -61,9 +61,9 @@ __all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "s
 KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
                "sales_velocity", "pipeline_coverage", "cost_per"]
 
-KPI_COLUMNS = ["kpi", "label", "kind", "unit", "segment", "period", "n", "successes", "value", "ci_low",
-               "ci_high", "target", "higher_is_better", "status_vs_target", "status_code", "immature_n",
-               "open_n", "owner", "from_phase", "to_phase"]
+KPI_COLUMNS = ["kpi", "label", "kind", "unit", "attribute", "segment", "period", "n", "successes",
+               "value", "ci_low", "ci_high", "target", "higher_is_better", "status_vs_target",
+               "status_code", "immature_n", "open_n", "owner", "from_phase", "to_phase"]
 
 _UNITS = {"conversion": "%", "cumulative_conversion": "%", "volume": "records", "duration": "days",
           "win_rate": "%", "value": "EUR", "sales_velocity": "EUR/month", "pipeline_coverage": "x",
@@ -266,11 +266,12 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
 
     Returns
     -------
-    DataFrame with columns `kpi, label, kind, unit, <segment columns>, period, n, successes,
-    value, ci_low, ci_high, target, higher_is_better, status_vs_target, status_code, immature_n,
-    open_n, owner,
-    from_phase, to_phase`. Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact
-    Poisson for volumes, Kaplan-Meier (log transform) for durations, t for mean deal size.
+    DataFrame with columns `kpi, label, kind, unit, <segment columns>, attribute, segment, period,
+    n, successes, value, ci_low, ci_high, target, higher_is_better, status_vs_target,
+    status_code, immature_n, open_n, owner, from_phase, to_phase`. A KPI per segment of one
+    attribute (the cost per action) is long: `attribute` names it (`action`), `segment` the value.
+    Rates are shares (0-1). Intervals are 95%: Wilson for rates, exact Poisson for volumes,
+    Kaplan-Meier (log transform) for durations, t for mean deal size.
     A lead list without dates (`dated: false`) gets its conversions as shares of the records that
     reached the from-phase (no cohort window: period `NO_WINDOW`), its win rate and values; every
     KPI that needs dates (volume per month, durations, sales velocity, coverage, cost per
@@ -309,7 +310,8 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
                             + [c for c in KPI_COLUMNS[4:] if c not in seg])
     out = pd.concat([f.astype({c: float for c in _COUNTS if c in f}) for f in frames],
                     ignore_index=True)
-    for col in ("n", "successes", "immature_n", "open_n", "ci_low", "ci_high", "value", "segment"):
+    for col in ("n", "successes", "immature_n", "open_n", "ci_low", "ci_high", "value", "attribute",
+                "segment"):
         if col not in out:
             out[col] = np.nan
     codes = target_status_codes(out["value"], out["ci_low"], out["ci_high"], out["target"],
@@ -618,7 +620,7 @@ def _cost_per(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
                            f"YAML (a list of {{action: ..., cost: ...}}).")
     attr = kpi.action_attribute
     table = action_yield(ctx.engagement, action=attr, phase=kpi.phase)
-    return pd.DataFrame({"segment": attr + "=" + table[attr].astype(str),
+    return pd.DataFrame({"attribute": attr, "segment": table[attr].astype(str),
                          "period": table.get("period", pd.Series("all", index=table.index))
                          .fillna("all"),
                          "n": table["leads"], "value": table["cost_per_lead"]})

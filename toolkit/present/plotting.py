@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -430,6 +431,15 @@ def _darker(color: Any, factor: float = 0.72) -> tuple[float, float, float]:
 def _luminance(color: Any) -> float:
     r, g, b = mpl.colors.to_rgb(color)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# Control characters from the data have no glyph (matplotlib warns and draws a box): shown as the
+# replacement character, as the workbook does.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL_CHARACTERS.sub("\ufffd", text)
 
 
 def _text_on(color: Any) -> str:
@@ -1247,8 +1257,8 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
         if len(ends) <= 4:
             ax.annotate(text, xy=(t_end, y_end), xytext=(6, 0), textcoords="offset points",
                         ha="left", va="center", fontsize=9, color=color, fontweight="bold")
-    t_max = float(np.nanmax(_num(frame, "time"))) if len(frame) else 1.0
-    t_max = t_max if t_max > 0 else 1.0  # everything on day 0 (only terminal events): one day
+    # at least a day wide: when every event happened on day 0 the axis would have no width
+    t_max = max(float(np.nanmax(_num(frame, "time"))) if len(frame) else 1.0, 1.0)
     ax.set_xlim(0, t_max * (1.16 if len(ends) <= 4 else 1.02))
     ax.set_ylim(0, min(1.0, max(top * 1.25, 0.05)))
     _percent_axis(ax, "y")
@@ -1463,7 +1473,7 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
     for g in groups:
         if len(groups) > 1:
             rows.append((g, None))
-        rows.extend((f"{data['attribute'].iloc[i]}: {data['segment'].iloc[i]}", i)
+        rows.extend((_printable(f"{data['attribute'].iloc[i]}: {data['segment'].iloc[i]}"), i)
                     for i in np.flatnonzero((pair == g).to_numpy()))
     count = len(rows)
     ax = _new_axes(ax, (10.0, 1.6 + 0.34 * count))

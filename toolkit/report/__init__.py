@@ -7,7 +7,8 @@ the Excel workbook, a manifest to reproduce them, and a browser check of the rep
 2. :func:`render_html` turns them into ``index.html`` plus one page per step, code hidden, figures
    embedded, so the folder can be mailed or put on a share as it is;
 3. :func:`write_workbook` writes the tables a board member opens in Excel (scorecard, KPIs, funnel,
-   low-hanging fruit, quarantine, reconciliation);
+   low-hanging fruit, quarantine, reconciliation): the sheets of the step results, computed once
+   in-process by ``toolkit.steps.run_all``;
 4. :func:`write_manifest` records versions, file hashes, parameters and timings;
 5. :func:`check_report` looks at every page, statically and in headless Chromium.
 
@@ -43,18 +44,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from toolkit import __version__
-from toolkit.analysis.diagnosis import low_hanging_fruit
-from toolkit.analysis.steering import scorecard
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
-from toolkit.measure.benchmarks import benchmarks_for
-from toolkit.measure.funnel import funnel
-from toolkit.measure.kpis import compute_kpis
-from toolkit.steps import open_engagement
+from toolkit.report.browser import find_browser, offline_flags, print_pdf
+from toolkit.report.render import render_report
+from toolkit.steps import StepResult, open_engagement, run_all
+from toolkit.steps.store import shared_results
 
 __all__ = [
     "STEPS",
@@ -64,6 +64,8 @@ __all__ = [
     "ReportCheck",
     "execute_notebooks",
     "render_html",
+    "WORKBOOK_STEPS",
+    "workbook_sheets",
     "write_workbook",
     "write_table",
     "csv_safe",
@@ -71,6 +73,8 @@ __all__ = [
     "check_report",
     "find_browser",
     "build_report",
+    "render_report",
+    "print_pdf",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -572,55 +576,31 @@ def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str 
     return out
 
 
-def _note(text: str) -> pd.DataFrame:
-    return pd.DataFrame({"note": [text]})
-
-
-def _scorecard_sheet(engagement, kpis) -> pd.DataFrame:
-    """The scorecard of each KPI's latest measured month, or a note saying why there is none.
-
-    Each KPI is judged on its latest month *with a value*: the most recent cohorts are immature
-    (their window has not closed), so the calendar's last month would say 'no data' for every
-    conversion. KPIs split by segment (cost per action) are on the KPIs sheet instead.
-    """
-    try:
-        monthly = compute_kpis(engagement, kpis=kpis, period="month")
-    except (ToolkitError, ValueError, KeyError) as exc:
-        return _note(f"No scorecard: the KPIs could not be computed by month ({exc}).")
-    if "segment" in monthly:
-        monthly = monthly[monthly["segment"].isna()]
-    monthly = monthly[monthly["value"].notna() & monthly["period"].notna()]
-    if monthly.empty:
-        return _note("No scorecard: no KPI has a measured month yet (every cohort is immature or "
-                     "the data are empty). See the KPIs sheet.")
-    try:
-        card = scorecard(monthly)
-    except (ToolkitError, ValueError) as exc:
-        return _note(f"No scorecard: {exc}")
-    labels = monthly.drop_duplicates("kpi").set_index("kpi")[["label", "unit"]]
-    card = card.join(labels, on="kpi")
-    first = ["kpi", "label", "unit"]
-    return card[first + [c for c in card.columns if c not in first]]
-
-
-def _reconciliation_sheet(engagement) -> pd.DataFrame:
-    frame = engagement.reconciliation.copy()
-    if len(frame):
-        frame["balanced"] = frame["rows_in"] == frame["rows_used"] + frame["rows_quarantined"]
-    return frame
+#: The steps whose sheets the workbook holds: the funnel, quarantine and reconciliation of step 1,
+#: the KPIs of step 4, the low-hanging fruit and segment scan of step 5, the scorecard of step 7.
+WORKBOOK_STEPS = (1, 4, 5, 7)
 
 
 def _about_sheet(engagement, sheets: Sequence[str]) -> pd.DataFrame:
     about = {
-        "Scorecard": "Per KPI its latest month with a measured value: value, 95% interval, target, "
-                     "status (exact binomial test for rates) and trend over six months.",
+        "Scorecard": "Step 7's scorecard: per rate KPI (conversions, cumulative conversion, win "
+                     "rate) its latest month that is mature and holds enough records, with value, "
+                     "95% interval, target, status (exact binomial test) and trend over six months.",
         "KPIs": "Every KPI over all mature data, with n, 95% interval, target and status.",
         "Funnel": "Records that reached each phase; step and cumulative conversion with 95% "
                   "Wilson intervals (all-time view: open records still counted as not converted).",
+        "Low-hanging fruit": "Step 5's ranked list: sized gains in orders and revenue with a "
+                             "range, then the unsized findings. The gains overlap: do not add "
+                             "them up.",
+        "Segment scan": "Step 5's segments against the typical segment of their attribute, "
+                        "adjusted across the scan.",
+        "Notes": "What the diagnosis noted about the data (left out of the scan, caveats).",
         "Quarantine": "Every source row that was not used, with the reason.",
         "Reconciliation": "Per source file: rows_in = rows_used + rows_quarantined.",
     }
-    rows = [("engagement", engagement.name), ("as of", str(engagement.as_of.date())),
+    as_of = (str(engagement.as_of.date()) if engagement.dated or engagement.config.as_of
+             else "n/a (no dates)")
+    rows = [("engagement", engagement.name), ("as of", as_of),
             # No wall-clock time here: the same inputs give the same cells (the run's manifest.json
             # records when it was made).
             ("toolkit", f"funnel-toolkit {__version__}")]
@@ -628,12 +608,30 @@ def _about_sheet(engagement, sheets: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "description"])
 
 
+def workbook_sheets(results: Mapping[int, StepResult]) -> dict[str, pd.DataFrame]:
+    """The workbook's sheets from the step results, in the workbook's order: Scorecard (step 7),
+    KPIs (step 4), Funnel (step 1), the diagnosis's sheets (step 5), Quarantine and Reconciliation
+    (step 1). Nothing is computed here."""
+    given = {name: frame for step in sorted(results) for name, frame in results[step].sheets.items()}
+    missing = [name for name in REQUIRED_SHEETS if name not in given]
+    if missing:
+        raise ToolkitError(f"The step results hold no sheet {missing}: the workbook needs the "
+                           f"results of steps {list(WORKBOOK_STEPS)}, but steps {sorted(results)} "
+                           f"were passed. Fix: pass toolkit.steps.run_all(engagement).")
+    first = ["Scorecard", "KPIs", "Funnel"]
+    last = ["Quarantine", "Reconciliation"]
+    return {**{name: given[name] for name in first},
+            **{name: frame for name, frame in given.items() if name not in first + last},
+            **{name: given[name] for name in last}}
+
+
 def write_workbook(
     engagement,
     *,
     out_path: str | os.PathLike,
-    kpis: Sequence | None = None,
+    results: Mapping[int, StepResult] | None = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write the engagement's tables into one readable Excel workbook.
 
@@ -642,13 +640,15 @@ def write_workbook(
     engagement : Engagement or path of an engagement YAML
     out_path
         The ``.xlsx`` file to write (its folder is created).
-    kpis
-        KPI definitions (``KPI``) as :func:`toolkit.measure.kpis.compute_kpis` takes them;
-        default the engagement's declared KPIs or the set derived from its phase model.
+    results
+        The step results (``toolkit.steps.run_all``) whose sheets the workbook holds; the steps of
+        :data:`WORKBOOK_STEPS` missing from them are run here.
     extra_sheets
-        ``{sheet name: DataFrame}`` written after `Funnel`, e.g. ``{"Low-hanging fruit": ...,
-        "Segment scan": ...}``. Names must be valid Excel sheet names and not clash with
-        :data:`REQUIRED_SHEETS`. The frames are not modified.
+        ``{sheet name: DataFrame}`` written after the steps' sheets. Names must be valid Excel
+        sheet names and not clash with the steps' sheets. The frames are not modified.
+    notes
+        Notes of the run (warnings, parts a step could not compute) added to the `Notes` sheet,
+        which the report's client pages point to.
 
     Returns
     -------
@@ -656,39 +656,45 @@ def write_workbook(
 
     Notes
     -----
-    Sheets: `Scorecard` (``steering.scorecard`` on the KPIs by month, each KPI at its latest
-    measured month; a note when it cannot be computed, e.g. a rate target written as 40 instead
-    of 0.4), `KPIs` (``compute_kpis`` overall), `Funnel`, the extra sheets, `Quarantine`,
-    `Reconciliation` (with a `balanced` check) and `About`. Each sheet has a bold, frozen header
-    with a filter and fitted column widths. Shares are shown as percentages: columns `rate`,
-    `*_rate`, `share`, `cumulative_*`, `ci_low`/`ci_high` beside a `rate`, and in KPI frames (with
-    a `unit` column) the value columns of the rows whose unit is '%'. Counts get thousands
-    separators, p-values four decimals.
+    Sheets (see :func:`workbook_sheets`): `Scorecard` (step 7's scorecard; a note when it cannot
+    be computed, e.g. a rate target written as 40 instead of 0.4), `KPIs` (step 4), `Funnel`
+    (step 1), `Low-hanging fruit`, `Segment scan` and `Notes` (step 5), the extra sheets,
+    `Quarantine`, `Reconciliation` (with a `balanced` check) and `About`. Each sheet has a bold,
+    frozen header with a filter and fitted column widths. Shares are shown as percentages:
+    columns `rate`, `*_rate`, `share`, `cumulative_*`, `ci_low`/`ci_high` beside a `rate`, and in
+    KPI frames (with a `unit` column) the value columns of the rows whose unit is '%'. Counts get
+    thousands separators, p-values four decimals.
     """
 
     if isinstance(engagement, str | os.PathLike):
         engagement = open_engagement(engagement)
+    results = dict(results or {})
+    missing = [step for step in WORKBOOK_STEPS if step not in results]
+    if missing:
+        results.update(run_all(engagement, steps=missing))
+    own = workbook_sheets(results)
+    if notes:
+        earlier = own.get("Notes")
+        added = pd.DataFrame({"note": list(notes)})
+        own["Notes"] = (pd.concat([earlier, added], ignore_index=True).drop_duplicates()
+                        .reset_index(drop=True) if earlier is not None else added)
     extra = dict(extra_sheets or {})
     for name, frame in extra.items():
         if not isinstance(name, str) or not _SHEET_NAME.match(name) or name.startswith("'"):
             raise ToolkitError(
                 f"The names in `extra_sheets` must be Excel sheet names (1-31 characters, none of "
                 f"[ ] : * ? / \\), but {name!r} was passed. Fix: shorten or rename the sheet.")
-        if name.lower() in {s.lower() for s in (*REQUIRED_SHEETS, "About")}:
+        if name.lower() in {s.lower() for s in (*own, "About")}:
             raise ToolkitError(
                 f"The names in `extra_sheets` must differ from the workbook's own sheets "
-                f"{[*REQUIRED_SHEETS, 'About']}, but {name!r} was passed. Fix: rename the sheet.")
+                f"{[*own, 'About']}, but {name!r} was passed. Fix: rename the sheet.")
         if not isinstance(frame, pd.DataFrame):
             raise ToolkitError(
                 f"The values in `extra_sheets` must be DataFrames, but sheet {name!r} got a "
                 f"{type(frame).__name__}. Fix: pass the result's `summary` or the tidy frame.")
 
-    sheets: dict[str, pd.DataFrame] = {"Scorecard": _scorecard_sheet(engagement, kpis)}
-    sheets["KPIs"] = compute_kpis(engagement, kpis=kpis)
-    sheets["Funnel"] = funnel(engagement)
-    sheets.update(extra)
-    sheets["Quarantine"] = engagement.quarantine
-    sheets["Reconciliation"] = _reconciliation_sheet(engagement)
+    last = {name: own.pop(name) for name in ("Quarantine", "Reconciliation")}
+    sheets = {**own, **extra, **last}
     sheets["About"] = _about_sheet(engagement, list(sheets))
 
     out = Path(out_path)
@@ -819,6 +825,7 @@ def write_manifest(
     parameters: Mapping[str, Any] | None = None,
     timings: Mapping[str, float] | None = None,
     inputs: Sequence[Mapping[str, Any]] | None = None,
+    problems: Mapping[int, Sequence[str]] | None = None,
 ) -> Path:
     """Write ``out_dir/manifest.json``: everything needed to reproduce the run.
 
@@ -833,6 +840,9 @@ def write_manifest(
         values that are not JSON turned into strings.
     timings
         Seconds per step, e.g. ``ExecutedNotebooks.timings``.
+    problems
+        Per step the parts it could not compute (the keys of ``StepResult.problems``; the
+        reasons are in the report), so a reader of the manifest sees what the run lacked.
 
     Returns
     -------
@@ -873,6 +883,7 @@ def write_manifest(
         "sources": [_input_entry(p, yaml_path.parent, read) for p in sources],
         "parameters": dict(parameters or {}),
         "timings": {str(k): float(v) for k, v in (timings or {}).items()},
+        "problems": {str(k): list(v) for k, v in (problems or {}).items()},
         "outputs": outputs,
     }
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
@@ -1020,17 +1031,6 @@ def _local_link(href: str) -> str | None:
     return target or None
 
 
-def find_browser() -> str | None:
-    """Headless Chromium's executable: `/usr/bin/chromium` if present, else on the PATH."""
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str | None:
     """Screenshot one page; returns a problem sentence, or None when the picture is fine."""
     from PIL import Image, ImageStat
@@ -1038,11 +1038,8 @@ def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str |
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="funnel-chromium-") as profile:
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                   "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-                   f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
-                   page.resolve().as_uri()]
+        command = [browser, *offline_flags(profile), f"--screenshot={png}",
+                   "--window-size=1280,2000", page.resolve().as_uri()]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
@@ -1162,46 +1159,113 @@ def check_report(
 
 
 def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str | os.PathLike,
-                 steps: Iterable[int] = range(1, 8), progress: bool = True,
-                 seed: int = 0) -> dict[str, Path]:
-    """The whole deliverable of `funnel run`: executed notebooks, the HTML report, the workbook and
-    the manifest, in `out_dir`.
+                 steps: Iterable[int] = range(1, 8), progress: bool = True, seed: int = 0,
+                 edition: str | None = None, language: str | None = None,
+                 notebooks: bool = False, pdf: bool = False,
+                 results: Mapping[int, StepResult] | None = None) -> dict[str, Path]:
+    """The whole deliverable of `funnel run` in `out_dir`: the HTML report rendered from the step
+    results, the workbook, the manifest, and on request the PDF and the executed notebooks.
 
-    Returns the paths under the keys `index`, `workbook`, `manifest` and `notebooks`.
+    Parameters
+    ----------
+    engagement, engagement_path
+        The loaded engagement and its YAML.
+    steps, seed
+        The steps whose pages (and, with `notebooks`, notebooks) are made, and the seed of the
+        steps' random draws. All seven steps are computed once, in-process: the executive
+        summary and the workbook draw on them.
+    progress
+        Show a progress bar on stderr.
+    edition, language
+        ``client`` or ``training`` and ``nl`` or ``en``; default the engagement's
+        ``report.edition`` and ``language``.
+    notebooks
+        Also execute the step notebooks (kept in ``notebooks/``, the analyst's way through the
+        same results); the report pages are the rendered ones either way.
+    pdf
+        Also print the report to one PDF with headless Chromium.
+    results
+        The step results of this engagement and seed when the caller has them (`funnel demo`
+        printed its baseline from them); the steps missing from them are run here, once.
+
+    Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
+    when made. Python warnings of the steps become notes of the report (on its index page and in
+    the workbook's `Notes` sheet), not lines on the terminal.
     """
-
     final = Path(out_dir).resolve()
     _check_replaceable(final)
     steps = list(steps)
-    with _run_folder(final) as out, _pinned_inputs(engagement):
-        executed = execute_notebooks(engagement_path, out_dir=out, steps=steps, progress=progress)
-        index = render_html(executed, out_dir=out,
-                            title=f"{engagement.config.client or engagement.name}: commercial "
-                                  f"process", engagement_name=engagement.name)
-        _refuse_active_content(out)
-        # Python warnings of the diagnosis (a snapshot's caveat, an attribute left out of the
-        # scan) are notes of the report, in the workbook: not lines with source paths on the
-        # terminal.
+    config = engagement.config
+    edition = edition or config.report.edition
+    language = language or config.language
+    timings: dict[str, float] = {}
+    with _run_folder(final) as out, _pinned_inputs(engagement), tqdm(
+            total=4 + notebooks + pdf, desc="report", unit="part", disable=not progress,
+            leave=False) as bar:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fruit = low_hanging_fruit(engagement, benchmarks=benchmarks_for(engagement),
-                                      seed=seed)
-        notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
-        sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
-        if notes:
-            sheets["Notes"] = pd.DataFrame({"note": notes})
+            # The step results once, in-process: the pages, the workbook and (with --notebooks)
+            # the notebooks' step calls all show them; nothing is computed again.
+            bar.set_postfix_str("steps")
+            started = time.perf_counter()
+            results = dict(results or {})
+            missing = [step for step in range(1, 8) if step not in results]
+            if missing:
+                results.update(run_all(engagement, seed=seed, steps=missing))
+            timings["steps"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+            executed = None
+            if notebooks:
+                bar.set_postfix_str("notebooks")
+                with shared_results(engagement, results, seed=seed):
+                    executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
+                                                 progress=False)
+                timings.update(executed.timings)
+                bar.update(1)
+            bar.set_postfix_str("pages")
+            started = time.perf_counter()
+            notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+            index = render_report(engagement, results, out_dir=out, language=language,
+                                  edition=edition, notes=notes, print_page=pdf, pages=steps)
+            timings["pages"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+            _refuse_active_content(out)
+            bar.set_postfix_str("workbook")
+            notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+        # the run's notes and what a step could not compute (the client pages point here)
+        notes += [f"Step {number} ({result.key}), {part} not computed: {why}"
+                  for number, result in sorted(results.items())
+                  for part, why in result.problems.items()]
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
-                                  extra_sheets=sheets)
+                                  results=results, notes=notes)
+        bar.update(1)
+        made: dict[str, Path] = {}
+        if pdf:
+            bar.set_postfix_str("pdf")
+            started = time.perf_counter()
+            made["pdf"] = print_pdf(out / "print.html", out / f"{file_name(engagement.name)}.pdf")
+            timings["pdf"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+        (out / "print.html").unlink(missing_ok=True)
         manifest = write_manifest(
             out, engagement_path=engagement_path, inputs=engagement.input_files or None,
             parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
+                        "edition": edition, "language": language, "notebooks": notebooks,
+                        "pdf": pdf,
                         # step 6 evaluates only these (DESIGN: never a default date)
                         "changes": [c.model_dump(mode="json") for c in
                                     getattr(engagement.config, "changes", [])]},
-            timings=getattr(executed, "timings", None))
+            timings=timings,
+            problems={step: sorted(result.problems) for step, result in results.items()})
+        bar.update(1)
         _move_into_place(out, final)
-    return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
-            "manifest": final / manifest.name, "notebooks": final / "notebooks"}
+    paths = {"index": final / index.relative_to(out), "workbook": final / workbook.name,
+             "manifest": final / manifest.name}
+    if executed is not None:
+        paths["notebooks"] = final / "notebooks"
+    if "pdf" in made:
+        paths["pdf"] = final / made["pdf"].name
+    return paths
 
 
 @contextlib.contextmanager

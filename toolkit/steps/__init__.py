@@ -21,10 +21,10 @@ from toolkit.steps.improvement import improvement
 from toolkit.steps.kpis import kpis
 from toolkit.steps.measurement import measurement
 from toolkit.steps.process_model import process_model
-from toolkit.steps.result import STEP_KEYS, SUMMARY_COLUMNS, StepResult, summary_frame
+from toolkit.steps.result import STEP_KEYS, SUMMARY_COLUMNS, NotComputed, StepResult, summary_frame
 from toolkit.steps.steering import steering
 
-__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "StepResult", "summary_frame", "check_engagement",
+__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "NotComputed", "StepResult", "summary_frame", "check_engagement",
            "open_engagement", "baseline", "process_model", "kpis", "measurement", "diagnosis",
            "improvement", "steering", "STEPS", "run_all"]
 

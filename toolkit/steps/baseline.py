@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
-from toolkit.base.vocabulary import MIN_N, check_seed
+from toolkit.base.vocabulary import MIN_N
 from toolkit.io.loading import quarantine_summary
 from toolkit.measure.audit import audit as audit_history
 from toolkit.measure.funnel import funnel, weakest_step
@@ -14,6 +14,7 @@ from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, figure, sentences
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["baseline", "reconciliation"]
 
@@ -26,6 +27,7 @@ def reconciliation(engagement) -> pd.DataFrame:
     return frame
 
 
+@shared_step(1)
 def baseline(engagement, *, seed: int = 0) -> StepResult:
     """Step 1: the data inventory and reconciliation, the quarantine reasons, the stage-history
     audit, the raw funnel with 95% intervals, the readiness scan and the estimated duration.
@@ -35,7 +37,6 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     Tables: `reconciliation`, `quarantine reasons`, `audit`, `funnel`, `readiness scan`,
     `duration`. Figures: `funnel`, `timeline`. Sheets: `Funnel`, `Quarantine`, `Reconciliation`.
     """
-    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     balance = reconciliation(engagement)

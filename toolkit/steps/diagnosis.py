@@ -9,17 +9,18 @@ import warnings
 import pandas as pd
 
 from toolkit.analysis.diagnosis import low_hanging_fruit
-from toolkit.base.vocabulary import check_seed
 from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, figure, sentences
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["diagnosis"]
 
 
+@shared_step(5)
 def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = None
               ) -> StepResult:
     """Step 5: `low_hanging_fruit` with the market benchmarks the engagement maps, and the action
@@ -37,7 +38,6 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
     `fruit` (the LowHangingFruit), `benchmarks`. Sheets: `Low-hanging fruit`, `Segment scan`,
     `Notes`.
     """
-    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     market = benchmarks_for(engagement) if benchmarks is None else benchmarks

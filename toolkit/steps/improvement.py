@@ -7,15 +7,15 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.simulation import plan_improvement
-from toolkit.base.vocabulary import check_seed
-from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
-from toolkit.steps.parts import Parts, earlier, sentences
+from toolkit.steps.parts import Parts, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["improvement"]
 
 
+@shared_step(6)
 def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = None,
                 uplift: float | str = "+2pp") -> StepResult:
     """Step 6: `plan_improvement` on the top-ranked bottleneck of step 5, with the changes
@@ -29,14 +29,11 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     `mde`, `changes`. Results: `plan` (the ImprovementPlan). A part the data cannot carry is in
     `problems` (always `change` when no change is declared, saying how to declare one).
     """
-    seed = check_seed(seed)
-    step5 = earlier(diagnosis, "diagnosis")
-    fruit = step5.results.get("fruit") if step5 is not None else None
-    market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)
+    sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()
     plan = parts.attempt("plan", lambda: plan_improvement(
         engagement, benchmarks=market, seed=seed, uplift=uplift,
-        sizing=fruit.sizing if fruit is not None else None))
+        sizing=sizing))
     if plan is None:  # nothing of the plan can be computed (a lead list without dates)
         return StepResult(step=6, key="improvement", problems=parts.problems,
                           headline="No improvement plan: " + parts.problems["plan"],

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.base.vocabulary import check_seed
 from toolkit.measure.kpis import compute_kpis, kpi_tree, kpis_from_config, tree_kpis
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, figure, sentences
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["kpis", "kpi_set_table"]
 
@@ -23,6 +23,7 @@ def kpi_set_table(kpi_set) -> pd.DataFrame:
                         columns=["kpi", "kind", "unit", "target", "higher_is_better", "owner"])
 
 
+@shared_step(3)
 def kpis(engagement, *, seed: int = 0) -> StepResult:
     """Step 3: the KPI set with units, targets, directions and owners, every KPI's value over all
     mature data, and the KPI tree (revenue = orders x deal size; orders = entries x each step's
@@ -34,7 +35,6 @@ def kpis(engagement, *, seed: int = 0) -> StepResult:
     Tables: `kpi set`, `kpi values`, `kpi tree`. Figures: `kpi tree`. Results: `kpi_set` (the
     KPI definitions), `values`, `tree`.
     """
-    seed = check_seed(seed)
     parts = Parts()
     kpi_set = kpis_from_config(engagement)
     values = compute_kpis(engagement, kpis=kpi_set, seed=seed)

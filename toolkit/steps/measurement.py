@@ -11,7 +11,6 @@ from toolkit.base.vocabulary import (
     STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
     STATUSES,
-    check_seed,
 )
 from toolkit.measure.funnel import cohort_conversion, period_conversion
 from toolkit.measure.kpis import compute_kpis, step_incidence, time_to_convert
@@ -20,6 +19,7 @@ from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, earlier, figure, sentences
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["measurement"]
 
@@ -29,6 +29,7 @@ _GROUPS = ((STATUS_SIGNIFICANT, STATUSES["off_target"]),
            (STATUS_ON_TARGET, STATUSES["on_target"]))
 
 
+@shared_step(4)
 def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) -> StepResult:
     """Step 4: the KPI table with n, 95% intervals and immature counts, cohort conversion per
     month for every step, period conversion per quarter (the labelled pitfall), time to convert
@@ -41,7 +42,6 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
     `seasonality tests`, `seasonality by month`, `year over year`. Figures: `cohort conversion`
     (the first step), `cohort heatmap`, `time to convert`, `seasonality`. Sheets: `KPIs`.
     """
-    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     step3 = earlier(kpis, "kpis")

@@ -8,11 +8,14 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pandas as pd
+
 from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present.narrative import text
 from toolkit.steps.result import STEP_KEYS, StepResult
 
-__all__ = ["Parts", "earlier", "figure", "sentences"]
+__all__ = ["Parts", "earlier", "figure", "sentences", "sizing_from"]
 
 T = TypeVar("T")
 
@@ -58,6 +61,16 @@ def earlier(result: StepResult | None, key: str) -> StepResult | None:
         raise TypeError(f"The value for `{key}` must be the StepResult of step {step} ({key}), "
                         f"but {got} was passed. Fix: pass toolkit.steps.{key}(engagement).")
     return result
+
+
+def sizing_from(engagement, diagnosis: StepResult | None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The bottleneck sizing and the benchmarks of step 5's result (None and the engagement's
+    benchmarks without one), for the steps that build on the top bottleneck (6 and 7)."""
+    step5 = earlier(diagnosis, "diagnosis")
+    if step5 is None:
+        return None, benchmarks_for(engagement)
+    fruit = step5.results.get("fruit")
+    return (fruit.sizing if fruit is not None else None), step5.results["benchmarks"]
 
 
 def figure(plot: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:

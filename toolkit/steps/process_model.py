@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.base.vocabulary import check_seed
 from toolkit.measure.funnel import funnel
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, earlier, figure, sentences
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["process_model", "stage_use"]
 
@@ -21,6 +21,7 @@ def stage_use(engagement) -> pd.DataFrame:
             .rename("rows").reset_index())
 
 
+@shared_step(2)
 def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = None) -> StepResult:
     """Step 2: the phase model as the client described it, the stage mapping in use and the
     process schema.
@@ -30,7 +31,6 @@ def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = No
 
     Tables: `phases`, `stage mapping`. Figures: `process schema`.
     """
-    seed = check_seed(seed)
     parts = Parts()
     model = engagement.phase_model
     before = earlier(baseline, "baseline")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from toolkit.base.vocabulary import check_option
 
-__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "StepResult", "summary_frame"]
+__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "NotComputed", "StepResult", "summary_frame"]
 
 #: The seven steps of the method, by number.
 STEP_KEYS: Mapping[int, str] = MappingProxyType({
@@ -41,6 +41,21 @@ def summary_frame(rows: Sequence[Mapping[str, Any]] = ()) -> pd.DataFrame:
     frame["measure"] = frame["measure"].astype(str)
     frame["status"] = frame["status"].astype(object).where(frame["status"].notna(), "")
     return frame
+
+
+@dataclass(frozen=True)
+class NotComputed:
+    """What a notebook shows in place of a part the step could not compute: its name and why."""
+
+    part: str
+    reason: str
+
+    def __repr__(self) -> str:
+        return f"{self.part}: not computed. {self.reason}"
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{html.escape(self.part)}</b>: not computed. "
+                f"{html.escape(self.reason)}</p>")
 
 
 def _read_only(value: Mapping | None, name: str, kind: type | None = None) -> Mapping:
@@ -128,6 +143,14 @@ class StepResult:
                 raise TypeError(f"StepResult.figures[{name!r}] must be callable as draw(ax=None), "
                                 f"but a {type(draw).__name__} was passed.")
 
+    def __reduce__(self):
+        # the read-only mappings do not pickle; the fields rebuild them (`funnel run` hands the
+        # results to its notebooks' kernels this way, see toolkit.steps.store)
+        return (type(self), (self.step, self.key, dict(self.tables), dict(self.results),
+                             dict(self.figures), dict(self.problems), self.summary, self.headline,
+                             dict(self.sheets), {language: list(lines) for language, lines
+                                                 in self.conclusions_by_language.items()}))
+
     def conclusions(self, language: str = "en") -> list[str]:
         """The "what we concluded" sentences (Markdown-safe: values from the data are escaped).
 
@@ -135,6 +158,27 @@ class StepResult:
         """
         language = check_option("language", language, sorted(self.conclusions_by_language))
         return list(self.conclusions_by_language[language])
+
+    def table(self, name: str, *, problem: str | None = None) -> pd.DataFrame | NotComputed:
+        """The table `name`, or what to show instead when the step could not compute it: the
+        reason under `problems[problem]` (default `problems[name]`, else every problem)."""
+        if name in self.tables:
+            return self.tables[name]
+        return NotComputed(name, self._why(name, problem))
+
+    def draw(self, name: str, *, ax: Any = None, problem: str | None = None) -> Any:
+        """Draw the figure `name` (its Axes or Figure), or say why there is none (NotComputed)."""
+        if name in self.figures:
+            return self.figures[name](ax=ax)
+        return NotComputed(name, self._why(name, problem))
+
+    def _why(self, name: str, problem: str | None) -> str:
+        key = problem or name
+        if key in self.problems:
+            return self.problems[key]
+        if self.problems:
+            return " ".join(f"{part}: {why}" for part, why in self.problems.items())
+        return "this step's data hold nothing for it."
 
     def __repr__(self) -> str:
         return (f"StepResult(step={self.step}, key={self.key!r}, headline={self.headline!r}, "

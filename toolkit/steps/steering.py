@@ -7,12 +7,11 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.steering import steering_view
-from toolkit.base.vocabulary import check_seed
-from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, earlier, figure, sentences
+from toolkit.steps.parts import Parts, figure, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
+from toolkit.steps.store import shared_step
 
 __all__ = ["steering", "labelled_scorecard"]
 
@@ -25,6 +24,7 @@ def labelled_scorecard(card: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFram
     return card[first + [c for c in card.columns if c not in first]]
 
 
+@shared_step(7)
 def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) -> StepResult:
     """Step 7: `steering_view` charting the conversion step 5 ranked first.
 
@@ -38,14 +38,11 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
     Figures: `scorecard`, `control chart`. Results: `view` (the SteeringView). Sheets:
     `Scorecard` (the scorecard, or a note saying why there is none).
     """
-    seed = check_seed(seed)
-    step5 = earlier(diagnosis, "diagnosis")
-    fruit = step5.results.get("fruit") if step5 is not None else None
-    market = step5.results["benchmarks"] if step5 is not None else benchmarks_for(engagement)
+    sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()
     view = parts.attempt("view", lambda: steering_view(
         engagement, benchmarks=market, seed=seed,
-        sizing=fruit.sizing if fruit is not None else None))
+        sizing=sizing))
     if view is None:  # nothing to steer on can be computed (a lead list without dates)
         return StepResult(step=7, key="steering", problems=parts.problems,
                           headline="No steering view: " + parts.problems["view"],
