@@ -97,9 +97,17 @@ def _check_screenshots(index, tmp_path):
 
 
 def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
+    """The one `funnel run` that starts the notebook kernels (--notebooks): the analyst's
+    notebooks executed beside the report, without an error cell."""
     out = tmp_path / "report"
-    result = run("run", DEMO / "engagement.yaml", "--out", out, "--quiet")
+    result = run("run", DEMO / "engagement.yaml", "--out", out, "--quiet", "--notebooks")
     assert result.returncode == 0, result.stderr[-3000:]
+    executed = sorted((out / "notebooks").glob("0[1-7]_*.ipynb"))
+    assert len(executed) == 7
+    for path in executed:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+        assert not errors, (path.name, errors[:1])
     for page in ("index.html", "01_baseline.html", "07_steering.html", "manifest.json",
                  "demo-van-dijk.xlsx"):
         assert (out / page).exists(), page
