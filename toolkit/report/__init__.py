@@ -1178,7 +1178,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         # not compute its step again) and the workbook's sheets are theirs (step 5 keeps the
         # diagnosis's Python warnings as its Notes sheet, not as lines on the terminal).
         results = dict(results or {})
-        missing = [step for step in range(1, 8) if step not in results]
+        missing = [step for step in sorted({*steps, *WORKBOOK_STEPS}) if step not in results]
         if missing:
             results.update(run_all(engagement, seed=seed, steps=missing))
         with shared_results(engagement, results, seed=seed):
