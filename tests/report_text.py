@@ -96,7 +96,8 @@ def read_page(html: str) -> Page:
 _MISSING_WORDS = re.compile(r"(?<![\w-])(nan|NaN|NaT|None|<NA>|inf)(?![\w-])")
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?[eE][+-]?\d")
 _LONG_DECIMALS = re.compile(r"\d[.,]\d{5,}")
-_SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-])")
+# (a file name such as deal_stages.csv is the client's own word, not an identifier of ours)
+_SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-]|\.[A-Za-z0-9]{2,4}\b)")
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/(?:[\w.-]+/)+[\w.-]*|[A-Za-z]:\\[\w\\. -]+|~/[\w./-]+)")
 _TRAINING_WORDS = re.compile(r"papermill|exercise|oefening|parameters|nbval|assert\b|notebook",
                              re.IGNORECASE)
@@ -108,7 +109,7 @@ _ENGLISH = {
     "was", "would", "should", "could", "into", "than", "when", "where", "there", "their", "only",
     "also", "because", "however", "between", "against", "converts", "every", "each",
     "no", "not", "too", "few", "below", "above", "target", "months", "month", "days", "weeks",
-    "rows", "set", "aside", "used", "reason", "could", "computed", "step", "steps", "why",
+    "rows", "set", "aside", "used", "reason", "computed", "step", "steps", "why",
     "what", "how", "are", "its", "our", "your", "will", "can", "cannot", "been", "being", "of",
     "to", "for", "on", "at", "by", "an", "or", "if", "it", "as", "be", "is",
 }

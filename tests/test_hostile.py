@@ -351,10 +351,10 @@ def _build(out: Path):
 
 @pytest.fixture
 def fake_notebooks(monkeypatch):
-    from test_reproducibility import _fake_execute
+    from test_reproducibility import _fake_steps
 
     from toolkit import report
-    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+    monkeypatch.setattr(report, "run_all", _fake_steps())
 
 
 @pytest.mark.parametrize("sibling", ["report.old", "report.partial"])
@@ -377,14 +377,14 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     _build(out)  # an earlier, complete report
     partial = tmp_path / "report.partial"
     partial.mkdir()
-    (partial / "01_step1.html").write_text("the other run's page")
+    (partial / "01_baseline.html").write_text("the other run's page")
     with (partial / _RUN_MARKER).open("w") as other:  # another run, alive, holds the lock
         other.write("4242\n")
         other.flush()
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(ToolkitError, match=r"Another `funnel run` \(process 4242\)"):
             _build(out)
-        assert (partial / "01_step1.html").read_text() == "the other run's page"
+        assert (partial / "01_baseline.html").read_text() == "the other run's page"
         assert (out / "manifest.json").is_file()
     # once that run is gone (killed: its lock is freed), its remains are cleared by the next run
     result = _build(out)
@@ -425,7 +425,7 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
     records that hash, not the file's new one."""
     import hashlib
 
-    from test_reproducibility import _fake_execute
+    from test_reproducibility import _fake_execute, _fake_steps
 
     from toolkit import Engagement, report
     monkeypatch.setenv("FUNNEL_KEY", KEY)
@@ -443,9 +443,11 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
         seen["records"] = len(step.records)
         return fake(engagement_path, **kwargs)
     monkeypatch.setattr(report, "execute_notebooks", execute)
+    monkeypatch.setattr(report, "run_all", _fake_steps())
     engagement = Engagement.from_yaml(path)
+    # the notebooks (--notebooks) each load the engagement themselves: they read the run's pin
     result = report.build_report(engagement, engagement_path=path, out_dir=tmp_path / "report",
-                                 steps=[1], progress=False)
+                                 steps=[1], progress=False, notebooks=True)
     assert seen == {"rows": 3, "records": 3}
     manifest = json.loads(result["manifest"].read_text())
     assert [s["sha256"] for s in manifest["sources"]] == [before]
@@ -498,7 +500,8 @@ def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatc
     monkeypatch.setattr(report, "execute_notebooks", execute)
     with pytest.raises(ConfigError, match="changed while `funnel run` was running"):
         report.build_report(Engagement.from_yaml(path), engagement_path=path,
-                            out_dir=tmp_path / "report", steps=[1], progress=False)
+                            out_dir=tmp_path / "report", steps=[1], progress=False,
+                            notebooks=True)
     assert not (tmp_path / "report").exists()
 
 

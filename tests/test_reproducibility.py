@@ -9,6 +9,7 @@ import shutil
 
 import nbformat
 import openpyxl
+import pandas as pd
 import pytest
 import yaml
 from conftest import DEMO
@@ -18,6 +19,7 @@ from toolkit import Engagement
 from toolkit.base.exceptions import ToolkitError
 from toolkit.cli import main
 from toolkit.report import ExecutedNotebooks, write_workbook
+from toolkit.steps import STEP_KEYS, StepResult
 
 KEY = "fedcba9876543210fedcba9876543210"
 
@@ -129,21 +131,38 @@ def _fake_execute(fail_at: int | None = None):
     return execute
 
 
+def _fake_steps(fail_at: int | None = None):
+    """Stands in for the steps (toolkit.steps.run_all): one empty result per step, in no time,
+    failing at a step."""
+    def run(engagement, *, seed=0, steps=None):
+        results = {}
+        for step in steps:
+            if step == fail_at:
+                raise ToolkitError(f"Step {step} failed (planted)")
+            sheets = {1: ("Funnel", "Quarantine", "Reconciliation"), 4: ("KPIs",),
+                      7: ("Scorecard",)}.get(step, ())
+            results[step] = StepResult(
+                step=step, key=STEP_KEYS[step], conclusions_by_language={"en": [f"step {step}"]},
+                sheets={name: pd.DataFrame({"note": [f"step {step}"]}) for name in sheets})
+        return results
+    return run
+
+
 def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, monkeypatch):
     engagement = Engagement.from_yaml(DEMO / "engagement.yaml")
     out = tmp_path / "report"
-    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+    monkeypatch.setattr(report, "run_all", _fake_steps())
     result = report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
                                  steps=[1, 2, 3], progress=False)
     assert result["index"] == out / "index.html" and result["index"].is_file()
-    assert (out / "03_step3.html").is_file() and result["workbook"].is_file()
+    assert (out / "03_kpis.html").is_file() and result["workbook"].is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert all(not o["relative_path"].startswith("..") for o in manifest["outputs"])
     assert not (tmp_path / "report.partial").exists()
 
     # A failing rerun leaves the complete earlier report untouched and the new one as `.partial`.
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    monkeypatch.setattr(report, "execute_notebooks", _fake_execute(fail_at=2))
+    monkeypatch.setattr(report, "run_all", _fake_steps(fail_at=2))
     with pytest.raises(ToolkitError, match="planted"):
         report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
                             steps=[1, 2], progress=False)
@@ -152,15 +171,15 @@ def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, 
     assert partial.is_dir() and not (partial / "index.html").exists()
 
     # A rerun of fewer steps replaces the folder: no stale step-3 page next to the new ones.
-    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+    monkeypatch.setattr(report, "run_all", _fake_steps())
     report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
                         steps=[1], progress=False)
-    assert (out / "01_step1.html").is_file() and not (out / "03_step3.html").exists()
+    assert (out / "01_baseline.html").is_file() and not (out / "03_kpis.html").exists()
     assert not partial.exists() and not (tmp_path / "report.old").exists()
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(report, "execute_notebooks", _fake_execute())
+    monkeypatch.setattr(report, "run_all", _fake_steps())
     precious = tmp_path / "work"
     precious.mkdir()
     (precious / "notes.docx").write_text("my notes")

@@ -41,7 +41,7 @@ name: {name}
 client: TODO client name
 timezone: Europe/Amsterdam
 currency: EUR
-language: nl                 # the report's language: nl (Dutch) or en (English)
+language: en                 # the report's language: en or nl (Dutch)
 # as_of: 2026-10-31        # measurement date; default: the latest date in the data
 cohort_window_days: 90       # a record converts when it reaches the next phase within this many days
 
@@ -151,7 +151,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     else:
         source = ("  - name: crm\n    path: TODO export.csv      # relative to this file\n"
                   "    shape: history             # history | wide | snapshot\n"
-                  "    # preset: hubspot   # salesforce|hubspot|pipedrive|hubspot_contacts|dynamics\n"
+                  "    # preset: hubspot          # salesforce | hubspot | pipedrive\n"
                   "    date_format: dmy           # dmy (31-12-2025) | mdy (12/31/25) | ymd\n"
                   "    columns: {record_id: TODO, stage: TODO, changed_at: TODO}\n"
                   "    attributes: {}             # segment columns, e.g. {owner: Eigenaar}\n"
@@ -226,7 +226,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(run_audit(engagement).headline)
+    print(run_audit(engagement).summary)
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")
@@ -370,9 +370,15 @@ def _run(args: argparse.Namespace, engagement, results=None) -> int:
                                            / date.today().isoformat())
     started = time.perf_counter()
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
-                                 progress=not args.quiet, results=results)
+                                 progress=not args.quiet, edition=args.edition,
+                                 language=args.language, notebooks=args.notebooks, pdf=args.pdf,
+                                 results=results)
     print(f"Report: {result['index']}")
+    if "pdf" in result:
+        print(f"PDF: {result['pdf']}")
     print(f"Workbook: {result['workbook']}")
+    if "notebooks" in result:
+        print(f"Notebooks: {result['notebooks']}")
     print(f"Manifest: {result['manifest']}")
     print(f"Done in {time.perf_counter() - started:.1f} s")
     return 0
@@ -422,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.csv|.xlsx", help="write the table to a file")
     p.set_defaults(func=cmd_kpis)
 
-    for name, help_text in (("run", "execute the seven notebooks and render the report"),
+    for name, help_text in (("run", "run the seven steps and render the report"),
                             ("demo", "run the whole method on the demo company")):
         p = sub.add_parser(name, help=help_text, description=help_text.capitalize() + ".")
         if name == "run":
@@ -435,6 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", metavar="DIR",
                        help="output folder (default reports/<engagement>/<date>/)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--edition", choices=["client", "training"],
+                       help="client: for the board; training: adds exercises, checks and method "
+                            "notes (default: the YAML's report.edition; the demo's is training)")
+        p.add_argument("--language", choices=["nl", "en"],
+                       help="the report's language (default: the YAML's `language`)")
+        p.add_argument("--pdf", action="store_true",
+                       help="also print the report to one PDF (headless Chromium, offline)")
+        p.add_argument("--notebooks", action="store_true",
+                       help="also execute the seven step notebooks into <out>/notebooks "
+                            "(slower; the report is rendered from the step results either way)")
         p.set_defaults(func=cmd_run if name == "run" else cmd_demo)
     return parser
 

@@ -819,7 +819,10 @@ def period_report(
     card = (scorecard(frame, alpha=alpha, period_label=period_label, min_n=min_n) if know_direction
             else None)
     previous_period = (pd.Series(previous_periods).mode().iloc[0] if previous_periods else None)
-    headline = _headline(period_label, what_changed, fired, card)
+    # the sentences name KPIs by their labels: a reader does not know the keys
+    labels = (dict(zip(frame["kpi"].astype(str), frame["label"].astype(str), strict=True))
+              if "label" in frame else {})
+    headline = _headline(period_label, what_changed, fired, card, labels)
     return PeriodReport(
         period=period_label,
         previous_period=previous_period,
@@ -861,7 +864,7 @@ def _two_rate_p(x1: float, n1: float, x2: float, n2: float) -> float:
 
 
 def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
-              card: pd.DataFrame | None) -> list[str]:
+              card: pd.DataFrame | None, labels: Mapping[str, str]) -> list[str]:
     sentences: list[str] = []
     if card is not None and len(card):
         with_target = card[~card["status_code"].isin(STATUS_UNJUDGED)]
@@ -871,12 +874,13 @@ def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
                     f"{'is' if on == 1 else 'are'} on target.")
             off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
             if len(off):
-                text += " Clearly short of target: " + ", ".join(off["kpi"].astype(str)) + "."
+                text += (" Clearly short of target: "
+                         + ", ".join(labels.get(k, k) for k in off["kpi"].astype(str)) + ".")
             sentences.append(text)
     significant = changes[changes["significant"].fillna(False).astype(bool)]
     significant = significant.sort_values("p_value", kind="stable")
     for _, row in significant.iterrows():
-        sentences.append(_change_sentence(row))
+        sentences.append(_change_sentence(row, labels))
     tested = changes["significant"].notna().sum()
     quiet = tested - len(significant)
     if tested and quiet:
@@ -893,7 +897,7 @@ def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
     return sentences
 
 
-def _change_sentence(row: pd.Series) -> str:
+def _change_sentence(row: pd.Series, labels: Mapping[str, str]) -> str:
     previous, current = row["previous"], row["current"]
     if row["_is_rate"]:
         decimals = 0
@@ -905,7 +909,7 @@ def _change_sentence(row: pd.Series) -> str:
     verb = "rose" if current > previous else "fell" if current < previous else "stayed"
     better = (current > previous) == row["_hib"]
     judgement = "better" if better else "worse"
-    return (f"{row['kpi']} {verb} from {old} to {new} "
+    return (f"{labels.get(str(row['kpi']), row['kpi'])} {verb} from {old} to {new} "
             f"(significant, {_format_p(row['p_value'])}; {judgement}).")
 
 

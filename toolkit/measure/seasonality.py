@@ -46,6 +46,11 @@ class SeasonalityResult:
         return draw("plot_seasonality", self.monthly, ax=ax, **options)
 
 
+def _p(p: float) -> str:
+    # as the report's formatter writes a p-value (never "p = 1e-73", which reads as a typo)
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                 window_days: int | None = None, alpha: float = 0.05) -> SeasonalityResult:
     """Volume and cohort conversion per cohort month, year over year.
@@ -144,18 +149,18 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
         headline = (f"Too few records per month to judge seasonality (on average "
                     f"{counts.mean():.1f} entries a month; at least 5 are needed).")
     elif rate_unreliable:
-        headline = ((f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, p = "
-                     f"{tests.loc[0, 'p_value']:.2g})" if seasonal_volume else
+        headline = ((f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, "
+                     f"{_p(tests.loc[0, 'p_value'])})" if seasonal_volume else
                      "Volume shows no clear seasonal pattern")
                     + "; too few mature records per calendar month to judge whether the "
                       "conversion rate is seasonal (an expected count is below 5).")
     elif seasonal_volume and not seasonal_rate:
-        headline = (f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, p = "
-                    f"{tests.loc[0, 'p_value']:.2g}) but the conversion rate is not (variation "
-                    f"{cv_rate:.0%}, p = {tests.loc[1, 'p_value']:.2g}): steer on percentages.")
+        headline = (f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, "
+                    f"{_p(tests.loc[0, 'p_value'])}) but the conversion rate is not (variation "
+                    f"{cv_rate:.0%}, {_p(tests.loc[1, 'p_value'])}): steer on percentages.")
     elif seasonal_rate:
-        headline = (f"The conversion rate itself differs between calendar months (p = "
-                    f"{tests.loc[1, 'p_value']:.2g}): compare each month with the same month a "
+        headline = (f"The conversion rate itself differs between calendar months ("
+                    f"{_p(tests.loc[1, 'p_value'])}): compare each month with the same month a "
                     f"year earlier.")
     else:
         headline = "Neither volume nor conversion shows a clear seasonal pattern."

@@ -226,6 +226,10 @@ class Formatter:
         return babel_dates.format_date(day, "MMMM y" if length == "long" else "MMM y",
                                        locale=self.locale)
 
+    def month_name(self, number: int) -> str:
+        """The name of a calendar month 1-12: 'maart' (nl), 'March' (en)."""
+        return babel_dates.get_month_names("wide", locale=self.locale)[int(number)]
+
     def period(self, value: Any) -> str:
         """A period label as the data give it ('2025-03', '2025Q1', '2025', a pd.Period): the
         month, quarter ('K1 2025' nl, 'Q1 2025' en) or year in this language; other text as is."""

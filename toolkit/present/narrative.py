@@ -288,6 +288,14 @@ def steering(view) -> str:
     """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
     lines = []
     card = view.card
+    # KPIs by their labels (the monthly KPI frame has them): a reader does not know the keys
+    monthly = getattr(view, "monthly", None)
+    names = (dict(zip(monthly["kpi"].astype(str), monthly["label"].astype(str), strict=True))
+             if monthly is not None and {"kpi", "label"} <= set(monthly.columns) else {})
+
+    def label(key: object) -> str:
+        return names.get(str(key), str(key))
+
     if card is None:
         return bullets(["No scorecard: " + text(view.explain("card"))])
     code = card["status_code"]
@@ -299,16 +307,17 @@ def steering(view) -> str:
                      f"{no_data} without data): agree targets in step 3 and collect more history.")
     else:
         lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
-                     f"target" + (f": {text(', '.join(bad['kpi']))}." if len(bad) else "."))
+                     f"target" + (f": {text(', '.join(bad['kpi'].map(label)))}." if len(bad)
+                                  else "."))
     few = judged[judged["status_code"].isin(STATUS_TOO_FEW)]
     if len(few):
         lines.append(f"{len(few)} of them rest on too few records to conclude.")
     if view.chart is None:
         lines.append("No control chart: " + text(view.explain("chart")))
     elif len(view.alerts):
-        lines.append(f"{len(view.alerts)} control-chart alert(s) on {text(view.steer_on)}.")
+        lines.append(f"{len(view.alerts)} control-chart alert(s) on {text(label(view.steer_on))}.")
     else:
-        lines.append(f"No control-chart alerts: {text(view.steer_on)} moves within its limits.")
+        lines.append(f"No control-chart alerts: {text(label(view.steer_on))} moves within its limits.")
     if view.report is not None:
         lines += [text(line) for line in view.report.headline]
     return bullets(lines)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from toolkit.base.phases import PhaseModel
@@ -112,6 +113,7 @@ CODES: dict[str, str] = {
     "implied": N_("implied"),
     # trends
     "stable": N_("stable"), "improving": N_("improving"), "worsening": N_("worsening"),
+    "too few periods": N_("too few months"),
     # audit checks of the stage history
     "skipped_phases": N_("Skipped phases"), "regressions": N_("Moves back to an earlier phase"),
     "reopened_after_lost": N_("Re-opened after lost"),
@@ -124,6 +126,7 @@ CODES: dict[str, str] = {
     # outcomes and measures
     "won": N_("won"), "lost": N_("lost"), "open": N_("open"),
     "orders": N_("Orders"), "revenue": N_("Revenue"),
+    "week": N_("week"), "month": N_("month"), "quarter": N_("quarter"), "year": N_("year"),
     # readiness factors
     "starting_situation": N_("Starting situation: systems, process, reportability of KPIs"),
     "staff_level": N_("Staff's starting level in a commercial process"),
@@ -184,8 +187,20 @@ _Render = Callable[[pd.Series, _Context], Cell]
 @dataclass(frozen=True)
 class _Column:
     header: str                 # English msgid
-    needs: tuple[str, ...]      # the frame's columns it reads (all must be there)
+    needs: tuple[str, ...]      # the frame's columns it reads (all must be there; "a|b": either)
     render: _Render
+
+
+def _has(columns, need: str) -> bool:
+    return any(name in columns for name in need.split("|"))
+
+
+def _get(row: pd.Series, names: str) -> Any:
+    """The value of the first of "a|b" the row has (a column's current or earlier name)."""
+    for name in names.split("|"):
+        if name in row.index:
+            return row[name]
+    return None
 
 
 def _plain(column: str, kind: str) -> _Render:
@@ -194,7 +209,8 @@ def _plain(column: str, kind: str) -> _Render:
 
 
 def _interval(value: str, low: str, high: str, kind: str) -> _Render:
-    return lambda row, c: Cell(c.fmt.interval(row[value], row[low], row[high], kind), "num")
+    return lambda row, c: Cell(c.fmt.interval(row[value], _get(row, low), _get(row, high), kind),
+                               "num")
 
 
 def _kind_of_unit(unit: object) -> str:
@@ -221,10 +237,10 @@ def _measure_interval(value: str, low: str, high: str) -> _Render:
     """Step 6's scenario rows: `measure` says orders (a number) or revenue (an amount)."""
     def render(row: pd.Series, c: _Context) -> Cell:
         kind = "amount" if str(row.get("measure")) == "revenue" else "number"
+        bounds = _get(row, low), _get(row, high)
         if kind == "number":
-            return Cell(c.fmt.interval(row[value], row[low], row[high], "number", decimals=1),
-                        "num")
-        return Cell(c.fmt.interval(row[value], row[low], row[high], kind), "num")
+            return Cell(c.fmt.interval(row[value], *bounds, "number", decimals=1), "num")
+        return Cell(c.fmt.interval(row[value], *bounds, kind), "num")
     return render
 
 
@@ -327,6 +343,15 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
     return Cell(MISSING if is_missing(row.get("finding")) else str(row["finding"]))
 
 
+def _month(value: object, fmt: Formatter) -> str:
+    """A calendar month as a number 1-12 (a seasonal profile) by its name; a period as a period."""
+    if isinstance(value, int | np.integer) or (isinstance(value, float) and float(value).is_integer()):
+        number = int(value)
+        if 1 <= number <= 12:
+            return fmt.month_name(number)
+    return fmt.period(value)
+
+
 def _kpi_label(row: pd.Series, c: _Context) -> Cell:
     """A KPI's label in the report's language when it is the name the toolkit gave it (a label
     the engagement YAML declares is the client's own word, and stays as written)."""
@@ -342,22 +367,27 @@ def _kpi_label(row: pd.Series, c: _Context) -> Cell:
                        N_("Conversion {start} → {end}")),
         "cumulative_conversion": (f"Conversion {phase('from_phase')} → {phase('to_phase')}",
                                   N_("Conversion {start} → {end}")),
-        "volume": (f"Entries into {phase('phase')}", N_("Entries into {start}")),
+        "volume": ("", N_("Entries into {start}")),
         "duration": (f"Median days {phase('from_phase')} → {phase('to_phase')}",
                      N_("Median days {start} → {end}")),
         "win_rate": (f"Win rate from {phase('from_phase')} (won / closed)",
                      N_("Win rate from {start} (won / closed)")),
-        "sales_velocity": (f"Sales velocity from {phase('phase')}",
-                           N_("Sales velocity from {start}")),
-        "cost_per": (f"Cost per {phase('phase')}", N_("Cost per {start}")),
+        "sales_velocity": ("", N_("Sales velocity from {start}")),
+        "cost_per": ("", N_("Cost per {start}")),
     }
     named = {"Won value": N_("Won value"), "Average deal size (won)": N_("Average deal size (won)"),
              "Open pipeline value": N_("Open pipeline value"),
              "Pipeline coverage": N_("Pipeline coverage")}
-    if kind in default and label == default[kind][0]:
-        start = phase("phase") if kind in ("volume", "sales_velocity", "cost_per") \
-            else phase("from_phase")
+    if kind in default and default[kind][0] and label == default[kind][0]:
+        start = phase("from_phase")
         return Cell(fmt.gettext(default[kind][1]).format(start=start, end=phase("to_phase")))
+    single = {"volume": "Entries into {}", "sales_velocity": "Sales velocity from {}",
+              "cost_per": "Cost per {}"}
+    if kind in single and c.phases is not None:
+        # these KPIs name one phase, which the KPI table does not carry in a column
+        for key in c.phases.keys:
+            if label == single[kind].format(c.phase(key)):
+                return Cell(fmt.gettext(default[kind][1]).format(start=c.phase(key)))
     if label in named:
         return Cell(fmt.gettext(named[label]))
     return Cell(label or MISSING)
@@ -393,6 +423,13 @@ def attribute_name(name: object) -> str:
 def _points(column: str) -> _Render:
     return lambda row, c: Cell(c.fmt.points(row[column]), "num")
 
+
+# Interval bounds under their vocabulary names, or the names they had before it (`a|b`).
+_BL, _BH = "baseline_ci_low|baseline_low", "baseline_ci_high|baseline_high"
+_SL, _SH = "ci_low|low", "ci_high|high"
+_CL, _CH = "change_ci_low|change_low", "change_ci_high|change_high"
+_OL, _OH = "extra_orders_ci_low|extra_orders_low", "extra_orders_ci_high|extra_orders_high"
+_RL, _RH = "extra_revenue_ci_low|extra_revenue_low", "extra_revenue_ci_high|extra_revenue_high"
 
 #: Every column a report table can show: name -> header (English msgid), the frame's columns it
 #: needs, how a cell is written.
@@ -432,7 +469,7 @@ COLUMNS: dict[str, _Column] = {
     "immature_n": _Column(N_("Too recent to count"), ("immature_n",),
                           _plain("immature_n", "count")),
     "period": _Column(N_("Period"), ("period",), _plain("period", "period")),
-    "month": _Column(N_("Month"), ("month",), _plain("month", "period")),
+    "month": _Column(N_("Month"), ("month",), lambda row, c: Cell(_month(row["month"], c.fmt))),
     # readiness and duration
     "factor": _Column(N_("Factor"), ("factor",), _code("factor")),
     "score": _Column(N_("Score (1-5)"), ("score",), _plain("score", "count")),
@@ -489,21 +526,20 @@ COLUMNS: dict[str, _Column] = {
     "measure_text": _Column(N_("Measure"), ("measure_index",), lambda row, c: Cell(
         c.fmt.gettext(_SEASON_MEASURES[int(row["measure_index"])]))),
     "kpi_key": _Column(N_("KPI"), ("kpi",), _phase("kpi")),
-    "extra_orders_ci": _Column(N_("Extra orders per year (range)"),
-                               ("extra_orders", "extra_orders_low", "extra_orders_high"),
-                               _interval("extra_orders", "extra_orders_low", "extra_orders_high",
-                                         "count")),
+    "extra_orders_ci": _Column(N_("Extra orders per year (range)"), ("extra_orders", _OL, _OH),
+                               _interval("extra_orders", _OL, _OH, "count")),
     "extra_revenue": _Column(N_("Extra revenue per year"), ("extra_revenue",),
                              _plain("extra_revenue", "amount")),
     "extra_revenue_ci": _Column(N_("Extra revenue per year (range)"),
-                                ("extra_revenue", "extra_revenue_low", "extra_revenue_high"),
-                                _interval("extra_revenue", "extra_revenue_low",
-                                          "extra_revenue_high", "amount")),
+                                ("extra_revenue", _RL, _RH),
+                                _interval("extra_revenue", _RL, _RH, "amount")),
     "reference_rate": _Column(N_("Reference"), ("reference_rate",),
                               _plain("reference_rate", "percent")),
     "attribute": _Column(N_("Attribute"), ("attribute",),
                          lambda row, c: Cell(attribute_name(row["attribute"]))),
-    "segment_value": _Column(N_("Segment"), ("segment",), _plain("segment", "text")),
+    # a KPI split by segment names it "action=network"
+    "segment_value": _Column(N_("Segment"), ("segment",), lambda row, c: Cell(
+        MISSING if is_missing(row["segment"]) else str(row["segment"]).replace("=", " = "))),
     "typical_rate": _Column(N_("Typical segment"), ("typical_rate",),
                             _plain("typical_rate", "percent")),
     "share_of_lost": _Column(N_("Share of all lost"), ("share_of_lost",),
@@ -520,12 +556,15 @@ COLUMNS: dict[str, _Column] = {
                               _plain("cost_per_order", "amount")),
     # improvement
     "measure": _Column(N_("Measure"), ("measure",), _code("measure")),
-    "baseline_ci": _Column(N_("Now (range)"), ("baseline", "baseline_low", "baseline_high"),
-                           _measure_interval("baseline", "baseline_low", "baseline_high")),
-    "scenario_ci": _Column(N_("With the improvement (range)"), ("scenario", "low", "high"),
-                           _measure_interval("scenario", "low", "high")),
-    "change_ci": _Column(N_("Change (range)"), ("change", "change_low", "change_high"),
-                         _measure_interval("change", "change_low", "change_high")),
+    "measure_per": _Column(N_("Measure"), ("measure", "period"), lambda row, c: Cell(
+        c.fmt.gettext("{measure} per {period}").format(measure=code_text(row["measure"], c.fmt),
+                                                      period=code_text(row["period"], c.fmt)))),
+    "baseline_ci": _Column(N_("Now (range)"), ("baseline", _BL, _BH),
+                           _measure_interval("baseline", _BL, _BH)),
+    "scenario_ci": _Column(N_("With the improvement (range)"), ("scenario", _SL, _SH),
+                           _measure_interval("scenario", _SL, _SH)),
+    "change_ci": _Column(N_("Change (range)"), ("change", _CL, _CH),
+                         _measure_interval("change", _CL, _CH)),
     "prob_increase": _Column(N_("Chance of an increase"), ("prob_increase",),
                              _plain("prob_increase", "percent")),
     "required_entries": _Column(N_("Entries needed"), ("required_entries",),
@@ -575,7 +614,7 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
     if unknown:
         raise KeyError(f"display_table: no column {unknown} in the report's vocabulary; "
                        f"add it to toolkit.present.tables.COLUMNS")
-    shown = [c for c in columns if all(need in frame.columns for need in COLUMNS[c].needs)]
+    shown = [c for c in columns if all(_has(frame.columns, need) for need in COLUMNS[c].needs)]
     shown = shown[:MAX_COLUMNS]
     context = _Context(fmt=fmt, phases=phases, labels=dict(labels or {}))
     part = frame if max_rows is None else frame.head(max_rows)

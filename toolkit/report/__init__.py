@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,12 +44,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
+from toolkit.report.browser import find_browser, offline_flags, print_pdf
+from toolkit.report.render import render_report
 from toolkit.steps import StepResult, open_engagement, run_all
 from toolkit.steps.store import shared_results
 
@@ -69,6 +73,8 @@ __all__ = [
     "check_report",
     "find_browser",
     "build_report",
+    "render_report",
+    "print_pdf",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -625,6 +631,7 @@ def write_workbook(
     out_path: str | os.PathLike,
     results: Mapping[int, StepResult] | None = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write the engagement's tables into one readable Excel workbook.
 
@@ -639,6 +646,9 @@ def write_workbook(
     extra_sheets
         ``{sheet name: DataFrame}`` written after the steps' sheets. Names must be valid Excel
         sheet names and not clash with the steps' sheets. The frames are not modified.
+    notes
+        Notes of the run (warnings, parts a step could not compute) added to the `Notes` sheet,
+        which the report's client pages point to.
 
     Returns
     -------
@@ -663,6 +673,11 @@ def write_workbook(
     if missing:
         results.update(run_all(engagement, steps=missing))
     own = workbook_sheets(results)
+    if notes:
+        earlier = own.get("Notes")
+        added = pd.DataFrame({"note": list(notes)})
+        own["Notes"] = (pd.concat([earlier, added], ignore_index=True).drop_duplicates()
+                        .reset_index(drop=True) if earlier is not None else added)
     extra = dict(extra_sheets or {})
     for name, frame in extra.items():
         if not isinstance(name, str) or not _SHEET_NAME.match(name) or name.startswith("'"):
@@ -1016,17 +1031,6 @@ def _local_link(href: str) -> str | None:
     return target or None
 
 
-def find_browser() -> str | None:
-    """Headless Chromium's executable: `/usr/bin/chromium` if present, else on the PATH."""
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str | None:
     """Screenshot one page; returns a problem sentence, or None when the picture is fine."""
     from PIL import Image, ImageStat
@@ -1034,11 +1038,8 @@ def _screenshot(browser: str, page: Path, png: Path, *, timeout: float) -> str |
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="funnel-chromium-") as profile:
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                   "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-                   f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
-                   page.resolve().as_uri()]
+        command = [browser, *offline_flags(profile), f"--screenshot={png}",
+                   "--window-size=1280,2000", page.resolve().as_uri()]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
@@ -1158,49 +1159,113 @@ def check_report(
 
 
 def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str | os.PathLike,
-                 steps: Iterable[int] = range(1, 8), progress: bool = True,
-                 seed: int = 0, results: Mapping[int, StepResult] | None = None
-                 ) -> dict[str, Path]:
-    """The whole deliverable of `funnel run`: executed notebooks, the HTML report, the workbook and
-    the manifest, in `out_dir`.
+                 steps: Iterable[int] = range(1, 8), progress: bool = True, seed: int = 0,
+                 edition: str | None = None, language: str | None = None,
+                 notebooks: bool = False, pdf: bool = False,
+                 results: Mapping[int, StepResult] | None = None) -> dict[str, Path]:
+    """The whole deliverable of `funnel run` in `out_dir`: the HTML report rendered from the step
+    results, the workbook, the manifest, and on request the PDF and the executed notebooks.
 
-    `results`: the step results of this engagement and seed when the caller has them (`funnel
-    demo` printed its baseline from them); the steps missing from them are run here, once.
+    Parameters
+    ----------
+    engagement, engagement_path
+        The loaded engagement and its YAML.
+    steps, seed
+        The steps whose pages (and, with `notebooks`, notebooks) are made, and the seed of the
+        steps' random draws. All seven steps are computed once, in-process: the executive
+        summary and the workbook draw on them.
+    progress
+        Show a progress bar on stderr.
+    edition, language
+        ``client`` or ``training`` and ``nl`` or ``en``; default the engagement's
+        ``report.edition`` and ``language``.
+    notebooks
+        Also execute the step notebooks (kept in ``notebooks/``, the analyst's way through the
+        same results); the report pages are the rendered ones either way.
+    pdf
+        Also print the report to one PDF with headless Chromium.
+    results
+        The step results of this engagement and seed when the caller has them (`funnel demo`
+        printed its baseline from them); the steps missing from them are run here, once.
 
-    Returns the paths under the keys `index`, `workbook`, `manifest` and `notebooks`.
+    Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
+    when made. Python warnings of the steps become notes of the report (on its index page and in
+    the workbook's `Notes` sheet), not lines on the terminal.
     """
-
     final = Path(out_dir).resolve()
     _check_replaceable(final)
     steps = list(steps)
-    with _run_folder(final) as out, _pinned_inputs(engagement):
-        # The step results once, in-process: the notebooks' step calls return them (a kernel does
-        # not compute its step again) and the workbook's sheets are theirs (step 5 keeps the
-        # diagnosis's Python warnings as its Notes sheet, not as lines on the terminal).
-        results = dict(results or {})
-        missing = [step for step in sorted({*steps, *WORKBOOK_STEPS}) if step not in results]
-        if missing:
-            results.update(run_all(engagement, seed=seed, steps=missing))
-        with shared_results(engagement, results, seed=seed):
-            executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
-                                         progress=progress)
-        index = render_html(executed, out_dir=out,
-                            title=f"{engagement.config.client or engagement.name}: commercial "
-                                  f"process", engagement_name=engagement.name)
-        _refuse_active_content(out)
+    config = engagement.config
+    edition = edition or config.report.edition
+    language = language or config.language
+    timings: dict[str, float] = {}
+    with _run_folder(final) as out, _pinned_inputs(engagement), tqdm(
+            total=4 + notebooks + pdf, desc="report", unit="part", disable=not progress,
+            leave=False) as bar:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # The step results once, in-process: the pages, the workbook and (with --notebooks)
+            # the notebooks' step calls all show them; nothing is computed again.
+            bar.set_postfix_str("steps")
+            started = time.perf_counter()
+            results = dict(results or {})
+            missing = [step for step in range(1, 8) if step not in results]
+            if missing:
+                results.update(run_all(engagement, seed=seed, steps=missing))
+            timings["steps"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+            executed = None
+            if notebooks:
+                bar.set_postfix_str("notebooks")
+                with shared_results(engagement, results, seed=seed):
+                    executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
+                                                 progress=False)
+                timings.update(executed.timings)
+                bar.update(1)
+            bar.set_postfix_str("pages")
+            started = time.perf_counter()
+            notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+            index = render_report(engagement, results, out_dir=out, language=language,
+                                  edition=edition, notes=notes, print_page=pdf, pages=steps)
+            timings["pages"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+            _refuse_active_content(out)
+            bar.set_postfix_str("workbook")
+            notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+        # the run's notes and what a step could not compute (the client pages point here)
+        notes += [f"Step {number} ({result.key}), {part} not computed: {why}"
+                  for number, result in sorted(results.items())
+                  for part, why in result.problems.items()]
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
-                                  results=results)
+                                  results=results, notes=notes)
+        bar.update(1)
+        made: dict[str, Path] = {}
+        if pdf:
+            bar.set_postfix_str("pdf")
+            started = time.perf_counter()
+            made["pdf"] = print_pdf(out / "print.html", out / f"{file_name(engagement.name)}.pdf")
+            timings["pdf"] = round(time.perf_counter() - started, 3)
+            bar.update(1)
+        (out / "print.html").unlink(missing_ok=True)
         manifest = write_manifest(
             out, engagement_path=engagement_path, inputs=engagement.input_files or None,
             parameters={"engagement": str(engagement_path), "steps": steps, "seed": seed,
+                        "edition": edition, "language": language, "notebooks": notebooks,
+                        "pdf": pdf,
                         # step 6 evaluates only these (DESIGN: never a default date)
                         "changes": [c.model_dump(mode="json") for c in
                                     getattr(engagement.config, "changes", [])]},
-            timings=getattr(executed, "timings", None),
+            timings=timings,
             problems={step: sorted(result.problems) for step, result in results.items()})
+        bar.update(1)
         _move_into_place(out, final)
-    return {"index": final / index.relative_to(out), "workbook": final / workbook.name,
-            "manifest": final / manifest.name, "notebooks": final / "notebooks"}
+    paths = {"index": final / index.relative_to(out), "workbook": final / workbook.name,
+             "manifest": final / manifest.name}
+    if executed is not None:
+        paths["notebooks"] = final / "notebooks"
+    if "pdf" in made:
+        paths["pdf"] = final / made["pdf"].name
+    return paths
 
 
 @contextlib.contextmanager

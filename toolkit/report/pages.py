@@ -105,7 +105,7 @@ PAGES: dict[int, tuple[Section, ...]] = {
                 lead=N_("Revenue is orders times deal size; orders are entries times each "
                         "conversion.")),
         Section(N_("The KPIs"), "kpi values",
-                ("kpi_label", "value_ci", "target", "status_vs_target", "n"),
+                ("kpi_label", "segment_value", "value_ci", "target", "status_vs_target", "n"),
                 problem="values", max_rows=None),
     ),
     4: (
@@ -144,7 +144,7 @@ PAGES: dict[int, tuple[Section, ...]] = {
     ),
     6: (
         Section(N_("What the main improvement is worth"), "scenario",
-                ("measure", "baseline_ci", "scenario_ci", "change_ci", "prob_increase"),
+                ("measure_per", "baseline_ci", "scenario_ci", "change_ci", "prob_increase"),
                 problem="scenario"),
         Section(N_("Entries the order target needs"), "required volume first phase",
                 ("month", "required_entries", "current_entries"), problem="required",
@@ -156,11 +156,11 @@ PAGES: dict[int, tuple[Section, ...]] = {
     7: (
         Section(N_("Scorecard"), "scorecard",
                 ("kpi_label", "period", "value_ci", "target", "status", "trend"),
-                figures=("scorecard",), problem="card", max_rows=None,
+                problem="card", max_rows=None,
                 lead=N_("Each KPI on its latest month that is mature and holds enough records to "
                         "judge.")),
         Section(N_("Control chart"), None, figures=("control chart",), problem="chart"),
         Section(N_("What changed since the month before"), "what changed",
-                ("kpi_key", "previous", "current", "change_points", "significant", "p_value")),
+                ("kpi_label", "previous", "current", "change_points", "significant", "p_value")),
     ),
 }

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import base64
 import io
+import multiprocessing
+import pickle
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import pandas as pd
 
 from toolkit import __version__
@@ -85,9 +88,8 @@ def _figure_png(draw) -> str | None:
         _close_new(before)
         return None
     buffer = io.BytesIO()
-    # no bbox_inches="tight": it draws the figure twice, and the plot functions lay out their
-    # own margins
-    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, facecolor="white")
+    # bbox "tight": a title longer than the axes (a long phase label) is kept, not cut off
+    figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white")
     _close_new(before)
     plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -97,6 +99,29 @@ def _close_new(before: set[int]) -> None:
     import matplotlib.pyplot as plt
     for number in set(plt.get_fignums()) - before:
         plt.close(number)
+
+
+def _draw_all(results: Mapping[int, StepResult]) -> dict[tuple[int, str], str | None]:
+    """Every figure of every step, as PNG data URIs.
+
+    Drawing is most of a report's time (matplotlib lays out and renders each figure), and the
+    figures are independent: on a machine that can fork they are drawn by two worker processes
+    that inherit the loaded libraries and the results, else one after the other.
+    """
+    # only the figures a page shows: a figure drawn for nothing costs seconds
+    shown = {(step, name) for step, sections in PAGES.items() for section in sections
+             for name in section.figures}
+    jobs = [(step, name, draw) for step, result in sorted(results.items())
+            for name, draw in result.figures.items() if (step, name) in shown]
+    if len(jobs) > 2 and "fork" in multiprocessing.get_all_start_methods():
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+                drawn = list(pool.map(_figure_png, [draw for _, _, draw in jobs]))
+            return {(step, name): uri for (step, name, _), uri in zip(jobs, drawn, strict=True)}
+        except (OSError, BrokenProcessPool, pickle.PicklingError, AttributeError, TypeError):
+            pass  # a figure that cannot travel to a worker: draw them all here
+    return {(step, name): _figure_png(draw) for step, name, draw in jobs}
 
 
 # ------------------------------------------------------------------------------ the pages
@@ -117,6 +142,7 @@ class _StepView:
     purpose: str
     page: str
     conclusions: list[str] = field(default_factory=list)
+    conclusions_elsewhere: bool = False  # the step wrote them, but not in this language
     sections: list[_SectionView] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     method: str = ""
@@ -126,8 +152,27 @@ class _StepView:
 
 def _markdown():
     import mistune
-    # escape=True: raw HTML in a sentence is shown as text, never as markup
-    return mistune.create_markdown(escape=True)
+    # The conclusions are Markdown in which every value from the data is already escaped
+    # (narrative.text turns < > & into entities); escaping again would show "&gt;". A page that
+    # still holds active content is refused before delivery (_refuse_active_content).
+    return mistune.create_markdown(escape=False)
+
+
+# A code span in a sentence (a YAML key such as `benchmark_stages:`), escaped or not, and a
+# parenthesis around one: instructions for the analyst, not for the board.
+_CODE_ASIDE = re.compile(r"\s*\((?:[^()]*?)\\?`[^`]*\\?`(?:[^()]*)\)")
+_CODE_SPAN = re.compile(r"\\?`([^`\\]*)\\?`")
+
+
+_IDENTIFIER = re.compile(r"(?<=[a-z0-9])(?:\\?_)(?=[a-z0-9])")
+
+
+def _for_client(line: str) -> str:
+    """A conclusion as a client reads it: no YAML keys or code, and an attribute named as an
+    identifier (`deal_source`) in words (the training edition keeps them as they are)."""
+    line = _CODE_ASIDE.sub("", line)
+    line = _CODE_SPAN.sub(lambda m: m.group(1).strip(": "), line)
+    return _IDENTIFIER.sub(" ", line)
 
 
 def _inline(markdown, text: str) -> str:
@@ -146,6 +191,10 @@ def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
                 quarantine.groupby(["source", "reason_code"], observed=True).size()
                 .rename("rows").reset_index().sort_values("rows", ascending=False,
                                                           kind="stable"))
+    if result.step == 2 and "phases" in tables and "phase" in tables["phases"]:
+        # the phases of the model (the table also lists the exits lost and ignore)
+        phases = tables["phases"]
+        tables["phases"] = phases[phases["phase"].isin(engagement.phase_model.keys)]
     if result.step == 4 and "seasonality tests" in tables:
         seasons = tables["seasonality tests"].copy()
         # the seasonality result's two rows are volume, then rate (seasonality.tests)
@@ -170,7 +219,7 @@ def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
     for result in results.values():
         for table in result.tables.values():
             if {"kpi", "kind", "label"} <= set(table.columns):
-                columns = [c for c in ("kpi", "kind", "from_phase", "to_phase", "phase")
+                columns = [c for c in ("kpi", "label", "kind", "from_phase", "to_phase", "phase")
                            if c in table.columns]
                 found.append(table[columns])
     if not found:
@@ -181,7 +230,8 @@ def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
 def _with_kpi_fields(frame: pd.DataFrame, fields: pd.DataFrame) -> pd.DataFrame:
     if "kpi" not in frame or "kind" in frame or not len(fields):
         return frame
-    return frame.merge(fields, on="kpi", how="left", suffixes=("", "_kpi"))
+    return frame.merge(fields.drop(columns=[c for c in ("label",) if c in frame]), on="kpi",
+                       how="left")
 
 
 def _kpi_labels(results: Mapping[int, StepResult]) -> dict[str, str]:
@@ -245,8 +295,8 @@ def _notebook_parts(step: int, markdown) -> tuple[str, str, str]:
 
 
 def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, edition: str,
-               labels: Mapping[str, str], fields: pd.DataFrame, markdown) -> _StepView:
-    figures = {name: _figure_png(draw) for name, draw in result.figures.items()}
+               labels: Mapping[str, str], fields: pd.DataFrame, markdown,
+               figures: Mapping[str, str | None]) -> _StepView:
     tables = _derived_tables(engagement, result, fields)
     view = _StepView(number=result.step, key=result.key,
                      title=fmt.gettext(STEP_TITLES[result.step]),
@@ -256,6 +306,9 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
         lines = result.conclusions(language)
     except ConfigError:  # not written in this language yet
         lines = []
+        view.conclusions_elsewhere = bool(result.conclusions_by_language)
+    if edition == "client":
+        lines = [_for_client(line) for line in lines]
     view.conclusions = [_inline(markdown, line) for line in lines]
     shown_problems: set[str] = set()
     for section in PAGES.get(result.step, ()):
@@ -333,20 +386,20 @@ def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases) -> list[
     if fruit is None:
         return []
     sized = fruit.table[fruit.table["extra_orders"].notna()].head(3)
-    shown = display_table(sized, ["finding_text"], fmt=fmt, phases=phases)
+    shown = display_table(sized, ["finding_text", "extra_orders_ci"], fmt=fmt, phases=phases)
+    low = next((c for c in ("extra_orders_ci_low", "extra_orders_low") if c in sized), None)
+    high = next((c for c in ("extra_orders_ci_high", "extra_orders_high") if c in sized), None)
     actions = []
-    for row, cells in zip(sized.itertuples(index=False), shown.rows, strict=True):
+    for (_, row), cells in zip(sized.iterrows(), shown.rows, strict=True):
+        revenue, orders = row.get("extra_revenue"), row["extra_orders"]
+        # the revenue range is the orders range at the average won value (revenue / orders)
+        value = revenue / orders if not is_missing(revenue) and orders else None
         actions.append({
-            "area": code_text(row.area, fmt),
-            "finding": cells[0].text if cells else MISSING,
-            "orders": fmt.interval(row.extra_orders, row.extra_orders_low, row.extra_orders_high,
-                                   "number", decimals=0),
-            "revenue": (fmt.amount_interval(row.extra_revenue,
-                                            row.extra_revenue * row.extra_orders_low
-                                            / row.extra_orders,
-                                            row.extra_revenue * row.extra_orders_high
-                                            / row.extra_orders)
-                        if not is_missing(row.extra_revenue) and row.extra_orders else MISSING),
+            "area": code_text(row["area"], fmt),
+            "finding": cells[0].text,
+            "orders": cells[1].text if len(cells) > 1 else MISSING,
+            "revenue": (fmt.amount_interval(revenue, row[low] * value, row[high] * value)
+                        if value is not None and low and high else fmt.amount(revenue)),
         })
     return actions
 
@@ -401,14 +454,23 @@ def _data_quality(engagement, fmt: Formatter) -> str:
     rows_in = int(balance["rows_in"].sum()) if len(balance) else 0
     used = int(balance["rows_used"].sum()) if len(balance) else 0
     quarantined = int(balance["rows_quarantined"].sum()) if len(balance) else 0
-    return fmt.ngettext(
-        "{rows_in} row in the exports: {used} used, {quarantined} set aside with a reason; "
-        "{records} record measured up to {as_of}.",
-        "{rows_in} rows in the exports: {used} used, {quarantined} set aside with a reason; "
-        "{records} records measured up to {as_of}.", rows_in).format(
-        rows_in=fmt.count(rows_in), used=fmt.count(used), quarantined=fmt.count(quarantined),
-        records=fmt.count(len(engagement.records)),
-        as_of=fmt.date(engagement.as_of, length="long") if len(engagement.records) else MISSING)
+    rows = fmt.ngettext("{rows_in} row in the exports: {used} used, {quarantined} set aside with a "
+                        "reason.",
+                        "{rows_in} rows in the exports: {used} used, {quarantined} set aside with "
+                        "a reason.", rows_in).format(
+        rows_in=fmt.count(rows_in), used=fmt.count(used), quarantined=fmt.count(quarantined))
+    records = len(engagement.records)
+    as_of = getattr(engagement, "as_of", None)
+    # a lead list without dates has no measurement date
+    if getattr(engagement, "dated", True) and records and not is_missing(as_of):
+        measured = fmt.ngettext("{records} record measured up to {as_of}.",
+                                "{records} records measured up to {as_of}.", records).format(
+            records=fmt.count(records), as_of=fmt.date(as_of, length="long"))
+    else:
+        measured = fmt.ngettext("{records} record, without dates.",
+                                "{records} records, without dates.", records).format(
+            records=fmt.count(records))
+    return f"{rows} {measured}"
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -426,7 +488,8 @@ def _environment(language: str):
 def render_report(engagement, results: Mapping[int, StepResult], *,
                   out_dir: str | Path, language: str | None = None,
                   edition: str = "client", notes: Sequence[str] = (),
-                  date: Date | None = None, print_page: bool = False) -> Path:
+                  date: Date | None = None, print_page: bool = False,
+                  pages: Iterable[int] | None = None) -> Path:
     """Write the report of `results` into `out_dir`: ``index.html`` (the executive summary) and
     one page per step (``01_baseline.html`` ...); with `print_page`, also ``print.html``, every
     page in one document with page breaks, for the PDF.
@@ -445,6 +508,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         Notes of the run (library warnings, as sentences), shown on the index page.
     date
         The report's date (default today).
+    pages
+        The steps that get a page (default every step in `results`); the executive summary
+        draws on all of `results`.
 
     Returns
     -------
@@ -458,17 +524,19 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         raise ToolkitError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
                            f"{edition!r} was passed.")
     fmt = formatter(language, config.currency)
-    matplotlib.use("Agg", force=False)
     markdown = _markdown()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shown_date = fmt.date(date or Date.today(), length="long")
     labels = _kpi_labels(results)
     fields = _kpi_fields(results)
+    shown = sorted(results) if pages is None else sorted(set(pages) & set(results))
+    drawn = _draw_all({step: results[step] for step in shown})
     steps = []
-    for step in sorted(results):
+    for step in shown:
+        figures = {name: uri for (number, name), uri in drawn.items() if number == step}
         steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
-                                fields, markdown))
+                                fields, markdown, figures))
     phases = engagement.phase_model
     summary = {
         "verdict": _verdict(results, fmt, phases),
