@@ -294,6 +294,8 @@ def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     byte-identical: no `status_code` (`status_vs_target` says it in words) and one `segment`
     column reading `attribute=value` (the library's table is long: `attribute`, `segment`)."""
     out = frame.drop(columns=["status_code", "attribute"])
+    # an Arrow or categorical `segment` refuses the joined labels: write them as plain text
+    out["segment"] = out["segment"].astype(object)
     long = frame["attribute"].notna()
     out.loc[long, "segment"] = (frame.loc[long, "attribute"].astype(str) + "="
                                 + frame.loc[long, "segment"].astype(str))
