@@ -84,6 +84,11 @@ def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
     out = tmp_path / "report"
     result = run("run", DEMO / "engagement.yaml", "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
+    # a quiet terminal: the result lines only, no warning (they are notes in the workbook)
+    assert result.stderr == "", result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == ["Report", "Workbook", "Manifest"]
+    assert len(lines) == 4 and lines[3].startswith("Done in "), lines
     for page in ("index.html", "01_baseline.html", "07_steering.html", "manifest.json",
                  "demo-van-dijk.xlsx"):
         assert (out / page).exists(), page
