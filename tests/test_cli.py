@@ -25,20 +25,36 @@ def run(*args, cwd=None):
                           timeout=600)
 
 
-def test_help_on_every_command():
-    for command in ("new", "validate", "kpis", "run", "demo"):
-        result = run(command, "--help")
-        assert result.returncode == 0 and "usage: funnel" in result.stdout
+def test_help_as_a_user_types_it():
+    """One subprocess: `python -m toolkit` is the `funnel` command."""
+    result = run("--help")
+    assert result.returncode == 0 and "usage: funnel" in result.stdout
 
 
-def test_wrong_arguments_get_a_clear_answer(tmp_path):
-    result = run("run", DEMO / "engagement.yaml", "--steps", "9")
-    assert result.returncode == 2 and "steps must be within 1-7" in result.stderr
-    result = run("validate", tmp_path / "missing.yaml")
-    assert result.returncode == 2
-    assert "engagement file not found" in result.stderr and "funnel new NAME" in result.stderr
-    result = run("kpis", DEMO / "engagement.yaml", "--out", tmp_path / "k.json")
-    assert result.returncode == 2 and "--out must end in .csv or .xlsx" in result.stderr
+@pytest.mark.parametrize("command", ["new", "validate", "kpis", "run", "demo"])
+def test_help_on_every_command(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0 and "usage: funnel" in capsys.readouterr().out
+
+
+def _exit_code(args: list[str]) -> int:
+    """What `funnel ARGS` exits with: main's return, or argparse's exit on a bad argument."""
+    try:
+        return main(args)
+    except SystemExit as done:
+        return int(done.code)
+
+
+def test_wrong_arguments_get_a_clear_answer(tmp_path, capsys):
+    assert _exit_code(["run", str(DEMO / "engagement.yaml"), "--steps", "9"]) == 2
+    assert "steps must be within 1-7" in capsys.readouterr().err
+    assert _exit_code(["validate", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "engagement file not found" in err and "funnel new NAME" in err
+    assert _exit_code(["kpis", str(DEMO / "engagement.yaml"), "--out",
+                       str(tmp_path / "k.json")]) == 2
+    assert "--out must end in .csv or .xlsx" in capsys.readouterr().err
 
 
 def test_new_writes_a_commented_template_and_a_gitignore(tmp_path, capsys):
@@ -81,14 +97,24 @@ def _check_screenshots(index, tmp_path):
 
 
 def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
+    """The one `funnel run` that starts the notebook kernels (--notebooks): the analyst's
+    notebooks executed beside the report, without an error cell."""
     out = tmp_path / "report"
-    result = run("run", DEMO / "engagement.yaml", "--out", out, "--quiet")
+    result = run("run", DEMO / "engagement.yaml", "--out", out, "--quiet", "--notebooks")
     assert result.returncode == 0, result.stderr[-3000:]
     # a quiet terminal: the result lines only, no warning (they are notes in the workbook)
     assert result.stderr == "", result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == ["Report", "Workbook", "Manifest"]
-    assert len(lines) == 4 and lines[3].startswith("Done in "), lines
+    assert [line.split(":")[0] for line in lines[:4]] == ["Report", "Workbook", "Notebooks",
+                                                          "Manifest"]
+    assert len(lines) == 5 and lines[4].startswith("Done in "), lines
+    # --notebooks: the seven notebooks ran in their kernels, on the run's step results
+    executed = sorted((out / "notebooks").glob("0[1-7]_*.ipynb"))
+    assert len(executed) == 7
+    for path in executed:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+        assert not errors, (path.name, errors[:1])
     for page in ("index.html", "01_baseline.html", "07_steering.html", "manifest.json",
                  "demo-van-dijk.xlsx"):
         assert (out / page).exists(), page
