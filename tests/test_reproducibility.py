@@ -202,3 +202,19 @@ def test_an_unexpected_error_is_reported_as_a_bug_without_a_traceback(tmp_path, 
     assert code == 3
     assert "internal error: KeyError: 'planted'" in err and "bug in the toolkit" in err
     assert "Traceback" not in err and str(tmp_path / "crash.log") in err
+
+
+def test_pdf_is_delivered_and_its_print_page_is_not(tmp_path, monkeypatch):
+    if report.find_browser() is None:
+        pytest.fail("install chromium (apt-get install chromium): --pdf prints with it")
+    monkeypatch.setattr(report, "run_all", _fake_steps())
+    out = tmp_path / "report"
+    result = report.build_report(Engagement.from_yaml(DEMO / "engagement.yaml"),
+                                 engagement_path=DEMO / "engagement.yaml", out_dir=out,
+                                 steps=[1, 2], progress=False, pdf=True)
+    assert result["pdf"] == out / "demo-van-dijk.pdf"
+    assert result["pdf"].read_bytes().startswith(b"%PDF")
+    assert not (out / "print.html").exists()  # the PDF's source, not a page of the report
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "demo-van-dijk.pdf" in {o["relative_path"] for o in manifest["outputs"]}
+    assert manifest["parameters"]["pdf"] is True
