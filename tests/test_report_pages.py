@@ -74,6 +74,21 @@ def test_the_demo_summary_in_dutch_has_the_verdict_actions_scorecard_and_schema(
     assert "36,1%" in text and "53,4%" in text
 
 
+def test_the_dutch_step_pages_show_the_conclusions_in_dutch(demo):
+    """Each Dutch step page shows its conclusions, which the page checks above read with the
+    no-English word list; the same conclusions in English would fail that check."""
+    from report_text import english_words
+    for step in range(1, 8):
+        html = (demo["nl"] / step_page_name(step)).read_text(encoding="utf-8")
+        text = read_page(html).text
+        assert "Wat we concluderen" in text, step
+        assert "alleen in het Engels" not in text, step
+    english = read_page((demo["en"] / step_page_name(5)).read_text(encoding="utf-8"))
+    assert any(len(set(english_words(piece))) >= 2 for piece in english.pieces)
+    dutch = read_page((demo["nl"] / step_page_name(4)).read_text(encoding="utf-8")).text
+    assert "De instroom is seizoensgebonden" in dutch and "n = 10.949" in dutch
+
+
 def test_the_english_edition_keeps_the_step_conclusions(demo):
     text = read_page((demo["en"] / step_page_name(1)).read_text(encoding="utf-8")).text
     assert "What we concluded" in text and "12,000 records" in text
