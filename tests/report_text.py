@@ -118,7 +118,7 @@ _DUTCH_TOO = {"is", "in", "per", "over", "rest", "test", "target", "lead", "orde
               "on", "an", "at", "be", "set", "its"}
 
 
-def _english_words(piece: str) -> list[str]:
+def english_words(piece: str) -> list[str]:
     words = re.findall(r"[A-Za-z']+", piece.lower())
     return [w for w in words if w in _ENGLISH and w not in _DUTCH_TOO]
 
@@ -168,7 +168,7 @@ def client_page_problems(html: str, *, language: str, demo_allowed: bool) -> lis
     problems += has_index_column(page)
     if language == "nl":
         for piece in page.pieces:
-            english = _english_words(piece)
+            english = english_words(piece)
             if len(set(english)) >= 2:
                 problems.append(f"an English sentence in the Dutch edition ({sorted(set(english))})"
                                 f": {piece[:100]!r}")

@@ -59,3 +59,51 @@ def test_scan_with_no_mature_records_does_not_claim_one_value():
     one = scan.head(1).assign(n=12)
     assert any("every record has lead_source = Employee Referral" in line
                for line in _scan_lines(one))
+
+
+# ------------------------------------------------------------------- the Dutch conclusions
+# Small cases whose Dutch sentences were worked out by hand from the catalogue
+# (toolkit/locale/nl/LC_MESSAGES/toolkit.po) and Dutch number format (1.234; 36%).
+
+def test_dutch_kpi_tree_sentences_by_hand():
+    tree = pd.DataFrame({"node": ["revenue", "conversion_x"],
+                         "label": ["Revenue per month (implied)", "Lead naar kans"],
+                         "value": [1234.4, 0.25], "target": [1500.0, 0.40], "unit": ["EUR", "%"]})
+    # 1234.4 / 1500 - 1 = -0.177 -> -18%; the rate 0.25 / 0.40 is the furthest below
+    assert narrative.kpi_tree(tree, "nl") == (
+        "- Omzet per maand (afgeleid): 1.234 tegen een doel van 1.500 (-18%).\n"
+        "- Het verst onder het doel: Lead naar kans met 25% tegen 40%.")
+    assert narrative.kpi_tree(tree) == (
+        "- Revenue per month (implied): 1,234 against a target of 1,500 (-18%).\n"
+        "- Furthest below its target: Lead naar kans at 25% against 40%.")
+
+
+def test_dutch_measurement_sentence_by_hand():
+    kpis = pd.DataFrame({"kpi": ["c"], "kind": ["conversion"], "label": ["Conversion lead → kans"],
+                         "from_phase": ["lead"], "to_phase": ["kans"], "value": [0.3614],
+                         "ci_low": [0.2], "ci_high": [0.5], "n": [1234], "immature_n": [56],
+                         "status_vs_target": ["on target"], "status_code": ["on_target"]})
+    assert narrative.measurement(kpis, None, language="nl") == (
+        "- Conversie lead → kans: 36% (n = 1.234, 95%-interval 20%–50%; 56 nog te recent om mee "
+        "te tellen) — op doel.")
+
+
+@pytest.mark.parametrize(("months", "expected"), [
+    (1, "Pas 1 volledige maand historie: te kort om seizoensinvloed te beoordelen, daarvoor is "
+        "minstens een heel jaar nodig."),
+    (7, "Pas 7 volledige maanden historie: te kort om seizoensinvloed te beoordelen, daarvoor is "
+        "minstens een heel jaar nodig.")])
+def test_dutch_seasonality_uses_the_plural_of_the_count(months, expected):
+    from types import SimpleNamespace
+    seasonal = SimpleNamespace(case="short_history", facts={"months": months}, headline="")
+    kpis = pd.DataFrame({"kind": ["conversion"], "label": ["x"], "value": [np.nan],
+                         "n": [0], "immature_n": [0]})
+    text = narrative.measurement(kpis, seasonal, language="nl")
+    assert f"- {expected}" in text.split("\n")
+
+
+def test_dutch_demo_seasonality_reads_its_case_and_p_values(demo):
+    text = narrative.measurement(compute_kpis(demo), seasonality(demo), language="nl")
+    # the demo's volume is seasonal, its conversion is not (English: "steer on percentages")
+    assert "De instroom is seizoensgebonden" in text and "stuur op percentages" in text
+    assert "p = 0,754" in text

@@ -14,7 +14,7 @@ from report_text import client_page_problems, read_page
 from samples import write_sample_engagement
 
 from toolkit import Engagement
-from toolkit.report import find_browser, print_pdf
+from toolkit.report import find_browser, print_pdf, write_workbook
 from toolkit.report.render import render_report, step_page_name
 from toolkit.steps import run_all
 
@@ -28,6 +28,8 @@ def _render(engagement, tmp_path_factory, name: str, **options):
         out = tmp_path_factory.mktemp(f"{name}-{language}")
         render_report(engagement, results, out_dir=out, language=language, edition="client",
                       print_page=language == "nl", **options)
+        write_workbook(engagement, out_path=out / "workbook.xlsx", results=results,
+                       language=language)
         folders[language] = out
     return folders
 
@@ -72,6 +74,43 @@ def test_the_demo_summary_in_dutch_has_the_verdict_actions_scorecard_and_schema(
     assert "31.816 regels in de exports: 31.766 gebruikt, 50 met een reden apart gezet." in text
     # the schema: each phase and the cohort conversion on its arrow, Dutch format
     assert "36,1%" in text and "53,4%" in text
+
+
+def test_the_dutch_step_pages_show_the_conclusions_in_dutch(demo):
+    """Each Dutch step page shows its conclusions, which the page checks above read with the
+    no-English word list; the same conclusions in English would fail that check."""
+    from report_text import english_words
+    for step in range(1, 8):
+        html = (demo["nl"] / step_page_name(step)).read_text(encoding="utf-8")
+        text = read_page(html).text
+        assert "Wat we concluderen" in text, step
+        assert "alleen in het Engels" not in text, step
+    english = read_page((demo["en"] / step_page_name(5)).read_text(encoding="utf-8"))
+    assert any(len(set(english_words(piece))) >= 2 for piece in english.pieces)
+    dutch = read_page((demo["nl"] / step_page_name(4)).read_text(encoding="utf-8")).text
+    assert "De instroom is seizoensgebonden" in dutch and "n = 10.949" in dutch
+
+
+def test_the_dutch_workbook_has_dutch_sheet_names_and_headers_over_the_same_numbers(demo):
+    from openpyxl import load_workbook
+    dutch = load_workbook(demo["nl"] / "workbook.xlsx")
+    english = load_workbook(demo["en"] / "workbook.xlsx")
+    assert english.sheetnames == ["Scorecard", "KPIs", "Funnel", "Low-hanging fruit",
+                                  "Segment scan", "Quarantine", "Reconciliation", "About"]
+    assert dutch.sheetnames == ["Scorekaart", "KPI's", "Funnel", "Laaghangend fruit",
+                                "Segmentscan", "Quarantaine", "Aansluiting", "Over deze werkmap"]
+    headers = [c.value for c in dutch["Aansluiting"][1]]
+    assert headers == ["Bron", "Bestand", "Regels in", "Regels gebruikt", "Regels apart gezet",
+                       "Sluit aan"]
+    funnel = [c.value for c in dutch["Funnel"][1]]
+    assert "Bereikt" in funnel and "95%-interval, onder" in funnel and "ci_low" not in funnel
+    # the cells stay numbers, formatted alike: only the header row is in Dutch
+    for nl, en in zip(dutch.worksheets, english.worksheets, strict=True):
+        if en.title == "About":
+            continue
+        for row_nl, row_en in zip(nl.iter_rows(min_row=2), en.iter_rows(min_row=2), strict=True):
+            assert [(c.value, c.number_format) for c in row_nl] == \
+                [(c.value, c.number_format) for c in row_en], en.title
 
 
 def test_the_english_edition_keeps_the_step_conclusions(demo):

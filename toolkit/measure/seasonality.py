@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,12 +27,16 @@ __all__ = ["seasonality", "SeasonalityResult"]
 @dataclass
 class SeasonalityResult:
     """`monthly`: one row per cohort month; `year_over_year`: calendar month x year rates;
-    `tests`: volume seasonality vs rate seasonality; `headline`: the plain conclusion."""
+    `tests`: volume seasonality vs rate seasonality; `headline`: the plain conclusion; `case`:
+    which conclusion it is (`volume_only`, `rate`, `none`, `short_history` ...), and `facts` the
+    numbers it names, so that the report can write the same conclusion in another language."""
 
     monthly: pd.DataFrame
     year_over_year: pd.DataFrame
     tests: pd.DataFrame
     headline: str
+    case: str = ""
+    facts: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -138,31 +142,41 @@ def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | No
     ])
     seasonal_volume = bool(tests.loc[0, "p_value"] < alpha)
     seasonal_rate = bool(tests.loc[1, "p_value"] < alpha)
+    facts = {"mature_months": len(mature), "months": len(monthly), "cv_volume": cv_volume,
+             "cv_rate": cv_rate, "p_volume": tests.loc[0, "p_value"],
+             "p_rate": tests.loc[1, "p_value"], "seasonal_volume": seasonal_volume}
     if len(mature) < 6:
+        case = "few_mature_months"
         headline = (f"Too few mature cohort months to judge seasonality ({len(mature)} with "
                     f"mature records; at least 6 are needed).")
     elif len(monthly) < 12:
+        case = "short_history"
         headline = (f"Only {len(monthly)} complete months of history: too short to judge "
                     f"seasonality, which needs at least a full year (a difference between months "
                     f"could as well be a trend).")
     elif volume_unreliable:
+        case, facts["mean_entries"] = "few_per_month", float(counts.mean())
         headline = (f"Too few records per month to judge seasonality (on average "
                     f"{counts.mean():.1f} entries a month; at least 5 are needed).")
     elif rate_unreliable:
+        case = "rate_unjudged"
         headline = ((f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, "
                      f"{_p(tests.loc[0, 'p_value'])})" if seasonal_volume else
                      "Volume shows no clear seasonal pattern")
                     + "; too few mature records per calendar month to judge whether the "
                       "conversion rate is seasonal (an expected count is below 5).")
     elif seasonal_volume and not seasonal_rate:
+        case = "volume_only"
         headline = (f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, "
                     f"{_p(tests.loc[0, 'p_value'])}) but the conversion rate is not (variation "
                     f"{cv_rate:.0%}, {_p(tests.loc[1, 'p_value'])}): steer on percentages.")
     elif seasonal_rate:
+        case = "rate"
         headline = (f"The conversion rate itself differs between calendar months ("
                     f"{_p(tests.loc[1, 'p_value'])}): compare each month with the same month a "
                     f"year earlier.")
     else:
+        case = "none"
         headline = "Neither volume nor conversion shows a clear seasonal pattern."
     return SeasonalityResult(monthly=monthly, year_over_year=year_over_year, tests=tests,
-                             headline=headline)
+                             headline=headline, case=case, facts=facts)

@@ -1,7 +1,12 @@
 """The "what we concluded" text of each step, written from the results, never hard-coded.
 
-Each function takes the step's results and returns Markdown bullets. When the data cannot carry a
-conclusion (too few records, immature cohorts) it says so instead of claiming one.
+Each function takes the step's results and returns Markdown bullets, in English or, with
+`language="nl"`, in Dutch: every sentence is a message of the catalogue
+(``toolkit.present.messages``, plural forms where a count varies) and every number goes through
+the formatter of that language. A sentence the library writes in English (the audit, the
+seasonality, the verdict, the period report) is written again from its fields in Dutch. When the
+data cannot carry a conclusion (too few records, immature cohorts) it says so instead of claiming
+one.
 
 Every value that comes from the client's data or the YAML (phase and KPI labels, attribute values,
 the sentences other modules build from them) passes through :func:`text` where it meets the
@@ -11,16 +16,25 @@ Markdown: a CRM value is never markup, so `<img onerror=...>`, `![x](secret.csv)
 
 from __future__ import annotations
 
-import math
 import re
+from typing import Any
 
 import pandas as pd
 
-from toolkit.base.vocabulary import MIN_N, MISSING, STATUS_SIGNIFICANT, STATUS_TOO_FEW, STATUS_UNJUDGED
+from toolkit.base.vocabulary import (
+    MIN_N,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_TOO_FEW,
+    STATUS_UNJUDGED,
+)
+from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
+from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.tables import N_, REFERENCE_WORDS, attribute_name, code_text, display_table
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
-           "improvement", "steering"]
+           "improvement", "steering", "verdict", "VERDICTS"]
 
 # What Markdown (mistune, as nbconvert renders it) could read as syntax inside a line: emphasis,
 # code, links and images (`[`), strikethrough, tables, math, a backslash itself. `&`, `<` and `>`
@@ -57,267 +71,554 @@ def bullets(lines: list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines if line)
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
+class _Words:
+    """The messages and numbers of one language for the conclusions.
+
+    The sentences are English msgids translated through the message catalogue. English numbers are
+    written as the conclusions always wrote them ("36%", "12,000"), so the English text stays as it
+    was; other languages' numbers go through the one formatter (``36%``, ``12.000``).
+    """
+
+    def __init__(self, language: str = "en", phases=None) -> None:
+        self.fmt = formatter(language)
+        self.english = self.fmt.language == "en"
+        self.phases = phases
+
+    def _(self, message: str, /, **values: object) -> str:  # `_`: a keyword the extraction knows
+        return self.fmt.gettext(message).format(**values)
+
+    def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
+        return self.fmt.ngettext(singular, plural, count).format(**values)
+
+    def pct(self, x: object, spec: str = ".0%") -> str:
+        if is_missing(x):
+            return "n/a" if self.english else MISSING
+        if self.english:
+            return format(float(x), spec)
+        return self.fmt.percent(x, int(spec[-2]), signed=spec.startswith("+"))
+
+    def num(self, x: object, spec: str = ",.0f") -> str:
+        """`x` as `format(x, spec)` in English; in the formatter's locale otherwise."""
+        if self.english:
+            return format(x, spec)
+        return self.fmt.number(x, int(spec[-2]), signed=spec.startswith("+"))
+
+    def p(self, value: object) -> str:
+        """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
+        shown = self.fmt.p_value(value)
+        return "p " + shown if shown.startswith("<") else "p = " + shown
+
+    def count(self, n: object) -> str:
+        return format(int(n), ",") if self.english else self.fmt.count(n)
+
+    def phase(self, key: object) -> str:
+        """A phase key as the conclusions name it: the key in English (as they always did), the
+        phase's label in another language (a key is no word of that language)."""
+        if self.english or self.phases is None or str(key) not in self.phases.keys:
+            return text(key)
+        return text(self.phases.label(str(key)))
+
+    def cell(self, row: pd.Series, column: str) -> str | None:
+        """One value of a result row as the report's tables show it (`column` of
+        ``toolkit.present.tables.COLUMNS``), or None when the row lacks what it needs."""
+        shown = display_table(row.to_frame().T, [column], fmt=self.fmt, phases=self.phases)
+        return shown.rows[0][0].text if shown.rows and shown.rows[0] else None
 
 
-def _ci(row) -> str:
+def _ci(row, w: _Words) -> str:
     if pd.isna(row["ci_low"]):
         return ""
-    return f" (95% interval {row['ci_low']:.0%}–{row['ci_high']:.0%})"
+    return w._(" (95% interval {low}–{high})", low=w.pct(row["ci_low"]), high=w.pct(row["ci_high"]))
 
 
-def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate) -> str:
+def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: str = "en") -> str:
     """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
+    w = _Words(language, engagement.phase_model)
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
+    values = {"rows_in": w.count(rows_in), "rows_q": w.count(rows_q),
+              "share": w.pct(rows_q / max(rows_in, 1), ".1%"),
+              "records": w.count(len(engagement.records))}
     # a lead list without dates has no as-of date unless the YAML sets one
-    until = (f" up to {engagement.as_of:%d-%m-%Y}" if engagement.dated or engagement.config.as_of
-             else " (without dates)")
-    lines = [
-        f"The exports hold {rows_in:,} rows; {rows_q:,} ({rows_q / max(rows_in, 1):.1%}) were set "
-        f"aside with a reason, the rest give {len(engagement.records):,} records{until}.",
-        text(audit.headline),
-    ]
+    if engagement.dated or engagement.config.as_of:
+        values["as_of"] = f"{engagement.as_of:%d-%m-%Y}"
+        held = w.ngettext("The exports hold {rows_in} row; {rows_q} ({share}) were set aside with a "
+                        "reason, the rest give {records} records up to {as_of}.",
+                        "The exports hold {rows_in} rows; {rows_q} ({share}) were set aside with a "
+                        "reason, the rest give {records} records up to {as_of}.", rows_in,
+                        **values)
+    else:
+        held = w.ngettext("The exports hold {rows_in} row; {rows_q} ({share}) were set aside with a "
+                        "reason, the rest give {records} records (without dates).",
+                        "The exports hold {rows_in} rows; {rows_q} ({share}) were set aside with a "
+                        "reason, the rest give {records} records (without dates).", rows_in,
+                        **values)
+    lines = [held, text(audit.headline) if w.english else _audit(audit, w)]
     if len(engagement.records) == 0:
-        lines.append("No record could be used, so nothing can be concluded: see the quarantine "
-                     "reasons above and correct the export or the engagement YAML.")
+        lines.append(w._("No record could be used, so nothing can be concluded: see the quarantine "
+                       "reasons above and correct the export or the engagement YAML."))
     weakest = weakest_step(funnel_frame, min_n=MIN_N)
     if weakest is None:
-        lines.append("Too few records to conclude anything about conversion yet.")
+        lines.append(w._("Too few records to conclude anything about conversion yet."))
     else:
-        lines.append(
-            f"Raw funnel: {int(funnel_frame['reached'].iloc[0]):,} records entered, "
-            f"{int(funnel_frame['reached'].iloc[-1]):,} became an order. The weakest step so far "
-            f"is {text(weakest['from_phase'])} → {text(weakest['phase'])} at {_pct(weakest['rate'])}"
-            f"{_ci(weakest)}; step 4 measures it per cohort.")
-    lines.append(f"Estimated engagement duration: {estimate.total_weeks:.0f} weeks (range "
-                 f"{estimate.total_weeks_low:.0f}–{estimate.total_weeks_high:.0f}).")
+        lines.append(w._(
+            "Raw funnel: {entered} records entered, {orders} became an order. The weakest step so "
+            "far is {start} → {end} at {rate}{interval}; step 4 measures it per cohort.",
+            entered=w.count(funnel_frame["reached"].iloc[0]),
+            orders=w.count(funnel_frame["reached"].iloc[-1]), start=w.phase(weakest["from_phase"]),
+            end=w.phase(weakest["phase"]), rate=w.pct(weakest["rate"]), interval=_ci(weakest, w)))
+    lines.append(w._("Estimated engagement duration: {weeks} weeks (range {low}–{high}).",
+                   weeks=w.num(estimate.total_weeks, ".0f"),
+                   low=w.num(estimate.total_weeks_low, ".0f"),
+                   high=w.num(estimate.total_weeks_high, ".0f")))
     return bullets(lines)
 
 
-def process_model(engagement, funnel_frame: pd.DataFrame) -> str:
+def _audit(audit, w: _Words) -> str:
+    """The audit's headline written from its findings in the words' language."""
+    hit = audit.findings[audit.findings["records"] > 0]
+    caveat = "" if audit.history_known else " " + w._(
+        "A snapshot has no stage history: skips, regressions, late entries and bulk timestamps "
+        "cannot be audited.")
+    if hit.empty:
+        return text(w._("Audit of {n} records: no findings.", n=w.count(audit.n_records)) + caveat)
+    found = "; ".join(f"{w.count(row.records)} {code_text(row.check, w.fmt).lower()} "
+                      f"({w.pct(row.share)})" for row in hit.itertuples())
+    return text(w._("Audit of {n} records: {findings}.", n=w.count(audit.n_records), findings=found)
+                + caveat)
+
+
+def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") -> str:
     """Step 2: the phases and which CRM stages feed them."""
     model = engagement.phase_model
+    w = _Words(language, model)
     mapped = set(model.normalised_mapping().values())  # `won` resolved to the last phase
     unmapped_phases = [p.key for p in model.phases if p.key not in mapped]
-    lines = [f"The process has {len(model.phases)} phases: "
-             + " → ".join(text(p.label) for p in model.phases) + "."]
+    lines = [w.ngettext("The process has {n} phase: {phases}.", "The process has {n} phases: {phases}.",
+                      len(model.phases), n=len(model.phases),
+                      phases=" → ".join(text(p.label) for p in model.phases))]
     if unmapped_phases:
-        lines.append(f"No CRM stage maps to {text(unmapped_phases)}: records pass these phases only by "
-                     f"the skip rule, so their entry dates are not measured.")
+        lines.append(w._("No CRM stage maps to {phases}: records pass these phases only by the skip "
+                       "rule, so their entry dates are not measured.",
+                       phases=text(unmapped_phases) if w.english
+                       else ", ".join(w.phase(p) for p in unmapped_phases)))
     no_roles = [p.label for p in model.phases if not p.functions]
     if no_roles:
-        lines.append(f"Phases without an owning function: {text(no_roles)}. Agree who owns them before "
-                     f"KPIs get owners in step 3.")
+        lines.append(w._("Phases without an owning function: {phases}. Agree who owns them before "
+                       "KPIs get owners in step 3.",
+                       phases=text(no_roles) if w.english else text(", ".join(no_roles))))
     return bullets(lines)
 
 
-def kpi_tree(tree: pd.DataFrame) -> str:
+def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
     """Step 3: where the goal is missed, traced down the tree."""
+    w = _Words(language, phases)
     lines = []
     root = tree.iloc[0]
+
+    def label(row: pd.Series) -> str:
+        return text(row["label"] if w.english else w.cell(row, "node_label") or row["label"])
+
     if pd.notna(root["target"]) and pd.notna(root["value"]):
         gap = root["value"] / root["target"] - 1
-        lines.append(f"{text(root['label'])}: {root['value']:,.0f} against a target of "
-                     f"{root['target']:,.0f} ({gap:+.0%}).")
+        lines.append(w._("{label}: {value} against a target of {target} ({gap}).", label=label(root),
+                       value=w.num(root["value"]), target=w.num(root["target"]),
+                       gap=w.pct(gap, "+.0%")))
     rates = tree[(tree["unit"] == "%") & tree["target"].notna() & tree["value"].notna()]
     if len(rates):
         short = rates.assign(ratio=rates["value"] / rates["target"]).sort_values("ratio")
         worst = short.iloc[0]
-        lines.append(f"Furthest below its target: {text(worst['label'])} at {_pct(worst['value'])} "
-                     f"against {_pct(worst['target'])}.")
+        lines.append(w._("Furthest below its target: {label} at {value} against {target}.",
+                       label=label(worst), value=w.pct(worst["value"]),
+                       target=w.pct(worst["target"])))
     if pd.isna(root["value"]):
-        empty = tree.loc[tree["value"].isna() & ~tree["node"].isin(["revenue", "orders"]),
-                         "label"].tolist()
-        lines.append("Too few mature records to fill the tree yet: "
-                     + (f"no value for {text(', '.join(empty))} " if empty else "")
-                     + "(nobody reached the phase, no deal won, or the records are still inside "
-                       "their window; see step 4), so the implied orders and revenue cannot be "
-                       "computed.")
+        blank = tree[tree["value"].isna() & ~tree["node"].isin(["revenue", "orders"])]
+        empty = [row["label"] if w.english else w.cell(row, "node_label") or row["label"]
+                 for _, row in blank.iterrows()]
+        lines.append(w._("Too few mature records to fill the tree yet: {which}(nobody reached the "
+                       "phase, no deal won, or the records are still inside their window; see "
+                       "step 4), so the implied orders and revenue cannot be computed.",
+                       which=w._("no value for {nodes} ", nodes=text(", ".join(empty)))
+                       if empty else ""))
     return bullets(lines)
 
 
-def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None) -> str:
+def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
+                language: str = "en", phases=None) -> str:
     """Step 4: the measured conversions, what is immature, and seasonality."""
+    w = _Words(language, phases)
     conv = kpis[kpis["kind"] == "conversion"]
+
+    def label(row: pd.Series) -> str:
+        return text(row["label"] if w.english else w.cell(row, "kpi_label") or row["label"])
+
     lines = []
     if conv["n"].fillna(0).max() < MIN_N:
-        lines.append(f"Too few mature records to conclude (largest cohort n = "
-                     f"{int(conv['n'].fillna(0).max())}; {int(conv['immature_n'].fillna(0).sum())} "
-                     f"records are still inside their window).")
+        lines.append(w._("Too few mature records to conclude (largest cohort n = {n}; {immature} "
+                       "records are still inside their window).",
+                       n=int(conv["n"].fillna(0).max()),
+                       immature=int(conv["immature_n"].fillna(0).sum())))
     else:
-        for row in conv.itertuples():
-            immature = 0 if pd.isna(row.immature_n) else int(row.immature_n)
-            if pd.isna(row.value):
+        for _, row in conv.iterrows():
+            immature = 0 if pd.isna(row["immature_n"]) else int(row["immature_n"])
+            if pd.isna(row["value"]):
                 continue  # named below, with the reason there is no value
-            small = (f" — too few records to conclude (fewer than {MIN_N})"
-                     if row.n < MIN_N else f" — {text(row.status_vs_target)}")
-            lines.append(f"{text(row.label)}: {_pct(row.value)} (n = {int(row.n):,}, 95% interval "
-                         f"{_pct(row.ci_low)}–{_pct(row.ci_high)}; {immature:,} too recent to "
-                         f"count){small}.")
+            small = (w._(" — too few records to conclude (fewer than {n})", n=MIN_N)
+                     if row["n"] < MIN_N else " — " + text(
+                         row["status_vs_target"] if w.english
+                         else w.cell(row, "status_vs_target") or row["status_vs_target"]))
+            lines.append(w._("{label}: {value} (n = {n}, 95% interval {low}–{high}; {immature} too "
+                           "recent to count){judgement}.", label=label(row),
+                           value=w.pct(row["value"]), n=w.count(row["n"]),
+                           low=w.pct(row["ci_low"]), high=w.pct(row["ci_high"]),
+                           immature=w.count(immature), judgement=small))
     nobody = conv[conv["n"].fillna(0).eq(0) & conv["immature_n"].fillna(0).eq(0)]
     if len(nobody):
-        lines.append(f"No data for {text(', '.join(nobody['label']))}: no record reached the starting "
-                     f"phase, so these conversions cannot be measured.")
+        lines.append(w._("No data for {kpis}: no record reached the starting phase, so these "
+                       "conversions cannot be measured.",
+                       kpis=", ".join(label(row) for _, row in nobody.iterrows())))
     waiting = conv[conv["n"].fillna(0).eq(0) & conv["immature_n"].fillna(0).gt(0)]
     if len(waiting):
-        lines.append(f"Not measurable yet: {text(', '.join(waiting['label']))} (every record is still "
-                     f"inside its window).")
+        lines.append(w._("Not measurable yet: {kpis} (every record is still inside its window).",
+                       kpis=", ".join(label(row) for _, row in waiting.iterrows())))
     if seasonal is not None:
-        lines.append(text(seasonal.headline))
+        lines.append(text(seasonal.headline) if w.english else _seasonal(seasonal, w))
     usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
     if usable is not None and len(usable):
         slow = usable.sort_values("median_days", ascending=False).iloc[0]
         if pd.notna(slow["median_days"]):
-            shares = ", ".join(f"{_pct(slow[f'cif_{h}d'])} by day {h}" for h in (30, 90, 180)
+            shares = ", ".join(w._("{share} by day {day}", share=w.pct(slow[f"cif_{h}d"]), day=h)
+                               for h in (30, 90, 180)
                                if f"cif_{h}d" in slow and pd.notna(slow[f"cif_{h}d"]))
-            lines.append(f"Slowest transition: {text(slow['transition'])} with a median of "
-                         f"{slow['median_days']:.0f} days among records that convert (lost "
-                         f"records competing, open records censored, not dropped)"
-                         + (f"; converted {shares}." if shares else "."))
+            sentence = w._("Slowest transition: {transition} with a median of {days} days among "
+                         "records that convert (lost records competing, open records censored, "
+                         "not dropped)", transition=text(slow["transition"]),
+                         days=w.num(slow["median_days"], ".0f"))
+            lines.append(sentence + (w._("; converted {shares}.", shares=shares) if shares
+                                     else "."))
     return bullets(lines)
 
 
-def diagnosis(fruit) -> str:
+def _seasonal(seasonal, w: _Words) -> str:
+    """The seasonality conclusion written from its case and facts in the words' language."""
+    facts = seasonal.facts
+
+    def p(name: str) -> str:
+        return w.p(facts[name])
+
+    case = seasonal.case
+    if case == "few_mature_months":
+        return w._("Too few mature cohort months to judge seasonality ({n} with mature records; at "
+                 "least 6 are needed).", n=facts["mature_months"])
+    if case == "short_history":
+        return w.ngettext("Only {n} complete month of history: too short to judge seasonality, "
+                        "which needs at least a full year.",
+                        "Only {n} complete months of history: too short to judge seasonality, "
+                        "which needs at least a full year.", facts["months"], n=facts["months"])
+    if case == "few_per_month":
+        return w._("Too few records per month to judge seasonality (on average {n} entries a month; "
+                 "at least 5 are needed).", n=w.num(facts["mean_entries"], ".1f"))
+    volume = (w._("Volume is seasonal (month-to-month variation {cv}, {p})",
+                cv=w.pct(facts["cv_volume"]), p=p("p_volume"))
+              if facts.get("seasonal_volume") else w._("Volume shows no clear seasonal pattern"))
+    if case == "rate_unjudged":
+        return volume + w._("; too few mature records per calendar month to judge whether the "
+                          "conversion rate is seasonal.")
+    if case == "volume_only":
+        return volume + w._(" but the conversion rate is not (variation {cv}, {p}): steer on "
+                          "percentages.", cv=w.pct(facts["cv_rate"]), p=p("p_rate"))
+    if case == "rate":
+        return w._("The conversion rate itself differs between calendar months ({p}): compare each "
+                 "month with the same month a year earlier.", p=p("p_rate"))
+    return w._("Neither volume nor conversion shows a clear seasonal pattern.")
+
+
+#: What each verdict of step 5 means, in one sentence (the verdict's case -> msgid).
+VERDICTS = {
+    "leak": N_("Leak: plenty of leads, but opportunities drop out before the order. Stop them "
+               "dropping out first."),
+    "shortage": N_("Shortage: too few qualified leads. Build the early phases first."),
+    "no clear low-hanging fruit": N_("No clear low-hanging fruit: no step is demonstrably below "
+                                     "its reference."),
+    "one transition": N_("A funnel of one step has no split into shortage or leak."),
+    "insufficient data": N_("Too few records to conclude: shortage or leak cannot be decided "
+                            "yet."),
+}
+_BOTH_SIDES = N_("Both sides are off; the larger gain decides which comes first.")
+
+
+def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
+    """Step 5's verdict in the formatter's language: ``case``, ``sentence`` (what it means and
+    what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
+    the lead volume against the order target)."""
+    case = fruit.verdict.case
+    sentence = fmt.gettext(VERDICTS.get(case, case))
+    evidence: list[str] = []
+    tests = fruit.steps
+    if tests is not None and len(tests) and "below" in tests:
+        below = tests[tests["below"].astype(bool)].drop_duplicates("step")
+        pairs = len(phases.transitions()) if phases is not None else 0
+        half = pairs // 2
+        early = below[below["step"] < half]
+        late = below[below["step"] >= half]
+        if case in ("leak", "shortage") and len(early) and len(late):
+            sentence += " " + fmt.gettext(_BOTH_SIDES)
+        first = late if case == "leak" else early if case == "shortage" else below
+        rest = below.drop(first.index)
+        for row in pd.concat([first, rest]).itertuples(index=False):
+            label = (phases.label if phases is not None else str)
+            evidence.append(fmt.gettext(
+                "{step} converts {rate} (95% interval {range}) against {reference_rate} for "
+                "{reference}; adjusted p {p}").format(
+                step=f"{label(row.from_phase)} → {label(row.to_phase)}",
+                rate=fmt.percent(row.rate), range=fmt.range(row.ci_low, row.ci_high),
+                reference_rate=fmt.percent(row.reference_rate),
+                reference=fmt.gettext(REFERENCE_WORDS.get(row.reference, row.reference)),
+                p=fmt.p_value(row.p_adjusted)))
+    volume = fruit.verdict.evidence
+    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
+    if len(volume) and str(volume["points_to"].iloc[0]) == "short":
+        evidence.append(fmt.gettext(
+            "Lead volume: {volume} per month against {needed} needed for the order target").format(
+            volume=fmt.number(volume["value"].iloc[0], 1),
+            needed=fmt.number(volume["reference_value"].iloc[0], 1)))
+    return {"case": case, "sentence": sentence, "evidence": evidence[:4]}
+
+
+def diagnosis(fruit, language: str = "en", phases=None) -> str:
     """Step 5: the verdict and the top of the ranked low-hanging fruit."""
-    lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
-    if fruit.verdict.advice:
-        lines.append(text(fruit.verdict.advice))
+    w = _Words(language, phases)
+    if w.english:
+        lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
+        if fruit.verdict.advice:
+            lines.append(text(fruit.verdict.advice))
+    else:
+        said = verdict(fruit, w.fmt, phases)
+        lines = [w._("Verdict: {sentence}", sentence=text(said["sentence"]))]
+        lines += [text(line) + "." for line in said["evidence"][:2]]
     table = fruit.table
     sized = table[table["extra_orders"].notna()] if "extra_orders" in table else table.iloc[:0]
-    for row in sized.head(3).itertuples():
-        lines.append(f"**{text(row.rank)}.** {text(row.area)}: {text(row.finding)} — about "
-                     f"{row.extra_orders:.0f} extra orders a year (range {row.extra_orders_low:.0f}–"
-                     f"{row.extra_orders_high:.0f}).")
+
+    def finding(row: pd.Series) -> str:
+        return text(row["finding"] if w.english else w.cell(row, "finding_text") or row["finding"])
+
+    def area(row: pd.Series) -> str:
+        return text(row["area"] if w.english else code_text(row["area"], w.fmt).lower())
+
+    for _, row in sized.head(3).iterrows():
+        lines.append(w._("**{rank}.** {area}: {finding} — about {orders} extra orders a year (range "
+                       "{low}–{high}).", rank=text(row["rank"]), area=area(row),
+                       finding=finding(row), orders=w.num(row["extra_orders"], ".0f"),
+                       low=w.num(row["extra_orders_low"], ".0f"),
+                       high=w.num(row["extra_orders_high"], ".0f")))
     others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
-    for row in others.head(3).itertuples():
-        lines.append(f"{text(row.area)}: {text(row.finding)}")
-    lines += _scan_lines(fruit.scan)
+    for _, row in others.head(3).iterrows():
+        lines.append(f"{area(row)}: {finding(row)}")
+    lines += _scan_lines(fruit.scan, w)
     if len(table) == 0:
-        lines.append("No finding is strong enough to act on with this data.")
+        lines.append(w._("No finding is strong enough to act on with this data."))
     return bullets(lines)
 
 
-def _scan_lines(scan: pd.DataFrame) -> list[str]:
+def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
     """What the segment scan could and could not compare, what it refused and why."""
+    w = w or _Words()
     refused = [] if scan is None else [
-        f"Segment scan: `{attr}` is not scanned: {why}." for attr, why in
-        scan.attrs.get("refused", {}).items()]
-    missing = [] if scan is None or len(scan) == 0 else _missing_lines(scan)
-    return refused + missing + _compared_lines(scan)
+        w._("Segment scan: `{attribute}` is not scanned: {why}.", attribute=attr, why=why)
+        for attr, why in scan.attrs.get("refused", {}).items()]
+    missing = [] if scan is None or len(scan) == 0 else _missing_lines(scan, w)
+    return refused + missing + _compared_lines(scan, w)
 
 
-def _missing_lines(scan: pd.DataFrame) -> list[str]:
+def _missing_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     """'(missing)' is a data-quality finding: how many records lack the attribute."""
     lines = []
-    rows = scan[scan["segment"] == MISSING]
+    rows = scan[scan["segment"] == MISSING_SEGMENT]
     for attr, part in rows.groupby("attribute", sort=True):
         first = part.iloc[0]
         total = first["n"] + first["rest_n"]
         if total and first["n"]:
-            lines.append(f"Data quality: {attr} is blank for {first['n']:,} of {total:,} mature "
-                         f"records at {first['from_phase']} -> {first['to_phase']} "
-                         f"({first['n'] / total:.0%}); a blank is not a segment to act on.")
+            english = w.english
+            lines.append(w._("Data quality: {attribute} is blank for {n} of {total} mature records "
+                           "at {start} -> {end} ({share}); a blank is not a segment to act on.",
+                           attribute=attr if english else text(attribute_name(attr)),
+                           n=w.count(first["n"]), total=w.count(total),
+                           start=first["from_phase"] if english else w.phase(first["from_phase"]),
+                           end=first["to_phase"] if english else w.phase(first["to_phase"]),
+                           share=w.pct(first["n"] / total)))
     return lines
 
 
-def _compared_lines(scan: pd.DataFrame) -> list[str]:
+def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     if scan is None or len(scan) == 0:
-        return ["Segment scan: no segment could be compared (no records, or no segment "
-                "attributes declared)."]
+        return [w._("Segment scan: no segment could be compared (no records, or no segment "
+                  "attributes declared).")]
     lines = []
     # One value only when the scan holds one segment of the attribute: an empty "rest" can also
     # mean that no other segment has mature records yet (ten LeadSource values, young data).
     single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
               if part["segment"].nunique() == 1 and part["rest_n"].eq(0).all()]
     for attr, value in single:
-        lines.append(f"Segment scan: every record has {text(attr)} = {text(value)}, so there is "
-                     f"no other {text(attr)} to compare it with.")
+        name = text(attr if w.english else attribute_name(attr))
+        lines.append(w._("Segment scan: every record has {attribute} = {value}, so there is no "
+                       "other {attribute} to compare it with.", attribute=name, value=text(value)))
     rest = scan[~scan["attribute"].isin([a for a, _ in single])]
     if len(rest) and rest["p_adjusted"].isna().all():
-        lines.append(f"Segment scan: too few records to conclude for any segment (at least "
-                     f"{MIN_N} mature records are needed in the segment and in the rest).")
+        lines.append(w._("Segment scan: too few records to conclude for any segment (at least {n} "
+                       "mature records are needed in the segment and in the rest).", n=MIN_N))
     elif len(rest) and not rest["flagged"].any():
-        lines.append("Segment scan: no segment differs clearly from the rest after "
-                     "multiple-testing control.")
+        lines.append(w._("Segment scan: no segment differs clearly from the rest after "
+                       "multiple-testing control."))
     return lines
 
 
-def improvement(plan) -> str:
+def improvement(plan, language: str = "en", phases=None) -> str:
     """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
+    w = _Words(language, phases)
     lines = []
     if plan.scenario is not None:
         orders = plan.scenario.outcomes[plan.scenario.outcomes["measure"] == "orders"].iloc[0]
         top = plan.bottleneck
-        lines.append(f"Raising {text(top['from_phase'])} → {text(top['to_phase'])} from "
-                     f"{_pct(top['rate'])} to {_pct(top['reference_rate'])} changes orders from "
-                     f"{orders['baseline']:.1f} to {orders['scenario']:.1f} per "
-                     f"{text(orders['period'])} (change {orders['change_ci_low']:+.1f} to "
-                     f"{orders['change_ci_high']:+.1f}).")
+        period = orders["period"]
+        lines.append(w._("Raising {start} → {end} from {rate} to {reference} changes orders from "
+                       "{baseline} to {scenario} per {period} (change {low} to {high}).",
+                       start=w.phase(top["from_phase"]), end=w.phase(top["to_phase"]),
+                       rate=w.pct(top["rate"]), reference=w.pct(top["reference_rate"]),
+                       baseline=w.num(orders["baseline"], ".1f"),
+                       scenario=w.num(orders["scenario"], ".1f"),
+                       period=text(period if w.english else code_text(period, w.fmt)),
+                       low=w.num(orders["change_ci_low"], "+.1f"),
+                       high=w.num(orders["change_ci_high"], "+.1f")))
     else:
-        lines.append("No scenario: " + text(plan.explain("scenario")))
+        lines.append(w._("No scenario: {why}", why=text(plan.explain("scenario"))))
     if plan.required is not None and len(plan.required):
         first = plan.required[plan.required["phase"] == plan.required["phase"].iloc[0]]
         need, have = first["required_entries"].sum(), first["current_entries"].sum()
-        lines.append(f"To meet the order target at current conversion the first phase needs "
-                     f"{need:,.0f} entries a year against {have:,.0f} now.")
+        lines.append(w._("To meet the order target at current conversion the first phase needs "
+                       "{need} entries a year against {have} now.", need=w.num(need),
+                       have=w.num(have)))
     exp = plan.experiment
     if exp is not None:
         wait = getattr(exp, "weeks_until_readable", float("nan"))
-        sentence = (f"A test of a {exp.uplift * 100:.0f}-point improvement needs "
-                    f"{exp.total_records:,} records")
+        values = {"uplift": w.num(exp.uplift * 100, ".0f"), "n": w.count(exp.total_records)}
         if wait == wait and wait > 52:
-            sentence += (f"; at the current inflow that takes about {wait / 52:.0f} years, so a "
-                         f"controlled test cannot show a change this small: test a bolder change, "
-                         f"pool phases, or evaluate before/after.")
+            lines.append(w._("A test of a {uplift}-point improvement needs {n} records; at the "
+                           "current inflow that takes about {years} years, so a controlled test "
+                           "cannot show a change this small: test a bolder change, pool phases, or "
+                           "evaluate before/after.", years=w.num(wait / 52, ".0f"), **values))
         elif wait == wait:
-            sentence += (f"; at the current inflow it can be read after about {wait:.0f} weeks "
-                         f"(window included).")
-        lines.append(sentence + ("" if sentence.endswith(".") else "."))
-    for change in getattr(plan, "changes", None) or ([plan.change] if plan.change else []):
+            lines.append(w._("A test of a {uplift}-point improvement needs {n} records; at the "
+                           "current inflow it can be read after about {weeks} weeks (window "
+                           "included).", weeks=w.num(wait, ".0f"), **values))
+        else:
+            lines.append(w._("A test of a {uplift}-point improvement needs {n} records.", **values))
+    changes = getattr(plan, "changes", None) or ([plan.change] if plan.change else [])
+    for change in changes:
         what = f"{text(change.description)} ({change.change_date:%d-%m-%Y}): " if getattr(
             change, "description", "") else ""
         lines.append(what + text(change.headline))
-    if plan.explain("change"):
-        lines.append(text(plan.explain("change")))
+    why = plan.explain("change")
+    if why and not w.english and not changes and why.startswith("No process change is declared"):
+        lines.append(w._("No process change is declared, so no before/after evaluation is made. To "
+                       "evaluate one, add an entry under `changes:` in the engagement YAML with "
+                       "`date:`, `description:` and `step:`, and run the step again."))
+    elif why:
+        lines.append(text(why))
     return bullets(lines)
 
 
-def steering(view) -> str:
+def steering(view, language: str = "en", phases=None) -> str:
     """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
+    w = _Words(language, phases)
     lines = []
     card = view.card
     # KPIs by their labels (the monthly KPI frame has them): a reader does not know the keys
     monthly = getattr(view, "monthly", None)
-    names = (dict(zip(monthly["kpi"].astype(str), monthly["label"].astype(str), strict=True))
-             if monthly is not None and {"kpi", "label"} <= set(monthly.columns) else {})
+    names: dict[str, str] = {}
+    if monthly is not None and {"kpi", "label"} <= set(monthly.columns):
+        for _, row in monthly.drop_duplicates("kpi").iterrows():
+            names[str(row["kpi"])] = str(row["label"] if w.english
+                                         else w.cell(row, "kpi_label") or row["label"])
 
     def label(key: object) -> str:
         return names.get(str(key), str(key))
 
     if card is None:
-        return bullets(["No scorecard: " + text(view.explain("card"))])
+        return bullets([w._("No scorecard: {why}", why=text(view.explain("card")))])
     code = card["status_code"]
     judged = card[~code.isin(STATUS_UNJUDGED)]
     bad = judged[judged["status_code"].isin(STATUS_SIGNIFICANT)]
     if len(judged) == 0:
         no_data, no_target = int((code == "no_data").sum()), int((code == "no_target").sum())
-        lines.append(f"No KPI can be judged against a target yet ({no_target} without a target, "
-                     f"{no_data} without data): agree targets in step 3 and collect more history.")
+        lines.append(w._("No KPI can be judged against a target yet ({no_target} without a target, "
+                       "{no_data} without data): agree targets in step 3 and collect more "
+                       "history.", no_target=no_target, no_data=no_data))
     else:
-        lines.append(f"{len(judged)} KPIs judged against target; {len(bad)} significantly off "
-                     f"target" + (f": {text(', '.join(bad['kpi'].map(label)))}." if len(bad)
-                                  else "."))
+        off = (": " + text(", ".join(bad["kpi"].map(label))) + ".") if len(bad) else "."
+        lines.append(w.ngettext("{n} KPI judged against target; {bad} significantly off target",
+                              "{n} KPIs judged against target; {bad} significantly off target",
+                              len(judged), n=len(judged), bad=len(bad)) + off)
     few = judged[judged["status_code"].isin(STATUS_TOO_FEW)]
     if len(few):
-        lines.append(f"{len(few)} of them rest on too few records to conclude.")
+        lines.append(w._("{n} of them rest on too few records to conclude.", n=len(few)))
     if view.chart is None:
-        lines.append("No control chart: " + text(view.explain("chart")))
+        lines.append(w._("No control chart: {why}", why=text(view.explain("chart"))))
     elif len(view.alerts):
-        lines.append(f"{len(view.alerts)} control-chart alert(s) on {text(label(view.steer_on))}.")
+        lines.append(w.ngettext("{n} control-chart alert on {kpi}.",
+                              "{n} control-chart alerts on {kpi}.", len(view.alerts),
+                              n=len(view.alerts), kpi=text(label(view.steer_on))))
     else:
-        lines.append(f"No control-chart alerts: {text(label(view.steer_on))} moves within its limits.")
+        lines.append(w._("No control-chart alerts: {kpi} moves within its limits.",
+                       kpi=text(label(view.steer_on))))
     if view.report is not None:
-        lines += [text(line) for line in view.report.headline]
+        lines += ([text(line) for line in view.report.headline] if w.english
+                  else _period_report(view.report, w, label))
     return bullets(lines)
+
+
+def _period_report(report, w: _Words, label) -> list[str]:
+    """The period report's headline written from its tables in the words' language."""
+    lines = []
+    period = w.fmt.period(report.period)
+    card = report.scorecard
+    if card is not None and len(card):
+        with_target = card[~card["status_code"].isin(STATUS_UNJUDGED)]
+        if len(with_target):
+            on = int(with_target["status_code"].isin(STATUS_ON_TARGET).sum())
+            sentence = w.ngettext("In {period}, {on} of {n} KPI with a target is on target.",
+                                "In {period}, {on} of {n} KPIs with a target are on target.",
+                                len(with_target), period=period, on=on, n=len(with_target))
+            off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
+            if len(off):
+                sentence += " " + w._("Clearly short of target: {kpis}.", kpis=", ".join(
+                    label(k) for k in off["kpi"].astype(str)))
+            lines.append(text(sentence))
+    changes = report.what_changed
+    flags = changes["significant"] if "significant" in changes else pd.Series(dtype=object)
+    significant = changes[flags.fillna(False).astype(bool)].sort_values("p_value", kind="stable")
+    for _, row in significant.iterrows():
+        previous, current = row["previous"], row["current"]
+        rate = bool(row.get("_is_rate", False))
+        better = (current > previous) == bool(row.get("_hib", True))
+        message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
+                   if current > previous else
+                   N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")
+                   if current < previous else
+                   N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
+        lines.append(text(w._(message, kpi=label(row["kpi"]), p=w.p(row["p_value"]),
+                            old=w.pct(previous, ".1%") if rate else w.fmt.number(previous),
+                            new=w.pct(current, ".1%") if rate else w.fmt.number(current),
+                            judgement=w._("better") if better else w._("worse"))))
+    quiet = int(flags.notna().sum()) - len(significant)
+    if quiet:
+        lines.append(w.ngettext("{n} KPI changed no more than chance would explain (not significant "
+                              "at the 5% level).",
+                              "{n} KPIs changed no more than chance would explain (not "
+                              "significant at the 5% level).", quiet, n=quiet))
+    if len(report.alerts):
+        lines.append(w.ngettext("{n} alert on the control charts; see the table.",
+                              "{n} alerts on the control charts; see the table.",
+                              len(report.alerts), n=len(report.alerts)))
+    if not lines:
+        lines.append(w._("Nothing to report for {period}.", period=period))
+    return lines

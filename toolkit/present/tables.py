@@ -29,7 +29,7 @@ from toolkit.base.phases import PhaseModel
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
-           "status_tone", "attribute_name", "N_"]
+           "status_tone", "attribute_name", "N_", "REFERENCE_WORDS"]
 
 
 def N_(message: str) -> str:
@@ -300,7 +300,7 @@ def _step_name(row: pd.Series, c: _Context) -> Cell:
     return Cell(str(row[column]))
 
 
-_REFERENCE_WORDS = {
+REFERENCE_WORDS = {
     "target": N_("the target"), "benchmark": N_("the market benchmark"),
     "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
     "best_segment": N_("its best segment"),
@@ -317,7 +317,7 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
 
     if area == "bottleneck" and has("from_phase", "to_phase", "rate", "reference_rate"):
         reference = str(row.get("reference"))
-        words = fmt.gettext(_REFERENCE_WORDS[reference]) if reference in _REFERENCE_WORDS \
+        words = fmt.gettext(REFERENCE_WORDS[reference]) if reference in REFERENCE_WORDS \
             else reference
         return Cell(fmt.gettext("{step} converts {rate} against {reference_rate} for {reference}")
                     .format(step=_step(row, c).text, rate=fmt.percent(row["rate"]),

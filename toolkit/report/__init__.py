@@ -51,8 +51,10 @@ from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
+from toolkit.present.format import Formatter, formatter
 from toolkit.report.browser import find_browser, offline_flags, print_pdf
 from toolkit.report.render import render_report
+from toolkit.report.sheets import ABOUT, PASSED_IN, header, sheet_name
 from toolkit.steps import StepResult, open_engagement, run_all
 from toolkit.steps.store import shared_results
 
@@ -581,30 +583,15 @@ def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str 
 WORKBOOK_STEPS = (1, 4, 5, 7)
 
 
-def _about_sheet(engagement, sheets: Sequence[str]) -> pd.DataFrame:
-    about = {
-        "Scorecard": "Step 7's scorecard: per rate KPI (conversions, cumulative conversion, win "
-                     "rate) its latest month that is mature and holds enough records, with value, "
-                     "95% interval, target, status (exact binomial test) and trend over six months.",
-        "KPIs": "Every KPI over all mature data, with n, 95% interval, target and status.",
-        "Funnel": "Records that reached each phase; step and cumulative conversion with 95% "
-                  "Wilson intervals (all-time view: open records still counted as not converted).",
-        "Low-hanging fruit": "Step 5's ranked list: sized gains in orders and revenue with a "
-                             "range, then the unsized findings. The gains overlap: do not add "
-                             "them up.",
-        "Segment scan": "Step 5's segments against the typical segment of their attribute, "
-                        "adjusted across the scan.",
-        "Notes": "What the diagnosis noted about the data (left out of the scan, caveats).",
-        "Quarantine": "Every source row that was not used, with the reason.",
-        "Reconciliation": "Per source file: rows_in = rows_used + rows_quarantined.",
-    }
+def _about_sheet(engagement, sheets: Sequence[str], fmt: Formatter) -> pd.DataFrame:
     as_of = (str(engagement.as_of.date()) if engagement.dated or engagement.config.as_of
-             else "n/a (no dates)")
-    rows = [("engagement", engagement.name), ("as of", as_of),
+             else fmt.gettext("n/a (no dates)"))
+    rows = [(fmt.gettext("engagement"), engagement.name), (fmt.gettext("as of"), as_of),
             # No wall-clock time here: the same inputs give the same cells (the run's manifest.json
             # records when it was made).
             ("toolkit", f"funnel-toolkit {__version__}")]
-    rows += [(f"sheet: {name}", about.get(name, "Passed in by the run.")) for name in sheets]
+    rows += [(fmt.gettext("sheet: {name}").format(name=sheet_name(name, fmt)),
+              fmt.gettext(ABOUT.get(name, PASSED_IN))) for name in sheets]
     return pd.DataFrame(rows, columns=["item", "description"])
 
 
@@ -632,6 +619,7 @@ def write_workbook(
     results: Mapping[int, StepResult] | None = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
     notes: Sequence[str] = (),
+    language: str = "en",
 ) -> Path:
     """Write the engagement's tables into one readable Excel workbook.
 
@@ -649,6 +637,10 @@ def write_workbook(
     notes
         Notes of the run (warnings, parts a step could not compute) added to the `Notes` sheet,
         which the report's client pages point to.
+    language
+        ``en`` (default: the sheet names below, the library's column names as headers) or ``nl``:
+        the workbook's own sheet names, the column headers and the `About` sheet in Dutch
+        (``toolkit.report.sheets``); the cells stay numbers, formatted as in English.
 
     Returns
     -------
@@ -666,6 +658,7 @@ def write_workbook(
     thousands separators, p-values four decimals.
     """
 
+    fmt = formatter(language)  # checks the language before any work
     if isinstance(engagement, str | os.PathLike):
         engagement = open_engagement(engagement)
     results = dict(results or {})
@@ -684,7 +677,9 @@ def write_workbook(
             raise ToolkitError(
                 f"The names in `extra_sheets` must be Excel sheet names (1-31 characters, none of "
                 f"[ ] : * ? / \\), but {name!r} was passed. Fix: shorten or rename the sheet.")
-        if name.lower() in {s.lower() for s in (*own, "About")}:
+        taken = {s.lower() for own_name in (*own, "About")
+                 for s in (own_name, sheet_name(own_name, fmt))}
+        if name.lower() in taken:
             raise ToolkitError(
                 f"The names in `extra_sheets` must differ from the workbook's own sheets "
                 f"{[*own, 'About']}, but {name!r} was passed. Fix: rename the sheet.")
@@ -695,7 +690,7 @@ def write_workbook(
 
     last = {name: own.pop(name) for name in ("Quarantine", "Reconciliation")}
     sheets = {**own, **extra, **last}
-    sheets["About"] = _about_sheet(engagement, list(sheets))
+    sheets["About"] = _about_sheet(engagement, list(sheets), fmt)
 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -703,10 +698,26 @@ def write_workbook(
                         date_format="yyyy-mm-dd") as writer:
         for name, frame in sheets.items():
             ready = _excel_ready(frame)
-            ready.to_excel(writer, sheet_name=name, index=False)
-            _format_sheet(writer.sheets[name], ready)
-            _cells_as_text(writer.sheets[name])
+            shown = name if name in extra else sheet_name(name, fmt)
+            ready.to_excel(writer, sheet_name=shown, index=False)
+            _format_sheet(writer.sheets[shown], ready)  # by the library's column names
+            if name not in extra:
+                _headers_in(writer.sheets[shown], fmt)
+            _cells_as_text(writer.sheets[shown])
     return out
+
+
+def _headers_in(sheet, fmt: Formatter) -> None:
+    """The header row in the formatter's language, each column wide enough for its header."""
+    from openpyxl.utils import get_column_letter
+
+    for j, cell in enumerate(sheet[1], start=1):
+        if cell.value is None:
+            continue
+        cell.value = header(cell.value, fmt)
+        width = sheet.column_dimensions[get_column_letter(j)].width or 8
+        sheet.column_dimensions[get_column_letter(j)].width = min(max(width, len(cell.value) + 2),
+                                                                  60)
 
 
 def _format_sheet(sheet, frame: pd.DataFrame) -> None:
@@ -1237,7 +1248,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                   for number, result in sorted(results.items())
                   for part, why in result.problems.items()]
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
-                                  results=results, notes=notes)
+                                  results=results, notes=notes, language=language)
         bar.update(1)
         made: dict[str, Path] = {}
         if pdf:

@@ -36,12 +36,8 @@ from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
-from toolkit.present.tables import (
-    N_,
-    DisplayTable,
-    code_text,
-    display_table,
-)
+from toolkit.present.narrative import verdict
+from toolkit.present.tables import DisplayTable, code_text, display_table
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.steps.result import STEP_KEYS, StepResult
 
@@ -324,60 +320,10 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
 
 
 # ------------------------------------------------------------------------ executive summary
-_VERDICT = {
-    "leak": N_("Leak: plenty of leads, but opportunities drop out before the order. Stop them "
-               "dropping out first."),
-    "shortage": N_("Shortage: too few qualified leads. Build the early phases first."),
-    "no clear low-hanging fruit": N_("No clear low-hanging fruit: no step is demonstrably below "
-                                     "its reference."),
-    "one transition": N_("A funnel of one step has no split into shortage or leak."),
-    "insufficient data": N_("Too few records to conclude: shortage or leak cannot be decided "
-                            "yet."),
-}
-_BOTH_SIDES = N_("Both sides are off; the larger gain decides which comes first.")
-_REFERENCES = {
-    "target": N_("the target"), "benchmark": N_("the market benchmark"),
-    "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
-    "best_segment": N_("its best segment"),
-}
-
-
 def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[str, Any] | None:
     diagnosis = results.get(5)
     fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
-    if fruit is None:
-        return None
-    case = fruit.verdict.case
-    sentence = fmt.gettext(_VERDICT.get(case, case))
-    evidence: list[str] = []
-    tests = fruit.steps
-    if tests is not None and len(tests) and "below" in tests:
-        below = tests[tests["below"].astype(bool)].drop_duplicates("step")
-        pairs = len(phases.transitions()) if phases is not None else 0
-        half = pairs // 2
-        early = below[below["step"] < half]
-        late = below[below["step"] >= half]
-        if case in ("leak", "shortage") and len(early) and len(late):
-            sentence += " " + fmt.gettext(_BOTH_SIDES)
-        first = late if case == "leak" else early if case == "shortage" else below
-        rest = below.drop(first.index)
-        for row in pd.concat([first, rest]).itertuples(index=False):
-            evidence.append(fmt.gettext(
-                "{step} converts {rate} (95% interval {range}) against {reference_rate} for "
-                "{reference}; adjusted p {p}").format(
-                step=f"{phases.label(row.from_phase)} → {phases.label(row.to_phase)}",
-                rate=fmt.percent(row.rate), range=fmt.range(row.ci_low, row.ci_high),
-                reference_rate=fmt.percent(row.reference_rate),
-                reference=fmt.gettext(_REFERENCES.get(row.reference, row.reference)),
-                p=fmt.p_value(row.p_adjusted)))
-    volume = fruit.verdict.evidence
-    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
-    if len(volume) and str(volume["points_to"].iloc[0]) == "short":
-        evidence.append(fmt.gettext(
-            "Lead volume: {volume} per month against {needed} needed for the order target").format(
-            volume=fmt.number(volume["value"].iloc[0], 1),
-            needed=fmt.number(volume["reference_value"].iloc[0], 1)))
-    return {"case": case, "sentence": sentence, "evidence": evidence[:4]}
+    return None if fruit is None else verdict(fruit, fmt, phases)
 
 
 def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases) -> list[dict[str, str]]:

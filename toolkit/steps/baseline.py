@@ -12,7 +12,7 @@ from toolkit.measure.audit import audit as audit_history
 from toolkit.measure.funnel import funnel, weakest_step
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, figure, sentences
+from toolkit.steps.parts import Parts, figure, in_languages, sentences
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -62,9 +62,10 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
         figures["timeline"] = figure(tp.plot_engagement_timeline, estimate.by_step)
 
     if audit is not None and frame is not None and estimate is not None:
-        lines = sentences(narrative.baseline(engagement, frame, audit, estimate))
+        lines = in_languages(lambda language: sentences(
+            narrative.baseline(engagement, frame, audit, estimate, language)))
     else:
-        lines = parts.sentences()
+        lines = parts.in_languages()
     rows_in, rows_q = int(balance["rows_in"].sum()), int(balance["rows_quarantined"].sum())
     rows = [{"measure": "rows in the exports", "value": rows_in, "n": rows_in},
             {"measure": "share of rows quarantined", "value": rows_q / rows_in if rows_in else None,
@@ -86,7 +87,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
         headline=_headline(engagement, frame, weakest),
         sheets={"Funnel": frame if frame is not None else pd.DataFrame(),
                 "Quarantine": engagement.quarantine, "Reconciliation": balance},
-        conclusions_by_language={"en": lines})
+        conclusions_by_language=lines)
 
 
 def _headline(engagement, frame: pd.DataFrame | None, weakest: pd.Series | None) -> str:

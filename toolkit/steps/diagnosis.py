@@ -13,7 +13,7 @@ from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, figure, sentences
+from toolkit.steps.parts import Parts, figure, in_languages, sentences
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -72,9 +72,10 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         tables["lost by phase"] = fruit.leaks.lost_by_phase
         tables["stalled"] = fruit.leaks.stalled
         sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
-        lines = sentences(narrative.diagnosis(fruit))
+        lines = in_languages(lambda language: sentences(
+            narrative.diagnosis(fruit, language, model)))
     else:
-        lines = parts.sentences()
+        lines = parts.in_languages()
     if notes:
         tables["notes"] = sheets["Notes"] = pd.DataFrame({"note": notes})
     return StepResult(
@@ -82,7 +83,7 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         results={"fruit": fruit, "benchmarks": market, "action_yield": yields},
         figures=figures, problems=parts.problems, summary=_summary(fruit),
         headline=fruit.headline if fruit is not None else "No diagnosis could be made.",
-        sheets=sheets, conclusions_by_language={"en": lines})
+        sheets=sheets, conclusions_by_language=lines)
 
 
 def _summary(fruit) -> pd.DataFrame:

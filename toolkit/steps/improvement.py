@@ -8,7 +8,7 @@ import pandas as pd
 
 from toolkit.analysis.simulation import plan_improvement
 from toolkit.present import narrative
-from toolkit.steps.parts import Parts, sentences, sizing_from
+from toolkit.steps.parts import Parts, in_languages, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -37,7 +37,7 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     if plan is None:  # nothing of the plan can be computed (a lead list without dates)
         return StepResult(step=6, key="improvement", problems=parts.problems,
                           headline="No improvement plan: " + parts.problems["plan"],
-                          conclusions_by_language={"en": parts.sentences()})
+                          conclusions_by_language=parts.in_languages())
     tables: dict[str, pd.DataFrame] = {}
     if plan.bottleneck is not None:
         tables["bottleneck"] = plan.bottleneck.to_frame().T.reset_index(drop=True)
@@ -59,7 +59,8 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     return StepResult(
         step=6, key="improvement", tables=tables, results={"plan": plan},
         problems=plan.problems, summary=_summary(plan), headline=_headline(plan),
-        conclusions_by_language={"en": sentences(narrative.improvement(plan))})
+        conclusions_by_language=in_languages(lambda language: sentences(
+            narrative.improvement(plan, language, engagement.phase_model))))
 
 
 def _summary(plan) -> pd.DataFrame:

@@ -8,7 +8,8 @@ import pandas as pd
 from toolkit.measure.kpis import compute_kpis, kpi_tree, kpis_from_config, tree_kpis
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, figure, sentences
+from toolkit.present.format import formatter
+from toolkit.steps.parts import Parts, figure, in_languages, sentences
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -49,18 +50,15 @@ def kpis(engagement, *, seed: int = 0) -> StepResult:
     if tree is not None:
         tables["kpi tree"] = tree
         figures["kpi tree"] = figure(tp.plot_kpi_tree, tree)
-        lines = sentences(narrative.kpi_tree(tree))
-        if tree["target"].isna().all():
-            lines.append("No target is declared for any node of the tree: agree them with "
-                         "management and write them under `targets:` in the engagement YAML, "
-                         "so that a shortfall can be traced to its phase.")
+        lines = in_languages(lambda language: _conclusions(tree, language,
+                                                           engagement.phase_model))
     else:
-        lines = [f"No KPI tree: {parts.problems['kpi tree']}"]
+        lines = parts.in_languages()
     return StepResult(
         step=3, key="kpis", tables=tables,
         results={"kpi_set": list(kpi_set), "values": values, "tree": tree},
         figures=figures, problems=parts.problems, summary=_summary(tree, tree_values),
-        headline=_headline(tree), conclusions_by_language={"en": lines})
+        headline=_headline(tree), conclusions_by_language=lines)
 
 
 def _summary(tree: pd.DataFrame | None, values: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +75,16 @@ def _summary(tree: pd.DataFrame | None, values: pd.DataFrame) -> pd.DataFrame:
                      "n": None if kpi is None else kpi["n"],
                      "status": "implied" if kpi is None else kpi["status_vs_target"]})
     return summary_frame(rows)
+
+
+def _conclusions(tree: pd.DataFrame, language: str, phases) -> list[str]:
+    lines = sentences(narrative.kpi_tree(tree, language, phases))
+    if tree["target"].isna().all():
+        lines.append(formatter(language).gettext(
+            "No target is declared for any node of the tree: agree them with management and "
+            "write them under `targets:` in the engagement YAML, so that a shortfall can be "
+            "traced to its phase."))
+    return lines
 
 
 def _headline(tree: pd.DataFrame | None) -> str:

@@ -17,7 +17,7 @@ from toolkit.measure.kpis import compute_kpis, step_incidence, time_to_convert
 from toolkit.measure.seasonality import seasonality
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, earlier, figure, sentences
+from toolkit.steps.parts import Parts, earlier, figure, in_languages, sentences
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -74,8 +74,9 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
         tables["year over year"] = seasonal.year_over_year
         figures["seasonality"] = figure(tp.plot_seasonality, seasonal.monthly)
 
-    lines = sentences(narrative.measurement(values, seasonal, ttc))
-    lines += parts.sentences()
+    lines = in_languages(lambda language: sentences(
+        narrative.measurement(values, seasonal, ttc, language, model))
+        + parts.sentences(language))
     conversions = values[values["kind"] == "conversion"]
     return StepResult(
         step=4, key="measurement", tables=tables,
@@ -83,7 +84,7 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
                  "seasonality": seasonal},
         figures=figures, problems=parts.problems, summary=_summary(conversions),
         headline=_headline(conversions, seasonal), sheets={"KPIs": values},
-        conclusions_by_language={"en": lines})
+        conclusions_by_language=lines)
 
 
 def _summary(conversions: pd.DataFrame) -> pd.DataFrame:

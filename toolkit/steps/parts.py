@@ -12,12 +12,25 @@ import pandas as pd
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.measure.benchmarks import benchmarks_for
+from toolkit.present.format import formatter
+from toolkit.present.messages import LANGUAGES
 from toolkit.present.narrative import text
+from toolkit.present.tables import N_
 from toolkit.steps.result import STEP_KEYS, StepResult
 
-__all__ = ["Parts", "earlier", "figure", "sentences", "sizing_from"]
+__all__ = ["Parts", "earlier", "figure", "in_languages", "sentences", "sizing_from"]
 
 T = TypeVar("T")
+
+#: The parts a step may fail to compute, as a reader names them (the step's part -> msgid).
+PART_NAMES = {
+    "audit": N_("audit"), "funnel": N_("funnel"), "duration": N_("duration estimate"),
+    "cohorts": N_("cohorts"), "period conversion": N_("period conversion"),
+    "time to convert": N_("time to convert"), "incidence": N_("conversion curves"),
+    "seasonality": N_("seasonality"), "kpi tree": N_("KPI tree"),
+    "fruit": N_("low-hanging fruit"), "action yield": N_("action yield"),
+    "plan": N_("improvement plan"), "view": N_("steering view"),
+}
 
 
 class Parts:
@@ -40,9 +53,17 @@ class Parts:
             self.problems[part] = str(exc)
             return None
 
-    def sentences(self) -> list[str]:
-        """Each problem as a concluding sentence (Markdown-safe)."""
-        return [f"No {part}: {text(why)}" for part, why in self.problems.items()]
+    def sentences(self, language: str = "en") -> list[str]:
+        """Each problem as a concluding sentence (Markdown-safe). The reason is the library's
+        own sentence (English); the part is named in `language`."""
+        fmt = formatter(language)
+        return [fmt.gettext("No {part}: {why}").format(
+                    part=fmt.gettext(PART_NAMES[part]) if part in PART_NAMES else part,
+                    why=text(why)) for part, why in self.problems.items()]
+
+    def in_languages(self) -> dict[str, list[str]]:
+        """:meth:`sentences` in every report language."""
+        return in_languages(self.sentences)
 
     def note(self, part: str, reason: str | None) -> None:
         """Record why `part` is missing (a reason a library result gave), unless one is known."""
@@ -76,6 +97,12 @@ def sizing_from(engagement, diagnosis: StepResult | None) -> tuple[pd.DataFrame 
 def figure(plot: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
     """A figure of a StepResult: `plot` bound to its (already computed) data, drawn on `ax=None`."""
     return functools.partial(plot, *args, **kwargs)
+
+
+def in_languages(write: Callable[[str], list[str]]) -> dict[str, list[str]]:
+    """The conclusions `write(language)` writes, for every report language: a StepResult's
+    ``conclusions_by_language``."""
+    return {language: write(language) for language in LANGUAGES}
 
 
 def sentences(markdown: str) -> list[str]:

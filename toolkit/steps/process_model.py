@@ -8,7 +8,7 @@ import pandas as pd
 from toolkit.measure.funnel import funnel
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, earlier, figure, sentences
+from toolkit.steps.parts import Parts, earlier, figure, in_languages, sentences
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -38,7 +38,8 @@ def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = No
              else parts.attempt("funnel", lambda: funnel(engagement)))
     tables = {"phases": model.to_frame(), "stage mapping": stage_use(engagement)}
     figures = {"process schema": figure(tp.plot_process_schema, model, funnel_frame=frame)}
-    lines = sentences(narrative.process_model(engagement, frame))
+    lines = in_languages(lambda language: sentences(
+        narrative.process_model(engagement, frame, language)))
     rows = [{"measure": "phases", "value": len(model.phases)},
             {"measure": "CRM stages in the data", "value": tables["stage mapping"]["source_stage"]
              .nunique(), "n": int(tables["stage mapping"]["rows"].sum())}]
@@ -47,4 +48,4 @@ def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = No
         figures=figures, problems=parts.problems, summary=summary_frame(rows),
         headline=(f"The process has {len(model.phases)} phases: "
                   + " → ".join(p.label for p in model.phases) + "."),
-        conclusions_by_language={"en": lines})
+        conclusions_by_language=lines)

@@ -9,7 +9,7 @@ import pandas as pd
 from toolkit.analysis.steering import steering_view
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
-from toolkit.steps.parts import Parts, figure, sentences, sizing_from
+from toolkit.steps.parts import Parts, figure, in_languages, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -48,7 +48,7 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
                           headline="No steering view: " + parts.problems["view"],
                           sheets={"Scorecard": pd.DataFrame(
                               {"note": [f"No scorecard: {parts.problems['view']}"]})},
-                          conclusions_by_language={"en": parts.sentences()})
+                          conclusions_by_language=parts.in_languages())
     tables = {"monthly": view.monthly}
     figures = {}
     card = None
@@ -68,7 +68,8 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
         step=7, key="steering", tables=tables, results={"view": view}, figures=figures,
         problems=view.problems, summary=_summary(card), headline=_headline(view),
         sheets={"Scorecard": sheet},
-        conclusions_by_language={"en": sentences(narrative.steering(view))})
+        conclusions_by_language=in_languages(lambda language: sentences(
+            narrative.steering(view, language, engagement.phase_model))))
 
 
 def _summary(card: pd.DataFrame | None) -> pd.DataFrame:
