@@ -18,9 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/funnel demo
 
-# On every core (pytest-xdist): a file is one group, see tests/conftest.py.
+# On every core (pytest-xdist). --dist loadscope keeps a file on one worker: a notebook's cells
+# share one kernel and run in order (nbval's advice), and a module's fixtures are computed once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
