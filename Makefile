@@ -18,8 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/funnel demo
 
+# On every core (pytest-xdist): a file is one group, see tests/conftest.py.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -89,3 +89,16 @@ def reconciles(e) -> None:
     for row in r.itertuples():
         assert per_file.get(row.file, 0) == row.rows_quarantined
     assert not e.quarantine.duplicated(["file", "source_row"]).any()
+
+
+# `make test` spreads the suite over the machine's cores (pytest-xdist, `--dist loadgroup`). A
+# notebook's cells share one kernel and must run in order on one worker, and a module's
+# module-scoped fixtures (a demo run, a hostile run) should be computed once: so each file is one
+# group, except the corpus files, whose hundreds of independent cases are spread over the workers.
+SPREAD_OVER_WORKERS = {"test_cli_corpus.py", "test_bad_input.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name not in SPREAD_OVER_WORKERS:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))

@@ -240,14 +240,20 @@ def test_the_segment_scan_compares_segments_without_dates(tmp_path):
     assert "cohort year" not in scan.loc["A", "finding"]
 
 
-def test_funnel_run_on_a_lead_list_says_what_to_use_instead(tmp_path, capsys):
+def test_funnel_run_on_a_lead_list_reports_and_refuses_only_the_notebooks(tmp_path, capsys):
     from toolkit.cli import main
     lead_list(tmp_path)
     path = str(tmp_path / "engagement.yaml")
-    assert main(["run", path, "--out", str(tmp_path / "report")]) == 2
+    # the notebooks measure in months and days: refused before a kernel starts, naming the way
+    assert main(["run", path, "--out", str(tmp_path / "nb"), "--notebooks"]) == 2
     err = capsys.readouterr().err
-    assert "lead list without dates" in err and "funnel kpis" in err and "Traceback" not in err
-    assert not (tmp_path / "report").exists()  # no kernel started, nothing half-written
+    assert "lead list without dates" in err and "without --notebooks" in err
+    assert "Traceback" not in err and not (tmp_path / "nb").exists()
+    # the report from the step results: counts and conversions, each dated part says why not
+    assert main(["run", path, "--out", str(tmp_path / "report"), "--quiet"]) == 0
+    index = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    # 8 leads, 4 converted (L1, L4, L5, L7): 50.0% on the arrow Lead -> Order
+    assert "50.0%" in index and "8 records, without dates." in index
 
 
 def test_the_seven_steps_on_a_lead_list_say_which_parts_need_dates(tmp_path):

@@ -358,15 +358,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, engagement, results=None) -> int:
     """`funnel run` on a loaded engagement; `results`: step results already computed."""
-    if not engagement.dated:
+    if not engagement.dated and args.notebooks:
         # The step notebooks measure in months and days; a lead list has no dates. Say so before
-        # starting seven kernels, with what the CLI can give instead.
+        # starting seven kernels, with what the report without notebooks gives instead.
         raise ToolkitError(
-            f"{args.engagement}: `funnel run` builds the seven steps, whose monthly cohorts, "
-            f"durations and steering need dates, and this engagement is a lead list without "
-            f"dates (`dated: false`). Fix: use `funnel validate {args.engagement}` and `funnel "
-            f"kpis {args.engagement}` (add `--by <attribute>` for the segments) for its counts "
-            f"and conversions, or load an export with a creation date per record")
+            f"{args.engagement}: `funnel run --notebooks` executes the step notebooks, whose "
+            f"monthly cohorts, durations and steering need dates, and this engagement is a lead "
+            f"list without dates (`dated: false`). Fix: run `funnel run {args.engagement}` "
+            f"without --notebooks (the report says per step what needs dates), or load an export "
+            f"with a creation date per record")
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
                                            / date.today().isoformat())

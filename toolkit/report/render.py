@@ -411,9 +411,10 @@ def _data_quality(engagement, fmt: Formatter) -> str:
                         "a reason.", rows_in).format(
         rows_in=fmt.count(rows_in), used=fmt.count(used), quarantined=fmt.count(quarantined))
     records = len(engagement.records)
-    as_of = getattr(engagement, "as_of", None)
-    # a lead list without dates has no measurement date
-    if getattr(engagement, "dated", True) and records and not is_missing(as_of):
+    # a lead list without dates has no measurement date (asking for one raises)
+    dated = getattr(engagement, "dated", True) and records
+    as_of = getattr(engagement, "as_of", None) if dated else None
+    if dated and not is_missing(as_of):
         measured = fmt.ngettext("{records} record measured up to {as_of}.",
                                 "{records} records measured up to {as_of}.", records).format(
             records=fmt.count(records), as_of=fmt.date(as_of, length="long"))
