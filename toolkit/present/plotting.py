@@ -402,15 +402,16 @@ def _fmt_value(value: float, unit: object = None) -> str:
         size = abs(value)
         text = (f"€{value / 1e6:.2f}M" if size >= 1e6 else f"€{value / 1e3:.0f}k" if size >= 1e5
                 else f"€{value / 1e3:.1f}k" if size >= 1e3 else f"€{value:.0f}")
-        return text + (f"/{per}" if per else "")
+        return _local(text) + (f"/{_(per)}" if per else "")
     if low in ("days", "day", "d"):
-        return f"{value:.1f} days" if abs(value) < 10 else f"{value:.0f} days"
+        return _local(f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}") + " " + _("days")
     if low == "x":
-        return f"{value:.1f}x"
+        return _local(f"{value:.1f}x")
+    number = _local(f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer()
+                    else f"{value:.3g}")
     if low in ("", "count", "n", "number"):
-        return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
-    number = f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
-    return f"{number} {u}"
+        return number
+    return f"{number} {_(u)}"
 
 
 def _fmt_range(low: float, high: float, unit: object, digits: int | None = None) -> str:
@@ -1889,6 +1890,16 @@ def _trend_arrow(trend: str, higher_is_better: bool) -> tuple[str, str]:
 # 10. KPI tree
 # --------------------------------------------------------------------------------------------
 
+def _node_words(label: object) -> str:
+    """A KPI tree node's label in the figure's language when the toolkit named it (a label the
+    engagement YAML gave is the client's own word and stays as written)."""
+    text = str(label)
+    start, end = "Entries into ", " per month"
+    if text.startswith(start) and text.endswith(end):
+        return _("Entries into {start} per month").format(start=text[len(start):-len(end)])
+    return _(text)
+
+
 @_styled
 def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
                   title: str | None = None) -> Axes:
@@ -1975,10 +1986,10 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
         val = _fmt_value(_num(data.iloc[[i]], "value")[0], unit)
         tgt = _num(data.iloc[[i]], "target")[0]
         lines = [(t, 9.0, "bold", PALETTE["ink"])
-                 for t in _wrap_pt(data["label"].iloc[i], text_pt, 9.0, "bold")[:2]]
+                 for t in _wrap_pt(_node_words(data["label"].iloc[i]), text_pt, 9.0, "bold")[:2]]
         lines.append((val, 11.5, "bold", PALETTE["ink"] if has_status else PALETTE["primary"]))
-        lines.append((f"target {_fmt_value(tgt, unit)}" if np.isfinite(tgt) else "no target", 8.0,
-                      "normal", PALETTE["muted"]))
+        lines.append((_("target {value}").format(value=_fmt_value(tgt, unit))
+                      if np.isfinite(tgt) else _("no target"), 8.0, "normal", PALETTE["muted"]))
         if has_status and not _missing(status):
             lines.extend((t, 8.0, "bold", _darker(status_color(data["status_code"].iloc[i])))
                          for t in _wrap_pt(str(status), text_pt, 8.0, "bold")[:2])
@@ -2020,10 +2031,10 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
                     fontweight=weight, color=color, zorder=3)
             top += h
     if title is None:
-        root_label = str(data["label"].iloc[info[roots[0]]])
-        title = f"KPI tree: {root_label} and the phase KPIs that drive it"
-    _title(ax, title, "Each box: value against target; read left to right from the management goal "
-                      "to the phase conversions and volumes")
+        root_label = _node_words(data["label"].iloc[info[roots[0]]])
+        title = _("KPI tree: {root} and the phase KPIs that drive it").format(root=root_label)
+    _title(ax, title, _("Each box: value against target; read left to right from the management "
+                        "goal to the phase conversions and volumes"))
     return ax
 
 
@@ -2453,9 +2464,14 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
     ax_w_pt = ax.get_position().width * fig.get_figwidth() * 72
     row_pt = ax.get_position().height * fig.get_figheight() * 72 / (rows + 0.5)
 
-    labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" for s, nl, en, w in
+    english = _LANGUAGE.get() == "en"  # the English figure names each step in both languages
+    labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" if english
+              else f"{int(s)} {nl} — " + _local(f"{w:.1f}") + " " + _("wk")
+              for s, nl, en, w in
               zip(steps["_order"], steps["step_name_nl"], steps["step_name_en"], weeks, strict=True)]
-    total_label = f"Total, steps in sequence — {total:.1f} wk ({total_low:.1f}-{total_high:.1f})"
+    total_label = _("Total, steps in sequence — {weeks} wk ({low}-{high})").format(
+        weeks=_local(f"{total:.1f}"), low=_local(f"{total_low:.1f}"),
+        high=_local(f"{total_high:.1f}"))
     label_fs = 9.0 if row_pt >= 34 else 7.5  # a label takes about a third of the row
     tick_ms = min(12.0, 0.4 * row_pt)  # the low-end tick a little taller than the bar
     widths_pt = [_width_pt(t, label_fs) for t in labels]
