@@ -1198,7 +1198,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
 
 @_styled
 def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None = None,
-                         xlabel: str = "days since entering the phase",
+                         xlabel: str = N_("days since entering the phase"),
                          title: str | None = None) -> Axes:
     """Share converted over time: Kaplan-Meier (1 - survival) or cumulative incidence curves.
 
@@ -1277,7 +1277,7 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
                 label = (f"{group} (n={_count(first_risk)})" if hue else
                          f"share converted (n={_count(first_risk)})")
             else:
-                label = f"{group}: {outcome}" if hue else f"{outcome}"
+                label = f"{group}: {_(str(outcome))}" if hue else _(str(outcome))
             ax.step(t, y, where="post", color=color, lw=2.0, ls=style, label=label)
             band = np.isfinite(low) & np.isfinite(high)
             ax.fill_between(t, np.where(band, low, y), np.where(band, high, y), step="post",
@@ -1292,7 +1292,7 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
                         ms=5 if dense else 8, mew=0.8 if dense else 1.2, alpha=0.6 if dense else 1,
                         color=color, label="_censored")
             ends.append((float(t[-1]), float(y[-1]),
-                         f"{_pct(y[-1])} {outcome or 'converted'}", color))
+                         f"{_pct(y[-1])} {_(str(outcome or 'converted'))}", color))
     if kind == "km":
         ax.plot([], [], ls="none", marker="|", ms=8, mew=1.2, color=PALETTE["muted"],
                 label=_("censored (still open, or lost)"))
@@ -1306,12 +1306,12 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
     ax.set_xlim(0, t_max * (1.16 if len(ends) <= 4 else 1.02))
     ax.set_ylim(0, min(1.0, max(top * 1.25, 0.05)))
     _percent_axis(ax, "y")
-    ax.set_ylabel(_("share converted") if kind == "km" else "cumulative incidence")
+    ax.set_ylabel(_("share converted") if kind == "km" else _("cumulative incidence"))
     ax.legend(loc="upper left")
     if risk_source is not None and hue is None:
-        _at_risk_row(ax, risk_source, kind, xlabel)
+        _at_risk_row(ax, risk_source, kind, _(xlabel))
     else:  # one at-risk row per segment would crowd the axis: n is in the legend instead
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(_(xlabel))
     if title is None:
         title = (_("Share converted over time (Kaplan-Meier: lost and open records censored)")
                  if kind == "km" else _("Converted vs lost over time (open records censored)"))
@@ -1359,6 +1359,9 @@ def _at_risk_row(ax: Axes, frame: pd.DataFrame, kind: str, xlabel: str) -> None:
 # --------------------------------------------------------------------------------------------
 # 6. Bottlenecks
 # --------------------------------------------------------------------------------------------
+
+# The outcomes of a cumulative-incidence frame, named for the catalogue (drawn through _()).
+_OUTCOMES = (N_("converted"), N_("lost"))
 
 # The references a bottleneck is sized against, as a figure names them.
 _REFERENCE_WORDS = {"target": N_("target"), "benchmark": N_("benchmark"),
@@ -2112,10 +2115,11 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
         # the label sits where the step ends: right of a rise, left of a fall
         rising = widths[i] >= 0
         tip = max(lefts[i], lefts[i] + widths[i]) if rising else min(lefts[i], lefts[i] + widths[i])
-        ax.text(tip + (0.015 if rising else -0.015) * scale, y[i], f"{widths[i] * 100:+.1f} pp",
+        ax.text(tip + (0.015 if rising else -0.015) * scale, y[i],
+                _local(f"{widths[i] * 100:+.1f}") + " " + _("pp"),
                 ha="left" if rising else "right", va="center", fontsize=9,
                 fontweight="bold" if i == count - 1 else "normal", color=PALETTE["ink"])
-    labels = [f"{s}" for s, _, _ in steps] + ["total change"]
+    labels = [f"{s}" for s, _, _ in steps] + [_("total change")]
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9.5)
     ax.get_yticklabels()[-1].set_fontweight("bold")
@@ -2127,12 +2131,13 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_xlim(lo - 0.16 * span, hi + 0.16 * span)
     digits = 0 if span >= 0.04 else 1  # whole points once the axis spans 4 points or more
     ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda v, _: f"{v * 100:+.{digits}f} pp" if abs(v) > 1e-12 else "0"))
+        lambda v, _unused: _local(f"{v * 100:+.{digits}f}") + " " + _("pp") if abs(v) > 1e-12
+        else "0"))
     ax.set_xlabel(_("change in overall conversion (percentage points)"))
     ax.tick_params(axis="y", length=0)
     if len(names):
         trans = blended_transform_factory(ax.transAxes, ax.transData)
-        for first, text in ((0, "rate effects"), (len(names), "mix effects")):
+        for first, text in ((0, _("rate effects")), (len(names), _("mix effects"))):
             ax.text(1.0, first - 0.5, text, transform=trans, ha="right", va="center", fontsize=8,
                     color=PALETTE["muted"], fontstyle="italic")
     handles = [Patch(color=PALETTE["rate_effect"], label=_("rate effect (same mix)")),
@@ -2140,10 +2145,11 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
                Patch(color=PALETTE["ink"], label=_("total"))]
     _legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
     if title is None:
-        title = (f"Overall conversion {total * 100:+.1f} pp: {rate_total * 100:+.1f} pp from rates, "
-                 f"{mix_total * 100:+.1f} pp from mix")
-    _title(ax, title, "Rate effect: segments converting better or worse; mix effect: a shift in "
-                      "which segments the records come from")
+        title = _("Overall conversion {total} pp: {rates} pp from rates, {mix} pp from mix").format(
+            total=_local(f"{total * 100:+.1f}"), rates=_local(f"{rate_total * 100:+.1f}"),
+            mix=_local(f"{mix_total * 100:+.1f}"))
+    _title(ax, title, _("Rate effect: segments converting better or worse; mix effect: a shift in "
+                        "which segments the records come from"))
     return ax
 
 
