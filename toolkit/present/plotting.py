@@ -1067,7 +1067,8 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
         ax.fill_between(x[shown], low[shown], high[shown], color=color, alpha=0.1 if many else 0.16,
                         linewidth=0)
         ax.plot(x[shown], rate[shown], color=color, lw=1.8, marker="o", ms=4.5,
-                label=f"{key} ({size_label})" if many else f"cohort conversion ({size_label})")
+                label=f"{key} ({size_label})" if many
+                else _("cohort conversion ({n})").format(n=size_label))
         partly = shown & (immature > 0)
         any_partly = any_partly or bool(partly.any())
         ax.plot(x[partly], rate[partly], ls="none", marker="o", ms=6.5, mfc="white", mec=color,
