@@ -1024,3 +1024,27 @@ def test_results_draw_themselves_with_their_plot_function():
     estimate = estimate_duration(DurationFactors(3, 2, 3, 3, 3))
     assert len(estimate.plot().patches) == len(plot_engagement_timeline(estimate.by_step).patches)
     plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# Language of the figures
+# --------------------------------------------------------------------------------------------
+
+def test_funnel_in_dutch_words_and_number_format_english_by_default():
+    from toolkit.present.plotting import drawing_language
+    ax = plot_funnel(funnel_frame(), language="nl")
+    texts = _texts(ax)
+    # the same numbers as the English test above, worked by hand into Dutch format
+    assert "▼ 62% (58-66%) van 1.000" in texts and "1.000" in texts
+    right = ax.child_axes[0]
+    assert [t.get_text() for t in right.get_yticklabels()] == ["100%", "62%", "16%", "4,0%"]
+    assert ax.get_title(loc="left") == "1.000 Target → 40 Order: 4,0% in totaal"
+    with drawing_language("nl"):  # the report's way: every figure drawn inside speaks Dutch
+        assert plot_funnel(funnel_frame()).get_title(loc="left").endswith("4,0% in totaal")
+    assert plot_funnel(funnel_frame()).get_title(loc="left") == \
+        "1,000 Target → 40 Order: 4.0% overall"
+
+
+def test_a_figure_refuses_an_unknown_language():
+    with pytest.raises(ToolkitError, match=r"one of \['nl', 'en'\], but 'de' was passed"):
+        plot_funnel(funnel_frame(), language="de")

@@ -161,9 +161,9 @@ def test_a_part_the_step_could_not_compute_says_so(dutch, tmp_path):
     # the client reads that a part is missing and where the reason is; the training its reason
     text = _page(dutch, step_page_name(5)).text
     # the action yield, under its own heading; the mix, which has none, in one line at the end
-    assert "Niet berekend met deze gegevens; de reden staat in de werkmap (blad Notes)." in text
+    assert "Niet berekend met deze gegevens; de reden staat in de werkmap (blad Notities)." in text
     assert "Eén onderdeel van deze stap kon met deze gegevens niet worden berekend; de reden " \
-           "staat in de werkmap (blad Notes)." in text
+           "staat in de werkmap (blad Notities)." in text
     assert "`action`" not in text and "one year" not in text
     render_report(_engagement("en"), _results(), out_dir=tmp_path, language="en",
                   edition="training")

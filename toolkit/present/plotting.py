@@ -20,6 +20,11 @@ phase_model : PhaseModel, optional
 title : str, optional
     Replaces the default title. The default titles state what the reader should see; the
     subtitle says what the marks mean.
+language : ``"en"`` (default) or ``"nl"``
+    The language of the titles, axis labels and legends (the message catalogue,
+    ``toolkit.present.messages``) and of the numbers in them (36,1% and 1.234 in Dutch). Without
+    it a figure is drawn in the language of an enclosing :func:`drawing_language` (the report's),
+    else in English.
 
 Style: percentages are shown as ``62% (58-66%)`` (estimate and 95% interval), one decimal below
 10%; ``n`` appears wherever a rate does; phases use one sequential blue palette; statuses use
@@ -30,10 +35,12 @@ the same look; the plot functions apply it themselves without changing global se
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,6 +68,8 @@ from toolkit.base.vocabulary import (
     STATUS_UNJUDGED,
     STATUSES,
 )
+from toolkit.present.messages import check_language, translations
+from toolkit.present.tables import N_
 
 __all__ = [
     "PALETTE",
@@ -187,6 +196,32 @@ def status_color(code: object) -> str:
     return PALETTE["neutral"]
 
 
+# The language the figures being drawn speak (`language=` of a plot call, or the report's).
+_LANGUAGE: ContextVar[str] = ContextVar("toolkit_plot_language", default="en")
+
+
+@contextlib.contextmanager
+def drawing_language(language: str) -> Iterator[None]:
+    """Draw the figures made inside the block in `language` (``en`` or ``nl``)."""
+    token = _LANGUAGE.set(check_language(language))
+    try:
+        yield
+    finally:
+        _LANGUAGE.reset(token)
+
+
+def _(message: str) -> str:
+    """`message` (an English msgid) in the language of the figure being drawn."""
+    return translations(_LANGUAGE.get()).gettext(message)
+
+
+def _local(number_text: str) -> str:
+    """A number written the English way ("1,234.5") in the figure's language ("1.234,5")."""
+    if _LANGUAGE.get() == "nl":
+        return number_text.translate({ord("."): ",", ord(","): "."})
+    return number_text
+
+
 class _NothingToDraw(DataError):
     """A result frame with the right columns but no rows: an edge engagement (no records, nobody
     in the phase, no mature cohort), drawn as an empty panel that says so."""
@@ -203,8 +238,8 @@ def _styled(function: _F) -> _F:
     records): the figure then says "nothing to show yet" instead of raising, so a report on a
     young engagement still renders and tells the reader why a figure is empty."""
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with mpl.rc_context(_RC):
+    def wrapper(*args: Any, language: str | None = None, **kwargs: Any) -> Any:
+        with mpl.rc_context(_RC), drawing_language(language or _LANGUAGE.get()):
             try:
                 return function(*args, **kwargs)
             except _NothingToDraw as empty:
@@ -220,11 +255,12 @@ def _empty_panel(function: Callable[..., Any], kwargs: dict[str, Any], reader: s
     elif given is not None:  # a sequence of Axes (plot_seasonality): write in the first
         ax = list(np.ravel(np.asarray(given, dtype=object)))[0]
     else:
-        _, ax = plt.subplots(figsize=(8.0, 2.6), layout="constrained")
+        _figure, ax = plt.subplots(figsize=(8.0, 2.6), layout="constrained")
     ax.set_axis_off()
     headline = kwargs.get("title") or function.__name__.removeprefix("plot_").replace("_", " ")
     _title(ax, headline[:1].upper() + headline[1:])
-    ax.text(0.5, 0.5, f"Nothing to show yet: {reader}.", transform=ax.transAxes, ha="center",
+    ax.text(0.5, 0.5, _("Nothing to show yet: {reason}.").format(reason=_(reader)),
+            transform=ax.transAxes, ha="center",
             va="center", fontsize=10.5, color=PALETTE["muted"], wrap=True)
     return ax.figure if function.__annotations__.get("return") in (Figure, "Figure") else ax
 
@@ -255,21 +291,21 @@ _PRODUCERS = {
 
 # What an empty result frame means, in the reader's words (shown in the empty panel).
 _EMPTY_READER = {
-    "funnel": "no record reached any phase",
-    "kpis": "no KPI could be measured",
-    "cohort": "no record has reached the starting phase of a cohort",
-    "cohort_heatmap": "no record has reached the starting phase of a cohort",
-    "seasonality": "no month has mature records",
-    "km": "no record has converted yet",
-    "cif": "no record has converted or been lost yet (all still open, or none reached the phase)",
-    "bottlenecks": "too few records to size any bottleneck",
-    "segment_scan": "there is no segment to compare (one segment only, or too few records)",
-    "control_chart": "no month has mature records",
-    "alerts": "no alerts",
-    "scorecard": "no KPI could be measured",
-    "kpi_tree": "no KPI could be measured",
-    "mix": "no segment mix to decompose",
-    "duration": "no step to plan",
+    "funnel": N_("no record reached any phase"),
+    "kpis": N_("no KPI could be measured"),
+    "cohort": N_("no record has reached the starting phase of a cohort"),
+    "cohort_heatmap": N_("no record has reached the starting phase of a cohort"),
+    "seasonality": N_("no month has mature records"),
+    "km": N_("no record has converted yet"),
+    "cif": N_("no record has converted or been lost yet (all still open, or none reached the phase)"),
+    "bottlenecks": N_("too few records to size any bottleneck"),
+    "segment_scan": N_("there is no segment to compare (one segment only, or too few records)"),
+    "control_chart": N_("no month has mature records"),
+    "alerts": N_("no alerts"),
+    "scorecard": N_("no KPI could be measured"),
+    "kpi_tree": N_("no KPI could be measured"),
+    "mix": N_("no segment mix to decompose"),
+    "duration": N_("no step to plan"),
 }
 
 
@@ -307,7 +343,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float], *, drawing: bool = 
         fig = plt.figure(figsize=figsize)
         title_in = 0.75
         return fig.add_axes((0.01, 0.02, 0.98, 1 - 0.02 - title_in / figsize[1]))
-    _, new = plt.subplots(figsize=figsize, layout="constrained")
+    _figure, new = plt.subplots(figsize=figsize, layout="constrained")
     return new
 
 
@@ -332,7 +368,7 @@ def _pct(value: float, digits: int | None = None) -> str:
     if value is None or not np.isfinite(value):
         return "n/a"
     d = _digits(value) if digits is None else digits
-    return f"{value * 100:.{d}f}%"
+    return _local(f"{value * 100:.{d}f}%")
 
 
 def _pct_ci(rate: float, low: float, high: float) -> str:
@@ -342,11 +378,11 @@ def _pct_ci(rate: float, low: float, high: float) -> str:
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return _pct(rate)
     d = _digits(rate)
-    return f"{rate * 100:.{d}f}% ({low * 100:.{d}f}-{high * 100:.{d}f}%)"
+    return _local(f"{rate * 100:.{d}f}% ({low * 100:.{d}f}-{high * 100:.{d}f}%)")
 
 
 def _count(value: float) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:,.0f}"
+    return "n/a" if value is None or not np.isfinite(value) else _local(f"{value:,.0f}")
 
 
 def _is_share_unit(unit: object) -> bool:
@@ -366,22 +402,23 @@ def _fmt_value(value: float, unit: object = None) -> str:
         size = abs(value)
         text = (f"€{value / 1e6:.2f}M" if size >= 1e6 else f"€{value / 1e3:.0f}k" if size >= 1e5
                 else f"€{value / 1e3:.1f}k" if size >= 1e3 else f"€{value:.0f}")
-        return text + (f"/{per}" if per else "")
+        return _local(text) + (f"/{_(per)}" if per else "")
     if low in ("days", "day", "d"):
-        return f"{value:.1f} days" if abs(value) < 10 else f"{value:.0f} days"
+        return _local(f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}") + " " + _("days")
     if low == "x":
-        return f"{value:.1f}x"
+        return _local(f"{value:.1f}x")
+    number = _local(f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer()
+                    else f"{value:.3g}")
     if low in ("", "count", "n", "number"):
-        return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
-    number = f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
-    return f"{number} {u}"
+        return number
+    return f"{number} {_(u)}"
 
 
 def _fmt_range(low: float, high: float, unit: object, digits: int | None = None) -> str:
     """An interval in a KPI's unit with the unit written once: '(41-46%)', '(39-50 days)'."""
     if _missing(unit) or _is_share_unit(unit):
         d = _digits(min(low, high)) if digits is None else digits
-        return f"({low * 100:.{d}f}-{high * 100:.{d}f}%)"
+        return _local(f"({low * 100:.{d}f}-{high * 100:.{d}f}%)")
     lo, hi = _fmt_value(low, unit), _fmt_value(high, unit)
     suffix = ""
     for tail in (" days", " day", "x"):
@@ -394,15 +431,15 @@ def _fmt_range(low: float, high: float, unit: object, digits: int | None = None)
 def _p_text(p: float) -> str:
     """'p_adj<0.001', 'p_adj=0.042'; a comparison left out of the adjustment says so."""
     if p is None or not np.isfinite(p):
-        return "too small to test"
+        return _("too small to test")
     text = _fmt_p(p)
-    return "p_adj" + ("" if text.startswith("<") else "=") + text
+    return _("p_adj") + ("" if text.startswith("<") else "=") + text
 
 
 def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+    return _local("<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}")
 
 
 def _phase_name(key: object, phase_model: PhaseModel | None, fallback: object = None) -> str:
@@ -495,7 +532,7 @@ def _percent_axis(ax: Axes, axis: str = "y", *, floor: float | None = None,
         vmin, vmax = target.get_view_interval()
         low = vmin if floor is None else max(vmin, floor)
         decimals = 0 if (vmax - low) >= 0.06 else 1
-        return f"{value * 100:.{decimals}f}%"
+        return _local(f"{value * 100:.{decimals}f}%")
 
     target.set_major_locator(_FloorLocator(floor, ceiling))
     target.set_major_formatter(FuncFormatter(fmt))
@@ -543,7 +580,7 @@ def _n_bars(ax: Axes, x: np.ndarray, series: Sequence[tuple[np.ndarray, Any]], *
     top = max(top, 1.0)
     twin.set_ylim(0, top / share)
     twin.set_yticks([0, top])
-    twin.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    twin.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v:,.0f}")))
     twin.tick_params(axis="y", colors=PALETTE["muted"], labelcolor=PALETTE["muted"], labelsize=8,
                      length=0)
     twin.set_ylabel(label, color=PALETTE["muted"], fontsize=8.5)
@@ -562,7 +599,7 @@ def _shade_immature(ax: Axes, positions: np.ndarray) -> None:
     if len(positions) == 0:
         return
     narrow = len(positions) <= 2
-    ax.text((positions[0] + positions[-1]) / 2, 0.98, "immature",
+    ax.text((positions[0] + positions[-1]) / 2, 0.98, _("immature"),
             transform=blended_transform_factory(ax.transData, ax.transAxes), ha="center",
             va="top", rotation=90 if narrow else 0, fontsize=8.5, color=PALETTE["muted"])
 
@@ -590,7 +627,7 @@ _TEXT_PATH = TextToPath()
 def _width_pt(text: str, fontsize: float, weight: str = "normal") -> float:
     """Rendered width of `text` in points (the house font), for wrapping to a box."""
     prop = FontProperties(family="DejaVu Sans", size=fontsize, weight=weight)
-    width, _, _ = _TEXT_PATH.get_text_width_height_descent(text, prop, ismath=False)
+    width, _height, _descent = _TEXT_PATH.get_text_width_height_descent(text, prop, ismath=False)
     return float(width)
 
 
@@ -686,7 +723,8 @@ def plot_funnel(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
     for i in range(1, count):
         if not np.isfinite(rate[i]):
             continue
-        ax.text(0, y[i] - 0.5, f"▼ {_pct_ci(rate[i], low[i], high[i])} of {_count(n[i])}",
+        ax.text(0, y[i] - 0.5, "▼ " + _("{rate} of {n}").format(
+                    rate=_pct_ci(rate[i], low[i], high[i]), n=_count(n[i])),
                 ha="center", va="center", fontsize=9, color=PALETTE["ink"],
                 bbox={"boxstyle": "round,pad=0.18", "fc": "white", "ec": "none", "alpha": 0.9})
     ax.set_yticks(y)
@@ -703,14 +741,16 @@ def plot_funnel(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                           fontsize=10, color=PALETTE["muted"])
     right.tick_params(length=0)
     right.spines["right"].set_visible(False)
-    ax.annotate(f"share of\n{labels[0]}", xy=(1.0, -0.42), xycoords=("axes fraction", "data"),
+    ax.annotate(_("share of\n{phase}").format(phase=labels[0]), xy=(1.0, -0.42),
+                xycoords=("axes fraction", "data"),
                 xytext=(4, 0), textcoords="offset points", ha="left", va="bottom", fontsize=8,
                 color=PALETTE["muted"], annotation_clip=False)
     if title is None:
-        title = (f"{_count(reached[0])} {labels[0]} → {_count(reached[-1])} {labels[-1]}: "
-                 f"{_pct(cumulative[-1])} overall")
-    _title(ax, title, "Step conversion with 95% interval and n between the bars; open records count "
-                      "as not yet converted")
+        title = _("{first_n} {first} → {last_n} {last}: {share} overall").format(
+            first_n=_count(reached[0]), first=labels[0], last_n=_count(reached[-1]),
+            last=labels[-1], share=_pct(cumulative[-1]))
+    _title(ax, title, _("Step conversion with 95% interval and n between the bars; open records "
+                        "count as not yet converted"))
     return ax
 
 
@@ -729,14 +769,14 @@ def _schema_arrows(phase_model: PhaseModel, kpis: pd.DataFrame | None,
         frame = _require(funnel_frame, ["phase", "from_phase", "n", "rate", "ci_low", "ci_high"],
                          function=name, argument="funnel_frame", producer="funnel")
         frame = frame[frame["from_phase"].notna()]
-        for _, r in frame.iterrows():
+        for _index, r in frame.iterrows():
             rows.append({"from": str(r["from_phase"]), "to": str(r["phase"]), "value": r["rate"],
                          "low": r["ci_low"], "high": r["ci_high"], "n": r["n"], "unit": "%"})
     elif kpis is not None:
         frame = _require(kpis, ["from_phase", "to_phase", "value"], function=name,
                          argument="kpis", producer="kpis")
         frame = frame[frame["from_phase"].notna() & frame["to_phase"].notna()]
-        for _, r in frame.iterrows():
+        for _index, r in frame.iterrows():
             rows.append({"from": str(r["from_phase"]), "to": str(r["to_phase"]),
                          "value": r["value"], "low": r.get("ci_low", np.nan),
                          "high": r.get("ci_high", np.nan), "n": r.get("n", np.nan),
@@ -772,7 +812,7 @@ def _kpi_lines(row: dict[str, Any]) -> tuple[str, str]:
     if _missing(unit) or _is_share_unit(unit):
         d = _digits(row["value"])
         value = _pct(row["value"], d)
-        ci = (f"({row['low'] * 100:.{d}f}-{row['high'] * 100:.{d}f}%)"
+        ci = (_local(f"({row['low'] * 100:.{d}f}-{row['high'] * 100:.{d}f}%)")
               if np.isfinite(row["low"]) and np.isfinite(row["high"]) else "")
     else:
         value = _fmt_value(row["value"], unit)
@@ -835,11 +875,11 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
 
     headers = [_wrap_pt(p.label, text_pt, label_fs, "bold") for p in phases]
     sections: list[tuple[str, list[list[str]]]] = [
-        ("ROLES", [_bullets(p.functions, text_pt, body_fs) for p in phases])]
+        (_("ROLES"), [_bullets(p.functions, text_pt, body_fs) for p in phases])]
     if show_tasks:
-        sections.append(("TASKS", [_bullets(p.tasks, text_pt, body_fs) for p in phases]))
-    sections.append(("ACTIONS", [_bullets(p.actions, text_pt, body_fs) for p in phases]))
-    sections.append(("OUTPUT", [_wrap_pt(p.output, text_pt, body_fs) for p in phases]))
+        sections.append((_("TASKS"), [_bullets(p.tasks, text_pt, body_fs) for p in phases]))
+    sections.append((_("ACTIONS"), [_bullets(p.actions, text_pt, body_fs) for p in phases]))
+    sections.append((_("OUTPUT"), [_wrap_pt(p.output, text_pt, body_fs) for p in phases]))
 
     label_ratio = label_fs / body_fs
     label_step = 1.2 * label_ratio
@@ -849,7 +889,7 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
     body_top = header_top + header_h + 1.0
     section_tops = []
     y = body_top + 0.6
-    for _, content in sections:
+    for _heading, content in sections:
         section_tops.append(y)
         y += 1.15 + max(1, max(len(c) for c in content)) + 0.7
     body_h = y - body_top - 0.1
@@ -874,7 +914,7 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
         # the phase number on a small line of its own, so it never costs the label a line
         block = 1.1 + len(lines) * label_step
         first = header_top + (header_h - block) / 2
-        ax.text(i + 0.5, first + 0.55, f"PHASE {i + 1}", ha="center", va="center",
+        ax.text(i + 0.5, first + 0.55, _("PHASE {number}").format(number=i + 1), ha="center", va="center",
                 fontsize=head_fs, fontweight="bold", color=_text_on(colors[i]), alpha=0.8, zorder=3)
         for j, line in enumerate(lines):
             ax.text(i + 0.5, first + 1.1 + (j + 0.5) * label_step, line, ha="center", va="center",
@@ -924,12 +964,12 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
                 color=PALETTE["ink"], zorder=3,
                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "none"})
     if title is None:
-        ends = (f" from {phases[0].label} to {phases[-1].label}"
+        ends = (_(" from {first} to {last}").format(first=phases[0].label, last=phases[-1].label)
                 if len(phases[0].label) + len(phases[-1].label) <= 40 else "")
-        title = f"Commercial process in {count} phases{ends}" + (
-            ", with the conversion on each arrow" if arrows else "")
-    subtitle = ("KPI on each arrow: value, 95% interval and n" if arrows else
-                "Phases with their roles, actions and output")
+        title = _("Commercial process in {count} phases{ends}").format(count=count, ends=ends) + (
+            _(", with the conversion on each arrow") if arrows else "")
+    subtitle = (_("KPI on each arrow: value, 95% interval and n") if arrows else
+                _("Phases with their roles, actions and output"))
     _title(ax, title, subtitle)
     return ax
 
@@ -1027,7 +1067,8 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
         ax.fill_between(x[shown], low[shown], high[shown], color=color, alpha=0.1 if many else 0.16,
                         linewidth=0)
         ax.plot(x[shown], rate[shown], color=color, lw=1.8, marker="o", ms=4.5,
-                label=f"{key} ({size_label})" if many else f"cohort conversion ({size_label})")
+                label=f"{key} ({size_label})" if many
+                else _("cohort conversion ({n})").format(n=size_label))
         partly = shown & (immature > 0)
         any_partly = any_partly or bool(partly.any())
         ax.plot(x[partly], rate[partly], ls="none", marker="o", ms=6.5, mfc="white", mec=color,
@@ -1035,7 +1076,7 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
         counts.append((np.bincount(x.astype(int), weights=np.where(np.isfinite(n), n, 0),
                                    minlength=len(periods)), color if many else PALETTE["counts"]))
         all_n += counts[-1][0]
-    _n_bars(ax, np.arange(len(periods), dtype=float), counts, label="cohort size n")
+    _n_bars(ax, np.arange(len(periods), dtype=float), counts, label=_("cohort size n"))
     lows, highs = _num(frame, "ci_low"), _num(frame, "ci_high")
     floor = _rate_limits(ax, min(float(np.nanmin(lows)) if np.isfinite(lows).any() else 0.0,
                                  target if target is not None else np.inf),
@@ -1047,20 +1088,22 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
     _shade_immature(ax, np.flatnonzero(all_n == 0))
     _percent_axis(ax, "y", floor=floor)
     _period_ticks(ax, labels)
-    ax.set_ylabel("conversion rate")
+    ax.set_ylabel(_("conversion rate"))
     handles, names = ax.get_legend_handles_labels()
     if any_partly:
         handles.append(Line2D([], [], ls="none", marker="o", ms=6.5, mfc="white",
                               mec=PALETTE["muted"], mew=1.5))
-        names.append("partly immature (only mature records counted)")
+        names.append(_("partly immature (only mature records counted)"))
     _legend_below(ax, handles, names, ncols=min(len(handles), 3))
     window = ""
     if "window_days" in frame and frame["window_days"].notna().any():
-        window = f" within {int(pd.to_numeric(frame['window_days']).dropna().iloc[0])} days"
+        window = _(" within {days} days").format(
+            days=int(pd.to_numeric(frame["window_days"]).dropna().iloc[0]))
     if title is None:
-        title = f"Cohort conversion {transition or ''}{window}, by period of entry".replace("  ", " ")
-    _title(ax, title, "Line: share of the cohort that converted; band: 95% interval; bars: cohort "
-                      "size n; grey: cohorts too recent to judge")
+        title = _("Cohort conversion {transition}{window}, by period of entry").format(
+            transition=transition or "", window=window).replace("  ", " ")
+    _title(ax, title, _("Line: share of the cohort that converted; band: 95% interval; bars: "
+                        "cohort size n; grey: cohorts too recent to judge"))
     return ax
 
 
@@ -1070,7 +1113,7 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
 
 @_styled
 def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
-                     volume_label: str = "records entering", title: str | None = None) -> Figure:
+                     volume_label: str = N_("records entering"), title: str | None = None) -> Figure:
     """Two panels sharing the months: volume per month on top, conversion rate per month below.
 
     Parameters
@@ -1116,35 +1159,37 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
     rate, low, high, n = (_num(data, c) for c in ("rate", "ci_low", "ci_high", "n"))
     _clean_axes(ax_v, grid="y")
     ax_v.bar(x, np.where(np.isfinite(volume), volume, 0), width=0.75, color=PALETTE["light"],
-             linewidth=0, label=volume_label)
-    ax_v.set_ylabel(volume_label)
-    ax_v.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+             linewidth=0, label=_(volume_label))
+    ax_v.set_ylabel(_(volume_label))
+    ax_v.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v:,.0f}")))
     ax_v.set_ylim(0, max(float(np.nanmax(volume)) if np.isfinite(volume).any() else 1, 1) * 1.12)
     _clean_axes(ax_r, grid="y")
     shown = np.isfinite(rate) & (n > 0)
     ax_r.fill_between(x[shown], low[shown], high[shown], color=PALETTE["band"], alpha=0.16, lw=0,
-                      label="95% interval")
+                      label=_("95% interval"))
     ax_r.plot(x[shown], rate[shown], color=PALETTE["primary"], lw=1.8, marker="o", ms=4.5,
-              label="conversion rate")
+              label=_("conversion rate"))
     _shade_immature(ax_r, np.flatnonzero(~(n > 0)))
     share = 0.18
-    _n_bars(ax_r, x, [(n, PALETTE["counts"])], share=share, label="n")
+    _n_bars(ax_r, x, [(n, PALETTE["counts"])], share=share, label=_("n"))
     top = float(np.nanmax(high[shown])) if shown.any() else 1.0
     # the bars' strip ends just below 0%: bottom + share * (1.15 top - bottom) = -0.03 top
     ax_r.set_ylim(-(0.03 + 1.15 * share) / (1 - share) * top, top * 1.15)
     _percent_axis(ax_r, "y", floor=0.0)
-    ax_r.set_ylabel("conversion rate")
+    ax_r.set_ylabel(_("conversion rate"))
     plt.setp(ax_v.get_xticklabels(), visible=False)
     _period_ticks(ax_r, labels)
     _legend_below(ax_r, ncols=2)
     ax_v.set_xlim(ax_r.get_xlim())
     if title is None:
         vol = volume[np.isfinite(volume)]
-        title = (f"Volume swings from {_count(vol.min())} to {_count(vol.max())} a month; "
-                 f"conversion ranges {_pct(np.nanmin(rate[shown]))}-{_pct(np.nanmax(rate[shown]))}"
-                 if vol.size and shown.any() else "Volume and conversion per month")
-    _title(ax_v, title, "Top: volume per month. Bottom: conversion of each month's entrants with "
-                        "95% interval; faint bars: n")
+        title = (_("Volume swings from {low} to {high} a month; conversion ranges "
+                   "{rate_low}-{rate_high}").format(
+                       low=_count(vol.min()), high=_count(vol.max()),
+                       rate_low=_pct(np.nanmin(rate[shown])), rate_high=_pct(np.nanmax(rate[shown])))
+                 if vol.size and shown.any() else _("Volume and conversion per month"))
+    _title(ax_v, title, _("Top: volume per month. Bottom: conversion of each month's entrants "
+                          "with 95% interval; faint bars: n"))
     return fig
 
 
@@ -1154,7 +1199,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
 
 @_styled
 def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None = None,
-                         xlabel: str = "days since entering the phase",
+                         xlabel: str = N_("days since entering the phase"),
                          title: str | None = None) -> Axes:
     """Share converted over time: Kaplan-Meier (1 - survival) or cumulative incidence curves.
 
@@ -1233,7 +1278,7 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
                 label = (f"{group} (n={_count(first_risk)})" if hue else
                          f"share converted (n={_count(first_risk)})")
             else:
-                label = f"{group}: {outcome}" if hue else f"{outcome}"
+                label = f"{group}: {_(str(outcome))}" if hue else _(str(outcome))
             ax.step(t, y, where="post", color=color, lw=2.0, ls=style, label=label)
             band = np.isfinite(low) & np.isfinite(high)
             ax.fill_between(t, np.where(band, low, y), np.where(band, high, y), step="post",
@@ -1248,10 +1293,10 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
                         ms=5 if dense else 8, mew=0.8 if dense else 1.2, alpha=0.6 if dense else 1,
                         color=color, label="_censored")
             ends.append((float(t[-1]), float(y[-1]),
-                         f"{_pct(y[-1])} {outcome or 'converted'}", color))
+                         f"{_pct(y[-1])} {_(str(outcome or 'converted'))}", color))
     if kind == "km":
         ax.plot([], [], ls="none", marker="|", ms=8, mew=1.2, color=PALETTE["muted"],
-                label="censored (still open, or lost)")
+                label=_("censored (still open, or lost)"))
     top = max((e[1] for e in ends), default=1.0)
     for t_end, y_end, text, color in ends:
         if len(ends) <= 4:
@@ -1262,21 +1307,20 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
     ax.set_xlim(0, t_max * (1.16 if len(ends) <= 4 else 1.02))
     ax.set_ylim(0, min(1.0, max(top * 1.25, 0.05)))
     _percent_axis(ax, "y")
-    ax.set_ylabel("share converted" if kind == "km" else "cumulative incidence")
+    ax.set_ylabel(_("share converted") if kind == "km" else _("cumulative incidence"))
     ax.legend(loc="upper left")
     if risk_source is not None and hue is None:
-        _at_risk_row(ax, risk_source, kind, xlabel)
+        _at_risk_row(ax, risk_source, kind, _(xlabel))
     else:  # one at-risk row per segment would crowd the axis: n is in the legend instead
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(_(xlabel))
     if title is None:
-        title = ("Share converted over time (Kaplan-Meier: lost and open records censored)"
-                 if kind == "km" else "Converted vs lost over time (open records censored)")
-    subtitle = ("Band: 95% interval; ticks: records censored (still open or lost); at risk: "
-                "records still in view"
-                if kind == "km" else "Cumulative incidence with 95% band; the gap to 100% is still "
-                                     "open; at risk: records still in view")
-    if hue is not None:
-        subtitle = subtitle.split("; at risk")[0] + "; n per segment in the legend"
+        title = (_("Share converted over time (Kaplan-Meier: lost and open records censored)")
+                 if kind == "km" else _("Converted vs lost over time (open records censored)"))
+    subtitle = (_("Band: 95% interval; ticks: records censored (still open or lost)")
+                if kind == "km" else _("Cumulative incidence with 95% band; the gap to 100% is "
+                                       "still open"))
+    subtitle += (_("; n per segment in the legend") if hue is not None
+                 else _("; at risk: records still in view"))
     _title(ax, title, subtitle)
     return ax
 
@@ -1308,7 +1352,7 @@ def _at_risk_row(ax: Axes, frame: pd.DataFrame, kind: str, xlabel: str) -> None:
             picked.append(i)
     row.set_xticks([times[i] for i in picked])
     row.set_xticklabels([_count(risk[i]) for i in picked])
-    ax.annotate("at risk", xy=(0, 0), xycoords="axes fraction", xytext=(-18, -20),
+    ax.annotate(_("at risk"), xy=(0, 0), xycoords="axes fraction", xytext=(-18, -20),
                 textcoords="offset points", ha="right", va="top", fontsize=7.5,
                 color=PALETTE["muted"], fontstyle="italic", annotation_clip=False)
 
@@ -1317,9 +1361,23 @@ def _at_risk_row(ax: Axes, frame: pd.DataFrame, kind: str, xlabel: str) -> None:
 # 6. Bottlenecks
 # --------------------------------------------------------------------------------------------
 
+# The outcomes of a cumulative-incidence frame, named for the catalogue (drawn through _()).
+_OUTCOMES = (N_("converted"), N_("lost"))
+
+# The references a bottleneck is sized against, as a figure names them.
+_REFERENCE_WORDS = {"target": N_("target"), "benchmark": N_("benchmark"),
+                    "history": N_("history"), "best_period": N_("best period"),
+                    "best_segment": N_("best segment")}
+
+
+def _reference_word(reference: object) -> str:
+    key = str(reference)
+    return _(_REFERENCE_WORDS[key]) if key in _REFERENCE_WORDS else key.replace("_", " ")
+
+
 @_styled
 def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
-                     unit: str = "orders", ax: Axes | None = None, title: str | None = None) -> Axes:
+                     unit: str = N_("orders"), ax: Axes | None = None, title: str | None = None) -> Axes:
     """Extra orders per transition if it reached its reference, largest first, with intervals.
 
     Parameters
@@ -1355,7 +1413,7 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
     multi = bool(pair.duplicated().any())
     kinds = list(dict.fromkeys(data["reference"].astype(str))) if multi else [None]
     slot = 0.8 / len(kinds)
-    per = f" per {data['horizon'].dropna().astype(str).iloc[0]}" if (
+    per = _(" per {horizon}").format(horizon=_(data["horizon"].dropna().astype(str).iloc[0])) if (
         "horizon" in data and data["horizon"].notna().any()) else ""
     count = len(pairs)
     ax = _new_axes(ax, (10.0, 1.5 + (0.62 if not multi else 0.34 * len(kinds) + 0.25) * count))
@@ -1380,14 +1438,14 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
             else:
                 color = PALETTE["primary"] if rank == 0 else PALETTE["light"]
             ax.barh([y], [shown], height=slot * 0.86 if multi else 0.6, color=color, linewidth=0,
-                    label=str(kinds[k]).replace("_", " ") if multi and rank == 0 else "_bar")
+                    label=_reference_word(kinds[k]) if multi and rank == 0 else "_bar")
             if np.isfinite(low) and np.isfinite(high):
                 ax.errorbar([shown], [y], xerr=[[max(shown - low, 0)], [max(high - shown, 0)]],
                             fmt="none", ecolor=PALETTE["ink"], elinewidth=1.0, capsize=2.5)
-            band = (f" ({_count(low)} to {_count(high)})" if np.isfinite(low) and np.isfinite(high)
-                    else "")
+            band = (_(" ({low} to {high})").format(low=_count(low), high=_count(high))
+                    if np.isfinite(low) and np.isfinite(high) else "")
             x_text = max(0.0, shown, high if np.isfinite(high) else shown) + 0.02 * span
-            ax.text(x_text, y, f"{value:+,.0f}{band}" if np.isfinite(value) else "n/a",
+            ax.text(x_text, y, _local(f"{value:+,.0f}") + band if np.isfinite(value) else "n/a",
                     ha="left", va="center", fontsize=8.5 if multi else 9.5,
                     fontweight="bold" if rank == 0 and not multi else "normal",
                     color=PALETTE["ink"])
@@ -1399,8 +1457,9 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
     ax.set_yticklabels(labels, fontsize=10)
     ax.set_ylim(count - 0.45, -0.6)
     ax.set_xlim(min(floor - 0.05 * span, 0), reach + 0.42 * span)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel(f"extra {unit}{per} if the step reached its reference")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v:,.0f}")))
+    ax.set_xlabel(_("extra {unit}{per} if the step reached its reference").format(
+        unit=_(unit), per=per))
     ax.tick_params(axis="y", length=0)
     if multi:
         _legend_below(ax, ncols=len(kinds))
@@ -1408,12 +1467,16 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
     top = top_rows[int(np.nanargmax(np.where(np.isfinite(value_all[top_rows]),
                                                value_all[top_rows], -np.inf)))]
     if title is None:
-        versus = (f" (vs {str(data['reference'].iloc[top]).replace('_', ' ')})"
+        versus = (_(" (vs {reference})").format(
+                      reference=_reference_word(data["reference"].iloc[top]))
                   if isinstance(data["reference"].iloc[top], str) else "")
-        title = (f"Largest gain: {labels[0]}, {value_all[top]:+,.0f} {unit}{per}{versus}"
-                 if np.isfinite(value_all[top]) else f"Extra {unit} per step")
-    _title(ax, title, f"Extra {unit} if a step converted at its reference; lines: interval; the "
-                      f"gains overlap, do not add them up")
+        title = (_("Largest gain: {step}, {value} {unit}{per}{versus}").format(
+                     step=labels[0], value=_local(f"{value_all[top]:+,.0f}"), unit=_(unit),
+                     per=per, versus=versus)
+                 if np.isfinite(value_all[top])
+                 else _("Extra {unit} per step").format(unit=_(unit)))
+    _title(ax, title, _("Extra {unit} if a step converted at its reference; lines: interval; the "
+                        "gains overlap, do not add them up").format(unit=_(unit)))
     return ax
 
 
@@ -1498,11 +1561,11 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
                 zorder=2)
         ticks.append(pos)
         tick_labels.append(label)
-        right_labels.append(f"{_pct(rate[i])} vs {_pct(rest[i])}   n={_count(n[i])}   "
-                            + _p_text(p_adj[i]))
+        right_labels.append(_("{rate} vs {rest}").format(rate=_pct(rate[i]), rest=_pct(rest[i]))
+                            + f"   n={_count(n[i])}   " + _p_text(p_adj[i]))
     ax.set_yticks(ticks)
     ax.set_yticklabels(tick_labels, fontsize=9)
-    for tick, (_, i) in zip(ax.get_yticklabels(), [r for r in rows if r[1] is not None],
+    for tick, (_row, i) in zip(ax.get_yticklabels(), [r for r in rows if r[1] is not None],
                             strict=True):
         if flagged[i]:
             tick.set_fontweight("bold")
@@ -1514,25 +1577,27 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
     right.spines["right"].set_visible(False)
     ax.tick_params(axis="y", length=0)
     _percent_axis(ax, "x")
-    ax.set_xlabel("conversion rate (point: segment with 95% interval; tick: all other records)")
+    ax.set_xlabel(_("conversion rate (point: segment with 95% interval; tick: all other records)"))
     handles = [Line2D([], [], ls="none", marker="o", color=PALETTE["below"],
-                      label="significantly below the rest"),
+                      label=_("significantly below the rest")),
                Line2D([], [], ls="none", marker="o", color=PALETTE["on_target"],
-                      label="significantly above the rest"),
+                      label=_("significantly above the rest")),
                Line2D([], [], ls="none", marker="o", color=PALETTE["neutral"],
-                      label="not significant"),
+                      label=_("not significant")),
                Line2D([], [], ls="none", marker="|", ms=11, mew=1.8, color=PALETTE["ink"],
-                      label="rest of the records")]
+                      label=_("rest of the records"))]
     _legend_below(ax, handles, [h.get_label() for h in handles], ncols=4)
     if title is None:
         transition = (f" ({_phase_name(groups[0].split(' → ')[0], phase_model)} → "
                       f"{_phase_name(groups[0].split(' → ')[1], phase_model)})"
                       if len(groups) == 1 else "")
-        title = (f"{all_flagged} of {total} segments convert significantly differently "
-                 f"from the rest{transition}")
-    shown = f"; first {len(data)} of {total} rows shown" if len(data) < total else ""
-    _title(ax, title, "After correction for testing many segments (p_adj); n and rates at the "
-                      f"right{shown}")
+        title = _("{flagged} of {total} segments convert significantly differently from the "
+                  "rest{transition}").format(flagged=all_flagged, total=total,
+                                             transition=transition)
+    shown = (_("; first {shown} of {total} rows shown").format(shown=len(data), total=total)
+             if len(data) < total else "")
+    _title(ax, title, _("After correction for testing many segments (adjusted p); n and rates at "
+                        "the right") + shown)
     return ax
 
 
@@ -1596,21 +1661,21 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
     ax = _new_axes(ax, (10.5, 5.2))
     _clean_axes(ax, grid="y")
     ax.fill_between(x, lcl, ucl, step="mid", color=PALETTE["band"], alpha=0.1, lw=0,
-                    label="control limits")
+                    label=_("control limits"))
     ax.step(x, ucl, where="mid", color=PALETTE["light"], lw=1.0)
     ax.step(x, lcl, where="mid", color=PALETTE["light"], lw=1.0)
-    ax.step(x, center, where="mid", color=PALETTE["ink"], lw=1.2, label="center line")
+    ax.step(x, center, where="mid", color=PALETTE["ink"], lw=1.2, label=_("center line"))
     ax.plot(x, rate, color=PALETTE["muted"], lw=1.0, zorder=2)
     outside = (rate > ucl) | (rate < lcl)
     ax.plot(x[~outside], rate[~outside], ls="none", marker="o", ms=5.5, color=PALETTE["primary"],
-            zorder=3, label="rate per period")
+            zorder=3, label=_("rate per period"))
     ax.plot(x[outside], rate[outside], ls="none", marker="o", ms=7.5, color=PALETTE["below"],
-            zorder=4, label="outside the limits" if outside.any() else "_outside the limits")
+            zorder=4, label=_("outside the limits") if outside.any() else "_outside the limits")
     codes_used: list[str] = []
     fired: dict[str, list[int]] = {}
     if alerts is not None and len(alerts):
         x_of = {str(p): i for i, p in enumerate(labels)}
-        for _, row in alerts.iterrows():
+        for _index, row in alerts.iterrows():
             i = x_of.get(str(row["period"]))
             if i is None:
                 continue
@@ -1621,8 +1686,8 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
         codes_used = list(fired)
         alerted = sorted({i for positions in fired.values() for i in positions})
         ax.plot(x[alerted], rate[alerted], ls="none", marker="o", ms=12, mfc="none",
-                mec=PALETTE["not_significant"], mew=1.8, zorder=5, label="alert (run rules)")
-    _n_bars(ax, x, [(n, PALETTE["counts"])], share=0.18, label="n")
+                mec=PALETTE["not_significant"], mew=1.8, zorder=5, label=_("alert (run rules)"))
+    _n_bars(ax, x, [(n, PALETTE["counts"])], share=0.18, label=_("n"))
     low_all = np.nanmin(np.r_[lcl, rate])
     high_all = np.nanmax(np.r_[ucl, rate])
     floor = _rate_limits(ax, float(low_all), float(high_all), strip=0.18)
@@ -1645,24 +1710,28 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
         base = data["baseline"].astype(bool).to_numpy()
         last = int(np.flatnonzero(base)[-1]) if base.any() else -1
         ax.axvline(last + 0.5, color=PALETTE["muted"], lw=1.0, ls=":")
-        ax.text(last + 0.45, 0.995, "baseline ", transform=track, ha="right", va="top",
+        ax.text(last + 0.45, 0.995, _("baseline") + " ", transform=track, ha="right", va="top",
                 fontsize=8, color=PALETTE["muted"])
-        ax.text(last + 0.55, 0.995, " monitoring", transform=track, ha="left", va="top",
+        ax.text(last + 0.55, 0.995, " " + _("monitoring"), transform=track, ha="left", va="top",
                 fontsize=8, color=PALETTE["muted"])
-    ax.set_ylabel("conversion rate")
+    ax.set_ylabel(_("conversion rate"))
     _legend_below(ax, ncols=5)
     chart = str(data["chart"].iloc[0]) if "chart" in data else "p"
     sigma_z = float(pd.to_numeric(data["sigma_z"], errors="coerce").iloc[0]) if "sigma_z" in data \
         else float("nan")
-    chart_name = (f"Laney p′ chart (σz = {sigma_z:.2f})" if chart == "laney" else "p chart")
+    chart_name = (_("Laney p′ chart (σz = {sigma})").format(sigma=_local(f"{sigma_z:.2f}"))
+                  if chart == "laney" else _("p chart"))
     if title is None:
-        title = f"{chart_name}: {int(outside.sum())} of {len(data)} periods outside the limits"
+        title = _("{chart}: {outside} of {periods} periods outside the limits").format(
+            chart=chart_name, outside=int(outside.sum()), periods=len(data))
         if codes_used:
             periods = len({i for positions in fired.values() for i in positions})
-            title += f"; run-rule alerts in {periods} period{'s' if periods != 1 else ''}"
+            title += (_("; run-rule alerts in {n} period") if periods == 1
+                      else _("; run-rule alerts in {n} periods")).format(n=periods)
     legend_codes = ", ".join(f"{c} = {_RULE_WORDS.get(c, _code_words(c))}" for c in codes_used)
-    subtitle = (f"Center {_pct(center[0])}; limits widen where n is small"
-                + (f". Alert tracks at the top: {legend_codes}" if legend_codes else ""))
+    subtitle = (_("Center {center}; limits widen where n is small").format(center=_pct(center[0]))
+                + (_(". Alert tracks at the top: {codes}").format(codes=legend_codes)
+                   if legend_codes else ""))
     _title(ax, title, subtitle)
     return ax
 
@@ -1825,6 +1894,16 @@ def _trend_arrow(trend: str, higher_is_better: bool) -> tuple[str, str]:
 # 10. KPI tree
 # --------------------------------------------------------------------------------------------
 
+def _node_words(label: object) -> str:
+    """A KPI tree node's label in the figure's language when the toolkit named it (a label the
+    engagement YAML gave is the client's own word and stays as written)."""
+    text = str(label)
+    start, end = "Entries into ", " per month"
+    if text.startswith(start) and text.endswith(end):
+        return _("Entries into {start} per month").format(start=text[len(start):-len(end)])
+    return _(text)
+
+
 @_styled
 def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
                   title: str | None = None) -> Axes:
@@ -1911,10 +1990,10 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
         val = _fmt_value(_num(data.iloc[[i]], "value")[0], unit)
         tgt = _num(data.iloc[[i]], "target")[0]
         lines = [(t, 9.0, "bold", PALETTE["ink"])
-                 for t in _wrap_pt(data["label"].iloc[i], text_pt, 9.0, "bold")[:2]]
+                 for t in _wrap_pt(_node_words(data["label"].iloc[i]), text_pt, 9.0, "bold")[:2]]
         lines.append((val, 11.5, "bold", PALETTE["ink"] if has_status else PALETTE["primary"]))
-        lines.append((f"target {_fmt_value(tgt, unit)}" if np.isfinite(tgt) else "no target", 8.0,
-                      "normal", PALETTE["muted"]))
+        lines.append((_("target {value}").format(value=_fmt_value(tgt, unit))
+                      if np.isfinite(tgt) else _("no target"), 8.0, "normal", PALETTE["muted"]))
         if has_status and not _missing(status):
             lines.extend((t, 8.0, "bold", _darker(status_color(data["status_code"].iloc[i])))
                          for t in _wrap_pt(str(status), text_pt, 8.0, "bold")[:2])
@@ -1956,10 +2035,10 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
                     fontweight=weight, color=color, zorder=3)
             top += h
     if title is None:
-        root_label = str(data["label"].iloc[info[roots[0]]])
-        title = f"KPI tree: {root_label} and the phase KPIs that drive it"
-    _title(ax, title, "Each box: value against target; read left to right from the management goal "
-                      "to the phase conversions and volumes")
+        root_label = _node_words(data["label"].iloc[info[roots[0]]])
+        title = _("KPI tree: {root} and the phase KPIs that drive it").format(root=root_label)
+    _title(ax, title, _("Each box: value against target; read left to right from the management "
+                        "goal to the phase conversions and volumes"))
     return ax
 
 
@@ -2019,7 +2098,7 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     y = np.arange(count, dtype=float)
     running = 0.0
     lefts, widths, colors = [], [], []
-    for _, v, kind in steps:
+    for _label, v, kind in steps:
         lefts.append(running)
         widths.append(v)
         colors.append(PALETTE["rate_effect"] if kind == "rate" else PALETTE["mix_effect"])
@@ -2037,10 +2116,11 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
         # the label sits where the step ends: right of a rise, left of a fall
         rising = widths[i] >= 0
         tip = max(lefts[i], lefts[i] + widths[i]) if rising else min(lefts[i], lefts[i] + widths[i])
-        ax.text(tip + (0.015 if rising else -0.015) * scale, y[i], f"{widths[i] * 100:+.1f} pp",
+        ax.text(tip + (0.015 if rising else -0.015) * scale, y[i],
+                _local(f"{widths[i] * 100:+.1f}") + " " + _("pp"),
                 ha="left" if rising else "right", va="center", fontsize=9,
                 fontweight="bold" if i == count - 1 else "normal", color=PALETTE["ink"])
-    labels = [f"{s}" for s, _, _ in steps] + ["total change"]
+    labels = [f"{s}" for s, _, _ in steps] + [_("total change")]
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9.5)
     ax.get_yticklabels()[-1].set_fontweight("bold")
@@ -2052,23 +2132,25 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_xlim(lo - 0.16 * span, hi + 0.16 * span)
     digits = 0 if span >= 0.04 else 1  # whole points once the axis spans 4 points or more
     ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda v, _: f"{v * 100:+.{digits}f} pp" if abs(v) > 1e-12 else "0"))
-    ax.set_xlabel("change in overall conversion (percentage points)")
+        lambda v, _unused: _local(f"{v * 100:+.{digits}f}") + " " + _("pp") if abs(v) > 1e-12
+        else "0"))
+    ax.set_xlabel(_("change in overall conversion (percentage points)"))
     ax.tick_params(axis="y", length=0)
     if len(names):
         trans = blended_transform_factory(ax.transAxes, ax.transData)
-        for first, text in ((0, "rate effects"), (len(names), "mix effects")):
+        for first, text in ((0, _("rate effects")), (len(names), _("mix effects"))):
             ax.text(1.0, first - 0.5, text, transform=trans, ha="right", va="center", fontsize=8,
                     color=PALETTE["muted"], fontstyle="italic")
-    handles = [Patch(color=PALETTE["rate_effect"], label="rate effect (same mix)"),
-               Patch(color=PALETTE["mix_effect"], label="mix effect (same rates)"),
-               Patch(color=PALETTE["ink"], label="total")]
+    handles = [Patch(color=PALETTE["rate_effect"], label=_("rate effect (same mix)")),
+               Patch(color=PALETTE["mix_effect"], label=_("mix effect (same rates)")),
+               Patch(color=PALETTE["ink"], label=_("total"))]
     _legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
     if title is None:
-        title = (f"Overall conversion {total * 100:+.1f} pp: {rate_total * 100:+.1f} pp from rates, "
-                 f"{mix_total * 100:+.1f} pp from mix")
-    _title(ax, title, "Rate effect: segments converting better or worse; mix effect: a shift in "
-                      "which segments the records come from")
+        title = _("Overall conversion {total} pp: {rates} pp from rates, {mix} pp from mix").format(
+            total=_local(f"{total * 100:+.1f}"), rates=_local(f"{rate_total * 100:+.1f}"),
+            mix=_local(f"{mix_total * 100:+.1f}"))
+    _title(ax, title, _("Rate effect: segments converting better or worse; mix effect: a shift in "
+                        "which segments the records come from"))
     return ax
 
 
@@ -2282,7 +2364,7 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
                 ax.add_patch(Rectangle((j, i), 1, 1, fc=PALETTE["immature"], hatch="////",
                                        hatchcolor="#B8BEC6", ec="white", lw=1.2, zorder=2))
                 if with_text:
-                    ax.text(x, y, "immature", ha="center", va="center", fontsize=7.5,
+                    ax.text(x, y, _("immature"), ha="center", va="center", fontsize=7.5,
                             color="#4A525E", zorder=3,
                             bbox={"boxstyle": "round,pad=0.15", "fc": PALETTE["immature"],
                                   "ec": "none"})
@@ -2306,9 +2388,9 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
     bar.outline.set_visible(False)
     bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
     decimals = 0 if vmax - vmin >= 0.06 else 1 if vmax - vmin >= 0.006 else 2
-    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.{decimals}f}%"))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v * 100:.{decimals}f}%")))
     bar.ax.tick_params(labelsize=8, length=0, colors=PALETTE["muted"], labelcolor=PALETTE["ink"])
-    bar.ax.set_ylabel("conversion rate", fontsize=8.5, color=PALETTE["muted"])
+    bar.ax.set_ylabel(_("conversion rate"), fontsize=8.5, color=PALETTE["muted"])
     _title(ax, title, subtitle, above=header_pt)
     return ax
 
@@ -2389,9 +2471,14 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
     ax_w_pt = ax.get_position().width * fig.get_figwidth() * 72
     row_pt = ax.get_position().height * fig.get_figheight() * 72 / (rows + 0.5)
 
-    labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" for s, nl, en, w in
+    english = _LANGUAGE.get() == "en"  # the English figure names each step in both languages
+    labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" if english
+              else f"{int(s)} {nl} — " + _local(f"{w:.1f}") + " " + _("wk")
+              for s, nl, en, w in
               zip(steps["_order"], steps["step_name_nl"], steps["step_name_en"], weeks, strict=True)]
-    total_label = f"Total, steps in sequence — {total:.1f} wk ({total_low:.1f}-{total_high:.1f})"
+    total_label = _("Total, steps in sequence — {weeks} wk ({low}-{high})").format(
+        weeks=_local(f"{total:.1f}"), low=_local(f"{total_low:.1f}"),
+        high=_local(f"{total_high:.1f}"))
     label_fs = 9.0 if row_pt >= 34 else 7.5  # a label takes about a third of the row
     tick_ms = min(12.0, 0.4 * row_pt)  # the low-end tick a little taller than the bar
     widths_pt = [_width_pt(t, label_fs) for t in labels]
@@ -2429,16 +2516,18 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
             fontsize=label_fs, fontweight="bold", color=PALETTE["ink"], zorder=4)
     ax.axhline(count - 0.5 + 0.05, color="#B8BEC6", lw=0.8, zorder=0)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
-    ax.set_xlabel("weeks from the start of the engagement")
-    handles = [Patch(color=PALETTE["primary"], label="estimated weeks"),
-               Patch(color=PALETTE["light"], label="up to the high estimate"),
+    ax.set_xlabel(_("weeks from the start of the engagement"))
+    handles = [Patch(color=PALETTE["primary"], label=_("estimated weeks")),
+               Patch(color=PALETTE["light"], label=_("up to the high estimate")),
                Line2D([], [], ls="none", marker="|", ms=10, mew=1.6, color=PALETTE["ink"],
-                      label="low estimate")]
+                      label=_("low estimate"))]
     _legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
     if title is None:
-        title = f"Engagement of about {total:.0f} weeks ({total_low:.0f}-{total_high:.0f})"
-    subtitle = (f"The {count} steps one after another, each starting when the previous one is "
-                "estimated to end; the range is planning judgement, not a quote")
+        title = _("Engagement of about {weeks} weeks ({low}-{high})").format(
+            weeks=f"{total:.0f}", low=f"{total_low:.0f}", high=f"{total_high:.0f}")
+    subtitle = _("The {count} steps one after another, each starting when the previous one is "
+                 "estimated to end; the range is planning judgement, not a quote").format(
+                     count=count)
     _title(ax, title, "\n".join(_wrap_pt(subtitle, ax_w_pt, 9.0)))
     return ax
 

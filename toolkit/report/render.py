@@ -37,6 +37,7 @@ from toolkit.base.paths import NOTEBOOKS_DIR
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
 from toolkit.present.narrative import verdict
+from toolkit.present.plotting import drawing_language
 from toolkit.present.tables import DisplayTable, code_text, display_table
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.steps.result import STEP_KEYS, StepResult
@@ -69,13 +70,15 @@ def css_string(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------- figures
-def _figure_png(draw) -> str | None:
-    """Draw one figure of a step result; its PNG as a data URI (None when it cannot be drawn)."""
+def _figure_png(draw, language: str = "en") -> str | None:
+    """Draw one figure of a step result in `language`; its PNG as a data URI (None when it cannot
+    be drawn)."""
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
     try:
-        drawn = draw()
+        with drawing_language(language):
+            drawn = draw()
     except (ToolkitError, ValueError, KeyError, TypeError):
         _close_new(before)
         return None
@@ -97,8 +100,9 @@ def _close_new(before: set[int]) -> None:
         plt.close(number)
 
 
-def _draw_all(results: Mapping[int, StepResult]) -> dict[tuple[int, str], str | None]:
-    """Every figure of every step, as PNG data URIs.
+def _draw_all(results: Mapping[int, StepResult],
+              language: str = "en") -> dict[tuple[int, str], str | None]:
+    """Every figure of every step, in `language`, as PNG data URIs.
 
     Drawing is most of a report's time (matplotlib lays out and renders each figure), and the
     figures are independent: on a machine that can fork they are drawn by two worker processes
@@ -113,11 +117,12 @@ def _draw_all(results: Mapping[int, StepResult]) -> dict[tuple[int, str], str | 
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-                drawn = list(pool.map(_figure_png, [draw for _, _, draw in jobs]))
+                drawn = list(pool.map(_figure_png, [draw for _, _, draw in jobs],
+                                      [language] * len(jobs)))
             return {(step, name): uri for (step, name, _), uri in zip(jobs, drawn, strict=True)}
         except (OSError, BrokenProcessPool, pickle.PicklingError, AttributeError, TypeError):
             pass  # a figure that cannot travel to a worker: draw them all here
-    return {(step, name): _figure_png(draw) for step, name, draw in jobs}
+    return {(step, name): _figure_png(draw, language) for step, name, draw in jobs}
 
 
 # ------------------------------------------------------------------------------ the pages
@@ -478,7 +483,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     labels = _kpi_labels(results)
     fields = _kpi_fields(results)
     shown = sorted(results) if pages is None else sorted(set(pages) & set(results))
-    drawn = _draw_all({step: results[step] for step in shown})
+    drawn = _draw_all({step: results[step] for step in shown}, language)
     steps = []
     for step in shown:
         figures = {name: uri for (number, name), uri in drawn.items() if number == step}
