@@ -93,7 +93,7 @@ def run_company(spec: dict) -> dict:
     """Generate one company, diagnose it, and say what was found."""
     warnings.simplefilter("ignore")
     from toolkit.analysis.diagnosis import low_hanging_fruit
-    from toolkit.analysis.simulation import _evaluate_declared
+    from toolkit.analysis.simulation import evaluate_declared_changes
     from toolkit.datasets import generate_planted_company
     from toolkit.measure.kpis import time_to_convert
 
@@ -109,8 +109,8 @@ def run_company(spec: dict) -> dict:
                     "step": f"{first} -> {second}"}]
     e = _engagement(company, changes)
     fruit = low_hanging_fruit(e, benchmarks=company.benchmarks, seed=0, draws=1000)
-    evaluations, _ = _evaluate_declared(e, None)
-    claims = [ev for ev in evaluations if not ev.verdict.startswith("No detectable change")]
+    evaluations, _ = evaluate_declared_changes(e, None)
+    claims = [ev for ev in evaluations if ev.effect != "none"]
     scan = fruit.scan[fruit.scan["flagged"]]
     flags = {(r.attribute, r.segment, r.from_phase, r.to_phase): r.direction
              for r in scan.itertuples(index=False)}
@@ -191,7 +191,7 @@ def _judge(spec: dict, truth: dict, fruit, flags: dict, claims: list, e) -> dict
         out["found"] = out["attributed"] = _seasonal_dip_found(e)
     elif effect == "process_change":
         a, b = t["transition"]
-        raised = [c for c in claims if c.verdict.startswith("The change raised")]
+        raised = [c for c in claims if c.effect == "raised"]
         out["found"] = len(raised) > 0
         out["attributed"] = any((c.from_phase, c.to_phase) == (a, b) for c in raised)
     return out

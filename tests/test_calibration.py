@@ -51,7 +51,8 @@ def test_specs_are_drawn_from_the_seed_not_chosen(harness):
     assert sum(s["kind"] == "null" for s in a) == 14
 
 
-@pytest.mark.parametrize("effect", ["owner_leak", "low_step", "source", "simpson_mix"])
+@pytest.mark.parametrize("effect", ["owner_leak", "low_step", "source", "simpson_mix",
+                                    "process_change"])
 def test_smoke_planted_effect_is_found_and_attributed(harness, effect):
     row = harness.run_company({"kind": "planted", "effect": effect, "size": "demo",
                                "n_records": 12_000, "n_phases": 4, "seed": 20261129})

@@ -311,6 +311,7 @@ def test_before_after_and_time_series_find_a_planted_step(stepped):
     slope = _row(r, "its_slope")  # a step, not a trend: no slope change
     assert slope["ci_low"] < 0 < slope["ci_high"]
     assert r.headline.startswith("The change raised lead -> opportunity conversion by")
+    assert r.effect == "raised"  # the answer as a code, for code that decides on it
     # no trend before the change (the series is a flat season plus the step): the verdict reads
     # the more powerful before/after comparison, and says why
     assert "before/after comparison" in r.headline
@@ -352,6 +353,7 @@ def test_a_placebo_change_date_finds_nothing(stepped):
         row = _row(r, method)
         assert row["ci_low"] < 0 < row["ci_high"], method
     assert r.headline.startswith("No detectable change in lead -> opportunity conversion")
+    assert r.effect == "none"
     assert "an effect below" in r.headline and "cannot be seen" in r.headline
 
 

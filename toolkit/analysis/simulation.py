@@ -83,6 +83,7 @@ __all__ = [
     "mde_table",
     "entries_per_week",
     "evaluate_change",
+    "evaluate_declared_changes",
     "ChangeEvaluation",
     "plan_improvement",
     "ImprovementPlan",
@@ -1026,6 +1027,9 @@ class ChangeEvaluation:
         ``straddles change`` (left out) or ``immature`` (no mature record yet).
     headline
         The answer in one sentence.
+    effect
+        The answer as a code: ``raised`` or ``lowered`` (the interval of the method the headline
+        reads excludes 0) or ``none`` (no detectable change).
     immature_n
         Records left out because their conversion window had not closed at the as-of date.
     straddling_n
@@ -1048,6 +1052,7 @@ class ChangeEvaluation:
     models: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     description: str = ""
+    effect: str = "none"
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1449,13 +1454,13 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         read = "interrupted time series" if trend else "before/after comparison"
         notes.append(f"The verdict reads the {read}: the cohorts before the change show "
                      f"{'a' if trend else 'no'} trend of their own ({_format_p(trend_p)}).")
-    verdict = _verdict(table, a=a, b=b,
-                       control=(segment_attribute, control) if control is not None else None,
-                       trend=trend)
+    effect, verdict = _verdict(table, a=a, b=b,
+                               control=(segment_attribute, control) if control is not None
+                               else None, trend=trend)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
                             headline=verdict, change_date=change, from_phase=a, to_phase=b,
                             window_days=window, immature_n=immature_n, straddling_n=straddling_n,
-                            models=models, notes=tuple(notes))
+                            models=models, notes=tuple(notes), effect=effect)
 
 
 _METHOD_WORDS = {"did": "difference-in-differences against {control}",
@@ -1464,7 +1469,8 @@ _METHOD_WORDS = {"did": "difference-in-differences against {control}",
 
 
 def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | None,
-             trend: bool = True) -> str:
+             trend: bool = True) -> tuple[str, str]:
+    """(effect code, sentence) of the method the evaluation reads."""
     rows = table.set_index("method")
     order = ("did", "its_level", "before_after") if trend else ("did", "before_after", "its_level")
     method = next(m for m in order if m in rows.index)
@@ -1475,15 +1481,15 @@ def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | 
     interval = f"95% CI {_points(row['ci_low'])} to {_points(row['ci_high'])}"
     if row["ci_low"] > 0 or row["ci_high"] < 0:
         verb = "raised" if row["estimate"] > 0 else "lowered"
-        return (f"The change {verb} {step} by {_points(abs(row['estimate']))} points "
-                f"({interval}), {_format_p(row['p_value'])} ({words}).")
+        return verb, (f"The change {verb} {step} by {_points(abs(row['estimate']))} points "
+                      f"({interval}), {_format_p(row['p_value'])} ({words}).")
     # The effect this design detects with 80% power at the 5% level: (z_0.975 + z_0.8) x se,
     # with the standard error read back from the method's own interval.
     se = (row["ci_high"] - row["ci_low"]) / (2 * stats.norm.ppf(0.975))
     mde = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * se
-    return (f"No detectable change in {step} (estimate {row['estimate'] * 100:+.1f} points, "
-            f"{interval}, {_format_p(row['p_value'])}; {words}); with these volumes an effect "
-            f"below {_points(mde)} points cannot be seen.")
+    return "none", (f"No detectable change in {step} (estimate {row['estimate'] * 100:+.1f} "
+                    f"points, {interval}, {_format_p(row['p_value'])}; {words}); with these "
+                    f"volumes an effect below {_points(mde)} points cannot be seen.")
 
 
 @dataclass
@@ -1574,7 +1580,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
     else:
         required = attempt("required", lambda: required_volume(engagement, orders=target,
                                                                period="month", seed=seed))
-    evaluations, change_problems = _evaluate_declared(engagement, changes)
+    evaluations, change_problems = evaluate_declared_changes(engagement, changes)
     change = evaluations[0] if evaluations else None
     if change_problems:
         problems["change"] = " ".join(change_problems)
@@ -1601,7 +1607,7 @@ def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]
     return out
 
 
-def _evaluate_declared(engagement, changes: Sequence[Any] | None
+def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
                        ) -> tuple[list[ChangeEvaluation], list[str]]:
     """Each declared change evaluated at its own step; plain reasons for those that could not be."""
     declared = _declared(engagement, changes)
