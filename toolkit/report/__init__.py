@@ -1,16 +1,21 @@
-"""The deliverables of an engagement run: the executed step notebooks, an HTML report without code,
-the Excel workbook, a manifest to reproduce them, and a browser check of the report.
+"""The deliverables of an engagement run: an HTML report rendered from the step results, the Excel
+workbook, a manifest to reproduce them, a browser check of the report, and on request the PDF and
+the executed step notebooks.
 
-`funnel run ENGAGEMENT.yaml --out DIR` calls, in this order:
+`funnel run ENGAGEMENT.yaml --out DIR` calls :func:`build_report`, which
 
-1. :func:`execute_notebooks` runs the seven step notebooks with papermill into ``DIR/notebooks``;
-2. :func:`render_html` turns them into ``index.html`` plus one page per step, code hidden, figures
-   embedded, so the folder can be mailed or put on a share as it is;
-3. :func:`write_workbook` writes the tables a board member opens in Excel (scorecard, KPIs, funnel,
-   low-hanging fruit, quarantine, reconciliation): the sheets of the step results, computed once
-   in-process by ``toolkit.steps.run_all``;
+1. computes the seven steps once, in-process (``toolkit.steps.run_all``);
+2. renders ``index.html`` (the executive summary) plus one page per step from those results
+   (``toolkit.report.render``), figures embedded, so the folder can be mailed or put on a share;
+3. :func:`write_workbook` writes the tables a board member opens in Excel: the sheets of the step
+   results;
 4. :func:`write_manifest` records versions, file hashes, parameters and timings;
-5. :func:`check_report` looks at every page, statically and in headless Chromium.
+5. :func:`check_report` looks at every page, statically and in headless Chromium;
+6. with ``--notebooks``, :func:`execute_notebooks` runs the seven step notebooks with papermill into
+   ``DIR/notebooks`` (they read the run's step results); with ``--pdf``, the pages are printed to
+   one PDF.
+
+:func:`render_html`, the earlier page renderer from executed notebooks, is no longer part of a run.
 
 papermill, nbconvert and jinja2 are imported only where they are needed, so the workbook and the
 manifest work in an installation without the notebook tooling.
