@@ -787,19 +787,39 @@ def _isin(values: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False)
 
 
-def _lost_at_phase(events: pd.DataFrame, state: pd.DataFrame, model: PhaseModel) -> pd.Series:
-    """Highest phase reached before the final loss (events are already only kept phase rows)."""
-    lost_ids = state.index[state["outcome"] == "lost"]
-    ev = events[_isin(events["record_id"], lost_ids)]
-    if ev.empty:
-        return pd.Series(pd.Categorical([], dtype=model.dtype), index=pd.Index([], dtype="string"))
+def _positions(values: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
+    """For each of `values`, the position of the equal value in `among` (unique), -1 where none:
+    hashed in Arrow for record ids (pandas maps strings through Python objects, seconds on a
+    million records)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    if not isinstance(values.dtype, pd.StringDtype):
+        return pd.Index(among).get_indexer(values)
+    found = pc.index_in(pa.array(values.array), value_set=pa.array(pd.Series(among).astype(
+        values.dtype).array), skip_nulls=True)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _lost_at_codes(events: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+    """Per record (a row of `records`, indexed by record id), the phase code of the highest phase
+    it reached before its final loss; -1 for a record not lost or without such a phase (events
+    are already only kept phase rows)."""
+    out = np.full(len(records), -1, dtype=np.int64)
+    lost = (records["outcome"] == "lost").to_numpy(dtype=bool)
+    if not lost.any() or events.empty:
+        return out
+    at = _positions(events["record_id"], records.index)
+    rows = np.flatnonzero(at >= 0)
+    rows = rows[lost[at[rows]]]
+    owner = at[rows]
     # Without a close date (a lead list without dates, a lost deal whose close date is blank)
     # every phase the record reached came before its loss.
-    closed = ev["record_id"].map(state["closed_at"])
-    ev = ev[(ev["entered_at"] <= closed) | closed.isna()]
-    codes = ev.assign(code=ev["phase"].cat.codes).groupby("record_id")["code"].max()
-    return pd.Series(pd.Categorical.from_codes(codes.to_numpy(), dtype=model.dtype),
-                     index=codes.index)
+    closed = pd.Series(records["closed_at"].array.take(owner))
+    entered = pd.Series(events["entered_at"].array.take(rows))
+    before = ((entered <= closed) | closed.isna()).to_numpy(dtype=bool)
+    np.maximum.at(out, owner[before],
+                  events["phase"].cat.codes.to_numpy(dtype=np.int64)[rows[before]])
+    return out
 
 
 def _empty_events(model: PhaseModel) -> pd.DataFrame:
@@ -1301,10 +1321,8 @@ def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMode
                     ) -> pd.DataFrame:
     """Put records in the contract's column order with the contract's dtypes."""
     records = records.copy()
-    lost_at = _lost_at_phase(events, records, model)
-    records["lost_at_phase"] = pd.Categorical(
-        lost_at.reindex(records.index).astype(object).where(records["outcome"] == "lost"),
-        dtype=model.dtype)
+    records["lost_at_phase"] = pd.Categorical.from_codes(_lost_at_codes(events, records),
+                                                         dtype=model.dtype)
     if "value" not in records.columns:
         records["value"] = np.nan
     if "created_at" not in records.columns:  # a wide tracker without a creation date column
@@ -1792,19 +1810,41 @@ def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
     DataError naming the two phases, the counts and the fix. A few such records are regressions,
     which the audit counts instead.
     """
-    first = events.groupby(["record_id", events["phase"].astype(str)], observed=True)[
-        "entered_at"].min().unstack()
+    first = _first_entries(events, model)
     for a, b in model.transitions():
-        if a not in first.columns or b not in first.columns:
-            continue
-        both = first[[a, b]].dropna()
-        backwards = int((both[b] < both[a]).sum())
-        if len(both) >= min_records and backwards > len(both) / 2:
+        first_a, first_b = first[:, model.keys.index(a)], first[:, model.keys.index(b)]
+        both = (first_a != _NOT_ENTERED) & (first_b != _NOT_ENTERED)
+        backwards = int((first_b[both] < first_a[both]).sum())
+        if both.sum() >= min_records and backwards > both.sum() / 2:
             raise DataError(
-                f"{backwards} of {len(both)} records that entered both {a!r} and {b!r} entered "
+                f"{backwards} of {int(both.sum())} records that entered both {a!r} and {b!r} entered "
                 f"{b!r} first, but `phases` puts {a!r} before {b!r}", file=file,
                 fix=f"reorder `phases` so that {b!r} comes before {a!r}, or check which CRM stages "
                     f"`stage_mapping` sends to these two phases")
+
+
+_NOT_ENTERED = np.iinfo(np.int64).max
+
+
+def _first_entries(events: pd.DataFrame, model: PhaseModel) -> np.ndarray:
+    """When each record first entered each phase, as int64 nanoseconds in a (record, phase) grid
+    (`_NOT_ENTERED` where it did not, or only undated): the minimum of `entered_at` per record and
+    phase, by integer codes (a groupby on the string ids cost a second on a million records)."""
+    records, _ = pd.factorize(events["record_id"])
+    phase = events["phase"]
+    if isinstance(phase.dtype, pd.CategoricalDtype):
+        where = np.array([model.keys.index(str(c)) if str(c) in model.keys else -1
+                          for c in phase.cat.categories] + [-1], dtype=np.int64)
+        phases = where[phase.cat.codes.to_numpy()]  # code -1 (missing) takes the last: -1
+    else:
+        phases = pd.Index(model.keys).get_indexer(phase.astype(str))
+    at = events["entered_at"].to_numpy(dtype="datetime64[ns]")
+    use = (records >= 0) & (phases >= 0) & ~np.isnat(at)
+    grid = np.full(((records.max() + 1 if len(records) else 0), len(model.keys)), _NOT_ENTERED,
+                   dtype=np.int64)
+    np.minimum.at(grid.reshape(-1), records[use] * len(model.keys) + phases[use],
+                  at[use].view(np.int64))
+    return grid
 
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
