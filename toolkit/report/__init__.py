@@ -54,10 +54,13 @@ from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
 from toolkit.present.format import Formatter, formatter
+from toolkit.present.problems import is_coded, problem_text
 from toolkit.report.browser import find_browser, offline_flags, print_pdf
+from toolkit.report.pages import STEP_TITLES
 from toolkit.report.render import TEMPLATES_DIR, render_report
 from toolkit.report.sheets import ABOUT, PASSED_IN, header, sheet_name
 from toolkit.steps import StepResult, open_engagement, run_all
+from toolkit.steps.parts import part_name
 from toolkit.steps.store import shared_results
 
 __all__ = [
@@ -504,6 +507,21 @@ def write_workbook(
                 _headers_in(writer.sheets[shown], fmt)
             _cells_as_text(writer.sheets[shown])
     return out
+
+
+def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[str]:
+    """What each step could not compute and why, one note per part, in the formatter's language
+    (a reason without a code keeps the library's English sentence: it is the analyst's clue)."""
+    step_titles = {number: fmt.gettext(STEP_TITLES[number]) for number in STEP_TITLES}
+    notes = []
+    for number, result in sorted(results.items()):
+        for part, why in result.problems.items():
+            reason = (problem_text(why, fmt, phases=engagement.phase_model)
+                      if fmt.language == "en" or is_coded(why) else str(why))
+            notes.append(fmt.gettext("Step {number} ({step}), {part} not computed: {why}").format(
+                number=number, step=step_titles[number] if fmt.language != "en" else result.key,
+                part=part_name(part, fmt) if fmt.language != "en" else part, why=reason))
+    return notes
 
 
 def _headers_in(sheet, fmt: Formatter) -> None:
@@ -1043,9 +1061,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             bar.set_postfix_str("workbook")
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
         # the run's notes and what a step could not compute (the client pages point here)
-        notes += [f"Step {number} ({result.key}), {part} not computed: {why}"
-                  for number, result in sorted(results.items())
-                  for part, why in result.problems.items()]
+        notes += problem_notes(engagement, results, formatter(language))
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   results=results, notes=notes, language=language)
         bar.update(1)
