@@ -67,6 +67,19 @@ def test_new_writes_a_commented_template_and_a_gitignore(tmp_path, capsys):
     assert main(["new", "acme", "--folder", str(tmp_path)]) == 2  # never overwrite silently
 
 
+def test_new_writes_the_report_language_dutch_unless_asked_for_english(tmp_path):
+    import yaml
+    assert main(["new", "acme", "--folder", str(tmp_path)]) == 0
+    dutch = yaml.safe_load((tmp_path / "acme" / "engagement.yaml").read_text())
+    assert dutch["language"] == "nl"
+    assert dutch["phases"][2]["label"] == "Potentieel (opportunity)"
+    assert main(["new", "globex", "--folder", str(tmp_path), "--language", "en"]) == 0
+    english = yaml.safe_load((tmp_path / "globex" / "engagement.yaml").read_text())
+    assert english["language"] == "en" and english["phases"][2]["label"] == "Opportunity"
+    assert [p["key"] for p in dutch["phases"]] == [p["key"] for p in english["phases"]]
+    assert _exit_code(["new", "x", "--folder", str(tmp_path), "--language", "de"]) == 2
+
+
 def test_validate_a_broken_engagement_names_the_key_and_fails(tmp_path):
     path = tmp_path / "engagement.yaml"
     path.write_text((DEMO / "engagement.yaml").read_text().replace(
@@ -150,7 +163,7 @@ def test_a_salesforce_engagement_from_funnel_new_runs_end_to_end(tmp_path):
     """Small data: every step must degrade gracefully instead of crashing or claiming."""
     assert main(["new", "sf", "--folder", str(tmp_path), "--preset", "salesforce", "--history",
                  str(SALESFORCE / "OpportunityHistory.csv"), "--records",
-                 str(SALESFORCE / "Opportunity.csv")]) == 0
+                 str(SALESFORCE / "Opportunity.csv"), "--language", "en"]) == 0
     path = tmp_path / "sf" / "engagement.yaml"
     assert run("validate", path).returncode == 0
     out = tmp_path / "report"

@@ -1,6 +1,7 @@
-"""The run's deliverables: executed notebooks, the HTML report, the workbook, the manifest and the
-browser check. Two tiny step notebooks are built with nbformat and executed for real (module
-fixture, so the kernels start once)."""
+"""The run's deliverables: executed notebooks, the workbook, the manifest and the browser check of a
+rendered report. Two tiny step notebooks are built with nbformat and executed for real (module
+fixture, so the kernels start once); the report checked is the demo's steps 1 and 2 rendered from
+their step results (the pages themselves are tested in test_report_render.py)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ from toolkit.report import (
     ExecutedNotebooks,
     check_report,
     execute_notebooks,
-    render_html,
     workbook_sheets,
     write_manifest,
     write_workbook,
 )
+from toolkit.report.render import render_report
 from toolkit.steps import run_all
 
 FIGURE_CODE = (
@@ -67,8 +68,15 @@ def _notebook(folder: Path, name: str, title: str, summary: str, body: list[str]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Two step notebooks executed and rendered once for the whole module."""
+def demo_steps():
+    demo = Engagement.from_yaml(DEMO_ENGAGEMENT)
+    return demo, run_all(demo, seed=0)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, demo_steps):
+    """Two step notebooks executed once for the whole module, and the demo's pages of steps 1 and
+    2 rendered from the step results into the same run folder."""
     root = tmp_path_factory.mktemp("report")
     notebooks = root / "nb"
     notebooks.mkdir()
@@ -82,8 +90,9 @@ def run(tmp_path_factory):
     out = root / "out"
     executed = execute_notebooks(DEMO_ENGAGEMENT, out_dir=out, steps=[1, 2], notebooks_dir=notebooks,
                                  progress=False)
-    index = render_html(executed, out_dir=out / "report", title="Commercieel proces",
-                        engagement_name="Demo Van Dijk", date="2026-11-01")
+    demo, results = demo_steps
+    index = render_report(demo, results, out_dir=out / "report", edition="client",
+                          pages=[1, 2], date=pd.Timestamp("2026-11-01").date())
     return {"root": root, "notebooks": notebooks, "out": out, "executed": executed, "index": index}
 
 
@@ -145,47 +154,18 @@ def test_unknown_kernel_and_missing_engagement_are_named(tmp_path):
                           notebooks_dir=tmp_path, progress=False)
 
 
-# --- render_html -----------------------------------------------------------------------------
-
-def test_index_lists_both_steps_with_dutch_english_names_and_summary(run):
-    text = run["index"].read_text(encoding="utf-8")
-    assert "<title>Commercieel proces</title>" in text and "Demo Van Dijk" in text
-    assert "2026-11-01" in text
-    for dutch, english, page in [("Nulmeting", "Baseline", "01_baseline.html"),
-                                 ("Procesmodel vastleggen", "Process model",
-                                  "02_process_model.html")]:
-        assert f'<a href="{page}">{dutch}</a>' in text
-        assert f'<a href="{page}">{english}</a>' in text
-        assert (run["index"].parent / page).is_file()
-    # the summary is the first line under the title, markdown stripped, cut at a sentence end
-    assert "Where the commercial process stands today." in text
-    assert "More text follows" not in text
-
-
-def test_pages_hide_code_and_stderr_but_keep_outputs_and_navigation(run):
-    first = (run["index"].parent / "01_baseline.html").read_text(encoding="utf-8")
-    second = (run["index"].parent / "02_process_model.html").read_text(encoding="utf-8")
-    for page in (first, second):
-        assert "plt.subplots" not in page and "import pandas" not in page  # no code input
-        assert "input_area" not in page and "In&nbsp;[" not in page
-        assert "planted stderr line" not in page and "planted warning" not in page
-        assert "output_stderr" not in page
-        assert 'href="index.html"' in page
-    assert "lead" in first and "order" in first and "40" in first  # the printed DataFrame
-    assert 'href="02_process_model.html"' in first  # next
-    assert 'href="01_baseline.html"' in second  # previous
-    assert "Stap 1 — Nulmeting / Step 1 — Baseline" in first  # the title cell, as markdown
-
+# --- the rendered pages --------------------------------------------------------------------
 
 def test_figures_are_embedded_pngs_with_content(run):
     for page in ("01_baseline.html", "02_process_model.html"):
         images = _images(run["index"].parent / page)
-        assert len(images) == 1
-        path = run["root"] / f"{page}.png"
-        path.write_bytes(images[0])
-        with Image.open(path) as image:
-            assert image.format == "PNG" and image.size[0] >= 300
-            assert max(ImageStat.Stat(image.convert("L")).stddev) > 10  # a drawn chart, not blank
+        assert images  # the funnel and timeline (step 1), the process schema (step 2)
+        for i, png in enumerate(images):
+            path = run["root"] / f"{page}-{i}.png"
+            path.write_bytes(png)
+            with Image.open(path) as image:
+                assert image.format == "PNG" and image.size[0] >= 300
+                assert max(ImageStat.Stat(image.convert("L")).stddev) > 10  # a chart, not blank
 
 
 # --- check_report ----------------------------------------------------------------------------
@@ -193,7 +173,9 @@ def test_figures_are_embedded_pngs_with_content(run):
 def test_static_check_passes_the_rendered_report(run):
     result = check_report(run["index"], browser=False)
     assert result.ok, result.problems
-    assert result.pages_checked == 3 and result.images_found == 2
+    shown = sum(len(_images(run["index"].parent / page)) for page in
+                ("index.html", "01_baseline.html", "02_process_model.html"))
+    assert result.pages_checked == 3 and result.images_found == shown > 0
     assert "browser=False" in result.screenshot_skipped
     assert result.summary["page"].tolist() == ["index.html", "01_baseline.html",
                                                "02_process_model.html"]
@@ -216,7 +198,9 @@ def test_static_check_finds_broken_images_errors_stderr_and_dead_links(run, tmp_
     for expected in ("without a src", "'missing.png' does not exist", "empty data URI",
                      "error output", "stderr block", "'03_gone.html', which does not exist"):
         assert expected in joined
-    assert not result.ok and result.images_found == 5
+    shown = sum(len(_images(run["index"].parent / page)) for page in
+                ("index.html", "01_baseline.html", "02_process_model.html"))
+    assert not result.ok and result.images_found == shown + 3
 
 
 def test_screenshots_of_index_and_pages_are_real_pictures(run, tmp_path):
@@ -265,12 +249,6 @@ def test_manifest_hashes_match_the_files_and_records_the_run(run):
 
 
 # --- write_workbook --------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def demo_steps():
-    demo = Engagement.from_yaml(DEMO_ENGAGEMENT)
-    return demo, run_all(demo, seed=0)
-
 
 def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
     demo, results = demo_steps
@@ -395,17 +373,3 @@ def test_extra_sheet_names_are_checked(tmp_path, name, message):
 def test_extra_sheet_must_be_a_frame(tmp_path):
     with pytest.raises(ToolkitError, match="must be DataFrames, but sheet 'Fruit' got a list"):
         write_workbook(_tiny_engagement(), out_path=tmp_path / "t.xlsx", extra_sheets={"Fruit": [1]})
-
-
-def test_missing_values_in_tables_read_as_a_dash_on_the_board_pages():
-    from toolkit.report import _clean_for_board
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("frame")
-    table = pd.DataFrame({"rate": [0.25, np.nan], "when": pd.to_datetime(["2025-01-01", None]),
-                          "n": pd.array([3, None], dtype="Int64"), "label": ["NaN-free", None]})
-    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": table.to_html()},
-                                           execution_count=1)]
-    nb.cells = [cell]
-    html = _clean_for_board(nb).cells[0].outputs[0]["data"]["text/html"]
-    assert "NaN</td>" not in html and "NaT" not in html and "&lt;NA&gt;" not in html
-    assert html.count("<td>–</td>") == 4 and "<td>0.25</td>" in html and "NaN-free" in html

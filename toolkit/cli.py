@@ -41,36 +41,13 @@ name: {name}
 client: TODO client name
 timezone: Europe/Amsterdam
 currency: EUR
-language: en                 # the report's language: en or nl (Dutch)
+language: {language}                 # the report's language: nl (Dutch) or en (English)
 # as_of: 2026-10-31        # measurement date; default: the latest date in the data
 cohort_window_days: 90       # a record converts when it reaches the next phase within this many days
 
 # The commercial process as phases, in order; the LAST phase is the order (won).
 # Describe each phase as the method does: functions (roles), tasks, actions, output.
-phases:
-  - key: target
-    label: Target (suspects)
-    functions: [Marketing officer]
-    tasks: [Select which suspects to approach]
-    actions: [cold calling, event, mailing, network]
-    output: Qualified leads
-  - key: lead
-    label: Lead
-    functions: [Inside sales]
-    output: Opportunities
-  - key: opportunity
-    label: Opportunity
-    functions: [Account manager]
-    output: Proposals
-  - key: proposal
-    label: Proposal
-    functions: [Account manager]
-    output: Orders
-  - key: order
-    label: Order
-    functions: [Sales director]
-    output: Revenue
-
+{phases}
 # The client's CRM stage names -> a phase key, or won / lost / ignore (case and spaces don't matter).
 stage_mapping:
 {mapping}
@@ -94,6 +71,59 @@ privacy:
   owner_names: pseudonymise   # `show` only with the client's written consent (employee data)
   # key_file: ~/secure/{name}.key
 """
+
+# The method's five phases as a starting point, named in the report's language (the labels show in
+# the report as written; the keys are for the YAML and the targets).
+_PHASES = {
+    "en": """\
+phases:
+  - key: target
+    label: Target (suspects)
+    functions: [Marketing officer]
+    tasks: [Select which suspects to approach]
+    actions: [cold calling, event, mailing, network]
+    output: Qualified leads
+  - key: lead
+    label: Lead
+    functions: [Inside sales]
+    output: Opportunities
+  - key: opportunity
+    label: Opportunity
+    functions: [Account manager]
+    output: Proposals
+  - key: proposal
+    label: Proposal
+    functions: [Account manager]
+    output: Orders
+  - key: order
+    label: Order
+    functions: [Sales director]
+    output: Revenue""",
+    "nl": """\
+phases:
+  - key: target
+    label: Target (suspects)
+    functions: [Marketingmedewerker]
+    tasks: [Kiezen welke suspects we benaderen]
+    actions: [cold calling, event, mailing, network]
+    output: Gekwalificeerde leads
+  - key: lead
+    label: Lead
+    functions: [Binnendienst verkoop]
+    output: Kansen (opportunities)
+  - key: opportunity
+    label: Potentieel (opportunity)
+    functions: [Accountmanager]
+    output: Offertes
+  - key: proposal
+    label: Offerte (proposal)
+    functions: [Accountmanager]
+    output: Orders
+  - key: order
+    label: Order
+    functions: [Verkoopdirecteur]
+    output: Omzet""",
+}
 
 _GITIGNORE = """\
 # Client data never enters git: only this file and the README may be committed.
@@ -156,7 +186,8 @@ def cmd_new(args: argparse.Namespace) -> int:
                   "    columns: {record_id: TODO, stage: TODO, changed_at: TODO}\n"
                   "    attributes: {}             # segment columns, e.g. {owner: Eigenaar}\n"
                   "    personal: []               # attributes to pseudonymise\n")
-    target.write_text(_TEMPLATE.format(name=args.name, path=target,
+    target.write_text(_TEMPLATE.format(name=args.name, path=target, language=args.language,
+                                       phases=_PHASES[args.language],
                                        mapping=_mapping_lines(stages, unmapped),
                                        sources=source.rstrip("\n")), encoding="utf-8")
     (folder / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
@@ -413,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="per-record export, e.g. Salesforce Opportunity.csv")
     p.add_argument("--folder", help="parent folder (default: data/clients)")
     p.add_argument("--force", action="store_true", help="overwrite an existing engagement.yaml")
+    # Dutch by default: the method and its consultants are Dutch, so a report for a Dutch client
+    # needs no flag; `--language en` for a client who reads English.
+    p.add_argument("--language", choices=["nl", "en"], default="nl",
+                   help="the report's language written into the YAML: nl (Dutch, default) or en; "
+                        "the phase labels of the template are in it too")
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("validate", help="load, reconcile and audit an engagement",

@@ -69,7 +69,7 @@ from scipy import special, stats
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
-from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.base.vocabulary import Reason, check_option, check_seed, reason_of
 from toolkit.io.config import change_step
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import minimum_detectable_effect, power_two_rates, rate_ci, two_rate_test
@@ -1030,6 +1030,12 @@ class ChangeEvaluation:
     effect
         The answer as a code: ``raised`` or ``lowered`` (the interval of the method the headline
         reads excludes 0) or ``none`` (no detectable change).
+    method
+        The method the headline reads (a ``method`` of `comparisons`), so the answer can be
+        written again from its row in another language.
+    mde
+        With ``effect`` ``none``: the smallest effect (difference in probability) this design
+        detects with 80% power at the 5% level; NaN otherwise.
     immature_n
         Records left out because their conversion window had not closed at the as-of date.
     straddling_n
@@ -1053,6 +1059,8 @@ class ChangeEvaluation:
     notes: tuple[str, ...] = ()
     description: str = ""
     effect: str = "none"
+    method: str = ""
+    mde: float = math.nan
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1454,13 +1462,14 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         read = "interrupted time series" if trend else "before/after comparison"
         notes.append(f"The verdict reads the {read}: the cohorts before the change show "
                      f"{'a' if trend else 'no'} trend of their own ({_format_p(trend_p)}).")
-    effect, verdict = _verdict(table, a=a, b=b,
-                               control=(segment_attribute, control) if control is not None
-                               else None, trend=trend)
+    effect, verdict, method, mde = _verdict(table, a=a, b=b,
+                                            control=(segment_attribute, control)
+                                            if control is not None else None, trend=trend)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
                             headline=verdict, change_date=change, from_phase=a, to_phase=b,
                             window_days=window, immature_n=immature_n, straddling_n=straddling_n,
-                            models=models, notes=tuple(notes), effect=effect)
+                            models=models, notes=tuple(notes), effect=effect, method=method,
+                            mde=mde)
 
 
 _METHOD_WORDS = {"did": "difference-in-differences against {control}",
@@ -1469,8 +1478,9 @@ _METHOD_WORDS = {"did": "difference-in-differences against {control}",
 
 
 def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | None,
-             trend: bool = True) -> tuple[str, str]:
-    """(effect code, sentence) of the method the evaluation reads."""
+             trend: bool = True) -> tuple[str, str, str, float]:
+    """(effect code, sentence, the method it reads, the smallest detectable effect or NaN) of
+    the method the evaluation reads."""
     rows = table.set_index("method")
     order = ("did", "its_level", "before_after") if trend else ("did", "before_after", "its_level")
     method = next(m for m in order if m in rows.index)
@@ -1482,14 +1492,15 @@ def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | 
     if row["ci_low"] > 0 or row["ci_high"] < 0:
         verb = "raised" if row["estimate"] > 0 else "lowered"
         return verb, (f"The change {verb} {step} by {_points(abs(row['estimate']))} points "
-                      f"({interval}), {_format_p(row['p_value'])} ({words}).")
+                      f"({interval}), {_format_p(row['p_value'])} ({words})."), method, math.nan
     # The effect this design detects with 80% power at the 5% level: (z_0.975 + z_0.8) x se,
     # with the standard error read back from the method's own interval.
     se = (row["ci_high"] - row["ci_low"]) / (2 * stats.norm.ppf(0.975))
     mde = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * se
     return "none", (f"No detectable change in {step} (estimate {row['estimate'] * 100:+.1f} "
                     f"points, {interval}, {_format_p(row['p_value'])}; {words}); with these "
-                    f"volumes an effect below {_points(mde)} points cannot be seen.")
+                    f"volumes an effect below {_points(mde)} points cannot be seen."), method, \
+        float(mde)
 
 
 @dataclass
@@ -1546,7 +1557,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
         try:
             return func()
         except ToolkitError as exc:
-            problems[part] = str(exc)
+            problems[part] = reason_of(exc)
             return None
 
     if sizing is None:
@@ -1558,8 +1569,9 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
         if len(usable):
             top = usable.iloc[0]
         else:
-            problems["bottleneck"] = ("no transition has enough mature records to compare with a "
-                                      "reference: too few records to conclude")
+            problems["bottleneck"] = Reason(
+                "no transition has enough mature records to compare with a reference: too few "
+                "records to conclude", "no_comparable_step")
     scenario = experiment = mde = None
     if top is not None:
         step = (top["from_phase"], top["to_phase"])
@@ -1572,18 +1584,24 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
         mde = attempt("mde", lambda: mde_table(top["rate"]))
     else:
         for part in ("scenario", "experiment", "mde"):
-            problems[part] = "no bottleneck could be sized: " + problems.get("bottleneck", "")
+            why = problems.get("bottleneck", "")
+            problems[part] = Reason("no bottleneck could be sized: " + why, "no_bottleneck",
+                                    {"why": why})
     target = engagement.config.targets.get("orders_per_month")
     required = None
     if target is None:
-        problems["required"] = "no `orders_per_month` under `targets` in the engagement YAML"
+        problems["required"] = Reason(
+            "no `orders_per_month` under `targets` in the engagement YAML", "no_order_target")
     else:
         required = attempt("required", lambda: required_volume(engagement, orders=target,
                                                                period="month", seed=seed))
     evaluations, change_problems = evaluate_declared_changes(engagement, changes)
     change = evaluations[0] if evaluations else None
-    if change_problems:
-        problems["change"] = " ".join(change_problems)
+    if len(change_problems) == 1:
+        problems["change"] = change_problems[0]
+    elif change_problems:
+        problems["change"] = Reason(" ".join(change_problems), "changes_not_evaluated",
+                                    {"reasons": list(change_problems)})
     return ImprovementPlan(bottleneck=top, scenario=scenario, required=required,
                            experiment=experiment, mde=mde, change=change, problems=problems,
                            changes=evaluations)
@@ -1612,7 +1630,7 @@ def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
     """Each declared change evaluated at its own step; plain reasons for those that could not be."""
     declared = _declared(engagement, changes)
     if not declared:
-        return [], [HOW_TO_DECLARE_A_CHANGE]
+        return [], [Reason(HOW_TO_DECLARE_A_CHANGE, "no_change_declared")]
     keys = engagement.phase_model.keys
     evaluations, problems = [], []
     for item in declared:
@@ -1634,13 +1652,17 @@ def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
 
 
 def _plain_change_problem(exc: ToolkitError, when: pd.Timestamp, what: str, a: str, b: str,
-                          engagement) -> str:
+                          engagement) -> Reason:
     """Why a declared change could not be evaluated, in words for the client (no code)."""
     window = engagement.config.cohort_window_days
     head = f"The change of {when:%d-%m-%Y} ({what}, step {a} -> {b}) cannot be evaluated yet:"
+    values = {"date": when, "description": what, "from_phase": a, "to_phase": b,
+              "window_days": window, "as_of": pd.Timestamp(engagement.as_of)}
     text = str(exc)
     if "nothing before or after" in text:
-        return f"{head} too few records to conclude: no record has reached {a}."
-    return (f"{head} there are not yet mature records on both sides of the date (a record counts "
-            f"once its {window}-day window has closed before the as-of date "
-            f"{pd.Timestamp(engagement.as_of):%d-%m-%Y}). Evaluate it again later.")
+        return Reason(f"{head} too few records to conclude: no record has reached {a}.",
+                      "change_no_records", values)
+    return Reason(f"{head} there are not yet mature records on both sides of the date (a record "
+                  f"counts once its {window}-day window has closed before the as-of date "
+                  f"{values['as_of']:%d-%m-%Y}). Evaluate it again later.", "change_not_mature",
+                  values)

@@ -43,8 +43,10 @@ from toolkit.base.vocabulary import (
     STATUS_SIGNIFICANT,
     STATUS_UNJUDGED,
     STATUSES,
+    Reason,
     check_option,
     check_seed,
+    reason_of,
     status_codes,
 )
 from toolkit.measure.kpis import compute_kpis, kpis_from_config
@@ -1139,13 +1141,13 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
     alerts = pd.DataFrame(columns=["period", "rule", "description", "rate", "center", "z",
                                    "direction", "severity"])
     if monthly.empty:
-        problems["card"] = problems["chart"] = problems["report"] = (
-            "no month has mature records yet: too few records to conclude")
+        problems["card"] = problems["chart"] = problems["report"] = Reason(
+            "no month has mature records yet: too few records to conclude", "no_mature_month")
         return SteeringView(monthly, None, None, None, alerts, None, problems)
     try:
         card = scorecard(monthly)
     except ToolkitError as exc:
-        problems["card"] = str(exc)
+        problems["card"] = reason_of(exc)
     if steer_on is None:
         try:
             if sizing is None:
@@ -1155,8 +1157,9 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
                 top = usable.iloc[0]
                 steer_on = f"conversion_{top['from_phase']}_{top['to_phase']}"
             else:
-                problems["chart"] = ("too few mature records to choose a conversion to steer on "
-                                     "(no transition could be compared with a reference)")
+                problems["chart"] = Reason(
+                    "too few mature records to choose a conversion to steer on (no transition "
+                    "could be compared with a reference)", "no_steering_step")
         except ToolkitError as exc:
             problems["chart"] = f"no bottleneck to steer on: {exc}"
     if steer_on is not None:
@@ -1173,14 +1176,16 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
         try:
             period = judged["period"].max() if len(judged) else None
             if period is None:
-                problems["report"] = (f"no month of {steer_on} can be judged yet: each is "
-                                      f"immature or has fewer than {MIN_N} records")
+                problems["report"] = Reason(
+                    f"no month of {steer_on} can be judged yet: each is immature or has fewer "
+                    f"than {MIN_N} records", "no_judgeable_month", {"kpi": steer_on, "n": MIN_N})
             else:
                 report = period_report(monthly, alerts, period_label=period)
         except ToolkitError as exc:
-            problems["report"] = str(exc)
+            problems["report"] = reason_of(exc)
     else:
         # the period report is written around the steering conversion: without one, say why
-        problems["report"] = "no period report without a conversion to steer on: " + problems.get(
-            "chart", "none was chosen")
+        why = problems.get("chart", "none was chosen")
+        problems["report"] = Reason("no period report without a conversion to steer on: " + why,
+                                    "no_period_report", {"why": why})
     return SteeringView(monthly, card, steer_on, chart, alerts, report, problems)

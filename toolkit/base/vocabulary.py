@@ -24,7 +24,8 @@ from toolkit.base.exceptions import OptionError
 __all__ = [
     "COLUMNS", "PERIODS", "PERIOD_FREQ", "PERIOD_DAYS", "MISSING", "MIN_N",
     "STATUSES", "STATUS_ON_TARGET", "STATUS_SIGNIFICANT", "STATUS_NOT_SIGNIFICANT",
-    "STATUS_TOO_FEW", "STATUS_UNJUDGED", "REASONS", "status_prose", "status_codes",
+    "STATUS_TOO_FEW", "STATUS_UNJUDGED", "REASONS", "PROBLEMS", "Reason", "status_prose",
+    "status_codes", "reason_of",
     "reason_codes", "codes_table", "check_option", "check_seed",
 ]
 
@@ -103,6 +104,66 @@ REASONS: dict[str, str] = {
     "duplicate_key": "repeated lookup key (the first row is kept)",
 }
 
+
+# ------------------------------------------------------------------------------- problem codes
+#: Why a part of a step could not be computed: code -> what it means. A step's `problems` hold
+#: :class:`Reason` sentences that carry one of these codes (or none, for a reason no code names
+#: yet), so a report writes the reason in its own language from the code and the values.
+PROBLEMS: dict[str, str] = {
+    "needs_dates": "needs dates, and the records have none (a lead list without dates)",
+    "no_usable_records": "no record could be used",
+    "no_action_attribute": "the records have no `action` attribute",
+    "no_comparable_step": "no transition has enough mature records to compare with a reference",
+    "no_bottleneck": "no bottleneck could be sized (the reason beside it)",
+    "no_order_target": "no `orders_per_month` target",
+    "no_change_declared": "no process change is declared under `changes:`",
+    "change_no_records": "a declared change whose from-phase no record has reached",
+    "change_not_mature": "a declared change without mature records on both sides of its date",
+    "no_mature_month": "no month has mature records yet",
+    "no_steering_step": "no conversion to steer on could be chosen",
+    "no_period_report": "no period report without a conversion to steer on (the reason beside it)",
+    "no_judgeable_month": "no month of the steering conversion can be judged yet",
+    "changes_not_evaluated": "several declared changes could not be evaluated (the reasons "
+                             "beside it)",
+}
+
+
+class Reason(str):
+    """Why a part could not be computed: the English sentence (it *is* the str), its ``code`` (a
+    key of :data:`PROBLEMS`) and the ``values`` the sentence names (phase keys, dates, counts, an
+    inner Reason), so that a report in another language writes it from the code, not by
+    translating the sentence.
+
+    Code compares ``reason.code``; anything that wants the English text uses it as a str.
+    """
+
+    code: str
+    values: dict[str, Any]
+
+    def __new__(cls, text: str, code: str, values: Mapping[str, Any] | None = None) -> Reason:
+        if code not in PROBLEMS:  # a programming error: every code the toolkit writes is listed
+            raise KeyError(f"problem code not in the vocabulary: {code!r}")
+        self = super().__new__(cls, text)
+        self.code = code
+        self.values = dict(values or {})
+        return self
+
+    def __reduce__(self):
+        # a str subclass with attributes: rebuilt from its three fields (results travel to the
+        # figure workers and the notebooks' kernels by pickle)
+        return (Reason, (str(self), self.code, self.values))
+
+    def __repr__(self) -> str:
+        return f"Reason({str(self)!r}, code={self.code!r})"
+
+
+def reason_of(error: BaseException) -> str:
+    """The reason an error gives, as a :class:`Reason` when the error carries a problem code
+    (``NeedsDates``), else as its plain English sentence."""
+    code = getattr(error, "code", None)
+    if code in PROBLEMS:
+        return Reason(str(error), code, getattr(error, "values", None))
+    return str(error)
 
 def status_prose(codes: Iterable[str]) -> list[str]:
     """The sentences of status codes."""

@@ -31,6 +31,7 @@ from toolkit.base.vocabulary import (
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.problems import problem_text
 from toolkit.present.tables import N_, REFERENCE_WORDS, attribute_name, code_text, display_table
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
@@ -117,6 +118,10 @@ class _Words:
         if self.english or self.phases is None or str(key) not in self.phases.keys:
             return text(key)
         return text(self.phases.label(str(key)))
+
+    def why(self, reason: object) -> str:
+        """Why a part could not be computed, in the words' language (from the reason's code)."""
+        return problem_text(reason, self.fmt, phases=self.phases)
 
     def cell(self, row: pd.Series, column: str) -> str | None:
         """One value of a result row as the report's tables show it (`column` of
@@ -490,7 +495,7 @@ def improvement(plan, language: str = "en", phases=None) -> str:
                        low=w.num(orders["change_ci_low"], "+.1f"),
                        high=w.num(orders["change_ci_high"], "+.1f")))
     else:
-        lines.append(w._("No scenario: {why}", why=text(plan.explain("scenario"))))
+        lines.append(w._("No scenario: {why}", why=text(w.why(plan.explain("scenario")))))
     if plan.required is not None and len(plan.required):
         first = plan.required[plan.required["phase"] == plan.required["phase"].iloc[0]]
         need, have = first["required_entries"].sum(), first["current_entries"].sum()
@@ -514,17 +519,47 @@ def improvement(plan, language: str = "en", phases=None) -> str:
             lines.append(w._("A test of a {uplift}-point improvement needs {n} records.", **values))
     changes = getattr(plan, "changes", None) or ([plan.change] if plan.change else [])
     for change in changes:
-        what = f"{text(change.description)} ({change.change_date:%d-%m-%Y}): " if getattr(
+        when = (f"{change.change_date:%d-%m-%Y}" if w.english
+                else w.fmt.date(change.change_date, length="long"))
+        what = f"{text(change.description)} ({when}): " if getattr(
             change, "description", "") else ""
-        lines.append(what + text(change.headline))
+        lines.append(what + text(change.headline if w.english else _change_verdict(change, w)))
     why = plan.explain("change")
-    if why and not w.english and not changes and why.startswith("No process change is declared"):
-        lines.append(w._("No process change is declared, so no before/after evaluation is made. To "
-                       "evaluate one, add an entry under `changes:` in the engagement YAML with "
-                       "`date:`, `description:` and `step:`, and run the step again."))
-    elif why:
-        lines.append(text(why))
+    if why:
+        lines.append(text(w.why(why)))
     return bullets(lines)
+
+
+_METHOD_WORDS = {"did": N_("difference-in-differences against a control group"),
+                 "its_level": N_("interrupted time series, level change"),
+                 "before_after": N_("before/after comparison of mature cohorts")}
+
+
+def _change_verdict(change, w: _Words) -> str:
+    """A declared change's answer written from its code (`effect`) and the numbers of the method
+    it reads, in the words' language (English: the evaluation's own headline)."""
+    if w.english:
+        return change.headline
+    rows = change.comparisons.set_index("method")
+    if change.method not in rows.index:
+        return w._("The change could not be read with this data.")
+    row = rows.loc[change.method]
+    values = {"start": w.phase(change.from_phase), "end": w.phase(change.to_phase),
+              "interval": w._("95% interval {low} to {high}", low=w.fmt.points(row["ci_low"]),
+                              high=w.fmt.points(row["ci_high"])),
+              "p": w.p(row["p_value"]),
+              "method": w._(_METHOD_WORDS[change.method]) if change.method in _METHOD_WORDS
+              else change.method}
+    if change.effect == "raised":
+        return w._("The change raised the conversion {start} → {end} by {points} ({interval}, "
+                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"])), **values)
+    if change.effect == "lowered":
+        return w._("The change lowered the conversion {start} → {end} by {points} ({interval}, "
+                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"])), **values)
+    return w._("No detectable change in the conversion {start} → {end} (estimate {estimate}, "
+               "{interval}, {p}; {method}); with these volumes an effect smaller than {mde} "
+               "cannot be seen.", estimate=w.fmt.points(row["estimate"]),
+               mde=w.fmt.points(change.mde).lstrip("+"), **values)
 
 
 def steering(view, language: str = "en", phases=None) -> str:
@@ -544,7 +579,7 @@ def steering(view, language: str = "en", phases=None) -> str:
         return names.get(str(key), str(key))
 
     if card is None:
-        return bullets([w._("No scorecard: {why}", why=text(view.explain("card")))])
+        return bullets([w._("No scorecard: {why}", why=text(w.why(view.explain("card"))))])
     code = card["status_code"]
     judged = card[~code.isin(STATUS_UNJUDGED)]
     bad = judged[judged["status_code"].isin(STATUS_SIGNIFICANT)]
@@ -562,7 +597,7 @@ def steering(view, language: str = "en", phases=None) -> str:
     if len(few):
         lines.append(w._("{n} of them rest on too few records to conclude.", n=len(few)))
     if view.chart is None:
-        lines.append(w._("No control chart: {why}", why=text(view.explain("chart"))))
+        lines.append(w._("No control chart: {why}", why=text(w.why(view.explain("chart")))))
     elif len(view.alerts):
         lines.append(w.ngettext("{n} control-chart alert on {kpi}.",
                               "{n} control-chart alerts on {kpi}.", len(view.alerts),

@@ -15,9 +15,7 @@ the executed step notebooks.
    ``DIR/notebooks`` (they read the run's step results); with ``--pdf``, the pages are printed to
    one PDF.
 
-:func:`render_html`, the earlier page renderer from executed notebooks, is no longer part of a run.
-
-papermill, nbconvert and jinja2 are imported only where they are needed, so the workbook and the
+papermill and jinja2 are imported only where they are needed, so the workbook and the
 manifest work in an installation without the notebook tooling.
 """
 
@@ -26,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import copy
 import hashlib
 import html
 import json
@@ -41,7 +38,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
@@ -57,20 +54,21 @@ from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
 from toolkit.present.format import Formatter, formatter
+from toolkit.present.problems import is_coded, problem_text
 from toolkit.report.browser import find_browser, offline_flags, print_pdf
-from toolkit.report.render import render_report
+from toolkit.report.pages import STEP_TITLES
+from toolkit.report.render import TEMPLATES_DIR, render_report
 from toolkit.report.sheets import ABOUT, PASSED_IN, header, sheet_name
 from toolkit.steps import StepResult, open_engagement, run_all
+from toolkit.steps.parts import part_name
 from toolkit.steps.store import shared_results
 
 __all__ = [
-    "STEPS",
     "TEMPLATES_DIR",
     "REQUIRED_SHEETS",
     "ExecutedNotebooks",
     "ReportCheck",
     "execute_notebooks",
-    "render_html",
     "WORKBOOK_STEPS",
     "workbook_sheets",
     "write_workbook",
@@ -84,27 +82,6 @@ __all__ = [
     "print_pdf",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-
-#: The seven steps of the method (DESIGN.md): number -> (Dutch name, English name, what it produces).
-#: Used when a notebook's title cell does not say it itself.
-STEPS: dict[int, tuple[str, str, str]] = {
-    1: ("Nulmeting en startsituatie", "Baseline",
-        "Data inventory and quality audit, raw baseline funnel, readiness scan and estimated duration."),
-    2: ("Procesmodel vastleggen", "Process model",
-        "Phases with roles, tasks, actions, output and entry criteria; the process schema."),
-    3: ("KPI's bepalen", "KPIs",
-        "KPI tree from the management goal down to phase conversions, volumes, durations and value."),
-    4: ("KPI's meetbaar maken", "Measurement",
-        "Cohort conversions with intervals, time to convert with open deals censored, seasonality."),
-    5: ("Analyse en prioriteren", "Diagnosis",
-        "Bottleneck sizing, shortage vs leak, segment scans: the ranked low-hanging fruit."),
-    6: ("Verbeteren en herinrichten", "Improvement",
-        "Targets, what-if and required volumes with uncertainty, experiment sizing, before/after."),
-    7: ("Sturen en borgen", "Steering",
-        "Scorecard against targets with statistical status, control charts, alerts, period report."),
-}
-
 #: Sheets every workbook has, in this order (extra sheets go after `Funnel`).
 REQUIRED_SHEETS = ("Scorecard", "KPIs", "Funnel", "Quarantine", "Reconciliation")
 
@@ -113,10 +90,6 @@ _PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn",
 
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
-# Cells an analyst can hide from the board report with a tag (the names Jupyter Book and
-# nbconvert users already know).
-_REMOVE_CELL_TAGS = {"remove-cell", "remove_cell", "injected-parameters", "parameters"}
-_REMOVE_OUTPUT_TAGS = {"remove-output", "remove_output"}
 
 
 def _require(module: str, purpose: str):
@@ -135,7 +108,7 @@ def _require(module: str, purpose: str):
 class ExecutedNotebooks(list[Path]):
     """The executed notebooks, in step order, with each step's wall time in seconds.
 
-    A plain list of paths (pass it to :func:`render_html`) that also carries ``timings``:
+    A plain list of paths that also carries ``timings``:
     ``{notebook file name: seconds}``, kernel start included (pass it to :func:`write_manifest`).
     """
 
@@ -303,182 +276,6 @@ def execute_notebooks(
             executed.timings[source.name] = round(time.perf_counter() - start, 3)
             bar.update(1)
     return executed
-
-
-# --------------------------------------------------------------------------------------------
-# 2. The HTML report
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class _Step:
-    number: int
-    heading: str
-    dutch: str
-    english: str
-    summary: str
-    page: str
-
-
-_STEP_PREFIX = re.compile(r"^(stap|step)\s*\d+\s*[—–:.-]\s*", re.IGNORECASE)
-
-
-def _step_info(nb, path: Path) -> _Step:
-    """The step's names and one-line summary from its title cell ('# Stap 1 — Nulmeting / Step 1 —
-    Baseline' and the first line of text under it), falling back on :data:`STEPS`."""
-    match = re.match(r"(\d+)_", path.name)
-    number = int(match.group(1)) if match else 0
-    dutch, english, summary = STEPS.get(number, (path.stem, "", ""))
-    heading = ""
-    markdown = next((c for c in nb.cells if c.cell_type == "markdown" and c.source.strip()), None)
-    if markdown is not None:
-        lines = [line.strip() for line in markdown.source.splitlines() if line.strip()]
-        title = next((line for line in lines if line.startswith("#")), "")
-        if title:
-            heading = title.lstrip("#").strip()
-            parts = [p.strip() for p in heading.split(" / ", 1)]
-            dutch = _STEP_PREFIX.sub("", parts[0]) or dutch
-            if len(parts) == 2:
-                english = _STEP_PREFIX.sub("", parts[1]) or english
-        text = next((line for line in lines if not line.startswith(("#", "|", "!", "<", "```"))), "")
-        if text:
-            summary = _plain(text)
-    heading = heading or (f"Stap {number} — {dutch} / Step {number} — {english}" if number
-                          else path.stem)
-    return _Step(number=number, heading=heading, dutch=dutch, english=english, summary=summary,
-                 page=f"{path.stem}.html")
-
-
-def _plain(markdown_line: str, limit: int = 180) -> str:
-    """The first sentence, markdown inline syntax stripped, so the contents stay one line each."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown_line)  # links keep their text
-    text = re.sub(r"[*_`]+", "", text).lstrip("> -").strip()
-    # a sentence ends at . ! ? before a capital; short ones are abbreviations such as 'e.g. SAP'
-    for end in re.finditer(r"[.!?](?=\s+[A-Z0-9\"'(])", text):
-        if end.start() >= 25:
-            text = text[:end.start() + 1]
-            break
-    if len(text) > limit:
-        text = text[:limit].rsplit(" ", 1)[0] + " …"
-    return text
-
-
-# A table cell pandas shows as NaN / NaT / <NA> means "no value here": a board reads a dash, not
-# floating-point noise (the workbook keeps the cells empty).
-_MISSING_CELL = re.compile(r"(<td[^>]*>)\s*(?:NaN|NaT|&lt;NA&gt;|None)\s*(</td>)")
-
-
-def _clean_for_board(nb):
-    """A copy of the notebook without what a board should not see: stderr and warnings, the
-    parameter cells, cells tagged `remove-cell`, outputs tagged `remove-output`, and code cells
-    left without output."""
-    nb = copy.deepcopy(nb)
-    cells = []
-    for cell in nb.cells:
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if tags & _REMOVE_CELL_TAGS:
-            continue
-        if cell.cell_type == "code":
-            if tags & _REMOVE_OUTPUT_TAGS:
-                cell.outputs = []
-            cell.outputs = [o for o in cell.outputs
-                            if not (o.output_type == "stream" and o.get("name") == "stderr")]
-            if not cell.outputs:
-                continue
-            for output in cell.outputs:
-                html_table = output.get("data", {}).get("text/html")
-                if isinstance(html_table, str):
-                    output["data"]["text/html"] = _MISSING_CELL.sub(r"\1–\2", html_table)
-        cells.append(cell)
-    nb.cells = cells
-    return nb
-
-
-def _jinja_environment():
-    jinja2 = _require("jinja2", "Rendering the HTML report")
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
-        keep_trailing_newline=True)
-
-
-def render_html(
-    executed: Sequence[str | os.PathLike],
-    *,
-    out_dir: str | os.PathLike,
-    title: str,
-    engagement_name: str,
-    date: date | str | None = None,
-) -> Path:
-    """Render the executed notebooks as a board report: an index and one page per step.
-
-    Parameters
-    ----------
-    executed
-        Executed notebooks in step order (from :func:`execute_notebooks`).
-    out_dir
-        Folder for ``index.html`` and the step pages (``01_baseline.html``, ...); created if needed.
-    title
-        The report's title, e.g. "Commercieel proces — nulmeting".
-    engagement_name
-        The client or engagement name shown under the title.
-    date
-        Shown on every page; default today.
-
-    Returns
-    -------
-    Path of ``index.html``.
-
-    Notes
-    -----
-    Code, prompts, stderr streams (warnings, logging) and the parameter cells are left out;
-    markdown and outputs stay. Figures are embedded as base64 ``data:`` URIs, so each page is one
-    self-contained file. The index lists each step with its Dutch and English name and a one-line
-    summary, taken from the notebook's first markdown cell ('# Stap 1 — Nulmeting / Step 1 —
-    Baseline' and the first line of text under it). Error outputs are kept on purpose: a report
-    with an error must not look finished, and :func:`check_report` flags it.
-    """
-    nbformat = _require("nbformat", "Rendering the HTML report")
-    _require("nbconvert", "Rendering the HTML report")
-    from markupsafe import Markup
-    from nbconvert import HTMLExporter
-
-    paths = [Path(p) for p in executed]
-    if not paths:
-        raise ToolkitError("The value for `executed` must list at least one executed notebook, but an "
-                           "empty list was passed. Fix: run execute_notebooks first.")
-    for path in paths:
-        if not path.is_file():
-            raise ToolkitError(f"The executed notebook {path} does not exist. Fix: pass the paths "
-                               f"that execute_notebooks returned.")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    shown_date = (date.isoformat() if hasattr(date, "isoformat") else str(date)) if date else (
-        datetime.now().date().isoformat())
-    css = Markup((TEMPLATES_DIR / "report.css").read_text(encoding="utf-8"))
-    footer = f"funnel-toolkit {__version__} · {shown_date} · manifest.json holds the versions and " \
-             f"file hashes to reproduce this report."
-    env = _jinja_environment()
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True,
-                            # Figures are outputs (already data: URIs). Embedding images would
-                            # read any file a Markdown `![x](path)` names into the page.
-                            embed_images=False)
-
-    notebooks = [nbformat.read(path, as_version=4) for path in paths]
-    steps = [_step_info(nb, path) for nb, path in zip(notebooks, paths, strict=True)]
-    page = env.get_template("page.html.j2")
-    for i, (nb, step) in enumerate(zip(notebooks, steps, strict=True)):
-        body, _ = exporter.from_notebook_node(_clean_for_board(nb))
-        text = page.render(
-            css=css, title=title, engagement_name=engagement_name, date=shown_date, step=step,
-            total=len(steps), previous=steps[i - 1] if i > 0 else None,
-            next=steps[i + 1] if i + 1 < len(steps) else None, body=Markup(body), footer=footer)
-        (out / step.page).write_text(text, encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(env.get_template("index.html.j2").render(
-        css=css, title=title, engagement_name=engagement_name, date=shown_date, steps=steps,
-        footer=footer), encoding="utf-8")
-    return index
 
 
 # --------------------------------------------------------------------------------------------
@@ -710,6 +507,21 @@ def write_workbook(
                 _headers_in(writer.sheets[shown], fmt)
             _cells_as_text(writer.sheets[shown])
     return out
+
+
+def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[str]:
+    """What each step could not compute and why, one note per part, in the formatter's language
+    (a reason without a code keeps the library's English sentence: it is the analyst's clue)."""
+    step_titles = {number: fmt.gettext(STEP_TITLES[number]) for number in STEP_TITLES}
+    notes = []
+    for number, result in sorted(results.items()):
+        for part, why in result.problems.items():
+            reason = (problem_text(why, fmt, phases=engagement.phase_model)
+                      if fmt.language == "en" or is_coded(why) else str(why))
+            notes.append(fmt.gettext("Step {number} ({step}), {part} not computed: {why}").format(
+                number=number, step=step_titles[number] if fmt.language != "en" else result.key,
+                part=part_name(part, fmt) if fmt.language != "en" else part, why=reason))
+    return notes
 
 
 def _headers_in(sheet, fmt: Formatter) -> None:
@@ -1112,7 +924,7 @@ def check_report(
     index = Path(index_html)
     if not index.is_file():
         raise ToolkitError(f"The value for `index_html` must be the report's index.html, but "
-                           f"{str(index)!r} does not exist. Fix: run render_html first.")
+                           f"{str(index)!r} does not exist. Fix: run render_report (or `funnel run`) first.")
     pages = [index]
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
@@ -1249,9 +1061,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             bar.set_postfix_str("workbook")
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
         # the run's notes and what a step could not compute (the client pages point here)
-        notes += [f"Step {number} ({result.key}), {part} not computed: {why}"
-                  for number, result in sorted(results.items())
-                  for part, why in result.problems.items()]
+        notes += problem_notes(engagement, results, formatter(language))
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   results=results, notes=notes, language=language)
         bar.update(1)

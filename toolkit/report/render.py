@@ -38,8 +38,10 @@ from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
 from toolkit.present.narrative import verdict
 from toolkit.present.plotting import drawing_language
+from toolkit.present.problems import problem_text
 from toolkit.present.tables import DisplayTable, code_text, display_table
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
+from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
 
 __all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string"]
@@ -263,7 +265,8 @@ def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepR
                 view.table = None
     view.figures = [uri for name in section.figures if (uri := figures.get(name))]
     if section.problem and section.problem in result.problems and view.table is None:
-        view.problem = result.problems[section.problem]
+        view.problem = problem_text(result.problems[section.problem], fmt, phases=phases,
+                                    labels=labels)
     if view.table is None and not view.figures and not view.problem:
         return None
     return view
@@ -318,7 +321,10 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
             view.sections.append(shown)
             if shown.problem:
                 shown_problems.add(section.problem or "")
-    view.problems = [why for part, why in result.problems.items() if part not in shown_problems]
+    view.problems = [fmt.gettext("{part}: {why}").format(
+                         part=part_name(part, fmt),
+                         why=problem_text(why, fmt, phases=engagement.phase_model, labels=labels))
+                     for part, why in result.problems.items() if part not in shown_problems]
     if edition == "training":
         view.method, view.exercises, view.checks = _notebook_parts(result.step, markdown)
     return view

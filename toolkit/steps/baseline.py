@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
-from toolkit.base.vocabulary import MIN_N
+from toolkit.base.vocabulary import MIN_N, Reason
 from toolkit.io.loading import quarantine_summary
 from toolkit.measure.audit import audit as audit_history
 from toolkit.measure.funnel import funnel, weakest_step
@@ -46,8 +46,9 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     factors = parts.attempt("duration", lambda: factors_for(engagement))
     estimate = parts.attempt("duration", lambda: estimate_duration(factors)) if factors else None
     if len(engagement.records) == 0:
-        parts.note("funnel", "no record could be used: see the quarantine reasons and correct the "
-                             "export or the engagement YAML")
+        parts.note("funnel", Reason("no record could be used: see the quarantine reasons and "
+                                    "correct the export or the engagement YAML",
+                                    "no_usable_records"))
 
     tables = {"reconciliation": balance, "quarantine reasons": reasons}
     figures = {}

@@ -9,6 +9,7 @@ import warnings
 import pandas as pd
 
 from toolkit.analysis.diagnosis import low_hanging_fruit
+from toolkit.base.vocabulary import Reason
 from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
@@ -50,8 +51,9 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         yields = parts.attempt("action yield", lambda: action_yield(engagement))
     else:
         yields = None
-        parts.note("action yield", "the records have no `action` attribute (declare the "
-                                   "action/channel column under the source's `attributes`)")
+        parts.note("action yield", Reason("the records have no `action` attribute (declare the "
+                                          "action/channel column under the source's "
+                                          "`attributes`)", "no_action_attribute"))
 
     tables: dict[str, pd.DataFrame] = {}
     figures = {}

@@ -11,14 +11,17 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.vocabulary import reason_of
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present.format import formatter
 from toolkit.present.messages import LANGUAGES
 from toolkit.present.narrative import text
+from toolkit.present.problems import problem_text
 from toolkit.present.tables import N_
 from toolkit.steps.result import STEP_KEYS, StepResult
 
-__all__ = ["Parts", "earlier", "figure", "in_languages", "sentences", "sizing_from"]
+__all__ = ["Parts", "PART_NAMES", "part_name", "earlier", "figure", "in_languages", "sentences",
+           "sizing_from"]
 
 T = TypeVar("T")
 
@@ -30,7 +33,16 @@ PART_NAMES = {
     "seasonality": N_("seasonality"), "kpi tree": N_("KPI tree"),
     "fruit": N_("low-hanging fruit"), "action yield": N_("action yield"),
     "plan": N_("improvement plan"), "view": N_("steering view"),
+    "bottleneck": N_("bottleneck"), "scenario": N_("scenario"),
+    "required": N_("required volume"), "experiment": N_("test size"),
+    "mde": N_("smallest detectable improvement"), "change": N_("before/after evaluation"),
+    "card": N_("scorecard"), "chart": N_("control chart"), "report": N_("period report"),
 }
+
+
+def part_name(part: str, fmt) -> str:
+    """A part of a step as a reader names it, in the formatter's language."""
+    return fmt.gettext(PART_NAMES[part]) if part in PART_NAMES else part
 
 
 class Parts:
@@ -50,16 +62,16 @@ class Parts:
         except ConfigError:
             raise
         except ToolkitError as exc:
-            self.problems[part] = str(exc)
+            self.problems[part] = reason_of(exc)
             return None
 
     def sentences(self, language: str = "en") -> list[str]:
-        """Each problem as a concluding sentence (Markdown-safe). The reason is the library's
-        own sentence (English); the part is named in `language`."""
+        """Each problem as a concluding sentence (Markdown-safe), the part and the reason in
+        `language` (the reason from its code: ``toolkit.present.problems``)."""
         fmt = formatter(language)
         return [fmt.gettext("No {part}: {why}").format(
-                    part=fmt.gettext(PART_NAMES[part]) if part in PART_NAMES else part,
-                    why=text(why)) for part, why in self.problems.items()]
+                    part=part_name(part, fmt), why=text(problem_text(why, fmt)))
+                for part, why in self.problems.items()]
 
     def in_languages(self) -> dict[str, list[str]]:
         """:meth:`sentences` in every report language."""

@@ -1,0 +1,180 @@
+"""The Dutch edition on engagements that reach the paths the demo never shows: rows set aside, a part
+that cannot be computed (too few records, a lead list without dates), declared process changes.
+Every sentence a reader sees (conclusions, pages, workbook cells) must be Dutch: the word-list check
+of report_text on the visible text, and on each text cell of the workbook."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import DEMO
+from edge import write_case
+from report_text import client_page_problems, english_words
+
+from toolkit import Engagement
+from toolkit.base.vocabulary import PROBLEMS, Reason
+from toolkit.present.format import formatter
+from toolkit.present.problems import PROBLEM_WORDS, UNCODED, problem_text
+from toolkit.report import problem_notes
+from toolkit.report.render import render_report
+from toolkit.steps import run_all
+
+# A lead list of eight leads without dates (a repeated lead and a blank row are set aside).
+LEADS = "Lead;Bron;Omgezet\nL1;web;1\nL2;web;0\nL3;web;0\nL4;beurs;1\nL5;beurs;1\nL6;beurs;0\n" \
+        "L7;web;1\nL8;;0\n;;\nL2;web;0\n"
+
+
+def _lead_list(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "leads.csv").write_text(LEADS, encoding="utf-8")
+    doc = {"name": "leads", "language": "nl",
+           "phases": [{"key": "lead", "label": "Lead"}, {"key": "customer", "label": "Klant"}],
+           "stage_mapping": {},
+           "sources": [{"name": "leads", "path": "leads.csv", "shape": "snapshot", "dated": False,
+                        "columns": {"record_id": "Lead", "is_won": "Omgezet"},
+                        "attributes": {"bron": "Bron"}}]}
+    path = folder / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _demo_with_changes(folder: Path) -> Path:
+    """The demo with two declared changes (its answer key plants none: both read "no change")
+    and a third dated after the last mature cohort (it cannot be evaluated yet)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = yaml.safe_load((DEMO / "engagement.yaml").read_text(encoding="utf-8"))
+    for source in doc["sources"]:
+        source["path"] = str(DEMO / source["path"])
+    doc["changes"] = [
+        {"date": "2026-03-01", "description": "Nieuwe offerte-opvolging",
+         "step": "opportunity -> proposal"},
+        {"date": "2025-09-01", "description": "Belscript leads", "step": "lead"},
+        {"date": "2026-10-15", "description": "Nieuw CRM", "step": "target"}]
+    path = folder / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dutch")
+    paths = {"quarantined": write_case(root / "quarantined", "quarantined"),
+             "one_record": write_case(root / "one_record", "one_record"),
+             "leads": _lead_list(root / "leads"),
+             "changes": _demo_with_changes(root / "changes")}
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, path in paths.items():
+            engagement = Engagement.from_yaml(path, use_cache=False)
+            out[name] = (engagement, run_all(engagement, seed=0), root / name)
+    return out
+
+
+CASES = ["quarantined", "one_record", "leads", "changes"]
+
+
+def _english(lines) -> list[str]:
+    return [line for line in lines if len(set(english_words(line))) >= 2]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_dutch_conclusions_hold_no_english_sentence(runs, case):
+    _, results, _ = runs[case]
+    lines = [line for result in results.values() for line in result.conclusions("nl")]
+    assert lines and not _english(lines), _english(lines)
+
+
+def test_a_part_that_cannot_be_computed_says_why_in_dutch(runs):
+    _, results, _ = runs["one_record"]
+    lines = results[6].conclusions("nl") + results[7].conclusions("nl")
+    assert ("Geen scenario: er kon geen knelpunt worden bepaald: geen enkele stap heeft genoeg "
+            "volgroeide records om met een referentie te vergelijken: te weinig records voor een "
+            "conclusie") in lines
+    assert any(line.startswith("Geen regelkaart: te weinig volgroeide records om een conversie "
+                               "te kiezen") for line in lines)
+    # the English edition keeps the library's own sentence
+    assert ("No scenario: no bottleneck could be sized: no transition has enough mature records to "
+            "compare with a reference: too few records to conclude") in results[6].conclusions("en")
+    _, leads, _ = runs["leads"]
+    assert any(line.startswith("Geen cohorten: daarvoor zijn datums nodig") for line in
+               leads[4].conclusions("nl"))
+
+
+def test_a_declared_change_is_judged_in_dutch_from_its_effect_code(runs):
+    _, results, _ = runs["changes"]
+    plan = results[6].results["plan"]
+    assert [c.effect for c in plan.changes] == ["none", "none"]
+    assert all(c.method in set(c.comparisons["method"]) and c.mde > 0 for c in plan.changes)
+    lines = results[6].conclusions("nl")
+    judged = [line for line in lines if line.startswith("Nieuwe offerte-opvolging (1 maart 2026): ")]
+    assert len(judged) == 1, lines
+    assert ("Geen aantoonbare verandering in de conversie Potentieel (opportunity) → Offerte "
+            "(proposal) (schatting") in judged[0]
+    assert "voor/na-vergelijking van volgroeide cohorten" in judged[0]
+    # the third change is dated after the last mature cohort: the reason from its code
+    assert any(line.startswith("De wijziging van 15 oktober 2026 (Nieuw CRM, stap Target "
+                               "(suspects) → Lead) is nog niet te beoordelen") for line in lines)
+    english = results[6].conclusions("en")
+    assert any(line.startswith("Nieuwe offerte-opvolging (01-03-2026): No detectable change in "
+                               "opportunity -") for line in english)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("edition", ["client", "training"])
+def test_the_dutch_pages_pass_the_checks(runs, case, edition):
+    engagement, results, folder = runs[case]
+    out = folder / f"pages-{edition}"
+    render_report(engagement, results, out_dir=out, language="nl", edition=edition,
+                  date=pd.Timestamp("2026-11-30").date())
+    problems = {}
+    for page in sorted(out.glob("*.html")):
+        found = client_page_problems(page.read_text(encoding="utf-8"), language="nl",
+                                     demo_allowed=True)
+        if edition == "training":
+            # the training edition carries the notebooks' method notes, checks and exercises
+            # (their own language, English) by design; its report text must still be Dutch
+            from report_text import read_page
+            pieces = [p for p in read_page(page.read_text(encoding="utf-8")).pieces
+                      if p.startswith(("Niet berekend", "Geen "))]
+            found = _english(pieces)
+        else:
+            # the test engagements are named as identifiers ("one_record")
+            found = [p for p in found if f"'{engagement.name}'" not in p]
+        if found:
+            problems[page.name] = found
+    assert not problems, problems
+
+
+def test_every_problem_code_has_its_words_and_reasons_travel_by_pickle():
+    assert set(PROBLEMS) == set(PROBLEM_WORDS) | {"changes_not_evaluated"}
+    inner = Reason("no month has mature records yet: too few records to conclude",
+                   "no_mature_month")
+    outer = Reason("no period report without a conversion to steer on: " + inner,
+                   "no_period_report", {"why": inner})
+    back = pickle.loads(pickle.dumps(outer))
+    assert back == outer and back.code == "no_period_report" and back.values["why"].code == \
+        "no_mature_month"
+    nl = formatter("nl")
+    assert problem_text(back, nl) == ("geen perioderapport zonder een conversie om op te sturen: "
+                                      "nog geen maand heeft volgroeide records: te weinig records "
+                                      "voor een conclusie")
+    assert problem_text(back, formatter("en")) == str(outer)
+    # a reason without a code never reaches a Dutch reader in English
+    assert problem_text("scorecard: a rate target written as 40", nl) == nl.gettext(UNCODED)
+    with pytest.raises(KeyError, match="not_a_code"):
+        Reason("x", "not_a_code")
+
+
+def test_the_workbook_notes_say_in_dutch_what_was_not_computed(runs):
+    engagement, results, _ = runs["one_record"]
+    notes = problem_notes(engagement, results, formatter("nl"))
+    assert "Stap 6 (Verbeteren en herinrichten), scenario niet berekend: er kon geen knelpunt " \
+           "worden bepaald: geen enkele stap heeft genoeg volgroeide records om met een " \
+           "referentie te vergelijken: te weinig records voor een conclusie" in notes
+    assert not _english(notes), _english(notes)

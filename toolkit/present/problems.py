@@ -1,0 +1,125 @@
+"""Why a part of a step could not be computed, in the report's language.
+
+A step's `problems` hold the library's English sentences; those that are a
+:class:`~toolkit.base.vocabulary.Reason` carry a code and the values the sentence names. In another
+language the reason is written from that code through the message catalogue, with every value
+through the formatter (a phase by its label, a date in the language), never by translating the
+English sentence. A reason without a code reads as a plain "could not be computed with this data"
+pointing to the workbook, so no English sentence reaches a Dutch page.
+
+::
+
+    problem_text(plan.explain("scenario"), formatter("nl"), phases=engagement.phase_model)
+    # 'er kon geen knelpunt worden bepaald: geen enkele stap heeft genoeg volgroeide ...'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from toolkit.base.vocabulary import Reason
+from toolkit.present.format import Formatter, is_missing
+from toolkit.present.tables import N_
+
+__all__ = ["PROBLEM_WORDS", "UNCODED", "problem_text", "is_coded"]
+
+#: Each problem code's sentence (English msgid; its placeholders are the Reason's values).
+PROBLEM_WORDS: dict[str, str] = {
+    "needs_dates": N_("it needs dates, and the records of this engagement have none (a lead list "
+                      "without dates)"),
+    "no_usable_records": N_("no record could be used: see why rows were set aside, and correct the "
+                            "export or the engagement YAML"),
+    "no_action_attribute": N_("the records have no action attribute (declare the action or "
+                              "channel column under the source's `attributes`)"),
+    "no_comparable_step": N_("no transition has enough mature records to compare with a "
+                             "reference: too few records to conclude"),
+    "no_bottleneck": N_("no bottleneck could be sized: {why}"),
+    "no_order_target": N_("no order target is set (`orders_per_month` under `targets` in the "
+                          "engagement YAML)"),
+    "no_change_declared": N_("No process change is declared, so no before/after evaluation is "
+                             "made. To evaluate one, add an entry under `changes:` in the "
+                             "engagement YAML with `date:`, `description:` and `step:`, and run "
+                             "the step again."),
+    "change_no_records": N_("The change of {date} ({description}, step {start} → {end}) cannot be "
+                            "evaluated yet: too few records to conclude, as no record has reached "
+                            "{start}."),
+    "change_not_mature": N_("The change of {date} ({description}, step {start} → {end}) cannot be "
+                            "evaluated yet: there are not yet mature records on both sides of the "
+                            "date (a record counts once its {window}-day window has closed before "
+                            "the measurement date {as_of}). Evaluate it again later."),
+    "no_mature_month": N_("no month has mature records yet: too few records to conclude"),
+    "no_steering_step": N_("too few mature records to choose a conversion to steer on (no "
+                           "transition could be compared with a reference)"),
+    "no_period_report": N_("no period report without a conversion to steer on: {why}"),
+    "no_judgeable_month": N_("no month of {kpi} can be judged yet: each is immature or has fewer "
+                             "than {n} records"),
+}
+
+#: What a reason without a code reads as outside English (the workbook's Notes sheet keeps the
+#: library's sentence).
+UNCODED = N_("it could not be computed with this data (the reason is in the workbook, sheet "
+             "Notes)")
+
+
+def is_coded(reason: object) -> bool:
+    """Whether `reason` carries a problem code a report can write in any language."""
+    return isinstance(reason, Reason) and (reason.code in PROBLEM_WORDS
+                                           or reason.code == "changes_not_evaluated")
+
+
+def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
+                 labels: Mapping[str, str] | None = None) -> str:
+    """`reason` in the formatter's language: the library's sentence in English; otherwise written
+    from its code and values (a reason without a code: :data:`UNCODED`).
+
+    `phases` (the engagement's phase model) and `labels` (key -> label, e.g. KPI keys) name the
+    phases and KPIs a reason mentions.
+    """
+    if fmt.language == "en":
+        return str(reason)
+    if not isinstance(reason, Reason) or not is_coded(reason):
+        return fmt.gettext(UNCODED)
+    name = _namer(phases, labels or {})
+    if reason.code == "changes_not_evaluated":
+        return " ".join(problem_text(inner, fmt, phases=phases, labels=labels)
+                        for inner in reason.values.get("reasons", []))
+    values = reason.values
+    shown: dict[str, str] = {}
+    if "why" in values:
+        shown["why"] = problem_text(values["why"], fmt, phases=phases, labels=labels)
+    if "date" in values:
+        shown["date"] = fmt.date(values["date"], length="long")
+    if "as_of" in values:
+        shown["as_of"] = fmt.date(values["as_of"], length="long")
+    if "description" in values:
+        shown["description"] = str(values["description"])
+    if "from_phase" in values:
+        shown["start"] = name(values["from_phase"])
+    if "to_phase" in values:
+        shown["end"] = name(values["to_phase"])
+    if "window_days" in values:
+        shown["window"] = fmt.count(values["window_days"])
+    if "kpi" in values:
+        shown["kpi"] = name(values["kpi"])
+    if "n" in values:
+        shown["n"] = fmt.count(values["n"])
+    return fmt.gettext(PROBLEM_WORDS[reason.code]).format(**shown)
+
+
+def _namer(phases: Any, labels: Mapping[str, str]) -> Callable[[object], str]:
+    def name(key: object) -> str:
+        if is_missing(key):
+            return "–"
+        key = str(key)
+        if key in labels:
+            return labels[key]
+        if phases is not None and key in phases.keys:
+            return phases.label(key)
+        if phases is not None and key.startswith("conversion_"):
+            for a, b in phases.transitions():
+                if key == f"conversion_{a}_{b}":
+                    return f"{phases.label(a)} → {phases.label(b)}"
+        return key
+    return name
+
