@@ -29,7 +29,8 @@ from toolkit.base.phases import PhaseModel
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
-           "status_tone", "attribute_name", "N_", "REFERENCE_WORDS"]
+           "status_tone", "attribute_name", "attribute_label", "attribute_headers",
+           "ATTRIBUTE_WORDS", "segment_value", "N_", "REFERENCE_WORDS"]
 
 
 def N_(message: str) -> str:
@@ -169,6 +170,10 @@ class _Context:
     fmt: Formatter
     phases: PhaseModel | None
     labels: Mapping[str, str]
+    attributes: Mapping[str, str] = field(default_factory=dict)  # attribute -> column header
+
+    def attribute(self, name: object) -> str:
+        return attribute_label(name, self.fmt, self.attributes)
 
     def phase(self, key: object) -> str:
         if is_missing(key):
@@ -329,10 +334,11 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
             needed=fmt.number(row["reference_rate"], 1)))
     if area == "segment" and has("attribute", "segment", "from_phase", "to_phase", "rate",
                                  "reference_rate"):
-        return Cell(fmt.gettext("{attribute} = {segment} converts {rate} at {step} against "
-                                "{reference_rate} for the typical {attribute}").format(
-            attribute=attribute_name(row["attribute"]), segment=row["segment"],
-            rate=fmt.percent(row["rate"]),
+        label = c.attribute(row["attribute"])
+        return Cell(fmt.gettext("{attribute} {segment} converts {rate} at {step} against "
+                                "{reference_rate} for the typical {attribute_in_sentence}").format(
+            attribute=label, attribute_in_sentence=_in_sentence(label),
+            segment=segment_value(row["segment"]), rate=fmt.percent(row["rate"]),
             step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
     if area == "stalled" and has("from_phase"):
         return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
@@ -418,6 +424,77 @@ def attribute_name(name: object) -> str:
     """A segment attribute's name as a reader reads it: `lead_source` -> `lead source` (the YAML
     names attributes as identifiers)."""
     return MISSING if is_missing(name) else str(name).replace("_", " ")
+
+
+#: Attributes the method knows by their role, with their name in the reader's language (English
+#: msgids): a key of the YAML (`owner`, `action`) is no word of the report.
+ATTRIBUTE_WORDS: dict[str, str] = {
+    "owner": N_("Owner"), "action": N_("Action"), "source": N_("Source"),
+    "lead_source": N_("Lead source"), "deal_source": N_("Deal source"), "channel": N_("Channel"),
+    "campaign": N_("Campaign"), "region": N_("Region"), "country": N_("Country"),
+    "product": N_("Product"), "segment": N_("Segment"), "industry": N_("Industry"),
+    "sector": N_("Sector"), "team": N_("Team"), "pipeline": N_("Pipeline"),
+    "deal_type": N_("Deal type"), "event_type": N_("Event type"), "value_band": N_("Deal size"),
+}
+
+
+def attribute_headers(engagement: Any) -> dict[str, str]:
+    """Each attribute of the engagement's sources with the column header it is read from (the
+    client's own word for it, `owner: Eigenaar`), from the YAML's `attributes:` mappings."""
+    config = getattr(engagement, "config", None)
+    found: dict[str, str] = {}
+    sources = list(getattr(config, "sources", None) or [])
+    readings = [*sources, *(getattr(config, "lookups", None) or [])]
+    readings += [source.records for source in sources
+                 if getattr(source, "records", None) is not None]
+    for reading in readings:
+        for name, column in (getattr(reading, "attributes", None) or {}).items():
+            found.setdefault(str(name), str(column))
+    return found
+
+
+def _reads_as_words(header: str) -> bool:
+    # "Eigenaar", "Lead source": words; "DEAL_SOURCE_TYPE", "hs_owner_id": a system's field name
+    return bool(header.strip()) and "_" not in header and not header.isupper() and len(header) <= 40
+
+
+def attribute_label(name: object, fmt: Formatter, headers: Mapping[str, str] | None = None) -> str:
+    """A segment attribute as a reader names it: an attribute the method knows by its role in the
+    report's language (`owner` -> "Eigenaar"); otherwise the client's column header when it reads
+    as words (`attributes: {vestiging: Vestiging}`); otherwise the name in words
+    (`deal_source_type` -> "Deal source type")."""
+    if is_missing(name):
+        return MISSING
+    key = str(name)
+    if key in ATTRIBUTE_WORDS:
+        return fmt.gettext(ATTRIBUTE_WORDS[key])
+    header = (headers or {}).get(key, "")
+    if _reads_as_words(header):
+        return header.strip()
+    words = attribute_name(key)
+    return words[:1].upper() + words[1:]
+
+
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "Eigenaar" -> "eigenaar"; an acronym ("BU") stays."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def segment_value(value: object) -> str:
+    """A segment's value as shown: the value in quotes, so it reads as the client's own word
+    ("‘cold calling’"); the missing segment as the library names it."""
+    return MISSING if is_missing(value) else f"‘{value}’"
+
+
+def _split_segment(value: object, c: _Context) -> str:
+    """A KPI's segment `attribute=value` as "Label: value" (a plain value as it is)."""
+    if is_missing(value):
+        return MISSING
+    text = str(value)
+    if "=" not in text:
+        return text
+    attribute, _, shown = text.partition("=")
+    return f"{c.attribute(attribute.strip())}: {shown.strip()}"
 
 
 def _points(column: str) -> _Render:
@@ -536,10 +613,10 @@ COLUMNS: dict[str, _Column] = {
     "reference_rate": _Column(N_("Reference"), ("reference_rate",),
                               _plain("reference_rate", "percent")),
     "attribute": _Column(N_("Attribute"), ("attribute",),
-                         lambda row, c: Cell(attribute_name(row["attribute"]))),
-    # a KPI split by segment names it "action=network"
+                         lambda row, c: Cell(c.attribute(row["attribute"]))),
+    # a KPI split by segment names it "action=network": shown "Actie: network"
     "segment_value": _Column(N_("Segment"), ("segment",), lambda row, c: Cell(
-        MISSING if is_missing(row["segment"]) else str(row["segment"]).replace("=", " = "))),
+        _split_segment(row["segment"], c))),
     "typical_rate": _Column(N_("Typical segment"), ("typical_rate",),
                             _plain("typical_rate", "percent")),
     "share_of_lost": _Column(N_("Share of all lost"), ("share_of_lost",),
@@ -589,8 +666,8 @@ MAX_COLUMNS = 7
 
 def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter,
                   phases: PhaseModel | None = None, labels: Mapping[str, str] | None = None,
-                  max_rows: int | None = None, headers: Mapping[str, str] | None = None
-                  ) -> DisplayTable:
+                  max_rows: int | None = None, headers: Mapping[str, str] | None = None,
+                  attributes: Mapping[str, str] | None = None) -> DisplayTable:
     """`frame` as a reader sees it.
 
     Parameters
@@ -609,6 +686,9 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
         Show the first rows only, with a note saying how many there are (all are in the workbook).
     headers
         Column name -> English msgid replacing the default header (e.g. "KPI" for `kpi_label`).
+    attributes
+        Segment attribute -> the column header it is read from (:func:`attribute_headers`), so
+        an attribute is named by its label (:func:`attribute_label`), not its YAML key.
     """
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
@@ -616,7 +696,8 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
                        f"add it to toolkit.present.tables.COLUMNS")
     shown = [c for c in columns if all(_has(frame.columns, need) for need in COLUMNS[c].needs)]
     shown = shown[:MAX_COLUMNS]
-    context = _Context(fmt=fmt, phases=phases, labels=dict(labels or {}))
+    context = _Context(fmt=fmt, phases=phases, labels=dict(labels or {}),
+                       attributes=dict(attributes or {}))
     part = frame if max_rows is None else frame.head(max_rows)
     rows = [[COLUMNS[c].render(row, context) for c in shown]
             for _, row in part.iterrows()]
