@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.phases import PhaseModel
+from toolkit.base.vocabulary import MIN_N
+from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
@@ -124,6 +126,12 @@ CODES: dict[str, str] = {
     "events_before_created": N_("Stage changes before creation"),
     "won_before_first_date": N_("Won before the first date"),
     "missing_dates": N_("Missing dates"), "outcome_mismatch": N_("Outcome contradicts the stages"),
+    # segment scan: direction against the typical segment, the test
+    "better": N_("better"), "worse": N_("worse"), "same": N_("same"),
+    "joint logistic model (Wald)": N_("joint logistic model (Wald)"),
+    # KPI units and periods
+    "days": N_("days"), "records": N_("records"), "all": N_("all periods"),
+    "all (per month)": N_("all periods (per month)"),
     # outcomes and measures
     "won": N_("won"), "lost": N_("lost"), "open": N_("open"),
     "orders": N_("Orders"), "revenue": N_("Revenue"),
@@ -308,7 +316,8 @@ def _step_name(row: pd.Series, c: _Context) -> Cell:
 REFERENCE_WORDS = {
     "target": N_("the target"), "benchmark": N_("the market benchmark"),
     "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
-    "best_segment": N_("its best segment"),
+    "best_segment": N_("its best segment"), "typical segment": N_("the typical segment"),
+    "order target": N_("the order target"),
 }
 
 
@@ -347,6 +356,115 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
         return Cell(fmt.gettext("The overall conversion changed through the mix of segments, not "
                                 "through their own conversion (Simpson's paradox)"))
     return Cell(MISSING if is_missing(row.get("finding")) else str(row["finding"]))
+
+
+def _scan_finding(row: pd.Series, c: _Context) -> Cell:
+    """A row of the segment scan in words, from its fields, in the report's language (the cases
+    the library's own `finding` tells apart, in the same order)."""
+    fmt = c.fmt
+    who = f"{c.attribute(row['attribute'])} {segment_value(row['segment'])}"
+    step = _step(row, c).text
+
+    def number(name: str) -> float:
+        value = row.get(name)
+        return float("nan") if is_missing(value) else float(value)
+
+    if number("rest_n") == 0:
+        return Cell(fmt.gettext("{who}: every record at {step} has this value, so there is no "
+                                "other segment to compare it with.").format(who=who, step=step))
+    if str(row["segment"]) == MISSING_SEGMENT:
+        return Cell(fmt.ngettext(
+            "{attribute}: {n} record at {step} has no value; a data-quality finding (fill the "
+            "field in the CRM), not a fruit.",
+            "{attribute}: {n} records at {step} have no value; a data-quality finding (fill the "
+            "field in the CRM), not a fruit.", int(row["n"])).format(
+            attribute=c.attribute(row["attribute"]), n=fmt.count(row["n"]), step=step))
+    if number("n") < MIN_N:
+        return Cell(fmt.gettext("{who}: too few records to judge at {step} (only {n}; at least "
+                                "{min_n} needed).").format(who=who, step=step,
+                                                           n=fmt.count(row["n"]),
+                                                           min_n=fmt.count(MIN_N)))
+    if not np.isfinite(number("p_value")):
+        if bool(row.get("is_typical", False)) or number("diff") == 0:
+            return Cell(fmt.gettext("{who} is the typical segment at {step} ({rate}).").format(
+                who=who, step=step, rate=fmt.percent(row["rate"])))
+        return Cell(fmt.gettext("{who}: no other segment with at least {min_n} records at {step} "
+                                "to compare it with.").format(who=who, step=step,
+                                                              min_n=fmt.count(MIN_N)))
+    base = fmt.gettext("{who} converts {rate} at {step} ({n}) against {typical} for the typical "
+                       "segment").format(who=who, rate=fmt.percent(row["rate"]), step=step,
+                                         n=_evidence(row[["n"]], c).text,
+                                         typical=fmt.percent(row["typical_rate"]))
+    p = fmt.p_value(row["p_adjusted"])
+    p = p if p.startswith("<") else "= " + p
+    if bool(row.get("flagged", False)):
+        direction = code_text(row.get("direction"), fmt)
+        return Cell(fmt.gettext("{base}: {direction}, also with the other attributes and the cohort "
+                                "year held fixed (odds ratio {odds} (95% interval {range}); "
+                                "adjusted p {p}).").format(
+            base=base, direction=direction, odds=fmt.number(row["odds_ratio"], 2),
+            range=fmt.range(row["or_ci_low"], row["or_ci_high"], "number", decimals=2), p=p))
+    return Cell(fmt.gettext("{base}: no clear difference once the other attributes are held fixed "
+                            "and the scan is adjusted for multiple testing (adjusted p {p}).")
+                .format(base=base, p=p))
+
+
+def _hint(row: pd.Series, c: _Context) -> Cell:
+    """What to do about a finding of the low-hanging fruit, written from its fields in the
+    report's language (the library's English hint when the fields are not there)."""
+    area, fmt = str(row.get("area")), c.fmt
+
+    def has(*names: str) -> bool:
+        return all(not is_missing(row.get(n)) for n in names)
+
+    if area == "bottleneck" and has("from_phase", "to_phase") and c.phases is not None:
+        keys = list(c.phases.keys)
+        early = (row["from_phase"] in keys
+                 and keys.index(row["from_phase"]) < (len(keys) - 1) // 2)
+        step = _step(row, c).text
+        return Cell(fmt.gettext("Build the early phases: raise {step} (better targeting and "
+                                "qualification of leads)").format(step=step) if early else
+                    fmt.gettext("Stop records dropping out at {step} (qualify earlier, follow up "
+                                "faster)").format(step=step))
+    if area == "volume":
+        return Cell(fmt.gettext("Build the early phases: more qualified leads (targeting, "
+                                "actions)"))
+    if area == "segment" and has("attribute", "segment", "rate", "reference_rate"):
+        better = float(row["rate"]) > float(row["reference_rate"])
+        segment, attribute = segment_value(row["segment"]), str(row["attribute"])
+        if attribute == "action":
+            return Cell(fmt.gettext("Move effort towards {segment}").format(segment=segment)
+                        if better else fmt.gettext("Move effort away from {segment}, or improve "
+                                                   "how its leads are qualified")
+                        .format(segment=segment))
+        if attribute == "owner":
+            return Cell(fmt.gettext("Learn from {segment}'s way of working").format(
+                segment=segment) if better else
+                fmt.gettext("Coach {segment} on this step").format(segment=segment))
+        return Cell(fmt.gettext("Find out what makes {attribute} {segment} convert differently")
+                    .format(attribute=c.attribute(attribute), segment=segment))
+    if area == "stalled":
+        return Cell(fmt.gettext("Follow up each stalled record or close it as lost"))
+    if area == "mix":
+        return Cell(fmt.gettext("Judge each segment by its own conversion, not by the total"))
+    return Cell(MISSING if is_missing(row.get("action_hint")) else str(row["action_hint"]))
+
+
+def _evidence(row: pd.Series, c: _Context) -> Cell:
+    """The evidence of a finding from its fields: records, the rate's 95% interval and the
+    adjusted p-value (a dash where the finding has none of them)."""
+    fmt = c.fmt
+    parts = []
+    if not is_missing(row.get("n")):
+        parts.append(fmt.ngettext("{n} record", "{n} records", int(row["n"])).format(
+            n=fmt.count(row["n"])))
+    if not is_missing(row.get("ci_low")) and not is_missing(row.get("ci_high")):
+        parts.append(fmt.gettext("95% interval {range}").format(
+            range=fmt.range(row["ci_low"], row["ci_high"])))
+    if not is_missing(row.get("p_adjusted")):
+        p = fmt.p_value(row["p_adjusted"])
+        parts.append(fmt.gettext("adjusted p {p}").format(p=p if p.startswith("<") else "= " + p))
+    return Cell("; ".join(parts) if parts else MISSING)
 
 
 def _month(value: object, fmt: Formatter) -> str:
@@ -600,6 +718,10 @@ COLUMNS: dict[str, _Column] = {
     "area": _Column(N_("Area"), ("area",), _code("area")),
     "finding": _Column(N_("Finding"), ("finding",), _plain("finding", "text")),
     "finding_text": _Column(N_("Finding"), ("area",), _finding),
+    "action_hint_text": _Column(N_("Action hint"), ("area",), _hint),
+    "scan_finding_text": _Column(N_("Finding"), ("attribute", "segment", "from_phase", "to_phase"),
+                                 _scan_finding),
+    "evidence_text": _Column(N_("Evidence"), ("area",), _evidence),
     "measure_text": _Column(N_("Measure"), ("measure_index",), lambda row, c: Cell(
         c.fmt.gettext(_SEASON_MEASURES[int(row["measure_index"])]))),
     "kpi_key": _Column(N_("KPI"), ("kpi",), _phase("kpi")),

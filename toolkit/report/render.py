@@ -44,7 +44,8 @@ from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
 
-__all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string"]
+__all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string",
+           "kpi_fields"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EDITIONS = ("client", "training")
@@ -215,7 +216,7 @@ def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
     return tables
 
 
-def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
+def kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
     """Per KPI its kind and phases (from the KPI tables of steps 3 and 4), so a table that names
     KPIs only by key (the scorecard) can write their labels in the report's language."""
     found = []
@@ -491,7 +492,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     out.mkdir(parents=True, exist_ok=True)
     shown_date = fmt.date(date or Date.today(), length="long")
     labels = _kpi_labels(results)
-    fields = _kpi_fields(results)
+    fields = kpi_fields(results)
     shown = sorted(results) if pages is None else sorted(set(pages) & set(results))
     drawn = _draw_all({step: results[step] for step in shown}, language)
     steps = []
