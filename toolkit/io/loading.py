@@ -472,18 +472,28 @@ def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[s
                 "remove it to use the first row")
 
 
-def find_column(frame: pd.DataFrame, header: str, *, role: str, file: str, key: str) -> str:
-    if header in frame.columns:
-        return header
-    folded = {c.casefold(): c for c in frame.columns}
-    if header.casefold() in folded:
-        return folded[header.casefold()]
-    available = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
+def find_column(frame: pd.DataFrame | pd.Index, header: str, *, role: str, file: str, key: str
+                ) -> str:
+    """The column of `frame` (or among the headers `frame`) named `header`, case-insensitively."""
+    found = header_in(frame, header)
+    if found is not None:
+        return found
+    columns = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    available = [c for c in columns if c != "source_row" and not c.startswith("_")]
     raise DataError(
         f"column {header!r} (for {role}) not found; the file has {available}",
         file=file, column=header,
         fix=f"set `{key}.{role}` in the engagement YAML to the right header",
     )
+
+
+def header_in(frame: pd.DataFrame | pd.Index, header: str | None) -> str | None:
+    """`find_column` without the error: the matching column, or None."""
+    columns = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    if header is None or header in columns:
+        return header
+    folded = {c.casefold(): c for c in columns}
+    return folded.get(header.casefold())
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -723,32 +733,132 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
     return out
 
 
-def _note_conflicts(frame: pd.DataFrame, cols: list[str], *, file: str, notes: list[str]) -> None:
+@dataclass(frozen=True)
+class _Runs:
+    """Rows sorted by record: each row's record (0, 1, ... in that order) and the row where each
+    record's rows start. Per-record values are then taken and reduced by position: grouping,
+    joining and mapping by the string ids cost seconds on a million records."""
+
+    of_row: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray) -> _Runs:
+        """The runs of equal `codes` (a record's code on each row, rows sorted by record)."""
+        new = np.ones(len(codes), dtype=bool)
+        new[1:] = codes[1:] != codes[:-1]
+        return cls(np.cumsum(new) - 1, np.flatnonzero(new))
+
+    def rows(self, run: int) -> slice:
+        stop = self.starts[run + 1] if run + 1 < len(self.starts) else len(self.of_row)
+        return slice(int(self.starts[run]), int(stop))
+
+    def least(self, stamps: pd.Series) -> np.ndarray:
+        """Each record's earliest time, missing times skipped (NaT when it has none)."""
+        values = stamps.to_numpy(dtype="datetime64[ns]")
+        if not len(self.starts):
+            return values[:0]
+        ints = np.where(np.isnat(values), _NOT_ENTERED, values.view(np.int64))
+        least = np.minimum.reduceat(ints, self.starts)
+        return np.where(least == _NOT_ENTERED, np.iinfo(np.int64).min, least).view(
+            "datetime64[ns]")
+
+
+def _record_order(frame: pd.DataFrame) -> np.ndarray:
+    """The positions that sort `frame` by record (`_record_code`, ranked as the ids sort), time
+    (`_at`) and file row, as `sort_values(..., kind="stable")` on the ids would, by integer codes
+    (two stable argsorts: a history is mostly in time order already)."""
+    rows = frame["source_row"].to_numpy()
+    order = (np.arange(len(frame)) if (rows[1:] > rows[:-1]).all()
+             else np.argsort(rows, kind="stable"))
+    at = frame["_at"].to_numpy(dtype="datetime64[ns]")
+    at = np.where(np.isnat(at), _NOT_ENTERED, at.view(np.int64))  # missing last, as pandas does
+    order = order[np.argsort(at[order], kind="stable")]
+    codes = frame["_record_code"].to_numpy()
+    codes = np.where(codes < 0, np.iinfo(np.int64).max, codes)
+    return order[np.argsort(codes[order], kind="stable")]
+
+
+def _repeats(frame: pd.DataFrame, same: list[str], order: np.ndarray
+             ) -> tuple[pd.Series, pd.Series]:
+    """`frame.duplicated(same)`, and for each repeat the `source_row` of the first row it repeats.
+    `same` holds the record and its time, so a repeat and its first row are neighbours in `order`
+    (see `_record_order`): only the rows that share a record and a time with a neighbour are
+    compared (hashing every row's values took a second on a million records)."""
+    codes = frame["_record_code"].to_numpy()[order]
+    at = frame["_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)[order]
+    tie = (codes[1:] == codes[:-1]) & (at[1:] == at[:-1])
+    near = np.zeros(len(frame), dtype=bool)
+    near[1:] |= tie
+    near[:-1] |= tie
+    positions = np.sort(order[near])
+    some = frame.iloc[positions]
+    repeat = some.duplicated(same, keep="first")
+    dup = np.zeros(len(frame), dtype=bool)
+    dup[positions[repeat.to_numpy()]] = True
+    return (pd.Series(dup, index=frame.index),
+            _first_row_of(some, same, some.index[repeat.to_numpy()]))
+
+
+def _whole_rows(raw: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every column of the file (`raw`) back, for its rows and in its order: the
+    file's columns first, as read, then those `frame` added. Each column of `raw` is taken once and
+    then dropped from it, so the file is not held twice."""
+    rows = (frame.index.to_numpy() if raw.index.equals(pd.RangeIndex(len(raw)))
+            else raw.index.get_indexer(frame.index))
+    columns = {}
+    for name in list(raw.columns):
+        column = raw.pop(name)
+        columns[name] = frame[name].array if name in frame.columns else column.array.take(rows)
+    for name in frame.columns:
+        columns.setdefault(name, frame[name].array)
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def _headers(raw: pd.DataFrame, frame: pd.DataFrame) -> pd.Index:
+    """The columns the whole `frame` would have: the file's, then those added to it."""
+    return pd.Index(list(raw.columns) + [c for c in frame.columns if c not in raw.columns])
+
+
+def _note_conflicts(frame: pd.DataFrame, cols: list[str], runs: _Runs, *, file: str,
+                    notes: list[str]) -> None:
     """A history repeats a record's attributes on each row; where they change, the latest is
-    kept (a reassigned owner), and the notes say how many records that concerns."""
-    if not cols:
-        return
-    # One vectorised count per column (a Python function per record took seconds on 10k records).
-    counts = frame.groupby("_record_id", sort=False)[cols].nunique()
+    kept (a reassigned owner), and the notes say how many records that concerns. A record has two
+    values where two of its consecutive non-blank values differ (rows sorted by record)."""
     for col in cols:
-        several = counts.index[counts[col] > 1]
+        values = frame[col]
+        codes = pd.factorize(values)[0]
+        present = np.flatnonzero(codes >= 0)
+        record, code = runs.of_row[present], codes[present]
+        several = np.unique(record[1:][(record[1:] == record[:-1]) & (code[1:] != code[:-1])])
         if len(several):
-            rid = several[0]
-            seen = frame.loc[frame["_record_id"] == rid, col].dropna().unique()
+            rows = runs.rows(several[0])
+            rid = frame["_record_id"].iloc[rows.start]
+            seen = values.iloc[rows].dropna().unique()
             notes.append(f"{Path(file).name}: {len(several)} record(s) have more than one value of "
                          f"`{col}` (e.g. {rid!r}: {', '.join(map(repr, seen))}); the latest is used")
 
 
-def _first_value_per_record(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """The last non-blank value of each column per record (CRMs repeat attributes on each row)."""
-    if not cols:
-        return pd.DataFrame(index=pd.Index(frame["_record_id"].unique(), name="record_id"))
-    return frame.groupby("_record_id", sort=False)[cols].last().rename_axis("record_id")
+def _last_value_per_record(frame: pd.DataFrame, cols: list[str], runs: _Runs
+                           ) -> dict[str, Any]:
+    """The last non-blank value of each column per record (CRMs repeat attributes on each row),
+    as `groupby().last()` would give it: one value per run, missing where a record has none."""
+    out = {}
+    for col in cols:
+        values = frame[col]
+        present = np.flatnonzero(values.notna().to_numpy())
+        record = runs.of_row[present]
+        last = np.full(len(runs.starts), -1, dtype=np.int64)
+        ends = np.flatnonzero(np.append(record[1:] != record[:-1], len(record) > 0))
+        last[record[ends]] = present[ends]
+        out[col] = values.array.take(last, allow_fill=True)
+    return out
 
 
 # --- outcome from an ordered stage log ------------------------------------------------------------
 
-def _resolve_outcomes(log: pd.DataFrame, model: PhaseModel) -> tuple[pd.DataFrame, pd.Series]:
+def _resolve_outcomes(log: pd.DataFrame, model: PhaseModel, codes: np.ndarray | None = None
+                      ) -> tuple[pd.DataFrame, pd.Series]:
     """From a time-ordered stage log, each record's final state and which won rows it reverses.
 
     The final state is the last row's: a lost row -> lost, a row at the won phase -> won, anything
@@ -759,8 +869,10 @@ def _resolve_outcomes(log: pd.DataFrame, model: PhaseModel) -> tuple[pd.DataFram
     won_phase = model.won_phase
     # Each record's last row, found by integer code (grouping and mapping back by the string ids
     # cost seconds on a million records); the rows in the log's order, as groupby().tail(1).
-    codes, ids = pd.factorize(log["record_id"])
-    last_row = np.full(len(ids), -1)
+    if codes is None:
+        codes = pd.factorize(log["record_id"])[0]
+    n = int(codes.max()) + 1 if len(codes) else 0
+    last_row = np.full(n, -1)
     np.maximum.at(last_row, codes[codes >= 0], np.flatnonzero(codes >= 0))
     last_row = np.sort(last_row)
     last = log.iloc[last_row].set_index("record_id")
@@ -768,7 +880,7 @@ def _resolve_outcomes(log: pd.DataFrame, model: PhaseModel) -> tuple[pd.DataFram
                        np.where(last["target"] == won_phase, "won", "open"))
     closed = last["at"].astype("datetime64[ns]").where(outcome != "open")
     state = pd.DataFrame({"outcome": outcome, "closed_at": closed}, index=last.index)
-    won_by_code = np.zeros(len(ids), dtype=bool)
+    won_by_code = np.zeros(n, dtype=bool)
     won_by_code[codes[last_row]] = outcome == "won"
     final_won = np.where(codes >= 0, won_by_code[codes], False)
     reversed_won = (log["target"] == won_phase) & ~final_won
@@ -787,19 +899,39 @@ def _isin(values: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False)
 
 
-def _lost_at_phase(events: pd.DataFrame, state: pd.DataFrame, model: PhaseModel) -> pd.Series:
-    """Highest phase reached before the final loss (events are already only kept phase rows)."""
-    lost_ids = state.index[state["outcome"] == "lost"]
-    ev = events[_isin(events["record_id"], lost_ids)]
-    if ev.empty:
-        return pd.Series(pd.Categorical([], dtype=model.dtype), index=pd.Index([], dtype="string"))
+def _positions(values: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
+    """For each of `values`, the position of the equal value in `among` (unique), -1 where none:
+    hashed in Arrow for record ids (pandas maps strings through Python objects, seconds on a
+    million records)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    if not isinstance(values.dtype, pd.StringDtype):
+        return pd.Index(among).get_indexer(values)
+    found = pc.index_in(pa.array(values.array), value_set=pa.array(pd.Series(among).astype(
+        values.dtype).array), skip_nulls=True)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _lost_at_codes(events: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+    """Per record (a row of `records`, indexed by record id), the phase code of the highest phase
+    it reached before its final loss; -1 for a record not lost or without such a phase (events
+    are already only kept phase rows)."""
+    out = np.full(len(records), -1, dtype=np.int64)
+    lost = (records["outcome"] == "lost").to_numpy(dtype=bool)
+    if not lost.any() or events.empty:
+        return out
+    at = _positions(events["record_id"], records.index)
+    rows = np.flatnonzero(at >= 0)
+    rows = rows[lost[at[rows]]]
+    owner = at[rows]
     # Without a close date (a lead list without dates, a lost deal whose close date is blank)
     # every phase the record reached came before its loss.
-    closed = ev["record_id"].map(state["closed_at"])
-    ev = ev[(ev["entered_at"] <= closed) | closed.isna()]
-    codes = ev.assign(code=ev["phase"].cat.codes).groupby("record_id")["code"].max()
-    return pd.Series(pd.Categorical.from_codes(codes.to_numpy(), dtype=model.dtype),
-                     index=codes.index)
+    closed = pd.Series(records["closed_at"].array.take(owner))
+    entered = pd.Series(events["entered_at"].array.take(rows))
+    before = ((entered <= closed) | closed.isna()).to_numpy(dtype=bool)
+    np.maximum.at(out, owner[before],
+                  events["phase"].cat.codes.to_numpy(dtype=np.int64)[rows[before]])
+    return out
 
 
 def _empty_events(model: PhaseModel) -> pd.DataFrame:
@@ -853,20 +985,28 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
                                 personal=personal_attributes(source, settings, privacy, engagement_file))
 
 
-def _common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str, key: str
-                 ) -> pd.DataFrame:
-    """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`."""
+def _common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str, key: str,
+                 carry: list[str] | None = None) -> pd.DataFrame:
+    """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`.
+
+    `carry`: the file's columns the rows kept need (besides `source_row` and the ones read here);
+    None: all of them."""
     _check_header(frame, settings, file=file, key=key)
-    frame = q.add(frame, _blank_rows(frame.drop(columns="source_row")), "blank row", code="blank_row")
+    headers = frame.columns
+    blank = _blank_rows(frame.drop(columns="source_row"))
     cols = settings["columns"]
-    if "is_deleted" in cols and cols["is_deleted"] in frame.columns:
+    if carry is not None:
+        carry = set(carry) | {cols.get("is_deleted"), header_in(headers, cols.get("record_id"))}
+        frame = frame[[c for c in headers if c in carry or c == "source_row"]]
+    frame = q.add(frame, blank, "blank row", code="blank_row")
+    if "is_deleted" in cols and cols["is_deleted"] in headers:
         deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])
         frame = q.add(frame, deleted.fillna(False).astype(bool), "deleted in the CRM",
                       code="deleted", column=cols["is_deleted"])
     if "record_id" not in cols:
         raise DataError("no record id column configured", file=file,
                         fix=f"set `{key}.record_id` to the column that identifies a deal")
-    rid_col = find_column(frame, cols["record_id"], role="record_id", file=file, key=key)
+    rid_col = find_column(headers, cols["record_id"], role="record_id", file=file, key=key)
     rid = as_text(frame[rid_col])
     frame = frame.assign(_record_id=rid)
     return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}",
@@ -924,10 +1064,12 @@ def _dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: dict, personal
 
 
 def _dates(frame: pd.DataFrame, header: str, settings: dict, q: Quarantine, *, role: str,
-           file: str, key: str, required: bool) -> tuple[pd.DataFrame, pd.Series]:
+           file: str, key: str, required: bool, headers: pd.Index | None = None
+           ) -> tuple[pd.DataFrame, pd.Series]:
     # `role` names the internal column (_at, _created); the YAML calls them changed_at, created_at
     yaml_role = {"at": "changed_at", "created": "created_at", "closed": "closed_at"}.get(role, role)
-    col = find_column(frame, header, role=yaml_role, file=file, key=key)
+    col = find_column(frame if headers is None else headers, header, role=yaml_role, file=file,
+                      key=key)
     # An expected close date of an open deal may lie ahead; every other date may not.
     parsed = _parse_dates(frame[col], settings, file=file, column=col, future_ok=role == "closed")
     values = parsed.values
@@ -1012,16 +1154,25 @@ def _open_source(settings: dict, base_dir: Path, name: str):
     return path, str(path), notes, raw, Quarantine(name, str(path)), f"sources[{name}].columns"
 
 
-def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str) -> pd.DataFrame:
+def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str,
+                     runs: _Runs | None = None) -> pd.DataFrame:
     """The events table: one row per (record, phase entered), the first entry into the phase.
 
     Later rows at the same phase (a second CRM stage of the phase, a return after moving back)
-    stay in the stage log for the audit; lost exits are never events.
+    stay in the stage log for the audit; lost exits are never events. `runs`: the log is sorted
+    by record, time and file row, and these are its records (see `_Runs`).
     """
-    phase_rows = log[log["target"] != LOST]
-    if not _in_order(phase_rows):  # a history's log already is: sorting it again costs seconds
-        phase_rows = phase_rows.sort_values(["record_id", "at", "source_row"], kind="stable")
-    phase_rows = phase_rows[~phase_rows.duplicated(["record_id", "target"], keep="first")]
+    phases = (log["target"] != LOST).to_numpy()
+    phase_rows = log[phases]
+    if runs is None:
+        if not _in_order(phase_rows):  # a history's log already is: sorting again costs seconds
+            phase_rows = phase_rows.sort_values(["record_id", "at", "source_row"], kind="stable")
+        repeat = phase_rows.duplicated(["record_id", "target"], keep="first").to_numpy()
+    else:  # (record, phase) pairs by integer codes
+        target = pd.factorize(phase_rows["target"])[0]
+        pairs = runs.of_row[phases] * (int(target.max(initial=0)) + 1) + target
+        repeat = pd.Series(pairs).duplicated(keep="first").to_numpy()
+    phase_rows = phase_rows[~repeat]
     return pd.DataFrame({
         "record_id": phase_rows["record_id"],
         "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
@@ -1068,38 +1219,52 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
             raise DataError(f"a history source needs a `{role}` column", file=file,
                             fix=f"set `{key}.{role}` (or `stage:` when every row is one stage), "
                                 f"or use a preset")
-    frame = _common_rows(raw, settings, q, file=file, key=key)
+    # Each check below sets rows aside, copying every column it carries: so the checks carry only
+    # the columns they read, and the rest of the file (amounts, attributes, creation dates) is
+    # taken once, for the rows kept, in their final order (`_whole_rows`).
+    checked = [c for c in (header_in(raw, cols.get(role)) for role in ("stage", "changed_at")) if c]
+    frame = _common_rows(raw, settings, q, file=file, key=key, carry=checked)
     rows_in = len(raw)
-    del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
     if settings.get("stage"):
         frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
         cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
-    stage_col = find_column(frame, cols["stage"], role="stage", file=file, key=key)
+    stage_col = find_column(_headers(raw, frame), cols["stage"], role="stage", file=file, key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
     frame, at = _dates(frame, cols["changed_at"], settings, q, role="at", file=file, key=key,
-                       required=True)
+                       required=True, headers=_headers(raw, frame))
+    frame = frame.drop(columns=[c for c in frame.columns if c in raw.columns
+                                and c != "source_row" and not c.startswith("_")])
+    frame = frame.assign(_record_code=pd.factorize(frame["_record_id"], sort=True)[0])
+    # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
+    order = _record_order(frame)
     # The same stage change exported twice carries no information: keep the first.
     frame = frame.assign(_stage_norm=_per_distinct(frame["_stage"],
                                                    lambda s: s.map(normalise_stage)))
     same = ["_record_id", "_stage_norm", "_at"]
-    dup = frame.duplicated(same, keep="first")
-    frame = q.add(frame, dup, lambda hit: "duplicate of row " + _first_row_of(
-        frame, same, hit.index).astype(str), code="duplicate_row")
-    # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
-    frame = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
+    dup, first = _repeats(frame, same, order)
+    frame = q.add(frame, dup, lambda hit: "duplicate of row " + first[hit.index].astype(str),
+                  code="duplicate_row")
+    if dup.any():  # the order of the rows left
+        order = (np.cumsum(~dup.to_numpy()) - 1)[order[~dup.to_numpy()[order]]]
+    frame = frame.take(order)
+    runs = _Runs.of(frame["_record_code"].to_numpy())
     log = pd.DataFrame({"record_id": frame["_record_id"].astype("string"), "at": frame["_at"],
                         "target": frame["_target"].astype(str),
                         "source_stage": frame["_stage"].astype("string"),
                         "source_row": frame["source_row"].astype("int64"), "source": name},
                        index=frame.index)
-    state, reversed_won = _resolve_outcomes(log, model)
+    state, reversed_won = _resolve_outcomes(log, model, codes=runs.of_row)
     frame = q.add(frame, reversed_won,
                   lambda hit: "won stage reversed: the record's final state is "
                   + hit["_record_id"].map(state["outcome"]).astype(str),
                   code="won_reversed", column=stage_col, values=frame["_stage"])
-    log = log.loc[frame.index]
-    events = _events_from_log(log, model, name)
+    if reversed_won.any():  # (a record keeps its last row, which decided its state)
+        kept = ~reversed_won.to_numpy()
+        log, runs = log[kept], _Runs.of(runs.of_row[kept])
+    events = _events_from_log(log, model, name, runs=runs)
+    frame = _whole_rows(raw, frame)
+    del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
 
     value = None
     if "value" in cols:
@@ -1112,19 +1277,19 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     frame = pd.concat([frame, attrs], axis=1)
-    _note_conflicts(frame, list(attrs.columns), file=file, notes=notes)
+    _note_conflicts(frame, list(attrs.columns), runs, file=file, notes=notes)
     carry = ([value] if value else []) + list(attrs.columns)
-    per_record = _first_value_per_record(frame, carry).rename(columns={"_value": "value"})
-    created = frame.groupby("_record_id")["_at"].min().rename("created_at")
-    records = state.join(created).join(per_record)
+    # The records are the runs, in the order of the log's last rows (`state`): one row each.
+    records = state.assign(created_at=frame["_at"].array.take(runs.starts))  # rows in time order
+    for col, values in _last_value_per_record(frame, carry, runs).items():
+        records["value" if col == "_value" else col] = values
     records.index = records.index.astype("string")
     records.index.name = "record_id"
     if "created_at" in cols and cols["created_at"] in frame.columns:
         parsed = _parse_dates(frame[cols["created_at"]], settings, file=file,
                               column=cols["created_at"])
-        crm_created = parsed.values.groupby(frame["_record_id"]).min()
-        crm_created.index = crm_created.index.astype("string")
-        records["created_at"] = crm_created.reindex(records.index).fillna(records["created_at"])
+        crm_created = pd.Series(runs.least(parsed.values), index=records.index)
+        records["created_at"] = crm_created.fillna(records["created_at"])
 
     mismatches = None
     quarantines = [q.frame()]
@@ -1301,10 +1466,8 @@ def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMode
                     ) -> pd.DataFrame:
     """Put records in the contract's column order with the contract's dtypes."""
     records = records.copy()
-    lost_at = _lost_at_phase(events, records, model)
-    records["lost_at_phase"] = pd.Categorical(
-        lost_at.reindex(records.index).astype(object).where(records["outcome"] == "lost"),
-        dtype=model.dtype)
+    records["lost_at_phase"] = pd.Categorical.from_codes(_lost_at_codes(events, records),
+                                                         dtype=model.dtype)
     if "value" not in records.columns:
         records["value"] = np.nan
     if "created_at" not in records.columns:  # a wide tracker without a creation date column
@@ -1792,19 +1955,41 @@ def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
     DataError naming the two phases, the counts and the fix. A few such records are regressions,
     which the audit counts instead.
     """
-    first = events.groupby(["record_id", events["phase"].astype(str)], observed=True)[
-        "entered_at"].min().unstack()
+    first = _first_entries(events, model)
     for a, b in model.transitions():
-        if a not in first.columns or b not in first.columns:
-            continue
-        both = first[[a, b]].dropna()
-        backwards = int((both[b] < both[a]).sum())
-        if len(both) >= min_records and backwards > len(both) / 2:
+        first_a, first_b = first[:, model.keys.index(a)], first[:, model.keys.index(b)]
+        both = (first_a != _NOT_ENTERED) & (first_b != _NOT_ENTERED)
+        backwards = int((first_b[both] < first_a[both]).sum())
+        if both.sum() >= min_records and backwards > both.sum() / 2:
             raise DataError(
-                f"{backwards} of {len(both)} records that entered both {a!r} and {b!r} entered "
+                f"{backwards} of {int(both.sum())} records that entered both {a!r} and {b!r} entered "
                 f"{b!r} first, but `phases` puts {a!r} before {b!r}", file=file,
                 fix=f"reorder `phases` so that {b!r} comes before {a!r}, or check which CRM stages "
                     f"`stage_mapping` sends to these two phases")
+
+
+_NOT_ENTERED = np.iinfo(np.int64).max
+
+
+def _first_entries(events: pd.DataFrame, model: PhaseModel) -> np.ndarray:
+    """When each record first entered each phase, as int64 nanoseconds in a (record, phase) grid
+    (`_NOT_ENTERED` where it did not, or only undated): the minimum of `entered_at` per record and
+    phase, by integer codes (a groupby on the string ids cost a second on a million records)."""
+    records, _ = pd.factorize(events["record_id"])
+    phase = events["phase"]
+    if isinstance(phase.dtype, pd.CategoricalDtype):
+        where = np.array([model.keys.index(str(c)) if str(c) in model.keys else -1
+                          for c in phase.cat.categories] + [-1], dtype=np.int64)
+        phases = where[phase.cat.codes.to_numpy()]  # code -1 (missing) takes the last: -1
+    else:
+        phases = pd.Index(model.keys).get_indexer(phase.astype(str))
+    at = events["entered_at"].to_numpy(dtype="datetime64[ns]")
+    use = (records >= 0) & (phases >= 0) & ~np.isnat(at)
+    grid = np.full(((records.max() + 1 if len(records) else 0), len(model.keys)), _NOT_ENTERED,
+                   dtype=np.int64)
+    np.minimum.at(grid.reshape(-1), records[use] * len(model.keys) + phases[use],
+                  at[use].view(np.int64))
+    return grid
 
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
