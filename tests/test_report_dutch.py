@@ -9,6 +9,7 @@ import pickle
 import warnings
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 import yaml
@@ -20,7 +21,7 @@ from toolkit import Engagement
 from toolkit.base.vocabulary import PROBLEMS, Reason
 from toolkit.present.format import formatter
 from toolkit.present.problems import PROBLEM_WORDS, UNCODED, problem_text
-from toolkit.report import problem_notes
+from toolkit.report import problem_notes, write_workbook
 from toolkit.report.render import render_report
 from toolkit.steps import run_all
 
@@ -178,3 +179,28 @@ def test_the_workbook_notes_say_in_dutch_what_was_not_computed(runs):
            "worden bepaald: geen enkele stap heeft genoeg volgroeide records om met een " \
            "referentie te vergelijken: te weinig records voor een conclusie" in notes
     assert not _english(notes), _english(notes)
+
+
+# Columns that hold codes or the client's own values (keys an analyst filters on), not sentences.
+_CODE_COLUMNS = ("kpi", "kind", "status_code", "reason_code", "phase", "from_phase", "to_phase",
+                 "adjust", "segment", "record_id", "value", "source", "file", "column",
+                 "owner")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_dutch_workbook_cells_hold_no_english_sentence(runs, case):
+    from toolkit.report.sheets import header
+    engagement, results, folder = runs[case]
+    nl = formatter("nl")
+    path = write_workbook(engagement, out_path=folder / "werkmap.xlsx", results=results,
+                          language="nl", notes=problem_notes(engagement, results, nl))
+    skipped = {header(c, nl) for c in _CODE_COLUMNS}
+    english = []
+    for sheet in openpyxl.load_workbook(path, read_only=True).worksheets:
+        rows = list(sheet.iter_rows(values_only=True))
+        names = [str(h) for h in rows[0]] if rows else []
+        for row in rows[1:]:
+            for name, cell in zip(names, row, strict=False):
+                if isinstance(cell, str) and name not in skipped and _english([cell]):
+                    english.append(f"{sheet.title} / {name}: {cell[:100]}")
+    assert not english, english[:10]

@@ -125,7 +125,8 @@ def test_the_index_page_is_the_executive_summary_in_dutch(dutch):
     # top actions sized with their range; an amount never below zero
     assert "8 (3–14)" in text and "€ 168.000 (€ 62.000–278.000)" in text
     assert "2 (0–4)" in text and "€ 40.000 (€ 0–82.000)" in text  # -0.4 orders: shown as 0
-    assert "lead source = fair converteert 25,0% bij Target → Lead" in text
+    # the attribute by its label (a role the method knows, in Dutch), the value as the client's word
+    assert "Leadbron ‘fair’ converteert 25,0% bij Target → Lead" in text
     # the scorecard with a status per KPI, its colour from the code
     html = (dutch / "index.html").read_text(encoding="utf-8")
     assert '<td class="bad"><span class="dot"></span>significant onder doel</td>' in html
@@ -237,3 +238,22 @@ def test_client_conclusions_leave_out_yaml_keys_and_code():
                                  "benchmarks per step.")
     assert _for_client("declare the `lead_source` column") == "declare the lead source column"
     assert _for_client("a plain (aside) stays") == "a plain (aside) stays"
+
+
+def test_an_attribute_is_shown_by_its_label_not_its_yaml_key():
+    from toolkit.present.format import formatter
+    from toolkit.present.tables import attribute_headers, attribute_label, display_table
+    nl, en = formatter("nl"), formatter("en")
+    config = SimpleNamespace(sources=[SimpleNamespace(
+        attributes={"owner": "Eigenaar", "vestiging": "Vestiging", "deal_source": "DEAL_SOURCE",
+                    "hs_team": "hs_team_id"}, records=None)], lookups=[])
+    headers = attribute_headers(SimpleNamespace(config=config))
+    # a role the method knows, in the report's language; else the client's header when it reads
+    # as words; else the key in words
+    assert [attribute_label(a, nl, headers) for a in ("owner", "vestiging", "deal_source",
+                                                      "hs_team")] == [
+        "Eigenaar", "Vestiging", "Herkomst van de deal", "Hs team"]
+    assert attribute_label("owner", en, headers) == "Owner"
+    frame = pd.DataFrame({"attribute": ["owner"], "segment": ["action=network"]})
+    shown = display_table(frame, ["attribute", "segment_value"], fmt=nl, attributes=headers)
+    assert [c.text for c in shown.rows[0]] == ["Eigenaar", "Actie: network"]

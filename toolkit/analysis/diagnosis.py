@@ -820,7 +820,7 @@ _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to"
 # (`reference`: target, benchmark, history, best_segment, typical segment, order target; for a
 # volume item `rate` and `reference_rate` are entries per month now and needed).
 _FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
-                 "reference"]
+                 "reference", "n", "ci_low", "ci_high", "p_adjusted"]
 
 
 def shortage_or_leak(engagement, *, window_days: int | None = None,
@@ -1591,8 +1591,9 @@ class LowHangingFruit:
     Attributes
     ----------
     table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
-        extra_revenue, action_hint``, then the fields the finding is written from (``from_phase,
-        to_phase, attribute, segment, rate, reference_rate, reference``); the sized gains first
+        extra_revenue, action_hint``, then the fields the finding and its evidence are written from
+        (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``, and for a
+        bottleneck or segment the rate's ``n, ci_low, ci_high, p_adjusted``); the sized gains first
         (largest lower bound of the range first), then the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
@@ -1729,7 +1730,9 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
             "action_hint": hint, "_p": float(r["p_adjusted"]),
             "from_phase": r["from_phase"], "to_phase": r["to_phase"], "rate": own,
-            "reference_rate": float(r["reference_rate"]), "reference": r["reference"]})
+            "reference_rate": float(r["reference_rate"]), "reference": r["reference"],
+            "n": r["n"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+            "p_adjusted": r["p_adjusted"]})
     return items, gains
 
 
@@ -1865,7 +1868,8 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
             "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1,
             "from_phase": r.from_phase, "to_phase": r.to_phase, "attribute": r.attribute,
             "segment": r.segment, "rate": r.rate, "reference_rate": r.typical_rate,
-            "reference": "typical segment"})
+            "reference": "typical segment", "n": r.n, "ci_low": r.ci_low, "ci_high": r.ci_high,
+            "p_adjusted": r.p_adjusted})
     # Worse segments compete on their sized gain, better ones (not sized) on their p-value.
     worse = sorted((s for s in segment_rows if s["_order"] == 1),
                    key=lambda s: -np.nan_to_num(s["extra_orders"], nan=-np.inf))

@@ -519,12 +519,15 @@ def scorecard(
             ok = np.flatnonzero(_judgeable(history, min_n).to_numpy())
             if len(ok) and ok[-1] != position:
                 latest = history.iloc[position]
-                note = (f"{latest['period']} is not judged ({_why_not(latest, min_n)}); the "
-                        f"last month that can be judged is {history.iloc[ok[-1]]['period']}")
+                why = _why_not(latest, min_n)
+                last = history.iloc[ok[-1]]["period"]
+                note = Reason(f"{latest['period']} is not judged ({why}); the last month that "
+                              f"can be judged is {last}", "kpi_not_judged",
+                              {"period": latest["period"], "last": last, "why": why})
                 position = int(ok[-1])
             elif not len(ok) and len(history):
-                note = (f"no period can be judged yet: each is immature or has fewer than "
-                        f"{min_n} records")
+                note = Reason(f"no period can be judged yet: each is immature or has fewer than "
+                              f"{min_n} records", "no_period_judged", {"n": min_n})
         else:
             matches = np.flatnonzero((history["period"] == period_label).to_numpy())
             if len(matches) == 0:
@@ -561,6 +564,9 @@ def scorecard(
         out = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     else:
         out = pd.DataFrame(rows, columns=columns)
+        # a plain object column: a note is a Reason (its code lets a report write it in another
+        # language), which a string column would turn into plain text
+        out["note"] = pd.Series([row["note"] for row in rows], index=out.index, dtype=object)
     out["status_code"] = status_codes(out["status_code"], index=out.index)
     return out
 
@@ -574,13 +580,15 @@ def _judgeable(frame: pd.DataFrame, min_n: int) -> pd.Series:
     return ok & (~rate | (frame["n"] >= min_n))
 
 
-def _why_not(row: pd.Series, min_n: int) -> str:
+def _why_not(row: pd.Series, min_n: int) -> Reason:
     if pd.isna(row["value"]):
-        return "no value yet"
+        return Reason("no value yet", "no_value_yet")
     immature = pd.to_numeric(pd.Series([row.get("immature_n", 0)]), errors="coerce").fillna(0)
     if immature.iloc[0] > 0:
-        return f"{int(immature.iloc[0])} records are still inside their window"
-    return f"n = {int(row['n'])}, fewer than the {min_n} needed to judge"
+        n = int(immature.iloc[0])
+        return Reason(f"{n} records are still inside their window", "inside_window", {"count": n})
+    return Reason(f"n = {int(row['n'])}, fewer than the {min_n} needed to judge", "too_few_to_judge",
+                  {"count": int(row["n"]), "n": min_n})
 
 
 def _status(row: pd.Series, *, hib: bool, alpha: float, min_n: int) -> tuple[str, float]:

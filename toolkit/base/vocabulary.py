@@ -125,6 +125,13 @@ PROBLEMS: dict[str, str] = {
     "no_judgeable_month": "no month of the steering conversion can be judged yet",
     "changes_not_evaluated": "several declared changes could not be evaluated (the reasons "
                              "beside it)",
+    # why a scorecard shows a KPI's earlier month (its `note`)
+    "kpi_not_judged": "the latest month is not judged (the reason beside it)",
+    "no_period_judged": "no month of the KPI can be judged yet",
+    "no_value_yet": "no value yet",
+    "inside_window": "records still inside their conversion window",
+    "too_few_to_judge": "fewer records than a judgement needs",
+    "no_scorecard": "no scorecard (the reason beside it)",
 }
 
 

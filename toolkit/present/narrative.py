@@ -17,6 +17,7 @@ Markdown: a CRM value is never markup, so `<img onerror=...>`, `![x](secret.csv)
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -32,7 +33,13 @@ from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
-from toolkit.present.tables import N_, REFERENCE_WORDS, attribute_name, code_text, display_table
+from toolkit.present.tables import (
+    N_,
+    REFERENCE_WORDS,
+    attribute_label,
+    code_text,
+    display_table,
+)
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
            "improvement", "steering", "verdict", "VERDICTS"]
@@ -80,10 +87,19 @@ class _Words:
     was; other languages' numbers go through the one formatter (``36%``, ``12.000``).
     """
 
-    def __init__(self, language: str = "en", phases=None) -> None:
+    def __init__(self, language: str = "en", phases=None,
+                 attributes: Mapping[str, str] | None = None) -> None:
         self.fmt = formatter(language)
         self.english = self.fmt.language == "en"
         self.phases = phases
+        self.attributes = dict(attributes or {})  # attribute -> the client's column header
+
+    def attribute(self, name: object) -> str:
+        """A segment attribute as the conclusions name it: its key in English (as they always
+        did), its label in another language (``toolkit.present.tables.attribute_label``)."""
+        if self.english:
+            return text(name)
+        return text(attribute_label(name, self.fmt, self.attributes))
 
     def _(self, message: str, /, **values: object) -> str:  # `_`: a keyword the extraction knows
         return self.fmt.gettext(message).format(**values)
@@ -126,7 +142,8 @@ class _Words:
     def cell(self, row: pd.Series, column: str) -> str | None:
         """One value of a result row as the report's tables show it (`column` of
         ``toolkit.present.tables.COLUMNS``), or None when the row lacks what it needs."""
-        shown = display_table(row.to_frame().T, [column], fmt=self.fmt, phases=self.phases)
+        shown = display_table(row.to_frame().T, [column], fmt=self.fmt, phases=self.phases,
+                              attributes=self.attributes)
         return shown.rows[0][0].text if shown.rows and shown.rows[0] else None
 
 
@@ -390,9 +407,12 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     return {"case": case, "sentence": sentence, "evidence": evidence[:4]}
 
 
-def diagnosis(fruit, language: str = "en", phases=None) -> str:
-    """Step 5: the verdict and the top of the ranked low-hanging fruit."""
-    w = _Words(language, phases)
+def diagnosis(fruit, language: str = "en", phases=None,
+              attributes: Mapping[str, str] | None = None) -> str:
+    """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
+    segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
+    conclusion names an attribute by its label."""
+    w = _Words(language, phases, attributes)
     if w.english:
         lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
         if fruit.verdict.advice:
@@ -446,7 +466,7 @@ def _missing_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
             english = w.english
             lines.append(w._("Data quality: {attribute} is blank for {n} of {total} mature records "
                            "at {start} -> {end} ({share}); a blank is not a segment to act on.",
-                           attribute=attr if english else text(attribute_name(attr)),
+                           attribute=attr if english else w.attribute(attr),
                            n=w.count(first["n"]), total=w.count(total),
                            start=first["from_phase"] if english else w.phase(first["from_phase"]),
                            end=first["to_phase"] if english else w.phase(first["to_phase"]),
@@ -464,7 +484,7 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
               if part["segment"].nunique() == 1 and part["rest_n"].eq(0).all()]
     for attr, value in single:
-        name = text(attr if w.english else attribute_name(attr))
+        name = w.attribute(attr)
         lines.append(w._("Segment scan: every record has {attribute} = {value}, so there is no "
                        "other {attribute} to compare it with.", attribute=name, value=text(value)))
     rest = scan[~scan["attribute"].isin([a for a, _ in single])]

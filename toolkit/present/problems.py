@@ -24,8 +24,9 @@ from toolkit.present.tables import N_
 
 __all__ = ["PROBLEM_WORDS", "UNCODED", "problem_text", "is_coded"]
 
-#: Each problem code's sentence (English msgid; its placeholders are the Reason's values).
-PROBLEM_WORDS: dict[str, str] = {
+#: Each problem code's sentence (English msgid; its placeholders are the Reason's values); a pair
+#: is the singular and plural of a sentence about the value ``count``.
+PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
     "needs_dates": N_("it needs dates, and the records of this engagement have none (a lead list "
                       "without dates)"),
     "no_usable_records": N_("no record could be used: see why rows were set aside, and correct the "
@@ -54,6 +55,16 @@ PROBLEM_WORDS: dict[str, str] = {
     "no_period_report": N_("no period report without a conversion to steer on: {why}"),
     "no_judgeable_month": N_("no month of {kpi} can be judged yet: each is immature or has fewer "
                              "than {n} records"),
+    "kpi_not_judged": N_("{period} is not judged ({why}); the last month that can be judged is "
+                         "{last}"),
+    "no_period_judged": N_("no month can be judged yet: each is immature or has fewer than {n} "
+                           "records"),
+    "no_value_yet": N_("no value yet"),
+    "no_scorecard": N_("No scorecard: {why}"),
+    "inside_window": (N_("{count} record is still inside its window"),
+                      N_("{count} records are still inside their window")),
+    "too_few_to_judge": (N_("{count} record, fewer than the {n} needed to judge"),
+                         N_("{count} records, fewer than the {n} needed to judge")),
 }
 
 #: What a reason without a code reads as outside English (the workbook's Notes sheet keeps the
@@ -104,7 +115,15 @@ def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
         shown["kpi"] = name(values["kpi"])
     if "n" in values:
         shown["n"] = fmt.count(values["n"])
-    return fmt.gettext(PROBLEM_WORDS[reason.code]).format(**shown)
+    if "count" in values:
+        shown["count"] = fmt.count(values["count"])
+    for key in ("period", "last"):
+        if key in values:
+            shown[key] = fmt.period(values[key])
+    words = PROBLEM_WORDS[reason.code]
+    if isinstance(words, tuple):
+        return fmt.ngettext(*words, int(values.get("count", 0))).format(**shown)
+    return fmt.gettext(words).format(**shown)
 
 
 def _namer(phases: Any, labels: Mapping[str, str]) -> Callable[[object], str]:

@@ -26,10 +26,13 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.phases import PhaseModel
+from toolkit.base.vocabulary import MIN_N
+from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
-           "status_tone", "attribute_name", "N_", "REFERENCE_WORDS"]
+           "status_tone", "attribute_name", "attribute_label", "attribute_headers",
+           "ATTRIBUTE_WORDS", "segment_value", "N_", "REFERENCE_WORDS"]
 
 
 def N_(message: str) -> str:
@@ -123,6 +126,12 @@ CODES: dict[str, str] = {
     "events_before_created": N_("Stage changes before creation"),
     "won_before_first_date": N_("Won before the first date"),
     "missing_dates": N_("Missing dates"), "outcome_mismatch": N_("Outcome contradicts the stages"),
+    # segment scan: direction against the typical segment, the test
+    "better": N_("better"), "worse": N_("worse"), "same": N_("same"),
+    "joint logistic model (Wald)": N_("joint logistic model (Wald)"),
+    # KPI units and periods
+    "days": N_("days"), "records": N_("records"), "all": N_("all periods"),
+    "all (per month)": N_("all periods (per month)"),
     # outcomes and measures
     "won": N_("won"), "lost": N_("lost"), "open": N_("open"),
     "orders": N_("Orders"), "revenue": N_("Revenue"),
@@ -169,6 +178,10 @@ class _Context:
     fmt: Formatter
     phases: PhaseModel | None
     labels: Mapping[str, str]
+    attributes: Mapping[str, str] = field(default_factory=dict)  # attribute -> column header
+
+    def attribute(self, name: object) -> str:
+        return attribute_label(name, self.fmt, self.attributes)
 
     def phase(self, key: object) -> str:
         if is_missing(key):
@@ -303,7 +316,8 @@ def _step_name(row: pd.Series, c: _Context) -> Cell:
 REFERENCE_WORDS = {
     "target": N_("the target"), "benchmark": N_("the market benchmark"),
     "history": N_("its own earlier level"), "best_period": N_("its own best periods"),
-    "best_segment": N_("its best segment"),
+    "best_segment": N_("its best segment"), "typical segment": N_("the typical segment"),
+    "order target": N_("the order target"),
 }
 
 
@@ -329,10 +343,11 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
             needed=fmt.number(row["reference_rate"], 1)))
     if area == "segment" and has("attribute", "segment", "from_phase", "to_phase", "rate",
                                  "reference_rate"):
-        return Cell(fmt.gettext("{attribute} = {segment} converts {rate} at {step} against "
-                                "{reference_rate} for the typical {attribute}").format(
-            attribute=attribute_name(row["attribute"]), segment=row["segment"],
-            rate=fmt.percent(row["rate"]),
+        label = c.attribute(row["attribute"])
+        return Cell(fmt.gettext("{attribute} {segment} converts {rate} at {step} against "
+                                "{reference_rate} for the typical {attribute_in_sentence}").format(
+            attribute=label, attribute_in_sentence=_in_sentence(label),
+            segment=segment_value(row["segment"]), rate=fmt.percent(row["rate"]),
             step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
     if area == "stalled" and has("from_phase"):
         return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
@@ -341,6 +356,115 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
         return Cell(fmt.gettext("The overall conversion changed through the mix of segments, not "
                                 "through their own conversion (Simpson's paradox)"))
     return Cell(MISSING if is_missing(row.get("finding")) else str(row["finding"]))
+
+
+def _scan_finding(row: pd.Series, c: _Context) -> Cell:
+    """A row of the segment scan in words, from its fields, in the report's language (the cases
+    the library's own `finding` tells apart, in the same order)."""
+    fmt = c.fmt
+    who = f"{c.attribute(row['attribute'])} {segment_value(row['segment'])}"
+    step = _step(row, c).text
+
+    def number(name: str) -> float:
+        value = row.get(name)
+        return float("nan") if is_missing(value) else float(value)
+
+    if number("rest_n") == 0:
+        return Cell(fmt.gettext("{who}: every record at {step} has this value, so there is no "
+                                "other segment to compare it with.").format(who=who, step=step))
+    if str(row["segment"]) == MISSING_SEGMENT:
+        return Cell(fmt.ngettext(
+            "{attribute}: {n} record at {step} has no value; a data-quality finding (fill the "
+            "field in the CRM), not a fruit.",
+            "{attribute}: {n} records at {step} have no value; a data-quality finding (fill the "
+            "field in the CRM), not a fruit.", int(row["n"])).format(
+            attribute=c.attribute(row["attribute"]), n=fmt.count(row["n"]), step=step))
+    if number("n") < MIN_N:
+        return Cell(fmt.gettext("{who}: too few records to judge at {step} (only {n}; at least "
+                                "{min_n} needed).").format(who=who, step=step,
+                                                           n=fmt.count(row["n"]),
+                                                           min_n=fmt.count(MIN_N)))
+    if not np.isfinite(number("p_value")):
+        if bool(row.get("is_typical", False)) or number("diff") == 0:
+            return Cell(fmt.gettext("{who} is the typical segment at {step} ({rate}).").format(
+                who=who, step=step, rate=fmt.percent(row["rate"])))
+        return Cell(fmt.gettext("{who}: no other segment with at least {min_n} records at {step} "
+                                "to compare it with.").format(who=who, step=step,
+                                                              min_n=fmt.count(MIN_N)))
+    base = fmt.gettext("{who} converts {rate} at {step} ({n}) against {typical} for the typical "
+                       "segment").format(who=who, rate=fmt.percent(row["rate"]), step=step,
+                                         n=_evidence(row[["n"]], c).text,
+                                         typical=fmt.percent(row["typical_rate"]))
+    p = fmt.p_value(row["p_adjusted"])
+    p = p if p.startswith("<") else "= " + p
+    if bool(row.get("flagged", False)):
+        direction = code_text(row.get("direction"), fmt)
+        return Cell(fmt.gettext("{base}: {direction}, also with the other attributes and the cohort "
+                                "year held fixed (odds ratio {odds} (95% interval {range}); "
+                                "adjusted p {p}).").format(
+            base=base, direction=direction, odds=fmt.number(row["odds_ratio"], 2),
+            range=fmt.range(row["or_ci_low"], row["or_ci_high"], "number", decimals=2), p=p))
+    return Cell(fmt.gettext("{base}: no clear difference once the other attributes are held fixed "
+                            "and the scan is adjusted for multiple testing (adjusted p {p}).")
+                .format(base=base, p=p))
+
+
+def _hint(row: pd.Series, c: _Context) -> Cell:
+    """What to do about a finding of the low-hanging fruit, written from its fields in the
+    report's language (the library's English hint when the fields are not there)."""
+    area, fmt = str(row.get("area")), c.fmt
+
+    def has(*names: str) -> bool:
+        return all(not is_missing(row.get(n)) for n in names)
+
+    if area == "bottleneck" and has("from_phase", "to_phase") and c.phases is not None:
+        keys = list(c.phases.keys)
+        early = (row["from_phase"] in keys
+                 and keys.index(row["from_phase"]) < (len(keys) - 1) // 2)
+        step = _step(row, c).text
+        return Cell(fmt.gettext("Build the early phases: raise {step} (better targeting and "
+                                "qualification of leads)").format(step=step) if early else
+                    fmt.gettext("Stop records dropping out at {step} (qualify earlier, follow up "
+                                "faster)").format(step=step))
+    if area == "volume":
+        return Cell(fmt.gettext("Build the early phases: more qualified leads (targeting, "
+                                "actions)"))
+    if area == "segment" and has("attribute", "segment", "rate", "reference_rate"):
+        better = float(row["rate"]) > float(row["reference_rate"])
+        segment, attribute = segment_value(row["segment"]), str(row["attribute"])
+        if attribute == "action":
+            return Cell(fmt.gettext("Move effort towards {segment}").format(segment=segment)
+                        if better else fmt.gettext("Move effort away from {segment}, or improve "
+                                                   "how its leads are qualified")
+                        .format(segment=segment))
+        if attribute == "owner":
+            return Cell(fmt.gettext("Learn from {segment}'s way of working").format(
+                segment=segment) if better else
+                fmt.gettext("Coach {segment} on this step").format(segment=segment))
+        return Cell(fmt.gettext("Find out what makes {attribute} {segment} convert differently")
+                    .format(attribute=c.attribute(attribute), segment=segment))
+    if area == "stalled":
+        return Cell(fmt.gettext("Follow up each stalled record or close it as lost"))
+    if area == "mix":
+        return Cell(fmt.gettext("Judge each segment by its own conversion, not by the total"))
+    return Cell(MISSING if is_missing(row.get("action_hint")) else str(row["action_hint"]))
+
+
+def _evidence(row: pd.Series, c: _Context) -> Cell:
+    """The evidence of a finding from its fields: records, the rate's 95% interval and the
+    adjusted p-value (a dash where the finding has none of them)."""
+    fmt = c.fmt
+    parts = []
+    if not is_missing(row.get("n")):
+        parts.append(fmt.ngettext("{n} record", "{n} records", int(row["n"])).format(
+            n=fmt.count(row["n"])))
+    if not is_missing(row.get("ci_low")) and not is_missing(row.get("ci_high")):
+        parts.append(fmt.gettext("95% interval {range}").format(
+            range=fmt.range(row["ci_low"], row["ci_high"])))
+    if not is_missing(row.get("p_adjusted")):
+        p = fmt.p_value(row["p_adjusted"])
+        parts.append(fmt.gettext("adjusted p {p}").format(p=p if p.startswith("<") else "= " + p))
+    return Cell("; ".join(parts) if parts else MISSING)
 
 
 def _month(value: object, fmt: Formatter) -> str:
@@ -418,6 +542,77 @@ def attribute_name(name: object) -> str:
     """A segment attribute's name as a reader reads it: `lead_source` -> `lead source` (the YAML
     names attributes as identifiers)."""
     return MISSING if is_missing(name) else str(name).replace("_", " ")
+
+
+#: Attributes the method knows by their role, with their name in the reader's language (English
+#: msgids): a key of the YAML (`owner`, `action`) is no word of the report.
+ATTRIBUTE_WORDS: dict[str, str] = {
+    "owner": N_("Owner"), "action": N_("Action"), "source": N_("Source"),
+    "lead_source": N_("Lead source"), "deal_source": N_("Deal source"), "channel": N_("Channel"),
+    "campaign": N_("Campaign"), "region": N_("Region"), "country": N_("Country"),
+    "product": N_("Product"), "segment": N_("Segment"), "industry": N_("Industry"),
+    "sector": N_("Sector"), "team": N_("Team"), "pipeline": N_("Pipeline"),
+    "deal_type": N_("Deal type"), "event_type": N_("Event type"), "value_band": N_("Deal size"),
+}
+
+
+def attribute_headers(engagement: Any) -> dict[str, str]:
+    """Each attribute of the engagement's sources with the column header it is read from (the
+    client's own word for it, `owner: Eigenaar`), from the YAML's `attributes:` mappings."""
+    config = getattr(engagement, "config", None)
+    found: dict[str, str] = {}
+    sources = list(getattr(config, "sources", None) or [])
+    readings = [*sources, *(getattr(config, "lookups", None) or [])]
+    readings += [source.records for source in sources
+                 if getattr(source, "records", None) is not None]
+    for reading in readings:
+        for name, column in (getattr(reading, "attributes", None) or {}).items():
+            found.setdefault(str(name), str(column))
+    return found
+
+
+def _reads_as_words(header: str) -> bool:
+    # "Eigenaar", "Lead source": words; "DEAL_SOURCE_TYPE", "hs_owner_id": a system's field name
+    return bool(header.strip()) and "_" not in header and not header.isupper() and len(header) <= 40
+
+
+def attribute_label(name: object, fmt: Formatter, headers: Mapping[str, str] | None = None) -> str:
+    """A segment attribute as a reader names it: an attribute the method knows by its role in the
+    report's language (`owner` -> "Eigenaar"); otherwise the client's column header when it reads
+    as words (`attributes: {vestiging: Vestiging}`); otherwise the name in words
+    (`deal_source_type` -> "Deal source type")."""
+    if is_missing(name):
+        return MISSING
+    key = str(name)
+    if key in ATTRIBUTE_WORDS:
+        return fmt.gettext(ATTRIBUTE_WORDS[key])
+    header = (headers or {}).get(key, "")
+    if _reads_as_words(header):
+        return header.strip()
+    words = attribute_name(key)
+    return words[:1].upper() + words[1:]
+
+
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "Eigenaar" -> "eigenaar"; an acronym ("BU") stays."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def segment_value(value: object) -> str:
+    """A segment's value as shown: the value in quotes, so it reads as the client's own word
+    ("‘cold calling’"); the missing segment as the library names it."""
+    return MISSING if is_missing(value) else f"‘{value}’"
+
+
+def _split_segment(value: object, c: _Context) -> str:
+    """A KPI's segment `attribute=value` as "Label: value" (a plain value as it is)."""
+    if is_missing(value):
+        return MISSING
+    text = str(value)
+    if "=" not in text:
+        return text
+    attribute, _, shown = text.partition("=")
+    return f"{c.attribute(attribute.strip())}: {shown.strip()}"
 
 
 def _points(column: str) -> _Render:
@@ -523,6 +718,10 @@ COLUMNS: dict[str, _Column] = {
     "area": _Column(N_("Area"), ("area",), _code("area")),
     "finding": _Column(N_("Finding"), ("finding",), _plain("finding", "text")),
     "finding_text": _Column(N_("Finding"), ("area",), _finding),
+    "action_hint_text": _Column(N_("Action hint"), ("area",), _hint),
+    "scan_finding_text": _Column(N_("Finding"), ("attribute", "segment", "from_phase", "to_phase"),
+                                 _scan_finding),
+    "evidence_text": _Column(N_("Evidence"), ("area",), _evidence),
     "measure_text": _Column(N_("Measure"), ("measure_index",), lambda row, c: Cell(
         c.fmt.gettext(_SEASON_MEASURES[int(row["measure_index"])]))),
     "kpi_key": _Column(N_("KPI"), ("kpi",), _phase("kpi")),
@@ -536,10 +735,10 @@ COLUMNS: dict[str, _Column] = {
     "reference_rate": _Column(N_("Reference"), ("reference_rate",),
                               _plain("reference_rate", "percent")),
     "attribute": _Column(N_("Attribute"), ("attribute",),
-                         lambda row, c: Cell(attribute_name(row["attribute"]))),
-    # a KPI split by segment names it "action=network"
+                         lambda row, c: Cell(c.attribute(row["attribute"]))),
+    # a KPI split by segment names it "action=network": shown "Actie: network"
     "segment_value": _Column(N_("Segment"), ("segment",), lambda row, c: Cell(
-        MISSING if is_missing(row["segment"]) else str(row["segment"]).replace("=", " = "))),
+        _split_segment(row["segment"], c))),
     "typical_rate": _Column(N_("Typical segment"), ("typical_rate",),
                             _plain("typical_rate", "percent")),
     "share_of_lost": _Column(N_("Share of all lost"), ("share_of_lost",),
@@ -589,8 +788,8 @@ MAX_COLUMNS = 7
 
 def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter,
                   phases: PhaseModel | None = None, labels: Mapping[str, str] | None = None,
-                  max_rows: int | None = None, headers: Mapping[str, str] | None = None
-                  ) -> DisplayTable:
+                  max_rows: int | None = None, headers: Mapping[str, str] | None = None,
+                  attributes: Mapping[str, str] | None = None) -> DisplayTable:
     """`frame` as a reader sees it.
 
     Parameters
@@ -609,6 +808,9 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
         Show the first rows only, with a note saying how many there are (all are in the workbook).
     headers
         Column name -> English msgid replacing the default header (e.g. "KPI" for `kpi_label`).
+    attributes
+        Segment attribute -> the column header it is read from (:func:`attribute_headers`), so
+        an attribute is named by its label (:func:`attribute_label`), not its YAML key.
     """
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
@@ -616,7 +818,8 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
                        f"add it to toolkit.present.tables.COLUMNS")
     shown = [c for c in columns if all(_has(frame.columns, need) for need in COLUMNS[c].needs)]
     shown = shown[:MAX_COLUMNS]
-    context = _Context(fmt=fmt, phases=phases, labels=dict(labels or {}))
+    context = _Context(fmt=fmt, phases=phases, labels=dict(labels or {}),
+                       attributes=dict(attributes or {}))
     part = frame if max_rows is None else frame.head(max_rows)
     rows = [[COLUMNS[c].render(row, context) for c in shown]
             for _, row in part.iterrows()]

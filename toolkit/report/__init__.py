@@ -53,12 +53,13 @@ from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
-from toolkit.present.format import Formatter, formatter
+from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import is_coded, problem_text
+from toolkit.present.tables import attribute_headers
 from toolkit.report.browser import find_browser, offline_flags, print_pdf
 from toolkit.report.pages import STEP_TITLES
-from toolkit.report.render import TEMPLATES_DIR, render_report
-from toolkit.report.sheets import ABOUT, PASSED_IN, header, sheet_name
+from toolkit.report.render import TEMPLATES_DIR, kpi_fields, render_report
+from toolkit.report.sheets import ABOUT, PASSED_IN, header, in_language, sheet_name
 from toolkit.steps import StepResult, open_engagement, run_all
 from toolkit.steps.parts import part_name
 from toolkit.steps.store import shared_results
@@ -498,7 +499,16 @@ def write_workbook(
     out.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(out, engine="openpyxl", datetime_format="yyyy-mm-dd hh:mm",
                         date_format="yyyy-mm-dd") as writer:
+        attributes, fields = attribute_headers(engagement), kpi_fields(results)
         for name, frame in sheets.items():
+            if name not in extra:
+                # the cells' sentences in the workbook's language; files by their name only (a
+                # machine's folders are no business of the reader; the manifest has the paths)
+                frame = in_language(frame, fmt, phases=engagement.phase_model,
+                                    attributes=attributes, kpi_fields=fields)
+                if "file" in frame:
+                    frame = frame.assign(file=frame["file"].map(
+                        lambda f: f if is_missing(f) else os.path.basename(str(f))))
             ready = _excel_ready(frame)
             shown = name if name in extra else sheet_name(name, fmt)
             ready.to_excel(writer, sheet_name=shown, index=False)

@@ -39,12 +39,13 @@ from toolkit.present.messages import translations
 from toolkit.present.narrative import verdict
 from toolkit.present.plotting import drawing_language
 from toolkit.present.problems import problem_text
-from toolkit.present.tables import DisplayTable, code_text, display_table
+from toolkit.present.tables import DisplayTable, attribute_headers, code_text, display_table
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
 
-__all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string"]
+__all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string",
+           "kpi_fields"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EDITIONS = ("client", "training")
@@ -215,7 +216,7 @@ def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
     return tables
 
 
-def _kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
+def kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
     """Per KPI its kind and phases (from the KPI tables of steps 3 and 4), so a table that names
     KPIs only by key (the scorecard) can write their labels in the report's language."""
     found = []
@@ -249,7 +250,8 @@ def _kpi_labels(results: Mapping[int, StepResult]) -> dict[str, str]:
 
 
 def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepResult,
-             figures: Mapping[str, str | None], fmt: Formatter, phases, labels) -> _SectionView | None:
+             figures: Mapping[str, str | None], fmt: Formatter, phases, labels,
+             attributes: Mapping[str, str]) -> _SectionView | None:
     view = _SectionView(title=fmt.gettext(section.title),
                         lead=fmt.gettext(section.lead) if section.lead else "")
     frame = tables.get(section.table) if section.table else None
@@ -260,7 +262,7 @@ def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepR
         if len(frame):
             view.table = display_table(frame, section.columns, fmt=fmt, phases=phases,
                                        labels=labels, max_rows=section.max_rows,
-                                       headers=section.headers)
+                                       headers=section.headers, attributes=attributes)
             if not view.table.headers:
                 view.table = None
     view.figures = [uri for name in section.figures if (uri := figures.get(name))]
@@ -316,7 +318,8 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
     view.conclusions = [_inline(markdown, line) for line in lines]
     shown_problems: set[str] = set()
     for section in PAGES.get(result.step, ()):
-        shown = _section(section, tables, result, figures, fmt, engagement.phase_model, labels)
+        shown = _section(section, tables, result, figures, fmt, engagement.phase_model, labels,
+                         attribute_headers(engagement))
         if shown is not None:
             view.sections.append(shown)
             if shown.problem:
@@ -337,13 +340,15 @@ def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[
     return None if fruit is None else verdict(fruit, fmt, phases)
 
 
-def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases) -> list[dict[str, str]]:
+def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases,
+             attributes: Mapping[str, str]) -> list[dict[str, str]]:
     diagnosis = results.get(5)
     fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
     if fruit is None:
         return []
     sized = fruit.table[fruit.table["extra_orders"].notna()].head(3)
-    shown = display_table(sized, ["finding_text", "extra_orders_ci"], fmt=fmt, phases=phases)
+    shown = display_table(sized, ["finding_text", "extra_orders_ci"], fmt=fmt, phases=phases,
+                          attributes=attributes)
     low = next((c for c in ("extra_orders_ci_low", "extra_orders_low") if c in sized), None)
     high = next((c for c in ("extra_orders_ci_high", "extra_orders_high") if c in sized), None)
     actions = []
@@ -487,7 +492,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     out.mkdir(parents=True, exist_ok=True)
     shown_date = fmt.date(date or Date.today(), length="long")
     labels = _kpi_labels(results)
-    fields = _kpi_fields(results)
+    fields = kpi_fields(results)
     shown = sorted(results) if pages is None else sorted(set(pages) & set(results))
     drawn = _draw_all({step: results[step] for step in shown}, language)
     steps = []
@@ -498,7 +503,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     phases = engagement.phase_model
     summary = {
         "verdict": _verdict(results, fmt, phases),
-        "actions": _actions(results, fmt, phases),
+        "actions": _actions(results, fmt, phases, attribute_headers(engagement)),
         "scorecard": _scorecard(results, fmt, fields, phases),
         "schema": _schema(engagement, results, fmt),
         "quality": _data_quality(engagement, fmt),

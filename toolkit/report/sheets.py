@@ -1,18 +1,37 @@
-"""The workbook's words in the engagement's language: sheet names, column headers and the `About`
-sheet's descriptions.
+"""The workbook's words in the engagement's language: sheet names, column headers, the `About`
+sheet's descriptions and the text in the cells.
 
 The frames keep the library's column names (``rows_in``, ``ci_low`` ...): the workbook is formatted
 by them (percent, count and p-value columns) and an English workbook shows them as they are, for
-the analysts who read it back by name. In another language only the header cells and the sheet
-names are written in that language; every value below the header stays the number it was.
+the analysts who read it back by name. In another language the header cells and the sheet names
+are written in that language, and so is every sentence in a cell (:func:`in_language`): a status,
+a trend, a finding, its evidence and action hint, a quarantine reason, a scorecard note, each
+written from its code or its fields, never by translating the English sentence. Numbers stay the
+numbers they were; codes (``kpi``, ``kind``, ``status_code``, ``reason_code``, phase keys) stay
+codes, for the analyst who filters on them; an attribute is named by its label, as on the pages.
 """
 
 from __future__ import annotations
 
-from toolkit.present.format import Formatter
-from toolkit.present.tables import COLUMNS, N_
+import re
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["SHEET_NAMES", "ABOUT", "PASSED_IN", "sheet_name", "header"]
+import pandas as pd
+
+from toolkit.base.vocabulary import Reason
+from toolkit.present.format import MISSING, Formatter, is_missing
+from toolkit.present.problems import problem_text
+from toolkit.present.tables import (
+    COLUMNS,
+    N_,
+    REFERENCE_WORDS,
+    attribute_label,
+    code_text,
+    display_table,
+)
+
+__all__ = ["SHEET_NAMES", "ABOUT", "PASSED_IN", "sheet_name", "header", "in_language"]
 
 #: The workbook's own sheets (English name -> msgid; the English name is the msgid).
 SHEET_NAMES = {
@@ -91,3 +110,100 @@ def header(column: object, fmt: Formatter) -> str:
     if name in COLUMNS and COLUMNS[name].needs == (name,):
         return fmt.gettext(COLUMNS[name].header)
     return name
+
+
+_AS_OF = re.compile(r"^as of (\d{4}-\d{2}-\d{2})$")
+
+
+def _words(values: pd.Series, write) -> pd.Series:
+    """`write` once per distinct value (a quarantine of 100,000 rows holds a dozen reasons)."""
+    seen = {value: write(value) for value in pd.unique(values.astype(object))}
+    return values.astype(object).map(seen)
+
+
+def _shown(frame: pd.DataFrame, column: str, fmt: Formatter, **context: Any) -> list[str]:
+    """One report column (``toolkit.present.tables.COLUMNS``) over every row of `frame`."""
+    table = display_table(frame, [column], fmt=fmt, **context)
+    if not table.headers:
+        return list(frame.get(column, pd.Series([MISSING] * len(frame))))
+    return [row[0].text for row in table.rows]
+
+
+def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
+                attributes: Mapping[str, str] | None = None,
+                kpi_fields: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A sheet's text cells in the formatter's language; in English the frame as it is.
+
+    Parameters
+    ----------
+    frame
+        A workbook sheet with the library's column names.
+    phases, attributes
+        The engagement's phase model and attribute headers, which name phases and attributes.
+    kpi_fields
+        Per KPI its ``kind`` and phases (the KPI tables of steps 3 and 4), so a KPI named by the
+        toolkit is named in the language when the sheet itself lacks them (the scorecard).
+    """
+    if fmt.language == "en" or frame.empty:
+        return frame
+    out = frame.copy()
+    context = {"phases": phases, "attributes": attributes}
+
+    def code_words(value: object) -> str:
+        return "" if is_missing(value) or value == "" else code_text(value, fmt)
+
+    if "attribute" in out:
+        out["attribute"] = _words(out["attribute"], lambda v: v if is_missing(v) else
+                                  attribute_label(v, fmt, attributes))
+    for column in ("status", "status_vs_target"):
+        if column in out and "status_code" in out:
+            out[column] = _words(out["status_code"], code_words)
+    for column in ("trend", "area", "direction", "test_method", "unit"):
+        if column in out:
+            out[column] = _words(out[column], code_words)
+    if "reference" in out:
+        out["reference"] = _words(out["reference"], lambda v: "" if is_missing(v) else (
+            fmt.gettext(REFERENCE_WORDS[v]) if v in REFERENCE_WORDS else str(v)))
+    if "period" in out:
+        def period(value: object) -> object:
+            if is_missing(value):
+                return value
+            match = _AS_OF.match(str(value))
+            if match:
+                return fmt.gettext("on {date}").format(date=fmt.date(match.group(1)))
+            return code_words(value) if str(value) in ("all", "all (per month)") else value
+        out["period"] = _words(out["period"], period)
+    if "label" in out and "kpi" in out:
+        source = out
+        if "kind" not in out and kpi_fields is not None and len(kpi_fields):
+            source = out.merge(kpi_fields.drop(columns=["label"], errors="ignore"), on="kpi",
+                               how="left")
+        out["label"] = _shown(source, "kpi_label", fmt, **context)
+    if "finding" in out:
+        if "area" in frame:  # the low-hanging fruit
+            out["finding"] = _shown(frame, "finding_text", fmt, **context)
+        elif "typical_rate" in frame:  # the segment scan: each segment against the typical one
+            out["finding"] = _shown(frame, "scan_finding_text", fmt, **context)
+    if "action_hint" in out and "area" in frame:
+        out["action_hint"] = _shown(frame, "action_hint_text", fmt, **context)
+    if "evidence" in out and "area" in frame:
+        out["evidence"] = _shown(frame, "evidence_text", fmt, **context)
+    if "note" in out:
+        # a scorecard's note carries its code; the run's notes are written in the language
+        out["note"] = _words(out["note"], lambda v: problem_text(v, fmt, phases=phases)
+                             if isinstance(v, Reason) else v)
+    if "reason" in out and "reason_code" in out:
+        where = out["column"] if "column" in out else pd.Series("", index=out.index)
+        pairs = pd.Series(list(zip(out["reason_code"].astype(object), where.astype(object),
+                                   strict=True)), index=out.index)
+        out["reason"] = _words(pairs, lambda pair: _reason(*pair, fmt))
+    return out
+
+
+def _reason(code: object, column: object, fmt: Formatter) -> str:
+    """A quarantine reason from its code and the column it concerns: no value from the row (it
+    may be personal; the row's own `value` cell shows what was read)."""
+    words = code_text(code, fmt)
+    if is_missing(column) or not str(column):
+        return words
+    return fmt.gettext("{reason} (column {column})").format(reason=words, column=column)

@@ -14,6 +14,7 @@ from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
+from toolkit.present.tables import attribute_headers
 from toolkit.steps.parts import Parts, figure, in_languages, sentences
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
@@ -75,7 +76,7 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         tables["stalled"] = fruit.leaks.stalled
         sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
         lines = in_languages(lambda language: sentences(
-            narrative.diagnosis(fruit, language, model)))
+            narrative.diagnosis(fruit, language, model, attribute_headers(engagement))))
     else:
         lines = parts.in_languages()
     if notes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.steering import steering_view
+from toolkit.base.vocabulary import Reason
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, figure, in_languages, sentences, sizing_from
@@ -22,6 +23,13 @@ def labelled_scorecard(card: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFram
     card = card.join(labels, on="kpi")
     first = ["kpi", "label", "unit"]
     return card[first + [c for c in card.columns if c not in first]]
+
+
+def _no_scorecard(why: str) -> pd.DataFrame:
+    """The workbook's Scorecard sheet when there is none: one note saying why (with its code, so
+    the workbook can say it in its language)."""
+    note = Reason(f"No scorecard: {why}", "no_scorecard", {"why": why})
+    return pd.DataFrame({"note": pd.Series([note], dtype=object)})
 
 
 @shared_step(7)
@@ -46,8 +54,7 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
     if view is None:  # nothing to steer on can be computed (a lead list without dates)
         return StepResult(step=7, key="steering", problems=parts.problems,
                           headline="No steering view: " + parts.problems["view"],
-                          sheets={"Scorecard": pd.DataFrame(
-                              {"note": [f"No scorecard: {parts.problems['view']}"]})},
+                          sheets={"Scorecard": _no_scorecard(parts.problems["view"])},
                           conclusions_by_language=parts.in_languages())
     tables = {"monthly": view.monthly}
     figures = {}
@@ -62,8 +69,7 @@ def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) 
         figures["control chart"] = figure(tp.plot_control_chart, view.chart, alerts=view.alerts)
     if view.report is not None:
         tables["what changed"] = view.report.what_changed
-    sheet = card if card is not None else pd.DataFrame(
-        {"note": [f"No scorecard: {view.explain('card')}"]})
+    sheet = card if card is not None else _no_scorecard(view.explain("card"))
     return StepResult(
         step=7, key="steering", tables=tables, results={"view": view}, figures=figures,
         problems=view.problems, summary=_summary(card), headline=_headline(view),
