@@ -374,12 +374,23 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
         return None  # pandas renames a repeated header ('Datum.1')
     columns = table.slice(1).columns
     del table
-    if kind != "utf-8":
-        columns = [_decode_column(column, kind) for column in columns]
-    # One chunk per column, as pandas builds it: Arrow concatenates the reader's hundreds of
-    # chunks on every later take (each filter of the rows), which costs more than this one copy.
-    columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
+    release_arrow_memory()
+    for i in range(len(columns)):  # one column at a time, each freed once replaced
+        column = columns[i] if kind == "utf-8" else _decode_column(columns[i], kind)
+        # One chunk per column, as pandas builds it: a take (each filter of the rows) on the
+        # reader's hundreds of chunks costs more than this one copy.
+        columns[i] = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        del column
+        release_arrow_memory()
     return pa.table(columns, names=names).to_pandas()  # text columns as pandas' `str` dtype
+
+
+def release_arrow_memory() -> None:
+    """Give the memory Arrow freed back to the system. Arrow's allocator keeps freed memory for
+    its own later use, and NumPy and Python cannot use it: on a big export the process grew by
+    hundreds of MB of memory no table held."""
+    import pyarrow as pa
+    pa.default_memory_pool().release_unused()
 
 
 def _decode_column(column: Any, encoding: str) -> Any:
@@ -633,15 +644,8 @@ def empty_quarantine() -> pd.DataFrame:
 
 
 def as_text(series: pd.Series) -> pd.Series:
-    """The values as trimmed text, blank as missing. A CSV column that repeats its values (a
-    stage, an owner, a region on every row) is trimmed once per distinct value."""
-    if isinstance(series.dtype, pd.StringDtype) and len(series) > 1:
-        # (only text: on a workbook's mixed column 1 and 1.0 count as one distinct value)
-        codes, distinct = pd.factorize(series)
-        if 0 < len(distinct) <= len(series) // 2:
-            once = as_text(pd.Series(distinct, dtype=series.dtype))
-            return pd.Series(once.array.take(codes, allow_fill=True), index=series.index,
-                             name=series.name)
+    """The values as trimmed text, blank as missing. (Arrow trims a million values in
+    milliseconds: trimming only the distinct values and spreading them back took longer.)"""
     out = series.astype("string").str.strip()
     return out.mask(out == "")
 
@@ -800,16 +804,22 @@ def _repeats(frame: pd.DataFrame, same: list[str], order: np.ndarray
             _first_row_of(some, same, some.index[repeat.to_numpy()]))
 
 
-def _whole_rows(raw: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+def _whole_rows(raw: pd.DataFrame, frame: pd.DataFrame, read: set[str]) -> pd.DataFrame:
     """`frame` with every column of the file (`raw`) back, for its rows and in its order: the
     file's columns first, as read, then those `frame` added. Each column of `raw` is taken once and
-    then dropped from it, so the file is not held twice."""
+    then dropped from it, so the file is not held twice. Only the columns in `read` (those the
+    caller reads from here on) are taken; the others come back blank, so that a message listing
+    the file's columns still lists them all."""
     rows = (frame.index.to_numpy() if raw.index.equals(pd.RangeIndex(len(raw)))
             else raw.index.get_indexer(frame.index))
     columns = {}
     for name in list(raw.columns):
         column = raw.pop(name)
-        columns[name] = frame[name].array if name in frame.columns else column.array.take(rows)
+        if name in frame.columns:
+            columns[name] = frame[name].array
+        else:
+            columns[name] = column.array.take(rows if name in read else np.full(len(rows), -1),
+                                              allow_fill=True)
     for name in frame.columns:
         columns.setdefault(name, frame[name].array)
     return pd.DataFrame(columns, index=frame.index, copy=False)
@@ -1163,19 +1173,22 @@ def _events_from_log(log: pd.DataFrame, model: PhaseModel, name: str,
     by record, time and file row, and these are its records (see `_Runs`).
     """
     phases = (log["target"] != LOST).to_numpy()
-    phase_rows = log[phases]
     if runs is None:
+        phase_rows = log[phases]
         if not _in_order(phase_rows):  # a history's log already is: sorting again costs seconds
             phase_rows = phase_rows.sort_values(["record_id", "at", "source_row"], kind="stable")
-        repeat = phase_rows.duplicated(["record_id", "target"], keep="first").to_numpy()
-    else:  # (record, phase) pairs by integer codes
-        target = pd.factorize(phase_rows["target"])[0]
-        pairs = runs.of_row[phases] * (int(target.max(initial=0)) + 1) + target
-        repeat = pd.Series(pairs).duplicated(keep="first").to_numpy()
-    phase_rows = phase_rows[~repeat]
+        phase_rows = phase_rows[~phase_rows.duplicated(["record_id", "target"], keep="first")]
+        phase = pd.Categorical(phase_rows["target"], dtype=model.dtype)
+    else:  # (record, phase) pairs by integer codes, and one take of the rows kept
+        target, kinds = pd.factorize(log["target"])
+        rows = np.flatnonzero(phases)
+        pairs = runs.of_row[rows] * (len(kinds) + 1) + target[rows]
+        rows = rows[~pd.Series(pairs).duplicated(keep="first").to_numpy()]
+        phase_rows = log.take(rows)
+        key = np.array([model.keys.index(k) if k in model.keys else -1 for k in kinds] + [-1])
+        phase = pd.Categorical.from_codes(key[target[rows]], dtype=model.dtype)
     return pd.DataFrame({
-        "record_id": phase_rows["record_id"],
-        "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
+        "record_id": phase_rows["record_id"], "phase": phase,
         "entered_at": phase_rows["at"].astype("datetime64[ns]"),
         "source_stage": phase_rows["source_stage"], "source_row": phase_rows["source_row"],
         "source": name}).reset_index(drop=True)
@@ -1263,8 +1276,13 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         kept = ~reversed_won.to_numpy()
         log, runs = log[kept], _Runs.of(runs.of_row[kept])
     events = _events_from_log(log, model, name, runs=runs)
-    frame = _whole_rows(raw, frame)
+    # The columns read from here on: the amount, its currency, the creation date, the attributes.
+    later = [cols.get(role) for role in ("value", "currency", "created_at")]
+    later += list((settings.get("attributes") or {}).values())
+    frame = _whole_rows(raw, frame.drop(columns=["_stage_norm", "_target", "_record_code"]),
+                        read={header_in(raw, h) for h in later if isinstance(h, str)})
     del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
+    release_arrow_memory()
 
     value = None
     if "value" in cols:
@@ -1290,6 +1308,9 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                               column=cols["created_at"])
         crm_created = pd.Series(runs.least(parsed.values), index=records.index)
         records["created_at"] = crm_created.fillna(records["created_at"])
+        del parsed
+    del frame, attrs  # the rows are in the log, the records and the events now
+    release_arrow_memory()
 
     mismatches = None
     quarantines = [q.frame()]
