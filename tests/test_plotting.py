@@ -733,7 +733,7 @@ def test_scorecard_rows_status_and_trend():
     assert card["trend"].tolist() == ["stable", "worsening"]
     arrows = {t.get_text(): _hex(t.get_color()) for t in ax.texts if t.get_text() in ("↑", "↓", "→")}
     assert arrows == {"→": _hex(PALETTE["muted"]), "↑": _hex(PALETTE["below"])}
-    assert ax.get_title(loc="left") == "Scorecard 2025-06: 1 of 2 KPIs on target"
+    assert ax.get_title(loc="left") == "Scorecard June 2025: 1 of 2 KPIs on target"
 
 
 def test_scorecard_takes_labels_and_units_from_the_kpi_frame():
@@ -830,7 +830,8 @@ def test_cohort_heatmap_cells_immature_and_phase_order():
     headers = [t for t in ax.texts if getattr(t, "xycoords", None) == ("data", "axes fraction")]
     assert [h.get_text() for h in sorted(headers, key=lambda h: h.xy[0])] == [
         "Target (suspects)\n→ Lead", "Lead\n→ Offerte uitgebracht"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == [f"2025-0{m}" for m in range(1, 7)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Jan 2025", "Feb 2025", "Mar 2025", "Apr 2025", "May 2025", "Jun 2025"]
     cells = _cell_texts(ax)
     assert cells[(0, 0)] == ["35%", "n=200"] and cells[(0, 1)] == ["25%", "n=100"]
     assert cells[(2, 1)] == ["20%", "n=105"]
@@ -845,7 +846,7 @@ def test_cohort_heatmap_cells_immature_and_phase_order():
     np.testing.assert_allclose(mesh[0], [0.35, 0.25])
     assert mesh.mask[4:].all() and not mesh.mask[:4].any()
     assert ax.get_title(loc="left") == ("Cohort conversion within 90 days per transition, cohorts "
-                                        "2025-01 to 2025-06")
+                                        "Jan 2025 to Jun 2025")
 
 
 def test_cohort_heatmap_colours_follow_the_rate():
@@ -1043,6 +1044,32 @@ def test_funnel_in_dutch_words_and_number_format_english_by_default():
         assert plot_funnel(funnel_frame()).get_title(loc="left").endswith("4,0% in totaal")
     assert plot_funnel(funnel_frame()).get_title(loc="left") == \
         "1,000 Target → 40 Order: 4.0% overall"
+
+
+def test_steering_figures_and_the_cohort_heatmap_speak_dutch():
+    from report_text import english_words
+
+    def english(ax) -> list[str]:
+        pieces = _texts(ax) + [ax.get_title(loc="left")] + [
+            t.get_text() for t in ax.get_yticklabels()]
+        return [p for p in pieces if len(set(english_words(p))) >= 2]
+
+    chart = chart_frame()
+    ax = plot_control_chart(chart, alerts=run_rules(chart), language="nl")
+    assert not english(ax), english(ax)
+    # the subtitle names the run rule that fired in words (an annotation, so among the texts)
+    assert any("L = buiten de grenzen" in text for text in _texts(ax)), _texts(ax)
+    card = scorecard(kpis_frame())
+    ax = plot_scorecard(card.assign(unit=["%", "days"]), language="nl")
+    texts = _texts(ax)
+    assert "op doel" in texts and "significant naast doel" in texts and "on target" not in texts
+    assert ax.get_title(loc="left") == "Scorekaart juni 2025: 1 van 2 KPI's op doel"
+    assert not english(ax), english(ax)
+    model = PhaseModel(phases=tuple(Phase(**p) for p in PHASES))
+    ax = plot_cohort_heatmap(heatmap_frame(), phase_model=model, language="nl")
+    assert ax.get_title(loc="left").startswith("Conversie per cohort")
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["jan 2025", "feb 2025"]
+    assert not english(ax), english(ax)
 
 
 def test_a_figure_refuses_an_unknown_language():

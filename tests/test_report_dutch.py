@@ -204,3 +204,10 @@ def test_the_dutch_workbook_cells_hold_no_english_sentence(runs, case):
                 if isinstance(cell, str) and name not in skipped and _english([cell]):
                     english.append(f"{sheet.title} / {name}: {cell[:100]}")
     assert not english, english[:10]
+
+
+def test_a_count_of_one_reads_in_the_singular(runs):
+    _, results, _ = runs["one_record"]
+    english, dutch = " ".join(results[1].conclusions("en")), " ".join(results[1].conclusions("nl"))
+    assert "Audit of 1 record:" in english and "Controle van 1 record:" in dutch
+    assert "1 records" not in english and "1 records" not in dutch

@@ -57,10 +57,11 @@ class AuditResult:
         caveat = "" if self.history_known else (
             " A snapshot has no stage history: skips, regressions, late entries and bulk "
             "timestamps cannot be audited.")
+        records = "record" if self.n_records == 1 else "records"  # "1 record", "2 records"
         if hit.empty:
-            return f"Audit of {self.n_records} records: no findings." + caveat
+            return f"Audit of {self.n_records} {records}: no findings." + caveat
         parts = [f"{r.records} {r.check.replace('_', ' ')} ({r.share:.0%})" for r in hit.itertuples()]
-        return f"Audit of {self.n_records} records: " + "; ".join(parts) + "." + caveat
+        return f"Audit of {self.n_records} {records}: " + "; ".join(parts) + "." + caveat
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(self.headline)}</p>" + self.findings.to_html(index=False)

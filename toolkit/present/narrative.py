@@ -160,20 +160,21 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
     values = {"rows_in": w.count(rows_in), "rows_q": w.count(rows_q),
               "share": w.pct(rows_q / max(rows_in, 1), ".1%"),
-              "records": w.count(len(engagement.records))}
+              "records": w.ngettext("{n} record", "{n} records", len(engagement.records),
+                                    n=w.count(len(engagement.records)))}
     # a lead list without dates has no as-of date unless the YAML sets one
     if engagement.dated or engagement.config.as_of:
         values["as_of"] = f"{engagement.as_of:%d-%m-%Y}"
         held = w.ngettext("The exports hold {rows_in} row; {rows_q} ({share}) were set aside with a "
-                        "reason, the rest give {records} records up to {as_of}.",
+                        "reason, the rest give {records} up to {as_of}.",
                         "The exports hold {rows_in} rows; {rows_q} ({share}) were set aside with a "
-                        "reason, the rest give {records} records up to {as_of}.", rows_in,
+                        "reason, the rest give {records} up to {as_of}.", rows_in,
                         **values)
     else:
         held = w.ngettext("The exports hold {rows_in} row; {rows_q} ({share}) were set aside with a "
-                        "reason, the rest give {records} records (without dates).",
+                        "reason, the rest give {records} (without dates).",
                         "The exports hold {rows_in} rows; {rows_q} ({share}) were set aside with a "
-                        "reason, the rest give {records} records (without dates).", rows_in,
+                        "reason, the rest give {records} (without dates).", rows_in,
                         **values)
     lines = [held, text(audit.headline) if w.english else _audit(audit, w)]
     if len(engagement.records) == 0:
@@ -203,10 +204,13 @@ def _audit(audit, w: _Words) -> str:
         "A snapshot has no stage history: skips, regressions, late entries and bulk timestamps "
         "cannot be audited.")
     if hit.empty:
-        return text(w._("Audit of {n} records: no findings.", n=w.count(audit.n_records)) + caveat)
+        return text(w.ngettext("Audit of {n} record: no findings.",
+                               "Audit of {n} records: no findings.", int(audit.n_records),
+                               n=w.count(audit.n_records)) + caveat)
     found = "; ".join(f"{w.count(row.records)} {code_text(row.check, w.fmt).lower()} "
                       f"({w.pct(row.share)})" for row in hit.itertuples())
-    return text(w._("Audit of {n} records: {findings}.", n=w.count(audit.n_records), findings=found)
+    return text(w.ngettext("Audit of {n} record: {findings}.", "Audit of {n} records: {findings}.",
+                           int(audit.n_records), n=w.count(audit.n_records), findings=found)
                 + caveat)
 
 
@@ -276,10 +280,12 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
 
     lines = []
     if conv["n"].fillna(0).max() < MIN_N:
-        lines.append(w._("Too few mature records to conclude (largest cohort n = {n}; {immature} "
-                       "records are still inside their window).",
-                       n=int(conv["n"].fillna(0).max()),
-                       immature=int(conv["immature_n"].fillna(0).sum())))
+        immature = int(conv["immature_n"].fillna(0).sum())
+        lines.append(w.ngettext("Too few mature records to conclude (largest cohort n = {n}; "
+                                "{immature} record is still inside its window).",
+                                "Too few mature records to conclude (largest cohort n = {n}; "
+                                "{immature} records are still inside their window).", immature,
+                                n=int(conv["n"].fillna(0).max()), immature=immature))
     else:
         for _, row in conv.iterrows():
             immature = 0 if pd.isna(row["immature_n"]) else int(row["immature_n"])
@@ -527,10 +533,15 @@ def improvement(plan, language: str = "en", phases=None) -> str:
         wait = getattr(exp, "weeks_until_readable", float("nan"))
         values = {"uplift": w.num(exp.uplift * 100, ".0f"), "n": w.count(exp.total_records)}
         if wait == wait and wait > 52:
-            lines.append(w._("A test of a {uplift}-point improvement needs {n} records; at the "
-                           "current inflow that takes about {years} years, so a controlled test "
-                           "cannot show a change this small: test a bolder change, pool phases, or "
-                           "evaluate before/after.", years=w.num(wait / 52, ".0f"), **values))
+            years = round(wait / 52)
+            lines.append(w.ngettext(
+                "A test of a {uplift}-point improvement needs {n} records; at the current inflow "
+                "that takes about {years} year, so a controlled test cannot show a change this "
+                "small: test a bolder change, pool phases, or evaluate before/after.",
+                "A test of a {uplift}-point improvement needs {n} records; at the current inflow "
+                "that takes about {years} years, so a controlled test cannot show a change this "
+                "small: test a bolder change, pool phases, or evaluate before/after.", years,
+                years=w.num(wait / 52, ".0f"), **values))
         elif wait == wait:
             lines.append(w._("A test of a {uplift}-point improvement needs {n} records; at the "
                            "current inflow it can be read after about {weeks} weeks (window "

@@ -68,6 +68,7 @@ from toolkit.base.vocabulary import (
     STATUS_UNJUDGED,
     STATUSES,
 )
+from toolkit.present.format import formatter
 from toolkit.present.messages import check_language, translations
 from toolkit.present.tables import N_
 
@@ -1620,7 +1621,8 @@ def _rule_code(rule: str) -> str:
     return text[:4]
 
 
-_RULE_WORDS = {"L": "beyond the limits", "2/3": "2 of 3 beyond 2σ", "4/5": "4 of 5 beyond 1σ"}
+_RULE_WORDS = {"L": N_("beyond the limits"), "2/3": N_("2 of 3 beyond 2σ"),
+               "4/5": N_("4 of 5 beyond 1σ")}
 
 
 @_styled
@@ -1728,7 +1730,8 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
             periods = len({i for positions in fired.values() for i in positions})
             title += (_("; run-rule alerts in {n} period") if periods == 1
                       else _("; run-rule alerts in {n} periods")).format(n=periods)
-    legend_codes = ", ".join(f"{c} = {_RULE_WORDS.get(c, _code_words(c))}" for c in codes_used)
+    legend_codes = ", ".join(f"{c} = {_(_RULE_WORDS[c]) if c in _RULE_WORDS else _code_words(c)}"
+                             for c in codes_used)
     subtitle = (_("Center {center}; limits widen where n is small").format(center=_pct(center[0]))
                 + (_(". Alert tracks at the top: {codes}").format(codes=legend_codes)
                    if legend_codes else ""))
@@ -1738,9 +1741,9 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
 
 def _code_words(code: str) -> str:
     if code.startswith("R"):
-        return f"{code[1:]} in a row on one side"
+        return _("{n} in a row on one side").format(n=code[1:])
     if code.startswith("T"):
-        return f"{code[1:]} in a row rising or falling"
+        return _("{n} in a row rising or falling").format(n=code[1:])
     return code
 
 
@@ -1796,8 +1799,8 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
            if "higher_is_better" in data else np.ones(count, dtype=bool))
     columns = {"kpi": 0.005, "value": 0.3, "plot": 0.475, "target": 0.685, "n": 0.755,
                "status": 0.8, "trend": 0.985}
-    header = {"kpi": "KPI", "value": "value (95% interval)", "plot": "", "target": "target",
-              "n": "n", "status": "status", "trend": "trend"}
+    header = {"kpi": _("KPI"), "value": _("value (95% interval)"), "plot": "",
+              "target": _("target"), "n": _("n"), "status": _("status"), "trend": _("trend")}
     for key, x in columns.items():
         ax.text(x, -0.45, header[key], ha="right" if key in ("target", "n", "trend") else "left",
                 va="center", fontsize=8.5, fontweight="bold", color=PALETTE["muted"])
@@ -1816,8 +1819,9 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
             digits += 1  # '50%' next to a 50% target that is missed would look like a contradiction
         fmt = (functools.partial(_pct, digits=digits) if is_rate
                else functools.partial(_fmt_value, unit=unit))
-        label = data["label"].iloc[i] if "label" in data and not _missing(data["label"].iloc[i]) \
-            else data["kpi"].iloc[i]
+        label = (_kpi_words(data["label"].iloc[i])
+                 if "label" in data and not _missing(data["label"].iloc[i])
+                 else data["kpi"].iloc[i])
         lines = _wrap_pt(str(label), (columns["value"] - columns["kpi"] - 0.01) * axes_pt, 9.5)
         ax.text(columns["kpi"], y, "\n".join(lines[:2]), ha="left", va="center", fontsize=9.5,
                 color=PALETTE["ink"], linespacing=1.1)
@@ -1828,8 +1832,10 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
             gap = (_width_pt(value_text, 10.5, "bold") + 5) / axes_pt
             ax.text(columns["value"] + gap, y, _fmt_range(low[i], high[i], unit, digits),
                     ha="left", va="center", fontsize=8.5, color=PALETTE["muted"])
-        status = str(data["status"].iloc[i])
-        color = status_color(data["status_code"].iloc[i])
+        # the words from the code, in the figure's language (the library's prose is English)
+        code = data["status_code"].iloc[i]
+        status = _(STATUSES[code]) if code in STATUSES else str(data["status"].iloc[i])
+        color = status_color(code)
         _interval_glyph(ax, columns["plot"], 0.13, y, value[i], low[i], high[i], target[i], color)
         ax.text(columns["target"], y, fmt(target[i]) if np.isfinite(target[i]) else "–",
                 ha="right", va="center", fontsize=9.5, color=PALETTE["ink"])
@@ -1843,15 +1849,46 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
         ax.text(columns["trend"], y, arrow, ha="right", va="center", fontsize=14,
                 fontweight="bold", color=arrow_color)
     on = int(data["status_code"].isin(STATUS_ON_TARGET).sum())
-    period = ""
-    if "period" in data and data["period"].notna().any():
-        periods = data["period"].dropna().astype(str).unique()
-        period = f" {periods[0]}" if len(periods) == 1 else f" (latest of {len(periods)} periods)"
+    periods = (data["period"].dropna().astype(str).unique() if "period" in data
+               else np.array([], dtype=object))
     if title is None:
-        title = f"Scorecard{period}: {on} of {count} KPIs on target"
-    _title(ax, title, "Status tests the shortfall against the target; bar: 95% interval, dot: "
-                      "value, black tick: target; arrow: trend over recent periods")
+        kpis_on = (_("{on} of {n} KPI on target") if count == 1
+                   else _("{on} of {n} KPIs on target")).format(on=on, n=count)
+        if len(periods) == 1:
+            title = _("Scorecard {period}: {kpis}").format(period=_period_words(periods[0]),
+                                                           kpis=kpis_on)
+        elif len(periods):
+            title = _("Scorecard (latest of {n} periods): {kpis}").format(n=len(periods),
+                                                                          kpis=kpis_on)
+        else:
+            title = _("Scorecard: {kpis}").format(kpis=kpis_on)
+    _title(ax, title, _("Status tests the shortfall against the target; bar: 95% interval, dot: "
+                        "value, black tick: target; arrow: trend over recent periods"))
     return ax
+
+
+def _kpi_words(label: object) -> str:
+    """A rate KPI's label in the figure's language when the toolkit named it ("Conversion A → B",
+    "Win rate from A (won / closed)"); a label the engagement YAML gave stays as written."""
+    text = str(label)
+    if text.startswith("Conversion ") and " → " in text:
+        start, end = text[len("Conversion "):].split(" → ", 1)
+        return _("Conversion {start} → {end}").format(start=start, end=end)
+    prefix, suffix = "Win rate from ", " (won / closed)"
+    if text.startswith(prefix) and text.endswith(suffix):
+        return _("Win rate from {start} (won / closed)").format(
+            start=text[len(prefix):-len(suffix)])
+    return _(text)
+
+
+def _period_words(period: object, *, short: bool = False) -> str:
+    """A period label ('2026-07') as the figure's language writes it ('juli 2026'; `short`: a
+    month as 'jul 2026', for tick labels)."""
+    fmt = formatter(_LANGUAGE.get())
+    text = str(period)
+    if short and len(text) == 7 and text[4] == "-" and text[:4].isdigit():
+        return fmt.month(pd.Period(text, freq="M"), length="medium")
+    return fmt.period(period)
 
 
 def _interval_glyph(ax: Axes, left: float, width: float, y: float, value: float, low: float,
@@ -2273,12 +2310,17 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
     any_partly = bool((shown & (immature > 0)).any())
     window = ""
     if "window_days" in data and data["window_days"].notna().any():
-        window = f" within {int(pd.to_numeric(data['window_days']).dropna().iloc[0])} days"
+        window = " " + _("within {days} days").format(
+            days=int(pd.to_numeric(data["window_days"]).dropna().iloc[0]))
     if title is None:
-        span = f", cohorts {periods[0]} to {periods[-1]}" if rows > 1 else f", cohort {periods[0]}"
+        span = (_(", cohorts {first} to {last}").format(
+                    first=_period_words(periods[0], short=True),
+                    last=_period_words(periods[-1], short=True)) if rows > 1
+                else _(", cohort {period}").format(period=_period_words(periods[0], short=True)))
         what = (f" {_phase_name(pairs[0][0], phase_model)} → {_phase_name(pairs[0][1], phase_model)}"
                 if cols == 1 else "")
-        title = f"Cohort conversion{what}{window}{' per transition' if cols > 1 else ''}{span}"
+        title = (_("Cohort conversion") + what + window
+                 + (" " + _("per transition") if cols > 1 else "") + span)
     title_in = _width_pt(str(title), 12.5, "bold") / 72
 
     created = ax is None
@@ -2299,9 +2341,9 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
     two_lines = cell_pt >= 22  # room for the n under the rate
     with_text = cell_pt >= 9
     rate_fs = 9.0 if cell_pt >= 14 else 7.0
-    subtitle = ("Cell: share of the cohort that converted" + (", n below" if two_lines else "")
-                + "; grey hatched: immature (window not closed yet)"
-                + ("; *: part of the cohort still immature, only its mature records counted"
+    subtitle = (_("Cell: share of the cohort that converted") + (_(", n below") if two_lines else "")
+                + _("; grey hatched: immature (window not closed yet)")
+                + (_("; *: part of the cohort still immature, only its mature records counted")
                    if any_partly else ""))
     # wrapped to the width the title has anyway, so it never widens the figure
     subtitle = "\n".join(_wrap_pt(subtitle, max(text_in, title_in) * 72, 9.0))
@@ -2338,7 +2380,8 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
     every = max(1, math.ceil(9.0 / (row_in * 72)))
     shown_rows = np.arange(0, rows, every)
     ax.set_yticks(shown_rows + 0.5)
-    ax.set_yticklabels([str(periods[i]) for i in shown_rows], fontsize=9 if every == 1 else 7.5)
+    ax.set_yticklabels([_period_words(periods[i], short=True) for i in shown_rows],
+                       fontsize=9 if every == 1 else 7.5)
     ax.tick_params(axis="y", length=0, labelcolor=PALETTE["ink"])
 
     for i in range(rows):
