@@ -247,8 +247,12 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
 
     if pd.notna(root["target"]) and pd.notna(root["value"]):
         gap = root["value"] / root["target"] - 1
+        unit = "" if is_missing(root.get("unit")) else str(root.get("unit"))
+        # the goal is an amount in the engagement's currency (the tree's unit), or a count
+        shown = (formatter(w.fmt.language, unit).amount if len(unit) == 3 and unit.isupper()
+                 else w.num)
         lines.append(w._("{label}: {value} against a target of {target} ({gap}).", label=label(root),
-                       value=w.num(root["value"]), target=w.num(root["target"]),
+                       value=shown(root["value"]), target=shown(root["target"]),
                        gap=w.pct(gap, "+.0%")))
     rates = tree[(tree["unit"] == "%") & tree["target"].notna() & tree["value"].notna()]
     if len(rates):
@@ -626,7 +630,9 @@ def steering(view, language: str = "en", phases=None) -> str:
                               len(judged), n=len(judged), bad=len(bad)) + off)
     few = judged[judged["status_code"].isin(STATUS_TOO_FEW)]
     if len(few):
-        lines.append(w._("{n} of them rest on too few records to conclude.", n=len(few)))
+        lines.append(w.ngettext("{n} of them rests on too few records to conclude.",
+                                "{n} of them rest on too few records to conclude.", len(few),
+                                n=len(few)))
     if view.chart is None:
         lines.append(w._("No control chart: {why}", why=text(w.why(view.explain("chart")))))
     elif len(view.alerts):

@@ -39,7 +39,7 @@ import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,7 +70,7 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.present.format import formatter
 from toolkit.present.messages import check_language, translations
-from toolkit.present.tables import N_
+from toolkit.present.tables import N_, attribute_label
 
 __all__ = [
     "PALETTE",
@@ -1500,7 +1500,8 @@ def _reference_text(data: pd.DataFrame, row: int) -> str:
 @_styled
 def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                       max_rows: int | None = 30, ax: Axes | None = None,
-                      title: str | None = None) -> Axes:
+                      title: str | None = None,
+                      attributes: Mapping[str, str] | None = None) -> Axes:
     """Forest plot of a segment scan: each segment's rate and interval against the rest's rate.
 
     Parameters
@@ -1510,6 +1511,8 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
         drawn in its own order (the scan puts flagged rows first), grouped by transition.
     max_rows : draw at most this many rows (the first ones); None draws all. The title still
         counts every row.
+    attributes : each attribute's column header (``toolkit.present.tables.attribute_headers``),
+        so a row names its attribute by its label.
     phase_model, ax, title : see the module docstring.
 
     Returns
@@ -1537,7 +1540,8 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
     for g in groups:
         if len(groups) > 1:
             rows.append((g, None))
-        rows.extend((_printable(f"{data['attribute'].iloc[i]}: {data['segment'].iloc[i]}"), i)
+        rows.extend((_printable(f"{_attribute_words(data['attribute'].iloc[i], attributes)}: "
+                                f"{data['segment'].iloc[i]}"), i)
                     for i in np.flatnonzero((pair == g).to_numpy()))
     count = len(rows)
     ax = _new_axes(ax, (10.0, 1.6 + 0.34 * count))
@@ -1865,6 +1869,11 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
     _title(ax, title, _("Status tests the shortfall against the target; bar: 95% interval, dot: "
                         "value, black tick: target; arrow: trend over recent periods"))
     return ax
+
+
+def _attribute_words(name: object, headers: Mapping[str, str] | None) -> str:
+    """A segment attribute by its label in the figure's language (``owner`` -> "Eigenaar")."""
+    return attribute_label(name, formatter(_LANGUAGE.get()), headers)
 
 
 def _kpi_words(label: object) -> str:

@@ -199,6 +199,14 @@ def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
         # the phases of the model (the table also lists the exits lost and ignore)
         phases = tables["phases"]
         tables["phases"] = phases[phases["phase"].isin(engagement.phase_model.keys)]
+    if result.step == 2 and "stage mapping" in tables and {"phase", "rows"} <= set(
+            tables["stage mapping"].columns):
+        # in the process's order, the most used spelling of a stage first
+        order = {key: i for i, key in enumerate(engagement.phase_model.keys)}
+        mapping = tables["stage mapping"]
+        tables["stage mapping"] = mapping.assign(
+            _order=mapping["phase"].map(order).fillna(len(order))).sort_values(
+            ["_order", "rows"], ascending=[True, False], kind="stable").drop(columns="_order")
     if result.step == 4 and "seasonality tests" in tables:
         seasons = tables["seasonality tests"].copy()
         # the seasonality result's two rows are volume, then rate (seasonality.tests)
