@@ -88,8 +88,8 @@ class _Words:
     """
 
     def __init__(self, language: str = "en", phases=None,
-                 attributes: Mapping[str, str] | None = None) -> None:
-        self.fmt = formatter(language)
+                 attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> None:
+        self.fmt = formatter(language, currency)
         self.english = self.fmt.language == "en"
         self.phases = phases
         self.attributes = dict(attributes or {})  # attribute -> the client's column header
@@ -418,11 +418,11 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
 
 
 def diagnosis(fruit, language: str = "en", phases=None,
-              attributes: Mapping[str, str] | None = None) -> str:
+              attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> str:
     """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
     segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
-    conclusion names an attribute by its label."""
-    w = _Words(language, phases, attributes)
+    conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
+    w = _Words(language, phases, attributes, currency)
     if w.english:
         lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
         if fruit.verdict.advice:

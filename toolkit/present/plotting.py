@@ -367,7 +367,7 @@ def _digits(value: float) -> int:
 
 def _pct(value: float, digits: int | None = None) -> str:
     if value is None or not np.isfinite(value):
-        return "n/a"
+        return _("n/a")
     d = _digits(value) if digits is None else digits
     return _local(f"{value * 100:.{d}f}%")
 
@@ -375,7 +375,7 @@ def _pct(value: float, digits: int | None = None) -> str:
 def _pct_ci(rate: float, low: float, high: float) -> str:
     """'62% (58-66%)': the estimate with its interval, in the estimate's precision."""
     if rate is None or not np.isfinite(rate):
-        return "n/a"
+        return _("n/a")
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return _pct(rate)
     d = _digits(rate)
@@ -383,7 +383,7 @@ def _pct_ci(rate: float, low: float, high: float) -> str:
 
 
 def _count(value: float) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else _local(f"{value:,.0f}")
+    return _("n/a") if value is None or not np.isfinite(value) else _local(f"{value:,.0f}")
 
 
 def _is_share_unit(unit: object) -> bool:
@@ -393,7 +393,7 @@ def _is_share_unit(unit: object) -> bool:
 def _fmt_value(value: float, unit: object = None) -> str:
     """A KPI value in its unit: shares as %, euros compact, days, counts with thousands."""
     if value is None or not np.isfinite(value):
-        return "n/a"
+        return _("n/a")
     u = "" if _missing(unit) else str(unit).strip()
     low = u.lower()
     if _is_share_unit(u):
@@ -439,7 +439,7 @@ def _p_text(p: float) -> str:
 
 def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
-        return "n/a"
+        return _("n/a")
     return _local("<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}")
 
 
@@ -1446,7 +1446,7 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
             band = (_(" ({low} to {high})").format(low=_count(low), high=_count(high))
                     if np.isfinite(low) and np.isfinite(high) else "")
             x_text = max(0.0, shown, high if np.isfinite(high) else shown) + 0.02 * span
-            ax.text(x_text, y, _local(f"{value:+,.0f}") + band if np.isfinite(value) else "n/a",
+            ax.text(x_text, y, _local(f"{value:+,.0f}") + band if np.isfinite(value) else _("n/a"),
                     ha="left", va="center", fontsize=8.5 if multi else 9.5,
                     fontweight="bold" if rank == 0 and not multi else "normal",
                     color=PALETTE["ink"])

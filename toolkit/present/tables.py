@@ -374,6 +374,16 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
             attribute=label, attribute_in_sentence=_in_sentence(label),
             segment=segment_value(row["segment"]), rate=fmt.percent(row["rate"]),
             step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
+    if area == "stalled" and has("from_phase", "n", "threshold_days"):
+        n = int(row["n"])
+        text = fmt.ngettext("{n} open record at {phase} has not moved for longer than {days}",
+                            "{n} open records at {phase} have not moved for longer than {days}",
+                            n).format(n=fmt.count(n), phase=c.phase(row["from_phase"]),
+                                      days=fmt.days(row["threshold_days"]))
+        if has("stalled_value") and float(row["stalled_value"]) > 0:
+            text += fmt.gettext(", together {value} in value").format(
+                value=fmt.amount(row["stalled_value"]))
+        return Cell(text)
     if area == "stalled" and has("from_phase"):
         return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
                                 "most records take").format(phase=c.phase(row["from_phase"])))

@@ -77,7 +77,8 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         tables["stalled"] = fruit.leaks.stalled
         sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
         lines = in_languages(lambda language: sentences(
-            narrative.diagnosis(fruit, language, model, attribute_headers(engagement))))
+            narrative.diagnosis(fruit, language, model, attribute_headers(engagement),
+                                engagement.config.currency)))
     else:
         lines = parts.in_languages()
     if notes:
