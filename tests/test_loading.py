@@ -359,3 +359,18 @@ def test_quarantine_summary_folds_by_code_not_by_wording():
                    "rows"] == 1
     assert sorted(out["reason_code"].astype(str)) == ["duplicate_row", "unknown_stage",
                                                        "unknown_status"]
+
+
+def test_an_attribute_may_be_named_as_its_header(tmp_path):
+    # `attributes: {Regio: Regio}` put two 'Regio' columns side by side in the loader and it
+    # stopped with a TypeError; the attribute is the file's column under the same name.
+    (tmp_path / "history.csv").write_text(
+        "Deal;Fase;Datum;Regio\nD1;Suspect;03-01-2025 09:00;Noord\nD1;Lead;15-01-2025 10:30;Zuid\n"
+        "D2;Suspect;04-01-2025 09:00;Noord\n")
+    e = load(write_engagement(tmp_path, [{
+        "name": "history", "path": "history.csv", "shape": "history", "date_format": "dmy",
+        "columns": {"record_id": "Deal", "stage": "Fase", "changed_at": "Datum"},
+        "attributes": {"Regio": "Regio"}}], as_of="2025-06-30"))
+    assert e.records.set_index("record_id")["Regio"].to_dict() == {"D1": "Zuid", "D2": "Noord"}
+    assert any("1 record(s) have more than one value of `Regio` (e.g. 'D1': 'Noord', 'Zuid')" in n
+               for n in e.notes)

@@ -152,3 +152,116 @@ def test_repeated_text_is_trimmed_once_each_as_row_by_row():
     expected = ["Lead", "Lead", pd.NA, pd.NA, "Offerte  uitgebracht", pd.NA, "LEAD"] * 5
     assert [None if pd.isna(v) else v for v in got] == [
         None if v is pd.NA else v for v in expected]
+
+
+def test_a_file_without_quotes_is_read_as_pandas_reads_it():
+    # No double quote anywhere: pyarrow may cut the file at any line end (no value can hold one).
+    data = b"Deal;Fase;Datum\r\nD1;Lead;02-01-2024\r\n\r\nD2; ;\r\n;;\r\nD3;Offerte;03-01-2024"
+    body, kind = _decoded(data, "utf-8")
+    theirs = pd.read_csv(io.StringIO(data.decode()), sep=";", dtype=str, keep_default_na=False,
+                         na_values=[""], engine="c", header=0, skip_blank_lines=False)
+    pd.testing.assert_frame_equal(_read_delimited_arrow(body, kind, ";", 1), theirs)
+
+
+def _stage_rows(seed: int) -> pd.DataFrame:
+    """Stage rows as the history loader holds them before ordering: ids whose text order is not
+    their number's order ('D10' < 'D9'), times shared by several rows, repeated stage changes,
+    attribute values that change, blanks."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    ids = pd.array([f"D{i}" for i in rng.integers(1, 60, n)], dtype="string")
+    at = (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 30, n), "D")).to_numpy(copy=True)
+    at[rng.random(n) < 0.05] = np.datetime64("NaT")
+    owner = pd.array(rng.choice(["Ann", "Bob", None], n, p=[0.6, 0.3, 0.1]), dtype="string")
+    return pd.DataFrame({
+        "source_row": np.arange(2, n + 2), "_record_id": ids,
+        "_record_code": pd.factorize(ids, sort=True)[0], "_at": at,
+        "_stage_norm": rng.choice(["lead", "offerte"], n), "owner": owner,
+        "_value": np.where(rng.random(n) < 0.3, np.nan, rng.integers(1, 5, n).astype(float))},
+        index=rng.permutation(n) * 3)  # labels are not positions
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_history_rows_ordered_and_deduplicated_as_pandas_does_it(seed):
+    from toolkit.io.loading import _first_row_of, _record_order, _repeats
+    frame = _stage_rows(seed)
+    order = _record_order(frame)
+    expected = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
+    pd.testing.assert_frame_equal(frame.iloc[order], expected)
+    same = ["_record_id", "_stage_norm", "_at"]
+    dup, first = _repeats(frame, same, order)
+    pd.testing.assert_series_equal(dup, frame.duplicated(same, keep="first"),
+                                   check_names=False)
+    assert dup.sum() > 5  # the sample really has repeats
+    pd.testing.assert_series_equal(first, _first_row_of(frame, same, frame.index[dup]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_per_record_values_by_position_are_those_of_groupby(seed):
+    from toolkit.io.loading import _last_value_per_record, _Runs
+    frame = _stage_rows(seed).sort_values(["_record_id", "_at", "source_row"], kind="stable")
+    runs = _Runs.of(frame["_record_code"].to_numpy())
+    by = frame.groupby("_record_id", sort=False)
+    last = _last_value_per_record(frame, ["owner", "_value"], runs)
+    expected = by[["owner", "_value"]].last()
+    for col in ("owner", "_value"):
+        pd.testing.assert_series_equal(pd.Series(last[col], index=expected.index, name=col),
+                                       expected[col])
+    least = pd.Series(runs.least(frame["_at"]), index=expected.index, name="_at")
+    pd.testing.assert_series_equal(least, by["_at"].min())
+    assert frame["_record_id"].iloc[runs.starts].tolist() == expected.index.tolist()
+
+
+def test_conflicting_attributes_are_counted_as_groupby_counts_them(tmp_path):
+    from toolkit.io.loading import _note_conflicts, _Runs
+    frame = pd.DataFrame({"_record_id": pd.Series(["A", "A", "A", "B", "B", "C", "C"],
+                                                  dtype="string"),
+                          "owner": pd.Series(["Ann", None, "Ann", "Bob", "Ann", None, "Cy"],
+                                             dtype="string")})
+    notes: list[str] = []
+    _note_conflicts(frame, ["owner"], _Runs.of(pd.factorize(frame["_record_id"])[0]),
+                    file="h.csv", notes=notes)
+    # A: Ann, Ann (one value); B: Bob, Ann (two); C: Cy (one)
+    assert notes == ["h.csv: 1 record(s) have more than one value of `owner` (e.g. 'B': 'Bob', "
+                     "'Ann'); the latest is used"]
+
+
+def test_phase_order_grid_holds_each_records_first_entry():
+    from toolkit.base.phases import Phase, PhaseModel
+    from toolkit.io.loading import _NOT_ENTERED, _first_entries
+    model = PhaseModel(phases=(Phase(key="lead", label="Lead"), Phase(key="offer", label="Offer"),
+                               Phase(key="order", label="Order")))
+    events = pd.DataFrame({
+        "record_id": pd.Series(["B", "A", "B", "A", "B"], dtype="string"),
+        "phase": pd.Categorical(["offer", "lead", "offer", "order", "lead"], dtype=model.dtype),
+        "entered_at": pd.to_datetime(["2024-03-01", "2024-01-01", "2024-02-01", None,
+                                      "2024-04-01"])})
+    grid = _first_entries(events, model)
+    day = pd.Timestamp("2024-01-01").value
+    assert grid.tolist() == [  # B first (its first row), then A; A's order only undated
+        [pd.Timestamp("2024-04-01").value, pd.Timestamp("2024-02-01").value, _NOT_ENTERED],
+        [day, _NOT_ENTERED, _NOT_ENTERED]]
+
+
+def test_lost_at_phase_is_the_highest_phase_entered_before_the_loss():
+    from toolkit.base.phases import Phase, PhaseModel
+    from toolkit.io.loading import finish_records
+    model = PhaseModel(phases=(Phase(key="lead", label="Lead"), Phase(key="offer", label="Offer"),
+                               Phase(key="order", label="Order")))
+    records = pd.DataFrame({
+        "outcome": ["lost", "lost", "won", "lost"],
+        "closed_at": pd.to_datetime(["2024-03-01", None, "2024-05-01", "2024-03-01"]),
+        "created_at": pd.to_datetime(["2024-01-01"] * 4)},
+        index=pd.Index(["A", "B", "C", "D"], dtype="string", name="record_id"))
+    events = pd.DataFrame({
+        "record_id": pd.Series(["C", "A", "A", "B", "A", "B", "C"], dtype="string"),
+        "phase": pd.Categorical(["order", "lead", "offer", "lead", "order", "offer", "lead"],
+                                dtype=model.dtype),
+        "entered_at": pd.to_datetime(["2024-05-01", "2024-01-05", "2024-02-01", "2024-01-05",
+                                      "2024-04-01", "2024-02-01", "2024-01-05"])})
+    out = finish_records(records, events, model)
+    # A: order was entered after its loss, so offer; B: no close date, so every phase (offer);
+    # C is won; D lost without any phase entered
+    lost_at = out["lost_at_phase"]
+    assert [None if pd.isna(v) else v for v in lost_at] == ["offer", "offer", None, None]
+    assert out["lost_at_phase"].dtype == model.dtype

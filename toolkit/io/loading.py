@@ -357,7 +357,8 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
         # The header is read as row 0, so that pyarrow splits it too (not a second parser).
         table = pacsv.read_csv(pa.py_buffer(body), read_options=pacsv.ReadOptions(
             autogenerate_column_names=True),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                             newlines_in_values=_has_quotes(body),
                                              ignore_empty_lines=False, invalid_row_handler=refuse),
             convert_options=pacsv.ConvertOptions(
                 check_utf8=False, strings_can_be_null=True, null_values=[""],
@@ -391,6 +392,12 @@ def release_arrow_memory() -> None:
     hundreds of MB of memory no table held."""
     import pyarrow as pa
     pa.default_memory_pool().release_unused()
+
+
+def _has_quotes(body: bytes | memoryview) -> bool:
+    """Whether the file has a double quote at all. Without one no value can hold a line break,
+    and pyarrow reads the file in parallel blocks cut at line ends (twice as fast)."""
+    return b'"' in (body.obj if isinstance(body, memoryview) else body)
 
 
 def _decode_column(column: Any, encoding: str) -> Any:
@@ -759,13 +766,12 @@ class _Runs:
 
     def least(self, stamps: pd.Series) -> np.ndarray:
         """Each record's earliest time, missing times skipped (NaT when it has none)."""
-        values = stamps.to_numpy(dtype="datetime64[ns]")
+        values = stamps.to_numpy()  # datetime64 in the column's own unit
         if not len(self.starts):
             return values[:0]
         ints = np.where(np.isnat(values), _NOT_ENTERED, values.view(np.int64))
         least = np.minimum.reduceat(ints, self.starts)
-        return np.where(least == _NOT_ENTERED, np.iinfo(np.int64).min, least).view(
-            "datetime64[ns]")
+        return np.where(least == _NOT_ENTERED, np.iinfo(np.int64).min, least).view(values.dtype)
 
 
 def _record_order(frame: pd.DataFrame) -> np.ndarray:
@@ -804,30 +810,30 @@ def _repeats(frame: pd.DataFrame, same: list[str], order: np.ndarray
             _first_row_of(some, same, some.index[repeat.to_numpy()]))
 
 
-def _whole_rows(raw: pd.DataFrame, frame: pd.DataFrame, read: set[str]) -> pd.DataFrame:
-    """`frame` with every column of the file (`raw`) back, for its rows and in its order: the
-    file's columns first, as read, then those `frame` added. Each column of `raw` is taken once and
-    then dropped from it, so the file is not held twice. Only the columns in `read` (those the
-    caller reads from here on) are taken; the others come back blank, so that a message listing
-    the file's columns still lists them all."""
+def _whole_rows(headers: pd.Index, raw: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every column of the file (`headers`) back, for its rows and in its order: the
+    file's columns first, then those `frame` added. The columns of `raw` (those still read) are
+    taken, each dropped from `raw` once taken so the file is not held twice; the others come back
+    blank, so that a message listing the file's columns still lists them all."""
+    import pyarrow as pa
     rows = (frame.index.to_numpy() if raw.index.equals(pd.RangeIndex(len(raw)))
             else raw.index.get_indexer(frame.index))
     columns = {}
-    for name in list(raw.columns):
-        column = raw.pop(name)
+    for name in headers:
         if name in frame.columns:
             columns[name] = frame[name].array
+        elif name in raw.columns:
+            columns[name] = raw.pop(name).array.take(rows)
         else:
-            columns[name] = column.array.take(rows if name in read else np.full(len(rows), -1),
-                                              allow_fill=True)
+            columns[name] = pd.array(pa.nulls(len(rows), pa.large_string()), dtype="str")
     for name in frame.columns:
         columns.setdefault(name, frame[name].array)
     return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
-def _headers(raw: pd.DataFrame, frame: pd.DataFrame) -> pd.Index:
+def _headers(headers: pd.Index, frame: pd.DataFrame) -> pd.Index:
     """The columns the whole `frame` would have: the file's, then those added to it."""
-    return pd.Index(list(raw.columns) + [c for c in frame.columns if c not in raw.columns])
+    return pd.Index(list(headers) + [c for c in frame.columns if c not in headers])
 
 
 def _note_conflicts(frame: pd.DataFrame, cols: list[str], runs: _Runs, *, file: str,
@@ -1006,7 +1012,8 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: st
     blank = _blank_rows(frame.drop(columns="source_row"))
     cols = settings["columns"]
     if carry is not None:
-        carry = set(carry) | {cols.get("is_deleted"), header_in(headers, cols.get("record_id"))}
+        wanted = set(carry)
+        carry = wanted | {cols.get("is_deleted"), header_in(headers, cols.get("record_id"))}
         frame = frame[[c for c in headers if c in carry or c == "source_row"]]
     frame = q.add(frame, blank, "blank row", code="blank_row")
     if "is_deleted" in cols and cols["is_deleted"] in headers:
@@ -1019,6 +1026,9 @@ def _common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: st
     rid_col = find_column(headers, cols["record_id"], role="record_id", file=file, key=key)
     rid = as_text(frame[rid_col])
     frame = frame.assign(_record_id=rid)
+    if carry is not None:  # the caller needs neither the id column nor the deleted flags
+        frame = frame[[c for c in frame.columns
+                       if c in wanted or c in ("source_row", "_record_id")]]
     return q.add(frame, rid.isna(), f"missing record id in column {rid_col!r}",
                  code="missing_record_id", column=rid_col)
 
@@ -1233,20 +1243,28 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
                             fix=f"set `{key}.{role}` (or `stage:` when every row is one stage), "
                                 f"or use a preset")
     # Each check below sets rows aside, copying every column it carries: so the checks carry only
-    # the columns they read, and the rest of the file (amounts, attributes, creation dates) is
-    # taken once, for the rows kept, in their final order (`_whole_rows`).
-    checked = [c for c in (header_in(raw, cols.get(role)) for role in ("stage", "changed_at")) if c]
+    # the columns they read. Of the rest of the file only the columns read after them are kept
+    # (the amount, its currency, the creation date, the attributes), and taken once, for the rows
+    # kept, in their final order (`_whole_rows`).
+    headers = raw.columns
+    checked = [c for c in (header_in(headers, cols.get(role)) for role in ("stage", "changed_at"))
+               if c]
+    later = [cols.get(role) for role in ("value", "currency", "created_at")]
+    later += list((settings.get("attributes") or {}).values())
+    read = {header_in(headers, h) for h in later if isinstance(h, str)}
     frame = _common_rows(raw, settings, q, file=file, key=key, carry=checked)
     rows_in = len(raw)
+    raw = raw[[c for c in headers if c in read]]
     if settings.get("stage"):
         frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
         cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
-    stage_col = find_column(_headers(raw, frame), cols["stage"], role="stage", file=file, key=key)
+    stage_col = find_column(_headers(headers, frame), cols["stage"], role="stage", file=file,
+                            key=key)
     frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
                         engagement=engagement_file)
     frame, at = _dates(frame, cols["changed_at"], settings, q, role="at", file=file, key=key,
-                       required=True, headers=_headers(raw, frame))
-    frame = frame.drop(columns=[c for c in frame.columns if c in raw.columns
+                       required=True, headers=_headers(headers, frame))
+    frame = frame.drop(columns=[c for c in frame.columns if c in headers
                                 and c != "source_row" and not c.startswith("_")])
     frame = frame.assign(_record_code=pd.factorize(frame["_record_id"], sort=True)[0])
     # Ties (bulk imports share one timestamp) keep the file's order: a stable, documented choice.
@@ -1276,11 +1294,8 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         kept = ~reversed_won.to_numpy()
         log, runs = log[kept], _Runs.of(runs.of_row[kept])
     events = _events_from_log(log, model, name, runs=runs)
-    # The columns read from here on: the amount, its currency, the creation date, the attributes.
-    later = [cols.get(role) for role in ("value", "currency", "created_at")]
-    later += list((settings.get("attributes") or {}).values())
-    frame = _whole_rows(raw, frame.drop(columns=["_stage_norm", "_target", "_record_code"]),
-                        read={header_in(raw, h) for h in later if isinstance(h, str)})
+    frame = _whole_rows(headers, raw, frame.drop(columns=["_stage_norm", "_target",
+                                                           "_record_code"]))
     del raw  # the rows as read are not needed any more (hundreds of MB on a big export)
     release_arrow_memory()
 
@@ -1294,18 +1309,21 @@ def _load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
-    frame = pd.concat([frame, attrs], axis=1)
-    _note_conflicts(frame, list(attrs.columns), runs, file=file, notes=notes)
+    # From here on only these columns are read (the file's others are freed; an attribute may be
+    # named as its own header).
+    created = cols.get("created_at") if cols.get("created_at") in frame.columns else None
+    kept = ["_record_id", "_at"] + ([value] if value else []) + ([created] if created else [])
+    frame = pd.concat([frame[kept], attrs], axis=1)
     carry = ([value] if value else []) + list(attrs.columns)
+    _note_conflicts(frame, list(attrs.columns), runs, file=file, notes=notes)
     # The records are the runs, in the order of the log's last rows (`state`): one row each.
     records = state.assign(created_at=frame["_at"].array.take(runs.starts))  # rows in time order
     for col, values in _last_value_per_record(frame, carry, runs).items():
         records["value" if col == "_value" else col] = values
     records.index = records.index.astype("string")
     records.index.name = "record_id"
-    if "created_at" in cols and cols["created_at"] in frame.columns:
-        parsed = _parse_dates(frame[cols["created_at"]], settings, file=file,
-                              column=cols["created_at"])
+    if created:
+        parsed = _parse_dates(frame[created], settings, file=file, column=created)
         crm_created = pd.Series(runs.least(parsed.values), index=records.index)
         records["created_at"] = crm_created.fillna(records["created_at"])
         del parsed
