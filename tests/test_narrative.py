@@ -69,12 +69,13 @@ def test_dutch_kpi_tree_sentences_by_hand():
     tree = pd.DataFrame({"node": ["revenue", "conversion_x"],
                          "label": ["Revenue per month (implied)", "Lead naar kans"],
                          "value": [1234.4, 0.25], "target": [1500.0, 0.40], "unit": ["EUR", "%"]})
-    # 1234.4 / 1500 - 1 = -0.177 -> -18%; the rate 0.25 / 0.40 is the furthest below
+    # 1234.4 / 1500 - 1 = -0.177 -> -18%; the rate 0.25 / 0.40 is the furthest below; the goal
+    # in the tree's unit, the currency EUR
     assert narrative.kpi_tree(tree, "nl") == (
-        "- Omzet per maand (afgeleid): 1.234 tegen een doel van 1.500 (-18%).\n"
+        "- Omzet per maand (afgeleid): €\u00a01.234 tegen een doel van €\u00a01.500 (-18%).\n"
         "- Het verst onder het doel: Lead naar kans met 25% tegen 40%.")
     assert narrative.kpi_tree(tree) == (
-        "- Revenue per month (implied): 1,234 against a target of 1,500 (-18%).\n"
+        "- Revenue per month (implied): €1,234 against a target of €1,500 (-18%).\n"
         "- Furthest below its target: Lead naar kans at 25% against 40%.")
 
 

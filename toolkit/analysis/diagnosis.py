@@ -820,7 +820,8 @@ _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to"
 # (`reference`: target, benchmark, history, best_segment, typical segment, order target; for a
 # volume item `rate` and `reference_rate` are entries per month now and needed).
 _FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
-                 "reference", "n", "ci_low", "ci_high", "p_adjusted"]
+                 "reference", "n", "ci_low", "ci_high", "p_adjusted", "threshold_days",
+                 "stalled_value"]
 
 
 def shortage_or_leak(engagement, *, window_days: int | None = None,
@@ -1593,7 +1594,8 @@ class LowHangingFruit:
     table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
         extra_revenue, action_hint``, then the fields the finding and its evidence are written from
         (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``, and for a
-        bottleneck or segment the rate's ``n, ci_low, ci_high, p_adjusted``); the sized gains first
+        bottleneck or segment the rate's ``n, ci_low, ci_high, p_adjusted``, for stalled records
+        their count ``n``, ``threshold_days`` and ``stalled_value``); the sized gains first
         (largest lower bound of the range first), then the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
@@ -1904,7 +1906,8 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                          f"at {t.phase}"),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
             "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
-            "_p": np.nan, "_order": 3, "from_phase": t.phase})
+            "_p": np.nan, "_order": 3, "from_phase": t.phase, "n": t.stalled,
+            "threshold_days": t.threshold_days, "stalled_value": t.stalled_value})
 
     table = pd.DataFrame(rows, columns=["area", "step", "finding", "evidence", "extra_orders",
                                         "extra_orders_low", "extra_orders_high", "action_hint",

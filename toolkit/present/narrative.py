@@ -88,8 +88,8 @@ class _Words:
     """
 
     def __init__(self, language: str = "en", phases=None,
-                 attributes: Mapping[str, str] | None = None) -> None:
-        self.fmt = formatter(language)
+                 attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> None:
+        self.fmt = formatter(language, currency)
         self.english = self.fmt.language == "en"
         self.phases = phases
         self.attributes = dict(attributes or {})  # attribute -> the client's column header
@@ -247,8 +247,12 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
 
     if pd.notna(root["target"]) and pd.notna(root["value"]):
         gap = root["value"] / root["target"] - 1
+        unit = "" if is_missing(root.get("unit")) else str(root.get("unit"))
+        # the goal is an amount in the engagement's currency (the tree's unit), or a count
+        shown = (formatter(w.fmt.language, unit).amount if len(unit) == 3 and unit.isupper()
+                 else w.num)
         lines.append(w._("{label}: {value} against a target of {target} ({gap}).", label=label(root),
-                       value=w.num(root["value"]), target=w.num(root["target"]),
+                       value=shown(root["value"]), target=shown(root["target"]),
                        gap=w.pct(gap, "+.0%")))
     rates = tree[(tree["unit"] == "%") & tree["target"].notna() & tree["value"].notna()]
     if len(rates):
@@ -414,11 +418,11 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
 
 
 def diagnosis(fruit, language: str = "en", phases=None,
-              attributes: Mapping[str, str] | None = None) -> str:
+              attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> str:
     """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
     segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
-    conclusion names an attribute by its label."""
-    w = _Words(language, phases, attributes)
+    conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
+    w = _Words(language, phases, attributes, currency)
     if w.english:
         lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
         if fruit.verdict.advice:
@@ -626,7 +630,9 @@ def steering(view, language: str = "en", phases=None) -> str:
                               len(judged), n=len(judged), bad=len(bad)) + off)
     few = judged[judged["status_code"].isin(STATUS_TOO_FEW)]
     if len(few):
-        lines.append(w._("{n} of them rest on too few records to conclude.", n=len(few)))
+        lines.append(w.ngettext("{n} of them rests on too few records to conclude.",
+                                "{n} of them rest on too few records to conclude.", len(few),
+                                n=len(few)))
     if view.chart is None:
         lines.append(w._("No control chart: {why}", why=text(w.why(view.explain("chart")))))
     elif len(view.alerts):

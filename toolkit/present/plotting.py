@@ -39,7 +39,7 @@ import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,7 +70,7 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.present.format import formatter
 from toolkit.present.messages import check_language, translations
-from toolkit.present.tables import N_
+from toolkit.present.tables import N_, attribute_label
 
 __all__ = [
     "PALETTE",
@@ -367,7 +367,7 @@ def _digits(value: float) -> int:
 
 def _pct(value: float, digits: int | None = None) -> str:
     if value is None or not np.isfinite(value):
-        return "n/a"
+        return _("n/a")
     d = _digits(value) if digits is None else digits
     return _local(f"{value * 100:.{d}f}%")
 
@@ -375,7 +375,7 @@ def _pct(value: float, digits: int | None = None) -> str:
 def _pct_ci(rate: float, low: float, high: float) -> str:
     """'62% (58-66%)': the estimate with its interval, in the estimate's precision."""
     if rate is None or not np.isfinite(rate):
-        return "n/a"
+        return _("n/a")
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return _pct(rate)
     d = _digits(rate)
@@ -383,7 +383,7 @@ def _pct_ci(rate: float, low: float, high: float) -> str:
 
 
 def _count(value: float) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else _local(f"{value:,.0f}")
+    return _("n/a") if value is None or not np.isfinite(value) else _local(f"{value:,.0f}")
 
 
 def _is_share_unit(unit: object) -> bool:
@@ -393,7 +393,7 @@ def _is_share_unit(unit: object) -> bool:
 def _fmt_value(value: float, unit: object = None) -> str:
     """A KPI value in its unit: shares as %, euros compact, days, counts with thousands."""
     if value is None or not np.isfinite(value):
-        return "n/a"
+        return _("n/a")
     u = "" if _missing(unit) else str(unit).strip()
     low = u.lower()
     if _is_share_unit(u):
@@ -439,7 +439,7 @@ def _p_text(p: float) -> str:
 
 def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
-        return "n/a"
+        return _("n/a")
     return _local("<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}")
 
 
@@ -1446,7 +1446,7 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
             band = (_(" ({low} to {high})").format(low=_count(low), high=_count(high))
                     if np.isfinite(low) and np.isfinite(high) else "")
             x_text = max(0.0, shown, high if np.isfinite(high) else shown) + 0.02 * span
-            ax.text(x_text, y, _local(f"{value:+,.0f}") + band if np.isfinite(value) else "n/a",
+            ax.text(x_text, y, _local(f"{value:+,.0f}") + band if np.isfinite(value) else _("n/a"),
                     ha="left", va="center", fontsize=8.5 if multi else 9.5,
                     fontweight="bold" if rank == 0 and not multi else "normal",
                     color=PALETTE["ink"])
@@ -1500,7 +1500,8 @@ def _reference_text(data: pd.DataFrame, row: int) -> str:
 @_styled
 def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                       max_rows: int | None = 30, ax: Axes | None = None,
-                      title: str | None = None) -> Axes:
+                      title: str | None = None,
+                      attributes: Mapping[str, str] | None = None) -> Axes:
     """Forest plot of a segment scan: each segment's rate and interval against the rest's rate.
 
     Parameters
@@ -1510,6 +1511,8 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
         drawn in its own order (the scan puts flagged rows first), grouped by transition.
     max_rows : draw at most this many rows (the first ones); None draws all. The title still
         counts every row.
+    attributes : each attribute's column header (``toolkit.present.tables.attribute_headers``),
+        so a row names its attribute by its label.
     phase_model, ax, title : see the module docstring.
 
     Returns
@@ -1537,7 +1540,8 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
     for g in groups:
         if len(groups) > 1:
             rows.append((g, None))
-        rows.extend((_printable(f"{data['attribute'].iloc[i]}: {data['segment'].iloc[i]}"), i)
+        rows.extend((_printable(f"{_attribute_words(data['attribute'].iloc[i], attributes)}: "
+                                f"{data['segment'].iloc[i]}"), i)
                     for i in np.flatnonzero((pair == g).to_numpy()))
     count = len(rows)
     ax = _new_axes(ax, (10.0, 1.6 + 0.34 * count))
@@ -1865,6 +1869,11 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
     _title(ax, title, _("Status tests the shortfall against the target; bar: 95% interval, dot: "
                         "value, black tick: target; arrow: trend over recent periods"))
     return ax
+
+
+def _attribute_words(name: object, headers: Mapping[str, str] | None) -> str:
+    """A segment attribute by its label in the figure's language (``owner`` -> "Eigenaar")."""
+    return attribute_label(name, formatter(_LANGUAGE.get()), headers)
 
 
 def _kpi_words(label: object) -> str:

@@ -232,18 +232,43 @@ def _kind_of_unit(unit: object) -> str:
         return "percent"
     if unit == "days":
         return "days"
-    if len(unit) == 3 and unit.isupper():  # a currency code: the engagement's amounts
+    money = unit.split("/", 1)[0]
+    if len(money) == 3 and money.isupper():  # a currency code: the engagement's amounts
         return "amount"
     return "number"
 
 
+#: What a value in a unit per period is followed by ("EUR/month": "€ 121.563 per maand").
+_PER_UNIT = {"month": N_("per month"), "year": N_("per year"), "week": N_("per week")}
+
+
+def _unit_suffix(unit: object, fmt: Formatter) -> str:
+    unit = "" if is_missing(unit) else str(unit)
+    if unit == "x":  # a ratio: pipeline coverage
+        return "×"
+    per = unit.split("/", 1)[1] if "/" in unit else ""
+    return " " + fmt.gettext(_PER_UNIT[per]) if per in _PER_UNIT else ""
+
+
 def _unit_value(column: str) -> _Render:
-    return lambda row, c: Cell(c.fmt.value(row[column], _kind_of_unit(row.get("unit"))), "num")
+    def render(row: pd.Series, c: _Context) -> Cell:
+        text = c.fmt.value(row[column], _kind_of_unit(row.get("unit")))
+        return Cell(text if text == MISSING else text + _unit_suffix(row.get("unit"), c.fmt),
+                    "num")
+    return render
 
 
 def _unit_interval(value: str, low: str, high: str) -> _Render:
-    return lambda row, c: Cell(c.fmt.interval(row[value], row[low], row[high],
-                                              _kind_of_unit(row.get("unit"))), "num")
+    def render(row: pd.Series, c: _Context) -> Cell:
+        kind = _kind_of_unit(row.get("unit"))
+        shown = c.fmt.value(row[value], kind)
+        if shown == MISSING:
+            return Cell(shown, "num")
+        text = shown + _unit_suffix(row.get("unit"), c.fmt)
+        if not (is_missing(row[low]) and is_missing(row[high])):
+            text += f" ({c.fmt.range(row[low], row[high], kind)})"
+        return Cell(text, "num")
+    return render
 
 
 def _measure_interval(value: str, low: str, high: str) -> _Render:
@@ -349,6 +374,16 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
             attribute=label, attribute_in_sentence=_in_sentence(label),
             segment=segment_value(row["segment"]), rate=fmt.percent(row["rate"]),
             step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
+    if area == "stalled" and has("from_phase", "n", "threshold_days"):
+        n = int(row["n"])
+        text = fmt.ngettext("{n} open record at {phase} has not moved for longer than {days}",
+                            "{n} open records at {phase} have not moved for longer than {days}",
+                            n).format(n=fmt.count(n), phase=c.phase(row["from_phase"]),
+                                      days=fmt.days(row["threshold_days"]))
+        if has("stalled_value") and float(row["stalled_value"]) > 0:
+            text += fmt.gettext(", together {value} in value").format(
+                value=fmt.amount(row["stalled_value"]))
+        return Cell(text)
     if area == "stalled" and has("from_phase"):
         return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
                                 "most records take").format(phase=c.phase(row["from_phase"])))
@@ -640,7 +675,9 @@ COLUMNS: dict[str, _Column] = {
     "reason": _Column(N_("Reason"), ("reason",), _plain("reason", "text")),
     "reason_code": _Column(N_("Reason"), ("reason_code",), _code("reason_code")),
     "rows": _Column(N_("Rows"), ("rows",), _plain("rows", "count")),
-    "check": _Column(N_("Check"), ("check",), _code("check")),
+    # a check's words begin with a capital, as a row heading (won_reversed is also a reason)
+    "check": _Column(N_("Check"), ("check",), lambda row, c: Cell(
+        (lambda words: words[:1].upper() + words[1:])(code_text(row["check"], c.fmt)))),
     "records": _Column(N_("Records"), ("records",), _plain("records", "count")),
     "share": _Column(N_("Share"), ("share",), _plain("share", "percent")),
     # funnel

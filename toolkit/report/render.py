@@ -38,7 +38,7 @@ from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
 from toolkit.present.narrative import verdict
 from toolkit.present.plotting import drawing_language
-from toolkit.present.problems import problem_text
+from toolkit.present.problems import is_coded, problem_text
 from toolkit.present.tables import DisplayTable, attribute_headers, code_text, display_table
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.steps.parts import part_name
@@ -136,6 +136,7 @@ class _SectionView:
     table: DisplayTable | None = None
     figures: list[str] = field(default_factory=list)
     problem: str = ""
+    problem_coded: bool = False  # written from its code: a client reads it too
 
 
 @dataclass
@@ -199,6 +200,14 @@ def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
         # the phases of the model (the table also lists the exits lost and ignore)
         phases = tables["phases"]
         tables["phases"] = phases[phases["phase"].isin(engagement.phase_model.keys)]
+    if result.step == 2 and "stage mapping" in tables and {"phase", "rows"} <= set(
+            tables["stage mapping"].columns):
+        # in the process's order, the most used spelling of a stage first
+        order = {key: i for i, key in enumerate(engagement.phase_model.keys)}
+        mapping = tables["stage mapping"]
+        tables["stage mapping"] = mapping.assign(
+            _order=mapping["phase"].map(order).fillna(len(order))).sort_values(
+            ["_order", "rows"], ascending=[True, False], kind="stable").drop(columns="_order")
     if result.step == 4 and "seasonality tests" in tables:
         seasons = tables["seasonality tests"].copy()
         # the seasonality result's two rows are volume, then rate (seasonality.tests)
@@ -267,8 +276,9 @@ def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepR
                 view.table = None
     view.figures = [uri for name in section.figures if (uri := figures.get(name))]
     if section.problem and section.problem in result.problems and view.table is None:
-        view.problem = problem_text(result.problems[section.problem], fmt, phases=phases,
-                                    labels=labels)
+        why = result.problems[section.problem]
+        view.problem = problem_text(why, fmt, phases=phases, labels=labels)
+        view.problem_coded = is_coded(why)
     if view.table is None and not view.figures and not view.problem:
         return None
     return view
@@ -320,6 +330,8 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
     for section in PAGES.get(result.step, ()):
         shown = _section(section, tables, result, figures, fmt, engagement.phase_model, labels,
                          attribute_headers(engagement))
+        if shown is not None and edition == "client" and shown.problem:
+            shown.problem = _for_client(shown.problem)
         if shown is not None:
             view.sections.append(shown)
             if shown.problem:
@@ -406,7 +418,8 @@ def _schema(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> li
         arrow = ""
         if i + 1 < len(phases.phases):
             arrow = rates.get((phase.key, phases.phases[i + 1].key), MISSING)
-        boxes.append({"label": phase.label, "arrow": arrow,
+        # a label such as "Proposal/Pricing" may break after its slash, not inside a word
+        boxes.append({"label": phase.label.replace("/", "/\u200b"), "arrow": arrow,
                       "functions": ", ".join(phase.functions)})
     return boxes
 

@@ -68,7 +68,8 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         tables["action yield"] = yields
     if fruit is not None:
         figures["bottlenecks"] = figure(tp.plot_bottlenecks, fruit.sizing, phase_model=model)
-        figures["segment scan"] = figure(tp.plot_segment_scan, fruit.scan, phase_model=model)
+        figures["segment scan"] = figure(tp.plot_segment_scan, fruit.scan, phase_model=model,
+                                         attributes=attribute_headers(engagement))
         if fruit.mixes:
             tables["mix"] = fruit.mixes[0].by_segment
             figures["mix vs rate"] = figure(tp.plot_mix_vs_rate, fruit.mixes[0].by_segment)
@@ -76,7 +77,8 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         tables["stalled"] = fruit.leaks.stalled
         sheets = {"Low-hanging fruit": fruit.table, "Segment scan": fruit.scan}
         lines = in_languages(lambda language: sentences(
-            narrative.diagnosis(fruit, language, model, attribute_headers(engagement))))
+            narrative.diagnosis(fruit, language, model, attribute_headers(engagement),
+                                engagement.config.currency)))
     else:
         lines = parts.in_languages()
     if notes:

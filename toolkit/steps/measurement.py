@@ -59,7 +59,7 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
     if cohorts is not None:
         tables["cohorts"] = cohorts
         first = cohorts[cohorts["from_phase"] == model.keys[0]]
-        figures["cohort conversion"] = figure(tp.plot_cohort_conversion, first)
+        figures["cohort conversion"] = figure(tp.plot_cohort_conversion, first, phase_model=model)
         figures["cohort heatmap"] = figure(tp.plot_cohort_heatmap, cohorts, phase_model=model)
     if period_view is not None:
         tables["period conversion"] = period_view
