@@ -374,3 +374,29 @@ def test_an_attribute_may_be_named_as_its_header(tmp_path):
     assert e.records.set_index("record_id")["Regio"].to_dict() == {"D1": "Zuid", "D2": "Noord"}
     assert any("1 record(s) have more than one value of `Regio` (e.g. 'D1': 'Noord', 'Zuid')" in n
                for n in e.notes)
+
+
+def test_the_audit_counts_each_record_by_its_own_rows(history_engagement):
+    """Worked by hand. Ids whose text order (D10 < D2 < D9) is neither the file's nor the number's,
+    so a flag landing on the wrong record shows; a missing date on a loaded record counts for it,
+    one on a record that never loaded (D7) counts only in the total rows."""
+    path = history_engagement([
+        "D9;Potentieel;02-01-2025 09:00;",   # first seen at opportunity: a late phase (3rd of 5)
+        "D10;Suspect;01-01-2025 09:00;",
+        "D9;Verloren;03-01-2025 09:00;",
+        "D2;Suspect;01-01-2025 09:00;",
+        "D10;Offerte;10-01-2025 09:00;",     # suspect -> proposal skips lead and opportunity
+        "D9;Potentieel;04-01-2025 09:00;",   # lost, then active again
+        "D2;Offerte;;",                      # no date
+        "D7;Suspect;;",                      # no date, and D7 has no other row
+    ])
+    e = load(path)
+    audit = run_audit(e)
+    flags = audit.by_record.set_index("record_id")
+    assert list(flags.index) == list(e.records["record_id"])
+    assert flags["skipped_phases"].to_dict() == {"D10": 2, "D2": 0, "D9": 0}
+    assert flags["reopened_after_lost"].to_dict() == {"D10": 0, "D2": 0, "D9": 1}
+    assert flags["created_in_late_phase"].to_dict() == {"D10": 0, "D2": 0, "D9": 1}
+    assert flags["missing_dates"].to_dict() == {"D10": 0, "D2": 1, "D9": 0}
+    missing = audit.findings.set_index("check").loc["missing_dates"]
+    assert (missing["records"], missing["rows"]) == (1, 2)

@@ -94,68 +94,98 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
                            findings=findings, n_records=0,
                            history_known=engagement.timing_known)
 
+    # Every table is grouped by the record's position in `records` (an integer), not by its text
+    # id: at a million records, hashing the ids in each groupby took most of the audit's time.
+    position = pd.Index(ids)
+    n_ids = len(ids)
+
+    def per_record(values: pd.Series, at: np.ndarray, how: str) -> pd.Series:
+        """`values` reduced (`how`: first, min) per record position `at`, indexed by position;
+        rows of records that did not load (position -1) are left out; a record without rows gets
+        NaN/NaT."""
+        keep = at >= 0
+        return getattr(values[keep].groupby(at[keep]), how)().reindex(range(n_ids))
+
+    def count(values: pd.Series, at: np.ndarray) -> np.ndarray:
+        """The flag column: `values` (bools or counts) summed per record, in `records` order."""
+        keep = at >= 0
+        return np.bincount(at[keep], weights=np.asarray(values, dtype=float)[keep],
+                           minlength=n_ids)
+
     # The full sequence of stage rows (every move, back and forth) lives in the stage log; the
     # events table keeps only each phase's first entry. Tables built in memory have no log.
-    phase_rows = log[log["target"].isin(model.keys)] if len(log) else None
-    if phase_rows is not None and len(phase_rows):
+    log_at = position.get_indexer(log["record_id"]) if len(log) else np.empty(0, dtype=np.intp)
+    in_phase = log["target"].isin(model.keys).to_numpy() if len(log) else None
+    if in_phase is not None and in_phase.any():
+        phase_rows = log[in_phase]
         sequence = pd.DataFrame({
-            "record_id": phase_rows["record_id"],
+            "at_record": log_at[in_phase],
             "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
             "entered_at": phase_rows["at"], "source_row": phase_rows["source_row"]})
     else:
-        sequence = events
+        sequence = pd.DataFrame({"at_record": position.get_indexer(events["record_id"]),
+                                 "phase": events["phase"], "entered_at": events["entered_at"],
+                                 "source_row": events["source_row"]})
     ev = sequence.assign(code=sequence["phase"].cat.codes.astype(int)).sort_values(
-        ["record_id", "entered_at", "source_row"], kind="stable")
-    prev = ev.groupby("record_id", sort=False)["code"].shift()
+        ["at_record", "entered_at", "source_row"], kind="stable")
+    ev_at = ev["at_record"].to_numpy()
+    prev = ev.groupby("at_record", sort=False)["code"].shift()
     step = ev["code"] - prev
-    ev = ev.assign(skipped=(step - 1).clip(lower=0).fillna(0), regressed=(step < 0))
-    flags["skipped_phases"] = ev.groupby("record_id")["skipped"].sum().reindex(ids).fillna(0)
-    flags["regressions"] = ev.groupby("record_id")["regressed"].sum().reindex(ids).fillna(0)
+    skipped = (step - 1).clip(lower=0).fillna(0)
+    flags["skipped_phases"] = count(skipped, ev_at)
+    flags["regressions"] = count(step < 0, ev_at)
 
     late = model.index(late_phase) if late_phase else len(model.keys) // 2
-    first_code = ev.groupby("record_id")["code"].first()
-    flags["created_in_late_phase"] = (first_code >= late).reindex(ids).fillna(False)
+    first_code = per_record(ev["code"], ev_at, "first")
+    flags["created_in_late_phase"] = (first_code >= late).to_numpy()
 
     # re-opened: a lost row followed by any later row of the same record
-    lg = log.sort_values(["record_id", "at", "source_row"], kind="stable")
-    is_lost = lg["target"] == LOST
-    later_rows = lg.groupby("record_id", sort=False).cumcount(ascending=False) > 0
-    flags["reopened_after_lost"] = (is_lost & later_rows).groupby(lg["record_id"]).sum().reindex(
-        ids).fillna(0)
+    if len(log):
+        lg = pd.DataFrame({"at_record": log_at, "time": log["at"].reset_index(drop=True),
+                           "source_row": log["source_row"].reset_index(drop=True),
+                           "lost": (log["target"] == LOST).to_numpy()}).sort_values(
+            ["at_record", "time", "source_row"], kind="stable")
+        later_rows = lg.groupby("at_record", sort=False).cumcount(ascending=False) > 0
+        flags["reopened_after_lost"] = count(lg["lost"] & later_rows, lg["at_record"].to_numpy())
+    else:
+        flags["reopened_after_lost"] = 0
 
     q = engagement.quarantine
     reversed_ids = q.loc[q["reason_code"].eq("won_reversed"), "record_id"]
-    flags["won_reversed"] = pd.Index(ids).isin(reversed_ids.dropna())
+    flags["won_reversed"] = position.isin(reversed_ids.dropna())
 
     if len(log):
         size = log.groupby(["source", log["at"].dt.floor("s")])["record_id"].transform("size")
-        bulk = log.assign(bulk=size >= bulk_threshold).groupby("record_id")["bulk"].sum()
+        flags["bulk_timestamp"] = count((size >= bulk_threshold).reset_index(drop=True), log_at)
     else:
-        bulk = pd.Series(dtype=float)
-    flags["bulk_timestamp"] = bulk.reindex(ids).fillna(0)
+        flags["bulk_timestamp"] = 0
 
-    rec = records.set_index("record_id")
-    closed = ev["record_id"].map(rec["closed_at"])
-    created = ev["record_id"].map(rec["created_at"])
-    flags["events_after_close"] = (ev["entered_at"] > closed).groupby(ev["record_id"]).sum().reindex(
-        ids).fillna(0)
+    def of_record(column: str) -> pd.Series:
+        """The records' `column` on each row of `ev` (NaT for a record that did not load)."""
+        return records[column].reset_index(drop=True).reindex(ev_at).set_axis(ev.index)
+
+    closed, created = of_record("closed_at"), of_record("created_at")
+    flags["events_after_close"] = count(ev["entered_at"] > closed, ev_at)
     # CRMs often export the creation date without a time: compare calendar days only
-    flags["events_before_created"] = (ev["entered_at"].dt.normalize() < created.dt.normalize()
-                                      ).groupby(ev["record_id"]).sum().reindex(ids).fillna(0)
+    flags["events_before_created"] = count(
+        ev["entered_at"].dt.normalize() < created.dt.normalize(), ev_at)
     # Won or closed before the record's first date: a typo in a year or a back-dated close. The
     # record keeps the outcome the file gives it; the durations it feeds are suspect.
     last_code = len(model.keys) - 1
-    first_phase_at = ev[ev["code"] < last_code].groupby("record_id")["entered_at"].min()
-    created_at = rec["created_at"].reindex(ids)
-    won_at = ev[ev["code"] == last_code].groupby("record_id")["entered_at"].min()
-    end = rec["closed_at"].reindex(ids).where(lambda c: c.notna(), won_at.reindex(ids)).dt.normalize()
+    before_last, is_last = (ev["code"] < last_code).to_numpy(), (ev["code"] == last_code).to_numpy()
+    first_phase_at = per_record(ev.loc[before_last, "entered_at"], ev_at[before_last], "min")
+    won_at = per_record(ev.loc[is_last, "entered_at"], ev_at[is_last], "min")
+    created_at = records["created_at"].reset_index(drop=True)
+    end = records["closed_at"].reset_index(drop=True)
+    end = end.where(end.notna(), won_at).dt.normalize()
     flags["won_before_first_date"] = ((end < created_at.dt.normalize())
-                                      | (end < first_phase_at.reindex(ids).dt.normalize())
-                                      ).to_numpy()
+                                      | (end < first_phase_at.dt.normalize())).to_numpy()
     missing = q["reason_code"].isin(["missing_date", "unparseable_date"])
-    flags["missing_dates"] = q[missing].groupby("record_id").size().reindex(ids).fillna(0)
+    missing_ids = q.loc[missing, "record_id"]
+    flags["missing_dates"] = count(pd.Series(1, index=missing_ids.index),
+                                   position.get_indexer(missing_ids))
     mism = engagement.outcome_mismatches
-    flags["outcome_mismatch"] = pd.Index(ids).isin(mism["record_id"]) if len(mism) else False
+    flags["outcome_mismatch"] = position.isin(mism["record_id"]) if len(mism) else False
 
     if not engagement.timing_known:
         # A snapshot has one synthetic event per record: there is no history to audit.
