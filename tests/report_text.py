@@ -94,7 +94,8 @@ def read_page(html: str) -> Page:
 
 # ------------------------------------------------------------------------------------- checks
 _MISSING_WORDS = re.compile(r"(?<![\w-])(nan|NaN|NaT|None|<NA>|inf)(?![\w-])")
-_SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?[eE][+-]?\d")
+# (a number on its own: not the hex digits of a pseudonym such as P-f6e17431fd)
+_SCIENTIFIC = re.compile(r"(?<![A-Za-z0-9_.,])\d(?:[.,]\d+)?[eE][+-]?\d")
 _LONG_DECIMALS = re.compile(r"\d[.,]\d{5,}")
 # (a file name such as deal_stages.csv is the client's own word, not an identifier of ours)
 _SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/-]|\.[A-Za-z0-9]{2,4}\b)")

@@ -295,7 +295,7 @@ def test_segment_scan_with_one_segment_says_there_is_nothing_to_compare(fruits):
     assert len(region) == 4 and region["rest_n"].eq(0).all() and region["p_value"].isna().all()
     assert region["finding"].str.contains("no other segment to compare it with").all()
     text = narrative.diagnosis(fruits["one_segment"])
-    assert "every record has region = Noord, so there is no other region to compare" in text
+    assert "every record has region = Noord, so there is no other region to compare" in text  # label
 
 
 def test_leak_headline_does_not_pick_a_phase_out_of_a_tie(fruits):

@@ -26,7 +26,10 @@ def test_baseline_names_the_weakest_step_with_its_interval(demo):
     f = funnel(demo)
     text = narrative.baseline(demo, f, run_audit(demo), estimate_duration(factors_for(demo)))
     weakest = f.dropna(subset=["rate"]).sort_values("rate").iloc[0]
-    assert f"{weakest['from_phase']} → {weakest['phase']} at {weakest['rate']:.0%}" in text
+    # the phases by their labels, as the tables name them
+    label = demo.phase_model.label
+    assert f"{label(weakest['from_phase'])} → {label(weakest['phase'])} at {weakest['rate']:.0%}" \
+        in text
     assert "12,000 records" in text
 
 
@@ -57,7 +60,8 @@ def test_scan_with_no_mature_records_does_not_claim_one_value():
                          "rest_n": 0, "p_adjusted": np.nan, "flagged": False})
     assert not any("every record has" in line for line in _scan_lines(scan))
     one = scan.head(1).assign(n=12)
-    assert any("every record has lead_source = Employee Referral" in line
+    # the attribute by its label (a role the method knows), in the sentence in lower case
+    assert any("every record has lead source = Employee Referral" in line
                for line in _scan_lines(one))
 
 

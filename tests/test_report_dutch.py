@@ -215,3 +215,24 @@ def test_a_count_of_one_reads_in_the_singular(runs):
     english, dutch = " ".join(results[1].conclusions("en")), " ".join(results[1].conclusions("nl"))
     assert "Audit of 1 record:" in english and "Controle van 1 record:" in dutch
     assert "1 records" not in english and "1 records" not in dutch
+
+
+def test_a_note_on_the_data_keeps_its_code_and_reads_in_dutch_in_the_workbook():
+    import warnings as _warnings
+
+    from toolkit.base.exceptions import NoteWarning
+    from toolkit.report.sheets import in_language
+
+    # a note step 5 keeps: the caught warning becomes a Reason with the warning's code
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        _warnings.warn(NoteWarning("Attribute 'deal_id' has 812 distinct values (more than 50), "
+                                   "so it looks like an identifier", "attribute_left_out",
+                                   {"attribute": "deal_id", "count": 812, "n": 50}), stacklevel=1)
+    note = Reason(str(caught[0].message), caught[0].message.code, caught[0].message.values)
+    frame = pd.DataFrame({"note": pd.Series([note, "a plain note stays as written"],
+                                            dtype=object)})
+    shown = in_language(frame, formatter("nl"))
+    assert shown["note"].tolist() == [
+        "Kenmerk Deal id heeft 812 verschillende waarden (meer dan 50); het lijkt een sleutel of "
+        "vrije tekst en is buiten de segmentscan gelaten.", "a plain note stays as written"]

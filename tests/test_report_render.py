@@ -257,3 +257,11 @@ def test_an_attribute_is_shown_by_its_label_not_its_yaml_key():
     frame = pd.DataFrame({"attribute": ["owner"], "segment": ["action=network"]})
     shown = display_table(frame, ["attribute", "segment_value"], fmt=nl, attributes=headers)
     assert [c.text for c in shown.rows[0]] == ["Eigenaar", "Actie: network"]
+
+
+def test_a_pseudonym_is_no_number_in_scientific_notation():
+    # an owner pseudonymised on load reads P-<hex>; its digits are no 6e17
+    page = "<table><tr><th>Eigenaar</th></tr><tr><td>P-f6e17431fd</td></tr></table><p>1.001e+07</p>"
+    found = client_page_problems(page, language="nl", demo_allowed=False)
+    assert [p for p in found if "scientific" in p] == [
+        "a number in scientific notation: '1.001e+0' in '1.001e+07'"]

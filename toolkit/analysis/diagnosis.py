@@ -65,7 +65,13 @@ from scipy import stats
 
 from toolkit.analysis.leakage import leaking_attributes, value_leaks
 from toolkit.base.drawing import draw
-from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.base.exceptions import (
+    ConfigError,
+    DataError,
+    NoteWarning,
+    SmallSampleWarning,
+    ToolkitError,
+)
 from toolkit.base.vocabulary import MIN_N, MISSING, PERIOD_DAYS, check_option, check_seed
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 from toolkit.measure.actions import in_period, parse_period
@@ -184,10 +190,11 @@ def _scan_attributes(fun: Cohorts, attributes: Sequence[str] | None) -> list[str
             continue
         levels = fun.records[name].nunique(dropna=True)
         if levels > _MAX_LEVELS:
-            warnings.warn(f"Attribute {name!r} has {levels} distinct values (more than "
-                          f"{_MAX_LEVELS}), so it looks like an identifier or free text and was "
-                          f"left out of the scan. Pass `attributes=[{name!r}, ...]` to scan it "
-                          f"anyway.", UserWarning, stacklevel=3)
+            warnings.warn(NoteWarning(
+                f"Attribute {name!r} has {levels} distinct values (more than {_MAX_LEVELS}), so "
+                f"it looks like an identifier or free text and was left out of the scan. Pass "
+                f"`attributes=[{name!r}, ...]` to scan it anyway.", "attribute_left_out",
+                {"attribute": name, "count": int(levels), "n": _MAX_LEVELS}), stacklevel=3)
             continue
         names.append(name)
     return names
@@ -241,10 +248,11 @@ def _benchmark_rates(fun: Cohorts, benchmarks: pd.DataFrame | None) -> dict[tupl
         source = row.get("source")
         out[pairs[key]] = (float(typical), "" if pd.isna(source) else str(source))
     if unknown:
-        warnings.warn(f"{len(unknown)} benchmark row(s) are not transitions of this engagement's "
-                      f"phase model {fun.keys} and were ignored: {', '.join(unknown[:5])}. Fix: "
-                      f"rename their from_phase/to_phase to the engagement's phase keys.",
-                      UserWarning, stacklevel=3)
+        warnings.warn(NoteWarning(
+            f"{len(unknown)} benchmark row(s) are not transitions of this engagement's phase "
+            f"model {fun.keys} and were ignored: {', '.join(unknown[:5])}. Fix: rename their "
+            f"from_phase/to_phase to the engagement's phase keys.", "benchmarks_ignored",
+            {"count": len(unknown), "rows": ", ".join(unknown[:5])}), stacklevel=3)
     return out
 
 

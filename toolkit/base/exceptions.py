@@ -9,6 +9,7 @@ __all__ = [
     "DataError",
     "UnknownStageError",
     "NeedsDates",
+    "NoteWarning",
     "SmallSampleWarning",
     "ImmatureCohortWarning",
 ]
@@ -99,6 +100,17 @@ class NeedsDates(ToolkitError):
         which = f" (source {names} is a lead list without dates, `dated: false`)" if names else ""
         super().__init__(f"{what}: needs dates, and this engagement's records have none{which}. "
                          f"Fix: {self.fix}")
+
+
+class NoteWarning(UserWarning):
+    """A note about the data that a step keeps for the report (a snapshot's caveat, an attribute
+    left out of the scan), with a `code` (``toolkit.base.vocabulary.PROBLEMS``) and the `values`
+    it names, so the report writes it in its own language."""
+
+    def __init__(self, message: str, code: str, values: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = dict(values or {})
 
 
 class SmallSampleWarning(UserWarning):

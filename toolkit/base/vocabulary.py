@@ -132,6 +132,10 @@ PROBLEMS: dict[str, str] = {
     "inside_window": "records still inside their conversion window",
     "too_few_to_judge": "fewer records than a judgement needs",
     "no_scorecard": "no scorecard (the reason beside it)",
+    # notes on the data a step keeps for the report (NoteWarning)
+    "snapshot_timing": "a snapshot source: phase entry dates are not in the data",
+    "attribute_left_out": "an attribute with too many values was left out of the segment scan",
+    "benchmarks_ignored": "benchmark rows that are no transition of the phase model were ignored",
 }
 
 

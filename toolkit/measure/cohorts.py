@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError, NoteWarning, ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 
@@ -140,10 +140,11 @@ class Cohorts:
         self.dated = getattr(engagement, "dated", True)
         self.as_of = pd.Timestamp(engagement.as_of) if self.dated else None
         if self.dated and not getattr(engagement, "timing_known", True):
-            warnings.warn("A source of this engagement is a snapshot, so the dates on which records "
-                          "entered each phase are not in the data; cohort windows, periods and "
-                          "stall times rest on creation and close dates only. Treat the diagnosis "
-                          "as indicative, or load a stage history.", UserWarning, stacklevel=3)
+            warnings.warn(NoteWarning(
+                "A source of this engagement is a snapshot, so the dates on which records entered "
+                "each phase are not in the data; cohort windows, periods and stall times rest on "
+                "creation and close dates only. Treat the diagnosis as indicative, or load a "
+                "stage history.", "snapshot_timing"), stacklevel=3)
         records = engagement.records.reset_index(drop=True)
         if records["record_id"].duplicated().any():
             dup = records["record_id"][records["record_id"].duplicated()].iloc[0]

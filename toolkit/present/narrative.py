@@ -39,6 +39,7 @@ from toolkit.present.tables import (
     attribute_label,
     code_text,
     display_table,
+    in_sentence,
 )
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
@@ -95,10 +96,8 @@ class _Words:
         self.attributes = dict(attributes or {})  # attribute -> the client's column header
 
     def attribute(self, name: object) -> str:
-        """A segment attribute as the conclusions name it: its key in English (as they always
-        did), its label in another language (``toolkit.present.tables.attribute_label``)."""
-        if self.english:
-            return text(name)
+        """A segment attribute as the conclusions name it: by its label
+        (``toolkit.present.tables.attribute_label``), as the tables and figures do."""
         return text(attribute_label(name, self.fmt, self.attributes))
 
     def _(self, message: str, /, **values: object) -> str:  # `_`: a keyword the extraction knows
@@ -129,9 +128,9 @@ class _Words:
         return format(int(n), ",") if self.english else self.fmt.count(n)
 
     def phase(self, key: object) -> str:
-        """A phase key as the conclusions name it: the key in English (as they always did), the
-        phase's label in another language (a key is no word of that language)."""
-        if self.english or self.phases is None or str(key) not in self.phases.keys:
+        """A phase key as the conclusions name it: by its label, as the tables and figures do (a
+        key is a word of the YAML, not of the report)."""
+        if self.phases is None or str(key) not in self.phases.keys:
             return text(key)
         return text(self.phases.label(str(key)))
 
@@ -423,22 +422,19 @@ def diagnosis(fruit, language: str = "en", phases=None,
     segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
     conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
     w = _Words(language, phases, attributes, currency)
-    if w.english:
-        lines = [f"Verdict: **{text(fruit.verdict.case)}**. {text(fruit.verdict.headline)}"]
-        if fruit.verdict.advice:
-            lines.append(text(fruit.verdict.advice))
-    else:
-        said = verdict(fruit, w.fmt, phases)
-        lines = [w._("Verdict: {sentence}", sentence=text(said["sentence"]))]
-        lines += [text(line) + "." for line in said["evidence"][:2]]
+    # written from the verdict's code and the fruit's fields in every language, as the summary
+    # page and the tables write them (the library's own sentences name phases by their keys)
+    said = verdict(fruit, w.fmt, phases)
+    lines = [w._("Verdict: {sentence}", sentence=text(said["sentence"]))]
+    lines += [text(line) + "." for line in said["evidence"][:2]]
     table = fruit.table
     sized = table[table["extra_orders"].notna()] if "extra_orders" in table else table.iloc[:0]
 
     def finding(row: pd.Series) -> str:
-        return text(row["finding"] if w.english else w.cell(row, "finding_text") or row["finding"])
+        return text(w.cell(row, "finding_text") or row["finding"])
 
     def area(row: pd.Series) -> str:
-        return text(row["area"] if w.english else code_text(row["area"], w.fmt).lower())
+        return text(code_text(row["area"], w.fmt).lower())
 
     for _, row in sized.head(3).iterrows():
         lines.append(w._("**{rank}.** {area}: {finding} — about {orders} extra orders a year (range "
@@ -473,14 +469,11 @@ def _missing_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
         first = part.iloc[0]
         total = first["n"] + first["rest_n"]
         if total and first["n"]:
-            english = w.english
             lines.append(w._("Data quality: {attribute} is blank for {n} of {total} mature records "
                            "at {start} -> {end} ({share}); a blank is not a segment to act on.",
-                           attribute=attr if english else w.attribute(attr),
-                           n=w.count(first["n"]), total=w.count(total),
-                           start=first["from_phase"] if english else w.phase(first["from_phase"]),
-                           end=first["to_phase"] if english else w.phase(first["to_phase"]),
-                           share=w.pct(first["n"] / total)))
+                           attribute=w.attribute(attr), n=w.count(first["n"]),
+                           total=w.count(total), start=w.phase(first["from_phase"]),
+                           end=w.phase(first["to_phase"]), share=w.pct(first["n"] / total)))
     return lines
 
 
@@ -494,7 +487,7 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     single = [(attr, str(part["segment"].iloc[0])) for attr, part in scan.groupby("attribute")
               if part["segment"].nunique() == 1 and part["rest_n"].eq(0).all()]
     for attr, value in single:
-        name = w.attribute(attr)
+        name = in_sentence(w.attribute(attr))  # inside a sentence: "every record has region"
         lines.append(w._("Segment scan: every record has {attribute} = {value}, so there is no "
                        "other {attribute} to compare it with.", attribute=name, value=text(value)))
     rest = scan[~scan["attribute"].isin([a for a, _ in single])]

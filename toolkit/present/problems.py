@@ -20,7 +20,7 @@ from typing import Any
 
 from toolkit.base.vocabulary import Reason
 from toolkit.present.format import Formatter, is_missing
-from toolkit.present.tables import N_
+from toolkit.present.tables import N_, attribute_label
 
 __all__ = ["PROBLEM_WORDS", "UNCODED", "problem_text", "is_coded"]
 
@@ -61,6 +61,20 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                            "records"),
     "no_value_yet": N_("no value yet"),
     "no_scorecard": N_("No scorecard: {why}"),
+    "snapshot_timing": N_("A source of this engagement is a snapshot, so the dates on which "
+                          "records entered each phase are not in the data; cohort windows, "
+                          "periods and stall times rest on creation and close dates only. Treat "
+                          "the diagnosis as indicative, or load a stage history."),
+    "attribute_left_out": (N_("Attribute {attribute} has {count} distinct value (more than {n}), "
+                              "so it looks like an identifier or free text and was left out of "
+                              "the scan."),
+                           N_("Attribute {attribute} has {count} distinct values (more than {n}), "
+                              "so it looks like an identifier or free text and was left out of "
+                              "the scan.")),
+    "benchmarks_ignored": (N_("{count} benchmark row is not a transition of this engagement's "
+                              "phase model and was ignored: {rows}."),
+                           N_("{count} benchmark rows are not transitions of this engagement's "
+                              "phase model and were ignored: {rows}.")),
     "inside_window": (N_("{count} record is still inside its window"),
                       N_("{count} records are still inside their window")),
     "too_few_to_judge": (N_("{count} record, fewer than the {n} needed to judge"),
@@ -117,6 +131,10 @@ def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
         shown["n"] = fmt.count(values["n"])
     if "count" in values:
         shown["count"] = fmt.count(values["count"])
+    if "attribute" in values:
+        shown["attribute"] = attribute_label(values["attribute"], fmt)
+    if "rows" in values:
+        shown["rows"] = str(values["rows"])
     for key in ("period", "last"):
         if key in values:
             shown[key] = fmt.period(values[key])

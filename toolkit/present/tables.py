@@ -32,7 +32,7 @@ from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
            "status_tone", "attribute_name", "attribute_label", "attribute_headers",
-           "ATTRIBUTE_WORDS", "segment_value", "N_", "REFERENCE_WORDS"]
+           "ATTRIBUTE_WORDS", "segment_value", "in_sentence", "N_", "REFERENCE_WORDS"]
 
 
 def N_(message: str) -> str:
@@ -371,7 +371,7 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
         label = c.attribute(row["attribute"])
         return Cell(fmt.gettext("{attribute} {segment} converts {rate} at {step} against "
                                 "{reference_rate} for the typical {attribute_in_sentence}").format(
-            attribute=label, attribute_in_sentence=_in_sentence(label),
+            attribute=label, attribute_in_sentence=in_sentence(label),
             segment=segment_value(row["segment"]), rate=fmt.percent(row["rate"]),
             step=_step(row, c).text, reference_rate=fmt.percent(row["reference_rate"])))
     if area == "stalled" and has("from_phase", "n", "threshold_days"):
@@ -628,7 +628,7 @@ def attribute_label(name: object, fmt: Formatter, headers: Mapping[str, str] | N
     return words[:1].upper() + words[1:]
 
 
-def _in_sentence(label: str) -> str:
+def in_sentence(label: str) -> str:
     """A label inside a sentence: "Eigenaar" -> "eigenaar"; an acronym ("BU") stays."""
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 

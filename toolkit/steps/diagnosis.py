@@ -9,6 +9,7 @@ import warnings
 import pandas as pd
 
 from toolkit.analysis.diagnosis import low_hanging_fruit
+from toolkit.base.exceptions import NoteWarning
 from toolkit.base.vocabulary import Reason
 from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
@@ -47,7 +48,11 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         warnings.simplefilter("always")
         fruit = parts.attempt("fruit", lambda: low_hanging_fruit(engagement, benchmarks=market,
                                                                  seed=seed))
-    notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
+    # a note with a code (NoteWarning) keeps it, so the workbook writes it in its language
+    notes = list(dict.fromkeys(
+        Reason(" ".join(str(w.message).split()), w.message.code, w.message.values)
+        if isinstance(w.message, NoteWarning) else " ".join(str(w.message).split())
+        for w in caught))
     if "action" in engagement.records.columns:
         yields = parts.attempt("action yield", lambda: action_yield(engagement))
     else:
@@ -82,7 +87,7 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
     else:
         lines = parts.in_languages()
     if notes:
-        tables["notes"] = sheets["Notes"] = pd.DataFrame({"note": notes})
+        tables["notes"] = sheets["Notes"] = pd.DataFrame({"note": pd.Series(notes, dtype=object)})
     return StepResult(
         step=5, key="diagnosis", tables=tables,
         results={"fruit": fruit, "benchmarks": market, "action_yield": yields},
