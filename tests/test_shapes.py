@@ -342,8 +342,14 @@ def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
     assert not scan.loc[scan["segment"] == "(missing)", "flagged"].any()
     assert scan.loc[scan["segment"] == "(missing)", "p_adjusted"].isna().all()
     lines = _scan_lines(scan)
-    assert any("`won_reason` is not scanned: filled for 100% of won" in line for line in lines)
-    assert any(line.startswith("Data quality: channel is blank for") for line in lines)
+    # attributes by their label (a role the method knows, else the key in words)
+    assert any("Won reason is not scanned: filled for 100% of won" in line for line in lines)
+    assert any(line.startswith("Data quality: Channel is blank for") for line in lines)
+    # in Dutch the reason from its code, not the English sentence
+    from toolkit.present.narrative import _Words
+    dutch = _scan_lines(scan, _Words("nl"))
+    assert any("Won reason is niet gescand: ingevuld bij 100% van de records met uitkomst "
+               "gewonnen maar bij hoogstens 0% van de andere" in line for line in dutch), dutch
 
 
 def test_a_lead_list_without_dates_is_refused_without_inventing_one(tmp_path):

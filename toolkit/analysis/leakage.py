@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.vocabulary import Reason
+
 __all__ = ["leaking_attributes", "value_leaks"]
 
 OUTCOMES = ("won", "lost", "open")
@@ -39,9 +41,10 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
         for o in big:
             others = [rate[p] for p in big if p != o]
             if others and rate[o] >= 0.5 and max(others) <= 0.05:
-                out[name] = (f"filled for {rate[o]:.0%} of {o} records but at most "
-                             f"{max(others):.0%} of the others: entered at the outcome, so it "
-                             f"would look like a perfect segment")
+                out[name] = Reason(f"filled for {rate[o]:.0%} of {o} records but at most "
+                                   f"{max(others):.0%} of the others: entered at the outcome, so "
+                                   f"it would look like a perfect segment", "filled_at_outcome",
+                                   {"share": rate[o], "outcome": o, "others": max(others)})
                 break
         if name in out:
             continue
@@ -53,8 +56,9 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
         pure = table[(table.max(axis=1) / table.sum(axis=1)) >= 0.98]
         if len(pure) and pure.to_numpy().sum() >= 0.8 * len(closed) and (
                 pure.idxmax(axis=1).nunique() > 1):
-            out[name] = ("its values decide won or lost (each value belongs to one outcome): "
-                         "derived from the outcome, such as a close reason or the current stage")
+            out[name] = Reason("its values decide won or lost (each value belongs to one "
+                               "outcome): derived from the outcome, such as a close reason or the "
+                               "current stage", "derived_from_outcome")
     return out
 
 
@@ -72,6 +76,7 @@ def value_leaks(records: pd.DataFrame, *, min_records: int = 20) -> str | None:
     empty_lost = float(((lost <= 0) | lost.isna()).mean())
     empty_won = float(((won <= 0) | won.isna()).mean())
     if empty_lost >= 0.9 and empty_won <= 0.5:
-        return (f"the deal value is 0 or blank for {empty_lost:.0%} of lost deals but "
-                f"{empty_won:.0%} of won deals: a close value, derived from the outcome")
+        return Reason(f"the deal value is 0 or blank for {empty_lost:.0%} of lost deals but "
+                      f"{empty_won:.0%} of won deals: a close value, derived from the outcome",
+                      "close_value", {"lost_share": empty_lost, "won_share": empty_won})
     return None

@@ -136,6 +136,10 @@ PROBLEMS: dict[str, str] = {
     "snapshot_timing": "a snapshot source: phase entry dates are not in the data",
     "attribute_left_out": "an attribute with too many values was left out of the segment scan",
     "benchmarks_ignored": "benchmark rows that are no transition of the phase model were ignored",
+    # why an attribute is not scanned: it leaks the outcome (toolkit.analysis.leakage)
+    "filled_at_outcome": "filled in for one outcome only",
+    "derived_from_outcome": "its values decide won or lost",
+    "close_value": "the deal value is a close value (0 or blank for lost deals)",
 }
 
 

@@ -455,7 +455,8 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
     """What the segment scan could and could not compare, what it refused and why."""
     w = w or _Words()
     refused = [] if scan is None else [
-        w._("Segment scan: `{attribute}` is not scanned: {why}.", attribute=attr, why=why)
+        w._("Segment scan: {attribute} is not scanned: {why}.", attribute=w.attribute(attr),
+            why=text(w.why(why)))
         for attr, why in scan.attrs.get("refused", {}).items()]
     missing = [] if scan is None or len(scan) == 0 else _missing_lines(scan, w)
     return refused + missing + _compared_lines(scan, w)

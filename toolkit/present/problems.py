@@ -20,7 +20,7 @@ from typing import Any
 
 from toolkit.base.vocabulary import Reason
 from toolkit.present.format import Formatter, is_missing
-from toolkit.present.tables import N_, attribute_label
+from toolkit.present.tables import N_, attribute_label, code_text
 
 __all__ = ["PROBLEM_WORDS", "UNCODED", "problem_text", "is_coded"]
 
@@ -71,6 +71,14 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                            N_("Attribute {attribute} has {count} distinct values (more than {n}), "
                               "so it looks like an identifier or free text and was left out of "
                               "the scan.")),
+    "filled_at_outcome": N_("filled in for {share} of the {outcome} records but at most {others} "
+                            "of the others: entered at the outcome, so it would look like a "
+                            "perfect segment"),
+    "derived_from_outcome": N_("its values decide won or lost (each value belongs to one "
+                               "outcome): derived from the outcome, such as a close reason or "
+                               "the current stage"),
+    "close_value": N_("the deal value is 0 or blank for {lost_share} of lost deals but for "
+                      "{won_share} of won deals: a close value, derived from the outcome"),
     "benchmarks_ignored": (N_("{count} benchmark row is not a transition of this engagement's "
                               "phase model and was ignored: {rows}."),
                            N_("{count} benchmark rows are not transitions of this engagement's "
@@ -135,6 +143,11 @@ def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
         shown["attribute"] = attribute_label(values["attribute"], fmt)
     if "rows" in values:
         shown["rows"] = str(values["rows"])
+    for key in ("share", "others", "lost_share", "won_share"):
+        if key in values:
+            shown[key] = fmt.percent(values[key], 0)
+    if "outcome" in values:
+        shown["outcome"] = code_text(values["outcome"], fmt)
     for key in ("period", "last"):
         if key in values:
             shown[key] = fmt.period(values[key])
