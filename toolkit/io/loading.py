@@ -1652,6 +1652,58 @@ def _wide_outcomes(log: pd.DataFrame, frame: pd.DataFrame, flagged: pd.Series | 
     return log.reset_index(drop=True), state
 
 
+def _wide_log(frame: pd.DataFrame, parsed: dict[str, pd.Series], targets: dict[str, str],
+              stage_columns: dict[str, str], model: PhaseModel, name: str
+              ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The stage log of a wide file, and each log row's row in `frame`: the dated cells of each
+    stage column, column by column in the file's order (as a melt would take them), sorted by
+    record, time and phase order; by row positions and integer keys (melting and sorting the
+    string ids took seconds on a million records)."""
+    rid = frame["_record_id"].astype("string")
+    where = next(iter(parsed.values())).index.get_indexer(frame.index)  # rows still kept
+    rows, columns, stamps = [], [], []
+    for k, col in enumerate(targets):
+        at = parsed[col].to_numpy()[where]
+        dated = np.flatnonzero(~np.isnat(at))
+        rows.append(dated)
+        columns.append(np.full(len(dated), k))
+        stamps.append(at[dated])
+    row, column, at = np.concatenate(rows), np.concatenate(columns), np.concatenate(stamps)
+    rank = {k: i for i, k in enumerate(model.keys + [LOST])}
+    phase_order = np.array([rank[t] for t in targets.values()], dtype=np.int64)
+    order = _order_by(_sort_key(rid)[row], at.astype("datetime64[ns]").view(np.int64),
+                      phase_order[column])
+    row, column, at = row[order], column[order], at[order]
+    names = pd.array(list(targets.values()), dtype="str")  # one per column, taken per row
+    stages = pd.array([stage_columns[c] for c in targets], dtype="string")
+    log = pd.DataFrame({
+        "record_id": rid.array.take(row), "at": at, "target": names.take(column),
+        "source_stage": stages.take(column),
+        "source_row": frame["source_row"].to_numpy()[row].astype("int64"), "source": name})
+    return log, row
+
+
+def _wide_states(log: pd.DataFrame, rows: np.ndarray, frame: pd.DataFrame, model: PhaseModel
+                 ) -> pd.DataFrame:
+    """`_wide_outcomes` without status or won/closed flags, by row positions: a record's outcome
+    and close date are those of its last won or lost row (`rows`: each log row's row in `frame`;
+    the log is sorted by record and time)."""
+    won = (log["target"] == model.won_phase).to_numpy(dtype=bool)
+    stamps = log["at"].to_numpy()
+    outcome = np.full(len(frame), "open", dtype=object)
+    closed = np.full(len(frame), np.datetime64("NaT"), dtype=stamps.dtype)
+    terminal = np.flatnonzero(won | (log["target"] == LOST).to_numpy(dtype=bool))
+    if len(terminal):
+        record = rows[terminal]
+        last = terminal[np.append(record[1:] != record[:-1], True)]
+        outcome[rows[last]] = np.where(won[last], "won", "lost")
+        closed[rows[last]] = stamps[last]
+    state = pd.DataFrame({"outcome": outcome, "closed_at": closed},
+                         index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
+    state["closed_at"] = state["closed_at"].where(state["outcome"] != "open")
+    return state
+
+
 def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                personal: list[str]) -> LoadedSource:
@@ -1700,23 +1752,31 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
             axis=1)
         frame = q.add(frame, undated, f"no date in any of the {len(targets)} stage columns (and "
                                       f"no `created_at` column)", code="no_stage_date")
-    dates = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets})
-    long = dates.assign(record_id=frame["_record_id"].astype("string"),
-                        source_row=frame["source_row"]).melt(
-        id_vars=["record_id", "source_row"], var_name="column", value_name="at").dropna(
-        subset=["at"])
-    long["target"] = long["column"].map(targets)
-    long["source_stage"] = long["column"].map(stage_columns).astype("string")
-    long["source"] = name
-    order = {k: i for i, k in enumerate(model.keys + [LOST])}
-    long = long.assign(_o=long["target"].map(order)).sort_values(
-        ["record_id", "at", "_o"], kind="stable").drop(columns="_o")
-    log = long[STAGE_LOG_COLUMNS].reset_index(drop=True)
+    if targets:
+        log, log_rows = _wide_log(frame, parsed, targets, stage_columns, model, name)
+    else:
+        dates = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets})
+        long = dates.assign(record_id=frame["_record_id"].astype("string"),
+                            source_row=frame["source_row"]).melt(
+            id_vars=["record_id", "source_row"], var_name="column", value_name="at").dropna(
+            subset=["at"])
+        long["target"] = long["column"].map(targets)
+        long["source_stage"] = long["column"].map(stage_columns).astype("string")
+        long["source"] = name
+        log, log_rows = long[STAGE_LOG_COLUMNS].reset_index(drop=True), None
+    kept = len(frame)
     frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
-    log = log[_isin(log["record_id"], frame["_record_id"].astype("string"))]
-    log, state = _wide_outcomes(log, frame, flagged, settings, model, file=file, key=key,
-                                name=name, notes=notes)
-    events = _events_from_log(log, model, name)
+    if len(frame) < kept:  # a status no one can read set its row aside
+        log, log_rows = log[_isin(log["record_id"], frame["_record_id"].astype("string"))], None
+    runs = None
+    if flagged is None and log_rows is not None:
+        # No flags: each record's outcome is its last won or lost date, by row positions.
+        state = _wide_states(log, log_rows, frame, model)
+        runs, log = _Runs.of(log_rows), log.reset_index(drop=True)
+    else:
+        log, state = _wide_outcomes(log, frame, flagged, settings, model, file=file, key=key,
+                                    name=name, notes=notes)
+    events = _events_from_log(log, model, name, runs=runs)
     records = _row_records(frame, settings, state, file=file, key=key, name=name,
                            personal=personal, pseudonym_key=pseudonym_key, notes=notes)
     records = finish_records(records, events, model)
