@@ -8,7 +8,8 @@ The engagements: the demo and its snapshot, the five real samples as `tests/samp
 `tests/conftest.py`) configure them, the lead-list reading of the Pipedrive sample, every case of
 the bad-input corpus (`tests/corpus.py`), a few dozen histories on the loader's own edges
 (`EDGES`: repeats, ties, reversed wins, headers in another case, missing columns, a stage for the
-whole file, quotes, blank markers...), and each `--big` folder (an export made by
+whole file, quotes, blank markers...; and snapshot and wide files: repeated records, flags that
+overrule stages, bad dates, unknown stage columns...), and each `--big` folder (an export made by
 `benchmarks/bench_load.py`). For each: every table `Engagement` exposes after a cold load (dtypes,
 categories, index and column order included), its notes and shapes, or the exception's type and
 message when loading raises. Corpus cases are built in a fixed folder so the paths in messages
@@ -130,6 +131,90 @@ EDGES: dict[str, tuple[str, dict, dict]] = {
                                          for i, r in enumerate(_ROWS)]),
         {"columns": {**_COLUMNS, "currency": "Munt"}}, {}),
 }
+
+# One-row-per-record files (snapshot and wide): repeated records that agree or differ, ids whose
+# text order is neither the file's nor the number's, blank, deleted and id-less rows, unknown and
+# ignored stages, bad dates, flags that overrule the stages.
+_SNAP_HEADER = "Deal ID;Fase;Verloren bij;Aangemaakt;Gesloten;Bedrag;Regio;Eigenaar;Verwijderd;Status"
+_SNAP_ROWS = [
+    "D10;Lead;;02-01-2024;;100;Noord;Ann;0;open", "D9;Offerte;;02-01-2024;;200;Zuid;Bob;0;open",
+    "D9;Offerte;;02-01-2024;;200;Zuid;Bob;0;open", "D9;Lead;;02-01-2024;;250;West;Bob;0;open",
+    "D2;Gewonnen;;03-01-2024;05-02-2024;1.000,50;Oost;Ed;0;won",
+    "D3;Verloren;Offerte;03-01-2024;06-02-2024;;Oost;Ed;0;lost",
+    "D4;Verloren;;03-01-2024;06-02-2024;5;Oost;;0;lost", "D5;Verloren;Raar;03-01-2024;;;;;0;lost",
+    ";;;;;;;;;", "D6;Lead;;31-02-2024;;;West;Dee;0;open", "D7;Test;;03-01-2024;;;West;Dee;0;open",
+    "D8;Lead;;03-01-2024;;x;West;Dee;1;open", ";Lead;;03-01-2024;;;West;Dee;0;open",
+    "D11;Gewonnen;;04-01-2024;;-5;Noord;Fay;0;won",
+    "D12;Offerte;;05-03-2024;01-03-2024;;Noord;Fay;0;lost",
+    "D13;Gewonnen;;05-03-2024;07-03-2024;7;noord ;Fay;0;open",
+    "D14;Lead;;01-01-1985;;;Noord;Fay;0;open", "D1;Offerte;;01-01-2030;;;Noord;Fay;0;Raar",
+    "D100;Offerte;;06-03-2024;;;Zuid;Ann;0;lost", "D20;Lead;;06-03-2024;;;Zuid ;Ann;0;won"]
+_SNAP_COLUMNS = {"record_id": "Deal ID", "current_stage": "Fase", "lost_at_stage": "Verloren bij",
+                 "created_at": "Aangemaakt", "closed_at": "Gesloten", "value": "Bedrag",
+                 "is_deleted": "Verwijderd"}
+_WIDE_HEADER = ("Deal ID;Aangemaakt;Lead op;Offerte op;Gewonnen op;Verloren op;Test op;Gesloten;"
+                "Bedrag;Regio;Eigenaar;Verwijderd;Status")
+_WIDE_ROWS = [
+    "D10;02-01-2024;02-01-2024 09:00;05-01-2024 10:00;;;;;100;Noord;Ann;0;open",
+    "D9;02-01-2024;02-01-2024 09:00;;;;;;200;Zuid;Bob;0;open",
+    "D9;02-01-2024;02-01-2024 09:00;;;;;;200;Zuid;Bob;0;open",
+    "D9;02-01-2024;03-01-2024 09:00;;;;;;250;West;Bob;0;open",
+    "D2;03-01-2024;03-01-2024 09:00;04-01-2024 09:00;05-02-2024 10:00;;;;1.000,50;Oost;Ed;0;won",
+    "D3;03-01-2024;03-01-2024 09:00;04-01-2024 09:00;05-02-2024 10:00;06-02-2024 10:00;;;;Oost;Ed;0;won",
+    "D4;03-01-2024;03-01-2024 09:00;;06-02-2024 10:00;05-02-2024 10:00;;;5;Oost;;0;lost",
+    "D5;03-01-2024;;;;06-02-2024 10:00;;;;;;0;lost", ";;;;;;;;;;;;",
+    "D6;03-01-2024;31-02-2024 09:00;;;;;;;West;Dee;0;open",
+    "D7;03-01-2024;;;;;03-01-2024 09:00;;;West;Dee;0;open",
+    "D8;03-01-2024;03-01-2024 09:00;;;;;;x;West;Dee;1;open",
+    ";03-01-2024;03-01-2024 09:00;;;;;;;West;Dee;0;open",
+    "D11;04-01-2024;04-01-2024 09:00;04-01-2024 09:00;04-01-2024 09:00;;;;-5;Noord;Fay;0;won",
+    "D12;05-03-2024;05-03-2024 09:00;;;;;07-03-2024;;Noord;Fay;0;won",
+    "D13;05-03-2024;05-03-2024 09:00;06-03-2024 09:00;01-03-2024 09:00;;;;7;noord ;Fay;0;won",
+    "D14;01-01-1985;;;;;;;;Noord;Fay;0;open", "D1;06-03-2024;;;;;;;;Noord;Fay;0;Raar",
+    "D100;06-03-2024;06-03-2024 09:00;07-03-2024 09:00;;;;;;Zuid;Ann;0;lost",
+    "D20;;;;;;;;;Zuid ;Ann;0;won", "D21;06-03-2024;06-03-2024 09:00;01-01-2030 09:00;;;;;;Zuid;Ann;0;open"]
+_WIDE_STAGES = {"Lead op": "Lead", "Offerte op": "Offerte", "Gewonnen op": "Gewonnen",
+                "Verloren op": "Verloren", "Test op": "Test"}
+_WIDE_COLUMNS = {"record_id": "Deal ID", "created_at": "Aangemaakt", "value": "Bedrag",
+                 "is_deleted": "Verwijderd"}
+_SNAP = {"shape": "snapshot", "columns": _SNAP_COLUMNS}
+_WIDE = {"shape": "wide", "columns": _WIDE_COLUMNS, "stage_columns": _WIDE_STAGES}
+_SNAP_TEXT, _WIDE_TEXT = "\n".join([_SNAP_HEADER, *_SNAP_ROWS]), "\n".join([_WIDE_HEADER, *_WIDE_ROWS])
+_NO_CREATED = {k: v for k, v in _WIDE_COLUMNS.items() if k != "created_at"}
+EDGES.update({
+    "snapshot": (_SNAP_TEXT, _SNAP, {}),
+    "snapshot_status_wins": (_SNAP_TEXT, {**_SNAP, "columns": {**_SNAP_COLUMNS,
+                                                                "status": "Status"}}, {}),
+    "snapshot_converted_flag": (_SNAP_TEXT.replace(";open", ";0").replace(";won", ";1").replace(
+        ";lost", ";0"), {**_SNAP, "columns": {**_SNAP_COLUMNS, "is_won": "Status"}}, {}),
+    "snapshot_without_lost_at_stage": (_SNAP_TEXT, {**_SNAP, "columns": {
+        k: v for k, v in _SNAP_COLUMNS.items() if k != "lost_at_stage"}}, {}),
+    "snapshot_created_phase": (_SNAP_TEXT, {**_SNAP, "created_phase": "offer"}, {}),
+    "snapshot_undated_lead_list": (_SNAP_TEXT, {**_SNAP, "dated": False, "columns": {
+        k: v for k, v in _SNAP_COLUMNS.items() if k not in ("created_at", "closed_at")}}, {}),
+    "snapshot_unknown_stage_is_an_error": (_SNAP_TEXT, _SNAP, {"unknown_stages": "error"}),
+    "snapshot_spellings_kept": (_SNAP_TEXT, _SNAP, {"fold_categories": False}),
+    "snapshot_owner_pseudonymised": (_SNAP_TEXT, _SNAP, {"privacy": {"owner_names": "pseudonymise"}}),
+    "snapshot_missing_created_column": (_SNAP_TEXT, {**_SNAP, "columns": {
+        **_SNAP_COLUMNS, "created_at": "Created"}}, {}),
+    "wide": (_WIDE_TEXT, _WIDE, {}),
+    "wide_status_wins": (_WIDE_TEXT, {**_WIDE, "columns": {**_WIDE_COLUMNS, "status": "Status",
+                                                            "closed_at": "Gesloten"}}, {}),
+    "wide_status_without_close_date": (_WIDE_TEXT, {**_WIDE, "columns": {
+        **_WIDE_COLUMNS, "status": "Status"}}, {}),
+    "wide_without_created_column": (_WIDE_TEXT, {**_WIDE, "columns": _NO_CREATED}, {}),
+    "wide_stage_column_pattern": (_WIDE_TEXT, {**_WIDE, "stage_columns": {},
+                                               "stage_column_pattern": "^(?P<stage>.+) op$"}, {}),
+    "wide_stage_columns_reversed": (_WIDE_TEXT, {**_WIDE, "stage_columns": {
+        v: k for k, v in _WIDE_STAGES.items()}}, {}),
+    "wide_unknown_stage_column": (_WIDE_TEXT, {**_WIDE, "stage_columns": {
+        **_WIDE_STAGES, "Gesloten": "Raar"}}, {}),
+    "wide_unknown_stage_column_is_an_error": (_WIDE_TEXT, {**_WIDE, "stage_columns": {
+        **_WIDE_STAGES, "Gesloten": "Raar"}}, {"unknown_stages": "error"}),
+    "wide_blank_marker": (_WIDE_TEXT, _WIDE, {"missing_values": ["Noord"]}),
+    "wide_one_row": ("\n".join([_WIDE_HEADER, _WIDE_ROWS[0]]), _WIDE, {}),
+    "wide_every_row_set_aside": ("\n".join([_WIDE_HEADER, _WIDE_ROWS[8], _WIDE_ROWS[12]]), _WIDE, {}),
+})
 
 
 def write_edge(folder: Path, name: str) -> Path:

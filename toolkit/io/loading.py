@@ -691,8 +691,15 @@ def _per_distinct(values: pd.Series, function: Callable[[pd.Series], pd.Series])
     back over the rows, aligned with `values` (a stage column holds a few dozen distinct values
     on millions of rows)."""
     codes, distinct = pd.factorize(values)
-    if (codes < 0).any():  # a missing value: map every row as the function would
-        return pd.Series(function(values).array, index=values.index)
+    missing = codes < 0
+    if missing.any():
+        if not isinstance(values.dtype, pd.StringDtype):
+            # missing values of several kinds (None, NaN): map every row as the function would
+            return pd.Series(function(values).array, index=values.index)
+        # text: every missing value is the same NA; it is mapped once too, as the last value
+        # (the code -1 takes the last)
+        distinct = pd.concat([pd.Series(distinct, dtype=values.dtype),
+                              values[missing].iloc[:1]], ignore_index=True)
     mapped = function(pd.Series(distinct, dtype=values.dtype))
     return pd.Series(mapped.array.take(codes), index=values.index)
 
@@ -787,6 +794,32 @@ def _record_order(frame: pd.DataFrame) -> np.ndarray:
     codes = frame["_record_code"].to_numpy()
     codes = np.where(codes < 0, np.iinfo(np.int64).max, codes)
     return order[np.argsort(codes[order], kind="stable")]
+
+
+def _phase_index(targets: pd.Series, model: PhaseModel) -> pd.Series:
+    """Each value's position among the phases (float; NaN for lost, a missing or another value)."""
+    where = pd.Index(model.keys).get_indexer(targets.astype("object"))
+    return pd.Series(np.where(where >= 0, where, np.nan), index=targets.index)
+
+
+def _order_by(*keys: np.ndarray) -> np.ndarray:
+    """The positions that sort rows by `keys` (integer arrays, the first key first), as a stable
+    `sort_values` would: one stable argsort per key, the last key first."""
+    order = np.arange(len(keys[0]))
+    for key in reversed(keys):
+        order = order[np.argsort(key[order], kind="stable")]
+    return order
+
+
+def _sort_key(values: pd.Series) -> np.ndarray:
+    """Integers that sort as `sort_values` sorts `values`, missing values last: dates as their
+    nanoseconds, text (record ids) as the rank of its distinct values (hashing the ids once is
+    cheaper than sorting the text)."""
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        at = values.to_numpy(dtype="datetime64[ns]")
+        return np.where(np.isnat(at), _NOT_ENTERED, at.view(np.int64))
+    codes = pd.factorize(values, sort=True)[0]
+    return np.where(codes < 0, np.iinfo(np.int64).max, codes)
 
 
 def _repeats(frame: pd.DataFrame, same: list[str], order: np.ndarray
@@ -928,7 +961,8 @@ def _positions(values: pd.Series, among: pd.Index | pd.Series) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _lost_at_codes(events: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+def _lost_at_codes(events: pd.DataFrame, records: pd.DataFrame,
+                   owners: np.ndarray | None = None) -> np.ndarray:
     """Per record (a row of `records`, indexed by record id), the phase code of the highest phase
     it reached before its final loss; -1 for a record not lost or without such a phase (events
     are already only kept phase rows)."""
@@ -936,7 +970,7 @@ def _lost_at_codes(events: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
     lost = (records["outcome"] == "lost").to_numpy(dtype=bool)
     if not lost.any() or events.empty:
         return out
-    at = _positions(events["record_id"], records.index)
+    at = _positions(events["record_id"], records.index) if owners is None else owners
     rows = np.flatnonzero(at >= 0)
     rows = rows[lost[at[rows]]]
     owner = at[rows]
@@ -1054,23 +1088,33 @@ def _first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Se
     return repeated.groupby(same)["source_row"].transform("first")[rows]
 
 
-def _dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: dict, personal: list[str]
-                    ) -> pd.DataFrame:
+def _dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: dict, personal: list[str],
+                    cells_of: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
     When the repeated row disagrees with the first (another region, another amount) the reason
     names the columns and both values, so the analyst can tell which row is right. Values are
     quoted only for the columns the YAML maps and does not call personal; for a personal column
     (and the owner) or a column the YAML does not mention (it may hold an e-mail address) the
-    reason names the column only: a reason is never personal data.
+    reason names the column only: a reason is never personal data. `cells_of`: the rows as
+    read, when `frame` carries only some of their columns (the same index).
     """
     shown = _quotable_headers(settings, personal)
-    dup = frame.duplicated("_record_id", keep="first")
-    first = _first_row_of(frame, ["_record_id"], frame.index[dup])
+    # The ids hashed once; repeats and their first rows found by the integer codes.
+    codes = pd.factorize(frame["_record_id"])[0]  # numbered in order of first appearance
+    if (codes < 0).any():  # (no caller passes a missing id)
+        raise ValueError("a record id is missing")
+    first_at, count = np.unique(codes, return_index=True, return_counts=True)[1:]
+    dup_at = np.ones(len(codes), dtype=bool)
+    dup_at[first_at] = False
+    dup = pd.Series(dup_at, index=frame.index)
+    first = pd.Series(frame["source_row"].to_numpy()[first_at[codes[dup_at]]],
+                      index=frame.index[dup_at])
     reason = "duplicate record id (first at row " + first.astype(str) + ")"
     if dup.any():
-        cells = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
-        repeated = frame[frame.duplicated("_record_id", keep=False)]  # the rows compared
+        whole = frame if cells_of is None else cells_of
+        cells = [c for c in whole.columns if c != "source_row" and not c.startswith("_")]
+        repeated = whole.loc[frame.index[count[codes] > 1]]  # the rows compared
         by_row = repeated.set_index("source_row")[cells].astype("string")
         for idx in frame.index[dup]:
             mine, theirs = by_row.loc[frame.at[idx, "source_row"]], by_row.loc[first[idx]]
@@ -1501,11 +1545,12 @@ def _note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
                      f"the phase counts")
 
 
-def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel
-                    ) -> pd.DataFrame:
-    """Put records in the contract's column order with the contract's dtypes."""
+def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel,
+                   owners: np.ndarray | None = None) -> pd.DataFrame:
+    """Put records in the contract's column order with the contract's dtypes. `owners`: each
+    event's record as its row in `records`, when the caller knows it."""
     records = records.copy()
-    records["lost_at_phase"] = pd.Categorical.from_codes(_lost_at_codes(events, records),
+    records["lost_at_phase"] = pd.Categorical.from_codes(_lost_at_codes(events, records, owners),
                                                          dtype=model.dtype)
     if "value" not in records.columns:
         records["value"] = np.nan
@@ -1683,22 +1728,31 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
 
 def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
                  key: str, name: str, personal: list[str], pseudonym_key: PseudonymKey | None,
-                 notes: list[str] | None = None) -> pd.DataFrame:
+                 notes: list[str] | None = None, parsed: dict[str, pd.Series] | None = None
+                 ) -> pd.DataFrame:
     """Records of a one-row-per-record file: the row's own columns, the outcome from the log and
-    from `status` / `current_stage` when the file has them."""
+    from `status` / `current_stage` when the file has them. `parsed`: date columns (by role) the
+    caller has parsed already, one value per row of `frame`."""
     cols = settings["columns"]
     idx = pd.Index(frame["_record_id"].astype("string"), name="record_id")
     records = pd.DataFrame(index=idx)
-    records["outcome"] = state["outcome"].reindex(idx).fillna("open").to_numpy() if len(
-        state) else "open"
-    records["closed_at"] = (state["closed_at"].reindex(idx).to_numpy() if len(state)
+    # A state in the rows' own order needs no lookup by id (hashing the ids cost a second)
+    aligned = state if len(state) and state.index.equals(idx) else None
+    records["outcome"] = (aligned["outcome"].fillna("open").to_numpy() if aligned is not None
+                          else state["outcome"].reindex(idx).fillna("open").to_numpy()
+                          if len(state) else "open")
+    records["closed_at"] = (aligned["closed_at"].to_numpy() if aligned is not None
+                            else state["closed_at"].reindex(idx).to_numpy() if len(state)
                             else pd.NaT)
     for role in ("created_at", "closed_at"):
         if role in cols:
             col = find_column(frame, cols[role], role=role, file=file, key=key)
-            p = _parse_dates(frame[col], settings, file=file, column=col,
-                             future_ok=role == "closed_at")
-            vals = pd.Series(p.values.to_numpy(), index=idx)
+            if parsed and role in parsed:
+                vals = pd.Series(parsed[role].to_numpy(), index=idx)
+            else:
+                vals = pd.Series(_parse_dates(frame[col], settings, file=file, column=col,
+                                              future_ok=role == "closed_at").values.to_numpy(),
+                                 index=idx)
             records[role] = vals if role == "created_at" else records[role].where(
                 records[role].notna(), vals)
     _add_value_and_attributes(records, frame, settings, file=file, key=key,
@@ -1767,12 +1821,18 @@ def _add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, setting
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     for col in attrs.columns:
-        target[col] = attrs[col].to_numpy()
+        values = attrs[col]
+        if isinstance(values.dtype, pd.StringDtype) and values.notna().any():
+            # what the values as Python objects would be read back as, without the round trip
+            # (which cost a second per million records and attribute)
+            target[col] = values.astype("str").array
+        else:
+            target[col] = values.to_numpy()
 
 
 def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Quarantine, *,
-                   file: str, key: str, won_alone: bool = False, notes: list[str] | None = None
-                   ) -> tuple[pd.DataFrame, pd.Series | None]:
+                   file: str, key: str, won_alone: bool = False, notes: list[str] | None = None,
+                   headers: pd.Index | None = None) -> tuple[pd.DataFrame, pd.Series | None]:
     """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
     'open'), or None when the source has neither. These win over a stage name (DESIGN.md): a
     HubSpot 'Contract Signed' deal with `Is Closed Won = false` is not an order.
@@ -1783,23 +1843,24 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qu
     records it does not flag are lost (noted), as nothing in the file says they are still open.
     """
     cols = settings["columns"]
+    among = frame if headers is None else headers  # where a column is looked up
     if "status" in cols:
-        col = find_column(frame, cols["status"], role="status", file=file, key=key)
+        col = find_column(among, cols["status"], role="status", file=file, key=key)
         text = as_text(frame[col])
         folded = text.str.casefold()
-        mapped = model.map_stages(text).set_axis(frame.index)
+        mapped = _per_distinct(text, model.map_stages)
         outcome = pd.Series(np.select(
             [folded.isin(["won", "lost", "open"]).fillna(False).to_numpy(),
              (mapped == model.won_phase).to_numpy(), (mapped == LOST).to_numpy(),
              mapped.isin(model.keys).to_numpy()],
             [folded.to_numpy(dtype=object), "won", "lost", "open"], default=""), index=frame.index)
         bad = outcome == ""
-        frame = q.add(frame, bad, "status " + text.astype(str).map(repr)
+        frame = q.add(frame, bad, lambda hit: "status " + text[hit.index].astype(str).map(repr)
                       + " is not won, lost or open (nor a stage in stage_mapping)",
                       code="unknown_status", column=col, values=text)
         return frame, outcome[frame.index]
     if "is_won" in cols and ("is_closed" in cols or won_alone):
-        won = parse_flags(frame[find_column(frame, cols["is_won"], role="is_won", file=file,
+        won = parse_flags(frame[find_column(among, cols["is_won"], role="is_won", file=file,
                                              key=key)], true_values=settings["true_values"])
         won = won.fillna(False).astype(bool)
         if "is_closed" not in cols:
@@ -1811,7 +1872,7 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qu
                              f"no closed flag to tell leads still open from lost ones (add "
                              f"`is_closed` or `status` if it has one)")
             return frame, pd.Series(np.where(won, "won", "lost"), index=frame.index)
-        closed = parse_flags(frame[find_column(frame, cols["is_closed"], role="is_closed",
+        closed = parse_flags(frame[find_column(among, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
                              true_values=settings["true_values"])
         closed = closed.fillna(False).astype(bool)
@@ -1820,7 +1881,7 @@ def _flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qu
     if "is_active" in cols and "_target" in frame.columns:
         # An archive flag (Odoo's `Active`): a record in a won stage is won, archived or not; an
         # archived one elsewhere is lost (at the stage it keeps); an active one is open.
-        active = parse_flags(frame[find_column(frame, cols["is_active"], role="is_active",
+        active = parse_flags(frame[find_column(among, cols["is_active"], role="is_active",
                                                file=file, key=key)],
                              true_values=settings["true_values"])
         won = (frame["_target"].astype("object") == model.won_phase).to_numpy()
@@ -1879,32 +1940,43 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                         fix=f"set `{key}.current_stage`, `{key}.status` or `{key}.is_won` (a "
                             f"converted flag), or use a preset")
     entry = _entry_phase(settings, model, file=file, key=key)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
-                            personal)
+    # Each check below sets rows aside, copying every column it carries: so the checks carry only
+    # the columns they read, and the file's other columns are taken once, for the rows kept
+    # (`_whole_rows`), before the records are built. A column is looked up among all the file's
+    # headers (`_headers`), so a message naming the file's columns names them all.
+    headers = raw.columns
+    checked = [header_in(headers, cols.get(role)) for role in (
+        "current_stage", "created_at", "closed_at", "status", "is_won", "is_closed", "is_active",
+        "lost_at_stage")]
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key,
+                                         carry=[c for c in checked if c]),
+                            q, settings, personal, cells_of=raw)
     stage_col = None
     if "current_stage" in cols:
-        stage_col = find_column(frame, cols["current_stage"], role="current_stage", file=file,
-                                 key=key)
+        stage_col = find_column(_headers(headers, frame), cols["current_stage"],
+                                role="current_stage", file=file, key=key)
         frame = _map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q,
                             file=file, engagement=engagement_file, blank_ok=has_flags)
     frame = frame.assign(_closed=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"),
                          _created=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
     if dated:
         frame, created = _dates(frame, cols["created_at"], settings, q, role="created", file=file,
-                                key=key, required=True)
+                                key=key, required=True, headers=_headers(headers, frame))
     if "closed_at" in cols:
         frame, closed = _dates(frame, cols["closed_at"], settings, q, role="closed", file=file,
-                               key=key, required=False)
+                               key=key, required=False, headers=_headers(headers, frame))
         # Closed before it was created (calendar days, as CRMs often drop the time) cannot be.
         early = frame["_closed"].dt.normalize() < frame["_created"].dt.normalize()
-        col = find_column(frame, cols["closed_at"], role="closed_at", file=file, key=key)
-        created_col = find_column(frame, cols["created_at"], role="created_at", file=file, key=key)
-        frame = q.add(frame, early, "closed date " + frame[col].astype(str).map(repr)
+        col = find_column(_headers(headers, frame), cols["closed_at"], role="closed_at",
+                          file=file, key=key)
+        created_col = find_column(_headers(headers, frame), cols["created_at"],
+                                  role="created_at", file=file, key=key)
+        frame = q.add(frame, early, lambda hit: "closed date " + hit[col].astype(str).map(repr)
                       + " is before the creation date "
-                      + frame[created_col].astype(str).map(repr) + f" ({created_col!r})",
+                      + hit[created_col].astype(str).map(repr) + f" ({created_col!r})",
                       code="closed_before_created", column=col, values=frame[col])
     frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key,
-                                    won_alone=True, notes=notes)
+                                    won_alone=True, notes=notes, headers=_headers(headers, frame))
     target = (frame["_target"].astype("object") if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
     stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
@@ -1919,10 +1991,12 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     # keeps it), else unknown: then at the entry phase, counted in the notes.
     lost_at = pd.Series(None, index=frame.index, dtype="object")
     if "lost_at_stage" in cols:
-        col = find_column(frame, cols["lost_at_stage"], role="lost_at_stage", file=file, key=key)
-        lost_at = model.map_stages(as_text(frame[col])).set_axis(frame.index)
-        bad = (outcome == "lost") & as_text(frame[col]).notna() & ~lost_at.isin(model.keys[:-1])
-        frame = q.add(frame, bad, "lost-at stage " + frame[col].astype(str).map(repr)
+        col = find_column(_headers(headers, frame), cols["lost_at_stage"], role="lost_at_stage",
+                          file=file, key=key)
+        text = as_text(frame[col])
+        lost_at = _per_distinct(text, model.map_stages)
+        bad = (outcome == "lost") & text.notna() & ~lost_at.isin(model.keys[:-1])
+        frame = q.add(frame, bad, lambda hit: "lost-at stage " + hit[col].astype(str).map(repr)
                       + " does not map to a phase before the last", code="unknown_lost_stage",
                       column=col, values=frame[col])
         lost_at, target, outcome = lost_at[frame.index], target[frame.index], outcome[frame.index]
@@ -1930,8 +2004,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     won_i, entry_i = len(model.keys) - 1, order[entry]
     # The current stage's phase; a won stage on a record its flags call open or lost is capped
     # below the last phase (reaching the last phase is winning).
-    current_i = target.map(order).astype("float64").clip(upper=won_i - 1)
-    lost_i = lost_at.map(order).astype("float64").where(lost_at.isin(model.keys[:-1]))
+    current_i = _phase_index(target, model).clip(upper=won_i - 1)
+    lost_i = _phase_index(lost_at, model).where(lost_at.isin(model.keys[:-1]))
     lost_i = lost_i.fillna(current_i)
     unknown_loss = (outcome == "lost") & lost_i.isna()
     if unknown_loss.any():
@@ -1951,35 +2025,47 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                   else pd.Series(pd.NA, index=frame.index, dtype="string"))
     # Events: the entry phase at creation; the highest phase below the last at creation (the
     # phases between are passed, dated at the only date there is); the last phase at the close.
-    below = np.minimum(highest, won_i - 1)
-    parts = [pd.DataFrame({"i": entry_i, "at": created}),
-             pd.DataFrame({"i": below, "at": created})[below > entry_i],
-             pd.DataFrame({"i": won_i, "at": closed.fillna(created)})[highest == won_i]]
-    ev = pd.concat([p.assign(record_id=rid[p.index], source_stage=stage_name[p.index],
-                             source_row=frame.loc[p.index, "source_row"]) for p in parts])
-    ev = ev.sort_values(["source_row", "i"], kind="stable")
+    # (Built by row positions, sorted by integer keys: by the string ids it took seconds.)
+    below = np.minimum(highest, won_i - 1).to_numpy()
+    top = highest.to_numpy()
+    rows = np.arange(len(frame))
+    ev_row = np.concatenate([rows, rows[below > entry_i], rows[top == won_i]])
+    ev_i = np.concatenate([np.full(len(rows), entry_i), below[below > entry_i],
+                           np.full(int((top == won_i).sum()), won_i)])
+    at_created, at_closed = created.to_numpy(), closed.fillna(created).to_numpy()
+    ev_at = np.concatenate([at_created, at_created[below > entry_i], at_closed[top == won_i]])
+    source_row = frame["source_row"].to_numpy()
+    order = _order_by(source_row[ev_row], ev_i)  # each row's events in phase order
+    ev_row, ev_i, ev_at = ev_row[order], ev_i[order], ev_at[order]
     events = pd.DataFrame({
-        "record_id": ev["record_id"].astype("string"),
-        "phase": pd.Categorical.from_codes(ev["i"].to_numpy(), dtype=model.dtype),
-        "entered_at": ev["at"].astype("datetime64[ns]"),
-        "source_stage": ev["source_stage"], "source_row": ev["source_row"].astype("int64"),
-        "source": name}).reset_index(drop=True)
+        "record_id": rid.array.take(ev_row),
+        "phase": pd.Categorical.from_codes(ev_i, dtype=model.dtype),
+        "entered_at": pd.Series(ev_at).astype("datetime64[ns]"),
+        "source_stage": stage_name.array.take(ev_row),
+        "source_row": pd.Series(source_row[ev_row]).astype("int64"), "source": name})
+    lost = (outcome == "lost").to_numpy()
     lost_rows = pd.DataFrame({"record_id": rid, "at": closed.fillna(created), "target": LOST,
                               "source_stage": stage_name, "source_row": frame["source_row"],
-                              "source": name})[outcome == "lost"]
+                              "source": name})[lost]
     log = pd.concat([events.rename(columns={"entered_at": "at", "phase": "target"}).assign(
         target=lambda f: f["target"].astype(str)), lost_rows], ignore_index=True)
-    log = log.sort_values(["record_id", "at", "source_row"], kind="stable")[STAGE_LOG_COLUMNS]
+    log_row = np.concatenate([ev_row, rows[lost]])
+    log = log.take(_order_by(_sort_key(rid)[log_row], _sort_key(log["at"]),
+                             source_row[log_row]))[STAGE_LOG_COLUMNS]
     state = pd.DataFrame({"outcome": outcome.to_numpy(),
                           "closed_at": closed.where(outcome != "open").to_numpy()},
                          index=pd.Index(rid))
     scols = {k: v for k, v in cols.items() if k not in ("closed_at",)}
+    rows_in = len(raw)
+    frame = _whole_rows(headers, raw, frame)
+    del raw  # the rows as read are not needed any more
     records = _row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
-                           name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes)
-    records = finish_records(records, events, model)
+                           name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes,
+                           parsed={"created_at": created} if dated else None)
+    records = finish_records(records, events, model, owners=ev_row)
     return LoadedSource(name=name, shape="snapshot", events=events, records=records,
                         stage_log=log.reset_index(drop=True), quarantine=q.frame(),
-                        reconciliation=pd.DataFrame([reconcile(name, file, raw, q)]),
+                        reconciliation=pd.DataFrame([reconcile(name, file, rows_in, q)]),
                         notes=notes)
 
 
