@@ -236,3 +236,20 @@ def test_a_note_on_the_data_keeps_its_code_and_reads_in_dutch_in_the_workbook():
     assert shown["note"].tolist() == [
         "Kenmerk Deal id heeft 812 verschillende waarden (meer dan 50); het lijkt een sleutel of "
         "vrije tekst en is buiten de segmentscan gelaten.", "a plain note stays as written"]
+
+
+def test_the_declared_changes_are_a_table_on_the_step_6_page(runs, tmp_path):
+    from report_text import read_page
+    engagement, results, _ = runs["changes"]
+    render_report(engagement, results, out_dir=tmp_path, language="nl", edition="client",
+                  pages=[6], date=pd.Timestamp("2026-11-30").date())
+    page = read_page((tmp_path / "06_improvement.html").read_text(encoding="utf-8"))
+    table = next(rows for rows, head in zip(page.tables, page.headers, strict=True)
+                 if head and head[0] == "Proceswijziging")
+    cells = [[text for _, text in row] for row in table]
+    assert [row[:4] for row in cells] == [
+        ["Nieuwe offerte-opvolging", "1 mrt 2026", "Potentieel (opportunity) → Offerte (proposal)",
+         "geen aantoonbare verandering"],
+        ["Belscript leads", "1 sep 2025", "Lead → Potentieel (opportunity)",
+         "geen aantoonbare verandering"]]
+    assert all(row[4].endswith(")") and "procentpunt" in row[4] for row in cells)

@@ -134,6 +134,9 @@ CODES: dict[str, str] = {
     "all (per month)": N_("all periods (per month)"),
     # outcomes and measures
     "won": N_("won"), "lost": N_("lost"), "open": N_("open"),
+    # the effect of a declared change (ChangeEvaluation.effect)
+    "raised": N_("raised the conversion"), "lowered": N_("lowered the conversion"),
+    "none": N_("no detectable change"),
     "orders": N_("Orders"), "revenue": N_("Revenue"),
     "week": N_("week"), "month": N_("month"), "quarter": N_("quarter"), "year": N_("year"),
     # readiness factors
@@ -650,6 +653,15 @@ def _split_segment(value: object, c: _Context) -> str:
     return f"{c.attribute(attribute.strip())}: {shown.strip()}"
 
 
+def _points_interval(row: pd.Series, c: _Context) -> str:
+    """A difference of two shares in points with its interval: '-0,8 procentpunt (-6,2 tot
+    +4,9)'."""
+    if is_missing(row["estimate"]):
+        return MISSING
+    bounds = [None if is_missing(row[b]) else float(row[b]) * 100 for b in ("ci_low", "ci_high")]
+    return f"{c.fmt.points(row['estimate'])} ({c.fmt.range(*bounds, 'number', decimals=1)})"
+
+
 def _points(column: str) -> _Render:
     return lambda row, c: Cell(c.fmt.points(row[column]), "num")
 
@@ -811,6 +823,13 @@ COLUMNS: dict[str, _Column] = {
                              _plain("total_records", "count")),
     "weeks_until_readable": _Column(N_("Weeks until readable"), ("weeks_until_readable",),
                                     _plain("weeks_until_readable", "weeks")),
+    # before and after a declared change
+    "description": _Column(N_("Process change"), ("description",),
+                           _plain("description", "text")),
+    "change_date": _Column(N_("Date"), ("change_date",), _plain("change_date", "date")),
+    "effect": _Column(N_("Effect"), ("effect",), _code("effect")),
+    "estimate_ci": _Column(N_("Estimate (95% interval)"), ("estimate", "ci_low", "ci_high"),
+                           lambda row, c: Cell(_points_interval(row, c), "num")),
     # steering
     "previous": _Column(N_("Month before"), ("previous",), _plain("previous", "percent")),
     "current": _Column(N_("Latest month"), ("current",), _plain("current", "percent")),

@@ -151,7 +151,11 @@ PAGES: dict[int, tuple[Section, ...]] = {
                 max_rows=12),
         Section(N_("Testing a change"), "experiment", ("total_records", "weeks_until_readable"),
                 problem="experiment"),
-        Section(N_("Before and after a change"), "change", (), problem="change"),
+        Section(N_("Before and after a change"), "change verdicts",
+                ("description", "change_date", "step", "effect", "estimate_ci", "p_value"),
+                problem="change", max_rows=None,
+                lead=N_("Each change the engagement declares, its step's conversion compared "
+                        "before and after with mature cohorts only.")),
     ),
     7: (
         Section(N_("Scorecard"), "scorecard",

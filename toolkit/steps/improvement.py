@@ -26,8 +26,9 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     the test must be able to show (e.g. "+2pp").
 
     Tables: `bottleneck`, `scenario`, `scenario by phase`, `required volume`, `experiment`,
-    `mde`, `changes`. Results: `plan` (the ImprovementPlan). A part the data cannot carry is in
-    `problems` (always `change` when no change is declared, saying how to declare one).
+    `mde`, `change verdicts` (one row per evaluated change), `changes` (every method's row).
+    Results: `plan` (the ImprovementPlan). A part the data cannot carry is in `problems`
+    (always `change` when no change is declared, saying how to declare one).
     """
     sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()
@@ -51,6 +52,7 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     if plan.mde is not None:
         tables["mde"] = plan.mde
     if plan.changes:
+        tables["change verdicts"] = _verdicts(plan.changes)
         tables["changes"] = pd.concat(
             [change.comparisons.assign(change_date=change.change_date,
                                        description=change.description,
@@ -61,6 +63,23 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
         problems=plan.problems, summary=_summary(plan), headline=_headline(plan),
         conclusions_by_language=in_languages(lambda language: sentences(
             narrative.improvement(plan, language, engagement.phase_model))))
+
+
+def _verdicts(changes) -> pd.DataFrame:
+    """One row per evaluated change: what, when, which step, its effect code and the estimate of
+    the method its answer reads (difference in probability, 95% interval, p-value)."""
+    rows = []
+    for change in changes:
+        read = change.comparisons.set_index("method")
+        row = read.loc[change.method] if change.method in read.index else None
+        rows.append({"description": change.description, "change_date": change.change_date,
+                     "from_phase": change.from_phase, "to_phase": change.to_phase,
+                     "effect": change.effect, "method": change.method,
+                     "estimate": None if row is None else row["estimate"],
+                     "ci_low": None if row is None else row["ci_low"],
+                     "ci_high": None if row is None else row["ci_high"],
+                     "p_value": None if row is None else row["p_value"]})
+    return pd.DataFrame(rows)
 
 
 def _summary(plan) -> pd.DataFrame:
