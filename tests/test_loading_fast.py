@@ -212,6 +212,114 @@ def test_per_record_values_by_position_are_those_of_groupby(seed):
     assert frame["_record_id"].iloc[runs.starts].tolist() == expected.index.tolist()
 
 
+# Ids whose text order is neither the file's nor the number's, in several scripts and cases.
+_IDS = ["D10", "D9", "d9", "D2", "10", "9", " D1", "Ä1", "Z1", "é", "e", "Ω", "D100", "D1"]
+
+
+def test_record_ids_ranked_as_sort_values_orders_them():
+    from toolkit.io.loading import _order_by, _sort_key
+    rng = np.random.default_rng(3)
+    ids = pd.Series(rng.choice(_IDS, 300), dtype="string")
+    assert ids.dtype.storage == "pyarrow"  # the Arrow ranking is what is pinned here
+    rank = _sort_key(ids)
+    np.testing.assert_array_equal(rank, pd.factorize(ids, sort=True)[0])
+    at = pd.Series((pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 4, 300), "D")
+                    ).to_numpy(copy=True))
+    at[rng.random(300) < 0.1] = pd.NaT  # missing times sort last, as pandas puts them
+    row = rng.permutation(300)
+    frame = pd.DataFrame({"id": ids, "at": at, "row": row})
+    order = _order_by(rank, _sort_key(at), row)
+    pd.testing.assert_frame_equal(frame.iloc[order],
+                                  frame.sort_values(["id", "at", "row"], kind="stable"))
+
+
+def test_repeated_records_found_by_codes_as_duplicated_finds_them():
+    from toolkit.io.loading import Quarantine, _dedupe_records
+    rng = np.random.default_rng(4)
+    n = 200
+    frame = pd.DataFrame({"source_row": np.arange(2, n + 2),
+                          "Deal": pd.array(rng.choice(_IDS, n), dtype="string"),
+                          "Regio": pd.array(rng.choice(["Noord", "Zuid"], n), dtype="string")},
+                         index=rng.permutation(n) * 2)
+    frame["_record_id"] = frame["Deal"]
+    q = Quarantine("s", "f.csv")
+    kept = _dedupe_records(frame, q, {"columns": {"record_id": "Deal"}, "attributes": {
+        "region": "Regio"}}, personal=[])
+    pd.testing.assert_frame_equal(kept, frame[~frame.duplicated("_record_id", keep="first")])
+    out = q.frame().set_index("source_row")
+    first = frame.groupby("_record_id")["source_row"].transform("first")
+    for label in frame.index[frame.duplicated("_record_id", keep="first")]:
+        row = frame.at[label, "source_row"]
+        assert out.at[row, "reason"].startswith(
+            f"duplicate record id (first at row {first[label]})")
+    assert len(out) == n - frame["_record_id"].nunique()
+
+
+def test_stage_names_with_blanks_mapped_once_each_as_row_by_row():
+    from toolkit.base.phases import PhaseModel
+    from toolkit.io.loading import _per_distinct
+    model = PhaseModel.from_mapping([{"key": "lead", "label": "Lead"},
+                                     {"key": "order", "label": "Order"}],
+                                    {"Lead": "lead", "Gewonnen": "won", "Verloren": "lost"})
+    stages = pd.Series(["Lead", None, " lead", "Gewonnen", "Raar", None, "Verloren"] * 3,
+                       dtype="string", index=np.arange(21) * 5)
+    mapped = _per_distinct(stages, model.map_stages)
+    # (the same values; held as text, as the mapping of a column without blanks always was)
+    pd.testing.assert_series_equal(mapped, model.map_stages(stages).set_axis(stages.index),
+                                   check_dtype=False)
+    unmapped = (stages.isna() | stages.eq("Raar")).fillna(True)  # blank, or not in the mapping
+    assert mapped.isna().tolist() == unmapped.tolist() and unmapped.sum() == 9
+
+
+def test_wide_stage_log_by_positions_is_the_sorted_melt():
+    from toolkit.base.phases import PhaseModel
+    from toolkit.io.loading import STAGE_LOG_COLUMNS, _wide_log, _wide_states
+    model = PhaseModel.from_mapping([{"key": "lead", "label": "Lead"},
+                                     {"key": "offer", "label": "Offer"},
+                                     {"key": "order", "label": "Order"}],
+                                    {"Lead": "lead", "Offerte": "offer", "Gewonnen": "won",
+                                     "Verloren": "lost"})
+    rng = np.random.default_rng(5)
+    n = 120
+    ids = pd.array(rng.permutation([f"D{i}" for i in range(n)]), dtype="string")  # D10 < D9
+    frame = pd.DataFrame({"source_row": np.arange(2, n + 2), "_record_id": ids},
+                         index=rng.permutation(n) * 3)
+    targets = {"Won on": "order", "Lead on": "lead", "Lost on": "lost", "Offer on": "offer"}
+    stages = {"Lead on": "Lead", "Offer on": "Offerte", "Won on": "Gewonnen",
+              "Lost on": "Verloren"}
+    day = pd.Timestamp("2024-01-01")
+    parsed = {}
+    for col in targets:  # few distinct days: ties between columns, ordered by phase
+        at = (day + pd.to_timedelta(rng.integers(0, 5, n), "D")).to_numpy(copy=True)
+        at[rng.random(n) < 0.4] = np.datetime64("NaT")
+        parsed[col] = pd.Series(at, index=frame.index)
+    kept = frame.iloc[::2]  # rows set aside after the dates were parsed
+    log, rows = _wide_log(kept, parsed, targets, stages, model, "w")
+    # what the loader did before: melt, drop the undated cells, sort by record, time, phase
+    long = pd.DataFrame({c: parsed[c].loc[kept.index] for c in targets}).assign(
+        record_id=kept["_record_id"].astype("string"), source_row=kept["source_row"]).melt(
+        id_vars=["record_id", "source_row"], var_name="column", value_name="at").dropna(
+        subset=["at"])
+    long["target"] = long["column"].map(targets)
+    long["source_stage"] = long["column"].map(stages).astype("string")
+    long["source"] = "w"
+    rank = {k: i for i, k in enumerate(model.keys + ["lost"])}
+    long = long.assign(_o=long["target"].map(rank)).sort_values(
+        ["record_id", "at", "_o"], kind="stable")
+    pd.testing.assert_frame_equal(log, long[STAGE_LOG_COLUMNS].reset_index(drop=True))
+    assert (kept["_record_id"].to_numpy()[rows] == log["record_id"].to_numpy()).all()
+    # each record's outcome: its last won or lost row (groupby on the ids before)
+    state = _wide_states(log, rows, kept, model)
+    terminal = log[log["target"].isin(["order", "lost"])]
+    last = terminal.groupby("record_id", sort=False).tail(1).set_index("record_id")
+    expected = pd.Series(np.where(last["target"] == "order", "won", "lost"), index=last.index
+                         ).reindex(state.index).fillna("open")
+    assert state["outcome"].tolist() == expected.tolist()
+    assert set(expected) == {"won", "lost", "open"}
+    pd.testing.assert_series_equal(state["closed_at"], last["at"].reindex(state.index),
+                                   check_names=False)
+
+
 def test_conflicting_attributes_are_counted_as_groupby_counts_them(tmp_path):
     from toolkit.io.loading import _note_conflicts, _Runs
     frame = pd.DataFrame({"_record_id": pd.Series(["A", "A", "A", "B", "B", "C", "C"],
