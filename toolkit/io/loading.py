@@ -816,8 +816,8 @@ def _order_by(*keys: np.ndarray) -> np.ndarray:
 
 def _sort_key(values: pd.Series) -> np.ndarray:
     """Integers that sort as `sort_values` sorts `values`, missing values last: dates as their
-    nanoseconds, text (record ids) as the rank of its distinct values (hashing the ids once is
-    cheaper than sorting the text)."""
+    nanoseconds, text (record ids) as the rank of its distinct values (so rows are then sorted by
+    integers, not by text)."""
     if pd.api.types.is_datetime64_dtype(values.dtype):
         at = values.to_numpy(dtype="datetime64[ns]")
         return np.where(np.isnat(at), _NOT_ENTERED, at.view(np.int64))
