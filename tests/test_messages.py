@@ -12,14 +12,16 @@ from babel.messages.pofile import read_po
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.present.messages import catalogue_path, check_language, translations
+from toolkit.report.training import training_messages
 
 TOOLKIT = Path(__file__).resolve().parents[1] / "toolkit"
 KEYWORDS = {"gettext": None, "ngettext": (1, 2), "_": None, "N_": None}
 
 
 def _messages_in_code() -> dict[str, str]:
-    """msgid -> where it is used, from the Python modules and the Jinja templates."""
-    found: dict[str, str] = {}
+    """msgid -> where it is used, from the Python modules, the Jinja templates and the notebooks'
+    notes (each paragraph the training edition shows)."""
+    found: dict[str, str] = dict(training_messages())
     method_map = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
     options = {"**/templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
     for filename, line, message, _comments, _context in extract_from_dir(

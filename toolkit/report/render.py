@@ -33,7 +33,6 @@ import pandas as pd
 
 from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, ToolkitError
-from toolkit.base.paths import NOTEBOOKS_DIR
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.messages import translations
 from toolkit.present.narrative import verdict
@@ -41,6 +40,7 @@ from toolkit.present.plotting import drawing_language
 from toolkit.present.problems import is_coded, problem_text
 from toolkit.present.tables import DisplayTable, attribute_headers, code_text, display_table
 from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
+from toolkit.report.training import notebook_parts
 from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
 
@@ -284,32 +284,6 @@ def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepR
     return view
 
 
-def _notebook_parts(step: int, markdown) -> tuple[str, str, str]:
-    """The training extras of a step from its notebook: the method notes (its markdown, without
-    the parameters note), the exercises, and the checks it runs on the results (its asserts)."""
-    import json
-
-    found = sorted(NOTEBOOKS_DIR.glob(f"{step:02d}_*.ipynb"))
-    if not found:
-        return "", "", ""
-    cells = json.loads(found[0].read_text(encoding="utf-8"))["cells"]
-    method, exercises, checks = [], "", ""
-    for i, cell in enumerate(cells):
-        text = "".join(cell.get("source", []))
-        if cell["cell_type"] == "markdown":
-            if text.lstrip().startswith("## Exercises"):
-                exercises = markdown(text.split("\n", 1)[1] if "\n" in text else "")
-            elif text.lstrip().startswith(("### Checks", "## What we concluded", "*Parameters*",
-                                           "# ")):
-                continue
-            else:
-                method.append(markdown(text))
-        elif cell["cell_type"] == "code" and i > 0 and "".join(
-                cells[i - 1].get("source", [])).lstrip().startswith("### Checks"):
-            checks = text
-    return "\n".join(method), exercises, checks
-
-
 def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, edition: str,
                labels: Mapping[str, str], fields: pd.DataFrame, markdown,
                figures: Mapping[str, str | None]) -> _StepView:
@@ -341,7 +315,8 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
                          why=problem_text(why, fmt, phases=engagement.phase_model, labels=labels))
                      for part, why in result.problems.items() if part not in shown_problems]
     if edition == "training":
-        view.method, view.exercises, view.checks = _notebook_parts(result.step, markdown)
+        view.method, view.exercises, view.checks = notebook_parts(result.step, markdown,
+                                                                  fmt.gettext)
     return view
 
 

@@ -1,0 +1,69 @@
+"""The training edition's extras of a step, in the report's language: the method notes and the
+exercises of the step's notebook, and the checks the notebook runs on its results.
+
+The notebooks are written in English. Each paragraph of their notes (a block between blank lines)
+is a message of the catalogue, so a Dutch training report reads the method in Dutch, and a note
+edited in a notebook without its translation fails `tests/test_messages.py` like any other message.
+The checks are code and stay as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from toolkit.base.paths import NOTEBOOKS_DIR
+
+__all__ = ["notebook_parts", "training_messages"]
+
+# Markdown cells the report does not repeat: the title (the page has its own), the parameters
+# note (papermill's), and the headings the page fills from the step result.
+_NOT_REPEATED = ("### Checks", "## What we concluded", "*Parameters*", "# ")
+_EXERCISES = "## Exercises"
+
+
+def _notebook(step: int, folder: Path) -> list[dict]:
+    found = sorted(folder.glob(f"{step:02d}_*.ipynb"))
+    return json.loads(found[0].read_text(encoding="utf-8"))["cells"] if found else []
+
+
+def _paragraphs(text: str) -> list[str]:
+    """A markdown cell's blocks between blank lines: the unit of translation."""
+    return [p for p in re.split(r"\n[ \t]*\n", text.strip()) if p.strip()]
+
+
+def _notes(cells: list[dict]) -> Iterator[tuple[str, str]]:
+    """(kind, paragraph) of a notebook's notes; kind is "method" or "exercises"."""
+    for cell in cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell.get("source", [])).lstrip()
+        if text.startswith(_EXERCISES):
+            for paragraph in _paragraphs(text[len(_EXERCISES):]):
+                yield "exercises", paragraph
+        elif not text.startswith(_NOT_REPEATED):
+            for paragraph in _paragraphs(text):
+                yield "method", paragraph
+
+
+def notebook_parts(step: int, markdown: Callable[[str], str], gettext: Callable[[str], str], *,
+                   folder: Path = NOTEBOOKS_DIR) -> tuple[str, str, str]:
+    """The method notes and exercises of step `step`'s notebook as HTML, each paragraph through
+    `gettext`, and the checks it runs on the results (the code cell after "### Checks")."""
+    cells = _notebook(step, folder)
+    method = [markdown(gettext(p)) for kind, p in _notes(cells) if kind == "method"]
+    exercises = "\n\n".join(gettext(p) for kind, p in _notes(cells) if kind == "exercises")
+    checks = ""
+    for before, cell in zip(cells, cells[1:], strict=False):  # each cell after its neighbour
+        if cell["cell_type"] == "code" and "".join(before.get("source", [])).lstrip().startswith(
+                "### Checks"):
+            checks = "".join(cell.get("source", []))
+    return "\n".join(method), markdown(exercises) if exercises else "", checks
+
+
+def training_messages(folder: Path = NOTEBOOKS_DIR) -> dict[str, str]:
+    """Every paragraph the training edition shows -> the notebook it comes from."""
+    return {paragraph: path.name for path in sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+            for _kind, paragraph in _notes(json.loads(path.read_text(encoding="utf-8"))["cells"])}
