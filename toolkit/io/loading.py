@@ -797,8 +797,11 @@ def _record_order(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _phase_index(targets: pd.Series, model: PhaseModel) -> pd.Series:
-    """Each value's position among the phases (float; NaN for lost, a missing or another value)."""
-    where = pd.Index(model.keys).get_indexer(targets.astype("object"))
+    """Each value's position among the phases (float; NaN for lost, a missing or another value),
+    looked up once per distinct value."""
+    codes, distinct = pd.factorize(targets)  # a missing value: code -1, which takes the last
+    where = np.append(pd.Index(model.keys).get_indexer(pd.Index(distinct, dtype=object)), -1)
+    where = where[codes]
     return pd.Series(np.where(where >= 0, where, np.nan), index=targets.index)
 
 
@@ -813,8 +816,8 @@ def _order_by(*keys: np.ndarray) -> np.ndarray:
 
 def _sort_key(values: pd.Series) -> np.ndarray:
     """Integers that sort as `sort_values` sorts `values`, missing values last: dates as their
-    nanoseconds, text (record ids) as the rank of its distinct values (hashing the ids once is
-    cheaper than sorting the text)."""
+    nanoseconds, text (record ids) as the rank of its distinct values (so rows are then sorted by
+    integers, not by text)."""
     if pd.api.types.is_datetime64_dtype(values.dtype):
         at = values.to_numpy(dtype="datetime64[ns]")
         return np.where(np.isnat(at), _NOT_ENTERED, at.view(np.int64))
@@ -2045,7 +2048,7 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
                       code="closed_before_created", column=col, values=frame[col])
     frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key,
                                     won_alone=True, notes=notes, headers=_headers(headers, frame))
-    target = (frame["_target"].astype("object") if stage_col is not None
+    target = (frame["_target"] if stage_col is not None
               else pd.Series(None, index=frame.index, dtype="object"))
     stage_outcome = pd.Series(np.where(target == LOST, "lost", np.where(
         target == model.won_phase, "won", "open")), index=frame.index)
@@ -2064,10 +2067,13 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
         text = as_text(frame[col])
         lost_at = _per_distinct(text, model.map_stages)
         bad = (outcome == "lost") & text.notna() & ~lost_at.isin(model.keys[:-1])
+        kept = len(frame)
         frame = q.add(frame, bad, lambda hit: "lost-at stage " + hit[col].astype(str).map(repr)
                       + " does not map to a phase before the last", code="unknown_lost_stage",
                       column=col, values=frame[col])
-        lost_at, target, outcome = lost_at[frame.index], target[frame.index], outcome[frame.index]
+        if len(frame) < kept:
+            lost_at, target, outcome = (lost_at[frame.index], target[frame.index],
+                                        outcome[frame.index])
     order = {k: i for i, k in enumerate(model.keys)}
     won_i, entry_i = len(model.keys) - 1, order[entry]
     # The current stage's phase; a won stage on a record its flags call open or lost is capped
@@ -2103,7 +2109,8 @@ def _load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown
     at_created, at_closed = created.to_numpy(), closed.fillna(created).to_numpy()
     ev_at = np.concatenate([at_created, at_created[below > entry_i], at_closed[top == won_i]])
     source_row = frame["source_row"].to_numpy()
-    order = _order_by(source_row[ev_row], ev_i)  # each row's events in phase order
+    # by file row; a row's events stay in phase order (entry, the phase below the last, the last)
+    order = np.argsort(source_row[ev_row], kind="stable")
     ev_row, ev_i, ev_at = ev_row[order], ev_i[order], ev_at[order]
     events = pd.DataFrame({
         "record_id": rid.array.take(ev_row),
