@@ -265,3 +265,20 @@ def test_a_pseudonym_is_no_number_in_scientific_notation():
     found = client_page_problems(page, language="nl", demo_allowed=False)
     assert [p for p in found if "scientific" in p] == [
         "a number in scientific notation: '1.001e+0' in '1.001e+07'"]
+
+
+def test_client_conclusions_leave_out_what_to_write_in_the_engagement_file():
+    """The board reads that no change was named, not how an analyst declares one."""
+    from toolkit.report.render import _for_client
+    dutch = ("Er is geen proceswijziging opgegeven, dus er is geen voor/na-evaluatie gemaakt. Om "
+             "er een te evalueren: zet onder \\`changes:\\` in de YAML van de opdracht een item "
+             "met \\`date:\\`, en voer de stap opnieuw uit.")
+    assert _for_client(dutch) == ("Er is geen proceswijziging opgegeven, dus er is geen "
+                                  "voor/na-evaluatie gemaakt.")
+    # a decimal point or an aside does not end a sentence; a line that is only the instruction
+    # keeps it (dropping it would leave nothing)
+    assert _for_client("Offerte converts 23.6% (e.g. 40.0% in 2024). Add targets under "
+                       "`targets:` in the engagement YAML.") == (
+        "Offerte converts 23.6% (e.g. 40.0% in 2024).")
+    only = "no record could be used: correct the export or the engagement YAML"
+    assert _for_client(only) == only

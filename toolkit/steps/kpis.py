@@ -81,9 +81,9 @@ def _conclusions(tree: pd.DataFrame, language: str, phases) -> list[str]:
     lines = sentences(narrative.kpi_tree(tree, language, phases))
     if tree["target"].isna().all():
         lines.append(formatter(language).gettext(
-            "No target is declared for any node of the tree: agree them with management and "
-            "write them under `targets:` in the engagement YAML, so that a shortfall can be "
-            "traced to its phase."))
+            "No target is declared for any node of the tree: agree them with management, so that "
+            "a shortfall can be traced to its phase. Write them under `targets:` in the "
+            "engagement YAML."))
     return lines
 
 
