@@ -143,3 +143,16 @@ def test_bad_language_and_currency_name_the_fix():
 def test_one_formatter_per_language_and_currency():
     assert formatter("nl", "EUR") is NL
     assert formatter("nl", "USD") is not NL
+
+
+def test_long_words_get_soft_hyphens_where_the_language_breaks_them():
+    """Headless Chromium has no hyphenation dictionary: the report inserts U+00AD itself."""
+    from toolkit.present.hyphenation import SOFT_HYPHEN, hyphenate
+    dutch = hyphenate("Marketingmedewerker, Verkoopdirecteur", "nl")
+    assert dutch.replace(SOFT_HYPHEN, "") == "Marketingmedewerker, Verkoopdirecteur"
+    # between syllables (Marketing|medewerker, Verkoop|directeur, mede|wer|ker), never inside
+    # one as the box's edge did ('medewerk|er')
+    assert f"ting{SOFT_HYPHEN}me" in dutch and f"koop{SOFT_HYPHEN}di" in dutch
+    assert f"werk{SOFT_HYPHEN}er" not in dutch
+    assert hyphenate("Lead (suspects) 36,1%", "nl") == "Lead (suspects) 36,1%"  # short words whole
+    assert SOFT_HYPHEN in hyphenate("Representative", "en")

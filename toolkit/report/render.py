@@ -34,6 +34,7 @@ import pandas as pd
 from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.hyphenation import hyphenate
 from toolkit.present.messages import translations
 from toolkit.present.narrative import verdict
 from toolkit.present.plotting import drawing_language
@@ -433,6 +434,8 @@ def _environment(language: str):
         extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     # old style: a message is text, not a %-format (`95% interval` would break a new-style one)
     env.install_gettext_translations(translations(language), newstyle=False)
+    # long words in narrow boxes (the process schema) break where the language breaks them
+    env.filters["hyphenate"] = lambda text: hyphenate(text, language)
     return env
 
 
