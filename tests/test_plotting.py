@@ -1075,3 +1075,15 @@ def test_steering_figures_and_the_cohort_heatmap_speak_dutch():
 def test_a_figure_refuses_an_unknown_language():
     with pytest.raises(ToolkitError, match=r"one of \['nl', 'en'\], but 'de' was passed"):
         plot_funnel(funnel_frame(), language="de")
+
+
+def test_money_in_a_figure_is_in_the_kpis_own_currency():
+    """The KPI tree of a USD engagement wrote '110.677 USD' where a EUR one wrote '€117k'."""
+    from toolkit.present.plotting import _fmt_value, drawing_language
+    with drawing_language("nl"):
+        assert _fmt_value(110677, "USD") == "US$111k"
+        assert _fmt_value(2500, "EUR/month") == "€2,5k/maand"
+        assert _fmt_value(12, "days") == "12 dagen"  # a unit that is no currency stays a unit
+    with drawing_language("en"):
+        assert _fmt_value(3.2e6, "GBP") == "£3.20M"
+        assert _fmt_value(90, "€") == "€90"

@@ -49,6 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from babel import numbers as babel_numbers
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
@@ -390,6 +391,16 @@ def _is_share_unit(unit: object) -> bool:
     return str(unit).strip().lower() in ("%", "share", "rate", "percent", "pct")
 
 
+def _currency_symbol(unit: str) -> str:
+    """The symbol of a money unit ('EUR' or '€' -> '€', 'USD' -> 'US$' in Dutch, '$' in English),
+    or '' when the unit is not a currency."""
+    if unit == "€" or unit.lower() == "euro":
+        unit = "EUR"
+    if len(unit) != 3 or not babel_numbers.is_currency(unit.upper()):
+        return ""
+    return babel_numbers.get_currency_symbol(unit.upper(), locale=formatter(_LANGUAGE.get()).locale)
+
+
 def _fmt_value(value: float, unit: object = None) -> str:
     """A KPI value in its unit: shares as %, euros compact, days, counts with thousands."""
     if value is None or not np.isfinite(value):
@@ -398,12 +409,13 @@ def _fmt_value(value: float, unit: object = None) -> str:
     low = u.lower()
     if _is_share_unit(u):
         return _pct(value)
-    if low.startswith("eur") or u.startswith("€"):
+    symbol = _currency_symbol(u.split("/", 1)[0].strip())
+    if symbol:
         per = u.split("/", 1)[1] if "/" in u else ""
         size = abs(value)
-        text = (f"€{value / 1e6:.2f}M" if size >= 1e6 else f"€{value / 1e3:.0f}k" if size >= 1e5
-                else f"€{value / 1e3:.1f}k" if size >= 1e3 else f"€{value:.0f}")
-        return _local(text) + (f"/{_(per)}" if per else "")
+        text = (f"{value / 1e6:.2f}M" if size >= 1e6 else f"{value / 1e3:.0f}k" if size >= 1e5
+                else f"{value / 1e3:.1f}k" if size >= 1e3 else f"{value:.0f}")
+        return symbol + _local(text) + (f"/{_(per)}" if per else "")
     if low in ("days", "day", "d"):
         return _local(f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}") + " " + _("days")
     if low == "x":
