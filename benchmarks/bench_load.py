@@ -84,6 +84,7 @@ def generate(records: int, out: Path, seed: int, shape: str = "history") -> None
 def _amounts(values):
     """The demo's amounts as its exports write them: decimal comma, blank when missing."""
     import pandas as pd
+
     from toolkit.datasets import _format_amount
     return _format_amount(pd.to_numeric(pd.Series(values), errors="coerce")).to_numpy()
 
@@ -112,6 +113,7 @@ def _wide_table(company, snapshot, seed: int):
     `_build_exports` gives it, so the same stage changes)."""
     import numpy as np
     import pandas as pd
+
     from toolkit.datasets import _history_rows
     rows, _ = _history_rows(company, np.random.default_rng([seed, 1]))
     n = len(company.records)

@@ -1579,13 +1579,27 @@ def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMode
     return records
 
 
-def _stage_columns(frame: pd.DataFrame, settings: dict, *, file: str, name: str,
+def _stage_columns(headers: pd.Index, settings: dict, *, file: str, name: str,
                    notes: list[str]) -> dict[str, str]:
-    """`stage_columns` as source column -> CRM stage. Written the other way round (stage ->
-    column: every key is no column of the file and every value is one) it is understood, with a
-    note; a key that is no column otherwise is refused naming the columns the file has."""
+    """`stage_columns` as source column -> CRM stage, plus the columns `stage_column_pattern`
+    matches (`headers`: the frame's columns). Written the other way round (stage -> column: every
+    key is no column of the file and every value is one) it is understood, with a note; a key
+    that is no column otherwise is refused naming the columns the file has."""
+    given = _given_stage_columns(headers, settings, file=file, name=name, notes=notes)
+    pattern = settings.get("stage_column_pattern")
+    if pattern:
+        rx = re.compile(pattern)
+        for col in headers:
+            m = rx.match(col)
+            if m and col not in given:
+                given[col] = m.group("stage")
+    return given
+
+
+def _given_stage_columns(headers: pd.Index, settings: dict, *, file: str, name: str,
+                         notes: list[str]) -> dict[str, str]:
     given = dict(settings.get("stage_columns") or {})
-    columns = set(frame.columns)
+    columns = set(headers)
     missing = [c for c in given if c not in columns]
     if not missing:
         return given
@@ -1594,7 +1608,7 @@ def _stage_columns(frame: pd.DataFrame, settings: dict, *, file: str, name: str,
         notes.append(f"{Path(file).name}: `stage_columns` is written stage -> column; read as "
                      f"column -> stage (write it `\"<column>\": <stage>` to silence this note)")
         return {column: stage for stage, column in given.items()}
-    available = [c for c in frame.columns if c != "source_row" and not c.startswith("_")]
+    available = [c for c in headers if c != "source_row" and not c.startswith("_")]
     raise DataError(f"`stage_columns` names {missing} as column(s) of the file, but the file has "
                     f"no such column; its columns are {available}", file=file,
                     column=str(missing[0]),
@@ -1720,16 +1734,22 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
                personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
     path, file, notes, raw, q, key = _open_source(settings, base_dir, name)
-    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key), q, settings,
-                            personal)
-    stage_columns = _stage_columns(frame, settings, file=file, name=name, notes=notes)
-    pattern = settings.get("stage_column_pattern")
-    if pattern:
-        rx = re.compile(pattern)
-        for col in frame.columns:
-            m = rx.match(col)
-            if m and col not in stage_columns:
-                stage_columns[col] = m.group("stage")
+    # The checks carry only the columns they read (the stage date columns, the creation and close
+    # dates, the flags), as the snapshot's do; the file's others are taken once for the rows kept
+    # (`_whole_rows`). A mistake in the stage columns is refused below, in its turn.
+    headers = raw.columns
+    try:
+        read = list(_stage_columns(pd.Index(list(headers) + ["_record_id"]), settings, file=file,
+                                   name=name, notes=[]))
+        read += [header_in(headers, settings["columns"].get(role)) for role in (
+            "created_at", "closed_at", "status", "is_won", "is_closed", "is_active")]
+        carry = [c for c in read if c in headers]
+    except Exception:  # noqa: BLE001 (refused with its own message below, after the rows' checks)
+        carry = None
+    frame = _dedupe_records(_common_rows(raw, settings, q, file=file, key=key, carry=carry), q,
+                            settings, personal, cells_of=raw)
+    stage_columns = _stage_columns(_headers(headers, frame), settings, file=file, name=name,
+                                   notes=notes)
     if not stage_columns:
         raise DataError("no stage date columns found", file=file,
                         fix="set `stage_columns` (column -> CRM stage) or `stage_column_pattern` "
@@ -1776,7 +1796,11 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
         long["source"] = name
         log, log_rows = long[STAGE_LOG_COLUMNS].reset_index(drop=True), None
     kept = len(frame)
-    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key)
+    frame, flagged = _flag_outcomes(frame, settings, model, q, file=file, key=key,
+                                    headers=_headers(headers, frame))
+    rows_in = len(raw)
+    frame = _whole_rows(headers, raw, frame)
+    del raw  # the rows as read are not needed any more
     if len(frame) < kept:  # a status no one can read set its row aside
         log, log_rows = log[_isin(log["record_id"], frame["_record_id"].astype("string"))], None
     runs = None
@@ -1794,7 +1818,7 @@ def _load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_sta
     _note_phaseless(records, events, file=file, notes=notes)
     return LoadedSource(name=name, shape="wide", events=events, records=records, stage_log=log,
                         quarantine=q.frame(), reconciliation=pd.DataFrame(
-                            [reconcile(name, file, raw, q)]), notes=notes)
+                            [reconcile(name, file, rows_in, q)]), notes=notes)
 
 
 def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
