@@ -152,6 +152,23 @@ def test_wide_won_date_before_the_first_date_stays_won_and_is_audited(tmp_path):
     assert findings.loc["won_before_first_date", "records"] == 1
 
 
+def test_wide_creation_date_that_cannot_be_used_is_left_empty_and_said(tmp_path):
+    """D's creation date does not exist (31 February), E's is before 1990: both records keep their
+    stage dates, their creation date is empty, and a note names the column and the rows (it was
+    left empty without a word)."""
+    e = wide(tmp_path, ["D;31-02-2025;02-01-2025;;;", "E;01-01-1989;02-01-2025;;;",
+                        "F;01-01-2025;02-01-2025;;;", "G;;02-01-2025;;;"])
+    reconciles(e)
+    created = e.records.set_index("record_id")["created_at"]
+    assert created[["D", "E", "G"]].isna().all() and created["F"] == pd.Timestamp("2025-01-01")
+    assert len(e.events) == 4 and e.quarantine.empty
+    note = [n for n in e.notes if "'Aangemaakt'" in n]
+    assert len(note) == 1, e.notes
+    # a blank creation date (G) is no problem of the file: only D and E are named
+    assert note[0].startswith("wide.csv: 2 date(s) in column 'Aangemaakt' could not be used")
+    assert "row 2: " in note[0] and "row 3: " in note[0] and "row 5" not in note[0]
+
+
 def test_wide_stage_columns_the_other_way_round(tmp_path):
     e = wide(tmp_path, ["D;01-01-2025;02-01-2025;;01-03-2025;"],
              stage_columns={"Lead": "Lead op", "Offerte": "Offerte op", "Gewonnen": "Gewonnen op",

@@ -1845,15 +1845,33 @@ def _row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, fi
             if parsed and role in parsed:
                 vals = pd.Series(parsed[role].to_numpy(), index=idx)
             else:
-                vals = pd.Series(_parse_dates(frame[col], settings, file=file, column=col,
-                                              future_ok=role == "closed_at").values.to_numpy(),
-                                 index=idx)
+                dates = _parse_dates(frame[col], settings, file=file, column=col,
+                                     future_ok=role == "closed_at")
+                unusable = _note_dates_left_empty(dates, frame, file=file, column=col,
+                                                  notes=notes)
+                vals = pd.Series(dates.values.where(~unusable).to_numpy(), index=idx)
             records[role] = vals if role == "created_at" else records[role].where(
                 records[role].notna(), vals)
     _add_value_and_attributes(records, frame, settings, file=file, key=key,
                               attr_key=f"sources[{name}]", personal=personal,
                               pseudonym_key=pseudonym_key, notes=notes)
     return records
+
+
+def _note_dates_left_empty(dates: ParsedColumn, frame: pd.DataFrame, *, file: str, column: str,
+                           notes: list[str] | None) -> np.ndarray:
+    """Which of a record's own creation or close dates cannot be used (unreadable, before 1990, in
+    the future): they are left empty, not the record set aside, as its stage dates are still
+    real. The notes say so, like an amount left blank, so no value disappears silently."""
+    bad = (dates.problems.notna() & dates.codes.ne("missing_date")).to_numpy()
+    if notes is None or not bad.any():
+        return bad
+    examples = "; ".join(f"row {r}: {why}" for r, why in zip(
+        frame.loc[bad, "source_row"].head(3), dates.problems[bad].head(3), strict=True))
+    more = f" and {int(bad.sum()) - 3} more" if bad.sum() > 3 else ""
+    notes.append(f"{Path(file).name}: {int(bad.sum())} date(s) in column {column!r} could not be "
+                 f"used and were left empty (the records are kept): {examples}{more}")
+    return bad
 
 
 def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes: list[str]
