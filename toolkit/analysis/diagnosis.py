@@ -922,10 +922,11 @@ def _design(blocks: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
 
 
 def _fit(x: np.ndarray, n: np.ndarray, design: np.ndarray):
-    import statsmodels.api as sm
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation in a tiny segment: its se is huge, not an error
-        model = sm.GLM(np.column_stack([x, n - x]), design, family=sm.families.Binomial())
+        model = GLM(np.column_stack([x, n - x]), design, family=Binomial())
         return model.fit(maxiter=50)  # IRLS
 
 

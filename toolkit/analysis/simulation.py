@@ -64,8 +64,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import special, stats
+
+# not statsmodels.api, which imports all of statsmodels (about 0.3 s)
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
@@ -1128,7 +1131,7 @@ def _fit_binomial(successes: np.ndarray, trials: np.ndarray, design: pd.DataFram
                   notes: list[str], what: str):
     """Binomial GLM on counts; quasi-binomial (Pearson scale) when the cells are overdispersed."""
     endog = np.column_stack([successes, trials - successes]).astype(float)
-    model = sm.GLM(endog, design.astype(float), family=sm.families.Binomial())
+    model = GLM(endog, design.astype(float), family=Binomial())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = model.fit()
