@@ -4,7 +4,8 @@ the executed step notebooks.
 
 `funnel run ENGAGEMENT.yaml --out DIR` calls :func:`build_report`, which
 
-1. computes the seven steps once, in-process (``toolkit.steps.run_all``);
+1. computes the seven steps once, in-process (``toolkit.steps.run_each``), each step's figures
+   drawn by worker processes while the next steps compute;
 2. renders ``index.html`` (the executive summary) plus one page per step from those results
    (``toolkit.report.render``), figures embedded, so the folder can be mailed or put on a share;
 3. :func:`write_workbook` writes the tables a board member opens in Excel: the sheets of the step
@@ -58,9 +59,9 @@ from toolkit.present.problems import is_coded, problem_text
 from toolkit.present.tables import attribute_headers
 from toolkit.report.browser import find_browser, offline_flags, print_pdf
 from toolkit.report.pages import STEP_TITLES
-from toolkit.report.render import TEMPLATES_DIR, kpi_fields, render_report
+from toolkit.report.render import TEMPLATES_DIR, FigureDrawing, kpi_fields, render_report
 from toolkit.report.sheets import ABOUT, PASSED_IN, header, in_language, sheet_name
-from toolkit.steps import StepResult, open_engagement, run_all
+from toolkit.steps import StepResult, open_engagement, run_all, run_each
 from toolkit.steps.parts import part_name
 from toolkit.steps.store import shared_results
 
@@ -1040,7 +1041,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     with _run_folder(final) as out, _pinned_inputs(engagement), tqdm(
             total=4 + notebooks + pdf, desc="report", unit="part", disable=not progress,
             leave=False) as bar:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, FigureDrawing(language) as drawing:
             warnings.simplefilter("always")
             # The step results once, in-process: the pages, the workbook and (with --notebooks)
             # the notebooks' step calls all show them; nothing is computed again.
@@ -1048,8 +1049,14 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             started = time.perf_counter()
             results = dict(results or {})
             missing = [step for step in range(1, 8) if step not in results]
-            if missing:
-                results.update(run_all(engagement, seed=seed, steps=missing))
+            for step in sorted(results):
+                if step in steps:
+                    drawing.submit(step, results[step])
+            # each step's figures are drawn (in worker processes) while the next steps compute
+            for step, result in run_each(engagement, seed=seed, steps=missing) if missing else ():
+                results[step] = result
+                if step in steps:
+                    drawing.submit(step, result)
             timings["steps"] = round(time.perf_counter() - started, 3)
             bar.update(1)
             executed = None
@@ -1064,7 +1071,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             started = time.perf_counter()
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
             index = render_report(engagement, results, out_dir=out, language=language,
-                                  edition=edition, notes=notes, print_page=pdf, pages=steps)
+                                  edition=edition, notes=notes, print_page=pdf, pages=steps,
+                                  figures=drawing.collect())
             timings["pages"] = round(time.perf_counter() - started, 3)
             bar.update(1)
             _refuse_active_content(out)

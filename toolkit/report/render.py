@@ -45,7 +45,7 @@ from toolkit.report.training import notebook_parts
 from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
 
-__all__ = ["EDITIONS", "TEMPLATES_DIR", "render_report", "step_page_name", "css_string",
+__all__ = ["EDITIONS", "TEMPLATES_DIR", "FigureDrawing", "render_report", "step_page_name", "css_string",
            "kpi_fields"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -104,29 +104,73 @@ def _close_new(before: set[int]) -> None:
         plt.close(number)
 
 
-def _draw_all(results: Mapping[int, StepResult],
-              language: str = "en") -> dict[tuple[int, str], str | None]:
-    """Every figure of every step, in `language`, as PNG data URIs.
+def _shown_figures(step: int, result: StepResult) -> list[tuple[str, Any]]:
+    """The figures of `result` that its page shows: a figure drawn for nothing costs seconds."""
+    names = {name for section in PAGES.get(step, ()) for name in section.figures}
+    return [(name, draw) for name, draw in result.figures.items() if name in names]
+
+
+class FigureDrawing:
+    """The figures of the report's pages, drawn as the step results arrive.
 
     Drawing is most of a report's time (matplotlib lays out and renders each figure), and the
-    figures are independent: on a machine that can fork they are drawn by two worker processes
-    that inherit the loaded libraries and the results, else one after the other.
+    figures are independent: on a machine that can fork, two worker processes draw them while the
+    later steps are still being computed, so the drawing of steps 1 to 4 overlaps the sizing of
+    step 5. Elsewhere (or when a figure cannot travel to a worker) they are drawn one after the
+    other when collected. Use as a context manager; `collect` returns them as PNG data URIs.
     """
-    # only the figures a page shows: a figure drawn for nothing costs seconds
-    shown = {(step, name) for step, sections in PAGES.items() for section in sections
-             for name in section.figures}
-    jobs = [(step, name, draw) for step, result in sorted(results.items())
-            for name, draw in result.figures.items() if (step, name) in shown]
-    if len(jobs) > 2 and "fork" in multiprocessing.get_all_start_methods():
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-                drawn = list(pool.map(_figure_png, [draw for _, _, draw in jobs],
-                                      [language] * len(jobs)))
-            return {(step, name): uri for (step, name, _), uri in zip(jobs, drawn, strict=True)}
-        except (OSError, BrokenProcessPool, pickle.PicklingError, AttributeError, TypeError):
-            pass  # a figure that cannot travel to a worker: draw them all here
-    return {(step, name): _figure_png(draw, language) for step, name, draw in jobs}
+
+    def __init__(self, language: str = "en"):
+        self.language = language
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[tuple[int, str], Any, Any]] = []  # (key, draw, future)
+        self._parallel = "fork" in multiprocessing.get_all_start_methods()
+
+    def __enter__(self) -> FigureDrawing:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def submit(self, step: int, result: StepResult) -> None:
+        """Start drawing the shown figures of one step result."""
+        for name, draw in _shown_figures(step, result):
+            future = None
+            if self._parallel:
+                try:
+                    if self._pool is None:
+                        self._pool = ProcessPoolExecutor(
+                            max_workers=2, mp_context=multiprocessing.get_context("fork"))
+                    future = self._pool.submit(_figure_png, draw, self.language)
+                except (OSError, BrokenProcessPool, RuntimeError):
+                    self._parallel = False  # no workers here: draw them at collect
+            self._pending.append(((step, name), draw, future))
+
+    def collect(self) -> dict[tuple[int, str], str | None]:
+        """Every submitted figure as a PNG data URI (None where it cannot be drawn)."""
+        drawn = {}
+        for key, draw, future in self._pending:
+            uri = None
+            if future is not None:
+                try:
+                    uri = future.result()
+                except (OSError, BrokenProcessPool, pickle.PicklingError, AttributeError,
+                        TypeError):
+                    future = None  # a figure that cannot travel to a worker: draw it here
+            drawn[key] = _figure_png(draw, self.language) if future is None else uri
+        return drawn
+
+
+def _draw_all(results: Mapping[int, StepResult],
+              language: str = "en") -> dict[tuple[int, str], str | None]:
+    """Every shown figure of every step, in `language`, as PNG data URIs."""
+    with FigureDrawing(language) as drawing:
+        # the longest first (the segment scan), so no worker is left with it at the end
+        for step in sorted(results, reverse=True):
+            drawing.submit(step, results[step])
+        return drawing.collect()
 
 
 # ------------------------------------------------------------------------------ the pages
@@ -455,7 +499,8 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
                   out_dir: str | Path, language: str | None = None,
                   edition: str = "client", notes: Sequence[str] = (),
                   date: Date | None = None, print_page: bool = False,
-                  pages: Iterable[int] | None = None) -> Path:
+                  pages: Iterable[int] | None = None,
+                  figures: Mapping[tuple[int, str], str | None] | None = None) -> Path:
     """Write the report of `results` into `out_dir`: ``index.html`` (the executive summary) and
     one page per step (``01_baseline.html`` ...); with `print_page`, also ``print.html``, every
     page in one document with page breaks, for the PDF.
@@ -477,6 +522,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     pages
         The steps that get a page (default every step in `results`); the executive summary
         draws on all of `results`.
+    figures
+        The pages' figures when the caller drew them already (`FigureDrawing.collect`, keyed by
+        step and figure name); default they are drawn here.
 
     Returns
     -------
@@ -497,7 +545,8 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     labels = _kpi_labels(results)
     fields = kpi_fields(results)
     shown = sorted(results) if pages is None else sorted(set(pages) & set(results))
-    drawn = _draw_all({step: results[step] for step in shown}, language)
+    drawn = (_draw_all({step: results[step] for step in shown}, language) if figures is None
+             else figures)
     steps = []
     for step in shown:
         figures = {name: uri for (number, name), uri in drawn.items() if number == step}

@@ -10,7 +10,7 @@ could not compute and why, its figures, its workbook sheets and its conclusions.
 the report, the workbook and the CLI show these results and compute nothing again.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.vocabulary import check_option, check_seed
@@ -26,7 +26,7 @@ from toolkit.steps.steering import steering
 
 __all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "NotComputed", "StepResult", "summary_frame", "check_engagement",
            "open_engagement", "baseline", "process_model", "kpis", "measurement", "diagnosis",
-           "improvement", "steering", "STEPS", "run_all"]
+           "improvement", "steering", "STEPS", "run_all", "run_each"]
 
 #: The step functions by number.
 STEPS = {1: baseline, 2: process_model, 3: kpis, 4: measurement, 5: diagnosis, 6: improvement,
@@ -45,6 +45,14 @@ def run_all(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
     funnel of step 1, step 4 the KPI values of step 3, steps 6 and 7 the sizing of step 5), so
     nothing is computed twice in one run.
     """
+    return dict(run_each(engagement, seed=seed, steps=steps))
+
+
+def run_each(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
+             ) -> Iterator[tuple[int, StepResult]]:
+    """As `run_all`, one ``(step, StepResult)`` at a time as each step is done, so a caller can
+    start on a result (draw its figures) while the later steps compute. The settings are checked
+    before the first step."""
     seed = check_seed(seed)
     chosen = sorted({check_option("steps", step, list(STEPS)) for step in (
         STEPS if steps is None else steps)})
@@ -52,8 +60,12 @@ def run_all(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
         raise ConfigError("The value for `steps` must name at least one step, but none was passed",
                           fix=f"pass step numbers among {list(STEPS)}, or None for all")
     check_engagement(engagement)
+    return _each(engagement, seed, chosen)
+
+
+def _each(engagement, seed: int, chosen: list[int]) -> Iterator[tuple[int, StepResult]]:
     results: dict[int, StepResult] = {}
     for step in chosen:
         given = {STEP_KEYS[used]: results[used] for used in USES.get(step, ()) if used in results}
         results[step] = STEPS[step](engagement, seed=seed, **given)
-    return results
+        yield step, results[step]
