@@ -1,5 +1,5 @@
 """`python -m toolkit` is the `funnel` command."""
 
-from toolkit.cli import main
+from toolkit.cli import command
 
-raise SystemExit(main())
+raise SystemExit(command())

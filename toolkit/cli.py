@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import re
@@ -529,6 +530,22 @@ class _SafeStream:
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+def command() -> int:
+    """The `funnel` command on a terminal: `main`, with Python's garbage collector told to leave
+    alone what will not become garbage.
+
+    The libraries' objects (pandas, scipy, matplotlib: millions) are frozen once imported, so a
+    full collection during the run does not walk them; and what the run made is frozen when it
+    ends, so Python's exit does not walk it all in a last collection (about 0.4 s). Freezing
+    only takes the objects that exist at that moment out of the cycle collector's sight: memory
+    freed by reference counting is freed as before.
+    """
+    gc.freeze()
+    code = main()
+    gc.freeze()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
