@@ -4,6 +4,7 @@ reader sees it. In-process and fast: no step is computed, no browser started."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -282,3 +283,17 @@ def test_client_conclusions_leave_out_what_to_write_in_the_engagement_file():
         "Offerte converts 23.6% (e.g. 40.0% in 2024).")
     only = "no record could be used: correct the export or the engagement YAML"
     assert _for_client(only) == only
+
+
+def test_a_short_table_is_kept_whole_on_a_printed_page(dutch):
+    # the PDF broke a table so that one row stood alone on the next page: a table of at most 15
+    # rows carries `short`, which the print style keeps whole; a long one breaks between rows
+    html = (dutch / "print.html").read_text(encoding="utf-8")
+    tables = re.findall(r'<table class="data([^"]*)">(.*?)</table>', html, flags=re.DOTALL)
+    assert tables
+    for classes, body in tables:
+        rows = body.count("<tr>") - 1  # the header row
+        assert ("short" in classes.split()) == (rows <= 15) or "actions" in classes.split(), (
+            classes, rows)
+    css = html[html.index("@media print"):]
+    assert "table.data.short" in css and "break-inside: avoid" in css
