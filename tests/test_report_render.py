@@ -260,6 +260,28 @@ def test_an_attribute_is_shown_by_its_label_not_its_yaml_key():
     assert [c.text for c in shown.rows[0]] == ["Eigenaar", "Actie: network"]
 
 
+def test_a_label_the_yaml_declares_names_the_attribute_everywhere():
+    from toolkit.present.format import formatter
+    from toolkit.present.tables import attribute_headers, attribute_label, display_table
+    nl, en = formatter("nl"), formatter("en")
+    config = SimpleNamespace(
+        sources=[SimpleNamespace(attributes={"owner": "Eigenaar", "vestiging": "Vestiging",
+                                             "deal_source": "DEAL_SOURCE"}, records=None)],
+        lookups=[], report=SimpleNamespace(attribute_labels={"owner": "Verkoper",
+                                                             "deal_source": "Leadbron"}))
+    headers = attribute_headers(SimpleNamespace(config=config))
+    # the declared label wins over the method's role word and over the column header, in every
+    # language (it is the client's word); an attribute without one is named as before
+    assert [attribute_label(a, nl, headers) for a in ("owner", "deal_source", "vestiging")] == [
+        "Verkoper", "Leadbron", "Vestiging"]
+    assert attribute_label("owner", en, headers) == "Verkoper"
+    # a column holding the attribute itself is headed by the label
+    frame = pd.DataFrame({"record_id": ["R1"], "owner": ["P-1"], "attribute": ["owner"]})
+    shown = display_table(frame, ["attribute", "owner"], fmt=nl, attributes=headers)
+    assert shown.headers[1] == "Verkoper" and shown.rows[0][0].text == "Verkoper"
+    assert display_table(frame, ["owner"], fmt=nl).headers == ["Eigenaar"]
+
+
 def test_a_pseudonym_is_no_number_in_scientific_notation():
     # an owner pseudonymised on load reads P-<hex>; its digits are no 6e17
     page = "<table><tr><th>Eigenaar</th></tr><tr><td>P-f6e17431fd</td></tr></table><p>1.001e+07</p>"
