@@ -133,3 +133,19 @@ def test_the_report_edition_is_client_unless_the_yaml_says_training(tmp_path):
     with pytest.raises(ConfigError, match=r"key `report.edition`: Input should be 'client' or "
                                           r"'training'"):
         load_config(write(tmp_path, {"report": {"edition": "board"}}))
+
+
+def test_an_attribute_label_must_name_an_attribute_of_a_source(tmp_path):
+    source = {**SOURCE, "attributes": {"lead_source": "Fase", "owner": "Deal"}}
+    with pytest.raises(ConfigError, match=r"key `report.attribute_labels.lead_sorce`: no source has an "
+                                          r"attribute 'lead_sorce'; the attributes are "
+                                          r"\['lead_source', 'owner'\] \(did you mean "
+                                          r"'lead_source'\?\).*Fix: use a name declared under"):
+        Engagement.from_yaml(write(tmp_path, {"sources": [source],
+                                              "report": {"attribute_labels": {"lead_sorce": "X"}}}))
+    with pytest.raises(ConfigError, match=r"attribute_labels.owner.*the label is empty"):
+        Engagement.from_yaml(write(tmp_path, {"sources": [source],
+                                              "report": {"attribute_labels": {"owner": "  "}}}))
+    config = Engagement.from_yaml(write(tmp_path, {
+        "sources": [source], "report": {"attribute_labels": {"owner": " Verkoper "}}})).config
+    assert config.report.attribute_labels == {"owner": "Verkoper"}

@@ -4,6 +4,7 @@ reader sees it. In-process and fast: no step is computed, no browser started."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -259,6 +260,28 @@ def test_an_attribute_is_shown_by_its_label_not_its_yaml_key():
     assert [c.text for c in shown.rows[0]] == ["Eigenaar", "Actie: network"]
 
 
+def test_a_label_the_yaml_declares_names_the_attribute_everywhere():
+    from toolkit.present.format import formatter
+    from toolkit.present.tables import attribute_headers, attribute_label, display_table
+    nl, en = formatter("nl"), formatter("en")
+    config = SimpleNamespace(
+        sources=[SimpleNamespace(attributes={"owner": "Eigenaar", "vestiging": "Vestiging",
+                                             "deal_source": "DEAL_SOURCE"}, records=None)],
+        lookups=[], report=SimpleNamespace(attribute_labels={"owner": "Verkoper",
+                                                             "deal_source": "Leadbron"}))
+    headers = attribute_headers(SimpleNamespace(config=config))
+    # the declared label wins over the method's role word and over the column header, in every
+    # language (it is the client's word); an attribute without one is named as before
+    assert [attribute_label(a, nl, headers) for a in ("owner", "deal_source", "vestiging")] == [
+        "Verkoper", "Leadbron", "Vestiging"]
+    assert attribute_label("owner", en, headers) == "Verkoper"
+    # a column holding the attribute itself is headed by the label
+    frame = pd.DataFrame({"record_id": ["R1"], "owner": ["P-1"], "attribute": ["owner"]})
+    shown = display_table(frame, ["attribute", "owner"], fmt=nl, attributes=headers)
+    assert shown.headers[1] == "Verkoper" and shown.rows[0][0].text == "Verkoper"
+    assert display_table(frame, ["owner"], fmt=nl).headers == ["Eigenaar"]
+
+
 def test_a_pseudonym_is_no_number_in_scientific_notation():
     # an owner pseudonymised on load reads P-<hex>; its digits are no 6e17
     page = "<table><tr><th>Eigenaar</th></tr><tr><td>P-f6e17431fd</td></tr></table><p>1.001e+07</p>"
@@ -282,3 +305,17 @@ def test_client_conclusions_leave_out_what_to_write_in_the_engagement_file():
         "Offerte converts 23.6% (e.g. 40.0% in 2024).")
     only = "no record could be used: correct the export or the engagement YAML"
     assert _for_client(only) == only
+
+
+def test_a_short_table_is_kept_whole_on_a_printed_page(dutch):
+    # the PDF broke a table so that one row stood alone on the next page: a table of at most 15
+    # rows carries `short`, which the print style keeps whole; a long one breaks between rows
+    html = (dutch / "print.html").read_text(encoding="utf-8")
+    tables = re.findall(r'<table class="data([^"]*)">(.*?)</table>', html, flags=re.DOTALL)
+    assert tables
+    for classes, body in tables:
+        rows = body.count("<tr>") - 1  # the header row
+        assert ("short" in classes.split()) == (rows <= 15) or "actions" in classes.split(), (
+            classes, rows)
+    css = html[html.index("@media print"):]
+    assert "table.data.short" in css and "break-inside: avoid" in css

@@ -59,6 +59,11 @@ sources:
 
 # segments: [lead_source]    # which attributes to scan; default: all attributes of the sources
 
+# report:
+#   edition: client          # or training: adds exercises, checks and the method notes
+#   attribute_labels:        # how the report names an attribute; default the column header
+#     lead_source: Leadbron
+
 # Targets agreed with management (rates as shares: 0.35 = 35%), e.g.
 targets: {{}}
 #   conversion_lead_opportunity: 0.5

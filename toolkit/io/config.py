@@ -268,6 +268,19 @@ class ReportConfig(BaseModel):
     edition: Literal["client", "training"] = Field(
         default="client", description="`client`: what a consultant hands to a board; `training`: "
                                       "the same plus exercises, checks and the method notes")
+    attribute_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="how the report names a segment attribute (`deal_source: Leadbron`); default "
+                    "the method's word for a role it knows (owner, action) or the column header")
+
+    @field_validator("attribute_labels")
+    @classmethod
+    def _labels_are_words(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, label in value.items():
+            if not str(label).strip():
+                raise ValueError(f"[report.attribute_labels.{name}] the label is empty || write "
+                                 f"the word the client uses for this attribute, or leave it out")
+        return {name: str(label).strip() for name, label in value.items()}
 
 
 class EngagementConfig(BaseModel):
@@ -433,6 +446,21 @@ class EngagementConfig(BaseModel):
                                  f"greater than 0 (at most {MAX_WINDOW_DAYS}), but {window!r} was "
                                  f"given || give the window in days, e.g. `window_days: 90`, or "
                                  f"leave it out to use `cohort_window_days`")
+        return self
+
+    @model_validator(mode="after")
+    def _labels_name_attributes(self) -> EngagementConfig:
+        # A label for an attribute no source reads is a typo the report would silently ignore.
+        known = sorted({str(name) for reading in [*self.sources, *self.lookups,
+                                                  *(s.records for s in self.sources if s.records)]
+                        for name in (reading.attributes or {})})
+        for name in self.report.attribute_labels:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"[report.attribute_labels.{name}] no source has an attribute "
+                                 f"{name!r}; the attributes are {known}{hint} || use a name "
+                                 f"declared under a source's `attributes:`")
         return self
 
     @model_validator(mode="after")

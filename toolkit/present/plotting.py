@@ -392,8 +392,9 @@ def _is_share_unit(unit: object) -> bool:
 
 
 def _currency_symbol(unit: str) -> str:
-    """The symbol of a money unit ('EUR' or '€' -> '€', 'USD' -> 'US$' in Dutch, '$' in English),
-    or '' when the unit is not a currency."""
+    """The symbol of a money unit ('EUR' or '€' -> '€'; 'USD' -> 'US$' in both languages, as CLDR
+    writes it for nl_NL and en_GB: unambiguous beside other dollars), or '' when the unit is not
+    a currency."""
     if unit == "€" or unit.lower() == "euro":
         unit = "EUR"
     if len(unit) != 3 or not babel_numbers.is_currency(unit.upper()):

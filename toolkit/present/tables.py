@@ -31,7 +31,7 @@ from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
-           "status_tone", "attribute_name", "attribute_label", "attribute_headers",
+           "status_tone", "attribute_name", "attribute_label", "attribute_headers", "DeclaredLabel",
            "ATTRIBUTE_WORDS", "segment_value", "in_sentence", "N_", "REFERENCE_WORDS"]
 
 
@@ -594,9 +594,18 @@ ATTRIBUTE_WORDS: dict[str, str] = {
 }
 
 
+class DeclaredLabel(str):
+    """An attribute's label as the engagement YAML declares it (`report.attribute_labels`): the
+    client's own word, which wins over the method's word for a role and over the column header."""
+
+    __slots__ = ()
+
+
 def attribute_headers(engagement: Any) -> dict[str, str]:
     """Each attribute of the engagement's sources with the column header it is read from (the
-    client's own word for it, `owner: Eigenaar`), from the YAML's `attributes:` mappings."""
+    client's own word for it, `owner: Eigenaar`), from the YAML's `attributes:` mappings; an
+    attribute the YAML labels under `report.attribute_labels` with that label (a
+    :class:`DeclaredLabel`)."""
     config = getattr(engagement, "config", None)
     found: dict[str, str] = {}
     sources = list(getattr(config, "sources", None) or [])
@@ -606,6 +615,9 @@ def attribute_headers(engagement: Any) -> dict[str, str]:
     for reading in readings:
         for name, column in (getattr(reading, "attributes", None) or {}).items():
             found.setdefault(str(name), str(column))
+    report = getattr(config, "report", None)
+    for name, label in (getattr(report, "attribute_labels", None) or {}).items():
+        found[str(name)] = DeclaredLabel(label)
     return found
 
 
@@ -615,13 +627,17 @@ def _reads_as_words(header: str) -> bool:
 
 
 def attribute_label(name: object, fmt: Formatter, headers: Mapping[str, str] | None = None) -> str:
-    """A segment attribute as a reader names it: an attribute the method knows by its role in the
-    report's language (`owner` -> "Eigenaar"); otherwise the client's column header when it reads
-    as words (`attributes: {vestiging: Vestiging}`); otherwise the name in words
-    (`deal_source_type` -> "Deal source type")."""
+    """A segment attribute as a reader names it: the label the YAML declares for it
+    (`report.attribute_labels`, a :class:`DeclaredLabel` in `headers`); otherwise an attribute the
+    method knows by its role in the report's language (`owner` -> "Eigenaar"); otherwise the
+    client's column header when it reads as words (`attributes: {vestiging: Vestiging}`);
+    otherwise the name in words (`deal_source_type` -> "Deal source type")."""
     if is_missing(name):
         return MISSING
     key = str(name)
+    declared = (headers or {}).get(key)
+    if isinstance(declared, DeclaredLabel):
+        return str(declared)
     if key in ATTRIBUTE_WORDS:
         return fmt.gettext(ATTRIBUTE_WORDS[key])
     header = (headers or {}).get(key, "")
@@ -866,7 +882,8 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
         Column name -> English msgid replacing the default header (e.g. "KPI" for `kpi_label`).
     attributes
         Segment attribute -> the column header it is read from (:func:`attribute_headers`), so
-        an attribute is named by its label (:func:`attribute_label`), not its YAML key.
+        an attribute is named by its label (:func:`attribute_label`), not its YAML key; a column
+        holding an attribute (`action`, `owner`) is headed by the label the YAML declares for it.
     """
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
@@ -885,8 +902,16 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
         note = fmt.gettext("The first {shown} of {total} rows; the workbook has them all.").format(
             shown=fmt.count(max_rows), total=fmt.count(len(frame)))
     names = dict(headers or {})
-    return DisplayTable(headers=[fmt.gettext(names.get(c, COLUMNS[c].header)) for c in shown],
-                        rows=rows, numeric=numeric, note=note, wide=len(shown) > 5)
+
+    def header(column: str) -> str:
+        # a column that holds an attribute (`action`, `owner`) under the label the YAML declares
+        declared = context.attributes.get(column)
+        if column not in names and isinstance(declared, DeclaredLabel):
+            return str(declared)
+        return fmt.gettext(names.get(column, COLUMNS[column].header))
+
+    return DisplayTable(headers=[header(c) for c in shown], rows=rows, numeric=numeric, note=note,
+                        wide=len(shown) > 5)
 
 
 def cell_text(value: Any, fmt: Formatter) -> str:
