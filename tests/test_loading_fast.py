@@ -143,7 +143,8 @@ def test_a_column_without_any_date_is_all_missing():
     assert parsed.problems.tolist() == ["missing date in column 'Datum'"] * 3
 
 
-def test_repeated_text_is_trimmed_once_each_as_row_by_row():
+def test_text_is_trimmed_and_blanks_become_missing_in_every_repeat():
+    # each distinct value is trimmed once and mapped back: every repeat gets the same answer
     from toolkit.io.loading import as_text
     one = [" Lead", "Lead ", None, "  ", "Offerte  uitgebracht", "", "LEAD"]
     raw = pd.Series([one[i % len(one)] for i in range(5 * len(one))], dtype="str", name="Fase")

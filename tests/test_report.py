@@ -33,7 +33,10 @@ from toolkit.report import (
     write_manifest,
     write_workbook,
 )
-from toolkit.report.render import render_report
+from toolkit.present.format import formatter
+from toolkit.present.tables import code_text
+from toolkit.report.render import kpi_fields, render_report
+from toolkit.report.sheets import header, in_language
 from toolkit.steps import run_all
 
 FIGURE_CODE = (
@@ -250,6 +253,21 @@ def test_manifest_hashes_match_the_files_and_records_the_run(run):
 
 # --- write_workbook --------------------------------------------------------------------------
 
+def _header(name: str) -> str:
+    """A library column's header in the English workbook (its name in words)."""
+    return header(name, formatter("en"))
+
+
+def _sheet(path, sheet: str, columns: list[str]) -> pd.DataFrame:
+    """`columns` of a sheet of the English workbook, found by their headers in words and named
+    back by the library's names."""
+    frame = pd.read_excel(path, sheet_name=sheet)
+    headers = [_header(name) for name in columns]
+    missing = [h for h in headers if h not in frame.columns]
+    assert not missing, f"{sheet}: no column headed {missing} in {list(frame.columns)}"
+    return frame[headers].set_axis(columns, axis=1)
+
+
 def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
     demo, results = demo_steps
     path = write_workbook(demo, out_path=tmp_path / "x" / "demo.xlsx", results=results)
@@ -261,7 +279,7 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
 
     def column(sheet, name):
         header = [c.value for c in sheet[1]]
-        return [row[header.index(name)] for row in sheet.iter_rows(min_row=2)]
+        return [row[header.index(_header(name))] for row in sheet.iter_rows(min_row=2)]
 
     expected = funnel(demo)
     funnel_sheet = book["Funnel"]
@@ -273,22 +291,27 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
 
     kpis = book["KPIs"]
     by_kpi = {row[0].value: row for row in kpis.iter_rows(min_row=2)}
-    header = [c.value for c in kpis[1]]
-    value = header.index("value")
+    value = [c.value for c in kpis[1]].index(_header("value"))
     assert by_kpi["conversion_target_lead"][value].number_format == "0.0%"
     assert by_kpi["volume_target"][value].number_format != "0.0%"
 
-    card = pd.read_excel(path, sheet_name="Scorecard")
-    assert {"kpi", "label", "period", "value", "target", "status", "trend"} <= set(card.columns)
+    card = _sheet(path, "Scorecard", ["kpi", "label", "period", "value", "target", "status",
+                                      "trend"])
     conversions = card[card["kpi"].str.startswith("conversion_")]
     # each conversion judged on its latest judgeable month, not the immature last one
     assert len(conversions) == 4 and conversions["value"].notna().all()
     assert (conversions["period"] < "2026-10").all()
     assert column(book["Low-hanging fruit"], "extra_orders")[0].number_format != "0.0%"
-    scan = pd.read_excel(path, sheet_name="Segment scan")
+    # a lead-volume finding's rate is entries per month (66.7), not a share shown as 6,667%
+    fruit = book["Low-hanging fruit"]
+    formats = {(area.value, rate.number_format) for area, rate in
+               zip(column(fruit, "area"), column(fruit, "rate"), strict=True)}
+    assert ("Lead volume", "#,##0.0") in formats and ("Bottleneck", "0.0%") in formats
+    assert {f for area, f in formats if area != "Lead volume"} == {"0.0%"}
+    scan = _sheet(path, "Segment scan", ["attribute", "segment", "p_adjusted"])
     assert len(scan) == len(results[5].tables["segment scan"])
     assert column(book["Segment scan"], "p_adjusted")[0].number_format == "0.0000"
-    recon = pd.read_excel(path, sheet_name="Reconciliation")
+    recon = _sheet(path, "Reconciliation", ["rows_in", "rows_used", "balanced"])
     assert recon["balanced"].all()
     assert recon["rows_in"].tolist() == demo.reconciliation["rows_in"].tolist()
     quarantine = pd.read_excel(path, sheet_name="Quarantine")
@@ -304,8 +327,14 @@ def test_the_workbooks_scorecard_is_step_7s(tmp_path, demo_steps):
     # the rate KPIs management steers on, as step 7 judges them (the old sheet had every KPI)
     assert len(step7) == 6
     sheet = pd.read_excel(path, sheet_name="Scorecard")
-    expected = step7.reset_index(drop=True).copy()
+    assert list(sheet.columns) == [_header(c) for c in step7.columns]
+    sheet.columns = step7.columns
+    # the numbers and codes as step 7 has them; the text cells written from the codes and fields
+    # (a status from its code, a KPI named from its phases) as on the pages
+    expected = in_language(step7.reset_index(drop=True), formatter("en"),
+                           phases=demo.phase_model, kpi_fields=kpi_fields(results))
     expected["status_code"] = expected["status_code"].astype(str)
+    assert (sheet["status"] == [code_text(c, formatter("en")) for c in sheet["status_code"]]).all()
     sheet["note"] = sheet["note"].fillna("")
     pd.testing.assert_frame_equal(sheet, expected, check_dtype=False, check_exact=False,
                                   rtol=1e-12)
@@ -351,8 +380,8 @@ def test_scorecard_that_cannot_be_computed_becomes_a_note(tmp_path):
     assert list(REQUIRED_SHEETS) == [s for s in book.sheetnames if s in REQUIRED_SHEETS]
     assert book.sheetnames[:3] == ["Scorecard", "KPIs", "Funnel"]
     card = pd.read_excel(path, sheet_name="Scorecard")
-    assert list(card.columns) == ["note"] and "write 0.4 for 40%" in card["note"].iloc[0]
-    kpi_sheet = pd.read_excel(path, sheet_name="KPIs")
+    assert list(card.columns) == [_header("note")] and "write 0.4 for 40%" in card.iloc[0, 0]
+    kpi_sheet = _sheet(path, "KPIs", ["n", "value"])
     # R1 reached b 7 days after a (within 30), R2 did not: 1 of 2
     assert kpi_sheet.loc[0, "n"] == 2 and kpi_sheet.loc[0, "value"] == pytest.approx(0.5)
     assert pd.read_excel(path, sheet_name="Quarantine").empty

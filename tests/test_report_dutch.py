@@ -255,3 +255,72 @@ def test_the_declared_changes_are_a_table_on_the_step_6_page(runs, tmp_path):
         ["Belscript leads", "1 sep 2025", "Lead → Potentieel (opportunity)",
          "geen aantoonbare verandering"]]
     assert all(row[4].endswith(")") and "procentpunt" in row[4] for row in cells)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engagement = Engagement.from_yaml(DEMO / "engagement.yaml")
+        return engagement, run_all(engagement, seed=0), tmp_path_factory.mktemp("demo")
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+@pytest.mark.parametrize("case", ["demo", *CASES])
+def test_the_workbook_names_every_column_in_words_and_writes_no_key(runs, demo_run, case,
+                                                                     language):
+    """The board reads the workbook as it reads the pages: headers in words (no library column
+    name, none left empty), and no text cell outside the code columns with an e-notation number or
+    a snake_case identifier, in English as in Dutch."""
+    from report_text import _SCIENTIFIC, _SNAKE
+
+    from toolkit.report import workbook_sheets
+    from toolkit.report.sheets import header, known_header
+    engagement, results, folder = demo_run if case == "demo" else runs[case]
+    fmt = formatter(language)
+    # every column of the workbook's own sheets has its name in words (no fallback to its key)
+    unnamed = {f"{sheet}: {column}" for sheet, frame in workbook_sheets(results).items()
+               for column in frame.columns if known_header(column) is None}
+    assert not unnamed, unnamed
+    path = write_workbook(engagement, out_path=folder / f"words-{language}.xlsx", results=results,
+                          language=language, notes=problem_notes(engagement, results, fmt))
+    book = openpyxl.load_workbook(path)
+    book.close()
+    codes = {header(c, fmt) for c in _CODE_COLUMNS}
+    found = []
+    for sheet in book.worksheets:
+        rows = list(sheet.iter_rows(values_only=True))
+        names = [h if isinstance(h, str) else "" for h in rows[0]]
+        found += [f"{sheet.title}: header {h!r}" for h in names
+                  if not h.strip() or _SNAKE.search(h)]
+        for row in rows[1:]:
+            for name, cell in zip(names, row, strict=False):
+                if (not isinstance(cell, str) or name in codes or cell == engagement.name):
+                    continue
+                # a YAML key the analyst must type (`orders_per_month` under `targets`) is
+                # written as code, between backticks, in both languages
+                text = re.sub(r"`[^`]*`", "", cell)
+                match = _SCIENTIFIC.search(text) or _SNAKE.search(text)
+                if match:
+                    found.append(f"{sheet.title} / {name}: {match.group(0)!r} in {cell[:100]!r}")
+    assert not found, found[:10]
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_a_quarantine_reason_is_written_from_its_code_and_column_without_the_value(runs, language):
+    from toolkit.report.sheets import header
+    engagement, results, folder = runs["quarantined"]
+    fmt = formatter(language)
+    path = write_workbook(engagement, out_path=folder / f"reasons-{language}.xlsx",
+                          results=results, language=language)
+    frame = pd.read_excel(path, sheet_name=fmt.gettext("Quarantine"), dtype=str)
+    column, value, reason, code = (header(c, fmt) for c in ("column", "value", "reason",
+                                                            "reason_code"))
+    rows = frame[frame[value].notna() & frame[column].notna()]
+    assert len(rows) >= 2, frame
+    for _, row in rows.iterrows():
+        # the row's own `value` cell shows what was read; the reason never repeats it
+        assert row[value] not in row[reason], (row[value], row[reason])
+        words = {"en": "(column {})", "nl": "(kolom {})"}[language].format(row[column])
+        assert row[reason].endswith(words), row[reason]
+    assert set(frame[code]) <= set(engagement.quarantine["reason_code"].astype(str))

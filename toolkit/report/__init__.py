@@ -442,9 +442,11 @@ def write_workbook(
         Notes of the run (warnings, parts a step could not compute) added to the `Notes` sheet,
         which the report's client pages point to.
     language
-        ``en`` (default: the sheet names below, the library's column names as headers) or ``nl``:
-        the workbook's own sheet names, the column headers and the `About` sheet in Dutch
-        (``toolkit.report.sheets``); the cells stay numbers, formatted as in English.
+        ``en`` (default: the sheet names below) or ``nl``: the workbook's own sheet names, the
+        column headers (in words, not the library's column names), the `About` sheet and every
+        sentence in a cell, written from its code and fields, in that language
+        (``toolkit.report.sheets``); numbers stay numbers, formatted alike in both languages, and
+        code columns (``kpi``, ``status_code``, ``reason_code``, phase keys) keep their codes.
 
     Returns
     -------
@@ -502,6 +504,9 @@ def write_workbook(
                         date_format="yyyy-mm-dd") as writer:
         attributes, fields = attribute_headers(engagement), kpi_fields(results)
         for name, frame in sheets.items():
+            # a lead-volume finding's `rate` and `reference_rate` are entries per month, no shares
+            entries = ((frame["area"].astype(str) == "volume").to_numpy()
+                       if name not in extra and "area" in frame else None)
             if name not in extra:
                 # the cells' sentences in the workbook's language; files by their name only (a
                 # machine's folders are no business of the reader; the manifest has the paths)
@@ -513,7 +518,8 @@ def write_workbook(
             ready = _excel_ready(frame)
             shown = name if name in extra else sheet_name(name, fmt)
             ready.to_excel(writer, sheet_name=shown, index=False)
-            _format_sheet(writer.sheets[shown], ready)  # by the library's column names
+            # formatted by the library's column names, before the header row is put in words
+            _format_sheet(writer.sheets[shown], ready, entries_rows=entries)
             if name not in extra:
                 _headers_in(writer.sheets[shown], fmt)
             _cells_as_text(writer.sheets[shown])
@@ -530,8 +536,7 @@ def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter)
             reason = (problem_text(why, fmt, phases=engagement.phase_model)
                       if fmt.language == "en" or is_coded(why) else str(why))
             notes.append(fmt.gettext("Step {number} ({step}), {part} not computed: {why}").format(
-                number=number, step=step_titles[number] if fmt.language != "en" else result.key,
-                part=part_name(part, fmt) if fmt.language != "en" else part, why=reason))
+                number=number, step=step_titles[number], part=part_name(part, fmt), why=reason))
     return notes
 
 
@@ -548,7 +553,11 @@ def _headers_in(sheet, fmt: Formatter) -> None:
                                                                   60)
 
 
-def _format_sheet(sheet, frame: pd.DataFrame) -> None:
+#: Share columns of the low-hanging fruit that hold entries per month on a lead-volume row.
+_ENTRIES_COLUMNS = ("rate", "reference_rate")
+
+
+def _format_sheet(sheet, frame: pd.DataFrame, *, entries_rows: np.ndarray | None = None) -> None:
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
@@ -571,6 +580,8 @@ def _format_sheet(sheet, frame: pd.DataFrame) -> None:
             formats = np.full(n_rows, "0.0000", dtype=object)
         elif _is_percent_column(column, columns):
             formats = np.full(n_rows, "0.0%", dtype=object)
+            if entries_rows is not None and column in _ENTRIES_COLUMNS:
+                formats[entries_rows] = "#,##0.0"
         elif numeric:
             whole = column in _COUNT_COLUMNS or pd.api.types.is_integer_dtype(series)
             formats = np.full(n_rows, "#,##0" if whole else "#,##0.00", dtype=object)

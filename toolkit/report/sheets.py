@@ -1,14 +1,15 @@
 """The workbook's words in the engagement's language: sheet names, column headers, the `About`
 sheet's descriptions and the text in the cells.
 
-The frames keep the library's column names (``rows_in``, ``ci_low`` ...): the workbook is formatted
-by them (percent, count and p-value columns) and an English workbook shows them as they are, for
-the analysts who read it back by name. In another language the header cells and the sheet names
-are written in that language, and so is every sentence in a cell (:func:`in_language`): a status,
-a trend, a finding, its evidence and action hint, a quarantine reason, a scorecard note, each
-written from its code or its fields, never by translating the English sentence. Numbers stay the
-numbers they were; codes (``kpi``, ``kind``, ``status_code``, ``reason_code``, phase keys) stay
-codes, for the analyst who filters on them; an attribute is named by its label, as on the pages.
+The frames keep the library's column names (``rows_in``, ``ci_low`` ...) while the workbook is
+written, because the cells are formatted by them (percent, count and p-value columns); the header
+row then names each column in words of the workbook's language (:func:`header`), in English as in
+Dutch. Every sentence in a cell is written in that language from its code or its fields
+(:func:`in_language`): a status, a trend, a finding, its evidence and action hint, a quarantine
+reason, a scorecard note, never the library's own English sentence with its keys and e-notation.
+Numbers stay the numbers they were; codes (``kpi``, ``kind``, ``status_code``, ``reason_code``,
+phase keys) stay codes, for the analyst who filters on them; an attribute is named by its label,
+as on the pages.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from toolkit.present.tables import (
     display_table,
 )
 
-__all__ = ["SHEET_NAMES", "ABOUT", "PASSED_IN", "sheet_name", "header", "in_language"]
+__all__ = ["SHEET_NAMES", "ABOUT", "PASSED_IN", "sheet_name", "header", "known_header",
+           "in_language"]
 
 #: The workbook's own sheets (English name -> msgid; the English name is the msgid).
 SHEET_NAMES = {
@@ -58,7 +60,7 @@ ABOUT = {
                        "adjusted across the scan."),
     "Notes": N_("What the diagnosis noted about the data (left out of the scan, caveats)."),
     "Quarantine": N_("Every source row that was not used, with the reason."),
-    "Reconciliation": N_("Per source file: rows_in = rows_used + rows_quarantined."),
+    "Reconciliation": N_("Per source file: rows in = rows used + rows set aside."),
 }
 
 #: What the `About` sheet says of a sheet the caller passed in.
@@ -91,6 +93,17 @@ _HEADERS = {
     "trend_p_value": N_("p-value of the trend"), "typical_n": N_("Records in the typical segment"),
     "typical_successes": N_("Converted in the typical segment"), "unit": N_("Unit"),
     "reason_code": N_("Reason code"), "item": N_("Item"), "description": N_("Description"),
+    "threshold_days": N_("Stalled after (days)"), "stalled_value": N_("Value of the stalled records"),
+}
+
+
+#: The multiple-testing adjustments of the segment scan (``toolkit.stats.ADJUST_METHODS``) by the
+#: names of their authors: the statsmodels key (``fdr_bh``) is no word of the workbook.
+_ADJUST_WORDS = {
+    "holm": N_("Holm"), "fdr_bh": N_("Benjamini-Hochberg (false discovery rate)"),
+    "bonferroni": N_("Bonferroni"), "hommel": N_("Hommel"),
+    "fdr_by": N_("Benjamini-Yekutieli (false discovery rate)"),
+    "holm-sidak": N_("Holm-Šidák"), "sidak": N_("Šidák"),
 }
 
 
@@ -99,17 +112,22 @@ def sheet_name(name: str, fmt: Formatter) -> str:
     return fmt.gettext(SHEET_NAMES[name]) if name in SHEET_NAMES else name
 
 
-def header(column: object, fmt: Formatter) -> str:
-    """A column's header: its library name in English, its name in words in another language (a
-    column the toolkit does not know stays as named)."""
+def known_header(column: object) -> str | None:
+    """The msgid naming a workbook column in words, or None for a column the toolkit does not
+    know (a test holds every column of the workbook's own sheets to having one)."""
     name = str(column)
-    if fmt.language == "en":
-        return name
     if name in _HEADERS:
-        return fmt.gettext(_HEADERS[name])
+        return _HEADERS[name]
     if name in COLUMNS and COLUMNS[name].needs == (name,):
-        return fmt.gettext(COLUMNS[name].header)
-    return name
+        return COLUMNS[name].header
+    return None
+
+
+def header(column: object, fmt: Formatter) -> str:
+    """A column's header in words of the formatter's language (a column the toolkit does not know
+    stays as named)."""
+    msgid = known_header(column)
+    return str(column) if msgid is None else fmt.gettext(msgid)
 
 
 _AS_OF = re.compile(r"^as of (\d{4}-\d{2}-\d{2})$")
@@ -132,7 +150,7 @@ def _shown(frame: pd.DataFrame, column: str, fmt: Formatter, **context: Any) -> 
 def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
                 attributes: Mapping[str, str] | None = None,
                 kpi_fields: pd.DataFrame | None = None) -> pd.DataFrame:
-    """A sheet's text cells in the formatter's language; in English the frame as it is.
+    """A sheet's text cells in the formatter's language, written from their codes and fields.
 
     Parameters
     ----------
@@ -144,7 +162,7 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
         Per KPI its ``kind`` and phases (the KPI tables of steps 3 and 4), so a KPI named by the
         toolkit is named in the language when the sheet itself lacks them (the scorecard).
     """
-    if fmt.language == "en" or frame.empty:
+    if frame.empty:
         return frame
     out = frame.copy()
     context = {"phases": phases, "attributes": attributes}
@@ -161,6 +179,9 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
     for column in ("trend", "area", "direction", "test_method", "unit"):
         if column in out:
             out[column] = _words(out[column], code_words)
+    if "adjust" in out:
+        out["adjust"] = _words(out["adjust"], lambda v: v if is_missing(v) else (
+            fmt.gettext(_ADJUST_WORDS[v]) if v in _ADJUST_WORDS else str(v)))
     if "reference" in out:
         out["reference"] = _words(out["reference"], lambda v: "" if is_missing(v) else (
             fmt.gettext(REFERENCE_WORDS[v]) if v in REFERENCE_WORDS else str(v)))
