@@ -200,6 +200,17 @@ def _scan_attributes(fun: Cohorts, attributes: Sequence[str] | None) -> list[str
     return names
 
 
+def _leaking(fun: Cohorts, names: list[str]) -> dict[str, str]:
+    """`leaking_attributes` of `names`, each attribute judged once per Cohorts (its verdict does
+    not depend on the other names)."""
+    known = fun.memo.setdefault("leaking", {})
+    todo = [name for name in names if name not in known]
+    if todo:
+        found = leaking_attributes(fun.records, todo)
+        known.update({name: found.get(name) for name in todo})
+    return {name: known[name] for name in names if known[name] is not None}
+
+
 def _codes_for(fun: Cohorts, name: str) -> tuple[np.ndarray, list[str]] | None:
     if name == "value_band" and "value_band" not in fun.records.columns:
         return _value_band(fun, fun.engagement.config.value_bands)
@@ -369,7 +380,8 @@ def _sizing(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, dra
     bench = _benchmark_rates(fun, benchmarks)
     names = [a for a in _scan_attributes(fun, attributes) if a != "value_band"]
     if attributes is None:  # a leaking attribute is no reference for a best segment either
-        names = [a for a in names if a not in leaking_attributes(fun.records, names)]
+        refused = _leaking(fun, names)
+        names = [a for a in names if a not in refused]
 
     rng = np.random.default_rng(seed)
     rate_draws = (rng.beta(1 + x, 1 + n - x, size=(draws, len(pairs))) if draws
@@ -1031,7 +1043,7 @@ def _scan(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, ad
         # Leakage guards (toolkit.analysis.leakage): never scan what the outcome itself fills in; bands
         # of the deal value only when the engagement declares them and the value is not a
         # close value.
-        refused = leaking_attributes(fun.records, names)
+        refused = _leaking(fun, names)
         names = [n for n in names if n not in refused]
         why = value_leaks(fun.records)
         if why and fun.engagement.config.value_bands:
@@ -1484,8 +1496,8 @@ def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     known = reached != NAT
     highest = np.where(known.any(axis=1), known.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1),
                        -1)
-    outcome = rec["outcome"].astype(str).to_numpy()
-    lost = outcome == "lost"
+    outcome = rec["outcome"].astype(str)
+    lost = (outcome == "lost").to_numpy(dtype=bool)
     if "lost_at_phase" in rec.columns:
         lost_at = pd.Categorical(rec["lost_at_phase"].astype(object).where(
             rec["lost_at_phase"].notna()), categories=keys).codes.astype(np.int64)
@@ -1500,7 +1512,7 @@ def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
 
     rows, thresholds, stalled_parts = [], [], []
     total_lost = int((lost & (lost_at >= 0)).sum())
-    is_open = outcome == "open"
+    is_open = (outcome == "open").to_numpy(dtype=bool)
     for k, phase in enumerate(keys[:-1]):
         n = int(known[:, k].sum())
         here = lost & (lost_at == k)
@@ -1519,11 +1531,12 @@ def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
         in_phase = (as_of - reached[sitting, k]) / NS_DAY
         flag = in_phase > threshold if np.isfinite(threshold) else np.zeros(len(in_phase), bool)
         idx = np.flatnonzero(sitting)[flag]
-        part = pd.DataFrame({"record_id": rec["record_id"].to_numpy()[idx], "phase": phase,
+        # the few stalled rows, not the whole column, leave the Arrow strings
+        part = pd.DataFrame({"record_id": rec["record_id"].iloc[idx].to_numpy(), "phase": phase,
                              "days_in_phase": in_phase[flag], "threshold_days": threshold,
                              "value": value[idx]})
         if "owner" in rec.columns:
-            part["owner"] = rec["owner"].to_numpy()[idx]
+            part["owner"] = rec["owner"].iloc[idx].to_numpy()
         stalled_parts.append(part)
         thresholds.append({"phase": phase, "moved": len(gaps), "threshold_days": threshold,
                            "open": int(sitting.sum()), "stalled": int(flag.sum()),
@@ -1984,6 +1997,17 @@ def _mix_screen(fun: Cohorts, codes: np.ndarray, size: int, i: int, j: int,
     return total != 0 and np.sign(rate_effect) == -np.sign(total)
 
 
+def _years(start: np.ndarray) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """The calendar year of each int64-nanosecond time (-1: none), the years there are (sorted)
+    and each time's position among them (-1: none)."""
+    has = start != NAT
+    years = np.full(len(start), -1, dtype=np.int64)
+    years[has] = start[has].view("datetime64[ns]").astype("datetime64[Y]").astype(np.int64) + 1970
+    labels = np.unique(years[has]).tolist()
+    codes = np.where(has, np.searchsorted(np.asarray(labels), years), -1)
+    return years, labels, codes
+
+
 def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
                   ) -> tuple[list[MixRateResult], list[MixRateResult]]:
     """Simpson's paradoxes between consecutive calendar years, by creation cohort and by period
@@ -2001,16 +2025,16 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
     names = list(_scan_attributes(fun, None))
     created = fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     overall: dict[tuple, float] = {}
+    by_year: dict[tuple, tuple] = {}  # the creation years serve every transition
     for i, j in fun.transitions:
         for cohort in ("created", "reached"):
             start = created if cohort == "created" else fun.reached[:, i]
-            has = start != NAT
-            years = np.full(len(start), -1, dtype=np.int64)
-            years[has] = pd.DatetimeIndex(start[has].view("datetime64[ns]")).year
-            labels = sorted(set(years[has].tolist()))
+            key = ("created",) if cohort == "created" else ("reached", i)
+            if key not in by_year:
+                by_year[key] = _years(start)
+            years, labels, codes = by_year[key]
             if not labels:
                 continue
-            codes = np.where(has, np.searchsorted(np.asarray(labels), years), -1)
             n, x = fun.counts(i, j, codes, len(labels))
             usable = [k for k, m in enumerate(n) if m >= min_n]
             for a, b in zip(usable[:-1], usable[1:], strict=True):

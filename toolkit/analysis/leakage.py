@@ -33,11 +33,14 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
     outcome = records["outcome"].astype("string")
     sizes = outcome.value_counts()
     big = [o for o in OUTCOMES if sizes.get(o, 0) >= min_records]
+    # masks once, as numpy (a mask over the whole records frame copies every column)
+    of = {o: (outcome == o).fillna(False).to_numpy(dtype=bool) for o in big}
+    is_closed = outcome.isin(["won", "lost"]).to_numpy(dtype=bool)
     for name in attributes:
         if name not in records.columns:
             continue
-        filled = records[name].notna()
-        rate = {o: float(filled[outcome == o].mean()) for o in big}
+        filled = records[name].notna().to_numpy(dtype=bool)
+        rate = {o: float(filled[of[o]].mean()) for o in big}
         for o in big:
             others = [rate[p] for p in big if p != o]
             if others and rate[o] >= 0.5 and max(others) <= 0.05:
@@ -48,7 +51,8 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
                 break
         if name in out:
             continue
-        closed = records[outcome.isin(["won", "lost"]) & filled]
+        keep = is_closed & filled
+        closed = records[[name, "outcome"]][keep] if name != "outcome" else records[[name]][keep]
         if len(closed) < min_records or closed["outcome"].nunique() < 2:
             continue
         table = pd.crosstab(closed[name].astype("string"), closed["outcome"].astype("string"))

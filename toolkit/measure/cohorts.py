@@ -153,6 +153,11 @@ class Cohorts:
         self.records = records
         self._cohorts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._attributes: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._states: dict[tuple[int, int], np.ndarray] = {}
+        self._totals: dict[tuple[int, int], tuple[int, int]] = {}
+        # what an analysis derives from these records once and asks for again (e.g. which
+        # attributes leak the outcome: the sizing and the scan both ask)
+        self.memo: dict[str, object] = {}
         if not self.dated:
             self.flags = reached_phases(engagement).reindex(
                 pd.Index(records["record_id"])).fillna(False).to_numpy(dtype=bool)
@@ -185,15 +190,32 @@ class Cohorts:
     def counts(self, i: int, j: int, codes: np.ndarray | None = None, size: int = 1,
                within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mature n and converted successes per group code (codes < 0 are left out)."""
-        _, mature, converted = self.cohort(i, j)
+        if codes is None and within is None:
+            if (i, j) not in self._totals:
+                _, mature, converted = self.cohort(i, j)
+                self._totals[(i, j)] = (mature.sum(), converted.sum())
+            n, x = self._totals[(i, j)]
+            return np.array([n]), np.array([x])
+        state = self._state(i, j)
         if within is not None:
-            mature, converted = mature & within, converted & within
+            state = np.where(within, state, 0)
         if codes is None:
-            return np.array([mature.sum()]), np.array([converted.sum()])
-        ok = codes >= 0
-        n = np.bincount(codes[mature & ok], minlength=size)[:size]
-        x = np.bincount(codes[converted & ok], minlength=size)[:size]
-        return n, x
+            counted = np.bincount(state, minlength=3)
+            return np.array([counted[1] + counted[2]]), np.array([counted[2]])
+        # One pass: bin (code, state) pairs; state 1 = mature, not converted, 2 = converted.
+        codes = codes.astype(np.int64, copy=False)
+        if len(codes) and codes.min() < 0:  # codes < 0 are left out
+            ok = codes >= 0
+            codes, state = codes[ok], state[ok]
+        counted = np.bincount(codes * 3 + state, minlength=3 * size)[:3 * size].reshape(size, 3)
+        return counted[:, 1] + counted[:, 2], counted[:, 2].copy()
+
+    def _state(self, i: int, j: int) -> np.ndarray:
+        """Per record 0 (not mature), 1 (mature, not converted) or 2 (converted) for i -> j."""
+        if (i, j) not in self._states:
+            _, mature, converted = self.cohort(i, j)
+            self._states[(i, j)] = mature.astype(np.int64) + converted
+        return self._states[(i, j)]
 
     def attribute(self, name: str) -> tuple[np.ndarray, list[str]]:
         """Integer codes per record and the labels; missing values are the label '(missing)'."""

@@ -1,0 +1,188 @@
+"""Check that a speed change leaves every step's results as they were: dump the results of the
+seven steps for many engagements once with the code before the change, then compare after each
+change.
+
+    PYTHONPATH=. python benchmarks/step_results.py dump    DIR [--big EXPORT_DIR ...] [-k NAME]
+    PYTHONPATH=. python benchmarks/step_results.py compare DIR [--big EXPORT_DIR ...] [--rtol R]
+
+The engagements: the demo, the five real samples as `tests/samples.py` configures them, every case
+of the bad-input corpus (`tests/corpus.py`) that loads, two generated companies (the demo logic at
+another seed, and the null company of `tests/test_diagnosis_null.py`: no planted effect), and each
+`--big` folder (an export with an `engagement.yaml`, e.g. one made by `benchmarks/bench_load.py`;
+it needs FUNNEL_KEY in the environment). For each: `steps.run_all(engagement, seed=0)`, and of
+every step its tables, summary, sheets, headline, problems and conclusions in English and Dutch
+(or the exception's type and message when loading or a step raises). Tables compare exactly
+(dtypes, index and column order included); `--rtol` lets floats differ by that relative amount
+(for a change that sums in another order; say so when you use it). Stored as pickles, which keep
+every dtype. Needs ../shared (the samples) beside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+os.environ.setdefault("FUNNEL_KEY", "step-results-check-key-0123456789")
+BUILD = Path("/tmp/step_results_cases")  # fixed: paths in messages must compare
+
+
+def engagements(bigs: list[Path]):
+    """(name, function returning the engagement: a YAML path or an Engagement)."""
+    from corpus import CASES
+    from samples import ENGAGEMENTS, write_sample_engagement
+
+    def folder(name: str) -> Path:
+        f = BUILD / name
+        shutil.rmtree(f, ignore_errors=True)
+        f.mkdir(parents=True)
+        return f
+
+    yield "demo", lambda: REPO / "data/demo/engagement.yaml"
+    for name in ENGAGEMENTS:
+        yield f"sample_{name}", (lambda n=name: write_sample_engagement(folder(n), n))
+    for c in CASES:
+        if c.outcome != "error":
+            yield f"corpus_{c.name}", (lambda c=c: c.build(folder("case_" + c.name)))
+    yield "generated_seed7", _generated
+    yield "null_company", _null
+    for big in bigs:
+        yield f"big_{big.name}", (lambda b=big: b / "engagement.yaml")
+
+
+def _generated():
+    from toolkit import Engagement
+    from toolkit.datasets import PHASE_LABELS, PHASES, generate_company
+    company = generate_company(n_records=6000, seed=7)
+    return Engagement.from_tables(company.events, company.records,
+                                  phases=[{"key": k, "label": PHASE_LABELS[k]} for k in PHASES],
+                                  as_of=company.as_of, segments=["action", "region", "owner"])
+
+
+def _null():
+    from test_diagnosis_null import null_company
+    return null_company(3, n=4000)
+
+
+def run(made) -> dict:
+    from toolkit import Engagement, steps
+    from toolkit.base.exceptions import ToolkitError
+    try:
+        engagement = made if isinstance(made, Engagement) else Engagement.from_yaml(made)
+        results = steps.run_all(engagement, seed=0)
+    except (ToolkitError, ValueError, OSError) as exc:
+        return {"error": (type(exc).__name__, str(exc))}
+    except Exception as exc:  # a crash is recorded too (a change may fix one, or cause one)
+        return {"error": (f"crash: {type(exc).__name__}", str(exc))}
+    out = {}
+    for step, result in results.items():
+        out[f"{step}.summary"] = result.summary
+        out[f"{step}.headline"] = result.headline
+        out[f"{step}.problems"] = dict(result.problems)
+        out[f"{step}.tables"] = list(result.tables)
+        out[f"{step}.sheets"] = list(result.sheets)
+        out[f"{step}.figures"] = list(result.figures)
+        for name, table in result.tables.items():
+            out[f"{step}.table.{name}"] = table
+        for name, table in result.sheets.items():
+            out[f"{step}.sheet.{name}"] = table
+        for language in sorted(result.conclusions_by_language):
+            out[f"{step}.conclusions.{language}"] = result.conclusions(language)
+    return out
+
+
+def _frames_differ(was: pd.DataFrame, now: pd.DataFrame, rtol: float) -> str:
+    try:
+        pd.testing.assert_frame_equal(was, now, check_exact=rtol == 0, rtol=rtol or 1e-5, atol=0,
+                                      check_dtype=True, check_categorical=True,
+                                      check_column_type=True, check_index_type=True)
+        if list(was.columns) != list(now.columns):
+            return "column order"
+        for col in was.columns:
+            a, b = was[col], now[col]
+            if isinstance(a.dtype, pd.CategoricalDtype):
+                if list(a.cat.categories) != list(b.cat.categories):
+                    return f"{col}: categories differ"
+            if a.dtype == object:  # same Python types and values inside (str vs float NaN)
+                if list(map(type, a)) != list(map(type, b)):
+                    return f"{col}: element types differ"
+                for x, y in zip(a, b):
+                    if not _same(x, y, rtol):
+                        return f"{col}: {str(x)[:200]} != {str(y)[:200]}"
+    except AssertionError as exc:
+        return str(exc)[:600]
+    return ""
+
+
+def _same(x, y, rtol: float) -> bool:
+    if isinstance(x, float) and isinstance(y, float):
+        if np.isnan(x) and np.isnan(y):
+            return True
+        return x == y or (rtol > 0 and abs(x - y) <= rtol * max(abs(x), abs(y)))
+    try:
+        return bool(x == y) or (x is pd.NA and y is pd.NA) or (pd.isna(x) and pd.isna(y))
+    except (TypeError, ValueError):
+        return repr(x) == repr(y)
+
+
+def differences(before: dict, after: dict, rtol: float) -> list[str]:
+    if before.keys() != after.keys():
+        return [f"keys differ: only before {sorted(set(before) - set(after))[:8]}, only after "
+                f"{sorted(set(after) - set(before))[:8]}: {before.get('error') or after.get('error')}"]
+    found = []
+    for key, was in before.items():
+        now = after[key]
+        if isinstance(was, pd.DataFrame):
+            why = _frames_differ(was, now, rtol)
+            if why:
+                found.append(f"{key}: {why}")
+        elif was != now:
+            found.append(f"{key}: {str(was)[:300]} != {str(now)[:300]}")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["dump", "compare"])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--big", type=Path, action="append", default=[])
+    parser.add_argument("--rtol", type=float, default=0.0,
+                        help="relative difference allowed in floats (default 0: exact)")
+    parser.add_argument("-k", default="", help="only engagements whose name contains this")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    bad = 0
+    for name, build in engagements(args.big):
+        if args.k not in name:
+            continue
+        started = time.perf_counter()
+        result = run(build())
+        seconds = time.perf_counter() - started
+        stored = args.dir / f"{name}.pkl"
+        if args.action == "dump":
+            stored.write_bytes(pickle.dumps(result))
+            print(f"dumped {name} ({seconds:.1f} s){' error' if 'error' in result else ''}",
+                  flush=True)
+            continue
+        found = differences(pickle.loads(stored.read_bytes()), result, args.rtol)
+        bad += bool(found)
+        print(f"{'DIFF' if found else 'same'} {name} ({seconds:.1f} s)", flush=True)
+        for line in found:
+            print("    " + line)
+    if args.action == "compare":
+        print("ALL SAME" if not bad else f"{bad} ENGAGEMENTS DIFFER")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
