@@ -262,6 +262,22 @@ def test_shortage_when_the_early_phases_fall_short_and_leads_miss_the_target():
     assert "build the early phases first" in v.advice
 
 
+def test_the_lead_volume_finding_carries_the_fields_its_evidence_is_written_from():
+    # The funnel above: 8.33 entries into c a month against 80 needed for 20 orders a month at
+    # today's c -> e conversion of 0.5 x 0.5 = 0.25.
+    e = _funnel_with([0.2, 0.2, 0.5, 0.5], 5000, targets={"orders_per_month": 20})
+    fruit = low_hanging_fruit(e, benchmarks=FLAT, draws=200)
+    row = fruit.table[fruit.table["area"] == "volume"].iloc[0]
+    assert row["from_phase"] == "c"
+    assert row["rate"] == pytest.approx(200 / (731 / (365.25 / 12)))
+    assert row["orders_target"] == 20 and row["order_rate"] == pytest.approx(0.25)
+    assert row["reference_rate"] == pytest.approx(80.0)
+    assert row["entries_ci_low"] < row["rate"] < row["entries_ci_high"]
+    # the library's own sentence holds the same numbers
+    assert row["evidence"].startswith(f"95% interval {row['entries_ci_low']:,.1f} to "
+                                      f"{row['entries_ci_high']:,.1f} per month; 20.0 orders")
+
+
 def test_no_clear_low_hanging_fruit_when_no_step_is_demonstrably_off():
     v = shortage_or_leak(_funnel_with([0.5, 0.5, 0.5, 0.5], 1000), benchmarks=FLAT)
     assert v.case == "no clear low-hanging fruit"
@@ -556,6 +572,20 @@ def test_leak_detail_stall_threshold_by_hand(leaky):
         leak_detail(leaky, stall_quantile=90)
 
 
+def test_a_stalled_finding_carries_the_fields_its_evidence_is_written_from(leaky):
+    # At a: 11 records moved on (threshold 9 days at the 90th percentile), 2 open records sit
+    # there (12 and 5 days), 1 of them longer than 9 days, worth 9000.
+    fruit = low_hanging_fruit(leaky, draws=0)
+    stalled = fruit.table[fruit.table["area"] == "stalled"]
+    assert stalled["from_phase"].tolist() == ["a"]
+    row = stalled.iloc[0]
+    assert (row["n"], row["moved_n"], row["open_n"]) == (1, 11, 2)
+    assert row["threshold_days"] == pytest.approx(9.0) and row["stall_quantile"] == 0.9
+    assert row["stalled_value"] == 9000.0
+    assert row["evidence"] == ("threshold = 90th percentile of the time to the next phase among "
+                               "11 records that moved on; 2 open at a")
+
+
 # --- low-hanging fruit ------------------------------------------------------------------------
 
 def test_low_hanging_fruit_combines_and_ranks(chain):
@@ -656,5 +686,11 @@ def test_demo_company_planted_effects_are_found():
     assert f"fell from 40.7% in {y0} to 33.6% in {y1}" in mixes["finding"].iloc[0]
     assert mixes["action_hint"].iloc[0].startswith("Judge each action by its own rate")
     assert [(m.attribute, m.period_a, m.period_b) for m in fruit.mixes] == [("action", y0, y1)]
+    # the fields its evidence is written from in the report's language
+    mix = mixes.iloc[0]
+    assert mix["rate_effect"] == fruit.mixes[0].rate_effect
+    assert mix["mix_effect"] == fruit.mixes[0].mix_effect
+    assert mix["p_pooled"] == fruit.mixes[0].overall_test.p_value
+    assert mix["p_within"] == fruit.mixes[0].stratified_test.p_value
     assert sum(m.simpsons_paradox for m in fruit.all_mixes) >= len(fruit.mixes)
     assert (fruit.table["finding"].str.contains(LEAKY_OWNER)).any()

@@ -24,6 +24,8 @@ from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import DEMO_ENGAGEMENT
 from toolkit.measure.funnel import funnel
 from toolkit.measure.kpis import KPI
+from toolkit.present.format import formatter
+from toolkit.present.tables import code_text
 from toolkit.report import (
     REQUIRED_SHEETS,
     ExecutedNotebooks,
@@ -33,8 +35,6 @@ from toolkit.report import (
     write_manifest,
     write_workbook,
 )
-from toolkit.present.format import formatter
-from toolkit.present.tables import code_text
 from toolkit.report.render import kpi_fields, render_report
 from toolkit.report.sheets import header, in_language
 from toolkit.steps import run_all
@@ -308,6 +308,11 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
                zip(column(fruit, "area"), column(fruit, "rate"), strict=True)}
     assert ("Lead volume", "#,##0.0") in formats and ("Bottleneck", "0.0%") in formats
     assert {f for area, f in formats if area != "Lead volume"} == {"0.0%"}
+    # the fields a mix shift's and a stalled finding's evidence is written from, formatted
+    for name, shown in [("rate_effect", "0.0%"), ("mix_effect", "0.0%"), ("p_pooled", "0.0000"),
+                        ("p_within", "0.0000"), ("stall_quantile", "0.0%"), ("moved_n", "#,##0"),
+                        ("open_n", "#,##0"), ("order_rate", "0.0%")]:
+        assert {c.number_format for c in column(fruit, name)} == {shown}, name
     scan = _sheet(path, "Segment scan", ["attribute", "segment", "p_adjusted"])
     assert len(scan) == len(results[5].tables["segment scan"])
     assert column(book["Segment scan"], "p_adjusted")[0].number_format == "0.0000"

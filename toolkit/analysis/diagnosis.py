@@ -835,12 +835,21 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
 
 _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to", "note"]
 
-# The fields a finding is written from, beside its English sentence, so that a report can write it
-# in its own language: the step (phase keys), the segment, the rate and what it is compared with
-# (`reference`: target, benchmark, history, best_segment, typical segment, order target; for a
-# volume item `rate` and `reference_rate` are entries per month now and needed).
+# The fields a finding and its evidence are written from, beside its English sentences, so that a
+# report can write them in its own language: the step (phase keys), the segment, the rate and what
+# it is compared with (`reference`: target, benchmark, history, best_segment, typical segment,
+# order target), the rate's n, interval and adjusted p-value. A volume item: `rate` and
+# `reference_rate` are entries per month now and needed, `entries_ci_low`/`entries_ci_high` the
+# 95% interval of the entries now, `orders_target` the orders per month the target asks and
+# `order_rate` today's conversion from the phase to order. A mix item: `rate_effect`,
+# `mix_effect` and the p-values of the pooled test (`p_pooled`) and within the segments
+# (`p_within`, Cochran-Mantel-Haenszel). A stalled item: its count `n`, `threshold_days` (the
+# `stall_quantile` of the time to the next phase among the `moved_n` records that moved on),
+# `open_n` open records at the phase and `stalled_value`.
 _FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
-                 "reference", "n", "ci_low", "ci_high", "p_adjusted", "threshold_days",
+                 "reference", "n", "ci_low", "ci_high", "p_adjusted", "entries_ci_low",
+                 "entries_ci_high", "orders_target", "order_rate", "rate_effect", "mix_effect",
+                 "p_pooled", "p_within", "threshold_days", "stall_quantile", "moved_n", "open_n",
                  "stalled_value"]
 
 
@@ -1616,9 +1625,11 @@ class LowHangingFruit:
     table : ``rank, area, finding, evidence, extra_orders, extra_orders_low, extra_orders_high,
         extra_revenue, action_hint``, then the fields the finding and its evidence are written from
         (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``, and for a
-        bottleneck or segment the rate's ``n, ci_low, ci_high, p_adjusted``, for stalled records
-        their count ``n``, ``threshold_days`` and ``stalled_value``); the sized gains first
-        (largest lower bound of the range first), then the unsized findings.
+        bottleneck or segment the rate's ``n, ci_low, ci_high, p_adjusted``, for the lead volume
+        ``entries_ci_low, entries_ci_high, orders_target, order_rate``, for a mix shift
+        ``rate_effect, mix_effect, p_pooled, p_within``, for stalled records their count ``n``,
+        ``threshold_days, stall_quantile, moved_n, open_n`` and ``stalled_value``); the sized gains
+        first (largest lower bound of the range first), then the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
     mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
@@ -1776,7 +1787,9 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
              "action_hint": "Build the early phases: more qualified leads (targeting, actions)",
              "_p": np.nan, "from_phase": volume["phase"], "rate": volume["leads"],
-             "reference_rate": volume["need_now"], "reference": "order target"}]
+             "reference_rate": volume["need_now"], "reference": "order target",
+             "entries_ci_low": volume["ci_low"], "entries_ci_high": volume["ci_high"],
+             "orders_target": volume["goal"], "order_rate": conv}]
 
 
 def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = None,
@@ -1903,6 +1916,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     all_mixes, kept = _mix_findings(fun, min_n=min_n, alpha=alpha)
     for mix in kept:
         top = mix.by_segment.loc[mix.by_segment["weight_change"].abs().idxmax()]
+        p_within = (mix.stratified_test.p_value if mix.stratified_test is not None else np.nan)
         rows.append({
             "area": "mix", "step": np.nan, "finding": mix.headline.split(". ")[0] + ".",
             "evidence": (f"rate effect {_points(mix.rate_effect)}, mix effect "
@@ -1913,7 +1927,9 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
             "action_hint": (f"Judge each {mix.attribute} by its own rate; the share of "
                             f"{top['segment']} moved from {_pct(top['weight_a'])} to "
                             f"{_pct(top['weight_b'])}"),
-            "_p": mix.overall_test.p_value, "_order": 1})
+            "_p": mix.overall_test.p_value, "_order": 1, "rate_effect": mix.rate_effect,
+            "mix_effect": mix.mix_effect, "p_pooled": mix.overall_test.p_value,
+            "p_within": p_within})
 
     for t in leaks.thresholds.itertuples(index=False):
         if t.stalled == 0:
@@ -1929,7 +1945,8 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
             "action_hint": "Follow up each stalled record or close it as lost (see leak_detail)",
             "_p": np.nan, "_order": 3, "from_phase": t.phase, "n": t.stalled,
-            "threshold_days": t.threshold_days, "stalled_value": t.stalled_value})
+            "threshold_days": t.threshold_days, "stall_quantile": stall_quantile,
+            "moved_n": t.moved, "open_n": t.open, "stalled_value": t.stalled_value})
 
     table = pd.DataFrame(rows, columns=["area", "step", "finding", "evidence", "extra_orders",
                                         "extra_orders_low", "extra_orders_high", "action_hint",

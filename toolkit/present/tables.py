@@ -488,10 +488,57 @@ def _hint(row: pd.Series, c: _Context) -> Cell:
     return Cell(MISSING if is_missing(row.get("action_hint")) else str(row["action_hint"]))
 
 
+def _p_words(p: object, fmt: Formatter) -> str:
+    """A p-value after its name: '< 0.001' or '= 0.012'."""
+    shown = fmt.p_value(p)
+    return shown if shown.startswith("<") else "= " + shown
+
+
+def _area_evidence(row: pd.Series, c: _Context) -> str | None:
+    """The evidence of a lead-volume, mix or stalled finding from the fields the library gives it
+    (``toolkit.analysis.diagnosis._FRUIT_FIELDS``); None when the row lacks them."""
+    area, fmt = str(row.get("area")), c.fmt
+
+    def has(*names: str) -> bool:
+        return all(not is_missing(row.get(n)) for n in names)
+
+    if area == "volume" and has("from_phase", "entries_ci_low", "entries_ci_high",
+                                "orders_target", "order_rate"):
+        return fmt.gettext("95% interval {range} entries per month; {orders} orders per month "
+                           "wanted, at today's conversion of {rate} from {phase}").format(
+            range=fmt.range(row["entries_ci_low"], row["entries_ci_high"], "number", decimals=1),
+            orders=fmt.number(row["orders_target"], 1), rate=fmt.percent(row["order_rate"]),
+            phase=c.phase(row["from_phase"]))
+    if area == "mix" and has("rate_effect", "mix_effect", "p_pooled"):
+        text = fmt.gettext("rate effect {rate_effect}, mix effect {mix_effect}; pooled p {p}").format(
+            rate_effect=fmt.points(row["rate_effect"]), mix_effect=fmt.points(row["mix_effect"]),
+            p=_p_words(row["p_pooled"], fmt))
+        if has("p_within"):
+            text += fmt.gettext(", within the segments (Cochran-Mantel-Haenszel) p {p}").format(
+                p=_p_words(row["p_within"], fmt))
+        return text
+    if area == "stalled" and has("from_phase", "stall_quantile", "moved_n", "open_n"):
+        moved, still = int(row["moved_n"]), int(row["open_n"])
+        threshold = fmt.ngettext(
+            "threshold: percentile {quantile} of the time to the next phase among {n} record that "
+            "moved on",
+            "threshold: percentile {quantile} of the time to the next phase among {n} records that "
+            "moved on", moved).format(quantile=fmt.number(float(row["stall_quantile"]) * 100, 0),
+                                      n=fmt.count(moved))
+        open_now = fmt.ngettext("{n} open record at {phase}", "{n} open records at {phase}",
+                                still).format(n=fmt.count(still), phase=c.phase(row["from_phase"]))
+        return f"{threshold}; {open_now}"
+    return None
+
+
 def _evidence(row: pd.Series, c: _Context) -> Cell:
-    """The evidence of a finding from its fields: records, the rate's 95% interval and the
-    adjusted p-value (a dash where the finding has none of them)."""
+    """The evidence of a finding from its fields: for a lead-volume, mix or stalled finding what
+    the library measured for it (:func:`_area_evidence`); otherwise records, the rate's 95%
+    interval and the adjusted p-value (a dash where the finding has none of them)."""
     fmt = c.fmt
+    written = _area_evidence(row, c)
+    if written is not None:
+        return Cell(written)
     parts = []
     if not is_missing(row.get("n")):
         parts.append(fmt.ngettext("{n} record", "{n} records", int(row["n"])).format(
@@ -500,8 +547,7 @@ def _evidence(row: pd.Series, c: _Context) -> Cell:
         parts.append(fmt.gettext("95% interval {range}").format(
             range=fmt.range(row["ci_low"], row["ci_high"])))
     if not is_missing(row.get("p_adjusted")):
-        p = fmt.p_value(row["p_adjusted"])
-        parts.append(fmt.gettext("adjusted p {p}").format(p=p if p.startswith("<") else "= " + p))
+        parts.append(fmt.gettext("adjusted p {p}").format(p=_p_words(row["p_adjusted"], fmt)))
     return Cell("; ".join(parts) if parts else MISSING)
 
 

@@ -285,18 +285,22 @@ def execute_notebooks(
 # --------------------------------------------------------------------------------------------
 
 _COUNT_COLUMNS = {"n", "successes", "reached", "open", "lost", "immature_n", "open_n", "rows_in",
-                  "rows_used", "rows_quarantined", "source_row", "cumulative_n", "count"}
-_P_COLUMNS = {"p_value", "p_adjusted", "trend_p_value"}
+                  "rows_used", "rows_quarantined", "source_row", "cumulative_n", "count",
+                  "moved_n"}
+_P_COLUMNS = {"p_value", "p_adjusted", "trend_p_value", "p_pooled", "p_within"}
+# Shares (or differences of shares) whose names say so in no other way.
+_SHARE_COLUMNS = {"mix_effect", "stall_quantile"}
 # For KPI-shaped frames (with a `unit` column) these are shares on the rows whose unit is '%'.
 _KPI_VALUE_COLUMNS = ("value", "ci_low", "ci_high", "target", "previous_value", "change")
 _SHEET_NAME = re.compile(r"^[^\[\]:*?/\\]{1,31}$")
 
 
 def _is_percent_column(name: str, columns: Sequence[str]) -> bool:
-    """Whether a column holds shares (0-1) shown as %: `rate`, `*_rate`, `share`, `*_share`, and
-    `ci_low`/`ci_high` beside a `rate` column."""
+    """Whether a column holds shares (0-1) shown as %: `rate`, `*_rate`, `share`, `*_share`,
+    :data:`_SHARE_COLUMNS`, and `ci_low`/`ci_high` beside a `rate` column."""
     name = str(name)
-    if name in ("rate", "share") or name.endswith(("_rate", "_share")) or name.startswith(
+    if name in ("rate", "share") or name in _SHARE_COLUMNS or name.endswith(
+            ("_rate", "_share")) or name.startswith(
             ("rate_", "share_", "cumulative_rate", "cumulative_ci_")):
         return True
     return name in ("ci_low", "ci_high") and "rate" in columns and "unit" not in columns

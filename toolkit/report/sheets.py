@@ -94,6 +94,14 @@ _HEADERS = {
     "typical_successes": N_("Converted in the typical segment"), "unit": N_("Unit"),
     "reason_code": N_("Reason code"), "item": N_("Item"), "description": N_("Description"),
     "threshold_days": N_("Stalled after (days)"), "stalled_value": N_("Value of the stalled records"),
+    "entries_ci_low": N_("Entries per month, 95% interval low"),
+    "entries_ci_high": N_("Entries per month, 95% interval high"),
+    "orders_target": N_("Orders per month in the target"),
+    "order_rate": N_("Conversion to order now"), "rate_effect": N_("Rate effect"),
+    "mix_effect": N_("Mix effect"), "p_pooled": N_("p-value, pooled"),
+    "p_within": N_("p-value within the segments"),
+    "stall_quantile": N_("Percentile of the stall threshold"),
+    "moved_n": N_("Records that moved on"),
 }
 
 
