@@ -238,6 +238,10 @@ def test_a_note_on_the_data_keeps_its_code_and_reads_in_dutch_in_the_workbook():
     assert shown["note"].tolist() == [
         "Kenmerk Deal id heeft 812 verschillende waarden (meer dan 50); het lijkt een sleutel of "
         "vrije tekst en is buiten de segmentscan gelaten.", "a plain note stays as written"]
+    # the English workbook writes it from its code too: the attribute by its label, not its key
+    assert in_language(frame, formatter("en"))["note"].tolist() == [
+        "Attribute Deal id has 812 distinct values (more than 50), so it looks like an identifier "
+        "or free text and was left out of the scan.", "a plain note stays as written"]
 
 
 def test_the_declared_changes_are_a_table_on_the_step_6_page(runs, tmp_path):
@@ -324,3 +328,21 @@ def test_a_quarantine_reason_is_written_from_its_code_and_column_without_the_val
         words = {"en": "(column {})", "nl": "(kolom {})"}[language].format(row[column])
         assert row[reason].endswith(words), row[reason]
     assert set(frame[code]) <= set(engagement.quarantine["reason_code"].astype(str))
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", {"all (no dates, so no cohort window)", "n/a: needs dates", "all periods",
+            "at the export"}),
+    ("nl", {"alle (geen datums, dus geen cohortvenster)", "n.v.t.: vraagt datums",
+            "alle perioden", "bij de export"}),
+])
+def test_the_period_of_a_kpi_measured_without_dates_is_in_words(runs, language, expected):
+    from toolkit.report.sheets import header
+    engagement, results, folder = runs["leads"]
+    fmt = formatter(language)
+    path = write_workbook(engagement, out_path=folder / f"periods-{language}.xlsx",
+                          results=results, language=language)
+    kpis = pd.read_excel(path, sheet_name=fmt.gettext("KPIs"))
+    # conversions over every lead whatever its age; volumes and durations cannot be measured;
+    # the open pipeline as the export holds it
+    assert set(kpis[header("period", fmt)]) == expected

@@ -102,25 +102,29 @@ def is_coded(reason: object) -> bool:
 
 
 def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
-                 labels: Mapping[str, str] | None = None) -> str:
+                 labels: Mapping[str, str] | None = None, from_code: bool = False) -> str:
     """`reason` in the formatter's language: the library's sentence in English; otherwise written
     from its code and values (a reason without a code: :data:`UNCODED`).
 
     `phases` (the engagement's phase model) and `labels` (key -> label, e.g. KPI keys) name the
-    phases and KPIs a reason mentions.
+    phases and KPIs a reason mentions. `from_code`: write a coded reason from its code in English
+    too (the workbook, whose cells read alike in both languages: labels, not keys); a reason
+    without a code then keeps the library's English sentence.
     """
-    if fmt.language == "en":
+    if fmt.language == "en" and not (from_code and is_coded(reason)):
         return str(reason)
     if not isinstance(reason, Reason) or not is_coded(reason):
         return fmt.gettext(UNCODED)
     name = _namer(phases, labels or {})
     if reason.code == "changes_not_evaluated":
-        return " ".join(problem_text(inner, fmt, phases=phases, labels=labels)
+        return " ".join(problem_text(inner, fmt, phases=phases, labels=labels,
+                                     from_code=from_code)
                         for inner in reason.values.get("reasons", []))
     values = reason.values
     shown: dict[str, str] = {}
     if "why" in values:
-        shown["why"] = problem_text(values["why"], fmt, phases=phases, labels=labels)
+        shown["why"] = problem_text(values["why"], fmt, phases=phases, labels=labels,
+                                    from_code=from_code)
     if "date" in values:
         shown["date"] = fmt.date(values["date"], length="long")
     if "as_of" in values:

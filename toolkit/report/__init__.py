@@ -537,8 +537,10 @@ def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter)
     notes = []
     for number, result in sorted(results.items()):
         for part, why in result.problems.items():
-            reason = (problem_text(why, fmt, phases=engagement.phase_model)
-                      if fmt.language == "en" or is_coded(why) else str(why))
+            # written from its code, in English too; a reason without a code keeps the library's
+            # English sentence (the analyst's clue)
+            reason = (problem_text(why, fmt, phases=engagement.phase_model, from_code=True)
+                      if is_coded(why) else str(why))
             notes.append(fmt.gettext("Step {number} ({step}), {part} not computed: {why}").format(
                 number=number, step=step_titles[number], part=part_name(part, fmt), why=reason))
     return notes

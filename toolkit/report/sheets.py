@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.base.vocabulary import Reason
+from toolkit.measure.funnel import NEEDS_DATES, NO_WINDOW
 from toolkit.present.format import MISSING, Formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
@@ -140,6 +141,10 @@ def header(column: object, fmt: Formatter) -> str:
 
 _AS_OF = re.compile(r"^as of (\d{4}-\d{2}-\d{2})$")
 
+#: The periods of a KPI measured without dates (``toolkit.measure``), in words.
+_UNDATED_PERIODS = {NO_WINDOW: N_("all (no dates, so no cohort window)"),
+                    NEEDS_DATES: N_("n/a: needs dates"), "at export": N_("at the export")}
+
 
 def _words(values: pd.Series, write) -> pd.Series:
     """`write` once per distinct value (a quarantine of 100,000 rows holds a dozen reasons)."""
@@ -200,6 +205,8 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
             match = _AS_OF.match(str(value))
             if match:
                 return fmt.gettext("on {date}").format(date=fmt.date(match.group(1)))
+            if str(value) in _UNDATED_PERIODS:
+                return fmt.gettext(_UNDATED_PERIODS[str(value)])
             return code_words(value) if str(value) in ("all", "all (per month)") else value
         out["period"] = _words(out["period"], period)
     if "label" in out and "kpi" in out:
@@ -219,7 +226,8 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
         out["evidence"] = _shown(frame, "evidence_text", fmt, **context)
     if "note" in out:
         # a scorecard's note carries its code; the run's notes are written in the language
-        out["note"] = _words(out["note"], lambda v: problem_text(v, fmt, phases=phases)
+        out["note"] = _words(out["note"], lambda v: problem_text(v, fmt, phases=phases,
+                                                                 from_code=True)
                              if isinstance(v, Reason) else v)
     if "reason" in out and "reason_code" in out:
         where = out["column"] if "column" in out else pd.Series("", index=out.index)
