@@ -193,9 +193,19 @@ def _complete_months(first_entries: pd.Series, as_of: pd.Timestamp) -> pd.Period
 
 
 def _baseline(engagement, *, window_days: int | None) -> _Baseline:
+    """The measured baseline, computed once per engagement, window and as-of date (step 6 asks
+    for it in `what_if` and in `required_volume`); read-only."""
+    window = _window(engagement, window_days)
+    derived = getattr(engagement, "derived", {})
+    key = f"simulation baseline, {window}-day window, as of {engagement.as_of}"
+    if key not in derived:
+        derived[key] = _measure_baseline(engagement, window)
+    return derived[key]
+
+
+def _measure_baseline(engagement, window: int) -> _Baseline:
     model = engagement.phase_model
     keys = model.keys
-    window = _window(engagement, window_days)
     reached = reached_at(engagement)
     months = _complete_months(reached[keys[0]], engagement.as_of)
     counts = {}

@@ -480,8 +480,9 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
                     "open_n": int((part["event"] == "censored").sum())})
         # Among records that convert (Aalen-Johansen, lost competing): always defined once one
         # record converted, where the Kaplan-Meier median with lost censored often is not.
+        # (`event` passed as the categorical it is: its codes, not a million strings.)
         value, low, high = converter_quantile(part["duration_days"].to_numpy(),
-                                              part["event"].astype(str).to_numpy(), q=q)
+                                              part["event"], q=q)
         row.update({"value": value, "ci_low": low, "ci_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -500,7 +501,7 @@ def _win_rate_kpi(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -
     for key, part in spells.groupby(seg + ["period"], dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         cif = cumulative_incidence(part["duration_days"].to_numpy(),
-                                   part["event"].astype(str).to_numpy(),
+                                   part["event"],
                                    times=[kpi.horizon_days])
         won = cif[cif["outcome"] == "converted"].iloc[0]
         row = dict(zip(seg + ["period"], key, strict=True))
@@ -584,7 +585,7 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
             rows.append(row)
             continue
         cycle = converter_quantile(sp["duration_days"].to_numpy(),
-                                   sp["event"].astype(str).to_numpy())[0]
+                                   sp["event"])[0]
         if not cycle > 0:  # median not reached, or same-second bulk timestamps: no real cycle
             row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
             rows.append(row)
@@ -780,4 +781,4 @@ def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str |
     if spells.empty:
         return pd.DataFrame(columns=["time", "outcome", "cif", "ci_low", "ci_high", "at_risk"])
     return cumulative_incidence(spells["duration_days"].to_numpy(),
-                                spells["event"].astype(str).to_numpy())
+                                spells["event"])
