@@ -111,15 +111,27 @@ def run(made) -> dict:
     return out
 
 
-def _frames_in(made):
-    """The tables of a step's result object: itself if a table, else its dataclass fields that
-    are (e.g. the audit's per-record flags, the fruit's sizing)."""
+def _frames_in(made, depth: int = 0):
+    """The tables of a step's result object: itself if a table, else those among its dataclass
+    fields, and in lists of dataclasses (e.g. the audit's per-record flags, the fruit's sizing,
+    each mix decomposition the diagnosis made)."""
     if isinstance(made, pd.DataFrame):
         yield "", made
-    elif dataclasses.is_dataclass(made) and not isinstance(made, type):
+    elif dataclasses.is_dataclass(made) and not isinstance(made, type) and depth < 3:
+        plain = {f.name: repr(getattr(made, f.name)) for f in dataclasses.fields(made)
+                 if isinstance(getattr(made, f.name), int | float | str | np.number | type(None))}
+        if plain:  # its numbers and words, exactly (repr keeps every digit of a float)
+            yield ".fields", pd.DataFrame([plain])
         for f in dataclasses.fields(made):
-            if isinstance(getattr(made, f.name), pd.DataFrame):
-                yield f".{f.name}", getattr(made, f.name)
+            value = getattr(made, f.name)
+            if isinstance(value, list | tuple):
+                yield f".{f.name}.count", pd.DataFrame({"count": [len(value)]})
+                for k, item in enumerate(value):
+                    for part, table in _frames_in(item, depth + 1):
+                        yield f".{f.name}[{k}]{part}", table
+            else:
+                for part, table in _frames_in(value, depth + 1):
+                    yield f".{f.name}{part}", table
 
 
 def _frames_differ(was: pd.DataFrame, now: pd.DataFrame, rtol: float) -> str:

@@ -1981,11 +1981,20 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                            steps=tests)
 
 
-def _mix_screen(fun: Cohorts, codes: np.ndarray, size: int, i: int, j: int,
-                in_a: np.ndarray, in_b: np.ndarray) -> bool:
-    """Cheap first look (counts only): could this attribute show a Simpson's paradox here?"""
-    na, xa = (v.astype(float) for v in fun.counts(i, j, codes, size, within=in_a))
-    nb, xb = (v.astype(float) for v in fun.counts(i, j, codes, size, within=in_b))
+def _by_year(fun: Cohorts, codes: np.ndarray, size: int, i: int, j: int,
+             year_codes: np.ndarray, years: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mature n and successes per (segment code, year code): one count for every pair of years
+    the screen compares (year code < 0: no year, left out)."""
+    joint = np.where(year_codes >= 0, codes * years + year_codes, -1)
+    n, x = fun.counts(i, j, joint, size * years)
+    return n.reshape(size, years), x.reshape(size, years)
+
+
+def _mix_screen(counted: tuple[np.ndarray, np.ndarray], size: int, a: int, b: int) -> bool:
+    """Cheap first look (counts only): could this attribute show a Simpson's paradox between the
+    years with codes a and b? `counted`: `_by_year` of the attribute."""
+    na, xa = (v[:, a].astype(float) for v in counted)
+    nb, xb = (v[:, b].astype(float) for v in counted)
     if na.sum() == 0 or nb.sum() == 0:
         return False
     both = (na > 0) & (nb > 0)
@@ -2035,6 +2044,7 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
             years, labels, codes = by_year[key]
             if not labels:
                 continue
+            counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             n, x = fun.counts(i, j, codes, len(labels))
             usable = [k for k, m in enumerate(n) if m >= min_n]
             for a, b in zip(usable[:-1], usable[1:], strict=True):
@@ -2045,11 +2055,14 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
                     test = two_rate_test(int(x[b]), int(n[b]), int(x[a]), int(n[a]),
                                          method="score")
                 overall[(cohort, i, j, labels[a])] = test.p_value
-                in_a, in_b = years == labels[a], years == labels[b]
                 for name in names:
                     coded = _codes_for(fun, name)
-                    if coded is None or not _mix_screen(fun, coded[0], len(coded[1]), i, j,
-                                                        in_a, in_b):
+                    if coded is None:
+                        continue
+                    if name not in counted:  # every pair of years from one count
+                        counted[name] = _by_year(fun, coded[0], len(coded[1]), i, j, codes,
+                                                 len(labels))
+                    if not _mix_screen(counted[name], len(coded[1]), a, b):
                         continue
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")

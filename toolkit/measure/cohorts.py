@@ -209,8 +209,10 @@ class Cohorts:
             n, x = self._totals[(i, j)]
             return np.array([n]), np.array([x])
         state = self._state(i, j)
-        if within is not None:
-            state = np.where(within, state, 0)
+        if within is not None:  # only the records within: usually a small part
+            rows = np.flatnonzero(np.asarray(within, dtype=bool))
+            state = state[rows]
+            codes = None if codes is None else np.asarray(codes)[rows]
         if codes is None:
             counted = np.bincount(state, minlength=3)
             return np.array([counted[1] + counted[2]]), np.array([counted[2]])
