@@ -10,16 +10,19 @@ of the bad-input corpus (`tests/corpus.py`) that loads, two generated companies 
 another seed, and the null company of `tests/test_diagnosis_null.py`: no planted effect), and each
 `--big` folder (an export with an `engagement.yaml`, e.g. one made by `benchmarks/bench_load.py`;
 it needs FUNNEL_KEY in the environment). For each: `steps.run_all(engagement, seed=0)`, and of
-every step its tables, summary, sheets, headline, problems and conclusions in English and Dutch
-(or the exception's type and message when loading or a step raises). Tables compare exactly
-(dtypes, index and column order included); `--rtol` lets floats differ by that relative amount
-(for a change that sums in another order; say so when you use it). Stored as pickles, which keep
-every dtype. Needs ../shared (the samples) beside the repository.
+every step its tables, summary, sheets, headline, problems, conclusions in English and Dutch and
+the tables inside its `results` (or the exception's type and message when loading or a step
+raises). Tables compare exactly (dtypes, index and column order included); `--rtol` lets floats
+differ by that relative amount (for a change that sums in another order; say so when you use it).
+Stored as pickles, which keep every dtype. Needs ../shared (the samples) beside the repository.
+Run dump and compare from two checkouts (e.g. `git archive HEAD | tar -x -C /tmp/ref`): the
+engagements are built in one fixed folder, so the paths in their tables compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pickle
 import shutil
@@ -48,7 +51,11 @@ def engagements(bigs: list[Path]):
         f.mkdir(parents=True)
         return f
 
-    yield "demo", lambda: REPO / "data/demo/engagement.yaml"
+    def demo() -> Path:  # copied, so the file paths in its tables compare between checkouts
+        shutil.copytree(REPO / "data/demo", folder("demo"), dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".cache"))
+        return BUILD / "demo/engagement.yaml"
+    yield "demo", demo
     for name in ENGAGEMENTS:
         yield f"sample_{name}", (lambda n=name: write_sample_engagement(folder(n), n))
     for c in CASES:
@@ -96,9 +103,23 @@ def run(made) -> dict:
             out[f"{step}.table.{name}"] = table
         for name, table in result.sheets.items():
             out[f"{step}.sheet.{name}"] = table
+        for name, made in result.results.items():
+            for part, table in _frames_in(made):
+                out[f"{step}.result.{name}{part}"] = table
         for language in sorted(result.conclusions_by_language):
             out[f"{step}.conclusions.{language}"] = result.conclusions(language)
     return out
+
+
+def _frames_in(made):
+    """The tables of a step's result object: itself if a table, else its dataclass fields that
+    are (e.g. the audit's per-record flags, the fruit's sizing)."""
+    if isinstance(made, pd.DataFrame):
+        yield "", made
+    elif dataclasses.is_dataclass(made) and not isinstance(made, type):
+        for f in dataclasses.fields(made):
+            if isinstance(getattr(made, f.name), pd.DataFrame):
+                yield f".{f.name}", getattr(made, f.name)
 
 
 def _frames_differ(was: pd.DataFrame, now: pd.DataFrame, rtol: float) -> str:

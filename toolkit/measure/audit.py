@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.phases import LOST
+from toolkit.measure.cohorts import NAT, positions
 
 __all__ = ["audit", "AuditResult", "CHECKS"]
 
@@ -67,6 +68,41 @@ class AuditResult:
         return f"<p>{html.escape(self.headline)}</p>" + self.findings.to_html(index=False)
 
 
+def _in_order(record: pd.Series, time: pd.Series, row: pd.Series) -> np.ndarray:
+    """The row order of a stable sort by record position, time (NaT last) and source row, as
+    `sort_values([...], kind="stable")` gives it, from one NumPy lexsort of the integers."""
+    when = time.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    keys = (np.asarray(record), when == NAT, when, np.asarray(row))  # the first key sorts first
+    # The loader writes the stage log in this order already: check in one pass before sorting.
+    before, tied = np.zeros(max(len(when) - 1, 0), bool), np.ones(max(len(when) - 1, 0), bool)
+    for key in keys:
+        before |= tied & (key[:-1] < key[1:])
+        tied &= key[:-1] == key[1:]
+    if (before | tied).all():
+        return np.arange(len(when))
+    return np.lexsort(keys[::-1])
+
+
+def _as_phases(target: pd.Series, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """`pd.Categorical(target, dtype=dtype)`, looking each distinct value up once."""
+    codes, uniques = pd.factorize(target)
+    lookup = np.append(pd.Index(dtype.categories).get_indexer(uniques), -1)  # [-1]: missing
+    return pd.Categorical.from_codes(lookup[codes], dtype=dtype)
+
+
+def _rows_per_second(log: pd.DataFrame) -> np.ndarray:
+    """For each stage row, how many rows of its source share its time to the second (0 for a
+    row without a source or a time): a groupby-size of (source, second) by integer codes."""
+    source = pd.factorize(log["source"])[0]
+    second = log["at"].dt.floor("s").to_numpy(dtype="datetime64[ns]").view(np.int64)
+    valid = (source >= 0) & (second != NAT)
+    second_code = pd.factorize(second[valid])[0]
+    group = pd.factorize(second_code * (int(source.max(initial=0)) + 1) + source[valid])[0]
+    size = np.zeros(len(log), dtype=np.int64)
+    size[valid] = np.bincount(group)[group]
+    return size
+
+
 def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
     """Audit an engagement's stage history.
 
@@ -114,20 +150,20 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
 
     # The full sequence of stage rows (every move, back and forth) lives in the stage log; the
     # events table keeps only each phase's first entry. Tables built in memory have no log.
-    log_at = position.get_indexer(log["record_id"]) if len(log) else np.empty(0, dtype=np.intp)
+    log_at = positions(position, log["record_id"]) if len(log) else np.empty(0, dtype=np.intp)
     in_phase = log["target"].isin(model.keys).to_numpy() if len(log) else None
     if in_phase is not None and in_phase.any():
         phase_rows = log[in_phase]
         sequence = pd.DataFrame({
             "at_record": log_at[in_phase],
-            "phase": pd.Categorical(phase_rows["target"], dtype=model.dtype),
+            "phase": _as_phases(phase_rows["target"], model.dtype),
             "entered_at": phase_rows["at"], "source_row": phase_rows["source_row"]})
     else:
-        sequence = pd.DataFrame({"at_record": position.get_indexer(events["record_id"]),
+        sequence = pd.DataFrame({"at_record": positions(position, events["record_id"]),
                                  "phase": events["phase"], "entered_at": events["entered_at"],
                                  "source_row": events["source_row"]})
-    ev = sequence.assign(code=sequence["phase"].cat.codes.astype(int)).sort_values(
-        ["at_record", "entered_at", "source_row"], kind="stable")
+    ev = sequence.assign(code=sequence["phase"].cat.codes.astype(int))
+    ev = ev.take(_in_order(ev["at_record"], ev["entered_at"], ev["source_row"]))
     ev_at = ev["at_record"].to_numpy()
     prev = ev.groupby("at_record", sort=False)["code"].shift()
     step = ev["code"] - prev
@@ -143,9 +179,12 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     if len(log):
         lg = pd.DataFrame({"at_record": log_at, "time": log["at"].reset_index(drop=True),
                            "source_row": log["source_row"].reset_index(drop=True),
-                           "lost": (log["target"] == LOST).to_numpy()}).sort_values(
-            ["at_record", "time", "source_row"], kind="stable")
-        later_rows = lg.groupby("at_record", sort=False).cumcount(ascending=False) > 0
+                           "lost": (log["target"] == LOST).to_numpy()})
+        lg = lg.take(_in_order(lg["at_record"], lg["time"], lg["source_row"]))
+        # the rows of a record are consecutive now: a row has a later one when the next row
+        # belongs to the same record
+        at_sorted = lg["at_record"].to_numpy()
+        later_rows = pd.Series(np.append(at_sorted[:-1] == at_sorted[1:], False), index=lg.index)
         flags["reopened_after_lost"] = count(lg["lost"] & later_rows, lg["at_record"].to_numpy())
     else:
         flags["reopened_after_lost"] = 0
@@ -155,8 +194,7 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     flags["won_reversed"] = position.isin(reversed_ids.dropna())
 
     if len(log):
-        size = log.groupby(["source", log["at"].dt.floor("s")])["record_id"].transform("size")
-        flags["bulk_timestamp"] = count((size >= bulk_threshold).reset_index(drop=True), log_at)
+        flags["bulk_timestamp"] = count(_rows_per_second(log) >= bulk_threshold, log_at)
     else:
         flags["bulk_timestamp"] = 0
 
