@@ -688,6 +688,12 @@ def test_demo_company_planted_effects_are_found():
     assert [(m.attribute, m.period_a, m.period_b) for m in fruit.mixes] == [("action", y0, y1)]
     # the fields its evidence is written from in the report's language
     mix = mixes.iloc[0]
+    assert (mix["from_phase"], mix["to_phase"], mix["attribute"], mix["period_a"],
+            mix["period_b"]) == ("target", "lead", "action", y0, y1)
+    assert (mix["rate_a"], mix["rate_b"]) == (fruit.mixes[0].rate_a, fruit.mixes[0].rate_b)
+    moved = fruit.mixes[0].by_segment.set_index("segment").loc[mix["segment"]]
+    assert (mix["share_a"], mix["share_b"]) == (moved["weight_a"], moved["weight_b"])
+    assert mix["segment"] in mixes["action_hint"].iloc[0]
     assert mix["rate_effect"] == fruit.mixes[0].rate_effect
     assert mix["mix_effect"] == fruit.mixes[0].mix_effect
     assert mix["p_pooled"] == fruit.mixes[0].overall_test.p_value

@@ -1,7 +1,8 @@
 """The evidence of a low-hanging fruit finding written from its fields in the report's language
 (toolkit.present.tables, column `evidence_text`): the lead volume, a mix shift and stalled records
 carry their numbers as fields (toolkit.analysis.diagnosis._FRUIT_FIELDS), so the evidence is no
-longer a dash in Dutch. Each expected sentence below is worked out by hand from its row."""
+longer a dash in Dutch; a mix shift's finding and hint name its step, attribute, periods and the
+segment whose share moved. Each expected sentence below is worked out by hand from its row."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ import pytest
 from toolkit.present.format import formatter
 from toolkit.present.tables import display_table
 
-LABELS = {"lead": "Lead", "proposal": "Proposal"}
+LABELS = {"target": "Target", "lead": "Lead", "proposal": "Proposal"}
+
+
+def _shown(row: dict, language: str, column: str) -> str:
+    table = display_table(pd.DataFrame([row]), [column], fmt=formatter(language), labels=LABELS)
+    return table.rows[0][0].text
 
 
 def _evidence(row: dict, language: str) -> str:
-    table = display_table(pd.DataFrame([row]), ["evidence_text"], fmt=formatter(language),
-                          labels=LABELS)
-    return table.rows[0][0].text
+    return _shown(row, language, "evidence_text")
 
 
 VOLUME = {"area": "volume", "from_phase": "proposal", "rate": 8.33, "reference_rate": 80.0,
@@ -73,3 +77,26 @@ def test_a_finding_without_its_fields_shows_a_dash_not_the_english_sentence():
     # a fruit table written before the fields existed: no numbers to write the evidence from
     row = {"area": "mix", "evidence": "rate effect +2.6 points, mix effect -9.6 points"}
     assert _evidence(row, "nl") == "–"
+
+
+MIX_SHIFT = {**MIX, "from_phase": "target", "to_phase": "lead", "attribute": "action",
+             "segment": "cold calling", "period_a": "2024", "period_b": "2025",
+             "rate_a": 0.4066, "rate_b": 0.3360, "share_a": 0.2075, "share_b": 0.4418}
+
+
+@pytest.mark.parametrize("language, finding, hint", [
+    # 0.4066 -> 40.7%, 0.3360 -> 33.6%; the attribute `action` by its word, inside the sentence;
+    # the share of cold calling 0.2075 -> 20.8%, 0.4418 -> 44.2%
+    ("en", "The overall conversion Target → Lead went from 40.7% in 2024 to 33.6% in 2025 "
+           "through the mix of the action segments, not through their own conversion (Simpson's "
+           "paradox)",
+     "Judge each action segment by its own conversion, not by the total: the share of ‘cold "
+     "calling’ moved from 20.8% to 44.2%"),
+    ("nl", "De totale conversie Target → Lead ging van 40,7% in 2024 naar 33,6% in 2025 door de "
+           "mix van de segmenten van actie, niet door hun eigen conversie (paradox van Simpson)",
+     "Beoordeel elk segment van actie op zijn eigen conversie, niet op het totaal: het aandeel "
+     "van ‘cold calling’ ging van 20,8% naar 44,2%"),
+])
+def test_a_mix_shift_names_its_step_attribute_periods_and_moved_segment(language, finding, hint):
+    assert _shown(MIX_SHIFT, language, "finding_text") == finding
+    assert _shown(MIX_SHIFT, language, "action_hint_text") == hint

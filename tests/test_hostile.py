@@ -363,7 +363,7 @@ def fake_notebooks(monkeypatch):
     from test_reproducibility import _fake_steps
 
     from toolkit import report
-    monkeypatch.setattr(report, "run_all", _fake_steps())
+    monkeypatch.setattr(report, "run_each", _fake_steps())
 
 
 @pytest.mark.parametrize("sibling", ["report.old", "report.partial"])
@@ -452,7 +452,7 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
         seen["records"] = len(step.records)
         return fake(engagement_path, **kwargs)
     monkeypatch.setattr(report, "execute_notebooks", execute)
-    monkeypatch.setattr(report, "run_all", _fake_steps())
+    monkeypatch.setattr(report, "run_each", _fake_steps())
     engagement = Engagement.from_yaml(path)
     # the notebooks (--notebooks) each load the engagement themselves: they read the run's pin
     result = report.build_report(engagement, engagement_path=path, out_dir=tmp_path / "report",

@@ -132,26 +132,24 @@ def _fake_execute(fail_at: int | None = None):
 
 
 def _fake_steps(fail_at: int | None = None):
-    """Stands in for the steps (toolkit.steps.run_all): one empty result per step, in no time,
-    failing at a step."""
+    """Stands in for the steps as `funnel run` computes them (toolkit.steps.run_each, patched as
+    ``report.run_each``): one empty result per step, in no time, failing at a step."""
     def run(engagement, *, seed=0, steps=None):
-        results = {}
         for step in steps:
             if step == fail_at:
                 raise ToolkitError(f"Step {step} failed (planted)")
             sheets = {1: ("Funnel", "Quarantine", "Reconciliation"), 4: ("KPIs",),
                       7: ("Scorecard",)}.get(step, ())
-            results[step] = StepResult(
+            yield step, StepResult(
                 step=step, key=STEP_KEYS[step], conclusions_by_language={"en": [f"step {step}"]},
                 sheets={name: pd.DataFrame({"note": [f"step {step}"]}) for name in sheets})
-        return results
     return run
 
 
 def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, monkeypatch):
     engagement = Engagement.from_yaml(DEMO / "engagement.yaml")
     out = tmp_path / "report"
-    monkeypatch.setattr(report, "run_all", _fake_steps())
+    monkeypatch.setattr(report, "run_each", _fake_steps())
     result = report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
                                  steps=[1, 2, 3], progress=False)
     assert result["index"] == out / "index.html" and result["index"].is_file()
@@ -162,7 +160,7 @@ def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, 
 
     # A failing rerun leaves the complete earlier report untouched and the new one as `.partial`.
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    monkeypatch.setattr(report, "run_all", _fake_steps(fail_at=2))
+    monkeypatch.setattr(report, "run_each", _fake_steps(fail_at=2))
     with pytest.raises(ToolkitError, match="planted"):
         report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
                             steps=[1, 2], progress=False)
@@ -171,7 +169,7 @@ def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, 
     assert partial.is_dir() and not (partial / "index.html").exists()
 
     # A rerun of fewer steps replaces the folder: no stale step-3 page next to the new ones.
-    monkeypatch.setattr(report, "run_all", _fake_steps())
+    monkeypatch.setattr(report, "run_each", _fake_steps())
     report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
                         steps=[1], progress=False)
     assert (out / "01_baseline.html").is_file() and not (out / "03_kpis.html").exists()
@@ -179,7 +177,7 @@ def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, 
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(report, "run_all", _fake_steps())
+    monkeypatch.setattr(report, "run_each", _fake_steps())
     precious = tmp_path / "work"
     precious.mkdir()
     (precious / "notes.docx").write_text("my notes")
@@ -207,7 +205,7 @@ def test_an_unexpected_error_is_reported_as_a_bug_without_a_traceback(tmp_path, 
 def test_pdf_is_delivered_and_its_print_page_is_not(tmp_path, monkeypatch):
     if report.find_browser() is None:
         pytest.fail("install chromium (apt-get install chromium): --pdf prints with it")
-    monkeypatch.setattr(report, "run_all", _fake_steps())
+    monkeypatch.setattr(report, "run_each", _fake_steps())
     out = tmp_path / "report"
     result = report.build_report(Engagement.from_yaml(DEMO / "engagement.yaml"),
                                  engagement_path=DEMO / "engagement.yaml", out_dir=out,

@@ -841,15 +841,18 @@ _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to"
 # order target), the rate's n, interval and adjusted p-value. A volume item: `rate` and
 # `reference_rate` are entries per month now and needed, `entries_ci_low`/`entries_ci_high` the
 # 95% interval of the entries now, `orders_target` the orders per month the target asks and
-# `order_rate` today's conversion from the phase to order. A mix item: `rate_effect`,
-# `mix_effect` and the p-values of the pooled test (`p_pooled`) and within the segments
-# (`p_within`, Cochran-Mantel-Haenszel). A stalled item: its count `n`, `threshold_days` (the
+# `order_rate` today's conversion from the phase to order. A mix item: the step and the
+# attribute, the overall conversion `rate_a` in `period_a` and `rate_b` in `period_b`, the
+# segment whose share of the records moved most (`segment`, from `share_a` to `share_b`),
+# `rate_effect`, `mix_effect` and the p-values of the pooled test (`p_pooled`) and within the
+# segments (`p_within`, Cochran-Mantel-Haenszel). A stalled item: its count `n`, `threshold_days` (the
 # `stall_quantile` of the time to the next phase among the `moved_n` records that moved on),
 # `open_n` open records at the phase and `stalled_value`.
 _FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
                  "reference", "n", "ci_low", "ci_high", "p_adjusted", "entries_ci_low",
                  "entries_ci_high", "orders_target", "order_rate", "rate_effect", "mix_effect",
-                 "p_pooled", "p_within", "threshold_days", "stall_quantile", "moved_n", "open_n",
+                 "p_pooled", "p_within", "period_a", "period_b", "rate_a", "rate_b", "share_a",
+                 "share_b", "threshold_days", "stall_quantile", "moved_n", "open_n",
                  "stalled_value"]
 
 
@@ -1626,10 +1629,12 @@ class LowHangingFruit:
         extra_revenue, action_hint``, then the fields the finding and its evidence are written from
         (``from_phase, to_phase, attribute, segment, rate, reference_rate, reference``, and for a
         bottleneck or segment the rate's ``n, ci_low, ci_high, p_adjusted``, for the lead volume
-        ``entries_ci_low, entries_ci_high, orders_target, order_rate``, for a mix shift
-        ``rate_effect, mix_effect, p_pooled, p_within``, for stalled records their count ``n``,
-        ``threshold_days, stall_quantile, moved_n, open_n`` and ``stalled_value``); the sized gains
-        first (largest lower bound of the range first), then the unsized findings.
+        ``entries_ci_low, entries_ci_high, orders_target, order_rate``, for a mix shift the
+        step, ``attribute``, the segment whose share moved most, ``period_a, period_b, rate_a,
+        rate_b, share_a, share_b, rate_effect, mix_effect, p_pooled, p_within``, for stalled
+        records their count ``n``, ``threshold_days, stall_quantile, moved_n, open_n`` and
+        ``stalled_value``); the sized gains first (largest lower bound of the range first), then
+        the unsized findings.
     verdict : the :class:`Verdict` (shortage / leak).
     sizing, scan, leaks : the underlying results.
     mixes : the mix-vs-rate results that made the list (significant Simpson's paradoxes).
@@ -1927,9 +1932,12 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
             "action_hint": (f"Judge each {mix.attribute} by its own rate; the share of "
                             f"{top['segment']} moved from {_pct(top['weight_a'])} to "
                             f"{_pct(top['weight_b'])}"),
-            "_p": mix.overall_test.p_value, "_order": 1, "rate_effect": mix.rate_effect,
-            "mix_effect": mix.mix_effect, "p_pooled": mix.overall_test.p_value,
-            "p_within": p_within})
+            "_p": mix.overall_test.p_value, "_order": 1, "from_phase": mix.from_phase,
+            "to_phase": mix.to_phase, "attribute": mix.attribute, "segment": top["segment"],
+            "period_a": mix.period_a, "period_b": mix.period_b, "rate_a": mix.rate_a,
+            "rate_b": mix.rate_b, "share_a": top["weight_a"], "share_b": top["weight_b"],
+            "rate_effect": mix.rate_effect, "mix_effect": mix.mix_effect,
+            "p_pooled": mix.overall_test.p_value, "p_within": p_within})
 
     for t in leaks.thresholds.itertuples(index=False):
         if t.stalled == 0:

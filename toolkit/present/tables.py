@@ -390,6 +390,16 @@ def _finding(row: pd.Series, c: _Context) -> Cell:
     if area == "stalled" and has("from_phase"):
         return Cell(fmt.gettext("Open records at {phase} that have not moved for longer than "
                                 "most records take").format(phase=c.phase(row["from_phase"])))
+    if area == "mix" and has("from_phase", "to_phase", "attribute", "period_a", "period_b",
+                             "rate_a", "rate_b"):
+        return Cell(fmt.gettext("The overall conversion {step} went from {rate_a} in {period_a} "
+                                "to {rate_b} in {period_b} through the mix of the {attribute} "
+                                "segments, not through their own conversion (Simpson's paradox)")
+                    .format(step=_step(row, c).text, rate_a=fmt.percent(row["rate_a"]),
+                            period_a=fmt.period(row["period_a"]),
+                            rate_b=fmt.percent(row["rate_b"]),
+                            period_b=fmt.period(row["period_b"]),
+                            attribute=in_sentence(c.attribute(row["attribute"]))))
     if area == "mix":
         return Cell(fmt.gettext("The overall conversion changed through the mix of segments, not "
                                 "through their own conversion (Simpson's paradox)"))
@@ -483,6 +493,12 @@ def _hint(row: pd.Series, c: _Context) -> Cell:
                     .format(attribute=c.attribute(attribute), segment=segment))
     if area == "stalled":
         return Cell(fmt.gettext("Follow up each stalled record or close it as lost"))
+    if area == "mix" and has("attribute", "segment", "share_a", "share_b"):
+        return Cell(fmt.gettext("Judge each {attribute} segment by its own conversion, not by the "
+                                "total: the share of {segment} moved from {share_a} to {share_b}")
+                    .format(attribute=in_sentence(c.attribute(row["attribute"])),
+                            segment=segment_value(row["segment"]),
+                            share_a=fmt.percent(row["share_a"]), share_b=fmt.percent(row["share_b"])))
     if area == "mix":
         return Cell(fmt.gettext("Judge each segment by its own conversion, not by the total"))
     return Cell(MISSING if is_missing(row.get("action_hint")) else str(row["action_hint"]))

@@ -101,6 +101,11 @@ _HEADERS = {
     "order_rate": N_("Conversion to order now"), "rate_effect": N_("Rate effect"),
     "mix_effect": N_("Mix effect"), "p_pooled": N_("p-value, pooled"),
     "p_within": N_("p-value within the segments"),
+    "period_a": N_("First period"), "period_b": N_("Second period"),
+    "rate_a": N_("Conversion in the first period"),
+    "rate_b": N_("Conversion in the second period"),
+    "share_a": N_("Segment's share in the first period"),
+    "share_b": N_("Segment's share in the second period"),
     "stall_quantile": N_("Percentile of the stall threshold"),
     "moved_n": N_("Records that moved on"),
 }
