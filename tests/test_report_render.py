@@ -280,6 +280,14 @@ def test_a_label_the_yaml_declares_names_the_attribute_everywhere():
     shown = display_table(frame, ["attribute", "owner"], fmt=nl, attributes=headers)
     assert shown.headers[1] == "Verkoper" and shown.rows[0][0].text == "Verkoper"
     assert display_table(frame, ["owner"], fmt=nl).headers == ["Eigenaar"]
+    # and so is a note about the attribute, written from its code
+    from toolkit.base.vocabulary import Reason
+    from toolkit.present.problems import problem_text
+    note = Reason("Attribute 'deal_source' has 900 distinct values ...", "attribute_left_out",
+                  {"attribute": "deal_source", "count": 900, "n": 50})
+    assert problem_text(note, nl, attributes=headers).startswith("Kenmerk Leadbron heeft 900 ")
+    assert problem_text(note, en, attributes=headers, from_code=True).startswith(
+        "Attribute Leadbron has 900 distinct values")
 
 
 def test_a_pseudonym_is_no_number_in_scientific_notation():

@@ -136,7 +136,7 @@ class _Words:
 
     def why(self, reason: object) -> str:
         """Why a part could not be computed, in the words' language (from the reason's code)."""
-        return problem_text(reason, self.fmt, phases=self.phases)
+        return problem_text(reason, self.fmt, phases=self.phases, attributes=self.attributes)
 
     def cell(self, row: pd.Series, column: str) -> str | None:
         """One value of a result row as the report's tables show it (`column` of

@@ -102,12 +102,14 @@ def is_coded(reason: object) -> bool:
 
 
 def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
-                 labels: Mapping[str, str] | None = None, from_code: bool = False) -> str:
+                 labels: Mapping[str, str] | None = None, from_code: bool = False,
+                 attributes: Mapping[str, str] | None = None) -> str:
     """`reason` in the formatter's language: the library's sentence in English; otherwise written
     from its code and values (a reason without a code: :data:`UNCODED`).
 
     `phases` (the engagement's phase model) and `labels` (key -> label, e.g. KPI keys) name the
-    phases and KPIs a reason mentions. `from_code`: write a coded reason from its code in English
+    phases and KPIs a reason mentions; `attributes` (:func:`toolkit.present.tables.attribute_headers`)
+    names an attribute by its label. `from_code`: write a coded reason from its code in English
     too (the workbook, whose cells read alike in both languages: labels, not keys); a reason
     without a code then keeps the library's English sentence.
     """
@@ -118,13 +120,13 @@ def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
     name = _namer(phases, labels or {})
     if reason.code == "changes_not_evaluated":
         return " ".join(problem_text(inner, fmt, phases=phases, labels=labels,
-                                     from_code=from_code)
+                                     from_code=from_code, attributes=attributes)
                         for inner in reason.values.get("reasons", []))
     values = reason.values
     shown: dict[str, str] = {}
     if "why" in values:
         shown["why"] = problem_text(values["why"], fmt, phases=phases, labels=labels,
-                                    from_code=from_code)
+                                    from_code=from_code, attributes=attributes)
     if "date" in values:
         shown["date"] = fmt.date(values["date"], length="long")
     if "as_of" in values:
@@ -144,7 +146,7 @@ def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
     if "count" in values:
         shown["count"] = fmt.count(values["count"])
     if "attribute" in values:
-        shown["attribute"] = attribute_label(values["attribute"], fmt)
+        shown["attribute"] = attribute_label(values["attribute"], fmt, attributes)
     if "rows" in values:
         shown["rows"] = str(values["rows"])
     for key in ("share", "others", "lost_share", "won_share"):

@@ -539,7 +539,8 @@ def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter)
         for part, why in result.problems.items():
             # written from its code, in English too; a reason without a code keeps the library's
             # English sentence (the analyst's clue)
-            reason = (problem_text(why, fmt, phases=engagement.phase_model, from_code=True)
+            reason = (problem_text(why, fmt, phases=engagement.phase_model, from_code=True,
+                                   attributes=attribute_headers(engagement))
                       if is_coded(why) else str(why))
             notes.append(fmt.gettext("Step {number} ({step}), {part} not computed: {why}").format(
                 number=number, step=step_titles[number], part=part_name(part, fmt), why=reason))

@@ -334,7 +334,8 @@ def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepR
     view.figures = [uri for name in section.figures if (uri := figures.get(name))]
     if section.problem and section.problem in result.problems and view.table is None:
         why = result.problems[section.problem]
-        view.problem = problem_text(why, fmt, phases=phases, labels=labels)
+        view.problem = problem_text(why, fmt, phases=phases, labels=labels,
+                                    attributes=attributes)
         view.problem_coded = is_coded(why)
     if view.table is None and not view.figures and not view.problem:
         return None
@@ -369,7 +370,8 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
                 shown_problems.add(section.problem or "")
     view.problems = [fmt.gettext("{part}: {why}").format(
                          part=part_name(part, fmt),
-                         why=problem_text(why, fmt, phases=engagement.phase_model, labels=labels))
+                         why=problem_text(why, fmt, phases=engagement.phase_model, labels=labels,
+                                          attributes=attribute_headers(engagement)))
                      for part, why in result.problems.items() if part not in shown_problems]
     if edition == "training":
         view.method, view.exercises, view.checks = notebook_parts(result.step, markdown,

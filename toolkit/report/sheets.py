@@ -232,7 +232,8 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
     if "note" in out:
         # a scorecard's note carries its code; the run's notes are written in the language
         out["note"] = _words(out["note"], lambda v: problem_text(v, fmt, phases=phases,
-                                                                 from_code=True)
+                                                                 from_code=True,
+                                                                 attributes=attributes)
                              if isinstance(v, Reason) else v)
     if "reason" in out and "reason_code" in out:
         where = out["column"] if "column" in out else pd.Series("", index=out.index)
