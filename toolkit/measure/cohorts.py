@@ -22,10 +22,24 @@ from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 
 __all__ = ["reached_at", "reached_phases", "NAT", "NS_DAY", "cohort_masks", "check_window_days",
-           "Cohorts", "positions"]
+           "Cohorts", "positions", "period_codes_of"]
 
 NAT = np.iinfo(np.int64).min          # NaT as int64 nanoseconds
 NS_DAY = 86_400 * 10**9
+
+
+def period_codes_of(ns: np.ndarray, freq: str) -> tuple[np.ndarray, pd.PeriodIndex]:
+    """Sorted integer codes of the periods (`freq`: M, Q, Y, W) of int64-nanosecond times (-1 for
+    NAT) and those periods: `pd.factorize(times.to_period(freq), sort=True)`, with each distinct
+    calendar day turned into its period once (a period holds whole days), not each time."""
+    has = ns != NAT
+    day_codes, days = pd.factorize(np.floor_divide(ns[has], NS_DAY))
+    periods = pd.DatetimeIndex((days.astype(np.int64) * NS_DAY).view("datetime64[ns]")
+                               ).to_period(freq)
+    per_day, uniques = pd.factorize(periods, sort=True)
+    codes = np.full(len(ns), -1, dtype=np.int64)
+    codes[has] = per_day[day_codes]
+    return codes, uniques
 
 
 def positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
@@ -249,12 +263,7 @@ class Cohorts:
     def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
         """Codes of the period in which each record reached phase i (-1: never reached)."""
         self.engagement.require_dates(f"Cohorts by {period}")
-        a = self.reached[:, i]
-        has = a != NAT
-        labels = pd.DatetimeIndex(a[has].view("datetime64[ns]")).to_period(PERIOD_FREQ[period])
-        codes_has, uniques = pd.factorize(labels, sort=True)
-        codes = np.full(len(a), -1, dtype=np.int64)
-        codes[has] = codes_has
+        codes, uniques = period_codes_of(self.reached[:, i], PERIOD_FREQ[period])
         return codes, [str(u) for u in uniques]
 
     def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
-from toolkit.measure.cohorts import cohort_masks, reached_at, reached_phases
+from toolkit.measure.cohorts import cohort_masks, period_codes_of, reached_at, reached_phases
 from toolkit.stats import rate_ci
 
 __all__ = ["reached_at", "reached_phases", "reached_conversion", "NO_WINDOW", "NEEDS_DATES",
@@ -46,7 +46,10 @@ def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, li
     freq = _check_period(period)
     if freq is None:
         return np.zeros(len(stamps), dtype="int64"), ["all"]
-    codes, uniques = pd.factorize(stamps.dt.to_period(freq), sort=True)
+    if stamps.dtype == "datetime64[ns]":  # naive nanoseconds: each distinct day once
+        codes, uniques = period_codes_of(stamps.to_numpy().view(np.int64), freq)
+    else:
+        codes, uniques = pd.factorize(stamps.dt.to_period(freq), sort=True)
     return codes, [str(u) for u in uniques]
 
 
