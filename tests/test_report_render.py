@@ -232,13 +232,13 @@ def test_the_checks_fail_on_a_page_as_the_notebooks_rendered_it():
 
 
 def test_client_conclusions_leave_out_yaml_keys_and_code():
-    from toolkit.report.render import _for_client
+    from toolkit.present.client import for_client
     line = ("What would decide it: conversion targets per step (\\`conversion\\_<from>\\_<to>\\` "
             "under \\`targets:\\`); market benchmarks per step (\\`benchmark\\_stages:\\`).")
-    assert _for_client(line) == ("What would decide it: conversion targets per step; market "
+    assert for_client(line) == ("What would decide it: conversion targets per step; market "
                                  "benchmarks per step.")
-    assert _for_client("declare the `lead_source` column") == "declare the lead source column"
-    assert _for_client("a plain (aside) stays") == "a plain (aside) stays"
+    assert for_client("declare the `lead_source` column") == "declare the lead source column"
+    assert for_client("a plain (aside) stays") == "a plain (aside) stays"
 
 
 def test_an_attribute_is_shown_by_its_label_not_its_yaml_key():
@@ -300,19 +300,19 @@ def test_a_pseudonym_is_no_number_in_scientific_notation():
 
 def test_client_conclusions_leave_out_what_to_write_in_the_engagement_file():
     """The board reads that no change was named, not how an analyst declares one."""
-    from toolkit.report.render import _for_client
+    from toolkit.present.client import for_client
     dutch = ("Er is geen proceswijziging opgegeven, dus er is geen voor/na-evaluatie gemaakt. Om "
              "er een te evalueren: zet onder \\`changes:\\` in de YAML van de opdracht een item "
              "met \\`date:\\`, en voer de stap opnieuw uit.")
-    assert _for_client(dutch) == ("Er is geen proceswijziging opgegeven, dus er is geen "
+    assert for_client(dutch) == ("Er is geen proceswijziging opgegeven, dus er is geen "
                                   "voor/na-evaluatie gemaakt.")
     # a decimal point or an aside does not end a sentence; a line that is only the instruction
     # keeps it (dropping it would leave nothing)
-    assert _for_client("Offerte converts 23.6% (e.g. 40.0% in 2024). Add targets under "
+    assert for_client("Offerte converts 23.6% (e.g. 40.0% in 2024). Add targets under "
                        "`targets:` in the engagement YAML.") == (
         "Offerte converts 23.6% (e.g. 40.0% in 2024).")
     only = "no record could be used: correct the export or the engagement YAML"
-    assert _for_client(only) == only
+    assert for_client(only) == only
 
 
 def test_a_short_table_is_kept_whole_on_a_printed_page(dutch):

@@ -3,6 +3,7 @@ content of the inputs, and a report appears only when it is complete."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -216,3 +217,29 @@ def test_pdf_is_delivered_and_its_print_page_is_not(tmp_path, monkeypatch):
     manifest = json.loads((out / "manifest.json").read_text())
     assert "demo-van-dijk.pdf" in {o["relative_path"] for o in manifest["outputs"]}
     assert manifest["parameters"]["pdf"] is True
+
+
+def test_the_client_workbook_leaves_out_what_to_write_in_the_yaml(tmp_path, monkeypatch):
+    # the workbook goes to the board with the client edition: a note's instruction to the analyst
+    # about the engagement file is left out there, and kept in the training edition
+    fake = _fake_steps()
+
+    def with_a_problem(engagement, *, seed=0, steps=None):
+        for step, result in fake(engagement, seed=seed, steps=steps):
+            if step == 6:
+                result = dataclasses.replace(result, problems={
+                    "evaluation": "No process change is declared. To evaluate one, add an entry "
+                                  "under `changes:` in the engagement YAML."})
+            yield step, result
+    monkeypatch.setattr(report, "run_each", with_a_problem)
+    engagement = Engagement.from_yaml(DEMO / "engagement.yaml")
+    notes = {}
+    for edition in ("client", "training"):
+        made = report.build_report(engagement, engagement_path=DEMO / "engagement.yaml",
+                                   out_dir=tmp_path / edition, steps=[6], progress=False,
+                                   edition=edition, language="en")
+        sheet = pd.read_excel(made["workbook"], sheet_name="Notes")
+        notes[edition] = [n for n in sheet.iloc[:, 0] if "Step 6" in n]
+    assert notes["client"] == ["Step 6 (Improve and redesign), evaluation not computed: No process "
+                               "change is declared."]
+    assert "`changes:` in the engagement YAML" in notes["training"][0]

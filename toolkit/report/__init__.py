@@ -54,6 +54,7 @@ from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
+from toolkit.present.client import for_client
 from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import is_coded, problem_text
 from toolkit.present.tables import attribute_headers
@@ -1098,6 +1099,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
         # the run's notes and what a step could not compute (the client pages point here)
         notes += problem_notes(engagement, results, formatter(language))
+        if edition == "client":  # the workbook goes to the board too: no YAML instructions
+            notes = [for_client(note) for note in notes]
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
                                   results=results, notes=notes, language=language)
         bar.update(1)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.present.client import for_client
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.hyphenation import hyphenate
 from toolkit.present.messages import translations
@@ -208,35 +209,6 @@ def _markdown():
     return mistune.create_markdown(escape=False)
 
 
-# A code span in a sentence (a YAML key such as `benchmark_stages:`), escaped or not, and a
-# parenthesis around one: instructions for the analyst, not for the board.
-_CODE_ASIDE = re.compile(r"\s*\((?:[^()]*?)\\?`[^`]*\\?`(?:[^()]*)\)")
-_CODE_SPAN = re.compile(r"\\?`([^`\\]*)\\?`")
-
-
-_IDENTIFIER = re.compile(r"(?<=[a-z0-9])(?:\\?_)(?=[a-z0-9])")
-
-
-# A sentence: up to a full stop, question or exclamation mark before a space or the end (so "23.6%"
-# and "e.g." inside a sentence do not end it).
-_SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)|$)\s*", re.DOTALL)
-
-
-def _for_client(line: str) -> str:
-    """A conclusion as a client reads it: no YAML keys or code, no instruction about the
-    engagement file (unless it is all the line says), and an attribute named as an identifier
-    (`deal_source`) in words (the training edition keeps them as they are)."""
-    line = _CODE_ASIDE.sub("", line)
-    line = _CODE_SPAN.sub(lambda m: m.group(1).strip(": "), line)
-    # a sentence telling the analyst what to write in the engagement file ("To evaluate one, add
-    # an entry under changes: in the engagement YAML ...") is not for the board
-    sentences = _SENTENCE.findall(line)
-    kept = [s for s in sentences if "YAML" not in s]
-    if kept and len(kept) < len(sentences):
-        line = "".join(kept).strip()
-    return _IDENTIFIER.sub(" ", line)
-
-
 def _inline(markdown, text: str) -> str:
     html = markdown(text).strip()
     return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
@@ -356,14 +328,14 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
         lines = []
         view.conclusions_elsewhere = bool(result.conclusions_by_language)
     if edition == "client":
-        lines = [_for_client(line) for line in lines]
+        lines = [for_client(line) for line in lines]
     view.conclusions = [_inline(markdown, line) for line in lines]
     shown_problems: set[str] = set()
     for section in PAGES.get(result.step, ()):
         shown = _section(section, tables, result, figures, fmt, engagement.phase_model, labels,
                          attribute_headers(engagement))
         if shown is not None and edition == "client" and shown.problem:
-            shown.problem = _for_client(shown.problem)
+            shown.problem = for_client(shown.problem)
         if shown is not None:
             view.sections.append(shown)
             if shown.problem:
@@ -561,7 +533,8 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         "scorecard": _scorecard(results, fmt, fields, phases),
         "schema": _schema(engagement, results, fmt),
         "quality": _data_quality(engagement, fmt),
-        "notes": list(dict.fromkeys(notes)),
+        "notes": list(dict.fromkeys(for_client(note) if edition == "client" else note
+                                    for note in notes)),
     }
     client = config.client or engagement.name
     css = Markup((TEMPLATES_DIR / "report.css").read_text(encoding="utf-8"))
