@@ -1,6 +1,7 @@
 """Benchmark: each method step's time on one engagement, in-process, after a cached load.
 
-    PYTHONPATH=. python benchmarks/bench_steps.py --engagement YAML [--repeat 1] [--profile OUT] [--steps 5 ...]
+    PYTHONPATH=. python benchmarks/bench_steps.py --engagement YAML [--repeat N] [--profile OUT]
+                                                  [--steps 5 ...]
 
 Loads the engagement (`Engagement.from_yaml`, using the loader's parquet cache: run once to warm
 it), then runs `toolkit.steps.STEPS[1..7]` in order as `steps.run_each` does (each step gets the

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
-import shutil
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from dumps import dump_or_compare, fresh_folder  # noqa: E402
+
 os.environ["FUNNEL_KEY"] = "loaded-tables-check-key-0123456789"
 
 TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
@@ -43,10 +43,7 @@ def engagements(bigs: list[Path]):
     from samples import ENGAGEMENTS, write_sample_engagement
 
     def folder(name: str) -> Path:
-        f = BUILD / name
-        shutil.rmtree(f, ignore_errors=True)
-        f.mkdir(parents=True)
-        return f
+        return fresh_folder(BUILD, name)
 
     yield "demo", lambda: REPO / "data/demo/engagement.yaml"
     yield "demo_snapshot", lambda: REPO / "data/demo/engagement_snapshot.yaml"
@@ -280,28 +277,8 @@ def main() -> int:
     parser.add_argument("--big", type=Path, action="append", default=[])
     parser.add_argument("-k", default="", help="only engagements whose name contains this")
     args = parser.parse_args()
-    args.dir.mkdir(parents=True, exist_ok=True)
-    bad = 0
-    for name, build in engagements(args.big):
-        if args.k not in name:
-            continue
-        started = time.perf_counter()
-        result = load(build())
-        seconds = time.perf_counter() - started
-        stored = args.dir / f"{name}.pkl"
-        if args.action == "dump":
-            stored.write_bytes(pickle.dumps(result))
-            print(f"dumped {name} ({seconds:.1f} s){' error' if 'error' in result else ''}")
-            continue
-        found = differences(pickle.loads(stored.read_bytes()), result)
-        bad += bool(found)
-        print(f"{'DIFF' if found else 'same'} {name} ({seconds:.1f} s)")
-        for line in found:
-            print("    " + line)
-    if args.action == "compare":
-        print("ALL SAME" if not bad else f"{bad} ENGAGEMENTS DIFFER")
-    return 1 if bad else 0
-
+    cases = ((name, build) for name, build in engagements(args.big) if args.k in name)
+    return dump_or_compare(args.action, args.dir, cases, lambda build: load(build()), differences)
 
 if __name__ == "__main__":
     raise SystemExit(main())

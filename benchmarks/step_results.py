@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import pickle
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
+from dumps import dump_or_compare, fresh_folder  # noqa: E402
+
 os.environ.setdefault("FUNNEL_KEY", "step-results-check-key-0123456789")
 BUILD = Path("/tmp/step_results_cases")  # fixed: paths in messages must compare
 
@@ -46,10 +46,7 @@ def engagements(bigs: list[Path]):
     from samples import ENGAGEMENTS, write_sample_engagement
 
     def folder(name: str) -> Path:
-        f = BUILD / name
-        shutil.rmtree(f, ignore_errors=True)
-        f.mkdir(parents=True)
-        return f
+        return fresh_folder(BUILD, name)
 
     def demo() -> Path:  # copied, so the file paths in its tables compare between checkouts
         shutil.copytree(REPO / "data/demo", folder("demo"), dirs_exist_ok=True,
@@ -149,7 +146,7 @@ def _frames_differ(was: pd.DataFrame, now: pd.DataFrame, rtol: float) -> str:
             if a.dtype == object:  # same Python types and values inside (str vs float NaN)
                 if list(map(type, a)) != list(map(type, b)):
                     return f"{col}: element types differ"
-                for x, y in zip(a, b):
+                for x, y in zip(a, b, strict=True):
                     if not _same(x, y, rtol):
                         return f"{col}: {str(x)[:200]} != {str(y)[:200]}"
     except AssertionError as exc:
@@ -193,29 +190,9 @@ def main() -> int:
                         help="relative difference allowed in floats (default 0: exact)")
     parser.add_argument("-k", default="", help="only engagements whose name contains this")
     args = parser.parse_args()
-    args.dir.mkdir(parents=True, exist_ok=True)
-    bad = 0
-    for name, build in engagements(args.big):
-        if args.k not in name:
-            continue
-        started = time.perf_counter()
-        result = run(build())
-        seconds = time.perf_counter() - started
-        stored = args.dir / f"{name}.pkl"
-        if args.action == "dump":
-            stored.write_bytes(pickle.dumps(result))
-            print(f"dumped {name} ({seconds:.1f} s){' error' if 'error' in result else ''}",
-                  flush=True)
-            continue
-        found = differences(pickle.loads(stored.read_bytes()), result, args.rtol)
-        bad += bool(found)
-        print(f"{'DIFF' if found else 'same'} {name} ({seconds:.1f} s)", flush=True)
-        for line in found:
-            print("    " + line)
-    if args.action == "compare":
-        print("ALL SAME" if not bad else f"{bad} ENGAGEMENTS DIFFER")
-    return 1 if bad else 0
-
+    cases = ((name, build) for name, build in engagements(args.big) if args.k in name)
+    return dump_or_compare(args.action, args.dir, cases, lambda build: run(build()),
+                           lambda was, now: differences(was, now, args.rtol))
 
 if __name__ == "__main__":
     raise SystemExit(main())
