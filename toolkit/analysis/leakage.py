@@ -8,6 +8,7 @@ says which and why (DESIGN.md, "Diagnosis semantics").
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from toolkit.base.vocabulary import Reason
@@ -55,11 +56,19 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
         closed = records[[name, "outcome"]][keep] if name != "outcome" else records[[name]][keep]
         if len(closed) < min_records or closed["outcome"].nunique() < 2:
             continue
-        table = pd.crosstab(closed[name].astype("string"), closed["outcome"].astype("string"))
-        table = table[table.sum(axis=1) >= 10]
-        pure = table[(table.max(axis=1) / table.sum(axis=1)) >= 0.98]
-        if len(pure) and pure.to_numpy().sum() >= 0.8 * len(closed) and (
-                pure.idxmax(axis=1).nunique() > 1):
+        # won and lost records per value, by integer codes (what a crosstab of the two counts)
+        codes, values = pd.factorize(closed[name].astype("string"))
+        said = closed["outcome"].astype("string")
+        is_won = (said == "won").fillna(False).to_numpy(dtype=bool) & (codes >= 0)
+        is_lost = (said == "lost").fillna(False).to_numpy(dtype=bool) & (codes >= 0)
+        won = np.bincount(codes[is_won], minlength=len(values))
+        lost = np.bincount(codes[is_lost], minlength=len(values))
+        held = (won + lost) >= 10
+        won, lost = won[held], lost[held]
+        pure = np.maximum(won, lost) / (won + lost) >= 0.98
+        mostly_lost = (lost >= won)[pure]  # a tie would name "lost", the first column
+        if pure.any() and (won + lost)[pure].sum() >= 0.8 * len(closed) and (
+                mostly_lost.any() and not mostly_lost.all()):
             out[name] = Reason("its values decide won or lost (each value belongs to one "
                                "outcome): derived from the outcome, such as a close reason or the "
                                "current stage", "derived_from_outcome")

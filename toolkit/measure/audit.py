@@ -153,7 +153,7 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     log_at = positions(position, log["record_id"]) if len(log) else np.empty(0, dtype=np.intp)
     in_phase = log["target"].isin(model.keys).to_numpy() if len(log) else None
     if in_phase is not None and in_phase.any():
-        phase_rows = log[in_phase]
+        phase_rows = log[["target", "at", "source_row"]][in_phase]  # not every column's text
         sequence = pd.DataFrame({
             "at_record": log_at[in_phase],
             "phase": _as_phases(phase_rows["target"], model.dtype),
