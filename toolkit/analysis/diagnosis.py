@@ -1095,9 +1095,13 @@ def _scan(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, ad
         low[ok], high[ok] = diff_ci(x[ok], n[ok], tx[ok], tn[ok], method="newcombe")
     out["diff_ci_low"], out["diff_ci_high"] = low, high
     z = stats.norm.ppf(0.975)
-    out["odds_ratio"] = np.exp(out["log_odds_ratio"])
-    out["or_ci_low"] = np.exp(out["log_odds_ratio"] - z * out["se"])
-    out["or_ci_high"] = np.exp(out["log_odds_ratio"] + z * out["se"])
+    # A segment that (almost) always or never converts is separated: its standard error is huge
+    # and its odds-ratio interval runs to 0 or infinity, which is the honest answer, not a
+    # numerical accident to warn about.
+    with np.errstate(over="ignore"):
+        out["odds_ratio"] = np.exp(out["log_odds_ratio"])
+        out["or_ci_low"] = np.exp(out["log_odds_ratio"] - z * out["se"])
+        out["or_ci_high"] = np.exp(out["log_odds_ratio"] + z * out["se"])
     out["test_method"] = np.where(out["p_value"].notna(), "joint logistic model (Wald)", "")
     # Two stages, both adjusted: does the attribute matter at this step (joint Wald test,
     # `adjust` across every attribute and step of the scan), and does the segment differ from
