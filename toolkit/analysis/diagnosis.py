@@ -2018,15 +2018,14 @@ def _mix_screen(counted: tuple[np.ndarray, np.ndarray], size: int, a: int, b: in
     return total != 0 and np.sign(rate_effect) == -np.sign(total)
 
 
-def _years(start: np.ndarray) -> tuple[np.ndarray, list[int], np.ndarray]:
-    """The calendar year of each int64-nanosecond time (-1: none), the years there are (sorted)
-    and each time's position among them (-1: none)."""
+def _years(start: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The calendar years of int64-nanosecond times (sorted) and each time's position among them
+    (-1: no time)."""
     has = start != NAT
     years = np.full(len(start), -1, dtype=np.int64)
     years[has] = start[has].view("datetime64[ns]").astype("datetime64[Y]").astype(np.int64) + 1970
     labels = np.unique(years[has]).tolist()
-    codes = np.where(has, np.searchsorted(np.asarray(labels), years), -1)
-    return years, labels, codes
+    return labels, np.where(has, np.searchsorted(np.asarray(labels), years), -1)
 
 
 def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
@@ -2053,7 +2052,7 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
             key = ("created",) if cohort == "created" else ("reached", i)
             if key not in by_year:
                 by_year[key] = _years(start)
-            years, labels, codes = by_year[key]
+            labels, codes = by_year[key]
             if not labels:
                 continue
             counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
