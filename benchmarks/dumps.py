@@ -3,6 +3,7 @@ were (`loaded_tables.py`: the loaded tables; `step_results.py`: the seven steps'
 
 from __future__ import annotations
 
+import argparse
 import pickle
 import shutil
 import time
@@ -16,6 +17,16 @@ def fresh_folder(build: Path, name: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+def dump_parser(description: str) -> argparse.ArgumentParser:
+    """The command line both checks take: `dump|compare DIR [--big EXPORT] [-k NAME]`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("action", choices=["dump", "compare"])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--big", type=Path, action="append", default=[])
+    parser.add_argument("-k", default="", help="only engagements whose name contains this")
+    return parser
 
 
 def dump_or_compare(action: str, folder: Path, cases: Iterable[tuple[str, Callable]],

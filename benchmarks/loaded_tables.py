@@ -18,7 +18,6 @@ compare. Needs ../shared (the samples) beside the repository.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from dumps import dump_or_compare, fresh_folder  # noqa: E402
+from dumps import dump_or_compare, dump_parser, fresh_folder  # noqa: E402
 
 os.environ["FUNNEL_KEY"] = "loaded-tables-check-key-0123456789"
 
@@ -271,12 +270,7 @@ def differences(before: dict, after: dict) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["dump", "compare"])
-    parser.add_argument("dir", type=Path)
-    parser.add_argument("--big", type=Path, action="append", default=[])
-    parser.add_argument("-k", default="", help="only engagements whose name contains this")
-    args = parser.parse_args()
+    args = dump_parser(__doc__.split("\n")[0]).parse_args()
     cases = ((name, build) for name, build in engagements(args.big) if args.k in name)
     return dump_or_compare(args.action, args.dir, cases, lambda build: load(build()), differences)
 

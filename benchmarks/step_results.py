@@ -21,7 +21,6 @@ engagements are built in one fixed folder, so the paths in their tables compare.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import shutil
@@ -34,7 +33,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from dumps import dump_or_compare, fresh_folder  # noqa: E402
+from dumps import dump_or_compare, dump_parser, fresh_folder  # noqa: E402
 
 os.environ.setdefault("FUNNEL_KEY", "step-results-check-key-0123456789")
 BUILD = Path("/tmp/step_results_cases")  # fixed: paths in messages must compare
@@ -182,13 +181,9 @@ def differences(before: dict, after: dict, rtol: float) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["dump", "compare"])
-    parser.add_argument("dir", type=Path)
-    parser.add_argument("--big", type=Path, action="append", default=[])
+    parser = dump_parser(__doc__.split("\n")[0])
     parser.add_argument("--rtol", type=float, default=0.0,
                         help="relative difference allowed in floats (default 0: exact)")
-    parser.add_argument("-k", default="", help="only engagements whose name contains this")
     args = parser.parse_args()
     cases = ((name, build) for name, build in engagements(args.big) if args.k in name)
     return dump_or_compare(args.action, args.dir, cases, lambda build: run(build()),
