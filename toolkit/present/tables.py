@@ -443,8 +443,7 @@ def _scan_finding(row: pd.Series, c: _Context) -> Cell:
                        "segment").format(who=who, rate=fmt.percent(row["rate"]), step=step,
                                          n=_evidence(row[["n"]], c).text,
                                          typical=fmt.percent(row["typical_rate"]))
-    p = fmt.p_value(row["p_adjusted"])
-    p = p if p.startswith("<") else "= " + p
+    p = _p_words(row["p_adjusted"], fmt)
     if bool(row.get("flagged", False)):
         direction = code_text(row.get("direction"), fmt)
         return Cell(fmt.gettext("{base}: {direction}, also with the other attributes and the cohort "

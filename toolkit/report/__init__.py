@@ -27,6 +27,7 @@ import binascii
 import contextlib
 import hashlib
 import html
+import itertools
 import json
 import os
 import platform
@@ -535,13 +536,14 @@ def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter)
     """What each step could not compute and why, one note per part, in the formatter's language
     (a reason without a code keeps the library's English sentence: it is the analyst's clue)."""
     step_titles = {number: fmt.gettext(STEP_TITLES[number]) for number in STEP_TITLES}
+    attributes = attribute_headers(engagement)
     notes = []
     for number, result in sorted(results.items()):
         for part, why in result.problems.items():
             # written from its code, in English too; a reason without a code keeps the library's
             # English sentence (the analyst's clue)
             reason = (problem_text(why, fmt, phases=engagement.phase_model, from_code=True,
-                                   attributes=attribute_headers(engagement))
+                                   attributes=attributes)
                       if is_coded(why) else str(why))
             notes.append(fmt.gettext("Step {number} ({step}), {part} not computed: {why}").format(
                 number=number, step=step_titles[number], part=part_name(part, fmt), why=reason))
@@ -1068,11 +1070,10 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             started = time.perf_counter()
             results = dict(results or {})
             missing = [step for step in range(1, 8) if step not in results]
-            for step in sorted(results):
-                if step in steps:
-                    drawing.submit(step, results[step])
+            given = [(step, results[step]) for step in sorted(results)]
+            computed = run_each(engagement, seed=seed, steps=missing) if missing else ()
             # each step's figures are drawn (in worker processes) while the next steps compute
-            for step, result in run_each(engagement, seed=seed, steps=missing) if missing else ():
+            for step, result in itertools.chain(given, computed):
                 results[step] = result
                 if step in steps:
                     drawing.submit(step, result)

@@ -168,8 +168,7 @@ def _draw_all(results: Mapping[int, StepResult],
               language: str = "en") -> dict[tuple[int, str], str | None]:
     """Every shown figure of every step, in `language`, as PNG data URIs."""
     with FigureDrawing(language) as drawing:
-        # the longest first (the segment scan), so no worker is left with it at the end
-        for step in sorted(results, reverse=True):
+        for step in sorted(results):
             drawing.submit(step, results[step])
         return drawing.collect()
 
