@@ -374,3 +374,27 @@ def test_lost_at_phase_is_the_highest_phase_entered_before_the_loss():
     lost_at = out["lost_at_phase"]
     assert [None if pd.isna(v) else v for v in lost_at] == ["offer", "offer", None, None]
     assert out["lost_at_phase"].dtype == model.dtype
+
+
+@pytest.mark.parametrize("storage", ["python", "pyarrow"])
+def test_dates_read_whatever_string_storage_pandas_is_set_to(storage):
+    # Arrow's plain `string` has int32 offsets; the date reader once read them as int64 and raised
+    # "cannot reshape array" when pandas stored its strings in Python objects.
+    values = pd.Series(["03-01-2025 09:15", "28-02-2024 23:59", None, "31-12-1999 00:00"] * 3)
+    with pd.option_context("mode.string_storage", storage):
+        parsed = parse_dates(values.astype("string"), date_format="%d-%m-%Y %H:%M", file="f.csv",
+                             column="Datum")
+    expected = pd.to_datetime(values, format="%d-%m-%Y %H:%M")
+    assert parsed.values.tolist() == expected.tolist()
+
+
+def test_the_demo_opens_from_a_fresh_copy_with_python_string_storage(tmp_path):
+    import shutil
+
+    from toolkit.base.paths import DEMO_DIR
+    from toolkit.io.engagement import Engagement
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO_DIR, demo, ignore=shutil.ignore_patterns(".cache"))
+    with pd.option_context("mode.string_storage", "python"):
+        engagement = Engagement.from_yaml(demo / "engagement.yaml", use_cache=False)
+    assert len(engagement.records) > 1000 and engagement.events["entered_at"].notna().all()

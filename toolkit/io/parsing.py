@@ -53,10 +53,14 @@ def _is_text(raw: pd.Series) -> bool:
 
 
 def _arrow(text: pd.Series):
-    """A column of strings as one contiguous Arrow array (pandas may hold it in chunks)."""
+    """A column of strings as one contiguous Arrow `large_string` array (pandas may hold it in
+    chunks). Always `large_string`: the date reader reads the offsets buffer as int64, and pandas
+    gives a plain `string` (int32 offsets) when `pd.options.mode.string_storage` is "python"."""
     import pyarrow as pa
     values = pa.array(text.astype("string").array)
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if values.type == pa.large_string() else values.cast(pa.large_string())
 
 
 def _match(text: pd.Series, pattern: re.Pattern, re2: str) -> pd.Series:
