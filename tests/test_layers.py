@@ -58,3 +58,26 @@ def test_toolkit_modules_are_imported_at_the_top():
                 found += [f"{path.relative_to(ROOT)}:{inner.lineno}" for inner in ast.walk(node)
                           if _toolkit_import(inner)]
     assert not found, found
+
+
+def test_no_module_imports_a_name_from_the_package_root():
+    """`toolkit/__init__.py` imports the engagement, so a module below it that imports a name from
+    `toolkit` itself closes a cycle (it did: toolkit <-> toolkit.io.engagement through
+    `__version__`). Subpackages by name (`from toolkit import report`) are fine."""
+    subpackages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    found = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "toolkit" and node.level == 0:
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {a.name}" for a in node.names
+                          if a.name not in subpackages]
+    assert not found, found
+
+
+def test_the_version_is_the_installed_packages():
+    import tomllib
+    from importlib.metadata import version
+
+    import toolkit
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert toolkit.__version__ == version("funnel-toolkit") == declared

@@ -1,8 +1,7 @@
 """Commercial-process optimisation toolkit: phases, KPIs, diagnosis and steering."""
 
-__version__ = "0.1.0"
-
-from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
-from toolkit.io.engagement import Engagement  # noqa: E402
+from toolkit.base.phases import Phase, PhaseModel
+from toolkit.base.version import VERSION as __version__
+from toolkit.io.engagement import Engagement
 
 __all__ = ["Engagement", "Phase", "PhaseModel", "__version__"]

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit import __version__, report
+from toolkit import report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+from toolkit.base.version import VERSION as __version__
 from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis

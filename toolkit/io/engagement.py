@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, DataError, NeedsDates
 from toolkit.base.phases import Phase, PhaseModel
+from toolkit.base.version import VERSION
 from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import EngagementConfig, load_config
 from toolkit.io.joins import add_phases, attach_lookups
@@ -159,7 +159,7 @@ class Engagement:
         return inputs
 
     def _cache_key(self, inputs: dict[Path, bytes] | None = None) -> str:
-        digest = hashlib.sha256(__version__.encode())
+        digest = hashlib.sha256(VERSION.encode())
         # Another key gives other pseudonyms: the cache must not answer with the old ones.
         digest.update(self.pseudonym_key.fingerprint.encode())
         # The loading code itself: a fixed loader must never be answered from an old cache.

@@ -50,9 +50,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from toolkit.base.version import VERSION as __version__
 from toolkit.io.config import load_config
 from toolkit.io.engagement import PINNED_ENV, Engagement
 from toolkit.present.client import for_client

@@ -31,8 +31,8 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit import __version__
 from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.version import VERSION as __version__
 from toolkit.present.client import for_client
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.hyphenation import hyphenate
