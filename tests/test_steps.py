@@ -156,6 +156,43 @@ def test_a_part_is_shown_or_the_reason_it_is_missing():
         "this step's data hold nothing")
 
 
+def test_a_name_the_step_cannot_produce_is_refused_with_the_nearest_name():
+    # a typo used to read as "not computed: this step's data hold nothing for it"
+    with pytest.raises(KeyError, match=r"no table 'segment_scan'\. Did you mean 'segment scan'\?"):
+        _result().table("segment_scan")
+    with pytest.raises(KeyError, match=r"no figure 'bottleneck'\. Did you mean 'bottlenecks'\?"):
+        _result().draw("bottleneck")
+    with pytest.raises(KeyError, match="Its tables are"):
+        StepResult(step=1, key="baseline").table("quarantine")
+
+
+def test_the_names_each_step_can_produce_are_those_its_docstring_pages_and_notebooks_use():
+    import json
+    import re
+
+    import toolkit.steps as steps
+    from toolkit.base.paths import NOTEBOOKS_DIR
+    from toolkit.report.pages import PAGES
+    from toolkit.steps.result import STEP_FIGURES, STEP_TABLES
+    for step, key in STEP_KEYS.items():
+        doc = " ".join(getattr(steps, key).__doc__.split())
+        for kind, known in (("Tables", STEP_TABLES), ("Figures", STEP_FIGURES)):
+            listed = re.search(rf"{kind}: (.*?)\.", doc)
+            names = set(re.findall(r"`([^`]+)`", listed.group(1))) if listed else set()
+            assert names == known[step], (step, kind)
+        # views the report derives from a step's tables (render._derived_tables)
+        derived = {"quarantine by reason", "required volume first phase"}
+        for section in PAGES.get(step, ()):
+            assert section.table in {None, *STEP_TABLES[step], *derived}, section
+            assert set(section.figures) <= STEP_FIGURES[step], section
+    for number in STEP_KEYS:
+        notebook = next(NOTEBOOKS_DIR.glob(f"0{number}_*.ipynb"))
+        code = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                       if c["cell_type"] == "code")
+        assert set(re.findall(r'result\.table\("([^"]+)"', code)) <= STEP_TABLES[number]
+        assert set(re.findall(r'result\.draw\("([^"]+)"', code)) <= STEP_FIGURES[number]
+
+
 def test_draw_passes_the_axes_on():
     marker = object()
     assert _result().draw("bottlenecks", ax=marker) is marker

@@ -7,6 +7,7 @@ and the CLI prints from it: one computation, shown in several places.
 
 from __future__ import annotations
 
+import difflib
 import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,41 @@ import pandas as pd
 
 from toolkit.base.vocabulary import check_option
 
-__all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "NotComputed", "StepResult", "summary_frame"]
+__all__ = ["STEP_KEYS", "STEP_FIGURES", "STEP_TABLES", "SUMMARY_COLUMNS", "NotComputed",
+           "StepResult", "summary_frame"]
 
 #: The seven steps of the method, by number.
 STEP_KEYS: Mapping[int, str] = MappingProxyType({
     1: "baseline", 2: "process_model", 3: "kpis", 4: "measurement", 5: "diagnosis",
     6: "improvement", 7: "steering"})
+
+#: The tables each step can produce (its docstring lists the same): a name outside these is a typo,
+#: which `StepResult.table` refuses with a suggestion, where a known name the data could not carry
+#: is shown as not computed with its reason.
+STEP_TABLES: Mapping[int, frozenset[str]] = MappingProxyType({
+    1: frozenset({"reconciliation", "quarantine reasons", "audit", "funnel", "readiness scan",
+                  "duration"}),
+    2: frozenset({"phases", "stage mapping"}),
+    3: frozenset({"kpi set", "kpi values", "kpi tree"}),
+    4: frozenset({"kpis", "cohorts", "period conversion", "time to convert", "incidence",
+                  "seasonality tests", "seasonality by month", "year over year"}),
+    5: frozenset({"fruit", "step tests", "verdict evidence", "sizing", "segment scan",
+                  "flagged segments", "action yield", "mix", "lost by phase", "stalled", "notes"}),
+    6: frozenset({"bottleneck", "scenario", "scenario by phase", "required volume", "experiment",
+                  "mde", "change verdicts", "changes"}),
+    7: frozenset({"monthly", "scorecard", "control chart", "alerts", "what changed"}),
+})
+
+#: The figures each step can draw (as its docstring lists them).
+STEP_FIGURES: Mapping[int, frozenset[str]] = MappingProxyType({
+    1: frozenset({"funnel", "timeline"}),
+    2: frozenset({"process schema"}),
+    3: frozenset({"kpi tree"}),
+    4: frozenset({"cohort conversion", "cohort heatmap", "time to convert", "seasonality"}),
+    5: frozenset({"bottlenecks", "segment scan", "mix vs rate"}),
+    6: frozenset(),
+    7: frozenset({"scorecard", "control chart"}),
+})
 
 #: The columns of every step's `summary`: one row per key result.
 SUMMARY_COLUMNS = ("measure", "value", "ci_low", "ci_high", "n", "status")
@@ -161,16 +191,32 @@ class StepResult:
 
     def table(self, name: str, *, problem: str | None = None) -> pd.DataFrame | NotComputed:
         """The table `name`, or what to show instead when the step could not compute it: the
-        reason under `problems[problem]` (default `problems[name]`, else every problem)."""
+        reason under `problems[problem]` (default `problems[name]`, else every problem).
+
+        Raises ``KeyError`` with the nearest names when `name` is none this step can produce.
+        """
         if name in self.tables:
             return self.tables[name]
+        self._known(name, "table", STEP_TABLES.get(self.step, frozenset()) | set(self.tables))
         return NotComputed(name, self._why(name, problem))
 
     def draw(self, name: str, *, ax: Any = None, problem: str | None = None) -> Any:
-        """Draw the figure `name` (its Axes or Figure), or say why there is none (NotComputed)."""
+        """Draw the figure `name` (its Axes or Figure), or say why there is none (NotComputed).
+
+        Raises ``KeyError`` with the nearest names when `name` is none this step can draw.
+        """
         if name in self.figures:
             return self.figures[name](ax=ax)
+        self._known(name, "figure", STEP_FIGURES.get(self.step, frozenset()) | set(self.figures))
         return NotComputed(name, self._why(name, problem))
+
+    def _known(self, name: str, kind: str, names: set[str] | frozenset[str]) -> None:
+        if name in names:
+            return
+        near = difflib.get_close_matches(str(name), sorted(names), n=1, cutoff=0.6)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise KeyError(f"Step {self.step} ({self.key}) has no {kind} {name!r}.{hint} Its "
+                       f"{kind}s are {sorted(names)}.")
 
     def _why(self, name: str, problem: str | None) -> str:
         key = problem or name
