@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy.special import gammaincinv
 
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import OptionError, ToolkitError
 from toolkit.base.vocabulary import check_seed
 
 __all__ = [
@@ -143,11 +143,11 @@ class DemoCompany:
 
 def _check_arguments(n_records: object, start: pd.Timestamp, as_of: pd.Timestamp) -> int:
     if isinstance(n_records, bool) or not isinstance(n_records, int | np.integer) or n_records < 1:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `n_records` must be a positive integer, but {n_records!r} was passed."
         )
     if as_of - start < pd.Timedelta(days=120):
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `as_of` must be at least 120 days after `start` so every phase can be "
             f"reached, but start={start.date()} and as_of={as_of.date()} were passed."
         )
@@ -158,11 +158,11 @@ def _timestamp(value: object, name: str) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `{name}` must be a date such as '2024-01-01', but {value!r} was passed."
         ) from exc
     if stamp.tzinfo is not None:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `{name}` must be time-zone naive (the engagement's local time), but "
             f"{value!r} was passed. Drop the time zone, e.g. pd.Timestamp(x).tz_localize(None)."
         )
@@ -1331,7 +1331,7 @@ class PlantedCompany:
 def _planted_phases(n_phases: int) -> tuple[str, ...]:
     if isinstance(n_phases, bool) or not isinstance(n_phases, int | np.integer) or not (
             2 <= n_phases <= 5):
-        raise ToolkitError(f"The value for `n_phases` must be a whole number from 2 to 5, but "
+        raise OptionError(f"The value for `n_phases` must be a whole number from 2 to 5, but "
                            f"{n_phases!r} was passed.")
     return (*_CAL_PHASES[:n_phases - 1], "order")
 
@@ -1361,7 +1361,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     """
     unknown = [e for e in effects if e not in PLANTED_EFFECTS]
     if unknown:
-        raise ToolkitError(f"The value for `effects` must name effects from {list(PLANTED_EFFECTS)}, "
+        raise OptionError(f"The value for `effects` must name effects from {list(PLANTED_EFFECTS)}, "
                            f"but {unknown} was passed.")
     phases = _planted_phases(n_phases)
     steps = len(phases) - 1

@@ -69,6 +69,7 @@ from toolkit.base.exceptions import (
     ConfigError,
     DataError,
     NoteWarning,
+    OptionError,
     SmallSampleWarning,
     ToolkitError,
 )
@@ -110,14 +111,14 @@ _MAX_LEVELS = 50          # an attribute with more values is an identifier or fr
 # ---------------------------------------------------------------------------------- checks
 def _check_fraction(name: str, value: object, *, low: float = 0.0, high: float = 1.0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
-        raise ToolkitError(f"The value for `{name}` must be a number strictly between {low:g} and "
+        raise OptionError(f"The value for `{name}` must be a number strictly between {low:g} and "
                            f"{high:g}, but {value!r} was passed.")
     return float(value)
 
 
 def _check_count(name: str, value: object, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ToolkitError(f"The value for `{name}` must be a whole number >= {minimum}, but "
+        raise OptionError(f"The value for `{name}` must be a whole number >= {minimum}, but "
                            f"{value!r} was passed.")
     return int(value)
 
@@ -226,7 +227,7 @@ def _conversion_targets(fun: Cohorts, targets: Mapping[str, float] | None) -> di
         if name in (source or {}):
             value = source[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-                raise ConfigError(f"The value for target `{name}` must be a rate between 0 and 1 "
+                raise OptionError(f"The value for target `{name}` must be a rate between 0 and 1 "
                                   f"(e.g. 0.35 for 35%), but {value!r} was passed.",
                                   key=f"targets.{name}")
             out[(i, j)] = float(value)
@@ -237,7 +238,7 @@ def _benchmark_rates(fun: Cohorts, benchmarks: pd.DataFrame | None) -> dict[tupl
     if benchmarks is None:
         return {}
     if not isinstance(benchmarks, pd.DataFrame):
-        raise ToolkitError(f"The value for `benchmarks` must be a DataFrame with columns "
+        raise OptionError(f"The value for `benchmarks` must be a DataFrame with columns "
                            f"from_phase, to_phase, low, typical, high, source, but a "
                            f"{type(benchmarks).__name__} was passed.")
     missing = [c for c in ("from_phase", "to_phase", "typical") if c not in benchmarks.columns]
@@ -924,7 +925,7 @@ def _transition_list(fun: Cohorts, transitions) -> list[tuple[int, int]]:
     out = []
     for pair in transitions:
         if not (isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2):
-            raise ToolkitError(f"The value for `transitions` must be a list of (from_phase, "
+            raise OptionError(f"The value for `transitions` must be a list of (from_phase, "
                                f"to_phase) pairs such as [('lead', 'opportunity')], but {pair!r} "
                                f"was passed.")
         i, j = fun.index(pair[0]), fun.index(pair[1])

@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from toolkit.base.drawing import draw
-from toolkit.base.exceptions import ConfigError, DataError
+from toolkit.base.exceptions import ConfigError, DataError, OptionError
 
 __all__ = [
     "FACTORS",
@@ -342,7 +342,7 @@ def score_number_of_kpis(count: int) -> int:
     """The ``number_of_kpis`` score for a count of KPIs: <=4 -> 5, 5-8 -> 4, 9-15 -> 3,
     16-25 -> 2, more -> 1 (the anchors of :func:`anchors`)."""
     if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
-        raise ConfigError(
+        raise OptionError(
             f"The value for `count` must be a whole number of KPIs >= 1, but {count!r} was passed",
             fix="count the KPIs agreed with management in step 3")
     for largest, score in _KPI_BANDS:
@@ -417,7 +417,7 @@ def load_duration_model(model: Mapping[str, Any] | str | Path | DurationModel | 
     elif isinstance(model, Mapping):
         source, content = "<mapping>", model
     else:
-        raise ConfigError(
+        raise OptionError(
             "The value for `model` must be None, a path or a mapping, but a "
             f"{type(model).__name__} was passed", fix="pass None for the default model")
     return _parse_model(content, source)
@@ -603,7 +603,7 @@ def estimate_duration(
     """
     if not isinstance(factors, DurationFactors):
         if not isinstance(factors, Mapping):
-            raise ConfigError(
+            raise OptionError(
                 "The value for `factors` must be DurationFactors or a mapping of factor to "
                 f"score, but a {type(factors).__name__} was passed",
                 fix="use DurationFactors(...) or factors_from_yaml(...)")
@@ -774,7 +774,7 @@ def strengths_weaknesses_score(
         raise DataError(f"`step_conversions` lacks the column(s) {missing}",
                         fix="pass one row per transition with from_phase, to_phase, rate")
     if not _positive(far_below) or far_below >= 1:
-        raise ConfigError(
+        raise OptionError(
             f"The value for `far_below` must be a number between 0 and 1, but {far_below!r} "
             "was passed", fix="use 0.5")
     frame = step_conversions.copy()

@@ -71,7 +71,7 @@ from statsmodels.genmod.families import Binomial
 from statsmodels.genmod.generalized_linear_model import GLM
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
-from toolkit.base.exceptions import ConfigError, DataError, SmallSampleWarning, ToolkitError
+from toolkit.base.exceptions import ConfigError, DataError, OptionError, SmallSampleWarning, ToolkitError
 from toolkit.base.vocabulary import Reason, check_option, check_seed, reason_of
 from toolkit.io.config import change_step
 from toolkit.measure.funnel import cohort_conversion, reached_at
@@ -103,14 +103,14 @@ _DEFAULT_N_VALUES = (100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000)
 # ------------------------------------------------------------------------------------ validation
 def _check_draws(draws: object) -> int:
     if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 100:
-        raise ConfigError(f"The value for `draws` must be a whole number >= 100, but {draws!r} was "
+        raise OptionError(f"The value for `draws` must be a whole number >= 100, but {draws!r} was "
                           "passed. Fix: use e.g. draws=4000.")
     return int(draws)
 
 
 def _check_level(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ConfigError(f"The value for `{name}` must be a number strictly between 0 and 1, but "
+        raise OptionError(f"The value for `{name}` must be a number strictly between 0 and 1, but "
                           f"{value!r} was passed.")
     return float(value)
 
@@ -125,7 +125,7 @@ def _window(engagement, window_days: object) -> int:
         return int(engagement.config.cohort_window_days)
     if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer) \
             or window_days < 0:
-        raise ConfigError(f"The value for `window_days` must be a whole number of days >= 0, but "
+        raise OptionError(f"The value for `window_days` must be a whole number of days >= 0, but "
                           f"{window_days!r} was passed.")
     return int(window_days)
 
@@ -270,7 +270,7 @@ def _parse_change(name: str, key: object, value: object, *, signed_only: bool = 
         if signed_only:
             return _Change("points", number, f"{number * 100:+.1f}pp")
         if not 0.0 <= number <= 1.0:
-            raise ConfigError(f"The value for `{name}[{key!r}]` must be a rate between 0 and 1, but "
+            raise OptionError(f"The value for `{name}[{key!r}]` must be a rate between 0 and 1, but "
                               f"{value!r} was passed. Fix: write 0.40 for 40%, or '+5pp' for a "
                               "change in percentage points.")
         return _Change("absolute", number, f"{number:.1%}")
@@ -311,7 +311,7 @@ def _parse_rates(rates: Mapping | None, base: _Baseline) -> dict[tuple[str, str]
     if rates is None:
         return {}
     if not isinstance(rates, Mapping):
-        raise ConfigError(f"The value for `rates` must be a mapping such as "
+        raise OptionError(f"The value for `rates` must be a mapping such as "
                           f"{{'lead->opportunity': 0.40}}, but {rates!r} was passed.")
     return {_step_key(k, base.steps): _parse_change("rates", k, v) for k, v in rates.items()}
 
@@ -321,7 +321,7 @@ def _parse_volumes(volumes: Mapping | None, base: _Baseline) -> np.ndarray:
     if volumes is None:
         return multipliers
     if not isinstance(volumes, Mapping):
-        raise ConfigError(f"The value for `volumes` must be a mapping such as {{'target': 1.2}}, "
+        raise OptionError(f"The value for `volumes` must be a mapping such as {{'target': 1.2}}, "
                           f"but {volumes!r} was passed.")
     for phase, factor in volumes.items():
         if phase not in base.phases:
@@ -329,7 +329,7 @@ def _parse_volumes(volumes: Mapping | None, base: _Baseline) -> np.ndarray:
                               "was passed.")
         if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 0 \
                 or not math.isfinite(factor):
-            raise ConfigError(f"The value for `volumes[{phase!r}]` must be a multiplier >= 0 (1.2 "
+            raise OptionError(f"The value for `volumes[{phase!r}]` must be a multiplier >= 0 (1.2 "
                               f"= 20% more entries), but {factor!r} was passed.")
         multipliers[base.phases.index(phase)] = float(factor)
     return multipliers
@@ -698,7 +698,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
     name, target = ("orders", orders) if orders is not None else ("revenue", revenue)
     if isinstance(target, bool) or not isinstance(target, int | float) or not target > 0 \
             or not math.isfinite(target):
-        raise ConfigError(f"The value for `{name}` must be a positive number, but {target!r} was "
+        raise OptionError(f"The value for `{name}` must be a positive number, but {target!r} was "
                           "passed.")
     check_option("period", period, tuple(_MONTHS_PER))
     probabilities = [_check_level("probabilities", q) for q in probabilities]
@@ -849,7 +849,7 @@ def _uplift(baseline_rate: float, uplift: object) -> tuple[float, float]:
     raw = baseline_rate + change.amount if change.kind == "points" else \
         baseline_rate * (1.0 + change.amount)
     if not 0.0 < raw < 1.0 or raw == baseline_rate:
-        raise ConfigError(f"The value for `uplift` must move the baseline {baseline_rate:g} to a "
+        raise OptionError(f"The value for `uplift` must move the baseline {baseline_rate:g} to a "
                           f"different rate strictly between 0 and 1, but {uplift!r} gives "
                           f"{raw:g}. Fix: pass e.g. uplift=0.02 (2 points) or '+10%'.")
     return raw, raw - baseline_rate
@@ -866,7 +866,7 @@ def _weeks(total: float, entries_per_week: float | None, window_days: int | None
 
 def _check_rate_input(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ConfigError(f"The value for `{name}` must be a rate strictly between 0 and 1, but "
+        raise OptionError(f"The value for `{name}` must be a rate strictly between 0 and 1, but "
                           f"{value!r} was passed.")
     return float(value)
 
@@ -876,7 +876,7 @@ def _check_positive_or_none(name: str, value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
             or not math.isfinite(value):
-        raise ConfigError(f"The value for `{name}` must be a positive number (or None), but "
+        raise OptionError(f"The value for `{name}` must be a positive number (or None), but "
                           f"{value!r} was passed.")
     return float(value)
 
@@ -922,7 +922,7 @@ def experiment_size(baseline_rate: float, *, uplift: float | str, alpha: float =
     per_week = _check_positive_or_none("entries_per_week", entries_per_week)
     if window_days is not None and (isinstance(window_days, bool) or not isinstance(
             window_days, int | np.integer) or window_days < 0):
-        raise ConfigError(f"The value for `window_days` must be a whole number of days >= 0 (or "
+        raise OptionError(f"The value for `window_days` must be a whole number of days >= 0 (or "
                           f"None), but {window_days!r} was passed.")
     n1 = power_two_rates(p0, target, alpha=alpha, power=power, ratio=ratio,
                          alternative=alternative)
@@ -1015,7 +1015,7 @@ def entries_per_week(engagement, phase: str, *, last_months: int | None = None) 
     months = _complete_months(reached[engagement.phase_model.first_phase], engagement.as_of)
     if last_months is not None:
         if isinstance(last_months, bool) or not isinstance(last_months, int) or last_months < 1:
-            raise ConfigError(f"The value for `last_months` must be a whole number >= 1, but "
+            raise OptionError(f"The value for `last_months` must be a whole number >= 1, but "
                               f"{last_months!r} was passed.")
         months = months[-last_months:]
     days = float(sum(p.days_in_month for p in months))
@@ -1348,7 +1348,7 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     try:
         change = pd.Timestamp(change_date)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"The value for `change_date` must be a date such as '2025-03-01', but "
+        raise OptionError(f"The value for `change_date` must be a date such as '2025-03-01', but "
                           f"{change_date!r} was passed.") from error
     if (control is None) != (segment_attribute is None):
         raise ConfigError("Pass both `control` and `segment_attribute` (the attribute and its "
@@ -1360,12 +1360,12 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         groups = pd.Series("treated", index=records.index, dtype="object")
     else:
         if segment_attribute not in records.columns:
-            raise ConfigError(f"The value for `segment_attribute` must be a record attribute "
+            raise OptionError(f"The value for `segment_attribute` must be a record attribute "
                               f"{engagement.segments}, but {segment_attribute!r} was passed.")
         attribute = records[segment_attribute]
         if not (attribute == control).any():
             values = sorted(map(str, attribute.dropna().unique()))[:10]
-            raise ConfigError(f"The value for `control` must be a value of "
+            raise OptionError(f"The value for `control` must be a value of "
                               f"`{segment_attribute}` (e.g. {values}), but {control!r} was "
                               "passed: no record has it.")
         groups = pd.Series(np.where(attribute == control, "control", "treated"),

@@ -36,7 +36,7 @@ from scipy import stats
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.drawing import draw
-from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.exceptions import ConfigError, DataError, OptionError, ToolkitError
 from toolkit.base.vocabulary import (
     MIN_N,
     STATUS_ON_TARGET,
@@ -169,7 +169,7 @@ def control_chart(
     check_option("chart", chart, CHART_TYPES,
                  fix="use 'auto' unless you have a reason to force one chart")
     if not _is_number(sigma) or sigma <= 0:
-        raise ConfigError(
+        raise OptionError(
             f"The value for `sigma` must be a positive number, but {sigma!r} was passed",
             fix="use 3 (the usual 3-sigma limits)")
 
@@ -190,7 +190,7 @@ def control_chart(
     else:
         if (isinstance(baseline_periods, bool) or not isinstance(baseline_periods, int | np.integer)
                 or not 1 <= baseline_periods <= periods):
-            raise ConfigError(
+            raise OptionError(
                 f"The value for `baseline_periods` must be a whole number from 1 to {periods} (the "
                 f"number of periods), but {baseline_periods!r} was passed",
                 fix="pass how many of the first periods form the baseline, or None for all")
@@ -299,7 +299,7 @@ def run_rules(
     """
     _require_columns(chart_frame, ["period", "rate", "center", "z"], argument="chart_frame")
     if not _is_number(limit) or limit <= 0:
-        raise ConfigError(
+        raise OptionError(
             f"The value for `limit` must be a positive number, but {limit!r} was passed",
             fix="use the same `sigma` as in control_chart, usually 3")
     if isinstance(rules, str):
@@ -361,7 +361,7 @@ def _parse_rule(rule: str) -> tuple[str, str, int]:
                     f"The rule {rule!r} is too short: `{kind}_of_<k>` needs k >= {smallest}",
                     fix=f"use e.g. '{kind}_of_{8 if kind == 'run' else 6}'")
             return rule, kind, length
-    raise ConfigError(
+    raise OptionError(
         f"The value for `rules` must hold names from {list(RULES)} (any length in run_of_<k> and "
         f"trend_of_<k>), but {rule!r} was passed",
         fix="check the spelling, e.g. 'run_of_8'")
@@ -497,17 +497,17 @@ def scorecard(
     frame = _prepare_kpis(kpis, higher_is_better=higher_is_better, argument="kpis")
     _check_alpha(alpha)
     if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 0:
-        raise ConfigError(
+        raise OptionError(
             f"The value for `min_n` must be a whole number >= 0, but {min_n!r} was passed",
             fix=f"use {MIN_N}")
     if (isinstance(trend_periods, bool) or not isinstance(trend_periods, int | np.integer)
             or trend_periods < 3):
-        raise ConfigError(
+        raise OptionError(
             f"The value for `trend_periods` must be a whole number >= 3, but {trend_periods!r} "
             "was passed", fix="use 6")
 
     if period_label is not None and not (frame["period"] == period_label).any():
-        raise ConfigError(
+        raise OptionError(
             f"The value for `period_label` must be one of the periods in `kpis`, but {period_label!r} was "
             "passed", fix=f"use e.g. {frame['period'].max()!r} (the latest), or None")
     rows = []
@@ -784,7 +784,7 @@ def period_report(
     if period_label is None:
         period_label = frame["period"].max()
     elif not (frame["period"] == period_label).any():
-        raise ConfigError(
+        raise OptionError(
             f"The value for `period_label` must be one of the periods in `kpis`, but {period_label!r} was "
             "passed", fix=f"use e.g. {frame['period'].max()!r} (the latest)")
 
@@ -963,7 +963,7 @@ def _prepare_kpis(kpis: pd.DataFrame, *, higher_is_better: Any, argument: str) -
         frame["higher_is_better"] = higher_is_better
     else:
         if higher_is_better is not None and not isinstance(higher_is_better, Mapping):
-            raise ConfigError(
+            raise OptionError(
                 "The value for `higher_is_better` must be None, True, False or a mapping "
                 f"{{kpi: bool}}, but {higher_is_better!r} was passed",
                 fix="e.g. higher_is_better={'Days to order': False}")
@@ -1077,7 +1077,7 @@ def _check_counts(frame: pd.DataFrame, *, n_column: str, successes_column: str) 
 
 def _check_alpha(alpha: float) -> None:
     if not _is_number(alpha) or not 0 < alpha < 1:
-        raise ConfigError(f"The value for `alpha` must be between 0 and 1, but {alpha!r} was "
+        raise OptionError(f"The value for `alpha` must be between 0 and 1, but {alpha!r} was "
                           "passed", fix="use 0.05")
 
 

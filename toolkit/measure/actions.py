@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.measure.cohorts import NAT, Cohorts
 from toolkit.stats import rate_ci
 
@@ -43,7 +43,7 @@ def parse_period(label: object, name: str) -> pd.Period:
     try:
         return pd.Period(str(label))
     except (ValueError, TypeError):
-        raise ToolkitError(f"The value for `{name}` must be a period label such as '2025' (year), "
+        raise OptionError(f"The value for `{name}` must be a period label such as '2025' (year), "
                            f"'2025Q1' (quarter) or '2025-03' (month), but {label!r} was passed."
                            ) from None
 
@@ -93,7 +93,7 @@ def action_yield(engagement, *, action: str = "action", phase: str | None = None
     codes, labels = fun.attribute(action)
     target = 1 if phase is None else fun.index(phase)
     if target == 0:
-        raise ToolkitError(f"The value for `phase` must be a phase after the first "
+        raise OptionError(f"The value for `phase` must be a phase after the first "
                            f"({fun.keys[1:]}), but {phase!r} was passed.")
     table = cost_table(engagement.config.costs if costs is None else costs)
     reached_first = fun.reached[:, 0]

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.base.exceptions import DataError, NoteWarning, ToolkitError
+from toolkit.base.exceptions import DataError, NoteWarning, OptionError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 
@@ -143,7 +143,7 @@ def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFram
 def check_window_days(value: object) -> int:
     """A cohort window is a whole number of days >= 0."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ToolkitError(f"The value for `window_days` must be a whole number >= 0, but "
+        raise OptionError(f"The value for `window_days` must be a whole number >= 0, but "
                            f"{value!r} was passed.")
     return int(value)
 
@@ -268,7 +268,7 @@ class Cohorts:
         if name not in self._attributes:
             if name not in self.records.columns:
                 have = [c for c in self.records.columns if c not in BASE_RECORD_COLUMNS]
-                raise ToolkitError(f"The value for `attribute` must be one of the record "
+                raise OptionError(f"The value for `attribute` must be one of the record "
                                    f"attributes {have}, but {name!r} was passed.")
             codes, uniques = pd.factorize(self.records[name], sort=True, use_na_sentinel=True)
             labels = [str(u) for u in uniques]

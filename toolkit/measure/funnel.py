@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import OptionError, ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
 from toolkit.measure.cohorts import cohort_masks, period_codes_of, reached_at, reached_phases
 from toolkit.stats import rate_ci
@@ -68,7 +68,7 @@ def segment_columns(engagement, by: str | Sequence[str] | None) -> list[str]:
     have = list(engagement.records.columns)
     for col in cols:
         if col not in have:
-            raise ToolkitError(
+            raise OptionError(
                 f"The value for `by` must be record attributes {engagement.segments}, but {col!r} "
                 f"was passed. Declare it under `attributes` of a source in the engagement YAML.")
     return cols

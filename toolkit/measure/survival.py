@@ -34,7 +34,7 @@ from scipy.stats import chi2, norm
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from toolkit.base.drawing import draw
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.vocabulary import check_option
 
 __all__ = [
@@ -65,7 +65,7 @@ _LEVEL_TOL = 1e-10
 
 def _z_value(confidence: float) -> float:
     if not isinstance(confidence, int | float) or not 0 < confidence < 1:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `confidence` must be a number strictly between 0 and 1 (e.g. 0.95), "
             f"but {confidence!r} was passed."
         )
@@ -76,12 +76,12 @@ def _as_durations(durations: Any) -> np.ndarray:
     try:
         time = np.asarray(durations, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ToolkitError(
+        raise OptionError(
             "The value for `durations` must be numbers (e.g. the `duration_days` column of "
             "`transition_durations`), but values that are not numbers were passed."
         ) from None
     if time.ndim != 1:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `durations` must be one-dimensional, but an array of shape "
             f"{time.shape} was passed."
         )
@@ -106,7 +106,7 @@ def _as_durations(durations: Any) -> np.ndarray:
 def _as_observed(observed: Any, n: int) -> np.ndarray:
     raw = np.asarray(observed)
     if raw.shape != (n,):
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `observed` must have one entry per duration ({n}), but an array of "
             f"shape {raw.shape} was passed."
         )
@@ -114,7 +114,7 @@ def _as_observed(observed: Any, n: int) -> np.ndarray:
         return raw
     if raw.dtype.kind in "iuf" and np.isin(raw, (0, 1)).all():
         return raw.astype(bool)
-    raise ToolkitError(
+    raise OptionError(
         "The value for `observed` must be booleans (or 0/1): True where the event happened, "
         "False where the record is censored, e.g. `durations.event == 'converted'`, but other "
         "values were passed."
@@ -129,7 +129,7 @@ def _as_labels(event: Any, n: int, outcomes: Sequence[str], censored: str) -> np
     inverse, uniques = pd.factorize(pd.Series(event) if not isinstance(event, pd.Series)
                                     else event)
     if inverse.size != n:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `event` must have one entry per duration ({n}), but {inverse.size} "
             f"entries were passed."
         )
@@ -227,7 +227,7 @@ def transition_durations(
     check_option("from_phase", from_phase, phases)
     check_option("to_phase", to_phase, phases)
     if phases.index(to_phase) <= phases.index(from_phase):
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `to_phase` must come after `from_phase` ({from_phase!r}) in the phase "
             f"order {phases}, but {to_phase!r} was passed."
         )
@@ -239,7 +239,7 @@ def transition_durations(
         )
     as_of_ts = pd.Timestamp(as_of)
     if as_of_ts is pd.NaT or as_of_ts.tzinfo is not None:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `as_of` must be a tz-naive date such as '2024-06-30', but {as_of!r} "
             f"was passed."
         )
@@ -384,7 +384,7 @@ class KaplanMeierResult:
         reports the start of the stretch, the definition 1 - S(t) >= q read literally.
         """
         if not isinstance(q, int | float) or not 0 < q < 1:
-            raise ToolkitError(
+            raise OptionError(
                 f"The value for `q` must be a share strictly between 0 and 1 (0.5 = median), but "
                 f"{q!r} was passed."
             )
@@ -572,7 +572,7 @@ def _loglog_interval(cif: np.ndarray, var: np.ndarray, z: float) -> tuple[np.nda
 def _check_outcomes(outcomes: Sequence[str], censored: str) -> tuple[str, ...]:
     outs = tuple(outcomes) if not isinstance(outcomes, str) else (outcomes,)
     if not outs or len(set(outs)) != len(outs) or censored in outs:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `outcomes` must be distinct labels other than the censoring label "
             f"{censored!r}, e.g. ('converted', 'lost'), but {outcomes!r} was passed."
         )
@@ -640,7 +640,7 @@ def cumulative_incidence(
     else:
         grid = np.atleast_1d(np.asarray(times, dtype=np.float64))
         if grid.ndim != 1 or not np.isfinite(grid).all() or (grid < 0).any():
-            raise ToolkitError(
+            raise OptionError(
                 f"The value for `times` must be non-negative finite numbers (e.g. [30, 60, 90]), "
                 f"but {times!r} was passed."
             )
@@ -706,7 +706,7 @@ def converter_quantile(durations: Any, event: Any, *, q: float = 0.5,
     and the quantile a little low; with a follow-up long beside the durations this is negligible.
     """
     if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1:
-        raise ToolkitError(f"The value for `q` must be a number strictly between 0 and 1, but "
+        raise OptionError(f"The value for `q` must be a number strictly between 0 and 1, but "
                            f"{q!r} was passed.")
     if len(np.atleast_1d(np.asarray(durations, dtype=object))) == 0:
         return np.nan, np.nan, np.nan
@@ -785,7 +785,7 @@ def time_to_convert_summary(
         check_option("by", key, [c for c in data.columns if c not in ("duration_days", "event")])
     grid = np.asarray(horizons, dtype=np.float64)
     if grid.ndim != 1 or grid.size == 0 or not np.isfinite(grid).all() or (grid <= 0).any():
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `horizons` must be positive numbers of days, e.g. (30, 60, 90, 180), "
             f"but {horizons!r} was passed."
         )
@@ -880,7 +880,7 @@ def logrank_test(durations: Any, observed: Any, groups: Any) -> LogrankResult:
     status = _as_observed(observed, time.size)
     labels = pd.Series(np.asarray(groups, dtype=object))
     if labels.size != time.size:
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `groups` must have one entry per duration ({time.size}), but "
             f"{labels.size} entries were passed."
         )

@@ -37,7 +37,7 @@ from babel import numbers as babel_numbers
 from babel import units as babel_units
 from babel.core import Locale
 
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import OptionError
 from toolkit.present.messages import check_language, translations
 
 __all__ = ["MISSING", "LOCALES", "KINDS", "Formatter", "formatter", "is_missing"]
@@ -95,7 +95,7 @@ class Formatter:
     def __init__(self, language: str = "en", *, currency: str = "EUR") -> None:
         self.language = check_language(language)
         if not isinstance(currency, str) or not babel_numbers.is_currency(currency):
-            raise ToolkitError(f"The value for `currency` must be an ISO 4217 currency code such as "
+            raise OptionError(f"The value for `currency` must be an ISO 4217 currency code such as "
                                f"'EUR' or 'USD', but {currency!r} was passed. Fix: set `currency:` "
                                f"in the engagement YAML to the code of the amounts' currency.")
         self.currency = currency
@@ -287,7 +287,7 @@ class Formatter:
             return self.period(x)
         if kind == "text":
             return MISSING if is_missing(x) else str(x)
-        raise ToolkitError(f"The value for `kind` must be one of {list(KINDS)}, but {kind!r} was "
+        raise OptionError(f"The value for `kind` must be one of {list(KINDS)}, but {kind!r} was "
                            f"passed.")
 
     def range(self, low: Any, high: Any, kind: Kind = "percent", *,

@@ -27,7 +27,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import OptionError
 
 __all__ = ["LANGUAGES", "LOCALE_DIR", "DOMAIN", "check_language", "catalogue_path", "translations"]
 
@@ -42,7 +42,7 @@ DOMAIN = "toolkit"
 def check_language(language: object) -> str:
     """`language` when it is one of :data:`LANGUAGES`; else a ToolkitError naming them."""
     if language not in LANGUAGES:
-        raise ToolkitError(f"The value for `language` must be one of {list(LANGUAGES)}, but "
+        raise OptionError(f"The value for `language` must be one of {list(LANGUAGES)}, but "
                            f"{language!r} was passed. Fix: use `nl` (Dutch) or `en` (English).")
     return str(language)
 

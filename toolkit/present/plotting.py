@@ -59,7 +59,7 @@ from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.exceptions import ConfigError, DataError, OptionError, ToolkitError
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import (
     STATUS_NOT_SIGNIFICANT,
@@ -177,7 +177,7 @@ def theme() -> None:
 def phase_palette(n: int) -> list[tuple[float, float, float]]:
     """``n`` colours from light to dark blue, one per phase (the first phase lightest)."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ToolkitError(f"The value for `n` must be a positive whole number, but {n!r} was passed.")
+        raise OptionError(f"The value for `n` must be a positive whole number, but {n!r} was passed.")
     return list(sns.blend_palette([PALETTE["phase_light"], PALETTE["phase_dark"]], n_colors=int(n)))
 
 
@@ -2611,10 +2611,10 @@ def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -
     elif isinstance(fig_or_ax, Figure):
         fig = fig_or_ax
     else:
-        raise ToolkitError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
+        raise OptionError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
                            f"{type(fig_or_ax).__name__} was passed.")
     if isinstance(dpi, bool) or not isinstance(dpi, int | float) or dpi <= 0:
-        raise ToolkitError(f"The value for `dpi` must be a positive number (e.g. 150), but {dpi!r} "
+        raise OptionError(f"The value for `dpi` must be a positive number (e.g. 150), but {dpi!r} "
                            f"was passed.")
     target = Path(path)
     if not target.suffix:

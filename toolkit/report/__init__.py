@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.exceptions import ConfigError, OptionError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.base.version import VERSION as __version__
 from toolkit.io.config import load_config
@@ -124,7 +124,7 @@ class ExecutedNotebooks(list[Path]):
 
 def _find_notebook(step: int, notebooks_dir: Path) -> Path:
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or not 1 <= step <= 99:
-        raise ToolkitError(f"The value for `steps` must hold step numbers from 1 to 99, but {step!r} "
+        raise OptionError(f"The value for `steps` must hold step numbers from 1 to 99, but {step!r} "
                            f"was passed.")
     found = sorted(notebooks_dir.glob(f"{int(step):02d}_*.ipynb"))
     if len(found) != 1:
@@ -144,7 +144,7 @@ def _check_kernel(kernel_name: str) -> None:
         manager.get_kernel_spec(kernel_name)
     except NoSuchKernel:
         have = sorted(manager.find_kernel_specs())
-        raise ToolkitError(
+        raise OptionError(
             f"The value for `kernel_name` must be an installed Jupyter kernel {have}, but "
             f"{kernel_name!r} was passed. Fix: install ipykernel and register it with "
             f"`{sys.executable} -m ipykernel install --sys-prefix`, or pass one of {have}."
@@ -238,7 +238,7 @@ def execute_notebooks(
                           fix="check the path, or create one with `funnel new NAME`")
     notebooks_dir = Path(notebooks_dir).resolve()
     if not notebooks_dir.is_dir():
-        raise ToolkitError(f"The value for `notebooks_dir` must be a folder with the step notebooks, "
+        raise OptionError(f"The value for `notebooks_dir` must be a folder with the step notebooks, "
                            f"but {str(notebooks_dir)!r} does not exist.")
     # Find every notebook before running any, so a missing step fails in a second, not after six.
     inputs = [_find_notebook(step, notebooks_dir) for step in steps]
@@ -955,7 +955,7 @@ def check_report(
     """
     index = Path(index_html)
     if not index.is_file():
-        raise ToolkitError(f"The value for `index_html` must be the report's index.html, but "
+        raise OptionError(f"The value for `index_html` must be the report's index.html, but "
                            f"{str(index)!r} does not exist. Fix: run render_report (or `funnel run`) first.")
     pages = [index]
     problems: list[str] = []

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.exceptions import ConfigError, OptionError, ToolkitError
 from toolkit.base.version import VERSION as __version__
 from toolkit.present.client import for_client
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
@@ -508,7 +508,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     config = engagement.config
     language = language or getattr(config, "language", "en")
     if edition not in EDITIONS:
-        raise ToolkitError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
+        raise OptionError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
                            f"{edition!r} was passed.")
     fmt = formatter(language, config.currency)
     markdown = _markdown()

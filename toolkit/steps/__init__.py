@@ -12,7 +12,7 @@ the report, the workbook and the CLI show these results and compute nothing agai
 
 from collections.abc import Iterable, Iterator
 
-from toolkit.base.exceptions import ConfigError
+from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import check_option, check_seed
 from toolkit.steps.baseline import baseline
 from toolkit.steps.checks import check_engagement, open_engagement
@@ -57,7 +57,7 @@ def run_each(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
     chosen = sorted({check_option("steps", step, list(STEPS)) for step in (
         STEPS if steps is None else steps)})
     if not chosen:
-        raise ConfigError("The value for `steps` must name at least one step, but none was passed",
+        raise OptionError("The value for `steps` must name at least one step, but none was passed",
                           fix=f"pass step numbers among {list(STEPS)}, or None for all")
     check_engagement(engagement)
     return _each(engagement, seed, chosen)
