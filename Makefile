@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lab lint bench clean
+.PHONY: demo test lab lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check toolkit tests benchmarks
 
+# The API reference (pdoc, numpy docstrings, every module) in docs/api/; any warning fails it.
+docs: $(STAMP)
+	$(BIN)/python docs/build_api.py docs/api
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kpis.py --records 1000000 --out benchmarks/out
 
 clean:
-	rm -rf $(VENV) .pytest_cache reports benchmarks/out
+	rm -rf $(VENV) .pytest_cache reports benchmarks/out docs/api
