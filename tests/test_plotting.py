@@ -387,15 +387,15 @@ def test_phase_palette_runs_from_light_to_dark():
 
 
 def test_percent_formatting():
-    assert plotting._pct_ci(0.62, 0.58, 0.66) == "62% (58-66%)"
+    assert plotting._pct_ci(0.62, 0.58, 0.66) == "62% (58–66%)"
     # below 10% one decimal, for all three numbers alike
-    assert plotting._pct_ci(0.025, 0.021, 0.030) == "2.5% (2.1-3.0%)"
+    assert plotting._pct_ci(0.025, 0.021, 0.030) == "2.5% (2.1–3.0%)"
     assert plotting._pct(0.2) == "20%"
     assert plotting._pct(float("nan")) == "n/a"
-    assert plotting._fmt_value(3.1e6, "EUR") == "€3.10M"
+    assert plotting._fmt_value(3.1e6, "EUR") == "€3.1m"
     assert plotting._fmt_value(12_800, "EUR") == "€12.8k"
     assert plotting._fmt_value(44, "days") == "44 days"
-    assert plotting._fmt_range(39, 50, "days") == "(39-50 days)"
+    assert plotting._fmt_range(39, 50, "days") == "(39–50 days)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,8 +408,8 @@ def test_funnel_bars_step_labels_and_cumulative_column():
     widths = [p.get_width() for p in ax.patches]
     assert widths == [1000, 620, 155, 40]
     texts = _texts(ax)
-    assert "▼ 62% (58-66%) of 1,000" in texts
-    assert "▼ 25% (22-28%) of 620" in texts
+    assert "▼ 62% (58–66%) of 1,000" in texts
+    assert "▼ 25% (22–28%) of 620" in texts
     assert "1,000" in texts and "40" in texts
     right = ax.child_axes[0]
     assert [t.get_text() for t in right.get_yticklabels()] == ["100%", "62%", "16%", "4.0%"]
@@ -446,7 +446,7 @@ def test_process_schema_boxes_arrows_and_kpis(phases):
     assert len(boxes) == 2 * phases  # a header and a body per phase
     texts = _texts(ax)
     assert "30%" in texts and f"{30 + 5 * (phases - 2)}%" in texts
-    assert "(26-34%)\nn=1,000" in texts
+    assert "(26–34%)\nn=1,000" in texts
     assert sum(t.startswith("PHASE ") for t in texts) == phases
     assert texts.count("ROLES") == phases and texts.count("OUTPUT") == phases
     assert ax.get_title(loc="left").startswith(f"Commercial process in {phases} phases")
@@ -481,7 +481,7 @@ def test_process_schema_from_the_funnel_and_with_a_span(engagement):
     spans.loc[len(spans)] = {"kpi": "all", "from_phase": "target", "to_phase": "order",
                              "value": 0.2, "ci_low": 0.06, "ci_high": 0.51, "n": 10, "unit": "%"}
     ax = plot_process_schema(model, kpis=spans)
-    assert any(t.startswith("Target (suspects) → Order: 20% (6-51%)") for t in _texts(ax))
+    assert any(t.startswith("Target (suspects) → Order: 20% (6–51%)") for t in _texts(ax))
 
 
 def test_process_schema_draws_into_the_given_axes():
@@ -675,8 +675,8 @@ def test_segment_scan_highlights_flagged_segments():
                   and len(ln.get_xdata()) == 1)
     assert rest == [0.29, 0.41, 0.47]
     right = [t.get_text() for t in ax.child_axes[0].get_yticklabels()]
-    assert right[0] == "21% vs 47%   n=94   p_adj<0.001"
-    assert right[1] == "48% vs 41%   n=107   p_adj=1.00"
+    assert right[0] == "21% vs 47%   n=94   p_adj < 0.001"
+    assert right[1] == "48% vs 41%   n=107   p_adj = 1.000"
     assert ax.get_title(loc="left").startswith("2 of 3 segments convert significantly")
     assert {"proposal → order", "target → lead"} <= set(_texts(ax))  # group headers
 
@@ -723,8 +723,8 @@ def test_scorecard_rows_status_and_trend():
     card = scorecard(kpis_frame())
     ax = plot_scorecard(card.assign(unit=["%", "days"]))
     texts = _texts(ax)
-    assert "50%" in texts and "(45-55%)" in texts and "40%" in texts
-    assert "46 days" in texts and "(41-50 days)" in texts and "30 days" in texts
+    assert "50%" in texts and "(45–55%)" in texts and "40%" in texts
+    assert "46 days" in texts and "(41–50 days)" in texts and "30 days" in texts
     status = {t.get_text(): _hex(t.get_bbox_patch().get_facecolor()) for t in ax.texts
               if t.get_bbox_patch() is not None}
     assert status["on target"] == _hex(PALETTE["on_target"])
@@ -755,7 +755,7 @@ def test_kpi_tree_boxes_values_and_layout():
     boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
     assert len(boxes) == 5
     texts = _texts(ax)
-    assert {"€3.10M", "target €3.60M", "2.0%", "target 2.4%", "12,000 records"} <= set(texts)
+    assert {"€3.1m", "target €3.6m", "2.0%", "target 2.4%", "12,000 records"} <= set(texts)
     # left to right by depth: root at x=0, orders and deal at 1, the phase KPIs at 2
     assert sorted(round(b.get_x()) for b in boxes) == [0, 1, 1, 2, 2]
     # the parent sits midway between its first and last child
@@ -1036,7 +1036,7 @@ def test_funnel_in_dutch_words_and_number_format_english_by_default():
     ax = plot_funnel(funnel_frame(), language="nl")
     texts = _texts(ax)
     # the same numbers as the English test above, worked by hand into Dutch format
-    assert "▼ 62% (58-66%) van 1.000" in texts and "1.000" in texts
+    assert "▼ 62% (58–66%) van 1.000" in texts and "1.000" in texts
     right = ax.child_axes[0]
     assert [t.get_text() for t in right.get_yticklabels()] == ["100%", "62%", "16%", "4,0%"]
     assert ax.get_title(loc="left") == "1.000 Target → 40 Order: 4,0% in totaal"
@@ -1081,9 +1081,9 @@ def test_money_in_a_figure_is_in_the_kpis_own_currency():
     """The KPI tree of a USD engagement wrote '110.677 USD' where a EUR one wrote '€117k'."""
     from toolkit.present.plotting import _fmt_value, drawing_language
     with drawing_language("nl"):
-        assert _fmt_value(110677, "USD") == "US$111k"
-        assert _fmt_value(2500, "EUR/month") == "€2,5k/maand"
+        assert _fmt_value(110677, "USD") == "US$\xa0110,7K"
+        assert _fmt_value(2500, "EUR/month") == "€\xa02,5K/maand"
         assert _fmt_value(12, "days") == "12 dagen"  # a unit that is no currency stays a unit
     with drawing_language("en"):
-        assert _fmt_value(3.2e6, "GBP") == "£3.20M"
+        assert _fmt_value(3.2e6, "GBP") == "£3.2m"
         assert _fmt_value(90, "€") == "€90"

@@ -175,6 +175,15 @@ class Formatter:
             text = "+" + text
         return text
 
+    def compact_amount(self, x: Any, currency: str | None = None) -> str:
+        """An amount shortened for a figure's narrow space: '€ 1,2K', '€ 2,3 mln.' (nl), '€1.2k'
+        (en), whole below a thousand; in `currency` (default the engagement's)."""
+        if is_missing(x) or not math.isfinite(float(x)):
+            return MISSING
+        code = currency or self.currency
+        return babel_numbers.format_compact_currency(_rounded(float(x), 0), code,
+                                                     locale=self.locale, fraction_digits=1)
+
     def p_value(self, p: Any) -> str:
         """A p-value: '< 0,001' below one in a thousand, else three decimals ('0,012')."""
         if is_missing(p) or not math.isfinite(float(p)):

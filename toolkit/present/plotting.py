@@ -69,7 +69,7 @@ from toolkit.base.vocabulary import (
     STATUS_UNJUDGED,
     STATUSES,
 )
-from toolkit.present.format import formatter
+from toolkit.present.format import Formatter, formatter
 from toolkit.present.messages import check_language, translations
 from toolkit.present.tables import N_, attribute_label
 
@@ -217,11 +217,10 @@ def _(message: str) -> str:
     return translations(_LANGUAGE.get()).gettext(message)
 
 
-def _local(number_text: str) -> str:
-    """A number written the English way ("1,234.5") in the figure's language ("1.234,5")."""
-    if _LANGUAGE.get() == "nl":
-        return number_text.translate({ord("."): ",", ord(","): "."})
-    return number_text
+def _fmt() -> Formatter:
+    """The one formatter (toolkit.present.format), in the language of the figure being drawn:
+    every number on a figure is written by it, as on the pages and in the workbook."""
+    return formatter(_LANGUAGE.get())
 
 
 class _NothingToDraw(DataError):
@@ -369,8 +368,7 @@ def _digits(value: float) -> int:
 def _pct(value: float, digits: int | None = None) -> str:
     if value is None or not np.isfinite(value):
         return _("n/a")
-    d = _digits(value) if digits is None else digits
-    return _local(f"{value * 100:.{d}f}%")
+    return _fmt().percent(value, _digits(value) if digits is None else digits)
 
 
 def _pct_ci(rate: float, low: float, high: float) -> str:
@@ -379,27 +377,26 @@ def _pct_ci(rate: float, low: float, high: float) -> str:
         return _("n/a")
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return _pct(rate)
-    d = _digits(rate)
-    return _local(f"{rate * 100:.{d}f}% ({low * 100:.{d}f}-{high * 100:.{d}f}%)")
+    return _fmt().interval(rate, low, high, "percent", decimals=_digits(rate))
 
 
 def _count(value: float) -> str:
-    return _("n/a") if value is None or not np.isfinite(value) else _local(f"{value:,.0f}")
+    return _("n/a") if value is None or not np.isfinite(value) else _fmt().count(value)
 
 
 def _is_share_unit(unit: object) -> bool:
     return str(unit).strip().lower() in ("%", "share", "rate", "percent", "pct")
 
 
-def _currency_symbol(unit: str) -> str:
-    """The symbol of a money unit ('EUR' or '€' -> '€'; 'USD' -> 'US$' in both languages, as CLDR
-    writes it for nl_NL and en_GB: unambiguous beside other dollars), or '' when the unit is not
-    a currency."""
+def _currency_code(unit: str) -> str:
+    """The ISO code of a money unit ('EUR' or '€' -> 'EUR'; 'usd' -> 'USD'), or '' when the unit
+    is not a currency. The formatter writes its symbol as CLDR does ('US$' in both languages:
+    unambiguous beside other dollars)."""
     if unit == "€" or unit.lower() == "euro":
         unit = "EUR"
     if len(unit) != 3 or not babel_numbers.is_currency(unit.upper()):
         return ""
-    return babel_numbers.get_currency_symbol(unit.upper(), locale=formatter(_LANGUAGE.get()).locale)
+    return unit.upper()
 
 
 def _fmt_value(value: float, unit: object = None) -> str:
@@ -410,19 +407,15 @@ def _fmt_value(value: float, unit: object = None) -> str:
     low = u.lower()
     if _is_share_unit(u):
         return _pct(value)
-    symbol = _currency_symbol(u.split("/", 1)[0].strip())
-    if symbol:
+    code = _currency_code(u.split("/", 1)[0].strip())
+    if code:
         per = u.split("/", 1)[1] if "/" in u else ""
-        size = abs(value)
-        text = (f"{value / 1e6:.2f}M" if size >= 1e6 else f"{value / 1e3:.0f}k" if size >= 1e5
-                else f"{value / 1e3:.1f}k" if size >= 1e3 else f"{value:.0f}")
-        return symbol + _local(text) + (f"/{_(per)}" if per else "")
+        return _fmt().compact_amount(value, code) + (f"/{_(per)}" if per else "")
     if low in ("days", "day", "d"):
-        return _local(f"{value:.1f}" if abs(value) < 10 else f"{value:.0f}") + " " + _("days")
+        return _fmt().number(value, 1 if abs(value) < 10 else 0) + " " + _("days")
     if low == "x":
-        return _local(f"{value:.1f}x")
-    number = _local(f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer()
-                    else f"{value:.3g}")
+        return _fmt().number(value, 1) + "x"
+    number = _fmt().number(value)
     if low in ("", "count", "n", "number"):
         return number
     return f"{number} {_(u)}"
@@ -432,14 +425,14 @@ def _fmt_range(low: float, high: float, unit: object, digits: int | None = None)
     """An interval in a KPI's unit with the unit written once: '(41-46%)', '(39-50 days)'."""
     if _missing(unit) or _is_share_unit(unit):
         d = _digits(min(low, high)) if digits is None else digits
-        return _local(f"({low * 100:.{d}f}-{high * 100:.{d}f}%)")
+        return f"({_fmt().range(low, high, 'percent', decimals=d)})"
     lo, hi = _fmt_value(low, unit), _fmt_value(high, unit)
     suffix = ""
     for tail in (" days", " day", "x"):
         if lo.endswith(tail) and hi.endswith(tail):
             lo, suffix = lo[: -len(tail)], tail
             hi = hi[: -len(tail)]
-    return f"({lo}-{hi}{suffix})"
+    return f"({lo}–{hi}{suffix})"  # the en dash of the formatter's ranges
 
 
 def _p_text(p: float) -> str:
@@ -447,13 +440,14 @@ def _p_text(p: float) -> str:
     if p is None or not np.isfinite(p):
         return _("too small to test")
     text = _fmt_p(p)
-    return _("p_adj") + ("" if text.startswith("<") else "=") + text
+    return _("p_adj") + (" " if text.startswith("<") else " = ") + text
 
 
 def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return _("n/a")
-    return _local("<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}")
+    return _fmt().p_value(p)  # as every page and table writes it: '< 0,001', '0,042'
+
 
 
 def _phase_name(key: object, phase_model: PhaseModel | None, fallback: object = None) -> str:
@@ -546,7 +540,7 @@ def _percent_axis(ax: Axes, axis: str = "y", *, floor: float | None = None,
         vmin, vmax = target.get_view_interval()
         low = vmin if floor is None else max(vmin, floor)
         decimals = 0 if (vmax - low) >= 0.06 else 1
-        return _local(f"{value * 100:.{decimals}f}%")
+        return _fmt().percent(value, decimals)
 
     target.set_major_locator(_FloorLocator(floor, ceiling))
     target.set_major_formatter(FuncFormatter(fmt))
@@ -594,7 +588,7 @@ def _n_bars(ax: Axes, x: np.ndarray, series: Sequence[tuple[np.ndarray, Any]], *
     top = max(top, 1.0)
     twin.set_ylim(0, top / share)
     twin.set_yticks([0, top])
-    twin.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v:,.0f}")))
+    twin.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt().number(v, 0)))
     twin.tick_params(axis="y", colors=PALETTE["muted"], labelcolor=PALETTE["muted"], labelsize=8,
                      length=0)
     twin.set_ylabel(label, color=PALETTE["muted"], fontsize=8.5)
@@ -826,7 +820,7 @@ def _kpi_lines(row: dict[str, Any]) -> tuple[str, str]:
     if _missing(unit) or _is_share_unit(unit):
         d = _digits(row["value"])
         value = _pct(row["value"], d)
-        ci = (_local(f"({row['low'] * 100:.{d}f}-{row['high'] * 100:.{d}f}%)")
+        ci = (f"({_fmt().range(row['low'], row['high'], 'percent', decimals=d)})"
               if np.isfinite(row["low"]) and np.isfinite(row["high"]) else "")
     else:
         value = _fmt_value(row["value"], unit)
@@ -1175,7 +1169,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
     ax_v.bar(x, np.where(np.isfinite(volume), volume, 0), width=0.75, color=PALETTE["light"],
              linewidth=0, label=_(volume_label))
     ax_v.set_ylabel(_(volume_label))
-    ax_v.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v:,.0f}")))
+    ax_v.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt().number(v, 0)))
     ax_v.set_ylim(0, max(float(np.nanmax(volume)) if np.isfinite(volume).any() else 1, 1) * 1.12)
     _clean_axes(ax_r, grid="y")
     shown = np.isfinite(rate) & (n > 0)
@@ -1459,7 +1453,8 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
             band = (_(" ({low} to {high})").format(low=_count(low), high=_count(high))
                     if np.isfinite(low) and np.isfinite(high) else "")
             x_text = max(0.0, shown, high if np.isfinite(high) else shown) + 0.02 * span
-            ax.text(x_text, y, _local(f"{value:+,.0f}") + band if np.isfinite(value) else _("n/a"),
+            ax.text(x_text, y,
+                    _fmt().number(value, 0, signed=True) + band if np.isfinite(value) else _("n/a"),
                     ha="left", va="center", fontsize=8.5 if multi else 9.5,
                     fontweight="bold" if rank == 0 and not multi else "normal",
                     color=PALETTE["ink"])
@@ -1471,7 +1466,7 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
     ax.set_yticklabels(labels, fontsize=10)
     ax.set_ylim(count - 0.45, -0.6)
     ax.set_xlim(min(floor - 0.05 * span, 0), reach + 0.42 * span)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v:,.0f}")))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt().number(v, 0)))
     ax.set_xlabel(_("extra {unit}{per} if the step reached its reference").format(
         unit=_(unit), per=per))
     ax.tick_params(axis="y", length=0)
@@ -1485,7 +1480,7 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
                       reference=_reference_word(data["reference"].iloc[top]))
                   if isinstance(data["reference"].iloc[top], str) else "")
         title = (_("Largest gain: {step}, {value} {unit}{per}{versus}").format(
-                     step=labels[0], value=_local(f"{value_all[top]:+,.0f}"), unit=_(unit),
+                     step=labels[0], value=_fmt().number(value_all[top], 0, signed=True), unit=_(unit),
                      per=per, versus=versus)
                  if np.isfinite(value_all[top])
                  else _("Extra {unit} per step").format(unit=_(unit)))
@@ -1738,7 +1733,7 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
     chart = str(data["chart"].iloc[0]) if "chart" in data else "p"
     sigma_z = float(pd.to_numeric(data["sigma_z"], errors="coerce").iloc[0]) if "sigma_z" in data \
         else float("nan")
-    chart_name = (_("Laney p′ chart (σz = {sigma})").format(sigma=_local(f"{sigma_z:.2f}"))
+    chart_name = (_("Laney p′ chart (σz = {sigma})").format(sigma=_fmt().number(sigma_z, 2))
                   if chart == "laney" else _("p chart"))
     if title is None:
         title = _("{chart}: {outside} of {periods} periods outside the limits").format(
@@ -2176,7 +2171,7 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
         rising = widths[i] >= 0
         tip = max(lefts[i], lefts[i] + widths[i]) if rising else min(lefts[i], lefts[i] + widths[i])
         ax.text(tip + (0.015 if rising else -0.015) * scale, y[i],
-                _local(f"{widths[i] * 100:+.1f}") + " " + _("pp"),
+                _fmt().number(widths[i] * 100, 1, signed=True) + " " + _("pp"),
                 ha="left" if rising else "right", va="center", fontsize=9,
                 fontweight="bold" if i == count - 1 else "normal", color=PALETTE["ink"])
     labels = [f"{s}" for s, _, _ in steps] + [_("total change")]
@@ -2191,7 +2186,8 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_xlim(lo - 0.16 * span, hi + 0.16 * span)
     digits = 0 if span >= 0.04 else 1  # whole points once the axis spans 4 points or more
     ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda v, _unused: _local(f"{v * 100:+.{digits}f}") + " " + _("pp") if abs(v) > 1e-12
+        lambda v, _unused: _fmt().number(v * 100, digits, signed=True) + " " + _("pp")
+        if abs(v) > 1e-12
         else "0"))
     ax.set_xlabel(_("change in overall conversion (percentage points)"))
     ax.tick_params(axis="y", length=0)
@@ -2206,8 +2202,9 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     _legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
     if title is None:
         title = _("Overall conversion {total} pp: {rates} pp from rates, {mix} pp from mix").format(
-            total=_local(f"{total * 100:+.1f}"), rates=_local(f"{rate_total * 100:+.1f}"),
-            mix=_local(f"{mix_total * 100:+.1f}"))
+            total=_fmt().number(total * 100, 1, signed=True),
+            rates=_fmt().number(rate_total * 100, 1, signed=True),
+            mix=_fmt().number(mix_total * 100, 1, signed=True))
     _title(ax, title, _("Rate effect: segments converting better or worse; mix effect: a shift in "
                         "which segments the records come from"))
     return ax
@@ -2453,7 +2450,7 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
     bar.outline.set_visible(False)
     bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
     decimals = 0 if vmax - vmin >= 0.06 else 1 if vmax - vmin >= 0.006 else 2
-    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _local(f"{v * 100:.{decimals}f}%")))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt().percent(v, decimals)))
     bar.ax.tick_params(labelsize=8, length=0, colors=PALETTE["muted"], labelcolor=PALETTE["ink"])
     bar.ax.set_ylabel(_("conversion rate"), fontsize=8.5, color=PALETTE["muted"])
     _title(ax, title, subtitle, above=header_pt)
@@ -2538,12 +2535,12 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
 
     english = _LANGUAGE.get() == "en"  # the English figure names each step in both languages
     labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" if english
-              else f"{int(s)} {nl} — " + _local(f"{w:.1f}") + " " + _("wk")
+              else f"{int(s)} {nl} — " + _fmt().number(w, 1) + " " + _("wk")
               for s, nl, en, w in
               zip(steps["_order"], steps["step_name_nl"], steps["step_name_en"], weeks, strict=True)]
     total_label = _("Total, steps in sequence — {weeks} wk ({low}-{high})").format(
-        weeks=_local(f"{total:.1f}"), low=_local(f"{total_low:.1f}"),
-        high=_local(f"{total_high:.1f}"))
+        weeks=_fmt().number(total, 1), low=_fmt().number(total_low, 1),
+        high=_fmt().number(total_high, 1))
     label_fs = 9.0 if row_pt >= 34 else 7.5  # a label takes about a third of the row
     tick_ms = min(12.0, 0.4 * row_pt)  # the low-end tick a little taller than the bar
     widths_pt = [_width_pt(t, label_fs) for t in labels]
