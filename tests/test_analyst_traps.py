@@ -1,0 +1,79 @@
+"""The analyst's traps (issue 24): each one a hand-made case that failed before its fix.
+
+The engagement YAML here is literal text, as an analyst types it (not `yaml.safe_dump`, which
+quotes the words YAML 1.1 would read as booleans and so hides the trap)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from toolkit import Engagement
+from toolkit.io.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- `on:` and the other YAML 1.1 booleans as keys ------------------------------------------------
+
+YES_NO_KEYS = """\
+name: keys
+phases: [{key: lead, label: Lead}, {key: order, label: Order}]
+stage_mapping:
+  Lead: lead
+  Won: won
+  yes: lead          # a CRM stage called "yes" (YAML 1.1 would read the key as True)
+  Off: ignore
+sources:
+  - {name: deals, shape: history, path: deals.csv, columns: {record_id: Id, stage: Stage, changed_at: At}}
+lookups:
+  - {path: agents.csv, key: Agent, on: agent, attributes: {team: Team}}
+"""
+
+
+def test_on_yes_and_off_as_keys_are_words_not_booleans(tmp_path):
+    config = load_config(_write(tmp_path, "engagement.yaml", YES_NO_KEYS))
+    assert config.lookups[0].on == "agent"
+    assert {"yes", "Off"} <= set(config.stage_mapping)
+
+
+def test_a_boolean_value_stays_a_boolean(tmp_path):
+    # only keys are read as YAML 1.2 would: `fold_categories: no` still switches folding off
+    config = load_config(_write(tmp_path, "engagement.yaml", YES_NO_KEYS + "fold_categories: no\n"))
+    assert config.fold_categories is False
+
+
+# --- the README's two-file example (an MQL file and a closed-deals file) --------------------------
+
+def _readme_block(title: str) -> str:
+    """The first ```yaml block after the README paragraph that starts with `title`."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(title)
+    match = re.search(r"```yaml\n(.*?)```", text[start:], flags=re.S)
+    assert match, f"no yaml block after {title!r} in README.md"
+    return match.group(1)
+
+
+def test_the_readme_two_file_example_loads_on_a_hand_made_pair(tmp_path):
+    # mql.csv: L1, L2, L3 became MQL in January; L2 is lost, L1 and L3 open. closed_deals.csv: L1
+    # won on 10-03 for 1000, L3 on 20-02 for 500. agents.csv: ann -> North; bob has no row.
+    # By hand: 3 records; L1 and L3 won, L2 lost; L3's amount 500; L1's team North, L2's blank.
+    _write(tmp_path, "mql.csv", "Lead ID,MQL date,Status,Agent\nL1,2025-01-05,open,ann\n"
+                                "L2,2025-01-06,lost,bob\nL3,2025-01-07,open,ann\n")
+    _write(tmp_path, "closed_deals.csv", "Lead ID,Close date,Amount\nL1,2025-03-10,1000\n"
+                                         "L3,2025-02-20,500\n")
+    _write(tmp_path, "agents.csv", "Agent,Team,Office\nann,North,Utrecht\n")
+    path = _write(tmp_path, "engagement.yaml", _readme_block("**Two files about the same deals**"))
+    e = Engagement.from_yaml(path, use_cache=False)
+    rec = e.records.set_index("record_id")
+    assert rec["outcome"].to_dict() == {"L1": "won", "L2": "lost", "L3": "won"}
+    assert rec.loc["L3", "value"] == 500
+    assert rec.loc["L1", "team"] == "North" and rec.loc["L2", "team"] != rec.loc["L2", "team"]
+    recon = e.reconciliation
+    assert (recon["rows_in"] == recon["rows_used"] + recon["rows_quarantined"]).all()
