@@ -48,12 +48,19 @@ def _notes(cells: list[dict]) -> Iterator[tuple[str, str]]:
                 yield "method", paragraph
 
 
+def _under_the_page_headings(text: str) -> str:
+    """A note's Markdown headings two levels down: on the page the notes sit under "For the
+    training" (h2) and "Method notes" (h3), so the notebook's "## 1. ..." becomes an h4 there."""
+    return re.sub(r"^(#{1,4}) ", r"\1## ", text, flags=re.M)
+
+
 def notebook_parts(step: int, markdown: Callable[[str], str], gettext: Callable[[str], str], *,
                    folder: Path = NOTEBOOKS_DIR) -> tuple[str, str, str]:
     """The method notes and exercises of step `step`'s notebook as HTML, each paragraph through
     `gettext`, and the checks it runs on the results (the code cell after "### Checks")."""
     cells = _notebook(step, folder)
-    method = [markdown(gettext(p)) for kind, p in _notes(cells) if kind == "method"]
+    method = [markdown(_under_the_page_headings(gettext(p))) for kind, p in _notes(cells)
+              if kind == "method"]
     exercises = "\n\n".join(gettext(p) for kind, p in _notes(cells) if kind == "exercises")
     checks = ""
     for before, cell in zip(cells, cells[1:], strict=False):  # each cell after its neighbour
