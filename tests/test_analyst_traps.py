@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from toolkit import Engagement
+from toolkit.base.exceptions import ToolkitError
 from toolkit.io.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +80,48 @@ def test_the_readme_two_file_example_loads_on_a_hand_made_pair(tmp_path):
     assert rec.loc["L1", "team"] == "North" and rec.loc["L2", "team"] != rec.loc["L2", "team"]
     recon = e.reconciliation
     assert (recon["rows_in"] == recon["rows_used"] + recon["rows_quarantined"]).all()
+
+
+# --- a copied notebook finds its engagement, or says how to pass it ------------------------------
+
+def _setup_cells(name: str) -> str:
+    """A notebook's parameters cell and the cell that opens the engagement, as one script."""
+    import json
+    cells = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    opening = next(c for c in code if "open_engagement" in c)
+    return code[0] + "\n" + opening.split("result = ")[0]
+
+
+def test_a_copied_notebook_opens_the_demo_from_anywhere(tmp_path, monkeypatch):
+    # the analyst copies 01_baseline into a client folder and runs it there: the default
+    # "../data/demo/engagement.yaml" is not beside it, but it names the repository's demo
+    monkeypatch.delenv("FUNNEL_ENGAGEMENT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(_setup_cells("01_baseline.ipynb"), namespace)  # noqa: S102
+    assert namespace["e"].name == "demo-van-dijk"
+
+
+def test_a_notebook_reads_the_engagement_from_the_environment(tmp_path, monkeypatch):
+    # FUNNEL_ENGAGEMENT replaces the demo default; a wrong path names the ways to pass one
+    (tmp_path / "client").mkdir()
+    monkeypatch.chdir(tmp_path / "client")
+    monkeypatch.setenv("FUNNEL_ENGAGEMENT", str(tmp_path / "nowhere.yaml"))
+    with pytest.raises(ToolkitError) as caught:
+        exec(_setup_cells("01_baseline.ipynb"), {})  # noqa: S102
+    text = str(caught.value)
+    assert "nowhere.yaml" in text and "papermill -p engagement" in text
+    assert "FUNNEL_ENGAGEMENT" in text
+
+
+def test_a_relative_engagement_path_that_is_nowhere_says_where_it_looked(tmp_path, monkeypatch):
+    from toolkit.base.paths import notebook_engagement
+    monkeypatch.delenv("FUNNEL_ENGAGEMENT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ToolkitError, match=r"acme/engagement.yaml.*papermill -p engagement"):
+        notebook_engagement("acme/engagement.yaml")
+    # found relative to the repository root when the notebook runs in notebooks/
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert notebook_engagement("data/demo/engagement.yaml").resolve() == (
+        ROOT / "data/demo/engagement.yaml").resolve()
