@@ -125,3 +125,64 @@ def test_a_relative_engagement_path_that_is_nowhere_says_where_it_looked(tmp_pat
     monkeypatch.chdir(ROOT / "notebooks")
     assert notebook_engagement("data/demo/engagement.yaml").resolve() == (
         ROOT / "data/demo/engagement.yaml").resolve()
+
+
+# --- a lookup key without a row is named, with the near match -------------------------------------
+
+def _product_lookup(tmp_path, *, personal: str = "", extra: str = "") -> Engagement:
+    # deals: D1 "GTX Pro", D2, D4, D5 "GTXPro" (typed without the space), D3 "Zeta" (nothing near).
+    # products.csv: "GTX Pro" -> Hardware, "Alpha" -> Software.
+    _write(tmp_path, "deals.csv", "Deal;Fase;Datum;Product\nD1;Lead;01-01-2025;GTX Pro\n"
+                                  "D2;Lead;02-01-2025;GTXPro\nD3;Lead;03-01-2025;Zeta\n"
+                                  "D4;Lead;04-01-2025;GTXPro\nD5;Lead;05-01-2025;GTXPro\n")
+    _write(tmp_path, "products.csv", "Product,Line\nGTX Pro,Hardware\nAlpha,Software\n")
+    personal_line = f"    personal: [{personal}]\n" if personal else ""
+    path = _write(tmp_path, "engagement.yaml", f"""\
+name: lookup
+as_of: 2025-12-31
+privacy: {{key_env: TRAPS_KEY}}
+phases: [{{key: lead, label: Lead}}, {{key: order, label: Order}}]
+stage_mapping: {{Lead: lead, Gewonnen: won}}
+{extra}sources:
+  - name: deals
+    shape: history
+    path: deals.csv
+    date_format: dmy
+    columns: {{record_id: Deal, stage: Fase, changed_at: Datum}}
+    attributes: {{product: Product}}
+{personal_line}lookups:
+  - {{path: products.csv, key: Product, on: product, attributes: {{line: Line}}}}
+""")
+    return Engagement.from_yaml(path, use_cache=False)
+
+
+def test_an_unmatched_lookup_value_is_named_with_its_near_match(tmp_path, monkeypatch):
+    # spellings kept apart: by hand 4 records have no row (3 "GTXPro", 1 "Zeta"), 2 values
+    monkeypatch.setenv("TRAPS_KEY", "a-key-of-at-least-16-characters")
+    e = _product_lookup(tmp_path, extra="fold_categories: false\n")
+    note = next(n for n in e.notes if "no row in this lookup" in n)
+    assert "4 record(s)" in note and "2 distinct value(s)" in note
+    assert "'GTXPro' (3 records; did you mean 'GTX Pro'?)" in note
+    assert "'Zeta' (1 record)" in note and "'Zeta' (1 record; did" not in note
+    assert "(missing)" in note  # says what the blank attribute becomes in the scan
+    assert e.records.set_index("record_id")["line"].isna().sum() == 4
+
+
+def test_a_folded_spelling_finds_its_lookup_row(tmp_path, monkeypatch):
+    # folding (the default) makes "GTX Pro" and "GTXPro" one category, spelled "GTXPro" (3 of 4):
+    # it still finds the lookup's "GTX Pro" row; only D3 "Zeta" stays without one
+    monkeypatch.setenv("TRAPS_KEY", "a-key-of-at-least-16-characters")
+    e = _product_lookup(tmp_path)
+    line = e.records.set_index("record_id")["line"]
+    assert line.drop("D3").eq("Hardware").all() and line.isna().sum() == 1
+    note = next(n for n in e.notes if "no row in this lookup" in n)
+    assert "1 record(s)" in note and "'Zeta' (1 record)" in note
+    assert any("spelled differently" in n and "4 record(s)" in n for n in e.notes)
+
+
+def test_an_unmatched_personal_lookup_key_is_counted_not_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAPS_KEY", "a-key-of-at-least-16-characters")
+    e = _product_lookup(tmp_path, personal="product")
+    note = next(n for n in e.notes if "no row in this lookup" in n)
+    assert "record(s)" in note
+    assert "GTX" not in note and "Zeta" not in note and "P-" not in note
