@@ -186,3 +186,56 @@ def test_an_unmatched_personal_lookup_key_is_counted_not_named(tmp_path, monkeyp
     note = next(n for n in e.notes if "no row in this lookup" in n)
     assert "record(s)" in note
     assert "GTX" not in note and "Zeta" not in note and "P-" not in note
+
+
+# --- funnel validate: a whole table whose counts reconcile with the quarantine --------------------
+
+def _snapshot_with_blank_dates(tmp_path) -> Path:
+    # 40 deals, every fourth (D0, D4, ... D36: 10 rows) without a creation date: quarantined, and
+    # those records never load, so no loaded record carries the flag
+    rows = ["Deal ID;Stage;Created;Closed"]
+    for i in range(40):
+        created = "" if i % 4 == 0 else f"{i % 27 + 1:02d}-03-2025"
+        stage = ["Lead", "Offerte", "Gewonnen", "Verloren"][i % 4]
+        closed = f"{i % 27 + 1:02d}-05-2025" if stage in ("Gewonnen", "Verloren") else ""
+        rows.append(f"D{i};{stage};{created};{closed}")
+    _write(tmp_path, "deals.csv", "\n".join(rows) + "\n")
+    return _write(tmp_path, "engagement.yaml", """\
+name: blanks
+phases: [{key: lead, label: Lead}, {key: offerte, label: Offerte}, {key: order, label: Order}]
+stage_mapping: {Lead: lead, Offerte: offerte, Gewonnen: won, Verloren: lost}
+sources:
+  - name: deals
+    shape: snapshot
+    path: deals.csv
+    date_format: dmy
+    columns: {record_id: Deal ID, current_stage: Stage, created_at: Created, closed_at: Closed}
+""")
+
+
+def test_validate_prints_the_whole_audit_and_its_missing_dates_match_the_quarantine(tmp_path,
+                                                                                      capsys):
+    from toolkit.cli import main
+    path = _snapshot_with_blank_dates(tmp_path)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\n") and "..." not in out and "rows x" not in out
+    assert "      10  missing date in column 'Created'" in out  # the quarantine
+    line = next(line for line in out.splitlines() if line.lstrip().startswith("Missing dates"))
+    # check, records (of the loaded ones), rows (quarantined), share, meaning
+    assert line.split()[2:5] == ["0", "10", "0.0%"], line
+    assert "stage rows without a usable date" in line
+    for check in ("Skipped phases", "Outcome contradicts the stages"):  # all 11 checks shown
+        assert check in out
+
+
+def test_validate_json_gives_the_rows_of_each_check(tmp_path, capsys):
+    import json
+
+    from toolkit.cli import main
+    path = _snapshot_with_blank_dates(tmp_path)
+    assert main(["validate", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    missing = next(a for a in report["audit"] if a["check"] == "missing_dates")
+    assert missing["rows"] == 10 == sum(n for reason, n in report["quarantine_reasons"].items()
+                                        if "missing date" in reason)

@@ -21,6 +21,8 @@ from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
 from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
+from toolkit.present.format import formatter
+from toolkit.present.tables import DisplayTable, display_table
 from toolkit.report import write_table
 from toolkit.steps import open_engagement, run_all
 
@@ -228,7 +230,7 @@ def _validation(engagement, audit) -> dict:
         "outcomes": {k: int(v) for k, v in engagement.records["outcome"].value_counts().items()},
         "reconciliation": json.loads(engagement.reconciliation.to_json(orient="records")),
         "quarantine_reasons": {k: int(v) for k, v in reasons.items()},
-        "audit": json.loads(audit.findings[["check", "records", "share"]].to_json(
+        "audit": json.loads(audit.findings[["check", "records", "rows", "share"]].to_json(
             orient="records")),
         "notes": engagement.notes,
         "pseudonymised": _pseudonymised(engagement),
@@ -263,7 +265,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(audit.summary)
+    print("Audit of the stage history (records: loaded records with the finding; rows: the rows "
+          "concerned, quarantined ones included):")
+    print(_audit_table(audit.findings))
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")
@@ -273,6 +277,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print("Unusable: no row produced a phase entry. See the quarantine reasons above.")
         return 1
     return 0
+
+
+def _text_table(table: DisplayTable, *, extra: tuple[str, list[str]] | None = None,
+                indent: str = "  ") -> str:
+    """A shown table as aligned plain text, every row and column (a terminal is no page: nothing
+    is cut); numbers right-aligned. `extra` appends a last column of free text (its header and
+    one cell per row), left unpadded so a long sentence does not widen the others."""
+    headers = list(table.headers)
+    rows = [[cell.text for cell in row] for row in table.rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str], last: str | None) -> str:
+        parts = [cell.rjust(w) if table.numeric[i] else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(cells, widths, strict=True))]
+        if last is not None:
+            parts.append(last)
+        return (indent + "  ".join(parts)).rstrip()
+
+    head = line(headers, extra[0] if extra else None)
+    body = [line(r, extra[1][i] if extra else None) for i, r in enumerate(rows)]
+    return "\n".join([head] + body)
+
+
+def _audit_table(findings: pd.DataFrame) -> str:
+    """Every check of the audit with its records, rows, share and meaning."""
+    shown = display_table(findings, ["check", "records", "rows", "share"], fmt=formatter("en"))
+    return _text_table(shown, extra=("Meaning", [str(m) for m in findings["meaning"]]))
 
 
 def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
