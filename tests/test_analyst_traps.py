@@ -13,6 +13,7 @@ import pytest
 from toolkit import Engagement
 from toolkit.base.exceptions import ToolkitError
 from toolkit.io.config import load_config
+from toolkit.present.messages import translations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,3 +240,55 @@ def test_validate_json_gives_the_rows_of_each_check(tmp_path, capsys):
     missing = next(a for a in report["audit"] if a["check"] == "missing_dates")
     assert missing["rows"] == 10 == sum(n for reason, n in report["quarantine_reasons"].items()
                                         if "missing date" in reason)
+
+
+# --- funnel kpis speaks the engagement's language -------------------------------------------------
+
+DEMO_YAML = ROOT / "data" / "demo" / "engagement.yaml"
+
+
+def test_kpis_prints_a_dutch_engagement_in_dutch_with_dutch_numbers(capsys):
+    from toolkit.cli import main
+    assert main(["kpis", str(DEMO_YAML)]) == 0
+    out = capsys.readouterr().out
+    # the demo's first conversion: 36.1% (35.3-37.1%) of 10,949 records, as the Dutch pages say it
+    assert "Conversie Target (suspects) → Lead" in out and "36,1% (35,3–37,1%)" in out
+    below = translations("nl").gettext("significantly off target")
+    assert "10.949" in out and below in out and below != "significantly off target"
+    assert "Conversion" not in out and "NaN" not in out and "nan" not in out
+
+
+def test_kpis_by_a_segment_names_no_nan_and_says_why_a_value_is_missing(capsys):
+    from toolkit.cli import main
+    assert main(["kpis", str(DEMO_YAML), "--by", "action"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "nan" not in out
+    header = out.splitlines()[0]
+    assert "Actie" in header and "Waarde (95%-interval)" in header
+    assert "koud bellen" in out or "cold calling" in out  # the client's own segment names
+
+
+def test_kpi_values_without_a_number_say_why_in_the_language():
+    import pandas as pd
+
+    from toolkit.cli import _missing_kpi_reason
+    from toolkit.present.format import formatter
+    nl = formatter("nl")
+    row = pd.Series({"kind": "conversion", "value": float("nan"), "n": 0, "immature_n": 12})
+    assert _missing_kpi_reason(row, nl) == "n.v.t.: nog geen volgroeide records"
+    row = pd.Series({"kind": "win_rate", "value": float("nan"), "n": 0, "open_n": 4})
+    assert _missing_kpi_reason(row, formatter("en")) == "n/a: no closed deals yet"
+
+
+def test_kpis_out_xlsx_is_written_in_the_engagement_language(tmp_path):
+    from openpyxl import load_workbook
+
+    from toolkit.cli import main
+    assert main(["kpis", str(DEMO_YAML), "--out", str(tmp_path / "k.xlsx")]) == 0
+    book = load_workbook(tmp_path / "k.xlsx")
+    sheet = book.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    assert "Naam" in headers and "Status" in headers and "label" not in headers
+    texts = {c.value for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, str)}
+    assert translations("nl").gettext("significantly off target") in texts
+    assert "Conversie Target (suspects) → Lead" in texts

@@ -18,12 +18,21 @@ import pandas as pd
 from toolkit import __version__, report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
-from toolkit.present.format import formatter
-from toolkit.present.tables import DisplayTable, display_table
+from toolkit.present.format import MISSING, Formatter, formatter
+from toolkit.present.tables import (
+    N_,
+    Cell,
+    DisplayTable,
+    attribute_headers,
+    attribute_label,
+    display_table,
+)
 from toolkit.report import write_table
+from toolkit.report.sheets import header, in_language, sheet_name
 from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
@@ -370,16 +379,99 @@ def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Why a KPI has no value, by what its row says (English msgids; the catalogue translates them).
+_NO_VALUE = {
+    "no_closed": N_("no closed deals yet"), "no_mature": N_("no mature records yet"),
+    "no_data": N_("no data"), "no_conversions": N_("no conversions yet"),
+    "no_won": N_("no won deals yet"), "not_reached": N_("not reached (too few conversions)"),
+}
+
+
+def _missing_kpi_reason(row: pd.Series, fmt: Formatter) -> str:
+    """A KPI value that cannot be measured, as "n/a: <why>" in the formatter's language."""
+    n, kind = row.get("n"), row.get("kind")
+    why = None
+    if pd.notna(n) and n == 0:
+        open_n, immature = row.get("open_n"), row.get("immature_n")
+        if kind in ("win_rate", "sales_velocity") and pd.notna(open_n) and open_n:
+            why = "no_closed"
+        else:
+            why = "no_mature" if pd.notna(immature) and immature > 0 else "no_data"
+    elif kind in ("duration", "sales_velocity") and row.get("successes") == 0:
+        why = "no_conversions" if kind == "duration" else "no_won"
+    elif kind == "duration" and pd.notna(n) and n > 0:
+        why = "not_reached"
+    if why is None:
+        return fmt.gettext("n/a")
+    return fmt.gettext("n/a: {reason}").format(reason=fmt.gettext(_NO_VALUE[why]))
+
+
+def _kpi_table(frame: pd.DataFrame, engagement) -> str:
+    """The KPI table as `funnel kpis` prints it: in the engagement's language, every number
+    through the formatter, a segment column per `--by` attribute, and a reason where a value
+    cannot be measured (never NaN)."""
+    fmt = formatter(engagement.config.language, currency=engagement.config.currency)
+    attributes = attribute_headers(engagement)
+    context = {"fmt": fmt, "phases": engagement.phase_model, "attributes": attributes}
+    frame = frame.reset_index(drop=True)
+    long = frame["attribute"].notna() if "attribute" in frame else pd.Series(False, frame.index)
+    shown_segment = frame["segment"].astype(object).where(~long, frame["attribute"].astype(str)
+                                                          + "=" + frame["segment"].astype(str))
+    by = [c for c in frame.columns if c not in KPI_COLUMNS and c not in ("attribute",
+                                                                           "kpi_owner")]
+    columns: list[tuple[str, list[str], bool]] = []  # header, cells, numeric
+
+    def add(name: str, source: pd.DataFrame | None = None) -> None:
+        table = display_table(frame if source is None else source, [name], **context)
+        if table.headers:
+            columns.append((table.headers[0], [r[0].text for r in table.rows], table.numeric[0]))
+
+    add("kpi_label")
+    if long.any():
+        add("segment_value", frame.assign(segment=shown_segment))
+    for name in by:
+        columns.append((attribute_label(name, fmt, attributes),
+                        [MISSING_SEGMENT if pd.isna(v) else str(v) for v in frame[name]], False))
+    # a period's words as the workbook writes them ("all", "as of 2026-10-31", no dates)
+    periods = in_language(frame[["period"]], fmt)["period"]
+    columns.append((fmt.gettext("Period"), [MISSING if pd.isna(v) else str(v) for v in periods],
+                    False))
+    add("n")
+    add("value_ci")
+    header, cells, numeric = columns[-1]
+    columns[-1] = (header, [cell if pd.notna(frame.at[i, "value"]) else
+                            _missing_kpi_reason(frame.loc[i], fmt)
+                            for i, cell in enumerate(cells)], numeric)
+    for name in ("target", "status_vs_target", "immature_n"):
+        add(name)
+    table = DisplayTable(headers=[c[0] for c in columns],
+                         rows=[[Cell(c[1][i]) for c in columns] for i in range(len(frame))],
+                         numeric=[c[2] for c in columns])
+    return _text_table(table, indent="")
+
+
+def _kpi_sheet(frame: pd.DataFrame, engagement) -> tuple[pd.DataFrame, str]:
+    """The KPI table for `kpis --out x.xlsx` in the engagement's language: the text cells written
+    from their codes (as the workbook's KPI sheet), the headers in words, the sheet's name."""
+    fmt = formatter(engagement.config.language, currency=engagement.config.currency)
+    worded = in_language(frame, fmt, phases=engagement.phase_model,
+                         attributes=attribute_headers(engagement))
+    worded.columns = [header(c, fmt) for c in worded.columns]
+    return worded, sheet_name("KPIs", fmt)
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        out = write_table(_published_kpis(frame), args.out)
+        if str(args.out).lower().endswith(".xlsx"):
+            sheet, name = _kpi_sheet(frame, engagement)
+            out = write_table(sheet, args.out, sheet=name)
+        else:  # the CSV is the published machine-readable file: codes and columns as published
+            out = write_table(_published_kpis(frame), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
-    with pd.option_context("display.width", 200, "display.max_rows", 500,
-                           "display.max_colwidth", 48):
-        print(_format_kpis(frame).to_string(index=False))
+    print(_kpi_table(frame, engagement))
     return 0
 
 
