@@ -292,3 +292,57 @@ def test_kpis_out_xlsx_is_written_in_the_engagement_language(tmp_path):
     texts = {c.value for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, str)}
     assert translations("nl").gettext("significantly off target") in texts
     assert "Conversie Target (suspects) → Lead" in texts
+
+
+# --- funnel reveal: the consultant's private way back from pseudonyms to names --------------------
+
+def _owners(tmp_path) -> Path:
+    # three deals of two owners ("Ann de Vries" twice, once with stray spaces and another case)
+    # and one of "Bob Jansen": the owner is pseudonymised (the default)
+    client = tmp_path / "client"
+    client.mkdir()
+    _write(client, "deals.csv", "Deal;Fase;Datum;Eigenaar\nD1;Lead;01-01-2025;Ann de Vries\n"
+                                "D2;Lead;02-01-2025;  ann de vries \nD3;Lead;03-01-2025;Bob Jansen\n")
+    return _write(client, "engagement.yaml", """\
+name: reveal
+as_of: 2025-12-31
+privacy: {key_env: TRAPS_KEY}
+phases: [{key: lead, label: Lead}, {key: order, label: Order}]
+stage_mapping: {Lead: lead, Gewonnen: won}
+sources:
+  - name: deals
+    shape: history
+    path: deals.csv
+    date_format: dmy
+    columns: {record_id: Deal, stage: Fase, changed_at: Datum}
+    attributes: {owner: Eigenaar}
+""")
+
+
+def test_reveal_writes_the_key_map_beside_the_engagement(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    from toolkit.cli import main
+    monkeypatch.setenv("TRAPS_KEY", "a-key-of-at-least-16-characters")
+    path = _owners(tmp_path)
+    owners = set(Engagement.from_yaml(path, use_cache=False).records["owner"])
+    assert len(owners) == 2 and all(o.startswith("P-") for o in owners)
+    assert main(["reveal", str(path)]) == 0
+    out = capsys.readouterr().out
+    written = path.parent / "pseudonym-key-map.csv"
+    assert str(written) in out and "Ann" not in out  # the names go to the file only
+    table = pd.read_csv(written)
+    assert list(table.columns) == ["attribute", "pseudonym", "name"]
+    assert set(table["pseudonym"]) == owners and len(table) == 2
+    assert set(table["name"]) == {"Ann de Vries", "Bob Jansen"}
+
+
+def test_reveal_never_writes_into_a_report_folder(tmp_path, monkeypatch):
+    from toolkit.cli import main
+    monkeypatch.setenv("TRAPS_KEY", "a-key-of-at-least-16-characters")
+    path = _owners(tmp_path)
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "manifest.json").write_text("{}")
+    assert main(["reveal", str(path), "--out", str(report / "names.csv")]) == 2
+    assert not (report / "names.csv").exists()

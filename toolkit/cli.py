@@ -19,7 +19,16 @@ from toolkit import __version__, report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
-from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
+from toolkit.io.loading import (
+    as_text,
+    find_column,
+    personal_attributes,
+    quarantine_summary,
+    read_table,
+    resolve_source,
+    source_path,
+)
+from toolkit.io.privacy import pseudonymise, tracked_by_git
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
 from toolkit.present.format import MISSING, Formatter, formatter
@@ -475,6 +484,68 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The key map's file name beside the engagement YAML (the client folder is git-ignored).
+KEY_MAP_NAME = "pseudonym-key-map.csv"
+
+
+def _key_map(engagement) -> pd.DataFrame:
+    """Every pseudonym of the engagement's sources with the name it stands for: `attribute,
+    pseudonym, name` (a person spelled two ways is one pseudonym: the first spelling is kept)."""
+    parts = []
+    for source in engagement.config.sources:
+        settings = resolve_source(source)
+        personal = personal_attributes(source, settings, engagement.config.privacy)
+        files = [(settings, settings.get("attributes") or {})]
+        if settings.get("records"):
+            files.append(({**settings, **settings["records"]},
+                          settings["records"].get("attributes") or {}))
+        for reading, attributes in files:
+            wanted = {name: head for name, head in attributes.items() if name in personal}
+            if not wanted:
+                continue
+            path = source_path(engagement.base_dir, reading["path"])
+            raw = read_table(path, reading)
+            for name, head in wanted.items():
+                column = find_column(raw, head, role=name, file=str(path),
+                                     key=f"sources[{source.name}].attributes")
+                names = as_text(raw[column]).dropna()
+                parts.append(pd.DataFrame({
+                    "attribute": name, "name": names.str.strip().to_numpy(),
+                    "pseudonym": pseudonymise(names, engagement.pseudonym_key).to_numpy()}))
+    if not parts:
+        return pd.DataFrame(columns=["attribute", "pseudonym", "name"])
+    found = pd.concat(parts, ignore_index=True).drop_duplicates(["attribute", "pseudonym"])
+    return found.sort_values(["attribute", "name"], kind="stable")[["attribute", "pseudonym",
+                                                                    "name"]]
+
+
+def _refuse_key_map_place(out: Path) -> None:
+    """The key map holds names: never in a report folder (it is handed to the client) nor where
+    git would commit it."""
+    folder = out.resolve().parent
+    in_reports = REPORTS_DIR.resolve() in (folder, *folder.parents)
+    if in_reports or any((f / "manifest.json").is_file() for f in (folder, *folder.parents)):
+        raise ToolkitError(f"{out} is inside a report folder, which is handed to the client; the "
+                           f"key map holds names. Fix: write it beside the engagement YAML (the "
+                           f"default) or into another private folder.")
+    repo = tracked_by_git(out.resolve())
+    if repo is not None:
+        raise ToolkitError(f"{out} is inside the git work tree {repo} and not ignored, so the names "
+                           f"could be committed. Fix: write it into the client's folder under "
+                           f"data/clients/ (ignored) or add the file to .gitignore.")
+
+
+def cmd_reveal(args: argparse.Namespace) -> int:
+    engagement = _load(args.engagement)
+    out = Path(args.out) if args.out else engagement.base_dir / KEY_MAP_NAME
+    _refuse_key_map_place(out)
+    table = _key_map(engagement)
+    write_table(table, out)
+    print(f"Wrote {len(table)} pseudonym(s) with their names to {out} (private: keep it out of "
+          f"reports and e-mail; the key is from {engagement.pseudonym_key.origin})")
+    return 0
+
+
 def _print_baseline(engagement, results) -> None:
     """The baseline funnel of step 1 and the KPI values of step 3, as a consultant reads them."""
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
@@ -594,6 +665,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", choices=["month", "quarter", "year"], help="split by period")
     p.add_argument("--out", metavar="FILE.csv|.xlsx", help="write the table to a file")
     p.set_defaults(func=cmd_kpis)
+
+    p = sub.add_parser("reveal", help="write the private map from pseudonyms back to names",
+                       description="Write pseudonym -> name for every pseudonymised attribute "
+                                   "(the owner, the sources' `personal:` columns) to a CSV for "
+                                   "the consultant: beside the engagement YAML by default, never "
+                                   "into a report folder or a folder git would commit.")
+    p.add_argument("engagement", metavar="ENGAGEMENT.yaml")
+    p.add_argument("--out", metavar="FILE.csv",
+                   help="where to write it (default: pseudonym-key-map.csv beside the YAML)")
+    p.set_defaults(func=cmd_reveal)
 
     for name, help_text in (("run", "run the seven steps and render the report"),
                             ("demo", "run the whole method on the demo company")):
