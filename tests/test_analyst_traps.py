@@ -346,3 +346,54 @@ def test_reveal_never_writes_into_a_report_folder(tmp_path, monkeypatch):
     (report / "manifest.json").write_text("{}")
     assert main(["reveal", str(path), "--out", str(report / "names.csv")]) == 2
     assert not (report / "names.csv").exists()
+
+
+# --- template text left in the phases is warned about ---------------------------------------------
+
+def _engagement_with_phases(tmp_path, phases: str) -> Path:
+    _write(tmp_path, "deals.csv", "Deal;Fase;Datum\nD1;Lead;01-01-2025\nD2;Order;02-02-2025\n")
+    return _write(tmp_path, "engagement.yaml", f"""\
+name: template
+as_of: 2025-12-31
+{phases}
+stage_mapping: {{Lead: lead, Order: won}}
+sources:
+  - name: deals
+    shape: history
+    path: deals.csv
+    date_format: dmy
+    columns: {{record_id: Deal, stage: Fase, changed_at: Datum}}
+""")
+
+
+def _template_target_phase() -> str:
+    """The `funnel new` template's first phase as the template writes it (Dutch)."""
+    import yaml
+
+    from toolkit.cli import _PHASES
+    first = yaml.safe_load(_PHASES["nl"])["phases"][0]
+    return f"  - key: lead\n    label: Lead\n    tasks: {first['tasks']}\n    actions: {first['actions']}\n"
+
+
+def test_validate_warns_about_phase_text_left_from_the_template(tmp_path, capsys):
+    from toolkit.cli import main
+    phases = "phases:\n" + _template_target_phase() + "  - {key: order, label: Order}"
+    path = _engagement_with_phases(tmp_path, phases)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    warning = next(line for line in out.splitlines() if line.startswith("Warning:"))
+    assert "phase 'lead'" in warning and "tasks" in warning and "actions" in warning
+    assert "funnel new" in warning and "Fix:" in warning
+
+
+def test_own_phase_text_gets_no_template_warning(tmp_path, capsys):
+    from toolkit.cli import main
+    phases = ("phases:\n  - {key: lead, label: Lead, tasks: [Bel elke aanvraag binnen een dag],"
+              " actions: [beurs]}\n  - {key: order, label: Order}")
+    assert main(["validate", str(_engagement_with_phases(tmp_path, phases))]) == 0
+    assert "Warning:" not in capsys.readouterr().out
+
+
+def test_the_demo_itself_is_not_warned_about_its_own_text():
+    from toolkit.cli import untouched_template_text
+    assert untouched_template_text(Engagement.from_yaml(DEMO_YAML)) == []

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from toolkit import __version__, report
 from toolkit.base.exceptions import ToolkitError
@@ -227,6 +228,53 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The phase texts an analyst writes for the client (roles and outputs are often generic words).
+_OWN_WORDS = ("description", "tasks", "actions", "entry_criteria")
+
+
+def _phase_words(value: object) -> tuple[str, ...]:
+    """A phase text as compared: each item trimmed and case-folded, empty for nothing."""
+    items = value if isinstance(value, list | tuple) else [] if value is None else [value]
+    return tuple(str(item).strip().casefold() for item in items if str(item).strip())
+
+
+def _template_texts() -> dict[str, dict[str, set[tuple[str, ...]]]]:
+    """Per origin ("the `funnel new` template", "the demo engagement") and field, the phase texts
+    it holds."""
+    origins = {"the `funnel new` template": [phase for text in _PHASES.values()
+                                             for phase in yaml.safe_load(text)["phases"]]}
+    if DEMO_ENGAGEMENT.is_file():
+        origins["the demo engagement"] = yaml.safe_load(
+            DEMO_ENGAGEMENT.read_text(encoding="utf-8"))["phases"]
+    return {origin: {field: {_phase_words(p.get(field)) for p in phases} - {()}
+                     for field in _OWN_WORDS} for origin, phases in origins.items()}
+
+
+def untouched_template_text(engagement) -> list[str]:
+    """One warning per phase whose own texts (description, tasks, actions, entry criteria) are
+    still those of the `funnel new` template or the demo: the report would present them to the
+    client as the client's process. The demo itself is not warned about its own text."""
+    if engagement.path is not None and DEMO_ENGAGEMENT.is_file() and (
+            Path(engagement.path).resolve() == DEMO_ENGAGEMENT.resolve()):
+        return []
+    templates = _template_texts()
+    warnings_ = []
+    for phase in engagement.config.phases:
+        copied: dict[str, list[str]] = {}
+        for field in _OWN_WORDS:
+            mine = _phase_words(getattr(phase, field, None))
+            origin = next((o for o, texts in templates.items() if mine and mine in texts[field]),
+                          None)
+            if origin:
+                copied.setdefault(origin, []).append(field.replace("_", " "))
+        for origin, fields in copied.items():
+            warnings_.append(
+                f"phase {phase.key!r}: its {', '.join(fields)} are still the text of {origin}; "
+                f"the report shows them to the client as the client's process. Fix: describe "
+                f"the client's own {', '.join(fields)} under `phases` in the engagement YAML")
+    return warnings_
+
+
 def _load(path: str):
     return open_engagement(path)
 
@@ -291,6 +339,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
               f"(key from {report['pseudonymised']['key_from']})")
     for note in report["notes"]:
         print(f"Note: {note}")
+    for warning in untouched_template_text(engagement):
+        print(f"Warning: {warning}")
     if not report["usable"]:
         print("Unusable: no row produced a phase entry. See the quarantine reasons above.")
         return 1
@@ -598,6 +648,8 @@ def _run(args: argparse.Namespace, engagement, results=None) -> int:
             f"list without dates (`dated: false`). Fix: run `funnel run {args.engagement}` "
             f"without --notebooks (the report says per step what needs dates), or load an export "
             f"with a creation date per record")
+    for warning in untouched_template_text(engagement):  # the consultant's, not the client's
+        print(f"Warning: {warning}", file=sys.stderr)
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
                                            / date.today().isoformat())
