@@ -197,3 +197,40 @@ def test_the_training_pages_show_the_method_questions_and_answers(demo_pages, la
         assert page.count(question) >= 1 and page.count(answer) >= 1, (language, step)
     client = [html for (edition, _lang, _name), html in demo_pages.items() if edition == "client"]
     assert not any(question in html or answer in html for html in client)
+
+
+# --- the notebooks in the engagement's language ---------------------------------------------------
+
+def test_funnel_notebooks_writes_every_markdown_paragraph_in_dutch(tmp_path, capsys):
+    from toolkit.cli import main
+    from toolkit.present.messages import translations
+    from toolkit.report.training import training_messages
+
+    client = tmp_path / "client.yaml"
+    client.write_text((DEMO / "engagement.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["notebooks", str(client), "--out", str(tmp_path / "nl")]) == 0  # the demo: nl
+    dutch = translations("nl").gettext
+    english = set(training_messages())
+    for original in NOTEBOOKS:
+        written = json.loads((tmp_path / "nl" / original.name).read_text(encoding="utf-8"))
+        before = _cells(original)
+        assert len(written["cells"]) == len(before)
+        for mine, theirs in zip(written["cells"], before, strict=True):
+            if theirs["cell_type"] == "code":
+                # code stays code; only the parameters cell's default names the engagement
+                tags = theirs.get("metadata", {}).get("tags", [])
+                expected = (_source(theirs).replace('"../data/demo/engagement.yaml"',
+                                                    json.dumps(str(client)))
+                            if "parameters" in tags else _source(theirs))
+                assert _source(mine) == expected
+                continue
+            text = _source(mine)
+            for paragraph in re.split(r"\n[ \t]*\n", text):
+                assert paragraph not in english, (original.name, paragraph[:80])
+        title = _source(written["cells"][0]).splitlines()[0]
+        assert title.startswith("# Stap ") and "/" not in title and "Step" not in title
+    exercises = [_source(c) for c in _cells(tmp_path / "nl" / "04_measurement.ipynb")
+                 if _source(c).startswith("## Oefeningen")]
+    assert len(exercises) == 1 and "**Over de methode.**" in exercises[0]
+    assert dutch("## Exercises") == "## Exercises"  # the heading goes by its word, "Exercises"
+    assert "Wrote 7 notebooks in Dutch" in capsys.readouterr().out

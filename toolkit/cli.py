@@ -18,8 +18,15 @@ import yaml
 
 from toolkit import __version__, report
 from toolkit.base.exceptions import ToolkitError
-from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+from toolkit.base.paths import (
+    CLIENTS_DIR,
+    DEMO_ENGAGEMENT,
+    NOTEBOOK_DEFAULT,
+    NOTEBOOKS_DIR,
+    REPORTS_DIR,
+)
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
+from toolkit.io.config import load_config
 from toolkit.io.loading import (
     as_text,
     find_column,
@@ -33,6 +40,7 @@ from toolkit.io.privacy import pseudonymise, tracked_by_git
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
 from toolkit.present.format import MISSING, Formatter, formatter
+from toolkit.present.messages import translations
 from toolkit.present.tables import (
     N_,
     Cell,
@@ -43,6 +51,7 @@ from toolkit.present.tables import (
 )
 from toolkit.report import write_table
 from toolkit.report.sheets import header, in_language, sheet_name
+from toolkit.report.training import translated_notebook
 from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
@@ -596,6 +605,31 @@ def cmd_reveal(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    path = Path(args.engagement).resolve() if args.engagement else DEMO_ENGAGEMENT
+    language = args.language or load_config(path).language
+    out = Path(args.out) if args.out else REPORTS_DIR / f"notebooks-{language}"
+    if out.resolve() == NOTEBOOKS_DIR.resolve():
+        raise ToolkitError(f"--out {out} is the notebooks' own folder, whose originals stay in "
+                           f"English. Fix: give another folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    gettext = translations(language).gettext
+    written = 0
+    for source in sorted(NOTEBOOKS_DIR.glob("0[1-7]_*.ipynb")):
+        notebook = translated_notebook(json.loads(source.read_text(encoding="utf-8")), language,
+                                       gettext)
+        if args.engagement:  # the parameters cell's default: this engagement, by its full path
+            for cell in notebook["cells"]:
+                if "parameters" in cell.get("metadata", {}).get("tags", []):
+                    cell["source"] = [line.replace(json.dumps(NOTEBOOK_DEFAULT), json.dumps(
+                        str(path))) for line in cell["source"]]
+        (out / source.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        written += 1
+    print(f"Wrote {written} notebooks in {'Dutch' if language == 'nl' else 'English'} to {out}")
+    return 0
+
+
 def _print_baseline(engagement, results) -> None:
     """The baseline funnel of step 1 and the KPI values of step 3, as a consultant reads them."""
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
@@ -727,6 +761,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.csv",
                    help="where to write it (default: pseudonym-key-map.csv beside the YAML)")
     p.set_defaults(func=cmd_reveal)
+
+    p = sub.add_parser("notebooks", help="write the seven notebooks in a language",
+                       description="Write the seven step notebooks with their text (method notes, "
+                                   "exercises, model answers) in the engagement's language, from "
+                                   "the report's catalogue; the code stays as it is. Given an "
+                                   "engagement, its path becomes the notebooks' default.")
+    p.add_argument("engagement", metavar="ENGAGEMENT.yaml", nargs="?",
+                   help="the engagement the notebooks open (default: the demo)")
+    p.add_argument("--language", choices=["nl", "en"],
+                   help="default: the engagement's language (the demo's: nl)")
+    p.add_argument("--out", metavar="FOLDER", help="where to write them (default: "
+                   "reports/notebooks-<language>; never over the notebooks/ originals)")
+    p.set_defaults(func=cmd_notebooks)
 
     for name, help_text in (("run", "run the seven steps and render the report"),
                             ("demo", "run the whole method on the demo company")):
