@@ -391,20 +391,9 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
         return f"{x:.1%}" if unit == "%" else f"{x:,.1f}"
 
     def fmt(row) -> str:
-        n = row.get("n")
         if pd.isna(row.get("value")):
-            if pd.notna(n) and n == 0:
-                if (row.get("kind") in ("win_rate", "sales_velocity") and pd.notna(row.get("open_n"))
-                        and row["open_n"]):
-                    return "no closed deals yet"
-                immature = row.get("immature_n")
-                return ("no mature records yet" if pd.notna(immature) and immature > 0
-                        else "no data")
-            if row.get("kind") in ("duration", "sales_velocity") and row.get("successes") == 0:
-                return "no conversions yet" if row["kind"] == "duration" else "no won deals yet"
-            if row.get("kind") == "duration" and pd.notna(n) and n > 0:
-                return "not reached (too few conversions)"
-            return "n/a"
+            why = _no_value(row)
+            return "n/a" if why is None else _NO_VALUE[why]
         core = number(row["value"], row["unit"])
         low, high = row.get("ci_low"), row.get("ci_high")
         if pd.notna(low) and pd.notna(high):
@@ -455,20 +444,24 @@ _NO_VALUE = {
 }
 
 
-def _missing_kpi_reason(row: pd.Series, fmt: Formatter) -> str:
-    """A KPI value that cannot be measured, as "n/a: <why>" in the formatter's language."""
+def _no_value(row: pd.Series) -> str | None:
+    """Why a KPI row has no value (a key of :data:`_NO_VALUE`), or None when its row says not."""
     n, kind = row.get("n"), row.get("kind")
-    why = None
     if pd.notna(n) and n == 0:
         open_n, immature = row.get("open_n"), row.get("immature_n")
         if kind in ("win_rate", "sales_velocity") and pd.notna(open_n) and open_n:
-            why = "no_closed"
-        else:
-            why = "no_mature" if pd.notna(immature) and immature > 0 else "no_data"
-    elif kind in ("duration", "sales_velocity") and row.get("successes") == 0:
-        why = "no_conversions" if kind == "duration" else "no_won"
-    elif kind == "duration" and pd.notna(n) and n > 0:
-        why = "not_reached"
+            return "no_closed"
+        return "no_mature" if pd.notna(immature) and immature > 0 else "no_data"
+    if kind in ("duration", "sales_velocity") and row.get("successes") == 0:
+        return "no_conversions" if kind == "duration" else "no_won"
+    if kind == "duration" and pd.notna(n) and n > 0:
+        return "not_reached"
+    return None
+
+
+def _missing_kpi_reason(row: pd.Series, fmt: Formatter) -> str:
+    """A KPI value that cannot be measured, as "n/a: <why>" in the formatter's language."""
+    why = _no_value(row)
     if why is None:
         return fmt.gettext("n/a")
     return fmt.gettext("n/a: {reason}").format(reason=fmt.gettext(_NO_VALUE[why]))
