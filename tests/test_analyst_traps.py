@@ -397,3 +397,22 @@ def test_own_phase_text_gets_no_template_warning(tmp_path, capsys):
 def test_the_demo_itself_is_not_warned_about_its_own_text():
     from toolkit.cli import untouched_template_text
     assert untouched_template_text(Engagement.from_yaml(DEMO_YAML)) == []
+
+
+def test_run_tells_the_consultant_not_the_report(tmp_path, monkeypatch, capsys):
+    # the warning goes to the terminal (stderr) before the report is built; the report itself
+    # (stubbed here: its pages are the client's) gets no part of it
+    from toolkit import cli
+    phases = "phases:\n" + _template_target_phase() + "  - {key: order, label: Order}"
+    path = _engagement_with_phases(tmp_path, phases)
+    built = {}
+
+    def build_report(engagement, **options):
+        built.update(options)
+        return {"index": "i", "workbook": "w", "manifest": "m"}
+
+    monkeypatch.setattr(cli.report, "build_report", build_report)
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "Warning: phase 'lead'" in captured.err and "Warning" not in captured.out
+    assert built and not any("template" in str(v) for v in built.values())
