@@ -14,15 +14,45 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from toolkit import report
 from toolkit.base.exceptions import ToolkitError
-from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+from toolkit.base.paths import (
+    CLIENTS_DIR,
+    DEMO_ENGAGEMENT,
+    NOTEBOOK_DEFAULT,
+    NOTEBOOKS_DIR,
+    REPORTS_DIR,
+)
 from toolkit.base.version import VERSION as __version__
-from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
+from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
+from toolkit.io.config import load_config
+from toolkit.io.loading import (
+    as_text,
+    find_column,
+    personal_attributes,
+    quarantine_summary,
+    read_table,
+    resolve_source,
+    source_path,
+)
+from toolkit.io.privacy import pseudonymise, tracked_by_git
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
+from toolkit.present.format import MISSING, Formatter, formatter
+from toolkit.present.messages import translations
+from toolkit.present.tables import (
+    N_,
+    Cell,
+    DisplayTable,
+    attribute_headers,
+    attribute_label,
+    display_table,
+)
 from toolkit.report import write_table
+from toolkit.report.sheets import header, in_language, sheet_name
+from toolkit.report.training import translated_notebook
 from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
@@ -208,6 +238,53 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The phase texts an analyst writes for the client (roles and outputs are often generic words).
+_OWN_WORDS = ("description", "tasks", "actions", "entry_criteria")
+
+
+def _phase_words(value: object) -> tuple[str, ...]:
+    """A phase text as compared: each item trimmed and case-folded, empty for nothing."""
+    items = value if isinstance(value, list | tuple) else [] if value is None else [value]
+    return tuple(str(item).strip().casefold() for item in items if str(item).strip())
+
+
+def _template_texts() -> dict[str, dict[str, set[tuple[str, ...]]]]:
+    """Per origin ("the `funnel new` template", "the demo engagement") and field, the phase texts
+    it holds."""
+    origins = {"the `funnel new` template": [phase for text in _PHASES.values()
+                                             for phase in yaml.safe_load(text)["phases"]]}
+    if DEMO_ENGAGEMENT.is_file():
+        origins["the demo engagement"] = yaml.safe_load(
+            DEMO_ENGAGEMENT.read_text(encoding="utf-8"))["phases"]
+    return {origin: {field: {_phase_words(p.get(field)) for p in phases} - {()}
+                     for field in _OWN_WORDS} for origin, phases in origins.items()}
+
+
+def untouched_template_text(engagement) -> list[str]:
+    """One warning per phase whose own texts (description, tasks, actions, entry criteria) are
+    still those of the `funnel new` template or the demo: the report would present them to the
+    client as the client's process. The demo itself is not warned about its own text."""
+    if engagement.path is not None and DEMO_ENGAGEMENT.is_file() and (
+            Path(engagement.path).resolve() == DEMO_ENGAGEMENT.resolve()):
+        return []
+    templates = _template_texts()
+    warnings_ = []
+    for phase in engagement.config.phases:
+        copied: dict[str, list[str]] = {}
+        for field in _OWN_WORDS:
+            mine = _phase_words(getattr(phase, field, None))
+            origin = next((o for o, texts in templates.items() if mine and mine in texts[field]),
+                          None)
+            if origin:
+                copied.setdefault(origin, []).append(field.replace("_", " "))
+        for origin, fields in copied.items():
+            warnings_.append(
+                f"phase {phase.key!r}: its {', '.join(fields)} are still the text of {origin}; "
+                f"the report shows them to the client as the client's process. Fix: describe "
+                f"the client's own {', '.join(fields)} under `phases` in the engagement YAML")
+    return warnings_
+
+
 def _load(path: str):
     return open_engagement(path)
 
@@ -229,7 +306,7 @@ def _validation(engagement, audit) -> dict:
         "outcomes": {k: int(v) for k, v in engagement.records["outcome"].value_counts().items()},
         "reconciliation": json.loads(engagement.reconciliation.to_json(orient="records")),
         "quarantine_reasons": {k: int(v) for k, v in reasons.items()},
-        "audit": json.loads(audit.findings[["check", "records", "share"]].to_json(
+        "audit": json.loads(audit.findings[["check", "records", "rows", "share"]].to_json(
             orient="records")),
         "notes": engagement.notes,
         "pseudonymised": _pseudonymised(engagement),
@@ -264,16 +341,47 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {n:6d}  {reason}")
     print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print(audit.summary)
+    print("Audit of the stage history (records: loaded records with the finding; rows: the rows "
+          "concerned, quarantined ones included):")
+    print(_audit_table(audit.findings))
     if report["pseudonymised"]["columns"]:
         print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
               f"(key from {report['pseudonymised']['key_from']})")
     for note in report["notes"]:
         print(f"Note: {note}")
+    for warning in untouched_template_text(engagement):
+        print(f"Warning: {warning}")
     if not report["usable"]:
         print("Unusable: no row produced a phase entry. See the quarantine reasons above.")
         return 1
     return 0
+
+
+def _text_table(table: DisplayTable, *, extra: tuple[str, list[str]] | None = None,
+                indent: str = "  ") -> str:
+    """A shown table as aligned plain text, every row and column (a terminal is no page: nothing
+    is cut); numbers right-aligned. `extra` appends a last column of free text (its header and
+    one cell per row), left unpadded so a long sentence does not widen the others."""
+    headers = list(table.headers)
+    rows = [[cell.text for cell in row] for row in table.rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str], last: str | None) -> str:
+        parts = [cell.rjust(w) if table.numeric[i] else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(cells, widths, strict=True))]
+        if last is not None:
+            parts.append(last)
+        return (indent + "  ".join(parts)).rstrip()
+
+    head = line(headers, extra[0] if extra else None)
+    body = [line(r, extra[1][i] if extra else None) for i, r in enumerate(rows)]
+    return "\n".join([head] + body)
+
+
+def _audit_table(findings: pd.DataFrame) -> str:
+    """Every check of the audit with its records, rows, share and meaning."""
+    shown = display_table(findings, ["check", "records", "rows", "share"], fmt=formatter("en"))
+    return _text_table(shown, extra=("Meaning", [str(m) for m in findings["meaning"]]))
 
 
 def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
@@ -284,20 +392,9 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
         return f"{x:.1%}" if unit == "%" else f"{x:,.1f}"
 
     def fmt(row) -> str:
-        n = row.get("n")
         if pd.isna(row.get("value")):
-            if pd.notna(n) and n == 0:
-                if (row.get("kind") in ("win_rate", "sales_velocity") and pd.notna(row.get("open_n"))
-                        and row["open_n"]):
-                    return "no closed deals yet"
-                immature = row.get("immature_n")
-                return ("no mature records yet" if pd.notna(immature) and immature > 0
-                        else "no data")
-            if row.get("kind") in ("duration", "sales_velocity") and row.get("successes") == 0:
-                return "no conversions yet" if row["kind"] == "duration" else "no won deals yet"
-            if row.get("kind") == "duration" and pd.notna(n) and n > 0:
-                return "not reached (too few conversions)"
-            return "n/a"
+            why = _no_value(row)
+            return "n/a" if why is None else _NO_VALUE[why]
         core = number(row["value"], row["unit"])
         low, high = row.get("ci_low"), row.get("ci_high")
         if pd.notna(low) and pd.notna(high):
@@ -340,16 +437,190 @@ def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Why a KPI has no value, by what its row says (English msgids; the catalogue translates them).
+_NO_VALUE = {
+    "no_closed": N_("no closed deals yet"), "no_mature": N_("no mature records yet"),
+    "no_data": N_("no data"), "no_conversions": N_("no conversions yet"),
+    "no_won": N_("no won deals yet"), "not_reached": N_("not reached (too few conversions)"),
+}
+
+
+def _no_value(row: pd.Series) -> str | None:
+    """Why a KPI row has no value (a key of :data:`_NO_VALUE`), or None when its row says not."""
+    n, kind = row.get("n"), row.get("kind")
+    if pd.notna(n) and n == 0:
+        open_n, immature = row.get("open_n"), row.get("immature_n")
+        if kind in ("win_rate", "sales_velocity") and pd.notna(open_n) and open_n:
+            return "no_closed"
+        return "no_mature" if pd.notna(immature) and immature > 0 else "no_data"
+    if kind in ("duration", "sales_velocity") and row.get("successes") == 0:
+        return "no_conversions" if kind == "duration" else "no_won"
+    if kind == "duration" and pd.notna(n) and n > 0:
+        return "not_reached"
+    return None
+
+
+def _missing_kpi_reason(row: pd.Series, fmt: Formatter) -> str:
+    """A KPI value that cannot be measured, as "n/a: <why>" in the formatter's language."""
+    why = _no_value(row)
+    if why is None:
+        return fmt.gettext("n/a")
+    return fmt.gettext("n/a: {reason}").format(reason=fmt.gettext(_NO_VALUE[why]))
+
+
+def _kpi_table(frame: pd.DataFrame, engagement) -> str:
+    """The KPI table as `funnel kpis` prints it: in the engagement's language, every number
+    through the formatter, a segment column per `--by` attribute, and a reason where a value
+    cannot be measured (never NaN)."""
+    fmt = formatter(engagement.config.language, currency=engagement.config.currency)
+    attributes = attribute_headers(engagement)
+    context = {"fmt": fmt, "phases": engagement.phase_model, "attributes": attributes}
+    frame = frame.reset_index(drop=True)
+    long = frame["attribute"].notna() if "attribute" in frame else pd.Series(False, frame.index)
+    shown_segment = frame["segment"].astype(object).where(~long, frame["attribute"].astype(str)
+                                                          + "=" + frame["segment"].astype(str))
+    by = [c for c in frame.columns if c not in KPI_COLUMNS and c not in ("attribute",
+                                                                           "kpi_owner")]
+    columns: list[tuple[str, list[str], bool]] = []  # header, cells, numeric
+
+    def add(name: str, source: pd.DataFrame | None = None) -> None:
+        table = display_table(frame if source is None else source, [name], **context)
+        if table.headers:
+            columns.append((table.headers[0], [r[0].text for r in table.rows], table.numeric[0]))
+
+    add("kpi_label")
+    if long.any():
+        add("segment_value", frame.assign(segment=shown_segment))
+    for name in by:
+        columns.append((attribute_label(name, fmt, attributes),
+                        [MISSING_SEGMENT if pd.isna(v) else str(v) for v in frame[name]], False))
+    # a period's words as the workbook writes them ("all", "as of 2026-10-31", no dates)
+    periods = in_language(frame[["period"]], fmt)["period"]
+    columns.append((fmt.gettext("Period"), [MISSING if pd.isna(v) else str(v) for v in periods],
+                    False))
+    add("n")
+    add("value_ci")
+    header, cells, numeric = columns[-1]
+    columns[-1] = (header, [cell if pd.notna(frame.at[i, "value"]) else
+                            _missing_kpi_reason(frame.loc[i], fmt)
+                            for i, cell in enumerate(cells)], numeric)
+    for name in ("target", "status_vs_target", "immature_n"):
+        add(name)
+    table = DisplayTable(headers=[c[0] for c in columns],
+                         rows=[[Cell(c[1][i]) for c in columns] for i in range(len(frame))],
+                         numeric=[c[2] for c in columns])
+    return _text_table(table, indent="")
+
+
+def _kpi_sheet(frame: pd.DataFrame, engagement) -> tuple[pd.DataFrame, str]:
+    """The KPI table for `kpis --out x.xlsx` in the engagement's language: the text cells written
+    from their codes (as the workbook's KPI sheet), the headers in words, the sheet's name."""
+    fmt = formatter(engagement.config.language, currency=engagement.config.currency)
+    worded = in_language(frame, fmt, phases=engagement.phase_model,
+                         attributes=attribute_headers(engagement))
+    worded.columns = [header(c, fmt) for c in worded.columns]
+    return worded, sheet_name("KPIs", fmt)
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        out = write_table(_published_kpis(frame), args.out)
+        if str(args.out).lower().endswith(".xlsx"):
+            sheet, name = _kpi_sheet(frame, engagement)
+            out = write_table(sheet, args.out, sheet=name)
+        else:  # the CSV is the published machine-readable file: codes and columns as published
+            out = write_table(_published_kpis(frame), args.out)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
-    with pd.option_context("display.width", 200, "display.max_rows", 500,
-                           "display.max_colwidth", 48):
-        print(_format_kpis(frame).to_string(index=False))
+    print(_kpi_table(frame, engagement))
+    return 0
+
+
+#: The key map's file name beside the engagement YAML (the client folder is git-ignored).
+KEY_MAP_NAME = "pseudonym-key-map.csv"
+
+
+def _key_map(engagement) -> pd.DataFrame:
+    """Every pseudonym of the engagement's sources with the name it stands for: `attribute,
+    pseudonym, name` (a person spelled two ways is one pseudonym: the first spelling is kept)."""
+    parts = []
+    for source in engagement.config.sources:
+        settings = resolve_source(source)
+        personal = personal_attributes(source, settings, engagement.config.privacy)
+        files = [(settings, settings.get("attributes") or {})]
+        if settings.get("records"):
+            files.append(({**settings, **settings["records"]},
+                          settings["records"].get("attributes") or {}))
+        for reading, attributes in files:
+            wanted = {name: head for name, head in attributes.items() if name in personal}
+            if not wanted:
+                continue
+            path = source_path(engagement.base_dir, reading["path"])
+            raw = read_table(path, reading)
+            for name, head in wanted.items():
+                column = find_column(raw, head, role=name, file=str(path),
+                                     key=f"sources[{source.name}].attributes")
+                names = as_text(raw[column]).dropna()
+                parts.append(pd.DataFrame({
+                    "attribute": name, "name": names.str.strip().to_numpy(),
+                    "pseudonym": pseudonymise(names, engagement.pseudonym_key).to_numpy()}))
+    if not parts:
+        return pd.DataFrame(columns=["attribute", "pseudonym", "name"])
+    found = pd.concat(parts, ignore_index=True).drop_duplicates(["attribute", "pseudonym"])
+    return found.sort_values(["attribute", "name"], kind="stable")[["attribute", "pseudonym",
+                                                                    "name"]]
+
+
+def _refuse_key_map_place(out: Path) -> None:
+    """The key map holds names: never in a report folder (it is handed to the client) nor where
+    git would commit it."""
+    folder = out.resolve().parent
+    in_reports = REPORTS_DIR.resolve() in (folder, *folder.parents)
+    if in_reports or any((f / "manifest.json").is_file() for f in (folder, *folder.parents)):
+        raise ToolkitError(f"{out} is inside a report folder, which is handed to the client; the "
+                           f"key map holds names. Fix: write it beside the engagement YAML (the "
+                           f"default) or into another private folder.")
+    repo = tracked_by_git(out.resolve())
+    if repo is not None:
+        raise ToolkitError(f"{out} is inside the git work tree {repo} and not ignored, so the names "
+                           f"could be committed. Fix: write it into the client's folder under "
+                           f"data/clients/ (ignored) or add the file to .gitignore.")
+
+
+def cmd_reveal(args: argparse.Namespace) -> int:
+    engagement = _load(args.engagement)
+    out = Path(args.out) if args.out else engagement.base_dir / KEY_MAP_NAME
+    _refuse_key_map_place(out)
+    table = _key_map(engagement)
+    write_table(table, out)
+    print(f"Wrote {len(table)} pseudonym(s) with their names to {out} (private: keep it out of "
+          f"reports and e-mail; the key is from {engagement.pseudonym_key.origin})")
+    return 0
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    path = Path(args.engagement).resolve() if args.engagement else DEMO_ENGAGEMENT
+    language = args.language or load_config(path).language
+    out = Path(args.out) if args.out else REPORTS_DIR / f"notebooks-{language}"
+    if out.resolve() == NOTEBOOKS_DIR.resolve():
+        raise ToolkitError(f"--out {out} is the notebooks' own folder, whose originals stay in "
+                           f"English. Fix: give another folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    gettext = translations(language).gettext
+    written = 0
+    for source in sorted(NOTEBOOKS_DIR.glob("0[1-7]_*.ipynb")):
+        notebook = translated_notebook(json.loads(source.read_text(encoding="utf-8")), language,
+                                       gettext)
+        if args.engagement:  # the parameters cell's default: this engagement, by its full path
+            for cell in notebook["cells"]:
+                if "parameters" in cell.get("metadata", {}).get("tags", []):
+                    cell["source"] = [line.replace(json.dumps(NOTEBOOK_DEFAULT), json.dumps(
+                        str(path))) for line in cell["source"]]
+        (out / source.name).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        written += 1
+    print(f"Wrote {written} notebooks in {'Dutch' if language == 'nl' else 'English'} to {out}")
     return 0
 
 
@@ -405,6 +676,8 @@ def _run(args: argparse.Namespace, engagement, results=None) -> int:
             f"list without dates (`dated: false`). Fix: run `funnel run {args.engagement}` "
             f"without --notebooks (the report says per step what needs dates), or load an export "
             f"with a creation date per record")
+    for warning in untouched_template_text(engagement):  # the consultant's, not the client's
+        print(f"Warning: {warning}", file=sys.stderr)
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
                                            / date.today().isoformat())
@@ -472,6 +745,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", choices=["month", "quarter", "year"], help="split by period")
     p.add_argument("--out", metavar="FILE.csv|.xlsx", help="write the table to a file")
     p.set_defaults(func=cmd_kpis)
+
+    p = sub.add_parser("reveal", help="write the private map from pseudonyms back to names",
+                       description="Write pseudonym -> name for every pseudonymised attribute "
+                                   "(the owner, the sources' `personal:` columns) to a CSV for "
+                                   "the consultant: beside the engagement YAML by default, never "
+                                   "into a report folder or a folder git would commit.")
+    p.add_argument("engagement", metavar="ENGAGEMENT.yaml")
+    p.add_argument("--out", metavar="FILE.csv",
+                   help="where to write it (default: pseudonym-key-map.csv beside the YAML)")
+    p.set_defaults(func=cmd_reveal)
+
+    p = sub.add_parser("notebooks", help="write the seven notebooks in a language",
+                       description="Write the seven step notebooks with their text (method notes, "
+                                   "exercises, model answers) in the engagement's language, from "
+                                   "the report's catalogue; the code stays as it is. Given an "
+                                   "engagement, its path becomes the notebooks' default.")
+    p.add_argument("engagement", metavar="ENGAGEMENT.yaml", nargs="?",
+                   help="the engagement the notebooks open (default: the demo)")
+    p.add_argument("--language", choices=["nl", "en"],
+                   help="default: the engagement's language (the demo's: nl)")
+    p.add_argument("--out", metavar="FOLDER", help="where to write them (default: "
+                   "reports/notebooks-<language>; never over the notebooks/ originals)")
+    p.set_defaults(func=cmd_notebooks)
 
     for name, help_text in (("run", "run the seven steps and render the report"),
                             ("demo", "run the whole method on the demo company")):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from toolkit.base.exceptions import ToolkitError
+
 __all__ = ["PROJECT_ROOT", "DEMO_DIR", "DEMO_ENGAGEMENT", "NOTEBOOKS_DIR", "CLIENTS_DIR",
-           "REPORTS_DIR", "PACKAGE_DATA"]
+           "REPORTS_DIR", "PACKAGE_DATA", "NOTEBOOK_DEFAULT", "ENGAGEMENT_ENV",
+           "notebook_engagement"]
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 # The toolkit is used from its checkout (`pip install -e .`): the demo, notebooks and client folders
@@ -16,3 +20,35 @@ DEMO_ENGAGEMENT = DEMO_DIR / "engagement.yaml"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 CLIENTS_DIR = PROJECT_ROOT / "data" / "clients"
 REPORTS_DIR = PROJECT_ROOT / "reports"
+
+#: The notebooks' default `engagement` parameter: the demo, written relative to `notebooks/`.
+NOTEBOOK_DEFAULT = "../data/demo/engagement.yaml"
+#: The environment variable that replaces that default (a copied notebook, a scheduled run).
+ENGAGEMENT_ENV = "FUNNEL_ENGAGEMENT"
+
+
+def notebook_engagement(path: str | os.PathLike) -> Path:
+    """The engagement YAML a notebook's `engagement` parameter names, wherever the notebook runs.
+
+    The default (:data:`NOTEBOOK_DEFAULT`) is replaced by ``$FUNNEL_ENGAGEMENT`` when that is set.
+    A relative path is looked up from the working folder, then from ``notebooks/`` (where the
+    default was written) and the repository root, so a notebook copied into a client folder still
+    finds the demo and ``data/clients/...`` works from ``notebooks/``. Nothing found: an error that
+    says where it looked and how to pass the path.
+    """
+    text = os.fspath(path)
+    from_env = os.environ.get(ENGAGEMENT_ENV, "").strip()
+    if text == NOTEBOOK_DEFAULT and from_env:
+        text = from_env
+    given = Path(text).expanduser()
+    places = [given] if given.is_absolute() else [
+        Path.cwd() / given, NOTEBOOKS_DIR / given, PROJECT_ROOT / given]
+    for place in places:
+        if place.is_file():
+            return place
+    looked = ", ".join(dict.fromkeys(str(place.parent) for place in places))
+    source = f" (from ${ENGAGEMENT_ENV})" if text == from_env and from_env else ""
+    raise ToolkitError(
+        f"No engagement file {text!r}{source} (looked in {looked}). Fix: pass the engagement "
+        f"YAML's path: `papermill -p engagement PATH NOTEBOOK OUT`, or set "
+        f"{ENGAGEMENT_ENV}=PATH before starting Jupyter, or edit the `engagement` parameter cell")

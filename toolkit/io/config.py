@@ -579,6 +579,20 @@ def _refuse_duplicate_keys(node: yaml.Node | None, *, path: Path, where: str = "
             _refuse_duplicate_keys(item, path=path, where=f"{where}[{i}]", seen_nodes=seen_nodes)
 
 
+class _EngagementLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading a mapping's keys as YAML 1.2 does: `on`, `off`, `yes`, `no`
+    (and `y`, `n`, any case) are words there, booleans only in YAML 1.1. A lookup's `on: agent`
+    or a CRM stage called `No` would otherwise become the key `True`/`False` ("Keys should be
+    strings"). Values keep PyYAML's reading: `fold_categories: no` still means false."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        for key_node, _value in node.value:
+            if (isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:bool"
+                    and key_node.style is None and key_node.value.lower() not in ("true", "false")):
+                key_node.tag = "tag:yaml.org,2002:str"
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml_text(path: Path) -> str:
     """The engagement file's text: a regular file of at most MAX_YAML_BYTES, in UTF-8."""
     try:
@@ -606,7 +620,7 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
         document = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_expansion(document, path=path)
         _refuse_duplicate_keys(document, path=path)
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_EngagementLoader)  # a SafeLoader: no Python objects
     except RecursionError:
         raise ConfigError("the YAML is nested too deeply to be an engagement file", file=str(path),
                           fix="check the indentation and brackets") from None

@@ -10,6 +10,7 @@ attributes and are counted in the notes, never dropped.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ import pandas as pd
 from toolkit.base.exceptions import DataError
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import reason_codes
+from toolkit.io.categories import fold_key
 from toolkit.io.config import LookupConfig
 from toolkit.io.loading import (
     LoadedSource,
@@ -142,16 +144,64 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
                             settings=settings, notes=notes)
         table = attrs.set_axis(pd.Index(frame["_key"].astype("string"), name="_key"))
         wanted = records[lookup.on].astype("string")
+        secret = lookup.on in personal or lookup.key in lookup.personal
+        if fold_categories and not secret:
+            wanted = _folded_to_the_lookup(wanted, table.index, file=path.name, on=lookup.on,
+                                           notes=notes)
         for col in table.columns:
             records[col] = wanted.map(table[col]).to_numpy()
         unmatched = wanted.notna() & ~wanted.isin(table.index)
         if unmatched.any():
+            named = "" if secret else "; " + _unmatched_values(wanted[unmatched], table.index)
             notes.append(f"{path.name}: {int(unmatched.sum())} record(s) have a `{lookup.on}` "
                          f"with no row in this lookup ({wanted[unmatched].nunique()} distinct "
-                         f"value(s)); their {sorted(table.columns)} stay blank")
+                         f"value(s)){named}; their {sorted(table.columns)} stay blank and show "
+                         f"as (missing) in the segment scan")
         quarantines.append(q.frame())
         recon.append(reconcile(q.source, file, raw, q))
     return records, pd.concat(quarantines, ignore_index=True), pd.DataFrame(
         recon, columns=["source", "file", "rows_in", "rows_used", "rows_quarantined"])
 
 
+
+
+#: How many unmatched lookup values a note names (the most frequent first); the rest are counted.
+_NAMED_VALUES = 10
+
+
+def _folded_to_the_lookup(wanted: pd.Series, keys: pd.Index, *, file: str, on: str,
+                          notes: list[str]) -> pd.Series:
+    """`wanted` with each value that has no lookup row, but one spelled alike (case, spaces,
+    hyphens: the folding of the records' categories), replaced by that row's key. The records'
+    folding keeps the most common spelling, which need not be the lookup's ("GTXPro" against
+    "GTX Pro"). A folded form that two lookup keys share is left alone (no guessing)."""
+    by_fold: dict[str, str | None] = {}
+    for key in keys:
+        folded = fold_key(key)
+        by_fold[folded] = None if folded in by_fold else str(key)
+    missing = wanted.notna() & ~wanted.isin(keys)
+    spelled = {value: by_fold.get(fold_key(value)) for value in pd.unique(wanted[missing])}
+    spelled = {value: key for value, key in spelled.items() if key is not None}
+    if not spelled:
+        return wanted
+    moved = wanted.isin(list(spelled))
+    notes.append(f"{file}: {int(moved.sum())} record(s) have a `{on}` spelled differently from "
+                 f"its lookup key (case, spaces or hyphens) and take that key's row")
+    return wanted.where(~moved, wanted.map(spelled))
+
+
+def _unmatched_values(values: pd.Series, keys: pd.Index) -> str:
+    """The unmatched values, the most frequent first, each with its count and the nearest lookup
+    key when one is close (difflib's ratio of at least 0.6): "'GTXPro' (3 records; did you mean
+    'GTX Pro'?)"."""
+    counts = values.value_counts(sort=False)
+    counts = counts.iloc[sorted(range(len(counts)),
+                                key=lambda i: (-counts.iloc[i], str(counts.index[i])))]
+    known = [str(k) for k in keys]
+    parts = []
+    for value, n in counts.head(_NAMED_VALUES).items():
+        close = difflib.get_close_matches(str(value), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        parts.append(f"{str(value)!r} ({n} record{'s' if n != 1 else ''}{hint})")
+    more = len(counts) - _NAMED_VALUES
+    return "values " + ", ".join(parts) + (f" and {more} more" if more > 0 else "")

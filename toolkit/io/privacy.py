@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from toolkit.base.exceptions import ConfigError
 
 __all__ = ["PrivacyConfig", "PseudonymKey", "resolve_key", "pseudonymise", "personal_columns",
-           "check_personal",
+           "check_personal", "tracked_by_git",
            "user_key_file"]
 
 _MIN_KEY_CHARS = 16
@@ -84,7 +84,7 @@ def _checked(text: str, *, where: str, engagement_file: str, key: str) -> bytes:
     return text.encode()
 
 
-def _tracked_by_git(path: Path) -> Path | None:
+def tracked_by_git(path: Path) -> Path | None:
     """The git work tree `path` would be committed from (inside it and not ignored), else None."""
     for parent in path.parents:
         if (parent / ".git").exists():
@@ -111,7 +111,7 @@ def resolve_key(privacy: PrivacyConfig, *, base_dir: Path, engagement_file: str 
                               key="privacy.key_file", value=str(path),
                               fix=f"create it outside the repository, e.g. `{_MAKE_KEY} > {path}`, or "
                                   f"set {privacy.key_env}")
-        repo = _tracked_by_git(path)
+        repo = tracked_by_git(path)
         if repo is not None:
             raise ConfigError(
                 f"the pseudonymisation key file is inside the git work tree {repo} and not ignored, so "

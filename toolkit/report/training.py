@@ -16,7 +16,7 @@ from pathlib import Path
 
 from toolkit.base.paths import NOTEBOOKS_DIR
 
-__all__ = ["notebook_parts", "training_messages"]
+__all__ = ["notebook_parts", "training_messages", "translated_notebook"]
 
 # Markdown cells the report does not repeat: the title (the page has its own), the parameters
 # note (papermill's), and the headings the page fills from the step result.
@@ -48,12 +48,19 @@ def _notes(cells: list[dict]) -> Iterator[tuple[str, str]]:
                 yield "method", paragraph
 
 
+def _under_the_page_headings(text: str) -> str:
+    """A note's Markdown headings two levels down: on the page the notes sit under "For the
+    training" (h2) and "Method notes" (h3), so the notebook's "## 1. ..." becomes an h4 there."""
+    return re.sub(r"^(#{1,4}) ", r"\1## ", text, flags=re.M)
+
+
 def notebook_parts(step: int, markdown: Callable[[str], str], gettext: Callable[[str], str], *,
                    folder: Path = NOTEBOOKS_DIR) -> tuple[str, str, str]:
     """The method notes and exercises of step `step`'s notebook as HTML, each paragraph through
     `gettext`, and the checks it runs on the results (the code cell after "### Checks")."""
     cells = _notebook(step, folder)
-    method = [markdown(gettext(p)) for kind, p in _notes(cells) if kind == "method"]
+    method = [markdown(_under_the_page_headings(gettext(p))) for kind, p in _notes(cells)
+              if kind == "method"]
     exercises = "\n\n".join(gettext(p) for kind, p in _notes(cells) if kind == "exercises")
     checks = ""
     for before, cell in zip(cells, cells[1:], strict=False):  # each cell after its neighbour
@@ -64,6 +71,65 @@ def notebook_parts(step: int, markdown: Callable[[str], str], gettext: Callable[
 
 
 def training_messages(folder: Path = NOTEBOOKS_DIR) -> dict[str, str]:
-    """Every paragraph the training edition shows -> the notebook it comes from."""
-    return {paragraph: path.name for path in sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-            for _kind, paragraph in _notes(json.loads(path.read_text(encoding="utf-8"))["cells"])}
+    """Every paragraph the training edition shows, and every other paragraph of the notebooks'
+    Markdown (a notebook in the engagement's language, :func:`translated_notebook`) -> the
+    notebook it comes from."""
+    found: dict[str, str] = {}
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for _kind, paragraph in _notes(cells):
+            found.setdefault(paragraph, path.name)
+        for cell in cells:
+            if cell["cell_type"] == "markdown":
+                for paragraph in _cell_messages("".join(cell.get("source", []))):
+                    found.setdefault(paragraph, path.name)
+    return found
+
+
+# The headings of the cells the report fills itself: their word is the page's own message.
+_FIXED_HEADINGS = {"## What we concluded": "What we concluded",
+                   "### Checks on this step's results": "Checks on this step's results"}
+# A notebook's title reads "# Stap 1 — Nulmeting en startsituatie / Step 1 — Baseline ...".
+_TITLE = re.compile(r"^# (?P<nl>[^/\n]+?) / (?P<en>[^\n]+)$")
+
+
+def _cell_messages(text: str) -> list[str]:
+    """The paragraphs of a Markdown cell that are catalogue messages: all but a title, a fixed
+    heading and the "## Exercises" heading line (those are translated by their words)."""
+    text = text.strip()
+    if text in _FIXED_HEADINGS:
+        return []
+    if text.startswith(_EXERCISES):
+        text = text[len(_EXERCISES):]
+    paragraphs = _paragraphs(text)
+    if paragraphs and _TITLE.match(paragraphs[0]):
+        paragraphs = paragraphs[1:]
+    return paragraphs
+
+
+def _translated_cell(text: str, language: str, gettext: Callable[[str], str]) -> str:
+    text = text.strip()
+    if text in _FIXED_HEADINGS:
+        return text.split(" ", 1)[0] + " " + gettext(_FIXED_HEADINGS[text])
+    head = ""
+    if text.startswith(_EXERCISES):
+        head, text = "## " + gettext("Exercises") + "\n", text[len(_EXERCISES):]
+    paragraphs = _paragraphs(text)
+    title = _TITLE.match(paragraphs[0]) if paragraphs else None
+    if title:
+        paragraphs[0] = "# " + title.group(language)
+    shown = [p if i == 0 and title else gettext(p) for i, p in enumerate(paragraphs)]
+    return head + "\n\n".join(shown)
+
+
+def translated_notebook(notebook: dict, language: str, gettext: Callable[[str], str]) -> dict:
+    """`notebook` (its JSON) with every Markdown cell in `language`, paragraph by paragraph
+    through `gettext` (the catalogue the training edition uses); the title keeps its half in that
+    language. Code cells stay as they are: code is not translated."""
+    out = json.loads(json.dumps(notebook))
+    for cell in out["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = _translated_cell("".join(cell.get("source", [])), language, gettext)
+            lines = text.split("\n")
+            cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+    return out
