@@ -128,6 +128,10 @@ def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, (path.name, errors[:1])
+        # ... handed to each notebook as its `run` parameter (not through the environment)
+        injected = "".join(next("".join(c["source"]) for c in cells if "injected-parameters"
+                                in c.get("metadata", {}).get("tags", [])))
+        assert "run = " in injected and "results.pickle" in injected, injected
     for page in ("index.html", "01_baseline.html", "07_steering.html", "manifest.json",
                  "demo-van-dijk.xlsx"):
         assert (out / page).exists(), page

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import dataclasses  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -39,7 +40,7 @@ from toolkit.steps import (  # noqa: E402
 )
 
 GOLDEN = REPO / "tests" / "golden"
-from toolkit.steps.store import shared_results  # noqa: E402
+from toolkit.steps.store import run_file  # noqa: E402
 
 # The module of step 5 (the package's name `diagnosis` is the step function)
 step_diagnosis = importlib.import_module("toolkit.steps.diagnosis")
@@ -483,37 +484,49 @@ def test_a_step_result_survives_pickling(demo_results):
     _draw_all(pickle.loads(pickle.dumps(demo_results[5])))
 
 
-def test_inside_a_run_a_step_call_returns_the_runs_result(demo, demo_results):
+def test_a_notebook_of_a_run_gets_the_runs_results_explicitly_and_nothing_else_does(
+        demo, demo_results):
     assert demo.cache_key
-    with shared_results(demo, demo_results, seed=0):
-        assert steps.diagnosis(demo, seed=0).headline == demo_results[5].headline
-        assert steps.baseline(demo) is not demo_results[1]  # a copy from the run's file ...
-        pd.testing.assert_frame_equal(steps.baseline(demo).tables["funnel"],
-                                      demo_results[1].tables["funnel"])  # ... of the same result
-        # another seed or another option is another computation
-        other = steps.improvement(demo, seed=0, uplift="+5pp")
+    # a doctored step 5, so a result taken from the run's file is told from one computed afresh
+    marked = dataclasses.replace(demo_results[5], headline="from the run's file")
+    results = {**demo_results, 5: marked}
+    before = dict(os.environ)
+    with run_file(demo, results, seed=0) as path:
+        assert path and os.environ == before  # nothing travels through the environment
+        # the engagement the notebook opens with the run's file answers from it ...
+        e = steps.open_engagement(DEMO / "engagement.yaml", run=path)
+        assert e.cache_key == demo.cache_key
+        assert steps.diagnosis(e, seed=0).headline == "from the run's file"
+        # ... another seed or another option is another computation
+        assert steps.store.shared_result(e, 5, seed=1) is None
+        other = steps.improvement(e, seed=0, uplift="+5pp")
         assert other.tables["experiment"]["uplift"].iloc[0] == pytest.approx(0.05)
-        assert demo_results[6].tables["experiment"]["uplift"].iloc[0] == pytest.approx(0.02)
-        assert steps.store.shared_result(demo, 5, seed=1) is None
-        # the notebooks' kernels are other processes: they read the same file
+        # any other engagement object computes, inside a run or not (the run's own included)
+        assert steps.diagnosis(demo, seed=0).headline == demo_results[5].headline
+        assert steps.diagnosis(steps.open_engagement(DEMO / "engagement.yaml"),
+                               seed=0).headline == demo_results[5].headline
+        # the notebooks' kernels are other processes: they read the file they are given
         child = subprocess.run(
             [sys.executable, "-c",
-             "import sys; from toolkit import steps; e = steps.open_engagement(sys.argv[1]); "
-             "print(steps.store.shared_result(e, 5, 0).headline)", str(DEMO / "engagement.yaml")],
-            capture_output=True, text=True, timeout=300, env={**os.environ})
+             "import sys; from toolkit import steps; "
+             "e = steps.open_engagement(sys.argv[1], run=sys.argv[2]); "
+             "print(steps.diagnosis(e, seed=0).headline)", str(DEMO / "engagement.yaml"), path],
+            capture_output=True, text=True, timeout=300)
         assert child.returncode == 0, child.stderr
-        assert child.stdout.strip() == demo_results[5].headline
-        folder = Path(os.environ[steps.store.RESULTS_ENV]).parent
+        assert child.stdout.strip() == "from the run's file"
+        folder = Path(path).parent
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # the client's tables, private
-    assert not folder.exists() and steps.store.RESULTS_ENV not in os.environ
-    assert steps.store.shared_result(demo, 5, seed=0) is None
+    assert not folder.exists()
+    # the run is over: its file is gone, and opening with it computes
+    late = steps.open_engagement(DEMO / "engagement.yaml", run=path)
+    assert steps.diagnosis(late, seed=0).headline == demo_results[5].headline
 
 
 def test_tables_without_a_cache_key_are_never_taken_for_a_runs(demo_results):
     e = _two_phase()
     assert not e.cache_key
-    with shared_results(e, demo_results, seed=0):
-        assert steps.store.RESULTS_ENV not in os.environ
+    with run_file(e, demo_results, seed=0) as path:
+        assert path == ""
         assert steps.baseline(e).headline.startswith("60 records entered")
 
 

@@ -33,7 +33,6 @@ __all__ = ["Engagement"]
 _LOADING_CODE = tuple(sorted(Path(__file__).parent.glob("*.py"))) + (
     Path(__file__).parents[1] / "base" / "phases.py",)
 #: Set by `funnel run` while its notebooks execute: {"engagement": YAML path, "key": cache key}.
-PINNED_ENV = "FUNNEL_RUN_INPUTS"
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")
 
 
@@ -60,7 +59,7 @@ class Engagement:
     """
 
     def __init__(self, config: EngagementConfig, *, path: Path | None = None,
-                 use_cache: bool = True) -> None:
+                 use_cache: bool = True, pinned: tuple[str, str] | None = None) -> None:
         self.config = config
         self.path = path
         self.base_dir = path.parent if path else Path.cwd()
@@ -69,15 +68,21 @@ class Engagement:
         self.input_files: list[dict] = []  # path, sha256, size of each source as it was read
         self.cache_key: str | None = None  # the cached tables' key (None: not cached)
         self.yaml_sha256: str | None = None
+        self._pin = pinned  # (cache key, YAML sha256) of the run this engagement belongs to
         # Tables derived from the loaded ones (e.g. when each record reached each phase), computed
         # once by the measure layer and kept here; reload() empties it with the tables.
         self.derived: dict[str, object] = {}
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
-        """Read an engagement YAML (see README, 'YAML reference')."""
+    def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True,
+                  pinned: tuple[str, str] | None = None) -> Engagement:
+        """Read an engagement YAML (see README, 'YAML reference').
+
+        `pinned` is the (cache key, YAML sha256) of a `funnel run` whose notebook opens the
+        engagement: it reads the tables that run loaded, whatever the files hold now.
+        """
         path = Path(path).resolve()
-        engagement = cls(load_config(path), path=path, use_cache=use_cache)
+        engagement = cls(load_config(path), path=path, use_cache=use_cache, pinned=pinned)
         engagement._loaded  # load now, so a bad export fails here with its message  # noqa: B018
         return engagement
 
@@ -175,19 +180,18 @@ class Engagement:
         return digest.hexdigest()[:20]
 
     def _pinned_key(self) -> str | None:
-        """The cache key `funnel run` pins for its steps (`PINNED_ENV`: one snapshot of the inputs
-        for every notebook of the run), when it is this engagement's."""
-        try:
-            pin = json.loads(os.environ.get(PINNED_ENV) or "{}")
-        except ValueError:
+        """The cache key of the run this engagement was opened for (`pinned`: one snapshot of
+        the inputs for every notebook of the run)."""
+        if self._pin is None:
             return None
-        if self.use_cache and self.path is not None and pin.get("engagement") == str(self.path):
-            if pin.get("yaml") != hashlib.sha256(self.path.read_bytes()).hexdigest():
+        key, yaml_sha256 = self._pin
+        if self.use_cache and self.path is not None:
+            if yaml_sha256 != hashlib.sha256(self.path.read_bytes()).hexdigest():
                 raise ConfigError(
                     "the engagement file changed while `funnel run` was running; the run stops "
                     "rather than mix two versions of it", file=str(self.path),
                     fix="run `funnel run` again when the file is final")
-            return str(pin.get("key") or "") or None
+            return str(key or "") or None
         return None
 
     def _cache_dir(self) -> Path:

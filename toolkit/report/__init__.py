@@ -54,7 +54,7 @@ from toolkit.base.exceptions import ConfigError, OptionError, ToolkitError
 from toolkit.base.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from toolkit.base.version import VERSION as __version__
 from toolkit.io.config import load_config
-from toolkit.io.engagement import PINNED_ENV, Engagement
+from toolkit.io.engagement import Engagement
 from toolkit.present.client import for_client
 from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import is_coded, problem_text
@@ -65,7 +65,7 @@ from toolkit.report.render import TEMPLATES_DIR, FigureDrawing, kpi_fields, rend
 from toolkit.report.sheets import ABOUT, PASSED_IN, header, in_language, sheet_name
 from toolkit.steps import StepResult, open_engagement, run_all, run_each
 from toolkit.steps.parts import part_name
-from toolkit.steps.store import shared_results
+from toolkit.steps.store import run_file
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -196,6 +196,7 @@ def execute_notebooks(
     notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
     progress: bool = True,
     kernel_name: str = "python3",
+    run: str = "",
 ) -> ExecutedNotebooks:
     """Execute the step notebooks for one engagement with papermill.
 
@@ -214,6 +215,10 @@ def execute_notebooks(
         Show a progress bar over the steps.
     kernel_name
         The Jupyter kernel to run them in.
+    run
+        The file of a `funnel run`'s step results (``toolkit.steps.store.run_file``), passed to
+        each notebook as its ``run`` parameter: its step calls return those results instead of
+        computing them again. Empty: each notebook computes its step.
 
     Returns
     -------
@@ -255,7 +260,7 @@ def execute_notebooks(
             start = time.perf_counter()
             try:
                 pm.execute_notebook(
-                    str(source), str(output), parameters={"engagement": str(engagement)},
+                    str(source), str(output), parameters={"engagement": str(engagement), "run": run},
                     kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
                     log_output=False, start_timeout=120,
                     # The kernel's own log (e.g. "running over TCP without encryption" on a
@@ -1059,7 +1064,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     edition = edition or config.report.edition
     language = language or config.language
     timings: dict[str, float] = {}
-    with _run_folder(final) as out, _pinned_inputs(engagement), tqdm(
+    with _run_folder(final) as out, tqdm(
             total=4 + notebooks + pdf, desc="report", unit="part", disable=not progress,
             leave=False) as bar:
         with warnings.catch_warnings(record=True) as caught, FigureDrawing(language) as drawing:
@@ -1082,9 +1087,9 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             executed = None
             if notebooks:
                 bar.set_postfix_str("notebooks")
-                with shared_results(engagement, results, seed=seed):
+                with run_file(engagement, results, seed=seed) as run:
                     executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
-                                                 progress=False)
+                                                 progress=False, run=run)
                 timings.update(executed.timings)
                 bar.update(1)
             bar.set_postfix_str("pages")
@@ -1132,25 +1137,6 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     if "pdf" in made:
         paths["pdf"] = final / made["pdf"].name
     return paths
-
-
-@contextlib.contextmanager
-def _pinned_inputs(engagement) -> Iterator[None]:
-    """Every notebook of the run reads the tables this engagement loaded (its cache key, from the
-    bytes read and hashed once), not the files again: a source changed during the run cannot give
-    a report that mixes two datasets."""
-    key = getattr(engagement, "cache_key", None)
-    old = os.environ.get(PINNED_ENV)
-    if key and engagement.path is not None and engagement.yaml_sha256:
-        os.environ[PINNED_ENV] = json.dumps({"engagement": str(engagement.path), "key": key,
-                                             "yaml": engagement.yaml_sha256})
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(PINNED_ENV, None)
-        else:
-            os.environ[PINNED_ENV] = old
 
 
 def _refuse_active_content(out: Path) -> None:

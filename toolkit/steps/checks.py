@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from toolkit.analysis.planning import factors_for
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.io.engagement import Engagement
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.measure.kpis import kpis_from_config
+from toolkit.steps.store import attach_run, read_run
 
 __all__ = ["check_engagement", "open_engagement"]
 
@@ -41,6 +43,20 @@ def check_engagement(engagement: Engagement) -> Engagement:
     return engagement
 
 
-def open_engagement(path: str | os.PathLike, *, use_cache: bool = True) -> Engagement:
-    """`Engagement.from_yaml` followed by `check_engagement`: what the CLI and the steps open."""
-    return check_engagement(Engagement.from_yaml(path, use_cache=use_cache))
+def open_engagement(path: str | os.PathLike, *, use_cache: bool = True,
+                    run: str | os.PathLike | None = None) -> Engagement:
+    """`Engagement.from_yaml` followed by `check_engagement`: what the CLI and the steps open.
+
+    `run` is the file `funnel run` hands its step notebooks (their `run` parameter; empty
+    outside a run): the engagement then reads the tables that run loaded and its step calls
+    return the run's results (``toolkit.steps.store``). A run of another engagement file is not
+    taken.
+    """
+    shared = read_run(run) if run else None
+    if shared is not None and shared["path"] != str(Path(path).resolve()):
+        shared = None
+    pinned = (shared["key"], shared["yaml"]) if shared is not None else None
+    engagement = check_engagement(Engagement.from_yaml(path, use_cache=use_cache, pinned=pinned))
+    if shared is not None:
+        attach_run(engagement, shared)
+    return engagement

@@ -1,14 +1,19 @@
-"""The step results of one `funnel run`, computed once in-process and read by its step notebooks.
+"""The step results of one `funnel run`, handed to its step notebooks explicitly.
 
 `funnel run` runs the seven steps in-process (the workbook and the manifest take their numbers from
 them) and then executes the seven notebooks, each of which calls its step. Without this module each
-kernel would compute its step again: twice the work, and two computations that could differ. While
-:func:`shared_results` is active, a step function called on the same loaded engagement (the same
-cache key: the tables `funnel run` pinned for its notebooks) with the same seed and no other option
-returns the result already computed.
+kernel would compute its step again: twice the work, and two computations that could differ.
 
-The results travel to the kernels as a pickle in a private temporary folder (mode 700) that is
-removed when the notebooks are done: it holds the client's tables, so it never lands in the report.
+The hand-over is explicit, never through the environment: `funnel run` writes its results with
+:func:`run_file` and passes the file's path to each notebook as its papermill parameter `run`; the
+notebook opens its engagement with ``open_engagement(path, run=run)``. That engagement reads the
+tables the run loaded (the run's cache key, pinned: a source changed during the run cannot give a
+report that mixes two datasets), and its step calls with the run's seed and no other option
+return the run's results. A step called on any other engagement object computes, inside a run
+or not.
+
+The file is a pickle in a private temporary folder (mode 700), removed when the notebooks are
+done: it holds the client's tables, so it never lands in the report.
 """
 
 from __future__ import annotations
@@ -19,64 +24,69 @@ import os
 import pickle
 import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from toolkit.base.vocabulary import check_seed
 from toolkit.steps.result import StepResult
 
-__all__ = ["RESULTS_ENV", "shared_results", "shared_result", "shared_step"]
-
-#: Set by `funnel run` while its notebooks execute: the path of the run's step results.
-RESULTS_ENV = "FUNNEL_RUN_RESULTS"
+__all__ = ["attach_run", "read_run", "run_file", "shared_result", "shared_step"]
 
 _FILE = "results.pickle"
 
+# The engagements opened with a run's file (open_engagement(..., run=...)), and that run.
+_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 @contextlib.contextmanager
-def shared_results(engagement, results: Mapping[int, StepResult], *, seed: int) -> Iterator[None]:
-    """Offer `results` (computed on `engagement` with `seed`) to the step calls made meanwhile, in
-    this process and in the processes it starts. Nothing is offered for an engagement without a
-    cache key (its tables cannot be told apart from other tables)."""
-    if not engagement.cache_key:
-        yield
+def run_file(engagement, results: Mapping[int, StepResult], *, seed: int) -> Iterator[str]:
+    """Write `results` (computed on `engagement` with `seed`) for the notebooks of this run and
+    yield the file's path; '' for an engagement without a cache key (its tables cannot be told
+    apart from other tables, so the notebooks compute)."""
+    if not engagement.cache_key or not engagement.yaml_sha256:
+        yield ""
         return
     folder = Path(tempfile.mkdtemp(prefix="funnel-steps-"))
-    old = os.environ.get(RESULTS_ENV)
     try:
         with open(folder / _FILE, "wb") as handle:
-            pickle.dump({"path": str(engagement.path), "key": engagement.cache_key, "seed": seed,
+            pickle.dump({"path": str(engagement.path), "key": engagement.cache_key,
+                         "yaml": engagement.yaml_sha256, "seed": seed,
                          "results": dict(results)}, handle)
-        os.environ[RESULTS_ENV] = str(folder / _FILE)
-        yield
+        yield str(folder / _FILE)
     finally:
-        if old is None:
-            os.environ.pop(RESULTS_ENV, None)
-        else:
-            os.environ[RESULTS_ENV] = old
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=2)
 def _load(path: str, mtime_ns: int) -> dict:
     with open(path, "rb") as handle:
-        return pickle.load(handle)  # written by shared_results of this run, in a private folder
+        return pickle.load(handle)  # written by run_file of this run, in a private folder
+
+
+def read_run(path: str | os.PathLike) -> dict | None:
+    """The run written by :func:`run_file` at `path` (its engagement path, cache key, YAML hash,
+    seed and results), or None when the file is gone (the run ended)."""
+    try:
+        return _load(str(path), os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+
+
+def attach_run(engagement, run: dict) -> None:
+    """Let `engagement` (opened on the run's pinned tables) answer its step calls from `run`."""
+    _RUNS[engagement] = run
 
 
 def shared_result(engagement, step: int, seed: int) -> StepResult | None:
-    """The result of `step` that the running `funnel run` computed for this engagement and seed,
-    or None (not inside a run, another engagement or seed, or the file is gone)."""
-    path = os.environ.get(RESULTS_ENV)
-    if not path or not engagement.cache_key:
+    """The result of `step` that the run this engagement was opened with computed for `seed`,
+    or None (opened without a run, another engagement or seed)."""
+    run = _RUNS.get(engagement)
+    if run is None or not engagement.cache_key:
         return None
-    try:
-        stored = _load(path, os.stat(path).st_mtime_ns)
-    except OSError:
+    if (run["path"], run["key"], run["seed"]) != (str(engagement.path), engagement.cache_key, seed):
         return None
-    if (stored["path"], stored["key"], stored["seed"]) != (
-            str(engagement.path), engagement.cache_key, seed):
-        return None
-    return stored["results"].get(step)
+    return run["results"].get(step)
 
 
 def shared_step(step: int) -> Callable[[Callable[..., StepResult]], Callable[..., StepResult]]:
