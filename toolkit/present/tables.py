@@ -140,10 +140,12 @@ CODES: dict[str, str] = {
     "orders": N_("Orders"), "revenue": N_("Revenue"),
     "week": N_("week"), "month": N_("month"), "quarter": N_("quarter"), "year": N_("year"),
     # readiness factors
-    "starting_situation": N_("Starting situation: systems, process, reportability of KPIs"),
-    "staff_level": N_("Staff's starting level in a commercial process"),
+    "starting_situation": N_("Starting situation: systems, process, how easily KPIs can be reported"),
+    "staff_level": N_("Staff's starting level in working in a commercial process, also where that is "
+                       "not their core task"),
     "number_of_kpis": N_("Number of KPIs to report"),
-    "organisation_support": N_("Organisation's support: FTE, ICT, Sales, Marketing, Board"),
+    "organisation_support": N_("Organisation's support: number of FTE, specialisms ICT, Sales, "
+                                "Marketing, Board"),
     "strengths_weaknesses": N_("Existing strengths and weaknesses of the process"),
 }
 
