@@ -58,7 +58,7 @@ PHASES: tuple[str, ...] = ("target", "lead", "opportunity", "proposal", "order")
 PHASE_LABELS: dict[str, str] = {
     "target": "Target (suspects)",
     "lead": "Lead",
-    "opportunity": "Potentieel (opportunity)",
+    "opportunity": "Kans (opportunity)",
     "proposal": "Offerte (proposal)",
     "order": "Order / Klant",
 }
