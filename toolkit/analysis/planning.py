@@ -910,8 +910,10 @@ class FactorsNotScored(DataError):
     def __init__(self, factors: list[str]) -> None:
         self.factors = list(factors)
         self.values = {"count": len(self.factors)}
+        names = ", ".join(factor.replace("_", " ") for factor in self.factors)
         super().__init__(
-            f"the duration factor(s) {self.factors} are not scored, so no duration is estimated",
+            f"{len(self.factors)} duration factor(s) not scored ({names}), so no duration is "
+            f"estimated",
             fix="score them 1-5 with the client under `duration_factors:` in the engagement YAML "
                 "(toolkit.analysis.planning.anchors() gives what each score means)")
 
@@ -1039,6 +1041,11 @@ def calibrate_duration_model(engagements: pd.DataFrame | str | Path, *,
                          "p_value": fit.pvalues, "n": len(frame)})
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (an error message shows 7, not np.int64(7))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _read_engagements(engagements: pd.DataFrame | str | Path, source: str | None) -> pd.DataFrame:
     """The finished engagements, checked: every factor 1-5 and a positive ``actual_weeks``."""
     if isinstance(engagements, str | Path):
@@ -1068,7 +1075,7 @@ def _read_engagements(engagements: pd.DataFrame | str | Path, source: str | None
                 "actual_weeks must be a positive number of weeks" if column == "actual_weeks"
                 else "a factor score must be a whole number from 1 to 5", file=source,
                 row=position + 2 if source else position + 1, column=column,
-                value=frame[column].iloc[position],
+                value=_plain(frame[column].iloc[position]),
                 fix="correct the value (a score 1-5 against the anchors, the weeks it took)")
     if len(frame) <= len(needed):
         raise DataError(f"{len(frame)} finished engagement(s) cannot fit six coefficients",
