@@ -433,3 +433,29 @@ def test_calibration_names_the_file_row_column_value_and_fix(tmp_path):
         calibrate_duration_model(_finished().drop(columns="actual_weeks"))
     with pytest.raises(DataError, match=r"6 finished engagement\(s\) cannot fit six"):
         calibrate_duration_model(_finished().head(6))
+
+
+@pytest.mark.parametrize(("language", "advice", "assumption"), [
+    ("en", "Budget training and coaching in steps 6 and 7", "A planning assumption, not a quote"),
+    ("nl", "Trek tijd uit voor training en coaching in stap 6 en 7",
+     "Een planningsaanname, geen offerte"),
+])
+def test_the_step_1_page_gives_the_advice_per_factor_and_calls_the_estimate_an_assumption(
+        demo_without_scores, tmp_path, language, advice, assumption):
+    import warnings
+
+    from report_text import read_page
+
+    from toolkit.report.render import render_report
+    from toolkit.steps import baseline
+    _, demo = demo_without_scores
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        render_report(demo, {1: baseline(demo)}, out_dir=tmp_path, language=language,
+                      edition="client", pages=[1], date=pd.Timestamp("2026-11-30").date())
+    page = read_page((tmp_path / "01_baseline.html").read_text(encoding="utf-8"))
+    assert any(piece.startswith(assumption) for piece in page.pieces)
+    # one advice per factor: staff level is scored 2 (weak) in the demo
+    table = next(rows for rows, head in zip(page.tables, page.headers, strict=True)
+                 if len(head) == 5 and head[0] == "Factor")
+    assert len(table) == 5 and table[1][4][1].startswith(advice)
