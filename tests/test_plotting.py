@@ -1062,8 +1062,8 @@ def test_steering_figures_and_the_cohort_heatmap_speak_dutch():
     card = scorecard(kpis_frame())
     ax = plot_scorecard(card.assign(unit=["%", "days"]), language="nl")
     texts = _texts(ax)
-    assert "op doel" in texts and "significant naast doel" in texts and "on target" not in texts
-    assert ax.get_title(loc="left") == "Scorekaart juni 2025: 1 van 2 KPI's op doel"
+    assert "doel gehaald" in texts and "mist het doel significant" in texts and "on target" not in texts
+    assert ax.get_title(loc="left") == "Scorekaart juni 2025: 1 van 2 KPI's halen hun doel"
     assert not english(ax), english(ax)
     model = PhaseModel(phases=tuple(Phase(**p) for p in PHASES))
     ax = plot_cohort_heatmap(heatmap_frame(), phase_model=model, language="nl")

@@ -130,13 +130,13 @@ def test_the_index_page_is_the_executive_summary_in_dutch(dutch):
     assert "Leadbron ‘fair’ converteert 25,0% bij Target → Lead" in text
     # the scorecard with a status per KPI, its colour from the code
     html = (dutch / "index.html").read_text(encoding="utf-8")
-    assert '<td class="bad"><span class="dot"></span>significant onder doel</td>' in html
-    assert '<td class="good"><span class="dot"></span>op doel</td>' in html
+    assert '<td class="bad"><span class="dot"></span>significant onder het doel</td>' in html
+    assert '<td class="good"><span class="dot"></span>doel gehaald</td>' in html
     assert "Conversie Target → Lead" in text  # the toolkit's KPI name, translated
     # the process schema with the conversion on each arrow (step 4 absent: step 1's funnel)
     assert "36,1%" in text and "49,9%" in text  # 180 / 361 = 49.86%
     # the data-quality line: rows used and set aside
-    assert "1.234 regels in de exports: 1.200 gebruikt, 34 met een reden apart gezet. 1.000 " \
+    assert "1.234 rijen in de exports: 1.200 gebruikt, 34 met een reden apart gezet. 1.000 " \
            "records gemeten tot 31 oktober 2026." in text
 
 
