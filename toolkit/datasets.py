@@ -36,6 +36,10 @@ __all__ = [
     "PHASES",
     "PHASE_LABELS",
     "ACTIONS",
+    "COLD_CALLING",
+    "EVENT",
+    "MAILING",
+    "NETWORK",
     "OWNERS",
     "LEAKY_OWNER",
     "REGIONS",
@@ -63,7 +67,10 @@ PHASE_LABELS: dict[str, str] = {
     "proposal": "Offerte (proposal)",
     "order": "Order / Klant",
 }
-ACTIONS: tuple[str, ...] = ("cold calling", "event", "mailing", "network")
+# The target phase's actions in the method's own words, as the CRM's `Actie` column records them.
+ACTIONS: tuple[str, ...] = ("koud bellen", "uitnodigen op een evenement", "mailen",
+                            "benaderen via het netwerk")
+COLD_CALLING, EVENT, MAILING, NETWORK = ACTIONS
 OWNERS: tuple[str, ...] = (
     "Sanne de Vries", "Ruud Hendriks", "Lotte Bakker", "Joost van den Berg", "Ingrid Visser",
 )
@@ -108,8 +115,8 @@ REPORT_CLAIMS: dict[str, list[str]] = {
     ],
     "05_diagnosis.html": [
         "Oordeel: Lek: genoeg leads, maar kansen vallen af vóór de order.",
-        "Actie ‘cold calling’ converteert 15,1% bij Target (suspects) → Lead",
-        "Actie ‘event’ converteert 59,5% bij Target (suspects) → Lead",
+        "Actie ‘koud bellen’ converteert 15,1% bij Target (suspects) → Lead",
+        "Actie ‘uitnodigen op een evenement’ converteert 59,5% bij Target (suspects) → Lead",
         "Eigenaar ‘Ruud Hendriks’ converteert 21,3% bij Offerte (proposal) → Order / Klant",
         "paradox van Simpson",
     ],
@@ -375,7 +382,7 @@ def generate_company(*, n_records: int = 12_000, seed: int = 2024,
 
     # Calendar year, not era, so each year's rates are fixed on their own (Simpson compares years).
     cell = (year - year.min()) * 100 + action * 10 + owner
-    network = np.flatnonzero(action == ACTIONS.index("network"))
+    network = np.flatnonzero(action == ACTIONS.index(NETWORK))
     referral = np.zeros(n, dtype=bool)
     referral[network] = _systematic_draw(np.full(len(network), _REFERRAL_SHARE), cell[network], rng)
     phase_at = np.zeros(n, dtype=np.int64)
@@ -696,8 +703,8 @@ def answer_key(company: DemoCompany) -> AnswerKey:
         "bottleneck_rate": round(float(lowest["rate"]), 4),
         "verdict": verdict,
         "best_action": str(act.fillna(-1).idxmax()), "best_action_rate": round(float(act.max()), 4),
-        "event_rate": round(float(act["event"]), 4),
-        "cold_calling_rate": round(float(act["cold calling"]), 4),
+        "event_rate": round(float(act[EVENT]), 4),
+        "cold_calling_rate": round(float(act[COLD_CALLING]), 4),
         "leaky_owner": LEAKY_OWNER,
         "leaky_owner_rate": round(float(own_rate.loc[LEAKY_OWNER, "rate"]), 4),
         "leaky_owner_n": int(own_rate.loc[LEAKY_OWNER, "n"]),
@@ -1099,9 +1106,9 @@ and every number below was computed from the generated data (`toolkit.datasets.a
 {COMPANY_NAME} installs and maintains climate and electrical installations for businesses across
 the Netherlands (regions Noord, Midden, Zuid). It sells three products: *Installatie* (large
 projects), *Onderhoud* (maintenance contracts) and *Advies* (consultancy). Marketing finds suspects
-by **cold calling**, **events**, **mailings** and the **network** (the method's *koud bellen,
-uitnodigen op een evenement, mailen, benaderen via het netwerk*: the target phase's actions in
-`engagement.yaml`; the CRM's `Actie` column keeps its own short English values); five account managers
+by **cold calling**, **events**, **mailings** and the **network**, in the method's words *koud
+bellen*, *uitnodigen op een evenement*, *mailen* and *benaderen via het netwerk*: the target phase's
+actions in `engagement.yaml` and the values of the CRM's `Actie` column; five account managers
 ({", ".join(OWNERS)}) take them from lead to order. The CRM holds every deal since {start}
 (the first two months were migrated from the old Excel tracker on {manifest['bulk_timestamp']}).
 In {y0 + 1} the event budget was cut and a cold-calling agency was hired. Management says "we
@@ -1250,9 +1257,9 @@ leak at one person (coaching, not marketing). Region and product carry no plante
 {_pct(f['simpson_overall_before'])} in {y0} to {_pct(f['simpson_overall_after'])} in {y0 + 1}, yet
 every action converted better ({100 * f['simpson_min_action_rise']:+.1f} to
 {100 * f['simpson_max_action_rise']:+.1f} points). The cause is the mix: events' share of decided
-suspects went from {_pct(simpson_before.loc['event', 'share'])} to
-{_pct(simpson_after.loc['event', 'share'])}, cold calling's from
-{_pct(simpson_before.loc['cold calling', 'share'])} to {_pct(simpson_after.loc['cold calling', 'share'])}.
+suspects went from {_pct(simpson_before.loc[EVENT, 'share'])} to
+{_pct(simpson_after.loc[EVENT, 'share'])}, cold calling's from
+{_pct(simpson_before.loc[COLD_CALLING, 'share'])} to {_pct(simpson_after.loc[COLD_CALLING, 'share'])}.
 Decomposition (averaged weights): total {100 * f['mix_effect'] + 100 * f['rate_effect']:+.1f}
 points = mix {100 * f['mix_effect']:+.1f} + rate {100 * f['rate_effect']:+.1f}.
 
@@ -1490,7 +1497,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
                                "segment": OWNERS[leaky], "direction": "worse"}
     if "source" in effects:
         truth["source"] = {"transition": transitions[0], "attribute": "action",
-                           "segments": {"event": "better", "cold calling": "worse"}}
+                           "segments": {EVENT: "better", COLD_CALLING: "worse"}}
     if "simpson_mix" in effects:
         truth["simpson_mix"] = {"transition": transitions[0], "attribute": "region",
                                 "segments": {"Noord": "better", "Zuid": "worse"}}
@@ -1512,8 +1519,8 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
         if step_of.get("worse_step") == k:
             p = np.where(t_at[idx] >= worse_from, p * 0.65, p)
         if k == 0 and "source" in effects:
-            p *= np.select([action[idx] == ACTIONS.index("event"),
-                            action[idx] == ACTIONS.index("cold calling")], [1.65, 0.45], 1.0)
+            p *= np.select([action[idx] == ACTIONS.index(EVENT),
+                            action[idx] == ACTIONS.index(COLD_CALLING)], [1.65, 0.45], 1.0)
         if k == 0 and "simpson_mix" in effects:
             p *= np.asarray(_SIMPSON_REGION_X)[region[idx]] * np.where(era[idx] == 1,
                                                                         _SIMPSON_WITHIN, 1.0)
