@@ -72,7 +72,12 @@ def test_new_writes_the_report_language_dutch_unless_asked_for_english(tmp_path)
     assert main(["new", "acme", "--folder", str(tmp_path)]) == 0
     dutch = yaml.safe_load((tmp_path / "acme" / "engagement.yaml").read_text())
     assert dutch["language"] == "nl"
-    assert dutch["phases"][2]["label"] == "Potentieel (opportunity)"
+    # the method's order: potentials (suspects) become leads, leads become opportunities (kansen)
+    assert [p["label"] for p in dutch["phases"]] == ["Target (suspects)", "Lead", "Kans (opportunity)",
+                                                     "Offerte (proposal)", "Order"]
+    # the target phase's actions in the method's own words
+    assert dutch["phases"][0]["actions"] == ["koud bellen", "uitnodigen op een evenement", "mailen",
+                                             "benaderen via het netwerk"]
     assert main(["new", "globex", "--folder", str(tmp_path), "--language", "en"]) == 0
     english = yaml.safe_load((tmp_path / "globex" / "engagement.yaml").read_text())
     assert english["language"] == "en" and english["phases"][2]["label"] == "Opportunity"

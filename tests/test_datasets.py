@@ -16,7 +16,11 @@ import pytest
 from toolkit.base.exceptions import ToolkitError
 from toolkit.datasets import (
     ACTIONS,
+    COLD_CALLING,
+    EVENT,
     LEAKY_OWNER,
+    MAILING,
+    NETWORK,
     OWNERS,
     PHASES,
     STAGE_MAPPING,
@@ -172,7 +176,7 @@ def test_entries_skips_and_missing_values(company):
     mid = first[first != "target"]
     assert set(mid.astype(str)) == {"lead", "opportunity"}
     assert 0.06 < len(mid) / len(rec) < 0.10
-    assert (rec.set_index("record_id").loc[mid.index, "action"] == "network").all()
+    assert (rec.set_index("record_id").loc[mid.index, "action"] == NETWORK).all()
     codes = ev.sort_values(["record_id", "phase"])["phase"].cat.codes
     step = codes.diff()[ev.sort_values(["record_id", "phase"])["record_id"].duplicated()]
     assert set(step.unique()) == {1, 2}
@@ -207,12 +211,12 @@ def test_bottleneck_is_opportunity_to_proposal(key):
 
 def test_events_convert_far_better_than_cold_calling(key):
     a = key.by_action.set_index("segment")
-    assert a.loc["event", "rate"] - a.loc["cold calling", "rate"] > 0.3
-    assert a.loc["event", "rate"] == pytest.approx(0.60, abs=0.03)
-    assert a.loc["cold calling", "rate"] == pytest.approx(0.15, abs=0.03)
-    assert a.loc["mailing", "rate"] == pytest.approx(0.30, abs=0.03)
-    assert 0.45 < a.loc["network", "rate"] < 0.62
-    assert a.loc["network", "rate_started_at_target"] < a.loc["network", "rate"]
+    assert a.loc[EVENT, "rate"] - a.loc[COLD_CALLING, "rate"] > 0.3
+    assert a.loc[EVENT, "rate"] == pytest.approx(0.60, abs=0.03)
+    assert a.loc[COLD_CALLING, "rate"] == pytest.approx(0.15, abs=0.03)
+    assert a.loc[MAILING, "rate"] == pytest.approx(0.30, abs=0.03)
+    assert 0.45 < a.loc[NETWORK, "rate"] < 0.62
+    assert a.loc[NETWORK, "rate_started_at_target"] < a.loc[NETWORK, "rate"]
 
 
 def test_action_rates_by_hand(company, key):
@@ -220,10 +224,10 @@ def test_action_rates_by_hand(company, key):
     ev, rec = company.events, company.records
     past = set(ev.loc[ev["phase"] > "target", "record_id"])
     lost_at_target = set(rec.loc[rec["lost_at_phase"] == "target", "record_id"])
-    event = rec[rec["action"] == "event"]["record_id"]
+    event = rec[rec["action"] == EVENT]["record_id"]
     successes = event.isin(past).sum()
     decided = successes + event.isin(lost_at_target).sum()
-    row = key.by_action.set_index("segment").loc["event"]
+    row = key.by_action.set_index("segment").loc[EVENT]
     assert (row["successes"], row["n"]) == (successes, decided)
 
 
@@ -256,8 +260,8 @@ def test_simpsons_paradox_from_2024_to_2025(key):
         rise = s.loc[(2025, action), "rate"] - s.loc[(2024, action), "rate"]
         assert 0.015 < rise < 0.035, action
     assert s.loc[(2025, "all"), "rate"] < s.loc[(2024, "all"), "rate"] - 0.05
-    assert s.loc[(2025, "event"), "share"] < s.loc[(2024, "event"), "share"] - 0.15
-    assert s.loc[(2025, "cold calling"), "share"] > s.loc[(2024, "cold calling"), "share"] + 0.15
+    assert s.loc[(2025, EVENT), "share"] < s.loc[(2024, EVENT), "share"] - 0.15
+    assert s.loc[(2025, COLD_CALLING), "share"] > s.loc[(2024, COLD_CALLING), "share"] + 0.15
     d = key.decomposition.set_index("component")["value"]
     assert d["mix"] < -0.05 and 0.015 < d["rate"] < 0.035
     assert d["mix"] + d["rate"] == pytest.approx(d["total"])
@@ -270,7 +274,7 @@ def test_effects_hold_for_other_seeds(seed):
     t = k.transitions.set_index("from_phase")["rate"]
     assert t.idxmin() == "opportunity"
     a = k.by_action.set_index("segment")["rate"]
-    assert a["event"] - a["cold calling"] > 0.3
+    assert a[EVENT] - a[COLD_CALLING] > 0.3
     assert k.by_owner.set_index("segment")["rate"].idxmin() == LEAKY_OWNER
     assert k.facts["simpson_min_action_rise"] > 0.015
     assert k.facts["simpson_overall_after"] < k.facts["simpson_overall_before"] - 0.05

@@ -656,7 +656,8 @@ def test_demo_company_planted_effects_are_found():
     assert late and (not early or min(late) < min(early))
 
     scan = fruit.scan.set_index(["attribute", "segment", "from_phase"])
-    event, cold = scan.loc[("action", "event", "target")], scan.loc[("action", "cold calling", "target")]
+    event = scan.loc[("action", "uitnodigen op een evenement", "target")]
+    cold = scan.loc[("action", "koud bellen", "target")]
     assert event["flagged"] and event["direction"] == "better"
     assert cold["flagged"] and cold["direction"] == "worse"
     owner = scan.loc[("owner", LEAKY_OWNER, "proposal")]

@@ -156,3 +156,16 @@ def test_long_words_get_soft_hyphens_where_the_language_breaks_them():
     assert f"werk{SOFT_HYPHEN}er" not in dutch
     assert hyphenate("Lead (suspects) 36,1%", "nl") == "Lead (suspects) 36,1%"  # short words whole
     assert SOFT_HYPHEN in hyphenate("Representative", "en")
+
+
+def test_a_small_nonzero_share_never_reads_as_zero_or_a_whole():
+    """17 of 12,000 records is 0.14%: at no decimals it would read "0%", as if none; the formatter
+    adds the decimals it takes to show it is not zero (and not all)."""
+    nl = formatter("nl")
+    assert nl.percent(17 / 12000, 0) == "0,1%"
+    assert nl.percent(13 / 12000, 0) == "0,1%"
+    assert nl.percent(1 / 12000, 1) == "0,01%"        # 0.0083% -> two decimals
+    assert nl.percent(11999 / 12000, 0) == "99,99%"    # 99.992% is not everything
+    # zero and whole stay as they are, and a share that shows at its decimals is untouched
+    assert nl.percent(0.0, 0) == "0%" and nl.percent(1.0, 0) == "100%"
+    assert nl.percent(0.02, 0) == "2%" and formatter("en").percent(17 / 12000, 0) == "0.1%"

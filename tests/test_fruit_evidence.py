@@ -38,7 +38,7 @@ STALLED = {"area": "stalled", "from_phase": "lead", "n": 34, "threshold_days": 2
     # 7.04-9.71 entries a month to one decimal; 20 orders; 0.25 as a percentage
     (VOLUME, "en", "95% interval 7.0–9.7 entries per month; 20.0 orders per month wanted, at "
                    "today's conversion of 25.0% from Proposal"),
-    (VOLUME, "nl", "95%-interval 7,0–9,7 instroom per maand; 20,0 orders per maand gewenst, bij "
+    (VOLUME, "nl", "95%-interval van de instroom 7,0–9,7 per maand; 20,0 orders per maand gewenst, bij "
                    "de huidige conversie van 25,0% vanaf Proposal"),
     # +0.026 = +2.6 points, -0.0963 = -9.6 points; p 0.0004 below 0.001, 0.0131 to 0.013
     (MIX, "en", "rate effect +2.6 points, mix effect -9.6 points; pooled p < 0.001, within the "

@@ -30,10 +30,10 @@ SECRET = "SECRET-7f3a9c-do-not-embed"
 KEY = "hostile-key-0123456789abcdef"
 
 # Markup for each kind of field; numbered so a hit names the field it came from.
-ACTIONS = {"event": "event <img src=x onerror=alert(1)>",
-           "cold calling": "cold ![x](secret.csv)",
-           "mailing": "mailing [c](javascript:alert(2))",
-           "network": "network ![t](https://evil.example/t.png)"}
+ACTIONS = {"uitnodigen op een evenement": "event <img src=x onerror=alert(1)>",
+           "koud bellen": "cold ![x](secret.csv)",
+           "mailen": "mailing [c](javascript:alert(2))",
+           "benaderen via het netwerk": "network ![t](https://evil.example/t.png)"}
 REGIONS = {"Noord": "Noord <script>alert(3)</script>", "Zuid": "Zuid <svg onload=alert(4)>",
            "Midden": '=HYPERLINK("http://evil.example","click") <a href=javascript:alert(5)>w</a>'}
 PRODUCTS = {"Advies": "Advies <iframe src=https://evil.example></iframe>",

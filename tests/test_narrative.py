@@ -24,7 +24,9 @@ def demo():
 
 def test_baseline_names_the_weakest_step_with_its_interval(demo):
     f = funnel(demo)
-    text = narrative.baseline(demo, f, run_audit(demo), estimate_duration(factors_for(demo)))
+    audit = run_audit(demo)
+    factors = factors_for(demo, audit=audit, funnel_frame=f)  # three measured, two scored
+    text = narrative.baseline(demo, f, audit, estimate_duration(factors))
     weakest = f.dropna(subset=["rate"]).sort_values("rate").iloc[0]
     # the phases by their labels, as the tables name them
     label = demo.phase_model.label
@@ -90,7 +92,7 @@ def test_dutch_measurement_sentence_by_hand():
                          "status_vs_target": ["on target"], "status_code": ["on_target"]})
     assert narrative.measurement(kpis, None, language="nl") == (
         "- Conversie lead → kans: 36% (n = 1.234, 95%-interval 20%–50%; 56 nog te recent om mee "
-        "te tellen) — op doel.")
+        "te tellen) — doel gehaald.")
 
 
 @pytest.mark.parametrize(("months", "expected"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -31,7 +32,7 @@ def _factors(**scores):
 # DurationFactors and its validation
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad", [0, 6, -1, 2.5, "3", None, True])
+@pytest.mark.parametrize("bad", [0, 6, -1, 2.5, "3", True])  # None: not scored
 def test_score_outside_1_to_5_names_factor_allowed_values_value_and_fix(bad):
     with pytest.raises(ConfigError) as caught:
         _factors(staff_level=bad)
@@ -77,9 +78,10 @@ def test_factors_from_yaml_errors_name_the_file_and_key(tmp_path):
     with pytest.raises(ConfigError, match=r"engagement\.yaml, key `duration_factors\.staff_level`"
                                           r": The score for `staff_level` must be one of"):
         factors_from_yaml(path)
-    with pytest.raises(ConfigError, match=r"the duration factor\(s\) \['strengths_weaknesses'\] "
-                                          r"are missing"):
-        factors_from_yaml({k: v for k, v in AVERAGE.items() if k != "strengths_weaknesses"})
+    # a factor left out is not scored (None), never an assumed average 3
+    partial = factors_from_yaml({k: v for k, v in AVERAGE.items() if k != "strengths_weaknesses"})
+    assert partial.strengths_weaknesses is None and partial.unscored() == ["strengths_weaknesses"]
+    assert partial.basis["strengths_weaknesses"] == "not_scored"
     with pytest.raises(ConfigError, match=r"'staff' is not a duration factor.*did you mean "
                                           r"'staff_level'"):
         factors_from_yaml({**AVERAGE, "staff": 3})
@@ -212,8 +214,8 @@ def test_every_score_3_multiplier_in_the_packaged_model_is_one():
 
 def test_readiness_scan_effects_by_hand():
     scan = readiness_scan(_factors(starting_situation=1, strengths_weaknesses=5))
-    assert list(scan.columns) == ["factor", "label", "score", "anchor", "effect_weeks",
-                                  "effect_on_duration", "advice", "note"]
+    assert list(scan.columns) == ["factor", "label", "score", "basis", "anchor", "effect_weeks",
+                                  "effect_on_duration", "advice", "advice_code", "note"]
     row = scan.set_index("factor")
     # starting situation 1 vs 3, with strengths_weaknesses at 5 (step 5 x0.85, step 6 x0.70):
     # steps 1, 2, 4, 7 change: (3.2-2) + (2.3-2) + (4.8-3) + (5.2-4) = 4.5 weeks
@@ -276,3 +278,184 @@ def test_strengths_weaknesses_rejects_bad_rates():
         strengths_weaknesses_score(_conversions([0.4, 35.0]))
     with pytest.raises(DataError, match=r"lacks the column\(s\) \['rate'\]"):
         strengths_weaknesses_score(pd.DataFrame({"from_phase": ["a"], "to_phase": ["b"]}))
+
+
+# --------------------------------------------------------------------------------------------
+# Measured, scored, not scored (issue 24)
+# --------------------------------------------------------------------------------------------
+
+def test_a_factor_not_scored_gives_no_duration_and_says_how_many():
+    from toolkit.analysis.planning import FactorsNotScored
+    from toolkit.base.vocabulary import reason_of
+    factors = DurationFactors(**{**AVERAGE, "staff_level": None, "organisation_support": None})
+    assert factors.unscored() == ["staff_level", "organisation_support"]
+    with pytest.raises(FactorsNotScored) as caught:
+        estimate_duration(factors)
+    reason = reason_of(caught.value)
+    assert reason.code == "factors_not_scored" and reason.values == {"count": 2}
+    scan = readiness_scan(factors)
+    assert scan.set_index("factor")["basis"].to_dict() == {
+        "starting_situation": "scored", "staff_level": "not_scored", "number_of_kpis": "scored",
+        "organisation_support": "not_scored", "strengths_weaknesses": "scored"}
+    # no estimate, so no effect: never a number computed from an assumed score
+    assert scan["effect_weeks"].isna().all() and scan["score"].isna().sum() == 2
+    assert set(scan.loc[scan["basis"] == "not_scored", "advice_code"]) == {
+        "staff_level/not_scored", "organisation_support/not_scored"}
+
+
+class _Audit:
+    def __init__(self, shares):
+        self.findings = pd.DataFrame({"check": [f"c{i}" for i in range(len(shares))],
+                                      "share": shares})
+
+
+@pytest.mark.parametrize(("shares", "dated", "history", "score"), [
+    ([0.0, 0.02, 0.10], True, True, 4),     # worst check touches 10%: a few gaps
+    ([0.0, 0.11], True, True, 3),           # worst check 11%: the history is incomplete
+    ([float("nan")], True, True, 4),        # nothing to count: no gap seen
+    ([0.0], True, False, 2),                # a snapshot: no stage history at all
+    ([0.0], False, False, 1),               # a lead list without dates
+])
+def test_the_starting_situation_is_read_from_the_audit(shares, dated, history, score):
+    from toolkit.analysis.planning import score_starting_situation
+    assert score_starting_situation(_Audit(shares), dated=dated, history=history) == score
+
+
+@pytest.fixture(scope="module")
+def demo_without_scores(tmp_path_factory):
+    """The demo with no `duration_factors` at all, and the demo as it is (two factors scored)."""
+    import warnings
+
+    from conftest import DEMO
+
+    from toolkit import Engagement
+    folder = tmp_path_factory.mktemp("unscored")
+    doc = yaml.safe_load((DEMO / "engagement.yaml").read_text(encoding="utf-8"))
+    for source in doc["sources"]:
+        source["path"] = str(DEMO / source["path"])
+    doc.pop("duration_factors")
+    (folder / "engagement.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True),
+                                            encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (Engagement.from_yaml(folder / "engagement.yaml"),
+                Engagement.from_yaml(DEMO / "engagement.yaml"))
+
+
+def test_step_1_measures_three_factors_and_gives_no_duration_without_the_other_two(
+        demo_without_scores):
+    from toolkit.steps import baseline
+    unscored, demo = demo_without_scores
+    result = baseline(unscored)
+    scan = result.tables["readiness scan"].set_index("factor")
+    # the demo's KPI set has 18 KPIs: 16-25 is score 2 (the anchors), measured, not typed
+    assert scan.loc["number_of_kpis", ["score", "basis"]].tolist() == [2, "measured_kpi_set"]
+    # the audit's worst check is 2.3% of the records (created in a later phase): score 4
+    assert scan.loc["starting_situation", ["score", "basis"]].tolist() == [4, "measured_audit"]
+    # the raw funnel against the benchmark's low end: 1 of 4 steps weak -> score 4
+    assert scan.loc["strengths_weaknesses", ["score", "basis"]].tolist() == [4, "measured_funnel"]
+    assert scan.loc[["staff_level", "organisation_support"], "basis"].eq("not_scored").all()
+    # no duration, no estimate row in the summary, and the reason in both languages
+    assert "duration" not in result.tables and result.results["estimate"] is None
+    assert result.problems["duration"].code == "factors_not_scored"
+    assert not any("duration" in m for m in result.summary["measure"])
+    assert ("2 duration factor(s) not scored (staff level, organisation support), so no "
+            "duration is estimated" in " ".join(result.conclusions("en")))
+    assert ("2 factoren voor de duur zijn niet gescoord, dus er is geen duur geschat"
+            in " ".join(result.conclusions("nl")))
+    # the demo scores the two factors only the client can tell: then there is a duration
+    scored = baseline(demo)
+    assert scored.results["estimate"] is not None
+    assert scored.tables["readiness scan"]["basis"].tolist() == [
+        "measured_audit", "scored", "measured_kpi_set", "scored", "measured_funnel"]
+
+
+def test_a_typed_score_for_a_measured_factor_is_not_used(demo_without_scores):
+    from toolkit.analysis.planning import factors_for
+    unscored, _ = demo_without_scores
+    unscored.config.duration_factors = {"number_of_kpis": 5}
+    try:
+        factors = factors_for(unscored)
+    finally:
+        unscored.config.duration_factors = None
+    assert factors.number_of_kpis == 2 and factors.basis["number_of_kpis"] == "measured_kpi_set"
+    assert factors.notes["number_of_kpis"] == "measured 2; the YAML's 5 is not used"
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration on a firm's finished engagements
+# --------------------------------------------------------------------------------------------
+
+def _finished(noise=None):
+    """Twelve engagements whose weeks follow 20 x 0.9^(starting_situation-3) x
+    0.8^(staff_level-3) exactly (the other factors have no effect), times `noise`."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(12):
+        scores = {f: int(rng.integers(1, 6)) for f in FACTORS}
+        weeks = 20 * 0.9 ** (scores["starting_situation"] - 3) * 0.8 ** (scores["staff_level"] - 3)
+        rows.append({**scores, "actual_weeks": weeks * (noise[i] if noise is not None else 1)})
+    return pd.DataFrame(rows)
+
+
+def test_calibration_recovers_known_coefficients_with_an_interval(tmp_path):
+    from toolkit.analysis.planning import calibrate_duration_model
+    path = tmp_path / "finished.csv"
+    _finished().to_csv(path, index=False)
+    fit = calibrate_duration_model(path).set_index("term")
+    assert list(fit.index) == ["average_client_weeks", *FACTORS]
+    assert fit.loc["average_client_weeks", "multiplier"] == pytest.approx(20)
+    assert fit.loc["starting_situation", "multiplier"] == pytest.approx(0.9)
+    assert fit.loc["staff_level", "multiplier"] == pytest.approx(0.8)
+    assert fit.loc["number_of_kpis", "multiplier"] == pytest.approx(1.0)
+    assert (fit["n"] == 12).all()
+    # with noise the interval is real and holds the truth; it is the OLS t-interval, exponentiated
+    noisy = _finished(noise=np.exp(np.random.default_rng(3).normal(0, 0.05, 12)))
+    fit = calibrate_duration_model(noisy).set_index("term")
+    assert (fit["ci_low"] < fit["multiplier"]).all() and (fit["multiplier"] < fit["ci_high"]).all()
+    assert fit.loc["staff_level", "ci_low"] < 0.8 < fit.loc["staff_level", "ci_high"]
+    import statsmodels.api as sm
+    design = sm.add_constant(noisy[list(FACTORS)].to_numpy(float) - 3)
+    ols = sm.OLS(np.log(noisy["actual_weeks"].to_numpy()), design).fit()
+    assert fit["ci_low"].to_numpy() == pytest.approx(np.exp(ols.conf_int()[:, 0]))
+
+
+def test_calibration_names_the_file_row_column_value_and_fix(tmp_path):
+    from toolkit.analysis.planning import calibrate_duration_model
+    frame = _finished()
+    frame.loc[4, "staff_level"] = 7
+    path = tmp_path / "finished.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"finished\.csv, row 6, column 'staff_level': a factor score must be "
+                                         r"a whole number from 1 to 5 \(value 7\)"):
+        calibrate_duration_model(path)
+    with pytest.raises(DataError, match=r"lack the column\(s\) \['actual_weeks'\]"):
+        calibrate_duration_model(_finished().drop(columns="actual_weeks"))
+    with pytest.raises(DataError, match=r"6 finished engagement\(s\) cannot fit six"):
+        calibrate_duration_model(_finished().head(6))
+
+
+@pytest.mark.parametrize(("language", "advice", "assumption"), [
+    ("en", "Budget training and coaching in steps 6 and 7", "A planning assumption, not a quote"),
+    ("nl", "Trek tijd uit voor training en coaching in stap 6 en 7",
+     "Een planningsaanname, geen offerte"),
+])
+def test_the_step_1_page_gives_the_advice_per_factor_and_calls_the_estimate_an_assumption(
+        demo_without_scores, tmp_path, language, advice, assumption):
+    import warnings
+
+    from report_text import read_page
+
+    from toolkit.report.render import render_report
+    from toolkit.steps import baseline
+    _, demo = demo_without_scores
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        render_report(demo, {1: baseline(demo)}, out_dir=tmp_path, language=language,
+                      edition="client", pages=[1], date=pd.Timestamp("2026-11-30").date())
+    page = read_page((tmp_path / "01_baseline.html").read_text(encoding="utf-8"))
+    assert any(piece.startswith(assumption) for piece in page.pieces)
+    # one advice per factor: staff level is scored 2 (weak) in the demo
+    table = next(rows for rows, head in zip(page.tables, page.headers, strict=True)
+                 if len(head) == 5 and head[0] == "Factor")
+    assert len(table) == 5 and table[1][4][1].startswith(advice)

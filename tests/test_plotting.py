@@ -21,11 +21,16 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 
-from toolkit.analysis.planning import DurationFactors, estimate_duration, factors_from_yaml  # noqa: E402
+from toolkit.analysis.planning import (  # noqa: E402
+    DurationFactors,
+    estimate_duration,
+    factors_for,
+)
 from toolkit.analysis.steering import control_chart, run_rules, scorecard  # noqa: E402
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
 from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
 from toolkit.io.engagement import Engagement  # noqa: E402
+from toolkit.measure.audit import audit  # noqa: E402
 from toolkit.measure.funnel import cohort_conversion, funnel  # noqa: E402
 from toolkit.measure.survival import cumulative_incidence, kaplan_meier  # noqa: E402
 from toolkit.present import plotting  # noqa: E402
@@ -983,7 +988,9 @@ def test_engagement_timeline_skips_the_total_row_and_sorts_steps():
 
 
 def test_engagement_timeline_demo_labels_stay_inside_and_save(tmp_path):
-    estimate = estimate_duration(factors_from_yaml(DEMO))
+    # the demo's factors as step 1 has them: three measured, two scored in its YAML
+    demo = Engagement.from_yaml(DEMO)
+    estimate = estimate_duration(factors_for(demo, audit=audit(demo), funnel_frame=funnel(demo)))
     ax = plot_engagement_timeline(estimate.by_step)
     path = save_figure(ax, tmp_path / "timeline", dpi=50)  # draws: warnings would fail here
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -1062,8 +1069,8 @@ def test_steering_figures_and_the_cohort_heatmap_speak_dutch():
     card = scorecard(kpis_frame())
     ax = plot_scorecard(card.assign(unit=["%", "days"]), language="nl")
     texts = _texts(ax)
-    assert "op doel" in texts and "significant naast doel" in texts and "on target" not in texts
-    assert ax.get_title(loc="left") == "Scorekaart juni 2025: 1 van 2 KPI's op doel"
+    assert "doel gehaald" in texts and "mist het doel significant" in texts and "on target" not in texts
+    assert ax.get_title(loc="left") == "Scorekaart juni 2025: 1 van 2 KPI's halen hun doel"
     assert not english(ax), english(ax)
     model = PhaseModel(phases=tuple(Phase(**p) for p in PHASES))
     ax = plot_cohort_heatmap(heatmap_frame(), phase_model=model, language="nl")

@@ -116,7 +116,7 @@ def test_a_declared_change_is_judged_in_dutch_from_its_effect_code(runs):
     lines = results[6].conclusions("nl")
     judged = [line for line in lines if line.startswith("Nieuwe offerte-opvolging (1 maart 2026): ")]
     assert len(judged) == 1, lines
-    assert ("Geen aantoonbare verandering in de conversie Potentieel (opportunity) → Offerte "
+    assert ("Geen aantoonbare verandering in de conversie Kans (opportunity) → Offerte "
             "(proposal) (schatting") in judged[0]
     assert "voor/na-vergelijking van volgroeide cohorten" in judged[0]
     # the third change is dated after the last mature cohort: the reason from its code
@@ -254,9 +254,9 @@ def test_the_declared_changes_are_a_table_on_the_step_6_page(runs, tmp_path):
                  if head and head[0] == "Proceswijziging")
     cells = [[text for _, text in row] for row in table]
     assert [row[:4] for row in cells] == [
-        ["Nieuwe offerte-opvolging", "1 mrt 2026", "Potentieel (opportunity) → Offerte (proposal)",
+        ["Nieuwe offerte-opvolging", "1 mrt 2026", "Kans (opportunity) → Offerte (proposal)",
          "geen aantoonbare verandering"],
-        ["Belscript leads", "1 sep 2025", "Lead → Potentieel (opportunity)",
+        ["Belscript leads", "1 sep 2025", "Lead → Kans (opportunity)",
          "geen aantoonbare verandering"]]
     assert all(row[4].endswith(")") and "procentpunt" in row[4] for row in cells)
 

@@ -68,10 +68,10 @@ def test_a_real_export_passes_the_checks_and_shows_no_demo_text(hubspot, languag
 def test_the_demo_summary_in_dutch_has_the_verdict_actions_scorecard_and_schema(demo):
     text = read_page((demo["nl"] / "index.html").read_text(encoding="utf-8")).text
     assert "Lek: genoeg leads" in text  # the demo's planted leak (data/demo/README.md)
-    assert re.search(r"Potentieel \(opportunity\) → Offerte \(proposal\) converteert 23,6% "
+    assert re.search(r"Kans \(opportunity\) → Offerte \(proposal\) converteert 23,6% "
                      r"\(95%-interval 21,8–25,4%\)", text)
     assert "De drie belangrijkste acties" in text and "Scorekaart" in text
-    assert "31.816 regels in de exports: 31.766 gebruikt, 50 met een reden apart gezet." in text
+    assert "31.816 rijen in de exports: 31.766 gebruikt, 50 met een reden apart gezet." in text
     # the schema: each phase and the cohort conversion on its arrow, Dutch format
     assert "36,1%" in text and "53,4%" in text
 
@@ -97,12 +97,12 @@ def test_the_dutch_workbook_has_dutch_sheet_names_and_headers_over_the_same_numb
     english = load_workbook(demo["en"] / "workbook.xlsx")
     assert english.sheetnames == ["Scorecard", "KPIs", "Funnel", "Low-hanging fruit",
                                   "Segment scan", "Quarantine", "Reconciliation", "About"]
-    assert dutch.sheetnames == ["Scorekaart", "KPI's", "Funnel", "Laaghangend fruit",
+    assert dutch.sheetnames == ["Scorekaart", "KPI's", "Trechter", "Laaghangend fruit",
                                 "Segmentscan", "Quarantaine", "Aansluiting", "Over deze werkmap"]
     headers = [c.value for c in dutch["Aansluiting"][1]]
-    assert headers == ["Bron", "Bestand", "Regels in", "Regels gebruikt", "Regels apart gezet",
+    assert headers == ["Bron", "Bestand", "Rijen in", "Rijen gebruikt", "Rijen apart gezet",
                        "Sluit aan"]
-    funnel = [c.value for c in dutch["Funnel"][1]]
+    funnel = [c.value for c in dutch["Trechter"][1]]
     assert "Bereikt" in funnel and "95%-interval, onder" in funnel and "ci_low" not in funnel
     # the numbers stay the numbers they were, formatted alike; text cells are in Dutch
     for nl, en in zip(dutch.worksheets, english.worksheets, strict=True):
@@ -113,7 +113,7 @@ def test_the_dutch_workbook_has_dutch_sheet_names_and_headers_over_the_same_numb
                 == [(c.value, c.number_format) for c in row_en if not isinstance(c.value, str)], \
                 en.title
     status = [c.value for c in dutch["Scorekaart"]["J"][1:]]
-    assert "op doel" in status and "on target" not in status
+    assert "doel gehaald" in status and "on target" not in status
 
 
 def test_the_english_edition_keeps_the_step_conclusions(demo):

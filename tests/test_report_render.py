@@ -130,13 +130,13 @@ def test_the_index_page_is_the_executive_summary_in_dutch(dutch):
     assert "Leadbron ‘fair’ converteert 25,0% bij Target → Lead" in text
     # the scorecard with a status per KPI, its colour from the code
     html = (dutch / "index.html").read_text(encoding="utf-8")
-    assert '<td class="bad"><span class="dot"></span>significant onder doel</td>' in html
-    assert '<td class="good"><span class="dot"></span>op doel</td>' in html
+    assert '<td class="bad"><span class="dot"></span>significant onder het doel</td>' in html
+    assert '<td class="good"><span class="dot"></span>doel gehaald</td>' in html
     assert "Conversie Target → Lead" in text  # the toolkit's KPI name, translated
     # the process schema with the conversion on each arrow (step 4 absent: step 1's funnel)
     assert "36,1%" in text and "49,9%" in text  # 180 / 361 = 49.86%
     # the data-quality line: rows used and set aside
-    assert "1.234 regels in de exports: 1.200 gebruikt, 34 met een reden apart gezet. 1.000 " \
+    assert "1.234 rijen in de exports: 1.200 gebruikt, 34 met een reden apart gezet. 1.000 " \
            "records gemeten tot 31 oktober 2026." in text
 
 
@@ -150,7 +150,7 @@ def test_the_same_results_in_english(english):
 def test_a_step_page_shows_tables_through_the_formatter_with_labels(dutch):
     page = _page(dutch, step_page_name(1))
     headers = [h for hs in page.headers for h in hs]
-    assert "Conversie per stap (95%-interval)" in headers and "Regels in" in headers
+    assert "Conversie per stap (95%-interval)" in headers and "Rijen in" in headers
     assert "rows_in" not in headers and "ci_low" not in headers
     text = page.text
     assert "36,1% (33,2–39,1%)" in text  # rate with its interval, one decimal, Dutch
@@ -169,7 +169,10 @@ def test_a_part_the_step_could_not_compute_says_so(dutch, tmp_path):
     assert "`action`" not in text and "one year" not in text
     render_report(_engagement("en"), _results(), out_dir=tmp_path, language="en",
                   edition="training")
-    assert "the records have no `action` attribute" in _page(tmp_path, step_page_name(5)).text
+    # the YAML key shows as code, never as literal backticks
+    assert "the records have no action attribute" in _page(tmp_path, step_page_name(5)).text
+    html = (tmp_path / step_page_name(5)).read_text(encoding="utf-8")
+    assert "the records have no <code>action</code> attribute" in html and "`" not in html
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])

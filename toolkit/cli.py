@@ -110,7 +110,9 @@ privacy:
 """
 
 # The method's five phases as a starting point, named in the report's language (the labels show in
-# the report as written; the keys are for the YAML and the targets).
+# the report as written; the keys are for the YAML and the targets). In the method potentials
+# (suspects) become leads, and leads become opportunities ("kansen"): the third phase is a Kans,
+# never "Potentieel". The target phase's actions are the method's own.
 _PHASES = {
     "en": """\
 phases:
@@ -142,19 +144,22 @@ phases:
     label: Target (suspects)
     functions: [Marketingmedewerker]
     tasks: [Kiezen welke suspects we benaderen]
-    actions: [cold calling, event, mailing, network]
+    actions: [koud bellen, uitnodigen op een evenement, mailen, benaderen via het netwerk]
     output: Gekwalificeerde leads
   - key: lead
     label: Lead
     functions: [Binnendienst verkoop]
-    output: Kansen (opportunities)
+    actions: [telefonisch gesprek, intakegesprek]
+    output: Kansen
   - key: opportunity
-    label: Potentieel (opportunity)
+    label: Kans (opportunity)
     functions: [Accountmanager]
+    actions: [locatiebezoek, demonstratie, referentiebezoek]
     output: Offertes
   - key: proposal
     label: Offerte (proposal)
-    functions: [Accountmanager]
+    functions: [Accountmanager, Verkoopdirecteur]
+    actions: [offertebespreking, nabellen]
     output: Orders
   - key: order
     label: Order

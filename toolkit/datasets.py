@@ -36,11 +36,16 @@ __all__ = [
     "PHASES",
     "PHASE_LABELS",
     "ACTIONS",
+    "COLD_CALLING",
+    "EVENT",
+    "MAILING",
+    "NETWORK",
     "OWNERS",
     "LEAKY_OWNER",
     "REGIONS",
     "PRODUCTS",
     "STAGE_MAPPING",
+    "REPORT_CLAIMS",
     "DemoCompany",
     "AnswerKey",
     "generate_company",
@@ -58,11 +63,14 @@ PHASES: tuple[str, ...] = ("target", "lead", "opportunity", "proposal", "order")
 PHASE_LABELS: dict[str, str] = {
     "target": "Target (suspects)",
     "lead": "Lead",
-    "opportunity": "Potentieel (opportunity)",
+    "opportunity": "Kans (opportunity)",
     "proposal": "Offerte (proposal)",
     "order": "Order / Klant",
 }
-ACTIONS: tuple[str, ...] = ("cold calling", "event", "mailing", "network")
+# The target phase's actions in the method's own words, as the CRM's `Actie` column records them.
+ACTIONS: tuple[str, ...] = ("koud bellen", "uitnodigen op een evenement", "mailen",
+                            "benaderen via het netwerk")
+COLD_CALLING, EVENT, MAILING, NETWORK = ACTIONS
 OWNERS: tuple[str, ...] = (
     "Sanne de Vries", "Ruud Hendriks", "Lotte Bakker", "Joost van den Berg", "Ingrid Visser",
 )
@@ -81,6 +89,48 @@ STAGE_MAPPING: dict[str, str] = {
     "Gewonnen": "won",
     "Verloren": "lost",
     "Test": "ignore",
+}
+
+# What the answer key promises the demo's Dutch report shows, per page (the README lists it and
+# tests/test_answer_key.py finds each phrase on the rendered pages).
+REPORT_CLAIMS: dict[str, list[str]] = {
+    "index.html": [
+        "Lek: genoeg leads, maar kansen vallen af vóór de order.",
+        "1 Knelpunt : Kans (opportunity) → Offerte (proposal) converteert 23,6%",
+        "2 Segment : Eigenaar ‘Ruud Hendriks’ converteert 21,3%",
+        "3 Aantal leads : instroom in Kans (opportunity) 66,7 per maand",
+    ],
+    "01_baseline.html": [
+        "De exports bevatten 31.816 rijen; 50 (0,2%) daarvan zijn met een reden apart gezet",
+        "17 terug naar een eerdere fase (0,1%)", "120 heropend na verlies",
+        "163 massale tijdstempels (imports)",
+        "Ruwe trechter: 12.000 records stroomden in, 242 werden een order.",
+    ],
+    "02_process_model.html": [
+        "Target (suspects) → Lead → Kans (opportunity) → Offerte (proposal) → Order / Klant",
+        "koud bellen, uitnodigen op een evenement, mailen, benaderen via het netwerk",
+    ],
+    "04_measurement.html": [
+        "De instroom is seizoensgebonden", "maar de conversie niet", "stuur op percentages",
+    ],
+    "05_diagnosis.html": [
+        "Oordeel: Lek: genoeg leads, maar kansen vallen af vóór de order.",
+        "Actie ‘koud bellen’ converteert 15,1% bij Target (suspects) → Lead",
+        "Actie ‘uitnodigen op een evenement’ converteert 59,5% bij Target (suspects) → Lead",
+        "Eigenaar ‘Ruud Hendriks’ converteert 21,3% bij Offerte (proposal) → Order / Klant",
+        "paradox van Simpson",
+    ],
+    "06_improvement.html": [
+        "Stijgt Kans (opportunity) → Offerte (proposal) van 24% naar 40%, dan gaan de orders van "
+        "6,8 naar 11,6 per maand",
+        "Er is geen proceswijziging opgegeven",
+    ],
+    "07_steering.html": [
+        "In juli 2026 halen 2 van de 4 KPI's met een doel hun doel.",
+        "Duidelijk onder het doel: Conversie Target (suspects) → Lead.",
+        "Geen signalen op de regelkaart: Conversie Kans (opportunity) → Offerte (proposal) beweegt "
+        "binnen zijn grenzen.",
+    ],
 }
 
 # --- the planted truth ---------------------------------------------------------------------------
@@ -332,7 +382,7 @@ def generate_company(*, n_records: int = 12_000, seed: int = 2024,
 
     # Calendar year, not era, so each year's rates are fixed on their own (Simpson compares years).
     cell = (year - year.min()) * 100 + action * 10 + owner
-    network = np.flatnonzero(action == ACTIONS.index("network"))
+    network = np.flatnonzero(action == ACTIONS.index(NETWORK))
     referral = np.zeros(n, dtype=bool)
     referral[network] = _systematic_draw(np.full(len(network), _REFERRAL_SHARE), cell[network], rng)
     phase_at = np.zeros(n, dtype=np.int64)
@@ -653,8 +703,8 @@ def answer_key(company: DemoCompany) -> AnswerKey:
         "bottleneck_rate": round(float(lowest["rate"]), 4),
         "verdict": verdict,
         "best_action": str(act.fillna(-1).idxmax()), "best_action_rate": round(float(act.max()), 4),
-        "event_rate": round(float(act["event"]), 4),
-        "cold_calling_rate": round(float(act["cold calling"]), 4),
+        "event_rate": round(float(act[EVENT]), 4),
+        "cold_calling_rate": round(float(act[COLD_CALLING]), 4),
         "leaky_owner": LEAKY_OWNER,
         "leaky_owner_rate": round(float(own_rate.loc[LEAKY_OWNER, "rate"]), 4),
         "leaky_owner_n": int(own_rate.loc[LEAKY_OWNER, "n"]),
@@ -1056,7 +1106,9 @@ and every number below was computed from the generated data (`toolkit.datasets.a
 {COMPANY_NAME} installs and maintains climate and electrical installations for businesses across
 the Netherlands (regions Noord, Midden, Zuid). It sells three products: *Installatie* (large
 projects), *Onderhoud* (maintenance contracts) and *Advies* (consultancy). Marketing finds suspects
-by **cold calling**, **events**, **mailings** and the **network**; five account managers
+by **cold calling**, **events**, **mailings** and the **network**, in the method's words *koud
+bellen*, *uitnodigen op een evenement*, *mailen* and *benaderen via het netwerk*: the target phase's
+actions in `engagement.yaml` and the values of the CRM's `Actie` column; five account managers
 ({", ".join(OWNERS)}) take them from lead to order. The CRM holds every deal since {start}
 (the first two months were migrated from the old Excel tracker on {manifest['bulk_timestamp']}).
 In {y0 + 1} the event budget was cut and a cold-calling agency was hired. Management says "we
@@ -1112,6 +1164,9 @@ Machine-readable counts (rows are CSV data rows, excluding the header):
 """ + "\n".join(f"| {i + 1} | `{p}` | {PHASE_LABELS[p]} |" for i, p in enumerate(PHASES)) + f"""
 
 The last phase (`order`) is the won outcome. **Lost is an exit, not a phase** (`Verloren`).
+In the method potentials (suspects) become leads and leads become opportunities, so the third phase
+is a *Kans* (opportunity); the CRM calls that stage `Potentieel`, a client's word the stage mapping
+translates (a trainee should notice it, not copy it).
 
 | CRM stage | maps to |
 |---|---|
@@ -1178,8 +1233,11 @@ percentages.
 **a. Bottleneck: {f['verdict']}.** The lowest conversion is **{f['bottleneck']}** at
 {_pct(f['bottleneck_rate'])} (target->lead {_pct(t.loc['target', 'rate'])}, lead->opportunity
 {_pct(t.loc['lead', 'rate'])}, proposal->order {_pct(t.loc['proposal', 'rate'])}). There are enough
-leads; opportunities drop out before an offer is made. Verdict: **{f['verdict']}**, not shortage
-(more leads is not the low-hanging fruit).
+leads; opportunities drop out before an offer is made. Verdict: **{f['verdict']}**, not shortage:
+more leads is not the *first* fruit. The report also measures the lead volume against what the
+order target needs at today's conversions (10 orders a month need more inflow than the CRM shows),
+so "Aantal leads" is a demonstrated gap too, ranked third on the index after the leak and the
+owner: the gain decides what comes first, and the leak gains most.
 
 **b. Action scan (target -> lead).** Event {_pct(f['event_rate'])} vs cold calling
 {_pct(f['cold_calling_rate'])}: clearly significant after multiple-testing control. Network looks
@@ -1199,9 +1257,9 @@ leak at one person (coaching, not marketing). Region and product carry no plante
 {_pct(f['simpson_overall_before'])} in {y0} to {_pct(f['simpson_overall_after'])} in {y0 + 1}, yet
 every action converted better ({100 * f['simpson_min_action_rise']:+.1f} to
 {100 * f['simpson_max_action_rise']:+.1f} points). The cause is the mix: events' share of decided
-suspects went from {_pct(simpson_before.loc['event', 'share'])} to
-{_pct(simpson_after.loc['event', 'share'])}, cold calling's from
-{_pct(simpson_before.loc['cold calling', 'share'])} to {_pct(simpson_after.loc['cold calling', 'share'])}.
+suspects went from {_pct(simpson_before.loc[EVENT, 'share'])} to
+{_pct(simpson_after.loc[EVENT, 'share'])}, cold calling's from
+{_pct(simpson_before.loc[COLD_CALLING, 'share'])} to {_pct(simpson_after.loc[COLD_CALLING, 'share'])}.
 Decomposition (averaged weights): total {100 * f['mix_effect'] + 100 * f['rate_effect']:+.1f}
 points = mix {100 * f['mix_effect']:+.1f} + rate {100 * f['rate_effect']:+.1f}.
 
@@ -1209,18 +1267,33 @@ points = mix {100 * f['mix_effect']:+.1f} + rate {100 * f['rate_effect']:+.1f}.
 
 ### 6 Improvement
 
-The ranked low-hanging fruit: (1) the opportunity -> proposal leak (qualify opportunities, make the
-offer sooner); raising it by 10 points gives about {f['extra_orders_if_bottleneck_plus_10_points']:.0f}
-extra orders over the period at the current proposal -> order rate; (2) coach {LEAKY_OWNER} on
-closing (bringing him to the others' rate); (3) move budget back from cold calling to events.
-Size an experiment for the bottleneck with the power calculation; evaluate before/after with the
-cohort conversion.
+The ranked low-hanging fruit (the index's top three and step 5's table): (1) the opportunity ->
+proposal leak (qualify opportunities, make the offer sooner); (2) coach {LEAKY_OWNER} on closing
+(bringing him to a typical owner's rate); (3) the lead volume against the order target; further
+down, move budget back from cold calling to events. Step 6's scenario raises the bottleneck to its
+target (40%): orders go from about 6.8 to 11.6 a month. (On the canonical truth, raising it by 10
+points gives about {f['extra_orders_if_bottleneck_plus_10_points']:.0f} extra orders over the
+period at the current proposal -> order rate: the same order of size.) Step 6 also sizes a test of
+a 2-point improvement (too slow to read at this inflow: test a bigger change or evaluate
+before/after) and says how to declare a change under `changes:`; the demo declares none.
 
 ### 7 Steering
 
-A scorecard on the four conversions with their intervals; control charts per month stay in control
-through July-August and December for the rates, while volume charts dip: do not raise volume alarms
-for the season. An owner-level alert flags the proposal -> order rate of {LEAKY_OWNER}.
+A scorecard on the conversions with their intervals: in July 2026 two of the four KPIs with a target
+meet it, and target -> lead is significantly below. The control chart is drawn for the conversion
+step 5 ranks first (opportunity -> proposal) and stays within its limits: the rates do not follow
+the season. The volume's seasonal dip is shown in step 4 (volume and conversion per month), not as
+an alarm in step 7: do not raise volume alarms for the season. Step 7 has no owner-level alert:
+{LEAKY_OWNER}'s late leak is found in step 5's segment scan and is the second action of the plan.
+
+## The report's claims
+
+What a trainee finds on the demo's Dutch report pages (`funnel run data/demo/engagement.yaml`), per
+page, as it reads there; `tests/test_answer_key.py` renders the pages and finds each phrase.
+
+```json
+{json.dumps(REPORT_CLAIMS, indent=2, ensure_ascii=False)}
+```
 """
 
 
@@ -1424,7 +1497,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
                                "segment": OWNERS[leaky], "direction": "worse"}
     if "source" in effects:
         truth["source"] = {"transition": transitions[0], "attribute": "action",
-                           "segments": {"event": "better", "cold calling": "worse"}}
+                           "segments": {EVENT: "better", COLD_CALLING: "worse"}}
     if "simpson_mix" in effects:
         truth["simpson_mix"] = {"transition": transitions[0], "attribute": "region",
                                 "segments": {"Noord": "better", "Zuid": "worse"}}
@@ -1446,8 +1519,8 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
         if step_of.get("worse_step") == k:
             p = np.where(t_at[idx] >= worse_from, p * 0.65, p)
         if k == 0 and "source" in effects:
-            p *= np.select([action[idx] == ACTIONS.index("event"),
-                            action[idx] == ACTIONS.index("cold calling")], [1.65, 0.45], 1.0)
+            p *= np.select([action[idx] == ACTIONS.index(EVENT),
+                            action[idx] == ACTIONS.index(COLD_CALLING)], [1.65, 0.45], 1.0)
         if k == 0 and "simpson_mix" in effects:
             p *= np.asarray(_SIMPSON_REGION_X)[region[idx]] * np.where(era[idx] == 1,
                                                                         _SIMPSON_WITHIN, 1.0)

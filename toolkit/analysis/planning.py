@@ -12,9 +12,16 @@ The method names five factors that decide the duration of an engagement:
    punten van het proces*).
 
 Each is scored 1-5 against anchored descriptions (:func:`anchors`), 5 always being the most
-favourable (shortest engagement). :func:`estimate_duration` turns the scores into weeks per step
-of the seven steps with a planning range, using coefficients from
-``toolkit/data/duration_model.yaml`` that a firm calibrates by editing the YAML.
+favourable (shortest engagement). Three are measured where the data shows them
+(:func:`measured_factors`): the number of KPIs from the engagement's KPI set, the starting situation
+from the data audit, the strengths and weaknesses from the raw funnel against the published
+benchmark; the other two are scored with the client (``duration_factors:`` in the YAML). A factor
+nobody scored stays "not scored", and then no duration is estimated: a silent average would print
+a number nobody decided.
+
+:func:`estimate_duration` turns the scores into weeks per step of the seven steps with a planning
+range, using coefficients from ``toolkit/data/duration_model.yaml``: planning assumptions, not
+fitted values. :func:`calibrate_duration_model` fits them on a firm's own finished engagements.
 """
 
 from __future__ import annotations
@@ -31,13 +38,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools import add_constant
 
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError, OptionError
+from toolkit.measure.benchmarks import benchmarks_for
+from toolkit.measure.kpis import kpis_from_config
 
 __all__ = [
     "FACTORS",
     "FACTOR_LABELS",
+    "BASES",
+    "FactorsNotScored",
+    "calibrate_duration_model",
+    "measured_factors",
+    "score_starting_situation",
     "DurationFactors",
     "DurationModel",
     "DurationEstimate",
@@ -62,15 +78,24 @@ FACTORS = (
 
 SCORES = (1, 2, 3, 4, 5)
 
+#: How a factor's score came about: measured from the data (which data), scored by the consultant
+#: with the client, or not scored at all.
+BASES = ("measured_kpi_set", "measured_audit", "measured_funnel", "scored", "not_scored")
+
 #: factor -> (English label, Dutch label)
 FACTOR_LABELS: dict[str, tuple[str, str]] = {
-    "starting_situation": ("Starting situation: systems, process, reportability of KPIs",
-                           "Startsituatie: systemen, proces, rapporteerbaarheid KPI's"),
-    "staff_level": ("Staff's starting level in a commercial process",
-                    "Beginniveau medewerkers in een commercieel proces"),
+    "starting_situation": ("Starting situation: systems, process, how easily KPIs can be reported",
+                           "Startsituatie: systemen, proces, hoe gemakkelijk KPI's te "
+                           "rapporteren zijn"),
+    "staff_level": ("Staff's starting level in working in a commercial process, also where that "
+                    "is not their core task",
+                    "Aanvangsniveau van de medewerkers in het werken in een commercieel proces, "
+                    "ook als dat geen kerntaak is"),
     "number_of_kpis": ("Number of KPIs to report", "Aantal te rapporteren KPI's"),
-    "organisation_support": ("Organisation's support: FTE, ICT, Sales, Marketing, Board",
-                             "Ondersteuning organisatie: FTE, ICT, Sales, Marketing, directie"),
+    "organisation_support": ("Organisation's support: number of FTE, specialisms ICT, Sales, "
+                             "Marketing, Board",
+                             "Ondersteuning vanuit de organisatie: aantallen FTE, specialismen ICT, "
+                             "Sales, Marketing, Directie"),
     "strengths_weaknesses": ("Existing strengths and weaknesses of the process",
                              "Bestaande sterke en zwakke punten van het proces"),
 }
@@ -136,45 +161,53 @@ _ANCHORS: dict[str, dict[int, str]] = {
     },
 }
 
-# Advice per factor for a weak (1-2), average (3) and strong (4-5) score.
+def N_(message: str) -> str:
+    """Marks a message for the catalogue (the report shows it in the engagement's language)."""
+    return message
+
+
+# Advice per factor for a weak (1-2), average (3) and strong (4-5) score, shown on the step-1 page.
 _ADVICE: dict[str, dict[str, str]] = {
     "starting_situation": {
-        "weak": "Start step 1 with a data inventory and agree one place where every lead and "
-                "opportunity is registered with stage dates; plan extra time for step 4.",
-        "average": "Fill the gaps in the stage history early (step 1) so step 4 can measure "
-                   "cohort conversions without manual work.",
-        "strong": "Use the existing stage history for the baseline straight away; step 4 can "
-                  "focus on definitions rather than data.",
+        "weak": N_("Start step 1 with a data inventory and agree one place where every lead and "
+                "opportunity is registered with stage dates; plan extra time for step 4."),
+        "average": N_("Fill the gaps in the stage history early (step 1) so step 4 can measure "
+                   "cohort conversions without manual work."),
+        "strong": N_("Use the existing stage history for the baseline straight away; step 4 can "
+                  "focus on definitions rather than data."),
     },
     "staff_level": {
-        "weak": "Budget training and coaching in steps 6 and 7: agree phases and entry criteria "
-                "with the team and review the pipeline together weekly.",
-        "average": "Make the entry criteria per phase explicit and check registration in the "
-                   "weekly pipeline review.",
-        "strong": "Let the team own the improvement actions in step 6; the consultant coaches.",
+        "weak": N_("Budget training and coaching in steps 6 and 7: agree phases and entry criteria "
+                "with the team and review the pipeline together weekly."),
+        "average": N_("Make the entry criteria per phase explicit and check registration in the "
+                   "weekly pipeline review."),
+        "strong": N_("Let the team own the improvement actions in step 6; the consultant coaches."),
     },
     "number_of_kpis": {
-        "weak": "Cut the KPI list back to the management goal and the phase conversions in step "
-                "3; every KPI has to be measured and maintained.",
-        "average": "Check each KPI against the management goal in step 3; drop those nobody will "
-                   "steer on.",
-        "strong": "A short KPI list: keep it short when new wishes come up.",
+        "weak": N_("Cut the KPI list back to the management goal and the phase conversions in step "
+                "3; every KPI has to be measured and maintained."),
+        "average": N_("Check each KPI against the management goal in step 3; drop those nobody will "
+                   "steer on."),
+        "strong": N_("A short KPI list: keep it short when new wishes come up."),
     },
     "organisation_support": {
-        "weak": "Secure a sponsor on the Board and named contacts in ICT, Sales and Marketing "
-                "before starting; without them every step waits.",
-        "average": "Agree the hours of the process owner and ICT up front and review them at each "
-                   "step's milestone.",
-        "strong": "Use the support: let the process owner chair the steering meetings from "
-                  "step 7 onwards.",
+        "weak": N_("Secure a sponsor on the Board and named contacts in ICT, Sales and Marketing "
+                "before starting; without them every step waits."),
+        "average": N_("Agree the hours of the process owner and ICT up front and review them at each "
+                   "step's milestone."),
+        "strong": N_("Use the support: let the process owner chair the steering meetings from "
+                  "step 7 onwards."),
     },
     "strengths_weaknesses": {
-        "weak": "Pick the low-hanging fruit first: fix one or two transitions in step 6 and run "
-                "the rest as a second round.",
-        "average": "Focus step 6 on the weak transitions; leave the healthy ones alone.",
-        "strong": "Few weak spots: step 6 can be short; spend the time on steering (step 7).",
+        "weak": N_("Pick the low-hanging fruit first: set up one or two phases in step 6 and run "
+                "the rest as a second round."),
+        "average": N_("Focus step 6 on the weak transitions; leave the healthy ones alone."),
+        "strong": N_("Few weak spots: step 6 can be short; spend the time on steering (step 7)."),
     },
 }
+
+_NOT_SCORED_ADVICE = N_("Score this factor with the client (1-5, against the anchors) before "
+                        "planning: without it no duration is estimated.")
 
 #: Bands of score_number_of_kpis: largest KPI count per score.
 _KPI_BANDS = ((4, 5), (8, 4), (15, 3), (25, 2))
@@ -191,9 +224,12 @@ class DurationFactors:
     Parameters
     ----------
     starting_situation, staff_level, number_of_kpis, organisation_support, strengths_weaknesses
-        Scores 1-5; see :func:`anchors` for what each score means.
+        Scores 1-5; see :func:`anchors` for what each score means. None: not scored.
     notes
         Optional ``{factor: text}``: why the score was given, shown in the readiness scan.
+    basis
+        Optional ``{factor: code}`` of :data:`BASES`: how the score came about (default
+        ``scored``, or ``not_scored`` for None).
 
     Raises
     ------
@@ -201,16 +237,25 @@ class DurationFactors:
         A score that is not a whole number from 1 to 5, or a note for an unknown factor.
     """
 
-    starting_situation: int
-    staff_level: int
-    number_of_kpis: int
-    organisation_support: int
-    strengths_weaknesses: int
+    starting_situation: int | None
+    staff_level: int | None
+    number_of_kpis: int | None
+    organisation_support: int | None
+    strengths_weaknesses: int | None
     notes: Mapping[str, str] = field(default_factory=dict)
+    basis: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for factor in FACTORS:
-            object.__setattr__(self, factor, _validate_score(factor, getattr(self, factor)))
+            if getattr(self, factor) is not None:  # None: not scored (no silent average)
+                object.__setattr__(self, factor, _validate_score(factor, getattr(self, factor)))
+        basis = {factor: ("not_scored" if getattr(self, factor) is None else "scored")
+                 for factor in FACTORS} | dict(self.basis or {})
+        unknown = [b for b in basis.values() if b not in BASES]
+        if unknown:
+            raise ConfigError(f"The basis of a factor must be one of {list(BASES)}, but "
+                              f"{unknown[0]!r} was passed", fix=f"use one of {list(BASES)}")
+        object.__setattr__(self, "basis", basis)
         notes = dict(self.notes or {})
         for key in notes:
             if key not in FACTORS:
@@ -219,9 +264,13 @@ class DurationFactors:
                     f"are {list(FACTORS)}", key=f"notes.{key}", fix=_suggest(key, FACTORS))
         object.__setattr__(self, "notes", {key: str(text) for key, text in notes.items()})
 
-    def scores(self) -> dict[str, int]:
-        """``{factor: score}`` in the method's order."""
+    def scores(self) -> dict[str, int | None]:
+        """``{factor: score}`` in the method's order (None: not scored)."""
         return {factor: getattr(self, factor) for factor in FACTORS}
+
+    def unscored(self) -> list[str]:
+        """The factors nobody scored or measured, in the method's order."""
+        return [factor for factor, score in self.scores().items() if score is None]
 
 
 def _validate_score(factor: str, value: Any, *, file: str | None = None,
@@ -267,11 +316,12 @@ def factors_from_yaml(source: Mapping[str, Any] | str | Path) -> DurationFactors
     Returns
     -------
     DurationFactors
+        A factor the source leaves out is not scored (None).
 
     Raises
     ------
     ConfigError
-        Naming the file and key of a missing or unknown factor or a score out of range.
+        Naming the file and key of an unknown factor or a score out of range.
     """
     file = None
     if isinstance(source, str | Path):
@@ -302,14 +352,12 @@ def factors_from_yaml(source: Mapping[str, Any] | str | Path) -> DurationFactors
     if unknown:
         raise ConfigError(f"{str(unknown[0])!r} is not a duration factor", file=file,
                           key=f"{prefix}{unknown[0]}", fix=_suggest(str(unknown[0]), FACTORS))
-    missing = [factor for factor in FACTORS if factor not in content]
-    if missing:
-        raise ConfigError(f"the duration factor(s) {missing} are missing", file=file,
-                          key=f"{prefix}{missing[0]}",
-                          fix="score every factor 1-5 with toolkit.analysis.planning.anchors()")
-    scores: dict[str, Any] = {}
+    # a factor left out is not scored (None): the estimate then says so instead of assuming 3
+    scores: dict[str, Any] = {factor: None for factor in FACTORS}
     notes: dict[str, str] = {}
     for factor in FACTORS:
+        if factor not in content:
+            continue
         entry = content[factor]
         if isinstance(entry, Mapping):
             extra = set(entry) - {"score", "note"}
@@ -599,7 +647,13 @@ def estimate_duration(
     choice for planning. ``drivers`` lists the factors that change a step, strongest first.
 
     The coefficients are planning judgement, not fitted values: use the estimate to discuss the
-    plan with the client, not as a quote, until the model is calibrated on finished engagements.
+    plan with the client, not as a quote, until the model is calibrated on finished engagements
+    (:func:`calibrate_duration_model`).
+
+    Raises
+    ------
+    FactorsNotScored
+        When a factor is not scored: no duration without all five.
     """
     if not isinstance(factors, DurationFactors):
         if not isinstance(factors, Mapping):
@@ -608,6 +662,8 @@ def estimate_duration(
                 f"score, but a {type(factors).__name__} was passed",
                 fix="use DurationFactors(...) or factors_from_yaml(...)")
         factors = factors_from_yaml(factors)
+    if factors.unscored():
+        raise FactorsNotScored(factors.unscored())
     coefficients = load_duration_model(model)
     scores = factors.scores()
     rows = []
@@ -655,7 +711,9 @@ def readiness_scan(
     Returns
     -------
     DataFrame
-        ``factor, label, score, anchor, effect_weeks, effect_on_duration, advice, note``.
+        ``factor, label, score, basis, anchor, effect_weeks, effect_on_duration, advice,
+        advice_code, note``. A factor not scored has no score, anchor or effect; while any factor
+        is unscored no effect is computed (there is no estimate to compare with).
 
     Notes
     -----
@@ -666,9 +724,21 @@ def readiness_scan(
     if not isinstance(factors, DurationFactors):
         factors = factors_from_yaml(factors)
     coefficients = load_duration_model(model)
-    total = estimate_duration(factors, model=coefficients).total_weeks
+    complete = not factors.unscored()
+    total = estimate_duration(factors, model=coefficients).total_weeks if complete else math.nan
     rows = []
     for factor, score in factors.scores().items():
+        if score is None:
+            rows.append({"factor": factor, "label": FACTOR_LABELS[factor][0], "score": pd.NA,
+                         "basis": "not_scored", "anchor": "", "effect_weeks": math.nan,
+                         "effect_on_duration": "not scored", "advice": _NOT_SCORED_ADVICE,
+                         "advice_code": f"{factor}/not_scored",
+                         "note": factors.notes.get(factor, "")})
+            continue
+        if not complete:
+            effect, text = math.nan, "not estimated: a factor is not scored"
+            rows.append(_scan_row(factors, factor, score, effect, text))
+            continue
         neutral = DurationFactors(**{**factors.scores(), factor: 3})
         effect = total - estimate_duration(neutral, model=coefficients).total_weeks
         affected = [step for step, values in sorted(coefficients.multipliers[factor].items())
@@ -679,18 +749,33 @@ def readiness_scan(
             where = ", ".join(map(str, affected))
             text = (f"{'+' if effect > 0 else '-'}{abs(effect):.1f} weeks "
                     f"(step{'s' if len(affected) > 1 else ''} {where})")
-        band = "weak" if score <= 2 else "average" if score == 3 else "strong"
-        rows.append({
-            "factor": factor,
-            "label": FACTOR_LABELS[factor][0],
-            "score": score,
-            "anchor": _ANCHORS[factor][score],
-            "effect_weeks": effect,
-            "effect_on_duration": text,
-            "advice": _ADVICE[factor][band],
-            "note": factors.notes.get(factor, ""),
-        })
-    return pd.DataFrame(rows)
+        rows.append(_scan_row(factors, factor, score, effect, text))
+    frame = pd.DataFrame(rows)
+    frame["score"] = frame["score"].astype("Int64")
+    return frame
+
+
+def _band(score: int) -> str:
+    return "weak" if score <= 2 else "average" if score == 3 else "strong"
+
+
+def _scan_row(factors: DurationFactors, factor: str, score: int, effect: float,
+              text: str) -> dict[str, Any]:
+    band = _band(score)
+    return {"factor": factor, "label": FACTOR_LABELS[factor][0], "score": score,
+            "basis": factors.basis[factor], "anchor": _ANCHORS[factor][score],
+            "effect_weeks": effect, "effect_on_duration": text,
+            "advice": _ADVICE[factor][band], "advice_code": f"{factor}/{band}",
+            "note": factors.notes.get(factor, "")}
+
+
+def advice_texts() -> dict[str, str]:
+    """``{advice_code: English advice}``: every advice the readiness scan can give (the report
+    shows it in the engagement's language from its code)."""
+    texts = {f"{factor}/{band}": words for factor, bands in _ADVICE.items()
+             for band, words in bands.items()}
+    texts.update({f"{factor}/not_scored": _NOT_SCORED_ADVICE for factor in FACTORS})
+    return texts
 
 
 # --------------------------------------------------------------------------------------------
@@ -817,14 +902,183 @@ def strengths_weaknesses_score(
     return StrengthsWeaknessesScore(score=score, transitions=frame[columns], weak_share=share)
 
 
-def factors_for(engagement) -> DurationFactors:
-    """The engagement's scored duration factors (`duration_factors:` in its YAML).
+class FactorsNotScored(DataError):
+    """A duration asked for while a factor is not scored: no estimate without all five."""
 
-    Not scored yet: every factor is taken as 3 (average) and the notes say so, so step 1 still
-    gives an estimate the consultant can refine with the client.
+    code = "factors_not_scored"
+
+    def __init__(self, factors: list[str]) -> None:
+        self.factors = list(factors)
+        self.values = {"count": len(self.factors)}
+        names = ", ".join(factor.replace("_", " ") for factor in self.factors)
+        super().__init__(
+            f"{len(self.factors)} duration factor(s) not scored ({names}), so no duration is "
+            f"estimated",
+            fix="score them 1-5 with the client under `duration_factors:` in the engagement YAML "
+                "(toolkit.analysis.planning.anchors() gives what each score means)")
+
+
+def score_starting_situation(audit, *, dated: bool = True, history: bool = True) -> int:
+    """The ``starting_situation`` score as the data audit shows it.
+
+    Parameters
+    ----------
+    audit
+        The step-1 audit (``toolkit.measure.audit.audit``): its ``findings`` (``check, share``).
+    dated
+        False for a lead list without dates.
+    history
+        False when no source has a stage history (a snapshot).
+
+    Notes
+    -----
+    The anchors of :func:`anchors`, read from what the export shows: no dates at all -> 1 (KPIs
+    over time cannot be reported); dates but no stage history (a snapshot) -> 2; a stage history
+    whose worst audit check touches more than 10% of the records -> 3 (history incomplete); else
+    4. The data cannot show the 5 ("KPIs reported automatically"): the measured score stops at 4.
     """
-    given = engagement.config.duration_factors
-    if given:
-        return factors_from_yaml(dict(given))
-    note = "not scored yet: assumed average (3); score it with the client"
-    return DurationFactors(**{f: 3 for f in FACTORS}, notes={f: note for f in FACTORS})
+    if not dated:
+        return 1
+    if not history:
+        return 2
+    shares = pd.to_numeric(audit.findings["share"], errors="coerce").dropna()
+    worst = float(shares.max()) if len(shares) else 0.0
+    return 3 if worst > 0.10 else 4
+
+
+def measured_factors(engagement, *, audit=None, funnel_frame: pd.DataFrame | None = None
+                     ) -> dict[str, tuple[int, str]]:
+    """The factors the data shows, as ``{factor: (score, basis)}``.
+
+    - ``number_of_kpis`` from the engagement's KPI set (declared, or the default set);
+    - ``starting_situation`` from the data audit (:func:`score_starting_situation`);
+    - ``strengths_weaknesses`` from the raw funnel's step conversions against the low end of
+      the published benchmark (:func:`strengths_weaknesses_score`), when the engagement maps its
+      phases to the benchmark (``benchmark_stages``); without a benchmark it is not measured.
+
+    Step 1 runs first, so the strengths and weaknesses are read from the raw funnel (open
+    records counted as not converted, so a little low), not from step 5's diagnosis.
+    """
+    out = {"number_of_kpis": (score_number_of_kpis(len(kpis_from_config(engagement))),
+                              "measured_kpi_set")}
+    if audit is not None:
+        out["starting_situation"] = (score_starting_situation(
+            audit, dated=engagement.dated, history=engagement.timing_known), "measured_audit")
+    if funnel_frame is not None and len(funnel_frame) > 1 and engagement.config.benchmark_stages:
+        bench = benchmarks_for(engagement).rename(columns={"low": "benchmark_low",
+                                                           "high": "benchmark_high"})
+        steps = funnel_frame.dropna(subset=["from_phase", "rate"]).rename(
+            columns={"phase": "to_phase"})[["from_phase", "to_phase", "rate"]]
+        steps = steps.merge(bench[["from_phase", "to_phase", "benchmark_low", "benchmark_high"]],
+                            on=["from_phase", "to_phase"], how="inner")
+        if len(steps):
+            out["strengths_weaknesses"] = (int(strengths_weaknesses_score(steps)),
+                                           "measured_funnel")
+    return out
+
+
+def factors_for(engagement, *, audit=None, funnel_frame: pd.DataFrame | None = None
+                ) -> DurationFactors:
+    """The engagement's duration factors: measured where the data shows them
+    (:func:`measured_factors`), the rest as scored under ``duration_factors:`` in its YAML.
+
+    A factor neither measured nor scored is not scored (None), and then no duration is
+    estimated. A YAML score for a measured factor is not used (the note says so): one fact,
+    computed once.
+    """
+    given = factors_from_yaml(dict(engagement.config.duration_factors or {}))
+    scores, notes = given.scores(), dict(given.notes)
+    basis = {factor: given.basis[factor] for factor in FACTORS}
+    for factor, (score, how) in measured_factors(engagement, audit=audit,
+                                                 funnel_frame=funnel_frame).items():
+        if scores[factor] is not None and scores[factor] != score:
+            notes[factor] = f"measured {score}; the YAML's {scores[factor]} is not used"
+        scores[factor], basis[factor] = score, how
+    return DurationFactors(**scores, notes=notes, basis=basis)
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration on finished engagements
+# --------------------------------------------------------------------------------------------
+
+def calibrate_duration_model(engagements: pd.DataFrame | str | Path, *,
+                             confidence: float = 0.95) -> pd.DataFrame:
+    """Fit the duration model's coefficients on a firm's own finished engagements.
+
+    Parameters
+    ----------
+    engagements
+        A CSV file (or frame) with one row per finished engagement: the five factor columns
+        (:data:`FACTORS`, scores 1-5) and ``actual_weeks`` (the weeks it took, all steps).
+    confidence
+        Of the intervals.
+
+    Returns
+    -------
+    DataFrame
+        ``term, multiplier, ci_low, ci_high, p_value, n``: the term ``average_client_weeks``
+        (the weeks of an engagement with every factor at 3) and per factor the multiplier of the
+        duration per score point above 3 (below 1: a better score shortens the engagement), each
+        with its interval.
+
+    Notes
+    -----
+    Ordinary least squares (statsmodels OLS) of log(actual_weeks) on the scores minus 3:
+    log(weeks) = a + sum_f b_f (score_f - 3), the multiplicative form of ``duration_model.yaml``
+    with one multiplier per point. ``average_client_weeks`` = exp(a), a factor's multiplier =
+    exp(b_f); the intervals are the t-intervals of a and b_f, exponentiated. Six coefficients need
+    at least seven engagements, and say little until there are a few dozen: read the intervals.
+    """
+    source = str(engagements) if isinstance(engagements, str | Path) else None
+    frame = _read_engagements(engagements, source)
+    weeks = frame["actual_weeks"].to_numpy(dtype=float)
+    design = add_constant(frame[list(FACTORS)].to_numpy(dtype=float) - 3.0, has_constant="add")
+    fit = OLS(np.log(weeks), design).fit()
+    intervals = np.asarray(fit.conf_int(alpha=1 - confidence))
+    terms = ("average_client_weeks", *FACTORS)
+    return pd.DataFrame({"term": terms, "multiplier": np.exp(fit.params),
+                         "ci_low": np.exp(intervals[:, 0]), "ci_high": np.exp(intervals[:, 1]),
+                         "p_value": fit.pvalues, "n": len(frame)})
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (an error message shows 7, not np.int64(7))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _read_engagements(engagements: pd.DataFrame | str | Path, source: str | None) -> pd.DataFrame:
+    """The finished engagements, checked: every factor 1-5 and a positive ``actual_weeks``."""
+    if isinstance(engagements, str | Path):
+        try:
+            frame = pd.read_csv(engagements, sep=None, engine="python")
+        except FileNotFoundError as error:
+            raise DataError("the file of finished engagements does not exist", file=source,
+                            fix="pass a CSV with the five factor columns and actual_weeks"
+                            ) from error
+    elif isinstance(engagements, pd.DataFrame):
+        frame = engagements
+    else:
+        raise DataError(f"The value for `engagements` must be a CSV path or a DataFrame, but a "
+                        f"{type(engagements).__name__} was passed",
+                        fix="pass a CSV with the five factor columns and actual_weeks")
+    needed = [*FACTORS, "actual_weeks"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(f"the finished engagements lack the column(s) {missing}", file=source,
+                        column=missing[0], fix=f"give one row per engagement with {needed}")
+    for column in needed:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() | (values <= 0 if column == "actual_weeks" else ~values.isin(SCORES))
+        if bad.any():
+            position = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                "actual_weeks must be a positive number of weeks" if column == "actual_weeks"
+                else "a factor score must be a whole number from 1 to 5", file=source,
+                row=position + 2 if source else position + 1, column=column,
+                value=_plain(frame[column].iloc[position]),
+                fix="correct the value (a score 1-5 against the anchors, the weeks it took)")
+    if len(frame) <= len(needed):
+        raise DataError(f"{len(frame)} finished engagement(s) cannot fit six coefficients",
+                        file=source, fix="record at least seven finished engagements (a few "
+                                         "dozen before the intervals say much)")
+    return frame.assign(**{c: pd.to_numeric(frame[c]) for c in needed})

@@ -31,7 +31,7 @@ class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: str = Field(description="identifier used in tables and YAML, e.g. `lead`")
-    label: str = Field(description="free text shown to people, e.g. 'Potentieel (opportunity)'")
+    label: str = Field(description="free text shown to people, e.g. 'Kans (opportunity)'")
     description: str = ""
     functions: tuple[str, ...] = Field(default=(), description="roles working in this phase")
     tasks: tuple[str, ...] = ()

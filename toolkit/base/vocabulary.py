@@ -117,6 +117,7 @@ PROBLEMS: dict[str, str] = {
     "no_bottleneck": "no bottleneck could be sized (the reason beside it)",
     "no_order_target": "no `orders_per_month` target",
     "no_change_declared": "no process change is declared under `changes:`",
+    "factors_not_scored": "a duration factor is not scored, so no duration is estimated",
     "change_no_records": "a declared change whose from-phase no record has reached",
     "change_not_mature": "a declared change without mature records on both sides of its date",
     "no_mature_month": "no month has mature records yet",

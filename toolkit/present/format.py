@@ -75,6 +75,15 @@ def _rounded(x: float, decimals: int) -> float:
     return round(float(x), decimals) + 0.0
 
 
+def _telling_decimals(percent: float, decimals: int, *, most: int = 3) -> int:
+    """`decimals`, or more (up to `most`) when rounding would turn a share that is neither none
+    nor all into "0%" or "100%": 17 of 12,000 reads "0,1%", never "0%", which says "none"."""
+    # only a share strictly between none and all (a signed difference near zero is a "0.0")
+    while decimals < most and 0.0 < percent < 100.0 and _rounded(percent, decimals) in (0.0, 100.0):
+        decimals += 1
+    return decimals
+
+
 def _pattern(decimals: int, *, signed: bool = False, grouping: bool = True) -> str:
     body = ("#,##0" if grouping else "0") + ("." + "0" * decimals if decimals > 0 else "")
     return f"+{body};-{body}" if signed else body
@@ -149,6 +158,7 @@ class Formatter:
         """A share (0.361) as a percentage with one decimal: '36,1%' (nl), '36.1%' (en)."""
         if is_missing(share) or not math.isfinite(float(share)):
             return MISSING
+        decimals = _telling_decimals(float(share) * 100, decimals)
         value = _rounded(float(share) * 100, decimals) / 100 + 0.0
         body = _pattern(decimals, signed=signed and value != 0)
         parts = body.split(";")

@@ -189,10 +189,12 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
             entered=w.count(funnel_frame["reached"].iloc[0]),
             orders=w.count(funnel_frame["reached"].iloc[-1]), start=w.phase(weakest["from_phase"]),
             end=w.phase(weakest["phase"]), rate=w.pct(weakest["rate"]), interval=_ci(weakest, w)))
-    lines.append(w._("Estimated engagement duration: {weeks} weeks (range {low}–{high}).",
-                   weeks=w.num(estimate.total_weeks, ".0f"),
-                   low=w.num(estimate.total_weeks_low, ".0f"),
-                   high=w.num(estimate.total_weeks_high, ".0f")))
+    if estimate is not None:  # None while a duration factor is not scored (the step says so)
+        lines.append(w._("Estimated engagement duration, a planning assumption and not a quote: "
+                         "{weeks} weeks (range {low}–{high}).",
+                         weeks=w.num(estimate.total_weeks, ".0f"),
+                         low=w.num(estimate.total_weeks_low, ".0f"),
+                         high=w.num(estimate.total_weeks_high, ".0f")))
     return bullets(lines)
 
 

@@ -36,6 +36,12 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
     "no_comparable_step": N_("no transition has enough mature records to compare with a "
                              "reference: too few records to conclude"),
     "no_bottleneck": N_("no bottleneck could be sized: {why}"),
+    "factors_not_scored": (N_("{count} duration factor is not scored, so no duration is "
+                              "estimated: score it with the client under `duration_factors:` in "
+                              "the engagement YAML"),
+                           N_("{count} duration factors are not scored, so no duration is "
+                              "estimated: score them with the client under `duration_factors:` "
+                              "in the engagement YAML")),
     "no_order_target": N_("no order target is set (`orders_per_month` under `targets` in the "
                           "engagement YAML)"),
     "no_change_declared": N_("No process change is declared, so no before/after evaluation is "

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toolkit.analysis.planning import advice_texts
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import MIN_N
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
@@ -140,12 +141,23 @@ CODES: dict[str, str] = {
     "orders": N_("Orders"), "revenue": N_("Revenue"),
     "week": N_("week"), "month": N_("month"), "quarter": N_("quarter"), "year": N_("year"),
     # readiness factors
-    "starting_situation": N_("Starting situation: systems, process, reportability of KPIs"),
-    "staff_level": N_("Staff's starting level in a commercial process"),
+    "starting_situation": N_("Starting situation: systems, process, how easily KPIs can be "
+                              "reported"),
+    "staff_level": N_("Staff's starting level in working in a commercial process, also where that is "
+                       "not their core task"),
     "number_of_kpis": N_("Number of KPIs to report"),
-    "organisation_support": N_("Organisation's support: FTE, ICT, Sales, Marketing, Board"),
+    "organisation_support": N_("Organisation's support: number of FTE, specialisms ICT, Sales, "
+                                "Marketing, Board"),
     "strengths_weaknesses": N_("Existing strengths and weaknesses of the process"),
+    # how a factor's score came about (toolkit.analysis.planning.BASES)
+    "measured_kpi_set": N_("measured: the KPI set"),
+    "measured_audit": N_("measured: the data audit"),
+    "measured_funnel": N_("measured: the raw funnel against the benchmark"),
+    "scored": N_("scored with the client"),
+    "not_scored": N_("not scored"),
 }
+# the readiness scan's advice per factor and band (its text is marked for the catalogue there)
+CODES.update(advice_texts())
 
 _GOOD = {"on_target", "improving"}
 _BAD = {"below_target", "off_target", "worsening"}
@@ -794,6 +806,8 @@ COLUMNS: dict[str, _Column] = {
     # readiness and duration
     "factor": _Column(N_("Factor"), ("factor",), _code("factor")),
     "score": _Column(N_("Score (1-5)"), ("score",), _plain("score", "count")),
+    "basis": _Column(N_("Basis"), ("basis",), _code("basis")),
+    "advice": _Column(N_("Advice"), ("advice_code",), _code("advice_code")),
     "effect_weeks": _Column(N_("Effect (weeks)"), ("effect_weeks",),
                             _plain("effect_weeks", "number")),
     "step_name": _Column(N_("Step"), ("step_name_nl", "step_name_en"), _step_name),

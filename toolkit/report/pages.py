@@ -87,9 +87,16 @@ PAGES: dict[int, tuple[Section, ...]] = {
                 lead=N_("Records that reached each phase, all periods together; records still "
                         "open count as not converted, so read it as a first impression.")),
         Section(N_("Readiness and engagement duration"), "duration",
-                ("step_name", "weeks_range"), figures=("timeline",), problem="duration", max_rows=None),
+                ("step_name", "weeks_range"), figures=("timeline",), problem="duration", max_rows=None,
+                lead=N_("A planning assumption, not a quote: the weeks follow from the five factors "
+                        "and coefficients set by judgement, until the firm calibrates them on its "
+                        "own finished engagements.")),
         Section(N_("The five duration factors"), "readiness scan",
-                ("factor", "score", "effect_weeks"), problem="duration"),
+                ("factor", "score", "basis", "effect_weeks", "advice"), problem="duration",
+                lead=N_("Measured where the data shows it (the number of KPIs from the KPI set, the "
+                        "starting situation from the data audit, the strengths and weaknesses from "
+                        "the raw funnel against the published benchmark), scored with the client "
+                        "otherwise. Without all five scores no duration is estimated.")),
     ),
     2: (
         Section(N_("The process schema"), None, figures=("process schema",)),

@@ -210,7 +210,23 @@ def _markdown():
 
 def _inline(markdown, text: str) -> str:
     html = markdown(text).strip()
-    return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
+    return _code_spans(re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL))
+
+
+# A YAML key or a value to type, between backticks in a sentence (`changes:`): shown as code,
+# never as literal backticks on a page.
+_CODE_SPAN = re.compile(r"`([^`<>\n]+)`")
+
+
+def _code_spans(html: str) -> str:
+    """`html` (already escaped) with each backtick span as <code>."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", html)
+
+
+def _text_with_code(text: str):
+    """A plain sentence (a problem's reason) escaped for the page, its backtick spans as code."""
+    from markupsafe import Markup, escape
+    return Markup(_code_spans(str(escape(text))))
 
 
 def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
@@ -335,14 +351,16 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
                          attribute_headers(engagement))
         if shown is not None and edition == "client" and shown.problem:
             shown.problem = for_client(shown.problem)
+        if shown is not None and shown.problem:
+            shown.problem = _text_with_code(shown.problem)
         if shown is not None:
             view.sections.append(shown)
             if shown.problem:
                 shown_problems.add(section.problem or "")
-    view.problems = [fmt.gettext("{part}: {why}").format(
+    view.problems = [_text_with_code(fmt.gettext("{part}: {why}").format(
                          part=part_name(part, fmt),
                          why=problem_text(why, fmt, phases=engagement.phase_model, labels=labels,
-                                          attributes=attribute_headers(engagement)))
+                                          attributes=attribute_headers(engagement))))
                      for part, why in result.problems.items() if part not in shown_problems]
     if edition == "training":
         view.method, view.exercises, view.checks = notebook_parts(result.step, markdown,

@@ -43,7 +43,10 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     reasons = quarantine_summary(engagement.quarantine)
     audit = parts.attempt("audit", lambda: audit_history(engagement))
     frame = parts.attempt("funnel", lambda: funnel(engagement))
-    factors = parts.attempt("duration", lambda: factors_for(engagement))
+    # measured where the data shows them (KPI set, audit, raw funnel), the rest as scored
+    factors = parts.attempt("duration", lambda: factors_for(engagement, audit=audit,
+                                                            funnel_frame=frame))
+    # no duration while a factor is not scored (FactorsNotScored says which): never a default
     estimate = parts.attempt("duration", lambda: estimate_duration(factors)) if factors else None
     if len(engagement.records) == 0:
         parts.note("funnel", Reason("no record could be used: see the quarantine reasons and "
@@ -57,14 +60,16 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     if frame is not None:
         tables["funnel"] = frame
         figures["funnel"] = figure(tp.plot_funnel, frame, phase_model=model)
-    if estimate is not None:
+    if factors is not None:
         tables["readiness scan"] = readiness_scan(factors)
+    if estimate is not None:
         tables["duration"] = estimate.summary
         figures["timeline"] = figure(tp.plot_engagement_timeline, estimate.by_step)
 
-    if audit is not None and frame is not None and estimate is not None:
+    if audit is not None and frame is not None:
         lines = in_languages(lambda language: sentences(
-            narrative.baseline(engagement, frame, audit, estimate, language)))
+            narrative.baseline(engagement, frame, audit, estimate, language))
+            + (parts.sentences(language) if estimate is None else []))
     else:
         lines = parts.in_languages()
     rows_in, rows_q = int(balance["rows_in"].sum()), int(balance["rows_quarantined"].sum())
