@@ -1058,9 +1058,9 @@ def _read_engagements(engagements: pd.DataFrame | str | Path, source: str | None
     elif isinstance(engagements, pd.DataFrame):
         frame = engagements
     else:
-        raise DataError(f"The value for `engagements` must be a CSV path or a DataFrame, but a "
-                        f"{type(engagements).__name__} was passed",
-                        fix="pass a CSV with the five factor columns and actual_weeks")
+        raise TypeError(f"The value for `engagements` must be a CSV path or a DataFrame, but a "
+                        f"{type(engagements).__name__} was passed. Fix: pass a CSV with the five "
+                        f"factor columns and actual_weeks.")
     needed = [*FACTORS, "actual_weeks"]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
