@@ -376,6 +376,14 @@ VERDICTS = {
                             "yet."),
 }
 _BOTH_SIDES = N_("Both sides are off; the larger gain decides which comes first.")
+# A leak whose lead volume is short of the order target at today's conversion (but would do at
+# the reference conversion) has not "plenty of leads": the sentence says what the volume shows.
+_LEAK_SHORT_VOLUME = N_("Leak: opportunities drop out before the order, and at today's conversion "
+                        "the leads fall short of the order target; at the reference conversion "
+                        "they would do. Stop them dropping out first.")
+_LEAK_BOTH_SIDES = N_("Leak first: opportunities drop out before the order, and the early phases "
+                      "are off too; the larger gain decides which comes first. Stop them dropping "
+                      "out first.")
 
 
 def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
@@ -383,16 +391,21 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
     the lead volume against the order target)."""
     case = fruit.verdict.case
-    sentence = fmt.gettext(VERDICTS.get(case, case))
+    volume = fruit.verdict.evidence
+    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
+    short = bool(len(volume)) and str(volume["points_to"].iloc[0]) == "short"
+    both = bool(getattr(fruit.verdict, "both_sides", False))
+    sentence = fmt.gettext(_LEAK_BOTH_SIDES if case == "leak" and both
+                           else _LEAK_SHORT_VOLUME if case == "leak" and short
+                           else VERDICTS.get(case, case))
     evidence: list[str] = []
     tests = fruit.steps
     if tests is not None and len(tests) and "below" in tests:
         below = tests[tests["below"].astype(bool)].drop_duplicates("step")
-        pairs = len(phases.transitions()) if phases is not None else 0
-        half = pairs // 2
-        early = below[below["step"] < half]
-        late = below[below["step"] >= half]
-        if case in ("leak", "shortage") and len(early) and len(late):
+        # the side each step is on was decided once, at the lead phase (step 5's tests)
+        early = below[below["side"] == "early"]
+        late = below[below["side"] == "late"]
+        if case == "shortage" and both:
             sentence += " " + fmt.gettext(_BOTH_SIDES)
         first = late if case == "leak" else early if case == "shortage" else below
         rest = below.drop(first.index)
@@ -406,9 +419,7 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
                 reference_rate=fmt.percent(row.reference_rate),
                 reference=fmt.gettext(REFERENCE_WORDS.get(row.reference, row.reference)),
                 p=fmt.p_value(row.p_adjusted)))
-    volume = fruit.verdict.evidence
-    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
-    if len(volume) and str(volume["points_to"].iloc[0]) == "short":
+    if short:
         evidence.append(fmt.gettext(
             "Lead volume: {volume} per month against {needed} needed for the order target").format(
             volume=fmt.number(volume["value"].iloc[0], 1),

@@ -465,9 +465,7 @@ def _hint(row: pd.Series, c: _Context) -> Cell:
         return all(not is_missing(row.get(n)) for n in names)
 
     if area == "bottleneck" and has("from_phase", "to_phase") and c.phases is not None:
-        keys = list(c.phases.keys)
-        early = (row["from_phase"] in keys
-                 and keys.index(row["from_phase"]) < (len(keys) - 1) // 2)
+        early = row.get("side") == "early"  # decided once, at the lead phase (step 5)
         step = _step(row, c).text
         return Cell(fmt.gettext("Build the early phases: raise {step} (better targeting and "
                                 "qualification of leads)").format(step=step) if early else
