@@ -476,10 +476,13 @@ def test_action_yield_with_cost_periods(actions):
 
 # --- mix vs rate ------------------------------------------------------------------------------
 
-def _two_periods(later: dict[str, tuple[int, int]]) -> Engagement:
-    """a -> b by channel. 2024: s1 80/100, s2 20/100. 2025: `later` {segment: (n, successes)}."""
+def _two_periods(later: dict[str, tuple[int, int]],
+                 earlier: dict[str, tuple[int, int]] | None = None) -> Engagement:
+    """a -> b by channel. 2024: `earlier` (default s1 80/100, s2 20/100). 2025: `later`
+    {segment: (n, successes)}."""
     b = Builder("ab")
-    for year, table in (("2024", {"s1": (100, 80), "s2": (100, 20)}), ("2025", later)):
+    earlier = earlier or {"s1": (100, 80), "s2": (100, 20)}
+    for year, table in (("2024", earlier), ("2025", later)):
         for seg, (n, wins) in table.items():
             b.add(wins, "b", start=f"{year}-02-01", every=1.0, channel=seg)
             b.add(n - wins, "a", start=f"{year}-02-01", every=1.0, channel=seg)

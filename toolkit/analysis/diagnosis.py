@@ -902,7 +902,8 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     -----
     The transitions are split at the lead phase (``lead_phase`` in the YAML, by default the phase
     after the one whose ``output`` names qualified leads, else the second phase): early are the
-    transitions before it (the work that produces qualified leads), late the rest. Each step is tested, one-sided, against every stated
+    transitions before it (the work that produces qualified leads), late the rest. Each step is
+    tested, one-sided, against every stated
     reference it has: the management target (exact binomial test of rate < target), the low end
     of the benchmark range (rate < low), and its own earlier level (the last year of mature
     cohorts against the years before, pooled score test, and at least 10% lower). The p-values
@@ -1791,7 +1792,8 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
             "action_hint": hint, "_p": float(r["p_adjusted"]),
-            "side": "early" if t < lead else "late", "from_phase": r["from_phase"], "to_phase": r["to_phase"], "rate": own,
+            "side": "early" if t < lead else "late", "from_phase": r["from_phase"],
+            "to_phase": r["to_phase"], "rate": own,
             "reference_rate": float(r["reference_rate"]), "reference": r["reference"],
             "n": r["n"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
             "p_adjusted": r["p_adjusted"]})
@@ -2033,7 +2035,8 @@ def _mix_screen(counted: tuple[np.ndarray, np.ndarray], size: int, a: int, b: in
         xa, na, out=np.zeros(size), where=na > 0)
     total = xb.sum() / nb.sum() - xa.sum() / na.sum()
     rate_effect = float(((wa + wb) / 2 * change)[both].sum())
-    return total != 0 and np.sign(rate_effect) == -np.sign(total)
+    # the overall change does not show the change within the segments (hidden or reversed)
+    return rate_effect != 0 and np.sign(total) != np.sign(rate_effect)
 
 
 def _years(start: np.ndarray) -> tuple[list[int], np.ndarray]:
@@ -2052,17 +2055,19 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
     of reaching the phase, and those that hold.
 
     Every (step, pair of years, cohort definition) is screened on counts for every attribute;
-    the full decomposition (:func:`mix_vs_rate`, with its CMH test) is made where the rate
-    effect points against the overall change. A paradox holds when the overall change is
-    significant (Holm across every pair of years, step and cohort definition compared), the mix
-    effect is larger than the overall change, the segments holding most records moved against
-    the overall change, and the within-segment (CMH) test does not show a significant change in
-    the overall direction. Returns (the decompositions made, those that hold).
+    the full decomposition (:func:`mix_vs_rate`, with its CMH test) is made where the overall
+    change does not show the rate effect (it hides or reverses it). A paradox holds (DESIGN.md
+    "Mix") when the rate effect and the mix effect have opposite signs and the mix effect is at
+    least as large (the overall change does not go the rate effect's way), the within-segment
+    change is demonstrated in the rate effect's direction (CMH), and the mix shift itself is
+    demonstrated (chi-square of the segment shares between the years): both p-values
+    Holm-adjusted across the decompositions made, under `alpha`. Whether the overall change is
+    significant does not matter: a paradox that cancels the change hides it. Returns (the
+    decompositions made, those that hold).
     """
     results: list[MixRateResult] = []
     names = list(_scan_attributes(fun, None))
     created = fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    overall: dict[tuple, float] = {}
     by_year: dict[tuple, tuple] = {}  # the creation years serve every transition
     for i, j in fun.transitions:
         for cohort in ("created", "reached"):
@@ -2079,11 +2084,6 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
             for a, b in zip(usable[:-1], usable[1:], strict=True):
                 if labels[b] != labels[a] + 1:
                     continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", SmallSampleWarning)
-                    test = two_rate_test(int(x[b]), int(n[b]), int(x[a]), int(n[a]),
-                                         method="score")
-                overall[(cohort, i, j, labels[a])] = test.p_value
                 for name in names:
                     coded = _codes_for(fun, name)
                     if coded is None:
@@ -2097,25 +2097,44 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
                         warnings.simplefilter("ignore")
                         results.append(_mix(fun, name, i, j, str(labels[a]), str(labels[b]),
                                             start=start, cohort=cohort))
-    if not overall:
+    candidates = [r for r in results if _mix_masks_rate(r)]
+    if not candidates:
         return results, []
-    keys = list(overall)
-    adjusted = dict(zip(keys, adjust_p(np.array([overall[k] for k in keys]), method="holm"),
-                        strict=True))
+    within = adjust_p(np.array([r.stratified_test.p_value for r in candidates]), method="holm")
+    shift = adjust_p(np.array([_mix_shift_p(r.by_segment) for r in candidates]), method="holm")
     kept: dict[tuple, MixRateResult] = {}
-    for r in results:
-        key = (r.cohort, fun.index(r.from_phase), fun.index(r.to_phase), int(r.period_a))
-        if not (r.simpsons_paradox and adjusted[key] < alpha):
+    for r, p_within, p_shift in zip(candidates, within, shift, strict=True):
+        if not (p_within < alpha and p_shift < alpha):
             continue
-        if not abs(r.mix_effect) > abs(r.total_change):
-            continue
-        test = r.stratified_test
-        if test is not None and test.estimate and test.estimate > 0:
-            same_way = np.sign(np.log(test.estimate)) == np.sign(r.total_change)
-            if same_way and test.p_value < alpha:
-                continue
         # the same paradox seen by both cohort definitions is reported once
         slot = (r.attribute, r.from_phase, r.to_phase, r.period_a)
-        if slot not in kept or r.overall_test.p_value < kept[slot].overall_test.p_value:
+        if slot not in kept or (r.stratified_test.p_value
+                                < kept[slot].stratified_test.p_value):
             kept[slot] = r
     return results, list(kept.values())
+
+
+def _mix_masks_rate(r: MixRateResult) -> bool:
+    """The mix effect opposes the rate effect and is at least as large, and the within-segment
+    (CMH) change goes the rate effect's way: the Mantel-Haenszel odds ratio of b against a,
+    above 1 when the segments converted better in b."""
+    if r.stratified_test is None or not np.isfinite(r.stratified_test.p_value):
+        return False
+    if not (r.rate_effect * r.mix_effect < 0 and abs(r.mix_effect) >= abs(r.rate_effect)):
+        return False
+    by = r.by_segment
+    total = (by["n_a"] + by["n_b"]).to_numpy(float)
+    xa, xb = by["successes_a"].to_numpy(float), by["successes_b"].to_numpy(float)
+    fa, fb = by["n_a"].to_numpy(float) - xa, by["n_b"].to_numpy(float) - xb
+    up = float(np.sum(np.divide(xb * fa, total, out=np.zeros(len(total)), where=total > 0)))
+    down = float(np.sum(np.divide(xa * fb, total, out=np.zeros(len(total)), where=total > 0)))
+    return (up > down) if r.rate_effect > 0 else (up < down)
+
+
+def _mix_shift_p(by_segment: pd.DataFrame) -> float:
+    """Pearson chi-square p-value of 'the segments' shares are the same in both periods'."""
+    counts = by_segment[["n_a", "n_b"]].to_numpy(float)
+    counts = counts[counts.sum(axis=1) > 0]
+    if len(counts) < 2:
+        return 1.0
+    return float(stats.chi2_contingency(counts, correction=False)[1])
