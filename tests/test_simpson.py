@@ -37,9 +37,19 @@ def test_a_paradox_is_reported_when_the_overall_change_is_not_significant():
 
 
 def test_no_paradox_when_the_within_change_is_noise():
-    # 2025: s1 81/100, s2 61/300 (0.81, 0.203): +1 and +0.3 points within, the same mix shift.
-    # CMH p is far above 0.01: the within change is not demonstrated.
-    assert _mixes({"s1": (100, 81), "s2": (300, 61)}, {"s1": (200, 160), "s2": (200, 40)}) == []
+    # 2025: s1 145/180 (0.806), s2 45/220 (0.205): +0.6 and +0.5 points within (CMH p far
+    # above 0.01), the shares moved from (.5, .5) to (.45, .55); overall 0.50 -> 0.475, pooled
+    # p = 0.48: neither the within change nor an overall change is demonstrated.
+    assert _mixes({"s1": (180, 145), "s2": (220, 45)}, {"s1": (200, 160), "s2": (200, 40)}) == []
+
+
+def test_a_demonstrated_overall_change_made_by_the_mix_is_still_reported():
+    # 2025: s1 81/100, s2 61/300 (0.81, 0.203): +1 and +0.3 points within (not demonstrated),
+    # the shares moved from (.5, .5) to (.25, .75): overall 0.50 -> 0.355, pooled p < 0.001,
+    # the mix effect (about -0.15) larger than the change: the fall is the mix's doing.
+    mixes = _mixes({"s1": (100, 81), "s2": (300, 61)}, {"s1": (200, 160), "s2": (200, 40)})
+    assert [m.attribute for m in mixes] == ["channel"]
+    assert mixes[0].overall_test.p_value < 0.001
 
 
 def test_no_paradox_when_the_mix_effect_is_smaller_than_the_rate_effect():

@@ -2062,12 +2062,15 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
     change is demonstrated in the rate effect's direction (CMH), and the mix shift itself is
     demonstrated (chi-square of the segment shares between the years): both p-values
     Holm-adjusted across the decompositions made, under `alpha`. Whether the overall change is
-    significant does not matter: a paradox that cancels the change hides it. Returns (the
-    decompositions made, those that hold).
+    significant does not matter: a paradox that cancels the change hides it. It also holds when
+    a demonstrated overall change is the mix's doing (see :func:`_paradox_by_mix`), though the
+    change within the segments is too small to demonstrate. Returns (the decompositions made,
+    those that hold).
     """
     results: list[MixRateResult] = []
     names = list(_scan_attributes(fun, None))
     created = fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    overall: dict[tuple, float] = {}
     by_year: dict[tuple, tuple] = {}  # the creation years serve every transition
     for i, j in fun.transitions:
         for cohort in ("created", "reached"):
@@ -2084,6 +2087,11 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
             for a, b in zip(usable[:-1], usable[1:], strict=True):
                 if labels[b] != labels[a] + 1:
                     continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SmallSampleWarning)
+                    test = two_rate_test(int(x[b]), int(n[b]), int(x[a]), int(n[a]),
+                                         method="score")
+                overall[(cohort, i, j, labels[a])] = test.p_value
                 for name in names:
                     coded = _codes_for(fun, name)
                     if coded is None:
@@ -2097,21 +2105,51 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
                         warnings.simplefilter("ignore")
                         results.append(_mix(fun, name, i, j, str(labels[a]), str(labels[b]),
                                             start=start, cohort=cohort))
+    holds = {id(r) for r in _paradox_by_mix(fun, results, overall, alpha)}
     candidates = [r for r in results if _mix_masks_rate(r)]
-    if not candidates:
-        return results, []
-    within = adjust_p(np.array([r.stratified_test.p_value for r in candidates]), method="holm")
-    shift = adjust_p(np.array([_mix_shift_p(r.by_segment) for r in candidates]), method="holm")
+    if candidates:
+        within = adjust_p(np.array([r.stratified_test.p_value for r in candidates]),
+                          method="holm")
+        shift = adjust_p(np.array([_mix_shift_p(r.by_segment) for r in candidates]),
+                         method="holm")
+        holds |= {id(r) for r, p_w, p_s in zip(candidates, within, shift, strict=True)
+                  if p_w < alpha and p_s < alpha}
     kept: dict[tuple, MixRateResult] = {}
-    for r, p_within, p_shift in zip(candidates, within, shift, strict=True):
-        if not (p_within < alpha and p_shift < alpha):
+    for r in results:
+        if id(r) not in holds:
             continue
         # the same paradox seen by both cohort definitions is reported once
         slot = (r.attribute, r.from_phase, r.to_phase, r.period_a)
-        if slot not in kept or (r.stratified_test.p_value
-                                < kept[slot].stratified_test.p_value):
+        if slot not in kept or r.overall_test.p_value < kept[slot].overall_test.p_value:
             kept[slot] = r
     return results, list(kept.values())
+
+
+def _paradox_by_mix(fun: Cohorts, results: list[MixRateResult], overall: dict[tuple, float],
+                    alpha: float) -> list[MixRateResult]:
+    """The demonstrated overall change that the mix made: the overall change significant (Holm
+    across every pair of years, step and cohort definition compared), the mix effect larger
+    than it, the segments holding most records moved against it, and no significant change in
+    its direction within the segments (CMH)."""
+    if not overall:
+        return []
+    keys = list(overall)
+    adjusted = dict(zip(keys, adjust_p(np.array([overall[k] for k in keys]), method="holm"),
+                        strict=True))
+    out = []
+    for r in results:
+        key = (r.cohort, fun.index(r.from_phase), fun.index(r.to_phase), int(r.period_a))
+        if not (r.simpsons_paradox and adjusted[key] < alpha):
+            continue
+        if not abs(r.mix_effect) > abs(r.total_change):
+            continue
+        test = r.stratified_test
+        if test is not None and test.estimate and test.estimate > 0:
+            same_way = np.sign(np.log(test.estimate)) == np.sign(r.total_change)
+            if same_way and test.p_value < alpha:
+                continue
+        out.append(r)
+    return out
 
 
 def _mix_masks_rate(r: MixRateResult) -> bool:
