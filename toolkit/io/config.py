@@ -37,7 +37,8 @@ from toolkit.io.presets import PRESET_DEFAULTS
 from toolkit.io.privacy import PrivacyConfig
 
 __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig",
-           "ReportConfig", "change_step", "lead_phase_key", "load_config", "SHAPES", "PRESETS", "LANGUAGES", "EDITIONS"]
+           "ReportConfig", "change_step", "lead_phase_key", "load_config", "SHAPES", "PRESETS",
+           "LANGUAGES", "EDITIONS"]
 
 SHAPES = ("history", "wide", "snapshot")
 PRESETS = ("salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics", "odoo")
@@ -259,6 +260,27 @@ class ChangeConfig(BaseModel):
     description: str
     step: str = Field(description="the transition changed: 'lead -> opportunity', or its "
                                   "from-phase key 'lead'")
+    comparison: dict[str, list[str]] | None = Field(
+        default=None, description="the segments the change did not touch, as `{attribute: "
+                                  "[segment, ...]}` (one attribute): a comparison group for a "
+                                  "difference-in-differences")
+
+    @field_validator("comparison", mode="before")
+    @classmethod
+    def _one_attribute(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValueError(f"the comparison group names one attribute and its untouched "
+                             f"segments, but {value!r} was given || write e.g. `comparison: "
+                             f"{{region: [Noord]}}`")
+        (name, segments), = value.items()
+        segments = [segments] if isinstance(segments, str | int | float) else segments
+        if not segments or not all(isinstance(v, str | int | float) for v in segments):
+            raise ValueError(f"the comparison group {name!r} names no segment || list the "
+                             f"segments the change did not touch, e.g. `comparison: {{{name}: "
+                             f"[Noord]}}`")
+        return {str(name): [str(v) for v in segments]}
 
 
 class ReportConfig(BaseModel):
@@ -472,11 +494,22 @@ class EngagementConfig(BaseModel):
     @model_validator(mode="after")
     def _changes_name_steps(self) -> EngagementConfig:
         keys = [p.key for p in self.phases]
+        known = sorted({str(name) for reading in [*self.sources, *self.lookups,
+                                                  *(s.records for s in self.sources if s.records)]
+                        for name in (reading.attributes or {})})
         for i, change in enumerate(self.changes):
             try:
                 change_step(change.step, keys)
             except ValueError as exc:
                 raise ValueError(f"[changes[{i}].step] {exc}") from None
+            for name in change.comparison or {}:
+                if name not in known:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(f"[changes[{i}].comparison.{name}] no source has an "
+                                     f"attribute {name!r}; the attributes are {known}{hint} || "
+                                     f"name an attribute declared under a source's "
+                                     f"`attributes:`")
         return self
 
     @model_validator(mode="after")

@@ -156,12 +156,14 @@ class Formatter:
         return babel_numbers.format_percent(value, format=percent, locale=self.locale,
                                             decimal_quantization=True)
 
-    def points(self, difference: Any, decimals: int = 1) -> str:
-        """A difference of two shares in percentage points, signed: '+2,6 procentpunt' (nl)."""
+    def points(self, difference: Any, decimals: int = 1, *, signed: bool = True) -> str:
+        """A difference of two shares in percentage points, signed: '+2,6 procentpunt' (nl);
+        ``signed=False`` for a size whose direction the sentence's verb says ('lowered by 7,7
+        procentpunt')."""
         if is_missing(difference) or not math.isfinite(float(difference)):
             return MISSING
         return self.gettext("{value} points").format(
-            value=self.number(float(difference) * 100, decimals, signed=True))
+            value=self.number(float(difference) * 100, decimals, signed=signed))
 
     def amount(self, x: Any, *, signed: bool = False) -> str:
         """An amount in the engagement's currency, without cents: '€ 284.000' (nl, EUR)."""

@@ -395,9 +395,12 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
     short = bool(len(volume)) and str(volume["points_to"].iloc[0]) == "short"
     both = bool(getattr(fruit.verdict, "both_sides", False))
-    sentence = fmt.gettext(_LEAK_BOTH_SIDES if case == "leak" and both
-                           else _LEAK_SHORT_VOLUME if case == "leak" and short
-                           else VERDICTS.get(case, case))
+    message = VERDICTS.get(case, case)
+    if case == "leak" and both:
+        message = _LEAK_BOTH_SIDES
+    elif case == "leak" and short:
+        message = _LEAK_SHORT_VOLUME
+    sentence = fmt.gettext(message)
     evidence: list[str] = []
     tests = fruit.steps
     if tests is not None and len(tests) and "below" in tests:
@@ -571,6 +574,8 @@ def improvement(plan, language: str = "en", phases=None) -> str:
 
 
 _METHOD_WORDS = {"did": N_("difference-in-differences against a control group"),
+                 "standardised": N_("before/after within each segment of {attributes}, whose mix "
+                                    "moved"),
                  "its_level": N_("interrupted time series, level change"),
                  "before_after": N_("before/after comparison of mature cohorts")}
 
@@ -588,14 +593,18 @@ def _change_verdict(change, w: _Words) -> str:
               "interval": w._("95% interval {low} to {high}", low=w.fmt.points(row["ci_low"]),
                               high=w.fmt.points(row["ci_high"])),
               "p": w.p(row["p_value"]),
-              "method": w._(_METHOD_WORDS[change.method]) if change.method in _METHOD_WORDS
-              else change.method}
+              "method": w._(_METHOD_WORDS[change.method],
+                            attributes=" × ".join(w.attribute(m)
+                                                  for m in getattr(change, "mix_shift", ())))
+              if change.method in _METHOD_WORDS else change.method}
     if change.effect == "raised":
         return w._("The change raised the conversion {start} → {end} by {points} ({interval}, "
-                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"])), **values)
+                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"]), signed=False),
+                   **values)
     if change.effect == "lowered":
         return w._("The change lowered the conversion {start} → {end} by {points} ({interval}, "
-                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"])), **values)
+                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"]), signed=False),
+                   **values)
     return w._("No detectable change in the conversion {start} → {end} (estimate {estimate}, "
                "{interval}, {p}; {method}); with these volumes an effect smaller than {mde} "
                "cannot be seen.", estimate=w.fmt.points(row["estimate"]),
