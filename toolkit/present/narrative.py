@@ -684,8 +684,8 @@ def _period_report(report, w: _Words, label) -> list[str]:
     significant = changes[flags.fillna(False).astype(bool)].sort_values("p_value", kind="stable")
     for _, row in significant.iterrows():
         previous, current = row["previous"], row["current"]
-        rate = bool(row.get("_is_rate", False))
-        better = (current > previous) == bool(row.get("_hib", True))
+        rate = bool(row.get("is_rate", False))
+        better = (current > previous) == bool(row.get("higher_is_better", True))
         message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
                    if current > previous else
                    N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")

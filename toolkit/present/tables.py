@@ -219,6 +219,14 @@ def _get(row: pd.Series, names: str) -> Any:
     return None
 
 
+def _value_in(row: pd.Series, value: str, period: str, c: _Context) -> Cell:
+    """'54,4% (juni 2026)': a KPI value with the month it was measured in."""
+    if is_missing(row.get(value)):
+        return Cell(MISSING, "num")
+    kind = "percent" if bool(row.get("is_rate", True)) else "number"
+    return Cell(f"{c.fmt.value(row[value], kind)} ({c.fmt.period(row.get(period))})", "num")
+
+
 def _plain(column: str, kind: str) -> _Render:
     numeric = kind not in ("text", "date", "month", "period")
     return lambda row, c: Cell(c.fmt.value(row[column], kind), "num" if numeric else "text")
@@ -908,6 +916,12 @@ COLUMNS: dict[str, _Column] = {
     # steering
     "previous": _Column(N_("Month before"), ("previous",), _plain("previous", "percent")),
     "current": _Column(N_("Latest month"), ("current",), _plain("current", "percent")),
+    # the months compared are named in the cell: the scorecard's judged month and the
+    # judgeable month before it, a rate as a percentage and any other KPI as a number
+    "previous_in": _Column(N_("Month before"), ("previous", "previous_period"),
+                           lambda row, c: _value_in(row, "previous", "previous_period", c)),
+    "current_in": _Column(N_("Judged month"), ("current", "period"),
+                          lambda row, c: _value_in(row, "current", "period", c)),
     "change_points": _Column(N_("Change"), ("change",), _points("change")),
     "significant": _Column(N_("Significant"), ("significant",), _yes_no("significant")),
     "rule": _Column(N_("Rule"), ("rule",), _plain("rule", "text")),
