@@ -17,7 +17,7 @@ def _frame() -> pd.DataFrame:
     inside their window, 10 of the 70 counted converted: 14%). `share`: 138 of 500 (27.6%)
     from January to May, 218 of 500 (43.6%) in June, July immature likewise."""
     rows = []
-    for k, month in enumerate(MONTHS):
+    for month in MONTHS:
         july = month == "2026-07"
         rows.append({"kpi": "conv", "label": "Conversie a → b", "period": month,
                      "n": 70 if july else 100, "successes": 10 if july else 40,

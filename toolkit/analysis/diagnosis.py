@@ -56,7 +56,7 @@ from __future__ import annotations
 import html
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -560,6 +560,8 @@ class Verdict:
         early phases, the volume rule counts its entries.
     both_sides : both the early side (a step, or the volume even at the reference conversion)
         and the late side are demonstrably off; the case is the side with the larger gain.
+    gains_in_segments : no side of the funnel is demonstrably off, yet segments of a step have
+        sized gains (their ranges exclude zero): the verdict then does not say "no clear fruit".
     """
 
     case: str
@@ -568,6 +570,7 @@ class Verdict:
     advice: str = ""
     lead_phase: str = ""
     both_sides: bool = False
+    gains_in_segments: bool = False
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1920,6 +1923,10 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                                    where=later_n > 0)
             sized = _segment_gain(fun, r, codes, labels, rng, draws, scale, confidence,
                                   later_rate, later_n, later_x)
+            if not sized[1] > 0:
+                # a gain whose range includes zero is not a fruit (DESIGN.md "Sizing"): the
+                # finding stays, unsized
+                sized = (np.nan, np.nan, np.nan)
         segment_rows.append({
             "area": "segment", "step": i,
             "finding": (f"{r.attribute} = {r.segment} converts {r.direction} at {r.from_phase} "
@@ -1997,6 +2004,11 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
         table[~sized_rows].sort_values(["_order", "_p"], kind="stable", na_position="last"),
     ], ignore_index=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    if verdict.case == "no clear low-hanging fruit" and ranked["extra_orders"].notna().any():
+        # "no clear fruit" beside sized actions would contradict them: say where the gains are
+        verdict = replace(verdict, gains_in_segments=True, headline=verdict.headline.replace(
+            "No clear low-hanging fruit: no step", "No side of the funnel is the obvious place "
+            "to start, but segments of a step are (ranked below): no step", 1))
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
                      "extra_orders_high", "extra_revenue", "action_hint", *_FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale

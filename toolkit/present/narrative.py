@@ -183,12 +183,28 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
     if weakest is None:
         lines.append(w._("Too few records to conclude anything about conversion yet."))
     else:
-        lines.append(w._(
-            "Raw funnel: {entered} records entered, {orders} became an order. The weakest step so "
-            "far is {start} → {end} at {rate}{interval}; step 4 measures it per cohort.",
-            entered=w.count(funnel_frame["reached"].iloc[0]),
-            orders=w.count(funnel_frame["reached"].iloc[-1]), start=w.phase(weakest["from_phase"]),
-            end=w.phase(weakest["phase"]), rate=w.pct(weakest["rate"]), interval=_ci(weakest, w)))
+        values = {"entered": w.count(funnel_frame["reached"].iloc[0]),
+                  "orders": w.count(funnel_frame["reached"].iloc[-1]),
+                  "start": w.phase(weakest["from_phase"]), "end": w.phase(weakest["phase"]),
+                  "rate": w.pct(weakest["rate"]), "interval": _ci(weakest, w)}
+        # a lower step with too few records to judge is named, so "weakest" is never contradicted
+        # by a lower rate in the funnel table beside it
+        rated = funnel_frame.dropna(subset=["rate"])
+        lower = rated[(rated["n"] < MIN_N) & (rated["rate"] < weakest["rate"])]
+        if len(lower):
+            row = lower.loc[lower["rate"].idxmin()]
+            lines.append(w._(
+                "Raw funnel: {entered} records entered, {orders} became an order. Among the steps "
+                "with at least {min_n} records the weakest so far is {start} → {end} at "
+                "{rate}{interval}; {low_start} → {low_end} converts {low_rate} but on only {n} "
+                "records. Step 4 measures each per cohort.", min_n=w.count(MIN_N),
+                low_start=w.phase(row["from_phase"]), low_end=w.phase(row["phase"]),
+                low_rate=w.pct(row["rate"]), n=w.count(row["n"]), **values))
+        else:
+            lines.append(w._(
+                "Raw funnel: {entered} records entered, {orders} became an order. The weakest "
+                "step so far is {start} → {end} at {rate}{interval}; step 4 measures it per "
+                "cohort.", **values))
     lines.append(w._("Estimated engagement duration: {weeks} weeks (range {low}–{high}).",
                    weeks=w.num(estimate.total_weeks, ".0f"),
                    low=w.num(estimate.total_weeks_low, ".0f"),
@@ -381,6 +397,10 @@ _BOTH_SIDES = N_("Both sides are off; the larger gain decides which comes first.
 _LEAK_SHORT_VOLUME = N_("Leak: opportunities drop out before the order, and at today's conversion "
                         "the leads fall short of the order target; at the reference conversion "
                         "they would do. Stop them dropping out first.")
+# No side of the funnel is off, but segments have sized gains: "no clear fruit" would contradict
+# the ranked actions beside it.
+_GAINS_IN_SEGMENTS = N_("No side of the funnel is demonstrably off its reference, but segments of "
+                        "a step are: start with the ranked actions below.")
 _LEAK_BOTH_SIDES = N_("Leak first: opportunities drop out before the order, and the early phases "
                       "are off too; the larger gain decides which comes first. Stop them dropping "
                       "out first.")
@@ -396,7 +416,9 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     short = bool(len(volume)) and str(volume["points_to"].iloc[0]) == "short"
     both = bool(getattr(fruit.verdict, "both_sides", False))
     message = VERDICTS.get(case, case)
-    if case == "leak" and both:
+    if case == "no clear low-hanging fruit" and getattr(fruit.verdict, "gains_in_segments", False):
+        message = _GAINS_IN_SEGMENTS
+    elif case == "leak" and both:
         message = _LEAK_BOTH_SIDES
     elif case == "leak" and short:
         message = _LEAK_SHORT_VOLUME

@@ -887,9 +887,11 @@ COLUMNS: dict[str, _Column] = {
                               _plain("cost_per_order", "amount")),
     # improvement
     "measure": _Column(N_("Measure"), ("measure",), _code("measure")),
+    # the what-if's orders are simulated from the inflow of complete months: another quantity
+    # than step 3's implied orders or the orders counted per month, and labelled as such
     "measure_per": _Column(N_("Measure"), ("measure", "period"), lambda row, c: Cell(
-        c.fmt.gettext("{measure} per {period}").format(measure=code_text(row["measure"], c.fmt),
-                                                      period=code_text(row["period"], c.fmt)))),
+        c.fmt.gettext("{measure} per {period} (simulated)").format(
+            measure=code_text(row["measure"], c.fmt), period=code_text(row["period"], c.fmt)))),
     "baseline_ci": _Column(N_("Now (range)"), ("baseline", _BL, _BH),
                            _measure_interval("baseline", _BL, _BH)),
     "scenario_ci": _Column(N_("With the improvement (range)"), ("scenario", _SL, _SH),
