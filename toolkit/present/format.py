@@ -178,13 +178,16 @@ class Formatter:
         return text
 
     def p_value(self, p: Any) -> str:
-        """A p-value: '< 0,001' below one in a thousand, else three decimals ('0,012')."""
+        """A p-value: '< 0,001' below one in a thousand, '> 0,999' from 0,9995 up (a Dutch
+        '1,000' reads as a thousand), else three decimals ('0,012')."""
         if is_missing(p) or not math.isfinite(float(p)):
             return MISSING
         p = float(p)
         if p < 0.001:
             return "< " + self._decimal(0.001, 3)
-        return self._decimal(min(p, 1.0), 3)
+        if p >= 0.9995:
+            return "> " + self._decimal(0.999, 3)
+        return self._decimal(p, 3)
 
     # -- durations and dates ------------------------------------------------------------------
     def _unit(self, x: Any, unit: str, decimals: int) -> str:
