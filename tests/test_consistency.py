@@ -180,3 +180,32 @@ def test_the_check_reads_stored_values_not_prose(demo):
     # the same results give the same answer whatever language the pages are written in
     assert isinstance(check_consistency(demo), pd.DataFrame)
     assert list(check_consistency(demo).columns) == ["code", "step", "where", "detail"]
+
+
+def test_no_side_off_but_a_sized_segment_says_where_the_gains_are():
+    # a -> b -> c in 2025 only (no target, benchmark or earlier year to test a step against):
+    # no side of the funnel is demonstrably off. Channel s3 converts 60/300 at a -> b against
+    # 150/300 for s1 and s2: flagged worse and sized (about 90 more at b a year, half of them
+    # orders); its range excludes zero, so the verdict must not read "no clear fruit".
+    from test_diagnosis import Builder
+
+    from toolkit.analysis.diagnosis import low_hanging_fruit
+    from toolkit.present.format import formatter
+    from toolkit.present.narrative import verdict as written
+    b = Builder("abc")
+    for channel, reached_b in (("s1", 150), ("s2", 150), ("s3", 60)):
+        b.add(reached_b // 2, "c", start="2025-01-02", every=1.0, channel=channel)
+        b.add(reached_b - reached_b // 2, "b", start="2025-01-02", every=1.0, channel=channel)
+        b.add(300 - reached_b, "a", start="2025-01-02", every=1.0, channel=channel)
+    # as of the end of 2025 every record is in the last year: no earlier level to compare with
+    e = b.engagement(as_of="2025-12-31", cohort_window_days=30, segments=["channel"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fruit = low_hanging_fruit(e, draws=400)
+    assert fruit.verdict.case == "no clear low-hanging fruit"
+    sized = fruit.table[fruit.table["extra_orders"].notna()]
+    assert list(sized["segment"]) == ["s3"] and (sized["extra_orders_low"] > 0).all()
+    assert fruit.verdict.gains_in_segments
+    assert written(fruit, formatter("nl"), None)["sentence"].startswith(
+        "Geen kant van de trechter wijkt aantoonbaar af")
+    assert not fruit.verdict.headline.startswith("No clear low-hanging fruit")
