@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.vocabulary import MIN_N
+from toolkit.present.format import formatter
+from toolkit.present.narrative import verdict as written
 
 __all__ = ["CONTRADICTIONS", "check_consistency"]
 
@@ -148,8 +150,6 @@ def _diagnosis(result) -> list[dict[str, Any]]:
     volume = evidence[evidence["rule"] == "volume vs order target"] if len(evidence) else evidence
     short = len(volume) and str(volume["points_to"].iloc[0]) == "short"
     if short and verdict.case == "leak" and not getattr(verdict, "both_sides", False):
-        from toolkit.present.format import formatter
-        from toolkit.present.narrative import verdict as written
         sentence = written(fruit, formatter("en"), None)["sentence"]
         if "plenty of leads" in sentence.lower():
             found.append(_found("plenty_of_leads_beside_shortfall", 5, "verdict", sentence))
