@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from toolkit.base.vocabulary import (
@@ -406,6 +407,17 @@ _LEAK_BOTH_SIDES = N_("Leak first: opportunities drop out before the order, and 
                       "out first.")
 
 
+def _sides(tests: pd.DataFrame, verdict, phases) -> np.ndarray:
+    """Early or late per step test: its stored `side`, else (results of an older run) from the
+    verdict's lead phase, by default the second phase."""
+    if "side" in tests:
+        return tests["side"].to_numpy()
+    keys = list(phases.keys) if phases is not None else []
+    lead_phase = getattr(verdict, "lead_phase", "")
+    lead = keys.index(lead_phase) if lead_phase in keys else min(1, max(len(keys) - 2, 0))
+    return np.where(tests["step"].to_numpy(float) < lead, "early", "late")
+
+
 def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     """Step 5's verdict in the formatter's language: ``case``, ``sentence`` (what it means and
     what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
@@ -428,8 +440,8 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     if tests is not None and len(tests) and "below" in tests:
         below = tests[tests["below"].astype(bool)].drop_duplicates("step")
         # the side each step is on was decided once, at the lead phase (step 5's tests)
-        early = below[below["side"] == "early"]
-        late = below[below["side"] == "late"]
+        side = _sides(below, fruit.verdict, phases)
+        early, late = below[side == "early"], below[side == "late"]
         if case == "shortage" and both:
             sentence += " " + fmt.gettext(_BOTH_SIDES)
         first = late if case == "leak" else early if case == "shortage" else below
