@@ -235,7 +235,8 @@ FLAT = pd.DataFrame({"from_phase": list("abcd"), "to_phase": list("bcde"),
 
 def test_leak_when_the_late_phases_fall_short():
     # 1000 -> 500 -> 250 -> 50 -> 10. Without a range the benchmark's low end is its typical
-    # 0.5. Early steps a -> b, b -> c (the first floor(4/2)) convert 0.5: not below. Late c -> d
+    # 0.5. Early step a -> b (before the lead phase b, the second phase) converts 0.5: not
+    # below; b -> c is late and not below either. Late c -> d
     # converts 50/250 = 0.2: exact one-sided binomial p = P(X <= 50 | 250, 0.5) ~ 1e-22, far
     # below 0.01 after Holm; d -> e 10/50 likewise (p ~ 1e-5).
     v = shortage_or_leak(_funnel_with([0.5, 0.5, 0.2, 0.2], 1000), benchmarks=FLAT)
@@ -249,10 +250,12 @@ def test_leak_when_the_late_phases_fall_short():
 
 
 def test_shortage_when_the_early_phases_fall_short_and_leads_miss_the_target():
-    # 5000 -> 1000 -> 200 -> 100 -> 50: a -> b and b -> c (early) convert 0.2 against 0.5.
-    # Volume: entries into c (the first late phase) 200 in 731 days = 24.02 months = 8.33 a
-    # month; 20 orders a month at c -> e = 0.5 x 0.5 need 80 a month (also at the benchmark).
-    e = _funnel_with([0.2, 0.2, 0.5, 0.5], 5000, targets={"orders_per_month": 20})
+    # 5000 -> 1000 -> 200 -> 100 -> 50, the leads declared at c: a -> b and b -> c (early)
+    # convert 0.2 against 0.5. Volume: entries into c (the lead phase) 200 in 731 days = 24.02
+    # months = 8.33 a month; 20 orders a month at c -> e = 0.5 x 0.5 need 80 a month (also at
+    # the benchmark).
+    e = _funnel_with([0.2, 0.2, 0.5, 0.5], 5000, targets={"orders_per_month": 20},
+                     lead_phase="c")
     v = shortage_or_leak(e, benchmarks=FLAT)
     assert v.case == "shortage"
     vol = v.evidence[v.evidence["rule"] == "volume vs order target"].iloc[0]
@@ -265,7 +268,8 @@ def test_shortage_when_the_early_phases_fall_short_and_leads_miss_the_target():
 def test_the_lead_volume_finding_carries_the_fields_its_evidence_is_written_from():
     # The funnel above: 8.33 entries into c a month against 80 needed for 20 orders a month at
     # today's c -> e conversion of 0.5 x 0.5 = 0.25.
-    e = _funnel_with([0.2, 0.2, 0.5, 0.5], 5000, targets={"orders_per_month": 20})
+    e = _funnel_with([0.2, 0.2, 0.5, 0.5], 5000, targets={"orders_per_month": 20},
+                     lead_phase="c")
     fruit = low_hanging_fruit(e, benchmarks=FLAT, draws=200)
     row = fruit.table[fruit.table["area"] == "volume"].iloc[0]
     assert row["from_phase"] == "c"
@@ -472,10 +476,13 @@ def test_action_yield_with_cost_periods(actions):
 
 # --- mix vs rate ------------------------------------------------------------------------------
 
-def _two_periods(later: dict[str, tuple[int, int]]) -> Engagement:
-    """a -> b by channel. 2024: s1 80/100, s2 20/100. 2025: `later` {segment: (n, successes)}."""
+def _two_periods(later: dict[str, tuple[int, int]],
+                 earlier: dict[str, tuple[int, int]] | None = None) -> Engagement:
+    """a -> b by channel. 2024: `earlier` (default s1 80/100, s2 20/100). 2025: `later`
+    {segment: (n, successes)}."""
     b = Builder("ab")
-    for year, table in (("2024", {"s1": (100, 80), "s2": (100, 20)}), ("2025", later)):
+    earlier = earlier or {"s1": (100, 80), "s2": (100, 20)}
+    for year, table in (("2024", earlier), ("2025", later)):
         for seg, (n, wins) in table.items():
             b.add(wins, "b", start=f"{year}-02-01", every=1.0, channel=seg)
             b.add(n - wins, "a", start=f"{year}-02-01", every=1.0, channel=seg)

@@ -61,7 +61,8 @@ def test_an_amount_interval_never_goes_below_zero():
     (0.001, "0,001", "0.001"),
     (0.0123, "0,012", "0.012"),
     (0.3986, "0,399", "0.399"),           # the issue: "3.986e-01"
-    (1.0, "1,000", "1.000"),
+    (0.9994, "0,999", "0.999"),
+    (1.0, "> 0,999", "> 0.999"),          # a month equal to the one before (step 7)
 ])
 def test_p_values(p, nl, en):
     assert NL.p_value(p) == nl

@@ -463,8 +463,9 @@ def test_period_report_what_changed_and_headline():
     assert report.period == "2024-02"
     assert report.previous_period == "2024-01"
     changed = report.what_changed.set_index("kpi")
-    assert list(report.what_changed.columns) == ["kpi", "previous", "current", "change",
-                                                 "significant", "p_value"]
+    assert list(report.what_changed.columns) == ["kpi", "previous_period", "previous", "period",
+                                                 "current", "change", "significant", "p_value",
+                                                 "is_rate", "higher_is_better"]
     assert changed.loc["Conversion Lead → Opportunity", "change"] == pytest.approx(-0.08)
     assert bool(changed.loc["Conversion Lead → Opportunity", "significant"])
     assert not bool(changed.loc["Win rate", "significant"])

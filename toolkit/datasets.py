@@ -1444,7 +1444,9 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     effects = tuple(dict.fromkeys(effects))
     truth: dict = {}
     transitions = [(phases[k], phases[k + 1]) for k in range(steps)]
-    half = steps // 2  # the diagnosis splits early/late here (see toolkit.analysis.diagnosis)
+    # the diagnosis splits early/late at the lead phase: by default the second phase (these
+    # phases name no output), the first in a funnel of one transition
+    lead = min(1, steps - 1)
 
     days = pd.date_range(start_ts, as_of_ts - pd.Timedelta(days=1), freq="D", unit="ns")
     weights = np.where(_working_days(days), 1.0, 0.0)
@@ -1481,7 +1483,7 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
             k = int(rng.integers(0, steps))
             step_of[name] = k
             truth[name] = {"transition": transitions[k],
-                           "half": "early" if k < half else "late"}
+                           "half": "early" if k < lead else "late"}
     worse_from = start_ts.value + int(0.55 * span)
     change_k = min(1, steps - 1)
     change_at = pd.Timestamp(start_ts.value + int(0.60 * span)).normalize()

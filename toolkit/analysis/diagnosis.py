@@ -56,7 +56,7 @@ from __future__ import annotations
 import html
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -557,12 +557,21 @@ class Verdict:
     evidence : tidy frame of the numbers behind it, one row per rule (``rule, quantity, value,
         reference_value, points_to, note``).
     advice : the method's advice for the case, in its own words.
+    lead_phase : the phase whose entries are the qualified leads: the steps before it are the
+        early phases, the volume rule counts its entries.
+    both_sides : both the early side (a step, or the volume even at the reference conversion)
+        and the late side are demonstrably off; the case is the side with the larger gain.
+    gains_in_segments : no side of the funnel is demonstrably off, yet segments of a step have
+        sized gains (their ranges exclude zero): the verdict then does not say "no clear fruit".
     """
 
     case: str
     headline: str
     evidence: pd.DataFrame
     advice: str = ""
+    lead_phase: str = ""
+    both_sides: bool = False
+    gains_in_segments: bool = False
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -602,6 +611,12 @@ def _drop_p(x_recent: float, n_recent: float, x_before: float, n_before: float) 
     return float(stats.norm.cdf(z))
 
 
+def _lead_index(fun: Cohorts) -> int:
+    """Where the leads are counted: the lead phase's position (DESIGN.md "The lead phase"). The
+    transitions before it are the early phases (the work that produces qualified leads)."""
+    return fun.keys.index(fun.engagement.config.lead_phase_key())
+
+
 def _step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFrame:
     """Per transition, each stated reference and whether the step is demonstrably below it.
 
@@ -613,12 +628,13 @@ def _step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFram
     goal = _conversion_targets(fun, targets)
     bench = _benchmark_ranges(fun, benchmarks)
     cut = fun.as_of.value - (fun.window + _HISTORY_DAYS) * NS_DAY
+    lead = _lead_index(fun)
     rows = []
     for t, (i, j) in enumerate(fun.transitions):
         n, x = (float(v[0]) for v in fun.counts(i, j))
         rate = x / n if n else np.nan
         common = {"step": t, "from_phase": fun.keys[i], "to_phase": fun.keys[j], "n": int(n),
-                  "successes": int(x), "rate": rate}
+                  "successes": int(x), "rate": rate, "side": "early" if t < lead else "late"}
         if (i, j) in goal:
             rows.append({**common, "reference": "target", "reference_rate": goal[(i, j)],
                          "test_rate": goal[(i, j)], "earlier_n": np.nan, "earlier_successes": np.nan,
@@ -645,7 +661,7 @@ def _step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFram
                      "detail": (f"its own last year of mature cohorts (n={int(n_r)}) against the "
                                 f"cohorts before (n={int(n_b)})" if usable else
                                 f"fewer than {min_n} mature records in the last year or before")})
-    out = pd.DataFrame(rows, columns=["step", "from_phase", "to_phase", "reference",
+    out = pd.DataFrame(rows, columns=["step", "side", "from_phase", "to_phase", "reference",
                                       "reference_rate", "test_rate", "n", "successes", "rate",
                                       "earlier_n", "earlier_successes", "p_value", "detail"])
     out["ci_low"], out["ci_high"] = rate_ci(out["successes"].to_numpy(float),
@@ -678,7 +694,7 @@ def _benchmark_ranges(fun: Cohorts, benchmarks) -> dict[tuple, tuple]:
 
 
 def _volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> dict | None:
-    """Lead volume (entries into the first late phase per month) against the order target."""
+    """Lead volume (entries into the lead phase per month) against the order target."""
     goals = fun.engagement.config.targets if targets is None else targets
     goal = (goals or {}).get("orders_per_month")
     if goal is None:
@@ -727,12 +743,13 @@ _ADVICE = {
 def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
              gains: Mapping[int, float]) -> Verdict:
     pairs = fun.transitions
+    lead_phase = fun.keys[_lead_index(fun)]
     names = [f"{fun.keys[i]} -> {fun.keys[j]}" for i, j in pairs]
     first_n = int(fun.counts(*pairs[0])[0][0]) if pairs else 0
     rows = []
     for r in tests.itertuples(index=False):
         tested = np.isfinite(r.p_adjusted)
-        rows.append({"rule": f"{r.reference} ({'early' if r.step < len(pairs) // 2 else 'late'})"
+        rows.append({"rule": f"{r.reference} ({r.side})"
                      if len(pairs) > 1 else r.reference,
                      "quantity": f"{r.from_phase} -> {r.to_phase}", "value": r.rate,
                      "reference_value": r.test_rate,
@@ -755,13 +772,15 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
     if first_n < min_n:
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
                     f"(at least {min_n} are needed), so shortage or leak cannot be decided yet.")
-        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
+        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"],
+                           lead_phase=lead_phase)
     small = [names[t] for t, (i, j) in enumerate(pairs) if fun.counts(i, j)[0][0] < min_n]
     if tests["p_value"].isna().all() and volume is None and small:
         headline = (f"Too few records to conclude: no step could be tested against a reference, "
                     f"and {', '.join(small)} {'has' if len(small) == 1 else 'have'} fewer than "
                     f"{min_n} mature records.")
-        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"])
+        return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"],
+                           lead_phase=lead_phase)
     below = tests[tests["below"]]
     if len(pairs) == 1:
         step = (f"{names[0]} converts {_pct(below['rate'].iloc[0])}, demonstrably below its "
@@ -772,10 +791,10 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
             volume_text = (f"; {_num(volume['leads'])} entries into {volume['phase']} per month "
                            f"against {_num(volume['need_now'])} needed for the order target")
         return Verdict("one transition", f"A funnel of one transition has no shortage/leak "
-                       f"split: {step}{volume_text}.", evidence, _ADVICE["one transition"])
-    half = len(pairs) // 2
-    early = below[below["step"] < half]
-    late = below[below["step"] >= half]
+                       f"split: {step}{volume_text}.", evidence, _ADVICE["one transition"],
+                       lead_phase=lead_phase)
+    early = below[below["side"] == "early"]
+    late = below[below["side"] == "late"]
     shortage = len(early) > 0 or bool(volume and volume["short_at_reference"])
     leak = len(late) > 0
 
@@ -831,7 +850,8 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
                     "(target, benchmark or its own earlier level)"
                     + (f" and {volume_note}" if volume_note else "")
                     + f". What would decide it: {decide}.")
-    return Verdict(case, headline, evidence, _ADVICE[case])
+    return Verdict(case, headline, evidence, _ADVICE[case], lead_phase=lead_phase,
+                   both_sides=shortage and leak)
 
 
 _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to", "note"]
@@ -848,8 +868,9 @@ _EVIDENCE_COLUMNS = ["rule", "quantity", "value", "reference_value", "points_to"
 # `rate_effect`, `mix_effect` and the p-values of the pooled test (`p_pooled`) and within the
 # segments (`p_within`, Cochran-Mantel-Haenszel). A stalled item: its count `n`, `threshold_days` (the
 # `stall_quantile` of the time to the next phase among the `moved_n` records that moved on),
-# `open_n` open records at the phase and `stalled_value`.
-_FRUIT_FIELDS = ["from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
+# `open_n` open records at the phase and `stalled_value`. A bottleneck's `side`: early (before the
+# lead phase) or late.
+_FRUIT_FIELDS = ["side", "from_phase", "to_phase", "attribute", "segment", "rate", "reference_rate",
                  "reference", "n", "ci_low", "ci_high", "p_adjusted", "entries_ci_low",
                  "entries_ci_high", "orders_target", "order_rate", "rate_effect", "mix_effect",
                  "p_pooled", "p_within", "period_a", "period_b", "rate_a", "rate_b", "share_a",
@@ -883,14 +904,16 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
 
     Notes
     -----
-    The T transitions are split into early (the first ``floor(T/2)``: the work that produces
-    qualified leads) and late (the rest). Each step is tested, one-sided, against every stated
+    The transitions are split at the lead phase (``lead_phase`` in the YAML, by default the phase
+    after the one whose ``output`` names qualified leads, else the second phase): early are the
+    transitions before it (the work that produces qualified leads), late the rest. Each step is
+    tested, one-sided, against every stated
     reference it has: the management target (exact binomial test of rate < target), the low end
     of the benchmark range (rate < low), and its own earlier level (the last year of mature
     cohorts against the years before, pooled score test, and at least 10% lower). The p-values
     of all these tests are Holm-adjusted together; a step is *demonstrably below* when its
-    adjusted p is under 0.01. With ``orders_per_month``, the lead volume (entries into the first
-    late phase per month, exact Poisson interval) is set against what the target needs at
+    adjusted p is under 0.01. With ``orders_per_month``, the lead volume (entries into the lead
+    phase per month, exact Poisson interval) is set against what the target needs at
     today's and at the reference conversion of the late steps.
 
     - shortage: an early step is below, or the volume falls short even at the reference
@@ -911,8 +934,7 @@ def shortage_or_leak(engagement, *, window_days: int | None = None,
     check_option("period", period, list(PERIOD_DAYS))
     check_option("horizon", horizon, list(PERIOD_DAYS))
     tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
-    pairs = fun.transitions
-    volume = _volume_rule(fun, tests, targets, len(pairs) // 2)
+    volume = _volume_rule(fun, tests, targets, _lead_index(fun))
     _, gains = _bottleneck_items(fun, tests, seed=0, draws=1000, horizon=horizon,
                                  confidence=0.9, period=period)
     return _verdict(fun, tests, volume, min_n, gains)
@@ -1728,7 +1750,7 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
     draws = max(int(draws), 200)
     post = rng.beta(1 + x, 1 + n - x, size=(draws, len(pairs)))
     lo_q, hi_q = (1 - confidence) / 2, (1 + confidence) / 2
-    half = len(pairs) // 2
+    lead = _lead_index(fun)
     items, gains = [], {}
     order = {"target": 0, "benchmark": 1, "history": 2}
     below = tests[tests["below"]].assign(_o=lambda d: d["reference"].map(order))
@@ -1759,7 +1781,7 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
         gains[int(t)] = point
         label_a, label_b = fun.model.label(r["from_phase"]), fun.model.label(r["to_phase"])
         hint = (f"Build the early phases: raise {label_a} -> {label_b} (better targeting and "
-                f"qualification of leads)" if t < half else
+                f"qualification of leads)" if t < lead else
                 f"Stop records dropping out between {label_a} and {label_b} (qualify earlier, "
                 f"follow up faster)")
         ref_words = ("its own earlier level" if r["reference"] == "history"
@@ -1774,7 +1796,8 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
             "action_hint": hint, "_p": float(r["p_adjusted"]),
-            "from_phase": r["from_phase"], "to_phase": r["to_phase"], "rate": own,
+            "side": "early" if t < lead else "late", "from_phase": r["from_phase"],
+            "to_phase": r["to_phase"], "rate": own,
             "reference_rate": float(r["reference_rate"]), "reference": r["reference"],
             "n": r["n"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
             "p_adjusted": r["p_adjusted"]})
@@ -1871,9 +1894,8 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                      confidence=confidence, attributes=None)
     tests = _step_tests(fun, benchmarks=benchmarks, targets=targets, min_n=min_n)
     pairs = fun.transitions
-    half = len(pairs) // 2
-    # in a funnel of one transition (lead -> order) the leads are the first phase's entries
-    volume = _volume_rule(fun, tests, targets, half)
+    lead = _lead_index(fun)
+    volume = _volume_rule(fun, tests, targets, lead)
     items, gains = _bottleneck_items(fun, tests, seed=seed, draws=draws, horizon=horizon,
                                      confidence=confidence, period=period)
     items += _volume_item(volume, horizon)
@@ -1902,6 +1924,10 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                                    where=later_n > 0)
             sized = _segment_gain(fun, r, codes, labels, rng, draws, scale, confidence,
                                   later_rate, later_n, later_x)
+            if not sized[1] > 0:
+                # a gain whose range includes zero is not a fruit (DESIGN.md "Sizing"): the
+                # finding stays, unsized
+                sized = (np.nan, np.nan, np.nan)
         segment_rows.append({
             "area": "segment", "step": i,
             "finding": (f"{r.attribute} = {r.segment} converts {r.direction} at {r.from_phase} "
@@ -1965,9 +1991,10 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                                         "extra_orders_low", "extra_orders_high", "action_hint",
                                         "_p", "_order", *_FRUIT_FIELDS])
     table["extra_revenue"] = table["extra_orders"] * avg_value
-    side = {"shortage": lambda s: s < half, "leak": lambda s: s >= half}.get(verdict.case)
-    table["_side"] = [0 if side is None or (np.isfinite(s) and side(s)) else 1
-                      for s in table["step"].astype(float)]
+    # the lead volume is the early side's gain, whatever step it is filed under
+    early = np.where(table["area"] == "volume", True, table["step"].astype(float) < lead)
+    first = {"shortage": early, "leak": ~early & table["step"].notna().to_numpy()}
+    table["_side"] = np.where(first.get(verdict.case, True), 0, 1)
     sized_rows = table["extra_orders"].notna()
     ranked = pd.concat([
         # a callable, not a Series: assigning a Series to an empty frame adopts its index and
@@ -1978,6 +2005,11 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
         table[~sized_rows].sort_values(["_order", "_p"], kind="stable", na_position="last"),
     ], ignore_index=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    if verdict.case == "no clear low-hanging fruit" and ranked["extra_orders"].notna().any():
+        # "no clear fruit" beside sized actions would contradict them: say where the gains are
+        verdict = replace(verdict, gains_in_segments=True, headline=verdict.headline.replace(
+            "No clear low-hanging fruit: no step", "No side of the funnel is the obvious place "
+            "to start, but segments of a step are (ranked below): no step", 1))
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
                      "extra_orders_high", "extra_revenue", "action_hint", *_FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
@@ -2016,7 +2048,8 @@ def _mix_screen(counted: tuple[np.ndarray, np.ndarray], size: int, a: int, b: in
         xa, na, out=np.zeros(size), where=na > 0)
     total = xb.sum() / nb.sum() - xa.sum() / na.sum()
     rate_effect = float(((wa + wb) / 2 * change)[both].sum())
-    return total != 0 and np.sign(rate_effect) == -np.sign(total)
+    # the overall change does not show the change within the segments (hidden or reversed)
+    return rate_effect != 0 and np.sign(total) != np.sign(rate_effect)
 
 
 def _years(start: np.ndarray) -> tuple[list[int], np.ndarray]:
@@ -2035,12 +2068,17 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
     of reaching the phase, and those that hold.
 
     Every (step, pair of years, cohort definition) is screened on counts for every attribute;
-    the full decomposition (:func:`mix_vs_rate`, with its CMH test) is made where the rate
-    effect points against the overall change. A paradox holds when the overall change is
-    significant (Holm across every pair of years, step and cohort definition compared), the mix
-    effect is larger than the overall change, the segments holding most records moved against
-    the overall change, and the within-segment (CMH) test does not show a significant change in
-    the overall direction. Returns (the decompositions made, those that hold).
+    the full decomposition (:func:`mix_vs_rate`, with its CMH test) is made where the overall
+    change does not show the rate effect (it hides or reverses it). A paradox holds (DESIGN.md
+    "Mix") when the rate effect and the mix effect have opposite signs and the mix effect is at
+    least as large (the overall change does not go the rate effect's way), the within-segment
+    change is demonstrated in the rate effect's direction (CMH), and the mix shift itself is
+    demonstrated (chi-square of the segment shares between the years): both p-values
+    Holm-adjusted across the decompositions made, under `alpha`. Whether the overall change is
+    significant does not matter: a paradox that cancels the change hides it. It also holds when
+    a demonstrated overall change is the mix's doing (see :func:`_paradox_by_mix`), though the
+    change within the segments is too small to demonstrate. Returns (the decompositions made,
+    those that hold).
     """
     results: list[MixRateResult] = []
     names = list(_scan_attributes(fun, None))
@@ -2080,12 +2118,38 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
                         warnings.simplefilter("ignore")
                         results.append(_mix(fun, name, i, j, str(labels[a]), str(labels[b]),
                                             start=start, cohort=cohort))
+    holds = {id(r) for r in _paradox_by_mix(fun, results, overall, alpha)}
+    candidates = [r for r in results if _mix_masks_rate(r)]
+    if candidates:
+        within = adjust_p(np.array([r.stratified_test.p_value for r in candidates]),
+                          method="holm")
+        shift = adjust_p(np.array([_mix_shift_p(r.by_segment) for r in candidates]),
+                         method="holm")
+        holds |= {id(r) for r, p_w, p_s in zip(candidates, within, shift, strict=True)
+                  if p_w < alpha and p_s < alpha}
+    kept: dict[tuple, MixRateResult] = {}
+    for r in results:
+        if id(r) not in holds:
+            continue
+        # the same paradox seen by both cohort definitions is reported once
+        slot = (r.attribute, r.from_phase, r.to_phase, r.period_a)
+        if slot not in kept or r.overall_test.p_value < kept[slot].overall_test.p_value:
+            kept[slot] = r
+    return results, list(kept.values())
+
+
+def _paradox_by_mix(fun: Cohorts, results: list[MixRateResult], overall: dict[tuple, float],
+                    alpha: float) -> list[MixRateResult]:
+    """The demonstrated overall change that the mix made: the overall change significant (Holm
+    across every pair of years, step and cohort definition compared), the mix effect larger
+    than it, the segments holding most records moved against it, and no significant change in
+    its direction within the segments (CMH)."""
     if not overall:
-        return results, []
+        return []
     keys = list(overall)
     adjusted = dict(zip(keys, adjust_p(np.array([overall[k] for k in keys]), method="holm"),
                         strict=True))
-    kept: dict[tuple, MixRateResult] = {}
+    out = []
     for r in results:
         key = (r.cohort, fun.index(r.from_phase), fun.index(r.to_phase), int(r.period_a))
         if not (r.simpsons_paradox and adjusted[key] < alpha):
@@ -2097,8 +2161,31 @@ def _mix_findings(fun: Cohorts, *, min_n: int, alpha: float
             same_way = np.sign(np.log(test.estimate)) == np.sign(r.total_change)
             if same_way and test.p_value < alpha:
                 continue
-        # the same paradox seen by both cohort definitions is reported once
-        slot = (r.attribute, r.from_phase, r.to_phase, r.period_a)
-        if slot not in kept or r.overall_test.p_value < kept[slot].overall_test.p_value:
-            kept[slot] = r
-    return results, list(kept.values())
+        out.append(r)
+    return out
+
+
+def _mix_masks_rate(r: MixRateResult) -> bool:
+    """The mix effect opposes the rate effect and is at least as large, and the within-segment
+    (CMH) change goes the rate effect's way: the Mantel-Haenszel odds ratio of b against a,
+    above 1 when the segments converted better in b."""
+    if r.stratified_test is None or not np.isfinite(r.stratified_test.p_value):
+        return False
+    if not (r.rate_effect * r.mix_effect < 0 and abs(r.mix_effect) >= abs(r.rate_effect)):
+        return False
+    by = r.by_segment
+    total = (by["n_a"] + by["n_b"]).to_numpy(float)
+    xa, xb = by["successes_a"].to_numpy(float), by["successes_b"].to_numpy(float)
+    fa, fb = by["n_a"].to_numpy(float) - xa, by["n_b"].to_numpy(float) - xb
+    up = float(np.sum(np.divide(xb * fa, total, out=np.zeros(len(total)), where=total > 0)))
+    down = float(np.sum(np.divide(xa * fb, total, out=np.zeros(len(total)), where=total > 0)))
+    return (up > down) if r.rate_effect > 0 else (up < down)
+
+
+def _mix_shift_p(by_segment: pd.DataFrame) -> float:
+    """Pearson chi-square p-value of 'the segments' shares are the same in both periods'."""
+    counts = by_segment[["n_a", "n_b"]].to_numpy(float)
+    counts = counts[counts.sum(axis=1) > 0]
+    if len(counts) < 2:
+        return 1.0
+    return float(stats.chi2_contingency(counts, correction=False)[1])

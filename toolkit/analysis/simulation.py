@@ -1049,6 +1049,9 @@ class ChangeEvaluation:
     mde
         With ``effect`` ``none``: the smallest effect (difference in probability) this design
         detects with 80% power at the 5% level; NaN otherwise.
+    mix_shift
+        The segment attributes whose mix moved between before and after (the ``standardised``
+        comparison is made within their segments); empty when none moved.
     immature_n
         Records left out because their conversion window had not closed at the as-of date.
     straddling_n
@@ -1074,6 +1077,7 @@ class ChangeEvaluation:
     effect: str = "none"
     method: str = ""
     mde: float = math.nan
+    mix_shift: tuple[str, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1254,6 +1258,80 @@ def _did(cells: pd.DataFrame, *, notes: list[str]) -> tuple[list[dict], Any]:
                      f"{control_n[1]} after)"}], result
 
 
+# A segment attribute whose shares moved between before and after: chi-square p under 1% and
+# at least 5% of the records in other segments (total variation distance of the shares). Smaller
+# shifts move a before/after difference by less than its interval.
+_MIX_ALPHA = 0.01
+_MIX_MIN_SHIFT = 0.05
+
+
+def _mix_records(engagement, *, a: str, b: str, window: int, freq: str, groups: pd.Series,
+                 sides: pd.DataFrame) -> pd.DataFrame:
+    """The mature treated records of the before/after comparison, one row each: ``side``
+    (before/after) and ``converted``, indexed by record id. `sides`: the compared cohort periods
+    (``period``, ``side``)."""
+    reached = reached_at(engagement)
+    start = reached[a]
+    treated = groups.reindex(reached.index).eq("treated")
+    keep = start.notna() & treated & (start <= pd.Timestamp(engagement.as_of)
+                                      - pd.Timedelta(days=window))
+    start = start[keep]
+    side_of = dict(zip(sides["period"], sides["side"], strict=True))
+    side = start.dt.to_period(freq).map(side_of)
+    converted = ((reached.loc[start.index, b] - start) <= pd.Timedelta(days=window)).fillna(False)
+    frame = pd.DataFrame({"side": side, "converted": converted.astype(bool)})
+    return frame[frame["side"].notna()]
+
+
+def _shifted_attributes(records: pd.DataFrame, compared: pd.DataFrame,
+                        attributes: Sequence[str]) -> list[dict]:
+    """The attributes whose shares moved between the compared before and after records."""
+    out = []
+    for name in attributes:
+        if name not in records.columns:
+            continue
+        values = records[name].reindex(compared.index).astype(object).fillna("(missing)")
+        table = pd.crosstab(values, compared["side"])
+        if table.shape[0] < 2 or set(table.columns) != {"before", "after"}:
+            continue
+        p = float(stats.chi2_contingency(table.to_numpy(float), correction=False)[1])
+        shares = table / table.sum()
+        shift = float(0.5 * (shares["after"] - shares["before"]).abs().sum())
+        if p < _MIX_ALPHA and shift >= _MIX_MIN_SHIFT:
+            out.append({"attribute": name, "shift": shift, "p_value": p})
+    return out
+
+
+def _standardised(records: pd.DataFrame, compared: pd.DataFrame, names: list[str]) -> dict | None:
+    """After minus before within the strata of `names` (every combination of their values),
+    weighted by each stratum's share of all compared records: the before/after difference at
+    one mix. Strata present on one side only are left out (they hold no within-change)."""
+    keys = records[names].reindex(compared.index).astype(object).fillna("(missing)")
+    stratum = keys.astype(str).agg(" | ".join, axis=1)
+    cells = compared.assign(stratum=stratum).groupby(["stratum", "side"])["converted"].agg(
+        ["size", "sum"]).unstack("side")
+    cells = cells.dropna()
+    if cells.empty:
+        return None
+    n_b, x_b = cells[("size", "before")].to_numpy(float), cells[("sum", "before")].to_numpy(float)
+    n_a, x_a = cells[("size", "after")].to_numpy(float), cells[("sum", "after")].to_numpy(float)
+    weight = (n_b + n_a) / (n_b + n_a).sum()
+    p_b, p_a = x_b / n_b, x_a / n_a
+    estimate = float(np.sum(weight * (p_a - p_b)))
+    se = float(np.sqrt(np.sum(weight ** 2 * (p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b))))
+    z = stats.norm.ppf(0.975)
+    p_value = float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else math.nan
+    left_out = int(len(compared) - n_b.sum() - n_a.sum())
+    return {"method": "standardised", "estimate": estimate, "ci_low": estimate - z * se,
+            "ci_high": estimate + z * se, "p_value": p_value, "n_before": int(n_b.sum()),
+            "n_after": int(n_a.sum()),
+            "note": (f"after minus before within each {' x '.join(names)} segment, weighted by "
+                     f"the segment's share of both sides (direct standardisation, Wald "
+                     f"interval); {len(cells)} segments"
+                     + (f", {left_out} records in segments seen on one side only left out"
+                        if left_out else ""))}
+
+
 def _points(value: float) -> str:
     return f"{value * 100:.1f}"
 
@@ -1267,7 +1345,8 @@ def _format_p(p: float) -> str:
 def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: str | None = None,
                     window_days: int | None = None, control: Any = None,
                     segment_attribute: str | None = None, period: str = "month",
-                    seasonal_adjust: bool = True, straddle: str = "window") -> ChangeEvaluation:
+                    seasonal_adjust: bool = True, straddle: str = "window",
+                    mix_attributes: Sequence[str] | None = None) -> ChangeEvaluation:
     """Did a change of the process raise the conversion from ``from_phase`` to ``to_phase``?
 
     Parameters
@@ -1281,8 +1360,9 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         The step evaluated (``to_phase`` defaults to the next phase).
     control, segment_attribute
         For difference-in-differences: records whose ``segment_attribute`` equals ``control``
-        did *not* get the change; every other (non-missing) value did. Without them only the
-        before/after comparison and the time series are made, on all records.
+        (or is one of ``control`` when it is a list) did *not* get the change; every other
+        (non-missing) value did. Without them only the before/after comparison and the time
+        series are made, on all records.
     period : {'month', 'quarter', 'week'}
         Cohort periods of the series.
     seasonal_adjust
@@ -1293,6 +1373,9 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         cohort period whose records' conversion windows were still open on the change date, so
         that "before" records were never exposed to the change; ``'period'`` only the period
         that contains the change date (for a change that only affects new entries).
+    mix_attributes
+        The segment attributes whose mix is checked between before and after (default every
+        segment attribute of the engagement); see Notes.
 
     Returns
     -------
@@ -1317,16 +1400,25 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     shift common to both groups (season, market), which (a) and (b) cannot tell from the
     change. Overdispersed series get quasi-binomial standard errors.
 
-    The verdict reads ``did`` when a control group was given; else ``before_after``, unless the
-    cohorts before the change show a trend of their own (the time series' ``time`` coefficient,
-    p < 0.05), when a before/after difference would carry that trend and ``its_level`` is read. When
+    Without a mix shift, a trend before the change (the time series' ``time`` coefficient,
+    p < 0.05) would be carried by a before/after difference, so ``its_level`` is read. When
     its interval covers 0 it names the smallest effect the design would have detected with 80%
     power at the 5% level, :math:`(z_{0.975} + z_{0.8})\\,\\mathrm{se} \\approx 2.8\\,\\mathrm{se}`,
     with se read back from the interval: "no detectable change" is not "no change".
 
-    Not for: changes rolled out gradually (no date), changes that also alter who enters the
-    phase (the mix moves: check the volumes and segments), or a control group that was
-    affected too. A before/after comparison without control attributes everything else that
+    (d) ``standardised``: when the shares of a segment attribute moved between the compared
+    before and after records (chi-square p < 0.01 and at least 5% of the records in other
+    segments), after minus before within each segment of those attributes, weighted by the
+    segment's share of both sides (direct standardisation; Wald interval from the within-segment
+    binomial variances). A change that raised the step in every region while the mix moved to
+    the weakest region reads as raised here, where the pooled comparison reads a fall.
+
+    The verdict reads ``did`` when a control group was given; else ``standardised`` when a mix
+    moved (the notes name the attributes); else ``before_after``, unless the cohorts before the
+    change show a trend of their own, when ``its_level`` is read.
+
+    Not for: changes rolled out gradually (no date), or a control group that was affected too.
+    A before/after comparison without control attributes everything else that
     changed at the same time to the change.
     """
     engagement.require_dates("Before/after evaluation of a change")
@@ -1363,12 +1455,14 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
             raise OptionError(f"The value for `segment_attribute` must be a record attribute "
                               f"{engagement.segments}, but {segment_attribute!r} was passed.")
         attribute = records[segment_attribute]
-        if not (attribute == control).any():
+        untouched = attribute.isin(list(control) if isinstance(control, list | tuple)
+                                   else [control])
+        if not untouched.any():
             values = sorted(map(str, attribute.dropna().unique()))[:10]
             raise OptionError(f"The value for `control` must be a value of "
                               f"`{segment_attribute}` (e.g. {values}), but {control!r} was "
                               "passed: no record has it.")
-        groups = pd.Series(np.where(attribute == control, "control", "treated"),
+        groups = pd.Series(np.where(untouched, "control", "treated"),
                            index=records.index, dtype="object").where(attribute.notna())
         missing = int(attribute.isna().sum())
         if missing:
@@ -1455,6 +1549,21 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         comparisons += did_rows
         if did_model is not None:
             models["did"] = did_model
+    compared = _mix_records(engagement, a=a, b=b, window=window, freq=freq, groups=groups,
+                            sides=chosen[["period", "side"]])
+    names = [m for m in (engagement.segments if mix_attributes is None else mix_attributes)
+             if m != segment_attribute]
+    shifted = _shifted_attributes(records, compared, names)
+    mix_shift = tuple(m["attribute"] for m in shifted)
+    if shifted:
+        row = _standardised(records, compared, [m["attribute"] for m in shifted])
+        if row is not None:
+            comparisons.append(row)
+            moved = "; ".join(f"{m['attribute']} ({m['shift']:.0%} of the records in other "
+                              f"segments, {_format_p(m['p_value'])})" for m in shifted)
+            notes.append(f"The mix moved between before and after: {moved}. The verdict reads "
+                         f"the change within those segments (standardised), not the pooled "
+                         f"rates.")
     table = pd.DataFrame(comparisons, columns=["method", "estimate", "ci_low", "ci_high",
                                                "p_value", "n_before", "n_after", "note"])
 
@@ -1471,35 +1580,38 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     # the change show such a trend (its `time` coefficient, p < 0.05).
     trend_p = (float(models["its"].pvalues["time"]) if "its" in models else math.nan)
     trend = trend_p < 0.05
-    if "its" in models:
+    if "its" in models and not (table["method"] == "standardised").any():
         read = "interrupted time series" if trend else "before/after comparison"
         notes.append(f"The verdict reads the {read}: the cohorts before the change show "
                      f"{'a' if trend else 'no'} trend of their own ({_format_p(trend_p)}).")
     effect, verdict, method, mde = _verdict(table, a=a, b=b,
                                             control=(segment_attribute, control)
-                                            if control is not None else None, trend=trend)
+                                            if control is not None else None, trend=trend,
+                                            mix_shift=mix_shift)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
                             headline=verdict, change_date=change, from_phase=a, to_phase=b,
                             window_days=window, immature_n=immature_n, straddling_n=straddling_n,
                             models=models, notes=tuple(notes), effect=effect, method=method,
-                            mde=mde)
+                            mde=mde, mix_shift=mix_shift)
 
 
 _METHOD_WORDS = {"did": "difference-in-differences against {control}",
+                 "standardised": "before/after within each segment of {mix}, whose mix moved",
                  "its_level": "interrupted time series, level change",
                  "before_after": "before/after comparison of mature cohorts"}
 
 
 def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | None,
-             trend: bool = True) -> tuple[str, str, str, float]:
+             trend: bool = True, mix_shift: tuple[str, ...] = ()) -> tuple[str, str, str, float]:
     """(effect code, sentence, the method it reads, the smallest detectable effect or NaN) of
     the method the evaluation reads."""
     rows = table.set_index("method")
-    order = ("did", "its_level", "before_after") if trend else ("did", "before_after", "its_level")
+    order = (("did", "standardised", "its_level", "before_after") if trend
+             else ("did", "standardised", "before_after", "its_level"))
     method = next(m for m in order if m in rows.index)
     row = rows.loc[method]
     words = _METHOD_WORDS[method].format(
-        control=f"{control[0]} = {control[1]!r}" if control else "")
+        control=f"{control[0]} = {control[1]!r}" if control else "", mix=" x ".join(mix_shift))
     step = f"{a} -> {b} conversion"
     interval = f"95% CI {_points(row['ci_low'])} to {_points(row['ci_high'])}"
     if row["ci_low"] > 0 or row["ci_high"] < 0:
@@ -1654,8 +1766,11 @@ def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
         except ValueError as exc:
             raise ConfigError(f"changes: {str(exc).split(' || ')[0]}",
                               key="changes", fix=str(exc).split(" || ")[-1]) from None
+        comparison = item.get("comparison") or {}
+        attribute, untouched = next(iter(comparison.items()), (None, None))
         try:
-            result = evaluate_change(engagement, change_date=when, from_phase=a, to_phase=b)
+            result = evaluate_change(engagement, change_date=when, from_phase=a, to_phase=b,
+                                     control=untouched, segment_attribute=attribute)
         except ToolkitError as exc:
             problems.append(_plain_change_problem(exc, when, what, a, b, engagement))
             continue

@@ -537,7 +537,11 @@ def scorecard(
         hib = bool(row["higher_is_better"])
         previous = history["value"].iloc[position - 1] if position >= 1 else np.nan
         code, p_value = _status(row, hib=hib, alpha=alpha, min_n=min_n)
-        window = history.iloc[max(0, position - trend_periods + 1):position + 1]
+        # the trend reads the months that can be judged, as the status does: an immature month
+        # (its records still inside their window) reads low and would fake a fall
+        judgeable = history.iloc[:position + 1]
+        judgeable = judgeable[_judgeable(judgeable, min_n) | (judgeable.index == position)]
+        window = judgeable.iloc[-trend_periods:]
         trend, trend_p = _trend(window, hib=hib, alpha=alpha)
         rows.append({
             "kpi": kpi,
@@ -679,7 +683,9 @@ class PeriodReport:
         The period it is compared with (per KPI the previous period with data; this is the
         most common one).
     what_changed
-        ``kpi, previous, current, change, significant, p_value`` per KPI.
+        ``kpi, previous_period, previous, period, current, change, significant, p_value,
+        is_rate, higher_is_better`` per KPI: the month judged (the scorecard's, when one was
+        passed) against the judgeable month before it.
     alerts
         The run-rule alerts that fired in ``period``.
     headline
@@ -738,6 +744,7 @@ def period_report(
     alpha: float = 0.05,
     higher_is_better: bool | Mapping[str, bool] | None = None,
     min_n: int = MIN_N,
+    card: pd.DataFrame | None = None,
 ) -> PeriodReport:
     """The periodic steering report: what changed, which alerts fired, in plain sentences.
 
@@ -759,6 +766,10 @@ def period_report(
     min_n
         Fewest trials for a period to be judged (as in :func:`scorecard`): a change is tested
         only between two judgeable periods (mature, at least ``min_n`` trials).
+    card
+        The scorecard the report stands beside (:func:`scorecard`): each KPI's change is then
+        measured at the month the scorecard judged it (never a month it rejected), and the
+        headline counts its statuses. Default: every KPI at ``period_label``.
 
     Returns
     -------
@@ -792,7 +803,13 @@ def period_report(
     previous_periods = []
     for kpi, history in frame.groupby("kpi", sort=False):
         history = history.sort_values("period", kind="stable").reset_index(drop=True)
-        matches = np.flatnonzero((history["period"] == period_label).to_numpy())
+        month = period_label
+        if card is not None:
+            judged_in = card.loc[card["kpi"] == kpi, "period"]
+            if not len(judged_in):
+                continue
+            month = judged_in.iloc[0]
+        matches = np.flatnonzero((history["period"] == month).to_numpy())
         if len(matches) == 0:
             continue
         position = int(matches[0])
@@ -808,16 +825,19 @@ def period_report(
                    else float("nan"))
         changes.append({
             "kpi": kpi,
+            "previous_period": previous["period"] if previous is not None else None,
             "previous": previous["value"] if previous is not None else np.nan,
+            "period": current["period"],
             "current": current["value"],
             "change": current["value"] - previous["value"] if previous is not None else np.nan,
             "significant": (pd.NA if math.isnan(p_value) else bool(p_value < alpha)),
             "p_value": p_value,
-            "_is_rate": _is_rate_row(current),
-            "_hib": bool(current["higher_is_better"]),
+            "is_rate": _is_rate_row(current),
+            "higher_is_better": bool(current["higher_is_better"]),
         })
     what_changed = pd.DataFrame(changes, columns=[
-        "kpi", "previous", "current", "change", "significant", "p_value", "_is_rate", "_hib"])
+        "kpi", "previous_period", "previous", "period", "current", "change", "significant",
+        "p_value", "is_rate", "higher_is_better"])
     what_changed["significant"] = what_changed["significant"].astype("boolean")
 
     if alerts is None:
@@ -826,8 +846,9 @@ def period_report(
         _require_columns(alerts, ["period", "rule", "description"], argument="alerts")
         fired = alerts[alerts["period"] == period_label].reset_index(drop=True)
 
-    card = (scorecard(frame, alpha=alpha, period_label=period_label, min_n=min_n) if know_direction
-            else None)
+    if card is None:
+        card = (scorecard(frame, alpha=alpha, period_label=period_label, min_n=min_n)
+                if know_direction else None)
     previous_period = (pd.Series(previous_periods).mode().iloc[0] if previous_periods else None)
     # the sentences name KPIs by their labels: a reader does not know the keys
     labels = (dict(zip(frame["kpi"].astype(str), frame["label"].astype(str), strict=True))
@@ -836,7 +857,7 @@ def period_report(
     return PeriodReport(
         period=period_label,
         previous_period=previous_period,
-        what_changed=what_changed.drop(columns=["_is_rate", "_hib"]),
+        what_changed=what_changed,
         alerts=fired,
         headline=headline,
         scorecard=card,
@@ -909,7 +930,7 @@ def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
 
 def _change_sentence(row: pd.Series, labels: Mapping[str, str]) -> str:
     previous, current = row["previous"], row["current"]
-    if row["_is_rate"]:
+    if row["is_rate"]:
         decimals = 0
         while decimals < 2 and f"{previous:.{decimals}%}" == f"{current:.{decimals}%}":
             decimals += 1
@@ -917,7 +938,7 @@ def _change_sentence(row: pd.Series, labels: Mapping[str, str]) -> str:
     else:
         old, new = _format_number(previous), _format_number(current)
     verb = "rose" if current > previous else "fell" if current < previous else "stayed"
-    better = (current > previous) == row["_hib"]
+    better = (current > previous) == row["higher_is_better"]
     judgement = "better" if better else "worse"
     return (f"{labels.get(str(row['kpi']), row['kpi'])} {verb} from {old} to {new} "
             f"(significant, {_format_p(row['p_value'])}; {judgement}).")
@@ -1188,7 +1209,7 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
                     f"no month of {steer_on} can be judged yet: each is immature or has fewer "
                     f"than {MIN_N} records", "no_judgeable_month", {"kpi": steer_on, "n": MIN_N})
             else:
-                report = period_report(monthly, alerts, period_label=period)
+                report = period_report(monthly, alerts, period_label=period, card=card)
         except ToolkitError as exc:
             problems["report"] = reason_of(exc)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +37,8 @@ from toolkit.io.presets import PRESET_DEFAULTS
 from toolkit.io.privacy import PrivacyConfig
 
 __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig",
-           "ReportConfig", "change_step", "load_config", "SHAPES", "PRESETS", "LANGUAGES", "EDITIONS"]
+           "ReportConfig", "change_step", "lead_phase_key", "load_config", "SHAPES", "PRESETS",
+           "LANGUAGES", "EDITIONS"]
 
 SHAPES = ("history", "wide", "snapshot")
 PRESETS = ("salesforce", "hubspot", "pipedrive", "hubspot_contacts", "dynamics", "odoo")
@@ -258,6 +260,27 @@ class ChangeConfig(BaseModel):
     description: str
     step: str = Field(description="the transition changed: 'lead -> opportunity', or its "
                                   "from-phase key 'lead'")
+    comparison: dict[str, list[str]] | None = Field(
+        default=None, description="the segments the change did not touch, as `{attribute: "
+                                  "[segment, ...]}` (one attribute): a comparison group for a "
+                                  "difference-in-differences")
+
+    @field_validator("comparison", mode="before")
+    @classmethod
+    def _one_attribute(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValueError(f"the comparison group names one attribute and its untouched "
+                             f"segments, but {value!r} was given || write e.g. `comparison: "
+                             f"{{region: [Noord]}}`")
+        (name, segments), = value.items()
+        segments = [segments] if isinstance(segments, str | int | float) else segments
+        if not segments or not all(isinstance(v, str | int | float) for v in segments):
+            raise ValueError(f"the comparison group {name!r} names no segment || list the "
+                             f"segments the change did not touch, e.g. `comparison: {{{name}: "
+                             f"[Noord]}}`")
+        return {str(name): [str(v) for v in segments]}
 
 
 class ReportConfig(BaseModel):
@@ -315,6 +338,11 @@ class EngagementConfig(BaseModel):
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
     changes: list[ChangeConfig] = Field(default_factory=list)
+    lead_phase: str | None = Field(
+        default=None, description="the phase whose entries are the qualified leads (the output of "
+                                  "the early phases): the shortage/leak split, the lead volume "
+                                  "and every 'leads' in the report; default the phase after the "
+                                  "one whose `output` names qualified leads, else the second")
     duration_factors: dict[str, Any] | None = None
     benchmark_stages: dict[str, str] | None = None
     benchmarks_file: str | None = None
@@ -466,15 +494,64 @@ class EngagementConfig(BaseModel):
     @model_validator(mode="after")
     def _changes_name_steps(self) -> EngagementConfig:
         keys = [p.key for p in self.phases]
+        known = sorted({str(name) for reading in [*self.sources, *self.lookups,
+                                                  *(s.records for s in self.sources if s.records)]
+                        for name in (reading.attributes or {})})
         for i, change in enumerate(self.changes):
             try:
                 change_step(change.step, keys)
             except ValueError as exc:
                 raise ValueError(f"[changes[{i}].step] {exc}") from None
+            for name in change.comparison or {}:
+                if name not in known:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(f"[changes[{i}].comparison.{name}] no source has an "
+                                     f"attribute {name!r}; the attributes are {known}{hint} || "
+                                     f"name an attribute declared under a source's "
+                                     f"`attributes:`")
+        return self
+
+    @model_validator(mode="after")
+    def _lead_phase_names_a_phase(self) -> EngagementConfig:
+        # A typo here would silently move the shortage/leak split: refuse it at load time.
+        if self.lead_phase is None:
+            return self
+        keys = [p.key for p in self.phases]
+        usable = keys[:-1]
+        if self.lead_phase not in usable:
+            close = difflib.get_close_matches(str(self.lead_phase), usable, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            what = ("is the won phase, where no lead is counted" if self.lead_phase == keys[-1]
+                    else "is not a phase key")
+            raise ValueError(f"[lead_phase] {self.lead_phase!r} {what}{hint} || name the phase "
+                             f"whose entries are the qualified leads, one of {usable}")
         return self
 
     def phase_model(self) -> PhaseModel:
         return PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
+
+    def lead_phase_key(self) -> str:
+        """The phase whose entries are the qualified leads: `lead_phase`, else the phase after
+        the one whose `output` names qualified leads, else the second phase (the first in a
+        funnel of one transition, whose second phase is the won one)."""
+        return lead_phase_key([p.key for p in self.phases], [p.output for p in self.phases],
+                              self.lead_phase)
+
+
+# The method's words for the early phases' output, in the report's two languages.
+_QUALIFIED_LEADS = re.compile(r"\b(qualified|gekwalificeerde)\s+leads?\b|\bmqls?\b", re.I)
+
+
+def lead_phase_key(keys: list[str], outputs: list[str], declared: str | None = None) -> str:
+    """See :meth:`EngagementConfig.lead_phase_key` (phase keys in order, each phase's output)."""
+    if declared is not None:
+        return declared
+    last = max(len(keys) - 2, 0)  # leads are counted before the won phase
+    for k, output in enumerate(outputs):
+        if _QUALIFIED_LEADS.search(output or ""):
+            return keys[min(k + 1, last)]
+    return keys[min(1, last)]
 
 
 def change_step(step: str, keys: list[str]) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from toolkit.base.exceptions import ConfigError, DataError, NeedsDates
 from toolkit.base.phases import Phase, PhaseModel
 from toolkit.base.version import VERSION
 from toolkit.base.vocabulary import reason_codes
-from toolkit.io.config import EngagementConfig, load_config
+from toolkit.io.config import ChangeConfig, EngagementConfig, load_config
 from toolkit.io.joins import add_phases, attach_lookups
 from toolkit.io.loading import (
     LoadedSource,
@@ -90,7 +90,8 @@ class Engagement:
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
                     phases: list[dict] | list, name: str = "tables", as_of=None,
                     cohort_window_days: int = 90, segments: list[str] | None = None,
-                    targets: dict | None = None, kpis: list | None = None) -> Engagement:
+                    targets: dict | None = None, kpis: list | None = None,
+                    lead_phase: str | None = None, changes: list | None = None) -> Engagement:
         """An engagement from canonical tables already in the DESIGN.md data model (tests, the
         benchmark, tables produced elsewhere). `phases` are Phase objects or dicts."""
         phase_objs = [p if isinstance(p, Phase) else Phase(**p) for p in phases]
@@ -100,7 +101,9 @@ class Engagement:
             kpis=kpis, timezone="Europe/Amsterdam", currency="EUR", unknown_stages="error",
             client="", description="", value_bands=None, costs=None, duration_factors=None,
             benchmark_stages=None, benchmarks_file=None, missing_values=[], lookups=[],
-            fold_categories=True,
+            fold_categories=True, lead_phase=lead_phase,
+            changes=[c if isinstance(c, ChangeConfig) else ChangeConfig(**c)
+                     for c in changes or []],
             report={}, privacy=PrivacyConfig())
         engagement = cls(config, path=None, use_cache=False)
         dtype = engagement.phase_model.dtype

@@ -166,12 +166,14 @@ class Formatter:
         return babel_numbers.format_percent(value, format=percent, locale=self.locale,
                                             decimal_quantization=True)
 
-    def points(self, difference: Any, decimals: int = 1) -> str:
-        """A difference of two shares in percentage points, signed: '+2,6 procentpunt' (nl)."""
+    def points(self, difference: Any, decimals: int = 1, *, signed: bool = True) -> str:
+        """A difference of two shares in percentage points, signed: '+2,6 procentpunt' (nl);
+        ``signed=False`` for a size whose direction the sentence's verb says ('lowered by 7,7
+        procentpunt')."""
         if is_missing(difference) or not math.isfinite(float(difference)):
             return MISSING
         return self.gettext("{value} points").format(
-            value=self.number(float(difference) * 100, decimals, signed=True))
+            value=self.number(float(difference) * 100, decimals, signed=signed))
 
     def amount(self, x: Any, *, signed: bool = False) -> str:
         """An amount in the engagement's currency, without cents: '€ 284.000' (nl, EUR)."""
@@ -195,13 +197,16 @@ class Formatter:
                                                      locale=self.locale, fraction_digits=1)
 
     def p_value(self, p: Any) -> str:
-        """A p-value: '< 0,001' below one in a thousand, else three decimals ('0,012')."""
+        """A p-value: '< 0,001' below one in a thousand, '> 0,999' from 0,9995 up (a Dutch
+        '1,000' reads as a thousand), else three decimals ('0,012')."""
         if is_missing(p) or not math.isfinite(float(p)):
             return MISSING
         p = float(p)
         if p < 0.001:
             return "< " + self._decimal(0.001, 3)
-        return self._decimal(min(p, 1.0), 3)
+        if p >= 0.9995:
+            return "> " + self._decimal(0.999, 3)
+        return self._decimal(p, 3)
 
     # -- durations and dates ------------------------------------------------------------------
     def _unit(self, x: Any, unit: str, decimals: int) -> str:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from toolkit.base.vocabulary import (
@@ -183,12 +184,28 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
     if weakest is None:
         lines.append(w._("Too few records to conclude anything about conversion yet."))
     else:
-        lines.append(w._(
-            "Raw funnel: {entered} records entered, {orders} became an order. The weakest step so "
-            "far is {start} → {end} at {rate}{interval}; step 4 measures it per cohort.",
-            entered=w.count(funnel_frame["reached"].iloc[0]),
-            orders=w.count(funnel_frame["reached"].iloc[-1]), start=w.phase(weakest["from_phase"]),
-            end=w.phase(weakest["phase"]), rate=w.pct(weakest["rate"]), interval=_ci(weakest, w)))
+        values = {"entered": w.count(funnel_frame["reached"].iloc[0]),
+                  "orders": w.count(funnel_frame["reached"].iloc[-1]),
+                  "start": w.phase(weakest["from_phase"]), "end": w.phase(weakest["phase"]),
+                  "rate": w.pct(weakest["rate"]), "interval": _ci(weakest, w)}
+        # a lower step with too few records to judge is named, so "weakest" is never contradicted
+        # by a lower rate in the funnel table beside it
+        rated = funnel_frame.dropna(subset=["rate"])
+        lower = rated[(rated["n"] < MIN_N) & (rated["rate"] < weakest["rate"])]
+        if len(lower):
+            row = lower.loc[lower["rate"].idxmin()]
+            lines.append(w._(
+                "Raw funnel: {entered} records entered, {orders} became an order. Among the steps "
+                "with at least {min_n} records the weakest so far is {start} → {end} at "
+                "{rate}{interval}; {low_start} → {low_end} converts {low_rate} but on only {n} "
+                "records. Step 4 measures each per cohort.", min_n=w.count(MIN_N),
+                low_start=w.phase(row["from_phase"]), low_end=w.phase(row["phase"]),
+                low_rate=w.pct(row["rate"]), n=w.count(row["n"]), **values))
+        else:
+            lines.append(w._(
+                "Raw funnel: {entered} records entered, {orders} became an order. The weakest "
+                "step so far is {start} → {end} at {rate}{interval}; step 4 measures it per "
+                "cohort.", **values))
     if estimate is not None:  # None while a duration factor is not scored (the step says so)
         lines.append(w._("Estimated engagement duration, a planning assumption and not a quote: "
                          "{weeks} weeks (range {low}–{high}).",
@@ -378,6 +395,29 @@ VERDICTS = {
                             "yet."),
 }
 _BOTH_SIDES = N_("Both sides are off; the larger gain decides which comes first.")
+# A leak whose lead volume is short of the order target at today's conversion (but would do at
+# the reference conversion) has not "plenty of leads": the sentence says what the volume shows.
+_LEAK_SHORT_VOLUME = N_("Leak: opportunities drop out before the order, and at today's conversion "
+                        "the leads fall short of the order target; at the reference conversion "
+                        "they would do. Stop them dropping out first.")
+# No side of the funnel is off, but segments have sized gains: "no clear fruit" would contradict
+# the ranked actions beside it.
+_GAINS_IN_SEGMENTS = N_("No side of the funnel is demonstrably off its reference, but segments of "
+                        "a step are: start with the ranked actions below.")
+_LEAK_BOTH_SIDES = N_("Leak first: opportunities drop out before the order, and the early phases "
+                      "are off too; the larger gain decides which comes first. Stop them dropping "
+                      "out first.")
+
+
+def _sides(tests: pd.DataFrame, verdict, phases) -> np.ndarray:
+    """Early or late per step test: its stored `side`, else (results of an older run) from the
+    verdict's lead phase, by default the second phase."""
+    if "side" in tests:
+        return tests["side"].to_numpy()
+    keys = list(phases.keys) if phases is not None else []
+    lead_phase = getattr(verdict, "lead_phase", "")
+    lead = keys.index(lead_phase) if lead_phase in keys else min(1, max(len(keys) - 2, 0))
+    return np.where(tests["step"].to_numpy(float) < lead, "early", "late")
 
 
 def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
@@ -385,16 +425,26 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
     the lead volume against the order target)."""
     case = fruit.verdict.case
-    sentence = fmt.gettext(VERDICTS.get(case, case))
+    volume = fruit.verdict.evidence
+    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
+    short = bool(len(volume)) and str(volume["points_to"].iloc[0]) == "short"
+    both = bool(getattr(fruit.verdict, "both_sides", False))
+    message = VERDICTS.get(case, case)
+    if case == "no clear low-hanging fruit" and getattr(fruit.verdict, "gains_in_segments", False):
+        message = _GAINS_IN_SEGMENTS
+    elif case == "leak" and both:
+        message = _LEAK_BOTH_SIDES
+    elif case == "leak" and short:
+        message = _LEAK_SHORT_VOLUME
+    sentence = fmt.gettext(message)
     evidence: list[str] = []
     tests = fruit.steps
     if tests is not None and len(tests) and "below" in tests:
         below = tests[tests["below"].astype(bool)].drop_duplicates("step")
-        pairs = len(phases.transitions()) if phases is not None else 0
-        half = pairs // 2
-        early = below[below["step"] < half]
-        late = below[below["step"] >= half]
-        if case in ("leak", "shortage") and len(early) and len(late):
+        # the side each step is on was decided once, at the lead phase (step 5's tests)
+        side = _sides(below, fruit.verdict, phases)
+        early, late = below[side == "early"], below[side == "late"]
+        if case == "shortage" and both:
             sentence += " " + fmt.gettext(_BOTH_SIDES)
         first = late if case == "leak" else early if case == "shortage" else below
         rest = below.drop(first.index)
@@ -408,9 +458,7 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
                 reference_rate=fmt.percent(row.reference_rate),
                 reference=fmt.gettext(REFERENCE_WORDS.get(row.reference, row.reference)),
                 p=fmt.p_value(row.p_adjusted)))
-    volume = fruit.verdict.evidence
-    volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
-    if len(volume) and str(volume["points_to"].iloc[0]) == "short":
+    if short:
         evidence.append(fmt.gettext(
             "Lead volume: {volume} per month against {needed} needed for the order target").format(
             volume=fmt.number(volume["value"].iloc[0], 1),
@@ -562,6 +610,8 @@ def improvement(plan, language: str = "en", phases=None) -> str:
 
 
 _METHOD_WORDS = {"did": N_("difference-in-differences against a control group"),
+                 "standardised": N_("before/after within each segment of {attributes}, whose mix "
+                                    "moved"),
                  "its_level": N_("interrupted time series, level change"),
                  "before_after": N_("before/after comparison of mature cohorts")}
 
@@ -579,14 +629,18 @@ def _change_verdict(change, w: _Words) -> str:
               "interval": w._("95% interval {low} to {high}", low=w.fmt.points(row["ci_low"]),
                               high=w.fmt.points(row["ci_high"])),
               "p": w.p(row["p_value"]),
-              "method": w._(_METHOD_WORDS[change.method]) if change.method in _METHOD_WORDS
-              else change.method}
+              "method": w._(_METHOD_WORDS[change.method],
+                            attributes=" × ".join(w.attribute(m)
+                                                  for m in getattr(change, "mix_shift", ())))
+              if change.method in _METHOD_WORDS else change.method}
     if change.effect == "raised":
         return w._("The change raised the conversion {start} → {end} by {points} ({interval}, "
-                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"])), **values)
+                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"]), signed=False),
+                   **values)
     if change.effect == "lowered":
         return w._("The change lowered the conversion {start} → {end} by {points} ({interval}, "
-                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"])), **values)
+                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"]), signed=False),
+                   **values)
     return w._("No detectable change in the conversion {start} → {end} (estimate {estimate}, "
                "{interval}, {p}; {method}); with these volumes an effect smaller than {mde} "
                "cannot be seen.", estimate=w.fmt.points(row["estimate"]),
@@ -666,8 +720,8 @@ def _period_report(report, w: _Words, label) -> list[str]:
     significant = changes[flags.fillna(False).astype(bool)].sort_values("p_value", kind="stable")
     for _, row in significant.iterrows():
         previous, current = row["previous"], row["current"]
-        rate = bool(row.get("_is_rate", False))
-        better = (current > previous) == bool(row.get("_hib", True))
+        rate = bool(row.get("is_rate", False))
+        better = (current > previous) == bool(row.get("higher_is_better", True))
         message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
                    if current > previous else
                    N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")

@@ -231,6 +231,14 @@ def _get(row: pd.Series, names: str) -> Any:
     return None
 
 
+def _value_in(row: pd.Series, value: str, period: str, c: _Context) -> Cell:
+    """'54,4% (juni 2026)': a KPI value with the month it was measured in."""
+    if is_missing(row.get(value)):
+        return Cell(MISSING, "num")
+    kind = "percent" if bool(row.get("is_rate", True)) else "number"
+    return Cell(f"{c.fmt.value(row[value], kind)} ({c.fmt.period(row.get(period))})", "num")
+
+
 def _plain(column: str, kind: str) -> _Render:
     numeric = kind not in ("text", "date", "month", "period")
     return lambda row, c: Cell(c.fmt.value(row[column], kind), "num" if numeric else "text")
@@ -477,9 +485,7 @@ def _hint(row: pd.Series, c: _Context) -> Cell:
         return all(not is_missing(row.get(n)) for n in names)
 
     if area == "bottleneck" and has("from_phase", "to_phase") and c.phases is not None:
-        keys = list(c.phases.keys)
-        early = (row["from_phase"] in keys
-                 and keys.index(row["from_phase"]) < (len(keys) - 1) // 2)
+        early = row.get("side") == "early"  # decided once, at the lead phase (step 5)
         step = _step(row, c).text
         return Cell(fmt.gettext("Build the early phases: raise {step} (better targeting and "
                                 "qualification of leads)").format(step=step) if early else
@@ -895,9 +901,11 @@ COLUMNS: dict[str, _Column] = {
                               _plain("cost_per_order", "amount")),
     # improvement
     "measure": _Column(N_("Measure"), ("measure",), _code("measure")),
+    # the what-if's orders are simulated from the inflow of complete months: another quantity
+    # than step 3's implied orders or the orders counted per month, and labelled as such
     "measure_per": _Column(N_("Measure"), ("measure", "period"), lambda row, c: Cell(
-        c.fmt.gettext("{measure} per {period}").format(measure=code_text(row["measure"], c.fmt),
-                                                      period=code_text(row["period"], c.fmt)))),
+        c.fmt.gettext("{measure} per {period} (simulated)").format(
+            measure=code_text(row["measure"], c.fmt), period=code_text(row["period"], c.fmt)))),
     "baseline_ci": _Column(N_("Now (range)"), ("baseline", _BL, _BH),
                            _measure_interval("baseline", _BL, _BH)),
     "scenario_ci": _Column(N_("With the improvement (range)"), ("scenario", _SL, _SH),
@@ -924,6 +932,12 @@ COLUMNS: dict[str, _Column] = {
     # steering
     "previous": _Column(N_("Month before"), ("previous",), _plain("previous", "percent")),
     "current": _Column(N_("Latest month"), ("current",), _plain("current", "percent")),
+    # the months compared are named in the cell: the scorecard's judged month and the
+    # judgeable month before it, a rate as a percentage and any other KPI as a number
+    "previous_in": _Column(N_("Month before"), ("previous", "previous_period"),
+                           lambda row, c: _value_in(row, "previous", "previous_period", c)),
+    "current_in": _Column(N_("Judged month"), ("current", "period"),
+                          lambda row, c: _value_in(row, "current", "period", c)),
     "change_points": _Column(N_("Change"), ("change",), _points("change")),
     "significant": _Column(N_("Significant"), ("significant",), _yes_no("significant")),
     "rule": _Column(N_("Rule"), ("rule",), _plain("rule", "text")),

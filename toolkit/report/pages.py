@@ -172,6 +172,9 @@ PAGES: dict[int, tuple[Section, ...]] = {
                         "judge.")),
         Section(N_("Control chart"), None, figures=("control chart",), problem="chart"),
         Section(N_("What changed since the month before"), "what changed",
-                ("kpi_label", "previous", "current", "change_points", "significant", "p_value")),
+                ("kpi_label", "previous_in", "current_in", "change_points", "significant",
+                 "p_value"),
+                lead=N_("Each KPI on the month the scorecard judged, against the judgeable month "
+                        "before it.")),
     ),
 }

@@ -87,6 +87,7 @@ _HEADERS = {
     "or_ci_low": N_("Odds ratio, 95% interval low"),
     "or_ci_high": N_("Odds ratio, 95% interval high"), "open_n": N_("Open records"),
     "previous_value": N_("Previous value"), "reference": N_("Reference kind"),
+    "side": N_("Side of the funnel"),
     "reference_rate": N_("Reference rate"), "rest_n": N_("Records in the rest"),
     "rest_successes": N_("Converted in the rest"), "rest_rate": N_("Conversion in the rest"),
     "segment": N_("Segment"), "source_row": N_("Row in the source"),

@@ -72,7 +72,13 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
     if yields is not None:
         tables["action yield"] = yields
     if fruit is not None:
-        figures["bottlenecks"] = figure(tp.plot_bottlenecks, fruit.sizing, phase_model=model)
+        # the bottlenecks the ranked list holds, with the values and references it shows (the
+        # full sizing against every reference is the `sizing` table); none: no figure
+        ranked = fruit.table[fruit.table["area"] == "bottleneck"]
+        if len(ranked):
+            figures["bottlenecks"] = figure(tp.plot_bottlenecks,
+                                            ranked.assign(horizon=fruit.horizon),
+                                            phase_model=model)
         figures["segment scan"] = figure(tp.plot_segment_scan, fruit.scan, phase_model=model,
                                          attributes=attribute_headers(engagement))
         if fruit.mixes:
