@@ -167,8 +167,8 @@ def test_one_record_kpis_have_a_row_for_each_later_conversion(kpi_frames):
 
 def test_all_lost_kpis(kpi_frames):
     k = kpi_frames["all_lost"].set_index("kpi")
-    win = k.loc["win_rate"]  # from Potentieel: the 4 deals that reached it, all lost
-    assert (win["n"], win["successes"], win["value"], win["open_n"]) == (4, 0, 0.0, 0)
+    win = k.loc["win_rate"]  # over every closed record: the 8 deals, all lost
+    assert (win["n"], win["successes"], win["value"], win["open_n"]) == (8, 0, 0.0, 0)
     assert k.loc["won_value", "value"] == 0.0 and k.loc["pipeline_value", "value"] == 0.0
     assert k.loc["average_deal_size", "status_vs_target"] == "no data"
     table = _format_kpis(kpi_frames["all_lost"]).set_index("label")
@@ -179,10 +179,11 @@ def test_all_lost_kpis(kpi_frames):
 
 def test_all_open_win_rate_kpi_says_no_deal_is_closed(kpi_frames):
     win = kpi_frames["all_open"].set_index("kpi").loc["win_rate"]
-    assert (win["n"], win["open_n"], win["status_vs_target"]) == (0, 4, "no data")
+    # over every record (8, all open), not those that reached Potentieel (4)
+    assert (win["n"], win["open_n"], win["status_vs_target"]) == (0, 8, "no data")
     table = _format_kpis(kpi_frames["all_open"]).set_index("label")
-    row = table.loc["Win rate from Potentieel (won / closed)"]
-    assert (row["value (95% CI)"], row["open_n"]) == ("no closed deals yet", "4")
+    row = table.loc["Win rate (won / closed)"]
+    assert (row["value (95% CI)"], row["open_n"]) == ("no closed deals yet", "8")
 
 
 def test_kpis_by_a_single_segment_and_by_month(engagements):

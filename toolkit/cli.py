@@ -18,6 +18,7 @@ import pandas as pd
 from toolkit import __version__, report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import CLIENTS_DIR, DEMO_ENGAGEMENT, REPORTS_DIR
+from toolkit.base.vocabulary import PROBLEMS
 from toolkit.io.loading import personal_attributes, quarantine_summary, resolve_source
 from toolkit.measure.audit import audit as run_audit
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
@@ -285,6 +286,9 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     def fmt(row) -> str:
         n = row.get("n")
         if pd.isna(row.get("value")):
+            reason = row.get("missing_reason")
+            if isinstance(reason, str) and reason in PROBLEMS:  # the data lack what it needs
+                return f"n/a: {PROBLEMS[reason]}"
             if pd.notna(n) and n == 0:
                 if (row.get("kind") in ("win_rate", "sales_velocity") and pd.notna(row.get("open_n"))
                         and row["open_n"]):
@@ -330,7 +334,7 @@ def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     """The KPI table in the columns of the published `funnel kpis --out` file, which stays
     byte-identical: no `status_code` (`status_vs_target` says it in words) and one `segment`
     column reading `attribute=value` (the library's table is long: `attribute`, `segment`)."""
-    out = frame.drop(columns=["status_code", "attribute"])
+    out = frame.drop(columns=["status_code", "attribute", "missing_reason"], errors="ignore")
     # an Arrow or categorical `segment` refuses the joined labels: write them as plain text
     out["segment"] = out["segment"].astype(object)
     long = frame["attribute"].notna()
