@@ -206,10 +206,22 @@ def default_kpis(engagement) -> list[KPI]:
 
 
 def kpis_from_config(engagement) -> list[KPI]:
-    """The engagement's declared KPIs (validated, with phase keys checked), or the default set."""
+    """The engagement's KPI set: its declared KPIs (validated, phase keys checked) and the default
+    set, but for the defaults a declared KPI of the same name replaces; with `kpis: {replace:
+    true, list: [...]}` the declared KPIs only."""
     declared = engagement.config.kpis
     if not declared:
         return default_kpis(engagement)
+    own = _declared_kpis(engagement)
+    if getattr(engagement.config, "kpis_replace", False):
+        return own
+    names = {k.name for k in own}
+    # the declared first: the KPIs the engagement names lead its tables and headline
+    return own + [k for k in default_kpis(engagement) if k.name not in names]
+
+
+def _declared_kpis(engagement) -> list[KPI]:
+    declared = engagement.config.kpis
     model = engagement.phase_model
     out = []
     for i, spec in enumerate(declared):

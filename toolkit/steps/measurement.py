@@ -13,7 +13,7 @@ from toolkit.base.vocabulary import (
     STATUSES,
 )
 from toolkit.measure.funnel import cohort_conversion, period_conversion
-from toolkit.measure.kpis import compute_kpis, step_incidence, time_to_convert
+from toolkit.measure.kpis import compute_kpis, default_kpis, step_incidence, time_to_convert
 from toolkit.measure.seasonality import seasonality
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -47,6 +47,7 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
     step3 = earlier(kpis, "kpis")
     values = (step3.results["values"] if step3 is not None
               else compute_kpis(engagement, seed=seed))
+    values = _with_every_step(engagement, values, seed)
     cohorts = parts.attempt("cohorts", lambda: cohort_conversion(engagement, period="month"))
     period_view = parts.attempt("period conversion",
                                 lambda: period_conversion(engagement, period="quarter"))
@@ -85,6 +86,19 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
         figures=figures, problems=parts.problems, summary=_summary(conversions),
         headline=_headline(conversions, seasonal), sheets={"KPIs": values},
         conclusions_by_language=lines)
+
+
+def _with_every_step(engagement, values: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """`values` with the cohort conversion of each step the KPI set does not measure (a declared
+    set that replaced the defaults): making the KPIs measurable measures every step."""
+    conversions = values[values["kind"] == "conversion"]
+    have = set(zip(conversions["from_phase"], conversions["to_phase"], strict=True))
+    lacking = [k for k in default_kpis(engagement)
+               if k.kind == "conversion" and (k.from_phase, k.to_phase) not in have]
+    if not lacking:
+        return values
+    return pd.concat([values, compute_kpis(engagement, kpis=lacking, seed=seed)],
+                     ignore_index=True)
 
 
 def _summary(conversions: pd.DataFrame) -> pd.DataFrame:
