@@ -142,8 +142,10 @@ def default_kpis(engagement) -> list[KPI]:
     dated = getattr(engagement, "dated", True)
     out: list[KPI] = []
     for a, b in model.transitions():
+        # a windowed conversion says its window: 8.6% within 90 days is not the 10.5% ever
         out.append(KPI(name=f"conversion_{a}_{b}", kind="conversion", from_phase=a, to_phase=b,
-                       label=f"Conversion {model.label(a)} → {model.label(b)}",
+                       label=f"Conversion {model.label(a)} → {model.label(b)}"
+                             + (f" within {window} days" if dated else ""),
                        window_days=window, owner=_owner(model, a),
                        description=(f"Share of records reaching {model.label(b)} within {window} "
                                     f"days of reaching {model.label(a)} (mature cohorts only)."
@@ -153,7 +155,7 @@ def default_kpis(engagement) -> list[KPI]:
     out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
                    to_phase=keys[-1], window_days=max(365, window),
                    label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
-                       f" within {max(365, window)} days" if len(keys) == 2 and dated else ""),
+                       f" within {max(365, window)} days" if dated else ""),
                    description=("Share of first-phase records that become an order within a year."
                                 if dated else "Share of the records that became an order (no "
                                               "dates: no window).")))

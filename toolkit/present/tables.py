@@ -18,6 +18,7 @@ out, so one spec serves a table with or without, say, an ``owner`` column.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,8 @@ from toolkit.base.vocabulary import MIN_N
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.present.format import MISSING, Formatter, is_missing
 
-__all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "NOT_MEASURED", "not_measured", "display_table", "code_text",
+__all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "NOT_MEASURED", "not_measured",
+           "display_table", "code_text",
            "status_tone", "attribute_name", "attribute_label", "attribute_headers", "DeclaredLabel",
            "ATTRIBUTE_WORDS", "segment_value", "in_sentence", "N_", "REFERENCE_WORDS"]
 
@@ -639,6 +641,13 @@ def _kpi_label(row: pd.Series, c: _Context) -> Cell:
     if kind in default and default[kind][0] and label == default[kind][0]:
         start = phase("from_phase")
         return Cell(fmt.gettext(default[kind][1]).format(start=start, end=phase("to_phase")))
+    if kind in ("conversion", "cumulative_conversion"):
+        # "Conversion A → B within 90 days": the window is part of what the rate means
+        windowed = re.fullmatch(r"Conversion (.+) → (.+) within (\d+) days", label)
+        if windowed and (windowed[1], windowed[2]) == (
+                _english_phase(row, c, "from_phase"), _english_phase(row, c, "to_phase")):
+            return Cell(fmt.gettext(N_("Conversion {start} → {end} within {days} days")).format(
+                start=phase("from_phase"), end=phase("to_phase"), days=windowed[3]))
     single = {"volume": "Entries into {}", "sales_velocity": "Sales velocity from {}",
               "cost_per": "Cost per {}"}
     if kind in single and c.phases is not None:
@@ -649,6 +658,14 @@ def _kpi_label(row: pd.Series, c: _Context) -> Cell:
     if label in named:
         return Cell(fmt.gettext(named[label]))
     return Cell(label or MISSING)
+
+
+def _english_phase(row: pd.Series, c: _Context, column: str) -> str:
+    """The phase label as the library wrote it into an English KPI label."""
+    key = row.get(column)
+    if c.phases is not None and not is_missing(key) and str(key) in c.phases.keys:
+        return c.phases.label(str(key))
+    return c.phase(key)
 
 
 def _node_label(row: pd.Series, c: _Context) -> Cell:
