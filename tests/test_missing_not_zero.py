@@ -221,3 +221,17 @@ def test_snapshot_win_rate_counts_every_closed_record(tmp_path):
     assert (k.loc["win_rate", "successes"], k.loc["win_rate", "n"]) == (2, 5)
     assert k.loc["win_from_opportunity", "missing_reason"] == "no_lost_records"
     assert k.loc["win_from_opportunity", "value"] != k.loc["win_from_opportunity", "value"]
+
+
+def test_the_median_interval_does_not_collapse_to_the_first_loss():
+    # 30 losses on days 0-2, then 20 conversions on days 10-29 (one a day) and 10 open at day
+    # 40. The median among converters is day 19 (the 10th of 20 conversions, F reaches half its
+    # plateau there); no conversion happened before day 10, so no interval may start below it
+    # (it started at day 0, the first loss, when the undefined band before the first conversion
+    # was read as 1).
+    from toolkit.measure.survival import converter_quantile
+    days = [0, 1, 2] * 10 + list(range(10, 30)) + [40] * 10
+    event = ["lost"] * 30 + ["converted"] * 20 + ["censored"] * 10
+    median, low, high = converter_quantile(days, event)
+    assert median == 19
+    assert 10 <= low <= median <= high

@@ -668,7 +668,12 @@ def _converter_quantile(inc: _Incidence, q: float, z: float) -> tuple[float, flo
     plateau = float(conv[-1])
     level = q * plateau
     low, high = _loglog_interval(inc.cif[:1], inc.variance[:1], z)
-    low, high = np.nan_to_num(low[0], nan=0.0), np.nan_to_num(high[0], nan=1.0)
+    # The log(-log) band is undefined where F is 0 or 1. Before the first conversion F is 0 and
+    # so is its band: reading the undefined upper bound as 1 put the lower end of the interval
+    # at the first event of any kind (a loss on day 0: "10 days (0-11 days)").
+    low = np.where(conv <= 0, 0.0, np.where(conv >= 1, 1.0, low[0]))
+    high = np.where(conv <= 0, 0.0, np.where(conv >= 1, 1.0, high[0]))
+    low, high = np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=1.0)
 
     def first(curve: np.ndarray) -> float:
         hit = np.flatnonzero(curve >= level - _LEVEL_TOL)
