@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import warnings
 
+import openpyxl
 import pytest
 import yaml
 from conftest import MAPPING, PHASES
@@ -21,6 +22,7 @@ from toolkit import Engagement
 from toolkit.measure.audit import audit
 from toolkit.measure.kpis import compute_kpis, kpis_from_config
 from toolkit.present import narrative
+from toolkit.report import write_workbook
 from toolkit.report.render import render_report
 from toolkit.steps import run_all
 
@@ -136,12 +138,19 @@ def test_step3_names_the_missing_amounts(cases):
 
 
 def _rendered(engagement, folder):
+    """The Dutch pages (visible text) and the workbook's KPI sheet (rows of cell values)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = run_all(engagement, seed=0)
         render_report(engagement, results, out_dir=folder, language="nl", figures={})
-    return {page.name: read_page(page.read_text(encoding="utf-8"))
-            for page in folder.glob("*.html")}
+        book = write_workbook(engagement, out_path=folder / "werkmap.xlsx", results=results,
+                              language="nl")
+    pages = {page.name: read_page(page.read_text(encoding="utf-8"))
+             for page in folder.glob("*.html")}
+    sheets = openpyxl.load_workbook(book, read_only=True)
+    kpi_sheet = [s for s in sheets.sheetnames if s.startswith("KPI")][0]
+    rows = [list(row) for row in sheets[kpi_sheet].iter_rows(values_only=True)]
+    return pages, rows
 
 
 #: Rows of a quantity that needs what each case lacks, by the start of their label.
@@ -154,7 +163,13 @@ _ZERO = re.compile(r"(?<![\d,.])0(?:,0+)?(?:\s?%| dagen)?(?![\d,.])|100,0\s?%|\b
 
 @pytest.mark.parametrize("case", sorted(_UNMEASURABLE))
 def test_no_page_shows_zero_for_what_the_data_cannot_measure(cases, tmp_path, case):
-    pages = _rendered(cases[case], tmp_path)
+    pages, sheet = _rendered(cases[case], tmp_path)
+    header, body = sheet[0], sheet[1:]
+    name, value, why = (header.index(h) for h in ("Naam", "Waarde", "Niet gemeten omdat"))
+    hit = [row for row in body if str(row[name]).startswith(_UNMEASURABLE[case])]
+    assert hit
+    for row in hit:  # an empty cell with its reason, not a 0 or a 1 (100%)
+        assert row[value] is None and str(row[why]).startswith("n.v.t."), row
     seen = 0
     for name, page in pages.items():
         for table in page.tables:
