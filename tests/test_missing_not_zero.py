@@ -212,6 +212,11 @@ def test_windowed_conversions_say_their_window(cases):
     labels = _kpis(cases["date_only"])["label"]
     assert labels["conversion_target_lead"].endswith("within 90 days")
     assert labels["cumulative_conversion"].endswith("within 365 days")
+    # beside it, step 4 shows the plain share ever converted: depth 1 + (7i mod 5) gives 12 deals
+    # of each depth 1..5, so 48 of the 60 reached Lead (80%) and 12 of 60 the order (20%)
+    shown = run_all(cases["date_only"], steps=[3, 4])[4].tables["kpis"].set_index("kpi")
+    assert shown.loc["conversion_target_lead", "ever_rate"] == pytest.approx(0.8)
+    assert shown.loc["cumulative_conversion", "ever_rate"] == pytest.approx(0.2)
 
 
 def test_snapshot_win_rate_counts_every_closed_record(tmp_path):

@@ -831,6 +831,8 @@ COLUMNS: dict[str, _Column] = {
     "lost": _Column(N_("Lost"), ("lost",), _plain("lost", "count")),
     "step": _Column(N_("Step"), ("from_phase", "to_phase"), _step),
     "rate": _Column(N_("Conversion"), ("rate",), _plain("rate", "percent")),
+    "ever_rate": _Column(N_("Ever converted, no window"), ("ever_rate",),
+                         _plain("ever_rate", "percent")),
     "rate_ci": _Column(N_("Conversion (95% interval)"), ("rate", "ci_low", "ci_high"),
                        _interval("rate", "ci_low", "ci_high", "percent")),
     "lost_rate_ci": _Column(N_("Lost (95% interval)"), ("rate", "ci_low", "ci_high"),
