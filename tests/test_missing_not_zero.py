@@ -287,3 +287,40 @@ def test_the_median_interval_covers_at_the_stated_level():
         low_below_a_day += low < 1
     assert 0.92 <= covered / 300 <= 0.99  # measured 0.955 with 150 records (0.945 with 60)
     assert low_below_a_day == 0
+
+
+# ------------------------------------------------------------------------------ the samples
+SAMPLE_NAMES = ["salesforce", "salesforce_winkel", "hubspot_accredible", "hubspot_questnut",
+                "pipedrive_bec"]
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_the_samples_show_no_zero_for_what_their_data_cannot_measure(tmp_path, name):
+    # salesforce: the won deals' history rows share one bulk stamp (median days 0 at the same
+    # instant); salesforce_winkel: weekly snapshots with several currencies (no amount in the
+    # engagement's currency, phases skipped between two snapshots at one stamp).
+    from conftest import write_salesforce_engagement
+    from samples import write_sample_engagement
+    path = (write_salesforce_engagement(tmp_path) if name == "salesforce"
+            else write_sample_engagement(tmp_path, name))
+    engagement = Engagement.from_yaml(path)
+    pages, sheet = _rendered(engagement, tmp_path / "out")
+    values = compute_kpis(engagement)
+    lacking = values[values["missing_reason"].notna()]
+    expected = {"salesforce": {"no_distinct_times"},
+                "salesforce_winkel": {"no_amounts", "no_distinct_times"}}.get(name, set())
+    assert expected <= set(lacking["missing_reason"])
+    header, body = sheet[0], sheet[1:]
+    key, value, why = (header.index(h) for h in ("KPI-sleutel", "Waarde", "Niet gemeten omdat"))
+    for row in body:
+        if row[key] in set(lacking["kpi"]):
+            assert row[value] is None and str(row[why]).startswith("n.v.t."), row
+    step3 = pages["03_kpis.html"]
+    shown = {cells[0]: cells[2] for table in step3.tables
+             for cells in ([text for _, text in row] for row in table) if len(cells) > 2}
+    labels = set(lacking["label"])
+    na = [text for label, text in shown.items() if text.startswith("n.v.t.")]
+    assert len(na) >= len(labels)
+    for page in pages.values():
+        for piece in page.pieces:
+            assert "0 dagen (0–0 dagen)" not in piece, piece

@@ -372,6 +372,12 @@ def _unit(kpi: KPI, engagement) -> str:
     return kpi.unit
 
 
+def has_time_of_day(engagement) -> bool:
+    """Whether any phase entry is stamped with a time of day (date-only stamps are midnight)."""
+    at = engagement.events["entered_at"]
+    return bool((at.notna() & (at != at.dt.normalize())).any())
+
+
 def lacking(engagement, kpi: KPI) -> str | None:
     """The problem code of what `kpi` needs (:attr:`KPI.needs`) and the engagement's data lack as
     a whole, or None. (A step whose stamps are all one instant is found per transition, where the
@@ -453,6 +459,12 @@ class _Context:
     @property
     def reached(self) -> pd.DataFrame:
         return reached_at(self.engagement)  # cached on the engagement
+
+    @cached_property
+    def timed(self) -> bool:
+        """Whether the stamps carry a time of day (so 0 days is the same instant, not the same
+        date)."""
+        return has_time_of_day(self.engagement)
 
 
 def _rate_rows(frame: pd.DataFrame, seg: list[str]) -> pd.DataFrame:
@@ -563,6 +575,12 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
             continue
         value, low, high = converter_quantile(part["duration_days"].to_numpy(),
                                               part["event"], q=q)
+        if value == 0 and ctx.timed:
+            # stamps with a time of day, and the quantile falls on conversions stamped at the
+            # very instant of their start: bulk stamps (or skips), not a speed
+            row.update({"value": np.nan, "missing_reason": "no_distinct_times"})
+            rows.append(row)
+            continue
         row.update({"value": value, "ci_low": low, "ci_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -836,13 +854,15 @@ def time_to_convert(engagement, *, by: str | None = None,
     # A snapshot dates only creation and the won close: the steps between would all read 0 days.
     pairs = (model.transitions() if engagement.timing_known
              else [(model.first_phase, model.won_phase)])
+    timed = has_time_of_day(engagement)
     for a, b in pairs:
         spells = transition_durations(reached, records, from_phase=a, to_phase=b,
                                       as_of=engagement.as_of)
         if spells.empty:
             continue
         summary = _without_instant_steps(
-            time_to_convert_summary(spells, by=seg or None, horizons=horizons), spells, seg)
+            time_to_convert_summary(spells, by=seg or None, horizons=horizons), spells, seg,
+            timed=timed)
         summary.insert(0, "to_phase", b)
         summary.insert(0, "from_phase", a)
         summary.insert(0, "transition", f"{model.label(a)} → {model.label(b)}")
@@ -850,10 +870,11 @@ def time_to_convert(engagement, *, by: str | None = None,
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: list[str]
-                           ) -> pd.DataFrame:
+def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: list[str], *,
+                           timed: bool) -> pd.DataFrame:
     """`summary` with its durations n/a (``missing_reason`` 'no_distinct_times') in the groups
-    whose every conversion took zero time: one bulk stamp for the step is no measured speed."""
+    whose every conversion took zero time (one bulk stamp for the step is no measured speed), or,
+    with stamps that carry a time of day, whose median is the very instant of the start."""
     converted = spells["event"] == "converted"
     positive = (spells["duration_days"] > 0) & converted
     if seg:
@@ -866,6 +887,8 @@ def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: lis
                             index=summary.index).isin(instant_keys)
     else:
         instant = pd.Series(bool(converted.any() and not positive.any()), index=summary.index)
+    if timed:
+        instant = instant | summary["median_days"].eq(0)
     summary = summary.copy()
     summary["missing_reason"] = np.where(instant, "no_distinct_times", None)
     timed = [c for c in summary.columns
