@@ -324,3 +324,26 @@ def test_the_samples_show_no_zero_for_what_their_data_cannot_measure(tmp_path, n
     for page in pages.values():
         for piece in page.pieces:
             assert "0 dagen (0–0 dagen)" not in piece, piece
+
+
+def test_a_replaced_kpi_set_keeps_the_chart_the_cohort_table_and_a_true_caption(tmp_path):
+    # the demo with one declared KPI replacing the defaults: step 7 still charts its steering
+    # conversion (it said "Geen regelkaart" with a reason about the data), step 4 still measures
+    # every step, and the index's schema caption says cohorts because step 4 has them
+    from conftest import DEMO
+
+    from toolkit.report import render
+    doc = yaml.safe_load((DEMO / "engagement.yaml").read_text(encoding="utf-8"))
+    doc["kpis"] = {"replace": True, "list": [{"name": "our_win_rate", "kind": "win_rate",
+                                              "label": "Onze winratio"}]}
+    for source in doc["sources"]:
+        source["path"] = str(DEMO / source["path"])
+    path = tmp_path / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    results = run_all(Engagement.from_yaml(path), seed=0)
+    assert [k.name for k in results[3].results["kpi_set"]] == ["our_win_rate"]
+    assert "control chart" in results[7].tables and "chart" not in results[7].problems
+    assert (results[4].tables["kpis"]["kind"] == "conversion").sum() == 4
+    assert render._schema_from_cohorts(results)
+    # without step 4's cohort conversions the schema shows step 1's raw rates, and says so
+    assert not render._schema_from_cohorts({1: results[1]})
