@@ -412,8 +412,12 @@ def lacking(engagement, kpi: KPI) -> str | None:
 
 def _not_measured_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context,
                       reason: str) -> pd.DataFrame:
-    """The one row of a KPI the data cannot measure: no value, n = 0, and the reason's code."""
-    return _no_data_row(kpi, seg, period, ctx).assign(missing_reason=reason)
+    """The one row of a KPI the data cannot measure: no value, no n (no record was measured,
+    and "0 records" beside 40 won deals would read as none), and the reason's code."""
+    row = _no_data_row(kpi, seg, period, ctx).assign(n=np.nan, missing_reason=reason)
+    for c in seg:  # the row stands for every segment, none of them missing
+        row[c] = "(all)"
+    return row
 
 
 def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) -> pd.DataFrame:
