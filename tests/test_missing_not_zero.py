@@ -133,7 +133,7 @@ def test_records_inside_their_window_are_counted_once(tmp_path):
 def test_step3_names_the_missing_amounts(cases):
     results = run_all(cases["no_amount"], steps=[3])
     text = " ".join(results[3].conclusions_by_language["nl"])
-    assert "geen bedragen" in text
+    assert "geen bedragen" in text and "waardekolom" in text  # names the missing column
     assert "niemand bereikte de fase" not in text
 
 

@@ -24,10 +24,12 @@ import pandas as pd
 
 from toolkit.base.vocabulary import (
     MIN_N,
+    PROBLEMS,
     STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
     STATUS_TOO_FEW,
     STATUS_UNJUDGED,
+    Reason,
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
@@ -40,7 +42,6 @@ from toolkit.present.tables import (
     code_text,
     display_table,
     in_sentence,
-    not_measured,
 )
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
@@ -267,10 +268,13 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
         lacking = blank["missing_reason"].notna() if "missing_reason" in blank else pd.Series(
             False, index=blank.index)
         for _, row in blank[lacking].iterrows():
-            lines.append(w._("{node}: {why}, so the implied revenue cannot be computed.",
+            code = str(row["missing_reason"])
+            why = problem_text(Reason(PROBLEMS.get(code, code), code), w.fmt, from_code=True)
+            lines.append(w._("{node} has no value ({why}), so the implied revenue cannot be "
+                             "computed.",
                              node=text(row["label"] if w.english
                                        else w.cell(row, "node_label") or row["label"]),
-                             why=text(not_measured(row, w.fmt))))
+                             why=why))  # the catalogue's own words: its `code` stays code
         blank = blank[~lacking]
         empty = [row["label"] if w.english else w.cell(row, "node_label") or row["label"]
                  for _, row in blank.iterrows()]
