@@ -1175,9 +1175,9 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
         step_kpi = [k for k in default_kpis(engagement) if k.name == steer_on]
         if series.empty and step_kpi:
             # a declared KPI set that replaced the defaults lacks the step's conversion: the
-            # chart measures it all the same (the scorecard keeps to the declared KPIs)
+            # chart measures it all the same (the scorecard and `monthly` keep to the declared
+            # KPIs)
             series = monthly_kpis(engagement, kpis=step_kpi)
-            monthly = pd.concat([monthly, series], ignore_index=True)
         judged = series[_judgeable(_prepare_kpis(series, higher_is_better=True, argument="kpis"),
                                    MIN_N)] if len(series) else series
         try:
