@@ -151,8 +151,9 @@ def test_empty_phase_kpi_row_says_n_zero_and_no_data(kpi_frames):
     assert row["n"] == 0 and row["immature_n"] == 0 and np.isnan(row["value"])
     assert row["status_vs_target"] == "no data"
     table = _format_kpis(kpi_frames["empty_phase"]).set_index("label")
-    assert table.loc["Conversion Offerte → Order", "value (95% CI)"] == "no data"
-    assert table.loc["Conversion Offerte → Order", "n"] == "0"
+    # every conversion says its window (issue 21, item 11)
+    assert table.loc["Conversion Offerte → Order within 90 days", "value (95% CI)"] == "no data"
+    assert table.loc["Conversion Offerte → Order within 90 days", "n"] == "0"
 
 
 def test_one_record_kpis_have_a_row_for_each_later_conversion(kpi_frames):
@@ -167,22 +168,24 @@ def test_one_record_kpis_have_a_row_for_each_later_conversion(kpi_frames):
 
 def test_all_lost_kpis(kpi_frames):
     k = kpi_frames["all_lost"].set_index("kpi")
-    win = k.loc["win_rate"]  # from Potentieel: the 4 deals that reached it, all lost
-    assert (win["n"], win["successes"], win["value"], win["open_n"]) == (4, 0, 0.0, 0)
+    win = k.loc["win_rate"]  # over every closed record: the 8 deals, all lost
+    assert (win["n"], win["successes"], win["value"], win["open_n"]) == (8, 0, 0.0, 0)
     assert k.loc["won_value", "value"] == 0.0 and k.loc["pipeline_value", "value"] == 0.0
     assert k.loc["average_deal_size", "status_vs_target"] == "no data"
     table = _format_kpis(kpi_frames["all_lost"]).set_index("label")
     assert table.loc["Sales velocity from Potentieel", "value (95% CI)"] == "no won deals yet"
-    # Kaplan-Meier median of 8 gaps of 10 days, upper bound not reached: said, not "nan"
-    assert table.loc["Median days Target → Lead", "value (95% CI)"].startswith("10.0 (from 10.0")
+    # the 6 conversions all took exactly 10 days: the converters' share G steps from 0 to 1 at
+    # day 10, with no spread on either side, so the Brookmeyer-Crowley interval is 10 to 10
+    assert table.loc["Median days Target → Lead", "value (95% CI)"] == "10.0 (10.0–10.0)"
 
 
 def test_all_open_win_rate_kpi_says_no_deal_is_closed(kpi_frames):
     win = kpi_frames["all_open"].set_index("kpi").loc["win_rate"]
-    assert (win["n"], win["open_n"], win["status_vs_target"]) == (0, 4, "no data")
+    # over every record (8, all open), not those that reached Potentieel (4)
+    assert (win["n"], win["open_n"], win["status_vs_target"]) == (0, 8, "no data")
     table = _format_kpis(kpi_frames["all_open"]).set_index("label")
-    row = table.loc["Win rate from Potentieel (won / closed)"]
-    assert (row["value (95% CI)"], row["open_n"]) == ("no closed deals yet", "4")
+    row = table.loc["Win rate (won / closed)"]
+    assert (row["value (95% CI)"], row["open_n"]) == ("no closed deals yet", "8")
 
 
 def test_kpis_by_a_single_segment_and_by_month(engagements):
@@ -225,8 +228,8 @@ def test_measurement_text_names_the_phase_nobody_reached(engagements, kpi_frames
 def test_measurement_text_with_enough_records_still_flags_the_small_steps(kpi_frames):
     text = narrative.measurement(kpi_frames["one_segment"], None)
     # target -> lead has 40 mature records, offerte -> order only 16
-    assert "Conversion Target → Lead: 80% (n = 40" in text
-    assert "Conversion Offerte → Order: 50% (n = 16" in text
+    assert "Conversion Target → Lead within 90 days: 80% (n = 40" in text
+    assert "Conversion Offerte → Order within 90 days: 50% (n = 16" in text
     assert "too few records to conclude (fewer than 30)" in text
 
 

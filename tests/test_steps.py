@@ -330,7 +330,7 @@ def test_a_hand_made_funnel_through_every_step():
     assert records["value"] == 60
     assert results[2].headline == "The process has 2 phases: Lead → Order."
     # the interval's top (37.2%) is below the target of 40%: significantly off target
-    conversion = results[4].summary.set_index("measure").loc["Conversion Lead → Order"]
+    conversion = results[4].summary.set_index("measure").loc["Conversion Lead → Order within 30 days"]
     assert conversion["value"] == 0.25 and conversion["status"] == "significantly off target"
     assert results[4].headline.startswith(
         "1 of 1 conversions measured on mature cohorts: 1 significantly off target.")
@@ -340,7 +340,7 @@ def test_a_hand_made_funnel_through_every_step():
 def test_without_a_target_the_steps_say_so_instead_of_judging():
     results = steps.run_all(_two_phase(target=None), seed=0)
     _check_contract(results)
-    conversion = results[4].summary.set_index("measure").loc["Conversion Lead → Order"]
+    conversion = results[4].summary.set_index("measure").loc["Conversion Lead → Order within 30 days"]
     assert conversion["status"] == "no target"
     assert "orders_per_month" in results[6].problems["required"]
 

@@ -49,6 +49,7 @@ from toolkit.present.tables import (
     attribute_headers,
     attribute_label,
     display_table,
+    not_measured,
 )
 from toolkit.report import write_table
 from toolkit.report.sheets import header, in_language, sheet_name
@@ -398,6 +399,9 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
 
     def fmt(row) -> str:
         if pd.isna(row.get("value")):
+            measured = not_measured(row, formatter("en"))  # the data lack what it needs
+            if measured is not None:
+                return measured
             why = _no_value(row)
             return "n/a" if why is None else _NO_VALUE[why]
         core = number(row["value"], row["unit"])
@@ -433,7 +437,7 @@ def _published_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     """The KPI table in the columns of the published `funnel kpis --out` file, which stays
     byte-identical: no `status_code` (`status_vs_target` says it in words) and one `segment`
     column reading `attribute=value` (the library's table is long: `attribute`, `segment`)."""
-    out = frame.drop(columns=["status_code", "attribute"])
+    out = frame.drop(columns=["status_code", "attribute", "missing_reason"], errors="ignore")
     # an Arrow or categorical `segment` refuses the joined labels: write them as plain text
     out["segment"] = out["segment"].astype(object)
     long = frame["attribute"].notna()
@@ -467,6 +471,9 @@ def _no_value(row: pd.Series) -> str | None:
 
 def _missing_kpi_reason(row: pd.Series, fmt: Formatter) -> str:
     """A KPI value that cannot be measured, as "n/a: <why>" in the formatter's language."""
+    measured = not_measured(row, fmt)  # the data lack what it needs (no amounts, no lost, ...)
+    if measured is not None:
+        return measured
     why = _no_value(row)
     if why is None:
         return fmt.gettext("n/a")

@@ -1550,9 +1550,13 @@ def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
         end = closed[here]
         ok = (start != NAT) & (end != NAT)
         days = (end[ok] - start[ok]) / NS_DAY
+        # every loss at the instant the phase was entered (one bulk stamp): no days to tell
+        instant = len(days) > 0 and not (days > 0).any()
         rows.append({"phase": phase, "n": n, "lost": int(here.sum()),
                      "share_of_lost": here.sum() / total_lost if total_lost else np.nan,
-                     "median_days": float(np.median(days)) if len(days) else np.nan})
+                     "median_days": (float(np.median(days)) if len(days) and not instant
+                                     else np.nan),
+                     "missing_reason": "no_distinct_times" if instant else None})
         moved = known[:, k] & known[:, k + 1]
         gaps = (reached[moved, k + 1] - reached[moved, k]) / NS_DAY
         gaps = gaps[gaps > 0]  # entering at a later phase "passes" k in zero time
@@ -1576,7 +1580,7 @@ def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     lost_by["ci_low"], lost_by["ci_high"] = rate_ci(lost_by["lost"].to_numpy(float),
                                                     lost_by["n"].to_numpy(float), method="wilson")
     lost_by = lost_by[["phase", "n", "lost", "rate", "ci_low", "ci_high", "share_of_lost",
-                       "median_days"]]
+                       "median_days", "missing_reason"]]
     stalled = pd.concat(stalled_parts, ignore_index=True)
     stalled = stalled.sort_values(["value", "days_in_phase"], ascending=False, kind="stable",
                                   na_position="last").reset_index(drop=True)

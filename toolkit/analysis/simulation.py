@@ -564,7 +564,10 @@ def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None
                      "baseline_ci_low": lo_b, "baseline_ci_high": hi_b, "scenario": s_hat,
                      "ci_low": lo_s, "ci_high": hi_s, "change": s_hat - b_hat,
                      "change_ci_low": lo_c, "change_ci_high": hi_c,
-                     "prob_increase": float(np.mean(s_d > b_d))})
+                     # no deal value, no revenue: its chance of rising is n/a, not 0%
+                     "prob_increase": (float(np.mean(s_d > b_d)) if np.isfinite(b_hat)
+                                       else np.nan),
+                     "missing_reason": None if np.isfinite(b_hat) else "no_amounts"})
     outcomes = pd.DataFrame(rows)
 
     shares, note = base.shares()

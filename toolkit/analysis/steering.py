@@ -49,7 +49,7 @@ from toolkit.base.vocabulary import (
     reason_of,
     status_codes,
 )
-from toolkit.measure.kpis import compute_kpis, kpis_from_config
+from toolkit.measure.kpis import compute_kpis, default_kpis, kpis_from_config
 
 __all__ = [
     "control_chart",
@@ -1193,6 +1193,12 @@ def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, s
             problems["chart"] = f"no bottleneck to steer on: {exc}"
     if steer_on is not None:
         series = monthly[monthly["kpi"] == steer_on]
+        step_kpi = [k for k in default_kpis(engagement) if k.name == steer_on]
+        if series.empty and step_kpi:
+            # a declared KPI set that replaced the defaults lacks the step's conversion: the
+            # chart measures it all the same (the scorecard and `monthly` keep to the declared
+            # KPIs)
+            series = monthly_kpis(engagement, kpis=step_kpi)
         judged = series[_judgeable(_prepare_kpis(series, higher_is_better=True, argument="kpis"),
                                    MIN_N)] if len(series) else series
         try:

@@ -141,6 +141,12 @@ PROBLEMS: dict[str, str] = {
     "filled_at_outcome": "filled in for one outcome only",
     "derived_from_outcome": "its values decide won or lost",
     "close_value": "the deal value is a close value (0 or blank for lost deals)",
+    # why a quantity is n/a: the data lack what it needs (toolkit.measure.kpis.NEEDS)
+    "no_amounts": "the records have no amounts (no value column, or every value blank)",
+    "no_lost_records": "the data hold no lost record (the export or its shape cannot hold them)",
+    "no_distinct_times": "the transitions carry no distinct timestamps (every row of a step at "
+                         "one instant)",
+    "no_time_of_day": "the timestamps are dates without a time of day",
 }
 
 

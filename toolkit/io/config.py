@@ -334,7 +334,10 @@ class EngagementConfig(BaseModel):
                                   "hyphens (reported in the notes)")
     value_bands: list[float] | None = None
     cohort_window_days: int = Field(default=90, gt=0, le=MAX_WINDOW_DAYS)
-    kpis: list[dict[str, Any]] | None = None
+    kpis: list[dict[str, Any]] | None = Field(
+        default=None, description="KPIs that add to the defaults derived from the phases; "
+                                  "`{replace: true, list: [...]}` replaces the defaults")
+    kpis_replace: bool = Field(default=False, exclude=True)  # set from `kpis: {replace: ...}`
     targets: dict[str, float] = Field(default_factory=dict)
     costs: list[dict[str, Any]] | None = None
     changes: list[ChangeConfig] = Field(default_factory=list)
@@ -381,6 +384,33 @@ class EngagementConfig(BaseModel):
             raise ValueError(f"targets must be finite numbers, but {bad} are not || give each a "
                              f"number, e.g. `orders_per_month: 10`, or remove it")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kpis_as_list(cls, data: Any) -> Any:
+        # `kpis:` is a list that adds to the default KPIs, or {replace: true, list: [...]}: one
+        # declared KPI must never silently drop the eighteen others.
+        if not isinstance(data, dict):
+            return data
+        if "kpis_replace" in data:
+            raise ValueError("[kpis_replace] is not a key of the engagement || write `kpis: "
+                             "{replace: true, list: [...]}` to replace the default KPIs")
+        spec = data.get("kpis")
+        if not isinstance(spec, dict):
+            return data
+        unknown = sorted(set(spec) - {"replace", "list"})
+        if unknown:
+            raise ValueError(f"[kpis] unknown key(s) {unknown}: `kpis` is a list of KPIs, or "
+                             f"`{{replace: true, list: [...]}}` || move the KPIs under `list`")
+        replace = spec.get("replace", False)
+        if not isinstance(replace, bool):
+            raise ValueError(f"[kpis.replace] must be true or false, but {replace!r} was given || "
+                             f"write `replace: true` to replace the default KPIs")
+        listed = spec.get("list") or []
+        if replace and not listed:
+            raise ValueError("[kpis.list] `replace: true` replaces the default KPIs with none || "
+                             "list the KPIs under `kpis.list`, or drop `replace`")
+        return {**data, "kpis": listed, "kpis_replace": replace}
 
     @field_validator("stage_mapping", "targets", mode="before")
     @classmethod

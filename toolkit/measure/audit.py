@@ -103,6 +103,17 @@ def _rows_per_second(log: pd.DataFrame) -> np.ndarray:
     return size
 
 
+def _timed_sources(log: pd.DataFrame) -> np.ndarray:
+    """For each stage row, whether its source's stamps carry a time of day (some stamp is not at
+    midnight). A date-only source puts a day's moves on one stamp: that is no bulk import."""
+    at = log["at"]
+    timed = (at.notna() & (at != at.dt.normalize())).to_numpy()
+    source = pd.factorize(log["source"])[0]
+    has_time = np.bincount(source[source >= 0], weights=timed[source >= 0],
+                           minlength=int(source.max(initial=-1)) + 1) > 0
+    return np.where(source >= 0, has_time[np.clip(source, 0, None)], False)
+
+
 def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
     """Audit an engagement's stage history.
 
@@ -125,7 +136,8 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     flags = pd.DataFrame(index=pd.Index(ids, name="record_id"))
     if ids.empty:  # nothing loaded: every check is zero, and the quarantine says why
         findings = pd.DataFrame([{"check": c, "records": 0, "rows": 0, "share": np.nan,
-                                  "meaning": m} for c, m in CHECKS.items()])
+                                  "meaning": m, "missing_reason": None}
+                                 for c, m in CHECKS.items()])
         return AuditResult(by_record=flags.assign(**{c: 0 for c in CHECKS}).reset_index(),
                            findings=findings, n_records=0,
                            history_known=engagement.timing_known)
@@ -193,8 +205,9 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     reversed_ids = q.loc[q["reason_code"].eq("won_reversed"), "record_id"]
     flags["won_reversed"] = position.isin(reversed_ids.dropna())
 
+    timed = _timed_sources(log) if len(log) else np.zeros(0, dtype=bool)
     if len(log):
-        flags["bulk_timestamp"] = count(_rows_per_second(log) >= bulk_threshold, log_at)
+        flags["bulk_timestamp"] = count((_rows_per_second(log) >= bulk_threshold) & timed, log_at)
     else:
         flags["bulk_timestamp"] = 0
 
@@ -232,14 +245,22 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
     flags = flags.astype({c: "int64" for c in flags.columns})
     n = len(flags)
     rows = []
+    # Date-only stamps cannot show a bulk import (a day's moves share the date): n/a, not a count.
+    untimed = engagement.timing_known and len(log) > 0 and not timed.any()
     for check, meaning in CHECKS.items():
         col = flags[check]
+        if check == "bulk_timestamp" and untimed:
+            rows.append({"check": check, "records": np.nan, "rows": np.nan, "share": np.nan,
+                         "meaning": meaning, "missing_reason": "no_time_of_day"})
+            continue
         rows.append({"check": check, "records": int((col > 0).sum()),
                      "rows": int(col.sum()),
                      "share": float((col > 0).mean()) if n else np.nan, "meaning": meaning})
     # missing dates of rows whose record never loaded still count in the totals
     orphan = int(missing.sum() - flags["missing_dates"].sum())
     findings = pd.DataFrame(rows)
+    if "missing_reason" not in findings:
+        findings["missing_reason"] = None
     if orphan > 0:
         findings.loc[findings["check"] == "missing_dates", "rows"] += orphan
     return AuditResult(by_record=flags.reset_index(), findings=findings, n_records=n,

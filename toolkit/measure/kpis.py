@@ -53,8 +53,8 @@ from toolkit.measure.survival import (
     transition_durations,
 )
 
-__all__ = ["KPI", "KIND", "default_kpis", "kpis_from_config", "compute_kpis", "status_vs_target",
-           "target_status_codes",
+__all__ = ["KPI", "KIND", "NEEDS", "default_kpis", "kpis_from_config", "compute_kpis",
+           "status_vs_target", "target_status_codes", "lacking",
            "kpi_tree", "tree_kpis", "time_to_convert", "step_incidence",
            "KPI_COLUMNS", "NEEDS_DATES", "NO_WINDOW"]
 
@@ -63,7 +63,15 @@ KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win
 
 KPI_COLUMNS = ["kpi", "label", "kind", "unit", "attribute", "segment", "period", "n", "successes",
                "value", "ci_low", "ci_high", "target", "higher_is_better", "status_vs_target",
-               "status_code", "immature_n", "open_n", "owner", "from_phase", "to_phase"]
+               "status_code", "immature_n", "open_n", "owner", "from_phase", "to_phase",
+               "missing_reason"]
+
+#: What a KPI may need of the data, and the problem code (``toolkit.base.vocabulary.PROBLEMS``)
+#: its value carries instead when the data lack it: missing is not zero, so a sum of no amounts is
+#: n/a, not 0, a win rate without lost records n/a, not 100%, a median of one-instant stamps n/a,
+#: not 0 days.
+NEEDS = {"amounts": "no_amounts", "lost_records": "no_lost_records",
+         "distinct_times": "no_distinct_times", "time_of_day": "no_time_of_day"}
 
 _UNITS = {"conversion": "%", "cumulative_conversion": "%", "volume": "records", "duration": "days",
           "win_rate": "%", "value": "EUR", "sales_velocity": "EUR/month", "pipeline_coverage": "x",
@@ -110,6 +118,14 @@ class KPI(BaseModel):
     def quantile(self) -> float:
         return 0.5 if self.statistic == "median" else int(self.statistic[1:]) / 100
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """What the KPI needs of the data (keys of :data:`NEEDS`); without it, it is n/a."""
+        return {"value": ("amounts",), "pipeline_coverage": ("amounts",),
+                "win_rate": ("lost_records",), "duration": ("distinct_times",),
+                "sales_velocity": ("amounts", "lost_records", "distinct_times")
+                }.get(self.kind, ())
+
 
 def _owner(model, phase: str | None) -> str:
     if phase is None:
@@ -126,8 +142,10 @@ def default_kpis(engagement) -> list[KPI]:
     dated = getattr(engagement, "dated", True)
     out: list[KPI] = []
     for a, b in model.transitions():
+        # a windowed conversion says its window: 8.6% within 90 days is not the 10.5% ever
         out.append(KPI(name=f"conversion_{a}_{b}", kind="conversion", from_phase=a, to_phase=b,
-                       label=f"Conversion {model.label(a)} → {model.label(b)}",
+                       label=f"Conversion {model.label(a)} → {model.label(b)}"
+                             + (f" within {window} days" if dated else ""),
                        window_days=window, owner=_owner(model, a),
                        description=(f"Share of records reaching {model.label(b)} within {window} "
                                     f"days of reaching {model.label(a)} (mature cohorts only)."
@@ -137,7 +155,7 @@ def default_kpis(engagement) -> list[KPI]:
     out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
                    to_phase=keys[-1], window_days=max(365, window),
                    label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
-                       f" within {max(365, window)} days" if len(keys) == 2 and dated else ""),
+                       f" within {max(365, window)} days" if dated else ""),
                    description=("Share of first-phase records that become an order within a year."
                                 if dated else "Share of the records that became an order (no "
                                               "dates: no window).")))
@@ -157,10 +175,12 @@ def default_kpis(engagement) -> list[KPI]:
     # won phase itself) so a two-phase funnel (lead -> order) counts from its first phase.
     mid = keys[min(len(keys) // 2, len(keys) - 2)]
     out += [
-        KPI(name="win_rate", kind="win_rate", from_phase=mid,
-            label=f"Win rate from {model.label(mid)} (won / closed)",
-            description="won / (won + lost) among records that reached the phase; open deals "
-                        "reported beside it, not counted as lost."),
+        # Over every closed record: a win rate from a later phase cannot hold the lost records of
+        # a snapshot that does not say where they were lost (they sit at the entry phase), and
+        # would read 100% by construction. A team's own variant is declared under `kpis:`.
+        KPI(name="win_rate", kind="win_rate", label="Win rate (won / closed)",
+            description="won / (won + lost) over all closed records; open deals reported beside "
+                        "it, not counted as lost."),
         KPI(name="won_value", kind="value", measure="won_value", label="Won value",
             description="Sum of the value of won records, by close date."),
         KPI(name="average_deal_size", kind="value", measure="average_deal_size",
@@ -188,10 +208,22 @@ def default_kpis(engagement) -> list[KPI]:
 
 
 def kpis_from_config(engagement) -> list[KPI]:
-    """The engagement's declared KPIs (validated, with phase keys checked), or the default set."""
+    """The engagement's KPI set: its declared KPIs (validated, phase keys checked) and the default
+    set, but for the defaults a declared KPI of the same name replaces; with `kpis: {replace:
+    true, list: [...]}` the declared KPIs only."""
     declared = engagement.config.kpis
     if not declared:
         return default_kpis(engagement)
+    own = _declared_kpis(engagement)
+    if getattr(engagement.config, "kpis_replace", False):
+        return own
+    names = {k.name for k in own}
+    # the declared first: the KPIs the engagement names lead its tables and headline
+    return own + [k for k in default_kpis(engagement) if k.name not in names]
+
+
+def _declared_kpis(engagement) -> list[KPI]:
+    declared = engagement.config.kpis
     model = engagement.phase_model
     out = []
     for i, spec in enumerate(declared):
@@ -290,7 +322,10 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     compute = _COMPUTE if engagement.dated else _COMPUTE_WITHOUT_DATES
     frames = []
     for kpi in kpis:
-        frame = compute[kpi.kind](context, kpi, seg, period)
+        # a lead list without dates says "needs dates" first: that is what it lacks most
+        reason = lacking(engagement, kpi) if compute[kpi.kind] is not _needs_dates else None
+        frame = (_not_measured_row(kpi, seg, period, context, reason) if reason
+                 else compute[kpi.kind](context, kpi, seg, period))
         if frame.empty:
             # Nobody reached the phase (or no record is won, open, ...): the KPI still gets its
             # row, with n = 0 and no value, so a reader sees "no data" instead of a missing line.
@@ -311,7 +346,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
     out = pd.concat([f.astype({c: float for c in _COUNTS if c in f}) for f in frames],
                     ignore_index=True)
     for col in ("n", "successes", "immature_n", "open_n", "ci_low", "ci_high", "value", "attribute",
-                "segment"):
+                "segment", "missing_reason"):
         if col not in out:
             out[col] = np.nan
     codes = target_status_codes(out["value"], out["ci_low"], out["ci_high"], out["target"],
@@ -335,6 +370,54 @@ def _unit(kpi: KPI, engagement) -> str:
     if kpi.unit == _UNITS[kpi.kind] and "EUR" in kpi.unit:
         return kpi.unit.replace("EUR", currency)
     return kpi.unit
+
+
+def has_time_of_day(engagement) -> bool:
+    """Whether any phase entry is stamped with a time of day (date-only stamps are midnight)."""
+    at = engagement.events["entered_at"]
+    return bool((at.notna() & (at != at.dt.normalize())).any())
+
+
+def lacking(engagement, kpi: KPI) -> str | None:
+    """The problem code of what `kpi` needs (:attr:`KPI.needs`) and the engagement's data lack as
+    a whole, or None. (A step whose stamps are all one instant is found per transition, where the
+    durations are measured.)
+
+    Notes
+    -----
+    Amounts are lacking when no record has a value. Lost records are lacking when no record is
+    lost, or when a snapshot places every lost record at its entry phase (no `lost_at_stage`) and
+    the KPI counts from a later phase none of them reached: its win rate would be 100% by
+    construction.
+    """
+    records = engagement.records
+    if records.empty:  # no record at all: "no data" says it first
+        return None
+    if "amounts" in kpi.needs and not records["value"].notna().any():
+        return "no_amounts"
+    if "lost_records" in kpi.needs:
+        lost = records["outcome"].eq("lost")
+        if not lost.any():
+            # won deals but never a lost one: the export cannot hold them (while nothing is
+            # closed yet, "no closed deal yet" is the reason, said where it is computed)
+            return "no_lost_records" if records["outcome"].eq("won").any() else None
+        phase = kpi.from_phase if kpi.kind == "win_rate" else kpi.phase
+        if phase is not None and not engagement.timing_known:
+            reached = reached_at(engagement)[phase].notna()
+            ids = records.loc[lost.to_numpy(), "record_id"]
+            if not reached.reindex(ids).fillna(False).any():
+                return "no_lost_records"
+    return None
+
+
+def _not_measured_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context,
+                      reason: str) -> pd.DataFrame:
+    """The one row of a KPI the data cannot measure: no value, no n (no record was measured,
+    and "0 records" beside 40 won deals would read as none), and the reason's code."""
+    row = _no_data_row(kpi, seg, period, ctx).assign(n=np.nan, missing_reason=reason)
+    for c in seg:  # the row stands for every segment, none of them missing
+        row[c] = "(all)"
+    return row
 
 
 def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) -> pd.DataFrame:
@@ -380,6 +463,12 @@ class _Context:
     @property
     def reached(self) -> pd.DataFrame:
         return reached_at(self.engagement)  # cached on the engagement
+
+    @cached_property
+    def timed(self) -> bool:
+        """Whether the stamps carry a time of day (so 0 days is the same instant, not the same
+        date)."""
+        return has_time_of_day(self.engagement)
 
 
 def _rate_rows(frame: pd.DataFrame, seg: list[str]) -> pd.DataFrame:
@@ -462,7 +551,8 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         # phases between: a duration between them would be made up (0 days). Creation -> won is
         # real and measured below.
         row = {c: "(all)" for c in seg}
-        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan})
+        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan,
+                    "missing_reason": "snapshot_timing"})
         return pd.DataFrame([row])
     spells = _spells(ctx, kpi, seg)
     rows = []
@@ -481,8 +571,20 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         # Among records that convert (Aalen-Johansen, lost competing): always defined once one
         # record converted, where the Kaplan-Meier median with lost censored often is not.
         # (`event` passed as the categorical it is: its codes, not a million strings.)
+        if converted.any() and not (part["duration_days"][converted] > 0).any():
+            # Every conversion at the instant of its start (one bulk stamp for the whole step):
+            # the data cannot tell how long it took, so no "0 days".
+            row.update({"value": np.nan, "missing_reason": "no_distinct_times"})
+            rows.append(row)
+            continue
         value, low, high = converter_quantile(part["duration_days"].to_numpy(),
                                               part["event"], q=q)
+        if value == 0 and ctx.timed:
+            # stamps with a time of day, and the quantile falls on conversions stamped at the
+            # very instant of their start: bulk stamps (or skips), not a speed
+            row.update({"value": np.nan, "missing_reason": "no_distinct_times"})
+            rows.append(row)
+            continue
         row.update({"value": value, "ci_low": low, "ci_high": high})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -588,6 +690,8 @@ def _sales_velocity(ctx: _Context, kpi: KPI, seg: list[str], period: str | None)
                                    sp["event"])[0]
         if not cycle > 0:  # median not reached, or same-second bulk timestamps: no real cycle
             row.update({"n": won + lost, "successes": won, "open_n": n_open, "value": np.nan})
+            if cycle == 0:
+                row["missing_reason"] = "no_distinct_times"
             rows.append(row)
             continue
         value = n_open * won / (won + lost) * mean / cycle * 30.4375
@@ -638,7 +742,8 @@ _COMPUTE = {
 def _needs_dates(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     """A lead list without dates: the KPI's one row says it needs dates; nothing is invented."""
     row = {c: "(all)" for c in seg}
-    row.update({"period": NEEDS_DATES, "n": np.nan, "value": np.nan})
+    row.update({"period": NEEDS_DATES, "n": np.nan, "value": np.nan,
+                "missing_reason": "needs_dates"})
     return pd.DataFrame([row])
 
 
@@ -722,7 +827,16 @@ def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
         rows.append({"node": name, "parent": "orders",
                      "label": f"{model.label(a)} → {model.label(b)}", "value": rate, "unit": "%",
                      "target": targets.get(name, np.nan)})
-    return pd.DataFrame(rows)
+    tree = pd.DataFrame(rows)
+    # a node the data cannot measure (no amounts for the deal size) keeps its KPI's reason
+    reasons = (kpis.drop_duplicates("kpi").set_index("kpi")["missing_reason"]
+               if "missing_reason" in kpis else pd.Series(dtype=object))
+    tree["missing_reason"] = tree["node"].map(reasons.dropna()).astype(object)
+    # revenue is orders x deal size: without amounts it is n/a for the same reason
+    revenue = tree["node"] == "revenue"
+    tree.loc[revenue, "missing_reason"] = reasons.get("average_deal_size", None)
+    tree.loc[tree["value"].notna(), "missing_reason"] = None
+    return tree
 
 
 def time_to_convert(engagement, *, by: str | None = None,
@@ -744,17 +858,47 @@ def time_to_convert(engagement, *, by: str | None = None,
     # A snapshot dates only creation and the won close: the steps between would all read 0 days.
     pairs = (model.transitions() if engagement.timing_known
              else [(model.first_phase, model.won_phase)])
+    timed = has_time_of_day(engagement)
     for a, b in pairs:
         spells = transition_durations(reached, records, from_phase=a, to_phase=b,
                                       as_of=engagement.as_of)
         if spells.empty:
             continue
-        summary = time_to_convert_summary(spells, by=seg or None, horizons=horizons)
+        summary = _without_instant_steps(
+            time_to_convert_summary(spells, by=seg or None, horizons=horizons), spells, seg,
+            timed=timed)
         summary.insert(0, "to_phase", b)
         summary.insert(0, "from_phase", a)
         summary.insert(0, "transition", f"{model.label(a)} → {model.label(b)}")
         parts.append(summary)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: list[str], *,
+                           timed: bool) -> pd.DataFrame:
+    """`summary` with its durations n/a (``missing_reason`` 'no_distinct_times') in the groups
+    whose every conversion took zero time (one bulk stamp for the step is no measured speed), or,
+    with stamps that carry a time of day, whose median is the very instant of the start."""
+    converted = spells["event"] == "converted"
+    positive = (spells["duration_days"] > 0) & converted
+    if seg:
+        keys = [spells[c].astype("object").fillna(MISSING) for c in seg]
+        any_converted = converted.groupby(keys).any()
+        any_positive = positive.groupby(keys).any()
+        instant_keys = set(any_converted.index[any_converted & ~any_positive])
+        group = summary[seg].astype("object").fillna(MISSING)
+        instant = pd.Series([tuple(r) if len(seg) > 1 else r[0] for r in group.to_numpy()],
+                            index=summary.index).isin(instant_keys)
+    else:
+        instant = pd.Series(bool(converted.any() and not positive.any()), index=summary.index)
+    if timed:
+        instant = instant | summary["median_days"].eq(0)
+    summary = summary.copy()
+    summary["missing_reason"] = np.where(instant, "no_distinct_times", None)
+    timed = [c for c in summary.columns
+             if "median" in c and not c.endswith("reason") or c.startswith("cif_")]
+    summary.loc[instant, timed] = np.nan
+    return summary
 
 
 def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str | None = None

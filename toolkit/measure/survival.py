@@ -666,16 +666,44 @@ def _converter_quantile(inc: _Incidence, q: float, z: float) -> tuple[float, flo
         return np.nan, np.nan, np.nan, 0.0
     conv = inc.cif[0]
     plateau = float(conv[-1])
-    level = q * plateau
-    low, high = _loglog_interval(inc.cif[:1], inc.variance[:1], z)
-    low, high = np.nan_to_num(low[0], nan=0.0), np.nan_to_num(high[0], nan=1.0)
+    share, se = _normalised_incidence(inc)
 
     def first(curve: np.ndarray) -> float:
-        hit = np.flatnonzero(curve >= level - _LEVEL_TOL)
+        hit = np.flatnonzero(curve >= q - _LEVEL_TOL)
         return float(inc.times[hit[0]]) if hit.size else np.nan
 
-    # pointwise band of F inverted at the level; the plateau is taken as known
-    return first(conv), first(high), first(low), plateau
+    # Brookmeyer-Crowley: the days t whose share G(t) the data cannot tell from q,
+    # |G(t) - q| <= z se(G(t)); G steps up, so the set runs from the first t with
+    # G + z se >= q to the first with G - z se >= q.
+    return first(share), first(share + z * se), first(share - z * se), plateau
+
+
+def _normalised_incidence(inc: _Incidence) -> tuple[np.ndarray, np.ndarray]:
+    """G(t) = F(t) / F(tau), the converters' distribution (F the conversion CIF, tau the last
+    event time), and its standard error by the delta method with the covariance of F(t) and
+    F(tau): the plateau is estimated too, so it is not taken as known."""
+    f = inc.cif[0]
+    n = inc.at_risk.astype(np.float64)
+    d_k = inc.events
+    d = d_k.sum(axis=0)
+    d1 = d_k[0]
+    s_prev = np.concatenate(([1.0], inc.surv[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(n > d, d / (n * (n - d)), 0.0)
+    a = s_prev * d1 / n**2
+    b = s_prev**2 * d1 * (n - d1) / n**3
+    # cov(F(t_i), F(tau)) = sum_{j<=i} (F_i - F_j)(F_m - F_j) r_j + b_j
+    #                        - a_j ((F_i - F_j) + (F_m - F_j)), the variance's formula with
+    # one of its two F(t) at tau (at t_i = tau it is the variance), as running sums.
+    fm = f[-1]
+    cum_r, cum_fr, cum_f2r = np.cumsum(r), np.cumsum(f * r), np.cumsum(f**2 * r)
+    cum_a, cum_fa, cum_b = np.cumsum(a), np.cumsum(f * a), np.cumsum(b)
+    cov = (f * fm * cum_r - (f + fm) * cum_fr + cum_f2r + cum_b
+           - (f + fm) * cum_a + 2 * cum_fa)
+    var_f, var_m = inc.variance[0], inc.variance[0][-1]
+    share = f / fm
+    var = (var_f - 2 * share * cov + share**2 * var_m) / fm**2
+    return share, np.sqrt(np.clip(var, 0.0, None))
 
 
 def converter_quantile(durations: Any, event: Any, *, q: float = 0.5,
@@ -700,10 +728,13 @@ def converter_quantile(durations: Any, event: Any, *, q: float = 0.5,
     converts), the converters' distribution is :math:`F(t)/F_\\infty` and its q-quantile is the
     first t with :math:`F(t) \\ge q F_\\infty`. This is "how long do the records that convert
     take": the Kaplan-Meier median with lost records censored answers "how long if nobody were
-    ever lost" and overstates it several-fold when losing is common. The interval inverts the
-    pointwise log(-log) band of F at the level, taking the plateau as known (it is slightly too
-    narrow). Records still open at the end of follow-up that will convert later make the plateau
-    and the quantile a little low; with a follow-up long beside the durations this is negligible.
+    ever lost" and overstates it several-fold when losing is common. The interval is of the
+    Brookmeyer-Crowley type: the days t at which the converters' share
+    :math:`G(t) = F(t)/F_\\infty` is not distinguishable from q, :math:`|G(t) - q| \\le z\\,
+    se(G(t))`, with se by the delta method from the Aalen-Johansen variance of F(t), of the
+    plateau and their covariance (the plateau is estimated, not taken as known). Records still
+    open at the end of follow-up that will convert later make the plateau and the quantile a
+    little low; with a follow-up long beside the durations this is negligible.
     """
     if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1:
         raise OptionError(f"The value for `q` must be a number strictly between 0 and 1, but "

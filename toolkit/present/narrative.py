@@ -25,10 +25,12 @@ import pandas as pd
 
 from toolkit.base.vocabulary import (
     MIN_N,
+    PROBLEMS,
     STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
     STATUS_TOO_FEW,
     STATUS_UNJUDGED,
+    Reason,
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
@@ -281,13 +283,27 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
                        target=w.pct(worst["target"])))
     if pd.isna(root["value"]):
         blank = tree[tree["value"].isna() & ~tree["node"].isin(["revenue", "orders"])]
+        # a node whose data lack what it needs (no amounts, ...) says that, not "too few records"
+        lacking = blank["missing_reason"].notna() if "missing_reason" in blank else pd.Series(
+            False, index=blank.index)
+        for _, row in blank[lacking].iterrows():
+            code = str(row["missing_reason"])
+            why = problem_text(Reason(PROBLEMS.get(code, code), code), w.fmt, from_code=True)
+            lines.append(w._("{node} has no value ({why}), so the implied revenue cannot be "
+                             "computed.",
+                             node=text(row["label"] if w.english
+                                       else w.cell(row, "node_label") or row["label"]),
+                             why=why))  # the catalogue's own words: its `code` stays code
+        blank = blank[~lacking]
         empty = [row["label"] if w.english else w.cell(row, "node_label") or row["label"]
                  for _, row in blank.iterrows()]
-        lines.append(w._("Too few mature records to fill the tree yet: {which}(nobody reached the "
-                       "phase, no deal won, or the records are still inside their window; see "
-                       "step 4), so the implied orders and revenue cannot be computed.",
-                       which=w._("no value for {nodes} ", nodes=text(", ".join(empty)))
-                       if empty else ""))
+        if empty or not lacking.any():
+            lines.append(w._("Too few mature records to fill the tree yet: {which}(nobody reached "
+                             "the phase, no deal won, or the records are still inside their "
+                             "window; see step 4), so the implied orders and revenue cannot be "
+                             "computed.",
+                             which=w._("no value for {nodes} ", nodes=text(", ".join(empty)))
+                             if empty else ""))
     return bullets(lines)
 
 
@@ -302,7 +318,9 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
 
     lines = []
     if conv["n"].fillna(0).max() < MIN_N:
-        immature = int(conv["immature_n"].fillna(0).sum())
+        # a record inside its window at one step may be so at the next too: the largest count of
+        # one step is a count of records, a sum over the steps is not
+        immature = int(conv["immature_n"].fillna(0).max()) if len(conv) else 0
         lines.append(w.ngettext("Too few mature records to conclude (largest cohort n = {n}; "
                                 "{immature} record is still inside its window).",
                                 "Too few mature records to conclude (largest cohort n = {n}; "

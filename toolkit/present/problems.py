@@ -93,6 +93,14 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                       N_("{count} records are still inside their window")),
     "too_few_to_judge": (N_("{count} record, fewer than the {n} needed to judge"),
                          N_("{count} records, fewer than the {n} needed to judge")),
+    "no_amounts": N_("the records have no amounts: map a value column under the source's "
+                     "`columns` to measure values"),
+    "no_lost_records": N_("the data hold no lost record where this counts (the export holds "
+                          "none, or a snapshot does not say where deals were lost: add a "
+                          "`lost_at_stage` column, or `created_phase`)"),
+    "no_distinct_times": N_("every transition of this step carries one timestamp, so its "
+                            "duration cannot be measured"),
+    "no_time_of_day": N_("the timestamps are dates without a time of day"),
 }
 
 #: What a reason without a code reads as outside English (the workbook's Notes sheet keeps the

@@ -18,6 +18,7 @@ out, so one spec serves a table with or without, say, an ``owner`` column.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,8 @@ from toolkit.base.vocabulary import MIN_N
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.present.format import MISSING, Formatter, is_missing
 
-__all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "display_table", "code_text",
+__all__ = ["Cell", "DisplayTable", "COLUMNS", "CODES", "NOT_MEASURED", "not_measured",
+           "display_table", "code_text",
            "status_tone", "attribute_name", "attribute_label", "attribute_headers", "DeclaredLabel",
            "ATTRIBUTE_WORDS", "segment_value", "in_sentence", "N_", "REFERENCE_WORDS"]
 
@@ -159,6 +161,25 @@ CODES: dict[str, str] = {
 # the readiness scan's advice per factor and band (its text is marked for the catalogue there)
 CODES.update(advice_texts())
 
+#: A cell the data cannot measure, by the problem code of what they lack (``missing_reason``, see
+#: ``toolkit.measure.kpis.NEEDS``): "n/a" and the reason, never 0, 100% or "0 days".
+NOT_MEASURED: dict[str, str] = {
+    "no_amounts": N_("n/a: no amounts in the data"),
+    "no_lost_records": N_("n/a: no lost records in the data"),
+    "no_distinct_times": N_("n/a: no distinct timestamps"),
+    "no_time_of_day": N_("n/a: dates without a time of day"),
+    "needs_dates": N_("n/a: needs dates"),
+    "snapshot_timing": N_("n/a: a snapshot has no phase dates"),
+}
+
+
+def not_measured(row: pd.Series, fmt: Formatter) -> str | None:
+    """"n/a" with the reason when the row's value is one its data cannot measure, else None."""
+    code = row.get("missing_reason")
+    return None if is_missing(code) or str(code) not in NOT_MEASURED else fmt.gettext(
+        NOT_MEASURED[str(code)])
+
+
 _GOOD = {"on_target", "improving"}
 _BAD = {"below_target", "off_target", "worsening"}
 _WARN = {"below_target_not_significant", "off_target_not_significant", "below_target_unknown",
@@ -241,12 +262,25 @@ def _value_in(row: pd.Series, value: str, period: str, c: _Context) -> Cell:
 
 def _plain(column: str, kind: str) -> _Render:
     numeric = kind not in ("text", "date", "month", "period")
-    return lambda row, c: Cell(c.fmt.value(row[column], kind), "num" if numeric else "text")
+
+    measured = column not in _NOT_MEASURES  # a count or target beside it is no measurement
+
+    def render(row: pd.Series, c: _Context) -> Cell:
+        absent = (not_measured(row, c.fmt) if measured and is_missing(row[column]) else None)
+        return Cell(absent or c.fmt.value(row[column], kind), "num" if numeric else "text")
+    return render
+
+
+#: Columns that carry no measurement of their own: they stay blank where the value is n/a.
+_NOT_MEASURES = frozenset({"n", "target", "immature_n", "open_n", "successes"})
 
 
 def _interval(value: str, low: str, high: str, kind: str) -> _Render:
-    return lambda row, c: Cell(c.fmt.interval(row[value], _get(row, low), _get(row, high), kind),
-                               "num")
+    def render(row: pd.Series, c: _Context) -> Cell:
+        absent = not_measured(row, c.fmt) if is_missing(row[value]) else None
+        return Cell(absent or c.fmt.interval(row[value], _get(row, low), _get(row, high), kind),
+                    "num")
+    return render
 
 
 def _kind_of_unit(unit: object) -> str:
@@ -276,8 +310,10 @@ def _unit_suffix(unit: object, fmt: Formatter) -> str:
 def _unit_value(column: str) -> _Render:
     def render(row: pd.Series, c: _Context) -> Cell:
         text = c.fmt.value(row[column], _kind_of_unit(row.get("unit")))
-        return Cell(text if text == MISSING else text + _unit_suffix(row.get("unit"), c.fmt),
-                    "num")
+        if text == MISSING:
+            measured = column not in _NOT_MEASURES
+            return Cell((measured and not_measured(row, c.fmt)) or text, "num")
+        return Cell(text + _unit_suffix(row.get("unit"), c.fmt), "num")
     return render
 
 
@@ -286,7 +322,7 @@ def _unit_interval(value: str, low: str, high: str) -> _Render:
         kind = _kind_of_unit(row.get("unit"))
         shown = c.fmt.value(row[value], kind)
         if shown == MISSING:
-            return Cell(shown, "num")
+            return Cell(not_measured(row, c.fmt) or shown, "num")
         text = shown + _unit_suffix(row.get("unit"), c.fmt)
         if not (is_missing(row[low]) and is_missing(row[high])):
             text += f" ({c.fmt.range(row[low], row[high], kind)})"
@@ -617,11 +653,19 @@ def _kpi_label(row: pd.Series, c: _Context) -> Cell:
         "cost_per": ("", N_("Cost per {start}")),
     }
     named = {"Won value": N_("Won value"), "Average deal size (won)": N_("Average deal size (won)"),
+             "Win rate (won / closed)": N_("Win rate (won / closed)"),
              "Open pipeline value": N_("Open pipeline value"),
              "Pipeline coverage": N_("Pipeline coverage")}
     if kind in default and default[kind][0] and label == default[kind][0]:
         start = phase("from_phase")
         return Cell(fmt.gettext(default[kind][1]).format(start=start, end=phase("to_phase")))
+    if kind in ("conversion", "cumulative_conversion"):
+        # "Conversion A → B within 90 days": the window is part of what the rate means
+        windowed = re.fullmatch(r"Conversion (.+) → (.+) within (\d+) days", label)
+        if windowed and (windowed[1], windowed[2]) == (
+                _english_phase(row, c, "from_phase"), _english_phase(row, c, "to_phase")):
+            return Cell(fmt.gettext(N_("Conversion {start} → {end} within {days} days")).format(
+                start=phase("from_phase"), end=phase("to_phase"), days=windowed[3]))
     single = {"volume": "Entries into {}", "sales_velocity": "Sales velocity from {}",
               "cost_per": "Cost per {}"}
     if kind in single and c.phases is not None:
@@ -632,6 +676,14 @@ def _kpi_label(row: pd.Series, c: _Context) -> Cell:
     if label in named:
         return Cell(fmt.gettext(named[label]))
     return Cell(label or MISSING)
+
+
+def _english_phase(row: pd.Series, c: _Context, column: str) -> str:
+    """The phase label as the library wrote it into an English KPI label."""
+    key = row.get(column)
+    if c.phases is not None and not is_missing(key) and str(key) in c.phases.keys:
+        return c.phases.label(str(key))
+    return c.phase(key)
 
 
 def _node_label(row: pd.Series, c: _Context) -> Cell:
@@ -797,6 +849,8 @@ COLUMNS: dict[str, _Column] = {
     "lost": _Column(N_("Lost"), ("lost",), _plain("lost", "count")),
     "step": _Column(N_("Step"), ("from_phase", "to_phase"), _step),
     "rate": _Column(N_("Conversion"), ("rate",), _plain("rate", "percent")),
+    "ever_rate": _Column(N_("Ever converted, no window"), ("ever_rate",),
+                         _plain("ever_rate", "percent")),
     "rate_ci": _Column(N_("Conversion (95% interval)"), ("rate", "ci_low", "ci_high"),
                        _interval("rate", "ci_low", "ci_high", "percent")),
     "lost_rate_ci": _Column(N_("Lost (95% interval)"), ("rate", "ci_low", "ci_high"),

@@ -117,7 +117,8 @@ PAGES: dict[int, tuple[Section, ...]] = {
     ),
     4: (
         Section(N_("Conversion per cohort"), "kpis",
-                ("kpi_label", "n", "value_ci", "target", "status_vs_target", "immature_n"),
+                ("kpi_label", "n", "value_ci", "ever_rate", "target", "status_vs_target",
+                 "immature_n"),
                 figures=("cohort conversion",), problem="kpis",
                 rows={"kind": ("conversion",)}, max_rows=None,
                 lead=N_("Records that reached a phase in a month, followed for the conversion "

@@ -417,17 +417,31 @@ def _scorecard(results: Mapping[int, StepResult], fmt: Formatter, fields: pd.Dat
             for row in shown.rows]
 
 
+def _cohort_conversions(results: Mapping[int, StepResult]) -> pd.DataFrame | None:
+    """Step 4's cohort conversions over all segments, or None."""
+    measurement = results.get(4)
+    kpis = measurement.tables.get("kpis") if measurement is not None else None
+    if kpis is None or not {"from_phase", "to_phase", "kind"} <= set(kpis.columns):
+        return None
+    rows = kpis[kpis["kind"] == "conversion"]
+    if "segment" in rows:
+        rows = rows[rows["segment"].isna()]
+    return rows if len(rows) else None
+
+
+def _schema_from_cohorts(results: Mapping[int, StepResult]) -> bool:
+    """Whether the process schema shows step 4's cohort conversions (else step 1's raw rates):
+    its caption says which."""
+    return _cohort_conversions(results) is not None
+
+
 def _schema(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[dict[str, str]]:
     """The phases left to right with the cohort conversion on each arrow (step 4's KPIs, else
     step 1's raw funnel)."""
     phases = engagement.phase_model
     rates: dict[tuple[str, str], str] = {}
-    measurement = results.get(4)
-    kpis = measurement.tables.get("kpis") if measurement is not None else None
-    if kpis is not None and {"from_phase", "to_phase", "kind"} <= set(kpis.columns):
-        rows = kpis[(kpis["kind"] == "conversion")]
-        if "segment" in rows:
-            rows = rows[rows["segment"].isna()]
+    rows = _cohort_conversions(results)
+    if rows is not None:
         for _, row in rows.iterrows():
             rates.setdefault((row["from_phase"], row["to_phase"]), fmt.percent(row["value"]))
     baseline = results.get(1)
@@ -549,6 +563,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         "actions": _actions(results, fmt, phases, attribute_headers(engagement)),
         "scorecard": _scorecard(results, fmt, fields, phases),
         "schema": _schema(engagement, results, fmt),
+        "schema_cohorts": _schema_from_cohorts(results),
         "quality": _data_quality(engagement, fmt),
         "notes": list(dict.fromkeys(for_client(note) if edition == "client" else note
                                     for note in notes)),

@@ -27,6 +27,7 @@ from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
     COLUMNS,
     N_,
+    NOT_MEASURED,
     REFERENCE_WORDS,
     attribute_label,
     code_text,
@@ -109,6 +110,7 @@ _HEADERS = {
     "share_b": N_("Segment's share in the second period"),
     "stall_quantile": N_("Percentile of the stall threshold"),
     "moved_n": N_("Records that moved on"),
+    "missing_reason": N_("Not measured because"),
 }
 
 
@@ -236,6 +238,9 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
                                                                  from_code=True,
                                                                  attributes=attributes)
                              if isinstance(v, Reason) else v)
+    if "missing_reason" in out:  # a value the data cannot measure: n/a and why, in words
+        out["missing_reason"] = _words(out["missing_reason"], lambda v: "" if is_missing(v) else (
+            fmt.gettext(NOT_MEASURED[v]) if v in NOT_MEASURED else str(v)))
     if "reason" in out and "reason_code" in out:
         where = out["column"] if "column" in out else pd.Series("", index=out.index)
         pairs = pd.Series(list(zip(out["reason_code"].astype(object), where.astype(object),
