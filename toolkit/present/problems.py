@@ -87,6 +87,10 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                       N_("{count} records are still inside their window")),
     "too_few_to_judge": (N_("{count} record, fewer than the {n} needed to judge"),
                          N_("{count} records, fewer than the {n} needed to judge")),
+    "scan_everyone_converts": N_("every one of the {n} records that reached {start} reached "
+                                 "{end}, so no segment can convert differently there"),
+    "scan_nobody_converts": N_("none of the {n} records that reached {start} reached {end}, so "
+                               "no segment can convert differently there"),
 }
 
 #: What a reason without a code reads as outside English (the workbook's Notes sheet keeps the
