@@ -1077,7 +1077,8 @@ def _model_effects(fun: Cohorts, i: int, j: int, coded: Mapping[str, tuple[np.nd
         return out
     fit = penalised_logistic(x_cell, n_cell, design)
     out = []
-    for (name, codes, labels), (_, order), cols in zip(factors, blocks, slices):
+    for (name, codes, labels), (_, order), cols in zip(factors, blocks[:len(factors)],
+                                                       slices[:len(factors)], strict=True):
         if name not in judged:
             continue
         held = [other for other, _, _ in factors if other != name]
