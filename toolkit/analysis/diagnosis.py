@@ -11,8 +11,9 @@ stop opportunities from dropping out". This module sizes and ranks those opportu
   (target, benchmark, the step's own earlier level, lead volume against the order target), or
   "no clear low-hanging fruit", as a :class:`Verdict`;
 - :func:`segment_scan`: every segment against the typical segment of its attribute, per
-  transition, in one logistic model with the other attributes and the cohort year, adjusted
-  across the scan;
+  transition, in a penalised logistic model with the other attributes and the cohort year
+  (never with an attribute it is nested with), adjusted across the scan; what it cannot judge
+  says why;
 - :func:`action_yield`: which actions (channels) produce qualified leads, and at what cost;
 - :func:`mix_vs_rate`: a change in conversion between two periods (by period of reaching the phase
   or by creation cohort) split into a rate effect and a mix effect, with Simpson's paradox flagged;
@@ -1370,15 +1371,30 @@ def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
     DataFrame, one row per attribute, segment and transition: ``attribute, segment, from_phase,
     to_phase, n, successes, rate, ci_low, ci_high, typical_rate, typical_n, typical_successes,
     rest_n, rest_successes, rest_rate, diff, diff_ci_low, diff_ci_high, odds_ratio, or_ci_low, or_ci_high,
-    attribute_p_value, p_value, test_method, p_adjusted, adjust, flagged, direction, finding``;
-    flagged rows first, then by adjusted p-value.
+    attribute_p_value, p_value, test_method, p_adjusted, adjust, flagged, direction, judgement,
+    held_fixed, year_held, finding``; flagged rows first, then by adjusted p-value (ties by step,
+    attribute and counts, never by a label alone). ``judgement`` is a code of
+    :data:`toolkit.base.vocabulary.JUDGEMENTS` (``flagged``, ``no_clear_difference``,
+    ``typical``, ``data_quality``, or a "not judged" reason); ``held_fixed`` the attributes the
+    segment's model held (``;``-separated), ``year_held`` whether it held the cohort year.
+    ``scan.attrs['not_scanned']`` maps each transition left out because every record converts
+    there (or none does) to its reason (codes ``scan_everyone_converts``,
+    ``scan_nobody_converts``).
 
     Notes
     -----
-    Per transition one binomial GLM (statsmodels, on the counts of every combination of the
-    scanned attributes and the calendar year of reaching the phase) with every attribute
-    treatment-coded: each segment's effect is its log odds holding the other attributes and the
-    cohort year fixed. The *typical* segment of an attribute is the one with the median effect
+    Per transition a binomial model on the counts of every combination of the scanned attributes
+    and the calendar year of reaching the phase, with every attribute treatment-coded: each
+    segment's effect is its log odds holding the other attributes and the cohort year fixed. The
+    fit is Firth-penalised (``toolkit.analysis.segment_model``): finite when a segment always or
+    never converts, the same whatever the reference level or the order of the columns (which
+    would otherwise follow the labels, pseudonyms included); a fit that does not converge gives
+    no p-value (``model_not_converged``). An attribute that is a function of another (team of
+    owner, office of region: every owner has one team) is never in one model with it: each is
+    judged at its own level, and where a finer attribute is held a coarser one it determines is
+    left out. Attributes whose columns the others reproduce at a step (a product sold by one
+    owner only) are judged there in a model of their own; a cohort year the attributes
+    reproduce is left out. The *typical* segment of an attribute is the one with the median effect
     among its segments with at least ``min_n`` records (the middle two, averaged, for an even
     count; '(missing)' never); ``odds_ratio`` is a segment's effect against it (Wald interval),
     ``typical_rate`` and ``diff`` (Newcombe interval) the raw rates behind it. Two stages, both
@@ -2071,8 +2087,9 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                         f"-> {r.to_phase}: {_pct(r.rate)} against {_pct(r.typical_rate)} for the "
                         f"typical {r.attribute}"),
             "evidence": (f"n={r.n}; odds ratio {r.odds_ratio:.2f} (95% CI {r.or_ci_low:.2f} to "
-                         f"{r.or_ci_high:.2f}) holding the other attributes and the cohort year "
-                         f"fixed; adjusted p = {r.p_adjusted:.2g}"),
+                         f"{r.or_ci_high:.2f}) "
+                         + (f"holding {_held(r)} fixed" if _held(r) else "judged on its own")
+                         + f"; adjusted p = {r.p_adjusted:.2g}"),
             "extra_orders": sized[0], "extra_orders_low": sized[1], "extra_orders_high": sized[2],
             "action_hint": _hint_for_segment(r.attribute, r.segment, r.direction, action),
             "_p": r.p_adjusted, "_order": 2 if r.direction == "better" else 1,
