@@ -200,9 +200,12 @@ def _planted_flags(truth: dict) -> dict[tuple, str]:
         leak = truth["owner_leak"]
         a, b = leak["transition"]
         out[(leak["attribute"], leak["segment"], a, b)] = "worse"
-        # a team leak: each of the team's account managers is worse too (a right flag, if n allows)
+        # a team leak: each of the team's account managers and the team's office are worse too
+        # (right flags, when n allows)
         for owner in leak.get("owners", []):
             out[("owner", owner, a, b)] = "worse"
+        if "office" in leak:
+            out[("office", leak["office"], a, b)] = "worse"
     return out
 
 
@@ -234,7 +237,7 @@ def _judge(spec: dict, truth: dict, fruit, flags: dict, claims: list, e) -> dict
         main = {k: d for k, d in planted.items() if k[0] == attribute}
         hits = [k for k in main if flags.get(k) == main[k]]
         a, b = t["transition"]
-        watched = {attribute} | ({"owner"} if "owners" in t else set())
+        watched = {attribute} | ({"owner", "office"} if "owners" in t else set())
         same_attribute = [k for k in flags if k[0] in watched and (k[2], k[3]) == (a, b)]
         out["found"] = len(hits) > 0
         out["attributed"] = (len(hits) == len(main)

@@ -1516,8 +1516,8 @@ def add_real_structure(company: PlantedCompany, *, seed: int = 0) -> PlantedComp
       aside): a transition every record passes by construction.
 
     The planted effects keep their truth: an owner leak is now a team leak (``attribute``
-    ``team``; the team's account managers, ``owners``, are each worse too); a step's ``half`` is
-    that of the longer funnel.
+    ``team``; the team's account managers, ``owners``, and its ``office`` are worse too); a
+    step's ``half`` is that of the longer funnel.
     """
     rng = np.random.default_rng(check_seed(seed))
     records = company.records.copy()
@@ -1559,7 +1559,8 @@ def add_real_structure(company: PlantedCompany, *, seed: int = 0) -> PlantedComp
         leaky = OWNERS.index(effects["owner_leak"]["segment"])
         effects["owner_leak"].update({
             "attribute": "team", "segment": f"Team {OWNERS[leaky]}",
-            "owners": names[leaky * OWNERS_PER_TEAM:(leaky + 1) * OWNERS_PER_TEAM]})
+            "owners": names[leaky * OWNERS_PER_TEAM:(leaky + 1) * OWNERS_PER_TEAM],
+            "office": TEAM_OFFICES[leaky]})
     return PlantedCompany(events=events, records=records, as_of=company.as_of, phases=phases,
                           effects=effects, changes=company.changes,
                           benchmarks=company.benchmarks,
