@@ -3,7 +3,8 @@ the source and a relabelling of the categories (DESIGN.md, "Same data, same answ
 
     python benchmarks/invariance.py [--generated 20] [--size 6000]
 
-runs step 5 on the demo, the five shared samples (../shared/samples) and ``--generated``
+runs step 5 on the demo, the five shared samples (../shared/samples; the Pipedrive one also as a
+lead list without dates) and ``--generated``
 companies of :func:`toolkit.datasets.generate_planted_company` with
 :func:`toolkit.datasets.add_real_structure`, each as loaded and under the three changes, and prints
 per engagement and change whether the findings stayed the same (and which differ). The helpers
@@ -173,7 +174,8 @@ def _shuffle_csv(source: Path, target: Path, encoding: str, seed: int) -> None:
 
 def shuffled_source(path: Path, folder: Path, seed: int = 1) -> Path:
     """A copy of the engagement YAML whose CSV sources have their data rows in another order
-    (spreadsheets are left as they are)."""
+    (spreadsheets are left as they are: the Pipedrive workbook's "row shuffle" changes nothing;
+    the tables-level shuffle of `shuffled_tables` covers the analysis)."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
     base = path.parent
@@ -280,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in ENGAGEMENTS:
             (folder / name).mkdir()
             paths[name] = write_sample_engagement(folder / name, name)
+        # the Pipedrive export read as a lead list without dates (tests/test_samples.py)
+        (folder / "lead_list").mkdir()
+        lead_list = write_sample_engagement(folder / "lead_list", "pipedrive_bec")
+        lead_list.write_text(lead_list.read_text().replace("as_of: 2018-06-30\n", "").replace(
+            "  preset: pipedrive\n", "  preset: pipedrive\n  dated: false\n"))
+        paths["pipedrive_bec (lead list)"] = lead_list
         for name, path in paths.items():
             start = time.perf_counter()
             result = yaml_changes(path, folder / name / "shuffled")

@@ -240,3 +240,20 @@ def test_dependent_blocks_name_the_columns_that_coincide():
     design = np.column_stack([ones, a, b, a])  # the third block repeats the first
     assert dependent_blocks(design, [slice(1, 2), slice(2, 3), slice(3, 4)]) == [0, 2]
     assert dependent_blocks(design[:, :3], [slice(1, 2), slice(2, 3)]) == []
+
+
+def test_firth_converges_with_a_segment_of_one_record_that_never_converts():
+    # What was seen on the Pipedrive export read as a lead list: every segment "not judged",
+    # because Fisher scoring swung around the optimum of a one-record segment for ever. A cell
+    # that its own level saturates has hat value 1, so Firth fits it at (x + 1/2) / (n + 1):
+    # 0 of 1 -> 0.25.
+    rows = [(0, 0, 20, 50), (0, 1, 10, 50), (1, 0, 30, 50), (1, 1, 15, 50), (2, 0, 0, 1)]
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    design = np.column_stack([np.ones(5), a == 1, a == 2, b == 1]).astype(float)
+    x = np.array([r[2] for r in rows], dtype=float)
+    n = np.array([r[3] for r in rows], dtype=float)
+    fit = penalised_logistic(x, n, design)
+    assert fit.converged
+    fitted = 1 / (1 + np.exp(-design @ fit.params))
+    assert fitted[4] == pytest.approx(0.25, abs=1e-8)

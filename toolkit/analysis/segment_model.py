@@ -87,12 +87,18 @@ def penalised_logistic(successes: np.ndarray, trials: np.ndarray, design: np.nda
     state = _penalised(x, n, design, beta)
     if state is None:
         return PenalisedFit(beta, np.full((len(beta), len(beta)), np.nan), False, 0)
+    previous = None
     for iteration in range(1, max_iter + 1):
         value, score, inverse = state
         step = inverse @ score
         largest = np.max(np.abs(step)) if len(step) else 0.0
         if largest > _MAX_STEP:
             step *= _MAX_STEP / largest
+        if previous is not None and step @ previous < 0:
+            # Fisher scoring leaves out how the hat values change: for a segment of one or two
+            # records it overshoots and swings around the optimum, where the likelihood is flat
+            # to machine precision and step halving cannot see it. A swing back is halved.
+            step *= 0.5
         for _ in range(30):  # step halving: never accept a lower penalised likelihood
             trial = _penalised(x, n, design, beta + step)
             if trial is not None and trial[0] >= value - 1e-12 * abs(value):
@@ -101,8 +107,9 @@ def penalised_logistic(successes: np.ndarray, trials: np.ndarray, design: np.nda
         else:
             return PenalisedFit(beta, inverse, False, iteration)
         beta = beta + step
+        previous = step
         state = trial
-        if np.max(np.abs(step)) < tol and np.max(np.abs(state[1])) < 1e-6 * max(1.0, n.sum()):
+        if np.max(np.abs(step)) < tol:
             return PenalisedFit(beta, state[2], True, iteration)
     return PenalisedFit(beta, state[2], False, max_iter)
 
