@@ -39,8 +39,12 @@ import pandas as pd  # noqa: E402
 SIZES = {"half": 6_000, "demo": 12_000, "double": 24_000}
 # The demo's answer key is the reference size: most companies there, the rest for the power curve.
 SIZE_SHARES = {"demo": 0.70, "half": 0.15, "double": 0.15}
-NULL_FAMILIES = ("plain", "placebo change")
+NULL_FAMILIES = ("plain", "placebo change", "structured")
 SEGMENTS = ["action", "owner", "region", "product"]
+# the segments of a company with the structure of real exports (toolkit.datasets.add_real_structure)
+STRUCTURED_SEGMENTS = ["action", "owner", "team", "office", "region", "product", "sector"]
+# the planted segment effects that also run on a structured company (every second one of each)
+STRUCTURED_EFFECTS = ("owner_leak", "source")
 
 
 def company_specs(companies: int, seed: int) -> list[dict]:
@@ -58,20 +62,23 @@ def company_specs(companies: int, seed: int) -> list[dict]:
             if kind == "planted":
                 spec["effect"] = PLANTED_EFFECTS[k % len(PLANTED_EFFECTS)]
                 spec["n_phases"] = int(rng.integers(3, 6))      # 3-5 phases: a split exists
+                if spec["effect"] in STRUCTURED_EFFECTS and (k // len(PLANTED_EFFECTS)) % 2:
+                    spec["structured"] = True
             else:
                 spec["family"] = NULL_FAMILIES[k % len(NULL_FAMILIES)]
                 spec["n_phases"] = int(rng.integers(2, 6))      # 2-5 phases
+                spec["structured"] = spec["family"] == "structured"
             specs.append(spec)
     return specs
 
 
-def _engagement(company, changes: list[dict]):
+def _engagement(company, changes: list[dict], segments: list[str] = SEGMENTS):
     from toolkit import Engagement
     from toolkit.io.config import ChangeConfig
 
     e = Engagement.from_tables(company.events, company.records,
                                phases=[{"key": k, "label": k} for k in company.phases],
-                               as_of=company.as_of, segments=SEGMENTS)
+                               as_of=company.as_of, segments=segments)
     e.config.changes = [ChangeConfig(**c) for c in changes]
     return e
 
@@ -101,14 +108,20 @@ def run_company(spec: dict) -> dict:
     effects = (spec["effect"],) if spec["kind"] == "planted" else ()
     company = generate_planted_company(effects=effects, n_records=spec["n_records"],
                                        n_phases=spec["n_phases"], seed=spec["seed"])
+    if spec.get("structured"):
+        from toolkit.datasets import add_real_structure
+        company = add_real_structure(company, seed=spec["seed"])
     changes = list(company.changes)
     if spec.get("family") == "placebo change":
         # declared, but nothing changed: any claimed effect is a false one
         first, second = company.phases[:2]
         changes = [{"date": pd.Timestamp("2025-07-01").date(), "description": "placebo",
                     "step": f"{first} -> {second}"}]
-    e = _engagement(company, changes)
+    e = _engagement(company, changes,
+                    STRUCTURED_SEGMENTS if spec.get("structured") else SEGMENTS)
     fruit = low_hanging_fruit(e, benchmarks=company.benchmarks, seed=0, draws=1000)
+    changed = (_changed_findings(e, fruit, company.benchmarks) if spec.get("invariance")
+               else np.nan)
     evaluations, _ = evaluate_declared_changes(e, None)
     claims = [ev for ev in evaluations if ev.effect != "none"]
     scan = fruit.scan[fruit.scan["flagged"]]
@@ -126,19 +139,53 @@ def run_company(spec: dict) -> dict:
                                 and planted_flags.get(k) != "better"),
            "simpson": ";".join(f"{m.attribute}@{m.from_phase}->{m.to_phase}"
                                for m in fruit.mixes),
-           "claimed_change": len(claims) > 0}
+           "claimed_change": len(claims) > 0, "changed_findings": changed,
+           "segment_flags": len(flags)}
     row.update(_judge(spec, truth, fruit, flags, claims, e))
     if spec["kind"] == "planted":
         ttc = time_to_convert(e)
         errors = []
         for r in ttc.itertuples(index=False):
-            true = company.converter_median_days[(r.from_phase, r.to_phase)]
+            true = company.converter_median_days.get((r.from_phase, r.to_phase))
+            if true is None:  # the entry step of a structured company: passed at creation
+                continue
             errors.append(abs(r.median_days / true - 1))
         row["duration_max_rel_error"] = max(errors) if errors else np.nan
         row["durations_within_10pct"] = bool(errors) and max(errors) <= 0.10
     row["seconds"] = time.perf_counter() - start
     row["cpu_seconds"] = time.process_time() - cpu
     return row
+
+
+def _changed_findings(e, fruit, benchmarks) -> str:
+    """What of the ranked list and the scan changes under a second key (the owners pseudonymised
+    anew) or a row shuffle of the tables ('' when nothing: the answer must not depend on them)."""
+    from toolkit.analysis.diagnosis import low_hanging_fruit
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import invariance
+
+    def said(engagement, result) -> dict:
+        return invariance.findings(_Step(result), engagement)
+
+    base = said(e, fruit)
+    out = []
+    for change, other in (("second key", invariance.rekeyed(e, invariance.KEYS[1])),
+                          ("row shuffle", invariance.shuffled_tables(e))):
+        again = low_hanging_fruit(other, benchmarks=benchmarks, seed=0, draws=1000)
+        diff = invariance.differences(base, said(other, again))
+        if diff:
+            out.append(f"{change}: {'; '.join(diff)}")
+    return " | ".join(out)
+
+
+class _Step:
+    """The parts of a step result `invariance.findings` reads, from a LowHangingFruit."""
+
+    def __init__(self, fruit) -> None:
+        self.problems: dict = {}
+        self.tables = {"segment scan": fruit.scan}
+        self.results = {"fruit": fruit}
 
 
 def _planted_flags(truth: dict) -> dict[tuple, str]:
@@ -150,8 +197,15 @@ def _planted_flags(truth: dict) -> dict[tuple, str]:
             for segment, direction in truth[name]["segments"].items():
                 out[(truth[name]["attribute"], segment, a, b)] = direction
     if "owner_leak" in truth:
-        a, b = truth["owner_leak"]["transition"]
-        out[("owner", truth["owner_leak"]["segment"], a, b)] = "worse"
+        leak = truth["owner_leak"]
+        a, b = leak["transition"]
+        out[(leak["attribute"], leak["segment"], a, b)] = "worse"
+        # a team leak: each of the team's account managers and the team's office are worse too
+        # (right flags, when n allows)
+        for owner in leak.get("owners", []):
+            out[("owner", owner, a, b)] = "worse"
+        if "office" in leak:
+            out[("office", leak["office"], a, b)] = "worse"
     return out
 
 
@@ -177,12 +231,17 @@ def _judge(spec: dict, truth: dict, fruit, flags: dict, claims: list, e) -> dict
         out["verdict_right"] = fruit.verdict.case == expected
     elif effect in ("source", "simpson_mix", "owner_leak"):
         planted = _planted_flags({effect: t})
-        hits = [k for k in planted if flags.get(k) == planted[k]]
         attribute = t["attribute"]
+        # found and attributed on the planted attribute's own segments (a team leak's owners
+        # may be flagged too, but need not: each has a seventh of the team's records)
+        main = {k: d for k, d in planted.items() if k[0] == attribute}
+        hits = [k for k in main if flags.get(k) == main[k]]
         a, b = t["transition"]
-        same_attribute = [k for k in flags if k[0] == attribute and (k[2], k[3]) == (a, b)]
+        watched = {attribute} | ({"owner", "office"} if "owners" in t else set())
+        same_attribute = [k for k in flags if k[0] in watched and (k[2], k[3]) == (a, b)]
         out["found"] = len(hits) > 0
-        out["attributed"] = len(hits) == len(planted) and set(same_attribute) <= set(planted)
+        out["attributed"] = (len(hits) == len(main)
+                             and all(planted.get(k) == flags[k] for k in same_attribute))
         if effect == "simpson_mix":
             mix = [m for m in fruit.mixes if (m.from_phase, m.to_phase) == (a, b)]
             out["found"] = len(mix) > 0
@@ -203,6 +262,11 @@ def _pct(x: float) -> str:
 
 def tables(frame: pd.DataFrame, seconds: float, workers: int) -> str:
     """The calibration tables in Markdown."""
+    frame = frame.copy()
+    structured = frame.get("structured", pd.Series(False, index=frame.index)).fillna(False)
+    if "effect" in frame:
+        frame["effect"] = frame["effect"].where(~structured.astype(bool),
+                                                frame["effect"] + " (structured)")
     planted = frame[frame["kind"] == "planted"]
     null = frame[frame["kind"] == "null"]
     lines = [f"Companies: {len(planted)} planted (one effect each), {len(null)} null; "
@@ -243,10 +307,20 @@ def tables(frame: pd.DataFrame, seconds: float, workers: int) -> str:
               f"{_pct(durations.mean())} of the planted companies (largest error "
               f"{_pct(planted['duration_max_rel_error'].max())}, median of the per-company "
               f"largest errors {_pct(planted['duration_max_rel_error'].median())}).",
+              *_invariance_line(frame),
               f"- Time per company: median {frame['seconds'].median():.1f} s wall clock, "
               f"{frame['cpu_seconds'].median():.2f} s CPU; {frame['cpu_seconds'].sum() / 60:.1f} "
               f"CPU-minutes in all (the wall clock depends on what else the machine runs)."]
     return "\n".join(lines) + "\n"
+
+
+def _invariance_line(frame: pd.DataFrame) -> list[str]:
+    if "changed_findings" not in frame or frame["changed_findings"].isna().all():
+        return []
+    checked = frame[frame["changed_findings"].notna()]
+    changed = checked["changed_findings"].astype(str).str.len() > 0
+    return [f"- Companies whose findings change under a second key or a row shuffle: "
+            f"{int(changed.sum())} of {len(checked)}."]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,11 +331,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2, help="seed of the company draw (2 for "
                         "the README's table; use another while developing)")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--invariance", action="store_true", help="also run every company under "
+                        "a second key and a row shuffle and count the findings that change")
+    parser.add_argument("--only", choices=["segments"], help="`segments`: only the segment "
+                        "families (source, owner leak, plain and structured null companies)")
     args = parser.parse_args(argv)
     if args.companies < 1 or args.workers < 1:
         parser.error("--companies and --workers must be at least 1")
     args.out.mkdir(parents=True, exist_ok=True)
     specs = company_specs(args.companies, args.seed)
+    if args.only == "segments":
+        specs = [s for s in specs if s.get("effect") in STRUCTURED_EFFECTS
+                 or s.get("family") in ("plain", "structured")]
+    if args.invariance:
+        specs = [{**s, "invariance": True} for s in specs]
     start = time.perf_counter()
     if args.workers == 1:
         rows = [run_company(s) for s in specs]

@@ -270,3 +270,37 @@ def test_the_seven_steps_on_a_lead_list_say_which_parts_need_dates(tmp_path):
             (6, "plan"), (7, "view")} <= dated_parts
     for why in (problems[key] for key in dated_parts):
         assert "lead list without dates" in why and "Fix:" in why
+
+
+def test_step_5_of_a_lead_list_shows_the_segment_scan_on_the_page_and_in_the_workbook(tmp_path):
+    # What was seen (issue 21, item 9): a lead list got no segment comparison in the report (step
+    # 5 said it needs dates; no segment-scan sheet). The same 300 leads as above: A 50/100 better,
+    # B 10/100 worse than the typical C 30/100 (z = 2.89 and -3.54 against C).
+    import openpyxl
+
+    from toolkit.cli import main
+    from toolkit.steps import diagnosis
+    lines = [f"{s}{i};{s};{int(i < k)}" for s, k in (("A", 50), ("B", 10), ("C", 30))
+             for i in range(100)]
+    e = lead_list(tmp_path, lines)
+    result = diagnosis(e)
+    assert "needs dates" in result.problems["fruit"]  # no ranked list: it is sized per month
+    flagged = result.tables["flagged segments"].set_index("segment")
+    assert sorted(flagged.index) == ["A", "B"]
+    assert flagged.loc["A", "direction"] == "better" and flagged.loc["B", "direction"] == "worse"
+    assert "Segment scan" in result.sheets and "segment scan" in result.figures
+    said = " ".join(result.conclusions_by_language["en"])
+    assert "‘A’ converts 50.0% at Lead → Klant" in said and "judged on its own" in said
+    assert "cohort year" not in said  # a lead list has none to hold fixed
+    assert main(["run", str(tmp_path / "engagement.yaml"), "--out", str(tmp_path / "report"),
+                 "--quiet"]) == 0
+    page = (tmp_path / "report" / "05_diagnosis.html").read_text(encoding="utf-8")
+    assert "Segments that differ from the typical segment" in page
+    assert "50.0%" in page and "10.0%" in page
+    book = openpyxl.load_workbook(next((tmp_path / "report").glob("*.xlsx")), read_only=True)
+    assert "Segment scan" in book.sheetnames
+    rows = list(book["Segment scan"].iter_rows(values_only=True))
+    header = list(rows[0])
+    segments = {row[header.index("Segment")]: row for row in rows[1:]}
+    assert segments["A"][header.index("Judgement")] == "differs from the typical segment"
+    assert segments["C"][header.index("Judgement")] == "the typical segment"

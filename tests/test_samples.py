@@ -151,3 +151,23 @@ def test_salesforce_winkel_amounts_in_another_currency_are_not_summed(tmp_path):
     assert won["value"].sum() == pytest.approx(85701.28)
     assert any("399 amount(s) are in another currency than the engagement's USD" in n
                for n in e.notes)
+
+
+def test_pipedrive_as_a_lead_list_gets_its_segment_scan_in_step_5(tmp_path):
+    # Issue 21, item 9: a lead list's segments reach step 5. d = pd.read_excel(xlsx):
+    # `Deal - Lead Source - Deals` == 'Eventective' 983 rows, of which `Deal - Status` == 'Won'
+    # 10 (1.0%); `Deal - Event Type` == 'Church/Religious Meeting' 143 rows, Won 59 (41.3%).
+    # Both differ from their typical segment (about 4% and 8%) far beyond chance.
+    from toolkit.steps import diagnosis
+    path = write_sample_engagement(tmp_path, "pipedrive_bec")
+    path.write_text(path.read_text().replace("as_of: 2018-06-30\n", "").replace(
+        "  preset: pipedrive\n", "  preset: pipedrive\n  dated: false\n"))
+    result = diagnosis(load(path))
+    scan = result.tables["segment scan"]
+    assert "model_not_converged" not in set(scan["judgement"])  # every fit read converged
+    flagged = result.tables["flagged segments"].set_index(["attribute", "segment"])
+    source = flagged.loc[("lead_source", "Eventective")]
+    assert (source["n"], source["successes"], source["direction"]) == (983, 10, "worse")
+    event = flagged.loc[("event_type", "Church/Religious Meeting")]
+    assert (event["n"], event["successes"], event["direction"]) == (143, 59, "better")
+    assert "Segment scan" in result.sheets

@@ -55,6 +55,8 @@ __all__ = [
     "PLANTED_EFFECTS",
     "PlantedCompany",
     "generate_planted_company",
+    "add_real_structure",
+    "SECTORS",
 ]
 
 COMPANY_NAME = "Van Dijk Installatietechniek B.V."
@@ -1565,3 +1567,76 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     return PlantedCompany(events=events, records=records, as_of=as_of_ts, phases=phases,
                           effects=truth, changes=changes, benchmarks=benchmarks,
                           converter_median_days=medians)
+
+
+# -------------------------------------------------------------- the structure of real exports
+#: Account managers per team in :func:`add_real_structure` (5 teams: 35 owners with small n).
+OWNERS_PER_TEAM = 7
+#: Offices of the teams in :func:`add_real_structure`: office is a lookup of the team.
+TEAM_OFFICES = ("Noord", "Noord", "Zuid", "Zuid", "Oost")
+SECTORS: tuple[str, ...] = tuple(f"Sector {k}" for k in range(1, 11))
+_BLANK_SECTOR_SHARE = 0.05   # records without a sector, none of them won
+
+
+def add_real_structure(company: PlantedCompany, *, seed: int = 0) -> PlantedCompany:
+    """The company as a real export looks where the generated one is tidy (issue 21): what the
+    segment scan must judge without inventing findings.
+
+    - ``owner``: each of the five owners' records spread at random over seven account managers
+      (35 owners, small n at the late steps); the old owner becomes ``team`` and ``office`` a
+      lookup of the team (:data:`TEAM_OFFICES`): attributes that are functions of another;
+    - ``sector``: ten sectors at random, and a blank sector for 5% of the records that were not
+      won, so its closed deals are all lost;
+    - a first phase ``prospect`` that every record passes at creation (the undated prospects set
+      aside): a transition every record passes by construction.
+
+    The planted effects keep their truth: an owner leak is now a team leak (``attribute``
+    ``team``; the team's account managers, ``owners``, and its ``office`` are worse too); a
+    step's ``half`` is that of the longer funnel.
+    """
+    rng = np.random.default_rng(check_seed(seed))
+    records = company.records.copy()
+    n = len(records)
+    team = pd.Categorical(records["owner"].astype(str), categories=list(OWNERS))
+    team_code = np.asarray(team.codes)
+    seat = rng.integers(0, OWNERS_PER_TEAM, size=n)
+    names = [f"{owner} {k + 1}" for owner in OWNERS for k in range(OWNERS_PER_TEAM)]
+    records["owner"] = _labels(team_code * OWNERS_PER_TEAM + seat, names)
+    records["team"] = _labels(team_code, [f"Team {owner}" for owner in OWNERS])
+    offices = sorted(set(TEAM_OFFICES))
+    records["office"] = _labels(np.asarray([offices.index(o) for o in TEAM_OFFICES])[team_code],
+                                offices)
+    sector = rng.integers(0, len(SECTORS), size=n)
+    not_won = np.flatnonzero(records["outcome"].astype(str).to_numpy() != "won")
+    blank = rng.choice(not_won, size=int(round(_BLANK_SECTOR_SHARE * n)), replace=False) \
+        if len(not_won) else np.array([], dtype=np.int64)
+    sector[blank] = len(SECTORS)
+    records["sector"] = pd.array(np.asarray([*SECTORS, None], dtype=object)[sector], dtype="str")
+
+    phases = ("prospect", *company.phases)
+    dtype = pd.CategoricalDtype(list(phases), ordered=True)
+    first = company.events[company.events["phase"].astype(str) == company.phases[0]]
+    entry = first.assign(source_stage="prospect")
+    entry["phase"] = "prospect"
+    events = pd.concat([entry, company.events], ignore_index=True)
+    events["phase"] = pd.Categorical(events["phase"].astype(str), dtype=dtype)
+    events["source_row"] = pd.array(np.arange(1, len(events) + 1), dtype="Int64")
+    lost = records["lost_at_phase"].astype(object)
+    records["lost_at_phase"] = pd.Categorical(lost.where(lost.notna()), dtype=dtype)
+
+    effects = {name: dict(truth) for name, truth in company.effects.items()}
+    half = (len(phases) - 1) // 2
+    for truth in effects.values():
+        if "half" in truth:
+            step = phases.index(truth["transition"][0])
+            truth["half"] = "early" if step < half else "late"
+    if "owner_leak" in effects:
+        leaky = OWNERS.index(effects["owner_leak"]["segment"])
+        effects["owner_leak"].update({
+            "attribute": "team", "segment": f"Team {OWNERS[leaky]}",
+            "owners": names[leaky * OWNERS_PER_TEAM:(leaky + 1) * OWNERS_PER_TEAM],
+            "office": TEAM_OFFICES[leaky]})
+    return PlantedCompany(events=events, records=records, as_of=company.as_of, phases=phases,
+                          effects=effects, changes=company.changes,
+                          benchmarks=company.benchmarks,
+                          converter_median_days=company.converter_median_days)

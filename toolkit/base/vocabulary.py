@@ -24,7 +24,8 @@ from toolkit.base.exceptions import OptionError
 __all__ = [
     "COLUMNS", "PERIODS", "PERIOD_FREQ", "PERIOD_DAYS", "MISSING", "MIN_N",
     "STATUSES", "STATUS_ON_TARGET", "STATUS_SIGNIFICANT", "STATUS_NOT_SIGNIFICANT",
-    "STATUS_TOO_FEW", "STATUS_UNJUDGED", "REASONS", "PROBLEMS", "Reason", "status_prose",
+    "STATUS_TOO_FEW", "STATUS_UNJUDGED", "REASONS", "PROBLEMS", "JUDGEMENTS", "Reason",
+    "status_prose",
     "status_codes", "reason_of",
     "reason_codes", "codes_table", "check_option", "check_seed",
 ]
@@ -147,6 +148,22 @@ PROBLEMS: dict[str, str] = {
     "no_distinct_times": "the transitions carry no distinct timestamps (every row of a step at "
                          "one instant)",
     "no_time_of_day": "the timestamps are dates without a time of day",
+    # why a transition is not in the segment scan (nothing varies there)
+    "scan_everyone_converts": "every record that reached the phase converts at this step",
+    "scan_nobody_converts": "no record that reached the phase converts at this step",
+}
+
+#: How the segment scan judged a segment (its ``judgement`` column): code -> what it means. The
+#: codes after ``no_clear_difference`` are the scan's "not judged", each with its reason.
+JUDGEMENTS: dict[str, str] = {
+    "flagged": "differs from the typical segment (adjusted across the scan)",
+    "no_clear_difference": "no clear difference from the typical segment",
+    "typical": "the typical segment of its attribute",
+    "data_quality": "no value: a data-quality finding, not a segment to act on",
+    "too_few_records": "not judged: fewer records than a judgement needs",
+    "only_segment": "not judged: the only segment of its attribute at this step",
+    "no_comparison": "not judged: no other segment with enough records to compare with",
+    "model_not_converged": "not judged: the model did not converge, so it gives no p-value",
 }
 
 

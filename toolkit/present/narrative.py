@@ -46,7 +46,7 @@ from toolkit.present.tables import (
 )
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
-           "improvement", "steering", "verdict", "VERDICTS"]
+           "improvement", "steering", "verdict", "VERDICTS", "segment_scan"]
 
 # What Markdown (mistune, as nbconvert renders it) could read as syntax inside a line: emphasis,
 # code, links and images (`[`), strikethrough, tables, math, a backslash itself. `&`, `<` and `>`
@@ -526,8 +526,22 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
         w._("Segment scan: {attribute} is not scanned: {why}.", attribute=w.attribute(attr),
             why=text(w.why(why)))
         for attr, why in scan.attrs.get("refused", {}).items()]
+    skipped = [] if scan is None else [
+        w._("Segment scan: {start} → {end} is not scanned: {why}.", start=w.phase(start),
+            end=w.phase(end), why=text(w.why(why)))
+        for (start, end), why in scan.attrs.get("not_scanned", {}).items()]
     missing = [] if scan is None or len(scan) == 0 else _missing_lines(scan, w)
-    return refused + missing + _compared_lines(scan, w)
+    return refused + skipped + missing + _compared_lines(scan, w)
+
+
+def segment_scan(scan: pd.DataFrame, language: str = "en", phases=None,
+                 attributes: Mapping[str, str] | None = None) -> str:
+    """Step 5 without a ranked list (a lead list without dates): what the segment scan found,
+    flagged segments first, and what it could not compare."""
+    w = _Words(language, phases, attributes)
+    lines = [text(w.cell(row, "scan_finding_text") or row["finding"])
+             for _, row in scan[scan["flagged"]].head(5).iterrows()]
+    return bullets(lines + _scan_lines(scan, w))
 
 
 def _missing_lines(scan: pd.DataFrame, w: _Words) -> list[str]:

@@ -101,6 +101,10 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
     "no_distinct_times": N_("every transition of this step carries one timestamp, so its "
                             "duration cannot be measured"),
     "no_time_of_day": N_("the timestamps are dates without a time of day"),
+    "scan_everyone_converts": N_("every one of the {n} records that reached {start} reached "
+                                 "{end}, so no segment can convert differently there"),
+    "scan_nobody_converts": N_("none of the {n} records that reached {start} reached {end}, so "
+                               "no segment can convert differently there"),
 }
 
 #: What a reason without a code reads as outside English (the workbook's Notes sheet keeps the

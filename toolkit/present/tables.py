@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from babel.lists import format_list
 
 from toolkit.analysis.planning import advice_texts
 from toolkit.base.phases import PhaseModel
@@ -132,6 +133,18 @@ CODES: dict[str, str] = {
     # segment scan: direction against the typical segment, the test
     "better": N_("better"), "worse": N_("worse"), "same": N_("same"),
     "joint logistic model (Wald)": N_("joint logistic model (Wald)"),
+    "joint logistic model, penalised (Wald)": N_("joint logistic model, penalised (Wald)"),
+    "logistic model of the attribute alone, penalised (Wald)": N_(
+        "logistic model of the attribute alone, penalised (Wald)"),
+    # how the segment scan judged a segment (toolkit.base.vocabulary.JUDGEMENTS)
+    "flagged": N_("differs from the typical segment"),
+    "no_clear_difference": N_("no clear difference"),
+    "typical": N_("the typical segment"),
+    "data_quality": N_("no value: data quality"),
+    "too_few_records": N_("not judged: too few records"),
+    "only_segment": N_("not judged: the only segment"),
+    "no_comparison": N_("not judged: nothing to compare with"),
+    "model_not_converged": N_("not judged: the model did not converge"),
     # KPI units and periods
     "days": N_("days"), "records": N_("records"), "all": N_("all periods"),
     "all (per month)": N_("all periods (per month)"),
@@ -488,6 +501,9 @@ def _scan_finding(row: pd.Series, c: _Context) -> Cell:
                                 "{min_n} needed).").format(who=who, step=step,
                                                            n=fmt.count(row["n"]),
                                                            min_n=fmt.count(MIN_N)))
+    if str(row.get("judgement", "")) == "model_not_converged":
+        return Cell(fmt.gettext("{who}: not judged at {step}: the model did not converge, so it "
+                                "gives no p-value.").format(who=who, step=step))
     if not np.isfinite(number("p_value")):
         if bool(row.get("is_typical", False)) or number("diff") == 0:
             return Cell(fmt.gettext("{who} is the typical segment at {step} ({rate}).").format(
@@ -500,16 +516,42 @@ def _scan_finding(row: pd.Series, c: _Context) -> Cell:
                                          n=_evidence(row[["n"]], c).text,
                                          typical=fmt.percent(row["typical_rate"]))
     p = _p_words(row["p_adjusted"], fmt)
+    held = _held_words(row, c)
     if bool(row.get("flagged", False)):
-        direction = code_text(row.get("direction"), fmt)
-        return Cell(fmt.gettext("{base}: {direction}, also with the other attributes and the cohort "
-                                "year held fixed (odds ratio {odds} (95% interval {range}); "
-                                "adjusted p {p}).").format(
-            base=base, direction=direction, odds=fmt.number(row["odds_ratio"], 2),
-            range=fmt.range(row["or_ci_low"], row["or_ci_high"], "number", decimals=2), p=p))
-    return Cell(fmt.gettext("{base}: no clear difference once the other attributes are held fixed "
-                            "and the scan is adjusted for multiple testing (adjusted p {p}).")
-                .format(base=base, p=p))
+        values = {"base": base, "direction": code_text(row.get("direction"), fmt),
+                  "odds": fmt.number(row["odds_ratio"], 2), "p": p,
+                  "range": fmt.range(row["or_ci_low"], row["or_ci_high"], "number", decimals=2)}
+        if held is None:
+            return Cell(fmt.gettext("{base}: {direction}, also with the other attributes and the "
+                                    "cohort year held fixed (odds ratio {odds} (95% interval "
+                                    "{range}); adjusted p {p}).").format(**values))
+        if held:
+            return Cell(fmt.gettext("{base}: {direction}, also with {held} held fixed (odds ratio "
+                                    "{odds} (95% interval {range}); adjusted p {p}).").format(
+                held=held, **values))
+        return Cell(fmt.gettext("{base}: {direction}, judged on its own (odds ratio {odds} (95% "
+                                "interval {range}); adjusted p {p}).").format(**values))
+    if held is None:
+        return Cell(fmt.gettext("{base}: no clear difference once the other attributes are held "
+                                "fixed and the scan is adjusted for multiple testing (adjusted p "
+                                "{p}).").format(base=base, p=p))
+    if held:
+        return Cell(fmt.gettext("{base}: no clear difference with {held} held fixed, once the scan "
+                                "is adjusted for multiple testing (adjusted p {p}).").format(
+            base=base, held=held, p=p))
+    return Cell(fmt.gettext("{base}: no clear difference once the scan is adjusted for multiple "
+                            "testing (adjusted p {p}).").format(base=base, p=p))
+
+
+def _held_words(row: pd.Series, c: _Context) -> str | None:
+    """What a scan row's model held fixed, in words ("Product, Regio en het cohortjaar"); None
+    for a row from before the scan named it (the general wording then)."""
+    if "held_fixed" not in row.index or is_missing(row["held_fixed"]):
+        return None
+    names = [c.attribute(a) for a in str(row["held_fixed"]).split(";") if a]
+    if bool(row.get("year_held", False)):
+        names.append(c.fmt.gettext("the cohort year"))
+    return format_list(names, locale=c.fmt.locale) if names else ""
 
 
 def _hint(row: pd.Series, c: _Context) -> Cell:

@@ -111,6 +111,8 @@ _HEADERS = {
     "stall_quantile": N_("Percentile of the stall threshold"),
     "moved_n": N_("Records that moved on"),
     "missing_reason": N_("Not measured because"),
+    "judgement": N_("Judgement"), "held_fixed": N_("Held fixed in its model"),
+    "year_held": N_("Cohort year held fixed"),
 }
 
 
@@ -197,9 +199,12 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
     for column in ("status", "status_vs_target"):
         if column in out and "status_code" in out:
             out[column] = _words(out["status_code"], code_words)
-    for column in ("trend", "area", "direction", "test_method", "unit"):
+    for column in ("trend", "area", "direction", "test_method", "unit", "judgement"):
         if column in out:
             out[column] = _words(out[column], code_words)
+    if "held_fixed" in out:  # the segment scan: the attributes its model held, by their labels
+        out["held_fixed"] = _words(out["held_fixed"], lambda v: v if is_missing(v) else ", ".join(
+            attribute_label(a, fmt, attributes) for a in str(v).split(";") if a))
     if "adjust" in out:
         out["adjust"] = _words(out["adjust"], lambda v: v if is_missing(v) else (
             fmt.gettext(_ADJUST_WORDS[v]) if v in _ADJUST_WORDS else str(v)))

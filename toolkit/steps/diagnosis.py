@@ -8,7 +8,7 @@ import warnings
 
 import pandas as pd
 
-from toolkit.analysis.diagnosis import low_hanging_fruit
+from toolkit.analysis.diagnosis import low_hanging_fruit, segment_scan
 from toolkit.base.exceptions import NoteWarning
 from toolkit.base.vocabulary import Reason
 from toolkit.measure.actions import action_yield
@@ -21,6 +21,9 @@ from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
 __all__ = ["diagnosis"]
+
+#: The level of the segment scan, as in the ranked list (`low_hanging_fruit`'s default).
+SCAN_ALPHA = 0.01
 
 
 @shared_step(5)
@@ -39,7 +42,8 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
     segments`, `action yield`, `mix`, `lost by phase`, `stalled`, `notes`. Figures:
     `bottlenecks`, `segment scan`, `mix vs rate` (when a mix shift made the list). Results:
     `fruit` (the LowHangingFruit), `benchmarks`. Sheets: `Low-hanging fruit`, `Segment scan`,
-    `Notes`.
+    `Notes`. A lead list without dates has no ranked list, but its `segment scan` (on every
+    lead), `flagged segments`, figure and sheet.
     """
     parts = Parts()
     model = engagement.phase_model
@@ -90,6 +94,19 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         lines = in_languages(lambda language: sentences(
             narrative.diagnosis(fruit, language, model, attribute_headers(engagement),
                                 engagement.config.currency)))
+    elif not engagement.dated:
+        # A lead list without dates has no ranked list (sized per month), but its segments
+        # compare on every lead: the scan the ranked list would have used (same level)
+        scan = parts.attempt("segment scan", lambda: segment_scan(engagement, alpha=SCAN_ALPHA))
+        lines = parts.in_languages()
+        if scan is not None:
+            tables.update({"segment scan": scan, "flagged segments": scan[scan["flagged"]]})
+            figures["segment scan"] = figure(tp.plot_segment_scan, scan, phase_model=model,
+                                             attributes=attribute_headers(engagement))
+            sheets = {"Segment scan": scan}
+            said = in_languages(lambda language: sentences(narrative.segment_scan(
+                scan, language, model, attribute_headers(engagement))))
+            lines = {language: lines[language] + said[language] for language in lines}
     else:
         lines = parts.in_languages()
     if notes:
