@@ -31,6 +31,7 @@ from toolkit.base.vocabulary import reason_codes
 from toolkit.io.categories import fold_spellings, read_blank_markers
 from toolkit.io.config import RecordsConfig, SourceConfig
 from toolkit.io.limits import (
+    MAX_AMOUNT,
     MAX_COLUMNS,
     MAX_FIELD_CHARS,
     MAX_SOURCE_BYTES,
@@ -38,6 +39,7 @@ from toolkit.io.limits import (
     LimitError,
     check_regular_file,
     check_workbook_size,
+    read_limited,
 )
 from toolkit.io.parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from toolkit.io.presets import preset_defaults
@@ -176,7 +178,12 @@ def read_inputs(inputs: dict[Path, bytes]):
 
 def _input_bytes(path: Path) -> bytes:
     data = _INPUTS.pop(str(path), None)
-    return path.read_bytes() if data is None else data
+    if data is not None:
+        return data
+    try:
+        return read_limited(path, limit=MAX_SOURCE_BYTES, what="export")
+    except LimitError as exc:
+        raise DataError(str(exc), file=str(path), fix=exc.fix) from None
 
 
 def source_path(base_dir: Path, path: str) -> Path:
@@ -199,7 +206,8 @@ def check_source_file(path: Path) -> None:
                         fix="check `path` of this source (relative paths are relative to the "
                             "engagement YAML)") from None
     except LimitError as exc:
-        raise DataError(str(exc), file=repr(str(path))[1:-1], fix=exc.fix) from None
+        raise DataError(str(exc), file=repr(str(path))[1:-1], row=exc.row, column=exc.column,
+                        fix=exc.fix) from None
 
 
 def _check_width(columns: int, *, file: str, row: int) -> None:
@@ -320,9 +328,19 @@ def _read_delimited(body: bytes | memoryview, kind: str, delimiter: str, header_
     text = bytes(body).decode(kind)
     try:
         # Blank lines are kept (and quarantined later) so row numbers stay those of the file.
-        return pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                           na_values=[""], skipinitialspace=False, engine="c",
-                           header=header_row - 1, skip_blank_lines=False)
+        frame = pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                            na_values=[""], skipinitialspace=False, engine="c",
+                            header=header_row - 1, skip_blank_lines=False)
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas reads a first data row with more fields than the header as "the first
+            # column(s) are the index" and shifts every column of the file: refused, as the same
+            # row further down is.
+            raise DataError(
+                f"the row has {frame.shape[1] + frame.index.nlevels} fields where the header has "
+                f"{frame.shape[1]}", file=file, row=header_row + 1,
+                fix=f"check `delimiter:` (now {delimiter!r}); a value containing {delimiter!r} must "
+                    f"be in double quotes")
+        return frame
     except pd.errors.EmptyDataError:
         raise DataError(f"no header in row {header_row}", file=file, row=header_row,
                         fix="check `header_row:` and that the export is not empty") from None
@@ -1876,14 +1894,20 @@ def _note_dates_left_empty(dates: ParsedColumn, frame: pd.DataFrame, *, file: st
 
 def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes: list[str]
              ) -> pd.Series:
-    """The amounts of a column. An unparseable or negative amount is left blank, not the row set
-    aside: the stage change or record it belongs to is still real. The notes list them."""
+    """The amounts of a column. An unparseable, negative, infinite or absurd amount is left
+    blank, not the row set aside: the stage change or record it belongs to is still real. The
+    notes list them."""
     parsed = parse_numbers(frame[col], decimal=settings.get("decimal"),
                            thousands=settings.get("thousands"), file=file, column=col)
     values = parsed.values
     negative = values < 0
+    # An amount over MAX_AMOUNT (1e31: a typo or a placeholder) would dwarf every real sum and
+    # cannot be formatted as money: left blank like an infinite one.
+    absurd = np.isfinite(values) & (values.abs() > MAX_AMOUNT)
     why = parsed.problems.notna().map({True: "unparseable amount", False: None}).where(
-        ~negative, "negative amount").where(~np.isinf(values), "not a finite amount")
+        ~negative, "negative amount").where(~absurd, f"over {MAX_AMOUNT:.0e}, not a plausible "
+                                                     f"amount").where(~np.isinf(values),
+                                                                      "not a finite amount")
     bad = why.notna()
     if bad.any():
         examples = ", ".join(f"row {r} {str(v)!r} ({w})" for r, v, w in zip(
