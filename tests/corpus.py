@@ -1284,6 +1284,6 @@ def _(folder: Path) -> Path:
     """A cp1252 history export whose first column was cut off, with rows of another width: the
     reader's handler for those rows decoded them as UTF-8 and printed a traceback (twice) before
     the right error."""
-    lines = ["Suspect;03-01-2025;Zoë", "Lead;10-01-2025;Zoë;x", "Suspect;04-01-2025;Jürgen"]
+    lines = ["Suspect;03-01-2025;Zoë", "Lead;10-01-2025", "Suspect;Jürgen"]
     return _history(folder, lines, header="Fase;Datum;Contact", encoding="cp1252",
                     columns={**HISTORY, "record_id": "Deal ID"})

@@ -377,7 +377,12 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
             autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                              newlines_in_values=_has_quotes(body),
-                                             ignore_empty_lines=False, invalid_row_handler=refuse),
+                                             ignore_empty_lines=False,
+                                             # pyarrow decodes a row as UTF-8 before it calls a
+                                             # handler (a traceback on a cp1252 row): without
+                                             # one, an irregular row is an ArrowInvalid
+                                             invalid_row_handler=refuse if kind == "utf-8"
+                                             else None),
             convert_options=pacsv.ConvertOptions(
                 check_utf8=False, strings_can_be_null=True, null_values=[""],
                 column_types={f"f{i}": text_type for i in range(_MAX_ARROW_COLUMNS)}))
@@ -499,6 +504,15 @@ def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[s
     """A declared `header_row` that holds none of the YAML's headers is most likely a data row:
     say so without listing its cells, which may be names or e-mail addresses."""
     header_row = settings.get("header_row")
+    if not header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
+        # A file without its header row: "the file has [...]" would list a deal's values, names
+        # and e-mail addresses included.
+        raise DataError(
+            f"row 1 holds none of the {len(wanted)} headers the YAML names "
+            f"({sorted(wanted)[:5]}); it looks like a data row: the file seems to have no header "
+            f"row (its cells are not shown: they may be personal data)", file=file, row=1,
+            fix="export the file again with its header row, or set the source's `columns:` and "
+                "`attributes:` to the file's own headers (open the file to see them)")
     if header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
         raise DataError(
             f"row {header_row} (`header_row: {header_row}`) holds none of the {len(wanted)} "
