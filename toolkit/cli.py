@@ -516,12 +516,15 @@ def _run_with_notes(args: argparse.Namespace) -> int:
 
 
 # Control characters from the data (ESC starts a terminal escape sequence that can recolour,
-# retitle or rewrite the screen) are shown as \x.. escapes, never sent to the terminal.
-_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# retitle or rewrite the screen) are shown as \x.. escapes, never sent to the terminal; so are the
+# direction controls (a right-to-left override makes "exe.txt" read as "txt.exe") as \u.. escapes.
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                               r"\u2066-\u2069]")
 
 
 def _terminal_safe(text: str) -> str:
-    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                 else f"\\u{ord(m.group()):04x}", text)
 
 
 class _SafeStream:

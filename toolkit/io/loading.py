@@ -752,7 +752,8 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
     """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
-    missing and spellings differing only in case, spaces or hyphens folded (`fold_categories`),
+    missing and spellings differing only in case, spaces, hyphens, invisible characters or
+    look-alike letters folded (`fold_categories`),
     both reported in the notes, before any personal column is pseudonymised."""
     settings = settings or {}
     markers = settings.get("_missing_values") or []
@@ -779,6 +780,15 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
             notes.append(f"{Path(file).name}: `{name}` has {len(folds)} categor(ies) spelled "
                          f"more than one way (case, spaces or hyphens); {rows} value(s) folded"
                          f"{shown}. Set `fold_categories: false` to keep them apart")
+            alike = [f for f in folds if f["look_alike"]]
+            if alike:  # spellings nobody can tell apart on screen: say what made them differ
+                kept = "" if name in personal or not few else " (" + ", ".join(
+                    ascii(f["kept"][:40]) for f in alike[:5]) + ")"
+                notes.append(f"{Path(file).name}: `{name}` has {len(alike)} categor(ies) whose "
+                             f"spellings look alike but hold invisible characters (zero-width "
+                             f"spaces, direction marks) or letters of another script (a Cyrillic "
+                             f"'е' for 'e'){kept}; folded into the most common spelling. Correct "
+                             f"them in the CRM")
         out[name] = pseudonymise(values, pseudonym_key) if name in personal else values
     return out
 
