@@ -343,7 +343,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        out = write_table(_published_kpis(frame), args.out)
+        inputs = [*engagement.source_files(), *([engagement.path] if engagement.path else [])]
+        out = write_table(_published_kpis(frame), args.out, inputs=inputs)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     with pd.option_context("display.width", 200, "display.max_rows", 500,
@@ -574,7 +575,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}. Fix: check the path.", file=sys.stderr)
         return 2
     except OSError as exc:  # the machine, not the toolkit: a read-only folder, a full disk
-        where = f" {exc.filename}" if exc.filename else ""
+        # a write that fails on a full disk names no file: name the output the command writes
+        target = exc.filename or getattr(args, "out", None)
+        where = f" {target}" if target else ""
         print(f"error: cannot write or read{where}: {exc.strerror or exc}. Fix: check that the "
               f"folder exists and is writable and that the disk has room (or pass another "
               f"--out).", file=sys.stderr)
