@@ -343,7 +343,9 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
-        inputs = [*engagement.source_files(), *([engagement.path] if engagement.path else [])]
+        own = engagement.config.benchmarks_file
+        inputs = [*engagement.source_files(), *([engagement.path] if engagement.path else []),
+                  *([engagement.base_dir / own] if own else [])]
         out = write_table(_published_kpis(frame), args.out, inputs=inputs)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0

@@ -861,11 +861,20 @@ class _PageScan(HTMLParser):
         self.stderr_blocks = 0
         self.text: list[str] = []
         self.active: list[str] = []  # what could run or load something: never in a report
+        self._in_head = False
+        self._styles = 0
+        self._style_text: list[str] | None = None  # the text of the <style> being read
 
     def _check_active(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Event handlers, script URLs, frames and anything loaded from outside the report."""
+        """Event handlers, script URLs, frames, style sheets other than the page's own, and
+        anything loaded from outside the report or that is not an image of it."""
         if tag in _ACTIVE_TAGS or (tag == "meta" and any(n.lower() == "http-equiv" for n, _ in attrs)):
             self.active.append(f"a <{tag}> element")
+        if tag == "style":
+            self._styles += 1
+            if not self._in_head or self._styles > 1:  # the template's one, in the head
+                self.active.append("a <style> element besides the page's own style sheet")
+            self._style_text = []
         for name, value in attrs:
             name, value = name.lower(), (value or "")
             url = re.sub(r"[\x00-\x20]+", "", value).lower()
@@ -873,16 +882,36 @@ class _PageScan(HTMLParser):
                 self.active.append(f"an event handler <{tag} {name}=...>")
             elif name in _URL_ATTRIBUTES and url.startswith(("javascript:", "vbscript:")):
                 self.active.append(f"a script URL in <{tag} {name}>")
-            elif name in _URL_ATTRIBUTES and tag != "a" and re.match(r"^([a-z][a-z0-9+.-]*:)?//",
-                                                                     url):
+            elif name in _URL_ATTRIBUTES and url.startswith("data:"):
+                if not (tag == "img" and url.startswith(("data:image/png;", "data:image/jpeg;"))):
+                    self.active.append(f"a data: URL in <{tag} {name}> that is not a figure")
+            elif name in _URL_ATTRIBUTES and tag != "a" and re.match(
+                    r"^([a-z][a-z0-9+.-]*:|//|/|\\)", url):
+                # any scheme (a browser reads `https:host` as https://host), a network path or
+                # a path from the root of the disk
                 self.active.append(f"<{tag} {name}> loads {value[:60]!r} from outside the report")
-            elif name in _URL_ATTRIBUTES and url.startswith("data:") and not (
-                    tag == "img" and url.startswith(("data:image/png;", "data:image/jpeg;"))):
-                self.active.append(f"a data: URL in <{tag} {name}> that is not a figure")
-            elif name == "style" and re.search(r"url\s*\(|expression\s*\(", url):
+            elif name in _URL_ATTRIBUTES and tag != "a" and url and (
+                    ".." in re.split(r"[/\\]", url.split("?")[0].split("#")[0]) or not re.search(
+                        r"\.(png|jpe?g|gif|webp)$", url.split("?")[0].split("#")[0])):
+                self.active.append(f"<{tag} {name}> loads {value[:60]!r}, which is not an image "
+                                   f"of the report")
+            elif name == "style" and re.search(r"url\s*\(|expression\s*\(|@import", url):
                 self.active.append(f"a style on <{tag}> that loads or runs something")
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self._in_head = False
+        elif tag == "style" and self._style_text is not None:
+            css = re.sub(r"[\x00-\x20]+", "", "".join(self._style_text)).lower()
+            if re.search(r"url\(|@import|expression\(|behavior:|-moz-binding", css):
+                self.active.append("a style sheet that loads or runs something")
+            self._style_text = None
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "head":
+            self._in_head = True
+        elif tag == "body":
+            self._in_head = False
         self._check_active(tag, attrs)
         attributes = dict(attrs)
         classes = set((attributes.get("class") or "").split())
@@ -897,6 +926,9 @@ class _PageScan(HTMLParser):
             self.stderr_blocks += 1
 
     def handle_data(self, data: str) -> None:
+        if self._style_text is not None:
+            self._style_text.append(data)
+            return
         self.text.append(data)
 
 
