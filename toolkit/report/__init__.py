@@ -850,6 +850,14 @@ _URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "bac
                    "srcset", "xlink:href", "codebase", "cite", "longdesc", "lowsrc", "ping"}
 
 
+def _css_unescaped(css: str) -> str:
+    """CSS text with its escapes read (`u\\72l(` is `url(`), comments removed."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    css = re.sub(r"\\([0-9a-fA-F]{1,6})\s?", lambda m: chr(min(int(m.group(1), 16), 0x10FFFF)),
+                 css)
+    return re.sub(r"\\(.)", r"\1", css)
+
+
 class _PageScan(HTMLParser):
     """Collects what the static check needs from one page."""
 
@@ -895,14 +903,15 @@ class _PageScan(HTMLParser):
                         r"\.(png|jpe?g|gif|webp)$", url.split("?")[0].split("#")[0])):
                 self.active.append(f"<{tag} {name}> loads {value[:60]!r}, which is not an image "
                                    f"of the report")
-            elif name == "style" and re.search(r"url\s*\(|expression\s*\(|@import", url):
+            elif name == "style" and re.search(r"url\(|expression\(|@import", re.sub(
+                    r"[\x00-\x20]+", "", _css_unescaped(value)).lower()):
                 self.active.append(f"a style on <{tag}> that loads or runs something")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "head":
             self._in_head = False
         elif tag == "style" and self._style_text is not None:
-            css = re.sub(r"[\x00-\x20]+", "", "".join(self._style_text)).lower()
+            css = re.sub(r"[\x00-\x20]+", "", _css_unescaped("".join(self._style_text))).lower()
             if re.search(r"url\(|@import|expression\(|behavior:|-moz-binding", css):
                 self.active.append("a style sheet that loads or runs something")
             self._style_text = None
