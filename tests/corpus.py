@@ -1118,6 +1118,25 @@ def _(folder: Path) -> Path:
     return _workbook_yaml(folder)
 
 
+@case("xlsx_one_cell_at_the_end_of_the_sheet", "error", "deals.xlsx", "1,048,576 rows by 16,384",
+      "XFD1048576", "2,000,000 cells", report=False)
+def _(folder: Path) -> Path:
+    """One value in the sheet's last cell, XFD1048576: pandas would build every cell of the 17
+    billion between (a workbook of 2 KB)."""
+    _raw_workbook(folder / "deals.xlsx", _NOTE_ROWS, shared=["x"], shown={"XFD1048576": 0})
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_rows_far_below_the_table", "error", "deals.xlsx", "600,000 rows by 4 columns",
+      "2,000,000 cells", report=False)
+def _(folder: Path) -> Path:
+    """A value in row 600,000 below a table of four columns: 2.4 million cells once read, each an
+    object of about 200 bytes (a sheet of 2 million one-character cells is refused the same way,
+    at the cell that passes the limit)."""
+    _raw_workbook(folder / "deals.xlsx", _NOTE_ROWS, shared=["x"], shown={"A600000": 0})
+    return _workbook_yaml(folder)
+
+
 @case("amount_of_1e31", "ok", "not a plausible amount", "'1e31'")
 def _(folder: Path) -> Path:
     """A won deal of 1e31 (finite, so it passed the infinity check) crashed the money formatting:

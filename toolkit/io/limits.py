@@ -15,7 +15,8 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["MAX_SOURCE_BYTES", "MAX_XLSX_UNPACKED_BYTES", "MAX_XLSX_TEXT_CHARS", "MAX_COLUMNS",
+__all__ = ["MAX_SOURCE_BYTES", "MAX_XLSX_UNPACKED_BYTES", "MAX_XLSX_TEXT_CHARS",
+           "MAX_XLSX_CELLS", "MAX_COLUMNS",
            "MAX_FIELD_CHARS", "MAX_YAML_BYTES", "MAX_YAML_NODES", "MAX_WINDOW_DAYS", "MAX_AMOUNT",
            "MAX_BENCHMARKS_BYTES", "YEARS", "SYSTEM_FOLDERS", "LimitError", "check_regular_file",
            "check_workbook_size", "read_limited"]
@@ -26,9 +27,12 @@ MAX_SOURCE_BYTES = 2 * 1024**3
 #: several times this in memory). The demo's 12,000-deal workbook unpacks to 7 MB.
 MAX_XLSX_UNPACKED_BYTES = 512 * 1024**2
 #: The characters of all a workbook's cells together, each shared string counted once per cell
-#: that shows it (a 4 KB workbook can show one 100,000-character string in a million cells). The
-#: demo's workbook has 2 million; a million-row export about 60 million.
-MAX_XLSX_TEXT_CHARS = 128 * 1024**2
+#: that shows it (a 4 KB workbook can show one 100,000-character string in a million cells): at
+#: this limit `funnel run` peaks under 1 GB. The demo's workbook has 2 million.
+MAX_XLSX_TEXT_CHARS = 32 * 1024**2
+#: The grid of a sheet (its last row times its last column: pandas builds every cell of it, and a
+#: cell costs about 200 bytes on the way). 100,000 deals of 20 columns; larger: export as CSV.
+MAX_XLSX_CELLS = 2_000_000
 #: Columns in a source file (Salesforce's widest standard export has a few hundred).
 MAX_COLUMNS = 2_000
 #: Characters in one CSV field (a long note; Python's csv module stops at 131,072).
@@ -145,7 +149,8 @@ def check_workbook_size(path: Path) -> None:
     """Refuse a workbook (a zip of XML parts) that would exhaust the memory, before openpyxl builds
     a single cell: parts that unpack to more than MAX_XLSX_UNPACKED_BYTES (read from the zip's
     directory), a cell of more than MAX_FIELD_CHARS characters, inline or in the shared-string
-    table, or cells that show more than MAX_XLSX_TEXT_CHARS characters together. The parts are
+    table, cells that show more than MAX_XLSX_TEXT_CHARS characters together, or a sheet whose
+    grid (last row times last column) holds more than MAX_XLSX_CELLS cells. The parts are
     streamed through an XML parser in pieces, so the check itself holds one piece at a time.
     A file that is not a zip is left to the reader's own error.
     """
@@ -225,68 +230,117 @@ def _shared_string_lengths(archive, name: str) -> list[int]:
     return lengths
 
 
-def _sheet_text(archive, name: str, shared: list[int], *, already: int) -> int:
-    """The characters the cells of one sheet show (a shared string once per cell that shows it),
-    refusing a cell over MAX_FIELD_CHARS by its place, and a sum over MAX_XLSX_TEXT_CHARS."""
-    import xml.parsers.expat
-    cell: dict[str, object] = {}
-    total = [already]
-    row = [0]
+_COLUMN_NUMBERS: dict[str, int] = {}  # filled as columns are met: A 1, B 2, ...
 
-    def check(length: int) -> None:
+
+def _column_number(letters: str) -> int:
+    """A spreadsheet column's number: A is 1, Z 26, AA 27, XFD 16,384."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    if len(_COLUMN_NUMBERS) < 20_000:
+        _COLUMN_NUMBERS[letters] = number
+    return number
+
+
+class _SheetScan:
+    """What one sheet's XML shows, counted as expat streams it: the characters of each cell (a
+    shared string by its length), their sum, and the sheet's extent. The handlers run once per
+    element of a sheet of a million cells, so they do little and keep their state in slots."""
+
+    __slots__ = ("name", "shared", "total", "row", "rows", "columns", "column", "last", "ref",
+                 "shared_cell", "chars", "index", "in_value", "in_cell")
+
+    def __init__(self, name: str, shared: list[int], already: int) -> None:
+        self.name, self.shared, self.total = name, shared, already
+        self.row = self.rows = self.columns = self.column = self.chars = 0
+        self.last = self.ref = self.index = ""
+        self.shared_cell = self.in_value = self.in_cell = False
+
+    def start(self, tag: str, attrs: dict) -> None:
+        if tag == "c" or tag.endswith(":c"):
+            self.in_cell, self.chars, self.index = True, 0, ""
+            self.shared_cell = attrs.get("t") == "s"
+            ref = self.ref = attrs.get("r") or ""
+            letters = ref.rstrip("0123456789")
+            if len(letters) < len(ref):
+                self.row = int(ref[len(letters):])
+            column = _COLUMN_NUMBERS.get(letters)
+            if column is None:
+                column = (_column_number(letters.upper()) if letters.isalpha()
+                          and len(letters) <= 3 else self.column + 1)
+            self.column = column
+            grew = False
+            if column > self.columns:
+                self.columns, grew = column, True
+            if self.row > self.rows:
+                self.rows, grew = self.row, True
+            if grew and self.rows * self.columns > MAX_XLSX_CELLS:
+                self._too_wide(ref)
+        elif tag == "v" or tag.endswith(":v"):
+            self.in_value = self.in_cell
+        elif tag == "row" or tag.endswith(":row"):
+            r = attrs.get("r", "")
+            self.row = int(r) if r.isdigit() else self.row + 1
+            self.column = 0
+
+    def end(self, tag: str) -> None:
+        if tag == "v" or tag.endswith(":v"):
+            self.in_value = False
+        elif (tag == "c" or tag.endswith(":c")) and self.in_cell:
+            self.in_cell = False
+            if self.shared_cell and self.index.strip().isdigit():
+                index = int(self.index)
+                length = self.shared[index] if index < len(self.shared) else 0
+                self._check(length)
+                self._add(length)
+
+    def text(self, data: str) -> None:
+        if not self.in_cell:
+            return
+        self.chars += len(data)
+        if self.shared_cell:
+            if self.in_value and len(self.index) < 12:
+                self.index += data  # a shared string's index
+        else:
+            self._add(len(data))
+        if self.chars > MAX_FIELD_CHARS:
+            self._check(self.chars)
+
+    def _check(self, length: int) -> None:
         if length > MAX_FIELD_CHARS:
-            ref = str(cell.get("r") or "")
-            column = ref.rstrip("0123456789") or None
-            raise LimitError(f"cell {ref or '?'} of the sheet ({name.rsplit('/', 1)[-1]}) holds "
-                             f"more than {MAX_FIELD_CHARS:,} characters, over the limit for one "
-                             f"field", "shorten or remove that cell in Excel and save the workbook "
-                             "again, or export the sheet as CSV", row=row[0] or None, column=column)
+            column = self.ref.rstrip("0123456789") or None
+            raise LimitError(f"cell {self.ref or '?'} of the sheet ({self.name.rsplit('/', 1)[-1]}) "
+                             f"holds more than {MAX_FIELD_CHARS:,} characters, over the limit for "
+                             f"one field", "shorten or remove that cell in Excel and save the "
+                             "workbook again, or export the sheet as CSV", row=self.row or None,
+                             column=column)
 
-    def add(length: int) -> None:
-        total[0] += length
-        if total[0] > MAX_XLSX_TEXT_CHARS:
+    def _add(self, length: int) -> None:
+        self.total += length
+        if self.total > MAX_XLSX_TEXT_CHARS:
             raise LimitError(f"the workbook's cells hold more than {MAX_XLSX_TEXT_CHARS:,} "
                              f"characters together (shared strings counted in every cell that "
                              f"shows them), over the limit", _TOO_LARGE_FIX)
 
-    def start(tag: str, attrs: dict) -> None:
-        local = tag.rpartition(":")[2]
-        if local == "row":
-            row[0] = int(attrs["r"]) if str(attrs.get("r", "")).isdigit() else row[0] + 1
-        elif local == "c":
-            cell.clear()
-            cell.update(r=attrs.get("r"), t=attrs.get("t"), chars=0, value="")
-            ref = str(attrs.get("r") or "")
-            digits = ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-            if digits.isdigit():
-                row[0] = int(digits)
-        elif local == "v" and cell:
-            cell["in_v"] = True
+    def _too_wide(self, ref: str) -> None:
+        rows, columns = max(self.rows, self.row), max(self.columns, self.column)
+        raise LimitError(f"the sheet ({self.name.rsplit('/', 1)[-1]}) spans {rows:,} rows by "
+                         f"{columns:,} columns (to cell {ref or '?'}), over the limit of "
+                         f"{MAX_XLSX_CELLS:,} cells", "delete the empty rows and columns beyond "
+                         "the table in Excel and save it again, or export the sheet as CSV (read "
+                         "faster and in less memory)")
 
-    def text(data: str) -> None:
-        if not cell:
-            return
-        cell["chars"] = int(cell["chars"]) + len(data)
-        if cell.get("in_v") and len(str(cell["value"])) < 12:
-            cell["value"] = str(cell["value"]) + data  # a shared string's index
-        check(int(cell["chars"]))
-        if cell.get("t") != "s":
-            add(len(data))
 
-    def end(tag: str) -> None:
-        local = tag.rpartition(":")[2]
-        if local == "v" and cell:
-            cell["in_v"] = False
-        elif local == "c" and cell:
-            if cell.get("t") == "s" and str(cell["value"]).strip().isdigit():
-                index = int(str(cell["value"]).strip())
-                length = shared[index] if index < len(shared) else 0
-                check(length)
-                add(length)
-            cell.clear()
-
+def _sheet_text(archive, name: str, shared: list[int], *, already: int) -> int:
+    """The characters the cells of one sheet show (a shared string once per cell that shows it),
+    refusing a cell over MAX_FIELD_CHARS by its place, a sum over MAX_XLSX_TEXT_CHARS and a grid
+    of more than MAX_XLSX_CELLS cells."""
+    import xml.parsers.expat
+    scan = _SheetScan(name, shared, already)
     parser = xml.parsers.expat.ParserCreate()
-    parser.StartElementHandler, parser.EndElementHandler = start, end
-    parser.CharacterDataHandler = text
+    parser.buffer_text = True  # one call per text, not per piece of it
+    parser.StartElementHandler, parser.EndElementHandler = scan.start, scan.end
+    parser.CharacterDataHandler = scan.text
     _stream(archive, name, parser)
-    return total[0] - already
+    return scan.total - already
