@@ -307,3 +307,33 @@ def test_the_pdf_is_printed_with_no_host_name_resolving(tmp_path, monkeypatch):
     (tmp_path / "print.html").write_text("<p>x</p>")
     browser.print_pdf(tmp_path / "print.html", tmp_path / "r.pdf", browser="/bin/true")
     assert "--host-resolver-rules=MAP * ~NOTFOUND" in seen["command"]
+
+
+# --- 1 again: a long value within the limits must not blow up a figure ---------------------------
+
+def test_a_figure_with_a_100000_character_label_stays_small():
+    """A segment value of 100,000 characters (within every limit) as a tick label and a title:
+    the report's segment-scan figure took 112 s and 1.9 GB; cut to 200 characters it is drawn
+    like any other (the tables keep the whole value)."""
+    import base64
+    import struct
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from toolkit.report.render import _figure_png
+    long = "x" * 100_000
+
+    def draw():
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.barh([0, 1], [3, 4])
+        ax.set_yticks([0, 1])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, pos: long if y == 0 else "event"))
+        ax.set_title(long)
+        return ax
+    uri = _figure_png(draw)
+    png = base64.b64decode(uri.split(",", 1)[1])
+    width, height = struct.unpack(">II", png[16:24])
+    assert width < 6_000 and height < 2_000, (width, height)
