@@ -1291,6 +1291,13 @@ def _(folder: Path) -> Path:
     return _yaml_with(_history(folder, _GOOD), cohort_window_days=True)
 
 
+@case("header_row_true", "error", "engagement.yaml", "sources[0].header_row", "true/false",
+      report=False)
+def _(folder: Path) -> Path:
+    """`header_row: yes` was taken as row 1."""
+    return _history(folder, _GOOD, header_row=True)
+
+
 @case("engagement_name_empty", "error", "engagement.yaml", "name", report=False)
 def _(folder: Path) -> Path:
     """`name: ""`: the report and its workbook are named after it."""

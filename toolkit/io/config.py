@@ -104,6 +104,14 @@ class _Reading(BaseModel):
     def _known_zone(cls, value: str | None) -> str | None:
         return _check_zone(value)
 
+    @field_validator("header_row", mode="before")
+    @classmethod
+    def _row_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML's `yes`/`true`, which pydantic would take as row 1
+            raise ValueError("the header row is a row number, not true/false || write the row "
+                             "that holds the column names, e.g. `header_row: 3`")
+        return value
+
     @field_validator("path")
     @classmethod
     def _usable_path(cls, value: str) -> str:
