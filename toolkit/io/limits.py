@@ -208,6 +208,9 @@ def _shared_string_lengths(archive, name: str) -> list[int]:
         if tag.rpartition(":")[2] == "si":
             inside[0] = True
             lengths.append(0)
+            if len(lengths) > MAX_XLSX_CELLS:  # each is a string object once read, shown or not
+                raise LimitError(f"the workbook's shared-string table holds more than "
+                                 f"{MAX_XLSX_CELLS:,} strings, over the limit", _TOO_LARGE_FIX)
 
     def end(tag: str) -> None:
         if tag.rpartition(":")[2] == "si":
@@ -224,6 +227,7 @@ def _shared_string_lengths(archive, name: str) -> list[int]:
                              f"{MAX_XLSX_TEXT_CHARS:,} characters, over the limit", _TOO_LARGE_FIX)
 
     parser = xml.parsers.expat.ParserCreate()
+    parser.buffer_text = True
     parser.StartElementHandler, parser.EndElementHandler = start, end
     parser.CharacterDataHandler = text
     _stream(archive, name, parser)
