@@ -496,15 +496,21 @@ def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> 
                 f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
                 fix=f"set `header_row: {row}` on this source in the engagement YAML "
                     f"({key.rsplit('.', 1)[0]})")
-    _refuse_data_row_as_header(settings, wanted, missing, file=file)
+    _refuse_data_row_as_header(settings, wanted, missing, file=file, cells=columns)
+
+
+# A cell no header holds: a date, a number or an e-mail address.
+_DATA_CELL = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|^[-+]?[\d.,\s]*\d[\d.,\s]*$|@")
 
 
 def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
-                               file: str) -> None:
-    """A declared `header_row` that holds none of the YAML's headers is most likely a data row:
-    say so without listing its cells, which may be names or e-mail addresses."""
+                               file: str, cells: list[str]) -> None:
+    """A header row that holds none of the YAML's headers is most likely a data row when it is
+    declared (`header_row:`), or when its cells hold dates, numbers or e-mail addresses: say so
+    without listing its cells, which may be names or e-mail addresses."""
     header_row = settings.get("header_row")
-    if not header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
+    if (not header_row and wanted and missing >= {h.strip().casefold() for h in wanted}
+            and any(_DATA_CELL.search(cell) for cell in cells if cell != "source_row")):
         # A file without its header row: "the file has [...]" would list a deal's values, names
         # and e-mail addresses included.
         raise DataError(
