@@ -996,3 +996,320 @@ def _(folder: Path) -> Path:
     """A KPI whose kind is misspelt."""
     return _yaml_with(_history(folder, _GOOD), kpis=[
         {"name": "c", "kind": "conversoin", "from_phase": "lead", "to_phase": "opportunity"}])
+
+
+# --- hostile input, third round (issue 25): memory bombs, silent shifts, system files -----------
+
+def _raw_workbook(path: Path, rows: list[list[str]], *, shared: list[str] = (),
+                  shown: dict[str, int] | None = None) -> None:
+    """A minimal .xlsx written by hand (as a bomb would be): `rows` as inline strings, plus the
+    `shared` strings and the cells (`{"D2": 0}`) that show them."""
+    import zipfile
+    from xml.sax.saxutils import escape
+    shown = shown or {}
+
+    def column(i: int) -> str:
+        return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]
+
+    body = []
+    for r, row in enumerate(rows, 1):
+        cells = "".join(f'<c r="{column(i)}{r}" t="inlineStr"><is><t>{escape(v)}</t></is></c>'
+                        for i, v in enumerate(row))
+        cells += "".join(f'<c r="{ref}" t="s"><v>{index}</v></c>' for ref, index in shown.items()
+                         if ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == str(r))
+        body.append(f'<row r="{r}">{cells}</row>')
+    for ref, index in shown.items():  # cells on rows below `rows`
+        r = int(ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        if r > len(rows):
+            body.append(f'<row r="{r}"><c r="{ref}" t="s"><v>{index}</v></c></row>')
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml":
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.'
+            'openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="'
+            'application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.'
+            'openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/'
+            'worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType='
+            '"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+            '</Types>',
+        "_rels/.rels":
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+            f'{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml":
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook {ns} xmlns:r="{rel}"><sheets>'
+            '<sheet name="Deals" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels":
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+            f'{rel}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="'
+            f'{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml":
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet {ns}><sheetData>{"".join(body)}'
+            '</sheetData></worksheet>',
+        "xl/sharedStrings.xml":
+            f'<?xml version="1.0" encoding="UTF-8"?><sst {ns} count="{len(shared)}" uniqueCount='
+            f'"{len(shared)}">' + "".join(f"<si><t>{escape(s)}</t></si>" for s in shared)
+            + "</sst>",
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, text in parts.items():
+            book.writestr(name, text)
+
+
+_NOTE_ROWS = [["Deal", "Fase", "Datum", "Notitie"], ["D1", "Suspect", "2025-01-03", "kort"],
+              ["D2", "Suspect", "2025-01-04", "kort"]]
+
+
+def _workbook_yaml(folder: Path) -> Path:
+    return _yaml(folder, [{"name": "deals", "path": "deals.xlsx", "shape": "history",
+                           "columns": HISTORY, "attributes": {"note": "Notitie"}}])
+
+
+@case("xlsx_raw_workbook_reads", "ok", report=False)
+def _(folder: Path) -> Path:
+    """The hand-written workbook of the bombs below, without a bomb: it loads (so the refusals
+    below are the limits', not a damaged file's), a shared string and inline strings alike."""
+    _raw_workbook(folder / "deals.xlsx", [row[:3] + (["Notitie"] if i == 0 else [])
+                                          for i, row in enumerate(_NOTE_ROWS)],
+                  shared=["gedeelde notitie"], shown={"D2": 0, "D3": 0})
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_cell_over_the_limit", "error", "deals.xlsx", "row 3", "column 'D'", "cell D3",
+      "131,072", report=False)
+def _(folder: Path) -> Path:
+    """A 200,000-character inline cell (the 63 KB workbook of issue 25 held 60 million): refused
+    while the sheet streams out of the zip, before openpyxl builds the cell."""
+    rows = [list(r) for r in _NOTE_ROWS]
+    rows[2][3] = "x" * 200_000
+    _raw_workbook(folder / "deals.xlsx", rows)
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_shared_string_over_the_limit", "error", "deals.xlsx", "row 2", "cell D2", "131,072",
+      report=False)
+def _(folder: Path) -> Path:
+    """The same text in the shared-string table, shown by cell D2."""
+    rows = [r[:3] + (["Notitie"] if i == 0 else []) for i, r in enumerate(_NOTE_ROWS)]
+    _raw_workbook(folder / "deals.xlsx", rows, shared=["x" * 200_000], shown={"D2": 0})
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_unshown_shared_string_over_the_limit", "error", "deals.xlsx", "shared-string table",
+      "131,072", report=False)
+def _(folder: Path) -> Path:
+    """A huge shared string no cell shows: openpyxl would still build it."""
+    _raw_workbook(folder / "deals.xlsx", _NOTE_ROWS, shared=["x" * 200_000])
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_shared_string_shown_everywhere", "error", "deals.xlsx", "characters together",
+      report=False)
+def _(folder: Path) -> Path:
+    """One 100,000-character shared string (under the cell limit) shown in 1,400 cells: 140
+    million characters once each cell is a value of its own, from a workbook of a few KB."""
+    shown = {f"D{r}": 0 for r in range(2, 1402)}
+    rows = [["Deal", "Fase", "Datum", "Notitie"]]
+    _raw_workbook(folder / "deals.xlsx", rows, shared=["x" * 100_000], shown=shown)
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_one_cell_at_the_end_of_the_sheet", "error", "deals.xlsx", "1,048,576 rows by 16,384",
+      "XFD1048576", "2,000,000 cells", report=False)
+def _(folder: Path) -> Path:
+    """One value in the sheet's last cell, XFD1048576: pandas would build every cell of the 17
+    billion between (a workbook of 2 KB)."""
+    _raw_workbook(folder / "deals.xlsx", _NOTE_ROWS, shared=["x"], shown={"XFD1048576": 0})
+    return _workbook_yaml(folder)
+
+
+@case("xlsx_rows_far_below_the_table", "error", "deals.xlsx", "600,000 rows by 4 columns",
+      "2,000,000 cells", report=False)
+def _(folder: Path) -> Path:
+    """A value in row 600,000 below a table of four columns: 2.4 million cells once read, each an
+    object of about 200 bytes (a sheet of 2 million one-character cells is refused the same way,
+    at the cell that passes the limit)."""
+    _raw_workbook(folder / "deals.xlsx", _NOTE_ROWS, shared=["x"], shown={"A600000": 0})
+    return _workbook_yaml(folder)
+
+
+@case("amount_of_1e31", "ok", "not a plausible amount", "'1e31'")
+def _(folder: Path) -> Path:
+    """A won deal of 1e31 (finite, so it passed the infinity check) crashed the money formatting:
+    left blank with a note, like an infinite amount."""
+    return _history(folder, ["D1;Suspect;03-01-2025;1e31", "D1;Gewonnen;20-01-2025;1e31",
+                             "D2;Suspect;04-01-2025;500", "D2;Gewonnen;21-01-2025;500"],
+                    header="Deal;Fase;Datum;Bedrag", columns={**HISTORY, "value": "Bedrag"})
+
+
+@case("csv_without_header_row", "error", "history.csv", "row 1", "data row", report=False)
+def _(folder: Path) -> Path:
+    """The header row is missing: row 1 holds a deal with a contact's name and e-mail address in
+    columns declared personal. The error must not print them (test_hostile_round3 checks)."""
+    path = _history(folder, [f"D2;Lead;04-01-2025;{PEOPLE[2]};{PEOPLE[3]}"],
+                    header=f"D1;Suspect;03-01-2025;{PEOPLE[0]};{PEOPLE[3]}",
+                    attributes={"contact": "Contact", "email": "Email"},
+                    personal=["contact", "email"])
+    return path
+
+
+@case("extra_field_in_the_first_data_row", "error", "deals.csv", "row 2", "4 fields",
+      report=False)
+def _(folder: Path) -> Path:
+    """`L1;1;web;extra` below a three-column header: pandas took the first column as the index and
+    shifted every column (record ids became the 0/1 flags). Refused like the same field in row 3."""
+    (folder / "deals.csv").write_text("Lead Number;Converted;Source\nL1;1;web;extra\nL2;0;web\n"
+                                      "L3;1;web\nL4;0;mail\n", encoding="utf-8")
+    doc = {"name": "corpus", "phases": PHASES[:2], "stage_mapping": {},
+           "sources": [{"name": "leads", "path": "deals.csv", "shape": "snapshot", "dated": False,
+                        "columns": {"record_id": "Lead Number", "is_won": "Converted"},
+                        "attributes": {"lead_source": "Source"}}]}
+    path = folder / "engagement.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@case("benchmarks_file_links_to_dev_zero", "error", "engagement.yaml", "benchmarks_file",
+      "not a regular file", report=False)
+def _(folder: Path) -> Path:
+    """A `benchmarks_file` that is a link to /dev/zero: refused like the same link as a source."""
+    (folder / "bench.csv").symlink_to("/dev/zero")
+    return _yaml_with(_history(folder, _GOOD), benchmarks_file="bench.csv",
+                      benchmark_stages={"lead": "mql", "order": "won"})
+
+
+@case("benchmarks_file_is_etc_passwd", "error", "engagement.yaml", "benchmarks_file",
+      "operating system", report=False)
+def _(folder: Path) -> Path:
+    """A `benchmarks_file` pointing at /etc/passwd."""
+    return _yaml_with(_history(folder, _GOOD), benchmarks_file="/etc/passwd",
+                      benchmark_stages={"lead": "mql", "order": "won"})
+
+
+@case("key_env_is_path", "error", "engagement.yaml", "privacy.key_env", "PATH", report=False)
+def _(folder: Path) -> Path:
+    """`privacy: {key_env: PATH}`: anybody can compute the pseudonyms with the machine's PATH."""
+    return _yaml_with(_history(folder, _GOOD), privacy={"key_env": "PATH"})
+
+
+@case("key_file_is_etc_passwd", "error", "engagement.yaml", "privacy.key_file", "/etc/passwd",
+      report=False)
+def _(folder: Path) -> Path:
+    """`privacy: {key_file: /etc/passwd}`: a file every user of the machine can read."""
+    return _yaml_with(_history(folder, _GOOD), privacy={"key_env": "NO_SUCH_KEY_VARIABLE_25",
+                                                       "key_file": "/etc/passwd"})
+
+
+@case("key_of_low_entropy", "error", "engagement.yaml", "privacy.key_file", "guess",
+      report=False)
+def _(folder: Path) -> Path:
+    """A key file holding `aaaaaaaaaaaaaaaaaaaaaaaa`: long enough, but one guess finds it."""
+    (folder / "weak.key").write_text("a" * 24 + "\n", encoding="utf-8")
+    (folder / "weak.key").chmod(0o600)
+    return _yaml_with(_history(folder, _GOOD), privacy={"key_env": "NO_SUCH_KEY_VARIABLE_25",
+                                                       "key_file": "weak.key"})
+
+
+def _yaml_line(path: Path, key: str, text: str) -> Path:
+    """Set `key: text` as written (unquoted), as an analyst types it."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+             if not line.startswith(f"{key}:")]
+    path.write_text("\n".join(lines + [f"{key}: {text}"]) + "\n", encoding="utf-8")
+    return path
+
+
+@case("as_of_february_29", "error", "engagement.yaml", "as_of", "2025-02-29", report=False)
+def _(folder: Path) -> Path:
+    """`as_of: 2025-02-29` (no leap year): YAML's own date reading crashed."""
+    return _yaml_line(_history(folder, _GOOD), "as_of", "2025-02-29")
+
+
+@case("as_of_with_a_time_zone", "error", "engagement.yaml", "as_of", "time zone", report=False)
+def _(folder: Path) -> Path:
+    """`as_of: 2025-06-30T23:59:59+14:00`: a moment in another zone; compared with the data's
+    dates it crashed."""
+    return _yaml_line(_history(folder, _GOOD), "as_of", "2025-06-30T23:59:59+14:00")
+
+
+@case("cost_period_not_a_period", "error", "engagement.yaml", "costs[0].period", "<u>x</u>",
+      report=False)
+def _(folder: Path) -> Path:
+    """A cost period that is not a period label: `validate` said ok and `run` refused it."""
+    return _yaml_with(_history(folder, _GOOD),
+                      costs=[{"action": "event", "cost": 1000, "period": "<u>x</u>"}])
+
+
+@case("target_of_1e308", "error", "engagement.yaml", "targets", "orders_per_month",
+      report=False)
+def _(folder: Path) -> Path:
+    """`orders_per_month: 1e308`: finite, yet no order target."""
+    return _yaml_with(_history(folder, _GOOD), targets={"orders_per_month": 1e308})
+
+
+@case("target_negative", "error", "engagement.yaml", "targets", "conversion_lead_opportunity",
+      report=False)
+def _(folder: Path) -> Path:
+    """A conversion target of -5."""
+    return _yaml_with(_history(folder, _GOOD), targets={"conversion_lead_opportunity": -5})
+
+
+@case("source_links_to_etc_passwd", "error", "history.csv", "operating system", report=False)
+def _(folder: Path) -> Path:
+    """A `.csv` link to /etc/passwd: it was read and its first line quoted in the error."""
+    path = _history(folder, _GOOD)
+    (folder / "history.csv").unlink()
+    (folder / "history.csv").symlink_to("/etc/passwd")
+    return path
+
+
+@case("source_links_to_proc_environ", "error", "history.csv", "operating system", report=False)
+def _(folder: Path) -> Path:
+    """A `.csv` link to /proc/self/environ (size 0 on disk, the process's secrets inside)."""
+    path = _history(folder, _GOOD)
+    (folder / "history.csv").unlink()
+    (folder / "history.csv").symlink_to("/proc/self/environ")
+    return path
+
+
+@case("look_alike_segments", "ok", "look alike", report=False)
+def _(folder: Path) -> Path:
+    """"event", "event" + a zero-width space and "еvent" with a Cyrillic е: the zero-width space
+    is folded away, the Cyrillic spelling is noted; a right-to-left override stays data."""
+    return _history(folder, ["D1;Suspect;03-01-2025;event", "D2;Suspect;04-01-2025;event\u200b",
+                             "D3;Suspect;05-01-2025;\u0435vent", "D4;Suspect;06-01-2025;a\u202eb"],
+                    header="Deal;Fase;Datum;Actie", attributes={"action": "Actie"})
+
+
+@case("cohort_window_true", "error", "engagement.yaml", "cohort_window_days", "true",
+      report=False)
+def _(folder: Path) -> Path:
+    """`cohort_window_days: true` was taken as 1 day."""
+    return _yaml_with(_history(folder, _GOOD), cohort_window_days=True)
+
+
+@case("header_row_true", "error", "engagement.yaml", "sources[0].header_row", "true/false",
+      report=False)
+def _(folder: Path) -> Path:
+    """`header_row: yes` was taken as row 1."""
+    return _history(folder, _GOOD, header_row=True)
+
+
+@case("engagement_name_empty", "error", "engagement.yaml", "name", report=False)
+def _(folder: Path) -> Path:
+    """`name: ""`: the report and its workbook are named after it."""
+    return _yaml_with(_history(folder, _GOOD), name="")
+
+
+@case("cp1252_history_first_column_cut", "error", "history.csv", "'Deal ID'", "not found",
+      report=False)
+def _(folder: Path) -> Path:
+    """A cp1252 history export whose first column was cut off, with rows of another width: the
+    reader's handler for those rows decoded them as UTF-8 and printed a traceback (twice) before
+    the right error."""
+    lines = ["Suspect;03-01-2025;Zoë", "Lead;10-01-2025", "Suspect;Jürgen"]
+    return _history(folder, lines, header="Fase;Datum;Contact", encoding="cp1252",
+                    columns={**HISTORY, "record_id": "Deal ID"})

@@ -103,6 +103,12 @@ def test_irregular_csv_is_left_to_pandas(data):
         with pytest.raises(Exception, match="fields|valid delimited"):
             _read_delimited(body, kind, ";", 1, file="f.csv")
     else:
+        if not isinstance(theirs.index, pd.RangeIndex):
+            # pandas takes a first data row with an extra field as "the first column is the
+            # index" and shifts every column (issue 25): refused, as the same row further down
+            with pytest.raises(Exception, match="row 2: the row has 4 fields"):
+                _read_delimited(body, kind, ";", 1, file="f.csv")
+            return
         pd.testing.assert_frame_equal(_read_delimited(body, kind, ";", 1, file="f.csv"), theirs)
 
 

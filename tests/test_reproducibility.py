@@ -164,16 +164,21 @@ def test_a_report_appears_only_when_complete_and_replaces_the_old_one(tmp_path, 
     monkeypatch.setattr(report, "run_each", _fake_steps(fail_at=2))
     with pytest.raises(ToolkitError, match="planted"):
         report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
-                            steps=[1, 2], progress=False)
+                            steps=[1, 2, 3], progress=False)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     partial = tmp_path / "report.partial"
     assert partial.is_dir() and not (partial / "index.html").exists()
 
-    # A rerun of fewer steps replaces the folder: no stale step-3 page next to the new ones.
+    # A rerun of fewer steps would delete the other steps' pages (issue 24): refused, nothing
+    # touched; a rerun of the same steps replaces the folder.
     monkeypatch.setattr(report, "run_each", _fake_steps())
+    with pytest.raises(ToolkitError, match=r"step\(s\) 2, 3, which this run \(--steps 1\)"):
+        report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
+                            steps=[1], progress=False)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     report.build_report(engagement, engagement_path=DEMO / "engagement.yaml", out_dir=out,
-                        steps=[1], progress=False)
-    assert (out / "01_baseline.html").is_file() and not (out / "03_kpis.html").exists()
+                        steps=[1, 2, 3], progress=False)
+    assert (out / "01_baseline.html").is_file() and (out / "03_kpis.html").is_file()
     assert not partial.exists() and not (tmp_path / "report.old").exists()
 
 

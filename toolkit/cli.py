@@ -538,11 +538,14 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = _load(args.engagement)
     frame = compute_kpis(engagement, by=args.by, period=args.period)
     if args.out:
+        own = engagement.config.benchmarks_file
+        inputs = [*engagement.source_files(), *([engagement.path] if engagement.path else []),
+                  *([engagement.base_dir / own] if own else [])]
         if str(args.out).lower().endswith(".xlsx"):
             sheet, name = _kpi_sheet(frame, engagement)
-            out = write_table(sheet, args.out, sheet=name)
+            out = write_table(sheet, args.out, sheet=name, inputs=inputs)
         else:  # the CSV is the published machine-readable file: codes and columns as published
-            out = write_table(_published_kpis(frame), args.out)
+            out = write_table(_published_kpis(frame), args.out, inputs=inputs)
         print(f"Wrote {len(frame)} KPI rows to {out}")
         return 0
     print(_kpi_table(frame, engagement))
@@ -825,12 +828,15 @@ def _run_with_notes(args: argparse.Namespace) -> int:
 
 
 # Control characters from the data (ESC starts a terminal escape sequence that can recolour,
-# retitle or rewrite the screen) are shown as \x.. escapes, never sent to the terminal.
-_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# retitle or rewrite the screen) are shown as \x.. escapes, never sent to the terminal; so are the
+# direction controls (a right-to-left override makes "exe.txt" read as "txt.exe") as \u.. escapes.
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                               r"\u2066-\u2069]")
 
 
 def _terminal_safe(text: str) -> str:
-    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                 else f"\\u{ord(m.group()):04x}", text)
 
 
 class _SafeStream:
@@ -880,7 +886,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}. Fix: check the path.", file=sys.stderr)
         return 2
     except OSError as exc:  # the machine, not the toolkit: a read-only folder, a full disk
-        where = f" {exc.filename}" if exc.filename else ""
+        # a write that fails on a full disk names no file: name the output the command writes
+        target = exc.filename or getattr(args, "out", None)
+        where = f" {target}" if target else ""
         print(f"error: cannot write or read{where}: {exc.strerror or exc}. Fix: check that the "
               f"folder exists and is writable and that the disk has room (or pass another "
               f"--out).", file=sys.stderr)

@@ -4,11 +4,15 @@ of one category that differ only in case, spaces or hyphens folded into one (the
 A form's placeholder (`Select`, `-`, `n/a`) is not a segment: left as a value it becomes the
 largest "channel" of the scan. `google` and `Google`, `Call In` and `Call-in` are one category that
 a CRM let people type twice; kept apart they split a segment in two and each half looks small.
+The same holds for spellings a person cannot tell apart: an invisible character (a zero-width space
+pasted from a web page, a direction mark) or a letter of another script that looks the same
+(Cyrillic `е` in `еvent`); those folds are reported as such.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -17,9 +21,27 @@ __all__ = ["read_blank_markers", "fold_spellings", "fold_key"]
 _SEPARATORS = re.compile(r"[\s\-_]+")
 
 
-def fold_key(value: object) -> str:
-    """The comparison form of a category: case-folded, spaces, hyphens and underscores removed."""
+# Cyrillic and Greek letters drawn like a Latin one (Unicode's confusables, the common ones).
+_LOOK_ALIKE = str.maketrans(
+    "аеорсухіјѕԁԛԝӏАВЕКМНОРСТХУІЈЅԜαονιΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdqwlABEKMHOPCTXYIJSWaovtABEZHIKMNOPTYX")
+
+
+def _plain_key(value: object) -> str:
     return _SEPARATORS.sub("", str(value)).casefold()
+
+
+def _visible(text: str) -> str:
+    """`text` in compatibility form (full-width letters as letters) without invisible format
+    characters (zero-width spaces and joiners, direction marks and overrides, byte-order marks)."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+def fold_key(value: object) -> str:
+    """The comparison form of a category: case-folded, spaces, hyphens and underscores removed,
+    invisible characters removed and look-alike letters of other scripts read as Latin."""
+    return _plain_key(_visible(str(value)).translate(_LOOK_ALIKE))
 
 
 def read_blank_markers(values: pd.Series, markers: list[str] | tuple[str, ...]) -> tuple[
@@ -38,7 +60,8 @@ def fold_spellings(values: pd.Series) -> tuple[pd.Series, list[dict]]:
     common spelling (ties: the first in sort order).
 
     Returns the folded values and one entry per folded category: `kept` (the spelling kept),
-    `variants` (the others) and `rows` (how many values changed).
+    `variants` (the others), `rows` (how many values changed) and `look_alike` (whether a variant
+    differs by more than case and separators: an invisible character or a look-alike letter).
     """
     present = values.dropna()
     if present.empty:
@@ -56,7 +79,8 @@ def fold_spellings(values: pd.Series) -> tuple[pd.Series, list[dict]]:
         for v in variants:
             mapping[v] = kept
         folds.append({"kept": kept, "variants": variants,
-                      "rows": int(spellings.iloc[1:].sum())})
+                      "rows": int(spellings.iloc[1:].sum()),
+                      "look_alike": any(_plain_key(v) != _plain_key(kept) for v in variants)})
     if not mapping:
         return values, []
     return values.replace(mapping), folds

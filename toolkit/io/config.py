@@ -24,6 +24,7 @@ from pydantic import (
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.phases import Phase, PhaseModel
 from toolkit.io.limits import (
+    MAX_AMOUNT,
     MAX_WINDOW_DAYS,
     MAX_YAML_BYTES,
     MAX_YAML_NODES,
@@ -104,6 +105,14 @@ class _Reading(BaseModel):
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         return _check_zone(value)
+
+    @field_validator("header_row", mode="before")
+    @classmethod
+    def _row_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML's `yes`/`true`, which pydantic would take as row 1
+            raise ValueError("the header row is a row number, not true/false || write the row "
+                             "that holds the column names, e.g. `header_row: 3`")
+        return value
 
     @field_validator("path")
     @classmethod
@@ -366,6 +375,65 @@ class EngagementConfig(BaseModel):
                              f"currency, e.g. `currency: EUR`")
         return value
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the engagement's name is empty || give it a name, e.g. `name: "
+                             "acme-2026` (the report and its workbook are named after it)")
+        return value
+
+    @field_validator("cohort_window_days", mode="before")
+    @classmethod
+    def _whole_days(cls, value: Any) -> Any:
+        # YAML reads `true` as a boolean, which pydantic would take as 1 day
+        if isinstance(value, bool):
+            raise ValueError("the window is a number of days, not true/false || write a whole "
+                             "number of days, e.g. `cohort_window_days: 90`")
+        return value
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of_date(cls, value: Any) -> Any:
+        # The YAML is read with its dates as text (see _Loader), so a typo such as 2025-02-29
+        # is a clear error here instead of a crash in the YAML reader.
+        if isinstance(value, datetime | date) or value is None:
+            parsed = value
+        else:
+            text = str(value).strip()
+            try:
+                parsed = (date.fromisoformat(text) if len(text) == 10 else
+                          datetime.fromisoformat(text.replace("Z", "+00:00")))
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not a date ({exc}) || write the measurement date "
+                                 f"as YYYY-MM-DD, e.g. `as_of: 2025-06-30`") from None
+        if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+            raise ValueError(f"{value!s} has a time zone ({parsed.tzinfo}), and the data's dates "
+                             f"are in the engagement's `timezone` || write the date (or date and "
+                             f"time) without a time zone, e.g. `as_of: 2025-06-30`")
+        return parsed
+
+    @field_validator("costs")
+    @classmethod
+    def _costs_usable(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        # What step 5 refuses, refused here too: `validate` and `run` agree.
+        import pandas as pd
+        for i, row in enumerate(value or ()):
+            cost = row.get("cost")
+            if not row.get("action") or isinstance(cost, bool) or not isinstance(
+                    cost, int | float) or not 0 <= cost <= MAX_AMOUNT:
+                raise ValueError(f"[costs[{i}]] each cost needs an `action` and a `cost` between "
+                                 f"0 and {MAX_AMOUNT:.0e} || write e.g. {{action: event, cost: "
+                                 f"12000, period: '2025'}}")
+            if "period" in row:
+                try:
+                    pd.Period(str(row["period"]))
+                except (ValueError, TypeError):
+                    raise ValueError(f"[costs[{i}].period] {str(row['period'])!r} is not a period "
+                                     f"label || write a year '2025', a quarter '2025Q1' or a "
+                                     f"month '2025-03'") from None
+        return value
+
     @field_validator("as_of")
     @classmethod
     def _plausible_as_of(cls, value: date | datetime | None) -> date | datetime | None:
@@ -383,6 +451,27 @@ class EngagementConfig(BaseModel):
         if bad:
             raise ValueError(f"targets must be finite numbers, but {bad} are not || give each a "
                              f"number, e.g. `orders_per_month: 10`, or remove it")
+        # What the steps refuse, refused here too: `validate` and `run` agree.
+        rates = sorted(k for k, v in value.items() if k.startswith("conversion_")
+                       and not 0 < v <= 1)
+        if rates:
+            raise ValueError(f"conversion targets are rates between 0 and 1, but {rates} are not "
+                             f"|| write a share, e.g. `{rates[0]}: 0.35` for 35%")
+        bad = sorted(k for k, v in value.items() if not 0 < v <= MAX_AMOUNT)
+        if bad:
+            raise ValueError(f"targets must be positive numbers up to {MAX_AMOUNT:.0e}, but {bad} "
+                             f"are not || give each a plausible number, e.g. "
+                             f"`orders_per_month: 10`, or remove it")
+        return value
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _no_flag_targets(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            flags = sorted(str(k) for k, v in value.items() if isinstance(v, bool))
+            if flags:
+                raise ValueError(f"targets are numbers, not true/false, but {flags} are || give "
+                                 f"each a number, e.g. `orders_per_month: 10`")
         return value
 
     @model_validator(mode="before")
@@ -719,6 +808,16 @@ def _read_yaml_text(path: Path) -> str:
                           fix="save it as UTF-8 (in most editors: Save as, encoding UTF-8)") from None
 
 
+class _Loader(_EngagementLoader):
+    """The engagement's loader (keys as YAML 1.2 reads them) with dates and times kept as text:
+    PyYAML's own reading of them crashes on a typo (`2025-02-29`: ValueError); the schema reads
+    them and names the key instead."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp",
+                        lambda loader, node: loader.construct_scalar(node))
+
+
 def load_config(path: str | os.PathLike) -> EngagementConfig:
     """Read and validate an engagement YAML; every problem raises ConfigError naming key and fix."""
     path = Path(path)
@@ -727,7 +826,7 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
         document = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_expansion(document, path=path)
         _refuse_duplicate_keys(document, path=path)
-        raw = yaml.load(text, Loader=_EngagementLoader)  # a SafeLoader: no Python objects
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader, dates kept as text)
     except RecursionError:
         raise ConfigError("the YAML is nested too deeply to be an engagement file", file=str(path),
                           fix="check the indentation and brackets") from None

@@ -17,6 +17,7 @@ from toolkit.base.version import VERSION
 from toolkit.base.vocabulary import reason_codes
 from toolkit.io.config import ChangeConfig, EngagementConfig, load_config
 from toolkit.io.joins import add_phases, attach_lookups
+from toolkit.io.limits import MAX_SOURCE_BYTES, LimitError, read_limited
 from toolkit.io.loading import (
     LoadedSource,
     check_phase_order,
@@ -161,7 +162,10 @@ class Engagement:
                 check_source_file(file)  # never read a pipe or a device (the loader says why)
             except DataError:
                 continue
-            data = inputs[file] = file.read_bytes()
+            try:  # never more than the size limit, whatever the file says its size is
+                data = inputs[file] = read_limited(file, limit=MAX_SOURCE_BYTES, what="export")
+            except (LimitError, OSError):
+                continue  # the loader reads it again and says why
             self.input_files.append({"path": str(file), "sha256": hashlib.sha256(data).hexdigest(),
                                      "size": len(data)})
         return inputs

@@ -31,6 +31,7 @@ from toolkit.base.vocabulary import reason_codes
 from toolkit.io.categories import fold_spellings, read_blank_markers
 from toolkit.io.config import RecordsConfig, SourceConfig
 from toolkit.io.limits import (
+    MAX_AMOUNT,
     MAX_COLUMNS,
     MAX_FIELD_CHARS,
     MAX_SOURCE_BYTES,
@@ -38,6 +39,7 @@ from toolkit.io.limits import (
     LimitError,
     check_regular_file,
     check_workbook_size,
+    read_limited,
 )
 from toolkit.io.parsing import ParsedColumn, parse_dates, parse_flags, parse_numbers
 from toolkit.io.presets import preset_defaults
@@ -176,7 +178,12 @@ def read_inputs(inputs: dict[Path, bytes]):
 
 def _input_bytes(path: Path) -> bytes:
     data = _INPUTS.pop(str(path), None)
-    return path.read_bytes() if data is None else data
+    if data is not None:
+        return data
+    try:
+        return read_limited(path, limit=MAX_SOURCE_BYTES, what="export")
+    except LimitError as exc:
+        raise DataError(str(exc), file=str(path), fix=exc.fix) from None
 
 
 def source_path(base_dir: Path, path: str) -> Path:
@@ -199,7 +206,8 @@ def check_source_file(path: Path) -> None:
                         fix="check `path` of this source (relative paths are relative to the "
                             "engagement YAML)") from None
     except LimitError as exc:
-        raise DataError(str(exc), file=repr(str(path))[1:-1], fix=exc.fix) from None
+        raise DataError(str(exc), file=repr(str(path))[1:-1], row=exc.row, column=exc.column,
+                        fix=exc.fix) from None
 
 
 def _check_width(columns: int, *, file: str, row: int) -> None:
@@ -320,9 +328,19 @@ def _read_delimited(body: bytes | memoryview, kind: str, delimiter: str, header_
     text = bytes(body).decode(kind)
     try:
         # Blank lines are kept (and quarantined later) so row numbers stay those of the file.
-        return pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                           na_values=[""], skipinitialspace=False, engine="c",
-                           header=header_row - 1, skip_blank_lines=False)
+        frame = pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                            na_values=[""], skipinitialspace=False, engine="c",
+                            header=header_row - 1, skip_blank_lines=False)
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas reads a first data row with more fields than the header as "the first
+            # column(s) are the index" and shifts every column of the file: refused, as the same
+            # row further down is.
+            raise DataError(
+                f"the row has {frame.shape[1] + frame.index.nlevels} fields where the header has "
+                f"{frame.shape[1]}", file=file, row=header_row + 1,
+                fix=f"check `delimiter:` (now {delimiter!r}); a value containing {delimiter!r} must "
+                    f"be in double quotes")
+        return frame
     except pd.errors.EmptyDataError:
         raise DataError(f"no header in row {header_row}", file=file, row=header_row,
                         fix="check `header_row:` and that the export is not empty") from None
@@ -359,7 +377,12 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
             autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                              newlines_in_values=_has_quotes(body),
-                                             ignore_empty_lines=False, invalid_row_handler=refuse),
+                                             ignore_empty_lines=False,
+                                             # pyarrow decodes a row as UTF-8 before it calls a
+                                             # handler (a traceback on a cp1252 row): without
+                                             # one, an irregular row is an ArrowInvalid
+                                             invalid_row_handler=refuse if kind == "utf-8"
+                                             else None),
             convert_options=pacsv.ConvertOptions(
                 check_utf8=False, strings_can_be_null=True, null_values=[""],
                 column_types={f"f{i}": text_type for i in range(_MAX_ARROW_COLUMNS)}))
@@ -473,14 +496,29 @@ def _check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> 
                 f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
                 fix=f"set `header_row: {row}` on this source in the engagement YAML "
                     f"({key.rsplit('.', 1)[0]})")
-    _refuse_data_row_as_header(settings, wanted, missing, file=file)
+    _refuse_data_row_as_header(settings, wanted, missing, file=file, cells=columns)
+
+
+# A cell no header holds: a date, a number or an e-mail address.
+_DATA_CELL = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|^[-+]?[\d.,\s]*\d[\d.,\s]*$|@")
 
 
 def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
-                               file: str) -> None:
-    """A declared `header_row` that holds none of the YAML's headers is most likely a data row:
-    say so without listing its cells, which may be names or e-mail addresses."""
+                               file: str, cells: list[str]) -> None:
+    """A header row that holds none of the YAML's headers is most likely a data row when it is
+    declared (`header_row:`), or when its cells hold dates, numbers or e-mail addresses: say so
+    without listing its cells, which may be names or e-mail addresses."""
     header_row = settings.get("header_row")
+    if (not header_row and wanted and missing >= {h.strip().casefold() for h in wanted}
+            and any(_DATA_CELL.search(cell) for cell in cells if cell != "source_row")):
+        # A file without its header row: "the file has [...]" would list a deal's values, names
+        # and e-mail addresses included.
+        raise DataError(
+            f"row 1 holds none of the {len(wanted)} headers the YAML names "
+            f"({sorted(wanted)[:5]}); it looks like a data row: the file seems to have no header "
+            f"row (its cells are not shown: they may be personal data)", file=file, row=1,
+            fix="export the file again with its header row, or set the source's `columns:` and "
+                "`attributes:` to the file's own headers (open the file to see them)")
     if header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
         raise DataError(
             f"row {header_row} (`header_row: {header_row}`) holds none of the {len(wanted)} "
@@ -720,7 +758,8 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
     """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
-    missing and spellings differing only in case, spaces or hyphens folded (`fold_categories`),
+    missing and spellings differing only in case, spaces, hyphens, invisible characters or
+    look-alike letters folded (`fold_categories`),
     both reported in the notes, before any personal column is pseudonymised."""
     settings = settings or {}
     markers = settings.get("_missing_values") or []
@@ -747,6 +786,15 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
             notes.append(f"{Path(file).name}: `{name}` has {len(folds)} categor(ies) spelled "
                          f"more than one way (case, spaces or hyphens); {rows} value(s) folded"
                          f"{shown}. Set `fold_categories: false` to keep them apart")
+            alike = [f for f in folds if f["look_alike"]]
+            if alike:  # spellings nobody can tell apart on screen: say what made them differ
+                kept = "" if name in personal or not few else " (" + ", ".join(
+                    ascii(f["kept"][:40]) for f in alike[:5]) + ")"
+                notes.append(f"{Path(file).name}: `{name}` has {len(alike)} categor(ies) whose "
+                             f"spellings look alike but hold invisible characters (zero-width "
+                             f"spaces, direction marks) or letters of another script (a Cyrillic "
+                             f"'е' for 'e'){kept}; folded into the most common spelling. Correct "
+                             f"them in the CRM")
         out[name] = pseudonymise(values, pseudonym_key) if name in personal else values
     return out
 
@@ -1876,14 +1924,20 @@ def _note_dates_left_empty(dates: ParsedColumn, frame: pd.DataFrame, *, file: st
 
 def _amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes: list[str]
              ) -> pd.Series:
-    """The amounts of a column. An unparseable or negative amount is left blank, not the row set
-    aside: the stage change or record it belongs to is still real. The notes list them."""
+    """The amounts of a column. An unparseable, negative, infinite or absurd amount is left
+    blank, not the row set aside: the stage change or record it belongs to is still real. The
+    notes list them."""
     parsed = parse_numbers(frame[col], decimal=settings.get("decimal"),
                            thousands=settings.get("thousands"), file=file, column=col)
     values = parsed.values
     negative = values < 0
+    # An amount over MAX_AMOUNT (1e31: a typo or a placeholder) would dwarf every real sum and
+    # cannot be formatted as money: left blank like an infinite one.
+    absurd = np.isfinite(values) & (values.abs() > MAX_AMOUNT)
     why = parsed.problems.notna().map({True: "unparseable amount", False: None}).where(
-        ~negative, "negative amount").where(~np.isinf(values), "not a finite amount")
+        ~negative, "negative amount").where(~absurd, f"over {MAX_AMOUNT:.0e}, not a plausible "
+                                                     f"amount").where(~np.isinf(values),
+                                                                      "not a finite amount")
     bad = why.notna()
     if bad.any():
         examples = ", ".join(f"row {r} {str(v)!r} ({w})" for r, v, w in zip(

@@ -7,7 +7,10 @@ segment scans and owner alerts still work, but without the key nobody can test a
 against a pseudonym (a plain or salted hash with a salt from the repository can be reversed by hashing
 the staff list).
 
-The key never comes from the repository. In this order:
+The key never comes from the repository, nor from anywhere else others can read: a well-known
+environment variable (PATH, HOME, ...), a file of the system (/etc/passwd) or a file of another
+user that everyone may read are refused, as is a key too short or too regular to be secret (fewer
+than 16 characters, or under 64 bits by its characters' entropy). In this order:
 
 1. the environment variable named by ``privacy.key_env`` (default ``FUNNEL_KEY``);
 2. the file ``privacy.key_file``, which must lie outside any git work tree or be git-ignored;
@@ -21,9 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
+import stat
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,12 +38,26 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from toolkit.base.exceptions import ConfigError
+from toolkit.io.limits import LimitError, check_regular_file, read_limited
 
 __all__ = ["PrivacyConfig", "PseudonymKey", "resolve_key", "pseudonymise", "personal_columns",
            "check_personal", "tracked_by_git",
            "user_key_file"]
 
 _MIN_KEY_CHARS = 16
+_MIN_KEY_BITS = 64  # the key's length times the entropy of its characters' frequencies
+_MAX_KEY_FILE_BYTES = 64 * 1024
+# Environment variables every process of the machine (or every user) can see or guess: a key taken
+# from one would let anybody recompute the pseudonyms.
+_WELL_KNOWN_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "USERNAME", "SHELL", "PWD", "OLDPWD", "LANG", "LANGUAGE",
+    "TERM", "HOSTNAME", "HOST", "TMPDIR", "TMP", "TEMP", "MAIL", "EDITOR", "VISUAL", "PAGER",
+    "DISPLAY", "SHLVL", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "JAVA_HOME",
+    "MANPATH", "LD_LIBRARY_PATH", "TZ", "COLORTERM", "TERM_PROGRAM", "SSH_CONNECTION",
+    "SSH_CLIENT", "SSH_TTY", "SSH_AUTH_SOCK", "WSL_DISTRO_NAME", "OS", "COMPUTERNAME",
+    "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMFILES", "SYSTEMROOT", "WINDIR", "PWSH",
+    "PS1", "_", "INFOPATH", "DBUS_SESSION_BUS_ADDRESS"})
+_WELL_KNOWN_PREFIXES = ("LC_", "XDG_", "GIT_", "npm_", "JUPYTER", "VSCODE_", "KERNEL_")
 _MAKE_KEY = "python -c \"import secrets; print(secrets.token_hex(32))\""
 
 
@@ -74,6 +94,18 @@ def user_key_file() -> Path:
     return Path(base) / "funnel-toolkit" / "pseudonymisation.key"
 
 
+def _entropy_bits(text: str) -> float:
+    """The key's length times the Shannon entropy of its characters' frequencies: 0 for
+    `aaaaaaaaaaaaaaaa`, 44 for `passwordpassword`, 256 for 64 random hex digits."""
+    counts = Counter(text)
+    return -sum(n * math.log2(n / len(text)) for n in counts.values())
+
+
+def _well_known(name: str) -> bool:
+    return name.upper() in _WELL_KNOWN_ENV or name.upper().startswith(
+        tuple(p.upper() for p in _WELL_KNOWN_PREFIXES))
+
+
 def _checked(text: str, *, where: str, engagement_file: str, key: str) -> bytes:
     text = text.strip()
     if len(text) < _MIN_KEY_CHARS:
@@ -81,7 +113,41 @@ def _checked(text: str, *, where: str, engagement_file: str, key: str) -> bytes:
             f"the pseudonymisation key from {where} is {len(text)} characters; a short key lets anyone "
             f"with the staff list recover names by trying them", file=engagement_file, key=key,
             fix=f"use at least {_MIN_KEY_CHARS} random characters, e.g. the output of {_MAKE_KEY}")
+    if _entropy_bits(text) < _MIN_KEY_BITS:
+        raise ConfigError(
+            f"the pseudonymisation key from {where} repeats a few characters (about "
+            f"{_entropy_bits(text):.0f} bits), so anyone could guess it and recover names",
+            file=engagement_file, key=key,
+            fix=f"use a random key, e.g. the output of {_MAKE_KEY}")
+    shared = sorted(name for name, value in os.environ.items()
+                    if _well_known(name) and value.strip() == text)
+    if shared:
+        raise ConfigError(
+            f"the pseudonymisation key from {where} is the value of the environment variable "
+            f"{shared[0]}, which every program on the machine can read", file=engagement_file,
+            key=key, fix=f"use a random key of its own, e.g. the output of {_MAKE_KEY}")
     return text.encode()
+
+
+def _key_file_text(path: Path, *, engagement_file: str) -> str:
+    """The text of a key file that only its owner (and the owner's group) may read: never a file
+    of the system or a file of another user that everybody can read (/etc/passwd), never a pipe
+    or a device, never more than 64 KB."""
+    try:
+        check_regular_file(path, limit=_MAX_KEY_FILE_BYTES, what="key file")
+        info = path.stat()
+        if info.st_mode & stat.S_IROTH and info.st_uid != getattr(os, "getuid", lambda: -1)():
+            raise LimitError("the key file belongs to another user and everybody may read it, so "
+                             "it is no secret", f"make a key of your own: `{_MAKE_KEY} > key` "
+                                                "then `chmod 600 key`")
+        return read_limited(path, limit=_MAX_KEY_FILE_BYTES, what="key file").decode("utf-8")
+    except LimitError as exc:
+        raise ConfigError(f"{exc} ({path})", file=engagement_file, key="privacy.key_file",
+                          fix=exc.fix) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the key file {path} is not text", file=engagement_file,
+                          key="privacy.key_file", fix=f"write a key made by {_MAKE_KEY} into it"
+                          ) from None
 
 
 def tracked_by_git(path: Path) -> Path | None:
@@ -99,6 +165,13 @@ def tracked_by_git(path: Path) -> Path | None:
 
 def resolve_key(privacy: PrivacyConfig, *, base_dir: Path, engagement_file: str = "") -> PseudonymKey:
     """The pseudonymisation key of an engagement (see the module docstring for the order)."""
+    if _well_known(privacy.key_env):
+        raise ConfigError(
+            f"the key would come from the environment variable {privacy.key_env}, which every "
+            f"program on the machine can read (or guess): anybody could recompute the pseudonyms",
+            file=engagement_file, key="privacy.key_env", value=privacy.key_env,
+            fix=f"use a variable of its own (the default FUNNEL_KEY) set to the output of "
+                f"{_MAKE_KEY}")
     from_env = os.environ.get(privacy.key_env)
     if from_env:
         where = f"the environment variable {privacy.key_env}"
@@ -106,7 +179,7 @@ def resolve_key(privacy: PrivacyConfig, *, base_dir: Path, engagement_file: str 
                                      key="privacy.key_env"), where)
     if privacy.key_file:
         path = (base_dir / Path(privacy.key_file).expanduser()).resolve()
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError("the pseudonymisation key file does not exist", file=engagement_file,
                               key="privacy.key_file", value=str(path),
                               fix=f"create it outside the repository, e.g. `{_MAKE_KEY} > {path}`, or "
@@ -118,8 +191,9 @@ def resolve_key(privacy: PrivacyConfig, *, base_dir: Path, engagement_file: str 
                 f"it could be committed with the code", file=engagement_file, key="privacy.key_file",
                 value=str(path), fix="move it outside the repository (e.g. ~/.config/funnel-toolkit/) "
                                      "or add it to .gitignore")
-        return PseudonymKey(_checked(path.read_text(encoding="utf-8"), where=f"the file {path}",
-                                     engagement_file=engagement_file, key="privacy.key_file"),
+        return PseudonymKey(_checked(_key_file_text(path, engagement_file=engagement_file),
+                                     where=f"the file {path}", engagement_file=engagement_file,
+                                     key="privacy.key_file"),
                             f"the file {path}")
     path = user_key_file()
     if not path.is_file():

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+from pathlib import Path
+
 import pandas as pd
 
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.paths import PACKAGE_DATA
+from toolkit.io.limits import MAX_BENCHMARKS_BYTES, LimitError, check_regular_file, read_limited
 
 __all__ = ["BENCHMARKS_FILE", "load_benchmarks", "benchmarks_for"]
 
@@ -13,10 +17,24 @@ BENCHMARKS_FILE = PACKAGE_DATA / "funnel_benchmarks.csv"
 _COLUMNS = ["from_stage", "to_stage", "low", "typical", "high", "context", "source"]
 
 
-def load_benchmarks(path=None) -> pd.DataFrame:
-    """The benchmark table (shipped default, or a firm's own file with the same columns)."""
-    path = BENCHMARKS_FILE if path is None else path
-    table = pd.read_csv(path)
+def load_benchmarks(path=None, *, engagement_file: str | None = None) -> pd.DataFrame:
+    """The benchmark table (shipped default, or a firm's own file with the same columns).
+
+    A firm's own file gets the checks of a source: a regular file within MAX_BENCHMARKS_BYTES,
+    never a pipe, a device or a system file, and never more than that read; a problem is a
+    ConfigError on `benchmarks_file` of `engagement_file`."""
+    path = BENCHMARKS_FILE if path is None else Path(path)
+    try:
+        check_regular_file(path, limit=MAX_BENCHMARKS_BYTES, what="benchmarks file")
+        data = read_limited(path, limit=MAX_BENCHMARKS_BYTES, what="benchmarks file")
+    except FileNotFoundError:
+        raise ConfigError(f"the benchmarks file {path} does not exist", file=engagement_file,
+                          key="benchmarks_file",
+                          fix="check the path (relative to the engagement YAML)") from None
+    except LimitError as exc:
+        raise ConfigError(f"{exc} ({path})", file=engagement_file, key="benchmarks_file",
+                          fix=exc.fix) from None
+    table = pd.read_csv(BytesIO(data))
     missing = [c for c in _COLUMNS if c not in table.columns]
     if missing:
         raise ConfigError(f"benchmark file lacks column(s) {missing}", file=str(path),
@@ -45,7 +63,8 @@ def benchmarks_for(engagement, *, path=None) -> pd.DataFrame:
                           fix=f"use phase keys {model.keys}")
     own = engagement.config.benchmarks_file
     # relative to the engagement YAML, as every path in it (not to where the command runs)
-    table = load_benchmarks(path or (engagement.base_dir / own if own else None))
+    table = load_benchmarks(path or (engagement.base_dir / own if own else None),
+                            engagement_file=str(engagement.path) if engagement.path else None)
     rows = []
     for a, b in model.transitions():
         if a not in mapping or b not in mapping:

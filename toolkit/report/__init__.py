@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import hashlib
 import html
 import itertools
@@ -368,10 +369,16 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str = "KPIs") -> Path:
+_TABLE_CREATOR = "funnel-toolkit"  # the author of every table `write_table` writes as .xlsx
+
+
+def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str = "KPIs",
+                inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Write one table as `.csv` or `.xlsx`, spreadsheet-safe (no formula, no illegal character).
 
-    The folder must exist: a typo in it should not create a tree of folders somewhere."""
+    The folder must exist: a typo in it should not create a tree of folders somewhere. An
+    existing file is replaced only when it is a table this function wrote (same columns; for a
+    workbook, its author), never one of `inputs` (the engagement's YAML and exports)."""
     out = Path(out_path)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
@@ -383,6 +390,7 @@ def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str 
     if not out.parent.is_dir():
         raise ToolkitError(f"The folder {out.parent} of the output file does not exist. Fix: "
                            f"create it first, or write the file into an existing folder.")
+    _check_table_target(out, list(frame.columns), inputs)
     if suffix == ".csv":
         csv_safe(frame).to_csv(out, index=False)
         return out
@@ -390,7 +398,39 @@ def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str 
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         ready.to_excel(writer, sheet_name=sheet, index=False)
         _cells_as_text(writer.sheets[sheet])
+        writer.book.properties.creator = _TABLE_CREATOR
     return out
+
+
+def _check_table_target(out: Path, columns: list, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse to write a table over an input of the engagement or over a file the toolkit did not
+    write (a client's spreadsheet that happens to have that name)."""
+    real = os.path.realpath(out)
+    if any(os.path.realpath(path) == real for path in inputs):
+        raise ToolkitError(f"The output {out} is an input of this engagement; writing the table "
+                           f"there would destroy it. Fix: pass another file name to --out, "
+                           f"e.g. {out.with_name('kpis' + out.suffix.lower())}.")
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not (out.is_file() and not out.is_symlink() and _written_as_table(out, columns)):
+        raise ToolkitError(f"{out} exists and is not a table the toolkit wrote, so it will not be "
+                           f"overwritten. Fix: pass a new file name to --out (or move that file "
+                           f"away); nothing was written.")
+
+
+def _written_as_table(path: Path, columns: list) -> bool:
+    """Whether `path` is a table `write_table` wrote: a CSV whose header is `columns`, or a
+    workbook the toolkit is the author of."""
+    import zipfile
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open("rb") as handle:
+                first = handle.readline(64 * 1024).decode("utf-8", errors="replace").rstrip("\r\n")
+            return first == ",".join(map(str, columns))
+        with zipfile.ZipFile(path) as book, book.open("docProps/core.xml") as core:
+            return f"<dc:creator>{_TABLE_CREATOR}</dc:creator>".encode() in core.read(64 * 1024)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
 
 
 #: The steps whose sheets the workbook holds: the funnel, quarantine and reconciliation of step 1,
@@ -815,6 +855,14 @@ _URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "bac
                    "srcset", "xlink:href", "codebase", "cite", "longdesc", "lowsrc", "ping"}
 
 
+def _css_unescaped(css: str) -> str:
+    """CSS text with its escapes read (`u\\72l(` is `url(`), comments removed."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    css = re.sub(r"\\([0-9a-fA-F]{1,6})\s?", lambda m: chr(min(int(m.group(1), 16), 0x10FFFF)),
+                 css)
+    return re.sub(r"\\(.)", r"\1", css)
+
+
 class _PageScan(HTMLParser):
     """Collects what the static check needs from one page."""
 
@@ -826,11 +874,20 @@ class _PageScan(HTMLParser):
         self.stderr_blocks = 0
         self.text: list[str] = []
         self.active: list[str] = []  # what could run or load something: never in a report
+        self._in_head = False
+        self._styles = 0
+        self._style_text: list[str] | None = None  # the text of the <style> being read
 
     def _check_active(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Event handlers, script URLs, frames and anything loaded from outside the report."""
+        """Event handlers, script URLs, frames, style sheets other than the page's own, and
+        anything loaded from outside the report or that is not an image of it."""
         if tag in _ACTIVE_TAGS or (tag == "meta" and any(n.lower() == "http-equiv" for n, _ in attrs)):
             self.active.append(f"a <{tag}> element")
+        if tag == "style":
+            self._styles += 1
+            if not self._in_head or self._styles > 1:  # the template's one, in the head
+                self.active.append("a <style> element besides the page's own style sheet")
+            self._style_text = []
         for name, value in attrs:
             name, value = name.lower(), (value or "")
             url = re.sub(r"[\x00-\x20]+", "", value).lower()
@@ -838,16 +895,37 @@ class _PageScan(HTMLParser):
                 self.active.append(f"an event handler <{tag} {name}=...>")
             elif name in _URL_ATTRIBUTES and url.startswith(("javascript:", "vbscript:")):
                 self.active.append(f"a script URL in <{tag} {name}>")
-            elif name in _URL_ATTRIBUTES and tag != "a" and re.match(r"^([a-z][a-z0-9+.-]*:)?//",
-                                                                     url):
+            elif name in _URL_ATTRIBUTES and url.startswith("data:"):
+                if not (tag == "img" and url.startswith(("data:image/png;", "data:image/jpeg;"))):
+                    self.active.append(f"a data: URL in <{tag} {name}> that is not a figure")
+            elif name in _URL_ATTRIBUTES and tag != "a" and re.match(
+                    r"^([a-z][a-z0-9+.-]*:|//|/|\\)", url):
+                # any scheme (a browser reads `https:host` as https://host), a network path or
+                # a path from the root of the disk
                 self.active.append(f"<{tag} {name}> loads {value[:60]!r} from outside the report")
-            elif name in _URL_ATTRIBUTES and url.startswith("data:") and not (
-                    tag == "img" and url.startswith(("data:image/png;", "data:image/jpeg;"))):
-                self.active.append(f"a data: URL in <{tag} {name}> that is not a figure")
-            elif name == "style" and re.search(r"url\s*\(|expression\s*\(", url):
+            elif name in _URL_ATTRIBUTES and tag != "a" and url and (
+                    ".." in re.split(r"[/\\]", url.split("?")[0].split("#")[0]) or not re.search(
+                        r"\.(png|jpe?g|gif|webp)$", url.split("?")[0].split("#")[0])):
+                self.active.append(f"<{tag} {name}> loads {value[:60]!r}, which is not an image "
+                                   f"of the report")
+            elif name == "style" and re.search(r"url\(|expression\(|@import", re.sub(
+                    r"[\x00-\x20]+", "", _css_unescaped(value)).lower()):
                 self.active.append(f"a style on <{tag}> that loads or runs something")
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self._in_head = False
+        elif tag == "style" and self._style_text is not None:
+            css = re.sub(r"[\x00-\x20]+", "", _css_unescaped("".join(self._style_text))).lower()
+            if re.search(r"url\(|@import|expression\(|behavior:|-moz-binding", css):
+                self.active.append("a style sheet that loads or runs something")
+            self._style_text = None
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "head":
+            self._in_head = True
+        elif tag == "body":
+            self._in_head = False
         self._check_active(tag, attrs)
         attributes = dict(attrs)
         classes = set((attributes.get("class") or "").split())
@@ -862,6 +940,9 @@ class _PageScan(HTMLParser):
             self.stderr_blocks += 1
 
     def handle_data(self, data: str) -> None:
+        if self._style_text is not None:
+            self._style_text.append(data)
+            return
         self.text.append(data)
 
 
@@ -1058,8 +1139,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     the workbook's `Notes` sheet), not lines on the terminal.
     """
     final = Path(out_dir).resolve()
-    _check_replaceable(final)
     steps = list(steps)
+    _check_replaceable(final, steps)
     config = engagement.config
     edition = edition or config.report.edition
     language = language or config.language
@@ -1129,7 +1210,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             timings=timings,
             problems={step: sorted(result.problems) for step, result in results.items()})
         bar.update(1)
-        _move_into_place(out, final)
+        _write_report_marker(out, steps)
+        _move_into_place(out, final, steps)
     paths = {"index": final / index.relative_to(out), "workbook": final / workbook.name,
              "manifest": final / manifest.name}
     if executed is not None:
@@ -1164,25 +1246,94 @@ def file_name(name: str) -> str:
     return cleaned[:100]
 
 
-def _is_report(folder: Path) -> bool:
-    """Whether `folder` is a report an earlier `funnel run` wrote (its manifest says so)."""
-    manifest = folder / "manifest.json"
-    if folder.is_symlink() or not folder.is_dir() or not manifest.is_file():
-        return False
+# Written by every run into its report folder, last: the files the run wrote and their sha256, and
+# the steps it made pages for. Only a folder holding it is a report a later run may replace (a
+# `manifest.json` alone proves nothing: anybody can copy one), and only the files it lists are the
+# toolkit's: everything else in the folder is the user's and is carried into the new report.
+_REPORT_MARKER = ".funnel-report"
+
+
+def _write_report_marker(out: Path, steps: Sequence[int]) -> None:
+    files = {path.relative_to(out).as_posix(): _sha256(path) for path in _files_in(out)
+             if path.name not in (_RUN_MARKER, _REPORT_MARKER)}
+    (out / _REPORT_MARKER).write_text(json.dumps(
+        {"made_by": "funnel-toolkit", "steps": sorted(steps), "files": files}, indent=1) + "\n",
+        encoding="utf-8")
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """Every file under `folder`, links included as files and never followed."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        found += [Path(root) / name for name in files]
+        found += [Path(root) / name for name in dirs if (Path(root) / name).is_symlink()]
+    return sorted(found)
+
+
+def _report_marker(folder: Path) -> dict | None:
+    """The marker of a report an earlier run wrote into `folder`, or None when it is not one."""
+    marker = folder / _REPORT_MARKER
+    if folder.is_symlink() or not folder.is_dir() or marker.is_symlink() or not marker.is_file():
+        return None
     try:
-        return json.loads(manifest.read_text(encoding="utf-8"))["toolkit"]["name"] == "funnel-toolkit"
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+        content = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(content, dict) and content.get("made_by") == "funnel-toolkit"
+            and isinstance(content.get("files"), dict) and isinstance(content.get("steps"), list)):
+        return None
+    return content
 
 
-def _check_replaceable(final: Path) -> None:
+def _is_report(folder: Path) -> bool:
+    """Whether `folder` is a report an earlier `funnel run` wrote (it holds the run's marker)."""
+    return _report_marker(folder) is not None
+
+
+def _users_files(folder: Path, marker: dict) -> tuple[list[Path], list[Path]]:
+    """The files in a report folder the toolkit did not write, and the ones it wrote that were
+    changed since (a workbook edited and saved in place)."""
+    added, changed = [], []
+    for path in _files_in(folder):
+        name = path.relative_to(folder).as_posix()
+        if name == _REPORT_MARKER:
+            continue
+        if name not in marker["files"]:
+            added.append(path)
+        elif path.is_symlink() or not path.is_file() or _sha256(path) != marker["files"][name]:
+            changed.append(path)
+    return added, changed
+
+
+def _step_list(steps: Sequence[int]) -> str:
+    return ", ".join(str(step) for step in sorted(steps))
+
+
+def _check_replaceable(final: Path, steps: Sequence[int] | None = None) -> None:
     """Refuse, before anything is written, an output folder (or its `.old` sibling) that is not
-    a report of an earlier run: a folder the toolkit did not create is never touched."""
+    a report of an earlier run: a folder the toolkit did not create is never touched. A report is
+    refused too when this run would drop pages it holds (fewer steps) or a file the user changed."""
     if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not _is_report(final))):
         raise ToolkitError(
             f"The output folder {final} exists and is not a report of an earlier run (it has no "
-            f"manifest.json), so it will not be replaced. Fix: pass an empty or new folder as --out; "
-            f"nothing was written.")
+            f"{_REPORT_MARKER} marker, which every run writes), so it will not be replaced. Fix: "
+            f"pass an empty or new folder as --out; nothing was written.")
+    marker = _report_marker(final) if final.exists() else None
+    if marker is not None:
+        dropped = sorted(set(marker["steps"]) - set(steps or marker["steps"]))
+        if dropped:
+            raise ToolkitError(
+                f"The report in {final} holds the pages of step(s) {_step_list(dropped)}, which "
+                f"this run (--steps {_step_list(steps or ())}) does not make: replacing the report "
+                f"would delete them. Fix: run those steps too (leave out --steps to run all "
+                f"seven), or pass a new folder as --out; nothing was written.")
+        changed = _users_files(final, marker)[1]
+        if changed:
+            names = ", ".join(str(p.relative_to(final)) for p in changed[:5])
+            raise ToolkitError(
+                f"{names} in {final} changed since the run that wrote it, so a new report would "
+                f"overwrite your changes. Fix: move or rename the changed file(s) (files the "
+                f"toolkit did not write are kept), then run again; nothing was written.")
     old = final.with_name(final.name + ".old")
     if (old.exists() or old.is_symlink()) and not _is_report(old):
         raise ToolkitError(
@@ -1222,11 +1373,22 @@ def _run_folder(final: Path) -> Iterator[Path]:
         raise ToolkitError(f"Another `funnel run` started writing into {partial} at the same "
                            f"moment. Fix: wait until it has finished, or pass another --out."
                            ) from None
-    with (partial / _RUN_MARKER).open("w", encoding="utf-8") as lock:
-        _try_lock(lock)
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
-        yield partial
+    try:
+        with (partial / _RUN_MARKER).open("w", encoding="utf-8") as lock:
+            _try_lock(lock)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            yield partial
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # A full disk: the half-written report only takes the room the next try needs.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ToolkitError(
+            f"The disk is full: the report could not be written into {partial} ({exc.strerror}"
+            f"{'; ' + str(exc.filename) if exc.filename else ''}). Fix: free space on that disk, "
+            f"or pass --out a folder on another disk; the half-written report was removed and "
+            f"{final} was not changed.") from None
 
 
 def _try_lock(handle) -> bool:
@@ -1243,16 +1405,54 @@ def _try_lock(handle) -> bool:
     return True
 
 
-def _move_into_place(partial: Path, final: Path) -> None:
+def _move_into_place(partial: Path, final: Path, steps: Sequence[int] | None = None) -> None:
+    """Replace the report in `final` by the complete one in `partial`: the files of the user in
+    `final` (any file the earlier run did not write) are moved into the new report first, and of
+    the earlier report only the files its run wrote are deleted."""
     # Two renames on one file system; an interruption between them leaves `<out>.old` (the complete
     # earlier report) and `<out>.partial` (the complete new one), never a mix of the two.
-    _check_replaceable(final)  # nothing appeared at those names while the notebooks ran
+    _check_replaceable(final, steps)  # nothing appeared at those names while the steps ran
+    marker = _report_marker(final) if final.exists() else None
+    if marker is not None:
+        added = _users_files(final, marker)[0]
+        clash = [p for p in added if (partial / p.relative_to(final)).exists()
+                 or (partial / p.relative_to(final)).is_symlink()]
+        if clash:
+            raise ToolkitError(
+                f"{clash[0].relative_to(final)} in {final} is not the toolkit's, and the new "
+                f"report has a file of that name. Fix: move or rename yours; the new report is "
+                f"complete in {partial} and {final} was not changed.")
+        for path in added:  # the user's files go with the report
+            target = partial / path.relative_to(final)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
     (partial / _RUN_MARKER).unlink(missing_ok=True)
     old = final.with_name(final.name + ".old")
     if old.exists():
-        shutil.rmtree(old)
+        _remove_report(old)
     if final.exists():
         final.rename(old)
     partial.rename(final)
     if old.exists():
-        shutil.rmtree(old)
+        _remove_report(old)
+
+
+def _remove_report(folder: Path) -> None:
+    """Delete a report folder the toolkit wrote: the files its marker lists, then the folders left
+    empty. A file it does not list stays, and so does its folder."""
+    marker = _report_marker(folder)
+    if marker is None:  # an empty folder (a run's rename left it) is all it can be here
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        return
+    for name in marker["files"]:
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or not parts:
+            continue  # a marker that points outside its folder was not written by a run
+        path = folder / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    (folder / _REPORT_MARKER).unlink(missing_ok=True)
+    for root, _dirs, _files in sorted(os.walk(folder, topdown=False), reverse=True):
+        with contextlib.suppress(OSError):
+            Path(root).rmdir()

@@ -91,12 +91,41 @@ def _figure_png(draw, language: str = "en") -> str | None:
     if figure is None:
         _close_new(before)
         return None
+    _cut_long_texts(figure)
     buffer = io.BytesIO()
     # bbox "tight": a title longer than the axes (a long phase label) is kept, not cut off
     figure.savefig(buffer, format="png", dpi=_FIGURE_DPI, bbox_inches="tight", facecolor="white")
     _close_new(before)
     plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+_MAX_FIGURE_TEXT = 200  # characters of one text in a figure; the tables show the whole value
+
+
+def _cut(text: object) -> str:
+    text = str(text)
+    return text if len(text) <= _MAX_FIGURE_TEXT else text[:_MAX_FIGURE_TEXT - 1] + "…"
+
+
+def _cut_long_texts(figure) -> None:
+    """Cut every text of `figure` (titles, legends, labels, and the tick labels its formatters
+    make at drawing time) to _MAX_FIGURE_TEXT characters. A segment value of 100,000 characters
+    (a pasted note, within the field limit) as a tick label made the "tight" picture hundreds of
+    thousands of pixels wide: two minutes and 1.9 GB for one figure."""
+    from matplotlib.text import Text
+    from matplotlib.ticker import FuncFormatter
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for labels, ticks, setter in (
+                    (axis.get_majorticklabels, axis.get_major_formatter, axis.set_major_formatter),
+                    (axis.get_minorticklabels, axis.get_minor_formatter, axis.set_minor_formatter)):
+                if any(len(label.get_text()) > _MAX_FIGURE_TEXT for label in labels()):
+                    made = ticks()
+                    setter(FuncFormatter(lambda x, pos, f=made: _cut(f(x, pos))))
+    for text in figure.findobj(Text):
+        if len(text.get_text()) > _MAX_FIGURE_TEXT:
+            text.set_text(_cut(text.get_text()))
 
 
 def _close_new(before: set[int]) -> None:
