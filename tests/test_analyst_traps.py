@@ -291,7 +291,7 @@ def test_kpis_out_xlsx_is_written_in_the_engagement_language(tmp_path):
     assert "Naam" in headers and "Status" in headers and "label" not in headers
     texts = {c.value for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, str)}
     assert translations("nl").gettext("significantly off target") in texts
-    assert "Conversie Target (suspects) → Lead" in texts
+    assert "Conversie Target (suspects) → Lead binnen 90 dagen" in texts
 
 
 # --- funnel reveal: the consultant's private way back from pseudonyms to names --------------------

@@ -436,7 +436,7 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
 
     from test_reproducibility import _fake_execute, _fake_steps
 
-    from toolkit import Engagement, report
+    from toolkit import Engagement, report, steps
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     path = _corpus("control_characters_in_values", tmp_path)  # any small engagement: 3 rows
     source = tmp_path / "history.csv"
@@ -447,7 +447,8 @@ def test_a_source_changed_during_the_run_does_not_mix_two_datasets(tmp_path, mon
     def execute(engagement_path, **kwargs):
         # another program rewrites the export while the notebooks run
         source.write_text(source.read_text() + "D9;Lead;06-01-2025;x\nD8;Lead;07-01-2025;y\n")
-        step = Engagement.from_yaml(engagement_path)  # what each notebook does
+        # what each notebook does: open the engagement with the run's file (its `run` parameter)
+        step = steps.open_engagement(engagement_path, run=kwargs["run"])
         seen["rows"] = int(step.reconciliation["rows_in"].sum())
         seen["records"] = len(step.records)
         return fake(engagement_path, **kwargs)
@@ -494,17 +495,18 @@ def test_figure_text_from_the_data_is_never_mathtext(tmp_path, monkeypatch):
 def test_an_engagement_file_changed_during_the_run_stops_it(tmp_path, monkeypatch):
     from test_reproducibility import _fake_execute
 
-    from toolkit import Engagement, report
+    from toolkit import Engagement, report, steps
     from toolkit.base.exceptions import ConfigError
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     path = _corpus("control_characters_in_values", tmp_path)
     fake = _fake_execute()
 
     def execute(engagement_path, **kwargs):
-        Engagement.from_yaml(engagement_path)  # before the edit: the run's own tables
+        # each notebook opens the engagement with the run's file (its `run` parameter)
+        steps.open_engagement(engagement_path, run=kwargs["run"])  # before the edit
         path.write_text(path.read_text(encoding="utf-8").replace("name: corpus", "name: other"),
                         encoding="utf-8")
-        Engagement.from_yaml(engagement_path)  # a later step
+        steps.open_engagement(engagement_path, run=kwargs["run"])  # a later step
         return fake(engagement_path, **kwargs)
     monkeypatch.setattr(report, "execute_notebooks", execute)
     with pytest.raises(ConfigError, match="changed while `funnel run` was running"):

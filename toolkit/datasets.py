@@ -97,10 +97,10 @@ STAGE_MAPPING: dict[str, str] = {
 # tests/test_answer_key.py finds each phrase on the rendered pages).
 REPORT_CLAIMS: dict[str, list[str]] = {
     "index.html": [
-        "Lek: genoeg leads, maar kansen vallen af vóór de order.",
+        "Eerst het lek: kansen vallen af vóór de order, en ook de startfasen wijken af",
         "1 Knelpunt : Kans (opportunity) → Offerte (proposal) converteert 23,6%",
         "2 Segment : Eigenaar ‘Ruud Hendriks’ converteert 21,3%",
-        "3 Aantal leads : instroom in Kans (opportunity) 66,7 per maand",
+        "3 Aantal leads : instroom in Lead 125,6 per maand",
     ],
     "01_baseline.html": [
         "De exports bevatten 31.816 rijen; 50 (0,2%) daarvan zijn met een reden apart gezet",
@@ -116,7 +116,7 @@ REPORT_CLAIMS: dict[str, list[str]] = {
         "De instroom is seizoensgebonden", "maar de conversie niet", "stuur op percentages",
     ],
     "05_diagnosis.html": [
-        "Oordeel: Lek: genoeg leads, maar kansen vallen af vóór de order.",
+        "Oordeel: Eerst het lek: kansen vallen af vóór de order",
         "Actie ‘koud bellen’ converteert 15,1% bij Target (suspects) → Lead",
         "Actie ‘uitnodigen op een evenement’ converteert 59,5% bij Target (suspects) → Lead",
         "Eigenaar ‘Ruud Hendriks’ converteert 21,3% bij Offerte (proposal) → Order / Klant",
@@ -129,9 +129,9 @@ REPORT_CLAIMS: dict[str, list[str]] = {
     ],
     "07_steering.html": [
         "In juli 2026 halen 2 van de 4 KPI's met een doel hun doel.",
-        "Duidelijk onder het doel: Conversie Target (suspects) → Lead.",
-        "Geen signalen op de regelkaart: Conversie Kans (opportunity) → Offerte (proposal) beweegt "
-        "binnen zijn grenzen.",
+        "Duidelijk onder het doel: Conversie Target (suspects) → Lead binnen 90 dagen.",
+        "Geen signalen op de regelkaart: Conversie Kans (opportunity) → Offerte (proposal) binnen "
+        "90 dagen beweegt binnen zijn grenzen.",
     ],
 }
 
@@ -1234,12 +1234,13 @@ percentages.
 
 **a. Bottleneck: {f['verdict']}.** The lowest conversion is **{f['bottleneck']}** at
 {_pct(f['bottleneck_rate'])} (target->lead {_pct(t.loc['target', 'rate'])}, lead->opportunity
-{_pct(t.loc['lead', 'rate'])}, proposal->order {_pct(t.loc['proposal', 'rate'])}). There are enough
-leads; opportunities drop out before an offer is made. Verdict: **{f['verdict']}**, not shortage:
-more leads is not the *first* fruit. The report also measures the lead volume against what the
-order target needs at today's conversions (10 orders a month need more inflow than the CRM shows),
-so "Aantal leads" is a demonstrated gap too, ranked third on the index after the leak and the
-owner: the gain decides what comes first, and the leak gains most.
+{_pct(t.loc['lead', 'rate'])}, proposal->order {_pct(t.loc['proposal', 'rate'])}).
+Opportunities drop out before an offer is made. Verdict: **{f['verdict']} first**: more leads is
+not the *first* fruit. The early phases are off too: the report counts leads at the lead phase
+(the output of Target, qualified leads) and measures their volume against what the order target
+needs at today's conversions (10 orders a month need more inflow than the CRM shows), so "Aantal
+leads" is a demonstrated gap as well, ranked third on the index after the leak and the owner: the
+gain decides what comes first, and the leak gains most.
 
 **b. Action scan (target -> lead).** Event {_pct(f['event_rate'])} vs cold calling
 {_pct(f['cold_calling_rate'])}: clearly significant after multiple-testing control. Network looks

@@ -440,7 +440,7 @@ def _p_text(p: float) -> str:
     if p is None or not np.isfinite(p):
         return _("too small to test")
     text = _fmt_p(p)
-    return _("p_adj") + (" " if text.startswith("<") else " = ") + text
+    return _("p_adj") + (" " if text.startswith(("<", ">")) else " = ") + text
 
 
 def _fmt_p(p: float) -> str:
