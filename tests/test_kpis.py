@@ -153,3 +153,24 @@ def test_the_published_kpi_file_keeps_its_columns_while_the_table_is_long(tmp_pa
     cost_rows = written[written["kind"] == "cost_per"]
     assert sorted(cost_rows["segment"]) == sorted("action=" + cost["segment"])
     assert list(written["status_vs_target"]) == list(frame["status_vs_target"])
+
+
+def test_a_young_creation_month_of_the_win_rate_is_not_judged():
+    """By creation month the quick losses close first: the demo's last month read 0.0% won of its
+    closed deals on the board's scorecard. A month with open records younger than the cohort window
+    is immature (`immature_n`), and the scorecard takes the last month without any, as it does for
+    the conversions."""
+    from toolkit import steps
+    e = Engagement.from_yaml(DEMO)
+    monthly = compute_kpis(e, period="month")
+    win = monthly[monthly["kpi"] == "win_rate"].set_index("period")
+    window = pd.Timedelta(days=e.config.cohort_window_days)
+    records = e.records
+    young = records[(records["outcome"] == "open") & (records["created_at"] > e.as_of - window)]
+    expected = young["created_at"].dt.to_period("M").astype(str).value_counts()
+    assert (win["immature_n"].reindex(expected.index) == expected).all()
+    assert win.loc[win.index.max(), "immature_n"] > 0
+    old = win[win["immature_n"] == 0]
+    assert len(old) and old.index.max() <= (e.as_of - window).strftime("%Y-%m")
+    card = steps.steering(e).tables["scorecard"].set_index("kpi")
+    assert card.loc["win_rate", "period"] == old.index.max()  # juli 2026, as the conversions

@@ -34,6 +34,7 @@ from scipy import stats as sps
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
 from toolkit.measure.actions import action_yield
+from toolkit.measure.cohorts import reached_phases
 from toolkit.measure.funnel import (
     NEEDS_DATES,
     NO_WINDOW,
@@ -593,6 +594,8 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
 def _win_rate_kpi(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     if not kpi.censoring_aware:
         frame = _win_rate(ctx.engagement, by=seg or None, period=period, phase=kpi.from_phase)
+        if period not in (None, "all") and ctx.engagement.dated:
+            frame = _with_immature_open(ctx, frame, seg, period, kpi.from_phase)
         return _rate_rows(frame, seg)
     # censoring-aware: share won within the horizon, lost competing, open censored
     first = kpi.from_phase or ctx.model.first_phase
@@ -612,6 +615,28 @@ def _win_rate_kpi(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -
                     "open_n": int((part["event"] == "censored").sum())})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _with_immature_open(ctx: _Context, frame: pd.DataFrame, seg: list[str], period: str,
+                        phase: str | None) -> pd.DataFrame:
+    """The win rate by creation period with `immature_n`: its open records created less than the
+    cohort window before the as-of date. Their deals have not had the window to close, and the
+    quick losses close first, so a young month reads far too low (the demo's last month read 0%
+    won of its closed deals); the scorecard judges only months without them, as for conversions."""
+    records = ctx.engagement.records
+    if phase is not None:
+        reached = reached_phases(ctx.engagement)[phase]
+        records = records[records["record_id"].map(reached).fillna(False).astype(bool).to_numpy()]
+    window = pd.Timedelta(days=ctx.engagement.config.cohort_window_days)
+    young = (records["outcome"] == "open") & (records["created_at"] > ctx.as_of - window)
+    counts = pd.DataFrame({"period": period_label(records["created_at"], period),
+                           "immature_n": young.to_numpy().astype(int)})
+    for c in seg:
+        counts[c] = records[c].astype("object").fillna(MISSING).to_numpy()
+    counts = counts.groupby(seg + ["period"], dropna=False)["immature_n"].sum().reset_index()
+    out = frame.merge(counts, on=seg + ["period"], how="left")
+    out["immature_n"] = out["immature_n"].fillna(0).astype(int)
+    return out
 
 
 def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
