@@ -70,7 +70,8 @@ PLAN_COLUMNS = (
     "action_id", "rank", "area", "what_code", "phase", "from_phase", "to_phase", "attribute",
     "segment", "what_items", "what", "who", "horizon", "extra_orders", "extra_orders_low",
     "extra_orders_high", "extra_revenue", "extra_revenue_low", "extra_revenue_high", "kpi",
-    "rate", "expected_rate", "records_needed", "inflow_per_month", "window_days", "judge_by",
+    "rate", "expected_rate", "records_needed", "inflow_per_month", "needed_inflow_per_month",
+    "window_days", "judge_by",
     "status", "start")
 
 
@@ -219,9 +220,10 @@ def _volume_judgement(current: float, needed_per_month: float, as_of: pd.Timesta
     z = norm.ppf(1 - _ALPHA / 2) + norm.ppf(_POWER)
     months = z ** 2 * (current + needed_per_month) / (needed_per_month - current) ** 2
     days = math.ceil(months * _DAYS_PER_MONTH)
-    return {"rate": current, "expected_rate": needed_per_month,
+    return {"rate": None, "expected_rate": None,
             "records_needed": math.ceil(months * needed_per_month),
-            "inflow_per_month": current, "window_days": 0,
+            "inflow_per_month": current, "needed_inflow_per_month": needed_per_month,
+            "window_days": 0,
             "judge_by": (as_of + pd.Timedelta(days=days)).date()}
 
 
