@@ -54,6 +54,7 @@ from toolkit.present.tables import (
 from toolkit.report import write_table
 from toolkit.report.sheets import header, in_language, sheet_name
 from toolkit.report.training import translated_notebook
+from toolkit.analysis.action_plan import write_plan_file
 from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
@@ -677,7 +678,14 @@ def _steps(text: str) -> list[int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(args, _load(args.engagement))
+    engagement = _load(args.engagement)
+    results: dict = {}  # the report's step results, for the action plan of step 6
+    code = _run(args, engagement, kept=results)
+    actions = results[6].results.get("action_plan") if 6 in results else None
+    if actions is not None:
+        # written when absent; a plan the consultant edited keeps its statuses and start dates
+        print(f"Action plan: {write_plan_file(engagement, actions)}")
+    return code
 
 
 def _run(args: argparse.Namespace, engagement, results=None) -> int:
@@ -700,7 +708,7 @@ def _run(args: argparse.Namespace, engagement, results=None) -> int:
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet, edition=args.edition,
                                  language=args.language, notebooks=args.notebooks, pdf=args.pdf,
-                                 results=results)
+                                 results=results, kept=kept)
     print(f"Report: {result['index']}")
     if "pdf" in result:
         print(f"PDF: {result['pdf']}")
