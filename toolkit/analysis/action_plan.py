@@ -356,9 +356,9 @@ _HEADER = ("# The action plan of this engagement, written by `funnel run` when a
 def _file_entry(row: dict) -> dict:
     entry = {"id": row["action_id"], "what": row["what"], "phase": row["phase"],
              "from_phase": row["from_phase"]}
-    if row["to_phase"] is not None and not _missing(row["to_phase"]):
+    if not _missing(row["to_phase"]):
         entry["to_phase"] = row["to_phase"]
-    if row["attribute"] is not None:
+    if not _missing(row["attribute"]):
         entry["attribute"], entry["segment"] = row["attribute"], row["segment"]
     entry.update(status="proposed", start=None)
     return entry
