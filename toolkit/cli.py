@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from toolkit import report
+from toolkit.analysis.action_plan import write_plan_file
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import (
     CLIENTS_DIR,
@@ -54,7 +55,6 @@ from toolkit.present.tables import (
 from toolkit.report import write_table
 from toolkit.report.sheets import header, in_language, sheet_name
 from toolkit.report.training import translated_notebook
-from toolkit.analysis.action_plan import write_plan_file
 from toolkit.steps import open_engagement, run_all
 
 __all__ = ["main"]
@@ -688,8 +688,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _run(args: argparse.Namespace, engagement, results=None) -> int:
-    """`funnel run` on a loaded engagement; `results`: step results already computed."""
+def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None = None) -> int:
+    """`funnel run` on a loaded engagement; `results`: step results already computed; `kept`: a
+    dict the report's step results are put in."""
     if not engagement.dated and args.notebooks:
         # The step notebooks measure in months and days; a lead list has no dates. Say so before
         # starting seven kernels, with what the report without notebooks gives instead.

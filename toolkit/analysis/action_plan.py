@@ -48,6 +48,7 @@ import yaml
 from scipy.stats import norm
 
 from toolkit.base.exceptions import ConfigError
+from toolkit.measure.kpis import kpis_from_config
 from toolkit.stats import power_two_rates
 
 __all__ = ["STATUSES", "STRUCTURAL_SHARE", "PLAN_FILE", "ActionPlan", "action_plan",
@@ -114,7 +115,6 @@ def action_plan(engagement, fruit, *, sizing: pd.DataFrame | None = None) -> Act
 
 
 def _kpi_names(engagement) -> set[str]:
-    from toolkit.measure.kpis import kpis_from_config
     return {kpi.name for kpi in kpis_from_config(engagement)}
 
 

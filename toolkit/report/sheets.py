@@ -41,7 +41,8 @@ __all__ = ["SHEET_NAMES", "ABOUT", "PASSED_IN", "sheet_name", "header", "known_h
 SHEET_NAMES = {
     "Scorecard": N_("Scorecard"), "KPIs": N_("KPIs"), "Funnel": N_("Funnel"),
     "Low-hanging fruit": N_("Low-hanging fruit"), "Segment scan": N_("Segment scan"),
-    "Notes": N_("Notes"), "Action plan": N_("Action plan"), "Quarantine": N_("Quarantine"), "Reconciliation": N_("Reconciliation"),
+    "Notes": N_("Notes"), "Action plan": N_("Action plan"), "Quarantine": N_("Quarantine"),
+    "Reconciliation": N_("Reconciliation"),
     "About": N_("About"),
 }
 

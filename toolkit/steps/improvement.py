@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.base.vocabulary import Reason
 from toolkit.analysis.action_plan import action_plan, merge_plan, read_plan_file
 from toolkit.analysis.simulation import plan_improvement
+from toolkit.base.vocabulary import Reason
 from toolkit.present import narrative
 from toolkit.steps.parts import Parts, earlier, in_languages, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
