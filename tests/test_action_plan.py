@@ -271,3 +271,28 @@ def test_the_demo_plan_reads_in_dutch_on_the_page(demo_plan, tmp_path):
     assert "Actieplan" in html and "Verscherp de taken bij" in html
     assert "structureel (herinrichting)" in html and "Te beoordelen vanaf" in html
     assert client_page_problems(html, language="nl", demo_allowed=True) == []
+
+
+def test_funnel_run_writes_the_plan_when_absent_and_keeps_it_after(tmp_path, monkeypatch, capsys):
+    # the report itself is stubbed: its step 6 result carries the hand-made plan
+    from toolkit import cli
+    from toolkit.steps.result import StepResult
+    e = _engagement(tmp_path)
+    plan = _plan(e)
+
+    def build_report(engagement, *, kept=None, **options):
+        kept[6] = StepResult(step=6, key="improvement", results={"action_plan": plan})
+        return {"index": "i", "workbook": "w", "manifest": "m"}
+
+    monkeypatch.setattr(cli.report, "build_report", build_report)
+    run = ["run", str(e.path), "--out", str(tmp_path / "out"), "--quiet"]
+    assert cli.main(run) == 0
+    path = tmp_path / "plan.yaml"
+    assert f"Action plan: {path}" in capsys.readouterr().out
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert [a["id"] for a in doc["actions"]] == list(plan.table["action_id"])
+    doc["actions"][1].update(status="agreed", start="2026-03-01")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    edited = path.read_bytes()
+    assert cli.main(run) == 0
+    assert path.read_bytes() == edited
