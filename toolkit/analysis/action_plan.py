@@ -245,9 +245,11 @@ def _what_english(entry: dict, model) -> str:
 
 
 # ------------------------------------------------------------------------------ the plan file
-def plan_path(engagement) -> Path:
-    """Where the engagement's plan lives: ``plan.yaml`` beside its YAML."""
-    return Path(engagement.path).parent / PLAN_FILE
+def plan_path(engagement) -> Path | None:
+    """Where the engagement's plan lives: ``plan.yaml`` beside its YAML (None for an engagement
+    built in memory, which has no folder)."""
+    folder = getattr(engagement, "path", None)
+    return None if folder is None else Path(folder).parent / PLAN_FILE
 
 
 def read_plan_file(engagement, path: Path | None = None) -> dict[str, dict] | None:
@@ -255,7 +257,7 @@ def read_plan_file(engagement, path: Path | None = None) -> dict[str, dict] | No
     there is no plan file. A phase or segment the engagement no longer has, an unknown status or a
     start that is no date is refused with a ConfigError naming the file, the action and the fix."""
     path = plan_path(engagement) if path is None else Path(path)
-    if not path.is_file():
+    if path is None or not path.is_file():
         return None
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -333,6 +335,9 @@ def write_plan_file(engagement, plan: ActionPlan, path: Path | None = None) -> P
     """Write the plan file when absent; when present, keep every saved action as the consultant
     left it (status, start, anything else) and append the new actions only."""
     path = plan_path(engagement) if path is None else Path(path)
+    if path is None:
+        raise ConfigError("this engagement has no YAML file, so no folder for its action plan",
+                          fix="pass `path=` to write the plan to")
     saved = read_plan_file(engagement, path)
     if saved is None:
         doc = {"actions": []}
