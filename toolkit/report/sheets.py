@@ -118,7 +118,8 @@ _HEADERS = {
     "missing_reason": N_("Not measured because"),
     "judgement": N_("Judgement"), "held_fixed": N_("Held fixed in its model"),
     "year_held": N_("Cohort year held fixed"),
-    "action_id": N_("Action id"), "what": N_("Action"),
+    "action_id": N_("Action id"), "what": N_("Action"), "what_code": N_("Kind of action"),
+    "what_items": N_("Tasks or actions of the phase"),
     "extra_revenue_low": N_("Extra revenue per year, low"),
     "extra_revenue_high": N_("Extra revenue per year, high"),
     "expected_rate": N_("Expected rate"), "inflow_per_month": N_("Inflow per month"),
@@ -248,7 +249,6 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
         out["what"] = _shown(frame, "plan_what", fmt, **context)
         for column in ("horizon", "status"):
             out[column] = _words(out[column], code_words)
-        out = out.drop(columns=["what_code", "what_items"])
     if "action_hint" in out and "area" in frame:
         out["action_hint"] = _shown(frame, "action_hint_text", fmt, **context)
     if "evidence" in out and "area" in frame:
