@@ -682,10 +682,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     results: dict = {}  # the report's step results, for the action plan of step 6
     code = _run(args, engagement, kept=results)
     actions = results[6].results.get("action_plan") if 6 in results else None
-    if actions is not None:
-        # written when absent; a plan the consultant edited keeps its statuses and start dates
-        print(f"Action plan: {write_plan_file(engagement, actions)}")
+    if actions is not None and code == 0:
+        _write_action_plan(engagement, actions)
     return code
+
+
+def _write_action_plan(engagement, actions) -> None:
+    """Write plan.yaml beside the engagement YAML when absent (a plan the consultant edited keeps
+    its statuses and start dates; new actions are appended). The demo's folder is the toolkit's
+    own: its plan is shown, never written there. A folder that cannot be written is said, the
+    report stands."""
+    if Path(engagement.path).resolve() == DEMO_ENGAGEMENT.resolve():
+        return
+    try:
+        print(f"Action plan: {write_plan_file(engagement, actions)}")
+    except OSError as error:
+        print(f"Warning: the action plan could not be written beside {engagement.path} "
+              f"({error.strerror or error.__class__.__name__}); the report shows it. Fix: make "
+              f"the engagement's folder writable and run again", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None = None) -> int:
