@@ -507,7 +507,8 @@ def write_workbook(
     -----
     Sheets (see :func:`workbook_sheets`): `Scorecard` (step 7's scorecard; a note when it cannot
     be computed, e.g. a rate target written as 40 instead of 0.4), `KPIs` (step 4), `Funnel`
-    (step 1), `Low-hanging fruit`, `Segment scan` and `Notes` (step 5), the extra sheets,
+    (step 1), `Low-hanging fruit`, `Segment scan` and `Notes` (step 5), `Action plan` (step 6,
+    when its result is passed), the extra sheets,
     `Quarantine`, `Reconciliation` (with a `balanced` check) and `About`. Each sheet has a bold,
     frozen header with a filter and fitted column widths. Shares are shown as percentages:
     columns `rate`, `*_rate`, `share`, `cumulative_*`, `ci_low`/`ci_high` beside a `rate`, and in
