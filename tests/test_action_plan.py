@@ -296,3 +296,13 @@ def test_funnel_run_writes_the_plan_when_absent_and_keeps_it_after(tmp_path, mon
     edited = path.read_bytes()
     assert cli.main(run) == 0
     assert path.read_bytes() == edited
+
+
+def test_a_segment_that_never_converts_has_no_judgement_date_rather_than_an_error(tmp_path):
+    e = _engagement(tmp_path)
+    fruit = _fruit(_owner(e))
+    fruit.loc[1, "rate"] = 0.0  # the owner converted none of the 40
+    row = _plan(e, fruit).table.set_index("action_id").loc["coach-owner-proposal-order-0of40"]
+    assert row["records_needed"] is None or pd.isna(row["records_needed"])
+    assert row["judge_by"] is None or pd.isna(row["judge_by"])
+    assert row["extra_orders"] == 5.0  # the action itself stays in the plan

@@ -26,8 +26,9 @@ extra orders excludes zero (a bottleneck, a segment, a volume shortage) into one
   (:func:`toolkit.stats.power_two_rates`, equal groups: the current rate against the reference the
   sizing raised it to), and the date that takes at the current inflow per month into the step, plus
   the cohort window the records need to convert, counted from the as-of date (no start date is
-  known until the consultant sets one). A volume shortage is judged on the entries themselves: the
-  months a two-sided 5% z test of two Poisson counts (as many months before as after) needs for
+  known until the consultant sets one); n/a when the step's rate is 0 or 1 (the normal
+  approximation of the test does not hold there). A volume shortage is judged on the entries
+  themselves: the months a two-sided 5% z test of two Poisson counts (as many months before as after) needs for
   80% power to tell today's inflow from the needed one, and the entries those months bring.
 
 Every action carries a stable ``action_id`` made from the finding's code and values (area, steps,
@@ -47,7 +48,7 @@ import pandas as pd
 import yaml
 from scipy.stats import norm
 
-from toolkit.base.exceptions import ConfigError
+from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.measure.kpis import kpis_from_config
 from toolkit.stats import power_two_rates
 
@@ -204,9 +205,12 @@ def _rate_judgement(rate: float, reference: float, entries: float, window: int,
                     as_of: pd.Timestamp) -> dict:
     """Records after the start for 80% power at the expected effect (rate -> reference, two-sided
     5%, as many records before as after), and the date at `entries` a month plus the window."""
-    needed = math.ceil(power_two_rates(rate, reference, power=_POWER, alpha=_ALPHA))
+    try:
+        needed = math.ceil(power_two_rates(rate, reference, power=_POWER, alpha=_ALPHA))
+    except OptionError:  # a rate of 0 or 1 (a segment that never converts): no normal test
+        needed = None
     judge_by = None
-    if entries and not math.isnan(entries) and entries > 0:
+    if needed is not None and entries and not math.isnan(entries) and entries > 0:
         days = needed / entries * _DAYS_PER_MONTH + window
         judge_by = (as_of + pd.Timedelta(days=math.ceil(days))).date()
     return {"rate": rate, "expected_rate": reference, "records_needed": needed,
