@@ -28,8 +28,9 @@ extra orders excludes zero (a bottleneck, a segment, a volume shortage) into one
   the cohort window the records need to convert, counted from the as-of date (no start date is
   known until the consultant sets one); n/a when the step's rate is 0 or 1 (the normal
   approximation of the test does not hold there). A volume shortage is judged on the entries
-  themselves: the months a two-sided 5% z test of two Poisson counts (as many months before as after) needs for
-  80% power to tell today's inflow from the needed one, and the entries those months bring.
+  themselves: the months a two-sided 5% z test of two Poisson counts (as many months before as
+  after) needs for 80% power to tell today's inflow from the needed one, and the entries those
+  months bring.
 
 Every action carries a stable ``action_id`` made from the finding's code and values (area, steps,
 attribute and the segment's counts), never from row order or a pseudonym, so a rerun under another
