@@ -273,7 +273,7 @@ def test_workbook_of_the_demo_has_the_sheets_formatted(tmp_path, demo_steps):
     path = write_workbook(demo, out_path=tmp_path / "x" / "demo.xlsx", results=results)
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["Scorecard", "KPIs", "Funnel", "Low-hanging fruit", "Segment scan",
-                               "Quarantine", "Reconciliation", "About"]
+                               "Action plan", "Quarantine", "Reconciliation", "About"]
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A2" and all(c.font.bold for c in sheet[1] if c.value)
 

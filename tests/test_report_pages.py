@@ -97,9 +97,11 @@ def test_the_dutch_workbook_has_dutch_sheet_names_and_headers_over_the_same_numb
     dutch = load_workbook(demo["nl"] / "workbook.xlsx")
     english = load_workbook(demo["en"] / "workbook.xlsx")
     assert english.sheetnames == ["Scorecard", "KPIs", "Funnel", "Low-hanging fruit",
-                                  "Segment scan", "Quarantine", "Reconciliation", "About"]
+                                  "Segment scan", "Action plan", "Quarantine", "Reconciliation",
+                                  "About"]
     assert dutch.sheetnames == ["Scorekaart", "KPI's", "Trechter", "Laaghangend fruit",
-                                "Segmentscan", "Quarantaine", "Aansluiting", "Over deze werkmap"]
+                                "Segmentscan", "Actieplan", "Quarantaine", "Aansluiting",
+                                "Over deze werkmap"]
     headers = [c.value for c in dutch["Aansluiting"][1]]
     assert headers == ["Bron", "Bestand", "Rijen in", "Rijen gebruikt", "Rijen apart gezet",
                        "Sluit aan"]

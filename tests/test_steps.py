@@ -282,7 +282,8 @@ def test_the_demo_headlines_are_the_findings_of_the_answer_key(demo_results):
 def test_the_step_sheets_are_the_workbooks_parts(demo_results):
     sheets = {s: list(r.sheets) for s, r in demo_results.items() if r.sheets}
     assert sheets == {1: ["Funnel", "Quarantine", "Reconciliation"], 4: ["KPIs"],
-                      5: ["Low-hanging fruit", "Segment scan"], 7: ["Scorecard"]}
+                      5: ["Low-hanging fruit", "Segment scan"], 6: ["Action plan"],
+                      7: ["Scorecard"]}
     card = demo_results[7].sheets["Scorecard"]
     assert list(card.columns[:3]) == ["kpi", "label", "unit"]
     # the rate KPIs management steers on: the four conversions, the cumulative one, the win rate

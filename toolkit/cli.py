@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from toolkit import report
+from toolkit.analysis.action_plan import write_plan_file
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import (
     CLIENTS_DIR,
@@ -677,11 +678,33 @@ def _steps(text: str) -> list[int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(args, _load(args.engagement))
+    engagement = _load(args.engagement)
+    results: dict = {}  # the report's step results, for the action plan of step 6
+    code = _run(args, engagement, kept=results)
+    actions = results[6].results.get("action_plan") if 6 in results else None
+    if actions is not None and code == 0:
+        _write_action_plan(engagement, actions)
+    return code
 
 
-def _run(args: argparse.Namespace, engagement, results=None) -> int:
-    """`funnel run` on a loaded engagement; `results`: step results already computed."""
+def _write_action_plan(engagement, actions) -> None:
+    """Write plan.yaml beside the engagement YAML when absent (a plan the consultant edited keeps
+    its statuses and start dates; new actions are appended). The demo's folder is the toolkit's
+    own: its plan is shown, never written there. A folder that cannot be written is said, the
+    report stands."""
+    if Path(engagement.path).resolve() == DEMO_ENGAGEMENT.resolve():
+        return
+    try:
+        print(f"Action plan: {write_plan_file(engagement, actions)}")
+    except OSError as error:
+        print(f"Warning: the action plan could not be written beside {engagement.path} "
+              f"({error.strerror or error.__class__.__name__}); the report shows it. Fix: make "
+              f"the engagement's folder writable and run again", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None = None) -> int:
+    """`funnel run` on a loaded engagement; `results`: step results already computed; `kept`: a
+    dict the report's step results are put in."""
     if not engagement.dated and args.notebooks:
         # The step notebooks measure in months and days; a lead list has no dates. Say so before
         # starting seven kernels, with what the report without notebooks gives instead.
@@ -700,7 +723,7 @@ def _run(args: argparse.Namespace, engagement, results=None) -> int:
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet, edition=args.edition,
                                  language=args.language, notebooks=args.notebooks, pdf=args.pdf,
-                                 results=results)
+                                 results=results, kept=kept)
     print(f"Report: {result['index']}")
     if "pdf" in result:
         print(f"PDF: {result['pdf']}")

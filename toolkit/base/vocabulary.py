@@ -114,6 +114,7 @@ PROBLEMS: dict[str, str] = {
     "needs_dates": "needs dates, and the records have none (a lead list without dates)",
     "no_usable_records": "no record could be used",
     "no_action_attribute": "the records have no `action` attribute",
+    "action_plan_needs_fruit": "the action plan is written from step 5's ranked list",
     "no_comparable_step": "no transition has enough mature records to compare with a reference",
     "no_bottleneck": "no bottleneck could be sized (the reason beside it)",
     "no_order_target": "no `orders_per_month` target",

@@ -31,6 +31,8 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                       "without dates)"),
     "no_usable_records": N_("no record could be used: see why rows were set aside, and correct the "
                             "export or the engagement YAML"),
+    "action_plan_needs_fruit": N_("the action plan is written from step 5's ranked list, "
+                                  "which could not be made"),
     "no_action_attribute": N_("the records have no action attribute (declare the action or "
                               "channel column under the source's `attributes`)"),
     "no_comparable_step": N_("no transition has enough mature records to compare with a "

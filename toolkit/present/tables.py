@@ -173,6 +173,12 @@ CODES: dict[str, str] = {
 }
 # the readiness scan's advice per factor and band (its text is marked for the catalogue there)
 CODES.update(advice_texts())
+# the action plan: the horizon of an action and the consultant's status of it
+CODES.update({
+    "short_term": N_("short term"), "structural": N_("structural (redesign)"),
+    "proposed": N_("proposed"), "agreed": N_("agreed"), "started": N_("started"),
+    "done": N_("done"), "dropped": N_("dropped"),
+})
 
 #: A cell the data cannot measure, by the problem code of what they lack (``missing_reason``, see
 #: ``toolkit.measure.kpis.NEEDS``): "n/a" and the reason, never 0, 100% or "0 days".
@@ -552,6 +558,31 @@ def _held_words(row: pd.Series, c: _Context) -> str | None:
     if bool(row.get("year_held", False)):
         names.append(c.fmt.gettext("the cohort year"))
     return format_list(names, locale=c.fmt.locale) if names else ""
+
+
+def _plan_what(row: pd.Series, c: _Context) -> Cell:
+    """An action of the action plan in the report's language, the phase model's own words in it
+    (its tasks or actions, its segment) as the engagement wrote them."""
+    fmt, code = c.fmt, str(row.get("what_code"))
+    phase = c.phase(row["phase"])
+    items = MISSING if is_missing(row.get("what_items")) or not str(row["what_items"]) \
+        else str(row["what_items"])
+    segment = "" if is_missing(row.get("segment")) else segment_value(row["segment"])
+    if code == "leak":
+        text = fmt.gettext("Tighten the tasks at {phase}: {items}")
+    elif code == "raise":
+        text = fmt.gettext("Improve the actions at {phase}: {items}")
+    elif code == "volume":
+        text = fmt.gettext("More volume from the actions at {phase}: {items}")
+    elif code == "coach":
+        text = fmt.gettext("Coach {segment} on the tasks at {phase}: {items}")
+    elif code == "shift":
+        text = fmt.gettext("Shift effort at {phase} away from {segment} towards: {items}")
+    else:
+        text = fmt.gettext("Find out why {attribute} {segment} converts worse at {phase}: "
+                           "{items}")
+    return Cell(text.format(phase=phase, items=items, segment=segment,
+                            attribute=in_sentence(c.attribute(row.get("attribute")))))
 
 
 def _hint(row: pd.Series, c: _Context) -> Cell:
@@ -967,6 +998,14 @@ COLUMNS: dict[str, _Column] = {
     "measure_text": _Column(N_("Measure"), ("measure_index",), lambda row, c: Cell(
         c.fmt.gettext(_SEASON_MEASURES[int(row["measure_index"])]))),
     "kpi_key": _Column(N_("KPI"), ("kpi",), _phase("kpi")),
+    # the action plan (step 6)
+    "plan_what": _Column(N_("Action"), ("what_code", "phase", "what_items"), _plan_what),
+    "who": _Column(N_("Who"), ("who",), _plain("who", "text")),
+    "horizon": _Column(N_("Horizon"), ("horizon",), _code("horizon")),
+    "records_needed": _Column(N_("Records needed after the start"), ("records_needed",),
+                              _plain("records_needed", "count")),
+    "judge_by": _Column(N_("Can be judged by"), ("judge_by",), _plain("judge_by", "date")),
+    "plan_status": _Column(N_("Status"), ("status",), _code("status")),
     "extra_orders_ci": _Column(N_("Extra orders per year (range)"), ("extra_orders", _OL, _OH),
                                _interval("extra_orders", _OL, _OH, "count")),
     "extra_revenue": _Column(N_("Extra revenue per year"), ("extra_revenue",),

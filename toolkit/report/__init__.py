@@ -507,7 +507,8 @@ def write_workbook(
     -----
     Sheets (see :func:`workbook_sheets`): `Scorecard` (step 7's scorecard; a note when it cannot
     be computed, e.g. a rate target written as 40 instead of 0.4), `KPIs` (step 4), `Funnel`
-    (step 1), `Low-hanging fruit`, `Segment scan` and `Notes` (step 5), the extra sheets,
+    (step 1), `Low-hanging fruit`, `Segment scan` and `Notes` (step 5), `Action plan` (step 6,
+    when its result is passed), the extra sheets,
     `Quarantine`, `Reconciliation` (with a `balanced` check) and `About`. Each sheet has a bold,
     frozen header with a filter and fitted column widths. Shares are shown as percentages:
     columns `rate`, `*_rate`, `share`, `cumulative_*`, `ci_low`/`ci_high` beside a `rate`, and in
@@ -1108,7 +1109,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                  steps: Iterable[int] = range(1, 8), progress: bool = True, seed: int = 0,
                  edition: str | None = None, language: str | None = None,
                  notebooks: bool = False, pdf: bool = False,
-                 results: Mapping[int, StepResult] | None = None) -> dict[str, Path]:
+                 results: Mapping[int, StepResult] | None = None,
+                 kept: dict | None = None) -> dict[str, Path]:
     """The whole deliverable of `funnel run` in `out_dir`: the HTML report rendered from the step
     results, the workbook, the manifest, and on request the PDF and the executed notebooks.
 
@@ -1133,6 +1135,9 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     results
         The step results of this engagement and seed when the caller has them (`funnel demo`
         printed its baseline from them); the steps missing from them are run here, once.
+    kept
+        A dict the step results are put in, for a caller that uses them after the report
+        (`funnel run` writes the action plan file from step 6's).
 
     Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
     when made. Python warnings of the steps become notes of the report (on its index page and in
@@ -1164,6 +1169,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                 if step in steps:
                     drawing.submit(step, result)
             timings["steps"] = round(time.perf_counter() - started, 3)
+            if kept is not None:  # the caller's copy (`funnel run` writes the action plan file)
+                kept.update(results)
             bar.update(1)
             executed = None
             if notebooks:

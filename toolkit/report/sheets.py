@@ -41,7 +41,8 @@ __all__ = ["SHEET_NAMES", "ABOUT", "PASSED_IN", "sheet_name", "header", "known_h
 SHEET_NAMES = {
     "Scorecard": N_("Scorecard"), "KPIs": N_("KPIs"), "Funnel": N_("Funnel"),
     "Low-hanging fruit": N_("Low-hanging fruit"), "Segment scan": N_("Segment scan"),
-    "Notes": N_("Notes"), "Quarantine": N_("Quarantine"), "Reconciliation": N_("Reconciliation"),
+    "Notes": N_("Notes"), "Action plan": N_("Action plan"), "Quarantine": N_("Quarantine"),
+    "Reconciliation": N_("Reconciliation"),
     "About": N_("About"),
 }
 
@@ -60,6 +61,10 @@ ABOUT = {
                             "them up."),
     "Segment scan": N_("Step 5's segments against the typical segment of their attribute, "
                        "adjusted across the scan."),
+    "Action plan": N_("Step 6's action plan: each demonstrated gap of the low-hanging fruit as "
+                      "an action from the process model, its expected effect, the KPI that will "
+                      "show it and when it can be judged; status and start are kept in "
+                      "plan.yaml beside the engagement YAML."),
     "Notes": N_("What the diagnosis noted about the data (left out of the scan, caveats)."),
     "Quarantine": N_("Every source row that was not used, with the reason."),
     "Reconciliation": N_("Per source file: rows in = rows used + rows set aside."),
@@ -113,6 +118,13 @@ _HEADERS = {
     "missing_reason": N_("Not measured because"),
     "judgement": N_("Judgement"), "held_fixed": N_("Held fixed in its model"),
     "year_held": N_("Cohort year held fixed"),
+    "action_id": N_("Action id"), "what": N_("Action"), "what_code": N_("Kind of action"),
+    "what_items": N_("Tasks or actions of the phase"),
+    "extra_revenue_low": N_("Extra revenue per year, low"),
+    "extra_revenue_high": N_("Extra revenue per year, high"),
+    "expected_rate": N_("Expected rate"), "inflow_per_month": N_("Inflow per month"),
+    "needed_inflow_per_month": N_("Inflow per month needed"),
+    "window_days": N_("Window (days)"), "start": N_("Start"),
 }
 
 
@@ -233,6 +245,10 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
             out["finding"] = _shown(frame, "finding_text", fmt, **context)
         elif "typical_rate" in frame:  # the segment scan: each segment against the typical one
             out["finding"] = _shown(frame, "scan_finding_text", fmt, **context)
+    if "what_code" in frame:  # the action plan: its action, horizon and status in words
+        out["what"] = _shown(frame, "plan_what", fmt, **context)
+        for column in ("horizon", "status"):
+            out[column] = _words(out[column], code_words)
     if "action_hint" in out and "area" in frame:
         out["action_hint"] = _shown(frame, "action_hint_text", fmt, **context)
     if "evidence" in out and "area" in frame:

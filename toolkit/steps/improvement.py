@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.analysis.action_plan import action_plan, merge_plan, read_plan_file
 from toolkit.analysis.simulation import plan_improvement
+from toolkit.base.vocabulary import Reason
 from toolkit.present import narrative
-from toolkit.steps.parts import Parts, in_languages, sentences, sizing_from
+from toolkit.steps.parts import Parts, earlier, in_languages, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
 from toolkit.steps.store import shared_step
 
@@ -26,17 +28,24 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
     the test must be able to show (e.g. "+2pp").
 
     Tables: `bottleneck`, `scenario`, `scenario by phase`, `required volume`, `experiment`,
-    `mde`, `change verdicts` (one row per evaluated change), `changes` (every method's row).
-    Results: `plan` (the ImprovementPlan). A part the data cannot carry is in `problems`
-    (always `change` when no change is declared, saying how to declare one).
+    `mde`, `change verdicts` (one row per evaluated change), `changes` (every method's row),
+    `action plan` (every demonstrated gap of step 5 as an action, with the consultant's status
+    and start from ``plan.yaml`` beside the engagement YAML: `toolkit.analysis.action_plan`).
+    Results: `plan` (the ImprovementPlan), `action_plan` (the ActionPlan). Sheets: `Action plan`.
+    A part the data cannot carry is in `problems` (always `change` when no change is declared,
+    saying how to declare one; `action plan` without step 5's ranked list).
     """
     sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()
+    actions = _action_plan(engagement, diagnosis, parts)
     plan = parts.attempt("plan", lambda: plan_improvement(
         engagement, benchmarks=market, seed=seed, uplift=uplift,
         sizing=sizing))
     if plan is None:  # nothing of the plan can be computed (a lead list without dates)
         return StepResult(step=6, key="improvement", problems=parts.problems,
+                          tables=({} if actions is None else {"action plan": actions.table}),
+                          results={"action_plan": actions},
+                          sheets=({} if actions is None else {"Action plan": actions.table}),
                           headline="No improvement plan: " + parts.problems["plan"],
                           conclusions_by_language=parts.in_languages())
     tables: dict[str, pd.DataFrame] = {}
@@ -58,11 +67,28 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
                                        description=change.description,
                                        headline=change.headline)
              for change in plan.changes], ignore_index=True)
+    sheets = {}
+    if actions is not None:
+        tables["action plan"] = sheets["Action plan"] = actions.table
     return StepResult(
-        step=6, key="improvement", tables=tables, results={"plan": plan},
-        problems=plan.problems, summary=_summary(plan), headline=_headline(plan),
+        step=6, key="improvement", tables=tables, results={"plan": plan, "action_plan": actions},
+        problems={**plan.problems, **parts.problems}, summary=_summary(plan),
+        headline=_headline(plan), sheets=sheets,
         conclusions_by_language=in_languages(lambda language: sentences(
             narrative.improvement(plan, language, engagement.phase_model))))
+
+
+def _action_plan(engagement, diagnosis, parts: Parts):
+    """The action plan of step 5's ranked list with the plan file's statuses (a plan file naming
+    what the engagement no longer has is refused: ConfigError), or None with the reason."""
+    step5 = earlier(diagnosis, "diagnosis")
+    fruit = None if step5 is None else step5.results.get("fruit")
+    if fruit is None:
+        parts.note("action plan", Reason(
+            "the action plan is written from step 5's ranked list (pass diagnosis=)",
+            "action_plan_needs_fruit"))
+        return None
+    return merge_plan(action_plan(engagement, fruit), read_plan_file(engagement))
 
 
 def _verdicts(changes) -> pd.DataFrame:

@@ -39,7 +39,7 @@ STEP_TABLES: Mapping[int, frozenset[str]] = MappingProxyType({
     5: frozenset({"fruit", "step tests", "verdict evidence", "sizing", "segment scan",
                   "flagged segments", "action yield", "mix", "lost by phase", "stalled", "notes"}),
     6: frozenset({"bottleneck", "scenario", "scenario by phase", "required volume", "experiment",
-                  "mde", "change verdicts", "changes"}),
+                  "mde", "change verdicts", "changes", "action plan"}),
     7: frozenset({"monthly", "scorecard", "control chart", "alerts", "what changed"}),
 })
 
