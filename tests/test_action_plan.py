@@ -270,6 +270,9 @@ def test_the_demo_plan_reads_in_dutch_on_the_page(demo_plan, tmp_path):
     html = (tmp_path / step_page_name(6)).read_text(encoding="utf-8")
     assert "Actieplan" in html and "Verscherp de taken bij" in html
     assert "structureel (herinrichting)" in html and "Te beoordelen vanaf" in html
+    # the KPI that will show it, in the page's language (it read "Entries into Lead")
+    assert "Instroom in Lead" in html and "binnen 90 dagen" in html
+    assert "Entries into" not in html and "within 90 days" not in html
     assert client_page_problems(html, language="nl", demo_allowed=True) == []
 
 

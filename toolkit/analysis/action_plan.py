@@ -73,7 +73,7 @@ PLAN_COLUMNS = (
     "action_id", "rank", "area", "what_code", "phase", "from_phase", "to_phase", "attribute",
     "segment", "what_items", "what", "who", "horizon", "extra_orders", "extra_orders_low",
     "extra_orders_high", "extra_revenue", "extra_revenue_low", "extra_revenue_high", "kpi",
-    "rate", "expected_rate", "records_needed", "inflow_per_month", "needed_inflow_per_month",
+    "label", "kind", "rate", "expected_rate", "records_needed", "inflow_per_month", "needed_inflow_per_month",
     "window_days", "judge_by",
     "status", "start")
 
@@ -104,7 +104,9 @@ def action_plan(engagement, fruit, *, sizing: pd.DataFrame | None = None) -> Act
         sizing = fruit.sizing
     model = engagement.phase_model
     phases = {p.key: p for p in model.phases}
-    as_of = pd.Timestamp(engagement.config.as_of)
+    # the engagement's measurement date (from the YAML, else the data's latest time); a lead list
+    # without dates has none, and then no judgement date
+    as_of = pd.Timestamp(engagement.as_of) if engagement.dated else pd.NaT
     window = int(engagement.config.cohort_window_days)
     kpis = _kpi_names(engagement)
     inflow = _inflow(sizing)
@@ -116,8 +118,8 @@ def action_plan(engagement, fruit, *, sizing: pd.DataFrame | None = None) -> Act
     return ActionPlan(table=frame.reset_index(drop=True), as_of=as_of)
 
 
-def _kpi_names(engagement) -> set[str]:
-    return {kpi.name for kpi in kpis_from_config(engagement)}
+def _kpi_names(engagement) -> dict[str, object]:
+    return {kpi.name: kpi for kpi in kpis_from_config(engagement)}
 
 
 def _inflow(sizing: pd.DataFrame | None) -> dict[str, tuple[float, float]]:
@@ -149,7 +151,7 @@ def _action(row, model, phases, as_of, window, kpis, inflow) -> dict:
         who = [f for key in early for f in phases[key].functions]
         entry.update(action_id=f"volume-{start}", what_code="volume", phase=early[0],
                      what_items=items, who=_unique(who), horizon="short_term",
-                     kpi=_kpi(f"volume_{start}", kpis))
+                     **_kpi(f"volume_{start}", kpis))
         entry.update(_volume_judgement(float(row["rate"]), float(row["reference_rate"]), as_of))
     else:
         rate, reference = float(row["rate"]), float(row["reference_rate"])
@@ -176,7 +178,7 @@ def _action(row, model, phases, as_of, window, kpis, inflow) -> dict:
             # the segment's share of the phase's records, of the phase's inflow per month
             entries, counted = inflow.get(start, (math.nan, math.nan))
             entries = entries * float(row["n"]) / counted if counted else math.nan
-        entry.update(kpi=_kpi(f"conversion_{start}_{end}", kpis))
+        entry.update(_kpi(f"conversion_{start}_{end}", kpis))
         entry.update(_rate_judgement(rate, reference, entries, window, as_of))
     entry["what"] = _what_english(entry, model)
     entry["who"] = ", ".join(entry["who"])
@@ -188,8 +190,13 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _kpi(name: str, kpis: set[str]) -> str | None:
-    return name if name in kpis else None
+def _kpi(name: str, kpis: dict[str, object]) -> dict[str, object]:
+    """The KPI that will show the action: its key, and its label and kind, which the page writes
+    in the report's language (toolkit.present.tables' KPI column)."""
+    kpi = kpis.get(name)
+    if kpi is None:
+        return {"kpi": None, "label": None, "kind": None}
+    return {"kpi": name, "label": kpi.label, "kind": kpi.kind}
 
 
 def _revenue(row) -> dict:

@@ -165,7 +165,7 @@ PAGES: dict[int, tuple[Section, ...]] = {
                 lead=N_("Each change the engagement declares, its step's conversion compared "
                         "before and after with mature cohorts only.")),
         Section(N_("Action plan"), "action plan",
-                ("plan_what", "who", "horizon", "extra_orders_ci", "kpi_key", "records_needed",
+                ("plan_what", "who", "horizon", "extra_orders_ci", "kpi_label", "records_needed",
                  "judge_by"), problem="action plan", max_rows=None,
                 lead=N_("Each demonstrated gap of the low-hanging fruit as an action from the "
                         "process model, with the records its step needs after the start before "
