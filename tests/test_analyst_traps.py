@@ -85,6 +85,19 @@ def test_the_readme_two_file_example_loads_on_a_hand_made_pair(tmp_path):
 
 # --- a copied notebook finds its engagement, or says how to pass it ------------------------------
 
+@pytest.fixture(autouse=True)
+def _notebook_settings_stay_here():
+    """The notebooks' setup cells set pandas' display options and the plot theme; restored after
+    each test, so a later test in this worker sees pandas' own formatting (a report check read
+    3.986e-01 where pandas writes 3.986000e-01)."""
+    import matplotlib
+    import pandas as pd
+    names = ("display.precision", "display.max_columns", "display.max_colwidth")
+    saved = [value for name in names for value in (name, pd.get_option(name))]
+    with pd.option_context(*saved), matplotlib.rc_context():
+        yield
+
+
 def _setup_cells(name: str) -> str:
     """A notebook's parameters cell and the cell that opens the engagement, as one script."""
     import json

@@ -11,7 +11,7 @@ import sys
 import pytest
 from test_phase_counts import write_n_phase_engagement
 
-RESULT_LINES = ("Report: ", "Workbook: ", "Manifest: ", "Done in ")
+RESULT_LINES = ("Report: ", "Workbook: ", "Manifest: ", "Done in ", "Action plan: ")
 
 
 def _funnel_run_lines(path, tmp_path) -> list[str]:
