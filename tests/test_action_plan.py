@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -309,3 +310,17 @@ def test_a_segment_that_never_converts_has_no_judgement_date_rather_than_an_erro
     assert row["records_needed"] is None or pd.isna(row["records_needed"])
     assert row["judge_by"] is None or pd.isna(row["judge_by"])
     assert row["extra_orders"] == 5.0  # the action itself stays in the plan
+
+
+def test_a_plan_file_that_is_no_ordinary_file_is_refused_not_read(tmp_path, demo_plan):
+    # issue 25's rule for every file the engagement names: a link to a device or a system file
+    # is never read (a link to /dev/zero would be read until memory runs out)
+    from toolkit.analysis.action_plan import read_plan_file
+    from toolkit.base.exceptions import ConfigError
+    e = demo_plan[0]
+    for target in ("/dev/zero", "/etc/passwd"):
+        link = tmp_path / f"plan-{Path(target).name}.yaml"
+        link.symlink_to(target)
+        with pytest.raises(ConfigError, match="plan-") as refused:
+            read_plan_file(e, link)
+        assert "root:" not in str(refused.value)

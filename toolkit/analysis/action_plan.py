@@ -50,6 +50,7 @@ import yaml
 from scipy.stats import norm
 
 from toolkit.base.exceptions import ConfigError, OptionError
+from toolkit.io.limits import LimitError, check_regular_file, read_limited
 from toolkit.measure.kpis import kpis_from_config
 from toolkit.stats import power_two_rates
 
@@ -68,6 +69,7 @@ PLAN_FILE = "plan.yaml"
 
 _POWER, _ALPHA = 0.8, 0.05
 _DAYS_PER_MONTH = 365.25 / 12
+_MAX_PLAN_BYTES = 1024 * 1024  # a plan of hundreds of actions is a few tens of KB
 
 PLAN_COLUMNS = (
     "action_id", "rank", "area", "what_code", "phase", "from_phase", "to_phase", "attribute",
@@ -269,14 +271,15 @@ def read_plan_file(engagement, path: Path | None = None) -> dict[str, dict] | No
     there is no plan file. A phase or segment the engagement no longer has, an unknown status or a
     start that is no date is refused with a ConfigError naming the file, the action and the fix."""
     path = plan_path(engagement) if path is None else Path(path)
-    if path is None or not path.is_file():
+    loaded = None if path is None else _load_plan(engagement, path)
+    return None if loaded is None else loaded[1]
+
+
+def _load_plan(engagement, path: Path) -> tuple[dict, dict[str, dict]] | None:
+    """The plan file's document and its checked actions by id (None when there is no file)."""
+    doc = _plan_document(path)
+    if doc is None:
         return None
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"the action plan is no valid YAML ({error.__class__.__name__})",
-                          file=str(path), fix="repair the file, or delete it to have `funnel "
-                          "run` write a new one") from None
     actions = doc.get("actions") if isinstance(doc, dict) else None
     if not isinstance(actions, list):
         raise ConfigError("the action plan has no list under `actions`", file=str(path),
@@ -290,7 +293,29 @@ def read_plan_file(engagement, path: Path | None = None) -> dict[str, dict] | No
         name = str(action["id"])
         _check_action(action, name, i, path, keys, engagement)
         plan[name] = action
-    return plan
+    return doc, plan
+
+
+def _plan_document(path: Path) -> dict | None:
+    """The plan file's YAML (None when there is none), read with the checks every file the
+    engagement names gets: a regular file of at most 1 MiB, never a device, a pipe or a system
+    file behind a link (a link to /dev/zero would be read until memory runs out)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    fix = "make plan.yaml an ordinary file beside the engagement YAML, or delete it to have " \
+          "`funnel run` write a new one"
+    try:
+        check_regular_file(path, limit=_MAX_PLAN_BYTES, what="action plan")
+        text = read_limited(path, limit=_MAX_PLAN_BYTES, what="action plan").decode("utf-8")
+        return yaml.safe_load(text) or {}
+    except LimitError as error:
+        raise ConfigError(str(error), file=str(path), fix=error.fix) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the action plan is not UTF-8 text", file=str(path), fix=fix) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"the action plan is no valid YAML ({error.__class__.__name__})",
+                          file=str(path), fix="repair the file, or delete it to have `funnel "
+                          "run` write a new one") from None
 
 
 def _check_action(action: dict, name: str, i: int, path: Path, keys: set[str],
@@ -350,11 +375,8 @@ def write_plan_file(engagement, plan: ActionPlan, path: Path | None = None) -> P
     if path is None:
         raise ConfigError("this engagement has no YAML file, so no folder for its action plan",
                           fix="pass `path=` to write the plan to")
-    saved = read_plan_file(engagement, path)
-    if saved is None:
-        doc = {"actions": []}
-    else:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loaded = _load_plan(engagement, path)  # read once, checked
+    doc, saved = loaded if loaded is not None else ({"actions": []}, None)
     new = [_file_entry(row) for row in plan.table.to_dict("records")
            if saved is None or row["action_id"] not in saved]
     if saved is not None and not new:
