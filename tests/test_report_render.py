@@ -243,6 +243,12 @@ def test_client_conclusions_leave_out_yaml_keys_and_code():
     assert for_client(line) == ("What would decide it: conversion targets per step; market "
                                  "benchmarks per step.")
     assert for_client("declare the `lead_source` column") == "declare the lead source column"
+    # "e.g." inside the instruction does not end it: the whole instruction goes, not half of it
+    line = ("No process change is declared, so no before/after evaluation is made. To evaluate one, "
+            "add an entry under `changes:` in the engagement YAML with `date:` (the day it took "
+            "effect, e.g. 2025-03-01), `step:` (e.g. lead -> opportunity), and run the step again.")
+    assert for_client(line) == ("No process change is declared, so no before/after evaluation "
+                                "is made.")
     assert for_client("a plain (aside) stays") == "a plain (aside) stays"
 
 

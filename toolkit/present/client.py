@@ -25,8 +25,9 @@ _IDENTIFIER = re.compile(r"(?<=[a-z0-9])(?:\\?_)(?=[a-z0-9])")
 
 
 # A sentence: up to a full stop, question or exclamation mark before a space or the end (so "23.6%"
-# and "e.g." inside a sentence do not end it).
-_SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)|$)\s*", re.DOTALL)
+# does not end it), other than the stop of "e.g." or "i.e." ("e.g. 2025-03-01" once split an
+# instruction in two, and its second half reached the board).
+_SENTENCE = re.compile(r".+?(?:(?<!e\.g)(?<!i\.e)[.!?](?=\s|$)|$)\s*", re.DOTALL)
 
 
 def for_client(line: str) -> str:
