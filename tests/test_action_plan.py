@@ -324,3 +324,18 @@ def test_a_plan_file_that_is_no_ordinary_file_is_refused_not_read(tmp_path, demo
         with pytest.raises(ConfigError, match="plan-") as refused:
             read_plan_file(e, link)
         assert "root:" not in str(refused.value)
+
+
+def test_without_a_demonstrated_gap_step_6_says_why_there_is_no_plan(demo_plan):
+    # a ranked list whose every range reaches zero: no action, and the page says why (the
+    # section was left out without a word, and an empty plan.yaml was written)
+    import dataclasses
+    e, step5, _ = demo_plan
+    fruit = step5.results["fruit"]
+    none_shown = dataclasses.replace(fruit, table=fruit.table.assign(extra_orders_low=0.0))
+    quiet = dataclasses.replace(step5, results={**step5.results, "fruit": none_shown})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        step6 = steps.improvement(e, seed=0, diagnosis=quiet)
+    assert "action plan" not in step6.tables and step6.results["action_plan"] is None
+    assert step6.problems["action plan"].code == "no_demonstrated_gap"

@@ -115,6 +115,8 @@ PROBLEMS: dict[str, str] = {
     "no_usable_records": "no record could be used",
     "no_action_attribute": "the records have no `action` attribute",
     "action_plan_needs_fruit": "the action plan is written from step 5's ranked list",
+    "no_demonstrated_gap": "step 5 demonstrated no gap (no range of extra orders above zero), so "
+                           "there is no action to plan",
     "no_comparable_step": "no transition has enough mature records to compare with a reference",
     "no_bottleneck": "no bottleneck could be sized (the reason beside it)",
     "no_order_target": "no `orders_per_month` target",

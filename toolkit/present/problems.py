@@ -33,6 +33,8 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                             "export or the engagement YAML"),
     "action_plan_needs_fruit": N_("the action plan is written from step 5's ranked list, "
                                   "which could not be made"),
+    "no_demonstrated_gap": N_("step 5 demonstrated no gap whose range of extra orders stays above "
+                              "zero, so there is no action to plan yet"),
     "no_action_attribute": N_("the records have no action attribute (declare the action or "
                               "channel column under the source's `attributes`)"),
     "no_comparable_step": N_("no transition has enough mature records to compare with a "

@@ -88,7 +88,13 @@ def _action_plan(engagement, diagnosis, parts: Parts):
             "the action plan is written from step 5's ranked list (pass diagnosis=)",
             "action_plan_needs_fruit"))
         return None
-    return merge_plan(action_plan(engagement, fruit), read_plan_file(engagement))
+    plan = action_plan(engagement, fruit)
+    if plan.table.empty:  # said on the page, instead of a section left out without a word
+        parts.note("action plan", Reason(
+            "step 5 demonstrated no gap (no range of extra orders above zero), so there is no "
+            "action to plan", "no_demonstrated_gap"))
+        return None
+    return merge_plan(plan, read_plan_file(engagement))
 
 
 def _verdicts(changes) -> pd.DataFrame:
