@@ -17,8 +17,8 @@ from toolkit.steps.parts import Parts
 PACKAGE = Path(__file__).resolve().parents[1] / "toolkit"
 
 # OptionError for a wrong value; TypeError and KeyError where Python's own would be raised; stats'
-# _CountError (a DataError and a ValueError) for counts that cannot be counts.
-ALLOWED = {"OptionError", "TypeError", "KeyError", "_CountError"}
+# CountError (a DataError and a ValueError) for counts that cannot be counts.
+ALLOWED = {"OptionError", "TypeError", "KeyError", "CountError"}
 
 
 @pytest.mark.parametrize("call", [
