@@ -42,6 +42,9 @@ from toolkit.stats.bayes import (
     BayesComparison,
     prob_b_beats_a,
 )
+from toolkit.stats.checks import (
+    FloatOrArray,
+)
 from toolkit.stats.intervals import (
     DIFF_CI_METHODS,
     RATE_CI_METHODS,
@@ -86,4 +89,9 @@ __all__ = [
     "TWO_RATE_TEST_METHODS",
     "ADJUST_METHODS",
     "MIN_EXPECTED",
+]
+
+# Also importable from here, as they were before the module became a package:
+__all__ += [
+    "FloatOrArray",
 ]
