@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.io.loading import _decoded, _read_delimited, _read_delimited_arrow, read_table
+from toolkit.io.loading import read_table
+from toolkit.io.loading.delimited import _read_delimited_arrow, decoded_body, read_delimited
 from toolkit.io.parsing import DATE_CONVENTIONS, _to_datetime, parse_dates, parse_numbers
 
 
@@ -83,7 +84,7 @@ IRREGULAR = [
 
 @pytest.mark.parametrize("data", REGULAR)
 def test_regular_csv_is_read_by_arrow_as_pandas_reads_it(data):
-    body, kind = _decoded(data, "cp1252")
+    body, kind = decoded_body(data, "cp1252")
     ours = _read_delimited_arrow(body, kind, ";", 1)
     assert ours is not None
     theirs = pd.read_csv(io.StringIO(data.decode("cp1252")), sep=";", dtype=str,
@@ -94,22 +95,22 @@ def test_regular_csv_is_read_by_arrow_as_pandas_reads_it(data):
 
 @pytest.mark.parametrize("data", IRREGULAR)
 def test_irregular_csv_is_left_to_pandas(data):
-    body, kind = _decoded(data, "utf-8")
+    body, kind = decoded_body(data, "utf-8")
     assert _read_delimited_arrow(body, kind, ";", 1) is None
     try:
         theirs = pd.read_csv(io.StringIO(data.decode()), sep=";", dtype=str, keep_default_na=False,
                              na_values=[""], engine="c", header=0, skip_blank_lines=False)
     except pd.errors.ParserError:
         with pytest.raises(Exception, match="fields|valid delimited"):
-            _read_delimited(body, kind, ";", 1, file="f.csv")
+            read_delimited(body, kind, ";", 1, file="f.csv")
     else:
         if not isinstance(theirs.index, pd.RangeIndex):
             # pandas takes a first data row with an extra field as "the first column is the
             # index" and shifts every column (issue 25): refused, as the same row further down
             with pytest.raises(Exception, match="row 2: the row has 4 fields"):
-                _read_delimited(body, kind, ";", 1, file="f.csv")
+                read_delimited(body, kind, ";", 1, file="f.csv")
             return
-        pd.testing.assert_frame_equal(_read_delimited(body, kind, ";", 1, file="f.csv"), theirs)
+        pd.testing.assert_frame_equal(read_delimited(body, kind, ";", 1, file="f.csv"), theirs)
 
 
 def test_encodings_and_byte_order_marks_read_as_before(tmp_path):
@@ -164,7 +165,7 @@ def test_text_is_trimmed_and_blanks_become_missing_in_every_repeat():
 def test_a_file_without_quotes_is_read_as_pandas_reads_it():
     # No double quote anywhere: pyarrow may cut the file at any line end (no value can hold one).
     data = b"Deal;Fase;Datum\r\nD1;Lead;02-01-2024\r\n\r\nD2; ;\r\n;;\r\nD3;Offerte;03-01-2024"
-    body, kind = _decoded(data, "utf-8")
+    body, kind = decoded_body(data, "utf-8")
     theirs = pd.read_csv(io.StringIO(data.decode()), sep=";", dtype=str, keep_default_na=False,
                          na_values=[""], engine="c", header=0, skip_blank_lines=False)
     pd.testing.assert_frame_equal(_read_delimited_arrow(body, kind, ";", 1), theirs)
@@ -190,26 +191,26 @@ def _stage_rows(seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_history_rows_ordered_and_deduplicated_as_pandas_does_it(seed):
-    from toolkit.io.loading import _first_row_of, _record_order, _repeats
+    from toolkit.io.loading.records import first_row_of, record_order, repeats
     frame = _stage_rows(seed)
-    order = _record_order(frame)
+    order = record_order(frame)
     expected = frame.sort_values(["_record_id", "_at", "source_row"], kind="stable")
     pd.testing.assert_frame_equal(frame.iloc[order], expected)
     same = ["_record_id", "_stage_norm", "_at"]
-    dup, first = _repeats(frame, same, order)
+    dup, first = repeats(frame, same, order)
     pd.testing.assert_series_equal(dup, frame.duplicated(same, keep="first"),
                                    check_names=False)
     assert dup.sum() > 5  # the sample really has repeats
-    pd.testing.assert_series_equal(first, _first_row_of(frame, same, frame.index[dup]))
+    pd.testing.assert_series_equal(first, first_row_of(frame, same, frame.index[dup]))
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_per_record_values_by_position_are_those_of_groupby(seed):
-    from toolkit.io.loading import _last_value_per_record, _Runs
+    from toolkit.io.loading.records import Runs, last_value_per_record
     frame = _stage_rows(seed).sort_values(["_record_id", "_at", "source_row"], kind="stable")
-    runs = _Runs.of(frame["_record_code"].to_numpy())
+    runs = Runs.of(frame["_record_code"].to_numpy())
     by = frame.groupby("_record_id", sort=False)
-    last = _last_value_per_record(frame, ["owner", "_value"], runs)
+    last = last_value_per_record(frame, ["owner", "_value"], runs)
     expected = by[["owner", "_value"]].last()
     for col in ("owner", "_value"):
         pd.testing.assert_series_equal(pd.Series(last[col], index=expected.index, name=col),
@@ -224,24 +225,25 @@ _IDS = ["D10", "D9", "d9", "D2", "10", "9", " D1", "Ä1", "Z1", "é", "e", "Ω",
 
 
 def test_record_ids_ranked_as_sort_values_orders_them():
-    from toolkit.io.loading import _order_by, _sort_key
+    from toolkit.io.loading.records import order_by, sort_key
     rng = np.random.default_rng(3)
     ids = pd.Series(rng.choice(_IDS, 300), dtype="string")
     assert ids.dtype.storage == "pyarrow"  # the Arrow ranking is what is pinned here
-    rank = _sort_key(ids)
+    rank = sort_key(ids)
     np.testing.assert_array_equal(rank, pd.factorize(ids, sort=True)[0])
     at = pd.Series((pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 4, 300), "D")
                     ).to_numpy(copy=True))
     at[rng.random(300) < 0.1] = pd.NaT  # missing times sort last, as pandas puts them
     row = rng.permutation(300)
     frame = pd.DataFrame({"id": ids, "at": at, "row": row})
-    order = _order_by(rank, _sort_key(at), row)
+    order = order_by(rank, sort_key(at), row)
     pd.testing.assert_frame_equal(frame.iloc[order],
                                   frame.sort_values(["id", "at", "row"], kind="stable"))
 
 
 def test_repeated_records_found_by_codes_as_duplicated_finds_them():
-    from toolkit.io.loading import Quarantine, _dedupe_records
+    from toolkit.io.loading import Quarantine
+    from toolkit.io.loading.records import dedupe_records
     rng = np.random.default_rng(4)
     n = 200
     frame = pd.DataFrame({"source_row": np.arange(2, n + 2),
@@ -250,7 +252,7 @@ def test_repeated_records_found_by_codes_as_duplicated_finds_them():
                          index=rng.permutation(n) * 2)
     frame["_record_id"] = frame["Deal"]
     q = Quarantine("s", "f.csv")
-    kept = _dedupe_records(frame, q, {"columns": {"record_id": "Deal"}, "attributes": {
+    kept = dedupe_records(frame, q, {"columns": {"record_id": "Deal"}, "attributes": {
         "region": "Regio"}}, personal=[])
     pd.testing.assert_frame_equal(kept, frame[~frame.duplicated("_record_id", keep="first")])
     out = q.frame().set_index("source_row")
@@ -264,13 +266,13 @@ def test_repeated_records_found_by_codes_as_duplicated_finds_them():
 
 def test_stage_names_with_blanks_mapped_once_each_as_row_by_row():
     from toolkit.base.phases import PhaseModel
-    from toolkit.io.loading import _per_distinct
+    from toolkit.io.loading.outcomes import per_distinct
     model = PhaseModel.from_mapping([{"key": "lead", "label": "Lead"},
                                      {"key": "order", "label": "Order"}],
                                     {"Lead": "lead", "Gewonnen": "won", "Verloren": "lost"})
     stages = pd.Series(["Lead", None, " lead", "Gewonnen", "Raar", None, "Verloren"] * 3,
                        dtype="string", index=np.arange(21) * 5)
-    mapped = _per_distinct(stages, model.map_stages)
+    mapped = per_distinct(stages, model.map_stages)
     # (the same values; held as text, as the mapping of a column without blanks always was)
     pd.testing.assert_series_equal(mapped, model.map_stages(stages).set_axis(stages.index),
                                    check_dtype=False)
@@ -280,7 +282,8 @@ def test_stage_names_with_blanks_mapped_once_each_as_row_by_row():
 
 def test_wide_stage_log_by_positions_is_the_sorted_melt():
     from toolkit.base.phases import PhaseModel
-    from toolkit.io.loading import STAGE_LOG_COLUMNS, _wide_log, _wide_states
+    from toolkit.io.loading import STAGE_LOG_COLUMNS
+    from toolkit.io.loading.wide import _wide_log, _wide_states
     model = PhaseModel.from_mapping([{"key": "lead", "label": "Lead"},
                                      {"key": "offer", "label": "Offer"},
                                      {"key": "order", "label": "Order"}],
@@ -328,13 +331,13 @@ def test_wide_stage_log_by_positions_is_the_sorted_melt():
 
 
 def test_conflicting_attributes_are_counted_as_groupby_counts_them(tmp_path):
-    from toolkit.io.loading import _note_conflicts, _Runs
+    from toolkit.io.loading.records import Runs, note_conflicts
     frame = pd.DataFrame({"_record_id": pd.Series(["A", "A", "A", "B", "B", "C", "C"],
                                                   dtype="string"),
                           "owner": pd.Series(["Ann", None, "Ann", "Bob", "Ann", None, "Cy"],
                                              dtype="string")})
     notes: list[str] = []
-    _note_conflicts(frame, ["owner"], _Runs.of(pd.factorize(frame["_record_id"])[0]),
+    note_conflicts(frame, ["owner"], Runs.of(pd.factorize(frame["_record_id"])[0]),
                     file="h.csv", notes=notes)
     # A: Ann, Ann (one value); B: Bob, Ann (two); C: Cy (one)
     assert notes == ["h.csv: 1 record(s) have more than one value of `owner` (e.g. 'B': 'Bob', "
@@ -343,7 +346,7 @@ def test_conflicting_attributes_are_counted_as_groupby_counts_them(tmp_path):
 
 def test_phase_order_grid_holds_each_records_first_entry():
     from toolkit.base.phases import Phase, PhaseModel
-    from toolkit.io.loading import _NOT_ENTERED, _first_entries
+    from toolkit.io.loading.order import NOT_ENTERED, _first_entries
     model = PhaseModel(phases=(Phase(key="lead", label="Lead"), Phase(key="offer", label="Offer"),
                                Phase(key="order", label="Order")))
     events = pd.DataFrame({
@@ -354,8 +357,8 @@ def test_phase_order_grid_holds_each_records_first_entry():
     grid = _first_entries(events, model)
     day = pd.Timestamp("2024-01-01").value
     assert grid.tolist() == [  # B first (its first row), then A; A's order only undated
-        [pd.Timestamp("2024-04-01").value, pd.Timestamp("2024-02-01").value, _NOT_ENTERED],
-        [day, _NOT_ENTERED, _NOT_ENTERED]]
+        [pd.Timestamp("2024-04-01").value, pd.Timestamp("2024-02-01").value, NOT_ENTERED],
+        [day, NOT_ENTERED, NOT_ENTERED]]
 
 
 def test_lost_at_phase_is_the_highest_phase_entered_before_the_loss():
@@ -404,3 +407,14 @@ def test_the_demo_opens_from_a_fresh_copy_with_python_string_storage(tmp_path):
     with pd.option_context("mode.string_storage", "python"):
         engagement = Engagement.from_yaml(demo / "engagement.yaml", use_cache=False)
     assert len(engagement.records) > 1000 and engagement.events["entered_at"].notna().all()
+
+
+def test_the_cache_key_covers_every_module_of_the_loader():
+    # The loader is a package (toolkit/io/loading/): its modules must be in the cache key too, or
+    # a fixed loader is answered from an old cache (a glob of toolkit/io/*.py missed them).
+    from pathlib import Path
+
+    from toolkit.io import engagement
+    folder = Path(engagement.__file__).parent
+    assert folder / "loading" / "reading.py" in engagement._LOADING_CODE
+    assert set(folder.rglob("*.py")) <= set(engagement._LOADING_CODE)

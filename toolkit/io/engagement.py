@@ -31,7 +31,7 @@ from toolkit.io.privacy import PrivacyConfig, PseudonymKey, personal_columns, re
 
 __all__ = ["Engagement"]
 
-_LOADING_CODE = tuple(sorted(Path(__file__).parent.glob("*.py"))) + (
+_LOADING_CODE = tuple(sorted(Path(__file__).parent.rglob("*.py"))) + (
     Path(__file__).parents[1] / "base" / "phases.py",)
 #: Set by `funnel run` while its notebooks execute: {"engagement": YAML path, "key": cache key}.
 _TABLES = ("events", "records", "stage_log", "quarantine", "reconciliation", "outcome_mismatches")

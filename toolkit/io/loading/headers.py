@@ -1,0 +1,175 @@
+"""The source's settings and its header: the settings a source resolves to (preset and
+given), the checks that every named column is there, and finding a column by its header."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.base.exceptions import DataError
+from toolkit.io.config import SourceConfig
+from toolkit.io.presets import preset_defaults
+
+__all__ = [
+    "resolve_source",
+]
+
+
+def check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> None:
+    """When the configured headers are not in the header row but a row below holds them (a title
+    above the table), say which row and how to declare it."""
+    wanted = [h for h in list(settings.get("columns", {}).values())
+              + list(settings.get("attributes", {}).values()) if isinstance(h, str)]
+    columns = [str(c).strip() for c in raw.columns]
+    for header in wanted:
+        # pandas renames a repeated header 'Datum' to 'Datum.1': which one is meant is unknowable
+        if header in columns and f"{header}.1" in columns and f"{header}.1" not in wanted:
+            positions = [i + 1 for i, c in enumerate(columns) if re.fullmatch(
+                re.escape(header) + r"(\.\d+)?", c)]
+            raise DataError(f"the header {header!r} appears {len(positions)} times (columns "
+                            f"{positions})", file=file, column=header,
+                            fix="rename the copies in the file (or drop them) so each header the "
+                                "YAML names is unique")
+    have = {c.casefold() for c in columns}
+    missing = {h.strip().casefold() for h in wanted} - have
+    if not missing:
+        return
+    header_row = settings.get("header_row") or 1
+    for i in range(min(len(raw), 20)):
+        cells = {str(v).strip().casefold() for v in raw.iloc[i].tolist() if pd.notna(v)}
+        if missing <= cells:
+            row = header_row + 1 + i
+            raise DataError(
+                f"the headers {sorted(h for h in wanted if h.strip().casefold() in missing)} are "
+                f"not in row {header_row}; row {row} looks like the header", file=file, row=row,
+                fix=f"set `header_row: {row}` on this source in the engagement YAML "
+                    f"({key.rsplit('.', 1)[0]})")
+    _refuse_data_row_as_header(settings, wanted, missing, file=file, cells=columns)
+
+
+# A cell no header holds: a date, a number or an e-mail address.
+_DATA_CELL = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|^[-+]?[\d.,\s]*\d[\d.,\s]*$|@")
+
+
+def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
+                               file: str, cells: list[str]) -> None:
+    """A header row that holds none of the YAML's headers is most likely a data row when it is
+    declared (`header_row:`), or when its cells hold dates, numbers or e-mail addresses: say so
+    without listing its cells, which may be names or e-mail addresses."""
+    header_row = settings.get("header_row")
+    if (not header_row and wanted and missing >= {h.strip().casefold() for h in wanted}
+            and any(_DATA_CELL.search(cell) for cell in cells if cell != "source_row")):
+        # A file without its header row: "the file has [...]" would list a deal's values, names
+        # and e-mail addresses included.
+        raise DataError(
+            f"row 1 holds none of the {len(wanted)} headers the YAML names "
+            f"({sorted(wanted)[:5]}); it looks like a data row: the file seems to have no header "
+            f"row (its cells are not shown: they may be personal data)", file=file, row=1,
+            fix="export the file again with its header row, or set the source's `columns:` and "
+                "`attributes:` to the file's own headers (open the file to see them)")
+    if header_row and wanted and missing >= {h.strip().casefold() for h in wanted}:
+        raise DataError(
+            f"row {header_row} (`header_row: {header_row}`) holds none of the {len(wanted)} "
+            f"headers the YAML names; it looks like a data row (its cells are not shown: they may "
+            f"be personal data)", file=file, row=header_row,
+            fix="set `header_row:` to the row with the column names (open the file to see it), or "
+                "remove it to use the first row")
+
+
+def find_column(frame: pd.DataFrame | pd.Index, header: str, *, role: str, file: str, key: str
+                ) -> str:
+    """The column of `frame` (or among the headers `frame`) named `header`, case-insensitively."""
+    found = header_in(frame, header)
+    if found is not None:
+        return found
+    columns = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    available = [c for c in columns if c != "source_row" and not c.startswith("_")]
+    raise DataError(
+        f"column {header!r} (for {role}) not found; the file has {available}",
+        file=file, column=header,
+        fix=f"set `{key}.{role}` in the engagement YAML to the right header",
+    )
+
+
+def header_in(frame: pd.DataFrame | pd.Index, header: str | None) -> str | None:
+    """`find_column` without the error: the matching column, or None."""
+    columns = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    if header is None or header in columns:
+        return header
+    folded = {c.casefold(): c for c in columns}
+    return folded.get(header.casefold())
+
+
+def _merge(defaults: dict, given: dict) -> dict:
+    out = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        elif value not in (None, {}, []) or key not in out:
+            out[key] = value
+    return out
+
+
+def resolve_source(source: SourceConfig) -> dict[str, Any]:
+    """The source's settings with its preset's defaults filled in (the YAML wins)."""
+    given = source.model_dump()
+    records_given = given.pop("records")
+    if source.preset:
+        defaults = dict(preset_defaults(source.preset, source.shape))
+        records_default = defaults.pop("records", None)
+        settings = _merge(defaults, given)
+        if records_given is not None and records_default:
+            settings["records"] = _merge(records_default, records_given)
+            settings["records"]["_preset_columns"] = {
+                role: header for role, header in records_default.get("columns", {}).items()
+                if role not in (records_given.get("columns") or {})}
+        else:
+            settings["records"] = records_given
+    else:
+        settings = given
+        settings["records"] = records_given
+    if not source.dated:
+        # A lead list without dates: a preset's date columns are not read (the YAML may not name
+        # them at all: see SourceConfig).
+        settings["columns"] = {role: header for role, header in settings["columns"].items()
+                               if role not in _DATE_ROLES}
+    if source.preset:
+        # Which columns the preset supplied (not the YAML): an export without one of its optional
+        # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
+        settings["_preset_columns"] = {
+            role: header for role, header in defaults.get("columns", {}).items()
+            if role not in given["columns"]}
+        settings["_preset_attributes"] = {
+            name: header for name, header in defaults.get("attributes", {}).items()
+            if name not in given["attributes"]}
+    return settings
+
+
+_DATE_ROLES = ("created_at", "closed_at", "changed_at")
+
+# Roles a preset may name that an export can lack: the loader then does without them.
+_OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage", "is_deleted",
+                          "is_closed", "is_won", "currency", "is_active")
+
+
+def drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
+                                notes: list[str]) -> None:
+    have = {str(c).strip().casefold() for c in raw.columns}
+    dropped = []
+    for role, header in settings.get("_preset_columns", {}).items():
+        if role in _OPTIONAL_PRESET_ROLES and header.casefold() not in have:
+            if role == "current_stage" and "status" not in settings["columns"]:
+                continue  # without a status the stage is needed: "column not found" says so
+            settings["columns"].pop(role, None)
+            if role != "currency":  # a one-currency org exports no currency column: no news
+                dropped.append(header)
+    for name, header in settings.get("_preset_attributes", {}).items():
+        if header.casefold() not in have:
+            settings.get("attributes", {}).pop(name, None)
+            dropped.append(header)
+    if dropped:
+        notes.append(f"{Path(file).name}: the preset's column(s) {dropped} are not in this export; "
+                     f"loaded without them")
