@@ -51,6 +51,7 @@ from toolkit.present.plotting import (  # noqa: E402
     plot_time_to_convert,
     save_figure,
 )
+from toolkit.present.plotting import labels as figure_labels  # noqa: E402
 
 # The issue asks that every figure renders to PNG without warnings.
 pytestmark = pytest.mark.filterwarnings("error")
@@ -392,15 +393,15 @@ def test_phase_palette_runs_from_light_to_dark():
 
 
 def test_percent_formatting():
-    assert plotting._pct_ci(0.62, 0.58, 0.66) == "62% (58–66%)"
+    assert figure_labels.pct_ci_text(0.62, 0.58, 0.66) == "62% (58–66%)"
     # below 10% one decimal, for all three numbers alike
-    assert plotting._pct_ci(0.025, 0.021, 0.030) == "2.5% (2.1–3.0%)"
-    assert plotting._pct(0.2) == "20%"
-    assert plotting._pct(float("nan")) == "n/a"
-    assert plotting._fmt_value(3.1e6, "EUR") == "€3.1m"
-    assert plotting._fmt_value(12_800, "EUR") == "€12.8k"
-    assert plotting._fmt_value(44, "days") == "44 days"
-    assert plotting._fmt_range(39, 50, "days") == "(39–50 days)"
+    assert figure_labels.pct_ci_text(0.025, 0.021, 0.030) == "2.5% (2.1–3.0%)"
+    assert figure_labels.pct_text(0.2) == "20%"
+    assert figure_labels.pct_text(float("nan")) == "n/a"
+    assert figure_labels.fmt_value(3.1e6, "EUR") == "€3.1m"
+    assert figure_labels.fmt_value(12_800, "EUR") == "€12.8k"
+    assert figure_labels.fmt_value(44, "days") == "44 days"
+    assert figure_labels.fmt_range(39, 50, "days") == "(39–50 days)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1086,11 +1087,12 @@ def test_a_figure_refuses_an_unknown_language():
 
 def test_money_in_a_figure_is_in_the_kpis_own_currency():
     """The KPI tree of a USD engagement wrote '110.677 USD' where a EUR one wrote '€117k'."""
-    from toolkit.present.plotting import _fmt_value, drawing_language
+    from toolkit.present.plotting import drawing_language
+    from toolkit.present.plotting.labels import fmt_value
     with drawing_language("nl"):
-        assert _fmt_value(110677, "USD") == "US$\xa0110,7K"
-        assert _fmt_value(2500, "EUR/month") == "€\xa02,5K/maand"
-        assert _fmt_value(12, "days") == "12 dagen"  # a unit that is no currency stays a unit
+        assert fmt_value(110677, "USD") == "US$\xa0110,7K"
+        assert fmt_value(2500, "EUR/month") == "€\xa02,5K/maand"
+        assert fmt_value(12, "days") == "12 dagen"  # a unit that is no currency stays a unit
     with drawing_language("en"):
-        assert _fmt_value(3.2e6, "GBP") == "£3.2m"
-        assert _fmt_value(90, "€") == "€90"
+        assert fmt_value(3.2e6, "GBP") == "£3.2m"
+        assert fmt_value(90, "€") == "€90"

@@ -1,0 +1,102 @@
+"""Board-ready figures of the toolkit's result frames, in one calm, colour-blind safe style.
+
+Every plot function takes a result frame first (the data, never modified) and ``ax=None``: with
+``None`` it creates a figure of a size that suits the content, otherwise it draws into the given
+Axes. Options are keyword-only. The functions compute nothing beyond layout (positions, sorting,
+the running sums a waterfall is made of, min/max for a title): every rate, interval, limit and
+status comes from the frame, so a figure always shows exactly the numbers in the table beside it.
+Each returns the Axes it drew on, except :func:`plot_seasonality`, which draws two panels and
+returns the Figure.
+
+Shared vocabulary of the docstrings
+-----------------------------------
+data : DataFrame
+    The result frame to draw (the first argument of every plot function except
+    :func:`plot_process_schema`, which draws a phase model); never modified.
+ax : matplotlib Axes, optional
+    Where to draw; a new figure is created when None.
+phase_model : PhaseModel, optional
+    When given, phase keys are shown as the model's labels (``engagement.phase_model``).
+title : str, optional
+    Replaces the default title. The default titles state what the reader should see; the
+    subtitle says what the marks mean.
+language : ``"en"`` (default) or ``"nl"``
+    The language of the titles, axis labels and legends (the message catalogue,
+    ``toolkit.present.messages``) and of the numbers in them (36,1% and 1.234 in Dutch). Without
+    it a figure is drawn in the language of an enclosing :func:`drawing_language` (the report's),
+    else in English.
+
+Style: percentages are shown as ``62% (58-66%)`` (estimate and 95% interval), one decimal below
+10%; ``n`` appears wherever a rate does; phases use one sequential blue palette; statuses use
+vermillion (significantly below target), amber (not significant) and bluish green (on target),
+always together with their words, never colour alone. Call :func:`theme` to give your own plots
+the same look; the plot functions apply it themselves without changing global settings.
+"""
+
+from __future__ import annotations
+
+from toolkit.present.plotting.cohorts import (
+    plot_cohort_conversion,
+    plot_cohort_heatmap,
+)
+from toolkit.present.plotting.diagnosis import (
+    plot_bottlenecks,
+    plot_mix_vs_rate,
+    plot_segment_scan,
+)
+from toolkit.present.plotting.funnel import (
+    plot_funnel,
+)
+from toolkit.present.plotting.kpi_tree import (
+    plot_kpi_tree,
+)
+from toolkit.present.plotting.schema import (
+    plot_process_schema,
+)
+from toolkit.present.plotting.steering import (
+    plot_control_chart,
+    plot_scorecard,
+)
+from toolkit.present.plotting.style import (
+    PALETTE,
+    SERIES_COLORS,
+    drawing_language,
+    phase_palette,
+    save_figure,
+    status_color,
+    theme,
+)
+from toolkit.present.plotting.timeline import (
+    plot_engagement_timeline,
+)
+from toolkit.present.plotting.timing import (
+    plot_seasonality,
+    plot_time_to_convert,
+)
+
+__all__ = [
+    "PALETTE",
+    "SERIES_COLORS",
+    "theme",
+    "phase_palette",
+    "status_color",
+    "plot_funnel",
+    "plot_process_schema",
+    "plot_cohort_conversion",
+    "plot_seasonality",
+    "plot_time_to_convert",
+    "plot_bottlenecks",
+    "plot_segment_scan",
+    "plot_control_chart",
+    "plot_scorecard",
+    "plot_kpi_tree",
+    "plot_mix_vs_rate",
+    "plot_cohort_heatmap",
+    "plot_engagement_timeline",
+    "save_figure",
+]
+
+# Also importable from here, as they were before the module became a package:
+__all__ += [
+    "drawing_language",
+]

@@ -1,0 +1,182 @@
+"""The house style of every figure: palette and rc settings, the language a figure is drawn
+in and saving a figure."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from toolkit.base.exceptions import OptionError
+from toolkit.base.vocabulary import (
+    STATUS_NOT_SIGNIFICANT,
+    STATUS_ON_TARGET,
+    STATUS_SIGNIFICANT,
+    STATUS_TOO_FEW,
+    STATUS_UNJUDGED,
+)
+from toolkit.present.format import Formatter, formatter
+from toolkit.present.messages import check_language, translations
+
+__all__ = [
+    "PALETTE",
+    "SERIES_COLORS",
+    "theme",
+    "phase_palette",
+    "status_color",
+    "save_figure",
+]
+
+
+#: The named colours of every figure. Status colours are Okabe & Ito's colour-blind safe
+#: vermillion, orange and bluish green; phases run from light to dark blue.
+PALETTE: dict[str, str] = {
+    "ink": "#1F2933",             # text and key lines
+    "muted": "#6B7480",           # secondary text, axes
+    "grid": "#E4E7EB",
+    "band": "#0072B2",            # interval bands (drawn transparent)
+    "primary": "#0072B2",         # the series when there is one
+    "light": "#9CC3E6",
+    "counts": "#C9CED6",          # n bars behind rates
+    "immature": "#D9DDE3",
+    "below": "#D55E00",           # significantly below target / outside control limits
+    "not_significant": "#E69F00",  # short of target but compatible with it
+    "on_target": "#009E73",
+    "neutral": "#9AA1AB",         # no target, no data, too few records
+    "converted": "#0072B2",
+    "lost": "#CC79A7",
+    "rate_effect": "#0072B2",
+    "mix_effect": "#CC79A7",
+    "phase_light": "#A6CBE8",
+    "phase_dark": "#08306B",
+    "box": "#F4F6F8",
+}
+
+#: Colours for categorical series (segments); Okabe-Ito / Tol colours without the status hues.
+SERIES_COLORS: tuple[str, ...] = ("#0072B2", "#CC79A7", "#56B4E9", "#332288", "#44AA99",
+                                  "#882255", "#999933", "#5D6D7E")
+
+HOUSE_RC: dict[str, Any] = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "axes.edgecolor": "#B8BEC6",
+    "axes.linewidth": 0.8,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": PALETTE["grid"],
+    "grid.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12.5,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.titlecolor": PALETTE["ink"],
+    "axes.labelsize": 10,
+    "axes.labelcolor": PALETTE["ink"],
+    "text.color": PALETTE["ink"],
+    "xtick.color": PALETTE["muted"],
+    "ytick.color": PALETTE["muted"],
+    "xtick.labelcolor": PALETTE["ink"],
+    "ytick.labelcolor": PALETTE["ink"],
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.frameon": False,
+    "legend.fontsize": 9,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same metrics everywhere
+    "axes.prop_cycle": mpl.cycler(color=list(SERIES_COLORS)),
+    # Figure text comes from the client's data (segment values, labels): `$...$` in a value is
+    # characters, never mathtext (a value such as `$\x$` would otherwise fail the figure).
+    "text.parse_math": False,
+}
+
+
+def theme() -> None:
+    """Apply the toolkit's figure style globally (seaborn whitegrid plus the house colours).
+
+    The plot functions do not need it: they draw inside their own style context. Call it at the
+    top of a notebook to give your own seaborn/matplotlib figures the same look.
+    """
+    sns.set_theme(style="whitegrid", rc=HOUSE_RC)
+
+
+def phase_palette(n: int) -> list[tuple[float, float, float]]:
+    """``n`` colours from light to dark blue, one per phase (the first phase lightest)."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise OptionError(f"The value for `n` must be a positive whole number, but {n!r} was passed.")
+    return list(sns.blend_palette([PALETTE["phase_light"], PALETTE["phase_dark"]], n_colors=int(n)))
+
+
+def status_color(code: object) -> str:
+    """The colour of a status code (``status_code`` of the scorecard or the KPI table).
+
+    Significantly below/off target -> vermillion, not significant -> amber, on target -> green;
+    no target, no data, significance unknown and too few records to conclude -> grey.
+    """
+    if code in STATUS_TOO_FEW or code in STATUS_UNJUDGED or code is None:
+        return PALETTE["neutral"]
+    if code in STATUS_SIGNIFICANT:
+        return PALETTE["below"]
+    if code in STATUS_NOT_SIGNIFICANT:
+        return PALETTE["not_significant"]
+    if code in STATUS_ON_TARGET:
+        return PALETTE["on_target"]
+    return PALETTE["neutral"]
+
+
+# The language the figures being drawn speak (`language=` of a plot call, or the report's).
+LANGUAGE: ContextVar[str] = ContextVar("toolkit_plot_language", default="en")
+
+
+@contextlib.contextmanager
+def drawing_language(language: str) -> Iterator[None]:
+    """Draw the figures made inside the block in `language` (``en`` or ``nl``)."""
+    token = LANGUAGE.set(check_language(language))
+    try:
+        yield
+    finally:
+        LANGUAGE.reset(token)
+
+
+def gettext(message: str) -> str:
+    """`message` (an English msgid) in the language of the figure being drawn."""
+    return translations(LANGUAGE.get()).gettext(message)
+
+
+def fig_fmt() -> Formatter:
+    """The one formatter (toolkit.present.format), in the language of the figure being drawn:
+    every number on a figure is written by it, as on the pages and in the workbook."""
+    return formatter(LANGUAGE.get())
+
+
+def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -> Path:
+    """Save the figure holding `fig_or_ax` as a PNG with a tight bounding box; returns the path.
+
+    A path without suffix gets '.png'; missing folders are created.
+    """
+    if isinstance(fig_or_ax, Axes):
+        fig = fig_or_ax.figure
+    elif isinstance(fig_or_ax, Figure):
+        fig = fig_or_ax
+    else:
+        raise OptionError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
+                           f"{type(fig_or_ax).__name__} was passed.")
+    if isinstance(dpi, bool) or not isinstance(dpi, int | float) or dpi <= 0:
+        raise OptionError(f"The value for `dpi` must be a positive number (e.g. 150), but {dpi!r} "
+                           f"was passed.")
+    target = Path(path)
+    if not target.suffix:
+        target = target.with_suffix(".png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with mpl.rc_context(HOUSE_RC):
+        fig.savefig(target, dpi=dpi, bbox_inches="tight", pad_inches=0.15)
+    return target
