@@ -34,6 +34,12 @@ Impossible counts (negative, more successes than trials, not finite) raise a
 :class:`~toolkit.base.exceptions.OptionError` (a ConfigError). Both are also ``ValueError`` so
 generic code can catch them the usual way. Counts too small for an asymptotic test give a
 :class:`~toolkit.base.exceptions.SmallSampleWarning`.
+
+Modules
+-------
+``intervals`` (one rate, a difference), ``rate_tests`` (two, k and pairwise tests, adjustment),
+``stratified`` (Cochran-Mantel-Haenszel, trend), ``power``, ``bayes``, all on ``checks`` (the
+checks of counts and options). Import the names from this package.
 """
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ Dates are checked for plausibility: a stage or creation date after the engagemen
 today) or before 1990-01-01 is almost always a mistyped year; its row is quarantined with the value.
 An unparseable or negative amount is left blank (the row's stage change is still real) and listed in
 the notes.
+
+One job per module: ``reading`` (the bytes read once, the file checks, CSV and Excel) on
+``delimited`` (decoding, Arrow's CSV reader); ``headers`` (the settings a source resolves to, the
+header checks); ``quarantine``; one module per shape (``history``, ``wide``, ``snapshot``) on what
+they share (``rows``, ``records``, ``values``, ``outcomes``, ``records_file``); ``source``
+(:func:`load_source`); ``order`` (:func:`check_phase_order`); ``frames`` (the tables returned).
+Import the names from this package.
 """
 
 from __future__ import annotations

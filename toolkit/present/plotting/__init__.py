@@ -31,6 +31,11 @@ Style: percentages are shown as ``62% (58-66%)`` (estimate and 95% interval), on
 vermillion (significantly below target), amber (not significant) and bluish green (on target),
 always together with their words, never colour alone. Call :func:`theme` to give your own plots
 the same look; the plot functions apply it themselves without changing global settings.
+
+One module per step's figures (``funnel``, ``schema``, ``cohorts``, ``timing``, ``diagnosis``,
+``steering``, ``kpi_tree``, ``timeline``) on the helpers they share: ``checks`` (what a plot is
+given, the decorator every plot wears), ``axes`` (layout), ``labels`` (numbers and words on a
+figure) and ``style`` (palette, language, saving). Import the names from this package.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ derived column that joins several: ``step`` (``from_phase`` → ``to_phase`` as 
 (the rate with its 95% interval), ``value_ci`` (a KPI value in its unit with its interval),
 ``extra_orders_ci`` and so on (:data:`COLUMNS` lists them all). A column the frame lacks is left
 out, so one spec serves a table with or without, say, an ``owner`` column.
+
+Modules: ``display`` (:data:`COLUMNS`, :func:`display_table`) on ``findings`` (the cells written in
+words) on ``cells`` (the cell types and plain renderers) on ``words`` (codes, statuses and
+attribute labels). Import the names from this package.
 """
 
 from __future__ import annotations
