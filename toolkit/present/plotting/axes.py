@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from toolkit.present.plotting.style import PALETTE, fig_fmt
+from toolkit.present.plotting.style import PALETTE, fig_fmt, figure_of
 from toolkit.present.plotting.style import gettext as _
 
 
@@ -60,7 +61,7 @@ def draw_title(ax: Axes, headline: str, subtitle: str | None = None, *, above: f
                     color=PALETTE["muted"], annotation_clip=False)
 
 
-def clean_axes(ax: Axes, *, grid: str | None = "y") -> None:
+def clean_axes(ax: Axes, *, grid: Literal["x", "y", "both"] | None = "y") -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
@@ -80,6 +81,8 @@ class _FloorLocator(MaxNLocator):
         self.floor, self.ceiling = floor, ceiling
 
     def __call__(self) -> Any:
+        if self.axis is None:  # not set on an axis (yet): no view to place ticks in
+            return []
         vmin, vmax = self.axis.get_view_interval()
         low = vmin if self.floor is None else max(vmin, self.floor)
         high = vmax if self.ceiling is None else min(vmax, self.ceiling)
@@ -102,10 +105,11 @@ def percent_axis(ax: Axes, axis: str = "y", *, floor: float | None = None,
     target.set_major_formatter(FuncFormatter(fmt))
 
 
-def legend_below(ax: Axes, handles: Sequence[Any] | None = None,
+def legend_below(ax: Axes, handles: Sequence[Artist] | None = None,
                   labels: Sequence[str] | None = None, *, ncols: int = 3) -> None:
-    """The legend under the x axis, clear of the data, left-aligned with the plot."""
-    if handles is None:
+    """The legend under the x axis, clear of the data, left-aligned with the plot: of the
+    `handles` and their `labels` (given together), else of the artists drawn with a label."""
+    if handles is None or labels is None:
         handles, labels = ax.get_legend_handles_labels()
     drop = 0.32 + (0.22 if ax.get_xlabel() else 0.0)
     anchor = ax.transAxes + mpl.transforms.ScaledTranslation(0, -drop, ax.figure.dpi_scale_trans)
@@ -116,7 +120,7 @@ def legend_below(ax: Axes, handles: Sequence[Any] | None = None,
 def period_ticks(ax: Axes, labels: Sequence[str]) -> None:
     """Category positions with as many period labels as fit without overlapping."""
     count = len(labels)
-    width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    width_pt = ax.get_position().width * figure_of(ax).get_figwidth() * 72
     longest = max((len(s) for s in labels), default=1)
     fits = max(1, int(width_pt / (longest * 9 * 0.6 + 10)))
     step = max(1, math.ceil(count / fits))

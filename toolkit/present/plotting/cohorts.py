@@ -37,7 +37,7 @@ from toolkit.present.plotting.labels import (
     text_width_pt,
     wrap_pt,
 )
-from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt
+from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt, figure_of
 from toolkit.present.plotting.style import gettext as _
 
 __all__ = [
@@ -147,12 +147,12 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
     percent_axis(ax, "y", floor=floor)
     period_ticks(ax, labels)
     ax.set_ylabel(_("conversion rate"))
-    handles, names = ax.get_legend_handles_labels()
+    handles, legend_names = ax.get_legend_handles_labels()
     if any_partly:
         handles.append(Line2D([], [], ls="none", marker="o", ms=6.5, mfc="white",
                               mec=PALETTE["muted"], mew=1.5))
-        names.append(_("partly immature (only mature records counted)"))
-    legend_below(ax, handles, names, ncols=min(len(handles), 3))
+        legend_names.append(_("partly immature (only mature records counted)"))
+    legend_below(ax, handles, legend_names, ncols=min(len(handles), 3))
     window = ""
     if "window_days" in frame and frame["window_days"].notna().any():
         window = _(" within {days} days").format(
@@ -293,10 +293,9 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
                  + (" " + _("per transition") if cols > 1 else "") + span)
     title_in = text_width_pt(str(title), 12.5, "bold") / 72
 
-    created = ax is None
     row_in = 0.36 if rows <= 40 else 0.22
     col_in = 1.75
-    if created:
+    if ax is None:
         # wide enough for the title over the cells; the tick labels and colour bar take ~1.9 in
         col_in = max(col_in, (title_in - 0.8) / cols)
         ax = new_axes(None, (1.9 + col_in * cols, 1.7 + 0.5 + row_in * rows))
@@ -304,9 +303,10 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
     else:
         box = ax.get_position()
         # measured before the layout engine takes its margins: keep some slack
-        col_in = 0.85 * box.width * ax.figure.get_figwidth() / cols
-        row_in = box.height * ax.figure.get_figheight() / max(rows, 1)
-        text_in = box.width * ax.figure.get_figwidth()
+        fig = figure_of(ax)
+        col_in = 0.85 * box.width * fig.get_figwidth() / cols
+        row_in = box.height * fig.get_figheight() / max(rows, 1)
+        text_in = box.width * fig.get_figwidth()
     cell_pt = row_in * 72
     two_lines = cell_pt >= 22  # room for the n under the rate
     with_text = cell_pt >= 9

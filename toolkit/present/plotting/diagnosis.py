@@ -215,7 +215,7 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
             rows.append((g, None))
         rows.extend((printable(f"{attribute_words(data['attribute'].iloc[i], attributes)}: "
                                 f"{data['segment'].iloc[i]}"), i)
-                    for i in np.flatnonzero((pair == g).to_numpy()))
+                    for i in np.flatnonzero((pair == g).to_numpy()).tolist())
     count = len(rows)
     ax = new_axes(ax, (10.0, 1.6 + 0.34 * count))
     clean_axes(ax, grid="x")
@@ -264,7 +264,7 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
                       label=_("not significant")),
                Line2D([], [], ls="none", marker="|", ms=11, mew=1.8, color=PALETTE["ink"],
                       label=_("rest of the records"))]
-    legend_below(ax, handles, [h.get_label() for h in handles], ncols=4)
+    legend_below(ax, handles, [str(h.get_label()) for h in handles], ncols=4)
     if title is None:
         transition = (f" ({phase_name(groups[0].split(' → ')[0], phase_model)} → "
                       f"{phase_name(groups[0].split(' → ')[1], phase_model)})"
@@ -378,7 +378,7 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     handles = [Patch(color=PALETTE["rate_effect"], label=_("rate effect (same mix)")),
                Patch(color=PALETTE["mix_effect"], label=_("mix effect (same rates)")),
                Patch(color=PALETTE["ink"], label=_("total"))]
-    legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
+    legend_below(ax, handles, [str(h.get_label()) for h in handles], ncols=3)
     if title is None:
         title = _("Overall conversion {total} pp: {rates} pp from rates, {mix} pp from mix").format(
             total=fig_fmt().number(total * 100, 1, signed=True),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -14,8 +16,11 @@ from toolkit.base.vocabulary import (
 from toolkit.present.plotting.axes import darker, draw_title, new_axes
 from toolkit.present.plotting.checks import check_ax, require_frame, styled
 from toolkit.present.plotting.labels import fmt_value, is_missing_value, num, wrap_pt
-from toolkit.present.plotting.style import PALETTE, status_color
+from toolkit.present.plotting.style import PALETTE, figure_of, status_color
 from toolkit.present.plotting.style import gettext as _
+
+if TYPE_CHECKING:
+    from matplotlib.typing import ColorType
 
 __all__ = [
     "plot_kpi_tree",
@@ -99,26 +104,26 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
     levels = max(depth.values()) + 1
     leaves = leaf_count[0]
     box_w = 0.8
-    created = ax is None
     fig_w = max(8.0, 3.1 * levels)
-    if created:
+    if ax is None:
         col_in = 0.98 * fig_w / (levels - 0.05)
     else:
-        col_in = ax.get_position().width * ax.figure.get_figwidth() / (levels - 0.05)
+        col_in = ax.get_position().width * figure_of(ax).get_figwidth() / (levels - 0.05)
     text_pt = (box_w * col_in - 0.14) * 72
     has_status = "status_code" in data
     if has_status and "status" not in data:
         data["status"] = [STATUSES.get(code) for code in data["status_code"]]
     info = {nodes[i]: i for i in range(len(nodes))}
-    contents: dict[str, list[tuple[str, float, str, str]]] = {}
+    contents: dict[str, list[tuple[str, float, str, ColorType]]] = {}
     for node in nodes:
         i = info[node]
         unit = data["unit"].iloc[i]
         status = data["status"].iloc[i] if has_status else None
         val = fmt_value(num(data.iloc[[i]], "value")[0], unit)
         tgt = num(data.iloc[[i]], "target")[0]
-        lines = [(t, 9.0, "bold", PALETTE["ink"])
-                 for t in wrap_pt(_node_words(data["label"].iloc[i]), text_pt, 9.0, "bold")[:2]]
+        lines: list[tuple[str, float, str, ColorType]] = [
+            (t, 9.0, "bold", PALETTE["ink"])
+            for t in wrap_pt(_node_words(data["label"].iloc[i]), text_pt, 9.0, "bold")[:2]]
         lines.append((val, 11.5, "bold", PALETTE["ink"] if has_status else PALETTE["primary"]))
         lines.append((_("target {value}").format(value=fmt_value(tgt, unit))
                       if np.isfinite(tgt) else _("no target"), 8.0, "normal", PALETTE["muted"]))
@@ -128,11 +133,11 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
         contents[node] = lines
     content_in = max(sum(size * 1.3 / 72 for _, size, _, _ in lines) for lines in contents.values())
     box_in = content_in + 0.16
-    if created:
+    if ax is None:
         row_in = max(0.82, box_in / 0.86)
         fig_h = max(3.0, leaves * row_in + 0.95)
         ax = new_axes(None, (fig_w, fig_h), drawing=True)
-    fig = ax.figure
+    fig = figure_of(ax)
     ax.set_xlim(-0.05, levels - 0.1)
     ax.set_ylim(leaves - 0.45, -0.55)
     ax.axis("off")

@@ -26,7 +26,7 @@ from toolkit.present.plotting.labels import (
     text_width_pt,
     wrap_pt,
 )
-from toolkit.present.plotting.style import PALETTE, fig_fmt, phase_palette
+from toolkit.present.plotting.style import PALETTE, fig_fmt, figure_of, phase_palette
 from toolkit.present.plotting.style import gettext as _
 
 __all__ = [
@@ -137,10 +137,10 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
                    key=lambda a: keys.index(a["to"]) - keys.index(a["from"]))
 
     created = ax is None
-    if created:
+    if ax is None:
         fig = plt.figure(figsize=(min(20.0, max(9.0, 2.6 * count)), 6.0))
         ax = fig.add_axes((0.015, 0.02, 0.97, 0.86))
-    fig = ax.figure
+    fig = figure_of(ax)
     ax_w_in = ax.get_position().width * fig.get_figwidth()
     col_in = ax_w_in / count
     box_w = 0.72

@@ -40,7 +40,7 @@ from toolkit.present.plotting.labels import (
     text_width_pt,
     wrap_pt,
 )
-from toolkit.present.plotting.style import PALETTE, fig_fmt, status_color
+from toolkit.present.plotting.style import PALETTE, fig_fmt, figure_of, status_color
 from toolkit.present.plotting.style import gettext as _
 from toolkit.present.tables import N_
 
@@ -245,7 +245,7 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
         ax.text(x, -0.45, header[key], ha="right" if key in ("target", "n", "trend") else "left",
                 va="center", fontsize=8.5, fontweight="bold", color=PALETTE["muted"])
     ax.plot([0, 1], [-0.05, -0.05], color="#C5CCD4", lw=1.0)
-    axes_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    axes_pt = ax.get_position().width * figure_of(ax).get_figwidth() * 72
     for i in range(count):
         y = i + 0.5
         if i % 2 == 1:

@@ -7,13 +7,14 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.rcsetup import cycler
 
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import (
@@ -25,6 +26,9 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.present.format import Formatter, formatter
 from toolkit.present.messages import check_language, translations
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "PALETTE",
@@ -64,7 +68,7 @@ PALETTE: dict[str, str] = {
 SERIES_COLORS: tuple[str, ...] = ("#0072B2", "#CC79A7", "#56B4E9", "#332288", "#44AA99",
                                   "#882255", "#999933", "#5D6D7E")
 
-HOUSE_RC: dict[str, Any] = {
+HOUSE_RC: dict[RcKeyType, Any] = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",
@@ -93,7 +97,7 @@ HOUSE_RC: dict[str, Any] = {
     "legend.fontsize": 9,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],  # ships with matplotlib: same metrics everywhere
-    "axes.prop_cycle": mpl.cycler(color=list(SERIES_COLORS)),
+    "axes.prop_cycle": cycler(color=list(SERIES_COLORS)),
     # Figure text comes from the client's data (segment values, labels): `$...$` in a value is
     # characters, never mathtext (a value such as `$\x$` would otherwise fail the figure).
     "text.parse_math": False,
@@ -158,13 +162,20 @@ def fig_fmt() -> Formatter:
     return formatter(LANGUAGE.get())
 
 
+def figure_of(ax: Axes) -> Figure:
+    """The figure that holds `ax`, the one with a size and a file: the root figure when `ax`
+    sits in a subfigure."""
+    parent = ax.figure
+    return parent.figure if isinstance(parent, SubFigure) else parent
+
+
 def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -> Path:
     """Save the figure holding `fig_or_ax` as a PNG with a tight bounding box; returns the path.
 
     A path without suffix gets '.png'; missing folders are created.
     """
     if isinstance(fig_or_ax, Axes):
-        fig = fig_or_ax.figure
+        fig = figure_of(fig_or_ax)
     elif isinstance(fig_or_ax, Figure):
         fig = fig_or_ax
     else:

@@ -14,7 +14,7 @@ from toolkit.base.exceptions import DataError
 from toolkit.present.plotting.axes import clean_axes, draw_title, legend_below
 from toolkit.present.plotting.checks import PRODUCERS, check_ax, require_frame, styled
 from toolkit.present.plotting.labels import num, text_width_pt, wrap_pt
-from toolkit.present.plotting.style import LANGUAGE, PALETTE, fig_fmt
+from toolkit.present.plotting.style import LANGUAGE, PALETTE, fig_fmt, figure_of
 from toolkit.present.plotting.style import gettext as _
 
 __all__ = [
@@ -80,14 +80,13 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
     reach = max(total_high, float(np.max(start + high)), 1e-9)
     rows = count + 1  # the steps and the total
 
-    created = ax is None
-    if created:
+    if ax is None:
         fig_w, row_in = 10.0, 0.56
         fig_h = 0.9 + 0.85 + rows * row_in  # title band, axis and legend, rows
         fig = plt.figure(figsize=(fig_w, fig_h))
         # a fixed Axes: the labels are placed by their measured width in data units
         ax = fig.add_axes((0.2 / fig_w, 0.85 / fig_h, 1 - 0.45 / fig_w, rows * row_in / fig_h))
-    fig = ax.figure
+    fig = figure_of(ax)
     clean_axes(ax, grid="x")
     ax.spines["left"].set_visible(False)
     ax.set_yticks([])
@@ -144,7 +143,7 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
                Patch(color=PALETTE["light"], label=_("up to the high estimate")),
                Line2D([], [], ls="none", marker="|", ms=10, mew=1.6, color=PALETTE["ink"],
                       label=_("low estimate"))]
-    legend_below(ax, handles, [h.get_label() for h in handles], ncols=3)
+    legend_below(ax, handles, [str(h.get_label()) for h in handles], ncols=3)
     if title is None:
         title = _("Engagement of about {weeks} weeks ({low}-{high})").format(
             weeks=f"{total:.0f}", low=f"{total_low:.0f}", high=f"{total_high:.0f}")

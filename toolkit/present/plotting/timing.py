@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,6 +29,9 @@ from toolkit.present.plotting.labels import count_text, num, pct_text
 from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt
 from toolkit.present.plotting.style import gettext as _
 from toolkit.present.tables import N_
+
+if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType
 
 __all__ = [
     "plot_seasonality",
@@ -167,7 +170,7 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
     ax = new_axes(ax, (10.0, 5.4))
     clean_axes(ax, grid="both")
     groups = list(dict.fromkeys(frame[hue].astype(str))) if hue else ["all"]
-    styles = ["-", (0, (5, 2.5)), ":", "-."]
+    styles: list[LineStyleType] = ["-", (0, (5, 2.5)), ":", "-."]
     ends: list[tuple[float, float, str, Any]] = []
     risk_source: pd.DataFrame | None = None
     for g_index, group in enumerate(groups):
@@ -190,7 +193,7 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
             y, low, high = np.r_[0.0, y], np.r_[0.0, low], np.r_[0.0, high]
             if kind == "cif" and hue is None:
                 color = PALETTE.get(outcome, SERIES_COLORS[o_index % len(SERIES_COLORS)])
-                style = "-"
+                style: LineStyleType = "-"
             else:
                 color = SERIES_COLORS[g_index % len(SERIES_COLORS)] if hue else PALETTE["primary"]
                 style = styles[o_index % len(styles)]
