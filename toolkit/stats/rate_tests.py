@@ -129,7 +129,7 @@ def expected_counts(table: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.outer(table.sum(axis=1), table.sum(axis=0)) / total
 
 
-def groups_frame(successes: Sequence[float], trials: Sequence[float],
+def groups_frame(successes: ArrayLike, trials: ArrayLike,
                   labels: Sequence[Any] | None = None) -> pd.DataFrame:
     x = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)

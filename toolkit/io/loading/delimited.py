@@ -187,7 +187,9 @@ def release_arrow_memory() -> None:
 def _has_quotes(body: bytes | memoryview) -> bool:
     """Whether the file has a double quote at all. Without one no value can hold a line break,
     and pyarrow reads the file in parallel blocks cut at line ends (twice as fast)."""
-    return b'"' in (body.obj if isinstance(body, memoryview) else body)
+    # a view only skips the byte-order mark of the file's bytes: search those, without a copy
+    whole = body.obj if isinstance(body, memoryview) else body
+    return b'"' in (whole if isinstance(whole, bytes) else bytes(whole))
 
 
 def _decode_column(column: Any, encoding: str) -> Any:

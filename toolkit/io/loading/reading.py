@@ -31,7 +31,7 @@ __all__ = [
 
 def _sniff_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (";", ",", "\t", "|")}
-    return max(counts, key=counts.get)
+    return max(counts, key=counts.__getitem__)
 
 
 def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None = None
@@ -73,7 +73,7 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
                 raise DataError(f"{enc!r} is not an encoding Python knows", file=str(path),
                                 value=enc, fix="set `encoding:` to e.g. utf-8, cp1252 or latin-1"
                                 ) from None
-        if body is None:
+        if body is None or kind is None:  # (set together)
             line = data[: bad.start].count(b"\n") + 1
             raise DataError(f"cannot decode with encoding {tried[-1]!r} ({bad.reason})",
                             file=str(path), row=line, value=data[bad.start:bad.end],
@@ -193,11 +193,11 @@ def _check_title_lines(lines: list[str], delimiter: str, header_row: int, *, fil
         return
     for offset, n in enumerate(counts[1:], start=1):
         if n > 1:
-            row = header_row + offset
+            header_guess = header_row + offset
             raise DataError(
-                f"row {header_row} holds one field ({head[0][:60]!r}) but row {row} has {n}; row "
-                f"{row} looks like the header", file=file, row=row,
-                fix=f"set `header_row: {row}` on this source in the engagement YAML (or check "
+                f"row {header_row} holds one field ({head[0][:60]!r}) but row {header_guess} has "
+                f"{n}; row {header_guess} looks like the header", file=file, row=header_guess,
+                fix=f"set `header_row: {header_guess}` on this source in the engagement YAML (or check "
                     f"`delimiter:`, now {delimiter!r})")
 
 

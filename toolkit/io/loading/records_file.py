@@ -66,7 +66,8 @@ def attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: di
     if "status" in cols or ("is_closed" in cols and "is_won" in cols):
         frame, flagged = flag_outcomes(frame, reading, model, q, file=file, key=key)
         out = out.loc[frame["_record_id"].astype("string")]  # a bad status is quarantined
-        file_outcome = pd.Series(flagged.to_numpy(), index=out.index)
+        if flagged is not None:  # always: a status or both flags state the outcome
+            file_outcome = pd.Series(flagged.to_numpy(), index=out.index)
     file_closed = None
     if "closed_at" in cols:
         frame, closed_at = read_dates(frame, cols["closed_at"], reading, q, role="closed", file=file,

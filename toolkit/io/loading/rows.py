@@ -52,8 +52,8 @@ def common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str
     cols = settings["columns"]
     if carry is not None:
         wanted = set(carry)
-        carry = wanted | {cols.get("is_deleted"), header_in(headers, cols.get("record_id"))}
-        frame = frame[[c for c in headers if c in carry or c == "source_row"]]
+        kept = wanted | {cols.get("is_deleted"), header_in(headers, cols.get("record_id"))}
+        frame = frame[[c for c in headers if c in kept or c == "source_row"]]
     frame = q.add(frame, blank, "blank row", code="blank_row")
     if "is_deleted" in cols and cols["is_deleted"] in headers:
         deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])

@@ -128,8 +128,8 @@ def load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
         if len(frame) < kept:
             lost_at, target, outcome = (lost_at[frame.index], target[frame.index],
                                         outcome[frame.index])
-    order = {k: i for i, k in enumerate(model.keys)}
-    won_i, entry_i = len(model.keys) - 1, order[entry]
+    phase_position = {k: i for i, k in enumerate(model.keys)}
+    won_i, entry_i = len(model.keys) - 1, phase_position[entry]
     # The current stage's phase; a won stage on a record its flags call open or lost is capped
     # below the last phase (reaching the last phase is winning).
     current_i = phase_index(target, model).clip(upper=won_i - 1)

@@ -64,7 +64,12 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
                              f"spaces, direction marks) or letters of another script (a Cyrillic "
                              f"'е' for 'e'){kept}; folded into the most common spelling. Correct "
                              f"them in the CRM")
-        out[name] = pseudonymise(values, pseudonym_key) if name in personal else values
+        if name in personal:
+            if pseudonym_key is None:  # a caller's mistake: the loaders always pass the key
+                raise TypeError(f"`pseudonym_key` is needed to pseudonymise the personal column "
+                                f"`{name}`, but None was passed.")
+            values = pseudonymise(values, pseudonym_key)
+        out[name] = values
     return out
 
 

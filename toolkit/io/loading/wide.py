@@ -185,8 +185,9 @@ def load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stag
     try:
         read = list(_stage_columns(pd.Index(list(headers) + ["_record_id"]), settings, file=file,
                                    name=name, notes=[]))
-        read += [header_in(headers, settings["columns"].get(role)) for role in (
-            "created_at", "closed_at", "status", "is_won", "is_closed", "is_active")]
+        found = (header_in(headers, settings["columns"].get(role)) for role in (
+            "created_at", "closed_at", "status", "is_won", "is_closed", "is_active"))
+        read += [c for c in found if c is not None]
         carry = [c for c in read if c in headers]
     except Exception:  # noqa: BLE001 (refused with its own message below, after the rows' checks)
         carry = None

@@ -12,7 +12,7 @@ import pandas as pd
 
 from toolkit.analysis.planning import advice_texts
 from toolkit.base.phases import PhaseModel
-from toolkit.present.format import MISSING, Formatter, is_missing
+from toolkit.present.format import MISSING, Formatter, Kind, is_missing
 from toolkit.present.tables.words import CODES, N_, attribute_label, code_text, not_measured, status_tone
 
 __all__ = [
@@ -106,11 +106,11 @@ def value_in_cell(row: pd.Series, value: str, period: str, c: CellContext) -> Ce
     """'54,4% (juni 2026)': a KPI value with the month it was measured in."""
     if is_missing(row.get(value)):
         return Cell(MISSING, "num")
-    kind = "percent" if bool(row.get("is_rate", True)) else "number"
+    kind: Kind = "percent" if bool(row.get("is_rate", True)) else "number"
     return Cell(f"{c.fmt.value(row[value], kind)} ({c.fmt.period(row.get(period))})", "num")
 
 
-def plain_cell(column: str, kind: str) -> Render:
+def plain_cell(column: str, kind: Kind) -> Render:
     numeric = kind not in ("text", "date", "month", "period")
 
     measured = column not in _NOT_MEASURES  # a count or target beside it is no measurement
@@ -125,7 +125,7 @@ def plain_cell(column: str, kind: str) -> Render:
 _NOT_MEASURES = frozenset({"n", "target", "immature_n", "open_n", "successes"})
 
 
-def interval_cell(value: str, low: str, high: str, kind: str) -> Render:
+def interval_cell(value: str, low: str, high: str, kind: Kind) -> Render:
     def render(row: pd.Series, c: CellContext) -> Cell:
         absent = not_measured(row, c.fmt) if is_missing(row[value]) else None
         return Cell(absent or c.fmt.interval(row[value], _get(row, low), _get(row, high), kind),
@@ -133,7 +133,7 @@ def interval_cell(value: str, low: str, high: str, kind: str) -> Render:
     return render
 
 
-def _kind_of_unit(unit: object) -> str:
+def _kind_of_unit(unit: object) -> Kind:
     unit = "" if is_missing(unit) else str(unit)
     if unit == "%":
         return "percent"
@@ -183,7 +183,7 @@ def unit_interval_cell(value: str, low: str, high: str) -> Render:
 def measure_interval_cell(value: str, low: str, high: str) -> Render:
     """Step 6's scenario rows: `measure` says orders (a number) or revenue (an amount)."""
     def render(row: pd.Series, c: CellContext) -> Cell:
-        kind = "amount" if str(row.get("measure")) == "revenue" else "number"
+        kind: Kind = "amount" if str(row.get("measure")) == "revenue" else "number"
         bounds = _get(row, low), _get(row, high)
         if kind == "number":
             return Cell(c.fmt.interval(row[value], *bounds, "number", decimals=1), "num")

@@ -400,8 +400,8 @@ def points_interval_text(row: pd.Series, c: CellContext) -> str:
     +4,9)'."""
     if is_missing(row["estimate"]):
         return MISSING
-    bounds = [None if is_missing(row[b]) else float(row[b]) * 100 for b in ("ci_low", "ci_high")]
-    return f"{c.fmt.points(row['estimate'])} ({c.fmt.range(*bounds, 'number', decimals=1)})"
+    low, high = (None if is_missing(row[b]) else float(row[b]) * 100 for b in ("ci_low", "ci_high"))
+    return f"{c.fmt.points(row['estimate'])} ({c.fmt.range(low, high, 'number', decimals=1)})"
 
 
 def points_cell(column: str) -> Render:
