@@ -35,6 +35,7 @@ def z_value(confidence: float) -> float:
 
 def check_probability(name: str, value: object, *, open_interval: bool = True) -> float:
     try:
+        # any object: float() raises TypeError for one it cannot read, turned into the error below
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         number = math.nan

@@ -117,7 +117,11 @@ def rate_ci(successes: ArrayLike, trials: ArrayLike, *, method: str = "wilson",
 
 
 # ----------------------------------------------------------------- two rates: the difference
-def _mn_restricted_mle(p1, p2, n1, n2, delta):
+_Floats = NDArray[np.float64]  # one value per row of the vectorised interval
+
+
+def _mn_restricted_mle(p1: _Floats, p2: _Floats, n1: _Floats, n2: _Floats, delta: _Floats | float
+                       ) -> tuple[_Floats, _Floats]:
     """Maximum likelihood (p1, p2) under p1 - p2 = delta: the closed-form root of the cubic
     (Miettinen & Nurminen 1985, Appendix; Farrington & Manning 1990, eq. 15)."""
     theta = n2 / n1
@@ -135,7 +139,8 @@ def _mn_restricted_mle(p1, p2, n1, n2, delta):
     return q1, q2
 
 
-def _mn_score(p1, p2, n1, n2, delta):
+def _mn_score(p1: _Floats, p2: _Floats, n1: _Floats, n2: _Floats, delta: _Floats | float
+              ) -> _Floats:
     q1, q2 = _mn_restricted_mle(p1, p2, n1, n2, delta)
     total = n1 + n2
     variance = (q1 * (1.0 - q1) / n1 + q2 * (1.0 - q2) / n2) * total / (total - 1.0)
@@ -147,7 +152,8 @@ def _mn_score(p1, p2, n1, n2, delta):
     return np.where(degenerate, infinite, score)
 
 
-def _mn_interval(x1, n1, x2, n2, z):
+def _mn_interval(x1: _Floats, n1: _Floats, x2: _Floats, n2: _Floats, z: float
+                 ) -> tuple[_Floats, _Floats]:
     p1, p2 = x1 / n1, x2 / n2
     estimate = p1 - p2
     # The score statistic falls as delta rises, so each limit is found by bisection, all rows

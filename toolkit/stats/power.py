@@ -33,6 +33,7 @@ def _power(n1: float, p1: float, p2: float, alpha: float, ratio: float, sides: i
 
 def _check_positive(name: str, value: object) -> float:
     try:
+        # any object: float() raises TypeError for one it cannot read, turned into the error below
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         number = math.nan

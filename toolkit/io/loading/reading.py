@@ -4,6 +4,7 @@ of the file (regular, not too wide, the title lines above the header), CSV and E
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ _INPUTS: dict[str, bytes] = {}
 
 
 @contextlib.contextmanager
-def read_inputs(inputs: dict[Path, bytes]):
+def read_inputs(inputs: dict[Path, bytes]) -> Iterator[None]:
     """Within this block, `read_table` takes each file's bytes from `inputs` (once: a reader
     consumes them, so a big export is not held twice) instead of reading the file again."""
     paths = [str(path) for path in inputs]
@@ -230,7 +231,8 @@ def _read_workbook(path: Path, sheet: str | int | None, header_row: int,
     return frame
 
 
-def open_source(settings: dict, base_dir: Path, name: str):
+def open_source(settings: dict, base_dir: Path, name: str
+                ) -> tuple[Path, str, list[str], pd.DataFrame, Quarantine, str]:
     """Read a source's file: (path, file, notes, raw rows, its quarantine, YAML key of columns)."""
     path = source_path(base_dir, settings["path"])
     notes: list[str] = []

@@ -28,7 +28,9 @@ from toolkit.io.privacy import PseudonymKey
 def attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: dict, *,
                          model: PhaseModel, base_dir: Path, pseudonym_key: PseudonymKey | None,
                          name: str, personal: list[str], engagement_tz: str, ignored_ids: set,
-                         notes: list[str], as_of: object = None, inherited: dict | None = None):
+                         notes: list[str], as_of: object = None, inherited: dict | None = None
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, Quarantine,
+                                    pd.DataFrame]:
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
 
     The file supplies the creation date, amount and segment attributes. The outcome is the

@@ -47,6 +47,8 @@ def styled(function: _F) -> _F:
                 return function(*args, **kwargs)
             except NothingToDraw as empty:
                 return _empty_panel(function, kwargs, empty.reader)
+    # The wrapper is the function with the keyword `language` added, which typing cannot say
+    # (PEP 612 adds positional parameters only): it passes for the function itself.
     return wrapper  # type: ignore[return-value]
 
 

@@ -4,7 +4,7 @@ shows a value, an interval, a unit, a phase, a code or a file."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,8 @@ class Column:
     render: Render
 
 
-def has_column(columns, need: str) -> bool:
+def has_column(columns: Container[Any], need: str) -> bool:
+    """Whether `columns` hold `need`, or one of its alternatives `a|b`."""
     return any(name in columns for name in need.split("|"))
 
 
