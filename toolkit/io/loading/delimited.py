@@ -177,9 +177,13 @@ def _read_delimited_arrow(body: bytes | memoryview, kind: str, delimiter: str, h
 
 
 def release_arrow_memory() -> None:
-    """Give the memory Arrow freed back to the system. Arrow's allocator keeps freed memory for
-    its own later use, and NumPy and Python cannot use it: on a big export the process grew by
-    hundreds of MB of memory no table held."""
+    """Give the memory Arrow freed back to the system.
+
+    Notes
+    -----
+    Arrow's allocator keeps freed memory for its own later use, and NumPy and Python cannot use
+    it: on a big export the process grew by hundreds of MB of memory no table held.
+    """
     import pyarrow as pa
     pa.default_memory_pool().release_unused()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.io.config import SourceConfig
 from toolkit.io.presets import preset_defaults
@@ -79,9 +80,32 @@ def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[s
                 "remove it to use the first row")
 
 
+@shared_docs
 def find_column(frame: pd.DataFrame | pd.Index, header: str, *, role: str, file: str, key: str
                 ) -> str:
-    """The column of `frame` (or among the headers `frame`) named `header`, case-insensitively."""
+    """The column named `header`, case-insensitively.
+
+    Parameters
+    ----------
+    frame : DataFrame or Index
+        The file's rows, or its headers.
+    header : str
+        The header the YAML names.
+    role : str
+        What the column is for (``record_id``, ``created_at``), named in the error and its fix.
+    {shared.file}
+    {shared.key}
+
+    Returns
+    -------
+    str
+        The column as the file spells it.
+
+    Raises
+    ------
+    DataError
+        No column has that name; the error lists the file's columns.
+    """
     found = header_in(frame, header)
     if found is not None:
         return found
@@ -95,7 +119,21 @@ def find_column(frame: pd.DataFrame | pd.Index, header: str, *, role: str, file:
 
 
 def header_in(frame: pd.DataFrame | pd.Index, header: str | None) -> str | None:
-    """`find_column` without the error: the matching column, or None."""
+    """The column named `header`, case-insensitively, or None: :func:`find_column` without the
+    error.
+
+    Parameters
+    ----------
+    frame : DataFrame or Index
+        The file's rows, or its headers.
+    header : str or None
+        The header looked for; None finds None.
+
+    Returns
+    -------
+    str or None
+        The column as the file spells it, or None when there is none.
+    """
     columns = frame.columns if isinstance(frame, pd.DataFrame) else frame
     if header is None or header in columns:
         return header
@@ -114,7 +152,19 @@ def _merge(defaults: dict, given: dict) -> dict:
 
 
 def resolve_source(source: SourceConfig) -> dict[str, Any]:
-    """The source's settings with its preset's defaults filled in (the YAML wins)."""
+    """The source's settings with its preset's defaults filled in.
+
+    Parameters
+    ----------
+    source : SourceConfig
+        The source as the engagement YAML declares it.
+
+    Returns
+    -------
+    dict
+        The source's settings as a dict, its preset's defaults (``preset:``) under what the YAML
+        gives (the YAML wins), including those of its per-record file (``records:``).
+    """
     given = source.model_dump()
     records_given = given.pop("records")
     if source.preset:

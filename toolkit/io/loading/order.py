@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.base.phases import PhaseModel
 
@@ -14,10 +15,27 @@ __all__ = [
 ]
 
 
+@shared_docs
 def check_phase_order(events: pd.DataFrame, model: PhaseModel, *, file: str,
                       min_records: int = 3) -> None:
     """Refuse a phase model whose order the data contradicts.
 
+    Parameters
+    ----------
+    events : DataFrame
+        The events table (``record_id, phase, entered_at``).
+    {shared.model}
+    {shared.file}
+    min_records : int
+        How many records must have entered both phases of a pair before their order is judged.
+
+    Raises
+    ------
+    DataError
+        Most records entered a phase before the one declared above it.
+
+    Notes
+    -----
     For each pair of consecutive phases (a, b) it counts the records that entered both, and among
     them those that entered b strictly before a. When at least `min_records` records entered both
     and most of them entered b first, the declared order is almost surely swapped (or a stage is

@@ -72,6 +72,13 @@ class Quarantine:
 
 
 def empty_quarantine() -> pd.DataFrame:
+    """A quarantine table without rows, with the columns and dtypes of every quarantine.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``source, file, source_row, record_id, column, value, reason, reason_code``.
+    """
     return pd.DataFrame({"source": pd.Series(dtype="object"), "file": pd.Series(dtype="object"),
                          "source_row": pd.Series(dtype="int64"),
                          "record_id": pd.Series(dtype="string"),
@@ -81,7 +88,25 @@ def empty_quarantine() -> pd.DataFrame:
 
 
 def reconcile(name: str, file: str, raw: pd.DataFrame | int, q: Quarantine) -> dict[str, Any]:
-    """One file's reconciliation; `raw` is the rows read, or how many (once they are freed)."""
+    """One file's reconciliation: the rows read, used and quarantined.
+
+    Parameters
+    ----------
+    name : str
+        The source's name.
+    file : str
+        The file's path.
+    raw : DataFrame or int
+        The rows read, or how many (once they are freed).
+    q : Quarantine
+        The file's quarantine.
+
+    Returns
+    -------
+    dict
+        ``source, file, rows_in, rows_used, rows_quarantined``, with ``rows_in == rows_used +
+        rows_quarantined``.
+    """
     rows_in = raw if isinstance(raw, int) else len(raw)
     rows_q = len(q.rows)
     return {"source": name, "file": file, "rows_in": rows_in, "rows_used": rows_in - rows_q,
@@ -89,9 +114,19 @@ def reconcile(name: str, file: str, raw: pd.DataFrame | int, q: Quarantine) -> d
 
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
-    """Quarantined rows counted per kind of reason (row numbers and quoted values folded), e.g.
-    all "duplicate of row N" together. Columns `source, reason_code, reason, rows`, most rows
-    first."""
+    """Quarantined rows counted per kind of reason.
+
+    Parameters
+    ----------
+    quarantine : DataFrame
+        Quarantined rows (``LoadedSource.quarantine``, or the engagement's).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``source, reason_code, reason, rows``, most rows first; row numbers and quoted
+        values are folded in the reason, so all "duplicate of row N" count together.
+    """
     codes = quarantine["reason_code"]
     kind = quarantine["reason"].astype(str).str.replace(r"row \d+", "row N", regex=True)
     # the reasons that quote the value they could not read: one kind whatever the value

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.io.limits import (
     MAX_COLUMNS,
@@ -35,12 +36,36 @@ def _sniff_delimiter(first_line: str) -> str:
     return max(counts, key=counts.__getitem__)
 
 
+@shared_docs
 def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None = None
                ) -> pd.DataFrame:
     """Read a CSV or XLSX as raw values (strings from CSV; XLSX keeps its dates and numbers).
 
-    Adds `source_row` (1-based, header = row 1). CSV encoding defaults to UTF-8 (with or without
-    BOM) and falls back to cp1252, the Windows encoding of Dutch Excel exports, with a note.
+    Parameters
+    ----------
+    path : Path
+        The file (``.csv``, ``.txt``, ``.tsv``, ``.xlsx``, ``.xlsm``, ``.xls``).
+    reading : dict
+        The source's reading settings: ``header_row`` (default 1), ``encoding``, ``delimiter``,
+        ``sheet``.
+    {shared.notes}
+
+    Returns
+    -------
+    DataFrame
+        One row per data row, with ``source_row`` (1-based as a spreadsheet shows it: the
+        header is row 1).
+
+    Raises
+    ------
+    DataError
+        An empty, unreadable or oversized file, an encoding that does not decode it, or a
+        header row that is not the header; each names the file and the fix.
+
+    Notes
+    -----
+    The CSV encoding defaults to UTF-8 (with or without BOM) and falls back to cp1252, the
+    Windows encoding of Dutch Excel exports, with a note.
     """
     check_source_file(path)
     suffix = path.suffix.lower()
@@ -121,8 +146,15 @@ _INPUTS: dict[str, bytes] = {}
 
 @contextlib.contextmanager
 def read_inputs(inputs: dict[Path, bytes]) -> Iterator[None]:
-    """Within this block, `read_table` takes each file's bytes from `inputs` (once: a reader
-    consumes them, so a big export is not held twice) instead of reading the file again."""
+    """Within this block, `read_table` takes each file's bytes from `inputs` instead of reading
+    the file again.
+
+    Parameters
+    ----------
+    inputs : dict of Path to bytes
+        The files' bytes by path, as read (and checked) once before. A reader takes them out,
+        so a big export is not held twice.
+    """
     paths = [str(path) for path in inputs]
     _INPUTS.update({str(path): data for path, data in inputs.items()})
     del inputs  # only _INPUTS holds the bytes now, and a reader takes them out of it
@@ -144,16 +176,39 @@ def _input_bytes(path: Path) -> bytes:
 
 
 def source_path(base_dir: Path, path: str) -> Path:
-    """A source's absolute path, `..` folded but links not followed: an error names the file the
-    YAML names (not what a link points at), and a link that loops is reported, not a crash."""
+    """A source's absolute path, ``..`` folded but links not followed.
+
+    Parameters
+    ----------
+    base_dir : Path
+        The folder of the engagement YAML.
+    path : str
+        The source's ``path`` as the YAML gives it.
+
+    Returns
+    -------
+    Path
+        The absolute path. Links stay unresolved, so an error names the file the YAML names
+        (not what a link points at), and a link that loops is reported, not a crash.
+    """
     import os
     return Path(os.path.abspath(base_dir / path))
 
 
 def check_source_file(path: Path) -> None:
-    """Only a regular file within the limits of `toolkit.io.limits` is read: never a pipe or a device
-    (a source pointing at /dev/zero would be read until memory runs out), with its size checked
-    before a byte is read."""
+    """Refuse a source file that is not a regular file within the limits of `toolkit.io.limits`.
+
+    Parameters
+    ----------
+    path : Path
+        The source file.
+
+    Raises
+    ------
+    DataError
+        The file does not exist, is a pipe or a device (a source pointing at /dev/zero would be
+        read until memory runs out) or is over a size limit, checked before a byte is read.
+    """
     try:
         check_regular_file(path, limit=MAX_SOURCE_BYTES, what="export")
         if path.suffix.lower() in (".xlsx", ".xlsm"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.phases import PhaseModel
 from toolkit.io.config import RecordsConfig
 from toolkit.io.loading.headers import drop_absent_preset_columns, find_column
@@ -165,10 +166,28 @@ def note_phaseless(records: pd.DataFrame, events: pd.DataFrame, *, file: str,
                      f"the phase counts")
 
 
+@shared_docs
 def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseModel,
                    owners: np.ndarray | None = None) -> pd.DataFrame:
-    """Put records in the contract's column order with the contract's dtypes. `owners`: each
-    event's record as its row in `records`, when the caller knows it."""
+    """Put records in the contract's column order with the contract's dtypes.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per record, indexed by record id.
+    events : DataFrame
+        The records' events (for the phase a lost record was lost at, and a missing creation
+        date).
+    {shared.model}
+    owners : ndarray, optional
+        Each event's record as its row in `records`, when the caller knows it (saves a lookup).
+
+    Returns
+    -------
+    DataFrame
+        The records with ``lost_at_phase``, ``value`` and ``created_at`` filled in, in the
+        contract's order and dtypes.
+    """
     records = records.copy()
     records["lost_at_phase"] = pd.Categorical.from_codes(lost_at_codes(events, records, owners),
                                                          dtype=model.dtype)

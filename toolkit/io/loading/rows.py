@@ -15,8 +15,20 @@ from toolkit.io.privacy import PrivacyConfig, check_personal, personal_columns
 
 
 def as_text(series: pd.Series) -> pd.Series:
-    """The values as trimmed text, blank as missing. (Arrow trims a million values in
-    milliseconds: trimming only the distinct values and spreading them back took longer.)"""
+    """The values as trimmed text, blank as missing.
+
+    Parameters
+    ----------
+    series : Series
+        A column as read.
+
+    Returns
+    -------
+    Series
+        Pandas' string dtype, spaces trimmed, an empty value missing. (Arrow trims a million
+        values in milliseconds: trimming only the distinct values and spreading them back took
+        longer.)
+    """
     out = series.astype("string").str.strip()
     return out.mask(out == "")
 
@@ -32,6 +44,29 @@ def quotable_headers(settings: dict, personal: list[str]) -> set[str]:
 
 def personal_attributes(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
               engagement_file: str = "") -> list[str]:
+    """The source's attributes that hold personal data, to be pseudonymised.
+
+    Parameters
+    ----------
+    source : SourceConfig
+        The source as the engagement YAML declares it (its ``personal:`` list).
+    settings : dict
+        The source's resolved settings (its ``attributes``, and its records file's).
+    privacy : PrivacyConfig or None
+        The engagement's privacy settings (None: the defaults).
+    engagement_file : str
+        The engagement YAML's path, named in an error.
+
+    Returns
+    -------
+    list of str
+        The attribute names to pseudonymise.
+
+    Raises
+    ------
+    ConfigError
+        ``personal:`` names an attribute the source does not have.
+    """
     attributes = {**(settings.get("attributes") or {}),
                   **((settings.get("records") or {}).get("attributes") or {})}
     check_personal(list(source.personal), attributes, file=engagement_file,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.io.categories import fold_spellings, read_blank_markers
 from toolkit.io.limits import (
     MAX_AMOUNT,
@@ -23,13 +24,43 @@ from toolkit.io.privacy import PseudonymKey, pseudonymise
 MAX_CATEGORY_LEVELS = 50  # more distinct values than this: free text or an identifier
 
 
+@shared_docs
 def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
                 personal: list[str], pseudonym_key: PseudonymKey | None,
                 settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
-    """The segment attributes of `frame`: declared blank markers (`missing_values`) read as
-    missing and spellings differing only in case, spaces, hyphens, invisible characters or
-    look-alike letters folded (`fold_categories`),
-    both reported in the notes, before any personal column is pseudonymised."""
+    """The segment attributes of `frame`, cleaned and with personal ones pseudonymised.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The file's rows.
+    attributes : dict of str to str
+        Each attribute's name and the header it is read from.
+    {shared.file}
+    {shared.key}
+    personal : list of str
+        The attributes to pseudonymise.
+    pseudonym_key : PseudonymKey or None
+        The key to pseudonymise with; needed when `personal` names an attribute.
+    settings : dict, optional
+        The source's resolved settings (``_missing_values``, ``_fold_categories``).
+    {shared.notes}
+
+    Returns
+    -------
+    DataFrame
+        One column per attribute, on `frame`'s index: declared blank markers
+        (``missing_values``) read as missing and spellings differing only in case, spaces,
+        hyphens, invisible characters or look-alike letters folded (``fold_categories``), both
+        said in the notes, before a personal column is pseudonymised.
+
+    Raises
+    ------
+    DataError
+        An attribute's header is not in the file.
+    TypeError
+        `personal` names an attribute but no `pseudonym_key` was passed.
+    """
     settings = settings or {}
     markers = settings.get("_missing_values") or []
     fold = settings.get("_fold_categories", True)

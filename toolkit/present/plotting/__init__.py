@@ -8,23 +8,9 @@ status comes from the frame, so a figure always shows exactly the numbers in the
 Each returns the Axes it drew on, except :func:`plot_seasonality`, which draws two panels and
 returns the Figure.
 
-Shared vocabulary of the docstrings
------------------------------------
-data : DataFrame
-    The result frame to draw (the first argument of every plot function except
-    :func:`plot_process_schema`, which draws a phase model); never modified.
-ax : matplotlib Axes, optional
-    Where to draw; a new figure is created when None.
-phase_model : PhaseModel, optional
-    When given, phase keys are shown as the model's labels (``engagement.phase_model``).
-title : str, optional
-    Replaces the default title. The default titles state what the reader should see; the
-    subtitle says what the marks mean.
-language : ``"en"`` (default) or ``"nl"``
-    The language of the titles, axis labels and legends (the message catalogue,
-    ``toolkit.present.messages``) and of the numbers in them (36,1% and 1.234 in Dutch). Without
-    it a figure is drawn in the language of an enclosing :func:`drawing_language` (the report's),
-    else in English.
+The parameters the plot functions share (``ax``, ``phase_model``, ``title`` and the keyword
+``language`` every plot function takes) are described once, in ``toolkit.base.docstrings``, and
+read the same in each function's docstring.
 
 Style: percentages are shown as ``62% (58-66%)`` (estimate and 95% interval), one decimal below
 10%; ``n`` appears wherever a rate does; phases use one sequential blue palette; statuses use

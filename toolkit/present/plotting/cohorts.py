@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import (
@@ -57,6 +58,7 @@ def _transition_name(frame: pd.DataFrame, phase_model: PhaseModel | None) -> str
 
 
 @styled
+@shared_docs
 def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
                            target: float | None = None, phase_model: PhaseModel | None = None,
                            ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -69,7 +71,10 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
     hue : a column to draw one line per value of (e.g. a segment from `by=`). Default: one line
         per transition when the frame holds several, else one line.
     target : a target rate to draw as a dashed line.
-    phase_model, ax, title : see the module docstring.
+    {shared.phase_model}
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
@@ -204,6 +209,7 @@ def _transition_order(pairs: list[tuple[str, str]],
 
 
 @styled
+@shared_docs
 def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                         ax: Axes | None = None, title: str | None = None) -> Axes:
     """Cohort conversion of every transition at once: one row per cohort period, one column per
@@ -215,8 +221,10 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
         (all transitions): `from_phase, to_phase, period, n, rate, immature_n` are used (and
         `window_days` for the title). One row per transition and period: a frame with segments
         (`by=`) must be filtered to one segment first.
-    phase_model, ax, title : see the module docstring. The figure made when `ax` is None grows
-        with the number of periods (about 0.36 inch a row up to 40 rows).
+    {shared.phase_model}
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
@@ -231,6 +239,9 @@ def plot_cohort_heatmap(data: pd.DataFrame, *, phase_model: PhaseModel | None = 
 
     Notes
     -----
+    The figure made when `ax` is None grows with the number of periods (about 0.36 inch a row
+    up to 40 rows).
+
     All transitions share one colour scale, from the lowest to the highest rate of the cohorts
     with at least 10 mature records (smaller cohorts beyond it take the end colour; the colour
     bar then has a pointed end), so a column that is darker throughout simply converts better;

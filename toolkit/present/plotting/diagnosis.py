@@ -13,6 +13,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import clean_axes, draw_title, legend_below, new_axes, percent_axis
@@ -53,6 +54,7 @@ def _reference_word(reference: object) -> str:
 
 
 @styled
+@shared_docs
 def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                      unit: str = N_("orders"), ax: Axes | None = None, title: str | None = None) -> Axes:
     """Extra orders per transition if it reached its reference, largest first, with intervals.
@@ -66,7 +68,10 @@ def plot_bottlenecks(data: pd.DataFrame, *, phase_model: PhaseModel | None = Non
         transition each bar is labelled with its reference; with several reference kinds per
         transition (the full sizing table) the kinds are drawn side by side in their own colours.
     unit : what `extra_orders` counts, for the labels.
-    phase_model, ax, title : see the module docstring.
+    {shared.phase_model}
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
@@ -171,6 +176,7 @@ def _reference_text(data: pd.DataFrame, row: int) -> str:
 
 
 @styled
+@shared_docs
 def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                       max_rows: int | None = 30, ax: Axes | None = None,
                       title: str | None = None,
@@ -186,7 +192,10 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
         counts every row.
     attributes : each attribute's column header (``toolkit.present.tables.attribute_headers``),
         so a row names its attribute by its label.
-    phase_model, ax, title : see the module docstring.
+    {shared.phase_model}
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
@@ -283,6 +292,7 @@ _TOTAL_NAMES = ("total", "(total)", "all", "(all)")
 
 
 @styled
+@shared_docs
 def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
                      title: str | None = None) -> Axes:
     """Waterfall of a change in overall conversion: per segment its rate effect and mix effect.
@@ -292,7 +302,9 @@ def plot_mix_vs_rate(data: pd.DataFrame, *, ax: Axes | None = None,
     data : DataFrame with `segment, rate_effect, mix_effect` (shares: 0.012 is 1.2
         percentage points), one row per segment; a row whose segment is 'total' (or 'all') gives
         the total bar, otherwise the total is where the waterfall ends.
-    ax, title : see the module docstring.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import clean_axes, draw_title, new_axes, text_on
@@ -20,6 +21,7 @@ __all__ = [
 
 
 @styled
+@shared_docs
 def plot_funnel(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
                 ax: Axes | None = None, title: str | None = None) -> Axes:
     """Horizontal funnel: records that reached each phase, step conversion between the bars.
@@ -29,7 +31,10 @@ def plot_funnel(data: pd.DataFrame, *, phase_model: PhaseModel | None = None,
     data : DataFrame from `toolkit.measure.funnel.funnel` without `by` (or one segment of it):
         `phase, reached, n, rate, ci_low, ci_high, cumulative_rate` (and `label`), one row per
         phase in phase order.
-    phase_model, ax, title : see the module docstring.
+    {shared.phase_model}
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------

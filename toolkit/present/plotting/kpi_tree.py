@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.base.vocabulary import (
     STATUSES,
@@ -38,6 +39,7 @@ def _node_words(label: object) -> str:
 
 
 @styled
+@shared_docs
 def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
                   title: str | None = None) -> Axes:
     """The KPI tree, left to right: the management goal, then what drives it, down to the phases.
@@ -48,7 +50,9 @@ def plot_kpi_tree(data: pd.DataFrame, *, ax: Axes | None = None,
         3); the root has no parent (None/NaN). Children are drawn in frame order. Optional
         `status_code` (e.g. the KPI table's) colours the box edge, and its sentence (`status`
         when the frame has it, else the vocabulary's) is written in the box.
-    ax, title : see the module docstring.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import draw_title, text_on
@@ -99,6 +100,7 @@ def _kpi_lines(row: dict[str, Any]) -> tuple[str, str]:
 
 
 @styled
+@shared_docs
 def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = None,
                         funnel_frame: pd.DataFrame | None = None, show_tasks: bool = False,
                         ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -117,11 +119,17 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
     funnel_frame : DataFrame from `toolkit.measure.funnel.funnel`, as an alternative to `kpis`: its step
         conversions go on the arrows.
     show_tasks : also list each phase's tasks.
-    ax, title : see the module docstring. A given Axes should be about 2 inches wide per phase.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
     Axes with the axis switched off. Long labels are wrapped to the column width.
+
+    Notes
+    -----
+    A given Axes should be about 2 inches wide per phase.
     """
     name = "plot_process_schema"
     check_ax(ax, name)

@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from matplotlib.transforms import blended_transform_factory
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.base.vocabulary import (
     STATUS_ON_TARGET,
@@ -70,6 +71,7 @@ _RULE_WORDS = {"L": N_("beyond the limits"), "2/3": N_("2 of 3 beyond 2σ"),
 
 
 @styled
+@shared_docs
 def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None,
                        ax: Axes | None = None, title: str | None = None) -> Axes:
     """p chart or Laney p' chart: rates per period against the center line and varying limits.
@@ -81,7 +83,9 @@ def plot_control_chart(data: pd.DataFrame, *, alerts: pd.DataFrame | None = None
     alerts : DataFrame from `toolkit.analysis.steering.run_rules(chart_frame)` (`period, rule`, and
         `direction`), optional: each alert is ringed in amber and labelled with its rule code
         (L = beyond limits, R8 = run of 8, T6 = trend of 6, 2/3, 4/5 = zone rules).
-    ax, title : see the module docstring.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
@@ -195,6 +199,7 @@ _TREND_WORDS = {"improving", "worsening", "stable"}
 
 
 @styled
+@shared_docs
 def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
                    ax: Axes | None = None, title: str | None = None) -> Axes:
     """The scorecard as a table-like figure: KPI, value with interval against target, status, trend.
@@ -208,7 +213,9 @@ def plot_scorecard(data: pd.DataFrame, *, kpis: pd.DataFrame | None = None,
     kpis : the KPI frame the scorecard was made from (e.g. `toolkit.measure.kpis.compute_kpis`), optional:
         its `label` and `unit` per `kpi` are used for the names and number formats when the
         scorecard frame lacks them.
-    ax, title : see the module docstring.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------

@@ -114,17 +114,42 @@ def theme() -> None:
 
 
 def phase_palette(n: int) -> list[tuple[float, float, float]]:
-    """``n`` colours from light to dark blue, one per phase (the first phase lightest)."""
+    """Colours from light to dark blue, one per phase.
+
+    Parameters
+    ----------
+    n : int
+        How many colours (phases); a positive whole number.
+
+    Returns
+    -------
+    list of (r, g, b)
+        ``n`` colours, the first phase lightest.
+
+    Raises
+    ------
+    OptionError
+        `n` is not a positive whole number.
+    """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise OptionError(f"The value for `n` must be a positive whole number, but {n!r} was passed.")
     return list(sns.blend_palette([PALETTE["phase_light"], PALETTE["phase_dark"]], n_colors=int(n)))
 
 
 def status_color(code: object) -> str:
-    """The colour of a status code (``status_code`` of the scorecard or the KPI table).
+    """The colour of a status code.
 
-    Significantly below/off target -> vermillion, not significant -> amber, on target -> green;
-    no target, no data, significance unknown and too few records to conclude -> grey.
+    Parameters
+    ----------
+    code : str or None
+        A ``status_code`` of the scorecard or the KPI table (``toolkit.base.vocabulary``).
+
+    Returns
+    -------
+    str
+        A hex colour of `PALETTE`: significantly below/off target vermillion, not significant
+        amber, on target green; no target, no data, significance unknown, too few records to
+        conclude or an unknown code grey.
     """
     if code in STATUS_TOO_FEW or code in STATUS_UNJUDGED or code is None:
         return PALETTE["neutral"]
@@ -143,7 +168,19 @@ LANGUAGE: ContextVar[str] = ContextVar("toolkit_plot_language", default="en")
 
 @contextlib.contextmanager
 def drawing_language(language: str) -> Iterator[None]:
-    """Draw the figures made inside the block in `language` (``en`` or ``nl``)."""
+    """Draw the figures made inside the block in `language`.
+
+    Parameters
+    ----------
+    language : ``"en"`` or ``"nl"``
+        The language of the words and numbers of the figures drawn in the block (a plot call's
+        own ``language=`` still wins).
+
+    Raises
+    ------
+    OptionError
+        An unknown language.
+    """
     token = LANGUAGE.set(check_language(language))
     try:
         yield
@@ -170,9 +207,27 @@ def figure_of(ax: Axes) -> Figure:
 
 
 def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -> Path:
-    """Save the figure holding `fig_or_ax` as a PNG with a tight bounding box; returns the path.
+    """Save a figure as a PNG with a tight bounding box.
 
-    A path without suffix gets '.png'; missing folders are created.
+    Parameters
+    ----------
+    fig_or_ax : matplotlib Figure or Axes
+        The figure, or an Axes on it (the whole figure is saved; the root figure when the Axes
+        sits in a subfigure).
+    path : str or Path
+        Where to save; a path without suffix gets ``.png``; missing folders are created.
+    dpi : int
+        Dots per inch, a positive number.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    OptionError
+        `fig_or_ax` is neither a Figure nor an Axes, or `dpi` is not a positive number.
     """
     if isinstance(fig_or_ax, Axes):
         fig = figure_of(fig_or_ax)

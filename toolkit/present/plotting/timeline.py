@@ -10,6 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.present.plotting.axes import clean_axes, draw_title, legend_below
 from toolkit.present.plotting.checks import PRODUCERS, check_ax, require_frame, styled
@@ -23,6 +24,7 @@ __all__ = [
 
 
 @styled
+@shared_docs
 def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
                              title: str | None = None) -> Axes:
     """The engagement as a Gantt chart: the method's steps one after another, in weeks.
@@ -33,7 +35,9 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
         DurationEstimate itself, or its `summary`): `step, step_name_nl, step_name_en, weeks,
         weeks_low, weeks_high`, one row per step. A total row (no step number, as in `summary`)
         is left out: the total is drawn from the steps.
-    ax, title : see the module docstring.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------

@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.present.plotting.axes import (
     clean_axes,
@@ -40,6 +41,7 @@ __all__ = [
 
 
 @styled
+@shared_docs
 def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
                      volume_label: str = N_("records entering"), title: str | None = None) -> Figure:
     """Two panels sharing the months: volume per month on top, conversion rate per month below.
@@ -53,7 +55,8 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
         `cohort_conversion(engagement, from_phase=..., period='month')` with `volume` added).
     ax : None, or a pair of Axes (volume panel, rate panel) to draw into.
     volume_label : what the volume counts, for the axis label.
-    title : see the module docstring.
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
@@ -122,6 +125,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
 
 
 @styled
+@shared_docs
 def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None = None,
                          xlabel: str = N_("days since entering the phase"),
                          title: str | None = None) -> Axes:
@@ -139,7 +143,9 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
           and 100% being the records still open.
         Several segments can be stacked in one frame with a segment column named by `hue`.
     hue : the segment column; for cumulative incidence the outcome is then the line style.
-    ax, title : see the module docstring.
+    {shared.ax}
+    {shared.title}
+    {shared.language}
 
     Returns
     -------
