@@ -22,6 +22,7 @@ CLEAN = [
     "toolkit.io.loading",
     "toolkit.present.tables",
     "toolkit.present.plotting",
+    "toolkit.base.docstrings",
 ]
 
 

@@ -54,6 +54,22 @@ notes : list of str, optional
     "model": """\
 model : PhaseModel
     The engagement's phases in order (``engagement.phase_model``).""",
+    # statistics (toolkit.stats)
+    "confidence": """\
+confidence : float
+    Two-sided confidence level, strictly between 0 and 1 (0.95: a 95% interval).""",
+    "alpha": """\
+alpha : float
+    Significance level of the test, strictly between 0 and 1.""",
+    "power": """\
+power : float
+    Target power (the probability of detecting the difference), e.g. 0.8.""",
+    "ratio": """\
+ratio : float
+    ``n2 / n1``, the second group's size over the first's (1 = equal groups).""",
+    "alternative": """\
+alternative : ``"two-sided"`` or ``"one-sided"``
+    ``"one-sided"`` tests in the direction of the true difference.""",
     # words and numbers of a table (toolkit.present.tables)
     "fmt": """\
 fmt : Formatter

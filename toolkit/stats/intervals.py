@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from statsmodels.stats.proportion import proportion_confint
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import check_option
 from toolkit.stats.checks import CountError, FloatOrArray, check_counts, interval_out, z_value
 
@@ -57,6 +58,7 @@ def _rate_ci_arrays(x: NDArray[np.float64], n: NDArray[np.float64], method: str,
     return low, high
 
 
+@shared_docs
 def rate_ci(successes: ArrayLike, trials: ArrayLike, *, method: str = "wilson",
             confidence: float = 0.95) -> tuple[FloatOrArray, FloatOrArray]:
     """Confidence interval for a rate ``successes / trials``.
@@ -68,8 +70,7 @@ def rate_ci(successes: ArrayLike, trials: ArrayLike, *, method: str = "wilson",
     method
         ``"wilson"`` (default), ``"jeffreys"``, ``"clopper-pearson"``, ``"agresti-coull"`` or
         ``"wald"``.
-    confidence
-        Two-sided confidence level.
+    {shared.confidence}
 
     Returns
     -------
@@ -81,7 +82,7 @@ def rate_ci(successes: ArrayLike, trials: ArrayLike, *, method: str = "wilson",
     ------
     DataError
         Negative counts, infinite counts or ``successes > trials``.
-    ConfigError
+    OptionError
         Unknown ``method`` or ``confidence`` outside (0, 1).
 
     Notes
@@ -173,6 +174,7 @@ def _mn_interval(x1: _Floats, n1: _Floats, x2: _Floats, n2: _Floats, z: float
     return lower, upper
 
 
+@shared_docs
 def diff_ci(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, *,
             method: str = "newcombe", confidence: float = 0.95
             ) -> tuple[FloatOrArray, FloatOrArray]:
@@ -184,8 +186,7 @@ def diff_ci(x1: ArrayLike, n1: ArrayLike, x2: ArrayLike, n2: ArrayLike, *,
         Successes and trials of group 1 and group 2; scalars or arrays (broadcast together).
     method
         ``"newcombe"`` (default), ``"miettinen-nurminen"``, ``"agresti-caffo"`` or ``"wald"``.
-    confidence
-        Two-sided confidence level.
+    {shared.confidence}
 
     Returns
     -------

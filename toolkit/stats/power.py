@@ -7,6 +7,7 @@ import math
 
 from scipy import optimize, stats
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import check_option
 from toolkit.stats.checks import check_probability
@@ -43,6 +44,7 @@ def _check_positive(name: str, value: object) -> float:
     return number
 
 
+@shared_docs
 def power_two_rates(p1: float, p2: float, *, n: float | None = None, alpha: float = 0.05,
                     power: float | None = None, ratio: float = 1.0,
                     alternative: str = "two-sided") -> float:
@@ -56,14 +58,10 @@ def power_two_rates(p1: float, p2: float, *, n: float | None = None, alpha: floa
         The rates to tell apart (e.g. baseline 0.20 and hoped-for 0.22).
     n
         Trials in group 1; group 2 has ``ratio * n``.
-    alpha
-        Significance level of the test.
-    power
-        Target power (probability of detecting the difference), e.g. 0.8.
-    ratio
-        ``n2 / n1`` (1 = equal groups).
-    alternative
-        ``"two-sided"`` (default) or ``"one-sided"`` (in the direction of the true difference).
+    {shared.alpha}
+    {shared.power}
+    {shared.ratio}
+    {shared.alternative}
 
     Returns
     -------
@@ -106,6 +104,7 @@ def power_two_rates(p1: float, p2: float, *, n: float | None = None, alpha: floa
                                  1e-9, upper, xtol=1e-10, rtol=1e-14))
 
 
+@shared_docs
 def minimum_detectable_effect(p_baseline: float, n: float, *, alpha: float = 0.05,
                               power: float = 0.8, ratio: float = 1.0,
                               alternative: str = "two-sided") -> float:
@@ -117,8 +116,10 @@ def minimum_detectable_effect(p_baseline: float, n: float, *, alpha: float = 0.0
         The current rate (group 1).
     n
         Trials in the baseline group; the other group has ``ratio * n``.
-    alpha, power, ratio, alternative
-        As in :func:`power_two_rates`.
+    {shared.alpha}
+    {shared.power}
+    {shared.ratio}
+    {shared.alternative}
 
     Returns
     -------
@@ -128,7 +129,7 @@ def minimum_detectable_effect(p_baseline: float, n: float, *, alpha: float = 0.0
 
     Raises
     ------
-    ConfigError
+    OptionError
         When even a rise to 100% would not reach the power with this n.
 
     Notes

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.phases import PhaseModel
 from toolkit.present.format import MISSING, Formatter, is_missing
 from toolkit.present.tables.cells import (
@@ -250,6 +251,7 @@ COLUMNS: dict[str, Column] = {
 MAX_COLUMNS = 7
 
 
+@shared_docs
 def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter,
                   phases: PhaseModel | None = None, labels: Mapping[str, str] | None = None,
                   max_rows: int | None = None, headers: Mapping[str, str] | None = None,
@@ -263,8 +265,7 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
     columns
         Names from :data:`COLUMNS`, in the order shown; one whose columns the frame lacks is left
         out, and at most :data:`MAX_COLUMNS` are shown.
-    fmt
-        The formatter of the report's language and currency.
+    {shared.fmt}
     phases, labels
         How phase keys become labels: the engagement's phase model, and extra key -> label pairs
         (e.g. KPI keys).
@@ -276,6 +277,17 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
         Segment attribute -> the column header it is read from (:func:`attribute_headers`), so
         an attribute is named by its label (:func:`attribute_label`), not its YAML key; a column
         holding an attribute (`action`, `owner`) is headed by the label the YAML declares for it.
+
+    Returns
+    -------
+    DisplayTable
+        The headers, the rows of cells, which columns are numeric (set right-aligned), a
+        note (on rows left out) and whether the table is wide.
+
+    Raises
+    ------
+    KeyError
+        A name in `columns` is not in :data:`COLUMNS`.
     """
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
@@ -306,8 +318,22 @@ def display_table(frame: pd.DataFrame, columns: Sequence[str], *, fmt: Formatter
                         wide=len(shown) > 5)
 
 
+@shared_docs
 def cell_text(value: Any, fmt: Formatter) -> str:
-    """A lone value of unknown kind: numbers by size, codes as words, text as it is."""
+    """A lone value of unknown kind as a cell's text.
+
+    Parameters
+    ----------
+    value : object
+        A number, a truth value, a code or text.
+    {shared.fmt}
+
+    Returns
+    -------
+    str
+        Numbers by the formatter (by their size), yes/no in the formatter's language, codes as
+        words, text as it is, a missing value as "n/a".
+    """
     if is_missing(value):
         return MISSING
     if isinstance(value, bool):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.present.format import MISSING, Formatter, is_missing
 
 __all__ = [
@@ -28,8 +29,19 @@ __all__ = [
 
 
 def N_(message: str) -> str:
-    """Marks a message for the catalogue where it is written; it is translated where it is shown
-    (``fmt.gettext(message)``)."""
+    """Mark a message for the catalogue where it is written; it is translated where it is shown
+    (``fmt.gettext(message)``).
+
+    Parameters
+    ----------
+    message : str
+        The English message (the catalogue's msgid).
+
+    Returns
+    -------
+    str
+        `message` unchanged.
+    """
     return message
 
 
@@ -146,8 +158,21 @@ NOT_MEASURED: dict[str, str] = {
 }
 
 
+@shared_docs
 def not_measured(row: pd.Series, fmt: Formatter) -> str | None:
-    """"n/a" with the reason when the row's value is one its data cannot measure, else None."""
+    """"n/a" with the reason when the row's value is one its data cannot measure.
+
+    Parameters
+    ----------
+    row : Series
+        A row of a result table (its ``missing_reason`` code is read).
+    {shared.fmt}
+
+    Returns
+    -------
+    str or None
+        "n/a: ..." in the formatter's language, or None when the row has no such reason.
+    """
     code = row.get("missing_reason")
     return None if is_missing(code) or str(code) not in NOT_MEASURED else fmt.gettext(
         NOT_MEASURED[str(code)])
@@ -160,8 +185,19 @@ _WARN = {"below_target_not_significant", "off_target_not_significant", "below_ta
 
 
 def status_tone(status: object) -> str:
-    """The colour of a status code (``status_code``): ``good`` (on target), ``bad`` (significantly
-    off), ``warn`` (off but not demonstrably, or too few records), ``none`` (no target, no data)."""
+    """The tone of a status code, for its colour on a page.
+
+    Parameters
+    ----------
+    status : str or None
+        A ``status_code`` of the scorecard or the KPI table.
+
+    Returns
+    -------
+    str
+        ``good`` (on target), ``bad`` (significantly off), ``warn`` (off but not
+        demonstrably, or too few records) or ``none`` (no target, no data, no code).
+    """
     key = "" if is_missing(status) else str(status)
     if key in _GOOD:
         return "good"
@@ -172,9 +208,21 @@ def status_tone(status: object) -> str:
     return "none"
 
 
+@shared_docs
 def code_text(value: object, fmt: Formatter) -> str:
-    """A code (or the library's status prose) in words of the formatter's language; a value that is
-    no code is shown as it is."""
+    """A code (or the library's status prose) in words of the formatter's language.
+
+    Parameters
+    ----------
+    value : str or None
+        A code of `CODES`, or any other value.
+    {shared.fmt}
+
+    Returns
+    -------
+    str
+        The code's words; a value that is no code as it is; a missing value as "n/a".
+    """
     if is_missing(value):
         return MISSING
     key = str(value)
@@ -182,8 +230,19 @@ def code_text(value: object, fmt: Formatter) -> str:
 
 
 def attribute_name(name: object) -> str:
-    """A segment attribute's name as a reader reads it: `lead_source` -> `lead source` (the YAML
-    names attributes as identifiers)."""
+    """A segment attribute's name as a reader reads it (the YAML names attributes as
+    identifiers).
+
+    Parameters
+    ----------
+    name : str or None
+        The attribute's name (``lead_source``).
+
+    Returns
+    -------
+    str
+        The name in words (``lead source``); a missing name as "n/a".
+    """
     return MISSING if is_missing(name) else str(name).replace("_", " ")
 
 
@@ -207,10 +266,20 @@ class DeclaredLabel(str):
 
 
 def attribute_headers(engagement: Any) -> dict[str, str]:
-    """Each attribute of the engagement's sources with the column header it is read from (the
-    client's own word for it, `owner: Eigenaar`), from the YAML's `attributes:` mappings; an
-    attribute the YAML labels under `report.attribute_labels` with that label (a
-    :class:`DeclaredLabel`)."""
+    """Each attribute of the engagement's sources with the client's own word for it.
+
+    Parameters
+    ----------
+    engagement : Engagement
+        The engagement (its ``config`` is read; an object without one gives no headers).
+
+    Returns
+    -------
+    dict of str to str
+        Each attribute with the column header it is read from (``owner: Eigenaar``), from the
+        YAML's ``attributes:`` mappings; an attribute the YAML labels under
+        ``report.attribute_labels`` with that label, as a :class:`DeclaredLabel`.
+    """
     config = getattr(engagement, "config", None)
     found: dict[str, str] = {}
     sources = list(getattr(config, "sources", None) or [])
@@ -231,12 +300,27 @@ def _reads_as_words(header: str) -> bool:
     return bool(header.strip()) and "_" not in header and not header.isupper() and len(header) <= 40
 
 
+@shared_docs
 def attribute_label(name: object, fmt: Formatter, headers: Mapping[str, str] | None = None) -> str:
-    """A segment attribute as a reader names it: the label the YAML declares for it
-    (`report.attribute_labels`, a :class:`DeclaredLabel` in `headers`); otherwise an attribute the
-    method knows by its role in the report's language (`owner` -> "Eigenaar"); otherwise the
-    client's column header when it reads as words (`attributes: {vestiging: Vestiging}`);
-    otherwise the name in words (`deal_source_type` -> "Deal source type")."""
+    """A segment attribute as a reader names it.
+
+    Parameters
+    ----------
+    name : str or None
+        The attribute's name.
+    {shared.fmt}
+    headers : mapping of str to str, optional
+        The attributes' column headers and declared labels (:func:`attribute_headers`).
+
+    Returns
+    -------
+    str
+        The label the YAML declares for it (``report.attribute_labels``, a
+        :class:`DeclaredLabel` in `headers`); otherwise an attribute the method knows by its
+        role in the formatter's language (``owner`` -> "Eigenaar"); otherwise the client's
+        column header when it reads as words (``attributes: {vestiging: Vestiging}``);
+        otherwise the name in words (``deal_source_type`` -> "Deal source type").
+    """
     if is_missing(name):
         return MISSING
     key = str(name)
@@ -253,11 +337,33 @@ def attribute_label(name: object, fmt: Formatter, headers: Mapping[str, str] | N
 
 
 def in_sentence(label: str) -> str:
-    """A label inside a sentence: "Eigenaar" -> "eigenaar"; an acronym ("BU") stays."""
+    """A label as written inside a sentence.
+
+    Parameters
+    ----------
+    label : str
+        A label that starts a line ("Eigenaar").
+
+    Returns
+    -------
+    str
+        Its first letter in lower case ("eigenaar"); an acronym ("BU") stays as it is.
+    """
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def segment_value(value: object) -> str:
-    """A segment's value as shown: the value in quotes, so it reads as the client's own word
-    ("‘cold calling’"); the missing segment as the library names it."""
+    """A segment's value as shown in a sentence.
+
+    Parameters
+    ----------
+    value : object
+        The segment's value.
+
+    Returns
+    -------
+    str
+        The value in quotes, so it reads as the client's own word ("‘cold calling’"); the
+        missing segment as the library names it.
+    """
     return MISSING if is_missing(value) else f"‘{value}’"
