@@ -98,10 +98,10 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
     row_pt = ax.get_position().height * fig.get_figheight() * 72 / (rows + 0.5)
 
     english = LANGUAGE.get() == "en"  # the English figure names each step in both languages
-    labels = [f"{int(s)} {nl} / {en} — {w:.1f} wk" if english
-              else f"{int(s)} {nl} — " + fig_fmt().number(w, 1) + " " + _("wk")
-              for s, nl, en, w in
-              zip(steps["_order"], steps["step_name_nl"], steps["step_name_en"], weeks, strict=True)]
+    names = [f"{nl} / {en}" if english else nl
+             for nl, en in zip(steps["step_name_nl"], steps["step_name_en"], strict=True)]
+    labels = [f"{int(s)} {name} — {fig_fmt().number(w, 1)} {_('wk')}"
+              for s, name, w in zip(steps["_order"], names, weeks, strict=True)]
     total_label = _("Total, steps in sequence — {weeks} wk ({low}-{high})").format(
         weeks=fig_fmt().number(total, 1), low=fig_fmt().number(total_low, 1),
         high=fig_fmt().number(total_high, 1))
@@ -150,7 +150,8 @@ def plot_engagement_timeline(data: pd.DataFrame, *, ax: Axes | None = None,
     legend_below(ax, handles, [str(h.get_label()) for h in handles], ncols=3)
     if title is None:
         title = _("Engagement of about {weeks} weeks ({low}-{high})").format(
-            weeks=f"{total:.0f}", low=f"{total_low:.0f}", high=f"{total_high:.0f}")
+            weeks=fig_fmt().number(total, 0), low=fig_fmt().number(total_low, 0),
+            high=fig_fmt().number(total_high, 0))
     subtitle = _("The {count} steps one after another, each starting when the previous one is "
                  "estimated to end; the range is planning judgement, not a quote").format(
                      count=count)
