@@ -47,7 +47,8 @@ def test_specs_are_drawn_from_the_seed_not_chosen(harness):
     a, b = harness.company_specs(14, 1), harness.company_specs(14, 2)
     assert a == harness.company_specs(14, 1) and a != b
     planted = [s for s in a if s["kind"] == "planted"]
-    assert {s["effect"] for s in planted} == set(PLANTED_EFFECTS)
+    assert {s["effect"] for s in planted} == set(harness.planted_effects())
+    assert set(PLANTED_EFFECTS) < set(harness.planted_effects())
     assert sum(s["kind"] == "null" for s in a) == 14
 
 

@@ -1675,7 +1675,7 @@ def _attribute_columns(company: PlantedCompany) -> list[str]:
 
 
 def write_planted_export(company: PlantedCompany, folder: str | Path, *,
-                         family: str = "history") -> Path:
+                         family: str = "history", settings: dict | None = None) -> Path:
     """Write `company` as a CRM export of one of :data:`EXPORT_FAMILIES` with its
     ``engagement.yaml`` in `folder`; return the path of the YAML.
 
@@ -1685,7 +1685,8 @@ def write_planted_export(company: PlantedCompany, folder: str | Path, *,
     of a record at its creation instant (a migration that rewrote the history); ``date only``
     writes dates without a time of day; ``snapshot`` writes one row per record with the stage it
     reached last, its status (won, lost, open), its creation date and its close date.
-    The declared changes and the segments go into the YAML.
+    The declared changes and the segments go into the YAML, and `settings` (more top-level
+    keys, e.g. ``{"targets": ...}``) too.
     """
     if family not in EXPORT_FAMILIES:
         raise OptionError(f"The value for `family` must be one of {list(EXPORT_FAMILIES)}, but "
@@ -1723,7 +1724,8 @@ def write_planted_export(company: PlantedCompany, folder: str | Path, *,
            "as_of": str(company.as_of.date()),
            "phases": [{"key": p, "label": p} for p in company.phases],
            "stage_mapping": mapping, "sources": [source], "segments": attributes,
-           "changes": [{**c, "date": str(c["date"])} for c in company.changes]}
+           "changes": [{**c, "date": str(c["date"])} for c in company.changes],
+           **(settings or {})}
     path = folder / "engagement.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
