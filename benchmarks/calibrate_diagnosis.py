@@ -4,13 +4,21 @@
 
 generates ``--companies`` companies with one planted effect each and as many null companies (no
 effect) with :func:`toolkit.datasets.generate_planted_company`, runs the diagnosis on each with
-library calls (no notebook kernels), and writes to ``--out``:
+library calls (no notebook kernels), and writes to ``--out``. The families include the structure of
+real exports (:func:`toolkit.datasets.add_real_structure`), the shapes real CRMs export in (no
+amounts, no lost records, one-instant stamps, date-only stamps, a snapshot: written with
+:func:`toolkit.datasets.write_planted_export` and loaded from their YAML as a client's export is),
+each a null family and, where the shape can still show it, the planted effects in turn; and a
+declared change that raised its step while the mix moved to the weakest region
+(:func:`toolkit.datasets.generate_mix_shift_change`). It writes:
 
 - ``companies.csv``: one row per company (what was planted, what the diagnosis said);
 - ``calibration.md``: the tables of README.md's *Calibration*: per planted effect the share found
   and correctly attributed (at the demo's size, and at half and double that size: the power
-  curve), the verdict where one is planted, per null family the share with any claim, and the
-  durations against the converters' true median.
+  curve), the verdict where one is planted, per export shape the planted effects found, per null
+  family the share with any claim (Wilson 95% intervals), the durations against the converters'
+  true median, and (``--invariance``) the companies whose findings change under a second key or a
+  row shuffle.
 
 The companies are drawn from ``--seed`` and never looked at one by one: the harness measures the
 rules, it is not a set to tune them against. Use another seed while developing (the README's
