@@ -6,7 +6,7 @@ Draws ``--companies`` companies (half with one planted effect, effects in turn, 
 phases; 4,000-12,000 records) with :func:`toolkit.datasets.generate_planted_company`, each written
 as an export of one of :data:`toolkit.datasets.EXPORT_FAMILIES` in turn (the tidy history, no
 amounts, no lost records, one-instant stamps, date-only stamps, a snapshot) and loaded from its
-YAML, every tenth a declared change under a mix shift
+YAML; every tenth (one of the null ones) is a declared change under a mix shift instead
 (:func:`toolkit.datasets.generate_mix_shift_change`); runs the
 seven steps on each with library calls, and counts the contradictions the check finds between the
 stored values every page, figure and workbook cell renders. The check reads values, not prose, so

@@ -152,6 +152,10 @@ def default_kpis(engagement) -> list[KPI]:
                        window_days=window, owner=_owner(model, a),
                        description=(f"Share of records reaching {model.label(b)} within {window} "
                                     f"days of reaching {model.label(a)} (mature cohorts only)."
+                                    if dated and a not in undated else
+                                    f"Share of the records that reached {model.label(a)} that "
+                                    f"reached {model.label(b)} (a snapshot has no date for "
+                                    f"{model.label(a)}: no window; cohorts by creation date)."
                                     if dated else
                                     f"Share of the records that reached {model.label(a)} that "
                                     f"reached {model.label(b)} (no dates: no cohort window).")))
