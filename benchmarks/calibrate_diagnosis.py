@@ -4,13 +4,21 @@
 
 generates ``--companies`` companies with one planted effect each and as many null companies (no
 effect) with :func:`toolkit.datasets.generate_planted_company`, runs the diagnosis on each with
-library calls (no notebook kernels), and writes to ``--out``:
+library calls (no notebook kernels), and writes to ``--out``. The families include the structure of
+real exports (:func:`toolkit.datasets.add_real_structure`), the shapes real CRMs export in (no
+amounts, no lost records, one-instant stamps, date-only stamps, a snapshot: written with
+:func:`toolkit.datasets.write_planted_export` and loaded from their YAML as a client's export is),
+each a null family and, where the shape can still show it, the planted effects in turn; and a
+declared change that raised its step while the mix moved to the weakest region
+(:func:`toolkit.datasets.generate_mix_shift_change`). It writes:
 
 - ``companies.csv``: one row per company (what was planted, what the diagnosis said);
 - ``calibration.md``: the tables of README.md's *Calibration*: per planted effect the share found
   and correctly attributed (at the demo's size, and at half and double that size: the power
-  curve), the verdict where one is planted, per null family the share with any claim, and the
-  durations against the converters' true median.
+  curve), the verdict where one is planted, per export shape the planted effects found, per null
+  family the share with any claim (Wilson 95% intervals), the durations against the converters'
+  true median, and (``--invariance``) the companies whose findings change under a second key or a
+  row shuffle.
 
 The companies are drawn from ``--seed`` and never looked at one by one: the harness measures the
 rules, it is not a set to tune them against. Use another seed while developing (the README's
@@ -39,18 +47,46 @@ import pandas as pd  # noqa: E402
 SIZES = {"half": 6_000, "demo": 12_000, "double": 24_000}
 # The demo's answer key is the reference size: most companies there, the rest for the power curve.
 SIZE_SHARES = {"demo": 0.70, "half": 0.15, "double": 0.15}
-NULL_FAMILIES = ("plain", "placebo change", "structured")
+# The shapes of real exports (toolkit.datasets.EXPORT_FAMILIES but the tidy history): each is a
+# null family, and carries the planted effects that the shape can still show.
+SHAPES = ("no amounts", "no lost records", "one instant", "date only", "snapshot")
+NULL_FAMILIES = ("plain", "placebo change", "structured", *SHAPES)
 SEGMENTS = ["action", "owner", "region", "product"]
 # the segments of a company with the structure of real exports (toolkit.datasets.add_real_structure)
 STRUCTURED_SEGMENTS = ["action", "owner", "team", "office", "region", "product", "sector"]
 # the planted segment effects that also run on a structured company (every second one of each)
 STRUCTURED_EFFECTS = ("owner_leak", "source")
+# a declared change that raised its step in every region while the mix moved to the weakest one
+# (toolkit.datasets.generate_mix_shift_change)
+MIX_CHANGE = "mix_change"
+# The planted effects a shape can still show: a step's rate and its segments need only who
+# reached which phase; a date-only or amount-less history keeps every date, so also the timing
+# of a worsening or a declared change; one-instant stamps and a snapshot date every phase a
+# record passed at its creation, so the month a step got worse is not in them.
+SHAPE_EFFECTS = {
+    "no amounts": ("low_step", "worse_step", "source", "owner_leak", "simpson_mix",
+                   "seasonal_dip", "process_change"),
+    "no lost records": ("low_step", "worse_step", "source", "owner_leak", "simpson_mix",
+                        "seasonal_dip", "process_change"),
+    "one instant": ("low_step", "source", "owner_leak", "simpson_mix", "seasonal_dip"),
+    "date only": ("low_step", "worse_step", "source", "owner_leak", "simpson_mix",
+                  "seasonal_dip", "process_change"),
+    "snapshot": ("low_step", "source", "owner_leak", "simpson_mix", "seasonal_dip"),
+}
+# the shapes whose durations are measured against the converters' true median (one instant and
+# a snapshot have none; date-only and open-forever losses change what a duration means)
+TIMED_SHAPES = (None, "no amounts")
+
+
+def planted_effects() -> tuple[str, ...]:
+    from toolkit.datasets import PLANTED_EFFECTS
+    return (*PLANTED_EFFECTS, MIX_CHANGE)
 
 
 def company_specs(companies: int, seed: int) -> list[dict]:
-    """Planted companies (one effect each, effects in turn) and as many null companies."""
-    from toolkit.datasets import PLANTED_EFFECTS
-
+    """Planted companies (one effect each, effects in turn; every third round of an effect in a
+    shape of real exports, shapes in turn) and as many null companies (families in turn)."""
+    effects = planted_effects()
     rng = np.random.default_rng(seed)
     sizes = list(SIZE_SHARES)
     specs = []
@@ -60,14 +96,20 @@ def company_specs(companies: int, seed: int) -> list[dict]:
             spec = {"kind": kind, "size": size, "n_records": SIZES[size],
                     "seed": int(rng.integers(0, 2**31 - 1))}
             if kind == "planted":
-                spec["effect"] = PLANTED_EFFECTS[k % len(PLANTED_EFFECTS)]
+                spec["effect"] = effects[k % len(effects)]
                 spec["n_phases"] = int(rng.integers(3, 6))      # 3-5 phases: a split exists
-                if spec["effect"] in STRUCTURED_EFFECTS and (k // len(PLANTED_EFFECTS)) % 2:
+                round_ = k // len(effects)
+                shapes = [s for s in SHAPES if spec["effect"] in SHAPE_EFFECTS[s]]
+                if round_ % 3 == 2 and shapes:
+                    spec["shape"] = shapes[(round_ // 3) % len(shapes)]
+                elif spec["effect"] in STRUCTURED_EFFECTS and round_ % 2:
                     spec["structured"] = True
             else:
                 spec["family"] = NULL_FAMILIES[k % len(NULL_FAMILIES)]
                 spec["n_phases"] = int(rng.integers(2, 6))      # 2-5 phases
                 spec["structured"] = spec["family"] == "structured"
+                if spec["family"] in SHAPES:
+                    spec["shape"] = spec["family"]
             specs.append(spec)
     return specs
 
@@ -101,24 +143,10 @@ def run_company(spec: dict) -> dict:
     warnings.simplefilter("ignore")
     from toolkit.analysis.diagnosis import low_hanging_fruit
     from toolkit.analysis.simulation import evaluate_declared_changes
-    from toolkit.datasets import generate_planted_company
     from toolkit.measure.kpis import time_to_convert
 
     start, cpu = time.perf_counter(), time.process_time()
-    effects = (spec["effect"],) if spec["kind"] == "planted" else ()
-    company = generate_planted_company(effects=effects, n_records=spec["n_records"],
-                                       n_phases=spec["n_phases"], seed=spec["seed"])
-    if spec.get("structured"):
-        from toolkit.datasets import add_real_structure
-        company = add_real_structure(company, seed=spec["seed"])
-    changes = list(company.changes)
-    if spec.get("family") == "placebo change":
-        # declared, but nothing changed: any claimed effect is a false one
-        first, second = company.phases[:2]
-        changes = [{"date": pd.Timestamp("2025-07-01").date(), "description": "placebo",
-                    "step": f"{first} -> {second}"}]
-    e = _engagement(company, changes,
-                    STRUCTURED_SEGMENTS if spec.get("structured") else SEGMENTS)
+    company, e = _company(spec)
     fruit = low_hanging_fruit(e, benchmarks=company.benchmarks, seed=0, draws=1000)
     changed = (_changed_findings(e, fruit, company.benchmarks) if spec.get("invariance")
                else np.nan)
@@ -142,7 +170,8 @@ def run_company(spec: dict) -> dict:
            "claimed_change": len(claims) > 0, "changed_findings": changed,
            "segment_flags": len(flags)}
     row.update(_judge(spec, truth, fruit, flags, claims, e))
-    if spec["kind"] == "planted":
+    if spec["kind"] == "planted" and spec.get("shape") in TIMED_SHAPES \
+            and company.converter_median_days:
         ttc = time_to_convert(e)
         errors = []
         for r in ttc.itertuples(index=False):
@@ -155,6 +184,56 @@ def run_company(spec: dict) -> dict:
     row["seconds"] = time.perf_counter() - start
     row["cpu_seconds"] = time.process_time() - cpu
     return row
+
+
+def _company(spec: dict):
+    """The company a spec names and its engagement: generated, given the structure of real
+    exports, or written as an export of a shape and loaded from it as a client's would be."""
+    from toolkit.datasets import add_real_structure, generate_mix_shift_change, generate_planted_company
+
+    if spec.get("effect") == MIX_CHANGE:
+        company = generate_mix_shift_change(spec["seed"], n=spec["n_records"] // 2)
+        return company, _engagement(company, company.changes, ["region"])
+    effects = (spec["effect"],) if spec["kind"] == "planted" else ()
+    company = generate_planted_company(effects=effects, n_records=spec["n_records"],
+                                       n_phases=spec["n_phases"], seed=spec["seed"])
+    if spec.get("shape"):
+        import tempfile
+
+        from toolkit import Engagement
+        from toolkit.datasets import write_planted_export
+
+        with tempfile.TemporaryDirectory() as folder:
+            e = Engagement.from_yaml(write_planted_export(company, folder, family=spec["shape"]))
+            e.events  # load now, while the export exists  # noqa: B018
+        return _as_loaded(company, e), e
+    if spec.get("structured"):
+        company = add_real_structure(company, seed=spec["seed"])
+    changes = list(company.changes)
+    if spec.get("family") == "placebo change":
+        # declared, but nothing changed: any claimed effect is a false one
+        first, second = company.phases[:2]
+        changes = [{"date": pd.Timestamp("2025-07-01").date(), "description": "placebo",
+                    "step": f"{first} -> {second}"}]
+    return company, _engagement(company, changes,
+                                STRUCTURED_SEGMENTS if spec.get("structured") else SEGMENTS)
+
+
+def _as_loaded(company, e):
+    """The company's truth in the names the loaded export gives: an owner is pseudonymised on
+    load, so the leaky owner is named by the pseudonym of its records."""
+    import dataclasses
+
+    leak = company.effects.get("owner_leak")
+    if leak is None:
+        return company
+    ids = company.records.loc[company.records["owner"].astype(str) == leak["segment"],
+                              "record_id"].astype(str)
+    loaded = e.records.set_index(e.records["record_id"].astype(str))["owner"].astype(str)
+    names = set(loaded.reindex(ids).dropna())
+    assert len(names) == 1, names  # one owner is one pseudonym
+    effects = {**company.effects, "owner_leak": {**leak, "segment": names.pop()}}
+    return dataclasses.replace(company, effects=effects)
 
 
 def _changed_findings(e, fruit, benchmarks) -> str:
@@ -196,6 +275,11 @@ def _planted_flags(truth: dict) -> dict[tuple, str]:
             a, b = truth[name]["transition"]
             for segment, direction in truth[name]["segments"].items():
                 out[(truth[name]["attribute"], segment, a, b)] = direction
+    if MIX_CHANGE in truth:
+        # the regions really differ at the changed step (0.60, 0.45, 0.20 before the change)
+        a, b = truth[MIX_CHANGE]["transition"]
+        out[("region", "Noord", a, b)] = "better"
+        out[("region", "Zuid", a, b)] = "worse"
     if "owner_leak" in truth:
         leak = truth["owner_leak"]
         a, b = leak["transition"]
@@ -248,7 +332,7 @@ def _judge(spec: dict, truth: dict, fruit, flags: dict, claims: list, e) -> dict
             out["attributed"] = len(mix) > 0 and all(m.attribute == "region" for m in mix)
     elif effect == "seasonal_dip":
         out["found"] = out["attributed"] = _seasonal_dip_found(e)
-    elif effect == "process_change":
+    elif effect in ("process_change", MIX_CHANGE):
         a, b = t["transition"]
         raised = [c for c in claims if c.effect == "raised"]
         out["found"] = len(raised) > 0
@@ -260,21 +344,46 @@ def _pct(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{100 * x:.0f}%"
 
 
+def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a share (95%): honest near 0% and 100%, where the share of a
+    few hundred companies sits."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _rate(hits: pd.Series) -> str:
+    """'k of n (share; 95% interval)'."""
+    hits = hits.dropna().astype(bool)
+    n, k = len(hits), int(hits.sum())
+    if n == 0:
+        return "—"
+    low, high = wilson(k, n)
+    return f"{k}/{n} ({100 * k / n:.0f}%; {100 * low:.0f}–{100 * high:.0f}%)"
+
+
 def tables(frame: pd.DataFrame, seconds: float, workers: int) -> str:
     """The calibration tables in Markdown."""
     frame = frame.copy()
     structured = frame.get("structured", pd.Series(False, index=frame.index)).fillna(False)
+    shape = frame.get("shape", pd.Series(np.nan, index=frame.index))
     if "effect" in frame:
         frame["effect"] = frame["effect"].where(~structured.astype(bool),
                                                 frame["effect"] + " (structured)")
     planted = frame[frame["kind"] == "planted"]
     null = frame[frame["kind"] == "null"]
+    tidy = planted[shape[planted.index].isna()]
+    shaped = planted[shape[planted.index].notna()]
     lines = [f"Companies: {len(planted)} planted (one effect each), {len(null)} null; "
              f"{seconds / 60:.1f} minutes on {workers} worker process(es).", ""]
     lines += ["| planted effect | companies (demo size) | found | found and correctly attributed "
-              "| verdict right | found at half size | found at double size |",
-              "|---|---|---|---|---|---|---|"]
-    for effect, part in planted.groupby("effect", sort=False):
+              "| verdict right | found at half size | found at double size | found and "
+              "attributed, all sizes (95% interval) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for effect, part in tidy.groupby("effect", sort=False):
         demo = part[part["size"] == "demo"]
         half, double = part[part["size"] == "half"], part[part["size"] == "double"]
         verdict = demo["verdict_right"].dropna()
@@ -283,22 +392,33 @@ def tables(frame: pd.DataFrame, seconds: float, workers: int) -> str:
             f"{_pct(demo['attributed'].mean())} | "
             f"{_pct(verdict.astype(float).mean()) if len(verdict) else '—'} | "
             f"{_pct(half['found'].mean())} (n={len(half)}) | "
-            f"{_pct(double['found'].mean())} (n={len(double)}) |")
+            f"{_pct(double['found'].mean())} (n={len(double)}) | "
+            f"{_rate(part['attributed'])} |")
+    if len(shaped):
+        lines += ["", "| planted effect in the shape of a real export | companies | effects | "
+                  "found | found and correctly attributed (95% interval) |", "|---|---|---|---|---|"]
+        for family, part in shaped.groupby(shape[shaped.index], sort=False):
+            lines.append(f"| {family} | {len(part)} | {part['effect'].nunique()} | "
+                         f"{_rate(part['found'])} | {_rate(part['attributed'])} |")
     lines += ["", "| null family | companies | any flagged segment | shortage/leak verdict | "
-              "Simpson flag | claimed change | any of these |", "|---|---|---|---|---|---|---|"]
+              "Simpson flag | claimed change | any of these | any, 95% interval |",
+              "|---|---|---|---|---|---|---|---|"]
+
     def share(hits: pd.Series) -> str:
         return f"{int(hits.sum())} ({100 * hits.mean():.1f}%)"
 
     for family, part in list(null.groupby("family", sort=False)) + [("all", null)]:
+        any_claim = part["any_claim"].astype(bool)
+        low, high = wilson(int(any_claim.sum()), len(part))
         lines.append(
             f"| {family} | {len(part)} | {share(part['flags'].fillna('') != '')} | "
             f"{share(part['verdict'].isin(['shortage', 'leak']))} | "
             f"{share(part['simpson'].fillna('') != '')} | "
             f"{share(part['claimed_change'].astype(bool))} | "
-            f"{share(part['any_claim'].astype(bool))} |")
+            f"{share(any_claim)} | {100 * low:.1f}–{100 * high:.1f}% |")
     better = planted["better_normal"].fillna(0) > 0
     unplanted = planted["unplanted_flags"].fillna(0) > 0
-    durations = planted["durations_within_10pct"].astype(float)
+    durations = planted["durations_within_10pct"].dropna().astype(float)
     lines += ["",
               f"- Planted companies with a \"better\" flag for a normal segment: "
               f"{share(better)}; with any segment flag that was not planted: "

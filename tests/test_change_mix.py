@@ -17,6 +17,7 @@ from conftest import MAPPING, PHASES
 from toolkit import Engagement
 from toolkit.analysis.simulation import evaluate_change, evaluate_declared_changes
 from toolkit.base.exceptions import ConfigError
+from toolkit.datasets import generate_mix_shift_change
 from toolkit.io.config import load_config
 from toolkit.present.narrative import _change_verdict, _Words
 
@@ -29,43 +30,16 @@ UPLIFT = 0.08
 
 def mixed_change_company(seed: int, *, n: int = 6000, uplift=UPLIFT, untouched=(),
                          mix_after=MIX["after"]) -> Engagement:
-    """Records created on days from 2024-01-01 to 2026-06-30; at the change date the mix moves
-    to Zuid and a -> b rises by `uplift` in every region but `untouched`. Pooled, the step falls
-    from .5 x .60 + .3 x .45 + .2 x .20 = 0.475 to .2 x .68 + .3 x .53 + .5 x .28 = 0.435."""
-    rng = np.random.default_rng(seed)
-    start, end = pd.Timestamp("2024-01-01"), pd.Timestamp("2026-06-30")
-    days = rng.integers(0, (end - start).days, size=n)
-    created = start + pd.to_timedelta(np.sort(days), unit="D") + pd.Timedelta(hours=10)
-    after = created >= CHANGE
-    region = np.where(after, rng.choice(3, size=n, p=mix_after),
-                      rng.choice(3, size=n, p=MIX["before"]))
-    lift = np.array([0.0 if r in untouched else uplift for r in REGIONS])
-    p = np.asarray(RATE)[region] + after * lift[region]
-    to_b = rng.random(n) < p
-    to_c = to_b & (rng.random(n) < 0.5)
-    events, records = [], []
-    for k in range(n):
-        rid = f"R{k:05d}"
-        at = created[k]
-        events.append((rid, "a", at))
-        if to_b[k]:
-            events.append((rid, "b", at + pd.Timedelta(days=5)))
-        if to_c[k]:
-            events.append((rid, "c", at + pd.Timedelta(days=12)))
-        top = "c" if to_c[k] else "b" if to_b[k] else "a"
-        records.append({"record_id": rid, "created_at": at,
-                        "outcome": "won" if to_c[k] else "lost",
-                        "closed_at": at + pd.Timedelta(days=12 if to_c[k] else 20),
-                        "lost_at_phase": None if to_c[k] else top, "value": 1000.0,
-                        "region": REGIONS[region[k]]})
-    ev = pd.DataFrame(events, columns=["record_id", "phase", "entered_at"])
-    ev["source_stage"], ev["source_row"] = ev["phase"], range(2, len(ev) + 2)
-    rec = pd.DataFrame(records)
-    return Engagement.from_tables(ev, rec, phases=[{"key": k, "label": k.upper()} for k in "abc"],
-                                  as_of=pd.Timestamp("2026-10-31"), cohort_window_days=30,
-                                  segments=["region"],
-                                  changes=[{"date": CHANGE.date(), "description": "new script",
-                                            "step": "a -> b"}])
+    """The generated company (toolkit.datasets.generate_mix_shift_change): records created on
+    days from 2024-01-01 to 2026-06-30; at the change date the mix moves to Zuid and a -> b rises
+    by `uplift` in every region but `untouched`. Pooled, the step falls from .5 x .60 + .3 x .45
+    + .2 x .20 = 0.475 to .2 x .68 + .3 x .53 + .5 x .28 = 0.435."""
+    company = generate_mix_shift_change(seed, n=n, uplift=uplift, untouched=untouched,
+                                        mix_after=mix_after)
+    return Engagement.from_tables(company.events, company.records,
+                                  phases=[{"key": k, "label": k.upper()} for k in "abc"],
+                                  as_of=company.as_of, cohort_window_days=30,
+                                  segments=["region"], changes=company.changes)
 
 
 def _evaluate(e):

@@ -253,6 +253,11 @@ def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None
             rows.append({"check": check, "records": np.nan, "rows": np.nan, "share": np.nan,
                          "meaning": meaning, "missing_reason": "no_time_of_day"})
             continue
+        if check in _HISTORY_CHECKS and not engagement.timing_known:
+            # a snapshot cannot show a skipped phase or a bulk import: n/a, not "0 records"
+            rows.append({"check": check, "records": np.nan, "rows": np.nan, "share": np.nan,
+                         "meaning": meaning, "missing_reason": "snapshot_timing"})
+            continue
         rows.append({"check": check, "records": int((col > 0).sum()),
                      "rows": int(col.sum()),
                      "share": float((col > 0).mean()) if n else np.nan, "meaning": meaning})

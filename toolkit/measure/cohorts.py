@@ -148,16 +148,31 @@ def check_window_days(value: object) -> int:
     return int(value)
 
 
-def cohort_masks(start: np.ndarray, end: np.ndarray, *, as_of: pd.Timestamp, window_days: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def undated_phases(engagement, reached: pd.DataFrame | None = None) -> set[str]:
+    """The phases a source gives no entry date for: a snapshot dates every phase after its entry
+    phase at creation (DESIGN.md, snapshot). A step from one of them has no window (the date it
+    would run from is not in the data): it counts who reached the next phase, whenever."""
+    if getattr(engagement, "timing_known", True) or not getattr(engagement, "dated", True):
+        return set()
+    reached = reached_at(engagement) if reached is None else reached
+    has = reached.notna().any().to_numpy()
+    entry = int(np.argmax(has)) if has.any() else 0
+    return set(reached.columns[entry + 1:])
+
+
+def cohort_masks(start: np.ndarray, end: np.ndarray, *, as_of: pd.Timestamp, window_days: int,
+                 windowed: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(has, mature, converted) of a transition from int64-nanosecond entry times (NAT: never).
 
     has: reached the from-phase; mature: its window closed by `as_of`; converted: mature and
-    reached the to-phase within `window_days` of the from-phase.
+    reached the to-phase within `window_days` of the from-phase, or (not `windowed`: the
+    from-phase's date is not in the data) reached it at all.
     """
     has = start != NAT
     window = np.int64(window_days) * NS_DAY
     mature = has & (start <= pd.Timestamp(as_of).value - window)
+    if not windowed:
+        return has, mature, mature & (end != NAT)
     gap = np.where(end != NAT, end - np.where(has, start, 0), np.iinfo(np.int64).max)
     converted = mature & (gap <= window)
     return has, mature, converted
@@ -209,6 +224,8 @@ class Cohorts:
         wide = reached_at(engagement).reindex(pd.Index(records["record_id"]))
         self.reached = wide.to_numpy(dtype="datetime64[ns]").view(np.int64)
         self.flags = self.reached != NAT
+        undated = undated_phases(engagement, wide)
+        self.windowed = [k not in undated for k in self.keys]
         first = self.reached[:, 0]
         start = first[first != NAT].min() if (first != NAT).any() else self.as_of.value
         self.span_days = max((self.as_of.value - int(start)) / NS_DAY, 1.0)
@@ -228,7 +245,8 @@ class Cohorts:
             self._cohorts[key] = (has, has, has & self.flags[:, j])
         if key not in self._cohorts:
             self._cohorts[key] = cohort_masks(self.reached[:, i], self.reached[:, j],
-                                              as_of=self.as_of, window_days=self.window)
+                                              as_of=self.as_of, window_days=self.window,
+                                              windowed=self.windowed[i])
         return self._cohorts[key]
 
     def counts(self, i: int, j: int, codes: np.ndarray | None = None, size: int = 1,

@@ -21,7 +21,13 @@ import pandas as pd
 
 from toolkit.base.exceptions import OptionError, ToolkitError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
-from toolkit.measure.cohorts import cohort_masks, period_codes_of, reached_at, reached_phases
+from toolkit.measure.cohorts import (
+    cohort_masks,
+    period_codes_of,
+    reached_at,
+    reached_phases,
+    undated_phases,
+)
 from toolkit.stats import rate_ci
 
 __all__ = ["reached_at", "reached_phases", "reached_conversion", "NO_WINDOW", "NEEDS_DATES",
@@ -206,6 +212,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     seg = segment_columns(engagement, by)
     pairs = _pairs(model, from_phase, to_phase)
     reached = reached_at(engagement) if reached is None else reached
+    undated = undated_phases(engagement, reached)
     segments = segment_values(engagement, reached, seg)
     # Segment values as sorted integer codes, once: counting by integer keys is what keeps a
     # million records fast (a groupby on strings per transition is not).
@@ -214,7 +221,8 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     for a, b in pairs:
         start_all = reached[a].to_numpy(dtype="datetime64[ns]").view("int64")
         end_all = reached[b].to_numpy(dtype="datetime64[ns]").view("int64")
-        has, mature, converted = cohort_masks(start_all, end_all, as_of=as_of, window_days=window)
+        has, mature, converted = cohort_masks(start_all, end_all, as_of=as_of, window_days=window,
+                                              windowed=a not in undated)
         start = start_all[has].view("datetime64[ns]")
         mature, converted = mature[has], converted[has]
         period_codes, period_labels = _period_codes(pd.Series(start), period)
@@ -237,7 +245,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     out = pd.concat(parts, ignore_index=True)
     out[["n", "successes", "immature_n"]] = out[["n", "successes", "immature_n"]].astype("int64")
     out = _with_ci(out, method=method)
-    out["window_days"] = window
+    out["window_days"] = np.where(out["from_phase"].isin(undated), np.nan, window)
     out["method"] = "cohort"
     return out
 

@@ -34,7 +34,7 @@ from scipy import stats as sps
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
 from toolkit.measure.actions import action_yield
-from toolkit.measure.cohorts import reached_phases
+from toolkit.measure.cohorts import reached_phases, undated_phases
 from toolkit.measure.funnel import (
     NEEDS_DATES,
     NO_WINDOW,
@@ -141,15 +141,21 @@ def default_kpis(engagement) -> list[KPI]:
     window = engagement.config.cohort_window_days
     keys = model.keys
     dated = getattr(engagement, "dated", True)
+    # a snapshot has no entry date for the phases after its entry phase: no window from them
+    undated = undated_phases(engagement)
     out: list[KPI] = []
     for a, b in model.transitions():
         # a windowed conversion says its window: 8.6% within 90 days is not the 10.5% ever
         out.append(KPI(name=f"conversion_{a}_{b}", kind="conversion", from_phase=a, to_phase=b,
                        label=f"Conversion {model.label(a)} → {model.label(b)}"
-                             + (f" within {window} days" if dated else ""),
+                             + (f" within {window} days" if dated and a not in undated else ""),
                        window_days=window, owner=_owner(model, a),
                        description=(f"Share of records reaching {model.label(b)} within {window} "
                                     f"days of reaching {model.label(a)} (mature cohorts only)."
+                                    if dated and a not in undated else
+                                    f"Share of the records that reached {model.label(a)} that "
+                                    f"reached {model.label(b)} (a snapshot has no date for "
+                                    f"{model.label(a)}: no window; cohorts by creation date)."
                                     if dated else
                                     f"Share of the records that reached {model.label(a)} that "
                                     f"reached {model.label(b)} (no dates: no cohort window).")))
