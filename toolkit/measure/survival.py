@@ -614,6 +614,13 @@ def cumulative_incidence(
     `cmprsk::cuminc` and `survival::survfit` with a multi-state status. Hence
     sum_k F_k(t) + S(t) = 1 at every t, and with a single outcome F = 1 - KM.
 
+    Why not statsmodels' `CumIncidenceRight` itself: it gives the same curve and variance (tests
+    pin the equality) except once every record still at risk has an outcome (n_j = d_j, the last
+    time of a cohort that fully resolved, common in a closed funnel): it divides by n_j - d_j = 0
+    and its variance is NaN from then on, so the interval would vanish; here that term, which
+    multiplies F_k(t) - F_k(t_j) = 0, is left out. It also counts only as many outcomes as the
+    highest code present, so an outcome nobody reached would go missing instead of reading 0.
+
     Variance: the delta-method (Greenwood-type) estimator of Marubini & Valsecchi (1995),
     the one Stata's `stcompet` and statsmodels' `CumIncidenceRight` use, not Aalen's (1978)
     estimator of R's `cmprsk`:
