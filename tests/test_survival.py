@@ -10,7 +10,6 @@ from scipy.stats import norm
 from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.measure.survival import (
     EVENTS,
-    _Incidence,
     converter_quantile,
     cumulative_incidence,
     kaplan_meier,
@@ -327,7 +326,9 @@ def test_cif_equals_statsmodels_cumincidenceright_where_it_is_defined():
         warnings.simplefilter("ignore", RuntimeWarning)
         ref = CumIncidenceRight(np.array([5.0, 5.0]), np.array([1, 1]))
     assert np.isnan(ref.cinc_se[0][-1])
-    inc = _Incidence(np.array([5.0, 5.0]), np.array([0, 0]), 1)
+    from toolkit.measure.survival.incidence import Incidence
+
+    inc = Incidence(np.array([5.0, 5.0]), np.array([0, 0]), 1)
     assert inc.cif[0, -1] == 1.0 and inc.variance[0, -1] == 0.0
 
 
