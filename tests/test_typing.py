@@ -23,6 +23,7 @@ CLEAN = [
     "toolkit.present.tables",
     "toolkit.present.plotting",
     "toolkit.base.docstrings",
+    "toolkit.measure",
 ]
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
+from toolkit.io.engagement import Engagement
 from toolkit.measure.actions import action_yield
 from toolkit.measure.cohorts import reached_phases
 from toolkit.measure.funnel import (
@@ -33,7 +34,7 @@ from toolkit.measure.survival import (
 )
 
 
-def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
+def compute_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None,
                  by: str | Sequence[str] | None = None, period: str | None = None,
                  seed: int = 0) -> pd.DataFrame:
     """Compute KPIs into one tidy frame.
@@ -118,7 +119,7 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
 _COUNTS = ("n", "successes", "immature_n", "open_n")
 
 
-def _unit(kpi: KPI, engagement) -> str:
+def _unit(kpi: KPI, engagement: Engagement) -> str:
     """The KPI's unit, a money unit in the engagement's `currency` (the defaults say EUR)."""
     currency = getattr(engagement.config, "currency", None) or "EUR"
     if kpi.unit == UNITS[kpi.kind] and "EUR" in kpi.unit:
@@ -126,13 +127,13 @@ def _unit(kpi: KPI, engagement) -> str:
     return kpi.unit
 
 
-def has_time_of_day(engagement) -> bool:
+def has_time_of_day(engagement: Engagement) -> bool:
     """Whether any phase entry is stamped with a time of day (date-only stamps are midnight)."""
     at = engagement.events["entered_at"]
     return bool((at.notna() & (at != at.dt.normalize())).any())
 
 
-def lacking(engagement, kpi: KPI) -> str | None:
+def lacking(engagement: Engagement, kpi: KPI) -> str | None:
     """The problem code of what `kpi` needs (:attr:`KPI.needs`) and the engagement's data lack as
     a whole, or None. (A step whose stamps are all one instant is found per transition, where the
     durations are measured.)
@@ -183,7 +184,7 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
         label = "all (per month)"
     else:
         label = "all"
-    row = {c: MISSING for c in seg}
+    row: dict[str, object] = {c: MISSING for c in seg}
     row.update({"period": label, "n": 0, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
     if kpi.kind in ("conversion", "cumulative_conversion", "win_rate", "duration",
                     "sales_velocity"):
@@ -196,7 +197,7 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
 class _Context:
     """Shared, computed-once inputs of the KPI functions."""
 
-    def __init__(self, engagement, *, seed: int = 0) -> None:
+    def __init__(self, engagement: Engagement, *, seed: int = 0) -> None:
         seed = check_seed(seed)
         self.engagement = engagement
         self.seed = seed
@@ -251,7 +252,8 @@ def _cumulative(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> 
     return _conversion(ctx, kpi, seg, period)
 
 
-def _poisson_ci(counts: np.ndarray, exposure: np.ndarray, confidence: float = 0.95):
+def _poisson_ci(counts: np.ndarray, exposure: float | np.ndarray, confidence: float = 0.95
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) interval of a Poisson rate: counts / exposure."""
     a = 1 - confidence
     counts = np.asarray(counts, dtype=float)
@@ -293,6 +295,9 @@ def _volume(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.D
 def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
     records = ctx.engagement.records
     keep = ["record_id", "outcome", "closed_at"] + seg
+    if kpi.from_phase is None or kpi.to_phase is None:
+        raise ConfigError(f"duration KPI {kpi.name!r} needs from_phase and to_phase",
+                          fix="name the two phases the time is measured between")
     return transition_durations(ctx.reached, records[keep], from_phase=kpi.from_phase,
                                 to_phase=kpi.to_phase, as_of=ctx.as_of)
 
@@ -304,10 +309,10 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         # A snapshot knows when a record was created and when it was won, not when it passed the
         # phases between: a duration between them would be made up (0 days). Creation -> won is
         # real and measured below.
-        row = {c: "(all)" for c in seg}
-        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan,
-                    "missing_reason": "snapshot_timing"})
-        return pd.DataFrame([row])
+        only: dict[str, object] = {c: "(all)" for c in seg}
+        only.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan,
+                     "missing_reason": "snapshot_timing"})
+        return pd.DataFrame([only])
     spells = _spells(ctx, kpi, seg)
     rows = []
     q = kpi.quantile()
@@ -318,7 +323,7 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         groups = [(("all",), spells)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(seg + ["period"], key, strict=True))
+        row: dict[str, object] = dict(zip(seg + ["period"], key, strict=True))
         converted = part["event"] == "converted"
         row.update({"n": len(part), "successes": int(converted.sum()),
                     "open_n": int((part["event"] == "censored").sum())})
@@ -519,7 +524,7 @@ _COMPUTE = {
 
 def _needs_dates(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     """A lead list without dates: the KPI's one row says it needs dates; nothing is invented."""
-    row = {c: "(all)" for c in seg}
+    row: dict[str, object] = {c: "(all)" for c in seg}
     row.update({"period": NEEDS_DATES, "n": np.nan, "value": np.nan,
                 "missing_reason": "needs_dates"})
     return pd.DataFrame([row])

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from toolkit.base.exceptions import ConfigError
+from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import status_prose
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import undated_phases
 
 KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
@@ -81,14 +84,14 @@ class KPI(BaseModel):
                 }.get(self.kind, ())
 
 
-def _owner(model, phase: str | None) -> str:
+def _owner(model: PhaseModel, phase: str | None) -> str:
     if phase is None:
         return ""
     functions = model.phase(phase).functions
     return functions[0] if functions else ""
 
 
-def default_kpis(engagement) -> list[KPI]:
+def default_kpis(engagement: Engagement) -> list[KPI]:
     """The KPI set derived from the phase model when the YAML declares none."""
     model = engagement.phase_model
     window = engagement.config.cohort_window_days
@@ -167,7 +170,7 @@ def default_kpis(engagement) -> list[KPI]:
     return out
 
 
-def kpis_from_config(engagement) -> list[KPI]:
+def kpis_from_config(engagement: Engagement) -> list[KPI]:
     """The engagement's KPI set: its declared KPIs (validated, phase keys checked) and the default
     set, but for the defaults a declared KPI of the same name replaces; with `kpis: {replace:
     true, list: [...]}` the declared KPIs only."""
@@ -182,11 +185,11 @@ def kpis_from_config(engagement) -> list[KPI]:
     return own + [k for k in default_kpis(engagement) if k.name not in names]
 
 
-def _declared_kpis(engagement) -> list[KPI]:
+def _declared_kpis(engagement: Engagement) -> list[KPI]:
     declared = engagement.config.kpis
     model = engagement.phase_model
     out = []
-    for i, spec in enumerate(declared):
+    for i, spec in enumerate(declared or []):
         try:
             kpi = KPI.model_validate(spec)
         except ValidationError as exc:
@@ -209,7 +212,8 @@ def _declared_kpis(engagement) -> list[KPI]:
     return out
 
 
-def target_status_codes(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
+def target_status_codes(value: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike,
+                        target: ArrayLike, higher_is_better: ArrayLike) -> np.ndarray:
     """The status code of each KPI value against its target: ``on_target``,
     ``off_target_not_significant``, ``off_target``, ``no_target`` or ``no_data`` (their sentences
     are ``toolkit.base.vocabulary.STATUSES``; the KPI table words both directions alike).
@@ -232,7 +236,8 @@ def target_status_codes(value, ci_low, ci_high, target, higher_is_better) -> np.
     return np.where(np.isnan(value), "no_data", out)
 
 
-def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
+def status_vs_target(value: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike,
+                     target: ArrayLike, higher_is_better: ArrayLike) -> np.ndarray:
     """'on target' / 'off target, not significant' / 'significantly off target' / 'no target' /
     'no data': the sentences of :func:`target_status_codes`."""
     codes = target_status_codes(value, ci_low, ci_high, target, higher_is_better)

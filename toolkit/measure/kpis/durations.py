@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.vocabulary import MISSING
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import (
     reached_at,
     segment_columns,
@@ -21,7 +22,7 @@ from toolkit.measure.survival import (
 )
 
 
-def time_to_convert(engagement, *, by: str | None = None,
+def time_to_convert(engagement: Engagement, *, by: str | None = None,
                     horizons: Sequence[float] = (30, 60, 90, 180)) -> pd.DataFrame:
     """Time to convert for every transition of the phase model, censoring-aware.
 
@@ -76,14 +77,16 @@ def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: lis
     if timed:
         instant = instant | summary["median_days"].eq(0)
     summary = summary.copy()
-    summary["missing_reason"] = np.where(instant, "no_distinct_times", None)
-    timed = [c for c in summary.columns
-             if "median" in c and not c.endswith("reason") or c.startswith("cif_")]
-    summary.loc[instant, timed] = np.nan
+    reason = np.full(len(summary), None, dtype=object)
+    reason[np.asarray(instant, dtype=bool)] = "no_distinct_times"
+    summary["missing_reason"] = reason
+    columns = [c for c in summary.columns
+               if "median" in c and not c.endswith("reason") or c.startswith("cif_")]
+    summary.loc[instant, columns] = np.nan
     return summary
 
 
-def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str | None = None
+def step_incidence(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None
                    ) -> pd.DataFrame:
     """Cumulative incidence of converting (and of being lost) after reaching `from_phase`.
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis.compute import compute_kpis
 from toolkit.measure.kpis.definitions import KPI, default_kpis, kpis_from_config
 
 
-def tree_kpis(engagement) -> list[KPI]:
+def tree_kpis(engagement: Engagement) -> list[KPI]:
     """The KPIs the nodes of :func:`kpi_tree` show: the engagement's own (declared ones keep their
     agreed windows), plus the default KPIs of the nodes the declared set lacks."""
     model = engagement.phase_model
@@ -22,7 +23,7 @@ def tree_kpis(engagement) -> list[KPI]:
         k for k in default_kpis(engagement) if k.name in needed - have]
 
 
-def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
+def kpi_tree(engagement: Engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     """The KPI tree from management's goal down to what the phases control.
 
     revenue per month = orders per month x average deal size; orders per month = entries into the

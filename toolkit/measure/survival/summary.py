@@ -190,8 +190,8 @@ def time_to_convert_summary(
         low, high = loglog_interval(cif[:1], var[:1], z)
         median, reason = _cif_median(inc)
         conv_median, conv_low, conv_high, plateau = _converter_quantile(inc, 0.5, z)
-        row: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
-                                       strict=True))
+        row: dict[Hashable, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
+                                            strict=True))
         row.update({
             "n": int(time.size), "converted": int(converted.sum()),
             "lost": int((codes == 1).sum()), "censored": int((codes < 0).sum()),
