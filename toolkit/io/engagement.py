@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -89,7 +90,7 @@ class Engagement:
 
     @classmethod
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
-                    phases: list[dict] | list, name: str = "tables", as_of=None,
+                    phases: list[dict] | list, name: str = "tables", as_of: Any = None,
                     cohort_window_days: int = 90, segments: list[str] | None = None,
                     targets: dict | None = None, kpis: list | None = None,
                     lead_phase: str | None = None, changes: list | None = None) -> Engagement:
@@ -290,7 +291,8 @@ class Engagement:
 
     def _join_sources(self, parts: list[LoadedSource]) -> list[LoadedSource]:
         """Fold each source that `adds_to` another into that source (see `toolkit.io.joins`)."""
-        adding = {s.name: s.adds_to for s in self.config.sources if s.adds_to is not None}
+        # every source has a name once the YAML is read (the file's stem when it gave none)
+        adding = {str(s.name): s.adds_to for s in self.config.sources if s.adds_to is not None}
         if not adding:
             return parts
         by_name = {p.name: p for p in parts}
