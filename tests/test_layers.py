@@ -123,7 +123,6 @@ TOO_LONG = {
     "toolkit/analysis/steering.py",
     "toolkit/cli.py",
     "toolkit/datasets.py",
-    "toolkit/report/__init__.py",
 }
 
 
