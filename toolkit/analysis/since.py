@@ -55,7 +55,7 @@ _ALPHA = 0.05
 _DAYS_PER_MONTH = 365.25 / 12
 _STARTED = ("started", "done")
 
-ACTION_COLUMNS = ["action_id", "status", "start", "from_phase", "to_phase", "attribute",
+ACTION_COLUMNS = ["action_id", "what_code", "status", "start", "from_phase", "to_phase", "attribute",
                   "segment", "kpi", "verdict", "reason", "effect", "estimate", "ci_low",
                   "ci_high", "p_value", "rate_before", "rate_after", "n_before", "n_after",
                   "records_needed", "expected_by", "restated_left_out", "mix_shift"]
@@ -259,8 +259,9 @@ def evaluate_actions(engagement, actions: pd.DataFrame | list[dict], *,
         if str(action.get("status")) not in _STARTED or start is None:
             continue
         plan = (predicted or {}).get(action["action_id"], action)
-        row = {name: action.get(name) for name in ("action_id", "status", "from_phase",
-                                                   "to_phase", "attribute", "segment", "kpi")}
+        row = {name: action.get(name) for name in ("action_id", "what_code", "status",
+                                                   "from_phase", "to_phase", "attribute",
+                                                   "segment", "kpi")}
         row.update(start=start.date(), records_needed=plan.get("records_needed"),
                    restated_left_out=0, reason=None, mix_shift="")
         row["expected_by"] = _expected_by(start, plan.get("records_needed"),
