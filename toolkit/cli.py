@@ -30,6 +30,7 @@ from toolkit.base.paths import (
 )
 from toolkit.base.version import VERSION as __version__
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
+from toolkit.demo_followup import write_followup
 from toolkit.io.config import load_config
 from toolkit.io.loading import (
     as_text,
@@ -717,7 +718,9 @@ def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None =
             f"list without dates (`dated: false`). Fix: run `funnel run {args.engagement}` "
             f"without --notebooks (the report says per step what needs dates), or load an export "
             f"with a creation date per record")
-    for warning in untouched_template_text(engagement):  # the consultant's, not the client's
+    # the consultant's, not the client's; the demo's follow-up is the demo's own text
+    for warning in ([] if getattr(args, "demo_followup", False)
+                    else untouched_template_text(engagement)):
         print(f"Warning: {warning}", file=sys.stderr)
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
@@ -725,7 +728,9 @@ def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None =
     started = time.perf_counter()
     # the previous run, by the rule of toolkit.report.loop: --since, else this --out, else the
     # newest sibling report of the same engagement
-    found = find_previous(out, engagement.name, since=getattr(args, "since", None))
+    found = None if getattr(args, "no_previous", False) else find_previous(
+        out, engagement.name, since=getattr(args, "since", None),
+        as_of=engagement.as_of if engagement.dated else None)
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet, edition=args.edition,
                                  language=args.language, notebooks=args.notebooks, pdf=args.pdf,
@@ -752,7 +757,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.baseline_only:
         return 0
     args.engagement = str(DEMO_ENGAGEMENT)
-    return _run(args, engagement, results)
+    args.no_previous = True  # the first report is the first: never compared with a later one
+    kept: dict = {}
+    code = _run(args, engagement, results, kept=kept)
+    if code != 0 or args.no_followup:
+        return code
+    return _demo_followup(args, engagement, kept)
+
+
+def _demo_followup(args: argparse.Namespace, first, results: dict) -> int:
+    """The demo six months later: its export written beside the first report (the consultant's
+    plan with two actions started), and its report with the page "Since the last report"
+    against the first (toolkit.demo_followup)."""
+    out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(first.name)
+                                           / date.today().isoformat())
+    plan = results[6].results.get("action_plan") if 6 in results else None
+    paths = write_followup(out.parent / f"{out.name}-followup-export", first=first, plan=plan)
+    print(f"\n== Six months later: a second export ({paths['engagement'].parent}) ==")
+    second = _load(str(paths["engagement"]))
+    follow = argparse.Namespace(**{**vars(args), "engagement": str(paths["engagement"]),
+                                   "out": str(out.parent / f"{out.name}-followup"),
+                                   "since": str(out), "no_previous": False,
+                                   "demo_followup": True})
+    return _run(follow, second)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

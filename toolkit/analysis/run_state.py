@@ -117,15 +117,17 @@ def record_chains(engagement) -> dict[str, list[list]]:
     codes = dict(zip(records["record_id"].astype(str),
                      record_codes(engagement, records["record_id"]), strict=True))
     chains: dict[str, list[list]] = {}
-    for record, rows in table.groupby("record_id", sort=False):
-        digest = hashlib.sha256()
-        chain = []
-        for minute, what in zip(rows["minute"].tolist(), rows["what"].tolist(), strict=True):
-            digest.update(f"{minute}:{what};".encode())
-            chain.append([int(minute), digest.hexdigest()[:8]])
-        code = codes.get(str(record))
-        if code is not None:
-            chains[code] = chain
+    current, chain, digest = None, [], hashlib.sha256()
+    # one pass over the sorted links (a groupby per record took seconds at 12,000 records)
+    for record, minute, what in zip(table["record_id"].tolist(), table["minute"].tolist(),
+                                    table["what"].tolist(), strict=True):
+        if record != current:
+            current, chain, digest = record, [], hashlib.sha256()
+            code = codes.get(str(record))
+            if code is not None:
+                chains[code] = chain
+        digest.update(f"{minute}:{what};".encode())
+        chain.append([int(minute), digest.hexdigest()[:8]])
     return chains
 
 

@@ -5,7 +5,8 @@ Which previous run, by one rule (:func:`find_previous`): ``--since FOLDER`` when
 run state already in the ``--out`` folder (a rerun into the same folder compares with what that
 folder held); else, among the sibling folders of ``--out`` (by default
 ``reports/<engagement>/<date>/``, one folder per run), the report of the same engagement whose
-run state was written last. None found: no page, and the run says so nowhere (a first run).
+run state was written last, among those measured up to this run's as-of date. None found: a
+first run, without the page. ``funnel demo`` compares its follow-up with its first report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from toolkit.analysis.action_plan import read_plan_file
 from toolkit.analysis.history import append_history, history_path
@@ -82,10 +85,11 @@ def _state_of(folder: Path) -> dict | None:
         return None
 
 
-def find_previous(out: str | Path, engagement_name: str, *, since: str | Path | None = None
-                  ) -> tuple[dict, Path] | None:
+def find_previous(out: str | Path, engagement_name: str, *, since: str | Path | None = None,
+                  as_of: Any = None) -> tuple[dict, Path] | None:
     """The previous run's state and folder by the module's rule (None: a first run). A folder
-    given with ``--since`` that holds no readable state is refused (ConfigError with the fix)."""
+    given with ``--since`` that holds no readable state is refused (ConfigError with the fix).
+    `as_of`: this run's as-of date; a sibling measured later is no previous run."""
     if since is not None:
         return read_run_state(since), Path(since)
     out = Path(out).resolve()
@@ -101,7 +105,9 @@ def find_previous(out: str | Path, engagement_name: str, *, since: str | Path | 
         if folder == out or not (folder / STATE_FILE).is_file() or folder.is_symlink():
             continue
         state = _state_of(folder)
-        if state is not None and state.get("engagement") == engagement_name:
+        later = (as_of is not None and state is not None and state.get("as_of") is not None
+                 and pd.Timestamp(state["as_of"]) > pd.Timestamp(as_of))
+        if state is not None and state.get("engagement") == engagement_name and not later:
             found.append((str(state.get("run_at")), str(folder), state, folder))
     if not found:
         return None
