@@ -83,6 +83,8 @@ def test_a_chain_cut_at_an_earlier_date_is_the_history_that_date_saw():
     assert len(chain) == 3  # created, a, b
     minute = int((T("2025-03-01") - T("1970-01-01")) / pd.Timedelta(minutes=1))
     assert fingerprint_at(chain, minute) == chain[1][1]
+    # an event in the as-of minute itself is after the export (it holds what happened before)
+    assert fingerprint_at(chain, chain[2][0]) == chain[1][1]
     assert fingerprint_at(chain, 0) == ""
 
 

@@ -132,9 +132,10 @@ def record_chains(engagement) -> dict[str, list[list]]:
 
 
 def fingerprint_at(chain: list[list], cutoff_minute: int | None) -> str:
-    """The history's fingerprint as an export made at `cutoff_minute` saw it (its last link at or
-    before it; ``""`` when the record did not exist yet)."""
-    seen = [link[1] for link in chain if cutoff_minute is None or link[0] <= cutoff_minute]
+    """The history's fingerprint as an export made at `cutoff_minute` saw it (its last link before
+    that minute: an export holds what happened before its as-of moment; ``""`` when the record
+    did not exist yet)."""
+    seen = [link[1] for link in chain if cutoff_minute is None or link[0] < cutoff_minute]
     return seen[-1] if seen else ""
 
 
