@@ -222,3 +222,13 @@ def test_the_report_counts_what_it_compared():
     assert report.problems == {"actions": "no_started_action"}
     summary = report.summary.set_index("measure")["value"]
     assert summary["records restated"] == 1 and summary["KPIs with a real difference"] == 1
+
+
+def test_an_as_of_taken_from_the_latest_event_does_not_make_that_event_look_edited():
+    # the old export's as-of moment is its latest event (as_of left out of the YAML): both
+    # histories are cut before that moment, so the record is unchanged, not restated
+    old = _engagement({"r1": [("a", "2025-01-05 09:00"), ("b", "2025-03-01 10:00")]}, {},
+                      as_of="2025-03-01 10:00")
+    new = _engagement({"r1": [("a", "2025-01-05 09:00"), ("b", "2025-03-01 10:00")]}, {},
+                      as_of="2025-04-01")
+    assert record_changes(_state(old), _state(new)).empty

@@ -113,9 +113,10 @@ class SinceReport:
 def record_changes(previous: dict, current: dict) -> pd.DataFrame:
     """Per record code that changed: ``change`` (``added``, ``removed``, ``restated``).
 
-    Restated: in both states while the current history cut at the previous as-of date differs
-    from the previous history (its last link): only what the old export could have seen is
-    compared, so a record that merely moved on is not restated."""
+    Restated: in both states while their histories cut at the previous as-of moment differ:
+    only what the old export could have seen is compared, so a record that merely moved on is
+    not restated (both sides are cut alike, so an as-of date taken from the data's latest event
+    cannot make that event look edited)."""
     old, new = previous.get("records", {}), current.get("records", {})
     cutoff = cutoff_minute(previous)
     rows = [{"record": code, "change": "removed"} for code in old if code not in new]
@@ -123,7 +124,7 @@ def record_changes(previous: dict, current: dict) -> pd.DataFrame:
         before = old.get(code)
         if before is None:
             rows.append({"record": code, "change": "added"})
-        elif fingerprint_at(chain, cutoff) != fingerprint_at(before, None):
+        elif fingerprint_at(chain, cutoff) != fingerprint_at(before, cutoff):
             rows.append({"record": code, "change": "restated"})
     order = {"restated": 0, "added": 1, "removed": 2}
     frame = pd.DataFrame(rows, columns=["record", "change"])
