@@ -18,6 +18,8 @@ import yaml
 
 from toolkit import report
 from toolkit.analysis.action_plan import write_plan_file
+from toolkit.analysis.run_state import read_run_state
+from toolkit.analysis.since import since_last_report
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import (
     CLIENTS_DIR,
@@ -28,6 +30,7 @@ from toolkit.base.paths import (
 )
 from toolkit.base.version import VERSION as __version__
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
+from toolkit.demo_followup import write_followup
 from toolkit.io.config import load_config
 from toolkit.io.loading import (
     as_text,
@@ -53,6 +56,7 @@ from toolkit.present.tables import (
     not_measured,
 )
 from toolkit.report import write_table
+from toolkit.report.loop import find_previous, render_since
 from toolkit.report.sheets import header, in_language, sheet_name
 from toolkit.report.training import translated_notebook
 from toolkit.steps import open_engagement, run_all
@@ -714,17 +718,27 @@ def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None =
             f"list without dates (`dated: false`). Fix: run `funnel run {args.engagement}` "
             f"without --notebooks (the report says per step what needs dates), or load an export "
             f"with a creation date per record")
-    for warning in untouched_template_text(engagement):  # the consultant's, not the client's
+    # the consultant's, not the client's; the demo's follow-up is the demo's own text
+    for warning in ([] if getattr(args, "demo_followup", False)
+                    else untouched_template_text(engagement)):
         print(f"Warning: {warning}", file=sys.stderr)
     path = Path(args.engagement).resolve()
     out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
                                            / date.today().isoformat())
     started = time.perf_counter()
+    # the previous run, by the rule of toolkit.report.loop: --since, else this --out, else the
+    # newest sibling report of the same engagement
+    found = None if getattr(args, "no_previous", False) else find_previous(
+        out, engagement.name, since=getattr(args, "since", None),
+        as_of=engagement.as_of if engagement.dated else None)
     result = report.build_report(engagement, engagement_path=path, out_dir=out, steps=args.steps,
                                  progress=not args.quiet, edition=args.edition,
                                  language=args.language, notebooks=args.notebooks, pdf=args.pdf,
-                                 results=results, kept=kept)
+                                 results=results, kept=kept,
+                                 previous=None if found is None else found[0])
     print(f"Report: {result['index']}")
+    if found is not None:
+        print(f"Since the last report ({found[1]}): {Path(result['index']).parent / 'since.html'}")
     if "pdf" in result:
         print(f"PDF: {result['pdf']}")
     print(f"Workbook: {result['workbook']}")
@@ -743,7 +757,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.baseline_only:
         return 0
     args.engagement = str(DEMO_ENGAGEMENT)
-    return _run(args, engagement, results)
+    args.no_previous = True  # the first report is the first: never compared with a later one
+    kept: dict = {}
+    code = _run(args, engagement, results, kept=kept)
+    if code != 0 or args.no_followup:
+        return code
+    return _demo_followup(args, engagement, kept)
+
+
+def _demo_followup(args: argparse.Namespace, first, results: dict) -> int:
+    """The demo six months later: its export written beside the first report (the consultant's
+    plan with two actions started), and its report with the page "Since the last report"
+    against the first (toolkit.demo_followup)."""
+    out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(first.name)
+                                           / date.today().isoformat())
+    plan = results[6].results.get("action_plan") if 6 in results else None
+    paths = write_followup(out.parent / f"{out.name}-followup-export", first=first, plan=plan)
+    print(f"\n== Six months later: a second export ({paths['engagement'].parent}) ==")
+    second = _load(str(paths["engagement"]))
+    follow = argparse.Namespace(**{**vars(args), "engagement": str(paths["engagement"]),
+                                   "out": str(out.parent / f"{out.name}-followup"),
+                                   "since": str(out), "no_previous": False,
+                                   "demo_followup": True})
+    return _run(follow, second)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`funnel compare OLD_RUN NEW_RUN`: the page "Since the last report" for any two runs, from
+    their run states alone, into a folder of its own (never into a report folder)."""
+    old, new = Path(args.old).resolve(), Path(args.new).resolve()
+    previous, current = read_run_state(old), read_run_state(new)
+    out = Path(args.out) if args.out else new.parent / f"{new.name}-since-{old.name}"
+    if out.resolve() in (old, new) or (out / ".funnel-report").exists():
+        raise ToolkitError(f"{out} is a report folder; `funnel compare` writes its page into a "
+                           f"folder of its own. Fix: pass another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    language = args.language or "nl"
+    page = render_since(out, since_last_report(previous, current), current, language=language,
+                        edition=args.edition or "client",
+                        index=os.path.relpath(new / "index.html", out.resolve()))
+    print(f"Since the last report: {page}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -830,7 +884,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--notebooks", action="store_true",
                        help="also execute the seven step notebooks into <out>/notebooks "
                             "(slower; the report is rendered from the step results either way)")
+        if name == "run":
+            p.add_argument("--since", metavar="PREVIOUS_REPORT_FOLDER",
+                           help="compare with this earlier report (page 'Since the last "
+                                "report'); default: the report already in --out, else the "
+                                "newest report of the same engagement beside it")
+        else:
+            p.add_argument("--no-followup", action="store_true",
+                           help="skip the demo's second export six months later (the page "
+                                "'Since the last report')")
         p.set_defaults(func=cmd_run if name == "run" else cmd_demo)
+
+    p = sub.add_parser("compare", help="the page 'Since the last report' for any two runs",
+                       description="Compare two report folders written by `funnel run` (their "
+                                   "run-state.json.gz): the started actions, the scorecard then "
+                                   "and now, findings new or gone, records added, removed or "
+                                   "restated.")
+    p.add_argument("old", metavar="OLD_RUN", help="the earlier report folder")
+    p.add_argument("new", metavar="NEW_RUN", help="the later report folder")
+    p.add_argument("--out", metavar="DIR",
+                   help="where to write since.html (default: NEW_RUN-since-OLD_RUN beside it)")
+    p.add_argument("--language", choices=["nl", "en"], help="the page's language (default nl)")
+    p.add_argument("--edition", choices=["client", "training"], help="default client")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -1295,6 +1295,19 @@ the season. The volume's seasonal dip is shown in step 4 (volume and conversion 
 an alarm in step 7: do not raise volume alarms for the season. Step 7 has no owner-level alert:
 {LEAKY_OWNER}'s late leak is found in step 5's segment scan and is the second action of the plan.
 
+## Six months later: the page "Sinds het vorige rapport"
+
+`funnel demo` also writes a second export of the same company six months on (same records, six
+more months of stage changes; `toolkit/demo_followup.py`, skip it with `--no-followup`) and runs
+its report against the first. In its plan the consultant started two actions on the first as-of
+date: the leak at opportunity -> proposal, which works (+18 points planted at that step from the
+start), and the shift away from cold calling at target -> lead, a placebo that changes nothing. Six
+months, not three: the working action's plan predicts its judgement date in March 2027, and only
+records whose 90-day window has closed count. The page "Sinds het vorige rapport" should find:
+the leak action **werkte**, the shift away from cold calling **werkte niet**, **6 records with
+their history restated** (a closing date edited after the fact: counted, listed by record code
+and left out of the before/after), the new records of the six months added and none removed.
+
 ## The report's claims
 
 What a trainee finds on the demo's Dutch report pages (`funnel run data/demo/engagement.yaml`), per

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from toolkit.analysis.run_state import write_run_state
 from toolkit.present.client import for_client
 from toolkit.present.format import formatter
 from toolkit.report.browser import find_browser, print_pdf
@@ -48,6 +49,7 @@ from toolkit.report.folder import (
     run_folder,
     write_report_marker,
 )
+from toolkit.report.loop import SINCE_PAGE, loop_state, record_history, render_since, since_sheet_for
 from toolkit.report.manifest import write_manifest
 from toolkit.report.notebooks import ExecutedNotebooks, execute_notebooks
 from toolkit.report.render import TEMPLATES_DIR, FigureDrawing, render_report
@@ -90,7 +92,7 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                  edition: str | None = None, language: str | None = None,
                  notebooks: bool = False, pdf: bool = False,
                  results: Mapping[int, StepResult] | None = None,
-                 kept: dict | None = None) -> dict[str, Path]:
+                 kept: dict | None = None, previous: dict | None = None) -> dict[str, Path]:
     """The whole deliverable of `funnel run` in `out_dir`: the HTML report rendered from the step
     results, the workbook, the manifest, and on request the PDF and the executed notebooks.
 
@@ -118,6 +120,12 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
     kept
         A dict the step results are put in, for a caller that uses them after the report
         (`funnel run` writes the action plan file from step 6's).
+    previous
+        The run state of the previous run (``toolkit.report.loop.find_previous``): the report
+        then gets the page "Since the last report" (``since.html``, linked on the index) and the
+        workbook its sheet. Every run writes its own state (``run-state.json.gz``) into the
+        folder and appends a line to the report history beside it
+        (``toolkit.analysis.history``).
 
     Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
     when made. Python warnings of the steps become notes of the report (on its index page and in
@@ -162,10 +170,15 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
                 bar.update(1)
             bar.set_postfix_str("pages")
             started = time.perf_counter()
+            state, since = loop_state(engagement, results, previous)
+            timings["since"] = round(time.perf_counter() - started, 3)
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
             index = render_report(engagement, results, out_dir=out, language=language,
                                   edition=edition, notes=notes, print_page=pdf, pages=steps,
-                                  figures=drawing.collect())
+                                  figures=drawing.collect(),
+                                  since_page=SINCE_PAGE if since is not None else None)
+            if since is not None:
+                render_since(out, since, state, language=language, edition=edition)
             timings["pages"] = round(time.perf_counter() - started, 3)
             bar.update(1)
             refuse_active_content(out)
@@ -176,7 +189,9 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         if edition == "client":  # the workbook goes to the board too: no YAML instructions
             notes = [for_client(note) for note in notes]
         workbook = write_workbook(engagement, out_path=out / f"{file_name(engagement.name)}.xlsx",
-                                  results=results, notes=notes, language=language)
+                                  results=results, notes=notes, language=language,
+                                  extra_sheets=(None if since is None
+                                                else since_sheet_for(since, state, language)))
         bar.update(1)
         made: dict[str, Path] = {}
         if pdf:
@@ -197,8 +212,10 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
             timings=timings,
             problems={step: sorted(result.problems) for step, result in results.items()})
         bar.update(1)
+        write_run_state(out, state)  # what the next run compares with (listed in the marker)
         write_report_marker(out, steps)
         move_into_place(out, final, steps)
+    record_history(final, state)
     paths = {"index": final / index.relative_to(out), "workbook": final / workbook.name,
              "manifest": final / manifest.name}
     if executed is not None:

@@ -17,7 +17,10 @@ values, not the prose), so a contradiction is found where it is made, in either 
 - ``plenty_of_leads_beside_shortfall``: a verdict that says "plenty of leads" beside a lead
   volume demonstrably short of the order target;
 - ``weakest_not_lowest``: step 1 names a weakest step while a step with enough records
-  converts lower.
+  converts lower;
+- ``two_values`` on the page "Since the last report" (``since=``): a KPI's value for this
+  report's month differs from the one step 7 states for that month, or the page's counts of
+  records added, removed and restated differ from its list of them.
 
 :func:`check_consistency` returns them as rows (``code, step, where, detail``); an empty frame
 is a report that tells one story.
@@ -197,12 +200,42 @@ def _baseline(result) -> list[dict[str, Any]]:
     return []
 
 
-def check_consistency(results: Mapping[int, Any]) -> pd.DataFrame:
+def _since(since, seven) -> list[dict[str, Any]]:
+    """The page "Since the last report" against step 7 (this report's KPI values) and against
+    itself (its counts against its list of records)."""
+    found = []
+    stated = {} if seven is None else {(kpi, month): (value, where) for kpi, month, value, where
+                                       in _values_per_month(seven) if math.isfinite(value)}
+    kpis = since.tables.get("kpis")
+    for row in ([] if kpis is None else kpis.to_dict("records")):
+        value = row.get("current")
+        if value is None or pd.isna(value):
+            continue
+        first = stated.get((str(row["kpi"]), str(row.get("period"))))
+        if first is not None and abs(first[0] - float(value)) > _SAME:
+            found.append(_found("two_values", 7, "since the last report",
+                                f"{row['kpi']} in {row.get('period')}: {first[0]:.6g} "
+                                f"({first[1]}) and {float(value):.6g}"))
+    counts = since.tables.get("data changes")
+    listed = since.tables.get("records changed")
+    if counts is not None and listed is not None:
+        told = listed["change"].value_counts()
+        for row in counts.itertuples(index=False):
+            if row.change != "in both" and int(row.records) != int(told.get(row.change, 0)):
+                found.append(_found("two_values", 7, "since the last report",
+                                    f"records {row.change}: counted {int(row.records)}, listed "
+                                    f"{int(told.get(row.change, 0))}"))
+    return found
+
+
+def check_consistency(results: Mapping[int, Any], *, since=None) -> pd.DataFrame:
     """The contradictions between the pages of one run: ``code`` (:data:`CONTRADICTIONS`),
     ``step``, ``where`` and ``detail``; empty when the report tells one story.
 
     `results`: the step results of one run (step number -> StepResult), as
     :func:`toolkit.steps.run_all` returns them and every page, figure and workbook cell renders.
+    `since`: the run's :class:`toolkit.analysis.since.SinceReport` when its report has the page
+    "Since the last report".
     """
     found: list[dict[str, Any]] = []
     found += _baseline(_step(results, 1))
@@ -212,4 +245,6 @@ def check_consistency(results: Mapping[int, Any]) -> pd.DataFrame:
     seven = _step(results, 7)
     if seven is not None:
         found += _steering(seven)
+    if since is not None:
+        found += _since(since, seven)
     return pd.DataFrame(found, columns=_COLUMNS)

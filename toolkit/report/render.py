@@ -47,7 +47,7 @@ from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
 
 __all__ = ["EDITIONS", "TEMPLATES_DIR", "FigureDrawing", "render_report", "step_page_name", "css_string",
-           "kpi_fields"]
+           "kpi_fields", "page_environment"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 EDITIONS = ("client", "training")
@@ -529,12 +529,19 @@ def _environment(language: str):
     return env
 
 
+def page_environment(language: str):
+    """The Jinja environment of the report's pages in `language` (the page "Since the last
+    report" is rendered with it too)."""
+    return _environment(language)
+
+
 def render_report(engagement, results: Mapping[int, StepResult], *,
                   out_dir: str | Path, language: str | None = None,
                   edition: str = "client", notes: Sequence[str] = (),
                   date: Date | None = None, print_page: bool = False,
                   pages: Iterable[int] | None = None,
-                  figures: Mapping[tuple[int, str], str | None] | None = None) -> Path:
+                  figures: Mapping[tuple[int, str], str | None] | None = None,
+                  since_page: str | None = None) -> Path:
     """Write the report of `results` into `out_dir`: ``index.html`` (the executive summary) and
     one page per step (``01_baseline.html`` ...); with `print_page`, also ``print.html``, every
     page in one document with page breaks, for the PDF.
@@ -559,6 +566,8 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     figures
         The pages' figures when the caller drew them already (`FigureDrawing.collect`, keyed by
         step and figure name); default they are drawn here.
+    since_page
+        The file of the page "Since the last report" when the run has one: the index links it.
 
     Returns
     -------
@@ -594,6 +603,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
         "schema": _schema(engagement, results, fmt),
         "schema_cohorts": _schema_from_cohorts(results),
         "quality": _data_quality(engagement, fmt),
+        "since": since_page,
         "notes": list(dict.fromkeys(for_client(note) if edition == "client" else note
                                     for note in notes)),
     }
