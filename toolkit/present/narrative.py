@@ -35,6 +35,7 @@ from toolkit.base.vocabulary import (
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.findings import render
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
     N_,
@@ -350,7 +351,7 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
         lines.append(w._("Not measurable yet: {kpis} (every record is still inside its window).",
                        kpis=", ".join(label(row) for _, row in waiting.iterrows())))
     if seasonal is not None:
-        lines.append(text(seasonal.headline) if w.english else _seasonal(seasonal, w))
+        lines.append(_seasonal(seasonal, w))
     usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
     if usable is not None and len(usable):
         slow = usable.sort_values("median_days", ascending=False).iloc[0]
@@ -369,36 +370,7 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
 
 def _seasonal(seasonal, w: _Words) -> str:
     """The seasonality conclusion written from its case and facts in the words' language."""
-    facts = seasonal.facts
-
-    def p(name: str) -> str:
-        return w.p(facts[name])
-
-    case = seasonal.case
-    if case == "few_mature_months":
-        return w._("Too few mature cohort months to judge seasonality ({n} with mature records; at "
-                 "least 6 are needed).", n=facts["mature_months"])
-    if case == "short_history":
-        return w.ngettext("Only {n} complete month of history: too short to judge seasonality, "
-                        "which needs at least a full year.",
-                        "Only {n} complete months of history: too short to judge seasonality, "
-                        "which needs at least a full year.", facts["months"], n=facts["months"])
-    if case == "few_per_month":
-        return w._("Too few records per month to judge seasonality (on average {n} entries a month; "
-                 "at least 5 are needed).", n=w.num(facts["mean_entries"], ".1f"))
-    volume = (w._("Volume is seasonal (month-to-month variation {cv}, {p})",
-                cv=w.pct(facts["cv_volume"]), p=p("p_volume"))
-              if facts.get("seasonal_volume") else w._("Volume shows no clear seasonal pattern"))
-    if case == "rate_unjudged":
-        return volume + w._("; too few mature records per calendar month to judge whether the "
-                          "conversion rate is seasonal.")
-    if case == "volume_only":
-        return volume + w._(" but the conversion rate is not (variation {cv}, {p}): steer on "
-                          "percentages.", cv=w.pct(facts["cv_rate"]), p=p("p_rate"))
-    if case == "rate":
-        return w._("The conversion rate itself differs between calendar months ({p}): compare each "
-                 "month with the same month a year earlier.", p=p("p_rate"))
-    return w._("Neither volume nor conversion shows a clear seasonal pattern.")
+    return text(render(seasonal.headline, fmt=w.fmt))
 
 
 #: What each verdict of step 5 means, in one sentence (the verdict's case -> msgid).
