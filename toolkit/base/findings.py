@@ -17,16 +17,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Finding", "use_renderer", "english"]
+__all__ = ["Finding", "use_renderer", "english", "shown"]
 
 #: (code, values) -> the English sentence; installed by ``toolkit.present.findings``.
 _RENDERER: Callable[[str, Mapping[str, Any]], str] | None = None
+#: (kind, value) -> the value in English as the one formatter writes it (same installer).
+_SHOW: Callable[[str, Any], str] | None = None
 
 
-def use_renderer(render: Callable[[str, Mapping[str, Any]], str]) -> None:
-    """Install the function that writes a finding's English sentence from its code and values."""
-    global _RENDERER
-    _RENDERER = render
+def use_renderer(render: Callable[[str, Mapping[str, Any]], str],
+                 show: Callable[[str, Any], str]) -> None:
+    """Install the functions that write a finding's English sentence from its code and values,
+    and one value of a kind (``toolkit.present.findings.KINDS``)."""
+    global _RENDERER, _SHOW
+    _RENDERER, _SHOW = render, show
+
+
+def shown(kind: str, value: Any) -> str:
+    """`value` in English as the one formatter writes a value of `kind` ('percent', 'points',
+    'number1', 'number0' ...), for the few English sentences the analysis still writes itself."""
+    if _SHOW is None:  # a programming error: toolkit/__init__ installs it on import
+        raise RuntimeError("no finding renderer installed: import toolkit first")
+    return _SHOW(kind, value)
 
 
 def english(code: str, values: Mapping[str, Any]) -> str:

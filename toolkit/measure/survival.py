@@ -35,6 +35,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import DataError, OptionError
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
 
 __all__ = [
@@ -421,7 +422,7 @@ class KaplanMeierResult:
     def __repr__(self) -> str:
         low, high = self.median_ci_
         return (f"KaplanMeierResult(n={self.n_}, events={self.events_}, median={self.median_:g}, "
-                f"{self.confidence:.0%} CI=({low:g}, {high:g}))")
+                f"confidence={self.confidence:g}, CI=({low:g}, {high:g}))")
 
     def _repr_html_(self) -> str:
         return ("<p><b>Kaplan-Meier estimate</b> (NaN = not reached within follow-up)</p>"
@@ -758,10 +759,10 @@ def _cif_median(inc: _Incidence) -> tuple[float, str | None]:
         return float(inc.times[hit[0]]), None
     conv_end, lost_end, open_end = conv[-1], inc.cif[1, -1], inc.surv[-1]
     if conv_end + open_end < 0.5:
-        return np.nan, (f"cannot reach 50%: {lost_end:.0%} lost and only {conv_end:.0%} "
-                        f"converted, {open_end:.0%} still open")
-    return np.nan, (f"not reached within follow-up: {conv_end:.0%} converted by day "
-                    f"{inc.times[-1]:g}, {open_end:.0%} still open")
+        return np.nan, Finding("median_unreachable", {
+            "lost": float(lost_end), "converted": float(conv_end), "open": float(open_end)})
+    return np.nan, Finding("median_not_reached", {
+        "converted": float(conv_end), "day": float(inc.times[-1]), "open": float(open_end)})
 
 
 def time_to_convert_summary(

@@ -24,9 +24,12 @@ from typing import Any
 
 from toolkit.base import findings as _base
 from toolkit.base.findings import Finding
+from toolkit.base.vocabulary import Reason
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.problems import problem_text
+from toolkit.present.tables.words import code_text
 
-__all__ = ["FINDING_WORDS", "KINDS", "Words", "render", "show", "finding_codes"]
+__all__ = ["FINDING_WORDS", "WRITERS", "KINDS", "Words", "render", "write", "show", "finding_codes"]
 
 
 def N_(message: str) -> str:
@@ -40,6 +43,8 @@ KINDS: dict[str, Callable[[Formatter, Any], str]] = {
     "percent0": lambda f, x: f.percent(x, 0),
     "points": lambda f, x: f.number(float(x) * 100, 1, signed=True),
     "points_size": lambda f, x: f.number(abs(float(x)) * 100, 1),
+    "points_words": lambda f, x: f.points(x),
+    "signed_percent0": lambda f, x: f.percent(x, 0, signed=True),
     "number": lambda f, x: f.number(x),
     "number0": lambda f, x: f.number(x, 0),
     "number1": lambda f, x: f.number(x, 1),
@@ -121,8 +126,14 @@ def _render(finding: object, fmt: Formatter) -> str:
     if isinstance(finding, Finding) and (finding.code in FINDING_WORDS
                                          or finding.code in WRITERS):
         return _text(finding.code, finding.values, fmt)
-    from toolkit.present.problems import problem_text  # the problem codes' words
     return problem_text(finding, fmt, from_code=True)
+
+
+def write(code: str, values: Mapping[str, Any], language: str = "en", *,
+          fmt: Formatter | None = None) -> str:
+    """The sentence of finding `code` with `values`, in `language` (or `fmt`'s), without making
+    the Finding (and its English sentence) first."""
+    return _text(code, values, fmt or formatter(language))
 
 
 def render(finding: object, language: str = "en", *, fmt: Formatter | None = None) -> str:
@@ -135,8 +146,6 @@ def _english(code: str, values: Mapping[str, Any]) -> str:
     fmt = formatter("en", str(values.get("currency", "EUR")))
     if code in FINDING_WORDS or code in WRITERS:
         return _text(code, values, fmt)
-    from toolkit.base.vocabulary import Reason
-    from toolkit.present.problems import problem_text
     return problem_text(Reason("", code, values), fmt, from_code=True)
 
 
@@ -176,6 +185,167 @@ def _seasonality(facts: Mapping[str, Any], fmt: Formatter) -> str:
     return fmt.gettext("Neither volume nor conversion shows a clear seasonal pattern.")
 
 
-WRITERS["seasonality"] = _seasonality
+def _audit(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The audit of the stage history (``toolkit.measure.audit``): each check that found records,
+    with their count and share."""
+    n = int(values["n_records"])
+    caveat = "" if values.get("history_known", True) else " " + fmt.gettext(
+        "A snapshot has no stage history: skips, regressions, late entries and bulk timestamps "
+        "cannot be audited.")
+    if not values["checks"]:
+        return fmt.ngettext("Audit of {n} record: no findings.",
+                            "Audit of {n} records: no findings.", n).format(n=fmt.count(n)) + caveat
+    found = "; ".join(f"{fmt.count(records)} {code_text(check, fmt).lower()} "
+                      f"({fmt.percent(share, 0)})" for check, records, share in values["checks"])
+    return fmt.ngettext("Audit of {n} record: {findings}.", "Audit of {n} records: {findings}.",
+                        n).format(n=fmt.count(n), findings=found) + caveat
 
-_base.use_renderer(_english)
+
+def _kpi_change(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A KPI that changed significantly between two periods (``toolkit.analysis.steering``): a
+    rate with as few decimals as tell the two apart (up to two), another number by its size."""
+    previous, current = values["previous"], values["current"]
+    if values["is_rate"]:
+        decimals = 0
+        while decimals < 2 and fmt.percent(previous, decimals) == fmt.percent(current, decimals):
+            decimals += 1
+        old, new = fmt.percent(previous, decimals), fmt.percent(current, decimals)
+    else:
+        old, new = fmt.number(previous), fmt.number(current)
+    message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
+               if current > previous else
+               N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")
+               if current < previous else
+               N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
+    better = (current > previous) == bool(values["higher_is_better"])
+    return fmt.gettext(message).format(
+        kpi=values["kpi"], old=old, new=new, p=fmt.p_phrase(values["p_value"]),
+        judgement=fmt.gettext("better") if better else fmt.gettext("worse"))
+
+
+#: The methods a change evaluation reads (``toolkit.analysis.simulation.evaluate_change``).
+METHOD_WORDS = {"did": N_("difference-in-differences against {control}"),
+                "standardised": N_("before/after within each segment of {attributes}, whose mix "
+                                   "moved"),
+                "its_level": N_("interrupted time series, level change"),
+                "before_after": N_("before/after comparison of mature cohorts")}
+
+_CHANGE_WORDS = {
+    "change_raised": N_("The change raised the conversion {start} → {end} by {points} "
+                        "({interval}, {p}; {method})."),
+    "change_lowered": N_("The change lowered the conversion {start} → {end} by {points} "
+                         "({interval}, {p}; {method})."),
+    "change_none": N_("No detectable change in the conversion {start} → {end} (estimate "
+                      "{estimate}, {interval}, {p}; {method}); with these volumes an effect "
+                      "smaller than {mde} cannot be seen."),
+}
+
+
+def _change(code: str) -> Callable[[Mapping[str, Any], Formatter], str]:
+    def write(values: Mapping[str, Any], fmt: Formatter) -> str:
+        """A declared change's answer from the numbers of the method it reads."""
+        method = values["method"]
+        shown = {"start": str(values["from_phase"]), "end": str(values["to_phase"]),
+                 "interval": fmt.gettext("95% interval {low} to {high}").format(
+                     low=fmt.points(values["ci_low"]), high=fmt.points(values["ci_high"])),
+                 "p": fmt.p_phrase(values["p_value"]),
+                 "method": fmt.gettext(METHOD_WORDS[method]).format(attributes=values["mix"],
+                                                                    control=values["control"])
+                 if method in METHOD_WORDS else str(method),
+                 "points": fmt.points(abs(values["estimate"]), signed=False),
+                 "estimate": fmt.points(values["estimate"]),
+                 "mde": fmt.points(values.get("mde"), signed=False)}
+        return fmt.gettext(_CHANGE_WORDS[code]).format(**shown)
+    return write
+
+
+def _change_mix_moved(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The attributes whose mix moved between before and after a declared change."""
+    moved = "; ".join(fmt.gettext("{attribute} ({share} of the records in other segments, "
+                                  "{p})").format(attribute=attribute, share=fmt.percent(shift, 0),
+                                                 p=fmt.p_phrase(p))
+                      for attribute, shift, p in values["shifted"])
+    return fmt.gettext("The mix moved between before and after: {moved}. The verdict reads the "
+                       "change within those segments (standardised), not the pooled "
+                       "rates.").format(moved=moved)
+
+
+_PERIOD_WORDS = {"week": N_("week"), "month": N_("month"), "quarter": N_("quarter"),
+                 "year": N_("year")}
+
+
+def _what_if(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A what-if scenario's orders against today's (``toolkit.analysis.simulation.what_if``)."""
+    period = values["period"]
+    return fmt.gettext("Scenario ({scenario}): {orders} orders per {period} ({confidence} "
+                       "interval {low} to {high}) against {baseline} now; change {change} "
+                       "({change_low} to {change_high}).").format(
+        scenario=values["scenario"], orders=fmt.number(values["orders"], 1),
+        period=fmt.gettext(_PERIOD_WORDS[period]) if period in _PERIOD_WORDS else period,
+        confidence=fmt.percent(values["confidence"], 0), low=fmt.number(values["ci_low"], 1),
+        high=fmt.number(values["ci_high"], 1), baseline=fmt.number(values["baseline"], 1),
+        change=fmt.number(values["change"], 1, signed=True),
+        change_low=fmt.number(values["change_ci_low"], 1, signed=True),
+        change_high=fmt.number(values["change_ci_high"], 1, signed=True))
+
+
+def _experiment_size(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The records and weeks a test of a conversion needs (``toolkit.analysis.simulation``)."""
+    text = fmt.gettext("To see {baseline} → {target} ({uplift}) with {power} power at alpha "
+                       "{alpha}: {control} records in control and {treatment} in treatment "
+                       "({total} in all)").format(
+        baseline=fmt.percent(values["baseline_rate"]), target=fmt.percent(values["target_rate"]),
+        uplift=fmt.points(values["uplift"]), power=fmt.percent(values["power"], 0),
+        alpha=fmt.number(values["alpha"], 2 if round(values["alpha"], 2) == values["alpha"] else 3),
+        control=fmt.count(values["records_control"]),
+        treatment=fmt.count(values["records_treatment"]), total=fmt.count(values["total_records"]))
+    if values.get("entries_per_week"):
+        text += fmt.gettext("; at {entries} entries a week that is {weeks} weeks of "
+                            "enrolment").format(entries=fmt.number(values["entries_per_week"], 1),
+                                                weeks=fmt.number(values["weeks_to_enrol"], 1))
+        if values.get("window_days") is not None:
+            text += fmt.gettext(" plus {wait} weeks for the last cohort's {window}-day window: "
+                                "readable after {weeks} weeks").format(
+                wait=fmt.number(values["wait_weeks"], 1), window=fmt.count(values["window_days"]),
+                weeks=fmt.number(values["weeks_until_readable"], 1))
+    return text + "."
+
+
+WRITERS["share"] = lambda values, fmt: fmt.percent(values["share"])  # a scenario's rate
+_register("change_reads_trend", Words(
+    N_("The verdict reads the interrupted time series: the cohorts before the change show a "
+       "trend of their own ({p_value})."), {"p_value": "p"}))
+_register("change_reads_before_after", Words(
+    N_("The verdict reads the before/after comparison: the cohorts before the change show no "
+       "trend of their own ({p_value})."), {"p_value": "p"}))
+_register("kpi_tree_root", Words(
+    N_("{label}: {value} against a target of {target} ({gap})."),
+    {"label": "text", "value": "number0", "target": "number0", "gap": "signed_percent0"}))
+_register("kpi_tree_root_no_target", Words(N_("{label}: {value} (no target declared)."),
+                                           {"label": "text", "value": "number0"}))
+_register("raising_bottleneck", Words(
+    N_("Raising {from_phase} → {to_phase} from {rate} to {reference_rate} changes orders from "
+       "{baseline} to {scenario} per {period}."),
+    {"from_phase": "text", "to_phase": "text", "rate": "percent0", "reference_rate": "percent0",
+     "baseline": "number1", "scenario": "number1"}, words={"period": _PERIOD_WORDS}))
+_register("funnel_headline", Words(
+    N_("{entered} records entered, {orders} became an order; the weakest step so far is "
+       "{from_phase} → {to_phase} at {rate}."),
+    {"entered": "count", "orders": "count", "from_phase": "text", "to_phase": "text",
+     "rate": "percent0"}))
+_register("median_unreachable", Words(
+    N_("cannot reach 50%: {lost} lost and only {converted} converted, {open} still open"),
+    {"lost": "percent0", "converted": "percent0", "open": "percent0"}))
+_register("median_not_reached", Words(
+    N_("not reached within follow-up: {converted} converted by day {day}, {open} still open"),
+    {"converted": "percent0", "day": "number", "open": "percent0"}))
+for _code in _CHANGE_WORDS:
+    WRITERS[_code] = _change(_code)
+WRITERS["change_mix_moved"] = _change_mix_moved
+WRITERS["what_if"] = _what_if
+WRITERS["experiment_size"] = _experiment_size
+WRITERS["seasonality"] = _seasonality
+WRITERS["kpi_change"] = _kpi_change
+WRITERS["audit"] = _audit
+
+_base.use_renderer(_english, lambda kind, value: show(kind, value, formatter("en")))

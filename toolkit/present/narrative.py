@@ -34,8 +34,8 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
+from toolkit.present.findings import render, write
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
-from toolkit.present.findings import render
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
     N_,
@@ -80,8 +80,26 @@ def text(value: object) -> str:
     return out
 
 
-def bullets(lines: list[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines if line)
+class Bullets(str):
+    """A conclusion as Markdown bullets (the str, for a notebook or a page) that keeps the
+    sentences it was written from (``lines``), so a step takes its sentences as they were written
+    and never parses the Markdown back."""
+
+    lines: tuple[str, ...]
+
+    def __new__(cls, lines: list[str]) -> Bullets:
+        kept = tuple(line for line in lines if line)
+        self = super().__new__(cls, "\n".join(f"- {line}" for line in kept))
+        self.lines = kept
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Bullets, (list(self.lines),))
+
+
+def bullets(lines: list[str]) -> Bullets:
+    """The sentences `lines` (empty ones left out) as Markdown bullets that keep them."""
+    return Bullets(lines)
 
 
 class _Words:
@@ -125,8 +143,7 @@ class _Words:
 
     def p(self, value: object) -> str:
         """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
-        shown = self.fmt.p_value(value)
-        return "p " + shown if shown.startswith("<") else "p = " + shown
+        return self.fmt.p_phrase(value)
 
     def count(self, n: object) -> str:
         return format(int(n), ",") if self.english else self.fmt.count(n)
@@ -179,7 +196,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
                         "The exports hold {rows_in} rows; {rows_q} ({share}) were set aside with a "
                         "reason, the rest give {records} (without dates).", rows_in,
                         **values)
-    lines = [held, text(audit.headline) if w.english else _audit(audit, w)]
+    lines = [held, _audit(audit, w)]
     if len(engagement.records) == 0:
         lines.append(w._("No record could be used, so nothing can be concluded: see the quarantine "
                        "reasons above and correct the export or the engagement YAML."))
@@ -220,19 +237,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
 
 def _audit(audit, w: _Words) -> str:
     """The audit's headline written from its findings in the words' language."""
-    hit = audit.findings[audit.findings["records"] > 0]
-    caveat = "" if audit.history_known else " " + w._(
-        "A snapshot has no stage history: skips, regressions, late entries and bulk timestamps "
-        "cannot be audited.")
-    if hit.empty:
-        return text(w.ngettext("Audit of {n} record: no findings.",
-                               "Audit of {n} records: no findings.", int(audit.n_records),
-                               n=w.count(audit.n_records)) + caveat)
-    found = "; ".join(f"{w.count(row.records)} {code_text(row.check, w.fmt).lower()} "
-                      f"({w.pct(row.share)})" for row in hit.itertuples())
-    return text(w.ngettext("Audit of {n} record: {findings}.", "Audit of {n} records: {findings}.",
-                           int(audit.n_records), n=w.count(audit.n_records), findings=found)
-                + caveat)
+    return text(render(audit.headline, fmt=w.fmt))
 
 
 def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") -> str:
@@ -370,7 +375,7 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
 
 def _seasonal(seasonal, w: _Words) -> str:
     """The seasonality conclusion written from its case and facts in the words' language."""
-    return text(render(seasonal.headline, fmt=w.fmt))
+    return text(write("seasonality", {"case": seasonal.case, **seasonal.facts}, fmt=w.fmt))
 
 
 #: What each verdict of step 5 means, in one sentence (the verdict's case -> msgid).
