@@ -79,6 +79,16 @@ EXAMPLES: list[tuple[str, dict]] = [
                             "period": "month"}),
     ("funnel_headline", {"entered": 12000, "orders": 242, "from_phase": "opportunity",
                          "to_phase": "proposal", "rate": 0.2512}),
+    ("mix_decomposition", {"from_phase": "opportunity", "to_phase": "proposal",
+                           "by_creation": False, "word": "fell", "rate_a": 0.261,
+                           "rate_b": 0.236, "period_a": "2024", "period_b": "2025",
+                           "total": -0.025, "rate_effect": -0.031, "mix_effect": 0.006}),
+    ("simpsons_paradox", {"from_phase": "opportunity", "to_phase": "proposal",
+                          "by_creation": True, "word": "fell", "rate_a": 0.2362,
+                          "rate_b": 0.2358, "period_a": "2024", "period_b": "2025",
+                          "total": -0.0004, "rate_effect": 0.0002, "mix_effect": -0.0004,
+                          "attribute": "action", "share": 0.647, "direction": "better",
+                          "segment": "event", "share_a": 0.461, "share_b": 0.246}),
     ("median_unreachable", {"lost": 0.62, "converted": 0.21, "open": 0.17}),
     ("median_not_reached", {"converted": 0.4, "day": 180.0, "open": 0.35}),
 ]
@@ -163,6 +173,13 @@ def test_the_sentences_hand_checked():
         "niet gehaald binnen de volgtijd: 40% geconverteerd op dag 180, 35% nog open")
     assert write("kpi_tree_root", example("kpi_tree_root"), "en") == (
         "Revenue per month (implied): 116,990 against a target of 125,000 (-6%).")
+    # a rounded difference shows no minus zero
+    assert write("simpsons_paradox", example("simpsons_paradox"), "en") == (
+        "Simpson's paradox: the overall opportunity -> proposal (records by creation year) rate "
+        "fell from 23.6% in 2024 to 23.6% in 2025 (0.0 points), yet the action segments holding "
+        "64.7% of the records converted better within themselves. The mix moved: action = event "
+        "went from 46.1% to 24.6% of the records (mix effect 0.0 points, rate effect 0.0 points). "
+        "Judge the segments by their own rates, not by the overall trend.")
     assert write("change_mix_moved", example("change_mix_moved"), "en").startswith(
         "The mix moved between before and after: region (21% of the records in other segments, "
         "p < 0.001); product (5% of the records in other segments, p = 0.031).")

@@ -76,7 +76,7 @@ from toolkit.base.exceptions import (
     SmallSampleWarning,
     ToolkitError,
 )
-from toolkit.base.findings import shown
+from toolkit.base.findings import Finding, shown
 from toolkit.base.vocabulary import MIN_N, MISSING, PERIOD_DAYS, Reason, check_option, check_seed
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 from toolkit.measure.actions import in_period, parse_period
@@ -1570,24 +1570,19 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
         notes.append(f"Immature records left out (window {fun.window} days): {immature['a']} in "
                      f"{pa}, {immature['b']} in {pb}.")
 
-    step = f"{fun.keys[i]} -> {fun.keys[j]}"
-    if cohort == "created":
-        step += " (records by creation year)"
-    word = "rose" if total > 0 else "fell" if total < 0 else "stayed"
-    head = (f"The overall {step} rate {word} from {_percent(total_a)} in {pa} to {_percent(total_b)} in "
-            f"{pb} ({_points(total)}): rate effect {_points(float(rate_eff.sum()))}, mix effect "
-            f"{_points(float(mix_eff.sum()))}.")
+    values = {"from_phase": fun.keys[i], "to_phase": fun.keys[j], "by_creation": cohort == "created",
+              "word": "rose" if total > 0 else "fell" if total < 0 else "stayed",
+              "rate_a": float(total_a), "rate_b": float(total_b), "period_a": str(pa),
+              "period_b": str(pb), "total": float(total), "rate_effect": float(rate_eff.sum()),
+              "mix_effect": float(mix_eff.sum())}
+    head = Finding("mix_decomposition", values)  # written by toolkit.present.findings
     if paradox:
         share = up if seg_sign > 0 else down
         mover = int(np.argmax(np.abs(wb - wa)))
-        direction = "better" if seg_sign > 0 else "worse"
-        head = (f"Simpson's paradox: the overall {step} rate {word} from {_percent(total_a)} in {pa} "
-                f"to {_percent(total_b)} in {pb} ({_points(total)}), yet the {attribute} segments "
-                f"holding {_percent(share / compared)} of the records converted {direction} within "
-                f"themselves. The mix moved: {attribute} = {seg[mover]} went from "
-                f"{_percent(wa[mover])} to {_percent(wb[mover])} of the records (mix effect "
-                f"{_points(float(mix_eff.sum()))}, rate effect {_points(float(rate_eff.sum()))}). "
-                f"Judge the segments by their own rates, not by the overall trend.")
+        head = Finding("simpsons_paradox", {
+            **values, "attribute": attribute, "share": float(share / compared),
+            "direction": "better" if seg_sign > 0 else "worse", "segment": seg[mover],
+            "share_a": float(wa[mover]), "share_b": float(wb[mover])})
     return MixRateResult(
         attribute=attribute, from_phase=fun.keys[i], to_phase=fun.keys[j], period_a=str(pa),
         period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),

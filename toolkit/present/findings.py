@@ -344,6 +344,39 @@ for _code in _CHANGE_WORDS:
 WRITERS["change_mix_moved"] = _change_mix_moved
 WRITERS["what_if"] = _what_if
 WRITERS["experiment_size"] = _experiment_size
+_MIX_WORDS = {"rose": N_("rose"), "fell": N_("fell"), "stayed": N_("stayed"),
+              "better": N_("better"), "worse": N_("worse")}
+
+
+def _mix(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A step's change between two periods split into rate and mix effects
+    (``toolkit.analysis.diagnosis.mix_vs_rate``), or the Simpson's paradox it shows."""
+    step = f"{values['from_phase']} -> {values['to_phase']}"
+    if values.get("by_creation"):
+        step += fmt.gettext(" (records by creation year)")
+    shown = {"step": step, "word": fmt.gettext(_MIX_WORDS[values["word"]]),
+             "rate_a": fmt.percent(values["rate_a"]), "rate_b": fmt.percent(values["rate_b"]),
+             "period_a": fmt.period(values["period_a"]), "period_b": fmt.period(values["period_b"]),
+             "total": fmt.points(values["total"]),
+             "rate_effect": fmt.points(values["rate_effect"]),
+             "mix_effect": fmt.points(values["mix_effect"])}
+    if "direction" not in values:
+        return fmt.gettext("The overall {step} rate {word} from {rate_a} in {period_a} to "
+                           "{rate_b} in {period_b} ({total}): rate effect {rate_effect}, mix "
+                           "effect {mix_effect}.").format(**shown)
+    return fmt.gettext(
+        "Simpson's paradox: the overall {step} rate {word} from {rate_a} in {period_a} to "
+        "{rate_b} in {period_b} ({total}), yet the {attribute} segments holding {share} of the "
+        "records converted {direction} within themselves. The mix moved: {attribute} = {segment} "
+        "went from {share_a} to {share_b} of the records (mix effect {mix_effect}, rate effect "
+        "{rate_effect}). Judge the segments by their own rates, not by the overall trend.").format(
+        attribute=values["attribute"], share=fmt.percent(values["share"]),
+        direction=fmt.gettext(_MIX_WORDS[values["direction"]]), segment=values["segment"],
+        share_a=fmt.percent(values["share_a"]), share_b=fmt.percent(values["share_b"]), **shown)
+
+
+WRITERS["mix_decomposition"] = _mix
+WRITERS["simpsons_paradox"] = _mix
 WRITERS["seasonality"] = _seasonality
 WRITERS["kpi_change"] = _kpi_change
 WRITERS["audit"] = _audit
