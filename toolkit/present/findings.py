@@ -159,9 +159,11 @@ def _seasonality(facts: Mapping[str, Any], fmt: Formatter) -> str:
             n=fmt.count(facts["mature_months"]))
     if case == "short_history":
         return fmt.ngettext("Only {n} complete month of history: too short to judge seasonality, "
-                            "which needs at least a full year.",
+                            "which needs at least a full year (a difference between months could "
+                            "as well be a trend).",
                             "Only {n} complete months of history: too short to judge seasonality, "
-                            "which needs at least a full year.", int(facts["months"])).format(
+                            "which needs at least a full year (a difference between months could "
+                            "as well be a trend).", int(facts["months"])).format(
             n=fmt.count(facts["months"]))
     if case == "few_per_month":
         return fmt.gettext("Too few records per month to judge seasonality (on average {n} "
@@ -173,7 +175,8 @@ def _seasonality(facts: Mapping[str, Any], fmt: Formatter) -> str:
               else fmt.gettext("Volume shows no clear seasonal pattern"))
     if case == "rate_unjudged":
         return volume + fmt.gettext("; too few mature records per calendar month to judge whether "
-                                    "the conversion rate is seasonal.")
+                                    "the conversion rate is seasonal (an expected count is below "
+                                    "5).")
     if case == "volume_only":
         return volume + fmt.gettext(" but the conversion rate is not (variation {cv}, {p}): steer "
                                     "on percentages.").format(
