@@ -114,7 +114,9 @@ def _frames_in(made, depth: int = 0):
     if isinstance(made, pd.DataFrame):
         yield "", made
     elif dataclasses.is_dataclass(made) and not isinstance(made, type) and depth < 3:
-        plain = {f.name: repr(getattr(made, f.name)) for f in dataclasses.fields(made)
+        # a str by its text (a Finding is a str: its sentence compares, not its repr)
+        plain = {f.name: repr(str(v) if isinstance(v := getattr(made, f.name), str) else v)
+                 for f in dataclasses.fields(made)
                  if isinstance(getattr(made, f.name), int | float | str | np.number | type(None))}
         if plain:  # its numbers and words, exactly (repr keeps every digit of a float)
             yield ".fields", pd.DataFrame([plain])

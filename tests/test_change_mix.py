@@ -61,8 +61,9 @@ def test_a_change_under_a_mix_shift_reads_raised_within_the_regions():
     assert rows.loc["standardised", "ci_low"] > 0
     assert any("The mix moved between before and after: region" in n for n in change.notes)
     assert change.mix_shift == ("region",)
-    assert change.headline.startswith("The change raised a -> b conversion by ")
-    assert change.headline.endswith("(before/after within each segment of region, whose mix "
+    assert (change.headline.code, change.headline.values["mix"]) == ("change_raised", "region")
+    assert change.headline.startswith("The change raised the conversion a → b by ")
+    assert change.headline.endswith("; before/after within each segment of region, whose mix "
                                     "moved).")
 
 

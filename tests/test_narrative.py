@@ -97,9 +97,9 @@ def test_dutch_measurement_sentence_by_hand():
 
 @pytest.mark.parametrize(("months", "expected"), [
     (1, "Pas 1 volledige maand historie: te kort om seizoensinvloed te beoordelen, daarvoor is "
-        "minstens een heel jaar nodig."),
+        "minstens een heel jaar nodig (een verschil tussen maanden kan evengoed een trend zijn)."),
     (7, "Pas 7 volledige maanden historie: te kort om seizoensinvloed te beoordelen, daarvoor is "
-        "minstens een heel jaar nodig.")])
+        "minstens een heel jaar nodig (een verschil tussen maanden kan evengoed een trend zijn).")])
 def test_dutch_seasonality_uses_the_plural_of_the_count(months, expected):
     from types import SimpleNamespace
     seasonal = SimpleNamespace(case="short_history", facts={"months": months}, headline="")

@@ -126,7 +126,7 @@ def test_a_declared_change_is_judged_in_dutch_from_its_effect_code(runs):
                                "(suspects) → Lead) is nog niet te beoordelen") for line in lines)
     english = results[6].conclusions("en")
     assert any(line.startswith("Nieuwe offerte-opvolging (01-03-2026): No detectable change in "
-                               "opportunity -") for line in english)
+                               "the conversion opportunity →") for line in english)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -344,7 +344,10 @@ def test_leaking_attributes_are_refused_with_a_reason(tmp_path):
     e = _leaky_engagement(tmp_path)
     refused = leaking_attributes(e.records, ["won_reason", "stage_now", "channel"])
     assert set(refused) == {"won_reason", "stage_now"}
-    assert "filled for 100% of won records but at most 0% of the others" in refused["won_reason"]
+    reason = refused["won_reason"]  # a code with its values, and the sentence written from them
+    assert (reason.code, reason.values) == ("filled_at_outcome",
+                                            {"share": 1.0, "outcome": "won", "others": 0.0})
+    assert "filled in for 100% of the won records but at most 0% of the others" in reason
     assert "0 or blank for 100% of lost deals" in value_leaks(e.records)
 
 
@@ -360,7 +363,7 @@ def test_scan_never_ranks_leakage_or_missing_as_fruit(tmp_path):
     assert scan.loc[scan["segment"] == "(missing)", "p_adjusted"].isna().all()
     lines = _scan_lines(scan)
     # attributes by their label (a role the method knows, else the key in words)
-    assert any("Won reason is not scanned: filled for 100% of won" in line for line in lines)
+    assert any("Won reason is not scanned: filled in for 100% of the won" in line for line in lines)
     assert any(line.startswith("Data quality: Channel is blank for") for line in lines)
     # in Dutch the reason from its code, not the English sentence
     from toolkit.present.narrative import _Words

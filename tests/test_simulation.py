@@ -310,7 +310,10 @@ def test_before_after_and_time_series_find_a_planted_step(stepped):
         assert row["ci_low"] > 0 and row["p_value"] < 0.001, method
     slope = _row(r, "its_slope")  # a step, not a trend: no slope change
     assert slope["ci_low"] < 0 < slope["ci_high"]
-    assert r.headline.startswith("The change raised lead -> opportunity conversion by")
+    # the answer as a code with its values; the sentence is written from them
+    assert r.headline.code == "change_raised" and r.headline.values["method"] == "before_after"
+    assert r.headline.values["estimate"] == _row(r, "before_after")["estimate"]
+    assert r.headline.startswith("The change raised the conversion lead → opportunity by")
     assert r.effect == "raised"  # the answer as a code, for code that decides on it
     # no trend before the change (the series is a flat season plus the step): the verdict reads
     # the more powerful before/after comparison, and says why
@@ -352,9 +355,10 @@ def test_a_placebo_change_date_finds_nothing(stepped):
     for method in ("before_after", "its_level"):
         row = _row(r, method)
         assert row["ci_low"] < 0 < row["ci_high"], method
-    assert r.headline.startswith("No detectable change in lead -> opportunity conversion")
-    assert r.effect == "none"
-    assert "an effect below" in r.headline and "cannot be seen" in r.headline
+    assert r.headline.startswith("No detectable change in the conversion lead → opportunity")
+    assert r.effect == "none" and r.headline.code == "change_none"
+    assert r.headline.values["mde"] == r.mde
+    assert "an effect smaller than" in r.headline and "cannot be seen" in r.headline
 
 
 def test_difference_in_differences_removes_a_shift_common_to_both_groups():
@@ -424,7 +428,7 @@ def test_a_declared_change_is_evaluated_at_its_own_step_and_date(stepped):
     assert len(plan.changes) == 1 and plan.change is plan.changes[0]
     assert plan.change.from_phase == "lead" and plan.change.to_phase == "opportunity"
     assert plan.change.description == "call within a day"
-    assert plan.change.headline.startswith("The change raised lead -> opportunity")
+    assert plan.change.headline.startswith("The change raised the conversion lead → opportunity")
 
 
 def test_a_change_too_recent_to_evaluate_is_explained_without_code(stepped):

@@ -159,7 +159,7 @@ def test_control_chart_rejects_bad_options(kwargs, error, match):
 @pytest.mark.parametrize(("n", "successes", "match"), [
     ([100, 0, 100], [40, 0, 60], r"row 2, column 'n'.*trials must be positive"),
     ([100, 100, 100], [40, 120, 60], r"row 2, column 'successes'.*more successes than trials"),
-    ([100, 100, 100], [0, 0, 0], r"baseline rate is 0%"),
+    ([100, 100, 100], [0, 0, 0], r"baseline periods hold no success"),
 ])
 def test_control_chart_rejects_bad_counts(n, successes, match):
     data = pd.DataFrame({"period": [1, 2, 3], "n": n, "successes": successes})
@@ -474,9 +474,9 @@ def test_period_report_what_changed_and_headline():
     assert report.headline[0] == ("In 2024-02, 1 of 3 KPIs with a target is on target. "
                                   "Clearly short of target: Conversion Lead → Opportunity, "
                                   "Days to order.")
-    assert ("Conversion Lead → Opportunity fell from 41% to 33% (significant, p=0.009; worse)."
+    assert ("Conversion Lead → Opportunity fell from 41% to 33% (significant, p = 0.009; worse)."
             in report.headline)
-    assert "Days to order rose from 40 to 50 (significant, p<0.001; worse)." in report.headline
+    assert "Days to order rose from 40 to 50 (significant, p < 0.001; worse)." in report.headline
     assert report.headline[-1] == ("1 other KPI changed no more than chance would explain "
                                    "(not significant at the 5% level).")
 
@@ -514,7 +514,7 @@ def test_period_report_formats_amounts_plainly():
                                    halfwidth=500.0))
     report = period_report(kpis, None)
     # 12,500 [12,000, 13,000] -> 15,000 [14,500, 15,500]: z = 2500 / 360.8 = 6.9, p < 0.001
-    assert "Order value rose from 12,500 to 15,000 (significant, p<0.001; better)." in (
+    assert "Order value rose from 12,500 to 15,000 (significant, p < 0.001; better)." in (
         report.headline)
     assert report.headline[0] == "In 2024-02, 1 of 1 KPIs with a target is on target."
 

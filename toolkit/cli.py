@@ -400,7 +400,8 @@ def _format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
     apply, and words instead of NaN where a value cannot be measured."""
 
     def number(x: float, unit: str) -> str:
-        return f"{x:.1%}" if unit == "%" else f"{x:,.1f}"
+        shown = formatter("en")
+        return shown.percent(x) if unit == "%" else shown.number(x, 1)
 
     def fmt(row) -> str:
         if pd.isna(row.get("value")):
@@ -653,7 +654,7 @@ def _print_baseline(engagement, results) -> None:
         print(f"  no funnel: {results[1].problems.get('funnel', '')}")
     for row in f.itertuples() if f is not None else ():
         step = ("" if pd.isna(row.rate) else
-                f"   step {row.rate:6.1%} ({row.ci_low:.1%}–{row.ci_high:.1%}), "
+                f"   step {formatter('en').interval(row.rate, row.ci_low, row.ci_high):>20s}, "
                 f"open {int(row.open)}, lost {int(row.lost)}")
         print(f"  {row.label:28s} {row.reached:7d}{step}")
     print("\n== KPIs (cohort conversions: mature cohorts only; 95% intervals) ==")
@@ -679,6 +680,14 @@ def _steps(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"steps must be within 1-7, like '1-7' or '4,5'; got "
                                          f"{text!r}")
     return sorted(steps)
+
+
+def _print_headlines(results) -> None:
+    """Each step's headline, its numbers written by the one formatter as the report writes them
+    (a p-value reads 'p = 0.012' here, in a figure, a table and on a page)."""
+    print("\n== What the steps found ==")
+    for step, result in sorted(results.items()):
+        print(f"  {step}. {result.headline}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -756,6 +765,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_baseline(engagement, results)
     if args.baseline_only:
         return 0
+    _print_headlines(results)
     args.engagement = str(DEMO_ENGAGEMENT)
     args.no_previous = True  # the first report is the first: never compared with a later one
     kept: dict = {}

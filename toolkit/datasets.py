@@ -31,6 +31,7 @@ from scipy.special import gammaincinv
 
 from toolkit.base.exceptions import OptionError, ToolkitError
 from toolkit.base.vocabulary import check_seed
+from toolkit.present.format import formatter
 
 __all__ = [
     "COMPANY_NAME",
@@ -1091,6 +1092,7 @@ def _readme(company: DemoCompany, key: AnswerKey, manifest: dict, seed: int) -> 
     mapping = "\n".join(f"| `{stage}` | `{target}` |" for stage, target in STAGE_MAPPING.items())
     dirt = json.dumps(manifest, indent=2, ensure_ascii=False)
     start = company.records["created_at"].min().strftime("%d-%m-%Y")
+    _en = formatter("en")  # the answer key's numbers as the report writes them
     files_rows = "\n".join([
         f"| `crm_fasehistorie.csv` | stage history, one row per stage change "
         f"({manifest['rows_total']:,} rows) | cp1252, `;`, decimal comma in `Bedrag`, "
@@ -1209,8 +1211,8 @@ mailings or the network. The KPIs on the arrows are the four conversions below.
 ### 3 KPIs
 
 Management's goal is orders and revenue: orders = suspects x the four conversions, revenue = orders x
-average value. Won value in the data: EUR {f['won_value_total']:,.0f}; median deal value EUR
-{f['median_value']:,.0f}. Values by product:
+average value. Won value in the data: EUR {_en.number(f['won_value_total'], 0)}; median deal value EUR
+{_en.number(f['median_value'], 0)}. Values by product:
 
 {_md_table(key.values, {"median": 0, "won_value": 0})}
 
@@ -1363,7 +1365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = write_demo_exports(args.out_dir, seed=args.seed, n_records=args.records)
     for name, path in paths.items():
-        print(f"{name:9s} {path}  ({path.stat().st_size / 1024:,.0f} KiB)")
+        print(f"{name:9s} {path}  ({formatter('en').number(path.stat().st_size / 1024, 0)} KiB)")
     return 0
 
 

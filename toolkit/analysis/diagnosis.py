@@ -54,6 +54,7 @@ Rows whose phases are not a consecutive transition of the engagement are ignored
 
 from __future__ import annotations
 
+import functools
 import html
 import warnings
 from collections.abc import Mapping, Sequence
@@ -75,6 +76,7 @@ from toolkit.base.exceptions import (
     SmallSampleWarning,
     ToolkitError,
 )
+from toolkit.base.findings import Finding, shown
 from toolkit.base.vocabulary import MIN_N, MISSING, PERIOD_DAYS, Reason, check_option, check_seed
 from toolkit.io.engagement import BASE_RECORD_COLUMNS
 from toolkit.measure.actions import in_period, parse_period
@@ -126,20 +128,9 @@ def _check_count(name: str, value: object, *, minimum: int = 0) -> int:
 
 
 # ---------------------------------------------------------------------------- formatting
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
-
-
-def _points(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.1f} points"
-
-
-def _num(x: float, digits: int = 1) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.{digits}f}"
-
-
-def _money(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:,.0f}"
+# every number of the English sentences below through the one formatter (toolkit.present.format)
+_percent, _points, _number1, _number0 = (functools.partial(shown, kind) for kind in (
+    "percent", "points_words", "number1", "number0"))
 
 
 def _html(title: str, lines: Sequence[str], tables: Sequence[pd.DataFrame]) -> str:
@@ -168,11 +159,11 @@ def _value_band(fun: Cohorts, edges: Sequence[float] | None) -> tuple[np.ndarray
     labels = []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         if not np.isfinite(lo):
-            labels.append(f"< {_money(hi)}")
+            labels.append(f"< {_number0(hi)}")
         elif not np.isfinite(hi):
-            labels.append(f">= {_money(lo)}")
+            labels.append(f">= {_number0(lo)}")
         else:
-            labels.append(f"{_money(lo)} - {_money(hi)}")
+            labels.append(f"{_number0(lo)} - {_number0(hi)}")
     codes = np.searchsorted(np.asarray(inner), value, side="right").astype(np.int64)
     if (~known).any():
         codes = np.where(known, codes, len(labels))
@@ -350,7 +341,7 @@ def _best_segment(fun: Cohorts, i: int, j: int, *, attributes: list[str], min_n:
         return _Reference("best_segment", float("nan"),
                           f"no attribute with two or more segments of n >= {min_n}")
     rate, name, label, n_g, x_g, w_g = best
-    how = f", shrunk to the overall rate from {_pct(x_g / n_g)}" if shrink else ""
+    how = f", shrunk to the overall rate from {_percent(x_g / n_g)}" if shrink else ""
     return _Reference("best_segment", rate, f"{name} = {label} (n={int(n_g)}{how})",
                       np.array([n_g]), np.array([x_g]), np.array([w_g]), None)
 
@@ -647,8 +638,8 @@ def _step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFram
             rows.append({**common, "reference": "benchmark", "reference_rate": typical,
                          "test_rate": low, "earlier_n": np.nan, "earlier_successes": np.nan,
                          "p_value": _below_p(x, n, low) if n >= min_n else np.nan,
-                         "detail": (f"benchmark typical {_pct(typical)} (range {_pct(low)} to "
-                                    f"{_pct(high)}{', ' + source if source else ''})")})
+                         "detail": (f"benchmark typical {_percent(typical)} (range {_percent(low)} to "
+                                    f"{_percent(high)}{', ' + source if source else ''})")})
         start = fun.reached[:, i]
         recent = start >= cut
         n_r, x_r = (float(v[0]) for v in fun.counts(i, j, within=recent))
@@ -765,11 +756,11 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
                      "value": volume["leads"], "reference_value": volume["need_now"],
                      "points_to": ("short" if volume["short"] else "enough" if volume["plenty"]
                                    else "not demonstrably short"),
-                     "note": (f"{_num(volume['goal'])} orders per month need "
-                              f"{_num(volume['need_now'])} leads at today's conversion and "
-                              f"{_num(volume['need_ref'])} at the reference conversion; 95% "
-                              f"interval of the volume {_num(volume['ci_low'])} to "
-                              f"{_num(volume['ci_high'])}")})
+                     "note": (f"{_number1(volume['goal'])} orders per month need "
+                              f"{_number1(volume['need_now'])} leads at today's conversion and "
+                              f"{_number1(volume['need_ref'])} at the reference conversion; 95% "
+                              f"interval of the volume {_number1(volume['ci_low'])} to "
+                              f"{_number1(volume['ci_high'])}")})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
     if first_n < min_n:
         headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
@@ -785,13 +776,13 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
                            lead_phase=lead_phase)
     below = tests[tests["below"]]
     if len(pairs) == 1:
-        step = (f"{names[0]} converts {_pct(below['rate'].iloc[0])}, demonstrably below its "
-                f"{below['reference'].iloc[0]} ({_pct(below['test_rate'].iloc[0])})"
+        step = (f"{names[0]} converts {_percent(below['rate'].iloc[0])}, demonstrably below its "
+                f"{below['reference'].iloc[0]} ({_percent(below['test_rate'].iloc[0])})"
                 if len(below) else f"{names[0]} is not demonstrably below a stated reference")
         volume_text = ""
         if volume is not None:
-            volume_text = (f"; {_num(volume['leads'])} entries into {volume['phase']} per month "
-                           f"against {_num(volume['need_now'])} needed for the order target")
+            volume_text = (f"; {_number1(volume['leads'])} entries into {volume['phase']} per month "
+                           f"against {_number1(volume['need_now'])} needed for the order target")
         return Verdict("one transition", f"A funnel of one transition has no shortage/leak "
                        f"split: {step}{volume_text}.", evidence, _ADVICE["one transition"],
                        lead_phase=lead_phase)
@@ -805,15 +796,15 @@ def _verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n: int,
         for r in rows.drop_duplicates("step").itertuples(index=False):
             ref = ("its own earlier level" if r.reference == "history" else
                    f"the {r.reference}")
-            parts.append(f"{r.from_phase} -> {r.to_phase} converts {_pct(r.rate)} against "
-                         f"{_pct(r.reference_rate)} for {ref} (95% CI {_pct(r.ci_low)} to "
-                         f"{_pct(r.ci_high)})")
+            parts.append(f"{r.from_phase} -> {r.to_phase} converts {_percent(r.rate)} against "
+                         f"{_percent(r.reference_rate)} for {ref} (95% CI {_percent(r.ci_low)} to "
+                         f"{_percent(r.ci_high)})")
         return "; ".join(parts)
 
     volume_note = ""
     if volume is not None:
-        volume_note = (f"{_num(volume['leads'])} entries into {volume['phase']} per month against "
-                       f"{_num(volume['need_now'])} needed for {_num(volume['goal'])} orders at "
+        volume_note = (f"{_number1(volume['leads'])} entries into {volume['phase']} per month against "
+                       f"{_number1(volume['need_now'])} needed for {_number1(volume['goal'])} orders at "
                        f"today's conversion")
     if shortage and leak:
         early_gain = sum(gains.get(t, 0.0) for t in early["step"].unique())
@@ -1345,12 +1336,12 @@ def _finding(row, min_n: int, alpha: float) -> str:
         return (f"{who}: not judged at {step}: the model of {row.attribute} did not converge, so "
                 f"it gives no p-value.")
     if row.judgement == "typical":
-        return f"{who} is the typical {row.attribute} at {step} ({_pct(row.rate)})."
+        return f"{who} is the typical {row.attribute} at {step} ({_percent(row.rate)})."
     if row.judgement == "no_comparison":
         return (f"{who}: no other {row.attribute} with at least {min_n} records at {step} to "
                 f"compare it with.")
-    base = (f"{who} converts {_pct(row.rate)} at {step} (n={row.n}) against "
-            f"{_pct(row.typical_rate)} for the typical {row.attribute}")
+    base = (f"{who} converts {_percent(row.rate)} at {step} (n={row.n}) against "
+            f"{_percent(row.typical_rate)} for the typical {row.attribute}")
     held = _held(row)
     if row.flagged:
         word = "better" if row.direction == "better" else "worse"
@@ -1579,24 +1570,19 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
         notes.append(f"Immature records left out (window {fun.window} days): {immature['a']} in "
                      f"{pa}, {immature['b']} in {pb}.")
 
-    step = f"{fun.keys[i]} -> {fun.keys[j]}"
-    if cohort == "created":
-        step += " (records by creation year)"
-    word = "rose" if total > 0 else "fell" if total < 0 else "stayed"
-    head = (f"The overall {step} rate {word} from {_pct(total_a)} in {pa} to {_pct(total_b)} in "
-            f"{pb} ({_points(total)}): rate effect {_points(float(rate_eff.sum()))}, mix effect "
-            f"{_points(float(mix_eff.sum()))}.")
+    values = {"from_phase": fun.keys[i], "to_phase": fun.keys[j], "by_creation": cohort == "created",
+              "word": "rose" if total > 0 else "fell" if total < 0 else "stayed",
+              "rate_a": float(total_a), "rate_b": float(total_b), "period_a": str(pa),
+              "period_b": str(pb), "total": float(total), "rate_effect": float(rate_eff.sum()),
+              "mix_effect": float(mix_eff.sum())}
+    head = Finding("mix_decomposition", values)  # written by toolkit.present.findings
     if paradox:
         share = up if seg_sign > 0 else down
         mover = int(np.argmax(np.abs(wb - wa)))
-        direction = "better" if seg_sign > 0 else "worse"
-        head = (f"Simpson's paradox: the overall {step} rate {word} from {_pct(total_a)} in {pa} "
-                f"to {_pct(total_b)} in {pb} ({_points(total)}), yet the {attribute} segments "
-                f"holding {_pct(share / compared)} of the records converted {direction} within "
-                f"themselves. The mix moved: {attribute} = {seg[mover]} went from "
-                f"{_pct(wa[mover])} to {_pct(wb[mover])} of the records (mix effect "
-                f"{_points(float(mix_eff.sum()))}, rate effect {_points(float(rate_eff.sum()))}). "
-                f"Judge the segments by their own rates, not by the overall trend.")
+        head = Finding("simpsons_paradox", {
+            **values, "attribute": attribute, "share": float(share / compared),
+            "direction": "better" if seg_sign > 0 else "worse", "segment": seg[mover],
+            "share_a": float(wa[mover]), "share_b": float(wb[mover])})
     return MixRateResult(
         attribute=attribute, from_phase=fun.keys[i], to_phase=fun.keys[j], period_a=str(pa),
         period_b=str(pb), rate_a=float(total_a), rate_b=float(total_b), total_change=float(total),
@@ -1788,10 +1774,10 @@ def _leak(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     elif total_lost:
         top = lost_by.loc[lost_by["lost"].idxmax()]
         lead = ("Most lost records were lost at" if top["lost"] > total_lost / 2
-                else f"The largest share of lost records ({_pct(top['lost'] / total_lost)}) was "
+                else f"The largest share of lost records ({_percent(top['lost'] / total_lost)}) was "
                      f"lost at")
         headline = (f"{lead} {top['phase']} ({int(top['lost'])} of {int(top['n'])} that reached "
-                    f"it, {_pct(top['rate'])}; median {_num(top['median_days'], 0)} days there "
+                    f"it, {_percent(top['rate'])}; median {_number0(top['median_days'])} days there "
                     f"before the loss); {stall_text}.")
     else:
         headline = f"No lost records; {stall_text}."
@@ -1972,11 +1958,11 @@ def _bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, ho
                      else f"the {r['reference']}")
         items.append({
             "area": "bottleneck", "step": int(t),
-            "finding": (f"{r['from_phase']} -> {r['to_phase']} converts {_pct(own)} against "
-                        f"{_pct(r['reference_rate'])} for {ref_words}"),
-            "evidence": (f"n={int(r['n'])}, 95% CI {_pct(r['ci_low'])} to {_pct(r['ci_high'])}; "
+            "finding": (f"{r['from_phase']} -> {r['to_phase']} converts {_percent(own)} against "
+                        f"{_percent(r['reference_rate'])} for {ref_words}"),
+            "evidence": (f"n={int(r['n'])}, 95% CI {_percent(r['ci_low'])} to {_percent(r['ci_high'])}; "
                          f"reference: {r['detail']}; adjusted p = {r['p_adjusted']:.2g}; "
-                         f"{_num(fun.entries_per_day(i) * PERIOD_DAYS[period])} records reach "
+                         f"{_number1(fun.entries_per_day(i) * PERIOD_DAYS[period])} records reach "
                          f"{r['from_phase']} per {period}"),
             "extra_orders": point, "extra_orders_low": low, "extra_orders_high": high,
             "action_hint": hint, "_p": float(r["p_adjusted"]),
@@ -1996,11 +1982,11 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
     gap = [(volume["need_now"] - v) * conv * per for v in (volume["leads"], volume["ci_high"],
                                                            volume["ci_low"])]
     return [{"area": "volume", "step": 0,
-             "finding": (f"{_num(volume['leads'])} entries into {volume['phase']} per month "
-                         f"against {_num(volume['need_now'])} needed for the order target"),
-             "evidence": (f"95% interval {_num(volume['ci_low'])} to {_num(volume['ci_high'])} per "
-                          f"month; {_num(volume['goal'])} orders per month at today's "
-                          f"conversion of {_pct(conv)} from {volume['phase']}"),
+             "finding": (f"{_number1(volume['leads'])} entries into {volume['phase']} per month "
+                         f"against {_number1(volume['need_now'])} needed for the order target"),
+             "evidence": (f"95% interval {_number1(volume['ci_low'])} to {_number1(volume['ci_high'])} per "
+                          f"month; {_number1(volume['goal'])} orders per month at today's "
+                          f"conversion of {_percent(conv)} from {volume['phase']}"),
              "extra_orders": gap[0], "extra_orders_low": gap[1], "extra_orders_high": gap[2],
              "action_hint": "Build the early phases: more qualified leads (targeting, actions)",
              "_p": np.nan, "from_phase": volume["phase"], "rate": volume["leads"],
@@ -2115,7 +2101,7 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
         segment_rows.append({
             "area": "segment", "step": i,
             "finding": (f"{r.attribute} = {r.segment} converts {r.direction} at {r.from_phase} "
-                        f"-> {r.to_phase}: {_pct(r.rate)} against {_pct(r.typical_rate)} for the "
+                        f"-> {r.to_phase}: {_percent(r.rate)} against {_percent(r.typical_rate)} for the "
                         f"typical {r.attribute}"),
             "evidence": (f"n={r.n}; odds ratio {r.odds_ratio:.2f} (95% CI {r.or_ci_low:.2f} to "
                          f"{r.or_ci_high:.2f}) "
@@ -2146,8 +2132,8 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
                             if mix.stratified_test is not None else "")),
             "extra_orders": np.nan, "extra_orders_low": np.nan, "extra_orders_high": np.nan,
             "action_hint": (f"Judge each {mix.attribute} by its own rate; the share of "
-                            f"{top['segment']} moved from {_pct(top['weight_a'])} to "
-                            f"{_pct(top['weight_b'])}"),
+                            f"{top['segment']} moved from {_percent(top['weight_a'])} to "
+                            f"{_percent(top['weight_b'])}"),
             "_p": mix.overall_test.p_value, "_order": 1, "from_phase": mix.from_phase,
             "to_phase": mix.to_phase, "attribute": mix.attribute, "segment": top["segment"],
             "period_a": mix.period_a, "period_b": mix.period_b, "rate_a": mix.rate_a,
@@ -2158,11 +2144,11 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     for t in leaks.thresholds.itertuples(index=False):
         if t.stalled == 0:
             continue
-        worth = f", together {_money(t.stalled_value)} in value" if t.stalled_value > 0 else ""
+        worth = f", together {_number0(t.stalled_value)} in value" if t.stalled_value > 0 else ""
         rows.append({
             "area": "stalled", "step": np.nan,
             "finding": (f"{t.stalled} open records at {t.phase} have not moved for longer than "
-                        f"{_num(t.threshold_days, 0)} days{worth}"),
+                        f"{_number0(t.threshold_days)} days{worth}"),
             "evidence": (f"threshold = {round(100 * stall_quantile)}th percentile of the time to "
                          f"the next phase among {t.moved} records that moved on; {t.open} open "
                          f"at {t.phase}"),
@@ -2198,14 +2184,14 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
                      "extra_orders_high", "extra_revenue", "action_hint", *_FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
-    today = f"Today: {_num(orders)} orders per {horizon}"
+    today = f"Today: {_number1(orders)} orders per {horizon}"
     if np.isfinite(avg_value):
-        today += f", about {_money(orders * avg_value)} in revenue (average won deal {_money(avg_value)})"
+        today += f", about {_number0(orders * avg_value)} in revenue (average won deal {_number0(avg_value)})"
     goals = engagement.config.targets if targets is None else targets
     if (goals or {}).get("revenue_per_year") is not None:
         per_year = orders * avg_value * PERIOD_DAYS["year"] / scale
-        today += (f"; revenue target {_money(goals['revenue_per_year'])} per year against "
-                  f"{_money(per_year)} today")
+        today += (f"; revenue target {_number0(goals['revenue_per_year'])} per year against "
+                  f"{_number0(per_year)} today")
     return LowHangingFruit(table=ranked, verdict=verdict, sizing=sizing, scan=scan, mixes=kept,
                            leaks=leaks, horizon=horizon, today=today + ".", all_mixes=all_mixes,
                            steps=tests)

@@ -45,10 +45,8 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
         for o in big:
             others = [rate[p] for p in big if p != o]
             if others and rate[o] >= 0.5 and max(others) <= 0.05:
-                out[name] = Reason(f"filled for {rate[o]:.0%} of {o} records but at most "
-                                   f"{max(others):.0%} of the others: entered at the outcome, so "
-                                   f"it would look like a perfect segment", "filled_at_outcome",
-                                   {"share": rate[o], "outcome": o, "others": max(others)})
+                out[name] = Reason.of("filled_at_outcome", {"share": rate[o], "outcome": o,
+                                                            "others": max(others)})
                 break
         if name in out:
             continue
@@ -89,7 +87,5 @@ def value_leaks(records: pd.DataFrame, *, min_records: int = 20) -> str | None:
     empty_lost = float(((lost <= 0) | lost.isna()).mean())
     empty_won = float(((won <= 0) | won.isna()).mean())
     if empty_lost >= 0.9 and empty_won <= 0.5:
-        return Reason(f"the deal value is 0 or blank for {empty_lost:.0%} of lost deals but "
-                      f"{empty_won:.0%} of won deals: a close value, derived from the outcome",
-                      "close_value", {"lost_share": empty_lost, "won_share": empty_won})
+        return Reason.of("close_value", {"lost_share": empty_lost, "won_share": empty_won})
     return None

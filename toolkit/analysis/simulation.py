@@ -72,6 +72,7 @@ from statsmodels.genmod.generalized_linear_model import GLM
 
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.exceptions import ConfigError, DataError, OptionError, SmallSampleWarning, ToolkitError
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import Reason, check_option, check_seed, reason_of
 from toolkit.io.config import change_step
 from toolkit.measure.funnel import cohort_conversion, reached_at
@@ -273,7 +274,7 @@ def _parse_change(name: str, key: object, value: object, *, signed_only: bool = 
             raise OptionError(f"The value for `{name}[{key!r}]` must be a rate between 0 and 1, but "
                               f"{value!r} was passed. Fix: write 0.40 for 40%, or '+5pp' for a "
                               "change in percentage points.")
-        return _Change("absolute", number, f"{number:.1%}")
+        return _Change("absolute", number, Finding("share", {"share": number}))
     if not isinstance(value, str):
         raise bad
     text = value.strip().lower().replace(" ", "")
@@ -440,10 +441,11 @@ class WhatIfResult:
         """The scenario's orders against today's, in one sentence."""
         row = self.outcomes.set_index("measure").loc["orders"]
         what = ", ".join(f"{k} {v}" for k, v in self.scenario.items()) or "no change"
-        return (f"Scenario ({what}): {row['scenario']:.1f} orders per {self.period} "
-                f"({self.confidence:.0%} interval {row['ci_low']:.1f} to {row['ci_high']:.1f}) against "
-                f"{row['baseline']:.1f} now; change {row['change']:+.1f} "
-                f"({row['change_ci_low']:+.1f} to {row['change_ci_high']:+.1f}).")
+        return Finding("what_if", {
+            "scenario": what, "period": self.period, "confidence": self.confidence,
+            "orders": float(row["scenario"]),
+            **{k: float(row[k]) for k in ("ci_low", "ci_high", "baseline", "change",
+                                          "change_ci_low", "change_ci_high")}})
 
     def _repr_html_(self) -> str:
         fmt = lambda v: f"{v:,.4g}"  # noqa: E731
@@ -822,18 +824,8 @@ class ExperimentSize:
         return pd.DataFrame([self.as_dict()])
 
     def sentence(self) -> str:
-        text = (f"To see {self.baseline_rate:.1%} -> {self.target_rate:.1%} "
-                f"({self.uplift * 100:+.1f} points) with {self.power:.0%} power at alpha "
-                f"{self.alpha:g}: {self.records_control:,} records in control and "
-                f"{self.records_treatment:,} in treatment ({self.total_records:,} in all)")
-        if self.entries_per_week:
-            text += (f"; at {self.entries_per_week:,.1f} entries a week that is "
-                     f"{self.weeks_to_enrol:.1f} weeks of enrolment")
-            if self.window_days is not None:
-                text += (f" plus {self.wait_weeks:.1f} weeks for the last cohort's "
-                         f"{self.window_days}-day window: readable after "
-                         f"{self.weeks_until_readable:.1f} weeks")
-        return text + "."
+        """The sizing in one sentence (written from its values: ``toolkit.present.findings``)."""
+        return Finding("experiment_size", self.as_dict())
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<p><i>{html.escape(n)}</i></p>" for n in self.notes)
@@ -1335,16 +1327,6 @@ def _standardised(records: pd.DataFrame, compared: pd.DataFrame, names: list[str
                         if left_out else ""))}
 
 
-def _points(value: float) -> str:
-    return f"{value * 100:.1f}"
-
-
-def _format_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "p not available"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: str | None = None,
                     window_days: int | None = None, control: Any = None,
                     segment_attribute: str | None = None, period: str = "month",
@@ -1562,11 +1544,8 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
         row = _standardised(records, compared, [m["attribute"] for m in shifted])
         if row is not None:
             comparisons.append(row)
-            moved = "; ".join(f"{m['attribute']} ({m['shift']:.0%} of the records in other "
-                              f"segments, {_format_p(m['p_value'])})" for m in shifted)
-            notes.append(f"The mix moved between before and after: {moved}. The verdict reads "
-                         f"the change within those segments (standardised), not the pooled "
-                         f"rates.")
+            notes.append(Finding("change_mix_moved", {"shifted": [
+                (str(m["attribute"]), float(m["shift"]), float(m["p_value"])) for m in shifted]}))
     table = pd.DataFrame(comparisons, columns=["method", "estimate", "ci_low", "ci_high",
                                                "p_value", "n_before", "n_after", "note"])
 
@@ -1584,9 +1563,8 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
     trend_p = (float(models["its"].pvalues["time"]) if "its" in models else math.nan)
     trend = trend_p < 0.05
     if "its" in models and not (table["method"] == "standardised").any():
-        read = "interrupted time series" if trend else "before/after comparison"
-        notes.append(f"The verdict reads the {read}: the cohorts before the change show "
-                     f"{'a' if trend else 'no'} trend of their own ({_format_p(trend_p)}).")
+        notes.append(Finding("change_reads_trend" if trend else "change_reads_before_after",
+                             {"p_value": trend_p}))
     effect, verdict, method, mde = _verdict(table, a=a, b=b,
                                             control=(segment_attribute, control)
                                             if control is not None else None, trend=trend,
@@ -1598,11 +1576,6 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
                             mde=mde, mix_shift=mix_shift)
 
 
-_METHOD_WORDS = {"did": "difference-in-differences against {control}",
-                 "standardised": "before/after within each segment of {mix}, whose mix moved",
-                 "its_level": "interrupted time series, level change",
-                 "before_after": "before/after comparison of mature cohorts"}
-
 
 def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | None,
              trend: bool = True, mix_shift: tuple[str, ...] = ()) -> tuple[str, str, str, float]:
@@ -1613,22 +1586,19 @@ def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | 
              else ("did", "standardised", "before_after", "its_level"))
     method = next(m for m in order if m in rows.index)
     row = rows.loc[method]
-    words = _METHOD_WORDS[method].format(
-        control=f"{control[0]} = {control[1]!r}" if control else "", mix=" x ".join(mix_shift))
-    step = f"{a} -> {b} conversion"
-    interval = f"95% CI {_points(row['ci_low'])} to {_points(row['ci_high'])}"
+    values = {"from_phase": a, "to_phase": b, "method": method,
+              "control": f"{control[0]} = {control[1]!r}" if control else "",
+              "mix": " x ".join(mix_shift), "estimate": float(row["estimate"]),
+              "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+              "p_value": float(row["p_value"])}
     if row["ci_low"] > 0 or row["ci_high"] < 0:
         verb = "raised" if row["estimate"] > 0 else "lowered"
-        return verb, (f"The change {verb} {step} by {_points(abs(row['estimate']))} points "
-                      f"({interval}), {_format_p(row['p_value'])} ({words})."), method, math.nan
+        return verb, Finding(f"change_{verb}", values), method, math.nan
     # The effect this design detects with 80% power at the 5% level: (z_0.975 + z_0.8) x se,
     # with the standard error read back from the method's own interval.
     se = (row["ci_high"] - row["ci_low"]) / (2 * stats.norm.ppf(0.975))
     mde = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * se
-    return "none", (f"No detectable change in {step} (estimate {row['estimate'] * 100:+.1f} "
-                    f"points, {interval}, {_format_p(row['p_value'])}; {words}); with these "
-                    f"volumes an effect below {_points(mde)} points cannot be seen."), method, \
-        float(mde)
+    return "none", Finding("change_none", {**values, "mde": float(mde)}), method, float(mde)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from scipy import stats
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import ConfigError, DataError, OptionError, ToolkitError
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import (
     MIN_N,
     STATUS_ON_TARGET,
@@ -204,8 +205,9 @@ def control_chart(
     p_bar = float(base["successes"].sum() / base["n"].sum())
     if not 0.0 < p_bar < 1.0:
         raise DataError(
-            f"the baseline rate is {p_bar:.0%}: a control chart needs at least one success and one "
-            "failure in the baseline periods", column=successes,
+            f"the baseline periods hold no {'success' if p_bar == 0 else 'failure'}: a control "
+            "chart needs at least one success and one failure in the baseline periods",
+            column=successes,
             fix="chart a KPI that varies, or include more periods in the baseline")
 
     rate = frame["successes"] / frame["n"]
@@ -929,37 +931,12 @@ def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
 
 
 def _change_sentence(row: pd.Series, labels: Mapping[str, str]) -> str:
-    previous, current = row["previous"], row["current"]
-    if row["is_rate"]:
-        decimals = 0
-        while decimals < 2 and f"{previous:.{decimals}%}" == f"{current:.{decimals}%}":
-            decimals += 1
-        old, new = f"{previous:.{decimals}%}", f"{current:.{decimals}%}"
-    else:
-        old, new = _format_number(previous), _format_number(current)
-    verb = "rose" if current > previous else "fell" if current < previous else "stayed"
-    better = (current > previous) == row["higher_is_better"]
-    judgement = "better" if better else "worse"
-    return (f"{labels.get(str(row['kpi']), row['kpi'])} {verb} from {old} to {new} "
-            f"(significant, {_format_p(row['p_value'])}; {judgement}).")
-
-
-def _format_number(value: float) -> str:
-    """40 -> '40', 42.25 -> '42.2', 12500 -> '12,500', 0.0123 -> '0.0123'."""
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        text = f"{value:.1f}"
-        return text[:-2] if text.endswith(".0") else text
-    return f"{value:.3g}"
-
-
-def _format_p(p: float) -> str:
-    if p < 0.001:
-        return "p<0.001"
-    if p < 0.01:
-        return f"p={p:.3f}"
-    return f"p={p:.2f}"
+    """A significant change of a KPI between two periods: written from its values
+    (``toolkit.present.findings``)."""
+    return Finding("kpi_change", {
+        "kpi": labels.get(str(row["kpi"]), row["kpi"]), "previous": float(row["previous"]),
+        "current": float(row["current"]), "is_rate": bool(row["is_rate"]),
+        "higher_is_better": bool(row["higher_is_better"]), "p_value": float(row["p_value"])})
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from toolkit.base.exceptions import OptionError
+from toolkit.base.findings import Finding, english
 
 __all__ = [
     "COLUMNS", "PERIODS", "PERIOD_FREQ", "PERIOD_DAYS", "MISSING", "MIN_N",
@@ -170,30 +171,27 @@ JUDGEMENTS: dict[str, str] = {
 }
 
 
-class Reason(str):
-    """Why a part could not be computed: the English sentence (it *is* the str), its ``code`` (a
-    key of :data:`PROBLEMS`) and the ``values`` the sentence names (phase keys, dates, counts, an
+class Reason(Finding):
+    """Why a part could not be computed: a :class:`~toolkit.base.findings.Finding` whose ``code`` is
+    a key of :data:`PROBLEMS`, with the ``values`` its sentence names (phase keys, dates, counts, an
     inner Reason), so that a report in another language writes it from the code, not by
     translating the sentence.
 
-    Code compares ``reason.code``; anything that wants the English text uses it as a str.
+    ``Reason(text, code, values)`` keeps the sentence the library wrote; :meth:`of` writes it from
+    the code. Code compares ``reason.code``; anything that wants the English text uses it as a str.
     """
-
-    code: str
-    values: dict[str, Any]
 
     def __new__(cls, text: str, code: str, values: Mapping[str, Any] | None = None) -> Reason:
         if code not in PROBLEMS:  # a programming error: every code the toolkit writes is listed
             raise KeyError(f"problem code not in the vocabulary: {code!r}")
-        self = super().__new__(cls, text)
-        self.code = code
-        self.values = dict(values or {})
+        self = Finding.__new__(cls, code, values, text=text)
+        assert isinstance(self, Reason)
         return self
 
-    def __reduce__(self):
-        # a str subclass with attributes: rebuilt from its three fields (results travel to the
-        # figure workers and the notebooks' kernels by pickle)
-        return (Reason, (str(self), self.code, self.values))
+    @classmethod
+    def of(cls, code: str, values: Mapping[str, Any] | None = None) -> Reason:
+        """The reason of `code`, its English sentence written from the code and `values`."""
+        return cls(english(code, dict(values or {})), code, values)
 
     def __repr__(self) -> str:
         return f"Reason({str(self)!r}, code={self.code!r})"

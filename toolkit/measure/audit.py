@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from toolkit.base.findings import Finding
 from toolkit.base.phases import LOST
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, positions
@@ -56,14 +57,11 @@ class AuditResult:
     def headline(self) -> str:
         """The audit in one sentence: the checks that found records, with their counts."""
         hit = self.findings[self.findings["records"] > 0]
-        caveat = "" if self.history_known else (
-            " A snapshot has no stage history: skips, regressions, late entries and bulk "
-            "timestamps cannot be audited.")
-        records = "record" if self.n_records == 1 else "records"  # "1 record", "2 records"
-        if hit.empty:
-            return f"Audit of {self.n_records} {records}: no findings." + caveat
-        parts = [f"{r.records} {r.check.replace('_', ' ')} ({r.share:.0%})" for r in hit.itertuples()]
-        return f"Audit of {self.n_records} {records}: " + "; ".join(parts) + "." + caveat
+        # written from the checks' codes and counts (toolkit.present.findings)
+        return Finding("audit", {"n_records": int(self.n_records),
+                                 "checks": [(str(r.check), int(r.records), float(r.share))
+                                            for r in hit.itertuples()],
+                                 "history_known": bool(self.history_known)})
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(self.headline)}</p>" + self.findings.to_html(index=False)

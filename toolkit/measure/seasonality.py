@@ -18,6 +18,7 @@ from scipy import stats as sps
 
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import SmallSampleWarning
+from toolkit.base.findings import Finding
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import MIN_EXPECTED, k_rate_test
@@ -49,11 +50,6 @@ class SeasonalityResult:
     def plot(self, ax: Any = None, **options: Any) -> Any:
         """Volume and conversion per month: ``toolkit.present.plotting.plot_seasonality``."""
         return draw("plot_seasonality", self.monthly, ax=ax, **options)
-
-
-def _p(p: float) -> str:
-    # as the report's formatter writes a p-value (never "p = 1e-73", which reads as a typo)
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def seasonality(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
@@ -148,36 +144,19 @@ def seasonality(engagement: Engagement, *, from_phase: str | None = None, to_pha
              "p_rate": tests.loc[1, "p_value"], "seasonal_volume": seasonal_volume}
     if len(mature) < 6:
         case = "few_mature_months"
-        headline = (f"Too few mature cohort months to judge seasonality ({len(mature)} with "
-                    f"mature records; at least 6 are needed).")
     elif len(monthly) < 12:
         case = "short_history"
-        headline = (f"Only {len(monthly)} complete months of history: too short to judge "
-                    f"seasonality, which needs at least a full year (a difference between months "
-                    f"could as well be a trend).")
     elif volume_unreliable:
         case, facts["mean_entries"] = "few_per_month", float(counts.mean())
-        headline = (f"Too few records per month to judge seasonality (on average "
-                    f"{counts.mean():.1f} entries a month; at least 5 are needed).")
     elif rate_unreliable:
         case = "rate_unjudged"
-        headline = ((f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, "
-                     f"{_p(tests.loc[0, 'p_value'])})" if seasonal_volume else
-                     "Volume shows no clear seasonal pattern")
-                    + "; too few mature records per calendar month to judge whether the "
-                      "conversion rate is seasonal (an expected count is below 5).")
     elif seasonal_volume and not seasonal_rate:
         case = "volume_only"
-        headline = (f"Volume is seasonal (month-to-month variation {cv_volume:.0%}, "
-                    f"{_p(tests.loc[0, 'p_value'])}) but the conversion rate is not (variation "
-                    f"{cv_rate:.0%}, {_p(tests.loc[1, 'p_value'])}): steer on percentages.")
     elif seasonal_rate:
         case = "rate"
-        headline = (f"The conversion rate itself differs between calendar months ("
-                    f"{_p(tests.loc[1, 'p_value'])}): compare each month with the same month a "
-                    f"year earlier.")
     else:
         case = "none"
-        headline = "Neither volume nor conversion shows a clear seasonal pattern."
+    # the sentence is written from the case and the facts (toolkit.present.findings)
+    headline = Finding("seasonality", {"case": case, **facts})
     return SeasonalityResult(monthly=monthly, year_over_year=year_over_year, tests=tests,
                              headline=headline, case=case, facts=facts)

@@ -208,6 +208,14 @@ class Formatter:
             return "> " + self._decimal(0.999, 3)
         return self._decimal(p, 3)
 
+    def p_phrase(self, p: Any, name: str = "p") -> str:
+        """A p-value after its name, as a figure, a table, the CLI and a page all write it:
+        'p < 0,001', 'p > 0,999', 'p = 0,012' (`name` e.g. 'p_adj'); without a value 'p –'."""
+        shown = self.p_value(p)
+        if shown == MISSING:
+            return f"{name} {MISSING}"
+        return f"{name} {shown}" if shown.startswith(("<", ">")) else f"{name} = {shown}"
+
     # -- durations and dates ------------------------------------------------------------------
     def _unit(self, x: Any, unit: str, decimals: int) -> str:
         if is_missing(x) or not math.isfinite(float(x)):

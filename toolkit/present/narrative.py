@@ -34,6 +34,7 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
+from toolkit.present.findings import render, write
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
@@ -79,8 +80,26 @@ def text(value: object) -> str:
     return out
 
 
-def bullets(lines: list[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines if line)
+class Bullets(str):
+    """A conclusion as Markdown bullets (the str, for a notebook or a page) that keeps the
+    sentences it was written from (``lines``), so a step takes its sentences as they were written
+    and never parses the Markdown back."""
+
+    lines: tuple[str, ...]
+
+    def __new__(cls, lines: list[str]) -> Bullets:
+        kept = tuple(line for line in lines if line)
+        self = super().__new__(cls, "\n".join(f"- {line}" for line in kept))
+        self.lines = kept
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Bullets, (list(self.lines),))
+
+
+def bullets(lines: list[str]) -> Bullets:
+    """The sentences `lines` (empty ones left out) as Markdown bullets that keep them."""
+    return Bullets(lines)
 
 
 class _Words:
@@ -124,8 +143,7 @@ class _Words:
 
     def p(self, value: object) -> str:
         """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
-        shown = self.fmt.p_value(value)
-        return "p " + shown if shown.startswith("<") else "p = " + shown
+        return self.fmt.p_phrase(value)
 
     def count(self, n: object) -> str:
         return format(int(n), ",") if self.english else self.fmt.count(n)
@@ -178,7 +196,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
                         "The exports hold {rows_in} rows; {rows_q} ({share}) were set aside with a "
                         "reason, the rest give {records} (without dates).", rows_in,
                         **values)
-    lines = [held, text(audit.headline) if w.english else _audit(audit, w)]
+    lines = [held, _audit(audit, w)]
     if len(engagement.records) == 0:
         lines.append(w._("No record could be used, so nothing can be concluded: see the quarantine "
                        "reasons above and correct the export or the engagement YAML."))
@@ -219,19 +237,7 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
 
 def _audit(audit, w: _Words) -> str:
     """The audit's headline written from its findings in the words' language."""
-    hit = audit.findings[audit.findings["records"] > 0]
-    caveat = "" if audit.history_known else " " + w._(
-        "A snapshot has no stage history: skips, regressions, late entries and bulk timestamps "
-        "cannot be audited.")
-    if hit.empty:
-        return text(w.ngettext("Audit of {n} record: no findings.",
-                               "Audit of {n} records: no findings.", int(audit.n_records),
-                               n=w.count(audit.n_records)) + caveat)
-    found = "; ".join(f"{w.count(row.records)} {code_text(row.check, w.fmt).lower()} "
-                      f"({w.pct(row.share)})" for row in hit.itertuples())
-    return text(w.ngettext("Audit of {n} record: {findings}.", "Audit of {n} records: {findings}.",
-                           int(audit.n_records), n=w.count(audit.n_records), findings=found)
-                + caveat)
+    return text(render(audit.headline, fmt=w.fmt))
 
 
 def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") -> str:
@@ -350,7 +356,7 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
         lines.append(w._("Not measurable yet: {kpis} (every record is still inside its window).",
                        kpis=", ".join(label(row) for _, row in waiting.iterrows())))
     if seasonal is not None:
-        lines.append(text(seasonal.headline) if w.english else _seasonal(seasonal, w))
+        lines.append(_seasonal(seasonal, w))
     usable = ttc[ttc["converted"] >= MIN_N] if ttc is not None and len(ttc) else None
     if usable is not None and len(usable):
         slow = usable.sort_values("median_days", ascending=False).iloc[0]
@@ -369,36 +375,7 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
 
 def _seasonal(seasonal, w: _Words) -> str:
     """The seasonality conclusion written from its case and facts in the words' language."""
-    facts = seasonal.facts
-
-    def p(name: str) -> str:
-        return w.p(facts[name])
-
-    case = seasonal.case
-    if case == "few_mature_months":
-        return w._("Too few mature cohort months to judge seasonality ({n} with mature records; at "
-                 "least 6 are needed).", n=facts["mature_months"])
-    if case == "short_history":
-        return w.ngettext("Only {n} complete month of history: too short to judge seasonality, "
-                        "which needs at least a full year.",
-                        "Only {n} complete months of history: too short to judge seasonality, "
-                        "which needs at least a full year.", facts["months"], n=facts["months"])
-    if case == "few_per_month":
-        return w._("Too few records per month to judge seasonality (on average {n} entries a month; "
-                 "at least 5 are needed).", n=w.num(facts["mean_entries"], ".1f"))
-    volume = (w._("Volume is seasonal (month-to-month variation {cv}, {p})",
-                cv=w.pct(facts["cv_volume"]), p=p("p_volume"))
-              if facts.get("seasonal_volume") else w._("Volume shows no clear seasonal pattern"))
-    if case == "rate_unjudged":
-        return volume + w._("; too few mature records per calendar month to judge whether the "
-                          "conversion rate is seasonal.")
-    if case == "volume_only":
-        return volume + w._(" but the conversion rate is not (variation {cv}, {p}): steer on "
-                          "percentages.", cv=w.pct(facts["cv_rate"]), p=p("p_rate"))
-    if case == "rate":
-        return w._("The conversion rate itself differs between calendar months ({p}): compare each "
-                 "month with the same month a year earlier.", p=p("p_rate"))
-    return w._("Neither volume nor conversion shows a clear seasonal pattern.")
+    return text(write("seasonality", {"case": seasonal.case, **seasonal.facts}, fmt=w.fmt))
 
 
 #: What each verdict of step 5 means, in one sentence (the verdict's case -> msgid).

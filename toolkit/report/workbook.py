@@ -393,7 +393,7 @@ def _shown(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return ""
     if isinstance(value, float | np.floating):
-        return f"{value:,.2f}"
+        return formatter("en").number(value, 2)  # the width of '1,234.56'; no cell shows it
     if isinstance(value, pd.Timestamp | datetime):
         return "yyyy-mm-dd hh:mm"
     return str(value)

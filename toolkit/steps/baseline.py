@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import MIN_N, Reason
 from toolkit.io.loading import quarantine_summary
 from toolkit.measure.audit import audit as audit_history
@@ -102,6 +103,7 @@ def _headline(engagement, frame: pd.DataFrame | None, weakest: pd.Series | None)
     if frame is None or weakest is None:
         return (f"{len(engagement.records):,} records; too few to conclude anything about "
                 f"conversion yet.")
-    return (f"{int(frame['reached'].iloc[0]):,} records entered, {int(frame['reached'].iloc[-1]):,} "
-            f"became an order; the weakest step so far is {weakest['from_phase']} → "
-            f"{weakest['phase']} at {weakest['rate']:.0%}.")
+    return Finding("funnel_headline", {
+        "entered": int(frame["reached"].iloc[0]), "orders": int(frame["reached"].iloc[-1]),
+        "from_phase": weakest["from_phase"], "to_phase": weakest["phase"],
+        "rate": float(weakest["rate"])})

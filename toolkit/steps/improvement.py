@@ -8,6 +8,7 @@ import pandas as pd
 
 from toolkit.analysis.action_plan import action_plan, merge_plan, read_plan_file
 from toolkit.analysis.simulation import plan_improvement
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import Reason
 from toolkit.present import narrative
 from toolkit.steps.parts import Parts, earlier, in_languages, sentences, sizing_from
@@ -139,6 +140,7 @@ def _headline(plan) -> str:
         return "No scenario: " + plan.explain("scenario")
     orders = plan.scenario.outcomes.set_index("measure").loc["orders"]
     top = plan.bottleneck
-    return (f"Raising {top['from_phase']} → {top['to_phase']} from {top['rate']:.0%} to "
-            f"{top['reference_rate']:.0%} changes orders from {orders['baseline']:.1f} to "
-            f"{orders['scenario']:.1f} per {orders['period']}.")
+    return Finding("raising_bottleneck", {
+        "from_phase": top["from_phase"], "to_phase": top["to_phase"], "rate": float(top["rate"]),
+        "reference_rate": float(top["reference_rate"]), "baseline": float(orders["baseline"]),
+        "scenario": float(orders["scenario"]), "period": orders["period"]})

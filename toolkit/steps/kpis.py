@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.findings import Finding
 from toolkit.measure.kpis import compute_kpis, kpi_tree, kpis_from_config, tree_kpis
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -94,6 +95,8 @@ def _headline(tree: pd.DataFrame | None) -> str:
     if pd.isna(root["value"]):
         return "Too few mature records to fill the KPI tree yet."
     if pd.notna(root["target"]):
-        return (f"{root['label']}: {root['value']:,.0f} against a target of {root['target']:,.0f} "
-                f"({root['value'] / root['target'] - 1:+.0%}).")
-    return f"{root['label']}: {root['value']:,.0f} (no target declared)."
+        return Finding("kpi_tree_root", {"label": root["label"], "value": float(root["value"]),
+                                         "target": float(root["target"]),
+                                         "gap": float(root["value"] / root["target"] - 1)})
+    return Finding("kpi_tree_root_no_target", {"label": root["label"],
+                                               "value": float(root["value"])})

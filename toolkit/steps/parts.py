@@ -1,6 +1,6 @@
 """What every step does alike: compute its parts (a part the data cannot carry becomes a stated
-problem), take earlier steps' results instead of computing them again, and read the narrative's
-Markdown bullets as sentences."""
+problem), take earlier steps' results instead of computing them again, and take the narrative's
+sentences as it wrote them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from toolkit.base.vocabulary import reason_of
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present.format import formatter
 from toolkit.present.messages import LANGUAGES
-from toolkit.present.narrative import text
+from toolkit.present.narrative import Bullets, text
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import N_
 from toolkit.steps.result import STEP_KEYS, StepResult
@@ -117,14 +117,10 @@ def in_languages(write: Callable[[str], list[str]]) -> dict[str, list[str]]:
     return {language: write(language) for language in LANGUAGES}
 
 
-def sentences(markdown: str) -> list[str]:
-    """The bullets of a narrative text (``- sentence`` lines) as a list of sentences."""
-    lines: list[str] = []
-    for line in markdown.split("\n"):
-        if line.startswith("- "):
-            lines.append(line[2:])
-        elif line.strip() and lines:  # a sentence that ran over a line break
-            lines[-1] += " " + line.strip()
-        elif line.strip():
-            lines.append(line.strip())
-    return lines
+def sentences(conclusion: Bullets) -> list[str]:
+    """The sentences of a narrative conclusion, as the narrative wrote them (its ``lines``: no
+    Markdown is parsed back)."""
+    if not isinstance(conclusion, Bullets):  # a programming error: narrative writes Bullets
+        raise TypeError(f"sentences() takes the Bullets a narrative function returns, not a "
+                        f"{type(conclusion).__name__}")
+    return list(conclusion.lines)

@@ -50,7 +50,7 @@ class StrengthsWeaknessesScore:
 
     def _repr_html_(self) -> str:
         head = (f"<p><b>Strengths and weaknesses score: {self.score}</b> "
-                f"({self.weak_share:.0%} of the transitions weak)</p>")
+                f"({round(self.weak_share * 100):d}% of the transitions weak)</p>")
         return head + self.transitions.to_html(index=False, float_format=lambda v: f"{v:.3f}")
 
 

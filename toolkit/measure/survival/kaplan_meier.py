@@ -96,7 +96,7 @@ class KaplanMeierResult:
     def __repr__(self) -> str:
         low, high = self.median_ci_
         return (f"KaplanMeierResult(n={self.n_}, events={self.events_}, median={self.median_:g}, "
-                f"{self.confidence:.0%} CI=({low:g}, {high:g}))")
+                f"confidence={self.confidence:g}, CI=({low:g}, {high:g}))")
 
     def _repr_html_(self) -> str:
         return ("<p><b>Kaplan-Meier estimate</b> (NaN = not reached within follow-up)</p>"

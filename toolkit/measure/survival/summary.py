@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import DataError, OptionError
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
 from toolkit.measure.survival.checks import EVENTS, LEVEL_TOL, as_durations, as_labels, z_value
 from toolkit.measure.survival.incidence import Incidence, loglog_interval
@@ -114,10 +115,10 @@ def _cif_median(inc: Incidence) -> tuple[float, str | None]:
         return float(inc.times[hit[0]]), None
     conv_end, lost_end, open_end = conv[-1], inc.cif[1, -1], inc.surv[-1]
     if conv_end + open_end < 0.5:
-        return np.nan, (f"cannot reach 50%: {lost_end:.0%} lost and only {conv_end:.0%} "
-                        f"converted, {open_end:.0%} still open")
-    return np.nan, (f"not reached within follow-up: {conv_end:.0%} converted by day "
-                    f"{inc.times[-1]:g}, {open_end:.0%} still open")
+        return np.nan, Finding("median_unreachable", {
+            "lost": float(lost_end), "converted": float(conv_end), "open": float(open_end)})
+    return np.nan, Finding("median_not_reached", {
+        "converted": float(conv_end), "day": float(inc.times[-1]), "open": float(open_end)})
 
 
 def time_to_convert_summary(

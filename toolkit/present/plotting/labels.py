@@ -108,17 +108,10 @@ def fmt_range(low: float, high: float, unit: object, digits: int | None = None) 
 
 
 def p_text(p: float) -> str:
-    """'p_adj<0.001', 'p_adj=0.042'; a comparison left out of the adjustment says so."""
+    """'p_adj < 0.001', 'p_adj = 0.042'; a comparison left out of the adjustment says so."""
     if p is None or not np.isfinite(p):
         return _("too small to test")
-    text = _fmt_p(p)
-    return _("p_adj") + (" " if text.startswith(("<", ">")) else " = ") + text
-
-
-def _fmt_p(p: float) -> str:
-    if p is None or not np.isfinite(p):
-        return _("n/a")
-    return fig_fmt().p_value(p)  # as every page and table writes it: '< 0,001', '0,042'
+    return fig_fmt().p_phrase(p, _("p_adj"))  # as every page, table and sentence writes it
 
 
 def phase_name(key: object, phase_model: PhaseModel | None, fallback: object = None) -> str:

@@ -236,8 +236,7 @@ def hint_cell(row: pd.Series, c: CellContext) -> Cell:
 
 def _p_words(p: object, fmt: Formatter) -> str:
     """A p-value after its name: '< 0.001' or '= 0.012'."""
-    shown = fmt.p_value(p)
-    return shown if shown.startswith("<") else "= " + shown
+    return fmt.p_phrase(p, "").lstrip()
 
 
 def _area_evidence(row: pd.Series, c: CellContext) -> str | None:

@@ -1,0 +1,275 @@
+"""Findings as codes and values (issue 22): analysis and measurement return a code with raw values,
+and toolkit.present.findings is the one place that writes them as sentences, in both languages,
+every number through the one Formatter."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import subprocess
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from toolkit.base.findings import Finding  # noqa: E402
+from toolkit.base.vocabulary import PROBLEMS, Reason  # noqa: E402
+from toolkit.present.findings import FINDING_WORDS, finding_codes, render, show, write  # noqa: E402
+from toolkit.present.format import formatter  # noqa: E402
+from toolkit.present.problems import PROBLEM_WORDS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One hand-made example per finding code (several for a code whose sentence has cases). A new
+# code without an example fails test_every_finding_code_has_an_example.
+EXAMPLES: list[tuple[str, dict]] = [
+    ("seasonality", {"case": "few_mature_months", "mature_months": 4}),
+    ("seasonality", {"case": "short_history", "months": 1}),
+    ("seasonality", {"case": "short_history", "months": 7}),
+    ("seasonality", {"case": "few_per_month", "mean_entries": 3.44}),
+    ("seasonality", {"case": "rate_unjudged", "seasonal_volume": True, "cv_volume": 0.31,
+                     "p_volume": 0.0004}),
+    ("seasonality", {"case": "rate_unjudged", "seasonal_volume": False}),
+    ("seasonality", {"case": "volume_only", "seasonal_volume": True, "cv_volume": 0.2,
+                     "p_volume": 1e-73, "cv_rate": 0.12, "p_rate": 0.7543}),
+    ("seasonality", {"case": "rate", "p_rate": 0.0123}),
+    ("seasonality", {"case": "none"}),
+    ("audit", {"n_records": 12000, "checks": [("regressions", 17, 17 / 12000),
+                                              ("skipped_phases", 209, 209 / 12000)],
+               "history_known": True}),
+    ("audit", {"n_records": 1, "checks": [], "history_known": False}),
+    ("kpi_change", {"kpi": "Conversion lead → opportunity", "previous": 0.41, "current": 0.33,
+                    "is_rate": True, "higher_is_better": True, "p_value": 0.0093}),
+    ("kpi_change", {"kpi": "Order value", "previous": 12500.0, "current": 15000.0,
+                    "is_rate": False, "higher_is_better": True, "p_value": 1e-9}),
+    ("change_raised", {"from_phase": "lead", "to_phase": "opportunity", "method": "did",
+                       "control": "region = 'north'", "mix": "", "estimate": 0.094,
+                       "ci_low": 0.076, "ci_high": 0.112, "p_value": 3e-25}),
+    ("change_lowered", {"from_phase": "lead", "to_phase": "opportunity",
+                        "method": "standardised", "control": "", "mix": "region",
+                        "estimate": -0.05, "ci_low": -0.08, "ci_high": -0.02, "p_value": 0.0012}),
+    ("change_none", {"from_phase": "lead", "to_phase": "opportunity", "method": "before_after",
+                     "control": "", "mix": "", "estimate": -0.007, "ci_low": -0.026,
+                     "ci_high": 0.012, "p_value": 0.466, "mde": 0.0273}),
+    ("change_mix_moved", {"shifted": [("region", 0.21, 0.0004), ("product", 0.05, 0.031)]}),
+    ("change_reads_trend", {"p_value": 0.004}),
+    ("change_reads_before_after", {"p_value": 0.61}),
+    ("what_if", {"scenario": "conversion_lead_opportunity 40.0%", "period": "month",
+                 "confidence": 0.9, "orders": 11.62, "ci_low": 9.1, "ci_high": 14.3,
+                 "baseline": 6.8, "change": 4.82, "change_ci_low": 2.3, "change_ci_high": 7.5}),
+    ("experiment_size", {"baseline_rate": 0.236, "target_rate": 0.286, "uplift": 0.05,
+                         "power": 0.8, "alpha": 0.05, "records_control": 1203,
+                         "records_treatment": 1203, "total_records": 2406,
+                         "entries_per_week": 52.4, "weeks_to_enrol": 45.9, "window_days": 90,
+                         "wait_weeks": 12.9, "weeks_until_readable": 58.8}),
+    ("experiment_size", {"baseline_rate": 0.236, "target_rate": 0.286, "uplift": 0.05,
+                         "power": 0.8, "alpha": 0.01, "records_control": 1203,
+                         "records_treatment": 1203, "total_records": 2406,
+                         "entries_per_week": None}),
+    ("share", {"share": 0.4}),
+    ("kpi_tree_root", {"label": "Revenue per month (implied)", "value": 116990.4,
+                       "target": 125000.0, "gap": 116990.4 / 125000 - 1}),
+    ("kpi_tree_root_no_target", {"label": "Orders per month", "value": 1234.5}),
+    ("raising_bottleneck", {"from_phase": "opportunity", "to_phase": "proposal", "rate": 0.236,
+                            "reference_rate": 0.4, "baseline": 6.81, "scenario": 11.62,
+                            "period": "month"}),
+    ("funnel_headline", {"entered": 12000, "orders": 242, "from_phase": "opportunity",
+                         "to_phase": "proposal", "rate": 0.2512}),
+    ("mix_decomposition", {"from_phase": "opportunity", "to_phase": "proposal",
+                           "by_creation": False, "word": "fell", "rate_a": 0.261,
+                           "rate_b": 0.236, "period_a": "2024", "period_b": "2025",
+                           "total": -0.025, "rate_effect": -0.031, "mix_effect": 0.006}),
+    ("simpsons_paradox", {"from_phase": "opportunity", "to_phase": "proposal",
+                          "by_creation": True, "word": "fell", "rate_a": 0.2362,
+                          "rate_b": 0.2358, "period_a": "2024", "period_b": "2025",
+                          "total": -0.0004, "rate_effect": 0.0002, "mix_effect": -0.0004,
+                          "attribute": "action", "share": 0.647, "direction": "better",
+                          "segment": "event", "share_a": 0.461, "share_b": 0.246}),
+    ("median_unreachable", {"lost": 0.62, "converted": 0.21, "open": 0.17}),
+    ("median_not_reached", {"converted": 0.4, "day": 180.0, "open": 0.35}),
+]
+
+# Every value a problem sentence may name (toolkit.present.problems.problem_text), hand-made.
+PROBLEM_VALUES = {
+    "why": Reason.of("no_mature_month"), "date": pd.Timestamp("2026-03-05"),
+    "as_of": pd.Timestamp("2026-10-31"), "description": "call within a day",
+    "from_phase": "lead", "to_phase": "opportunity", "window_days": 90, "kpi": "conversion_x",
+    "n": 30, "count": 3, "attribute": "owner", "rows": "lead → order", "share": 0.9,
+    "others": 0.02, "lost_share": 0.95, "won_share": 0.1, "outcome": "won",
+    "period": "2026-07", "last": "2026-05",
+    "reasons": [Reason.of("change_no_records", {"date": pd.Timestamp("2026-03-05"),
+                                                "description": "x", "from_phase": "lead",
+                                                "to_phase": "opportunity"})],
+}
+
+def example(code: str, k: int = 0) -> dict:
+    """The `k`-th example of `code`."""
+    return [values for c, values in EXAMPLES if c == code][k]
+
+
+_PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
+
+
+def _written(text: str) -> None:
+    """A finished sentence: no placeholder left, no Python number or missing value spelled out."""
+    assert text.strip(), text
+    assert not _PLACEHOLDER.search(text), text
+    assert not re.search(r"\bnan\b|\bNone\b|e-\d\d|\d\.\d{4,}", text), text
+
+
+def test_every_finding_code_has_an_example():
+    assert {code for code, _ in EXAMPLES} == set(finding_codes())
+
+
+@pytest.mark.parametrize(("code", "values"), EXAMPLES,
+                         ids=[f"{c}-{i}" for i, (c, _) in enumerate(EXAMPLES)])
+def test_every_finding_code_is_written_in_both_languages(code, values):
+    english, dutch = write(code, values, "en"), write(code, values, "nl")
+    _written(english)
+    _written(dutch)
+    # the Finding's own str is its English sentence, and render writes it in either language
+    finding = Finding(code, values)
+    assert str(finding) == english == render(finding, "en")
+    assert render(finding, "nl") == dutch
+    # numbers through the one formatter: each value of a declared kind appears as it writes it
+    for language, text in (("en", english), ("nl", dutch)):
+        fmt = formatter(language)
+        for name, kind in (FINDING_WORDS[code].kinds.items() if code in FINDING_WORDS else ()):
+            assert show(kind, values[name], fmt) in text, (name, text)
+    if code != "share":  # a bare percentage reads alike
+        assert dutch != english
+
+
+@pytest.mark.parametrize("code", sorted(PROBLEMS))
+def test_every_problem_code_is_written_in_both_languages(code):
+    reason = Reason.of(code, PROBLEM_VALUES)
+    english, dutch = render(reason, "en"), render(reason, "nl")
+    _written(english)
+    _written(dutch)
+    assert str(reason) == english
+    if code in PROBLEM_WORDS or code == "changes_not_evaluated":
+        assert dutch != english
+
+
+def test_the_sentences_hand_checked():
+    # worked out by hand from the values: shares with no decimal where the sentence says so,
+    # one p-value phrase, thousands separators, no minus zero
+    assert write("kpi_change", example("kpi_change"), "en") == (
+        "Conversion lead → opportunity fell from 41% to 33% (significant, p = 0.009; worse).")
+    assert write("kpi_change", example("kpi_change", 1), "nl").startswith(
+        "Order value steeg van 12.500 naar 15.000 (significant, p < 0,001; ")
+    assert write("seasonality", example("seasonality", 6), "en") == (
+        "Volume is seasonal (month-to-month variation 20%, p < 0.001) but the conversion rate is "
+        "not (variation 12%, p = 0.754): steer on percentages.")
+    assert write("audit", example("audit"), "en") == (
+        "Audit of 12,000 records: 17 moves back to an earlier phase (0.1%); 209 skipped phases "
+        "(2%).")
+    assert write("audit", example("audit", 1), "en").startswith("Audit of 1 record: no findings.")
+    assert write("median_not_reached", example("median_not_reached"), "nl") == (
+        "niet gehaald binnen de volgtijd: 40% geconverteerd op dag 180, 35% nog open")
+    assert write("kpi_tree_root", example("kpi_tree_root"), "en") == (
+        "Revenue per month (implied): 116,990 against a target of 125,000 (-6%).")
+    # a rounded difference shows no minus zero
+    assert write("simpsons_paradox", example("simpsons_paradox"), "en") == (
+        "Simpson's paradox: the overall opportunity -> proposal (records by creation year) rate "
+        "fell from 23.6% in 2024 to 23.6% in 2025 (0.0 points), yet the action segments holding "
+        "64.7% of the records converted better within themselves. The mix moved: action = event "
+        "went from 46.1% to 24.6% of the records (mix effect 0.0 points, rate effect 0.0 points). "
+        "Judge the segments by their own rates, not by the overall trend.")
+    assert write("change_mix_moved", example("change_mix_moved"), "en").startswith(
+        "The mix moved between before and after: region (21% of the records in other segments, "
+        "p < 0.001); product (5% of the records in other segments, p = 0.031).")
+
+
+def test_a_finding_is_a_code_with_values_and_survives_a_pickle():
+    finding = Finding("median_not_reached", {"converted": 0.4, "day": 180.0, "open": 0.35})
+    assert (finding.code, finding.values) == ("median_not_reached",
+                                              {"converted": 0.4, "day": 180.0, "open": 0.35})
+    again = pickle.loads(pickle.dumps(finding))
+    assert type(again) is Finding and again == finding
+    assert (again.code, again.values) == (finding.code, finding.values)
+    reason = pickle.loads(pickle.dumps(Reason.of("close_value", {"lost_share": 0.95,
+                                                                "won_share": 0.1})))
+    assert isinstance(reason, Reason) and isinstance(reason, Finding)
+    assert reason.code == "close_value" and reason.values["won_share"] == 0.1
+    assert str(reason) == ("the deal value is 0 or blank for 95% of lost deals but for 10% of "
+                           "won deals: a close value, derived from the outcome")
+
+
+def test_an_unknown_problem_code_is_a_programming_error():
+    with pytest.raises(KeyError):
+        Reason.of("no_such_problem")
+
+
+def test_one_formatter_writes_every_number():
+    # the issue's Done-when: no number formatted by hand outside the formatter
+    done = subprocess.run(["grep", "-rnE", r":\.[0-9]%\}|:,\.[0-9]f\}|_format_p|_local\(",
+                           "toolkit"], cwd=ROOT, capture_output=True, text=True)
+    found = [line for line in done.stdout.splitlines()
+             if not line.startswith("toolkit/present/format.py:")]
+    assert found == []
+
+
+def test_the_p_value_phrase():
+    en, nl = formatter("en"), formatter("nl")
+    assert en.p_phrase(0.0123) == "p = 0.012" and nl.p_phrase(0.0123) == "p = 0,012"
+    assert en.p_phrase(1e-9) == "p < 0.001" and nl.p_phrase(0.99999) == "p > 0,999"
+    assert en.p_phrase(np.nan) == "p –" and en.p_phrase(0.5, "p_adj") == "p_adj = 0.500"
+
+
+@pytest.fixture(scope="module")
+def demo_results():
+    from toolkit import Engagement
+    from toolkit.steps import run_all
+    return Engagement.from_yaml(ROOT / "data/demo/engagement.yaml"), run_all(
+        Engagement.from_yaml(ROOT / "data/demo/engagement.yaml"), seed=0)
+
+
+def test_one_p_value_reads_the_same_in_a_figure_a_table_the_cli_and_a_page(demo_results,
+                                                                          tmp_path, capsys):
+    from toolkit import cli
+    from toolkit.present.plotting import plot_segment_scan
+    from toolkit.present.tables import display_table
+    from toolkit.report.render import render_report
+    engagement, results = demo_results
+    tests = results[4].results["seasonality"].tests
+    p = float(tests.loc[1, "p_value"])  # the demo's seasonality of the conversion rate: 0.754
+    number = formatter("en").p_value(p)
+    assert number == "0.754"
+    # a figure: the adjusted p-value beside a segment of the scan
+    scan = pd.DataFrame({"attribute": ["owner"], "segment": ["A"], "from_phase": ["lead"],
+                         "to_phase": ["opportunity"], "n": [94], "rate": [0.21],
+                         "ci_low": [0.14], "ci_high": [0.31], "rest_rate": [0.47],
+                         "p_adjusted": [p], "flagged": [False]})
+    ax = plot_segment_scan(scan)
+    labels = [t.get_text() for t in ax.child_axes[0].get_yticklabels()]
+    assert labels[0].endswith(f"p_adj = {number}")
+    # a table cell
+    cell = display_table(tests, ["p_value"], fmt=formatter("en")).rows[1][0].text
+    assert cell == number
+    # the CLI
+    cli._print_headlines(results)
+    printed = capsys.readouterr().out
+    assert f"p = {number}" in printed
+    # a page: the step's conclusions and its table of the seasonality tests
+    render_report(engagement, results, out_dir=tmp_path, language="en", pages=[4], figures={})
+    page = next(tmp_path.glob("04_*.html")).read_text(encoding="utf-8")
+    assert f"p = {number}" in page and f">{number}<" in page
+    # nowhere another spelling of the same number
+    for text in (labels[0], cell, printed, page):
+        assert "p=0.75" not in text and "0.7543" not in text
+
+
+def test_step_conclusions_are_the_sentences_the_narrative_wrote():
+    from toolkit.present.narrative import Bullets, bullets
+    from toolkit.steps.parts import sentences
+    written = bullets(["a *b* \\<c\\>", "", "two\nlines"])
+    assert isinstance(written, Bullets) and written == "- a *b* \\<c\\>\n- two\nlines"
+    assert sentences(written) == ["a *b* \\<c\\>", "two\nlines"]  # as written, never re-parsed
+    with pytest.raises(TypeError):
+        sentences("- a sentence")
+    assert pickle.loads(pickle.dumps(written)).lines == written.lines

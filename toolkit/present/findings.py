@@ -1,0 +1,387 @@
+"""Findings in words: the one place a :class:`~toolkit.base.findings.Finding` becomes a sentence.
+
+Analysis and measurement return a finding's code and raw values; this module writes it in the
+report's language. Each code of :data:`FINDING_WORDS` names its sentence (an English msgid of the
+message catalogue, so the Dutch is a translation, not a rewrite) and how each value is shown
+(:data:`KINDS`), every number through the one :class:`~toolkit.present.format.Formatter`. The
+problem codes (``toolkit.present.problems.PROBLEM_WORDS``) are written the same way, so
+:func:`render` writes any finding or reason.
+
+::
+
+    render(Finding("change_sentence", {...}), "nl")
+    # 'Conversie steeg van 24% naar 31% (significant, p < 0,001; beter).'
+
+Importing this module installs its English writer as the sentence of every Finding
+(``toolkit.base.findings.use_renderer``); ``toolkit/__init__.py`` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.base import findings as _base
+from toolkit.base.findings import Finding
+from toolkit.base.vocabulary import Reason
+from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.problems import problem_text
+from toolkit.present.tables.words import code_text
+
+__all__ = ["FINDING_WORDS", "WRITERS", "KINDS", "Words", "render", "write", "show", "finding_codes"]
+
+
+def N_(message: str) -> str:
+    """Mark `message` for extraction into the catalogue (it is translated where it is shown)."""
+    return message
+
+
+#: How a value of a finding is shown: kind -> the formatter call.
+KINDS: dict[str, Callable[[Formatter, Any], str]] = {
+    "percent": lambda f, x: f.percent(x, 1),
+    "percent0": lambda f, x: f.percent(x, 0),
+    "points": lambda f, x: f.number(float(x) * 100, 1, signed=True),
+    "points_size": lambda f, x: f.number(abs(float(x)) * 100, 1),
+    "points_words": lambda f, x: f.points(x),
+    "signed_percent0": lambda f, x: f.percent(x, 0, signed=True),
+    "number": lambda f, x: f.number(x),
+    "number0": lambda f, x: f.number(x, 0),
+    "number1": lambda f, x: f.number(x, 1),
+    "signed1": lambda f, x: f.number(x, 1, signed=True),
+    "count": lambda f, x: f.count(x),
+    "p": lambda f, x: f.p_phrase(x),
+    "p_value": lambda f, x: f.p_value(x),
+    "amount": lambda f, x: f.amount(x),
+    "date": lambda f, x: f.date(x),
+    "period": lambda f, x: f.period(x),
+    "text": lambda f, x: MISSING if is_missing(x) else str(x),
+}
+
+
+@dataclass(frozen=True)
+class Words:
+    """The sentence of a finding code: its msgid (or a singular/plural pair chosen by the value
+    ``count_of``) and the kind of each value it names (placeholder -> a key of :data:`KINDS`).
+    A value named in `words` is itself a code: the catalogue's words for it (``{key}_words``).
+    A value named in `findings` is an inner finding (or a list of them, joined by "; ")."""
+
+    message: str | tuple[str, str]
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    count_of: str = "count"
+    words: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    findings: tuple[str, ...] = ()
+
+
+#: Each finding code's sentence. Values are raw (a share 0.361, a p-value, a count); the sentence
+#: shows them through the formatter by the kind named here.
+FINDING_WORDS: dict[str, Words] = {}
+
+
+def _register(code: str, words: Words) -> None:
+    if code in FINDING_WORDS:  # a programming error: a code is written once
+        raise KeyError(f"finding code registered twice: {code!r}")
+    FINDING_WORDS[code] = words
+
+
+def finding_codes() -> list[str]:
+    """Every finding code this module writes (the problem codes are in ``PROBLEM_WORDS``)."""
+    return [*FINDING_WORDS, *WRITERS]
+
+
+def show(kind: str, value: Any, fmt: Formatter) -> str:
+    """One value of a finding as a reader sees it (a missing number: the formatter's dash)."""
+    if kind != "text" and is_missing(value):
+        return MISSING
+    return KINDS[kind](fmt, value)
+
+
+#: Findings whose sentence is put together from parts (code -> writer of values and formatter).
+WRITERS: dict[str, Callable[[Mapping[str, Any], Formatter], str]] = {}
+
+
+def _text(code: str, values: Mapping[str, Any], fmt: Formatter) -> str:
+    if code in WRITERS:
+        return WRITERS[code](values, fmt)
+    words = FINDING_WORDS[code]
+    shown: dict[str, str] = {}
+    for name, kind in words.kinds.items():
+        shown[name] = show(kind, values.get(name), fmt)
+    for name, table in words.words.items():
+        value = values.get(name)
+        shown[name] = fmt.gettext(table[value]) if value in table else str(value)
+    for name in words.findings:
+        inner = values.get(name)
+        items = inner if isinstance(inner, list | tuple) else [inner]
+        shown[name] = "; ".join(_render(item, fmt) for item in items if item is not None)
+    if isinstance(words.message, tuple):
+        count = values.get(words.count_of, 0)
+        message = fmt.ngettext(*words.message, int(0 if is_missing(count) else count))
+    else:
+        message = fmt.gettext(words.message)
+    return message.format(**shown)
+
+
+def _render(finding: object, fmt: Formatter) -> str:
+    if isinstance(finding, Finding) and (finding.code in FINDING_WORDS
+                                         or finding.code in WRITERS):
+        return _text(finding.code, finding.values, fmt)
+    return problem_text(finding, fmt, from_code=True)
+
+
+def write(code: str, values: Mapping[str, Any], language: str = "en", *,
+          fmt: Formatter | None = None) -> str:
+    """The sentence of finding `code` with `values`, in `language` (or `fmt`'s), without making
+    the Finding (and its English sentence) first."""
+    return _text(code, values, fmt or formatter(language))
+
+
+def render(finding: object, language: str = "en", *, fmt: Formatter | None = None) -> str:
+    """`finding` (a Finding or Reason; any other value as its text) as a sentence in `language`
+    (or the language of `fmt`, whose currency then names the amounts)."""
+    return _render(finding, fmt or formatter(language))
+
+
+def _english(code: str, values: Mapping[str, Any]) -> str:
+    fmt = formatter("en", str(values.get("currency", "EUR")))
+    if code in FINDING_WORDS or code in WRITERS:
+        return _text(code, values, fmt)
+    return problem_text(Reason("", code, values), fmt, from_code=True)
+
+
+# ----------------------------------------------------------------------------- the findings
+def _seasonality(facts: Mapping[str, Any], fmt: Formatter) -> str:
+    """The seasonality conclusion (``toolkit.measure.seasonality``) from its case and facts."""
+    case = facts["case"]
+    if case == "few_mature_months":
+        return fmt.gettext("Too few mature cohort months to judge seasonality ({n} with mature "
+                           "records; at least 6 are needed).").format(
+            n=fmt.count(facts["mature_months"]))
+    if case == "short_history":
+        return fmt.ngettext("Only {n} complete month of history: too short to judge seasonality, "
+                            "which needs at least a full year (a difference between months could "
+                            "as well be a trend).",
+                            "Only {n} complete months of history: too short to judge seasonality, "
+                            "which needs at least a full year (a difference between months could "
+                            "as well be a trend).", int(facts["months"])).format(
+            n=fmt.count(facts["months"]))
+    if case == "few_per_month":
+        return fmt.gettext("Too few records per month to judge seasonality (on average {n} "
+                           "entries a month; at least 5 are needed).").format(
+            n=fmt.number(facts["mean_entries"], 1))
+    volume = (fmt.gettext("Volume is seasonal (month-to-month variation {cv}, {p})").format(
+                  cv=fmt.percent(facts["cv_volume"], 0), p=fmt.p_phrase(facts["p_volume"]))
+              if facts.get("seasonal_volume")
+              else fmt.gettext("Volume shows no clear seasonal pattern"))
+    if case == "rate_unjudged":
+        return volume + fmt.gettext("; too few mature records per calendar month to judge whether "
+                                    "the conversion rate is seasonal (an expected count is below "
+                                    "5).")
+    if case == "volume_only":
+        return volume + fmt.gettext(" but the conversion rate is not (variation {cv}, {p}): steer "
+                                    "on percentages.").format(
+            cv=fmt.percent(facts["cv_rate"], 0), p=fmt.p_phrase(facts["p_rate"]))
+    if case == "rate":
+        return fmt.gettext("The conversion rate itself differs between calendar months ({p}): "
+                           "compare each month with the same month a year earlier.").format(
+            p=fmt.p_phrase(facts["p_rate"]))
+    return fmt.gettext("Neither volume nor conversion shows a clear seasonal pattern.")
+
+
+def _audit(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The audit of the stage history (``toolkit.measure.audit``): each check that found records,
+    with their count and share."""
+    n = int(values["n_records"])
+    caveat = "" if values.get("history_known", True) else " " + fmt.gettext(
+        "A snapshot has no stage history: skips, regressions, late entries and bulk timestamps "
+        "cannot be audited.")
+    if not values["checks"]:
+        return fmt.ngettext("Audit of {n} record: no findings.",
+                            "Audit of {n} records: no findings.", n).format(n=fmt.count(n)) + caveat
+    found = "; ".join(f"{fmt.count(records)} {code_text(check, fmt).lower()} "
+                      f"({fmt.percent(share, 0)})" for check, records, share in values["checks"])
+    return fmt.ngettext("Audit of {n} record: {findings}.", "Audit of {n} records: {findings}.",
+                        n).format(n=fmt.count(n), findings=found) + caveat
+
+
+def _kpi_change(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A KPI that changed significantly between two periods (``toolkit.analysis.steering``): a
+    rate with as few decimals as tell the two apart (up to two), another number by its size."""
+    previous, current = values["previous"], values["current"]
+    if values["is_rate"]:
+        decimals = 0
+        while decimals < 2 and fmt.percent(previous, decimals) == fmt.percent(current, decimals):
+            decimals += 1
+        old, new = fmt.percent(previous, decimals), fmt.percent(current, decimals)
+    else:
+        old, new = fmt.number(previous), fmt.number(current)
+    message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
+               if current > previous else
+               N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")
+               if current < previous else
+               N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
+    better = (current > previous) == bool(values["higher_is_better"])
+    return fmt.gettext(message).format(
+        kpi=values["kpi"], old=old, new=new, p=fmt.p_phrase(values["p_value"]),
+        judgement=fmt.gettext("better") if better else fmt.gettext("worse"))
+
+
+#: The methods a change evaluation reads (``toolkit.analysis.simulation.evaluate_change``).
+METHOD_WORDS = {"did": N_("difference-in-differences against {control}"),
+                "standardised": N_("before/after within each segment of {attributes}, whose mix "
+                                   "moved"),
+                "its_level": N_("interrupted time series, level change"),
+                "before_after": N_("before/after comparison of mature cohorts")}
+
+_CHANGE_WORDS = {
+    "change_raised": N_("The change raised the conversion {start} → {end} by {points} "
+                        "({interval}, {p}; {method})."),
+    "change_lowered": N_("The change lowered the conversion {start} → {end} by {points} "
+                         "({interval}, {p}; {method})."),
+    "change_none": N_("No detectable change in the conversion {start} → {end} (estimate "
+                      "{estimate}, {interval}, {p}; {method}); with these volumes an effect "
+                      "smaller than {mde} cannot be seen."),
+}
+
+
+def _change(code: str) -> Callable[[Mapping[str, Any], Formatter], str]:
+    def write(values: Mapping[str, Any], fmt: Formatter) -> str:
+        """A declared change's answer from the numbers of the method it reads."""
+        method = values["method"]
+        shown = {"start": str(values["from_phase"]), "end": str(values["to_phase"]),
+                 "interval": fmt.gettext("95% interval {low} to {high}").format(
+                     low=fmt.points(values["ci_low"]), high=fmt.points(values["ci_high"])),
+                 "p": fmt.p_phrase(values["p_value"]),
+                 "method": fmt.gettext(METHOD_WORDS[method]).format(attributes=values["mix"],
+                                                                    control=values["control"])
+                 if method in METHOD_WORDS else str(method),
+                 "points": fmt.points(abs(values["estimate"]), signed=False),
+                 "estimate": fmt.points(values["estimate"]),
+                 "mde": fmt.points(values.get("mde"), signed=False)}
+        return fmt.gettext(_CHANGE_WORDS[code]).format(**shown)
+    return write
+
+
+def _change_mix_moved(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The attributes whose mix moved between before and after a declared change."""
+    moved = "; ".join(fmt.gettext("{attribute} ({share} of the records in other segments, "
+                                  "{p})").format(attribute=attribute, share=fmt.percent(shift, 0),
+                                                 p=fmt.p_phrase(p))
+                      for attribute, shift, p in values["shifted"])
+    return fmt.gettext("The mix moved between before and after: {moved}. The verdict reads the "
+                       "change within those segments (standardised), not the pooled "
+                       "rates.").format(moved=moved)
+
+
+_PERIOD_WORDS = {"week": N_("week"), "month": N_("month"), "quarter": N_("quarter"),
+                 "year": N_("year")}
+
+
+def _what_if(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A what-if scenario's orders against today's (``toolkit.analysis.simulation.what_if``)."""
+    period = values["period"]
+    return fmt.gettext("Scenario ({scenario}): {orders} orders per {period} ({confidence} "
+                       "interval {low} to {high}) against {baseline} now; change {change} "
+                       "({change_low} to {change_high}).").format(
+        scenario=values["scenario"], orders=fmt.number(values["orders"], 1),
+        period=fmt.gettext(_PERIOD_WORDS[period]) if period in _PERIOD_WORDS else period,
+        confidence=fmt.percent(values["confidence"], 0), low=fmt.number(values["ci_low"], 1),
+        high=fmt.number(values["ci_high"], 1), baseline=fmt.number(values["baseline"], 1),
+        change=fmt.number(values["change"], 1, signed=True),
+        change_low=fmt.number(values["change_ci_low"], 1, signed=True),
+        change_high=fmt.number(values["change_ci_high"], 1, signed=True))
+
+
+def _experiment_size(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The records and weeks a test of a conversion needs (``toolkit.analysis.simulation``)."""
+    text = fmt.gettext("To see {baseline} → {target} ({uplift}) with {power} power at alpha "
+                       "{alpha}: {control} records in control and {treatment} in treatment "
+                       "({total} in all)").format(
+        baseline=fmt.percent(values["baseline_rate"]), target=fmt.percent(values["target_rate"]),
+        uplift=fmt.points(values["uplift"]), power=fmt.percent(values["power"], 0),
+        alpha=fmt.number(values["alpha"], 2 if round(values["alpha"], 2) == values["alpha"] else 3),
+        control=fmt.count(values["records_control"]),
+        treatment=fmt.count(values["records_treatment"]), total=fmt.count(values["total_records"]))
+    if values.get("entries_per_week"):
+        text += fmt.gettext("; at {entries} entries a week that is {weeks} weeks of "
+                            "enrolment").format(entries=fmt.number(values["entries_per_week"], 1),
+                                                weeks=fmt.number(values["weeks_to_enrol"], 1))
+        if values.get("window_days") is not None:
+            text += fmt.gettext(" plus {wait} weeks for the last cohort's {window}-day window: "
+                                "readable after {weeks} weeks").format(
+                wait=fmt.number(values["wait_weeks"], 1), window=fmt.count(values["window_days"]),
+                weeks=fmt.number(values["weeks_until_readable"], 1))
+    return text + "."
+
+
+WRITERS["share"] = lambda values, fmt: fmt.percent(values["share"])  # a scenario's rate
+_register("change_reads_trend", Words(
+    N_("The verdict reads the interrupted time series: the cohorts before the change show a "
+       "trend of their own ({p_value})."), {"p_value": "p"}))
+_register("change_reads_before_after", Words(
+    N_("The verdict reads the before/after comparison: the cohorts before the change show no "
+       "trend of their own ({p_value})."), {"p_value": "p"}))
+_register("kpi_tree_root", Words(
+    N_("{label}: {value} against a target of {target} ({gap})."),
+    {"label": "text", "value": "number0", "target": "number0", "gap": "signed_percent0"}))
+_register("kpi_tree_root_no_target", Words(N_("{label}: {value} (no target declared)."),
+                                           {"label": "text", "value": "number0"}))
+_register("raising_bottleneck", Words(
+    N_("Raising {from_phase} → {to_phase} from {rate} to {reference_rate} changes orders from "
+       "{baseline} to {scenario} per {period}."),
+    {"from_phase": "text", "to_phase": "text", "rate": "percent0", "reference_rate": "percent0",
+     "baseline": "number1", "scenario": "number1"}, words={"period": _PERIOD_WORDS}))
+_register("funnel_headline", Words(
+    N_("{entered} records entered, {orders} became an order; the weakest step so far is "
+       "{from_phase} → {to_phase} at {rate}."),
+    {"entered": "count", "orders": "count", "from_phase": "text", "to_phase": "text",
+     "rate": "percent0"}))
+_register("median_unreachable", Words(
+    N_("cannot reach 50%: {lost} lost and only {converted} converted, {open} still open"),
+    {"lost": "percent0", "converted": "percent0", "open": "percent0"}))
+_register("median_not_reached", Words(
+    N_("not reached within follow-up: {converted} converted by day {day}, {open} still open"),
+    {"converted": "percent0", "day": "number", "open": "percent0"}))
+for _code in _CHANGE_WORDS:
+    WRITERS[_code] = _change(_code)
+WRITERS["change_mix_moved"] = _change_mix_moved
+WRITERS["what_if"] = _what_if
+WRITERS["experiment_size"] = _experiment_size
+_MIX_WORDS = {"rose": N_("rose"), "fell": N_("fell"), "stayed": N_("stayed"),
+              "better": N_("better"), "worse": N_("worse")}
+
+
+def _mix(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A step's change between two periods split into rate and mix effects
+    (``toolkit.analysis.diagnosis.mix_vs_rate``), or the Simpson's paradox it shows."""
+    step = f"{values['from_phase']} -> {values['to_phase']}"
+    if values.get("by_creation"):
+        step += fmt.gettext(" (records by creation year)")
+    shown = {"step": step, "word": fmt.gettext(_MIX_WORDS[values["word"]]),
+             "rate_a": fmt.percent(values["rate_a"]), "rate_b": fmt.percent(values["rate_b"]),
+             "period_a": fmt.period(values["period_a"]), "period_b": fmt.period(values["period_b"]),
+             "total": fmt.points(values["total"]),
+             "rate_effect": fmt.points(values["rate_effect"]),
+             "mix_effect": fmt.points(values["mix_effect"])}
+    if "direction" not in values:
+        return fmt.gettext("The overall {step} rate {word} from {rate_a} in {period_a} to "
+                           "{rate_b} in {period_b} ({total}): rate effect {rate_effect}, mix "
+                           "effect {mix_effect}.").format(**shown)
+    return fmt.gettext(
+        "Simpson's paradox: the overall {step} rate {word} from {rate_a} in {period_a} to "
+        "{rate_b} in {period_b} ({total}), yet the {attribute} segments holding {share} of the "
+        "records converted {direction} within themselves. The mix moved: {attribute} = {segment} "
+        "went from {share_a} to {share_b} of the records (mix effect {mix_effect}, rate effect "
+        "{rate_effect}). Judge the segments by their own rates, not by the overall trend.").format(
+        attribute=values["attribute"], share=fmt.percent(values["share"]),
+        direction=fmt.gettext(_MIX_WORDS[values["direction"]]), segment=values["segment"],
+        share_a=fmt.percent(values["share_a"]), share_b=fmt.percent(values["share_b"]), **shown)
+
+
+WRITERS["mix_decomposition"] = _mix
+WRITERS["simpsons_paradox"] = _mix
+WRITERS["seasonality"] = _seasonality
+WRITERS["kpi_change"] = _kpi_change
+WRITERS["audit"] = _audit
+
+_base.use_renderer(_english, lambda kind, value: show(kind, value, formatter("en")))
