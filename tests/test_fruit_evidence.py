@@ -1,6 +1,6 @@
 """The evidence of a low-hanging fruit finding written from its fields in the report's language
 (toolkit.present.tables, column `evidence_text`): the lead volume, a mix shift and stalled records
-carry their numbers as fields (toolkit.analysis.diagnosis._FRUIT_FIELDS), so the evidence is no
+carry their numbers as fields (toolkit.analysis.diagnosis.verdict.FRUIT_FIELDS), so the evidence is no
 longer a dash in Dutch; a mix shift's finding and hint name its step, attribute, periods and the
 segment whose share moved. Each expected sentence below is worked out by hand from its row."""
 

@@ -187,7 +187,7 @@ def test_a_segment_that_coincides_with_another_is_judged_alone():
 
 
 def test_a_fit_that_does_not_converge_is_not_read(null_company, monkeypatch):
-    import toolkit.analysis.diagnosis as diagnosis
+    import toolkit.analysis.diagnosis.segments as diagnosis
 
     def one_step(x, n, design):  # stops after one Newton step: not converged
         return penalised_logistic(x, n, design, max_iter=1)

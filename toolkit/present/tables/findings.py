@@ -241,7 +241,7 @@ def _p_words(p: object, fmt: Formatter) -> str:
 
 def _area_evidence(row: pd.Series, c: CellContext) -> str | None:
     """The evidence of a lead-volume, mix or stalled finding from the fields the library gives it
-    (``toolkit.analysis.diagnosis._FRUIT_FIELDS``); None when the row lacks them."""
+    (``toolkit.analysis.diagnosis.verdict.FRUIT_FIELDS``); None when the row lacks them."""
     area, fmt = str(row.get("area")), c.fmt
 
     def has(*names: str) -> bool:
