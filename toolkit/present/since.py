@@ -36,6 +36,7 @@ _VERDICT = {"worked": N_("worked"), "did_not_work": N_("did not work")}
 _REASON = {
     "volume_action": N_("not evaluated: a volume action is judged on the entries per month"),
     "no_mature_records": N_("not evaluated: no mature record on both sides of the start"),
+    "evaluation_failed": N_("not evaluated: the comparison cannot be fitted on these records"),
     "not_on_previous_scorecard": N_("n/a: not on the last report's scorecard"),
     "not_on_this_scorecard": N_("n/a: not on this report's scorecard"),
     "same_month": N_("n/a: both reports judge the same month"),
