@@ -381,13 +381,13 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     import fcntl
 
     from toolkit.base.exceptions import ToolkitError
-    from toolkit.report import _RUN_MARKER
+    from toolkit.report.folder import RUN_MARKER
     out = tmp_path / "report"
     _build(out)  # an earlier, complete report
     partial = tmp_path / "report.partial"
     partial.mkdir()
     (partial / "01_baseline.html").write_text("the other run's page")
-    with (partial / _RUN_MARKER).open("w") as other:  # another run, alive, holds the lock
+    with (partial / RUN_MARKER).open("w") as other:  # another run, alive, holds the lock
         other.write("4242\n")
         other.flush()
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -398,8 +398,9 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     # once that run is gone (killed: its lock is freed), its remains are cleared by the next run
     result = _build(out)
     assert result["index"].is_file() and not partial.exists()
+    # nothing left beside the report (the report history is `funnel run`'s, not build_report's)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
-    assert _RUN_MARKER not in {p.name for p in out.iterdir()}
+    assert RUN_MARKER not in {p.name for p in out.iterdir()}
 
 
 # --- the command line: a clear error where the machine, not the toolkit, is at fault -------------
@@ -532,13 +533,14 @@ def test_a_header_row_error_does_not_print_the_data_row(tmp_path, monkeypatch):
 def test_the_default_report_folder_is_not_taken_from_the_name_as_a_path(tmp_path, monkeypatch):
     import toolkit.cli as cli
     from toolkit import report
+    from toolkit.base.exceptions import ToolkitError
     from toolkit.base.paths import REPORTS_DIR
     monkeypatch.setenv("FUNNEL_KEY", KEY)
     seen = {}
 
     def build(engagement, *, out_dir, **kwargs):
         seen["out"] = Path(out_dir)
-        raise report.ToolkitError("stop here")
+        raise ToolkitError("stop here")
     monkeypatch.setattr(report, "build_report", build)
     assert cli.main(["run", str(_corpus("engagement_name_is_a_path", tmp_path))]) == 2
     assert seen["out"].parent.parent == REPORTS_DIR

@@ -267,17 +267,17 @@ PAGE = ('<!DOCTYPE html><html><head><style>body {{ color: black }}</style></head
     ("<p style='background:url(https://evil.example)'>x</p>", "loads or runs something"),
 ])
 def test_the_last_resort_check_refuses_what_escaping_missed(tmp_path, markup, words):
-    from toolkit.report import _PageScan, _refuse_active_content
+    from toolkit.report.checks import _PageScan, refuse_active_content
     scan = _PageScan()
     scan.feed(PAGE.format(markup))
     assert scan.active and words in scan.active[0], scan.active
     (tmp_path / "index.html").write_text(PAGE.format(markup), encoding="utf-8")
     with pytest.raises(ToolkitError, match="was not delivered"):
-        _refuse_active_content(tmp_path)
+        refuse_active_content(tmp_path)
 
 
 def test_the_last_resort_check_passes_a_page_as_the_templates_make_it():
-    from toolkit.report import _PageScan
+    from toolkit.report.checks import _PageScan
     scan = _PageScan()
     scan.feed(PAGE.format("<img src='data:image/png;base64,iVBORw0KGgo='><img src='fig/a.png'>"
                           "<a href='https://example.com/method'>method</a>"))
@@ -288,7 +288,7 @@ def test_the_last_resort_check_passes_a_page_as_the_templates_make_it():
                                  "background: u/**/rl(https://evil.example)",
                                  "@import 'https://evil.example/x.css'"])
 def test_the_head_style_sheet_may_not_load_anything(css):
-    from toolkit.report import _PageScan
+    from toolkit.report.checks import _PageScan
     scan = _PageScan()
     scan.feed(PAGE.replace("color: black", css).format(""))
     assert scan.active == ["a style sheet that loads or runs something"]

@@ -348,12 +348,12 @@ def test_the_workbooks_scorecard_is_step_7s(tmp_path, demo_steps):
 def test_the_workbook_runs_the_steps_it_was_not_given(tmp_path, demo_steps, monkeypatch):
     demo, results = demo_steps
     ran = []
-    original = report.run_all
+    original = report.workbook.run_all
 
     def counted(engagement, **options):
         ran.append(sorted(options.get("steps") or range(1, 8)))
         return original(engagement, **options)
-    monkeypatch.setattr(report, "run_all", counted)
+    monkeypatch.setattr(report.workbook, "run_all", counted)
     write_workbook(demo, out_path=tmp_path / "a.xlsx", results=results)
     assert ran == []  # everything it needs was passed: nothing computed again
     write_workbook(demo, out_path=tmp_path / "b.xlsx", results={1: results[1], 4: results[4]})

@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Packages (dotted names) with no mypy error and every function annotated.
 CLEAN = [
     "toolkit.stats",
-    "toolkit.io.loading",
+    "toolkit.io",
     "toolkit.present.tables",
     "toolkit.present.plotting",
     "toolkit.base.docstrings",
+    "toolkit.measure",
 ]
 
 

@@ -51,7 +51,7 @@ from scipy.stats import norm
 
 from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.io.limits import LimitError, check_regular_file, read_limited
-from toolkit.measure.kpis import kpis_from_config
+from toolkit.measure.kpis import KPI, kpis_from_config
 from toolkit.stats import power_two_rates
 
 __all__ = ["STATUSES", "STRUCTURAL_SHARE", "PLAN_FILE", "ActionPlan", "action_plan",
@@ -120,7 +120,7 @@ def action_plan(engagement, fruit, *, sizing: pd.DataFrame | None = None) -> Act
     return ActionPlan(table=frame.reset_index(drop=True), as_of=as_of)
 
 
-def _kpi_names(engagement) -> dict[str, object]:
+def _kpi_names(engagement) -> dict[str, KPI]:
     return {kpi.name: kpi for kpi in kpis_from_config(engagement)}
 
 
@@ -192,7 +192,7 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _kpi(name: str, kpis: dict[str, object]) -> dict[str, object]:
+def _kpi(name: str, kpis: dict[str, KPI]) -> dict[str, object]:
     """The KPI that will show the action: its key, and its label and kind, which the page writes
     in the report's language (toolkit.present.tables' KPI column)."""
     kpi = kpis.get(name)

@@ -6,6 +6,7 @@ import difflib
 import math
 import os
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -363,7 +364,7 @@ class EngagementConfig(BaseModel):
 
     @field_validator("timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
         return _check_zone(value)
 
     @field_validator("currency")
@@ -693,7 +694,7 @@ def _key_path(loc: tuple) -> str:
     return out
 
 
-def _fix_for(err: dict, model_keys: list[str]) -> str:
+def _fix_for(err: Mapping[str, Any], model_keys: list[str]) -> str:
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(err["loc"][-1]), model_keys, n=1)

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -89,7 +90,7 @@ class Engagement:
 
     @classmethod
     def from_tables(cls, events: pd.DataFrame, records: pd.DataFrame, *,
-                    phases: list[dict] | list, name: str = "tables", as_of=None,
+                    phases: list[dict] | list, name: str = "tables", as_of: Any = None,
                     cohort_window_days: int = 90, segments: list[str] | None = None,
                     targets: dict | None = None, kpis: list | None = None,
                     lead_phase: str | None = None, changes: list | None = None) -> Engagement:
@@ -290,7 +291,8 @@ class Engagement:
 
     def _join_sources(self, parts: list[LoadedSource]) -> list[LoadedSource]:
         """Fold each source that `adds_to` another into that source (see `toolkit.io.joins`)."""
-        adding = {s.name: s.adds_to for s in self.config.sources if s.adds_to is not None}
+        # every source has a name once the YAML is read (the file's stem when it gave none)
+        adding = {str(s.name): s.adds_to for s in self.config.sources if s.adds_to is not None}
         if not adding:
             return parts
         by_name = {p.name: p for p in parts}
@@ -307,22 +309,33 @@ class Engagement:
             if not old.name.startswith(key):
                 old.unlink(missing_ok=True)
         private = f".{os.getpid()}.tmp"
+        text: dict[str, list[str]] = {}
         for table in _TABLES:
             frame = getattr(loaded, table).copy()
-            for col in frame.columns:  # parquet wants one type per column
-                if frame[col].dtype == object:
-                    frame[col] = frame[col].astype("string")
+            # parquet wants one type per column: text held as Python objects is written as
+            # strings, and named in the marker so that reading gives the same dtype back (a
+            # cached load must give the very tables a first load gave)
+            text[table] = [col for col in frame.columns if frame[col].dtype == object]
+            for col in text[table]:
+                frame[col] = frame[col].astype("string")
             target = cache / f"{key}.{table}.parquet"
             frame.to_parquet(target.with_name(target.name + private), index=False)
             os.replace(target.with_name(target.name + private), target)
         marker = cache / f"{key}.json"
         marker.with_name(marker.name + private).write_text(
-            json.dumps({"notes": loaded.notes, "shapes": loaded.shapes}))
+            json.dumps({"notes": loaded.notes, "shapes": loaded.shapes, "text": text}))
         os.replace(marker.with_name(marker.name + private), marker)
 
     def _read_cache(self, cache: Path, key: str) -> _Loaded:
         meta = json.loads((cache / f"{key}.json").read_text())
         tables = {t: pd.read_parquet(cache / f"{key}.{t}.parquet") for t in _TABLES}
+        for table, columns in meta.get("text", {}).items():
+            for col in columns:
+                values = tables[table][col]
+                tables[table][col] = values.astype(object).where(values.notna(), None)
+        quarantine = tables["quarantine"]  # its codes with every category, as a first load has
+        quarantine["reason_code"] = reason_codes(quarantine["reason_code"].astype(object),
+                                                 index=quarantine.index)
         dtype = self.phase_model.dtype
         tables["events"]["phase"] = tables["events"]["phase"].astype(str).astype(dtype)
         lost_at = tables["records"]["lost_at_phase"].astype(object).where(

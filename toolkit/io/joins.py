@@ -129,6 +129,9 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
         frame = q.add(raw, keys.isna(), f"missing key in column {key_col!r}",
                       code="missing_key", column=key_col)
         if lookup.on in personal:
+            if pseudonym_key is None:
+                raise TypeError(f"`pseudonym_key` is needed to pseudonymise the personal lookup key "
+                                f"{lookup.on!r}")
             frame = frame.assign(_key=pseudonymise(frame["_key"], pseudonym_key))
         first = frame.groupby("_key")["source_row"].transform("first")
         frame = q.add(frame, frame.duplicated("_key", keep="first"),

@@ -14,6 +14,10 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where a workbook is checked
+    import zipfile
 
 __all__ = ["MAX_SOURCE_BYTES", "MAX_XLSX_UNPACKED_BYTES", "MAX_XLSX_TEXT_CHARS",
            "MAX_XLSX_CELLS", "MAX_COLUMNS",
@@ -178,7 +182,7 @@ def check_workbook_size(path: Path) -> None:
                          f"{MAX_FIELD_CHARS:,} characters (string {over + 1})", _TOO_LARGE_FIX)
 
 
-def _stream(archive, name: str, parser) -> None:
+def _stream(archive: zipfile.ZipFile, name: str, parser: Any) -> None:
     """Feed one part of the zip to an expat `parser`, a piece at a time. A part with a document
     type declaration (where entity bombs live; Excel never writes one) is refused."""
     import xml.parsers.expat
@@ -197,7 +201,7 @@ def _stream(archive, name: str, parser) -> None:
         return  # a damaged part: openpyxl says so in its own words
 
 
-def _shared_string_lengths(archive, name: str) -> list[int]:
+def _shared_string_lengths(archive: zipfile.ZipFile, name: str) -> list[int]:
     """The length of each shared string (`<si>`), counted as it streams; a length is capped just
     over MAX_FIELD_CHARS, and their sum may not pass MAX_XLSX_TEXT_CHARS."""
     import xml.parsers.expat
@@ -336,7 +340,7 @@ class _SheetScan:
                          "faster and in less memory)")
 
 
-def _sheet_text(archive, name: str, shared: list[int], *, already: int) -> int:
+def _sheet_text(archive: zipfile.ZipFile, name: str, shared: list[int], *, already: int) -> int:
     """The characters the cells of one sheet show (a shared string once per cell that shows it),
     refusing a cell over MAX_FIELD_CHARS by its place, a sum over MAX_XLSX_TEXT_CHARS and a grid
     of more than MAX_XLSX_CELLS cells."""

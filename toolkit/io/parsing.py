@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # imported where used: reading dates need not load pyarrow at start-up
+    import pyarrow as pa
 
 from toolkit.base.exceptions import DataError
 
@@ -52,7 +56,7 @@ def _is_text(raw: pd.Series) -> bool:
     return isinstance(raw.dtype, pd.StringDtype)
 
 
-def _arrow(text: pd.Series):
+def _arrow(text: pd.Series) -> pa.Array:
     """A column of strings as one contiguous Arrow `large_string` array (pandas may hold it in
     chunks). Always `large_string`: the date reader reads the offsets buffer as int64, and pandas
     gives a plain `string` (int32 offsets) when `pd.options.mode.string_storage` is "python"."""

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import ConfigError, OptionError
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, Cohorts
 from toolkit.stats import rate_ci
 
 __all__ = ["action_yield", "cost_table", "parse_period", "in_period"]
 
-def cost_table(costs) -> pd.DataFrame | None:
+def cost_table(costs: Any) -> pd.DataFrame | None:
     if costs is None:
         return None
     frame = pd.DataFrame(list(costs)) if not isinstance(costs, pd.DataFrame) else costs.copy()
@@ -54,7 +55,7 @@ def in_period(stamps: np.ndarray, period: pd.Period) -> np.ndarray:
     return (stamps != NAT) & (stamps >= start) & (stamps <= end)
 
 
-def action_yield(engagement, *, action: str = "action", phase: str | None = None,
+def action_yield(engagement: Engagement, *, action: str = "action", phase: str | None = None,
                  costs: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
                  window_days: int | None = None) -> pd.DataFrame:
     """Which actions (channels) produce qualified leads, at which rate and cost.

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.phases import LOST
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, positions
 
 __all__ = ["audit", "AuditResult", "CHECKS"]
@@ -114,7 +115,7 @@ def _timed_sources(log: pd.DataFrame) -> np.ndarray:
     return np.where(source >= 0, has_time[np.clip(source, 0, None)], False)
 
 
-def audit(engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
+def audit(engagement: Engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
     """Audit an engagement's stage history.
 
     Parameters

@@ -9,6 +9,7 @@ import pandas as pd
 
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.paths import PACKAGE_DATA
+from toolkit.io.engagement import Engagement
 from toolkit.io.limits import MAX_BENCHMARKS_BYTES, LimitError, check_regular_file, read_limited
 
 __all__ = ["BENCHMARKS_FILE", "load_benchmarks", "benchmarks_for"]
@@ -17,7 +18,7 @@ BENCHMARKS_FILE = PACKAGE_DATA / "funnel_benchmarks.csv"
 _COLUMNS = ["from_stage", "to_stage", "low", "typical", "high", "context", "source"]
 
 
-def load_benchmarks(path=None, *, engagement_file: str | None = None) -> pd.DataFrame:
+def load_benchmarks(path: str | Path | None = None, *, engagement_file: str | None = None) -> pd.DataFrame:
     """The benchmark table (shipped default, or a firm's own file with the same columns).
 
     A firm's own file gets the checks of a source: a regular file within MAX_BENCHMARKS_BYTES,
@@ -42,7 +43,7 @@ def load_benchmarks(path=None, *, engagement_file: str | None = None) -> pd.Data
     return table
 
 
-def benchmarks_for(engagement, *, path=None) -> pd.DataFrame:
+def benchmarks_for(engagement: Engagement, *, path: str | Path | None = None) -> pd.DataFrame:
     """Benchmarks for the engagement's transitions, through its `benchmark_stages` mapping.
 
     Returns `from_phase, to_phase, low, typical, high, sources, n_sources`: per transition the

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from toolkit.base.exceptions import DataError, NoteWarning, OptionError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
-from toolkit.io.engagement import BASE_RECORD_COLUMNS
+from toolkit.io.engagement import BASE_RECORD_COLUMNS, Engagement
 
 __all__ = ["reached_at", "reached_phases", "NAT", "NS_DAY", "cohort_masks", "check_window_days",
            "Cohorts", "positions", "period_codes_of"]
@@ -70,7 +70,7 @@ def positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
     return np.repeat(at, np.diff(np.append(starts, len(text))))
 
 
-def _event_positions(engagement, events: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+def _event_positions(engagement: Engagement, events: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
     """The record ids in `reached_at` order (records first, then ids with events but no record
     row) and each event's row position among them."""
     ids = pd.Index(engagement.records["record_id"], name="record_id")
@@ -87,7 +87,7 @@ def _event_positions(engagement, events: pd.DataFrame) -> tuple[pd.Index, np.nda
     return ids, pos.astype("int64")
 
 
-def reached_phases(engagement) -> pd.DataFrame:
+def reached_phases(engagement: Engagement) -> pd.DataFrame:
     """Whether each record reached each phase (True/False), dates or not: index record_id, one
     column per phase key, rows in the order of `reached_at`. A record reached phase k if it has an
     event at k or any later phase: `reached_at(...).notna()` where there are dates, and all a
@@ -109,7 +109,7 @@ def reached_phases(engagement) -> pd.DataFrame:
     return out
 
 
-def reached_at(engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
+def reached_at(engagement: Engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """When each record reached each phase: index record_id, one datetime column per phase key.
 
     Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
@@ -148,7 +148,7 @@ def check_window_days(value: object) -> int:
     return int(value)
 
 
-def undated_phases(engagement, reached: pd.DataFrame | None = None) -> set[str]:
+def undated_phases(engagement: Engagement, reached: pd.DataFrame | None = None) -> set[str]:
     """The phases a source gives no entry date for: a snapshot dates every phase after its entry
     phase at creation (DESIGN.md, snapshot). A step from one of them has no window (the date it
     would run from is not in the data): it counts who reached the next phase, whenever."""
@@ -185,7 +185,7 @@ class Cohorts:
     records; the window and maturity rule is `cohort_masks`, the one `cohort_conversion` uses.
     """
 
-    def __init__(self, engagement, window_days: int | None) -> None:
+    def __init__(self, engagement: Engagement, window_days: int | None) -> None:
         self.engagement = engagement
         self.model = engagement.phase_model
         self.keys: list[str] = list(self.model.keys)
@@ -227,8 +227,9 @@ class Cohorts:
         undated = undated_phases(engagement, wide)
         self.windowed = [k not in undated for k in self.keys]
         first = self.reached[:, 0]
-        start = first[first != NAT].min() if (first != NAT).any() else self.as_of.value
-        self.span_days = max((self.as_of.value - int(start)) / NS_DAY, 1.0)
+        as_of = pd.Timestamp(engagement.as_of)  # a dated engagement's, as self.as_of
+        start = first[first != NAT].min() if (first != NAT).any() else as_of.value
+        self.span_days = max((as_of.value - int(start)) / NS_DAY, 1.0)
 
     @property
     def transitions(self) -> list[tuple[int, int]]:
@@ -299,7 +300,9 @@ class Cohorts:
     def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
         """Codes of the period in which each record reached phase i (-1: never reached)."""
         self.engagement.require_dates(f"Cohorts by {period}")
-        codes, uniques = period_codes_of(self.reached[:, i], PERIOD_FREQ[period])
+        freq = PERIOD_FREQ[check_option("period", period, [p for p, f in PERIOD_FREQ.items() if f])]
+        assert freq is not None  # the option check left only periods with a frequency
+        codes, uniques = period_codes_of(self.reached[:, i], freq)
         return codes, [str(u) for u in uniques]
 
     def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import OptionError, ToolkitError
+from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import (
     cohort_masks,
     period_codes_of,
@@ -63,11 +65,11 @@ def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     """The period a timestamp falls in, as a string ('2025-03', '2025Q1', '2025', 'all')."""
     # Format each distinct period once: str() of a million Periods is the slow part.
     codes, labels = _period_codes(stamps, period)
-    labels = np.append(np.asarray(labels, dtype=object), None)  # code -1 (NaT) -> None
-    return pd.Series(labels[codes], index=stamps.index, dtype="object")
+    with_none = np.append(np.asarray(labels, dtype=object), [None])  # code -1 (NaT) -> None
+    return pd.Series(with_none[codes], index=stamps.index, dtype="object")
 
 
-def segment_columns(engagement, by: str | Sequence[str] | None) -> list[str]:
+def segment_columns(engagement: Engagement, by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
     cols = [by] if isinstance(by, str) else list(by)
@@ -80,7 +82,7 @@ def segment_columns(engagement, by: str | Sequence[str] | None) -> list[str]:
     return cols
 
 
-def segment_values(engagement, reached: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+def segment_values(engagement: Engagement, reached: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """Segment attributes aligned row by row with `reached` (missing values as '(missing)').
 
     `reached_at` lists the records in their own order first, so this is positional: no string
@@ -106,7 +108,7 @@ def _with_ci(frame: pd.DataFrame, *, method: str = "wilson") -> pd.DataFrame:
     return frame
 
 
-def funnel(engagement, *, by: str | Sequence[str] | None = None, method: str = "wilson"
+def funnel(engagement: Engagement, *, by: str | Sequence[str] | None = None, method: str = "wilson"
            ) -> pd.DataFrame:
     """The funnel table: per phase the records that reached it, the step conversion from the phase
     before and the cumulative conversion from the first phase, each with an interval.
@@ -173,7 +175,7 @@ def weakest_step(funnel_frame: pd.DataFrame, *, min_n: int) -> pd.Series | None:
     return None if steps.empty else steps.loc[steps["rate"].idxmin()]
 
 
-def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+def cohort_conversion(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                       window_days: int | None = None, period: str | None = "month",
                       by: str | Sequence[str] | None = None, as_of: pd.Timestamp | None = None,
                       method: str = "wilson", reached: pd.DataFrame | None = None
@@ -250,7 +252,7 @@ def cohort_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     return out
 
 
-def reached_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+def reached_conversion(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                        by: str | Sequence[str] | None = None, method: str = "wilson"
                        ) -> pd.DataFrame:
     """Conversion without dates: among the records that reached `from_phase`, the share that
@@ -285,11 +287,15 @@ def reached_conversion(engagement, *, from_phase: str | None = None, to_phase: s
     return out
 
 
-def _pairs(model, from_phase: str | None, to_phase: str | None) -> list[tuple[str, str]]:
+def _pairs(model: PhaseModel, from_phase: str | None, to_phase: str | None) -> list[tuple[str, str]]:
     if from_phase is None and to_phase is None:
         return model.transitions()
     keys = model.keys
-    a = from_phase if from_phase is not None else keys[max(model.index(to_phase) - 1, 0)]
+    if from_phase is not None:
+        a = from_phase
+    else:
+        assert to_phase is not None  # the first branch took the case of neither
+        a = keys[max(model.index(to_phase) - 1, 0)]
     if to_phase is not None:
         b = to_phase
     elif model.index(a) + 1 < len(keys):
@@ -302,7 +308,7 @@ def _pairs(model, from_phase: str | None, to_phase: str | None) -> list[tuple[st
     return [(a, b)]
 
 
-def period_conversion(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+def period_conversion(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                       period: str = "month", by: str | Sequence[str] | None = None,
                       method: str = "wilson") -> pd.DataFrame:
     """Period (milestone) conversion: entries into `to_phase` in P / entries into `from_phase` in P.
@@ -343,7 +349,7 @@ def period_conversion(engagement, *, from_phase: str | None = None, to_phase: st
     return out
 
 
-def win_rate(engagement, *, by: str | Sequence[str] | None = None, period: str | None = None,
+def win_rate(engagement: Engagement, *, by: str | Sequence[str] | None = None, period: str | None = None,
              phase: str | None = None, method: str = "wilson") -> pd.DataFrame:
     """Win rate = won / (won + lost) with the open count beside it, by creation cohort.
 

@@ -18,6 +18,7 @@ from scipy import stats as sps
 
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import SmallSampleWarning
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import MIN_EXPECTED, k_rate_test
 
@@ -55,7 +56,7 @@ def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def seasonality(engagement, *, from_phase: str | None = None, to_phase: str | None = None,
+def seasonality(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                 window_days: int | None = None, alpha: float = 0.05) -> SeasonalityResult:
     """Volume and cohort conversion per cohort month, year over year.
 

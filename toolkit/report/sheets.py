@@ -266,7 +266,7 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
         where = out["column"] if "column" in out else pd.Series("", index=out.index)
         pairs = pd.Series(list(zip(out["reason_code"].astype(object), where.astype(object),
                                    strict=True)), index=out.index)
-        out["reason"] = _words(pairs, lambda pair: _reason(*pair, fmt))
+        out["reason"] = _words(pairs, lambda pair: _reason(pair[0], pair[1], fmt))
     return out
 
 

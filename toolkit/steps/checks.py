@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from toolkit.analysis.planning import factors_for
@@ -19,7 +20,7 @@ def check_engagement(engagement: Engagement) -> Engagement:
     """Segments, declared KPIs, duration factors and benchmark stages, checked now: `validate`
     says what is wrong instead of a step failing halfway. Every problem is a ConfigError naming
     the YAML key."""
-    checks = [("segments", lambda: engagement.segments)]
+    checks: list[tuple[str, Callable[[], object]]] = [("segments", lambda: engagement.segments)]
     if engagement.config.kpis:
         checks.append(("kpis", lambda: kpis_from_config(engagement)))
     if engagement.config.duration_factors:

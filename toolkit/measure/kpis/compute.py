@@ -1,43 +1,22 @@
-"""KPI definitions and their computation: one tidy frame for every KPI of the engagement.
-
-Step 3 of the method (*KPI's bepalen*) declares the KPIs; step 4 (*KPI's meetbaar maken*) measures
-them properly. Each KPI has a kind:
-
-========================= ====================================================================
-kind                      what it measures
-========================= ====================================================================
-conversion                cohort (default) or period conversion from one phase to another
-cumulative_conversion     first phase -> won phase, cohort-based with a long window
-volume                    entries into a phase per period (Poisson interval)
-duration                  days from phase to phase, median or percentile, open records censored
-win_rate                  won / (won + lost), open count beside it; or censoring-aware (CIF)
-value                     won value, average deal size, or open pipeline value
-sales_velocity            open opportunities x win rate x average deal value / cycle length
-pipeline_coverage         open pipeline value / revenue still needed for the year's target
-cost_per                  cost of an action / entries it produced (needs `costs` in the YAML)
-========================= ====================================================================
-
-The computation entry point is `compute_kpis(engagement, *, kpis=None, by=None, period=None)`.
-"""
+"""The values of the KPIs: one tidy frame for every KPI, segment and period, each kind computed by
+its own function, and n/a with a reason code where the data cannot measure it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from scipy import stats as sps
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
+from toolkit.io.engagement import Engagement
 from toolkit.measure.actions import action_yield
-from toolkit.measure.cohorts import reached_phases, undated_phases
+from toolkit.measure.cohorts import reached_phases
 from toolkit.measure.funnel import (
     NEEDS_DATES,
-    NO_WINDOW,
     cohort_conversion,
     period_conversion,
     period_label,
@@ -47,246 +26,15 @@ from toolkit.measure.funnel import (
     segment_values,
 )
 from toolkit.measure.funnel import win_rate as _win_rate
+from toolkit.measure.kpis.definitions import KPI, KPI_COLUMNS, UNITS, kpis_from_config, target_status_codes
 from toolkit.measure.survival import (
     converter_quantile,
     cumulative_incidence,
-    time_to_convert_summary,
     transition_durations,
 )
 
-__all__ = ["KPI", "KIND", "NEEDS", "default_kpis", "kpis_from_config", "compute_kpis",
-           "status_vs_target", "target_status_codes", "lacking",
-           "kpi_tree", "tree_kpis", "time_to_convert", "step_incidence",
-           "KPI_COLUMNS", "NEEDS_DATES", "NO_WINDOW"]
 
-KIND = Literal["conversion", "cumulative_conversion", "volume", "duration", "win_rate", "value",
-               "sales_velocity", "pipeline_coverage", "cost_per"]
-
-KPI_COLUMNS = ["kpi", "label", "kind", "unit", "attribute", "segment", "period", "n", "successes",
-               "value", "ci_low", "ci_high", "target", "higher_is_better", "status_vs_target",
-               "status_code", "immature_n", "open_n", "owner", "from_phase", "to_phase",
-               "missing_reason"]
-
-#: What a KPI may need of the data, and the problem code (``toolkit.base.vocabulary.PROBLEMS``)
-#: its value carries instead when the data lack it: missing is not zero, so a sum of no amounts is
-#: n/a, not 0, a win rate without lost records n/a, not 100%, a median of one-instant stamps n/a,
-#: not 0 days.
-NEEDS = {"amounts": "no_amounts", "lost_records": "no_lost_records",
-         "distinct_times": "no_distinct_times", "time_of_day": "no_time_of_day"}
-
-_UNITS = {"conversion": "%", "cumulative_conversion": "%", "volume": "records", "duration": "days",
-          "win_rate": "%", "value": "EUR", "sales_velocity": "EUR/month", "pipeline_coverage": "x",
-          "cost_per": "EUR"}
-
-
-class KPI(BaseModel):
-    """One KPI as management agrees it: what it measures, its target and who owns it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    kind: KIND
-    label: str = ""
-    unit: str = ""
-    target: float | None = None
-    higher_is_better: bool = True
-    owner: str = ""
-    description: str = ""
-    # kind-specific options
-    from_phase: str | None = None
-    to_phase: str | None = None
-    phase: str | None = None
-    window_days: int | None = None
-    method: Literal["cohort", "period"] = "cohort"
-    statistic: str = "median"  # duration: 'median' or 'p<NN>' (e.g. p90)
-    measure: Literal["won_value", "average_deal_size", "pipeline_value"] = "won_value"
-    censoring_aware: bool = False
-    horizon_days: int = 180
-    revenue_target: float | None = None
-    action_attribute: str = "action"
-
-    @model_validator(mode="after")
-    def _fill(self) -> KPI:
-        if not self.unit:
-            self.unit = _UNITS[self.kind]
-        if self.kind == "duration" and self.statistic != "median" and not (
-                self.statistic.startswith("p") and self.statistic[1:].isdigit()
-                and 0 < int(self.statistic[1:]) < 100):
-            raise ValueError(f"statistic must be 'median' or 'p<NN>' such as 'p90', but "
-                             f"{self.statistic!r} was given")
-        return self
-
-    def quantile(self) -> float:
-        return 0.5 if self.statistic == "median" else int(self.statistic[1:]) / 100
-
-    @property
-    def needs(self) -> tuple[str, ...]:
-        """What the KPI needs of the data (keys of :data:`NEEDS`); without it, it is n/a."""
-        return {"value": ("amounts",), "pipeline_coverage": ("amounts",),
-                "win_rate": ("lost_records",), "duration": ("distinct_times",),
-                "sales_velocity": ("amounts", "lost_records", "distinct_times")
-                }.get(self.kind, ())
-
-
-def _owner(model, phase: str | None) -> str:
-    if phase is None:
-        return ""
-    functions = model.phase(phase).functions
-    return functions[0] if functions else ""
-
-
-def default_kpis(engagement) -> list[KPI]:
-    """The KPI set derived from the phase model when the YAML declares none."""
-    model = engagement.phase_model
-    window = engagement.config.cohort_window_days
-    keys = model.keys
-    dated = getattr(engagement, "dated", True)
-    # a snapshot has no entry date for the phases after its entry phase: no window from them
-    undated = undated_phases(engagement)
-    out: list[KPI] = []
-    for a, b in model.transitions():
-        # a windowed conversion says its window: 8.6% within 90 days is not the 10.5% ever
-        out.append(KPI(name=f"conversion_{a}_{b}", kind="conversion", from_phase=a, to_phase=b,
-                       label=f"Conversion {model.label(a)} → {model.label(b)}"
-                             + (f" within {window} days" if dated and a not in undated else ""),
-                       window_days=window, owner=_owner(model, a),
-                       description=(f"Share of records reaching {model.label(b)} within {window} "
-                                    f"days of reaching {model.label(a)} (mature cohorts only)."
-                                    if dated and a not in undated else
-                                    f"Share of the records that reached {model.label(a)} that "
-                                    f"reached {model.label(b)} (a snapshot has no date for "
-                                    f"{model.label(a)}: no window; cohorts by creation date)."
-                                    if dated else
-                                    f"Share of the records that reached {model.label(a)} that "
-                                    f"reached {model.label(b)} (no dates: no cohort window).")))
-    out.append(KPI(name="cumulative_conversion", kind="cumulative_conversion", from_phase=keys[0],
-                   to_phase=keys[-1], window_days=max(365, window),
-                   label=f"Conversion {model.label(keys[0])} → {model.label(keys[-1])}" + (
-                       f" within {max(365, window)} days" if dated else ""),
-                   description=("Share of first-phase records that become an order within a year."
-                                if dated else "Share of the records that became an order (no "
-                                              "dates: no window).")))
-    for phase in keys[:2]:
-        out.append(KPI(name=f"volume_{phase}", kind="volume", phase=phase,
-                       label=f"Entries into {model.label(phase)}", owner=_owner(model, phase),
-                       description="Records entering the phase per month (seasonal: steer on "
-                                   "conversion, watch volume)."))
-    for a, b in model.transitions():
-        out.append(KPI(name=f"duration_{a}_{b}", kind="duration", from_phase=a, to_phase=b,
-                       label=f"Median days {model.label(a)} → {model.label(b)}",
-                       higher_is_better=False, owner=_owner(model, a),
-                       description="Median days among records that convert (cumulative "
-                                   "incidence with lost records competing, open records censored "
-                                   "at the as-of date)."))
-    # The phase a sales team counts its win rate from: the middle one, and never the last (the
-    # won phase itself) so a two-phase funnel (lead -> order) counts from its first phase.
-    mid = keys[min(len(keys) // 2, len(keys) - 2)]
-    out += [
-        # Over every closed record: a win rate from a later phase cannot hold the lost records of
-        # a snapshot that does not say where they were lost (they sit at the entry phase), and
-        # would read 100% by construction. A team's own variant is declared under `kpis:`.
-        KPI(name="win_rate", kind="win_rate", label="Win rate (won / closed)",
-            description="won / (won + lost) over all closed records; open deals reported beside "
-                        "it, not counted as lost."),
-        KPI(name="won_value", kind="value", measure="won_value", label="Won value",
-            description="Sum of the value of won records, by close date."),
-        KPI(name="average_deal_size", kind="value", measure="average_deal_size",
-            label="Average deal size (won)", description="Mean value of won records."),
-        KPI(name="pipeline_value", kind="value", measure="pipeline_value",
-            label="Open pipeline value", description="Value of records open at the as-of date."),
-    ]
-    out.append(KPI(name="sales_velocity", kind="sales_velocity", phase=mid,
-                   label=f"Sales velocity from {model.label(mid)}",
-                   description="open records at the phase x win rate from it x average deal "
-                               "value / median days to order, per month."))
-    targets = engagement.config.targets
-    if "revenue_per_year" in targets:
-        out.append(KPI(name="pipeline_coverage", kind="pipeline_coverage",
-                       revenue_target=targets["revenue_per_year"], label="Pipeline coverage",
-                       description="Open pipeline / revenue still needed this year."))
-    if engagement.config.costs:
-        out.append(KPI(name=f"cost_per_{keys[1]}", kind="cost_per", phase=keys[1],
-                       label=f"Cost per {model.label(keys[1])}", higher_is_better=False,
-                       description="Cost of each action / records it brought to the phase."))
-    for kpi in out:
-        if kpi.target is None and kpi.name in targets:
-            kpi.target = targets[kpi.name]
-    return out
-
-
-def kpis_from_config(engagement) -> list[KPI]:
-    """The engagement's KPI set: its declared KPIs (validated, phase keys checked) and the default
-    set, but for the defaults a declared KPI of the same name replaces; with `kpis: {replace:
-    true, list: [...]}` the declared KPIs only."""
-    declared = engagement.config.kpis
-    if not declared:
-        return default_kpis(engagement)
-    own = _declared_kpis(engagement)
-    if getattr(engagement.config, "kpis_replace", False):
-        return own
-    names = {k.name for k in own}
-    # the declared first: the KPIs the engagement names lead its tables and headline
-    return own + [k for k in default_kpis(engagement) if k.name not in names]
-
-
-def _declared_kpis(engagement) -> list[KPI]:
-    declared = engagement.config.kpis
-    model = engagement.phase_model
-    out = []
-    for i, spec in enumerate(declared):
-        try:
-            kpi = KPI.model_validate(spec)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(err["msg"].removeprefix("Value error, "),
-                              file=str(engagement.path), key=f"kpis[{i}].{key}",
-                              value=err.get("input") if not isinstance(err.get("input"), dict)
-                              else None,
-                              fix="see the KPI reference in README.md") from None
-        for field in ("from_phase", "to_phase", "phase"):
-            value = getattr(kpi, field)
-            if value is not None and value not in model.keys:
-                raise ConfigError(f"{field} must be a phase key {model.keys}",
-                                  file=str(engagement.path), key=f"kpis[{i}].{field}",
-                                  value=value, fix="use one of the phase keys")
-        if kpi.target is None and kpi.name in engagement.config.targets:
-            kpi.target = engagement.config.targets[kpi.name]
-        out.append(kpi)
-    return out
-
-
-def target_status_codes(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
-    """The status code of each KPI value against its target: ``on_target``,
-    ``off_target_not_significant``, ``off_target``, ``no_target`` or ``no_data`` (their sentences
-    are ``toolkit.base.vocabulary.STATUSES``; the KPI table words both directions alike).
-
-    Notes
-    -----
-    Meeting the target on the point estimate is on target. Missing it while the interval still
-    includes the target is not a significant shortfall: with this n the data cannot tell. A
-    missing value (n = 0, or a median that is not reached) is 'no data', target or not.
-    """
-    value, low, high, target = (np.asarray(a, dtype=float) for a in (value, ci_low, ci_high, target))
-    hib = np.asarray(higher_is_better, dtype=bool)
-    meets = np.where(hib, value >= target, value <= target)
-    covers = (low <= target) & (target <= high)
-    out = np.where(meets, "on_target",
-                   np.where(covers | np.isnan(low), "off_target_not_significant", "off_target"))
-    out = np.where(np.isnan(target), "no_target", out)
-    # No value (nobody reached the phase, no mature cohort, no won deal) is "no data" whether or
-    # not a target is set: the absence of data is what the reader must see first.
-    return np.where(np.isnan(value), "no_data", out)
-
-
-def status_vs_target(value, ci_low, ci_high, target, higher_is_better) -> np.ndarray:
-    """'on target' / 'off target, not significant' / 'significantly off target' / 'no target' /
-    'no data': the sentences of :func:`target_status_codes`."""
-    codes = target_status_codes(value, ci_low, ci_high, target, higher_is_better)
-    return np.array(status_prose(codes.ravel()), dtype=object).reshape(codes.shape)
-
-
-def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
+def compute_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None,
                  by: str | Sequence[str] | None = None, period: str | None = None,
                  seed: int = 0) -> pd.DataFrame:
     """Compute KPIs into one tidy frame.
@@ -371,21 +119,21 @@ def compute_kpis(engagement, *, kpis: Sequence[KPI] | None = None,
 _COUNTS = ("n", "successes", "immature_n", "open_n")
 
 
-def _unit(kpi: KPI, engagement) -> str:
+def _unit(kpi: KPI, engagement: Engagement) -> str:
     """The KPI's unit, a money unit in the engagement's `currency` (the defaults say EUR)."""
     currency = getattr(engagement.config, "currency", None) or "EUR"
-    if kpi.unit == _UNITS[kpi.kind] and "EUR" in kpi.unit:
+    if kpi.unit == UNITS[kpi.kind] and "EUR" in kpi.unit:
         return kpi.unit.replace("EUR", currency)
     return kpi.unit
 
 
-def has_time_of_day(engagement) -> bool:
+def has_time_of_day(engagement: Engagement) -> bool:
     """Whether any phase entry is stamped with a time of day (date-only stamps are midnight)."""
     at = engagement.events["entered_at"]
     return bool((at.notna() & (at != at.dt.normalize())).any())
 
 
-def lacking(engagement, kpi: KPI) -> str | None:
+def lacking(engagement: Engagement, kpi: KPI) -> str | None:
     """The problem code of what `kpi` needs (:attr:`KPI.needs`) and the engagement's data lack as
     a whole, or None. (A step whose stamps are all one instant is found per transition, where the
     durations are measured.)
@@ -436,7 +184,7 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
         label = "all (per month)"
     else:
         label = "all"
-    row = {c: MISSING for c in seg}
+    row: dict[str, object] = {c: MISSING for c in seg}
     row.update({"period": label, "n": 0, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
     if kpi.kind in ("conversion", "cumulative_conversion", "win_rate", "duration",
                     "sales_velocity"):
@@ -449,7 +197,7 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
 class _Context:
     """Shared, computed-once inputs of the KPI functions."""
 
-    def __init__(self, engagement, *, seed: int = 0) -> None:
+    def __init__(self, engagement: Engagement, *, seed: int = 0) -> None:
         seed = check_seed(seed)
         self.engagement = engagement
         self.seed = seed
@@ -504,7 +252,8 @@ def _cumulative(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> 
     return _conversion(ctx, kpi, seg, period)
 
 
-def _poisson_ci(counts: np.ndarray, exposure: np.ndarray, confidence: float = 0.95):
+def _poisson_ci(counts: np.ndarray, exposure: float | np.ndarray, confidence: float = 0.95
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) interval of a Poisson rate: counts / exposure."""
     a = 1 - confidence
     counts = np.asarray(counts, dtype=float)
@@ -546,6 +295,9 @@ def _volume(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.D
 def _spells(ctx: _Context, kpi: KPI, seg: list[str]) -> pd.DataFrame:
     records = ctx.engagement.records
     keep = ["record_id", "outcome", "closed_at"] + seg
+    if kpi.from_phase is None or kpi.to_phase is None:
+        raise ConfigError(f"duration KPI {kpi.name!r} needs from_phase and to_phase",
+                          fix="name the two phases the time is measured between")
     return transition_durations(ctx.reached, records[keep], from_phase=kpi.from_phase,
                                 to_phase=kpi.to_phase, as_of=ctx.as_of)
 
@@ -557,10 +309,10 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         # A snapshot knows when a record was created and when it was won, not when it passed the
         # phases between: a duration between them would be made up (0 days). Creation -> won is
         # real and measured below.
-        row = {c: "(all)" for c in seg}
-        row.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan,
-                    "missing_reason": "snapshot_timing"})
-        return pd.DataFrame([row])
+        only: dict[str, object] = {c: "(all)" for c in seg}
+        only.update({"period": "n/a (snapshot: no phase dates)", "n": np.nan, "value": np.nan,
+                     "missing_reason": "snapshot_timing"})
+        return pd.DataFrame([only])
     spells = _spells(ctx, kpi, seg)
     rows = []
     q = kpi.quantile()
@@ -571,7 +323,7 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
         groups = [(("all",), spells)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(seg + ["period"], key, strict=True))
+        row: dict[str, object] = dict(zip(seg + ["period"], key, strict=True))
         converted = part["event"] == "converted"
         row.update({"n": len(part), "successes": int(converted.sum()),
                     "open_n": int((part["event"] == "censored").sum())})
@@ -772,7 +524,7 @@ _COMPUTE = {
 
 def _needs_dates(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     """A lead list without dates: the KPI's one row says it needs dates; nothing is invented."""
-    row = {c: "(all)" for c in seg}
+    row: dict[str, object] = {c: "(all)" for c in seg}
     row.update({"period": NEEDS_DATES, "n": np.nan, "value": np.nan,
                 "missing_reason": "needs_dates"})
     return pd.DataFrame([row])
@@ -801,159 +553,3 @@ _COMPUTE_WITHOUT_DATES = {
 }
 
 
-
-def tree_kpis(engagement) -> list[KPI]:
-    """The KPIs the nodes of :func:`kpi_tree` show: the engagement's own (declared ones keep their
-    agreed windows), plus the default KPIs of the nodes the declared set lacks."""
-    model = engagement.phase_model
-    declared = kpis_from_config(engagement)
-    have = {k.name for k in declared}
-    needed = {f"volume_{model.first_phase}", "average_deal_size"} | {
-        f"conversion_{a}_{b}" for a, b in model.transitions()}
-    return [k for k in declared if k.name in needed] + [
-        k for k in default_kpis(engagement) if k.name in needed - have]
-
-
-def kpi_tree(engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The KPI tree from management's goal down to what the phases control.
-
-    revenue per month = orders per month x average deal size; orders per month = entries into the
-    first phase per month x the product of the step conversions. Each node carries its value and
-    target, so a shortfall at the top can be traced to the phase that causes it.
-
-    Returns a frame with `node, parent, label, value, unit, target` (the root has parent None).
-
-    Notes
-    -----
-    The orders and revenue nodes are *implied* by the current volume and cohort rates (a steady
-    state), not the orders counted last month: the tree explains, the scorecard counts.
-    """
-    model = engagement.phase_model
-    if kpis is None:
-        kpis = compute_kpis(engagement, kpis=tree_kpis(engagement))
-    overall = kpis.drop_duplicates("kpi").set_index("kpi")["value"]
-    targets = engagement.config.targets
-    first = model.first_phase
-    # A node whose KPI was not computed (a declared KPI set without it) or has no data stays NaN,
-    # and so does everything implied from it: the tree never fills a gap with a guess.
-    volume = float(overall.get(f"volume_{first}", np.nan))
-    steps = [(f"conversion_{a}_{b}", a, b) for a, b in model.transitions()]
-    rates = [float(overall.get(name, np.nan)) for name, _, _ in steps]
-    orders = volume * float(np.prod(rates))
-    deal = float(overall.get("average_deal_size", np.nan))
-    rows = [
-        {"node": "revenue", "parent": None, "label": "Revenue per month (implied)",
-         "value": orders * deal, "unit": engagement.config.currency,
-         "target": targets.get("revenue_per_year", np.nan) / 12},
-        {"node": "orders", "parent": "revenue", "label": "Orders per month (implied)",
-         "value": orders, "unit": "orders", "target": targets.get("orders_per_month", np.nan)},
-        {"node": "average_deal_size", "parent": "revenue", "label": "Average deal size",
-         "value": deal, "unit": engagement.config.currency,
-         "target": targets.get("average_deal_size", np.nan)},
-        {"node": f"volume_{first}", "parent": "orders",
-         "label": f"Entries into {model.label(first)} per month", "value": volume,
-         "unit": "records", "target": targets.get(f"volume_{first}", np.nan)},
-    ]
-    for (name, a, b), rate in zip(steps, rates, strict=True):
-        rows.append({"node": name, "parent": "orders",
-                     "label": f"{model.label(a)} → {model.label(b)}", "value": rate, "unit": "%",
-                     "target": targets.get(name, np.nan)})
-    tree = pd.DataFrame(rows)
-    # a node the data cannot measure (no amounts for the deal size) keeps its KPI's reason
-    reasons = (kpis.drop_duplicates("kpi").set_index("kpi")["missing_reason"]
-               if "missing_reason" in kpis else pd.Series(dtype=object))
-    tree["missing_reason"] = tree["node"].map(reasons.dropna()).astype(object)
-    # revenue is orders x deal size: without amounts it is n/a for the same reason
-    revenue = tree["node"] == "revenue"
-    tree.loc[revenue, "missing_reason"] = reasons.get("average_deal_size", None)
-    tree.loc[tree["value"].notna(), "missing_reason"] = None
-    return tree
-
-
-def time_to_convert(engagement, *, by: str | None = None,
-                    horizons: Sequence[float] = (30, 60, 90, 180)) -> pd.DataFrame:
-    """Time to convert for every transition of the phase model, censoring-aware.
-
-    One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
-    `toolkit.measure.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
-    median with its interval, and the cumulative incidence of conversion at each horizon with lost
-    as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
-    close): the phases between have no dates of their own.
-    """
-    engagement.require_dates("Time to convert")
-    model = engagement.phase_model
-    seg = segment_columns(engagement, by)
-    reached = reached_at(engagement)
-    records = engagement.records[["record_id", "outcome", "closed_at"] + seg]
-    parts = []
-    # A snapshot dates only creation and the won close: the steps between would all read 0 days.
-    pairs = (model.transitions() if engagement.timing_known
-             else [(model.first_phase, model.won_phase)])
-    timed = has_time_of_day(engagement)
-    for a, b in pairs:
-        spells = transition_durations(reached, records, from_phase=a, to_phase=b,
-                                      as_of=engagement.as_of)
-        if spells.empty:
-            continue
-        summary = _without_instant_steps(
-            time_to_convert_summary(spells, by=seg or None, horizons=horizons), spells, seg,
-            timed=timed)
-        summary.insert(0, "to_phase", b)
-        summary.insert(0, "from_phase", a)
-        summary.insert(0, "transition", f"{model.label(a)} → {model.label(b)}")
-        parts.append(summary)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
-
-def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: list[str], *,
-                           timed: bool) -> pd.DataFrame:
-    """`summary` with its durations n/a (``missing_reason`` 'no_distinct_times') in the groups
-    whose every conversion took zero time (one bulk stamp for the step is no measured speed), or,
-    with stamps that carry a time of day, whose median is the very instant of the start."""
-    converted = spells["event"] == "converted"
-    positive = (spells["duration_days"] > 0) & converted
-    if seg:
-        keys = [spells[c].astype("object").fillna(MISSING) for c in seg]
-        any_converted = converted.groupby(keys).any()
-        any_positive = positive.groupby(keys).any()
-        instant_keys = set(any_converted.index[any_converted & ~any_positive])
-        group = summary[seg].astype("object").fillna(MISSING)
-        instant = pd.Series([tuple(r) if len(seg) > 1 else r[0] for r in group.to_numpy()],
-                            index=summary.index).isin(instant_keys)
-    else:
-        instant = pd.Series(bool(converted.any() and not positive.any()), index=summary.index)
-    if timed:
-        instant = instant | summary["median_days"].eq(0)
-    summary = summary.copy()
-    summary["missing_reason"] = np.where(instant, "no_distinct_times", None)
-    timed = [c for c in summary.columns
-             if "median" in c and not c.endswith("reason") or c.startswith("cif_")]
-    summary.loc[instant, timed] = np.nan
-    return summary
-
-
-def step_incidence(engagement, *, from_phase: str | None = None, to_phase: str | None = None
-                   ) -> pd.DataFrame:
-    """Cumulative incidence of converting (and of being lost) after reaching `from_phase`.
-
-    Default: the last step of the phase model (the one before the won phase). Open records are
-    censored at the as-of date, lost records are a competing outcome.
-
-    Returns
-    -------
-    The frame of `toolkit.measure.survival.cumulative_incidence`: `time, outcome, cif, ci_low, ci_high,
-    at_risk`; no rows when no record reached `from_phase` (a young or empty engagement), so a
-    figure of it says there is nothing to show instead of failing.
-    """
-    engagement.require_dates("The time to convert after a phase")
-    model = engagement.phase_model
-    keys = model.keys
-    a = from_phase or keys[-2]
-    b = to_phase or keys[model.index(a) + 1]
-    spells = transition_durations(reached_at(engagement),
-                                  engagement.records[["record_id", "outcome", "closed_at"]],
-                                  from_phase=a, to_phase=b, as_of=engagement.as_of)
-    if spells.empty:
-        return pd.DataFrame(columns=["time", "outcome", "cif", "ci_low", "ci_high", "at_risk"])
-    return cumulative_incidence(spells["duration_days"].to_numpy(),
-                                spells["event"])
