@@ -5,6 +5,7 @@ compare` writes it for any two runs from their run states alone."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,27 @@ def test_the_previous_run_is_found_by_one_rule(tmp_path):
     assert find_previous(tmp_path / "a", "e")[1].name == "a"
     assert find_previous(tmp_path / "a", "e", since=tmp_path / "b")[1].name == "b"
     assert find_previous(tmp_path / "elsewhere" / "new", "e") is None
+
+
+def test_funnel_run_appends_the_report_history_beside_its_folder(tmp_path, monkeypatch):
+    # the report itself is stubbed: it leaves a run state in its folder, as build_report does
+    from toolkit import cli
+    from toolkit.analysis.history import HISTORY_FILE, read_history
+
+    previous, current = _states()
+    seen = []
+
+    def build_report(engagement, *, out_dir, previous=None, **options):
+        seen.append(previous)
+        Path(out_dir).mkdir(parents=True)
+        write_run_state(out_dir, {**current, "engagement": engagement.name})
+        return {"index": Path(out_dir) / "index.html", "workbook": "w", "manifest": "m"}
+
+    monkeypatch.setattr(cli.report, "build_report", build_report)
+    demo = str(Path(__file__).resolve().parents[1] / "data" / "demo" / "engagement.yaml")
+    for name in ("first", "second"):
+        assert cli.main(["run", demo, "--out", str(tmp_path / name), "--quiet"]) == 0
+    history = read_history(tmp_path / HISTORY_FILE)
+    assert list(history["report"]) == ["first", "second"]
+    # the second run found the first beside it (same engagement, measured no later)
+    assert seen[0] is None and seen[1] is not None

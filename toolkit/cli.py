@@ -56,7 +56,7 @@ from toolkit.present.tables import (
     not_measured,
 )
 from toolkit.report import write_table
-from toolkit.report.loop import find_previous, render_since
+from toolkit.report.loop import find_previous, record_history, render_since
 from toolkit.report.sheets import header, in_language, sheet_name
 from toolkit.report.training import translated_notebook
 from toolkit.steps import open_engagement, run_all
@@ -746,6 +746,8 @@ def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None =
                                  results=results, kept=kept,
                                  previous=None if found is None else found[0])
     print(f"Report: {result['index']}")
+    # one line per run in report-history.csv beside the report folder (toolkit.analysis.history)
+    record_history(Path(result["index"]).parent)
     if found is not None:
         print(f"Since the last report ({found[1]}): {Path(result['index']).parent / 'since.html'}")
     if "pdf" in result:

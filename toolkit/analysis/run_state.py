@@ -9,8 +9,9 @@ report's marker as a file the toolkit wrote):
   the control limits of that month when the KPI is the one step 7 charts;
 - ``findings``: step 5's ranked list as stable keys (area, step, attribute, segment; never a
   sentence) with their codes;
-- ``actions``: the action plan (stable ``action_id``, status, start, step, expected rate, the
-  records needed and the judgement date) with each started action's evaluation when made;
+- ``actions``: the action plan (stable ``action_id``, status, start, step, the expected effect as
+  its rate now and expected, and its extra orders per year with their range, the records needed
+  and the judgement date); ``evaluations``: each started action's evaluation of this run;
 - ``records``: per record its code ``R-`` + sha256(pseudonymised record key)[:12] and the chain
   of its history: one ``[minute, hash]`` pair per event (creation, each phase entered, the
   close), the hash running over every event up to it (sha256, 8 hex digits). The chain holds no
@@ -187,6 +188,7 @@ def _findings(results) -> list[dict]:
 
 _ACTION_FIELDS = ("action_id", "status", "start", "area", "what_code", "phase", "from_phase",
                   "to_phase", "attribute", "segment", "kpi", "rate", "expected_rate",
+                  "extra_orders", "extra_orders_low", "extra_orders_high",
                   "records_needed", "inflow_per_month", "window_days", "judge_by")
 
 

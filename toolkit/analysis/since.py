@@ -35,6 +35,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from toolkit.analysis.run_state import cutoff_minute, fingerprint_at, record_chains, record_codes
@@ -293,6 +294,12 @@ def evaluate_actions(engagement, actions: pd.DataFrame | list[dict], *,
             needed = row["records_needed"]
             if needed is None:
                 row.update(verdict="not_evaluable", reason="no_mature_records")
+            out.append(row)
+            continue
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            # a fit that cannot be made on these records is no verdict, and no reason to lose
+            # the report: said on the page
+            row.update(verdict="not_evaluable", reason="evaluation_failed")
             out.append(row)
             continue
         read = result.comparisons.set_index("method")

@@ -36,6 +36,7 @@ _VERDICT = {"worked": N_("worked"), "did_not_work": N_("did not work")}
 _REASON = {
     "volume_action": N_("not evaluated: a volume action is judged on the entries per month"),
     "no_mature_records": N_("not evaluated: no mature record on both sides of the start"),
+    "evaluation_failed": N_("not evaluated: the comparison cannot be fitted on these records"),
     "not_on_previous_scorecard": N_("n/a: not on the last report's scorecard"),
     "not_on_this_scorecard": N_("n/a: not on this report's scorecard"),
     "same_month": N_("n/a: both reports judge the same month"),
@@ -222,7 +223,7 @@ def _data(counts: pd.DataFrame, changed: pd.DataFrame, fmt: Formatter,
         note = "" if len(changed) <= max_rows else fmt.gettext(
             "{shown} of {total} records shown.").format(shown=fmt.count(len(shown)),
                                                          total=fmt.count(len(changed)))
-        listed.table = _table([fmt.gettext(N_("Record")), fmt.gettext(N_("Change"))],
+        listed.table = _table([fmt.gettext(N_("Record")), fmt.gettext(N_("Change in the data"))],
                               [[Cell(str(r.record)), Cell(fmt.gettext(_CHANGE[r.change]))]
                                for r in shown.itertuples(index=False)], [False, False], note)
     else:
@@ -241,8 +242,8 @@ def since_page(report, fmt: Formatter, *, phase_labels: Mapping[str, str],
         fmt.gettext("This report measures up to {as_of}; the last one up to {previous}.").format(
             as_of=fmt.date(report.as_of, length="long"),
             previous=fmt.date(report.previous_as_of, length="long")),
-        fmt.gettext("Started actions: {worked} worked, {not_worked} did not work, {early} too "
-                    "early to judge.").format(worked=fmt.count(int(verdicts.get("worked", 0))),
+        fmt.gettext("Started actions that worked: {worked}; that did not work: {not_worked}; "
+                    "too early to judge: {early}.").format(worked=fmt.count(int(verdicts.get("worked", 0))),
                                               not_worked=fmt.count(
                                                   int(verdicts.get("did_not_work", 0))),
                                               early=fmt.count(int(verdicts.get("too_early", 0)))),
@@ -274,6 +275,6 @@ def since_sheet(report, fmt: Formatter, *, phase_labels: Mapping[str, str],
     if len(changed) > 20:  # the sheet lists them all
         blocks[-1] = pd.DataFrame({fmt.gettext(N_("Part")): blocks[-1].iloc[0, 0],
                                    fmt.gettext(N_("Record")): changed["record"],
-                                   fmt.gettext(N_("Change")): [fmt.gettext(_CHANGE[c])
+                                   fmt.gettext(N_("Change in the data")): [fmt.gettext(_CHANGE[c])
                                                                for c in changed["change"]]})
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()

@@ -49,7 +49,7 @@ from toolkit.report.folder import (
     run_folder,
     write_report_marker,
 )
-from toolkit.report.loop import SINCE_PAGE, loop_state, record_history, render_since, since_sheet_for
+from toolkit.report.loop import SINCE_PAGE, loop_state, render_since, since_sheet_for
 from toolkit.report.manifest import write_manifest
 from toolkit.report.notebooks import ExecutedNotebooks, execute_notebooks
 from toolkit.report.render import TEMPLATES_DIR, FigureDrawing, render_report
@@ -124,8 +124,8 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         The run state of the previous run (``toolkit.report.loop.find_previous``): the report
         then gets the page "Since the last report" (``since.html``, linked on the index) and the
         workbook its sheet. Every run writes its own state (``run-state.json.gz``) into the
-        folder and appends a line to the report history beside it
-        (``toolkit.analysis.history``).
+        folder (``funnel run`` then appends a line to the report history beside the folder:
+        ``toolkit.report.loop.record_history``).
 
     Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
     when made. Python warnings of the steps become notes of the report (on its index page and in
@@ -215,7 +215,6 @@ def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str
         write_run_state(out, state)  # what the next run compares with (listed in the marker)
         write_report_marker(out, steps)
         move_into_place(out, final, steps)
-    record_history(final, state)
     paths = {"index": final / index.relative_to(out), "workbook": final / workbook.name,
              "manifest": final / manifest.name}
     if executed is not None:

@@ -155,11 +155,12 @@ def since_sheet_for(since: SinceReport, state: dict, language: str) -> dict[str,
                               kpi_labels=_kpi_labels(state))}
 
 
-def record_history(final: Path, state: dict) -> Path | None:
-    """Append the run to the engagement's report history (beside the report folder); a folder
-    that cannot be written is no reason to fail the report (None)."""
+def record_history(final: str | Path) -> Path | None:
+    """Append the run of the report folder `final` (its run state) to the engagement's report
+    history beside it; a folder without a state, or one that cannot be written, is no reason to
+    fail the report (None)."""
     try:
-        return append_history(history_path(final), state, report=final.name)
+        state = read_run_state(final)
+        return append_history(history_path(final), state, report=Path(final).name)
     except (OSError, ConfigError):
         return None
-
