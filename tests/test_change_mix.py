@@ -71,7 +71,7 @@ def test_the_standardised_difference_by_hand():
     # Two regions, before/after counts chosen by hand: N 60/100 -> 34/50, Z 10/50 -> 28/100.
     # Shares moved from (2/3, 1/3) to (1/3, 2/3). Pooled: 70/150 = 0.467 -> 62/150 = 0.413.
     # Weights (100+50)/300 = 0.5 each: 0.5 x (0.68 - 0.60) + 0.5 x (0.28 - 0.20) = +0.08.
-    from toolkit.analysis.simulation import _standardised
+    from toolkit.analysis.simulation.changes import _standardised
     rows = []
     for region, side, n, x in (("N", "before", 100, 60), ("N", "after", 50, 34),
                                ("Z", "before", 50, 10), ("Z", "after", 100, 28)):
