@@ -12,13 +12,13 @@ from scipy import stats
 from toolkit.analysis.steering import (
     LANEY_THRESHOLD,
     PeriodReport,
-    _trend_p,
-    _two_rate_p,
     control_chart,
     period_report,
     run_rules,
     scorecard,
 )
+from toolkit.analysis.steering.period import _two_rate_p
+from toolkit.analysis.steering.scorecard import _trend_p
 from toolkit.base.exceptions import ConfigError, DataError
 
 # Montgomery, Introduction to Statistical Quality Control (6th ed.), Example 7.1 (orange juice
