@@ -117,7 +117,7 @@ def test_the_previous_run_is_found_by_one_rule(tmp_path):
 
 def test_funnel_run_appends_the_report_history_beside_its_folder(tmp_path, monkeypatch):
     # the report itself is stubbed: it leaves a run state in its folder, as build_report does
-    from toolkit import cli
+    from toolkit import cli, report
     from toolkit.analysis.history import HISTORY_FILE, read_history
 
     previous, current = _states()
@@ -129,7 +129,7 @@ def test_funnel_run_appends_the_report_history_beside_its_folder(tmp_path, monke
         write_run_state(out_dir, {**current, "engagement": engagement.name})
         return {"index": Path(out_dir) / "index.html", "workbook": "w", "manifest": "m"}
 
-    monkeypatch.setattr(cli.report, "build_report", build_report)
+    monkeypatch.setattr(report, "build_report", build_report)
     demo = str(Path(__file__).resolve().parents[1] / "data" / "demo" / "engagement.yaml")
     for name in ("first", "second"):
         assert cli.main(["run", demo, "--out", str(tmp_path / name), "--quiet"]) == 0
