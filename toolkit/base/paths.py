@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import date as Date
 from pathlib import Path
 
 from toolkit.base.exceptions import ToolkitError
 
 __all__ = ["PROJECT_ROOT", "DEMO_DIR", "DEMO_ENGAGEMENT", "NOTEBOOKS_DIR", "CLIENTS_DIR",
            "REPORTS_DIR", "PACKAGE_DATA", "NOTEBOOK_DEFAULT", "ENGAGEMENT_ENV",
-           "notebook_engagement"]
+           "notebook_engagement", "file_name", "report_folder"]
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 # The toolkit is used from its checkout (`pip install -e .`): the demo, notebooks and client folders
@@ -52,3 +54,16 @@ def notebook_engagement(path: str | os.PathLike) -> Path:
         f"No engagement file {text!r}{source} (looked in {looked}). Fix: pass the engagement "
         f"YAML's path: `papermill -p engagement PATH NOTEBOOK OUT`, or set "
         f"{ENGAGEMENT_ENV}=PATH before starting Jupyter, or edit the `engagement` parameter cell")
+
+
+def file_name(name: str) -> str:
+    """An engagement name as one file or folder name: letters, digits, `.`, `-` and `_` only, so a
+    name such as `/abs/path` or `../x` can never point a deliverable outside the output folder."""
+    cleaned = re.sub(r"[^\w.-]+", "_", str(name), flags=re.ASCII).strip("._") or "engagement"
+    return cleaned[:100]
+
+
+def report_folder(engagement_name: str, day: Date | None = None) -> Path:
+    """The report folder `funnel run` writes without ``--out``: ``reports/<engagement>/<date>/``
+    (`day`: default today), one folder per run."""
+    return REPORTS_DIR / file_name(engagement_name) / (day or Date.today()).isoformat()

@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +22,7 @@ from toolkit.base.paths import (
     NOTEBOOK_DEFAULT,
     NOTEBOOKS_DIR,
     REPORTS_DIR,
+    report_folder,
 )
 from toolkit.cli.kpis import format_kpis
 from toolkit.cli.new import untouched_template_text
@@ -148,8 +148,7 @@ def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None =
                     else untouched_template_text(engagement)):
         print(f"Warning: {warning}", file=sys.stderr)
     path = Path(args.engagement).resolve()
-    out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(engagement.name)
-                                           / date.today().isoformat())
+    out = Path(args.out) if args.out else report_folder(engagement.name)
     started = time.perf_counter()
     # the previous run, by the rule of toolkit.report.loop: --since, else this --out, else the
     # newest sibling report of the same engagement
@@ -197,8 +196,7 @@ def _demo_followup(args: argparse.Namespace, first, results: dict) -> int:
     """The demo six months later: its export written beside the first report (the consultant's
     plan with two actions started), and its report with the page "Since the last report"
     against the first (toolkit.demo_followup)."""
-    out = Path(args.out) if args.out else (REPORTS_DIR / report.file_name(first.name)
-                                           / date.today().isoformat())
+    out = Path(args.out) if args.out else report_folder(first.name)
     plan = results[6].results.get("action_plan") if 6 in results else None
     paths = write_followup(out.parent / f"{out.name}-followup-export", first=first, plan=plan)
     print(f"\n== Six months later: a second export ({paths['engagement'].parent}) ==")

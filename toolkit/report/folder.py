@@ -9,12 +9,12 @@ import errno
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from toolkit.base.exceptions import ToolkitError
+from toolkit.base.paths import file_name  # noqa: F401 (the report's name for it)
 
 
 def file_sha256(path: Path) -> str:
@@ -27,13 +27,6 @@ def file_sha256(path: Path) -> str:
 
 
 RUN_MARKER = ".funnel-run"  # in `<out>.partial` while a run builds it: holds the run's lock
-
-
-def file_name(name: str) -> str:
-    """An engagement name as one file or folder name: letters, digits, `.`, `-` and `_` only, so a
-    name such as `/abs/path` or `../x` can never point a deliverable outside the output folder."""
-    cleaned = re.sub(r"[^\w.-]+", "_", str(name), flags=re.ASCII).strip("._") or "engagement"
-    return cleaned[:100]
 
 
 # Written by every run into its report folder, last: the files the run wrote and their sha256, and

@@ -22,11 +22,12 @@ from toolkit.steps.kpis import kpis
 from toolkit.steps.measurement import measurement
 from toolkit.steps.process_model import process_model
 from toolkit.steps.result import STEP_KEYS, SUMMARY_COLUMNS, NotComputed, StepResult, summary_frame
+from toolkit.steps.since import since_previous
 from toolkit.steps.steering import steering
 
 __all__ = ["STEP_KEYS", "SUMMARY_COLUMNS", "NotComputed", "StepResult", "summary_frame", "check_engagement",
            "open_engagement", "baseline", "process_model", "kpis", "measurement", "diagnosis",
-           "improvement", "steering", "STEPS", "run_all", "run_each"]
+           "improvement", "steering", "since_previous", "STEPS", "run_all", "run_each"]
 
 #: The step functions by number.
 STEPS = {1: baseline, 2: process_model, 3: kpis, 4: measurement, 5: diagnosis, 6: improvement,
