@@ -84,8 +84,9 @@ def test_seed_rule_refuses_everything_else_with_the_fix(seed):
 def _result_classes():
     """The classes of measure/ and analysis/ that have a `summary` (the result objects)."""
     for package in (toolkit.measure, toolkit.analysis):
-        for info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
+        # every module, those of the packages split by job (analysis.diagnosis, ...) included
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
+            module = importlib.import_module(info.name)
             for name, cls in inspect.getmembers(module, inspect.isclass):
                 if cls.__module__ == module.__name__ and "summary" in vars(cls):
                     yield f"{module.__name__}.{name}", cls
