@@ -118,7 +118,8 @@ def record_chains(engagement) -> dict[str, list[list]]:
     codes = dict(zip(records["record_id"].astype(str),
                      record_codes(engagement, records["record_id"]), strict=True))
     chains: dict[str, list[list]] = {}
-    current, chain, digest = None, [], hashlib.sha256()
+    chain: list[list] = []
+    current, digest = None, hashlib.sha256()
     # one pass over the sorted links (a groupby per record took seconds at 12,000 records)
     for record, minute, what in zip(table["record_id"].tolist(), table["minute"].tolist(),
                                     table["what"].tolist(), strict=True):

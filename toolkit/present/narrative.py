@@ -128,7 +128,7 @@ class _Words:
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
         return self.fmt.ngettext(singular, plural, count).format(**values)
 
-    def pct(self, x: object, spec: str = ".0%") -> str:
+    def pct(self, x: Any, spec: str = ".0%") -> str:  # a table's cell, as Formatter.percent takes
         if is_missing(x):
             return "n/a" if self.english else MISSING
         if self.english:
@@ -145,7 +145,7 @@ class _Words:
         """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
         return self.fmt.p_phrase(value)
 
-    def count(self, n: object) -> str:
+    def count(self, n: Any) -> str:  # a table's cell, as Formatter.count takes
         return format(int(n), ",") if self.english else self.fmt.count(n)
 
     def phase(self, key: object) -> str:
@@ -173,7 +173,7 @@ def _ci(row, w: _Words) -> str:
     return w._(" (95% interval {low}–{high})", low=w.pct(row["ci_low"]), high=w.pct(row["ci_high"]))
 
 
-def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: str = "en") -> str:
+def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: str = "en") -> Bullets:
     """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
     w = _Words(language, engagement.phase_model)
     rec = engagement.reconciliation
@@ -240,7 +240,7 @@ def _audit(audit, w: _Words) -> str:
     return text(render(audit.headline, fmt=w.fmt))
 
 
-def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") -> str:
+def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") -> Bullets:
     """Step 2: the phases and which CRM stages feed them."""
     model = engagement.phase_model
     w = _Words(language, model)
@@ -262,7 +262,7 @@ def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") 
     return bullets(lines)
 
 
-def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
+def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> Bullets:
     """Step 3: where the goal is missed, traced down the tree."""
     w = _Words(language, phases)
     lines = []
@@ -314,7 +314,7 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
 
 
 def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
-                language: str = "en", phases=None) -> str:
+                language: str = "en", phases=None) -> Bullets:
     """Step 4: the measured conversions, what is immature, and seasonality."""
     w = _Words(language, phases)
     conv = kpis[kpis["kind"] == "conversion"]
@@ -462,7 +462,7 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
 
 
 def diagnosis(fruit, language: str = "en", phases=None,
-              attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> str:
+              attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> Bullets:
     """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
     segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
     conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
@@ -512,7 +512,7 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
 
 
 def segment_scan(scan: pd.DataFrame, language: str = "en", phases=None,
-                 attributes: Mapping[str, str] | None = None) -> str:
+                 attributes: Mapping[str, str] | None = None) -> Bullets:
     """Step 5 without a ranked list (a lead list without dates): what the segment scan found,
     flagged segments first, and what it could not compare."""
     w = _Words(language, phases, attributes)
@@ -560,7 +560,7 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     return lines
 
 
-def improvement(plan, language: str = "en", phases=None) -> str:
+def improvement(plan, language: str = "en", phases=None) -> Bullets:
     """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
     w = _Words(language, phases)
     lines = []
@@ -656,7 +656,7 @@ def _change_verdict(change, w: _Words) -> str:
                mde=w.fmt.points(change.mde).lstrip("+"), **values)
 
 
-def steering(view, language: str = "en", phases=None) -> str:
+def steering(view, language: str = "en", phases=None) -> Bullets:
     """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
     w = _Words(language, phases)
     lines = []

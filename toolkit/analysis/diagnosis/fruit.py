@@ -237,7 +237,9 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     segment_rows = []
     for r in scan[scan["flagged"]].itertuples(index=False):
-        codes, labels = codes_for(fun, r.attribute)
+        coded = codes_for(fun, r.attribute)
+        assert coded is not None  # the scan keeps only the attributes that have codes
+        codes, labels = coded
         i = fun.index(r.from_phase)
         sized = (np.nan, np.nan, np.nan)
         if r.direction == "worse" and fun.index(r.to_phase) == i + 1:

@@ -67,6 +67,7 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     # DESIGN: the phase where a record was lost = the highest phase reached before
     lost_at = np.where(lost & (lost_at < 0), highest, lost_at)
     closed = rec["closed_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    assert fun.as_of is not None  # dated records: fun.reached above exists only with dates
     as_of = fun.as_of.value
     value = (pd.to_numeric(rec["value"], errors="coerce").to_numpy(dtype=float)
              if "value" in rec.columns else np.full(len(rec), np.nan))

@@ -4,6 +4,7 @@ in a penalised logistic model; what it cannot judge says why."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ def _nesting(fun: Cohorts, coded: Mapping[str, tuple[np.ndarray, list[str]]]
              ) -> dict[str, set[str]]:
     """`functions_of` the scanned attributes over every record, once per Cohorts: a structural
     fact of the data (a lookup), not of one step's records."""
-    known = fun.memo.setdefault("nesting", {})
+    known = cast("dict[tuple[str, ...], dict[str, set[str]]]", fun.memo.setdefault("nesting", {}))
     key = tuple(coded)
     if key not in known:
         known[key] = functions_of({name: codes for name, (codes, _) in coded.items()})
@@ -151,18 +152,19 @@ def _model_effects(fun: Cohorts, i: int, j: int, coded: Mapping[str, tuple[np.nd
     out."""
     factors = [(name, *coded[name]) for name in model]
     _, mature, converted = fun.cohort(i, j)
-    with_year = year is not None and len(year[1]) > 1
+    year_in = year if year is not None and len(year[1]) > 1 else None
+    with_year = year_in is not None
     keys = [codes[mature] for _, codes, _ in factors]
     sizes = [len(labels) for _, _, labels in factors]
-    if with_year:
-        keys.append(year[0][mature])
-        sizes.append(len(year[1]))
+    if year_in is not None:
+        keys.append(year_in[0][mature])
+        sizes.append(len(year_in[1]))
     cell = np.ravel_multi_index(keys, sizes) if keys else np.zeros(int(mature.sum()), np.int64)
     uniq, inverse = np.unique(cell, return_inverse=True)
     n_cell = np.bincount(inverse).astype(float)
     x_cell = np.bincount(inverse, weights=converted[mature].astype(float))
     cell_codes = np.unravel_index(uniq, sizes)
-    labels_of = [labels for _, _, labels in factors] + ([year[1]] if with_year else [])
+    labels_of = [labels for _, _, labels in factors] + ([year_in[1]] if year_in is not None else [])
     blocks = []
     for codes, labels in zip(cell_codes, labels_of, strict=True):
         n_lv = np.bincount(codes, weights=n_cell, minlength=len(labels))
@@ -236,7 +238,7 @@ def _segment_effects(fun: Cohorts, i: int, j: int, name: str, codes: np.ndarray,
         contrast[lv] += 1.0
         present = n_lv[lv] > 0 and fit.converged
         est = float(contrast @ beta) if present else np.nan
-        se = float(np.sqrt(max(contrast @ cov @ contrast, 0.0))) if present else np.nan
+        se = float(np.sqrt(max(float(contrast @ cov @ contrast), 0.0))) if present else np.nan
         testable = present and lv in eligible and len(eligible) >= 2 and typical[lv] < 1.0 \
             and se > 0
         p = float(2 * stats.norm.sf(abs(est / se))) if testable else np.nan

@@ -31,7 +31,7 @@ from toolkit.stats import rate_ci
 
 def size_bottlenecks(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, draws: int,
             seed: int, min_n: int, best_quantile: float, shrink: bool, confidence: float,
-            attributes: list[str] | None) -> pd.DataFrame:
+            attributes: Sequence[str] | None) -> pd.DataFrame:
     check_option("period", period, list(PERIOD_DAYS))
     check_option("horizon", horizon, list(PERIOD_DAYS))
     seed = check_seed(seed)
@@ -48,6 +48,7 @@ def size_bottlenecks(fun: Cohorts, *, benchmarks, targets, period: str, horizon:
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
     low, high = rate_ci(x, n, method="wilson")
+    low, high = np.asarray(low), np.asarray(high)  # arrays in, arrays out
     # later[t] = product of the rates after transition t (1 for the last one)
     later = np.append(np.cumprod(rate[::-1])[::-1][1:], 1.0)
     scale = PERIOD_DAYS[horizon]

@@ -100,6 +100,7 @@ def step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFrame
     """
     goal = conversion_targets(fun, targets)
     bench = _benchmark_ranges(fun, benchmarks)
+    assert fun.as_of is not None  # the callers require dates (the own history is by cohort)
     cut = fun.as_of.value - (fun.window + _HISTORY_DAYS) * NS_DAY
     lead = lead_index(fun)
     rows = []
