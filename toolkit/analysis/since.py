@@ -153,7 +153,8 @@ def compare_kpis(previous: dict, current: dict) -> pd.DataFrame:
     rows = []
     for kpi in list(new) + [k for k in old if k not in new]:
         a, b = old.get(kpi), new.get(kpi)
-        row = {"kpi": kpi, "label": (b or a).get("label"), "unit": (b or a).get("unit"),
+        either = new[kpi] if kpi in new else old[kpi]  # the current row, else the previous one
+        row = {"kpi": kpi, "label": either.get("label"), "unit": either.get("unit"),
                "previous_period": None if a is None else a.get("period"),
                "previous": None if a is None else a.get("value"),
                "period": None if b is None else b.get("period"),

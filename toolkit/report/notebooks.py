@@ -101,7 +101,9 @@ def _quiet_kernel_manager() -> type:
     from jupyter_client import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:
+        # jupyter_client types start_kernel as KernelManager's synchronous one, and sets the
+        # async one on AsyncKernelManager with an ignore of its own: an override cannot match
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw.setdefault("stderr", subprocess.DEVNULL)
             await super().start_kernel(**kw)
 

@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -45,6 +45,9 @@ from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.report.training import notebook_parts
 from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
+
+if TYPE_CHECKING:
+    from toolkit.analysis.diagnosis import LowHangingFruit
 
 __all__ = ["EDITIONS", "TEMPLATES_DIR", "FigureDrawing", "render_report", "step_page_name", "css_string",
            "kpi_fields", "page_environment"]
@@ -407,7 +410,8 @@ def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[
 def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases,
              attributes: Mapping[str, str]) -> list[dict[str, str]]:
     diagnosis = results.get(5)
-    fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
+    fruit = cast("LowHangingFruit | None",
+                 diagnosis.results.get("fruit") if diagnosis is not None else None)
     if fruit is None:
         return []
     sized = fruit.table[fruit.table["extra_orders"].notna()].head(3)
@@ -523,7 +527,9 @@ def _environment(language: str):
         autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
         extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     # old style: a message is text, not a %-format (`95% interval` would break a new-style one)
-    env.install_gettext_translations(translations(language), newstyle=False)
+    # (the i18n extension adds this method when the Environment is made: unknown to its stubs)
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language), newstyle=False)
     # long words in narrow boxes (the process schema) break where the language breaks them
     env.filters["hyphenate"] = lambda text: hyphenate(text, language)
     return env
@@ -576,7 +582,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     from markupsafe import Markup
 
     config = engagement.config
-    language = language or getattr(config, "language", "en")
+    language = language or str(getattr(config, "language", "en"))
     if edition not in EDITIONS:
         raise OptionError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
                            f"{edition!r} was passed.")
@@ -592,9 +598,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
              else figures)
     steps = []
     for step in shown:
-        figures = {name: uri for (number, name), uri in drawn.items() if number == step}
+        step_figures = {name: uri for (number, name), uri in drawn.items() if number == step}
         steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
-                                fields, markdown, figures))
+                                fields, markdown, step_figures))
     phases = engagement.phase_model
     summary = {
         "verdict": _verdict(results, fmt, phases),
@@ -622,9 +628,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     }
     env = _environment(language)
     page = env.get_template("report_step.html.j2")
-    for i, step in enumerate(steps):
-        (out / step.page).write_text(page.render(
-            **common, step=step, previous=steps[i - 1] if i > 0 else None,
+    for i, view in enumerate(steps):
+        (out / view.page).write_text(page.render(
+            **common, step=view, previous=steps[i - 1] if i > 0 else None,
             next=steps[i + 1] if i + 1 < len(steps) else None), encoding="utf-8")
     index = out / "index.html"
     index.write_text(env.get_template("report_index.html.j2").render(**common), encoding="utf-8")

@@ -3,6 +3,8 @@ the raw funnel, the readiness scan of the five duration factors and the engageme
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
@@ -74,7 +76,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     else:
         lines = parts.in_languages()
     rows_in, rows_q = int(balance["rows_in"].sum()), int(balance["rows_quarantined"].sum())
-    rows = [{"measure": "rows in the exports", "value": rows_in, "n": rows_in},
+    rows: list[dict[str, Any]] = [{"measure": "rows in the exports", "value": rows_in, "n": rows_in},
             {"measure": "share of rows quarantined", "value": rows_q / rows_in if rows_in else None,
              "n": rows_in},
             {"measure": "records", "value": len(engagement.records), "n": len(engagement.records)}]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
@@ -19,6 +19,9 @@ from toolkit.present.narrative import Bullets, text
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import N_
 from toolkit.steps.result import STEP_KEYS, StepResult
+
+if TYPE_CHECKING:
+    from toolkit.analysis.diagnosis import LowHangingFruit
 
 __all__ = ["Parts", "PART_NAMES", "part_name", "earlier", "figure", "in_languages", "sentences",
            "sizing_from"]
@@ -102,7 +105,7 @@ def sizing_from(engagement, diagnosis: StepResult | None) -> tuple[pd.DataFrame 
     step5 = earlier(diagnosis, "diagnosis")
     if step5 is None:
         return None, benchmarks_for(engagement)
-    fruit = step5.results.get("fruit")
+    fruit = cast("LowHangingFruit | None", step5.results.get("fruit"))
     return (fruit.sizing if fruit is not None else None), step5.results["benchmarks"]
 
 

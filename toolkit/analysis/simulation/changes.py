@@ -574,7 +574,8 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
                              {"p_value": trend_p}))
     effect, verdict, method, mde = _verdict(table, a=a, b=b,
                                             control=(segment_attribute, control)
-                                            if control is not None else None, trend=trend,
+                                            if control is not None and segment_attribute is not None
+                                            else None, trend=trend,
                                             mix_shift=mix_shift)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
                             headline=verdict, change_date=change, from_phase=a, to_phase=b,

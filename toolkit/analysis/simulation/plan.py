@@ -147,7 +147,7 @@ def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]
 
 
 def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
-                       ) -> tuple[list[ChangeEvaluation], list[str]]:
+                       ) -> tuple[list[ChangeEvaluation], list[Reason]]:
     """Each declared change evaluated at its own step; plain reasons for those that could not be."""
     declared = _declared(engagement, changes)
     if not declared:

@@ -126,7 +126,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
         if note:
             warnings.warn(note, UserWarning, stacklevel=2)
         current = base.calendar()
-        months = list(range(1, 13))
+        months: list[int | str] = list(range(1, 13))  # the calendar months
     else:
         months = [period]
     rows = []
