@@ -22,8 +22,10 @@ CLEAN = [
     "toolkit.io",
     "toolkit.present.tables",
     "toolkit.present.plotting",
-    "toolkit.base.docstrings",
+    "toolkit.base",
     "toolkit.measure",
+    "toolkit.analysis.planning",
+    "toolkit.analysis.steering",
 ]
 
 
