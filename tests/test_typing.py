@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLEAN = [
     "toolkit.stats",
     "toolkit.io",
-    "toolkit.present.tables",
-    "toolkit.present.plotting",
+    "toolkit.present",
     "toolkit.base",
     "toolkit.measure",
     "toolkit.analysis.planning",

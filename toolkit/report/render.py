@@ -403,7 +403,8 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
 # ------------------------------------------------------------------------ executive summary
 def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[str, Any] | None:
     diagnosis = results.get(5)
-    fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
+    fruit = cast("LowHangingFruit | None",
+                 diagnosis.results.get("fruit") if diagnosis is not None else None)
     return None if fruit is None else verdict(fruit, fmt, phases)
 
 
