@@ -25,6 +25,7 @@ CLEAN = [
     "toolkit.measure",
     "toolkit.analysis.planning",
     "toolkit.analysis.steering",
+    "toolkit.analysis.diagnosis",
 ]
 
 

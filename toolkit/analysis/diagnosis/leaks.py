@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.analysis.diagnosis.common import check_count, check_fraction, html_of, number0, percent
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
 from toolkit.stats import rate_ci
 
@@ -150,7 +151,7 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     return LeakDetail(lost_by, stalled, thresholds_frame, headline, stall_quantile, tuple(notes))
 
 
-def leak_detail(engagement, *, stall_quantile: float = 0.9, min_moves: int = 10) -> LeakDetail:
+def leak_detail(engagement: Engagement, *, stall_quantile: float = 0.9, min_moves: int = 10) -> LeakDetail:
     """Where lost records were lost, and which open records have stalled.
 
     Parameters

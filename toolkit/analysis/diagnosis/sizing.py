@@ -25,11 +25,13 @@ from toolkit.analysis.diagnosis.common import (
     scan_attributes,
 )
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option, check_seed
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
 from toolkit.stats import rate_ci
 
 
-def size_bottlenecks(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, draws: int,
+def size_bottlenecks(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
+                     targets: Mapping[str, float] | None, period: str, horizon: str, draws: int,
             seed: int, min_n: int, best_quantile: float, shrink: bool, confidence: float,
             attributes: Sequence[str] | None) -> pd.DataFrame:
     check_option("period", period, list(PERIOD_DAYS))
@@ -123,7 +125,7 @@ _SIZING_COLUMNS = [
 ]
 
 
-def bottleneck_sizing(engagement, *, window_days: int | None = None,
+def bottleneck_sizing(engagement: Engagement, *, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, seed: int = 0,
@@ -221,7 +223,7 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
                    shrink=shrink, confidence=confidence, attributes=attributes)
 
 
-def bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, horizon: str,
+def bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed: int, draws: int, horizon: str,
                       confidence: float, period: str) -> tuple[list[dict], dict[int, float]]:
     """Each step demonstrably below a reference, sized with the uncertainty of the step's rate,
     the later rates and the reference; a gap whose range includes zero is dropped."""
