@@ -26,6 +26,7 @@ CLEAN = [
     "toolkit.analysis.planning",
     "toolkit.analysis.steering",
     "toolkit.analysis.diagnosis",
+    "toolkit.analysis.simulation",
 ]
 
 
