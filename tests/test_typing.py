@@ -23,10 +23,7 @@ CLEAN = [
     "toolkit.present",
     "toolkit.base",
     "toolkit.measure",
-    "toolkit.analysis.planning",
-    "toolkit.analysis.steering",
-    "toolkit.analysis.diagnosis",
-    "toolkit.analysis.simulation",
+    "toolkit.analysis",
 ]
 
 
