@@ -24,6 +24,7 @@ CLEAN = [
     "toolkit.base",
     "toolkit.measure",
     "toolkit.analysis",
+    "toolkit.steps",
 ]
 
 

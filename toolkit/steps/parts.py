@@ -12,8 +12,9 @@ import pandas as pd
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import reason_of
+from toolkit.io.engagement import Engagement
 from toolkit.measure.benchmarks import benchmarks_for
-from toolkit.present.format import formatter
+from toolkit.present.format import Formatter, formatter
 from toolkit.present.messages import LANGUAGES
 from toolkit.present.narrative import Bullets, text
 from toolkit.present.problems import problem_text
@@ -43,7 +44,7 @@ PART_NAMES = {
 }
 
 
-def part_name(part: str, fmt) -> str:
+def part_name(part: str, fmt: Formatter) -> str:
     """A part of a step as a reader names it, in the formatter's language."""
     return fmt.gettext(PART_NAMES[part]) if part in PART_NAMES else part
 
@@ -99,7 +100,8 @@ def earlier(result: StepResult | None, key: str) -> StepResult | None:
     return result
 
 
-def sizing_from(engagement, diagnosis: StepResult | None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def sizing_from(engagement: Engagement, diagnosis: StepResult | None
+                ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """The bottleneck sizing and the benchmarks of step 5's result (None and the engagement's
     benchmarks without one), for the steps that build on the top bottleneck (6 and 7)."""
     step5 = earlier(diagnosis, "diagnosis")
