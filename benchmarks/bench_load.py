@@ -61,7 +61,7 @@ ATTRIBUTES = {"action": "Actie", "owner": "Eigenaar", "region": "Regio", "produc
 
 def generate(records: int, out: Path, seed: int, shape: str = "history") -> None:
     """Write the demo company at `records` records as one CSV of `shape`, and its engagement."""
-    from toolkit.datasets import _build_exports, generate_company
+    from toolkit.datasets.exports import _build_exports, generate_company
     company = generate_company(n_records=records, seed=seed)
     csv_bytes, snapshot, _manifest = _build_exports(company, seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +85,7 @@ def _amounts(values):
     """The demo's amounts as its exports write them: decimal comma, blank when missing."""
     import pandas as pd
 
-    from toolkit.datasets import _format_amount
+    from toolkit.datasets.exports import _format_amount
     return _format_amount(pd.to_numeric(pd.Series(values), errors="coerce")).to_numpy()
 
 
@@ -114,7 +114,7 @@ def _wide_table(company, snapshot, seed: int):
     import numpy as np
     import pandas as pd
 
-    from toolkit.datasets import _history_rows
+    from toolkit.datasets.exports import _history_rows
     rows, _ = _history_rows(company, np.random.default_rng([seed, 1]))
     n = len(company.records)
     stage = pd.Index(STAGES).get_indexer(rows["stage"].to_numpy(str))

@@ -279,7 +279,7 @@ def test_the_demo_plan_reads_in_dutch_on_the_page(demo_plan, tmp_path):
 
 def test_funnel_run_writes_the_plan_when_absent_and_keeps_it_after(tmp_path, monkeypatch, capsys):
     # the report itself is stubbed: its step 6 result carries the hand-made plan
-    from toolkit import cli
+    from toolkit import cli, report
     from toolkit.steps.result import StepResult
     e = _engagement(tmp_path)
     plan = _plan(e)
@@ -288,7 +288,7 @@ def test_funnel_run_writes_the_plan_when_absent_and_keeps_it_after(tmp_path, mon
         kept[6] = StepResult(step=6, key="improvement", results={"action_plan": plan})
         return {"index": "i", "workbook": "w", "manifest": "m"}
 
-    monkeypatch.setattr(cli.report, "build_report", build_report)
+    monkeypatch.setattr(report, "build_report", build_report)
     run = ["run", str(e.path), "--out", str(tmp_path / "out"), "--quiet"]
     assert cli.main(run) == 0
     path = tmp_path / "plan.yaml"

@@ -284,7 +284,7 @@ def test_kpis_by_a_segment_names_no_nan_and_says_why_a_value_is_missing(capsys):
 def test_kpi_values_without_a_number_say_why_in_the_language():
     import pandas as pd
 
-    from toolkit.cli import _missing_kpi_reason
+    from toolkit.cli.kpis import _missing_kpi_reason
     from toolkit.present.format import formatter
     nl = formatter("nl")
     row = pd.Series({"kind": "conversion", "value": float("nan"), "n": 0, "immature_n": 12})
@@ -383,7 +383,7 @@ def _template_target_phase() -> str:
     """The `funnel new` template's first phase as the template writes it (Dutch)."""
     import yaml
 
-    from toolkit.cli import _PHASES
+    from toolkit.cli.new import _PHASES
     first = yaml.safe_load(_PHASES["nl"])["phases"][0]
     return f"  - key: lead\n    label: Lead\n    tasks: {first['tasks']}\n    actions: {first['actions']}\n"
 
@@ -408,14 +408,14 @@ def test_own_phase_text_gets_no_template_warning(tmp_path, capsys):
 
 
 def test_the_demo_itself_is_not_warned_about_its_own_text():
-    from toolkit.cli import untouched_template_text
+    from toolkit.cli.new import untouched_template_text
     assert untouched_template_text(Engagement.from_yaml(DEMO_YAML)) == []
 
 
 def test_run_tells_the_consultant_not_the_report(tmp_path, monkeypatch, capsys):
     # the warning goes to the terminal (stderr) before the report is built; the report itself
     # (stubbed here: its pages are the client's) gets no part of it
-    from toolkit import cli
+    from toolkit import cli, report
     phases = "phases:\n" + _template_target_phase() + "  - {key: order, label: Order}"
     path = _engagement_with_phases(tmp_path, phases)
     built = {}
@@ -424,7 +424,7 @@ def test_run_tells_the_consultant_not_the_report(tmp_path, monkeypatch, capsys):
         built.update(options)
         return {"index": "i", "workbook": "w", "manifest": "m"}
 
-    monkeypatch.setattr(cli.report, "build_report", build_report)
+    monkeypatch.setattr(report, "build_report", build_report)
     assert cli.main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "Warning: phase 'lead'" in captured.err and "Warning" not in captured.out

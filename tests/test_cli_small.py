@@ -51,7 +51,7 @@ def test_python_warnings_reach_the_cli_user_as_notes(tmp_path, capsys):
                                             "created_at": "Aangemaakt"}}], as_of="2025-12-31")
     import warnings
 
-    from toolkit import cli
+    from toolkit.cli import program as cli
 
     def warn_then_ok(args):
         warnings.warn("Attribute 'x' has 60 distinct values", UserWarning, stacklevel=1)

@@ -24,12 +24,12 @@ from toolkit.datasets import (
     OWNERS,
     PHASES,
     STAGE_MAPPING,
-    _systematic_draw,
     answer_key,
     generate_company,
     main,
     write_demo_exports,
 )
+from toolkit.datasets.demo import _systematic_draw
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 FILES = ("crm_fasehistorie.csv", "crm_deals.xlsx", "README.md")

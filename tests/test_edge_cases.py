@@ -34,7 +34,7 @@ from toolkit.analysis.planning import FACTORS, estimate_duration  # noqa: E402
 from toolkit.analysis.simulation import plan_improvement  # noqa: E402
 from toolkit.analysis.steering import steering_view  # noqa: E402
 from toolkit.base.exceptions import DataError  # noqa: E402
-from toolkit.cli import _format_kpis  # noqa: E402
+from toolkit.cli.kpis import format_kpis as _format_kpis  # noqa: E402
 from toolkit.measure.audit import audit as run_audit  # noqa: E402
 from toolkit.measure.funnel import cohort_conversion, funnel, win_rate  # noqa: E402
 from toolkit.measure.kpis import compute_kpis, default_kpis, kpi_tree, step_incidence, time_to_convert  # noqa: E402

@@ -231,7 +231,7 @@ def demo_results():
 
 def test_one_p_value_reads_the_same_in_a_figure_a_table_the_cli_and_a_page(demo_results,
                                                                           tmp_path, capsys):
-    from toolkit import cli
+    from toolkit.cli import run as cli
     from toolkit.present.plotting import plot_segment_scan
     from toolkit.present.tables import display_table
     from toolkit.report.render import render_report

@@ -175,7 +175,7 @@ def test_a_full_disk_names_the_folder_and_leaves_no_partial(tmp_path, fake_steps
 
 
 def test_a_full_disk_under_kpis_out_names_the_file(tmp_path, monkeypatch, capsys):
-    import toolkit.cli as cli
+    import toolkit.cli.kpis as cli
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

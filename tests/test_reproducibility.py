@@ -195,7 +195,7 @@ def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path, monkeypatch, 
 
 
 def test_an_unexpected_error_is_reported_as_a_bug_without_a_traceback(tmp_path, monkeypatch, capsys):
-    import toolkit.cli as cli
+    import toolkit.cli.program as cli
 
     def boom(args):
         raise KeyError("planted")

@@ -200,7 +200,7 @@ def test_snapshot_measures_creation_to_won_but_no_step_between(tmp_path):
 
 
 def test_snapshot_duration_row_split_by_a_segment_names_no_nan(tmp_path):
-    from toolkit.cli import _format_kpis
+    from toolkit.cli.kpis import format_kpis as _format_kpis
     from toolkit.measure.kpis import KPI
     e = snapshot(tmp_path, ["A;Gewonnen;10-01-2025;05-03-2025;web", "C;Offerte;01-02-2025;;mail"],
                  header="Deal;Fase;Aangemaakt;Gesloten;Kanaal", attributes={"channel": "Kanaal"})

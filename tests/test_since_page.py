@@ -117,7 +117,7 @@ def test_the_previous_run_is_found_by_one_rule(tmp_path):
 
 def test_funnel_run_appends_the_report_history_beside_its_folder(tmp_path, monkeypatch):
     # the report itself is stubbed: it leaves a run state in its folder, as build_report does
-    from toolkit import cli
+    from toolkit import cli, report
     from toolkit.analysis.history import HISTORY_FILE, read_history
 
     previous, current = _states()
@@ -129,7 +129,7 @@ def test_funnel_run_appends_the_report_history_beside_its_folder(tmp_path, monke
         write_run_state(out_dir, {**current, "engagement": engagement.name})
         return {"index": Path(out_dir) / "index.html", "workbook": "w", "manifest": "m"}
 
-    monkeypatch.setattr(cli.report, "build_report", build_report)
+    monkeypatch.setattr(report, "build_report", build_report)
     demo = str(Path(__file__).resolve().parents[1] / "data" / "demo" / "engagement.yaml")
     for name in ("first", "second"):
         assert cli.main(["run", demo, "--out", str(tmp_path / name), "--quiet"]) == 0
@@ -137,3 +137,27 @@ def test_funnel_run_appends_the_report_history_beside_its_folder(tmp_path, monke
     assert list(history["report"]) == ["first", "second"]
     # the second run found the first beside it (same engagement, measured no later)
     assert seen[0] is None and seen[1] is not None
+
+
+def test_the_page_writes_kpis_p_values_and_intervals_as_the_rest_of_the_report():
+    """Seen on the demo's follow-up page: English KPI labels on the Dutch page ('Conversion Lead →
+    Offer within 90 days'), 'p = > 0,999', and an interval too wide for its column (the unit
+    three times: '+16,9 procentpunt (+10,0 procentpunt tot +24,1 procentpunt)')."""
+    from toolkit.present.format import formatter
+    from toolkit.present.since import since_page
+
+    previous, current = _states()
+    label = "Conversion Lead → Offer within 90 days"  # as the toolkit writes its own KPI
+    for state, value in ((previous, 0.30), (current, 0.30)):
+        state["scorecard"] = [{**state["scorecard"][0], "label": label, "value": value,
+                               "successes": 30}]
+    current["evaluations"][0].update({"verdict": "worked", "estimate": 0.169, "ci_low": 0.10,
+                                      "ci_high": 0.241, "rate_before": 0.236,
+                                      "rate_after": 0.405, "p_value": 0.0001})
+    since = since_last_report(previous, current)
+    page = since_page(since, formatter("nl"), phase_labels=current["phases"])
+    cells = [cell.text for section in page["sections"] if section.table is not None
+             for row in section.table.rows for cell in row]
+    assert "Conversie Lead → Offer binnen 90 dagen" in cells
+    assert "nee, binnen het toeval (p > 0,999)" in cells  # 30/100 against 30/100
+    assert "+16,9 procentpunt (+10,0 tot +24,1)" in cells

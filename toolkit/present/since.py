@@ -9,6 +9,7 @@ counts are the SinceReport's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.present.format import MISSING, Formatter, is_missing
-from toolkit.present.tables import N_
-from toolkit.present.tables.cells import Cell, DisplayTable
+from toolkit.present.tables import N_, attribute_label
+from toolkit.present.tables.cells import Cell, CellContext, DisplayTable
+from toolkit.present.tables.findings import kpi_label_cell
 
 if TYPE_CHECKING:
     from toolkit.analysis.since import SinceReport
@@ -125,10 +127,11 @@ def _actions(actions: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str]) -
     rows = []
     for row in actions.to_dict("records"):
         estimate = row.get("estimate")
+        # the bounds as bare signed numbers: the unit once, after the estimate (a table cell)
         interval = MISSING if is_missing(estimate) else fmt.gettext(
             "{value} ({low} to {high})").format(value=fmt.points(estimate),
-                                                low=fmt.points(row.get("ci_low")),
-                                                high=fmt.points(row.get("ci_high")))
+                                                low=_bound(row.get("ci_low"), fmt),
+                                                high=_bound(row.get("ci_high"), fmt))
         rows.append([Cell(action_words(row, fmt, labels)), Cell(_step(row, labels)),
                      Cell(fmt.date(row.get("start"))),
                      Cell(verdict_words(row, fmt), _tone(str(row.get("verdict")))),
@@ -141,19 +144,40 @@ def _actions(actions: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str]) -
     return section
 
 
+def _bound(difference: Any, fmt: Formatter) -> str:
+    """A bound of a difference of rates in points, without the unit: '+10,0'."""
+    return MISSING if is_missing(difference) else fmt.number(float(difference) * 100, 1,
+                                                             signed=True)
+
+
+def _kpi_words(row: Mapping[str, Any], fmt: Formatter, labels: Mapping[str, str]) -> str:
+    """A scorecard KPI in the page's language. The run state keeps the label the toolkit wrote
+    (English for its own KPIs, the client's words for a declared one); a label of the toolkit's
+    is written again through the KPI table's words (toolkit.present.tables.kpi_label_cell)."""
+    label = str(row.get("label") or row.get("kpi"))
+    by_label = {str(text): key for key, text in labels.items()}
+    shown = re.fullmatch(r"(Conversion|Median days) (.+) → (.+?)(?: within \d+ days)?", label)
+    kind = {"Conversion": "conversion", "Median days": "duration"}.get(shown[1]) if shown else None
+    kpi = pd.Series({"label": label, "kind": kind,
+                     "from_phase": by_label.get(shown[2]) if shown else None,
+                     "to_phase": by_label.get(shown[3]) if shown else None})
+    return kpi_label_cell(kpi, CellContext(fmt, None, labels)).text
+
+
 def _real_words(row: Mapping[str, Any], fmt: Formatter) -> str:
     real = row.get("real")
     if real is None or is_missing(real):
         return fmt.gettext(_REASON.get(str(row.get("reason")), N_("n/a")))
     if bool(real) and row.get("outside_limits") is True:
-        return fmt.gettext("yes: outside the control limits (p = {p})").format(
-            p=fmt.p_value(row.get("p_value")))
+        return fmt.gettext("yes: outside the control limits ({p})").format(
+            p=fmt.p_phrase(row.get("p_value")))
     if bool(real):
-        return fmt.gettext("yes (p = {p})").format(p=fmt.p_value(row.get("p_value")))
-    return fmt.gettext("no, within chance (p = {p})").format(p=fmt.p_value(row.get("p_value")))
+        return fmt.gettext("yes ({p})").format(p=fmt.p_phrase(row.get("p_value")))
+    return fmt.gettext("no, within chance ({p})").format(p=fmt.p_phrase(row.get("p_value")))
 
 
-def _kpis(kpis: pd.DataFrame, fmt: Formatter, kpi_labels: Mapping[str, str]) -> SinceSection:
+def _kpis(kpis: pd.DataFrame, fmt: Formatter, kpi_labels: Mapping[str, str],
+          labels: Mapping[str, str]) -> SinceSection:
     section = SinceSection(
         title=fmt.gettext(N_("The scorecard then and now")),
         lead=fmt.gettext(N_("Each KPI of the scorecard in the last report and in this one, with "
@@ -173,7 +197,8 @@ def _kpis(kpis: pd.DataFrame, fmt: Formatter, kpi_labels: Mapping[str, str]) -> 
         difference = (fmt.points(row.get("difference")) if percent
                       else fmt.number(row.get("difference"), signed=True))
         tone = "none" if row.get("real") is None else ("warn" if row.get("real") else "text")
-        rows.append([Cell(str(kpi_labels.get(row["kpi"]) or row.get("label") or row["kpi"])),
+        rows.append([Cell(_kpi_words({**row, "label": kpi_labels.get(row["kpi"]) or row.get("label")},
+                                     fmt, labels)),
                      Cell(fmt.period(row.get("previous_period"))),
                      Cell(value(row.get("previous")), "num"),
                      Cell(fmt.period(row.get("period"))),
@@ -196,7 +221,7 @@ def _findings(findings: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str])
     order = {"new": 0, "gone": 1, "still": 2}
     for row in sorted(findings.to_dict("records"), key=lambda r: order.get(r["status"], 3)):
         segment = (MISSING if is_missing(row.get("segment")) else
-                   f"{row.get('attribute')} = {row.get('segment')}")
+                   f"{attribute_label(row.get('attribute'), fmt, {})} = {row.get('segment')}")
         rows.append([Cell(fmt.gettext(_AREA.get(str(row.get("area")), N_("finding")))),
                      Cell(_step(row, labels)), Cell(segment),
                      Cell(fmt.gettext(_FINDING[row["status"]]),
@@ -256,7 +281,7 @@ def since_page(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str
                                         restated=fmt.count(counts.get("restated", 0))),
     ]
     sections = [_actions(actions, fmt, phase_labels),
-                _kpis(report.tables["kpis"], fmt, kpi_labels or {}),
+                _kpis(report.tables["kpis"], fmt, kpi_labels or {}, phase_labels),
                 _findings(report.tables["findings"], fmt, phase_labels),
                 *_data(report.tables["data changes"], report.tables["records changed"], fmt)]
     return {"title": fmt.gettext(PAGE_TITLE), "lead": lead, "sections": sections}
