@@ -25,6 +25,7 @@ CLEAN = [
     "toolkit.measure",
     "toolkit.analysis",
     "toolkit.steps",
+    "toolkit.report",
 ]
 
 

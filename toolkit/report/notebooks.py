@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from toolkit.base.paths import NOTEBOOKS_DIR
 
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
-def _require(module: str, purpose: str):
+def _require(module: str, purpose: str) -> ModuleType:
     try:
         return __import__(module)
     except ImportError:
