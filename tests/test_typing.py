@@ -20,10 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CLEAN = [
     "toolkit.stats",
     "toolkit.io",
-    "toolkit.present.tables",
-    "toolkit.present.plotting",
-    "toolkit.base.docstrings",
+    "toolkit.present",
+    "toolkit.base",
     "toolkit.measure",
+    "toolkit.analysis",
+    "toolkit.steps",
+    "toolkit.report",
 ]
 
 

@@ -29,6 +29,7 @@ export three months on would only say "too early to judge".
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,8 @@ def _rates(engagement: Engagement) -> tuple[list[dict], list[float]]:
     keys = engagement.phase_model.keys
     reached = engagement.events.pivot_table(index="record_id", columns="phase", values="entered_at",
                                             aggfunc="min", observed=False)
-    by, overall = [], []
+    by: list[dict[Any, float]] = []
+    overall: list[float] = []
     for k, key in enumerate(keys[:-1]):
         there = reached[key].notna()
         on = reached[keys[k + 1:]].notna().any(axis=1)

@@ -42,17 +42,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 from scipy.stats import norm
 
 from toolkit.base.exceptions import ConfigError, OptionError
+from toolkit.base.phases import Phase, PhaseModel
+from toolkit.io.engagement import Engagement
 from toolkit.io.limits import LimitError, check_regular_file, read_limited
 from toolkit.measure.kpis import KPI, kpis_from_config
 from toolkit.stats import power_two_rates
+
+if TYPE_CHECKING:
+    from toolkit.analysis.diagnosis import LowHangingFruit
 
 __all__ = ["STATUSES", "STRUCTURAL_SHARE", "PLAN_FILE", "ActionPlan", "action_plan",
            "plan_path", "read_plan_file", "write_plan_file", "merge_plan"]
@@ -97,7 +104,8 @@ class ActionPlan:
                            "judge_by", "status"]]
 
 
-def action_plan(engagement, fruit, *, sizing: pd.DataFrame | None = None) -> ActionPlan:
+def action_plan(engagement: Engagement, fruit: LowHangingFruit | pd.DataFrame, *,
+                sizing: pd.DataFrame | None = None) -> ActionPlan:
     """The action plan of step 5's ranked low-hanging fruit (``fruit``: a LowHangingFruit, or its
     ``table``). ``sizing``: the bottleneck sizing the inflow per month is read from (default
     ``fruit.sizing``). See the module docstring for every rule."""
@@ -120,7 +128,7 @@ def action_plan(engagement, fruit, *, sizing: pd.DataFrame | None = None) -> Act
     return ActionPlan(table=frame.reset_index(drop=True), as_of=as_of)
 
 
-def _kpi_names(engagement) -> dict[str, KPI]:
+def _kpi_names(engagement: Engagement) -> dict[str, KPI]:
     return {kpi.name: kpi for kpi in kpis_from_config(engagement)}
 
 
@@ -133,11 +141,13 @@ def _inflow(sizing: pd.DataFrame | None) -> dict[str, tuple[float, float]]:
             for row in first.itertuples(index=False)}
 
 
-def _missing(value) -> bool:
+def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _action(row, model, phases, as_of, window, kpis, inflow) -> dict:
+def _action(row: dict[str, Any], model: PhaseModel, phases: Mapping[str, Phase],
+            as_of: pd.Timestamp, window: int, kpis: Mapping[str, KPI],
+            inflow: Mapping[str, tuple[float, float]]) -> dict:
     area, start, end = row["area"], row["from_phase"], row.get("to_phase")
     phase = phases[start]
     entry = {"rank": row["rank"], "area": area, "from_phase": start,
@@ -192,7 +202,7 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _kpi(name: str, kpis: dict[str, KPI]) -> dict[str, object]:
+def _kpi(name: str, kpis: Mapping[str, KPI]) -> dict[str, object]:
     """The KPI that will show the action: its key, and its label and kind, which the page writes
     in the report's language (toolkit.present.tables' KPI column)."""
     kpi = kpis.get(name)
@@ -201,7 +211,7 @@ def _kpi(name: str, kpis: dict[str, KPI]) -> dict[str, object]:
     return {"kpi": name, "label": kpi.label, "kind": kpi.kind}
 
 
-def _revenue(row) -> dict:
+def _revenue(row: Mapping[str, Any]) -> dict:
     """The revenue range: the orders range times the average won value the sizing used."""
     orders, revenue = row["extra_orders"], row.get("extra_revenue")
     if _missing(revenue) or _missing(orders) or orders == 0:
@@ -241,7 +251,7 @@ def _volume_judgement(current: float, needed_per_month: float, as_of: pd.Timesta
             "judge_by": (as_of + pd.Timedelta(days=days)).date()}
 
 
-def _what_english(entry: dict, model) -> str:
+def _what_english(entry: dict, model: PhaseModel) -> str:
     """The action in English words (the report writes it in its language from the same fields)."""
     phase, items = model.label(entry["phase"]), "; ".join(entry["what_items"]) or "n/a"
     code = entry["what_code"]
@@ -259,14 +269,14 @@ def _what_english(entry: dict, model) -> str:
 
 
 # ------------------------------------------------------------------------------ the plan file
-def plan_path(engagement) -> Path | None:
+def plan_path(engagement: Engagement) -> Path | None:
     """Where the engagement's plan lives: ``plan.yaml`` beside its YAML (None for an engagement
     built in memory, which has no folder)."""
     folder = getattr(engagement, "path", None)
     return None if folder is None else Path(folder).parent / PLAN_FILE
 
 
-def read_plan_file(engagement, path: Path | None = None) -> dict[str, dict] | None:
+def read_plan_file(engagement: Engagement, path: Path | None = None) -> dict[str, dict] | None:
     """The consultant's plan (action id -> its entry), checked against the engagement; None when
     there is no plan file. A phase or segment the engagement no longer has, an unknown status or a
     start that is no date is refused with a ConfigError naming the file, the action and the fix."""
@@ -275,7 +285,7 @@ def read_plan_file(engagement, path: Path | None = None) -> dict[str, dict] | No
     return None if loaded is None else loaded[1]
 
 
-def _load_plan(engagement, path: Path) -> tuple[dict, dict[str, dict]] | None:
+def _load_plan(engagement: Engagement, path: Path) -> tuple[dict, dict[str, dict]] | None:
     """The plan file's document and its checked actions by id (None when there is no file)."""
     doc = _plan_document(path)
     if doc is None:
@@ -319,7 +329,7 @@ def _plan_document(path: Path) -> dict | None:
 
 
 def _check_action(action: dict, name: str, i: int, path: Path, keys: set[str],
-                  engagement) -> None:
+                  engagement: Engagement) -> None:
     where = f"actions[{i}] (id {name})"
     for key in ("phase", "from_phase", "to_phase"):
         value = action.get(key)
@@ -368,7 +378,7 @@ def merge_plan(plan: ActionPlan, saved: dict[str, dict] | None) -> ActionPlan:
     return ActionPlan(table=table, as_of=plan.as_of, problems=plan.problems)
 
 
-def write_plan_file(engagement, plan: ActionPlan, path: Path | None = None) -> Path:
+def write_plan_file(engagement: Engagement, plan: ActionPlan, path: Path | None = None) -> Path:
     """Write the plan file when absent; when present, keep every saved action as the consultant
     left it (status, start, anything else) and append the new actions only."""
     path = plan_path(engagement) if path is None else Path(path)

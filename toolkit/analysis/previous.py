@@ -22,11 +22,12 @@ from toolkit.analysis.action_plan import read_plan_file
 from toolkit.analysis.run_state import STATE_FILE, read_run_state, run_state
 from toolkit.analysis.since import SinceReport, evaluate_actions, restated_ids, since_last_report
 from toolkit.base.exceptions import ConfigError
+from toolkit.io.engagement import Engagement
 
 __all__ = ["loop_state", "find_previous"]
 
 
-def loop_state(engagement, results: Mapping[int, Any], previous: dict | None
+def loop_state(engagement: Engagement, results: Mapping[int, Any], previous: dict | None
                ) -> tuple[dict, SinceReport | None]:
     """This run's state (with its started actions evaluated, the records the previous run saw
     otherwise left out) and, given the previous run's state, the comparison with it."""
@@ -49,7 +50,7 @@ def loop_state(engagement, results: Mapping[int, Any], previous: dict | None
 _FROM_FILE = ("phase", "from_phase", "to_phase", "attribute", "segment", "status", "start")
 
 
-def _started_actions(engagement, results: Mapping[int, Any]) -> list[dict]:
+def _started_actions(engagement: Engagement, results: Mapping[int, Any]) -> list[dict]:
     """The plan's actions as the consultant keeps them: the plan file's entries (an action keeps
     its id, status and start there even when this export's counts give its finding another id),
     with this run's plan row where the id is the same; without a plan file, this run's plan."""

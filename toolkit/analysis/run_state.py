@@ -30,6 +30,7 @@ import gzip
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import ConfigError
+from toolkit.io.engagement import Engagement
 from toolkit.io.privacy import pseudonymise
 
 __all__ = ["SCHEMA_VERSION", "STATE_FILE", "run_state", "record_chains", "fingerprint_at",
@@ -81,13 +83,13 @@ def _minutes(times: pd.Series) -> np.ndarray:
     return ((pd.to_datetime(times) - _EPOCH) // pd.Timedelta(minutes=1)).to_numpy()
 
 
-def record_codes(engagement, ids: pd.Series) -> pd.Series:
+def record_codes(engagement: Engagement, ids: pd.Series) -> pd.Series:
     """``R-`` + sha256 of each record key's keyed pseudonym, first 12 hex digits."""
     pseudonyms = pseudonymise(ids.astype(str), engagement.pseudonym_key)
     return pseudonyms.map(lambda p: "R-" + hashlib.sha256(str(p).encode()).hexdigest()[:12])
 
 
-def record_chains(engagement) -> dict[str, list[list]]:
+def record_chains(engagement: Engagement) -> dict[str, list[list]]:
     """Per record code the chain ``[[minute, hash], ...]`` of its history (see the module
     docstring): creation, each phase entered (phase key and minute), the close (outcome, the
     phase lost at, minute), in time order."""
@@ -118,7 +120,8 @@ def record_chains(engagement) -> dict[str, list[list]]:
     codes = dict(zip(records["record_id"].astype(str),
                      record_codes(engagement, records["record_id"]), strict=True))
     chains: dict[str, list[list]] = {}
-    current, chain, digest = None, [], hashlib.sha256()
+    chain: list[list] = []
+    current, digest = None, hashlib.sha256()
     # one pass over the sorted links (a groupby per record took seconds at 12,000 records)
     for record, minute, what in zip(table["record_id"].tolist(), table["minute"].tolist(),
                                     table["what"].tolist(), strict=True):
@@ -146,10 +149,10 @@ def _as_minute(as_of: Any) -> int | None:
     return int((pd.Timestamp(as_of) - _EPOCH) // pd.Timedelta(minutes=1))
 
 
-def _scorecard(results) -> list[dict]:
+def _scorecard(results: Mapping[int, Any]) -> list[dict]:
     steering = results.get(7)
     card = steering.tables.get("scorecard") if steering is not None else None
-    if card is None or not len(card):
+    if steering is None or card is None or not len(card):
         return []
     chart = steering.tables.get("control chart")
     view = steering.results.get("view")
@@ -175,7 +178,7 @@ def _scorecard(results) -> list[dict]:
     return out
 
 
-def _findings(results) -> list[dict]:
+def _findings(results: Mapping[int, Any]) -> list[dict]:
     diagnosis = results.get(5)
     fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
     if fruit is None:
@@ -192,7 +195,7 @@ _ACTION_FIELDS = ("action_id", "status", "start", "area", "what_code", "phase", 
                   "records_needed", "inflow_per_month", "window_days", "judge_by")
 
 
-def _actions(results) -> list[dict]:
+def _actions(results: Mapping[int, Any]) -> list[dict]:
     improvement = results.get(6)
     plan = improvement.results.get("action_plan") if improvement is not None else None
     if plan is None:
@@ -201,7 +204,8 @@ def _actions(results) -> list[dict]:
             for row in plan.table.to_dict("records")]
 
 
-def run_state(engagement, results, *, evaluations: pd.DataFrame | None = None,
+# `results`: {step: StepResult} of toolkit.steps, a layer above this one (so Any here)
+def run_state(engagement: Engagement, results: Mapping[int, Any], *, evaluations: pd.DataFrame | None = None,
               run_at: dt.datetime | None = None) -> dict:
     """The state of one run (see the module docstring). `results`: the step results;
     `evaluations`: the started actions' evaluations of this run (:func:`toolkit.analysis.since.

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,8 @@ from toolkit.analysis.simulation import evaluate_change
 from toolkit.base.exceptions import ToolkitError
 from toolkit.io.engagement import Engagement
 from toolkit.stats import two_rate_test
+
+T = TypeVar("T")
 
 __all__ = ["VERDICTS", "SinceReport", "since_last_report", "evaluate_actions", "record_changes",
            "compare_kpis", "compare_findings"]
@@ -153,7 +157,8 @@ def compare_kpis(previous: dict, current: dict) -> pd.DataFrame:
     rows = []
     for kpi in list(new) + [k for k in old if k not in new]:
         a, b = old.get(kpi), new.get(kpi)
-        row = {"kpi": kpi, "label": (b or a).get("label"), "unit": (b or a).get("unit"),
+        either = new[kpi] if kpi in new else old[kpi]  # the current row, else the previous one
+        row = {"kpi": kpi, "label": either.get("label"), "unit": either.get("unit"),
                "previous_period": None if a is None else a.get("period"),
                "previous": None if a is None else a.get("value"),
                "period": None if b is None else b.get("period"),
@@ -183,7 +188,7 @@ def compare_kpis(previous: dict, current: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KPI_COLUMNS)
 
 
-def _quiet(function, *args, **kwargs):
+def _quiet(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`function` without its warnings (small counts switch the test to an exact one, which
     the table's p-value already reflects)."""
     import warnings
@@ -208,17 +213,17 @@ def compare_findings(previous: dict, current: dict) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------- actions
-def _date(value) -> pd.Timestamp | None:
+def _date(value: Any) -> pd.Timestamp | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return None
     return pd.Timestamp(value)
 
 
-def _missing(value) -> bool:
+def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _left_out(engagement, attribute, segment, leave_out: set[str]) -> int:
+def _left_out(engagement: Engagement, attribute: str | None, segment: Any, leave_out: set[str]) -> int:
     """The records of the action's segment (all without one) left out as restated."""
     records = engagement.records
     mine = records["record_id"].astype(str).isin(leave_out)
@@ -227,14 +232,15 @@ def _left_out(engagement, attribute, segment, leave_out: set[str]) -> int:
     return int(mine.sum())
 
 
-def _expected_by(start: pd.Timestamp, needed, inflow, window) -> dt.date | None:
+def _expected_by(start: pd.Timestamp, needed: Any, inflow: Any, window: Any) -> dt.date | None:
     if needed is None or not inflow or (isinstance(inflow, float) and math.isnan(inflow)):
         return None
     days = float(needed) / float(inflow) * _DAYS_PER_MONTH + float(window or 0)
     return (start + pd.Timedelta(days=math.ceil(days))).date()
 
 
-def _subset(engagement, attribute, segment, leave_out: set[str]):
+def _subset(engagement: Engagement, attribute: str | None, segment: Any,
+            leave_out: set[str]) -> Engagement:
     """The engagement's records of one segment (all without one), the left-out ones removed."""
     records = engagement.records
     keep = pd.Series(True, index=records.index)
@@ -253,7 +259,7 @@ def _subset(engagement, attribute, segment, leave_out: set[str]):
         segments=[s for s in engagement.segments if s in records.columns])
 
 
-def evaluate_actions(engagement, actions: pd.DataFrame | list[dict], *,
+def evaluate_actions(engagement: Engagement, actions: pd.DataFrame | list[dict], *,
                      leave_out: set[str] | frozenset[str] = frozenset(),
                      predicted: dict[str, dict] | None = None) -> pd.DataFrame:
     """Each started action of the plan evaluated on this engagement (see the module docstring).
@@ -343,7 +349,7 @@ def since_last_report(previous: dict, current: dict) -> SinceReport:
                        as_of=_date(current.get("as_of")), problems=problems)
 
 
-def restated_ids(engagement, previous: dict) -> set[str]:
+def restated_ids(engagement: Engagement, previous: dict) -> set[str]:
     """The record keys of this engagement whose history the previous run saw otherwise (its
     ``records`` cut at the previous as-of date), to leave out of before/after."""
     chains = record_chains(engagement)

@@ -327,7 +327,7 @@ def _xlsx_bytes(snapshot: pd.DataFrame, moment: pd.Timestamp) -> bytes:
     date_cols = {_SNAPSHOT_HEADER.index("Aangemaakt op"), _SNAPSHOT_HEADER.index("Sluitdatum")}
     amount_col = _SNAPSHOT_HEADER.index("Bedrag")
     for values in snapshot.itertuples(index=False, name=None):
-        row = []
+        row: list[object] = []
         for j, v in enumerate(values):
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 row.append(None)

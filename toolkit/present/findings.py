@@ -109,7 +109,8 @@ def _text(code: str, values: Mapping[str, Any], fmt: Formatter) -> str:
         shown[name] = show(kind, values.get(name), fmt)
     for name, table in words.words.items():
         value = values.get(name)
-        shown[name] = fmt.gettext(table[value]) if value in table else str(value)
+        shown[name] = (fmt.gettext(table[value]) if isinstance(value, str) and value in table
+                       else str(value))
     for name in words.findings:
         inner = values.get(name)
         items = inner if isinstance(inner, list | tuple) else [inner]

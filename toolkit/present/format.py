@@ -347,12 +347,13 @@ class Formatter:
             # "35,3–37,1%": the % sign once, after the range
             return f"{self.number(float(low) * 100, d)}{_DASH}{self.percent(high, d)}"
         if kind in ("number", "count") and negative:
-            d = 0 if kind == "count" else decimals
-            shown = [self.number(b, d) for b in (low, high)]
+            places = 0 if kind == "count" else decimals
+            shown = [self.number(b, places) for b in (low, high)]
             if not any(text.startswith("-") for text in shown):  # rounds to 0: no sign to show
                 return f"{shown[0]}{_DASH}{shown[1]}"
             return self.gettext("{low} to {high}").format(
-                low=self.number(low, d, signed=True), high=self.number(high, d, signed=True))
+                low=self.number(low, places, signed=True),
+                high=self.number(high, places, signed=True))
         if kind in ("days", "weeks", "years"):
             unit = {"days": "duration-day", "weeks": "duration-week", "years": "duration-year"}
             if is_missing(low) or is_missing(high):

@@ -17,8 +17,8 @@ Markdown: a CRM value is never markup, so `<img onerror=...>`, `![x](secret.csv)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,16 @@ from toolkit.present.tables import (
     display_table,
     in_sentence,
 )
+
+if TYPE_CHECKING:  # the types of the results a conclusion is written from
+    from toolkit.analysis.diagnosis import LowHangingFruit
+    from toolkit.analysis.planning import DurationEstimate
+    from toolkit.analysis.simulation import ChangeEvaluation, ImprovementPlan
+    from toolkit.analysis.steering import PeriodReport, SteeringView
+    from toolkit.base.phases import PhaseModel
+    from toolkit.io.engagement import Engagement
+    from toolkit.measure.audit import AuditResult
+    from toolkit.measure.seasonality import SeasonalityResult
 
 __all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
            "improvement", "steering", "verdict", "VERDICTS", "segment_scan"]
@@ -110,7 +120,7 @@ class _Words:
     was; other languages' numbers go through the one formatter (``36%``, ``12.000``).
     """
 
-    def __init__(self, language: str = "en", phases=None,
+    def __init__(self, language: str = "en", phases: PhaseModel | None = None,
                  attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> None:
         self.fmt = formatter(language, currency)
         self.english = self.fmt.language == "en"
@@ -128,7 +138,7 @@ class _Words:
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
         return self.fmt.ngettext(singular, plural, count).format(**values)
 
-    def pct(self, x: object, spec: str = ".0%") -> str:
+    def pct(self, x: Any, spec: str = ".0%") -> str:  # a table's cell, as Formatter.percent takes
         if is_missing(x):
             return "n/a" if self.english else MISSING
         if self.english:
@@ -145,7 +155,7 @@ class _Words:
         """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
         return self.fmt.p_phrase(value)
 
-    def count(self, n: object) -> str:
+    def count(self, n: Any) -> str:  # a table's cell, as Formatter.count takes
         return format(int(n), ",") if self.english else self.fmt.count(n)
 
     def phase(self, key: object) -> str:
@@ -167,13 +177,14 @@ class _Words:
         return shown.rows[0][0].text if shown.rows and shown.rows[0] else None
 
 
-def _ci(row, w: _Words) -> str:
+def _ci(row: pd.Series, w: _Words) -> str:
     if pd.isna(row["ci_low"]):
         return ""
     return w._(" (95% interval {low}–{high})", low=w.pct(row["ci_low"]), high=w.pct(row["ci_high"]))
 
 
-def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: str = "en") -> str:
+def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditResult,
+             estimate: DurationEstimate | None, language: str = "en") -> Bullets:
     """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
     w = _Words(language, engagement.phase_model)
     rec = engagement.reconciliation
@@ -235,12 +246,12 @@ def baseline(engagement, funnel_frame: pd.DataFrame, audit, estimate, language: 
     return bullets(lines)
 
 
-def _audit(audit, w: _Words) -> str:
+def _audit(audit: AuditResult, w: _Words) -> str:
     """The audit's headline written from its findings in the words' language."""
     return text(render(audit.headline, fmt=w.fmt))
 
 
-def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") -> str:
+def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: str = "en") -> Bullets:
     """Step 2: the phases and which CRM stages feed them."""
     model = engagement.phase_model
     w = _Words(language, model)
@@ -262,7 +273,8 @@ def process_model(engagement, funnel_frame: pd.DataFrame, language: str = "en") 
     return bullets(lines)
 
 
-def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
+def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None = None
+             ) -> Bullets:
     """Step 3: where the goal is missed, traced down the tree."""
     w = _Words(language, phases)
     lines = []
@@ -313,8 +325,9 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases=None) -> str:
     return bullets(lines)
 
 
-def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
-                language: str = "en", phases=None) -> str:
+def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
+                ttc: pd.DataFrame | None = None, language: str = "en",
+                phases: PhaseModel | None = None) -> Bullets:
     """Step 4: the measured conversions, what is immature, and seasonality."""
     w = _Words(language, phases)
     conv = kpis[kpis["kind"] == "conversion"]
@@ -373,7 +386,7 @@ def measurement(kpis: pd.DataFrame, seasonal, ttc: pd.DataFrame | None = None,
     return bullets(lines)
 
 
-def _seasonal(seasonal, w: _Words) -> str:
+def _seasonal(seasonal: SeasonalityResult, w: _Words) -> str:
     """The seasonality conclusion written from its case and facts in the words' language."""
     return text(write("seasonality", {"case": seasonal.case, **seasonal.facts}, fmt=w.fmt))
 
@@ -404,7 +417,7 @@ _LEAK_BOTH_SIDES = N_("Leak first: opportunities drop out before the order, and 
                       "out first.")
 
 
-def _sides(tests: pd.DataFrame, verdict, phases) -> np.ndarray:
+def _sides(tests: pd.DataFrame, verdict: object, phases: PhaseModel | None) -> np.ndarray:
     """Early or late per step test: its stored `side`, else (results of an older run) from the
     verdict's lead phase, by default the second phase."""
     if "side" in tests:
@@ -415,7 +428,8 @@ def _sides(tests: pd.DataFrame, verdict, phases) -> np.ndarray:
     return np.where(tests["step"].to_numpy(float) < lead, "early", "late")
 
 
-def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
+def verdict(fruit: LowHangingFruit, fmt: Formatter, phases: PhaseModel | None
+            ) -> dict[str, Any]:
     """Step 5's verdict in the formatter's language: ``case``, ``sentence`` (what it means and
     what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
     the lead volume against the order target)."""
@@ -461,8 +475,8 @@ def verdict(fruit, fmt: Formatter, phases) -> dict[str, Any]:
     return {"case": case, "sentence": sentence, "evidence": evidence[:4]}
 
 
-def diagnosis(fruit, language: str = "en", phases=None,
-              attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> str:
+def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel | None = None,
+              attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> Bullets:
     """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
     segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
     conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
@@ -511,8 +525,8 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
     return refused + skipped + missing + _compared_lines(scan, w)
 
 
-def segment_scan(scan: pd.DataFrame, language: str = "en", phases=None,
-                 attributes: Mapping[str, str] | None = None) -> str:
+def segment_scan(scan: pd.DataFrame, language: str = "en", phases: PhaseModel | None = None,
+                 attributes: Mapping[str, str] | None = None) -> Bullets:
     """Step 5 without a ranked list (a lead list without dates): what the segment scan found,
     flagged segments first, and what it could not compare."""
     w = _Words(language, phases, attributes)
@@ -560,13 +574,15 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     return lines
 
 
-def improvement(plan, language: str = "en", phases=None) -> str:
+def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel | None = None
+                ) -> Bullets:
     """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
     w = _Words(language, phases)
     lines = []
     if plan.scenario is not None:
         orders = plan.scenario.outcomes[plan.scenario.outcomes["measure"] == "orders"].iloc[0]
         top = plan.bottleneck
+        assert top is not None  # the scenario raises the top bottleneck: made only with one
         period = orders["period"]
         lines.append(w._("Raising {start} → {end} from {rate} to {reference} changes orders from "
                        "{baseline} to {scenario} per {period} (change {low} to {high}).",
@@ -625,7 +641,7 @@ _METHOD_WORDS = {"did": N_("difference-in-differences against a control group"),
                  "before_after": N_("before/after comparison of mature cohorts")}
 
 
-def _change_verdict(change, w: _Words) -> str:
+def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
     """A declared change's answer written from its code (`effect`) and the numbers of the method
     it reads, in the words' language (English: the evaluation's own headline)."""
     if w.english:
@@ -656,7 +672,8 @@ def _change_verdict(change, w: _Words) -> str:
                mde=w.fmt.points(change.mde).lstrip("+"), **values)
 
 
-def steering(view, language: str = "en", phases=None) -> str:
+def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
+             ) -> Bullets:
     """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
     w = _Words(language, phases)
     lines = []
@@ -707,7 +724,8 @@ def steering(view, language: str = "en", phases=None) -> str:
     return bullets(lines)
 
 
-def _period_report(report, w: _Words, label) -> list[str]:
+def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], str]
+                   ) -> list[str]:
     """The period report's headline written from its tables in the words' language."""
     lines = []
     period = w.fmt.period(report.period)

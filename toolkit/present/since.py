@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -20,6 +20,9 @@ from toolkit.present.format import MISSING, Formatter, is_missing
 from toolkit.present.tables import N_, attribute_label
 from toolkit.present.tables.cells import Cell, CellContext, DisplayTable
 from toolkit.present.tables.findings import kpi_label_cell
+
+if TYPE_CHECKING:
+    from toolkit.analysis.since import SinceReport
 
 __all__ = ["SinceSection", "since_page", "since_sheet", "PAGE_TITLE"]
 
@@ -106,7 +109,7 @@ def _tone(verdict: str) -> str:
     return {"worked": "good", "did_not_work": "bad", "too_early": "warn"}.get(verdict, "none")
 
 
-def _actions(actions: pd.DataFrame, fmt: Formatter, labels) -> SinceSection:
+def _actions(actions: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str]) -> SinceSection:
     section = SinceSection(
         title=fmt.gettext(N_("The actions that were started")),
         lead=fmt.gettext(N_("Each started action's step compared before and after its start, "
@@ -205,7 +208,7 @@ def _kpis(kpis: pd.DataFrame, fmt: Formatter, kpi_labels: Mapping[str, str],
     return section
 
 
-def _findings(findings: pd.DataFrame, fmt: Formatter, labels) -> SinceSection:
+def _findings(findings: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str]) -> SinceSection:
     section = SinceSection(title=fmt.gettext(N_("Findings new, gone or still there")),
                            lead=fmt.gettext(N_("Step 5's findings compared by what they are "
                                                "about (area, step, segment), not by their "
@@ -256,7 +259,7 @@ def _data(counts: pd.DataFrame, changed: pd.DataFrame, fmt: Formatter,
     return [section, listed]
 
 
-def since_page(report, fmt: Formatter, *, phase_labels: Mapping[str, str],
+def since_page(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str, str],
                kpi_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What the page shows: ``lead`` (sentences) and ``sections``."""
     counts = dict(zip(report.tables["data changes"]["change"],
@@ -284,7 +287,7 @@ def since_page(report, fmt: Formatter, *, phase_labels: Mapping[str, str],
     return {"title": fmt.gettext(PAGE_TITLE), "lead": lead, "sections": sections}
 
 
-def since_sheet(report, fmt: Formatter, *, phase_labels: Mapping[str, str],
+def since_sheet(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str, str],
                 kpi_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The workbook's sheet: every table of the page in one column block each, every row (the
     page shows the first records only), in the report's language."""

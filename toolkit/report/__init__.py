@@ -38,6 +38,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from toolkit.analysis.run_state import write_run_state
+from toolkit.io.engagement import Engagement
 from toolkit.present.client import for_client
 from toolkit.present.format import formatter
 from toolkit.report.browser import find_browser, print_pdf
@@ -87,7 +88,7 @@ __all__ = [
 #: Sheets every workbook has, in this order (extra sheets go after `Funnel`).
 
 
-def build_report(engagement, *, engagement_path: str | os.PathLike, out_dir: str | os.PathLike,
+def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, out_dir: str | os.PathLike,
                  steps: Iterable[int] = range(1, 8), progress: bool = True, seed: int = 0,
                  edition: str | None = None, language: str | None = None,
                  notebooks: bool = False, pdf: bool = False,

@@ -54,11 +54,11 @@ def _found(code: str, step: int, where: str, detail: str) -> dict[str, Any]:
     return {"code": code, "step": step, "where": where, "detail": detail}
 
 
-def _step(results: Mapping[int, Any], number: int):
+def _step(results: Mapping[int, Any], number: int) -> Any:
     return results.get(number) if hasattr(results, "get") else None
 
 
-def _values_per_month(result) -> list[tuple[str, Any, float, str]]:
+def _values_per_month(result: Any) -> list[tuple[str, Any, float, str]]:
     """(kpi, month, value, where) of every KPI value step 7 states."""
     out = []
     monthly = result.tables.get("monthly")
@@ -79,7 +79,7 @@ def _values_per_month(result) -> list[tuple[str, Any, float, str]]:
     return out
 
 
-def _steering(result) -> list[dict[str, Any]]:
+def _steering(result: Any) -> list[dict[str, Any]]:
     found = []
     seen: dict[tuple[str, str], tuple[float, str]] = {}
     for kpi, month, value, where in _values_per_month(result):
@@ -123,7 +123,7 @@ def _sized(table: pd.DataFrame) -> pd.DataFrame:
     return table[pd.to_numeric(table["extra_orders"], errors="coerce").notna()]
 
 
-def _diagnosis(result) -> list[dict[str, Any]]:
+def _diagnosis(result: Any) -> list[dict[str, Any]]:
     fruit = result.results.get("fruit")
     if fruit is None:
         return []
@@ -181,7 +181,7 @@ def _figure_against_table(data: pd.DataFrame, table: pd.DataFrame) -> list[dict[
     return found
 
 
-def _baseline(result) -> list[dict[str, Any]]:
+def _baseline(result: Any) -> list[dict[str, Any]]:
     funnel = result.tables.get("funnel") if result is not None else None
     summary = result.summary if result is not None else None
     if funnel is None or summary is None or not len(summary) or "rate" not in funnel:
@@ -200,7 +200,7 @@ def _baseline(result) -> list[dict[str, Any]]:
     return []
 
 
-def _since(since, seven) -> list[dict[str, Any]]:
+def _since(since: Any, seven: Any) -> list[dict[str, Any]]:
     """The page "Since the last report" against step 7 (this report's KPI values) and against
     itself (its counts against its list of records)."""
     found = []
@@ -228,7 +228,7 @@ def _since(since, seven) -> list[dict[str, Any]]:
     return found
 
 
-def check_consistency(results: Mapping[int, Any], *, since=None) -> pd.DataFrame:
+def check_consistency(results: Mapping[int, Any], *, since: Any = None) -> pd.DataFrame:
     """The contradictions between the pages of one run: ``code`` (:data:`CONTRADICTIONS`),
     ``step``, ``where`` and ``detail``; empty when the report tells one story.
 

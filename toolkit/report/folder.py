@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.paths import file_name  # noqa: F401 (the report's name for it)
@@ -174,7 +175,7 @@ def run_folder(final: Path) -> Iterator[Path]:
             f"{final} was not changed.") from None
 
 
-def _try_lock(handle) -> bool:
+def _try_lock(handle: IO[Any]) -> bool:
     """An exclusive, non-blocking lock on an open file; the system frees it when the process ends
     (also on kill -9), so a crashed run never blocks the next one."""
     try:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from toolkit.base.paths import NOTEBOOKS_DIR
 
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
-def _require(module: str, purpose: str):
+def _require(module: str, purpose: str) -> ModuleType:
     try:
         return __import__(module)
     except ImportError:
@@ -101,7 +102,9 @@ def _quiet_kernel_manager() -> type:
     from jupyter_client import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:
+        # jupyter_client types start_kernel as KernelManager's synchronous one, and sets the
+        # async one on AsyncKernelManager with an ignore of its own: an override cannot match
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw.setdefault("stderr", subprocess.DEVNULL)
             await super().start_kernel(**kw)
 

@@ -21,13 +21,13 @@ import io
 import multiprocessing
 import pickle
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -45,6 +45,15 @@ from toolkit.report.pages import PAGES, STEP_PURPOSE, STEP_TITLES, Section
 from toolkit.report.training import notebook_parts
 from toolkit.steps.parts import part_name
 from toolkit.steps.result import STEP_KEYS, StepResult
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
+    from matplotlib.figure import Figure
+
+    from toolkit.analysis.diagnosis import LowHangingFruit
+    from toolkit.base.phases import PhaseModel
+    from toolkit.io.engagement import Engagement
 
 __all__ = ["EDITIONS", "TEMPLATES_DIR", "FigureDrawing", "render_report", "step_page_name", "css_string",
            "kpi_fields", "page_environment"]
@@ -75,7 +84,7 @@ def css_string(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------- figures
-def _figure_png(draw, language: str = "en") -> str | None:
+def _figure_png(draw: Callable[..., Any], language: str = "en") -> str | None:
     """Draw one figure of a step result in `language`; its PNG as a data URI (None when it cannot
     be drawn)."""
     import matplotlib.pyplot as plt
@@ -108,7 +117,7 @@ def _cut(text: object) -> str:
     return text if len(text) <= _MAX_FIGURE_TEXT else text[:_MAX_FIGURE_TEXT - 1] + "…"
 
 
-def _cut_long_texts(figure) -> None:
+def _cut_long_texts(figure: Figure) -> None:
     """Cut every text of `figure` (titles, legends, labels, and the tick labels its formatters
     make at drawing time) to _MAX_FIGURE_TEXT characters. A segment value of 100,000 characters
     (a pasted note, within the field limit) as a tick label made the "tight" picture hundreds of
@@ -159,7 +168,7 @@ class FigureDrawing:
     def __enter__(self) -> FigureDrawing:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -229,7 +238,7 @@ class _StepView:
     checks: str = ""
 
 
-def _markdown():
+def _markdown() -> Callable[[str], Any]:  # mistune's Markdown: str in, HTML str out
     import mistune
     # The conclusions are Markdown in which every value from the data is already escaped
     # (narrative.text turns < > & into entities); escaping again would show "&gt;". A page that
@@ -237,7 +246,7 @@ def _markdown():
     return mistune.create_markdown(escape=False)
 
 
-def _inline(markdown, text: str) -> str:
+def _inline(markdown: Callable[[str], Any], text: str) -> str:
     html = markdown(text).strip()
     return _code_spans(re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL))
 
@@ -252,13 +261,13 @@ def _code_spans(html: str) -> str:
     return _CODE_SPAN.sub(r"<code>\1</code>", html)
 
 
-def _text_with_code(text: str):
+def _text_with_code(text: str) -> Markup:
     """A plain sentence (a problem's reason) escaped for the page, its backtick spans as code."""
     from markupsafe import Markup, escape
     return Markup(_code_spans(str(escape(text))))
 
 
-def _derived_tables(engagement, result: StepResult, fields: pd.DataFrame
+def _derived_tables(engagement: Engagement, result: StepResult, fields: pd.DataFrame
                     ) -> dict[str, pd.DataFrame]:
     """Views of a step's tables the pages show (a filter or a count of rows), nothing recomputed."""
     tables: dict[str, pd.DataFrame] = dict(result.tables)
@@ -332,7 +341,8 @@ def _kpi_labels(results: Mapping[int, StepResult]) -> dict[str, str]:
 
 
 def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepResult,
-             figures: Mapping[str, str | None], fmt: Formatter, phases, labels,
+             figures: Mapping[str, str | None], fmt: Formatter, phases: PhaseModel,
+             labels: Mapping[str, str],
              attributes: Mapping[str, str]) -> _SectionView | None:
     view = _SectionView(title=fmt.gettext(section.title),
                         lead=fmt.gettext(section.lead) if section.lead else "")
@@ -358,8 +368,9 @@ def _section(section: Section, tables: Mapping[str, pd.DataFrame], result: StepR
     return view
 
 
-def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, edition: str,
-               labels: Mapping[str, str], fields: pd.DataFrame, markdown,
+def _step_view(engagement: Engagement, result: StepResult, fmt: Formatter, language: str,
+               edition: str, labels: Mapping[str, str], fields: pd.DataFrame,
+               markdown: Callable[[str], Any],
                figures: Mapping[str, str | None]) -> _StepView:
     tables = _derived_tables(engagement, result, fields)
     view = _StepView(number=result.step, key=result.key,
@@ -398,16 +409,18 @@ def _step_view(engagement, result: StepResult, fmt: Formatter, language: str, ed
 
 
 # ------------------------------------------------------------------------ executive summary
-def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases) -> dict[str, Any] | None:
+def _verdict(results: Mapping[int, StepResult], fmt: Formatter, phases: PhaseModel) -> dict[str, Any] | None:
     diagnosis = results.get(5)
-    fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
+    fruit = cast("LowHangingFruit | None",
+                 diagnosis.results.get("fruit") if diagnosis is not None else None)
     return None if fruit is None else verdict(fruit, fmt, phases)
 
 
-def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases,
+def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases: PhaseModel,
              attributes: Mapping[str, str]) -> list[dict[str, str]]:
     diagnosis = results.get(5)
-    fruit = diagnosis.results.get("fruit") if diagnosis is not None else None
+    fruit = cast("LowHangingFruit | None",
+                 diagnosis.results.get("fruit") if diagnosis is not None else None)
     if fruit is None:
         return []
     sized = fruit.table[fruit.table["extra_orders"].notna()].head(3)
@@ -431,7 +444,7 @@ def _actions(results: Mapping[int, StepResult], fmt: Formatter, phases,
 
 
 def _scorecard(results: Mapping[int, StepResult], fmt: Formatter, fields: pd.DataFrame,
-               phases) -> list[dict[str, str]]:
+               phases: PhaseModel) -> list[dict[str, str]]:
     steering = results.get(7)
     card = steering.tables.get("scorecard") if steering is not None else None
     if card is None or not len(card):
@@ -464,7 +477,8 @@ def _schema_from_cohorts(results: Mapping[int, StepResult]) -> bool:
     return _cohort_conversions(results) is not None
 
 
-def _schema(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[dict[str, str]]:
+def _schema(engagement: Engagement, results: Mapping[int, StepResult], fmt: Formatter
+            ) -> list[dict[str, str]]:
     """The phases left to right with the cohort conversion on each arrow (step 4's KPIs, else
     step 1's raw funnel)."""
     phases = engagement.phase_model
@@ -490,7 +504,7 @@ def _schema(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> li
     return boxes
 
 
-def _data_quality(engagement, fmt: Formatter) -> str:
+def _data_quality(engagement: Engagement, fmt: Formatter) -> str:
     balance = engagement.reconciliation
     rows_in = int(balance["rows_in"].sum()) if len(balance) else 0
     used = int(balance["rows_used"].sum()) if len(balance) else 0
@@ -516,26 +530,28 @@ def _data_quality(engagement, fmt: Formatter) -> str:
 
 
 # ---------------------------------------------------------------------------- rendering
-def _environment(language: str):
+def _environment(language: str) -> jinja2.Environment:
     import jinja2
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
         extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     # old style: a message is text, not a %-format (`95% interval` would break a new-style one)
-    env.install_gettext_translations(translations(language), newstyle=False)
+    # (the i18n extension adds this method when the Environment is made: unknown to its stubs)
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language), newstyle=False)
     # long words in narrow boxes (the process schema) break where the language breaks them
     env.filters["hyphenate"] = lambda text: hyphenate(text, language)
     return env
 
 
-def page_environment(language: str):
+def page_environment(language: str) -> jinja2.Environment:
     """The Jinja environment of the report's pages in `language` (the page "Since the last
     report" is rendered with it too)."""
     return _environment(language)
 
 
-def render_report(engagement, results: Mapping[int, StepResult], *,
+def render_report(engagement: Engagement, results: Mapping[int, StepResult], *,
                   out_dir: str | Path, language: str | None = None,
                   edition: str = "client", notes: Sequence[str] = (),
                   date: Date | None = None, print_page: bool = False,
@@ -576,7 +592,7 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     from markupsafe import Markup
 
     config = engagement.config
-    language = language or getattr(config, "language", "en")
+    language = language or str(getattr(config, "language", "en"))
     if edition not in EDITIONS:
         raise OptionError(f"The value for `edition` must be one of {list(EDITIONS)}, but "
                            f"{edition!r} was passed.")
@@ -592,9 +608,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
              else figures)
     steps = []
     for step in shown:
-        figures = {name: uri for (number, name), uri in drawn.items() if number == step}
+        step_figures = {name: uri for (number, name), uri in drawn.items() if number == step}
         steps.append(_step_view(engagement, results[step], fmt, language, edition, labels,
-                                fields, markdown, figures))
+                                fields, markdown, step_figures))
     phases = engagement.phase_model
     summary = {
         "verdict": _verdict(results, fmt, phases),
@@ -622,9 +638,9 @@ def render_report(engagement, results: Mapping[int, StepResult], *,
     }
     env = _environment(language)
     page = env.get_template("report_step.html.j2")
-    for i, step in enumerate(steps):
-        (out / step.page).write_text(page.render(
-            **common, step=step, previous=steps[i - 1] if i > 0 else None,
+    for i, view in enumerate(steps):
+        (out / view.page).write_text(page.render(
+            **common, step=view, previous=steps[i - 1] if i > 0 else None,
             next=steps[i + 1] if i + 1 < len(steps) else None), encoding="utf-8")
     index = out / "index.html"
     index.write_text(env.get_template("report_index.html.j2").render(**common), encoding="utf-8")

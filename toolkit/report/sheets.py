@@ -15,7 +15,7 @@ as on the pages.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -168,7 +168,7 @@ _UNDATED_PERIODS = {NO_WINDOW: N_("all (no dates, so no cohort window)"),
                     NEEDS_DATES: N_("n/a: needs dates"), "at export": N_("at the export")}
 
 
-def _words(values: pd.Series, write) -> pd.Series:
+def _words(values: pd.Series, write: Callable[[Any], Any]) -> pd.Series:
     """`write` once per distinct value (a quarantine of 100,000 rows holds a dozen reasons)."""
     seen = {value: write(value) for value in pd.unique(values.astype(object))}
     return values.astype(object).map(seen)

@@ -8,13 +8,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.version import VERSION as __version__
+from toolkit.io.engagement import Engagement
 from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import is_coded, problem_text
 from toolkit.present.tables import attribute_headers
@@ -23,6 +24,9 @@ from toolkit.report.render import kpi_fields
 from toolkit.report.sheets import ABOUT, PASSED_IN, header, in_language, sheet_name
 from toolkit.steps import StepResult, open_engagement, run_all
 from toolkit.steps.parts import part_name
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 #: Sheets every workbook has, in this order (extra sheets go after `Funnel`).
 REQUIRED_SHEETS = ("Scorecard", "KPIs", "Funnel", "Quarantine", "Reconciliation")
@@ -81,7 +85,7 @@ def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _cells_as_text(sheet) -> None:
+def _cells_as_text(sheet: Worksheet) -> None:
     """Every cell that would start a formula is stored as text (with Excel's quote prefix, so that
     editing the cell keeps it text): the workbook never holds a live formula from the data."""
     for row in sheet.iter_rows():
@@ -173,7 +177,7 @@ def _written_as_table(path: Path, columns: list) -> bool:
 WORKBOOK_STEPS = (1, 4, 5, 7)
 
 
-def _about_sheet(engagement, sheets: Sequence[str], fmt: Formatter) -> pd.DataFrame:
+def _about_sheet(engagement: Engagement, sheets: Sequence[str], fmt: Formatter) -> pd.DataFrame:
     as_of = (str(engagement.as_of.date()) if engagement.dated or engagement.config.as_of
              else fmt.gettext("n/a (no dates)"))
     rows = [(fmt.gettext("engagement"), engagement.name), (fmt.gettext("as of"), as_of),
@@ -203,7 +207,7 @@ def workbook_sheets(results: Mapping[int, StepResult]) -> dict[str, pd.DataFrame
 
 
 def write_workbook(
-    engagement,
+    engagement: Engagement,
     *,
     out_path: str | os.PathLike,
     results: Mapping[int, StepResult] | None = None,
@@ -313,7 +317,7 @@ def write_workbook(
     return out
 
 
-def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[str]:
+def problem_notes(engagement: Engagement, results: Mapping[int, StepResult], fmt: Formatter) -> list[str]:
     """What each step could not compute and why, one note per part, in the formatter's language
     (a reason without a code keeps the library's English sentence: it is the analyst's clue)."""
     step_titles = {number: fmt.gettext(STEP_TITLES[number]) for number in STEP_TITLES}
@@ -331,7 +335,7 @@ def problem_notes(engagement, results: Mapping[int, StepResult], fmt: Formatter)
     return notes
 
 
-def _headers_in(sheet, fmt: Formatter) -> None:
+def _headers_in(sheet: Worksheet, fmt: Formatter) -> None:
     """The header row in the formatter's language, each column wide enough for its header."""
     from openpyxl.utils import get_column_letter
 
@@ -348,7 +352,7 @@ def _headers_in(sheet, fmt: Formatter) -> None:
 _ENTRIES_COLUMNS = ("rate", "reference_rate")
 
 
-def _format_sheet(sheet, frame: pd.DataFrame, *, entries_rows: np.ndarray | None = None) -> None:
+def _format_sheet(sheet: Worksheet, frame: pd.DataFrame, *, entries_rows: np.ndarray | None = None) -> None:
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 

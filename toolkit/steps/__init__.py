@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.io.engagement import Engagement
 from toolkit.steps.baseline import baseline
 from toolkit.steps.checks import check_engagement, open_engagement
 from toolkit.steps.diagnosis import diagnosis
@@ -37,7 +38,7 @@ STEPS = {1: baseline, 2: process_model, 3: kpis, 4: measurement, 5: diagnosis, 6
 USES = {2: (1,), 4: (3,), 6: (5,), 7: (5,)}
 
 
-def run_all(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
+def run_all(engagement: Engagement, *, seed: int = 0, steps: Iterable[int] | None = None
             ) -> dict[int, StepResult]:
     """Run the method's steps in order (default all seven) and return ``{step: StepResult}``.
 
@@ -49,7 +50,7 @@ def run_all(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
     return dict(run_each(engagement, seed=seed, steps=steps))
 
 
-def run_each(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
+def run_each(engagement: Engagement, *, seed: int = 0, steps: Iterable[int] | None = None
              ) -> Iterator[tuple[int, StepResult]]:
     """As `run_all`, one ``(step, StepResult)`` at a time as each step is done, so a caller can
     start on a result (draw its figures) while the later steps compute. The settings are checked
@@ -64,7 +65,7 @@ def run_each(engagement, *, seed: int = 0, steps: Iterable[int] | None = None
     return _each(engagement, seed, chosen)
 
 
-def _each(engagement, seed: int, chosen: list[int]) -> Iterator[tuple[int, StepResult]]:
+def _each(engagement: Engagement, seed: int, chosen: list[int]) -> Iterator[tuple[int, StepResult]]:
     results: dict[int, StepResult] = {}
     for step in chosen:
         given = {STEP_KEYS[used]: results[used] for used in USES.get(step, ()) if used in results}

@@ -3,11 +3,14 @@ the raw funnel, the readiness scan of the five duration factors and the engageme
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import MIN_N, Reason
+from toolkit.io.engagement import Engagement
 from toolkit.io.loading import quarantine_summary
 from toolkit.measure.audit import audit as audit_history
 from toolkit.measure.funnel import funnel, weakest_step
@@ -20,7 +23,7 @@ from toolkit.steps.store import shared_step
 __all__ = ["baseline", "reconciliation"]
 
 
-def reconciliation(engagement) -> pd.DataFrame:
+def reconciliation(engagement: Engagement) -> pd.DataFrame:
     """Rows in, used and quarantined per source file, with a `balanced` check of the three."""
     frame = engagement.reconciliation.copy()
     if len(frame):
@@ -29,7 +32,7 @@ def reconciliation(engagement) -> pd.DataFrame:
 
 
 @shared_step(1)
-def baseline(engagement, *, seed: int = 0) -> StepResult:
+def baseline(engagement: Engagement, *, seed: int = 0) -> StepResult:
     """Step 1: the data inventory and reconciliation, the quarantine reasons, the stage-history
     audit, the raw funnel with 95% intervals, the readiness scan and the estimated duration.
 
@@ -74,7 +77,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
     else:
         lines = parts.in_languages()
     rows_in, rows_q = int(balance["rows_in"].sum()), int(balance["rows_quarantined"].sum())
-    rows = [{"measure": "rows in the exports", "value": rows_in, "n": rows_in},
+    rows: list[dict[str, Any]] = [{"measure": "rows in the exports", "value": rows_in, "n": rows_in},
             {"measure": "share of rows quarantined", "value": rows_q / rows_in if rows_in else None,
              "n": rows_in},
             {"measure": "records", "value": len(engagement.records), "n": len(engagement.records)}]
@@ -97,7 +100,7 @@ def baseline(engagement, *, seed: int = 0) -> StepResult:
         conclusions_by_language=lines)
 
 
-def _headline(engagement, frame: pd.DataFrame | None, weakest: pd.Series | None) -> str:
+def _headline(engagement: Engagement, frame: pd.DataFrame | None, weakest: pd.Series | None) -> str:
     if len(engagement.records) == 0:
         return "No record could be used: see the quarantine reasons."
     if frame is None or weakest is None:

@@ -8,9 +8,10 @@ import warnings
 
 import pandas as pd
 
-from toolkit.analysis.diagnosis import low_hanging_fruit, segment_scan
+from toolkit.analysis.diagnosis import LowHangingFruit, low_hanging_fruit, segment_scan
 from toolkit.base.exceptions import NoteWarning
 from toolkit.base.vocabulary import Reason
+from toolkit.io.engagement import Engagement
 from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present import narrative
@@ -27,7 +28,7 @@ SCAN_ALPHA = 0.01
 
 
 @shared_step(5)
-def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = None
+def diagnosis(engagement: Engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = None
               ) -> StepResult:
     """Step 5: `low_hanging_fruit` with the market benchmarks the engagement maps, and the action
     yield when the records have an `action` attribute.
@@ -119,7 +120,7 @@ def diagnosis(engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = No
         sheets=sheets, conclusions_by_language=lines)
 
 
-def _summary(fruit) -> pd.DataFrame:
+def _summary(fruit: LowHangingFruit | None) -> pd.DataFrame:
     """The verdict, then each sized item of the ranked list with its range."""
     if fruit is None:
         return summary_frame()

@@ -4,12 +4,17 @@ evaluation of each change the engagement declares."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import pandas as pd
 
-from toolkit.analysis.action_plan import action_plan, merge_plan, read_plan_file
-from toolkit.analysis.simulation import plan_improvement
+from toolkit.analysis.action_plan import ActionPlan, action_plan, merge_plan, read_plan_file
+from toolkit.analysis.diagnosis import LowHangingFruit
+from toolkit.analysis.simulation import ChangeEvaluation, ImprovementPlan, plan_improvement
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import Reason
+from toolkit.io.engagement import Engagement
 from toolkit.present import narrative
 from toolkit.steps.parts import Parts, earlier, in_languages, sentences, sizing_from
 from toolkit.steps.result import StepResult, summary_frame
@@ -19,7 +24,7 @@ __all__ = ["improvement"]
 
 
 @shared_step(6)
-def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = None,
+def improvement(engagement: Engagement, *, seed: int = 0, diagnosis: StepResult | None = None,
                 uplift: float | str = "+2pp") -> StepResult:
     """Step 6: `plan_improvement` on the top-ranked bottleneck of step 5, with the changes
     declared under `changes:` in the YAML (never a default date).
@@ -79,11 +84,12 @@ def improvement(engagement, *, seed: int = 0, diagnosis: StepResult | None = Non
             narrative.improvement(plan, language, engagement.phase_model))))
 
 
-def _action_plan(engagement, diagnosis, parts: Parts):
+def _action_plan(engagement: Engagement, diagnosis: StepResult | None, parts: Parts
+                 ) -> ActionPlan | None:
     """The action plan of step 5's ranked list with the plan file's statuses (a plan file naming
     what the engagement no longer has is refused: ConfigError), or None with the reason."""
     step5 = earlier(diagnosis, "diagnosis")
-    fruit = None if step5 is None else step5.results.get("fruit")
+    fruit = cast("LowHangingFruit | None", None if step5 is None else step5.results.get("fruit"))
     if fruit is None:
         parts.note("action plan", Reason(
             "the action plan is written from step 5's ranked list (pass diagnosis=)",
@@ -98,7 +104,7 @@ def _action_plan(engagement, diagnosis, parts: Parts):
     return merge_plan(plan, read_plan_file(engagement))
 
 
-def _verdicts(changes) -> pd.DataFrame:
+def _verdicts(changes: Sequence[ChangeEvaluation]) -> pd.DataFrame:
     """One row per evaluated change: what, when, which step, its effect code and the estimate of
     the method its answer reads (difference in probability, 95% interval, p-value)."""
     rows = []
@@ -115,7 +121,7 @@ def _verdicts(changes) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _summary(plan) -> pd.DataFrame:
+def _summary(plan: ImprovementPlan) -> pd.DataFrame:
     rows = []
     if plan.scenario is not None:
         for row in plan.scenario.outcomes.itertuples(index=False):
@@ -135,11 +141,12 @@ def _summary(plan) -> pd.DataFrame:
     return summary_frame(rows)
 
 
-def _headline(plan) -> str:
+def _headline(plan: ImprovementPlan) -> str:
     if plan.scenario is None:
         return "No scenario: " + plan.explain("scenario")
     orders = plan.scenario.outcomes.set_index("measure").loc["orders"]
     top = plan.bottleneck
+    assert top is not None  # the scenario raises the top bottleneck: made only with one
     return Finding("raising_bottleneck", {
         "from_phase": top["from_phase"], "to_phase": top["to_phase"], "rate": float(top["rate"]),
         "reference_rate": float(top["reference_rate"]), "baseline": float(orders["baseline"]),

@@ -3,10 +3,14 @@ tree from the management goal down to what each phase controls."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from toolkit.base.findings import Finding
-from toolkit.measure.kpis import compute_kpis, kpi_tree, kpis_from_config, tree_kpis
+from toolkit.base.phases import PhaseModel
+from toolkit.io.engagement import Engagement
+from toolkit.measure.kpis import KPI, compute_kpis, kpi_tree, kpis_from_config, tree_kpis
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.present.format import formatter
@@ -17,7 +21,7 @@ from toolkit.steps.store import shared_step
 __all__ = ["kpis", "kpi_set_table"]
 
 
-def kpi_set_table(kpi_set) -> pd.DataFrame:
+def kpi_set_table(kpi_set: Sequence[KPI]) -> pd.DataFrame:
     """The KPI definitions as a table: `kpi, kind, unit, target, higher_is_better, owner`."""
     return pd.DataFrame([{"kpi": k.name, "kind": k.kind, "unit": k.unit, "target": k.target,
                           "higher_is_better": k.higher_is_better, "owner": k.owner}
@@ -26,7 +30,7 @@ def kpi_set_table(kpi_set) -> pd.DataFrame:
 
 
 @shared_step(3)
-def kpis(engagement, *, seed: int = 0) -> StepResult:
+def kpis(engagement: Engagement, *, seed: int = 0) -> StepResult:
     """Step 3: the KPI set with units, targets, directions and owners, every KPI's value over all
     mature data, and the KPI tree (revenue = orders x deal size; orders = entries x each step's
     conversion).
@@ -78,7 +82,7 @@ def _summary(tree: pd.DataFrame | None, values: pd.DataFrame) -> pd.DataFrame:
     return summary_frame(rows)
 
 
-def _conclusions(tree: pd.DataFrame, language: str, phases) -> list[str]:
+def _conclusions(tree: pd.DataFrame, language: str, phases: PhaseModel) -> list[str]:
     lines = sentences(narrative.kpi_tree(tree, language, phases))
     if tree["target"].isna().all():
         lines.append(formatter(language).gettext(

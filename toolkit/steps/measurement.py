@@ -12,9 +12,10 @@ from toolkit.base.vocabulary import (
     STATUS_SIGNIFICANT,
     STATUSES,
 )
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import cohort_conversion, period_conversion, reached_conversion
 from toolkit.measure.kpis import NO_WINDOW, compute_kpis, default_kpis, step_incidence, time_to_convert
-from toolkit.measure.seasonality import seasonality
+from toolkit.measure.seasonality import SeasonalityResult, seasonality
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, earlier, figure, in_languages, sentences
@@ -30,7 +31,7 @@ _GROUPS = ((STATUS_SIGNIFICANT, STATUSES["off_target"]),
 
 
 @shared_step(4)
-def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) -> StepResult:
+def measurement(engagement: Engagement, *, seed: int = 0, kpis: StepResult | None = None) -> StepResult:
     """Step 4: the KPI table with n, 95% intervals and immature counts, cohort conversion per
     month for every step, period conversion per quarter (the labelled pitfall), time to convert
     per transition with the curves of the last step, and the seasonality view.
@@ -88,7 +89,7 @@ def measurement(engagement, *, seed: int = 0, kpis: StepResult | None = None) ->
         conclusions_by_language=lines)
 
 
-def _with_every_step(engagement, values: pd.DataFrame, seed: int) -> pd.DataFrame:
+def _with_every_step(engagement: Engagement, values: pd.DataFrame, seed: int) -> pd.DataFrame:
     """`values` with the cohort conversion of each step the KPI set does not measure (a declared
     set that replaced the defaults): making the KPIs measurable measures every step."""
     conversions = values[values["kind"] == "conversion"]
@@ -101,7 +102,7 @@ def _with_every_step(engagement, values: pd.DataFrame, seed: int) -> pd.DataFram
                      ignore_index=True)
 
 
-def _with_ever_converted(engagement, values: pd.DataFrame) -> pd.DataFrame:
+def _with_ever_converted(engagement: Engagement, values: pd.DataFrame) -> pd.DataFrame:
     """`values` with `ever_rate` beside each windowed conversion: the share of the records that
     reached its from-phase that reached its to-phase at any time (open ones not converted, no
     window), so a reader sees what the window leaves out (8.6% within 90 days, 10.5% ever)."""
@@ -127,7 +128,7 @@ def _summary(conversions: pd.DataFrame) -> pd.DataFrame:
                           for row in conversions.itertuples(index=False)])
 
 
-def _headline(conversions: pd.DataFrame, seasonal) -> str:
+def _headline(conversions: pd.DataFrame, seasonal: SeasonalityResult | None) -> str:
     measured = conversions[conversions["value"].notna()]
     if measured.empty:
         return "No conversion can be measured yet: too few mature records."

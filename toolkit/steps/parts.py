@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import reason_of
+from toolkit.io.engagement import Engagement
 from toolkit.measure.benchmarks import benchmarks_for
-from toolkit.present.format import formatter
+from toolkit.present.format import Formatter, formatter
 from toolkit.present.messages import LANGUAGES
 from toolkit.present.narrative import Bullets, text
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import N_
 from toolkit.steps.result import STEP_KEYS, StepResult
+
+if TYPE_CHECKING:
+    from toolkit.analysis.diagnosis import LowHangingFruit
 
 __all__ = ["Parts", "PART_NAMES", "part_name", "earlier", "figure", "in_languages", "sentences",
            "sizing_from"]
@@ -40,7 +44,7 @@ PART_NAMES = {
 }
 
 
-def part_name(part: str, fmt) -> str:
+def part_name(part: str, fmt: Formatter) -> str:
     """A part of a step as a reader names it, in the formatter's language."""
     return fmt.gettext(PART_NAMES[part]) if part in PART_NAMES else part
 
@@ -96,13 +100,14 @@ def earlier(result: StepResult | None, key: str) -> StepResult | None:
     return result
 
 
-def sizing_from(engagement, diagnosis: StepResult | None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def sizing_from(engagement: Engagement, diagnosis: StepResult | None
+                ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """The bottleneck sizing and the benchmarks of step 5's result (None and the engagement's
     benchmarks without one), for the steps that build on the top bottleneck (6 and 7)."""
     step5 = earlier(diagnosis, "diagnosis")
     if step5 is None:
         return None, benchmarks_for(engagement)
-    fruit = step5.results.get("fruit")
+    fruit = cast("LowHangingFruit | None", step5.results.get("fruit"))
     return (fruit.sizing if fruit is not None else None), step5.results["benchmarks"]
 
 

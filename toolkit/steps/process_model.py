@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import funnel
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
@@ -15,14 +16,14 @@ from toolkit.steps.store import shared_step
 __all__ = ["process_model", "stage_use"]
 
 
-def stage_use(engagement) -> pd.DataFrame:
+def stage_use(engagement: Engagement) -> pd.DataFrame:
     """Rows per CRM stage in the data and the phase each went to: `source_stage, phase, rows`."""
     return (engagement.events.groupby(["source_stage", "phase"], observed=True).size()
             .rename("rows").reset_index())
 
 
 @shared_step(2)
-def process_model(engagement, *, seed: int = 0, baseline: StepResult | None = None) -> StepResult:
+def process_model(engagement: Engagement, *, seed: int = 0, baseline: StepResult | None = None) -> StepResult:
     """Step 2: the phase model as the client described it, the stage mapping in use and the
     process schema.
 

@@ -173,7 +173,7 @@ class StepResult:
                 raise TypeError(f"StepResult.figures[{name!r}] must be callable as draw(ax=None), "
                                 f"but a {type(draw).__name__} was passed.")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # the read-only mappings do not pickle; the fields rebuild them (`funnel run` hands the
         # results to its notebooks' kernels this way, see toolkit.steps.store)
         return (type(self), (self.step, self.key, dict(self.tables), dict(self.results),

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from toolkit.analysis.previous import find_previous, loop_state
 from toolkit.base.paths import report_folder
 from toolkit.base.vocabulary import check_seed
+from toolkit.io.engagement import Engagement
 from toolkit.steps.diagnosis import diagnosis
 from toolkit.steps.improvement import improvement
 from toolkit.steps.result import StepResult, summary_frame
@@ -34,7 +36,7 @@ FIRST_RUN = ("no previous report: this is the first run of this engagement (no r
 _REASONS = {"no_started_action": "no action of the plan is started yet (status started or done "
                                  "with a start date in plan.yaml): there is nothing to evaluate."}
 
-def _results(engagement, seed: int) -> dict[int, StepResult]:
+def _results(engagement: Engagement, seed: int) -> dict[int, StepResult]:
     """Steps 5-7 as the notebook's other cells have them: the run's results when the engagement
     was opened with a run's file, else computed once (steps 6 and 7 on step 5's sizing)."""
     found = diagnosis(engagement, seed=seed)
@@ -45,7 +47,7 @@ def _results(engagement, seed: int) -> dict[int, StepResult]:
                                                               diagnosis=found)}
 
 
-def since_previous(engagement, *, previous: str | Path | None = None,
+def since_previous(engagement: Engagement, *, previous: str | Path | None = None,
                    results: Mapping[int, StepResult] | None = None, seed: int = 0,
                    out: str | Path | None = None) -> StepResult:
     """This run compared with the previous report (the page "Since the last report") as step 7's
@@ -84,5 +86,5 @@ def since_previous(engagement, *, previous: str | Path | None = None,
                       headline=headline)
 
 
-def _day(value) -> str:
+def _day(value: Any) -> str:
     return "n/a" if value is None else value.strftime("%Y-%m-%d")

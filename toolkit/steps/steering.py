@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toolkit.analysis.steering import steering_view
+from toolkit.analysis.steering import SteeringView, steering_view
 from toolkit.base.vocabulary import Reason
+from toolkit.io.engagement import Engagement
 from toolkit.present import narrative
 from toolkit.present import plotting as tp
 from toolkit.steps.parts import Parts, figure, in_languages, sentences, sizing_from
@@ -33,7 +34,7 @@ def _no_scorecard(why: str) -> pd.DataFrame:
 
 
 @shared_step(7)
-def steering(engagement, *, seed: int = 0, diagnosis: StepResult | None = None) -> StepResult:
+def steering(engagement: Engagement, *, seed: int = 0, diagnosis: StepResult | None = None) -> StepResult:
     """Step 7: `steering_view` charting the conversion step 5 ranked first.
 
     The scorecard judges each rate KPI on its latest month that is mature and holds enough
@@ -86,7 +87,7 @@ def _summary(card: pd.DataFrame | None) -> pd.DataFrame:
                            "status": row.status} for row in card.itertuples(index=False)])
 
 
-def _headline(view) -> str:
+def _headline(view: SteeringView) -> str:
     if view.report is not None and view.report.headline:
         return view.report.headline[0]
     if view.card is None:

@@ -27,8 +27,10 @@ import tempfile
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from toolkit.base.vocabulary import check_seed
+from toolkit.io.engagement import Engagement
 from toolkit.steps.result import StepResult
 
 __all__ = ["attach_run", "read_run", "run_file", "shared_result", "shared_step"]
@@ -40,7 +42,7 @@ _RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
-def run_file(engagement, results: Mapping[int, StepResult], *, seed: int) -> Iterator[str]:
+def run_file(engagement: Engagement, results: Mapping[int, StepResult], *, seed: int) -> Iterator[str]:
     """Write `results` (computed on `engagement` with `seed`) for the notebooks of this run and
     yield the file's path; '' for an engagement without a cache key (its tables cannot be told
     apart from other tables, so the notebooks compute)."""
@@ -73,12 +75,12 @@ def read_run(path: str | os.PathLike) -> dict | None:
         return None
 
 
-def attach_run(engagement, run: dict) -> None:
+def attach_run(engagement: Engagement, run: dict) -> None:
     """Let `engagement` (opened on the run's pinned tables) answer its step calls from `run`."""
     _RUNS[engagement] = run
 
 
-def shared_result(engagement, step: int, seed: int) -> StepResult | None:
+def shared_result(engagement: Engagement, step: int, seed: int) -> StepResult | None:
     """The result of `step` that the run this engagement was opened with computed for `seed`,
     or None (opened without a run, another engagement or seed)."""
     run = _RUNS.get(engagement)
@@ -94,7 +96,7 @@ def shared_step(step: int) -> Callable[[Callable[..., StepResult]], Callable[...
     (any other option, e.g. another `uplift`, computes afresh)."""
     def decorate(compute: Callable[..., StepResult]) -> Callable[..., StepResult]:
         @functools.wraps(compute)
-        def run(engagement, *, seed: int = 0, **options) -> StepResult:
+        def run(engagement: Engagement, *, seed: int = 0, **options: Any) -> StepResult:
             seed = check_seed(seed)
             if not options and (done := shared_result(engagement, step, seed)) is not None:
                 return done

@@ -8,6 +8,7 @@ import html
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -117,12 +118,12 @@ def scan_attributes(fun: Cohorts, attributes: Sequence[str] | None) -> list[str]
 def leaking(fun: Cohorts, names: list[str]) -> dict[str, str]:
     """`leaking_attributes` of `names`, each attribute judged once per Cohorts (its verdict does
     not depend on the other names)."""
-    known = fun.memo.setdefault("leaking", {})
+    known = cast("dict[str, str | None]", fun.memo.setdefault("leaking", {}))
     todo = [name for name in names if name not in known]
     if todo:
         found = leaking_attributes(fun.records, todo)
         known.update({name: found.get(name) for name in todo})
-    return {name: known[name] for name in names if known[name] is not None}
+    return {name: reason for name in names if (reason := known[name]) is not None}
 
 
 def codes_for(fun: Cohorts, name: str) -> tuple[np.ndarray, list[str]] | None:
@@ -206,6 +207,7 @@ class ShrunkReference:
     def draw(self, rng: np.random.Generator, overall: np.ndarray) -> np.ndarray:
         if self.n is None:
             return np.full(len(overall), self.rate)
+        assert self.x is not None and self.weights is not None  # given with n, or none of them
         groups = rng.beta(1 + self.x, 1 + self.n - self.x, size=(len(overall), len(self.n)))
         shrunk = overall[:, None] + self.weights * (groups - overall[:, None])
         if self.quantile is None:

@@ -34,6 +34,7 @@ from toolkit.analysis.diagnosis.verdict import (
 )
 from toolkit.base.drawing import draw
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_seed
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
 
 
@@ -98,7 +99,8 @@ class LowHangingFruit:
         return f"<LowHangingFruit {len(self.table)} items; {self.verdict.case}>"
 
 
-def _segment_gain(fun: Cohorts, row, codes: np.ndarray, labels: list[str], rng, draws: int,
+def _segment_gain(fun: Cohorts, row: Any, codes: np.ndarray, labels: list[str],
+                  rng: np.random.Generator, draws: int,
                   scale: float, confidence: float, later: np.ndarray, later_n: np.ndarray,
                   later_x: np.ndarray) -> tuple[float, float, float]:
     """Extra orders per horizon if a worse segment converted like its attribute's typical one."""
@@ -149,7 +151,7 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
              "orders_target": volume["goal"], "order_rate": conv}]
 
 
-def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = None,
+def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, min_n: int = MIN_N,
@@ -237,7 +239,9 @@ def low_hanging_fruit(engagement, *, seed: int = 0, window_days: int | None = No
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     segment_rows = []
     for r in scan[scan["flagged"]].itertuples(index=False):
-        codes, labels = codes_for(fun, r.attribute)
+        coded = codes_for(fun, r.attribute)
+        assert coded is not None  # the scan keeps only the attributes that have codes
+        codes, labels = coded
         i = fun.index(r.from_phase)
         sized = (np.nan, np.nan, np.nan)
         if r.direction == "worse" and fun.index(r.to_phase) == i + 1:

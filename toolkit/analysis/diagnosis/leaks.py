@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.analysis.diagnosis.common import check_count, check_fraction, html_of, number0, percent
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
 from toolkit.stats import rate_ci
 
@@ -67,6 +68,7 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     # DESIGN: the phase where a record was lost = the highest phase reached before
     lost_at = np.where(lost & (lost_at < 0), highest, lost_at)
     closed = rec["closed_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    assert fun.as_of is not None  # dated records: fun.reached above exists only with dates
     as_of = fun.as_of.value
     value = (pd.to_numeric(rec["value"], errors="coerce").to_numpy(dtype=float)
              if "value" in rec.columns else np.full(len(rec), np.nan))
@@ -149,7 +151,7 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     return LeakDetail(lost_by, stalled, thresholds_frame, headline, stall_quantile, tuple(notes))
 
 
-def leak_detail(engagement, *, stall_quantile: float = 0.9, min_moves: int = 10) -> LeakDetail:
+def leak_detail(engagement: Engagement, *, stall_quantile: float = 0.9, min_moves: int = 10) -> LeakDetail:
     """Where lost records were lost, and which open records have stalled.
 
     Parameters

@@ -22,6 +22,7 @@ from toolkit.base.exceptions import (
 )
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
+from toolkit.io.engagement import Engagement
 from toolkit.measure.actions import in_period, parse_period
 from toolkit.measure.cohorts import NAT, Cohorts
 from toolkit.stats import adjust_p, cmh_test, two_rate_test
@@ -92,7 +93,8 @@ class MixRateResult:
                 f"mix={self.mix_effect:+.4f} simpsons_paradox={self.simpsons_paradox}>")
 
 
-def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
+def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.Period,
+         period_b: str | int | pd.Period, *,
          start: np.ndarray | None = None, cohort: str = "reached") -> MixRateResult:
     pa, pb = parse_period(period_a, "period_a"), parse_period(period_b, "period_b")
     if pa.start_time <= pb.end_time and pb.start_time <= pa.end_time:
@@ -188,7 +190,7 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a, period_b, *,
         stratified_test=stratified, notes=tuple(notes), cohort=cohort)
 
 
-def mix_vs_rate(engagement, *, attribute: str, from_phase: str, to_phase: str,
+def mix_vs_rate(engagement: Engagement, *, attribute: str, from_phase: str, to_phase: str,
                 period_a: str | int | pd.Period, period_b: str | int | pd.Period,
                 window_days: int | None = None, by: str = "reached") -> MixRateResult:
     """Split the change in a cohort conversion between two periods into a rate and a mix effect.

@@ -4,6 +4,7 @@ in a penalised logistic model; what it cannot judge says why."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -18,17 +19,23 @@ from toolkit.analysis.diagnosis.common import (
     scan_attributes,
 )
 from toolkit.analysis.leakage import value_leaks
-from toolkit.analysis.segment_model import dependent_blocks, functions_of, penalised_logistic
+from toolkit.analysis.segment_model import (
+    PenalisedFit,
+    dependent_blocks,
+    functions_of,
+    penalised_logistic,
+)
 from toolkit.base.exceptions import (
     OptionError,
     ToolkitError,
 )
 from toolkit.base.vocabulary import MIN_N, MISSING, Reason, check_option
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
 from toolkit.stats import ADJUST_METHODS, adjust_p, diff_ci, rate_ci
 
 
-def transition_list(fun: Cohorts, transitions) -> list[tuple[int, int]]:
+def transition_list(fun: Cohorts, transitions: Sequence[tuple[str, str]] | None) -> list[tuple[int, int]]:
     if transitions is None:
         return fun.transitions
     out = []
@@ -91,7 +98,7 @@ def _nesting(fun: Cohorts, coded: Mapping[str, tuple[np.ndarray, list[str]]]
              ) -> dict[str, set[str]]:
     """`functions_of` the scanned attributes over every record, once per Cohorts: a structural
     fact of the data (a lookup), not of one step's records."""
-    known = fun.memo.setdefault("nesting", {})
+    known = cast("dict[tuple[str, ...], dict[str, set[str]]]", fun.memo.setdefault("nesting", {}))
     key = tuple(coded)
     if key not in known:
         known[key] = functions_of({name: codes for name, (codes, _) in coded.items()})
@@ -151,18 +158,19 @@ def _model_effects(fun: Cohorts, i: int, j: int, coded: Mapping[str, tuple[np.nd
     out."""
     factors = [(name, *coded[name]) for name in model]
     _, mature, converted = fun.cohort(i, j)
-    with_year = year is not None and len(year[1]) > 1
+    year_in = year if year is not None and len(year[1]) > 1 else None
+    with_year = year_in is not None
     keys = [codes[mature] for _, codes, _ in factors]
     sizes = [len(labels) for _, _, labels in factors]
-    if with_year:
-        keys.append(year[0][mature])
-        sizes.append(len(year[1]))
+    if year_in is not None:
+        keys.append(year_in[0][mature])
+        sizes.append(len(year_in[1]))
     cell = np.ravel_multi_index(keys, sizes) if keys else np.zeros(int(mature.sum()), np.int64)
     uniq, inverse = np.unique(cell, return_inverse=True)
     n_cell = np.bincount(inverse).astype(float)
     x_cell = np.bincount(inverse, weights=converted[mature].astype(float))
     cell_codes = np.unravel_index(uniq, sizes)
-    labels_of = [labels for _, _, labels in factors] + ([year[1]] if with_year else [])
+    labels_of = [labels for _, _, labels in factors] + ([year_in[1]] if year_in is not None else [])
     blocks = []
     for codes, labels in zip(cell_codes, labels_of, strict=True):
         n_lv = np.bincount(codes, weights=n_cell, minlength=len(labels))
@@ -197,7 +205,7 @@ def _model_effects(fun: Cohorts, i: int, j: int, coded: Mapping[str, tuple[np.nd
 
 
 def _segment_effects(fun: Cohorts, i: int, j: int, name: str, codes: np.ndarray,
-                     labels: list[str], order: list[int], fit, cols: slice, min_n: int, *,
+                     labels: list[str], order: list[int], fit: PenalisedFit, cols: slice, min_n: int, *,
                      held: list[str], year_held: bool) -> list[dict]:
     """Per segment of one attribute its log odds ratio against the typical segment."""
     levels = len(labels)
@@ -236,7 +244,7 @@ def _segment_effects(fun: Cohorts, i: int, j: int, name: str, codes: np.ndarray,
         contrast[lv] += 1.0
         present = n_lv[lv] > 0 and fit.converged
         est = float(contrast @ beta) if present else np.nan
-        se = float(np.sqrt(max(contrast @ cov @ contrast, 0.0))) if present else np.nan
+        se = float(np.sqrt(max(float(contrast @ cov @ contrast), 0.0))) if present else np.nan
         testable = present and lv in eligible and len(eligible) >= 2 and typical[lv] < 1.0 \
             and se > 0
         p = float(2 * stats.norm.sf(abs(est / se))) if testable else np.nan
@@ -250,7 +258,8 @@ def _segment_effects(fun: Cohorts, i: int, j: int, name: str, codes: np.ndarray,
     return out
 
 
-def scan_segments(fun: Cohorts, *, attributes, transitions, min_n: int, alpha: float, adjust: str
+def scan_segments(fun: Cohorts, *, attributes: Sequence[str] | None,
+                  transitions: Sequence[tuple[str, str]] | None, min_n: int, alpha: float, adjust: str
           ) -> pd.DataFrame:
     min_n = check_count("min_n", min_n, minimum=1)
     alpha = check_fraction("alpha", alpha)
@@ -380,7 +389,7 @@ def _no_variation(fun: Cohorts, i: int, j: int, n: int, x: int) -> Reason:
                   {"from_phase": start, "to_phase": end, "n": n})
 
 
-def _judgement(row, min_n: int) -> str:
+def _judgement(row: Any, min_n: int) -> str:
     """The code of a scan row's judgement (`toolkit.base.vocabulary.JUDGEMENTS`)."""
     if row.rest_n == 0:
         return "only_segment"
@@ -407,14 +416,14 @@ _SCAN_COLUMNS = [
 ]
 
 
-def held_fixed(row) -> str:
+def held_fixed(row: Any) -> str:  # a row of the scan (`itertuples`)
     """What a segment's model held fixed, in words: the other attributes and the cohort year."""
     parts = [a for a in str(row.held_fixed).split(";") if a] + (
         ["the cohort year"] if row.year_held else [])
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
-def _finding(row, min_n: int, alpha: float) -> str:
+def _finding(row: Any, min_n: int, alpha: float) -> str:
     who = f"{row.attribute} = {row.segment}"
     step = f"{row.from_phase} -> {row.to_phase}"
     if row.judgement == "only_segment":
@@ -448,7 +457,7 @@ def _finding(row, min_n: int, alpha: float) -> str:
             f"(adjusted p = {row.p_adjusted:.2g}, not below {alpha:g}).")
 
 
-def segment_scan(engagement, *, attributes: Sequence[str] | None = None,
+def segment_scan(engagement: Engagement, *, attributes: Sequence[str] | None = None,
                  transitions: Sequence[tuple[str, str]] | None = None,
                  window_days: int | None = None, min_n: int = MIN_N, alpha: float = 0.05,
                  adjust: str = "fdr_bh") -> pd.DataFrame:

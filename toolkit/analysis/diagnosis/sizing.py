@@ -25,13 +25,15 @@ from toolkit.analysis.diagnosis.common import (
     scan_attributes,
 )
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option, check_seed
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
 from toolkit.stats import rate_ci
 
 
-def size_bottlenecks(fun: Cohorts, *, benchmarks, targets, period: str, horizon: str, draws: int,
+def size_bottlenecks(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
+                     targets: Mapping[str, float] | None, period: str, horizon: str, draws: int,
             seed: int, min_n: int, best_quantile: float, shrink: bool, confidence: float,
-            attributes: list[str] | None) -> pd.DataFrame:
+            attributes: Sequence[str] | None) -> pd.DataFrame:
     check_option("period", period, list(PERIOD_DAYS))
     check_option("horizon", horizon, list(PERIOD_DAYS))
     seed = check_seed(seed)
@@ -48,6 +50,7 @@ def size_bottlenecks(fun: Cohorts, *, benchmarks, targets, period: str, horizon:
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
     low, high = rate_ci(x, n, method="wilson")
+    low, high = np.asarray(low), np.asarray(high)  # arrays in, arrays out
     # later[t] = product of the rates after transition t (1 for the last one)
     later = np.append(np.cumprod(rate[::-1])[::-1][1:], 1.0)
     scale = PERIOD_DAYS[horizon]
@@ -122,7 +125,7 @@ _SIZING_COLUMNS = [
 ]
 
 
-def bottleneck_sizing(engagement, *, window_days: int | None = None,
+def bottleneck_sizing(engagement: Engagement, *, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, seed: int = 0,
@@ -220,7 +223,7 @@ def bottleneck_sizing(engagement, *, window_days: int | None = None,
                    shrink=shrink, confidence=confidence, attributes=attributes)
 
 
-def bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed, draws: int, horizon: str,
+def bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed: int, draws: int, horizon: str,
                       confidence: float, period: str) -> tuple[list[dict], dict[int, float]]:
     """Each step demonstrably below a reference, sized with the uncertainty of the step's rate,
     the later rates and the reference; a gap whose range includes zero is dropped."""

@@ -21,6 +21,7 @@ from toolkit.analysis.diagnosis.common import (
 )
 from toolkit.analysis.diagnosis.sizing import bottleneck_items
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option
+from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
 from toolkit.stats import adjust_p, rate_ci
 
@@ -90,7 +91,8 @@ def _drop_p(x_recent: float, n_recent: float, x_before: float, n_before: float) 
     return float(stats.norm.cdf(z))
 
 
-def step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFrame:
+def step_tests(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
+               targets: Mapping[str, float] | None, min_n: int) -> pd.DataFrame:
     """Per transition, each stated reference and whether the step is demonstrably below it.
 
     References: the management target (``conversion_<from>_<to>``), the low end of the benchmark
@@ -100,6 +102,7 @@ def step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFrame
     """
     goal = conversion_targets(fun, targets)
     bench = _benchmark_ranges(fun, benchmarks)
+    assert fun.as_of is not None  # the callers require dates (the own history is by cohort)
     cut = fun.as_of.value - (fun.window + _HISTORY_DAYS) * NS_DAY
     lead = lead_index(fun)
     rows = []
@@ -149,9 +152,9 @@ def step_tests(fun: Cohorts, *, benchmarks, targets, min_n: int) -> pd.DataFrame
     return out
 
 
-def _benchmark_ranges(fun: Cohorts, benchmarks) -> dict[tuple, tuple]:
+def _benchmark_ranges(fun: Cohorts, benchmarks: pd.DataFrame | None) -> dict[tuple, tuple]:
     typical = benchmark_rates(fun, benchmarks)
-    if not typical:
+    if not typical or benchmarks is None:  # (no benchmarks: no typical rates)
         return {}
     out = {}
     frame = benchmarks.assign(from_phase=benchmarks["from_phase"].astype(str),
@@ -166,7 +169,8 @@ def _benchmark_ranges(fun: Cohorts, benchmarks) -> dict[tuple, tuple]:
     return out
 
 
-def volume_rule(fun: Cohorts, tests: pd.DataFrame, targets, boundary: int) -> dict | None:
+def volume_rule(fun: Cohorts, tests: pd.DataFrame, targets: Mapping[str, float] | None,
+                boundary: int) -> dict | None:
     """Lead volume (entries into the lead phase per month) against the order target."""
     goals = fun.engagement.config.targets if targets is None else targets
     goal = (goals or {}).get("orders_per_month")
@@ -351,7 +355,7 @@ FRUIT_FIELDS = ["side", "from_phase", "to_phase", "attribute", "segment", "rate"
                  "stalled_value"]
 
 
-def shortage_or_leak(engagement, *, window_days: int | None = None,
+def shortage_or_leak(engagement: Engagement, *, window_days: int | None = None,
                      benchmarks: pd.DataFrame | None = None,
                      targets: Mapping[str, float] | None = None, min_n: int = MIN_N,
                      period: str = "month", horizon: str = "year") -> Verdict:

@@ -130,7 +130,8 @@ def estimate_duration(
     if factors.unscored():
         raise FactorsNotScored(factors.unscored())
     coefficients = load_duration_model(model)
-    scores = factors.scores()
+    # every factor: an unscored one raised above
+    scores = {factor: score for factor, score in factors.scores().items() if score is not None}
     rows = []
     for step in coefficients.steps.itertuples(index=False):
         effects = [(factor, coefficients.multiplier(factor, step.step, score), score)
@@ -204,7 +205,9 @@ def readiness_scan(
             effect, text = math.nan, "not estimated: a factor is not scored"
             rows.append(_scan_row(factors, factor, score, effect, text))
             continue
-        neutral = DurationFactors(**{**factors.scores(), factor: 3})
+        # the scores as keyword arguments (Any: the other fields are typed differently)
+        neutral_scores: dict[str, Any] = {**factors.scores(), factor: 3}
+        neutral = DurationFactors(**neutral_scores)
         effect = total - estimate_duration(neutral, model=coefficients).total_weeks
         affected = [step for step, values in sorted(coefficients.multipliers[factor].items())
                     if values[score - 1] != 1.0]

@@ -17,6 +17,8 @@ from toolkit.analysis.planning.factors import (
 )
 from toolkit.analysis.planning.model import is_positive
 from toolkit.base.exceptions import DataError, OptionError
+from toolkit.io.engagement import Engagement
+from toolkit.measure.audit import AuditResult
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.measure.kpis import kpis_from_config
 
@@ -141,7 +143,7 @@ def strengths_weaknesses_score(
     return StrengthsWeaknessesScore(score=score, transitions=frame[columns], weak_share=share)
 
 
-def score_starting_situation(audit, *, dated: bool = True, history: bool = True) -> int:
+def score_starting_situation(audit: AuditResult, *, dated: bool = True, history: bool = True) -> int:
     """The ``starting_situation`` score as the data audit shows it.
 
     Parameters
@@ -169,8 +171,8 @@ def score_starting_situation(audit, *, dated: bool = True, history: bool = True)
     return 3 if worst > 0.10 else 4
 
 
-def measured_factors(engagement, *, audit=None, funnel_frame: pd.DataFrame | None = None
-                     ) -> dict[str, tuple[int, str]]:
+def measured_factors(engagement: Engagement, *, audit: AuditResult | None = None,
+                     funnel_frame: pd.DataFrame | None = None) -> dict[str, tuple[int, str]]:
     """The factors the data shows, as ``{factor: (score, basis)}``.
 
     - ``number_of_kpis`` from the engagement's KPI set (declared, or the default set);
@@ -200,8 +202,8 @@ def measured_factors(engagement, *, audit=None, funnel_frame: pd.DataFrame | Non
     return out
 
 
-def factors_for(engagement, *, audit=None, funnel_frame: pd.DataFrame | None = None
-                ) -> DurationFactors:
+def factors_for(engagement: Engagement, *, audit: AuditResult | None = None,
+                funnel_frame: pd.DataFrame | None = None) -> DurationFactors:
     """The engagement's duration factors: measured where the data shows them
     (:func:`measured_factors`), the rest as scored under ``duration_factors:`` in its YAML.
 

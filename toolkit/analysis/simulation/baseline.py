@@ -12,6 +12,7 @@ import pandas as pd
 # not statsmodels.api, which imports all of statsmodels (about 0.3 s)
 from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.vocabulary import check_option
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import cohort_conversion, reached_at
 
 # A data start in a month's first days (New Year's Day, a weekend before the first record) still
@@ -36,12 +37,12 @@ def check_level(name: str, value: object) -> float:
     return float(value)
 
 
-def check_phase(engagement, name: str, phase: object) -> str:
+def check_phase(engagement: Engagement, name: str, phase: object) -> str:
     return check_option(name, phase, engagement.phase_model.keys,
                         fix="use one of the phase keys of the engagement's `phases`")
 
 
-def window_of(engagement, window_days: object) -> int:
+def window_of(engagement: Engagement, window_days: object) -> int:
     if window_days is None:
         return int(engagement.config.cohort_window_days)
     if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer) \
@@ -112,7 +113,7 @@ def complete_months(first_entries: pd.Series, as_of: pd.Timestamp) -> pd.PeriodI
     return pd.period_range(first, last, freq="M")
 
 
-def baseline_of(engagement, *, window_days: int | None) -> Baseline:
+def baseline_of(engagement: Engagement, *, window_days: int | None) -> Baseline:
     """The measured baseline, computed once per engagement, window and as-of date (step 6 asks
     for it in `what_if` and in `required_volume`); read-only."""
     window = window_of(engagement, window_days)
@@ -123,7 +124,7 @@ def baseline_of(engagement, *, window_days: int | None) -> Baseline:
     return derived[key]
 
 
-def _measure_baseline(engagement, window: int) -> Baseline:
+def _measure_baseline(engagement: Engagement, window: int) -> Baseline:
     model = engagement.phase_model
     keys = model.keys
     reached = reached_at(engagement)

@@ -22,6 +22,7 @@ from toolkit.analysis.simulation.baseline import SEASON_FREQ, check_phase, windo
 from toolkit.base.exceptions import ConfigError, DataError, OptionError, SmallSampleWarning
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import reached_at
 from toolkit.stats import rate_ci, two_rate_test
 
@@ -107,7 +108,7 @@ def _season_key(periods: pd.Series, period: str) -> pd.Series | None:
     return None
 
 
-def _cohort_cells(engagement, *, a: str, b: str, window: int, freq: str, groups: pd.Series
+def _cohort_cells(engagement: Engagement, *, a: str, b: str, window: int, freq: str, groups: pd.Series
                   ) -> pd.DataFrame:
     reached = reached_at(engagement)
     start = reached[a]
@@ -127,7 +128,7 @@ def _cohort_cells(engagement, *, a: str, b: str, window: int, freq: str, groups:
     return cells.drop(columns="total")
 
 
-def _delta_effect(result, rows: np.ndarray, weights: np.ndarray, column: int
+def _delta_effect(result: Any, rows: np.ndarray, weights: np.ndarray, column: int
                   ) -> tuple[float, float]:
     """Weighted mean of expit(x b) - expit(x b - b_c) over rows that have x_c = 1, and its
     delta-method standard error."""
@@ -144,7 +145,7 @@ def _delta_effect(result, rows: np.ndarray, weights: np.ndarray, column: int
 
 
 def _fit_binomial(successes: np.ndarray, trials: np.ndarray, design: pd.DataFrame,
-                  notes: list[str], what: str):
+                  notes: list[str], what: str) -> Any:  # statsmodels' GLM results
     """Binomial GLM on counts; quasi-binomial (Pearson scale) when the cells are overdispersed."""
     endog = np.column_stack([successes, trials - successes]).astype(float)
     model = GLM(endog, design.astype(float), family=Binomial())
@@ -167,7 +168,7 @@ def _season_dummies(seasons: pd.Series, prefix: str) -> pd.DataFrame:
     return dummies.reset_index(drop=True)
 
 
-def _its(series: pd.DataFrame, *, period: str, seasonal_adjust: bool, change_period,
+def _its(series: pd.DataFrame, *, period: str, seasonal_adjust: bool, change_period: pd.Period,
          notes: list[str]) -> tuple[list[dict], Any]:
     used = series[series["side"].isin(["before", "after"]) & (series["n"] > 0)]
     used = used.sort_values("period").reset_index(drop=True)
@@ -267,7 +268,7 @@ _MIX_ALPHA = 0.01
 _MIX_MIN_SHIFT = 0.05
 
 
-def _mix_records(engagement, *, a: str, b: str, window: int, freq: str, groups: pd.Series,
+def _mix_records(engagement: Engagement, *, a: str, b: str, window: int, freq: str, groups: pd.Series,
                  sides: pd.DataFrame) -> pd.DataFrame:
     """The mature treated records of the before/after comparison, one row each: ``side``
     (before/after) and ``converted``, indexed by record id. `sides`: the compared cohort periods
@@ -334,7 +335,7 @@ def _standardised(records: pd.DataFrame, compared: pd.DataFrame, names: list[str
                         if left_out else ""))}
 
 
-def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: str | None = None,
+def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str, to_phase: str | None = None,
                     window_days: int | None = None, control: Any = None,
                     segment_attribute: str | None = None, period: str = "month",
                     seasonal_adjust: bool = True, straddle: str = "window",
@@ -574,7 +575,8 @@ def evaluate_change(engagement, *, change_date: Any, from_phase: str, to_phase: 
                              {"p_value": trend_p}))
     effect, verdict, method, mde = _verdict(table, a=a, b=b,
                                             control=(segment_attribute, control)
-                                            if control is not None else None, trend=trend,
+                                            if control is not None and segment_attribute is not None
+                                            else None, trend=trend,
                                             mix_shift=mix_shift)
     return ChangeEvaluation(comparisons=table, monthly=monthly.reset_index(drop=True),
                             headline=verdict, change_date=change, from_phase=a, to_phase=b,

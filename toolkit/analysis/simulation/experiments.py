@@ -17,6 +17,7 @@ from toolkit.analysis.simulation.baseline import DEFAULT_N_VALUES, check_phase, 
 from toolkit.analysis.simulation.scenarios import parse_change
 from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.base.findings import Finding
+from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import reached_at
 from toolkit.stats import minimum_detectable_effect, power_two_rates
 
@@ -238,7 +239,7 @@ def mde_table(baseline_rate: float, *, n_values: Sequence[float] | None = None,
     return pd.DataFrame(rows)
 
 
-def entries_per_week(engagement, phase: str, *, last_months: int | None = None) -> float:
+def entries_per_week(engagement: Engagement, phase: str, *, last_months: int | None = None) -> float:
     """Average entries into ``phase`` per week over the baseline's complete months.
 
     Parameters

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from toolkit.analysis.simulation.what_if import WhatIfResult, what_if
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import Reason, check_seed, reason_of
 from toolkit.io.config import change_step
+from toolkit.io.engagement import Engagement
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,7 +58,7 @@ class ImprovementPlan:
         return self.summary.to_html(index=False)
 
 
-def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
+def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = None,
                      uplift: float | str = "+2pp", benchmarks: pd.DataFrame | None = None,
                      seed: int = 0, sizing: pd.DataFrame | None = None) -> ImprovementPlan:
     """Everything step 6 computes, each part guarded so that small or short data degrade to a
@@ -74,7 +77,7 @@ def plan_improvement(engagement, *, changes: Sequence[Any] | None = None,
 
     problems: dict[str, str] = {}
 
-    def attempt(part: str, func):
+    def attempt(part: str, func: Callable[[], T]) -> T | None:
         try:
             return func()
         except ToolkitError as exc:
@@ -137,7 +140,7 @@ HOW_TO_DECLARE_A_CHANGE = (
     "improve, e.g. lead -> opportunity), and run the step again.")
 
 
-def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]:
+def _declared(engagement: Engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]:
     source = getattr(engagement.config, "changes", None) if changes is None else changes
     out = []
     for change in source or []:
@@ -146,8 +149,8 @@ def _declared(engagement, changes: Sequence[Any] | None) -> list[dict[str, Any]]
     return out
 
 
-def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
-                       ) -> tuple[list[ChangeEvaluation], list[str]]:
+def evaluate_declared_changes(engagement: Engagement, changes: Sequence[Any] | None
+                       ) -> tuple[list[ChangeEvaluation], list[Reason]]:
     """Each declared change evaluated at its own step; plain reasons for those that could not be."""
     declared = _declared(engagement, changes)
     if not declared:
@@ -176,7 +179,7 @@ def evaluate_declared_changes(engagement, changes: Sequence[Any] | None
 
 
 def _plain_change_problem(exc: ToolkitError, when: pd.Timestamp, what: str, a: str, b: str,
-                          engagement) -> Reason:
+                          engagement: Engagement) -> Reason:
     """Why a declared change could not be evaluated, in words for the client (no code)."""
     window = engagement.config.cohort_window_days
     head = f"The change of {when:%d-%m-%Y} ({what}, step {a} -> {b}) cannot be evaluated yet:"

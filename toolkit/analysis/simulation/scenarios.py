@@ -139,12 +139,12 @@ def posterior_draws(base: Baseline, rng: np.random.Generator, draws: int
     return volume, rates, value
 
 
-def flows(first: np.ndarray, rates: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+def flows(first: float | np.ndarray, rates: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
     """Expected entries per phase: first-phase volume times the cumulative product of the steps."""
     steps = np.clip(rates * multipliers[1:], 0.0, None)
-    first = np.asarray(first, dtype=float) * multipliers[0]
+    start = np.asarray(first, dtype=float) * multipliers[0]
     cumulative = np.cumprod(steps, axis=-1)
-    return np.concatenate([first[..., None], first[..., None] * cumulative], axis=-1)
+    return np.concatenate([start[..., None], start[..., None] * cumulative], axis=-1)
 
 
 def simulate_counts(first: np.ndarray, rates: np.ndarray, multipliers: np.ndarray,

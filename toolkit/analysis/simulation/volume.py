@@ -16,6 +16,7 @@ from toolkit.analysis.simulation.baseline import MONTHS_PER, baseline_of, check_
 from toolkit.analysis.simulation.scenarios import interval_of, parse_rates, posterior_draws, scenario_rates
 from toolkit.base.exceptions import ConfigError, DataError, OptionError
 from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.io.engagement import Engagement
 
 
 def _entries_for_probability(target: np.ndarray, chain: np.ndarray, probability: float) -> float:
@@ -41,7 +42,7 @@ def _entries_for_probability(target: np.ndarray, chain: np.ndarray, probability:
     return float(high)
 
 
-def required_volume(engagement, *, orders: float | None = None, revenue: float | None = None,
+def required_volume(engagement: Engagement, *, orders: float | None = None, revenue: float | None = None,
                     period: str = "month", rates: Mapping | None = None, seasonal: bool = True,
                     window_days: int | None = None, probabilities: Sequence[float] = (0.5, 0.8),
                     draws: int = 4000, seed: int = 0,
@@ -126,7 +127,7 @@ def required_volume(engagement, *, orders: float | None = None, revenue: float |
         if note:
             warnings.warn(note, UserWarning, stacklevel=2)
         current = base.calendar()
-        months = list(range(1, 13))
+        months: list[int | str] = list(range(1, 13))  # the calendar months
     else:
         months = [period]
     rows = []

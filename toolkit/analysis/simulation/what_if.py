@@ -24,6 +24,7 @@ from toolkit.analysis.simulation.scenarios import (
 )
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.io.engagement import Engagement
 
 
 @dataclass(eq=False, repr=False)
@@ -95,7 +96,7 @@ class WhatIfResult:
         return f"<WhatIfResult {self.headline}>"
 
 
-def what_if(engagement, *, rates: Mapping | None = None, volumes: Mapping | None = None,
+def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Mapping | None = None,
             window_days: int | None = None, period: str = "month", interval: str = "expected",
             draws: int = 4000, seed: int = 0,
             confidence: float = 0.95) -> WhatIfResult:

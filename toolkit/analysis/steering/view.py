@@ -3,6 +3,7 @@ the period report."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,11 @@ from toolkit.base.vocabulary import (
     check_seed,
     reason_of,
 )
-from toolkit.measure.kpis import compute_kpis, default_kpis, kpis_from_config
+from toolkit.io.engagement import Engagement
+from toolkit.measure.kpis import KPI, compute_kpis, default_kpis, kpis_from_config
 
 
-def monthly_kpis(engagement, *, kpis=None) -> pd.DataFrame:
+def monthly_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None) -> pd.DataFrame:
     """The KPI frame management steers on: every rate KPI per cohort month, mature months only.
 
     Conversion KPIs of the last months are still inside their window; a month with no mature
@@ -73,7 +75,8 @@ class SteeringView:
         return draw("plot_scorecard", self.card, kpis=self.monthly, ax=ax, **options)
 
 
-def steering_view(engagement, *, steer_on: str | None = None, benchmarks=None, seed: int = 0,
+def steering_view(engagement: Engagement, *, steer_on: str | None = None,
+                  benchmarks: pd.DataFrame | None = None, seed: int = 0,
                   sizing: pd.DataFrame | None = None) -> SteeringView:
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
