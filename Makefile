@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lab lint bench docs clean
+.PHONY: demo test test-min lab lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadscope
 
+# The same suite on the declared minimum versions (constraints-min.txt: every direct dependency at
+# the lower bound pyproject.toml declares), in a venv of its own so .venv keeps the tested ones.
+VENV_MIN  := .venv-min
+BIN_MIN   := $(VENV_MIN)/bin
+STAMP_MIN := $(VENV_MIN)/.installed
+
+$(BIN_MIN)/python:
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(BIN_MIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_MIN): $(BIN_MIN)/python pyproject.toml constraints-min.txt
+	$(BIN_MIN)/python -m pip install --quiet -c constraints-min.txt -e ".[dev]"
+	touch $(STAMP_MIN)
+
+test-min: $(STAMP_MIN)
+	$(BIN_MIN)/python -m pytest -n auto --dist loadscope
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
@@ -37,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kpis.py --records 1000000 --out benchmarks/out
 
 clean:
-	rm -rf $(VENV) .pytest_cache reports benchmarks/out docs/api
+	rm -rf $(VENV) $(VENV_MIN) .pytest_cache reports benchmarks/out docs/api

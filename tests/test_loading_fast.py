@@ -224,11 +224,13 @@ def test_per_record_values_by_position_are_those_of_groupby(seed):
 _IDS = ["D10", "D9", "d9", "D2", "10", "9", " D1", "Ä1", "Z1", "é", "e", "Ω", "D100", "D1"]
 
 
-def test_record_ids_ranked_as_sort_values_orders_them():
+@pytest.mark.parametrize("storage", ["pyarrow", "python"])
+def test_record_ids_ranked_as_sort_values_orders_them(storage):
+    # both ways sort_key ranks text: Arrow's ranking, and pandas' factorize for Python strings
     from toolkit.io.loading.records import order_by, sort_key
     rng = np.random.default_rng(3)
-    ids = pd.Series(rng.choice(_IDS, 300), dtype="string")
-    assert ids.dtype.storage == "pyarrow"  # the Arrow ranking is what is pinned here
+    ids = pd.Series(rng.choice(_IDS, 300), dtype=pd.StringDtype(storage))
+    assert ids.dtype.storage == storage
     rank = sort_key(ids)
     np.testing.assert_array_equal(rank, pd.factorize(ids, sort=True)[0])
     at = pd.Series((pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 4, 300), "D")
@@ -404,9 +406,17 @@ def test_the_demo_opens_from_a_fresh_copy_with_python_string_storage(tmp_path):
     from toolkit.io.engagement import Engagement
     demo = tmp_path / "demo"
     shutil.copytree(DEMO_DIR, demo, ignore=shutil.ignore_patterns(".cache"))
+    from toolkit import steps
     with pd.option_context("mode.string_storage", "python"):
         engagement = Engagement.from_yaml(demo / "engagement.yaml", use_cache=False)
+        measured = steps.measurement(engagement).tables["kpis"]
     assert len(engagement.records) > 1000 and engagement.events["entered_at"].notna().all()
+    # a step computes on it, and measures what it measures with pandas' default strings (Arrow)
+    default = steps.measurement(Engagement.from_yaml(demo / "engagement.yaml", use_cache=False))
+    columns = ["kpi", "n", "successes", "value", "ci_low", "ci_high", "status_code"]
+    assert measured["value"].notna().sum() >= 4
+    pd.testing.assert_frame_equal(measured[columns].astype(object),
+                                  default.tables["kpis"][columns].astype(object), check_column_type=False)
 
 
 def test_the_cache_key_covers_every_module_of_the_loader():

@@ -40,7 +40,7 @@ def _problems(paths: list[str]) -> list[str]:
         elif ".cache" in p.parts:
             problems.append(f"{path}: a loader cache holds client tables; it must not be committed")
         elif (p.suffix.lower() in DATA_SUFFIXES and not path.startswith(DATA_ALLOWED)
-              and path not in {"constraints.txt"}):
+              and path not in {"constraints.txt", "constraints-min.txt"}):
             problems.append(f"{path}: a data file outside data/demo/ could be client data; move it "
                             f"to data/clients/<engagement>/ (ignored) or, if it is fictional, to "
                             f"data/demo/")

@@ -101,6 +101,21 @@ def test_cache_follows_the_content_of_the_sources_and_the_yaml(tmp_path):
     assert third.records.set_index("record_id").loc["B", "outcome"] == "open"
 
 
+def test_cache_follows_the_pandas_and_pyarrow_versions(tmp_path, monkeypatch):
+    # CI runs the suite on the tested and on the minimum versions in one checkout: tables cached
+    # by one pandas or pyarrow must not answer the other
+    import pandas as pd
+    import pyarrow as pa
+    path = _history(tmp_path, ["A;Lead;01-02-2025", "A;Gewonnen;03-02-2025"])
+    engagement = Engagement.from_yaml(path)
+    key = engagement._cache_key()
+    assert engagement._cache_key() == key
+    monkeypatch.setattr(pd, "__version__", "2.9.9")
+    other_pandas = engagement._cache_key()
+    monkeypatch.setattr(pa, "__version__", "1.0.0")
+    assert len({key, other_pandas, engagement._cache_key()}) == 3
+
+
 def test_a_damaged_cache_is_rebuilt_not_trusted(tmp_path):
     path = _history(tmp_path, ["A;Lead;01-02-2025", "A;Gewonnen;03-02-2025"])
     Engagement.from_yaml(path)

@@ -234,8 +234,10 @@ def _systematic_draw(p: np.ndarray, groups: np.ndarray, rng: np.random.Generator
 
 def _record_ids(n: int) -> pa.Array:
     width = max(6, len(str(n + 10)))
-    return pa.array(np.char.add("D", np.char.zfill(np.arange(1, n + 1).astype(str), width)),
-                    type=pa.large_string())
+    # built as `string` and cast: Arrow converts a NumPy text array to `large_string` directly
+    # only from pyarrow 20 on
+    return pa.array(np.char.add("D", np.char.zfill(np.arange(1, n + 1).astype(str), width))
+                    ).cast(pa.large_string())
 
 
 def labels_of(codes: np.ndarray, names: Sequence[str]) -> pd.api.extensions.ExtensionArray:

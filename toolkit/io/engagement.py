@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from toolkit.base.exceptions import ConfigError, DataError, NeedsDates
 from toolkit.base.phases import Phase, PhaseModel
@@ -178,6 +179,9 @@ class Engagement:
         # The loading code itself: a fixed loader must never be answered from an old cache.
         for module in _LOADING_CODE:
             digest.update(module.read_bytes())
+        # Nor one written by another pandas or pyarrow (CI's two jobs, the tested and the minimum
+        # versions, share one checkout): they parse the exports and store the tables.
+        digest.update(f"pandas {pd.__version__} pyarrow {pa.__version__}".encode())
         if self.path is not None:
             text = self.path.read_bytes()
             self.yaml_sha256 = hashlib.sha256(text).hexdigest()  # pinned for a run's steps

@@ -399,7 +399,8 @@ def parse_numbers(raw: pd.Series, *, decimal: str | None, thousands: str | None,
     # export repeats its amounts on every stage row) and the results are spread back by code.
     codes, distinct = pd.factorize(text)
     text = pd.Series(distinct, dtype=text.dtype)
-    text = text.str.replace(r"[€$£\s\u00a0]|EUR|USD|GBP", "", regex=True)
+    # the no-break space written as itself: pyarrow's RE2 (pandas 3.0's Arrow strings) knows no `\u`
+    text = text.str.replace("[€$£\\s\u00a0]|EUR|USD|GBP", "", regex=True)
     if thousands:
         text = text.str.replace(thousands, "", regex=False)
     shown = decimal
