@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from toolkit.analysis.action_plan import PLAN_FILE, write_plan_file
+from toolkit.analysis.action_plan import PLAN_FILE, ActionPlan, write_plan_file
 from toolkit.base.paths import DEMO_ENGAGEMENT
 from toolkit.io.engagement import Engagement
 
@@ -175,7 +175,7 @@ def _restate(raw: pd.DataFrame, as_of: pd.Timestamp, rng: np.random.Generator
 
 
 def write_followup(out_dir: str | Path, *, first: Engagement | None = None,
-                   plan=None, seed: int = 2024) -> dict[str, Path]:
+                   plan: ActionPlan | None = None, seed: int = 2024) -> dict[str, Path]:
     """Write the follow-up export, its engagement YAML and ``plan.yaml`` into `out_dir` (see the
     module docstring). `first`: the demo engagement (loaded here when not given); `plan`: the
     first report's ActionPlan (step 6), whose actions the plan file holds.

@@ -4,12 +4,14 @@ language, n/a with its reason."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import pandas as pd
 
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.cli.terminal import text_table
 from toolkit.cli.validate import load_engagement
+from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis import KPI_COLUMNS, compute_kpis
 from toolkit.present.format import MISSING, Formatter, formatter
 from toolkit.present.tables import (
@@ -33,7 +35,7 @@ def format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
         shown = formatter("en")
         return shown.percent(x) if unit == "%" else shown.number(x, 1)
 
-    def fmt(row) -> str:
+    def fmt(row: pd.Series) -> str:
         if pd.isna(row.get("value")):
             measured = not_measured(row, formatter("en"))  # the data lack what it needs
             if measured is not None:
@@ -48,7 +50,7 @@ def format_kpis(frame: pd.DataFrame) -> pd.DataFrame:
             return f"{core} (from {number(low, row['unit'])}, upper bound not reached)"
         return core
 
-    def count(x) -> str:
+    def count(x: Any) -> str:
         return "" if pd.isna(x) else f"{int(x):,}"
 
     out = frame.copy()
@@ -116,13 +118,12 @@ def _missing_kpi_reason(row: pd.Series, fmt: Formatter) -> str:
     return fmt.gettext("n/a: {reason}").format(reason=fmt.gettext(_NO_VALUE[why]))
 
 
-def _kpi_table(frame: pd.DataFrame, engagement) -> str:
+def _kpi_table(frame: pd.DataFrame, engagement: Engagement) -> str:
     """The KPI table as `funnel kpis` prints it: in the engagement's language, every number
     through the formatter, a segment column per `--by` attribute, and a reason where a value
     cannot be measured (never NaN)."""
     fmt = formatter(engagement.config.language, currency=engagement.config.currency)
     attributes = attribute_headers(engagement)
-    context = {"fmt": fmt, "phases": engagement.phase_model, "attributes": attributes}
     frame = frame.reset_index(drop=True)
     long = frame["attribute"].notna() if "attribute" in frame else pd.Series(False, frame.index)
     shown_segment = frame["segment"].astype(object).where(~long, frame["attribute"].astype(str)
@@ -132,7 +133,8 @@ def _kpi_table(frame: pd.DataFrame, engagement) -> str:
     columns: list[tuple[str, list[str], bool]] = []  # header, cells, numeric
 
     def add(name: str, source: pd.DataFrame | None = None) -> None:
-        table = display_table(frame if source is None else source, [name], **context)
+        table = display_table(frame if source is None else source, [name], fmt=fmt,
+                              phases=engagement.phase_model, attributes=attributes)
         if table.headers:
             columns.append((table.headers[0], [r[0].text for r in table.rows], table.numeric[0]))
 
@@ -160,7 +162,7 @@ def _kpi_table(frame: pd.DataFrame, engagement) -> str:
     return text_table(table, indent="")
 
 
-def _kpi_sheet(frame: pd.DataFrame, engagement) -> tuple[pd.DataFrame, str]:
+def _kpi_sheet(frame: pd.DataFrame, engagement: Engagement) -> tuple[pd.DataFrame, str]:
     """The KPI table for `kpis --out x.xlsx` in the engagement's language: the text cells written
     from their codes (as the workbook's KPI sheet), the headers in words, the sheet's name."""
     fmt = formatter(engagement.config.language, currency=engagement.config.currency)

@@ -16,6 +16,7 @@ from toolkit.base.paths import (
     CLIENTS_DIR,
     DEMO_ENGAGEMENT,
 )
+from toolkit.io.engagement import Engagement
 
 # Standard Salesforce opportunity stages onto the method's five phases; the analyst adjusts.
 _SALESFORCE_STAGES = {
@@ -225,7 +226,7 @@ def _template_texts() -> dict[str, dict[str, set[tuple[str, ...]]]]:
                      for field in _OWN_WORDS} for origin, phases in origins.items()}
 
 
-def untouched_template_text(engagement) -> list[str]:
+def untouched_template_text(engagement: Engagement) -> list[str]:
     """One warning per phase whose own texts (description, tasks, actions, entry criteria) are
     still those of the `funnel new` template or the demo: the report would present them to the
     client as the client's process. The demo itself is not warned about its own text."""

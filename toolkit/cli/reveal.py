@@ -13,6 +13,7 @@ from toolkit.base.paths import (
     REPORTS_DIR,
 )
 from toolkit.cli.validate import load_engagement
+from toolkit.io.engagement import Engagement
 from toolkit.io.loading import (
     as_text,
     find_column,
@@ -27,7 +28,7 @@ from toolkit.report import write_table
 KEY_MAP_NAME = "pseudonym-key-map.csv"
 
 
-def _key_map(engagement) -> pd.DataFrame:
+def _key_map(engagement: Engagement) -> pd.DataFrame:
     """Every pseudonym of the engagement's sources with the name it stands for: `attribute,
     pseudonym, name` (a person spelled two ways is one pseudonym: the first spelling is kept)."""
     parts = []

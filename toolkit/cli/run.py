@@ -8,12 +8,14 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
 from toolkit import report
-from toolkit.analysis.action_plan import write_plan_file
+from toolkit.analysis.action_plan import ActionPlan, write_plan_file
 from toolkit.analysis.run_state import read_run_state
 from toolkit.analysis.since import since_last_report
 from toolkit.base.exceptions import ToolkitError
@@ -29,11 +31,12 @@ from toolkit.cli.new import untouched_template_text
 from toolkit.cli.validate import as_of_text, load_engagement
 from toolkit.demo_followup import write_followup
 from toolkit.io.config import load_config
+from toolkit.io.engagement import Engagement
 from toolkit.present.format import formatter
 from toolkit.present.messages import translations
 from toolkit.report.loop import find_previous, record_history, render_since
 from toolkit.report.training import translated_notebook
-from toolkit.steps import run_all
+from toolkit.steps import StepResult, run_all
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
@@ -61,11 +64,11 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_baseline(engagement, results) -> None:
+def _print_baseline(engagement: Engagement, results: Mapping[int, StepResult]) -> None:
     """The baseline funnel of step 1 and the KPI values of step 3, as a consultant reads them."""
     print(f"\n== {engagement.config.client or engagement.name}: baseline funnel "
           f"(as of {as_of_text(engagement, '%Y-%m-%d')}) ==")
-    f = results[1].results["funnel"]
+    f = cast("pd.DataFrame | None", results[1].results["funnel"])  # step 1's funnel table
     if f is None:
         print(f"  no funnel: {results[1].problems.get('funnel', '')}")
     for row in f.itertuples() if f is not None else ():
@@ -98,7 +101,7 @@ def steps_of(text: str) -> list[int]:
     return sorted(steps)
 
 
-def _print_headlines(results) -> None:
+def _print_headlines(results: Mapping[int, StepResult]) -> None:
     """Each step's headline, its numbers written by the one formatter as the report writes them
     (a p-value reads 'p = 0.012' here, in a figure, a table and on a page)."""
     print("\n== What the steps found ==")
@@ -116,13 +119,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _write_action_plan(engagement, actions) -> None:
+def _write_action_plan(engagement: Engagement, actions: ActionPlan) -> None:
     """Write plan.yaml beside the engagement YAML when absent (a plan the consultant edited keeps
     its statuses and start dates; new actions are appended). The demo's folder is the toolkit's
     own: its plan is shown, never written there. A folder that cannot be written is said, the
     report stands."""
-    if Path(engagement.path).resolve() == DEMO_ENGAGEMENT.resolve():
-        return
+    if engagement.path is None or Path(engagement.path).resolve() == DEMO_ENGAGEMENT.resolve():
+        return  # an engagement built in memory has no folder to write a plan into
     try:
         print(f"Action plan: {write_plan_file(engagement, actions)}")
     except OSError as error:
@@ -131,7 +134,8 @@ def _write_action_plan(engagement, actions) -> None:
               f"the engagement's folder writable and run again", file=sys.stderr)
 
 
-def _run(args: argparse.Namespace, engagement, results=None, kept: dict | None = None) -> int:
+def _run(args: argparse.Namespace, engagement: Engagement,
+         results: Mapping[int, StepResult] | None = None, kept: dict | None = None) -> int:
     """`funnel run` on a loaded engagement; `results`: step results already computed; `kept`: a
     dict the report's step results are put in."""
     if not engagement.dated and args.notebooks:
@@ -192,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _demo_followup(args, engagement, kept)
 
 
-def _demo_followup(args: argparse.Namespace, first, results: dict) -> int:
+def _demo_followup(args: argparse.Namespace, first: Engagement, results: dict) -> int:
     """The demo six months later: its export written beside the first report (the consultant's
     plan with two actions started), and its report with the page "Since the last report"
     against the first (toolkit.demo_followup)."""

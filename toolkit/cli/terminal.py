@@ -4,6 +4,7 @@ shown escaped, never obeyed."""
 from __future__ import annotations
 
 import re
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -53,13 +54,13 @@ def terminal_safe(text: str) -> str:
 class SafeStream:
     """A text stream that passes everything but control characters on to `stream`."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
         return self._stream.write(terminal_safe(text))
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 

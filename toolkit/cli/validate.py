@@ -8,27 +8,29 @@ from pathlib import Path
 
 from toolkit.cli.new import untouched_template_text
 from toolkit.cli.terminal import audit_table
+from toolkit.io.engagement import Engagement
 from toolkit.io.loading import (
     personal_attributes,
     quarantine_summary,
     resolve_source,
 )
+from toolkit.measure.audit import AuditResult
 from toolkit.measure.audit import audit as run_audit
 from toolkit.steps import open_engagement
 
 
-def load_engagement(path: str):
+def load_engagement(path: str) -> Engagement:
     return open_engagement(path)
 
 
-def as_of_text(engagement, fmt: str = "") -> str:
+def as_of_text(engagement: Engagement, fmt: str = "") -> str:
     """The measurement date, or what a lead list without dates has instead."""
     if not engagement.dated and engagement.config.as_of is None:
         return "n/a (a lead list without dates)"
     return format(engagement.as_of, fmt) if fmt else str(engagement.as_of)
 
 
-def _validation(engagement, audit) -> dict:
+def _validation(engagement: Engagement, audit: AuditResult) -> dict:
     reasons = quarantine_summary(engagement.quarantine).groupby("reason", sort=False)["rows"].sum()
     return {
         "engagement": engagement.name,
@@ -46,7 +48,7 @@ def _validation(engagement, audit) -> dict:
     }
 
 
-def _pseudonymised(engagement) -> dict:
+def _pseudonymised(engagement: Engagement) -> dict:
     """Which attributes were pseudonymised and where the key came from (never the key)."""
     columns = sorted({c for s in engagement.config.sources
                       for c in personal_attributes(s, resolve_source(s), engagement.config.privacy)})

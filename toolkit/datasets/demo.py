@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -250,7 +251,8 @@ def labels_of(codes: np.ndarray, names: Sequence[str]) -> pd.api.extensions.Exte
 
 def canonical_tables(phases: Sequence[str], entered: np.ndarray, created: np.ndarray,
                       outcome: np.ndarray, closed: np.ndarray, lost_at: np.ndarray,
-                      value: np.ndarray, attributes: dict, stages) -> tuple[pd.DataFrame,
+                      value: np.ndarray, attributes: dict,
+                     stages: Callable[[np.ndarray, np.ndarray], Any]) -> tuple[pd.DataFrame,
                                                                             pd.DataFrame]:
     """`events` and `records` in the toolkit's data model from the generator's arrays
     (`entered`: records x phases, NaT where not reached; `attributes`: name -> (codes, labels);
