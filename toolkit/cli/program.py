@@ -9,6 +9,7 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import TextIO, cast
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.version import VERSION as __version__
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with contextlib.redirect_stdout(SafeStream(sys.stdout)):
+        # a stream in all but name (it writes and delegates the rest); older typeshed asks for IO
+        with contextlib.redirect_stdout(cast(TextIO, SafeStream(sys.stdout))):
             return _run_with_notes(args)
     except BrokenPipeError:
         # `funnel kpis ... | head` closed the pipe: stop quietly, as Unix tools do.

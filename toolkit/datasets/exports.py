@@ -273,7 +273,8 @@ def _build_exports(company: DemoCompany, seed: int) -> tuple[bytes, pd.DataFrame
     snapshot = pd.DataFrame({
         "Deal ID": rec["record_id"].to_numpy(str),
         "Huidige fase": current,
-        "Fase bij verlies": np.where(outcome == "lost", highest_stage.to_numpy(object), None),
+        "Fase bij verlies": np.where(outcome == "lost", highest_stage.to_numpy(object),
+                                     np.array(None, dtype=object)),
         "Aangemaakt op": created_cells,
         "Sluitdatum": np.asarray([None if pd.isna(d) else d.date() for d in closed_day],
                                  dtype=object),

@@ -65,7 +65,8 @@ def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
     """The period a timestamp falls in, as a string ('2025-03', '2025Q1', '2025', 'all')."""
     # Format each distinct period once: str() of a million Periods is the slow part.
     codes, labels = _period_codes(stamps, period)
-    with_none = np.append(np.asarray(labels, dtype=object), [None])  # code -1 (NaT) -> None
+    # code -1 (NaT) -> None
+    with_none = np.append(np.asarray(labels, dtype=object), np.array([None], dtype=object))
     return pd.Series(with_none[codes], index=stamps.index, dtype="object")
 
 
@@ -230,7 +231,8 @@ def cohort_conversion(engagement: Engagement, *, from_phase: str | None = None, 
         period_codes, period_labels = _period_codes(pd.Series(start), period)
         codes = [c[has] for c, _ in seg_codes] + [period_codes]
         dims = tuple(len(u) for _, u in seg_codes) + (len(period_labels),)
-        key = np.ravel_multi_index(codes, dims) if codes[0].size else np.zeros(0, "int64")
+        key = (np.asarray(np.ravel_multi_index(codes, dims)) if codes[0].size
+               else np.zeros(0, "int64"))
         size = int(np.prod(dims))
         total = np.bincount(key, minlength=size)
         n = np.bincount(key, weights=mature, minlength=size).astype("int64")

@@ -287,8 +287,10 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
         gap = root["value"] / root["target"] - 1
         unit = "" if is_missing(root.get("unit")) else str(root.get("unit"))
         # the goal is an amount in the engagement's currency (the tree's unit), or a count
-        shown = (formatter(w.fmt.language, unit).amount if len(unit) == 3 and unit.isupper()
-                 else w.num)
+        money = len(unit) == 3 and unit.isupper()
+
+        def shown(value: Any) -> str:
+            return formatter(w.fmt.language, unit).amount(value) if money else w.num(value)
         lines.append(w._("{label}: {value} against a target of {target} ({gap}).", label=label(root),
                        value=shown(root["value"]), target=shown(root["target"]),
                        gap=w.pct(gap, "+.0%")))
@@ -458,7 +460,8 @@ def verdict(fruit: LowHangingFruit, fmt: Formatter, phases: PhaseModel | None
         first = late if case == "leak" else early if case == "shortage" else below
         rest = below.drop(first.index)
         for row in pd.concat([first, rest]).itertuples(index=False):
-            label = (phases.label if phases is not None else str)
+            def label(key: Any) -> str:
+                return phases.label(key) if phases is not None else str(key)
             evidence.append(fmt.gettext(
                 "{step} converts {rate} (95% interval {range}) against {reference_rate} for "
                 "{reference}; adjusted p {p}").format(

@@ -169,7 +169,7 @@ def _model_effects(fun: Cohorts, i: int, j: int, coded: Mapping[str, tuple[np.nd
     uniq, inverse = np.unique(cell, return_inverse=True)
     n_cell = np.bincount(inverse).astype(float)
     x_cell = np.bincount(inverse, weights=converted[mature].astype(float))
-    cell_codes = np.unravel_index(uniq, sizes)
+    cell_codes = [np.asarray(codes) for codes in np.unravel_index(uniq, sizes)]
     labels_of = [labels for _, _, labels in factors] + ([year_in[1]] if year_in is not None else [])
     blocks = []
     for codes, labels in zip(cell_codes, labels_of, strict=True):

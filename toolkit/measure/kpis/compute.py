@@ -352,7 +352,7 @@ def _duration(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd
 def _win_rate_kpi(ctx: _Context, kpi: KPI, seg: list[str], period: str | None) -> pd.DataFrame:
     if not kpi.censoring_aware:
         frame = _win_rate(ctx.engagement, by=seg or None, period=period, phase=kpi.from_phase)
-        if period not in (None, "all") and ctx.engagement.dated:
+        if period is not None and period != "all" and ctx.engagement.dated:
             frame = _with_immature_open(ctx, frame, seg, period, kpi.from_phase)
         return _rate_rows(frame, seg)
     # censoring-aware: share won within the horizon, lost competing, open censored
