@@ -137,9 +137,11 @@ def _actions(actions: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str]) -
                      Cell(verdict_words(row, fmt), _tone(str(row.get("verdict")))),
                      Cell(fmt.percent(row.get("rate_before")), "num"),
                      Cell(fmt.percent(row.get("rate_after")), "num"),
-                     Cell(interval, "num"), Cell(fmt.p_value(row.get("p_value")), "num"),
+                     Cell(interval), Cell(fmt.p_value(row.get("p_value")), "num"),
                      Cell(fmt.count(row.get("restated_left_out")), "num")])
-    section.table = _table(headers, rows, [False, False, False, False, True, True, True, True,
+    # the difference with its interval wraps like text: kept on one line (a number cell) it
+    # pushed the table's last column off the page
+    section.table = _table(headers, rows, [False, False, False, False, True, True, False, True,
                                            True])
     return section
 
