@@ -177,7 +177,14 @@ def run_folder(final: Path) -> Iterator[Path]:
 
 def _try_lock(handle: IO[Any]) -> bool:
     """An exclusive, non-blocking lock on an open file; the system frees it when the process ends
-    (also on kill -9), so a crashed run never blocks the next one."""
+    (also on kill -9), so a crashed run never blocks the next one.
+
+    Why not the `filelock` package (issue 22 asked): it would not be the same lock. Its Unix lock
+    opens the lock file with O_TRUNC, so a second run trying the lock would erase the process
+    number the first run wrote into the marker (the refusal names that process), and on Windows it
+    deletes the file on release; a separate lock file would add a file to every `.partial` folder
+    for the same flock(2) this function calls. Ten lines of the standard library are kept.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; the marker file still guards the folder

@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import OLS
-from statsmodels.tools import add_constant
 
 from toolkit.analysis.planning.factors import FACTORS, SCORES
 from toolkit.base.exceptions import DataError
@@ -43,6 +41,11 @@ def calibrate_duration_model(engagements: pd.DataFrame | str | Path, *,
     exp(b_f); the intervals are the t-intervals of a and b_f, exponentiated. Six coefficients need
     at least seven engagements, and say little until there are a few dozen: read the intervals.
     """
+    # statsmodels' regression takes a second to import; only this function needs it, and the
+    # table words import this package (`import toolkit` stays fast)
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools import add_constant
+
     source = str(engagements) if isinstance(engagements, str | Path) else None
     frame = _read_engagements(engagements, source)
     weeks = frame["actual_weeks"].to_numpy(dtype=float)
