@@ -2,10 +2,13 @@
 
 Every ``funnel run`` appends one line to ``report-history.csv`` in the parent folder of its report
 folder (by default ``reports/<engagement>/``, the folder that holds one report folder per date):
-the as-of date, the run time, the report folder's name, and per scorecard KPI its value and the
-month it refers to (columns ``<kpi>`` and ``<kpi> month``). A KPI that a run did not have is
-empty on that run's line (missing, never 0). :func:`scorecard_trend` reads it back as one row per
-run and KPI with the difference to the run before.
+the as-of date, the run time, the report folder's name, and per scorecard KPI its value, the
+month it refers to, the records it counts and its 95% interval (columns ``<kpi>``,
+``<kpi> month``, ``<kpi> n``, ``<kpi> low``, ``<kpi> high``). A KPI that a run did not have is
+empty on that run's line (missing, never 0); so are the count and interval in a history written
+before they were kept. :func:`scorecard_trend` reads it back as one row per run and KPI with the
+difference to the run before; :func:`trend_with` adds a run that is not in the file yet (the
+run whose report is being written).
 """
 
 from __future__ import annotations
@@ -16,13 +19,20 @@ import pandas as pd
 
 from toolkit.base.exceptions import ConfigError
 
-__all__ = ["HISTORY_FILE", "history_path", "append_history", "read_history", "scorecard_trend"]
+__all__ = ["HISTORY_FILE", "history_path", "append_history", "read_history", "scorecard_trend",
+           "trend_with", "TREND_COLUMNS"]
 
 #: The report history's file name, in the parent folder of the report folders.
 HISTORY_FILE = "report-history.csv"
 
 _FIXED = ["as_of", "run_at", "report"]
 _MONTH = " month"
+# per KPI, beside its value: the column suffix and the scorecard row's field it keeps
+_BESIDE = {_MONTH: "period", " n": "trials", " low": "ci_low", " high": "ci_high"}
+_NUMBERS = {" n": "trials", " low": "ci_low", " high": "ci_high"}
+
+#: The columns of :func:`scorecard_trend`.
+TREND_COLUMNS = (*_FIXED, "kpi", "period", "value", "trials", "ci_low", "ci_high", "change")
 
 
 def history_path(report_folder: str | Path) -> Path:
@@ -34,8 +44,16 @@ def _line(state: dict, report: str) -> dict:
     line = {"as_of": state.get("as_of"), "run_at": state.get("run_at"), "report": report}
     for row in state.get("scorecard", []):
         line[row["kpi"]] = row.get("value")
-        line[row["kpi"] + _MONTH] = row.get("period")
+        for suffix, field in _BESIDE.items():
+            line[row["kpi"] + suffix] = row.get(field)
+        if isinstance(row.get("trials"), float) and row["trials"].is_integer():
+            line[row["kpi"] + " n"] = int(row["trials"])  # a count reads 100, not 100.0
     return line
+
+
+def _kpis(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns
+            if c not in _FIXED and not any(c.endswith(suffix) for suffix in _BESIDE)]
 
 
 def read_history(path: str | Path) -> pd.DataFrame:
@@ -63,25 +81,46 @@ def append_history(path: str | Path, state: dict, *, report: str) -> Path:
     old = read_history(path)
     line = pd.DataFrame([_line(state, report)])
     frame = pd.concat([old, line.astype(object)], ignore_index=True)
-    kpis = [c for c in frame.columns if c not in _FIXED and not c.endswith(_MONTH)]
-    columns = _FIXED + [name for kpi in kpis for name in (kpi, kpi + _MONTH)]
+    columns = _FIXED + [name for kpi in _kpis(frame)
+                        for name in (kpi, *(kpi + suffix for suffix in _BESIDE))]
     frame.reindex(columns=columns).to_csv(path, index=False)
     return path
 
 
 def scorecard_trend(history: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """The scorecard over runs: ``as_of, run_at, report, kpi, period, value, change`` (the
-    difference to the run before that had the KPI; missing for the first)."""
+    """The scorecard over runs, one row per run and KPI (:data:`TREND_COLUMNS`): ``as_of,
+    run_at, report, kpi, period, value, trials, ci_low, ci_high, change`` (the difference to the
+    run before that had the KPI; missing for the first). Count and interval are missing where
+    the history did not keep them."""
     frame = history if isinstance(history, pd.DataFrame) else read_history(history)
-    kpis = [c for c in frame.columns if c not in _FIXED and not c.endswith(_MONTH)]
     rows = []
-    for kpi in kpis:
+    for kpi in _kpis(frame):
         part = frame[_FIXED].assign(kpi=kpi, period=frame.get(kpi + _MONTH),
                                     value=pd.to_numeric(frame[kpi], errors="coerce"))
+        for suffix, field in _NUMBERS.items():
+            kept = frame.get(kpi + suffix)
+            part[field] = (pd.to_numeric(kept, errors="coerce") if kept is not None
+                           else float("nan"))
         part = part[part["value"].notna()]
         part["change"] = part["value"].diff()
         rows.append(part)
     if not rows:
-        return pd.DataFrame(columns=_FIXED + ["kpi", "period", "value", "change"])
+        return pd.DataFrame(columns=list(TREND_COLUMNS))
     return pd.concat(rows, ignore_index=True).sort_values(["kpi", "as_of", "run_at"],
                                                           kind="stable").reset_index(drop=True)
+
+
+def trend_with(history: pd.DataFrame, states: list[tuple[dict, str]]) -> pd.DataFrame:
+    """:func:`scorecard_trend` of `history` with the runs of `states` (``(run state, report
+    folder name)``) that it does not hold yet: the previous run found elsewhere (``--since``),
+    and the run whose report is being written (it is appended after its report is made). A run
+    is the same run when its as-of date and run time are."""
+    frame = history.copy()
+    for state, report in states:
+        line = pd.DataFrame([_line(state, report)]).astype(object)
+        seen = ((frame["as_of"].astype(str) == str(line["as_of"].iloc[0]))
+                & (frame["run_at"].astype(str) == str(line["run_at"].iloc[0])))
+        if len(frame) and seen.any():
+            continue
+        frame = pd.concat([frame, line], ignore_index=True) if len(frame) else line
+    return scorecard_trend(frame)

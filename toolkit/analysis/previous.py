@@ -27,10 +27,11 @@ from toolkit.io.engagement import Engagement
 __all__ = ["loop_state", "find_previous"]
 
 
-def loop_state(engagement: Engagement, results: Mapping[int, Any], previous: dict | None
-               ) -> tuple[dict, SinceReport | None]:
+def loop_state(engagement: Engagement, results: Mapping[int, Any], previous: dict | None, *,
+               history: str | Path | None = None) -> tuple[dict, SinceReport | None]:
     """This run's state (with its started actions evaluated, the records the previous run saw
-    otherwise left out) and, given the previous run's state, the comparison with it."""
+    otherwise left out) and, given the previous run's state, the comparison with it (the
+    scorecard's trend from the report history `history`, when given)."""
     actions = _started_actions(engagement, results)
     evaluations = None
     if actions and getattr(engagement, "dated", True):
@@ -43,7 +44,8 @@ def loop_state(engagement: Engagement, results: Mapping[int, Any], previous: dic
     state["phases"] = {p.key: p.label for p in engagement.phase_model.phases}
     state["client"] = engagement.config.client or engagement.name
     state["currency"] = engagement.config.currency
-    since = since_last_report(previous, state) if previous is not None else None
+    since = (since_last_report(previous, state, history=history) if previous is not None
+             else None)
     return state, since
 
 

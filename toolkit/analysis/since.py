@@ -35,14 +35,16 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from toolkit.analysis.history import read_history, trend_with
 from toolkit.analysis.run_state import cutoff_minute, fingerprint_at, record_chains, record_codes
 from toolkit.analysis.simulation import evaluate_change
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.io.engagement import Engagement
 from toolkit.stats import two_rate_test
 
@@ -332,19 +334,40 @@ def evaluate_actions(engagement: Engagement, actions: pd.DataFrame | list[dict],
 
 
 # ---------------------------------------------------------------------------- the report
-def since_last_report(previous: dict, current: dict) -> SinceReport:
+def since_last_report(previous: dict, current: dict, *,
+                      history: str | Path | None = None) -> SinceReport:
     """The page "Since the last report" from two run states (the previous run's and this
     one's, :func:`toolkit.analysis.run_state.run_state`); the started actions' evaluations are
-    the current state's (made at run time, see :func:`evaluate_actions`)."""
+    the current state's (made at run time, see :func:`evaluate_actions`).
+
+    history
+        The engagement's report history (``report-history.csv``,
+        :func:`toolkit.analysis.history.history_path`): the table ``trend`` is the scorecard over
+        its runs up to this one's as-of date, the two compared runs included. A history that
+        cannot be read leaves the two runs, and ``problems["trend"]`` says so.
+    """
     changes = record_changes(previous, current)
     actions = pd.DataFrame(current.get("evaluations", []), columns=ACTION_COLUMNS)
     problems = {}
     if not len(actions):
         problems["actions"] = "no_started_action"
+    earlier = pd.DataFrame(columns=["as_of", "run_at", "report"])
+    if history is not None:
+        try:
+            earlier = read_history(history)
+        except ConfigError:
+            problems["trend"] = "history_unreadable"
+    if current.get("as_of") is not None and len(earlier):
+        # the reports up to this one (`funnel compare` may compare two runs of long ago)
+        earlier = earlier[earlier["as_of"].astype(str) <= str(current["as_of"])]
     tables = {"actions": actions, "kpis": compare_kpis(previous, current),
               "findings": compare_findings(previous, current),
               "data changes": _change_counts(changes, previous, current),
-              "records changed": changes}
+              "records changed": changes,
+              # without the run time: this run's is the moment its state was made, which a
+              # notebook's recomputation of the same run does not share
+              "trend": trend_with(earlier, [(previous, ""), (current, "")]).drop(
+                  columns="run_at")}
     return SinceReport(tables=tables, previous_as_of=_date(previous.get("as_of")),
                        as_of=_date(current.get("as_of")), problems=problems)
 

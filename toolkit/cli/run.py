@@ -16,6 +16,7 @@ import pandas as pd
 
 from toolkit import report
 from toolkit.analysis.action_plan import ActionPlan, write_plan_file
+from toolkit.analysis.history import history_path
 from toolkit.analysis.run_state import read_run_state
 from toolkit.analysis.since import since_last_report
 from toolkit.base.exceptions import ToolkitError
@@ -223,7 +224,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                            f"folder of its own. Fix: pass another --out")
     out.mkdir(parents=True, exist_ok=True)
     language = args.language or "nl"
-    page = render_since(out, since_last_report(previous, current), current, language=language,
+    since = since_last_report(previous, current, history=history_path(new))
+    page = render_since(out, since, current, language=language,
                         edition=args.edition or "client",
                         index=os.path.relpath(new / "index.html", out.resolve()))
     print(f"Since the last report: {page}")

@@ -210,6 +210,48 @@ def _kpis(kpis: pd.DataFrame, fmt: Formatter, kpi_labels: Mapping[str, str],
     return section
 
 
+#: How many reports the trend shows per KPI (the workbook's sheet has the same rows).
+TREND_REPORTS = 6
+
+
+def _trend(trend: pd.DataFrame, kpis: pd.DataFrame, fmt: Formatter,
+           kpi_labels: Mapping[str, str], labels: Mapping[str, str],
+           problem: str | None) -> SinceSection:
+    section = SinceSection(
+        title=fmt.gettext(N_("The scorecard over the reports")),
+        lead=fmt.gettext(N_("Each KPI of the scorecard in the reports of this engagement up to "
+                            "this one (the last six), from the report history beside the report "
+                            "folders: its month, its value with the 95% interval and the records "
+                            "it counts, and the change from the report before.")))
+    if problem == "history_unreadable":
+        section.lead += " " + fmt.gettext(N_("The report history cannot be read: only the two "
+                                             "compared reports are shown."))
+    units = {str(row["kpi"]): row for row in kpis.to_dict("records")}
+    shown = trend[trend["kpi"].astype(str).isin(units)] if len(trend) else trend
+    if not len(shown):
+        section.problem = fmt.gettext(N_("Neither report has a scorecard."))
+        return section
+    headers = [fmt.gettext(h) for h in (N_("KPI"), N_("Report as of"), N_("Month"),
+                                        N_("Value (95% interval)"), N_("Records"),
+                                        N_("Change from the report before"))]
+    rows = []
+    for kpi, part in shown.groupby("kpi", sort=False):
+        about = units[str(kpi)]
+        percent = about.get("unit") == "%"
+        words = _kpi_words({**about, "label": kpi_labels.get(str(kpi)) or about.get("label")},
+                           fmt, labels)
+        for row in part.tail(TREND_REPORTS).to_dict("records"):
+            change = row.get("change")
+            rows.append([
+                Cell(words), Cell(fmt.date(row.get("as_of"))), Cell(fmt.period(row.get("period"))),
+                Cell(fmt.interval(row.get("value"), row.get("ci_low"), row.get("ci_high"),
+                                  "percent" if percent else "number"), "num"),
+                Cell(fmt.count(row.get("trials")), "num"),
+                Cell(fmt.points(change) if percent else fmt.number(change, signed=True), "num")])
+    section.table = _table(headers, rows, [False, False, False, True, True, True])
+    return section
+
+
 def _findings(findings: pd.DataFrame, fmt: Formatter, labels: Mapping[str, str]) -> SinceSection:
     section = SinceSection(title=fmt.gettext(N_("Findings new, gone or still there")),
                            lead=fmt.gettext(N_("Step 5's findings compared by what they are "
@@ -284,6 +326,9 @@ def since_page(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str
     ]
     sections = [_actions(actions, fmt, phase_labels),
                 _kpis(report.tables["kpis"], fmt, kpi_labels or {}, phase_labels),
+                _trend(report.tables.get("trend", pd.DataFrame(columns=["kpi"])),
+                       report.tables["kpis"], fmt, kpi_labels or {}, phase_labels,
+                       report.problems.get("trend")),
                 _findings(report.tables["findings"], fmt, phase_labels),
                 *_data(report.tables["data changes"], report.tables["records changed"], fmt)]
     return {"title": fmt.gettext(PAGE_TITLE), "lead": lead, "sections": sections}

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from toolkit.analysis.history import history_path
 from toolkit.analysis.run_state import write_run_state
 from toolkit.io.engagement import Engagement
 from toolkit.present.client import for_client
@@ -171,7 +172,8 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
                 bar.update(1)
             bar.set_postfix_str("pages")
             started = time.perf_counter()
-            state, since = loop_state(engagement, results, previous)
+            state, since = loop_state(engagement, results, previous,
+                                      history=history_path(final))
             timings["since"] = round(time.perf_counter() - started, 3)
             notes = list(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))
             index = render_report(engagement, results, out_dir=out, language=language,

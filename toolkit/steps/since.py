@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from toolkit.analysis.history import history_path
 from toolkit.analysis.previous import find_previous, loop_state
 from toolkit.base.paths import report_folder
 from toolkit.base.vocabulary import check_seed
@@ -34,7 +35,11 @@ FIRST_RUN = ("no previous report: this is the first run of this engagement (no r
 
 #: The comparison's reason codes (toolkit.analysis.since) in words.
 _REASONS = {"no_started_action": "no action of the plan is started yet (status started or done "
-                                 "with a start date in plan.yaml): there is nothing to evaluate."}
+                                 "with a start date in plan.yaml): there is nothing to evaluate.",
+            "history_unreadable": "the report history beside the report folders cannot be read; "
+                                  "the trend shows the two compared reports only. Fix: repair "
+                                  "report-history.csv or move it away (the next run starts a new "
+                                  "one)."}
 
 def _results(engagement: Engagement, seed: int) -> dict[int, StepResult]:
     """Steps 5-7 as the notebook's other cells have them: the run's results when the engagement
@@ -76,7 +81,7 @@ def since_previous(engagement: Engagement, *, previous: str | Path | None = None
                           headline="No previous report: this is the first run.")
     state, folder = found
     steps = dict(results) if results is not None else _results(engagement, seed)
-    _, since = loop_state(engagement, steps, state)
+    _, since = loop_state(engagement, steps, state, history=history_path(out))
     assert since is not None  # a previous state always gives a comparison
     problems = {f"since: {part}": _REASONS.get(code, code) for part, code in since.problems.items()}
     headline = (f"Compared with the previous report ({folder.name}, as of "
