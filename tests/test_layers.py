@@ -54,9 +54,12 @@ def test_no_private_name_is_imported_across_modules():
 
 
 def test_toolkit_modules_are_imported_at_the_top():
-    """A function-level import hides a dependency from the layers check. The one exception is
-    declared in the contract: `result.plot` imports the plotting module when it draws."""
-    declared = {"toolkit/base/drawing.py"}
+    """A function-level import hides a dependency from the layers check. Two exceptions, each
+    for a reason: `result.plot` imports the plotting module when it draws (declared in the
+    contract), and the program imports a command's module when that command runs, so `funnel
+    --help` and a mistyped argument answer in a second instead of three (imports that go down
+    the cli contract's layers, which import-linter checks like any other)."""
+    declared = {"toolkit/base/drawing.py", "toolkit/cli/program.py"}
     found = []
     for path, tree in _modules():
         if str(path.relative_to(ROOT)) in declared:

@@ -13,12 +13,79 @@ from typing import TextIO, cast
 
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.version import VERSION as __version__
-from toolkit.cli.kpis import cmd_kpis
-from toolkit.cli.new import cmd_new
-from toolkit.cli.reveal import cmd_reveal
-from toolkit.cli.run import cmd_compare, cmd_demo, cmd_notebooks, cmd_run, steps_of
 from toolkit.cli.terminal import SafeStream, terminal_safe
-from toolkit.cli.validate import cmd_validate
+
+
+# Each command's module is imported when the command runs: they import the steps, pandas' and
+# matplotlib's worlds, which `funnel --help` or a mistyped argument should not wait for.
+def cmd_new(args: argparse.Namespace) -> int:
+    from toolkit.cli.new import cmd_new as command
+
+    return command(args)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from toolkit.cli.validate import cmd_validate as command
+
+    return command(args)
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from toolkit.cli.kpis import cmd_kpis as command
+
+    return command(args)
+
+
+def cmd_reveal(args: argparse.Namespace) -> int:
+    from toolkit.cli.reveal import cmd_reveal as command
+
+    return command(args)
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from toolkit.cli.run import cmd_notebooks as command
+
+    return command(args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from toolkit.cli.run import cmd_run as command
+
+    return command(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from toolkit.cli.run import cmd_demo as command
+
+    return command(args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from toolkit.cli.run import cmd_compare as command
+
+    return command(args)
+
+
+def steps_of(text: str) -> list[int]:
+    steps: set[int] = set()
+    bad: list[object] = []
+    for part in text.split(","):
+        try:
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                bad += [x for x in (a, b) if not 1 <= x <= 7]  # before a range of billions is made
+                steps.update(range(max(a, 1), min(b, 7) + 1))
+            elif part.strip():
+                steps.add(int(part))
+        except ValueError:
+            bad.append(part)
+    bad += sorted(s for s in steps if not 1 <= s <= 7)
+    if bad or not steps:
+        raise argparse.ArgumentTypeError(f"steps must be within 1-7, like '1-7' or '4,5'; got "
+                                         f"{text!r}")
+    return sorted(steps)
+
+
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,26 +82,6 @@ def _print_baseline(engagement: Engagement, results: Mapping[int, StepResult]) -
         print(format_kpis(results[3].results["values"]).to_string(index=False))
 
 
-def steps_of(text: str) -> list[int]:
-    steps: set[int] = set()
-    bad: list[object] = []
-    for part in text.split(","):
-        try:
-            if "-" in part:
-                a, b = (int(x) for x in part.split("-", 1))
-                bad += [x for x in (a, b) if not 1 <= x <= 7]  # before a range of billions is made
-                steps.update(range(max(a, 1), min(b, 7) + 1))
-            elif part.strip():
-                steps.add(int(part))
-        except ValueError:
-            bad.append(part)
-    bad += sorted(s for s in steps if not 1 <= s <= 7)
-    if bad or not steps:
-        raise argparse.ArgumentTypeError(f"steps must be within 1-7, like '1-7' or '4,5'; got "
-                                         f"{text!r}")
-    return sorted(steps)
-
-
 def _print_headlines(results: Mapping[int, StepResult]) -> None:
     """Each step's headline, its numbers written by the one formatter as the report writes them
     (a p-value reads 'p = 0.012' here, in a figure, a table and on a page)."""
