@@ -13,7 +13,7 @@ declared change that raised its step while the mix moved to the weakest region
 (:func:`toolkit.datasets.generate_mix_shift_change`). It writes:
 
 - ``companies.csv``: one row per company (what was planted, what the diagnosis said);
-- ``calibration.md``: the tables of README.md's *Calibration*: per planted effect the share found
+- ``calibration.md``: the tables of README.md's *Measured rates* and docs/calibration.md: per planted effect the share found
   and correctly attributed (at the demo's size, and at half and double that size: the power
   curve), the verdict where one is planted, per export shape the planted effects found, per null
   family the share with any claim (Wilson 95% intervals), the durations against the converters'
