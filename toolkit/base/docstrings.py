@@ -70,6 +70,55 @@ ratio : float
     "alternative": """\
 alternative : ``"two-sided"`` or ``"one-sided"``
     ``"one-sided"`` tests in the direction of the true difference.""",
+    # the engagement and the steps (toolkit.steps, toolkit.measure, toolkit.analysis)
+    "engagement": """\
+engagement : Engagement
+    A loaded engagement (``Engagement.from_yaml`` or ``toolkit.steps.open_engagement``): its
+    ``events``, ``records``, phase model and YAML settings. Not modified.""",
+    "seed": """\
+seed : int, default 0
+    The seed of every random draw, a whole number >= 0 (None is refused: a result that does
+    not reproduce cannot be defended); the same seed gives the same result.""",
+    "step_result": """\
+StepResult
+    The step's named tables, result objects and figures (``result.draw(name)``), the
+    ``problems`` that stopped a part (with the reason), a ``summary`` frame, the one-line
+    ``headline``, the workbook sheets it contributes and its ``conclusions()``.""",
+    "by": """\
+by : str or list of str, optional
+    Segment attributes (columns of ``engagement.records``) to split by: one row per
+    combination of their values, a missing value as the segment ``(missing)``. None: no split.""",
+    "period": """\
+period : str or None
+    The granularity of the periods: ``"month"``, ``"quarter"``, ``"year"``, ``"week"``, or
+    ``"all"``/None for one period over all records (``toolkit.base.vocabulary.PERIODS``).""",
+    "window_days": """\
+window_days : int, optional
+    The cohort window in days: a record converts when it reaches the next phase within it;
+    records reaching the phase less than a window before the as-of date are immature and left
+    out. Default the engagement's ``cohort_window_days``.""",
+    "draws": """\
+draws : int
+    The number of Monte Carlo draws of the ranges.""",
+    "kpi_frame": """\
+kpis : DataFrame
+    The tidy KPI frame of ``compute_kpis``: one row per KPI per period with the columns ``kpi,
+    period, n, successes, value, ci_low, ci_high, target, higher_is_better``; ``period`` sorts.
+    Rates carry ``n`` and ``successes``; other KPIs (durations, values) leave them missing and
+    carry their uncertainty in ``ci_low``/``ci_high``. Not modified.""",
+    # time to convert (toolkit.measure.survival)
+    "durations": """\
+durations : 1-D array of float
+    Non-negative: the time from the start of the spell to its end (the event or, for a
+    censored record, the as-of date), usually in days.""",
+    "observed": """\
+observed : 1-D array of bool
+    Same length as `durations`: True where the spell ended in the event of interest, False
+    where it is censored at that time. For time to convert: ``event == "converted"``.""",
+    "event": """\
+event : 1-D array of str
+    Same length as `durations`: which outcome ended the spell (``converted``, ``lost``), or
+    ``censored`` for a record still open at the as-of date.""",
     # words and numbers of a table (toolkit.present.tables)
     "fmt": """\
 fmt : Formatter
