@@ -19,14 +19,21 @@ NUMPYDOC = ["toolkit.stats", "toolkit.io.loading", "toolkit.present.tables",
             "toolkit.present.plotting",
             "toolkit.steps", "toolkit.steps.baseline", "toolkit.steps.kpis",
             "toolkit.steps.process_model", "toolkit.steps.steering", "toolkit.steps.parts",
-            "toolkit.steps.store"]
+            "toolkit.steps.store",
+            "toolkit.measure.funnel", "toolkit.measure.cohorts", "toolkit.measure.actions",
+            "toolkit.measure.audit", "toolkit.measure.benchmarks", "toolkit.measure.kpis",
+            "toolkit.measure.survival", "toolkit.measure.seasonality"]
 
 #: DESIGN.md's public API: every parameter of these is described by name in a Parameters section.
 DESIGN_API = ["toolkit.stats.rate_ci", "toolkit.stats.diff_ci", "toolkit.stats.two_rate_test",
               "toolkit.stats.k_rate_test", "toolkit.steps.baseline",
               "toolkit.steps.process_model", "toolkit.steps.kpis", "toolkit.steps.measurement",
               "toolkit.steps.diagnosis", "toolkit.steps.improvement", "toolkit.steps.steering",
-              "toolkit.steps.run_all", "toolkit.steps.open_engagement"]
+              "toolkit.steps.run_all", "toolkit.steps.open_engagement",
+              "toolkit.measure.funnel.cohort_conversion", "toolkit.measure.funnel.period_conversion",
+              "toolkit.measure.funnel.funnel", "toolkit.measure.funnel.win_rate",
+              "toolkit.measure.kpis.compute_kpis", "toolkit.measure.survival.kaplan_meier",
+              "toolkit.measure.survival.cumulative_incidence"]
 
 
 def test_a_placeholder_line_becomes_the_shared_text_indented_as_the_line():

@@ -97,6 +97,14 @@ window_days : int, optional
     The cohort window in days: a record converts when it reaches the next phase within it;
     records reaching the phase less than a window before the as-of date are immature and left
     out. Default the engagement's ``cohort_window_days``.""",
+    "ci_method": """\
+method : str, default "wilson"
+    The interval of every rate: a method of ``toolkit.stats.rate_ci`` (``wilson``,
+    ``jeffreys``, ``clopper-pearson``, ``agresti-coull``, ``wald``).""",
+    "transition": """\
+from_phase, to_phase : str, optional
+    One transition by its phase keys; default every consecutive pair of the phase model.
+    `to_phase` may be any later phase (first to last: the cumulative conversion).""",
     "draws": """\
 draws : int
     The number of Monte Carlo draws of the ranges.""",
