@@ -114,6 +114,39 @@ kpis : DataFrame
     period, n, successes, value, ci_low, ci_high, target, higher_is_better``; ``period`` sorts.
     Rates carry ``n`` and ``successes``; other KPIs (durations, values) leave them missing and
     carry their uncertainty in ``ci_low``/``ci_high``. Not modified.""",
+    "run_states": """\
+previous, current : dict
+    Two run states (``toolkit.analysis.run_state.run_state``, read back with
+    ``read_run_state``): the previous run's and this one's.""",
+    "results": """\
+results : mapping of int to StepResult
+    This run's step results by step number (``toolkit.steps.run_all``).""",
+    # diagnosis and simulation (toolkit.analysis)
+    "benchmarks": """\
+benchmarks : DataFrame, optional
+    A benchmark table (``toolkit.measure.benchmarks.benchmarks_for``): ``from_phase, to_phase,
+    low, typical, high, source`` (rates 0-1; ``low``, ``high`` and ``source`` may be missing);
+    ``typical`` is the reference rate. Rows whose phases are not a consecutive transition of
+    the engagement are ignored with a warning.""",
+    "targets": """\
+targets : dict, optional
+    Name -> number, as ``targets:`` in the YAML: ``conversion_<from>_<to>`` (a target rate
+    0-1 of one consecutive transition), ``orders_per_month``, ``revenue_per_year``; other
+    names are left alone. Default ``engagement.config.targets``.""",
+    "rates": """\
+rates : mapping, optional
+    Planned step conversions, a mapping from a step to a new rate. A step is written
+    ``"lead->opportunity"`` or ``("lead", "opportunity")`` and must be two consecutive
+    phases. The value is a float between 0 and 1 (the **absolute** planned rate, 0.40 = 40%,
+    taken as given), ``"40%"`` (the same as a percentage), ``"+5pp"``/``"-2pp"`` (a change in
+    **percentage points** on the baseline rate) or ``"+10%"``/``"-10%"`` (a **relative**
+    change: 0.30 -> 0.33). A change relative to the baseline inherits the baseline's
+    uncertainty in the Monte Carlo; an absolute planned rate is a target and carries none.""",
+    "volumes": """\
+volumes : mapping of str to float, optional
+    Multipliers of the entries into a phase, e.g. ``{"target": 1.2}`` for 20% more targets. A
+    multiplier on a later phase means extra (or fewer) entries straight into that phase, e.g.
+    more referrals entering at ``lead``; every phase after it scales along.""",
     # time to convert (toolkit.measure.survival)
     "durations": """\
 durations : 1-D array of float
