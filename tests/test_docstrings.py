@@ -22,7 +22,12 @@ NUMPYDOC = ["toolkit.stats", "toolkit.io.loading", "toolkit.present.tables",
             "toolkit.steps.store",
             "toolkit.measure.funnel", "toolkit.measure.cohorts", "toolkit.measure.actions",
             "toolkit.measure.audit", "toolkit.measure.benchmarks", "toolkit.measure.kpis",
-            "toolkit.measure.survival", "toolkit.measure.seasonality"]
+            "toolkit.measure.survival", "toolkit.measure.seasonality",
+            "toolkit.analysis.diagnosis", "toolkit.analysis.simulation",
+            "toolkit.analysis.steering", "toolkit.analysis.planning",
+            "toolkit.analysis.action_plan", "toolkit.analysis.history", "toolkit.analysis.leakage",
+            "toolkit.analysis.previous", "toolkit.analysis.run_state",
+            "toolkit.analysis.segment_model", "toolkit.analysis.since"]
 
 #: DESIGN.md's public API: every parameter of these is described by name in a Parameters section.
 DESIGN_API = ["toolkit.stats.rate_ci", "toolkit.stats.diff_ci", "toolkit.stats.two_rate_test",
@@ -33,7 +38,13 @@ DESIGN_API = ["toolkit.stats.rate_ci", "toolkit.stats.diff_ci", "toolkit.stats.t
               "toolkit.measure.funnel.cohort_conversion", "toolkit.measure.funnel.period_conversion",
               "toolkit.measure.funnel.funnel", "toolkit.measure.funnel.win_rate",
               "toolkit.measure.kpis.compute_kpis", "toolkit.measure.survival.kaplan_meier",
-              "toolkit.measure.survival.cumulative_incidence"]
+              "toolkit.measure.survival.cumulative_incidence",
+              "toolkit.analysis.diagnosis.low_hanging_fruit",
+              "toolkit.analysis.diagnosis.bottleneck_sizing",
+              "toolkit.analysis.diagnosis.shortage_or_leak", "toolkit.analysis.diagnosis.segment_scan",
+              "toolkit.analysis.simulation.what_if", "toolkit.analysis.simulation.evaluate_change",
+              "toolkit.analysis.steering.scorecard", "toolkit.analysis.action_plan.action_plan",
+              "toolkit.analysis.since.evaluate_actions"]
 
 
 def test_a_placeholder_line_becomes_the_shared_text_indented_as_the_line():
@@ -85,6 +96,15 @@ def _modules_of(package: str):
 
 
 _PLACEHOLDER = re.compile(r"^\s*\{shared\.\w+\}\s*$", re.MULTILINE)
+
+
+def test_no_module_sends_the_reader_to_its_module_docstring_for_a_parameter():
+    # shared parameters are written once (toolkit.base.docstrings), not "see the module docstring"
+    left = [f"{module.__name__}.{name}" for package in NUMPYDOC for module in _modules_of(package)
+            for name, obj in vars(module).items()
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__
+            and re.search(r"\n\s+See the module docstring", obj.__doc__ or "")]
+    assert not left, left
 
 
 def test_no_docstring_keeps_a_placeholder():

@@ -26,7 +26,18 @@ _MONTH = " month"
 
 
 def history_path(report_folder: str | Path) -> Path:
-    """Where the report history of a report folder is kept: beside it, in its parent."""
+    """Where the report history of a report folder is kept: beside it, in its parent.
+
+    Parameters
+    ----------
+    report_folder : str or Path
+        The report folder.
+
+    Returns
+    -------
+    Path
+        ``report-history.csv`` in the folder's parent.
+    """
     return Path(report_folder).resolve().parent / HISTORY_FILE
 
 
@@ -39,7 +50,18 @@ def _line(state: dict, report: str) -> dict:
 
 
 def read_history(path: str | Path) -> pd.DataFrame:
-    """The report history (one row per run); an empty frame when there is none yet."""
+    """The report history.
+
+    Parameters
+    ----------
+    path : str or Path
+        The history file (:func:`history_path`).
+
+    Returns
+    -------
+    DataFrame
+        One row per run; an empty frame when there is none yet.
+    """
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=_FIXED)
@@ -57,8 +79,24 @@ def read_history(path: str | Path) -> pd.DataFrame:
 
 
 def append_history(path: str | Path, state: dict, *, report: str) -> Path:
-    """Append the run of `state` (its as-of, run time and scorecard) as one line; the columns are
-    the union of every run's KPIs, so the file is rewritten when a KPI is new."""
+    """Append the run of `state` (its as-of, run time and scorecard) as one line.
+
+    The columns are the union of every run's KPIs, so the file is rewritten when a KPI is new.
+
+    Parameters
+    ----------
+    path : str or Path
+        The history file (:func:`history_path`).
+    state : dict
+        The run state (``toolkit.analysis.run_state.run_state``).
+    report : str
+        The report folder's name, written on the line.
+
+    Returns
+    -------
+    Path
+        The history file.
+    """
     path = Path(path)
     old = read_history(path)
     line = pd.DataFrame([_line(state, report)])
@@ -70,8 +108,19 @@ def append_history(path: str | Path, state: dict, *, report: str) -> Path:
 
 
 def scorecard_trend(history: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """The scorecard over runs: ``as_of, run_at, report, kpi, period, value, change`` (the
-    difference to the run before that had the KPI; missing for the first)."""
+    """The scorecard over runs.
+
+    Parameters
+    ----------
+    history : str, Path or DataFrame
+        The history file or what :func:`read_history` returned.
+
+    Returns
+    -------
+    DataFrame
+        ``as_of, run_at, report, kpi, period, value, change`` (the difference to the run before
+        that had the KPI; missing for the first).
+    """
     frame = history if isinstance(history, pd.DataFrame) else read_history(history)
     kpis = [c for c in frame.columns if c not in _FIXED and not c.endswith(_MONTH)]
     rows = []
