@@ -36,8 +36,7 @@ def loop_state(engagement: Engagement, results: Mapping[int, Any], previous: dic
     Parameters
     ----------
     {shared.engagement}
-    results : mapping of int to StepResult
-        This run's step results by step number.
+    {shared.results}
     previous : dict or None
         The previous run's state (:func:`find_previous`); None for a first run.
 

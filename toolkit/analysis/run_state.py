@@ -250,8 +250,7 @@ def run_state(engagement: Engagement, results: Mapping[int, Any], *, evaluations
     Parameters
     ----------
     {shared.engagement}
-    results : mapping of int to StepResult
-        This run's step results by step number.
+    {shared.results}
     evaluations : DataFrame, optional
         The started actions' evaluations of this run
         (:func:`toolkit.analysis.since.evaluate_actions`), kept so ``funnel compare`` shows
