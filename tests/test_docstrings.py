@@ -27,7 +27,12 @@ NUMPYDOC = ["toolkit.stats", "toolkit.io.loading", "toolkit.present.tables",
             "toolkit.analysis.steering", "toolkit.analysis.planning",
             "toolkit.analysis.action_plan", "toolkit.analysis.history", "toolkit.analysis.leakage",
             "toolkit.analysis.previous", "toolkit.analysis.run_state",
-            "toolkit.analysis.segment_model", "toolkit.analysis.since"]
+            "toolkit.analysis.segment_model", "toolkit.analysis.since",
+            "toolkit.base.vocabulary", "toolkit.base.paths", "toolkit.base.findings",
+            "toolkit.base.phases", "toolkit.base.drawing", "toolkit.base.docstrings",
+            "toolkit.present.client", "toolkit.present.findings", "toolkit.present.format",
+            "toolkit.present.hyphenation", "toolkit.present.messages", "toolkit.present.problems",
+            "toolkit.present.since"]
 
 #: DESIGN.md's public API: every parameter of these is described by name in a Parameters section.
 DESIGN_API = ["toolkit.stats.rate_ci", "toolkit.stats.diff_ci", "toolkit.stats.two_rate_test",
