@@ -32,7 +32,11 @@ NUMPYDOC = ["toolkit.stats", "toolkit.io.loading", "toolkit.present.tables",
             "toolkit.base.phases", "toolkit.base.drawing", "toolkit.base.docstrings",
             "toolkit.present.client", "toolkit.present.findings", "toolkit.present.format",
             "toolkit.present.hyphenation", "toolkit.present.messages", "toolkit.present.problems",
-            "toolkit.present.since"]
+            "toolkit.present.since",
+            "toolkit.report", "toolkit.report.browser", "toolkit.report.render",
+            "toolkit.report.consistency", "toolkit.report.loop", "toolkit.report.sheets",
+            "toolkit.report.training", "toolkit.datasets", "toolkit.cli",
+            "toolkit.demo_followup"]
 
 #: DESIGN.md's public API: every parameter of these is described by name in a Parameters section.
 DESIGN_API = ["toolkit.stats.rate_ci", "toolkit.stats.diff_ci", "toolkit.stats.two_rate_test",
