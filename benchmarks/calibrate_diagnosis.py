@@ -13,12 +13,12 @@ declared change that raised its step while the mix moved to the weakest region
 (:func:`toolkit.datasets.generate_mix_shift_change`). It writes:
 
 - ``companies.csv``: one row per company (what was planted, what the diagnosis said);
-- ``calibration.md``: the tables of README.md's *Calibration*: per planted effect the share found
-  and correctly attributed (at the demo's size, and at half and double that size: the power
-  curve), the verdict where one is planted, per export shape the planted effects found, per null
-  family the share with any claim (Wilson 95% intervals), the durations against the converters'
-  true median, and (``--invariance``) the companies whose findings change under a second key or a
-  row shuffle.
+- ``calibration.md``: the tables of docs/calibration.md (README.md's *Measured rates* repeats the
+  headline ones): per planted effect the share found and correctly attributed (at the demo's size,
+  and at half and double that size: the power curve), the verdict where one is planted, per export
+  shape the planted effects found, per null family the share with any claim (Wilson 95% intervals),
+  the durations against the converters' true median, and (``--invariance``) the companies whose
+  findings change under a second key or a row shuffle.
 
 The companies are drawn from ``--seed`` and never looked at one by one: the harness measures the
 rules, it is not a set to tune them against. Use another seed while developing (the README's

@@ -1,5 +1,5 @@
-"""The five real exports of ../shared/samples as a new user would configure them from the README's
-"Your own export" section (read from there, never copied into the repository)."""
+"""The five real exports of ../shared/samples as a new user would configure them from docs/loading.md
+("Your own export"; the samples are read from there, never copied into the repository)."""
 
 from __future__ import annotations
 

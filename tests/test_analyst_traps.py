@@ -53,18 +53,18 @@ def test_a_boolean_value_stays_a_boolean(tmp_path):
     assert config.fold_categories is False
 
 
-# --- the README's two-file example (an MQL file and a closed-deals file) --------------------------
+# --- docs/loading.md's two-file example (an MQL file and a closed-deals file) ---------------------
 
-def _readme_block(title: str) -> str:
-    """The first ```yaml block after the README paragraph that starts with `title`."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _docs_block(title: str) -> str:
+    """The first ```yaml block after the paragraph of docs/loading.md that starts with `title`."""
+    text = (ROOT / "docs" / "loading.md").read_text(encoding="utf-8")
     start = text.index(title)
     match = re.search(r"```yaml\n(.*?)```", text[start:], flags=re.S)
-    assert match, f"no yaml block after {title!r} in README.md"
+    assert match, f"no yaml block after {title!r} in docs/loading.md"
     return match.group(1)
 
 
-def test_the_readme_two_file_example_loads_on_a_hand_made_pair(tmp_path):
+def test_the_docs_two_file_example_loads_on_a_hand_made_pair(tmp_path):
     # mql.csv: L1, L2, L3 became MQL in January; L2 is lost, L1 and L3 open. closed_deals.csv: L1
     # won on 10-03 for 1000, L3 on 20-02 for 500. agents.csv: ann -> North; bob has no row.
     # By hand: 3 records; L1 and L3 won, L2 lost; L3's amount 500; L1's team North, L2's blank.
@@ -73,7 +73,7 @@ def test_the_readme_two_file_example_loads_on_a_hand_made_pair(tmp_path):
     _write(tmp_path, "closed_deals.csv", "Lead ID,Close date,Amount\nL1,2025-03-10,1000\n"
                                          "L3,2025-02-20,500\n")
     _write(tmp_path, "agents.csv", "Agent,Team,Office\nann,North,Utrecht\n")
-    path = _write(tmp_path, "engagement.yaml", _readme_block("**Two files about the same deals**"))
+    path = _write(tmp_path, "engagement.yaml", _docs_block("**Two files about the same deals**"))
     e = Engagement.from_yaml(path, use_cache=False)
     rec = e.records.set_index("record_id")
     assert rec["outcome"].to_dict() == {"L1": "won", "L2": "lost", "L3": "won"}

@@ -1,7 +1,7 @@
 """The loop's calibration harness (benchmarks/calibrate_loop.py) on a handful of companies: each
 export is the company cut at its as-of date, a restated history is reported as restated and
 nothing else, and the figures come with their Wilson intervals. The 200-company run is a
-benchmark, not a test (README.md, "Calibration")."""
+benchmark, not a test (README.md, "Measured rates"; docs/calibration.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each real export in ../shared/samples loads as the README configures it, and its numbers are
+"""Each real export in ../shared/samples loads as docs/loading.md configures it, and its numbers are
 those of the file. Every expected number below was computed by hand from the file with the
 independent pandas code in the comment beside it (not with the toolkit).
 

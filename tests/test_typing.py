@@ -1,10 +1,10 @@
 """The packages of toolkit/ that type-check clean stay clean: mypy, with the settings of
 pyproject.toml ([tool.mypy]), finds no error in them.
 
-CLEAN grew package by package as each got clean; since 2026-12-07 it is toolkit/ itself. The modules these packages
-import are analysed too (their types are used) but their own errors are not reported here
-(`--follow-imports=silent`): each package answers for itself. The results depend on the type
-information of the pinned numpy and matplotlib (constraints.txt).
+CLEAN grew package by package as each got clean; since 2026-12-07 it is toolkit/ itself. The
+modules these packages import are analysed too (their types are used) but their own errors are
+not reported here (`--follow-imports=silent`): each package answers for itself. The results
+depend on the type information of the pinned numpy and matplotlib (constraints.txt).
 """
 
 from __future__ import annotations

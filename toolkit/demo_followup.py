@@ -36,6 +36,7 @@ import pandas as pd
 import yaml
 
 from toolkit.analysis.action_plan import PLAN_FILE, ActionPlan, write_plan_file
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.paths import DEMO_ENGAGEMENT
 from toolkit.io.engagement import Engagement
 
@@ -174,13 +175,27 @@ def _restate(raw: pd.DataFrame, as_of: pd.Timestamp, rng: np.random.Generator
     return raw, [raw.at[i, "Deal ID"] for i in chosen]
 
 
+@shared_docs
 def write_followup(out_dir: str | Path, *, first: Engagement | None = None,
                    plan: ActionPlan | None = None, seed: int = 2024) -> dict[str, Path]:
-    """Write the follow-up export, its engagement YAML and ``plan.yaml`` into `out_dir` (see the
-    module docstring). `first`: the demo engagement (loaded here when not given); `plan`: the
-    first report's ActionPlan (step 6), whose actions the plan file holds.
+    """Write the follow-up export, its engagement YAML and ``plan.yaml`` into `out_dir` (the
+    module docstring describes the six months that follow).
 
-    Returns the paths under ``engagement``, ``history``, ``plan`` and ``readme``."""
+    Parameters
+    ----------
+    out_dir : str or Path
+        The folder to write into.
+    first : Engagement, optional
+        The demo engagement; loaded here when not given.
+    plan : ActionPlan, optional
+        The first report's action plan (step 6), whose actions the plan file holds.
+    {shared.seed}
+
+    Returns
+    -------
+    dict of str to Path
+        The paths under ``engagement``, ``history``, ``plan`` and ``readme``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first = first or Engagement.from_yaml(DEMO_ENGAGEMENT)

@@ -51,6 +51,7 @@ import pandas as pd
 import yaml
 from scipy.stats import norm
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.base.phases import Phase, PhaseModel
 from toolkit.io.engagement import Engagement
@@ -104,11 +105,27 @@ class ActionPlan:
                            "judge_by", "status"]]
 
 
+@shared_docs
 def action_plan(engagement: Engagement, fruit: LowHangingFruit | pd.DataFrame, *,
                 sizing: pd.DataFrame | None = None) -> ActionPlan:
-    """The action plan of step 5's ranked low-hanging fruit (``fruit``: a LowHangingFruit, or its
-    ``table``). ``sizing``: the bottleneck sizing the inflow per month is read from (default
-    ``fruit.sizing``). See the module docstring for every rule."""
+    """The action plan of step 5's ranked low-hanging fruit: every demonstrated gap as an action
+    written from the phase model (what, who, horizon, effect, KPI, when it can be judged; the
+    module docstring gives every rule).
+
+    Parameters
+    ----------
+    {shared.engagement}
+    fruit : LowHangingFruit or DataFrame
+        Step 5's ranked list (``low_hanging_fruit``), or its ``table``.
+    sizing : DataFrame, optional
+        The bottleneck sizing the inflow per month is read from; default ``fruit.sizing``.
+
+    Returns
+    -------
+    ActionPlan
+        ``table`` (one row per action, ``PLAN_COLUMNS``), the as-of date it counts from and
+        the reason of any part left out (``problems``).
+    """
     table = fruit if isinstance(fruit, pd.DataFrame) else fruit.table
     if sizing is None and not isinstance(fruit, pd.DataFrame):
         sizing = fruit.sizing
@@ -269,17 +286,44 @@ def _what_english(entry: dict, model: PhaseModel) -> str:
 
 
 # ------------------------------------------------------------------------------ the plan file
+@shared_docs
 def plan_path(engagement: Engagement) -> Path | None:
-    """Where the engagement's plan lives: ``plan.yaml`` beside its YAML (None for an engagement
-    built in memory, which has no folder)."""
+    """Where the engagement's plan lives: ``plan.yaml`` beside its YAML.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    Path or None
+        The file's path; None for an engagement built in memory, which has no folder.
+    """
     folder = getattr(engagement, "path", None)
     return None if folder is None else Path(folder).parent / PLAN_FILE
 
 
+@shared_docs
 def read_plan_file(engagement: Engagement, path: Path | None = None) -> dict[str, dict] | None:
-    """The consultant's plan (action id -> its entry), checked against the engagement; None when
-    there is no plan file. A phase or segment the engagement no longer has, an unknown status or a
-    start that is no date is refused with a ConfigError naming the file, the action and the fix."""
+    """The consultant's plan, checked against the engagement.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    path : Path, optional
+        The plan file; default :func:`plan_path`.
+
+    Returns
+    -------
+    dict of str to dict or None
+        Action id -> its entry; None when there is no plan file.
+
+    Raises
+    ------
+    ConfigError
+        A phase or segment the engagement no longer has, an unknown status or a start that is
+        no date: naming the file, the action and the fix.
+    """
     path = plan_path(engagement) if path is None else Path(path)
     loaded = None if path is None else _load_plan(engagement, path)
     return None if loaded is None else loaded[1]
@@ -366,7 +410,20 @@ def _check_action(action: dict, name: str, i: int, path: Path, keys: set[str],
 
 
 def merge_plan(plan: ActionPlan, saved: dict[str, dict] | None) -> ActionPlan:
-    """The plan with the consultant's status and start of each saved action (None: none saved)."""
+    """The plan with the consultant's status and start of each saved action.
+
+    Parameters
+    ----------
+    plan : ActionPlan
+        This run's plan.
+    saved : dict of str to dict or None
+        The saved plan (:func:`read_plan_file`); None: none saved.
+
+    Returns
+    -------
+    ActionPlan
+        `plan` with the saved statuses and starts.
+    """
     if not saved:
         return plan
     table = plan.table.copy()
@@ -378,9 +435,24 @@ def merge_plan(plan: ActionPlan, saved: dict[str, dict] | None) -> ActionPlan:
     return ActionPlan(table=table, as_of=plan.as_of, problems=plan.problems)
 
 
+@shared_docs
 def write_plan_file(engagement: Engagement, plan: ActionPlan, path: Path | None = None) -> Path:
     """Write the plan file when absent; when present, keep every saved action as the consultant
-    left it (status, start, anything else) and append the new actions only."""
+    left it (status, start, anything else) and append the new actions only.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    plan : ActionPlan
+        This run's plan.
+    path : Path, optional
+        The plan file; default :func:`plan_path`.
+
+    Returns
+    -------
+    Path
+        The file written (or kept).
+    """
     path = plan_path(engagement) if path is None else Path(path)
     if path is None:
         raise ConfigError("this engagement has no YAML file, so no folder for its action plan",

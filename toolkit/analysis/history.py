@@ -36,7 +36,18 @@ TREND_COLUMNS = (*_FIXED, "kpi", "period", "value", "trials", "ci_low", "ci_high
 
 
 def history_path(report_folder: str | Path) -> Path:
-    """Where the report history of a report folder is kept: beside it, in its parent."""
+    """Where the report history of a report folder is kept: beside it, in its parent.
+
+    Parameters
+    ----------
+    report_folder : str or Path
+        The report folder.
+
+    Returns
+    -------
+    Path
+        ``report-history.csv`` in the folder's parent.
+    """
     return Path(report_folder).resolve().parent / HISTORY_FILE
 
 
@@ -57,7 +68,18 @@ def _kpis(frame: pd.DataFrame) -> list[str]:
 
 
 def read_history(path: str | Path) -> pd.DataFrame:
-    """The report history (one row per run); an empty frame when there is none yet."""
+    """The report history.
+
+    Parameters
+    ----------
+    path : str or Path
+        The history file (:func:`history_path`).
+
+    Returns
+    -------
+    DataFrame
+        One row per run; an empty frame when there is none yet.
+    """
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=_FIXED)
@@ -75,8 +97,24 @@ def read_history(path: str | Path) -> pd.DataFrame:
 
 
 def append_history(path: str | Path, state: dict, *, report: str) -> Path:
-    """Append the run of `state` (its as-of, run time and scorecard) as one line; the columns are
-    the union of every run's KPIs, so the file is rewritten when a KPI is new."""
+    """Append the run of `state` (its as-of, run time and scorecard) as one line.
+
+    The columns are the union of every run's KPIs, so the file is rewritten when a KPI is new.
+
+    Parameters
+    ----------
+    path : str or Path
+        The history file (:func:`history_path`).
+    state : dict
+        The run state (``toolkit.analysis.run_state.run_state``).
+    report : str
+        The report folder's name, written on the line.
+
+    Returns
+    -------
+    Path
+        The history file.
+    """
     path = Path(path)
     old = read_history(path)
     line = pd.DataFrame([_line(state, report)])
@@ -88,10 +126,20 @@ def append_history(path: str | Path, state: dict, *, report: str) -> Path:
 
 
 def scorecard_trend(history: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """The scorecard over runs, one row per run and KPI (:data:`TREND_COLUMNS`): ``as_of,
-    run_at, report, kpi, period, value, trials, ci_low, ci_high, change`` (the difference to the
-    run before that had the KPI; missing for the first). Count and interval are missing where
-    the history did not keep them."""
+    """The scorecard over runs.
+
+    Parameters
+    ----------
+    history : str, Path or DataFrame
+        The history file or what :func:`read_history` returned.
+
+    Returns
+    -------
+    DataFrame
+        :data:`TREND_COLUMNS`: ``as_of, run_at, report, kpi, period, value, trials, ci_low,
+        ci_high, change`` (the difference to the run before that had the KPI; missing for the
+        first). Count and interval are missing where the history did not keep them.
+    """
     frame = history if isinstance(history, pd.DataFrame) else read_history(history)
     rows = []
     for kpi in _kpis(frame):

@@ -24,11 +24,25 @@ def leaking_attributes(records: pd.DataFrame, attributes: list[str], *, min_reco
 
     Two rules, each needing at least `min_records` records per outcome compared:
 
-    - filled for one outcome only: filled for >= 50% of the records of one outcome and for at most
-      5% of every other outcome (a field entered at closing);
-    - derived from the outcome: among closed records, the values held by at least 10 records each
-      belong (>= 98%) to one outcome, and those values cover >= 80% of the closed records (a
-      close reason, the current stage).
+    - filled for one outcome only: filled for >= 50% of the records of one outcome and for at
+      most 5% of every other outcome (a field entered at closing);
+    - derived from the outcome: among closed records, the values held by at least 10 records
+      each belong (>= 98%) to one outcome, and those values cover >= 80% of the closed records
+      (a close reason, the current stage).
+
+    Parameters
+    ----------
+    records : DataFrame
+        The engagement's records (with ``outcome``).
+    attributes : list of str
+        The attributes to check.
+    min_records : int, default 20
+        The fewest records per outcome compared for a rule to apply.
+
+    Returns
+    -------
+    dict of str to str
+        Attribute -> why it leaks; the others are left out.
     """
     out: dict[str, str] = {}
     outcome = records["outcome"].astype("string")
@@ -78,6 +92,18 @@ def value_leaks(records: pd.DataFrame, *, min_records: int = 20) -> str | None:
 
     A close value that is 0 or blank for (nearly) every lost deal while won deals carry one is
     derived from the outcome: its lowest band is the lost deals.
+
+    Parameters
+    ----------
+    records : DataFrame
+        The engagement's records (with ``outcome`` and ``value``).
+    min_records : int, default 20
+        The fewest lost and won records for the rule to apply.
+
+    Returns
+    -------
+    str or None
+        The reason; None when the value does not leak.
     """
     outcome = records["outcome"].astype("string")
     value = pd.to_numeric(records["value"], errors="coerce")

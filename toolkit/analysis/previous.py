@@ -21,17 +21,36 @@ import pandas as pd
 from toolkit.analysis.action_plan import read_plan_file
 from toolkit.analysis.run_state import STATE_FILE, read_run_state, run_state
 from toolkit.analysis.since import SinceReport, evaluate_actions, restated_ids, since_last_report
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError
 from toolkit.io.engagement import Engagement
 
 __all__ = ["loop_state", "find_previous"]
 
 
+@shared_docs
 def loop_state(engagement: Engagement, results: Mapping[int, Any], previous: dict | None, *,
                history: str | Path | None = None) -> tuple[dict, SinceReport | None]:
-    """This run's state (with its started actions evaluated, the records the previous run saw
-    otherwise left out) and, given the previous run's state, the comparison with it (the
-    scorecard's trend from the report history `history`, when given)."""
+    """This run's state and, given the previous run's state, the comparison with it.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.results}
+    previous : dict or None
+        The previous run's state (:func:`find_previous`); None for a first run.
+    history : str, Path or None
+        The engagement's report history, for the scorecard's trend over the reports
+        (:func:`toolkit.analysis.since.since_last_report`).
+
+    Returns
+    -------
+    state : dict
+        This run's state (``toolkit.analysis.run_state.run_state``) with its started actions
+        evaluated, the records whose history the previous run saw otherwise left out.
+    since : SinceReport or None
+        The comparison with the previous run; None without one.
+    """
     actions = _started_actions(engagement, results)
     evaluations = None
     if actions and getattr(engagement, "dated", True):
@@ -80,9 +99,29 @@ def _state_of(folder: Path) -> dict | None:
 
 def find_previous(out: str | Path, engagement_name: str, *, since: str | Path | None = None,
                   as_of: Any = None) -> tuple[dict, Path] | None:
-    """The previous run's state and folder by the module's rule (None: a first run). A folder
-    given with ``--since`` that holds no readable state is refused (ConfigError with the fix).
-    `as_of`: this run's as-of date; a sibling measured later is no previous run."""
+    """The previous run's state and folder, by the module's rule.
+
+    Parameters
+    ----------
+    out : str or Path
+        This run's report folder.
+    engagement_name : str
+        The engagement's ``name``.
+    since : str or Path, optional
+        A folder given with ``--since``: taken as it is.
+    as_of : date-like, optional
+        This run's as-of date; a sibling report measured later is no previous run.
+
+    Returns
+    -------
+    tuple of (dict, Path) or None
+        The previous run's state and its folder; None for a first run.
+
+    Raises
+    ------
+    ConfigError
+        The ``--since`` folder holds no readable run state (with the fix).
+    """
     if since is not None:
         return read_run_state(since), Path(since)
     out = Path(out).resolve()

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError
 from toolkit.io.engagement import Engagement
 from toolkit.io.privacy import pseudonymise
@@ -73,7 +74,18 @@ def _plain(value: Any) -> Any:
 
 
 def finding_key(row: dict) -> str:
-    """A finding's stable key: its area, step, attribute and segment (never its sentence)."""
+    """A finding's stable key: its area, step, attribute and segment (never its sentence).
+
+    Parameters
+    ----------
+    row : dict
+        A row of step 5's ranked list.
+
+    Returns
+    -------
+    str
+        The key.
+    """
     parts = [row.get("area"), row.get("from_phase"), row.get("to_phase"), row.get("attribute"),
              row.get("segment")]
     return "|".join("" if _plain(p) is None else str(p) for p in parts)
@@ -89,10 +101,21 @@ def record_codes(engagement: Engagement, ids: pd.Series) -> pd.Series:
     return pseudonyms.map(lambda p: "R-" + hashlib.sha256(str(p).encode()).hexdigest()[:12])
 
 
+@shared_docs
 def record_chains(engagement: Engagement) -> dict[str, list[list]]:
-    """Per record code the chain ``[[minute, hash], ...]`` of its history (see the module
-    docstring): creation, each phase entered (phase key and minute), the close (outcome, the
-    phase lost at, minute), in time order."""
+    """Per record code the hash chain of its history, in time order.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    dict of str to list
+        Record code -> ``[[minute, hash], ...]``: creation, each phase entered (phase key and
+        minute), the close (outcome, the phase lost at, minute); each hash runs over every
+        event up to it and holds no value of the record.
+    """
     events = engagement.events
     records = engagement.records
     items: list[pd.DataFrame] = []
@@ -136,9 +159,23 @@ def record_chains(engagement: Engagement) -> dict[str, list[list]]:
 
 
 def fingerprint_at(chain: list[list], cutoff_minute: int | None) -> str:
-    """The history's fingerprint as an export made at `cutoff_minute` saw it (its last link before
-    that minute: an export holds what happened before its as-of moment; ``""`` when the record
-    did not exist yet)."""
+    """The history's fingerprint as an export made at `cutoff_minute` saw it.
+
+    An export holds what happened before its as-of moment: the chain's last link before that
+    minute.
+
+    Parameters
+    ----------
+    chain : list of [int, str]
+        A record's chain (:func:`record_chains`).
+    cutoff_minute : int or None
+        The export's as-of moment in minutes; None: the whole chain.
+
+    Returns
+    -------
+    str
+        The hash of the last link before the cutoff; ``""`` when the record did not exist yet.
+    """
     seen = [link[1] for link in chain if cutoff_minute is None or link[0] < cutoff_minute]
     return seen[-1] if seen else ""
 
@@ -205,11 +242,29 @@ def _actions(results: Mapping[int, Any]) -> list[dict]:
 
 
 # `results`: {step: StepResult} of toolkit.steps, a layer above this one (so Any here)
+@shared_docs
 def run_state(engagement: Engagement, results: Mapping[int, Any], *, evaluations: pd.DataFrame | None = None,
               run_at: dt.datetime | None = None) -> dict:
-    """The state of one run (see the module docstring). `results`: the step results;
-    `evaluations`: the started actions' evaluations of this run (:func:`toolkit.analysis.since.
-    evaluate_actions`), kept so ``funnel compare`` shows them without the export."""
+    """The state of one run: what a later run compares against.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.results}
+    evaluations : DataFrame, optional
+        The started actions' evaluations of this run
+        (:func:`toolkit.analysis.since.evaluate_actions`), kept so ``funnel compare`` shows
+        them without the export.
+    run_at : datetime, optional
+        When the run was made; default now.
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``run_at``, ``scorecard``, ``findings``, ``actions``, ``evaluations`` and
+        ``records`` (each record's code and the hash chain of its history), with the schema
+        version: the module docstring describes each.
+    """
     as_of = pd.Timestamp(engagement.as_of) if getattr(engagement, "dated", True) else None
     state = {
         "schema": "funnel-run-state", "version": SCHEMA_VERSION,
@@ -228,8 +283,22 @@ def run_state(engagement: Engagement, results: Mapping[int, Any], *, evaluations
 
 
 def write_run_state(folder: str | Path, state: dict) -> Path:
-    """Write `state` as ``run-state.json.gz`` into `folder` (byte for byte the same for the same
-    state: the gzip header carries no time)."""
+    """Write `state` as ``run-state.json.gz`` into `folder`.
+
+    Byte for byte the same for the same state: the gzip header carries no time.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The report folder.
+    state : dict
+        What :func:`run_state` returned.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     path = Path(folder) / STATE_FILE
     data = json.dumps(state, separators=(",", ":"), sort_keys=True).encode("utf-8")
     path.write_bytes(gzip.compress(data, mtime=0))
@@ -237,9 +306,24 @@ def write_run_state(folder: str | Path, state: dict) -> Path:
 
 
 def read_run_state(folder: str | Path) -> dict:
-    """The run state of a report folder (or of the state file itself). A folder without one, a
-    file that is no run state and a state of an unknown schema version are refused with the
-    fix."""
+    """The run state of a report folder (or of the state file itself).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A report folder, or its ``run-state.json.gz``.
+
+    Returns
+    -------
+    dict
+        The state (:func:`run_state`).
+
+    Raises
+    ------
+    ConfigError
+        A folder without one, a file that is no run state or cannot be read, and a state of
+        an unknown schema version, each with the fix.
+    """
     path = Path(folder)
     if path.is_dir():
         path = path / STATE_FILE

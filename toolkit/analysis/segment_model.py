@@ -67,14 +67,31 @@ def _penalised(x: np.ndarray, n: np.ndarray, design: np.ndarray, beta: np.ndarra
 
 def penalised_logistic(successes: np.ndarray, trials: np.ndarray, design: np.ndarray, *,
                        max_iter: int = 100, tol: float = 1e-8) -> PenalisedFit:
-    """Firth-penalised logistic regression of ``successes`` out of ``trials`` per row of
-    ``design`` (full column rank, intercept first).
+    r"""Firth-penalised logistic regression of ``successes`` out of ``trials`` per row of
+    ``design``.
+
+    Parameters
+    ----------
+    successes, trials : ndarray
+        Per row (a cell of the grouped data) the successes and the trials.
+    design : ndarray
+        The design matrix, full column rank, intercept first.
+    max_iter : int, default 100
+        The most Newton steps.
+    tol : float, default 1e-8
+        Converged when the largest change of a coefficient is below it.
+
+    Returns
+    -------
+    PenalisedFit
+        ``params``, their covariance ``cov`` (the inverse Fisher information at the estimate),
+        whether it ``converged`` and in how many ``iterations``.
 
     Notes
     -----
-    Maximises :math:`\\ell(\\beta) + \\tfrac12 \\log|X^T W X|`, :math:`W = \\mathrm{diag}(n_i p_i
-    (1-p_i))`, by Newton steps on the modified score :math:`X^T (y - n p + h (1/2 - p))` with the
-    hat values :math:`h` of the weighted design, halving a step that lowers the penalised
+    Maximises :math:`\ell(\beta) + \tfrac12 \log|X^T W X|`, :math:`W = \mathrm{diag}(n_i p_i
+    (1-p_i))`, by Newton steps on the modified score :math:`X^T (y - n p + h (1/2 - p))` with
+    the hat values :math:`h` of the weighted design, halving a step that lowers the penalised
     likelihood (Heinze & Schemper 2002, for grouped counts). For a saturated 2x2 table the
     estimate is the log odds ratio with 1/2 added to each cell.
     """
@@ -118,9 +135,19 @@ def functions_of(codes: Mapping[str, np.ndarray]) -> dict[str, set[str]]:
     """For each attribute, the other attributes it is a function of: ``team`` is a function of
     ``owner`` when every owner has one team (a lookup on owner), whatever the labels.
 
-    Attributes with fewer than two values are left out (a constant is a function of anything and
-    has nothing to judge). Two attributes that are functions of each other are the same grouping
-    under two names.
+    Attributes with fewer than two values are left out (a constant is a function of anything
+    and has nothing to judge). Two attributes that are functions of each other are the same
+    grouping under two names.
+
+    Parameters
+    ----------
+    codes : mapping of str to ndarray
+        Per attribute its integer codes, one per record.
+
+    Returns
+    -------
+    dict of str to set of str
+        Attribute -> the attributes it is a function of.
     """
     sizes = {name: int(c.max()) + 1 if len(c) else 0 for name, c in codes.items()}
     kept = [name for name in codes if len(np.unique(codes[name])) >= 2]
@@ -136,9 +163,23 @@ def functions_of(codes: Mapping[str, np.ndarray]) -> dict[str, set[str]]:
 
 
 def dependent_blocks(design: np.ndarray, blocks: Sequence[slice]) -> list[int]:
-    """The blocks of columns that the other columns can (partly) reproduce: block b is dependent
-    when rank(X) - rank(X without b) is less than its width. Rank is a property of the set of
-    columns, so the answer does not depend on their order."""
+    """The blocks of columns that the other columns can (partly) reproduce.
+
+    Block b is dependent when rank(X) - rank(X without b) is less than its width. Rank is a
+    property of the set of columns, so the answer does not depend on their order.
+
+    Parameters
+    ----------
+    design : ndarray
+        The design matrix X.
+    blocks : sequence of slice
+        The columns of each block.
+
+    Returns
+    -------
+    list of int
+        The indices of the dependent blocks.
+    """
     rank = np.linalg.matrix_rank(design)
     if rank == design.shape[1]:
         return []

@@ -44,6 +44,7 @@ import pandas as pd
 from toolkit.analysis.history import read_history, trend_with
 from toolkit.analysis.run_state import cutoff_minute, fingerprint_at, record_chains, record_codes
 from toolkit.analysis.simulation import evaluate_change
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.io.engagement import Engagement
 from toolkit.stats import two_rate_test
@@ -117,13 +118,24 @@ class SinceReport:
 
 
 # ---------------------------------------------------------------------------- data changes
+@shared_docs
 def record_changes(previous: dict, current: dict) -> pd.DataFrame:
-    """Per record code that changed: ``change`` (``added``, ``removed``, ``restated``).
+    """Per record code that changed: ``added``, ``removed`` or ``restated``.
 
     Restated: in both states while their histories cut at the previous as-of moment differ:
     only what the old export could have seen is compared, so a record that merely moved on is
     not restated (both sides are cut alike, so an as-of date taken from the data's latest event
-    cannot make that event look edited)."""
+    cannot make that event look edited).
+
+    Parameters
+    ----------
+    {shared.run_states}
+
+    Returns
+    -------
+    DataFrame
+        ``record, change``: the restated first, then the added and the removed.
+    """
     old, new = previous.get("records", {}), current.get("records", {})
     cutoff = cutoff_minute(previous)
     rows = [{"record": code, "change": "removed"} for code in old if code not in new]
@@ -151,9 +163,24 @@ def _change_counts(changes: pd.DataFrame, previous: dict, current: dict) -> pd.D
 
 
 # ------------------------------------------------------------------------------------ KPIs
+@shared_docs
 def compare_kpis(previous: dict, current: dict) -> pd.DataFrame:
     """Each scorecard KPI of either run: previous and current value with their months, and
-    whether the difference is real (see the module docstring)."""
+    whether the difference is real.
+
+    Real: a two-rate score test p < 0.05 on successes/trials, or this month outside the
+    control limits; ``n/a`` with a ``reason`` code where it cannot be measured.
+
+    Parameters
+    ----------
+    {shared.run_states}
+
+    Returns
+    -------
+    DataFrame
+        ``kpi, label, unit, previous_period, previous, period, current, difference, p_value,
+        outside_limits, real, reason``.
+    """
     old = {row["kpi"]: row for row in previous.get("scorecard", [])}
     new = {row["kpi"]: row for row in current.get("scorecard", [])}
     rows = []
@@ -200,8 +227,19 @@ def _quiet(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 # -------------------------------------------------------------------------------- findings
+@shared_docs
 def compare_findings(previous: dict, current: dict) -> pd.DataFrame:
-    """Step 5's findings by stable key: ``new``, ``gone`` or ``still``."""
+    """Step 5's findings by stable key: ``new``, ``gone`` or ``still``.
+
+    Parameters
+    ----------
+    {shared.run_states}
+
+    Returns
+    -------
+    DataFrame
+        ``key, area, from_phase, to_phase, attribute, segment, rank, status``.
+    """
     old = {f["key"]: f for f in previous.get("findings", [])}
     new = {f["key"]: f for f in current.get("findings", [])}
     rows = []
@@ -261,16 +299,33 @@ def _subset(engagement: Engagement, attribute: str | None, segment: Any,
         segments=[s for s in engagement.segments if s in records.columns])
 
 
+@shared_docs
 def evaluate_actions(engagement: Engagement, actions: pd.DataFrame | list[dict], *,
                      leave_out: set[str] | frozenset[str] = frozenset(),
                      predicted: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Each started action of the plan evaluated on this engagement (see the module docstring).
+    """Each started action of the plan evaluated on this engagement, like a declared change of
+    step 6 (the rules: the module docstring, ``actions``).
 
-    `actions`: the plan's rows (the step 6 table or a run state's ``actions``). `leave_out`:
-    record keys (``record_id``) whose history was restated, left out of before and after.
-    `predicted`: action id -> the plan row of the run that agreed the action, whose
-    ``records_needed``, ``inflow_per_month`` and ``window_days`` give the expected date (default
-    the row itself)."""
+    Parameters
+    ----------
+    {shared.engagement}
+    actions : DataFrame or list of dict
+        The plan's rows (the step 6 table or a run state's ``actions``).
+    leave_out : set of str
+        Record keys (``record_id``) whose history was restated, left out of before and after.
+    predicted : dict of str to dict, optional
+        Action id -> the plan row of the run that agreed the action, whose
+        ``records_needed``, ``inflow_per_month`` and ``window_days`` give the expected date
+        (default the row itself).
+
+    Returns
+    -------
+    DataFrame
+        One row per started action (``ACTION_COLUMNS``): its ``verdict`` (``worked``,
+        ``did_not_work``, ``too_early``, ``not_evaluable``) with the reason, estimate,
+        interval, p-value, rates and counts before and after, the records needed and the
+        expected date.
+    """
     rows = actions.to_dict("records") if isinstance(actions, pd.DataFrame) else list(actions)
     out = []
     for action in rows:
@@ -334,17 +389,29 @@ def evaluate_actions(engagement: Engagement, actions: pd.DataFrame | list[dict],
 
 
 # ---------------------------------------------------------------------------- the report
+@shared_docs
 def since_last_report(previous: dict, current: dict, *,
                       history: str | Path | None = None) -> SinceReport:
-    """The page "Since the last report" from two run states (the previous run's and this
-    one's, :func:`toolkit.analysis.run_state.run_state`); the started actions' evaluations are
-    the current state's (made at run time, see :func:`evaluate_actions`).
+    """The page "Since the last report" from two run states.
 
-    history
+    The started actions' evaluations are the current state's (made at run time, see
+    :func:`evaluate_actions`).
+
+    Parameters
+    ----------
+    {shared.run_states}
+    history : str, Path or None
         The engagement's report history (``report-history.csv``,
         :func:`toolkit.analysis.history.history_path`): the table ``trend`` is the scorecard over
         its runs up to this one's as-of date, the two compared runs included. A history that
         cannot be read leaves the two runs, and ``problems["trend"]`` says so.
+
+    Returns
+    -------
+    SinceReport
+        ``tables`` (``actions``, ``kpis``, ``findings``, ``data changes``, ``records
+        changed``, ``trend``: the module docstring describes each), the two as-of dates, a
+        ``summary`` and ``problems`` for a part that could not be made.
     """
     changes = record_changes(previous, current)
     actions = pd.DataFrame(current.get("evaluations", []), columns=ACTION_COLUMNS)

@@ -18,7 +18,23 @@ __all__ = ["draw"]
 
 
 def draw(function: str, data: Any, **options: Any) -> Any:
-    """``toolkit.present.plotting.<function>(data, **options)``: the Axes (or Figure) it returns."""
+    """Draw with a plot function of ``toolkit.present.plotting``, imported when drawn.
+
+    Parameters
+    ----------
+    function : str
+        The plot function's name (``"plot_funnel"``, ...).
+    data : object
+        Its data (a result frame or result object).
+    **options
+        Its keyword options (``ax``, ``language``, ...).
+
+    Returns
+    -------
+    object
+        What ``toolkit.present.plotting.<function>(data, **options)`` returns: the Axes (or
+        Figure).
+    """
     from toolkit.present import plotting  # declared in the layers contract (see the docstring)
 
     return getattr(plotting, function)(data, **options)

@@ -28,21 +28,56 @@ _SHOW: Callable[[str, Any], str] | None = None
 def use_renderer(render: Callable[[str, Mapping[str, Any]], str],
                  show: Callable[[str, Any], str]) -> None:
     """Install the functions that write a finding's English sentence from its code and values,
-    and one value of a kind (``toolkit.present.findings.KINDS``)."""
+    and one value of a kind (``toolkit.present.findings.KINDS``).
+
+    Parameters
+    ----------
+    render : callable
+        ``render(code, values)``: the English sentence of a finding.
+    show : callable
+        ``show(kind, value)``: one value of a kind in English.
+    """
     global _RENDERER, _SHOW
     _RENDERER, _SHOW = render, show
 
 
 def shown(kind: str, value: Any) -> str:
-    """`value` in English as the one formatter writes a value of `kind` ('percent', 'points',
-    'number1', 'number0' ...), for the few English sentences the analysis still writes itself."""
+    """`value` in English as the one formatter writes a value of `kind`, for the few English
+    sentences the analysis still writes itself.
+
+    Parameters
+    ----------
+    kind : str
+        ``'percent'``, ``'points'``, ``'number1'``, ``'number0'`` ...
+        (``toolkit.present.findings.KINDS``).
+    value : object
+        The value.
+
+    Returns
+    -------
+    str
+        The value as text.
+    """
     if _SHOW is None:  # a programming error: toolkit/__init__ installs it on import
         raise RuntimeError("no finding renderer installed: import toolkit first")
     return _SHOW(kind, value)
 
 
 def english(code: str, values: Mapping[str, Any]) -> str:
-    """The English sentence of a finding, written by the installed renderer."""
+    """The English sentence of a finding, written by the installed renderer.
+
+    Parameters
+    ----------
+    code : str
+        The finding's code.
+    values : mapping
+        The values that fill it.
+
+    Returns
+    -------
+    str
+        The sentence.
+    """
     if _RENDERER is None:  # a programming error: toolkit/__init__ installs it on import
         raise RuntimeError("no finding renderer installed: import toolkit first")
     return _RENDERER(code, values)

@@ -32,11 +32,25 @@ ENGAGEMENT_ENV = "FUNNEL_ENGAGEMENT"
 def notebook_engagement(path: str | os.PathLike) -> Path:
     """The engagement YAML a notebook's `engagement` parameter names, wherever the notebook runs.
 
-    The default (:data:`NOTEBOOK_DEFAULT`) is replaced by ``$FUNNEL_ENGAGEMENT`` when that is set.
-    A relative path is looked up from the working folder, then from ``notebooks/`` (where the
-    default was written) and the repository root, so a notebook copied into a client folder still
-    finds the demo and ``data/clients/...`` works from ``notebooks/``. Nothing found: an error that
-    says where it looked and how to pass the path.
+    The default (:data:`NOTEBOOK_DEFAULT`) is replaced by ``$FUNNEL_ENGAGEMENT`` when that is
+    set. A relative path is looked up from the working folder, then from ``notebooks/`` (where
+    the default was written) and the repository root, so a notebook copied into a client folder
+    still finds the demo and ``data/clients/...`` works from ``notebooks/``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The notebook's `engagement` parameter.
+
+    Returns
+    -------
+    Path
+        The engagement YAML found.
+
+    Raises
+    ------
+    ToolkitError
+        Nothing found: the error says where it looked and how to pass the path.
     """
     text = os.fspath(path)
     from_env = os.environ.get(ENGAGEMENT_ENV, "").strip()
@@ -57,13 +71,38 @@ def notebook_engagement(path: str | os.PathLike) -> Path:
 
 
 def file_name(name: str) -> str:
-    """An engagement name as one file or folder name: letters, digits, `.`, `-` and `_` only, so a
-    name such as `/abs/path` or `../x` can never point a deliverable outside the output folder."""
+    """An engagement name as one file or folder name.
+
+    Letters, digits, `.`, `-` and `_` only, so a name such as `/abs/path` or `../x` can never
+    point a deliverable outside the output folder.
+
+    Parameters
+    ----------
+    name : str
+        The engagement's ``name``.
+
+    Returns
+    -------
+    str
+        The name with every other character replaced.
+    """
     cleaned = re.sub(r"[^\w.-]+", "_", str(name), flags=re.ASCII).strip("._") or "engagement"
     return cleaned[:100]
 
 
 def report_folder(engagement_name: str, day: Date | None = None) -> Path:
-    """The report folder `funnel run` writes without ``--out``: ``reports/<engagement>/<date>/``
-    (`day`: default today), one folder per run."""
+    """The report folder `funnel run` writes without ``--out``: one folder per run.
+
+    Parameters
+    ----------
+    engagement_name : str
+        The engagement's ``name`` (made safe with :func:`file_name`).
+    day : date, optional
+        The run's day; default today.
+
+    Returns
+    -------
+    Path
+        ``reports/<engagement>/<date>/``.
+    """
     return REPORTS_DIR / file_name(engagement_name) / (day or Date.today()).isoformat()

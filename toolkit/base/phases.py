@@ -19,8 +19,18 @@ _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 def normalise_stage(name: object) -> str:
     """The comparison form of a CRM stage name: trimmed, inner whitespace collapsed, case-folded.
 
-    CRM exports carry stray spaces and case changes (`" offerte  Uitgebracht"`); the mapping must not
-    depend on them.
+    CRM exports carry stray spaces and case changes (`" offerte  Uitgebracht"`); the mapping
+    must not depend on them.
+
+    Parameters
+    ----------
+    name : object
+        The stage name as exported.
+
+    Returns
+    -------
+    str
+        Its comparison form.
     """
     return " ".join(str(name).split()).casefold()
 

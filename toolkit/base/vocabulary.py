@@ -198,15 +198,37 @@ class Reason(Finding):
 
 
 def reason_of(error: BaseException) -> str:
-    """The reason an error gives, as a :class:`Reason` when the error carries a problem code
-    (``NeedsDates``), else as its plain English sentence."""
+    """The reason an error gives.
+
+    Parameters
+    ----------
+    error : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+        A :class:`Reason` when the error carries a problem code (``NeedsDates``), else its
+        plain English sentence.
+    """
     code = getattr(error, "code", None)
     if code in PROBLEMS:
         return Reason(str(error), code, getattr(error, "values", None))
     return str(error)
 
 def status_prose(codes: Iterable[str]) -> list[str]:
-    """The sentences of status codes."""
+    """The sentences of status codes.
+
+    Parameters
+    ----------
+    codes : iterable of str
+        Status codes (``STATUSES``).
+
+    Returns
+    -------
+    list of str
+        Their English sentences, in order.
+    """
     return [STATUSES[code] for code in codes]
 
 
@@ -219,17 +241,49 @@ def _categorical(values: Any, table: Mapping[str, str], index: Any = None) -> pd
 
 
 def status_codes(values: Any, index: Any = None) -> pd.Series:
-    """Status codes as the categorical column ``status_code`` (every code of STATUSES a category)."""
+    """Status codes as the categorical column ``status_code``.
+
+    Parameters
+    ----------
+    values : array_like of str
+        The codes.
+    index : Index, optional
+        The Series' index.
+
+    Returns
+    -------
+    Series
+        Categorical, every code of ``STATUSES`` a category.
+    """
     return _categorical(values, STATUSES, index)
 
 
 def reason_codes(values: Any, index: Any = None) -> pd.Series:
-    """Reason codes as the categorical column ``reason_code``."""
+    """Reason codes as the categorical column ``reason_code``.
+
+    Parameters
+    ----------
+    values : array_like of str
+        The codes.
+    index : Index, optional
+        The Series' index.
+
+    Returns
+    -------
+    Series
+        Categorical, every code of ``REASONS`` a category.
+    """
     return _categorical(values, REASONS, index)
 
 
 def codes_table() -> pd.DataFrame:
-    """Every code with its English prose: ``kind`` (status/reason), ``code``, ``prose``."""
+    """Every code with its English prose.
+
+    Returns
+    -------
+    DataFrame
+        ``kind`` (status/reason), ``code``, ``prose``.
+    """
     rows = [("status", code, prose) for code, prose in STATUSES.items()]
     rows += [("reason", code, prose) for code, prose in REASONS.items()]
     return pd.DataFrame(rows, columns=["kind", "code", "prose"])
@@ -252,11 +306,30 @@ def _same(value: object, allowed: object) -> bool:
 
 
 def check_option(name: str, value: Any, allowed: Iterable[_T], *, fix: str | None = None) -> _T:
-    """``value`` if it is one of ``allowed``; otherwise an OptionError (a ConfigError) that names
-    the argument, the allowed values, what was passed and the fix (the closest allowed value when
-    there is one).
+    """The one validator of a choice-valued option (a method, a period, a phase key, ...).
 
-    The one validator of a choice-valued option (a method, a period, a phase key, ...)."""
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error.
+    value : object
+        What was passed.
+    allowed : iterable
+        The allowed values.
+    fix : str, optional
+        The fix the error gives; default the closest allowed value when there is one, else
+        the list of them.
+
+    Returns
+    -------
+    object
+        The allowed value `value` equals.
+
+    Raises
+    ------
+    OptionError
+        Naming the argument, the allowed values, what was passed and the fix.
+    """
     choices = list(allowed)
     for choice in choices:
         if _same(value, choice):
@@ -270,11 +343,25 @@ def check_option(name: str, value: Any, allowed: Iterable[_T], *, fix: str | Non
 
 
 def check_seed(seed: Any) -> int:
-    """The seed rule, the same in every function that draws random numbers: a whole number >= 0.
+    """The seed rule, the same in every function that draws random numbers.
 
-    ``None`` is refused everywhere (a result that does not reproduce is not a result a consultant
-    can defend), and so are a Generator and a bool. Returns the seed as an int, for
-    ``numpy.random.default_rng`` or ``numpy.random.SeedSequence``.
+    ``None`` is refused everywhere (a result that does not reproduce is not a result a
+    consultant can defend), and so are a Generator and a bool.
+
+    Parameters
+    ----------
+    seed : object
+        What was passed.
+
+    Returns
+    -------
+    int
+        The seed, for ``numpy.random.default_rng`` or ``numpy.random.SeedSequence``.
+
+    Raises
+    ------
+    OptionError
+        `seed` is not a whole number >= 0.
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
         raise OptionError(f"The value for `seed` must be a whole number >= 0, but {seed!r} was "

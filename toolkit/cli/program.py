@@ -89,6 +89,12 @@ def steps_of(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `funnel` command and its subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(
         prog="funnel", description="Optimise a commercial process: from suspect to order, "
                                    "measured right. Seven steps, one engagement YAML.")
@@ -224,8 +230,13 @@ def command() -> int:
     The libraries' objects (pandas, scipy, matplotlib: millions) are frozen once imported, so a
     full collection during the run does not walk them; and what the run made is frozen when it
     ends, so Python's exit does not walk it all in a last collection (about 0.4 s). Freezing
-    only takes the objects that exist at that moment out of the cycle collector's sight: memory
-    freed by reference counting is freed as before.
+    only takes the objects that exist at that moment out of the cycle collector's sight:
+    memory freed by reference counting is freed as before.
+
+    Returns
+    -------
+    int
+        The exit code of :func:`main`.
     """
     gc.freeze()
     code = main()
@@ -234,6 +245,21 @@ def command() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `funnel` command: parse `argv`, run the command, and turn every error into one line.
+
+    A ToolkitError (bad data or configuration) or an OS error prints ``error: ...`` with the
+    fix; a bug prints one line and writes the traceback to a ``funnel-crash-*.log`` file.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; default the process's.
+
+    Returns
+    -------
+    int
+        The exit code: 0 on success, 2 on an error, 3 on a bug, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

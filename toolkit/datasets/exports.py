@@ -383,7 +383,18 @@ def write_demo_exports(out_dir: str | Path, *, seed: int = 2024,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `python -m toolkit.datasets OUT_DIR [--seed S] [--records N]`."""
+    """Command line: `python -m toolkit.datasets OUT_DIR [--seed S] [--records N]`.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments; default the process's.
+
+    Returns
+    -------
+    int
+        The exit code, 0.
+    """
     parser = argparse.ArgumentParser(prog="python -m toolkit.datasets",
                                      description=f"Generate the demo company ({COMPANY_NAME}).")
     parser.add_argument("out_dir", help="directory to write the exports into, e.g. data/demo")

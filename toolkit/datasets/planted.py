@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaincinv
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import check_seed
 from toolkit.datasets.demo import (
@@ -107,6 +108,12 @@ def generate_planted_company(*, effects: Sequence[str] = (), n_records: int = 12
     n_records : records created between `start` and `as_of` (the demo: 12,000).
     n_phases : 2 to 5 phases; the last one is the order.
     seed : the same seed gives the same company.
+    start, as_of : the first creation day and the measurement date.
+
+    Returns
+    -------
+    PlantedCompany
+        The company's tables and the truth of what was planted (``effects``).
 
     Notes
     -----
@@ -261,6 +268,7 @@ SECTORS: tuple[str, ...] = tuple(f"Sector {k}" for k in range(1, 11))
 _BLANK_SECTOR_SHARE = 0.05   # records without a sector, none of them won
 
 
+@shared_docs
 def add_real_structure(company: PlantedCompany, *, seed: int = 0) -> PlantedCompany:
     """The company as a real export looks where the generated one is tidy (issue 21): what the
     segment scan must judge without inventing findings.
@@ -270,12 +278,23 @@ def add_real_structure(company: PlantedCompany, *, seed: int = 0) -> PlantedComp
       lookup of the team (:data:`TEAM_OFFICES`): attributes that are functions of another;
     - ``sector``: ten sectors at random, and a blank sector for 5% of the records that were not
       won, so its closed deals are all lost;
-    - a first phase ``prospect`` that every record passes at creation (the undated prospects set
-      aside): a transition every record passes by construction.
+    - a first phase ``prospect`` that every record passes at creation (the undated prospects
+      set aside): a transition every record passes by construction.
 
     The planted effects keep their truth: an owner leak is now a team leak (``attribute``
     ``team``; the team's account managers, ``owners``, and its ``office`` are worse too); a
     step's ``half`` is that of the longer funnel.
+
+    Parameters
+    ----------
+    company : PlantedCompany
+        A company of :func:`generate_planted_company`. Not modified.
+    {shared.seed}
+
+    Returns
+    -------
+    PlantedCompany
+        The structured company.
     """
     rng = np.random.default_rng(check_seed(seed))
     records = company.records.copy()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import check_seed
 from toolkit.datasets.planted import PlantedCompany
@@ -41,16 +42,31 @@ def _attribute_columns(company: PlantedCompany) -> list[str]:
 def write_planted_export(company: PlantedCompany, folder: str | Path, *,
                          family: str = "history", settings: dict | None = None) -> Path:
     """Write `company` as a CRM export of one of :data:`EXPORT_FAMILIES` with its
-    ``engagement.yaml`` in `folder`; return the path of the YAML.
+    ``engagement.yaml`` in `folder`.
 
-    The families carry no planted effect of their own: what the company holds is what the export
-    can still show. ``no amounts`` drops the amount column; ``no lost records`` leaves every lost
-    deal open in the last stage it reached (no loss row); ``one instant`` stamps every history row
-    of a record at its creation instant (a migration that rewrote the history); ``date only``
-    writes dates without a time of day; ``snapshot`` writes one row per record with the stage it
-    reached last, its status (won, lost, open), its creation date and its close date.
-    The declared changes and the segments go into the YAML, and `settings` (more top-level
-    keys, e.g. ``{"targets": ...}``) too.
+    The families carry no planted effect of their own: what the company holds is what the
+    export can still show. ``no amounts`` drops the amount column; ``no lost records`` leaves
+    every lost deal open in the last stage it reached (no loss row); ``one instant`` stamps
+    every history row of a record at its creation instant (a migration that rewrote the
+    history); ``date only`` writes dates without a time of day; ``snapshot`` writes one row per
+    record with the stage it reached last, its status (won, lost, open), its creation date and
+    its close date. The declared changes and the segments go into the YAML.
+
+    Parameters
+    ----------
+    company : PlantedCompany
+        The company.
+    folder : str or Path
+        Where the export and its YAML go.
+    family : str, default "history"
+        One of :data:`EXPORT_FAMILIES`.
+    settings : dict, optional
+        More top-level keys of the YAML, e.g. ``{"targets": ...}``.
+
+    Returns
+    -------
+    Path
+        The engagement YAML.
     """
     if family not in EXPORT_FAMILIES:
         raise OptionError(f"The value for `family` must be one of {list(EXPORT_FAMILIES)}, but "
@@ -134,17 +150,36 @@ _MIX_CHANGE_AFTER = (0.2, 0.3, 0.5)
 MIX_CHANGE_DATE = pd.Timestamp("2025-07-01")
 
 
+@shared_docs
 def generate_mix_shift_change(seed: int, *, n: int = 6000, uplift: float = 0.08,
                               untouched: Sequence[str] = (),
                               mix_after: Sequence[float] = _MIX_CHANGE_AFTER) -> PlantedCompany:
-    """A declared change that raised the step a -> b by `uplift` in every region but `untouched`
-    while the mix moved to the weakest region (phases a, b, c; the attribute ``region``).
+    """A declared change that raised the step a -> b by `uplift` in every region but
+    `untouched` while the mix moved to the weakest region (phases a, b, c; the attribute
+    ``region``).
 
     Records are created on days from 2024-01-01 to 2026-06-30 at 10:00; at the change date
-    (2025-07-01) the mix moves to Zuid. Pooled, the step falls from .5 x .60 + .3 x .45 + .2 x .20
-    = 0.475 to .2 x .68 + .3 x .53 + .5 x .28 = 0.435 with the planted +8 points: a before/after
-    that ignores the mix reads "lowered". Half of those reaching b win (c), 12 days after creation;
-    the others are lost 20 days after creation. ``effects['mix_change']`` holds the truth.
+    (2025-07-01) the mix moves to Zuid. Pooled, the step falls from .5 x .60 + .3 x .45 + .2 x
+    .20 = 0.475 to .2 x .68 + .3 x .53 + .5 x .28 = 0.435 with the planted +8 points: a
+    before/after that ignores the mix reads "lowered". Half of those reaching b win (c), 12 days
+    after creation; the others are lost 20 days after creation.
+
+    Parameters
+    ----------
+    {shared.seed}
+    n : int, default 6000
+        The number of records.
+    uplift : float, default 0.08
+        The change's effect in every touched region, in points (0.08 = 8 points).
+    untouched : sequence of str
+        Regions the change did not touch (a comparison group).
+    mix_after : sequence of float
+        The regions' shares after the change date (Noord, Midden, Zuid).
+
+    Returns
+    -------
+    PlantedCompany
+        The company; ``effects['mix_change']`` holds the truth.
     """
     rng = np.random.default_rng(check_seed(seed))
     start, end = pd.Timestamp("2024-01-01"), pd.Timestamp("2026-06-30")

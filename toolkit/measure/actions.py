@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, Cohorts
@@ -16,6 +17,25 @@ from toolkit.stats import rate_ci
 __all__ = ["action_yield", "cost_table", "parse_period", "in_period"]
 
 def cost_table(costs: Any) -> pd.DataFrame | None:
+    """The cost table of the action yield, checked: one row per action (and optionally period).
+
+    Parameters
+    ----------
+    costs : DataFrame, list of dict or None
+        Rows with ``action`` and ``cost`` (a number >= 0) and optionally ``period`` ('2025',
+        '2025Q1', '2025-03'), as ``costs:`` in the YAML.
+
+    Returns
+    -------
+    DataFrame or None
+        ``action`` (text), ``cost`` (float) and ``period`` (text) when given; None for None.
+
+    Raises
+    ------
+    ConfigError
+        A column is missing, or a cost is no number >= 0 (the key `costs`, the value and the
+        fix).
+    """
     if costs is None:
         return None
     frame = pd.DataFrame(list(costs)) if not isinstance(costs, pd.DataFrame) else costs.copy()
@@ -39,6 +59,24 @@ def cost_table(costs: Any) -> pd.DataFrame | None:
 
 
 def parse_period(label: object, name: str) -> pd.Period:
+    """A period label read as a pandas Period.
+
+    Parameters
+    ----------
+    label : object
+        A Period, or a label such as '2025' (year), '2025Q1' (quarter) or '2025-03' (month).
+    name : str
+        The argument's name, for the error.
+
+    Returns
+    -------
+    Period
+
+    Raises
+    ------
+    OptionError
+        `label` is no period label.
+    """
     if isinstance(label, pd.Period):
         return label
     try:
@@ -50,11 +88,26 @@ def parse_period(label: object, name: str) -> pd.Period:
 
 
 def in_period(stamps: np.ndarray, period: pd.Period) -> np.ndarray:
+    """Which int64-nanosecond times fall inside a period.
+
+    Parameters
+    ----------
+    stamps : ndarray of int64
+        Times as nanoseconds (``NAT`` for none).
+    period : Period
+        The period, from its first to its last nanosecond.
+
+    Returns
+    -------
+    ndarray of bool
+        True where a time is not ``NAT`` and falls in `period`.
+    """
     start = period.start_time.value
     end = period.end_time.value
     return (stamps != NAT) & (stamps >= start) & (stamps <= end)
 
 
+@shared_docs
 def action_yield(engagement: Engagement, *, action: str = "action", phase: str | None = None,
                  costs: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
                  window_days: int | None = None) -> pd.DataFrame:
@@ -62,8 +115,8 @@ def action_yield(engagement: Engagement, *, action: str = "action", phase: str |
 
     Parameters
     ----------
-    engagement, window_days
-        See the module docstring.
+    {shared.engagement}
+    {shared.window_days}
     action
         The record attribute holding the action (cold calling, event, mailing, ...).
     phase

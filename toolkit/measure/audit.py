@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.phases import LOST
 from toolkit.io.engagement import Engagement
@@ -113,19 +114,26 @@ def _timed_sources(log: pd.DataFrame) -> np.ndarray:
     return np.where(source >= 0, has_time[np.clip(source, 0, None)], False)
 
 
+@shared_docs
 def audit(engagement: Engagement, *, bulk_threshold: int = 20, late_phase: str | None = None) -> AuditResult:
     """Audit an engagement's stage history.
 
     Parameters
     ----------
-    engagement : Engagement
-        A loaded engagement.
+    {shared.engagement}
     bulk_threshold : int
         A timestamp shared (to the second) by at least this many stage rows of one source is a bulk
         timestamp.
     late_phase : str, optional
         Records first seen at this phase or later are "created in a late phase". Default: the middle
         phase of the model (the third of five).
+
+    Returns
+    -------
+    AuditResult
+        Per-record flags (``by_record``), the totals per check (``findings``, also ``summary``:
+        ``check, records, rows, share, meaning, missing_reason``) and the finding in one
+        sentence (``headline``).
     """
     model = engagement.phase_model
     events = engagement.events

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.paths import PACKAGE_DATA
 from toolkit.io.engagement import Engagement
@@ -22,8 +23,26 @@ def load_benchmarks(path: str | Path | None = None, *, engagement_file: str | No
     """The benchmark table (shipped default, or a firm's own file with the same columns).
 
     A firm's own file gets the checks of a source: a regular file within MAX_BENCHMARKS_BYTES,
-    never a pipe, a device or a system file, and never more than that read; a problem is a
-    ConfigError on `benchmarks_file` of `engagement_file`."""
+    never a pipe, a device or a system file, and never more than that read.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A firm's own benchmark file; default the shipped ``toolkit/data/funnel_benchmarks.csv``.
+    engagement_file : str, optional
+        The engagement YAML that names `path`, for the error.
+
+    Returns
+    -------
+    DataFrame
+        The published rows: the stages, ``low, typical, high`` (rates 0-1) and their source.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or lacks a column (the key ``benchmarks_file`` of
+        `engagement_file`).
+    """
     path = BENCHMARKS_FILE if path is None else Path(path)
     try:
         check_regular_file(path, limit=MAX_BENCHMARKS_BYTES, what="benchmarks file")
@@ -43,17 +62,33 @@ def load_benchmarks(path: str | Path | None = None, *, engagement_file: str | No
     return table
 
 
+@shared_docs
 def benchmarks_for(engagement: Engagement, *, path: str | Path | None = None) -> pd.DataFrame:
     """Benchmarks for the engagement's transitions, through its `benchmark_stages` mapping.
 
-    Returns `from_phase, to_phase, low, typical, high, sources, n_sources`: per transition the
-    median over the matching published rows (sources disagree; the median is the fair summary and
-    `sources` lists them all). Empty when the engagement maps no phases.
+    Parameters
+    ----------
+    {shared.engagement}
+    path : str or Path, optional
+        A benchmark file; default the engagement's ``benchmarks_file``, else the shipped one.
+
+    Returns
+    -------
+    DataFrame
+        ``from_phase, to_phase, low, typical, high, sources, n_sources``: per transition the
+        median over the matching published rows (sources disagree; the median is the fair
+        summary and ``sources`` lists them all). Empty when the engagement maps no phases.
+
+    Raises
+    ------
+    ConfigError
+        `benchmark_stages` names a phase the model does not have, or the file cannot be read.
 
     Notes
     -----
-    A benchmark says where comparable firms are, with different stage definitions: use it to see
-    whether a gap is plausible, and size improvements against the client's own best periods first.
+    A benchmark says where comparable firms are, with different stage definitions: use it to
+    see whether a gap is plausible, and size improvements against the client's own best periods
+    first.
     """
     mapping = engagement.config.benchmark_stages or {}
     model = engagement.phase_model

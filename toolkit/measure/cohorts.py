@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError, NoteWarning, OptionError
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, check_option
 from toolkit.io.engagement import BASE_RECORD_COLUMNS, Engagement
@@ -29,9 +30,25 @@ NS_DAY = 86_400 * 10**9
 
 
 def period_codes_of(ns: np.ndarray, freq: str) -> tuple[np.ndarray, pd.PeriodIndex]:
-    """Sorted integer codes of the periods (`freq`: M, Q, Y, W) of int64-nanosecond times (-1 for
-    NAT) and those periods: `pd.factorize(times.to_period(freq), sort=True)`, with each distinct
-    calendar day turned into its period once (a period holds whole days), not each time."""
+    """Sorted integer codes of the periods of int64-nanosecond times, and those periods.
+
+    ``pd.factorize(times.to_period(freq), sort=True)``, with each distinct calendar day turned
+    into its period once (a period holds whole days), not each time.
+
+    Parameters
+    ----------
+    ns : ndarray of int64
+        Times as nanoseconds (``NAT`` for none).
+    freq : str
+        The pandas period frequency: ``M``, ``Q``, ``Y`` or ``W``.
+
+    Returns
+    -------
+    codes : ndarray of int
+        Each time's period code (-1 for ``NAT``).
+    periods : PeriodIndex
+        The periods the codes number, sorted.
+    """
     has = ns != NAT
     day_codes, days = pd.factorize(np.floor_divide(ns[has], NS_DAY))
     periods = pd.DatetimeIndex((days.astype(np.int64) * NS_DAY).view("datetime64[ns]")
@@ -50,8 +67,23 @@ def _flat(text: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
-    """Each value's position in the unique `ids` (-1: not there): `ids.get_indexer(values)`, by
-    one Arrow hash lookup when both hold text (three times faster on millions of rows)."""
+    """Each value's position in the unique `ids` (-1: not there).
+
+    ``ids.get_indexer(values)``, by one Arrow hash lookup when both hold text (three times
+    faster on millions of rows).
+
+    Parameters
+    ----------
+    ids : Index
+        Unique ids.
+    values : Series
+        The values to look up.
+
+    Returns
+    -------
+    ndarray of int
+        One position per value, -1 where `ids` does not hold it.
+    """
     if not (isinstance(ids.dtype, pd.StringDtype) and isinstance(values.dtype, pd.StringDtype)
             and ids.is_unique):
         return ids.get_indexer(values)
@@ -87,11 +119,22 @@ def _event_positions(engagement: Engagement, events: pd.DataFrame) -> tuple[pd.I
     return ids, pos.astype("int64")
 
 
+@shared_docs
 def reached_phases(engagement: Engagement) -> pd.DataFrame:
-    """Whether each record reached each phase (True/False), dates or not: index record_id, one
-    column per phase key, rows in the order of `reached_at`. A record reached phase k if it has an
-    event at k or any later phase: `reached_at(...).notna()` where there are dates, and all a
-    lead list without dates can say."""
+    """Whether each record reached each phase (True/False), dates or not.
+
+    A record reached phase k if it has an event at k or any later phase: ``reached_at(...)
+    .notna()`` where there are dates, and all a lead list without dates can say.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    DataFrame
+        Index ``record_id``, one bool column per phase key, rows in the order of `reached_at`.
+    """
     if engagement.dated:
         return reached_at(engagement).notna()
     cached = engagement.derived.get("reached_phases")
@@ -109,13 +152,30 @@ def reached_phases(engagement: Engagement) -> pd.DataFrame:
     return out
 
 
+@shared_docs
 def reached_at(engagement: Engagement, *, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """When each record reached each phase: index record_id, one datetime column per phase key.
+    """When each record reached each phase.
 
-    Rows are in the order of `engagement.records` (every record, NaT everywhere for records that
-    reached no phase), followed by any record that has events but no record row. Computed once per
-    engagement and cached (the result is shared: do not modify it). A lead list without dates has
-    no such dates: `NeedsDates` (`reached_phases` says which phases were reached).
+    Computed once per engagement and cached (the result is shared: do not modify it).
+
+    Parameters
+    ----------
+    {shared.engagement}
+    events : DataFrame, optional
+        Events to use instead of ``engagement.events`` (not cached).
+
+    Returns
+    -------
+    DataFrame
+        Index ``record_id``, one datetime column per phase key. Rows are in the order of
+        ``engagement.records`` (every record, NaT everywhere for records that reached no
+        phase), followed by any record that has events but no record row.
+
+    Raises
+    ------
+    NeedsDates
+        A lead list without dates has no such dates (`reached_phases` says which phases were
+        reached).
     """
     cached = engagement.derived.get("reached_at") if events is None else None
     if cached is not None:
@@ -141,7 +201,23 @@ def reached_at(engagement: Engagement, *, events: pd.DataFrame | None = None) ->
 
 
 def check_window_days(value: object) -> int:
-    """A cohort window is a whole number of days >= 0."""
+    """A cohort window is a whole number of days >= 0.
+
+    Parameters
+    ----------
+    value : object
+        The window as passed.
+
+    Returns
+    -------
+    int
+        The window in days.
+
+    Raises
+    ------
+    OptionError
+        `value` is no whole number >= 0.
+    """
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
         raise OptionError(f"The value for `window_days` must be a whole number >= 0, but "
                            f"{value!r} was passed.")
@@ -164,9 +240,27 @@ def cohort_masks(start: np.ndarray, end: np.ndarray, *, as_of: pd.Timestamp, win
                  windowed: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(has, mature, converted) of a transition from int64-nanosecond entry times (NAT: never).
 
-    has: reached the from-phase; mature: its window closed by `as_of`; converted: mature and
-    reached the to-phase within `window_days` of the from-phase, or (not `windowed`: the
-    from-phase's date is not in the data) reached it at all.
+    Parameters
+    ----------
+    start, end : ndarray of int64
+        Per record the time it reached the from-phase and the to-phase.
+    as_of : Timestamp
+        The measurement date.
+    window_days : int
+        The cohort window.
+    windowed : bool, default True
+        False when the from-phase's date is not in the data: converted is then "reached the
+        to-phase at all".
+
+    Returns
+    -------
+    has : ndarray of bool
+        Reached the from-phase.
+    mature : ndarray of bool
+        Its window closed by `as_of`.
+    converted : ndarray of bool
+        Mature and reached the to-phase within `window_days` of the from-phase (or, not
+        `windowed`, reached it at all).
     """
     has = start != NAT
     window = np.int64(window_days) * NS_DAY

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError, ToolkitError
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
@@ -61,8 +62,21 @@ def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, li
     return codes, [str(u) for u in uniques]
 
 
+@shared_docs
 def period_label(stamps: pd.Series, period: str | None) -> pd.Series:
-    """The period a timestamp falls in, as a string ('2025-03', '2025Q1', '2025', 'all')."""
+    """The period a timestamp falls in, as a string.
+
+    Parameters
+    ----------
+    stamps : Series of datetime
+        The timestamps.
+    {shared.period}
+
+    Returns
+    -------
+    Series of str
+        '2025-03' (month), '2025Q1' (quarter), '2025' (year), the week, or 'all'.
+    """
     # Format each distinct period once: str() of a million Periods is the slow part.
     codes, labels = _period_codes(stamps, period)
     # code -1 (NaT) -> None
@@ -109,17 +123,28 @@ def _with_ci(frame: pd.DataFrame, *, method: str = "wilson") -> pd.DataFrame:
     return frame
 
 
+@shared_docs
 def funnel(engagement: Engagement, *, by: str | Sequence[str] | None = None, method: str = "wilson"
            ) -> pd.DataFrame:
     """The funnel table: per phase the records that reached it, the step conversion from the phase
     before and the cumulative conversion from the first phase, each with an interval.
 
-    Returns one row per phase (and segment) with columns `segment columns..., phase, label, reached,
-    from_phase, n, successes, rate, ci_low, ci_high, open, lost, cumulative_rate, cumulative_ci_low,
-    cumulative_ci_high`. `n` is the number that reached the phase before, `successes` the number that
-    reached this phase; `open` counts records of `n` still open without having reached this phase
-    (they may still convert: this is an all-time view, see `cohort_conversion` for a fair rate), and
-    `lost` those lost before reaching it.
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.by}
+    {shared.ci_method}
+
+    Returns
+    -------
+    DataFrame
+        One row per phase (and segment): ``segment columns..., phase, label, reached,
+        from_phase, n, successes, rate, ci_low, ci_high, open, lost, cumulative_rate,
+        cumulative_ci_low, cumulative_ci_high``. ``n`` is the number that reached the phase
+        before, ``successes`` the number that reached this phase; ``open`` counts records of
+        ``n`` still open without having reached this phase (they may still convert: this is an
+        all-time view, see `cohort_conversion` for a fair rate), and ``lost`` those lost before
+        reaching it.
 
     Notes
     -----
@@ -169,13 +194,27 @@ def funnel(engagement: Engagement, *, by: str | Sequence[str] | None = None, met
 
 
 def weakest_step(funnel_frame: pd.DataFrame, *, min_n: int) -> pd.Series | None:
-    """The row of `funnel_frame` (from :func:`funnel`) with the lowest step conversion among the
-    steps with at least `min_n` records; None when no step has that many."""
+    """The step of the funnel with the lowest conversion among those with enough records.
+
+    Parameters
+    ----------
+    funnel_frame : DataFrame
+        The table of :func:`funnel`.
+    min_n : int
+        The fewest records (``n``) a step needs to be considered.
+
+    Returns
+    -------
+    Series or None
+        The row of `funnel_frame` with the lowest step conversion; None when no step has
+        `min_n` records.
+    """
     steps = funnel_frame.dropna(subset=["rate"])
     steps = steps[steps["n"] >= min_n]
     return None if steps.empty else steps.loc[steps["rate"].idxmin()]
 
 
+@shared_docs
 def cohort_conversion(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                       window_days: int | None = None, period: str | None = "month",
                       by: str | Sequence[str] | None = None, as_of: pd.Timestamp | None = None,
@@ -185,17 +224,17 @@ def cohort_conversion(engagement: Engagement, *, from_phase: str | None = None, 
 
     Parameters
     ----------
-    engagement : Engagement
-    from_phase, to_phase : str, optional
-        One transition; default: every consecutive pair of the phase model. `to_phase` may be any
-        later phase (e.g. first to last for the cumulative conversion).
-    window_days : int, optional
-        A record converts when it reached `to_phase` within this many days after `from_phase`.
-        Default: the engagement's `cohort_window_days` (90).
+    {shared.engagement}
+    {shared.transition}
+    {shared.window_days}
     period : {'month', 'quarter', 'year', 'week', 'all'}
         Cohorts by the period in which records reached `from_phase`.
-    by : str or list of str, optional
-        Segment attributes to split by.
+    {shared.by}
+    as_of : Timestamp, optional
+        The measurement date that decides maturity; default the engagement's ``as_of``.
+    {shared.ci_method}
+    reached : DataFrame, optional
+        :func:`toolkit.measure.cohorts.reached_at` of the engagement when the caller has it.
 
     Returns
     -------
@@ -254,15 +293,28 @@ def cohort_conversion(engagement: Engagement, *, from_phase: str | None = None, 
     return out
 
 
+@shared_docs
 def reached_conversion(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                        by: str | Sequence[str] | None = None, method: str = "wilson"
                        ) -> pd.DataFrame:
     """Conversion without dates: among the records that reached `from_phase`, the share that
     reached `to_phase`, whenever (what a lead list without dates can say).
 
-    Returns the columns of `cohort_conversion` with `period` = `NO_WINDOW`, `immature_n` missing
-    (no dates, no maturity) and `method` = 'reached'. There is no cohort window: records still
-    open count as not converted, so a young list understates the rate that its leads will reach.
+    There is no cohort window: records still open count as not converted, so a young list
+    understates the rate that its leads will reach.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.transition}
+    {shared.by}
+    {shared.ci_method}
+
+    Returns
+    -------
+    DataFrame
+        The columns of `cohort_conversion` with ``period`` = ``NO_WINDOW``, ``immature_n``
+        missing (no dates, no maturity) and ``method`` = 'reached'.
     """
     model = engagement.phase_model
     seg = segment_columns(engagement, by)
@@ -310,17 +362,32 @@ def _pairs(model: PhaseModel, from_phase: str | None, to_phase: str | None) -> l
     return [(a, b)]
 
 
+@shared_docs
 def period_conversion(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                       period: str = "month", by: str | Sequence[str] | None = None,
                       method: str = "wilson") -> pd.DataFrame:
     """Period (milestone) conversion: entries into `to_phase` in P / entries into `from_phase` in P.
 
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.transition}
+    {shared.period}
+    {shared.by}
+    {shared.ci_method}
+
+    Returns
+    -------
+    DataFrame
+        The columns of `cohort_conversion` (``from_phase, to_phase, segment columns...,
+        period, n, successes, rate, ci_low, ci_high``) with ``method`` = 'period'.
+
     Notes
     -----
     This is what most CRM dashboards show. The numerator and denominator are different records
     (this month's orders came from last quarter's leads), so it moves with volume swings and can
-    exceed 100%. Use `cohort_conversion` to steer; this is here to reconcile with the client's own
-    reports. The interval treats the ratio as a proportion and is only indicative.
+    exceed 100%. Use `cohort_conversion` to steer; this is here to reconcile with the client's
+    own reports. The interval treats the ratio as a proportion and is only indicative.
     """
     engagement.require_dates("Period conversion (entries per period)")
     model = engagement.phase_model
@@ -351,19 +418,33 @@ def period_conversion(engagement: Engagement, *, from_phase: str | None = None, 
     return out
 
 
+@shared_docs
 def win_rate(engagement: Engagement, *, by: str | Sequence[str] | None = None, period: str | None = None,
              phase: str | None = None, method: str = "wilson") -> pd.DataFrame:
     """Win rate = won / (won + lost) with the open count beside it, by creation cohort.
 
-    `phase` restricts to records that reached that phase (a sales team's win rate is usually
-    counted from the opportunity phase); default: all records.
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.by}
+    {shared.period}
+    phase : str, optional
+        Only records that reached this phase (a sales team's win rate is usually counted from
+        the opportunity phase); default all records.
+    {shared.ci_method}
+
+    Returns
+    -------
+    DataFrame
+        ``segment columns..., period, n, successes, rate, ci_low, ci_high, lost, open``: one
+        row per segment and creation period; ``successes`` the won, ``n`` = won + lost.
 
     Notes
     -----
-    Open deals are neither won nor lost: counting them as lost understates the win rate, and ignoring
-    them silently overstates how settled it is. A cohort with many open deals will still move; the
-    censoring-aware version (`toolkit.measure.survival`, cumulative incidence of won) answers "what share of
-    deals is won within D days".
+    Open deals are neither won nor lost: counting them as lost understates the win rate, and
+    ignoring them silently overstates how settled it is. A cohort with many open deals will
+    still move; the censoring-aware version (`toolkit.measure.survival`, cumulative incidence of
+    won) answers "what share of deals is won within D days".
     """
     if period is not None and period != "all":
         engagement.require_dates(f"The win rate by {period} of creation")

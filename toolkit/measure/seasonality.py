@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import SmallSampleWarning
 from toolkit.base.findings import Finding
@@ -52,15 +53,20 @@ class SeasonalityResult:
         return draw("plot_seasonality", self.monthly, ax=ax, **options)
 
 
+@shared_docs
 def seasonality(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None,
                 window_days: int | None = None, alpha: float = 0.05) -> SeasonalityResult:
     """Volume and cohort conversion per cohort month, year over year.
 
     Parameters
     ----------
+    {shared.engagement}
     from_phase, to_phase : str, optional
         The transition; default the first one of the phase model (where the method's "too few
         leads" question lives).
+    {shared.window_days}
+    {shared.alpha}
+        Of the volume and rate tests.
 
     Returns
     -------

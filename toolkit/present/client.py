@@ -31,10 +31,23 @@ _SENTENCE = re.compile(r".+?(?:(?<!e\.g)(?<!i\.e)[.!?](?=\s|$)|$)\s*", re.DOTALL
 
 
 def for_client(line: str) -> str:
-    """A sentence of the conclusions or the notes as a client reads it: no YAML keys or code, no
-    instruction about the engagement file (unless it is all the line says), and an attribute
-    named as an identifier (`deal_source`) in words (the training edition keeps them as they
-    are). Works on Markdown (a code span escaped as \\`) and on plain text alike."""
+    """A sentence of the conclusions or the notes as a client reads it.
+
+    No YAML keys or code, no instruction about the engagement file (unless it is all the line
+    says), and an attribute named as an identifier (`deal_source`) in words (the training
+    edition keeps them as they are). Works on Markdown (a code span escaped as \\`) and on
+    plain text alike.
+
+    Parameters
+    ----------
+    line : str
+        The sentence.
+
+    Returns
+    -------
+    str
+        The sentence for the client edition.
+    """
     line = _CODE_ASIDE.sub("", line)
     line = _CODE_SPAN.sub(lambda m: m.group(1).strip(": "), line)
     # a sentence telling the analyst what to write in the engagement file ("To evaluate one, add

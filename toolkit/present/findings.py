@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.base import findings as _base
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import Reason
 from toolkit.present.format import MISSING, Formatter, formatter, is_missing
@@ -85,12 +86,33 @@ def _register(code: str, words: Words) -> None:
 
 
 def finding_codes() -> list[str]:
-    """Every finding code this module writes (the problem codes are in ``PROBLEM_WORDS``)."""
+    """Every finding code this module writes (the problem codes are in ``PROBLEM_WORDS``).
+
+    Returns
+    -------
+    list of str
+        The codes.
+    """
     return [*FINDING_WORDS, *WRITERS]
 
 
+@shared_docs
 def show(kind: str, value: Any, fmt: Formatter) -> str:
-    """One value of a finding as a reader sees it (a missing number: the formatter's dash)."""
+    """One value of a finding as a reader sees it.
+
+    Parameters
+    ----------
+    kind : str
+        The value's kind (``KINDS``: ``'percent'``, ``'points'``, ``'number1'``, ...).
+    value : object
+        The value.
+    {shared.fmt}
+
+    Returns
+    -------
+    str
+        The value as text; a missing number as the formatter's dash.
+    """
     if kind != "text" and is_missing(value):
         return MISSING
     return KINDS[kind](fmt, value)
@@ -130,16 +152,49 @@ def _render(finding: object, fmt: Formatter) -> str:
     return problem_text(finding, fmt, from_code=True)
 
 
+@shared_docs
 def write(code: str, values: Mapping[str, Any], language: str = "en", *,
           fmt: Formatter | None = None) -> str:
-    """The sentence of finding `code` with `values`, in `language` (or `fmt`'s), without making
-    the Finding (and its English sentence) first."""
+    """The sentence of finding `code` with `values`, without making the Finding (and its English
+    sentence) first.
+
+    Parameters
+    ----------
+    code : str
+        The finding's code (:func:`finding_codes`).
+    values : mapping
+        The values that fill it.
+    {shared.language}
+        Default English; ignored when `fmt` is given.
+    fmt : Formatter, optional
+        The formatter to write with: its language, and its currency names the amounts.
+
+    Returns
+    -------
+    str
+        The sentence.
+    """
     return _text(code, values, fmt or formatter(language))
 
 
+@shared_docs
 def render(finding: object, language: str = "en", *, fmt: Formatter | None = None) -> str:
-    """`finding` (a Finding or Reason; any other value as its text) as a sentence in `language`
-    (or the language of `fmt`, whose currency then names the amounts)."""
+    """A finding as a sentence in a language.
+
+    Parameters
+    ----------
+    finding : object
+        A Finding or Reason; any other value is written as its text.
+    {shared.language}
+        Default English; ignored when `fmt` is given.
+    fmt : Formatter, optional
+        The formatter to write with: its language, and its currency names the amounts.
+
+    Returns
+    -------
+    str
+        The sentence.
+    """
     return _render(finding, fmt or formatter(language))
 
 

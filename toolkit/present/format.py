@@ -59,7 +59,17 @@ _DASH = "–"  # en dash between the bounds of a range
 
 
 def is_missing(value: Any) -> bool:
-    """Whether `value` means "no value": None, NaN, NaT, pd.NA (not an empty string)."""
+    """Whether `value` means "no value": None, NaN, NaT, pd.NA (not an empty string).
+
+    Parameters
+    ----------
+    value : object
+        Any value.
+
+    Returns
+    -------
+    bool
+    """
     if value is None or value is pd.NaT or value is pd.NA:
         return True
     if isinstance(value, float | np.floating):

@@ -28,6 +28,19 @@ def _dictionary(language: str) -> pyphen.Pyphen:
 
 def hyphenate(text: object, language: str) -> str:
     """`text` with soft hyphens at the language's break points in each word of ten letters or
-    more; other words, spaces and punctuation as they were."""
+    more; other words, spaces and punctuation as they were.
+
+    Parameters
+    ----------
+    text : object
+        The text (any other value as its text).
+    language : str
+        ``"nl"`` or ``"en"``: whose hyphenation patterns.
+
+    Returns
+    -------
+    str
+        The text with soft hyphens (U+00AD).
+    """
     dictionary = _dictionary(language)
     return _LONG_WORD.sub(lambda m: dictionary.inserted(m.group(0), hyphen=SOFT_HYPHEN), str(text))

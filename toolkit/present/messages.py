@@ -40,7 +40,23 @@ DOMAIN = "toolkit"
 
 
 def check_language(language: object) -> str:
-    """`language` when it is one of :data:`LANGUAGES`; else a ToolkitError naming them."""
+    """A report language, checked.
+
+    Parameters
+    ----------
+    language : object
+        What was passed.
+
+    Returns
+    -------
+    str
+        `language`, when it is one of :data:`LANGUAGES` (``nl``, ``en``).
+
+    Raises
+    ------
+    OptionError
+        Any other value, naming the languages and the fix.
+    """
     if language not in LANGUAGES:
         raise OptionError(f"The value for `language` must be one of {list(LANGUAGES)}, but "
                            f"{language!r} was passed. Fix: use `nl` (Dutch) or `en` (English).")
@@ -48,7 +64,18 @@ def check_language(language: object) -> str:
 
 
 def catalogue_path(language: str) -> Path:
-    """The ``.po`` file of a language."""
+    """The ``.po`` file of a language.
+
+    Parameters
+    ----------
+    language : str
+        ``"nl"`` (English is the catalogue's source language).
+
+    Returns
+    -------
+    Path
+        ``toolkit/locale/<language>/LC_MESSAGES/toolkit.po``.
+    """
     return LOCALE_DIR / check_language(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 

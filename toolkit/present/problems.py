@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import Reason
 from toolkit.present.format import Formatter, is_missing
 from toolkit.present.tables import N_, attribute_label, code_text
@@ -118,22 +119,48 @@ UNCODED = N_("it could not be computed with this data (the reason is in the work
 
 
 def is_coded(reason: object) -> bool:
-    """Whether `reason` carries a problem code a report can write in any language."""
+    """Whether `reason` carries a problem code a report can write in any language.
+
+    Parameters
+    ----------
+    reason : object
+        A Reason or a plain sentence.
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(reason, Reason) and (reason.code in PROBLEM_WORDS
                                            or reason.code == "changes_not_evaluated")
 
 
+@shared_docs
 def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
                  labels: Mapping[str, str] | None = None, from_code: bool = False,
                  attributes: Mapping[str, str] | None = None) -> str:
     """`reason` in the formatter's language: the library's sentence in English; otherwise written
     from its code and values (a reason without a code: :data:`UNCODED`).
 
-    `phases` (the engagement's phase model) and `labels` (key -> label, e.g. KPI keys) name the
-    phases and KPIs a reason mentions; `attributes` (:func:`toolkit.present.tables.attribute_headers`)
-    names an attribute by its label. `from_code`: write a coded reason from its code in English
-    too (the workbook, whose cells read alike in both languages: labels, not keys); a reason
-    without a code then keeps the library's English sentence.
+    Parameters
+    ----------
+    reason : object
+        A Reason (a problem code with values) or a plain sentence.
+    {shared.fmt}
+    phases : PhaseModel, optional
+        The engagement's phase model, naming the phases a reason mentions.
+    labels : mapping of str to str, optional
+        Key -> label (e.g. KPI keys) for the KPIs a reason mentions.
+    from_code : bool, default False
+        Write a coded reason from its code in English too (the workbook, whose cells read alike
+        in both languages: labels, not keys); a reason without a code then keeps the
+        library's English sentence.
+    attributes : mapping of str to str, optional
+        Attribute -> its label (:func:`toolkit.present.tables.attribute_headers`).
+
+    Returns
+    -------
+    str
+        The sentence.
     """
     if fmt.language == "en" and not (from_code and is_coded(reason)):
         return str(reason)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.present.format import MISSING, Formatter, is_missing
 from toolkit.present.tables import N_, attribute_label
 from toolkit.present.tables.cells import Cell, CellContext, DisplayTable
@@ -303,9 +304,26 @@ def _data(counts: pd.DataFrame, changed: pd.DataFrame, fmt: Formatter,
     return [section, listed]
 
 
+@shared_docs
 def since_page(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str, str],
                kpi_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What the page shows: ``lead`` (sentences) and ``sections``."""
+    """What the page "Since the last report" shows.
+
+    Parameters
+    ----------
+    report : SinceReport
+        The comparison (``toolkit.analysis.since.since_last_report``).
+    {shared.fmt}
+    phase_labels : mapping of str to str
+        Phase key -> label.
+    kpi_labels : mapping of str to str, optional
+        KPI key -> label.
+
+    Returns
+    -------
+    dict
+        ``title``, ``lead`` (sentences) and ``sections`` (one :class:`SinceSection` per part).
+    """
     counts = dict(zip(report.tables["data changes"]["change"],
                       report.tables["data changes"]["records"], strict=True))
     actions = report.tables["actions"]
@@ -334,10 +352,27 @@ def since_page(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str
     return {"title": fmt.gettext(PAGE_TITLE), "lead": lead, "sections": sections}
 
 
+@shared_docs
 def since_sheet(report: SinceReport, fmt: Formatter, *, phase_labels: Mapping[str, str],
                 kpi_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The workbook's sheet: every table of the page in one column block each, every row (the
-    page shows the first records only), in the report's language."""
+    """The workbook's sheet "Since last report": every table of the page in one column block
+    each, every row (the page shows the first records only), in the report's language.
+
+    Parameters
+    ----------
+    report : SinceReport
+        The comparison (``toolkit.analysis.since.since_last_report``).
+    {shared.fmt}
+    phase_labels : mapping of str to str
+        Phase key -> label.
+    kpi_labels : mapping of str to str, optional
+        KPI key -> label.
+
+    Returns
+    -------
+    DataFrame
+        The sheet.
+    """
     page = since_page(report, fmt, phase_labels=phase_labels, kpi_labels=kpi_labels)
     blocks = []
     for section in page["sections"]:

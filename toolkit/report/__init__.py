@@ -102,6 +102,8 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
     ----------
     engagement, engagement_path
         The loaded engagement and its YAML.
+    out_dir
+        The report folder (built in ``<out_dir>.partial`` and moved into place when complete).
     steps, seed
         The steps whose pages (and, with `notebooks`, notebooks) are made, and the seed of the
         steps' random draws. All seven steps are computed once, in-process: the executive
@@ -129,9 +131,12 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
         folder (``funnel run`` then appends a line to the report history beside the folder:
         ``toolkit.report.loop.record_history``).
 
-    Returns the paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
-    when made. Python warnings of the steps become notes of the report (on its index page and in
-    the workbook's `Notes` sheet), not lines on the terminal.
+    Returns
+    -------
+    dict of str to Path
+        The paths under the keys `index`, `workbook`, `manifest`, and `pdf` and `notebooks`
+        when made. Python warnings of the steps become notes of the report (on its index page
+        and in the workbook's `Notes` sheet), not lines on the terminal.
     """
     final = Path(out_dir).resolve()
     steps = list(steps)

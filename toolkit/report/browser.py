@@ -18,7 +18,13 @@ __all__ = ["find_browser", "offline_flags", "print_pdf"]
 
 
 def find_browser() -> str | None:
-    """Headless Chromium's executable: `/usr/bin/chromium` if present, else on the PATH."""
+    """Headless Chromium's executable: `/usr/bin/chromium` if present, else on the PATH.
+
+    Returns
+    -------
+    str or None
+        Its path; None when there is none.
+    """
     if Path("/usr/bin/chromium").is_file():
         return "/usr/bin/chromium"
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
@@ -35,7 +41,18 @@ HOST_RULES = "--host-resolver-rules=MAP * ~NOTFOUND"
 
 def offline_flags(profile: str | Path) -> list[str]:
     """Chromium's flags for a headless run that loads nothing from outside, with its own profile:
-    no background requests, and no host name resolves."""
+    no background requests, and no host name resolves.
+
+    Parameters
+    ----------
+    profile : str or Path
+        A private profile folder.
+
+    Returns
+    -------
+    list of str
+        The command-line flags.
+    """
     return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", "--hide-scrollbars", "--disable-extensions", HOST_RULES,
@@ -46,11 +63,31 @@ def print_pdf(page: str | Path, pdf: str | Path, *, browser: str | None = None,
               timeout: float = 180.0) -> Path:
     """Print one HTML page (the report's ``print.html``) to `pdf` with headless Chromium.
 
-    The page's own CSS lays out the print: A4, a page break before every step, the engagement and
-    date in the header and "page x of y" in the footer (CSS ``@page`` margin boxes); Chromium's own
-    header and footer, which would show the file's path on the machine, are switched off.
+    The page's own CSS lays out the print: A4, a page break before every step, the engagement
+    and date in the header and "page x of y" in the footer (CSS ``@page`` margin boxes);
+    Chromium's own header and footer, which would show the file's path on the machine, are
+    switched off.
 
-    Raises ToolkitError naming the fix when Chromium is missing, fails or takes too long.
+    Parameters
+    ----------
+    page : str or Path
+        The HTML page.
+    pdf : str or Path
+        The PDF to write.
+    browser : str, optional
+        Chromium's executable; default :func:`find_browser`.
+    timeout : float, default 180
+        Seconds before the print is given up.
+
+    Returns
+    -------
+    Path
+        The PDF.
+
+    Raises
+    ------
+    ToolkitError
+        Chromium is missing, fails or takes too long: naming the fix.
     """
     found = browser or find_browser()
     if found is None:

@@ -229,13 +229,23 @@ def _since(since: Any, seven: Any) -> list[dict[str, Any]]:
 
 
 def check_consistency(results: Mapping[int, Any], *, since: Any = None) -> pd.DataFrame:
-    """The contradictions between the pages of one run: ``code`` (:data:`CONTRADICTIONS`),
-    ``step``, ``where`` and ``detail``; empty when the report tells one story.
+    """The contradictions between the pages of one run.
 
-    `results`: the step results of one run (step number -> StepResult), as
-    :func:`toolkit.steps.run_all` returns them and every page, figure and workbook cell renders.
-    `since`: the run's :class:`toolkit.analysis.since.SinceReport` when its report has the page
-    "Since the last report".
+    Parameters
+    ----------
+    results : mapping of int to StepResult
+        The step results of one run (step number -> StepResult), as
+        :func:`toolkit.steps.run_all` returns them and every page, figure and workbook cell
+        renders.
+    since : SinceReport, optional
+        The run's :class:`toolkit.analysis.since.SinceReport` when its report has the page
+        "Since the last report".
+
+    Returns
+    -------
+    DataFrame
+        ``code`` (:data:`CONTRADICTIONS`), ``step``, ``where`` and ``detail``; empty when the
+        report tells one story.
     """
     found: list[dict[str, Any]] = []
     found += _baseline(_step(results, 1))

@@ -17,6 +17,7 @@ from toolkit.analysis.history import append_history, history_path
 from toolkit.analysis.previous import find_previous, loop_state
 from toolkit.analysis.run_state import read_run_state
 from toolkit.analysis.since import SinceReport
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.version import VERSION
 from toolkit.present.format import formatter
@@ -36,10 +37,32 @@ def _kpi_labels(state: dict) -> dict[str, str]:
             if row.get("label")}
 
 
+@shared_docs
 def render_since(out_dir: str | Path, since: SinceReport, state: dict, *, language: str,
                  edition: str, date: Date | None = None, index: str = "index.html") -> Path:
-    """Write ``since.html`` (the page "Since the last report") into `out_dir`; `index`: the
-    executive summary it links back to."""
+    """Write ``since.html`` (the page "Since the last report") into `out_dir`.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The report folder.
+    since : SinceReport
+        The comparison with the previous run.
+    state : dict
+        This run's state (``toolkit.analysis.run_state.run_state``).
+    {shared.language}
+    edition : str
+        ``client`` or ``training``.
+    date : date, optional
+        The report's date; default today.
+    index : str, default "index.html"
+        The executive summary the page links back to.
+
+    Returns
+    -------
+    Path
+        The page.
+    """
     from markupsafe import Markup
 
     fmt = formatter(language, state.get("currency") or "EUR")
@@ -64,7 +87,22 @@ def render_since(out_dir: str | Path, since: SinceReport, state: dict, *, langua
 
 
 def since_sheet_for(since: SinceReport, state: dict, language: str) -> dict[str, Any]:
-    """The workbook's sheet "Since last report" (its name in the report's language)."""
+    """The workbook's sheet "Since last report" (its name in the report's language).
+
+    Parameters
+    ----------
+    since : SinceReport
+        The comparison with the previous run.
+    state : dict
+        This run's state (its currency, phase and KPI labels).
+    language : str
+        ``nl`` or ``en``.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        The sheet's name -> the sheet.
+    """
     fmt = formatter(language, state.get("currency") or "EUR")
     name = fmt.gettext(N_("Since last report"))
     return {name: since_sheet(since, fmt, phase_labels=state.get("phases", {}),
@@ -73,8 +111,19 @@ def since_sheet_for(since: SinceReport, state: dict, language: str) -> dict[str,
 
 def record_history(final: str | Path) -> Path | None:
     """Append the run of the report folder `final` (its run state) to the engagement's report
-    history beside it; a folder without a state, or one that cannot be written, is no reason to
-    fail the report (None)."""
+    history beside it.
+
+    Parameters
+    ----------
+    final : str or Path
+        The finished report folder.
+
+    Returns
+    -------
+    Path or None
+        The history file; None for a folder without a state, or a history that cannot be
+        written (no reason to fail the report).
+    """
     try:
         state = read_run_state(final)
         return append_history(history_path(final), state, report=Path(final).name)

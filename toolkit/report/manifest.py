@@ -96,6 +96,10 @@ def write_manifest(
         values that are not JSON turned into strings.
     timings
         Seconds per step, e.g. ``ExecutedNotebooks.timings``.
+    inputs
+        The files the run read, each a mapping with its ``path`` and the sha256 and size of the
+        bytes read (``Engagement.input_files``): the manifest records those, not a hash made
+        now of a file that may have changed since.
     problems
         Per step the parts it could not compute (the keys of ``StepResult.problems``; the
         reasons are in the report), so a reader of the manifest sees what the run lacked.

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, OptionError, ToolkitError
 from toolkit.base.version import VERSION as __version__
 from toolkit.present.client import for_client
@@ -67,13 +68,35 @@ _FIGURE_DPI = 110
 
 
 def step_page_name(step: int) -> str:
-    """The file of a step's page: ``01_baseline.html`` (as the notebooks' names)."""
+    """The file of a step's page (as the notebooks' names).
+
+    Parameters
+    ----------
+    step : int
+        The step number, 1-7.
+
+    Returns
+    -------
+    str
+        E.g. ``01_baseline.html``.
+    """
     return f"{step:02d}_{STEP_KEYS[step]}.html"
 
 
 def css_string(text: str) -> str:
     """`text` as a CSS string literal: a value from the YAML (the client's name) in the print
-    header can close neither the string nor the style element."""
+    header can close neither the string nor the style element.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+
+    Returns
+    -------
+    str
+        The quoted, escaped literal.
+    """
     out = []
     for ch in str(text):
         if ch in '"\\' or ch in "<>&" or ord(ch) < 0x20 or ord(ch) == 0x7f:
@@ -307,9 +330,21 @@ def _derived_tables(engagement: Engagement, result: StepResult, fields: pd.DataF
     return tables
 
 
+@shared_docs
 def kpi_fields(results: Mapping[int, StepResult]) -> pd.DataFrame:
     """Per KPI its kind and phases (from the KPI tables of steps 3 and 4), so a table that names
-    KPIs only by key (the scorecard) can write their labels in the report's language."""
+    KPIs only by key (the scorecard) can write their labels in the report's language.
+
+    Parameters
+    ----------
+    {shared.results}
+
+    Returns
+    -------
+    DataFrame
+        One row per KPI: ``kpi, label, kind`` and, where the tables have them, ``from_phase,
+        to_phase, phase``.
+    """
     found = []
     for result in results.values():
         for table in result.tables.values():
@@ -547,7 +582,18 @@ def _environment(language: str) -> jinja2.Environment:
 
 def page_environment(language: str) -> jinja2.Environment:
     """The Jinja environment of the report's pages in `language` (the page "Since the last
-    report" is rendered with it too)."""
+    report" is rendered with it too).
+
+    Parameters
+    ----------
+    language : str
+        ``nl`` or ``en``.
+
+    Returns
+    -------
+    jinja2.Environment
+        With autoescape, the templates and the language's filters.
+    """
     return _environment(language)
 
 
@@ -568,6 +614,8 @@ def render_report(engagement: Engagement, results: Mapping[int, StepResult], *,
         The engagement the steps ran on (its name, client, phase model, reconciliation).
     results
         ``{step: StepResult}`` from ``toolkit.steps.run_all``.
+    out_dir
+        The folder the pages go to.
     language
         ``nl`` or ``en``; default the engagement's ``language``.
     edition
@@ -576,6 +624,8 @@ def render_report(engagement: Engagement, results: Mapping[int, StepResult], *,
         Notes of the run (library warnings, as sentences), shown on the index page.
     date
         The report's date (default today).
+    print_page
+        Also write ``print.html``, every page in one document, for the PDF.
     pages
         The steps that get a page (default every step in `results`); the executive summary
         draws on all of `results`.

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import Reason
 from toolkit.measure.funnel import NEEDS_DATES, NO_WINDOW
 from toolkit.present.format import MISSING, Formatter, is_missing
@@ -138,14 +139,37 @@ _ADJUST_WORDS = {
 }
 
 
+@shared_docs
 def sheet_name(name: str, fmt: Formatter) -> str:
-    """A sheet's name in the formatter's language (a sheet the caller named stays as named)."""
+    """A sheet's name in the formatter's language (a sheet the caller named stays as named).
+
+    Parameters
+    ----------
+    name : str
+        The sheet's English name.
+    {shared.fmt}
+
+    Returns
+    -------
+    str
+    """
     return fmt.gettext(SHEET_NAMES[name]) if name in SHEET_NAMES else name
 
 
 def known_header(column: object) -> str | None:
-    """The msgid naming a workbook column in words, or None for a column the toolkit does not
-    know (a test holds every column of the workbook's own sheets to having one)."""
+    """The msgid naming a workbook column in words.
+
+    Parameters
+    ----------
+    column : object
+        The column's name.
+
+    Returns
+    -------
+    str or None
+        The msgid; None for a column the toolkit does not know (a test holds every column of
+        the workbook's own sheets to having one).
+    """
     name = str(column)
     if name in _HEADERS:
         return _HEADERS[name]
@@ -154,9 +178,21 @@ def known_header(column: object) -> str | None:
     return None
 
 
+@shared_docs
 def header(column: object, fmt: Formatter) -> str:
     """A column's header in words of the formatter's language (a column the toolkit does not know
-    stays as named)."""
+    stays as named).
+
+    Parameters
+    ----------
+    column : object
+        The column's name.
+    {shared.fmt}
+
+    Returns
+    -------
+    str
+    """
     msgid = known_header(column)
     return str(column) if msgid is None else fmt.gettext(msgid)
 
@@ -191,11 +227,18 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
     ----------
     frame
         A workbook sheet with the library's column names.
+    fmt
+        The one formatter (``toolkit.present.format``) in the report's language.
     phases, attributes
         The engagement's phase model and attribute headers, which name phases and attributes.
     kpi_fields
         Per KPI its ``kind`` and phases (the KPI tables of steps 3 and 4), so a KPI named by the
         toolkit is named in the language when the sheet itself lacks them (the scorecard).
+
+    Returns
+    -------
+    DataFrame
+        The sheet with its text cells in the language.
     """
     if frame.empty:
         return frame

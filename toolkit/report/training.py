@@ -57,7 +57,24 @@ def _under_the_page_headings(text: str) -> str:
 def notebook_parts(step: int, markdown: Callable[[str], str], gettext: Callable[[str], str], *,
                    folder: Path = NOTEBOOKS_DIR) -> tuple[str, str, str]:
     """The method notes and exercises of step `step`'s notebook as HTML, each paragraph through
-    `gettext`, and the checks it runs on the results (the code cell after "### Checks")."""
+    `gettext`, and the checks it runs on the results (the code cell after "### Checks").
+
+    Parameters
+    ----------
+    step : int
+        The step number, 1-7.
+    markdown : callable
+        Markdown text -> HTML.
+    gettext : callable
+        A paragraph -> the paragraph in the report's language.
+    folder : Path
+        The notebooks' folder; default ``notebooks/``.
+
+    Returns
+    -------
+    tuple of (str, str, str)
+        The notes, the exercises (HTML) and the checks (code).
+    """
     cells = _notebook(step, folder)
     method = [markdown(_under_the_page_headings(gettext(p))) for kind, p in _notes(cells)
               if kind == "method"]
@@ -71,9 +88,21 @@ def notebook_parts(step: int, markdown: Callable[[str], str], gettext: Callable[
 
 
 def training_messages(folder: Path = NOTEBOOKS_DIR) -> dict[str, str]:
-    """Every paragraph the training edition shows, and every other paragraph of the notebooks'
-    Markdown (a notebook in the engagement's language, :func:`translated_notebook`) -> the
-    notebook it comes from."""
+    """Every paragraph of the notebooks' Markdown, for the catalogue.
+
+    The paragraphs the training edition shows, and every other paragraph (a notebook in the
+    engagement's language, :func:`translated_notebook`).
+
+    Parameters
+    ----------
+    folder : Path
+        The notebooks' folder; default ``notebooks/``.
+
+    Returns
+    -------
+    dict of str to str
+        Paragraph -> the notebook it comes from.
+    """
     found: dict[str, str] = {}
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
@@ -123,9 +152,24 @@ def _translated_cell(text: str, language: str, gettext: Callable[[str], str]) ->
 
 
 def translated_notebook(notebook: dict, language: str, gettext: Callable[[str], str]) -> dict:
-    """`notebook` (its JSON) with every Markdown cell in `language`, paragraph by paragraph
-    through `gettext` (the catalogue the training edition uses); the title keeps its half in that
-    language. Code cells stay as they are: code is not translated."""
+    """`notebook` with every Markdown cell in `language`, paragraph by paragraph through
+    `gettext` (the catalogue the training edition uses); the title keeps its half in that
+    language. Code cells stay as they are: code is not translated.
+
+    Parameters
+    ----------
+    notebook : dict
+        The notebook's JSON. Not modified.
+    language : str
+        ``nl`` or ``en``.
+    gettext : callable
+        A paragraph -> the paragraph in `language`.
+
+    Returns
+    -------
+    dict
+        The translated notebook's JSON.
+    """
     out = json.loads(json.dumps(notebook))
     for cell in out["cells"]:
         if cell["cell_type"] == "markdown":

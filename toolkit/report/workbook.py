@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ToolkitError
 from toolkit.base.version import VERSION as __version__
 from toolkit.io.engagement import Engagement
@@ -98,7 +99,18 @@ def _cells_as_text(sheet: Worksheet) -> None:
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for a CSV file: text that a spreadsheet would read as a formula gets a leading `'`
-    (OWASP's advice on CSV injection), in the cells and in the header."""
+    (OWASP's advice on CSV injection), in the cells and in the header.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table. Not modified.
+
+    Returns
+    -------
+    DataFrame
+        The safe copy.
+    """
     def safe(value: Any) -> Any:
         return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
     frame = frame.copy()
@@ -117,7 +129,30 @@ def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str 
 
     The folder must exist: a typo in it should not create a tree of folders somewhere. An
     existing file is replaced only when it is a table this function wrote (same columns; for a
-    workbook, its author), never one of `inputs` (the engagement's YAML and exports)."""
+    workbook, its author), never one of `inputs` (the engagement's YAML and exports).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table.
+    out_path : str or PathLike
+        The file to write, ending in ``.csv`` or ``.xlsx``.
+    sheet : str, default "KPIs"
+        The sheet's name in an ``.xlsx``.
+    inputs : iterable of str or PathLike
+        Files that must never be written over.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ToolkitError
+        Another suffix, a folder, a folder that does not exist, an input of the engagement or
+        a file this function did not write: each with the fix.
+    """
     out = Path(out_path)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
@@ -189,10 +224,21 @@ def _about_sheet(engagement: Engagement, sheets: Sequence[str], fmt: Formatter) 
     return pd.DataFrame(rows, columns=["item", "description"])
 
 
+@shared_docs
 def workbook_sheets(results: Mapping[int, StepResult]) -> dict[str, pd.DataFrame]:
     """The workbook's sheets from the step results, in the workbook's order: Scorecard (step 7),
-    KPIs (step 4), Funnel (step 1), the diagnosis's sheets (step 5), Quarantine and Reconciliation
-    (step 1). Nothing is computed here."""
+    KPIs (step 4), Funnel (step 1), the diagnosis's sheets (step 5), Quarantine and
+    Reconciliation (step 1). Nothing is computed here.
+
+    Parameters
+    ----------
+    {shared.results}
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Sheet name -> its table, in order.
+    """
     given = {name: frame for step in sorted(results) for name, frame in results[step].sheets.items()}
     missing = [name for name in REQUIRED_SHEETS if name not in given]
     if missing:

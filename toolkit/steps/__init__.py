@@ -12,6 +12,7 @@ the report, the workbook and the CLI show these results and compute nothing agai
 
 from collections.abc import Iterable, Iterator
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import check_option, check_seed
 from toolkit.io.engagement import Engagement
@@ -38,23 +39,63 @@ STEPS = {1: baseline, 2: process_model, 3: kpis, 4: measurement, 5: diagnosis, 6
 USES = {2: (1,), 4: (3,), 6: (5,), 7: (5,)}
 
 
+@shared_docs
 def run_all(engagement: Engagement, *, seed: int = 0, steps: Iterable[int] | None = None
             ) -> dict[int, StepResult]:
-    """Run the method's steps in order (default all seven) and return ``{step: StepResult}``.
+    """Run the method's steps in order (default all seven).
 
-    The engagement's settings are checked first (``check_engagement``: a bad YAML raises
-    ``ConfigError``). Each step gets the results of the earlier steps it builds on (step 2 the
-    funnel of step 1, step 4 the KPI values of step 3, steps 6 and 7 the sizing of step 5), so
-    nothing is computed twice in one run.
+    The engagement's settings are checked first (``check_engagement``). Each step gets the
+    results of the earlier steps it builds on (step 2 the funnel of step 1, step 4 the KPI
+    values of step 3, steps 6 and 7 the sizing of step 5), so nothing is computed twice in one
+    run.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+    steps : iterable of int, optional
+        The step numbers to run (1-7); None: all seven.
+
+    Returns
+    -------
+    dict of int to StepResult
+        ``{step: StepResult}`` in step order.
+
+    Raises
+    ------
+    ConfigError
+        The engagement's YAML is wrong (``check_engagement``).
+    OptionError
+        `steps` names no step or a number outside 1-7, or `seed` is no whole number >= 0.
     """
     return dict(run_each(engagement, seed=seed, steps=steps))
 
 
+@shared_docs
 def run_each(engagement: Engagement, *, seed: int = 0, steps: Iterable[int] | None = None
              ) -> Iterator[tuple[int, StepResult]]:
     """As `run_all`, one ``(step, StepResult)`` at a time as each step is done, so a caller can
-    start on a result (draw its figures) while the later steps compute. The settings are checked
-    before the first step."""
+    start on a result (draw its figures) while the later steps compute.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+    steps : iterable of int, optional
+        The step numbers to run (1-7); None: all seven.
+
+    Returns
+    -------
+    iterator of (int, StepResult)
+        Each chosen step's number and result, in step order.
+
+    Raises
+    ------
+    ConfigError
+        The engagement's YAML is wrong: checked before the first step.
+    OptionError
+        `steps` names no step or a number outside 1-7, or `seed` is no whole number >= 0.
+    """
     seed = check_seed(seed)
     chosen = sorted({check_option("steps", step, list(STEPS)) for step in (
         STEPS if steps is None else steps)})

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.analysis.planning import estimate_duration, factors_for, readiness_scan
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import MIN_N, Reason
 from toolkit.io.engagement import Engagement
@@ -23,8 +24,21 @@ from toolkit.steps.store import shared_step
 __all__ = ["baseline", "reconciliation"]
 
 
+@shared_docs
 def reconciliation(engagement: Engagement) -> pd.DataFrame:
-    """Rows in, used and quarantined per source file, with a `balanced` check of the three."""
+    """Rows in, used and quarantined per source file, with a `balanced` check of the three.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    DataFrame
+        The engagement's reconciliation (one row per source file: ``rows_in``, ``rows_used``,
+        ``rows_quarantined``, ...) with a bool column ``balanced``: ``rows_in == rows_used +
+        rows_quarantined``.
+    """
     frame = engagement.reconciliation.copy()
     if len(frame):
         frame["balanced"] = frame["rows_in"] == frame["rows_used"] + frame["rows_quarantined"]
@@ -32,14 +46,23 @@ def reconciliation(engagement: Engagement) -> pd.DataFrame:
 
 
 @shared_step(1)
+@shared_docs
 def baseline(engagement: Engagement, *, seed: int = 0) -> StepResult:
     """Step 1: the data inventory and reconciliation, the quarantine reasons, the stage-history
     audit, the raw funnel with 95% intervals, the readiness scan and the estimated duration.
 
-    `seed` is accepted like every step's (this step draws no random numbers).
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Step 1 draws no random numbers; the seed is accepted like every step's.
 
-    Tables: `reconciliation`, `quarantine reasons`, `audit`, `funnel`, `readiness scan`,
-    `duration`. Figures: `funnel`, `timeline`. Sheets: `Funnel`, `Quarantine`, `Reconciliation`.
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `reconciliation`, `quarantine reasons`, `audit`, `funnel`, `readiness scan`,
+        `duration`. Figures: `funnel`, `timeline`. Sheets: `Funnel`, `Quarantine`,
+        `Reconciliation`.
     """
     parts = Parts()
     model = engagement.phase_model

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from toolkit.analysis.planning import factors_for
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
 from toolkit.io.engagement import Engagement
 from toolkit.measure.benchmarks import benchmarks_for
@@ -16,10 +17,25 @@ from toolkit.steps.store import attach_run, read_run
 __all__ = ["check_engagement", "open_engagement"]
 
 
+@shared_docs
 def check_engagement(engagement: Engagement) -> Engagement:
     """Segments, declared KPIs, duration factors and benchmark stages, checked now: `validate`
-    says what is wrong instead of a step failing halfway. Every problem is a ConfigError naming
-    the YAML key."""
+    says what is wrong instead of a step failing halfway.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    Engagement
+        The same engagement, checked.
+
+    Raises
+    ------
+    ConfigError
+        Every problem, naming the YAML key and the fix.
+    """
     checks: list[tuple[str, Callable[[], object]]] = [("segments", lambda: engagement.segments)]
     if engagement.config.kpis:
         checks.append(("kpis", lambda: kpis_from_config(engagement)))
@@ -48,10 +64,29 @@ def open_engagement(path: str | os.PathLike, *, use_cache: bool = True,
                     run: str | os.PathLike | None = None) -> Engagement:
     """`Engagement.from_yaml` followed by `check_engagement`: what the CLI and the steps open.
 
-    `run` is the file `funnel run` hands its step notebooks (their `run` parameter; empty
-    outside a run): the engagement then reads the tables that run loaded and its step calls
-    return the run's results (``toolkit.steps.store``). A run of another engagement file is not
-    taken.
+    Parameters
+    ----------
+    path : str or PathLike
+        The engagement YAML.
+    use_cache : bool, default True
+        Read and write the parquet cache of the loaded tables.
+    run : str or PathLike, optional
+        The file `funnel run` hands its step notebooks (their `run` parameter; empty outside a
+        run): the engagement then reads the tables that run loaded and its step calls return
+        the run's results (``toolkit.steps.store``). A run of another engagement file is not
+        taken.
+
+    Returns
+    -------
+    Engagement
+        The loaded and checked engagement.
+
+    Raises
+    ------
+    ConfigError
+        The YAML is wrong (a key, a value, a source's settings).
+    DataError
+        An export cannot be read as the YAML declares it.
     """
     shared = read_run(run) if run else None
     if shared is not None and shared["path"] != str(Path(path).resolve()):

@@ -9,6 +9,7 @@ import warnings
 import pandas as pd
 
 from toolkit.analysis.diagnosis import LowHangingFruit, low_hanging_fruit, segment_scan
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import NoteWarning
 from toolkit.base.vocabulary import Reason
 from toolkit.io.engagement import Engagement
@@ -28,23 +29,33 @@ SCAN_ALPHA = 0.01
 
 
 @shared_step(5)
+@shared_docs
 def diagnosis(engagement: Engagement, *, seed: int = 0, benchmarks: pd.DataFrame | None = None
               ) -> StepResult:
     """Step 5: `low_hanging_fruit` with the market benchmarks the engagement maps, and the action
     yield when the records have an `action` attribute.
 
-    `seed`: the Monte Carlo ranges of the sizing. `benchmarks`: the published rates to compare
-    with (default ``benchmarks_for(engagement)``, possibly empty).
-
     The diagnosis's Python warnings (a snapshot's caveat, an attribute left out of the scan) are
     kept as the `notes` table and the workbook's `Notes` sheet instead of being printed.
 
-    Tables: `fruit`, `step tests`, `verdict evidence`, `sizing`, `segment scan`, `flagged
-    segments`, `action yield`, `mix`, `lost by phase`, `stalled`, `notes`. Figures:
-    `bottlenecks`, `segment scan`, `mix vs rate` (when a mix shift made the list). Results:
-    `fruit` (the LowHangingFruit), `benchmarks`. Sheets: `Low-hanging fruit`, `Segment scan`,
-    `Notes`. A lead list without dates has no ranked list, but its `segment scan` (on every
-    lead), `flagged segments`, figure and sheet.
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Here: the Monte Carlo ranges of the sizing.
+    benchmarks : DataFrame, optional
+        The published rates to compare with (default ``benchmarks_for(engagement)``, possibly
+        empty).
+
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `fruit`, `step tests`, `verdict evidence`, `sizing`, `segment scan`, `flagged
+        segments`, `action yield`, `mix`, `lost by phase`, `stalled`, `notes`. Figures:
+        `bottlenecks`, `segment scan`, `mix vs rate` (when a mix shift made the list). Results:
+        `fruit` (the LowHangingFruit), `benchmarks`. Sheets: `Low-hanging fruit`, `Segment
+        scan`, `Notes`. A lead list without dates has no ranked list, but its `segment scan`
+        (on every lead), `flagged segments`, figure and sheet.
     """
     parts = Parts()
     model = engagement.phase_model

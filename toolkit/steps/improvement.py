@@ -12,6 +12,7 @@ import pandas as pd
 from toolkit.analysis.action_plan import ActionPlan, action_plan, merge_plan, read_plan_file
 from toolkit.analysis.diagnosis import LowHangingFruit
 from toolkit.analysis.simulation import ChangeEvaluation, ImprovementPlan, plan_improvement
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import Reason
 from toolkit.io.engagement import Engagement
@@ -24,22 +25,39 @@ __all__ = ["improvement"]
 
 
 @shared_step(6)
+@shared_docs
 def improvement(engagement: Engagement, *, seed: int = 0, diagnosis: StepResult | None = None,
                 uplift: float | str = "+2pp") -> StepResult:
     """Step 6: `plan_improvement` on the top-ranked bottleneck of step 5, with the changes
     declared under `changes:` in the YAML (never a default date).
 
-    `diagnosis`: step 5's result, whose bottleneck sizing and benchmarks are used (sized here
-    without it, with the same seed). `seed`: the Monte Carlo ranges. `uplift`: the improvement
-    the test must be able to show (e.g. "+2pp").
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Here: the Monte Carlo ranges.
+    diagnosis : StepResult, optional
+        Step 5's result, whose bottleneck sizing and benchmarks are used (sized here without
+        it, with the same seed).
+    uplift : float or str, default "+2pp"
+        The improvement the test must be able to show (e.g. ``"+2pp"``).
 
-    Tables: `bottleneck`, `scenario`, `scenario by phase`, `required volume`, `experiment`,
-    `mde`, `change verdicts` (one row per evaluated change), `changes` (every method's row),
-    `action plan` (every demonstrated gap of step 5 as an action, with the consultant's status
-    and start from ``plan.yaml`` beside the engagement YAML: `toolkit.analysis.action_plan`).
-    Results: `plan` (the ImprovementPlan), `action_plan` (the ActionPlan). Sheets: `Action plan`.
-    A part the data cannot carry is in `problems` (always `change` when no change is declared,
-    saying how to declare one; `action plan` without step 5's ranked list).
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `bottleneck`, `scenario`, `scenario by phase`, `required volume`, `experiment`,
+        `mde`, `change verdicts` (one row per evaluated change), `changes` (every method's
+        row), `action plan` (every demonstrated gap of step 5 as an action, with the
+        consultant's status and start from ``plan.yaml`` beside the engagement YAML:
+        `toolkit.analysis.action_plan`). Results: `plan` (the ImprovementPlan), `action_plan`
+        (the ActionPlan). Sheets: `Action plan`. A part the data cannot carry is in `problems`
+        (always `change` when no change is declared, saying how to declare one; `action plan`
+        without step 5's ranked list).
+
+    Raises
+    ------
+    TypeError
+        `diagnosis` is not step 5's StepResult.
     """
     sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()

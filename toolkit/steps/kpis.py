@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.phases import PhaseModel
 from toolkit.io.engagement import Engagement
@@ -22,7 +23,18 @@ __all__ = ["kpis", "kpi_set_table"]
 
 
 def kpi_set_table(kpi_set: Sequence[KPI]) -> pd.DataFrame:
-    """The KPI definitions as a table: `kpi, kind, unit, target, higher_is_better, owner`."""
+    """The KPI definitions as a table.
+
+    Parameters
+    ----------
+    kpi_set : sequence of KPI
+        The KPIs (``kpis_from_config`` or ``default_kpis``).
+
+    Returns
+    -------
+    DataFrame
+        ``kpi, kind, unit, target, higher_is_better, owner``: one row per KPI, in order.
+    """
     return pd.DataFrame([{"kpi": k.name, "kind": k.kind, "unit": k.unit, "target": k.target,
                           "higher_is_better": k.higher_is_better, "owner": k.owner}
                          for k in kpi_set],
@@ -30,16 +42,28 @@ def kpi_set_table(kpi_set: Sequence[KPI]) -> pd.DataFrame:
 
 
 @shared_step(3)
+@shared_docs
 def kpis(engagement: Engagement, *, seed: int = 0) -> StepResult:
     """Step 3: the KPI set with units, targets, directions and owners, every KPI's value over all
     mature data, and the KPI tree (revenue = orders x deal size; orders = entries x each step's
     conversion).
 
-    `seed`: the Monte Carlo interval of sales velocity. A wrong KPI in the YAML raises
-    ``ConfigError``.
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Here: the Monte Carlo interval of sales velocity.
 
-    Tables: `kpi set`, `kpi values`, `kpi tree`. Figures: `kpi tree`. Results: `kpi_set` (the
-    KPI definitions), `values`, `tree`.
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `kpi set`, `kpi values`, `kpi tree`. Figures: `kpi tree`. Results: `kpi_set`
+        (the KPI definitions), `values`, `tree`.
+
+    Raises
+    ------
+    ConfigError
+        A KPI declared in the YAML is wrong (the error names the key and the fix).
     """
     parts = Parts()
     kpi_set = kpis_from_config(engagement)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import (
     STATUS_NOT_SIGNIFICANT,
     STATUS_ON_TARGET,
@@ -31,17 +32,32 @@ _GROUPS = ((STATUS_SIGNIFICANT, STATUSES["off_target"]),
 
 
 @shared_step(4)
+@shared_docs
 def measurement(engagement: Engagement, *, seed: int = 0, kpis: StepResult | None = None) -> StepResult:
     """Step 4: the KPI table with n, 95% intervals and immature counts, cohort conversion per
     month for every step, period conversion per quarter (the labelled pitfall), time to convert
     per transition with the curves of the last step, and the seasonality view.
 
-    `kpis`: step 3's result, whose KPI values this step shows (computed here without it).
-    `seed`: the Monte Carlo interval of sales velocity.
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Here: the Monte Carlo interval of sales velocity.
+    kpis : StepResult, optional
+        Step 3's result, whose KPI values this step shows (computed here without it).
 
-    Tables: `kpis`, `cohorts`, `period conversion`, `time to convert`, `incidence`,
-    `seasonality tests`, `seasonality by month`, `year over year`. Figures: `cohort conversion`
-    (the first step), `cohort heatmap`, `time to convert`, `seasonality`. Sheets: `KPIs`.
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `kpis`, `cohorts`, `period conversion`, `time to convert`, `incidence`,
+        `seasonality tests`, `seasonality by month`, `year over year`. Figures: `cohort
+        conversion` (the first step), `cohort heatmap`, `time to convert`, `seasonality`.
+        Sheets: `KPIs`.
+
+    Raises
+    ------
+    TypeError
+        `kpis` is not step 3's StepResult.
     """
     parts = Parts()
     model = engagement.phase_model

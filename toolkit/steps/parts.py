@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import reason_of
 from toolkit.io.engagement import Engagement
@@ -44,8 +45,21 @@ PART_NAMES = {
 }
 
 
+@shared_docs
 def part_name(part: str, fmt: Formatter) -> str:
-    """A part of a step as a reader names it, in the formatter's language."""
+    """A part of a step as a reader names it, in the formatter's language.
+
+    Parameters
+    ----------
+    part : str
+        The part's key (``funnel``, ``duration``, ...).
+    {shared.fmt}
+
+    Returns
+    -------
+    str
+        The part's name in the formatter's language; an unknown key as it is.
+    """
     return fmt.gettext(PART_NAMES[part]) if part in PART_NAMES else part
 
 
@@ -88,7 +102,25 @@ class Parts:
 
 
 def earlier(result: StepResult | None, key: str) -> StepResult | None:
-    """An earlier step's result passed in as an option, checked to be that step's."""
+    """An earlier step's result passed in as an option, checked to be that step's.
+
+    Parameters
+    ----------
+    result : StepResult or None
+        What the caller passed.
+    key : str
+        The step it must be (``baseline``, ``kpis``, ``diagnosis``, ...).
+
+    Returns
+    -------
+    StepResult or None
+        `result`, unchanged; None when none was passed.
+
+    Raises
+    ------
+    TypeError
+        `result` is another step's result or no StepResult.
+    """
     if result is None:
         return None
     if not isinstance(result, StepResult) or result.key != key:
@@ -100,10 +132,29 @@ def earlier(result: StepResult | None, key: str) -> StepResult | None:
     return result
 
 
+@shared_docs
 def sizing_from(engagement: Engagement, diagnosis: StepResult | None
                 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """The bottleneck sizing and the benchmarks of step 5's result (None and the engagement's
-    benchmarks without one), for the steps that build on the top bottleneck (6 and 7)."""
+    """The bottleneck sizing and the benchmarks of step 5's result, for the steps that build on
+    the top bottleneck (6 and 7).
+
+    Parameters
+    ----------
+    {shared.engagement}
+    diagnosis : StepResult or None
+        Step 5's result.
+
+    Returns
+    -------
+    tuple of (DataFrame or None, DataFrame)
+        The sizing (None without step 5's ranked list) and the benchmarks (the engagement's
+        when `diagnosis` is None).
+
+    Raises
+    ------
+    TypeError
+        `diagnosis` is not step 5's StepResult.
+    """
     step5 = earlier(diagnosis, "diagnosis")
     if step5 is None:
         return None, benchmarks_for(engagement)
@@ -112,19 +163,59 @@ def sizing_from(engagement: Engagement, diagnosis: StepResult | None
 
 
 def figure(plot: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
-    """A figure of a StepResult: `plot` bound to its (already computed) data, drawn on `ax=None`."""
+    """A figure of a StepResult: `plot` bound to its (already computed) data, drawn on `ax=None`.
+
+    Parameters
+    ----------
+    plot : callable
+        A plot function of ``toolkit.present.plotting``.
+    *args, **kwargs
+        Its data and options.
+
+    Returns
+    -------
+    callable
+        ``plot`` with its arguments bound; called with ``ax=`` (and ``language=``) it draws.
+    """
     return functools.partial(plot, *args, **kwargs)
 
 
 def in_languages(write: Callable[[str], list[str]]) -> dict[str, list[str]]:
     """The conclusions `write(language)` writes, for every report language: a StepResult's
-    ``conclusions_by_language``."""
+    ``conclusions_by_language``.
+
+    Parameters
+    ----------
+    write : callable
+        Takes a language (``"en"``, ``"nl"``) and returns the sentences in it.
+
+    Returns
+    -------
+    dict of str to list of str
+        The sentences by language.
+    """
     return {language: write(language) for language in LANGUAGES}
 
 
 def sentences(conclusion: Bullets) -> list[str]:
     """The sentences of a narrative conclusion, as the narrative wrote them (its ``lines``: no
-    Markdown is parsed back)."""
+    Markdown is parsed back).
+
+    Parameters
+    ----------
+    conclusion : Bullets
+        What a function of ``toolkit.present.narrative`` returns.
+
+    Returns
+    -------
+    list of str
+        One sentence a line.
+
+    Raises
+    ------
+    TypeError
+        `conclusion` is no Bullets.
+    """
     if not isinstance(conclusion, Bullets):  # a programming error: narrative writes Bullets
         raise TypeError(f"sentences() takes the Bullets a narrative function returns, not a "
                         f"{type(conclusion).__name__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import funnel
 from toolkit.present import narrative
@@ -16,21 +17,46 @@ from toolkit.steps.store import shared_step
 __all__ = ["process_model", "stage_use"]
 
 
+@shared_docs
 def stage_use(engagement: Engagement) -> pd.DataFrame:
-    """Rows per CRM stage in the data and the phase each went to: `source_stage, phase, rows`."""
+    """Rows per CRM stage in the data and the phase each went to.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    DataFrame
+        ``source_stage, phase, rows``: one row per CRM stage and the phase it was mapped to.
+    """
     return (engagement.events.groupby(["source_stage", "phase"], observed=True).size()
             .rename("rows").reset_index())
 
 
 @shared_step(2)
+@shared_docs
 def process_model(engagement: Engagement, *, seed: int = 0, baseline: StepResult | None = None) -> StepResult:
     """Step 2: the phase model as the client described it, the stage mapping in use and the
     process schema.
 
-    `baseline`: step 1's result, whose funnel labels the schema's arrows (computed here without
-    it). `seed` is accepted like every step's (this step draws no random numbers).
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Step 2 draws no random numbers; the seed is accepted like every step's.
+    baseline : StepResult, optional
+        Step 1's result, whose funnel labels the schema's arrows (computed here without it).
 
-    Tables: `phases`, `stage mapping`. Figures: `process schema`.
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `phases`, `stage mapping`. Figures: `process schema`.
+
+    Raises
+    ------
+    TypeError
+        `baseline` is not step 1's StepResult.
     """
     parts = Parts()
     model = engagement.phase_model

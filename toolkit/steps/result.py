@@ -62,8 +62,20 @@ _SHOWN_ROWS = 12
 
 
 def summary_frame(rows: Sequence[Mapping[str, Any]] = ()) -> pd.DataFrame:
-    """The key results as a `summary` frame: `measure`, `value`, `ci_low`, `ci_high`, `n`,
-    `status` (a missing field is blank; `n` is a nullable integer)."""
+    """The key results as a `summary` frame.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        One mapping per measure, with any of the keys ``measure``, ``value``, ``ci_low``,
+        ``ci_high``, ``n``, ``status``.
+
+    Returns
+    -------
+    DataFrame
+        ``measure, value, ci_low, ci_high, n, status``: a missing field is blank, the numbers
+        are floats and ``n`` a nullable integer.
+    """
     frame = pd.DataFrame(list(rows), columns=list(SUMMARY_COLUMNS))
     for column in ("value", "ci_low", "ci_high"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)

@@ -16,6 +16,7 @@ from typing import Any
 
 from toolkit.analysis.history import history_path
 from toolkit.analysis.previous import find_previous, loop_state
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.paths import report_folder
 from toolkit.base.vocabulary import check_seed
 from toolkit.io.engagement import Engagement
@@ -52,24 +53,33 @@ def _results(engagement: Engagement, seed: int) -> dict[int, StepResult]:
                                                               diagnosis=found)}
 
 
+@shared_docs
 def since_previous(engagement: Engagement, *, previous: str | Path | None = None,
                    results: Mapping[int, StepResult] | None = None, seed: int = 0,
                    out: str | Path | None = None) -> StepResult:
     """This run compared with the previous report (the page "Since the last report") as step 7's
-    result: tables ``actions``, ``kpis``, ``findings``, ``data changes``, ``records changed``
-    (:class:`toolkit.analysis.since.SinceReport`, under ``results["since"]``), its counts as
-    the summary.
+    result.
 
-    previous
+    Parameters
+    ----------
+    {shared.engagement}
+    previous : str or Path, optional
         The previous report's folder (as ``funnel run --since``); default: found by the rule of
         `funnel run` among the report folders beside `out`.
-    results
+    results : mapping of int to StepResult, optional
         This run's step results (at least steps 5, 6 and 7); default: the run's results when the
         engagement was opened with one, else computed with `seed`.
-    out
+    {shared.seed}
+    out : str or Path, optional
         The folder this run's report goes to; default ``reports/<engagement>/<today>/``.
 
-    No previous report: no tables, and ``problems["since"]`` says why (a first run).
+    Returns
+    -------
+    {shared.step_result}
+        Tables ``actions``, ``kpis``, ``findings``, ``data changes``, ``records changed``
+        (:class:`toolkit.analysis.since.SinceReport`, under ``results["since"]``), its counts
+        as the summary. No previous report: no tables, and ``problems["since"]`` says why (a
+        first run).
     """
     seed = check_seed(seed)
     out = Path(out) if out is not None else report_folder(engagement.name)

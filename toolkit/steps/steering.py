@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.steering import SteeringView, steering_view
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import Reason
 from toolkit.io.engagement import Engagement
 from toolkit.present import narrative
@@ -19,7 +20,20 @@ __all__ = ["steering", "labelled_scorecard"]
 
 
 def labelled_scorecard(card: pd.DataFrame, monthly: pd.DataFrame) -> pd.DataFrame:
-    """The scorecard with each KPI's `label` and `unit` beside its name (first three columns)."""
+    """The scorecard with each KPI's `label` and `unit` beside its name (first three columns).
+
+    Parameters
+    ----------
+    card : DataFrame
+        The scorecard (``toolkit.analysis.steering.scorecard``).
+    monthly : DataFrame
+        The monthly KPI frame holding each KPI's ``label`` and ``unit``.
+
+    Returns
+    -------
+    DataFrame
+        ``kpi, label, unit`` and then the scorecard's other columns.
+    """
     labels = monthly.drop_duplicates("kpi").set_index("kpi")[["label", "unit"]]
     card = card.join(labels, on="kpi")
     first = ["kpi", "label", "unit"]
@@ -34,18 +48,33 @@ def _no_scorecard(why: str) -> pd.DataFrame:
 
 
 @shared_step(7)
+@shared_docs
 def steering(engagement: Engagement, *, seed: int = 0, diagnosis: StepResult | None = None) -> StepResult:
     """Step 7: `steering_view` charting the conversion step 5 ranked first.
 
     The scorecard judges each rate KPI on its latest month that is mature and holds enough
     records; the control chart is a p-chart (Laney's p' when the months vary more than chance).
 
-    `diagnosis`: step 5's result, whose bottleneck sizing chooses the conversion to steer on
-    (sized here without it, with the same seed).
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.seed}
+        Here: the sizing when `diagnosis` is not given.
+    diagnosis : StepResult, optional
+        Step 5's result, whose bottleneck sizing chooses the conversion to steer on (sized here
+        without it, with the same seed).
 
-    Tables: `monthly`, `scorecard` (with labels), `control chart`, `alerts`, `what changed`.
-    Figures: `scorecard`, `control chart`. Results: `view` (the SteeringView). Sheets:
-    `Scorecard` (the scorecard, or a note saying why there is none).
+    Returns
+    -------
+    {shared.step_result}
+        Tables: `monthly`, `scorecard` (with labels), `control chart`, `alerts`, `what
+        changed`. Figures: `scorecard`, `control chart`. Results: `view` (the SteeringView).
+        Sheets: `Scorecard` (the scorecard, or a note saying why there is none).
+
+    Raises
+    ------
+    TypeError
+        `diagnosis` is not step 5's StepResult.
     """
     sizing, market = sizing_from(engagement, diagnosis)
     parts = Parts()

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import check_seed
 from toolkit.io.engagement import Engagement
 from toolkit.steps.result import StepResult
@@ -42,10 +43,25 @@ _RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
+@shared_docs
 def run_file(engagement: Engagement, results: Mapping[int, StepResult], *, seed: int) -> Iterator[str]:
-    """Write `results` (computed on `engagement` with `seed`) for the notebooks of this run and
-    yield the file's path; '' for an engagement without a cache key (its tables cannot be told
-    apart from other tables, so the notebooks compute)."""
+    """Write `results` for the notebooks of this run and yield the file's path.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    results : mapping of int to StepResult
+        The run's step results, computed on `engagement` with `seed`.
+    seed : int
+        The seed they were computed with.
+
+    Yields
+    ------
+    str
+        The file's path (a private temporary folder, removed afterwards); '' for an
+        engagement without a cache key (its tables cannot be told apart from other tables, so
+        the notebooks compute).
+    """
     if not engagement.cache_key or not engagement.yaml_sha256:
         yield ""
         return
@@ -67,22 +83,55 @@ def _load(path: str, mtime_ns: int) -> dict:
 
 
 def read_run(path: str | os.PathLike) -> dict | None:
-    """The run written by :func:`run_file` at `path` (its engagement path, cache key, YAML hash,
-    seed and results), or None when the file is gone (the run ended)."""
+    """The run written by :func:`run_file` at `path`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file `run_file` yielded.
+
+    Returns
+    -------
+    dict or None
+        Its engagement path, cache key, YAML hash, seed and results; None when the file is gone
+        (the run ended).
+    """
     try:
         return _load(str(path), os.stat(path).st_mtime_ns)
     except OSError:
         return None
 
 
+@shared_docs
 def attach_run(engagement: Engagement, run: dict) -> None:
-    """Let `engagement` (opened on the run's pinned tables) answer its step calls from `run`."""
+    """Let `engagement` (opened on the run's pinned tables) answer its step calls from `run`.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    run : dict
+        What :func:`read_run` returned.
+    """
     _RUNS[engagement] = run
 
 
+@shared_docs
 def shared_result(engagement: Engagement, step: int, seed: int) -> StepResult | None:
-    """The result of `step` that the run this engagement was opened with computed for `seed`,
-    or None (opened without a run, another engagement or seed)."""
+    """The result of `step` that the run this engagement was opened with computed for `seed`.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    step : int
+        The step number (1-7).
+    seed : int
+        The seed of the call.
+
+    Returns
+    -------
+    StepResult or None
+        The run's result; None when opened without a run, or with another engagement or seed.
+    """
     run = _RUNS.get(engagement)
     if run is None or not engagement.cache_key:
         return None
@@ -93,7 +142,18 @@ def shared_result(engagement: Engagement, step: int, seed: int) -> StepResult | 
 
 def shared_step(step: int) -> Callable[[Callable[..., StepResult]], Callable[..., StepResult]]:
     """Make a step function return the run's shared result when it is called with the seed only
-    (any other option, e.g. another `uplift`, computes afresh)."""
+    (any other option, e.g. another `uplift`, computes afresh).
+
+    Parameters
+    ----------
+    step : int
+        The step number the decorated function computes.
+
+    Returns
+    -------
+    callable
+        The decorator.
+    """
     def decorate(compute: Callable[..., StepResult]) -> Callable[..., StepResult]:
         @functools.wraps(compute)
         def run(engagement: Engagement, *, seed: int = 0, **options: Any) -> StepResult:

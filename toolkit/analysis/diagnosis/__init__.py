@@ -20,17 +20,11 @@ stop opportunities from dropping out". This module sizes and ranks those opportu
 - :func:`leak_detail`: where lost records were lost and which open records have stalled;
 - :func:`low_hanging_fruit`: all of the above as the ranked list a consultant presents.
 
-Shared vocabulary of the docstrings
------------------------------------
-engagement
-    A loaded :class:`~toolkit.io.engagement.Engagement`. Every rate here is the cohort conversion of
-    :func:`toolkit.measure.funnel.cohort_conversion` (skip = passed, a window of ``window_days``, immature
-    records left out), pooled over all mature cohorts unless a period is named.
-window_days
-    The cohort window; default the engagement's ``cohort_window_days``.
-seed, draws
-    Randomness only through ``seed``, a whole number >= 0 (numpy ``default_rng``; None is
-    refused, as everywhere in the toolkit); ``draws`` Monte Carlo draws.
+Every rate here is the cohort conversion of :func:`toolkit.measure.funnel.cohort_conversion`
+(skip = passed, a window of ``window_days``, immature records left out), pooled over all mature
+cohorts unless a period is named. The parameters the functions share (``engagement``,
+``window_days``, ``seed``, ``draws``, ``benchmarks``, ``targets``) are described once, in
+``toolkit.base.docstrings``, and read the same in each function's docstring.
 
 Targets naming convention
 -------------------------

@@ -32,6 +32,7 @@ from toolkit.analysis.diagnosis.verdict import (
     step_tests,
     volume_rule,
 )
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_seed
 from toolkit.io.engagement import Engagement
@@ -151,6 +152,7 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
              "orders_target": volume["goal"], "order_rate": conv}]
 
 
+@shared_docs
 def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
@@ -163,8 +165,10 @@ def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int
 
     Parameters
     ----------
-    engagement, window_days, seed, draws
-        See the module docstring.
+    {shared.engagement}
+    {shared.window_days}
+    {shared.seed}
+    {shared.draws}
     benchmarks, targets, period, horizon, confidence, min_n
         As in :func:`bottleneck_sizing`; ``targets['orders_per_month']`` tests the lead volume.
     alpha, adjust

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.analysis.diagnosis.common import check_count, check_fraction, html_of, number0, percent
+from toolkit.base.docstrings import shared_docs
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
 from toolkit.stats import rate_ci
@@ -151,13 +152,13 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     return LeakDetail(lost_by, stalled, thresholds_frame, headline, stall_quantile, tuple(notes))
 
 
+@shared_docs
 def leak_detail(engagement: Engagement, *, stall_quantile: float = 0.9, min_moves: int = 10) -> LeakDetail:
     """Where lost records were lost, and which open records have stalled.
 
     Parameters
     ----------
-    engagement
-        See the module docstring.
+    {shared.engagement}
     stall_quantile
         The quantile of the time to the next phase (among records that moved on) beyond which an
         open record counts as stalled (default 0.9).

@@ -13,6 +13,7 @@ from scipy import stats
 
 from toolkit.analysis.diagnosis.common import codes_for, html_of, scan_attributes
 from toolkit.analysis.diagnosis.segments import transition_list
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import (
     ConfigError,
@@ -190,6 +191,7 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.
         stratified_test=stratified, notes=tuple(notes), cohort=cohort)
 
 
+@shared_docs
 def mix_vs_rate(engagement: Engagement, *, attribute: str, from_phase: str, to_phase: str,
                 period_a: str | int | pd.Period, period_b: str | int | pd.Period,
                 window_days: int | None = None, by: str = "reached") -> MixRateResult:
@@ -197,8 +199,8 @@ def mix_vs_rate(engagement: Engagement, *, attribute: str, from_phase: str, to_p
 
     Parameters
     ----------
-    engagement, window_days
-        See the module docstring.
+    {shared.engagement}
+    {shared.window_days}
     attribute
         The segment attribute whose mix may have moved (e.g. ``'action'``), or ``'value_band'``.
     from_phase, to_phase

@@ -25,6 +25,7 @@ from toolkit.analysis.segment_model import (
     functions_of,
     penalised_logistic,
 )
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import (
     OptionError,
     ToolkitError,
@@ -457,6 +458,7 @@ def _finding(row: Any, min_n: int, alpha: float) -> str:
             f"(adjusted p = {row.p_adjusted:.2g}, not below {alpha:g}).")
 
 
+@shared_docs
 def segment_scan(engagement: Engagement, *, attributes: Sequence[str] | None = None,
                  transitions: Sequence[tuple[str, str]] | None = None,
                  window_days: int | None = None, min_n: int = MIN_N, alpha: float = 0.05,
@@ -466,8 +468,8 @@ def segment_scan(engagement: Engagement, *, attributes: Sequence[str] | None = N
 
     Parameters
     ----------
-    engagement, window_days
-        See the module docstring.
+    {shared.engagement}
+    {shared.window_days}
     attributes
         Record attributes to scan. Default: the engagement's declared segments (attributes with
         more than 50 values are skipped with a warning; attributes that leak the outcome are

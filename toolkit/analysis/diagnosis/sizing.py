@@ -24,6 +24,7 @@ from toolkit.analysis.diagnosis.common import (
     percent,
     scan_attributes,
 )
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option, check_seed
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
@@ -125,6 +126,7 @@ _SIZING_COLUMNS = [
 ]
 
 
+@shared_docs
 def bottleneck_sizing(engagement: Engagement, *, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
@@ -137,19 +139,18 @@ def bottleneck_sizing(engagement: Engagement, *, window_days: int | None = None,
 
     Parameters
     ----------
-    engagement, window_days
-        See the module docstring.
-    benchmarks
-        Optional benchmark table (module docstring); its ``typical`` rate is the reference.
-    targets
-        Target dict (module docstring); default ``engagement.config.targets``. Only the
-        ``conversion_<from>_<to>`` entries are used here.
+    {shared.engagement}
+    {shared.window_days}
+    {shared.benchmarks}
+    {shared.targets}
+        Only the ``conversion_<from>_<to>`` entries are used here.
     period : {'week', 'month', 'quarter', 'year'}
         Cohort period for the ``best_period`` reference and the unit of ``entries_per_period``.
     horizon : {'week', 'month', 'quarter', 'year'}
         The time span the extra orders and revenue are expressed in (default: per year).
-    draws, seed
-        Monte Carlo draws for the ranges (0: no ranges) and the seed (a whole number >= 0).
+    {shared.draws}
+        0: no ranges.
+    {shared.seed}
     min_n
         Smallest mature cohort for a period or a segment to serve as a reference.
     best_quantile

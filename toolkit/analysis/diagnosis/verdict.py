@@ -20,6 +20,7 @@ from toolkit.analysis.diagnosis.common import (
     percent,
 )
 from toolkit.analysis.diagnosis.sizing import bottleneck_items
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
@@ -355,6 +356,7 @@ FRUIT_FIELDS = ["side", "from_phase", "to_phase", "attribute", "segment", "rate"
                  "stalled_value"]
 
 
+@shared_docs
 def shortage_or_leak(engagement: Engagement, *, window_days: int | None = None,
                      benchmarks: pd.DataFrame | None = None,
                      targets: Mapping[str, float] | None = None, min_n: int = MIN_N,
@@ -364,8 +366,8 @@ def shortage_or_leak(engagement: Engagement, *, window_days: int | None = None,
 
     Parameters
     ----------
-    engagement, window_days
-        See the module docstring.
+    {shared.engagement}
+    {shared.window_days}
     benchmarks, targets
         As in :func:`bottleneck_sizing`; ``targets['orders_per_month']`` enables the volume rule.
     min_n

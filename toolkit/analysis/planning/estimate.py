@@ -238,8 +238,15 @@ def _scan_row(factors: DurationFactors, factor: str, score: int, effect: float,
 
 
 def advice_texts() -> dict[str, str]:
-    """``{advice_code: English advice}``: every advice the readiness scan can give (the report
-    shows it in the engagement's language from its code)."""
+    """Every advice the readiness scan can give, in English.
+
+    The report shows it in the engagement's language from its code.
+
+    Returns
+    -------
+    dict of str to str
+        ``{advice_code: English advice}``.
+    """
     texts = {f"{factor}/{band}": words for factor, bands in ADVICE.items()
              for band, words in bands.items()}
     texts.update({f"{factor}/not_scored": NOT_SCORED_ADVICE for factor in FACTORS})

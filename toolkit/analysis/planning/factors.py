@@ -331,8 +331,18 @@ def anchors() -> pd.DataFrame:
 
 
 def score_number_of_kpis(count: int) -> int:
-    """The ``number_of_kpis`` score for a count of KPIs: <=4 -> 5, 5-8 -> 4, 9-15 -> 3,
-    16-25 -> 2, more -> 1 (the anchors of :func:`anchors`)."""
+    """The ``number_of_kpis`` score for a count of KPIs (the anchors of :func:`anchors`).
+
+    Parameters
+    ----------
+    count : int
+        The number of KPIs reported.
+
+    Returns
+    -------
+    int
+        <=4 -> 5, 5-8 -> 4, 9-15 -> 3, 16-25 -> 2, more -> 1.
+    """
     if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
         raise OptionError(
             f"The value for `count` must be a whole number of KPIs >= 1, but {count!r} was passed",

@@ -16,6 +16,7 @@ from toolkit.analysis.planning.factors import (
     score_number_of_kpis,
 )
 from toolkit.analysis.planning.model import is_positive
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError, OptionError
 from toolkit.io.engagement import Engagement
 from toolkit.measure.audit import AuditResult
@@ -155,6 +156,11 @@ def score_starting_situation(audit: AuditResult, *, dated: bool = True, history:
     history
         False when no source has a stage history (a snapshot).
 
+    Returns
+    -------
+    int
+        The score, 1-4.
+
     Notes
     -----
     The anchors of :func:`anchors`, read from what the export shows: no dates at all -> 1 (KPIs
@@ -171,9 +177,10 @@ def score_starting_situation(audit: AuditResult, *, dated: bool = True, history:
     return 3 if worst > 0.10 else 4
 
 
+@shared_docs
 def measured_factors(engagement: Engagement, *, audit: AuditResult | None = None,
                      funnel_frame: pd.DataFrame | None = None) -> dict[str, tuple[int, str]]:
-    """The factors the data shows, as ``{factor: (score, basis)}``.
+    """The factors the data shows, with the basis of each score.
 
     - ``number_of_kpis`` from the engagement's KPI set (declared, or the default set);
     - ``starting_situation`` from the data audit (:func:`score_starting_situation`);
@@ -183,6 +190,19 @@ def measured_factors(engagement: Engagement, *, audit: AuditResult | None = None
 
     Step 1 runs first, so the strengths and weaknesses are read from the raw funnel (open
     records counted as not converted, so a little low), not from step 5's diagnosis.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    audit : AuditResult, optional
+        Step 1's audit (``toolkit.measure.audit.audit``); computed here without it.
+    funnel_frame : DataFrame, optional
+        Step 1's raw funnel (``toolkit.measure.funnel.funnel``); computed here without it.
+
+    Returns
+    -------
+    dict of str to (int, str)
+        ``{factor: (score, basis)}`` for each factor measured.
     """
     out = {"number_of_kpis": (score_number_of_kpis(len(kpis_from_config(engagement))),
                               "measured_kpi_set")}
@@ -202,6 +222,7 @@ def measured_factors(engagement: Engagement, *, audit: AuditResult | None = None
     return out
 
 
+@shared_docs
 def factors_for(engagement: Engagement, *, audit: AuditResult | None = None,
                 funnel_frame: pd.DataFrame | None = None) -> DurationFactors:
     """The engagement's duration factors: measured where the data shows them
@@ -210,6 +231,25 @@ def factors_for(engagement: Engagement, *, audit: AuditResult | None = None,
     A factor neither measured nor scored is not scored (None), and then no duration is
     estimated. A YAML score for a measured factor is not used (the note says so): one fact,
     computed once.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    audit : AuditResult, optional
+        Step 1's audit (``toolkit.measure.audit.audit``); computed here without it.
+    funnel_frame : DataFrame, optional
+        Step 1's raw funnel (``toolkit.measure.funnel.funnel``); computed here without it.
+
+    Returns
+    -------
+    DurationFactors
+        The five factors, each with its score (or None), basis and note.
+
+    Raises
+    ------
+    ConfigError
+        ``duration_factors:`` is no mapping of factor to score, names no factor, or holds a
+        score that is not a whole number 1-5.
     """
     given = factors_from_yaml(dict(engagement.config.duration_factors or {}))
     scores, notes = given.scores(), dict(given.notes)

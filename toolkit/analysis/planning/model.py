@@ -55,6 +55,12 @@ def load_duration_model(model: Mapping[str, Any] | str | Path | DurationModel | 
         ``None`` for the packaged default (``toolkit/data/duration_model.yaml``), the path of a
         calibrated copy, a mapping with the same structure, or a :class:`DurationModel`.
 
+    Returns
+    -------
+    DurationModel
+        The validated model: the seven steps' base weeks, the multiplier of each factor per
+        step and score, and the planning range.
+
     Raises
     ------
     ConfigError

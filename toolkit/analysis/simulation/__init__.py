@@ -14,33 +14,9 @@ Four questions, one function each:
   with like: mature cohorts only, cohorts that straddle the change left out, the same calendar
   months, a segmented regression and, with a control group, difference-in-differences.
 
-Parameters used throughout
---------------------------
-engagement
-    An :class:`~toolkit.io.engagement.Engagement` (or one built with ``Engagement.from_tables``).
-window_days
-    The cohort conversion window (DESIGN.md, "Funnel semantics"); default the engagement's
-    ``cohort_window_days``.
-rates
-    Planned step conversions, a mapping from a step to a new rate. A step is written
-    ``"lead->opportunity"`` or ``("lead", "opportunity")`` and must be two consecutive phases. The
-    value is one of
-
-    - a float between 0 and 1: the **absolute** planned rate (``0.40`` = 40%), taken as given;
-    - ``"40%"``: the same, written as a percentage;
-    - ``"+5pp"`` / ``"-2pp"``: a change in **percentage points** on the baseline rate;
-    - ``"+10%"`` / ``"-10%"``: a **relative** change of the baseline rate (0.30 -> 0.33).
-
-    A change relative to the baseline (points or percent) inherits the baseline's uncertainty in
-    the Monte Carlo; an absolute planned rate is a target and carries none.
-volumes
-    Multipliers of the entries into a phase, e.g. ``{"target": 1.2}`` for 20% more targets. A
-    multiplier on a later phase means extra (or fewer) entries straight into that phase, e.g.
-    more referrals entering at ``lead``; every phase after it scales along.
-draws, seed
-    Monte Carlo draws and the seed of ``numpy.random.default_rng``, a whole number >= 0 (None
-    is refused: the toolkit's one seed rule, ``toolkit.base.vocabulary.check_seed``); the same
-    seed gives the same numbers.
+The parameters the functions share (``engagement``, ``window_days``, ``rates``, ``volumes``,
+``draws``, ``seed``) are described once, in ``toolkit.base.docstrings``, and read the same in
+each function's docstring.
 
 The baseline
 ------------

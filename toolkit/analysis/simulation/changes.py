@@ -19,6 +19,7 @@ from statsmodels.genmod.families import Binomial
 from statsmodels.genmod.generalized_linear_model import GLM
 
 from toolkit.analysis.simulation.baseline import SEASON_FREQ, check_phase, window_of
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, DataError, OptionError, SmallSampleWarning
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
@@ -335,6 +336,7 @@ def _standardised(records: pd.DataFrame, compared: pd.DataFrame, names: list[str
                         if left_out else ""))}
 
 
+@shared_docs
 def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str, to_phase: str | None = None,
                     window_days: int | None = None, control: Any = None,
                     segment_attribute: str | None = None, period: str = "month",
@@ -344,8 +346,8 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
 
     Parameters
     ----------
-    engagement, window_days
-        See the module docstring.
+    {shared.engagement}
+    {shared.window_days}
     change_date
         The day the change took effect; cohorts entering ``from_phase`` on or after it are
         "after".

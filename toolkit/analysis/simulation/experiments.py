@@ -15,6 +15,7 @@ import pandas as pd
 # not statsmodels.api, which imports all of statsmodels (about 0.3 s)
 from toolkit.analysis.simulation.baseline import DEFAULT_N_VALUES, check_phase, complete_months
 from toolkit.analysis.simulation.scenarios import parse_change
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, OptionError
 from toolkit.base.findings import Finding
 from toolkit.io.engagement import Engagement
@@ -145,7 +146,7 @@ def experiment_size(baseline_rate: float, *, uplift: float | str, alpha: float =
     entries_per_week
         Entries into the tested phase per week, both arms together (see
         :func:`entries_per_week`).
-    window_days
+    window_days : int
         The conversion window of the step. A cohort conversion with a W-day window can only be
         read W days after the last record entered; the wait is added to the weeks.
 
@@ -239,16 +240,22 @@ def mde_table(baseline_rate: float, *, n_values: Sequence[float] | None = None,
     return pd.DataFrame(rows)
 
 
+@shared_docs
 def entries_per_week(engagement: Engagement, phase: str, *, last_months: int | None = None) -> float:
     """Average entries into ``phase`` per week over the baseline's complete months.
 
     Parameters
     ----------
-    engagement
-    phase
+    {shared.engagement}
+    phase : str
         The phase whose records would enter an experiment (the ``from_phase`` of the step).
-    last_months
+    last_months : int, optional
         Use only the latest complete months (e.g. 12); default all complete months.
+
+    Returns
+    -------
+    float
+        Entries per week.
 
     Notes
     -----

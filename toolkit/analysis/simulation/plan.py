@@ -19,6 +19,7 @@ from toolkit.analysis.simulation.experiments import (
 )
 from toolkit.analysis.simulation.volume import required_volume
 from toolkit.analysis.simulation.what_if import WhatIfResult, what_if
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import Reason, check_seed, reason_of
 from toolkit.io.config import change_step
@@ -58,6 +59,7 @@ class ImprovementPlan:
         return self.summary.to_html(index=False)
 
 
+@shared_docs
 def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = None,
                      uplift: float | str = "+2pp", benchmarks: pd.DataFrame | None = None,
                      seed: int = 0, sizing: pd.DataFrame | None = None) -> ImprovementPlan:
@@ -65,13 +67,30 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
     stated reason rather than an error. See `what_if`, `required_volume`, `experiment_size`,
     `mde_table` and `evaluate_change` for the parts.
 
-    ``changes``: the process changes to evaluate before/after, each with ``date``,
-    ``description`` and ``step`` (as under ``changes:`` in the engagement YAML, the default).
-    Only declared changes are evaluated, never a default date: with none, ``explain('change')``
-    says how to declare one.
+    Parameters
+    ----------
+    {shared.engagement}
+    changes : sequence, optional
+        The process changes to evaluate before/after, each with ``date``, ``description`` and
+        ``step`` (as under ``changes:`` in the engagement YAML, the default). Only declared
+        changes are evaluated, never a default date: with none, ``explain('change')`` says how
+        to declare one.
+    uplift : float or str, default "+2pp"
+        The improvement the test must be able to show: a float is an absolute difference (0.02
+        = 2 points); ``"+2pp"`` (points) or ``"+10%"`` (relative).
+    {shared.benchmarks}
+    {shared.seed}
+    sizing : DataFrame, optional
+        The bottleneck sizing already made with the same ``benchmarks`` and ``seed`` (step 5's
+        ``LowHangingFruit.sizing``), so it is not computed again; default computed here.
 
-    ``sizing``: the bottleneck sizing already made with the same ``benchmarks`` and ``seed`` (step
-    5's ``LowHangingFruit.sizing``), so it is not computed again; default computed here."""
+    Returns
+    -------
+    ImprovementPlan
+        The top bottleneck, what raising it is worth, the volume the order target needs, the
+        test that would show it and the evaluation of each declared change; a part the data
+        cannot carry is None with the reason in ``problems``.
+    """
     engagement.require_dates("The improvement plan (orders per month)")
     seed = check_seed(seed)
 
@@ -149,9 +168,25 @@ def _declared(engagement: Engagement, changes: Sequence[Any] | None) -> list[dic
     return out
 
 
+@shared_docs
 def evaluate_declared_changes(engagement: Engagement, changes: Sequence[Any] | None
                        ) -> tuple[list[ChangeEvaluation], list[Reason]]:
-    """Each declared change evaluated at its own step; plain reasons for those that could not be."""
+    """Each declared change evaluated at its own step.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    changes : sequence or None
+        The changes (each with ``date``, ``description`` and ``step``); None: those under
+        ``changes:`` in the engagement YAML.
+
+    Returns
+    -------
+    evaluations : list of ChangeEvaluation
+        One per change that could be evaluated (:func:`evaluate_change`).
+    reasons : list of Reason
+        Why each of the others could not be.
+    """
     declared = _declared(engagement, changes)
     if not declared:
         return [], [Reason(HOW_TO_DECLARE_A_CHANGE, "no_change_declared")]

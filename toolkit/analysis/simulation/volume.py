@@ -14,6 +14,7 @@ from scipy import stats
 # not statsmodels.api, which imports all of statsmodels (about 0.3 s)
 from toolkit.analysis.simulation.baseline import MONTHS_PER, baseline_of, check_draws, check_level
 from toolkit.analysis.simulation.scenarios import interval_of, parse_rates, posterior_draws, scenario_rates
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, DataError, OptionError
 from toolkit.base.vocabulary import check_option, check_seed
 from toolkit.io.engagement import Engagement
@@ -42,6 +43,7 @@ def _entries_for_probability(target: np.ndarray, chain: np.ndarray, probability:
     return float(high)
 
 
+@shared_docs
 def required_volume(engagement: Engagement, *, orders: float | None = None, revenue: float | None = None,
                     period: str = "month", rates: Mapping | None = None, seasonal: bool = True,
                     window_days: int | None = None, probabilities: Sequence[float] = (0.5, 0.8),
@@ -51,8 +53,12 @@ def required_volume(engagement: Engagement, *, orders: float | None = None, reve
 
     Parameters
     ----------
-    engagement, rates, window_days, draws, seed
-        See the module docstring; ``rates`` are planned conversions (default: the current ones).
+    {shared.engagement}
+    {shared.rates}
+        Default: the current ones.
+    {shared.window_days}
+    {shared.draws}
+    {shared.seed}
     orders, revenue
         The target, per ``period``; pass exactly one. A revenue target is turned into orders with
         the mean won value.

@@ -22,6 +22,7 @@ from toolkit.analysis.simulation.scenarios import (
     scenario_rates,
     simulate_counts,
 )
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option, check_seed
 from toolkit.io.engagement import Engagement
@@ -96,6 +97,7 @@ class WhatIfResult:
         return f"<WhatIfResult {self.headline}>"
 
 
+@shared_docs
 def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Mapping | None = None,
             window_days: int | None = None, period: str = "month", interval: str = "expected",
             draws: int = 4000, seed: int = 0,
@@ -104,9 +106,12 @@ def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Ma
 
     Parameters
     ----------
-    engagement, rates, volumes, window_days, draws, seed
-        See the module docstring (``rates``: ``0.40``, ``"40%"``, ``"+5pp"`` or ``"+10%"``;
-        ``volumes``: multipliers per phase).
+    {shared.engagement}
+    {shared.rates}
+    {shared.volumes}
+    {shared.window_days}
+    {shared.draws}
+    {shared.seed}
     period : {'month', 'year'}
         Report per average month or per year (12 months).
     interval : {'expected', 'predicted'}

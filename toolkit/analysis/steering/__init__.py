@@ -10,15 +10,9 @@ a real change from noise. This module turns the tidy KPI frame into
 - :func:`period_report`: what changed this period, the alerts that fired and plain-language
   headline sentences.
 
-Parameters used throughout
---------------------------
-kpis
-    The tidy KPI frame from ``compute_kpis``: one row per KPI per period with columns ``kpi,
-    period, n, successes, value, ci_low, ci_high, target, higher_is_better``. ``period`` must be
-    sortable. Rates carry ``n`` and ``successes``; other KPIs (durations, values) have missing
-    ``n``/``successes`` and carry their uncertainty in ``ci_low``/``ci_high``.
-alpha
-    Significance level for every test in this module (default 0.05).
+The parameters the functions share (the tidy KPI frame ``kpis``, ``alpha``: 0.05 by default)
+are described once, in ``toolkit.base.docstrings``, and read the same in each function's
+docstring.
 
 One module a job: ``checks`` (the KPI tables a caller passes in), ``control`` (control charts and
 run rules), ``scorecard``, ``period`` (the period report), ``view`` (step 7 in one object).

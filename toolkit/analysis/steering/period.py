@@ -21,6 +21,7 @@ from toolkit.analysis.steering.checks import (
     require_columns,
 )
 from toolkit.analysis.steering.scorecard import judgeable_of, scorecard
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.findings import Finding
@@ -98,6 +99,7 @@ class PeriodReport:
         return "\n".join(lines)
 
 
+@shared_docs
 def period_report(
     kpis: pd.DataFrame,
     alerts: pd.DataFrame | None,
@@ -112,8 +114,7 @@ def period_report(
 
     Parameters
     ----------
-    kpis
-        The tidy KPI frame (see the module docstring). Not modified.
+    {shared.kpi_frame}
     alerts
         Alerts from :func:`run_rules` (with a ``kpi`` column when several KPIs are charted), or
         ``None``.

@@ -13,6 +13,7 @@ from scipy import stats
 
 from toolkit.analysis.steering.checks import check_alpha, prepare_kpis
 from toolkit.analysis.steering.control import SHORT_OF
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError
 from toolkit.base.vocabulary import (
     MIN_N,
@@ -23,6 +24,7 @@ from toolkit.base.vocabulary import (
 
 # Scorecard
 
+@shared_docs
 def scorecard(
     kpis: pd.DataFrame,
     *,
@@ -36,8 +38,7 @@ def scorecard(
 
     Parameters
     ----------
-    kpis
-        The tidy KPI frame (see the module docstring). Not modified.
+    {shared.kpi_frame}
     higher_is_better
         ``None`` reads the ``higher_is_better`` column; ``True``/``False`` applies to every KPI;
         a mapping ``{kpi: bool}`` overrides the column for the KPIs it names.

@@ -14,6 +14,7 @@ from toolkit.analysis.steering.checks import prepare_kpis
 from toolkit.analysis.steering.control import control_chart, run_rules
 from toolkit.analysis.steering.period import PeriodReport, period_report
 from toolkit.analysis.steering.scorecard import judgeable_of, scorecard
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.base.vocabulary import (
@@ -26,12 +27,29 @@ from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis import KPI, compute_kpis, default_kpis, kpis_from_config
 
 
+@shared_docs
 def monthly_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None) -> pd.DataFrame:
     """The KPI frame management steers on: every rate KPI per cohort month, mature months only.
 
     Conversion KPIs of the last months are still inside their window; a month with no mature
     record carries no rate yet and is left out, so the scorecard's "latest period" is the latest
     one that can be judged (its `immature_n` says how many records are still waiting).
+
+    Parameters
+    ----------
+    {shared.engagement}
+    kpis : sequence of KPI, optional
+        The KPIs to take the rate KPIs from; default the engagement's KPI set.
+
+    Returns
+    -------
+    DataFrame
+        The tidy KPI frame of ``compute_kpis`` (by month), sorted by KPI and period.
+
+    Raises
+    ------
+    NeedsDates
+        A lead list without dates has no months.
     """
     engagement.require_dates("KPIs by month (control charts, scorecard)")
     chosen = [k for k in (kpis or kpis_from_config(engagement))
@@ -75,13 +93,34 @@ class SteeringView:
         return draw("plot_scorecard", self.card, kpis=self.monthly, ax=ax, **options)
 
 
+@shared_docs
 def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                   benchmarks: pd.DataFrame | None = None, seed: int = 0,
                   sizing: pd.DataFrame | None = None) -> SteeringView:
-    """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
-    step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
-    else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
-    that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
+    """Compute step 7.
+
+    Alerts and the period report only judge months that are mature and hold at least
+    ``MIN_N`` records; the chart shows every month.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    steer_on : str, optional
+        The conversion KPI to chart; default the top bottleneck of step 5
+        (``conversion_<from>_<to>``), from `sizing` when step 5's bottleneck sizing is passed,
+        else sized here with `benchmarks` and `seed`.
+    {shared.benchmarks}
+    {shared.seed}
+    sizing : DataFrame, optional
+        Step 5's bottleneck sizing (``LowHangingFruit.sizing``).
+
+    Returns
+    -------
+    SteeringView
+        The monthly KPIs, the scorecard, the control chart of the steering conversion with its
+        alerts, and the period report; a part the data cannot carry is None with the reason in
+        ``problems``.
+    """
     engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = check_seed(seed)
     problems: dict[str, str] = {}

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, ToolkitError
 from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
 from toolkit.io.engagement import Engagement
@@ -34,6 +35,7 @@ from toolkit.measure.survival import (
 )
 
 
+@shared_docs
 def compute_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None,
                  by: str | Sequence[str] | None = None, period: str | None = None,
                  seed: int = 0) -> pd.DataFrame:
@@ -41,15 +43,15 @@ def compute_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None,
 
     Parameters
     ----------
-    engagement : Engagement
+    {shared.engagement}
     kpis : list of KPI, optional
         Default: the engagement's declared KPIs, or the set derived from the phase model.
     by : str or list of str, optional
         Segment attributes to split every KPI by (segment columns appear after `kind`).
     period : {'month', 'quarter', 'year', 'week'}, optional
         Split by cohort period; None gives one value per KPI over all (mature) data.
-    seed : int
-        Seed of the Monte Carlo interval of sales velocity (the only random part).
+    {shared.seed}
+        Here: the Monte Carlo interval of sales velocity (the only random part).
 
     Returns
     -------
@@ -133,16 +135,31 @@ def has_time_of_day(engagement: Engagement) -> bool:
     return bool((at.notna() & (at != at.dt.normalize())).any())
 
 
+@shared_docs
 def lacking(engagement: Engagement, kpi: KPI) -> str | None:
-    """The problem code of what `kpi` needs (:attr:`KPI.needs`) and the engagement's data lack as
-    a whole, or None. (A step whose stamps are all one instant is found per transition, where the
-    durations are measured.)
+    """The problem code of what `kpi` needs (:attr:`KPI.needs`) and the engagement's data lack
+    as a whole, or None.
+
+    (A step whose stamps are all one instant is found per transition, where the durations are
+    measured.)
+
+    Parameters
+    ----------
+    {shared.engagement}
+    kpi : KPI
+        The KPI.
+
+    Returns
+    -------
+    str or None
+        ``no_amounts``, ``no_lost_records``, ... (``toolkit.measure.kpis.NEEDS``); None when the
+        data hold what it needs.
 
     Notes
     -----
     Amounts are lacking when no record has a value. Lost records are lacking when no record is
-    lost, or when a snapshot places every lost record at its entry phase (no `lost_at_stage`) and
-    the KPI counts from a later phase none of them reached: its win rate would be 100% by
+    lost, or when a snapshot places every lost record at its entry phase (no `lost_at_stage`)
+    and the KPI counts from a later phase none of them reached: its win rate would be 100% by
     construction.
     """
     records = engagement.records

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import status_prose
@@ -91,8 +92,20 @@ def _owner(model: PhaseModel, phase: str | None) -> str:
     return functions[0] if functions else ""
 
 
+@shared_docs
 def default_kpis(engagement: Engagement) -> list[KPI]:
-    """The KPI set derived from the phase model when the YAML declares none."""
+    """The KPI set derived from the phase model when the YAML declares none.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    list of KPI
+        Every step's cohort conversion, the volumes, durations, win rate and value KPIs the
+        phase model allows, with the YAML's targets.
+    """
     model = engagement.phase_model
     window = engagement.config.cohort_window_days
     keys = model.keys
@@ -170,10 +183,28 @@ def default_kpis(engagement: Engagement) -> list[KPI]:
     return out
 
 
+@shared_docs
 def kpis_from_config(engagement: Engagement) -> list[KPI]:
-    """The engagement's KPI set: its declared KPIs (validated, phase keys checked) and the default
-    set, but for the defaults a declared KPI of the same name replaces; with `kpis: {replace:
-    true, list: [...]}` the declared KPIs only."""
+    """The engagement's KPI set.
+
+    Its declared KPIs (validated, phase keys checked) and the default set, but for the defaults
+    a declared KPI of the same name replaces; with ``kpis: {replace: true, list: [...]}`` the
+    declared KPIs only.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    list of KPI
+        The declared KPIs first, then the defaults.
+
+    Raises
+    ------
+    ConfigError
+        A declared KPI is wrong (its key, the value and the fix).
+    """
     declared = engagement.config.kpis
     if not declared:
         return default_kpis(engagement)
@@ -214,9 +245,23 @@ def _declared_kpis(engagement: Engagement) -> list[KPI]:
 
 def target_status_codes(value: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike,
                         target: ArrayLike, higher_is_better: ArrayLike) -> np.ndarray:
-    """The status code of each KPI value against its target: ``on_target``,
-    ``off_target_not_significant``, ``off_target``, ``no_target`` or ``no_data`` (their sentences
-    are ``toolkit.base.vocabulary.STATUSES``; the KPI table words both directions alike).
+    """The status code of each KPI value against its target.
+
+    Parameters
+    ----------
+    value, ci_low, ci_high : array_like of float
+        Each KPI value and its interval (NaN: no value).
+    target : array_like of float
+        Each KPI's target (NaN: none).
+    higher_is_better : array_like of bool
+        Each KPI's direction.
+
+    Returns
+    -------
+    ndarray of str
+        ``on_target``, ``off_target_not_significant``, ``off_target``, ``no_target`` or
+        ``no_data`` per KPI (their sentences are ``toolkit.base.vocabulary.STATUSES``; the KPI
+        table words both directions alike).
 
     Notes
     -----
@@ -239,7 +284,22 @@ def target_status_codes(value: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike,
 def status_vs_target(value: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike,
                      target: ArrayLike, higher_is_better: ArrayLike) -> np.ndarray:
     """'on target' / 'off target, not significant' / 'significantly off target' / 'no target' /
-    'no data': the sentences of :func:`target_status_codes`."""
+    'no data': the sentences of :func:`target_status_codes`.
+
+    Parameters
+    ----------
+    value, ci_low, ci_high : array_like of float
+        Each KPI value and its interval (NaN: no value).
+    target : array_like of float
+        Each KPI's target (NaN: none).
+    higher_is_better : array_like of bool
+        Each KPI's direction.
+
+    Returns
+    -------
+    ndarray of str
+        One sentence per KPI.
+    """
     codes = target_status_codes(value, ci_low, ci_high, target, higher_is_better)
     return np.array(status_prose(codes.ravel()), dtype=object).reshape(codes.shape)
 

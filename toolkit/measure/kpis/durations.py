@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.vocabulary import MISSING
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import (
@@ -22,15 +23,28 @@ from toolkit.measure.survival import (
 )
 
 
+@shared_docs
 def time_to_convert(engagement: Engagement, *, by: str | None = None,
                     horizons: Sequence[float] = (30, 60, 90, 180)) -> pd.DataFrame:
     """Time to convert for every transition of the phase model, censoring-aware.
 
-    One row per transition (and segment): `transition, from_phase, to_phase` and the columns of
-    `toolkit.measure.survival.time_to_convert_summary` (n, converted, lost, censored, the Kaplan-Meier
-    median with its interval, and the cumulative incidence of conversion at each horizon with lost
-    as a competing outcome). A snapshot engagement gets only first phase -> won (creation to
-    close): the phases between have no dates of their own.
+    A snapshot engagement gets only first phase -> won (creation to close): the phases between
+    have no dates of their own.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    {shared.by}
+    horizons : sequence of float
+        Days at which to report the cumulative incidence of conversion.
+
+    Returns
+    -------
+    DataFrame
+        One row per transition (and segment): ``transition, from_phase, to_phase`` and the
+        columns of `toolkit.measure.survival.time_to_convert_summary` (n, converted, lost,
+        censored, the median days among converters with its interval, and the cumulative
+        incidence of conversion at each horizon with lost as a competing outcome).
     """
     engagement.require_dates("Time to convert")
     model = engagement.phase_model
@@ -86,18 +100,26 @@ def _without_instant_steps(summary: pd.DataFrame, spells: pd.DataFrame, seg: lis
     return summary
 
 
+@shared_docs
 def step_incidence(engagement: Engagement, *, from_phase: str | None = None, to_phase: str | None = None
                    ) -> pd.DataFrame:
     """Cumulative incidence of converting (and of being lost) after reaching `from_phase`.
 
-    Default: the last step of the phase model (the one before the won phase). Open records are
-    censored at the as-of date, lost records are a competing outcome.
+    Open records are censored at the as-of date, lost records are a competing outcome.
+
+    Parameters
+    ----------
+    {shared.engagement}
+    from_phase, to_phase : str, optional
+        The transition; default the last step of the phase model (the one before the won
+        phase).
 
     Returns
     -------
-    The frame of `toolkit.measure.survival.cumulative_incidence`: `time, outcome, cif, ci_low, ci_high,
-    at_risk`; no rows when no record reached `from_phase` (a young or empty engagement), so a
-    figure of it says there is nothing to show instead of failing.
+    DataFrame
+        The frame of `toolkit.measure.survival.cumulative_incidence`: ``time, outcome, cif,
+        ci_low, ci_high, at_risk``; no rows when no record reached `from_phase` (a young or
+        empty engagement), so a figure of it says there is nothing to show instead of failing.
     """
     engagement.require_dates("The time to convert after a phase")
     model = engagement.phase_model

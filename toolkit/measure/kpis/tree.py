@@ -6,14 +6,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis.compute import compute_kpis
 from toolkit.measure.kpis.definitions import KPI, default_kpis, kpis_from_config
 
 
+@shared_docs
 def tree_kpis(engagement: Engagement) -> list[KPI]:
-    """The KPIs the nodes of :func:`kpi_tree` show: the engagement's own (declared ones keep their
-    agreed windows), plus the default KPIs of the nodes the declared set lacks."""
+    """The KPIs the nodes of :func:`kpi_tree` show.
+
+    Parameters
+    ----------
+    {shared.engagement}
+
+    Returns
+    -------
+    list of KPI
+        The engagement's own (declared ones keep their agreed windows), plus the default KPIs
+        of the nodes the declared set lacks.
+    """
     model = engagement.phase_model
     declared = kpis_from_config(engagement)
     have = {k.name for k in declared}
@@ -23,14 +35,25 @@ def tree_kpis(engagement: Engagement) -> list[KPI]:
         k for k in default_kpis(engagement) if k.name in needed - have]
 
 
+@shared_docs
 def kpi_tree(engagement: Engagement, kpis: pd.DataFrame | None = None) -> pd.DataFrame:
     """The KPI tree from management's goal down to what the phases control.
 
-    revenue per month = orders per month x average deal size; orders per month = entries into the
-    first phase per month x the product of the step conversions. Each node carries its value and
-    target, so a shortfall at the top can be traced to the phase that causes it.
+    revenue per month = orders per month x average deal size; orders per month = entries into
+    the first phase per month x the product of the step conversions. Each node carries its value
+    and target, so a shortfall at the top can be traced to the phase that causes it.
 
-    Returns a frame with `node, parent, label, value, unit, target` (the root has parent None).
+    Parameters
+    ----------
+    {shared.engagement}
+    kpis : DataFrame, optional
+        The KPI values of :func:`tree_kpis` (``compute_kpis``) when the caller has them;
+        computed here without them.
+
+    Returns
+    -------
+    DataFrame
+        ``node, parent, label, value, unit, target`` (the root has parent None).
 
     Notes
     -----

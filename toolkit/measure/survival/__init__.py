@@ -16,14 +16,8 @@ One module a job: `checks` (argument checks), `durations` (the spells), `kaplan_
 `incidence` (Aalen-Johansen), `summary` (the report table), `logrank`. Import the names from the
 package.
 
-Shared vocabulary of the docstrings
------------------------------------
-durations : 1-D array of non-negative floats, the time from the start of the spell to its end
-    (the event or, for a censored record, the as-of date), usually in days.
-observed : 1-D array of bools, same length: True where the spell ended in the event of interest,
-    False where it is censored at that time.
-event : 1-D array of labels, same length: which outcome ended the spell, or the censoring label.
-confidence : the two-sided confidence level of every interval, 0 < confidence < 1 (0.95 default).
+The parameters the functions share (``durations``, ``observed``, ``event``, ``confidence``) are
+described once, in ``toolkit.base.docstrings``, and read the same in each function's docstring.
 """
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import OptionError
 from toolkit.measure.survival.checks import as_durations, as_labels, z_value
 
@@ -100,6 +101,7 @@ def _check_outcomes(outcomes: Sequence[str], censored: str) -> tuple[str, ...]:
     return outs
 
 
+@shared_docs
 def cumulative_incidence(
     durations: Any,
     event: Any,
@@ -113,12 +115,13 @@ def cumulative_incidence(
 
     Parameters
     ----------
-    durations : time from start to outcome or censoring.
-    event : per record one of `outcomes`, or `censored`.
+    {shared.durations}
+    {shared.event}
+        Each label one of `outcomes`, or `censored`.
     outcomes : the competing outcome labels, in the order the output lists them.
     censored : the label of records still open at the as-of date.
     times : where to evaluate the curves; default every distinct outcome time.
-    confidence : interval level.
+    {shared.confidence}
 
     Returns
     -------

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.exceptions import OptionError
 from toolkit.measure.survival.checks import LEVEL_TOL, as_durations, as_observed, z_value
@@ -108,6 +109,7 @@ class KaplanMeierResult:
         return draw("plot_time_to_convert", self, ax=ax, **options)
 
 
+@shared_docs
 def kaplan_meier(durations: Any, observed: Any, *, confidence: float = 0.95) -> KaplanMeierResult:
     """Kaplan-Meier estimate of the share still without the event after t, with its median.
 
@@ -115,10 +117,10 @@ def kaplan_meier(durations: Any, observed: Any, *, confidence: float = 0.95) -> 
 
     Parameters
     ----------
-    durations : time from start to event or censoring (see the module docstring).
-    observed : True where the event happened. For time to convert: `event == 'converted'`; lost
-        and open records are then both censored.
-    confidence : interval level.
+    {shared.durations}
+    {shared.observed}
+        Lost and open records are then both censored.
+    {shared.confidence}
 
     Returns
     -------

@@ -9,6 +9,7 @@ import pandas as pd
 from scipy.stats import chi2
 from statsmodels.duration.survfunc import survdiff
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError, OptionError
 from toolkit.measure.survival.checks import as_durations, as_observed
 
@@ -40,12 +41,14 @@ class LogrankResult:
                 + self.groups_.to_html(index=False))
 
 
+@shared_docs
 def logrank_test(durations: Any, observed: Any, groups: Any) -> LogrankResult:
     """Log-rank (Mantel-Cox) test that the time-to-event curves of all groups are equal.
 
     Parameters
     ----------
-    durations, observed : as for `kaplan_meier`.
+    {shared.durations}
+    {shared.observed}
     groups : per record its segment label; at least two distinct labels, no missing values.
 
     Returns

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
@@ -63,15 +64,17 @@ def _normalised_incidence(inc: Incidence) -> tuple[np.ndarray, np.ndarray]:
     return share, np.sqrt(np.clip(var, 0.0, None))
 
 
+@shared_docs
 def converter_quantile(durations: Any, event: Any, *, q: float = 0.5,
                        confidence: float = 0.95) -> tuple[float, float, float]:
     """Days by which a share ``q`` of the eventual conversions have happened, with an interval.
 
     Parameters
     ----------
-    durations, event : as in :func:`cumulative_incidence` (``event`` in ``EVENTS``).
+    {shared.durations}
+    {shared.event}
     q : the quantile among converters (0.5: the median days to convert).
-    confidence : interval level.
+    {shared.confidence}
 
     Returns
     -------
@@ -121,6 +124,7 @@ def _cif_median(inc: Incidence) -> tuple[float, str | None]:
         "converted": float(conv_end), "day": float(inc.times[-1]), "open": float(open_end)})
 
 
+@shared_docs
 def time_to_convert_summary(
     data: pd.DataFrame,
     *,
@@ -137,7 +141,7 @@ def time_to_convert_summary(
     by : segment column(s) to group by; None for one overall row. Missing segment values form
         their own group.
     horizons : days at which to report the cumulative incidence of conversion.
-    confidence : interval level.
+    {shared.confidence}
 
     Returns
     -------

@@ -144,6 +144,9 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
         Several segments can be stacked in one frame with a segment column named by `hue`.
     hue : the segment column; for cumulative incidence the outcome is then the line style.
     {shared.ax}
+    xlabel : str
+        The x axis's label (translated into the figure's language); default "days since
+        entering the phase".
     {shared.title}
     {shared.language}
 
