@@ -137,6 +137,10 @@ def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
         injected = "".join(next("".join(c["source"]) for c in cells if "injected-parameters"
                                 in c.get("metadata", {}).get("tags", [])))
         assert "run = " in injected and "results.pickle" in injected, injected
+        # ... and step 7's the report folder of --out, where the previous report is looked for
+        # beside (the run builds in a folder next to it)
+        wanted = f'out = "{out.resolve()}"' if path.name.startswith("07_") else "out = "
+        assert (wanted in injected) == path.name.startswith("07_"), injected
     for page in ("index.html", "01_baseline.html", "07_steering.html", "manifest.json",
                  "demo-van-dijk.xlsx"):
         assert (out / page).exists(), page

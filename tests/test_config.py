@@ -149,3 +149,95 @@ def test_an_attribute_label_must_name_an_attribute_of_a_source(tmp_path):
     config = Engagement.from_yaml(write(tmp_path, {
         "sources": [source], "report": {"attribute_labels": {"owner": " Verkoper "}}})).config
     assert config.report.attribute_labels == {"owner": "Verkoper"}
+
+
+# Issue 22, typed edges: a rule of the schema raises a pydantic custom error whose type is its code
+# and whose context carries the fix (and the key a rule on the whole engagement is about); the
+# ConfigError lines are written from those, never parsed out of the message. The text is pinned
+# here whole, as users see it.
+
+def _problems(tmp_path, doc) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        Engagement.from_yaml(write(tmp_path, doc))
+    head, *lines = str(caught.value).split("\n  ")
+    assert head == f"{tmp_path / 'engagement.yaml'}: {len(lines)} problem(s) in the engagement file:"
+    return lines
+
+
+def test_a_wrong_key_reads_whole_with_its_suggestion(tmp_path):
+    assert _problems(tmp_path, {"lead_phse": "lead"}) == [
+        "key `lead_phse`: Extra inputs are not permitted (did you mean 'lead_phase'?) (got "
+        "'lead'). Fix: remove it or rename it to 'lead_phase'"]
+
+
+def test_a_rule_on_the_whole_engagement_names_its_own_key_and_fix(tmp_path):
+    assert _problems(tmp_path, {"lead_phase": "leed"}) == [
+        "key `lead_phase`: 'leed' is not a phase key (did you mean 'lead'?). Fix: name the phase "
+        "whose entries are the qualified leads, one of ['target', 'lead', 'opportunity', "
+        "'proposal']"]
+    with pytest.raises(ConfigError) as caught:
+        Engagement.from_yaml(write(tmp_path, {"lead_phase": "leed"}))
+    assert caught.value.key == "lead_phase"  # the key the line names (was None: the model's)
+
+
+def test_a_field_rule_keeps_where_pydantic_found_it_and_gives_its_fix(tmp_path):
+    assert _problems(tmp_path, {"currency": "EURO", "cohort_window_days": True}) == [
+        "key `currency`: the currency must be an ISO 4217 code such as EUR or USD, but 'EURO' is "
+        "not one (got 'EURO'). Fix: write the three-letter code of the amounts' currency, e.g. "
+        "`currency: EUR`",
+        "key `cohort_window_days`: the window is a number of days, not true/false (got True). "
+        "Fix: write a whole number of days, e.g. `cohort_window_days: 90`"]
+
+
+def test_a_rule_without_a_fix_of_its_own_gets_the_general_one(tmp_path):
+    assert _problems(tmp_path, {"sources": []}) == [
+        "key `<top>`: an engagement needs at least one source under `sources`. Fix: correct the "
+        "value; see the YAML reference in README.md"]
+
+
+def test_the_rules_are_typed_errors_with_the_fix_and_key_in_their_context():
+    from pydantic import ValidationError
+
+    from toolkit.io.config import EngagementConfig
+    doc = {"name": "t", "phases": PHASES, "stage_mapping": MAPPING, "sources": [SOURCE],
+           "lead_phase": "leed", "currency": "EURO"}
+    with pytest.raises(ValidationError) as caught:
+        EngagementConfig.model_validate(doc)
+    errors = {err["type"]: err for err in caught.value.errors()}
+    assert errors["currency_unknown"]["loc"] == ("currency",)
+    assert errors["currency_unknown"]["ctx"]["fix"].startswith("write the three-letter code")
+    assert "key" not in errors["currency_unknown"]["ctx"]
+    # (a rule on the whole engagement runs when the fields are valid)
+    with pytest.raises(ValidationError) as caught:
+        EngagementConfig.model_validate({**doc, "currency": "EUR"})
+    (err,) = caught.value.errors()
+    assert err["type"] == "lead_phase_invalid" and err["loc"] == ()
+    assert err["ctx"]["key"] == "lead_phase"
+    assert err["msg"] == "'leed' is not a phase key (did you mean 'lead'?)"
+
+
+def test_a_value_that_looks_like_a_placeholder_is_quoted_as_written(tmp_path):
+    # pydantic fills a template's {names} from the context: a YAML value is never one
+    (line,) = _problems(tmp_path, {"lead_phase": "{fix}{key}"})
+    assert line.startswith("key `lead_phase`: '{fix}{key}' is not a phase key. Fix: name the")
+
+
+def test_a_step_that_is_none_of_the_model_is_refused_with_the_fix(tmp_path):
+    from pydantic_core import PydanticCustomError
+
+    from toolkit.analysis.simulation import evaluate_declared_changes
+    from toolkit.io.config import change_step
+    with pytest.raises(PydanticCustomError) as caught:
+        change_step("leads", ["a", "b", "c"])
+    assert caught.value.type == "not_a_step"
+    assert caught.value.context == {
+        "fix": "name the transition the change was made in, one of ['a -> b', 'b -> c']",
+        "message": "'leads' is not a step of the phase model"}
+    # a change handed to step 6 directly (not through the YAML) says the same
+    e = Engagement.from_yaml(write(tmp_path))
+    with pytest.raises(ConfigError) as refused:
+        evaluate_declared_changes(e, [{"date": "2025-03-01", "description": "x", "step": "leads"}])
+    assert str(refused.value) == (
+        "key `changes`: changes: 'leads' is not a step of the phase model. Fix: name the "
+        "transition the change was made in, one of ['target -> lead', 'lead -> opportunity', "
+        "'opportunity -> proposal', 'proposal -> order']")

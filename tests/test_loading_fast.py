@@ -121,7 +121,7 @@ def test_encodings_and_byte_order_marks_read_as_before(tmp_path):
                        "utf16.csv": rows.encode("utf-16")}.items():
         (tmp_path / name).write_bytes(data)
         notes: list[str] = []
-        frame = read_table(tmp_path / name, {}, notes=notes)
+        frame = read_table(tmp_path / name, notes=notes)
         assert list(frame.columns) == ["Deal", "Naam", "source_row"], name
         assert frame["Naam"].tolist() == ["Chloë", "Zoë €"], name
         assert bool(notes) == (name in ("cp1252.csv", "utf16.csv")), (name, notes)
@@ -244,7 +244,7 @@ def test_record_ids_ranked_as_sort_values_orders_them(storage):
 
 
 def test_repeated_records_found_by_codes_as_duplicated_finds_them():
-    from toolkit.io.loading import Quarantine
+    from toolkit.io.loading import Quarantine, ReadingSettings
     from toolkit.io.loading.records import dedupe_records
     rng = np.random.default_rng(4)
     n = 200
@@ -254,8 +254,9 @@ def test_repeated_records_found_by_codes_as_duplicated_finds_them():
                          index=rng.permutation(n) * 2)
     frame["_record_id"] = frame["Deal"]
     q = Quarantine("s", "f.csv")
-    kept = dedupe_records(frame, q, {"columns": {"record_id": "Deal"}, "attributes": {
-        "region": "Regio"}}, personal=[])
+    settings = ReadingSettings(path="f.csv", columns={"record_id": "Deal"},
+                               attributes={"region": "Regio"})
+    kept = dedupe_records(frame, q, settings, personal=[])
     pd.testing.assert_frame_equal(kept, frame[~frame.duplicated("_record_id", keep="first")])
     out = q.frame().set_index("source_row")
     first = frame.groupby("_record_id")["source_row"].transform("first")

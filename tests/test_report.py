@@ -21,7 +21,7 @@ from PIL import Image, ImageStat
 
 from toolkit import Engagement, report
 from toolkit.base.exceptions import ToolkitError
-from toolkit.base.paths import DEMO_ENGAGEMENT
+from toolkit.base.paths import DEMO_ENGAGEMENT, NOTEBOOKS_DIR
 from toolkit.measure.funnel import funnel
 from toolkit.measure.kpis import KPI
 from toolkit.present.format import formatter
@@ -155,6 +155,32 @@ def test_unknown_kernel_and_missing_engagement_are_named(tmp_path):
     with pytest.raises(ToolkitError, match="engagement file not found"):
         execute_notebooks(tmp_path / "nope.yaml", out_dir=tmp_path, steps=[1],
                           notebooks_dir=tmp_path, progress=False)
+
+
+
+def test_the_report_folder_goes_to_the_notebooks_that_ask_for_it(tmp_path, monkeypatch):
+    # `funnel run --out X --notebooks` builds in X.partial and moves it to X: step 7's notebook
+    # gets X as its `out` parameter (where the previous report is looked for beside); a notebook
+    # without an `out` parameter is not given one. papermill's executor is replaced: what is
+    # passed is the question here, not the kernel.
+    import papermill
+    passed = {}
+
+    def execute(source, output, *, parameters, **_):
+        passed[Path(source).name] = parameters
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    notebooks = NOTEBOOKS_DIR
+    final = tmp_path / "clients" / "acme-run"
+    execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path / "clients" / "acme-run.partial",
+                      steps=[6, 7], notebooks_dir=notebooks, progress=False, run="r.pickle",
+                      report_dir=final)
+    assert passed["07_steering.ipynb"] == {"engagement": str(DEMO_ENGAGEMENT.resolve()),
+                                           "run": "r.pickle", "out": str(final.resolve())}
+    assert "out" not in passed["06_improvement.ipynb"]
+    # called on its own, the notebooks' folder is the report's
+    execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path / "alone", steps=[7],
+                      notebooks_dir=notebooks, progress=False)
+    assert passed["07_steering.ipynb"]["out"] == str((tmp_path / "alone").resolve())
 
 
 # --- the rendered pages --------------------------------------------------------------------

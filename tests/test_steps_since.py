@@ -86,3 +86,49 @@ def test_in_a_run_the_notebook_compares_the_runs_own_results(demo, tmp_path):
     assert shared.headline == given.headline
     for name, table in given.tables.items():
         pd.testing.assert_frame_equal(shared.tables[name], table)
+
+
+def _notebook_cells(parameters: dict) -> str:
+    """Notebook 07's parameters cell, the parameters papermill injects (rendered in-process, as
+    `execute_notebooks` asks papermill to), and its cell "Since the previous report"."""
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+    nb = load_notebook_node(str(DEMO.parents[1] / "notebooks" / "07_steering.ipynb"))
+    nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    tags = [c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"]
+    injected = next(i for i, t in enumerate(tags) if "injected-parameters" in t)
+    since = next(c for c in code if "since_previous" in c)
+    return "\n".join([code[injected - 1], code[injected], since])
+
+
+def test_notebook_07_looks_for_the_previous_report_beside_the_runs_out_folder(demo, tmp_path):
+    # `funnel run --out X --notebooks`: the notebook's "Since the previous report" compares with
+    # the report beside X (as the run's page does), not with one beside reports/<engagement>/
+    engagement, results, state = demo
+    clients = tmp_path / "clients" / "acme"
+    _write(clients / "2026-01", dict(state, run_at="2026-01-05T09:00:00+00:00"))
+    with run_file(engagement, results, seed=0) as run:
+        namespace = {"steps": steps,
+                     "e": steps.open_engagement(DEMO / "engagement.yaml", run=run)}
+        exec(_notebook_cells({"engagement": str(DEMO / "engagement.yaml"), "run": run,  # noqa: S102
+                              "out": str(clients / "2026-02")}), namespace)
+    comparison = namespace["comparison"]
+    assert namespace["out"] == str(clients / "2026-02")
+    assert "(2026-01, as of" in comparison.headline and "since" not in comparison.problems
+    assert len(comparison.tables["kpis"]) > 0
+
+
+def test_notebook_07_without_out_looks_in_the_default_report_folder(demo, tmp_path, monkeypatch):
+    # run by hand (no `out`): the default folder of `funnel run`, reports/<engagement>/<today>/
+    import toolkit.steps.since as since_module
+    engagement, results, state = demo
+    seen = []
+    monkeypatch.setattr(since_module, "report_folder",
+                        lambda name: seen.append(name) or tmp_path / name / "today")
+    with run_file(engagement, results, seed=0) as run:
+        namespace = {"steps": steps,
+                     "e": steps.open_engagement(DEMO / "engagement.yaml", run=run)}
+        exec(_notebook_cells({"run": run}), namespace)  # noqa: S102
+    assert namespace["out"] == "" and seen == [engagement.name]
+    assert namespace["comparison"].problems["since"].startswith("no previous report")

@@ -37,9 +37,9 @@ language : ``"en"`` or ``"nl"``, optional
     (the report's), else in English.""",
     # reading a source (toolkit.io.loading)
     "settings": """\
-settings : dict
+settings : SourceSettings
     The source's settings as :func:`toolkit.io.loading.resolve_source` returns them (the YAML
-    with its preset's defaults).""",
+    with its preset's defaults, typed and frozen).""",
     "file": """\
 file : str
     The file's path as the YAML names it, named in every error and note.""",

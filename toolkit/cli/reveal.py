@@ -15,6 +15,7 @@ from toolkit.base.paths import (
 from toolkit.cli.validate import load_engagement
 from toolkit.io.engagement import Engagement
 from toolkit.io.loading import (
+    ReadingSettings,
     as_text,
     find_column,
     personal_attributes,
@@ -35,15 +36,14 @@ def _key_map(engagement: Engagement) -> pd.DataFrame:
     for source in engagement.config.sources:
         settings = resolve_source(source)
         personal = personal_attributes(source, settings, engagement.config.privacy)
-        files = [(settings, settings.get("attributes") or {})]
-        if settings.get("records"):
-            files.append(({**settings, **settings["records"]},
-                          settings["records"].get("attributes") or {}))
-        for reading, attributes in files:
-            wanted = {name: head for name, head in attributes.items() if name in personal}
+        files: list[ReadingSettings] = [settings]
+        if settings.records is not None:
+            files.append(settings.records)
+        for reading in files:
+            wanted = {name: head for name, head in reading.attributes.items() if name in personal}
             if not wanted:
                 continue
-            path = source_path(engagement.base_dir, reading["path"])
+            path = source_path(engagement.base_dir, reading.path)
             raw = read_table(path, reading)
             for name, head in wanted.items():
                 column = find_column(raw, head, role=name, file=str(path),

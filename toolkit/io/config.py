@@ -1,4 +1,9 @@
-"""The engagement YAML: its schema, and errors that name the file, the key path and the fix."""
+"""The engagement YAML: its schema, and errors that name the file, the key path and the fix.
+
+Each rule of the schema raises a pydantic custom error whose type is the rule's code and whose
+context carries the fix (and the YAML key a rule on the whole engagement is about): see `_rule`;
+`load_config` writes the lines of its ConfigError from those. The file's text is read by
+:mod:`toolkit.io.yaml_file`."""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from babel.numbers import is_currency
 from pydantic import (
     BaseModel,
@@ -21,22 +25,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.phases import Phase, PhaseModel
 from toolkit.io.limits import (
     MAX_AMOUNT,
     MAX_WINDOW_DAYS,
-    MAX_YAML_BYTES,
-    MAX_YAML_NODES,
-    LimitError,
-    check_regular_file,
 )
 from toolkit.io.limits import (
     YEARS as _YEARS,
 )
 from toolkit.io.presets import PRESET_DEFAULTS
 from toolkit.io.privacy import PrivacyConfig
+from toolkit.io.yaml_file import read_yaml
 
 __all__ = ["SourceConfig", "RecordsConfig", "LookupConfig", "EngagementConfig", "ChangeConfig",
            "ReportConfig", "change_step", "lead_phase_key", "load_config", "SHAPES", "PRESETS",
@@ -67,6 +69,25 @@ RESERVED_ATTRIBUTE_NAMES = frozenset(_RECORD_COLUMNS + (
     "entered_at", "source_stage", "attribute", "window_days", "method"))
 
 
+def _rule(code: str, message: str, *, fix: str | None = None, key: str | None = None
+          ) -> PydanticCustomError:
+    """A rule of the engagement YAML broken: an error of type `code` whose context carries the
+    `fix` and, for a rule that is about another key than where pydantic found it (a model-level
+    rule), the YAML `key` it is about. `load_config` writes its line from these.
+
+    The message is the context's last value and the template only refers to it, so a value the
+    message quotes from the YAML is never read as a placeholder (pydantic fills in the context's
+    values in order).
+    """
+    context: dict[str, str] = {}
+    if key is not None:
+        context["key"] = key
+    if fix is not None:
+        context["fix"] = fix
+    context["message"] = message
+    return PydanticCustomError(code, "{message}", context)
+
+
 def _check_zone(value: str | None) -> str | None:
     """An IANA time zone name (Europe/Amsterdam, UTC); a typo gets the nearest names."""
     if value is None:
@@ -77,8 +98,8 @@ def _check_zone(value: str | None) -> str | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=3)
         hint = f"; did you mean {close}?" if close else ""
-        raise ValueError(f"not a time zone name{hint} || use an IANA name such as "
-                         f"'Europe/Amsterdam' or 'UTC'") from None
+        raise _rule("unknown_time_zone", f"not a time zone name{hint}",
+                    fix="use an IANA name such as 'Europe/Amsterdam' or 'UTC'") from None
     return value
 
 
@@ -111,26 +132,28 @@ class _Reading(BaseModel):
     @classmethod
     def _row_number(cls, value: Any) -> Any:
         if isinstance(value, bool):  # YAML's `yes`/`true`, which pydantic would take as row 1
-            raise ValueError("the header row is a row number, not true/false || write the row "
-                             "that holds the column names, e.g. `header_row: 3`")
+            raise _rule("header_row_flag", "the header row is a row number, not true/false",
+                        fix="write the row that holds the column names, e.g. `header_row: 3`")
         return value
 
     @field_validator("path")
     @classmethod
     def _usable_path(cls, value: str) -> str:
         if "\x00" in value:
-            raise ValueError("the path contains a NUL character || check the path")
+            raise _rule("path_nul", "the path contains a NUL character", fix="check the path")
         if len(value) > 4096:
-            raise ValueError(f"the path is {len(value):,} characters long || check the path")
+            raise _rule("path_too_long", f"the path is {len(value):,} characters long",
+                        fix="check the path")
         return value
 
     @field_validator("delimiter")
     @classmethod
     def _one_character(cls, value: str | None) -> str | None:
         if value is not None and (len(value) != 1 or value in "\r\n\"" or value.isalnum()):
-            raise ValueError("a delimiter is one character that is not a letter, digit, quote or "
-                             "line break || use the file's separator, e.g. ';', ',', '|' or a tab "
-                             "('\\t'), or leave `delimiter:` out to detect it")
+            raise _rule("delimiter_not_one_character",
+                        "a delimiter is one character that is not a letter, digit, quote or line "
+                        "break", fix="use the file's separator, e.g. ';', ',', '|' or a tab "
+                                     "('\\t'), or leave `delimiter:` out to detect it")
         return value
 
     @field_validator("date_format")
@@ -139,15 +162,17 @@ class _Reading(BaseModel):
         if value is None or value in ("dmy", "mdy", "ymd"):
             return value
         if "%" not in value:
-            raise ValueError(f"date_format {value!r} is neither a convention nor a strftime format "
-                             f"|| use 'dmy' (31-12-2025), 'mdy' (12/31/25), 'ymd' (2025-12-31) "
-                             f"or a strftime format such as '%d-%m-%Y %H:%M'")
+            raise _rule("date_format_unknown", f"date_format {value!r} is neither a convention "
+                                               f"nor a strftime format",
+                        fix="use 'dmy' (31-12-2025), 'mdy' (12/31/25), 'ymd' (2025-12-31) or a "
+                            "strftime format such as '%d-%m-%Y %H:%M'")
         import pandas as pd
         try:
             pd.to_datetime(pd.Series(["2025-01-03"]), format=value, errors="coerce")
         except ValueError as exc:
-            raise ValueError(f"not a valid strftime format ({exc}) || use 'dmy', 'mdy', 'ymd' or "
-                             f"a format such as '%d-%m-%Y %H:%M'") from None
+            raise _rule("date_format_invalid", f"not a valid strftime format ({exc})",
+                        fix="use 'dmy', 'mdy', 'ymd' or a format such as '%d-%m-%Y %H:%M'"
+                        ) from None
         return value
 
     @field_validator("attributes")
@@ -157,11 +182,12 @@ class _Reading(BaseModel):
         # result's `label` or `n`) would overwrite it or be overwritten: two columns, one name.
         for name in value:
             if name in RESERVED_ATTRIBUTE_NAMES:
-                raise ValueError(
+                raise _rule(
+                    "attribute_name_reserved",
                     f"attribute name {name!r} is also a column the toolkit writes (records: "
-                    f"{list(_RECORD_COLUMNS)}; results: phase, period, n, label, ...) || rename "
-                    f"the attribute, e.g. `{name}_attr: <header>` or a name that says what it "
-                    f"holds (`deal_{name}`)")
+                    f"{list(_RECORD_COLUMNS)}; results: phase, period, n, label, ...)",
+                    fix=f"rename the attribute, e.g. `{name}_attr: <header>` or a name that says "
+                        f"what it holds (`deal_{name}`)")
         return value
 
     @model_validator(mode="after")
@@ -170,10 +196,10 @@ class _Reading(BaseModel):
             if role not in COLUMN_ROLES:
                 close = difflib.get_close_matches(role, COLUMN_ROLES, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                raise ValueError(
+                raise _rule(
+                    "column_role_unknown",
                     f"{role!r} is not a column role; {hint}roles are {list(COLUMN_ROLES)}; put "
-                    f"segment columns under `attributes` instead"
-                )
+                    f"segment columns under `attributes` instead")
         return self
 
 
@@ -230,11 +256,12 @@ class SourceConfig(_Reading):
         try:
             compiled = re.compile(value)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression ({exc}) || write it as Python "
-                             f"regex, e.g. 'Date entered (?P<stage>.+)'") from None
+            raise _rule("pattern_invalid", f"not a valid regular expression ({exc})",
+                        fix="write it as Python regex, e.g. 'Date entered (?P<stage>.+)'"
+                        ) from None
         if "stage" not in compiled.groupindex:
-            raise ValueError("the pattern has no group named `stage` || name the part that is the "
-                             "stage: 'Date entered (?P<stage>.+)'")
+            raise _rule("pattern_without_stage", "the pattern has no group named `stage`",
+                        fix="name the part that is the stage: 'Date entered (?P<stage>.+)'")
         return value
 
     @model_validator(mode="after")
@@ -242,22 +269,25 @@ class SourceConfig(_Reading):
         if self.dated:
             return self
         if self.shape != "snapshot":
-            raise ValueError(f"`dated: false` is for a lead list (one row per record, no dates), "
-                             f"which is `shape: snapshot`; a {self.shape} source is made of dates "
-                             f"|| set `shape: snapshot`, or remove `dated: false`")
+            raise _rule("dateless_not_snapshot",
+                        f"`dated: false` is for a lead list (one row per record, no dates), "
+                        f"which is `shape: snapshot`; a {self.shape} source is made of dates",
+                        fix="set `shape: snapshot`, or remove `dated: false`")
         dates = [role for role in ("created_at", "closed_at", "changed_at") if role in self.columns]
         if dates:
-            raise ValueError(f"`dated: false` says the file has no dates, but `columns` names "
-                             f"{dates} || remove `dated: false` to use the dates (better: cohorts, "
-                             f"durations and trends need them), or remove {dates} from `columns`")
+            raise _rule("dateless_with_dates",
+                        f"`dated: false` says the file has no dates, but `columns` names {dates}",
+                        fix=f"remove `dated: false` to use the dates (better: cohorts, durations "
+                            f"and trends need them), or remove {dates} from `columns`")
         return self
 
     @model_validator(mode="after")
     def _preset_has_shape(self) -> SourceConfig:
         if self.preset and (self.preset, self.shape) not in PRESET_DEFAULTS:
             shapes = sorted(shape for preset, shape in PRESET_DEFAULTS if preset == self.preset)
-            raise ValueError(f"the preset {self.preset!r} has no {self.shape!r} shape; it has "
-                             f"{shapes} || set `shape:` to one of those, or remove `preset:`")
+            raise _rule("preset_without_shape",
+                        f"the preset {self.preset!r} has no {self.shape!r} shape; it has {shapes}",
+                        fix="set `shape:` to one of those, or remove `preset:`")
         return self
 
 
@@ -281,15 +311,16 @@ class ChangeConfig(BaseModel):
         if value is None:
             return None
         if not isinstance(value, dict) or len(value) != 1:
-            raise ValueError(f"the comparison group names one attribute and its untouched "
-                             f"segments, but {value!r} was given || write e.g. `comparison: "
-                             f"{{region: [Noord]}}`")
+            raise _rule("comparison_not_one_attribute",
+                        f"the comparison group names one attribute and its untouched segments, "
+                        f"but {value!r} was given", fix="write e.g. `comparison: {region: [Noord]}`")
         (name, segments), = value.items()
         segments = [segments] if isinstance(segments, str | int | float) else segments
         if not segments or not all(isinstance(v, str | int | float) for v in segments):
-            raise ValueError(f"the comparison group {name!r} names no segment || list the "
-                             f"segments the change did not touch, e.g. `comparison: {{{name}: "
-                             f"[Noord]}}`")
+            raise _rule("comparison_without_segment",
+                        f"the comparison group {name!r} names no segment",
+                        fix=f"list the segments the change did not touch, e.g. `comparison: "
+                            f"{{{name}: [Noord]}}`")
         return {str(name): [str(v) for v in segments]}
 
 
@@ -311,8 +342,9 @@ class ReportConfig(BaseModel):
     def _labels_are_words(cls, value: dict[str, str]) -> dict[str, str]:
         for name, label in value.items():
             if not str(label).strip():
-                raise ValueError(f"[report.attribute_labels.{name}] the label is empty || write "
-                                 f"the word the client uses for this attribute, or leave it out")
+                raise _rule("attribute_label_empty", "the label is empty",
+                            fix="write the word the client uses for this attribute, or leave it "
+                                "out", key=f"report.attribute_labels.{name}")
         return {name: str(label).strip() for name, label in value.items()}
 
 
@@ -371,17 +403,19 @@ class EngagementConfig(BaseModel):
     @classmethod
     def _known_currency(cls, value: str) -> str:
         if not is_currency(value):
-            raise ValueError(f"the currency must be an ISO 4217 code such as EUR or USD, but "
-                             f"{value!r} is not one || write the three-letter code of the amounts' "
-                             f"currency, e.g. `currency: EUR`")
+            raise _rule("currency_unknown", f"the currency must be an ISO 4217 code such as EUR or "
+                                            f"USD, but {value!r} is not one",
+                        fix="write the three-letter code of the amounts' currency, e.g. "
+                            "`currency: EUR`")
         return value
 
     @field_validator("name")
     @classmethod
     def _named(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("the engagement's name is empty || give it a name, e.g. `name: "
-                             "acme-2026` (the report and its workbook are named after it)")
+            raise _rule("name_empty", "the engagement's name is empty",
+                        fix="give it a name, e.g. `name: acme-2026` (the report and its workbook "
+                            "are named after it)")
         return value
 
     @field_validator("cohort_window_days", mode="before")
@@ -389,8 +423,8 @@ class EngagementConfig(BaseModel):
     def _whole_days(cls, value: Any) -> Any:
         # YAML reads `true` as a boolean, which pydantic would take as 1 day
         if isinstance(value, bool):
-            raise ValueError("the window is a number of days, not true/false || write a whole "
-                             "number of days, e.g. `cohort_window_days: 90`")
+            raise _rule("window_flag", "the window is a number of days, not true/false",
+                        fix="write a whole number of days, e.g. `cohort_window_days: 90`")
         return value
 
     @field_validator("as_of", mode="before")
@@ -406,12 +440,15 @@ class EngagementConfig(BaseModel):
                 parsed = (date.fromisoformat(text) if len(text) == 10 else
                           datetime.fromisoformat(text.replace("Z", "+00:00")))
             except ValueError as exc:
-                raise ValueError(f"{text!r} is not a date ({exc}) || write the measurement date "
-                                 f"as YYYY-MM-DD, e.g. `as_of: 2025-06-30`") from None
+                raise _rule("as_of_not_a_date", f"{text!r} is not a date ({exc})",
+                            fix="write the measurement date as YYYY-MM-DD, e.g. `as_of: "
+                                "2025-06-30`") from None
         if isinstance(parsed, datetime) and parsed.tzinfo is not None:
-            raise ValueError(f"{value!s} has a time zone ({parsed.tzinfo}), and the data's dates "
-                             f"are in the engagement's `timezone` || write the date (or date and "
-                             f"time) without a time zone, e.g. `as_of: 2025-06-30`")
+            raise _rule("as_of_with_time_zone",
+                        f"{value!s} has a time zone ({parsed.tzinfo}), and the data's dates are "
+                        f"in the engagement's `timezone`",
+                        fix="write the date (or date and time) without a time zone, e.g. `as_of: "
+                            "2025-06-30`")
         return parsed
 
     @field_validator("costs")
@@ -423,16 +460,18 @@ class EngagementConfig(BaseModel):
             cost = row.get("cost")
             if not row.get("action") or isinstance(cost, bool) or not isinstance(
                     cost, int | float) or not 0 <= cost <= MAX_AMOUNT:
-                raise ValueError(f"[costs[{i}]] each cost needs an `action` and a `cost` between "
-                                 f"0 and {MAX_AMOUNT:.0e} || write e.g. {{action: event, cost: "
-                                 f"12000, period: '2025'}}")
+                raise _rule("cost_incomplete", f"each cost needs an `action` and a `cost` between "
+                                               f"0 and {MAX_AMOUNT:.0e}",
+                            fix="write e.g. {action: event, cost: 12000, period: '2025'}",
+                            key=f"costs[{i}]")
             if "period" in row:
                 try:
                     pd.Period(str(row["period"]))
                 except (ValueError, TypeError):
-                    raise ValueError(f"[costs[{i}].period] {str(row['period'])!r} is not a period "
-                                     f"label || write a year '2025', a quarter '2025Q1' or a "
-                                     f"month '2025-03'") from None
+                    raise _rule("cost_period_invalid",
+                                f"{str(row['period'])!r} is not a period label",
+                                fix="write a year '2025', a quarter '2025Q1' or a month '2025-03'",
+                                key=f"costs[{i}].period") from None
         return value
 
     @field_validator("as_of")
@@ -440,9 +479,10 @@ class EngagementConfig(BaseModel):
     def _plausible_as_of(cls, value: date | datetime | None) -> date | datetime | None:
         # A timestamp holds the years 1678-2261, and no CRM export holds deals before 1990.
         if value is not None and not 1990 <= value.year <= _YEARS[1]:
-            raise ValueError(f"the measurement date must lie between 1990 and {_YEARS[1]} || set "
-                             f"the date the data was exported, e.g. `as_of: 2026-10-31`, or "
-                             f"leave `as_of` out to use the latest date in the data")
+            raise _rule("as_of_out_of_range",
+                        f"the measurement date must lie between 1990 and {_YEARS[1]}",
+                        fix="set the date the data was exported, e.g. `as_of: 2026-10-31`, or "
+                            "leave `as_of` out to use the latest date in the data")
         return value
 
     @field_validator("targets")
@@ -450,19 +490,21 @@ class EngagementConfig(BaseModel):
     def _finite_targets(cls, value: dict[str, float]) -> dict[str, float]:
         bad = sorted(k for k, v in value.items() if not math.isfinite(v))
         if bad:
-            raise ValueError(f"targets must be finite numbers, but {bad} are not || give each a "
-                             f"number, e.g. `orders_per_month: 10`, or remove it")
+            raise _rule("target_not_finite", f"targets must be finite numbers, but {bad} are not",
+                        fix="give each a number, e.g. `orders_per_month: 10`, or remove it")
         # What the steps refuse, refused here too: `validate` and `run` agree.
         rates = sorted(k for k, v in value.items() if k.startswith("conversion_")
                        and not 0 < v <= 1)
         if rates:
-            raise ValueError(f"conversion targets are rates between 0 and 1, but {rates} are not "
-                             f"|| write a share, e.g. `{rates[0]}: 0.35` for 35%")
+            raise _rule("target_rate_out_of_range",
+                        f"conversion targets are rates between 0 and 1, but {rates} are not",
+                        fix=f"write a share, e.g. `{rates[0]}: 0.35` for 35%")
         bad = sorted(k for k, v in value.items() if not 0 < v <= MAX_AMOUNT)
         if bad:
-            raise ValueError(f"targets must be positive numbers up to {MAX_AMOUNT:.0e}, but {bad} "
-                             f"are not || give each a plausible number, e.g. "
-                             f"`orders_per_month: 10`, or remove it")
+            raise _rule("target_out_of_range",
+                        f"targets must be positive numbers up to {MAX_AMOUNT:.0e}, but {bad} are "
+                        f"not", fix="give each a plausible number, e.g. `orders_per_month: 10`, or "
+                                    "remove it")
         return value
 
     @field_validator("targets", mode="before")
@@ -471,8 +513,9 @@ class EngagementConfig(BaseModel):
         if isinstance(value, dict):
             flags = sorted(str(k) for k, v in value.items() if isinstance(v, bool))
             if flags:
-                raise ValueError(f"targets are numbers, not true/false, but {flags} are || give "
-                                 f"each a number, e.g. `orders_per_month: 10`")
+                raise _rule("target_flag",
+                            f"targets are numbers, not true/false, but {flags} are",
+                            fix="give each a number, e.g. `orders_per_month: 10`")
         return value
 
     @model_validator(mode="before")
@@ -483,23 +526,26 @@ class EngagementConfig(BaseModel):
         if not isinstance(data, dict):
             return data
         if "kpis_replace" in data:
-            raise ValueError("[kpis_replace] is not a key of the engagement || write `kpis: "
-                             "{replace: true, list: [...]}` to replace the default KPIs")
+            raise _rule("kpis_replace_key", "is not a key of the engagement",
+                        fix="write `kpis: {replace: true, list: [...]}` to replace the default "
+                            "KPIs", key="kpis_replace")
         spec = data.get("kpis")
         if not isinstance(spec, dict):
             return data
         unknown = sorted(set(spec) - {"replace", "list"})
         if unknown:
-            raise ValueError(f"[kpis] unknown key(s) {unknown}: `kpis` is a list of KPIs, or "
-                             f"`{{replace: true, list: [...]}}` || move the KPIs under `list`")
+            raise _rule("kpis_unknown_keys", f"unknown key(s) {unknown}: `kpis` is a list of "
+                                             f"KPIs, or `{{replace: true, list: [...]}}`",
+                        fix="move the KPIs under `list`", key="kpis")
         replace = spec.get("replace", False)
         if not isinstance(replace, bool):
-            raise ValueError(f"[kpis.replace] must be true or false, but {replace!r} was given || "
-                             f"write `replace: true` to replace the default KPIs")
+            raise _rule("kpis_replace_not_flag",
+                        f"must be true or false, but {replace!r} was given",
+                        fix="write `replace: true` to replace the default KPIs", key="kpis.replace")
         listed = spec.get("list") or []
         if replace and not listed:
-            raise ValueError("[kpis.list] `replace: true` replaces the default KPIs with none || "
-                             "list the KPIs under `kpis.list`, or drop `replace`")
+            raise _rule("kpis_list_empty", "`replace: true` replaces the default KPIs with none",
+                        fix="list the KPIs under `kpis.list`, or drop `replace`", key="kpis.list")
         return {**data, "kpis": listed, "kpis_replace": replace}
 
     @field_validator("stage_mapping", "targets", mode="before")
@@ -512,7 +558,8 @@ class EngagementConfig(BaseModel):
     @model_validator(mode="after")
     def _sources_named(self) -> EngagementConfig:
         if not self.sources:
-            raise ValueError("an engagement needs at least one source under `sources`")
+            raise _rule("sources_missing",
+                        "an engagement needs at least one source under `sources`")
         names = []
         for s in self.sources:
             if s.name is None:
@@ -520,7 +567,8 @@ class EngagementConfig(BaseModel):
             names.append(s.name)
         doubles = sorted({n for n in names if names.count(n) > 1})
         if doubles:
-            raise ValueError(f"source names must be unique; give each a `name:` ({doubles} repeat)")
+            raise _rule("source_names_repeat",
+                        f"source names must be unique; give each a `name:` ({doubles} repeat)")
         return self
 
     @model_validator(mode="after")
@@ -531,20 +579,23 @@ class EngagementConfig(BaseModel):
                 continue
             target = next((t for t in self.sources if t.name == s.adds_to), None)
             if target is None or target is s or target.adds_to is not None:
-                raise ValueError(
-                    f"[sources[{i}].adds_to] {s.adds_to!r} is not another source that holds its "
-                    f"own records; the sources are {names} || name the source whose records this "
-                    f"file adds phases to (one that has no `adds_to` itself)")
+                raise _rule("adds_to_unknown", f"{s.adds_to!r} is not another source that holds "
+                                               f"its own records; the sources are {names}",
+                            fix="name the source whose records this file adds phases to (one "
+                                "that has no `adds_to` itself)", key=f"sources[{i}].adds_to")
             if not target.dated:
-                raise ValueError(f"[sources[{i}].adds_to] {s.adds_to!r} is a lead list without "
-                                 f"dates (`dated: false`); a file that dates later phases needs "
-                                 f"records with dates || load {s.adds_to!r} with its creation "
-                                 f"date (`columns.created_at`), or load this file on its own")
+                raise _rule("adds_to_dateless",
+                            f"{s.adds_to!r} is a lead list without dates (`dated: false`); a file "
+                            f"that dates later phases needs records with dates",
+                            fix=f"load {s.adds_to!r} with its creation date "
+                                f"(`columns.created_at`), or load this file on its own",
+                            key=f"sources[{i}].adds_to")
             if s.shape != "history":
-                raise ValueError(f"[sources[{i}].adds_to] only a history source can add phases "
-                                 f"to another source's records (this one is {s.shape!r}) || "
-                                 f"use `shape: history` with `columns: {{record_id, changed_at}}` "
-                                 f"and `stage:`")
+                raise _rule("adds_to_not_history",
+                            f"only a history source can add phases to another source's records "
+                            f"(this one is {s.shape!r})",
+                            fix="use `shape: history` with `columns: {record_id, changed_at}` and "
+                                "`stage:`", key=f"sources[{i}].adds_to")
         return self
 
     @model_validator(mode="after")
@@ -553,23 +604,29 @@ class EngagementConfig(BaseModel):
         # make every monthly view silently leave its records out.
         dateless = [s.name for s in self.sources if not s.dated]
         if dateless and len(dateless) < len(self.sources):
-            raise ValueError(f"[sources] {dateless} have no dates (`dated: false`) but the other "
-                             f"sources do; one engagement cannot mix them (its monthly views "
-                             f"would leave the dateless records out) || make a separate "
-                             f"engagement for the lead list, or load it with its creation date")
+            raise _rule("dated_and_dateless",
+                        f"{dateless} have no dates (`dated: false`) but the other sources do; one "
+                        f"engagement cannot mix them (its monthly views would leave the dateless "
+                        f"records out)", fix="make a separate engagement for the lead list, or "
+                                            "load it with its creation date", key="sources")
         return self
 
     @model_validator(mode="after")
     def _phase_model_valid(self) -> EngagementConfig:
         # The phase model's own rules (order, unique keys, mapping targets), reported as YAML keys.
+        # The phases alone first: what fails with the mapping beside them is the mapping's.
+        try:
+            PhaseModel(phases=tuple(self.phases))
+        except ValidationError as exc:
+            raise _rule("phase_model_invalid", _said(exc.errors()[0]), key="phases") from None
         try:
             PhaseModel(phases=tuple(self.phases), stage_mapping=dict(self.stage_mapping))
         except ValidationError as exc:
-            msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            key = "stage_mapping" if msg.startswith("stage") else "phases"
-            fix = (" || keep one spelling of the stage under `stage_mapping`, mapped to the right "
-                   "phase" if "differ only in case" in msg else "")
-            raise ValueError(f"[{key}] {msg}{fix}") from None
+            said = _said(exc.errors()[0])
+            # (PhaseModel's rules are plain ValueErrors: its message tells which one failed)
+            fix = ("keep one spelling of the stage under `stage_mapping`, mapped to the right "
+                   "phase" if "differ only in case" in said else None)
+            raise _rule("stage_mapping_invalid", said, fix=fix, key="stage_mapping") from None
         return self
 
     @model_validator(mode="after")
@@ -584,16 +641,18 @@ class EngagementConfig(BaseModel):
                 if value is not None and value not in keys:
                     close = difflib.get_close_matches(str(value), keys, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise ValueError(f"[kpis[{i}].{field}] {value!r} is not a phase; the phases are "
-                                     f"{keys}{hint} || use one of the phase keys, or add the "
-                                     f"phase under `phases`")
+                    raise _rule("kpi_phase_unknown",
+                                f"{value!r} is not a phase; the phases are {keys}{hint}",
+                                fix="use one of the phase keys, or add the phase under `phases`",
+                                key=f"kpis[{i}].{field}")
             window = spec.get("window_days")
             if window is not None and (not isinstance(window, int)
                                        or not 0 < window <= MAX_WINDOW_DAYS):
-                raise ValueError(f"[kpis[{i}].window_days] the window must be a whole number of days "
-                                 f"greater than 0 (at most {MAX_WINDOW_DAYS}), but {window!r} was "
-                                 f"given || give the window in days, e.g. `window_days: 90`, or "
-                                 f"leave it out to use `cohort_window_days`")
+                raise _rule("kpi_window_invalid",
+                            f"the window must be a whole number of days greater than 0 (at most "
+                            f"{MAX_WINDOW_DAYS}), but {window!r} was given",
+                            fix="give the window in days, e.g. `window_days: 90`, or leave it out "
+                                "to use `cohort_window_days`", key=f"kpis[{i}].window_days")
         return self
 
     @model_validator(mode="after")
@@ -606,9 +665,11 @@ class EngagementConfig(BaseModel):
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"[report.attribute_labels.{name}] no source has an attribute "
-                                 f"{name!r}; the attributes are {known}{hint} || use a name "
-                                 f"declared under a source's `attributes:`")
+                raise _rule("attribute_label_unknown",
+                            f"no source has an attribute {name!r}; the attributes are "
+                            f"{known}{hint}", fix="use a name declared under a source's "
+                                                  "`attributes:`",
+                            key=f"report.attribute_labels.{name}")
         return self
 
     @model_validator(mode="after")
@@ -620,16 +681,18 @@ class EngagementConfig(BaseModel):
         for i, change in enumerate(self.changes):
             try:
                 change_step(change.step, keys)
-            except ValueError as exc:
-                raise ValueError(f"[changes[{i}].step] {exc}") from None
+            except PydanticCustomError as exc:
+                raise _rule(exc.type, exc.message(), fix=(exc.context or {}).get("fix"),
+                            key=f"changes[{i}].step") from None
             for name in change.comparison or {}:
                 if name not in known:
                     close = difflib.get_close_matches(name, known, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise ValueError(f"[changes[{i}].comparison.{name}] no source has an "
-                                     f"attribute {name!r}; the attributes are {known}{hint} || "
-                                     f"name an attribute declared under a source's "
-                                     f"`attributes:`")
+                    raise _rule("comparison_attribute_unknown",
+                                f"no source has an attribute {name!r}; the attributes are "
+                                f"{known}{hint}",
+                                fix="name an attribute declared under a source's `attributes:`",
+                                key=f"changes[{i}].comparison.{name}")
         return self
 
     @model_validator(mode="after")
@@ -644,8 +707,9 @@ class EngagementConfig(BaseModel):
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             what = ("is the won phase, where no lead is counted" if self.lead_phase == keys[-1]
                     else "is not a phase key")
-            raise ValueError(f"[lead_phase] {self.lead_phase!r} {what}{hint} || name the phase "
-                             f"whose entries are the qualified leads, one of {usable}")
+            raise _rule("lead_phase_invalid", f"{self.lead_phase!r} {what}{hint}",
+                        fix=f"name the phase whose entries are the qualified leads, one of "
+                            f"{usable}", key="lead_phase")
         return self
 
     def phase_model(self) -> PhaseModel:
@@ -675,7 +739,10 @@ def lead_phase_key(keys: list[str], outputs: list[str], declared: str | None = N
 
 
 def change_step(step: str, keys: list[str]) -> tuple[str, str]:
-    """The (from_phase, to_phase) of a declared change's `step`: 'lead -> opportunity' or 'lead'."""
+    """The (from_phase, to_phase) of a declared change's `step`: 'lead -> opportunity' or 'lead'.
+
+    Raises a ``PydanticCustomError`` (a ValueError) of type ``not_a_step`` for any other step, its
+    context's ``fix`` naming the steps there are."""
     parts = [p.strip() for p in str(step).replace("→", "->").split("->")]
     if len(parts) == 1 and parts[0] in keys[:-1]:
         return parts[0], keys[keys.index(parts[0]) + 1]
@@ -683,8 +750,8 @@ def change_step(step: str, keys: list[str]) -> tuple[str, str]:
             keys.index(parts[1]) > keys.index(parts[0])):
         return parts[0], parts[1]
     steps = [f"{a} -> {b}" for a, b in zip(keys[:-1], keys[1:], strict=True)]
-    raise ValueError(f"{step!r} is not a step of the phase model || name the transition the "
-                     f"change was made in, one of {steps}")
+    raise _rule("not_a_step", f"{step!r} is not a step of the phase model",
+                fix=f"name the transition the change was made in, one of {steps}")
 
 
 def _key_path(loc: tuple) -> str:
@@ -692,6 +759,13 @@ def _key_path(loc: tuple) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _said(err: ErrorDetails) -> str:
+    """What a validation error says: a validator's own ValueError as it was raised (pydantic's
+    message puts "Value error, " before it), any other error as pydantic words it."""
+    error = (err.get("ctx") or {}).get("error")
+    return str(error) if err["type"] == "value_error" and error is not None else err["msg"]
 
 
 def _fix_for(err: Mapping[str, Any], model_keys: list[str]) -> str:
@@ -716,126 +790,10 @@ def _all_keys() -> list[str]:
     return sorted(keys)
 
 
-def _refuse_expansion(root: yaml.Node | None, *, path: Path) -> None:
-    """Refuse a document that aliases (`&a` / `*a`) expand to more than MAX_YAML_NODES nodes: a
-    600-byte "billion laughs" file would otherwise be walked (and validated, and dumped) billions
-    of times. Counted once per distinct node, so the check itself stays linear."""
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        if id(node) in sizes:
-            return sizes[id(node)]
-        sizes[id(node)] = 1  # a node that contains itself (a recursive alias) counts once
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = node.value
-        else:
-            children = []
-        for child in children:
-            total += size(child)
-            if total > MAX_YAML_NODES:
-                break
-        sizes[id(node)] = total
-        return total
-
-    if root is not None and size(root) > MAX_YAML_NODES:
-        raise ConfigError(
-            f"the YAML expands to more than {MAX_YAML_NODES:,} values through its aliases "
-            f"(`&name` / `*name`), far more than any engagement needs", file=str(path),
-            fix="write the values out instead of nesting aliases (an engagement file needs none)")
-
-
-def _refuse_duplicate_keys(node: yaml.Node | None, *, path: Path, where: str = "",
-                           seen_nodes: set[int] | None = None) -> None:
-    """PyYAML keeps the last of two equal keys without a word; a stage mapped twice would then
-    silently lose one mapping. Walk the parsed document and refuse any repeated key (each node
-    once, however often an alias repeats it)."""
-    seen_nodes = set() if seen_nodes is None else seen_nodes
-    if id(node) in seen_nodes:
-        return
-    seen_nodes.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[object, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            line = key_node.start_mark.line + 1
-            child = f"{where}.{key}" if where else str(key)
-            if key is not None and key in seen:
-                raise ConfigError(
-                    f"line {line}: {key!r} appears more than once under "
-                    f"`{where or '<top>'}` (first on line {seen[key]}); YAML would silently keep "
-                    f"only the last one", file=str(path), key=where or None,
-                    fix=f"keep one {key!r} entry (merge the two, or delete the wrong one)")
-            if key is not None:
-                seen[key] = line
-            _refuse_duplicate_keys(value_node, path=path, where=child, seen_nodes=seen_nodes)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _refuse_duplicate_keys(item, path=path, where=f"{where}[{i}]", seen_nodes=seen_nodes)
-
-
-class _EngagementLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading a mapping's keys as YAML 1.2 does: `on`, `off`, `yes`, `no`
-    (and `y`, `n`, any case) are words there, booleans only in YAML 1.1. A lookup's `on: agent`
-    or a CRM stage called `No` would otherwise become the key `True`/`False` ("Keys should be
-    strings"). Values keep PyYAML's reading: `fold_categories: no` still means false."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        for key_node, _value in node.value:
-            if (isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:bool"
-                    and key_node.style is None and key_node.value.lower() not in ("true", "false")):
-                key_node.tag = "tag:yaml.org,2002:str"
-        return super().construct_mapping(node, deep=deep)
-
-
-def _read_yaml_text(path: Path) -> str:
-    """The engagement file's text: a regular file of at most MAX_YAML_BYTES, in UTF-8."""
-    try:
-        size = check_regular_file(path, limit=MAX_YAML_BYTES, what="engagement file")
-    except FileNotFoundError:
-        raise ConfigError("engagement file not found", file=str(path),
-                          fix="check the path, or create one with `funnel new NAME`") from None
-    except LimitError as exc:
-        raise ConfigError(str(exc), file=str(path), fix=exc.fix) from None
-    data = path.read_bytes()[:size + 1]
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"line {line}: the file is not UTF-8 (byte {data[exc.start]:#04x})",
-                          file=str(path),
-                          fix="save it as UTF-8 (in most editors: Save as, encoding UTF-8)") from None
-
-
-class _Loader(_EngagementLoader):
-    """The engagement's loader (keys as YAML 1.2 reads them) with dates and times kept as text:
-    PyYAML's own reading of them crashes on a typo (`2025-02-29`: ValueError); the schema reads
-    them and names the key instead."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp",
-                        lambda loader, node: loader.construct_scalar(node))
-
-
 def load_config(path: str | os.PathLike) -> EngagementConfig:
     """Read and validate an engagement YAML; every problem raises ConfigError naming key and fix."""
     path = Path(path)
-    text = _read_yaml_text(path)
-    try:
-        document = yaml.compose(text, Loader=yaml.SafeLoader)
-        _refuse_expansion(document, path=path)
-        _refuse_duplicate_keys(document, path=path)
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader, dates kept as text)
-    except RecursionError:
-        raise ConfigError("the YAML is nested too deeply to be an engagement file", file=str(path),
-                          fix="check the indentation and brackets") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
-                          fix="check the indentation and quoting on that line") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError("the file must be a YAML mapping with keys like `name`, `phases`, `sources`",
                           file=str(path), value=type(raw).__name__,
@@ -843,29 +801,26 @@ def load_config(path: str | os.PathLike) -> EngagementConfig:
     try:
         return EngagementConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
+        lines, paths = [], []
         keys = _all_keys()
         for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            loc = err["loc"]
-            if err.get("type") == "extra_forbidden":
-                close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+            msg = _said(err)
+            context = err.get("ctx") or {}
+            if err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(err["loc"][-1]), keys, n=1)
                 msg += f" (did you mean {close[0]!r}?)" if close else ""
-            fix = None
-            if msg.startswith("[") and "] " in msg:  # a model-level rule that knows its key
-                key, msg = msg[1:].split("] ", 1)
-                loc = (key,)
-                err = {**err, "loc": loc}
-            if " || " in msg:  # a rule of ours that knows the fix
-                msg, fix = msg.split(" || ", 1)
+            # A rule of ours (see _rule) carries its fix, and the key it is about when that is
+            # not where pydantic found it (a rule on the whole engagement).
+            where = context["key"] if "key" in context else _key_path(err["loc"])
+            fix = context.get("fix")
             value = err.get("input")
-            shown = "" if err.get("type") == "missing" or isinstance(value, dict | list) else (
+            shown = "" if err["type"] == "missing" or isinstance(value, dict | list) else (
                 f" (got {value!r})")
-            lines.append(f"key `{_key_path(err['loc']) or '<top>'}`: {msg}{shown}. "
+            lines.append(f"key `{where or '<top>'}`: {msg}{shown}. "
                          f"Fix: {fix or _fix_for(err, keys)}")
-        first = exc.errors()[0]
+            paths.append(where)
         error = ConfigError(
             "\n  ".join([f"{len(lines)} problem(s) in the engagement file:"] + lines),
             file=str(path))
-        error.key = _key_path(first["loc"]) or None  # for callers; the text names every key
+        error.key = paths[0] or None  # for callers; the text names every key
         raise error from None

@@ -21,8 +21,10 @@ from toolkit.base.vocabulary import reason_codes
 from toolkit.io.categories import fold_key
 from toolkit.io.config import LookupConfig
 from toolkit.io.loading import (
+    EngagementReading,
     LoadedSource,
     Quarantine,
+    ReadingSettings,
     as_text,
     empty_quarantine,
     find_column,
@@ -112,8 +114,8 @@ def attach_lookups(records: pd.DataFrame, lookups: list[LookupConfig], *, base_d
     for i, lookup in enumerate(lookups):
         path = source_path(base_dir, lookup.path)
         file, yaml_key = str(path), f"lookups[{i}]"
-        settings = {**lookup.model_dump(), "_missing_values": missing_values,
-                    "_fold_categories": fold_categories}
+        settings = ReadingSettings.from_keys(lookup.model_dump(), engagement=EngagementReading(
+            missing_values=tuple(missing_values), fold_categories=fold_categories))
         raw = read_table(path, settings, notes=notes)
         q = Quarantine(Path(file).stem, file)
         if lookup.on not in records.columns:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -453,7 +454,7 @@ def _detect_decimal(text: pd.Series, rows: np.ndarray | None = None) -> str:
     return "," if text.str.contains(",", regex=False).any() else "."
 
 
-def parse_flags(raw: pd.Series, *, true_values: list[str]) -> pd.Series:
+def parse_flags(raw: pd.Series, *, true_values: Iterable[str]) -> pd.Series:
     """Boolean columns such as Salesforce's IsWon: TRUE/FALSE, 1/0, ja/nee. Blank stays NA."""
     truthy = {t.casefold() for t in true_values}
     text = raw.astype("string").str.strip().str.casefold()

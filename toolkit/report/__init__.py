@@ -172,7 +172,7 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
                 bar.set_postfix_str("notebooks")
                 with run_file(engagement, results, seed=seed) as run:
                     executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
-                                                 progress=False, run=run)
+                                                 progress=False, run=run, report_dir=final)
                 timings.update(executed.timings)
                 bar.update(1)
             bar.set_postfix_str("pages")

@@ -120,6 +120,7 @@ def execute_notebooks(
     progress: bool = True,
     kernel_name: str = "python3",
     run: str = "",
+    report_dir: str | os.PathLike | None = None,
 ) -> ExecutedNotebooks:
     """Execute the step notebooks for one engagement with papermill.
 
@@ -142,6 +143,11 @@ def execute_notebooks(
         The file of a `funnel run`'s step results (``toolkit.steps.store.run_file``), passed to
         each notebook as its ``run`` parameter: its step calls return those results instead of
         computing them again. Empty: each notebook computes its step.
+    report_dir
+        The folder the run's report goes to (``funnel run --out``; default `out_dir`), passed
+        as the ``out`` parameter to the notebooks that declare one: step 7's "Since the
+        previous report" looks for the previous report beside it, as the report's page does.
+        (A run builds its report in a folder beside that one and moves it there when done.)
 
     Returns
     -------
@@ -172,6 +178,7 @@ def execute_notebooks(
     inputs = [_find_notebook(step, notebooks_dir) for step in steps]
     _check_kernel(kernel_name)
     target = Path(out_dir).resolve() / "notebooks"
+    report = str(Path(report_dir if report_dir is not None else out_dir).resolve())
     target.mkdir(parents=True, exist_ok=True)
 
     executed = ExecutedNotebooks()
@@ -181,9 +188,12 @@ def execute_notebooks(
             bar.set_postfix_str(source.name)
             output = target / source.name
             start = time.perf_counter()
+            parameters = {"engagement": str(engagement), "run": run}
+            if "out" in pm.inspect_notebook(str(source)):  # (an unknown one is warned about)
+                parameters["out"] = report
             try:
                 pm.execute_notebook(
-                    str(source), str(output), parameters={"engagement": str(engagement), "run": run},
+                    str(source), str(output), parameters=parameters,
                     kernel_name=kernel_name, cwd=str(notebooks_dir), progress_bar=False,
                     log_output=False, start_timeout=120,
                     # The kernel's own log (e.g. "running over TCP without encryption" on a

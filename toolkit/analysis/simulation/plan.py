@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pandas as pd
+from pydantic_core import PydanticCustomError
 
 # not statsmodels.api, which imports all of statsmodels (about 0.3 s)
 from toolkit.analysis.diagnosis import bottleneck_sizing
@@ -197,9 +198,9 @@ def evaluate_declared_changes(engagement: Engagement, changes: Sequence[Any] | N
         what = str(item.get("description", "")).strip() or "a change"
         try:
             a, b = change_step(item["step"], keys)
-        except ValueError as exc:
-            raise ConfigError(f"changes: {str(exc).split(' || ')[0]}",
-                              key="changes", fix=str(exc).split(" || ")[-1]) from None
+        except PydanticCustomError as exc:  # its context carries the fix (see change_step)
+            raise ConfigError(f"changes: {exc.message()}", key="changes",
+                              fix=(exc.context or {}).get("fix")) from None
         comparison = item.get("comparison") or {}
         attribute, untouched = next(iter(comparison.items()), (None, None))
         try:

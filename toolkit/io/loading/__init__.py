@@ -11,10 +11,11 @@ An unparseable or negative amount is left blank (the row's stage change is still
 the notes.
 
 One job per module: ``reading`` (the bytes read once, the file checks, CSV and Excel) on
-``delimited`` (decoding, Arrow's CSV reader); ``headers`` (the settings a source resolves to, the
-header checks); ``quarantine``; one module per shape (``history``, ``wide``, ``snapshot``) on what
-they share (``rows``, ``records``, ``values``, ``outcomes``, ``records_file``); ``source``
-(:func:`load_source`); ``order`` (:func:`check_phase_order`); ``frames`` (the tables returned).
+``delimited`` (decoding, Arrow's CSV reader); ``settings`` (the typed, frozen settings a loader
+is given); ``headers`` (the settings a source resolves to, the header checks); ``quarantine``;
+one module per shape (``history``, ``wide``, ``snapshot``) on what they share (``rows``,
+``records``, ``values``, ``outcomes``, ``records_file``); ``source`` (:func:`load_source`);
+``order`` (:func:`check_phase_order`); ``frames`` (the tables returned).
 Import the names from this package.
 """
 
@@ -56,6 +57,11 @@ from toolkit.io.loading.rows import (
     as_text,
     personal_attributes,
 )
+from toolkit.io.loading.settings import (
+    EngagementReading,
+    ReadingSettings,
+    SourceSettings,
+)
 from toolkit.io.loading.source import (
     load_source,
 )
@@ -68,6 +74,9 @@ __all__ = [
     "load_source",
     "read_table",
     "resolve_source",
+    "SourceSettings",
+    "ReadingSettings",
+    "EngagementReading",
     "quarantine_summary",
     "check_phase_order",
     "QUARANTINE_COLUMNS",

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import pandas as pd
 
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import DataError
 from toolkit.io.config import SourceConfig
+from toolkit.io.loading.settings import EngagementReading, ReadingSettings, SourceSettings
 from toolkit.io.presets import preset_defaults
 
 __all__ = [
     "resolve_source",
 ]
 
+_S = TypeVar("_S", bound=ReadingSettings)
 
-def check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> None:
+
+def check_header(raw: pd.DataFrame, settings: ReadingSettings, *, file: str, key: str) -> None:
     """When the configured headers are not in the header row but a row below holds them (a title
     above the table), say which row and how to declare it."""
-    wanted = [h for h in list(settings.get("columns", {}).values())
-              + list(settings.get("attributes", {}).values()) if isinstance(h, str)]
+    wanted = [h for h in list(settings.columns.values())
+              + list(settings.attributes.values()) if isinstance(h, str)]
     columns = [str(c).strip() for c in raw.columns]
     for header in wanted:
         # pandas renames a repeated header 'Datum' to 'Datum.1': which one is meant is unknowable
@@ -38,7 +41,7 @@ def check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> N
     missing = {h.strip().casefold() for h in wanted} - have
     if not missing:
         return
-    header_row = settings.get("header_row") or 1
+    header_row = settings.header_row or 1
     for i in range(min(len(raw), 20)):
         cells = {str(v).strip().casefold() for v in raw.iloc[i].tolist() if pd.notna(v)}
         if missing <= cells:
@@ -55,12 +58,12 @@ def check_header(raw: pd.DataFrame, settings: dict, *, file: str, key: str) -> N
 _DATA_CELL = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|^[-+]?[\d.,\s]*\d[\d.,\s]*$|@")
 
 
-def _refuse_data_row_as_header(settings: dict, wanted: list[str], missing: set[str], *,
+def _refuse_data_row_as_header(settings: ReadingSettings, wanted: list[str], missing: set[str], *,
                                file: str, cells: list[str]) -> None:
     """A header row that holds none of the YAML's headers is most likely a data row when it is
     declared (`header_row:`), or when its cells hold dates, numbers or e-mail addresses: say so
     without listing its cells, which may be names or e-mail addresses."""
-    header_row = settings.get("header_row")
+    header_row = settings.header_row
     if (not header_row and wanted and missing >= {h.strip().casefold() for h in wanted}
             and any(_DATA_CELL.search(cell) for cell in cells if cell != "source_row")):
         # A file without its header row: "the file has [...]" would list a deal's values, names
@@ -151,51 +154,62 @@ def _merge(defaults: dict, given: dict) -> dict:
     return out
 
 
-def resolve_source(source: SourceConfig) -> dict[str, Any]:
+def resolve_source(source: SourceConfig, *, engagement: EngagementReading | None = None
+                   ) -> SourceSettings:
     """The source's settings with its preset's defaults filled in.
 
     Parameters
     ----------
     source : SourceConfig
         The source as the engagement YAML declares it.
+    engagement : EngagementReading, optional
+        What the engagement lends every file (its time zone, as-of date, blank markers, category
+        folding and currency); None: the defaults.
 
     Returns
     -------
-    dict
-        The source's settings as a dict, its preset's defaults (``preset:``) under what the YAML
-        gives (the YAML wins), including those of its per-record file (``records:``).
+    SourceSettings
+        The source's settings, its preset's defaults (``preset:``) under what the YAML gives
+        (the YAML wins), including those of its per-record file (``records:``), with the
+        columns the preset named (not the YAML) in ``preset_columns`` and
+        ``preset_attributes``.
     """
+    engagement = engagement or EngagementReading()
     given = source.model_dump()
     records_given = given.pop("records")
+    records: ReadingSettings | None = None
+    preset_columns: dict[str, str] = {}
+    preset_attributes: dict[str, str] = {}
     if source.preset:
         defaults = dict(preset_defaults(source.preset, source.shape))
         records_default = defaults.pop("records", None)
-        settings = _merge(defaults, given)
+        merged = _merge(defaults, given)
         if records_given is not None and records_default:
-            settings["records"] = _merge(records_default, records_given)
-            settings["records"]["_preset_columns"] = {
-                role: header for role, header in records_default.get("columns", {}).items()
-                if role not in (records_given.get("columns") or {})}
-        else:
-            settings["records"] = records_given
+            records = ReadingSettings.from_keys(
+                _merge(records_default, records_given), engagement=engagement,
+                preset_columns={role: header
+                                for role, header in records_default.get("columns", {}).items()
+                                if role not in (records_given.get("columns") or {})})
+        elif records_given is not None:
+            records = ReadingSettings.from_keys(records_given, engagement=engagement)
+        # Which columns the preset supplied (not the YAML): an export without one of its optional
+        # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
+        preset_columns = {role: header for role, header in defaults.get("columns", {}).items()
+                          if role not in given["columns"]}
+        preset_attributes = {name: header
+                             for name, header in defaults.get("attributes", {}).items()
+                             if name not in given["attributes"]}
     else:
-        settings = given
-        settings["records"] = records_given
+        merged = given
+        if records_given is not None:
+            records = ReadingSettings.from_keys(records_given, engagement=engagement)
     if not source.dated:
         # A lead list without dates: a preset's date columns are not read (the YAML may not name
         # them at all: see SourceConfig).
-        settings["columns"] = {role: header for role, header in settings["columns"].items()
-                               if role not in _DATE_ROLES}
-    if source.preset:
-        # Which columns the preset supplied (not the YAML): an export without one of its optional
-        # columns (a Pipedrive deals list without `Deal - Stage`) still loads, with a note.
-        settings["_preset_columns"] = {
-            role: header for role, header in defaults.get("columns", {}).items()
-            if role not in given["columns"]}
-        settings["_preset_attributes"] = {
-            name: header for name, header in defaults.get("attributes", {}).items()
-            if name not in given["attributes"]}
-    return settings
+        merged["columns"] = {role: header for role, header in merged["columns"].items()
+                             if role not in _DATE_ROLES}
+    return SourceSettings.from_keys(merged, records=records, preset_columns=preset_columns,
+                                    preset_attributes=preset_attributes, engagement=engagement)
 
 
 _DATE_ROLES = ("created_at", "closed_at", "changed_at")
@@ -205,21 +219,24 @@ _OPTIONAL_PRESET_ROLES = ("current_stage", "value", "closed_at", "lost_at_stage"
                           "is_closed", "is_won", "currency", "is_active")
 
 
-def drop_absent_preset_columns(raw: pd.DataFrame, settings: dict, *, file: str,
-                                notes: list[str]) -> None:
+def drop_absent_preset_columns(raw: pd.DataFrame, settings: _S, *, file: str,
+                                notes: list[str]) -> _S:
+    """The settings without the preset's optional columns (and attributes) that `raw` lacks:
+    the loader does without them, and the notes say which."""
     have = {str(c).strip().casefold() for c in raw.columns}
-    dropped = []
-    for role, header in settings.get("_preset_columns", {}).items():
+    dropped, roles, names = [], [], []
+    for role, header in settings.preset_columns.items():
         if role in _OPTIONAL_PRESET_ROLES and header.casefold() not in have:
-            if role == "current_stage" and "status" not in settings["columns"]:
+            if role == "current_stage" and "status" not in settings.columns:
                 continue  # without a status the stage is needed: "column not found" says so
-            settings["columns"].pop(role, None)
+            roles.append(role)
             if role != "currency":  # a one-currency org exports no currency column: no news
                 dropped.append(header)
-    for name, header in settings.get("_preset_attributes", {}).items():
+    for name, header in settings.preset_attributes.items():
         if header.casefold() not in have:
-            settings.get("attributes", {}).pop(name, None)
+            names.append(name)
             dropped.append(header)
     if dropped:
         notes.append(f"{Path(file).name}: the preset's column(s) {dropped} are not in this export; "
                      f"loaded without them")
+    return settings.without(columns=tuple(roles), attributes=tuple(names))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from toolkit.io.loading.records import (
 )
 from toolkit.io.loading.records_file import attach_records_file, finish_records, note_phaseless
 from toolkit.io.loading.rows import common_rows
+from toolkit.io.loading.settings import SourceSettings
 from toolkit.io.loading.values import (
     in_currency,
     parse_amounts,
@@ -88,19 +90,19 @@ def _in_order(log: pd.DataFrame) -> bool:
 _CONSTANT_STAGE = "(stage: of the source)"
 
 
-def load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
+def load_history(settings: SourceSettings, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                   pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                   personal: list[str]) -> LoadedSource:
-    path, file, notes, raw, q, key = open_source(settings, base_dir, name)
-    cols = settings["columns"]
-    if settings.get("stage"):
+    settings, path, file, notes, raw, q, key = open_source(settings, base_dir, name)
+    cols = settings.columns
+    if settings.stage:
         # A file that holds one stage only (a closed-deals file): every row is that stage.
         if "stage" in cols:
             raise DataError("this source sets both `stage:` (one stage for every row) and a "
                             "`stage` column", file=file,
                             fix=f"keep one: remove `stage:` or `{key}.stage`")
     for role in ("stage", "changed_at"):
-        if role not in cols and not (role == "stage" and settings.get("stage")):
+        if role not in cols and not (role == "stage" and settings.stage):
             raise DataError(f"a history source needs a `{role}` column", file=file,
                             fix=f"set `{key}.{role}` (or `stage:` when every row is one stage), "
                                 f"or use a preset")
@@ -112,14 +114,15 @@ def load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_s
     checked = [c for c in (header_in(headers, cols.get(role)) for role in ("stage", "changed_at"))
                if c]
     later = [cols.get(role) for role in ("value", "currency", "created_at")]
-    later += list((settings.get("attributes") or {}).values())
+    later += list(settings.attributes.values())
     read = {header_in(headers, h) for h in later if isinstance(h, str)}
     frame = common_rows(raw, settings, q, file=file, key=key, carry=checked)
     rows_in = len(raw)
     raw = raw[[c for c in headers if c in read]]
-    if settings.get("stage"):
-        frame = frame.assign(**{_CONSTANT_STAGE: settings["stage"]})
-        cols = settings["columns"] = {**cols, "stage": _CONSTANT_STAGE}
+    if settings.stage:
+        frame = frame.assign(**{_CONSTANT_STAGE: settings.stage})
+        settings = replace(settings, columns={**cols, "stage": _CONSTANT_STAGE})
+        cols = settings.columns
     stage_col = find_column(kept_headers(headers, frame), cols["stage"], role="stage", file=file,
                             key=key)
     frame = map_stages(frame, stage_col, model, unknown=unknown_stages, quarantine=q, file=file,
@@ -168,7 +171,7 @@ def load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_s
             frame, parse_amounts(frame, col, settings, file=file, notes=notes), settings,
             file=file, key=key, notes=notes))
         value = "_value"
-    attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=f"sources[{name}]",
+    attrs = source_attributes(frame, settings.attributes, file=file, key=f"sources[{name}]",
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     # From here on only these columns are read (the file's others are freed; an attribute may be
@@ -195,18 +198,15 @@ def load_history(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_s
     mismatches = None
     quarantines = [q.frame()]
     recon = [reconcile(name, file, rows_in, q)]
-    if settings.get("records"):
+    if settings.records is not None:
         reasons = quarantines[0]
         # Records whose every stage row is an ignored stage (test deals) are not records.
         ignored = set(reasons.loc[reasons["reason_code"].eq("ignored_stage"),
                                   "record_id"].dropna()) - set(records.index)
         records, events, mismatches, rq, rows = attach_records_file(
-            records, events, settings["records"], model=model, base_dir=base_dir,
-            pseudonym_key=pseudonym_key, name=name,
-            personal=personal, engagement_tz=settings["_engagement_tz"], ignored_ids=ignored,
-            notes=notes, as_of=settings["_as_of"],
-            inherited={k: settings[k] for k in ("_missing_values", "_fold_categories",
-                                                "_currency") if k in settings})
+            records, events, settings.records, model=model, base_dir=base_dir,
+            pseudonym_key=pseudonym_key, name=name, personal=personal, ignored_ids=ignored,
+            notes=notes)
         quarantines.append(rq.frame())
         recon.append(reconcile(name, rq.file, rows, rq))
     records = finish_records(records, events, model)

@@ -14,6 +14,7 @@ from toolkit.base.phases import IGNORE, LOST, PhaseModel, normalise_stage
 from toolkit.io.loading.headers import find_column
 from toolkit.io.loading.quarantine import Quarantine
 from toolkit.io.loading.rows import as_text
+from toolkit.io.loading.settings import ReadingSettings, SourceSettings
 from toolkit.io.parsing import parse_flags
 
 
@@ -151,7 +152,7 @@ def lost_at_codes(events: pd.DataFrame, records: pd.DataFrame,
     return out
 
 
-def flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Quarantine, *,
+def flag_outcomes(frame: pd.DataFrame, settings: ReadingSettings, model: PhaseModel, q: Quarantine, *,
                    file: str, key: str, won_alone: bool = False, notes: list[str] | None = None,
                    headers: pd.Index | None = None) -> tuple[pd.DataFrame, pd.Series | None]:
     """The outcome a `status` column or the `is_won` / `is_closed` flags state ('won', 'lost',
@@ -163,7 +164,7 @@ def flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qua
     With `won_alone` (a snapshot) an `is_won` flag without `is_closed` is a converted flag: the
     records it does not flag are lost (noted), as nothing in the file says they are still open.
     """
-    cols = settings["columns"]
+    cols = settings.columns
     among = frame if headers is None else headers  # where a column is looked up
     if "status" in cols:
         col = find_column(among, cols["status"], role="status", file=file, key=key)
@@ -182,7 +183,7 @@ def flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qua
         return frame, outcome[frame.index]
     if "is_won" in cols and ("is_closed" in cols or won_alone):
         won = parse_flags(frame[find_column(among, cols["is_won"], role="is_won", file=file,
-                                             key=key)], true_values=settings["true_values"])
+                                             key=key)], true_values=settings.true_values)
         won = won.fillna(False).astype(bool)
         if "is_closed" not in cols:
             # A converted flag alone (a lead-scoring list): not converted is lost, since nothing
@@ -195,7 +196,7 @@ def flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qua
             return frame, pd.Series(np.where(won, "won", "lost"), index=frame.index)
         closed = parse_flags(frame[find_column(among, cols["is_closed"], role="is_closed",
                                                 file=file, key=key)],
-                             true_values=settings["true_values"])
+                             true_values=settings.true_values)
         closed = closed.fillna(False).astype(bool)
         return frame, pd.Series(np.where(won, "won", np.where(closed, "lost", "open")),
                                 index=frame.index)
@@ -204,7 +205,7 @@ def flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qua
         # archived one elsewhere is lost (at the stage it keeps); an active one is open.
         active = parse_flags(frame[find_column(among, cols["is_active"], role="is_active",
                                                file=file, key=key)],
-                             true_values=settings["true_values"])
+                             true_values=settings.true_values)
         won = (frame["_target"].astype("object") == model.won_phase).to_numpy()
         archived = (active == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712 (NA-aware)
         return frame, pd.Series(np.where(won, "won", np.where(archived, "lost", "open")),
@@ -212,10 +213,10 @@ def flag_outcomes(frame: pd.DataFrame, settings: dict, model: PhaseModel, q: Qua
     return frame, None
 
 
-def entry_phase(settings: dict, model: PhaseModel, *, file: str, key: str) -> str:
+def entry_phase(settings: SourceSettings, model: PhaseModel, *, file: str, key: str) -> str:
     """The phase a record's creation date dates: the first phase, unless the source says its
     creation date is a later milestone (`created_phase`, e.g. an engage date)."""
-    entry = settings.get("created_phase") or model.first_phase
+    entry = settings.created_phase or model.first_phase
     if entry not in model.keys or entry == model.won_phase:
         raise DataError(f"`created_phase` {entry!r} is not a phase before the last one",
                         file=file, value=entry,

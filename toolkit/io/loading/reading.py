@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from toolkit.io.limits import (
 from toolkit.io.loading.delimited import decoded_body, head_lines, read_delimited
 from toolkit.io.loading.headers import drop_absent_preset_columns
 from toolkit.io.loading.quarantine import Quarantine
+from toolkit.io.loading.settings import ReadingSettings, SourceSettings
 
 __all__ = [
     "read_table",
@@ -37,17 +38,17 @@ def _sniff_delimiter(first_line: str) -> str:
 
 
 @shared_docs
-def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None = None
-               ) -> pd.DataFrame:
+def read_table(path: Path, reading: ReadingSettings | None = None, *,
+               notes: list[str] | None = None) -> pd.DataFrame:
     """Read a CSV or XLSX as raw values (strings from CSV; XLSX keeps its dates and numbers).
 
     Parameters
     ----------
     path : Path
         The file (``.csv``, ``.txt``, ``.tsv``, ``.xlsx``, ``.xlsm``, ``.xls``).
-    reading : dict
-        The source's reading settings: ``header_row`` (default 1), ``encoding``, ``delimiter``,
-        ``sheet``.
+    reading : ReadingSettings, optional
+        The file's reading settings: ``header_row`` (default 1), ``encoding``, ``delimiter``,
+        ``sheet`` (None: all detected).
     {shared.notes}
 
     Returns
@@ -69,19 +70,20 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
     """
     check_source_file(path)
     suffix = path.suffix.lower()
-    header_row = reading.get("header_row") or 1
+    reading = reading if reading is not None else ReadingSettings(path=str(path))
+    header_row = reading.header_row or 1
     data = _input_bytes(path)
     if not data or data.isspace():  # (strip() would copy a big file)
         raise DataError(f"the file is empty ({len(data)} bytes)", file=str(path),
                         fix="export it again from the CRM and check that the export finished")
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        frame = _read_workbook(path, reading.get("sheet"), header_row, data=data)
+        frame = _read_workbook(path, reading.sheet, header_row, data=data)
     elif suffix in (".csv", ".txt", ".tsv"):
         if data[:4] == b"PK\x03\x04":  # the zip signature every .xlsx starts with
             raise DataError("this is an Excel workbook saved under a .csv name", file=str(path),
                             fix=f"rename it to {path.stem}.xlsx (and the source's `path`), or save "
                                 f"it from Excel as CSV")
-        encoding = reading.get("encoding")
+        encoding = reading.encoding
         tried = [encoding] if encoding else ["utf-8-sig", "cp1252"]
         if not encoding and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             tried = ["utf-16"]  # Excel's "Unicode text" export starts with a UTF-16 byte-order mark
@@ -111,7 +113,7 @@ def read_table(path: Path, reading: dict[str, Any], *, notes: list[str] | None =
                             f"header", file=str(path), value=header_row,
                             fix="check `header_row:` on this source (1 = the first line)")
         header_line = lines[header_row - 1]
-        delimiter = reading.get("delimiter") or _sniff_delimiter(header_line)
+        delimiter = reading.delimiter or _sniff_delimiter(header_line)
         _check_width(header_line.count(delimiter) + 1, file=str(path), row=header_row)
         _check_title_lines(lines, delimiter, header_row, file=str(path))
         frame = read_delimited(body, kind, delimiter, header_row, file=str(path))
@@ -286,11 +288,25 @@ def _read_workbook(path: Path, sheet: str | int | None, header_row: int,
     return frame
 
 
-def open_source(settings: dict, base_dir: Path, name: str
-                ) -> tuple[Path, str, list[str], pd.DataFrame, Quarantine, str]:
-    """Read a source's file: (path, file, notes, raw rows, its quarantine, YAML key of columns)."""
-    path = source_path(base_dir, settings["path"])
+class OpenedSource(NamedTuple):
+    """A source's file as read: its settings without the preset's columns it lacks, its path
+    (and as text), the notes so far, the raw rows, its quarantine and the YAML key of its
+    columns."""
+
+    settings: SourceSettings
+    path: Path
+    file: str
+    notes: list[str]
+    raw: pd.DataFrame
+    q: Quarantine
+    key: str
+
+
+def open_source(settings: SourceSettings, base_dir: Path, name: str) -> OpenedSource:
+    """Read a source's file (see :class:`OpenedSource`)."""
+    path = source_path(base_dir, settings.path)
     notes: list[str] = []
     raw = read_table(path, settings, notes=notes)
-    drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
-    return path, str(path), notes, raw, Quarantine(name, str(path)), f"sources[{name}].columns"
+    settings = drop_absent_preset_columns(raw, settings, file=str(path), notes=notes)
+    return OpenedSource(settings, path, str(path), notes, raw, Quarantine(name, str(path)),
+                        f"sources[{name}].columns")

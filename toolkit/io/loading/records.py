@@ -14,6 +14,7 @@ from toolkit.base.phases import PhaseModel
 from toolkit.io.loading.order import NOT_ENTERED
 from toolkit.io.loading.quarantine import Quarantine
 from toolkit.io.loading.rows import quotable_headers
+from toolkit.io.loading.settings import ReadingSettings
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,8 @@ def first_row_of(frame: pd.DataFrame, same: list[str], rows: pd.Index) -> pd.Ser
     return repeated.groupby(same)["source_row"].transform("first")[rows]
 
 
-def dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: dict, personal: list[str],
-                    cells_of: pd.DataFrame | None = None) -> pd.DataFrame:
+def dedupe_records(frame: pd.DataFrame, q: Quarantine, settings: ReadingSettings,
+                   personal: list[str], cells_of: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per record files: a repeated record id is set aside, the first row is kept.
 
     When the repeated row disagrees with the first (another region, another amount) the reason

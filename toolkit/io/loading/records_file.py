@@ -10,13 +10,13 @@ import pandas as pd
 
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.phases import PhaseModel
-from toolkit.io.config import RecordsConfig
 from toolkit.io.loading.headers import drop_absent_preset_columns, find_column
 from toolkit.io.loading.outcomes import flag_outcomes, is_in, lost_at_codes
 from toolkit.io.loading.quarantine import Quarantine
 from toolkit.io.loading.reading import read_table, source_path
 from toolkit.io.loading.records import dedupe_records
 from toolkit.io.loading.rows import as_text, common_rows
+from toolkit.io.loading.settings import ReadingSettings
 from toolkit.io.loading.values import (
     add_value_and_attributes,
     note_dates_left_empty,
@@ -26,10 +26,10 @@ from toolkit.io.loading.values import (
 from toolkit.io.privacy import PseudonymKey
 
 
-def attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: dict, *,
-                         model: PhaseModel, base_dir: Path, pseudonym_key: PseudonymKey | None,
-                         name: str, personal: list[str], engagement_tz: str, ignored_ids: set,
-                         notes: list[str], as_of: object = None, inherited: dict | None = None
+def attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: ReadingSettings,
+                         *, model: PhaseModel, base_dir: Path,
+                         pseudonym_key: PseudonymKey | None, name: str, personal: list[str],
+                         ignored_ids: set, notes: list[str]
                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, Quarantine,
                                     pd.DataFrame]:
     """Join a per-record file (e.g. Salesforce Opportunity.csv) onto the history's records.
@@ -41,21 +41,17 @@ def attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: di
     flags (see `flags_win`), the notes say how many, and the table of disagreements goes to the
     audit (`outcome_mismatch`).
     """
-    path = source_path(base_dir, reading["path"])
+    path = source_path(base_dir, reading.path)
     file = str(path)
-    reading = {**RecordsConfig(**{k: v for k, v in reading.items()
-                                  if k in RecordsConfig.model_fields}).model_dump(),
-               "_engagement_tz": engagement_tz, "_as_of": as_of, **(inherited or {}),
-               "_preset_columns": reading.get("_preset_columns", {})}
     raw = read_table(path, reading, notes=notes)
-    drop_absent_preset_columns(raw, reading, file=file, notes=notes)
+    reading = drop_absent_preset_columns(raw, reading, file=file, notes=notes)
     q = Quarantine(f"{name}.records", file)
     key = f"sources[{name}].records.columns"
     frame = common_rows(raw, reading, q, file=file, key=key)
     frame = q.add(frame, frame["_record_id"].isin(ignored_ids),
                   "all of this record's stage rows are declared `ignore`", code="ignored_record")
     frame = dedupe_records(frame, q, reading, personal)
-    cols = reading["columns"]
+    cols = reading.columns
     out = pd.DataFrame(index=pd.Index(frame["_record_id"].astype("string"), name="record_id"))
     if "created_at" in cols:
         frame, created = read_dates(frame, cols["created_at"], reading, q, role="created", file=file,
@@ -86,7 +82,7 @@ def attach_records_file(records: pd.DataFrame, events: pd.DataFrame, reading: di
         # A deal the file puts in another currency keeps no amount from its history either.
         codes = as_text(frame[find_column(frame, cols["currency"], role="currency", file=file,
                                          key=key)]).str.upper()
-        other = pd.Series((codes.notna() & (codes != (reading.get("_currency") or "EUR").upper())
+        other = pd.Series((codes.notna() & (codes != (reading.engagement.currency or "EUR").upper())
                            ).to_numpy(), index=out.index)
         merged.loc[merged.index.isin(other.index[other]), "value"] = np.nan
     only_in_file = out.index.difference(merged.index)
@@ -207,14 +203,14 @@ def finish_records(records: pd.DataFrame, events: pd.DataFrame, model: PhaseMode
     return records
 
 
-def row_records(frame: pd.DataFrame, settings: dict, state: pd.DataFrame, *, file: str,
+def row_records(frame: pd.DataFrame, settings: ReadingSettings, state: pd.DataFrame, *, file: str,
                  key: str, name: str, personal: list[str], pseudonym_key: PseudonymKey | None,
                  notes: list[str] | None = None, parsed: dict[str, pd.Series] | None = None
                  ) -> pd.DataFrame:
     """Records of a one-row-per-record file: the row's own columns, the outcome from the log and
     from `status` / `current_stage` when the file has them. `parsed`: date columns (by role) the
     caller has parsed already, one value per row of `frame`."""
-    cols = settings["columns"]
+    cols = settings.columns
     idx = pd.Index(frame["_record_id"].astype("string"), name="record_id")
     records = pd.DataFrame(index=idx)
     # A state in the rows' own order needs no lookup by id (hashing the ids cost a second)

@@ -10,6 +10,7 @@ from toolkit.base.exceptions import DataError
 from toolkit.io.config import SourceConfig
 from toolkit.io.loading.headers import check_header, find_column, header_in
 from toolkit.io.loading.quarantine import Quarantine
+from toolkit.io.loading.settings import ReadingSettings, SourceSettings
 from toolkit.io.parsing import parse_flags
 from toolkit.io.privacy import PrivacyConfig, check_personal, personal_columns
 
@@ -33,24 +34,24 @@ def as_text(series: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
-def quotable_headers(settings: dict, personal: list[str]) -> set[str]:
+def quotable_headers(settings: ReadingSettings, personal: list[str]) -> set[str]:
     """The file's headers (case-folded) whose values a reason may quote: the mapped columns and
     the attributes that are not personal."""
-    attributes = settings.get("attributes") or {}
-    headers = [h for h in (settings.get("columns") or {}).values() if isinstance(h, str)]
+    attributes = settings.attributes
+    headers = [h for h in settings.columns.values() if isinstance(h, str)]
     headers += [h for name, h in attributes.items() if name not in personal and isinstance(h, str)]
     return {h.strip().casefold() for h in headers}
 
 
-def personal_attributes(source: SourceConfig, settings: dict, privacy: PrivacyConfig | None,
-              engagement_file: str = "") -> list[str]:
+def personal_attributes(source: SourceConfig, settings: SourceSettings,
+                        privacy: PrivacyConfig | None, engagement_file: str = "") -> list[str]:
     """The source's attributes that hold personal data, to be pseudonymised.
 
     Parameters
     ----------
     source : SourceConfig
         The source as the engagement YAML declares it (its ``personal:`` list).
-    settings : dict
+    settings : SourceSettings
         The source's resolved settings (its ``attributes``, and its records file's).
     privacy : PrivacyConfig or None
         The engagement's privacy settings (None: the defaults).
@@ -67,15 +68,15 @@ def personal_attributes(source: SourceConfig, settings: dict, privacy: PrivacyCo
     ConfigError
         ``personal:`` names an attribute the source does not have.
     """
-    attributes = {**(settings.get("attributes") or {}),
-                  **((settings.get("records") or {}).get("attributes") or {})}
+    attributes = {**settings.attributes,
+                  **(settings.records.attributes if settings.records is not None else {})}
     check_personal(list(source.personal), attributes, file=engagement_file,
                    key=f"sources[{source.name}].personal")
     names = list(attributes)
     return personal_columns(list(source.personal), names, privacy or PrivacyConfig())
 
 
-def common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str, key: str,
+def common_rows(frame: pd.DataFrame, settings: ReadingSettings, q: Quarantine, *, file: str, key: str,
                  carry: list[str] | None = None) -> pd.DataFrame:
     """Set aside blank rows, deleted rows and rows without a record id; attach `_record_id`.
 
@@ -84,14 +85,14 @@ def common_rows(frame: pd.DataFrame, settings: dict, q: Quarantine, *, file: str
     check_header(frame, settings, file=file, key=key)
     headers = frame.columns
     blank = blank_rows(frame.drop(columns="source_row"))
-    cols = settings["columns"]
+    cols = settings.columns
     if carry is not None:
         wanted = set(carry)
         kept = wanted | {cols.get("is_deleted"), header_in(headers, cols.get("record_id"))}
         frame = frame[[c for c in headers if c in kept or c == "source_row"]]
     frame = q.add(frame, blank, "blank row", code="blank_row")
     if "is_deleted" in cols and cols["is_deleted"] in headers:
-        deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings["true_values"])
+        deleted = parse_flags(frame[cols["is_deleted"]], true_values=settings.true_values)
         frame = q.add(frame, deleted.fillna(False).astype(bool), "deleted in the CRM",
                       code="deleted", column=cols["is_deleted"])
     if "record_id" not in cols:

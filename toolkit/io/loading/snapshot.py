@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,12 @@ from toolkit.io.loading.records import (
 )
 from toolkit.io.loading.records_file import finish_records, row_records
 from toolkit.io.loading.rows import as_text, common_rows
+from toolkit.io.loading.settings import SourceSettings
 from toolkit.io.loading.values import read_dates
 from toolkit.io.privacy import PseudonymKey
 
 
-def load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
+def load_snapshot(settings: SourceSettings, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                    pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                    personal: list[str]) -> LoadedSource:
     """One row per record with its current stage (or only a won/lost/open status).
@@ -42,14 +44,14 @@ def load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     as entered and lost at the entry phase, and the notes give how many. A status or won/closed
     flag column wins over the stage name.
     """
-    path, file, notes, raw, q, key = open_source(settings, base_dir, name)
-    dated = settings.get("dated", True)
+    settings, path, file, notes, raw, q, key = open_source(settings, base_dir, name)
+    dated = settings.dated
     notes.insert(0, f"{path.name}: snapshot shape: phase entry dates are unknown; durations "
                     f"between phases cannot be measured from it" if dated else
                     f"{path.name}: lead list without dates (`dated: false`): counts, conversions "
                     f"and segment comparisons only; cohorts by month, durations, seasonality, "
                     f"control charts and before/after need dates and say so")
-    cols = settings["columns"]
+    cols = settings.columns
     if dated and "created_at" not in cols:
         raise DataError("a snapshot source needs a `created_at` column, and the toolkit does not "
                         "invent a date", file=file,
@@ -193,7 +195,7 @@ def load_snapshot(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_
     rows_in = len(raw)
     frame = whole_rows(headers, raw, frame)
     del raw  # the rows as read are not needed any more
-    records = row_records(frame, {**settings, "columns": scols}, state, file=file, key=key,
+    records = row_records(frame, replace(settings, columns=scols), state, file=file, key=key,
                            name=name, personal=personal, pseudonym_key=pseudonym_key, notes=notes,
                            parsed={"created_at": created} if dated else None)
     records = finish_records(records, events, model, owners=ev_row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from toolkit.base.docstrings import shared_docs
@@ -11,6 +12,7 @@ from toolkit.io.loading.frames import LoadedSource
 from toolkit.io.loading.headers import resolve_source
 from toolkit.io.loading.history import load_history
 from toolkit.io.loading.rows import personal_attributes
+from toolkit.io.loading.settings import EngagementReading
 from toolkit.io.loading.snapshot import load_snapshot
 from toolkit.io.loading.wide import load_wide
 from toolkit.io.privacy import PrivacyConfig, PseudonymKey
@@ -24,7 +26,7 @@ __all__ = [
 def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                 pseudonym_key: PseudonymKey | None, engagement_file: str = "",
                 timezone: str = "Europe/Amsterdam", privacy: PrivacyConfig | None = None,
-                as_of: object = None, missing_values: list[str] | None = None,
+                as_of: date | str | None = None, missing_values: list[str] | None = None,
                 fold_categories: bool = True, currency: str = "EUR") -> LoadedSource:
     """Load one source of the engagement into tidy tables; the shape it names picks the loader.
 
@@ -64,12 +66,9 @@ def load_source(source: SourceConfig, *, model: PhaseModel, base_dir: Path, unkn
         Every row read is used or quarantined with a reason: ``rows_in == rows_used +
         rows_quarantined`` per file.
     """
-    settings = resolve_source(source)
-    settings["_engagement_tz"] = timezone
-    settings["_as_of"] = as_of
-    settings["_missing_values"] = list(missing_values or [])
-    settings["_fold_categories"] = fold_categories
-    settings["_currency"] = currency
+    settings = resolve_source(source, engagement=EngagementReading(
+        timezone=timezone, as_of=as_of, missing_values=tuple(missing_values or ()),
+        fold_categories=fold_categories, currency=currency))
     loader = {"history": load_history, "wide": load_wide, "snapshot": load_snapshot}
     return loader[source.shape](settings, model=model, base_dir=base_dir,
                                 unknown_stages=unknown_stages, pseudonym_key=pseudonym_key,

@@ -3,6 +3,7 @@ engagement's currency) and its attributes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from toolkit.io.limits import (
 from toolkit.io.loading.headers import find_column
 from toolkit.io.loading.quarantine import Quarantine
 from toolkit.io.loading.rows import as_text
+from toolkit.io.loading.settings import EngagementReading, ReadingSettings
 from toolkit.io.parsing import ParsedColumn, parse_dates, parse_numbers
 from toolkit.io.privacy import PseudonymKey, pseudonymise
 
@@ -25,16 +27,17 @@ MAX_CATEGORY_LEVELS = 50  # more distinct values than this: free text or an iden
 
 
 @shared_docs
-def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: str, key: str,
-                personal: list[str], pseudonym_key: PseudonymKey | None,
-                settings: dict | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+def source_attributes(frame: pd.DataFrame, attributes: Mapping[str, str], *, file: str,
+                      key: str, personal: list[str], pseudonym_key: PseudonymKey | None,
+                      settings: ReadingSettings | None = None, notes: list[str] | None = None
+                      ) -> pd.DataFrame:
     """The segment attributes of `frame`, cleaned and with personal ones pseudonymised.
 
     Parameters
     ----------
     frame : DataFrame
         The file's rows.
-    attributes : dict of str to str
+    attributes : mapping of str to str
         Each attribute's name and the header it is read from.
     {shared.file}
     {shared.key}
@@ -42,8 +45,9 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
         The attributes to pseudonymise.
     pseudonym_key : PseudonymKey or None
         The key to pseudonymise with; needed when `personal` names an attribute.
-    settings : dict, optional
-        The source's resolved settings (``_missing_values``, ``_fold_categories``).
+    settings : ReadingSettings, optional
+        The file's settings: what its engagement lends (``missing_values``,
+        ``fold_categories``) is read. None: no blank markers, spellings folded.
     {shared.notes}
 
     Returns
@@ -61,9 +65,9 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
     TypeError
         `personal` names an attribute but no `pseudonym_key` was passed.
     """
-    settings = settings or {}
-    markers = settings.get("_missing_values") or []
-    fold = settings.get("_fold_categories", True)
+    lent = settings.engagement if settings is not None else EngagementReading()
+    markers = list(lent.missing_values)
+    fold = lent.fold_categories
     out = pd.DataFrame(index=frame.index)
     for name, header in attributes.items():
         col = find_column(frame, header, role=name, file=file, key=f"{key}.attributes")
@@ -104,7 +108,7 @@ def source_attributes(frame: pd.DataFrame, attributes: dict[str, str], *, file: 
     return out
 
 
-def read_dates(frame: pd.DataFrame, header: str, settings: dict, q: Quarantine, *, role: str,
+def read_dates(frame: pd.DataFrame, header: str, settings: ReadingSettings, q: Quarantine, *, role: str,
            file: str, key: str, required: bool, headers: pd.Index | None = None
            ) -> tuple[pd.DataFrame, pd.Series]:
     # `role` names the internal column (_at, _created); the YAML calls them changed_at, created_at
@@ -125,14 +129,14 @@ def read_dates(frame: pd.DataFrame, header: str, settings: dict, q: Quarantine, 
 EARLIEST = pd.Timestamp("1990-01-01")  # no CRM export holds real deals from before this
 
 
-def dates_within_range(raw: pd.Series, settings: dict, *, file: str, column: str) -> ParsedColumn:
+def dates_within_range(raw: pd.Series, settings: ReadingSettings, *, file: str, column: str) -> ParsedColumn:
     """parse_dates; when a value's year lies outside what a timestamp holds, that value gets a
     problem naming it (its row is quarantined) and the rest are parsed. The common case pays
     nothing: the years are only looked at when parsing overflowed."""
     def parse(values: pd.Series) -> ParsedColumn:
-        return parse_dates(values, date_format=settings.get("date_format"), file=file,
-                           column=column, timezone=settings.get("timezone"),
-                           to_timezone=settings.get("_engagement_tz"))
+        return parse_dates(values, date_format=settings.date_format, file=file,
+                           column=column, timezone=settings.timezone,
+                           to_timezone=settings.engagement.timezone)
     try:
         return parse(raw)
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
@@ -151,15 +155,15 @@ def dates_within_range(raw: pd.Series, settings: dict, *, file: str, column: str
     return ParsedColumn(parsed.values, problems, codes)
 
 
-def parse_date_column(raw: pd.Series, settings: dict, *, file: str, column: str,
+def parse_date_column(raw: pd.Series, settings: ReadingSettings, *, file: str, column: str,
                  future_ok: bool = False) -> ParsedColumn:
     """parse_dates with the source's format and time zone, plus the plausibility bounds: a date
     after the as-of date (or today) or before 1990 gets a problem naming the value."""
     parsed = dates_within_range(raw, settings, file=file, column=column)
     values, problems, codes = parsed.values, parsed.problems.copy(), parsed.codes.copy()
-    as_of = settings.get("_as_of")
+    as_of = settings.engagement.as_of
     if as_of is None:
-        today = pd.Timestamp.now(tz=settings.get("_engagement_tz") or None).tz_localize(None)
+        today = pd.Timestamp.now(tz=settings.engagement.timezone or None).tz_localize(None)
         limit, label = today.normalize() + pd.Timedelta(days=1), f"today ({today:%Y-%m-%d})"
         fix = "check the year (a typo?), or the export's time zone"
     else:
@@ -200,13 +204,13 @@ def note_dates_left_empty(dates: ParsedColumn, frame: pd.DataFrame, *, file: str
     return bad
 
 
-def parse_amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, notes: list[str]
+def parse_amounts(frame: pd.DataFrame, col: str, settings: ReadingSettings, *, file: str, notes: list[str]
              ) -> pd.Series:
     """The amounts of a column. An unparseable, negative, infinite or absurd amount is left
     blank, not the row set aside: the stage change or record it belongs to is still real. The
     notes list them."""
-    parsed = parse_numbers(frame[col], decimal=settings.get("decimal"),
-                           thousands=settings.get("thousands"), file=file, column=col)
+    parsed = parse_numbers(frame[col], decimal=settings.decimal,
+                           thousands=settings.thousands, file=file, column=col)
     values = parsed.values
     negative = values < 0
     # An amount over MAX_AMOUNT (1e31: a typo or a placeholder) would dwarf every real sum and
@@ -227,17 +231,17 @@ def parse_amounts(frame: pd.DataFrame, col: str, settings: dict, *, file: str, n
     return values.where(~bad)
 
 
-def in_currency(frame: pd.DataFrame, values: pd.Series, settings: dict, *, file: str, key: str,
+def in_currency(frame: pd.DataFrame, values: pd.Series, settings: ReadingSettings, *, file: str, key: str,
                  notes: list[str]) -> pd.Series:
     """Amounts in the engagement's `currency` only. A multi-currency export (a `currency` column,
     e.g. Salesforce's CurrencyIsoCode) would otherwise sum pesos and dollars into one won value:
     an amount in another currency is left blank (the toolkit does not convert) and the notes say
     how many, per currency."""
-    cols = settings["columns"]
+    cols = settings.columns
     if "currency" not in cols:
         return values
     col = find_column(frame, cols["currency"], role="currency", file=file, key=key)
-    currency = (settings.get("_currency") or "EUR").upper()
+    currency = (settings.engagement.currency or "EUR").upper()
     codes = as_text(frame[col]).str.upper()
     other = values.notna() & codes.notna() & (codes != currency)
     if other.any():
@@ -250,19 +254,20 @@ def in_currency(frame: pd.DataFrame, values: pd.Series, settings: dict, *, file:
     return values.where(~other)
 
 
-def add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame, settings: dict, *,
+def add_value_and_attributes(target: pd.DataFrame, frame: pd.DataFrame,
+                              settings: ReadingSettings, *,
                               file: str, key: str, attr_key: str, personal: list[str],
                               pseudonym_key: PseudonymKey | None,
                               notes: list[str] | None = None) -> None:
     """Fill `target` (one row per row of `frame`) with the amount and the segment attributes."""
-    cols = settings["columns"]
+    cols = settings.columns
     if "value" in cols:
         col = find_column(frame, cols["value"], role="value", file=file, key=key)
         notes = [] if notes is None else notes
         target["value"] = in_currency(frame, parse_amounts(frame, col, settings, file=file,
                                                        notes=notes),
                                        settings, file=file, key=key, notes=notes).to_numpy()
-    attrs = source_attributes(frame, settings.get("attributes", {}), file=file, key=attr_key,
+    attrs = source_attributes(frame, settings.attributes, file=file, key=attr_key,
                         personal=personal, pseudonym_key=pseudonym_key, settings=settings,
                         notes=notes)
     for col in attrs.columns:

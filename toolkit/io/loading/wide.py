@@ -19,18 +19,19 @@ from toolkit.io.loading.reading import open_source
 from toolkit.io.loading.records import Runs, dedupe_records, kept_headers, order_by, sort_key, whole_rows
 from toolkit.io.loading.records_file import finish_records, note_phaseless, row_records
 from toolkit.io.loading.rows import common_rows
+from toolkit.io.loading.settings import SourceSettings
 from toolkit.io.loading.values import parse_date_column
 from toolkit.io.privacy import PseudonymKey
 
 
-def _stage_columns(headers: pd.Index, settings: dict, *, file: str, name: str,
+def _stage_columns(headers: pd.Index, settings: SourceSettings, *, file: str, name: str,
                    notes: list[str]) -> dict[str, str]:
     """`stage_columns` as source column -> CRM stage, plus the columns `stage_column_pattern`
     matches (`headers`: the frame's columns). Written the other way round (stage -> column: every
     key is no column of the file and every value is one) it is understood, with a note; a key
     that is no column otherwise is refused naming the columns the file has."""
     given = _given_stage_columns(headers, settings, file=file, name=name, notes=notes)
-    pattern = settings.get("stage_column_pattern")
+    pattern = settings.stage_column_pattern
     if pattern:
         rx = re.compile(pattern)
         for col in headers:
@@ -40,9 +41,9 @@ def _stage_columns(headers: pd.Index, settings: dict, *, file: str, name: str,
     return given
 
 
-def _given_stage_columns(headers: pd.Index, settings: dict, *, file: str, name: str,
+def _given_stage_columns(headers: pd.Index, settings: SourceSettings, *, file: str, name: str,
                          notes: list[str]) -> dict[str, str]:
-    given = dict(settings.get("stage_columns") or {})
+    given = dict(settings.stage_columns)
     columns = set(headers)
     missing = [c for c in given if c not in columns]
     if not missing:
@@ -61,7 +62,7 @@ def _given_stage_columns(headers: pd.Index, settings: dict, *, file: str, name: 
 
 
 def _wide_outcomes(log: pd.DataFrame, frame: pd.DataFrame, flagged: pd.Series | None,
-                   settings: dict, model: PhaseModel, *, file: str, key: str, name: str,
+                   settings: SourceSettings, model: PhaseModel, *, file: str, key: str, name: str,
                    notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each record's outcome in a wide file, and the stage log without reversed wins.
 
@@ -95,7 +96,7 @@ def _wide_outcomes(log: pd.DataFrame, frame: pd.DataFrame, flagged: pd.Series | 
         need = (flagged == "won") & won_dates.reindex(ids).isna()
         if need.any():
             # Flagged won without a won date: the won phase is entered at the close date.
-            closed_col = settings["columns"].get("closed_at")
+            closed_col = settings.columns.get("closed_at")
             at = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns]")
             if closed_col:
                 col = find_column(frame, closed_col, role="closed_at", file=file, key=key)
@@ -173,11 +174,11 @@ def _wide_states(log: pd.DataFrame, rows: np.ndarray, frame: pd.DataFrame, model
     return state
 
 
-def load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
+def load_wide(settings: SourceSettings, *, model: PhaseModel, base_dir: Path, unknown_stages: str,
                pseudonym_key: PseudonymKey | None, engagement_file: str, name: str,
                personal: list[str]) -> LoadedSource:
     """One row per record with a date column per stage; melted into a stage log."""
-    path, file, notes, raw, q, key = open_source(settings, base_dir, name)
+    settings, path, file, notes, raw, q, key = open_source(settings, base_dir, name)
     # The checks carry only the columns they read (the stage date columns, the creation and close
     # dates, the flags), as the snapshot's do; the file's others are taken once for the rows kept
     # (`whole_rows`). A mistake in the stage columns is refused below, in its turn.
@@ -185,7 +186,7 @@ def load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stag
     try:
         read = list(_stage_columns(pd.Index(list(headers) + ["_record_id"]), settings, file=file,
                                    name=name, notes=[]))
-        found = (header_in(headers, settings["columns"].get(role)) for role in (
+        found = (header_in(headers, settings.columns.get(role)) for role in (
             "created_at", "closed_at", "status", "is_won", "is_closed", "is_active"))
         read += [c for c in found if c is not None]
         carry = [c for c in read if c in headers]
@@ -222,7 +223,7 @@ def load_wide(settings: dict, *, model: PhaseModel, base_dir: Path, unknown_stag
         problems = problems.where(~first, p.problems)
         codes = codes.where(~first, p.codes)
     frame = q.add(frame, problems.notna(), problems.fillna(""), code=codes)
-    if "created_at" not in settings["columns"] and targets:
+    if "created_at" not in settings.columns and targets:
         # Without a creation date, a row with no stage date at all cannot be placed in time.
         undated = pd.DataFrame({col: parsed[col].loc[frame.index] for col in targets}).isna().all(
             axis=1)
