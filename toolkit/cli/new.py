@@ -29,7 +29,7 @@ _SALESFORCE_STAGES = {
 _TEMPLATE = """\
 # Engagement: {name}
 # Fill in the parts marked TODO, then run:  funnel validate {path}
-# The YAML reference is in README.md. Client data stays in this folder and out of git.
+# Every key: docs/yaml.md of the toolkit. Client data stays in this folder and out of git.
 name: {name}
 client: TODO client name
 timezone: Europe/Amsterdam
