@@ -159,10 +159,23 @@ def scorecard_trend(history: str | Path | pd.DataFrame) -> pd.DataFrame:
 
 
 def trend_with(history: pd.DataFrame, states: list[tuple[dict, str]]) -> pd.DataFrame:
-    """:func:`scorecard_trend` of `history` with the runs of `states` (``(run state, report
-    folder name)``) that it does not hold yet: the previous run found elsewhere (``--since``),
-    and the run whose report is being written (it is appended after its report is made). A run
-    is the same run when its as-of date and run time are."""
+    """:func:`scorecard_trend` of `history` with the runs it does not hold yet.
+
+    Parameters
+    ----------
+    history : DataFrame
+        The report history (:func:`read_history`), possibly empty.
+    states : list of (dict, str)
+        Run states with their report folder's name: the previous run found elsewhere
+        (``--since``) and the run whose report is being written (it is appended to the file after
+        its report is made). A run the history holds already (the same as-of date and run time)
+        is not added twice.
+
+    Returns
+    -------
+    DataFrame
+        :data:`TREND_COLUMNS`, as :func:`scorecard_trend`.
+    """
     frame = history.copy()
     for state, report in states:
         line = pd.DataFrame([_line(state, report)]).astype(object)
