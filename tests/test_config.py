@@ -192,7 +192,7 @@ def test_a_field_rule_keeps_where_pydantic_found_it_and_gives_its_fix(tmp_path):
 def test_a_rule_without_a_fix_of_its_own_gets_the_general_one(tmp_path):
     assert _problems(tmp_path, {"sources": []}) == [
         "key `<top>`: an engagement needs at least one source under `sources`. Fix: correct the "
-        "value; see the YAML reference in README.md"]
+        "value; see the YAML reference in docs/yaml.md"]
 
 
 def test_the_rules_are_typed_errors_with_the_fix_and_key_in_their_context():

@@ -469,9 +469,10 @@ def write_plan_file(engagement: Engagement, plan: ActionPlan, path: Path | None 
     return path
 
 
-_HEADER = ("# The action plan of this engagement, written by `funnel run` when absent (see the\n"
-           "# README, \"The action plan\"). Edit `status` (proposed, agreed, started, done, dropped)\n"
-           "# and `start` (YYYY-MM-DD) of each action: a rerun keeps them and adds new actions only.\n")
+_HEADER = ("# The action plan of this engagement, written by `funnel run` when absent (see\n"
+           "# docs/steps.md, \"The action plan\"). Edit `status` (proposed, agreed, started, done,\n"
+           "# dropped) and `start` (YYYY-MM-DD) of each action: a rerun keeps them and adds new\n"
+           "# actions only.\n")
 
 
 def _file_entry(row: dict) -> dict:

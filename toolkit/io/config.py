@@ -773,14 +773,14 @@ def _fix_for(err: Mapping[str, Any], model_keys: list[str]) -> str:
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(err["loc"][-1]), model_keys, n=1)
         return (f"remove it or rename it to {close[0]!r}" if close
-                else "remove it; see the YAML reference in README.md")
+                else "remove it; see the YAML reference in docs/yaml.md")
     if kind == "missing":
-        return "add this key; see the YAML reference in README.md"
+        return "add this key; see the YAML reference in docs/yaml.md"
     if kind.startswith("literal"):
         return "use one of the allowed values"
     if kind in ("greater_than", "greater_than_equal"):
         return "use a positive whole number"
-    return "correct the value; see the YAML reference in README.md"
+    return "correct the value; see the YAML reference in docs/yaml.md"
 
 
 def _all_keys() -> list[str]:

@@ -79,7 +79,7 @@ class Engagement:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, use_cache: bool = True,
                   pinned: tuple[str, str] | None = None) -> Engagement:
-        """Read an engagement YAML (see README, 'YAML reference').
+        """Read an engagement YAML (see the YAML reference, docs/yaml.md).
 
         `pinned` is the (cache key, YAML sha256) of a `funnel run` whose notebook opens the
         engagement: it reads the tables that run loaded, whatever the files hold now.

@@ -1,6 +1,7 @@
 """Limits on what the toolkit reads. A client's export and its engagement YAML are untrusted input:
 each limit lies far above any real CRM export and far below what would hang a run or exhaust the
-memory of a consultant's laptop. The README's "Limits" lists them; every one ends in a clear error.
+memory of a consultant's laptop. docs/limits.md lists them; every one ends in a clear
+error.
 
 Only regular files are read (never a pipe, a device such as /dev/zero, a folder or a file of the
 system such as /etc/passwd or /proc/self/environ), their size is checked before a byte is read,

@@ -50,12 +50,12 @@ def check_engagement(engagement: Engagement) -> Engagement:
             if exc.file:
                 raise
             raise ConfigError(str(exc).split(" Fix: ")[0].rstrip("."), file=str(engagement.path),
-                              key=key, fix=exc.fix or "see the YAML reference in README.md"
+                              key=key, fix=exc.fix or "see the YAML reference in docs/yaml.md"
                               ) from None
         except (ToolkitError, ValueError, KeyError, TypeError, OSError) as exc:
             text = str(exc).split(" Fix: ")[0].rstrip(".")
             raise ConfigError(text, file=str(engagement.path), key=key,
-                              fix="correct this key; see the YAML reference in README.md"
+                              fix="correct this key; see the YAML reference in docs/yaml.md"
                               ) from None
     return engagement
 

@@ -174,7 +174,7 @@ def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int
     alpha, adjust
         Level and scan-wide adjustment of the segment scan and the mix checks. The default 0.01
         keeps the report's claims on companies where nothing is wrong under 5% in total (see the
-        calibration table in README.md).
+        calibration table in docs/calibration.md).
     max_segments
         How many flagged worse and how many flagged better segments enter the list.
     stall_quantile

@@ -230,7 +230,7 @@ def _declared_kpis(engagement: Engagement) -> list[KPI]:
                               file=str(engagement.path), key=f"kpis[{i}].{key}",
                               value=err.get("input") if not isinstance(err.get("input"), dict)
                               else None,
-                              fix="see the KPI reference in README.md") from None
+                              fix="see the KPIs in the YAML reference, docs/yaml.md") from None
         for field in ("from_phase", "to_phase", "phase"):
             value = getattr(kpi, field)
             if value is not None and value not in model.keys:
