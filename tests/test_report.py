@@ -181,6 +181,11 @@ def test_the_report_folder_goes_to_the_notebooks_that_ask_for_it(tmp_path, monke
     execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path / "alone", steps=[7],
                       notebooks_dir=notebooks, progress=False)
     assert passed["07_steering.ipynb"]["out"] == str((tmp_path / "alone").resolve())
+    # the report the run compares with (`--since`) goes to the notebooks that declare `previous`
+    execute_notebooks(DEMO_ENGAGEMENT, out_dir=tmp_path / "alone", steps=[6, 7],
+                      notebooks_dir=notebooks, progress=False, previous_dir=tmp_path / "old")
+    assert passed["07_steering.ipynb"]["previous"] == str((tmp_path / "old").resolve())
+    assert "previous" not in passed["06_improvement.ipynb"]
 
 
 # --- the rendered pages --------------------------------------------------------------------

@@ -119,6 +119,24 @@ def test_notebook_07_looks_for_the_previous_report_beside_the_runs_out_folder(de
     assert len(comparison.tables["kpis"]) > 0
 
 
+def test_notebook_07_compares_with_the_report_the_run_compared_with(demo, tmp_path):
+    # `funnel run --since OLD --notebooks`: the run passes OLD as `previous`; the notebook
+    # compares with it, not with the newer report its rule would find beside `out`
+    engagement, results, state = demo
+    clients = tmp_path / "clients" / "acme"
+    _write(clients / "2026-01", dict(state, run_at="2026-01-05T09:00:00+00:00"))
+    _write(clients / "2026-02", dict(state, run_at="2026-02-05T09:00:00+00:00"))
+    elsewhere = tmp_path / "archive" / "2025-12"
+    _write(elsewhere, dict(state, run_at="2025-12-05T09:00:00+00:00"))
+    with run_file(engagement, results, seed=0) as run:
+        namespace = {"steps": steps,
+                     "e": steps.open_engagement(DEMO / "engagement.yaml", run=run)}
+        exec(_notebook_cells({"engagement": str(DEMO / "engagement.yaml"), "run": run,  # noqa: S102
+                              "out": str(clients / "2026-03"), "previous": str(elsewhere)}),
+             namespace)
+    assert "(2025-12, as of" in namespace["comparison"].headline
+
+
 def test_notebook_07_without_out_looks_in_the_default_report_folder(demo, tmp_path, monkeypatch):
     # run by hand (no `out`): the default folder of `funnel run`, reports/<engagement>/<today>/
     import toolkit.steps.since as since_module

@@ -144,7 +144,8 @@ def _run(args: argparse.Namespace, engagement: Engagement,
                                  progress=not args.quiet, edition=args.edition,
                                  language=args.language, notebooks=args.notebooks, pdf=args.pdf,
                                  results=results, kept=kept,
-                                 previous=None if found is None else found[0])
+                                 previous=None if found is None else found[0],
+                                 previous_dir=None if found is None else found[1])
     print(f"Report: {result['index']}")
     # one line per run in report-history.csv beside the report folder (toolkit.analysis.history)
     record_history(Path(result["index"]).parent)

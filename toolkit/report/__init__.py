@@ -94,7 +94,8 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
                  edition: str | None = None, language: str | None = None,
                  notebooks: bool = False, pdf: bool = False,
                  results: Mapping[int, StepResult] | None = None,
-                 kept: dict | None = None, previous: dict | None = None) -> dict[str, Path]:
+                 kept: dict | None = None, previous: dict | None = None,
+                 previous_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     """The whole deliverable of `funnel run` in `out_dir`: the HTML report rendered from the step
     results, the workbook, the manifest, and on request the PDF and the executed notebooks.
 
@@ -130,6 +131,8 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
         workbook its sheet. Every run writes its own state (``run-state.json.gz``) into the
         folder (``funnel run`` then appends a line to the report history beside the folder:
         ``toolkit.report.loop.record_history``).
+    previous_dir
+        The folder `previous` was read from: step 7's notebook compares with the same report.
 
     Returns
     -------
@@ -172,7 +175,8 @@ def build_report(engagement: Engagement, *, engagement_path: str | os.PathLike, 
                 bar.set_postfix_str("notebooks")
                 with run_file(engagement, results, seed=seed) as run:
                     executed = execute_notebooks(engagement_path, out_dir=out, steps=steps,
-                                                 progress=False, run=run, report_dir=final)
+                                                 progress=False, run=run, report_dir=final,
+                                                 previous_dir=previous_dir)
                 timings.update(executed.timings)
                 bar.update(1)
             bar.set_postfix_str("pages")

@@ -121,6 +121,7 @@ def execute_notebooks(
     kernel_name: str = "python3",
     run: str = "",
     report_dir: str | os.PathLike | None = None,
+    previous_dir: str | os.PathLike | None = None,
 ) -> ExecutedNotebooks:
     """Execute the step notebooks for one engagement with papermill.
 
@@ -148,6 +149,10 @@ def execute_notebooks(
         as the ``out`` parameter to the notebooks that declare one: step 7's "Since the
         previous report" looks for the previous report beside it, as the report's page does.
         (A run builds its report in a folder beside that one and moves it there when done.)
+    previous_dir
+        The previous report's folder the run compares with (``funnel run --since``, or the one
+        its rule found), passed as the ``previous`` parameter to the notebooks that declare one,
+        so step 7's comparison is the page's. None: the notebook finds it by the same rule.
 
     Returns
     -------
@@ -189,8 +194,11 @@ def execute_notebooks(
             output = target / source.name
             start = time.perf_counter()
             parameters = {"engagement": str(engagement), "run": run}
-            if "out" in pm.inspect_notebook(str(source)):  # (an unknown one is warned about)
+            declared = pm.inspect_notebook(str(source))  # (an unknown one is warned about)
+            if "out" in declared:
                 parameters["out"] = report
+            if "previous" in declared and previous_dir is not None:
+                parameters["previous"] = str(Path(previous_dir).resolve())
             try:
                 pm.execute_notebook(
                     str(source), str(output), parameters=parameters,
