@@ -267,9 +267,11 @@ def test_one_p_value_reads_the_same_in_a_figure_a_table_the_cli_and_a_page(demo_
 def test_step_conclusions_are_the_sentences_the_narrative_wrote():
     from toolkit.present.narrative import Bullets, bullets
     from toolkit.steps.parts import sentences
-    written = bullets(["a *b* \\<c\\>", "", "two\nlines"])
-    assert isinstance(written, Bullets) and written == "- a *b* \\<c\\>\n- two\nlines"
-    assert sentences(written) == ["a *b* \\<c\\>", "two\nlines"]  # as written, never re-parsed
+    written = bullets(["a *b* <c>", "", "two\nlines"])
+    # the lines are plain sentences (a line break is a space); the str is Markdown, each line
+    # escaped once, so "*b*" and "<c>" show as typed in a notebook
+    assert isinstance(written, Bullets) and written == "- a \\*b\\* &lt;c&gt;\n- two lines"
+    assert sentences(written) == ["a *b* <c>", "two lines"]  # as written, never re-parsed
     with pytest.raises(TypeError):
         sentences("- a sentence")
     assert pickle.loads(pickle.dumps(written)).lines == written.lines
