@@ -364,7 +364,7 @@ def test_a_conclusion_is_a_plain_sentence_the_page_escapes_once(edition):
     page = str(macro(step, edition, "en"))
     items = re.findall(r"<li>(.*?)</li>", page, flags=re.DOTALL)
     assert len(items) == len(HOSTILE_VALUES)
-    for item, line, value in zip(items, lines, HOSTILE_VALUES):
+    for item, line, value in zip(items, lines, HOSTILE_VALUES, strict=True):
         tags = set(re.findall(r"</?([a-zA-Z][\w-]*)", item))
         assert tags <= {"code"}, (tags, item)  # no script, link, bold or b from the value
         assert "&amp;amp;" not in item and "&amp;lt;" not in item  # escaped once, not twice

@@ -38,7 +38,7 @@ from toolkit.base.vocabulary import (
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
 from toolkit.present.findings import WRITERS, render, write
-from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
     N_,
@@ -127,9 +127,9 @@ def bullets(lines: list[str]) -> Bullets:
 class _Words:
     """The messages and numbers of one language for the conclusions.
 
-    The sentences are English msgids translated through the message catalogue. English numbers are
-    written as the conclusions always wrote them ("36%", "12,000"), so the English text stays as it
-    was; other languages' numbers go through the one formatter (``36%``, ``12.000``).
+    The sentences are English msgids translated through the message catalogue; every number goes
+    through the one formatter of the language (``36%``, ``12,000`` in English, ``12.000`` in
+    Dutch), as the tables and figures write it.
     """
 
     def __init__(self, language: str = "en", phases: PhaseModel | None = None,
@@ -150,25 +150,21 @@ class _Words:
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
         return self.fmt.ngettext(singular, plural, count).format(**values)
 
-    def pct(self, x: Any, spec: str = ".0%") -> str:  # a table's cell, as Formatter.percent takes
-        if is_missing(x):
-            return "n/a" if self.english else MISSING
-        if self.english:
-            return format(float(x), spec)
-        return self.fmt.percent(x, int(spec[-2]), signed=spec.startswith("+"))
+    def pct(self, x: Any, decimals: int = 0, *, signed: bool = False) -> str:
+        """A share as a percentage in the words' language (the one formatter's)."""
+        return self.fmt.percent(x, decimals, signed=signed)
 
-    def num(self, x: object, spec: str = ",.0f") -> str:
-        """`x` as `format(x, spec)` in English; in the formatter's locale otherwise."""
-        if self.english:
-            return format(x, spec)
-        return self.fmt.number(x, int(spec[-2]), signed=spec.startswith("+"))
+    def num(self, x: Any, decimals: int = 0, *, signed: bool = False) -> str:
+        """A number in the words' language (the one formatter's: '12,000', '12.000')."""
+        return self.fmt.number(x, decimals, signed=signed)
 
     def p(self, value: object) -> str:
         """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
         return self.fmt.p_phrase(value)
 
-    def count(self, n: Any) -> str:  # a table's cell, as Formatter.count takes
-        return format(int(n), ",") if self.english else self.fmt.count(n)
+    def count(self, n: Any) -> str:
+        """A count in the words' language (the one formatter's)."""
+        return self.fmt.count(n)
 
     def phase(self, key: object) -> str:
         """A phase key as the conclusions name it: by its label, as the tables and figures do (a
@@ -202,7 +198,7 @@ def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditRes
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
     values = {"rows_in": w.count(rows_in), "rows_q": w.count(rows_q),
-              "share": w.pct(rows_q / max(rows_in, 1), ".1%"),
+              "share": w.pct(rows_q / max(rows_in, 1), 1),
               "records": w.ngettext("{n} record", "{n} records", len(engagement.records),
                                     n=w.count(len(engagement.records)))}
     # a lead list without dates has no as-of date unless the YAML sets one
@@ -252,9 +248,9 @@ def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditRes
     if estimate is not None:  # None while a duration factor is not scored (the step says so)
         lines.append(w._("Estimated engagement duration, a planning assumption and not a quote: "
                          "{weeks} weeks (range {low}–{high}).",
-                         weeks=w.num(estimate.total_weeks, ".0f"),
-                         low=w.num(estimate.total_weeks_low, ".0f"),
-                         high=w.num(estimate.total_weeks_high, ".0f")))
+                         weeks=w.num(estimate.total_weeks, 0),
+                         low=w.num(estimate.total_weeks_low, 0),
+                         high=w.num(estimate.total_weeks_high, 0)))
     return bullets(lines)
 
 
@@ -305,7 +301,7 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
             return formatter(w.fmt.language, unit).amount(value) if money else w.num(value)
         lines.append(w._("{label}: {value} against a target of {target} ({gap}).", label=label(root),
                        value=shown(root["value"]), target=shown(root["target"]),
-                       gap=w.pct(gap, "+.0%")))
+                       gap=w.pct(gap, 0, signed=True)))
     rates = tree[(tree["unit"] == "%") & tree["target"].notna() & tree["value"].notna()]
     if len(rates):
         short = rates.assign(ratio=rates["value"] / rates["target"]).sort_values("ratio")
@@ -394,7 +390,7 @@ def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
             sentence = w._("Slowest transition: {transition} with a median of {days} days among "
                          "records that convert (lost records competing, open records censored, "
                          "not dropped)", transition=plain(slow["transition"]),
-                         days=w.num(slow["median_days"], ".0f"))
+                         days=w.num(slow["median_days"], 0))
             lines.append(sentence + (w._("; converted {shares}.", shares=shares) if shares
                                      else "."))
     return bullets(lines)
@@ -513,9 +509,9 @@ def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel |
     for _, row in sized.head(3).iterrows():
         lines.append(w._("{rank}. {area}: {finding} — about {orders} extra orders a year (range "
                        "{low}–{high}).", rank=plain(row["rank"]), area=area(row),
-                       finding=finding(row), orders=w.num(row["extra_orders"], ".0f"),
-                       low=w.num(row["extra_orders_low"], ".0f"),
-                       high=w.num(row["extra_orders_high"], ".0f")))
+                       finding=finding(row), orders=w.num(row["extra_orders"], 0),
+                       low=w.num(row["extra_orders_low"], 0),
+                       high=w.num(row["extra_orders_high"], 0)))
     others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
     for _, row in others.head(3).iterrows():
         lines.append(f"{area(row)}: {finding(row)}")
@@ -603,11 +599,11 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
                        "{baseline} to {scenario} per {period} (change {low} to {high}).",
                        start=w.phase(top["from_phase"]), end=w.phase(top["to_phase"]),
                        rate=w.pct(top["rate"]), reference=w.pct(top["reference_rate"]),
-                       baseline=w.num(orders["baseline"], ".1f"),
-                       scenario=w.num(orders["scenario"], ".1f"),
+                       baseline=w.num(orders["baseline"], 1),
+                       scenario=w.num(orders["scenario"], 1),
                        period=plain(period if w.english else code_text(period, w.fmt)),
-                       low=w.num(orders["change_ci_low"], "+.1f"),
-                       high=w.num(orders["change_ci_high"], "+.1f")))
+                       low=w.num(orders["change_ci_low"], 1, signed=True),
+                       high=w.num(orders["change_ci_high"], 1, signed=True)))
     else:
         lines.append(w._("No scenario: {why}", why=plain(w.why(plan.explain("scenario")))))
     if plan.required is not None and len(plan.required):
@@ -619,7 +615,7 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
     exp = plan.experiment
     if exp is not None:
         wait = getattr(exp, "weeks_until_readable", float("nan"))
-        values = {"uplift": w.num(exp.uplift * 100, ".0f"), "n": w.count(exp.total_records)}
+        values = {"uplift": w.num(exp.uplift * 100, 0), "n": w.count(exp.total_records)}
         if wait == wait and wait > 52:
             years = round(wait / 52)
             lines.append(w.ngettext(
@@ -629,11 +625,11 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
                 "A test of a {uplift}-point improvement needs {n} records; at the current inflow "
                 "that takes about {years} years, so a controlled test cannot show a change this "
                 "small: test a bolder change, pool phases, or evaluate before/after.", years,
-                years=w.num(wait / 52, ".0f"), **values))
+                years=w.num(wait / 52, 0), **values))
         elif wait == wait:
             lines.append(w._("A test of a {uplift}-point improvement needs {n} records; at the "
                            "current inflow it can be read after about {weeks} weeks (window "
-                           "included).", weeks=w.num(wait, ".0f"), **values))
+                           "included).", weeks=w.num(wait, 0), **values))
         else:
             lines.append(w._("A test of a {uplift}-point improvement needs {n} records.", **values))
     changes = getattr(plan, "changes", None) or ([plan.change] if plan.change else [])
@@ -748,8 +744,8 @@ def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], st
                    if current < previous else
                    N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
         lines.append(plain(w._(message, kpi=label(row["kpi"]), p=w.p(row["p_value"]),
-                            old=w.pct(previous, ".1%") if rate else w.fmt.number(previous),
-                            new=w.pct(current, ".1%") if rate else w.fmt.number(current),
+                            old=w.pct(previous, 1) if rate else w.fmt.number(previous),
+                            new=w.pct(current, 1) if rate else w.fmt.number(current),
                             judgement=w._("better") if better else w._("worse"))))
     quiet = int(flags.notna().sum()) - len(significant)
     if quiet:
