@@ -333,7 +333,8 @@ def check_markup_values(e):
     # the values are kept exactly as typed: data, not markup
     assert sorted(e.records["action"]) == sorted(MARKUP)
     for value in MARKUP:
-        rendered = _markdown_html(narrative.bullets([f"{narrative.text(value)}: a finding"]))
+        # a line is plain text: the Markdown of the bullets escapes it once
+        rendered = _markdown_html(narrative.bullets([f"{value}: a finding"]))
         _inert(rendered)
         assert html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip() == f"{value}: a finding"
 

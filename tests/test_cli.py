@@ -123,9 +123,10 @@ def test_run_on_the_demo_gives_report_workbook_and_manifest(tmp_path):
     # a quiet terminal: the result lines only, no warning (they are notes in the workbook)
     assert result.stderr == "", result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines[:4]] == ["Report", "Workbook", "Notebooks",
+    # in the engagement's language (the demo's YAML says nl), as the report (issue 22)
+    assert [line.split(":")[0] for line in lines[:4]] == ["Rapport", "Werkmap", "Notebooks",
                                                           "Manifest"]
-    assert len(lines) == 5 and lines[4].startswith("Done in "), lines
+    assert len(lines) == 5 and lines[4].startswith("Klaar in "), lines
     # --notebooks: the seven notebooks ran in their kernels, on the run's step results
     executed = sorted((out / "notebooks").glob("0[1-7]_*.ipynb"))
     assert len(executed) == 7

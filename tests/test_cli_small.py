@@ -95,3 +95,36 @@ def test_volume_is_not_diluted_by_a_later_file_when_as_of_is_not_declared(tmp_pa
     assert e.as_of.strftime("%Y-%m-%d") == "2025-12-15"
     volume = compute_kpis(e).set_index("kpi").loc["volume_mql", "value"]
     assert volume == pytest.approx(36 / 5)
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_validate_prints_its_summary_in_the_engagement_language(tmp_path, capsys, language):
+    # issue 22: the CLI's summary gets its words from the catalogue and its numbers and dates
+    # from the one formatter of the engagement's language, as the report does
+    path = write_n_phase_engagement(tmp_path, 3)
+    doc = yaml.safe_load(path.read_text())
+    doc["language"] = language
+    doc["as_of"] = "2025-12-31"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    if language == "nl":
+        assert out.startswith("Opdracht ") and "peildatum 31 dec 2025" in out
+        assert "Bronnen (rijen in = gebruikt + in quarantaine):" in out and "Uitkomsten: " in out
+        assert "Betekenis" in out and "Sources" not in out and "Meaning" not in out
+    else:
+        assert out.startswith("Engagement ") and "as of 31 Dec 2025" in out
+        assert "Sources (rows in = used + quarantined):" in out and "Meaning" in out
+
+
+def test_the_step_headlines_print_in_the_report_language(capsys):
+    from types import SimpleNamespace
+
+    from toolkit.base.findings import Finding
+    from toolkit.cli.run import _print_headlines
+    headline = Finding("kpi_tree_root_no_target", {"label": "Orders", "value": 12345})
+    _print_headlines({3: SimpleNamespace(headline=headline)}, "nl")
+    dutch = capsys.readouterr().out
+    assert "Wat de stappen vonden" in dutch and "12.345" in dutch and "12,345" not in dutch
+    _print_headlines({3: SimpleNamespace(headline=headline)}, "en")
+    assert "  3. Orders: 12,345 (no target declared)." in capsys.readouterr().out

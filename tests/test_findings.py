@@ -91,6 +91,33 @@ EXAMPLES: list[tuple[str, dict]] = [
                           "segment": "event", "share_a": 0.461, "share_b": 0.246}),
     ("median_unreachable", {"lost": 0.62, "converted": 0.21, "open": 0.17}),
     ("median_not_reached", {"converted": 0.4, "day": 180.0, "open": 0.35}),
+    ("diagnosis_verdict", {"case": "insufficient data", "first_n": 12,
+                           "step": "lead -> opportunity", "min_n": 30}),
+    ("diagnosis_verdict", {"case": "insufficient data", "small": ["a -> b"], "count": 1,
+                           "min_n": 30}),
+    ("diagnosis_verdict", {"case": "one transition", "step": "a -> b", "rate": 0.2,
+                           "reference": "target", "reference_rate": 0.4,
+                           "volume": {"leads": 12.34, "phase": "a", "need_now": 20.0,
+                                      "goal": 3.0}}),
+    ("diagnosis_verdict", {"case": "one transition", "step": "a -> b", "volume": None}),
+    ("diagnosis_verdict", {"case": "leak", "volume": None, "first": [
+        ("b", "c", 0.236, 0.4, "benchmark", 0.218, 0.254)]}),
+    ("diagnosis_verdict", {"case": "shortage", "both": True, "volume": None, "first": [
+        ("a", "b", 0.361, 0.4, "history", 0.353, 0.371)], "also": [
+        ("b", "c", 0.236, 0.4, "target", 0.218, 0.254)]}),
+    ("diagnosis_verdict", {"case": "shortage", "first": [], "volume": {
+        "leads": 125.6, "phase": "lead", "need_now": 186.4, "goal": 12.0}}),
+    ("diagnosis_verdict", {"case": "no clear low-hanging fruit", "volume": None,
+                           "missing": ["target", "benchmark", "volume", "history"]}),
+    ("leak_detail", {"total_lost": 0, "min_moves": 10, "quantile": 90, "stalled": None}),
+    ("leak_detail", {"total_lost": 8, "min_moves": 10, "quantile": 90, "stalled": 3,
+                     "tied": ["lead", "opportunity"], "each": 2}),
+    ("leak_detail", {"total_lost": 1400, "min_moves": 10, "quantile": 90, "stalled": 1204,
+                     "phase": "opportunity", "lost": 1000, "n": 2400, "rate": 0.4167,
+                     "median_days": 23.6, "share": 0.714}),
+    ("leak_detail", {"total_lost": 7, "min_moves": 10, "quantile": 90, "stalled": 0,
+                     "phase": "opportunity", "lost": 2, "n": 9, "rate": 0.222,
+                     "median_days": 11.0, "share": 0.2857}),
 ]
 
 # Every value a problem sentence may name (toolkit.present.problems.problem_text), hand-made.
@@ -267,9 +294,41 @@ def test_one_p_value_reads_the_same_in_a_figure_a_table_the_cli_and_a_page(demo_
 def test_step_conclusions_are_the_sentences_the_narrative_wrote():
     from toolkit.present.narrative import Bullets, bullets
     from toolkit.steps.parts import sentences
-    written = bullets(["a *b* \\<c\\>", "", "two\nlines"])
-    assert isinstance(written, Bullets) and written == "- a *b* \\<c\\>\n- two\nlines"
-    assert sentences(written) == ["a *b* \\<c\\>", "two\nlines"]  # as written, never re-parsed
+    written = bullets(["a *b* <c>", "", "two\nlines"])
+    # the lines are plain sentences (a line break is a space); the str is Markdown, each line
+    # escaped once, so "*b*" and "<c>" show as typed in a notebook
+    assert isinstance(written, Bullets) and written == "- a \\*b\\* &lt;c&gt;\n- two lines"
+    assert sentences(written) == ["a *b* <c>", "two lines"]  # as written, never re-parsed
     with pytest.raises(TypeError):
         sentences("- a sentence")
     assert pickle.loads(pickle.dumps(written)).lines == written.lines
+
+
+def test_step_5s_verdict_headline_is_a_finding_written_in_either_language():
+    # issue 22: the verdict's headline is a code and values (the case, the steps below their
+    # reference, the volume), written by the registry: English as before, Dutch from the catalogue
+    from toolkit.base.findings import Finding
+    from toolkit.present.findings import render
+    values = {"case": "leak", "both": True,
+              "volume": {"leads": 125.6, "phase": "lead", "need_now": 186.4, "goal": 12.0},
+              "first": [("opportunity", "proposal", 0.236, 0.4, "target", 0.218, 0.254)],
+              "also": []}
+    verdict = Finding("diagnosis_verdict", values)
+    assert verdict == ("Leak first, though both sides are off: opportunity -> proposal converts "
+                       "23.6% against 40.0% for the target (95% CI 21.8% to 25.4%); also 125.6 "
+                       "entries into lead per month against 186.4 needed for 12.0 orders at "
+                       "today's conversion.")
+    dutch = render(verdict, "nl")
+    assert dutch.startswith("Eerst het lek, al wijken beide kanten af: opportunity -> proposal "
+                            "converteert 23,6% tegen 40,0% voor het doel (95%-interval 21,8% tot")
+    assert "125,6 intredes in lead per maand" in dutch
+    # a code decides, never the text: the fruit turns "no clear fruit" into "gains in segments"
+    # by a value, and the sentence follows
+    none = Finding("diagnosis_verdict", {"case": "no clear low-hanging fruit", "volume": None,
+                                         "missing": ["history"]})
+    assert none.startswith("No clear low-hanging fruit: no step") and none.endswith(
+        "What would decide it: two years of history, so each step can be set against its own "
+        "earlier level.")
+    gains = Finding(none.code, {**none.values, "gains_in_segments": True})
+    assert gains.startswith("No side of the funnel is the obvious place to start, but segments")
+    assert render(gains, "nl").startswith("Geen kant van de funnel")

@@ -338,3 +338,42 @@ def test_a_short_table_is_kept_whole_on_a_printed_page(dutch):
             classes, rows)
     css = html[html.index("@media print"):]
     assert "table.data.short" in css and "break-inside: avoid" in css
+
+
+HOSTILE_VALUES = ("<script>alert(1)</script>", "**x**", '=HYPERLINK("http://evil.example","c")',
+                  "[a](javascript:alert(2))", "Fish & Chips <b>", "`rm -rf`")
+
+
+@pytest.mark.parametrize("edition", ["client", "training"])
+def test_a_conclusion_is_a_plain_sentence_the_page_escapes_once(edition):
+    """No Markdown round trip: a conclusion's line is plain text (an owner's or a segment's value
+    as typed); the page's template escapes it once (Jinja's autoescape, markupsafe), the
+    notebook's Markdown escapes it once (the bullets' str), and each shows the value as typed."""
+    import html as html_module
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from toolkit.present.narrative import bullets
+    from toolkit.report.render import _StepView, page_environment
+
+    lines = [f"Owner ‘{value}’ converts 21.3% against 47.7% for the typical owner"
+             for value in HOSTILE_VALUES]
+    step = _StepView(number=5, key="diagnosis", title="Diagnosis", purpose="Why",
+                     page="05_diagnosis.html", conclusions=lines)
+    macro = page_environment("en").get_template("_parts.html.j2").module.step_body
+    page = str(macro(step, edition, "en"))
+    items = re.findall(r"<li>(.*?)</li>", page, flags=re.DOTALL)
+    assert len(items) == len(HOSTILE_VALUES)
+    for item, line, value in zip(items, lines, HOSTILE_VALUES, strict=True):
+        tags = set(re.findall(r"</?([a-zA-Z][\w-]*)", item))
+        assert tags <= {"code"}, (tags, item)  # no script, link, bold or b from the value
+        assert "&amp;amp;" not in item and "&amp;lt;" not in item  # escaped once, not twice
+        shown = html_module.unescape(re.sub(r"</?code>", "", item))
+        assert shown == (line if "`" not in value else line.replace("`", ""))
+    assert "Fish &amp; Chips &lt;b&gt;" in page and "<code>rm -rf</code>" in page
+    # the same lines in a notebook: Markdown escaped once, shown as typed, no markup
+    notebook = markdown2html_mistune(bullets(lines))
+    assert set(re.findall(r"</?([a-zA-Z][\w-]*)", notebook)) <= {"ul", "li", "p"}, notebook
+    shown = [html_module.unescape(re.sub(r"<[^>]+>", "", li)).strip()
+             for li in re.findall(r"<li>(.*?)</li>", notebook, flags=re.DOTALL)]
+    assert shown == lines

@@ -33,6 +33,7 @@ from toolkit.cli.validate import as_of_text, load_engagement
 from toolkit.demo_followup import write_followup
 from toolkit.io.config import load_config
 from toolkit.io.engagement import Engagement
+from toolkit.present.findings import render
 from toolkit.present.format import formatter
 from toolkit.present.messages import translations
 from toolkit.report.loop import find_previous, record_history, render_since
@@ -82,12 +83,14 @@ def _print_baseline(engagement: Engagement, results: Mapping[int, StepResult]) -
         print(format_kpis(results[3].results["values"]).to_string(index=False))
 
 
-def _print_headlines(results: Mapping[int, StepResult]) -> None:
-    """Each step's headline, its numbers written by the one formatter as the report writes them
+def _print_headlines(results: Mapping[int, StepResult], language: str = "en") -> None:
+    """Each step's headline in `language` (a finding written by the registry,
+    ``toolkit.present.findings``), its numbers by the one formatter as the report writes them
     (a p-value reads 'p = 0.012' here, in a figure, a table and on a page)."""
-    print("\n== What the steps found ==")
+    fmt = formatter(language)
+    print("\n== " + fmt.gettext("What the steps found") + " ==")
     for step, result in sorted(results.items()):
-        print(f"  {step}. {result.headline}")
+        print(f"  {step}. {render(result.headline, fmt=fmt)}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -146,18 +149,22 @@ def _run(args: argparse.Namespace, engagement: Engagement,
                                  results=results, kept=kept,
                                  previous=None if found is None else found[0],
                                  previous_dir=None if found is None else found[1])
-    print(f"Report: {result['index']}")
+    # the summary in the report's language, its numbers by the one formatter
+    fmt = formatter(args.language or engagement.config.language, engagement.config.currency)
+    _ = fmt.gettext
+    print(_("Report: {path}").format(path=result["index"]))
     # one line per run in report-history.csv beside the report folder (toolkit.analysis.history)
     record_history(Path(result["index"]).parent)
     if found is not None:
-        print(f"Since the last report ({found[1]}): {Path(result['index']).parent / 'since.html'}")
+        print(_("Since the last report ({previous}): {path}").format(
+            previous=found[1], path=Path(result["index"]).parent / "since.html"))
     if "pdf" in result:
-        print(f"PDF: {result['pdf']}")
-    print(f"Workbook: {result['workbook']}")
+        print(_("PDF: {path}").format(path=result["pdf"]))
+    print(_("Workbook: {path}").format(path=result["workbook"]))
     if "notebooks" in result:
-        print(f"Notebooks: {result['notebooks']}")
-    print(f"Manifest: {result['manifest']}")
-    print(f"Done in {time.perf_counter() - started:.1f} s")
+        print(_("Notebooks: {path}").format(path=result["notebooks"]))
+    print(_("Manifest: {path}").format(path=result["manifest"]))
+    print(_("Done in {seconds} s").format(seconds=fmt.number(time.perf_counter() - started, 1)))
     return 0
 
 
@@ -168,7 +175,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_baseline(engagement, results)
     if args.baseline_only:
         return 0
-    _print_headlines(results)
+    _print_headlines(results, args.language or engagement.config.language)
     args.engagement = str(DEMO_ENGAGEMENT)
     args.no_previous = True  # the first report is the first: never compared with a later one
     kept: dict = {}

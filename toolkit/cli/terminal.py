@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from toolkit.present.format import formatter
+from toolkit.present.format import Formatter, formatter
 from toolkit.present.tables import (
     DisplayTable,
     display_table,
@@ -36,10 +36,12 @@ def text_table(table: DisplayTable, *, extra: tuple[str, list[str]] | None = Non
     return "\n".join([head] + body)
 
 
-def audit_table(findings: pd.DataFrame) -> str:
-    """Every check of the audit with its records, rows, share and meaning."""
-    shown = display_table(findings, ["check", "records", "rows", "share"], fmt=formatter("en"))
-    return text_table(shown, extra=("Meaning", [str(m) for m in findings["meaning"]]))
+def audit_table(findings: pd.DataFrame, fmt: Formatter | None = None) -> str:
+    """Every check of the audit with its records, rows, share and meaning (its words and numbers
+    in `fmt`'s language; English by default)."""
+    fmt = fmt or formatter("en")
+    shown = display_table(findings, ["check", "records", "rows", "share"], fmt=fmt)
+    return text_table(shown, extra=(fmt.gettext("Meaning"), [str(m) for m in findings["meaning"]]))
 
 
 _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"

@@ -16,6 +16,8 @@ from toolkit.io.loading import (
 )
 from toolkit.measure.audit import AuditResult
 from toolkit.measure.audit import audit as run_audit
+from toolkit.present.findings import render
+from toolkit.present.format import Formatter, formatter
 from toolkit.steps import open_engagement
 
 
@@ -28,6 +30,15 @@ def as_of_text(engagement: Engagement, fmt: str = "") -> str:
     if not engagement.dated and engagement.config.as_of is None:
         return "n/a (a lead list without dates)"
     return format(engagement.as_of, fmt) if fmt else str(engagement.as_of)
+
+
+def _as_of_shown(engagement: Engagement, fmt: Formatter) -> str:
+    """The measurement date as the summary prints it, in the formatter's language."""
+    if not len(engagement.records):
+        return fmt.gettext("n/a (nothing loaded)")
+    if not engagement.dated and engagement.config.as_of is None:
+        return fmt.gettext("n/a (a lead list without dates)")
+    return fmt.date(engagement.as_of)
 
 
 def _validation(engagement: Engagement, audit: AuditResult) -> dict:
@@ -63,30 +74,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0 if report["usable"] else 1
-    print(f"Engagement {report['engagement']}: {report['records']} records, {report['events']} "
-          f"phase entries, as of {report['as_of']}")
-    print("Sources (rows in = used + quarantined):")
+    fmt = formatter(engagement.config.language, engagement.config.currency)
+    _ = fmt.gettext
+    print(_("Engagement {name}: {records} records, {events} phase entries, as of {as_of}").format(
+        name=report["engagement"], records=fmt.count(report["records"]),
+        events=fmt.count(report["events"]), as_of=_as_of_shown(engagement, fmt)))
+    print(_("Sources (rows in = used + quarantined):"))
     for r in report["reconciliation"]:
         ok = "ok" if r["rows_in"] == r["rows_used"] + r["rows_quarantined"] else "MISMATCH"
-        print(f"  {Path(r['file']).name}: {r['rows_in']} = {r['rows_used']} + "
-              f"{r['rows_quarantined']}  [{ok}]")
+        print(f"  {Path(r['file']).name}: {fmt.count(r['rows_in'])} = {fmt.count(r['rows_used'])} "
+              f"+ {fmt.count(r['rows_quarantined'])}  [{ok}]")
     if report["quarantine_reasons"]:
-        print("Quarantined rows by reason:")
+        print(_("Quarantined rows by reason:"))
         for reason, n in report["quarantine_reasons"].items():
-            print(f"  {n:6d}  {reason}")
-    print("Outcomes: " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
-    print("Audit of the stage history (records: loaded records with the finding; rows: the rows "
-          "concerned, quarantined ones included):")
-    print(audit_table(audit.findings))
+            print(f"  {fmt.count(n):>6}  {reason}")
+    outcomes = ", ".join(f"{k} {fmt.count(v)}" for k, v in report["outcomes"].items())
+    print(_("Outcomes: {outcomes}").format(outcomes=outcomes or _("none")))
+    print(_("Audit of the stage history (records: loaded records with the finding; rows: the rows "
+            "concerned, quarantined ones included):"))
+    print(audit_table(audit.findings, fmt))
     if report["pseudonymised"]["columns"]:
-        print(f"Pseudonymised: {', '.join(report['pseudonymised']['columns'])} "
-              f"(key from {report['pseudonymised']['key_from']})")
+        print(_("Pseudonymised: {columns} (key from {origin})").format(
+            columns=", ".join(report["pseudonymised"]["columns"]),
+            origin=report["pseudonymised"]["key_from"]))
     for note in report["notes"]:
-        print(f"Note: {note}")
+        print(_("Note: {note}").format(note=render(note, fmt=fmt)))
     for warning in untouched_template_text(engagement):
-        print(f"Warning: {warning}")
+        print(_("Warning: {warning}").format(warning=warning))
     if not report["usable"]:
-        print("Unusable: no row produced a phase entry. See the quarantine reasons above.")
+        print(_("Unusable: no row produced a phase entry. See the quarantine reasons above."))
         return 1
     return 0
 

@@ -440,4 +440,134 @@ WRITERS["seasonality"] = _seasonality
 WRITERS["kpi_change"] = _kpi_change
 WRITERS["audit"] = _audit
 
+
+
+# ------------------------------------------------------------------- step 5's verdict headline
+_REFERENCE_NOUNS = {"target": N_("target"), "benchmark": N_("benchmark")}
+_REFERENCE_PHRASES = {"target": N_("the target"), "benchmark": N_("the benchmark"),
+                      "history": N_("its own earlier level")}
+_VERDICT_MISSING = {
+    "target": N_("conversion targets per step (`conversion_<from>_<to>` under `targets:`)"),
+    "benchmark": N_("market benchmarks per step (`benchmark_stages:`)"),
+    "volume": N_("an order target (`orders_per_month`) to test the lead volume against"),
+    "history": N_("two years of history, so each step can be set against its own earlier level"),
+}
+
+
+def _verdict_steps(rows: Any, fmt: Formatter) -> str:
+    """The steps below their reference, as step 5's verdict names them."""
+    parts = []
+    for start, end, rate, reference_rate, reference, low, high in rows:
+        ref = (fmt.gettext(_REFERENCE_PHRASES[reference]) if reference in _REFERENCE_PHRASES
+               else fmt.gettext("the {reference}").format(reference=reference))
+        parts.append(fmt.gettext("{start} -> {end} converts {rate} against {reference_rate} for "
+                                 "{reference} (95% CI {low} to {high})").format(
+            start=start, end=end, rate=fmt.percent(rate, 1),
+            reference_rate=fmt.percent(reference_rate, 1), reference=ref,
+            low=fmt.percent(low, 1), high=fmt.percent(high, 1)))
+    return "; ".join(parts)
+
+
+def _verdict(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """Step 5's verdict in one sentence with its numbers (``toolkit.analysis.diagnosis``): the
+    case, the steps below their reference, the lead volume against the order target."""
+    case, volume = values["case"], values.get("volume")
+    if case == "insufficient data" and "first_n" in values:
+        return fmt.gettext("Too few records to conclude: only {n} mature records at {step} (at "
+                           "least {min_n} are needed), so shortage or leak cannot be decided "
+                           "yet.").format(n=fmt.count(values["first_n"]), step=values["step"],
+                                          min_n=fmt.count(values["min_n"]))
+    if case == "insufficient data":
+        return fmt.ngettext(
+            "Too few records to conclude: no step could be tested against a reference, and "
+            "{steps} has fewer than {min_n} mature records.",
+            "Too few records to conclude: no step could be tested against a reference, and "
+            "{steps} have fewer than {min_n} mature records.", int(values["count"])).format(
+            steps=", ".join(values["small"]), min_n=fmt.count(values["min_n"]))
+    if case == "one transition":
+        step = (fmt.gettext("{step} converts {rate}, demonstrably below its {reference} "
+                            "({reference_rate})").format(
+                    step=values["step"], rate=fmt.percent(values["rate"], 1),
+                    reference=fmt.gettext(_REFERENCE_NOUNS.get(values["reference"],
+                                                               values["reference"])),
+                    reference_rate=fmt.percent(values["reference_rate"], 1))
+                if "rate" in values else
+                fmt.gettext("{step} is not demonstrably below a stated reference").format(
+                    step=values["step"]))
+        if volume is not None:
+            step += fmt.gettext("; {leads} entries into {phase} per month against {need} needed "
+                                "for the order target").format(
+                leads=fmt.number(volume["leads"], 1), phase=volume["phase"],
+                need=fmt.number(volume["need_now"], 1))
+        return fmt.gettext("A funnel of one transition has no shortage/leak split: "
+                           "{step}.").format(step=step)
+    volume_note = "" if volume is None else fmt.gettext(
+        "{leads} entries into {phase} per month against {need} needed for {goal} orders at "
+        "today's conversion").format(leads=fmt.number(volume["leads"], 1), phase=volume["phase"],
+                                     need=fmt.number(volume["need_now"], 1),
+                                     goal=fmt.number(volume["goal"], 1))
+    first = _verdict_steps(values.get("first", ()), fmt)
+    if values.get("both"):
+        also = _verdict_steps(values.get("also", ()), fmt) or volume_note
+        message = (N_("Leak first, though both sides are off: {first}; also {also}.")
+                   if case == "leak" else
+                   N_("Shortage first, though both sides are off: {first}; also {also}."))
+        return fmt.gettext(message).format(first=first, also=also)
+    if case == "leak":
+        tail = volume_note or fmt.gettext("the early phases are not demonstrably below their "
+                                          "references")
+        return fmt.gettext("Leak: {steps}; {tail}.").format(steps=first, tail=tail)
+    if case == "shortage":
+        what = first or fmt.gettext("the lead volume falls short even at the reference "
+                                    "conversion")
+        return (fmt.gettext("Shortage: {what}; {volume}.").format(what=what, volume=volume_note)
+                if volume_note else fmt.gettext("Shortage: {what}.").format(what=what))
+    missing = values.get("missing", [])
+    decide = ("; ".join(fmt.gettext(_VERDICT_MISSING[m]) for m in missing) if missing else
+              fmt.gettext("more history: with these volumes a gap smaller than the intervals "
+                          "cannot be told from chance"))
+    message = (N_("No side of the funnel is the obvious place to start, but segments of a step "
+                  "are (ranked below): no step is demonstrably below its reference (target, "
+                  "benchmark or its own earlier level){volume}. What would decide it: {decide}.")
+               if values.get("gains_in_segments") else
+               N_("No clear low-hanging fruit: no step is demonstrably below its reference "
+                  "(target, benchmark or its own earlier level){volume}. What would decide it: "
+                  "{decide}."))
+    return fmt.gettext(message).format(
+        volume=fmt.gettext(" and {volume}").format(volume=volume_note) if volume_note else "",
+        decide=decide)
+
+
+WRITERS["diagnosis_verdict"] = _verdict
+
+
+def _leak_detail(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """Where the lost records were lost and how many open records have stalled
+    (``toolkit.analysis.diagnosis.leak_detail``)."""
+    stall = (fmt.gettext("too few records moved on (fewer than {n} per phase) to tell which open "
+                         "records have stalled").format(n=fmt.count(values["min_moves"]))
+             if values.get("stalled") is None else
+             fmt.gettext("{n} open records are stalled beyond the {quantile}th-percentile time in "
+                         "their phase").format(n=fmt.count(values["stalled"]),
+                                               quantile=values["quantile"]))
+    total = values["total_lost"]
+    if not total:
+        return fmt.gettext("No lost records; {stall}.").format(stall=stall)
+    if "tied" in values:
+        return fmt.gettext("{total} lost records, spread evenly: {each} each at {phases}, so no "
+                           "phase stands out; {stall}.").format(
+            total=fmt.count(total), each=fmt.count(values["each"]),
+            phases=", ".join(values["tied"]), stall=stall)
+    lead = (fmt.gettext("Most lost records were lost at") if values["lost"] > total / 2 else
+            fmt.gettext("The largest share of lost records ({share}) was lost at").format(
+                share=fmt.percent(values["share"], 1)))
+    return fmt.gettext("{lead} {phase} ({lost} of {n} that reached it, {rate}; median {days} days "
+                       "there before the loss); {stall}.").format(
+        lead=lead, phase=values["phase"], lost=fmt.count(values["lost"]),
+        n=fmt.count(values["n"]), rate=fmt.percent(values["rate"], 1),
+        days=show("number0", values["median_days"], fmt), stall=stall)
+
+
+WRITERS["leak_detail"] = _leak_detail
+
 _base.use_renderer(_english, lambda kind, value: show(kind, value, formatter("en")))

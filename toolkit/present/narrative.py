@@ -1,17 +1,19 @@
 """The "what we concluded" text of each step, written from the results, never hard-coded.
 
-Each function takes the step's results and returns Markdown bullets, in English or, with
-`language="nl"`, in Dutch: every sentence is a message of the catalogue
+Each function takes the step's results and returns its sentences (:class:`Bullets`), in English
+or, with `language="nl"`, in Dutch: every sentence is a message of the catalogue
 (``toolkit.present.messages``, plural forms where a count varies) and every number goes through
 the formatter of that language. A sentence the library writes in English (the audit, the
 seasonality, the verdict, the period report) is written again from its fields in Dutch. When the
 data cannot carry a conclusion (too few records, immature cohorts) it says so instead of claiming
 one.
 
-Every value that comes from the client's data or the YAML (phase and KPI labels, attribute values,
-the sentences other modules build from them) passes through :func:`text` where it meets the
-Markdown: a CRM value is never markup, so `<img onerror=...>`, `![x](secret.csv)` or
-`[c](javascript:...)` typed into a CRM field shows as those characters and does nothing.
+A sentence is plain text: a value from the client's data or the YAML (phase and KPI labels,
+attribute values, the sentences other modules build from them) is put in as typed (:func:`plain`),
+and no sentence holds markup of its own. Each output escapes a line once for its syntax: the
+notebooks' Markdown through :func:`text` (``Bullets`` as a str), the report's pages through Jinja's
+autoescape. So `<img onerror=...>`, `**x**`, `![x](secret.csv)` or `[c](javascript:...)` typed
+into a CRM field shows as those characters and does nothing, and no page renders Markdown back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import (
     MIN_N,
     PROBLEMS,
@@ -34,8 +37,8 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
-from toolkit.present.findings import render, write
-from toolkit.present.format import MISSING, Formatter, formatter, is_missing
+from toolkit.present.findings import WRITERS, render, write
+from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
     N_,
@@ -56,8 +59,8 @@ if TYPE_CHECKING:  # the types of the results a conclusion is written from
     from toolkit.measure.audit import AuditResult
     from toolkit.measure.seasonality import SeasonalityResult
 
-__all__ = ["text", "bullets", "baseline", "process_model", "kpi_tree", "measurement", "diagnosis",
-           "improvement", "steering", "verdict", "VERDICTS", "segment_scan"]
+__all__ = ["text", "plain", "bullets", "baseline", "process_model", "kpi_tree", "measurement",
+           "diagnosis", "improvement", "steering", "verdict", "VERDICTS", "segment_scan"]
 
 # What Markdown (mistune, as nbconvert renders it) could read as syntax inside a line: emphasis,
 # code, links and images (`[`), strikethrough, tables, math, a backslash itself. `&`, `<` and `>`
@@ -76,8 +79,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 def text(value: object) -> str:
     """`value` as literal Markdown text: it shows as its characters and is never markup.
 
-    For values from the client's data or the engagement YAML, and for sentences other modules
-    build from them, wherever they meet the Markdown of a conclusion.
+    A conclusion's plain sentence where it becomes Markdown (:class:`Bullets`), or any value from
+    the client's data or the engagement YAML that meets Markdown.
     """
     out = _CONTROL.sub(" ", str(value))
     out = _INLINE_SYNTAX.sub(r"\\\1", out).replace("://", "\\://")
@@ -90,16 +93,25 @@ def text(value: object) -> str:
     return out
 
 
+def plain(value: object) -> str:
+    """`value` as a sentence holds it: its characters as typed, a line break or other control
+    character as a space. A conclusion's line is plain text; each output escapes it once, for its
+    own syntax (:class:`Bullets` for Markdown, the report's Jinja templates for HTML)."""
+    return _CONTROL.sub(" ", str(value))
+
+
 class Bullets(str):
-    """A conclusion as Markdown bullets (the str, for a notebook or a page) that keeps the
-    sentences it was written from (``lines``), so a step takes its sentences as they were written
-    and never parses the Markdown back."""
+    """A conclusion: its sentences as plain text (``lines``: a client's value as typed, for the
+    report's pages, which escape each line once as HTML) and, as the str, those sentences as
+    Markdown bullets for a notebook, each line escaped once by :func:`text` (so a value typed
+    into a CRM field is never markup). A step takes the sentences as they were written and never
+    parses the Markdown back."""
 
     lines: tuple[str, ...]
 
     def __new__(cls, lines: list[str]) -> Bullets:
-        kept = tuple(line for line in lines if line)
-        self = super().__new__(cls, "\n".join(f"- {line}" for line in kept))
+        kept = tuple(plain(line) for line in lines if line)
+        self = super().__new__(cls, "\n".join(f"- {text(line)}" for line in kept))
         self.lines = kept
         return self
 
@@ -108,16 +120,16 @@ class Bullets(str):
 
 
 def bullets(lines: list[str]) -> Bullets:
-    """The sentences `lines` (empty ones left out) as Markdown bullets that keep them."""
+    """The plain sentences `lines` (empty ones left out) as Markdown bullets that keep them."""
     return Bullets(lines)
 
 
 class _Words:
     """The messages and numbers of one language for the conclusions.
 
-    The sentences are English msgids translated through the message catalogue. English numbers are
-    written as the conclusions always wrote them ("36%", "12,000"), so the English text stays as it
-    was; other languages' numbers go through the one formatter (``36%``, ``12.000``).
+    The sentences are English msgids translated through the message catalogue; every number goes
+    through the one formatter of the language (``36%``, ``12,000`` in English, ``12.000`` in
+    Dutch), as the tables and figures write it.
     """
 
     def __init__(self, language: str = "en", phases: PhaseModel | None = None,
@@ -130,7 +142,7 @@ class _Words:
     def attribute(self, name: object) -> str:
         """A segment attribute as the conclusions name it: by its label
         (``toolkit.present.tables.attribute_label``), as the tables and figures do."""
-        return text(attribute_label(name, self.fmt, self.attributes))
+        return plain(attribute_label(name, self.fmt, self.attributes))
 
     def _(self, message: str, /, **values: object) -> str:  # `_`: a keyword the extraction knows
         return self.fmt.gettext(message).format(**values)
@@ -138,32 +150,28 @@ class _Words:
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
         return self.fmt.ngettext(singular, plural, count).format(**values)
 
-    def pct(self, x: Any, spec: str = ".0%") -> str:  # a table's cell, as Formatter.percent takes
-        if is_missing(x):
-            return "n/a" if self.english else MISSING
-        if self.english:
-            return format(float(x), spec)
-        return self.fmt.percent(x, int(spec[-2]), signed=spec.startswith("+"))
+    def pct(self, x: Any, decimals: int = 0, *, signed: bool = False) -> str:
+        """A share as a percentage in the words' language (the one formatter's)."""
+        return self.fmt.percent(x, decimals, signed=signed)
 
-    def num(self, x: object, spec: str = ",.0f") -> str:
-        """`x` as `format(x, spec)` in English; in the formatter's locale otherwise."""
-        if self.english:
-            return format(x, spec)
-        return self.fmt.number(x, int(spec[-2]), signed=spec.startswith("+"))
+    def num(self, x: Any, decimals: int = 0, *, signed: bool = False) -> str:
+        """A number in the words' language (the one formatter's: '12,000', '12.000')."""
+        return self.fmt.number(x, decimals, signed=signed)
 
     def p(self, value: object) -> str:
         """A p-value as a sentence names it: 'p < 0,001', 'p = 0,754'."""
         return self.fmt.p_phrase(value)
 
-    def count(self, n: Any) -> str:  # a table's cell, as Formatter.count takes
-        return format(int(n), ",") if self.english else self.fmt.count(n)
+    def count(self, n: Any) -> str:
+        """A count in the words' language (the one formatter's)."""
+        return self.fmt.count(n)
 
     def phase(self, key: object) -> str:
         """A phase key as the conclusions name it: by its label, as the tables and figures do (a
         key is a word of the YAML, not of the report)."""
         if self.phases is None or str(key) not in self.phases.keys:
-            return text(key)
-        return text(self.phases.label(str(key)))
+            return plain(key)
+        return plain(self.phases.label(str(key)))
 
     def why(self, reason: object) -> str:
         """Why a part could not be computed, in the words' language (from the reason's code)."""
@@ -190,7 +198,7 @@ def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditRes
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
     values = {"rows_in": w.count(rows_in), "rows_q": w.count(rows_q),
-              "share": w.pct(rows_q / max(rows_in, 1), ".1%"),
+              "share": w.pct(rows_q / max(rows_in, 1), 1),
               "records": w.ngettext("{n} record", "{n} records", len(engagement.records),
                                     n=w.count(len(engagement.records)))}
     # a lead list without dates has no as-of date unless the YAML sets one
@@ -240,15 +248,15 @@ def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditRes
     if estimate is not None:  # None while a duration factor is not scored (the step says so)
         lines.append(w._("Estimated engagement duration, a planning assumption and not a quote: "
                          "{weeks} weeks (range {low}–{high}).",
-                         weeks=w.num(estimate.total_weeks, ".0f"),
-                         low=w.num(estimate.total_weeks_low, ".0f"),
-                         high=w.num(estimate.total_weeks_high, ".0f")))
+                         weeks=w.num(estimate.total_weeks, 0),
+                         low=w.num(estimate.total_weeks_low, 0),
+                         high=w.num(estimate.total_weeks_high, 0)))
     return bullets(lines)
 
 
 def _audit(audit: AuditResult, w: _Words) -> str:
     """The audit's headline written from its findings in the words' language."""
-    return text(render(audit.headline, fmt=w.fmt))
+    return plain(render(audit.headline, fmt=w.fmt))
 
 
 def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: str = "en") -> Bullets:
@@ -259,17 +267,17 @@ def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: 
     unmapped_phases = [p.key for p in model.phases if p.key not in mapped]
     lines = [w.ngettext("The process has {n} phase: {phases}.", "The process has {n} phases: {phases}.",
                       len(model.phases), n=len(model.phases),
-                      phases=" → ".join(text(p.label) for p in model.phases))]
+                      phases=" → ".join(plain(p.label) for p in model.phases))]
     if unmapped_phases:
         lines.append(w._("No CRM stage maps to {phases}: records pass these phases only by the skip "
                        "rule, so their entry dates are not measured.",
-                       phases=text(unmapped_phases) if w.english
+                       phases=plain(unmapped_phases) if w.english
                        else ", ".join(w.phase(p) for p in unmapped_phases)))
     no_roles = [p.label for p in model.phases if not p.functions]
     if no_roles:
         lines.append(w._("Phases without an owning function: {phases}. Agree who owns them before "
                        "KPIs get owners in step 3.",
-                       phases=text(no_roles) if w.english else text(", ".join(no_roles))))
+                       phases=plain(no_roles) if w.english else plain(", ".join(no_roles))))
     return bullets(lines)
 
 
@@ -281,7 +289,7 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
     root = tree.iloc[0]
 
     def label(row: pd.Series) -> str:
-        return text(row["label"] if w.english else w.cell(row, "node_label") or row["label"])
+        return plain(row["label"] if w.english else w.cell(row, "node_label") or row["label"])
 
     if pd.notna(root["target"]) and pd.notna(root["value"]):
         gap = root["value"] / root["target"] - 1
@@ -293,7 +301,7 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
             return formatter(w.fmt.language, unit).amount(value) if money else w.num(value)
         lines.append(w._("{label}: {value} against a target of {target} ({gap}).", label=label(root),
                        value=shown(root["value"]), target=shown(root["target"]),
-                       gap=w.pct(gap, "+.0%")))
+                       gap=w.pct(gap, 0, signed=True)))
     rates = tree[(tree["unit"] == "%") & tree["target"].notna() & tree["value"].notna()]
     if len(rates):
         short = rates.assign(ratio=rates["value"] / rates["target"]).sort_values("ratio")
@@ -311,7 +319,7 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
             why = problem_text(Reason(PROBLEMS.get(code, code), code), w.fmt, from_code=True)
             lines.append(w._("{node} has no value ({why}), so the implied revenue cannot be "
                              "computed.",
-                             node=text(row["label"] if w.english
+                             node=plain(row["label"] if w.english
                                        else w.cell(row, "node_label") or row["label"]),
                              why=why))  # the catalogue's own words: its `code` stays code
         blank = blank[~lacking]
@@ -322,7 +330,7 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
                              "the phase, no deal won, or the records are still inside their "
                              "window; see step 4), so the implied orders and revenue cannot be "
                              "computed.",
-                             which=w._("no value for {nodes} ", nodes=text(", ".join(empty)))
+                             which=w._("no value for {nodes} ", nodes=plain(", ".join(empty)))
                              if empty else ""))
     return bullets(lines)
 
@@ -335,7 +343,7 @@ def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
     conv = kpis[kpis["kind"] == "conversion"]
 
     def label(row: pd.Series) -> str:
-        return text(row["label"] if w.english else w.cell(row, "kpi_label") or row["label"])
+        return plain(row["label"] if w.english else w.cell(row, "kpi_label") or row["label"])
 
     lines = []
     if conv["n"].fillna(0).max() < MIN_N:
@@ -353,7 +361,7 @@ def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
             if pd.isna(row["value"]):
                 continue  # named below, with the reason there is no value
             small = (w._(" — too few records to conclude (fewer than {n})", n=MIN_N)
-                     if row["n"] < MIN_N else " — " + text(
+                     if row["n"] < MIN_N else " — " + plain(
                          row["status_vs_target"] if w.english
                          else w.cell(row, "status_vs_target") or row["status_vs_target"]))
             lines.append(w._("{label}: {value} (n = {n}, 95% interval {low}–{high}; {immature} too "
@@ -381,8 +389,8 @@ def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
                                if f"cif_{h}d" in slow and pd.notna(slow[f"cif_{h}d"]))
             sentence = w._("Slowest transition: {transition} with a median of {days} days among "
                          "records that convert (lost records competing, open records censored, "
-                         "not dropped)", transition=text(slow["transition"]),
-                         days=w.num(slow["median_days"], ".0f"))
+                         "not dropped)", transition=plain(slow["transition"]),
+                         days=w.num(slow["median_days"], 0))
             lines.append(sentence + (w._("; converted {shares}.", shares=shares) if shares
                                      else "."))
     return bullets(lines)
@@ -390,7 +398,7 @@ def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
 
 def _seasonal(seasonal: SeasonalityResult, w: _Words) -> str:
     """The seasonality conclusion written from its case and facts in the words' language."""
-    return text(write("seasonality", {"case": seasonal.case, **seasonal.facts}, fmt=w.fmt))
+    return plain(write("seasonality", {"case": seasonal.case, **seasonal.facts}, fmt=w.fmt))
 
 
 #: What each verdict of step 5 means, in one sentence (the verdict's case -> msgid).
@@ -487,23 +495,23 @@ def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel |
     # written from the verdict's code and the fruit's fields in every language, as the summary
     # page and the tables write them (the library's own sentences name phases by their keys)
     said = verdict(fruit, w.fmt, phases)
-    lines = [w._("Verdict: {sentence}", sentence=text(said["sentence"]))]
-    lines += [text(line) + "." for line in said["evidence"][:2]]
+    lines = [w._("Verdict: {sentence}", sentence=plain(said["sentence"]))]
+    lines += [plain(line) + "." for line in said["evidence"][:2]]
     table = fruit.table
     sized = table[table["extra_orders"].notna()] if "extra_orders" in table else table.iloc[:0]
 
     def finding(row: pd.Series) -> str:
-        return text(w.cell(row, "finding_text") or row["finding"])
+        return plain(w.cell(row, "finding_text") or row["finding"])
 
     def area(row: pd.Series) -> str:
-        return text(code_text(row["area"], w.fmt).lower())
+        return plain(code_text(row["area"], w.fmt).lower())
 
     for _, row in sized.head(3).iterrows():
-        lines.append(w._("**{rank}.** {area}: {finding} — about {orders} extra orders a year (range "
-                       "{low}–{high}).", rank=text(row["rank"]), area=area(row),
-                       finding=finding(row), orders=w.num(row["extra_orders"], ".0f"),
-                       low=w.num(row["extra_orders_low"], ".0f"),
-                       high=w.num(row["extra_orders_high"], ".0f")))
+        lines.append(w._("{rank}. {area}: {finding} — about {orders} extra orders a year (range "
+                       "{low}–{high}).", rank=plain(row["rank"]), area=area(row),
+                       finding=finding(row), orders=w.num(row["extra_orders"], 0),
+                       low=w.num(row["extra_orders_low"], 0),
+                       high=w.num(row["extra_orders_high"], 0)))
     others = table[table["extra_orders"].isna()] if "extra_orders" in table else table
     for _, row in others.head(3).iterrows():
         lines.append(f"{area(row)}: {finding(row)}")
@@ -518,11 +526,11 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
     w = w or _Words()
     refused = [] if scan is None else [
         w._("Segment scan: {attribute} is not scanned: {why}.", attribute=w.attribute(attr),
-            why=text(w.why(why)))
+            why=plain(w.why(why)))
         for attr, why in scan.attrs.get("refused", {}).items()]
     skipped = [] if scan is None else [
         w._("Segment scan: {start} → {end} is not scanned: {why}.", start=w.phase(start),
-            end=w.phase(end), why=text(w.why(why)))
+            end=w.phase(end), why=plain(w.why(why)))
         for (start, end), why in scan.attrs.get("not_scanned", {}).items()]
     missing = [] if scan is None or len(scan) == 0 else _missing_lines(scan, w)
     return refused + skipped + missing + _compared_lines(scan, w)
@@ -533,7 +541,7 @@ def segment_scan(scan: pd.DataFrame, language: str = "en", phases: PhaseModel | 
     """Step 5 without a ranked list (a lead list without dates): what the segment scan found,
     flagged segments first, and what it could not compare."""
     w = _Words(language, phases, attributes)
-    lines = [text(w.cell(row, "scan_finding_text") or row["finding"])
+    lines = [plain(w.cell(row, "scan_finding_text") or row["finding"])
              for _, row in scan[scan["flagged"]].head(5).iterrows()]
     return bullets(lines + _scan_lines(scan, w))
 
@@ -566,7 +574,7 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
     for attr, value in single:
         name = in_sentence(w.attribute(attr))  # inside a sentence: "every record has region"
         lines.append(w._("Segment scan: every record has {attribute} = {value}, so there is no "
-                       "other {attribute} to compare it with.", attribute=name, value=text(value)))
+                       "other {attribute} to compare it with.", attribute=name, value=plain(value)))
     rest = scan[~scan["attribute"].isin([a for a, _ in single])]
     if len(rest) and rest["p_adjusted"].isna().all():
         lines.append(w._("Segment scan: too few records to conclude for any segment (at least {n} "
@@ -591,13 +599,13 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
                        "{baseline} to {scenario} per {period} (change {low} to {high}).",
                        start=w.phase(top["from_phase"]), end=w.phase(top["to_phase"]),
                        rate=w.pct(top["rate"]), reference=w.pct(top["reference_rate"]),
-                       baseline=w.num(orders["baseline"], ".1f"),
-                       scenario=w.num(orders["scenario"], ".1f"),
-                       period=text(period if w.english else code_text(period, w.fmt)),
-                       low=w.num(orders["change_ci_low"], "+.1f"),
-                       high=w.num(orders["change_ci_high"], "+.1f")))
+                       baseline=w.num(orders["baseline"], 1),
+                       scenario=w.num(orders["scenario"], 1),
+                       period=plain(period if w.english else code_text(period, w.fmt)),
+                       low=w.num(orders["change_ci_low"], 1, signed=True),
+                       high=w.num(orders["change_ci_high"], 1, signed=True)))
     else:
-        lines.append(w._("No scenario: {why}", why=text(w.why(plan.explain("scenario")))))
+        lines.append(w._("No scenario: {why}", why=plain(w.why(plan.explain("scenario")))))
     if plan.required is not None and len(plan.required):
         first = plan.required[plan.required["phase"] == plan.required["phase"].iloc[0]]
         need, have = first["required_entries"].sum(), first["current_entries"].sum()
@@ -607,7 +615,7 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
     exp = plan.experiment
     if exp is not None:
         wait = getattr(exp, "weeks_until_readable", float("nan"))
-        values = {"uplift": w.num(exp.uplift * 100, ".0f"), "n": w.count(exp.total_records)}
+        values = {"uplift": w.num(exp.uplift * 100, 0), "n": w.count(exp.total_records)}
         if wait == wait and wait > 52:
             years = round(wait / 52)
             lines.append(w.ngettext(
@@ -617,62 +625,40 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
                 "A test of a {uplift}-point improvement needs {n} records; at the current inflow "
                 "that takes about {years} years, so a controlled test cannot show a change this "
                 "small: test a bolder change, pool phases, or evaluate before/after.", years,
-                years=w.num(wait / 52, ".0f"), **values))
+                years=w.num(wait / 52, 0), **values))
         elif wait == wait:
             lines.append(w._("A test of a {uplift}-point improvement needs {n} records; at the "
                            "current inflow it can be read after about {weeks} weeks (window "
-                           "included).", weeks=w.num(wait, ".0f"), **values))
+                           "included).", weeks=w.num(wait, 0), **values))
         else:
             lines.append(w._("A test of a {uplift}-point improvement needs {n} records.", **values))
     changes = getattr(plan, "changes", None) or ([plan.change] if plan.change else [])
     for change in changes:
         when = (f"{change.change_date:%d-%m-%Y}" if w.english
                 else w.fmt.date(change.change_date, length="long"))
-        what = f"{text(change.description)} ({when}): " if getattr(
+        what = f"{plain(change.description)} ({when}): " if getattr(
             change, "description", "") else ""
-        lines.append(what + text(change.headline if w.english else _change_verdict(change, w)))
+        lines.append(what + plain(change.headline if w.english else _change_verdict(change, w)))
     why = plan.explain("change")
     if why:
-        lines.append(text(w.why(why)))
+        lines.append(plain(w.why(why)))
     return bullets(lines)
 
 
-_METHOD_WORDS = {"did": N_("difference-in-differences against a control group"),
-                 "standardised": N_("before/after within each segment of {attributes}, whose mix "
-                                    "moved"),
-                 "its_level": N_("interrupted time series, level change"),
-                 "before_after": N_("before/after comparison of mature cohorts")}
-
-
 def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
-    """A declared change's answer written from its code (`effect`) and the numbers of the method
-    it reads, in the words' language (English: the evaluation's own headline)."""
+    """A declared change's answer in the words' language (English: the evaluation's own
+    headline). Other languages: its finding (``change_raised``, ``change_lowered``,
+    ``change_none``) written by the registry (``toolkit.present.findings``, the catalogue's
+    words), with the phases and the attributes whose mix moved named by their labels."""
     if w.english:
         return change.headline
-    rows = change.comparisons.set_index("method")
-    if change.method not in rows.index:
+    headline = change.headline
+    if not isinstance(headline, Finding) or headline.code not in WRITERS:
         return w._("The change could not be read with this data.")
-    row = rows.loc[change.method]
-    values = {"start": w.phase(change.from_phase), "end": w.phase(change.to_phase),
-              "interval": w._("95% interval {low} to {high}", low=w.fmt.points(row["ci_low"]),
-                              high=w.fmt.points(row["ci_high"])),
-              "p": w.p(row["p_value"]),
-              "method": w._(_METHOD_WORDS[change.method],
-                            attributes=" × ".join(w.attribute(m)
-                                                  for m in getattr(change, "mix_shift", ())))
-              if change.method in _METHOD_WORDS else change.method}
-    if change.effect == "raised":
-        return w._("The change raised the conversion {start} → {end} by {points} ({interval}, "
-                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"]), signed=False),
-                   **values)
-    if change.effect == "lowered":
-        return w._("The change lowered the conversion {start} → {end} by {points} ({interval}, "
-                   "{p}; {method}).", points=w.fmt.points(abs(row["estimate"]), signed=False),
-                   **values)
-    return w._("No detectable change in the conversion {start} → {end} (estimate {estimate}, "
-               "{interval}, {p}; {method}); with these volumes an effect smaller than {mde} "
-               "cannot be seen.", estimate=w.fmt.points(row["estimate"]),
-               mde=w.fmt.points(change.mde).lstrip("+"), **values)
+    return write(headline.code, {
+        **headline.values, "from_phase": w.phase(change.from_phase),
+        "to_phase": w.phase(change.to_phase),
+        "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ()))}, fmt=w.fmt)
 
 
 def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
@@ -693,7 +679,7 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
         return names.get(str(key), str(key))
 
     if card is None:
-        return bullets([w._("No scorecard: {why}", why=text(w.why(view.explain("card"))))])
+        return bullets([w._("No scorecard: {why}", why=plain(w.why(view.explain("card"))))])
     code = card["status_code"]
     judged = card[~code.isin(STATUS_UNJUDGED)]
     bad = judged[judged["status_code"].isin(STATUS_SIGNIFICANT)]
@@ -703,7 +689,7 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
                        "{no_data} without data): agree targets in step 3 and collect more "
                        "history.", no_target=no_target, no_data=no_data))
     else:
-        off = (": " + text(", ".join(bad["kpi"].map(label))) + ".") if len(bad) else "."
+        off = (": " + plain(", ".join(bad["kpi"].map(label))) + ".") if len(bad) else "."
         lines.append(w.ngettext("{n} KPI judged against target; {bad} significantly off target",
                               "{n} KPIs judged against target; {bad} significantly off target",
                               len(judged), n=len(judged), bad=len(bad)) + off)
@@ -713,16 +699,16 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
                                 "{n} of them rest on too few records to conclude.", len(few),
                                 n=len(few)))
     if view.chart is None:
-        lines.append(w._("No control chart: {why}", why=text(w.why(view.explain("chart")))))
+        lines.append(w._("No control chart: {why}", why=plain(w.why(view.explain("chart")))))
     elif len(view.alerts):
         lines.append(w.ngettext("{n} control-chart alert on {kpi}.",
                               "{n} control-chart alerts on {kpi}.", len(view.alerts),
-                              n=len(view.alerts), kpi=text(label(view.steer_on))))
+                              n=len(view.alerts), kpi=plain(label(view.steer_on))))
     else:
         lines.append(w._("No control-chart alerts: {kpi} moves within its limits.",
-                       kpi=text(label(view.steer_on))))
+                       kpi=plain(label(view.steer_on))))
     if view.report is not None:
-        lines += ([text(line) for line in view.report.headline] if w.english
+        lines += ([plain(line) for line in view.report.headline] if w.english
                   else _period_report(view.report, w, label))
     return bullets(lines)
 
@@ -744,7 +730,7 @@ def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], st
             if len(off):
                 sentence += " " + w._("Clearly short of target: {kpis}.", kpis=", ".join(
                     label(k) for k in off["kpi"].astype(str)))
-            lines.append(text(sentence))
+            lines.append(plain(sentence))
     changes = report.what_changed
     flags = changes["significant"] if "significant" in changes else pd.Series(dtype=object)
     significant = changes[flags.fillna(False).astype(bool)].sort_values("p_value", kind="stable")
@@ -757,9 +743,9 @@ def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], st
                    N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")
                    if current < previous else
                    N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
-        lines.append(text(w._(message, kpi=label(row["kpi"]), p=w.p(row["p_value"]),
-                            old=w.pct(previous, ".1%") if rate else w.fmt.number(previous),
-                            new=w.pct(current, ".1%") if rate else w.fmt.number(current),
+        lines.append(plain(w._(message, kpi=label(row["kpi"]), p=w.p(row["p_value"]),
+                            old=w.pct(previous, 1) if rate else w.fmt.number(previous),
+                            new=w.pct(current, 1) if rate else w.fmt.number(current),
                             judgement=w._("better") if better else w._("worse"))))
     quiet = int(flags.notna().sum()) - len(significant)
     if quiet:

@@ -263,15 +263,10 @@ class _StepView:
 
 def _markdown() -> Callable[[str], Any]:  # mistune's Markdown: str in, HTML str out
     import mistune
-    # The conclusions are Markdown in which every value from the data is already escaped
-    # (narrative.text turns < > & into entities); escaping again would show "&gt;". A page that
-    # still holds active content is refused before delivery (_refuse_active_content).
+    # Only the training edition's method and exercises: the Markdown cells of the library's own
+    # notebooks (no client value). The conclusions are plain sentences, escaped once by the
+    # templates (the filter `with_code`), never Markdown rendered back.
     return mistune.create_markdown(escape=False)
-
-
-def _inline(markdown: Callable[[str], Any], text: str) -> str:
-    html = markdown(text).strip()
-    return _code_spans(re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL))
 
 
 # A YAML key or a value to type, between backticks in a sentence (`changes:`): shown as code,
@@ -285,7 +280,9 @@ def _code_spans(html: str) -> str:
 
 
 def _text_with_code(text: str) -> Markup:
-    """A plain sentence (a problem's reason) escaped for the page, its backtick spans as code."""
+    """A plain sentence (a conclusion, a problem's reason) escaped for the page, its backtick
+    spans as code: the templates' filter `with_code`, markupsafe's escape as Jinja's autoescape
+    applies it, once."""
     from markupsafe import Markup, escape
     return Markup(_code_spans(str(escape(text))))
 
@@ -419,7 +416,7 @@ def _step_view(engagement: Engagement, result: StepResult, fmt: Formatter, langu
         view.conclusions_elsewhere = bool(result.conclusions_by_language)
     if edition == "client":
         lines = [for_client(line) for line in lines]
-    view.conclusions = [_inline(markdown, line) for line in lines]
+    view.conclusions = [str(line) for line in lines]  # plain: the template escapes each once
     shown_problems: set[str] = set()
     for section in PAGES.get(result.step, ()):
         shown = _section(section, tables, result, figures, fmt, engagement.phase_model, labels,
@@ -577,6 +574,7 @@ def _environment(language: str) -> jinja2.Environment:
         translations(language), newstyle=False)
     # long words in narrow boxes (the process schema) break where the language breaks them
     env.filters["hyphenate"] = lambda text: hyphenate(text, language)
+    env.filters["with_code"] = _text_with_code
     return env
 
 

@@ -17,7 +17,7 @@ from toolkit.io.engagement import Engagement
 from toolkit.measure.benchmarks import benchmarks_for
 from toolkit.present.format import Formatter, formatter
 from toolkit.present.messages import LANGUAGES
-from toolkit.present.narrative import Bullets, text
+from toolkit.present.narrative import Bullets, plain
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import N_
 from toolkit.steps.result import STEP_KEYS, StepResult
@@ -84,11 +84,11 @@ class Parts:
             return None
 
     def sentences(self, language: str = "en") -> list[str]:
-        """Each problem as a concluding sentence (Markdown-safe), the part and the reason in
-        `language` (the reason from its code: ``toolkit.present.problems``)."""
+        """Each problem as a concluding sentence (plain text, as the narrative writes them), the
+        part and the reason in `language` (the reason from its code: ``toolkit.present.problems``)."""
         fmt = formatter(language)
         return [fmt.gettext("No {part}: {why}").format(
-                    part=part_name(part, fmt), why=text(problem_text(why, fmt)))
+                    part=part_name(part, fmt), why=plain(problem_text(why, fmt)))
                 for part, why in self.problems.items()]
 
     def in_languages(self) -> dict[str, list[str]]:

@@ -34,6 +34,7 @@ from toolkit.analysis.diagnosis.verdict import (
 )
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_seed
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
@@ -340,9 +341,10 @@ def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     if verdict.case == "no clear low-hanging fruit" and ranked["extra_orders"].notna().any():
         # "no clear fruit" beside sized actions would contradict them: say where the gains are
-        verdict = replace(verdict, gains_in_segments=True, headline=verdict.headline.replace(
-            "No clear low-hanging fruit: no step", "No side of the funnel is the obvious place "
-            "to start, but segments of a step are (ranked below): no step", 1))
+        headline = verdict.headline
+        if isinstance(headline, Finding):
+            headline = Finding(headline.code, {**headline.values, "gains_in_segments": True})
+        verdict = replace(verdict, gains_in_segments=True, headline=headline)
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
                      "extra_orders_high", "extra_revenue", "action_hint", *FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale

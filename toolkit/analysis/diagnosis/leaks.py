@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toolkit.analysis.diagnosis.common import check_count, check_fraction, html_of, number0, percent
+from toolkit.analysis.diagnosis.common import check_count, check_fraction, html_of
 from toolkit.base.docstrings import shared_docs
+from toolkit.base.findings import Finding
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
 from toolkit.stats import rate_ci
@@ -126,29 +127,22 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     short = thresholds_frame.loc[thresholds_frame["threshold_days"].isna(), "phase"].tolist()
     if short:
         notes.append(f"No stall threshold for {short}: fewer than {min_moves} records moved on.")
-    quantile = round(100 * stall_quantile)
-    if thresholds_frame.empty or thresholds_frame["threshold_days"].isna().all():
-        # Without a threshold nothing can be called stalled: say so rather than "0 stalled".
-        stall_text = (f"too few records moved on (fewer than {min_moves} per phase) to tell "
-                      f"which open records have stalled")
-    else:
-        stall_text = (f"{len(stalled)} open records are stalled beyond the {quantile}th-percentile "
-                      f"time in their phase")
+    # the headline as a finding: where the lost records were lost, and the stalled open records
+    # (None: no phase has a threshold, so nothing can be called stalled)
+    values: dict = {"total_lost": int(total_lost), "min_moves": int(min_moves),
+                    "quantile": round(100 * stall_quantile),
+                    "stalled": None if thresholds_frame.empty
+                    or thresholds_frame["threshold_days"].isna().all() else len(stalled)}
     most = lost_by["lost"].max() if len(lost_by) else 0
     if total_lost and (lost_by["lost"] == most).sum() > 1:
-        tied = lost_by.loc[lost_by["lost"] == most, "phase"].astype(str).tolist()
-        headline = (f"{total_lost} lost records, spread evenly: {int(most)} each at "
-                    f"{', '.join(tied)}, so no phase stands out; {stall_text}.")
+        values.update(tied=lost_by.loc[lost_by["lost"] == most, "phase"].astype(str).tolist(),
+                      each=int(most))
     elif total_lost:
         top = lost_by.loc[lost_by["lost"].idxmax()]
-        lead = ("Most lost records were lost at" if top["lost"] > total_lost / 2
-                else f"The largest share of lost records ({percent(top['lost'] / total_lost)}) was "
-                     f"lost at")
-        headline = (f"{lead} {top['phase']} ({int(top['lost'])} of {int(top['n'])} that reached "
-                    f"it, {percent(top['rate'])}; median {number0(top['median_days'])} days there "
-                    f"before the loss); {stall_text}.")
-    else:
-        headline = f"No lost records; {stall_text}."
+        values.update(phase=str(top["phase"]), lost=int(top["lost"]), n=int(top["n"]),
+                      rate=float(top["rate"]), median_days=float(top["median_days"]),
+                      share=float(top["lost"] / total_lost))
+    headline = Finding("leak_detail", values)
     return LeakDetail(lost_by, stalled, thresholds_frame, headline, stall_quantile, tuple(notes))
 
 

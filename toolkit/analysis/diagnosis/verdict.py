@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from toolkit.analysis.diagnosis.common import (
 )
 from toolkit.analysis.diagnosis.sizing import bottleneck_items
 from toolkit.base.docstrings import shared_docs
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import NAT, NS_DAY, Cohorts
@@ -248,86 +250,60 @@ def decide_verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n
                               f"{number1(volume['ci_high'])}")})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
     if first_n < min_n:
-        headline = (f"Too few records to conclude: only {first_n} mature records at {names[0]} "
-                    f"(at least {min_n} are needed), so shortage or leak cannot be decided yet.")
+        headline = Finding("diagnosis_verdict", {"case": "insufficient data", "first_n": first_n,
+                                                 "step": names[0], "min_n": min_n})
         return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"],
                            lead_phase=lead_phase)
     small = [names[t] for t, (i, j) in enumerate(pairs) if fun.counts(i, j)[0][0] < min_n]
     if tests["p_value"].isna().all() and volume is None and small:
-        headline = (f"Too few records to conclude: no step could be tested against a reference, "
-                    f"and {', '.join(small)} {'has' if len(small) == 1 else 'have'} fewer than "
-                    f"{min_n} mature records.")
+        headline = Finding("diagnosis_verdict", {"case": "insufficient data", "small": small,
+                                                 "count": len(small), "min_n": min_n})
         return Verdict("insufficient data", headline, evidence, _ADVICE["insufficient data"],
                            lead_phase=lead_phase)
     below = tests[tests["below"]]
+    # the volume against the order target, as the headline names it
+    leads = None if volume is None else {key: volume[key] for key in (
+        "leads", "phase", "need_now", "goal")}
     if len(pairs) == 1:
-        step = (f"{names[0]} converts {percent(below['rate'].iloc[0])}, demonstrably below its "
-                f"{below['reference'].iloc[0]} ({percent(below['test_rate'].iloc[0])})"
-                if len(below) else f"{names[0]} is not demonstrably below a stated reference")
-        volume_text = ""
-        if volume is not None:
-            volume_text = (f"; {number1(volume['leads'])} entries into {volume['phase']} per month "
-                           f"against {number1(volume['need_now'])} needed for the order target")
-        return Verdict("one transition", f"A funnel of one transition has no shortage/leak "
-                       f"split: {step}{volume_text}.", evidence, _ADVICE["one transition"],
-                       lead_phase=lead_phase)
+        step = ({"step": names[0], "rate": float(below["rate"].iloc[0]),
+                 "reference": str(below["reference"].iloc[0]),
+                 "reference_rate": float(below["test_rate"].iloc[0])} if len(below) else
+                {"step": names[0]})
+        return Verdict("one transition", Finding("diagnosis_verdict", {
+            "case": "one transition", **step, "volume": leads}), evidence,
+            _ADVICE["one transition"], lead_phase=lead_phase)
     early = below[below["side"] == "early"]
     late = below[below["side"] == "late"]
     shortage = len(early) > 0 or bool(volume and volume["short_at_reference"])
     leak = len(late) > 0
 
-    def describe(rows: pd.DataFrame) -> str:
-        parts = []
-        for r in rows.drop_duplicates("step").itertuples(index=False):
-            ref = ("its own earlier level" if r.reference == "history" else
-                   f"the {r.reference}")
-            parts.append(f"{r.from_phase} -> {r.to_phase} converts {percent(r.rate)} against "
-                         f"{percent(r.reference_rate)} for {ref} (95% CI {percent(r.ci_low)} to "
-                         f"{percent(r.ci_high)})")
-        return "; ".join(parts)
+    def described(rows: pd.DataFrame) -> list[tuple[str, str, float, float, str, float, float]]:
+        """The steps below their reference, as the headline names them."""
+        return [(str(r.from_phase), str(r.to_phase), float(r.rate), float(r.reference_rate),
+                 str(r.reference), float(r.ci_low), float(r.ci_high))
+                for r in rows.drop_duplicates("step").itertuples(index=False)]
 
-    volume_note = ""
-    if volume is not None:
-        volume_note = (f"{number1(volume['leads'])} entries into {volume['phase']} per month against "
-                       f"{number1(volume['need_now'])} needed for {number1(volume['goal'])} orders at "
-                       f"today's conversion")
+    values: dict[str, Any] = {"volume": leads}
     if shortage and leak:
         early_gain = sum(gains.get(t, 0.0) for t in early["step"].unique())
         late_gain = sum(gains.get(t, 0.0) for t in late["step"].unique())
         case = "leak" if late_gain >= early_gain else "shortage"
-        headline = (f"{'Leak' if case == 'leak' else 'Shortage'} first, though both sides are "
-                    f"off: {describe(late if case == 'leak' else early)}; also "
-                    f"{describe(early if case == 'leak' else late) or volume_note}.")
+        values.update(both=True, first=described(late if case == "leak" else early),
+                      also=described(early if case == "leak" else late))
     elif leak:
         case = "leak"
-        tail = (f"; {volume_note}" if volume_note else "; the early phases are not demonstrably "
-                                                        "below their references")
-        headline = f"Leak: {describe(late)}{tail}."
+        values.update(first=described(late))
     elif shortage:
         case = "shortage"
-        what = describe(early) or "the lead volume falls short even at the reference conversion"
-        headline = f"Shortage: {what}" + (f"; {volume_note}." if volume_note else ".")
+        values.update(first=described(early))
     else:
         case = "no clear low-hanging fruit"
         kinds = set(tests.loc[tests["p_value"].notna(), "reference"])
-        missing = []
-        if "target" not in kinds:
-            missing.append("conversion targets per step (`conversion_<from>_<to>` under "
-                           "`targets:`)")
-        if "benchmark" not in kinds:
-            missing.append("market benchmarks per step (`benchmark_stages:`)")
-        if volume is None:
-            missing.append("an order target (`orders_per_month`) to test the lead volume against")
-        if "history" not in kinds:
-            missing.append("two years of history, so each step can be set against its own "
-                           "earlier level")
-        decide = ("; ".join(missing) if missing else
-                  "more history: with these volumes a gap smaller than the intervals cannot be "
-                  "told from chance")
-        headline = ("No clear low-hanging fruit: no step is demonstrably below its reference "
-                    "(target, benchmark or its own earlier level)"
-                    + (f" and {volume_note}" if volume_note else "")
-                    + f". What would decide it: {decide}.")
+        # what would decide it: the references not given (codes the sentence names)
+        values["missing"] = [kind for kind, given in (
+            ("target", "target" in kinds), ("benchmark", "benchmark" in kinds),
+            ("volume", volume is not None), ("history", "history" in kinds)) if not given]
+    headline = Finding("diagnosis_verdict", {"case": case, **values})
     return Verdict(case, headline, evidence, _ADVICE[case], lead_phase=lead_phase,
                    both_sides=shortage and leak)
 
