@@ -128,3 +128,25 @@ def test_the_step_headlines_print_in_the_report_language(capsys):
     assert "Wat de stappen vonden" in dutch and "12.345" in dutch and "12,345" not in dutch
     _print_headlines({3: SimpleNamespace(headline=headline)}, "en")
     assert "  3. Orders: 12,345 (no target declared)." in capsys.readouterr().out
+
+
+def test_every_audit_check_means_the_same_in_words_and_reads_dutch_in_validate():
+    # the audit's meanings are measure's English, marked for the catalogue in present: the same
+    # text (one fact), and each has its Dutch (funnel validate on a Dutch engagement)
+    from toolkit.measure.audit import CHECKS
+    from toolkit.present.format import formatter
+    from toolkit.present.tables import AUDIT_MEANINGS
+    assert AUDIT_MEANINGS == CHECKS
+    nl = formatter("nl")
+    assert all(nl.gettext(text) != text for text in AUDIT_MEANINGS.values())
+
+
+def test_validate_in_dutch_names_outcomes_and_meanings_in_dutch(capsys):
+    from conftest import DEMO
+
+    from toolkit.cli import main
+    assert main(["validate", str(DEMO / "engagement.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "Uitkomsten: verloren" in out and "gewonnen" in out
+    assert "een fase gepasseerd zonder fase-rij ervoor" in out
+    assert "moved past a phase" not in out

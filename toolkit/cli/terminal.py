@@ -10,6 +10,7 @@ import pandas as pd
 
 from toolkit.present.format import Formatter, formatter
 from toolkit.present.tables import (
+    AUDIT_MEANINGS,
     DisplayTable,
     display_table,
 )
@@ -41,7 +42,9 @@ def audit_table(findings: pd.DataFrame, fmt: Formatter | None = None) -> str:
     in `fmt`'s language; English by default)."""
     fmt = fmt or formatter("en")
     shown = display_table(findings, ["check", "records", "rows", "share"], fmt=fmt)
-    return text_table(shown, extra=(fmt.gettext("Meaning"), [str(m) for m in findings["meaning"]]))
+    meanings = [fmt.gettext(AUDIT_MEANINGS[str(c)]) if str(c) in AUDIT_MEANINGS else str(m)
+                for c, m in zip(findings["check"], findings["meaning"], strict=True)]
+    return text_table(shown, extra=(fmt.gettext("Meaning"), meanings))
 
 
 _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"

@@ -18,6 +18,7 @@ from toolkit.measure.audit import AuditResult
 from toolkit.measure.audit import audit as run_audit
 from toolkit.present.findings import render
 from toolkit.present.format import Formatter, formatter
+from toolkit.present.tables import code_text
 from toolkit.steps import open_engagement
 
 
@@ -88,7 +89,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(_("Quarantined rows by reason:"))
         for reason, n in report["quarantine_reasons"].items():
             print(f"  {fmt.count(n):>6}  {reason}")
-    outcomes = ", ".join(f"{k} {fmt.count(v)}" for k, v in report["outcomes"].items())
+    outcomes = ", ".join(f"{code_text(k, fmt)} {fmt.count(v)}"
+                         for k, v in report["outcomes"].items())
     print(_("Outcomes: {outcomes}").format(outcomes=outcomes or _("none")))
     print(_("Audit of the stage history (records: loaded records with the finding; rows: the rows "
             "concerned, quarantined ones included):"))

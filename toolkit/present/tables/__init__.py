@@ -36,6 +36,7 @@ from toolkit.present.tables.findings import (
 )
 from toolkit.present.tables.words import (
     ATTRIBUTE_WORDS,
+    AUDIT_MEANINGS,
     CODES,
     N_,
     NOT_MEASURED,
@@ -51,6 +52,7 @@ from toolkit.present.tables.words import (
 )
 
 __all__ = [
+    "AUDIT_MEANINGS",
     "Cell",
     "DisplayTable",
     "COLUMNS",

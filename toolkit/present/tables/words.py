@@ -208,6 +208,27 @@ def status_tone(status: object) -> str:
     return "none"
 
 
+#: What each check of the stage-history audit means for the funnel (``toolkit.measure.audit.
+#: CHECKS``, the same English, here marked for the catalogue): `funnel validate` shows it beside
+#: the counts in the engagement's language.
+AUDIT_MEANINGS: dict[str, str] = {
+    "skipped_phases": N_("moved past a phase without a stage row for it; counted as passed"),
+    "regressions": N_("moved back to an earlier phase; never un-reaches a phase"),
+    "reopened_after_lost": N_("lost, then active again; the final state counts"),
+    "won_reversed": N_("marked won, later lost or reopened; not counted as an order"),
+    "created_in_late_phase": N_("first seen in a late phase (entered mid-funnel or migrated)"),
+    "bulk_timestamp": N_("stage rows share one timestamp with many others (import or mass "
+                         "update); durations from them are not real"),
+    "events_after_close": N_("a phase entered after the record's close date"),
+    "events_before_created": N_("a phase entered before the record's creation date"),
+    "won_before_first_date": N_("won (or closed) before the record's first date (creation or "
+                                "first phase); counted as the file says, its dates need checking"),
+    "missing_dates": N_("stage rows without a usable date (quarantined)"),
+    "outcome_mismatch": N_("the per-record file's won/closed flags differ from the stage "
+                           "history's final state; the flags count"),
+}
+
+
 @shared_docs
 def code_text(value: object, fmt: Formatter) -> str:
     """A code (or the library's status prose) in words of the formatter's language.
