@@ -27,7 +27,7 @@ from toolkit.analysis.planning import (  # noqa: E402
     factors_for,
 )
 from toolkit.analysis.steering import control_chart, run_rules, scorecard  # noqa: E402
-from toolkit.base.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
+from toolkit.base.exceptions import ConfigError, DataError, OptionError, ToolkitError  # noqa: E402
 from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
 from toolkit.io.engagement import Engagement  # noqa: E402
 from toolkit.measure.audit import audit  # noqa: E402
@@ -335,7 +335,7 @@ def test_missing_column_names_it_and_the_producer(name):
 @pytest.mark.parametrize("name", sorted(set(CASES) - {"seasonality"}))
 def test_wrong_ax_type_is_refused(name):
     function, build, options, _, _ = CASES[name]
-    with pytest.raises(ToolkitError, match="`ax` must be a matplotlib Axes"):
+    with pytest.raises(TypeError, match="`ax` must be a matplotlib Axes"):
         function(build(), ax="left", **options)
 
 
@@ -357,7 +357,7 @@ def test_every_figure_saves_as_a_non_empty_png(tmp_path):
 
 
 def test_save_figure_refuses_other_objects(tmp_path):
-    with pytest.raises(ToolkitError, match="Figure or Axes"):
+    with pytest.raises(TypeError, match="Figure or Axes"):
         save_figure("figure", tmp_path / "x.png")
     _, ax = plt.subplots()
     with pytest.raises(ToolkitError, match="`dpi`"):
@@ -509,7 +509,7 @@ def test_process_schema_errors():
         plot_process_schema(model, kpis=arrows.assign(to_phase="nowhere"))
     with pytest.raises(DataError, match=r"lacks the column\(s\) \['value'\].*compute_kpis"):
         plot_process_schema(model, kpis=arrows.drop(columns="value"))
-    with pytest.raises(ToolkitError, match="must be a PhaseModel"):
+    with pytest.raises(TypeError, match="must be a PhaseModel"):
         plot_process_schema(funnel_frame())
 
 
@@ -547,7 +547,7 @@ def test_cohort_conversion_with_hue_from_the_real_function(engagement):
     assert "Target (suspects) → Lead" in ax.get_title(loc="left")
     with pytest.raises(DataError, match="`hue` must be a column"):
         plot_cohort_conversion(frame, hue="region")
-    with pytest.raises(ToolkitError, match="`target` must be a share"):
+    with pytest.raises(OptionError, match="`target` must be a share"):
         plot_cohort_conversion(frame, target=35)
 
 
@@ -585,7 +585,7 @@ def test_seasonality_draws_into_a_pair_of_axes():
     fig, pair = plt.subplots(2, 1)
     assert plot_seasonality(seasonality_frame(), ax=pair) is fig
     assert len(pair[0].patches) == 12
-    with pytest.raises(ToolkitError, match="pair of Axes"):
+    with pytest.raises(TypeError, match="pair of Axes"):
         plot_seasonality(seasonality_frame(), ax=pair[0])
 
 
@@ -694,8 +694,10 @@ def test_segment_scan_shows_the_first_rows_and_counts_all():
     assert len(ax.child_axes[0].get_yticklabels()) == 12
     assert ax.child_axes[0].get_yticklabels()[-1].get_text().endswith("too small to test")
     assert ax.get_title(loc="left").startswith("8 of 12 segments")
-    with pytest.raises(ToolkitError, match="`max_rows`"):
+    with pytest.raises(OptionError, match="`max_rows`"):
         plot_segment_scan(frame, max_rows=0)
+    with pytest.raises(TypeError, match="`max_rows`"):
+        plot_segment_scan(frame, max_rows=2.5)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.base.exceptions import OptionError, ToolkitError
+from toolkit.base.exceptions import OptionError
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
 from toolkit.io.engagement import Engagement
@@ -305,8 +305,8 @@ def _pairs(model: PhaseModel, from_phase: str | None, to_phase: str | None) -> l
     else:
         b = a  # the last phase has no next phase: rejected just below
     if model.index(b) <= model.index(a):
-        raise ToolkitError(f"`to_phase` must come after `from_phase` in the phase model "
-                           f"{model.keys}, but {from_phase!r} -> {to_phase!r} was passed.")
+        raise OptionError(f"`to_phase` must come after `from_phase` in the phase model "
+                          f"{model.keys}, but {from_phase!r} -> {to_phase!r} was passed.")
     return [(a, b)]
 
 

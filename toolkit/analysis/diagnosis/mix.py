@@ -17,6 +17,7 @@ from toolkit.base.drawing import draw
 from toolkit.base.exceptions import (
     ConfigError,
     DataError,
+    OptionError,
     SmallSampleWarning,
     ToolkitError,
 )
@@ -98,9 +99,9 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.
          start: np.ndarray | None = None, cohort: str = "reached") -> MixRateResult:
     pa, pb = parse_period(period_a, "period_a"), parse_period(period_b, "period_b")
     if pa.start_time <= pb.end_time and pb.start_time <= pa.end_time:
-        raise ToolkitError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
-                           f"groups must be different records. Fix: pass non-overlapping periods "
-                           f"such as '2024' and '2025'.")
+        raise OptionError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
+                          f"groups must be different records. Fix: pass non-overlapping periods "
+                          f"such as '2024' and '2025'.")
     coded = codes_for(fun, attribute)
     if coded is None:
         raise ToolkitError("`value_band` needs deal values in `records.value`, but none are known.")

@@ -14,7 +14,7 @@ from scipy import stats
 # not statsmodels.api, which imports all of statsmodels (about 0.3 s)
 from toolkit.analysis.simulation.baseline import MONTHS_PER, baseline_of, check_draws, check_level
 from toolkit.analysis.simulation.scenarios import interval_of, parse_rates, posterior_draws, scenario_rates
-from toolkit.base.exceptions import ConfigError, DataError, OptionError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.vocabulary import check_option, check_seed
 from toolkit.io.engagement import Engagement
 
@@ -93,7 +93,7 @@ def required_volume(engagement: Engagement, *, orders: float | None = None, reve
     """
     engagement.require_dates("The volume per month an order target needs")
     if (orders is None) == (revenue is None):
-        raise ConfigError(f"Pass exactly one of `orders` and `revenue` (the target), but "
+        raise OptionError(f"Pass exactly one of `orders` and `revenue` (the target), but "
                           f"orders={orders!r} and revenue={revenue!r} were passed.")
     name, target = ("orders", orders) if orders is not None else ("revenue", revenue)
     if isinstance(target, bool) or not isinstance(target, int | float) or not target > 0 \

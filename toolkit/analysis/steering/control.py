@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.analysis.steering.checks import check_counts, check_unique, is_number, numeric, require_columns
-from toolkit.base.exceptions import ConfigError, DataError, OptionError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.vocabulary import (
     check_option,
 )
@@ -145,7 +145,7 @@ def control_chart(
                 fix="pass how many of the first periods form the baseline, or None for all")
         baseline = int(baseline_periods)
     if chart == "laney" and baseline < 2:
-        raise ConfigError(
+        raise OptionError(
             "A Laney p' chart needs at least 2 baseline periods for its moving range, but "
             f"`baseline_periods` is {baseline}", fix="use more baseline periods or chart='p'")
 
@@ -305,7 +305,7 @@ def _parse_rule(rule: str) -> tuple[str, str, int]:
             kind, length = match.group(1), int(match.group(2))
             smallest = 2 if kind == "run" else 3
             if length < smallest:
-                raise ConfigError(
+                raise OptionError(
                     f"The rule {rule!r} is too short: `{kind}_of_<k>` needs k >= {smallest}",
                     fix=f"use e.g. '{kind}_of_{8 if kind == 'run' else 6}'")
             return rule, kind, length

@@ -234,8 +234,8 @@ def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -
     elif isinstance(fig_or_ax, Figure):
         fig = fig_or_ax
     else:
-        raise OptionError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
-                           f"{type(fig_or_ax).__name__} was passed.")
+        raise TypeError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
+                        f"{type(fig_or_ax).__name__} was passed.")
     if isinstance(dpi, bool) or not isinstance(dpi, int | float) or dpi <= 0:
         raise OptionError(f"The value for `dpi` must be a positive number (e.g. 150), but {dpi!r} "
                            f"was passed.")

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError
 from toolkit.present.plotting.axes import (
     clean_axes,
     draw_title,
@@ -79,8 +79,8 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
         pair = list(np.ravel(np.asarray(ax, dtype=object))) if isinstance(
             ax, Sequence | np.ndarray) else []
         if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
-            raise ToolkitError(f"{name}: the value for `ax` must be None or a pair of Axes (volume, "
-                               f"rate), but {type(ax).__name__} was passed.")
+            raise TypeError(f"{name}: the value for `ax` must be None or a pair of Axes (volume, "
+                            f"rate), but {type(ax).__name__} was passed.")
         ax_v, ax_r = pair
         fig = ax_v.figure
     data = data.sort_values("period", kind="stable").reset_index(drop=True)
