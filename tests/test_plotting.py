@@ -36,6 +36,7 @@ from toolkit.measure.survival import cumulative_incidence, kaplan_meier  # noqa:
 from toolkit.present import plotting  # noqa: E402
 from toolkit.present.plotting import (  # noqa: E402
     PALETTE,
+    AxesPair,
     plot_bottlenecks,
     plot_cohort_conversion,
     plot_cohort_heatmap,
@@ -557,8 +558,11 @@ def test_cohort_conversion_with_hue_from_the_real_function(engagement):
 
 def test_seasonality_two_panels():
     frame = seasonality_frame()
-    fig = plot_seasonality(frame, volume_label="new suspects")
-    volume_ax, rate_ax = fig.axes[0], fig.axes[1]
+    pair = plot_seasonality(frame, volume_label="new suspects")
+    volume_ax, rate_ax = pair  # every plot returns its Axes: this one its two panels
+    assert isinstance(pair, AxesPair) and (pair.volume, pair.rate) == (volume_ax, rate_ax)
+    fig = pair.figure
+    assert fig.axes[:2] == [volume_ax, rate_ax]
     assert [p.get_height() for p in volume_ax.patches] == frame["volume"].tolist()
     assert volume_ax.get_ylabel() == "new suspects"
     line = [ln for ln in rate_ax.lines if ln.get_label() == "conversion rate"][0]
@@ -572,8 +576,7 @@ def test_seasonality_greys_immature_months():
     frame = seasonality_frame()
     frame.loc[10:, ["n", "successes"]] = 0
     frame.loc[10:, ["rate", "ci_low", "ci_high"]] = np.nan
-    fig = plot_seasonality(frame)
-    rate_ax = fig.axes[1]
+    rate_ax = plot_seasonality(frame).rate
     spans = [p for p in rate_ax.patches if abs(p.get_width() - 1.0) < 1e-9]
     assert sorted(p.get_x() for p in spans) == [9.5, 10.5]
     assert "immature" in _texts(rate_ax)
@@ -583,7 +586,8 @@ def test_seasonality_greys_immature_months():
 
 def test_seasonality_draws_into_a_pair_of_axes():
     fig, pair = plt.subplots(2, 1)
-    assert plot_seasonality(seasonality_frame(), ax=pair) is fig
+    drawn = plot_seasonality(seasonality_frame(), ax=pair)
+    assert tuple(drawn) == tuple(pair) and drawn.figure is fig
     assert len(pair[0].patches) == 12
     with pytest.raises(TypeError, match="pair of Axes"):
         plot_seasonality(seasonality_frame(), ax=pair[0])

@@ -15,8 +15,9 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import OptionError
@@ -29,6 +30,7 @@ __all__ = [
     "status_prose",
     "status_codes", "reason_of",
     "reason_codes", "codes_table", "check_option", "check_seed",
+    "Seed", "STREAMS", "seed_sequence", "random_generator", "child_sequence", "stream",
 ]
 
 #: The column vocabulary of every tidy result (DESIGN.md): the same name means the same thing in
@@ -281,3 +283,55 @@ def check_seed(seed: Any) -> int:
                           "passed", fix="pass e.g. seed=0 so the result reproduces")
     return int(seed)
 
+
+
+# ------------------------------------------------------------------------------ random streams
+#: What a function that draws random numbers accepts as ``seed``: a whole number >= 0 (the run's
+#: seed), a ``numpy.random.SeedSequence`` (a stream handed down by the run) or a
+#: ``numpy.random.Generator`` (drawn from, so two calls on one Generator draw different numbers).
+Seed: TypeAlias = "int | np.random.SeedSequence | np.random.Generator"
+
+#: The parts of a run that draw random numbers. Each draws from a stream of its own: the child of
+#: the run's ``SeedSequence(seed)`` at its place in this tuple (:func:`stream`), so parts shown side
+#: by side never share their draws, the same seed gives the same results, and a part keeps its
+#: stream whichever parts run before it. Append a new part at the end (a new place moves no stream).
+STREAMS = (
+    "kpis",      # the Monte Carlo interval of sales velocity (steps 3 and 4: one value)
+    "sizing",    # the bottleneck sizing and the ranked fruit (step 5; steps 6 and 7 reuse it)
+    "scenario",  # the what-if of the top bottleneck (step 6)
+    "required",  # the volume an order target needs (step 6)
+)
+
+
+def seed_sequence(seed: Seed) -> np.random.SeedSequence:
+    """The seed rule of every function that draws random numbers, as a ``SeedSequence``: a whole
+    number >= 0 (:func:`check_seed`) becomes ``SeedSequence(seed)`` (the stream
+    ``default_rng(seed)`` draws from); a SeedSequence is used as it is; a Generator gives a
+    sequence seeded from its next draws (the caller's stream moves on)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence([int(v) for v in seed.integers(0, 2**32, size=4)])
+    return np.random.SeedSequence(check_seed(seed))
+
+
+def random_generator(seed: Seed) -> np.random.Generator:
+    """The Generator a function draws from: a Generator as it is, else ``default_rng`` of
+    :func:`seed_sequence` (for a whole number the same draws as ``default_rng(seed)``)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed_sequence(seed))
+
+
+def child_sequence(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """Child `k` of `seed`, the one ``seed.spawn(k + 1)[k]`` gives a fresh sequence, without
+    counting a spawn on `seed` (so asking twice gives the same child)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k),
+                                  pool_size=seed.pool_size)
+
+
+def stream(seed: Seed, part: str) -> np.random.SeedSequence:
+    """The stream of one part of a run (a name of :data:`STREAMS`): the child of the run's
+    :func:`seed_sequence` at the part's place."""
+    check_option("part", part, STREAMS)
+    return child_sequence(seed_sequence(seed), STREAMS.index(part))

@@ -49,9 +49,9 @@ def parse_period(label: object, name: str) -> pd.Period:
                            ) from None
 
 
-def in_period(stamps: np.ndarray, period: pd.Period) -> np.ndarray:
-    start = period.start_time.value
-    end = period.end_time.value
+def in_period(stamps: np.ndarray, period_label: pd.Period) -> np.ndarray:
+    start = period_label.start_time.value
+    end = period_label.end_time.value
     return (stamps != NAT) & (stamps >= start) & (stamps <= end)
 
 

@@ -19,8 +19,10 @@ from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.base.vocabulary import (
     MIN_N,
     Reason,
-    check_seed,
+    Seed,
     reason_of,
+    seed_sequence,
+    stream,
 )
 from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis import KPI, compute_kpis, default_kpis, kpis_from_config
@@ -76,14 +78,14 @@ class SteeringView:
 
 
 def steering_view(engagement: Engagement, *, steer_on: str | None = None,
-                  benchmarks: pd.DataFrame | None = None, seed: int = 0,
+                  benchmarks: pd.DataFrame | None = None, seed: Seed = 0,
                   sizing: pd.DataFrame | None = None) -> SteeringView:
     """Compute step 7. `steer_on` is the conversion KPI to chart (default: the top bottleneck of
     step 5, `conversion_<from>_<to>`, from `sizing` when step 5's bottleneck sizing is passed,
     else sized here with `benchmarks` and `seed`). Alerts and the period report only judge months
     that are mature and hold at least ``MIN_N`` records; the chart shows every month."""
     engagement.require_dates("Steering (control charts and the scorecard by month)")
-    seed = check_seed(seed)
+    seed = seed_sequence(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None
@@ -100,7 +102,8 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
     if steer_on is None:
         try:
             if sizing is None:
-                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
+                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks,
+                                           seed=stream(seed, "sizing"))
             usable = sizing.dropna(subset=["rate", "reference_rate"])
             if len(usable):
                 top = usable.iloc[0]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,7 +27,7 @@ from toolkit.present.plotting.axes import (
 )
 from toolkit.present.plotting.checks import PRODUCERS, check_ax, require_frame, styled
 from toolkit.present.plotting.labels import count_text, num, pct_text
-from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt
+from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt, figure_of
 from toolkit.present.plotting.style import gettext as _
 from toolkit.present.tables import N_
 
@@ -35,15 +35,29 @@ if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
 
 __all__ = [
+    "AxesPair",
     "plot_seasonality",
     "plot_time_to_convert",
 ]
 
 
+class AxesPair(NamedTuple):
+    """The two panels of a two-panel plot (:func:`plot_seasonality`), as that plot returns them:
+    a pair of Axes like every plot returns its Axes, with the `figure` they sit on."""
+
+    volume: Axes
+    rate: Axes
+
+    @property
+    def figure(self) -> Figure:
+        return figure_of(self.volume)
+
+
 @styled
 @shared_docs
 def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
-                     volume_label: str = N_("records entering"), title: str | None = None) -> Figure:
+                     volume_label: str = N_("records entering"), title: str | None = None
+                     ) -> AxesPair:
     """Two panels sharing the months: volume per month on top, conversion rate per month below.
 
     Parameters
@@ -60,8 +74,8 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
 
     Returns
     -------
-    Figure (two panels: ``fig.axes[0]`` volume bars, ``fig.axes[1]`` rates with their band and
-    the cohort sizes n as faint bars).
+    AxesPair, the two Axes drawn on: ``.volume`` (the volume bars) and ``.rate`` (the rates with
+    their band and the cohort sizes n as faint bars); ``.figure`` is the Figure they sit on.
 
     Notes
     -----
@@ -75,6 +89,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
     if ax is None:
         fig, (ax_v, ax_r) = plt.subplots(2, 1, figsize=(10.5, 6.6), sharex=True, layout="constrained",
                                          gridspec_kw={"height_ratios": [1, 1.35]})
+        del fig
     else:
         pair = list(np.ravel(np.asarray(ax, dtype=object))) if isinstance(
             ax, Sequence | np.ndarray) else []
@@ -82,7 +97,6 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
             raise TypeError(f"{name}: the value for `ax` must be None or a pair of Axes (volume, "
                             f"rate), but {type(ax).__name__} was passed.")
         ax_v, ax_r = pair
-        fig = ax_v.figure
     data = data.sort_values("period", kind="stable").reset_index(drop=True)
     labels = [str(p) for p in data["period"]]
     x = np.arange(len(data), dtype=float)
@@ -121,7 +135,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
                  if vol.size and shown.any() else _("Volume and conversion per month"))
     draw_title(ax_v, title, _("Top: volume per month. Bottom: conversion of each month's entrants "
                           "with 95% interval; faint bars: n"))
-    return fig
+    return AxesPair(ax_v, ax_r)
 
 
 @styled
