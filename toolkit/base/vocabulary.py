@@ -7,7 +7,29 @@ matching the sentence (a sentence may be reworded or translated; a code never ch
 
 ``period`` has one meaning as an argument: a granularity (``"month"``, ``"quarter"``, ...). A column
 named ``period`` holds the label of one period (``"2025-03"``, ``"2025Q1"``, ``"all"``); an argument
-that picks one such period is ``period_label``.
+that picks one such period is ``period_label`` (two compared periods: ``period_a``, ``period_b``), an
+argument that names the column holding the labels is ``period_column``. No argument is a pandas
+frequency (``freq``): the granularity's frequency is :data:`PERIOD_FREQ`'s.
+
+``by`` names segment columns only (an attribute or a list of them). A choice of which date puts a
+record in a cohort is ``cohort`` (``"reached"``, ``"created"``), never ``by``.
+
+Counts are ``successes`` and ``trials``: as arrays (``rate_ci(successes, trials)``) and as the names
+of the columns that hold them (``successes="successes", trials="n"``: a tidy frame's trials column
+is ``n``, DESIGN.md's column vocabulary). ``n`` as an argument is a sample size only, in the power
+functions (records per group) and ``phase_palette(n)`` (colours); a number of generated records is
+``n_records``.
+
+Every plot function returns the Axes it drew on; a plot of two panels returns both (an ``AxesPair``).
+
+A function that draws random numbers takes ``seed``: a whole number >= 0, a ``SeedSequence`` or a
+``Generator`` (:data:`Seed`, read by :func:`seed_sequence` and :func:`random_generator`). A run
+hands each part that draws its own stream (:func:`stream`, :data:`STREAMS`), so results shown side
+by side never share their draws.
+
+A wrong argument raises :class:`~toolkit.base.exceptions.OptionError` (a ValueError) for a wrong
+value or ``TypeError`` for a wrong type; the other ``ToolkitError`` subclasses are about the data
+(``DataError``) and the engagement's files (``ConfigError``).
 """
 
 from __future__ import annotations
