@@ -311,7 +311,7 @@ def check_seed(seed: Any) -> int:
 #: What a function that draws random numbers accepts as ``seed``: a whole number >= 0 (the run's
 #: seed), a ``numpy.random.SeedSequence`` (a stream handed down by the run) or a
 #: ``numpy.random.Generator`` (drawn from, so two calls on one Generator draw different numbers).
-Seed: TypeAlias = "int | np.random.SeedSequence | np.random.Generator"
+Seed: TypeAlias = int | np.random.SeedSequence | np.random.Generator
 
 #: The parts of a run that draw random numbers. Each draws from a stream of its own: the child of
 #: the run's ``SeedSequence(seed)`` at its place in this tuple (:func:`stream`), so parts shown side

@@ -114,8 +114,8 @@ def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
     draws
         Monte Carlo draws from each posterior.
     seed
-        Seed of ``numpy.random.default_rng``, a whole number >= 0 (the toolkit's one seed rule,
-        ``toolkit.base.vocabulary.check_seed``): required, so results reproduce.
+        A whole number >= 0, a ``SeedSequence`` or a ``Generator`` (the toolkit's one seed rule,
+        ``toolkit.base.vocabulary.seed_sequence``): required, so results reproduce.
     credibility
         Level of the equal-tailed credible intervals of the uplift.
 

@@ -29,8 +29,9 @@ engagement
 window_days
     The cohort window; default the engagement's ``cohort_window_days``.
 seed, draws
-    Randomness only through ``seed``, a whole number >= 0 (numpy ``default_rng``; None is
-    refused, as everywhere in the toolkit); ``draws`` Monte Carlo draws.
+    Randomness only through ``seed``, a whole number >= 0, a ``SeedSequence`` or a ``Generator``
+    (``toolkit.base.vocabulary.seed_sequence``; None is refused, as everywhere in the toolkit);
+    ``draws`` Monte Carlo draws.
 
 Targets naming convention
 -------------------------

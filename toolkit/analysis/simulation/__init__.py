@@ -38,9 +38,9 @@ volumes
     multiplier on a later phase means extra (or fewer) entries straight into that phase, e.g.
     more referrals entering at ``lead``; every phase after it scales along.
 draws, seed
-    Monte Carlo draws and the seed of ``numpy.random.default_rng``, a whole number >= 0 (None
-    is refused: the toolkit's one seed rule, ``toolkit.base.vocabulary.check_seed``); the same
-    seed gives the same numbers.
+    Monte Carlo draws and their seed: a whole number >= 0, a ``SeedSequence`` or a ``Generator``
+    (None is refused: the toolkit's one seed rule, ``toolkit.base.vocabulary.seed_sequence``); the
+    same seed gives the same numbers.
 
 The baseline
 ------------

@@ -48,7 +48,7 @@ def compute_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None,
         Segment attributes to split every KPI by (segment columns appear after `kind`).
     period : {'month', 'quarter', 'year', 'week'}, optional
         Split by cohort period; None gives one value per KPI over all (mature) data.
-    seed : int
+    seed : int, SeedSequence or Generator
         Seed of the Monte Carlo interval of sales velocity (the only random part).
 
     Returns

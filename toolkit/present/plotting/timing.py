@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,16 +41,30 @@ __all__ = [
 ]
 
 
-class AxesPair(NamedTuple):
+class AxesPair(tuple[Axes, Axes]):
     """The two panels of a two-panel plot (:func:`plot_seasonality`), as that plot returns them:
-    a pair of Axes like every plot returns its Axes, with the `figure` they sit on."""
+    a pair of Axes ``(volume, rate)`` like every plot returns its Axes, with the `figure` they
+    sit on."""
 
-    volume: Axes
-    rate: Axes
+    __slots__ = ()
+
+    def __new__(cls, volume: Axes, rate: Axes) -> AxesPair:
+        return super().__new__(cls, (volume, rate))
+
+    @property
+    def volume(self) -> Axes:
+        """The top panel: the volume bars."""
+        return self[0]
+
+    @property
+    def rate(self) -> Axes:
+        """The bottom panel: the rates with their band and the cohort sizes."""
+        return self[1]
 
     @property
     def figure(self) -> Figure:
-        return figure_of(self.volume)
+        """The Figure both panels sit on."""
+        return figure_of(self[0])
 
 
 @styled
