@@ -546,7 +546,7 @@ def test_cohort_conversion_with_hue_from_the_real_function(engagement):
     # r1-r10 split 5/5; event = odd records r1, r3, r5 reach lead, mailing = r2, r4, r6
     assert labels == ["event (n=5)", "mailing (n=5)"]
     assert "Target (suspects) → Lead" in ax.get_title(loc="left")
-    with pytest.raises(DataError, match="`hue` must be a column"):
+    with pytest.raises(OptionError, match="`hue` must be a column"):
         plot_cohort_conversion(frame, hue="region")
     with pytest.raises(OptionError, match="`target` must be a share"):
         plot_cohort_conversion(frame, target=35)
@@ -629,7 +629,7 @@ def test_time_to_convert_by_segment():
     ax = plot_time_to_convert(pd.concat(parts), hue="owner")
     labels = [ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")]
     assert labels[:2] == ["A (n=7)", "B (n=5)"]
-    with pytest.raises(DataError, match="`hue` must be a column"):
+    with pytest.raises(OptionError, match="`hue` must be a column"):
         plot_time_to_convert(kaplan_meier(DURATIONS, OBSERVED).survival_, hue="owner")
 
 

@@ -88,9 +88,9 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
     frame = require_frame(data, ["period", "n", "successes", "rate", "ci_low", "ci_high"],
                      function=name, argument="data", producer="cohort")
     if hue is not None and hue not in frame.columns:
-        raise DataError(f"{name}: the value for `hue` must be a column of `cohort_frame`, but {hue!r} "
-                        f"was passed; columns are {[str(c) for c in frame.columns]}",
-                        fix="pass the `by` column you gave cohort_conversion")
+        raise OptionError(f"{name}: the value for `hue` must be a column of `cohort_frame`, but "
+                          f"{hue!r} was passed; columns are {[str(c) for c in frame.columns]}",
+                          fix="pass the `by` column you gave cohort_conversion")
     if target is not None and not (isinstance(target, int | float) and 0 <= target <= 1):
         raise OptionError(f"{name}: the value for `target` must be a share between 0 and 1 (e.g. "
                           f"0.35 for 35%), but {target!r} was passed.")

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import DataError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.present.plotting.axes import (
     clean_axes,
     draw_title,
@@ -198,9 +198,9 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
         frame = require_frame(data, ["time", "at_risk", "events", "survival", "ci_low", "ci_high"],
                          function=name, argument="data", producer="km")
     if hue is not None and hue not in frame.columns:
-        raise DataError(f"{name}: the value for `hue` must be a column of `data`, but {hue!r} was "
-                        f"passed; columns are {[str(c) for c in frame.columns]}",
-                        fix="stack the segments' frames with a segment column and name it here")
+        raise OptionError(f"{name}: the value for `hue` must be a column of `data`, but {hue!r} "
+                          f"was passed; columns are {[str(c) for c in frame.columns]}",
+                          fix="stack the segments' frames with a segment column and name it here")
     ax = new_axes(ax, (10.0, 5.4))
     clean_axes(ax, grid="both")
     groups = list(dict.fromkeys(frame[hue].astype(str))) if hue else ["all"]
