@@ -192,7 +192,7 @@ def _company(spec: dict):
     from toolkit.datasets import add_real_structure, generate_mix_shift_change, generate_planted_company
 
     if spec.get("effect") == MIX_CHANGE:
-        company = generate_mix_shift_change(spec["seed"], n=spec["n_records"] // 2)
+        company = generate_mix_shift_change(spec["seed"], n_records=spec["n_records"] // 2)
         return company, _engagement(company, company.changes, ["region"])
     effects = (spec["effect"],) if spec["kind"] == "planted" else ()
     company = generate_planted_company(effects=effects, n_records=spec["n_records"],

@@ -54,7 +54,7 @@ def main() -> None:
             warnings.simplefilter("ignore")
             if k % 10 == 9:  # a declared change under a mix shift (tables, as generated)
                 family, planted = "mix change", ("mix_change",)
-                company = generate_mix_shift_change(k, n=n_records)
+                company = generate_mix_shift_change(k, n_records=n_records)
                 engagement = Engagement.from_tables(
                     company.events, company.records,
                     phases=[{"key": p, "label": p} for p in company.phases],

@@ -156,10 +156,11 @@ def test_each_export_family_lacks_what_it_names(small_company, tmp_path):
 
 def test_the_mix_shift_change_is_drawn_from_its_seed():
     from toolkit.datasets import generate_mix_shift_change
-    a, b = generate_mix_shift_change(1, n=300), generate_mix_shift_change(1, n=300)
+    a, b = (generate_mix_shift_change(1, n_records=300),
+            generate_mix_shift_change(1, n_records=300))
     pd.testing.assert_frame_equal(a.records, b.records)
     assert a.effects["mix_change"]["transition"] == ("a", "b")
-    assert generate_mix_shift_change(1, n=300, uplift=0.0).effects == {}
+    assert generate_mix_shift_change(1, n_records=300, uplift=0.0).effects == {}
 
 
 def test_specs_put_the_new_families_in_turn(harness):

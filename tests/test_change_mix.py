@@ -34,7 +34,7 @@ def mixed_change_company(seed: int, *, n: int = 6000, uplift=UPLIFT, untouched=(
     days from 2024-01-01 to 2026-06-30; at the change date the mix moves to Zuid and a -> b rises
     by `uplift` in every region but `untouched`. Pooled, the step falls from .5 x .60 + .3 x .45
     + .2 x .20 = 0.475 to .2 x .68 + .3 x .53 + .5 x .28 = 0.435."""
-    company = generate_mix_shift_change(seed, n=n, uplift=uplift, untouched=untouched,
+    company = generate_mix_shift_change(seed, n_records=n, uplift=uplift, untouched=untouched,
                                         mix_after=mix_after)
     return Engagement.from_tables(company.events, company.records,
                                   phases=[{"key": k, "label": k.upper()} for k in "abc"],

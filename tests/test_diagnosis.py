@@ -681,12 +681,15 @@ def test_demo_company_planted_effects_are_found():
     assert m.rate_effect == pytest.approx(key.facts["rate_effect"], abs=0.01)
     # by creation cohort as well (records reach target on the day they are created)
     created = mix_vs_rate(e, attribute="action", from_phase="target", to_phase="lead",
-                          period_a=y0, period_b=y1, by="created")
+                          period_a=y0, period_b=y1, cohort="created")
     assert created.simpsons_paradox and created.cohort == "created"
     assert created.mix_effect == pytest.approx(key.facts["mix_effect"], abs=0.01)
-    with pytest.raises(ToolkitError, match="`by` must be one of"):
+    with pytest.raises(ValueError, match="`cohort` must be one of"):
         mix_vs_rate(e, attribute="action", from_phase="target", to_phase="lead", period_a=y0,
-                    period_b=y1, by="closed")
+                    period_b=y1, cohort="closed")
+    with pytest.raises(TypeError):  # `by` names segment columns only, never a cohort mode
+        mix_vs_rate(e, attribute="action", from_phase="target", to_phase="lead", period_a=y0,
+                    period_b=y1, by="created")
     # in the ranked list only this paradox survives the tests (sign-only ones from noise do not)
     mixes = fruit.table[fruit.table["area"] == "mix"]
     assert len(mixes) == 1

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import PHASES  # noqa: E402
 from edge import CASES, empty_tables, write_case  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 
 from toolkit import Engagement  # noqa: E402
 from toolkit.analysis.diagnosis import (  # noqa: E402
@@ -369,8 +370,10 @@ def test_every_notebook_figure_renders_without_a_warning(engagements, kpi_frames
         figures = _figures(engagements[case], kpi_frames[case])
         for fig in figures:
             (fig if hasattr(fig, "savefig") else fig.figure).canvas.draw()
+    # every plot returns its Axes (plot_seasonality its pair of panels)
+    assert all(isinstance(f, Axes | tp.AxesPair) for f in figures), figures
     texts = [t.get_text() for f in figures
-             for ax in (f.axes if hasattr(f, "savefig") else [f]) for t in ax.texts]
+             for ax in (f if isinstance(f, tp.AxesPair) else [f]) for t in ax.texts]
     if case in EMPTY:  # nothing to draw is said on the figure, not raised
         assert any(t.startswith("Nothing to show yet") for t in texts)
     plt.close("all")
@@ -383,9 +386,10 @@ def test_an_empty_frame_draws_a_panel_that_says_why():
     assert [t.get_text() for t in ax.texts] == [
         "Nothing to show yet: there is no segment to compare (one segment only, or too few "
         "records)."]
-    fig = tp.plot_seasonality(pd.DataFrame(columns=["period", "volume", "n", "successes", "rate",
-                                                    "ci_low", "ci_high"]))
-    assert fig.axes[0].texts[0].get_text().startswith("Nothing to show yet: no month")
+    # the two-panel plot with nothing to draw returns the one Axes that says why
+    ax = tp.plot_seasonality(pd.DataFrame(columns=["period", "volume", "n", "successes", "rate",
+                                                   "ci_low", "ci_high"]))
+    assert ax.texts[0].get_text().startswith("Nothing to show yet: no month")
     plt.close("all")
 
 

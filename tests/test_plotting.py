@@ -27,7 +27,7 @@ from toolkit.analysis.planning import (  # noqa: E402
     factors_for,
 )
 from toolkit.analysis.steering import control_chart, run_rules, scorecard  # noqa: E402
-from toolkit.base.exceptions import ConfigError, DataError, ToolkitError  # noqa: E402
+from toolkit.base.exceptions import ConfigError, DataError, OptionError, ToolkitError  # noqa: E402
 from toolkit.base.phases import Phase, PhaseModel  # noqa: E402
 from toolkit.io.engagement import Engagement  # noqa: E402
 from toolkit.measure.audit import audit  # noqa: E402
@@ -36,6 +36,7 @@ from toolkit.measure.survival import cumulative_incidence, kaplan_meier  # noqa:
 from toolkit.present import plotting  # noqa: E402
 from toolkit.present.plotting import (  # noqa: E402
     PALETTE,
+    AxesPair,
     plot_bottlenecks,
     plot_cohort_conversion,
     plot_cohort_heatmap,
@@ -335,7 +336,7 @@ def test_missing_column_names_it_and_the_producer(name):
 @pytest.mark.parametrize("name", sorted(set(CASES) - {"seasonality"}))
 def test_wrong_ax_type_is_refused(name):
     function, build, options, _, _ = CASES[name]
-    with pytest.raises(ToolkitError, match="`ax` must be a matplotlib Axes"):
+    with pytest.raises(TypeError, match="`ax` must be a matplotlib Axes"):
         function(build(), ax="left", **options)
 
 
@@ -357,7 +358,7 @@ def test_every_figure_saves_as_a_non_empty_png(tmp_path):
 
 
 def test_save_figure_refuses_other_objects(tmp_path):
-    with pytest.raises(ToolkitError, match="Figure or Axes"):
+    with pytest.raises(TypeError, match="Figure or Axes"):
         save_figure("figure", tmp_path / "x.png")
     _, ax = plt.subplots()
     with pytest.raises(ToolkitError, match="`dpi`"):
@@ -509,7 +510,7 @@ def test_process_schema_errors():
         plot_process_schema(model, kpis=arrows.assign(to_phase="nowhere"))
     with pytest.raises(DataError, match=r"lacks the column\(s\) \['value'\].*compute_kpis"):
         plot_process_schema(model, kpis=arrows.drop(columns="value"))
-    with pytest.raises(ToolkitError, match="must be a PhaseModel"):
+    with pytest.raises(TypeError, match="must be a PhaseModel"):
         plot_process_schema(funnel_frame())
 
 
@@ -545,9 +546,9 @@ def test_cohort_conversion_with_hue_from_the_real_function(engagement):
     # r1-r10 split 5/5; event = odd records r1, r3, r5 reach lead, mailing = r2, r4, r6
     assert labels == ["event (n=5)", "mailing (n=5)"]
     assert "Target (suspects) → Lead" in ax.get_title(loc="left")
-    with pytest.raises(DataError, match="`hue` must be a column"):
+    with pytest.raises(OptionError, match="`hue` must be a column"):
         plot_cohort_conversion(frame, hue="region")
-    with pytest.raises(ToolkitError, match="`target` must be a share"):
+    with pytest.raises(OptionError, match="`target` must be a share"):
         plot_cohort_conversion(frame, target=35)
 
 
@@ -557,8 +558,11 @@ def test_cohort_conversion_with_hue_from_the_real_function(engagement):
 
 def test_seasonality_two_panels():
     frame = seasonality_frame()
-    fig = plot_seasonality(frame, volume_label="new suspects")
-    volume_ax, rate_ax = fig.axes[0], fig.axes[1]
+    pair = plot_seasonality(frame, volume_label="new suspects")
+    volume_ax, rate_ax = pair  # every plot returns its Axes: this one its two panels
+    assert isinstance(pair, AxesPair) and (pair.volume, pair.rate) == (volume_ax, rate_ax)
+    fig = pair.figure
+    assert fig.axes[:2] == [volume_ax, rate_ax]
     assert [p.get_height() for p in volume_ax.patches] == frame["volume"].tolist()
     assert volume_ax.get_ylabel() == "new suspects"
     line = [ln for ln in rate_ax.lines if ln.get_label() == "conversion rate"][0]
@@ -572,8 +576,7 @@ def test_seasonality_greys_immature_months():
     frame = seasonality_frame()
     frame.loc[10:, ["n", "successes"]] = 0
     frame.loc[10:, ["rate", "ci_low", "ci_high"]] = np.nan
-    fig = plot_seasonality(frame)
-    rate_ax = fig.axes[1]
+    rate_ax = plot_seasonality(frame).rate
     spans = [p for p in rate_ax.patches if abs(p.get_width() - 1.0) < 1e-9]
     assert sorted(p.get_x() for p in spans) == [9.5, 10.5]
     assert "immature" in _texts(rate_ax)
@@ -583,9 +586,10 @@ def test_seasonality_greys_immature_months():
 
 def test_seasonality_draws_into_a_pair_of_axes():
     fig, pair = plt.subplots(2, 1)
-    assert plot_seasonality(seasonality_frame(), ax=pair) is fig
+    drawn = plot_seasonality(seasonality_frame(), ax=pair)
+    assert tuple(drawn) == tuple(pair) and drawn.figure is fig
     assert len(pair[0].patches) == 12
-    with pytest.raises(ToolkitError, match="pair of Axes"):
+    with pytest.raises(TypeError, match="pair of Axes"):
         plot_seasonality(seasonality_frame(), ax=pair[0])
 
 
@@ -625,7 +629,7 @@ def test_time_to_convert_by_segment():
     ax = plot_time_to_convert(pd.concat(parts), hue="owner")
     labels = [ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")]
     assert labels[:2] == ["A (n=7)", "B (n=5)"]
-    with pytest.raises(DataError, match="`hue` must be a column"):
+    with pytest.raises(OptionError, match="`hue` must be a column"):
         plot_time_to_convert(kaplan_meier(DURATIONS, OBSERVED).survival_, hue="owner")
 
 
@@ -694,8 +698,10 @@ def test_segment_scan_shows_the_first_rows_and_counts_all():
     assert len(ax.child_axes[0].get_yticklabels()) == 12
     assert ax.child_axes[0].get_yticklabels()[-1].get_text().endswith("too small to test")
     assert ax.get_title(loc="left").startswith("8 of 12 segments")
-    with pytest.raises(ToolkitError, match="`max_rows`"):
+    with pytest.raises(OptionError, match="`max_rows`"):
         plot_segment_scan(frame, max_rows=0)
+    with pytest.raises(TypeError, match="`max_rows`"):
+        plot_segment_scan(frame, max_rows=2.5)
 
 
 # --------------------------------------------------------------------------------------------

@@ -136,7 +136,8 @@ def test_baseline_periods_fix_center_and_sigma_on_the_first_periods():
 def test_control_chart_custom_columns_and_no_mutation():
     data = pd.DataFrame({"month": [2, 1], "leads": [100, 100], "won": [30, 20]})
     before = data.copy()
-    chart = control_chart(data, successes="won", n="leads", period="month", chart="p")
+    chart = control_chart(data, successes="won", trials="leads", period_column="month",
+                          chart="p")
     pd.testing.assert_frame_equal(data, before)
     assert chart["period"].tolist() == [1, 2]
     assert chart["center"].iloc[0] == pytest.approx(0.25)
@@ -148,7 +149,7 @@ def test_control_chart_custom_columns_and_no_mutation():
     ({"baseline_periods": 9}, ConfigError, r"`baseline_periods` must be a whole number from 1 "
                                            r"to 3"),
     ({"chart": "laney", "baseline_periods": 1}, ConfigError, r"at least 2 baseline periods"),
-    ({"n": "trials"}, DataError, r"lacks the column\(s\) \['trials'\]"),
+    ({"trials": "leads"}, DataError, r"lacks the column\(s\) \['leads'\]"),
 ])
 def test_control_chart_rejects_bad_options(kwargs, error, match):
     data = pd.DataFrame({"period": [1, 2, 3], "n": 100, "successes": [40, 50, 60]})

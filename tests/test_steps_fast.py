@@ -43,14 +43,14 @@ def test_period_codes_per_day_are_to_period(freq):
     ns[:4] = [pd.Timestamp(t).value for t in ("1969-12-31 23:59:59", "1970-01-01",
                                                "2024-03-31 23:59:59.999", "2024-04-01")]
     ns[rng.random(len(ns)) < 0.1] = NAT
-    codes, uniques = period_codes_of(ns, freq)
+    period = {"M": "month", "Q": "quarter", "Y": "year", "W": "week"}[freq]
+    codes, uniques = period_codes_of(ns, period)
     want_codes, want = pd.factorize(pd.Series(ns.view("datetime64[ns]")).dt.to_period(freq),
                                     sort=True)
     assert codes.tolist() == want_codes.tolist()
     assert [str(u) for u in uniques] == [str(u) for u in want]
-    period = {"M": "month", "Q": "quarter", "Y": "year", "W": "week"}[freq]
     assert _period_codes(pd.Series(ns.view("datetime64[ns]")), period)[1] == [str(u) for u in want]
-    assert period_codes_of(np.array([NAT, NAT]), freq)[0].tolist() == [-1, -1]
+    assert period_codes_of(np.array([NAT, NAT]), period)[0].tolist() == [-1, -1]
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import toolkit
 import toolkit.analysis
 import toolkit.measure
 from toolkit.base.exceptions import ConfigError
 from toolkit.base.vocabulary import (
+    PERIODS,
     REASONS,
     STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
@@ -105,3 +107,84 @@ def test_every_result_has_a_summary_frame_and_one_name_for_its_finding():
         assert not fields & {"explanation"}, name
         if "verdict" in getattr(cls, "__annotations__", {}):
             assert cls.__annotations__["verdict"] != "str", f"{name}.verdict is a sentence"
+
+
+# ------------------------------------------------------------------ the vocabulary of arguments
+#: Where ``n`` is an argument: a sample size (records per group) or a number of colours.
+N_IS_A_SIZE = {"toolkit.stats.power.power_two_rates", "toolkit.stats.power.minimum_detectable_effect",
+               "toolkit.present.plotting.style.phase_palette"}
+
+
+def vocabulary_outliers(name, function) -> list[str]:
+    """How the arguments of `function` break the vocabulary of toolkit.base.vocabulary."""
+    found = []
+    parameters = inspect.signature(function).parameters
+    for p in parameters.values():
+        if p.name in ("freq", "frequency"):
+            found.append(f"{name}({p.name}=): a pandas frequency; take a `period` granularity")
+        if p.name == "n" and name not in N_IS_A_SIZE:
+            found.append(f"{name}(n=): counts are `successes`/`trials`, a record count "
+                         f"`n_records`")
+        if p.name == "by" and p.default not in (None, p.empty):
+            found.append(f"{name}(by={p.default!r}): `by` is segment columns, not a mode")
+        if p.name == "period" and p.default not in (None, p.empty, *PERIODS):
+            found.append(f"{name}(period={p.default!r}): `period` is a granularity; a column "
+                         f"is `period_column`, one period `period_label`")
+        if p.name == "period" and "Period" in str(p.annotation):
+            found.append(f"{name}(period: {p.annotation}): one period is `period_label`")
+    if "successes" in parameters and "trials" not in parameters:
+        found.append(f"{name}: `successes` without `trials`")
+    if parameters.get("successes") is not None and isinstance(parameters["successes"].default, str):
+        defaults = (parameters["successes"].default, parameters["trials"].default)
+        if defaults != ("successes", "n"):
+            found.append(f"{name}: count columns {defaults}, not the tidy ('successes', 'n')")
+    if name.split(".")[-1].startswith("plot_"):
+        returned = inspect.signature(function).return_annotation
+        if returned not in ("Axes", "AxesPair"):
+            found.append(f"{name} returns {returned}: every plot returns its Axes")
+    return found
+
+
+def _public_functions():
+    seen: dict[str, object] = {}
+    for info in pkgutil.walk_packages(toolkit.__path__, prefix="toolkit."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name, None)
+            if inspect.isfunction(obj) and obj not in seen.values():
+                seen[f"{obj.__module__}.{obj.__name__}"] = obj
+    return seen
+
+
+def test_the_vocabulary_check_finds_each_kind_of_outlier():
+    def plot_bad(data, *, freq="M", n="n", by="created", period="period",
+                 successes="won", trials="leads") -> pd.DataFrame:
+        """Every outlier the issue saw, in one signature."""
+
+    def counts(successes, n):
+        """Counts named two ways."""
+
+    def one_period(stamps, period: pd.Period):
+        """A period value where a granularity is meant."""
+
+    found = vocabulary_outliers("plot_bad", plot_bad)
+    assert len(found) == 6, found
+    assert any("frequency" in f for f in found) and any("n_records" in f for f in found)
+    assert any("not a mode" in f for f in found) and any("period_column" in f for f in found)
+    assert any("not the tidy" in f for f in found) and any("returns" in f for f in found)
+    assert len(vocabulary_outliers("counts", counts)) == 2  # n=, and successes without trials
+    assert vocabulary_outliers("one_period", one_period) == [
+        "one_period(period: pd.Period): one period is `period_label`"]
+    assert vocabulary_outliers("ok", lambda data, *, by=None, period="month": None) == []
+
+
+def test_every_public_function_speaks_the_vocabulary():
+    functions = _public_functions()
+    assert len(functions) > 150
+    assert {"toolkit.stats.intervals.rate_ci", "toolkit.analysis.steering.control.control_chart",
+            "toolkit.analysis.diagnosis.mix.mix_vs_rate",
+            "toolkit.present.plotting.timing.plot_seasonality"} <= set(functions)
+    found = [f for name, function in functions.items() for f in vocabulary_outliers(name, function)]
+    assert found == []

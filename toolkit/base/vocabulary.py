@@ -7,7 +7,29 @@ matching the sentence (a sentence may be reworded or translated; a code never ch
 
 ``period`` has one meaning as an argument: a granularity (``"month"``, ``"quarter"``, ...). A column
 named ``period`` holds the label of one period (``"2025-03"``, ``"2025Q1"``, ``"all"``); an argument
-that picks one such period is ``period_label``.
+that picks one such period is ``period_label`` (two compared periods: ``period_a``, ``period_b``), an
+argument that names the column holding the labels is ``period_column``. No argument is a pandas
+frequency (``freq``): the granularity's frequency is :data:`PERIOD_FREQ`'s.
+
+``by`` names segment columns only (an attribute or a list of them). A choice of which date puts a
+record in a cohort is ``cohort`` (``"reached"``, ``"created"``), never ``by``.
+
+Counts are ``successes`` and ``trials``: as arrays (``rate_ci(successes, trials)``) and as the names
+of the columns that hold them (``successes="successes", trials="n"``: a tidy frame's trials column
+is ``n``, DESIGN.md's column vocabulary). ``n`` as an argument is a sample size only, in the power
+functions (records per group) and ``phase_palette(n)`` (colours); a number of generated records is
+``n_records``.
+
+Every plot function returns the Axes it drew on; a plot of two panels returns both (an ``AxesPair``).
+
+A function that draws random numbers takes ``seed``: a whole number >= 0, a ``SeedSequence`` or a
+``Generator`` (:data:`Seed`, read by :func:`seed_sequence` and :func:`random_generator`). A run
+hands each part that draws its own stream (:func:`stream`, :data:`STREAMS`), so results shown side
+by side never share their draws.
+
+A wrong argument raises :class:`~toolkit.base.exceptions.OptionError` (a ValueError) for a wrong
+value or ``TypeError`` for a wrong type; the other ``ToolkitError`` subclasses are about the data
+(``DataError``) and the engagement's files (``ConfigError``).
 """
 
 from __future__ import annotations
@@ -15,8 +37,9 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from toolkit.base.exceptions import OptionError
@@ -29,6 +52,7 @@ __all__ = [
     "status_prose",
     "status_codes", "reason_of",
     "reason_codes", "codes_table", "check_option", "check_seed",
+    "Seed", "STREAMS", "seed_sequence", "random_generator", "child_sequence", "stream",
 ]
 
 #: The column vocabulary of every tidy result (DESIGN.md): the same name means the same thing in
@@ -368,3 +392,97 @@ def check_seed(seed: Any) -> int:
                           "passed", fix="pass e.g. seed=0 so the result reproduces")
     return int(seed)
 
+
+
+# ------------------------------------------------------------------------------ random streams
+#: What a function that draws random numbers accepts as ``seed``: a whole number >= 0 (the run's
+#: seed), a ``numpy.random.SeedSequence`` (a stream handed down by the run) or a
+#: ``numpy.random.Generator`` (drawn from, so two calls on one Generator draw different numbers).
+Seed: TypeAlias = int | np.random.SeedSequence | np.random.Generator
+
+#: The parts of a run that draw random numbers. Each draws from a stream of its own: the child of
+#: the run's ``SeedSequence(seed)`` at its place in this tuple (:func:`stream`), so parts shown side
+#: by side never share their draws, the same seed gives the same results, and a part keeps its
+#: stream whichever parts run before it. Append a new part at the end (a new place moves no stream).
+STREAMS = (
+    "kpis",      # the Monte Carlo interval of sales velocity (steps 3 and 4: one value)
+    "sizing",    # the bottleneck sizing and the ranked fruit (step 5; steps 6 and 7 reuse it)
+    "scenario",  # the what-if of the top bottleneck (step 6)
+    "required",  # the volume an order target needs (step 6)
+)
+
+
+def seed_sequence(seed: Seed) -> np.random.SeedSequence:
+    """The seed rule of every function that draws random numbers, as a ``SeedSequence``.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence or Generator
+        A whole number >= 0 (:func:`check_seed`) becomes ``SeedSequence(seed)`` (the stream
+        ``default_rng(seed)`` draws from); a SeedSequence is used as it is; a Generator gives a
+        sequence seeded from its next draws (the caller's stream moves on).
+
+    Returns
+    -------
+    SeedSequence
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence([int(v) for v in seed.integers(0, 2**32, size=4)])
+    return np.random.SeedSequence(check_seed(seed))
+
+
+def random_generator(seed: Seed) -> np.random.Generator:
+    """The Generator a function draws from.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence or Generator
+        A Generator is used as it is; anything else through :func:`seed_sequence` (for a whole
+        number the same draws as ``default_rng(seed)``).
+
+    Returns
+    -------
+    Generator
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed_sequence(seed))
+
+
+def child_sequence(seed: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """Child `k` of `seed`, without counting a spawn on `seed`.
+
+    Parameters
+    ----------
+    seed : SeedSequence
+        The parent sequence.
+    k : int
+        Which child: the one ``seed.spawn(k + 1)[k]`` gives a fresh sequence (asking twice
+        gives the same child).
+
+    Returns
+    -------
+    SeedSequence
+    """
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k),
+                                  pool_size=seed.pool_size)
+
+
+def stream(seed: Seed, part: str) -> np.random.SeedSequence:
+    """The stream of one part of a run.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence or Generator
+        The run's seed (:func:`seed_sequence`).
+    part : str
+        A name of :data:`STREAMS`: the child of the run's sequence at the part's place.
+
+    Returns
+    -------
+    SeedSequence
+    """
+    check_option("part", part, STREAMS)
+    return child_sequence(seed_sequence(seed), STREAMS.index(part))

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
+from toolkit.base.vocabulary import stream
 from toolkit.cli.terminal import text_table
 from toolkit.cli.validate import load_engagement
 from toolkit.io.engagement import Engagement
@@ -174,7 +175,7 @@ def _kpi_sheet(frame: pd.DataFrame, engagement: Engagement) -> tuple[pd.DataFram
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     engagement = load_engagement(args.engagement)
-    frame = compute_kpis(engagement, by=args.by, period=args.period)
+    frame = compute_kpis(engagement, by=args.by, period=args.period, seed=stream(0, "kpis"))
     if args.out:
         own = engagement.config.benchmarks_file
         inputs = [*engagement.source_files(), *([engagement.path] if engagement.path else []),

@@ -151,7 +151,7 @@ MIX_CHANGE_DATE = pd.Timestamp("2025-07-01")
 
 
 @shared_docs
-def generate_mix_shift_change(seed: int, *, n: int = 6000, uplift: float = 0.08,
+def generate_mix_shift_change(seed: int, *, n_records: int = 6000, uplift: float = 0.08,
                               untouched: Sequence[str] = (),
                               mix_after: Sequence[float] = _MIX_CHANGE_AFTER) -> PlantedCompany:
     """A declared change that raised the step a -> b by `uplift` in every region but
@@ -167,7 +167,7 @@ def generate_mix_shift_change(seed: int, *, n: int = 6000, uplift: float = 0.08,
     Parameters
     ----------
     {shared.seed}
-    n : int, default 6000
+    n_records : int, default 6000
         The number of records.
     uplift : float, default 0.08
         The change's effect in every touched region, in points (0.08 = 8 points).
@@ -182,6 +182,7 @@ def generate_mix_shift_change(seed: int, *, n: int = 6000, uplift: float = 0.08,
         The company; ``effects['mix_change']`` holds the truth.
     """
     rng = np.random.default_rng(check_seed(seed))
+    n = n_records
     start, end = pd.Timestamp("2024-01-01"), pd.Timestamp("2026-06-30")
     days = rng.integers(0, (end - start).days, size=n)
     created = start + pd.to_timedelta(np.sort(days), unit="D") + pd.Timedelta(hours=10)

@@ -87,23 +87,23 @@ def parse_period(label: object, name: str) -> pd.Period:
                            ) from None
 
 
-def in_period(stamps: np.ndarray, period: pd.Period) -> np.ndarray:
+def in_period(stamps: np.ndarray, period_label: pd.Period) -> np.ndarray:
     """Which int64-nanosecond times fall inside a period.
 
     Parameters
     ----------
     stamps : ndarray of int64
         Times as nanoseconds (``NAT`` for none).
-    period : Period
+    period_label : Period
         The period, from its first to its last nanosecond.
 
     Returns
     -------
     ndarray of bool
-        True where a time is not ``NAT`` and falls in `period`.
+        True where a time is not ``NAT`` and falls in `period_label`.
     """
-    start = period.start_time.value
-    end = period.end_time.value
+    start = period_label.start_time.value
+    end = period_label.end_time.value
     return (stamps != NAT) & (stamps >= start) & (stamps <= end)
 
 

@@ -29,18 +29,18 @@ NAT = np.iinfo(np.int64).min          # NaT as int64 nanoseconds
 NS_DAY = 86_400 * 10**9
 
 
-def period_codes_of(ns: np.ndarray, freq: str) -> tuple[np.ndarray, pd.PeriodIndex]:
+def period_codes_of(ns: np.ndarray, period: str) -> tuple[np.ndarray, pd.PeriodIndex]:
     """Sorted integer codes of the periods of int64-nanosecond times, and those periods.
 
-    ``pd.factorize(times.to_period(freq), sort=True)``, with each distinct calendar day turned
-    into its period once (a period holds whole days), not each time.
+    ``pd.factorize(times.to_period(freq), sort=True)`` at the period's pandas frequency, with each
+    distinct calendar day turned into its period once (a period holds whole days), not each time.
 
     Parameters
     ----------
     ns : ndarray of int64
         Times as nanoseconds (``NAT`` for none).
-    freq : str
-        The pandas period frequency: ``M``, ``Q``, ``Y`` or ``W``.
+    period : str
+        The granularity: ``month``, ``quarter``, ``year`` or ``week``.
 
     Returns
     -------
@@ -49,6 +49,8 @@ def period_codes_of(ns: np.ndarray, freq: str) -> tuple[np.ndarray, pd.PeriodInd
     periods : PeriodIndex
         The periods the codes number, sorted.
     """
+    freq = PERIOD_FREQ[check_option("period", period, [p for p, f in PERIOD_FREQ.items() if f])]
+    assert freq is not None  # the option check left only periods with a frequency
     has = ns != NAT
     day_codes, days = pd.factorize(np.floor_divide(ns[has], NS_DAY))
     periods = pd.DatetimeIndex((days.astype(np.int64) * NS_DAY).view("datetime64[ns]")
@@ -394,9 +396,7 @@ class Cohorts:
     def period_codes(self, i: int, period: str) -> tuple[np.ndarray, list[str]]:
         """Codes of the period in which each record reached phase i (-1: never reached)."""
         self.engagement.require_dates(f"Cohorts by {period}")
-        freq = PERIOD_FREQ[check_option("period", period, [p for p, f in PERIOD_FREQ.items() if f])]
-        assert freq is not None  # the option check left only periods with a frequency
-        codes, uniques = period_codes_of(self.reached[:, i], freq)
+        codes, uniques = period_codes_of(self.reached[:, i], period)
         return codes, [str(u) for u in uniques]
 
     def entries_per_day(self, i: int, within: np.ndarray | None = None) -> float:

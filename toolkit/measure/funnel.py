@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import OptionError, ToolkitError
+from toolkit.base.exceptions import OptionError
 from toolkit.base.phases import PhaseModel
 from toolkit.base.vocabulary import MISSING, PERIOD_FREQ, PERIODS, check_option
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import (
+    check_window_days,
     cohort_masks,
     period_codes_of,
     reached_at,
@@ -56,7 +57,7 @@ def _period_codes(stamps: pd.Series, period: str | None) -> tuple[np.ndarray, li
     if freq is None:
         return np.zeros(len(stamps), dtype="int64"), ["all"]
     if stamps.dtype == "datetime64[ns]":  # naive nanoseconds: each distinct day once
-        codes, uniques = period_codes_of(stamps.to_numpy().view(np.int64), freq)
+        codes, uniques = period_codes_of(stamps.to_numpy().view(np.int64), str(period))
     else:
         codes, uniques = pd.factorize(stamps.dt.to_period(freq), sort=True)
     return codes, [str(u) for u in uniques]
@@ -249,7 +250,8 @@ def cohort_conversion(engagement: Engagement, *, from_phase: str | None = None, 
     """
     engagement.require_dates("Cohort conversion (a window of days after reaching a phase)")
     model = engagement.phase_model
-    window = int(window_days if window_days is not None else engagement.config.cohort_window_days)
+    window = (check_window_days(window_days) if window_days is not None
+              else int(engagement.config.cohort_window_days))
     as_of = pd.Timestamp(as_of if as_of is not None else engagement.as_of)
     seg = segment_columns(engagement, by)
     pairs = _pairs(model, from_phase, to_phase)
@@ -357,8 +359,8 @@ def _pairs(model: PhaseModel, from_phase: str | None, to_phase: str | None) -> l
     else:
         b = a  # the last phase has no next phase: rejected just below
     if model.index(b) <= model.index(a):
-        raise ToolkitError(f"`to_phase` must come after `from_phase` in the phase model "
-                           f"{model.keys}, but {from_phase!r} -> {to_phase!r} was passed.")
+        raise OptionError(f"`to_phase` must come after `from_phase` in the phase model "
+                          f"{model.keys}, but {from_phase!r} -> {to_phase!r} was passed.")
     return [(a, b)]
 
 

@@ -23,6 +23,7 @@ from toolkit.base.findings import Finding
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import cohort_conversion, reached_at
 from toolkit.stats import MIN_EXPECTED, k_rate_test
+from toolkit.stats.checks import check_probability
 
 __all__ = ["seasonality", "SeasonalityResult"]
 
@@ -82,6 +83,7 @@ def seasonality(engagement: Engagement, *, from_phase: str | None = None, to_pha
     volume with a non-significant rate test is the textbook reason to steer on percentages.
     """
     engagement.require_dates("Seasonality (figures by month of the year)")
+    alpha = check_probability("alpha", alpha)
     model = engagement.phase_model
     a = from_phase or model.keys[0]
     b = to_phase or model.keys[model.index(a) + 1]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import OptionError, ToolkitError
 from toolkit.base.version import VERSION as __version__
 from toolkit.io.engagement import Engagement
 from toolkit.present.format import Formatter, formatter, is_missing
@@ -156,8 +156,8 @@ def write_table(frame: pd.DataFrame, out_path: str | os.PathLike, *, sheet: str 
     out = Path(out_path)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise ToolkitError(f"--out must end in .csv or .xlsx, but {out.name!r} was "
-                           f"passed. Fix: name it e.g. kpis.xlsx or kpis.csv.")
+        raise OptionError(f"--out must end in .csv or .xlsx, but {out.name!r} was "
+                          f"passed. Fix: name it e.g. kpis.xlsx or kpis.csv.")
     if out.is_dir():
         raise ToolkitError(f"The output {out} is a folder, not a file. Fix: give a file name "
                            f"inside it, e.g. {out / ('kpis' + suffix)}.")

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import integrate, stats
 
 from toolkit.base.exceptions import OptionError
-from toolkit.base.vocabulary import check_seed
+from toolkit.base.vocabulary import Seed, random_generator
 from toolkit.stats.checks import check_probability, scalar_counts
 
 __all__ = [
@@ -100,7 +100,7 @@ def _prob_b_beats_a_exact(a_a: float, b_a: float, a_b: float, b_b: float) -> flo
 
 def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
                    prior: tuple[float, float] = (1.0, 1.0), draws: int = 200_000,
-                   seed: int, credibility: float = 0.95
+                   seed: Seed, credibility: float = 0.95
                    ) -> BayesComparison:
     """Posterior probability that variant B converts better than variant A, with the uplift.
 
@@ -114,8 +114,8 @@ def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
     draws
         Monte Carlo draws from each posterior.
     seed
-        Seed of ``numpy.random.default_rng``, a whole number >= 0 (the toolkit's one seed rule,
-        ``toolkit.base.vocabulary.check_seed``): required, so results reproduce.
+        A whole number >= 0, a ``SeedSequence`` or a ``Generator`` (the toolkit's one seed rule,
+        ``toolkit.base.vocabulary.seed_sequence``): required, so results reproduce.
     credibility
         Level of the equal-tailed credible intervals of the uplift.
 
@@ -148,11 +148,10 @@ def prob_b_beats_a(x_a: int, n_a: int, x_b: int, n_b: int, *,
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1000:
         raise OptionError(f"The value for `draws` must be a whole number >= 1000, but {draws!r} "
                            "was passed.")
-    seed = check_seed(seed)
+    rng = random_generator(seed)
     level = check_probability("credibility", credibility)
     post_a = (alpha0 + a_count, beta0 + a_trials - a_count)
     post_b = (alpha0 + b_count, beta0 + b_trials - b_count)
-    rng = np.random.default_rng(seed)
     sample_a = rng.beta(*post_a, size=int(draws))
     sample_b = rng.beta(*post_b, size=int(draws))
     wins = float(np.mean(sample_b > sample_a))

@@ -11,7 +11,7 @@ import pandas as pd
 from toolkit.analysis.diagnosis import LowHangingFruit, low_hanging_fruit, segment_scan
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import NoteWarning
-from toolkit.base.vocabulary import Reason
+from toolkit.base.vocabulary import Reason, stream
 from toolkit.io.engagement import Engagement
 from toolkit.measure.actions import action_yield
 from toolkit.measure.benchmarks import benchmarks_for
@@ -63,7 +63,7 @@ def diagnosis(engagement: Engagement, *, seed: int = 0, benchmarks: pd.DataFrame
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fruit = parts.attempt("fruit", lambda: low_hanging_fruit(engagement, benchmarks=market,
-                                                                 seed=seed))
+                                                                 seed=stream(seed, "sizing")))
     # a note with a code (NoteWarning) keeps it, so the workbook writes it in its language
     notes = list(dict.fromkeys(
         Reason(" ".join(str(w.message).split()), w.message.code, w.message.values)

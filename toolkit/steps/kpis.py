@@ -10,6 +10,7 @@ import pandas as pd
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
 from toolkit.base.phases import PhaseModel
+from toolkit.base.vocabulary import stream
 from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis import KPI, compute_kpis, kpi_tree, kpis_from_config, tree_kpis
 from toolkit.present import narrative
@@ -67,11 +68,11 @@ def kpis(engagement: Engagement, *, seed: int = 0) -> StepResult:
     """
     parts = Parts()
     kpi_set = kpis_from_config(engagement)
-    values = compute_kpis(engagement, kpis=kpi_set, seed=seed)
+    values = compute_kpis(engagement, kpis=kpi_set, seed=stream(seed, "kpis"))
     # The tree's nodes from the values just computed; only nodes the KPI set lacks are added.
     have = set(values["kpi"])
     missing = [k for k in tree_kpis(engagement) if k.name not in have]
-    tree_values = (pd.concat([values, compute_kpis(engagement, kpis=missing, seed=seed)],
+    tree_values = (pd.concat([values, compute_kpis(engagement, kpis=missing, seed=stream(seed, "kpis"))],
                              ignore_index=True) if missing else values)
     tree = parts.attempt("kpi tree", lambda: kpi_tree(engagement, tree_values))
     tables = {"kpi set": kpi_set_table(kpi_set), "kpi values": values}

@@ -12,6 +12,7 @@ from toolkit.base.vocabulary import (
     STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
     STATUSES,
+    stream,
 )
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import cohort_conversion, period_conversion, reached_conversion
@@ -63,7 +64,7 @@ def measurement(engagement: Engagement, *, seed: int = 0, kpis: StepResult | Non
     model = engagement.phase_model
     step3 = earlier(kpis, "kpis")
     values = (step3.results["values"] if step3 is not None
-              else compute_kpis(engagement, seed=seed))
+              else compute_kpis(engagement, seed=stream(seed, "kpis")))
     values = _with_every_step(engagement, values, seed)
     cohorts = parts.attempt("cohorts", lambda: cohort_conversion(engagement, period="month"))
     period_view = parts.attempt("period conversion",
@@ -114,7 +115,7 @@ def _with_every_step(engagement: Engagement, values: pd.DataFrame, seed: int) ->
                if k.kind == "conversion" and (k.from_phase, k.to_phase) not in have]
     if not lacking:
         return values
-    return pd.concat([values, compute_kpis(engagement, kpis=lacking, seed=seed)],
+    return pd.concat([values, compute_kpis(engagement, kpis=lacking, seed=stream(seed, "kpis"))],
                      ignore_index=True)
 
 

@@ -68,7 +68,9 @@ class Parts:
     reason recorded under `problems[part]`.
 
     Only the toolkit's own errors about the data (too few records, nothing to compare) become
-    problems. A bad engagement YAML (``ConfigError``) still raises, and so does a bug.
+    problems. A bad engagement YAML (``ConfigError``) still raises, and so does a bug: a wrong
+    argument (``OptionError``, a ConfigError and a ValueError; ``TypeError``) and every other
+    Python error propagate, never a client-visible "not computed".
     """
 
     def __init__(self) -> None:

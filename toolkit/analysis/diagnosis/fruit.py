@@ -35,7 +35,7 @@ from toolkit.analysis.diagnosis.verdict import (
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
 from toolkit.base.findings import Finding
-from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_seed
+from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, Seed, child_sequence, seed_sequence
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
 
@@ -154,7 +154,7 @@ def _volume_item(volume: dict | None, horizon: str) -> list[dict]:
 
 
 @shared_docs
-def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int | None = None,
+def low_hanging_fruit(engagement: Engagement, *, seed: Seed = 0, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
                       horizon: str = "year", draws: int = 4000, min_n: int = MIN_N,
@@ -215,7 +215,7 @@ def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int
     its range; then the unsized items. The gains overlap: do not add them up.
     """
     engagement.require_dates("The ranked low-hanging fruit (sized per month)")
-    seed = check_seed(seed)
+    seed = seed_sequence(seed)
     fun = Cohorts(engagement, window_days)
     max_segments = check_count("max_segments", max_segments)
     confidence = check_fraction("confidence", confidence)
@@ -241,7 +241,7 @@ def low_hanging_fruit(engagement: Engagement, *, seed: int = 0, window_days: int
     rates = {(fun.keys[i], fun.keys[j]): fun.counts(i, j) for i, j in pairs}
 
     # a stream of its own, so the bottleneck rows equal bottleneck_sizing(seed=seed)
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    rng = np.random.default_rng(child_sequence(seed, 0))
     segment_rows = []
     for r in scan[scan["flagged"]].itertuples(index=False):
         coded = codes_for(fun, r.attribute)

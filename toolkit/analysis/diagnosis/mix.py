@@ -18,6 +18,7 @@ from toolkit.base.drawing import draw
 from toolkit.base.exceptions import (
     ConfigError,
     DataError,
+    OptionError,
     SmallSampleWarning,
     ToolkitError,
 )
@@ -99,9 +100,9 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.
          start: np.ndarray | None = None, cohort: str = "reached") -> MixRateResult:
     pa, pb = parse_period(period_a, "period_a"), parse_period(period_b, "period_b")
     if pa.start_time <= pb.end_time and pb.start_time <= pa.end_time:
-        raise ToolkitError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
-                           f"groups must be different records. Fix: pass non-overlapping periods "
-                           f"such as '2024' and '2025'.")
+        raise OptionError(f"The periods `period_a` ({pa}) and `period_b` ({pb}) overlap; the two "
+                          f"groups must be different records. Fix: pass non-overlapping periods "
+                          f"such as '2024' and '2025'.")
     coded = codes_for(fun, attribute)
     if coded is None:
         raise ToolkitError("`value_band` needs deal values in `records.value`, but none are known.")
@@ -194,7 +195,7 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.
 @shared_docs
 def mix_vs_rate(engagement: Engagement, *, attribute: str, from_phase: str, to_phase: str,
                 period_a: str | int | pd.Period, period_b: str | int | pd.Period,
-                window_days: int | None = None, by: str = "reached") -> MixRateResult:
+                window_days: int | None = None, cohort: str = "reached") -> MixRateResult:
     """Split the change in a cohort conversion between two periods into a rate and a mix effect.
 
     Parameters
@@ -208,10 +209,11 @@ def mix_vs_rate(engagement: Engagement, *, attribute: str, from_phase: str, to_p
     period_a, period_b
         The earlier and later period, as labels pandas reads as a period: ``'2024'`` or ``2024``
         (a year), ``'2024Q3'`` (a quarter), ``'2024-03'`` (a month), or ``pd.Period`` objects.
-        Records belong to the period in which they reached ``from_phase`` (``by='reached'``)
-        or were created (``by='created'``: the creation cohort). The periods must not overlap.
-    by : {'reached', 'created'}
-        Which date puts a record in a period.
+        Records belong to the period in which they reached ``from_phase``
+        (``cohort='reached'``) or were created (``cohort='created'``: the creation cohort). The
+        periods must not overlap.
+    cohort : {'reached', 'created'}
+        Which date puts a record in a period (``by`` names segment columns only).
 
     Returns
     -------
@@ -241,10 +243,10 @@ def mix_vs_rate(engagement: Engagement, *, attribute: str, from_phase: str, to_p
     i, j = transition_list(fun, [(from_phase, to_phase)])[0]
     if attribute != "value_band":
         fun.attribute(attribute)
-    check_option("by", by, ["reached", "created"])
+    check_option("cohort", cohort, ["reached", "created"])
     start = (fun.records["created_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-             if by == "created" else None)
-    return _mix(fun, attribute, i, j, period_a, period_b, start=start, cohort=by)
+             if cohort == "created" else None)
+    return _mix(fun, attribute, i, j, period_a, period_b, start=start, cohort=cohort)
 
 
 def _by_year(fun: Cohorts, codes: np.ndarray, size: int, i: int, j: int,

@@ -28,7 +28,6 @@ from toolkit.analysis.segment_model import (
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import (
     OptionError,
-    ToolkitError,
 )
 from toolkit.base.vocabulary import MIN_N, MISSING, Reason, check_option
 from toolkit.io.engagement import Engagement
@@ -47,8 +46,8 @@ def transition_list(fun: Cohorts, transitions: Sequence[tuple[str, str]] | None)
                                f"was passed.")
         i, j = fun.index(pair[0]), fun.index(pair[1])
         if j <= i:
-            raise ToolkitError(f"`to_phase` must come after `from_phase` in the phase model "
-                               f"{fun.keys}, but {pair[0]!r} -> {pair[1]!r} was passed.")
+            raise OptionError(f"`to_phase` must come after `from_phase` in the phase model "
+                              f"{fun.keys}, but {pair[0]!r} -> {pair[1]!r} was passed.")
         out.append((i, j))
     return out
 

@@ -25,7 +25,14 @@ from toolkit.analysis.diagnosis.common import (
     scan_attributes,
 )
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.vocabulary import MIN_N, PERIOD_DAYS, check_option, check_seed
+from toolkit.base.vocabulary import (
+    MIN_N,
+    PERIOD_DAYS,
+    Seed,
+    check_option,
+    child_sequence,
+    seed_sequence,
+)
 from toolkit.io.engagement import Engagement
 from toolkit.measure.cohorts import Cohorts
 from toolkit.stats import rate_ci
@@ -33,11 +40,11 @@ from toolkit.stats import rate_ci
 
 def size_bottlenecks(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
                      targets: Mapping[str, float] | None, period: str, horizon: str, draws: int,
-            seed: int, min_n: int, best_quantile: float, shrink: bool, confidence: float,
+            seed: Seed, min_n: int, best_quantile: float, shrink: bool, confidence: float,
             attributes: Sequence[str] | None) -> pd.DataFrame:
     check_option("period", period, list(PERIOD_DAYS))
     check_option("horizon", horizon, list(PERIOD_DAYS))
-    seed = check_seed(seed)
+    seed = seed_sequence(seed)
     draws = check_count("draws", draws)
     min_n = check_count("min_n", min_n, minimum=1)
     best_quantile = check_fraction("best_quantile", best_quantile)
@@ -130,7 +137,7 @@ _SIZING_COLUMNS = [
 def bottleneck_sizing(engagement: Engagement, *, window_days: int | None = None,
                       benchmarks: pd.DataFrame | None = None,
                       targets: Mapping[str, float] | None = None, period: str = "month",
-                      horizon: str = "year", draws: int = 4000, seed: int = 0,
+                      horizon: str = "year", draws: int = 4000, seed: Seed = 0,
                       min_n: int = MIN_N, best_quantile: float = 0.8, shrink: bool = True,
                       confidence: float = 0.9,
                       attributes: Sequence[str] | None = None) -> pd.DataFrame:
@@ -224,11 +231,11 @@ def bottleneck_sizing(engagement: Engagement, *, window_days: int | None = None,
                    shrink=shrink, confidence=confidence, attributes=attributes)
 
 
-def bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed: int, draws: int, horizon: str,
+def bottleneck_items(fun: Cohorts, tests: pd.DataFrame, *, seed: Seed, draws: int, horizon: str,
                       confidence: float, period: str) -> tuple[list[dict], dict[int, float]]:
     """Each step demonstrably below a reference, sized with the uncertainty of the step's rate,
     the later rates and the reference; a gap whose range includes zero is dropped."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    rng = np.random.default_rng(child_sequence(seed_sequence(seed), 1))
     scale = PERIOD_DAYS[horizon]
     pairs = fun.transitions
     n = np.array([fun.counts(i, j)[0][0] for i, j in pairs], dtype=float)

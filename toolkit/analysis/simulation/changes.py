@@ -20,7 +20,7 @@ from statsmodels.genmod.generalized_linear_model import GLM
 
 from toolkit.analysis.simulation.baseline import SEASON_FREQ, check_phase, window_of
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, DataError, OptionError, SmallSampleWarning
+from toolkit.base.exceptions import DataError, OptionError, SmallSampleWarning
 from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import check_option
 from toolkit.io.engagement import Engagement
@@ -422,12 +422,12 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
     keys = model.keys
     if to_phase is None:
         if keys.index(a) == len(keys) - 1:
-            raise ConfigError(f"`from_phase` {a!r} is the last phase; pass a phase before it.")
+            raise OptionError(f"`from_phase` {a!r} is the last phase; pass a phase before it.")
         b = keys[keys.index(a) + 1]
     else:
         b = check_phase(engagement, "to_phase", to_phase)
         if keys.index(b) <= keys.index(a):
-            raise ConfigError(f"`to_phase` must come after `from_phase` in the phase model {keys}, "
+            raise OptionError(f"`to_phase` must come after `from_phase` in the phase model {keys}, "
                               f"but {from_phase!r} -> {to_phase!r} was passed.")
     window = window_of(engagement, window_days)
     check_option("period", period, tuple(SEASON_FREQ))
@@ -438,7 +438,7 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
         raise OptionError(f"The value for `change_date` must be a date such as '2025-03-01', but "
                           f"{change_date!r} was passed.") from error
     if (control is None) != (segment_attribute is None):
-        raise ConfigError("Pass both `control` and `segment_attribute` (the attribute and its "
+        raise OptionError("Pass both `control` and `segment_attribute` (the attribute and its "
                           "value for the records that did not get the change), or neither; got "
                           f"control={control!r}, segment_attribute={segment_attribute!r}.")
     notes: list[str] = []

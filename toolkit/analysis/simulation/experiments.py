@@ -21,6 +21,7 @@ from toolkit.base.findings import Finding
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import reached_at
 from toolkit.stats import minimum_detectable_effect, power_two_rates
+from toolkit.stats.checks import check_probability
 
 
 @dataclass(eq=False, repr=False)
@@ -102,6 +103,13 @@ def _uplift(baseline_rate: float, uplift: object) -> tuple[float, float]:
     return raw, raw - baseline_rate
 
 
+def _check_window(window_days: object) -> None:
+    if window_days is not None and (isinstance(window_days, bool) or not isinstance(
+            window_days, int | np.integer) or window_days < 0):
+        raise OptionError(f"The value for `window_days` must be a whole number of days >= 0 (or "
+                          f"None), but {window_days!r} was passed.")
+
+
 def _weeks(total: float, entries_per_week: float | None, window_days: int | None
            ) -> tuple[float, float, float]:
     wait = window_days / 7.0 if window_days is not None else math.nan
@@ -167,10 +175,7 @@ def experiment_size(baseline_rate: float, *, uplift: float | str, alpha: float =
     p0 = _check_rate_input("baseline_rate", baseline_rate)
     target, difference = _uplift(p0, uplift)
     per_week = _check_positive_or_none("entries_per_week", entries_per_week)
-    if window_days is not None and (isinstance(window_days, bool) or not isinstance(
-            window_days, int | np.integer) or window_days < 0):
-        raise OptionError(f"The value for `window_days` must be a whole number of days >= 0 (or "
-                          f"None), but {window_days!r} was passed.")
+    _check_window(window_days)
     n1 = power_two_rates(p0, target, alpha=alpha, power=power, ratio=ratio,
                          alternative=alternative)
     records_control = math.ceil(n1 - 1e-9)
@@ -220,6 +225,9 @@ def mde_table(baseline_rate: float, *, n_values: Sequence[float] | None = None,
     """
     p0 = _check_rate_input("baseline_rate", baseline_rate)
     per_week = _check_positive_or_none("entries_per_week", entries_per_week)
+    _check_window(window_days)
+    check_probability("alpha", alpha)
+    check_probability("power", power)  # a wrong power is the caller's, not "not detected"
     values = list(DEFAULT_N_VALUES if n_values is None else n_values)
     rows = []
     for n in values:

@@ -22,7 +22,7 @@ from toolkit.analysis.simulation.volume import required_volume
 from toolkit.analysis.simulation.what_if import WhatIfResult, what_if
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, ToolkitError
-from toolkit.base.vocabulary import Reason, check_seed, reason_of
+from toolkit.base.vocabulary import Reason, Seed, reason_of, seed_sequence, stream
 from toolkit.io.config import change_step
 from toolkit.io.engagement import Engagement
 
@@ -63,7 +63,7 @@ class ImprovementPlan:
 @shared_docs
 def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = None,
                      uplift: float | str = "+2pp", benchmarks: pd.DataFrame | None = None,
-                     seed: int = 0, sizing: pd.DataFrame | None = None) -> ImprovementPlan:
+                     seed: Seed = 0, sizing: pd.DataFrame | None = None) -> ImprovementPlan:
     """Everything step 6 computes, each part guarded so that small or short data degrade to a
     stated reason rather than an error. See `what_if`, `required_volume`, `experiment_size`,
     `mde_table` and `evaluate_change` for the parts.
@@ -93,7 +93,7 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
         cannot carry is None with the reason in ``problems``.
     """
     engagement.require_dates("The improvement plan (orders per month)")
-    seed = check_seed(seed)
+    seed = seed_sequence(seed)
 
     problems: dict[str, str] = {}
 
@@ -106,7 +106,7 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
 
     if sizing is None:
         sizing = attempt("bottleneck", lambda: bottleneck_sizing(
-            engagement, benchmarks=benchmarks, seed=seed))
+            engagement, benchmarks=benchmarks, seed=stream(seed, "sizing")))
     top = None
     if sizing is not None:
         usable = sizing[sizing["reference_rate"].notna() & sizing["rate"].notna()]
@@ -120,7 +120,7 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
     if top is not None:
         step = (top["from_phase"], top["to_phase"])
         scenario = attempt("scenario", lambda: what_if(
-            engagement, rates={step: top["reference_rate"]}, seed=seed))
+            engagement, rates={step: top["reference_rate"]}, seed=stream(seed, "scenario")))
         experiment = attempt("experiment", lambda: experiment_size(
             top["rate"], uplift=uplift,
             entries_per_week=entries_per_week(engagement, top["from_phase"]),
@@ -138,7 +138,8 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
             "no `orders_per_month` under `targets` in the engagement YAML", "no_order_target")
     else:
         required = attempt("required", lambda: required_volume(engagement, orders=target,
-                                                               period="month", seed=seed))
+                                                               period="month",
+                                                               seed=stream(seed, "required")))
     evaluations, change_problems = evaluate_declared_changes(engagement, changes)
     change = evaluations[0] if evaluations else None
     if len(change_problems) == 1:

@@ -81,7 +81,7 @@ def _step_key(key: object, steps: list[tuple[str, str]]) -> tuple[str, str]:
     else:
         pair = None
     if pair not in steps:
-        raise ConfigError(f"The keys of `rates` must be steps of the phase model {allowed} (or "
+        raise OptionError(f"The keys of `rates` must be steps of the phase model {allowed} (or "
                           f"(from, to) tuples), but {key!r} was passed.")
     return pair
 
@@ -104,7 +104,7 @@ def parse_volumes(volumes: Mapping | None, base: Baseline) -> np.ndarray:
                           f"but {volumes!r} was passed.")
     for phase, factor in volumes.items():
         if phase not in base.phases:
-            raise ConfigError(f"The keys of `volumes` must be phases {base.phases}, but {phase!r} "
+            raise OptionError(f"The keys of `volumes` must be phases {base.phases}, but {phase!r} "
                               "was passed.")
         if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 0 \
                 or not math.isfinite(factor):

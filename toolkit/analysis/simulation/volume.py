@@ -15,8 +15,8 @@ from scipy import stats
 from toolkit.analysis.simulation.baseline import MONTHS_PER, baseline_of, check_draws, check_level
 from toolkit.analysis.simulation.scenarios import interval_of, parse_rates, posterior_draws, scenario_rates
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, DataError, OptionError
-from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.base.exceptions import DataError, OptionError
+from toolkit.base.vocabulary import Seed, check_option, random_generator
 from toolkit.io.engagement import Engagement
 
 
@@ -47,7 +47,7 @@ def _entries_for_probability(target: np.ndarray, chain: np.ndarray, probability:
 def required_volume(engagement: Engagement, *, orders: float | None = None, revenue: float | None = None,
                     period: str = "month", rates: Mapping | None = None, seasonal: bool = True,
                     window_days: int | None = None, probabilities: Sequence[float] = (0.5, 0.8),
-                    draws: int = 4000, seed: int = 0,
+                    draws: int = 4000, seed: Seed = 0,
                     confidence: float = 0.95) -> pd.DataFrame:
     """The entries each phase needs to reach an order or revenue target.
 
@@ -99,7 +99,7 @@ def required_volume(engagement: Engagement, *, orders: float | None = None, reve
     """
     engagement.require_dates("The volume per month an order target needs")
     if (orders is None) == (revenue is None):
-        raise ConfigError(f"Pass exactly one of `orders` and `revenue` (the target), but "
+        raise OptionError(f"Pass exactly one of `orders` and `revenue` (the target), but "
                           f"orders={orders!r} and revenue={revenue!r} were passed.")
     name, target = ("orders", orders) if orders is not None else ("revenue", revenue)
     if isinstance(target, bool) or not isinstance(target, int | float) or not target > 0 \
@@ -109,7 +109,7 @@ def required_volume(engagement: Engagement, *, orders: float | None = None, reve
     check_option("period", period, tuple(MONTHS_PER))
     probabilities = [check_level("probabilities", q) for q in probabilities]
     draws = check_draws(draws)
-    seed = check_seed(seed)
+    rng = random_generator(seed)
     level = check_level("confidence", confidence)
     base = baseline_of(engagement, window_days=window_days)
     changes = parse_rates(rates, base)
@@ -118,7 +118,6 @@ def required_volume(engagement: Engagement, *, orders: float | None = None, reve
                         "turned into orders", column="value",
                         fix="load the deal amounts, or set the target in `orders`")
 
-    rng = np.random.default_rng(seed)
     _, rates_d, value_d = posterior_draws(base, rng, draws)
     rate_hat = scenario_rates(base.rate_hat, changes, base)
     rates_d = scenario_rates(rates_d, changes, base)

@@ -24,7 +24,7 @@ from toolkit.analysis.simulation.scenarios import (
 )
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.findings import Finding
-from toolkit.base.vocabulary import check_option, check_seed
+from toolkit.base.vocabulary import Seed, check_option, random_generator
 from toolkit.io.engagement import Engagement
 
 
@@ -100,7 +100,7 @@ class WhatIfResult:
 @shared_docs
 def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Mapping | None = None,
             window_days: int | None = None, period: str = "month", interval: str = "expected",
-            draws: int = 4000, seed: int = 0,
+            draws: int = 4000, seed: Seed = 0,
             confidence: float = 0.95) -> WhatIfResult:
     """What a planned improvement is worth: orders and revenue per month or year, with intervals.
 
@@ -150,7 +150,7 @@ def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Ma
     check_option("period", period, tuple(MONTHS_PER))
     check_option("interval", interval, ("expected", "predicted"))
     draws = check_draws(draws)
-    seed = check_seed(seed)
+    rng = random_generator(seed)
     level = check_level("confidence", confidence)
     factor = MONTHS_PER[period]
     notes: list[str] = []
@@ -162,7 +162,6 @@ def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Ma
     base_flow = flows(lam_hat * factor, rate_hat, ones)
     scen_flow = flows(lam_hat * factor, scen_rate_hat, multipliers)
 
-    rng = np.random.default_rng(seed)
     volume_d, rates_d, value_d = posterior_draws(base, rng, draws)
     scen_rates_d = scenario_rates(rates_d, changes, base)
     exp_base = flows(volume_d * factor, rates_d, ones)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toolkit.base.exceptions import ConfigError, DataError, OptionError
+from toolkit.base.exceptions import DataError, OptionError
 
 # Shared validation
 
@@ -39,7 +39,7 @@ def prepare_kpis(kpis: pd.DataFrame, *, higher_is_better: Any, argument: str) ->
         mapping = dict(higher_is_better or {})
         unknown = sorted(set(map(str, mapping)) - set(frame["kpi"].astype(str)))
         if unknown:
-            raise ConfigError(
+            raise OptionError(
                 f"`higher_is_better` names KPIs that are not in `{argument}`: {unknown}",
                 fix=f"use KPI names from {sorted(frame['kpi'].astype(str).unique())}")
         column = (frame["higher_is_better"] if "higher_is_better" in frame.columns

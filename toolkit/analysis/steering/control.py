@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.analysis.steering.checks import check_counts, check_unique, is_number, numeric, require_columns
-from toolkit.base.exceptions import ConfigError, DataError, OptionError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.vocabulary import (
     check_option,
 )
@@ -58,8 +58,8 @@ def control_chart(
     data: pd.DataFrame,
     *,
     successes: str = "successes",
-    n: str = "n",
-    period: str = "period",
+    trials: str = "n",
+    period_column: str = "period",
     chart: str = "auto",
     sigma: float = 3.0,
     baseline_periods: int | None = None,
@@ -71,8 +71,8 @@ def control_chart(
     data
         One row per period with the number of trials and successes, e.g. leads entering a phase
         and how many of them converted. Not modified.
-    successes, n, period
-        Column names in ``data`` for the successes, the trials and the period.
+    successes, trials, period_column
+        Column names in ``data`` for the successes, the trials and the period label.
     chart
         ``"p"``, ``"laney"`` or ``"auto"`` (Laney when the data are over-dispersed, see Notes).
     sigma
@@ -114,7 +114,7 @@ def control_chart(
     and a run chart is the better tool. Periods must be independent cohorts, not overlapping
     rolling windows.
     """
-    require_columns(data, [period, n, successes], argument="data")
+    require_columns(data, [period_column, trials, successes], argument="data")
     check_option("chart", chart, CHART_TYPES,
                  fix="use 'auto' unless you have a reason to force one chart")
     if not is_number(sigma) or sigma <= 0:
@@ -122,13 +122,13 @@ def control_chart(
             f"The value for `sigma` must be a positive number, but {sigma!r} was passed",
             fix="use 3 (the usual 3-sigma limits)")
 
-    frame = data[[period, n, successes]].rename(
-        columns={period: "period", n: "n", successes: "successes"})
+    frame = data[[period_column, trials, successes]].rename(
+        columns={period_column: "period", trials: "n", successes: "successes"})
     check_unique(frame, ["period"], argument="data")
     frame = frame.sort_values("period", kind="stable").reset_index(drop=True)
-    frame["n"] = numeric(frame["n"], column=n)
+    frame["n"] = numeric(frame["n"], column=trials)
     frame["successes"] = numeric(frame["successes"], column=successes)
-    check_counts(frame, n_column=n, successes_column=successes)
+    check_counts(frame, n_column=trials, successes_column=successes)
 
     periods = len(frame)
     if periods == 0:
@@ -145,7 +145,7 @@ def control_chart(
                 fix="pass how many of the first periods form the baseline, or None for all")
         baseline = int(baseline_periods)
     if chart == "laney" and baseline < 2:
-        raise ConfigError(
+        raise OptionError(
             "A Laney p' chart needs at least 2 baseline periods for its moving range, but "
             f"`baseline_periods` is {baseline}", fix="use more baseline periods or chart='p'")
 
@@ -305,7 +305,7 @@ def _parse_rule(rule: str) -> tuple[str, str, int]:
             kind, length = match.group(1), int(match.group(2))
             smallest = 2 if kind == "run" else 3
             if length < smallest:
-                raise ConfigError(
+                raise OptionError(
                     f"The rule {rule!r} is too short: `{kind}_of_<k>` needs k >= {smallest}",
                     fix=f"use e.g. '{kind}_of_{8 if kind == 'run' else 6}'")
             return rule, kind, length

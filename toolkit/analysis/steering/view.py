@@ -20,8 +20,10 @@ from toolkit.base.exceptions import DataError, ToolkitError
 from toolkit.base.vocabulary import (
     MIN_N,
     Reason,
-    check_seed,
+    Seed,
     reason_of,
+    seed_sequence,
+    stream,
 )
 from toolkit.io.engagement import Engagement
 from toolkit.measure.kpis import KPI, compute_kpis, default_kpis, kpis_from_config
@@ -95,7 +97,7 @@ class SteeringView:
 
 @shared_docs
 def steering_view(engagement: Engagement, *, steer_on: str | None = None,
-                  benchmarks: pd.DataFrame | None = None, seed: int = 0,
+                  benchmarks: pd.DataFrame | None = None, seed: Seed = 0,
                   sizing: pd.DataFrame | None = None) -> SteeringView:
     """Compute step 7.
 
@@ -122,7 +124,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
         ``problems``.
     """
     engagement.require_dates("Steering (control charts and the scorecard by month)")
-    seed = check_seed(seed)
+    seed = seed_sequence(seed)
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None
@@ -139,7 +141,8 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
     if steer_on is None:
         try:
             if sizing is None:
-                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks, seed=seed)
+                sizing = bottleneck_sizing(engagement, benchmarks=benchmarks,
+                                           seed=stream(seed, "sizing"))
             usable = sizing.dropna(subset=["rate", "reference_rate"])
             if len(usable):
                 top = usable.iloc[0]

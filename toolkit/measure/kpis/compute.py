@@ -12,7 +12,7 @@ from scipy import stats as sps
 
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.exceptions import ConfigError, ToolkitError
-from toolkit.base.vocabulary import MISSING, check_seed, status_codes, status_prose
+from toolkit.base.vocabulary import MISSING, Seed, seed_sequence, status_codes, status_prose
 from toolkit.io.engagement import Engagement
 from toolkit.measure.actions import action_yield
 from toolkit.measure.cohorts import reached_phases
@@ -38,7 +38,7 @@ from toolkit.measure.survival import (
 @shared_docs
 def compute_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None,
                  by: str | Sequence[str] | None = None, period: str | None = None,
-                 seed: int = 0) -> pd.DataFrame:
+                 seed: Seed = 0) -> pd.DataFrame:
     """Compute KPIs into one tidy frame.
 
     Parameters
@@ -214,10 +214,9 @@ def _no_data_row(kpi: KPI, seg: list[str], period: str | None, ctx: _Context) ->
 class _Context:
     """Shared, computed-once inputs of the KPI functions."""
 
-    def __init__(self, engagement: Engagement, *, seed: int = 0) -> None:
-        seed = check_seed(seed)
+    def __init__(self, engagement: Engagement, *, seed: Seed = 0) -> None:
         self.engagement = engagement
-        self.seed = seed
+        self.seed = seed_sequence(seed)
         self.model = engagement.phase_model
 
     @cached_property

@@ -5,8 +5,8 @@ Every plot function takes a result frame first (the data, never modified) and ``
 Axes. Options are keyword-only. The functions compute nothing beyond layout (positions, sorting,
 the running sums a waterfall is made of, min/max for a title): every rate, interval, limit and
 status comes from the frame, so a figure always shows exactly the numbers in the table beside it.
-Each returns the Axes it drew on, except :func:`plot_seasonality`, which draws two panels and
-returns the Figure.
+Each returns the Axes it drew on; :func:`plot_seasonality`, which draws two panels, returns both
+(an :class:`AxesPair`, whose ``.figure`` is the Figure they sit on).
 
 The parameters the plot functions share (``ax``, ``phase_model``, ``title`` and the keyword
 ``language`` every plot function takes) are described once, in ``toolkit.base.docstrings``, and
@@ -61,6 +61,7 @@ from toolkit.present.plotting.timeline import (
     plot_engagement_timeline,
 )
 from toolkit.present.plotting.timing import (
+    AxesPair,
     plot_seasonality,
     plot_time_to_convert,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "plot_cohort_heatmap",
     "plot_engagement_timeline",
     "save_figure",
+    "AxesPair",
 ]
 
 # Also importable from here, as they were before the module became a package:

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import draw_title
 from toolkit.present.plotting.style import HOUSE_RC, LANGUAGE, PALETTE, drawing_language
@@ -130,12 +130,12 @@ def require_frame(frame: object, columns: Sequence[str], *, function: str, argum
 
 def check_ax(ax: object, function: str) -> None:
     if ax is not None and not isinstance(ax, Axes):
-        raise ToolkitError(f"{function}: the value for `ax` must be a matplotlib Axes or None, but "
-                           f"a {type(ax).__name__} was passed.")
+        raise TypeError(f"{function}: the value for `ax` must be a matplotlib Axes or None, but "
+                        f"a {type(ax).__name__} was passed.")
 
 
 def check_phase_model(phase_model: object, function: str) -> None:
     if phase_model is not None and not isinstance(phase_model, PhaseModel):
-        raise ToolkitError(f"{function}: the value for `phase_model` must be a PhaseModel (e.g. "
-                           f"engagement.phase_model) or None, but a {type(phase_model).__name__} "
-                           f"was passed.")
+        raise TypeError(f"{function}: the value for `phase_model` must be a PhaseModel (e.g. "
+                        f"engagement.phase_model) or None, but a {type(phase_model).__name__} "
+                        f"was passed.")

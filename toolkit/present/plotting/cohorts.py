@@ -15,7 +15,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import (
     clean_axes,
@@ -88,12 +88,12 @@ def plot_cohort_conversion(data: pd.DataFrame, *, hue: str | None = None,
     frame = require_frame(data, ["period", "n", "successes", "rate", "ci_low", "ci_high"],
                      function=name, argument="data", producer="cohort")
     if hue is not None and hue not in frame.columns:
-        raise DataError(f"{name}: the value for `hue` must be a column of `cohort_frame`, but {hue!r} "
-                        f"was passed; columns are {[str(c) for c in frame.columns]}",
-                        fix="pass the `by` column you gave cohort_conversion")
+        raise OptionError(f"{name}: the value for `hue` must be a column of `cohort_frame`, but "
+                          f"{hue!r} was passed; columns are {[str(c) for c in frame.columns]}",
+                          fix="pass the `by` column you gave cohort_conversion")
     if target is not None and not (isinstance(target, int | float) and 0 <= target <= 1):
-        raise ToolkitError(f"{name}: the value for `target` must be a share between 0 and 1 (e.g. "
-                           f"0.35 for 35%), but {target!r} was passed.")
+        raise OptionError(f"{name}: the value for `target` must be a share between 0 and 1 (e.g. "
+                          f"0.35 for 35%), but {target!r} was passed.")
     transition = _transition_name(frame, phase_model)
     if hue is None and transition is None and {"from_phase", "to_phase"} <= set(frame.columns):
         keys = frame["from_phase"].astype(str) + "\0" + frame["to_phase"].astype(str)

@@ -14,7 +14,7 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ToolkitError
+from toolkit.base.exceptions import OptionError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import clean_axes, draw_title, legend_below, new_axes, percent_axis
 from toolkit.present.plotting.checks import check_ax, check_phase_model, require_frame, styled
@@ -209,10 +209,12 @@ def plot_segment_scan(data: pd.DataFrame, *, phase_model: PhaseModel | None = No
     data = require_frame(data, ["attribute", "segment", "from_phase", "to_phase", "n", "rate",
                             "ci_low", "ci_high", "rest_rate", "p_adjusted", "flagged"],
                     function=name, argument="data", producer="segment_scan")
-    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)
-                                 or max_rows < 1):
-        raise ToolkitError(f"{name}: the value for `max_rows` must be a positive whole number or "
-                           f"None, but {max_rows!r} was passed.")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)):
+        raise TypeError(f"{name}: the value for `max_rows` must be a positive whole number or "
+                        f"None, but a {type(max_rows).__name__} was passed.")
+    if max_rows is not None and max_rows < 1:
+        raise OptionError(f"{name}: the value for `max_rows` must be a positive whole number or "
+                          f"None, but {max_rows!r} was passed.")
     all_flagged = int(data["flagged"].fillna(False).astype(bool).sum())
     total = len(data)
     data = data.reset_index(drop=True).iloc[:max_rows]

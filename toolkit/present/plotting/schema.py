@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, DataError, ToolkitError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.base.phases import PhaseModel
 from toolkit.present.plotting.axes import draw_title, text_on
 from toolkit.present.plotting.checks import check_ax, require_frame, styled
@@ -39,7 +39,7 @@ def _schema_arrows(phase_model: PhaseModel, kpis: pd.DataFrame | None,
                    funnel_frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     name = "plot_process_schema"
     if kpis is not None and funnel_frame is not None:
-        raise ConfigError(f"{name}: pass either `kpis` or `funnel_frame`, not both",
+        raise OptionError(f"{name}: pass either `kpis` or `funnel_frame`, not both",
                           fix="use funnel_frame for the raw funnel, kpis for the agreed KPI values")
     rows: list[dict[str, Any]] = []
     if funnel_frame is not None:
@@ -134,8 +134,8 @@ def plot_process_schema(phase_model: PhaseModel, *, kpis: pd.DataFrame | None = 
     name = "plot_process_schema"
     check_ax(ax, name)
     if not isinstance(phase_model, PhaseModel):
-        raise ToolkitError(f"{name}: the value for `phase_model` must be a PhaseModel (e.g. "
-                           f"engagement.phase_model), but a {type(phase_model).__name__} was passed.")
+        raise TypeError(f"{name}: the value for `phase_model` must be a PhaseModel (e.g. "
+                        f"engagement.phase_model), but a {type(phase_model).__name__} was passed.")
     arrows = _schema_arrows(phase_model, kpis, funnel_frame)
     keys = phase_model.keys
     phases = phase_model.phases

@@ -4,7 +4,7 @@ in and saving a figure."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,12 +206,13 @@ def figure_of(ax: Axes) -> Figure:
     return parent.figure if isinstance(parent, SubFigure) else parent
 
 
-def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -> Path:
+def save_figure(fig_or_ax: Figure | Axes | Sequence[Axes], path: str | Path, *,
+                dpi: int = 150) -> Path:
     """Save a figure as a PNG with a tight bounding box.
 
     Parameters
     ----------
-    fig_or_ax : matplotlib Figure or Axes
+    fig_or_ax : matplotlib Figure or Axes, or the Axes a plot of several panels returns
         The figure, or an Axes on it (the whole figure is saved; the root figure when the Axes
         sits in a subfigure).
     path : str or Path
@@ -226,16 +227,21 @@ def save_figure(fig_or_ax: Figure | Axes, path: str | Path, *, dpi: int = 150) -
 
     Raises
     ------
+    TypeError
+        `fig_or_ax` is neither a Figure nor an Axes (nor a sequence of Axes).
     OptionError
-        `fig_or_ax` is neither a Figure nor an Axes, or `dpi` is not a positive number.
+        `dpi` is not a positive number.
     """
     if isinstance(fig_or_ax, Axes):
         fig = figure_of(fig_or_ax)
     elif isinstance(fig_or_ax, Figure):
         fig = fig_or_ax
+    elif (isinstance(fig_or_ax, Sequence) and not isinstance(fig_or_ax, str) and fig_or_ax
+          and all(isinstance(a, Axes) for a in fig_or_ax)):
+        fig = figure_of(fig_or_ax[0])
     else:
-        raise OptionError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
-                           f"{type(fig_or_ax).__name__} was passed.")
+        raise TypeError(f"The value for `fig_or_ax` must be a matplotlib Figure or Axes, but a "
+                        f"{type(fig_or_ax).__name__} was passed.")
     if isinstance(dpi, bool) or not isinstance(dpi, int | float) or dpi <= 0:
         raise OptionError(f"The value for `dpi` must be a positive number (e.g. 150), but {dpi!r} "
                            f"was passed.")

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DataError, OptionError
 from toolkit.present.plotting.axes import (
     clean_axes,
     draw_title,
@@ -27,7 +27,7 @@ from toolkit.present.plotting.axes import (
 )
 from toolkit.present.plotting.checks import PRODUCERS, check_ax, require_frame, styled
 from toolkit.present.plotting.labels import count_text, num, pct_text
-from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt
+from toolkit.present.plotting.style import PALETTE, SERIES_COLORS, fig_fmt, figure_of
 from toolkit.present.plotting.style import gettext as _
 from toolkit.present.tables import N_
 
@@ -35,15 +35,43 @@ if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
 
 __all__ = [
+    "AxesPair",
     "plot_seasonality",
     "plot_time_to_convert",
 ]
 
 
+class AxesPair(tuple[Axes, Axes]):
+    """The two panels of a two-panel plot (:func:`plot_seasonality`), as that plot returns them:
+    a pair of Axes ``(volume, rate)`` like every plot returns its Axes, with the `figure` they
+    sit on."""
+
+    __slots__ = ()
+
+    def __new__(cls, volume: Axes, rate: Axes) -> AxesPair:
+        return super().__new__(cls, (volume, rate))
+
+    @property
+    def volume(self) -> Axes:
+        """The top panel: the volume bars."""
+        return self[0]
+
+    @property
+    def rate(self) -> Axes:
+        """The bottom panel: the rates with their band and the cohort sizes."""
+        return self[1]
+
+    @property
+    def figure(self) -> Figure:
+        """The Figure both panels sit on."""
+        return figure_of(self[0])
+
+
 @styled
 @shared_docs
 def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
-                     volume_label: str = N_("records entering"), title: str | None = None) -> Figure:
+                     volume_label: str = N_("records entering"), title: str | None = None
+                     ) -> AxesPair:
     """Two panels sharing the months: volume per month on top, conversion rate per month below.
 
     Parameters
@@ -60,8 +88,8 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
 
     Returns
     -------
-    Figure (two panels: ``fig.axes[0]`` volume bars, ``fig.axes[1]`` rates with their band and
-    the cohort sizes n as faint bars).
+    AxesPair, the two Axes drawn on: ``.volume`` (the volume bars) and ``.rate`` (the rates with
+    their band and the cohort sizes n as faint bars); ``.figure`` is the Figure they sit on.
 
     Notes
     -----
@@ -75,14 +103,14 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
     if ax is None:
         fig, (ax_v, ax_r) = plt.subplots(2, 1, figsize=(10.5, 6.6), sharex=True, layout="constrained",
                                          gridspec_kw={"height_ratios": [1, 1.35]})
+        del fig
     else:
         pair = list(np.ravel(np.asarray(ax, dtype=object))) if isinstance(
             ax, Sequence | np.ndarray) else []
         if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
-            raise ToolkitError(f"{name}: the value for `ax` must be None or a pair of Axes (volume, "
-                               f"rate), but {type(ax).__name__} was passed.")
+            raise TypeError(f"{name}: the value for `ax` must be None or a pair of Axes (volume, "
+                            f"rate), but {type(ax).__name__} was passed.")
         ax_v, ax_r = pair
-        fig = ax_v.figure
     data = data.sort_values("period", kind="stable").reset_index(drop=True)
     labels = [str(p) for p in data["period"]]
     x = np.arange(len(data), dtype=float)
@@ -121,7 +149,7 @@ def plot_seasonality(data: pd.DataFrame, *, ax: Sequence[Axes] | None = None,
                  if vol.size and shown.any() else _("Volume and conversion per month"))
     draw_title(ax_v, title, _("Top: volume per month. Bottom: conversion of each month's entrants "
                           "with 95% interval; faint bars: n"))
-    return fig
+    return AxesPair(ax_v, ax_r)
 
 
 @styled
@@ -173,9 +201,9 @@ def plot_time_to_convert(data: Any, *, hue: str | None = None, ax: Axes | None =
         frame = require_frame(data, ["time", "at_risk", "events", "survival", "ci_low", "ci_high"],
                          function=name, argument="data", producer="km")
     if hue is not None and hue not in frame.columns:
-        raise DataError(f"{name}: the value for `hue` must be a column of `data`, but {hue!r} was "
-                        f"passed; columns are {[str(c) for c in frame.columns]}",
-                        fix="stack the segments' frames with a segment column and name it here")
+        raise OptionError(f"{name}: the value for `hue` must be a column of `data`, but {hue!r} "
+                          f"was passed; columns are {[str(c) for c in frame.columns]}",
+                          fix="stack the segments' frames with a segment column and name it here")
     ax = new_axes(ax, (10.0, 5.4))
     clean_axes(ax, grid="both")
     groups = list(dict.fromkeys(frame[hue].astype(str))) if hue else ["all"]
