@@ -538,3 +538,19 @@ def test_a_month_of_one_deal_is_not_judged_and_no_fall_is_claimed_from_it():
     # a month still inside its window is not judged either, whatever its n
     young = kpis.assign(n=[100, 100, 80], successes=[40, 30, 10], immature_n=[0, 0, 25])
     assert scorecard(young).iloc[0]["period"] == "2026-07"
+
+
+def test_the_scorecard_lists_the_kpis_in_the_process_order_not_the_alphabet(tmp_path):
+    # HubSpot sample: alphabetically "discovery -> qualified" comes before "lead engaged ->
+    # discovery"; a board reads the scorecard in the order of the process (the KPI set's)
+    from samples import write_sample_engagement
+
+    from toolkit import Engagement
+    from toolkit.analysis.steering import steering_view
+    from toolkit.measure.kpis import kpis_from_config
+    e = Engagement.from_yaml(write_sample_engagement(tmp_path, "hubspot_accredible"))
+    card = steering_view(e).card
+    order = [k.name for k in kpis_from_config(e)]
+    shown = list(card["kpi"])
+    assert shown[:2] == ["conversion_lead_engaged_discovery", "conversion_discovery_qualified"]
+    assert shown == sorted(shown, key=order.index)

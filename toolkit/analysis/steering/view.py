@@ -46,7 +46,8 @@ def monthly_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None) -
     Returns
     -------
     DataFrame
-        The tidy KPI frame of ``compute_kpis`` (by month), sorted by KPI and period.
+        The tidy KPI frame of ``compute_kpis`` (by month), the KPIs in the KPI set's order (the
+        process order), each by period.
 
     Raises
     ------
@@ -58,7 +59,12 @@ def monthly_kpis(engagement: Engagement, *, kpis: Sequence[KPI] | None = None) -
               if k.kind in ("conversion", "cumulative_conversion", "win_rate")]
     frame = compute_kpis(engagement, kpis=chosen, period="month")
     frame = frame[frame["n"].fillna(0) > 0]
-    return frame.sort_values(["kpi", "period"]).reset_index(drop=True)
+    # the KPI set's order (the process order: target -> lead before lead -> opportunity), not the
+    # alphabet of the KPI names, which put "discovery -> qualified" before "lead -> discovery"
+    place = {kpi.name: i for i, kpi in enumerate(chosen)}
+    order = frame["kpi"].map(place).fillna(len(place))
+    return (frame.assign(_place=order).sort_values(["_place", "period"], kind="stable")
+            .drop(columns="_place").reset_index(drop=True))
 
 
 @dataclass
