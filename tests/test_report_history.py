@@ -116,3 +116,20 @@ def test_the_page_shows_the_trend_in_dutch_with_n_a_for_what_was_not_kept(tmp_pa
     assert values[2] == "35,0% (27,0–43,0%)"
     assert frame.iloc[0, 4] == MISSING and frame.iloc[2, 4] == "150"
     assert frame.iloc[2, 5] == "+5,0 procentpunt"
+
+
+def test_the_trend_keeps_the_scorecards_order_not_the_alphabet():
+    from toolkit.analysis.since import since_last_report
+    from toolkit.present.format import formatter
+    from toolkit.present.since import since_page
+
+    def state(as_of, value):
+        card = _card(as_of, as_of + "T23:00:00", value)
+        first = dict(card["scorecard"][0], kpi="conversion_target_lead", label="Conversion T → L")
+        return {**card, "scorecard": [first, *card["scorecard"]]}  # target -> lead comes first
+    page = since_page(since_last_report(state("2026-01-31", 0.3), state("2026-02-28", 0.4)),
+                      formatter("en"), phase_labels={})
+    section = next(s for s in page["sections"] if s.title == "The scorecard over the reports")
+    kpis = section.table.to_frame().iloc[:, 0].tolist()
+    assert kpis[0] == kpis[1] != kpis[2] == kpis[3]  # two runs of each, the first KPI first
+    assert "T" in kpis[0] and "A" in kpis[2]

@@ -236,7 +236,9 @@ def _trend(trend: pd.DataFrame, kpis: pd.DataFrame, fmt: Formatter,
                                         N_("Value (95% interval)"), N_("Records"),
                                         N_("Change from the report before"))]
     rows = []
-    for kpi, part in shown.groupby("kpi", sort=False):
+    groups = dict(tuple(shown.groupby(shown["kpi"].astype(str), sort=False)))
+    for kpi in [k for k in units if k in groups]:  # the scorecard's order, the process order
+        part = groups[kpi]
         about = units[str(kpi)]
         percent = about.get("unit") == "%"
         words = _kpi_words({**about, "label": kpi_labels.get(str(kpi)) or about.get("label")},
