@@ -29,7 +29,6 @@ from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import (
     MIN_N,
     PROBLEMS,
-    STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
     STATUS_TOO_FEW,
     STATUS_UNJUDGED,
@@ -37,7 +36,7 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
-from toolkit.present.findings import WRITERS, render, write
+from toolkit.present.findings import FINDING_WORDS, WRITERS, render, write
 from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
@@ -658,7 +657,10 @@ def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
     return write(headline.code, {
         **headline.values, "from_phase": w.phase(change.from_phase),
         "to_phase": w.phase(change.to_phase),
-        "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ()))}, fmt=w.fmt)
+        "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ())),
+        **({"control": f"{w.attribute(attribute)} = {headline.values.get('control_value')}"}
+           if (attribute := headline.values.get("control_attribute")) is not None else {})},
+        fmt=w.fmt)
 
 
 def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
@@ -715,48 +717,27 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
 
 def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], str]
                    ) -> list[str]:
-    """The period report's headline written from its tables in the words' language."""
+    """The period report's headline in the words' language: each of its findings written by the
+    registry (``toolkit.present.findings``), the period and the KPIs named by their labels, the
+    alerts counted (their rules' descriptions are the charts' own text, shown in the table)."""
     lines = []
-    period = w.fmt.period(report.period)
-    card = report.scorecard
-    if card is not None and len(card):
-        with_target = card[~card["status_code"].isin(STATUS_UNJUDGED)]
-        if len(with_target):
-            on = int(with_target["status_code"].isin(STATUS_ON_TARGET).sum())
-            sentence = w.ngettext("In {period}, {on} of {n} KPI with a target is on target.",
-                                "In {period}, {on} of {n} KPIs with a target are on target.",
-                                len(with_target), period=period, on=on, n=len(with_target))
-            off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
-            if len(off):
-                sentence += " " + w._("Clearly short of target: {kpis}.", kpis=", ".join(
-                    label(k) for k in off["kpi"].astype(str)))
-            lines.append(plain(sentence))
-    changes = report.what_changed
-    flags = changes["significant"] if "significant" in changes else pd.Series(dtype=object)
-    significant = changes[flags.fillna(False).astype(bool)].sort_values("p_value", kind="stable")
-    for _, row in significant.iterrows():
-        previous, current = row["previous"], row["current"]
-        rate = bool(row.get("is_rate", False))
-        better = (current > previous) == bool(row.get("higher_is_better", True))
-        message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
-                   if current > previous else
-                   N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")
-                   if current < previous else
-                   N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
-        lines.append(plain(w._(message, kpi=label(row["kpi"]), p=w.p(row["p_value"]),
-                            old=w.pct(previous, 1) if rate else w.fmt.number(previous),
-                            new=w.pct(current, 1) if rate else w.fmt.number(current),
-                            judgement=w._("better") if better else w._("worse"))))
-    quiet = int(flags.notna().sum()) - len(significant)
-    if quiet:
-        lines.append(w.ngettext("{n} KPI changed no more than chance would explain (not significant "
-                              "at the 5% level).",
-                              "{n} KPIs changed no more than chance would explain (not "
-                              "significant at the 5% level).", quiet, n=quiet))
-    if len(report.alerts):
+    alerts = 0
+    for finding in report.headline:
+        code = getattr(finding, "code", None)
+        values = dict(getattr(finding, "values", {}))
+        if code == "period_alert":
+            alerts += 1
+            continue
+        if code in ("period_on_target", "period_nothing"):
+            values["period"] = w.fmt.period(report.period)
+        if code == "period_on_target":
+            values["off"] = [label(k) for k in values.get("off_kpis", ())]
+        if code == "kpi_change" and "kpi_key" in values:
+            values["kpi"] = label(values["kpi_key"])
+        lines.append(plain(write(code, values, fmt=w.fmt) if code in WRITERS
+                           or code in FINDING_WORDS else str(finding)))
+    if alerts:
         lines.append(w.ngettext("{n} alert on the control charts; see the table.",
-                              "{n} alerts on the control charts; see the table.",
-                              len(report.alerts), n=len(report.alerts)))
-    if not lines:
-        lines.append(w._("Nothing to report for {period}.", period=period))
+                                "{n} alerts on the control charts; see the table.", alerts,
+                                n=alerts))
     return lines
