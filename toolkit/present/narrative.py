@@ -80,6 +80,17 @@ def text(value: object) -> str:
 
     A conclusion's plain sentence where it becomes Markdown (:class:`Bullets`), or any value from
     the client's data or the engagement YAML that meets Markdown.
+
+    Parameters
+    ----------
+    value : object
+        The value; written as its ``str``.
+
+    Returns
+    -------
+    str
+        Markdown that shows the value's characters: Markdown and HTML syntax escaped, a control
+        character as a space.
     """
     out = _CONTROL.sub(" ", str(value))
     out = _INLINE_SYNTAX.sub(r"\\\1", out).replace("://", "\\://")
@@ -95,7 +106,18 @@ def text(value: object) -> str:
 def plain(value: object) -> str:
     """`value` as a sentence holds it: its characters as typed, a line break or other control
     character as a space. A conclusion's line is plain text; each output escapes it once, for its
-    own syntax (:class:`Bullets` for Markdown, the report's Jinja templates for HTML)."""
+    own syntax (:class:`Bullets` for Markdown, the report's Jinja templates for HTML).
+
+    Parameters
+    ----------
+    value : object
+        The value; written as its ``str``.
+
+    Returns
+    -------
+    str
+        The plain text.
+    """
     return _CONTROL.sub(" ", str(value))
 
 
@@ -119,7 +141,18 @@ class Bullets(str):
 
 
 def bullets(lines: list[str]) -> Bullets:
-    """The plain sentences `lines` (empty ones left out) as Markdown bullets that keep them."""
+    """The plain sentences `lines` (empty ones left out) as Markdown bullets that keep them.
+
+    Parameters
+    ----------
+    lines : list of str
+        Plain sentences (:func:`plain`), one a bullet.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     return Bullets(lines)
 
 
@@ -192,7 +225,27 @@ def _ci(row: pd.Series, w: _Words) -> str:
 
 def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditResult,
              estimate: DurationEstimate | None, language: str = "en") -> Bullets:
-    """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
+    """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate.
+
+    Parameters
+    ----------
+    engagement : Engagement
+        The engagement (its reconciliation, records and phases).
+    funnel_frame : pandas.DataFrame
+        The raw funnel (``toolkit.measure.funnel.funnel``).
+    audit : AuditResult
+        The audit of the stage history (``toolkit.measure.audit``).
+    estimate : DurationEstimate or None
+        The engagement's duration estimate (``toolkit.analysis.planning``); None: not made.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, engagement.phase_model)
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
@@ -259,7 +312,23 @@ def _audit(audit: AuditResult, w: _Words) -> str:
 
 
 def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: str = "en") -> Bullets:
-    """Step 2: the phases and which CRM stages feed them."""
+    """Step 2: the phases and which CRM stages feed them.
+
+    Parameters
+    ----------
+    engagement : Engagement
+        The engagement (its phase model and stage mapping).
+    funnel_frame : pandas.DataFrame
+        The raw funnel (``toolkit.measure.funnel.funnel``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     model = engagement.phase_model
     w = _Words(language, model)
     mapped = set(model.normalised_mapping().values())  # `won` resolved to the last phase
@@ -282,7 +351,23 @@ def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: 
 
 def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None = None
              ) -> Bullets:
-    """Step 3: where the goal is missed, traced down the tree."""
+    """Step 3: where the goal is missed, traced down the tree.
+
+    Parameters
+    ----------
+    tree : pandas.DataFrame
+        The KPI tree (``toolkit.measure.kpis.kpi_tree``): each node's value and target.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, phases)
     lines = []
     root = tree.iloc[0]
@@ -337,7 +422,28 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
 def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
                 ttc: pd.DataFrame | None = None, language: str = "en",
                 phases: PhaseModel | None = None) -> Bullets:
-    """Step 4: the measured conversions, what is immature, and seasonality."""
+    """Step 4: the measured conversions, what is immature, and seasonality.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        The measured KPIs (``toolkit.measure.kpis.compute_kpis``).
+    seasonal : SeasonalityResult or None
+        The seasonality tests (``toolkit.measure.seasonality``); None: not made.
+    ttc : pandas.DataFrame, optional
+        The time to conversion per step (``toolkit.measure.kpis.time_to_convert``): the slowest
+        step's median and its shares converted by day.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, phases)
     conv = kpis[kpis["kind"] == "conversion"]
 
@@ -441,7 +547,22 @@ def verdict(fruit: LowHangingFruit, fmt: Formatter, phases: PhaseModel | None
             ) -> dict[str, Any]:
     """Step 5's verdict in the formatter's language: ``case``, ``sentence`` (what it means and
     what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
-    the lead volume against the order target)."""
+    the lead volume against the order target).
+
+    Parameters
+    ----------
+    fruit : LowHangingFruit
+        Step 5's low-hanging fruit (``toolkit.analysis.diagnosis.low_hanging_fruit``).
+    fmt : Formatter
+        The one formatter (``toolkit.present.format``) in the report's language.
+    phases : PhaseModel or None
+        The engagement's phases: a phase is named by its label; None: by its key.
+
+    Returns
+    -------
+    dict
+        ``case`` (str), ``sentence`` (str) and ``evidence`` (list of str).
+    """
     case = fruit.verdict.case
     volume = fruit.verdict.evidence
     volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
@@ -487,9 +608,28 @@ def verdict(fruit: LowHangingFruit, fmt: Formatter, phases: PhaseModel | None
 
 def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel | None = None,
               attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> Bullets:
-    """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
-    segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
-    conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
+    """Step 5: the verdict and the top of the ranked low-hanging fruit.
+
+    Parameters
+    ----------
+    fruit : LowHangingFruit
+        Step 5's low-hanging fruit (``toolkit.analysis.diagnosis.low_hanging_fruit``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+    attributes : mapping of str to str, optional
+        Each segment attribute's column header (``toolkit.present.tables.attribute_headers``),
+        so a sentence names an attribute by its label.
+    currency : str, optional
+        The engagement's currency (ISO code), for amounts; default EUR.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, phases, attributes, currency)
     # written from the verdict's code and the fruit's fields in every language, as the summary
     # page and the tables write them (the library's own sentences name phases by their keys)
@@ -538,7 +678,26 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
 def segment_scan(scan: pd.DataFrame, language: str = "en", phases: PhaseModel | None = None,
                  attributes: Mapping[str, str] | None = None) -> Bullets:
     """Step 5 without a ranked list (a lead list without dates): what the segment scan found,
-    flagged segments first, and what it could not compare."""
+    flagged segments first, and what it could not compare.
+
+    Parameters
+    ----------
+    scan : pandas.DataFrame
+        The segment scan (``toolkit.analysis.diagnosis.segment_scan``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+    attributes : mapping of str to str, optional
+        Each segment attribute's column header (``toolkit.present.tables.attribute_headers``),
+        so a sentence names an attribute by its label.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, phases, attributes)
     lines = [plain(w.cell(row, "scan_finding_text") or row["finding"])
              for _, row in scan[scan["flagged"]].head(5).iterrows()]
@@ -586,7 +745,24 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
 
 def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel | None = None
                 ) -> Bullets:
-    """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
+    """Step 6: what the chosen improvement is worth, what it takes, and how to test it.
+
+    Parameters
+    ----------
+    plan : ImprovementPlan
+        Step 6's plan (``toolkit.analysis.simulation``): the scenario, the required volume, the
+        experiment and each declared change's evaluation.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, phases)
     lines = []
     if plan.scenario is not None:
@@ -665,7 +841,23 @@ def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
 
 def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
              ) -> Bullets:
-    """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
+    """Step 7: the scorecard in a sentence, the alerts and the period's headline.
+
+    Parameters
+    ----------
+    view : SteeringView
+        Step 7's view (``toolkit.analysis.steering``): scorecard, control chart, period report.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences (the message catalogue) and of their numbers (36,1% and
+        1.234 in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+    """
     w = _Words(language, phases)
     lines = []
     card = view.card
