@@ -382,3 +382,30 @@ def test_step_5s_verdict_headline_is_a_finding_written_in_either_language():
     gains = Finding(none.code, {**none.values, "gains_in_segments": True})
     assert gains.startswith("No side of the funnel is the obvious place to start, but segments")
     assert render(gains, "nl").startswith("Geen kant van de funnel")
+
+
+def test_the_period_headline_and_step_5s_notes_are_findings_the_dutch_page_writes(demo_results):
+    # issue 22: the period report's headline, step 5's evidence notes and today's orders are
+    # codes and values; the English reads as before, the Dutch conclusions come from the registry
+    from toolkit.present.narrative import steering
+    engagement, results = demo_results
+    view = results[7].results["view"]
+    headline = view.report.headline
+    assert [f.code for f in headline] == ["period_on_target", "period_quiet"]
+    assert headline[0] == ("In 2026-07, 2 of 4 KPIs with a target are on target. Clearly short "
+                           "of target: Conversion Target (suspects) → Lead within 90 days.")
+    assert headline[0].values["off_kpis"] == ["conversion_target_lead"]
+    dutch = steering(view, "nl", engagement.phase_model).lines
+    assert ("In juli 2026 halen 2 van de 4 KPI's met een doel hun doel. Duidelijk onder het doel: "
+            "Conversie Target (suspects) → Lead binnen 90 dagen.") in dutch
+    assert ("5 KPI's veranderden niet meer dan toeval verklaart (niet significant op het "
+            "5%-niveau).") in dutch
+    fruit = results[5].results["fruit"]
+    assert fruit.today.code == "fruit_today" and fruit.today.startswith("Today: 85.6 orders per ")
+    assert render(fruit.today, "nl").startswith("Nu: 85,6 orders per jaar, ongeveer 1.419.965")
+    notes = list(fruit.verdict.evidence["note"])
+    assert {n.code for n in notes} <= {"verdict_test_note", "verdict_volume_note"}
+    assert render(notes[0], "nl") == ("conversion_target_lead in de doelen; eenzijdig p < 0,001, "
+                                      "Holm-gecorrigeerd < 0,001")
+    assert notes[0] == ("conversion_target_lead in targets; one-sided p < 0.001, Holm-adjusted "
+                        "< 0.001")

@@ -740,8 +740,8 @@ _register("leak_no_threshold", Words(
     N_("No stall threshold for {phases}: fewer than {min_moves} records moved on."),
     {"phases": "text", "min_moves": "count"}))
 _register("verdict_test_note", Words(
-    N_("{detail}; one-sided p = {p_value}, Holm-adjusted {p_adjusted}"),
-    {"p_value": "p_value", "p_adjusted": "p_value"}, findings=("detail",)))
+    N_("{detail}; one-sided {p_value}, Holm-adjusted {p_adjusted}"),
+    {"p_value": "p", "p_adjusted": "p_value"}, findings=("detail",)))
 _register("verdict_detail_target", Words(N_("conversion_{from_phase}_{to_phase} in targets"),
                                          {"from_phase": "text", "to_phase": "text"}))
 WRITERS["verdict_detail_benchmark"] = lambda values, fmt: fmt.gettext(

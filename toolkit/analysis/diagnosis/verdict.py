@@ -144,6 +144,7 @@ def step_tests(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
     out = pd.DataFrame(rows, columns=["step", "side", "from_phase", "to_phase", "reference",
                                       "reference_rate", "test_rate", "n", "successes", "rate",
                                       "earlier_n", "earlier_successes", "p_value", "detail"])
+    out["detail"] = pd.Series([row["detail"] for row in rows], index=out.index, dtype=object)
     out["ci_low"], out["ci_high"] = rate_ci(out["successes"].to_numpy(float),
                                             out["n"].to_numpy(float), method="wilson")
     tested = out["p_value"].notna().to_numpy()
@@ -249,6 +250,8 @@ def decide_verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n
                          key: float(volume[key])
                          for key in ("goal", "need_now", "need_ref", "ci_low", "ci_high")})})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
+    # the notes as findings, codes kept (a column of strings would keep only their English)
+    evidence["note"] = pd.Series([row["note"] for row in rows], index=evidence.index, dtype=object)
     if first_n < min_n:
         headline = Finding("diagnosis_verdict", {"case": "insufficient data", "first_n": first_n,
                                                  "step": names[0], "min_n": min_n})

@@ -549,6 +549,9 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
                 (str(m["attribute"]), float(m["shift"]), float(m["p_value"])) for m in shifted]}))
     table = pd.DataFrame(comparisons, columns=["method", "estimate", "ci_low", "ci_high",
                                                "p_value", "n_before", "n_after", "note"])
+    # the notes as findings, codes kept (a column of strings would keep only their English)
+    table["note"] = pd.Series([row["note"] for row in comparisons], index=table.index,
+                              dtype=object)
 
     monthly = cells.merge(simple[["group", "period", "in_before_after"]],
                           on=["group", "period"], how="left")

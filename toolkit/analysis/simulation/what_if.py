@@ -260,7 +260,9 @@ def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Ma
     samples = pd.DataFrame({"baseline_orders": sim_base[:, -1], "scenario_orders": sim_scen[:, -1],
                             "baseline_revenue": base_rev, "scenario_revenue": scen_rev})
     return WhatIfResult(table=table, outcomes=outcomes, by_month=by_month,
-                        inputs=pd.DataFrame(inputs), samples=samples, period=period,
+                        inputs=pd.DataFrame(inputs).assign(  # the notes as findings, codes kept
+                            note=pd.Series([row["note"] for row in inputs], dtype=object)),
+                        samples=samples, period=period,
                         interval=interval, draws=draws, seed=seed, confidence=level,
                         scenario=scenario, notes=tuple(notes))
 
