@@ -505,3 +505,7 @@ def test_a_change_evaluations_notes_are_findings_and_its_dutch_names_the_control
     dutch = narrative._change_verdict(r, words)
     assert words.attribute("region") == "Regio"  # the catalogue's label of a known attribute
     assert "tegen Regio = control)" in dutch and "'control'" not in dutch and "region" not in dutch
+    # the YAML's `comparison: {region: [Noord, Zuid]}` passes a list: its items, as typed
+    r.headline = type(r.headline)(r.headline.code, {**r.headline.values,
+                                                    "control_value": ["Noord", "Zuid"]})
+    assert "tegen Regio = Noord, Zuid)" in narrative._change_verdict(r, words)

@@ -834,9 +834,16 @@ def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
         **headline.values, "from_phase": w.phase(change.from_phase),
         "to_phase": w.phase(change.to_phase),
         "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ())),
-        **({"control": f"{w.attribute(attribute)} = {headline.values.get('control_value')}"}
+        **({"control": f"{w.attribute(attribute)} = {_as_typed(headline.values['control_value'])}"}
            if (attribute := headline.values.get("control_attribute")) is not None else {})},
         fmt=w.fmt)
+
+
+def _as_typed(value: object) -> str:
+    """A value from the YAML as the user typed it: a list as its items, no Python quotes."""
+    if isinstance(value, list | tuple | set):
+        return ", ".join(plain(item) for item in value)
+    return plain(value)
 
 
 def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
