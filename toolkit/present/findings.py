@@ -18,7 +18,7 @@ Importing this module installs its English writer as the sentence of every Findi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables.words import code_text
 
-__all__ = ["FINDING_WORDS", "WRITERS", "KINDS", "Words", "render", "write", "show", "finding_codes"]
+__all__ = ["FINDING_WORDS", "WRITERS", "KINDS", "Words", "render", "write", "show", "finding_codes",
+           "period_headline", "as_typed"]
 
 
 def N_(message: str) -> str:
@@ -764,5 +765,69 @@ WRITERS["period_on_target"] = _period_on_target
 WRITERS["period_quiet"] = _period_quiet
 WRITERS["period_alert"] = _period_alert
 _register("period_nothing", Words(N_("Nothing to report for {period}."), {"period": "text"}))
+
+# ------------------------------------------------------- findings that a conclusion puts together
+@shared_docs
+def period_headline(headline: Sequence[object], fmt: Formatter, *, period: Any,
+                    label: Callable[[object], str]) -> list[str]:
+    """A period report's headline (``toolkit.analysis.steering.period_report``) in the
+    formatter's language: each finding written here, the period and the KPIs named by their
+    labels, the alerts counted (their rules' descriptions are the charts' own text, in the table).
+
+    Parameters
+    ----------
+    headline : sequence of Finding
+        The report's ``headline``; another value is written as its text.
+    {shared.fmt}
+    period : object
+        The report's period, written by the formatter (``juli 2026``).
+    label : callable
+        ``label(kpi_key)``: a KPI's name in the language.
+
+    Returns
+    -------
+    list of str
+        The sentences.
+    """
+    lines, alerts = [], 0
+    for finding in headline:
+        code = getattr(finding, "code", None)
+        values = dict(getattr(finding, "values", {}))
+        if code == "period_alert":
+            alerts += 1
+            continue
+        if code in ("period_on_target", "period_nothing"):
+            values["period"] = fmt.period(period)
+        if code == "period_on_target":
+            values["off"] = [label(k) for k in values.get("off_kpis", ())]
+        if code == "kpi_change" and "kpi_key" in values:
+            values["kpi"] = label(values["kpi_key"])
+        known = isinstance(code, str) and (code in WRITERS or code in FINDING_WORDS)
+        lines.append(_text(code, values, fmt) if known and isinstance(code, str)
+                     else str(finding))
+    if alerts:
+        lines.append(fmt.ngettext("{n} alert on the control charts; see the table.",
+                                  "{n} alerts on the control charts; see the table.",
+                                  alerts).format(n=fmt.count(alerts)))
+    return lines
+
+
+def as_typed(value: object) -> str:
+    """A value from the engagement YAML as the user typed it: a list as its items, no quotes.
+
+    Parameters
+    ----------
+    value : object
+        A value, or a list of them (``comparison: {region: [Noord, Zuid]}``).
+
+    Returns
+    -------
+    str
+        ``Noord, Zuid``.
+    """
+    if isinstance(value, list | tuple | set):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
 
 _base.use_renderer(_english, lambda kind, value: show(kind, value, formatter("en")))

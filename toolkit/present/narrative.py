@@ -19,7 +19,7 @@ into a CRM field shows as those characters and does nothing, and no page renders
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,7 +36,7 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
-from toolkit.present.findings import FINDING_WORDS, WRITERS, render, write
+from toolkit.present.findings import WRITERS, as_typed, period_headline, render, write
 from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # the types of the results a conclusion is written from
     from toolkit.analysis.diagnosis import LowHangingFruit
     from toolkit.analysis.planning import DurationEstimate
     from toolkit.analysis.simulation import ChangeEvaluation, ImprovementPlan
-    from toolkit.analysis.steering import PeriodReport, SteeringView
+    from toolkit.analysis.steering import SteeringView
     from toolkit.base.phases import PhaseModel
     from toolkit.io.engagement import Engagement
     from toolkit.measure.audit import AuditResult
@@ -89,8 +89,7 @@ def text(value: object) -> str:
     Returns
     -------
     str
-        Markdown that shows the value's characters: Markdown and HTML syntax escaped, a control
-        character as a space.
+        Markdown that shows the characters (Markdown and HTML syntax escaped).
     """
     out = _CONTROL.sub(" ", str(value))
     out = _INLINE_SYNTAX.sub(r"\\\1", out).replace("://", "\\://")
@@ -151,7 +150,7 @@ def bullets(lines: list[str]) -> Bullets:
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     return Bullets(lines)
 
@@ -238,13 +237,12 @@ def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditRes
     estimate : DurationEstimate or None
         The engagement's duration estimate (``toolkit.analysis.planning``); None: not made.
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, engagement.phase_model)
     rec = engagement.reconciliation
@@ -321,13 +319,12 @@ def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: 
     funnel_frame : pandas.DataFrame
         The raw funnel (``toolkit.measure.funnel.funnel``).
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     model = engagement.phase_model
     w = _Words(language, model)
@@ -358,15 +355,14 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
     tree : pandas.DataFrame
         The KPI tree (``toolkit.measure.kpis.kpi_tree``): each node's value and target.
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
     phases : PhaseModel, optional
         The engagement's phases (``engagement.phase_model``): a phase is named by its label.
 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, phases)
     lines = []
@@ -431,18 +427,16 @@ def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
     seasonal : SeasonalityResult or None
         The seasonality tests (``toolkit.measure.seasonality``); None: not made.
     ttc : pandas.DataFrame, optional
-        The time to conversion per step (``toolkit.measure.kpis.time_to_convert``): the slowest
-        step's median and its shares converted by day.
+        The time to conversion per step (``toolkit.measure.kpis.time_to_convert``).
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
     phases : PhaseModel, optional
         The engagement's phases (``engagement.phase_model``): a phase is named by its label.
 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, phases)
     conv = kpis[kpis["kind"] == "conversion"]
@@ -615,8 +609,7 @@ def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel |
     fruit : LowHangingFruit
         Step 5's low-hanging fruit (``toolkit.analysis.diagnosis.low_hanging_fruit``).
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
     phases : PhaseModel, optional
         The engagement's phases (``engagement.phase_model``): a phase is named by its label.
     attributes : mapping of str to str, optional
@@ -628,7 +621,7 @@ def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel |
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, phases, attributes, currency)
     # written from the verdict's code and the fruit's fields in every language, as the summary
@@ -685,8 +678,7 @@ def segment_scan(scan: pd.DataFrame, language: str = "en", phases: PhaseModel | 
     scan : pandas.DataFrame
         The segment scan (``toolkit.analysis.diagnosis.segment_scan``).
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
     phases : PhaseModel, optional
         The engagement's phases (``engagement.phase_model``): a phase is named by its label.
     attributes : mapping of str to str, optional
@@ -696,7 +688,7 @@ def segment_scan(scan: pd.DataFrame, language: str = "en", phases: PhaseModel | 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, phases, attributes)
     lines = [plain(w.cell(row, "scan_finding_text") or row["finding"])
@@ -753,15 +745,14 @@ def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel 
         Step 6's plan (``toolkit.analysis.simulation``): the scenario, the required volume, the
         experiment and each declared change's evaluation.
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
     phases : PhaseModel, optional
         The engagement's phases (``engagement.phase_model``): a phase is named by its label.
 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, phases)
     lines = []
@@ -834,16 +825,9 @@ def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
         **headline.values, "from_phase": w.phase(change.from_phase),
         "to_phase": w.phase(change.to_phase),
         "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ())),
-        **({"control": f"{w.attribute(attribute)} = {_as_typed(headline.values['control_value'])}"}
+        **({"control": f"{w.attribute(attribute)} = {as_typed(headline.values['control_value'])}"}
            if (attribute := headline.values.get("control_attribute")) is not None else {})},
         fmt=w.fmt)
-
-
-def _as_typed(value: object) -> str:
-    """A value from the YAML as the user typed it: a list as its items, no Python quotes."""
-    if isinstance(value, list | tuple | set):
-        return ", ".join(plain(item) for item in value)
-    return plain(value)
 
 
 def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
@@ -855,15 +839,14 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
     view : SteeringView
         Step 7's view (``toolkit.analysis.steering``): scorecard, control chart, period report.
     language : ``"en"`` or ``"nl"``, optional
-        The language of the sentences (the message catalogue) and of their numbers (36,1% and
-        1.234 in Dutch); default English.
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
     phases : PhaseModel, optional
         The engagement's phases (``engagement.phase_model``): a phase is named by its label.
 
     Returns
     -------
     Bullets
-        The plain sentences, a str of Markdown bullets that keeps them (``.lines``).
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
     """
     w = _Words(language, phases)
     lines = []
@@ -909,34 +892,6 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
         lines.append(w._("No control-chart alerts: {kpi} moves within its limits.",
                        kpi=plain(label(view.steer_on))))
     if view.report is not None:
-        lines += ([plain(line) for line in view.report.headline] if w.english
-                  else _period_report(view.report, w, label))
+        lines += [plain(line) for line in (view.report.headline if w.english else period_headline(
+            view.report.headline, w.fmt, period=view.report.period, label=label))]
     return bullets(lines)
-
-
-def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], str]
-                   ) -> list[str]:
-    """The period report's headline in the words' language: each of its findings written by the
-    registry (``toolkit.present.findings``), the period and the KPIs named by their labels, the
-    alerts counted (their rules' descriptions are the charts' own text, shown in the table)."""
-    lines = []
-    alerts = 0
-    for finding in report.headline:
-        code = getattr(finding, "code", None)
-        values = dict(getattr(finding, "values", {}))
-        if code == "period_alert":
-            alerts += 1
-            continue
-        if code in ("period_on_target", "period_nothing"):
-            values["period"] = w.fmt.period(report.period)
-        if code == "period_on_target":
-            values["off"] = [label(k) for k in values.get("off_kpis", ())]
-        if code == "kpi_change" and "kpi_key" in values:
-            values["kpi"] = label(values["kpi_key"])
-        lines.append(plain(write(code, values, fmt=w.fmt) if code in WRITERS
-                           or code in FINDING_WORDS else str(finding)))
-    if alerts:
-        lines.append(w.ngettext("{n} alert on the control charts; see the table.",
-                                "{n} alerts on the control charts; see the table.", alerts,
-                                n=alerts))
-    return lines
