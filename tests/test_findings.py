@@ -118,6 +118,56 @@ EXAMPLES: list[tuple[str, dict]] = [
     ("leak_detail", {"total_lost": 7, "min_moves": 10, "quantile": 90, "stalled": 0,
                      "phase": "opportunity", "lost": 2, "n": 9, "rate": 0.222,
                      "median_days": 11.0, "share": 0.2857}),
+    # issue 22 (prose3): the notes of a change evaluation, a what-if, the mix and leak details,
+    # step 5's evidence, today's orders and the period report's headline
+    ("change_overdispersed", {"what": "its", "dispersion": 1.734}),
+    ("change_its_skipped", {"n_before": 2, "n_after": 1}),
+    ("change_its_seasonal", {"period": "month", "span": 30}),
+    ("change_its_no_season", {}),
+    ("change_did_skipped", {"missing": [("control", "before"), ("treated", "after")]}),
+    ("change_attribute_missing", {"n": 12, "attribute": "region"}),
+    ("change_immature", {"n": 310, "phase": "lead", "window": 90}),
+    ("change_straddling", {"n": 1204}),
+    ("change_same_seasons", {"period": "month", "seasons": [3, 4, 5]}),
+    ("change_seasons_unmatched", {"period": "quarter"}),
+    ("change_note_before_after", {"x_after": 1210, "n_after": 4000, "x_before": 980,
+                                  "n_before": 3900, "test": "score"}),
+    ("change_note_its_level", {}),
+    ("change_note_its_slope", {"period": "month"}),
+    ("change_note_did", {"control_before": 1500, "control_after": 1320}),
+    ("change_note_standardised", {"names": ["region", "action"], "cells": 12, "left_out": 3}),
+    ("change_note_standardised", {"names": ["region"], "cells": 1, "left_out": 0}),
+    ("what_if_entries", {"entries": 4230, "months": 12, "first": "2025-11", "last": "2026-10"}),
+    ("what_if_rate", {"window_days": 90, "immature": 1204, "multiplier": 1.0, "phase": "b"}),
+    ("what_if_rate", {"window_days": 90, "immature": 0, "multiplier": 1.5, "phase": "proposal"}),
+    ("what_if_value", {}),
+    ("mix_no_stratified_test", {"error": "every stratum holds one period"}),
+    ("mix_immature", {"window": 90, "n_a": 12, "period_a": "2025", "n_b": 1204,
+                      "period_b": "2026"}),
+    ("leak_unplaced", {"count": 1}),
+    ("leak_unplaced", {"count": 247}),
+    ("leak_no_threshold", {"phases": "proposal, order", "min_moves": 10}),
+    ("verdict_test_note", {"detail": Finding("verdict_detail_target", {
+        "from_phase": "lead", "to_phase": "opportunity"}), "p_value": 0.00012,
+        "p_adjusted": 0.0371}),
+    ("verdict_detail_target", {"from_phase": "lead", "to_phase": "opportunity"}),
+    ("verdict_detail_benchmark", {"typical": 0.4, "low": 0.3, "high": 0.5, "source": "Gartner"}),
+    ("verdict_detail_history", {"n_recent": 1204, "n_before": 3400}),
+    ("verdict_detail_history_few", {"min_n": 30}),
+    ("verdict_volume_note", {"goal": 12.0, "need_now": 186.4, "need_ref": 140.2, "ci_low": 118.3,
+                             "ci_high": 133.1}),
+    ("fruit_today", {"orders": 10.0, "horizon": "year", "revenue": 20000.0,
+                     "avg_value": 2000.0}),
+    ("fruit_today", {"orders": 6.8, "horizon": "month", "revenue_target": 1_500_000.0,
+                     "revenue_per_year": float("nan")}),
+    ("period_on_target", {"period": "2026-07", "on": 1, "n": 3, "off": [], "off_kpis": []}),
+    ("period_on_target", {"period": "2026-07", "on": 2, "n": 4, "off": ["Win rate"],
+                          "off_kpis": ["win_rate"]}),
+    ("period_quiet", {"count": 1, "others": True}),
+    ("period_quiet", {"count": 5, "others": False}),
+    ("period_alert", {"severity": "medium", "kpi": "Win rate",
+                      "description": "8 or more points in a row below the center line"}),
+    ("period_nothing", {"period": "2026-07"}),
 ]
 
 # Every value a problem sentence may name (toolkit.present.problems.problem_text), hand-made.
@@ -332,3 +382,30 @@ def test_step_5s_verdict_headline_is_a_finding_written_in_either_language():
     gains = Finding(none.code, {**none.values, "gains_in_segments": True})
     assert gains.startswith("No side of the funnel is the obvious place to start, but segments")
     assert render(gains, "nl").startswith("Geen kant van de funnel")
+
+
+def test_the_period_headline_and_step_5s_notes_are_findings_the_dutch_page_writes(demo_results):
+    # issue 22: the period report's headline, step 5's evidence notes and today's orders are
+    # codes and values; the English reads as before, the Dutch conclusions come from the registry
+    from toolkit.present.narrative import steering
+    engagement, results = demo_results
+    view = results[7].results["view"]
+    headline = view.report.headline
+    assert [f.code for f in headline] == ["period_on_target", "period_quiet"]
+    assert headline[0] == ("In 2026-07, 2 of 4 KPIs with a target are on target. Clearly short "
+                           "of target: Conversion Target (suspects) → Lead within 90 days.")
+    assert headline[0].values["off_kpis"] == ["conversion_target_lead"]
+    dutch = steering(view, "nl", engagement.phase_model).lines
+    assert ("In juli 2026 halen 2 van de 4 KPI's met een doel hun doel. Duidelijk onder het doel: "
+            "Conversie Target (suspects) → Lead binnen 90 dagen.") in dutch
+    assert ("5 KPI's veranderden niet meer dan toeval verklaart (niet significant op het "
+            "5%-niveau).") in dutch
+    fruit = results[5].results["fruit"]
+    assert fruit.today.code == "fruit_today" and fruit.today.startswith("Today: 85.6 orders per ")
+    assert render(fruit.today, "nl").startswith("Nu: 85,6 orders per jaar, ongeveer 1.419.965")
+    notes = list(fruit.verdict.evidence["note"])
+    assert {n.code for n in notes} <= {"verdict_test_note", "verdict_volume_note"}
+    assert render(notes[0], "nl") == ("conversion_target_lead in de doelen; eenzijdig p < 0,001, "
+                                      "Holm-gecorrigeerd < 0,001")
+    assert notes[0] == ("conversion_target_lead in targets; one-sided p < 0.001, Holm-adjusted "
+                        "< 0.001")

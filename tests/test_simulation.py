@@ -481,3 +481,31 @@ def test_every_seeded_call_follows_the_one_seed_rule(hand, seed):
     for call in calls:
         with pytest.raises(ConfigError, match=r"`seed` must be a whole number >= 0"):
             call()
+
+
+def test_a_change_evaluations_notes_are_findings_and_its_dutch_names_the_control_by_label():
+    # issue 22: the evaluation returns codes and values (its notes, each method's note, the
+    # verdict); toolkit.present writes them, in Dutch from the catalogue, the control group named
+    # by its attribute's label and the value as typed (no Python quotes)
+    from toolkit.base.findings import Finding
+    from toolkit.present import narrative
+    from toolkit.present.findings import render
+    data = synthetic(5, start="2022-01-01", groups=("control", "treated"))
+    r = evaluate_change(data, change_date="2024-01-01", from_phase="lead", control="control",
+                        segment_attribute="region")
+    assert r.notes and all(isinstance(note, Finding) for note in r.notes)
+    assert all(isinstance(note, Finding) for note in r.comparisons["note"])
+    for note in [*r.notes, *r.comparisons["note"]]:
+        assert render(note, "en") == note and render(note, "nl") != note, note.code
+    # the English verdict as before; the Dutch one names the attribute by its label
+    assert "difference-in-differences against region = 'control'" in r.headline
+    assert (r.headline.values["control_attribute"], r.headline.values["control_value"]) == (
+        "region", "control")
+    words = narrative._Words("nl")
+    dutch = narrative._change_verdict(r, words)
+    assert words.attribute("region") == "Regio"  # the catalogue's label of a known attribute
+    assert "tegen Regio = control)" in dutch and "'control'" not in dutch and "region" not in dutch
+    # the YAML's `comparison: {region: [Noord, Zuid]}` passes a list: its items, as typed
+    r.headline = type(r.headline)(r.headline.code, {**r.headline.values,
+                                                    "control_value": ["Noord", "Zuid"]})
+    assert "tegen Regio = Noord, Zuid)" in narrative._change_verdict(r, words)

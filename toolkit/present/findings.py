@@ -18,7 +18,7 @@ Importing this module installs its English writer as the sentence of every Findi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ from toolkit.present.format import MISSING, Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables.words import code_text
 
-__all__ = ["FINDING_WORDS", "WRITERS", "KINDS", "Words", "render", "write", "show", "finding_codes"]
+__all__ = ["FINDING_WORDS", "WRITERS", "KINDS", "Words", "render", "write", "show", "finding_codes",
+           "period_headline", "as_typed"]
 
 
 def N_(message: str) -> str:
@@ -49,6 +50,7 @@ KINDS: dict[str, Callable[[Formatter, Any], str]] = {
     "number": lambda f, x: f.number(x),
     "number0": lambda f, x: f.number(x, 0),
     "number1": lambda f, x: f.number(x, 1),
+    "number2": lambda f, x: f.number(x, 2),
     "signed1": lambda f, x: f.number(x, 1, signed=True),
     "count": lambda f, x: f.count(x),
     "p": lambda f, x: f.p_phrase(x),
@@ -569,5 +571,263 @@ def _leak_detail(values: Mapping[str, Any], fmt: Formatter) -> str:
 
 
 WRITERS["leak_detail"] = _leak_detail
+
+# ------------------------------------------------- the notes of the analysis and the estimates
+# (issue 22: analysis returns codes and values; the sentences are written here, in either language)
+_METHOD_NAMES = {"its": N_("Interrupted time series"), "did": N_("Difference-in-differences")}
+_GROUP_SIDES = {"treated": N_("treated"), "control": N_("control"), "before": N_("before"),
+                "after": N_("after")}
+
+
+def _group_sides(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The (group, side) cells of a difference-in-differences without mature cohorts."""
+    missing = ", ".join(f"{fmt.gettext(_GROUP_SIDES.get(g, g))} {fmt.gettext(_GROUP_SIDES.get(s, s))}"
+                        for g, s in values["missing"])
+    return fmt.gettext("Difference-in-differences skipped: no mature cohorts for "
+                       "{missing}.").format(missing=missing)
+
+
+def _same_seasons(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The calendar periods a before/after comparison matches on both sides."""
+    period = values["period"]
+    return fmt.gettext("Before/after compares the same calendar {period}s {seasons} on both "
+                       "sides.").format(
+        period=fmt.gettext(_PERIOD_WORDS[period]) if period in _PERIOD_WORDS else period,
+        seasons=", ".join(fmt.count(s) for s in values["seasons"]))
+
+
+def _standardised_note(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """How the standardised before/after estimate was formed."""
+    text = fmt.ngettext("after minus before within each {names} segment, weighted by the "
+                        "segment's share of both sides (direct standardisation, Wald interval); "
+                        "{cells} segment",
+                        "after minus before within each {names} segment, weighted by the "
+                        "segment's share of both sides (direct standardisation, Wald interval); "
+                        "{cells} segments", int(values["cells"])).format(
+        names=" x ".join(values["names"]), cells=fmt.count(values["cells"]))
+    if values.get("left_out"):
+        text += fmt.gettext(", {n} records in segments seen on one side only left out").format(
+            n=fmt.count(values["left_out"]))
+    return text
+
+
+def _rate_input(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A step rate that a what-if scenario starts from."""
+    text = fmt.gettext("cohort conversion, {window}-day window, {immature} immature records not "
+                       "counted").format(window=fmt.count(values["window_days"]),
+                                         immature=fmt.count(values["immature"]))
+    if values.get("multiplier", 1.0) != 1.0:
+        text += fmt.gettext("; volume x{multiplier} into {phase}").format(
+            multiplier=fmt.number(values["multiplier"]), phase=values["phase"])
+    return text
+
+
+def _fruit_today(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """Today's orders and revenue per horizon (``toolkit.analysis.diagnosis.low_hanging_fruit``)."""
+    horizon = values["horizon"]
+    text = fmt.gettext("Today: {orders} orders per {horizon}").format(
+        orders=fmt.number(values["orders"], 1),
+        horizon=fmt.gettext(_PERIOD_WORDS[horizon]) if horizon in _PERIOD_WORDS else horizon)
+    if not is_missing(values.get("avg_value")):
+        text += fmt.gettext(", about {revenue} in revenue (average won deal {value})").format(
+            revenue=fmt.number(values["revenue"], 0), value=fmt.number(values["avg_value"], 0))
+    if values.get("revenue_target") is not None:
+        text += fmt.gettext("; revenue target {target} per year against {today} today").format(
+            target=fmt.number(values["revenue_target"], 0),
+            today=fmt.number(values["revenue_per_year"], 0))
+    return text + "."
+
+
+def _period_on_target(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The period report's first sentence: how many KPIs with a target are on target."""
+    on = int(values["on"])
+    text = (fmt.gettext("In {period}, {on} of {n} KPIs with a target is on target.") if on == 1
+            else fmt.gettext("In {period}, {on} of {n} KPIs with a target are on target.")).format(
+        period=values["period"], on=fmt.count(on), n=fmt.count(values["n"]))
+    if values.get("off"):
+        text += " " + fmt.gettext("Clearly short of target: {kpis}.").format(
+            kpis=", ".join(map(str, values["off"])))
+    return text
+
+
+def _period_quiet(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """The KPIs of a period report that changed no more than chance."""
+    n = int(values["count"])
+    if values.get("others"):
+        message = fmt.ngettext("{n} other KPI changed no more than chance would explain (not "
+                               "significant at the 5% level).",
+                               "{n} other KPIs changed no more than chance would explain (not "
+                               "significant at the 5% level).", n)
+    else:
+        message = fmt.ngettext("{n} KPI changed no more than chance would explain (not "
+                               "significant at the 5% level).",
+                               "{n} KPIs changed no more than chance would explain (not "
+                               "significant at the 5% level).", n)
+    return message.format(n=fmt.count(n))
+
+
+def _period_alert(values: Mapping[str, Any], fmt: Formatter) -> str:
+    """A control-chart alert of the period (its rule's description is the chart's own text)."""
+    severity = values.get("severity", "alert")
+    who = f"{values['kpi']}: " if values.get("kpi") is not None else ""
+    return fmt.gettext("Alert ({severity}) {who}{description}.").format(
+        severity=fmt.gettext(_SEVERITY_WORDS.get(severity, severity)), who=who,
+        description=values["description"])
+
+
+_SEVERITY_WORDS = {"high": N_("high"), "medium": N_("medium"), "low": N_("low"),
+                   "alert": N_("alert")}
+
+_register("change_overdispersed", Words(
+    N_("{what}: the periods vary more than binomial chance (dispersion {dispersion}), so the "
+       "standard errors are scaled up (quasi-binomial)."),
+    {"dispersion": "number2"}, words={"what": _METHOD_NAMES}))
+_register("change_its_skipped", Words(
+    N_("Interrupted time series skipped: it needs at least 3 cohort periods before and 2 after "
+       "the change, and has {n_before} and {n_after}."),
+    {"n_before": "count", "n_after": "count"}))
+_register("change_its_seasonal", Words(
+    N_("Interrupted time series with {period}-of-year effects ({span} periods of history)."),
+    {"span": "count"}, words={"period": _PERIOD_WORDS}))
+_register("change_its_no_season", Words(
+    N_("Interrupted time series without season effects (needs two years of cohort periods).")))
+WRITERS["change_did_skipped"] = _group_sides
+_register("change_attribute_missing", Words(
+    N_("{n} records without `{attribute}` are left out."),
+    {"n": "count", "attribute": "text"}))
+_register("change_immature", Words(
+    N_("{n} records entered {phase} less than {window} days before the as-of date: their window "
+       "is still open, so they are not counted."),
+    {"n": "count", "phase": "text", "window": "count"}))
+_register("change_straddling", Words(
+    N_("{n} mature records in cohorts that straddle the change date are left out."),
+    {"n": "count"}))
+WRITERS["change_same_seasons"] = _same_seasons
+_register("change_seasons_unmatched", Words(
+    N_("Before/after could not match calendar {period}s (no {period} of the year on both sides); "
+       "all periods are compared."), words={"period": _PERIOD_WORDS}))
+_register("change_note_before_after", Words(
+    N_("pooled cohort rates {x_after}/{n_after} after vs {x_before}/{n_before} before; Newcombe "
+       "interval, {test} test"),
+    {"x_after": "count", "n_after": "count", "x_before": "count", "n_before": "count",
+     "test": "text"}))
+_register("change_note_its_level", Words(
+    N_("segmented binomial regression on cohort periods: level change at the change date, on the "
+       "probability scale (averaged over the after periods)")))
+_register("change_note_its_slope", Words(
+    N_("change in trend per {period} after the change (probability scale, approximate)"),
+    words={"period": _PERIOD_WORDS}))
+_register("change_note_did", Words(
+    N_("binomial GLM with period effects and group x after interaction; effect on the treated in "
+       "probability points (control: {control_before} before, {control_after} after)"),
+    {"control_before": "count", "control_after": "count"}))
+WRITERS["change_note_standardised"] = _standardised_note
+_register("what_if_entries", Words(
+    N_("{entries} entries in {months} complete months ({first} to {last})"),
+    {"entries": "count", "months": "count", "first": "period", "last": "period"}))
+WRITERS["what_if_rate"] = _rate_input
+_register("what_if_value", Words(N_("mean value of won records with a value")))
+_register("mix_no_stratified_test", Words(
+    N_("The stratified test could not be formed: {error}"), {"error": "text"}))
+_register("mix_immature", Words(
+    N_("Immature records left out (window {window} days): {n_a} in {period_a}, {n_b} in "
+       "{period_b}."),
+    {"window": "count", "n_a": "count", "period_a": "period", "n_b": "count",
+     "period_b": "period"}))
+_register("leak_unplaced", Words(
+    (N_("{count} lost record reached no phase and is not placed."),
+     N_("{count} lost records reached no phase and are not placed.")), {"count": "count"}))
+_register("leak_no_threshold", Words(
+    N_("No stall threshold for {phases}: fewer than {min_moves} records moved on."),
+    {"phases": "text", "min_moves": "count"}))
+_register("verdict_test_note", Words(
+    N_("{detail}; one-sided {p_value}, Holm-adjusted {p_adjusted}"),
+    {"p_value": "p", "p_adjusted": "p_value"}, findings=("detail",)))
+_register("verdict_detail_target", Words(N_("conversion_{from_phase}_{to_phase} in targets"),
+                                         {"from_phase": "text", "to_phase": "text"}))
+WRITERS["verdict_detail_benchmark"] = lambda values, fmt: fmt.gettext(
+    "benchmark typical {typical} (range {low} to {high}{source})").format(
+    typical=fmt.percent(values["typical"]), low=fmt.percent(values["low"]),
+    high=fmt.percent(values["high"]),
+    source=", " + str(values["source"]) if values.get("source") else "")
+_register("verdict_detail_history", Words(
+    N_("its own last year of mature cohorts (n={n_recent}) against the cohorts before "
+       "(n={n_before})"), {"n_recent": "count", "n_before": "count"}))
+_register("verdict_detail_history_few", Words(
+    N_("fewer than {min_n} mature records in the last year or before"), {"min_n": "count"}))
+_register("verdict_volume_note", Words(
+    N_("{goal} orders per month need {need_now} leads at today's conversion and {need_ref} at "
+       "the reference conversion; 95% interval of the volume {ci_low} to {ci_high}"),
+    {"goal": "number1", "need_now": "number1", "need_ref": "number1", "ci_low": "number1",
+     "ci_high": "number1"}))
+WRITERS["fruit_today"] = _fruit_today
+WRITERS["period_on_target"] = _period_on_target
+WRITERS["period_quiet"] = _period_quiet
+WRITERS["period_alert"] = _period_alert
+_register("period_nothing", Words(N_("Nothing to report for {period}."), {"period": "text"}))
+
+# ------------------------------------------------------- findings that a conclusion puts together
+@shared_docs
+def period_headline(headline: Sequence[object], fmt: Formatter, *, period: Any,
+                    label: Callable[[object], str]) -> list[str]:
+    """A period report's headline (``toolkit.analysis.steering.period_report``) in the
+    formatter's language: each finding written here, the period and the KPIs named by their
+    labels, the alerts counted (their rules' descriptions are the charts' own text, in the table).
+
+    Parameters
+    ----------
+    headline : sequence of Finding
+        The report's ``headline``; another value is written as its text.
+    {shared.fmt}
+    period : object
+        The report's period, written by the formatter (``juli 2026``).
+    label : callable
+        ``label(kpi_key)``: a KPI's name in the language.
+
+    Returns
+    -------
+    list of str
+        The sentences.
+    """
+    lines, alerts = [], 0
+    for finding in headline:
+        code = getattr(finding, "code", None)
+        values = dict(getattr(finding, "values", {}))
+        if code == "period_alert":
+            alerts += 1
+            continue
+        if code in ("period_on_target", "period_nothing"):
+            values["period"] = fmt.period(period)
+        if code == "period_on_target":
+            values["off"] = [label(k) for k in values.get("off_kpis", ())]
+        if code == "kpi_change" and "kpi_key" in values:
+            values["kpi"] = label(values["kpi_key"])
+        known = isinstance(code, str) and (code in WRITERS or code in FINDING_WORDS)
+        lines.append(_text(code, values, fmt) if known and isinstance(code, str)
+                     else str(finding))
+    if alerts:
+        lines.append(fmt.ngettext("{n} alert on the control charts; see the table.",
+                                  "{n} alerts on the control charts; see the table.",
+                                  alerts).format(n=fmt.count(alerts)))
+    return lines
+
+
+def as_typed(value: object) -> str:
+    """A value from the engagement YAML as the user typed it: a list as its items, no quotes.
+
+    Parameters
+    ----------
+    value : object
+        A value, or a list of them (``comparison: {region: [Noord, Zuid]}``).
+
+    Returns
+    -------
+    str
+        ``Noord, Zuid``.
+    """
+    if isinstance(value, list | tuple | set):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
 
 _base.use_renderer(_english, lambda kind, value: show(kind, value, formatter("en")))

@@ -19,7 +19,7 @@ into a CRM field shows as those characters and does nothing, and no page renders
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +29,6 @@ from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import (
     MIN_N,
     PROBLEMS,
-    STATUS_ON_TARGET,
     STATUS_SIGNIFICANT,
     STATUS_TOO_FEW,
     STATUS_UNJUDGED,
@@ -37,7 +36,7 @@ from toolkit.base.vocabulary import (
 )
 from toolkit.base.vocabulary import MISSING as MISSING_SEGMENT
 from toolkit.measure.funnel import weakest_step
-from toolkit.present.findings import WRITERS, render, write
+from toolkit.present.findings import WRITERS, as_typed, period_headline, render, write
 from toolkit.present.format import Formatter, formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
@@ -53,7 +52,7 @@ if TYPE_CHECKING:  # the types of the results a conclusion is written from
     from toolkit.analysis.diagnosis import LowHangingFruit
     from toolkit.analysis.planning import DurationEstimate
     from toolkit.analysis.simulation import ChangeEvaluation, ImprovementPlan
-    from toolkit.analysis.steering import PeriodReport, SteeringView
+    from toolkit.analysis.steering import SteeringView
     from toolkit.base.phases import PhaseModel
     from toolkit.io.engagement import Engagement
     from toolkit.measure.audit import AuditResult
@@ -81,6 +80,16 @@ def text(value: object) -> str:
 
     A conclusion's plain sentence where it becomes Markdown (:class:`Bullets`), or any value from
     the client's data or the engagement YAML that meets Markdown.
+
+    Parameters
+    ----------
+    value : object
+        The value; written as its ``str``.
+
+    Returns
+    -------
+    str
+        Markdown that shows the characters (Markdown and HTML syntax escaped).
     """
     out = _CONTROL.sub(" ", str(value))
     out = _INLINE_SYNTAX.sub(r"\\\1", out).replace("://", "\\://")
@@ -96,7 +105,18 @@ def text(value: object) -> str:
 def plain(value: object) -> str:
     """`value` as a sentence holds it: its characters as typed, a line break or other control
     character as a space. A conclusion's line is plain text; each output escapes it once, for its
-    own syntax (:class:`Bullets` for Markdown, the report's Jinja templates for HTML)."""
+    own syntax (:class:`Bullets` for Markdown, the report's Jinja templates for HTML).
+
+    Parameters
+    ----------
+    value : object
+        The value; written as its ``str``.
+
+    Returns
+    -------
+    str
+        The plain text.
+    """
     return _CONTROL.sub(" ", str(value))
 
 
@@ -120,7 +140,18 @@ class Bullets(str):
 
 
 def bullets(lines: list[str]) -> Bullets:
-    """The plain sentences `lines` (empty ones left out) as Markdown bullets that keep them."""
+    """The plain sentences `lines` (empty ones left out) as Markdown bullets that keep them.
+
+    Parameters
+    ----------
+    lines : list of str
+        Plain sentences (:func:`plain`), one a bullet.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     return Bullets(lines)
 
 
@@ -193,7 +224,26 @@ def _ci(row: pd.Series, w: _Words) -> str:
 
 def baseline(engagement: Engagement, funnel_frame: pd.DataFrame, audit: AuditResult,
              estimate: DurationEstimate | None, language: str = "en") -> Bullets:
-    """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate."""
+    """Step 1: what the data holds, how clean it is, the raw funnel and the duration estimate.
+
+    Parameters
+    ----------
+    engagement : Engagement
+        The engagement (its reconciliation, records and phases).
+    funnel_frame : pandas.DataFrame
+        The raw funnel (``toolkit.measure.funnel.funnel``).
+    audit : AuditResult
+        The audit of the stage history (``toolkit.measure.audit``).
+    estimate : DurationEstimate or None
+        The engagement's duration estimate (``toolkit.analysis.planning``); None: not made.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, engagement.phase_model)
     rec = engagement.reconciliation
     rows_in, rows_q = int(rec["rows_in"].sum()), int(rec["rows_quarantined"].sum())
@@ -260,7 +310,22 @@ def _audit(audit: AuditResult, w: _Words) -> str:
 
 
 def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: str = "en") -> Bullets:
-    """Step 2: the phases and which CRM stages feed them."""
+    """Step 2: the phases and which CRM stages feed them.
+
+    Parameters
+    ----------
+    engagement : Engagement
+        The engagement (its phase model and stage mapping).
+    funnel_frame : pandas.DataFrame
+        The raw funnel (``toolkit.measure.funnel.funnel``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     model = engagement.phase_model
     w = _Words(language, model)
     mapped = set(model.normalised_mapping().values())  # `won` resolved to the last phase
@@ -283,7 +348,22 @@ def process_model(engagement: Engagement, funnel_frame: pd.DataFrame, language: 
 
 def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None = None
              ) -> Bullets:
-    """Step 3: where the goal is missed, traced down the tree."""
+    """Step 3: where the goal is missed, traced down the tree.
+
+    Parameters
+    ----------
+    tree : pandas.DataFrame
+        The KPI tree (``toolkit.measure.kpis.kpi_tree``): each node's value and target.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, phases)
     lines = []
     root = tree.iloc[0]
@@ -338,7 +418,26 @@ def kpi_tree(tree: pd.DataFrame, language: str = "en", phases: PhaseModel | None
 def measurement(kpis: pd.DataFrame, seasonal: SeasonalityResult | None,
                 ttc: pd.DataFrame | None = None, language: str = "en",
                 phases: PhaseModel | None = None) -> Bullets:
-    """Step 4: the measured conversions, what is immature, and seasonality."""
+    """Step 4: the measured conversions, what is immature, and seasonality.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        The measured KPIs (``toolkit.measure.kpis.compute_kpis``).
+    seasonal : SeasonalityResult or None
+        The seasonality tests (``toolkit.measure.seasonality``); None: not made.
+    ttc : pandas.DataFrame, optional
+        The time to conversion per step (``toolkit.measure.kpis.time_to_convert``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, phases)
     conv = kpis[kpis["kind"] == "conversion"]
 
@@ -442,7 +541,22 @@ def verdict(fruit: LowHangingFruit, fmt: Formatter, phases: PhaseModel | None
             ) -> dict[str, Any]:
     """Step 5's verdict in the formatter's language: ``case``, ``sentence`` (what it means and
     what to do first) and ``evidence`` (up to four sentences: the steps below their reference,
-    the lead volume against the order target)."""
+    the lead volume against the order target).
+
+    Parameters
+    ----------
+    fruit : LowHangingFruit
+        Step 5's low-hanging fruit (``toolkit.analysis.diagnosis.low_hanging_fruit``).
+    fmt : Formatter
+        The one formatter (``toolkit.present.format``) in the report's language.
+    phases : PhaseModel or None
+        The engagement's phases: a phase is named by its label; None: by its key.
+
+    Returns
+    -------
+    dict
+        ``case`` (str), ``sentence`` (str) and ``evidence`` (list of str).
+    """
     case = fruit.verdict.case
     volume = fruit.verdict.evidence
     volume = volume[volume["rule"] == "volume vs order target"] if len(volume) else volume
@@ -488,9 +602,27 @@ def verdict(fruit: LowHangingFruit, fmt: Formatter, phases: PhaseModel | None
 
 def diagnosis(fruit: LowHangingFruit, language: str = "en", phases: PhaseModel | None = None,
               attributes: Mapping[str, str] | None = None, currency: str = "EUR") -> Bullets:
-    """Step 5: the verdict and the top of the ranked low-hanging fruit. `attributes`: each
-    segment attribute's column header (``toolkit.present.tables.attribute_headers``), so a
-    conclusion names an attribute by its label; `currency`: the engagement's, for amounts."""
+    """Step 5: the verdict and the top of the ranked low-hanging fruit.
+
+    Parameters
+    ----------
+    fruit : LowHangingFruit
+        Step 5's low-hanging fruit (``toolkit.analysis.diagnosis.low_hanging_fruit``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+    attributes : mapping of str to str, optional
+        Each segment attribute's column header (``toolkit.present.tables.attribute_headers``),
+        so a sentence names an attribute by its label.
+    currency : str, optional
+        The engagement's currency (ISO code), for amounts; default EUR.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, phases, attributes, currency)
     # written from the verdict's code and the fruit's fields in every language, as the summary
     # page and the tables write them (the library's own sentences name phases by their keys)
@@ -539,7 +671,25 @@ def _scan_lines(scan: pd.DataFrame, w: _Words | None = None) -> list[str]:
 def segment_scan(scan: pd.DataFrame, language: str = "en", phases: PhaseModel | None = None,
                  attributes: Mapping[str, str] | None = None) -> Bullets:
     """Step 5 without a ranked list (a lead list without dates): what the segment scan found,
-    flagged segments first, and what it could not compare."""
+    flagged segments first, and what it could not compare.
+
+    Parameters
+    ----------
+    scan : pandas.DataFrame
+        The segment scan (``toolkit.analysis.diagnosis.segment_scan``).
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+    attributes : mapping of str to str, optional
+        Each segment attribute's column header (``toolkit.present.tables.attribute_headers``),
+        so a sentence names an attribute by its label.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, phases, attributes)
     lines = [plain(w.cell(row, "scan_finding_text") or row["finding"])
              for _, row in scan[scan["flagged"]].head(5).iterrows()]
@@ -587,7 +737,23 @@ def _compared_lines(scan: pd.DataFrame, w: _Words) -> list[str]:
 
 def improvement(plan: ImprovementPlan, language: str = "en", phases: PhaseModel | None = None
                 ) -> Bullets:
-    """Step 6: what the chosen improvement is worth, what it takes, and how to test it."""
+    """Step 6: what the chosen improvement is worth, what it takes, and how to test it.
+
+    Parameters
+    ----------
+    plan : ImprovementPlan
+        Step 6's plan (``toolkit.analysis.simulation``): the scenario, the required volume, the
+        experiment and each declared change's evaluation.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, phases)
     lines = []
     if plan.scenario is not None:
@@ -658,12 +824,30 @@ def _change_verdict(change: ChangeEvaluation, w: _Words) -> str:
     return write(headline.code, {
         **headline.values, "from_phase": w.phase(change.from_phase),
         "to_phase": w.phase(change.to_phase),
-        "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ()))}, fmt=w.fmt)
+        "mix": " × ".join(w.attribute(m) for m in getattr(change, "mix_shift", ())),
+        **({"control": f"{w.attribute(attribute)} = {as_typed(headline.values['control_value'])}"}
+           if (attribute := headline.values.get("control_attribute")) is not None else {})},
+        fmt=w.fmt)
 
 
 def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None = None
              ) -> Bullets:
-    """Step 7: the scorecard in a sentence, the alerts and the period's headline."""
+    """Step 7: the scorecard in a sentence, the alerts and the period's headline.
+
+    Parameters
+    ----------
+    view : SteeringView
+        Step 7's view (``toolkit.analysis.steering``): scorecard, control chart, period report.
+    language : ``"en"`` or ``"nl"``, optional
+        The language of the sentences and their numbers (36,1% in Dutch); default English.
+    phases : PhaseModel, optional
+        The engagement's phases (``engagement.phase_model``): a phase is named by its label.
+
+    Returns
+    -------
+    Bullets
+        The sentences as Markdown bullets (a str; ``.lines``: the plain sentences).
+    """
     w = _Words(language, phases)
     lines = []
     card = view.card
@@ -708,55 +892,6 @@ def steering(view: SteeringView, language: str = "en", phases: PhaseModel | None
         lines.append(w._("No control-chart alerts: {kpi} moves within its limits.",
                        kpi=plain(label(view.steer_on))))
     if view.report is not None:
-        lines += ([plain(line) for line in view.report.headline] if w.english
-                  else _period_report(view.report, w, label))
+        lines += [plain(line) for line in (view.report.headline if w.english else period_headline(
+            view.report.headline, w.fmt, period=view.report.period, label=label))]
     return bullets(lines)
-
-
-def _period_report(report: PeriodReport, w: _Words, label: Callable[[object], str]
-                   ) -> list[str]:
-    """The period report's headline written from its tables in the words' language."""
-    lines = []
-    period = w.fmt.period(report.period)
-    card = report.scorecard
-    if card is not None and len(card):
-        with_target = card[~card["status_code"].isin(STATUS_UNJUDGED)]
-        if len(with_target):
-            on = int(with_target["status_code"].isin(STATUS_ON_TARGET).sum())
-            sentence = w.ngettext("In {period}, {on} of {n} KPI with a target is on target.",
-                                "In {period}, {on} of {n} KPIs with a target are on target.",
-                                len(with_target), period=period, on=on, n=len(with_target))
-            off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
-            if len(off):
-                sentence += " " + w._("Clearly short of target: {kpis}.", kpis=", ".join(
-                    label(k) for k in off["kpi"].astype(str)))
-            lines.append(plain(sentence))
-    changes = report.what_changed
-    flags = changes["significant"] if "significant" in changes else pd.Series(dtype=object)
-    significant = changes[flags.fillna(False).astype(bool)].sort_values("p_value", kind="stable")
-    for _, row in significant.iterrows():
-        previous, current = row["previous"], row["current"]
-        rate = bool(row.get("is_rate", False))
-        better = (current > previous) == bool(row.get("higher_is_better", True))
-        message = (N_("{kpi} rose from {old} to {new} (significant, {p}; {judgement}).")
-                   if current > previous else
-                   N_("{kpi} fell from {old} to {new} (significant, {p}; {judgement}).")
-                   if current < previous else
-                   N_("{kpi} stayed at {new} (significant, {p}; {judgement})."))
-        lines.append(plain(w._(message, kpi=label(row["kpi"]), p=w.p(row["p_value"]),
-                            old=w.pct(previous, 1) if rate else w.fmt.number(previous),
-                            new=w.pct(current, 1) if rate else w.fmt.number(current),
-                            judgement=w._("better") if better else w._("worse"))))
-    quiet = int(flags.notna().sum()) - len(significant)
-    if quiet:
-        lines.append(w.ngettext("{n} KPI changed no more than chance would explain (not significant "
-                              "at the 5% level).",
-                              "{n} KPIs changed no more than chance would explain (not "
-                              "significant at the 5% level).", quiet, n=quiet))
-    if len(report.alerts):
-        lines.append(w.ngettext("{n} alert on the control charts; see the table.",
-                              "{n} alerts on the control charts; see the table.",
-                              len(report.alerts), n=len(report.alerts)))
-    if not lines:
-        lines.append(w._("Nothing to report for {period}.", period=period))
-    return lines

@@ -21,8 +21,10 @@ from typing import Any
 import pandas as pd
 
 from toolkit.base.docstrings import shared_docs
+from toolkit.base.findings import Finding
 from toolkit.base.vocabulary import Reason
 from toolkit.measure.funnel import NEEDS_DATES, NO_WINDOW
+from toolkit.present.findings import render
 from toolkit.present.format import MISSING, Formatter, is_missing
 from toolkit.present.problems import problem_text
 from toolkit.present.tables import (
@@ -297,11 +299,16 @@ def in_language(frame: pd.DataFrame, fmt: Formatter, *, phases: Any = None,
     if "evidence" in out and "area" in frame:
         out["evidence"] = _shown(frame, "evidence_text", fmt, **context)
     if "note" in out:
-        # a scorecard's note carries its code; the run's notes are written in the language
+        # a scorecard's note carries its code; the run's notes are written in the language, and
+        # so is a finding (an estimate's or a test's note: toolkit.present.findings)
         out["note"] = _words(out["note"], lambda v: problem_text(v, fmt, phases=phases,
                                                                  from_code=True,
                                                                  attributes=attributes)
-                             if isinstance(v, Reason) else v)
+                             if isinstance(v, Reason) else render(v, fmt=fmt)
+                             if isinstance(v, Finding) else v)
+    if "detail" in out:  # the references a step is tested against (step 5's tests)
+        out["detail"] = _words(out["detail"], lambda v: render(v, fmt=fmt)
+                               if isinstance(v, Finding) else v)
     if "missing_reason" in out:  # a value the data cannot measure: n/a and why, in words
         out["missing_reason"] = _words(out["missing_reason"], lambda v: "" if is_missing(v) else (
             fmt.gettext(NOT_MEASURED[v]) if v in NOT_MEASURED else str(v)))

@@ -348,16 +348,17 @@ def low_hanging_fruit(engagement: Engagement, *, seed: Seed = 0, window_days: in
     ranked = ranked[["rank", "area", "finding", "evidence", "extra_orders", "extra_orders_low",
                      "extra_orders_high", "extra_revenue", "action_hint", *FRUIT_FIELDS]]
     orders = fun.entries_per_day(len(fun.keys) - 1) * scale
-    today = f"Today: {number1(orders)} orders per {horizon}"
+    today_values: dict[str, Any] = {"orders": float(orders), "horizon": horizon}
     if np.isfinite(avg_value):
-        today += f", about {number0(orders * avg_value)} in revenue (average won deal {number0(avg_value)})"
+        today_values.update(revenue=float(orders * avg_value), avg_value=float(avg_value))
     goals = engagement.config.targets if targets is None else targets
     if (goals or {}).get("revenue_per_year") is not None:
-        per_year = orders * avg_value * PERIOD_DAYS["year"] / scale
-        today += (f"; revenue target {number0(goals['revenue_per_year'])} per year against "
-                  f"{number0(per_year)} today")
+        today_values.update(revenue_target=float(goals["revenue_per_year"]),
+                            revenue_per_year=float(orders * avg_value * PERIOD_DAYS["year"]
+                                                   / scale))
+    today = Finding("fruit_today", today_values)  # written by toolkit.present.findings
     return LowHangingFruit(table=ranked, verdict=verdict, sizing=sizing, scan=scan, mixes=kept,
-                           leaks=leaks, horizon=horizon, today=today + ".", all_mixes=all_mixes,
+                           leaks=leaks, horizon=horizon, today=today, all_mixes=all_mixes,
                            steps=tests)
 
 

@@ -123,10 +123,11 @@ def leak_of(fun: Cohorts, stall_quantile: float, min_moves: int) -> LeakDetail:
     notes = []
     unplaced = int((lost & (lost_at < 0)).sum())
     if unplaced:
-        notes.append(f"{unplaced} lost record(s) reached no phase and are not placed.")
+        notes.append(Finding("leak_unplaced", {"count": unplaced}))
     short = thresholds_frame.loc[thresholds_frame["threshold_days"].isna(), "phase"].tolist()
     if short:
-        notes.append(f"No stall threshold for {short}: fewer than {min_moves} records moved on.")
+        notes.append(Finding("leak_no_threshold", {"phases": ", ".join(map(str, short)),
+                                                   "min_moves": int(min_moves)}))
     # the headline as a finding: where the lost records were lost, and the stalled open records
     # (None: no phase has a threshold, so nothing can be called stalled)
     values: dict = {"total_lost": int(total_lost), "min_moves": int(min_moves),

@@ -166,10 +166,11 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.
         stratified = cmh_test(table, stratum="segment", group="period", successes="successes",
                               trials="n")
     except (DataError, ConfigError, ValueError) as error:
-        notes.append(f"The stratified test could not be formed: {error}")
+        notes.append(Finding("mix_no_stratified_test", {"error": str(error)}))
     if immature["a"] or immature["b"]:
-        notes.append(f"Immature records left out (window {fun.window} days): {immature['a']} in "
-                     f"{pa}, {immature['b']} in {pb}.")
+        notes.append(Finding("mix_immature", {"window": int(fun.window), "n_a": int(immature["a"]),
+                                              "period_a": str(pa), "n_b": int(immature["b"]),
+                                              "period_b": str(pb)}))
 
     values = {"from_phase": fun.keys[i], "to_phase": fun.keys[j], "by_creation": cohort == "created",
               "word": "rose" if total > 0 else "fell" if total < 0 else "stayed",

@@ -17,8 +17,6 @@ from toolkit.analysis.diagnosis.common import (
     conversion_targets,
     html_of,
     lead_index,
-    number1,
-    percent,
 )
 from toolkit.analysis.diagnosis.sizing import bottleneck_items
 from toolkit.base.docstrings import shared_docs
@@ -118,14 +116,16 @@ def step_tests(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
             rows.append({**common, "reference": "target", "reference_rate": goal[(i, j)],
                          "test_rate": goal[(i, j)], "earlier_n": np.nan, "earlier_successes": np.nan,
                          "p_value": _below_p(x, n, goal[(i, j)]) if n >= min_n else np.nan,
-                         "detail": f"conversion_{fun.keys[i]}_{fun.keys[j]} in targets"})
+                         "detail": Finding("verdict_detail_target", {"from_phase": fun.keys[i],
+                                                                     "to_phase": fun.keys[j]})})
         if (i, j) in bench:
             low, typical, high, source = bench[(i, j)]
             rows.append({**common, "reference": "benchmark", "reference_rate": typical,
                          "test_rate": low, "earlier_n": np.nan, "earlier_successes": np.nan,
                          "p_value": _below_p(x, n, low) if n >= min_n else np.nan,
-                         "detail": (f"benchmark typical {percent(typical)} (range {percent(low)} to "
-                                    f"{percent(high)}{', ' + source if source else ''})")})
+                         "detail": Finding("verdict_detail_benchmark", {
+                             "typical": float(typical), "low": float(low), "high": float(high),
+                             "source": source or ""})})
         start = fun.reached[:, i]
         recent = start >= cut
         n_r, x_r = (float(v[0]) for v in fun.counts(i, j, within=recent))
@@ -137,12 +137,14 @@ def step_tests(fun: Cohorts, *, benchmarks: pd.DataFrame | None,
                      "rate": x_r / n_r if n_r else np.nan, "reference": "history",
                      "reference_rate": earlier, "test_rate": earlier * (1 - _MIN_DROP),
                      "earlier_n": n_b, "earlier_successes": x_b, "p_value": p,
-                     "detail": (f"its own last year of mature cohorts (n={int(n_r)}) against the "
-                                f"cohorts before (n={int(n_b)})" if usable else
-                                f"fewer than {min_n} mature records in the last year or before")})
+                     "detail": (Finding("verdict_detail_history", {"n_recent": int(n_r),
+                                                                   "n_before": int(n_b)})
+                                if usable else
+                                Finding("verdict_detail_history_few", {"min_n": int(min_n)}))})
     out = pd.DataFrame(rows, columns=["step", "side", "from_phase", "to_phase", "reference",
                                       "reference_rate", "test_rate", "n", "successes", "rate",
                                       "earlier_n", "earlier_successes", "p_value", "detail"])
+    out["detail"] = pd.Series([row["detail"] for row in rows], index=out.index, dtype=object)
     out["ci_low"], out["ci_high"] = rate_ci(out["successes"].to_numpy(float),
                                             out["n"].to_numpy(float), method="wilson")
     tested = out["p_value"].notna().to_numpy()
@@ -235,20 +237,21 @@ def decide_verdict(fun: Cohorts, tests: pd.DataFrame, volume: dict | None, min_n
                      "reference_value": r.test_rate,
                      "points_to": ("below" if r.below else "not demonstrably below" if tested
                                    else "not tested"),
-                     "note": (f"{r.detail}; one-sided p = {r.p_value:.2g}, Holm-adjusted "
-                              f"{r.p_adjusted:.2g}" if tested else r.detail)})
+                     "note": (Finding("verdict_test_note", {
+                         "detail": r.detail, "p_value": float(r.p_value),
+                         "p_adjusted": float(r.p_adjusted)}) if tested else r.detail)})
     if volume is not None:
         rows.append({"rule": "volume vs order target",
                      "quantity": f"qualified leads ({volume['phase']}) per month",
                      "value": volume["leads"], "reference_value": volume["need_now"],
                      "points_to": ("short" if volume["short"] else "enough" if volume["plenty"]
                                    else "not demonstrably short"),
-                     "note": (f"{number1(volume['goal'])} orders per month need "
-                              f"{number1(volume['need_now'])} leads at today's conversion and "
-                              f"{number1(volume['need_ref'])} at the reference conversion; 95% "
-                              f"interval of the volume {number1(volume['ci_low'])} to "
-                              f"{number1(volume['ci_high'])}")})
+                     "note": Finding("verdict_volume_note", {
+                         key: float(volume[key])
+                         for key in ("goal", "need_now", "need_ref", "ci_low", "ci_high")})})
     evidence = pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
+    # the notes as findings, codes kept (a column of strings would keep only their English)
+    evidence["note"] = pd.Series([row["note"] for row in rows], index=evidence.index, dtype=object)
     if first_n < min_n:
         headline = Finding("diagnosis_verdict", {"case": "insufficient data", "first_n": first_n,
                                                  "step": names[0], "min_n": min_n})

@@ -158,9 +158,8 @@ def _fit_binomial(successes: np.ndarray, trials: np.ndarray, design: pd.DataFram
             # statsmodels' own scale="X2" is computed on the proportions of a two-column
             # endog (unweighted), far below the Pearson dispersion of the counts: pass it in.
             result = model.fit(scale=float(dispersion))
-            notes.append(f"{what}: the periods vary more than binomial chance (dispersion "
-                         f"{dispersion:.2f}), so the standard errors are scaled up "
-                         "(quasi-binomial).")
+            notes.append(Finding("change_overdispersed", {"what": what,
+                                                          "dispersion": float(dispersion)}))
     return result
 
 
@@ -176,9 +175,8 @@ def _its(series: pd.DataFrame, *, period: str, seasonal_adjust: bool, change_per
     n_before_periods = int((used["side"] == "before").sum())
     n_after_periods = int((used["side"] == "after").sum())
     if n_before_periods < 3 or n_after_periods < 2:
-        notes.append(f"Interrupted time series skipped: it needs at least 3 cohort periods "
-                     f"before and 2 after the change, and has {n_before_periods} and "
-                     f"{n_after_periods}.")
+        notes.append(Finding("change_its_skipped", {"n_before": n_before_periods,
+                                                    "n_after": n_after_periods}))
         return [], None
     t = np.array([(p - change_period).n for p in used["period"]], dtype=float)
     post = (used["side"] == "after").to_numpy(float)
@@ -194,16 +192,14 @@ def _its(series: pd.DataFrame, *, period: str, seasonal_adjust: bool, change_per
         if np.linalg.matrix_rank(trial.to_numpy(float)) == trial.shape[1] \
                 and trial.shape[1] < len(used):
             design = trial
-            notes.append(f"Interrupted time series with {period}-of-year effects "
-                         f"({span} periods of history).")
+            notes.append(Finding("change_its_seasonal", {"period": period, "span": int(span)}))
         else:
             with_season = False
     if seasonal_adjust and not with_season:
-        notes.append("Interrupted time series without season effects (needs two years of "
-                     "cohort periods).")
+        notes.append(Finding("change_its_no_season"))
     x = used["successes"].to_numpy(float)
     n = used["n"].to_numpy(float)
-    result = _fit_binomial(x, n, design, notes, "Interrupted time series")
+    result = _fit_binomial(x, n, design, notes, "its")
     after = (post == 1.0)
     rows_after = design.to_numpy(float)[after].copy()
     rows_after[:, design.columns.get_loc("slope_change")] = 0.0  # the jump alone
@@ -214,8 +210,7 @@ def _its(series: pd.DataFrame, *, period: str, seasonal_adjust: bool, change_per
     out = [{"method": "its_level", "estimate": effect, "ci_low": effect - z * se,
             "ci_high": effect + z * se, "p_value": p_level, "n_before": n_before,
             "n_after": n_after,
-            "note": "segmented binomial regression on cohort periods: level change at the "
-                    "change date, on the probability scale (averaged over the after periods)"}]
+            "note": Finding("change_note_its_level")}]
     fitted = np.asarray(result.mu, dtype=float)[after]
     scale = float(np.average(fitted * (1 - fitted), weights=n[after]))
     slope = float(result.params["slope_change"])
@@ -224,8 +219,7 @@ def _its(series: pd.DataFrame, *, period: str, seasonal_adjust: bool, change_per
                 "ci_low": scale * (slope - z * slope_se), "ci_high": scale * (slope + z * slope_se),
                 "p_value": float(result.pvalues["slope_change"]), "n_before": n_before,
                 "n_after": n_after,
-                "note": f"change in trend per {period} after the change (probability scale, "
-                        "approximate)"})
+                "note": Finding("change_note_its_slope", {"period": period})})
     return out, result
 
 
@@ -234,9 +228,9 @@ def _did(cells: pd.DataFrame, *, notes: list[str]) -> tuple[list[dict], Any]:
     used = used.sort_values(["period", "group"]).reset_index(drop=True)
     have = used.groupby(["group", "side"]).size()
     needed = [(g, s) for g in ("treated", "control") for s in ("before", "after")]
-    missing = [f"{g} {s}" for g, s in needed if (g, s) not in have.index]
+    missing = [(g, s) for g, s in needed if (g, s) not in have.index]
     if missing:
-        notes.append(f"Difference-in-differences skipped: no mature cohorts for {missing}.")
+        notes.append(Finding("change_did_skipped", {"missing": missing}))
         return [], None
     treated = (used["group"] == "treated").to_numpy(float)
     post = (used["side"] == "after").to_numpy(float)
@@ -246,7 +240,7 @@ def _did(cells: pd.DataFrame, *, notes: list[str]) -> tuple[list[dict], Any]:
                                       "treated_after": treated * post}), period_fe], axis=1)
     x = used["successes"].to_numpy(float)
     n = used["n"].to_numpy(float)
-    result = _fit_binomial(x, n, design, notes, "Difference-in-differences")
+    result = _fit_binomial(x, n, design, notes, "did")
     cell = (treated == 1.0) & (post == 1.0)
     effect, se = _delta_effect(result, design.to_numpy(float)[cell], n[cell],
                                design.columns.get_loc("treated_after"))
@@ -257,9 +251,8 @@ def _did(cells: pd.DataFrame, *, notes: list[str]) -> tuple[list[dict], Any]:
     return [{"method": "did", "estimate": effect, "ci_low": effect - z * se,
              "ci_high": effect + z * se, "p_value": p_value,
              "n_before": int(n[is_t & (post == 0)].sum()), "n_after": int(n[cell].sum()),
-             "note": f"binomial GLM with period effects and group x after interaction; effect "
-                     f"on the treated in probability points (control: {control_n[0]} before, "
-                     f"{control_n[1]} after)"}], result
+             "note": Finding("change_note_did", {"control_before": control_n[0],
+                                                 "control_after": control_n[1]})}], result
 
 
 # A segment attribute whose shares moved between before and after: chi-square p under 1% and
@@ -329,11 +322,9 @@ def _standardised(records: pd.DataFrame, compared: pd.DataFrame, names: list[str
     return {"method": "standardised", "estimate": estimate, "ci_low": estimate - z * se,
             "ci_high": estimate + z * se, "p_value": p_value, "n_before": int(n_b.sum()),
             "n_after": int(n_a.sum()),
-            "note": (f"after minus before within each {' x '.join(names)} segment, weighted by "
-                     f"the segment's share of both sides (direct standardisation, Wald "
-                     f"interval); {len(cells)} segments"
-                     + (f", {left_out} records in segments seen on one side only left out"
-                        if left_out else ""))}
+            "note": Finding("change_note_standardised", {"names": list(names),
+                                                         "cells": len(cells),
+                                                         "left_out": left_out})}
 
 
 @shared_docs
@@ -461,7 +452,8 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
                            index=records.index, dtype="object").where(attribute.notna())
         missing = int(attribute.isna().sum())
         if missing:
-            notes.append(f"{missing} records without `{segment_attribute}` are left out.")
+            notes.append(Finding("change_attribute_missing", {"n": missing,
+                                                              "attribute": segment_attribute}))
 
     freq = SEASON_FREQ[period]
     cells = _cohort_cells(engagement, a=a, b=b, window=window, freq=freq, groups=groups)
@@ -486,11 +478,10 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
     immature_n = int(cells["immature_n"].sum())
     straddling_n = int(cells.loc[cells["side"] == "straddles change", "n"].sum())
     if immature_n:
-        notes.append(f"{immature_n} records entered {a} less than {window} days before the "
-                     "as-of date: their window is still open, so they are not counted.")
+        notes.append(Finding("change_immature", {"n": immature_n, "phase": a,
+                                                 "window": window}))
     if straddling_n:
-        notes.append(f"{straddling_n} mature records in cohorts that straddle the change date "
-                     "are left out.")
+        notes.append(Finding("change_straddling", {"n": straddling_n}))
 
     treated = cells[cells["group"] == "treated"].copy()
     simple = treated[treated["side"].isin(["before", "after"]) & (treated["n"] > 0)].copy()
@@ -502,11 +493,10 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
         if common:
             simple["in_before_after"] = seasons.isin(common).to_numpy()
             if not simple["in_before_after"].all():
-                notes.append(f"Before/after compares the same calendar {period}s "
-                             f"{sorted(int(c) for c in common)} on both sides.")
+                notes.append(Finding("change_same_seasons", {
+                    "period": period, "seasons": sorted(int(c) for c in common)}))
         else:
-            notes.append(f"Before/after could not match calendar {period}s (no {period} of "
-                         "the year on both sides); all periods are compared.")
+            notes.append(Finding("change_seasons_unmatched", {"period": period}))
     chosen = simple[simple["in_before_after"]]
     sums = chosen.groupby("side")[["successes", "n"]].sum()
     if "before" not in sums.index or "after" not in sums.index:
@@ -527,8 +517,9 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
     comparisons = [{"method": "before_after", "estimate": test.estimate, "ci_low": test.ci_low,
                     "ci_high": test.ci_high, "p_value": test.p_value, "n_before": nb,
                     "n_after": na,
-                    "note": f"pooled cohort rates {xa}/{na} after vs {xb}/{nb} before; Newcombe "
-                            f"interval, {test.method} test"}]
+                    "note": Finding("change_note_before_after", {
+                        "x_after": xa, "n_after": na, "x_before": xb, "n_before": nb,
+                        "test": test.method})}]
     models: dict[str, Any] = {}
 
     change_period = pd.Period(change, freq=freq)
@@ -558,6 +549,9 @@ def evaluate_change(engagement: Engagement, *, change_date: Any, from_phase: str
                 (str(m["attribute"]), float(m["shift"]), float(m["p_value"])) for m in shifted]}))
     table = pd.DataFrame(comparisons, columns=["method", "estimate", "ci_low", "ci_high",
                                                "p_value", "n_before", "n_after", "note"])
+    # the notes as findings, codes kept (a column of strings would keep only their English)
+    table["note"] = pd.Series([row["note"] for row in comparisons], index=table.index,
+                              dtype=object)
 
     monthly = cells.merge(simple[["group", "period", "in_before_after"]],
                           on=["group", "period"], how="left")
@@ -598,6 +592,9 @@ def _verdict(table: pd.DataFrame, *, a: str, b: str, control: tuple[str, Any] | 
     row = rows.loc[method]
     values = {"from_phase": a, "to_phase": b, "method": method,
               "control": f"{control[0]} = {control[1]!r}" if control else "",
+              # the control group's attribute and value, for a page that names it by its label
+              "control_attribute": control[0] if control else None,
+              "control_value": control[1] if control else None,
               "mix": " x ".join(mix_shift), "estimate": float(row["estimate"]),
               "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
               "p_value": float(row["p_value"])}

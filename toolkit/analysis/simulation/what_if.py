@@ -237,29 +237,32 @@ def what_if(engagement: Engagement, *, rates: Mapping | None = None, volumes: Ma
     inputs = [{"quantity": "entries per month", "from_phase": None, "to_phase": base.phases[0],
                "n": np.nan, "successes": np.nan, "baseline": lam_hat,
                "scenario": lam_hat * multipliers[0], "ci_low": np.nan, "ci_high": np.nan,
-               "note": f"{first_total} entries in {len(base.months)} complete months "
-                       f"({base.months[0]} to {base.months[-1]})"}]
+               "note": Finding("what_if_entries", {
+                   "entries": first_total, "months": len(base.months),
+                   "first": str(base.months[0]), "last": str(base.months[-1])})}]
     for j, (a, b) in enumerate(base.steps):
         row = base.rates.iloc[j]
         inputs.append({"quantity": "step rate", "from_phase": a, "to_phase": b,
                        "n": int(row["n"]), "successes": int(row["successes"]),
                        "baseline": rate_hat[j], "scenario": scen_rate_hat[j],
                        "ci_low": row["ci_low"], "ci_high": row["ci_high"],
-                       "note": f"cohort conversion, {base.window_days}-day window, "
-                               f"{int(row['immature_n'])} immature records not counted"
-                               + (f"; volume x{multipliers[j + 1]:g} into {b}"
-                                  if multipliers[j + 1] != 1.0 else "")})
+                       "note": Finding("what_if_rate", {
+                           "window_days": int(base.window_days),
+                           "immature": int(row["immature_n"]),
+                           "multiplier": float(multipliers[j + 1]), "phase": b})})
     inputs.append({"quantity": "mean won value", "from_phase": None, "to_phase": base.phases[-1],
                    "n": base.value_n, "successes": np.nan, "baseline": value_hat,
                    "scenario": value_hat, "ci_low": np.nan, "ci_high": np.nan,
-                   "note": "mean value of won records with a value"})
+                   "note": Finding("what_if_value")})
     scenario = {f"{a}->{b}": c.text for (a, b), c in changes.items()}
     scenario.update({f"volume {p}": f"x{m:g}" for p, m in zip(base.phases, multipliers, strict=True)
                      if m != 1.0})
     samples = pd.DataFrame({"baseline_orders": sim_base[:, -1], "scenario_orders": sim_scen[:, -1],
                             "baseline_revenue": base_rev, "scenario_revenue": scen_rev})
     return WhatIfResult(table=table, outcomes=outcomes, by_month=by_month,
-                        inputs=pd.DataFrame(inputs), samples=samples, period=period,
+                        inputs=pd.DataFrame(inputs).assign(  # the notes as findings, codes kept
+                            note=pd.Series([row["note"] for row in inputs], dtype=object)),
+                        samples=samples, period=period,
                         interval=interval, draws=draws, seed=seed, confidence=level,
                         scenario=scenario, notes=tuple(notes))
 

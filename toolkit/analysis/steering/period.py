@@ -259,35 +259,34 @@ def _two_rate_p(x1: float, n1: float, x2: float, n2: float) -> float:
 
 def _headline(period: Any, changes: pd.DataFrame, fired: pd.DataFrame,
               card: pd.DataFrame | None, labels: Mapping[str, str]) -> list[str]:
+    """The period's headline as findings (``toolkit.present.findings`` writes them): the KPIs on
+    target, each significant change, the quiet KPIs, each alert, or nothing to report."""
     sentences: list[str] = []
     if card is not None and len(card):
         with_target = card[~card["status_code"].isin(STATUS_UNJUDGED)]
         if len(with_target):
-            on = with_target["status_code"].isin(STATUS_ON_TARGET).sum()
-            text = (f"In {period}, {on} of {len(with_target)} KPIs with a target "
-                    f"{'is' if on == 1 else 'are'} on target.")
+            on = int(with_target["status_code"].isin(STATUS_ON_TARGET).sum())
             off = with_target[with_target["status_code"].isin(STATUS_SIGNIFICANT)]
-            if len(off):
-                text += (" Clearly short of target: "
-                         + ", ".join(labels.get(k, k) for k in off["kpi"].astype(str)) + ".")
-            sentences.append(text)
+            keys = [str(k) for k in off["kpi"].astype(str)]
+            sentences.append(Finding("period_on_target", {
+                "period": str(period), "on": on, "n": len(with_target),
+                "off": [labels.get(k, k) for k in keys], "off_kpis": keys}))
     significant = changes[changes["significant"].fillna(False).astype(bool)]
     significant = significant.sort_values("p_value", kind="stable")
     for _, row in significant.iterrows():
         sentences.append(_change_sentence(row, labels))
-    tested = changes["significant"].notna().sum()
+    tested = int(changes["significant"].notna().sum())
     quiet = tested - len(significant)
     if tested and quiet:
-        others = "other " if len(significant) else ""
-        noun = "KPI" if quiet == 1 else "KPIs"
-        sentences.append(
-            f"{quiet} {others}{noun} changed no more than chance would explain "
-            f"(not significant at the 5% level).")
+        sentences.append(Finding("period_quiet", {"count": quiet,
+                                                  "others": bool(len(significant))}))
     for _, alert in fired.iterrows():
-        who = f"{alert['kpi']}: " if "kpi" in fired.columns else ""
-        sentences.append(f"Alert ({alert.get('severity', 'alert')}) {who}{alert['description']}.")
+        sentences.append(Finding("period_alert", {
+            "severity": str(alert.get("severity", "alert")),
+            "kpi": str(alert["kpi"]) if "kpi" in fired.columns else None,
+            "description": str(alert["description"])}))
     if not sentences:
-        sentences.append(f"Nothing to report for {period}.")
+        sentences.append(Finding("period_nothing", {"period": str(period)}))
     return sentences
 
 
@@ -295,7 +294,8 @@ def _change_sentence(row: pd.Series, labels: Mapping[str, str]) -> str:
     """A significant change of a KPI between two periods: written from its values
     (``toolkit.present.findings``)."""
     return Finding("kpi_change", {
-        "kpi": labels.get(str(row["kpi"]), row["kpi"]), "previous": float(row["previous"]),
+        "kpi": labels.get(str(row["kpi"]), row["kpi"]), "kpi_key": str(row["kpi"]),
+        "previous": float(row["previous"]),
         "current": float(row["current"]), "is_rate": bool(row["is_rate"]),
         "higher_is_better": bool(row["higher_is_better"]), "p_value": float(row["p_value"])})
 
