@@ -16,7 +16,7 @@ from toolkit.analysis.steering.period import PeriodReport, period_report
 from toolkit.analysis.steering.scorecard import judgeable_of, scorecard
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DATA_ERRORS, DataError
 from toolkit.base.vocabulary import (
     MIN_N,
     Reason,
@@ -136,7 +136,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
         return SteeringView(monthly, None, None, None, alerts, None, problems)
     try:
         card = scorecard(monthly)
-    except ToolkitError as exc:
+    except DATA_ERRORS as exc:
         problems["card"] = reason_of(exc)
     if steer_on is None:
         try:
@@ -151,7 +151,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                 problems["chart"] = Reason(
                     "too few mature records to choose a conversion to steer on (no transition "
                     "could be compared with a reference)", "no_steering_step")
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems["chart"] = f"no bottleneck to steer on: {exc}"
     if steer_on is not None:
         series = monthly[monthly["kpi"] == steer_on]
@@ -168,7 +168,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
             # an alert only on a month that can be judged (mature, at least MIN_N records)
             alerts = run_rules(chart)
             alerts = alerts[alerts["period"].isin(judged["period"])].reset_index(drop=True)
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems["chart"] = f"{steer_on}: {exc}"
         try:
             period = judged["period"].max() if len(judged) else None
@@ -178,7 +178,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                     f"than {MIN_N} records", "no_judgeable_month", {"kpi": steer_on, "n": MIN_N})
             else:
                 report = period_report(monthly, alerts, period_label=period, card=card)
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems["report"] = reason_of(exc)
     else:
         # the period report is written around the steering conversion: without one, say why
