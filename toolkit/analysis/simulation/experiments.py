@@ -109,11 +109,16 @@ def uplift_target(baseline_rate: float, uplift: object) -> float:
     Raises
     ------
     OptionError
-        `uplift` is no change (a float, ``"+2pp"`` or ``"+10%"``): the caller's, whatever the data.
+        `uplift` is no change (a non-zero float, ``"+2pp"`` or ``"+10%"``): the caller's,
+        whatever the data.
     """
     if isinstance(uplift, str) and uplift.strip()[:1] not in "+-":
         uplift = "+" + uplift.strip()  # an uplift is a change: '2pp' means '+2pp'
     change = parse_change("uplift", "uplift", uplift, signed_only=True)
+    if change.amount == 0:
+        raise OptionError(f"The value for `uplift` must move the baseline to a different rate, but "
+                          f"{uplift!r} is no change. Fix: pass e.g. uplift=0.02 (2 points) or "
+                          "'+10%'.")
     return baseline_rate + change.amount if change.kind == "points" else \
         baseline_rate * (1.0 + change.amount)
 

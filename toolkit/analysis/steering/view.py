@@ -21,6 +21,7 @@ from toolkit.base.vocabulary import (
     MIN_N,
     Reason,
     Seed,
+    check_option,
     reason_of,
     seed_sequence,
     stream,
@@ -109,8 +110,9 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
     {shared.engagement}
     steer_on : str, optional
         The conversion KPI to chart; default the top bottleneck of step 5
-        (``conversion_<from>_<to>``), from `sizing` when step 5's bottleneck sizing is passed,
-        else sized here with `benchmarks` and `seed`.
+        (``conversion_<from>_<to>``) among the steps some records pass and some do not, from
+        `sizing` when step 5's bottleneck sizing is passed, else sized here with `benchmarks`
+        and `seed`. A name that is no KPI of the engagement raises OptionError.
     {shared.benchmarks}
     {shared.seed}
     sizing : DataFrame, optional
@@ -125,6 +127,11 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
     """
     engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = seed_sequence(seed)
+    if steer_on is not None:  # a KPI name the engagement has not is the caller's, not the data's
+        steer_on = check_option("steer_on", steer_on, sorted(
+            {k.name for k in default_kpis(engagement)} | {k.name for k in kpis_from_config(engagement)}),
+            fix="name a conversion KPI such as conversion_lead_opportunity, or None for step 5's "
+                "top bottleneck")
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None
@@ -144,6 +151,8 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                 sizing = bottleneck_sizing(engagement, benchmarks=benchmarks,
                                            seed=stream(seed, "sizing"))
             usable = sizing.dropna(subset=["rate", "reference_rate"])
+            # a step every record passes (or none does) has no failure to chart: nothing to steer
+            usable = usable[(usable["rate"] > 0) & (usable["rate"] < 1)]
             if len(usable):
                 top = usable.iloc[0]
                 steer_on = f"conversion_{top['from_phase']}_{top['to_phase']}"
