@@ -9,9 +9,11 @@ run through every step."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import warnings
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -234,3 +236,38 @@ def test_every_step_runs_on_a_real_shaped_export_and_each_missing_part_says_why(
     change = six.problems["change"]
     inner = change.values["reasons"] if change.code == "changes_not_evaluated" else [change]
     assert "change_no_control" in {reason.code for reason in inner}
+
+
+# ------------------------------------------------------------------- the code, read
+PACKAGE = Path(__file__).resolve().parents[1] / "toolkit"
+BROAD = {"ToolkitError", "ConfigError", "OptionError"}
+#: Handlers that catch the toolkit's own file errors (ConfigError names the file), not an argument.
+FILE_READS = {("analysis/since.py", "read_history"), ("analysis/previous.py", "read_run_state")}
+
+
+def _caught(handler: ast.ExceptHandler) -> set[str]:
+    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return {n.id for n in names if isinstance(n, ast.Name)}
+
+
+def test_no_analysis_part_catches_a_wrong_argument_or_the_whole_toolkit_error():
+    """A part that may fail on the data catches DATA_ERRORS; one that catches ToolkitError,
+    ConfigError or OptionError turns a wrong argument into a stated reason (or, for OptionError,
+    lets the data reach an argument check). A bare re-raise is the exception that proves it."""
+    found = []
+    for folder in ("analysis", "measure", "stats"):
+        for path in sorted((PACKAGE / folder).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            rel = str(path.relative_to(PACKAGE))
+            for node in ast.walk(ast.parse(source)):
+                if not isinstance(node, ast.Try):
+                    continue
+                called = {n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", "")
+                          for stmt in node.body for n in ast.walk(stmt) if isinstance(n, ast.Call)}
+                for handler in node.handlers:
+                    broad = _caught(handler) & BROAD
+                    reraises = (len(handler.body) == 1 and isinstance(handler.body[0], ast.Raise)
+                                and handler.body[0].exc is None)
+                    if broad and not reraises and not any((rel, f) in FILE_READS for f in called):
+                        found.append(f"{rel}:{handler.lineno} except {sorted(broad)}")
+    assert not found, found
