@@ -23,7 +23,7 @@ from toolkit import Engagement
 from toolkit.analysis.action_plan import _rate_judgement
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.analysis.simulation import evaluate_declared_changes, mde_table, plan_improvement
-from toolkit.analysis.steering import steering_view
+from toolkit.analysis.steering import control_chart, scorecard, steering_view
 from toolkit.base.exceptions import DATA_ERRORS, ConfigError, DataError, NeedsDates, OptionError
 from toolkit.base.vocabulary import Reason
 from toolkit.datasets import (
@@ -189,6 +189,13 @@ def test_steering_raises_a_wrong_argument_instead_of_stating_it_as_a_reason():
         _quiet(steering_view, e, benchmarks="benchmarks.csv")
     with pytest.raises(OptionError, match="`seed`"):
         _quiet(steering_view, e, seed=-1)
+
+
+def test_a_steering_function_given_no_frame_raises_a_type_error():
+    # was a DataError, which a part states as the data's reason
+    for call in (lambda: scorecard([{"kpi": "x"}]), lambda: control_chart({"period": [1]})):
+        with pytest.raises(TypeError, match="must be a pandas DataFrame"):
+            call()
 
 
 def test_a_benchmark_table_without_a_typical_rate_is_the_datas_reason():
