@@ -23,6 +23,7 @@ from toolkit import Engagement
 from toolkit.analysis.action_plan import _rate_judgement
 from toolkit.analysis.diagnosis import bottleneck_sizing
 from toolkit.analysis.simulation import evaluate_declared_changes, mde_table, plan_improvement
+from toolkit.analysis.since import evaluate_actions
 from toolkit.analysis.steering import control_chart, scorecard, steering_view
 from toolkit.base.exceptions import DATA_ERRORS, ConfigError, DataError, NeedsDates, OptionError
 from toolkit.base.vocabulary import Reason
@@ -178,6 +179,21 @@ def test_a_comparison_attribute_the_records_lack_is_a_yaml_error():
               "comparison": {"colour": ["blue"]}}
     with pytest.raises(ConfigError, match="`changes`.*'colour'"):
         evaluate_declared_changes(_small(), [change])
+
+
+# ----------------------------------------------------------- "since the last report"
+def test_evaluating_a_started_action_states_too_early_but_raises_a_wrong_phase():
+    e = _small()
+    action = {"action_id": "raise-lead-opportunity", "status": "started", "from_phase": "lead",
+              "to_phase": "opportunity", "attribute": None, "segment": None,
+              "kpi": "conversion_lead_opportunity", "records_needed": 300,
+              "inflow_per_month": 50.0, "window_days": 90, "start": e.as_of.date()}
+    # started on the as-of date: nothing after it is mature yet (the data's, a verdict)
+    row = _quiet(evaluate_actions, e, [action]).iloc[0]
+    assert row["verdict"] == "too_early" and row["n_after"] == 0
+    # a phase the engagement has not is no "too early" (was caught with every ToolkitError)
+    with pytest.raises(OptionError, match="`from_phase`"):
+        _quiet(evaluate_actions, e, [{**action, "from_phase": "leed"}])
 
 
 # ---------------------------------------------------------------------- step 7's parts
