@@ -177,7 +177,7 @@ PROBLEM_VALUES = {
     "from_phase": "lead", "to_phase": "opportunity", "window_days": 90, "kpi": "conversion_x",
     "n": 30, "count": 3, "attribute": "owner", "rows": "lead → order", "share": 0.9,
     "others": 0.02, "lost_share": 0.95, "won_share": 0.1, "outcome": "won",
-    "period": "2026-07", "last": "2026-05",
+    "period": "2026-07", "last": "2026-05", "segments": "Noord, Zuid",
     "reasons": [Reason.of("change_no_records", {"date": pd.Timestamp("2026-03-05"),
                                                 "description": "x", "from_phase": "lead",
                                                 "to_phase": "opportunity"})],

@@ -52,7 +52,7 @@ import yaml
 from scipy.stats import norm
 
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, OptionError
+from toolkit.base.exceptions import ConfigError
 from toolkit.base.phases import Phase, PhaseModel
 from toolkit.io.engagement import Engagement
 from toolkit.io.limits import LimitError, check_regular_file, read_limited
@@ -242,10 +242,11 @@ def _rate_judgement(rate: float, reference: float, entries: float, window: int,
                     as_of: pd.Timestamp) -> dict:
     """Records after the start for 80% power at the expected effect (rate -> reference, two-sided
     5%, as many records before as after), and the date at `entries` a month plus the window."""
-    try:
+    needed = None
+    # a rate of 0 or 1 (a segment that never or always converts) or no gap: no normal test, so
+    # no number of records (the rates are the data's, never an argument error)
+    if 0.0 < rate < 1.0 and 0.0 < reference < 1.0 and rate != reference:
         needed = math.ceil(power_two_rates(rate, reference, power=_POWER, alpha=_ALPHA))
-    except OptionError:  # a rate of 0 or 1 (a segment that never converts): no normal test
-        needed = None
     judge_by = None
     if needed is not None and entries and not math.isnan(entries) and entries > 0:
         days = needed / entries * _DAYS_PER_MONTH + window

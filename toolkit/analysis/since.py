@@ -45,7 +45,7 @@ from toolkit.analysis.history import read_history, trend_with
 from toolkit.analysis.run_state import cutoff_minute, fingerprint_at, record_chains, record_codes
 from toolkit.analysis.simulation import evaluate_change
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.exceptions import DATA_ERRORS, ConfigError, OptionError
 from toolkit.io.engagement import Engagement
 from toolkit.stats import two_rate_test
 
@@ -352,13 +352,15 @@ def evaluate_actions(engagement: Engagement, actions: pd.DataFrame | list[dict],
             result = _quiet(evaluate_change, subset, change_date=start,
                             from_phase=action["from_phase"], to_phase=action["to_phase"],
                             seasonal_adjust=SEASONAL_ADJUST)
-        except ToolkitError:
+        except DATA_ERRORS:  # too few mature records on a side: not yet
             row.update(verdict="too_early", n_after=0, effect=None)
             needed = row["records_needed"]
             if needed is None:
                 row.update(verdict="not_evaluable", reason="no_mature_records")
             out.append(row)
             continue
+        except OptionError:  # a wrong argument (a ValueError) is no failed fit: it raises
+            raise
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             # a fit that cannot be made on these records is no verdict, and no reason to lose
             # the report: said on the page

@@ -9,6 +9,7 @@ __all__ = [
     "DataError",
     "UnknownStageError",
     "NeedsDates",
+    "DATA_ERRORS",
     "NoteWarning",
     "SmallSampleWarning",
     "ImmatureCohortWarning",
@@ -100,6 +101,13 @@ class NeedsDates(ToolkitError):
         which = f" (source {names} is a lead list without dates, `dated: false`)" if names else ""
         super().__init__(f"{what}: needs dates, and this engagement's records have none{which}. "
                          f"Fix: {self.fix}")
+
+
+#: The errors a part of a step states as a reason instead of raising: what the client's records
+#: cannot carry (too few records, nothing to compare, no dates). A wrong argument (``OptionError``,
+#: ``TypeError``), a wrong engagement YAML (``ConfigError``) and every other Python error are never
+#: among them: catch these, never the whole ``ToolkitError``, where a part may fail on the data.
+DATA_ERRORS: tuple[type[DataError], type[NeedsDates]] = (DataError, NeedsDates)
 
 
 class NoteWarning(UserWarning):

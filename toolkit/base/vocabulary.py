@@ -179,6 +179,14 @@ PROBLEMS: dict[str, str] = {
     # why a transition is not in the segment scan (nothing varies there)
     "scan_everyone_converts": "every record that reached the phase converts at this step",
     "scan_nobody_converts": "no record that reached the phase converts at this step",
+    # why step 6 sizes no test of the bottleneck: its rate leaves the power calculation no room
+    "test_everyone_converts": "every record that reached the phase converts at the bottleneck "
+                              "step, so no test can show it rising",
+    "test_nobody_converts": "no record that reached the phase converts at the bottleneck step, "
+                            "so no test can be sized from it",
+    "test_uplift_too_large": "the improvement to test would take the bottleneck's rate past 100% "
+                             "(or below 0%)",
+    "change_no_control": "a declared change whose comparison group holds no record",
 }
 
 #: How the segment scan judged a segment (its ``judgement`` column): code -> what it means. The

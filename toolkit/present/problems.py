@@ -110,6 +110,17 @@ PROBLEM_WORDS: dict[str, str | tuple[str, str]] = {
                                  "{end}, so no segment can convert differently there"),
     "scan_nobody_converts": N_("none of the {n} records that reached {start} reached {end}, so "
                                "no segment can convert differently there"),
+    "test_everyone_converts": N_("every record that reached {start} reached {end} (a rate of "
+                                 "100%), so no test can show it rising"),
+    "test_nobody_converts": N_("no record that reached {start} reached {end} (a rate of 0%), so "
+                               "no test can be sized from it"),
+    "test_uplift_too_large": N_("{start} → {end} converts {share}: the improvement the test must "
+                                "show would take it past 100% (or below 0%), so no test is "
+                                "sized; pass a smaller `uplift`"),
+    "change_no_control": N_("The change of {date} ({description}, step {start} → {end}) cannot "
+                            "be compared with untouched records: its comparison group under "
+                            "`changes:` in the engagement YAML ({attribute}: {segments}) holds "
+                            "no record."),
 }
 
 #: What a reason without a code reads as outside English (the workbook's Notes sheet keeps the
@@ -198,6 +209,8 @@ def problem_text(reason: object, fmt: Formatter, *, phases: Any = None,
         shown["attribute"] = attribute_label(values["attribute"], fmt, attributes)
     if "rows" in values:
         shown["rows"] = str(values["rows"])
+    if "segments" in values:
+        shown["segments"] = str(values["segments"])
     for key in ("share", "others", "lost_share", "won_share"):
         if key in values:
             shown[key] = fmt.percent(values[key], 0)

@@ -15,9 +15,9 @@ import pandas as pd
 
 from toolkit.analysis.leakage import leaking_attributes
 from toolkit.base.exceptions import (
+    DataError,
     NoteWarning,
     OptionError,
-    ToolkitError,
 )
 from toolkit.base.findings import shown
 from toolkit.base.vocabulary import MISSING
@@ -156,9 +156,10 @@ def benchmark_rates(fun: Cohorts, benchmarks: pd.DataFrame | None) -> dict[tuple
                            f"{type(benchmarks).__name__} was passed.")
     missing = [c for c in ("from_phase", "to_phase", "typical") if c not in benchmarks.columns]
     if missing:
-        raise ToolkitError(f"`benchmarks` lacks the column(s) {missing}; it has "
-                           f"{list(benchmarks.columns)}. Fix: give at least from_phase, to_phase "
-                           f"and typical (a rate between 0 and 1).")
+        raise DataError(f"`benchmarks` lacks the column(s) {missing}; it has "
+                        f"{list(benchmarks.columns)}",
+                        fix="give at least from_phase, to_phase and typical (a rate between 0 "
+                            "and 1)")
     out, unknown = {}, []
     pairs = {(fun.keys[i], fun.keys[j]): (i, j) for i, j in fun.transitions}
     for row in benchmarks.to_dict("records"):
@@ -168,8 +169,9 @@ def benchmark_rates(fun: Cohorts, benchmarks: pd.DataFrame | None) -> dict[tuple
             unknown.append(f"{key[0]} -> {key[1]}")
             continue
         if not (np.isfinite(typical) and 0 < typical <= 1):
-            raise ToolkitError(f"The benchmark `typical` for {key[0]} -> {key[1]} must be a rate "
-                               f"between 0 and 1, but {row['typical']!r} was passed.")
+            raise DataError(f"the benchmark `typical` for {key[0]} -> {key[1]} is no rate "
+                            "between 0 and 1", column="typical", value=row["typical"],
+                            fix="write the typical rate as a fraction, e.g. 0.35 for 35%")
         source = row.get("source")
         out[pairs[key]] = (float(typical), "" if pd.isna(source) else str(source))
     if unknown:

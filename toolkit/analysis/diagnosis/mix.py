@@ -165,7 +165,9 @@ def _mix(fun: Cohorts, attribute: str, i: int, j: int, period_a: str | int | pd.
     try:
         stratified = cmh_test(table, stratum="segment", group="period", successes="successes",
                               trials="n")
-    except (DataError, ConfigError, ValueError) as error:
+    except ConfigError:  # a wrong argument (OptionError) raises, never a note
+        raise
+    except (DataError, ValueError) as error:
         notes.append(Finding("mix_no_stratified_test", {"error": str(error)}))
     if immature["a"] or immature["b"]:
         notes.append(Finding("mix_immature", {"window": int(fun.window), "n_a": int(immature["a"]),

@@ -16,7 +16,7 @@ import pandas as pd
 from toolkit.analysis.simulation.baseline import DEFAULT_N_VALUES, check_phase, complete_months
 from toolkit.analysis.simulation.scenarios import parse_change
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, OptionError
+from toolkit.base.exceptions import OptionError
 from toolkit.base.findings import Finding
 from toolkit.io.engagement import Engagement
 from toolkit.measure.funnel import reached_at
@@ -90,12 +90,41 @@ class ExperimentSize:
         return f"<ExperimentSize {self.sentence()}>"
 
 
-def _uplift(baseline_rate: float, uplift: object) -> tuple[float, float]:
+def uplift_target(baseline_rate: float, uplift: object) -> float:
+    """The rate `uplift` moves `baseline_rate` to, not checked to lie between 0 and 1 (a rate of
+    the client's data may leave no room for it: the caller says so).
+
+    Parameters
+    ----------
+    baseline_rate : float
+        The current rate of the step.
+    uplift : float or str
+        As in :func:`experiment_size`.
+
+    Returns
+    -------
+    float
+        The rate the test must be able to show.
+
+    Raises
+    ------
+    OptionError
+        `uplift` is no change (a non-zero float, ``"+2pp"`` or ``"+10%"``): the caller's,
+        whatever the data.
+    """
     if isinstance(uplift, str) and uplift.strip()[:1] not in "+-":
         uplift = "+" + uplift.strip()  # an uplift is a change: '2pp' means '+2pp'
     change = parse_change("uplift", "uplift", uplift, signed_only=True)
-    raw = baseline_rate + change.amount if change.kind == "points" else \
+    if change.amount == 0:
+        raise OptionError(f"The value for `uplift` must move the baseline to a different rate, but "
+                          f"{uplift!r} is no change. Fix: pass e.g. uplift=0.02 (2 points) or "
+                          "'+10%'.")
+    return baseline_rate + change.amount if change.kind == "points" else \
         baseline_rate * (1.0 + change.amount)
+
+
+def _uplift(baseline_rate: float, uplift: object) -> tuple[float, float]:
+    raw = uplift_target(baseline_rate, uplift)
     if not 0.0 < raw < 1.0 or raw == baseline_rate:
         raise OptionError(f"The value for `uplift` must move the baseline {baseline_rate:g} to a "
                           f"different rate strictly between 0 and 1, but {uplift!r} gives "
@@ -232,14 +261,14 @@ def mde_table(baseline_rate: float, *, n_values: Sequence[float] | None = None,
     rows = []
     for n in values:
         _check_positive_or_none("n_values", n)
-        try:
+        # the power of a rise to (almost) 100%, checking `ratio` and `alternative` as it goes: below
+        # `power`, no rise is detected with this n (minimum_detectable_effect would refuse it)
+        if power_two_rates(p0, 1.0 - 1e-12, n=n, alpha=alpha, ratio=ratio,
+                           alternative=alternative) < power:
+            mde = math.nan
+        else:
             mde = minimum_detectable_effect(p0, n, alpha=alpha, power=power, ratio=ratio,
                                             alternative=alternative)
-        except ConfigError:
-            if not math.isfinite(power_two_rates(p0, 1.0 - 1e-12, n=n, alpha=alpha, ratio=ratio,
-                                                 alternative=alternative)):
-                raise
-            mde = math.nan  # even a rise to 100% is not detected with this n
         total = math.ceil(n - 1e-9) + math.ceil(ratio * math.ceil(n - 1e-9) - 1e-9)
         enrol, _, readable = _weeks(total, per_week, window_days)
         rows.append({"n": n, "total_records": total, "mde": mde, "target_rate": p0 + mde,

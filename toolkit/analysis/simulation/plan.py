@@ -17,11 +17,12 @@ from toolkit.analysis.simulation.experiments import (
     entries_per_week,
     experiment_size,
     mde_table,
+    uplift_target,
 )
 from toolkit.analysis.simulation.volume import required_volume
 from toolkit.analysis.simulation.what_if import WhatIfResult, what_if
 from toolkit.base.docstrings import shared_docs
-from toolkit.base.exceptions import ConfigError, ToolkitError
+from toolkit.base.exceptions import DATA_ERRORS, ConfigError, DataError, NeedsDates
 from toolkit.base.vocabulary import Reason, Seed, reason_of, seed_sequence, stream
 from toolkit.io.config import change_step
 from toolkit.io.engagement import Engagement
@@ -94,13 +95,14 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
     """
     engagement.require_dates("The improvement plan (orders per month)")
     seed = seed_sequence(seed)
+    uplift_target(0.5, uplift)  # a malformed `uplift` is the caller's error, whatever the data
 
     problems: dict[str, str] = {}
 
     def attempt(part: str, func: Callable[[], T]) -> T | None:
         try:
             return func()
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:  # what the records cannot carry; a wrong argument raises
             problems[part] = reason_of(exc)
             return None
 
@@ -121,11 +123,17 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
         step = (top["from_phase"], top["to_phase"])
         scenario = attempt("scenario", lambda: what_if(
             engagement, rates={step: top["reference_rate"]}, seed=stream(seed, "scenario")))
-        experiment = attempt("experiment", lambda: experiment_size(
-            top["rate"], uplift=uplift,
-            entries_per_week=entries_per_week(engagement, top["from_phase"]),
-            window_days=engagement.config.cohort_window_days))
-        mde = attempt("mde", lambda: mde_table(top["rate"]))
+        untestable = _untestable(top, uplift)
+        if untestable is not None:
+            problems["experiment"] = problems["mde"] = untestable
+        else:
+            per_week = entries_per_week(engagement, top["from_phase"])
+            experiment = attempt("experiment", lambda: experiment_size(
+                top["rate"], uplift=uplift,
+                # no entries in the complete months: the weeks are unknown, not an error
+                entries_per_week=per_week if per_week > 0 else None,
+                window_days=engagement.config.cohort_window_days))
+            mde = attempt("mde", lambda: mde_table(top["rate"]))
     else:
         for part in ("scenario", "experiment", "mde"):
             why = problems.get("bottleneck", "")
@@ -150,6 +158,22 @@ def plan_improvement(engagement: Engagement, *, changes: Sequence[Any] | None = 
     return ImprovementPlan(bottleneck=top, scenario=scenario, required=required,
                            experiment=experiment, mde=mde, change=change, problems=problems,
                            changes=evaluations)
+
+
+def _untestable(top: pd.Series, uplift: float | str) -> Reason | None:
+    """Why no test can be sized for the bottleneck step `top` (its rate from the records), or
+    None: a step that converts every record or none, or whose rate `uplift` would move past 0% or
+    100%, gives the power calculation no rate to start from (issue 22: data never reaches an
+    argument check)."""
+    rate = float(top["rate"])
+    values = {"from_phase": top["from_phase"], "to_phase": top["to_phase"], "share": rate}
+    if rate >= 1.0:
+        return Reason.of("test_everyone_converts", values)
+    if rate <= 0.0:
+        return Reason.of("test_nobody_converts", values)
+    if not 0.0 < uplift_target(rate, uplift) < 1.0:
+        return Reason.of("test_uplift_too_large", values)
+    return None
 
 
 #: What step 6 says when the engagement declares no change (no default date is ever assumed).
@@ -204,10 +228,16 @@ def evaluate_declared_changes(engagement: Engagement, changes: Sequence[Any] | N
                               fix=(exc.context or {}).get("fix")) from None
         comparison = item.get("comparison") or {}
         attribute, untouched = next(iter(comparison.items()), (None, None))
+        if attribute is not None and not _has_segment(engagement, attribute, untouched):
+            # the YAML's comparison group holds no record (yet): the data's, not a wrong YAML
+            problems.append(Reason.of("change_no_control", {
+                "date": when, "description": what, "from_phase": a, "to_phase": b,
+                "attribute": attribute, "segments": ", ".join(map(str, untouched or []))}))
+            continue
         try:
             result = evaluate_change(engagement, change_date=when, from_phase=a, to_phase=b,
                                      control=untouched, segment_attribute=attribute)
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems.append(_plain_change_problem(exc, when, what, a, b, engagement))
             continue
         result.description = what
@@ -215,7 +245,26 @@ def evaluate_declared_changes(engagement: Engagement, changes: Sequence[Any] | N
     return evaluations, problems
 
 
-def _plain_change_problem(exc: ToolkitError, when: pd.Timestamp, what: str, a: str, b: str,
+def _has_segment(engagement: Engagement, attribute: str, segments: Any) -> bool:
+    """Whether a record has one of `segments` of `attribute`.
+
+    Raises
+    ------
+    ConfigError
+        The records have no attribute `attribute`: the YAML names one the sources do not
+        declare.
+    """
+    records = engagement.records
+    if attribute not in records.columns:
+        raise ConfigError(f"the comparison group of a change names the attribute {attribute!r}, "
+                          "which the records do not have", key="changes",
+                          fix=f"use one of the record attributes {engagement.segments}, or "
+                              "declare it under the source's `attributes`")
+    wanted = list(segments) if isinstance(segments, list | tuple) else [segments]
+    return bool(records[attribute].isin(wanted).any())
+
+
+def _plain_change_problem(exc: DataError | NeedsDates, when: pd.Timestamp, what: str, a: str, b: str,
                           engagement: Engagement) -> Reason:
     """Why a declared change could not be evaluated, in words for the client (no code)."""
     window = engagement.config.cohort_window_days

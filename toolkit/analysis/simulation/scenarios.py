@@ -12,7 +12,7 @@ import numpy as np
 
 # not statsmodels.api, which imports all of statsmodels (about 0.3 s)
 from toolkit.analysis.simulation.baseline import Baseline
-from toolkit.base.exceptions import ConfigError, OptionError
+from toolkit.base.exceptions import OptionError
 from toolkit.base.findings import Finding
 
 _SIGNED = re.compile(r"^([+-])\s*(\d+(?:[.,]\d+)?)\s*(pp|%)$")
@@ -40,7 +40,7 @@ class _Change:
 
 def parse_change(name: str, key: object, value: object, *, signed_only: bool = False) -> _Change:
     where = name if signed_only else f"{name}[{key!r}]"
-    bad = ConfigError(f"The value for `{where}` must be {_UPLIFT_HELP if signed_only else _RATES_HELP}"
+    bad = OptionError(f"The value for `{where}` must be {_UPLIFT_HELP if signed_only else _RATES_HELP}"
                       f", but {value!r} was passed.")
     if isinstance(value, bool):
         raise bad

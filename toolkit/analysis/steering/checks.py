@@ -17,8 +17,8 @@ from toolkit.base.exceptions import DataError, OptionError
 def prepare_kpis(kpis: pd.DataFrame, *, higher_is_better: Any, argument: str) -> pd.DataFrame:
     """Validate the tidy KPI frame and return a copy with every expected column present."""
     if not isinstance(kpis, pd.DataFrame):
-        raise DataError(f"`{argument}` must be a pandas DataFrame, not {type(kpis).__name__}",
-                        fix="pass the tidy KPI frame from compute_kpis")
+        raise TypeError(f"`{argument}` must be a pandas DataFrame, not {type(kpis).__name__}. "
+                        "Fix: pass the tidy KPI frame from compute_kpis.")
     require_columns(kpis, ["kpi", "period", "value"], argument=argument)
     frame = kpis.copy()
     for column in ("n", "successes", "ci_low", "ci_high", "target"):
@@ -96,8 +96,8 @@ def is_rate_row(row: pd.Series) -> bool:
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[str], *, argument: str) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"`{argument}` must be a pandas DataFrame, not {type(frame).__name__}",
-                        fix="pass a tidy DataFrame")
+        raise TypeError(f"`{argument}` must be a pandas DataFrame, not {type(frame).__name__}. "
+                        "Fix: pass a tidy DataFrame.")
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(

@@ -16,11 +16,12 @@ from toolkit.analysis.steering.period import PeriodReport, period_report
 from toolkit.analysis.steering.scorecard import judgeable_of, scorecard
 from toolkit.base.docstrings import shared_docs
 from toolkit.base.drawing import draw
-from toolkit.base.exceptions import DataError, ToolkitError
+from toolkit.base.exceptions import DATA_ERRORS, DataError
 from toolkit.base.vocabulary import (
     MIN_N,
     Reason,
     Seed,
+    check_option,
     reason_of,
     seed_sequence,
     stream,
@@ -115,8 +116,9 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
     {shared.engagement}
     steer_on : str, optional
         The conversion KPI to chart; default the top bottleneck of step 5
-        (``conversion_<from>_<to>``), from `sizing` when step 5's bottleneck sizing is passed,
-        else sized here with `benchmarks` and `seed`.
+        (``conversion_<from>_<to>``) among the steps some records pass and some do not, from
+        `sizing` when step 5's bottleneck sizing is passed, else sized here with `benchmarks`
+        and `seed`. A name that is no KPI of the engagement raises OptionError.
     {shared.benchmarks}
     {shared.seed}
     sizing : DataFrame, optional
@@ -131,6 +133,11 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
     """
     engagement.require_dates("Steering (control charts and the scorecard by month)")
     seed = seed_sequence(seed)
+    if steer_on is not None:  # a KPI name the engagement has not is the caller's, not the data's
+        steer_on = check_option("steer_on", steer_on, sorted(
+            {k.name for k in default_kpis(engagement)} | {k.name for k in kpis_from_config(engagement)}),
+            fix="name a conversion KPI such as conversion_lead_opportunity, or None for step 5's "
+                "top bottleneck")
     problems: dict[str, str] = {}
     monthly = monthly_kpis(engagement)
     card = chart = report = None
@@ -142,7 +149,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
         return SteeringView(monthly, None, None, None, alerts, None, problems)
     try:
         card = scorecard(monthly)
-    except ToolkitError as exc:
+    except DATA_ERRORS as exc:
         problems["card"] = reason_of(exc)
     if steer_on is None:
         try:
@@ -150,6 +157,8 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                 sizing = bottleneck_sizing(engagement, benchmarks=benchmarks,
                                            seed=stream(seed, "sizing"))
             usable = sizing.dropna(subset=["rate", "reference_rate"])
+            # a step every record passes (or none does) has no failure to chart: nothing to steer
+            usable = usable[(usable["rate"] > 0) & (usable["rate"] < 1)]
             if len(usable):
                 top = usable.iloc[0]
                 steer_on = f"conversion_{top['from_phase']}_{top['to_phase']}"
@@ -157,7 +166,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                 problems["chart"] = Reason(
                     "too few mature records to choose a conversion to steer on (no transition "
                     "could be compared with a reference)", "no_steering_step")
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems["chart"] = f"no bottleneck to steer on: {exc}"
     if steer_on is not None:
         series = monthly[monthly["kpi"] == steer_on]
@@ -174,7 +183,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
             # an alert only on a month that can be judged (mature, at least MIN_N records)
             alerts = run_rules(chart)
             alerts = alerts[alerts["period"].isin(judged["period"])].reset_index(drop=True)
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems["chart"] = f"{steer_on}: {exc}"
         try:
             period = judged["period"].max() if len(judged) else None
@@ -184,7 +193,7 @@ def steering_view(engagement: Engagement, *, steer_on: str | None = None,
                     f"than {MIN_N} records", "no_judgeable_month", {"kpi": steer_on, "n": MIN_N})
             else:
                 report = period_report(monthly, alerts, period_label=period, card=card)
-        except ToolkitError as exc:
+        except DATA_ERRORS as exc:
             problems["report"] = reason_of(exc)
     else:
         # the period report is written around the steering conversion: without one, say why
