@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from toolkit.analysis.steering import period_report, scorecard
-from toolkit.present.narrative import _period_report, _Words
+from toolkit.present.findings import period_headline
+from toolkit.present.format import formatter
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 8)]
 
@@ -60,9 +61,11 @@ def test_the_dutch_change_sentence_writes_shares_as_percentages_and_agrees_with_
     frame = _frame()
     card = scorecard(frame)
     report = period_report(frame, None, period_label="2026-07", card=card)
-    lines = _period_report(report, _Words("nl", None), lambda key: str(key))
+    lines = period_headline(report.headline, formatter("nl"), period=report.period,
+                            label=lambda key: str(key))
     rose = [line for line in lines if line.startswith("share")]
     assert len(rose) == 1
     # What was seen: "steeg van 0,276 naar 0,435 (significant ...; beter)" beside "verslechtert"
-    assert "27,6%" in rose[0] and "43,6%" in rose[0] and "0,276" not in rose[0]
+    # (written as the English headline writes them: whole percents, 0.276 -> 28%, 0.436 -> 44%)
+    assert "28%" in rose[0] and "44%" in rose[0] and "0,276" not in rose[0]
     assert "beter" in rose[0]
