@@ -51,7 +51,10 @@ def _with_channel(company) -> pd.DataFrame:
     records that went on (100%), `Never` only records lost there (0%), `Mixed` the rest."""
     records = company.records.copy()
     first, second = company.phases[:2]
-    entered = company.events.groupby("record_id")["phase"].agg(lambda s: set(s.astype(str)))
+    # the phase as text first: pandas 3.0 (the minimum version) casts an aggregate of a
+    # categorical column back to its categories, and a set is none of them
+    phases = company.events["phase"].astype(str)
+    entered = phases.groupby(company.events["record_id"]).agg(set)
     reached = entered.reindex(records["record_id"])
     went_on = reached.map(lambda s: isinstance(s, set) and second in s).to_numpy()
     lost_first = (records["lost_at_phase"].astype(object) == first).to_numpy()
